@@ -1,0 +1,1 @@
+//! Shared helpers for Tianshu's benchmarks; the benches themselves live in `benches/benches/`.

@@ -1,0 +1,19 @@
+//! Tianshu's shared domain types.
+//!
+//! Everything here is plain data: identifiers, instants, positions and the JT/T 808 alarm and
+//! status words. No I/O, no clock: the crates above decide where data comes from and when "now" is.
+//! Positions keep the protocol's integer units (micro-degrees, 0.1 km/h) so that a point stored and
+//! read back is bit-for-bit the point the terminal sent.
+#![deny(missing_docs)]
+
+mod flags;
+mod ids;
+mod position;
+mod registry;
+mod time;
+
+pub use flags::{AlarmBit, AlarmFlags, StatusFlags};
+pub use ids::{ParsePhoneError, Phone, UnitId, VehicleId};
+pub use position::{BASIC_BLOCK_LEN, Position, PositionSource, fnv1a64};
+pub use registry::{Edition, ParseVehicleClassError, Terminal, Unit, Vehicle, VehicleClass};
+pub use time::{CHINA_OFFSET_SECS, Timestamp, china_offset};
