@@ -1,16 +1,43 @@
 //! Tianshu's storage: track points, latest positions, and the registry (units, vehicles, terminals).
 //!
 //! One interface, [`Backend`], and two real implementations selected by URL ([`Store::open`]):
-//! an embedded store (a file path; the default, nothing to install) and PostgreSQL/TimescaleDB
-//! (`postgres://...`). The rest of Tianshu holds a [`Store`] and never knows which one it has.
+//! an embedded store (a file path or `sqlite:PATH`; the default, nothing to install) and
+//! PostgreSQL/TimescaleDB (`postgres://...`). The rest of Tianshu holds a [`Store`] and never knows
+//! which one it has.
 //!
 //! Invariants every backend keeps:
-//! - `append_points` resolves only when the points are durable (they survive `kill -9` of the process).
+//! - [`Store::append_points`] resolves only when the points are durable (they survive `kill -9` of the
+//!   process). Appends from every caller go through one group-commit writer per store ([`writer`]):
+//!   many appends, one transaction, then every waiter is woken with its own [`AppendSummary`].
 //! - Points are idempotent on (vehicle, fix time, [`Position::block_hash`]): a retransmission, a 0x0704
 //!   backfill of a stored point or an MQTT redelivery is stored once.
 //! - The latest position of a vehicle only moves forward in fix time.
+//! - Committed points (newly inserted ones only) are fanned out to [`Store::subscribe`]rs.
 //! - Schema changes are versioned migrations applied at open; re-running them is a no-op.
+//!
+//! # Layout, and how to add an area
+//! Each area of the schema (points, registry, rules, access...) has:
+//! - its migrations as files, `migrations/sqlite/NNNN_name.sql` and `migrations/postgres/NNNN_name.sql`.
+//!   `build.rs` discovers them and embeds them with `include_str!`; nothing else lists them. Version
+//!   ranges: 0001-0099 tracks and registry, 0100-0199 rules and alerts, 0200-0299 users and audit.
+//! - its trait in its own file at the crate root (`src/points.rs` holds the track types; a rules area
+//!   would add `src/rules.rs` with `pub trait RulesStore` and an `impl Store { pub fn rules(&self) -> &dyn
+//!   RulesStore }` that matches on [`Store::kind`]);
+//! - one implementation file per backend: `src/embedded/<area>.rs` (`impl RulesStore for
+//!   EmbeddedBackend`, using [`embedded::EmbeddedBackend::read`] and [`embedded::EmbeddedBackend::write`])
+//!   and `src/postgres/<area>.rs` (`impl RulesStore for PostgresBackend`, using
+//!   [`postgres::PostgresBackend::client`]).
+//!
+//! Adding an area therefore touches only new files, plus one `mod` line in `lib.rs`, `embedded/mod.rs`
+//! and `postgres/mod.rs` each.
 #![deny(missing_docs)]
+
+pub mod embedded;
+mod migrate;
+pub mod postgres;
+mod registry_file;
+pub mod simplify;
+pub mod writer;
 
 use std::sync::Arc;
 
@@ -19,8 +46,12 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, VehicleClass, VehicleId};
 
+pub use migrate::Migration;
+pub use registry_file::{parse_registry_csv, parse_registry_json};
+pub use writer::{CommittedBatch, Subscription, WriterConfig};
+
 /// What can go wrong in the store.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The database cannot be reached or refused the operation; nothing was committed.
     #[error("store unavailable: {0}")]
@@ -55,6 +86,9 @@ pub enum Error {
     /// The writer was shut down before the append was committed.
     #[error("the store writer has shut down")]
     Closed,
+    /// Stored data could not be read back (a corrupt or foreign row).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
 }
 
 /// The store's result type.
@@ -71,6 +105,7 @@ pub struct AppendSummary {
 
 /// One row of a registry import (`unit,plate,phone,terminal_id,vehicle_class`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegistryRecord {
     /// Unit name; a `/`-separated path (`黄石市/市委办公室`) places it in the tree.
     pub unit: String,
@@ -116,19 +151,30 @@ pub struct DriverEvent {
 pub type TrackStream = BoxStream<'static, Result<Position>>;
 
 /// The storage interface. Implemented by the embedded and PostgreSQL backends.
+///
+/// Appends do not go through this trait directly: callers use [`Store::append_points`], which hands
+/// the points to the store's group-commit writer, which calls [`Backend::commit_points`].
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// Stores a batch; resolves only when it is durable. Idempotent per point.
-    async fn append_points(&self, points: &[Position]) -> Result<AppendSummary>;
+    /// Commits one batch in one transaction and returns, for each point, whether it was newly
+    /// stored (false for a duplicate, including a repeat within the batch). Also moves the latest
+    /// positions forward. Resolves only when the transaction is durable. Called by the writer.
+    async fn commit_points(&self, points: &[Position]) -> Result<Vec<bool>>;
 
     /// The latest position of every vehicle that has one, in one query.
     async fn latest_positions(&self) -> Result<Vec<Position>>;
+
+    /// The latest position of one vehicle.
+    async fn latest_position(&self, vehicle: VehicleId) -> Result<Option<Position>>;
 
     /// The points of one vehicle with `from <= fix_time < to`, in fix-time order, streamed.
     async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream>;
 
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+
+    /// The versions of the migrations applied, ascending.
+    async fn applied_migrations(&self) -> Result<Vec<u32>>;
 
     /// Provisions units, vehicles and terminals; all or nothing, idempotent on re-import.
     async fn import_registry(&self, records: &[RegistryRecord]) -> Result<ImportSummary>;
@@ -157,29 +203,168 @@ pub trait Backend: Send + Sync + 'static {
         imei: Option<&str>,
     ) -> Result<()>;
 
-    /// Stores a driver sign-in or sign-out.
+    /// Stores a driver sign-in or sign-out (idempotent on vehicle, time and direction).
     async fn append_driver_event(&self, event: &DriverEvent) -> Result<()>;
+
+    /// Driver events of one vehicle with `from <= time < to`, in time order.
+    async fn driver_events(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<DriverEvent>>;
 }
 
-/// A handle to the store; cheap to clone.
+/// Settings of a store, whichever backend it opens.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The group-commit writer.
+    pub writer: WriterConfig,
+    /// The embedded backend.
+    pub embedded: embedded::EmbeddedConfig,
+    /// The PostgreSQL backend.
+    pub postgres: postgres::PostgresConfig,
+}
+
+/// The concrete backend behind a [`Store`], for areas that add their own traits.
 #[derive(Clone)]
-pub struct Store(Arc<dyn Backend>);
+pub enum BackendKind {
+    /// The embedded (SQLite) store.
+    Embedded(Arc<embedded::EmbeddedBackend>),
+    /// PostgreSQL / TimescaleDB.
+    Postgres(Arc<postgres::PostgresBackend>),
+}
+
+/// A handle to the store; cheap to clone. Every clone shares one group-commit writer.
+#[derive(Clone)]
+pub struct Store {
+    /// The backend, as the shared trait.
+    backend: Arc<dyn Backend>,
+    /// The backend, as its concrete type.
+    kind: BackendKind,
+    /// The writer's queue and fan-out.
+    writer: writer::WriterHandle,
+}
+
+/// The default embedded store path when `--store` is omitted (relative to the working directory).
+pub const DEFAULT_STORE_PATH: &str = "tianshu-data/tianshu.db";
 
 impl Store {
-    /// Wraps a backend.
-    pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Store(backend)
+    /// Opens the store named by `url` with default settings: a file path or `sqlite:PATH` opens the
+    /// embedded store, `postgres://` (or `postgresql://`) PostgreSQL. Applies pending migrations.
+    /// Must be called within a Tokio runtime (it starts the writer task).
+    pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, &StoreConfig::default()).await
     }
 
-    /// The backend.
+    /// Opens the store named by `url` with `config`.
+    pub async fn open_with(url: &str, config: &StoreConfig) -> Result<Store> {
+        let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            BackendKind::Postgres(Arc::new(
+                postgres::PostgresBackend::open(url, &config.postgres).await?,
+            ))
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            if path.is_empty() {
+                return Err(Error::BadUrl {
+                    url: url.to_string(),
+                    reason: "empty path".into(),
+                });
+            }
+            if path.contains("://") {
+                return Err(Error::BadUrl {
+                    url: url.to_string(),
+                    reason: "expected a file path, sqlite:PATH or postgres://user@host:port/db".into(),
+                });
+            }
+            BackendKind::Embedded(Arc::new(
+                embedded::EmbeddedBackend::open(path.as_ref(), &config.embedded).await?,
+            ))
+        };
+        let backend: Arc<dyn Backend> = match &kind {
+            BackendKind::Embedded(b) => b.clone(),
+            BackendKind::Postgres(b) => b.clone(),
+        };
+        let writer = writer::spawn(backend.clone(), &config.writer);
+        Ok(Store {
+            backend,
+            kind,
+            writer,
+        })
+    }
+
+    /// Stores a batch through the group-commit writer; resolves when it is durable, with what it did.
+    /// Waits when the writer's queue is full.
+    pub async fn append_points(&self, points: &[Position]) -> Result<AppendSummary> {
+        self.writer.append(points.to_vec()).await
+    }
+
+    /// Like [`Store::append_points`], without copying the batch.
+    pub async fn append_points_owned(&self, points: Vec<Position>) -> Result<AppendSummary> {
+        self.writer.append(points).await
+    }
+
+    /// Subscribes to committed points (newly inserted only, in commit order). A subscriber that
+    /// falls behind loses the oldest batches; the loss is counted.
+    pub fn subscribe(&self) -> Subscription {
+        self.writer.subscribe()
+    }
+
+    /// One vehicle's track simplified for display over long ranges: every stop and every point with
+    /// an alarm is kept, and moving stretches are reduced to within `tolerance_m` metres.
+    pub async fn track_simplified(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+        tolerance_m: f64,
+    ) -> Result<Vec<Position>> {
+        use futures::TryStreamExt;
+        let points: Vec<Position> = self.backend.track(vehicle, from, to).await?.try_collect().await?;
+        Ok(simplify::simplify_track(&points, tolerance_m))
+    }
+
+    /// The backend, as the shared trait.
     pub fn backend(&self) -> &dyn Backend {
-        &*self.0
+        &*self.backend
+    }
+
+    /// The concrete backend, for areas that implement their own traits on it.
+    pub fn kind(&self) -> &BackendKind {
+        &self.kind
     }
 }
 
 impl std::ops::Deref for Store {
     type Target = dyn Backend;
     fn deref(&self) -> &Self::Target {
-        &*self.0
+        &*self.backend
     }
+}
+
+/// Encodes [`PositionSource`](tianshu_model::PositionSource) as the small integer both backends store.
+pub(crate) fn source_to_i16(s: tianshu_model::PositionSource) -> i16 {
+    match s {
+        tianshu_model::PositionSource::Live => 0,
+        tianshu_model::PositionSource::Backfill => 1,
+        tianshu_model::PositionSource::Json => 2,
+    }
+}
+
+/// Decodes a stored source; unknown values read as live rather than failing a replay.
+pub(crate) fn source_from_i16(v: i16) -> tianshu_model::PositionSource {
+    match v {
+        1 => tianshu_model::PositionSource::Backfill,
+        2 => tianshu_model::PositionSource::Json,
+        _ => tianshu_model::PositionSource::Live,
+    }
+}
+
+/// Parses a stored phone number.
+pub(crate) fn parse_stored_phone(s: &str) -> Result<Phone> {
+    Phone::parse(s).map_err(|e| Error::Corrupt(format!("stored phone {s:?}: {e}")))
 }

@@ -1,0 +1,302 @@
+//! The embedded backend: one SQLite file, nothing to install.
+//!
+//! Durability is real: WAL with `synchronous=FULL`, so a committed transaction survives `kill -9`
+//! (and power loss, as far as the disk honours fsync). SQLite's work is blocking, so it never runs on
+//! the async runtime's workers: every write runs on one dedicated writer thread that owns the only
+//! write connection (SQLite allows one writer at a time anyway), and reads run on the blocking pool
+//! with their own connections, which WAL lets proceed alongside the writer.
+//!
+//! Areas add their own `impl Trait for EmbeddedBackend` in a file of this module, using
+//! [`EmbeddedBackend::read`] and [`EmbeddedBackend::write`].
+
+mod points;
+mod registry;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::migrate::{self, Migration};
+use crate::{Error, Result};
+
+/// Settings of the embedded backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedConfig {
+    /// How long a statement waits for a lock held by another process before failing.
+    pub busy_timeout_ms: u64,
+    /// Read connections kept open for reuse; more are opened on demand and closed after use.
+    pub max_idle_readers: usize,
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        EmbeddedConfig {
+            busy_timeout_ms: default_busy_timeout_ms(),
+            max_idle_readers: default_max_idle_readers(),
+        }
+    }
+}
+
+const fn default_busy_timeout_ms() -> u64 {
+    5_000
+}
+const fn default_max_idle_readers() -> usize {
+    4
+}
+
+/// Work for the writer thread.
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The embedded (SQLite) backend.
+pub struct EmbeddedBackend {
+    /// The database file.
+    path: PathBuf,
+    /// Jobs for the writer thread, which owns the write connection; the thread ends when this is dropped.
+    jobs: std::sync::mpsc::Sender<WriteJob>,
+    /// Idle read connections.
+    readers: Arc<Mutex<Vec<Connection>>>,
+    /// Settings.
+    config: EmbeddedConfig,
+}
+
+impl EmbeddedBackend {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path, config: &EmbeddedConfig) -> Result<EmbeddedBackend> {
+        let path = path.to_path_buf();
+        let cfg = config.clone();
+        let open_path = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            if let Some(dir) = open_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::Unavailable(format!("creating {}: {e}", dir.display())))?;
+            }
+            let mut conn = open_connection(&open_path, &cfg)?;
+            // WAL and FULL sync: a committed transaction is on disk before commit returns.
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(|e| unavailable(&open_path, e))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::Unavailable(format!(
+                    "{}: cannot enable WAL (got {mode})",
+                    open_path.display()
+                )));
+            }
+            apply_migrations(&mut conn, migrate::SQLITE)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("open task failed: {e}")))??;
+
+        let (jobs, rx) = std::sync::mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("tianshu-store-writer".into())
+            .spawn(move || {
+                let mut conn = conn;
+                while let Ok(job) = rx.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| Error::Unavailable(format!("starting the writer thread: {e}")))?;
+        Ok(EmbeddedBackend {
+            path,
+            jobs,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            config: config.clone(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the writer thread with the write connection. `f` manages its own transaction.
+    pub async fn write<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.jobs.send(job).map_err(|_| Error::Closed)?;
+        rx.await
+            .map_err(|_| Error::Unavailable("the writer thread stopped".into()))?
+    }
+
+    /// Runs `f` on the blocking pool with a read connection.
+    pub async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let conn = self.reader()?;
+        let readers = self.readers.clone();
+        let max_idle = self.config.max_idle_readers;
+        tokio::task::spawn_blocking(move || {
+            let result = f(&conn);
+            give_back(&readers, conn, max_idle);
+            result
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("read task failed: {e}")))?
+    }
+
+    /// An idle read connection, or a new one.
+    fn reader(&self) -> Result<Connection> {
+        let idle = self
+            .readers
+            .lock()
+            .map_err(|_| Error::Unavailable("reader pool poisoned".into()))?
+            .pop();
+        match idle {
+            Some(c) => Ok(c),
+            None => open_connection(&self.path, &self.config),
+        }
+    }
+}
+
+fn give_back(readers: &Mutex<Vec<Connection>>, conn: Connection, max_idle: usize) {
+    if let Ok(mut idle) = readers.lock() {
+        if idle.len() < max_idle {
+            idle.push(conn);
+        }
+    }
+}
+
+fn open_connection(path: &Path, config: &EmbeddedConfig) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| unavailable(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms))
+        .map_err(|e| unavailable(path, e))?;
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .map_err(|e| unavailable(path, e))?;
+    Ok(conn)
+}
+
+fn unavailable(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Unavailable(format!("{}: {e}", path.display()))
+}
+
+/// Any SQLite error on an open database.
+pub(crate) fn db_error(e: rusqlite::Error) -> Error {
+    Error::Unavailable(format!("sqlite: {e}"))
+}
+
+/// Applies every migration not yet recorded in `schema_migrations`, each in its own transaction.
+fn apply_migrations(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT    NOT NULL,
+             applied_at INTEGER NOT NULL
+         )",
+    )
+    .map_err(|e| Error::Migration {
+        version: 0,
+        reason: e.to_string(),
+    })?;
+    for m in migrations {
+        let failed = |e: rusqlite::Error| Error::Migration {
+            version: m.version,
+            reason: e.to_string(),
+        };
+        // IMMEDIATE takes the write lock first, so two processes opening at once apply each once.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let done: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [m.version],
+                |r| r.get(0),
+            )
+            .map_err(failed)?;
+        if done {
+            continue;
+        }
+        tx.execute_batch(m.sql).map_err(failed)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![m.version, m.name, chrono::Utc::now().timestamp_millis()],
+        )
+        .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+        tracing::info!(version = m.version, name = m.name, "embedded store migrated");
+    }
+    Ok(())
+}
+
+/// The applied migration versions.
+pub(crate) fn applied_versions(conn: &Connection) -> Result<Vec<u32>> {
+    let mut st = conn
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .map_err(db_error)?;
+    let rows = st.query_map([], |r| r.get::<_, u32>(0)).map_err(db_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(db_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::TryStreamExt;
+    use tianshu_model::{Position, Timestamp, VehicleId};
+
+    use crate::Store;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tianshu-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("t.db")
+    }
+
+    fn point(vehicle: i64, secs: i64, lat_e6: i32) -> Position {
+        Position {
+            vehicle: VehicleId(vehicle),
+            fix_time: Timestamp::from_secs(1_790_000_000 + secs),
+            lat_e6,
+            lon_e6: 115_000_000,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_are_idempotent_and_survive_reopen() {
+        let path = scratch("embedded-smoke");
+        let url = format!("sqlite:{}", path.display());
+        let store = Store::open(&url).await.unwrap();
+        let mut sub = store.subscribe();
+        let batch: Vec<Position> = (0..100)
+            .map(|i| point(1, 100 - i, 30_000_000 + i as i32))
+            .collect();
+        let s = store.append_points(&batch).await.unwrap();
+        assert_eq!((s.inserted, s.duplicates), (100, 0));
+        let s = store.append_points(&batch[..10]).await.unwrap();
+        assert_eq!((s.inserted, s.duplicates), (0, 10));
+        assert_eq!(sub.recv().await.unwrap().points.len(), 100);
+        drop(store);
+
+        let store = Store::open(&url).await.unwrap();
+        let track: Vec<Position> = store
+            .track(
+                VehicleId(1),
+                Timestamp::from_secs(1_790_000_001),
+                Timestamp::from_secs(1_790_000_100),
+            )
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(track.len(), 99);
+        assert!(track.windows(2).all(|w| w[0].fix_time < w[1].fix_time));
+        let latest = store.latest_positions().await.unwrap();
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].fix_time, Timestamp::from_secs(1_790_000_100));
+        let all: Vec<u32> = crate::migrate::SQLITE.iter().map(|m| m.version).collect();
+        assert_eq!(store.applied_migrations().await.unwrap(), all);
+    }
+}

@@ -1,0 +1,290 @@
+//! Track points and latest positions in the embedded store, and its [`Backend`] implementation.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, Row, params};
+use tianshu_model::{
+    AlarmFlags, Phone, Position, StatusFlags, Terminal, Timestamp, Unit, Vehicle, VehicleId,
+};
+
+use super::{EmbeddedBackend, applied_versions, db_error};
+use crate::{
+    Backend, DriverEvent, ImportSummary, RegistryRecord, Result, TrackStream, parse_stored_phone,
+    source_from_i16, source_to_i16,
+};
+
+/// The columns of `points` and `latest_positions`, in the order [`row_to_position`] reads them.
+const COLUMNS: &str = "vehicle, fix_time, block_hash, phone, recv_time, lat_e6, lon_e6, altitude_m, speed_dkmh, \
+                       course_deg, alarm, status, mileage_dkm, fuel_dl, satellites, rssi, source";
+
+/// Points a track stream reads per step before handing them to the async side.
+const TRACK_CHUNK_POINTS: usize = 2_048;
+
+fn row_to_position(r: &Row<'_>) -> rusqlite::Result<(Position, String)> {
+    let phone: String = r.get(3)?;
+    Ok((
+        Position {
+            vehicle: VehicleId(r.get(0)?),
+            fix_time: Timestamp(r.get(1)?),
+            phone: Phone::default(),
+            recv_time: Timestamp(r.get(4)?),
+            lat_e6: r.get(5)?,
+            lon_e6: r.get(6)?,
+            altitude_m: r.get(7)?,
+            speed_dkmh: r.get(8)?,
+            course_deg: r.get(9)?,
+            alarm: AlarmFlags(r.get(10)?),
+            status: StatusFlags(r.get(11)?),
+            mileage_dkm: r.get(12)?,
+            fuel_dl: r.get(13)?,
+            satellites: r.get(14)?,
+            rssi: r.get(15)?,
+            source: source_from_i16(r.get(16)?),
+        },
+        phone,
+    ))
+}
+
+fn finish_position((mut p, phone): (Position, String)) -> Result<Position> {
+    p.phone = parse_stored_phone(&phone)?;
+    Ok(p)
+}
+
+fn insert_point(st: &mut rusqlite::CachedStatement<'_>, p: &Position) -> rusqlite::Result<usize> {
+    st.execute(params![
+        p.vehicle.0,
+        p.fix_time.0,
+        p.block_hash(),
+        p.phone.to_string(),
+        p.recv_time.0,
+        p.lat_e6,
+        p.lon_e6,
+        p.altitude_m,
+        p.speed_dkmh,
+        p.course_deg,
+        p.alarm.0,
+        p.status.0,
+        p.mileage_dkm,
+        p.fuel_dl,
+        p.satellites,
+        p.rssi,
+        source_to_i16(p.source),
+    ])
+}
+
+/// One transaction: insert what is new, move latest positions forward, commit (fsync'd by FULL sync).
+fn commit_points_blocking(conn: &mut Connection, points: &[Position]) -> Result<Vec<bool>> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db_error)?;
+    let mut inserted = Vec::with_capacity(points.len());
+    let mut newest: HashMap<VehicleId, &Position> = HashMap::new();
+    {
+        let mut ins = tx
+            .prepare_cached(&format!(
+                "INSERT INTO points ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+                 ?15, ?16, ?17) ON CONFLICT (vehicle, fix_time, block_hash) DO NOTHING"
+            ))
+            .map_err(db_error)?;
+        for p in points {
+            let new = insert_point(&mut ins, p).map_err(db_error)? == 1;
+            inserted.push(new);
+            if new {
+                let e = newest.entry(p.vehicle).or_insert(p);
+                if (p.fix_time, p.block_hash()) > (e.fix_time, e.block_hash()) {
+                    *e = p;
+                }
+            }
+        }
+        let mut latest = tx
+            .prepare_cached(&format!(
+                "INSERT INTO latest_positions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                 ?13, ?14, ?15, ?16, ?17) ON CONFLICT (vehicle) DO UPDATE SET fix_time = excluded.fix_time, \
+                 block_hash = excluded.block_hash, phone = excluded.phone, recv_time = excluded.recv_time, \
+                 lat_e6 = excluded.lat_e6, lon_e6 = excluded.lon_e6, altitude_m = excluded.altitude_m, \
+                 speed_dkmh = excluded.speed_dkmh, course_deg = excluded.course_deg, alarm = excluded.alarm, \
+                 status = excluded.status, mileage_dkm = excluded.mileage_dkm, fuel_dl = excluded.fuel_dl, \
+                 satellites = excluded.satellites, rssi = excluded.rssi, source = excluded.source \
+                 WHERE excluded.fix_time > latest_positions.fix_time"
+            ))
+            .map_err(db_error)?;
+        for p in newest.values() {
+            insert_point(&mut latest, p).map_err(db_error)?;
+        }
+    }
+    tx.commit().map_err(db_error)?;
+    Ok(inserted)
+}
+
+#[async_trait]
+impl Backend for EmbeddedBackend {
+    async fn commit_points(&self, points: &[Position]) -> Result<Vec<bool>> {
+        let points = points.to_vec();
+        self.write(move |conn| commit_points_blocking(conn, &points))
+            .await
+    }
+
+    async fn latest_positions(&self) -> Result<Vec<Position>> {
+        self.read(|conn| {
+            let mut st = conn
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM latest_positions"))
+                .map_err(db_error)?;
+            let rows = st.query_map([], row_to_position).map_err(db_error)?;
+            rows.map(|r| r.map_err(db_error).and_then(finish_position))
+                .collect()
+        })
+        .await
+    }
+
+    async fn latest_position(&self, vehicle: VehicleId) -> Result<Option<Position>> {
+        self.read(move |conn| {
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM latest_positions WHERE vehicle = ?1"
+                ))
+                .map_err(db_error)?;
+            let mut rows = st.query_map([vehicle.0], row_to_position).map_err(db_error)?;
+            rows.next()
+                .transpose()
+                .map_err(db_error)?
+                .map(finish_position)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream> {
+        // Keyset pagination: each step is a short read, so no read transaction stays open for the
+        // life of a slow consumer, and the first points arrive before the last are read.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Position>>>(2);
+        let conn = self.reader()?;
+        let readers = self.readers.clone();
+        let max_idle = self.config.max_idle_readers;
+        tokio::task::spawn_blocking(move || {
+            let mut after: Option<(i64, i64)> = None;
+            loop {
+                let chunk = read_track_chunk(&conn, vehicle, from, to, after);
+                let stop = match &chunk {
+                    Ok(c) => {
+                        after = c.last().map(|p| (p.fix_time.0, p.block_hash()));
+                        c.len() < TRACK_CHUNK_POINTS
+                    }
+                    Err(_) => true,
+                };
+                if tx.blocking_send(chunk).is_err() || stop {
+                    break;
+                }
+            }
+            super::give_back(&readers, conn, max_idle);
+        });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            let chunk = rx.recv().await?;
+            let items: Vec<Result<Position>> = match chunk {
+                Ok(c) => c.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            Some((futures::stream::iter(items), rx))
+        });
+        use futures::StreamExt;
+        Ok(stream.flatten().boxed())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error))
+            .await
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<u32>> {
+        self.read(applied_versions).await
+    }
+
+    async fn import_registry(&self, records: &[RegistryRecord]) -> Result<ImportSummary> {
+        self.import_registry_embedded(records).await
+    }
+
+    async fn units(&self) -> Result<Vec<Unit>> {
+        self.units_embedded().await
+    }
+
+    async fn vehicles(&self) -> Result<Vec<Vehicle>> {
+        self.vehicles_embedded(None).await
+    }
+
+    async fn vehicle_by_plate(&self, plate: &str) -> Result<Option<Vehicle>> {
+        Ok(self
+            .vehicles_embedded(Some(plate.to_string()))
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn terminal(&self, phone: Phone) -> Result<Option<Terminal>> {
+        Ok(self.terminals_embedded(Some(phone)).await?.into_iter().next())
+    }
+
+    async fn terminals(&self) -> Result<Vec<Terminal>> {
+        self.terminals_embedded(None).await
+    }
+
+    async fn save_registration(
+        &self,
+        phone: Phone,
+        edition: tianshu_model::Edition,
+        auth_code_hash: &str,
+        imei: Option<&str>,
+    ) -> Result<()> {
+        self.save_registration_embedded(phone, edition, auth_code_hash, imei)
+            .await
+    }
+
+    async fn append_driver_event(&self, event: &DriverEvent) -> Result<()> {
+        self.append_driver_event_embedded(event).await
+    }
+
+    async fn driver_events(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<DriverEvent>> {
+        self.driver_events_embedded(vehicle, from, to).await
+    }
+}
+
+fn read_track_chunk(
+    conn: &Connection,
+    vehicle: VehicleId,
+    from: Timestamp,
+    to: Timestamp,
+    after: Option<(i64, i64)>,
+) -> Result<Vec<Position>> {
+    let limit = TRACK_CHUNK_POINTS as i64;
+    let rows: Vec<(Position, String)> = match after {
+        None => {
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM points WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
+                     ORDER BY fix_time, block_hash LIMIT ?4"
+                ))
+                .map_err(db_error)?;
+            let rows = st
+                .query_map(params![vehicle.0, from.0, to.0, limit], row_to_position)
+                .map_err(db_error)?;
+            rows.collect::<Result<_, _>>().map_err(db_error)?
+        }
+        Some((t, h)) => {
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM points WHERE vehicle = ?1 AND fix_time < ?3 \
+                     AND (fix_time, block_hash) > (?4, ?5) AND fix_time >= ?2 ORDER BY fix_time, block_hash LIMIT ?6"
+                ))
+                .map_err(db_error)?;
+            let rows = st
+                .query_map(params![vehicle.0, from.0, to.0, t, h, limit], row_to_position)
+                .map_err(db_error)?;
+            rows.collect::<Result<_, _>>().map_err(db_error)?
+        }
+    };
+    rows.into_iter().map(finish_position).collect()
+}

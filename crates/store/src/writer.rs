@@ -1,0 +1,310 @@
+//! The group-commit writer: one task per store that turns many appends into one transaction.
+//!
+//! Sessions never write to the database themselves. [`Store::append_points`](crate::Store::append_points)
+//! puts the batch and a reply channel on a bounded queue (when it is full, the caller waits: terminals,
+//! unanswered, retransmit). The writer takes the first waiting append, then gathers more for at most
+//! `max_batch_delay_ms` or until `max_batch_points`, commits everything in one transaction
+//! ([`Backend::commit_points`]), and only then answers every waiter of that batch with its own
+//! [`AppendSummary`], or with the error: nothing is acknowledged that was not committed.
+//!
+//! After a commit, the newly inserted points go to subscribers through a bounded broadcast. A subscriber
+//! that falls behind loses the oldest batches (the spine is never slowed by a slow reader); what it lost
+//! is counted in `tianshu_store_fanout_lagged_batches_total` and on the [`Subscription`].
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
+use serde::{Deserialize, Serialize};
+use tianshu_model::Position;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::{AppendSummary, Backend, Error, Result};
+
+/// Settings of the group-commit writer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WriterConfig {
+    /// A batch is committed once it holds this many points, without waiting for the delay.
+    pub max_batch_points: usize,
+    /// How long the writer waits for more appends after the first one of a batch. A few milliseconds
+    /// share one commit among many sessions at little cost in latency.
+    pub max_batch_delay_ms: u64,
+    /// Appends (not points) that may wait for the writer; when full, callers wait.
+    pub queue_capacity_appends: usize,
+    /// Committed batches buffered for each subscriber; a subscriber further behind loses the oldest.
+    pub fanout_capacity_batches: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            max_batch_points: default_max_batch_points(),
+            max_batch_delay_ms: default_max_batch_delay_ms(),
+            queue_capacity_appends: default_queue_capacity_appends(),
+            fanout_capacity_batches: default_fanout_capacity_batches(),
+        }
+    }
+}
+
+const fn default_max_batch_points() -> usize {
+    5_000
+}
+const fn default_max_batch_delay_ms() -> u64 {
+    5
+}
+const fn default_queue_capacity_appends() -> usize {
+    4_096
+}
+const fn default_fanout_capacity_batches() -> usize {
+    1_024
+}
+
+/// Points newly stored by one commit, in the order they were appended.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CommittedBatch {
+    /// The points; duplicates of stored points are not here.
+    pub points: Vec<Position>,
+}
+
+/// The writer's Prometheus metrics, registered once per process in the default registry.
+struct Metrics {
+    points_stored: IntCounter,
+    points_duplicate: IntCounter,
+    batch_points: Histogram,
+    commit_seconds: Histogram,
+    queue_points: IntGauge,
+    commit_errors: IntCounter,
+    fanout_lagged_batches: IntCounter,
+}
+
+fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).unwrap_or_else(|e| unreachable!("bad metric {name}: {e}"));
+            register(Box::new(c.clone()));
+            c
+        };
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+                .unwrap_or_else(|e| unreachable!("bad metric {name}: {e}"));
+            register(Box::new(h.clone()));
+            h
+        };
+        let queue_points = IntGauge::new(
+            "tianshu_store_queue_points",
+            "Points waiting for the store writer.",
+        )
+        .unwrap_or_else(|e| unreachable!("bad metric: {e}"));
+        register(Box::new(queue_points.clone()));
+        Metrics {
+            points_stored: counter("tianshu_store_points_stored_total", "Track points newly stored."),
+            points_duplicate: counter(
+                "tianshu_store_points_duplicate_total",
+                "Track points that were already stored (retransmissions, backfills, redeliveries).",
+            ),
+            batch_points: histogram(
+                "tianshu_store_batch_points",
+                "Points per group commit.",
+                vec![
+                    1.0, 10.0, 50.0, 100.0, 500.0, 1_000.0, 2_500.0, 5_000.0, 10_000.0, 25_000.0,
+                ],
+            ),
+            commit_seconds: histogram(
+                "tianshu_store_commit_seconds",
+                "Time to commit one batch, durable.",
+                vec![
+                    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ],
+            ),
+            queue_points,
+            commit_errors: counter(
+                "tianshu_store_commit_errors_total",
+                "Group commits that failed; their appends were answered with the error.",
+            ),
+            fanout_lagged_batches: counter(
+                "tianshu_store_fanout_lagged_batches_total",
+                "Committed batches a lagging subscriber missed.",
+            ),
+        }
+    })
+}
+
+fn register(c: Box<dyn prometheus::core::Collector>) {
+    if let Err(e) = prometheus::default_registry().register(c) {
+        tracing::warn!(error = %e, "store metric not registered");
+    }
+}
+
+/// One append waiting for the writer.
+struct Request {
+    points: Vec<Position>,
+    reply: oneshot::Sender<Result<AppendSummary>>,
+}
+
+/// The store's side of the writer: its queue and its fan-out.
+#[derive(Clone)]
+pub(crate) struct WriterHandle {
+    queue: mpsc::Sender<Request>,
+    fanout: broadcast::Sender<Arc<CommittedBatch>>,
+}
+
+impl WriterHandle {
+    /// Queues an append (waiting while the queue is full) and waits for its commit.
+    pub(crate) async fn append(&self, points: Vec<Position>) -> Result<AppendSummary> {
+        if points.is_empty() {
+            return Ok(AppendSummary::default());
+        }
+        let (reply, answer) = oneshot::channel();
+        let n = points.len() as i64;
+        metrics().queue_points.add(n);
+        if self.queue.send(Request { points, reply }).await.is_err() {
+            metrics().queue_points.sub(n);
+            return Err(Error::Closed);
+        }
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
+    /// A new subscription to committed points.
+    pub(crate) fn subscribe(&self) -> Subscription {
+        Subscription {
+            inner: self.fanout.subscribe(),
+            missed_batches: 0,
+        }
+    }
+}
+
+/// A subscriber's view of committed points.
+pub struct Subscription {
+    inner: broadcast::Receiver<Arc<CommittedBatch>>,
+    missed_batches: u64,
+}
+
+impl Subscription {
+    /// The next committed batch; `None` once the store is closed. Batches lost because this
+    /// subscriber fell behind are skipped and counted.
+    pub async fn recv(&mut self) -> Option<Arc<CommittedBatch>> {
+        loop {
+            match self.inner.recv().await {
+                Ok(batch) => return Some(batch),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    self.missed_batches += n;
+                    metrics().fanout_lagged_batches.inc_by(n);
+                    tracing::warn!(missed_batches = n, "store subscriber fell behind");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Batches this subscriber has lost by falling behind.
+    pub fn missed_batches(&self) -> u64 {
+        self.missed_batches
+    }
+}
+
+/// Starts the writer task for `backend`; it ends when every handle is dropped.
+pub(crate) fn spawn(backend: Arc<dyn Backend>, config: &WriterConfig) -> WriterHandle {
+    let (queue, rx) = mpsc::channel(config.queue_capacity_appends.max(1));
+    let (fanout, _) = broadcast::channel(config.fanout_capacity_batches.max(1));
+    let handle = WriterHandle {
+        queue,
+        fanout: fanout.clone(),
+    };
+    let max_points = config.max_batch_points.max(1);
+    let delay = Duration::from_millis(config.max_batch_delay_ms);
+    tokio::spawn(run(backend, rx, fanout, max_points, delay));
+    handle
+}
+
+async fn run(
+    backend: Arc<dyn Backend>,
+    mut rx: mpsc::Receiver<Request>,
+    fanout: broadcast::Sender<Arc<CommittedBatch>>,
+    max_points: usize,
+    delay: Duration,
+) {
+    let m = metrics();
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let mut n_points = batch[0].points.len();
+        let deadline = tokio::time::Instant::now() + delay;
+        while n_points < max_points {
+            // Take what is already queued without waiting, then wait for the rest of the window.
+            let next = match rx.try_recv() {
+                Ok(r) => Some(r),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten()
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+            };
+            let Some(r) = next else { break };
+            n_points += r.points.len();
+            batch.push(r);
+        }
+        m.queue_points.sub(n_points as i64);
+        commit(&*backend, batch, n_points, &fanout).await;
+    }
+    tracing::debug!("store writer stopped");
+}
+
+async fn commit(
+    backend: &dyn Backend,
+    batch: Vec<Request>,
+    n_points: usize,
+    fanout: &broadcast::Sender<Arc<CommittedBatch>>,
+) {
+    let m = metrics();
+    let mut points = Vec::with_capacity(n_points);
+    for r in &batch {
+        points.extend_from_slice(&r.points);
+    }
+    let started = Instant::now();
+    let result = backend.commit_points(&points).await;
+    m.commit_seconds.observe(started.elapsed().as_secs_f64());
+    m.batch_points.observe(n_points as f64);
+    match result {
+        Ok(inserted) if inserted.len() == points.len() => {
+            let mut offset = 0;
+            let mut fresh = Vec::new();
+            for r in batch {
+                let flags = &inserted[offset..offset + r.points.len()];
+                let new = flags.iter().filter(|f| **f).count() as u64;
+                let summary = AppendSummary {
+                    inserted: new,
+                    duplicates: flags.len() as u64 - new,
+                };
+                fresh.extend(r.points.iter().zip(flags).filter(|(_, f)| **f).map(|(p, _)| *p));
+                offset += r.points.len();
+                // A caller that stopped waiting (its session closed) is no error: the data is stored.
+                let _ = r.reply.send(Ok(summary));
+            }
+            m.points_stored.inc_by(fresh.len() as u64);
+            m.points_duplicate.inc_by((n_points - fresh.len()) as u64);
+            if !fresh.is_empty() {
+                // No subscriber is not an error either.
+                let _ = fanout.send(Arc::new(CommittedBatch { points: fresh }));
+            }
+        }
+        Ok(inserted) => {
+            m.commit_errors.inc();
+            let e = Error::Corrupt(format!(
+                "backend answered {} flags for {} points",
+                inserted.len(),
+                points.len()
+            ));
+            tracing::error!(error = %e, points = n_points, "store commit answered wrongly");
+            for r in batch {
+                let _ = r.reply.send(Err(e.clone()));
+            }
+        }
+        Err(e) => {
+            m.commit_errors.inc();
+            tracing::warn!(error = %e, points = n_points, appends = batch.len(), "store commit failed; nothing acknowledged");
+            for r in batch {
+                let _ = r.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
