@@ -1,0 +1,990 @@
+//! What each car does on each day: trips from the depot to destinations and back, stops, parking
+//! overnight, and the trip-level scenarios (off-hours use, holiday use, detours off the approved route,
+//! leaving the region, parking away from the depot at night, stopping at a prohibited place).
+//!
+//! A day plan is a pure function of (world, vehicle, date): the fleet computes it to drive the car, and
+//! the world computes the very same plans to write the dispatch orders and filings that cover them.
+//! Trips never cross midnight, so each day starts where the previous one ended.
+
+use chrono::{NaiveDate, NaiveTime};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use tianshu_model::{Timestamp, VehicleClass, china_offset};
+
+use crate::geo::{LonLat, distance_to_polyline_m};
+use crate::world::roads::NodeId;
+use crate::world::{LineString, Order, OrderDestination, World, mix_seed, names};
+
+/// Rates of the trip-level scenarios; 0 switches one off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanScenarios {
+    /// Share of ordinary trips that carry an approved dispatch order (the rest are 无单出车).
+    #[serde(default = "default_order_rate")]
+    pub order_rate: f64,
+    /// Per car and working day: an extra evening trip outside working hours, without an order.
+    #[serde(default = "default_off_hours_rate")]
+    pub off_hours_rate: f64,
+    /// Per general car and day off: a trip without a filing.
+    #[serde(default = "default_holiday_rate")]
+    pub holiday_rate: f64,
+    /// Per general car and day off: a trip covered by a holiday filing (报备), which is not a violation.
+    #[serde(default = "default_holiday_filing_rate")]
+    pub holiday_filing_rate: f64,
+    /// Per ordered trip: the driver detours well outside the approved route's corridor.
+    #[serde(default = "default_off_route_rate")]
+    pub off_route_rate: f64,
+    /// Per trip: the destination lies outside the permitted region.
+    #[serde(default = "default_region_exit_rate")]
+    pub region_exit_rate: f64,
+    /// Per car and day: the car is driven home in the evening and spends the night away from its depot.
+    #[serde(default = "default_night_away_rate")]
+    pub night_away_rate: f64,
+    /// Per trip: one stop is at a prohibited place (KTV, club, scenic spot) for an hour or more.
+    #[serde(default = "default_prohibited_stop_rate")]
+    pub prohibited_stop_rate: f64,
+}
+
+const fn default_order_rate() -> f64 {
+    0.92
+}
+const fn default_off_hours_rate() -> f64 {
+    0.03
+}
+const fn default_holiday_rate() -> f64 {
+    0.04
+}
+const fn default_holiday_filing_rate() -> f64 {
+    0.03
+}
+const fn default_off_route_rate() -> f64 {
+    0.08
+}
+const fn default_region_exit_rate() -> f64 {
+    0.01
+}
+const fn default_night_away_rate() -> f64 {
+    0.02
+}
+const fn default_prohibited_stop_rate() -> f64 {
+    0.02
+}
+
+impl Default for PlanScenarios {
+    fn default() -> Self {
+        PlanScenarios {
+            order_rate: default_order_rate(),
+            off_hours_rate: default_off_hours_rate(),
+            holiday_rate: default_holiday_rate(),
+            holiday_filing_rate: default_holiday_filing_rate(),
+            off_route_rate: default_off_route_rate(),
+            region_exit_rate: default_region_exit_rate(),
+            night_away_rate: default_night_away_rate(),
+            prohibited_stop_rate: default_prohibited_stop_rate(),
+        }
+    }
+}
+
+impl PlanScenarios {
+    /// Every violation scenario off; every ordinary trip carries an order.
+    pub fn none() -> Self {
+        PlanScenarios {
+            order_rate: 1.0,
+            off_hours_rate: 0.0,
+            holiday_rate: 0.0,
+            holiday_filing_rate: 0.0,
+            off_route_rate: 0.0,
+            region_exit_rate: 0.0,
+            night_away_rate: 0.0,
+            prohibited_stop_rate: 0.0,
+        }
+    }
+}
+
+/// Why a trip happens, and which scenario (if any) it plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TripKind {
+    /// An ordinary trip in working hours with an approved order.
+    Ordered,
+    /// An ordinary trip in working hours with no order (无单出车).
+    Unordered,
+    /// A duty trip of a law-enforcement or emergency car (exempt from most rules).
+    Duty,
+    /// An ordered trip whose driver leaves the approved route.
+    OffRoute,
+    /// A trip out of the permitted region.
+    RegionExit,
+    /// A trip that stops at a prohibited place.
+    ProhibitedStop,
+    /// An evening trip outside working hours.
+    OffHours,
+    /// A trip on a day off without a filing.
+    Holiday,
+    /// A trip on a day off covered by a filing.
+    HolidayFiled,
+    /// The evening drive home of a car that spends the night away from its depot.
+    NightAway,
+    /// The morning drive back to the depot after a night away.
+    MorningReturn,
+}
+
+/// One piece of motion: from `from` at `t0` to `to` at `t1` (same point = standing still).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    /// Start, UTC ms.
+    pub t0_ms: i64,
+    /// End, UTC ms.
+    pub t1_ms: i64,
+    /// Where the segment starts.
+    pub from: LonLat,
+    /// Where it ends.
+    pub to: LonLat,
+    /// Ignition on during the segment.
+    pub engine_on: bool,
+}
+
+/// A stop on a trip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stop {
+    /// Place name.
+    pub name: String,
+    /// The road node where the car stands.
+    pub node: NodeId,
+    /// How long it stands there, seconds.
+    pub dwell_secs: u32,
+}
+
+/// The order or filing that covers a trip, before it gets its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cover {
+    /// `order` or `filing`.
+    pub kind: &'static str,
+    /// Purpose text.
+    pub purpose: String,
+    /// Approved window start.
+    pub start: Timestamp,
+    /// Approved window end.
+    pub end: Timestamp,
+    /// The approved route (orders only).
+    pub route: Option<Vec<NodeId>>,
+    /// Whether leaving the region is approved.
+    pub allow_region_exit: bool,
+}
+
+/// One trip: the driven node path, its stops and its motion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trip {
+    /// What the trip is.
+    pub kind: TripKind,
+    /// The nodes driven through, in order (consecutive nodes are joined by a road).
+    pub path: Vec<NodeId>,
+    /// Stops along the way (the last one is where the trip turns back, unless it ends away).
+    pub stops: Vec<Stop>,
+    /// The motion, from leaving the parking place to parking again.
+    pub segments: Vec<Segment>,
+    /// The order or filing, when one covers the trip.
+    pub cover: Option<Cover>,
+}
+
+impl Trip {
+    /// Departure, UTC ms.
+    pub fn depart_ms(&self) -> i64 {
+        self.segments.first().map_or(0, |s| s.t0_ms)
+    }
+    /// Arrival at the final parking place, UTC ms.
+    pub fn end_ms(&self) -> i64 {
+        self.segments.last().map_or(0, |s| s.t1_ms)
+    }
+    /// Where the car parks at the end.
+    pub fn end_spot(&self) -> LonLat {
+        self.segments.last().map(|s| s.to).unwrap_or_default()
+    }
+}
+
+/// A car's day (China local date).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayPlan {
+    /// The date.
+    pub date: NaiveDate,
+    /// Where the car stands at midnight.
+    pub start_spot: LonLat,
+    /// Trips in time order, never overlapping, all within the day.
+    pub trips: Vec<Trip>,
+}
+
+/// What a terminal reports at an instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CarState {
+    /// Position.
+    pub pos: LonLat,
+    /// Speed over ground, km/h.
+    pub speed_kmh: f64,
+    /// Course, degrees from north.
+    pub course_deg: f64,
+    /// Ignition on.
+    pub acc_on: bool,
+}
+
+impl DayPlan {
+    /// The car's state at `t_ms` (UTC ms); outside every trip the car stands parked with the engine off.
+    pub fn state_at(&self, t_ms: i64) -> CarState {
+        let mut parked = self.start_spot;
+        let mut course = 0.0;
+        for trip in &self.trips {
+            if t_ms < trip.depart_ms() {
+                break;
+            }
+            if t_ms < trip.end_ms() {
+                let i = trip.segments.partition_point(|s| s.t1_ms <= t_ms);
+                if let Some(s) = trip.segments.get(i) {
+                    if s.from == s.to {
+                        let course = last_course(&trip.segments[..i]);
+                        return CarState {
+                            pos: s.from,
+                            speed_kmh: 0.0,
+                            course_deg: course,
+                            acc_on: s.engine_on,
+                        };
+                    }
+                    let dur = (s.t1_ms - s.t0_ms).max(1) as f64;
+                    let f = ((t_ms - s.t0_ms) as f64 / dur).clamp(0.0, 1.0);
+                    let speed_kmh = s.from.distance_m(s.to) / (dur / 1000.0) * 3.6;
+                    return CarState {
+                        pos: s.from.lerp(s.to, f),
+                        speed_kmh,
+                        course_deg: s.from.bearing_deg(s.to),
+                        acc_on: true,
+                    };
+                }
+            }
+            parked = trip.end_spot();
+            course = last_course(&trip.segments);
+        }
+        CarState {
+            pos: parked,
+            speed_kmh: 0.0,
+            course_deg: course,
+            acc_on: false,
+        }
+    }
+}
+
+fn last_course(segs: &[Segment]) -> f64 {
+    segs.iter()
+        .rev()
+        .find(|s| s.from != s.to)
+        .map_or(0.0, |s| s.from.bearing_deg(s.to))
+}
+
+/// The UTC instant of a China-local time of day on `date`.
+pub fn local_ms(date: NaiveDate, secs_of_day: u32) -> i64 {
+    let t = NaiveTime::from_num_seconds_from_midnight_opt(secs_of_day.min(86_399), 0).unwrap_or_default();
+    date.and_time(t)
+        .and_local_timezone(china_offset())
+        .single()
+        .map_or(0, |dt| dt.timestamp_millis())
+}
+
+/// The China-local date of a UTC instant.
+pub fn local_date(t_ms: i64) -> NaiveDate {
+    Timestamp(t_ms).to_china().date_naive()
+}
+
+fn hm(h: u32, m: u32) -> u32 {
+    h * 3600 + m * 60
+}
+
+fn date_key(date: NaiveDate) -> u64 {
+    date.num_days_from_ce() as u64
+}
+
+use chrono::Datelike;
+
+/// Whether the car spends the night of `date` away from its depot (and where).
+pub fn night_away(world: &World, vehicle: usize, date: NaiveDate) -> Option<NodeId> {
+    let rate = world.config.scenarios.night_away_rate;
+    if rate <= 0.0 || world.config.calendar.is_day_off(date) {
+        return None;
+    }
+    let mut rng = StdRng::seed_from_u64(mix_seed(&[world.config.seed, 2, vehicle as u64, date_key(date)]));
+    rng.gen_bool(rate.clamp(0.0, 1.0))
+        .then_some(world.vehicles[vehicle].home_node)
+}
+
+/// Builds the motion of a drive along `path` starting at `t0_ms`, from `start` to `end` (parking places
+/// off the first and last node), standing `dwell` seconds at the given path indices.
+fn drive(
+    world: &World,
+    rng: &mut StdRng,
+    t0_ms: i64,
+    start: LonLat,
+    path: &[NodeId],
+    dwells: &[(usize, u32)],
+    end: LonLat,
+) -> Vec<Segment> {
+    let mut segs = Vec::new();
+    let mut t = t0_ms;
+    let push_move = |segs: &mut Vec<Segment>, t: &mut i64, from: LonLat, to: LonLat, speed_kmh: f64| {
+        let d = from.distance_m(to);
+        if d < 0.5 {
+            return;
+        }
+        let ms = (d / (speed_kmh / 3.6) * 1000.0).round().max(1000.0) as i64;
+        segs.push(Segment {
+            t0_ms: *t,
+            t1_ms: *t + ms,
+            from,
+            to,
+            engine_on: true,
+        });
+        *t += ms;
+    };
+    // Warm-up with the engine on before leaving the parking place.
+    segs.push(Segment {
+        t0_ms: t,
+        t1_ms: t + 60_000,
+        from: start,
+        to: start,
+        engine_on: true,
+    });
+    t += 60_000;
+    let Some(&first) = path.first() else { return segs };
+    push_move(&mut segs, &mut t, start, world.roads.pos(first), 10.0);
+    for (i, w) in path.windows(2).enumerate() {
+        if let Some(&(_, dwell)) = dwells.iter().find(|(k, _)| *k == i) {
+            let p = world.roads.pos(w[0]);
+            let dwell_ms = i64::from(dwell) * 1000;
+            // Short waits keep the engine running; longer stops switch it off.
+            segs.push(Segment {
+                t0_ms: t,
+                t1_ms: t + dwell_ms,
+                from: p,
+                to: p,
+                engine_on: dwell < 600,
+            });
+            t += dwell_ms;
+        }
+        let class = world
+            .roads
+            .edge_between(w[0], w[1])
+            .map_or(crate::world::roads::RoadClass::Street, |e| e.class);
+        let speed = class.cruise_speed_kmh() * rng.gen_range(0.7..1.1);
+        push_move(
+            &mut segs,
+            &mut t,
+            world.roads.pos(w[0]),
+            world.roads.pos(w[1]),
+            speed,
+        );
+    }
+    if let Some(&(_, dwell)) = dwells.iter().find(|(k, _)| *k == path.len() - 1) {
+        let p = world.roads.pos(path[path.len() - 1]);
+        let dwell_ms = i64::from(dwell) * 1000;
+        segs.push(Segment {
+            t0_ms: t,
+            t1_ms: t + dwell_ms,
+            from: p,
+            to: p,
+            engine_on: dwell < 600,
+        });
+        t += dwell_ms;
+    }
+    let last = world.roads.pos(path[path.len() - 1]);
+    push_move(&mut segs, &mut t, last, end, 10.0);
+    segs
+}
+
+/// Picks a destination for a normal trip from a unit's seat: city units mostly in the city, town units
+/// mostly in their town, some cross trips.
+fn pick_destination(world: &World, rng: &mut StdRng, depot: NodeId, outside: bool) -> (String, NodeId) {
+    let candidates: Vec<&crate::world::Destination> = world
+        .destinations
+        .iter()
+        .filter(|d| d.outside_region == outside && d.node != depot)
+        .collect();
+    if candidates.is_empty() {
+        return ("单位".to_string(), depot);
+    }
+    // Prefer near destinations: draw three and keep the closest, most of the time.
+    let here = world.roads.pos(depot);
+    let mut best = candidates[rng.gen_range(0..candidates.len())];
+    if !outside && rng.gen_bool(0.8) {
+        for _ in 0..2 {
+            let c = candidates[rng.gen_range(0..candidates.len())];
+            if world.roads.pos(c.node).distance_m(here) < world.roads.pos(best.node).distance_m(here) {
+                best = c;
+            }
+        }
+    }
+    (best.name.clone(), best.node)
+}
+
+struct TripDraft {
+    kind: TripKind,
+    depart_secs: u32,
+    stops: Vec<(String, NodeId, u32)>,
+    detour: bool,
+    cover: Option<&'static str>,
+    allow_region_exit: bool,
+    end_away: Option<NodeId>,
+    /// Working-hours trips must leave by this local time or are dropped.
+    latest_depart_secs: u32,
+}
+
+/// The plan of `vehicle` on `date`.
+pub fn day_plan(world: &World, vehicle: usize, date: NaiveDate) -> DayPlan {
+    let v = &world.vehicles[vehicle];
+    let sc = &world.config.scenarios;
+    let depot = world.units[v.unit].depot_node;
+    let mut rng = StdRng::seed_from_u64(mix_seed(&[world.config.seed, 3, vehicle as u64, date_key(date)]));
+    let day_off = world.config.calendar.is_day_off(date);
+    let exempt = matches!(v.class, VehicleClass::LawEnforcement | VehicleClass::Emergency);
+    let prev_away = date.pred_opt().and_then(|d| night_away(world, vehicle, d));
+    let start_spot = prev_away.map_or(v.parking_spot, |n| world.roads.pos(n));
+
+    let mut drafts: Vec<TripDraft> = Vec::new();
+    if let Some(home) = prev_away {
+        drafts.push(TripDraft {
+            kind: TripKind::MorningReturn,
+            depart_secs: hm(7, 5) + rng.gen_range(0..1800),
+            stops: vec![("家".to_string(), home, 0)],
+            detour: false,
+            cover: None,
+            allow_region_exit: false,
+            end_away: None,
+            latest_depart_secs: hm(9, 0),
+        });
+    }
+    let normal = |rng: &mut StdRng, depart_secs: u32, kind_default: TripKind| -> TripDraft {
+        let mut stops = Vec::new();
+        let mut kind = kind_default;
+        let mut allow_region_exit = false;
+        let mut cover = match kind_default {
+            TripKind::Ordered if !rng.gen_bool(sc.order_rate.clamp(0.0, 1.0)) => {
+                kind = TripKind::Unordered;
+                None
+            }
+            TripKind::Ordered => Some("order"),
+            TripKind::Duty => rng.gen_bool(0.3).then_some("order"),
+            TripKind::HolidayFiled => Some("filing"),
+            _ => None,
+        };
+        if depart_secs < hm(13, 0) && rng.gen_bool(sc.region_exit_rate.clamp(0.0, 1.0)) {
+            let (name, node) = pick_destination(world, rng, depot, true);
+            stops.push((name, node, rng.gen_range(40..90) * 60));
+            kind = TripKind::RegionExit;
+            if cover.is_some() {
+                allow_region_exit = rng.gen_bool(0.3);
+            }
+        } else {
+            let n = if rng.gen_bool(0.3) { 2 } else { 1 };
+            for _ in 0..n {
+                let (name, node) = pick_destination(world, rng, depot, false);
+                stops.push((name, node, rng.gen_range(15..75) * 60));
+            }
+            if rng.gen_bool(sc.prohibited_stop_rate.clamp(0.0, 1.0)) {
+                let places: Vec<_> = world
+                    .prohibited
+                    .iter()
+                    .filter(|p| p.node_inside.is_some())
+                    .collect();
+                if let Some((p, node)) = places
+                    .get(rng.gen_range(0..places.len().max(1)))
+                    .and_then(|p| Some((p, p.node_inside?)))
+                {
+                    stops.push((p.name.clone(), node, rng.gen_range(60..150) * 60));
+                    kind = TripKind::ProhibitedStop;
+                }
+            }
+        }
+        let detour = cover == Some("order")
+            && kind != TripKind::RegionExit
+            && rng.gen_bool(sc.off_route_rate.clamp(0.0, 1.0));
+        if detour && kind == TripKind::Ordered {
+            kind = TripKind::OffRoute;
+        }
+        if kind == TripKind::ProhibitedStop && cover == Some("order") && rng.gen_bool(0.5) {
+            // Half of those visits happen on a trip nobody approved.
+            cover = None;
+        }
+        TripDraft {
+            kind,
+            depart_secs,
+            stops,
+            detour,
+            cover,
+            allow_region_exit,
+            end_away: None,
+            latest_depart_secs: hm(23, 0),
+        }
+    };
+
+    if !day_off || exempt {
+        let count = if exempt {
+            rng.gen_range(if day_off { 0..3 } else { 1..5 })
+        } else {
+            [0, 1, 1, 1, 2, 2, 2, 3][rng.gen_range(0..8)]
+        };
+        let kind = if exempt { TripKind::Duty } else { TripKind::Ordered };
+        // Later trips leave as soon as the layout below allows: their draft time only sets the order.
+        let first = hm(8, 40) + rng.gen_range(0..5400);
+        for k in 0..count {
+            let mut d = normal(&mut rng, first + k, kind);
+            d.latest_depart_secs = if d.kind == TripKind::RegionExit {
+                hm(13, 0)
+            } else {
+                hm(16, 30)
+            };
+            drafts.push(d);
+        }
+        if !day_off
+            && !exempt
+            && night_away(world, vehicle, date).is_none()
+            && rng.gen_bool(sc.off_hours_rate.clamp(0.0, 1.0))
+        {
+            let mut d = {
+                let at = hm(19, 30) + rng.gen_range(0..5400);
+                normal(&mut rng, at, TripKind::OffHours)
+            };
+            d.kind = TripKind::OffHours;
+            d.cover = None;
+            d.detour = false;
+            d.stops.retain(|s| {
+                !world
+                    .destinations
+                    .iter()
+                    .any(|x| x.node == s.1 && x.outside_region)
+            });
+            if d.stops.is_empty() {
+                let (name, node) = pick_destination(world, &mut rng, depot, false);
+                d.stops.push((name, node, 3600));
+            }
+            drafts.push(d);
+        }
+    } else {
+        if rng.gen_bool(sc.holiday_rate.clamp(0.0, 1.0)) {
+            let mut d = {
+                let at = hm(9, 0) + rng.gen_range(0..18_000);
+                normal(&mut rng, at, TripKind::Holiday)
+            };
+            d.kind = if d.kind == TripKind::ProhibitedStop {
+                d.kind
+            } else {
+                TripKind::Holiday
+            };
+            d.cover = None;
+            d.detour = false;
+            drafts.push(d);
+        } else if rng.gen_bool(sc.holiday_filing_rate.clamp(0.0, 1.0)) {
+            let mut d = {
+                let at = hm(9, 0) + rng.gen_range(0..18_000);
+                normal(&mut rng, at, TripKind::HolidayFiled)
+            };
+            d.kind = TripKind::HolidayFiled;
+            d.cover = Some("filing");
+            d.detour = false;
+            d.stops
+                .retain(|s| !world.prohibited.iter().any(|p| p.node_inside == Some(s.1)));
+            if d.stops.is_empty() {
+                let dest = pick_destination(world, &mut rng, depot, false);
+                d.stops.push((dest.0, dest.1, 3600));
+            }
+            drafts.push(d);
+        }
+    }
+    if let Some(home) = night_away(world, vehicle, date) {
+        drafts.push(TripDraft {
+            kind: TripKind::NightAway,
+            depart_secs: hm(17, 45) + rng.gen_range(0..2700),
+            stops: Vec::new(),
+            detour: false,
+            cover: None,
+            allow_region_exit: false,
+            end_away: Some(home),
+            latest_depart_secs: hm(21, 0),
+        });
+    }
+
+    // Lay the drafts out in time: each departs no earlier than its draft time and 20+ minutes after the
+    // previous trip ended; a trip that would run past 23:50 is dropped.
+    let mut trips = Vec::new();
+    let mut spot = start_spot;
+    let mut spot_node = prev_away.unwrap_or(depot);
+    let mut earliest = 0i64;
+    let day_end = local_ms(date, hm(23, 50));
+    for d in drafts {
+        let draft_ms = local_ms(date, d.depart_secs);
+        let depart = draft_ms.max(earliest);
+        if depart > local_ms(date, d.latest_depart_secs) {
+            tracing::debug!(vehicle, %date, kind = ?d.kind, "trip would leave too late; dropped");
+            continue;
+        }
+        let end_node = d.end_away.unwrap_or(depot);
+        let end_spot = if d.end_away.is_some() {
+            world.roads.pos(end_node)
+        } else {
+            v.parking_spot
+        };
+        let mut waypoints = vec![spot_node];
+        let mut dwell_at: Vec<(NodeId, u32)> = Vec::new();
+        for (_, node, dwell) in &d.stops {
+            waypoints.push(*node);
+            dwell_at.push((*node, *dwell));
+        }
+        waypoints.push(end_node);
+        waypoints.dedup();
+        let Some(approved) = world.roads.path_through(&waypoints) else {
+            continue;
+        };
+        let mut driven = approved.clone();
+        let mut kind = d.kind;
+        if kind == TripKind::OffRoute {
+            // Stays an ordinary ordered trip unless a real detour is found below.
+            kind = TripKind::Ordered;
+        }
+        if let Some(via) = d
+            .detour
+            .then(|| detour_node(world, &mut rng, &approved))
+            .flatten()
+        {
+            {
+                let mut wp = vec![waypoints[0], via];
+                wp.extend_from_slice(&waypoints[1..]);
+                if let Some(p) = world.roads.path_through(&wp) {
+                    driven = p;
+                    if kind == TripKind::Ordered {
+                        kind = TripKind::OffRoute;
+                    }
+                }
+            }
+        }
+        // Dwell at the first visit of each stop node along the driven path.
+        let mut dwells: Vec<(usize, u32)> = Vec::new();
+        let mut from = 0;
+        for (node, dwell) in &dwell_at {
+            if let Some(k) = driven[from..].iter().position(|n| n == node) {
+                dwells.push((from + k, *dwell));
+                from += k;
+            }
+        }
+        let segments = drive(world, &mut rng, depart, spot, &driven, &dwells, end_spot);
+        let end = segments.last().map_or(depart, |s| s.t1_ms);
+        if end > day_end {
+            tracing::debug!(vehicle, %date, kind = ?d.kind, "trip would cross midnight; dropped");
+            continue;
+        }
+        let cover = d.cover.map(|kind| {
+            let purpose = names::PURPOSES[rng.gen_range(0..names::PURPOSES.len())].to_string();
+            // Windows on whole five minutes, as people fill in forms.
+            let start = (depart - 15 * 60_000).div_euclid(300_000) * 300_000;
+            let finish = (end + 30 * 60_000).div_euclid(300_000) * 300_000 + 300_000;
+            Cover {
+                kind,
+                purpose,
+                start: Timestamp(start),
+                end: Timestamp(finish),
+                route: (kind == "order").then(|| approved.clone()),
+                allow_region_exit: d.allow_region_exit,
+            }
+        });
+        let stops = d
+            .stops
+            .iter()
+            .map(|(name, node, dwell)| Stop {
+                name: name.clone(),
+                node: *node,
+                dwell_secs: *dwell,
+            })
+            .collect();
+        trips.push(Trip {
+            kind,
+            path: driven,
+            stops,
+            segments,
+            cover,
+        });
+        spot = end_spot;
+        spot_node = end_node;
+        earliest = end + i64::from(rng.gen_range(20u32..120)) * 60_000;
+    }
+    DayPlan {
+        date,
+        start_spot,
+        trips,
+    }
+}
+
+/// A node well off the approved route (1.2-4 km away) that makes a believable detour.
+fn detour_node(world: &World, rng: &mut StdRng, approved: &[NodeId]) -> Option<NodeId> {
+    let line: Vec<LonLat> = approved.iter().map(|&n| world.roads.pos(n)).collect();
+    for _ in 0..40 {
+        let n = rng.gen_range(0..world.roads.nodes.len()) as NodeId;
+        let d = distance_to_polyline_m(world.roads.pos(n), &line);
+        if (1200.0..4000.0).contains(&d) && world.in_region(world.roads.pos(n)) {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// The dispatch orders and filings covering every planned trip over the world's days, numbered in
+/// (date, vehicle, trip) order.
+pub fn orders_for(world: &World) -> Vec<Order> {
+    let mut out = Vec::new();
+    let (mut n_order, mut n_filing) = (0u32, 0u32);
+    for date in world.dates() {
+        for (vi, v) in world.vehicles.iter().enumerate() {
+            for trip in day_plan(world, vi, date).trips {
+                let Some(c) = trip.cover else { continue };
+                let year = date.year();
+                let common = |id: String, kind: &str| Order {
+                    id,
+                    kind: kind.to_string(),
+                    plate: v.plate.clone(),
+                    driver: None,
+                    purpose: c.purpose.clone(),
+                    start: c.start.to_rfc3339(),
+                    end: c.end.to_rfc3339(),
+                    destinations: None,
+                    route: None,
+                    corridor_m: None,
+                    state: "approved".to_string(),
+                    allow_region_exit: c.allow_region_exit,
+                };
+                if c.kind == "filing" {
+                    n_filing += 1;
+                    out.push(common(format!("BB-{year}-{n_filing:06}"), "filing"));
+                    continue;
+                }
+                n_order += 1;
+                let mut o = common(format!("PC-{year}-{n_order:06}"), "order");
+                o.driver = Some(v.driver.clone());
+                o.destinations = Some(
+                    trip.stops
+                        .iter()
+                        .map(|s| {
+                            let p = world.roads.pos(s.node).to_geojson();
+                            OrderDestination {
+                                name: s.name.clone(),
+                                lon: p[0],
+                                lat: p[1],
+                            }
+                        })
+                        .collect(),
+                );
+                o.route = c.route.as_ref().map(|r| LineString {
+                    kind: "LineString".to_string(),
+                    coordinates: r.iter().map(|&n| world.roads.pos(n).to_geojson()).collect(),
+                });
+                o.corridor_m = Some(300);
+                out.push(o);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo::point_in_ring;
+    use crate::world::WorldConfig;
+
+    fn world(scenarios: PlanScenarios) -> World {
+        // 2026-11-27 is a Friday, 28-29 a weekend.
+        let start_date = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        World::generate(&WorldConfig {
+            days: 3,
+            start_date,
+            scenarios,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn driven_paths_stay_on_the_road_network_and_motion_is_continuous() {
+        let w = world(PlanScenarios::default());
+        let mut trips = 0;
+        for v in 0..w.vehicles.len() {
+            // The first day may start at the driver's home if the night before the range was spent away.
+            let mut at = day_plan(&w, v, w.config.start_date).start_spot;
+            for date in w.dates() {
+                let plan = day_plan(&w, v, date);
+                assert_eq!(
+                    plan.start_spot, at,
+                    "vehicle {v} on {date}: a day starts where the previous one ended"
+                );
+                let mut prev_end = local_ms(date, 0);
+                for t in &plan.trips {
+                    trips += 1;
+                    assert!(
+                        w.roads.is_connected_path(&t.path),
+                        "{:?} trip off the road network",
+                        t.kind
+                    );
+                    assert!(t.depart_ms() >= prev_end, "trips overlap");
+                    assert!(local_date(t.end_ms()) == date, "trip crosses midnight");
+                    for pair in t.segments.windows(2) {
+                        assert_eq!(pair[0].t1_ms, pair[1].t0_ms);
+                        assert_eq!(pair[0].to, pair[1].from);
+                    }
+                    for s in &t.segments {
+                        if s.from != s.to {
+                            let kmh =
+                                s.from.distance_m(s.to) / ((s.t1_ms - s.t0_ms) as f64 / 3_600_000.0) / 1000.0;
+                            assert!(kmh <= 115.0, "{kmh} km/h");
+                        }
+                    }
+                    prev_end = t.end_ms();
+                }
+                at = plan.trips.last().map_or(plan.start_spot, |t| t.end_spot());
+            }
+        }
+        assert!(trips > 700, "{trips} trips");
+    }
+
+    #[test]
+    fn state_is_consistent_with_motion() {
+        let w = world(PlanScenarios::default());
+        let date = w.config.start_date;
+        let plan = (0..w.vehicles.len())
+            .map(|v| day_plan(&w, v, date))
+            .find(|p| !p.trips.is_empty())
+            .unwrap();
+        let t = &plan.trips[0];
+        let before = plan.state_at(t.depart_ms() - 1);
+        assert!(!before.acc_on && before.speed_kmh == 0.0);
+        let mut moving = 0;
+        let mut last = before.pos;
+        let mut ts = t.depart_ms();
+        while ts < t.end_ms() {
+            let s = plan.state_at(ts);
+            assert!(s.acc_on || s.speed_kmh == 0.0, "moving with ignition off");
+            // Ten seconds at up to 110 km/h is at most ~310 m.
+            assert!(
+                s.pos.distance_m(last) < 320.0,
+                "jump of {} m",
+                s.pos.distance_m(last)
+            );
+            if s.speed_kmh > 0.0 {
+                moving += 1;
+            }
+            last = s.pos;
+            ts += 10_000;
+        }
+        assert!(moving > 10);
+        let after = plan.state_at(t.end_ms() + 1);
+        assert!(!after.acc_on && after.speed_kmh == 0.0);
+        assert_eq!(after.pos, t.end_spot());
+    }
+
+    #[test]
+    fn working_days_and_days_off_differ() {
+        let w = world(PlanScenarios::none());
+        let (fri, sat) = (w.config.start_date, w.config.start_date.succ_opt().unwrap());
+        let general: Vec<usize> = (0..w.vehicles.len())
+            .filter(|&v| w.vehicles[v].class == VehicleClass::General)
+            .collect();
+        let weekday_trips: usize = general.iter().map(|&v| day_plan(&w, v, fri).trips.len()).sum();
+        let weekend_trips: usize = general.iter().map(|&v| day_plan(&w, v, sat).trips.len()).sum();
+        assert!(weekday_trips > 300);
+        assert_eq!(
+            weekend_trips, 0,
+            "with scenarios off, general cars stay parked on days off"
+        );
+        for &v in &general {
+            for t in day_plan(&w, v, fri).trips {
+                assert_eq!(t.kind, TripKind::Ordered);
+                let local = Timestamp(t.depart_ms()).to_china();
+                use chrono::Timelike;
+                assert!((8..17).contains(&local.hour()), "departs at {local}");
+                assert!(t.cover.is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn scenario_switches_change_the_trips() {
+        let all = PlanScenarios {
+            off_route_rate: 0.5,
+            region_exit_rate: 0.2,
+            night_away_rate: 0.1,
+            holiday_rate: 0.2,
+            off_hours_rate: 0.2,
+            prohibited_stop_rate: 0.2,
+            ..PlanScenarios::default()
+        };
+        let w = world(all);
+        let kinds: std::collections::HashMap<TripKind, usize> = w.trip_kinds().into_iter().collect();
+        for k in [
+            TripKind::OffRoute,
+            TripKind::RegionExit,
+            TripKind::NightAway,
+            TripKind::MorningReturn,
+            TripKind::Holiday,
+            TripKind::OffHours,
+            TripKind::ProhibitedStop,
+            TripKind::Unordered,
+            TripKind::Duty,
+        ] {
+            assert!(
+                kinds.get(&k).copied().unwrap_or(0) > 0,
+                "no {k:?} trip in {kinds:?}"
+            );
+        }
+        let quiet = world(PlanScenarios::none());
+        let kinds: std::collections::HashMap<TripKind, usize> = quiet.trip_kinds().into_iter().collect();
+        assert_eq!(
+            kinds
+                .keys()
+                .filter(|k| !matches!(k, TripKind::Ordered | TripKind::Duty))
+                .count(),
+            0,
+            "{kinds:?}"
+        );
+
+        // What each scenario means on the map.
+        for v in 0..w.vehicles.len() {
+            for date in w.dates() {
+                for t in day_plan(&w, v, date).trips {
+                    let line: Vec<LonLat> = t.path.iter().map(|&n| w.roads.pos(n)).collect();
+                    match t.kind {
+                        TripKind::OffRoute => {
+                            let route = t
+                                .cover
+                                .as_ref()
+                                .and_then(|c| c.route.clone())
+                                .expect("approved route");
+                            let approved: Vec<LonLat> = route.iter().map(|&n| w.roads.pos(n)).collect();
+                            let max = line
+                                .iter()
+                                .map(|p| distance_to_polyline_m(*p, &approved))
+                                .fold(0.0, f64::max);
+                            assert!(max > 1000.0, "detour only {max} m off the route");
+                        }
+                        TripKind::Ordered => {
+                            let route = t
+                                .cover
+                                .as_ref()
+                                .and_then(|c| c.route.clone())
+                                .expect("approved route");
+                            assert_eq!(route, t.path, "an ordered trip drives its approved route");
+                        }
+                        TripKind::RegionExit => assert!(line.iter().any(|p| !w.in_region(*p))),
+                        TripKind::ProhibitedStop => assert!(t.stops.iter().any(|s| {
+                            w.prohibited
+                                .iter()
+                                .any(|p| point_in_ring(w.roads.pos(s.node), &p.ring))
+                        })),
+                        TripKind::NightAway => {
+                            assert!(!point_in_ring(t.end_spot(), &w.units[w.vehicles[v].unit].depot))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
