@@ -1,0 +1,252 @@
+//! Dispatch orders (派车单) and holiday filings (报备), and their JSON Lines import format.
+//!
+//! One object per line:
+//! `{"id":"PC-2026-000123","kind":"order","plate":"鄂B12345","driver":"张三","purpose":"...",
+//! "start":"2026-11-27T00:30:00Z","end":"2026-11-27T04:00:00Z","destinations":[{"name":"...","lon":115.0,
+//! "lat":30.2}],"route":{"type":"LineString","coordinates":[[115.0,30.2],[115.1,30.25]]},"corridor_m":300,
+//! "state":"approved","allow_region_exit":false}`.
+//! A filing needs only `plate`, `start`, `end` and `purpose`. Re-importing an id updates it: that is how
+//! an order approved after the fact arrives, and what makes the runtime re-evaluate the episodes it covers.
+
+use serde::{Deserialize, Serialize};
+use tianshu_model::Timestamp;
+
+use crate::geo::{LonLat, Route};
+
+/// Order or filing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKind {
+    /// A dispatch order (派车单): a trip with a purpose, destinations and possibly a route.
+    Order,
+    /// A holiday filing (报备): permission to use the car on a day off.
+    Filing,
+}
+
+impl OrderKind {
+    /// The id used in files and the store.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderKind::Order => "order",
+            OrderKind::Filing => "filing",
+        }
+    }
+}
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Asked for, not yet approved: covers nothing.
+    Requested,
+    /// Approved: covers its window.
+    Approved,
+    /// Cancelled: covers nothing.
+    Cancelled,
+    /// Approved and done: still covers its window.
+    Completed,
+}
+
+impl OrderState {
+    /// The id used in files and the store.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Requested => "requested",
+            OrderState::Approved => "approved",
+            OrderState::Cancelled => "cancelled",
+            OrderState::Completed => "completed",
+        }
+    }
+
+    /// Whether an order in this state permits the use it describes.
+    pub const fn covers(self) -> bool {
+        matches!(self, OrderState::Approved | OrderState::Completed)
+    }
+}
+
+/// A destination of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// Name of the place.
+    pub name: String,
+    /// Longitude, degrees WGS-84.
+    pub lon: f64,
+    /// Latitude, degrees WGS-84.
+    pub lat: f64,
+}
+
+/// A GeoJSON LineString.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineString {
+    /// Always `"LineString"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `[lon, lat]` vertices.
+    pub coordinates: Vec<LonLat>,
+}
+
+/// An order or filing, as imported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    /// Unique id (`PC-2026-000123`).
+    pub id: String,
+    /// Order or filing.
+    pub kind: OrderKind,
+    /// The car's plate.
+    pub plate: String,
+    /// The driver's name.
+    #[serde(default)]
+    pub driver: Option<String>,
+    /// What the trip is for.
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// Start of the permitted window (UTC).
+    pub start: Timestamp,
+    /// End of the permitted window (UTC), exclusive.
+    pub end: Timestamp,
+    /// Destinations.
+    #[serde(default)]
+    pub destinations: Vec<Destination>,
+    /// The approved route, when there is one.
+    #[serde(default)]
+    pub route: Option<LineString>,
+    /// Corridor half-width around the route, metres; the rules' default when absent.
+    #[serde(default)]
+    pub corridor_m: Option<f64>,
+    /// State.
+    pub state: OrderState,
+    /// Whether the trip may leave the permitted region.
+    #[serde(default)]
+    pub allow_region_exit: bool,
+}
+
+impl Order {
+    /// Whether the order permits use at `t`.
+    #[inline]
+    pub fn covers(&self, t: Timestamp) -> bool {
+        self.state.covers() && self.start <= t && t < self.end
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("id is empty".into());
+        }
+        if self.plate.trim().is_empty() {
+            return Err("plate is empty".into());
+        }
+        if self.end <= self.start {
+            return Err(format!("end {} is not after start {}", self.end, self.start));
+        }
+        if self.kind == OrderKind::Filing && self.purpose.as_deref().is_none_or(|p| p.trim().is_empty()) {
+            return Err("a filing needs a purpose".into());
+        }
+        for d in &self.destinations {
+            if !((-180.0..=180.0).contains(&d.lon) && (-90.0..=90.0).contains(&d.lat)) {
+                return Err(format!("destination {:?} has invalid coordinates", d.name));
+            }
+        }
+        if let Some(c) = self.corridor_m {
+            if !(c.is_finite() && c > 0.0 && c <= 50_000.0) {
+                return Err(format!("corridor_m {c} is not in (0, 50000]"));
+            }
+        }
+        if let Some(r) = &self.route {
+            if r.kind != "LineString" {
+                return Err(format!("route type is {:?}; expected \"LineString\"", r.kind));
+            }
+            Route::new(&r.coordinates, 100.0).map_err(|e| format!("route: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Why an orders file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct OrderError {
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Parses and validates a JSON Lines file of orders and filings; blank lines are skipped. Returns every
+/// error found (up to 100), so one run of the import shows all that needs fixing.
+pub fn parse_jsonl(text: &str) -> Result<Vec<Order>, Vec<OrderError>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let res = serde_json::from_str::<Order>(line)
+            .map_err(|e| e.to_string())
+            .and_then(|o| {
+                o.validate()?;
+                Ok(o)
+            });
+        match res {
+            Ok(o) => {
+                if let Some(prev) = seen.insert(o.id.clone(), line_no) {
+                    errors.push(OrderError {
+                        line: line_no,
+                        reason: format!("id {:?} already on line {prev}", o.id),
+                    });
+                }
+                out.push(o);
+            }
+            Err(reason) => errors.push(OrderError {
+                line: line_no,
+                reason,
+            }),
+        }
+        if errors.len() >= 100 {
+            break;
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = r#"{"id":"PC-2026-000123","kind":"order","plate":"鄂B12345","driver":"张三","purpose":"检查","start":"2026-11-27T00:30:00Z","end":"2026-11-27T04:00:00Z","destinations":[{"name":"阳新县","lon":115.2,"lat":29.85}],"route":{"type":"LineString","coordinates":[[115.0,30.2],[115.1,30.25]]},"corridor_m":300,"state":"approved","allow_region_exit":false}"#;
+
+    #[test]
+    fn parses_the_shared_format() {
+        let text = format!(
+            "{LINE}\n\n{}\n",
+            r#"{"id":"BB-1","kind":"filing","plate":"鄂B12345","purpose":"值班","start":"2026-10-01T00:00:00Z","end":"2026-10-02T00:00:00Z","state":"approved"}"#
+        );
+        let o = parse_jsonl(&text).unwrap();
+        assert_eq!(o.len(), 2);
+        assert_eq!(o[0].corridor_m, Some(300.0));
+        assert!(o[0].covers(Timestamp::parse_rfc3339("2026-11-27T01:00:00Z").unwrap()));
+        assert!(!o[0].covers(Timestamp::parse_rfc3339("2026-11-27T04:00:00Z").unwrap()));
+        assert_eq!(o[1].kind, OrderKind::Filing);
+    }
+
+    #[test]
+    fn every_bad_line_is_reported() {
+        let text = [
+            LINE.to_string(),
+            LINE.replace("approved", "aproved").replace("000123", "1"),
+            LINE.replace("\"end\":\"2026-11-27T04:00:00Z\"", "\"end\":\"2026-11-26T04:00:00Z\"").replace("000123", "2"),
+            r#"{"id":"BB-2","kind":"filing","plate":"鄂B1","start":"2026-10-01T00:00:00Z","end":"2026-10-02T00:00:00Z","state":"approved"}"#.into(),
+            LINE.to_string(),
+        ]
+        .join("\n");
+        let e = parse_jsonl(&text).unwrap_err();
+        assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 3, 4, 5]);
+        assert!(e[1].reason.contains("not after"), "{}", e[1]);
+        assert!(e[2].reason.contains("purpose"), "{}", e[2]);
+        assert!(e[3].reason.contains("already on line 1"), "{}", e[3]);
+    }
+}
