@@ -162,10 +162,10 @@ impl EmbeddedBackend {
 }
 
 fn give_back(readers: &Mutex<Vec<Connection>>, conn: Connection, max_idle: usize) {
-    if let Ok(mut idle) = readers.lock() {
-        if idle.len() < max_idle {
-            idle.push(conn);
-        }
+    if let Ok(mut idle) = readers.lock()
+        && idle.len() < max_idle
+    {
+        idle.push(conn);
     }
 }
 

@@ -1,91 +1,349 @@
 //! The PostgreSQL / TimescaleDB backend.
+//!
+//! Connections come from a deadpool pool; a connection broken by a database restart is dropped on
+//! return and a new one is made on the next use, so the store reconnects by itself, and while the
+//! database is down every call fails fast with [`Error::Unavailable`] (nothing is acknowledged).
+//!
+//! Points arrive by binary COPY into a per-connection temporary staging table, then one
+//! `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING` moves them into `points` and, in the same
+//! statement, moves `latest_positions` forward; the transaction commits with `synchronous_commit = on`.
+//! With TimescaleDB, `points` is a hypertable; without it, it is partitioned by month and partitions are
+//! created ahead of need (at open, hourly, and on demand for a backfill into an older month).
+//!
+//! Areas add their own `impl Trait for PostgresBackend` in a file of this module, using
+//! [`PostgresBackend::client`].
 
-use async_trait::async_trait;
+mod points;
+mod registry;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{Datelike, TimeZone, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use serde::{Deserialize, Serialize};
-use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, VehicleId};
+use tokio_postgres::NoTls;
 
-use crate::{Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream};
+use crate::migrate::{self, Migration};
+use crate::{Error, Result};
 
 /// Settings of the PostgreSQL backend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PostgresConfig {
-    /// Connections in the pool.
+    /// Connections in the pool (the writer uses one at a time; reads use the rest).
     pub pool_size: usize,
+    /// How long to wait for a connection to be made or handed out before failing the call.
+    pub connect_timeout_secs: u64,
+    /// Monthly partitions created ahead of the current month (without TimescaleDB).
+    pub partition_months_ahead: u32,
+    /// With TimescaleDB: compress chunks older than this many days (none when absent).
+    pub compress_after_days: Option<u32>,
+    /// With TimescaleDB: drop chunks older than this many days (none when absent: keep everything).
+    pub retain_days: Option<u32>,
 }
 
 impl Default for PostgresConfig {
     fn default() -> Self {
-        PostgresConfig { pool_size: 8 }
+        PostgresConfig {
+            pool_size: default_pool_size(),
+            connect_timeout_secs: default_connect_timeout_secs(),
+            partition_months_ahead: default_partition_months_ahead(),
+            compress_after_days: None,
+            retain_days: None,
+        }
     }
 }
+
+const fn default_pool_size() -> usize {
+    8
+}
+const fn default_connect_timeout_secs() -> u64 {
+    5
+}
+const fn default_partition_months_ahead() -> u32 {
+    2
+}
+
+/// Serializes migrations among processes opening the same database at once.
+const MIGRATION_LOCK_KEY: i64 = 0x0074_6961_6e73_6875; // "tianshu"
 
 /// The PostgreSQL backend.
 pub struct PostgresBackend {
-    _config: PostgresConfig,
+    /// The connection pool.
+    pool: Pool,
+    /// Whether `points` is a TimescaleDB hypertable (no partitions to manage).
+    hypertable: bool,
+    /// Months (`year * 12 + month0`) whose partition is known to exist.
+    partitions: Mutex<HashSet<i32>>,
+    /// Keeps the partition-maintenance task alive exactly as long as the backend.
+    _alive: Arc<()>,
+}
+
+/// Turns a driver error into the store's, keeping the server's message.
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) => Error::Unavailable(format!("postgres {}: {}", db.code().code(), db.message())),
+        None => {
+            let mut msg = format!("postgres: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                msg.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            Error::Unavailable(msg)
+        }
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> Error {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg_error(e),
+        other => Error::Unavailable(format!("postgres: {other}")),
+    }
 }
 
 impl PostgresBackend {
-    /// Connects and applies pending migrations.
-    pub async fn open(url: &str, _config: &PostgresConfig) -> Result<PostgresBackend> {
-        Err(Error::BadUrl {
-            url: url.to_string(),
-            reason: "the PostgreSQL backend is not built yet".into(),
-        })
+    /// Connects, applies pending migrations and prepares partitions (or TimescaleDB policies).
+    pub async fn open(url: &str, config: &PostgresConfig) -> Result<PostgresBackend> {
+        let mut pg: tokio_postgres::Config =
+            url.parse().map_err(|e| Error::BadUrl { url: url.to_string(), reason: format!("{e}") })?;
+        let timeout = Duration::from_secs(config.connect_timeout_secs.max(1));
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(timeout);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("tianshu");
+        }
+        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(2))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .build()
+            .map_err(|e| Error::Unavailable(format!("postgres pool: {e}")))?;
+        let backend = PostgresBackend {
+            pool,
+            hypertable: false,
+            partitions: Mutex::new(HashSet::new()),
+            _alive: Arc::new(()),
+        };
+        let mut client = backend.client().await.map_err(|e| match e {
+            Error::Unavailable(m) => Error::Unavailable(format!("cannot connect to {}: {m}", redact(url))),
+            other => other,
+        })?;
+        apply_migrations(&mut client, migrate::POSTGRES).await?;
+        let hypertable: bool = client
+            .query_one("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')", &[])
+            .await
+            .map_err(pg_error)?
+            .get(0);
+        drop(client);
+        let backend = PostgresBackend { hypertable, ..backend };
+        if hypertable {
+            backend.apply_timescale_policies(config).await?;
+        } else {
+            backend.ensure_partitions_ahead(config.partition_months_ahead).await?;
+            backend.spawn_partition_maintenance(config.partition_months_ahead);
+        }
+        Ok(backend)
+    }
+
+    /// A pooled connection.
+    pub async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    async fn apply_timescale_policies(&self, config: &PostgresConfig) -> Result<()> {
+        let client = self.client().await?;
+        if let Some(days) = config.compress_after_days {
+            client
+                .batch_execute(
+                    "ALTER TABLE points SET (timescaledb.compress, timescaledb.compress_segmentby = 'vehicle', \
+                     timescaledb.compress_orderby = 'fix_time, block_hash')",
+                )
+                .await
+                .map_err(pg_error)?;
+            client
+                .execute(
+                    "SELECT add_compression_policy('points', make_interval(days => $1), if_not_exists => true)",
+                    &[&(days as i32)],
+                )
+                .await
+                .map_err(pg_error)?;
+        }
+        if let Some(days) = config.retain_days {
+            client
+                .execute(
+                    "SELECT add_retention_policy('points', make_interval(days => $1), if_not_exists => true)",
+                    &[&(days as i32)],
+                )
+                .await
+                .map_err(pg_error)?;
+        }
+        Ok(())
+    }
+
+    /// Creates this month's partition and the next `months_ahead`.
+    async fn ensure_partitions_ahead(&self, months_ahead: u32) -> Result<()> {
+        let now = Utc::now();
+        let this = now.year() * 12 + now.month0() as i32;
+        let months: Vec<i32> = (0..=months_ahead as i32).map(|k| this + k).collect();
+        self.ensure_partitions(&months).await
+    }
+
+    fn spawn_partition_maintenance(&self, months_ahead: u32) {
+        let alive = Arc::downgrade(&self._alive);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if alive.upgrade().is_none() {
+                    break;
+                }
+                let now = Utc::now();
+                let this = now.year() * 12 + now.month0() as i32;
+                for month in this..=this + months_ahead as i32 {
+                    let result = match pool.get().await {
+                        Ok(c) => create_partition(&c, month).await,
+                        Err(e) => Err(pool_error(e)),
+                    };
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, month, "creating a points partition ahead failed; will retry");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Makes sure the partitions of these months exist (no-op with TimescaleDB).
+    pub(crate) async fn ensure_partitions(&self, months: &[i32]) -> Result<()> {
+        if self.hypertable {
+            return Ok(());
+        }
+        let missing: Vec<i32> = {
+            let known = self.partitions.lock().map_err(|_| Error::Unavailable("partition cache poisoned".into()))?;
+            months.iter().copied().filter(|m| !known.contains(m)).collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let client = self.client().await?;
+        for month in missing {
+            create_partition(&client, month).await?;
+            if let Ok(mut known) = self.partitions.lock() {
+                known.insert(month);
+            }
+        }
+        Ok(())
     }
 }
 
-#[async_trait]
-impl Backend for PostgresBackend {
-    async fn commit_points(&self, _: &[Position]) -> Result<Vec<bool>> {
-        Err(Error::Closed)
+/// The month index (`year * 12 + month0`) of a UTC millisecond instant.
+pub(crate) fn month_of(ms: i64) -> i32 {
+    let t = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+    t.year() * 12 + t.month0() as i32
+}
+
+async fn create_partition(client: &tokio_postgres::Client, month: i32) -> Result<()> {
+    let (year, month0) = (month.div_euclid(12), month.rem_euclid(12));
+    let (next_year, next_month0) = ((month + 1).div_euclid(12), (month + 1).rem_euclid(12));
+    if !(1..=9998).contains(&year) {
+        return Err(Error::Invalid { line: None, reason: format!("fix time in year {year} is out of range") });
     }
-    async fn latest_positions(&self) -> Result<Vec<Position>> {
-        Err(Error::Closed)
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS points_y{year:04}m{m:02} PARTITION OF points \
+         FOR VALUES FROM ('{year:04}-{m:02}-01 00:00:00+00') TO ('{next_year:04}-{nm:02}-01 00:00:00+00')",
+        m = month0 + 1,
+        nm = next_month0 + 1,
+    );
+    match client.batch_execute(&sql).await {
+        Ok(()) => Ok(()),
+        // Another process created it at the same moment.
+        Err(e)
+            if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_TABLE)
+                || e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(pg_error(e)),
     }
-    async fn latest_position(&self, _: VehicleId) -> Result<Option<Position>> {
-        Err(Error::Closed)
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
     }
-    async fn track(&self, _: VehicleId, _: Timestamp, _: Timestamp) -> Result<TrackStream> {
-        Err(Error::Closed)
+}
+
+/// Applies every migration not yet in `schema_migrations`, each in its own transaction, under an
+/// advisory lock so that two processes starting together apply each migration once.
+async fn apply_migrations(client: &mut deadpool_postgres::Object, migrations: &[Migration]) -> Result<()> {
+    let fail = |version: u32| move |e: tokio_postgres::Error| Error::Migration { version, reason: pg_error(e).to_string() };
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await.map_err(fail(0))?;
+    let result = async {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version    integer     PRIMARY KEY,
+                     name       text        NOT NULL,
+                     applied_at timestamptz NOT NULL DEFAULT now()
+                 )",
+            )
+            .await
+            .map_err(fail(0))?;
+        for m in migrations {
+            let done: bool = client
+                .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[&(m.version as i32)])
+                .await
+                .map_err(fail(m.version))?
+                .get(0);
+            if done {
+                continue;
+            }
+            let tx = client.transaction().await.map_err(fail(m.version))?;
+            tx.batch_execute(m.sql).await.map_err(fail(m.version))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&(m.version as i32), &m.name],
+            )
+            .await
+            .map_err(fail(m.version))?;
+            tx.commit().await.map_err(fail(m.version))?;
+            tracing::info!(version = m.version, name = m.name, "postgres store migrated");
+        }
+        Ok(())
     }
-    async fn ping(&self) -> Result<()> {
-        Err(Error::Closed)
-    }
-    async fn applied_migrations(&self) -> Result<Vec<u32>> {
-        Err(Error::Closed)
-    }
-    async fn import_registry(&self, _: &[RegistryRecord]) -> Result<ImportSummary> {
-        Err(Error::Closed)
-    }
-    async fn units(&self) -> Result<Vec<Unit>> {
-        Err(Error::Closed)
-    }
-    async fn vehicles(&self) -> Result<Vec<Vehicle>> {
-        Err(Error::Closed)
-    }
-    async fn vehicle_by_plate(&self, _: &str) -> Result<Option<Vehicle>> {
-        Err(Error::Closed)
-    }
-    async fn terminal(&self, _: Phone) -> Result<Option<Terminal>> {
-        Err(Error::Closed)
-    }
-    async fn terminals(&self) -> Result<Vec<Terminal>> {
-        Err(Error::Closed)
-    }
-    async fn save_registration(
-        &self,
-        _: Phone,
-        _: tianshu_model::Edition,
-        _: &str,
-        _: Option<&str>,
-    ) -> Result<()> {
-        Err(Error::Closed)
-    }
-    async fn append_driver_event(&self, _: &DriverEvent) -> Result<()> {
-        Err(Error::Closed)
-    }
-    async fn driver_events(&self, _: VehicleId, _: Timestamp, _: Timestamp) -> Result<Vec<DriverEvent>> {
-        Err(Error::Closed)
+    .await;
+    let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+    result?;
+    unlock.map_err(fail(0))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_and_redaction() {
+        let t = crate::Timestamp::parse_rfc3339("2026-11-30T23:59:59Z").unwrap_or_default();
+        assert_eq!(month_of(t.0), 2026 * 12 + 10);
+        assert_eq!(month_of(t.0 + 1000), 2026 * 12 + 11);
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

@@ -1,0 +1,452 @@
+//! One conformance suite for every store backend: the same cases run, unchanged, against the embedded
+//! store and against PostgreSQL (a database created for each test on 127.0.0.1:5432 and dropped after).
+
+#![allow(clippy::unwrap_used)]
+
+mod store_support;
+
+use futures::TryStreamExt;
+use store_support::{Scratch, T0_SECS, point};
+use tianshu_model::{
+    AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleClass, VehicleId,
+};
+use tianshu_store::{DriverEvent, Error, RegistryRecord, Store, parse_registry_csv};
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_secs(T0_SECS + secs)
+}
+
+async fn track(store: &Store, vehicle: i64, from: i64, to: i64) -> Vec<Position> {
+    store
+        .track(VehicleId(vehicle), t(from), t(to))
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+fn secs_of(points: &[Position]) -> Vec<i64> {
+    points.iter().map(|p| p.fix_time.secs() - T0_SECS).collect()
+}
+
+async fn track_is_time_ordered_with_half_open_range(store: Store) {
+    // Appended out of order, across two vehicles.
+    let mut batch: Vec<Position> = (0..50).rev().map(|i| point(1, i * 10)).collect();
+    batch.extend((0..50).map(|i| point(2, i * 10 + 5)));
+    let s = store.append_points(&batch).await.unwrap();
+    assert_eq!((s.inserted, s.duplicates), (100, 0));
+    let all = track(&store, 1, 0, 500).await;
+    assert_eq!(secs_of(&all), (0..50).map(|i| i * 10).collect::<Vec<_>>());
+    // `from` is inclusive, `to` exclusive.
+    assert_eq!(
+        secs_of(&track(&store, 1, 100, 200).await),
+        [100, 110, 120, 130, 140, 150, 160, 170, 180, 190]
+    );
+    assert_eq!(secs_of(&track(&store, 1, 101, 110).await), Vec::<i64>::new());
+    assert_eq!(secs_of(&track(&store, 1, 490, 491).await), [490]);
+    assert!(track(&store, 1, 500, 1000).await.is_empty());
+    assert!(track(&store, 3, 0, 1000).await.is_empty());
+    // The other vehicle's points never leak in.
+    assert!(all.iter().all(|p| p.vehicle == VehicleId(1)));
+    // A long track streams across internal chunk boundaries in order.
+    let long: Vec<Position> = (0..5_000).map(|i| point(7, i * 10)).collect();
+    store.append_points(&long).await.unwrap();
+    let back = track(&store, 7, 0, 50_000).await;
+    assert_eq!(back.len(), 5_000);
+    assert!(back.windows(2).all(|w| w[0].fix_time < w[1].fix_time));
+}
+
+async fn every_field_round_trips(store: Store) {
+    let p = Position {
+        vehicle: VehicleId(42),
+        phone: Phone(99_999_999_999_999_999_999),
+        fix_time: Timestamp::from_millis(T0_SECS * 1000 + 123),
+        recv_time: Timestamp::from_millis(T0_SECS * 1000 + 2_456),
+        lat_e6: -33_856_000,
+        lon_e6: -151_215_000,
+        altitude_m: -12,
+        speed_dkmh: u16::MAX,
+        course_deg: 359,
+        alarm: AlarmFlags(u32::MAX),
+        status: StatusFlags(0x8000_000f),
+        mileage_dkm: Some(u32::MAX),
+        fuel_dl: Some(u16::MAX),
+        satellites: Some(255),
+        rssi: Some(31),
+        source: PositionSource::Backfill,
+    };
+    let q = Position {
+        fix_time: p.fix_time.add_millis(1),
+        mileage_dkm: None,
+        fuel_dl: None,
+        satellites: None,
+        rssi: None,
+        source: PositionSource::Json,
+        ..p
+    };
+    store.append_points(&[p, q]).await.unwrap();
+    let back: Vec<Position> = store
+        .track(VehicleId(42), p.fix_time, q.fix_time.add_millis(1))
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(back, [p, q]);
+    assert_eq!(store.latest_position(VehicleId(42)).await.unwrap(), Some(q));
+}
+
+async fn the_same_batch_twice_is_stored_once(store: Store) {
+    let batch: Vec<Position> = (0..20).map(|i| point(1, i)).collect();
+    let first = store.append_points(&batch).await.unwrap();
+    let second = store.append_points(&batch).await.unwrap();
+    assert_eq!((first.inserted, first.duplicates), (20, 0));
+    assert_eq!((second.inserted, second.duplicates), (0, 20));
+    assert_eq!(track(&store, 1, 0, 100).await.len(), 20);
+}
+
+async fn overlapping_and_repeated_points_count_as_duplicates(store: Store) {
+    let a: Vec<Position> = (0..30).map(|i| point(1, i)).collect();
+    let b: Vec<Position> = (20..50).map(|i| point(1, i)).collect();
+    store.append_points(&a).await.unwrap();
+    let s = store.append_points(&b).await.unwrap();
+    assert_eq!((s.inserted, s.duplicates), (20, 10));
+    // The same point twice in one batch, and a point at the same instant with a different block
+    // (another alarm word) which is a different point.
+    let same = point(1, 100);
+    let other = Position {
+        alarm: AlarmFlags(1),
+        ..same
+    };
+    let s = store.append_points(&[same, same, other]).await.unwrap();
+    assert_eq!((s.inserted, s.duplicates), (2, 1));
+    // A retransmission differs in receive time and source but has the same basic block: a duplicate.
+    let resent = Position {
+        recv_time: same.recv_time.add_millis(60_000),
+        source: PositionSource::Backfill,
+        ..same
+    };
+    let s = store.append_points(&[resent]).await.unwrap();
+    assert_eq!((s.inserted, s.duplicates), (0, 1));
+    assert_eq!(track(&store, 1, 0, 1000).await.len(), 52);
+}
+
+async fn backfill_is_stored_and_latest_never_moves_back(store: Store) {
+    store.append_points(&[point(1, 1_000)]).await.unwrap();
+    // A blind-area backfill of an hour earlier arrives later.
+    let backfill: Vec<Position> = (0..10)
+        .map(|i| Position {
+            source: PositionSource::Backfill,
+            ..point(1, i * 10)
+        })
+        .collect();
+    let s = store.append_points(&backfill).await.unwrap();
+    assert_eq!(s.inserted, 10);
+    let latest = store.latest_position(VehicleId(1)).await.unwrap().unwrap();
+    assert_eq!(latest.fix_time, t(1_000));
+    // A backfill months old lands too (in its own partition on PostgreSQL).
+    let ancient = Position {
+        source: PositionSource::Backfill,
+        ..point(1, -200 * 86_400)
+    };
+    assert_eq!(store.append_points(&[ancient]).await.unwrap().inserted, 1);
+    assert_eq!(track(&store, 1, -201 * 86_400, -199 * 86_400).await, [ancient]);
+    // Within one batch, the newest point wins regardless of order.
+    store
+        .append_points(&[point(1, 2_000), point(1, 1_500)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .latest_position(VehicleId(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .fix_time,
+        t(2_000)
+    );
+    let all = store.latest_positions().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].fix_time, t(2_000));
+    assert_eq!(
+        secs_of(&track(&store, 1, 0, 100).await),
+        (0..10).map(|i| i * 10).collect::<Vec<_>>()
+    );
+}
+
+async fn latest_positions_cover_every_vehicle(store: Store) {
+    let batch: Vec<Position> = (1..=300).flat_map(|v| [point(v, 10), point(v, 20 + v)]).collect();
+    store.append_points(&batch).await.unwrap();
+    let mut latest = store.latest_positions().await.unwrap();
+    latest.sort_by_key(|p| p.vehicle);
+    assert_eq!(latest.len(), 300);
+    for (i, p) in latest.iter().enumerate() {
+        let v = i as i64 + 1;
+        assert_eq!(*p, point(v, 20 + v));
+    }
+    assert_eq!(store.latest_position(VehicleId(9_999)).await.unwrap(), None);
+}
+
+async fn concurrent_appends_are_each_answered_and_fanned_out_once(store: Store) {
+    let mut sub = store.subscribe();
+    let mut tasks = Vec::new();
+    for v in 1..=40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut inserted = 0;
+            for round in 0..5 {
+                // Every other round repeats the previous one.
+                let base = (round / 2) * 10;
+                let batch: Vec<Position> = (0..10).map(|i| point(v, base + i)).collect();
+                inserted += store.append_points(&batch).await.unwrap().inserted;
+            }
+            inserted
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    assert_eq!(total, 40 * 30);
+    let mut seen = 0;
+    while seen < total as usize {
+        let batch = sub.recv().await.expect("the writer is alive");
+        seen += batch.points.len();
+    }
+    assert_eq!(seen, 1_200);
+    assert_eq!(sub.missed_batches(), 0);
+    // Nothing else was published: a duplicate append fans out nothing.
+    store.append_points(&[point(1, 0)]).await.unwrap();
+    store.append_points(&[point(1, 99_999)]).await.unwrap();
+    assert_eq!(sub.recv().await.unwrap().points, [point(1, 99_999)]);
+}
+
+fn record(unit: &str, plate: &str, phone: u128, id: &str, class: VehicleClass) -> RegistryRecord {
+    RegistryRecord {
+        unit: unit.into(),
+        plate: plate.into(),
+        phone: Phone(phone),
+        terminal_id: id.into(),
+        vehicle_class: class,
+    }
+}
+
+async fn registry_round_trips_and_reimports_idempotently(store: Store) {
+    let csv = "unit,plate,phone,terminal_id,vehicle_class\n\
+               黄石市/市委办公室,鄂B12345,013800138000,T000001,general\n\
+               黄石市/市委办公室,鄂B12346,13800138001,T000002,confidential\n\
+               黄石市/公安局,鄂B0001警,13800138002,T000003,law_enforcement\n\
+               大冶市,鄂B77777,13800138003,T000004,emergency\n";
+    let records = parse_registry_csv(csv).unwrap();
+    let s = store.import_registry(&records).await.unwrap();
+    assert_eq!(
+        (s.units_created, s.vehicles_upserted, s.terminals_upserted),
+        (4, 4, 4)
+    );
+    let again = store.import_registry(&records).await.unwrap();
+    assert_eq!(again.units_created, 0);
+    let units = store.units().await.unwrap();
+    assert_eq!(units.len(), 4);
+    let city = units.iter().find(|u| u.name == "黄石市").unwrap();
+    assert_eq!(city.parent, None);
+    let office = units.iter().find(|u| u.name == "市委办公室").unwrap();
+    assert_eq!(office.parent, Some(city.id));
+    let vehicles = store.vehicles().await.unwrap();
+    assert_eq!(vehicles.len(), 4);
+    let car = store.vehicle_by_plate("鄂B12346").await.unwrap().unwrap();
+    assert_eq!((car.unit, car.class), (office.id, VehicleClass::Confidential));
+    assert_eq!(store.vehicle_by_plate("鄂B00000").await.unwrap(), None);
+    let term = store.terminal(Phone(13_800_138_000)).await.unwrap().unwrap();
+    assert_eq!(term.terminal_id, "T000001");
+    assert_eq!(
+        term.vehicle,
+        Some(store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap().id)
+    );
+    assert_eq!((term.edition, term.auth_code_hash.as_deref()), (None, None));
+    assert_eq!(store.terminals().await.unwrap().len(), 4);
+
+    // Moving a car to another unit and re-binding a terminal is an update, not a new row.
+    let moved = [record(
+        "大冶市/公安局",
+        "鄂B12345",
+        13_800_138_000,
+        "T000009",
+        VehicleClass::Special,
+    )];
+    let s = store.import_registry(&moved).await.unwrap();
+    assert_eq!(s.units_created, 1);
+    let car = store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap();
+    assert_eq!(car.class, VehicleClass::Special);
+    assert_eq!(store.vehicles().await.unwrap().len(), 4);
+    assert_eq!(
+        store
+            .terminal(Phone(13_800_138_000))
+            .await
+            .unwrap()
+            .unwrap()
+            .terminal_id,
+        "T000009"
+    );
+
+    store
+        .save_registration(
+            Phone(13_800_138_000),
+            Edition::V2019,
+            "hash-of-code",
+            Some("860000000000001"),
+        )
+        .await
+        .unwrap();
+    let term = store.terminal(Phone(13_800_138_000)).await.unwrap().unwrap();
+    assert_eq!(term.edition, Some(Edition::V2019));
+    assert_eq!(term.auth_code_hash.as_deref(), Some("hash-of-code"));
+    assert_eq!(term.imei.as_deref(), Some("860000000000001"));
+    // A 2013 re-registration without an IMEI keeps the recorded one.
+    store
+        .save_registration(Phone(13_800_138_000), Edition::V2013, "second", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .terminal(Phone(13_800_138_000))
+            .await
+            .unwrap()
+            .unwrap()
+            .imei
+            .as_deref(),
+        Some("860000000000001")
+    );
+    let missing = store.save_registration(Phone(1), Edition::V2013, "x", None).await;
+    assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
+}
+
+async fn a_bad_import_changes_nothing(store: Store) {
+    let records = [
+        record("黄石市", "鄂B1", 1, "T1", VehicleClass::General),
+        record("黄石市", "鄂B2", 1, "T2", VehicleClass::General),
+    ];
+    let e = store.import_registry(&records).await.unwrap_err();
+    assert!(matches!(e, Error::Invalid { .. }), "{e}");
+    assert!(store.units().await.unwrap().is_empty());
+    assert!(store.vehicles().await.unwrap().is_empty());
+    assert!(store.terminals().await.unwrap().is_empty());
+}
+
+async fn driver_events_round_trip(store: Store) {
+    let sign_in = DriverEvent {
+        vehicle: VehicleId(3),
+        phone: Phone(13_800_138_003),
+        time: t(100),
+        signed_in: true,
+        name: Some("张三".into()),
+        certificate: Some("420200199001011234".into()),
+    };
+    let sign_out = DriverEvent {
+        time: t(5_000),
+        signed_in: false,
+        name: None,
+        certificate: None,
+        ..sign_in.clone()
+    };
+    store.append_driver_event(&sign_out).await.unwrap();
+    store.append_driver_event(&sign_in).await.unwrap();
+    store.append_driver_event(&sign_in).await.unwrap();
+    let events = store.driver_events(VehicleId(3), t(0), t(10_000)).await.unwrap();
+    assert_eq!(events, [sign_in, sign_out]);
+    assert!(
+        store
+            .driver_events(VehicleId(3), t(101), t(5_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn migrations_apply_from_empty_and_rerun_as_a_no_op(store: Store, url: String) {
+    let applied = store.applied_migrations().await.unwrap();
+    assert!(applied.starts_with(&[1, 2]), "{applied:?}");
+    assert!(applied.windows(2).all(|w| w[0] < w[1]));
+    store.append_points(&[point(1, 0)]).await.unwrap();
+    drop(store);
+    let reopened = Store::open(&url).await.unwrap();
+    assert_eq!(reopened.applied_migrations().await.unwrap(), applied);
+    assert_eq!(track(&reopened, 1, 0, 1).await.len(), 1);
+    reopened.ping().await.unwrap();
+}
+
+async fn simplified_tracks_keep_stops_and_alarms(store: Store) {
+    let mut points: Vec<Position> = (0..600)
+        .map(|i| Position {
+            lat_e6: 30_200_000,
+            lon_e6: 115_000_000 + i as i32 * 50,
+            ..point(5, i * 10)
+        })
+        .collect();
+    for p in &mut points[200..260] {
+        p.speed_dkmh = 0;
+        p.lon_e6 = points_lon(200);
+    }
+    points[400].alarm = AlarmFlags(1 << 1);
+    store.append_points(&points).await.unwrap();
+    let simple = store
+        .track_simplified(VehicleId(5), t(0), t(6_000), 10.0)
+        .await
+        .unwrap();
+    assert!(simple.len() < 20, "{} points", simple.len());
+    let secs = secs_of(&simple);
+    for must in [0, 2_000, 2_590, 4_000, 5_990] {
+        assert!(secs.contains(&must), "{must} missing from {secs:?}");
+    }
+    assert!(secs.windows(2).all(|w| w[0] < w[1]));
+}
+
+fn points_lon(i: i32) -> i32 {
+    115_000_000 + i * 50
+}
+
+/// Generates one test per case for a backend.
+macro_rules! conformance {
+    ($backend:ident, $scratch:expr) => {
+        mod $backend {
+            use super::*;
+
+            macro_rules! case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let scratch: Scratch = $scratch(stringify!($name)).await;
+                        let store = Store::open(&scratch.url()).await.unwrap();
+                        super::$name(store).await;
+                    }
+                };
+            }
+
+            case!(track_is_time_ordered_with_half_open_range);
+            case!(every_field_round_trips);
+            case!(the_same_batch_twice_is_stored_once);
+            case!(overlapping_and_repeated_points_count_as_duplicates);
+            case!(backfill_is_stored_and_latest_never_moves_back);
+            case!(latest_positions_cover_every_vehicle);
+            case!(concurrent_appends_are_each_answered_and_fanned_out_once);
+            case!(registry_round_trips_and_reimports_idempotently);
+            case!(a_bad_import_changes_nothing);
+            case!(driver_events_round_trip);
+            case!(simplified_tracks_keep_stops_and_alarms);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn migrations_apply_from_empty_and_rerun_as_a_no_op() {
+                let scratch: Scratch = $scratch("migrations").await;
+                let store = Store::open(&scratch.url()).await.unwrap();
+                super::migrations_apply_from_empty_and_rerun_as_a_no_op(store, scratch.url()).await;
+            }
+        }
+    };
+}
+
+async fn embedded_scratch(name: &str) -> Scratch {
+    Scratch::embedded(name)
+}
+
+conformance!(embedded, embedded_scratch);
+conformance!(postgres, Scratch::postgres);
