@@ -1,0 +1,425 @@
+//! Platform commands to online terminals, and the table of who is online.
+//!
+//! [`Downlink::send`] finds the terminal's session in [`Online`], hands it the command through a small
+//! bounded queue (full: the caller gets [`DownlinkError::Busy`], counted), and waits for the answer with a
+//! timeout. The session assigns the frame serial, writes the frame, and resolves the waiter when a reply with
+//! the matching serial and message id arrives (0x0001 for most commands, 0x0201 for 0x8201, 0x0104 for
+//! 0x8104, 0x0107 for 0x8107).
+//!
+//! [`Online`] also decides replacement: a new connection claiming a phone that is online takes its place only
+//! after it authenticated, and the old session is told to close.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tianshu_model::{Phone, Position};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::METRICS;
+
+/// A command the platform sends to a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// 0x8201: report the current position now (answered by 0x0201).
+    QueryPosition,
+    /// 0x8202: report every `interval_secs` for `validity_secs` (interval 0 stops tracking).
+    TemporaryTracking {
+        /// Reporting interval in seconds; 0 stops.
+        interval_secs: u16,
+        /// How long the tracking lasts, in seconds.
+        validity_secs: u32,
+    },
+    /// 0x8103: set terminal parameters (id, raw value as the standard encodes it).
+    SetParameters(Vec<(u32, Vec<u8>)>),
+    /// 0x8104: query all terminal parameters (answered by 0x0104).
+    QueryParameters,
+    /// 0x8300: text for the driver (display, TTS...), with the standard's flag byte.
+    Text {
+        /// The flag byte (bit 0 emergency, bit 2 display, bit 3 TTS...).
+        flags: u8,
+        /// The text; sent as GBK.
+        text: String,
+    },
+    /// 0x8105: terminal control (command word and its `;`-separated parameters).
+    Control {
+        /// The command word (1 upgrade, 2 connect to a server, 3 shut down, 4 reset...).
+        command: u8,
+        /// Its parameters as text.
+        params: String,
+    },
+    /// 0x8107: query the terminal's attributes (answered by 0x0107).
+    QueryAttributes,
+}
+
+impl Command {
+    /// The message id of the command.
+    pub const fn msg_id(&self) -> u16 {
+        match self {
+            Command::QueryPosition => 0x8201,
+            Command::TemporaryTracking { .. } => 0x8202,
+            Command::SetParameters(_) => 0x8103,
+            Command::QueryParameters => 0x8104,
+            Command::Text { .. } => 0x8300,
+            Command::Control { .. } => 0x8105,
+            Command::QueryAttributes => 0x8107,
+        }
+    }
+
+    /// The message id of the answer the standard prescribes.
+    pub const fn reply_msg_id(&self) -> u16 {
+        match self {
+            Command::QueryPosition => 0x0201,
+            Command::QueryParameters => 0x0104,
+            Command::QueryAttributes => 0x0107,
+            _ => 0x0001,
+        }
+    }
+}
+
+/// A terminal's answer to a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// 0x0001 general response: 0 ok, 1 failed, 2 bad message, 3 unsupported.
+    General {
+        /// The result byte.
+        result: u8,
+    },
+    /// 0x0201: the position (also stored like any report).
+    Position(Position),
+    /// 0x0104: the parameters (id, raw value).
+    Parameters(Vec<(u32, Vec<u8>)>),
+    /// 0x0107: the attribute body, raw.
+    Attributes(Bytes),
+}
+
+/// Why a command got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DownlinkError {
+    /// No authenticated session for this phone on this gateway.
+    #[error("terminal {0} is not online")]
+    Offline(Phone),
+    /// The session's command queue is full.
+    #[error("terminal {0} has too many commands pending")]
+    Busy(Phone),
+    /// No answer within the timeout.
+    #[error("terminal {0} did not answer within {1:?}")]
+    Timeout(Phone, Duration),
+    /// The session closed before the answer arrived.
+    #[error("the connection of terminal {0} closed before it answered")]
+    Closed(Phone),
+    /// The command could not be encoded (e.g. a text with characters GBK lacks).
+    #[error("command cannot be encoded: {0}")]
+    Encode(String),
+}
+
+/// A command on its way to a session, with the waiter for its answer.
+#[derive(Debug)]
+pub struct Request {
+    /// The command.
+    pub command: Command,
+    /// Where the session sends the answer.
+    pub reply: Waiter,
+}
+
+/// How a session is reached once it is online.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    /// Distinguishes this connection from an older or newer one of the same phone.
+    pub generation: u64,
+    /// The session's command queue (boxed so an idle session's queue block stays small).
+    pub commands: mpsc::Sender<Box<Request>>,
+    /// Cancelled when a newer connection of the same phone authenticated.
+    pub replaced: CancellationToken,
+}
+
+/// Who is online on this gateway.
+#[derive(Debug, Default)]
+pub struct Online {
+    /// The authenticated session of each phone.
+    sessions: Mutex<HashMap<Phone, SessionHandle>>,
+    /// Source of session generations.
+    next_generation: AtomicU64,
+}
+
+impl Online {
+    /// A new generation number for a connection.
+    pub fn next_generation(&self) -> u64 {
+        self.next_generation.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes `handle` the session of `phone`; an older session of the phone is told to close.
+    pub fn insert(&self, phone: Phone, handle: SessionHandle) {
+        let old = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+            sessions.insert(phone, handle)
+        };
+        if let Some(old) = old {
+            METRICS.sessions_replaced.inc();
+            old.replaced.cancel();
+        } else {
+            METRICS.sessions_online.inc();
+        }
+    }
+
+    /// Removes the session of `phone` if it is still the one of `generation`.
+    pub fn remove(&self, phone: Phone, generation: u64) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if sessions.get(&phone).is_some_and(|h| h.generation == generation) {
+            sessions.remove(&phone);
+            METRICS.sessions_online.dec();
+        }
+    }
+
+    /// Whether `phone` has an authenticated session here.
+    pub fn is_online(&self, phone: Phone) -> bool {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.contains_key(&phone)
+    }
+
+    /// How many terminals are online.
+    pub fn len(&self) -> usize {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether no terminal is online.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The phones online now.
+    pub fn phones(&self) -> Vec<Phone> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    fn commands_of(&self, phone: Phone) -> Option<mpsc::Sender<Box<Request>>> {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.get(&phone).map(|h| h.commands.clone())
+    }
+}
+
+/// Where a session sends a terminal's answer (or why there is none).
+pub type Waiter = oneshot::Sender<Result<Reply, DownlinkError>>;
+
+/// Sends platform commands to online terminals; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Downlink {
+    /// The table of sessions.
+    online: Arc<Online>,
+    /// The answer timeout when the caller gives none.
+    default_timeout: Duration,
+}
+
+impl Downlink {
+    /// A downlink over `online`.
+    pub fn new(online: Arc<Online>, default_timeout: Duration) -> Self {
+        Downlink {
+            online,
+            default_timeout,
+        }
+    }
+
+    /// The table of sessions.
+    pub fn online(&self) -> &Arc<Online> {
+        &self.online
+    }
+
+    /// Sends `command` to `phone` and waits for its answer, at most `timeout` (the configured default when
+    /// `None`).
+    pub async fn send(
+        &self,
+        phone: Phone,
+        command: Command,
+        timeout: Option<Duration>,
+    ) -> Result<Reply, DownlinkError> {
+        let result = self
+            .send_inner(phone, command, timeout.unwrap_or(self.default_timeout))
+            .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(DownlinkError::Offline(_)) => "offline",
+            Err(DownlinkError::Busy(_)) => "busy",
+            Err(DownlinkError::Timeout(..)) => "timeout",
+            Err(DownlinkError::Closed(_)) => "closed",
+            Err(DownlinkError::Encode(_)) => "encode_error",
+        };
+        METRICS.downlink_requests.with_label_values(&[outcome]).inc();
+        result
+    }
+
+    async fn send_inner(
+        &self,
+        phone: Phone,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<Reply, DownlinkError> {
+        let commands = self
+            .online
+            .commands_of(phone)
+            .ok_or(DownlinkError::Offline(phone))?;
+        let (tx, rx) = oneshot::channel();
+        commands
+            .try_send(Box::new(Request { command, reply: tx }))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => DownlinkError::Busy(phone),
+                mpsc::error::TrySendError::Closed(_) => DownlinkError::Offline(phone),
+            })?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(DownlinkError::Closed(phone)),
+            Err(_) => Err(DownlinkError::Timeout(phone, timeout)),
+        }
+    }
+}
+
+/// The commands a session has sent and not yet seen answered, matched by serial and reply message id.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// (serial sent, reply message id expected, waiter). Few at a time, so a vector beats a map.
+    waiting: Vec<(u16, u16, Waiter)>,
+}
+
+impl Pending {
+    /// Most commands one session waits on at once.
+    pub const MAX: usize = 16;
+
+    /// Remembers a command sent with `serial`, expecting a reply `reply_msg_id`. Waiters whose caller gave
+    /// up (timed out) are forgotten first; beyond [`Pending::MAX`] the waiter is answered `Busy` at once.
+    pub fn push(&mut self, phone: Phone, serial: u16, reply_msg_id: u16, waiter: Waiter) {
+        self.waiting.retain(|(_, _, w)| !w.is_closed());
+        if self.waiting.len() >= Self::MAX {
+            let _ = waiter.send(Err(DownlinkError::Busy(phone)));
+            return;
+        }
+        self.waiting.push((serial, reply_msg_id, waiter));
+    }
+
+    /// Resolves the waiter of the command sent with `serial` whose answer is `reply_msg_id`. 0x0107 carries
+    /// no serial, so `serial = None` matches the oldest waiter for that reply id. Returns whether one matched.
+    pub fn resolve(&mut self, serial: Option<u16>, reply_msg_id: u16, reply: Reply) -> bool {
+        let found = self
+            .waiting
+            .iter()
+            .position(|(s, id, _)| *id == reply_msg_id && serial.is_none_or(|serial| serial == *s));
+        match found {
+            Some(i) => {
+                let (_, _, waiter) = self.waiting.remove(i);
+                let _ = waiter.send(Ok(reply));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(online: &Online, capacity: usize) -> (SessionHandle, mpsc::Receiver<Box<Request>>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let h = SessionHandle {
+            generation: online.next_generation(),
+            commands: tx,
+            replaced: CancellationToken::new(),
+        };
+        (h, rx)
+    }
+
+    #[tokio::test]
+    async fn offline_terminals_are_named() {
+        let d = Downlink::new(Arc::default(), Duration::from_secs(1));
+        let err = d.send(Phone(7), Command::QueryPosition, None).await.unwrap_err();
+        assert_eq!(err, DownlinkError::Offline(Phone(7)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_command_is_answered_or_times_out() {
+        let online = Arc::new(Online::default());
+        let (h, mut rx) = handle(&online, 4);
+        online.insert(Phone(1), h);
+        let d = Downlink::new(online.clone(), Duration::from_secs(5));
+        // A fake session: answers the first command, ignores the second.
+        let session = tokio::spawn(async move {
+            let mut pending = Pending::default();
+            let first = rx.recv().await.unwrap();
+            assert_eq!(first.command.msg_id(), 0x8300);
+            pending.push(Phone(1), 10, first.command.reply_msg_id(), first.reply);
+            assert!(
+                !pending.resolve(Some(11), 0x0001, Reply::General { result: 0 }),
+                "wrong serial"
+            );
+            assert!(pending.resolve(Some(10), 0x0001, Reply::General { result: 0 }));
+            let second = rx.recv().await.unwrap();
+            pending.push(Phone(1), 11, second.command.reply_msg_id(), second.reply);
+            // Keep the waiter alive past the timeout.
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(pending);
+        });
+        let text = Command::Text {
+            flags: 0x08,
+            text: "请回单位".into(),
+        };
+        assert_eq!(
+            d.send(Phone(1), text, None).await,
+            Ok(Reply::General { result: 0 })
+        );
+        let err = d
+            .send(Phone(1), Command::QueryPosition, Some(Duration::from_secs(2)))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DownlinkError::Timeout(Phone(1), Duration::from_secs(2)));
+        session.abort();
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_busy_and_a_replaced_session_is_told() {
+        let online = Arc::new(Online::default());
+        let (old, _old_rx) = handle(&online, 1);
+        let old_replaced = old.replaced.clone();
+        let old_generation = old.generation;
+        online.insert(Phone(2), old);
+        let d = Downlink::new(online.clone(), Duration::from_millis(10));
+        let _ = d.send(Phone(2), Command::QueryParameters, None).await; // fills the queue, times out
+        let err = d
+            .send(Phone(2), Command::QueryParameters, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err, DownlinkError::Busy(Phone(2)));
+
+        let (new, _new_rx) = handle(&online, 1);
+        let new_generation = new.generation;
+        online.insert(Phone(2), new);
+        assert!(old_replaced.is_cancelled());
+        online.remove(Phone(2), old_generation);
+        assert!(
+            online.is_online(Phone(2)),
+            "the old session's exit does not remove the new one"
+        );
+        online.remove(Phone(2), new_generation);
+        assert!(!online.is_online(Phone(2)));
+    }
+
+    #[test]
+    fn attributes_match_without_serial() {
+        let mut p = Pending::default();
+        let (tx, mut rx) = oneshot::channel();
+        p.push(Phone(3), 5, 0x0107, tx);
+        assert!(p.resolve(None, 0x0107, Reply::Attributes(Bytes::from_static(b"x"))));
+        assert!(rx.try_recv().unwrap().is_ok());
+        assert!(p.is_empty());
+    }
+}

@@ -1,0 +1,25 @@
+//! Tianshu's terminal gateway: JT/T 808 over TCP.
+//!
+//! The data path reads top to bottom: bytes -> [`codec`] frames -> [`session`] decisions -> the store's
+//! writer ([`sink`]) -> durable -> 0x8001. A position is acknowledged only once it is durable; if the store
+//! cannot take it, the terminal gets no answer and retransmits, as the standard expects.
+//!
+//! Limits keep one connection from hurting another: a connection permit taken before `accept`, a per-IP cap,
+//! a pre-authentication deadline, an idle timeout of three heartbeats, a frame size cap and a per-connection
+//! error budget. The [`downlink`] sends platform commands to online terminals and matches their answers.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod codec;
+pub mod config;
+pub mod downlink;
+pub mod limits;
+pub mod metrics;
+pub mod server;
+mod session;
+pub mod sink;
+
+pub use config::GatewayConfig;
+pub use downlink::{Command, Downlink, DownlinkError, Online, Reply};
+pub use server::{Gateway, run};
+pub use sink::{DurableAtOnce, PointSink, StoreSink};

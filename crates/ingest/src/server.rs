@@ -1,0 +1,183 @@
+//! The accept loop and graceful shutdown.
+//!
+//! A connection permit is taken *before* `accept`: beyond `max_connections`, new terminals wait in the
+//! kernel backlog instead of costing memory here. After accept, the per-IP cap is checked; a connection over
+//! it is closed at once and counted. Each accepted connection runs one [`crate::session`] task.
+//!
+//! Shutdown: stop accepting, tell every session to stop reading and finish the acknowledgements of points
+//! already handed to the store, wait up to the grace period, then end the sessions that are still running.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tianshu_store::Store;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::config::GatewayConfig;
+use crate::downlink::{Downlink, Online};
+use crate::limits::{AuthThrottle, PerIpLimiter};
+use crate::metrics::METRICS;
+use crate::sink::PointSink;
+
+/// What every session of a gateway shares.
+pub struct Gateway {
+    /// The settings.
+    pub config: GatewayConfig,
+    /// The registry (terminals, vehicles) and driver events.
+    pub store: Store,
+    /// Where points go, and how their durability is learnt.
+    pub sink: Arc<dyn PointSink>,
+    /// Who is online here.
+    pub online: Arc<Online>,
+    /// Open connections per address.
+    pub per_ip: PerIpLimiter,
+    /// Failed authentications per phone.
+    pub auth_throttle: AuthThrottle,
+    /// Connection permits.
+    pub permits: Arc<Semaphore>,
+}
+
+impl Gateway {
+    /// A gateway over `store`, handing points to `sink`.
+    pub fn new(config: GatewayConfig, store: Store, sink: Arc<dyn PointSink>) -> Arc<Self> {
+        let per_ip = PerIpLimiter::new(config.max_connections_per_ip);
+        let auth_throttle = AuthThrottle::new(
+            config.auth_failures_max,
+            Duration::from_secs(config.auth_failure_window_secs),
+        );
+        let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        Arc::new(Gateway {
+            config,
+            store,
+            sink,
+            online: Arc::default(),
+            per_ip,
+            auth_throttle,
+            permits,
+        })
+    }
+
+    /// The handle for sending commands to the terminals online here.
+    pub fn downlink(&self) -> Downlink {
+        Downlink::new(self.online.clone(), self.config.downlink_timeout())
+    }
+}
+
+/// Signals a session watches besides its socket.
+#[derive(Clone)]
+pub(crate) struct Stop {
+    /// Stop reading; finish in-flight acknowledgements; close.
+    pub drain: CancellationToken,
+    /// The grace period is over: close now.
+    pub abort: CancellationToken,
+}
+
+/// Accepts terminals on `listener` until `shutdown` is cancelled, then shuts down gracefully. Returns when
+/// every session has ended.
+pub async fn run(listener: TcpListener, gateway: Arc<Gateway>, shutdown: CancellationToken) {
+    let local = listener.local_addr().ok();
+    info!(addr = ?local, "JT/T 808 gateway accepting");
+    let stop = Stop {
+        drain: shutdown.child_token(),
+        abort: CancellationToken::new(),
+    };
+    let sessions = TaskTracker::new();
+    let mut accept_errors: u32 = 0;
+    loop {
+        // Take the permit before accepting.
+        let permit = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            permit = gateway.permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break, // the semaphore is never closed; treat as shutdown
+            },
+        };
+        let accepted = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (socket, peer) = match accepted {
+            Ok(a) => {
+                accept_errors = 0;
+                a
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning, keep serving.
+                accept_errors = accept_errors.saturating_add(1);
+                let backoff = Duration::from_millis(10u64 << accept_errors.min(6));
+                warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "accept failed");
+                drop(permit);
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+        };
+        METRICS.connections_accepted.inc();
+        let Some(ip_slot) = gateway.per_ip.try_acquire(peer.ip()) else {
+            METRICS
+                .connections_refused
+                .with_label_values(&["per_ip_cap"])
+                .inc();
+            debug!(%peer, "connection refused: per-address cap reached");
+            drop(socket);
+            continue;
+        };
+        let gateway = gateway.clone();
+        let stop = stop.clone();
+        let span = info_span!("jt808_session", %peer, phone = tracing::field::Empty);
+        sessions.spawn(
+            async move {
+                METRICS.connections_open.inc();
+                let reason = serve_connection(socket, peer, &gateway, stop).await;
+                METRICS.connections_open.dec();
+                METRICS.connections_closed.with_label_values(&[reason]).inc();
+                debug!(reason, "connection closed");
+                drop(ip_slot);
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+    drop(listener);
+    sessions.close();
+    let open = sessions.len();
+    info!(
+        open_sessions = open,
+        grace_secs = gateway.config.shutdown_grace_secs,
+        "JT/T 808 gateway draining"
+    );
+    stop.drain.cancel();
+    let started = Instant::now();
+    if tokio::time::timeout(gateway.config.shutdown_grace(), sessions.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            still_open = sessions.len(),
+            "grace period over; closing the remaining sessions"
+        );
+        stop.abort.cancel();
+        sessions.wait().await;
+    }
+    info!(
+        drain_ms = started.elapsed().as_millis() as u64,
+        "JT/T 808 gateway stopped"
+    );
+}
+
+async fn serve_connection(
+    socket: TcpStream,
+    peer: SocketAddr,
+    gateway: &Gateway,
+    stop: Stop,
+) -> &'static str {
+    // Acknowledgements are small and latency matters more than packing them.
+    let _ = socket.set_nodelay(true);
+    crate::session::run(socket, peer, gateway, stop).await
+}
