@@ -32,6 +32,7 @@
 //! and `postgres/mod.rs` each.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod embedded;
 mod migrate;
 pub mod postgres;

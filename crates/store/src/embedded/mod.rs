@@ -9,6 +9,7 @@
 //! Areas add their own `impl Trait for EmbeddedBackend` in a file of this module, using
 //! [`EmbeddedBackend::read`] and [`EmbeddedBackend::write`].
 
+mod access;
 mod points;
 mod registry;
 

@@ -13,6 +13,7 @@
 //! Areas add their own `impl Trait for PostgresBackend` in a file of this module, using
 //! [`PostgresBackend::client`].
 
+mod access;
 mod points;
 mod registry;
 

@@ -1,0 +1,105 @@
+//! Alert cases as the page sees them, behind a small trait the alerts engine implements.
+//!
+//! The API never decides what a case is; it lists them, shows one, and forwards a supervisor's
+//! action. Every case names its vehicle, so the scoped data layer can refuse a case of another unit
+//! exactly as it refuses that unit's track.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tianshu_model::VehicleId;
+
+/// A case as listed and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseView {
+    /// Stable id.
+    pub id: String,
+    /// The vehicle it is about (the scope check reads this).
+    pub vehicle: VehicleId,
+    /// `open`, `acknowledged`, `explained`, `escalated`, `closed`...
+    pub state: String,
+    /// Everything else the engine says about it (rule, severity, reasoning, episode times, history).
+    #[serde(flatten)]
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a listing asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Only cases in this state.
+    pub state: Option<String>,
+    /// Only cases of this vehicle.
+    pub vehicle: Option<VehicleId>,
+    /// Only cases of these vehicles (`None`: any): the caller's scope.
+    pub vehicles: Option<HashSet<VehicleId>>,
+    /// At most this many, newest first.
+    pub limit: usize,
+}
+
+/// A supervisor's (or inspector's) action on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CaseAction {
+    /// Seen; being looked into.
+    Acknowledge,
+    /// The unit's explanation (a late order, an emergency).
+    Explain {
+        /// The text.
+        text: String,
+    },
+    /// Done: justified or dealt with.
+    Close {
+        /// Optional closing note.
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Passed up to discipline inspection.
+    Escalate {
+        /// Optional reason.
+        #[serde(default)]
+        note: Option<String>,
+    },
+}
+
+/// Why an action was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    /// No such case.
+    #[error("no case {0}")]
+    NotFound(String),
+    /// Not allowed from the case's current state.
+    #[error("{0}")]
+    InvalidTransition(String),
+    /// The engine's storage failed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The alert cases; implemented over the alerts engine.
+#[async_trait]
+pub trait CaseBook: Send + Sync + 'static {
+    /// Cases matching `filter`, newest first.
+    async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseView>, CaseError>;
+    /// One case.
+    async fn get(&self, id: &str) -> Result<Option<CaseView>, CaseError>;
+    /// Applies an action by `actor` and returns the case after it.
+    async fn apply(&self, id: &str, action: &CaseAction, actor: &str) -> Result<CaseView, CaseError>;
+}
+
+/// No alerts engine in this process: no cases.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCases;
+
+#[async_trait]
+impl CaseBook for NoCases {
+    async fn list(&self, _: &CaseFilter) -> Result<Vec<CaseView>, CaseError> {
+        Ok(Vec::new())
+    }
+    async fn get(&self, _: &str) -> Result<Option<CaseView>, CaseError> {
+        Ok(None)
+    }
+    async fn apply(&self, id: &str, _: &CaseAction, _: &str) -> Result<CaseView, CaseError> {
+        Err(CaseError::NotFound(id.to_string()))
+    }
+}

@@ -1,0 +1,145 @@
+//! Tianshu's web side: the HTTP API, the WebSocket live feed and the page, in one [`axum::Router`].
+//!
+//! Every route is declared once, in [`routes::ROUTES`], with the roles that may call it. The router is
+//! built from that table, so the permission gate, the OpenAPI document and the permission-matrix test
+//! all read the same list. Role decides *which routes*; scope decides *which vehicles*: every handler
+//! reaches data only through [`scope::Scoped`], which knows the caller's units and refuses a vehicle,
+//! track, export or case outside them before anything is read.
+//!
+//! Every replay and export, every login and every administrative change is written to the
+//! tamper-evident audit log (see [`tianshu_store::access`]).
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod cases;
+pub mod config;
+pub mod error;
+pub mod export;
+pub mod handlers;
+pub mod live;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod scope;
+pub mod trips;
+pub mod web;
+
+use std::sync::Arc;
+
+pub use auth::{Principal, hash_password};
+pub use cases::{CaseBook, NoCases};
+pub use config::ApiConfig;
+pub use error::ApiError;
+pub use live::LiveHub;
+pub use routes::{ROUTES, RouteSpec, router};
+use tianshu_store::Store;
+
+/// Downlink commands an operator may send to a terminal from the page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TerminalCommand {
+    /// 0x8201: ask for the current position now.
+    QueryPosition,
+    /// 0x8202: report every `interval_secs` for `duration_secs`.
+    TemporaryTracking {
+        /// Seconds between reports.
+        interval_secs: u16,
+        /// How long to keep tracking, in seconds.
+        duration_secs: u32,
+    },
+    /// 0x8300: show (and speak) a text to the driver.
+    Text {
+        /// The text, UTF-8 (sent as GBK).
+        text: String,
+    },
+}
+
+/// Sends downlink commands to connected terminals; the gateway implements it.
+#[async_trait::async_trait]
+pub trait Downlink: Send + Sync + 'static {
+    /// Sends `command` to the terminal bound to `vehicle`; `Ok(false)` when it is not connected.
+    async fn send(
+        &self,
+        vehicle: tianshu_model::VehicleId,
+        command: &TerminalCommand,
+    ) -> Result<bool, String>;
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Inner, shared.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Tracks, registry, users and the audit log.
+    store: Store,
+    /// Settings.
+    config: ApiConfig,
+    /// Logged-in sessions.
+    sessions: auth::Sessions,
+    /// Committed points and alert events, fanned out to WebSocket clients.
+    live: LiveHub,
+    /// Alert cases (the alerts crate), or [`NoCases`] when rules are not running.
+    cases: Arc<dyn CaseBook>,
+    /// The gateway's downlink, when a gateway runs in this process.
+    downlink: Option<Arc<dyn Downlink>>,
+}
+
+impl ApiState {
+    /// A state over `store`, with no alert cases and no downlink yet.
+    pub fn new(store: Store, config: ApiConfig) -> Self {
+        Self::with_parts(store, config, LiveHub::new(), Arc::new(NoCases), None)
+    }
+
+    /// A state with every part given.
+    pub fn with_parts(
+        store: Store,
+        config: ApiConfig,
+        live: LiveHub,
+        cases: Arc<dyn CaseBook>,
+        downlink: Option<Arc<dyn Downlink>>,
+    ) -> Self {
+        let sessions = auth::Sessions::new(config.session_ttl_secs);
+        ApiState {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                sessions,
+                live,
+                cases,
+                downlink,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ApiConfig {
+        &self.inner.config
+    }
+
+    /// The live hub (publish committed points and alert events into it).
+    pub fn live(&self) -> &LiveHub {
+        &self.inner.live
+    }
+
+    /// The alert cases.
+    pub fn cases(&self) -> &dyn CaseBook {
+        &*self.inner.cases
+    }
+
+    /// The downlink, when there is one.
+    pub fn downlink(&self) -> Option<&dyn Downlink> {
+        self.inner.downlink.as_deref()
+    }
+
+    pub(crate) fn sessions(&self) -> &auth::Sessions {
+        &self.inner.sessions
+    }
+}

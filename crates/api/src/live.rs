@@ -1,0 +1,210 @@
+//! The live feed: `GET /api/live` upgrades to a WebSocket that sends a snapshot of the vehicles the
+//! user may see, then position and alert deltas as they are committed.
+//!
+//! Positions come from the store writer's committed-points fan-out ([`tianshu_store::Store::subscribe`]),
+//! so a car appears on the map only once its point is durable: the same moment the terminal is
+//! acknowledged. A client that falls behind loses batches (counted by the store's subscription) and is
+//! sent a fresh snapshot, so it never shows a stale picture for long. Reconnecting is simply a new
+//! snapshot: the page needs no resume token.
+//!
+//! Messages (JSON text frames):
+//! - `{"type":"snapshot","vehicles":[...],"positions":[...]}`
+//! - `{"type":"positions","points":[...]}`
+//! - `{"type":"alert","alert":{...}}`
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use serde::Serialize;
+use tianshu_model::{Position, VehicleId};
+use tokio::sync::broadcast;
+
+use crate::ApiState;
+use crate::auth::Principal;
+use crate::error::ApiResult;
+use crate::scope::Scoped;
+
+/// A position as the page draws it: degrees, km/h, and the two status bits it colours by.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LivePoint {
+    /// Vehicle id.
+    pub v: i64,
+    /// Fix time, UTC milliseconds.
+    pub t: i64,
+    /// Longitude, WGS-84 degrees.
+    pub lon: f64,
+    /// Latitude, WGS-84 degrees.
+    pub lat: f64,
+    /// Speed, km/h.
+    pub kmh: f64,
+    /// Course, degrees from north.
+    pub course: u16,
+    /// Ignition on.
+    pub acc: bool,
+    /// The raw alarm word (non-zero: in alarm).
+    pub alarm: u32,
+}
+
+impl From<&Position> for LivePoint {
+    fn from(p: &Position) -> Self {
+        LivePoint {
+            v: p.vehicle.0,
+            t: p.fix_time.millis(),
+            lon: p.lon(),
+            lat: p.lat(),
+            kmh: p.speed_kmh(),
+            course: p.course_deg,
+            acc: p.status.acc_on(),
+            alarm: p.alarm.0,
+        }
+    }
+}
+
+/// An alert as pushed to the page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertEvent {
+    /// The vehicle (the scope filter reads it).
+    pub vehicle: VehicleId,
+    /// `warning` or `severe` (the page plays a sound for severe ones).
+    pub severity: String,
+    /// Everything else (rule, case id, time, text).
+    #[serde(flatten)]
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Alert events for WebSocket clients; the alerts engine publishes into it.
+#[derive(Clone)]
+pub struct LiveHub {
+    /// Bounded; a lagging client loses the oldest alerts (they stay in the inbox).
+    alerts: broadcast::Sender<Arc<AlertEvent>>,
+}
+
+impl Default for LiveHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LiveHub {
+    /// A hub with room for 1024 undelivered alerts per client.
+    pub fn new() -> Self {
+        LiveHub {
+            alerts: broadcast::channel(1024).0,
+        }
+    }
+
+    /// Pushes an alert to every connected client allowed to see its vehicle.
+    pub fn publish_alert(&self, alert: AlertEvent) {
+        // No receivers is normal (nobody has the page open).
+        let _ = self.alerts.send(Arc::new(alert));
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Outgoing<'a> {
+    Snapshot {
+        vehicles: &'a [tianshu_model::Vehicle],
+        positions: Vec<LivePoint>,
+    },
+    Positions {
+        points: Vec<LivePoint>,
+    },
+    Alert {
+        alert: &'a AlertEvent,
+    },
+}
+
+/// `GET /api/live`: the WebSocket upgrade.
+pub async fn live(
+    State(state): State<ApiState>,
+    who: Principal,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    // Scope is fixed at connect time; a reconnect picks up registry changes.
+    let scoped = Scoped::new(&state, &who).await?;
+    Ok(ws.on_upgrade(move |socket| async move {
+        crate::metrics::metrics().ws_clients.inc();
+        if let Err(e) = feed(state, scoped, socket).await {
+            tracing::debug!(error = %e, "live feed ended");
+        }
+        crate::metrics::metrics().ws_clients.dec();
+    }))
+}
+
+async fn snapshot(scoped: &Scoped) -> ApiResult<String> {
+    let vehicles = scoped.vehicles().await?;
+    let positions = scoped
+        .latest_positions()
+        .await?
+        .iter()
+        .map(LivePoint::from)
+        .collect();
+    Ok(serde_json::to_string(&Outgoing::Snapshot {
+        vehicles: &vehicles,
+        positions,
+    })
+    .unwrap_or_default())
+}
+
+async fn feed(
+    state: ApiState,
+    scoped: Scoped,
+    mut socket: WebSocket,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // Subscribe before the snapshot: a point committed in between is sent twice, never lost.
+    let mut points = state.store().subscribe();
+    let mut alerts = state.live().alerts.subscribe();
+    let visible: Option<HashSet<VehicleId>> = scoped.vehicle_ids().await?;
+    socket
+        .send(Message::Text(snapshot(&scoped).await?.into()))
+        .await?;
+    let mut missed = points.missed_batches();
+    loop {
+        tokio::select! {
+            batch = points.recv() => {
+                let Some(batch) = batch else { return Ok(()) };
+                if points.missed_batches() != missed {
+                    missed = points.missed_batches();
+                    crate::metrics::metrics().live_resyncs.inc();
+                    socket.send(Message::Text(snapshot(&scoped).await?.into())).await?;
+                    continue;
+                }
+                let pts: Vec<LivePoint> = batch
+                    .points
+                    .iter()
+                    .filter(|p| visible.as_ref().is_none_or(|s| s.contains(&p.vehicle)))
+                    .map(LivePoint::from)
+                    .collect();
+                if !pts.is_empty() {
+                    let text = serde_json::to_string(&Outgoing::Positions { points: pts })?;
+                    socket.send(Message::Text(text.into())).await?;
+                }
+            }
+            alert = alerts.recv() => {
+                match alert {
+                    Ok(a) => {
+                        if visible.as_ref().is_none_or(|s| s.contains(&a.vehicle)) {
+                            let text = serde_json::to_string(&Outgoing::Alert { alert: &a })?;
+                            socket.send(Message::Text(text.into())).await?;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        crate::metrics::metrics().live_alerts_dropped.inc_by(n);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                }
+            }
+            incoming = socket.recv() => {
+                match incoming {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
+                    // Pings are answered by axum; the page sends nothing else that matters.
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+    }
+}

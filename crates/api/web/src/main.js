@@ -1,0 +1,576 @@
+// The Tianshu page: login, live map, replay, alert inbox, audit log.
+// Everything the page shows comes from the API, which enforces role and scope; the page only hides
+// what a role cannot use.
+import * as maplibregl from 'maplibre-gl';
+import 'maplibre-gl/dist/maplibre-gl.css';
+import './style.css';
+import { applyText, t, toggleLang, currentLang } from './i18n.js';
+import { disp, dispGeometry, landOutline, setGcj02 } from './geo.js';
+
+maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) e.setAttribute(k, v);
+  }
+  for (const k of kids.flat()) if (k !== null && k !== undefined) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  return e;
+};
+
+async function api(path, opts = {}) {
+  const res = await fetch(path, { credentials: 'same-origin', headers: { 'content-type': 'application/json' }, ...opts });
+  if (res.status === 401 && !path.startsWith('/api/session')) { showLogin(); throw new Error('unauthenticated'); }
+  if (!res.ok) { let m = res.statusText; try { m = (await res.json()).error || m; } catch (_) { /* not JSON */ } throw new Error(`${res.status} ${m}`); }
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+// ---------- formatting ----------
+const pad = (n) => String(n).padStart(2, '0');
+/** Instants are shown in China time (UTC+8), the zone of every schedule the page talks about. */
+function fmtTime(ms) {
+  if (ms === null || ms === undefined) return t('none');
+  const d = new Date(ms + 8 * 3600e3);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+}
+const toLocalInput = (ms) => fmtTime(ms).replace(' ', 'T');
+const fromLocalInput = (s) => Date.parse(`${s.length === 16 ? `${s}:00` : s}+08:00`);
+const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
+function fmtDur(ms) { const m = Math.round(ms / 60000); return m >= 60 ? `${Math.floor(m / 60)}h${pad(m % 60)}m` : `${m}m`; }
+const parseTime = (v) => (typeof v === 'number' ? v : Date.parse(v));
+
+// ---------- vehicle state ----------
+const OFFLINE_MS = 10 * 60 * 1000;
+const COLORS = { moving: '#2e7d32', idling: '#f0a500', parked: '#4a6fa5', offline: '#9e9e9e', alarm: '#d32f2f' };
+function stateOf(p, now) {
+  if (!p) return 'offline';
+  if (now - p.t > OFFLINE_MS) return 'offline';
+  if (p.alarm) return 'alarm';
+  if (p.kmh >= 3) return 'moving';
+  return p.acc ? 'idling' : 'parked';
+}
+
+// ---------- session ----------
+const S = {
+  me: null, config: null, units: [], unitById: new Map(), vehicles: new Map(), positions: new Map(),
+  selectedUnits: null, search: '', follow: null, cardVehicle: null, updates: 0, ws: null, view: 'live',
+  replay: null, caseState: 'open',
+};
+
+function showLogin() {
+  $('#app').classList.add('hidden');
+  $('#login').classList.remove('hidden');
+  if (S.ws) { S.ws.onclose = null; S.ws.close(); S.ws = null; }
+}
+
+$('#login-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('#login-error').textContent = '';
+  try {
+    await api('/api/session', { method: 'POST', body: JSON.stringify({ username: $('#login-username').value, password: $('#login-password').value }) });
+    await start();
+  } catch (e) {
+    $('#login-error').textContent = t('wrong_login');
+  }
+});
+$('#logout').addEventListener('click', async () => { await api('/api/session', { method: 'DELETE' }).catch(() => {}); showLogin(); });
+document.querySelectorAll('.lang-toggle').forEach((a) => a.addEventListener('click', (e) => { e.preventDefault(); toggleLang(); rerender(); }));
+
+// ---------- map ----------
+let map = null;
+function arrowImage(color) {
+  const size = 40;
+  const c = document.createElement('canvas');
+  c.width = size; c.height = size;
+  const g = c.getContext('2d');
+  g.translate(size / 2, size / 2);
+  g.beginPath(); g.moveTo(0, -16); g.lineTo(11, 13); g.lineTo(0, 7); g.lineTo(-11, 13); g.closePath();
+  g.fillStyle = color; g.strokeStyle = '#fff'; g.lineWidth = 3; g.stroke(); g.fill();
+  return g.getImageData(0, 0, size, size);
+}
+
+function buildStyle(config) {
+  const sources = {
+    land: { type: 'geojson', data: landOutline() },
+    fences: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
+  };
+  const layers = [
+    { id: 'water', type: 'background', paint: { 'background-color': '#a9c9e4' } },
+    { id: 'land', type: 'fill', source: 'land', paint: { 'fill-color': '#f2efe6', 'fill-outline-color': '#8aa' } },
+  ];
+  if (config.tile_url) {
+    sources.tiles = { type: 'raster', tiles: [config.tile_url], tileSize: 256, attribution: config.attribution || '' };
+    layers.push({ id: 'tiles', type: 'raster', source: 'tiles' });
+  }
+  layers.push(
+    { id: 'fence-fill', type: 'fill', source: 'fences', paint: { 'fill-color': ['match', ['get', 'kind'], 'prohibited', '#d32f2f', 'depot', '#1f6fb5', 'speed_zone', '#f0a500', '#2e7d32'], 'fill-opacity': ['match', ['get', 'kind'], 'region', 0.03, 0.15] } },
+    { id: 'fence-line', type: 'line', source: 'fences', paint: { 'line-color': ['match', ['get', 'kind'], 'prohibited', '#d32f2f', 'depot', '#1f6fb5', 'speed_zone', '#f0a500', '#2e7d32'], 'line-width': ['match', ['get', 'kind'], 'region', 2, 1], 'line-dasharray': [2, 1] } },
+  );
+  return { version: 8, sources, layers };
+}
+
+function initMap(config) {
+  if (map) return;
+  map = new maplibregl.Map({ container: 'map', style: buildStyle(config), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true } });
+  map.addControl(new maplibregl.NavigationControl(), 'top-left');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  map.on('load', () => {
+    for (const [state, color] of Object.entries(COLORS)) map.addImage(`car-${state}`, arrowImage(color), { pixelRatio: 2 });
+    map.addSource('cars', { type: 'geojson', data: emptyFC(), cluster: true, clusterMaxZoom: 11, clusterRadius: 45 });
+    map.addLayer({ id: 'clusters', type: 'circle', source: 'cars', filter: ['has', 'point_count'], paint: { 'circle-color': '#1f6fb5', 'circle-opacity': 0.85, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2, 'circle-radius': ['step', ['get', 'point_count'], 14, 20, 18, 100, 24] } });
+    map.addLayer({ id: 'cars', type: 'symbol', source: 'cars', filter: ['!', ['has', 'point_count']], layout: { 'icon-image': ['concat', 'car-', ['get', 'state']], 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true, 'icon-ignore-placement': true } });
+    map.addSource('track', { type: 'geojson', data: emptyFC() });
+    map.addLayer({ id: 'track', type: 'line', source: 'track', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-width': 4, 'line-color': ['interpolate', ['linear'], ['get', 'kmh'], 0, '#4a6fa5', 30, '#2e7d32', 60, '#f0a500', 90, '#d32f2f', 120, '#6a1b9a'] } });
+    map.addSource('track-detail', { type: 'geojson', data: emptyFC() });
+    map.addLayer({ id: 'track-detail', type: 'line', source: 'track-detail', paint: { 'line-width': 2, 'line-color': '#222', 'line-opacity': 0.6 } });
+    map.addSource('stops', { type: 'geojson', data: emptyFC() });
+    map.addLayer({ id: 'stops', type: 'circle', source: 'stops', paint: { 'circle-radius': 5, 'circle-color': '#fff', 'circle-stroke-color': '#4a6fa5', 'circle-stroke-width': 2 } });
+    map.addSource('cursor', { type: 'geojson', data: emptyFC() });
+    map.addLayer({ id: 'cursor', type: 'symbol', source: 'cursor', layout: { 'icon-image': 'car-moving', 'icon-size': 1.4, 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true } });
+    map.on('click', 'cars', (e) => { const f = e.features[0]; if (f) openCard(f.properties.id); });
+    map.on('click', 'clusters', async (e) => {
+      const f = e.features[0];
+      const zoom = await map.getSource('cars').getClusterExpansionZoom(f.properties.cluster_id);
+      map.easeTo({ center: f.geometry.coordinates, zoom });
+    });
+    for (const l of ['cars', 'clusters']) {
+      map.on('mouseenter', l, () => { map.getCanvas().style.cursor = 'pointer'; });
+      map.on('mouseleave', l, () => { map.getCanvas().style.cursor = ''; });
+    }
+    map.on('render', updateClusterLabels);
+    map.on('zoomend', maybeDetail);
+    loadFences();
+    redrawCars();
+  });
+}
+const emptyFC = () => ({ type: 'FeatureCollection', features: [] });
+
+async function loadFences() {
+  try {
+    const fc = await api('/api/geofences');
+    fc.features = fc.features.map((f) => ({ ...f, geometry: dispGeometry(f.geometry) }));
+    map.getSource('fences').setData(fc);
+  } catch (_) { /* no geofences served: the land outline alone */ }
+}
+
+// Cluster counts as HTML markers: the offline basemap has no glyph server for map text.
+const clusterMarkers = new Map();
+function updateClusterLabels() {
+  if (!map.getSource('cars') || !map.isSourceLoaded('cars')) return;
+  const seen = new Set();
+  for (const f of map.querySourceFeatures('cars', { filter: ['has', 'point_count'] })) {
+    const id = f.properties.cluster_id;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    let m = clusterMarkers.get(id);
+    if (!m) {
+      m = new maplibregl.Marker({ element: el('div', { class: 'cluster-count' }) });
+      clusterMarkers.set(id, m);
+    }
+    m.getElement().textContent = f.properties.point_count_abbreviated;
+    m.setLngLat(f.geometry.coordinates);
+    if (!m._map) m.addTo(map);
+  }
+  for (const [id, m] of clusterMarkers) if (!seen.has(id)) { m.remove(); clusterMarkers.delete(id); }
+}
+
+// ---------- live ----------
+function visible(v) {
+  if (S.selectedUnits && !S.selectedUnits.has(v.unit)) return false;
+  if (S.search && !v.plate.toUpperCase().includes(S.search.toUpperCase())) return false;
+  return true;
+}
+
+let redrawPending = false;
+function scheduleRedraw() {
+  if (redrawPending) return;
+  redrawPending = true;
+  setTimeout(() => { redrawPending = false; redrawCars(); }, 300);
+}
+
+function redrawCars() {
+  const now = Date.now();
+  const features = [];
+  for (const v of S.vehicles.values()) {
+    const p = S.positions.get(v.id);
+    if (!p || !visible(v)) continue;
+    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: disp(p.lon, p.lat) }, properties: { id: v.id, state: stateOf(p, now), course: p.course } });
+  }
+  $('#live-count').textContent = String(features.length);
+  if (map && map.getSource('cars') && S.view === 'live') map.getSource('cars').setData({ type: 'FeatureCollection', features });
+  if (S.follow && S.positions.get(S.follow) && map) { const p = S.positions.get(S.follow); map.easeTo({ center: disp(p.lon, p.lat), duration: 500 }); }
+  if (S.cardVehicle) renderCard();
+  renderVehicleList();
+}
+
+function renderLegend() {
+  $('#legend').replaceChildren(...Object.entries(COLORS).map(([k, c]) => el('span', {}, el('i', { style: `background:${c}` }), t(k))));
+}
+
+function renderUnitTree() {
+  const kids = new Map();
+  for (const u of S.units) { const p = u.parent ?? 0; if (!kids.has(p)) kids.set(p, []); kids.get(p).push(u); }
+  const roots = S.units.filter((u) => u.parent === null || !S.unitById.has(u.parent));
+  const subtree = (id) => { const out = new Set([id]); const st = [id]; while (st.length) { for (const c of kids.get(st.pop()) || []) { out.add(c.id); st.push(c.id); } } return out; };
+  const node = (u) => el('div', {},
+    el('div', { class: `unit${S.selectedRoot === u.id ? ' selected' : ''}`, title: u.name, onclick: () => { S.selectedRoot = u.id; S.selectedUnits = subtree(u.id); renderUnitTree(); redrawCars(); } }, u.name),
+    (kids.get(u.id) || []).length ? el('div', { class: 'unit-children' }, (kids.get(u.id) || []).map(node)) : null);
+  $('#unit-tree').replaceChildren(
+    el('div', { class: `unit${S.selectedUnits ? '' : ' selected'}`, onclick: () => { S.selectedRoot = null; S.selectedUnits = null; renderUnitTree(); redrawCars(); } }, t('all_units')),
+    ...roots.map(node));
+}
+
+let listTimer = 0;
+function renderVehicleList() {
+  const now = Date.now();
+  if (now - listTimer < 1000) return;
+  listTimer = now;
+  const rows = [];
+  for (const v of S.vehicles.values()) {
+    if (!visible(v)) continue;
+    const p = S.positions.get(v.id);
+    rows.push([v, p]);
+    if (rows.length >= 200) break;
+  }
+  $('#vehicle-list').replaceChildren(...rows.map(([v, p]) => el('div', { class: 'vrow', 'data-vehicle': v.id, onclick: () => openCard(v.id, true) },
+    el('i', { style: `background:${COLORS[stateOf(p, now)]}` }), v.plate, el('span', { class: 'sp' }, p ? `${p.kmh.toFixed(0)} ${t('kmh')}` : t('none')))));
+}
+
+function openCard(id, fly = false) {
+  S.cardVehicle = Number(id);
+  const p = S.positions.get(S.cardVehicle);
+  if (fly && p && map) map.flyTo({ center: disp(p.lon, p.lat), zoom: Math.max(map.getZoom(), 14) });
+  renderCard();
+}
+
+async function renderCard() {
+  const v = S.vehicles.get(S.cardVehicle);
+  if (!v) { $('#car-card').classList.add('hidden'); return; }
+  const p = S.positions.get(v.id);
+  const unit = S.unitById.get(v.unit);
+  const canReplay = S.me.role !== 'dispatcher';
+  const canCommand = S.me.role === 'dispatcher' || S.me.role === 'administrator';
+  const card = $('#car-card');
+  card.replaceChildren(
+    el('button', { class: 'close', onclick: () => { S.cardVehicle = null; S.follow = null; card.classList.add('hidden'); } }, '×'),
+    el('h2', { id: 'card-plate' }, v.plate),
+    el('dl', {},
+      el('dt', {}, t('unit')), el('dd', {}, unit ? unit.name : v.unit),
+      el('dt', {}, t('state')), el('dd', {}, t(stateOf(p, Date.now()))),
+      el('dt', {}, t('speed')), el('dd', {}, p ? `${p.kmh.toFixed(1)} ${t('kmh')}` : t('none')),
+      el('dt', {}, t('course')), el('dd', {}, p ? `${p.course}°` : t('none')),
+      el('dt', {}, t('last_fix')), el('dd', {}, p ? fmtTime(p.t) : t('none')),
+      el('dt', {}, t('driver')), el('dd', {}, v.driver || t('none')),
+      el('dt', {}, t('order')), el('dd', {}, v.order || t('none'))),
+    el('div', { class: 'actions' },
+      el('button', { id: 'card-follow', onclick: () => { S.follow = S.follow === v.id ? null : v.id; renderCard(); redrawCars(); } }, S.follow === v.id ? t('unfollow') : t('follow')),
+      canReplay ? el('button', { id: 'card-replay', onclick: () => { switchView('replay'); $('#replay-plate').value = v.plate; loadReplay(); } }, t('open_replay')) : null,
+      canCommand ? el('button', { onclick: async (e) => {
+        try { const r = await api(`/api/vehicles/${v.id}/commands`, { method: 'POST', body: JSON.stringify({ kind: 'query_position' }) }); e.target.textContent = r.sent ? t('sent') : t('not_connected'); } catch (err) { e.target.textContent = err.message; }
+      } }, t('query_position')) : null));
+  card.classList.remove('hidden');
+}
+
+function beep() {
+  try {
+    const ctx = new AudioContext();
+    const o = ctx.createOscillator(); const g = ctx.createGain();
+    o.frequency.value = 880; o.connect(g); g.connect(ctx.destination); g.gain.value = 0.15;
+    o.start(); o.stop(ctx.currentTime + 0.4);
+  } catch (_) { /* audio not allowed before a user gesture */ }
+}
+
+function addLiveAlert(a) {
+  const v = S.vehicles.get(a.vehicle);
+  const row = el('div', { class: `alert-row ${a.severity === 'severe' ? 'severe' : ''}`, onclick: () => { if (a.case_id || a.case) openCase(a.case_id || a.case); else openCard(a.vehicle, true); } },
+    el('b', {}, v ? v.plate : a.vehicle), ' ', a.title || a.rule || a.kind || '', el('div', { class: 'muted' }, fmtTime(parseTime(a.time || a.start || Date.now()))));
+  const list = $('#live-alerts');
+  list.prepend(row);
+  while (list.children.length > 50) list.lastChild.remove();
+  if (a.severity === 'severe') beep();
+}
+
+function connectLive() {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${proto}://${location.host}/api/live`);
+  S.ws = ws;
+  const pill = $('#conn-state');
+  ws.onopen = () => { pill.textContent = t('connected'); pill.className = 'pill ok'; };
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.type === 'snapshot') {
+      S.vehicles = new Map(m.vehicles.map((v) => [v.id, v]));
+      S.positions = new Map(m.positions.map((p) => [p.v, p]));
+      fillPlates();
+    } else if (m.type === 'positions') {
+      for (const p of m.points) { const old = S.positions.get(p.v); if (!old || old.t <= p.t) S.positions.set(p.v, p); }
+      S.updates += m.points.length;
+      $('#live-updates').textContent = String(S.updates);
+    } else if (m.type === 'alert') {
+      addLiveAlert(m.alert);
+    }
+    scheduleRedraw();
+  };
+  // Reconnect with a backoff; the server sends a fresh snapshot, so nothing needs resuming.
+  ws.onclose = () => { pill.textContent = t('disconnected'); pill.className = 'pill bad'; if (S.ws === ws) setTimeout(() => { if (S.ws === ws) connectLive(); }, 2000); };
+}
+
+function fillPlates() {
+  $('#plates').replaceChildren(...[...S.vehicles.values()].slice(0, 2000).map((v) => el('option', { value: v.plate })));
+}
+
+// ---------- replay ----------
+const SPEEDS = [1, 2, 4, 8, 16, 32, 64];
+function vehicleByPlate(plate) { for (const v of S.vehicles.values()) if (v.plate === plate.trim()) return v; return null; }
+
+async function loadReplay() {
+  const v = vehicleByPlate($('#replay-plate').value);
+  if (!v) { $('#replay-info').textContent = `${t('plate')}?`; return; }
+  const from = fromLocalInput($('#replay-from').value);
+  const to = fromLocalInput($('#replay-to').value);
+  $('#replay-info').textContent = '…';
+  let r;
+  try { r = await api(`/api/vehicles/${v.id}/replay?from=${iso(from)}&to=${iso(to)}`); } catch (e) { $('#replay-info').textContent = e.message; return; }
+  stopPlay();
+  S.replay = { v, from, to, r, pts: r.points, time: r.points.length ? r.points[0][0] : from, playing: false, speed: Number($('#replay-speed').value) || 8 };
+  $('#replay-info').textContent = `${r.total_points} ${t('points')}, ${r.points.length} ${t('shown')}`;
+  $('#replay-exports').replaceChildren(el('span', {}, `${t('export')}:`), ...['geojson', 'gpx', 'kml', 'csv'].map((f) =>
+    el('a', { href: `/api/vehicles/${v.id}/track?from=${iso(from)}&to=${iso(to)}&format=${f}`, download: '' }, f.toUpperCase())));
+  // The track, one segment per pair of points, coloured by speed.
+  const features = [];
+  for (let i = 1; i < r.points.length; i++) {
+    const a = r.points[i - 1]; const b = r.points[i];
+    features.push({ type: 'Feature', properties: { kmh: b[3] }, geometry: { type: 'LineString', coordinates: [disp(a[1], a[2]), disp(b[1], b[2])] } });
+  }
+  map.getSource('track').setData({ type: 'FeatureCollection', features });
+  map.getSource('track-detail').setData(emptyFC());
+  map.getSource('stops').setData({ type: 'FeatureCollection', features: r.stops.map((s) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(s.lon, s.lat) } })) });
+  if (r.points.length) {
+    const b = new maplibregl.LngLatBounds();
+    for (const p of r.points) b.extend(disp(p[1], p[2]));
+    map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 0 });
+  }
+  // Timeline: stops and episodes, placed on the time axis.
+  const span = to - from;
+  const pct = (ms) => `${Math.max(0, Math.min(100, ((ms - from) / span) * 100))}%`;
+  const marks = [];
+  for (const s of r.stops) { const a = parseTime(s.from); const b = parseTime(s.to); marks.push(el('div', { class: 'stop', style: `left:${pct(a)};width:calc(${pct(b)} - ${pct(a)})`, title: `${fmtTime(a)} ${fmtDur(b - a)}`, 'data-t': a })); }
+  for (const c of r.cases) { const a = parseTime(c.start || c.opened); const b = parseTime(c.end || c.start || c.opened); marks.push(el('div', { class: 'episode', style: `left:${pct(a)};width:calc(${pct(b)} - ${pct(a)})`, title: c.title || c.rule || c.id, 'data-t': a })); }
+  $('#timeline-marks').replaceChildren(...marks);
+  $('#trips-table tbody').replaceChildren(...r.trips.map((tr) => { const a = parseTime(tr.from); const b = parseTime(tr.to); return el('tr', { class: 'clickable', onclick: () => seek(a) }, el('td', {}, fmtTime(a)), el('td', {}, fmtDur(b - a)), el('td', {}, `${(tr.distance_m / 1000).toFixed(1)} ${t('km')}`), el('td', {}, `${tr.max_kmh.toFixed(0)}`)); }));
+  $('#replay-cases').replaceChildren(...(r.cases.length ? r.cases.map(caseRow) : [el('p', { class: 'muted' }, t('no_cases'))]));
+  $('#replay-bar').classList.remove('hidden');
+  seek(S.replay.time);
+}
+
+/** The interpolated position at time `ms` (the axis is time, not point index). */
+function positionAt(ms) {
+  const pts = S.replay.pts;
+  if (!pts.length) return null;
+  let lo = 0; let hi = pts.length - 1;
+  if (ms <= pts[0][0]) return pts[0];
+  if (ms >= pts[hi][0]) return pts[hi];
+  while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (pts[mid][0] <= ms) lo = mid; else hi = mid; }
+  const a = pts[lo]; const b = pts[hi];
+  const f = (ms - a[0]) / Math.max(1, b[0] - a[0]);
+  return [ms, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f, a[3] + (b[3] - a[3]) * f, b[4], a[5], a[6]];
+}
+
+function seek(ms) {
+  const R = S.replay;
+  if (!R) return;
+  R.time = Math.max(R.from, Math.min(R.to, ms));
+  const p = positionAt(R.time);
+  $('#replay-time').textContent = fmtTime(R.time);
+  $('#timeline-cursor').style.left = `${((R.time - R.from) / (R.to - R.from)) * 100}%`;
+  if (p) {
+    $('#replay-speed-now').textContent = `${p[3].toFixed(0)} ${t('kmh')}`;
+    map.getSource('cursor').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { course: p[4] }, geometry: { type: 'Point', coordinates: disp(p[1], p[2]) } }] });
+  }
+}
+
+let raf = 0; let lastFrame = 0;
+function frame(now) {
+  const R = S.replay;
+  if (!R || !R.playing) return;
+  const dt = lastFrame ? now - lastFrame : 0;
+  lastFrame = now;
+  // xN: N seconds of track per second of wall time, times 60 so x1 is a minute per second.
+  seek(R.time + dt * R.speed * 60);
+  if (R.time >= R.to) { stopPlay(); return; }
+  raf = requestAnimationFrame(frame);
+}
+function startPlay() { if (!S.replay) return; S.replay.playing = true; lastFrame = 0; $('#replay-play').textContent = t('pause'); raf = requestAnimationFrame(frame); }
+function stopPlay() { if (S.replay) S.replay.playing = false; cancelAnimationFrame(raf); $('#replay-play').textContent = t('play'); }
+function step(dir) {
+  const R = S.replay; if (!R) return;
+  const pts = R.pts;
+  let i = pts.findIndex((p) => p[0] > R.time);
+  if (dir < 0) { i = pts.length - 1; while (i >= 0 && pts[i][0] >= R.time) i--; }
+  if (i >= 0 && i < pts.length) seek(pts[i][0]);
+}
+
+// Full detail on zoom: the simplified track is enough overall; close in, fetch every point around the cursor.
+let detailTimer = 0;
+function maybeDetail() {
+  const R = S.replay;
+  if (S.view !== 'replay' || !R || map.getZoom() < 15) return;
+  clearTimeout(detailTimer);
+  detailTimer = setTimeout(async () => {
+    const from = Math.max(R.from, R.time - 30 * 60e3); const to = Math.min(R.to, R.time + 30 * 60e3);
+    try {
+      const d = await api(`/api/vehicles/${R.v.id}/replay?from=${iso(from)}&to=${iso(to)}&tolerance_m=0`);
+      map.getSource('track-detail').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: d.points.map((p) => disp(p[1], p[2])) } }] });
+    } catch (_) { /* keep the simplified track */ }
+  }, 400);
+}
+
+// ---------- alert cases ----------
+const CASE_STATES = ['open', 'acknowledged', 'explained', 'escalated', 'closed', 'all'];
+function caseTitle(c) { return c.title || c.rule || c.kind || c.id; }
+function caseRow(c) {
+  const v = S.vehicles.get(c.vehicle);
+  return el('div', { class: `case-row ${c.severity === 'severe' ? 'severe' : ''}`, 'data-case': c.id, onclick: () => openCase(c.id) },
+    el('span', { class: 'st' }, t(`s_${c.state}`)), el('b', {}, v ? v.plate : c.vehicle), ' ', caseTitle(c),
+    el('div', { class: 'muted' }, fmtTime(parseTime(c.start || c.opened))));
+}
+
+async function loadCases() {
+  $('#case-states').replaceChildren(...CASE_STATES.map((s) => el('button', { class: S.caseState === s ? 'active' : '', 'data-state': s, onclick: () => { S.caseState = s; loadCases(); } }, t(`s_${s}`))));
+  try {
+    const q = S.caseState === 'all' ? '' : `?state=${S.caseState}`;
+    const list = await api(`/api/cases${q}`);
+    $('#cases-list').replaceChildren(...(list.length ? list.map(caseRow) : [el('p', { class: 'muted' }, t('no_cases'))]));
+  } catch (e) { $('#cases-list').replaceChildren(el('p', { class: 'error' }, e.message)); }
+}
+
+async function openCase(id) {
+  let c;
+  try { c = await api(`/api/cases/${encodeURIComponent(id)}`); } catch (e) { return; }
+  const v = S.vehicles.get(c.vehicle);
+  const page = $('#case-page');
+  const act = async (body) => {
+    try { await api(`/api/cases/${encodeURIComponent(id)}/actions`, { method: 'POST', body: JSON.stringify(body) }); await openCase(id); if (S.view === 'alerts') loadCases(); } catch (e) { page.querySelector('.error').textContent = e.message; }
+  };
+  const note = el('textarea', { id: 'case-note', placeholder: t('explanation') });
+  const known = new Set(['id', 'vehicle', 'state', 'title', 'rule', 'severity', 'reasoning', 'history', 'start', 'end', 'opened', 'track']);
+  const extra = Object.entries(c).filter(([k]) => !known.has(k));
+  const reasoning = Array.isArray(c.reasoning) ? c.reasoning.join('\n') : (typeof c.reasoning === 'string' ? c.reasoning : JSON.stringify(c.reasoning ?? '', null, 1));
+  page.replaceChildren(
+    el('button', { class: 'close', onclick: () => page.classList.add('hidden') }, '×'),
+    el('h2', {}, caseTitle(c)),
+    el('dl', {},
+      el('dt', {}, t('vehicle')), el('dd', {}, v ? v.plate : c.vehicle),
+      el('dt', {}, t('state')), el('dd', { id: 'case-state', 'data-state': c.state }, t(`s_${c.state}`)),
+      el('dt', {}, t('severity')), el('dd', {}, c.severity || t('none')),
+      el('dt', {}, t('time')), el('dd', {}, `${fmtTime(parseTime(c.start || c.opened))} – ${c.end ? fmtTime(parseTime(c.end)) : ''}`),
+      ...extra.flatMap(([k, val]) => [el('dt', {}, k), el('dd', {}, typeof val === 'object' ? JSON.stringify(val) : String(val))])),
+    el('h3', {}, t('reasoning')), el('div', { class: 'reason' }, reasoning),
+    c.history ? el('h3', {}, t('history')) : null,
+    c.history ? el('div', { class: 'reason' }, (c.history || []).map((h) => `${h.time ? fmtTime(parseTime(h.time)) : ''} ${h.actor || ''} ${h.action || ''} ${h.text || h.note || ''}`).join('\n')) : null,
+    c.state !== 'closed' ? note : null,
+    el('div', { class: 'actions' },
+      c.state !== 'closed' ? el('button', { id: 'case-ack', onclick: () => act({ action: 'acknowledge' }) }, t('acknowledge')) : null,
+      c.state !== 'closed' ? el('button', { id: 'case-explain', onclick: () => act({ action: 'explain', text: note.value }) }, t('explain')) : null,
+      c.state !== 'closed' ? el('button', { id: 'case-close', class: 'primary', onclick: () => act({ action: 'close', note: note.value || null }) }, t('close')) : null,
+      c.state !== 'closed' ? el('button', { id: 'case-escalate', onclick: () => act({ action: 'escalate', note: note.value || null }) }, t('escalate')) : null,
+      S.me.role !== 'dispatcher' ? el('button', { onclick: () => {
+        const a = parseTime(c.start || c.opened); const b = c.end ? parseTime(c.end) : a + 3600e3;
+        switchView('replay'); if (v) $('#replay-plate').value = v.plate;
+        $('#replay-from').value = toLocalInput(a - 15 * 60e3); $('#replay-to').value = toLocalInput(b + 15 * 60e3); loadReplay();
+      } }, t('open_replay')) : null),
+    el('p', { class: 'error' }));
+  page.classList.remove('hidden');
+  // The track snippet of the episode on the map.
+  if (c.track && c.track.coordinates && map.getSource('track')) {
+    map.getSource('track').setData({ type: 'Feature', properties: { kmh: 0 }, geometry: dispGeometry(c.track) });
+  }
+}
+
+// ---------- audit ----------
+async function loadAudit() {
+  try {
+    const list = await api('/api/audit?limit=500');
+    $('#audit-list').replaceChildren(...list.reverse().map((r) => el('div', { class: 'audit-row' },
+      el('b', {}, `#${r.seq} `), `${fmtTime(parseTime(r.time))} ${r.actor} (${r.role}) ${r.action}`,
+      r.vehicle ? ` v${r.vehicle}` : '', r.from ? ` ${fmtTime(parseTime(r.from))}–${fmtTime(parseTime(r.to))}` : '',
+      ` rows=${r.rows} ${r.remote} ${r.detail}`)));
+  } catch (e) { $('#audit-list').replaceChildren(el('p', { class: 'error' }, e.message)); }
+}
+
+// ---------- views ----------
+function switchView(view) {
+  S.view = view;
+  for (const v of ['live', 'replay', 'alerts', 'audit']) {
+    $(`#view-${v}`).classList.toggle('hidden', v !== view);
+    $(`#tab-${v}`).classList.toggle('active', v === view);
+  }
+  $('#replay-bar').classList.toggle('hidden', view !== 'replay' || !S.replay);
+  $('#case-page').classList.add('hidden');
+  if (map && map.getSource('cars')) {
+    map.setLayoutProperty('cars', 'visibility', view === 'replay' ? 'none' : 'visible');
+    map.setLayoutProperty('clusters', 'visibility', view === 'replay' ? 'none' : 'visible');
+    for (const l of ['track', 'track-detail', 'stops', 'cursor']) map.setLayoutProperty(l, 'visibility', view === 'live' ? 'none' : 'visible');
+    if (view === 'replay') for (const m of clusterMarkers.values()) m.remove(), clusterMarkers.clear();
+    redrawCars();
+  }
+  if (view === 'alerts') loadCases();
+  if (view === 'audit') loadAudit();
+}
+
+function rerender() {
+  renderLegend();
+  if (S.me) { renderUnitTree(); $('#whoami').textContent = `${S.me.username} · ${S.me.role}`; }
+  if (S.cardVehicle) renderCard();
+  $('#replay-speed').replaceChildren(...SPEEDS.map((s) => el('option', { value: s, selected: s === 8 ? '' : null }, `x${s}`)));
+  if (S.view === 'alerts') loadCases();
+}
+
+async function start() {
+  S.me = await api('/api/me');
+  S.config = await api('/api/config');
+  setGcj02(S.config.gcj02);
+  $('#login').classList.add('hidden');
+  $('#app').classList.remove('hidden');
+  $('#tab-audit').classList.toggle('hidden', S.me.role !== 'administrator');
+  $('#tab-replay').classList.toggle('hidden', S.me.role === 'dispatcher');
+  $('#tab-alerts').classList.toggle('hidden', S.me.role === 'dispatcher');
+  S.units = await api('/api/units');
+  S.unitById = new Map(S.units.map((u) => [u.id, u]));
+  applyText();
+  rerender();
+  initMap(S.config);
+  connectLive();
+  const now = Date.now();
+  $('#replay-from').value = toLocalInput(now - 2 * 3600e3);
+  $('#replay-to').value = toLocalInput(now);
+  switchView('live');
+}
+
+// Static wiring.
+document.querySelectorAll('header nav button').forEach((b) => b.addEventListener('click', () => switchView(b.dataset.view)));
+$('#plate-search').addEventListener('input', (e) => { S.search = e.target.value; listTimer = 0; redrawCars(); });
+$('#replay-load').addEventListener('click', loadReplay);
+$('#replay-play').addEventListener('click', () => (S.replay && S.replay.playing ? stopPlay() : startPlay()));
+$('#replay-step').addEventListener('click', () => step(1));
+$('#replay-step-back').addEventListener('click', () => step(-1));
+$('#replay-speed').addEventListener('change', (e) => { if (S.replay) S.replay.speed = Number(e.target.value); });
+$('#timeline').addEventListener('click', (e) => {
+  const R = S.replay; if (!R) return;
+  const mark = e.target.dataset && e.target.dataset.t;
+  if (mark) { seek(Number(mark)); return; }
+  const box = $('#timeline').getBoundingClientRect();
+  seek(R.from + ((e.clientX - box.left) / box.width) * (R.to - R.from));
+});
+$('#audit-refresh').addEventListener('click', loadAudit);
+
+applyText();
+renderLegend();
+$('#replay-speed').replaceChildren(...SPEEDS.map((s) => el('option', { value: s, selected: s === 8 ? '' : null }, `x${s}`)));
+// An existing session goes straight to the map; otherwise the login form.
+api('/api/me').then(() => start()).catch(() => showLogin());
+window.tianshu = { S, currentLang };
