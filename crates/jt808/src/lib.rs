@@ -12,6 +12,7 @@
 //! - **[`LocationReport`] -> [`Position`](tianshu_model::Position)**:
 //!   [`LocationReport::to_position`] applies the sign bits and turns GMT+8 BCD into UTC.
 //! - **[`Message`] -> bytes**: [`encode_message`] builds header, body, checksum and escapes.
+//! - **parts -> message**: [`Reassembler`] joins subpackaged messages, with time passed in.
 //!
 //! Devices bend the standard (a wrong version flag, binary IMEIs in the phone field, bad checksums).
 //! What the codec accepts anyway is never silent: it is a [`Leniencies`] bit on the frame or message.
@@ -58,6 +59,7 @@ mod frame;
 mod header;
 mod message;
 mod reader;
+mod reassembly;
 
 pub use error::Error;
 pub use frame::{
@@ -66,3 +68,4 @@ pub use frame::{
 };
 pub use header::{BodyAttributes, HEADER_LEN_2013, HEADER_LEN_2019, Header, MAX_BODY_LEN, Subpackage};
 pub use message::*;
+pub use reassembly::{Partial, Reassembled, Reassembler, ReassemblyError, ReassemblyLimits};

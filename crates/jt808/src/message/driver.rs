@@ -19,7 +19,7 @@ pub struct DriverIdentity<'a> {
     pub status: Option<u8>,
     /// (2013+) when the card was inserted or removed, BCD GMT+8 as sent (see [`DriverIdentity::time`]).
     pub time_bcd: Option<[u8; 6]>,
-    /// (2013+, status 1) 0 read ok, 1 key mismatch, 2 card locked, 3 card removed, 4 checksum error.
+    /// (2013+, when present) 0 read ok, 1 key mismatch, 2 card locked, 3 card removed, 4 checksum error.
     pub read_result: Option<u8>,
     /// Driver name.
     pub name: Text<'a>,
@@ -65,22 +65,23 @@ impl<'a> DriverIdentity<'a> {
             d.trailer = r.rest();
             return Ok(d);
         }
-        let status = r.u8()?;
-        d.status = Some(status);
+        d.status = Some(r.u8()?);
         d.time_bcd = Some(r.array()?);
-        if status != Self::STATUS_INSERTED {
-            d.trailer = r.rest();
+        // The standard fills the rest only for status 1, but devices (and test suites) fill it for
+        // status 2 as well: read whatever is there.
+        if r.is_empty() {
             return Ok(d);
         }
         let result = r.u8()?;
         d.read_result = Some(result);
-        if result != 0 {
+        if result != 0 || r.is_empty() {
             d.trailer = r.rest();
             return Ok(d);
         }
-        d.name = Text(trim_nul(r.u8_prefixed()?));
+        // Length-prefixed fields keep their bytes as sent (some devices count padding in the length).
+        d.name = Text(r.u8_prefixed()?);
         d.qualification = Text(trim_nul(r.bytes(20)?));
-        d.agency = Text(trim_nul(r.u8_prefixed()?));
+        d.agency = Text(r.u8_prefixed()?);
         d.validity_bcd = Some(r.array()?);
         if edition == Edition::V2019 {
             d.id_card = Some(Text(trim_nul(r.bytes(20)?)));
@@ -98,13 +99,11 @@ impl<'a> DriverIdentity<'a> {
             out.put_slice(self.trailer);
             return Ok(());
         }
-        let status = self.status.unwrap_or(Self::STATUS_INSERTED);
-        out.put_u8(status);
+        out.put_u8(self.status.unwrap_or(Self::STATUS_INSERTED));
         out.put_slice(&self.time_bcd.unwrap_or_default());
-        if status == Self::STATUS_INSERTED {
-            let result = self.read_result.unwrap_or(0);
+        if let Some(result) = self.read_result {
             out.put_u8(result);
-            if result == 0 {
+            if result == 0 && self.validity_bcd.is_some() {
                 put_u8_prefixed(out, self.name.as_bytes(), "name")?;
                 put_fixed(out, self.qualification.as_bytes(), 20, "qualification")?;
                 put_u8_prefixed(out, self.agency.as_bytes(), "agency")?;

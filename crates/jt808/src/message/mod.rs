@@ -168,6 +168,17 @@ pub enum Message<'a> {
     },
 }
 
+/// The edition a body is laid out in: the header's, except that for the messages where 2011 and 2013
+/// differ (0x0100, 0x0702, 0x0801) and the header cannot tell them apart, the body's shape decides.
+pub fn body_edition(msg_id: u16, header_edition: Edition, body: &[u8]) -> Edition {
+    match msg_id {
+        id::REGISTER => Register::guess_edition(body, header_edition),
+        id::DRIVER_IDENTITY => DriverIdentity::guess_edition(body, header_edition),
+        id::MEDIA_UPLOAD => MediaUpload::guess_edition(body, header_edition),
+        _ => header_edition,
+    }
+}
+
 impl<'a> Message<'a> {
     /// Decodes `body` by the header's message id and edition. A part of a subpackaged message (total
     /// above 1) and an encrypted body are returned raw: reassemble first, then call [`Message::decode_body`].
@@ -186,13 +197,7 @@ impl<'a> Message<'a> {
     /// Decodes a whole body. `edition` is the header's (2013 for the shared 2011/2013 layout); where
     /// 2011 differs, the body's shape decides.
     pub fn decode_body(msg_id: u16, edition: Edition, body: &'a [u8]) -> Result<Self, Error> {
-        let guessed = match msg_id {
-            id::REGISTER => Register::guess_edition(body, edition),
-            id::DRIVER_IDENTITY => DriverIdentity::guess_edition(body, edition),
-            id::MEDIA_UPLOAD => MediaUpload::guess_edition(body, edition),
-            _ => edition,
-        };
-        Self::decode_as(msg_id, guessed, body)
+        Self::decode_as(msg_id, body_edition(msg_id, edition, body), body)
     }
 
     /// Decodes a whole body in exactly the layout of `edition` (no guessing).
