@@ -1,0 +1,356 @@
+//! The `[mqtt]` section of the configuration.
+//!
+//! Every field is documented here, with its unit in its name and its default in a `default_*` function;
+//! `deploy/tianshu.example.toml` repeats them. The broker password is not a field: it is a secret, read by
+//! the binary from `TIANSHU__MQTT__PASSWORD` or from the file named by `password_file`.
+
+use serde::{Deserialize, Serialize};
+
+/// The MQTT protocol version spoken to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ProtocolVersion {
+    /// MQTT 3.1.1, understood by every broker.
+    #[default]
+    #[serde(rename = "3.1.1")]
+    V311,
+    /// MQTT 5.
+    #[serde(rename = "5")]
+    V5,
+}
+
+/// What the messages on a topic filter carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadKind {
+    /// One JSON position per message (`protocols/mqtt/position.schema.json`).
+    Json,
+    /// One raw JT/T 808 frame per message, `0x7e ... 0x7e`, escaped as on TCP.
+    Jt808,
+}
+
+/// One subscription: a topic filter and the kind of payload its messages carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// MQTT topic filter whose last level is the terminal's phone number (`+` matches it). Prefix it with
+    /// `$share/<group>/` so that several Tianshu instances split one feed.
+    pub filter: String,
+    /// `json` or `jt808`.
+    pub payload: PayloadKind,
+}
+
+/// The `[mqtt]` section: ingest from and, optionally, publishing to an MQTT broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// Broker URL, `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (TLS). Empty: MQTT is off.
+    #[serde(default)]
+    pub url: String,
+    /// Protocol version: `"3.1.1"` or `"5"`.
+    #[serde(default)]
+    pub protocol: ProtocolVersion,
+    /// Client id. Keep it stable: the broker keys the persistent session (and the QoS 1 messages queued
+    /// while Tianshu is down) on it. Two instances must not share one.
+    #[serde(default = "default_client_id")]
+    pub client_id: String,
+    /// Start with a clean session. Off by default, so messages published while Tianshu is down are
+    /// delivered when it returns.
+    #[serde(default)]
+    pub clean_session: bool,
+    /// MQTT 5 only: how long the broker keeps the session after a disconnect, in seconds (0: until the
+    /// session ends; ignored with a clean session). The default is a week.
+    #[serde(default = "default_session_expiry_secs")]
+    pub session_expiry_secs: u32,
+    /// Keep-alive interval in seconds; the broker drops the connection after 1.5x without traffic.
+    #[serde(default = "default_keep_alive_secs")]
+    pub keep_alive_secs: u64,
+    /// User name for the broker; empty for none. The password comes from `TIANSHU__MQTT__PASSWORD` or
+    /// `password_file`.
+    #[serde(default)]
+    pub username: String,
+    /// File holding the broker password (first line); empty for none.
+    #[serde(default)]
+    pub password_file: String,
+    /// PEM file of the certificate authorities trusted for `mqtts://`; empty: the system's roots.
+    #[serde(default)]
+    pub ca_file: String,
+    /// First delay before reconnecting after the connection drops, in milliseconds; doubled after every
+    /// failed attempt up to `reconnect_max_backoff_ms`.
+    #[serde(default = "default_reconnect_min_backoff_ms")]
+    pub reconnect_min_backoff_ms: u64,
+    /// Longest delay between reconnection attempts, in milliseconds.
+    #[serde(default = "default_reconnect_max_backoff_ms")]
+    pub reconnect_max_backoff_ms: u64,
+    /// QoS 1 messages received and not yet acknowledged (awaiting commit) at most. MQTT 5 announces it as
+    /// the receive maximum; the broker's own in-flight limit (`max_inflight_messages` in Mosquitto) also
+    /// applies.
+    #[serde(default = "default_max_inflight_messages")]
+    pub max_inflight_messages: u16,
+    /// Largest MQTT packet accepted, in bytes; larger messages are refused by the client.
+    #[serde(default = "default_max_packet_bytes")]
+    pub max_packet_bytes: usize,
+    /// Topic filters subscribed to with QoS 1, each with its payload kind.
+    #[serde(default = "default_subscriptions")]
+    pub subscriptions: Vec<Subscription>,
+    /// Publishing stored positions and alert events.
+    #[serde(default)]
+    pub publish: PublishConfig,
+}
+
+/// The `[mqtt.publish]` section: a feed of positions and alerts for other systems.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    /// Publish each stored position to `<positions_topic_prefix>/<unit>/<vehicle>`.
+    #[serde(default)]
+    pub positions: bool,
+    /// Publish each alert event to `<alerts_topic_prefix>/<unit>/<vehicle>`.
+    #[serde(default)]
+    pub alerts: bool,
+    /// Topic prefix for positions.
+    #[serde(default = "default_positions_topic_prefix")]
+    pub positions_topic_prefix: String,
+    /// Topic prefix for alert events.
+    #[serde(default = "default_alerts_topic_prefix")]
+    pub alerts_topic_prefix: String,
+    /// QoS for published messages: 0 or 1.
+    #[serde(default = "default_publish_qos")]
+    pub qos: u8,
+    /// Retain the latest position per vehicle on the broker, so a new subscriber sees every car at once.
+    #[serde(default = "default_retain_positions")]
+    pub retain_positions: bool,
+    /// Retain the latest alert event per vehicle.
+    #[serde(default)]
+    pub retain_alerts: bool,
+    /// Messages waiting to be published at most; when full, new messages are dropped and counted
+    /// (`tianshu_mqtt_publish_dropped_total`), never slowing ingest.
+    #[serde(default = "default_publish_queue_capacity")]
+    pub queue_capacity: usize,
+}
+
+fn default_client_id() -> String {
+    "tianshu".to_string()
+}
+
+const fn default_session_expiry_secs() -> u32 {
+    7 * 24 * 3600
+}
+
+const fn default_keep_alive_secs() -> u64 {
+    30
+}
+
+const fn default_reconnect_min_backoff_ms() -> u64 {
+    500
+}
+
+const fn default_reconnect_max_backoff_ms() -> u64 {
+    30_000
+}
+
+const fn default_max_inflight_messages() -> u16 {
+    1000
+}
+
+const fn default_max_packet_bytes() -> usize {
+    256 * 1024
+}
+
+/// The default topic filters: JSON positions and raw JT/T 808 frames, the last level being the phone.
+pub fn default_subscriptions() -> Vec<Subscription> {
+    vec![
+        Subscription {
+            filter: "tianshu/v1/in/json/+".to_string(),
+            payload: PayloadKind::Json,
+        },
+        Subscription {
+            filter: "tianshu/v1/in/jt808/+".to_string(),
+            payload: PayloadKind::Jt808,
+        },
+    ]
+}
+
+fn default_positions_topic_prefix() -> String {
+    "tianshu/v1/positions".to_string()
+}
+
+fn default_alerts_topic_prefix() -> String {
+    "tianshu/v1/alerts".to_string()
+}
+
+const fn default_publish_qos() -> u8 {
+    0
+}
+
+const fn default_retain_positions() -> bool {
+    true
+}
+
+const fn default_publish_queue_capacity() -> usize {
+    65_536
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            url: String::new(),
+            protocol: ProtocolVersion::default(),
+            client_id: default_client_id(),
+            clean_session: false,
+            session_expiry_secs: default_session_expiry_secs(),
+            keep_alive_secs: default_keep_alive_secs(),
+            username: String::new(),
+            password_file: String::new(),
+            ca_file: String::new(),
+            reconnect_min_backoff_ms: default_reconnect_min_backoff_ms(),
+            reconnect_max_backoff_ms: default_reconnect_max_backoff_ms(),
+            max_inflight_messages: default_max_inflight_messages(),
+            max_packet_bytes: default_max_packet_bytes(),
+            subscriptions: default_subscriptions(),
+            publish: PublishConfig::default(),
+        }
+    }
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        PublishConfig {
+            positions: false,
+            alerts: false,
+            positions_topic_prefix: default_positions_topic_prefix(),
+            alerts_topic_prefix: default_alerts_topic_prefix(),
+            qos: default_publish_qos(),
+            retain_positions: default_retain_positions(),
+            retain_alerts: false,
+            queue_capacity: default_publish_queue_capacity(),
+        }
+    }
+}
+
+impl MqttConfig {
+    /// Whether MQTT is configured at all.
+    pub fn enabled(&self) -> bool {
+        !self.url.is_empty()
+    }
+
+    /// Checks what serde cannot: the URL scheme, QoS range, backoff order, non-empty filters.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.enabled() {
+            crate::config::BrokerAddress::parse(&self.url)?;
+        }
+        if self.client_id.is_empty() {
+            return Err("client_id must not be empty".into());
+        }
+        if self.publish.qos > 1 {
+            return Err(format!(
+                "publish.qos is {}; only 0 and 1 are supported",
+                self.publish.qos
+            ));
+        }
+        if self.reconnect_min_backoff_ms == 0 || self.reconnect_min_backoff_ms > self.reconnect_max_backoff_ms
+        {
+            return Err("reconnect_min_backoff_ms must be > 0 and <= reconnect_max_backoff_ms".into());
+        }
+        if self.max_inflight_messages == 0 {
+            return Err("max_inflight_messages must be > 0".into());
+        }
+        if self.publish.queue_capacity == 0 {
+            return Err("publish.queue_capacity must be > 0".into());
+        }
+        for s in &self.subscriptions {
+            if s.filter.is_empty() {
+                return Err("a subscription filter is empty".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A parsed broker URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddress {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// `mqtts://`: TLS.
+    pub tls: bool,
+}
+
+impl BrokerAddress {
+    /// Parses `mqtt://HOST[:PORT]` (port 1883) or `mqtts://HOST[:PORT]` (port 8883).
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let (tls, rest) = if let Some(r) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://"))
+        {
+            (false, r)
+        } else if let Some(r) = url
+            .strip_prefix("mqtts://")
+            .or_else(|| url.strip_prefix("ssl://"))
+        {
+            (true, r)
+        } else {
+            return Err(format!("broker URL {url:?} must start with mqtt:// or mqtts://"));
+        };
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty() || rest.contains('/') || rest.contains('@') {
+            return Err(format!(
+                "broker URL {url:?} must be mqtt://HOST:PORT (credentials go in username/password)"
+            ));
+        }
+        let default_port = if tls { 8883 } else { 1883 };
+        let (host, port) = if let Some(h) = rest.strip_prefix('[') {
+            // [::1]:1883
+            let (h, p) = h
+                .split_once(']')
+                .ok_or_else(|| format!("broker URL {url:?}: unclosed '['"))?;
+            let port = match p.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| format!("broker URL {url:?}: bad port"))?,
+                None => default_port,
+            };
+            (h.to_string(), port)
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse().map_err(|_| format!("broker URL {url:?}: bad port"))?,
+                ),
+                None => (rest.to_string(), default_port),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("broker URL {url:?} has no host"));
+        }
+        Ok(BrokerAddress { host, port, tls })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        assert_eq!(
+            BrokerAddress::parse("mqtt://127.0.0.1:1883").unwrap(),
+            BrokerAddress {
+                host: "127.0.0.1".into(),
+                port: 1883,
+                tls: false
+            }
+        );
+        assert_eq!(BrokerAddress::parse("mqtts://broker.example").unwrap().port, 8883);
+        assert_eq!(BrokerAddress::parse("mqtt://[::1]:1884").unwrap().host, "::1");
+        assert!(BrokerAddress::parse("http://x").is_err());
+        assert!(BrokerAddress::parse("mqtt://u:p@x:1883").is_err());
+        assert!(BrokerAddress::parse("mqtt://x:port").is_err());
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let mut c = MqttConfig::default();
+        assert!(!c.enabled());
+        assert!(c.validate().is_ok());
+        c.publish.qos = 2;
+        assert!(c.validate().is_err());
+    }
+}

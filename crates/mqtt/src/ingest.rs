@@ -1,0 +1,400 @@
+//! MQTT ingest: messages in, durable points, PUBACK out.
+//!
+//! Two tasks. The connection task polls the event loop without ever blocking on the store (rumqttc needs
+//! continuous polling for keep-alives), subscribes after every connection acknowledgement, and reconnects
+//! with exponential backoff. The processing task turns each message into points, hands them to the store's
+//! group-commit writer, and acknowledges messages *in the order they arrived* (MQTT 3.1.1 §4.6) once each
+//! one's points are durable. Many messages are in flight at once, so one commit serves hundreds of them.
+//!
+//! Invariants:
+//! - A PUBACK is sent only after the message's points are committed, or after the message was refused
+//!   (a refused message is counted, logged with its topic, and acknowledged so it does not loop).
+//! - If the store fails, the append is retried; the message stays unacknowledged meanwhile.
+//! - Acknowledgements for messages of an earlier connection are not sent: the broker redelivers those
+//!   messages, and the store's idempotence stores the redelivery once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use tianshu_model::{Phone, Position, Timestamp, VehicleId};
+use tianshu_store::Store;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::client::{self, Client, Event, Message};
+use crate::config::{MqttConfig, PayloadKind};
+use crate::metrics::METRICS;
+use crate::topic::TopicRoutes;
+
+/// The ingest connection's state, for `/readyz`.
+#[derive(Debug, Default)]
+pub struct MqttStatus {
+    connected: AtomicBool,
+}
+
+impl MqttStatus {
+    /// Whether the ingest connection to the broker is up.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, up: bool) {
+        self.connected.store(up, Ordering::Relaxed);
+        METRICS.connected.set(i64::from(up));
+    }
+}
+
+/// Why a message was refused; the reason is a metric label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// A fixed label.
+    pub reason: &'static str,
+    /// Details for the log.
+    pub detail: String,
+}
+
+impl Rejection {
+    pub(crate) fn new(reason: &'static str, detail: impl Into<String>) -> Self {
+        Rejection {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Known terminals, so that a message does not cost a registry query. Entries expire, so a terminal
+/// provisioned while Tianshu runs is accepted soon after.
+struct TerminalCache {
+    entries: Mutex<HashMap<Phone, (Option<VehicleId>, Instant)>>,
+}
+
+/// A known terminal is looked up again after this long (its binding may change).
+const KNOWN_TTL: Duration = Duration::from_secs(60);
+/// An unknown terminal is looked up again after this long (it may have just been provisioned).
+const UNKNOWN_TTL: Duration = Duration::from_secs(5);
+
+impl TerminalCache {
+    fn get(&self, phone: Phone) -> Option<Option<VehicleId>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (vehicle, at) = entries.get(&phone)?;
+        let ttl = if vehicle.is_some() { KNOWN_TTL } else { UNKNOWN_TTL };
+        (at.elapsed() < ttl).then_some(*vehicle)
+    }
+
+    fn put(&self, phone: Phone, vehicle: Option<VehicleId>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: a flood of made-up phone numbers must not grow memory without end.
+        if entries.len() >= 200_000 {
+            entries.retain(|_, (v, _)| v.is_some());
+            if entries.len() >= 200_000 {
+                entries.clear();
+            }
+        }
+        entries.insert(phone, (vehicle, Instant::now()));
+    }
+}
+
+/// Shared by the processing futures.
+struct Shared {
+    store: Store,
+    terminals: TerminalCache,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// What became of one message.
+enum Outcome {
+    /// Its points are durable (or it had none to store).
+    Stored,
+    /// Shutdown came before the points were durable: do not acknowledge.
+    Abandoned,
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_datetime(&chrono::Utc::now())
+}
+
+impl Shared {
+    /// The vehicle of `phone` (`Some(None)`: not provisioned or not bound), from the cache or the registry;
+    /// retries while the store is unreachable. `None` when shutdown came first.
+    async fn vehicle_of(&self, phone: Phone) -> Option<Option<VehicleId>> {
+        if let Some(v) = self.terminals.get(phone) {
+            return Some(v);
+        }
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.store.backend().terminal(phone).await {
+                Ok(t) => {
+                    let vehicle = t.and_then(|t| t.vehicle);
+                    self.terminals.put(phone, vehicle);
+                    return Some(vehicle);
+                }
+                Err(e) => {
+                    error!(%phone, error = %e, "mqtt: registry lookup failed; retrying");
+                    if !self.pause(&mut delay).await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sleeps with backoff; false when shutdown began.
+    async fn pause(&self, delay: &mut Duration) -> bool {
+        let mut shutdown = self.shutdown.clone();
+        if *shutdown.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(*delay) => {}
+            _ = shutdown.changed() => return false,
+        }
+        *delay = (*delay * 2).min(Duration::from_secs(5));
+        true
+    }
+
+    /// Appends until durable; false when shutdown came first.
+    async fn append(&self, points: Vec<Position>) -> bool {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.store.append_points(&points).await {
+                Ok(summary) => {
+                    METRICS.points_stored.inc_by(summary.inserted);
+                    METRICS.points_duplicate.inc_by(summary.duplicates);
+                    return true;
+                }
+                Err(e) => {
+                    METRICS.store_retries.inc();
+                    error!(points = points.len(), error = %e, "mqtt: append failed; message left unacknowledged, retrying");
+                    if !self.pause(&mut delay).await {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes, binds to the vehicle and stores one message.
+    async fn process(
+        &self,
+        kind: PayloadKind,
+        topic_phone: Phone,
+        message: &Message,
+    ) -> Result<Outcome, Rejection> {
+        let (phone, mut points) = match kind {
+            PayloadKind::Json => {
+                let p = crate::json::parse_position(&message.payload)
+                    .map_err(|e| Rejection::new(e.reason, e.detail))?;
+                (p.phone, vec![p.point])
+            }
+            PayloadKind::Jt808 => {
+                let decoded = crate::frame::decode(&message.payload)?;
+                (decoded.phone, decoded.points)
+            }
+        };
+        if phone != topic_phone {
+            return Err(Rejection::new(
+                "terminal_mismatch",
+                format!("payload names terminal {phone}, topic names {topic_phone}"),
+            ));
+        }
+        let vehicle = match self.vehicle_of(phone).await {
+            None => return Ok(Outcome::Abandoned),
+            Some(Some(v)) => v,
+            Some(None) => {
+                return Err(Rejection::new(
+                    "unknown_terminal",
+                    format!("terminal {phone} is not provisioned"),
+                ));
+            }
+        };
+        if points.is_empty() {
+            return Ok(Outcome::Stored);
+        }
+        let recv = now();
+        for p in &mut points {
+            p.vehicle = vehicle;
+            p.phone = phone;
+            p.recv_time = recv;
+        }
+        Ok(if self.append(points).await {
+            Outcome::Stored
+        } else {
+            Outcome::Abandoned
+        })
+    }
+}
+
+/// Runs MQTT ingest until `shutdown` resolves: connects to the broker in `config`, subscribes, stores what
+/// arrives and acknowledges it after commit. Returns when shut down (after acknowledging what was committed).
+pub async fn run(
+    config: MqttConfig,
+    password: Option<String>,
+    store: Store,
+    status: Arc<MqttStatus>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), client::ClientError> {
+    let routes = TopicRoutes::new(&config.subscriptions);
+    let (client, mut eventloop) = client::connect(&config, &config.client_id, password.as_deref(), true)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let generation = Arc::new(AtomicU64::new(0));
+    let max_inflight = usize::from(config.max_inflight_messages).max(1);
+    let (tx, mut rx) = mpsc::channel::<(u64, Message, Instant)>(max_inflight * 2);
+
+    // The connection task: never waits on the store.
+    let conn = {
+        let client = client.clone();
+        let generation = generation.clone();
+        let status = status.clone();
+        let subscriptions = config.subscriptions.clone();
+        let min_backoff = Duration::from_millis(config.reconnect_min_backoff_ms.max(1));
+        let max_backoff = Duration::from_millis(config.reconnect_max_backoff_ms.max(1));
+        let url = config.url.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut backoff = min_backoff;
+            loop {
+                let event = tokio::select! {
+                    e = eventloop.poll() => e,
+                    _ = stop.changed() => break,
+                };
+                match event {
+                    Ok(Event::Connected { session_present }) => {
+                        let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
+                        status.set(true);
+                        backoff = min_backoff;
+                        info!(broker = %url, session_present, generation = g, "mqtt: connected");
+                        let client = client.clone();
+                        let subscriptions = subscriptions.clone();
+                        tokio::spawn(async move {
+                            for s in &subscriptions {
+                                if client.subscribe(&s.filter, 1).await.is_err() {
+                                    return;
+                                }
+                            }
+                        });
+                    }
+                    Ok(Event::Message(m)) => {
+                        let g = generation.load(Ordering::SeqCst);
+                        if tx.send((g, *m, Instant::now())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Event::Other) => {}
+                    Err(e) => {
+                        if status.is_connected() {
+                            error!(broker = %url, error = %e, "mqtt: connection lost; reconnecting");
+                        } else {
+                            warn!(broker = %url, error = %e, retry_in_ms = backoff.as_millis() as u64, "mqtt: cannot connect");
+                        }
+                        status.set(false);
+                        METRICS.connection_errors.with_label_values(&["ingest"]).inc();
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff) => {}
+                            _ = stop.changed() => break,
+                        }
+                        backoff = (backoff * 2).min(max_backoff);
+                    }
+                }
+            }
+            status.set(false);
+        })
+    };
+
+    let shared = Arc::new(Shared {
+        store,
+        terminals: TerminalCache {
+            entries: Mutex::new(HashMap::new()),
+        },
+        shutdown: stop_rx.clone(),
+    });
+    let mut pending = FuturesOrdered::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => {
+                // Let in-flight appends finish and be acknowledged, briefly; then stop retrying.
+                let drain = tokio::time::sleep(Duration::from_secs(5));
+                tokio::pin!(drain);
+                loop {
+                    tokio::select! {
+                        done = pending.next() => match done {
+                            Some(done) => ack(&client, &generation, done).await,
+                            None => break,
+                        },
+                        _ = &mut drain => break,
+                    }
+                }
+                break;
+            }
+            Some(done) = pending.next(), if !pending.is_empty() => ack(&client, &generation, done).await,
+            received = rx.recv(), if pending.len() < max_inflight => {
+                let Some((g, message, at)) = received else { break };
+                METRICS.inflight.inc();
+                let shared = shared.clone();
+                let route = routes.route(&message.topic);
+                pending.push_back(async move {
+                    let outcome = match route {
+                        Err(r) => Err(r),
+                        Ok((kind, phone)) => {
+                            METRICS.messages_received.with_label_values(&[kind_label(kind)]).inc();
+                            shared.process(kind, phone, &message).await
+                        }
+                    };
+                    (g, message, at, outcome)
+                });
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    client.disconnect().await;
+    // Give the event loop a moment to flush the acknowledgements and the DISCONNECT.
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+    status.set(false);
+    METRICS.inflight.set(0);
+    Ok(())
+}
+
+fn kind_label(kind: PayloadKind) -> &'static str {
+    match kind {
+        PayloadKind::Json => "json",
+        PayloadKind::Jt808 => "jt808",
+    }
+}
+
+/// Acknowledges a finished message, if it belongs to the current connection.
+async fn ack(
+    client: &Client,
+    generation: &AtomicU64,
+    (g, message, at, outcome): (u64, Message, Instant, Result<Outcome, Rejection>),
+) {
+    METRICS.inflight.dec();
+    let send = match outcome {
+        Ok(Outcome::Stored) => {
+            METRICS.ack_latency_seconds.observe(at.elapsed().as_secs_f64());
+            true
+        }
+        Ok(Outcome::Abandoned) => false,
+        Err(r) => {
+            METRICS.messages_rejected.with_label_values(&[r.reason]).inc();
+            warn!(topic = %message.topic, reason = r.reason, detail = %r.detail, "mqtt: message rejected");
+            true
+        }
+    };
+    if !send {
+        return;
+    }
+    if g != generation.load(Ordering::SeqCst) {
+        // The connection it came on is gone; the broker will redeliver it and the store will keep one copy.
+        debug!(topic = %message.topic, "mqtt: not acknowledging a message of an earlier connection");
+        return;
+    }
+    if client.ack(&message).await.is_err() {
+        debug!(topic = %message.topic, "mqtt: client closed before the acknowledgement");
+    }
+}

@@ -1,0 +1,752 @@
+//! The configuration file: one TOML document, one section per part of Tianshu.
+//!
+//! Each section is the owning crate's own settings struct (the gateway's `[jt808]`, the store's writer and
+//! backends, `[mqtt]`...), so the documentation of a key lives once, on the field that reads it, with its
+//! unit in its name and its default in a `default_*` function. `deploy/tianshu.example.toml` lists every key
+//! with its default; a test holds the two together.
+//!
+//! Loading order: built-in defaults, then the file, then environment variables named after the key path
+//! (`TIANSHU__STORE__URL` sets `store.url`; values are read as TOML scalars or inline arrays when they parse
+//! as such, as strings otherwise), then command-line flags (applied by the subcommand). Unknown keys are
+//! errors, wherever they come from.
+//!
+//! Secrets (the database, broker and SMTP passwords, webhook tokens) are never read from the file itself:
+//! only from their environment variable or from the file named by the matching `*_file` key. They are kept
+//! in [`Secrets`], whose `Debug` output is redacted, and never serialised.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::logging::LogConfig;
+
+/// The environment variable prefix; `__` separates key path levels.
+pub const ENV_PREFIX: &str = "TIANSHU__";
+
+/// Everything Tianshu can be configured with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Addresses Tianshu listens on.
+    #[serde(default)]
+    pub listen: ListenConfig,
+    /// Where track points and the registry are stored.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// The JT/T 808 gateway: connection limits, timeouts, authentication.
+    #[serde(default)]
+    pub jt808: tianshu_ingest::GatewayConfig,
+    /// MQTT ingest and publishing.
+    #[serde(default)]
+    pub mqtt: tianshu_mqtt::MqttConfig,
+}
+
+/// The `[listen]` section: the sockets Tianshu binds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// TCP address terminals connect to with JT/T 808.
+    #[serde(default = "default_listen_jt808")]
+    pub jt808: String,
+    /// HTTP address of the web page, the API, `/metrics`, `/healthz` and `/readyz`.
+    #[serde(default = "default_listen_http")]
+    pub http: String,
+}
+
+fn default_listen_jt808() -> String {
+    "0.0.0.0:6808".to_string()
+}
+
+fn default_listen_http() -> String {
+    "0.0.0.0:8080".to_string()
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig {
+            jt808: default_listen_jt808(),
+            http: default_listen_http(),
+        }
+    }
+}
+
+/// The `[store]` section: which store, and the settings of its writer and backends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// A file path (or `sqlite:PATH`) for the embedded store, or `postgres://USER@HOST:PORT/DB` for
+    /// PostgreSQL/TimescaleDB. Leave the password out: it comes from `TIANSHU__STORE__PASSWORD` or
+    /// `password_file`.
+    #[serde(default = "default_store_url")]
+    pub url: String,
+    /// File holding the database password (first line); empty for none.
+    #[serde(default)]
+    pub password_file: String,
+    /// The group-commit writer: batch size, batch delay, queue.
+    #[serde(default)]
+    pub writer: tianshu_store::WriterConfig,
+    /// The embedded backend.
+    #[serde(default)]
+    pub embedded: tianshu_store::embedded::EmbeddedConfig,
+    /// The PostgreSQL backend.
+    #[serde(default)]
+    pub postgres: tianshu_store::postgres::PostgresConfig,
+}
+
+fn default_store_url() -> String {
+    tianshu_store::DEFAULT_STORE_PATH.to_string()
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            url: default_store_url(),
+            password_file: String::new(),
+            writer: Default::default(),
+            embedded: Default::default(),
+            postgres: Default::default(),
+        }
+    }
+}
+
+impl StoreSection {
+    /// The store's own settings.
+    pub fn store_config(&self) -> tianshu_store::StoreConfig {
+        tianshu_store::StoreConfig {
+            writer: self.writer.clone(),
+            embedded: self.embedded.clone(),
+            postgres: self.postgres.clone(),
+        }
+    }
+
+    /// The URL to open, with the password (when there is one) put into a `postgres://` URL.
+    pub fn url_with_password(&self, password: Option<&Secret>) -> String {
+        let Some(password) = password else {
+            return self.url.clone();
+        };
+        let Some(rest) = self
+            .url
+            .strip_prefix("postgres://")
+            .or_else(|| self.url.strip_prefix("postgresql://"))
+        else {
+            return self.url.clone();
+        };
+        let scheme = &self.url[..self.url.len() - rest.len()];
+        let (authority, tail) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let Some((user, host)) = authority.rsplit_once('@') else {
+            return self.url.clone();
+        };
+        // A password already in the URL is the operator's choice; do not add a second one.
+        if user.contains(':') {
+            return self.url.clone();
+        }
+        format!(
+            "{scheme}{user}:{}@{host}{tail}",
+            percent_encode(password.expose())
+        )
+    }
+}
+
+/// Percent-encodes everything but unreserved characters, for a password inside a URL.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A secret value: redacted in `Debug`, never serialised.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A secret Tianshu knows how to read: from its environment variable or from the file its `*_file` key names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretSpec {
+    /// The key path of the secret (`store.password`); never a key of the file.
+    pub key: &'static str,
+    /// The key naming a file that holds it (`store.password_file`).
+    pub file_key: &'static str,
+}
+
+impl SecretSpec {
+    /// The environment variable that carries it (`TIANSHU__STORE__PASSWORD`).
+    pub fn env_var(&self) -> String {
+        format!("{ENV_PREFIX}{}", self.key.replace('.', "__").to_ascii_uppercase())
+    }
+}
+
+/// Every secret.
+pub const SECRETS: &[SecretSpec] = &[
+    SecretSpec {
+        key: "store.password",
+        file_key: "store.password_file",
+    },
+    SecretSpec {
+        key: "mqtt.password",
+        file_key: "mqtt.password_file",
+    },
+];
+
+/// Secret values, resolved from the environment or their files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    /// `store.password`.
+    pub store_password: Option<Secret>,
+    /// `mqtt.password`.
+    pub mqtt_password: Option<Secret>,
+}
+
+impl Secrets {
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Secret>> {
+        match key {
+            "store.password" => Some(&mut self.store_password),
+            "mqtt.password" => Some(&mut self.mqtt_password),
+            _ => None,
+        }
+    }
+}
+
+/// A configuration that does not load, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, when the problem is in one.
+    pub file: Option<PathBuf>,
+    /// The 1-based line, when known.
+    pub line: Option<usize>,
+    /// The dotted key path, when known (`store.writer.max_batch_points`).
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
+            (Some(file), None) => write!(f, "{}: ", file.display())?,
+            (None, Some(line)) => write!(f, "line {line}: ")?,
+            (None, None) => {}
+        }
+        if let Some(key) = &self.key {
+            write!(f, "key `{key}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    fn plain(message: impl Into<String>) -> Self {
+        ConfigError {
+            file: None,
+            line: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// A loaded configuration and its secrets.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The settings.
+    pub config: Config,
+    /// The secrets.
+    pub secrets: Secrets,
+}
+
+/// Parses a configuration text without environment overrides, naming the offending key and line on error.
+pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => return Err(toml_error(text, &e, None)),
+    };
+    check_no_secrets(&table, Some(text))?;
+    let de = toml::Deserializer::new(text);
+    let config: Config = serde_path_to_error::deserialize(de).map_err(|e| path_error(text, e))?;
+    validate(&config)?;
+    Ok(config)
+}
+
+/// Loads the configuration: defaults, then `file` (when given), then the `TIANSHU__*` variables of `env`.
+/// Secrets are resolved from `env` and their files.
+pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+    let with_file = |mut e: ConfigError| {
+        if e.file.is_none() {
+            e.file = file.map(Path::to_path_buf);
+        }
+        e
+    };
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            line: None,
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?,
+        None => String::new(),
+    };
+    // The file alone first, so that its mistakes are reported with their line.
+    let from_file = parse_str(&text).map_err(with_file)?;
+    let overrides: Vec<&(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !SECRETS.iter().any(|s| s.env_var() == *k))
+        .collect();
+    let config = if overrides.is_empty() {
+        from_file
+    } else {
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e| toml_error(&text, &e, None))
+            .map_err(with_file)?;
+        for (name, value) in overrides {
+            apply_env(&mut table, name, value)?;
+        }
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = error_key(e.path().to_string(), &e.inner().to_string());
+            ConfigError {
+                file: None,
+                line: None,
+                message: format!("{} (after environment overrides)", e.inner().message()),
+                key,
+            }
+        })?;
+        validate(&config)?;
+        config
+    };
+    let secrets = resolve_secrets(&config, env)?;
+    Ok(Loaded { config, secrets })
+}
+
+/// The process environment, for [`load`].
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect()
+}
+
+/// Sets the key named by `TIANSHU__A__B` in `table`.
+fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = name[ENV_PREFIX.len()..]
+        .split("__")
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
+    if path.iter().any(String::is_empty) {
+        return Err(ConfigError::plain(format!(
+            "environment variable {name}: empty key level"
+        )));
+    }
+    let parsed = parse_env_value(value);
+    let mut t = table;
+    for (i, level) in path.iter().enumerate() {
+        if i + 1 == path.len() {
+            t.insert(level.clone(), parsed);
+            return Ok(());
+        }
+        let entry = t
+            .entry(level.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = match entry {
+            toml::Value::Table(inner) => inner,
+            _ => {
+                return Err(ConfigError {
+                    key: Some(path[..=i].join(".")),
+                    message: format!(
+                        "environment variable {name}: `{}` is not a section",
+                        path[..=i].join(".")
+                    ),
+                    file: None,
+                    line: None,
+                });
+            }
+        };
+    }
+    Ok(())
+}
+
+/// An environment value: a TOML scalar or inline array when it parses as one, else the text itself.
+fn parse_env_value(value: &str) -> toml::Value {
+    let doc = format!("v = {value}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => match t.remove("v") {
+            // Dates are not a type any key takes: keep such text as text.
+            Some(toml::Value::Datetime(_)) | None => toml::Value::String(value.to_string()),
+            Some(v) => v,
+        },
+        Err(_) => toml::Value::String(value.to_string()),
+    }
+}
+
+/// A secret written into the file is refused, with where to put it instead.
+fn check_no_secrets(table: &toml::Table, text: Option<&str>) -> Result<(), ConfigError> {
+    for spec in SECRETS {
+        let (section, name) = spec.key.rsplit_once('.').unwrap_or(("", spec.key));
+        let mut t = Some(table);
+        for level in section.split('.').filter(|l| !l.is_empty()) {
+            t = t.and_then(|t| t.get(level)).and_then(toml::Value::as_table);
+        }
+        if t.is_some_and(|t| t.contains_key(name)) {
+            return Err(ConfigError {
+                file: None,
+                line: text.and_then(|text| find_key_line(text, section, name)),
+                key: Some(spec.key.to_string()),
+                message: format!(
+                    "secrets are not read from the configuration file: set {} or `{}`",
+                    spec.env_var(),
+                    spec.file_key
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The line where `name` is set inside `[section]`, by a plain scan (good enough for an error message).
+fn find_key_line(text: &str, section: &str, name: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if let Some(h) = l.strip_prefix('[') {
+            current = h.trim_start_matches('[').trim_end_matches(']').trim().to_string();
+            continue;
+        }
+        if let Some((k, _)) = l.split_once('=') {
+            let k = k.trim().trim_matches('"');
+            let full = if current.is_empty() {
+                k.to_string()
+            } else {
+                format!("{current}.{k}")
+            };
+            let want = if section.is_empty() {
+                name.to_string()
+            } else {
+                format!("{section}.{name}")
+            };
+            if full == want {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
+fn resolve_secrets(config: &Config, env: &[(String, String)]) -> Result<Secrets, ConfigError> {
+    let mut secrets = Secrets::default();
+    for spec in SECRETS {
+        let var = spec.env_var();
+        let value = if let Some((_, v)) = env.iter().find(|(k, _)| *k == var) {
+            Some(Secret::new(v.clone()))
+        } else {
+            let file = match spec.file_key {
+                "store.password_file" => &config.store.password_file,
+                "mqtt.password_file" => &config.mqtt.password_file,
+                _ => continue,
+            };
+            if file.is_empty() {
+                None
+            } else {
+                let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+                    file: None,
+                    line: None,
+                    key: Some(spec.file_key.to_string()),
+                    message: format!("cannot read {file}: {e}"),
+                })?;
+                Some(Secret::new(text.lines().next().unwrap_or_default().to_string()))
+            }
+        };
+        if let Some(slot) = secrets.slot(spec.key) {
+            *slot = value;
+        }
+    }
+    Ok(secrets)
+}
+
+/// What serde cannot check.
+fn validate(config: &Config) -> Result<(), ConfigError> {
+    let keyed = |key: &str, message: String| ConfigError {
+        file: None,
+        line: None,
+        key: Some(key.to_string()),
+        message,
+    };
+    if config.store.url.is_empty() {
+        return Err(keyed("store.url", "must not be empty".into()));
+    }
+    for (key, addr) in [
+        ("listen.jt808", &config.listen.jt808),
+        ("listen.http", &config.listen.http),
+    ] {
+        if addr.parse::<std::net::SocketAddr>().is_err() && !addr.is_empty() {
+            return Err(keyed(
+                key,
+                format!("{addr:?} is not an address like 0.0.0.0:6808"),
+            ));
+        }
+    }
+    config.log.validate().map_err(|m| keyed("log", m))?;
+    config.mqtt.validate().map_err(|m| keyed("mqtt", m))?;
+    Ok(())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn toml_error(text: &str, e: &toml::de::Error, key: Option<String>) -> ConfigError {
+    ConfigError {
+        file: None,
+        line: e.span().map(|s| line_of(text, s.start)),
+        key,
+        message: e.message().trim().to_string(),
+    }
+}
+
+/// The dotted key an error is about: the path serde reached, plus the field an "unknown field" names.
+fn error_key(path: String, message: &str) -> Option<String> {
+    let path = if path == "." { String::new() } else { path };
+    let unknown = message
+        .split("unknown field `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string);
+    let key = match unknown {
+        Some(field) if path.is_empty() => field,
+        Some(field) if !path.ends_with(&field) => format!("{path}.{field}"),
+        _ => path,
+    };
+    (!key.is_empty()).then_some(key)
+}
+
+fn path_error(text: &str, e: serde_path_to_error::Error<toml::de::Error>) -> ConfigError {
+    let key = error_key(e.path().to_string(), e.inner().message());
+    let mut err = toml_error(text, e.inner(), key.clone());
+    if let Some(k) = &key {
+        if err.line.is_none() {
+            let (section, name) = k.rsplit_once('.').unwrap_or(("", k));
+            err.line = find_key_line(text, section, name);
+        }
+    }
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(parse_str("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let e = parse_str("[store]\nurl = \"x.db\"\n\n[jt808]\nmax_conections = 3\n").unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert_eq!(e.key.as_deref(), Some("jt808.max_conections"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_line() {
+        let e = parse_str("[store.writer]\n\nmax_batch_points = \"many\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert_eq!(e.key.as_deref(), Some("store.writer.max_batch_points"), "{e}");
+    }
+
+    #[test]
+    fn secrets_in_the_file_are_refused() {
+        let e = parse_str("[store]\nurl = \"postgres://u@h/db\"\npassword = \"hunter2\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("store.password"));
+        assert_eq!(e.line, Some(3));
+        assert!(e.to_string().contains("TIANSHU__STORE__PASSWORD"), "{e}");
+        assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = std::env::temp_dir().join(format!("tianshu-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("t.toml");
+        std::fs::write(
+            &file,
+            "[store]\nurl = \"a.db\"\n[store.writer]\nmax_batch_points = 10\n",
+        )
+        .unwrap();
+        let env = vec![
+            (
+                "TIANSHU__STORE__URL".to_string(),
+                "postgres://tianshu@db:5432/tianshu".to_string(),
+            ),
+            (
+                "TIANSHU__STORE__WRITER__MAX_BATCH_DELAY_MS".to_string(),
+                "7".to_string(),
+            ),
+            ("TIANSHU__STORE__PASSWORD".to_string(), "p@ss word".to_string()),
+            (
+                "TIANSHU__MQTT__PUBLISH__POSITIONS".to_string(),
+                "true".to_string(),
+            ),
+        ];
+        let loaded = load(Some(&file), &env).unwrap();
+        assert_eq!(loaded.config.store.url, "postgres://tianshu@db:5432/tianshu");
+        assert_eq!(loaded.config.store.writer.max_batch_points, 10);
+        assert_eq!(loaded.config.store.writer.max_batch_delay_ms, 7);
+        assert!(loaded.config.mqtt.publish.positions);
+        assert_eq!(
+            loaded
+                .config
+                .store
+                .url_with_password(loaded.secrets.store_password.as_ref()),
+            "postgres://tianshu:p%40ss%20word@db:5432/tianshu"
+        );
+        assert!(!format!("{loaded:?}").contains("p@ss"));
+        let bad = vec![("TIANSHU__STORE__URLL".to_string(), "x".to_string())];
+        let e = load(Some(&file), &bad).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("store.urll"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn env_values_are_typed() {
+        assert_eq!(parse_env_value("12"), toml::Value::Integer(12));
+        assert_eq!(
+            parse_env_value("sqlite:x.db"),
+            toml::Value::String("sqlite:x.db".into())
+        );
+        assert_eq!(
+            parse_env_value("0.0.0.0:6808"),
+            toml::Value::String("0.0.0.0:6808".into())
+        );
+        assert_eq!(
+            parse_env_value("2026-01-01"),
+            toml::Value::String("2026-01-01".into())
+        );
+    }
+
+    const EXAMPLE: &str = include_str!("../../../deploy/tianshu.example.toml");
+
+    /// Leaf key paths of a TOML table (array-of-tables entries share their array's path).
+    fn leaf_keys(prefix: &str, value: &toml::Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaf_keys(&path, v, out);
+                }
+            }
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_table) && !items.is_empty() => {
+                for item in items {
+                    leaf_keys(prefix, item, out);
+                }
+            }
+            _ => {
+                out.insert(prefix.to_string());
+            }
+        }
+    }
+
+    /// The example with its optional `# key = value` lines switched on.
+    pub(crate) fn uncommented(example: &str) -> String {
+        example
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty()
+                            && k.chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    }) =>
+                {
+                    rest.to_string()
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_example_is_the_defaults() {
+        assert_eq!(parse_str(EXAMPLE).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_key_in_the_code_is_in_the_example() {
+        let example = uncommented(EXAMPLE);
+        // Every key of the example (optional ones included) is a key the code reads...
+        let parsed = parse_str(&example).unwrap();
+        let mut example_keys = std::collections::BTreeSet::new();
+        leaf_keys(
+            "",
+            &toml::Value::Table(example.parse().unwrap()),
+            &mut example_keys,
+        );
+        // ...and every key the code has, with the optional ones set, is in the example.
+        let mut code_keys = std::collections::BTreeSet::new();
+        leaf_keys("", &toml::Value::try_from(&parsed).unwrap(), &mut code_keys);
+        let mut default_keys = std::collections::BTreeSet::new();
+        leaf_keys(
+            "",
+            &toml::Value::try_from(Config::default()).unwrap(),
+            &mut default_keys,
+        );
+        let missing: Vec<_> = code_keys
+            .union(&default_keys)
+            .filter(|k| !example_keys.contains(*k))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "keys missing from deploy/tianshu.example.toml: {missing:?}"
+        );
+        for spec in SECRETS {
+            assert!(
+                EXAMPLE.contains(&spec.env_var()),
+                "the example does not mention {}",
+                spec.env_var()
+            );
+            assert!(
+                example_keys.contains(spec.file_key),
+                "the example lacks {}",
+                spec.file_key
+            );
+        }
+    }
+}
