@@ -1,0 +1,393 @@
+//! The permission matrix, generated from the API's own route table: every route x every role (and no
+//! session at all), with a supervisor also asking for another unit's vehicle, track, export, live feed
+//! and case. A refusal is 401/403 and carries no location data.
+
+mod api_support;
+
+use std::sync::Arc;
+
+use api_support::*;
+use tianshu_api::cases::CaseView;
+use tianshu_api::{ROUTES, RouteSpec};
+use tianshu_store::access::Role;
+
+const FROM: &str = "2026-11-18T00:00:00Z";
+const TO: &str = "2026-11-19T00:00:00Z";
+
+/// Which vehicle a request is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// A vehicle of a sub-unit of the supervisor's unit: in every role's scope.
+    Own,
+    /// A vehicle of another unit: outside the supervisor's scope.
+    Foreign,
+}
+
+struct Req {
+    method: &'static str,
+    path: String,
+    body: Option<String>,
+    upgrade: bool,
+    /// Whether the answer concerns one vehicle (so a supervisor asking for a foreign one is refused).
+    vehicle_scoped: bool,
+}
+
+fn case_id(target: Target) -> &'static str {
+    match target {
+        Target::Own => "case-own",
+        Target::Foreign => "case-foreign",
+    }
+}
+
+/// How to call each route. A route without a recipe fails the test: new routes must join the matrix.
+fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize) -> Req {
+    let vid = match target {
+        Target::Own => api.vid(SUB_PLATE),
+        Target::Foreign => api.vid(FOREIGN_PLATE),
+    };
+    let req = |path: String, body: Option<String>, vehicle_scoped: bool| Req {
+        method: spec.method,
+        path,
+        body,
+        upgrade: false,
+        vehicle_scoped,
+    };
+    match (spec.method, spec.path) {
+        ("POST", "/api/session") => req(
+            spec.path.into(),
+            Some(format!(r#"{{"username":"inspector","password":"{PASSWORD}"}}"#)),
+            false,
+        ),
+        ("DELETE", "/api/session") => req(spec.path.into(), None, false),
+        ("GET", "/api/me" | "/api/config" | "/api/units" | "/api/vehicles" | "/api/terminals")
+        | ("GET", "/api/positions/latest" | "/api/users" | "/api/audit" | "/api/openapi.json") => {
+            req(spec.path.into(), None, false)
+        }
+        ("GET", "/api/cases") => req(spec.path.into(), None, false),
+        ("GET", "/api/vehicles/{id}") => req(format!("/api/vehicles/{vid}"), None, true),
+        ("GET", "/api/vehicles/{id}/track") => req(
+            format!("/api/vehicles/{vid}/track?from={FROM}&to={TO}&format=geojson"),
+            None,
+            true,
+        ),
+        ("GET", "/api/vehicles/{id}/replay") => req(
+            format!("/api/vehicles/{vid}/replay?from={FROM}&to={TO}"),
+            None,
+            true,
+        ),
+        ("POST", "/api/vehicles/{id}/commands") => req(
+            format!("/api/vehicles/{vid}/commands"),
+            Some(r#"{"kind":"query_position"}"#.into()),
+            true,
+        ),
+        ("GET", "/api/positions") => req(
+            format!("/api/positions?vehicle={vid}&from={FROM}&to={TO}"),
+            None,
+            true,
+        ),
+        ("GET", "/api/live") => Req {
+            upgrade: true,
+            ..req(spec.path.into(), None, false)
+        },
+        ("GET", "/api/cases/{id}") => req(format!("/api/cases/{}", case_id(target)), None, true),
+        ("POST", "/api/cases/{id}/actions") => req(
+            format!("/api/cases/{}/actions", case_id(target)),
+            Some(r#"{"action":"acknowledge"}"#.into()),
+            true,
+        ),
+        ("POST", "/api/users") => req(
+            spec.path.into(),
+            Some(format!(
+                r#"{{"username":"new{n}","password":"long enough pw","role":"inspector","unit":null}}"#
+            )),
+            false,
+        ),
+        ("DELETE", "/api/users/{username}") => req(format!("/api/users/victim{n}"), None, false),
+        (m, p) => panic!("route {m} {p} has no recipe in the permission matrix"),
+    }
+}
+
+/// No location data and nothing about the foreign vehicle in a body.
+fn assert_no_leak(api: &TestApi, body: &str, what: &str) {
+    for needle in [
+        "\"lat\"",
+        "\"lon\"",
+        "coordinates",
+        "trkpt",
+        "30.2",
+        FOREIGN_PLATE,
+    ] {
+        assert!(!body.contains(needle), "{what}: body leaks {needle:?}: {body}");
+    }
+    let foreign = api.vid(FOREIGN_PLATE);
+    assert!(
+        !body.contains(&format!("\"v\":{foreign},")),
+        "{what}: body leaks vehicle {foreign}: {body}"
+    );
+}
+
+fn cases(api: &TestApi) -> Arc<MemoryCases> {
+    let case = |id: &str, plate: &str| {
+        let mut detail = serde_json::Map::new();
+        detail.insert("rule".into(), "off_hours".into());
+        CaseView {
+            id: id.into(),
+            vehicle: api.vehicles[plate].id,
+            state: "open".into(),
+            detail,
+        }
+    };
+    Arc::new(MemoryCases(std::sync::Mutex::new(vec![
+        case("case-own", SUB_PLATE),
+        case("case-foreign", FOREIGN_PLATE),
+    ])))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_times_every_role() {
+    // Build once to learn the vehicle ids, then serve with cases that point at them.
+    let probe = TestApi::start(
+        Scratch::embedded("api-matrix-probe"),
+        Arc::new(tianshu_api::NoCases),
+    )
+    .await;
+    let book = cases(&probe);
+    let api = TestApi::start(Scratch::embedded("api-matrix"), book.clone()).await;
+    let mut cookies = Vec::new();
+    for role in Role::ALL {
+        cookies.push((Some(role), api.login(role.as_str()).await));
+    }
+    let mut n = 0;
+    let mut checked = 0;
+    for spec in ROUTES {
+        for (role, cookie) in cookies
+            .iter()
+            .map(|(r, c)| (*r, Some(c.as_str())))
+            .chain([(None, None)])
+        {
+            for target in [Target::Own, Target::Foreign] {
+                n += 1;
+                // Victims for the delete route, re-opened cases for the action route.
+                if spec.path == "/api/users/{username}" {
+                    let hash = tianshu_api::hash_password("victim password").expect("hash");
+                    api.store
+                        .access()
+                        .create_user(&tianshu_store::access::NewUser {
+                            username: format!("victim{n}"),
+                            role: Role::Inspector,
+                            unit: None,
+                            password_hash: hash,
+                        })
+                        .await
+                        .expect("victim user");
+                }
+                for c in book.0.lock().expect("cases").iter_mut() {
+                    c.state = "open".into();
+                }
+                let r = recipe(&api, spec, target, n);
+                // Logging out must not end the sessions the rest of the matrix uses.
+                let fresh;
+                let cookie = match role {
+                    Some(role) if spec.method == "DELETE" && spec.path == "/api/session" => {
+                        fresh = api.login(role.as_str()).await;
+                        Some(fresh.as_str())
+                    }
+                    _ => cookie,
+                };
+                let extra: &[(&str, &str)] = if r.upgrade {
+                    &[
+                        ("Upgrade", "websocket"),
+                        ("Connection", "Upgrade"),
+                        ("Sec-WebSocket-Version", "13"),
+                        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                    ]
+                } else {
+                    &[]
+                };
+                let resp = if r.upgrade {
+                    // The upgrade request replaces `Connection: close`; send it by hand.
+                    http_with(api.addr, r.method, &r.path, cookie, r.body.as_deref(), extra).await
+                } else {
+                    http(api.addr, r.method, &r.path, cookie, r.body.as_deref()).await
+                };
+                let what = format!(
+                    "{} {} as {role:?} on {target:?}: {}",
+                    r.method, r.path, resp.status
+                );
+                checked += 1;
+                let public = spec.roles.is_empty();
+                match role {
+                    None if !public => {
+                        assert_eq!(resp.status, 401, "{what}");
+                        assert_no_leak(&api, &resp.body, &what);
+                    }
+                    Some(role) if !public && !spec.roles.contains(&role) => {
+                        assert_eq!(resp.status, 403, "{what}");
+                        assert_no_leak(&api, &resp.body, &what);
+                    }
+                    Some(Role::Supervisor) if target == Target::Foreign && r.vehicle_scoped => {
+                        assert_eq!(resp.status, 403, "{what}");
+                        assert_no_leak(&api, &resp.body, &what);
+                    }
+                    _ => {
+                        let ok = (200..300).contains(&resp.status)
+                            || (r.upgrade && resp.status == 101)
+                            // No gateway in this process: the command is refused as unavailable, after the checks.
+                            || (spec.path.ends_with("/commands") && resp.status == 503);
+                        assert!(ok, "{what}: {}", resp.body);
+                        if role == Some(Role::Supervisor) && !r.upgrade {
+                            assert_no_leak_of_foreign(&api, &resp.body, &what);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, ROUTES.len() * 5 * 2);
+}
+
+/// A supervisor's successful answers never mention the foreign vehicle.
+fn assert_no_leak_of_foreign(api: &TestApi, body: &str, what: &str) {
+    assert!(
+        !body.contains(FOREIGN_PLATE),
+        "{what}: leaks the foreign plate: {body}"
+    );
+    let foreign = api.vid(FOREIGN_PLATE);
+    for pat in [
+        format!("\"v\":{foreign},"),
+        format!("\"vehicle\":{foreign},"),
+        format!("\"vehicle\":{foreign}}}"),
+    ] {
+        assert!(!body.contains(&pat), "{what}: leaks vehicle {foreign}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_sees_their_unit_and_sub_units_only() {
+    let api = TestApi::start(Scratch::embedded("api-scope"), Arc::new(tianshu_api::NoCases)).await;
+    let sup = api.login("supervisor").await;
+    let r = http(api.addr, "GET", "/api/vehicles", Some(&sup), None).await;
+    let mut plates: Vec<String> = r
+        .json()
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v["plate"].as_str().unwrap_or("").to_string())
+        .collect();
+    plates.sort();
+    assert_eq!(plates, [OWN_PLATE, SUB_PLATE]);
+    let r = http(api.addr, "GET", "/api/positions/latest", Some(&sup), None).await;
+    assert_eq!(r.json().as_array().expect("array").len(), 2);
+    // By plate too (percent-encoded UTF-8), in scope and out of it.
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    let own = http(
+        api.addr,
+        "GET",
+        &format!("/api/positions?plate={}&from={FROM}&to={TO}", enc(OWN_PLATE)),
+        Some(&sup),
+        None,
+    )
+    .await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.json().as_array().expect("array").len(), 60);
+    let foreign = http(
+        api.addr,
+        "GET",
+        &format!("/api/positions?plate={}&from={FROM}&to={TO}", enc(FOREIGN_PLATE)),
+        Some(&sup),
+        None,
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    assert_no_leak(&api, &foreign.body, "foreign plate");
+    // An unknown plate looks exactly like a foreign one to a supervisor.
+    let unknown = http(
+        api.addr,
+        "GET",
+        &format!("/api/positions?plate={}&from={FROM}&to={TO}", enc("鄂B99999")),
+        Some(&sup),
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, 403);
+    // The administrator sees all three.
+    let admin = api.login("administrator").await;
+    let r = http(api.addr, "GET", "/api/vehicles", Some(&admin), None).await;
+    assert_eq!(r.json().as_array().expect("array").len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_and_logouts() {
+    let api = TestApi::start(Scratch::embedded("api-login"), Arc::new(tianshu_api::NoCases)).await;
+    let bad = http(
+        api.addr,
+        "POST",
+        "/api/session",
+        None,
+        Some(r#"{"username":"inspector","password":"nope"}"#),
+    )
+    .await;
+    assert_eq!(bad.status, 401);
+    assert!(bad.header("set-cookie").is_none());
+    let unknown = http(
+        api.addr,
+        "POST",
+        "/api/session",
+        None,
+        Some(r#"{"username":"ghost","password":"nope"}"#),
+    )
+    .await;
+    assert_eq!(unknown.status, 401);
+    let cookie = api.login("inspector").await;
+    assert_eq!(
+        http(api.addr, "GET", "/api/me", Some(&cookie), None).await.json()["role"],
+        "inspector"
+    );
+    assert_eq!(
+        http(api.addr, "DELETE", "/api/session", Some(&cookie), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        http(api.addr, "GET", "/api/me", Some(&cookie), None).await.status,
+        401
+    );
+    // Failed and successful logins are in the audit log.
+    let admin = api.login("administrator").await;
+    let log = http(api.addr, "GET", "/api/audit", Some(&admin), None)
+        .await
+        .json();
+    let actions: Vec<&str> = log
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(&actions[..3], ["login.failed", "login.failed", "login"]);
+    assert!(actions.contains(&"logout"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_route() {
+    let api = TestApi::start(Scratch::embedded("api-openapi"), Arc::new(tianshu_api::NoCases)).await;
+    let doc = http(api.addr, "GET", "/api/openapi.json", None, None)
+        .await
+        .json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for spec in ROUTES {
+        let op = &doc["paths"][spec.path][spec.method.to_ascii_lowercase()];
+        assert!(op.is_object(), "{} {} missing", spec.method, spec.path);
+        assert_eq!(op["x-roles"].as_array().map(Vec::len), Some(spec.roles.len()));
+    }
+}

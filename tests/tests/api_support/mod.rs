@@ -1,0 +1,334 @@
+//! A real API server on 127.0.0.1:0 over a real store, seeded with a small unit tree, users of every
+//! role, and a plain HTTP/1.1 client for the tests to talk to it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tianshu_api::cases::{CaseAction, CaseBook, CaseError, CaseFilter, CaseView};
+use tianshu_api::{ApiConfig, ApiState, LiveHub};
+use tianshu_model::{Phone, Position, StatusFlags, Timestamp, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_store::access::{NewUser, Role};
+use tianshu_store::{RegistryRecord, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[path = "../store_support/mod.rs"]
+pub mod store_support;
+pub use store_support::Scratch;
+
+/// The password every seeded user has.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Cases kept in memory for the API tests, with the transition rules supervisors see: closed is final.
+#[derive(Default)]
+pub struct MemoryCases(pub Mutex<Vec<CaseView>>);
+
+#[async_trait::async_trait]
+impl CaseBook for MemoryCases {
+    async fn list(&self, f: &CaseFilter) -> Result<Vec<CaseView>, CaseError> {
+        let all = self.0.lock().map_err(|e| CaseError::Unavailable(e.to_string()))?;
+        Ok(all
+            .iter()
+            .filter(|c| f.state.as_ref().is_none_or(|s| &c.state == s))
+            .filter(|c| f.vehicle.is_none_or(|v| c.vehicle == v))
+            .filter(|c| f.vehicles.as_ref().is_none_or(|s| s.contains(&c.vehicle)))
+            .cloned()
+            .collect())
+    }
+    async fn get(&self, id: &str) -> Result<Option<CaseView>, CaseError> {
+        let all = self.0.lock().map_err(|e| CaseError::Unavailable(e.to_string()))?;
+        Ok(all.iter().find(|c| c.id == id).cloned())
+    }
+    async fn apply(&self, id: &str, action: &CaseAction, _actor: &str) -> Result<CaseView, CaseError> {
+        let mut all = self.0.lock().map_err(|e| CaseError::Unavailable(e.to_string()))?;
+        let c = all
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or_else(|| CaseError::NotFound(id.into()))?;
+        if c.state == "closed" {
+            return Err(CaseError::InvalidTransition("the case is closed".into()));
+        }
+        c.state = match action {
+            CaseAction::Acknowledge => "acknowledged",
+            CaseAction::Explain { .. } => "explained",
+            CaseAction::Close { .. } => "closed",
+            CaseAction::Escalate { .. } => "escalated",
+        }
+        .into();
+        Ok(c.clone())
+    }
+}
+
+/// A running API over a seeded store.
+pub struct TestApi {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The store behind it.
+    pub store: Store,
+    /// The state (to publish alerts).
+    pub state: ApiState,
+    /// Vehicle ids by plate.
+    pub vehicles: HashMap<String, Vehicle>,
+    /// Unit ids by path.
+    pub units: HashMap<String, UnitId>,
+    /// Keeps the scratch store alive.
+    pub scratch: Scratch,
+    /// The HTTP task.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// The seeded world: 黄石市 with 市委办公室 (and its 机要科 below), and 公安局 beside it.
+pub const SUPERVISOR_UNIT: &str = "黄石市/市委办公室";
+/// A vehicle of the supervisor's own unit.
+pub const OWN_PLATE: &str = "鄂B10001";
+/// A vehicle of a sub-unit of the supervisor's unit.
+pub const SUB_PLATE: &str = "鄂B10002";
+/// A vehicle of another unit.
+pub const FOREIGN_PLATE: &str = "鄂B20001";
+
+/// Base time of the seeded tracks.
+pub const T0_SECS: i64 = 1_795_000_000;
+
+/// A seeded point.
+pub fn point(vehicle: VehicleId, secs: i64, lon_e6: i32) -> Position {
+    Position {
+        vehicle,
+        phone: Phone(13_800_000_000 + vehicle.0 as u128),
+        fix_time: Timestamp::from_secs(T0_SECS + secs),
+        recv_time: Timestamp::from_secs(T0_SECS + secs),
+        lat_e6: 30_200_000,
+        lon_e6,
+        speed_dkmh: 400,
+        course_deg: 90,
+        status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED),
+        ..Default::default()
+    }
+}
+
+impl TestApi {
+    /// Opens `scratch`, seeds it, and serves the API with `cases`.
+    pub async fn start(scratch: Scratch, cases: Arc<dyn CaseBook>) -> TestApi {
+        let store = Store::open(&scratch.url()).await.expect("opening the store");
+        let rec = |unit: &str, plate: &str, phone: u128| RegistryRecord {
+            unit: unit.into(),
+            plate: plate.into(),
+            phone: Phone(phone),
+            terminal_id: format!("T{phone}"),
+            vehicle_class: VehicleClass::General,
+        };
+        store
+            .import_registry(&[
+                rec(SUPERVISOR_UNIT, OWN_PLATE, 13_900_000_001),
+                rec("黄石市/市委办公室/机要科", SUB_PLATE, 13_900_000_002),
+                rec("黄石市/公安局", FOREIGN_PLATE, 13_900_000_003),
+            ])
+            .await
+            .expect("seeding the registry");
+        let vehicles: HashMap<String, Vehicle> = store
+            .vehicles()
+            .await
+            .expect("vehicles")
+            .into_iter()
+            .map(|v| (v.plate.clone(), v))
+            .collect();
+        let all_units = store.units().await.expect("units");
+        let mut units = HashMap::new();
+        for u in &all_units {
+            let mut path = vec![u.name.clone()];
+            let mut p = u.parent;
+            while let Some(pid) = p {
+                let parent = all_units.iter().find(|x| x.id == pid).expect("parent unit");
+                path.insert(0, parent.name.clone());
+                p = parent.parent;
+            }
+            units.insert(path.join("/"), u.id);
+        }
+        // Ten minutes of points for each car, 10 s apart.
+        let mut pts = Vec::new();
+        for v in vehicles.values() {
+            for i in 0..60 {
+                pts.push(point(v.id, i * 10, 115_000_000 + i as i32 * 200));
+            }
+        }
+        store.append_points(&pts).await.expect("seeding points");
+        let hash = tianshu_api::hash_password(PASSWORD).expect("hashing");
+        for role in Role::ALL {
+            let unit = (role == Role::Supervisor).then(|| units[SUPERVISOR_UNIT]);
+            store
+                .access()
+                .create_user(&NewUser {
+                    username: role.as_str().into(),
+                    role,
+                    unit,
+                    password_hash: hash.clone(),
+                })
+                .await
+                .expect("creating a user");
+        }
+        let state = ApiState::with_parts(store.clone(), ApiConfig::default(), LiveHub::new(), cases, None);
+        let app = tianshu_api::router(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+        });
+        TestApi {
+            addr,
+            store,
+            state,
+            vehicles,
+            units,
+            scratch,
+            task,
+        }
+    }
+
+    /// A vehicle id by plate.
+    pub fn vid(&self, plate: &str) -> i64 {
+        self.vehicles[plate].id.0
+    }
+
+    /// Logs in and returns the cookie pair to send back.
+    pub async fn login(&self, username: &str) -> String {
+        let body = serde_json::json!({"username": username, "password": PASSWORD}).to_string();
+        let r = http(self.addr, "POST", "/api/session", None, Some(&body)).await;
+        assert_eq!(r.status, 200, "login as {username}: {}", r.body);
+        let set = r.header("set-cookie").expect("a session cookie");
+        assert!(set.contains("HttpOnly"), "the session cookie is HttpOnly: {set}");
+        set.split(';').next().expect("cookie pair").to_string()
+    }
+}
+
+/// A response.
+#[derive(Debug)]
+pub struct Resp {
+    /// Status code.
+    pub status: u16,
+    /// Headers, lower-cased names.
+    pub headers: Vec<(String, String)>,
+    /// Body as text.
+    pub body: String,
+}
+
+impl Resp {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), read to the end.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&str>,
+) -> Resp {
+    http_with(addr, method, path, cookie, body, &[]).await
+}
+
+/// Like [`http`], with extra headers.
+pub async fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Resp {
+    let mut s = TcpStream::connect(addr).await.expect("connecting");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    if !extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("connection")) {
+        req.push_str("Connection: close\r\n");
+    }
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() || method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.expect("writing the request");
+    let mut raw = Vec::new();
+    if extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("upgrade")) {
+        // An upgrade keeps the connection open: read the head only.
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).await.expect("reading");
+            raw.extend_from_slice(&buf[..n]);
+            if n == 0 || raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    } else {
+        s.read_to_end(&mut raw).await.expect("reading the response");
+    }
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Resp {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).to_string(),
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        let start = eol + 2;
+        out.extend_from_slice(&b[start..(start + size).min(b.len())]);
+        b = &b[(start + size + 2).min(b.len())..];
+    }
+}
