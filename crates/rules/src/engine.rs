@@ -136,8 +136,8 @@ impl Debouncer {
                 }
             }
         }
-        if let Phase::Pending { since, fixes, last } = self.phase {
-            if last.millis() - since.millis() >= i64::from(d.min_duration_secs) * 1000 && fixes >= d.min_fixes
+        if let Phase::Pending { since, fixes, last } = self.phase
+            && last.millis() - since.millis() >= i64::from(d.min_duration_secs) * 1000 && fixes >= d.min_fixes
             {
                 self.phase = Phase::Active {
                     last_true: last,
@@ -146,7 +146,6 @@ impl Debouncer {
                 };
                 o.opened = Some(since);
             }
-        }
         o
     }
 
@@ -355,8 +354,8 @@ impl VehicleRules {
         if p.recv_time > self.last_recv {
             self.last_recv = p.recv_time;
         }
-        if let Some(prev) = self.prev {
-            if p.fix_time < prev.t {
+        if let Some(prev) = self.prev
+            && p.fix_time < prev.t {
                 self.diag.out_of_order_points += 1;
                 let restart = self
                     .late_lane
@@ -374,7 +373,6 @@ impl VehicleRules {
                 }
                 return;
             }
-        }
         self.step(r, p, out);
     }
 
@@ -402,25 +400,24 @@ impl VehicleRules {
             .late_lane
             .as_ref()
             .is_some_and(|l| now.millis() - l.last_recv.millis() > LATE_LANE_IDLE_MS)
-        {
-            if let Some(mut lane) = self.late_lane.take() {
+            && let Some(mut lane) = self.late_lane.take() {
                 lane.finish(r, out);
             }
-        }
     }
 
     /// Ends the evaluation: open episodes close at their last evidence (a silence still in progress
     /// stays open).
+    // `r` is part of the contract (a future rule may need reference data to close), not only recursion.
+    #[allow(clippy::only_used_in_recursion)]
     pub fn finish(&mut self, r: &Reference, out: &mut Vec<RuleEvent>) {
         if let Some(mut lane) = self.late_lane.take() {
             lane.finish(r, out);
         }
         for tr in &mut self.tracks {
-            if let Some(end) = tr.deb.finish() {
-                if let Some(ep) = tr.open.take() {
+            if let Some(end) = tr.deb.finish()
+                && let Some(ep) = tr.open.take() {
                     out.push(RuleEvent::Closed(close_episode(ep, end, &tr.detail)));
                 }
-            }
             tr.pending_evidence.clear();
         }
         if let Some((ep, night_end)) = self.night_open.take() {
@@ -446,11 +443,10 @@ impl VehicleRules {
         let vehicle = self.vehicle;
         let tr = &mut self.tracks[idx];
         let s = tr.deb.step(d, p.fix_time, enter, stay);
-        if let Some(end) = s.closed {
-            if let Some(ep) = tr.open.take() {
+        if let Some(end) = s.closed
+            && let Some(ep) = tr.open.take() {
                 out.push(RuleEvent::Closed(close_episode(ep, end, &tr.detail)));
             }
-        }
         if s.started {
             tr.pending_evidence.clear();
             tr.detail = detail();
@@ -524,14 +520,13 @@ impl VehicleRules {
     /// Night episode bookkeeping up to `upto`: closes an episode whose night has ended and runs the
     /// nightly checks that fall in `(watermark, upto]`.
     fn night_before(&mut self, r: &Reference, upto: Timestamp, out: &mut Vec<RuleEvent>) {
-        if let Some((ep, night_end)) = &self.night_open {
-            if upto >= *night_end {
+        if let Some((ep, night_end)) = &self.night_open
+            && upto >= *night_end {
                 let end = *night_end;
                 let ep = ep.clone();
                 self.night_open = None;
                 out.push(RuleEvent::Closed(self.close_night(ep, end)));
             }
-        }
         let from = self.night_checked_until.unwrap_or(upto);
         if upto > from && r.config.night_parking.enabled && !r.night.checks_secs.is_empty() {
             // A gap of days gets the checks of its last two days only: older ones have no evidence.
@@ -789,8 +784,8 @@ impl VehicleRules {
         if cfg.off_route.enabled && valid && !ex(RuleId::OffRoute) {
             let (mut enter, mut stay) = (false, false);
             let mut detail = Detail::default();
-            if let Some(o) = cover.routed {
-                if let Some(route) = o.route.as_ref() {
+            if let Some(o) = cover.routed
+                && let Some(route) = o.route.as_ref() {
                     let tol = cfg.off_route.endpoint_tolerance_m;
                     let near_end = approx_distance_m(ll, route.start()) <= tol
                         || approx_distance_m(ll, route.end()) <= tol
@@ -818,7 +813,6 @@ impl VehicleRules {
                         };
                     }
                 }
-            }
             self.drive(
                 OFF_ROUTE,
                 RuleId::OffRoute,
@@ -846,11 +840,10 @@ impl VehicleRules {
                         prohibited.get_or_insert(id);
                     }
                     crate::FenceKind::SpeedZone => {
-                        if let Some(l) = f.speed_limit_kmh {
-                            if zone.is_none_or(|(_, z)| l < z) {
+                        if let Some(l) = f.speed_limit_kmh
+                            && zone.is_none_or(|(_, z)| l < z) {
                                 zone = Some((id, l));
                             }
-                        }
                     }
                     crate::FenceKind::Depot => {}
                 }

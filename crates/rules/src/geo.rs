@@ -506,7 +506,7 @@ impl PolygonSet {
             (a.0.min(b.0), a.1.min(b.1))
         });
         let (max_x, max_y) = boxes.iter().fold((f64::NEG_INFINITY, f64::NEG_INFINITY), |a, b| {
-            (a.0.max(b.0), a.1.max(b.1))
+            (a.0.max(b.2), a.1.max(b.3))
         });
         // Cells of about 0.005 degrees (500 m), at most 512 per axis.
         let grid = Grid::build(min_x, min_y, max_x, max_y, 0.005, 512, &boxes);
@@ -653,5 +653,11 @@ mod tests {
         assert_eq!(set.containing([115.03, 30.05]).collect::<Vec<_>>(), [53]);
         assert_eq!(set.containing([115.035, 30.05]).count(), 0);
         assert_eq!(set.containing([120.0, 30.0]).count(), 0);
+        // A large polygon next to a small one: its far corner is still found.
+        let big = PolygonIndex::new(&[square(115.0, 30.0, 0.25)]).unwrap();
+        let small = PolygonIndex::new(&[square(114.8, 29.8, 0.001)]).unwrap();
+        let set = PolygonSet::new(vec![big, small]);
+        assert_eq!(set.containing([115.24, 30.24]).collect::<Vec<_>>(), [0]);
+        assert_eq!(set.containing([114.8, 29.8]).collect::<Vec<_>>(), [0, 1]);
     }
 }
