@@ -401,6 +401,23 @@ async fn simplified_tracks_keep_stops_and_alarms(store: Store) {
     assert!(secs.windows(2).all(|w| w[0] < w[1]));
 }
 
+async fn an_impossible_fix_time_fails_only_its_own_append(store: Store) {
+    let bad = Position {
+        fix_time: Timestamp::from_secs(-86_400),
+        ..point(1, 0)
+    };
+    let (good_batch, bad_batch) = ([point(2, 0)], [point(1, 5), bad]);
+    let (good, bad) = tokio::join!(store.append_points(&good_batch), store.append_points(&bad_batch));
+    assert_eq!(good.unwrap().inserted, 1);
+    assert!(matches!(bad, Err(Error::Invalid { .. })), "{bad:?}");
+    assert!(track(&store, 1, 0, 10).await.is_empty());
+    let far = Position {
+        fix_time: Timestamp::from_secs(40_000_000_000),
+        ..point(1, 0)
+    };
+    assert!(store.append_points(&[far]).await.is_err());
+}
+
 fn points_lon(i: i32) -> i32 {
     115_000_000 + i * 50
 }
@@ -433,6 +450,7 @@ macro_rules! conformance {
             case!(a_bad_import_changes_nothing);
             case!(driver_events_round_trip);
             case!(simplified_tracks_keep_stops_and_alarms);
+            case!(an_impossible_fix_time_fails_only_its_own_append);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn migrations_apply_from_empty_and_rerun_as_a_no_op() {

@@ -300,12 +300,16 @@ impl Store {
 
     /// Stores a batch through the group-commit writer; resolves when it is durable, with what it did.
     /// Waits when the writer's queue is full.
+    /// A point whose fix time is before 1970 or from year 3000 on is refused with [`Error::Invalid`]
+    /// before it reaches the writer, so that it cannot fail the commit of other callers' points.
     pub async fn append_points(&self, points: &[Position]) -> Result<AppendSummary> {
+        check_fix_times(points)?;
         self.writer.append(points.to_vec()).await
     }
 
     /// Like [`Store::append_points`], without copying the batch.
     pub async fn append_points_owned(&self, points: Vec<Position>) -> Result<AppendSummary> {
+        check_fix_times(&points)?;
         self.writer.append(points).await
     }
 
@@ -344,6 +348,25 @@ impl std::ops::Deref for Store {
     type Target = dyn Backend;
     fn deref(&self) -> &Self::Target {
         &*self.backend
+    }
+}
+
+/// The fix times a store accepts: from 1970-01-01 up to (not including) 3000-01-01 UTC.
+pub const FIX_TIME_RANGE_MS: std::ops::Range<i64> = 0..32_503_680_000_000;
+
+fn check_fix_times(points: &[Position]) -> Result<()> {
+    match points
+        .iter()
+        .position(|p| !FIX_TIME_RANGE_MS.contains(&p.fix_time.0))
+    {
+        None => Ok(()),
+        Some(i) => Err(Error::Invalid {
+            line: None,
+            reason: format!(
+                "point {i} has fix time {} ms, outside 1970..3000",
+                points[i].fix_time.0
+            ),
+        }),
     }
 }
 

@@ -43,8 +43,13 @@ const COPY_TYPES: [Type; 17] = [
     Type::INT2,
 ];
 
+/// Instants PostgreSQL's `timestamptz` holds (about 4300 BC to 255,000 AD); a range bound beyond
+/// them (say `i64::MAX` for "until the end") is clamped rather than wrapped.
+const PG_MIN_MILLIS: i64 = -200_000_000_000_000;
+const PG_MAX_MILLIS: i64 = 8_000_000_000_000_000;
+
 pub(crate) fn to_datetime(t: Timestamp) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_millis(t.0).unwrap_or_default()
+    DateTime::<Utc>::from_timestamp_millis(t.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS)).unwrap_or_default()
 }
 
 fn from_datetime(t: DateTime<Utc>) -> Timestamp {

@@ -1,0 +1,263 @@
+//! `tianshu export`: one vehicle's track between two instants, to stdout, in time order.
+//!
+//! CSV (one row per point, `fix_time` first, UTC ISO-8601), GeoJSON (a FeatureCollection of Point
+//! features, `[lon, lat]`) or GPX 1.1 (one track segment). Points are written as they stream from the
+//! store, so a month of points never sits in memory; `--simplify-m` instead reduces the track on the
+//! server side, keeping every stop and every alarm point.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use tianshu_model::{Position, PositionSource, Timestamp};
+use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A GeoJSON FeatureCollection of points.
+    Geojson,
+    /// GPX 1.1 with one track.
+    Gpx,
+}
+
+/// Arguments of `tianshu export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
+    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
+    pub store: String,
+    /// The vehicle's licence plate, as registered (e.g. 鄂B12345).
+    #[arg(long)]
+    pub plate: String,
+    /// Start of the range, inclusive, ISO-8601 with an offset (`2026-11-27T00:00:00Z`, `...+08:00`).
+    #[arg(long)]
+    pub from: String,
+    /// End of the range, exclusive, ISO-8601 with an offset.
+    #[arg(long)]
+    pub to: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ExportFormat,
+    /// Simplify the track to within this many metres (stops and alarm points are always kept).
+    #[arg(long)]
+    pub simplify_m: Option<f64>,
+}
+
+fn parse_instant(flag: &str, s: &str) -> anyhow::Result<Timestamp> {
+    Timestamp::parse_rfc3339(s.trim())
+        .with_context(|| format!("--{flag} {s:?} is not ISO-8601 with an offset, e.g. 2026-11-27T08:00:00Z"))
+}
+
+/// Runs `tianshu export`.
+pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let from = parse_instant("from", &args.from)?;
+    let to = parse_instant("to", &args.to)?;
+    if from >= to {
+        bail!("--from {} is not before --to {}", args.from, args.to);
+    }
+    if args.simplify_m.is_some_and(|m| !(m.is_finite() && m >= 0.0)) {
+        bail!("--simplify-m must be a non-negative number of metres");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(export(args, from, to))
+}
+
+async fn export(args: ExportArgs, from: Timestamp, to: Timestamp) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&args.store)
+        .await
+        .with_context(|| format!("opening the store {}", args.store))?;
+    let Some(vehicle) = store.vehicle_by_plate(&args.plate).await? else {
+        bail!("no vehicle with plate {} in the registry", args.plate);
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut writer = TrackWriter::new(args.format, &args.plate);
+    let written = async {
+        writer.begin(&mut out)?;
+        match args.simplify_m {
+            Some(tolerance_m) => {
+                for p in store.track_simplified(vehicle.id, from, to, tolerance_m).await? {
+                    writer.point(&mut out, &p)?;
+                }
+            }
+            None => {
+                let mut track = store.track(vehicle.id, from, to).await?;
+                while let Some(p) = track.next().await {
+                    writer.point(&mut out, &p?)?;
+                }
+            }
+        }
+        writer.end(&mut out)?;
+        out.flush()?;
+        anyhow::Ok(())
+    }
+    .await;
+    match written {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // The reader went away (`| head`): not an error of ours.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes points one at a time in one format.
+struct TrackWriter {
+    format: ExportFormat,
+    plate: String,
+    written: u64,
+}
+
+fn source_name(s: PositionSource) -> &'static str {
+    match s {
+        PositionSource::Live => "live",
+        PositionSource::Backfill => "backfill",
+        PositionSource::Json => "json",
+    }
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// Escapes text for XML content and attributes.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl TrackWriter {
+    fn new(format: ExportFormat, plate: &str) -> Self {
+        TrackWriter {
+            format,
+            plate: plate.to_string(),
+            written: 0,
+        }
+    }
+
+    fn begin(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        match self.format {
+            ExportFormat::Csv => writeln!(
+                out,
+                "fix_time,recv_time,plate,phone,lat,lon,altitude_m,speed_kmh,course_deg,alarm,status,mileage_km,\
+                 fuel_l,satellites,rssi,source"
+            ),
+            ExportFormat::Geojson => write!(out, "{{\"type\":\"FeatureCollection\",\"features\":["),
+            ExportFormat::Gpx => write!(
+                out,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gpx version=\"1.1\" creator=\"tianshu\" \
+                 xmlns=\"http://www.topografix.com/GPX/1/1\">\n<trk><name>{}</name><trkseg>\n",
+                xml_escape(&self.plate)
+            ),
+        }
+    }
+
+    fn point(&mut self, out: &mut impl Write, p: &Position) -> std::io::Result<()> {
+        match self.format {
+            ExportFormat::Csv => writeln!(
+                out,
+                "{},{},{},{},{:.6},{:.6},{},{:.1},{},0x{:08x},0x{:08x},{},{},{},{},{}",
+                p.fix_time.to_rfc3339(),
+                p.recv_time.to_rfc3339(),
+                csv_field(&self.plate),
+                p.phone,
+                p.lat(),
+                p.lon(),
+                p.altitude_m,
+                p.speed_kmh(),
+                p.course_deg,
+                p.alarm.0,
+                p.status.0,
+                opt(p.mileage_dkm.map(|d| f64::from(d) / 10.0)),
+                opt(p.fuel_dl.map(|d| f64::from(d) / 10.0)),
+                opt(p.satellites),
+                opt(p.rssi),
+                source_name(p.source),
+            )?,
+            ExportFormat::Geojson => {
+                let alarms: Vec<&str> = p.alarm.iter().map(|b| b.name()).collect();
+                let feature = serde_json::json!({
+                    "type": "Feature",
+                    "geometry": { "type": "Point", "coordinates": [p.lon(), p.lat()] },
+                    "properties": {
+                        "fix_time": p.fix_time.to_rfc3339(),
+                        "recv_time": p.recv_time.to_rfc3339(),
+                        "plate": self.plate,
+                        "speed_kmh": p.speed_kmh(),
+                        "course_deg": p.course_deg,
+                        "altitude_m": p.altitude_m,
+                        "alarms": alarms,
+                        "alarm": p.alarm.0,
+                        "status": p.status.0,
+                        "source": source_name(p.source),
+                    },
+                });
+                if self.written > 0 {
+                    write!(out, ",")?;
+                }
+                write!(out, "\n{feature}")?;
+            }
+            ExportFormat::Gpx => writeln!(
+                out,
+                "<trkpt lat=\"{:.6}\" lon=\"{:.6}\"><ele>{}</ele><time>{}</time></trkpt>",
+                p.lat(),
+                p.lon(),
+                p.altitude_m,
+                p.fix_time.to_rfc3339()
+            )?,
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        match self.format {
+            ExportFormat::Csv => Ok(()),
+            ExportFormat::Geojson => writeln!(out, "\n]}}"),
+            ExportFormat::Gpx => writeln!(out, "</trkseg></trk>\n</gpx>"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(xml_escape("鄂B<1>&\"'"), "鄂B&lt;1&gt;&amp;&quot;&apos;");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("鄂B12345"), "鄂B12345");
+    }
+}

@@ -1,0 +1,239 @@
+//! The store's command line, run as an operator would: `tianshu registry import` and `tianshu export`
+//! against the embedded store and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod store_support;
+
+use std::process::Output;
+
+use store_support::{Scratch, T0_SECS, point, tianshu_bin};
+use tianshu_model::{AlarmFlags, Position, Timestamp};
+use tianshu_store::Store;
+
+const REGISTRY_CSV: &str = "unit,plate,phone,terminal_id,vehicle_class\n\
+                            黄石市/市委办公室,鄂B12345,013800138000,T000001,general\n\
+                            黄石市/公安局,鄂B0001警,13800138001,T000002,law_enforcement\n";
+
+fn tianshu(args: &[&str], cwd: &std::path::Path) -> Output {
+    std::process::Command::new(tianshu_bin())
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("running tianshu")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn scratch_dir(name: &str) -> tempdir::Dir {
+    tempdir::Dir::new(name)
+}
+
+mod tempdir {
+    /// A directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new(name: &str) -> Dir {
+            let p = std::env::temp_dir().join(format!("tianshu-cli-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Imports the registry through the CLI, appends a track for 鄂B12345 through the API (out of order,
+/// with an alarm), and checks the three export formats.
+async fn import_then_export(url: &str) {
+    let dir = scratch_dir("export");
+    let csv = dir.0.join("registry.csv");
+    std::fs::write(&csv, REGISTRY_CSV).unwrap();
+    let out = tianshu(
+        &["registry", "import", "--store", url, csv.to_str().unwrap()],
+        &dir.0,
+    );
+    assert!(out.status.success(), "import failed: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("3 units created"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let store = Store::open(url).await.unwrap();
+    let car = store
+        .vehicle_by_plate("鄂B12345")
+        .await
+        .unwrap()
+        .expect("imported");
+    let mut points: Vec<Position> = (0..30)
+        .rev()
+        .map(|i| Position {
+            vehicle: car.id,
+            ..point(0, i * 10)
+        })
+        .collect();
+    points[5].alarm = AlarmFlags(1);
+    // Another car's points and points outside the range never show up.
+    points.push(Position {
+        vehicle: tianshu_model::VehicleId(car.id.0 + 1),
+        ..point(0, 15)
+    });
+    points.push(Position {
+        vehicle: car.id,
+        ..point(0, 3_600)
+    });
+    store.append_points(&points).await.unwrap();
+    drop(store);
+
+    let from = Timestamp::from_secs(T0_SECS).to_rfc3339();
+    let to = Timestamp::from_secs(T0_SECS + 300).to_rfc3339();
+    let export = |format: &str| {
+        let out = tianshu(
+            &[
+                "export",
+                "--store",
+                url,
+                "--plate",
+                "鄂B12345",
+                "--from",
+                &from,
+                "--to",
+                &to,
+                "--format",
+                format,
+            ],
+            &dir.0,
+        );
+        assert!(
+            out.status.success(),
+            "export {format} failed: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+
+    let csv = export("csv");
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("fix_time,"));
+    let times: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
+    let expected: Vec<String> = (0..30)
+        .map(|i| Timestamp::from_secs(T0_SECS + i * 10).to_rfc3339())
+        .collect();
+    assert_eq!(times, expected);
+    assert!(times[0] == "2026-11-27T00:00:00Z");
+    assert!(
+        csv.contains("2026-11-27T00:04:00Z,2026-11-27T00:04:01Z,鄂B12345,13800000000,"),
+        "{csv}"
+    );
+
+    let geojson: serde_json::Value = serde_json::from_str(&export("geojson")).unwrap();
+    assert_eq!(geojson["type"], "FeatureCollection");
+    let features = geojson["features"].as_array().unwrap();
+    assert_eq!(features.len(), 30);
+    assert_eq!(features[0]["properties"]["fix_time"], "2026-11-27T00:00:00Z");
+    assert_eq!(features[0]["geometry"]["coordinates"][0], 115.0);
+    // points[5] was second 240.
+    assert_eq!(features[24]["properties"]["alarms"][0], "sos");
+
+    let gpx = export("gpx");
+    assert!(gpx.starts_with("<?xml") && gpx.contains("<name>鄂B12345</name>"));
+    assert_eq!(gpx.matches("<trkpt ").count(), 30);
+    assert!(gpx.contains("<time>2026-11-27T00:04:50Z</time>"));
+
+    // An unknown plate and a reversed range are errors with their reason.
+    let out = tianshu(
+        &[
+            "export",
+            "--store",
+            url,
+            "--plate",
+            "鄂A00000",
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ],
+        &dir.0,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("鄂A00000"), "{}", text(&out.stderr));
+    let out = tianshu(
+        &[
+            "export",
+            "--store",
+            url,
+            "--plate",
+            "鄂B12345",
+            "--from",
+            &to,
+            "--to",
+            &from,
+        ],
+        &dir.0,
+    );
+    assert!(!out.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_registry_import_and_export() {
+    let scratch = Scratch::embedded("cli");
+    import_then_export(&scratch.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_registry_import_and_export() {
+    let scratch = Scratch::postgres("cli").await;
+    import_then_export(&scratch.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_row_is_named_and_nothing_is_imported() {
+    let dir = scratch_dir("bad-row");
+    let bad = format!("{REGISTRY_CSV}大冶市,鄂B99999,13800138009,T000009,limousine\n");
+    std::fs::write(dir.0.join("bad.csv"), bad).unwrap();
+    // No --store: the default embedded path under the working directory.
+    let out = tianshu(&["registry", "import", "bad.csv"], &dir.0);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("line 4") && stderr.contains("limousine"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.0.join("good.json"), serde_json::to_string_pretty(&serde_json::json!([
+        {"unit": "黄石市/市委办公室", "plate": "鄂B12345", "phone": "013800138000", "terminal_id": "T000001", "vehicle_class": "general"},
+        {"unit": "黄石市", "plate": "鄂B00001", "phone": "13800138002", "terminal_id": "T000003", "vehicle_class": "emergency"}
+    ])).unwrap()).unwrap();
+    let out = tianshu(&["registry", "import", "good.json"], &dir.0);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.0.join("tianshu-data/tianshu.db").exists());
+    let out = tianshu(&["registry", "import", "good.json"], &dir.0);
+    assert!(
+        text(&out.stdout).contains("0 units created"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = tianshu(&["registry", "list"], &dir.0);
+    let vehicles: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Only the JSON file's two cars: the bad CSV left nothing behind.
+    assert_eq!(vehicles.len(), 2);
+    assert_eq!(vehicles[0]["unit"], "黄石市/市委办公室");
+    assert_eq!(vehicles[1]["vehicle_class"], "emergency");
+    assert_eq!(vehicles[0]["terminals"][0]["phone"], "13800138000");
+
+    let bad_json = "[\n  {\"unit\": \"黄石市\", \"plate\": \"鄂B1\", \"phone\": \"1\", \"terminal_id\": \"T1\",\n   \"vehicle_class\": \"nope\"}\n]";
+    std::fs::write(dir.0.join("bad.json"), bad_json).unwrap();
+    let out = tianshu(&["registry", "import", "bad.json"], &dir.0);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("line 2"), "{}", text(&out.stderr));
+}
