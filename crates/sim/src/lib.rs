@@ -2,10 +2,20 @@
 //!
 //! The [`world`] module generates, from a seed, a city of units, cars, terminals, roads, geofences and
 //! dispatch orders around Huangshi, and writes them in the formats the platform imports. The [`plan`]
-//! module turns a car and a day into trips and motion.
+//! module turns a car and a day into trips and motion. [`Fleet::spawn`] runs one real JT/T 808 TCP
+//! client per car against a platform, and its [`Ledger`] records every point the platform acknowledged.
 #![deny(missing_docs)]
 
 pub mod calendar;
+pub mod clock;
+pub mod fleet;
 pub mod geo;
+pub mod ledger;
 pub mod plan;
+pub mod scenario;
+pub mod terminal;
 pub mod world;
+
+pub use fleet::{Fleet, FleetConfig, FleetError, FleetHandle, FleetStats, StatsSnapshot};
+pub use ledger::{Ledger, LedgerEntry};
+pub use world::{World, WorldConfig};
