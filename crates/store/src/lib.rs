@@ -37,6 +37,7 @@ pub mod embedded;
 mod migrate;
 pub mod postgres;
 mod registry_file;
+pub mod rules;
 pub mod simplify;
 pub mod writer;
 
