@@ -12,6 +12,7 @@
 mod access;
 mod points;
 mod registry;
+mod rules;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -16,6 +16,7 @@
 mod access;
 mod points;
 mod registry;
+mod rules;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

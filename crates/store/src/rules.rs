@@ -1,0 +1,394 @@
+//! The rules area: reference data for the rule engine (calendars, geofences, orders and filings) and
+//! alert cases with their history and delivery outbox.
+//!
+//! The store keeps reference data as the documents it was imported from (a calendar year's TOML text, a
+//! fence or an order as JSON) plus the columns it is looked up by; the rule engine parses them. Cases
+//! are one row per episode, identified by (vehicle, rule, start): recording an episode again updates
+//! its end and evidence instead of opening a second case. A case and its notifications are written in
+//! one transaction (an outbox), so a crash between detection and delivery delays a notification but
+//! never loses it.
+//!
+//! Schema: migrations 0100-0199 of both backends; implementations in `embedded/rules.rs` and
+//! `postgres/rules.rs`; reached through [`crate::Store::rules`].
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tianshu_model::{Timestamp, UnitId, VehicleId};
+
+use crate::{BackendKind, Error, Result, Store};
+
+/// One year of the official calendar, as imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCalendar {
+    /// The year.
+    pub year: i32,
+    /// The TOML text.
+    pub source: String,
+    /// When it was imported.
+    pub updated: Timestamp,
+}
+
+/// A geofence, as imported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFence {
+    /// `region`, `depot`, `prohibited` or `speed_zone`.
+    pub kind: String,
+    /// Name, unique per kind.
+    pub name: String,
+    /// The fence as JSON (name, kind, unit, category, speed limit, polygons).
+    pub body: serde_json::Value,
+    /// When it was last imported (set by the store).
+    pub updated: Timestamp,
+}
+
+/// A dispatch order or holiday filing, as imported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredOrder {
+    /// Order id.
+    pub id: String,
+    /// The car's plate.
+    pub plate: String,
+    /// `order` or `filing`.
+    pub kind: String,
+    /// `requested`, `approved`, `cancelled` or `completed`.
+    pub state: String,
+    /// Start of the window.
+    pub start: Timestamp,
+    /// End of the window.
+    pub end: Timestamp,
+    /// The order as JSON, in the import format.
+    pub body: serde_json::Value,
+    /// When it was last imported (set by the store).
+    pub updated: Timestamp,
+}
+
+/// What an order import did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OrderImportSummary {
+    /// New ids.
+    pub created: u64,
+    /// Known ids whose content changed.
+    pub updated: u64,
+    /// Known ids imported again unchanged.
+    pub unchanged: u64,
+    /// Ids created or changed, for re-evaluation.
+    pub changed_ids: Vec<String>,
+}
+
+/// Where a case is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    /// Raised, nobody has looked yet.
+    Open,
+    /// A supervisor has seen it.
+    Acknowledged,
+    /// The unit has written its explanation.
+    Explained,
+    /// Verified and closed.
+    Closed,
+    /// Sent up to the discipline inspectors (by a person, or by itself when left unexplained).
+    Escalated,
+    /// Withdrawn by re-evaluation (an order approved after the fact) or by an administrator.
+    Withdrawn,
+}
+
+impl CaseState {
+    /// Every state.
+    pub const ALL: [CaseState; 6] = [
+        CaseState::Open,
+        CaseState::Acknowledged,
+        CaseState::Explained,
+        CaseState::Closed,
+        CaseState::Escalated,
+        CaseState::Withdrawn,
+    ];
+
+    /// The id used in the database and the API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Open => "open",
+            CaseState::Acknowledged => "acknowledged",
+            CaseState::Explained => "explained",
+            CaseState::Closed => "closed",
+            CaseState::Escalated => "escalated",
+            CaseState::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Parses an id.
+    pub fn parse(s: &str) -> Option<Self> {
+        CaseState::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// An alert case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertCase {
+    /// Case id.
+    pub id: i64,
+    /// The car.
+    pub vehicle: VehicleId,
+    /// The car's unit when the case was raised.
+    pub unit: UnitId,
+    /// Rule id (`out_of_hours`, ...).
+    pub rule: String,
+    /// Start of the episode.
+    pub start: Timestamp,
+    /// End of the episode, once it ended.
+    pub end: Option<Timestamp>,
+    /// `low`, `medium` or `high`.
+    pub severity: String,
+    /// Raised from late data.
+    pub late: bool,
+    /// Where the case is.
+    pub state: CaseState,
+    /// The rule's reasoning, English.
+    pub reasoning: String,
+    /// The rule's reasoning, Chinese.
+    pub reasoning_zh: String,
+    /// The episode as JSON (evidence included).
+    pub episode: serde_json::Value,
+    /// When it escalates by itself if still unexplained.
+    pub escalate_at: Option<Timestamp>,
+    /// When it was raised.
+    pub created: Timestamp,
+    /// Last change.
+    pub updated: Timestamp,
+}
+
+/// An episode to record as a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCase {
+    /// The car.
+    pub vehicle: VehicleId,
+    /// The car's unit.
+    pub unit: UnitId,
+    /// Rule id.
+    pub rule: String,
+    /// Start of the episode.
+    pub start: Timestamp,
+    /// End, once it ended.
+    pub end: Option<Timestamp>,
+    /// Severity.
+    pub severity: String,
+    /// Raised from late data.
+    pub late: bool,
+    /// Reasoning, English.
+    pub reasoning: String,
+    /// Reasoning, Chinese.
+    pub reasoning_zh: String,
+    /// The episode as JSON.
+    pub episode: serde_json::Value,
+    /// When it escalates by itself if unexplained (for a new case).
+    pub escalate_at: Option<Timestamp>,
+}
+
+/// One step of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseEvent {
+    /// The case.
+    pub case_id: i64,
+    /// When.
+    pub time: Timestamp,
+    /// Who (a username, or `system`).
+    pub actor: String,
+    /// What: `opened`, `acknowledged`, `explained`, `closed`, `escalated`, `withdrawn`, `updated`.
+    pub action: String,
+    /// The explanation, the verification note, the reason.
+    pub note: String,
+}
+
+/// Which cases to list.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CaseFilter {
+    /// Only these states (all when empty).
+    pub states: Vec<CaseState>,
+    /// Only these units (all when `None`; a supervisor's scope is their unit and its descendants).
+    pub units: Option<Vec<UnitId>>,
+    /// Only this vehicle.
+    pub vehicle: Option<VehicleId>,
+    /// Only this rule.
+    pub rule: Option<String>,
+    /// Only episodes that started at or after this.
+    pub from: Option<Timestamp>,
+    /// Only episodes that started before this.
+    pub to: Option<Timestamp>,
+    /// At most this many (newest first); 0 means 100.
+    pub limit: u32,
+    /// Skip this many.
+    pub offset: u32,
+}
+
+/// A notification to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewDelivery {
+    /// `web`, `webhook`, `email`, `mqtt`.
+    pub channel: String,
+    /// Channel-specific: a URL, an e-mail address, a unit id for the web feed.
+    pub recipient: String,
+    /// The message body as the channel will send it.
+    pub payload: String,
+}
+
+/// A notification in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Outbox id.
+    pub id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// Channel.
+    pub channel: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Body.
+    pub payload: String,
+    /// `pending`, `sent` or `failed` (gave up).
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt: Timestamp,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created: Timestamp,
+    /// When it was sent.
+    pub sent: Option<Timestamp>,
+}
+
+/// How an attempt to deliver went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Delivered.
+    Sent,
+    /// Failed; try again at `next_attempt`.
+    Retry {
+        /// Why it failed.
+        error: String,
+        /// When to try again.
+        next_attempt: Timestamp,
+    },
+    /// Failed for good (too many attempts, or a permanent error).
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// A case transition to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The case.
+    pub case_id: i64,
+    /// The states the case must be in (compare-and-set: a concurrent change makes this fail).
+    pub from: Vec<CaseState>,
+    /// The new state.
+    pub to: CaseState,
+    /// Who.
+    pub actor: String,
+    /// The event's action name.
+    pub action: String,
+    /// The explanation, note or reason.
+    pub note: String,
+    /// The new auto-escalation time (`None` clears it).
+    pub escalate_at: Option<Timestamp>,
+    /// Notifications to queue with it.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// The rules area of a store.
+#[async_trait]
+pub trait RulesStore: Send + Sync + 'static {
+    /// Stores (or replaces) one calendar year; true when it replaced one.
+    async fn put_calendar(&self, year: i32, source: &str, now: Timestamp) -> Result<bool>;
+
+    /// Every stored calendar year.
+    async fn calendars(&self) -> Result<Vec<StoredCalendar>>;
+
+    /// Stores geofences in one transaction, replacing those with the same (kind, name). Returns
+    /// (created, replaced).
+    async fn put_geofences(&self, fences: &[StoredFence], now: Timestamp) -> Result<(u64, u64)>;
+
+    /// Every geofence.
+    async fn geofences(&self) -> Result<Vec<StoredFence>>;
+
+    /// Stores orders and filings in one transaction, updating those with the same id.
+    async fn put_orders(&self, orders: &[StoredOrder], now: Timestamp) -> Result<OrderImportSummary>;
+
+    /// Every order and filing.
+    async fn orders(&self) -> Result<Vec<StoredOrder>>;
+
+    /// Orders and filings imported or changed after `after`.
+    async fn orders_updated_after(&self, after: Timestamp) -> Result<Vec<StoredOrder>>;
+
+    /// The latest change to any reference data (calendars, geofences, orders), for reloads.
+    async fn reference_stamp(&self) -> Result<Timestamp>;
+
+    /// Records an episode. A new (vehicle, rule, start) opens a case (with an `opened` event and the
+    /// given deliveries, in one transaction); a known one has its end, evidence and reasoning
+    /// updated (deliveries are not queued again). Returns the case id and whether it was new.
+    async fn record_case(
+        &self,
+        case: &NewCase,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> Result<(i64, bool)>;
+
+    /// One case.
+    async fn case(&self, id: i64) -> Result<Option<AlertCase>>;
+
+    /// Cases matching a filter, newest start first.
+    async fn cases(&self, filter: &CaseFilter) -> Result<Vec<AlertCase>>;
+
+    /// A case's history, oldest first.
+    async fn case_events(&self, id: i64) -> Result<Vec<CaseEvent>>;
+
+    /// Applies a transition if the case is in one of `from`; fails with [`Error::Invalid`] otherwise.
+    async fn transition_case(&self, t: &Transition, now: Timestamp) -> Result<AlertCase>;
+
+    /// Cases whose auto-escalation time has passed, still open or acknowledged.
+    async fn due_escalations(&self, now: Timestamp, limit: u32) -> Result<Vec<AlertCase>>;
+
+    /// Pending deliveries due at `now`, oldest first.
+    async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>>;
+
+    /// Records an attempt.
+    async fn delivery_attempted(&self, id: i64, outcome: &DeliveryOutcome, now: Timestamp) -> Result<()>;
+
+    /// The deliveries of a case.
+    async fn deliveries(&self, case_id: i64) -> Result<Vec<Delivery>>;
+}
+
+impl Store {
+    /// The rules area of this store.
+    pub fn rules(&self) -> &dyn RulesStore {
+        match self.kind() {
+            BackendKind::Embedded(b) => &**b,
+            BackendKind::Postgres(b) => &**b,
+        }
+    }
+}
+
+/// The error for a transition from a state it does not apply to.
+pub(crate) fn wrong_state(id: i64, state: &str, t: &Transition) -> Error {
+    Error::Invalid {
+        line: None,
+        reason: format!(
+            "case {id} is {state}; {} needs it to be {}",
+            t.action,
+            t.from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
+        ),
+    }
+}
+
+/// Reads a stored JSON document.
+pub(crate) fn parse_json(s: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(s).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
+}
+
+/// Reads a stored case state.
+pub(crate) fn parse_state(s: &str) -> Result<CaseState> {
+    CaseState::parse(s).ok_or_else(|| Error::Corrupt(format!("stored case state {s:?}")))
+}

@@ -1,0 +1,296 @@
+//! The rules area on both backends: reference data round trips, case upserts, transitions as
+//! compare-and-set, auto-escalation lookups and the outbox.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use serde_json::json;
+use tianshu_model::{Timestamp, UnitId, VehicleId};
+use tianshu_store::Store;
+use tianshu_store::rules::{
+    CaseFilter, CaseState, DeliveryOutcome, NewCase, NewDelivery, StoredFence, StoredOrder, Transition,
+};
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{name}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required at 127.0.0.1:5432 (user postgres): {e}"));
+    tokio::spawn(conn);
+    client
+}
+
+fn order(id: &str, state: &str, start: i64) -> StoredOrder {
+    StoredOrder {
+        id: id.into(),
+        plate: "鄂B12345".into(),
+        kind: "order".into(),
+        state: state.into(),
+        start: Timestamp(start),
+        end: Timestamp(start + 3_600_000),
+        body: json!({"id": id, "state": state}),
+        updated: Timestamp(0),
+    }
+}
+
+fn new_case(start: i64, end: Option<i64>) -> NewCase {
+    NewCase {
+        vehicle: VehicleId(7),
+        unit: UnitId(2),
+        rule: "out_of_hours".into(),
+        start: Timestamp(start),
+        end: end.map(Timestamp),
+        severity: "medium".into(),
+        late: false,
+        reasoning: "Use outside working hours".into(),
+        reasoning_zh: "非工作时间用车".into(),
+        episode: json!({"rule": "out_of_hours"}),
+        escalate_at: Some(Timestamp(start + 10_000)),
+    }
+}
+
+async fn exercise(store: &Store) {
+    let r = store.rules();
+    let now = Timestamp(1_000);
+
+    // Reference data.
+    assert!(!r.put_calendar(2027, "year = 2027\n", now).await.unwrap());
+    assert!(
+        r.put_calendar(2027, "year = 2027\n# v2\n", Timestamp(2_000))
+            .await
+            .unwrap()
+    );
+    let cals = r.calendars().await.unwrap();
+    assert_eq!((cals.len(), cals[0].source.as_str()), (1, "year = 2027\n# v2\n"));
+    let fence = |name: &str, v: i64| StoredFence {
+        kind: "depot".into(),
+        name: name.into(),
+        body: json!({"name": name, "v": v}),
+        updated: Timestamp(0),
+    };
+    assert_eq!(
+        r.put_geofences(&[fence("a", 1), fence("b", 1)], now)
+            .await
+            .unwrap(),
+        (2, 0)
+    );
+    assert_eq!(
+        r.put_geofences(&[fence("a", 2), fence("c", 1)], now)
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    let fences = r.geofences().await.unwrap();
+    assert_eq!(fences.len(), 3);
+    assert_eq!(fences[0].body["v"], 2);
+
+    let s = r
+        .put_orders(
+            &[order("PC-1", "requested", 0), order("PC-2", "approved", 0)],
+            Timestamp(3_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated, s.unchanged), (2, 0, 0));
+    let s = r
+        .put_orders(
+            &[order("PC-1", "approved", 0), order("PC-2", "approved", 0)],
+            Timestamp(4_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.created, s.updated, s.unchanged, s.changed_ids),
+        (0, 1, 1, vec!["PC-1".to_string()])
+    );
+    assert_eq!(r.orders().await.unwrap().len(), 2);
+    let changed = r.orders_updated_after(Timestamp(3_000)).await.unwrap();
+    assert_eq!(
+        changed.iter().map(|o| o.state.as_str()).collect::<Vec<_>>(),
+        ["approved"]
+    );
+    assert_eq!(r.reference_stamp().await.unwrap(), Timestamp(4_000));
+
+    // Cases: a second record of the same episode updates it, and queues nothing more.
+    let mail = NewDelivery {
+        channel: "email".into(),
+        recipient: "a@example.invalid".into(),
+        payload: "x".into(),
+    };
+    let (id, created) = r
+        .record_case(&new_case(100_000, None), std::slice::from_ref(&mail), now)
+        .await
+        .unwrap();
+    assert!(created);
+    let (id2, created) = r
+        .record_case(&new_case(100_000, Some(200_000)), &[mail.clone()], now)
+        .await
+        .unwrap();
+    assert_eq!((id2, created), (id, false));
+    let c = r.case(id).await.unwrap().unwrap();
+    assert_eq!(
+        (c.state, c.end, c.unit),
+        (CaseState::Open, Some(Timestamp(200_000)), UnitId(2))
+    );
+    assert_eq!(r.deliveries(id).await.unwrap().len(), 1);
+
+    // Listing with filters.
+    let (other, _) = r
+        .record_case(
+            &NewCase {
+                unit: UnitId(3),
+                ..new_case(300_000, None)
+            },
+            &[],
+            now,
+        )
+        .await
+        .unwrap();
+    let all = r.cases(&CaseFilter::default()).await.unwrap();
+    assert_eq!(all.iter().map(|c| c.id).collect::<Vec<_>>(), [other, id]);
+    let unit2 = r
+        .cases(&CaseFilter {
+            units: Some(vec![UnitId(2)]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(unit2.iter().map(|c| c.id).collect::<Vec<_>>(), [id]);
+    let none = r
+        .cases(&CaseFilter {
+            units: Some(vec![]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let open = r
+        .cases(&CaseFilter {
+            states: vec![CaseState::Open],
+            rule: Some("out_of_hours".into()),
+            from: Some(Timestamp(250_000)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.iter().map(|c| c.id).collect::<Vec<_>>(), [other]);
+
+    // Escalation lookup.
+    let due = r.due_escalations(Timestamp(110_000), 10).await.unwrap();
+    assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), [id]);
+
+    // Transitions are compare-and-set.
+    let ack = Transition {
+        case_id: id,
+        from: vec![CaseState::Open],
+        to: CaseState::Acknowledged,
+        actor: "zhang".into(),
+        action: "acknowledged".into(),
+        note: String::new(),
+        escalate_at: Some(Timestamp(110_000)),
+        deliveries: vec![],
+    };
+    let c = r.transition_case(&ack, Timestamp(5_000)).await.unwrap();
+    assert_eq!(c.state, CaseState::Acknowledged);
+    let err = r.transition_case(&ack, Timestamp(5_000)).await.unwrap_err();
+    assert!(err.to_string().contains("is acknowledged"), "{err}");
+    let explain = Transition {
+        from: vec![CaseState::Open, CaseState::Acknowledged],
+        to: CaseState::Explained,
+        action: "explained".into(),
+        note: "送文件到市政府，忘记补单".into(),
+        escalate_at: None,
+        ..ack.clone()
+    };
+    r.transition_case(&explain, Timestamp(6_000)).await.unwrap();
+    assert!(
+        r.due_escalations(Timestamp(i64::MAX), 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.id != id)
+    );
+    let events = r.case_events(id).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.action.as_str(), e.actor.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("opened", "system"),
+            ("acknowledged", "zhang"),
+            ("explained", "zhang")
+        ]
+    );
+    assert_eq!(events[2].note, "送文件到市政府，忘记补单");
+
+    // The outbox.
+    let due = r.due_deliveries(now, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let d = &due[0];
+    r.delivery_attempted(
+        d.id,
+        &DeliveryOutcome::Retry {
+            error: "refused".into(),
+            next_attempt: Timestamp(9_000),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(r.due_deliveries(Timestamp(8_999), 10).await.unwrap().is_empty());
+    assert_eq!(r.due_deliveries(Timestamp(9_000), 10).await.unwrap().len(), 1);
+    r.delivery_attempted(d.id, &DeliveryOutcome::Sent, Timestamp(9_500))
+        .await
+        .unwrap();
+    let ds = r.deliveries(id).await.unwrap();
+    assert_eq!(
+        (ds[0].state.as_str(), ds[0].attempts, ds[0].sent),
+        ("sent", 2, Some(Timestamp(9_500)))
+    );
+    assert!(
+        r.due_deliveries(Timestamp(i64::MAX), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn rules_area_embedded() {
+    let dir = std::env::temp_dir().join(format!("tianshu-test-{}", unique("rules_area")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
+        .await
+        .unwrap();
+    exercise(&store).await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn rules_area_postgres() {
+    let db = format!("tianshu_test_{}", unique("rules_area")).to_lowercase();
+    admin()
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
+        .await
+        .unwrap();
+    exercise(&store).await;
+    drop(store);
+    admin()
+        .await
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
