@@ -211,6 +211,10 @@ impl Session<'_> {
                     Some(Ok(Inbound::Bad(e))) => {
                         METRICS.decode_errors.with_label_values(&[error_kind(&e)]).inc();
                         debug!(error = %e, "bad frame");
+                        if !online {
+                            // A terminal that has not authenticated gets no benefit of the doubt.
+                            return "bad_frame_before_auth";
+                        }
                         if let Flow::Close(reason) = self.charge_error() {
                             let _ = self.flush(&mut framed).await;
                             return reason;

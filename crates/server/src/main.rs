@@ -4,6 +4,10 @@
 //! dispatches. Configuration, logging and signal handling are wired here, nowhere else.
 
 mod cmd;
+mod config;
+mod http;
+mod logging;
+mod serve;
 
 use clap::Parser;
 

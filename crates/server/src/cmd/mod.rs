@@ -2,14 +2,21 @@
 
 use std::process::ExitCode;
 
+mod config;
 mod export;
 mod registry;
+mod serve;
 
 /// Every subcommand of `tianshu`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Print the version and the compiled-in backends.
     Version,
+    /// Check a configuration file or print the documented defaults.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Run the JT/T 808 gateway, the store writer and the HTTP endpoints until SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
     /// Provision units, vehicles and terminals (`registry import --store URL FILE.csv`).
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
@@ -20,6 +27,8 @@ pub enum Command {
 /// Runs one subcommand and returns the process exit code.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Config(c) => config::run(c),
+        Command::Serve(args) => serve::run(args),
         Command::Registry(c) => registry::run(c),
         Command::Export(args) => export::run(args),
         Command::Version => {

@@ -1,0 +1,125 @@
+//! `tianshu serve`: run the gateway, the store writer and the HTTP endpoints until SIGINT or SIGTERM.
+//!
+//! Flags override the configuration file (and its `TIANSHU__*` environment overrides). Once both listeners
+//! are bound, one line `listening jt808=ADDR http=ADDR` goes to standard output, so a script (or a test that
+//! asked for port 0) learns the real addresses.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::config;
+use crate::serve::{self, ServeOptions};
+
+/// Arguments of `tianshu serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The store: a file path (embedded, the default `tianshu-data/tianshu.db`) or `postgres://USER@HOST:PORT/DB`.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Where terminals connect with JT/T 808 over TCP (default from the configuration, `0.0.0.0:6808`).
+    #[arg(long, value_name = "ADDR")]
+    pub jt808: Option<SocketAddr>,
+    /// Where `/metrics`, `/healthz`, `/readyz` and the web API are served (default `0.0.0.0:8080`).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// MQTT broker to take positions from, `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (sets `mqtt.url`).
+    #[arg(long, value_name = "URL")]
+    pub mqtt: Option<String>,
+    /// The configuration file (TOML); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Runs `tianshu serve`.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let loaded =
+        config::load(args.config.as_deref(), &config::process_env()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::logging::init(&loaded.config.log);
+    let cfg = &loaded.config;
+    let store_url = match args.store {
+        Some(url) => url,
+        None => cfg
+            .store
+            .url_with_password(loaded.secrets.store_password.as_ref()),
+    };
+    let jt808_addr = match args.jt808 {
+        Some(a) => a,
+        None => cfg
+            .listen
+            .jt808
+            .parse()
+            .with_context(|| format!("listen.jt808 = {:?}", cfg.listen.jt808))?,
+    };
+    let http_addr = match args.http {
+        Some(a) => a,
+        None => cfg
+            .listen
+            .http
+            .parse()
+            .with_context(|| format!("listen.http = {:?}", cfg.listen.http))?,
+    };
+    let opts = ServeOptions {
+        store_url,
+        store: cfg.store.store_config(),
+        jt808_addr,
+        http_addr,
+        gateway: cfg.jt808.clone(),
+        mqtt: {
+            let mut mqtt = cfg.mqtt.clone();
+            if let Some(url) = args.mqtt {
+                tianshu_mqtt::config::BrokerAddress::parse(&url)
+                    .map_err(|e| anyhow::anyhow!("--mqtt: {e}"))?;
+                mqtt.url = url;
+            }
+            mqtt
+        },
+        mqtt_password: loaded
+            .secrets
+            .mqtt_password
+            .as_ref()
+            .map(|s| s.expose().to_string()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let started = serve::start(opts, None, shutdown.clone()).await?;
+        println!(
+            "listening jt808={} http={}",
+            started.jt808_addr, started.http_addr
+        );
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            info!("shutdown requested");
+            shutdown.cancel();
+        });
+        started.wait().await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,227 @@
+//! Running Tianshu: the store, the JT/T 808 gateway and the HTTP endpoints, wired together.
+//!
+//! This is a library function so that `tianshu serve`, `tianshu demo` and tests run the same thing:
+//! [`start`] opens the store, binds both listeners and returns their real addresses (bind to port 0 in tests)
+//! with the [`Services`] the web API needs; [`Started::wait`] runs until `shutdown` is cancelled, then lets the
+//! gateway finish its in-flight acknowledgements (the grace period) before it returns.
+// `Services`, `run` and the extra routes are the entry points `tianshu demo` and the web API build on.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use axum::Router;
+use tianshu_ingest::{Downlink, Gateway, GatewayConfig, Online, StoreSink};
+use tianshu_store::{Store, StoreConfig};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::http;
+
+/// What `serve` runs with.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The store URL: a file path (embedded) or `postgres://...`.
+    pub store_url: String,
+    /// Store settings (writer batching, backend tuning).
+    pub store: StoreConfig,
+    /// Where terminals connect (JT/T 808 over TCP).
+    pub jt808_addr: SocketAddr,
+    /// Where `/metrics`, `/healthz`, `/readyz` and the web API are served.
+    pub http_addr: SocketAddr,
+    /// Gateway limits and timeouts.
+    pub gateway: GatewayConfig,
+    /// MQTT ingest and publishing; off when its URL is empty.
+    pub mqtt: tianshu_mqtt::MqttConfig,
+    /// The MQTT broker password, when there is one.
+    pub mqtt_password: Option<String>,
+}
+
+/// The running parts other areas build on (the web API gets these to build its routes).
+#[derive(Clone)]
+pub struct Services {
+    /// The store (registry, tracks, and `subscribe()` for committed points).
+    pub store: Store,
+    /// Platform commands to online terminals.
+    pub downlink: Downlink,
+    /// Who is online on this gateway.
+    pub online: Arc<Online>,
+    /// Publishing positions and alert events to MQTT, when configured.
+    pub mqtt_publisher: Option<tianshu_mqtt::Publisher>,
+}
+
+/// Builds extra HTTP routes (the web API) from the running services; merged with the operational ones.
+pub type ExtraRoutes = Box<dyn FnOnce(&Services) -> Router + Send>;
+
+/// A started server.
+pub struct Started {
+    /// The JT/T 808 address actually bound.
+    pub jt808_addr: SocketAddr,
+    /// The HTTP address actually bound.
+    pub http_addr: SocketAddr,
+    /// The running services.
+    pub services: Services,
+    /// The gateway task; ends after shutdown and the grace period.
+    gateway: JoinHandle<()>,
+    /// The HTTP task.
+    http: JoinHandle<std::io::Result<()>>,
+    /// The MQTT ingest task, when configured; ends after shutdown, once committed messages are acknowledged.
+    mqtt: Option<JoinHandle<()>>,
+}
+
+/// Opens the store, binds the listeners and starts serving; returns once both listeners are bound.
+pub async fn start(
+    opts: ServeOptions,
+    extra_routes: Option<ExtraRoutes>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Started> {
+    let store = Store::open_with(&opts.store_url, &opts.store)
+        .await
+        .with_context(|| format!("opening the store {}", redact(&opts.store_url)))?;
+    let jt808 = TcpListener::bind(opts.jt808_addr)
+        .await
+        .with_context(|| format!("binding the JT/T 808 listener on {}", opts.jt808_addr))?;
+    let http_listener = TcpListener::bind(opts.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP listener on {}", opts.http_addr))?;
+    let jt808_addr = jt808.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let gateway = Gateway::new(
+        opts.gateway.clone(),
+        store.clone(),
+        Arc::new(StoreSink(store.clone())),
+    );
+    let mqtt_publisher = if opts.mqtt.enabled() && (opts.mqtt.publish.positions || opts.mqtt.publish.alerts) {
+        Some(
+            tianshu_mqtt::Publisher::spawn(&opts.mqtt, opts.mqtt_password.as_deref(), store.clone())
+                .context("starting MQTT publishing")?,
+        )
+    } else {
+        None
+    };
+    let services = Services {
+        store: store.clone(),
+        downlink: gateway.downlink(),
+        online: gateway.online.clone(),
+        mqtt_publisher: mqtt_publisher.clone(),
+    };
+    let mqtt_status = opts
+        .mqtt
+        .enabled()
+        .then(|| Arc::new(tianshu_mqtt::MqttStatus::default()));
+
+    let gateway_listening = Arc::new(AtomicBool::new(true));
+    let shutting_down = Arc::new(AtomicBool::new(false));
+    let mut router = http::router(http::Readiness {
+        store: store.clone(),
+        gateway_listening: gateway_listening.clone(),
+        shutting_down: shutting_down.clone(),
+        mqtt: mqtt_status.clone(),
+    });
+    if let Some(extra) = extra_routes {
+        router = router.merge(extra(&services));
+    }
+
+    let gateway_task = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            tianshu_ingest::run(jt808, gateway, shutdown).await;
+            gateway_listening.store(false, Ordering::Relaxed);
+        })
+    };
+    let http_task = {
+        let shutdown = shutdown.clone();
+        let shutting_down = shutting_down.clone();
+        tokio::spawn(async move {
+            axum::serve(http_listener, router)
+                .with_graceful_shutdown(async move {
+                    shutdown.cancelled().await;
+                    shutting_down.store(true, Ordering::Relaxed);
+                })
+                .await
+        })
+    };
+    let mqtt_task = match mqtt_status {
+        Some(status) => {
+            let shutdown = shutdown.clone();
+            let (config, password, store) = (opts.mqtt.clone(), opts.mqtt_password.clone(), store.clone());
+            Some(tokio::spawn(async move {
+                let stopped = async move { shutdown.cancelled().await };
+                if let Err(e) = tianshu_mqtt::run(config, password, store, status, stopped).await {
+                    tracing::error!(error = %e, "MQTT ingest could not start");
+                }
+                if let Some(p) = mqtt_publisher {
+                    p.shutdown();
+                }
+            }))
+        }
+        None => None,
+    };
+    info!(%jt808_addr, %http_addr, store = %redact(&opts.store_url), mqtt = %opts.mqtt.url, "tianshu serving");
+    Ok(Started {
+        jt808_addr,
+        http_addr,
+        services,
+        gateway: gateway_task,
+        http: http_task,
+        mqtt: mqtt_task,
+    })
+}
+
+impl Started {
+    /// Waits until shutdown completed: the gateway drained (within its grace period) and HTTP stopped.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.gateway.await.context("the gateway task failed")?;
+        if let Some(mqtt) = self.mqtt {
+            mqtt.await.context("the MQTT task failed")?;
+        }
+        self.http
+            .await
+            .context("the HTTP task failed")?
+            .context("the HTTP server failed")?;
+        Ok(())
+    }
+}
+
+/// Runs until `shutdown` is cancelled.
+pub async fn run(
+    opts: ServeOptions,
+    extra_routes: Option<ExtraRoutes>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    start(opts, extra_routes, shutdown).await?.wait().await
+}
+
+/// The URL without a password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_not_logged() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("tianshu-data/tianshu.db"), "tianshu-data/tianshu.db");
+    }
+}

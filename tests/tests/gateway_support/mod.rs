@@ -1,0 +1,517 @@
+//! What the gateway tests share: the real `tianshu serve` binary on 127.0.0.1 port 0, a provisioned
+//! registry, and a small JT/T 808 terminal built from the codec's encoder that keeps a ledger of what the
+//! platform acknowledged.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::TryStreamExt;
+use tianshu_jt808::{
+    Authenticate, BasicLocation, BatchItems, Frame, FrameDecoder, GeneralAck, Header, Items, LocationBatch,
+    LocationReport, Message, Register, Text, encode_frame, encode_message, id,
+};
+use tianshu_model::{Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleClass};
+use tianshu_store::{RegistryRecord, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// The phone number of test terminal `i`.
+pub fn phone(i: u32) -> Phone {
+    Phone(13_900_000_000 + u128::from(i))
+}
+
+/// The terminal id of test terminal `i`.
+pub fn terminal_id(i: u32) -> String {
+    format!("T{i:06}")
+}
+
+/// The plate of test vehicle `i`.
+pub fn plate(i: u32) -> String {
+    format!("鄂B{i:05}")
+}
+
+/// Provisions terminals `0..n` (each with its own vehicle) in the store at `url`.
+pub async fn provision(url: &str, n: u32) {
+    let store = Store::open(url).await.expect("opening the store to provision");
+    let records: Vec<RegistryRecord> = (0..n)
+        .map(|i| RegistryRecord {
+            unit: "黄石市/市委办公室".to_string(),
+            plate: plate(i),
+            phone: phone(i),
+            terminal_id: terminal_id(i),
+            vehicle_class: VehicleClass::General,
+        })
+        .collect();
+    store
+        .import_registry(&records)
+        .await
+        .expect("importing the test registry");
+}
+
+/// Every stored point of terminal `i`'s vehicle, in fix-time order.
+pub async fn stored_points(store: &Store, i: u32) -> Vec<Position> {
+    let vehicle = store
+        .vehicle_by_plate(&plate(i))
+        .await
+        .expect("reading the registry")
+        .expect("the test vehicle exists");
+    let stream = store
+        .track(
+            vehicle.id,
+            Timestamp::from_millis(0),
+            Timestamp::from_millis(i64::MAX / 2),
+        )
+        .await
+        .expect("reading a track");
+    stream.try_collect().await.expect("streaming a track")
+}
+
+fn binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // The test binary lives in target/<profile>/deps; the tianshu binary one level up.
+            let exe = std::env::current_exe().expect("test executable path");
+            let dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target directory")
+                .to_path_buf();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+            let mut build = Command::new(cargo);
+            build.args(["build", "-q", "-p", "tianshu", "--bin", "tianshu"]);
+            if dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let status = build
+                .status()
+                .expect("running cargo build for the tianshu binary");
+            assert!(status.success(), "building the tianshu binary failed");
+            dir.join("tianshu")
+        })
+        .clone()
+}
+
+/// A running `tianshu serve`.
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// Where terminals connect.
+    pub jt808: SocketAddr,
+    /// Where `/metrics` is.
+    pub http: SocketAddr,
+}
+
+impl Server {
+    /// Starts `tianshu serve` on the store at `url` with the `[jt808]` settings in `gateway_toml`, and waits
+    /// until it listens.
+    pub fn start(url: &str, gateway_toml: &str, scratch_dir: &Path) -> Server {
+        let config = scratch_dir.join(format!("tianshu-{}.toml", std::process::id()));
+        std::fs::write(&config, format!("[jt808]\n{gateway_toml}\n")).expect("writing the config file");
+        let mut child = Command::new(binary())
+            .args([
+                "serve",
+                "--store",
+                url,
+                "--jt808",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--config",
+            ])
+            .arg(&config)
+            .env(
+                "RUST_LOG",
+                std::env::var("TIANSHU_TEST_LOG").unwrap_or_else(|_| "error".to_string()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting tianshu serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = loop {
+            match lines.next() {
+                Some(Ok(l)) if l.starts_with("listening ") => break l,
+                Some(Ok(_)) => continue,
+                _ => {
+                    let status = child.wait();
+                    panic!("tianshu serve exited before listening: {status:?}");
+                }
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let addr = |key: &str| -> SocketAddr {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key))
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+        };
+        Server {
+            jt808: addr("jt808="),
+            http: addr("http="),
+            child,
+        }
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for the graceful exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().expect("waiting for tianshu serve")
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        http_get(self.http, "/metrics").await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A minimal HTTP/1.0 GET (the tests need no HTTP client library for three endpoints).
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr)
+        .await
+        .expect("connecting to the HTTP endpoint");
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .expect("request");
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.expect("response");
+    body
+}
+
+/// The value of a metric line (first series whose text starts with `prefix`), 0 when absent.
+pub fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A test point: fix time `t` (seconds after a base instant) around Huangshi; every (i, t) is distinct.
+pub fn point(i: u32, t: i64) -> Position {
+    Position {
+        fix_time: Timestamp::from_secs(1_795_000_000 + t),
+        lat_e6: 30_200_000 + (i as i32) * 100 + t.rem_euclid(1000) as i32,
+        lon_e6: 115_040_000 + t.rem_euclid(977) as i32,
+        altitude_m: 20,
+        speed_dkmh: 300 + t.rem_euclid(200) as u16,
+        course_deg: t.rem_euclid(360) as u16,
+        status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED | StatusFlags::BEIDOU),
+        ..Position::default()
+    }
+}
+
+/// The identity of a point for ledgers: fix time and coordinates.
+pub fn key(p: &Position) -> (i64, i32, i32) {
+    (p.fix_time.millis(), p.lat_e6, p.lon_e6)
+}
+
+/// A JT/T 808 terminal for tests.
+pub struct Terminal {
+    /// The connection.
+    pub stream: TcpStream,
+    /// Received bytes not yet split into frames.
+    buf: BytesMut,
+    /// The splitter.
+    decoder: FrameDecoder,
+    /// This terminal's phone.
+    pub phone: Phone,
+    /// Header layout.
+    pub edition: Edition,
+    /// Next serial.
+    serial: u16,
+    /// Frames received that the caller has not asked for yet (other than the one awaited).
+    pub inbox: Vec<Frame>,
+}
+
+impl Terminal {
+    /// Connects to `addr`.
+    pub async fn connect(addr: SocketAddr, phone: Phone) -> std::io::Result<Terminal> {
+        Ok(Self::with_stream(TcpStream::connect(addr).await?, phone))
+    }
+
+    /// Connects to `addr` from the loopback address `local` (127.0.0.x), to count as another host.
+    pub async fn connect_from(local: IpAddr, addr: SocketAddr, phone: Phone) -> std::io::Result<Terminal> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::new(local, 0))?;
+        Ok(Self::with_stream(socket.connect(addr).await?, phone))
+    }
+
+    fn with_stream(stream: TcpStream, phone: Phone) -> Terminal {
+        Terminal {
+            stream,
+            buf: BytesMut::with_capacity(4096),
+            decoder: FrameDecoder::default(),
+            phone,
+            edition: Edition::V2013,
+            serial: 0,
+            inbox: Vec::new(),
+        }
+    }
+
+    fn next_serial(&mut self) -> u16 {
+        self.serial = self.serial.wrapping_add(1);
+        self.serial
+    }
+
+    /// Encodes and sends `message`; returns its serial.
+    pub async fn send(&mut self, message: &Message<'_>) -> u16 {
+        let serial = self.next_serial();
+        let header = Header::new(message.msg_id(), self.phone, serial, self.edition);
+        let mut out = BytesMut::new();
+        encode_message(&header, message, &mut out).expect("encoding a test frame");
+        self.stream.write_all(&out).await.expect("sending a frame");
+        serial
+    }
+
+    /// Sends a frame with a given header and raw body (for subpackage and other odd frames).
+    pub async fn send_frame(&mut self, header: &Header, body: &[u8]) -> std::io::Result<()> {
+        let mut out = BytesMut::new();
+        encode_frame(header, body, &mut out).expect("encoding a raw frame");
+        self.stream.write_all(&out).await
+    }
+
+    /// Sends raw bytes.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    /// The next frame from the platform; `None` on end of stream or after `timeout`.
+    pub async fn recv(&mut self, timeout: Duration) -> Option<Frame> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(f)) => return Some(f),
+                Ok(None) => {}
+                Err(e) => panic!("the platform sent a bad frame: {e}"),
+            }
+            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Waits for a frame with `msg_id` (other frames go to the inbox).
+    pub async fn recv_id(&mut self, msg_id: u16, timeout: Duration) -> Option<Frame> {
+        if let Some(i) = self.inbox.iter().position(|f| f.header.msg_id == msg_id) {
+            return Some(self.inbox.remove(i));
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let f = self.recv(left).await?;
+            if f.header.msg_id == msg_id {
+                return Some(f);
+            }
+            self.inbox.push(f);
+        }
+    }
+
+    /// Whether the platform closes the connection within `timeout` (frames it sends meanwhile are kept).
+    pub async fn closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut chunk = [0u8; 4096];
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(n)) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    while let Ok(Some(f)) = self.decoder.decode(&mut self.buf) {
+                        self.inbox.push(f);
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Registers; returns the 0x8100 result and the auth code.
+    pub async fn register(&mut self, i: u32) -> (u8, Option<String>) {
+        let id = terminal_id(i);
+        let plate = gbk(&plate(i));
+        let reg = Register {
+            province_id: 42,
+            city_id: 200,
+            maker_id: Text(b"TSHU1"),
+            model: Text(b"TEST-2013"),
+            terminal_id: Text(id.as_bytes()),
+            plate_color: 1,
+            plate: Text(&plate),
+        };
+        let serial = self.send(&Message::Register(reg)).await;
+        let f = self
+            .recv_id(id::REGISTER_ACK, Duration::from_secs(10))
+            .await
+            .expect("an answer to 0x0100");
+        let Ok(Message::RegisterAck(ack)) = f.message() else {
+            panic!("0x8100 did not decode")
+        };
+        assert_eq!(ack.reply_serial, serial);
+        (
+            ack.result,
+            ack.auth_code.and_then(|c| c.as_str().map(str::to_string)),
+        )
+    }
+
+    /// Authenticates; returns the 0x8001 result, or `None` when no answer came.
+    pub async fn authenticate(&mut self, code: &str) -> Option<u8> {
+        let auth = Authenticate {
+            auth_code: Text(code.as_bytes()),
+            imei: None,
+            software_version: None,
+        };
+        let serial = self.send(&Message::Authenticate(auth)).await;
+        self.ack_of(serial, Duration::from_secs(10)).await
+    }
+
+    /// Registers and authenticates; panics unless both succeed. Returns the code.
+    pub async fn login(&mut self, i: u32) -> String {
+        let (result, code) = self.register(i).await;
+        assert_eq!(result, 0, "registration of terminal {i}");
+        let code = code.expect("an auth code");
+        assert_eq!(
+            self.authenticate(&code).await,
+            Some(0),
+            "authentication of terminal {i}"
+        );
+        code
+    }
+
+    /// Waits for the 0x8001 answering `serial`; its result, or `None` on timeout or close.
+    pub async fn ack_of(&mut self, serial: u16, timeout: Duration) -> Option<u8> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(i) = self.inbox.iter().position(|f| is_ack_of(f, serial)) {
+                let f = self.inbox.remove(i);
+                return ack_result(&f);
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let f = self.recv(left).await?;
+            if is_ack_of(&f, serial) {
+                return ack_result(&f);
+            }
+            self.inbox.push(f);
+        }
+    }
+
+    /// Sends one 0x0200 for `p`; returns its serial.
+    pub async fn report(&mut self, p: &Position) -> u16 {
+        let report = LocationReport {
+            basic: BasicLocation::from_bytes(&p.basic_block()),
+            items: Items::default(),
+        };
+        self.send(&Message::Location(report)).await
+    }
+
+    /// Sends one 0x0704 with `points` (type 1 = blind-area backfill); returns its serial.
+    pub async fn batch(&mut self, points: &[Position], backfill: bool) -> u16 {
+        let reports: Vec<LocationReport<'_>> = points
+            .iter()
+            .map(|p| LocationReport {
+                basic: BasicLocation::from_bytes(&p.basic_block()),
+                items: Items::default(),
+            })
+            .collect();
+        let batch = LocationBatch {
+            count: reports.len() as u16,
+            location_type: u8::from(backfill),
+            items: BatchItems::List(&reports),
+        };
+        self.send(&Message::LocationBatch(batch)).await
+    }
+
+    /// Heartbeat; returns its serial.
+    pub async fn heartbeat(&mut self) -> u16 {
+        self.send(&Message::Heartbeat).await
+    }
+}
+
+fn is_ack_of(f: &Frame, serial: u16) -> bool {
+    matches!(f.message(), Ok(Message::PlatformAck(GeneralAck { reply_serial, .. })) if reply_serial == serial)
+}
+
+fn ack_result(f: &Frame) -> Option<u8> {
+    match f.message() {
+        Ok(Message::PlatformAck(a)) => Some(a.result),
+        _ => None,
+    }
+}
+
+/// UTF-8 as GBK (plates are Chinese).
+pub fn gbk(s: &str) -> Vec<u8> {
+    encoding_rs::GBK.encode(s).0.into_owned()
+}
+
+/// Points each terminal had acknowledged, by terminal index: what must be in the store, once.
+#[derive(Debug, Default, Clone)]
+pub struct Ledger {
+    /// Terminal index -> acknowledged points by key.
+    pub acked: BTreeMap<u32, HashMap<(i64, i32, i32), Position>>,
+}
+
+impl Ledger {
+    /// Records that `p` of terminal `i` was acknowledged.
+    pub fn record(&mut self, i: u32, p: &Position) {
+        self.acked.entry(i).or_default().insert(key(p), *p);
+    }
+
+    /// Acknowledged points in total.
+    pub fn len(&self) -> usize {
+        self.acked.values().map(HashMap::len).sum()
+    }
+
+    /// Checks the store against the ledger: every acknowledged point is stored, exactly once, with its
+    /// source. Returns the number of points stored for the ledger's terminals.
+    pub async fn verify(&self, store: &Store) -> usize {
+        let mut stored_total = 0;
+        for (i, acked) in &self.acked {
+            let stored = stored_points(store, *i).await;
+            stored_total += stored.len();
+            let mut seen: HashMap<(i64, i32, i32), usize> = HashMap::new();
+            for p in &stored {
+                *seen.entry(key(p)).or_default() += 1;
+            }
+            for (k, p) in acked {
+                assert_eq!(
+                    seen.get(k).copied(),
+                    Some(1),
+                    "terminal {i}: acknowledged point {p:?} stored once"
+                );
+            }
+            assert!(
+                seen.values().all(|n| *n == 1),
+                "terminal {i}: no point is stored twice"
+            );
+        }
+        stored_total
+    }
+}
+
+/// Points of a stored track, with their sources, by key.
+pub fn sources(points: &[Position]) -> HashMap<(i64, i32, i32), PositionSource> {
+    points.iter().map(|p| (key(p), p.source)).collect()
+}
