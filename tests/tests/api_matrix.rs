@@ -59,7 +59,10 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize) -> Req {
             false,
         ),
         ("DELETE", "/api/session") => req(spec.path.into(), None, false),
-        ("GET", "/api/me" | "/api/config" | "/api/units" | "/api/vehicles" | "/api/terminals")
+        (
+            "GET",
+            "/api/me" | "/api/config" | "/api/geofences" | "/api/units" | "/api/vehicles" | "/api/terminals",
+        )
         | ("GET", "/api/positions/latest" | "/api/users" | "/api/audit" | "/api/openapi.json") => {
             req(spec.path.into(), None, false)
         }

@@ -85,6 +85,8 @@ struct Inner {
     cases: Arc<dyn CaseBook>,
     /// The gateway's downlink, when a gateway runs in this process.
     downlink: Option<Arc<dyn Downlink>>,
+    /// Region, depot and zone outlines for the basemap (a GeoJSON FeatureCollection).
+    geofences: std::sync::RwLock<Arc<serde_json::Value>>,
 }
 
 impl ApiState {
@@ -102,6 +104,9 @@ impl ApiState {
         downlink: Option<Arc<dyn Downlink>>,
     ) -> Self {
         let sessions = auth::Sessions::new(config.session_ttl_secs);
+        let geofences = std::sync::RwLock::new(Arc::new(
+            serde_json::json!({"type": "FeatureCollection", "features": []}),
+        ));
         ApiState {
             inner: Arc::new(Inner {
                 store,
@@ -110,6 +115,7 @@ impl ApiState {
                 live,
                 cases,
                 downlink,
+                geofences,
             }),
         }
     }
@@ -137,6 +143,19 @@ impl ApiState {
     /// The downlink, when there is one.
     pub fn downlink(&self) -> Option<&dyn Downlink> {
         self.inner.downlink.as_deref()
+    }
+
+    /// Replaces the outlines drawn on the basemap (a GeoJSON FeatureCollection in WGS-84, features with
+    /// `name` and `kind` properties as in the geofence import format).
+    pub fn set_geofences(&self, collection: serde_json::Value) {
+        if let Ok(mut g) = self.inner.geofences.write() {
+            *g = Arc::new(collection);
+        }
+    }
+
+    /// The outlines drawn on the basemap.
+    pub fn geofences(&self) -> Arc<serde_json::Value> {
+        self.inner.geofences.read().map(|g| g.clone()).unwrap_or_default()
     }
 
     pub(crate) fn sessions(&self) -> &auth::Sessions {

@@ -66,6 +66,13 @@ pub static ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/api/geofences",
+        roles: ALL,
+        summary: "Region, depot and zone outlines for the basemap (GeoJSON)",
+        handler: || get(handlers::geofences),
+    },
+    RouteSpec {
+        method: "GET",
         path: "/api/units",
         roles: ALL,
         summary: "Units in scope",

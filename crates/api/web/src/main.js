@@ -46,6 +46,9 @@ const parseTime = (v) => (typeof v === 'number' ? v : Date.parse(v));
 // ---------- vehicle state ----------
 const OFFLINE_MS = 10 * 60 * 1000;
 const COLORS = { moving: '#2e7d32', idling: '#f0a500', parked: '#4a6fa5', offline: '#9e9e9e', alarm: '#d32f2f' };
+/** "Now" for the offline test: the freshest fix seen, so a simulated or lagging clock does not grey out every car. */
+let latestFix = 0;
+function fleetNow() { return latestFix || Date.now(); }
 function stateOf(p, now) {
   if (!p) return 'offline';
   if (now - p.t > OFFLINE_MS) return 'offline';
@@ -193,7 +196,7 @@ function scheduleRedraw() {
 }
 
 function redrawCars() {
-  const now = Date.now();
+  const now = fleetNow();
   const features = [];
   for (const v of S.vehicles.values()) {
     const p = S.positions.get(v.id);
@@ -226,9 +229,10 @@ function renderUnitTree() {
 
 let listTimer = 0;
 function renderVehicleList() {
-  const now = Date.now();
-  if (now - listTimer < 1000) return;
-  listTimer = now;
+  const wall = Date.now();
+  if (wall - listTimer < 1000) return;
+  listTimer = wall;
+  const now = fleetNow();
   const rows = [];
   for (const v of S.vehicles.values()) {
     if (!visible(v)) continue;
@@ -260,7 +264,7 @@ async function renderCard() {
     el('h2', { id: 'card-plate' }, v.plate),
     el('dl', {},
       el('dt', {}, t('unit')), el('dd', {}, unit ? unit.name : v.unit),
-      el('dt', {}, t('state')), el('dd', {}, t(stateOf(p, Date.now()))),
+      el('dt', {}, t('state')), el('dd', {}, t(stateOf(p, fleetNow()))),
       el('dt', {}, t('speed')), el('dd', {}, p ? `${p.kmh.toFixed(1)} ${t('kmh')}` : t('none')),
       el('dt', {}, t('course')), el('dd', {}, p ? `${p.course}°` : t('none')),
       el('dt', {}, t('last_fix')), el('dd', {}, p ? fmtTime(p.t) : t('none')),
@@ -305,9 +309,20 @@ function connectLive() {
     if (m.type === 'snapshot') {
       S.vehicles = new Map(m.vehicles.map((v) => [v.id, v]));
       S.positions = new Map(m.positions.map((p) => [p.v, p]));
+      latestFix = m.positions.reduce((a, p) => Math.max(a, p.t), 0);
+      if (!S.replayRangeSet && latestFix) {
+        // Default replay range: the last two hours of the fleet's own clock.
+        S.replayRangeSet = true;
+        $('#replay-from').value = toLocalInput(latestFix - 2 * 3600e3);
+        $('#replay-to').value = toLocalInput(latestFix + 60e3);
+      }
       fillPlates();
     } else if (m.type === 'positions') {
-      for (const p of m.points) { const old = S.positions.get(p.v); if (!old || old.t <= p.t) S.positions.set(p.v, p); }
+      for (const p of m.points) {
+        const old = S.positions.get(p.v);
+        if (!old || old.t <= p.t) S.positions.set(p.v, p);
+        if (p.t > latestFix && p.t < Date.now() + 3600e3) latestFix = p.t;
+      }
       S.updates += m.points.length;
       $('#live-updates').textContent = String(S.updates);
     } else if (m.type === 'alert') {
