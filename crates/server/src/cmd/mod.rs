@@ -2,10 +2,13 @@
 
 use std::process::ExitCode;
 
+mod audit;
 mod config;
+pub(crate) mod demo;
 mod export;
 mod registry;
 mod serve;
+pub(crate) mod user;
 
 /// Every subcommand of `tianshu`.
 #[derive(Debug, clap::Subcommand)]
@@ -20,6 +23,14 @@ pub enum Command {
     /// Provision units, vehicles and terminals (`registry import --store URL FILE.csv`).
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
+    /// Create, list and delete users (`user add --store URL --username U --role ROLE [--unit UNIT] --password-stdin`).
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Check the tamper-evident audit log (`audit verify --store URL`) or print it.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Run Tianshu with a simulated fleet of ~700 cars, the web page and the embedded store.
+    Demo(demo::DemoArgs),
     /// Write one vehicle's track to stdout (`--plate P --from T --to T --format csv|geojson|gpx`).
     Export(export::ExportArgs),
 }
@@ -31,6 +42,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Registry(c) => registry::run(c),
         Command::Export(args) => export::run(args),
+        Command::User(c) => user::run(c),
+        Command::Audit(c) => audit::run(c),
+        Command::Demo(args) => demo::run(args),
         Command::Version => {
             println!("tianshu {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

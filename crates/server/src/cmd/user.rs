@@ -1,0 +1,179 @@
+//! `tianshu user`: people who may log in to the page and the API.
+//!
+//! There is no default account and no password on the command line (it would sit in shell history and
+//! `ps`): `tianshu user add --store URL --username U --role ROLE [--unit UNIT] --password-stdin` reads
+//! the password from standard input and stores only its argon2 hash.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use tianshu_model::{Timestamp, UnitId};
+use tianshu_store::access::{AuditEntry, NewUser, Role};
+use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
+/// `tianshu user ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Add(AddArgs),
+    /// Print every user (never a password hash), as JSON lines.
+    List(StoreArg),
+    /// Delete a user.
+    Delete(DeleteArgs),
+}
+
+/// The store flag shared by the user commands.
+#[derive(Debug, clap::Args)]
+pub struct StoreArg {
+    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
+    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
+    pub store: String,
+}
+
+/// Arguments of `tianshu user add`.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Login name.
+    #[arg(long)]
+    pub username: String,
+    /// administrator, dispatcher, inspector or supervisor.
+    #[arg(long)]
+    pub role: String,
+    /// The user's unit: a path as in the registry (`黄石市/市委办公室`) or a unit id. Required for supervisors.
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Read the password from standard input (the first line). Required: passwords are never flags.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Arguments of `tianshu user delete`.
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Login name.
+    #[arg(long)]
+    pub username: String,
+}
+
+/// Resolves a unit given as a path (`黄石市/市委办公室`) or an id.
+pub async fn resolve_unit(store: &Store, unit: &str) -> anyhow::Result<UnitId> {
+    let units = store.units().await?;
+    if let Ok(id) = unit.trim().parse::<i64>()
+        && units.iter().any(|u| u.id.0 == id)
+    {
+        return Ok(UnitId(id));
+    }
+    let segments: Vec<&str> = unit.split('/').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let mut parent: Option<UnitId> = None;
+    for seg in &segments {
+        let found = units.iter().find(|u| u.name == *seg && u.parent == parent);
+        match found {
+            Some(u) => parent = Some(u.id),
+            None => bail!("no unit {unit:?} in the registry (import the registry first)"),
+        }
+    }
+    parent.with_context(|| format!("empty unit {unit:?}"))
+}
+
+/// Runs `tianshu user ...`.
+pub fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match command {
+            UserCommand::Add(args) => add(args).await,
+            UserCommand::List(args) => {
+                let store = Store::open(&args.store).await?;
+                for u in store.access().users().await? {
+                    println!("{}", serde_json::to_string(&u)?);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            UserCommand::Delete(args) => {
+                let store = Store::open(&args.store.store).await?;
+                if !store.access().delete_user(&args.username).await? {
+                    bail!("no user {:?}", args.username);
+                }
+                audit_cli(&store, "user.delete", &args.username).await?;
+                println!("deleted {}", args.username);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+async fn audit_cli(store: &Store, action: &str, detail: &str) -> anyhow::Result<()> {
+    let entry = AuditEntry {
+        actor: std::env::var("USER").unwrap_or_else(|_| "-".into()),
+        role: "cli".into(),
+        action: action.into(),
+        remote: "local command line".into(),
+        detail: detail.into(),
+        ..Default::default()
+    };
+    store
+        .access()
+        .append_audit(Timestamp(chrono_now_ms()), &entry)
+        .await?;
+    Ok(())
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
+    if !args.password_stdin {
+        bail!("give --password-stdin and type the password on standard input; passwords are never flags");
+    }
+    let role: Role = args.role.parse()?;
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    let store = Store::open(&args.store.store).await?;
+    let unit = match &args.unit {
+        Some(u) => Some(resolve_unit(&store, u).await?),
+        None => None,
+    };
+    tianshu_api::handlers::validate_new_user(&args.username, &password, role, unit)
+        .map_err(anyhow::Error::msg)?;
+    let password_hash = tianshu_api::hash_password(&password).map_err(anyhow::Error::msg)?;
+    let user = store
+        .access()
+        .create_user(&NewUser {
+            username: args.username.clone(),
+            role,
+            unit,
+            password_hash,
+        })
+        .await?;
+    audit_cli(
+        &store,
+        "user.create",
+        &format!("{} as {}", user.username, user.role),
+    )
+    .await?;
+    println!(
+        "created {} ({}{})",
+        user.username,
+        user.role,
+        unit.map(|u| format!(", unit {u}")).unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
