@@ -243,3 +243,129 @@ mod tests {
         }
     }
 }
+
+/// The scenario names `--scenarios` accepts, each optionally followed by `=RATE`.
+pub const SCENARIO_NAMES: &[&str] = &[
+    "off_hours",
+    "holiday",
+    "holiday_filing",
+    "unordered",
+    "off_route",
+    "region_exit",
+    "night_away",
+    "prohibited_stop",
+    "alarms",
+    "silent",
+    "blind_area",
+    "retransmit",
+];
+
+/// Why a scenario list is not understood.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScenarioSpecError {
+    /// A name not in [`SCENARIO_NAMES`].
+    #[error("unknown scenario {name:?}; known: none, default, {known}", name = .0, known = SCENARIO_NAMES.join(", "))]
+    Unknown(String),
+    /// A rate that is not a number in 0..=1.
+    #[error("scenario {name}: rate {rate:?} is not a number between 0 and 1")]
+    BadRate {
+        /// The scenario.
+        name: String,
+        /// The text after `=`.
+        rate: String,
+    },
+}
+
+/// Applies a comma-separated scenario list: `default` keeps every default rate, `none` switches every
+/// scenario off, and `name` or `name=RATE` switches one on (at its default rate, or RATE). A list that
+/// does not start with `default` starts from `none`, so `--scenarios blind_area` means only blind areas.
+/// Retransmission is the standard's behaviour and stays on unless `retransmit=0`.
+pub fn apply_scenarios(
+    spec: &str,
+    plan: &mut crate::plan::PlanScenarios,
+    terminal: &mut TerminalScenarios,
+) -> Result<(), ScenarioSpecError> {
+    let defaults_plan = crate::plan::PlanScenarios::default();
+    let defaults_terminal = TerminalScenarios::default();
+    let items: Vec<&str> = spec.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if items.first() != Some(&"default") {
+        *plan = crate::plan::PlanScenarios::none();
+        *terminal = TerminalScenarios::none();
+    }
+    for item in items {
+        let (name, rate) = match item.split_once('=') {
+            Some((n, r)) => (n.trim(), Some(r.trim())),
+            None => (item, None),
+        };
+        let parse = |default: f64| -> Result<f64, ScenarioSpecError> {
+            match rate {
+                None => Ok(default),
+                Some(r) => match r {
+                    "on" => Ok(default),
+                    "off" => Ok(0.0),
+                    _ => r
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| (0.0..=1.0).contains(v))
+                        .ok_or_else(|| ScenarioSpecError::BadRate {
+                            name: name.to_string(),
+                            rate: r.to_string(),
+                        }),
+                },
+            }
+        };
+        match name {
+            "default" => {
+                *plan = defaults_plan.clone();
+                *terminal = defaults_terminal.clone();
+            }
+            "none" => {
+                *plan = crate::plan::PlanScenarios::none();
+                *terminal = TerminalScenarios::none();
+            }
+            "off_hours" => plan.off_hours_rate = parse(defaults_plan.off_hours_rate)?,
+            "holiday" => plan.holiday_rate = parse(defaults_plan.holiday_rate)?,
+            "holiday_filing" => plan.holiday_filing_rate = parse(defaults_plan.holiday_filing_rate)?,
+            "unordered" => plan.order_rate = 1.0 - parse(1.0 - defaults_plan.order_rate)?,
+            "off_route" => plan.off_route_rate = parse(defaults_plan.off_route_rate)?,
+            "region_exit" => plan.region_exit_rate = parse(defaults_plan.region_exit_rate)?,
+            "night_away" => plan.night_away_rate = parse(defaults_plan.night_away_rate)?,
+            "prohibited_stop" => plan.prohibited_stop_rate = parse(defaults_plan.prohibited_stop_rate)?,
+            "alarms" => terminal.alarm_rate = parse(defaults_terminal.alarm_rate)?,
+            "silent" => terminal.silent_rate = parse(defaults_terminal.silent_rate)?,
+            "blind_area" => terminal.blind_area_rate = parse(defaults_terminal.blind_area_rate)?,
+            "retransmit" => terminal.retransmit = parse(1.0)? > 0.0,
+            other => return Err(ScenarioSpecError::Unknown(other.to_string())),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod spec_tests {
+    use super::*;
+    use crate::plan::PlanScenarios;
+
+    #[test]
+    fn lists_switch_scenarios() {
+        let (mut p, mut t) = (PlanScenarios::default(), TerminalScenarios::default());
+        apply_scenarios("blind_area,off_route=0.5", &mut p, &mut t).unwrap();
+        assert_eq!(t.blind_area_rate, TerminalScenarios::default().blind_area_rate);
+        assert_eq!((t.alarm_rate, t.silent_rate), (0.0, 0.0));
+        assert_eq!(p.off_route_rate, 0.5);
+        assert_eq!((p.holiday_rate, p.order_rate), (0.0, 1.0));
+        assert!(t.retransmit);
+        apply_scenarios("default,retransmit=off,unordered=0.2", &mut p, &mut t).unwrap();
+        assert!(!t.retransmit);
+        assert!((p.order_rate - 0.8).abs() < 1e-9);
+        assert_eq!(p.night_away_rate, PlanScenarios::default().night_away_rate);
+        assert!(matches!(
+            apply_scenarios("teleport", &mut p, &mut t),
+            Err(ScenarioSpecError::Unknown(_))
+        ));
+        assert!(matches!(
+            apply_scenarios("alarms=2", &mut p, &mut t),
+            Err(ScenarioSpecError::BadRate { .. })
+        ));
+    }
+}

@@ -8,6 +8,7 @@ pub(crate) mod demo;
 mod export;
 mod registry;
 mod serve;
+mod simulate;
 pub(crate) mod user;
 
 /// Every subcommand of `tianshu`.
@@ -31,6 +32,9 @@ pub enum Command {
     Audit(audit::AuditCommand),
     /// Run Tianshu with a simulated fleet of ~700 cars, the web page and the embedded store.
     Demo(demo::DemoArgs),
+    /// Run virtual JT/T 808 terminals against a platform and/or write the demo world's files
+    /// (`--target ADDR --terminals N --interval-secs S [--speedup X] [--write-world DIR]`).
+    Simulate(simulate::SimulateArgs),
     /// Write one vehicle's track to stdout (`--plate P --from T --to T --format csv|geojson|gpx`).
     Export(export::ExportArgs),
 }
@@ -45,6 +49,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::User(c) => user::run(c),
         Command::Audit(c) => audit::run(c),
         Command::Demo(args) => demo::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Version => {
             println!("tianshu {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -1,0 +1,185 @@
+//! `tianshu simulate`: a fleet of virtual JT/T 808 terminals against a running platform, and the demo
+//! world's files.
+//!
+//! `--write-world DIR` writes `registry.csv`, `geofences.geojson` and `orders.jsonl` for
+//! `tianshu registry import`, `tianshu geofence import` and `tianshu order import`; `--target ADDR` runs
+//! the fleet. With both, the files are written first, and they describe exactly the fleet that runs
+//! (same seed, same vehicle count, same start date).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tianshu_model::Timestamp;
+use tianshu_sim::plan::local_date;
+use tianshu_sim::scenario::{SCENARIO_NAMES, apply_scenarios};
+use tianshu_sim::{Fleet, FleetConfig, World, WorldConfig};
+
+/// Arguments of `tianshu simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The platform's JT/T 808 address (`127.0.0.1:PORT`); without it only `--write-world` runs.
+    #[arg(long)]
+    pub target: Option<SocketAddr>,
+    /// How many terminals to run (the world's first N cars; 0 = every car of the world).
+    #[arg(long, default_value_t = 0)]
+    pub terminals: usize,
+    /// Cars in the generated world; raised to `--terminals` when that is larger. Use the same value
+    /// when writing the world and when running the fleet.
+    #[arg(long, default_value_t = 700)]
+    pub vehicles: usize,
+    /// Reporting interval with the ignition on, in simulated seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub interval_secs: f64,
+    /// Reporting interval while parked, in simulated seconds (never below `--interval-secs`).
+    #[arg(long, default_value_t = 300.0)]
+    pub parked_interval_secs: f64,
+    /// Simulated time runs this many times faster than real time (60: a day in 24 minutes).
+    #[arg(long, default_value_t = 1.0)]
+    pub speedup: f64,
+    /// Scenarios, comma-separated: `default`, `none`, or names with an optional `=RATE` (a list not starting
+    /// with `default` switches everything else off). Names: off_hours, holiday, holiday_filing, unordered,
+    /// off_route, region_exit, night_away, prohibited_stop, alarms, silent, blind_area, retransmit.
+    #[arg(long, default_value = "default")]
+    pub scenarios: String,
+    /// Write every acknowledged point (phone, fix time, block hash) to this file as JSON Lines.
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
+    /// Stop after this many real seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub duration_secs: Option<f64>,
+    /// Write the world's registry CSV, geofence GeoJSON and orders JSONL into this directory.
+    #[arg(long)]
+    pub write_world: Option<PathBuf>,
+    /// Seed of the world and of every scenario draw.
+    #[arg(long, default_value_t = 808)]
+    pub seed: u64,
+    /// Simulated start time, RFC 3339 (default: now). Orders are written from its date (China time) on.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Days of orders and filings to write, from the start date.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Real seconds to wait for a platform answer before retransmitting (T1 of the standard).
+    #[arg(long, default_value_t = 10.0)]
+    pub ack_timeout_secs: f64,
+    /// Retransmissions before a link is taken as broken.
+    #[arg(long, default_value_t = 3)]
+    pub max_retransmissions: u32,
+    /// Real seconds over which the first connections are spread.
+    #[arg(long, default_value_t = 2.0)]
+    pub connect_spread_secs: f64,
+}
+
+/// Runs `tianshu simulate`.
+pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    crate::logging::init(&crate::logging::LogConfig::default());
+    if args.target.is_none() && args.write_world.is_none() {
+        anyhow::bail!(
+            "nothing to do: give --target ADDR to run the fleet and/or --write-world DIR to write its files"
+        );
+    }
+    anyhow::ensure!(
+        args.interval_secs >= 1.0,
+        "--interval-secs must be at least 1 (fix times have whole seconds)"
+    );
+    anyhow::ensure!(args.speedup > 0.0, "--speedup must be positive");
+    let start_ms = match &args.start {
+        Some(s) => Timestamp::parse_rfc3339(s)
+            .with_context(|| format!("--start {s:?} is not RFC 3339"))?
+            .millis(),
+        None => chrono::Utc::now().timestamp_millis(),
+    };
+    let mut world_config = WorldConfig {
+        seed: args.seed,
+        vehicles: args.vehicles.max(args.terminals),
+        start_date: local_date(start_ms),
+        days: args.days,
+        ..WorldConfig::default()
+    };
+    let mut fleet_config = FleetConfig {
+        terminals: args.terminals,
+        interval_secs: args.interval_secs,
+        parked_interval_secs: args.parked_interval_secs,
+        speedup: args.speedup,
+        start_ms: Some(start_ms),
+        ack_timeout_secs: args.ack_timeout_secs,
+        max_retransmissions: args.max_retransmissions,
+        connect_spread_secs: args.connect_spread_secs,
+        ledger_path: args.ledger.clone(),
+        ..FleetConfig::default()
+    };
+    apply_scenarios(
+        &args.scenarios,
+        &mut world_config.scenarios,
+        &mut fleet_config.scenarios,
+    )
+    .with_context(|| format!("--scenarios (known: {})", SCENARIO_NAMES.join(", ")))?;
+
+    let world = World::generate(&world_config);
+    tracing::info!(
+        units = world.units.len(),
+        vehicles = world.vehicles.len(),
+        orders = world.orders.len(),
+        seed = args.seed,
+        "world generated"
+    );
+    if let Some(dir) = &args.write_world {
+        let paths = tianshu_sim::world::files::write_all(&world, dir)?;
+        for p in &paths {
+            println!("{}", p.display());
+        }
+    }
+    let Some(target) = args.target else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    fleet_config.target = target;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let fleet = Fleet::spawn(fleet_config, Arc::new(world))?;
+        let stats = fleet.stats();
+        let ledger = fleet.ledger();
+        let deadline = args
+            .duration_secs
+            .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        tick.tick().await;
+        loop {
+            let until_deadline = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = until_deadline => break,
+                _ = tick.tick() => {
+                    let s = stats.snapshot();
+                    tracing::info!(
+                        online = s.online,
+                        reports = s.reports_sent,
+                        acked = s.points_acked,
+                        backfilled = s.backfill_points_acked,
+                        retransmissions = s.retransmissions,
+                        sim_time = %fleet.sim_now(),
+                        "fleet"
+                    );
+                    if let Err(e) = ledger.flush() {
+                        tracing::error!(error = %e, "ledger file flush failed");
+                    }
+                }
+            }
+        }
+        let snapshot = fleet.stop().await?;
+        println!("{}", serde_json::to_string(&snapshot)?);
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
