@@ -144,7 +144,9 @@ function initMap(config) {
       map.on('mouseenter', l, () => { map.getCanvas().style.cursor = 'pointer'; });
       map.on('mouseleave', l, () => { map.getCanvas().style.cursor = ''; });
     }
-    map.on('render', updateClusterLabels);
+    // Counts follow the clusters: after every redraw of the source and every camera move.
+    let labelTimer = 0;
+    map.on('render', () => { if (!labelTimer) labelTimer = setTimeout(() => { labelTimer = 0; updateClusterLabels(); }, 200); });
     map.on('zoomend', maybeDetail);
     loadFences();
     redrawCars();
@@ -163,7 +165,12 @@ async function loadFences() {
 // Cluster counts as HTML markers: the offline basemap has no glyph server for map text.
 const clusterMarkers = new Map();
 function updateClusterLabels() {
-  if (!map.getSource('cars') || !map.isSourceLoaded('cars')) return;
+  if (!map.getSource('cars')) return;
+  if (S.view !== 'live') {
+    for (const m of clusterMarkers.values()) m.remove();
+    clusterMarkers.clear();
+    return;
+  }
   const seen = new Set();
   for (const f of map.querySourceFeatures('cars', { filter: ['has', 'point_count'] })) {
     const id = f.properties.cluster_id;
@@ -530,7 +537,7 @@ function switchView(view) {
     map.setLayoutProperty('cars', 'visibility', view === 'replay' ? 'none' : 'visible');
     map.setLayoutProperty('clusters', 'visibility', view === 'replay' ? 'none' : 'visible');
     for (const l of ['track', 'track-detail', 'stops', 'cursor']) map.setLayoutProperty(l, 'visibility', view === 'live' ? 'none' : 'visible');
-    if (view === 'replay') for (const m of clusterMarkers.values()) m.remove(), clusterMarkers.clear();
+    updateClusterLabels();
     redrawCars();
   }
   if (view === 'alerts') loadCases();

@@ -1,0 +1,172 @@
+//! The page in a real browser: Debian's chromium, driven by `tests/browser/drive.mjs` (playwright-core
+//! from npm), against the real `tianshu demo` (gateway, store, simulated fleet, API) and, for the
+//! alert inbox, the API over a case book with open cases. Screenshots go to `tests/artifacts/`.
+
+mod api_support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use api_support::*;
+use tianshu_api::cases::CaseView;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `npm ci` for the driver when its packages are missing; the driver's output when it ran.
+fn drive(scenario: &str, url: &str, logins: &serde_json::Value) -> String {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "chromium is not installed (the test command `.ci/test` installs it: apt-get install chromium)"
+    );
+    let dir = repo().join("tests").join("browser");
+    if !dir.join("node_modules").join("playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("running npm ci for the browser driver");
+        assert!(status.success(), "npm ci in tests/browser failed");
+    }
+    let out = Command::new("node")
+        .arg("drive.mjs")
+        .arg(scenario)
+        .current_dir(&dir)
+        .env("TIANSHU_URL", url)
+        .env("TIANSHU_LOGINS", logins.to_string())
+        .env("TIANSHU_ARTIFACTS", repo().join("tests").join("artifacts"))
+        .output()
+        .expect("running node");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "the browser scenario {scenario} failed:\n{text}"
+    );
+    text
+}
+
+/// The demo as a child process, killed when dropped.
+struct Demo(Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
+    let scratch = Scratch::embedded("browser-demo");
+    let Scratch::Embedded(dir) = &scratch else {
+        unreachable!("an embedded scratch")
+    };
+    let child = Command::new(store_support::tianshu_bin())
+        .args([
+            "demo",
+            "--http",
+            "127.0.0.1:0",
+            "--vehicles",
+            "150",
+            "--speedup",
+            "8",
+            "--store",
+        ])
+        .arg(dir.join("demo.db"))
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting tianshu demo");
+    let mut demo = Demo(child);
+    let stdout = demo.0.stdout.take().expect("the demo's stdout");
+    let mut url = None;
+    let mut logins = serde_json::Map::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("reading the demo's output");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Open", u] => url = Some(u.to_string()),
+            [role, user, password, ..]
+                if ["administrator", "dispatcher", "inspector", "supervisor"].contains(role) =>
+            {
+                logins.insert(
+                    role.to_string(),
+                    serde_json::json!({"username": user, "password": password}),
+                );
+            }
+            _ if line.starts_with("JT/T 808 terminals connect") => break,
+            _ => {}
+        }
+    }
+    let url = url.expect("the demo printed its URL");
+    assert_eq!(logins.len(), 4, "the demo printed a login per role");
+    let out = drive("live-replay", &url, &serde_json::Value::Object(logins));
+    for role in ["administrator", "dispatcher", "inspector", "supervisor"] {
+        assert!(
+            out.contains(&format!("ok {role} sees cars move")),
+            "{role} saw cars move"
+        );
+    }
+    assert!(out.contains("ok inspector replay plays on the time axis"));
+    drop(demo);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_opens_and_closes_an_alert_case() {
+    let api = TestApi::start(Scratch::embedded("browser-case"), Arc::new(tianshu_api::NoCases)).await;
+    let vehicle = api.vehicles[SUB_PLATE].id;
+    let mut detail = serde_json::Map::new();
+    detail.insert("title".into(), "非工作时间用车".into());
+    detail.insert("rule".into(), "off_hours".into());
+    detail.insert("severity".into(), "warning".into());
+    detail.insert("start".into(), "2026-11-18T13:05:00Z".into());
+    detail.insert("end".into(), "2026-11-18T14:10:00Z".into());
+    detail.insert(
+        "reasoning".into(),
+        serde_json::json!([
+            "21:05-22:10 (UTC+8) on a working day, after working hours",
+            "no approved order covers the trip"
+        ]),
+    );
+    let book = Arc::new(MemoryCases(std::sync::Mutex::new(vec![CaseView {
+        id: "case-1".into(),
+        vehicle,
+        state: "open".into(),
+        detail,
+    }])));
+    // Serve the same store again, now with the case.
+    let state = tianshu_api::ApiState::with_parts(
+        api.store.clone(),
+        tianshu_api::ApiConfig::default(),
+        tianshu_api::LiveHub::new(),
+        book.clone(),
+        None,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, tianshu_api::router(state)).await;
+    });
+    let logins = serde_json::json!({"supervisor": {"username": "supervisor", "password": PASSWORD}});
+    let url = format!("http://{addr}/");
+    let out = tokio::task::spawn_blocking(move || drive("case", &url, &logins))
+        .await
+        .expect("the driver");
+    assert!(out.contains("ok the case was closed"));
+    let closed = book.0.lock().expect("cases")[0].state.clone();
+    assert_eq!(closed, "closed");
+    // Both actions are in the audit log.
+    let log = api.store.access().audit(0, 1000).await.expect("audit");
+    let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
+    assert!(
+        actions.contains(&"case.acknowledge") && actions.contains(&"case.close"),
+        "{actions:?}"
+    );
+}
