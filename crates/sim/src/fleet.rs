@@ -191,6 +191,8 @@ pub struct FleetStats {
     pub online: Counter,
     /// TCP connections opened.
     pub connects: Counter,
+    /// Connections or logins that failed (refused, timed out, registration or authentication refused).
+    pub login_failures: Counter,
     /// Successful registrations (0x8100 result 0).
     pub registrations: Counter,
     /// Registrations refused.
@@ -227,6 +229,7 @@ pub struct FleetStats {
 pub struct StatsSnapshot {
     pub online: i64,
     pub connects: i64,
+    pub login_failures: i64,
     pub registrations: i64,
     pub register_refusals: i64,
     pub authentications: i64,
@@ -249,6 +252,7 @@ impl FleetStats {
         StatsSnapshot {
             online: self.online.get(),
             connects: self.connects.get(),
+            login_failures: self.login_failures.get(),
             registrations: self.registrations.get(),
             register_refusals: self.register_refusals.get(),
             authentications: self.authentications.get(),

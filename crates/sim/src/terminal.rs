@@ -348,6 +348,7 @@ impl Terminal {
                     }
                     Err(SessionError::Stopped) => break,
                     Err(e) => {
+                        self.shared.stats.login_failures.inc();
                         failures = failures.saturating_add(1);
                         let wait = self.shared.config.reconnect().saturating_mul(failures.min(6));
                         tracing::debug!(phone = %self.phone, error = %e, wait_ms = wait.as_millis() as u64, "login failed");
