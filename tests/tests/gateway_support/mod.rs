@@ -113,15 +113,28 @@ impl Server {
     /// Starts `tianshu serve` on the store at `url` with the `[jt808]` settings in `gateway_toml`, and waits
     /// until it listens.
     pub fn start(url: &str, gateway_toml: &str, scratch_dir: &Path) -> Server {
-        let config = scratch_dir.join(format!("tianshu-{}.toml", std::process::id()));
+        Self::start_at(
+            url,
+            gateway_toml,
+            scratch_dir,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+    }
+
+    /// As [`Server::start`], with terminals connecting at `jt808` (to restart on the address of a killed one).
+    pub fn start_at(url: &str, gateway_toml: &str, scratch_dir: &Path, jt808: SocketAddr) -> Server {
+        static CONFIGS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = CONFIGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let config = scratch_dir.join(format!("tianshu-{}-{n}.toml", std::process::id()));
         std::fs::write(&config, format!("[jt808]\n{gateway_toml}\n")).expect("writing the config file");
+        let jt808 = jt808.to_string();
         let mut child = Command::new(binary())
             .args([
                 "serve",
                 "--store",
                 url,
                 "--jt808",
-                "127.0.0.1:0",
+                &jt808,
                 "--http",
                 "127.0.0.1:0",
                 "--config",
@@ -285,6 +298,36 @@ impl Terminal {
         encode_message(&header, message, &mut out).expect("encoding a test frame");
         self.stream.write_all(&out).await.expect("sending a frame");
         serial
+    }
+
+    /// Like [`Terminal::send`], reporting a broken connection instead of panicking.
+    pub async fn try_send(&mut self, message: &Message<'_>) -> std::io::Result<u16> {
+        let serial = self.next_serial();
+        let header = Header::new(message.msg_id(), self.phone, serial, self.edition);
+        let mut out = BytesMut::new();
+        encode_message(&header, message, &mut out).expect("encoding a test frame");
+        self.stream.write_all(&out).await?;
+        Ok(serial)
+    }
+
+    /// Like [`Terminal::report`], reporting a broken connection instead of panicking.
+    pub async fn try_report(&mut self, p: &Position) -> std::io::Result<u16> {
+        let report = LocationReport {
+            basic: BasicLocation::from_bytes(&p.basic_block()),
+            items: Items::default(),
+        };
+        self.try_send(&Message::Location(report)).await
+    }
+
+    /// Authenticates, tolerating a broken connection (`None`).
+    pub async fn try_authenticate(&mut self, code: &str) -> Option<u8> {
+        let auth = Authenticate {
+            auth_code: Text(code.as_bytes()),
+            imei: None,
+            software_version: None,
+        };
+        let serial = self.try_send(&Message::Authenticate(auth)).await.ok()?;
+        self.ack_of(serial, Duration::from_secs(10)).await
     }
 
     /// Sends a frame with a given header and raw body (for subpackage and other odd frames).

@@ -482,7 +482,7 @@ async function openCase(id) {
   const known = new Set(['id', 'vehicle', 'state', 'title', 'rule', 'severity', 'reasoning', 'history', 'start', 'end', 'opened', 'track']);
   const extra = Object.entries(c).filter(([k]) => !known.has(k));
   const reasoning = Array.isArray(c.reasoning) ? c.reasoning.join('\n') : (typeof c.reasoning === 'string' ? c.reasoning : JSON.stringify(c.reasoning ?? '', null, 1));
-  page.replaceChildren(
+  page.replaceChildren(...[
     el('button', { class: 'close', onclick: () => page.classList.add('hidden') }, '×'),
     el('h2', {}, caseTitle(c)),
     el('dl', {},
@@ -505,7 +505,7 @@ async function openCase(id) {
         switchView('replay'); if (v) $('#replay-plate').value = v.plate;
         $('#replay-from').value = toLocalInput(a - 15 * 60e3); $('#replay-to').value = toLocalInput(b + 15 * 60e3); loadReplay();
       } }, t('open_replay')) : null),
-    el('p', { class: 'error' }));
+    el('p', { class: 'error' })].filter(Boolean));
   page.classList.remove('hidden');
   // The track snippet of the episode on the map.
   if (c.track && c.track.coordinates && map.getSource('track')) {

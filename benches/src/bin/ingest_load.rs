@@ -1,0 +1,575 @@
+//! Load generator for the gateway figures in BENCHMARKS.md ("Gateway").
+//!
+//! The gateway runs in a child process (`ingest_load serve ...`) so its CPU time and memory are measured
+//! apart from the load generator, which shares the same machine:
+//!
+//! - `ingest_load ack [--connections 1000] [--window 16] [--secs 20]`: the acknowledgement path on loopback
+//!   with a store stand-in that is durable at once; prints acknowledged frames/s and server CPU µs per frame.
+//! - `ingest_load e2e --store postgres://... [--terminals 10000] [--rate 50000] [--secs 300]`: 0x0200 reports
+//!   at a fixed total rate, acknowledged after durable commit; prints points/s and receive-to-ack latency.
+//! - `ingest_load idle [--connections 19000] [--procs 2]`: authenticated idle connections; prints the
+//!   server's resident memory per connection.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tianshu_ingest::{DurableAtOnce, Gateway, GatewayConfig, PointSink, StoreSink};
+use tianshu_jt808::{
+    Authenticate, BasicLocation, FrameDecoder, GeneralAck, Header, Items, LocationReport, Message, Text,
+    encode_message,
+};
+use tianshu_model::{Edition, Phone, Position, StatusFlags, Timestamp, VehicleClass};
+use tianshu_store::{RegistryRecord, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn arg_str(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn phone(i: u32) -> Phone {
+    Phone(15_000_000_000 + u128::from(i))
+}
+
+fn code(i: u32) -> String {
+    format!("{:032X}", 0xB0_0000u64 + u64::from(i))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("serve") => serve(&args),
+        Some("ack") => ack(&args),
+        Some("e2e") => e2e(&args),
+        Some("idle") => idle(&args),
+        Some("idle-client") => idle_client(&args),
+        _ => {
+            eprintln!("usage: ingest_load ack|e2e|idle [options] (see the source's module docs)");
+            std::process::exit(2);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The server side.
+
+/// `serve --store URL --terminals N --sink durable|store [--threads T]`: provisions N terminals with known
+/// codes, starts the gateway, prints `listening ADDR`, and runs until standard input closes.
+fn serve(args: &[String]) -> Result<()> {
+    let store_url = arg_str(args, "--store").ok_or("--store URL is required")?;
+    let terminals: u32 = arg(args, "--terminals", 1000);
+    let durable_at_once = arg_str(args, "--sink").as_deref() != Some("store");
+    let threads: usize = arg(args, "--threads", 2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let store = Store::open(&store_url).await?;
+        provision(&store, terminals).await?;
+        let config = GatewayConfig {
+            max_connections: 19_900,
+            max_connections_per_ip: 20_000,
+            heartbeat_interval_secs: 3_600,
+            pre_auth_timeout_secs: 600,
+            ..GatewayConfig::default()
+        };
+        let sink: Arc<dyn PointSink> = if durable_at_once {
+            Arc::new(DurableAtOnce::default())
+        } else {
+            Arc::new(StoreSink(store.clone()))
+        };
+        let gateway = Gateway::new(config, store, sink);
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        println!("listening {}", listener.local_addr()?);
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            stop.cancel();
+        });
+        tianshu_ingest::run(listener, gateway, shutdown).await;
+        let h = &tianshu_ingest::metrics::METRICS.ack_latency_seconds;
+        eprintln!(
+            "server: {} acknowledged batches, mean receive-to-ack {:.2} ms",
+            h.get_sample_count(),
+            1000.0 * h.get_sample_sum() / (h.get_sample_count().max(1) as f64)
+        );
+        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    })
+}
+
+async fn provision(store: &Store, n: u32) -> Result<()> {
+    let have = store.terminals().await?;
+    let registered = have.iter().filter(|t| t.auth_code_hash.is_some()).count();
+    if registered >= n as usize {
+        return Ok(());
+    }
+    let records: Vec<RegistryRecord> = (0..n)
+        .map(|i| RegistryRecord {
+            unit: "压测单位".to_string(),
+            plate: format!("鄂L{i:05}"),
+            phone: phone(i),
+            terminal_id: format!("L{i:06}"),
+            vehicle_class: VehicleClass::General,
+        })
+        .collect();
+    for chunk in records.chunks(5_000) {
+        store.import_registry(chunk).await?;
+    }
+    for i in 0..n {
+        let hash = tianshu_ingest::auth::hash_code(code(i).as_bytes());
+        store
+            .save_registration(phone(i), Edition::V2013, &hash, None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Starts the gateway child; returns it and its address.
+fn spawn_server(store_url: &str, terminals: u32, sink: &str) -> Result<(Child, SocketAddr)> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args([
+            "serve",
+            "--store",
+            store_url,
+            "--terminals",
+            &terminals.to_string(),
+            "--sink",
+            sink,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .ok_or("server did not start")?
+        .parse()?;
+    Ok((child, addr))
+}
+
+fn stop_server(mut child: Child) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of /proc/pid/stat; here 0-based after the state field (field 3).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn scratch_store(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("tianshu-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    format!("sqlite:{}", dir.join("tianshu.db").display())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Terminals.
+
+fn report_frame(i: u32, serial: u16, n: u64, out: &mut BytesMut) {
+    let p = Position {
+        fix_time: Timestamp::from_secs(1_795_000_000 + (n / 4) as i64),
+        lat_e6: 30_200_000 + (n % 4) as i32 * 7 + (i as i32 % 1000) * 100,
+        lon_e6: 115_040_000 + (n % 100_000) as i32,
+        speed_dkmh: 400,
+        status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED),
+        ..Position::default()
+    };
+    let report = LocationReport {
+        basic: BasicLocation::from_bytes(&p.basic_block()),
+        items: Items::default(),
+    };
+    let header = Header::new(0x0200, phone(i), serial, Edition::V2013);
+    let _ = encode_message(&header, &Message::Location(report), out);
+}
+
+async fn authenticate(stream: &mut TcpStream, i: u32) -> Result<()> {
+    let mut out = BytesMut::new();
+    let c = code(i);
+    let auth = Authenticate {
+        auth_code: Text(c.as_bytes()),
+        imei: None,
+        software_version: None,
+    };
+    encode_message(
+        &Header::new(0x0102, phone(i), 0, Edition::V2013),
+        &Message::Authenticate(auth),
+        &mut out,
+    )?;
+    stream.write_all(&out).await?;
+    let mut buf = BytesMut::with_capacity(256);
+    let mut decoder = FrameDecoder::default();
+    loop {
+        if let Some(f) = decoder.decode(&mut buf)? {
+            return match f.message()? {
+                Message::PlatformAck(GeneralAck { result: 0, .. }) => Ok(()),
+                other => Err(format!("terminal {i}: authentication answered {other:?}").into()),
+            };
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(format!("terminal {i}: closed during authentication").into());
+        }
+    }
+}
+
+/// Counts 0x8001 frames in `buf` (whole frames only) and returns them, with the serials they answer.
+fn take_acks(decoder: &mut FrameDecoder, buf: &mut BytesMut, answered: &mut Vec<u16>) -> usize {
+    let mut n = 0;
+    while let Ok(Some(f)) = decoder.decode(buf) {
+        if let Ok(Message::PlatformAck(a)) = f.message() {
+            answered.push(a.reply_serial);
+            n += 1;
+        }
+    }
+    n
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ack: throughput of the acknowledgement path.
+
+fn ack(args: &[String]) -> Result<()> {
+    let connections: u32 = arg(args, "--connections", 1000);
+    let window: usize = arg(args, "--window", 16);
+    let secs: u64 = arg(args, "--secs", 20);
+    let threads: usize = arg(args, "--client-threads", 2);
+    let store_url = scratch_store("ack");
+    let (child, addr) = spawn_server(&store_url, connections, "durable")?;
+    let pid = child.id();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    let acked = Arc::new(AtomicU64::new(0));
+    let stop = CancellationToken::new();
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..connections {
+            let acked = acked.clone();
+            let stop = stop.clone();
+            let mut stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            authenticate(&mut stream, i).await?;
+            tasks.push(tokio::spawn(async move {
+                let mut frames = Vec::with_capacity(64);
+                for k in 0..64u16 {
+                    let mut b = BytesMut::new();
+                    report_frame(i, k + 1, u64::from(k), &mut b);
+                    frames.push(b.freeze());
+                }
+                let mut decoder = FrameDecoder::default();
+                let mut buf = BytesMut::with_capacity(8192);
+                let mut answered = Vec::new();
+                let mut in_flight = 0usize;
+                let mut k = 0usize;
+                while !stop.is_cancelled() {
+                    while in_flight < window {
+                        // One frame per write, as terminals send them.
+                        if stream.write_all(&frames[k % frames.len()]).await.is_err() {
+                            return;
+                        }
+                        k += 1;
+                        in_flight += 1;
+                    }
+                    match stream.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    answered.clear();
+                    let n = take_acks(&mut decoder, &mut buf, &mut answered);
+                    in_flight = in_flight.saturating_sub(n);
+                    acked.fetch_add(n as u64, Ordering::Relaxed);
+                }
+            }));
+        }
+        eprintln!("{connections} connections authenticated; warming up");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (a0, c0, t0) = (acked.load(Ordering::Relaxed), cpu_secs(pid), Instant::now());
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        let (a1, c1, elapsed) = (acked.load(Ordering::Relaxed), cpu_secs(pid), t0.elapsed());
+        stop.cancel();
+        let frames = (a1 - a0) as f64;
+        let rate = frames / elapsed.as_secs_f64();
+        let cpu_us = (c1 - c0) * 1e6 / frames.max(1.0);
+        println!(
+            "ack path: {connections} connections, window {window}, {secs} s: {rate:.0} frames/s acknowledged, \
+             server CPU {cpu_us:.2} µs/frame ({:.0}% of a core)",
+            100.0 * (c1 - c0) / elapsed.as_secs_f64()
+        );
+        for t in tasks {
+            t.abort();
+        }
+        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    })?;
+    drop(runtime);
+    stop_server(child);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// e2e: sustained rate into the store, latency from send to acknowledgement.
+
+/// Latency histogram with 1 ms buckets up to 60 s.
+struct Latency {
+    buckets: Vec<AtomicU64>,
+}
+
+impl Latency {
+    fn new() -> Self {
+        Latency {
+            buckets: (0..60_001).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+    fn record(&self, d: Duration) {
+        let ms = (d.as_millis() as usize).min(self.buckets.len() - 1);
+        self.buckets[ms].fetch_add(1, Ordering::Relaxed);
+    }
+    fn quantile(&self, q: f64) -> usize {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        let target = (total as f64 * q).ceil() as u64;
+        let mut seen = 0;
+        for (ms, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= target.max(1) {
+                return ms;
+            }
+        }
+        counts.len()
+    }
+}
+
+fn e2e(args: &[String]) -> Result<()> {
+    let store_url = arg_str(args, "--store").ok_or("--store URL is required")?;
+    let terminals: u32 = arg(args, "--terminals", 10_000);
+    let rate: f64 = arg(args, "--rate", 50_000.0);
+    let secs: u64 = arg(args, "--secs", 300);
+    let threads: usize = arg(args, "--client-threads", 2);
+    let (child, addr) = spawn_server(&store_url, terminals, "store")?;
+    let pid = child.id();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    let acked = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(AtomicU64::new(0));
+    let latency = Arc::new(Latency::new());
+    let stop = CancellationToken::new();
+    let interval = Duration::from_secs_f64(f64::from(terminals) / rate);
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..terminals {
+            let mut stream = TcpStream::connect(addr).await?;
+            authenticate(&mut stream, i).await?;
+            let (acked, sent, latency, stop) = (acked.clone(), sent.clone(), latency.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let (mut rd, mut wr) = stream.into_split();
+                let pending: Arc<std::sync::Mutex<HashMap<u16, Instant>>> = Arc::default();
+                let reader = {
+                    let pending = pending.clone();
+                    let (acked, latency) = (acked.clone(), latency.clone());
+                    tokio::spawn(async move {
+                        let mut decoder = FrameDecoder::default();
+                        let mut buf = BytesMut::with_capacity(1024);
+                        let mut answered = Vec::new();
+                        loop {
+                            match rd.read_buf(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) => {}
+                            }
+                            answered.clear();
+                            let n = take_acks(&mut decoder, &mut buf, &mut answered);
+                            let now = Instant::now();
+                            let mut p = pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            for s in &answered {
+                                if let Some(t) = p.remove(s) {
+                                    latency.record(now - t);
+                                }
+                            }
+                            acked.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                    })
+                };
+                // Spread the terminals' phases over one interval.
+                tokio::time::sleep(interval.mul_f64(f64::from(i % 1000) / 1000.0)).await;
+                let mut tick = tokio::time::interval(interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut n: u64 = 0;
+                let mut out = BytesMut::with_capacity(128);
+                while !stop.is_cancelled() {
+                    tick.tick().await;
+                    n += 1;
+                    let serial = (n % 65_535) as u16 + 1;
+                    out.clear();
+                    report_frame(i, serial, n, &mut out);
+                    pending
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(serial, Instant::now());
+                    if wr.write_all(&out).await.is_err() {
+                        break;
+                    }
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+                reader.abort();
+            }));
+        }
+        eprintln!("{terminals} terminals authenticated; reporting at {rate} points/s total");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (a0, c0, t0) = (acked.load(Ordering::Relaxed), cpu_secs(pid), Instant::now());
+        let mut last = (a0, Instant::now());
+        while t0.elapsed() < Duration::from_secs(secs) {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            let a = acked.load(Ordering::Relaxed);
+            eprintln!(
+                "  {:>4.0} s: {:.0} points/s",
+                t0.elapsed().as_secs_f64(),
+                (a - last.0) as f64 / last.1.elapsed().as_secs_f64()
+            );
+            last = (a, Instant::now());
+        }
+        let (a1, c1, elapsed) = (acked.load(Ordering::Relaxed), cpu_secs(pid), t0.elapsed());
+        stop.cancel();
+        let points = (a1 - a0) as f64;
+        println!(
+            "end to end: {terminals} terminals, {:.0} s: {:.0} points/s acknowledged after durable commit \
+             (sent {}), latency send->ack p50 {} ms, p99 {} ms, p99.9 {} ms; server CPU {:.1} µs/point",
+            elapsed.as_secs_f64(),
+            points / elapsed.as_secs_f64(),
+            sent.load(Ordering::Relaxed),
+            latency.quantile(0.5),
+            latency.quantile(0.99),
+            latency.quantile(0.999),
+            (c1 - c0) * 1e6 / points.max(1.0),
+        );
+        for t in tasks {
+            t.abort();
+        }
+        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    })?;
+    drop(runtime);
+    stop_server(child);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// idle: memory per authenticated idle connection.
+
+fn idle(args: &[String]) -> Result<()> {
+    let connections: u32 = arg(args, "--connections", 19_000);
+    let procs: u32 = arg(args, "--procs", 2).max(1);
+    let store_url = scratch_store("idle");
+    let (child, addr) = spawn_server(&store_url, connections, "durable")?;
+    let pid = child.id();
+    std::thread::sleep(Duration::from_secs(2));
+    let before = rss_bytes(pid);
+    let exe = std::env::current_exe()?;
+    let per = connections.div_ceil(procs);
+    let mut clients = Vec::new();
+    for p in 0..procs {
+        let from = p * per;
+        let to = ((p + 1) * per).min(connections);
+        let mut c = Command::new(&exe)
+            .args([
+                "idle-client",
+                "--addr",
+                &addr.to_string(),
+                "--from",
+                &from.to_string(),
+                "--to",
+                &to.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = c.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+        if !line.starts_with("ready") {
+            return Err(format!("idle client {p} failed: {line}").into());
+        }
+        clients.push(c);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let after = rss_bytes(pid);
+    let per_conn = (after.saturating_sub(before)) as f64 / f64::from(connections);
+    println!(
+        "idle: {connections} authenticated connections in one process: RSS {:.1} MiB -> {:.1} MiB, \
+         {per_conn:.0} bytes per connection",
+        before as f64 / 1048576.0,
+        after as f64 / 1048576.0
+    );
+    for mut c in clients {
+        drop(c.stdin.take());
+        let _ = c.wait();
+    }
+    stop_server(child);
+    Ok(())
+}
+
+fn idle_client(args: &[String]) -> Result<()> {
+    let addr: SocketAddr = arg_str(args, "--addr").ok_or("--addr")?.parse()?;
+    let from: u32 = arg(args, "--from", 0);
+    let to: u32 = arg(args, "--to", 0);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut streams = Vec::with_capacity((to - from) as usize);
+        for i in from..to {
+            let mut s = TcpStream::connect(addr).await?;
+            authenticate(&mut s, i).await?;
+            streams.push(s);
+        }
+        println!("ready {}", streams.len());
+        tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+        })
+        .await?;
+        drop(streams);
+        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    })
+}
