@@ -10,7 +10,7 @@ use store_support::{Scratch, T0_SECS, point};
 use tianshu_model::{
     AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleClass, VehicleId,
 };
-use tianshu_store::{DriverEvent, Error, RegistryRecord, Store, parse_registry_csv};
+use tianshu_store::{DriverEvent, Error, RegistryRecord, Store, StoreConfig, parse_registry_csv};
 
 fn t(secs: i64) -> Timestamp {
     Timestamp::from_secs(T0_SECS + secs)
@@ -424,7 +424,7 @@ fn points_lon(i: i32) -> i32 {
 
 /// Generates one test per case for a backend.
 macro_rules! conformance {
-    ($backend:ident, $scratch:expr) => {
+    ($backend:ident, $scratch:expr, $config:expr) => {
         mod $backend {
             use super::*;
 
@@ -433,7 +433,7 @@ macro_rules! conformance {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $name() {
                         let scratch: Scratch = $scratch(stringify!($name)).await;
-                        let store = Store::open(&scratch.url()).await.unwrap();
+                        let store = Store::open_with(&scratch.url(), &$config).await.unwrap();
                         super::$name(store).await;
                     }
                 };
@@ -455,7 +455,7 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn migrations_apply_from_empty_and_rerun_as_a_no_op() {
                 let scratch: Scratch = $scratch("migrations").await;
-                let store = Store::open(&scratch.url()).await.unwrap();
+                let store = Store::open_with(&scratch.url(), &$config).await.unwrap();
                 super::migrations_apply_from_empty_and_rerun_as_a_no_op(store, scratch.url()).await;
             }
         }
@@ -466,5 +466,15 @@ async fn embedded_scratch(name: &str) -> Scratch {
     Scratch::embedded(name)
 }
 
-conformance!(embedded, embedded_scratch);
-conformance!(postgres, Scratch::postgres);
+/// The embedded store moving new points into the vehicle-clustered table after every few dozen, so
+/// that every case also runs with its points split between the two tables.
+fn compacting() -> StoreConfig {
+    let mut config = StoreConfig::default();
+    config.embedded.compact_at_points = 7;
+    config.embedded.compact_every_ms = 1;
+    config
+}
+
+conformance!(embedded, embedded_scratch, StoreConfig::default());
+conformance!(embedded_compacting, embedded_scratch, compacting());
+conformance!(postgres, Scratch::postgres, StoreConfig::default());

@@ -15,7 +15,9 @@ mod registry;
 mod rules;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,13 @@ pub struct EmbeddedConfig {
     pub busy_timeout_ms: u64,
     /// Read connections kept open for reuse; more are opened on demand and closed after use.
     pub max_idle_readers: usize,
+    /// New points are moved from the time-clustered `points_recent` into the vehicle-clustered
+    /// `points` once this many have gathered...
+    pub compact_at_points: u64,
+    /// ...or this long after the last move, whichever comes first.
+    pub compact_every_ms: u64,
+    /// Size of the writer connection's page cache, in KiB.
+    pub writer_cache_kib: u64,
 }
 
 impl Default for EmbeddedConfig {
@@ -39,6 +48,9 @@ impl Default for EmbeddedConfig {
         EmbeddedConfig {
             busy_timeout_ms: default_busy_timeout_ms(),
             max_idle_readers: default_max_idle_readers(),
+            compact_at_points: default_compact_at_points(),
+            compact_every_ms: default_compact_every_ms(),
+            writer_cache_kib: default_writer_cache_kib(),
         }
     }
 }
@@ -48,6 +60,15 @@ const fn default_busy_timeout_ms() -> u64 {
 }
 const fn default_max_idle_readers() -> usize {
     4
+}
+const fn default_compact_at_points() -> u64 {
+    50_000
+}
+const fn default_compact_every_ms() -> u64 {
+    2_000
+}
+const fn default_writer_cache_kib() -> u64 {
+    65_536
 }
 
 /// Work for the writer thread.
@@ -63,6 +84,8 @@ pub struct EmbeddedBackend {
     readers: Arc<Mutex<Vec<Connection>>>,
     /// Settings.
     config: EmbeddedConfig,
+    /// Points in `points_recent`, waiting to be moved into `points`.
+    pub(super) recent_points: Arc<AtomicU64>,
 }
 
 impl EmbeddedBackend {
@@ -71,7 +94,7 @@ impl EmbeddedBackend {
         let path = path.to_path_buf();
         let cfg = config.clone();
         let open_path = path.clone();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+        let (conn, recent) = tokio::task::spawn_blocking(move || -> Result<(Connection, u64)> {
             if let Some(dir) = open_path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| Error::Unavailable(format!("creating {}: {e}", dir.display())))?;
@@ -88,26 +111,39 @@ impl EmbeddedBackend {
                 )));
             }
             apply_migrations(&mut conn, migrate::SQLITE)?;
-            Ok(conn)
+            // The writer keeps the pages it dirties in memory; checkpoints copy the WAL back in
+            // larger steps than the default 1000 pages, and the WAL file is trimmed afterwards.
+            conn.execute_batch(&format!(
+                "PRAGMA cache_size=-{}; PRAGMA wal_autocheckpoint=16384; PRAGMA journal_size_limit=268435456;",
+                cfg.writer_cache_kib
+            ))
+            .map_err(|e| unavailable(&open_path, e))?;
+            let recent: i64 = conn
+                .query_row("SELECT count(*) FROM points_recent", [], |r| r.get(0))
+                .map_err(|e| unavailable(&open_path, e))?;
+            Ok((conn, recent.max(0) as u64))
         })
         .await
         .map_err(|e| Error::Unavailable(format!("open task failed: {e}")))??;
 
         let (jobs, rx) = std::sync::mpsc::channel::<WriteJob>();
+        let recent_points = Arc::new(AtomicU64::new(recent));
+        let compactor = Compactor {
+            recent_points: recent_points.clone(),
+            at_points: config.compact_at_points.max(1),
+            every: Duration::from_millis(config.compact_every_ms.max(1)),
+            last: Instant::now(),
+        };
         std::thread::Builder::new()
             .name("tianshu-store-writer".into())
-            .spawn(move || {
-                let mut conn = conn;
-                while let Ok(job) = rx.recv() {
-                    job(&mut conn);
-                }
-            })
+            .spawn(move || writer_thread(conn, rx, compactor))
             .map_err(|e| Error::Unavailable(format!("starting the writer thread: {e}")))?;
         Ok(EmbeddedBackend {
             path,
             jobs,
             readers: Arc::new(Mutex::new(Vec::new())),
             config: config.clone(),
+            recent_points,
         })
     }
 
@@ -159,6 +195,64 @@ impl EmbeddedBackend {
         match idle {
             Some(c) => Ok(c),
             None => open_connection(&self.path, &self.config),
+        }
+    }
+}
+
+/// When and how to move `points_recent` into `points`.
+struct Compactor {
+    recent_points: Arc<AtomicU64>,
+    at_points: u64,
+    every: Duration,
+    last: Instant,
+}
+
+impl Compactor {
+    fn due(&self) -> bool {
+        let n = self.recent_points.load(Ordering::Relaxed);
+        n >= self.at_points || (n > 0 && self.last.elapsed() >= self.every)
+    }
+
+    /// Moves every recent point into `points` in one transaction, in vehicle order so that each
+    /// vehicle's page is written once for all its new points.
+    fn run(&mut self, conn: &mut Connection) {
+        self.last = Instant::now();
+        let moved = (|| -> rusqlite::Result<usize> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let moved = tx.execute(
+                "INSERT INTO points SELECT * FROM points_recent WHERE true ORDER BY vehicle, fix_time, block_hash \
+                 ON CONFLICT DO NOTHING",
+                [],
+            )?;
+            tx.execute("DELETE FROM points_recent", [])?;
+            tx.commit()?;
+            Ok(moved)
+        })();
+        match moved {
+            Ok(n) => {
+                self.recent_points.store(0, Ordering::Relaxed);
+                tracing::debug!(
+                    points = n,
+                    elapsed_ms = self.last.elapsed().as_millis() as u64,
+                    "recent points compacted"
+                );
+            }
+            // Nothing is lost: the points stay in `points_recent`, where reads find them; retried later.
+            Err(e) => tracing::warn!(error = %e, "moving recent points failed; will retry"),
+        }
+    }
+}
+
+/// The writer thread: runs jobs in order, and compacts between them or when idle.
+fn writer_thread(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJob>, mut compactor: Compactor) {
+    loop {
+        match jobs.recv_timeout(compactor.every) {
+            Ok(job) => job(&mut conn),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if compactor.due() {
+            compactor.run(&mut conn);
         }
     }
 }

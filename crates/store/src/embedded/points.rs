@@ -51,11 +51,15 @@ fn finish_position((mut p, phone): (Position, String)) -> Result<Position> {
     Ok(p)
 }
 
-fn insert_point(st: &mut rusqlite::CachedStatement<'_>, p: &Position) -> rusqlite::Result<usize> {
+fn insert_point(
+    st: &mut rusqlite::CachedStatement<'_>,
+    p: &Position,
+    block_hash: i64,
+) -> rusqlite::Result<usize> {
     st.execute(params![
         p.vehicle.0,
         p.fix_time.0,
-        p.block_hash(),
+        block_hash,
         p.phone.to_string(),
         p.recv_time.0,
         p.lat_e6,
@@ -73,27 +77,33 @@ fn insert_point(st: &mut rusqlite::CachedStatement<'_>, p: &Position) -> rusqlit
     ])
 }
 
-/// One transaction: insert what is new, move latest positions forward, commit (fsync'd by FULL sync).
-fn commit_points_blocking(conn: &mut Connection, points: &[Position]) -> Result<Vec<bool>> {
+/// One transaction: insert what is new into `points_recent` (a point already moved into `points` is
+/// a duplicate too), move latest positions forward, commit (fsync'd by FULL sync). Returns, per
+/// point, whether it was new, and how many were.
+fn commit_points_blocking(conn: &mut Connection, points: &[Position]) -> Result<(Vec<bool>, u64)> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(db_error)?;
     let mut inserted = Vec::with_capacity(points.len());
-    let mut newest: HashMap<VehicleId, &Position> = HashMap::new();
+    let mut newest: HashMap<VehicleId, (&Position, i64)> = HashMap::new();
+    let mut count = 0;
     {
         let mut ins = tx
             .prepare_cached(&format!(
-                "INSERT INTO points ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                 ?15, ?16, ?17) ON CONFLICT (vehicle, fix_time, block_hash) DO NOTHING"
+                "INSERT INTO points_recent ({COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                 ?13, ?14, ?15, ?16, ?17 WHERE NOT EXISTS (SELECT 1 FROM points WHERE vehicle = ?1 AND \
+                 fix_time = ?2 AND block_hash = ?3) ON CONFLICT DO NOTHING"
             ))
             .map_err(db_error)?;
         for p in points {
-            let new = insert_point(&mut ins, p).map_err(db_error)? == 1;
+            let hash = p.block_hash();
+            let new = insert_point(&mut ins, p, hash).map_err(db_error)? == 1;
             inserted.push(new);
             if new {
-                let e = newest.entry(p.vehicle).or_insert(p);
-                if (p.fix_time, p.block_hash()) > (e.fix_time, e.block_hash()) {
-                    *e = p;
+                count += 1;
+                let e = newest.entry(p.vehicle).or_insert((p, hash));
+                if (p.fix_time, hash) > (e.0.fix_time, e.1) {
+                    *e = (p, hash);
                 }
             }
         }
@@ -109,20 +119,25 @@ fn commit_points_blocking(conn: &mut Connection, points: &[Position]) -> Result<
                  WHERE excluded.fix_time > latest_positions.fix_time"
             ))
             .map_err(db_error)?;
-        for p in newest.values() {
-            insert_point(&mut latest, p).map_err(db_error)?;
+        for (p, hash) in newest.values() {
+            insert_point(&mut latest, p, *hash).map_err(db_error)?;
         }
     }
     tx.commit().map_err(db_error)?;
-    Ok(inserted)
+    Ok((inserted, count))
 }
 
 #[async_trait]
 impl Backend for EmbeddedBackend {
     async fn commit_points(&self, points: &[Position]) -> Result<Vec<bool>> {
         let points = points.to_vec();
-        self.write(move |conn| commit_points_blocking(conn, &points))
-            .await
+        let recent = self.recent_points.clone();
+        self.write(move |conn| {
+            let (inserted, count) = commit_points_blocking(conn, &points)?;
+            recent.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+            Ok(inserted)
+        })
+        .await
     }
 
     async fn latest_positions(&self) -> Result<Vec<Position>> {
@@ -259,32 +274,33 @@ fn read_track_chunk(
     to: Timestamp,
     after: Option<(i64, i64)>,
 ) -> Result<Vec<Position>> {
-    let limit = TRACK_CHUNK_POINTS as i64;
-    let rows: Vec<(Position, String)> = match after {
-        None => {
-            let mut st = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM points WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
-                     ORDER BY fix_time, block_hash LIMIT ?4"
-                ))
-                .map_err(db_error)?;
-            let rows = st
-                .query_map(params![vehicle.0, from.0, to.0, limit], row_to_position)
-                .map_err(db_error)?;
-            rows.collect::<Result<_, _>>().map_err(db_error)?
-        }
-        Some((t, h)) => {
-            let mut st = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM points WHERE vehicle = ?1 AND fix_time < ?3 \
-                     AND (fix_time, block_hash) > (?4, ?5) AND fix_time >= ?2 ORDER BY fix_time, block_hash LIMIT ?6"
-                ))
-                .map_err(db_error)?;
-            let rows = st
-                .query_map(params![vehicle.0, from.0, to.0, t, h, limit], row_to_position)
-                .map_err(db_error)?;
-            rows.collect::<Result<_, _>>().map_err(db_error)?
-        }
-    };
+    // A point is in exactly one of `points` and `points_recent` at any snapshot (the move is one
+    // transaction), and each chunk is one statement: keyset pagination over the union neither
+    // repeats nor skips a point, even when a move happens between two chunks.
+    let (after_time, after_hash) = after.unwrap_or((i64::MIN, i64::MIN));
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM points WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
+             AND (fix_time, block_hash) > (?4, ?5) \
+             UNION ALL \
+             SELECT {COLUMNS} FROM points_recent WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
+             AND (fix_time, block_hash) > (?4, ?5) \
+             ORDER BY 2, 3 LIMIT ?6"
+        ))
+        .map_err(db_error)?;
+    let rows = st
+        .query_map(
+            params![
+                vehicle.0,
+                from.0,
+                to.0,
+                after_time,
+                after_hash,
+                TRACK_CHUNK_POINTS as i64
+            ],
+            row_to_position,
+        )
+        .map_err(db_error)?;
+    let rows: Vec<(Position, String)> = rows.collect::<Result<_, _>>().map_err(db_error)?;
     rows.into_iter().map(finish_position).collect()
 }
