@@ -31,7 +31,7 @@ pub use config::RulesConfig;
 pub use engine::{Diagnostics, RuleEvent, VehicleRules, Verdict, reevaluate};
 pub use fences::{FenceKind, Geofence};
 pub use orders::{Order, OrderKind, OrderState};
-pub use reference::{Reference, ReferenceError};
+pub use reference::{CompiledOrder, Cover, FenceInfo, Reference, ReferenceError, unit_paths};
 pub use timetable::Timetable;
 
 /// The rules, by the ids used in alerts, configuration and the API.

@@ -220,6 +220,10 @@ pub struct CaseFilter {
     pub offset: u32,
 }
 
+/// In a delivery payload recorded with a new case, this token is replaced by the case's id (the id
+/// exists only once the row does, and both are written in one transaction).
+pub const CASE_ID_TOKEN: &str = "{{case_id}}";
+
 /// A notification to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDelivery {

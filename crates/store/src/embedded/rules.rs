@@ -7,9 +7,9 @@ use tianshu_model::{Timestamp, UnitId, VehicleId};
 
 use super::{EmbeddedBackend, db_error};
 use crate::rules::{
-    AlertCase, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase, NewDelivery,
-    OrderImportSummary, RulesStore, StoredCalendar, StoredFence, StoredOrder, Transition, parse_json,
-    parse_state, wrong_state,
+    AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
+    NewDelivery, OrderImportSummary, RulesStore, StoredCalendar, StoredFence, StoredOrder, Transition,
+    parse_json, parse_state, wrong_state,
 };
 use crate::{Error, Result};
 
@@ -167,7 +167,7 @@ fn insert_deliveries(
         tx.execute(
             "INSERT INTO alert_outbox (case_id, channel, recipient, payload, state, attempts, next_attempt_ms, created_ms)
              VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5)",
-            params![case_id, d.channel, d.recipient, d.payload, now],
+            params![case_id, d.channel, d.recipient, d.payload.replace(CASE_ID_TOKEN, &case_id.to_string()), now],
         )
         .map_err(db_error)?;
     }
