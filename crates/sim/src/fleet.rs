@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +74,10 @@ pub struct FleetConfig {
     /// Terminal-level scenarios.
     #[serde(default)]
     pub scenarios: TerminalScenarios,
+    /// Local addresses the terminals' connections come from, in turn (empty = the system's choice). Many
+    /// loopback addresses (127.0.0.1-127.0.0.20) let one process stay under a per-address connection cap.
+    #[serde(default)]
+    pub bind_ips: Vec<std::net::IpAddr>,
     /// Where to write the ledger as JSON Lines, if anywhere.
     #[serde(default)]
     pub ledger_path: Option<PathBuf>,
@@ -142,6 +146,7 @@ impl Default for FleetConfig {
             batch_max_points: default_batch_max_points(),
             max_backlog_points: default_max_backlog_points(),
             scenarios: TerminalScenarios::default(),
+            bind_ips: Vec::new(),
             ledger_path: None,
             ledger_memory_points: default_ledger_memory_points(),
         }
@@ -303,6 +308,36 @@ impl Shared {
     }
 }
 
+/// Parses a list of IPv4/IPv6 addresses and IPv4 ranges: `127.0.0.1,127.0.0.5-127.0.0.9`.
+pub fn parse_ip_list(s: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    use std::net::{IpAddr, Ipv4Addr};
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        match item.split_once('-') {
+            Some((a, b)) => {
+                let a: Ipv4Addr = a
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{a:?} is not an IPv4 address"))?;
+                let b: Ipv4Addr = b
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{b:?} is not an IPv4 address"))?;
+                let (a, b) = (u32::from(a), u32::from(b));
+                if b < a || b - a >= 65_536 {
+                    return Err(format!("range {item:?} is empty or longer than 65536 addresses"));
+                }
+                out.extend((a..=b).map(|x| IpAddr::V4(Ipv4Addr::from(x))));
+            }
+            None => out.push(
+                item.parse()
+                    .map_err(|_| format!("{item:?} is not an IP address"))?,
+            ),
+        }
+    }
+    Ok(out)
+}
+
 /// Why the fleet could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -362,7 +397,8 @@ impl Fleet {
             let delay = Duration::from_secs_f64(
                 config.connect_spread_secs.max(0.0) * ((h >> 20) % 1000) as f64 / 1000.0,
             );
-            let t = Terminal::new(shared.clone(), v, first_fix_ms);
+            let bind_ip = (!config.bind_ips.is_empty()).then(|| config.bind_ips[v % config.bind_ips.len()]);
+            let t = Terminal::new(shared.clone(), v, first_fix_ms, bind_ip);
             tasks.spawn(t.run(stop_rx.clone(), delay));
         }
         tracing::info!(terminals = n, target = %config.target, speedup = config.speedup, "fleet started");
@@ -418,9 +454,16 @@ impl FleetHandle {
     }
 }
 
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>() {}
-    is_send::<FleetHandle>();
-    let _ = AtomicU64::new(0);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_lists_and_ranges() {
+        let ips = parse_ip_list("127.0.0.1, 127.0.0.5-127.0.0.7,::1").unwrap();
+        let text: Vec<String> = ips.iter().map(ToString::to_string).collect();
+        assert_eq!(text, ["127.0.0.1", "127.0.0.5", "127.0.0.6", "127.0.0.7", "::1"]);
+        assert!(parse_ip_list("127.0.0.9-127.0.0.1").is_err());
+        assert!(parse_ip_list("localhost").is_err());
+    }
 }

@@ -16,6 +16,6 @@ pub mod scenario;
 pub mod terminal;
 pub mod world;
 
-pub use fleet::{Fleet, FleetConfig, FleetError, FleetHandle, FleetStats, StatsSnapshot};
+pub use fleet::{Fleet, FleetConfig, FleetError, FleetHandle, FleetStats, StatsSnapshot, parse_ip_list};
 pub use ledger::{Ledger, LedgerEntry};
 pub use world::{World, WorldConfig};

@@ -29,8 +29,8 @@ use tianshu_model::{
     AlarmBit, AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
 
@@ -126,10 +126,16 @@ pub(crate) struct Terminal {
     last_good_pos: Option<LonLat>,
     backlog: VecDeque<Position>,
     in_flight: Vec<InFlight>,
+    bind_ip: Option<std::net::IpAddr>,
 }
 
 impl Terminal {
-    pub(crate) fn new(shared: Arc<Shared>, vehicle: usize, first_fix_ms: i64) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        vehicle: usize,
+        first_fix_ms: i64,
+        bind_ip: Option<std::net::IpAddr>,
+    ) -> Self {
         let v = &shared.world.vehicles[vehicle];
         Terminal {
             phone: v.phone,
@@ -144,6 +150,7 @@ impl Terminal {
             last_good_pos: None,
             backlog: VecDeque::new(),
             in_flight: Vec::new(),
+            bind_ip,
         }
     }
 
@@ -435,14 +442,7 @@ impl Terminal {
 
     async fn send_location(&mut self, c: &mut Conn, p: Position) -> Result<(), SessionError> {
         let header = self.header(id::LOCATION);
-        let items = report_items(&p);
-        let report = LocationReport {
-            basic: BasicLocation::from_bytes(&p.basic_block()),
-            items: Items::List(&items),
-        };
-        let mut out = BytesMut::with_capacity(96);
-        encode_message(&header, &Message::Location(report), &mut out)?;
-        let frame = out.freeze();
+        let frame = encode_location(&header, &p)?;
         self.shared.stats.reports_sent.inc();
         self.track(header.serial, id::LOCATION, frame.clone(), vec![p]);
         c.send(&frame).await
@@ -626,7 +626,21 @@ impl Terminal {
     /// Connects, registers when no auth code is held, authenticates.
     async fn connect_and_login(&mut self, stop: &mut watch::Receiver<bool>) -> Result<Conn, SessionError> {
         let cfg = self.shared.config.clone();
-        let connect = timeout(cfg.ack_timeout(), TcpStream::connect(cfg.target));
+        let bind_ip = self.bind_ip;
+        let connect = timeout(cfg.ack_timeout(), async move {
+            match bind_ip {
+                None => TcpStream::connect(cfg.target).await,
+                Some(ip) => {
+                    let socket = if ip.is_ipv4() {
+                        TcpSocket::new_v4()?
+                    } else {
+                        TcpSocket::new_v6()?
+                    };
+                    socket.bind(std::net::SocketAddr::new(ip, 0))?;
+                    socket.connect(cfg.target).await
+                }
+            }
+        });
         let stream = tokio::select! {
             _ = stop.changed() => return Err(SessionError::Stopped),
             r = connect => r.map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??,
@@ -788,6 +802,18 @@ fn report_items(p: &Position) -> [AdditionalItem<'static>; 3] {
             count: p.satellites.unwrap_or(0),
         },
     ]
+}
+
+/// Encodes a 0x0200 frame for `p` with the simulator's additional items (odometer, signal, satellites).
+pub fn encode_location(header: &Header, p: &Position) -> Result<bytes::Bytes, tianshu_jt808::Error> {
+    let items = report_items(p);
+    let report = LocationReport {
+        basic: BasicLocation::from_bytes(&p.basic_block()),
+        items: Items::List(&items),
+    };
+    let mut out = BytesMut::with_capacity(96);
+    encode_message(header, &Message::Location(report), &mut out)?;
+    Ok(out.freeze())
 }
 
 /// Encodes a 0x0704 type 1 (blind-area backfill) frame carrying `points`.

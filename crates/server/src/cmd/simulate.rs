@@ -69,6 +69,10 @@ pub struct SimulateArgs {
     /// Retransmissions before a link is taken as broken.
     #[arg(long, default_value_t = 3)]
     pub max_retransmissions: u32,
+    /// Local addresses to connect from, in turn: a list with IPv4 ranges (`127.0.0.1-127.0.0.20`), to
+    /// stay under the gateway's per-address connection cap when thousands of terminals run.
+    #[arg(long)]
+    pub bind_ips: Option<String>,
     /// Real seconds over which the first connections are spread.
     #[arg(long, default_value_t = 2.0)]
     pub connect_spread_secs: f64,
@@ -110,6 +114,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         max_retransmissions: args.max_retransmissions,
         connect_spread_secs: args.connect_spread_secs,
         ledger_path: args.ledger.clone(),
+        bind_ips: match &args.bind_ips {
+            Some(list) => tianshu_sim::parse_ip_list(list)
+                .map_err(anyhow::Error::msg)
+                .context("--bind-ips")?,
+            None => Vec::new(),
+        },
         ..FleetConfig::default()
     };
     apply_scenarios(
