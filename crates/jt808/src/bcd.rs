@@ -27,13 +27,49 @@ pub const fn to_bcd_byte(v: u8) -> u8 {
 /// Reads a BCD field as a number; `Err(offset of the bad byte)` when a nibble is above 9.
 #[inline]
 pub fn bcd_value(bytes: &[u8]) -> Result<u128, usize> {
-    let mut v: u128 = 0;
+    // Up to 8 bytes (16 digits) at once in a u64, which is much cheaper than a u128.
+    if bytes.len() <= 8 {
+        return bcd_u64(bytes, 0).map(u128::from);
+    }
+    let (high, low) = bytes.split_at(bytes.len() - 8);
+    let h = bcd_value(high)?;
+    let l = bcd_u64(low, high.len())?;
+    Ok(h * 10_000_000_000_000_000 + u128::from(l))
+}
+
+/// BCD to binary for up to 8 bytes, eight digits pairs at a time (SWAR): validate every nibble, then
+/// merge byte lanes into 2-, 4- and 8-digit lanes.
+#[inline]
+fn bcd_u64(bytes: &[u8], base: usize) -> Result<u64, usize> {
+    const NIBBLES: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    if bytes.len() > 8 {
+        return bcd_u64_slow(bytes, base);
+    }
+    let mut w = [0u8; 8];
+    w[8 - bytes.len()..].copy_from_slice(bytes);
+    let x = u64::from_be_bytes(w);
+    let lo = x & NIBBLES;
+    let hi = (x >> 4) & NIBBLES;
+    // A nibble above 9 carries into bit 4 of its byte when 6 is added.
+    let bad = ((lo + 0x0606_0606_0606_0606) | (hi + 0x0606_0606_0606_0606)) & 0x1010_1010_1010_1010;
+    if bad != 0 {
+        let lane_from_top = (bad.leading_zeros() / 8) as usize;
+        return Err(base + lane_from_top - (8 - bytes.len()));
+    }
+    let t = hi * 10 + lo;
+    let t = ((t >> 8) & 0x00ff_00ff_00ff_00ff) * 100 + (t & 0x00ff_00ff_00ff_00ff);
+    let t = ((t >> 16) & 0x0000_ffff_0000_ffff) * 10_000 + (t & 0x0000_ffff_0000_ffff);
+    Ok((t >> 32) * 100_000_000 + (t & 0xffff_ffff))
+}
+
+fn bcd_u64_slow(bytes: &[u8], base: usize) -> Result<u64, usize> {
+    let mut v = 0u64;
     for (i, &b) in bytes.iter().enumerate() {
         let (hi, lo) = (b >> 4, b & 0x0f);
         if hi > 9 || lo > 9 {
-            return Err(i);
+            return Err(base + i);
         }
-        v = v * 100 + u128::from(hi * 10 + lo);
+        v = v * 100 + u64::from(hi * 10 + lo);
     }
     Ok(v)
 }
@@ -210,6 +246,20 @@ mod tests {
 
     #[test]
     fn phone_bcd_and_binary_imei() {
+        let twenty = [0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34, 0x56, 0x20, 0x19];
+        assert_eq!(decode_phone(&twenty), (Phone(12_345_678_901_234_562_019), false));
+        assert_eq!(bcd_value(&[0x99; 10]), Ok(Phone::MAX));
+        assert_eq!(bcd_value(&[0x12, 0x3a, 0, 0, 0, 0, 0, 0, 0, 0]), Err(1));
+        assert_eq!(bcd_value(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b]), Err(9));
+        assert_eq!(bcd_value(&[0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Err(0));
+        assert_eq!(bcd_value(&[0x01, 0x23, 0x45, 0x67, 0x89, 0x0f]), Err(5));
+        assert_eq!(bcd_value(&[0x99; 6]), Ok(999_999_999_999));
+        assert_eq!(bcd_value(&[]), Ok(0));
+        for n in [0u128, 7, 10, 99, 100, 123_456_789_012, 99_999_999_999_999_999_999] {
+            let mut b = [0u8; 10];
+            write_bcd(n, &mut b).unwrap();
+            assert_eq!(bcd_value(&b), Ok(n));
+        }
         assert_eq!(
             decode_phone(&[0x01, 0x23, 0x45, 0x67, 0x89, 0x00]),
             (Phone(12_345_678_900), false)

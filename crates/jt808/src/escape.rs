@@ -17,6 +17,112 @@ pub struct UnescapeReport {
     pub lone_escape: bool,
 }
 
+const LANES_LO: u64 = 0x0101_0101_0101_0101;
+const LANES_HI: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes as a little-endian word.
+#[inline(always)]
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// A mask with the high bit set in (at least) the lowest byte of `x` equal to `b`; zero when none is.
+/// Bytes above the lowest match may be flagged spuriously, so only the lowest flag is used as a position.
+#[inline(always)]
+const fn byte_mask(x: u64, b: u8) -> u64 {
+    let y = x ^ (LANES_LO * b as u64);
+    y.wrapping_sub(LANES_LO) & !y & LANES_HI
+}
+
+/// Position of the first `needle` in `haystack`, eight bytes at a time.
+#[inline]
+pub fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= haystack.len() {
+        let m = byte_mask(word(&haystack[i..]), needle);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    haystack[i..].iter().position(|&c| c == needle).map(|p| p + i)
+}
+
+/// Scans for the first frame flag in `bytes`, folding every byte before it into `acc` (XOR, lane-wise:
+/// fold the lanes for the checksum) and `escapes` (non-zero once a `0x7d` has been seen). Returns the
+/// flag's index. One pass does the frame split, the "needs unescaping?" test and the checksum.
+#[inline]
+pub(crate) fn scan_to_flag(bytes: &[u8], acc: &mut u64, escapes: &mut u64) -> Option<usize> {
+    // Sixteen bytes per step: two words, one branch.
+    let (blocks, _) = bytes.as_chunks::<16>();
+    let mut i = 0;
+    for block in blocks {
+        let (lo, hi) = block.split_at(8);
+        let (a, b) = (word(lo), word(hi));
+        if byte_mask(a, FLAG) | byte_mask(b, FLAG) != 0 {
+            break;
+        }
+        *acc ^= a ^ b;
+        *escapes |= byte_mask(a, ESCAPE) | byte_mask(b, ESCAPE);
+        i += 16;
+    }
+    while i + 8 <= bytes.len() {
+        let w = word(&bytes[i..]);
+        let flags = byte_mask(w, FLAG);
+        if flags != 0 {
+            let pos = flags.trailing_zeros() / 8;
+            // Only the bytes before the flag; the masked-off ones read as zero, never as 0x7d.
+            let before = w & ((1u64 << (pos * 8)) - 1);
+            *acc ^= before;
+            *escapes |= byte_mask(before, ESCAPE);
+            return Some(i + pos as usize);
+        }
+        *acc ^= w;
+        *escapes |= byte_mask(w, ESCAPE);
+        i += 8;
+    }
+    for (j, &b) in bytes[i..].iter().enumerate() {
+        if b == FLAG {
+            return Some(i + j);
+        }
+        *acc ^= u64::from(b);
+        *escapes |= u64::from(b == ESCAPE);
+    }
+    None
+}
+
+/// Folds the eight XOR lanes of [`scan_to_flag`] into the check byte.
+#[inline(always)]
+pub(crate) const fn fold_lanes(acc: u64) -> u8 {
+    let x = acc ^ (acc >> 32);
+    let x = x ^ (x >> 16);
+    let x = x ^ (x >> 8);
+    x as u8
+}
+
+/// XOR of every byte and whether any byte is the escape `0x7d`, in one pass: the fast path of a frame
+/// that needs no unescaping.
+#[inline]
+pub fn xor_and_find_escape(bytes: &[u8]) -> (u8, bool) {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut acc = 0u64;
+    let mut escapes = 0u64;
+    for c in &mut chunks {
+        let w = word(c);
+        acc ^= w;
+        escapes |= byte_mask(w, ESCAPE);
+    }
+    let mut x = fold_lanes(acc);
+    let mut escaped = escapes != 0;
+    for &b in chunks.remainder() {
+        x ^= b;
+        escaped |= b == ESCAPE;
+    }
+    (x, escaped)
+}
+
 /// XOR of every byte, the JT/T 808 check code over header and body.
 #[inline]
 pub fn checksum(bytes: &[u8]) -> u8 {
@@ -28,7 +134,7 @@ pub fn checksum(bytes: &[u8]) -> u8 {
         lane.copy_from_slice(c);
         acc ^= u64::from_ne_bytes(lane);
     }
-    let mut x = acc.to_ne_bytes().iter().fold(0u8, |a, b| a ^ b);
+    let mut x = fold_lanes(acc);
     for b in chunks.remainder() {
         x ^= b;
     }
@@ -39,7 +145,7 @@ pub fn checksum(bytes: &[u8]) -> u8 {
 #[inline]
 pub fn unescape_in_place(buf: &mut [u8]) -> (usize, UnescapeReport) {
     let mut report = UnescapeReport::default();
-    let Some(first) = buf.iter().position(|&b| b == ESCAPE) else {
+    let Some(first) = find_byte(buf, ESCAPE) else {
         return (buf.len(), report);
     };
     let mut w = first;
@@ -155,6 +261,51 @@ mod tests {
         let mut b = bytes::BytesMut::from(&[0xAAu8, 0x7e, 0x01, 0x7d][..]);
         escape_tail_in_place(&mut b, 1);
         assert_eq!(&b[..], &[0xAA, 0x7d, 0x02, 0x01, 0x7d, 0x01]);
+    }
+
+    #[test]
+    fn word_at_a_time_search_matches_bytewise() {
+        let mut data: Vec<u8> = (0..200u8).map(|i| i.wrapping_mul(37) | 1).collect();
+        data.retain(|&b| b != 0x7e && b != 0x7d);
+        for at in [0, 1, 7, 8, 9, 15, 16, 100, data.len() - 1] {
+            let mut d = data.clone();
+            d[at] = 0x7e;
+            assert_eq!(find_byte(&d, 0x7e), Some(at));
+            // A second match above the first never changes the answer.
+            if at + 1 < d.len() {
+                d[at + 1] = 0x7e;
+                assert_eq!(find_byte(&d, 0x7e), Some(at));
+            }
+            assert!(!xor_and_find_escape(&d).1);
+            d[at] = 0x7d;
+            assert!(xor_and_find_escape(&d).1);
+        }
+        assert_eq!(find_byte(&data, 0x7e), None);
+        for cut in 0..data.len() {
+            let mut d = data.clone();
+            d.insert(cut, 0x7e);
+            let (mut acc, mut esc) = (0u64, 0u64);
+            assert_eq!(scan_to_flag(&d, &mut acc, &mut esc), Some(cut));
+            assert_eq!(fold_lanes(acc), checksum(&d[..cut]));
+            assert_eq!(esc, 0);
+            // An escape after the flag is not this frame's.
+            if cut + 1 < d.len() {
+                d[cut + 1] = 0x7d;
+                let (mut acc, mut esc) = (0u64, 0u64);
+                scan_to_flag(&d, &mut acc, &mut esc);
+                assert_eq!(esc, 0);
+            }
+            if cut > 0 {
+                d[cut / 2] = 0x7d;
+                let (mut acc, mut esc) = (0u64, 0u64);
+                scan_to_flag(&d, &mut acc, &mut esc);
+                assert_ne!(esc, 0);
+            }
+        }
+        assert_eq!(xor_and_find_escape(&data).0, checksum(&data));
+        // The borrow trick's edge: 0x7f next to a match.
+        assert_eq!(find_byte(&[0x7f, 0x7e, 0, 0, 0, 0, 0, 0, 0], 0x7e), Some(1));
+        assert_eq!(find_byte(&[0x7e, 0x7f, 0, 0, 0, 0, 0, 0], 0x7f), Some(1));
     }
 
     #[test]

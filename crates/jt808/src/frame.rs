@@ -7,7 +7,10 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::escape::{ESCAPE, FLAG, checksum, escape_tail_in_place, unescape_in_place};
+use crate::escape::{
+    FLAG, checksum, escape_tail_in_place, find_byte, fold_lanes, scan_to_flag, unescape_in_place,
+    xor_and_find_escape,
+};
 use crate::header::{Header, ParsedHeader, parse_header};
 use crate::{Error, Message};
 
@@ -167,13 +170,21 @@ impl Frame {
 }
 
 /// Parses unescaped frame content (everything between the delimiters) into header and body range.
+/// `xor_all`, when the caller already has it, is the XOR of all of `data` (checksum byte included).
 #[inline]
-fn parse_content(data: &[u8], options: DecodeOptions) -> Result<(ParsedHeader, usize), Error> {
+fn parse_content(
+    data: &[u8],
+    options: DecodeOptions,
+    xor_all: Option<u8>,
+) -> Result<(ParsedHeader, usize), Error> {
     let Some((&in_frame, content)) = data.split_last() else {
         return Err(Error::HeaderTooShort { len: 0, min: 13 });
     };
     let mut parsed = parse_header(content)?;
-    let computed = checksum(content);
+    let computed = match xor_all {
+        Some(x) => x ^ in_frame,
+        None => checksum(content),
+    };
     if computed != in_frame {
         if !options.accept_bad_checksum {
             return Err(Error::BadChecksum {
@@ -202,7 +213,16 @@ fn parse_content(data: &[u8], options: DecodeOptions) -> Result<(ParsedHeader, u
 /// Decodes unescaped frame content: header, body and checksum, without the 0x7e delimiters.
 #[inline]
 pub fn decode_unescaped(data: &[u8], options: DecodeOptions) -> Result<FrameRef<'_>, Error> {
-    let (parsed, body_end) = parse_content(data, options)?;
+    decode_unescaped_with(data, options, None)
+}
+
+#[inline]
+fn decode_unescaped_with(
+    data: &[u8],
+    options: DecodeOptions,
+    xor_all: Option<u8>,
+) -> Result<FrameRef<'_>, Error> {
+    let (parsed, body_end) = parse_content(data, options, xor_all)?;
     Ok(FrameRef {
         header: parsed.header,
         body: &data[parsed.header_len..body_end],
@@ -228,8 +248,10 @@ pub fn decode_frame<'a>(
 ) -> Result<FrameRef<'a>, Error> {
     let (start, end) = strip_delimiters(raw)?;
     let inner = &raw[start..end];
-    if !inner.contains(&ESCAPE) {
-        return decode_unescaped(inner, options);
+    // One pass finds out whether unescaping is needed and, when it is not, yields the checksum too.
+    let (xor_all, escaped) = xor_and_find_escape(inner);
+    if !escaped {
+        return decode_unescaped_with(inner, options, Some(xor_all));
     }
     if scratch.len() < inner.len() {
         return Err(Error::ScratchTooSmall {
@@ -261,6 +283,62 @@ pub fn decode_frame_in_place(raw: &mut [u8], options: DecodeOptions) -> Result<F
     Ok(frame)
 }
 
+/// Finds the first whole frame in `buf`: the range from an opening 0x7e through its closing 0x7e.
+/// An empty `7e 7e` pair is skipped (the first byte closed a frame whose start is not in `buf`).
+/// The borrowed counterpart of [`FrameDecoder`] for bytes already in memory (captures, files, benches).
+#[inline]
+pub fn find_frame(buf: &[u8]) -> Option<std::ops::Range<usize>> {
+    let mut start = find_byte(buf, FLAG)?;
+    loop {
+        let rel = find_byte(&buf[start + 1..], FLAG)?;
+        let end = start + 1 + rel;
+        if end == start + 1 {
+            start = end;
+            continue;
+        }
+        return Some(start..end + 1);
+    }
+}
+
+/// Decodes the first whole frame in `buf` without allocating, in one pass that finds the closing flag,
+/// notices escapes and computes the checksum. Returns the result and how many bytes of `buf` it
+/// consumed (through the closing flag), or `None` when `buf` holds no whole frame. `scratch` is used
+/// only when the frame contains escapes, and must then be at least as long as the frame.
+#[inline]
+pub fn decode_next<'a>(
+    buf: &'a [u8],
+    scratch: &'a mut [u8],
+    options: DecodeOptions,
+) -> Option<(Result<FrameRef<'a>, Error>, usize)> {
+    let mut start = find_byte(buf, FLAG)?;
+    loop {
+        let (mut acc, mut escapes) = (0u64, 0u64);
+        let rel = scan_to_flag(&buf[start + 1..], &mut acc, &mut escapes)?;
+        let end = start + 1 + rel;
+        if rel == 0 {
+            start = end;
+            continue;
+        }
+        let inner = &buf[start + 1..end];
+        let result = if escapes == 0 {
+            decode_unescaped_with(inner, options, Some(fold_lanes(acc)))
+        } else {
+            decode_frame(&buf[start..=end], scratch, options)
+        };
+        return Some((result, end + 1));
+    }
+}
+
+/// Iterates over the whole frames in `buf`, each `7e ... 7e` (see [`find_frame`]).
+pub fn frames(mut buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let r = find_frame(buf)?;
+        let frame = &buf[r.clone()];
+        buf = &buf[r.end..];
+        Some(frame)
+    })
+}
+
 /// Splits a byte stream into frames.
 ///
 /// Bytes before an opening 0x7e are skipped and counted ([`FrameDecoder::discarded_bytes`]); a
@@ -276,6 +354,10 @@ pub struct FrameDecoder {
     options: DecodeOptions,
     /// Bytes skipped outside frames (noise, vendor lines, the tail of an oversized run).
     discarded_bytes: u64,
+    /// XOR lanes of the bytes scanned so far (the checksum, when no escape was seen).
+    xor_lanes: u64,
+    /// Non-zero once an escape byte was scanned: the frame needs unescaping.
+    escapes: u64,
 }
 
 impl Default for FrameDecoder {
@@ -292,6 +374,8 @@ impl FrameDecoder {
             max_frame_bytes,
             options,
             discarded_bytes: 0,
+            xor_lanes: 0,
+            escapes: 0,
         }
     }
 
@@ -309,12 +393,12 @@ impl FrameDecoder {
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, Error> {
         loop {
             if buf.is_empty() {
-                self.scanned = 0;
+                self.restart();
                 return Ok(None);
             }
             if buf[0] != FLAG {
-                self.scanned = 0;
-                match buf.iter().position(|&b| b == FLAG) {
+                self.restart();
+                match find_byte(buf, FLAG) {
                     Some(i) => {
                         self.discarded_bytes += i as u64;
                         buf.advance(i);
@@ -326,13 +410,14 @@ impl FrameDecoder {
                     }
                 }
             }
+            // Resume where the last call stopped; the checksum lanes carry over with the position.
             let from = self.scanned.max(1);
-            let Some(rel) = buf[from..].iter().position(|&b| b == FLAG) else {
+            let Some(rel) = scan_to_flag(&buf[from..], &mut self.xor_lanes, &mut self.escapes) else {
                 if buf.len() > self.max_frame_bytes {
                     let len = buf.len();
                     self.discarded_bytes += len as u64;
                     buf.clear();
-                    self.scanned = 0;
+                    self.restart();
                     return Err(Error::FrameTooLong {
                         len,
                         max_bytes: self.max_frame_bytes,
@@ -342,7 +427,8 @@ impl FrameDecoder {
                 return Ok(None);
             };
             let end = from + rel;
-            self.scanned = 0;
+            let (xor_lanes, escapes) = (self.xor_lanes, self.escapes);
+            self.restart();
             if end == 1 {
                 // `7e 7e`: the first closed a frame we never saw the start of.
                 self.discarded_bytes += 1;
@@ -358,12 +444,18 @@ impl FrameDecoder {
                 });
             }
             let mut raw = buf.split_to(end + 1);
-            let (n, report) = unescape_in_place(&mut raw[1..end]);
-            let (parsed, body_end) = parse_content(&raw[1..1 + n], self.options)?;
-            let mut leniencies = parsed.leniencies;
-            if report.lone_escape {
-                leniencies |= Leniencies::LONE_ESCAPE;
-            }
+            let mut leniencies = Leniencies::NONE;
+            let (n, xor_all) = if escapes == 0 {
+                (end - 1, Some(fold_lanes(xor_lanes)))
+            } else {
+                let (n, report) = unescape_in_place(&mut raw[1..end]);
+                if report.lone_escape {
+                    leniencies |= Leniencies::LONE_ESCAPE;
+                }
+                (n, None)
+            };
+            let (parsed, body_end) = parse_content(&raw[1..1 + n], self.options, xor_all)?;
+            leniencies |= parsed.leniencies;
             let body = raw.freeze().slice(1 + parsed.header_len..1 + body_end);
             return Ok(Some(Frame {
                 header: parsed.header,
@@ -371,6 +463,12 @@ impl FrameDecoder {
                 leniencies,
             }));
         }
+    }
+
+    fn restart(&mut self) {
+        self.scanned = 0;
+        self.xor_lanes = 0;
+        self.escapes = 0;
     }
 }
 

@@ -25,16 +25,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
-    pub(crate) fn with_base(buf: &'a [u8], msg_id: u16, base: usize) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            msg_id,
-            base,
-        }
-    }
-
     /// Offset of the cursor in the enclosing body.
     #[inline]
     pub(crate) fn abs_pos(&self) -> usize {

@@ -85,6 +85,7 @@ fn item_value(item: &AdditionalItem<'_>) -> Value {
         AdditionalItem::Raw { value, .. } | AdditionalItem::Truncated { value, .. } => {
             json!(hex::encode(value))
         }
+        _ => Value::Null,
     }
 }
 

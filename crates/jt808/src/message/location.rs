@@ -119,6 +119,7 @@ fn signed(raw: u32, negative: bool) -> (i32, bool) {
 
 /// One additional item of a location report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AdditionalItem<'a> {
     /// 0x01: odometer, 0.1 km.
     Mileage {
@@ -225,8 +226,8 @@ impl<'a> AdditionalItem<'a> {
     /// Decodes an item from its id and value.
     #[inline]
     pub fn decode(id: u8, v: &'a [u8]) -> Self {
-        let w = |i: usize| u32::from_be_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
         let h = |i: usize| u16::from_be_bytes([v[i], v[i + 1]]);
+        let w = |i: usize| u32::from_be_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
         match (id, v.len()) {
             (0x01, 4) => AdditionalItem::Mileage { mileage_dkm: w(0) },
             (0x02, 2) => AdditionalItem::Fuel { fuel_dl: h(0) },
@@ -418,35 +419,31 @@ impl<'a> Iterator for ItemIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<AdditionalItem<'a>> {
-        if let Some((first, rest)) = self.list.split_first() {
-            self.list = rest;
-            return Some(*first);
-        }
-        match *self.wire {
-            [] => None,
-            [id] => {
-                self.wire = &[];
-                Some(AdditionalItem::Truncated {
-                    id,
-                    declared_len: 0,
-                    value: &[],
-                })
-            }
-            [id, len, ref rest @ ..] => {
-                let len_usize = usize::from(len);
-                if rest.len() < len_usize {
-                    self.wire = &[];
-                    return Some(AdditionalItem::Truncated {
-                        id,
-                        declared_len: len,
-                        value: rest,
-                    });
-                }
-                let (value, tail) = rest.split_at(len_usize);
+        if let Some((&[id, len], rest)) = self.wire.split_first_chunk::<2>() {
+            let len = usize::from(len);
+            if len <= rest.len() {
+                let (value, tail) = rest.split_at(len);
                 self.wire = tail;
-                Some(AdditionalItem::decode(id, value))
+                return Some(AdditionalItem::decode(id, value));
             }
+            self.wire = &[];
+            return Some(AdditionalItem::Truncated {
+                id,
+                declared_len: len as u8,
+                value: rest,
+            });
         }
+        if let [id] = *self.wire {
+            self.wire = &[];
+            return Some(AdditionalItem::Truncated {
+                id,
+                declared_len: 0,
+                value: &[],
+            });
+        }
+        let (first, rest) = self.list.split_first()?;
+        self.list = rest;
+        Some(*first)
     }
 }
 
@@ -463,12 +460,17 @@ impl<'a> LocationReport<'a> {
     /// Decodes a 0x0200 body (`offset` places errors within an enclosing body).
     #[inline]
     pub fn decode(body: &'a [u8], msg_id: u16, offset: usize) -> Result<Self, Error> {
-        let mut r = Reader::with_base(body, msg_id, offset);
-        let basic = BasicLocation::from_bytes(&r.array::<BASIC_LEN>()?);
-        Ok(LocationReport {
-            basic,
-            items: Items::Wire(r.rest()),
-        })
+        match body.split_first_chunk::<BASIC_LEN>() {
+            Some((basic, items)) => Ok(LocationReport {
+                basic: BasicLocation::from_bytes(basic),
+                items: Items::Wire(items),
+            }),
+            None => Err(Error::Truncated {
+                msg_id,
+                offset: offset + body.len(),
+                needed: BASIC_LEN - body.len(),
+            }),
+        }
     }
 
     /// Appends the body.

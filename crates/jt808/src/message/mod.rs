@@ -184,6 +184,11 @@ impl<'a> Message<'a> {
     /// above 1) and an encrypted body are returned raw: reassemble first, then call [`Message::decode_body`].
     #[inline]
     pub fn decode(header: &Header, body: &'a [u8]) -> Result<Self, Error> {
+        // The hot path: a plain location report.
+        const NOT_PLAIN: u16 = 0b111 << 10 | crate::BodyAttributes::SUBPACKAGE;
+        if header.msg_id == id::LOCATION && header.attributes.0 & NOT_PLAIN == 0 {
+            return LocationReport::decode(body, id::LOCATION, 0).map(Message::Location);
+        }
         // An encrypted body is not decoded blindly; a part is not a whole message.
         if header.attributes.encryption() != 0 || matches!(header.subpackage, Some(s) if s.total > 1) {
             return Ok(Message::Raw {
