@@ -34,6 +34,9 @@ pub struct WriterConfig {
     pub queue_capacity_appends: usize,
     /// Committed batches buffered for each subscriber; a subscriber further behind loses the oldest.
     pub fanout_capacity_batches: usize,
+    /// Batches being committed at once. Two let a PostgreSQL commit overlap the next batch's COPY;
+    /// answers and fan-out still follow batch order.
+    pub max_commits_in_flight: usize,
 }
 
 impl Default for WriterConfig {
@@ -43,6 +46,7 @@ impl Default for WriterConfig {
             max_batch_delay_ms: default_max_batch_delay_ms(),
             queue_capacity_appends: default_queue_capacity_appends(),
             fanout_capacity_batches: default_fanout_capacity_batches(),
+            max_commits_in_flight: default_max_commits_in_flight(),
         }
     }
 }
@@ -55,6 +59,9 @@ const fn default_max_batch_delay_ms() -> u64 {
 }
 const fn default_queue_capacity_appends() -> usize {
     4_096
+}
+const fn default_max_commits_in_flight() -> usize {
+    2
 }
 const fn default_fanout_capacity_batches() -> usize {
     1_024
@@ -212,60 +219,105 @@ pub(crate) fn spawn(backend: Arc<dyn Backend>, config: &WriterConfig) -> WriterH
         queue,
         fanout: fanout.clone(),
     };
-    let max_points = config.max_batch_points.max(1);
-    let delay = Duration::from_millis(config.max_batch_delay_ms);
-    tokio::spawn(run(backend, rx, fanout, max_points, delay));
+    let limits = Limits {
+        max_points: config.max_batch_points.max(1),
+        delay: Duration::from_millis(config.max_batch_delay_ms),
+        max_in_flight: config.max_commits_in_flight.max(1),
+    };
+    tokio::spawn(run(backend, rx, fanout, limits));
     handle
+}
+
+/// How the writer cuts and overlaps batches.
+struct Limits {
+    max_points: usize,
+    delay: Duration,
+    max_in_flight: usize,
+}
+
+/// A commit that has finished, with the appends it answers.
+struct Outcome {
+    batch: Vec<Request>,
+    points: Vec<Position>,
+    result: Result<Vec<bool>>,
 }
 
 async fn run(
     backend: Arc<dyn Backend>,
     mut rx: mpsc::Receiver<Request>,
     fanout: broadcast::Sender<Arc<CommittedBatch>>,
-    max_points: usize,
-    delay: Duration,
+    limits: Limits,
 ) {
+    use futures::StreamExt;
     let m = metrics();
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        let mut n_points = batch[0].points.len();
-        let deadline = tokio::time::Instant::now() + delay;
-        while n_points < max_points {
-            // Take what is already queued without waiting, then wait for the rest of the window.
-            let next = match rx.try_recv() {
-                Ok(r) => Some(r),
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten()
+    // Commits run as their own tasks (a PostgreSQL commit overlaps the next batch's gathering and
+    // COPY); they are answered and fanned out strictly in the order their batches were cut, so a
+    // subscriber sees each vehicle's points in the order they were appended.
+    let mut in_flight = futures::stream::FuturesOrdered::new();
+    let mut open = true;
+    while open || !in_flight.is_empty() {
+        tokio::select! {
+            biased;
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                let done: Result<Outcome, tokio::task::JoinError> = done;
+                match done {
+                    Ok(outcome) => finish(outcome, &fanout),
+                    // The commit task panicked: its waiters' reply channels are dropped with it,
+                    // so they see `Error::Closed`; nothing is acknowledged.
+                    Err(e) => tracing::error!(error = %e, "store commit task failed"),
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => None,
-            };
-            let Some(r) = next else { break };
-            n_points += r.points.len();
-            batch.push(r);
+            }
+            first = rx.recv(), if open && in_flight.len() < limits.max_in_flight => {
+                let Some(first) = first else {
+                    open = false;
+                    continue;
+                };
+                let mut batch = vec![first];
+                let mut n_points = batch[0].points.len();
+                let deadline = tokio::time::Instant::now() + limits.delay;
+                while n_points < limits.max_points {
+                    // Take what is already queued without waiting, then wait for the rest of the window.
+                    let next = match rx.try_recv() {
+                        Ok(r) => Some(r),
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten()
+                        }
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    };
+                    let Some(r) = next else { break };
+                    n_points += r.points.len();
+                    batch.push(r);
+                }
+                m.queue_points.sub(n_points as i64);
+                let backend = backend.clone();
+                in_flight.push_back(tokio::spawn(async move {
+                    let mut points = Vec::with_capacity(n_points);
+                    for r in &batch {
+                        points.extend_from_slice(&r.points);
+                    }
+                    let started = Instant::now();
+                    let result = backend.commit_points(&points).await;
+                    m.commit_seconds.observe(started.elapsed().as_secs_f64());
+                    m.batch_points.observe(n_points as f64);
+                    Outcome { batch, points, result }
+                }));
+            }
         }
-        m.queue_points.sub(n_points as i64);
-        commit(&*backend, batch, n_points, &fanout).await;
     }
     tracing::debug!("store writer stopped");
 }
 
-async fn commit(
-    backend: &dyn Backend,
-    batch: Vec<Request>,
-    n_points: usize,
-    fanout: &broadcast::Sender<Arc<CommittedBatch>>,
-) {
+/// Answers every append of a finished commit and fans out what was new.
+fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
     let m = metrics();
-    let mut points = Vec::with_capacity(n_points);
-    for r in &batch {
-        points.extend_from_slice(&r.points);
-    }
-    let started = Instant::now();
-    let result = backend.commit_points(&points).await;
-    m.commit_seconds.observe(started.elapsed().as_secs_f64());
-    m.batch_points.observe(n_points as f64);
+    let Outcome {
+        batch,
+        points,
+        result,
+    } = outcome;
+    let n_points = points.len();
     match result {
-        Ok(inserted) if inserted.len() == points.len() => {
+        Ok(inserted) if inserted.len() == n_points => {
             let mut offset = 0;
             let mut fresh = Vec::new();
             for r in batch {
@@ -292,7 +344,7 @@ async fn commit(
             let e = Error::Corrupt(format!(
                 "backend answered {} flags for {} points",
                 inserted.len(),
-                points.len()
+                n_points
             ));
             tracing::error!(error = %e, points = n_points, "store commit answered wrongly");
             for r in batch {

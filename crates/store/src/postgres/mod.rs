@@ -109,8 +109,10 @@ fn pool_error(e: deadpool_postgres::PoolError) -> Error {
 impl PostgresBackend {
     /// Connects, applies pending migrations and prepares partitions (or TimescaleDB policies).
     pub async fn open(url: &str, config: &PostgresConfig) -> Result<PostgresBackend> {
-        let mut pg: tokio_postgres::Config =
-            url.parse().map_err(|e| Error::BadUrl { url: url.to_string(), reason: format!("{e}") })?;
+        let mut pg: tokio_postgres::Config = url.parse().map_err(|e| Error::BadUrl {
+            url: url.to_string(),
+            reason: format!("{e}"),
+        })?;
         let timeout = Duration::from_secs(config.connect_timeout_secs.max(1));
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(timeout);
@@ -118,7 +120,13 @@ impl PostgresBackend {
         if pg.get_application_name().is_none() {
             pg.application_name("tianshu");
         }
-        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(2))
             .runtime(Runtime::Tokio1)
@@ -139,16 +147,24 @@ impl PostgresBackend {
         })?;
         apply_migrations(&mut client, migrate::POSTGRES).await?;
         let hypertable: bool = client
-            .query_one("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')", &[])
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')",
+                &[],
+            )
             .await
             .map_err(pg_error)?
             .get(0);
         drop(client);
-        let backend = PostgresBackend { hypertable, ..backend };
+        let backend = PostgresBackend {
+            hypertable,
+            ..backend
+        };
         if hypertable {
             backend.apply_timescale_policies(config).await?;
         } else {
-            backend.ensure_partitions_ahead(config.partition_months_ahead).await?;
+            backend
+                .ensure_partitions_ahead(config.partition_months_ahead)
+                .await?;
             backend.spawn_partition_maintenance(config.partition_months_ahead);
         }
         Ok(backend)
@@ -229,7 +245,10 @@ impl PostgresBackend {
             return Ok(());
         }
         let missing: Vec<i32> = {
-            let known = self.partitions.lock().map_err(|_| Error::Unavailable("partition cache poisoned".into()))?;
+            let known = self
+                .partitions
+                .lock()
+                .map_err(|_| Error::Unavailable("partition cache poisoned".into()))?;
             months.iter().copied().filter(|m| !known.contains(m)).collect()
         };
         if missing.is_empty() {
@@ -256,7 +275,10 @@ async fn create_partition(client: &tokio_postgres::Client, month: i32) -> Result
     let (year, month0) = (month.div_euclid(12), month.rem_euclid(12));
     let (next_year, next_month0) = ((month + 1).div_euclid(12), (month + 1).rem_euclid(12));
     if !(1..=9998).contains(&year) {
-        return Err(Error::Invalid { line: None, reason: format!("fix time in year {year} is out of range") });
+        return Err(Error::Invalid {
+            line: None,
+            reason: format!("fix time in year {year} is out of range"),
+        });
     }
     let sql = format!(
         "CREATE TABLE IF NOT EXISTS points_y{year:04}m{m:02} PARTITION OF points \
@@ -294,8 +316,16 @@ fn redact(url: &str) -> String {
 /// Applies every migration not yet in `schema_migrations`, each in its own transaction, under an
 /// advisory lock so that two processes starting together apply each migration once.
 async fn apply_migrations(client: &mut deadpool_postgres::Object, migrations: &[Migration]) -> Result<()> {
-    let fail = |version: u32| move |e: tokio_postgres::Error| Error::Migration { version, reason: pg_error(e).to_string() };
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await.map_err(fail(0))?;
+    let fail = |version: u32| {
+        move |e: tokio_postgres::Error| Error::Migration {
+            version,
+            reason: pg_error(e).to_string(),
+        }
+    };
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await
+        .map_err(fail(0))?;
     let result = async {
         client
             .batch_execute(
@@ -309,7 +339,10 @@ async fn apply_migrations(client: &mut deadpool_postgres::Object, migrations: &[
             .map_err(fail(0))?;
         for m in migrations {
             let done: bool = client
-                .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[&(m.version as i32)])
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)",
+                    &[&(m.version as i32)],
+                )
                 .await
                 .map_err(fail(m.version))?
                 .get(0);
@@ -330,7 +363,9 @@ async fn apply_migrations(client: &mut deadpool_postgres::Object, migrations: &[
         Ok(())
     }
     .await;
-    let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await;
     result?;
     unlock.map_err(fail(0))?;
     Ok(())
@@ -345,7 +380,10 @@ mod tests {
         let t = crate::Timestamp::parse_rfc3339("2026-11-30T23:59:59Z").unwrap_or_default();
         assert_eq!(month_of(t.0), 2026 * 12 + 10);
         assert_eq!(month_of(t.0 + 1000), 2026 * 12 + 11);
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

@@ -184,54 +184,23 @@ impl PostgresBackend {
         let months: Vec<i32> = months.into_iter().collect();
         self.ensure_partitions(&months).await?;
 
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
-        tx.batch_execute(&format!(
-            "SET LOCAL synchronous_commit = on;
-             CREATE TEMP TABLE IF NOT EXISTS points_staging ON COMMIT DELETE ROWS
-                 AS SELECT {COLUMNS} FROM points WITH NO DATA;"
-        ))
-        .await
-        .map_err(pg_error)?;
-        let sink = tx
-            .copy_in(&format!(
-                "COPY points_staging ({COLUMNS}) FROM STDIN (FORMAT binary)"
-            ))
-            .await
-            .map_err(pg_error)?;
-        let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-        let mut writer = std::pin::pin!(writer);
-        for row in &staged {
-            writer.as_mut().write(&row.values()).await.map_err(pg_error)?;
-        }
-        writer.finish().await.map_err(pg_error)?;
-        let updates: Vec<String> = COLUMNS
-            .split(", ")
-            .skip(1)
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect::<Vec<_>>();
-        let inserted_rows = tx
-            .query(
-                &format!(
-                    "WITH ins AS (
-                         INSERT INTO points ({COLUMNS}) SELECT {COLUMNS} FROM points_staging
-                         ON CONFLICT DO NOTHING
-                         RETURNING {COLUMNS}
-                     ), newest AS (
-                         INSERT INTO latest_positions ({COLUMNS})
-                         SELECT DISTINCT ON (vehicle) {COLUMNS} FROM ins
-                         ORDER BY vehicle, fix_time DESC, block_hash DESC
-                         ON CONFLICT (vehicle) DO UPDATE SET {}
-                         WHERE excluded.fix_time > latest_positions.fix_time
-                     )
-                     SELECT vehicle, fix_time, block_hash FROM ins",
-                    updates.join(", ")
-                ),
-                &[],
-            )
-            .await
-            .map_err(pg_error)?;
-        tx.commit().await.map_err(pg_error)?;
+        // Two overlapping commits that both hold duplicates could deadlock on the key index; the
+        // sorted insert makes that rare, and the loser is retried once before anyone sees an error.
+        let mut attempt = 0;
+        let inserted_rows = loop {
+            let mut client = self.client().await?;
+            match copy_and_insert(&mut client, &staged).await {
+                Ok(rows) => break rows,
+                Err(e)
+                    if attempt == 0
+                        && e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+                {
+                    attempt += 1;
+                    tracing::debug!(error = %e, "store commit deadlocked; retrying once");
+                }
+                Err(e) => return Err(pg_error(e)),
+            }
+        };
 
         let mut inserted = vec![false; points.len()];
         for r in inserted_rows {
@@ -248,6 +217,61 @@ impl PostgresBackend {
         }
         Ok(inserted)
     }
+}
+
+/// COPYs the staged rows and moves them into `points` and `latest_positions` in one transaction;
+/// returns the keys that were new.
+async fn copy_and_insert(
+    client: &mut deadpool_postgres::Object,
+    staged: &[StagedRow],
+) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(&format!(
+        "SET LOCAL synchronous_commit = on;
+         CREATE TEMP TABLE IF NOT EXISTS points_staging ON COMMIT DELETE ROWS
+             AS SELECT {COLUMNS} FROM points WITH NO DATA;"
+    ))
+    .await?;
+    let sink = tx
+        .copy_in(&format!(
+            "COPY points_staging ({COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    let mut writer = std::pin::pin!(writer);
+    for row in staged {
+        writer.as_mut().write(&row.values()).await?;
+    }
+    writer.finish().await?;
+    let updates: Vec<String> = COLUMNS
+        .split(", ")
+        .skip(1)
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let rows = tx
+        .query(
+            &format!(
+                "WITH ins AS (
+                     INSERT INTO points ({COLUMNS}) SELECT {COLUMNS} FROM points_staging
+                     ORDER BY vehicle, fix_time, block_hash
+                     ON CONFLICT DO NOTHING
+                     RETURNING vehicle, fix_time, block_hash
+                 ), newest AS (
+                     -- From all staged points: a duplicate is never newer than the latest.
+                     INSERT INTO latest_positions ({COLUMNS})
+                     SELECT DISTINCT ON (vehicle) {COLUMNS} FROM points_staging
+                     ORDER BY vehicle, fix_time DESC, block_hash DESC
+                     ON CONFLICT (vehicle) DO UPDATE SET {}
+                     WHERE excluded.fix_time > latest_positions.fix_time
+                 )
+                 SELECT vehicle, fix_time, block_hash FROM ins",
+                updates.join(", ")
+            ),
+            &[],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 #[async_trait]
