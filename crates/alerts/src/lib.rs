@@ -1,0 +1,36 @@
+//! Tianshu's alert runtime: from committed points to alert cases that reach the right supervisors.
+//!
+//! - [`reference`]: validated imports of calendars, geofences and orders into the store, and the
+//!   compiled [`tianshu_rules::Reference`] built from it.
+//! - [`runtime`]: feeds committed points (the store writer's `subscribe()` feed) to the rules per
+//!   vehicle in fix-time order, records episodes as cases, routes and delivers notifications through
+//!   the outbox, escalates unexplained cases, and withdraws cases an order approved later covers.
+//! - [`cases`]: the case workflow the web API calls (list, detail, transitions).
+//! - [`notify`]: notification bodies (generic JSON, DingTalk and WeCom robots, e-mail), routing by unit,
+//!   and the senders.
+#![deny(missing_docs)]
+
+pub mod cases;
+pub mod config;
+pub mod notify;
+pub mod reference;
+pub mod runtime;
+
+pub use cases::{CaseAction, CaseDetail, apply_action, case_detail, list_cases};
+pub use config::AlertsConfig;
+pub use notify::Notice;
+pub use runtime::{AlertsHandle, start};
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input was refused; one message per problem, each naming its line when it came from a file.
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] tianshu_store::Error),
+    /// Reference data could not be compiled.
+    #[error(transparent)]
+    Reference(#[from] tianshu_rules::ReferenceError),
+}

@@ -1,0 +1,378 @@
+//! What a notification says, who gets it, and how it is sent.
+//!
+//! A [`Notice`] is built once per case event (opened, escalated, withdrawn). Routing turns it into
+//! outbox rows, one per channel and recipient, each with the exact body that channel will send: the
+//! outbox is then a plain retry loop that never needs the case again. Webhooks are POSTed with hyper
+//! (TLS by rustls with the ring provider and the system's roots); e-mail goes through lettre.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tianshu_model::{Timestamp, Unit, UnitId, Vehicle, VehicleId};
+use tianshu_store::rules::{AlertCase, NewDelivery};
+
+use crate::config::{AlertsConfig, EmailConfig, SmtpSecurity, WebhookFormat};
+
+/// One case event, as the web feed and the generic webhook carry it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// `opened`, `escalated`, `withdrawn`.
+    pub event: String,
+    /// Case id.
+    pub case_id: i64,
+    /// Rule id.
+    pub rule: String,
+    /// English title of the rule.
+    pub title: String,
+    /// Chinese title of the rule.
+    pub title_zh: String,
+    /// `low`, `medium`, `high`.
+    pub severity: String,
+    /// The case's state after the event.
+    pub state: String,
+    /// The car.
+    pub vehicle: VehicleId,
+    /// Its plate.
+    pub plate: String,
+    /// Its unit.
+    pub unit: UnitId,
+    /// Its unit's path.
+    pub unit_path: String,
+    /// The units whose supervisors this concerns: the car's unit and the configured parent levels.
+    pub units: Vec<UnitId>,
+    /// Episode start.
+    pub start: Timestamp,
+    /// Episode end, once ended.
+    pub end: Option<Timestamp>,
+    /// Raised from late data.
+    pub late: bool,
+    /// Reasoning, English.
+    pub reasoning: String,
+    /// Reasoning, Chinese.
+    pub reasoning_zh: String,
+    /// The transition note (an escalation or withdrawal reason), if any.
+    pub note: Option<String>,
+}
+
+/// The registry as routing needs it: plates, unit paths and parents.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    vehicles: HashMap<VehicleId, Vehicle>,
+    parents: HashMap<UnitId, Option<UnitId>>,
+    paths: HashMap<UnitId, String>,
+    by_path: HashMap<String, UnitId>,
+}
+
+impl Routing {
+    /// From the registry.
+    pub fn new(units: &[Unit], vehicles: &[Vehicle]) -> Self {
+        let paths = tianshu_rules::unit_paths(units);
+        Routing {
+            vehicles: vehicles.iter().map(|v| (v.id, v.clone())).collect(),
+            parents: units.iter().map(|u| (u.id, u.parent)).collect(),
+            by_path: paths.iter().map(|(id, p)| (p.clone(), *id)).collect(),
+            paths,
+        }
+    }
+
+    /// A vehicle.
+    pub fn vehicle(&self, id: VehicleId) -> Option<&Vehicle> {
+        self.vehicles.get(&id)
+    }
+
+    /// The unit and `levels` of its ancestors, nearest first.
+    pub fn targets(&self, unit: UnitId, levels: u32) -> Vec<UnitId> {
+        let mut out = vec![unit];
+        let mut cur = unit;
+        for _ in 0..levels {
+            match self.parents.get(&cur).copied().flatten() {
+                Some(p) if !out.contains(&p) => {
+                    out.push(p);
+                    cur = p;
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    fn unit_id(&self, path: &str) -> Option<UnitId> {
+        self.by_path.get(path.trim().trim_matches('/')).copied()
+    }
+
+    /// The notice for a case event.
+    pub fn notice(&self, case: &AlertCase, event: &str, levels: u32, note: Option<String>) -> Notice {
+        let rule = tianshu_rules::RuleId::parse(&case.rule);
+        Notice {
+            event: event.to_string(),
+            case_id: case.id,
+            rule: case.rule.clone(),
+            title: rule.map_or(case.rule.as_str(), |r| r.title_en()).to_string(),
+            title_zh: rule.map_or(case.rule.as_str(), |r| r.title_zh()).to_string(),
+            severity: case.severity.clone(),
+            state: case.state.as_str().to_string(),
+            vehicle: case.vehicle,
+            plate: self
+                .vehicles
+                .get(&case.vehicle)
+                .map(|v| v.plate.clone())
+                .unwrap_or_default(),
+            unit: case.unit,
+            unit_path: self.paths.get(&case.unit).cloned().unwrap_or_default(),
+            units: self.targets(case.unit, levels),
+            start: case.start,
+            end: case.end,
+            late: case.late,
+            reasoning: case.reasoning.clone(),
+            reasoning_zh: case.reasoning_zh.clone(),
+            note,
+        }
+    }
+
+    /// The outbox rows for a notice: every webhook whose units include one of the notice's units (or
+    /// that has none), and every e-mail recipient of one of them.
+    pub fn deliveries(&self, notice: &Notice, config: &AlertsConfig) -> Vec<NewDelivery> {
+        let mut out = Vec::new();
+        let matches = |paths: &[String]| {
+            paths.is_empty()
+                || paths
+                    .iter()
+                    .filter_map(|p| self.unit_id(p))
+                    .any(|u| notice.units.contains(&u))
+        };
+        for w in &config.notifications.webhooks {
+            if matches(&w.units) {
+                out.push(NewDelivery {
+                    channel: format!("webhook:{}", w.name),
+                    recipient: w.url.clone(),
+                    payload: webhook_body(notice, w.format),
+                });
+            }
+        }
+        if let Some(email) = &config.notifications.email {
+            let mut sent_to: Vec<&str> = Vec::new();
+            for r in &email.recipients {
+                if self.unit_id(&r.unit).is_some_and(|u| notice.units.contains(&u))
+                    && !sent_to.contains(&r.address.as_str())
+                {
+                    sent_to.push(&r.address);
+                    out.push(NewDelivery {
+                        channel: "email".into(),
+                        recipient: r.address.clone(),
+                        payload: email_body(notice),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+fn local(t: Timestamp) -> String {
+    t.to_china().format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn event_zh(event: &str) -> &'static str {
+    match event {
+        "opened" => "新告警",
+        "escalated" => "已上报纪检监察",
+        "withdrawn" => "已撤销",
+        _ => "告警更新",
+    }
+}
+
+fn markdown(n: &Notice) -> String {
+    let mut s = format!(
+        "### 【天枢】{}：{}\n- 车辆：{}\n- 单位：{}\n- 开始：{}（北京时间）\n- 等级：{}{}\n\n{}",
+        event_zh(&n.event),
+        n.title_zh,
+        n.plate,
+        n.unit_path,
+        local(n.start),
+        n.severity,
+        if n.late { "（补传数据）" } else { "" },
+        n.reasoning_zh
+    );
+    if let Some(note) = &n.note {
+        s.push_str(&format!("\n\n> {note}"));
+    }
+    s.push_str(&format!("\n\n案件编号：{}", n.case_id));
+    s
+}
+
+/// The body a webhook of `format` receives.
+pub fn webhook_body(n: &Notice, format: WebhookFormat) -> String {
+    let v = match format {
+        WebhookFormat::Generic => serde_json::to_value(n).unwrap_or_default(),
+        WebhookFormat::Dingtalk => serde_json::json!({
+            "msgtype": "markdown",
+            "markdown": { "title": format!("天枢：{}", n.title_zh), "text": markdown(n) }
+        }),
+        WebhookFormat::Wecom => {
+            serde_json::json!({ "msgtype": "markdown", "markdown": { "content": markdown(n) } })
+        }
+    };
+    v.to_string()
+}
+
+/// An e-mail as stored in the outbox: subject and plain-text body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailBody {
+    /// Subject line.
+    pub subject: String,
+    /// Plain text.
+    pub body: String,
+}
+
+/// The outbox payload of an e-mail.
+pub fn email_body(n: &Notice) -> String {
+    let body = EmailBody {
+        subject: format!("【天枢】{}：{} {}", event_zh(&n.event), n.title_zh, n.plate),
+        body: format!(
+            "{}\n\n{}: {} ({})\nVehicle {} of {}, from {} (Beijing time), severity {}{}.\n{}\n{}\nCase {}.\n",
+            markdown(n).replace("### ", ""),
+            n.event,
+            n.title,
+            n.rule,
+            n.plate,
+            n.unit_path,
+            local(n.start),
+            n.severity,
+            if n.late { ", raised from late data" } else { "" },
+            n.reasoning,
+            n.note.clone().unwrap_or_default(),
+            n.case_id
+        ),
+    };
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// Why a delivery attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SendError(pub String);
+
+fn err(e: impl std::fmt::Display) -> SendError {
+    SendError(e.to_string())
+}
+
+/// POSTs a JSON body to an `http://` or `https://` URL; a 2xx answer whose JSON body (if any) has no
+/// non-zero `errcode` (as DingTalk and WeCom report errors) is success.
+pub async fn post_json(url: &str, body: &str, timeout: Duration) -> Result<(), SendError> {
+    tokio::time::timeout(timeout, post_json_inner(url, body))
+        .await
+        .map_err(|_| SendError(format!("no answer within {} s", timeout.as_secs())))?
+}
+
+async fn post_json_inner(url: &str, body: &str) -> Result<(), SendError> {
+    use http_body_util::{BodyExt, Full};
+    let uri: hyper::Uri = url.parse().map_err(err)?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        other => return Err(SendError(format!("unsupported scheme {other:?}"))),
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| SendError("URL has no host".into()))?
+        .to_string();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(err)?;
+    let request = hyper::Request::post(path)
+        .header(
+            hyper::header::HOST,
+            if uri.port_u16().is_some() {
+                format!("{host}:{port}")
+            } else {
+                host.clone()
+            },
+        )
+        .header(hyper::header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("tianshu/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .map_err(err)?;
+    let response = if https {
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let tls = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(err)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone()).map_err(err)?;
+        let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+            .connect(name, tcp)
+            .await
+            .map_err(err)?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(err)?;
+        tokio::spawn(conn);
+        sender.send_request(request).await.map_err(err)?
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .map_err(err)?;
+        tokio::spawn(conn);
+        sender.send_request(request).await.map_err(err)?
+    };
+    let status = response.status();
+    let bytes = response.into_body().collect().await.map_err(err)?.to_bytes();
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_string();
+    if !status.is_success() {
+        return Err(SendError(format!("HTTP {status}: {text}")));
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        && let Some(code) = v.get("errcode").and_then(|c| c.as_i64()).filter(|c| *c != 0)
+    {
+        return Err(SendError(format!(
+            "errcode {code}: {}",
+            v.get("errmsg").and_then(|m| m.as_str()).unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
+/// Sends one e-mail from the outbox payload.
+pub async fn send_email(config: &EmailConfig, to: &str, payload: &str) -> Result<(), SendError> {
+    use lettre::message::header::ContentType;
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let body: EmailBody = serde_json::from_str(payload).map_err(err)?;
+    let message = Message::builder()
+        .from(config.from.parse().map_err(err)?)
+        .to(to.parse().map_err(err)?)
+        .subject(body.subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body.body)
+        .map_err(err)?;
+    let mut builder = match config.security {
+        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.smtp_host),
+        SmtpSecurity::Starttls => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.smtp_host).map_err(err)?
+        }
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.smtp_host).map_err(err)?,
+    }
+    .port(config.smtp_port)
+    .timeout(Some(Duration::from_secs(config.timeout_secs)));
+    if let Some(user) = &config.username {
+        let password = config
+            .password_env
+            .as_ref()
+            .and_then(|v| std::env::var(v).ok())
+            .unwrap_or_default();
+        builder = builder.credentials(Credentials::new(user.clone(), password));
+    }
+    builder.build().send(message).await.map_err(err)?;
+    Ok(())
+}

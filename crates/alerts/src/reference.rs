@@ -1,0 +1,120 @@
+//! Reference data between the store and the rules: validated imports in, a compiled [`Reference`] out.
+//!
+//! Imports parse and validate a whole file with the rules crate's parsers before anything is written,
+//! then store it in one transaction: all or nothing, with errors that name their lines.
+
+use tianshu_rules::calendar::YearCalendar;
+use tianshu_rules::{Calendar, Geofence, Order, Reference, RulesConfig};
+use tianshu_store::Store;
+use tianshu_store::rules::{OrderImportSummary, StoredFence, StoredOrder};
+
+use crate::Error;
+
+/// Imports one calendar year from its TOML text; returns the year and whether it replaced one.
+pub async fn import_calendar(
+    store: &Store,
+    text: &str,
+    now: tianshu_model::Timestamp,
+) -> Result<(i32, bool), Error> {
+    let year = YearCalendar::parse_toml(text).map_err(|e| Error::Invalid(vec![e.to_string()]))?;
+    let replaced = store.rules().put_calendar(year.year, text, now).await?;
+    Ok((year.year, replaced))
+}
+
+/// Imports a GeoJSON FeatureCollection of geofences; returns (created, replaced).
+pub async fn import_geofences(
+    store: &Store,
+    text: &str,
+    now: tianshu_model::Timestamp,
+) -> Result<(u64, u64), Error> {
+    let fences =
+        tianshu_rules::fences::parse_geojson(text).map_err(|e| Error::Invalid(vec![e.to_string()]))?;
+    let rows = fences
+        .iter()
+        .map(|f| {
+            Ok(StoredFence {
+                kind: f.kind.as_str().to_string(),
+                name: f.name.clone(),
+                body: serde_json::to_value(f).map_err(|e| Error::Invalid(vec![e.to_string()]))?,
+                updated: now,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(store.rules().put_geofences(&rows, now).await?)
+}
+
+/// Imports a JSON Lines file of orders and filings. Every plate must be registered.
+pub async fn import_orders(
+    store: &Store,
+    text: &str,
+    now: tianshu_model::Timestamp,
+) -> Result<OrderImportSummary, Error> {
+    let orders = tianshu_rules::orders::parse_jsonl(text)
+        .map_err(|errs| Error::Invalid(errs.iter().map(ToString::to_string).collect()))?;
+    let vehicles = store.vehicles().await?;
+    let mut errors = Vec::new();
+    let mut line = 0usize;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, _)| i + 1);
+    let mut rows = Vec::with_capacity(orders.len());
+    for o in &orders {
+        line = lines.next().unwrap_or(line);
+        if !vehicles.iter().any(|v| v.plate == o.plate.trim()) {
+            errors.push(format!("line {line}: plate {:?} is not in the registry", o.plate));
+            continue;
+        }
+        rows.push(StoredOrder {
+            id: o.id.clone(),
+            plate: o.plate.trim().to_string(),
+            kind: o.kind.as_str().to_string(),
+            state: o.state.as_str().to_string(),
+            start: o.start,
+            end: o.end,
+            body: serde_json::to_value(o).map_err(|e| Error::Invalid(vec![e.to_string()]))?,
+            updated: now,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    Ok(store.rules().put_orders(&rows, now).await?)
+}
+
+/// Everything [`load_reference`] could not use, for the operator.
+pub type Warnings = Vec<String>;
+
+/// Builds the rules' reference data from the store: the shipped calendars overlaid with imported
+/// years, the registry, the geofences and the orders.
+pub async fn load_reference(store: &Store, config: &RulesConfig) -> Result<(Reference, Warnings), Error> {
+    let mut warnings = Vec::new();
+    let mut calendar =
+        Calendar::builtin().map_err(|e| Error::Invalid(vec![format!("shipped calendar: {e}")]))?;
+    for c in store.rules().calendars().await? {
+        match YearCalendar::parse_toml(&c.source) {
+            Ok(y) => calendar.insert(y),
+            Err(e) => warnings.push(format!("stored calendar {}: {e}", c.year)),
+        }
+    }
+    let units = store.units().await?;
+    let vehicles = store.vehicles().await?;
+    let mut fences: Vec<Geofence> = Vec::new();
+    for f in store.rules().geofences().await? {
+        match serde_json::from_value(f.body) {
+            Ok(g) => fences.push(g),
+            Err(e) => warnings.push(format!("stored geofence {} {:?}: {e}", f.kind, f.name)),
+        }
+    }
+    let mut orders: Vec<Order> = Vec::new();
+    for o in store.rules().orders().await? {
+        match serde_json::from_value(o.body) {
+            Ok(order) => orders.push(order),
+            Err(e) => warnings.push(format!("stored order {}: {e}", o.id)),
+        }
+    }
+    let reference = Reference::build(config.clone(), calendar, &units, &vehicles, &fences, &orders)?;
+    warnings.extend(reference.warnings().iter().cloned());
+    Ok((reference, warnings))
+}

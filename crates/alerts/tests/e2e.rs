@@ -1,0 +1,492 @@
+//! End to end: points committed through the store writer become cases, delivered to a real webhook
+//! receiver and a real SMTP sink on 127.0.0.1; an order approved afterwards withdraws its case; an
+//! unexplained case escalates by itself; a failing webhook is retried without holding up the others.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use std::time::Duration;
+
+use tianshu_alerts::config::{EmailConfig, EmailRecipient, RetryConfig, WebhookConfig, WebhookFormat};
+use tianshu_alerts::{AlertsConfig, CaseAction, apply_action, case_detail};
+use tianshu_model::{AlarmBit, AlarmFlags, Phone, Position, StatusFlags, Timestamp, VehicleClass, VehicleId};
+use tianshu_rules::RulesConfig;
+use tianshu_store::rules::{CaseFilter, CaseState, NewCase};
+use tianshu_store::{RegistryRecord, Store};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+fn unique_dir(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "tianshu-alerts-{name}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An HTTP receiver that answers every POST with `status` and forwards the bodies.
+async fn http_receiver(status: u16) -> (String, mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook?access_token=t", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut r = BufReader::new(sock);
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0u8; len];
+                if r.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: 13\r\nconnection: close\r\n\r\n{{\"errcode\":0}}"
+                );
+                let _ = r.get_mut().write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// A minimal SMTP server that accepts every message and forwards its DATA.
+async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut r = BufReader::new(sock);
+                let _ = r.get_mut().write_all(b"220 sink ESMTP\r\n").await;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let cmd = line.trim_end().to_ascii_uppercase();
+                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                        b"250 sink\r\n"
+                    } else if cmd.starts_with("DATA") {
+                        let _ = r.get_mut().write_all(b"354 go ahead\r\n").await;
+                        let mut data = String::new();
+                        loop {
+                            let mut l = String::new();
+                            if r.read_line(&mut l).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if l == ".\r\n" {
+                                break;
+                            }
+                            data.push_str(&l);
+                        }
+                        let _ = tx.send(data);
+                        b"250 queued\r\n"
+                    } else if cmd.starts_with("QUIT") {
+                        let _ = r.get_mut().write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    let _ = r.get_mut().write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+fn local(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(&format!("{}+08:00", s.replace(' ', "T"))).unwrap()
+}
+
+/// A 30-minute Saturday trip (2026-11-28 is an ordinary rest day), one fix every 30 s, then parked.
+fn saturday_trip(vehicle: VehicleId, alarm: u32) -> Vec<Position> {
+    let t0 = local("2026-11-28 10:00:00");
+    (0..=80)
+        .map(|i| {
+            let moving = i <= 60;
+            let t = t0.add_millis(i * 30_000);
+            let k = if moving {
+                if i <= 30 { i } else { 60 - i }
+            } else {
+                0
+            };
+            Position {
+                vehicle,
+                phone: Phone(13_800_000_000 + vehicle.0 as u128),
+                fix_time: t,
+                recv_time: t.add_millis(1000),
+                lat_e6: 30_200_000,
+                lon_e6: 115_000_000 + k as i32 * 1000,
+                speed_dkmh: if moving { 400 } else { 0 },
+                status: StatusFlags(StatusFlags::FIXED | if moving { StatusFlags::ACC_ON } else { 0 }),
+                alarm: AlarmFlags(alarm),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    // Generous: this is waiting for the system to act, not a performance assertion.
+    for _ in 0..600 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn recv(rx: &mut mpsc::UnboundedReceiver<String>, what: &str) -> String {
+    tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no {what}"))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_become_delivered_cases() {
+    let dir = unique_dir("e2e");
+    let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
+        .await
+        .unwrap();
+    let record = |plate: &str, phone: u128| RegistryRecord {
+        unit: "黄石市/市委办公室".into(),
+        plate: plate.into(),
+        phone: Phone(phone),
+        terminal_id: format!("T{phone}"),
+        vehicle_class: VehicleClass::General,
+    };
+    store
+        .import_registry(&[
+            record("鄂B12345", 13_800_000_001),
+            record("鄂B00002", 13_800_000_002),
+        ])
+        .await
+        .unwrap();
+    let car = store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap();
+    let other = store.vehicle_by_plate("鄂B00002").await.unwrap().unwrap();
+
+    let (good_url, mut good_rx) = http_receiver(200).await;
+    let (bad_url, mut bad_rx) = http_receiver(500).await;
+    let (smtp_port, mut mail_rx) = smtp_sink().await;
+    let config = AlertsConfig {
+        auto_escalate_after_hours: 1.0 / 3600.0,
+        reference_reload_secs: 1,
+        tick_secs: 1,
+        outbox_poll_ms: 50,
+        notifications: tianshu_alerts::config::NotificationsConfig {
+            webhooks: vec![
+                WebhookConfig {
+                    name: "office".into(),
+                    url: good_url,
+                    format: WebhookFormat::Generic,
+                    units: vec!["黄石市".into()],
+                    timeout_secs: 5,
+                },
+                WebhookConfig {
+                    name: "broken".into(),
+                    url: bad_url,
+                    format: WebhookFormat::Dingtalk,
+                    units: vec![],
+                    timeout_secs: 5,
+                },
+            ],
+            email: Some(EmailConfig {
+                smtp_host: "127.0.0.1".into(),
+                smtp_port,
+                security: tianshu_alerts::config::SmtpSecurity::None,
+                username: None,
+                password_env: None,
+                from: "tianshu@example.invalid".into(),
+                recipients: vec![EmailRecipient {
+                    unit: "黄石市/市委办公室".into(),
+                    address: "chief@example.invalid".into(),
+                }],
+                timeout_secs: 10,
+            }),
+            retry: RetryConfig {
+                max_attempts: 100,
+                initial_backoff_secs: 1,
+                max_backoff_secs: 2,
+            },
+        },
+        ..AlertsConfig::default()
+    };
+    let handle = tianshu_alerts::start(store.clone(), RulesConfig::default(), config.clone())
+        .await
+        .unwrap();
+    let mut feed = handle.subscribe();
+
+    // The trip goes through the writer like any ingested batch.
+    store.append_points(&saturday_trip(car.id, 0)).await.unwrap();
+
+    let notice = tokio::time::timeout(Duration::from_secs(60), feed.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (notice.event.as_str(), notice.rule.as_str(), notice.plate.as_str()),
+        ("opened", "out_of_hours", "鄂B12345")
+    );
+    assert_eq!(notice.unit_path, "黄石市/市委办公室");
+    assert_eq!(notice.units.len(), 2, "the car's unit and its parent");
+
+    // Delivered: the generic webhook gets the case as JSON with its id; the unit's supervisor an e-mail.
+    let body: serde_json::Value = serde_json::from_str(&recv(&mut good_rx, "webhook").await).unwrap();
+    assert_eq!(body["rule"], "out_of_hours");
+    assert_eq!(body["case_id"], notice.case_id);
+    assert_eq!(body["start"], "2026-11-28T02:00:00Z");
+    let mail = recv(&mut mail_rx, "e-mail").await;
+    assert!(mail.contains("chief@example.invalid"), "{mail}");
+    assert!(mail.to_ascii_lowercase().contains("subject:"), "{mail}");
+    // The broken DingTalk robot got the markdown body, answered 500, and is being retried.
+    let ding: serde_json::Value = serde_json::from_str(&recv(&mut bad_rx, "dingtalk attempt").await).unwrap();
+    assert_eq!(ding["msgtype"], "markdown");
+    assert!(ding["markdown"]["text"].as_str().unwrap().contains("鄂B12345"));
+    let _second_attempt = recv(&mut bad_rx, "dingtalk retry").await;
+
+    // Exactly one case for the episode, however many events the rule emitted.
+    let cases = store
+        .rules()
+        .cases(&CaseFilter {
+            vehicle: Some(car.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cases.len(), 1);
+    let case_id = cases[0].id;
+    assert_eq!(case_id, notice.case_id);
+
+    // Unexplained, it escalates by itself (after one second in this configuration).
+    let escalated = wait_for("auto-escalation", async || {
+        let c = store.rules().case(case_id).await.unwrap().unwrap();
+        (c.state == CaseState::Escalated).then_some(c)
+    })
+    .await;
+    assert!(escalated.escalate_at.is_none());
+
+    // The order approved afterwards arrives as an import; the runtime re-evaluates and withdraws.
+    let order = r#"{"id":"PC-2026-000777","kind":"order","plate":"鄂B12345","purpose":"周末送文件","start":"2026-11-28T01:30:00Z","end":"2026-11-28T03:00:00Z","state":"approved"}"#;
+    tianshu_alerts::reference::import_orders(
+        &store,
+        order,
+        Timestamp::from_millis(chrono::Utc::now().timestamp_millis()),
+    )
+    .await
+    .unwrap();
+    let detail = wait_for("withdrawal", async || {
+        let d = case_detail(&store, case_id).await.unwrap().unwrap();
+        (d.case.state == CaseState::Withdrawn).then_some(d)
+    })
+    .await;
+    let actions: Vec<&str> = detail.events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["opened", "escalated", "withdrawn"]);
+    assert!(
+        detail.events[2].note.contains("PC-2026-000777"),
+        "{}",
+        detail.events[2].note
+    );
+    let sent: Vec<(&str, &str)> = detail
+        .deliveries
+        .iter()
+        .filter(|d| d.state == "sent")
+        .map(|d| (d.channel.as_str(), d.recipient.as_str()))
+        .collect();
+    assert!(
+        sent.contains(&("email", "chief@example.invalid")),
+        "{:?}",
+        detail.deliveries
+    );
+    assert!(sent.iter().any(|(c, _)| *c == "webhook:office"));
+    let broken = detail
+        .deliveries
+        .iter()
+        .find(|d| d.channel == "webhook:broken")
+        .unwrap();
+    assert_eq!(broken.state, "pending");
+    assert!(
+        broken.attempts >= 1 && broken.last_error.as_deref().unwrap_or("").contains("500"),
+        "{broken:?}"
+    );
+
+    // A tampered terminal on another car: a high-severity case of its own.
+    store
+        .append_points(&saturday_trip(other.id, 1 << AlarmBit::PowerLost as u8))
+        .await
+        .unwrap();
+    let tamper = wait_for("tamper case", async || {
+        let cs = store
+            .rules()
+            .cases(&CaseFilter {
+                vehicle: Some(other.id),
+                rule: Some("tamper".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        cs.into_iter().next()
+    })
+    .await;
+    assert_eq!(tamper.severity, "high");
+    assert!(tamper.reasoning.contains("power_lost"), "{}", tamper.reasoning);
+
+    handle.shutdown().await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_case_workflow_records_who_when_what() {
+    let dir = unique_dir("workflow");
+    let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
+        .await
+        .unwrap();
+    let config = AlertsConfig::default();
+    let case = NewCase {
+        vehicle: VehicleId(1),
+        unit: tianshu_model::UnitId(1),
+        rule: "out_of_hours".into(),
+        start: local("2026-11-28 10:00:00"),
+        end: Some(local("2026-11-28 10:30:00")),
+        severity: "medium".into(),
+        late: false,
+        reasoning: "r".into(),
+        reasoning_zh: "r".into(),
+        episode: serde_json::json!({}),
+        escalate_at: Some(local("2026-12-01 10:00:00")),
+    };
+    let (id, _) = store
+        .rules()
+        .record_case(&case, &[], local("2026-11-28 10:31:00"))
+        .await
+        .unwrap();
+    let at = |s: &str| local(s);
+
+    // Close needs an explanation first; an explanation needs words.
+    let e = apply_action(
+        &store,
+        &config,
+        id,
+        CaseAction::Close,
+        "office",
+        "ok",
+        at("2026-11-28 11:00:00"),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("is open"), "{e}");
+    let e = apply_action(
+        &store,
+        &config,
+        id,
+        CaseAction::Explain,
+        "zhang",
+        " ",
+        at("2026-11-28 11:00:00"),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("needs a note"), "{e}");
+
+    let c = apply_action(
+        &store,
+        &config,
+        id,
+        CaseAction::Acknowledge,
+        "zhang",
+        "",
+        at("2026-11-28 11:00:00"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (c.state, c.escalate_at),
+        (CaseState::Acknowledged, Some(at("2026-12-01 10:00:00")))
+    );
+    let c = apply_action(
+        &store,
+        &config,
+        id,
+        CaseAction::Explain,
+        "zhang",
+        "加班送文件，已补单",
+        at("2026-11-28 12:00:00"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (c.state, c.escalate_at),
+        (CaseState::Explained, None),
+        "an explanation stops the escalation clock"
+    );
+    let c = apply_action(
+        &store,
+        &config,
+        id,
+        CaseAction::Close,
+        "li",
+        "与轨迹一致",
+        at("2026-11-29 09:00:00"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.state, CaseState::Closed);
+    let e = apply_action(
+        &store,
+        &config,
+        id,
+        CaseAction::Escalate,
+        "li",
+        "x",
+        at("2026-11-29 09:00:00"),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("is closed"), "{e}");
+
+    let d = case_detail(&store, id).await.unwrap().unwrap();
+    let history: Vec<(&str, &str, &str, Timestamp)> = d
+        .events
+        .iter()
+        .map(|e| (e.action.as_str(), e.actor.as_str(), e.note.as_str(), e.time))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("opened", "system", "r", at("2026-11-28 10:31:00")),
+            ("acknowledged", "zhang", "", at("2026-11-28 11:00:00")),
+            (
+                "explained",
+                "zhang",
+                "加班送文件，已补单",
+                at("2026-11-28 12:00:00")
+            ),
+            ("closed", "li", "与轨迹一致", at("2026-11-29 09:00:00")),
+        ]
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
