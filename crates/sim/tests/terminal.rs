@@ -36,6 +36,8 @@ struct Seen {
     points: Vec<LedgerEntry>,
     batch_type: Option<u8>,
     acked: bool,
+    /// (alarm, status, speed 0.1 km/h) of each point.
+    words: Vec<(u32, u32, u16)>,
 }
 
 #[derive(Default)]
@@ -89,6 +91,7 @@ async fn platform(policy: AckPolicy) -> (std::net::SocketAddr, Arc<Mutex<Log>>) 
                     let h = frame.header;
                     let msg = frame.message().expect("terminal body decodes");
                     let mut points = Vec::new();
+                    let mut words = Vec::new();
                     let mut batch_type = None;
                     match msg {
                         Message::Location(r) => {
@@ -96,6 +99,7 @@ async fn platform(policy: AckPolicy) -> (std::net::SocketAddr, Arc<Mutex<Log>>) 
                                 .to_position(h.phone, VehicleId(1), Timestamp(0), PositionSource::Live)
                                 .unwrap();
                             points.push(LedgerEntry::of(&p));
+                            words.push((p.alarm.0, p.status.0, p.speed_dkmh));
                         }
                         Message::LocationBatch(b) => {
                             batch_type = Some(b.location_type);
@@ -155,6 +159,7 @@ async fn platform(policy: AckPolicy) -> (std::net::SocketAddr, Arc<Mutex<Log>>) 
                         points,
                         batch_type,
                         acked: answer.is_some() && is_location,
+                        words,
                     });
                     if let Some(m) = answer {
                         let mut out = BytesMut::new();
@@ -439,4 +444,131 @@ async fn blind_area_points_are_buffered_and_sent_as_0704_type_1() {
         );
         assert_eq!(p.source, PositionSource::Backfill);
     }
+}
+
+#[tokio::test]
+async fn tamper_alarm_bits_and_ignition_follow_the_scenario_and_the_motion() {
+    use tianshu_model::{AlarmBit, AlarmFlags, StatusFlags};
+    let (addr, log) = platform(AckPolicy::All).await;
+    let scenarios = TerminalScenarios {
+        alarm_rate: 1.0,
+        ..TerminalScenarios::none()
+    };
+    let w = world(20);
+    let date = w.config.start_date;
+    let (v, event) = (0..w.vehicles.len())
+        .find_map(|v| {
+            let plan = tianshu_sim::plan::day_plan(&w, v, date);
+            events_for(w.config.seed, v, date, &plan, &scenarios)
+                .into_iter()
+                .find(|e| e.kind == EventKind::Alarm(AlarmBit::GnssAntennaCut))
+                .map(|e| (v, e))
+        })
+        .expect("some terminal loses its antenna today");
+    let cfg = FleetConfig {
+        target: addr,
+        vehicles: vec![v],
+        interval_secs: 10.0,
+        parked_interval_secs: 10.0,
+        speedup: 200.0,
+        start_ms: Some(event.start_ms - 60_000),
+        connect_spread_secs: 0.0,
+        scenarios,
+        ..Default::default()
+    };
+    let fleet = Fleet::spawn(cfg, w.clone()).unwrap();
+    let stats = fleet.stats();
+    wait_for("the alarm period to pass", || {
+        fleet.sim_now().millis() > event.end_ms + 60_000 && stats.points_acked.get() > 0
+    })
+    .await;
+    fleet.stop().await.unwrap();
+    let log = log.lock().unwrap();
+    let plan = tianshu_sim::plan::day_plan(&w, v, date);
+    let (mut during, mut outside) = (0, 0);
+    for s in log.seen.iter().filter(|s| s.msg_id == id::LOCATION) {
+        for (p, &(alarm, status, speed)) in s.points.iter().zip(&s.words) {
+            let t = p.fix_time.millis();
+            let cut = AlarmFlags(alarm).has(AlarmBit::GnssAntennaCut);
+            let status = StatusFlags(status);
+            if (event.start_ms..event.end_ms).contains(&t) {
+                during += 1;
+                assert!(cut, "antenna-cut bit set during the period");
+                assert!(!status.fixed(), "no valid fix without an antenna");
+            } else if t < event.start_ms - 1000 || t >= event.end_ms + 1000 {
+                outside += 1;
+                assert!(!cut, "no alarm outside the period");
+                assert!(status.fixed());
+                // Ignition and speed agree with the plan's motion.
+                let state = plan.state_at(t);
+                assert_eq!(status.acc_on(), state.acc_on, "ACC at {}", p.fix_time);
+                assert_eq!(speed, (state.speed_kmh * 10.0).round() as u16);
+                if speed > 0 {
+                    assert!(status.acc_on(), "moving with the ignition off");
+                }
+            }
+        }
+    }
+    assert!(
+        during > 0 && outside > 0,
+        "{during} points in the period, {outside} outside"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_terminal_sends_nothing_for_its_period_and_backfills_nothing_of_it() {
+    let (addr, log) = platform(AckPolicy::All).await;
+    let scenarios = TerminalScenarios {
+        silent_rate: 1.0,
+        ..TerminalScenarios::none()
+    };
+    let w = world(5);
+    let date = w.config.start_date;
+    let plan = tianshu_sim::plan::day_plan(&w, 0, date);
+    let event = events_for(w.config.seed, 0, date, &plan, &scenarios)
+        .into_iter()
+        .find(|e| e.kind == EventKind::Silent)
+        .expect("a silent period");
+    let cfg = FleetConfig {
+        target: addr,
+        vehicles: vec![0],
+        interval_secs: 10.0,
+        parked_interval_secs: 60.0,
+        speedup: 1200.0,
+        start_ms: Some(event.start_ms - 600_000),
+        connect_spread_secs: 0.0,
+        scenarios,
+        ..Default::default()
+    };
+    let fleet = Fleet::spawn(cfg, w.clone()).unwrap();
+    let stats = fleet.stats();
+    wait_for("the silent period to pass", || {
+        fleet.sim_now().millis() > event.end_ms + 600_000
+            && stats.online.get() == 1
+            && stats.points_acked.get() > 0
+    })
+    .await;
+    fleet.stop().await.unwrap();
+    let log = log.lock().unwrap();
+    let times: Vec<i64> = log
+        .seen
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.fix_time.millis()))
+        .collect();
+    assert!(
+        times.iter().any(|&t| t < event.start_ms),
+        "reports before the period"
+    );
+    assert!(
+        times.iter().any(|&t| t >= event.end_ms),
+        "reports after the period"
+    );
+    assert!(
+        !times.iter().any(|&t| (event.start_ms..event.end_ms).contains(&t)),
+        "nothing from the silent period"
+    );
+    assert!(
+        log.seen.iter().filter(|s| s.msg_id == id::AUTHENTICATE).count() >= 2,
+        "it came back online"
+    );
 }
