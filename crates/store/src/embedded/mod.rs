@@ -395,4 +395,62 @@ mod tests {
         let all: Vec<u32> = crate::migrate::SQLITE.iter().map(|m| m.version).collect();
         assert_eq!(store.applied_migrations().await.unwrap(), all);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tracks_merge_the_recent_and_compacted_tables_in_order() {
+        let path = scratch("embedded-split");
+        let url = format!("sqlite:{}", path.display());
+        let mut config = crate::StoreConfig::default();
+        config.embedded.compact_at_points = 3_000;
+        config.embedded.compact_every_ms = 3_600_000;
+        let store = Store::open_with(&url, &config).await.unwrap();
+        // 3,000 points at even seconds: enough to be moved into `points` right after their commit.
+        let even: Vec<Position> = (0..3_000).map(|i| point(1, i * 2, 1)).collect();
+        store.append_points(&even).await.unwrap();
+        // Wait for the move (the writer thread runs it right after the commit job).
+        let b = match store.kind() {
+            crate::BackendKind::Embedded(b) => b.clone(),
+            crate::BackendKind::Postgres(_) => unreachable!(),
+        };
+        while b.recent_points.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // 2,500 at odd seconds and 500 more at even seconds with another block: these stay recent.
+        let mut rest: Vec<Position> = (0..2_500).map(|i| point(1, i * 2 + 1, 1)).collect();
+        rest.extend((0..500).map(|i| point(1, i * 8, 2)));
+        store.append_points(&rest).await.unwrap();
+        let (archived, recent) = b
+            .read(|conn| {
+                let n = |t: &str| {
+                    conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0))
+                };
+                Ok((
+                    n("points").map_err(super::db_error)?,
+                    n("points_recent").map_err(super::db_error)?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!((archived, recent), (3_000, 3_000));
+        // Duplicates of points in either table are recognised.
+        let s = store.append_points(&[even[10], rest[10]]).await.unwrap();
+        assert_eq!((s.inserted, s.duplicates), (0, 2));
+
+        let all: Vec<Position> = store
+            .track(
+                VehicleId(1),
+                Timestamp::from_secs(1_790_000_000),
+                Timestamp::from_secs(1_790_010_000),
+            )
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 6_000);
+        assert!(
+            all.windows(2)
+                .all(|w| (w[0].fix_time, w[0].block_hash()) < (w[1].fix_time, w[1].block_hash()))
+        );
+    }
 }

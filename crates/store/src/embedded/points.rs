@@ -275,32 +275,51 @@ fn read_track_chunk(
     after: Option<(i64, i64)>,
 ) -> Result<Vec<Position>> {
     // A point is in exactly one of `points` and `points_recent` at any snapshot (the move is one
-    // transaction), and each chunk is one statement: keyset pagination over the union neither
-    // repeats nor skips a point, even when a move happens between two chunks.
-    let (after_time, after_hash) = after.unwrap_or((i64::MIN, i64::MIN));
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM points WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
-             AND (fix_time, block_hash) > (?4, ?5) \
-             UNION ALL \
-             SELECT {COLUMNS} FROM points_recent WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
-             AND (fix_time, block_hash) > (?4, ?5) \
-             ORDER BY 2, 3 LIMIT ?6"
-        ))
-        .map_err(db_error)?;
-    let rows = st
-        .query_map(
-            params![
-                vehicle.0,
-                from.0,
-                to.0,
-                after_time,
-                after_hash,
-                TRACK_CHUNK_POINTS as i64
-            ],
-            row_to_position,
-        )
-        .map_err(db_error)?;
-    let rows: Vec<(Position, String)> = rows.collect::<Result<_, _>>().map_err(db_error)?;
-    rows.into_iter().map(finish_position).collect()
+    // transaction), and both tables are read in one read transaction: keyset pagination over the
+    // merge neither repeats nor skips a point, even when a move happens between two chunks.
+    // The range starts at the last point returned (a plain `fix_time >=` bound the index can seek
+    // to), and the points of that same instant up to its hash are filtered out.
+    let (start, after_time, after_hash) = match after {
+        Some((t, h)) => (t.max(from.0), t, h),
+        None => (from.0, i64::MIN, i64::MIN),
+    };
+    let limit = TRACK_CHUNK_POINTS as i64;
+    let tx = conn.unchecked_transaction().map_err(db_error)?;
+    let read = |table: &str| -> Result<Vec<(Position, String)>> {
+        let mut st = tx
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM {table} WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
+                 AND (fix_time > ?4 OR block_hash > ?5) ORDER BY fix_time, block_hash LIMIT ?6"
+            ))
+            .map_err(db_error)?;
+        let rows = st
+            .query_map(
+                params![vehicle.0, start, to.0, after_time, after_hash, limit],
+                row_to_position,
+            )
+            .map_err(db_error)?;
+        rows.collect::<Result<_, _>>().map_err(db_error)
+    };
+    let archived = read("points")?;
+    let recent = read("points_recent")?;
+    tx.finish().map_err(db_error)?;
+    // Merge the two ordered lists, keeping the first `limit` points.
+    let mut out = Vec::with_capacity(TRACK_CHUNK_POINTS.min(archived.len() + recent.len()));
+    let (mut a, mut b) = (archived.into_iter().peekable(), recent.into_iter().peekable());
+    while out.len() < TRACK_CHUNK_POINTS {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => {
+                x.0.fix_time < y.0.fix_time
+                    || (x.0.fix_time == y.0.fix_time && x.0.block_hash() <= y.0.block_hash())
+            }
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_a { a.next() } else { b.next() };
+        if let Some(row) = next {
+            out.push(finish_position(row)?);
+        }
+    }
+    Ok(out)
 }
