@@ -3,10 +3,14 @@
 use std::process::ExitCode;
 
 mod audit;
+mod calendar;
 mod config;
 pub(crate) mod demo;
 mod export;
+mod geofence;
+mod order;
 mod registry;
+mod rules;
 mod serve;
 mod simulate;
 pub(crate) mod user;
@@ -35,6 +39,19 @@ pub enum Command {
     /// Run virtual JT/T 808 terminals against a platform and/or write the demo world's files
     /// (`--target ADDR --terminals N --interval-secs S [--speedup X] [--write-world DIR]`).
     Simulate(simulate::SimulateArgs),
+    /// Import the official holiday calendar of a year (`calendar import --store URL FILE.toml`).
+    #[command(subcommand)]
+    Calendar(calendar::CalendarCommand),
+    /// Import regions, depots, prohibited places and speed zones (`geofence import --store URL FILE.geojson`).
+    #[command(subcommand)]
+    Geofence(geofence::GeofenceCommand),
+    /// Import dispatch orders and holiday filings (`order import --store URL FILE.jsonl`).
+    #[command(subcommand)]
+    Order(order::OrderCommand),
+    /// Re-run the rules over a stored track, one JSON line per episode
+    /// (`rules evaluate --store URL --plate P --from T --to T`).
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Write one vehicle's track to stdout (`--plate P --from T --to T --format csv|geojson|gpx`).
     Export(export::ExportArgs),
 }
@@ -46,6 +63,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Registry(c) => registry::run(c),
         Command::Export(args) => export::run(args),
+        Command::Calendar(c) => calendar::run(c),
+        Command::Geofence(c) => geofence::run(c),
+        Command::Order(c) => order::run(c),
+        Command::Rules(c) => rules::run(c),
         Command::User(c) => user::run(c),
         Command::Audit(c) => audit::run(c),
         Command::Demo(args) => demo::run(args),
