@@ -101,7 +101,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         vehicles: args.vehicles.max(args.terminals),
         start_date: local_date(start_ms),
-        days: args.days,
+        // Orders are only written, never used by the terminals: skip them when no files are asked for.
+        days: if args.write_world.is_some() { args.days } else { 0 },
         ..WorldConfig::default()
     };
     let mut fleet_config = FleetConfig {
@@ -192,4 +193,82 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&snapshot)?);
         anyhow::Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a panic is a failed test
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimulateArgs,
+    }
+
+    fn args(extra: &[&str]) -> SimulateArgs {
+        let mut argv = vec!["simulate"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().args
+    }
+
+    #[test]
+    fn write_world_writes_the_same_files_for_the_same_seed() {
+        let base = std::env::temp_dir().join(format!("tianshu-simulate-cli-{}", std::process::id()));
+        let (a, b) = (base.join("a"), base.join("b"));
+        for dir in [&a, &b] {
+            let d = dir.to_str().unwrap();
+            let common = [
+                "--seed",
+                "7",
+                "--vehicles",
+                "120",
+                "--days",
+                "2",
+                "--start",
+                "2026-11-27T01:30:00Z",
+            ];
+            let mut argv = vec!["--write-world", d];
+            argv.extend_from_slice(&common);
+            assert_eq!(run(args(&argv)).unwrap(), ExitCode::SUCCESS);
+        }
+        for file in ["registry.csv", "geofences.geojson", "orders.jsonl"] {
+            let x = std::fs::read(a.join(file)).unwrap();
+            assert!(!x.is_empty());
+            assert_eq!(
+                x,
+                std::fs::read(b.join(file)).unwrap(),
+                "{file} differs between runs"
+            );
+        }
+        let csv = std::fs::read_to_string(a.join("registry.csv")).unwrap();
+        assert_eq!(
+            csv.lines().next(),
+            Some("unit,plate,phone,terminal_id,vehicle_class")
+        );
+        assert_eq!(csv.lines().count(), 121);
+        std::fs::remove_dir_all(&base).ok();
+    }
+
+    #[test]
+    fn nothing_to_do_and_bad_scenarios_are_errors() {
+        assert!(run(args(&[])).is_err());
+        let dir = std::env::temp_dir().join(format!("tianshu-simulate-bad-{}", std::process::id()));
+        let d = dir.to_str().unwrap();
+        let e = run(args(&["--write-world", d, "--scenarios", "teleport"])).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown scenario"), "{e:#}");
+        assert!(
+            run(args(&[
+                "--write-world",
+                d,
+                "--bind-ips",
+                "not-an-ip",
+                "--target",
+                "127.0.0.1:1"
+            ]))
+            .is_err()
+        );
+    }
 }
