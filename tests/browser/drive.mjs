@@ -123,7 +123,11 @@ async function closeCase() {
     await page.click('#case-ack');
     await page.waitForSelector('#case-state[data-state="acknowledged"]', { timeout: 20000 });
     check(true, 'the case was acknowledged');
-    await page.fill('#case-note', '已核实：临时公务，补录派车单');
+    await page.fill('#case-note', '临时公务：市政府会议送材料，已补录派车单');
+    await page.click('#case-explain');
+    await page.waitForSelector('#case-state[data-state="explained"]', { timeout: 20000 });
+    check(true, 'the unit\'s explanation was recorded');
+    await page.fill('#case-note', '已核实');
     await page.click('#case-close');
     await page.waitForSelector('#case-state[data-state="closed"]', { timeout: 20000 });
     check(true, 'the case was closed');

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tianshu_model::VehicleId;
+use tianshu_model::{UnitId, VehicleId};
 
 /// A case as listed and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +33,8 @@ pub struct CaseFilter {
     pub vehicle: Option<VehicleId>,
     /// Only cases of these vehicles (`None`: any): the caller's scope.
     pub vehicles: Option<HashSet<VehicleId>>,
+    /// Only cases of these units (`None`: any): the same scope, as units.
+    pub units: Option<Vec<UnitId>>,
     /// At most this many, newest first.
     pub limit: usize,
 }

@@ -51,16 +51,91 @@ impl Format {
     }
 }
 
+/// Appends the decimal digits of `v`.
+fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
+}
+
+/// Appends `v` as exactly `width` digits (zero-padded).
+fn push_padded(out: &mut String, v: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut v = v;
+    for i in (0..width.min(10)).rev() {
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    for &b in &buf[..width.min(10)] {
+        out.push(char::from(b));
+    }
+}
+
 /// Micro-degrees as an exact decimal (`115.040000`, `-0.000001`).
 pub fn write_e6(out: &mut String, v: i32) {
-    let sign = if v < 0 { "-" } else { "" };
+    if v < 0 {
+        out.push('-');
+    }
     let a = v.unsigned_abs();
-    let _ = write!(out, "{sign}{}.{:06}", a / 1_000_000, a % 1_000_000);
+    push_u64(out, u64::from(a / 1_000_000));
+    out.push('.');
+    push_padded(out, a % 1_000_000, 6);
 }
 
 /// 0.1 km/h as a decimal.
 fn write_d(out: &mut String, v: u32) {
-    let _ = write!(out, "{}.{}", v / 10, v % 10);
+    push_u64(out, u64::from(v / 10));
+    out.push('.');
+    push_u64(out, u64::from(v % 10));
+}
+
+/// RFC 3339 in UTC, as [`Timestamp::to_rfc3339`] writes it, without going through a formatter: a
+/// month of points is a quarter of a million timestamps.
+pub fn write_time(out: &mut String, t: Timestamp) {
+    let ms = t.millis();
+    let secs = ms.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        out.push_str(&t.to_rfc3339());
+        return;
+    }
+    push_padded(out, year as u32, 4);
+    out.push('-');
+    push_padded(out, month as u32, 2);
+    out.push('-');
+    push_padded(out, day as u32, 2);
+    out.push('T');
+    push_padded(out, (sod / 3600) as u32, 2);
+    out.push(':');
+    push_padded(out, (sod / 60 % 60) as u32, 2);
+    out.push(':');
+    push_padded(out, (sod % 60) as u32, 2);
+    let frac = ms.rem_euclid(1000);
+    if frac != 0 {
+        out.push('.');
+        push_padded(out, frac as u32, 3);
+    }
+    out.push('Z');
 }
 
 fn xml_escape(s: &str) -> String {
@@ -86,6 +161,193 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// Renders a track point by point as it streams from the store, so that formatting overlaps the
+/// database read; [`TrackWriter::finish`] returns the document.
+pub struct TrackWriter {
+    format: Format,
+    vehicle: Vehicle,
+    from: Timestamp,
+    to: Timestamp,
+    /// Points pushed so far.
+    points: usize,
+    /// The document so far (GeoJSON: the coordinates).
+    main: String,
+    /// GeoJSON only: the per-point times.
+    times: String,
+    /// GeoJSON only: the per-point speeds.
+    speeds: String,
+}
+
+impl TrackWriter {
+    /// A writer for `vehicle`'s track over `from..to`.
+    pub fn new(format: Format, vehicle: &Vehicle, from: Timestamp, to: Timestamp) -> Self {
+        let mut main = String::with_capacity(1 << 16);
+        match format {
+            Format::Geojson => {}
+            Format::Gpx => {
+                main.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                main.push_str(
+                    "<gpx version=\"1.1\" creator=\"Tianshu\" xmlns=\"http://www.topografix.com/GPX/1/1\">\n",
+                );
+                let _ = writeln!(main, "<trk><name>{}</name><trkseg>", xml_escape(&vehicle.plate));
+            }
+            Format::Kml => {
+                main.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                main.push_str("<kml xmlns=\"http://www.opengis.net/kml/2.2\"><Document>\n");
+                let _ = writeln!(
+                    main,
+                    "<Placemark><name>{}</name><TimeSpan><begin>{from}</begin><end>{to}</end></TimeSpan>",
+                    xml_escape(&vehicle.plate)
+                );
+                main.push_str("<LineString><tessellate>1</tessellate><coordinates>\n");
+            }
+            Format::Csv => {
+                main.push_str(
+                    "plate,fix_time,lon,lat,speed_kmh,course_deg,altitude_m,acc_on,alarm,status,mileage_km\n",
+                );
+            }
+        }
+        TrackWriter {
+            format,
+            vehicle: vehicle.clone(),
+            from,
+            to,
+            points: 0,
+            main,
+            times: String::new(),
+            speeds: String::new(),
+        }
+    }
+
+    /// Points written so far.
+    pub fn len(&self) -> usize {
+        self.points
+    }
+
+    /// Whether no point was written.
+    pub fn is_empty(&self) -> bool {
+        self.points == 0
+    }
+
+    /// Appends one point (fix-time order).
+    pub fn push(&mut self, pt: &Position) {
+        let first = self.points == 0;
+        self.points += 1;
+        let o = &mut self.main;
+        match self.format {
+            Format::Geojson => {
+                if !first {
+                    o.push(',');
+                    self.times.push(',');
+                    self.speeds.push(',');
+                }
+                o.push('[');
+                write_e6(o, pt.lon_e6);
+                o.push(',');
+                write_e6(o, pt.lat_e6);
+                o.push(']');
+                self.times.push('"');
+                write_time(&mut self.times, pt.fix_time);
+                self.times.push('"');
+                write_d(&mut self.speeds, u32::from(pt.speed_dkmh));
+            }
+            Format::Gpx => {
+                o.push_str("<trkpt lat=\"");
+                write_e6(o, pt.lat_e6);
+                o.push_str("\" lon=\"");
+                write_e6(o, pt.lon_e6);
+                o.push_str("\"><ele>");
+                push_i64(o, i64::from(pt.altitude_m));
+                o.push_str("</ele><time>");
+                write_time(o, pt.fix_time);
+                o.push_str("</time></trkpt>\n");
+            }
+            Format::Kml => {
+                write_e6(o, pt.lon_e6);
+                o.push(',');
+                write_e6(o, pt.lat_e6);
+                o.push(',');
+                push_i64(o, i64::from(pt.altitude_m));
+                o.push('\n');
+            }
+            Format::Csv => {
+                o.push_str(&csv_field(&self.vehicle.plate));
+                o.push(',');
+                write_time(o, pt.fix_time);
+                o.push(',');
+                write_e6(o, pt.lon_e6);
+                o.push(',');
+                write_e6(o, pt.lat_e6);
+                o.push(',');
+                write_d(o, u32::from(pt.speed_dkmh));
+                o.push(',');
+                push_u64(o, u64::from(pt.course_deg));
+                o.push(',');
+                push_i64(o, i64::from(pt.altitude_m));
+                o.push(',');
+                o.push(if pt.status.acc_on() { '1' } else { '0' });
+                o.push(',');
+                push_u64(o, u64::from(pt.alarm.0));
+                o.push(',');
+                push_u64(o, u64::from(pt.status.0));
+                o.push(',');
+                if let Some(m) = pt.mileage_dkm {
+                    write_d(o, m);
+                }
+                o.push('\n');
+            }
+        }
+    }
+
+    /// The finished document.
+    pub fn finish(mut self) -> String {
+        match self.format {
+            Format::Geojson => {
+                let props = serde_json::json!({
+                    "vehicle": self.vehicle.id,
+                    "plate": self.vehicle.plate,
+                    "from": self.from,
+                    "to": self.to,
+                    "points": self.points,
+                });
+                let p = props.to_string();
+                let mut o =
+                    String::with_capacity(self.main.len() + self.times.len() + self.speeds.len() + 512);
+                o.push_str(
+                    "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":",
+                );
+                // Drop the closing brace to append the per-point arrays.
+                o.push_str(&p[..p.len() - 1]);
+                o.push_str(",\"times\":[");
+                o.push_str(&self.times);
+                o.push_str("],\"speeds_kmh\":[");
+                o.push_str(&self.speeds);
+                o.push_str("]},\"geometry\":{\"type\":\"LineString\",\"coordinates\":[");
+                o.push_str(&self.main);
+                o.push_str("]}}]}");
+                o
+            }
+            Format::Gpx => {
+                self.main.push_str("</trkseg></trk>\n</gpx>\n");
+                self.main
+            }
+            Format::Kml => {
+                self.main
+                    .push_str("</coordinates></LineString></Placemark>\n</Document></kml>\n");
+                self.main
+            }
+            Format::Csv => self.main,
+        }
+    }
+}
+
+fn push_i64(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
 /// Renders `points` of `vehicle` in `format`.
 pub fn render(
     format: Format,
@@ -94,125 +356,11 @@ pub fn render(
     to: Timestamp,
     points: &[Position],
 ) -> String {
-    match format {
-        Format::Geojson => geojson(vehicle, from, to, points),
-        Format::Gpx => gpx(vehicle, points),
-        Format::Kml => kml(vehicle, from, to, points),
-        Format::Csv => csv(vehicle, points),
+    let mut w = TrackWriter::new(format, vehicle, from, to);
+    for p in points {
+        w.push(p);
     }
-}
-
-fn geojson(vehicle: &Vehicle, from: Timestamp, to: Timestamp, points: &[Position]) -> String {
-    let mut o = String::with_capacity(64 * points.len() + 512);
-    let props = serde_json::json!({
-        "vehicle": vehicle.id,
-        "plate": vehicle.plate,
-        "from": from,
-        "to": to,
-        "points": points.len(),
-    });
-    let _ = write!(
-        o,
-        "{{\"type\":\"FeatureCollection\",\"features\":[{{\"type\":\"Feature\",\"properties\":"
-    );
-    // Drop the closing brace to append the per-point arrays.
-    let p = props.to_string();
-    o.push_str(&p[..p.len() - 1]);
-    o.push_str(",\"times\":[");
-    for (i, pt) in points.iter().enumerate() {
-        if i > 0 {
-            o.push(',');
-        }
-        let _ = write!(o, "\"{}\"", pt.fix_time);
-    }
-    o.push_str("],\"speeds_kmh\":[");
-    for (i, pt) in points.iter().enumerate() {
-        if i > 0 {
-            o.push(',');
-        }
-        write_d(&mut o, u32::from(pt.speed_dkmh));
-    }
-    o.push_str("]},\"geometry\":{\"type\":\"LineString\",\"coordinates\":[");
-    for (i, pt) in points.iter().enumerate() {
-        if i > 0 {
-            o.push(',');
-        }
-        o.push('[');
-        write_e6(&mut o, pt.lon_e6);
-        o.push(',');
-        write_e6(&mut o, pt.lat_e6);
-        o.push(']');
-    }
-    o.push_str("]}}]}");
-    o
-}
-
-fn gpx(vehicle: &Vehicle, points: &[Position]) -> String {
-    let mut o = String::with_capacity(110 * points.len() + 512);
-    o.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    o.push_str("<gpx version=\"1.1\" creator=\"Tianshu\" xmlns=\"http://www.topografix.com/GPX/1/1\">\n");
-    let _ = writeln!(o, "<trk><name>{}</name><trkseg>", xml_escape(&vehicle.plate));
-    for pt in points {
-        o.push_str("<trkpt lat=\"");
-        write_e6(&mut o, pt.lat_e6);
-        o.push_str("\" lon=\"");
-        write_e6(&mut o, pt.lon_e6);
-        let _ = writeln!(
-            o,
-            "\"><ele>{}</ele><time>{}</time></trkpt>",
-            pt.altitude_m, pt.fix_time
-        );
-    }
-    o.push_str("</trkseg></trk>\n</gpx>\n");
-    o
-}
-
-fn kml(vehicle: &Vehicle, from: Timestamp, to: Timestamp, points: &[Position]) -> String {
-    let mut o = String::with_capacity(40 * points.len() + 512);
-    o.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    o.push_str("<kml xmlns=\"http://www.opengis.net/kml/2.2\"><Document>\n");
-    let _ = writeln!(
-        o,
-        "<Placemark><name>{}</name><TimeSpan><begin>{from}</begin><end>{to}</end></TimeSpan>",
-        xml_escape(&vehicle.plate)
-    );
-    o.push_str("<LineString><tessellate>1</tessellate><coordinates>\n");
-    for pt in points {
-        write_e6(&mut o, pt.lon_e6);
-        o.push(',');
-        write_e6(&mut o, pt.lat_e6);
-        let _ = writeln!(o, ",{}", pt.altitude_m);
-    }
-    o.push_str("</coordinates></LineString></Placemark>\n</Document></kml>\n");
-    o
-}
-
-fn csv(vehicle: &Vehicle, points: &[Position]) -> String {
-    let mut o = String::with_capacity(100 * points.len() + 128);
-    o.push_str("plate,fix_time,lon,lat,speed_kmh,course_deg,altitude_m,acc_on,alarm,status,mileage_km\n");
-    let plate = csv_field(&vehicle.plate);
-    for pt in points {
-        let _ = write!(o, "{plate},{},", pt.fix_time);
-        write_e6(&mut o, pt.lon_e6);
-        o.push(',');
-        write_e6(&mut o, pt.lat_e6);
-        o.push(',');
-        write_d(&mut o, u32::from(pt.speed_dkmh));
-        let _ = write!(
-            o,
-            ",{},{},{},{},{},",
-            pt.course_deg,
-            pt.altitude_m,
-            u8::from(pt.status.acc_on()),
-            pt.alarm.0,
-            pt.status.0
-        );
-        if let Some(m) = pt.mileage_dkm {
-            write_d(&mut o, m);
-        }
-        o.push('\n');
-    }
-    o
+    w.finish()
 }
 
 #[cfg(test)]
@@ -272,6 +420,22 @@ mod tests {
         assert!(gpx.contains("<trkpt lat=\"30.200000\" lon=\"115.040001\">"));
         let kml = render(Format::Kml, &v, pts[0].fix_time, pts[1].fix_time, &pts);
         assert!(kml.contains("115.040001,30.200000,0\n"));
+    }
+
+    #[test]
+    fn fast_times_match_the_model() {
+        for ms in [
+            0,
+            1_800_000_000_000,
+            1_800_000_000_005,
+            951_782_400_000,
+            4_102_444_799_999,
+            1_582_934_400_000,
+        ] {
+            let mut s = String::new();
+            write_time(&mut s, Timestamp(ms));
+            assert_eq!(s, Timestamp(ms).to_rfc3339(), "{ms}");
+        }
     }
 
     #[test]

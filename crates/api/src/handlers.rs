@@ -232,27 +232,27 @@ pub async fn track_export(
     let format = q.format.unwrap_or(Format::Geojson);
     let scoped = Scoped::new(&state, &who).await?;
     let v = scoped.vehicle(VehicleId(id)).await?;
-    let pts: Vec<Position> = scoped.track(v.id, from, to).await?.try_collect().await?;
-    audit(
-        &state,
-        track_audit(
-            &who,
-            client,
-            format!("export.{}", format.as_str()),
-            v.id,
-            from,
-            to,
-            pts.len(),
-        ),
-    )
-    .await?;
+    // Format while the rows stream in; nothing leaves before the audit record is written.
+    let mut writer = export::TrackWriter::new(format, &v, from, to);
+    let mut rows = scoped.track(v.id, from, to).await?;
+    while let Some(p) = rows.try_next().await? {
+        writer.push(&p);
+    }
+    let entry = track_audit(
+        &who,
+        client,
+        format!("export.{}", format.as_str()),
+        v.id,
+        from,
+        to,
+        writer.len(),
+    );
+    audit(&state, entry).await?;
     crate::metrics::metrics()
         .tracks_served
         .with_label_values(&[format.as_str()])
         .inc();
-    let body = tokio::task::spawn_blocking(move || export::render(format, &v, from, to, &pts))
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let body = writer.finish();
     let mut resp = body.into_response();
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
@@ -424,6 +424,7 @@ pub async fn cases(
         state: q.state,
         vehicle: q.vehicle.map(VehicleId),
         vehicles: scoped.vehicle_ids().await?,
+        units: scoped.unit_ids(),
         limit: q.limit.unwrap_or(200).min(2000),
     };
     let mut list = state.cases().list(&filter).await.map_err(case_err)?;

@@ -74,6 +74,11 @@ impl Scoped {
         self.units.as_ref().is_none_or(|s| s.contains(&unit))
     }
 
+    /// The ids of the units in scope (`None`: all).
+    pub fn unit_ids(&self) -> Option<Vec<UnitId>> {
+        self.units.as_ref().map(|s| s.iter().copied().collect())
+    }
+
     /// The units in scope.
     pub async fn units(&self) -> ApiResult<Vec<Unit>> {
         let mut all = self.state.store().units().await?;

@@ -47,8 +47,15 @@ impl CaseBook for MemoryCases {
             .iter_mut()
             .find(|c| c.id == id)
             .ok_or_else(|| CaseError::NotFound(id.into()))?;
-        if c.state == "closed" {
-            return Err(CaseError::InvalidTransition("the case is closed".into()));
+        // The alerts engine's workflow: closing needs an explanation first; closed is final.
+        let allowed = match action {
+            CaseAction::Acknowledge => c.state == "open",
+            CaseAction::Explain { .. } => c.state == "open" || c.state == "acknowledged",
+            CaseAction::Close { .. } => c.state == "explained",
+            CaseAction::Escalate { .. } => c.state != "closed" && c.state != "escalated",
+        };
+        if !allowed {
+            return Err(CaseError::InvalidTransition(format!("not from {}", c.state)));
         }
         c.state = match action {
             CaseAction::Acknowledge => "acknowledged",
