@@ -103,6 +103,7 @@ impl TerminalCache {
 struct Shared {
     store: Store,
     terminals: TerminalCache,
+    lookup: tokio::sync::Mutex<()>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -122,6 +123,12 @@ impl Shared {
     /// The vehicle of `phone` (`Some(None)`: not provisioned or not bound), from the cache or the registry;
     /// retries while the store is unreachable. `None` when shutdown came first.
     async fn vehicle_of(&self, phone: Phone) -> Option<Option<VehicleId>> {
+        if let Some(v) = self.terminals.get(phone) {
+            return Some(v);
+        }
+        // One lookup at a time: after a restart hundreds of redelivered messages of one terminal would
+        // otherwise each query the registry (and take every pooled connection from the writer).
+        let _one_at_a_time = self.lookup.lock().await;
         if let Some(v) = self.terminals.get(phone) {
             return Some(v);
         }
@@ -243,7 +250,11 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let generation = Arc::new(AtomicU64::new(0));
     let max_inflight = usize::from(config.max_inflight_messages).max(1);
-    let (tx, mut rx) = mpsc::channel::<(u64, Message, Instant)>(max_inflight * 2);
+    // Unbounded on purpose: the connection task must never wait on processing, or the event loop stops
+    // being polled, acknowledgements stop being sent, and the broker stops delivering: a deadlock. What
+    // arrives is bounded by the broker's in-flight window (MQTT 5 receive maximum, or the broker's own
+    // limit); processing takes at most `max_inflight_messages` at once, the rest waits here.
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Message, Instant)>();
 
     // The connection task: never waits on the store.
     let conn = {
@@ -280,7 +291,8 @@ pub async fn run(
                     }
                     Ok(Event::Message(m)) => {
                         let g = generation.load(Ordering::SeqCst);
-                        if tx.send((g, *m, Instant::now())).await.is_err() {
+                        METRICS.inflight.inc();
+                        if tx.send((g, *m, Instant::now())).is_err() {
                             break;
                         }
                     }
@@ -310,6 +322,7 @@ pub async fn run(
         terminals: TerminalCache {
             entries: Mutex::new(HashMap::new()),
         },
+        lookup: tokio::sync::Mutex::new(()),
         shutdown: stop_rx.clone(),
     });
     let mut pending = FuturesOrdered::new();
@@ -335,7 +348,6 @@ pub async fn run(
             Some(done) = pending.next(), if !pending.is_empty() => ack(&client, &generation, done).await,
             received = rx.recv(), if pending.len() < max_inflight => {
                 let Some((g, message, at)) = received else { break };
-                METRICS.inflight.inc();
                 let shared = shared.clone();
                 let route = routes.route(&message.topic);
                 pending.push_back(async move {

@@ -1,0 +1,483 @@
+//! MQTT ingest end to end: the real `tianshu serve --mqtt`, real Mosquitto, real PostgreSQL.
+//!
+//! Every test has its own database, its own client ids and its own topic prefix, so tests sharing the broker
+//! at 127.0.0.1:1883 never see each other's messages. Tests whose broker settings matter (an unlimited queue
+//! for a persistent session during a kill) start a Mosquitto of their own on a free loopback port.
+
+#[path = "mqtt_support/mod.rs"]
+mod mqtt_support;
+#[path = "store_support/mod.rs"]
+mod store_support;
+
+use std::time::Duration;
+
+use mqtt_support::*;
+use store_support::Scratch;
+use tianshu_model::PositionSource;
+use tianshu_store::Store;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// JSON positions and raw frames, each published twice (once by mosquitto_pub, once by rumqttc), are
+/// stored exactly once, bound to the right vehicle, and the instance is ready with the broker connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
+    let db = Scratch::postgres("mqtt_once").await;
+    let store = Store::open(&db.url()).await.expect("opening the store");
+    provision(&store, PHONE_BASE, 2).await;
+    let dir = ScratchDir::new("mqtt_once");
+    let prefix = unique("t");
+    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
+    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
+    wait_for("the broker connection", WAIT, || async {
+        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
+    })
+    .await;
+    // Subscriptions are sent right after the connection acknowledgement; give the broker a moment to
+    // register them by waiting for ready, then a probe message.
+    wait_for("/readyz", WAIT, || async {
+        http_get(tianshu.http, "/readyz").await.0 == 200
+    })
+    .await;
+
+    let (json_phone, frame_phone) = (phone(PHONE_BASE, 0), phone(PHONE_BASE, 1));
+    let publisher = rumqttc_publisher(1883, &unique("pub"));
+    // Keep publishing the first message until it is stored: the subscription is then certainly in place.
+    let first = json_position(json_phone, 0);
+    wait_for("the first message to be stored", WAIT, || {
+        let (publisher, first, prefix) = (publisher.clone(), first.clone(), prefix.clone());
+        let store = store.clone();
+        async move {
+            let topic = format!("{prefix}/in/json/{}", json_phone.padded(12));
+            publisher
+                .publish(topic, rumqttc::QoS::AtLeastOnce, false, first.into_bytes())
+                .await
+                .ok();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            !stored(&store, PHONE_BASE, 0).await.is_empty()
+        }
+    })
+    .await;
+
+    for secs in 1..=20 {
+        let json = json_position(json_phone, secs);
+        let json_topic = format!("{prefix}/in/json/{}", json_phone.padded(12));
+        mosquitto_pub(1883, &json_topic, json.as_bytes(), &dir.0);
+        publisher
+            .publish(&json_topic, rumqttc::QoS::AtLeastOnce, false, json.into_bytes())
+            .await
+            .unwrap();
+
+        let frame = frame_0200(frame_phone, secs, secs as u16);
+        let frame_topic = format!("{prefix}/in/jt808/{}", frame_phone.padded(12));
+        mosquitto_pub(1883, &frame_topic, &frame, &dir.0);
+        publisher
+            .publish(&frame_topic, rumqttc::QoS::AtLeastOnce, false, frame)
+            .await
+            .unwrap();
+    }
+    wait_for("20 + 1 JSON and 20 frame points", WAIT, || async {
+        stored(&store, PHONE_BASE, 0).await.len() >= 21 && stored(&store, PHONE_BASE, 1).await.len() >= 20
+    })
+    .await;
+    // Everything sent twice (or more, for the first) has been processed: received == 2 * 40 + retries.
+    wait_for("all copies processed", WAIT, || async {
+        tianshu.metric("tianshu_mqtt_inflight_messages", "").await == 0.0
+            && tianshu.metric("tianshu_mqtt_points_duplicate_total", "").await >= 40.0
+    })
+    .await;
+
+    let json_points = stored(&store, PHONE_BASE, 0).await;
+    let frame_points = stored(&store, PHONE_BASE, 1).await;
+    assert_eq!(json_points.len(), 21, "each JSON position stored exactly once");
+    assert_eq!(frame_points.len(), 20, "each frame stored exactly once");
+    assert!(
+        json_points
+            .iter()
+            .all(|p| p.source == PositionSource::Json && p.phone == json_phone)
+    );
+    assert!(
+        frame_points
+            .iter()
+            .all(|p| p.source == PositionSource::Live && p.phone == frame_phone)
+    );
+    assert_eq!(json_points[1].speed_dkmh, 405);
+    assert_eq!(json_points[1].fix_time.secs(), T0_SECS + 1);
+    assert_eq!(frame_points[0].lat_e6, 30_300_010);
+    assert_eq!(
+        tianshu.metric("tianshu_mqtt_messages_rejected_total", "").await,
+        0.0
+    );
+}
+
+/// Not JSON, wrong types, impossible coordinates, a mismatched topic, a frame of an unknown terminal and a
+/// damaged frame are each refused with their reason, counted, acknowledged, and the next good message is
+/// stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
+    let db = Scratch::postgres("mqtt_bad").await;
+    let store = Store::open(&db.url()).await.expect("opening the store");
+    provision(&store, PHONE_BASE, 1).await;
+    let dir = ScratchDir::new("mqtt_bad");
+    let prefix = unique("t");
+    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
+    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
+    wait_for("the broker connection", WAIT, || async {
+        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
+    })
+    .await;
+    let good = phone(PHONE_BASE, 0);
+    let unknown = phone(PHONE_BASE, 99);
+    let json_topic = |p: tianshu_model::Phone| format!("{prefix}/in/json/{}", p.padded(12));
+    let frame_topic = |p: tianshu_model::Phone| format!("{prefix}/in/jt808/{}", p.padded(12));
+    // A probe that proves the subscription is in place.
+    wait_for("the probe to be stored", WAIT, || async {
+        mosquitto_pub(1883, &json_topic(good), json_position(good, 0).as_bytes(), &dir.0);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        !stored(&store, PHONE_BASE, 0).await.is_empty()
+    })
+    .await;
+    let before = tianshu.metrics().await;
+
+    let mut damaged = frame_0200(good, 5, 5);
+    let n = damaged.len();
+    damaged[n - 2] ^= 0x55; // the checksum
+    let cases: Vec<(String, Vec<u8>, &str)> = vec![
+        (json_topic(good), b"this is not json".to_vec(), "not_json"),
+        (
+            json_topic(good),
+            json_position(good, 1).replace("40.5", "\"fast\"").into_bytes(),
+            "bad_field",
+        ),
+        (
+            json_topic(good),
+            json_position(good, 2)
+                .replace("\"lon\":115.04", "\"lon\":215.04")
+                .into_bytes(),
+            "bad_coordinates",
+        ),
+        (
+            json_topic(good),
+            json_position(good, 3)
+                .replace("2026-11-27T00:00:03Z", "27/11/2026 08:00")
+                .into_bytes(),
+            "bad_time",
+        ),
+        (
+            json_topic(unknown),
+            json_position(good, 4).into_bytes(),
+            "terminal_mismatch",
+        ),
+        (
+            frame_topic(unknown),
+            frame_0200(unknown, 4, 4),
+            "unknown_terminal",
+        ),
+        (frame_topic(good), damaged, "bad_frame"),
+        (
+            format!("{prefix}/in/json/not-a-phone"),
+            json_position(good, 6).into_bytes(),
+            "bad_topic",
+        ),
+    ];
+    for (topic, payload, _) in &cases {
+        mosquitto_pub(1883, topic, payload, &dir.0);
+    }
+    // The next good message after all of them is stored.
+    mosquitto_pub(1883, &json_topic(good), json_position(good, 7).as_bytes(), &dir.0);
+    wait_for("the good message after the bad ones", WAIT, || async {
+        stored(&store, PHONE_BASE, 0)
+            .await
+            .iter()
+            .any(|p| p.fix_time.secs() == T0_SECS + 7)
+    })
+    .await;
+    let after = tianshu.metrics().await;
+    for (topic, _, reason) in &cases {
+        let label = format!("reason=\"{reason}\"");
+        let delta = metric(&after, "tianshu_mqtt_messages_rejected_total", &label)
+            - metric(&before, "tianshu_mqtt_messages_rejected_total", &label);
+        assert_eq!(delta, 1.0, "one rejection counted as {reason} (topic {topic})");
+    }
+    let points = stored(&store, PHONE_BASE, 0).await;
+    assert_eq!(
+        points
+            .iter()
+            .map(|p| p.fix_time.secs() - T0_SECS)
+            .collect::<Vec<_>>(),
+        vec![0, 7],
+        "only the good messages are stored"
+    );
+    assert_eq!(
+        tianshu.metric("tianshu_mqtt_connected", "").await,
+        1.0,
+        "the subscription survived"
+    );
+}
+
+/// Stored positions are published as JSON to `<prefix>/<unit>/<vehicle>`, retained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_stored_positions_are_published() {
+    let db = Scratch::postgres("mqtt_pub").await;
+    let store = Store::open(&db.url()).await.expect("opening the store");
+    provision(&store, PHONE_BASE, 1).await;
+    let vehicle = store
+        .vehicle_by_plate(&plate(PHONE_BASE, 0))
+        .await
+        .unwrap()
+        .expect("the vehicle");
+    let dir = ScratchDir::new("mqtt_pub");
+    let prefix = unique("t");
+    let out_prefix = format!("{prefix}/out/positions");
+    let extra =
+        format!("[mqtt.publish]\npositions = true\nqos = 1\npositions_topic_prefix = \"{out_prefix}\"\n");
+    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, &extra);
+    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
+
+    // A subscriber for the published feed.
+    let mut o = rumqttc::MqttOptions::new(unique("sub"), "127.0.0.1", 1883);
+    o.set_keep_alive(Duration::from_secs(30));
+    let (sub, mut events) = rumqttc::AsyncClient::new(o, 100);
+    sub.subscribe(format!("{out_prefix}/#"), rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match events.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                    let _ = tx.send((p.topic.clone(), p.payload.to_vec(), p.retain));
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+
+    wait_for("the broker connection", WAIT, || async {
+        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
+    })
+    .await;
+    let good = phone(PHONE_BASE, 0);
+    let topic = format!("{prefix}/in/json/{}", good.padded(12));
+    let mut secs = 0;
+    let received = loop {
+        mosquitto_pub(1883, &topic, json_position(good, secs).as_bytes(), &dir.0);
+        secs += 1;
+        match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+            Ok(Some(m)) => break m,
+            _ => assert!(secs < 60, "no position was published"),
+        }
+    };
+    let (topic, payload, _) = received;
+    assert_eq!(topic, format!("{out_prefix}/{}/{}", vehicle.unit.0, vehicle.id.0));
+    let json: serde_json::Value = serde_json::from_slice(&payload).expect("a JSON position");
+    assert_eq!(json["vehicle"], vehicle.id.0);
+    assert_eq!(json["terminal"], good.to_string());
+    assert_eq!(json["speed_kmh"], 40.5);
+    assert_eq!(json["source"], "json");
+    assert!(
+        json["time"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2026-11-27T00:00:"))
+    );
+}
+
+/// Two instances on one shared subscription split the feed: every message stored once, both did work,
+/// neither stored a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_shared_subscription_splits_the_feed() {
+    let db = Scratch::postgres("mqtt_share").await;
+    let store = Store::open(&db.url()).await.expect("opening the store");
+    provision(&store, PHONE_BASE, 4).await;
+    let dir = ScratchDir::new("mqtt_share");
+    let prefix = unique("t");
+    let group = unique("g");
+    let shared_cfg = |id: &str| {
+        format!(
+            "[mqtt]\nurl = \"{BROKER}\"\nclient_id = \"{id}\"\nprotocol = \"5\"\n\n[[mqtt.subscriptions]]\n\
+             filter = \"$share/{group}/{prefix}/in/json/+\"\npayload = \"json\"\n"
+        )
+    };
+    let a = Tianshu::start(&db.url(), &shared_cfg(&unique("a")), &[], &dir.0);
+    let b = Tianshu::start(&db.url(), &shared_cfg(&unique("b")), &[], &dir.0);
+    for t in [&a, &b] {
+        wait_for("the broker connection", WAIT, || async {
+            t.metric("tianshu_mqtt_connected", "").await == 1.0
+        })
+        .await;
+    }
+    // Both subscriptions in place: probes until each instance has received something.
+    let publisher = rumqttc_publisher(1883, &unique("pub"));
+    let probe_phone = phone(PHONE_BASE, 3);
+    let mut probe = 0;
+    wait_for("both instances to receive", WAIT, || {
+        probe += 1;
+        let (publisher, prefix) = (publisher.clone(), prefix.clone());
+        let (a, b) = (&a, &b);
+        async move {
+            let topic = format!("{prefix}/in/json/{}", probe_phone.padded(12));
+            let payload = json_position(probe_phone, probe).into_bytes();
+            publisher
+                .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                .await
+                .ok();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            a.metric("tianshu_mqtt_messages_received_total", "").await > 0.0
+                && b.metric("tianshu_mqtt_messages_received_total", "").await > 0.0
+        }
+    })
+    .await;
+
+    const N: i64 = 1500;
+    for secs in 0..N {
+        for i in 0..3u32 {
+            let p = phone(PHONE_BASE, i);
+            let topic = format!("{prefix}/in/json/{}", p.padded(12));
+            publisher
+                .publish(
+                    topic,
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    json_position(p, secs).into_bytes(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    wait_for("every message stored", WAIT, || async {
+        let mut total = 0;
+        for i in 0..3 {
+            total += stored(&store, PHONE_BASE, i).await.len() as i64;
+        }
+        total == 3 * N
+    })
+    .await;
+    let stored_by = |t: &Tianshu| {
+        let t = t.http;
+        async move {
+            metric(
+                &http_get(t, "/metrics").await.1,
+                "tianshu_mqtt_points_stored_total",
+                "",
+            )
+        }
+    };
+    let (sa, sb) = (stored_by(&a).await, stored_by(&b).await);
+    let dup_a = a.metric("tianshu_mqtt_points_duplicate_total", "").await;
+    let dup_b = b.metric("tianshu_mqtt_points_duplicate_total", "").await;
+    let probes = stored(&store, PHONE_BASE, 3).await.len() as f64;
+    assert!(
+        sa > 0.0 && sb > 0.0,
+        "both instances stored part of the feed: {sa} and {sb}"
+    );
+    assert_eq!(
+        sa + sb,
+        3.0 * N as f64 + probes,
+        "nothing lost, nothing stored twice"
+    );
+    assert_eq!(dup_a + dup_b, 0.0, "no message was delivered to both instances");
+}
+
+/// SIGKILL while a publisher sends 10,000 QoS 1 messages, then a restart: every message the broker accepted
+/// is stored exactly once. The broker is the test's own, with an unlimited queue for the persistent
+/// session, so "accepted by the broker" is every message the publisher sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
+    let broker = Mosquitto::start("max_queued_messages 0\nmax_inflight_messages 200\n");
+    let db = Scratch::postgres("mqtt_kill").await;
+    let store = Store::open(&db.url()).await.expect("opening the store");
+    provision(&store, PHONE_BASE, 10).await;
+    let dir = ScratchDir::new("mqtt_kill");
+    let prefix = unique("t");
+    let cfg = mqtt_config(&broker.url, "tianshu-kill-test", &prefix, "");
+    let mut tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
+    wait_for("the broker connection", WAIT, || async {
+        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
+    })
+    .await;
+    // The persistent session holds the subscription from here on.
+    let publisher = rumqttc_publisher(broker.port, &unique("pub"));
+    let count = |store: Store| async move {
+        let mut total = 0;
+        for i in 0..10 {
+            total += stored(&store, PHONE_BASE, i).await.len();
+        }
+        total
+    };
+    wait_for("the subscription", WAIT, || {
+        let (publisher, prefix, store) = (publisher.clone(), prefix.clone(), store.clone());
+        async move {
+            let p = phone(PHONE_BASE, 0);
+            let topic = format!("{prefix}/in/json/{}", p.padded(12));
+            publisher
+                .publish(
+                    topic,
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    json_position(p, 0).into_bytes(),
+                )
+                .await
+                .ok();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            !stored(&store, PHONE_BASE, 0).await.is_empty()
+        }
+    })
+    .await;
+
+    // 10,000 messages, 1,000 per terminal, from a task; meanwhile kill Tianshu once some are stored.
+    let sender = {
+        let (publisher, prefix) = (publisher.clone(), prefix.clone());
+        tokio::spawn(async move {
+            for secs in 1..=1000i64 {
+                for i in 0..10u32 {
+                    let p = phone(PHONE_BASE, i);
+                    let topic = format!("{prefix}/in/json/{}", p.padded(12));
+                    publisher
+                        .publish(
+                            topic,
+                            rumqttc::QoS::AtLeastOnce,
+                            false,
+                            json_position(p, secs).into_bytes(),
+                        )
+                        .await
+                        .unwrap();
+                }
+                if secs % 50 == 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        })
+    };
+    wait_for("some points stored before the kill", WAIT, || async {
+        count(store.clone()).await > 1000
+    })
+    .await;
+    tianshu.kill();
+    let at_kill = count(store.clone()).await;
+    sender.await.unwrap();
+    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
+    wait_for(
+        "all 10,001 points stored after the restart",
+        Duration::from_secs(180),
+        || async { count(store.clone()).await >= 10_001 },
+    )
+    .await;
+    wait_for("the redeliveries processed", WAIT, || async {
+        tianshu.metric("tianshu_mqtt_inflight_messages", "").await == 0.0
+    })
+    .await;
+    let total = count(store.clone()).await;
+    assert!(
+        at_kill < 10_001,
+        "the kill came in the middle of the feed ({at_kill} stored at the kill)"
+    );
+    assert_eq!(total, 10_001, "every message stored exactly once");
+    for i in 0..10 {
+        let points = stored(&store, PHONE_BASE, i).await;
+        let mut times: Vec<i64> = points.iter().map(|p| p.fix_time.secs()).collect();
+        times.dedup();
+        assert_eq!(times.len(), points.len(), "no point of terminal {i} stored twice");
+        assert_eq!(times.last().copied(), Some(T0_SECS + 1000));
+    }
+}
