@@ -80,10 +80,17 @@ pub enum WebhookFormat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// A name for logs and metrics (`dingtalk-jiwei`).
+    /// A name for logs and metrics (`dingtalk-jiwei`); the outbox records deliveries by this name, so
+    /// the URL and its token never reach the database.
     pub name: String,
-    /// `http://` or `https://` URL the notification is POSTed to.
-    pub url: String,
+    /// `http://` or `https://` URL the notification is POSTed to. Robot URLs carry an access token:
+    /// prefer `url_env`. Default none.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Name of an environment variable holding the URL (with its token), read at each delivery.
+    /// Default none.
+    #[serde(default)]
+    pub url_env: Option<String>,
     /// Body format. Default `generic`.
     #[serde(default)]
     pub format: WebhookFormat,
@@ -97,6 +104,16 @@ pub struct WebhookConfig {
 
 const fn default_timeout_secs() -> u64 {
     10
+}
+
+impl WebhookConfig {
+    /// The URL to post to: `url_env`'s value when set, else `url`.
+    pub fn resolve_url(&self) -> Option<String> {
+        self.url_env
+            .as_ref()
+            .and_then(|v| std::env::var(v).ok())
+            .or_else(|| self.url.clone())
+    }
 }
 
 /// How the SMTP connection is secured.
@@ -202,7 +219,7 @@ mod tests {
             auto_escalate_after_hours = 48
             [[notifications.webhooks]]
             name = "jiwei"
-            url = "https://oapi.dingtalk.com/robot/send?access_token=x"
+            url_env = "TIANSHU_DINGTALK_URL"
             format = "dingtalk"
             units = ["黄石市"]
             [notifications.email]
@@ -215,7 +232,17 @@ mod tests {
         assert_eq!(c.auto_escalate_after_hours, 48.0);
         assert_eq!(c.notifications.webhooks[0].format, WebhookFormat::Dingtalk);
         assert_eq!(c.notifications.webhooks[0].timeout_secs, 10);
-        assert_eq!(c.notifications.email.as_ref().map(|e| e.smtp_port), Some(25));
+        assert_eq!(
+            c.notifications.webhooks[0].url_env.as_deref(),
+            Some("TIANSHU_DINGTALK_URL")
+        );
+        // An unset variable falls back to `url`.
+        let w = WebhookConfig {
+            url: Some("http://127.0.0.1:9/x".into()),
+            url_env: Some("TIANSHU_TEST_UNSET_VARIABLE_7F3A".into()),
+            ..c.notifications.webhooks[0].clone()
+        };
+        assert_eq!(w.resolve_url().as_deref(), Some("http://127.0.0.1:9/x"));
         assert!(toml::from_str::<AlertsConfig>("bogus = 1").is_err());
         let text = toml::to_string(&AlertsConfig::default()).unwrap();
         assert_eq!(

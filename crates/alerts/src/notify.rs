@@ -145,7 +145,7 @@ impl Routing {
             if matches(&w.units) {
                 out.push(NewDelivery {
                     channel: format!("webhook:{}", w.name),
-                    recipient: w.url.clone(),
+                    recipient: w.name.clone(),
                     payload: webhook_body(notice, w.format),
                 });
             }

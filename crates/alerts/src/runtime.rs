@@ -468,13 +468,17 @@ async fn deliver_one(store: &Store, config: &AlertsConfig, d: &Delivery) {
         d.channel.as_str()
     };
     let result = if let Some(name) = d.channel.strip_prefix("webhook:") {
-        let timeout = config
-            .notifications
-            .webhooks
-            .iter()
-            .find(|w| w.name == name)
-            .map_or(10, |w| w.timeout_secs);
-        post_json(&d.recipient, &d.payload, Duration::from_secs(timeout)).await
+        match config.notifications.webhooks.iter().find(|w| w.name == name) {
+            Some(w) => match w.resolve_url() {
+                Some(url) => post_json(&url, &d.payload, Duration::from_secs(w.timeout_secs)).await,
+                None => Err(crate::notify::SendError(format!(
+                    "webhook {name:?} has no url (or its url_env is unset)"
+                ))),
+            },
+            None => Err(crate::notify::SendError(format!(
+                "webhook {name:?} is no longer configured"
+            ))),
+        }
     } else if d.channel == "email" {
         match &config.notifications.email {
             Some(email) => {

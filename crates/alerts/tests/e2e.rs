@@ -200,14 +200,16 @@ async fn points_become_delivered_cases() {
             webhooks: vec![
                 WebhookConfig {
                     name: "office".into(),
-                    url: good_url,
+                    url: Some(good_url),
+                    url_env: None,
                     format: WebhookFormat::Generic,
                     units: vec!["黄石市".into()],
                     timeout_secs: 5,
                 },
                 WebhookConfig {
                     name: "broken".into(),
-                    url: bad_url,
+                    url: Some(bad_url),
+                    url_env: Some("TIANSHU_TEST_UNSET_WEBHOOK_URL".into()),
                     format: WebhookFormat::Dingtalk,
                     units: vec![],
                     timeout_secs: 5,
@@ -320,7 +322,10 @@ async fn points_become_delivered_cases() {
         "{:?}",
         detail.deliveries
     );
-    assert!(sent.iter().any(|(c, _)| *c == "webhook:office"));
+    assert!(
+        sent.contains(&("webhook:office", "office")),
+        "the outbox names the webhook, not its URL"
+    );
     let broken = detail
         .deliveries
         .iter()
