@@ -137,15 +137,16 @@ impl Debouncer {
             }
         }
         if let Phase::Pending { since, fixes, last } = self.phase
-            && last.millis() - since.millis() >= i64::from(d.min_duration_secs) * 1000 && fixes >= d.min_fixes
-            {
-                self.phase = Phase::Active {
-                    last_true: last,
-                    false_since: None,
-                    last,
-                };
-                o.opened = Some(since);
-            }
+            && last.millis() - since.millis() >= i64::from(d.min_duration_secs) * 1000
+            && fixes >= d.min_fixes
+        {
+            self.phase = Phase::Active {
+                last_true: last,
+                false_since: None,
+                last,
+            };
+            o.opened = Some(since);
+        }
         o
     }
 
@@ -355,24 +356,25 @@ impl VehicleRules {
             self.last_recv = p.recv_time;
         }
         if let Some(prev) = self.prev
-            && p.fix_time < prev.t {
-                self.diag.out_of_order_points += 1;
-                let restart = self
-                    .late_lane
-                    .as_ref()
-                    .is_none_or(|l| l.prev.is_some_and(|lp| p.fix_time < lp.t));
-                if restart {
-                    if let Some(mut old) = self.late_lane.take() {
-                        old.finish(r, out);
-                    }
-                    self.late_lane = Some(Box::new(self.lane_of()));
+            && p.fix_time < prev.t
+        {
+            self.diag.out_of_order_points += 1;
+            let restart = self
+                .late_lane
+                .as_ref()
+                .is_none_or(|l| l.prev.is_some_and(|lp| p.fix_time < lp.t));
+            if restart {
+                if let Some(mut old) = self.late_lane.take() {
+                    old.finish(r, out);
                 }
-                if let Some(lane) = self.late_lane.as_mut() {
-                    lane.last_recv = lane.last_recv.max(p.recv_time);
-                    lane.step(r, p, out);
-                }
-                return;
+                self.late_lane = Some(Box::new(self.lane_of()));
             }
+            if let Some(lane) = self.late_lane.as_mut() {
+                lane.last_recv = lane.last_recv.max(p.recv_time);
+                lane.step(r, p, out);
+            }
+            return;
+        }
         self.step(r, p, out);
     }
 
@@ -400,9 +402,10 @@ impl VehicleRules {
             .late_lane
             .as_ref()
             .is_some_and(|l| now.millis() - l.last_recv.millis() > LATE_LANE_IDLE_MS)
-            && let Some(mut lane) = self.late_lane.take() {
-                lane.finish(r, out);
-            }
+            && let Some(mut lane) = self.late_lane.take()
+        {
+            lane.finish(r, out);
+        }
     }
 
     /// Ends the evaluation: open episodes close at their last evidence (a silence still in progress
@@ -415,9 +418,10 @@ impl VehicleRules {
         }
         for tr in &mut self.tracks {
             if let Some(end) = tr.deb.finish()
-                && let Some(ep) = tr.open.take() {
-                    out.push(RuleEvent::Closed(close_episode(ep, end, &tr.detail)));
-                }
+                && let Some(ep) = tr.open.take()
+            {
+                out.push(RuleEvent::Closed(close_episode(ep, end, &tr.detail)));
+            }
             tr.pending_evidence.clear();
         }
         if let Some((ep, night_end)) = self.night_open.take() {
@@ -444,9 +448,10 @@ impl VehicleRules {
         let tr = &mut self.tracks[idx];
         let s = tr.deb.step(d, p.fix_time, enter, stay);
         if let Some(end) = s.closed
-            && let Some(ep) = tr.open.take() {
-                out.push(RuleEvent::Closed(close_episode(ep, end, &tr.detail)));
-            }
+            && let Some(ep) = tr.open.take()
+        {
+            out.push(RuleEvent::Closed(close_episode(ep, end, &tr.detail)));
+        }
         if s.started {
             tr.pending_evidence.clear();
             tr.detail = detail();
@@ -521,12 +526,13 @@ impl VehicleRules {
     /// nightly checks that fall in `(watermark, upto]`.
     fn night_before(&mut self, r: &Reference, upto: Timestamp, out: &mut Vec<RuleEvent>) {
         if let Some((ep, night_end)) = &self.night_open
-            && upto >= *night_end {
-                let end = *night_end;
-                let ep = ep.clone();
-                self.night_open = None;
-                out.push(RuleEvent::Closed(self.close_night(ep, end)));
-            }
+            && upto >= *night_end
+        {
+            let end = *night_end;
+            let ep = ep.clone();
+            self.night_open = None;
+            out.push(RuleEvent::Closed(self.close_night(ep, end)));
+        }
         let from = self.night_checked_until.unwrap_or(upto);
         if upto > from && r.config.night_parking.enabled && !r.night.checks_secs.is_empty() {
             // A gap of days gets the checks of its last two days only: older ones have no evidence.
@@ -785,34 +791,35 @@ impl VehicleRules {
             let (mut enter, mut stay) = (false, false);
             let mut detail = Detail::default();
             if let Some(o) = cover.routed
-                && let Some(route) = o.route.as_ref() {
-                    let tol = cfg.off_route.endpoint_tolerance_m;
-                    let near_end = approx_distance_m(ll, route.start()) <= tol
-                        || approx_distance_m(ll, route.end()) <= tol
-                        || o.order
-                            .destinations
-                            .iter()
-                            .any(|d| approx_distance_m(ll, [d.lon, d.lat]) <= tol);
-                    if !near_end {
-                        enter = route.distance_within_m(ll, o.corridor_m).is_none();
-                        let inner = (o.corridor_m - cfg.off_route.hysteresis_m).max(0.0);
-                        stay = enter || route.distance_within_m(ll, inner).is_none();
-                    }
-                    if enter && !self.tracks[OFF_ROUTE].deb.is_engaged() {
-                        let dist = route.distance_m(ll);
-                        detail = Detail {
-                            en: format!(
-                                "{dist:.0} m from the approved route of order {} (corridor {:.0} m)",
-                                o.order.id, o.corridor_m
-                            ),
-                            zh: format!(
-                                "偏离派车单{}审批路线{dist:.0}米（允许范围{:.0}米）",
-                                o.order.id, o.corridor_m
-                            ),
-                            subject: Some(o.order.id.clone()),
-                        };
-                    }
+                && let Some(route) = o.route.as_ref()
+            {
+                let tol = cfg.off_route.endpoint_tolerance_m;
+                let near_end = approx_distance_m(ll, route.start()) <= tol
+                    || approx_distance_m(ll, route.end()) <= tol
+                    || o.order
+                        .destinations
+                        .iter()
+                        .any(|d| approx_distance_m(ll, [d.lon, d.lat]) <= tol);
+                if !near_end {
+                    enter = route.distance_within_m(ll, o.corridor_m).is_none();
+                    let inner = (o.corridor_m - cfg.off_route.hysteresis_m).max(0.0);
+                    stay = enter || route.distance_within_m(ll, inner).is_none();
                 }
+                if enter && !self.tracks[OFF_ROUTE].deb.is_engaged() {
+                    let dist = route.distance_m(ll);
+                    detail = Detail {
+                        en: format!(
+                            "{dist:.0} m from the approved route of order {} (corridor {:.0} m)",
+                            o.order.id, o.corridor_m
+                        ),
+                        zh: format!(
+                            "偏离派车单{}审批路线{dist:.0}米（允许范围{:.0}米）",
+                            o.order.id, o.corridor_m
+                        ),
+                        subject: Some(o.order.id.clone()),
+                    };
+                }
+            }
             self.drive(
                 OFF_ROUTE,
                 RuleId::OffRoute,
@@ -841,9 +848,10 @@ impl VehicleRules {
                     }
                     crate::FenceKind::SpeedZone => {
                         if let Some(l) = f.speed_limit_kmh
-                            && zone.is_none_or(|(_, z)| l < z) {
-                                zone = Some((id, l));
-                            }
+                            && zone.is_none_or(|(_, z)| l < z)
+                        {
+                            zone = Some((id, l));
+                        }
                     }
                     crate::FenceKind::Depot => {}
                 }

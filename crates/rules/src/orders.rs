@@ -150,9 +150,10 @@ impl Order {
             }
         }
         if let Some(c) = self.corridor_m
-            && !(c.is_finite() && c > 0.0 && c <= 50_000.0) {
-                return Err(format!("corridor_m {c} is not in (0, 50000]"));
-            }
+            && !(c.is_finite() && c > 0.0 && c <= 50_000.0)
+        {
+            return Err(format!("corridor_m {c} is not in (0, 50000]"));
+        }
         if let Some(r) = &self.route {
             if r.kind != "LineString" {
                 return Err(format!("route type is {:?}; expected \"LineString\"", r.kind));
