@@ -62,7 +62,7 @@ const fn default_max_idle_readers() -> usize {
     4
 }
 const fn default_compact_at_points() -> u64 {
-    50_000
+    100_000
 }
 const fn default_compact_every_ms() -> u64 {
     2_000
@@ -86,6 +86,9 @@ pub struct EmbeddedBackend {
     config: EmbeddedConfig,
     /// Points in `points_recent`, waiting to be moved into `points`.
     pub(super) recent_points: Arc<AtomicU64>,
+    /// The newest fix time stored per vehicle (as in `latest_positions`), kept by the writer thread
+    /// so that a live point skips the duplicate probe into `points`. Only the writer thread locks it.
+    pub(super) stored_up_to: Arc<Mutex<std::collections::HashMap<i64, i64>>>,
 }
 
 impl EmbeddedBackend {
@@ -94,7 +97,8 @@ impl EmbeddedBackend {
         let path = path.to_path_buf();
         let cfg = config.clone();
         let open_path = path.clone();
-        let (conn, recent) = tokio::task::spawn_blocking(move || -> Result<(Connection, u64)> {
+        type Opened = (Connection, u64, std::collections::HashMap<i64, i64>);
+        let (conn, recent, stored_up_to) = tokio::task::spawn_blocking(move || -> Result<Opened> {
             if let Some(dir) = open_path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| Error::Unavailable(format!("creating {}: {e}", dir.display())))?;
@@ -121,7 +125,19 @@ impl EmbeddedBackend {
             let recent: i64 = conn
                 .query_row("SELECT count(*) FROM points_recent", [], |r| r.get(0))
                 .map_err(|e| unavailable(&open_path, e))?;
-            Ok((conn, recent.max(0) as u64))
+            let mut stored_up_to = std::collections::HashMap::new();
+            {
+                let mut st =
+                    conn.prepare("SELECT vehicle, fix_time FROM latest_positions").map_err(|e| unavailable(&open_path, e))?;
+                let rows = st
+                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(|e| unavailable(&open_path, e))?;
+                for row in rows {
+                    let (vehicle, fix_time) = row.map_err(|e| unavailable(&open_path, e))?;
+                    stored_up_to.insert(vehicle, fix_time);
+                }
+            }
+            Ok((conn, recent.max(0) as u64, stored_up_to))
         })
         .await
         .map_err(|e| Error::Unavailable(format!("open task failed: {e}")))??;
@@ -144,6 +160,7 @@ impl EmbeddedBackend {
             readers: Arc::new(Mutex::new(Vec::new())),
             config: config.clone(),
             recent_points,
+            stored_up_to: Arc::new(Mutex::new(stored_up_to)),
         })
     }
 

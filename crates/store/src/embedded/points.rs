@@ -10,7 +10,7 @@ use tianshu_model::{
 
 use super::{EmbeddedBackend, applied_versions, db_error};
 use crate::{
-    Backend, DriverEvent, ImportSummary, RegistryRecord, Result, TrackStream, parse_stored_phone,
+    Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream, parse_stored_phone,
     source_from_i16, source_to_i16,
 };
 
@@ -80,7 +80,11 @@ fn insert_point(
 /// One transaction: insert what is new into `points_recent` (a point already moved into `points` is
 /// a duplicate too), move latest positions forward, commit (fsync'd by FULL sync). Returns, per
 /// point, whether it was new, and how many were.
-fn commit_points_blocking(conn: &mut Connection, points: &[Position]) -> Result<(Vec<bool>, u64)> {
+fn commit_points_blocking(
+    conn: &mut Connection,
+    points: &[Position],
+    stored_up_to: &mut HashMap<i64, i64>,
+) -> Result<(Vec<bool>, u64)> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(db_error)?;
@@ -95,9 +99,20 @@ fn commit_points_blocking(conn: &mut Connection, points: &[Position]) -> Result<
                  fix_time = ?2 AND block_hash = ?3) ON CONFLICT DO NOTHING"
             ))
             .map_err(db_error)?;
+        // A point newer than everything stored for its vehicle cannot be in `points`: only the
+        // (cheap, time-clustered) `points_recent` key needs checking. Live points all take this way;
+        // retransmissions and backfills take the probe.
+        let mut fresh = tx
+            .prepare_cached(&format!(
+                "INSERT INTO points_recent ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                 ?13, ?14, ?15, ?16, ?17) ON CONFLICT DO NOTHING"
+            ))
+            .map_err(db_error)?;
         for p in points {
             let hash = p.block_hash();
-            let new = insert_point(&mut ins, p, hash).map_err(db_error)? == 1;
+            let newer = stored_up_to.get(&p.vehicle.0).is_none_or(|t| p.fix_time.0 > *t);
+            let st = if newer { &mut fresh } else { &mut ins };
+            let new = insert_point(st, p, hash).map_err(db_error)? == 1;
             inserted.push(new);
             if new {
                 count += 1;
@@ -124,6 +139,10 @@ fn commit_points_blocking(conn: &mut Connection, points: &[Position]) -> Result<
         }
     }
     tx.commit().map_err(db_error)?;
+    for (vehicle, (p, _)) in newest {
+        let t = stored_up_to.entry(vehicle.0).or_insert(p.fix_time.0);
+        *t = (*t).max(p.fix_time.0);
+    }
     Ok((inserted, count))
 }
 
@@ -132,8 +151,12 @@ impl Backend for EmbeddedBackend {
     async fn commit_points(&self, points: &[Position]) -> Result<Vec<bool>> {
         let points = points.to_vec();
         let recent = self.recent_points.clone();
+        let stored_up_to = self.stored_up_to.clone();
         self.write(move |conn| {
-            let (inserted, count) = commit_points_blocking(conn, &points)?;
+            let mut stored_up_to = stored_up_to
+                .lock()
+                .map_err(|_| Error::Unavailable("latest-time cache poisoned".into()))?;
+            let (inserted, count) = commit_points_blocking(conn, &points, &mut stored_up_to)?;
             recent.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
             Ok(inserted)
         })

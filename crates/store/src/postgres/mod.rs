@@ -81,6 +81,8 @@ pub struct PostgresBackend {
     partitions: Mutex<HashSet<i32>>,
     /// Keeps the partition-maintenance task alive exactly as long as the backend.
     _alive: Arc<()>,
+    /// Batches to commit through the staging table before trying the direct COPY again.
+    pub(crate) fast_path_rest: std::sync::atomic::AtomicU32,
 }
 
 /// Turns a driver error into the store's, keeping the server's message.
@@ -140,6 +142,7 @@ impl PostgresBackend {
             hypertable: false,
             partitions: Mutex::new(HashSet::new()),
             _alive: Arc::new(()),
+            fast_path_rest: std::sync::atomic::AtomicU32::new(0),
         };
         let mut client = backend.client().await.map_err(|e| match e {
             Error::Unavailable(m) => Error::Unavailable(format!("cannot connect to {}: {m}", redact(url))),

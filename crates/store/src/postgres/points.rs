@@ -1,6 +1,7 @@
 //! Track points and latest positions in PostgreSQL, and its [`Backend`] implementation.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -183,6 +184,33 @@ impl PostgresBackend {
         }
         let months: Vec<i32> = months.into_iter().collect();
         self.ensure_partitions(&months).await?;
+        // Key order: index inserts walk the B-tree in order, and lock order is the same everywhere.
+        staged.sort_unstable_by_key(|r| (r.vehicle, r.fix_time, r.block_hash));
+
+        // Fast path: live points are almost never duplicates, so COPY straight into `points`. If a
+        // duplicate is there after all, the transaction fails whole (nothing committed) and the batch
+        // goes the staging way; the fast path then rests for a few batches (a retransmitting fleet).
+        if self.fast_path_rest.load(Ordering::Relaxed) == 0 {
+            let mut client = self.client().await?;
+            match copy_direct(&mut client, &staged).await {
+                Ok(()) => {
+                    let mut inserted = vec![false; points.len()];
+                    for i in index.values() {
+                        inserted[*i] = true;
+                    }
+                    return Ok(inserted);
+                }
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                    self.fast_path_rest
+                        .store(FAST_PATH_REST_BATCHES, Ordering::Relaxed);
+                }
+                Err(e) => return Err(pg_error(e)),
+            }
+        } else {
+            let _ = self
+                .fast_path_rest
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
 
         // Two overlapping commits that both hold duplicates could deadlock on the key index; the
         // sorted insert makes that rare, and the loser is retried once before anyone sees an error.
@@ -217,6 +245,104 @@ impl PostgresBackend {
         }
         Ok(inserted)
     }
+}
+
+/// Batches the fast path sits out after a batch turned out to hold a stored point.
+const FAST_PATH_REST_BATCHES: u32 = 16;
+
+/// COPYs the rows straight into `points` and moves `latest_positions` forward, in one transaction.
+/// Fails with a unique violation, committing nothing, when any row is already stored.
+async fn copy_direct(
+    client: &mut deadpool_postgres::Object,
+    staged: &[StagedRow],
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = on").await?;
+    let sink = tx
+        .copy_in(&format!("COPY points ({COLUMNS}) FROM STDIN (FORMAT binary)"))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    let mut writer = std::pin::pin!(writer);
+    for row in staged {
+        writer.as_mut().write(&row.values()).await?;
+    }
+    writer.finish().await?;
+
+    // The newest row of each vehicle (rows are in key order: the last of each vehicle's run).
+    let newest: Vec<&StagedRow> = staged
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| staged.get(i + 1).is_none_or(|next| next.vehicle != r.vehicle))
+        .map(|(_, r)| r)
+        .collect();
+    let updates: Vec<String> = COLUMNS
+        .split(", ")
+        .skip(1)
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO latest_positions ({COLUMNS})
+         SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::text[], $5::timestamptz[],
+                              $6::int4[], $7::int4[], $8::int4[], $9::int4[], $10::int4[], $11::int8[],
+                              $12::int8[], $13::int8[], $14::int4[], $15::int2[], $16::int2[], $17::int2[])
+         ON CONFLICT (vehicle) DO UPDATE SET {}
+         WHERE excluded.fix_time > latest_positions.fix_time",
+        updates.join(", ")
+    );
+    macro_rules! column {
+        ($f:ident) => {
+            newest.iter().map(|r| r.$f.clone()).collect::<Vec<_>>()
+        };
+    }
+    let (vehicle, fix_time, block_hash, phone) = (
+        column!(vehicle),
+        column!(fix_time),
+        column!(block_hash),
+        column!(phone),
+    );
+    let (recv_time, lat_e6, lon_e6, altitude_m) = (
+        column!(recv_time),
+        column!(lat_e6),
+        column!(lon_e6),
+        column!(altitude_m),
+    );
+    let (speed_dkmh, course_deg, alarm, status) = (
+        column!(speed_dkmh),
+        column!(course_deg),
+        column!(alarm),
+        column!(status),
+    );
+    let (mileage_dkm, fuel_dl, satellites, rssi, source) = (
+        column!(mileage_dkm),
+        column!(fuel_dl),
+        column!(satellites),
+        column!(rssi),
+        column!(source),
+    );
+    tx.execute(
+        &sql,
+        &[
+            &vehicle,
+            &fix_time,
+            &block_hash,
+            &phone,
+            &recv_time,
+            &lat_e6,
+            &lon_e6,
+            &altitude_m,
+            &speed_dkmh,
+            &course_deg,
+            &alarm,
+            &status,
+            &mileage_dkm,
+            &fuel_dl,
+            &satellites,
+            &rssi,
+            &source,
+        ],
+    )
+    .await?;
+    tx.commit().await
 }
 
 /// COPYs the staged rows and moves them into `points` and `latest_positions` in one transaction;
