@@ -5,6 +5,7 @@ use std::process::ExitCode;
 mod audit;
 mod calendar;
 mod config;
+mod decode;
 pub(crate) mod demo;
 mod export;
 mod geofence;
@@ -54,6 +55,9 @@ pub enum Command {
     Rules(rules::RulesCommand),
     /// Write one vehicle's track to stdout (`--plate P --from T --to T --format csv|geojson|gpx`).
     Export(export::ExportArgs),
+    /// Decode JT/T 808 frames given in hex (arguments, or one per line on stdin) to JSON, one object per
+    /// frame; exits non-zero unless every frame decoded (`decode [--lenient] [HEX...]`).
+    Decode(decode::DecodeArgs),
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -63,6 +67,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Registry(c) => registry::run(c),
         Command::Export(args) => export::run(args),
+        Command::Decode(args) => decode::run(args),
         Command::Calendar(c) => calendar::run(c),
         Command::Geofence(c) => geofence::run(c),
         Command::Order(c) => order::run(c),
