@@ -379,23 +379,33 @@ impl VehicleRules {
     }
 
     /// Lets time pass without points: opens a silence episode, runs the nightly check, closes an idle
-    /// late lane. `now` is the caller's clock.
+    /// late lane. `now` is the caller's clock, compared with the receive times of the points.
     pub fn tick(&mut self, r: &Reference, now: Timestamp, out: &mut Vec<RuleEvent>) {
         let cfg = &r.config.silence;
         if let Some(prev) = self.prev {
+            // Absence is judged on the receiving clock (how long since anything arrived) and projected
+            // onto the data's own timeline, so a replay or a simulation running hours behind the wall
+            // clock is not "silent" and its nightly check falls at its own night.
+            let last_heard = if self.last_recv.millis() > 0 {
+                self.last_recv
+            } else {
+                prev.t
+            };
+            let idle_ms = (now.millis() - last_heard.millis()).max(0);
+            let data_now = prev.t.add_millis(idle_ms);
             let after_ms = (cfg.after_hours * 3_600_000.0) as i64;
             if cfg.enabled
                 && !r.exempt(self.class, RuleId::Silence)
                 && self.silence_open.is_none()
-                && now.millis() - prev.t.millis() > after_ms
+                && idle_ms > after_ms
                 && (prev.in_use || prev.acc)
             {
                 let ep = self.silence_episode(r, prev.t, None, false);
                 out.push(RuleEvent::Opened(ep.clone()));
                 self.silence_open = Some(ep);
             }
-            if now > prev.t {
-                self.night_before(r, now, out);
+            if data_now > prev.t {
+                self.night_before(r, data_now, out);
             }
         }
         if self
