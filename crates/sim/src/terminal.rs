@@ -22,8 +22,8 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use tianshu_jt808::{
     AdditionalItem, Authenticate, BasicLocation, BatchItems, Frame, FrameDecoder, GeneralAck, Header, Items,
-    LocationBatch, LocationReply, LocationReport, Message, Parameter, ParameterList, Params, Register, Text,
-    encode_message, id,
+    LocationBatch, LocationReply, LocationReport, Message, Parameter, ParameterList, Params, Register,
+    RegisterAck, Text, encode_message, id,
 };
 use tianshu_model::{
     AlarmBit, AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId,
@@ -605,7 +605,14 @@ impl Terminal {
             | Message::TextMessage(_)
             | Message::TrackLocation(_)
             | Message::TerminalControl(_) => self.terminal_ack(c, f, GeneralAck::RESULT_OK).await?,
-            Message::RegisterAck(_) | Message::ServerTime(_) => {}
+            Message::RegisterAck(a) => {
+                // A late answer to a retransmitted 0x0100: the platform issued a newer code, which is the
+                // one it will check from now on.
+                if let (RegisterAck::RESULT_OK, Some(code)) = (a.result, a.auth_code) {
+                    self.shared.set_auth_code(self.phone, code.as_bytes().to_vec());
+                }
+            }
+            Message::ServerTime(_) => {}
             _ => self.terminal_ack(c, f, GeneralAck::RESULT_UNSUPPORTED).await?,
         }
         Ok(())
@@ -667,8 +674,11 @@ impl Terminal {
         match self.authenticate(&mut c, &code, stop).await {
             Ok(()) => Ok(c),
             Err(SessionError::AuthRefused(r)) => {
-                // The code is no longer valid (the platform forgot it): register afresh next time.
-                self.shared.forget_auth_code(self.phone);
+                // The code is no longer valid (the platform forgot it): register afresh next time, unless a
+                // newer code arrived meanwhile (a late answer to a retransmitted 0x0100).
+                if self.shared.auth_code(self.phone).as_deref() == Some(code.as_slice()) {
+                    self.shared.forget_auth_code(self.phone);
+                }
                 Err(SessionError::AuthRefused(r))
             }
             Err(e) => Err(e),
@@ -769,6 +779,7 @@ impl Terminal {
         let mut out = BytesMut::with_capacity(96);
         encode_message(&header, &Message::Authenticate(auth), &mut out)?;
         let serial = header.serial;
+        let mut late_code: Option<Vec<u8>> = None;
         let result = self
             .request(c, id::AUTHENTICATE, &out, stop, |f| match f.message() {
                 Ok(Message::PlatformAck(a))
@@ -776,9 +787,17 @@ impl Terminal {
                 {
                     Some(a.result)
                 }
+                // A late answer to a retransmitted 0x0100 replaces the code: keep it for the next attempt.
+                Ok(Message::RegisterAck(a)) if a.result == RegisterAck::RESULT_OK => {
+                    late_code = a.auth_code.map(|t| t.as_bytes().to_vec());
+                    None
+                }
                 _ => None,
             })
             .await?;
+        if let Some(code) = late_code {
+            self.shared.set_auth_code(self.phone, code);
+        }
         if result == GeneralAck::RESULT_OK {
             self.shared.stats.authentications.inc();
             Ok(())

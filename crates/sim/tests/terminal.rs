@@ -60,6 +60,12 @@ impl Log {
 
 /// A platform that registers anyone, accepts the code it issued, and acknowledges per `policy`.
 async fn platform(policy: AckPolicy) -> (std::net::SocketAddr, Arc<Mutex<Log>>) {
+    platform_with(policy, false).await
+}
+
+/// As [`platform`]; with `stale_first_code`, each 0x0100 is answered twice, first with a code the platform
+/// no longer accepts (as when it processed a retransmitted 0x0100 after answering the first copy).
+async fn platform_with(policy: AckPolicy, stale_first_code: bool) -> (std::net::SocketAddr, Arc<Mutex<Log>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let log = Arc::new(Mutex::new(Log::default()));
@@ -161,6 +167,19 @@ async fn platform(policy: AckPolicy) -> (std::net::SocketAddr, Arc<Mutex<Log>>) 
                         acked: answer.is_some() && is_location,
                         words,
                     });
+                    if stale_first_code && h.msg_id == id::REGISTER {
+                        let stale = Message::RegisterAck(RegisterAck {
+                            reply_serial: h.serial,
+                            result: 0,
+                            auth_code: Some(Text(b"CODE-STALE")),
+                        });
+                        let mut out = BytesMut::new();
+                        encode_message(&h.reply(id::REGISTER_ACK, serial), &stale, &mut out).unwrap();
+                        serial = serial.wrapping_add(1);
+                        if sock.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
                     if let Some(m) = answer {
                         let mut out = BytesMut::new();
                         encode_message(&h.reply(id::PLATFORM_ACK, serial), &m, &mut out).unwrap();
@@ -571,4 +590,33 @@ async fn a_silent_terminal_sends_nothing_for_its_period_and_backfills_nothing_of
         log.seen.iter().filter(|s| s.msg_id == id::AUTHENTICATE).count() >= 2,
         "it came back online"
     );
+}
+
+#[tokio::test]
+async fn a_newer_auth_code_replaces_a_stale_one_without_registering_again() {
+    let (addr, log) = platform_with(AckPolicy::All, true).await;
+    let cfg = FleetConfig {
+        target: addr,
+        terminals: 1,
+        interval_secs: 10.0,
+        parked_interval_secs: 10.0,
+        speedup: 100.0,
+        start_ms: Some(FRIDAY_MORNING_MS),
+        connect_spread_secs: 0.0,
+        reconnect_secs: 0.05,
+        scenarios: TerminalScenarios::none(),
+        ..Default::default()
+    };
+    let fleet = Fleet::spawn(cfg, world(3)).unwrap();
+    let stats = fleet.stats();
+    wait_for("an acknowledged point", || stats.points_acked.get() > 0).await;
+    let s = fleet.stop().await.unwrap();
+    let log = log.lock().unwrap();
+    assert_eq!(log.count(id::REGISTER), 1, "no second registration");
+    assert_eq!(
+        log.count(id::AUTHENTICATE),
+        2,
+        "the stale code is refused, the newer one accepted"
+    );
+    assert_eq!((s.auth_refusals, s.authentications), (1, 1));
 }
