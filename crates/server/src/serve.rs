@@ -138,7 +138,8 @@ pub async fn start(
         let shutdown = shutdown.clone();
         let shutting_down = shutting_down.clone();
         tokio::spawn(async move {
-            axum::serve(http_listener, router)
+            // The peer address reaches handlers (the audit log records where each look came from).
+            axum::serve(http_listener, router.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move {
                     shutdown.cancelled().await;
                     shutting_down.store(true, Ordering::Relaxed);
