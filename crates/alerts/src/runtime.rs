@@ -345,6 +345,12 @@ impl Evaluator {
         }
         self.reference = Arc::new(reference);
         self.routing = Routing::new(&self.store.units().await?, &self.store.vehicles().await?);
+        // A car moved to another unit or class is judged by its new ones from here on.
+        for (id, state) in &mut self.states {
+            if let Some(v) = self.routing.vehicle(*id) {
+                state.set_vehicle(v);
+            }
+        }
         self.stamp = stamp;
         info!(changed_orders = changed.len(), "rules reference data reloaded");
         for o in changed
