@@ -4,7 +4,9 @@
 //! `--write-world DIR` writes `registry.csv`, `geofences.geojson` and `orders.jsonl` for
 //! `tianshu registry import`, `tianshu geofence import` and `tianshu order import`; `--target ADDR` runs
 //! the fleet. With both, the files are written first, and they describe exactly the fleet that runs
-//! (same seed, same vehicle count, same start date).
+//! (same seed, same vehicle count, same start date). Run separately, the two invocations must agree on
+//! `--seed`, `--vehicles` (or `--terminals`), `--start` (its date) and `--scenarios` for the orders to
+//! describe the trips the cars actually drive.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
