@@ -135,6 +135,7 @@ pub async fn start(store: Store, rules: RulesConfig, config: AlertsConfig) -> Re
         stamp,
         states: HashMap::new(),
         feed: feed.clone(),
+        missing_years: HashSet::new(),
     };
     let tasks = vec![
         tokio::spawn(evaluator.run(subscription, stop_rx.clone())),
@@ -152,6 +153,8 @@ struct Evaluator {
     stamp: Timestamp,
     states: HashMap<VehicleId, VehicleRules>,
     feed: broadcast::Sender<Notice>,
+    /// Calendar years already reported as missing (once per process, not per point).
+    missing_years: HashSet<i32>,
 }
 
 impl Evaluator {
@@ -287,6 +290,14 @@ impl Evaluator {
         let t = now();
         for state in self.states.values_mut() {
             state.tick(&self.reference, t, events);
+            for y in &state.diagnostics().missing_calendar_years {
+                if self.missing_years.insert(*y) {
+                    warn!(
+                        year = y,
+                        "no calendar data for this year: out_of_hours, no_order and holiday_seal are not evaluated; import it with `tianshu calendar import`"
+                    );
+                }
+            }
         }
         self.record(events).await;
         if let Err(e) = self.escalate(t).await {
