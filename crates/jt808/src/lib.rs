@@ -56,6 +56,8 @@ pub mod bcd;
 mod error;
 pub mod escape;
 mod frame;
+#[doc(hidden)]
+pub mod fuzz_entry;
 mod header;
 mod message;
 mod reader;

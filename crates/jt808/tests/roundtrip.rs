@@ -636,6 +636,30 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The fuzz entry points on random input: a small stable-toolchain fuzz run on every test.
+    #[test]
+    fn fuzz_entries_hold_on_random_input(
+        id in prop_oneof![
+            Just(0x0001u16), Just(0x8001), Just(0x0005), Just(0x8003), Just(0x8004), Just(0x0100), Just(0x8100),
+            Just(0x0102), Just(0x8103), Just(0x0104), Just(0x8105), Just(0x0107), Just(0x0200), Just(0x0201),
+            Just(0x8202), Just(0x8300), Just(0x0702), Just(0x0704), Just(0x0800), Just(0x0801), Just(0x8800),
+            Just(0x0900), Just(0x8900), any::<u16>()
+        ],
+        edition in 0u8..3,
+        body in vec(any::<u8>(), 0..300),
+        stream in vec(prop_oneof![Just(0x7eu8), Just(0x7d), Just(0x01), Just(0x02), any::<u8>()], 0..600),
+    ) {
+        let mut data = id.to_be_bytes().to_vec();
+        data.push(edition);
+        data.extend_from_slice(&body);
+        tianshu_jt808::fuzz_entry::body_decoder(&data);
+        tianshu_jt808::fuzz_entry::frame_splitter(&stream);
+    }
+}
+
 #[test]
 fn an_unterminated_run_past_the_cap_is_an_error_not_memory() {
     let mut d = FrameDecoder::new(DecodeOptions::STRICT, 64);
