@@ -248,10 +248,13 @@ mod tests {
             assert_eq!(*b as usize, i);
             assert!(AlarmFlags(1 << i).has(*b));
         }
-        assert_eq!(AlarmFlags(0x0000_0120).iter().map(AlarmBit::name).collect::<Vec<_>>(), [
-            "gnss_antenna_cut",
-            "power_lost"
-        ]);
+        assert_eq!(
+            AlarmFlags(0x0000_0120)
+                .iter()
+                .map(AlarmBit::name)
+                .collect::<Vec<_>>(),
+            ["gnss_antenna_cut", "power_lost"]
+        );
         let s = StatusFlags(0b1111 | 3 << 8 | 1 << 13);
         assert!(s.acc_on() && s.fixed() && s.south() && s.west());
         assert_eq!(s.load(), 3);

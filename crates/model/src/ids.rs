@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn leading_zeros_do_not_matter() {
-        assert_eq!(Phone::parse("013800138000").unwrap(), Phone::parse("13800138000").unwrap());
+        assert_eq!(
+            Phone::parse("013800138000").unwrap(),
+            Phone::parse("13800138000").unwrap()
+        );
         assert_eq!(Phone::parse("13800138000").unwrap().padded(12), "013800138000");
         assert_eq!(Phone::parse("99999999999999999999").unwrap().0, Phone::MAX);
     }

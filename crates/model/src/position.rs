@@ -142,7 +142,11 @@ mod tests {
         let b = p.basic_block();
         assert_eq!(&b[22..28], &[0x18, 0x07, 0x15, 0x10, 0x10, 0x10]);
         assert_eq!(&b[8..12], &12_222_222u32.to_be_bytes());
-        let south = Position { lat_e6: -12_222_222, status: StatusFlags(2 | StatusFlags::SOUTH), ..p };
+        let south = Position {
+            lat_e6: -12_222_222,
+            status: StatusFlags(2 | StatusFlags::SOUTH),
+            ..p
+        };
         assert_ne!(south.block_hash(), p.block_hash());
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
     }

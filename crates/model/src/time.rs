@@ -58,8 +58,11 @@ impl Timestamp {
 
     /// RFC 3339 / ISO-8601 in UTC with a `Z`, millisecond precision only when needed.
     pub fn to_rfc3339(self) -> String {
-        let secs_format =
-            if self.0 % 1000 == 0 { chrono::SecondsFormat::Secs } else { chrono::SecondsFormat::Millis };
+        let secs_format = if self.0 % 1000 == 0 {
+            chrono::SecondsFormat::Secs
+        } else {
+            chrono::SecondsFormat::Millis
+        };
         self.to_utc().to_rfc3339_opts(secs_format, true)
     }
 
