@@ -1,0 +1,206 @@
+//! The operator's view of configuration and deploy/, through the real binary: the example is the documented
+//! defaults, `config check` names the offending key and line, secrets are never printed, and the Prometheus
+//! rules load in `promtool`.
+
+#[path = "mqtt_support/mod.rs"]
+mod mqtt_support;
+
+use std::process::Command;
+
+use mqtt_support::*;
+
+fn example_path() -> String {
+    repo_root()
+        .join("deploy/tianshu.example.toml")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn config_default_prints_the_example_and_the_example_is_the_defaults() {
+    let (ok, printed, _) = run_tianshu(&["config", "default"], &[]);
+    assert!(ok);
+    let example = std::fs::read_to_string(example_path()).expect("reading the example");
+    assert_eq!(
+        printed, example,
+        "`tianshu config default` prints deploy/tianshu.example.toml"
+    );
+
+    let (ok, out, err) = run_tianshu(&["config", "check", &example_path()], &[]);
+    assert!(ok, "the example is valid: {err}");
+    assert!(out.ends_with(": ok\n"), "{out}");
+
+    // The configuration the binary runs with: built-in defaults vs the example file.
+    let (ok, defaults, _) = run_tianshu(&["config", "show"], &[]);
+    assert!(ok);
+    let (ok, from_example, _) = run_tianshu(&["config", "show", &example_path()], &[]);
+    assert!(ok);
+    assert_eq!(
+        from_example, defaults,
+        "every value in the example is the default"
+    );
+    assert!(defaults.contains("[mqtt.publish]") && defaults.contains("[store.writer]"));
+}
+
+#[test]
+fn config_check_names_the_offending_key_and_line() {
+    let dir = ScratchDir::new("config_check");
+    let file = dir.0.join("bad.toml");
+    std::fs::write(
+        &file,
+        "[store]\nurl = \"x.db\"\n\n[mqtt.publish]\nqos = 1\nretain_postions = true\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run_tianshu(&["config", "check", &file.display().to_string()], &[]);
+    assert!(!ok, "an unknown key is an error");
+    assert!(err.contains(":6:"), "the line is named: {err}");
+    assert!(
+        err.contains("mqtt.publish.retain_postions"),
+        "the key is named: {err}"
+    );
+
+    std::fs::write(&file, "[jt808]\nmax_connections = \"many\"\n").unwrap();
+    let (ok, _, err) = run_tianshu(&["config", "check", &file.display().to_string()], &[]);
+    assert!(!ok);
+    assert!(
+        err.contains(":2:") && err.contains("jt808.max_connections"),
+        "{err}"
+    );
+
+    // An environment override is checked like the file.
+    std::fs::write(&file, "").unwrap();
+    let (ok, _, err) = run_tianshu(
+        &["config", "check", &file.display().to_string()],
+        &[("TIANSHU__LISTEN__JT80", "0.0.0.0:1")],
+    );
+    assert!(!ok);
+    assert!(err.contains("listen.jt80"), "{err}");
+}
+
+#[test]
+fn config_secrets_come_from_the_environment_and_are_never_printed() {
+    let dir = ScratchDir::new("config_secrets");
+    let file = dir.0.join("secret.toml");
+    std::fs::write(
+        &file,
+        "[store]\nurl = \"postgres://tianshu@db:5432/tianshu\"\npassword = \"hunter2-in-file\"\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run_tianshu(&["config", "check", &file.display().to_string()], &[]);
+    assert!(!ok, "a password written in the file is refused");
+    assert!(
+        err.contains("TIANSHU__STORE__PASSWORD") && err.contains(":3:"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hunter2"),
+        "the refused secret is not echoed: {err}"
+    );
+
+    std::fs::write(&file, "[store]\nurl = \"postgres://tianshu@db:5432/tianshu\"\n").unwrap();
+    let env = [
+        ("TIANSHU__STORE__PASSWORD", "hunter2-from-env"),
+        ("TIANSHU__MQTT__PASSWORD", "broker-secret-from-env"),
+        ("TIANSHU__MQTT__URL", "mqtt://broker:1883"),
+    ];
+    let (ok, shown, err) = run_tianshu(&["config", "show", &file.display().to_string()], &env);
+    assert!(ok, "{err}");
+    assert!(
+        shown.contains("url = \"mqtt://broker:1883\""),
+        "environment overrides apply: {shown}"
+    );
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("broker-secret"),
+        "secrets are never printed"
+    );
+}
+
+#[test]
+fn config_promtool_accepts_the_alerting_rules() {
+    let rules = repo_root().join("deploy/prometheus/alerts.yml");
+    let out = Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&rules)
+        .output()
+        .expect("running promtool (Debian package prometheus)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "promtool check rules failed:\n{text}");
+    assert!(text.contains("SUCCESS"), "{text}");
+    // The rules the operations guide promises.
+    let yaml = std::fs::read_to_string(&rules).unwrap();
+    for alert in [
+        "TianshuIngestStalled",
+        "TianshuAckLatencyHigh",
+        "TianshuDatabaseUnreachable",
+        "TianshuNotificationChannelFailing",
+        "TianshuTerminalsOfflineEnMasse",
+    ] {
+        assert!(yaml.contains(&format!("alert: {alert}")), "missing rule {alert}");
+    }
+}
+
+#[test]
+fn config_deploy_files_agree_with_the_defaults() {
+    let root = repo_root();
+    let unit = std::fs::read_to_string(root.join("deploy/tianshu.service")).unwrap();
+    for line in [
+        "User=tianshu",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=tianshu",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "the unit has {line}");
+    }
+    let nofile: u64 = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("LimitNOFILE="))
+        .and_then(|v| v.parse().ok())
+        .expect("LimitNOFILE");
+    assert!(nofile >= 65_536, "descriptors for tens of thousands of terminals");
+
+    // The compose file and Prometheus point at the ports the configuration listens on by default.
+    let (_, defaults, _) = run_tianshu(&["config", "show"], &[]);
+    let port = |key: &str| -> String {
+        defaults
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = \"")))
+            .and_then(|v| v.trim_end_matches('"').rsplit(':').next().map(str::to_string))
+            .unwrap_or_else(|| panic!("{key} in the defaults"))
+    };
+    let compose = std::fs::read_to_string(root.join("deploy/compose.yaml")).unwrap();
+    let prometheus = std::fs::read_to_string(root.join("deploy/prometheus/prometheus.yml")).unwrap();
+    let (jt808, http) = (port("jt808"), port("http"));
+    assert!(
+        compose.contains(&format!("\"{jt808}:{jt808}\"")),
+        "compose publishes the JT/T 808 port {jt808}"
+    );
+    assert!(
+        compose.contains(&format!("\"{http}:{http}\"")),
+        "compose publishes the HTTP port {http}"
+    );
+    assert!(
+        prometheus.contains(&format!("tianshu:{http}")),
+        "Prometheus scrapes port {http}"
+    );
+    // Every dashboard query and alert names metrics with the project's prefix.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("deploy/grafana/dashboards/tianshu.json")).unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    let panels = dashboard["panels"].as_array().expect("panels");
+    let titles: Vec<&str> = panels.iter().filter_map(|p| p["title"].as_str()).collect();
+    for title in [
+        "Connections",
+        "Frames/s by message",
+        "Ack latency",
+        "Points stored/s",
+        "Backlog",
+        "Rule evaluations/s",
+        "Alerts by rule",
+        "Notification failures",
+        "Database latency",
+    ] {
+        assert!(titles.contains(&title), "the dashboard has a {title} panel");
+    }
+}
