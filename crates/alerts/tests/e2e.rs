@@ -1,7 +1,7 @@
 //! End to end: points committed through the store writer become cases, delivered to a real webhook
 //! receiver and a real SMTP sink on 127.0.0.1; an order approved afterwards withdraws its case; an
 //! unexplained case escalates by itself; a failing webhook is retried without holding up the others.
-#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+#![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
 use std::time::Duration;
 
@@ -166,11 +166,50 @@ async fn recv(rx: &mut mpsc::UnboundedReceiver<String>, what: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn points_become_delivered_cases() {
+async fn points_become_delivered_cases_embedded() {
     let dir = unique_dir("e2e");
     let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
         .await
         .unwrap();
+    points_become_delivered_cases(store).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_become_delivered_cases_postgres() {
+    const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+    let scratch = unique_dir("pg");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let db = scratch
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace('-', "_")
+        .to_lowercase();
+    let admin = || async {
+        let (client, conn) = tokio_postgres::connect(ADMIN, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL is required at 127.0.0.1:5432 (user postgres): {e}"));
+        tokio::spawn(conn);
+        client
+    };
+    admin()
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
+        .await
+        .unwrap();
+    points_become_delivered_cases(store).await;
+    admin()
+        .await
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
+async fn points_become_delivered_cases(store: Store) {
     let record = |plate: &str, phone: u128| RegistryRecord {
         unit: "黄石市/市委办公室".into(),
         plate: plate.into(),
@@ -360,7 +399,6 @@ async fn points_become_delivered_cases() {
 
     handle.shutdown().await;
     drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

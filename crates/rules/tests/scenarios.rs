@@ -1,7 +1,7 @@
 //! Scenario tests: synthetic tracks through the whole engine, with exact expectations, including the
 //! near-misses that must not raise anything.
 
-#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+#![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
 use tianshu_model::{
     AlarmBit, AlarmFlags, Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, Vehicle,

@@ -1,6 +1,6 @@
 //! The rules area on both backends: reference data round trips, case upserts, transitions as
 //! compare-and-set, auto-escalation lookups and the outbox.
-#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+#![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
 use serde_json::json;
 use tianshu_model::{Timestamp, UnitId, VehicleId};
