@@ -6,6 +6,15 @@
 //! write connection (SQLite allows one writer at a time anyway), and reads run on the blocking pool
 //! with their own connections, which WAL lets proceed alongside the writer.
 //!
+//! Points live in two tables. SQLite's WAL writes whole pages, and a commit from a whole fleet (one
+//! point per vehicle) would dirty one page per vehicle in a table clustered by vehicle; so commits go
+//! to `points_recent`, clustered by fix time (a commit dirties a few pages at its end), and the writer
+//! thread moves them into `points`, clustered by (vehicle, fix time) for replay, every
+//! `compact_every_ms` or `compact_at_points`, many points per vehicle page at a time. A point is in
+//! exactly one table at any snapshot; a replay reads both in one read transaction and merges them;
+//! a point newer than everything stored for its vehicle (every live point) needs no duplicate probe
+//! into `points`.
+//!
 //! Areas add their own `impl Trait for EmbeddedBackend` in a file of this module, using
 //! [`EmbeddedBackend::read`] and [`EmbeddedBackend::write`].
 
