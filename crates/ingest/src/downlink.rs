@@ -9,15 +9,14 @@
 //! [`Online`] also decides replacement: a new connection claiming a phone that is online takes its place only
 //! after it authenticated, and the old session is told to close.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tianshu_model::{Phone, Position};
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{Notify, oneshot};
 
 use crate::metrics::METRICS;
 
@@ -125,15 +124,82 @@ pub struct Request {
     pub reply: Waiter,
 }
 
+/// A session's inbox: platform commands and the news that a newer connection replaced it.
+///
+/// One small allocation per online session (a tokio channel would cost several hundred bytes more per idle
+/// connection). The queue is bounded by [`Mailbox::CAPACITY`]; beyond it a command is refused as busy.
+#[derive(Debug, Default)]
+pub struct Mailbox {
+    /// Commands waiting for the session.
+    queue: Mutex<VecDeque<Request>>,
+    /// Wakes the session (a permit is kept when it is not waiting, so no wake-up is lost).
+    notify: Notify,
+    /// Set when a newer connection of the same phone authenticated.
+    replaced: AtomicBool,
+    /// Set when the session ended; commands are then refused as offline.
+    closed: AtomicBool,
+}
+
+impl Mailbox {
+    /// Most commands queued for one session.
+    pub const CAPACITY: usize = 8;
+
+    /// Queues a command; gives it back when the queue is full or the session has ended.
+    fn post(&self, request: Request, phone: Phone) -> Result<(), (Request, DownlinkError)> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err((request, DownlinkError::Offline(phone)));
+        }
+        {
+            let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if q.len() >= Self::CAPACITY {
+                return Err((request, DownlinkError::Busy(phone)));
+            }
+            q.push_back(request);
+        }
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    /// Tells the session a newer connection took its place.
+    fn replace(&self) {
+        self.replaced.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Waits until something arrives.
+    pub async fn wait(&self) {
+        self.notify.notified().await;
+    }
+
+    /// Whether a newer connection took this session's place.
+    pub fn is_replaced(&self) -> bool {
+        self.replaced.load(Ordering::Acquire)
+    }
+
+    /// The next queued command.
+    pub fn take(&self) -> Option<Request> {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front()
+    }
+
+    /// Marks the session ended and answers what is still queued.
+    pub fn close(&self, phone: Phone) {
+        self.closed.store(true, Ordering::Release);
+        while let Some(r) = self.take() {
+            let _ = r.reply.send(Err(DownlinkError::Closed(phone)));
+        }
+    }
+}
+
 /// How a session is reached once it is online.
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
     /// Distinguishes this connection from an older or newer one of the same phone.
     pub generation: u64,
-    /// The session's command queue (boxed so an idle session's queue block stays small).
-    pub commands: mpsc::Sender<Box<Request>>,
-    /// Cancelled when a newer connection of the same phone authenticated.
-    pub replaced: CancellationToken,
+    /// The session's inbox.
+    pub mailbox: Arc<Mailbox>,
 }
 
 /// Who is online on this gateway.
@@ -159,7 +225,7 @@ impl Online {
         };
         if let Some(old) = old {
             METRICS.sessions_replaced.inc();
-            old.replaced.cancel();
+            old.mailbox.replace();
         } else {
             METRICS.sessions_online.inc();
         }
@@ -200,9 +266,9 @@ impl Online {
             .collect()
     }
 
-    fn commands_of(&self, phone: Phone) -> Option<mpsc::Sender<Box<Request>>> {
+    fn mailbox_of(&self, phone: Phone) -> Option<Arc<Mailbox>> {
         let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        sessions.get(&phone).map(|h| h.commands.clone())
+        sessions.get(&phone).map(|h| h.mailbox.clone())
     }
 }
 
@@ -261,17 +327,14 @@ impl Downlink {
         command: Command,
         timeout: Duration,
     ) -> Result<Reply, DownlinkError> {
-        let commands = self
+        let mailbox = self
             .online
-            .commands_of(phone)
+            .mailbox_of(phone)
             .ok_or(DownlinkError::Offline(phone))?;
         let (tx, rx) = oneshot::channel();
-        commands
-            .try_send(Box::new(Request { command, reply: tx }))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => DownlinkError::Busy(phone),
-                mpsc::error::TrySendError::Closed(_) => DownlinkError::Offline(phone),
-            })?;
+        mailbox
+            .post(Request { command, reply: tx }, phone)
+            .map_err(|(_, e)| e)?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => Err(DownlinkError::Closed(phone)),
@@ -329,14 +392,22 @@ impl Pending {
 mod tests {
     use super::*;
 
-    fn handle(online: &Online, capacity: usize) -> (SessionHandle, mpsc::Receiver<Box<Request>>) {
-        let (tx, rx) = mpsc::channel(capacity);
+    fn handle(online: &Online) -> (SessionHandle, Arc<Mailbox>) {
+        let mailbox = Arc::new(Mailbox::default());
         let h = SessionHandle {
             generation: online.next_generation(),
-            commands: tx,
-            replaced: CancellationToken::new(),
+            mailbox: mailbox.clone(),
         };
-        (h, rx)
+        (h, mailbox)
+    }
+
+    async fn next(mailbox: &Mailbox) -> Request {
+        loop {
+            if let Some(r) = mailbox.take() {
+                return r;
+            }
+            mailbox.wait().await;
+        }
     }
 
     #[tokio::test]
@@ -349,13 +420,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_command_is_answered_or_times_out() {
         let online = Arc::new(Online::default());
-        let (h, mut rx) = handle(&online, 4);
+        let (h, rx) = handle(&online);
         online.insert(Phone(1), h);
         let d = Downlink::new(online.clone(), Duration::from_secs(5));
         // A fake session: answers the first command, ignores the second.
         let session = tokio::spawn(async move {
             let mut pending = Pending::default();
-            let first = rx.recv().await.unwrap();
+            let first = next(&rx).await;
             assert_eq!(first.command.msg_id(), 0x8300);
             pending.push(Phone(1), 10, first.command.reply_msg_id(), first.reply);
             assert!(
@@ -363,7 +434,7 @@ mod tests {
                 "wrong serial"
             );
             assert!(pending.resolve(Some(10), 0x0001, Reply::General { result: 0 }));
-            let second = rx.recv().await.unwrap();
+            let second = next(&rx).await;
             pending.push(Phone(1), 11, second.command.reply_msg_id(), second.reply);
             // Keep the waiter alive past the timeout.
             tokio::time::sleep(Duration::from_secs(60)).await;
@@ -388,22 +459,24 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_is_busy_and_a_replaced_session_is_told() {
         let online = Arc::new(Online::default());
-        let (old, _old_rx) = handle(&online, 1);
-        let old_replaced = old.replaced.clone();
+        let (old, old_mailbox) = handle(&online);
         let old_generation = old.generation;
         online.insert(Phone(2), old);
         let d = Downlink::new(online.clone(), Duration::from_millis(10));
-        let _ = d.send(Phone(2), Command::QueryParameters, None).await; // fills the queue, times out
+        for _ in 0..Mailbox::CAPACITY {
+            let _ = d.send(Phone(2), Command::QueryParameters, None).await; // fills the queue, times out
+        }
         let err = d
             .send(Phone(2), Command::QueryParameters, None)
             .await
             .unwrap_err();
         assert_eq!(err, DownlinkError::Busy(Phone(2)));
 
-        let (new, _new_rx) = handle(&online, 1);
+        let (new, _new_mailbox) = handle(&online);
         let new_generation = new.generation;
         online.insert(Phone(2), new);
-        assert!(old_replaced.is_cancelled());
+        assert!(old_mailbox.is_replaced());
+
         online.remove(Phone(2), old_generation);
         assert!(
             online.is_online(Phone(2)),

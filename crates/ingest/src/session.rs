@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -29,20 +30,17 @@ use tianshu_model::{Edition, Phone, PositionSource, Timestamp, VehicleId};
 use tianshu_store::{AppendSummary, DriverEvent};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+
 use tokio::time::Sleep;
 use tokio_util::codec::FramedRead;
-use tokio_util::sync::CancellationToken;
+
 use tracing::{debug, info, warn};
 
 use crate::auth;
 use crate::codec::{Inbound, Jt808Codec};
-use crate::downlink::{Command, DownlinkError, Pending, Reply, Request, SessionHandle};
+use crate::downlink::{Command, DownlinkError, Mailbox, Pending, Reply, Request, SessionHandle};
 use crate::metrics::{METRICS, msg_id_label};
 use crate::server::{Gateway, Stop};
-
-/// Commands a session's queue holds; more are refused as busy.
-const COMMAND_QUEUE: usize = 8;
 
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,10 +106,8 @@ struct Session<'g> {
     in_flight: FuturesOrdered<BoxFuture<'static, Completion>>,
     /// Commands sent and awaiting the terminal's answer.
     pending: Pending,
-    /// The downlink queue, once online.
-    commands: Option<mpsc::Receiver<Box<Request>>>,
-    /// Cancelled when a newer connection of this phone authenticated.
-    replaced: CancellationToken,
+    /// Commands and replacement news, once online.
+    mailbox: Option<Arc<Mailbox>>,
     /// Set when the session should close once its in-flight acknowledgements are out.
     closing: Option<&'static str>,
     /// Subpackaged messages being gathered; created on the first part (most terminals never send one).
@@ -136,8 +132,7 @@ pub(crate) async fn run(socket: TcpStream, peer: SocketAddr, gw: &Gateway, stop:
         out: BytesMut::new(),
         in_flight: FuturesOrdered::new(),
         pending: Pending::default(),
-        commands: None,
-        replaced: CancellationToken::new(),
+        mailbox: None,
         closing: None,
         parts: None,
         held_parts: Vec::new(),
@@ -168,9 +163,9 @@ async fn wait_for(timer: &mut Option<Pin<Box<Sleep>>>) {
     }
 }
 
-async fn next_command(commands: &mut Option<mpsc::Receiver<Box<Request>>>) -> Option<Box<Request>> {
-    match commands {
-        Some(rx) => rx.recv().await,
+async fn mail(mailbox: &Option<Arc<Mailbox>>) {
+    match mailbox {
+        Some(m) => m.wait().await,
         None => std::future::pending().await,
     }
 }
@@ -193,12 +188,13 @@ impl Session<'_> {
             let reading = self.closing.is_none() && !draining && self.in_flight.len() < max_in_flight;
             tokio::select! {
                 biased;
-                () = stop.abort.cancelled() => return "shutdown_grace_over",
-                () = self.replaced.cancelled(), if online && self.closing.is_none() => {
-                    info!("a newer connection of this terminal authenticated; closing this one");
-                    self.closing = Some("replaced");
+                // One future for both stop signals keeps an idle session small.
+                () = (if draining { &stop.abort } else { &stop.drain }).cancelled() => {
+                    if draining {
+                        return "shutdown_grace_over";
+                    }
+                    draining = true;
                 }
-                () = stop.drain.cancelled(), if !draining => draining = true,
                 Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => self.complete(done),
                 inbound = framed.next(), if reading => match inbound {
                     None => {
@@ -230,9 +226,7 @@ impl Session<'_> {
                         }
                     }
                 },
-                Some(request) = next_command(&mut self.commands), if online && self.closing.is_none() => {
-                    self.send_command(*request);
-                }
+                () = mail(&self.mailbox), if self.closing.is_none() => self.read_mail(),
                 () = wait_for(&mut self.parts_check) => self.check_parts(),
                 () = deadline.as_mut() => {
                     return if online { "idle_timeout" } else { "pre_auth_timeout" };
@@ -323,9 +317,14 @@ impl Session<'_> {
                     return self.charge_error();
                 }
                 if header.subpackage.is_some_and(|s| s.total > 1) {
-                    return self.handle_part(&frame).await;
+                    // Boxed: rare, and it keeps an idle session's future small.
+                    return self.handle_part(&frame);
                 }
             }
+        }
+        if matches!(header.msg_id, id::REGISTER | id::AUTHENTICATE) {
+            // Boxed: once per connection, and its store lookups would otherwise size every session's future.
+            return Box::pin(self.login(frame)).await;
         }
         let received = Instant::now();
         match frame.message() {
@@ -333,7 +332,7 @@ impl Session<'_> {
                 for kind in message.leniencies().names() {
                     METRICS.leniencies.with_label_values(&[kind]).inc();
                 }
-                self.handle_message(&header, message, &frame.body, received).await
+                self.handle_message(&header, message, &frame.body, received)
             }
             Err(e) => {
                 METRICS.decode_errors.with_label_values(&[error_kind(&e)]).inc();
@@ -353,7 +352,7 @@ impl Session<'_> {
 
     /// A part of a subpackaged message: kept until all parts are in, then handled as one message. Parts of
     /// a position batch are answered when the whole batch is durable; other parts when they arrive.
-    async fn handle_part(&mut self, frame: &Frame) -> Flow {
+    fn handle_part(&mut self, frame: &Frame) -> Flow {
         let header = frame.header;
         let now = now_timestamp();
         let cfg = &self.gw.config;
@@ -415,9 +414,7 @@ impl Session<'_> {
                 match decoded {
                     Ok(message) => {
                         self.owed_override = Some(owed);
-                        let flow = self
-                            .handle_message(&whole.header, message, &whole.body, received)
-                            .await;
+                        let flow = self.handle_message(&whole.header, message, &whole.body, received);
                         self.owed_override = None;
                         flow
                     }
@@ -484,18 +481,34 @@ impl Session<'_> {
             still_pending.then(|| Box::pin(tokio::time::sleep(self.gw.config.subpackage_timeout())));
     }
 
-    async fn handle_message(
+    /// 0x0100 and 0x0102, which look up the registry.
+    async fn login(&mut self, frame: Frame) -> Flow {
+        let header = frame.header;
+        match frame.message() {
+            Ok(Message::Register(r)) => self.register(&header, &r, frame.body.len()).await,
+            Ok(Message::Authenticate(a)) => self.authenticate(&header, &a).await,
+            Ok(_) => Flow::Continue,
+            Err(e) => {
+                METRICS.decode_errors.with_label_values(&[error_kind(&e)]).inc();
+                debug!(error = %e, msg_id = header.msg_id, "body did not decode");
+                self.answer(
+                    &header,
+                    header.serial,
+                    header.msg_id,
+                    GeneralAck::RESULT_BAD_MESSAGE,
+                );
+                self.charge_error()
+            }
+        }
+    }
+
+    fn handle_message(
         &mut self,
         header: &Header,
         message: Message<'_>,
         body: &Bytes,
         received: Instant,
     ) -> Flow {
-        match message {
-            Message::Register(r) => return self.register(header, &r, body.len()).await,
-            Message::Authenticate(a) => return self.authenticate(header, &a).await,
-            _ => {}
-        }
         let Phase::Online { phone, vehicle, .. } = self.phase else {
             return Flow::Close("frame_before_auth");
         };
@@ -834,18 +847,16 @@ impl Session<'_> {
         self.gw.auth_throttle.record_success(phone);
         self.answer(header, header.serial, header.msg_id, GeneralAck::RESULT_OK);
         if matches!(self.phase, Phase::PreAuth) {
-            let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+            let mailbox = Arc::new(Mailbox::default());
             let generation = self.gw.online.next_generation();
-            self.replaced = CancellationToken::new();
             self.gw.online.insert(
                 phone,
                 SessionHandle {
                     generation,
-                    commands: tx,
-                    replaced: self.replaced.clone(),
+                    mailbox: mailbox.clone(),
                 },
             );
-            self.commands = Some(rx);
+            self.mailbox = Some(mailbox);
             self.phase = Phase::Online {
                 phone,
                 vehicle,
@@ -856,6 +867,21 @@ impl Session<'_> {
             info!(peer = %self.peer, "terminal authenticated");
         }
         Flow::Continue
+    }
+
+    /// Takes what the mailbox holds: replacement news closes the session, commands are sent.
+    fn read_mail(&mut self) {
+        let Some(mailbox) = self.mailbox.clone() else {
+            return;
+        };
+        if mailbox.is_replaced() {
+            info!("a newer connection of this terminal authenticated; closing this one");
+            self.closing = Some("replaced");
+            return;
+        }
+        while let Some(request) = mailbox.take() {
+            self.send_command(request);
+        }
     }
 
     /// Encodes a platform command for this terminal and remembers its waiter.
@@ -1019,5 +1045,34 @@ mod tests {
         let gbk = to_gbk("鄂B12345").unwrap();
         assert_eq!(gbk_text(Text(&gbk)).as_deref(), Some("鄂B12345"));
         assert_eq!(gbk_text(Text(b"")), None);
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    /// An idle connection's cost is mostly this future; 19,000 of them must fit in 4 KiB each with their
+    /// buffers, so its size is pinned here (the rare register/authenticate paths are boxed to keep it so).
+    #[tokio::test]
+    async fn idle_session_future_stays_small() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (socket, peer) = listener.accept().await.unwrap();
+        let dir = std::env::temp_dir().join(format!("tianshu-ingest-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = tianshu_store::Store::open(&format!("sqlite:{}", dir.join("probe.db").display()))
+            .await
+            .unwrap();
+        let sink = std::sync::Arc::new(crate::DurableAtOnce::default());
+        let gw = crate::Gateway::new(Default::default(), store, sink);
+        let stop = crate::server::Stop {
+            drain: Default::default(),
+            abort: Default::default(),
+        };
+        let future = super::run(socket, peer, &gw, stop);
+        let size = std::mem::size_of_val(&future);
+        drop(future);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(size <= 1536, "the session future grew to {size} bytes");
     }
 }
