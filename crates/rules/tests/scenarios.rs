@@ -646,3 +646,46 @@ fn a_year_without_calendar_data_is_reported_not_guessed() {
     assert_eq!(summary(&eps), []);
     assert_eq!(rules.diagnostics().missing_calendar_years, [2027]);
 }
+
+#[test]
+fn a_unit_timetable_applies_to_its_sub_units_and_seasons() {
+    // The city's office hours end at 17:30; 黄石市 (the parent unit) works to 18:00 in winter.
+    let config: RulesConfig = toml::from_str(
+        r#"
+        [[unit_timetables]]
+        unit = "黄石市"
+        periods = ["08:00-12:00", "14:30-18:00"]
+        [[unit_timetables.seasons]]
+        name = "summer"
+        from = "05-01"
+        to = "09-30"
+        periods = ["08:00-12:00", "15:00-17:30"]
+        "#,
+    )
+    .unwrap();
+    let r = reference_with(config, &[]);
+    // Friday 2026-11-27, 17:00-17:50: inside the unit's winter hours.
+    let mut t = Trip::new("2026-11-27 17:00:00", DEPOT);
+    t.go(40.0)
+        .drive([115.03, 30.20], 1500, 30, 40.0)
+        .drive(DEPOT, 1500, 30, 40.0)
+        .park(3600, 600, &still);
+    let (eps, _) = run(&r, &car(VehicleClass::General), &t.points);
+    assert_eq!(summary(&eps), []);
+    // The same trip on Friday 2026-09-11 (summer hours end at 17:30).
+    let mut t = Trip::new("2026-09-11 17:00:00", DEPOT);
+    t.go(40.0)
+        .drive([115.03, 30.20], 1500, 30, 40.0)
+        .drive(DEPOT, 1500, 30, 40.0)
+        .park(3600, 600, &still);
+    let (eps, _) = run(&r, &car(VehicleClass::General), &t.points);
+    assert_eq!(
+        summary(&eps),
+        [s(RuleId::OutOfHours, "09-11 17:30:00", "09-11 17:50:00")]
+    );
+    assert!(
+        eps[0].reasoning.contains("08:00-12:00, 15:00-17:30"),
+        "{}",
+        eps[0].reasoning
+    );
+}
