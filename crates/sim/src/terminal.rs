@@ -396,7 +396,12 @@ impl Terminal {
                 }
             };
             tokio::select! {
-                _ = stop.changed() => {}
+                changed = stop.changed() => {
+                    // A dropped handle stops the fleet just as `stop()` does.
+                    if changed.is_err() {
+                        break;
+                    }
+                }
                 _ = sleep_until(wake) => {
                     if let Some(c) = conn.as_mut() {
                         if let Err(e) = self.on_timer(c).await {
