@@ -78,6 +78,9 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize) -> Req {
             None,
             true,
         ),
+        ("GET", "/api/vehicles/{id}/report") => {
+            req(format!("/api/vehicles/{vid}/report?month=2026-11"), None, true)
+        }
         ("POST", "/api/vehicles/{id}/commands") => req(
             format!("/api/vehicles/{vid}/commands"),
             Some(r#"{"kind":"query_position"}"#.into()),
@@ -393,4 +396,53 @@ async fn the_openapi_document_lists_every_route() {
         assert!(op.is_object(), "{} {} missing", spec.method, spec.path);
         assert_eq!(op["x-roles"].as_array().map(Vec::len), Some(spec.roles.len()));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monthly_report_sums_trips_and_is_audited() {
+    let api = TestApi::start(Scratch::embedded("api-report"), Arc::new(tianshu_api::NoCases)).await;
+    let inspector = api.login("inspector").await;
+    let vid = api.vid(OWN_PLATE);
+    let r = http(
+        api.addr,
+        "GET",
+        &format!("/api/vehicles/{vid}/report?month=2026-11"),
+        Some(&inspector),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    // Ten minutes at 40 km/h, 59 steps of 0.0002 degree of longitude at 30.2 N (about 19.2 m each).
+    assert_eq!(j["points"], 60);
+    assert_eq!(j["trips"], 1);
+    assert_eq!(j["days_used"], 1);
+    let km = j["distance_km"].as_f64().expect("distance");
+    assert!((km - 1.1).abs() < 0.05, "{km}");
+    assert_eq!(j["hours_in_use"].as_f64(), Some(0.16));
+    assert_eq!(
+        j["from"], "2026-10-31T16:00:00Z",
+        "the month starts at China midnight"
+    );
+    // An empty month is a report of zeros, not an error; a malformed month is refused.
+    let r = http(
+        api.addr,
+        "GET",
+        &format!("/api/vehicles/{vid}/report?month=2026-10"),
+        Some(&inspector),
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["trips"], 0);
+    let r = http(
+        api.addr,
+        "GET",
+        &format!("/api/vehicles/{vid}/report?month=2026-13"),
+        Some(&inspector),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let log = api.store.access().audit(0, 100).await.expect("audit");
+    assert_eq!(log.iter().filter(|r| r.entry.action == "report").count(), 2);
 }

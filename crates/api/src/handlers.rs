@@ -694,3 +694,126 @@ pub async fn metrics() -> Response {
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
+
+/// `GET /api/vehicles/{id}/report` query.
+#[derive(Debug, Deserialize)]
+pub struct ReportQuery {
+    /// The month, `YYYY-MM`, in China time (the month a unit discloses).
+    pub month: String,
+}
+
+/// The figures a unit discloses for one car and one month.
+#[derive(Debug, Serialize)]
+pub struct MonthlyReport {
+    /// The vehicle.
+    pub vehicle: Vehicle,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Month start (China midnight), UTC.
+    pub from: Timestamp,
+    /// Next month's start, UTC.
+    pub to: Timestamp,
+    /// Points stored.
+    pub points: usize,
+    /// Trips.
+    pub trips: usize,
+    /// Distance driven from the fixes, km.
+    pub distance_km: f64,
+    /// Distance from the odometer (last minus first reading), km, when the terminal reports it.
+    pub odometer_km: Option<f64>,
+    /// Time in use (sum of trip durations), hours.
+    pub hours_in_use: f64,
+    /// Days with at least one trip.
+    pub days_used: usize,
+    /// Alert cases that started in the month, by rule.
+    pub violations: std::collections::BTreeMap<String, usize>,
+}
+
+/// `GET /api/vehicles/{id}/report?month=YYYY-MM`: mileage, trips, time in use and violations of one
+/// car in one month; audited like a replay.
+pub async fn monthly_report(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Json<MonthlyReport>> {
+    use chrono::{Datelike, NaiveDate, TimeZone};
+    let bad = || ApiError::BadRequest(format!("month {:?}: expected YYYY-MM", q.month));
+    let (y, m) = q.month.split_once('-').ok_or_else(bad)?;
+    let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    let first = NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(bad)?;
+    let next = if m == 12 {
+        NaiveDate::from_ymd_opt(y + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(y, m + 1, 1)
+    }
+    .ok_or_else(bad)?;
+    let at_midnight = |d: NaiveDate| {
+        tianshu_model::china_offset()
+            .with_ymd_and_hms(d.year(), d.month(), d.day(), 0, 0, 0)
+            .single()
+            .map(|t| Timestamp::from_datetime(&t))
+            .ok_or_else(bad)
+    };
+    let (from, to) = (at_midnight(first)?, at_midnight(next)?);
+    let scoped = Scoped::new(&state, &who).await?;
+    let vehicle = scoped.vehicle(VehicleId(id)).await?;
+    let pts: Vec<Position> = scoped.track(vehicle.id, from, to).await?.try_collect().await?;
+    audit(
+        &state,
+        track_audit(&who, client, "report".into(), vehicle.id, from, to, pts.len()),
+    )
+    .await?;
+    let (trips, _) = trips_and_stops(&pts);
+    let odometer_km = {
+        let mut readings = pts.iter().filter_map(|p| p.mileage_dkm);
+        match (readings.next(), pts.iter().rev().find_map(|p| p.mileage_dkm)) {
+            (Some(a), Some(b)) if b >= a => Some(f64::from(b - a) / 10.0),
+            _ => None,
+        }
+    };
+    let days_used: std::collections::BTreeSet<_> =
+        trips.iter().map(|t| t.from.to_china().date_naive()).collect();
+    let filter = CaseFilter {
+        vehicle: Some(vehicle.id),
+        limit: 2000,
+        ..Default::default()
+    };
+    let mut violations = std::collections::BTreeMap::new();
+    for c in state.cases().list(&filter).await.map_err(case_err)? {
+        let start = c
+            .detail
+            .get("start")
+            .and_then(|v| v.as_str())
+            .and_then(|s| Timestamp::parse_rfc3339(s).ok());
+        if start.is_some_and(|s| s >= from && s < to) {
+            let rule = c
+                .detail
+                .get("rule")
+                .and_then(|v| v.as_str())
+                .unwrap_or("other")
+                .to_string();
+            *violations.entry(rule).or_insert(0) += 1;
+        }
+    }
+    Ok(Json(MonthlyReport {
+        month: format!("{y:04}-{m:02}"),
+        from,
+        to,
+        points: pts.len(),
+        trips: trips.len(),
+        distance_km: (trips.iter().map(|t| t.distance_m).sum::<f64>() / 100.0).round() / 10.0,
+        odometer_km,
+        hours_in_use: (trips
+            .iter()
+            .map(|t| (t.to.millis() - t.from.millis()) as f64)
+            .sum::<f64>()
+            / 36_000.0)
+            .round()
+            / 100.0,
+        days_used: days_used.len(),
+        violations,
+        vehicle,
+    }))
+}

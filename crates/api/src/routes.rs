@@ -107,6 +107,13 @@ pub static ROUTES: &[RouteSpec] = &[
         handler: || get(handlers::replay),
     },
     RouteSpec {
+        method: "GET",
+        path: "/api/vehicles/{id}/report",
+        roles: TRACKS,
+        summary: "Monthly report of one car: month=YYYY-MM; mileage, trips, time in use, violations (audited)",
+        handler: || get(handlers::monthly_report),
+    },
+    RouteSpec {
         method: "POST",
         path: "/api/vehicles/{id}/commands",
         roles: OPERATE,
