@@ -50,49 +50,6 @@ pub fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
     haystack[i..].iter().position(|&c| c == needle).map(|p| p + i)
 }
 
-/// Scans for the first frame flag in `bytes`, folding every byte before it into `acc` (XOR, lane-wise:
-/// fold the lanes for the checksum) and `escapes` (non-zero once a `0x7d` has been seen). Returns the
-/// flag's index. One pass does the frame split, the "needs unescaping?" test and the checksum.
-#[inline]
-pub(crate) fn scan_to_flag(bytes: &[u8], acc: &mut u64, escapes: &mut u64) -> Option<usize> {
-    // Sixteen bytes per step: two words, one branch.
-    let (blocks, _) = bytes.as_chunks::<16>();
-    let mut i = 0;
-    for block in blocks {
-        let (lo, hi) = block.split_at(8);
-        let (a, b) = (word(lo), word(hi));
-        if byte_mask(a, FLAG) | byte_mask(b, FLAG) != 0 {
-            break;
-        }
-        *acc ^= a ^ b;
-        *escapes |= byte_mask(a, ESCAPE) | byte_mask(b, ESCAPE);
-        i += 16;
-    }
-    while i + 8 <= bytes.len() {
-        let w = word(&bytes[i..]);
-        let flags = byte_mask(w, FLAG);
-        if flags != 0 {
-            let pos = flags.trailing_zeros() / 8;
-            // Only the bytes before the flag; the masked-off ones read as zero, never as 0x7d.
-            let before = w & ((1u64 << (pos * 8)) - 1);
-            *acc ^= before;
-            *escapes |= byte_mask(before, ESCAPE);
-            return Some(i + pos as usize);
-        }
-        *acc ^= w;
-        *escapes |= byte_mask(w, ESCAPE);
-        i += 8;
-    }
-    for (j, &b) in bytes[i..].iter().enumerate() {
-        if b == FLAG {
-            return Some(i + j);
-        }
-        *acc ^= u64::from(b);
-        *escapes |= u64::from(b == ESCAPE);
-    }
-    None
-}
-
 /// Folds the eight XOR lanes of [`scan_to_flag`] into the check byte.
 #[inline(always)]
 pub(crate) const fn fold_lanes(acc: u64) -> u8 {
@@ -145,7 +102,7 @@ pub fn checksum(bytes: &[u8]) -> u8 {
 #[inline]
 pub fn unescape_in_place(buf: &mut [u8]) -> (usize, UnescapeReport) {
     let mut report = UnescapeReport::default();
-    let Some(first) = find_byte(buf, ESCAPE) else {
+    let Some(first) = memchr::memchr(ESCAPE, buf) else {
         return (buf.len(), report);
     };
     let mut w = first;
@@ -281,28 +238,6 @@ mod tests {
             assert!(xor_and_find_escape(&d).1);
         }
         assert_eq!(find_byte(&data, 0x7e), None);
-        for cut in 0..data.len() {
-            let mut d = data.clone();
-            d.insert(cut, 0x7e);
-            let (mut acc, mut esc) = (0u64, 0u64);
-            assert_eq!(scan_to_flag(&d, &mut acc, &mut esc), Some(cut));
-            assert_eq!(fold_lanes(acc), checksum(&d[..cut]));
-            assert_eq!(esc, 0);
-            // An escape after the flag is not this frame's.
-            if cut + 1 < d.len() {
-                d[cut + 1] = 0x7d;
-                let (mut acc, mut esc) = (0u64, 0u64);
-                scan_to_flag(&d, &mut acc, &mut esc);
-                assert_eq!(esc, 0);
-            }
-            if cut > 0 {
-                d[cut / 2] = 0x7d;
-                let (mut acc, mut esc) = (0u64, 0u64);
-                scan_to_flag(&d, &mut acc, &mut esc);
-                assert_ne!(esc, 0);
-            }
-        }
-        assert_eq!(xor_and_find_escape(&data).0, checksum(&data));
         // The borrow trick's edge: 0x7f next to a match.
         assert_eq!(find_byte(&[0x7f, 0x7e, 0, 0, 0, 0, 0, 0, 0], 0x7e), Some(1));
         assert_eq!(find_byte(&[0x7e, 0x7f, 0, 0, 0, 0, 0, 0], 0x7f), Some(1));

@@ -7,10 +7,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::escape::{
-    FLAG, checksum, escape_tail_in_place, find_byte, fold_lanes, scan_to_flag, unescape_in_place,
-    xor_and_find_escape,
-};
+use crate::escape::{ESCAPE, FLAG, checksum, escape_tail_in_place, unescape_in_place, xor_and_find_escape};
 use crate::header::{Header, ParsedHeader, parse_header};
 use crate::{Error, Message};
 
@@ -288,9 +285,9 @@ pub fn decode_frame_in_place(raw: &mut [u8], options: DecodeOptions) -> Result<F
 /// The borrowed counterpart of [`FrameDecoder`] for bytes already in memory (captures, files, benches).
 #[inline]
 pub fn find_frame(buf: &[u8]) -> Option<std::ops::Range<usize>> {
-    let mut start = find_byte(buf, FLAG)?;
+    let mut start = memchr::memchr(FLAG, buf)?;
     loop {
-        let rel = find_byte(&buf[start + 1..], FLAG)?;
+        let rel = memchr::memchr(FLAG, &buf[start + 1..])?;
         let end = start + 1 + rel;
         if end == start + 1 {
             start = end;
@@ -310,20 +307,26 @@ pub fn decode_next<'a>(
     scratch: &'a mut [u8],
     options: DecodeOptions,
 ) -> Option<(Result<FrameRef<'a>, Error>, usize)> {
-    let mut start = find_byte(buf, FLAG)?;
+    let mut start = memchr::memchr(FLAG, buf)?;
     loop {
-        let (mut acc, mut escapes) = (0u64, 0u64);
-        let rel = scan_to_flag(&buf[start + 1..], &mut acc, &mut escapes)?;
+        let hay = &buf[start + 1..];
+        // The first flag or escape; after an escape, only the flag matters.
+        let first = memchr::memchr2(FLAG, ESCAPE, hay)?;
+        let (rel, escaped) = if hay[first] == FLAG {
+            (first, false)
+        } else {
+            (first + 1 + memchr::memchr(FLAG, &hay[first + 1..])?, true)
+        };
         let end = start + 1 + rel;
         if rel == 0 {
             start = end;
             continue;
         }
         let inner = &buf[start + 1..end];
-        let result = if escapes == 0 {
-            decode_unescaped_with(inner, options, Some(fold_lanes(acc)))
-        } else {
+        let result = if escaped {
             decode_frame(&buf[start..=end], scratch, options)
+        } else {
+            decode_unescaped_with(inner, options, None)
         };
         return Some((result, end + 1));
     }
@@ -354,10 +357,8 @@ pub struct FrameDecoder {
     options: DecodeOptions,
     /// Bytes skipped outside frames (noise, vendor lines, the tail of an oversized run).
     discarded_bytes: u64,
-    /// XOR lanes of the bytes scanned so far (the checksum, when no escape was seen).
-    xor_lanes: u64,
-    /// Non-zero once an escape byte was scanned: the frame needs unescaping.
-    escapes: u64,
+    /// Whether an escape byte was scanned: the frame needs unescaping.
+    escaped: bool,
 }
 
 impl Default for FrameDecoder {
@@ -374,8 +375,7 @@ impl FrameDecoder {
             max_frame_bytes,
             options,
             discarded_bytes: 0,
-            xor_lanes: 0,
-            escapes: 0,
+            escaped: false,
         }
     }
 
@@ -398,7 +398,7 @@ impl FrameDecoder {
             }
             if buf[0] != FLAG {
                 self.restart();
-                match find_byte(buf, FLAG) {
+                match memchr::memchr(FLAG, buf) {
                     Some(i) => {
                         self.discarded_bytes += i as u64;
                         buf.advance(i);
@@ -410,9 +410,20 @@ impl FrameDecoder {
                     }
                 }
             }
-            // Resume where the last call stopped; the checksum lanes carry over with the position.
+            // Resume where the last call stopped, noting whether an escape was passed on the way.
             let from = self.scanned.max(1);
-            let Some(rel) = scan_to_flag(&buf[from..], &mut self.xor_lanes, &mut self.escapes) else {
+            let found = if self.escaped {
+                memchr::memchr(FLAG, &buf[from..])
+            } else {
+                match memchr::memchr2(FLAG, ESCAPE, &buf[from..]) {
+                    Some(i) if buf[from + i] == ESCAPE => {
+                        self.escaped = true;
+                        memchr::memchr(FLAG, &buf[from + i + 1..]).map(|j| i + 1 + j)
+                    }
+                    other => other,
+                }
+            };
+            let Some(rel) = found else {
                 if buf.len() > self.max_frame_bytes {
                     let len = buf.len();
                     self.discarded_bytes += len as u64;
@@ -427,7 +438,7 @@ impl FrameDecoder {
                 return Ok(None);
             };
             let end = from + rel;
-            let (xor_lanes, escapes) = (self.xor_lanes, self.escapes);
+            let escaped = self.escaped;
             self.restart();
             if end == 1 {
                 // `7e 7e`: the first closed a frame we never saw the start of.
@@ -445,16 +456,16 @@ impl FrameDecoder {
             }
             let mut raw = buf.split_to(end + 1);
             let mut leniencies = Leniencies::NONE;
-            let (n, xor_all) = if escapes == 0 {
-                (end - 1, Some(fold_lanes(xor_lanes)))
-            } else {
+            let n = if escaped {
                 let (n, report) = unescape_in_place(&mut raw[1..end]);
                 if report.lone_escape {
                     leniencies |= Leniencies::LONE_ESCAPE;
                 }
-                (n, None)
+                n
+            } else {
+                end - 1
             };
-            let (parsed, body_end) = parse_content(&raw[1..1 + n], self.options, xor_all)?;
+            let (parsed, body_end) = parse_content(&raw[1..1 + n], self.options, None)?;
             leniencies |= parsed.leniencies;
             let body = raw.freeze().slice(1 + parsed.header_len..1 + body_end);
             return Ok(Some(Frame {
@@ -467,8 +478,7 @@ impl FrameDecoder {
 
     fn restart(&mut self) {
         self.scanned = 0;
-        self.xor_lanes = 0;
-        self.escapes = 0;
+        self.escaped = false;
     }
 }
 
