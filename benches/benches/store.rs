@@ -8,6 +8,7 @@
 //! `STORE_BENCH_BACKENDS=embedded` (or `postgres`) restricts the run to one backend.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench setup: a panic is a broken bench
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -479,4 +479,32 @@ mod tests {
                 .all(|w| (w[0].fix_time, w[0].block_hash()) < (w[1].fix_time, w[1].block_hash()))
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lagging_subscriber_loses_the_oldest_batches_and_counts_them() {
+        let path = scratch("embedded-lag");
+        let mut config = crate::StoreConfig::default();
+        config.writer.fanout_capacity_batches = 2;
+        let store = Store::open_with(&format!("sqlite:{}", path.display()), &config)
+            .await
+            .unwrap();
+        let mut slow = store.subscribe();
+        for i in 0..5 {
+            store.append_points(&[point(1, i, 1)]).await.unwrap();
+        }
+        // Only the two newest batches are still buffered; the three before were dropped and counted.
+        assert_eq!(slow.recv().await.unwrap().points, [point(1, 3, 1)]);
+        assert_eq!(slow.missed_batches(), 3);
+        assert_eq!(slow.recv().await.unwrap().points, [point(1, 4, 1)]);
+        // The store is unaffected: every point was stored.
+        assert_eq!(
+            store
+                .latest_position(VehicleId(1))
+                .await
+                .unwrap()
+                .unwrap()
+                .fix_time,
+            point(1, 4, 1).fix_time
+        );
+    }
 }
