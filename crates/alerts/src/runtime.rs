@@ -113,8 +113,18 @@ impl AlertsHandle {
     }
 }
 
-/// Starts the runtime on `store`. Must be called within a Tokio runtime.
+/// Starts the runtime on `store`. Must be called within a Tokio runtime. With `enabled = false` nothing
+/// runs and the feed stays silent.
 pub async fn start(store: Store, rules: RulesConfig, config: AlertsConfig) -> Result<AlertsHandle, Error> {
+    if !config.enabled {
+        info!("alerts runtime disabled by configuration");
+        let (stop, _) = watch::channel(false);
+        return Ok(AlertsHandle {
+            feed: broadcast::channel(1).0,
+            stop,
+            tasks: Vec::new(),
+        });
+    }
     // Subscribe before loading anything, so that no batch committed meanwhile is missed.
     let subscription = store.subscribe();
     let (reference, warnings) = load_reference(&store, &rules).await?;
