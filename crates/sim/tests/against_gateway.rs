@@ -1,0 +1,129 @@
+//! The fleet against the real gateway and the embedded store: every point in the ledger is stored, once,
+//! including across a gateway restart that leaves reports unanswered (they come back as backfill).
+#![allow(clippy::unwrap_used)] // a panic is a failed test
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use tianshu_ingest::{Gateway, GatewayConfig, StoreSink};
+use tianshu_model::{PositionSource, Timestamp};
+use tianshu_sim::scenario::TerminalScenarios;
+use tianshu_sim::world::files::registry_csv;
+use tianshu_sim::{Fleet, FleetConfig, LedgerEntry, World, WorldConfig};
+use tianshu_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// 2026-11-27 09:30 in Huangshi, a Friday morning.
+const FRIDAY_MORNING_MS: i64 = 1_795_743_000_000;
+
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    // A guard against hanging forever, not a performance assertion.
+    for _ in 0..12_000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+fn gateway(store: &Store, listener: TcpListener) -> CancellationToken {
+    let gw = Gateway::new(
+        GatewayConfig::default(),
+        store.clone(),
+        Arc::new(StoreSink(store.clone())),
+    );
+    let shutdown = CancellationToken::new();
+    tokio::spawn(tianshu_ingest::run(listener, gw, shutdown.clone()));
+    shutdown
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_point_is_stored_exactly_once_across_a_gateway_restart() {
+    let dir = std::env::temp_dir().join(format!("tianshu-sim-gateway-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = dir.join("ts.db").to_string_lossy().into_owned();
+    let start_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let world = Arc::new(World::generate(&WorldConfig {
+        vehicles: 30,
+        days: 0,
+        start_date,
+        ..Default::default()
+    }));
+    let store = Store::open(&url).await.unwrap();
+    let records = tianshu_store::parse_registry_csv(&registry_csv(&world)).unwrap();
+    store.import_registry(&records).await.unwrap();
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = gateway(&store, listener);
+    let cfg = FleetConfig {
+        target: addr,
+        interval_secs: 10.0,
+        parked_interval_secs: 30.0,
+        speedup: 100.0,
+        start_ms: Some(FRIDAY_MORNING_MS),
+        connect_spread_secs: 0.5,
+        reconnect_secs: 0.2,
+        scenarios: TerminalScenarios {
+            alarm_rate: 0.5,
+            ..TerminalScenarios::none()
+        },
+        ..Default::default()
+    };
+    let fleet = Fleet::spawn(cfg, world.clone()).unwrap();
+    let (ledger, stats) = (fleet.ledger(), fleet.stats());
+    wait_for("200 acknowledged points", || ledger.recorded() >= 200).await;
+
+    // The gateway goes away and comes back on the same address: what the terminals recorded meanwhile,
+    // and what was in flight, reaches the store as blind-area backfill.
+    shutdown.cancel();
+    wait_for("the terminals to notice", || stats.online.get() == 0).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let shutdown = gateway(&store, listener);
+    let before = ledger.recorded();
+    wait_for("backfill and 400 more points", || {
+        stats.backfill_points_acked.get() > 0 && ledger.recorded() >= before + 400
+    })
+    .await;
+    fleet.stop().await.unwrap();
+    shutdown.cancel();
+
+    let entries = ledger.entries();
+    assert_eq!(entries.len() as u64, ledger.recorded());
+    let unique: HashSet<LedgerEntry> = entries.iter().copied().collect();
+    assert_eq!(unique.len(), entries.len(), "the ledger holds each point once");
+    assert!(entries.iter().any(|e| e.source == PositionSource::Backfill));
+
+    // Everything the store holds for the fleet's cars, keyed like the ledger.
+    let plate_of: HashMap<_, _> = world
+        .vehicles
+        .iter()
+        .map(|v| (v.plate.clone(), v.phone))
+        .collect();
+    let mut stored: HashMap<(tianshu_model::Phone, Timestamp, i64), usize> = HashMap::new();
+    for v in store.vehicles().await.unwrap() {
+        assert!(plate_of.contains_key(&v.plate));
+        let track = store
+            .track(v.id, Timestamp(0), Timestamp(i64::MAX / 2))
+            .await
+            .unwrap();
+        let points: Vec<_> = track.try_collect().await.unwrap();
+        for p in points {
+            *stored.entry((p.phone, p.fix_time, p.block_hash())).or_default() += 1;
+        }
+    }
+    for e in &entries {
+        let n = stored
+            .get(&(e.phone, e.fix_time, e.block_hash))
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(n, 1, "acknowledged point {e:?} stored {n} times");
+    }
+    assert!(stored.values().all(|&n| n == 1), "the store holds no point twice");
+    std::fs::remove_dir_all(&dir).ok();
+}
