@@ -9,6 +9,8 @@
 //! `cargo bench -p tianshu-benches --bench mqtt`
 //! (`TIANSHU_BENCH_MQTT_PROTOCOL=3.1.1` measures MQTT 3.1.1; the default is MQTT 5.)
 
+#![allow(missing_docs)]
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -103,9 +105,13 @@ fn mqtt_ingest(c: &mut Criterion) {
     };
 
     let (publisher, _store) = rt.block_on(async {
-        admin()
+        let admin = admin().await;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
             .await
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"))
+            .expect("dropping an old database");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
             .await
             .expect("creating the database");
         let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{db}"))

@@ -185,13 +185,14 @@ impl Shared {
         }
     }
 
-    /// Decodes, binds to the vehicle and stores one message.
-    async fn process(
+    /// Decodes one message and binds its points to the terminal's vehicle. `Ok(None)`: shutdown came first.
+    async fn decode(
         &self,
         kind: PayloadKind,
         topic_phone: Phone,
         message: &Message,
-    ) -> Result<Outcome, Rejection> {
+        recv: Timestamp,
+    ) -> Result<Option<Vec<Position>>, Rejection> {
         let (phone, mut points) = match kind {
             PayloadKind::Json => {
                 let p = crate::json::parse_position(&message.payload)
@@ -210,7 +211,7 @@ impl Shared {
             ));
         }
         let vehicle = match self.vehicle_of(phone).await {
-            None => return Ok(Outcome::Abandoned),
+            None => return Ok(None),
             Some(Some(v)) => v,
             Some(None) => {
                 return Err(Rejection::new(
@@ -219,22 +220,63 @@ impl Shared {
                 ));
             }
         };
-        if points.is_empty() {
-            return Ok(Outcome::Stored);
-        }
-        let recv = now();
         for p in &mut points {
             p.vehicle = vehicle;
             p.phone = phone;
             p.recv_time = recv;
         }
-        Ok(if self.append(points).await {
-            Outcome::Stored
-        } else {
-            Outcome::Abandoned
-        })
+        Ok(Some(points))
+    }
+
+    /// Processes a group of messages that arrived together: each is decoded on its own (a bad one is
+    /// refused alone), and the points of all the good ones go to the store in one append, which costs the
+    /// writer one queue entry instead of one per message.
+    async fn process_group(&self, routes: &TopicRoutes, group: Vec<Received>) -> Vec<Finished> {
+        let recv = now();
+        let mut outcomes: Vec<Result<Outcome, Rejection>> = Vec::with_capacity(group.len());
+        let mut points = Vec::with_capacity(group.len());
+        for (_, message, _) in &group {
+            let outcome = match routes.route(&message.topic) {
+                Err(r) => Err(r),
+                Ok((kind, phone)) => {
+                    METRICS
+                        .messages_received
+                        .with_label_values(&[kind_label(kind)])
+                        .inc();
+                    match self.decode(kind, phone, message, recv).await {
+                        Ok(Some(p)) => {
+                            points.extend(p);
+                            Ok(Outcome::Stored)
+                        }
+                        Ok(None) => Ok(Outcome::Abandoned),
+                        Err(r) => Err(r),
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        if !points.is_empty() && !self.append(points).await {
+            for o in &mut outcomes {
+                if matches!(o, Ok(Outcome::Stored)) {
+                    *o = Ok(Outcome::Abandoned);
+                }
+            }
+        }
+        group
+            .into_iter()
+            .zip(outcomes)
+            .map(|((g, m, at), o)| (g, m, at, o))
+            .collect()
     }
 }
+
+/// A message as received: connection generation, the message, when it arrived.
+type Received = (u64, Message, Instant);
+/// A processed message, ready to be acknowledged (or not).
+type Finished = (u64, Message, Instant, Result<Outcome, Rejection>);
+
+/// Most messages processed as one group (one append).
+const GROUP_MAX_MESSAGES: usize = 512;
 
 /// Runs MQTT ingest until `shutdown` resolves: connects to the broker in `config`, subscribes, stores what
 /// arrives and acknowledges it after commit. Returns when shut down (after acknowledging what was committed).
@@ -245,7 +287,7 @@ pub async fn run(
     status: Arc<MqttStatus>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), client::ClientError> {
-    let routes = TopicRoutes::new(&config.subscriptions);
+    let routes = Arc::new(TopicRoutes::new(&config.subscriptions));
     let (client, mut eventloop) = client::connect(&config, &config.client_id, password.as_deref(), true)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let generation = Arc::new(AtomicU64::new(0));
@@ -254,7 +296,7 @@ pub async fn run(
     // being polled, acknowledgements stop being sent, and the broker stops delivering: a deadlock. What
     // arrives is bounded by the broker's in-flight window (MQTT 5 receive maximum, or the broker's own
     // limit); processing takes at most `max_inflight_messages` at once, the rest waits here.
-    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Message, Instant)>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Received>();
 
     // The connection task: never waits on the store.
     let conn = {
@@ -325,7 +367,10 @@ pub async fn run(
         lookup: tokio::sync::Mutex::new(()),
         shutdown: stop_rx.clone(),
     });
-    let mut pending = FuturesOrdered::new();
+    let mut pending: FuturesOrdered<futures::future::BoxFuture<'static, Vec<Finished>>> =
+        FuturesOrdered::new();
+    // Messages taken from the channel and not yet acknowledged.
+    let mut in_process = 0usize;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -337,7 +382,11 @@ pub async fn run(
                 loop {
                     tokio::select! {
                         done = pending.next() => match done {
-                            Some(done) => ack(&client, &generation, done).await,
+                            Some(done) => {
+                                for d in done {
+                                    ack(&client, &generation, d).await;
+                                }
+                            }
                             None => break,
                         },
                         _ = &mut drain => break,
@@ -345,21 +394,25 @@ pub async fn run(
                 }
                 break;
             }
-            Some(done) = pending.next(), if !pending.is_empty() => ack(&client, &generation, done).await,
-            received = rx.recv(), if pending.len() < max_inflight => {
-                let Some((g, message, at)) = received else { break };
-                let shared = shared.clone();
-                let route = routes.route(&message.topic);
-                pending.push_back(async move {
-                    let outcome = match route {
-                        Err(r) => Err(r),
-                        Ok((kind, phone)) => {
-                            METRICS.messages_received.with_label_values(&[kind_label(kind)]).inc();
-                            shared.process(kind, phone, &message).await
-                        }
-                    };
-                    (g, message, at, outcome)
-                });
+            Some(done) = pending.next(), if !pending.is_empty() => {
+                let done: Vec<Finished> = done;
+                in_process -= done.len();
+                for d in done {
+                    ack(&client, &generation, d).await;
+                }
+            }
+            received = rx.recv(), if in_process < max_inflight => {
+                let Some(first) = received else { break };
+                let mut group = vec![first];
+                while group.len() < GROUP_MAX_MESSAGES && in_process + group.len() < max_inflight {
+                    match rx.try_recv() {
+                        Ok(m) => group.push(m),
+                        Err(_) => break,
+                    }
+                }
+                in_process += group.len();
+                let (shared, routes) = (shared.clone(), routes.clone());
+                pending.push_back(Box::pin(async move { shared.process_group(&routes, group).await }));
             }
         }
     }
@@ -380,11 +433,7 @@ fn kind_label(kind: PayloadKind) -> &'static str {
 }
 
 /// Acknowledges a finished message, if it belongs to the current connection.
-async fn ack(
-    client: &Client,
-    generation: &AtomicU64,
-    (g, message, at, outcome): (u64, Message, Instant, Result<Outcome, Rejection>),
-) {
+async fn ack(client: &Client, generation: &AtomicU64, (g, message, at, outcome): Finished) {
     METRICS.inflight.dec();
     let send = match outcome {
         Ok(Outcome::Stored) => {

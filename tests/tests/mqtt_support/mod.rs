@@ -281,8 +281,8 @@ pub async fn stored(store: &Store, base: u128, i: u32) -> Vec<Position> {
     let stream = store
         .track(
             vehicle.id,
-            Timestamp::from_millis(0),
-            Timestamp::from_millis(i64::MAX / 2),
+            Timestamp::from_secs(T0_SECS - 86_400),
+            Timestamp::from_secs(T0_SECS + 365 * 86_400),
         )
         .await
         .expect("reading a track");
