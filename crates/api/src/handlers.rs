@@ -87,6 +87,10 @@ pub struct VehicleDetail {
     pub vehicle: Vehicle,
     /// The latest committed position.
     pub latest: Option<LivePoint>,
+    /// Who drives it: the last card sign-in of the past day, else the current order's driver.
+    pub driver: Option<String>,
+    /// The dispatch order or filing covering the latest fix (`id`, `purpose`, `start`, `end`...).
+    pub order: Option<serde_json::Value>,
 }
 
 /// `GET /api/vehicles/{id}`
@@ -97,13 +101,42 @@ pub async fn vehicle(
 ) -> ApiResult<Json<VehicleDetail>> {
     let scoped = Scoped::new(&state, &who).await?;
     let vehicle = scoped.vehicle(VehicleId(id)).await?;
-    let latest = state
+    let latest_pos = state.store().latest_position(vehicle.id).await?;
+    let latest = latest_pos.as_ref().map(LivePoint::from);
+    let now = latest_pos.map_or_else(
+        || Timestamp::from_millis(chrono::Utc::now().timestamp_millis()),
+        |p| p.fix_time,
+    );
+    let order = state
         .store()
-        .latest_position(vehicle.id)
+        .rules()
+        .orders()
         .await?
-        .as_ref()
-        .map(LivePoint::from);
-    Ok(Json(VehicleDetail { vehicle, latest }))
+        .into_iter()
+        .filter(|o| o.plate == vehicle.plate && o.start <= now && now < o.end)
+        .filter(|o| o.state == "approved" || o.state == "completed")
+        .max_by_key(|o| o.start);
+    let signed_in = state
+        .store()
+        .driver_events(vehicle.id, now.add_millis(-86_400_000), now.add_millis(1))
+        .await?
+        .into_iter()
+        .rev()
+        .find(|e| e.signed_in)
+        .and_then(|e| e.name);
+    let driver = signed_in.or_else(|| {
+        order
+            .as_ref()
+            .and_then(|o| o.body.get("driver"))
+            .and_then(|d| d.as_str())
+            .map(str::to_string)
+    });
+    Ok(Json(VehicleDetail {
+        vehicle,
+        latest,
+        driver,
+        order: order.map(|o| o.body),
+    }))
 }
 
 /// A terminal as listed (never its auth-code hash).

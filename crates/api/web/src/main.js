@@ -253,9 +253,18 @@ function renderVehicleList() {
 
 function openCard(id, fly = false) {
   S.cardVehicle = Number(id);
+  S.cardDetail = null;
+  // Driver and current order come from the vehicle's detail (sign-ins and orders), fetched on open.
+  api(`/api/vehicles/${S.cardVehicle}`).then((d) => { if (d.id === S.cardVehicle) { S.cardDetail = d; renderCard(); } }).catch(() => {});
   const p = S.positions.get(S.cardVehicle);
   if (fly && p && map) map.flyTo({ center: disp(p.lon, p.lat), zoom: Math.max(map.getZoom(), 14) });
   renderCard();
+}
+
+function orderText(o) {
+  if (!o) return t('none');
+  const span = `${fmtTime(parseTime(o.start)).slice(11, 16)}–${fmtTime(parseTime(o.end)).slice(11, 16)}`;
+  return `${o.id} ${o.purpose || ''} (${span})`;
 }
 
 async function renderCard() {
@@ -275,8 +284,8 @@ async function renderCard() {
       el('dt', {}, t('speed')), el('dd', {}, p ? `${p.kmh.toFixed(1)} ${t('kmh')}` : t('none')),
       el('dt', {}, t('course')), el('dd', {}, p ? `${p.course}°` : t('none')),
       el('dt', {}, t('last_fix')), el('dd', {}, p ? fmtTime(p.t) : t('none')),
-      el('dt', {}, t('driver')), el('dd', {}, v.driver || t('none')),
-      el('dt', {}, t('order')), el('dd', {}, v.order || t('none'))),
+      el('dt', {}, t('driver')), el('dd', { id: 'card-driver' }, (S.cardDetail && S.cardDetail.driver) || t('none')),
+      el('dt', {}, t('order')), el('dd', { id: 'card-order' }, orderText(S.cardDetail && S.cardDetail.order))),
     el('div', { class: 'actions' },
       el('button', { id: 'card-follow', onclick: () => { S.follow = S.follow === v.id ? null : v.id; renderCard(); redrawCars(); } }, S.follow === v.id ? t('unfollow') : t('follow')),
       canReplay ? el('button', { id: 'card-replay', onclick: () => { switchView('replay'); $('#replay-plate').value = v.plate; loadReplay(); } }, t('open_replay')) : null,

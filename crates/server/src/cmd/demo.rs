@@ -348,6 +348,20 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .import_registry(&records)
             .await
             .context("importing the demo registry")?;
+        // Geofences and orders as an administrator would import them; the shipped calendars cover the days.
+        let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+        let geojson = tianshu_sim::world::files::geofences_geojson(&world);
+        tianshu_alerts::reference::import_geofences(&store, &geojson, now)
+            .await
+            .context("importing the demo geofences")?;
+        let orders = tianshu_sim::world::files::orders_jsonl(&world);
+        let imported = tianshu_alerts::reference::import_orders(&store, &orders, now)
+            .await
+            .context("importing the demo orders")?;
+        eprintln!(
+            "imported the demo registry, geofences and {} orders and filings",
+            imported.created + imported.updated + imported.unchanged
+        );
         let units = store.units().await?;
         // The supervisor gets the department (below the city) with the most cars.
         let mut per_unit = std::collections::HashMap::<&str, usize>::new();
