@@ -84,7 +84,7 @@ async fn resilient_terminal(addr: SocketAddr, i: u32, code: String, ledger: Arc<
                 && result == 0
                 && let Some(p) = unacked.remove(&s)
             {
-                ledger.lock().unwrap().record(i, &p);
+                ledger.lock().expect("ledger lock").record(i, &p);
             }
         }
     }
@@ -114,7 +114,7 @@ async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
 
     // Under load, kill -9.
     let waited = tokio::time::Instant::now();
-    while ledger.lock().unwrap().len() < KILL_AFTER_ACKS {
+    while ledger.lock().expect("ledger lock").len() < KILL_AFTER_ACKS {
         assert!(
             waited.elapsed() < Duration::from_secs(120),
             "load did not build up"
@@ -122,7 +122,7 @@ async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.kill();
-    let acked_before_crash = ledger.lock().unwrap().clone();
+    let acked_before_crash = ledger.lock().expect("ledger lock").clone();
     assert!(
         acked_before_crash.len() < (TERMINALS as usize) * (POINTS_EACH as usize),
         "killed mid-run"
@@ -148,7 +148,7 @@ async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
     assert!(retransmitted > 0, "the crash left points to retransmit");
     drop(server);
 
-    let ledger = ledger.lock().unwrap().clone();
+    let ledger = ledger.lock().expect("ledger lock").clone();
     assert_eq!(
         ledger.len(),
         (TERMINALS as usize) * (POINTS_EACH as usize),
