@@ -8,40 +8,43 @@
 mod store_support;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use store_support::{Scratch, point};
 use tianshu_model::VehicleId;
 use tianshu_store::{Error, Store, StoreConfig};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
-/// Relays connections from `addr` to the PostgreSQL server until dropped.
+/// Relays connections from `addr` to the PostgreSQL server until stopped.
 struct Relay {
-    tasks: JoinSet<()>,
+    accept: tokio::task::JoinHandle<()>,
+    conns: Arc<Mutex<JoinSet<()>>>,
 }
 
 impl Relay {
     async fn start(addr: SocketAddr) -> Relay {
         let listener = TcpListener::bind(addr).await.unwrap();
-        let mut tasks = JoinSet::new();
-        tasks.spawn(async move {
-            let mut conns = JoinSet::new();
+        let conns = Arc::new(Mutex::new(JoinSet::new()));
+        let spawn_into = conns.clone();
+        let accept = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                conns.spawn(async move {
+                spawn_into.lock().await.spawn(async move {
                     if let Ok(mut server) = TcpStream::connect("127.0.0.1:5432").await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     }
                 });
             }
         });
-        Relay { tasks }
+        Relay { accept, conns }
     }
-}
 
-impl Drop for Relay {
-    fn drop(&mut self) {
-        // Aborting the accept task drops the listener and, with its JoinSet, every relayed connection.
-        self.tasks.abort_all();
+    /// Stops listening and closes every relayed connection; returns once all are closed.
+    async fn stop(self) {
+        self.accept.abort();
+        let _ = self.accept.await;
+        self.conns.lock().await.shutdown().await;
     }
 }
 
@@ -61,8 +64,7 @@ async fn appends_fail_clearly_while_the_database_is_down_and_resume_after() {
     let store = Store::open_with(&url, &config).await.unwrap();
     assert_eq!(store.append_points(&[point(1, 0)]).await.unwrap().inserted, 1);
 
-    drop(relay);
-    tokio::task::yield_now().await;
+    relay.stop().await;
     // Every call fails with `Unavailable` until the database is back; none hangs or panics.
     let mut failures = 0;
     for i in 1..=3 {
@@ -77,7 +79,7 @@ async fn appends_fail_clearly_while_the_database_is_down_and_resume_after() {
     assert_eq!(failures, 3);
     assert!(matches!(store.ping().await, Err(Error::Unavailable(_))));
 
-    let _relay = Relay::start(addr).await;
+    let relay = Relay::start(addr).await;
     store.ping().await.unwrap();
     let s = store
         .append_points(&[point(1, 1), point(1, 2), point(1, 3)])
@@ -89,6 +91,8 @@ async fn appends_fail_clearly_while_the_database_is_down_and_resume_after() {
     );
     let latest = store.latest_position(VehicleId(1)).await.unwrap().unwrap();
     assert_eq!(latest, point(1, 3));
+    drop(store);
+    relay.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,8 @@
 //! ([`Backend::commit_points`]), and only then answers every waiter of that batch with its own
 //! [`AppendSummary`], or with the error: nothing is acknowledged that was not committed.
 //!
-//! After a commit, the newly inserted points go to subscribers through a bounded broadcast. A subscriber
+//! After a commit, and before its appends are answered, the newly inserted points go to subscribers
+//! through a bounded broadcast (so a resolved append's points are already on the feed). A subscriber
 //! that falls behind loses the oldest batches (the spine is never slowed by a slow reader); what it lost
 //! is counted in `tianshu_store_fanout_lagged_batches_total` and on the [`Subscription`].
 
@@ -318,8 +319,21 @@ fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
     let n_points = points.len();
     match result {
         Ok(inserted) if inserted.len() == n_points => {
+            // Fan out first, then answer: once an append has resolved, its new points are already
+            // on every subscriber's feed (the live map never trails an acknowledgement).
+            let fresh: Vec<Position> = points
+                .iter()
+                .zip(&inserted)
+                .filter(|(_, new)| **new)
+                .map(|(p, _)| *p)
+                .collect();
+            m.points_stored.inc_by(fresh.len() as u64);
+            m.points_duplicate.inc_by((n_points - fresh.len()) as u64);
+            if !fresh.is_empty() {
+                // No subscriber is not an error either.
+                let _ = fanout.send(Arc::new(CommittedBatch { points: fresh }));
+            }
             let mut offset = 0;
-            let mut fresh = Vec::new();
             for r in batch {
                 let flags = &inserted[offset..offset + r.points.len()];
                 let new = flags.iter().filter(|f| **f).count() as u64;
@@ -327,16 +341,9 @@ fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
                     inserted: new,
                     duplicates: flags.len() as u64 - new,
                 };
-                fresh.extend(r.points.iter().zip(flags).filter(|(_, f)| **f).map(|(p, _)| *p));
                 offset += r.points.len();
                 // A caller that stopped waiting (its session closed) is no error: the data is stored.
                 let _ = r.reply.send(Ok(summary));
-            }
-            m.points_stored.inc_by(fresh.len() as u64);
-            m.points_duplicate.inc_by((n_points - fresh.len()) as u64);
-            if !fresh.is_empty() {
-                // No subscriber is not an error either.
-                let _ = fanout.send(Arc::new(CommittedBatch { points: fresh }));
             }
         }
         Ok(inserted) => {
