@@ -83,6 +83,10 @@ async fn scenario(scratch: &Scratch, dir: &std::path::Path) {
     }
 
     let metrics = server.metrics().await;
+    let ready = gateway_support::http_get(server.http, "/readyz").await;
+    assert!(ready.contains(" 200 ") && ready.ends_with("ready\n"), "{ready}");
+    let health = gateway_support::http_get(server.http, "/healthz").await;
+    assert!(health.contains(" 200 "), "{health}");
     assert!(
         metric(&metrics, "tianshu_jt808_points_backfilled_total") >= 10.0,
         "{metrics}"
