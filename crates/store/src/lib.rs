@@ -20,9 +20,10 @@
 //! - its migrations as files, `migrations/sqlite/NNNN_name.sql` and `migrations/postgres/NNNN_name.sql`.
 //!   `build.rs` discovers them and embeds them with `include_str!`; nothing else lists them. Version
 //!   ranges: 0001-0099 tracks and registry, 0100-0199 rules and alerts, 0200-0299 users and audit.
-//! - its trait in its own file at the crate root (`src/points.rs` holds the track types; a rules area
-//!   would add `src/rules.rs` with `pub trait RulesStore` and an `impl Store { pub fn rules(&self) -> &dyn
-//!   RulesStore }` that matches on [`Store::kind`]);
+//! - its trait in its own file at the crate root (the track and registry interface, [`Backend`], is in
+//!   this file; `src/rules.rs` has `pub trait RulesStore` and `src/access.rs` `pub trait AccessStore`,
+//!   each with an `impl Store { pub fn rules(&self) -> &dyn RulesStore }`-style accessor that matches
+//!   on [`Store::kind`]);
 //! - one implementation file per backend: `src/embedded/<area>.rs` (`impl RulesStore for
 //!   EmbeddedBackend`, using [`embedded::EmbeddedBackend::read`] and [`embedded::EmbeddedBackend::write`])
 //!   and `src/postgres/<area>.rs` (`impl RulesStore for PostgresBackend`, using
