@@ -5,6 +5,9 @@
 //! - `decode_0200_107b_to_position`: the same plus the conversion to a `Position` (UTC time, signs).
 //! - `frame_decoder_0200_107b`: the same frame through `FrameDecoder` on a `BytesMut`, the TCP path.
 //! - `encode_8001`: a platform acknowledgement, header + body + checksum + escape, into a reused buffer.
+//! - `*_cpu`: the same measured in this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) rather than wall
+//!   time, so that other processes on a shared machine do not count (their cache and core contention
+//!   still does).
 //! - `stream_1000_mixed`: 1,000 mixed frames (location reports, heartbeats, batches, acks) fed to
 //!   `FrameDecoder` in 1,460-byte reads, every body decoded and every location item visited.
 
@@ -52,7 +55,7 @@ use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tianshu_jt808::{
     BatchItems, DecodeOptions, FrameDecoder, GeneralAck, Header, Items, LocationBatch, LocationReport,
-    Message, decode_frame, decode_next, encode_message, find_frame, id,
+    Message, decode_next, encode_message, id,
 };
 use tianshu_model::{Edition, Phone, PositionSource, Timestamp, VehicleId};
 
@@ -78,6 +81,28 @@ fn decode_one(raw: &[u8], scratch: &mut [u8]) -> u32 {
     }
 }
 
+/// This thread's CPU time.
+#[allow(unsafe_code)]
+fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Runs `f` `iters` times and returns the CPU time this thread spent.
+fn cpu_timed<R>(iters: u64, mut f: impl FnMut() -> R) -> std::time::Duration {
+    let start = thread_cpu_time();
+    for _ in 0..iters {
+        black_box(f());
+    }
+    thread_cpu_time() - start
+}
+
 fn bench_decode(c: &mut Criterion) {
     let raw = hex::decode(FRAME_0200).expect("hex");
     assert_eq!(raw.len(), 107);
@@ -88,27 +113,9 @@ fn bench_decode(c: &mut Criterion) {
     g.bench_function("decode_0200_107b", |b| {
         b.iter(|| decode_one(black_box(&raw), &mut scratch))
     });
-    g.bench_function("part_find_frame", |b| b.iter(|| find_frame(black_box(&raw))));
-    g.bench_function("part_decode_frame", |b| {
-        b.iter(|| decode_frame(black_box(&raw), &mut scratch, DecodeOptions::STRICT).map(|f| f.body.len()))
+    g.bench_function("decode_0200_107b_cpu", |b| {
+        b.iter_custom(|iters| cpu_timed(iters, || decode_one(black_box(&raw), &mut scratch)))
     });
-    {
-        let frame = decode_frame(&raw, &mut [0u8; 0], DecodeOptions::STRICT).expect("decodes");
-        let body = frame.body;
-        let header = frame.header;
-        g.bench_function("part_message", |b| {
-            b.iter(|| match Message::decode(black_box(&header), black_box(body)) {
-                Ok(Message::Location(r)) => r.basic.lat_raw,
-                _ => 0,
-            })
-        });
-        g.bench_function("part_message_items", |b| {
-            b.iter(|| match Message::decode(black_box(&header), black_box(body)) {
-                Ok(Message::Location(r)) => visit_items(&r),
-                _ => 0,
-            })
-        });
-    }
     g.bench_function("decode_0200_107b_to_position", |b| {
         b.iter(|| {
             let raw = black_box(&raw[..]);
@@ -145,19 +152,21 @@ fn bench_encode(c: &mut Criterion) {
     let mut out = BytesMut::with_capacity(64);
     let mut g = c.benchmark_group("jt808");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("encode_8001", |b| {
-        let mut serial = 0u16;
-        b.iter(|| {
-            serial = serial.wrapping_add(1);
-            out.clear();
-            let ack = Message::PlatformAck(GeneralAck {
-                reply_serial: black_box(serial),
-                reply_msg_id: id::LOCATION,
-                result: GeneralAck::RESULT_OK,
-            });
-            encode_message(&Header { serial, ..header }, &ack, &mut out).expect("encodes");
-            out.len()
-        })
+    let mut serial = 0u16;
+    let mut encode = move || {
+        serial = serial.wrapping_add(1);
+        out.clear();
+        let ack = Message::PlatformAck(GeneralAck {
+            reply_serial: black_box(serial),
+            reply_msg_id: id::LOCATION,
+            result: GeneralAck::RESULT_OK,
+        });
+        encode_message(&Header { serial, ..header }, &ack, &mut out).expect("encodes");
+        out.len()
+    };
+    g.bench_function("encode_8001", |b| b.iter(&mut encode));
+    g.bench_function("encode_8001_cpu", |b| {
+        b.iter_custom(|iters| cpu_timed(iters, &mut encode))
     });
     g.finish();
 }
@@ -200,30 +209,32 @@ fn bench_stream(c: &mut Criterion) {
     let stream = mixed_stream();
     let mut g = c.benchmark_group("jt808");
     g.throughput(Throughput::Elements(1000));
-    g.bench_function("stream_1000_mixed", |b| {
-        let mut decoder = FrameDecoder::default();
-        let mut buf = BytesMut::with_capacity(8192);
-        b.iter(|| {
-            let mut frames = 0u32;
-            let mut acc = 0u32;
-            for chunk in black_box(&stream).chunks(1460) {
-                buf.extend_from_slice(chunk);
-                while let Some(frame) = decoder.decode(&mut buf).expect("decodes") {
-                    frames += 1;
-                    match frame.message().expect("body") {
-                        Message::Location(r) => acc = acc.wrapping_add(visit_items(&r)),
-                        Message::LocationBatch(batch) => {
-                            for r in batch.iter().flatten() {
-                                acc = acc.wrapping_add(visit_items(&r));
-                            }
+    let mut decoder = FrameDecoder::default();
+    let mut buf = BytesMut::with_capacity(8192);
+    let mut run = move || {
+        let mut frames = 0u32;
+        let mut acc = 0u32;
+        for chunk in black_box(&stream).chunks(1460) {
+            buf.extend_from_slice(chunk);
+            while let Some(frame) = decoder.decode(&mut buf).expect("decodes") {
+                frames += 1;
+                match frame.message().expect("body") {
+                    Message::Location(r) => acc = acc.wrapping_add(visit_items(&r)),
+                    Message::LocationBatch(batch) => {
+                        for r in batch.iter().flatten() {
+                            acc = acc.wrapping_add(visit_items(&r));
                         }
-                        _ => {}
                     }
+                    _ => {}
                 }
             }
-            assert_eq!(frames, 1000);
-            acc
-        })
+        }
+        assert_eq!(frames, 1000);
+        acc
+    };
+    g.bench_function("stream_1000_mixed", |b| b.iter(&mut run));
+    g.bench_function("stream_1000_mixed_cpu", |b| {
+        b.iter_custom(|iters| cpu_timed(iters, &mut run))
     });
     g.finish();
     let _ = Items::Wire(&[]);
