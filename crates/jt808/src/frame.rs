@@ -496,6 +496,45 @@ pub fn encode_frame(header: &Header, body: &[u8], out: &mut BytesMut) -> Result<
     Ok(())
 }
 
+/// Appends `body` as a subpackaged message: parts of at most `max_part_len` bytes (1..=1023; vendors
+/// use 256 or 512), numbered from 1, each a whole frame with the header's phone and layout and serials
+/// counting up from `header.serial`. Returns the number of parts.
+pub fn encode_parts(
+    header: &Header,
+    body: &[u8],
+    max_part_len: usize,
+    out: &mut BytesMut,
+) -> Result<u16, Error> {
+    if max_part_len == 0 || max_part_len > crate::MAX_BODY_LEN {
+        return Err(Error::FieldTooLong {
+            field: "part length",
+            len: max_part_len,
+            max: crate::MAX_BODY_LEN,
+        });
+    }
+    let total = body.len().div_ceil(max_part_len).max(1);
+    let total = u16::try_from(total).map_err(|_| Error::FieldTooLong {
+        field: "subpackaged body",
+        len: body.len(),
+        max: usize::from(u16::MAX) * max_part_len,
+    })?;
+    let start = out.len();
+    let mut chunks = body.chunks(max_part_len);
+    for index in 1..=total {
+        let part = chunks.next().unwrap_or(&[]);
+        let h = Header {
+            serial: header.serial.wrapping_add(index - 1),
+            subpackage: Some(crate::Subpackage { total, index }),
+            ..*header
+        };
+        if let Err(e) = encode_frame(&h, part, out) {
+            out.truncate(start);
+            return Err(e);
+        }
+    }
+    Ok(total)
+}
+
 /// Checksums, escapes and closes a frame whose opening flag is at `start`.
 fn finish_frame(out: &mut BytesMut, start: usize) {
     let cs = checksum(&out[start + 1..]);

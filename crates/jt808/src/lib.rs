@@ -67,7 +67,7 @@ pub use error::Error;
 pub use frame::{
     DEFAULT_MAX_FRAME_BYTES, DecodeOptions, Frame, FrameDecoder, FrameRef, Leniencies, decode_frame,
     decode_frame_in_place, decode_next, decode_unescaped, encode_frame, encode_message, encode_message_as,
-    find_frame, frames,
+    encode_parts, find_frame, frames,
 };
 pub use header::{BodyAttributes, HEADER_LEN_2013, HEADER_LEN_2019, Header, MAX_BODY_LEN, Subpackage};
 pub use message::*;

@@ -337,6 +337,27 @@ mod tests {
     }
 
     #[test]
+    fn encoded_parts_reassemble_to_the_body() {
+        let body: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
+        let header = Header::new(0x0801, Phone(13_800_138_000), 0xfffe, Edition::V2019);
+        let mut out = bytes::BytesMut::new();
+        assert_eq!(crate::encode_parts(&header, &body, 1023, &mut out), Ok(3));
+        let mut decoder = crate::FrameDecoder::default();
+        let mut r = Reassembler::default();
+        let mut done = None;
+        let mut serials = Vec::new();
+        while let Some(frame) = decoder.decode(&mut out).expect("decodes") {
+            serials.push(frame.header.serial);
+            done = r.push(&frame, Timestamp::from_secs(0)).expect("accepted");
+        }
+        let done = done.expect("complete");
+        assert_eq!(&done.body[..], &body[..]);
+        assert_eq!(serials, vec![0xfffe, 0xffff, 0]);
+        assert_eq!(done.header.serial, 0xfffe);
+        assert!(crate::encode_parts(&header, &body, 1024, &mut out).is_err());
+    }
+
+    #[test]
     fn caps_and_expiry() {
         let limits = ReassemblyLimits {
             max_parts: 4,
