@@ -7,7 +7,8 @@
 //! creates (and drops) its own database.
 //!
 //! `cargo bench -p tianshu-benches --bench mqtt`
-//! (`TIANSHU_BENCH_MQTT_PROTOCOL=3.1.1` measures MQTT 3.1.1; the default is MQTT 5.)
+//! (`TIANSHU_BENCH_MQTT_PROTOCOL=3.1.1` measures MQTT 3.1.1, the default is MQTT 5;
+//! `TIANSHU_BENCH_MQTT_INFLIGHT=N` sets `max_inflight_messages`.)
 
 #![allow(missing_docs)]
 
@@ -41,7 +42,7 @@ fn start_broker(port: u16, dir: &std::path::Path) -> Broker {
     std::fs::write(
         &conf,
         format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 1000\n\
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\n\
              max_queued_messages 0\n"
         ),
     )
@@ -131,6 +132,10 @@ fn mqtt_ingest(c: &mut Criterion) {
             url: format!("mqtt://127.0.0.1:{port}"),
             protocol,
             client_id: "tianshu-bench".to_string(),
+            max_inflight_messages: std::env::var("TIANSHU_BENCH_MQTT_INFLIGHT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(MqttConfig::default().max_inflight_messages),
             subscriptions: vec![Subscription {
                 filter: "bench/in/json/+".to_string(),
                 payload: PayloadKind::Json,

@@ -27,17 +27,38 @@ pub enum ClientError {
     Closed,
 }
 
-/// A received message, with what is needed to acknowledge it.
+/// A received message, with what is needed to acknowledge it. Topic and payload are borrowed from the
+/// packet itself: nothing is copied per message.
 #[derive(Debug, Clone)]
 pub struct Message {
-    /// The topic it was published to.
-    pub topic: String,
-    /// The payload.
-    pub payload: Bytes,
-    /// The broker marked it as a redelivery.
-    pub dup: bool,
-    /// The token to acknowledge it with.
+    /// The packet, which is also the token to acknowledge it with.
     token: AckToken,
+}
+
+impl Message {
+    /// The topic it was published to (empty when an MQTT 5 topic is not UTF-8: no filter matches it).
+    pub fn topic(&self) -> &str {
+        match &self.token {
+            AckToken::V3(p) => &p.topic,
+            AckToken::V5(p) => std::str::from_utf8(&p.topic).unwrap_or_default(),
+        }
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Bytes {
+        match &self.token {
+            AckToken::V3(p) => &p.payload,
+            AckToken::V5(p) => &p.payload,
+        }
+    }
+
+    /// The broker marked it as a redelivery.
+    pub fn dup(&self) -> bool {
+        match &self.token {
+            AckToken::V3(p) => p.dup,
+            AckToken::V5(p) => p.dup,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -157,9 +178,6 @@ impl EventLoop {
                 }),
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
                     Ok(Event::Message(Box::new(Message {
-                        topic: p.topic.clone(),
-                        payload: p.payload.clone(),
-                        dup: p.dup,
                         token: AckToken::V3(p),
                     })))
                 }
@@ -173,11 +191,7 @@ impl EventLoop {
                     })
                 }
                 Ok(rumqttc::v5::Event::Incoming(rumqttc::v5::mqttbytes::v5::Packet::Publish(p))) => {
-                    let topic = String::from_utf8_lossy(&p.topic).into_owned();
                     Ok(Event::Message(Box::new(Message {
-                        topic,
-                        payload: p.payload.clone(),
-                        dup: p.dup,
                         token: AckToken::V5(p),
                     })))
                 }

@@ -195,12 +195,12 @@ impl Shared {
     ) -> Result<Option<Vec<Position>>, Rejection> {
         let (phone, mut points) = match kind {
             PayloadKind::Json => {
-                let p = crate::json::parse_position(&message.payload)
+                let p = crate::json::parse_position(message.payload())
                     .map_err(|e| Rejection::new(e.reason, e.detail))?;
                 (p.phone, vec![p.point])
             }
             PayloadKind::Jt808 => {
-                let decoded = crate::frame::decode(&message.payload)?;
+                let decoded = crate::frame::decode(message.payload())?;
                 (decoded.phone, decoded.points)
             }
         };
@@ -236,13 +236,10 @@ impl Shared {
         let mut outcomes: Vec<Result<Outcome, Rejection>> = Vec::with_capacity(group.len());
         let mut points = Vec::with_capacity(group.len());
         for (_, message, _) in &group {
-            let outcome = match routes.route(&message.topic) {
+            let outcome = match routes.route(message.topic()) {
                 Err(r) => Err(r),
                 Ok((kind, phone)) => {
-                    METRICS
-                        .messages_received
-                        .with_label_values(&[kind_label(kind)])
-                        .inc();
+                    received_counter(kind).inc();
                     match self.decode(kind, phone, message, recv).await {
                         Ok(Some(p)) => {
                             points.extend(p);
@@ -425,10 +422,15 @@ pub async fn run(
     Ok(())
 }
 
-fn kind_label(kind: PayloadKind) -> &'static str {
+/// The received-messages counter of a payload kind, looked up once (no label hashing per message).
+fn received_counter(kind: PayloadKind) -> &'static prometheus::IntCounter {
+    static JSON: std::sync::LazyLock<prometheus::IntCounter> =
+        std::sync::LazyLock::new(|| METRICS.messages_received.with_label_values(&["json"]));
+    static JT808: std::sync::LazyLock<prometheus::IntCounter> =
+        std::sync::LazyLock::new(|| METRICS.messages_received.with_label_values(&["jt808"]));
     match kind {
-        PayloadKind::Json => "json",
-        PayloadKind::Jt808 => "jt808",
+        PayloadKind::Json => &JSON,
+        PayloadKind::Jt808 => &JT808,
     }
 }
 
@@ -443,7 +445,7 @@ async fn ack(client: &Client, generation: &AtomicU64, (g, message, at, outcome):
         Ok(Outcome::Abandoned) => false,
         Err(r) => {
             METRICS.messages_rejected.with_label_values(&[r.reason]).inc();
-            warn!(topic = %message.topic, reason = r.reason, detail = %r.detail, "mqtt: message rejected");
+            warn!(topic = %message.topic(), reason = r.reason, detail = %r.detail, "mqtt: message rejected");
             true
         }
     };
@@ -452,10 +454,10 @@ async fn ack(client: &Client, generation: &AtomicU64, (g, message, at, outcome):
     }
     if g != generation.load(Ordering::SeqCst) {
         // The connection it came on is gone; the broker will redeliver it and the store will keep one copy.
-        debug!(topic = %message.topic, "mqtt: not acknowledging a message of an earlier connection");
+        debug!(topic = %message.topic(), "mqtt: not acknowledging a message of an earlier connection");
         return;
     }
     if client.ack(&message).await.is_err() {
-        debug!(topic = %message.topic, "mqtt: client closed before the acknowledgement");
+        debug!(topic = %message.topic(), "mqtt: client closed before the acknowledgement");
     }
 }

@@ -28,9 +28,12 @@ fn reject(reason: &'static str, detail: impl Into<String>) -> JsonRejection {
 /// The wire shape. Every member documented in the schema; nothing else accepted.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Wire {
-    terminal: String,
-    time: String,
+struct Wire<'a> {
+    // Borrowed from the payload unless the text has escapes.
+    #[serde(borrow)]
+    terminal: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    time: std::borrow::Cow<'a, str>,
     lat: f64,
     lon: f64,
     speed_kmh: f64,
