@@ -204,3 +204,61 @@ fn config_deploy_files_agree_with_the_defaults() {
         assert!(titles.contains(&title), "the dashboard has a {title} panel");
     }
 }
+
+#[test]
+fn config_log_format_json_writes_one_object_per_line() {
+    use std::io::{BufRead, BufReader};
+    let dir = ScratchDir::new("log_json");
+    for (how, args, env) in [
+        ("--log-format json", vec!["--log-format", "json"], vec![]),
+        (
+            "TIANSHU__LOG__FORMAT=json",
+            vec![],
+            vec![("TIANSHU__LOG__FORMAT", "json")],
+        ),
+    ] {
+        let store = format!("sqlite:{}", dir.0.join(format!("{}.db", unique("log"))).display());
+        let mut child = Command::new(binary())
+            .args([
+                "serve",
+                "--store",
+                &store,
+                "--jt808",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+            ])
+            .args(&args)
+            .envs(env)
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting tianshu serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut serving = None;
+        for line in BufReader::new(stderr).lines() {
+            let line = line.expect("reading the log");
+            let event: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("{how}: not a JSON line ({e}): {line}"));
+            assert!(
+                event["level"].is_string() && event["timestamp"].is_string(),
+                "{line}"
+            );
+            if event["message"] == "tianshu serving" {
+                serving = Some(event);
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let serving = serving.unwrap_or_else(|| panic!("{how}: no `tianshu serving` event"));
+        assert_eq!(serving["level"], "INFO");
+        assert!(
+            serving["jt808_addr"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("127.0.0.1:")),
+            "fields first: {serving}"
+        );
+    }
+}

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// MQTT broker to take positions from, `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (sets `mqtt.url`).
     #[arg(long, value_name = "URL")]
     pub mqtt: Option<String>,
+    /// Log format: `text` (human-readable) or `json` (one object per line); sets `log.format`.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<crate::logging::LogFormat>,
     /// The configuration file (TOML); flags given here override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -39,7 +42,11 @@ pub struct ServeArgs {
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let loaded =
         config::load(args.config.as_deref(), &config::process_env()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    crate::logging::init(&loaded.config.log);
+    let mut log = loaded.config.log.clone();
+    if let Some(format) = args.log_format {
+        log.format = format;
+    }
+    crate::logging::init(&log);
     let cfg = &loaded.config;
     let store_url = match args.store {
         Some(url) => url,
