@@ -35,7 +35,7 @@
 //! let Message::Location(report) = frame.message()? else { panic!("a location report") };
 //! let recv_time = Timestamp::from_secs(1_531_620_000);
 //! let p = report.to_position(frame.header.phone, VehicleId(7), recv_time, PositionSource::Live)?;
-//! assert_eq!((p.lat_e6, p.lon_e6, p.mileage_dkm), (12_222_222, 132_444_444, Some(1000 / 10)));
+//! assert_eq!((p.lat_e6, p.lon_e6, p.mileage_dkm), (12_222_222, 132_444_444, Some(100))); // 10.0 km
 //! assert_eq!(p.fix_time, Timestamp::from_secs(1_531_620_610)); // 2018-07-15 10:10:10 GMT+8
 //!
 //! // The platform's acknowledgement, same layout and terminal.
