@@ -125,7 +125,7 @@ impl Pending {
     }
 }
 
-/// Joins subpackaged messages. Not thread-safe by design: one per session (or per shard).
+/// Joins subpackaged messages. Plain data without locks: keep one per connection (or per shard).
 #[derive(Debug, Default)]
 pub struct Reassembler {
     /// Partial messages by (phone, message id).
