@@ -564,11 +564,11 @@ fn error_key(path: String, message: &str) -> Option<String> {
 fn path_error(text: &str, e: serde_path_to_error::Error<toml::de::Error>) -> ConfigError {
     let key = error_key(e.path().to_string(), e.inner().message());
     let mut err = toml_error(text, e.inner(), key.clone());
-    if let Some(k) = &key {
-        if err.line.is_none() {
-            let (section, name) = k.rsplit_once('.').unwrap_or(("", k));
-            err.line = find_key_line(text, section, name);
-        }
+    if let Some(k) = &key
+        && err.line.is_none()
+    {
+        let (section, name) = k.rsplit_once('.').unwrap_or(("", k));
+        err.line = find_key_line(text, section, name);
     }
     err
 }
