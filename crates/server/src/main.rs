@@ -8,6 +8,7 @@ mod config;
 mod http;
 mod logging;
 mod serve;
+mod web;
 
 use clap::Parser;
 

@@ -139,12 +139,15 @@ pub async fn start(
         let shutting_down = shutting_down.clone();
         tokio::spawn(async move {
             // The peer address reaches handlers (the audit log records where each look came from).
-            axum::serve(http_listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    shutdown.cancelled().await;
-                    shutting_down.store(true, Ordering::Relaxed);
-                })
-                .await
+            axum::serve(
+                http_listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                shutdown.cancelled().await;
+                shutting_down.store(true, Ordering::Relaxed);
+            })
+            .await
         })
     };
     let mqtt_task = match mqtt_status {

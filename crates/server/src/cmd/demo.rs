@@ -17,16 +17,15 @@ use anyhow::Context;
 use chrono::{Datelike, Duration as ChronoDuration, NaiveDate, TimeZone, Timelike};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
-use tianshu_api::cases::{CaseError, CaseView};
-use tianshu_api::live::AlertEvent;
-use tianshu_api::{ApiConfig, ApiState, CaseBook, LiveHub, TerminalCommand};
-use tianshu_model::{VehicleId, china_offset};
+use tianshu_api::{ApiConfig, LiveHub};
+use tianshu_model::china_offset;
 use tianshu_sim::{Fleet, FleetConfig, World, WorldConfig};
 use tianshu_store::Store;
 use tianshu_store::access::{NewUser, Role};
 use tokio_util::sync::CancellationToken;
 
-use crate::serve::{self, ExtraRoutes, ServeOptions, Services};
+use crate::serve::{self, ServeOptions};
+use crate::web::{api_routes, start_alerts};
 
 /// Arguments of `tianshu demo`.
 #[derive(Debug, clap::Args)]
@@ -49,231 +48,6 @@ pub struct DemoArgs {
     /// Seed of the generated world (the same seed gives the same world).
     #[arg(long, default_value_t = 808)]
     pub seed: u64,
-}
-
-/// Sends the page's downlink commands through the gateway to the vehicle's terminal.
-pub struct GatewayDownlink {
-    /// The gateway's downlink.
-    pub downlink: tianshu_ingest::Downlink,
-    /// To find the vehicle's terminal.
-    pub store: Store,
-}
-
-#[async_trait::async_trait]
-impl tianshu_api::Downlink for GatewayDownlink {
-    async fn send(&self, vehicle: VehicleId, command: &TerminalCommand) -> Result<bool, String> {
-        let terminals = self.store.terminals().await.map_err(|e| e.to_string())?;
-        let Some(phone) = terminals
-            .into_iter()
-            .find(|t| t.vehicle == Some(vehicle))
-            .map(|t| t.phone)
-        else {
-            return Ok(false);
-        };
-        let command = match command {
-            TerminalCommand::QueryPosition => tianshu_ingest::Command::QueryPosition,
-            TerminalCommand::TemporaryTracking {
-                interval_secs,
-                duration_secs,
-            } => tianshu_ingest::Command::TemporaryTracking {
-                interval_secs: *interval_secs,
-                validity_secs: *duration_secs,
-            },
-            // 0x04 display + 0x08 TTS.
-            TerminalCommand::Text { text } => tianshu_ingest::Command::Text {
-                flags: 0x0C,
-                text: text.clone(),
-            },
-        };
-        match self.downlink.send(phone, command, None).await {
-            Ok(_) => Ok(true),
-            Err(tianshu_ingest::DownlinkError::Offline(_)) => Ok(false),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-}
-
-/// The alerts engine's cases as the web API lists, shows and moves them.
-pub struct AlertCases {
-    /// Where the cases live.
-    pub store: Store,
-    /// The alerts settings (escalation notifies through them).
-    pub config: tianshu_alerts::AlertsConfig,
-}
-
-fn case_view(
-    case: &tianshu_store::rules::AlertCase,
-    events: Option<&[tianshu_store::rules::CaseEvent]>,
-) -> CaseView {
-    let mut detail = serde_json::Map::new();
-    detail.insert("rule".into(), case.rule.clone().into());
-    detail.insert("severity".into(), case.severity.clone().into());
-    detail.insert("start".into(), case.start.to_rfc3339().into());
-    if let Some(end) = case.end {
-        detail.insert("end".into(), end.to_rfc3339().into());
-    }
-    detail.insert("late".into(), case.late.into());
-    detail.insert(
-        "reasoning".into(),
-        vec![case.reasoning_zh.clone(), case.reasoning.clone()].into(),
-    );
-    detail.insert("episode".into(), case.episode.clone());
-    detail.insert("created".into(), case.created.to_rfc3339().into());
-    if let Some(at) = case.escalate_at {
-        detail.insert("escalate_at".into(), at.to_rfc3339().into());
-    }
-    if let Some(events) = events {
-        let history: Vec<serde_json::Value> = events
-            .iter()
-            .map(
-                |e| serde_json::json!({"time": e.time, "actor": e.actor, "action": e.action, "note": e.note}),
-            )
-            .collect();
-        detail.insert("history".into(), history.into());
-    }
-    CaseView {
-        id: case.id.to_string(),
-        vehicle: case.vehicle,
-        state: case.state.as_str().to_string(),
-        detail,
-    }
-}
-
-fn case_error(e: tianshu_alerts::Error) -> CaseError {
-    match e {
-        tianshu_alerts::Error::Invalid(msgs) => CaseError::InvalidTransition(msgs.join("; ")),
-        e => CaseError::Unavailable(e.to_string()),
-    }
-}
-
-#[async_trait::async_trait]
-impl CaseBook for AlertCases {
-    async fn list(&self, f: &tianshu_api::cases::CaseFilter) -> Result<Vec<CaseView>, CaseError> {
-        let filter = tianshu_store::rules::CaseFilter {
-            states: f
-                .state
-                .as_deref()
-                .and_then(tianshu_store::rules::CaseState::parse)
-                .into_iter()
-                .collect(),
-            units: f.units.clone(),
-            vehicle: f.vehicle,
-            limit: u32::try_from(f.limit).unwrap_or(u32::MAX),
-            ..Default::default()
-        };
-        if f.state.is_some() && filter.states.is_empty() {
-            return Ok(Vec::new());
-        }
-        let cases = tianshu_alerts::list_cases(&self.store, &filter)
-            .await
-            .map_err(case_error)?;
-        Ok(cases.iter().map(|c| case_view(c, None)).collect())
-    }
-
-    async fn get(&self, id: &str) -> Result<Option<CaseView>, CaseError> {
-        let Ok(id) = id.parse::<i64>() else {
-            return Ok(None);
-        };
-        let detail = tianshu_alerts::case_detail(&self.store, id)
-            .await
-            .map_err(case_error)?;
-        Ok(detail.map(|d| case_view(&d.case, Some(&d.events))))
-    }
-
-    async fn apply(
-        &self,
-        id: &str,
-        action: &tianshu_api::cases::CaseAction,
-        actor: &str,
-    ) -> Result<CaseView, CaseError> {
-        use tianshu_api::cases::CaseAction as A;
-        let num: i64 = id.parse().map_err(|_| CaseError::NotFound(id.to_string()))?;
-        let (step, note) = match action {
-            A::Acknowledge => (tianshu_alerts::CaseAction::Acknowledge, String::new()),
-            A::Explain { text } => (tianshu_alerts::CaseAction::Explain, text.clone()),
-            A::Close { note } => (
-                tianshu_alerts::CaseAction::Close,
-                note.clone().unwrap_or_default(),
-            ),
-            A::Escalate { note } => (
-                tianshu_alerts::CaseAction::Escalate,
-                note.clone().unwrap_or_default(),
-            ),
-        };
-        let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-        tianshu_alerts::apply_action(&self.store, &self.config, num, step, actor, &note, now)
-            .await
-            .map_err(case_error)?;
-        self.get(id)
-            .await?
-            .ok_or_else(|| CaseError::NotFound(id.to_string()))
-    }
-}
-
-/// Forwards the alerts engine's case events to the live feed (bounded: a lagging pump skips notices,
-/// counted by the hub's receivers; the inbox stays the source of truth).
-pub fn pump_alerts(mut notices: tokio::sync::broadcast::Receiver<tianshu_alerts::Notice>, hub: LiveHub) {
-    tokio::spawn(async move {
-        loop {
-            match notices.recv().await {
-                Ok(n) => {
-                    let severity = if n.severity == "high" { "severe" } else { "warning" };
-                    let mut detail = match serde_json::to_value(&n) {
-                        Ok(serde_json::Value::Object(m)) => m,
-                        _ => serde_json::Map::new(),
-                    };
-                    detail.insert("case".into(), n.case_id.to_string().into());
-                    let title = if n.title_zh.is_empty() {
-                        n.title.clone()
-                    } else {
-                        n.title_zh.clone()
-                    };
-                    detail.insert("title".into(), title.into());
-                    hub.publish_alert(AlertEvent {
-                        vehicle: n.vehicle,
-                        severity: severity.into(),
-                        detail,
-                    });
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(
-                        skipped = n,
-                        "live alert pump fell behind; the inbox has every case"
-                    );
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
-}
-
-/// The web API as extra routes of `serve`, over the running services; the built state is left in
-/// `slot` for the caller (to publish alerts and geofences into it).
-pub fn api_routes(
-    config: ApiConfig,
-    alerts: tianshu_alerts::AlertsConfig,
-    hub: LiveHub,
-    slot: Arc<OnceLock<ApiState>>,
-) -> ExtraRoutes {
-    Box::new(move |services: &Services| {
-        let cases: Arc<dyn CaseBook> = Arc::new(AlertCases {
-            store: services.store.clone(),
-            config: alerts,
-        });
-        let downlink = GatewayDownlink {
-            downlink: services.downlink.clone(),
-            store: services.store.clone(),
-        };
-        let state = ApiState::with_parts(
-            services.store.clone(),
-            config,
-            hub,
-            cases,
-            Some(Arc::new(downlink)),
-        );
-        let _ = slot.set(state.clone());
-        tianshu_api::router(state)
-    })
 }
 
 /// When simulated time starts: now, if it is working hours on a working day in China; otherwise 09:30 of
@@ -436,11 +210,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )
     .await
     .context("starting the server (is the HTTP port taken? try --http 127.0.0.1:8081)")?;
-    if let Some(state) = slot.get() {
-        let fences: serde_json::Value =
-            serde_json::from_str(&tianshu_sim::world::files::geofences_geojson(&world)).unwrap_or_default();
-        state.set_geofences(fences);
-    }
     // The rules watch committed points from here on; their case events go to the live feed.
     let mut rules = tianshu_rules::RulesConfig::default();
     if chrono::Utc::now().timestamp_millis() - start_ms > 10 * 60 * 1000 {
@@ -448,14 +217,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         // clock: every car would look silent.
         rules.silence.enabled = false;
     }
-    let alerts = tianshu_alerts::start(
-        started.services.store.clone(),
+    let alerts = start_alerts(
+        &started.services,
+        slot.get(),
         rules,
         tianshu_alerts::AlertsConfig::default(),
+        hub.clone(),
     )
-    .await
-    .context("starting the alerts runtime")?;
-    pump_alerts(alerts.subscribe(), hub.clone());
+    .await?;
     let world = Arc::new(world);
     let fleet = Fleet::spawn(
         FleetConfig {

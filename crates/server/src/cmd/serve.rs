@@ -1,4 +1,5 @@
-//! `tianshu serve`: run the gateway, the store writer and the HTTP endpoints until SIGINT or SIGTERM.
+//! `tianshu serve`: run the gateway, the store writer, the rules and alert cases, MQTT when configured, and
+//! the HTTP endpoints with the web API and the page, until SIGINT or SIGTERM.
 //!
 //! Flags override the configuration file (and its `TIANSHU__*` environment overrides). Once both listeners
 //! are bound, one line `listening jt808=ADDR http=ADDR` goes to standard output, so a script (or a test that
@@ -94,7 +95,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
-        let started = serve::start(opts, None, shutdown.clone()).await?;
+        // The web API and the page, over the same store and the gateway's downlink.
+        let hub = tianshu_api::LiveHub::new();
+        let slot = std::sync::Arc::new(std::sync::OnceLock::new());
+        let web = crate::web::api_routes(cfg.web.clone(), cfg.alerts.clone(), hub.clone(), slot.clone());
+        let started = serve::start(opts, Some(web), shutdown.clone()).await?;
+        // The rules and alert cases over committed points; case events reach the page and MQTT.
+        let alerts = crate::web::start_alerts(
+            &started.services,
+            slot.get(),
+            cfg.rules.clone(),
+            cfg.alerts.clone(),
+            hub,
+        )
+        .await?;
         println!(
             "listening jt808={} http={}",
             started.jt808_addr, started.http_addr
@@ -104,7 +118,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             info!("shutdown requested");
             shutdown.cancel();
         });
-        started.wait().await
+        let served = started.wait().await;
+        alerts.shutdown().await;
+        served
     })?;
     Ok(ExitCode::SUCCESS)
 }
