@@ -262,3 +262,53 @@ fn config_log_format_json_writes_one_object_per_line() {
         );
     }
 }
+
+/// Every metric the dashboard and the alerting rules query is one the code registers: a renamed metric
+/// would otherwise leave an empty panel or an alert that can never fire.
+#[test]
+fn config_deploy_queries_only_metrics_the_code_registers() {
+    fn sources(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).expect("reading the sources").flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.ends_with("node_modules") && !path.ends_with("target") {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let root = repo_root();
+    let mut code = String::new();
+    sources(&root.join("crates"), &mut code);
+    let mut queried = std::collections::BTreeSet::new();
+    for file in [
+        "deploy/prometheus/alerts.yml",
+        "deploy/grafana/dashboards/tianshu.json",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).expect("reading a deploy file");
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some(at) = text[i..].find("tianshu_") {
+            let start = i + at;
+            let mut end = start;
+            while end < bytes.len()
+                && (bytes[end].is_ascii_lowercase() || bytes[end].is_ascii_digit() || bytes[end] == b'_')
+            {
+                end += 1;
+            }
+            let name = &text[start..end];
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            queried.insert((file, family.to_string()));
+            i = end;
+        }
+    }
+    assert!(queried.len() > 10, "the deploy files query Tianshu's metrics");
+    let missing: Vec<_> = queried
+        .iter()
+        .filter(|(_, name)| !code.contains(&format!("\"{name}\"")))
+        .collect();
+    assert!(missing.is_empty(), "queried but never registered: {missing:?}");
+}
