@@ -118,6 +118,10 @@ struct Session<'g> {
     parts_check: Option<Pin<Box<Sleep>>>,
     /// The frames a reassembled message answers for (all its parts), while it is being handled.
     owed_override: Option<Vec<(u16, u16)>>,
+    /// The last code issued on this connection, with the phone and serial of the 0x0100 it answered: a
+    /// terminal that retransmits that 0x0100 (our 0x8100 was lost or late) gets the same code again, not a
+    /// new one that would make the first answer's code, which it may already be using, fail.
+    issued: Option<Box<(Phone, u16, String)>>,
 }
 
 /// Runs one connection to its end and says why it ended.
@@ -138,6 +142,7 @@ pub(crate) async fn run(socket: TcpStream, peer: SocketAddr, gw: &Gateway, stop:
         held_parts: Vec::new(),
         parts_check: None,
         owed_override: None,
+        issued: None,
     };
     let reason = session.serve(socket, stop).await;
     if let Phase::Online {
@@ -735,6 +740,24 @@ impl Session<'_> {
 
     async fn register(&mut self, header: &Header, r: &Register<'_>, body_len: usize) -> Flow {
         let phone = header.phone;
+        if let Some(issued) = self.issued.take()
+            && issued.0 == phone
+            && issued.1 == header.serial
+        {
+            // A retransmission of the registration just answered: the same answer again.
+            METRICS.registrations.with_label_values(&["retransmitted"]).inc();
+            let serial = self.next_serial();
+            let ack = Message::RegisterAck(RegisterAck {
+                reply_serial: header.serial,
+                result: RegisterAck::RESULT_OK,
+                auth_code: Some(Text(issued.2.as_bytes())),
+            });
+            if let Err(e) = encode_message(&header.reply(id::REGISTER_ACK, serial), &ack, &mut self.out) {
+                warn!(error = %e, "encoding 0x8100 failed");
+            }
+            self.issued = Some(issued);
+            return Flow::Continue;
+        }
         let edition = match header.edition() {
             Edition::V2019 => Edition::V2019,
             _ if body_len < 37 => Edition::V2011,
@@ -760,6 +783,7 @@ impl Session<'_> {
                 return Flow::Continue;
             }
             info!(%phone, edition = edition.as_str(), "terminal registered");
+            self.issued = Some(Box::new((phone, header.serial, issued.code.clone())));
             code = Some(issued.code);
         } else {
             info!(%phone, result, "registration refused");
@@ -845,6 +869,7 @@ impl Session<'_> {
             warn!(%phone, error = %e, "recording the IMEI failed");
         }
         self.gw.auth_throttle.record_success(phone);
+        self.issued = None;
         self.answer(header, header.serial, header.msg_id, GeneralAck::RESULT_OK);
         if matches!(self.phase, Phase::PreAuth) {
             let mailbox = Arc::new(Mailbox::default());

@@ -99,6 +99,12 @@ impl Client {
         self.serial
     }
 
+    /// Sends `message` again with the serial of the previous frame, as a terminal retransmits.
+    async fn resend(&mut self, message: &Message<'_>) {
+        self.serial -= 1;
+        self.send(message).await;
+    }
+
     async fn recv(&mut self) -> Option<Frame> {
         loop {
             if let Some(f) = self.decoder.decode(&mut self.buf).unwrap() {
@@ -347,4 +353,41 @@ async fn a_newer_authenticated_connection_replaces_the_older_one() {
     assert!(
         matches!(f.message(), Ok(Message::PlatformAck(GeneralAck { reply_serial, .. })) if reply_serial == hb)
     );
+}
+
+fn registration() -> Register<'static> {
+    Register {
+        province_id: 42,
+        city_id: 200,
+        maker_id: Text(b"TSHU1"),
+        model: Text(b"M1"),
+        terminal_id: Text(b"T000001"),
+        plate_color: 0,
+        plate: Text(b""),
+    }
+}
+
+fn issued_code(f: Frame) -> String {
+    let Ok(Message::RegisterAck(ack)) = f.message() else {
+        panic!("expected 0x8100")
+    };
+    assert_eq!(ack.result, 0);
+    ack.auth_code.unwrap().as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retransmitted_registration_gets_the_same_code_again() {
+    let running = start(GatewayConfig::default(), "reregister").await;
+    let mut client = Client::connect(running.addr).await;
+    client.send(&Message::Register(registration())).await;
+    let first = issued_code(client.recv().await.unwrap());
+    // The terminal did not see that answer in time and sends the same frame (same serial) again.
+    client.resend(&Message::Register(registration())).await;
+    let second = issued_code(client.recv().await.unwrap());
+    assert_eq!(
+        first, second,
+        "a retransmission is answered with the code already issued"
+    );
+    client.authenticate(&first).await;
+    assert!(running.gateway.online.is_online(PHONE));
 }
