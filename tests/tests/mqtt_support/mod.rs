@@ -7,7 +7,6 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,29 +56,7 @@ impl Drop for ScratchDir {
 
 /// The `tianshu` binary, built once per test process.
 pub fn binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            // The test binary lives in target/<profile>/deps; the tianshu binary one level up.
-            let exe = std::env::current_exe().expect("test executable path");
-            let dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target directory")
-                .to_path_buf();
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-            let mut build = Command::new(cargo);
-            build.args(["build", "-q", "-p", "tianshu", "--bin", "tianshu"]);
-            if dir.file_name().is_some_and(|n| n == "release") {
-                build.arg("--release");
-            }
-            let status = build
-                .status()
-                .expect("running cargo build for the tianshu binary");
-            assert!(status.success(), "building the tianshu binary failed");
-            dir.join("tianshu")
-        })
-        .clone()
+    tianshu_e2e::tianshu_bin()
 }
 
 /// Runs `tianshu ARGS` to completion: (exit success, stdout, stderr).

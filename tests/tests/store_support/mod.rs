@@ -128,26 +128,5 @@ pub fn point(vehicle: i64, secs: i64) -> Position {
 /// The `tianshu` binary, built (once per test process) from the current sources; `TIANSHU_BIN`
 /// overrides it.
 pub fn tianshu_bin() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("TIANSHU_BIN") {
-            return PathBuf::from(p);
-        }
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "-p", "tianshu", "--bin", "tianshu"])
-            .current_dir(&workspace)
-            .status()
-            .expect("running cargo build for the tianshu binary");
-        assert!(status.success(), "building the tianshu binary failed");
-        // This test runs from <target>/debug/deps/; the binary is in <target>/debug/.
-        let exe = std::env::current_exe().expect("the test's own path");
-        let dir = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .expect("the target directory");
-        dir.join(format!("tianshu{}", std::env::consts::EXE_SUFFIX))
-    })
-    .clone()
+    tianshu_e2e::tianshu_bin()
 }
