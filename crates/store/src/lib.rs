@@ -315,6 +315,12 @@ impl Store {
         self.writer.append(points).await
     }
 
+    /// Whether the group-commit writer's queue is full (appends are waiting for commits): the database
+    /// is not keeping up. `/readyz` reports it.
+    pub fn writer_saturated(&self) -> bool {
+        self.writer.saturated()
+    }
+
     /// Subscribes to committed points (newly inserted only, in commit order). A subscriber that
     /// falls behind loses the oldest batches; the loss is counted.
     pub fn subscribe(&self) -> Subscription {

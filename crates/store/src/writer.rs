@@ -174,6 +174,12 @@ impl WriterHandle {
         answer.await.map_err(|_| Error::Closed)?
     }
 
+    /// Whether the queue is full: every further append waits until a commit frees a place. For
+    /// `/readyz`: a saturated writer means the database is not keeping up.
+    pub(crate) fn saturated(&self) -> bool {
+        self.queue.capacity() == 0
+    }
+
     /// A new subscription to committed points.
     pub(crate) fn subscribe(&self) -> Subscription {
         Subscription {
@@ -365,5 +371,33 @@ fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
                 let _ = r.reply.send(Err(e.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod saturation_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_is_reported_saturated_until_a_place_frees() {
+        // A handle whose queue nobody drains: the writer task is not running.
+        let (queue, mut rx) = mpsc::channel(1);
+        let (fanout, _) = broadcast::channel(1);
+        let handle = WriterHandle { queue, fanout };
+        assert!(!handle.saturated());
+        let waiting = {
+            let handle = handle.clone();
+            tokio::spawn(async move { handle.append(vec![Position::default()]).await })
+        };
+        while !handle.saturated() {
+            tokio::task::yield_now().await;
+        }
+        let request = rx.recv().await.expect("the queued append");
+        assert!(
+            !handle.saturated(),
+            "taking the append off the queue frees its place"
+        );
+        let _ = request.reply.send(Ok(AppendSummary::default()));
+        assert!(waiting.await.expect("the append task").is_ok());
     }
 }
