@@ -130,7 +130,11 @@ async fn exercise(store: &Store) {
         .unwrap();
     assert!(created);
     let (id2, created) = r
-        .record_case(&new_case(100_000, Some(200_000)), &[mail.clone()], now)
+        .record_case(
+            &new_case(100_000, Some(200_000)),
+            std::slice::from_ref(&mail),
+            now,
+        )
         .await
         .unwrap();
     assert_eq!((id2, created), (id, false));
