@@ -4,6 +4,8 @@
 //! at 127.0.0.1:1883 never see each other's messages. Tests whose broker settings matter (an unlimited queue
 //! for a persistent session during a kill) start a Mosquitto of their own on a free loopback port.
 
+#[path = "gateway_support/mod.rs"]
+mod gateway_support;
 #[path = "mqtt_support/mod.rs"]
 mod mqtt_support;
 #[path = "store_support/mod.rs"]
@@ -281,6 +283,94 @@ async fn mqtt_stored_positions_are_published() {
             .as_str()
             .is_some_and(|t| t.starts_with("2026-11-27T00:00:"))
     );
+}
+
+/// An alert case opened by the rules under `tianshu serve` is published to `<prefix>/<unit>/<vehicle>`:
+/// a terminal on TCP reports points with main power lost (alarm bit 8, a `tamper` bit), the `tamper` rule
+/// opens a case, and a subscriber on the alerts topics receives the `opened` event for that car.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_alert_events_are_published() {
+    let db = Scratch::postgres("mqtt_alert").await;
+    gateway_support::provision(&db.url(), 1).await;
+    let store = Store::open(&db.url()).await.expect("opening the store");
+    let vehicle = store
+        .vehicle_by_plate(&gateway_support::plate(0))
+        .await
+        .unwrap()
+        .expect("the vehicle");
+    let dir = ScratchDir::new("mqtt_alert");
+    let prefix = unique("t");
+    // The default prefix is `tianshu/v1/alerts`; under this test's own prefix so that concurrent tests
+    // (whose scratch databases number their cars alike) do not see each other's events.
+    let alerts_prefix = format!("{prefix}/tianshu/v1/alerts");
+    let extra =
+        format!("[mqtt.publish]\nalerts = true\nqos = 1\nalerts_topic_prefix = \"{alerts_prefix}\"\n");
+    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, &extra);
+    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
+
+    let mut o = rumqttc::MqttOptions::new(unique("sub"), "127.0.0.1", 1883);
+    o.set_keep_alive(Duration::from_secs(30));
+    let (sub, mut events) = rumqttc::AsyncClient::new(o, 100);
+    sub.subscribe(format!("{alerts_prefix}/#"), rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut subscribed = Some(subscribed_tx);
+        loop {
+            match events.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                    if let Some(s) = subscribed.take() {
+                        let _ = s.send(());
+                    }
+                }
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                    let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    tokio::time::timeout(WAIT, subscribed_rx)
+        .await
+        .expect("the subscription is acknowledged")
+        .expect("the subscriber runs");
+
+    let mut terminal = gateway_support::Terminal::connect(tianshu.jt808, gateway_support::phone(0))
+        .await
+        .expect("connecting the terminal");
+    terminal.login(0).await;
+    // Main power lost (bit 8) on consecutive fixes a few seconds apart, each acknowledged (durable).
+    let power_lost = tianshu_model::AlarmFlags(1 << 8);
+    let mut t = 0;
+    let received = loop {
+        let mut p = gateway_support::point(0, t);
+        p.alarm = power_lost;
+        let serial = terminal.report(&p).await;
+        assert_eq!(
+            terminal.ack_of(serial, Duration::from_secs(30)).await,
+            Some(0),
+            "the point is acknowledged"
+        );
+        t += 5;
+        match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+            Ok(Some(m)) => break m,
+            _ => assert!(t < 600, "no alert event was published"),
+        }
+    };
+    let (topic, payload) = received;
+    assert_eq!(
+        topic,
+        format!("{alerts_prefix}/{}/{}", vehicle.unit.0, vehicle.id.0)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&payload).expect("a JSON alert event");
+    assert_eq!(json["rule"], "tamper");
+    assert_eq!(json["event"], "opened");
+    assert_eq!(json["vehicle"], serde_json::json!(vehicle.id));
+    assert_eq!(json["plate"], gateway_support::plate(0));
+    assert!(json["case_id"].as_i64().is_some_and(|id| id > 0), "{json}");
 }
 
 /// Two instances on one shared subscription split the feed: every message stored once, both did work,

@@ -7,6 +7,8 @@
 //!   with a store stand-in that is durable at once; prints acknowledged frames/s and server CPU µs per frame.
 //! - `ingest_load e2e --store postgres://... [--terminals 10000] [--rate 50000] [--secs 300]`: 0x0200 reports
 //!   at a fixed total rate, acknowledged after durable commit; prints points/s and receive-to-ack latency.
+//!   `--publish mqtt://HOST:PORT` also publishes every committed position to that broker (QoS 0, as
+//!   `tianshu serve` does with `[mqtt.publish] positions = true`), to compare ingest with publishing on and off.
 //! - `ingest_load idle [--connections 19000] [--procs 2]`: authenticated idle connections; prints the
 //!   server's resident memory per connection.
 
@@ -79,6 +81,7 @@ fn serve(args: &[String]) -> Result<()> {
     let terminals: u32 = arg(args, "--terminals", 1000);
     let durable_at_once = arg_str(args, "--sink").as_deref() != Some("store");
     let threads: usize = arg(args, "--threads", 2);
+    let publish_url = arg_str(args, "--publish");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -86,6 +89,18 @@ fn serve(args: &[String]) -> Result<()> {
     runtime.block_on(async move {
         let store = Store::open(&store_url).await?;
         provision(&store, terminals).await?;
+        let publisher = match publish_url {
+            Some(url) => {
+                let mut mqtt = tianshu_mqtt::MqttConfig {
+                    url,
+                    client_id: format!("ingest-load-{}", std::process::id()),
+                    ..tianshu_mqtt::MqttConfig::default()
+                };
+                mqtt.publish.positions = true;
+                Some(tianshu_mqtt::Publisher::spawn(&mqtt, None, store.clone())?)
+            }
+            None => None,
+        };
         let config = GatewayConfig {
             max_connections: 19_900,
             max_connections_per_ip: 20_000,
@@ -109,6 +124,15 @@ fn serve(args: &[String]) -> Result<()> {
             stop.cancel();
         });
         tianshu_ingest::run(listener, gateway, shutdown).await;
+        if let Some(p) = publisher {
+            let m = &tianshu_mqtt::metrics::METRICS;
+            eprintln!(
+                "server: {} positions published, {} dropped (publishing queue full)",
+                m.published.with_label_values(&["position"]).get(),
+                m.publish_dropped.with_label_values(&["position"]).get()
+            );
+            p.shutdown();
+        }
         let h = &tianshu_ingest::metrics::METRICS.ack_latency_seconds;
         eprintln!(
             "server: {} acknowledged batches, mean receive-to-ack {:.2} ms",
@@ -147,18 +171,27 @@ async fn provision(store: &Store, n: u32) -> Result<()> {
 }
 
 /// Starts the gateway child; returns it and its address.
-fn spawn_server(store_url: &str, terminals: u32, sink: &str) -> Result<(Child, SocketAddr)> {
+fn spawn_server(
+    store_url: &str,
+    terminals: u32,
+    sink: &str,
+    publish: Option<&str>,
+) -> Result<(Child, SocketAddr)> {
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args([
-            "serve",
-            "--store",
-            store_url,
-            "--terminals",
-            &terminals.to_string(),
-            "--sink",
-            sink,
-        ])
+    let mut command = Command::new(exe);
+    command.args([
+        "serve",
+        "--store",
+        store_url,
+        "--terminals",
+        &terminals.to_string(),
+        "--sink",
+        sink,
+    ]);
+    if let Some(url) = publish {
+        command.args(["--publish", url]);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -276,7 +309,7 @@ fn ack(args: &[String]) -> Result<()> {
     let secs: u64 = arg(args, "--secs", 20);
     let threads: usize = arg(args, "--client-threads", 2);
     let store_url = scratch_store("ack");
-    let (child, addr) = spawn_server(&store_url, connections, "durable")?;
+    let (child, addr) = spawn_server(&store_url, connections, "durable", None)?;
     let pid = child.id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -387,7 +420,12 @@ fn e2e(args: &[String]) -> Result<()> {
     let rate: f64 = arg(args, "--rate", 50_000.0);
     let secs: u64 = arg(args, "--secs", 300);
     let threads: usize = arg(args, "--client-threads", 2);
-    let (child, addr) = spawn_server(&store_url, terminals, "store")?;
+    let (child, addr) = spawn_server(
+        &store_url,
+        terminals,
+        "store",
+        arg_str(args, "--publish").as_deref(),
+    )?;
     let pid = child.id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -501,7 +539,7 @@ fn idle(args: &[String]) -> Result<()> {
     let connections: u32 = arg(args, "--connections", 19_000);
     let procs: u32 = arg(args, "--procs", 2).max(1);
     let store_url = scratch_store("idle");
-    let (child, addr) = spawn_server(&store_url, connections, "durable")?;
+    let (child, addr) = spawn_server(&store_url, connections, "durable", None)?;
     let pid = child.id();
     std::thread::sleep(Duration::from_secs(2));
     let before = rss_bytes(pid);
