@@ -4,10 +4,9 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -72,10 +71,6 @@ pub async fn stored_points(store: &Store, i: u32) -> Vec<Position> {
     stream.try_collect().await.expect("streaming a track")
 }
 
-fn binary() -> PathBuf {
-    tianshu_e2e::tianshu_bin()
-}
-
 /// A running `tianshu serve`.
 pub struct Server {
     /// The process.
@@ -105,50 +100,22 @@ impl Server {
         let config = scratch_dir.join(format!("tianshu-{}-{n}.toml", std::process::id()));
         std::fs::write(&config, format!("[jt808]\n{gateway_toml}\n")).expect("writing the config file");
         let jt808 = jt808.to_string();
-        let mut child = Command::new(binary())
-            .args([
-                "serve",
-                "--store",
-                url,
-                "--jt808",
-                &jt808,
-                "--http",
-                "127.0.0.1:0",
-                "--config",
-            ])
-            .arg(&config)
-            .env(
-                "RUST_LOG",
-                std::env::var("TIANSHU_TEST_LOG").unwrap_or_else(|_| "error".to_string()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting tianshu serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = loop {
-            match lines.next() {
-                Some(Ok(l)) if l.starts_with("listening ") => break l,
-                Some(Ok(_)) => continue,
-                _ => {
-                    let status = child.wait();
-                    panic!("tianshu serve exited before listening: {status:?}");
-                }
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        let addr = |key: &str| -> SocketAddr {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(key))
-                .and_then(|a| a.parse().ok())
-                .unwrap_or_else(|| panic!("no {key} in {line:?}"))
-        };
+        let serve = [
+            "serve",
+            "--store",
+            url,
+            "--jt808",
+            &jt808,
+            "--http",
+            "127.0.0.1:0",
+            "--config",
+        ];
+        let l =
+            tianshu_e2e::spawn_listening(serve.iter().map(std::ffi::OsStr::new).chain([config.as_os_str()]));
         Server {
-            jt808: addr("jt808="),
-            http: addr("http="),
-            child,
+            jt808: l.jt808,
+            http: l.http,
+            child: l.child,
         }
     }
 

@@ -3,7 +3,6 @@
 //! the metrics endpoint, and payload builders (JSON positions, raw JT/T 808 frames).
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -98,50 +97,27 @@ impl Tianshu {
     pub fn start(store_url: &str, config_toml: &str, extra: &[&str], dir: &Path) -> Tianshu {
         let config = dir.join(format!("{}.toml", unique("tianshu")));
         std::fs::write(&config, config_toml).expect("writing the config file");
-        let mut child = Command::new(binary())
-            .args([
-                "serve",
-                "--store",
-                store_url,
-                "--jt808",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-                "--config",
-            ])
-            .arg(&config)
-            .args(extra)
-            .env(
-                "RUST_LOG",
-                std::env::var("TIANSHU_TEST_LOG").unwrap_or_else(|_| "error".to_string()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting tianshu serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = loop {
-            match lines.next() {
-                Some(Ok(l)) if l.starts_with("listening ") => break l,
-                Some(Ok(_)) => continue,
-                _ => {
-                    let status = child.wait();
-                    panic!("tianshu serve exited before listening: {status:?}");
-                }
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        let addr = |key: &str| -> SocketAddr {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(key))
-                .and_then(|a| a.parse().ok())
-                .unwrap_or_else(|| panic!("no {key} in {line:?}"))
-        };
+        let serve = [
+            "serve",
+            "--store",
+            store_url,
+            "--jt808",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--config",
+        ];
+        let l = tianshu_e2e::spawn_listening(
+            serve
+                .iter()
+                .map(std::ffi::OsStr::new)
+                .chain([config.as_os_str()])
+                .chain(extra.iter().map(std::ffi::OsStr::new)),
+        );
         Tianshu {
-            jt808: addr("jt808="),
-            http: addr("http="),
-            child,
+            jt808: l.jt808,
+            http: l.http,
+            child: l.child,
         }
     }
 
