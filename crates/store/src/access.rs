@@ -90,6 +90,9 @@ pub struct User {
     pub password_hash: String,
     /// When the user was created.
     pub created: Timestamp,
+    /// A disabled user cannot log in and has no sessions.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// A user to create.
@@ -103,6 +106,35 @@ pub struct NewUser {
     pub unit: Option<UnitId>,
     /// The argon2 PHC string of their password.
     pub password_hash: String,
+}
+
+/// A login session to store. The token itself never reaches the store, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Hex SHA-256 of the session token ([`session_token_hash`]).
+    pub token_hash: String,
+    /// Whose session.
+    pub user_id: i64,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When it ends unless used again.
+    pub expires: Timestamp,
+    /// Where the login came from.
+    pub remote: String,
+}
+
+/// A live session with its user as stored now (role and unit changes apply to open sessions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    /// The user.
+    pub user: User,
+    /// When the session ends unless used again.
+    pub expires: Timestamp,
+}
+
+/// The hash under which a session token is stored: hex SHA-256 of the token's text.
+pub fn session_token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// One thing somebody did, before it is chained.
@@ -252,8 +284,25 @@ pub trait AccessStore: Send + Sync + 'static {
     /// All users, by id.
     async fn users(&self) -> Result<Vec<User>>;
 
-    /// Deletes a user; false when there was none.
+    /// Deletes a user and every session of theirs; false when there was none.
     async fn delete_user(&self, username: &str) -> Result<bool>;
+
+    /// Disables (or enables again) a user; disabling ends every session of theirs. False when there
+    /// was no such user.
+    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool>;
+
+    /// Stores a new session, dropping expired ones on the way.
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+
+    /// The session stored under `token_hash`, if it has not expired at `now` and its user exists and
+    /// is not disabled.
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<SessionUser>>;
+
+    /// Moves a session's expiry (it was used).
+    async fn touch_session(&self, token_hash: &str, expires: Timestamp) -> Result<()>;
+
+    /// Ends a session; false when there was none.
+    async fn delete_session(&self, token_hash: &str) -> Result<bool>;
 
     /// Chains and stores one audit entry, serialised against every other writer of the chain.
     async fn append_audit(&self, time: Timestamp, entry: &AuditEntry) -> Result<AuditRecord>;

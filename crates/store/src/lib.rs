@@ -37,6 +37,7 @@ pub mod access;
 pub mod embedded;
 mod migrate;
 pub mod postgres;
+pub mod registry_admin;
 mod registry_file;
 pub mod rules;
 pub mod simplify;
@@ -78,6 +79,9 @@ pub enum Error {
     /// A referenced record does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The change clashes with what is stored (a plate or phone taken, a unit that still has vehicles).
+    #[error("{0}")]
+    Conflict(String),
     /// A migration failed; the schema is left at the last good version.
     #[error("migration {version} failed: {reason}")]
     Migration {

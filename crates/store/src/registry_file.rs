@@ -23,6 +23,42 @@ fn invalid(line: Option<usize>, reason: impl Into<String>) -> Error {
     }
 }
 
+/// Checks a licence plate (imports and the API share it); returns it trimmed.
+pub(crate) fn check_plate(plate: &str) -> std::result::Result<&str, String> {
+    let p = plate.trim();
+    if p.is_empty() {
+        return Err("plate is empty".into());
+    }
+    if p.chars().count() > 16 {
+        return Err(format!("plate {p:?} is longer than 16 characters"));
+    }
+    Ok(p)
+}
+
+/// Checks a terminal id as the terminal sends it in 0x0100; returns it trimmed.
+pub(crate) fn check_terminal_id(id: &str) -> std::result::Result<&str, String> {
+    let id = id.trim();
+    if id.is_empty() || id.chars().count() > 30 {
+        return Err(format!("terminal_id {id:?} must have 1 to 30 characters"));
+    }
+    Ok(id)
+}
+
+/// Checks one unit's own name (one segment of a unit path); returns it trimmed.
+pub(crate) fn check_unit_name(name: &str) -> std::result::Result<&str, String> {
+    let n = name.trim();
+    if n.is_empty() {
+        return Err("name is empty".into());
+    }
+    if n.contains('/') {
+        return Err(format!("name {n:?} contains '/', which separates unit paths"));
+    }
+    if n.chars().count() > 100 {
+        return Err(format!("name {n:?} is longer than 100 characters"));
+    }
+    Ok(n)
+}
+
 /// Checks one record on its own.
 fn check_record(r: &RegistryRecord, line: Option<usize>) -> Result<()> {
     let segments = unit_path_segments(&r.unit);
@@ -32,16 +68,8 @@ fn check_record(r: &RegistryRecord, line: Option<usize>) -> Result<()> {
             format!("unit {:?} has an empty name in its path", r.unit),
         ));
     }
-    if r.plate.trim().is_empty() {
-        return Err(invalid(line, "plate is empty"));
-    }
-    let id = r.terminal_id.trim();
-    if id.is_empty() || id.chars().count() > 30 {
-        return Err(invalid(
-            line,
-            format!("terminal_id {id:?} must have 1 to 30 characters"),
-        ));
-    }
+    check_plate(&r.plate).map_err(|e| invalid(line, e))?;
+    check_terminal_id(&r.terminal_id).map_err(|e| invalid(line, e))?;
     Ok(())
 }
 

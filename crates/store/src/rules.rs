@@ -327,8 +327,25 @@ pub trait RulesStore: Send + Sync + 'static {
     /// Orders and filings imported or changed after `after`.
     async fn orders_updated_after(&self, after: Timestamp) -> Result<Vec<StoredOrder>>;
 
-    /// The latest change to any reference data (calendars, geofences, orders), for reloads.
+    /// The latest change to any reference data, for reloads: the largest update time of calendars,
+    /// geofences and orders, and of the registry edits and deletions their rows cannot show (a car
+    /// moved to another unit or class, a geofence deleted). A writer that stores rows with an update
+    /// time past the current stamp is certain to be seen by the next reload.
     async fn reference_stamp(&self) -> Result<Timestamp>;
+
+    /// Every geofence with its id, by id.
+    async fn geofences_with_ids(&self) -> Result<Vec<(i64, StoredFence)>>;
+
+    /// Stores a new geofence and returns its id; a fence of the same kind and name is
+    /// [`Error::Conflict`].
+    async fn create_geofence(&self, fence: &StoredFence, now: Timestamp) -> Result<i64>;
+
+    /// Replaces the geofence `id`; unknown is [`Error::NotFound`], a kind and name taken by another
+    /// fence [`Error::Conflict`].
+    async fn replace_geofence(&self, id: i64, fence: &StoredFence, now: Timestamp) -> Result<()>;
+
+    /// Deletes the geofence `id` and moves the reference stamp; unknown is [`Error::NotFound`].
+    async fn delete_geofence(&self, id: i64, now: Timestamp) -> Result<()>;
 
     /// Records an episode. A new (vehicle, rule, start) opens a case (with an `opened` event and the
     /// given deliveries, in one transaction); a known one has its end, evidence and reasoning

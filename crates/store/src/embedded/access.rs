@@ -6,21 +6,31 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 
 use super::{EmbeddedBackend, db_error};
-use crate::access::{AccessStore, AuditEntry, AuditRecord, GENESIS_HASH, NewUser, User};
+use crate::access::{
+    AccessStore, AuditEntry, AuditRecord, GENESIS_HASH, NewSession, NewUser, SessionUser, User,
+};
 use crate::{Error, Result};
 
-const USER_COLS: &str = "id, username, role, unit_id, password_hash, created_ms";
+const USER_COLS: &str = "id, username, role, unit_id, password_hash, created_ms, disabled";
 const AUDIT_COLS: &str =
     "seq, time_ms, actor, role, action, vehicle_id, from_ms, to_ms, remote, rows, detail, prev_hash, hash";
 
-type UserRow = (i64, String, String, Option<i64>, String, i64);
+type UserRow = (i64, String, String, Option<i64>, String, i64, bool);
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
 }
 
 fn to_user(row: UserRow) -> Result<User> {
-    let (id, username, role, unit, password_hash, created) = row;
+    let (id, username, role, unit, password_hash, created, disabled) = row;
     Ok(User {
         id,
         username,
@@ -30,6 +40,7 @@ fn to_user(row: UserRow) -> Result<User> {
         unit: unit.map(UnitId),
         password_hash,
         created: Timestamp(created),
+        disabled,
     })
 }
 
@@ -117,8 +128,119 @@ impl AccessStore for EmbeddedBackend {
     async fn delete_user(&self, username: &str) -> Result<bool> {
         let username = username.to_string();
         self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            tx.execute(
+                "DELETE FROM access_sessions WHERE user_id IN (SELECT id FROM access_users WHERE username = ?1)",
+                [&username],
+            )
+            .map_err(db_error)?;
+            let n = tx
+                .execute("DELETE FROM access_users WHERE username = ?1", [&username])
+                .map_err(db_error)?;
+            tx.commit().map_err(db_error)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+        let username = username.to_string();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            let n = tx
+                .execute(
+                    "UPDATE access_users SET disabled = ?2 WHERE username = ?1",
+                    params![username, disabled],
+                )
+                .map_err(db_error)?;
+            if disabled {
+                tx.execute(
+                    "DELETE FROM access_sessions WHERE user_id IN (SELECT id FROM access_users WHERE username = ?1)",
+                    [&username],
+                )
+                .map_err(db_error)?;
+            }
+            tx.commit().map_err(db_error)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let s = session.clone();
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            tx.execute(
+                "DELETE FROM access_sessions WHERE expires_ms <= ?1",
+                [s.created.millis()],
+            )
+            .map_err(db_error)?;
+            tx.execute(
+                "INSERT INTO access_sessions (token_hash, user_id, created_ms, expires_ms, remote) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    s.token_hash,
+                    s.user_id,
+                    s.created.millis(),
+                    s.expires.millis(),
+                    s.remote
+                ],
+            )
+            .map_err(db_error)?;
+            tx.commit().map_err(db_error)
+        })
+        .await
+    }
+
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<SessionUser>> {
+        let token_hash = token_hash.to_string();
+        self.read(move |c| {
+            let cols = USER_COLS
+                .split(", ")
+                .map(|col| format!("u.{col}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            c.query_row(
+                &format!(
+                    "SELECT {cols}, s.expires_ms FROM access_sessions s JOIN access_users u ON u.id = s.user_id \
+                     WHERE s.token_hash = ?1 AND s.expires_ms > ?2 AND u.disabled = 0"
+                ),
+                params![token_hash, now.millis()],
+                |r| Ok((user_row(r)?, r.get::<_, i64>(7)?)),
+            )
+            .optional()
+            .map_err(db_error)?
+            .map(|(u, expires)| {
+                Ok(SessionUser {
+                    user: to_user(u)?,
+                    expires: Timestamp(expires),
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn touch_session(&self, token_hash: &str, expires: Timestamp) -> Result<()> {
+        let token_hash = token_hash.to_string();
+        self.write(move |c| {
+            c.execute(
+                "UPDATE access_sessions SET expires_ms = MAX(expires_ms, ?2) WHERE token_hash = ?1",
+                params![token_hash, expires.millis()],
+            )
+            .map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<bool> {
+        let token_hash = token_hash.to_string();
+        self.write(move |c| {
             Ok(
-                c.execute("DELETE FROM access_users WHERE username = ?1", [username])
+                c.execute("DELETE FROM access_sessions WHERE token_hash = ?1", [token_hash])
                     .map_err(db_error)?
                     > 0,
             )

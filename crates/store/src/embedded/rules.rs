@@ -363,7 +363,8 @@ impl RulesStore for EmbeddedBackend {
         self.read(|c| {
             c.query_row(
                 "SELECT MAX(m) FROM (SELECT MAX(updated_ms) AS m FROM rules_calendars
-                 UNION ALL SELECT MAX(updated_ms) FROM rules_geofences UNION ALL SELECT MAX(updated_ms) FROM rules_orders)",
+                 UNION ALL SELECT MAX(updated_ms) FROM rules_geofences UNION ALL SELECT MAX(updated_ms) FROM rules_orders
+                 UNION ALL SELECT stamp_ms FROM rules_reference_changes)",
                 [],
                 |r| r.get::<_, Option<i64>>(0),
             )
@@ -608,5 +609,120 @@ impl RulesStore for EmbeddedBackend {
             rows.map(|r| r.map(to_delivery).map_err(db_error)).collect()
         })
         .await
+    }
+
+    async fn geofences_with_ids(&self) -> Result<Vec<(i64, StoredFence)>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare("SELECT id, kind, name, body, updated_ms FROM rules_geofences ORDER BY id")
+                .map_err(db_error)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .map_err(db_error)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, kind, name, body, updated) = row.map_err(db_error)?;
+                out.push((
+                    id,
+                    StoredFence {
+                        kind,
+                        name,
+                        body: parse_json(&body)?,
+                        updated: Timestamp(updated),
+                    },
+                ));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn create_geofence(&self, fence: &StoredFence, now: Timestamp) -> Result<i64> {
+        let (kind, name, body) = (fence.kind.clone(), fence.name.clone(), json_text(&fence.body)?);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            fence_name_free(&tx, &kind, &name, None)?;
+            let id = tx
+                .query_row(
+                    "INSERT INTO rules_geofences (kind, name, body, updated_ms) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                    params![kind, name, body, now.0],
+                    |r| r.get(0),
+                )
+                .map_err(db_error)?;
+            tx.commit().map_err(db_error)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn replace_geofence(&self, id: i64, fence: &StoredFence, now: Timestamp) -> Result<()> {
+        let (kind, name, body) = (fence.kind.clone(), fence.name.clone(), json_text(&fence.body)?);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            fence_name_free(&tx, &kind, &name, Some(id))?;
+            let n = tx
+                .execute(
+                    "UPDATE rules_geofences SET kind = ?2, name = ?3, body = ?4, updated_ms = ?5 WHERE id = ?1",
+                    params![id, kind, name, body, now.0],
+                )
+                .map_err(db_error)?;
+            if n == 0 {
+                return Err(Error::NotFound(format!("geofence {id}")));
+            }
+            tx.commit().map_err(db_error)
+        })
+        .await
+    }
+
+    async fn delete_geofence(&self, id: i64, now: Timestamp) -> Result<()> {
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            let n = tx
+                .execute("DELETE FROM rules_geofences WHERE id = ?1", [id])
+                .map_err(db_error)?;
+            if n == 0 {
+                return Err(Error::NotFound(format!("geofence {id}")));
+            }
+            tx.execute(
+                "UPDATE rules_reference_changes SET stamp_ms = MAX(stamp_ms + 1, ?1) WHERE id = 1",
+                [now.0],
+            )
+            .map_err(db_error)?;
+            tx.commit().map_err(db_error)
+        })
+        .await
+    }
+}
+
+/// Refuses a (kind, name) held by a fence other than `except`.
+fn fence_name_free(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    name: &str,
+    except: Option<i64>,
+) -> Result<()> {
+    let other: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM rules_geofences WHERE kind = ?1 AND name = ?2",
+            params![kind, name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_error)?;
+    match other {
+        Some(o) if Some(o) != except => Err(Error::Conflict(format!(
+            "{kind} {name:?} already exists (geofence {o})"
+        ))),
+        _ => Ok(()),
     }
 }

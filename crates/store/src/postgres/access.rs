@@ -5,13 +5,15 @@ use async_trait::async_trait;
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 
 use super::PostgresBackend;
-use crate::access::{AccessStore, AuditEntry, AuditRecord, GENESIS_HASH, NewUser, User};
+use crate::access::{
+    AccessStore, AuditEntry, AuditRecord, GENESIS_HASH, NewSession, NewUser, SessionUser, User,
+};
 use crate::{Error, Result};
 
 /// The advisory-lock key that serialises audit-chain appends ("tsaudit" in ASCII).
 const AUDIT_LOCK_KEY: i64 = 0x0074_7361_7564_6974;
 
-const USER_COLS: &str = "id, username, role, unit_id, password_hash, created_ms";
+const USER_COLS: &str = "id, username, role, unit_id, password_hash, created_ms, disabled";
 const AUDIT_COLS: &str =
     "seq, time_ms, actor, role, action, vehicle_id, from_ms, to_ms, remote, rows, detail, prev_hash, hash";
 
@@ -30,6 +32,7 @@ fn to_user(r: &tokio_postgres::Row) -> Result<User> {
         unit: r.get::<_, Option<i64>>(3).map(UnitId),
         password_hash: r.get(4),
         created: Timestamp(r.get(5)),
+        disabled: r.get(6),
     })
 }
 
@@ -107,9 +110,114 @@ impl AccessStore for PostgresBackend {
     }
 
     async fn delete_user(&self, username: &str) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM access_sessions WHERE user_id IN (SELECT id FROM access_users WHERE username = $1)",
+            &[&username],
+        )
+        .await
+        .map_err(db_err)?;
+        let n = tx
+            .execute("DELETE FROM access_users WHERE username = $1", &[&username])
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let n = tx
+            .execute(
+                "UPDATE access_users SET disabled = $2 WHERE username = $1",
+                &[&username, &disabled],
+            )
+            .await
+            .map_err(db_err)?;
+        if disabled {
+            tx.execute(
+                "DELETE FROM access_sessions WHERE user_id IN (SELECT id FROM access_users WHERE username = $1)",
+                &[&username],
+            )
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM access_sessions WHERE expires_ms <= $1",
+            &[&session.created.millis()],
+        )
+        .await
+        .map_err(db_err)?;
+        tx.execute(
+            "INSERT INTO access_sessions (token_hash, user_id, created_ms, expires_ms, remote) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &session.token_hash,
+                &session.user_id,
+                &session.created.millis(),
+                &session.expires.millis(),
+                &session.remote,
+            ],
+        )
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<SessionUser>> {
+        let client = self.client().await?;
+        let cols = USER_COLS
+            .split(", ")
+            .map(|col| format!("u.{col}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT {cols}, s.expires_ms FROM access_sessions s JOIN access_users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.expires_ms > $2 AND NOT u.disabled"
+                ),
+                &[&token_hash, &now.millis()],
+            )
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(SessionUser {
+                user: to_user(&r)?,
+                expires: Timestamp(r.get(7)),
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, token_hash: &str, expires: Timestamp) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE access_sessions SET expires_ms = GREATEST(expires_ms, $2) WHERE token_hash = $1",
+                &[&token_hash, &expires.millis()],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<bool> {
         let client = self.client().await?;
         Ok(client
-            .execute("DELETE FROM access_users WHERE username = $1", &[&username])
+            .execute(
+                "DELETE FROM access_sessions WHERE token_hash = $1",
+                &[&token_hash],
+            )
             .await
             .map_err(db_err)?
             > 0)

@@ -234,7 +234,8 @@ impl RulesStore for PostgresBackend {
         let row = client
             .query_one(
                 "SELECT GREATEST((SELECT MAX(updated_ms) FROM rules_calendars),
-                   (SELECT MAX(updated_ms) FROM rules_geofences), (SELECT MAX(updated_ms) FROM rules_orders))",
+                   (SELECT MAX(updated_ms) FROM rules_geofences), (SELECT MAX(updated_ms) FROM rules_orders),
+                   (SELECT stamp_ms FROM rules_reference_changes WHERE id = 1))",
                 &[],
             )
             .await
@@ -512,5 +513,118 @@ impl RulesStore for PostgresBackend {
             .await
             .map_err(db_err)?;
         Ok(rows.iter().map(to_delivery).collect())
+    }
+
+    async fn geofences_with_ids(&self) -> Result<Vec<(i64, StoredFence)>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, kind, name, body, updated_ms FROM rules_geofences ORDER BY id",
+                &[],
+            )
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.get(0),
+                    StoredFence {
+                        kind: r.get(1),
+                        name: r.get(2),
+                        body: parse_json(r.get(3))?,
+                        updated: Timestamp(r.get(4)),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn create_geofence(&self, fence: &StoredFence, now: Timestamp) -> Result<i64> {
+        let body = json_text(&fence.body)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        lock_fence_name(&tx, &fence.kind, &fence.name).await?;
+        fence_name_free(&tx, &fence.kind, &fence.name, None).await?;
+        let row = tx
+            .query_one(
+                "INSERT INTO rules_geofences (kind, name, body, updated_ms) VALUES ($1, $2, $3, $4) RETURNING id",
+                &[&fence.kind, &fence.name, &body, &now.0],
+            )
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(row.get(0))
+    }
+
+    async fn replace_geofence(&self, id: i64, fence: &StoredFence, now: Timestamp) -> Result<()> {
+        let body = json_text(&fence.body)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        lock_fence_name(&tx, &fence.kind, &fence.name).await?;
+        fence_name_free(&tx, &fence.kind, &fence.name, Some(id)).await?;
+        let n = tx
+            .execute(
+                "UPDATE rules_geofences SET kind = $2, name = $3, body = $4, updated_ms = $5 WHERE id = $1",
+                &[&id, &fence.kind, &fence.name, &body, &now.0],
+            )
+            .await
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::NotFound(format!("geofence {id}")));
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn delete_geofence(&self, id: i64, now: Timestamp) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let n = tx
+            .execute("DELETE FROM rules_geofences WHERE id = $1", &[&id])
+            .await
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::NotFound(format!("geofence {id}")));
+        }
+        tx.execute(
+            "UPDATE rules_reference_changes SET stamp_ms = GREATEST(stamp_ms + 1, $1) WHERE id = 1",
+            &[&now.0],
+        )
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+}
+
+/// Serialises writers of one (kind, name), so that two creations cannot both pass the check.
+async fn lock_fence_name(tx: &deadpool_postgres::Transaction<'_>, kind: &str, name: &str) -> Result<()> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&format!("rules_geofences/{kind}/{name}")],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Refuses a (kind, name) held by a fence other than `except`.
+async fn fence_name_free(
+    tx: &deadpool_postgres::Transaction<'_>,
+    kind: &str,
+    name: &str,
+    except: Option<i64>,
+) -> Result<()> {
+    let other = tx
+        .query_opt(
+            "SELECT id FROM rules_geofences WHERE kind = $1 AND name = $2",
+            &[&kind, &name],
+        )
+        .await
+        .map_err(db_err)?
+        .map(|r| r.get::<_, i64>(0));
+    match other {
+        Some(o) if Some(o) != except => Err(Error::Conflict(format!(
+            "{kind} {name:?} already exists (geofence {o})"
+        ))),
+        _ => Ok(()),
     }
 }
