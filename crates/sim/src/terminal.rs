@@ -2,8 +2,10 @@
 //!
 //! The life of a terminal: connect; register (0x0100) unless it already holds an auth code from an
 //! earlier 0x8100 (kept across reconnects); authenticate (0x0102); then report 0x0200 at the configured
-//! interval of simulated time, heartbeat (0x0002) when otherwise quiet, answer the platform's queries,
-//! and upload whatever it recorded while offline as 0x0704 type 1 batches.
+//! interval of simulated time, heartbeat (0x0002) when otherwise quiet, answer the platform's queries
+//! (0x8201 with 0x0201, 0x8104 with 0x0104, other commands with 0x0001), follow temporary tracking
+//! (0x8202: report at the platform's interval until the validity runs out), and upload whatever it
+//! recorded while offline as 0x0704 type 1 batches.
 //!
 //! Invariants:
 //! - A point enters the ledger only when the 0x8001 answering the frame that carried it arrives with
@@ -127,6 +129,8 @@ pub(crate) struct Terminal {
     backlog: VecDeque<Position>,
     in_flight: Vec<InFlight>,
     bind_ip: Option<std::net::IpAddr>,
+    /// Temporary tracking ordered by the platform (0x8202): (interval, end), both in simulated ms.
+    tracking: Option<(i64, i64)>,
 }
 
 impl Terminal {
@@ -151,6 +155,7 @@ impl Terminal {
             backlog: VecDeque::new(),
             in_flight: Vec::new(),
             bind_ip,
+            tracking: None,
         }
     }
 
@@ -191,8 +196,15 @@ impl Terminal {
             .copied()
     }
 
-    /// The reporting interval at `t_ms` (simulated ms): shorter while the ignition is on.
+    /// The reporting interval at `t_ms` (simulated ms): the platform's while temporary tracking lasts,
+    /// else shorter while the ignition is on.
     fn interval_ms(&mut self, t_ms: i64) -> i64 {
+        if let Some((interval_ms, until_ms)) = self.tracking {
+            if t_ms < until_ms {
+                return interval_ms;
+            }
+            self.tracking = None;
+        }
         self.ensure_day(t_ms);
         let acc = self.day.as_ref().is_some_and(|(_, p, _)| p.state_at(t_ms).acc_on);
         let c = &self.shared.config;
@@ -606,10 +618,20 @@ impl Terminal {
                 encode_message(&header, &msg, &mut out)?;
                 c.send(&out).await?;
             }
-            Message::SetParameters(_)
-            | Message::TextMessage(_)
-            | Message::TrackLocation(_)
-            | Message::TerminalControl(_) => self.terminal_ack(c, f, GeneralAck::RESULT_OK).await?,
+            Message::TrackLocation(t) => {
+                // Interval 0 stops tracking; otherwise the next report comes after the new interval at the
+                // latest, and the interval holds until the validity runs out.
+                let now = self.shared.clock.now_ms();
+                self.tracking = (t.interval_secs > 0).then(|| {
+                    let interval_ms = i64::from(t.interval_secs) * 1000;
+                    self.next_fix_ms = self.next_fix_ms.min(now + interval_ms);
+                    (interval_ms, now + i64::from(t.validity_secs) * 1000)
+                });
+                self.terminal_ack(c, f, GeneralAck::RESULT_OK).await?;
+            }
+            Message::SetParameters(_) | Message::TextMessage(_) | Message::TerminalControl(_) => {
+                self.terminal_ack(c, f, GeneralAck::RESULT_OK).await?
+            }
             Message::RegisterAck(a) => {
                 // A late answer to a retransmitted 0x0100: the platform issued a newer code, which is the
                 // one it will check from now on.
