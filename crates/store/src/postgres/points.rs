@@ -1,202 +1,256 @@
 //! Track points and latest positions in PostgreSQL, and its [`Backend`] implementation.
+//!
+//! A stored point is its key as columns, `(vehicle, fix_time, block_hash)`, and everything else packed
+//! into one `rec bytea` ([`encode_rec`], migration 0004). PostgreSQL formats and parses every datum of
+//! a row with a function call; with seventeen columns that per-datum cost, not the index scan, was most
+//! of a replay and a good part of an ingest. With four, the key index covers the replay (`INCLUDE
+//! (rec)`), index tuples are smaller, COPY parses four fields a row, and a replay returns two.
 
-use std::collections::{HashMap, HashSet};
+use std::io::Cursor;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use tianshu_model::{
     AlarmFlags, Phone, Position, StatusFlags, Terminal, Timestamp, Unit, Vehicle, VehicleId,
 };
-use tokio_postgres::Row;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{FromSql, ToSql, Type};
 
 use super::{PostgresBackend, month_of, pg_error};
 use crate::{
-    Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream, parse_stored_phone,
-    source_from_i16, source_to_i16,
+    Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream, source_from_i16,
+    source_to_i16,
 };
 
-/// The columns of `points`, `latest_positions` and the staging table, in COPY and read order.
-const COLUMNS: &str = "vehicle, fix_time, block_hash, phone, recv_time, lat_e6, lon_e6, altitude_m, speed_dkmh, \
-                       course_deg, alarm, status, mileage_dkm, fuel_dl, satellites, rssi, source";
-
-/// The COPY types of [`COLUMNS`].
-const COPY_TYPES: [Type; 17] = [
-    Type::INT8,
-    Type::TIMESTAMPTZ,
-    Type::INT8,
-    Type::TEXT,
-    Type::TIMESTAMPTZ,
-    Type::INT4,
-    Type::INT4,
-    Type::INT4,
-    Type::INT4,
-    Type::INT4,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT4,
-    Type::INT2,
-    Type::INT2,
-    Type::INT2,
-];
+/// The columns of `points`, `latest_positions` and the staging table, in COPY order.
+const COLUMNS: &str = "vehicle, fix_time, block_hash, rec";
 
 /// Instants PostgreSQL's `timestamptz` holds (about 4300 BC to 255,000 AD); a range bound beyond
 /// them (say `i64::MAX` for "until the end") is clamped rather than wrapped.
 const PG_MIN_MILLIS: i64 = -200_000_000_000_000;
 const PG_MAX_MILLIS: i64 = 8_000_000_000_000_000;
 
+/// 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix milliseconds.
+const PG_EPOCH_MILLIS: i64 = 946_684_800_000;
+
 pub(crate) fn to_datetime(t: Timestamp) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(t.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS)).unwrap_or_default()
 }
 
-fn from_datetime(t: DateTime<Utc>) -> Timestamp {
-    Timestamp(t.timestamp_millis())
+/// A Unix millisecond instant as the microseconds since 2000 of binary `timestamptz`.
+fn to_pg_micros(ms: i64) -> i64 {
+    (ms.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS) - PG_EPOCH_MILLIS) * 1000
 }
 
-fn narrow<T: TryFrom<i64>>(v: i64, what: &str) -> Result<T> {
-    T::try_from(v).map_err(|_| Error::Corrupt(format!("{what} {v} out of range")))
+/// A `timestamptz` read straight from its binary form, as Unix milliseconds (no calendar types).
+struct PgMillis(i64);
+
+impl<'a> FromSql<'a> for PgMillis {
+    fn from_sql(
+        _: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let micros = i64::from_be_bytes(raw.try_into()?);
+        Ok(PgMillis(micros.div_euclid(1000).saturating_add(PG_EPOCH_MILLIS)))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMPTZ
+    }
 }
 
-fn row_to_position(r: &Row) -> Result<Position> {
-    let get_err = |e: tokio_postgres::Error| Error::Corrupt(format!("points row: {e}"));
+/// The version byte that starts every packed record.
+const REC_VERSION: u8 = 1;
+/// Bytes of a packed record before the phone digits.
+const REC_FIXED: usize = 43;
+const HAS_MILEAGE: u8 = 1;
+const HAS_FUEL: u8 = 2;
+const HAS_SATELLITES: u8 = 4;
+const HAS_RSSI: u8 = 8;
+
+/// Packs everything of a point but its key into the `rec` column, big-endian (the layout migration 0004
+/// builds with `int4send` and friends from the former columns):
+///
+/// | bytes | field |
+/// |---|---|
+/// | 1 | version (1) |
+/// | 1 | presence flags: 1 mileage, 2 fuel, 4 satellites, 8 rssi |
+/// | 1 | source (0 live, 1 backfill, 2 JSON) |
+/// | 8 | receive time, Unix milliseconds |
+/// | 4, 4, 4 | latitude, longitude (micro-degrees), altitude (m) |
+/// | 2, 2 | speed (0.1 km/h), course (degrees) |
+/// | 4, 4 | alarm and status flags |
+/// | 4, 2, 1, 1 | mileage (0.1 km), fuel (0.1 l), satellites, rssi (0 when absent) |
+/// | rest | phone number, decimal ASCII digits |
+pub(crate) fn encode_rec(p: &Position, out: &mut Vec<u8>) {
+    let bit = |present: bool, flag: u8| if present { flag } else { 0 };
+    let flags = bit(p.mileage_dkm.is_some(), HAS_MILEAGE)
+        | bit(p.fuel_dl.is_some(), HAS_FUEL)
+        | bit(p.satellites.is_some(), HAS_SATELLITES)
+        | bit(p.rssi.is_some(), HAS_RSSI);
+    out.push(REC_VERSION);
+    out.push(flags);
+    out.push(source_to_i16(p.source) as u8);
+    out.extend_from_slice(&p.recv_time.0.to_be_bytes());
+    out.extend_from_slice(&p.lat_e6.to_be_bytes());
+    out.extend_from_slice(&p.lon_e6.to_be_bytes());
+    out.extend_from_slice(&p.altitude_m.to_be_bytes());
+    out.extend_from_slice(&p.speed_dkmh.to_be_bytes());
+    out.extend_from_slice(&p.course_deg.to_be_bytes());
+    out.extend_from_slice(&p.alarm.0.to_be_bytes());
+    out.extend_from_slice(&p.status.0.to_be_bytes());
+    out.extend_from_slice(&p.mileage_dkm.unwrap_or(0).to_be_bytes());
+    out.extend_from_slice(&p.fuel_dl.unwrap_or(0).to_be_bytes());
+    out.push(p.satellites.unwrap_or(0));
+    out.push(p.rssi.unwrap_or(0));
+    push_phone(out, p.phone);
+}
+
+/// Appends the decimal digits of a phone number.
+fn push_phone(out: &mut Vec<u8>, phone: Phone) {
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
+    let mut v = phone.0;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Unpacks a stored point from its key and its `rec` column ([`encode_rec`]).
+pub(crate) fn decode_rec(vehicle: i64, fix_time_ms: i64, rec: &[u8]) -> Result<Position> {
+    let corrupt =
+        |what: &str| Error::Corrupt(format!("point of vehicle {vehicle} at {fix_time_ms} ms: {what}"));
+    if rec.len() < REC_FIXED + 1 {
+        return Err(corrupt("record too short"));
+    }
+    if rec[0] != REC_VERSION {
+        return Err(corrupt(&format!("unknown record version {}", rec[0])));
+    }
+    let be4 = |at: usize| [rec[at], rec[at + 1], rec[at + 2], rec[at + 3]];
+    let be2 = |at: usize| [rec[at], rec[at + 1]];
+    let flags = rec[1];
+    let mut recv = [0u8; 8];
+    recv.copy_from_slice(&rec[3..11]);
+    let digits = &rec[REC_FIXED..];
+    if digits.len() > 39 {
+        return Err(corrupt("phone number too long"));
+    }
+    let mut phone: u128 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(corrupt("phone number is not digits"));
+        }
+        phone = phone * 10 + u128::from(d - b'0');
+    }
+    let present = |bit: u8| flags & bit != 0;
     Ok(Position {
-        vehicle: VehicleId(r.try_get(0).map_err(get_err)?),
-        fix_time: from_datetime(r.try_get(1).map_err(get_err)?),
-        phone: parse_stored_phone(r.try_get(3).map_err(get_err)?)?,
-        recv_time: from_datetime(r.try_get(4).map_err(get_err)?),
-        lat_e6: r.try_get(5).map_err(get_err)?,
-        lon_e6: r.try_get(6).map_err(get_err)?,
-        altitude_m: r.try_get(7).map_err(get_err)?,
-        speed_dkmh: narrow(i64::from(r.try_get::<_, i32>(8).map_err(get_err)?), "speed")?,
-        course_deg: narrow(i64::from(r.try_get::<_, i32>(9).map_err(get_err)?), "course")?,
-        alarm: AlarmFlags(narrow(r.try_get::<_, i64>(10).map_err(get_err)?, "alarm")?),
-        status: StatusFlags(narrow(r.try_get::<_, i64>(11).map_err(get_err)?, "status")?),
-        mileage_dkm: r
-            .try_get::<_, Option<i64>>(12)
-            .map_err(get_err)?
-            .map(|v| narrow(v, "mileage"))
-            .transpose()?,
-        fuel_dl: r
-            .try_get::<_, Option<i32>>(13)
-            .map_err(get_err)?
-            .map(|v| narrow(i64::from(v), "fuel"))
-            .transpose()?,
-        satellites: r
-            .try_get::<_, Option<i16>>(14)
-            .map_err(get_err)?
-            .map(|v| narrow(i64::from(v), "satellites"))
-            .transpose()?,
-        rssi: r
-            .try_get::<_, Option<i16>>(15)
-            .map_err(get_err)?
-            .map(|v| narrow(i64::from(v), "rssi"))
-            .transpose()?,
-        source: source_from_i16(r.try_get(16).map_err(get_err)?),
+        vehicle: VehicleId(vehicle),
+        phone: Phone(phone),
+        fix_time: Timestamp(fix_time_ms),
+        recv_time: Timestamp(i64::from_be_bytes(recv)),
+        lat_e6: i32::from_be_bytes(be4(11)),
+        lon_e6: i32::from_be_bytes(be4(15)),
+        altitude_m: i32::from_be_bytes(be4(19)),
+        speed_dkmh: u16::from_be_bytes(be2(23)),
+        course_deg: u16::from_be_bytes(be2(25)),
+        alarm: AlarmFlags(u32::from_be_bytes(be4(27))),
+        status: StatusFlags(u32::from_be_bytes(be4(31))),
+        mileage_dkm: present(HAS_MILEAGE).then(|| u32::from_be_bytes(be4(35))),
+        fuel_dl: present(HAS_FUEL).then(|| u16::from_be_bytes(be2(39))),
+        satellites: present(HAS_SATELLITES).then_some(rec[41]),
+        rssi: present(HAS_RSSI).then_some(rec[42]),
+        source: source_from_i16(i16::from(rec[2])),
     })
 }
 
-/// One staged row, owned so that references to it can be handed to COPY.
-struct StagedRow {
-    vehicle: i64,
-    fix_time: DateTime<Utc>,
-    block_hash: i64,
-    phone: String,
-    recv_time: DateTime<Utc>,
-    lat_e6: i32,
-    lon_e6: i32,
-    altitude_m: i32,
-    speed_dkmh: i32,
-    course_deg: i32,
-    alarm: i64,
-    status: i64,
-    mileage_dkm: Option<i64>,
-    fuel_dl: Option<i32>,
-    satellites: Option<i16>,
-    rssi: Option<i16>,
-    source: i16,
+/// A row of `points` or `latest_positions` read as `vehicle, fix_time, rec`.
+fn row_to_position(r: &tokio_postgres::Row) -> Result<Position> {
+    let get_err = |e: tokio_postgres::Error| Error::Corrupt(format!("points row: {e}"));
+    let vehicle: i64 = r.try_get(0).map_err(get_err)?;
+    let fix_time: PgMillis = r.try_get(1).map_err(get_err)?;
+    let rec: &[u8] = r.try_get(2).map_err(get_err)?;
+    decode_rec(vehicle, fix_time.0, rec)
 }
 
-impl StagedRow {
-    fn new(p: &Position, block_hash: i64) -> Self {
-        StagedRow {
-            vehicle: p.vehicle.0,
-            fix_time: to_datetime(p.fix_time),
-            block_hash,
-            phone: p.phone.to_string(),
-            recv_time: to_datetime(p.recv_time),
-            lat_e6: p.lat_e6,
-            lon_e6: p.lon_e6,
-            altitude_m: p.altitude_m,
-            speed_dkmh: i32::from(p.speed_dkmh),
-            course_deg: i32::from(p.course_deg),
-            alarm: i64::from(p.alarm.0),
-            status: i64::from(p.status.0),
-            mileage_dkm: p.mileage_dkm.map(i64::from),
-            fuel_dl: p.fuel_dl.map(i32::from),
-            satellites: p.satellites.map(i16::from),
-            rssi: p.rssi.map(i16::from),
-            source: source_to_i16(p.source),
-        }
-    }
+/// A row of a track read as `fix_time, rec`.
+fn track_row(vehicle: i64, r: &tokio_postgres::Row) -> Result<Position> {
+    let get_err = |e: tokio_postgres::Error| Error::Corrupt(format!("points row: {e}"));
+    let fix_time: PgMillis = r.try_get(0).map_err(get_err)?;
+    let rec: &[u8] = r.try_get(1).map_err(get_err)?;
+    decode_rec(vehicle, fix_time.0, rec)
+}
 
-    fn values(&self) -> [&(dyn ToSql + Sync); 17] {
-        [
-            &self.vehicle,
-            &self.fix_time,
-            &self.block_hash,
-            &self.phone,
-            &self.recv_time,
-            &self.lat_e6,
-            &self.lon_e6,
-            &self.altitude_m,
-            &self.speed_dkmh,
-            &self.course_deg,
-            &self.alarm,
-            &self.status,
-            &self.mileage_dkm,
-            &self.fuel_dl,
-            &self.satellites,
-            &self.rssi,
-            &self.source,
-        ]
+/// One point of a batch on its way in: its key, and where it was in the batch.
+struct Staged {
+    vehicle: i64,
+    fix_time: i64,
+    block_hash: i64,
+    /// Index of the point in the batch.
+    at: usize,
+}
+
+/// The binary COPY stream of `rows` (`COLUMNS` order), built in one buffer.
+fn copy_buffer(points: &[Position], rows: &[Staged]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(19 + rows.len() * (2 + 12 * 3 + 4 + REC_FIXED + 20) + 2);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes()); // flags
+    out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for r in rows {
+        out.extend_from_slice(&4i16.to_be_bytes());
+        for v in [r.vehicle, to_pg_micros(r.fix_time), r.block_hash] {
+            out.extend_from_slice(&8i32.to_be_bytes());
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        let len_at = out.len();
+        out.extend_from_slice(&0i32.to_be_bytes());
+        encode_rec(&points[r.at], &mut out);
+        let len = (out.len() - len_at - 4) as i32;
+        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
     }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
 }
 
 impl PostgresBackend {
     async fn commit_points_pg(&self, points: &[Position]) -> Result<Vec<bool>> {
-        // First occurrence of each key goes to the database; later repeats in the batch are duplicates.
-        let mut index: HashMap<(i64, i64, i64), usize> = HashMap::with_capacity(points.len());
-        let mut staged = Vec::with_capacity(points.len());
-        let mut months = HashSet::new();
-        for (i, p) in points.iter().enumerate() {
-            let hash = p.block_hash();
-            if let std::collections::hash_map::Entry::Vacant(e) =
-                index.entry((p.vehicle.0, p.fix_time.0, hash))
-            {
-                e.insert(i);
-                staged.push(StagedRow::new(p, hash));
-                months.insert(month_of(p.fix_time.0));
-            }
-        }
-        let months: Vec<i32> = months.into_iter().collect();
+        // Key order: index inserts walk the B-tree in order, lock order is the same everywhere, and
+        // the first occurrence of each key (in batch order) goes to the database; later repeats in the
+        // batch are duplicates.
+        let mut staged: Vec<Staged> = points
+            .iter()
+            .enumerate()
+            .map(|(at, p)| Staged {
+                vehicle: p.vehicle.0,
+                fix_time: p.fix_time.0,
+                block_hash: p.block_hash(),
+                at,
+            })
+            .collect();
+        staged.sort_unstable_by_key(|r| (r.vehicle, r.fix_time, r.block_hash, r.at));
+        staged.dedup_by_key(|r| (r.vehicle, r.fix_time, r.block_hash));
+        let mut months: Vec<i32> = staged.iter().map(|r| month_of(r.fix_time)).collect();
+        months.sort_unstable();
+        months.dedup();
         self.ensure_partitions(&months).await?;
-        // Key order: index inserts walk the B-tree in order, and lock order is the same everywhere.
-        staged.sort_unstable_by_key(|r| (r.vehicle, r.fix_time, r.block_hash));
+        let copy = copy_buffer(points, &staged);
 
         // Fast path: live points are almost never duplicates, so COPY straight into `points`. If a
         // duplicate is there after all, the transaction fails whole (nothing committed) and the batch
         // goes the staging way; the fast path then rests for a few batches (a retransmitting fleet).
         if self.fast_path_rest.load(Ordering::Relaxed) == 0 {
             let mut client = self.client().await?;
-            match copy_direct(&mut client, &staged).await {
+            match copy_direct(&mut client, points, &staged, copy.clone()).await {
                 Ok(()) => {
                     let mut inserted = vec![false; points.len()];
-                    for i in index.values() {
-                        inserted[*i] = true;
+                    for r in &staged {
+                        inserted[r.at] = true;
                     }
                     return Ok(inserted);
                 }
@@ -217,7 +271,7 @@ impl PostgresBackend {
         let mut attempt = 0;
         let inserted_rows = loop {
             let mut client = self.client().await?;
-            match copy_and_insert(&mut client, &staged).await {
+            match copy_and_insert(&mut client, copy.clone()).await {
                 Ok(rows) => break rows,
                 Err(e)
                     if attempt == 0
@@ -234,13 +288,11 @@ impl PostgresBackend {
         for r in inserted_rows {
             let key = (
                 r.try_get::<_, i64>(0).map_err(pg_error)?,
-                r.try_get::<_, DateTime<Utc>>(1)
-                    .map_err(pg_error)?
-                    .timestamp_millis(),
+                r.try_get::<_, PgMillis>(1).map_err(pg_error)?.0,
                 r.try_get::<_, i64>(2).map_err(pg_error)?,
             );
-            if let Some(&i) = index.get(&key) {
-                inserted[i] = true;
+            if let Ok(i) = staged.binary_search_by_key(&key, |s| (s.vehicle, s.fix_time, s.block_hash)) {
+                inserted[staged[i].at] = true;
             }
         }
         Ok(inserted)
@@ -250,152 +302,111 @@ impl PostgresBackend {
 /// Batches the fast path sits out after a batch turned out to hold a stored point.
 const FAST_PATH_REST_BATCHES: u32 = 16;
 
+/// Sends a prepared binary COPY stream.
+async fn send_copy(
+    tx: &tokio_postgres::Transaction<'_>,
+    statement: &str,
+    copy: Vec<u8>,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let sink = tx.copy_in::<_, Cursor<Vec<u8>>>(statement).await?;
+    let mut sink = std::pin::pin!(sink);
+    sink.send(Cursor::new(copy)).await?;
+    sink.as_mut().finish().await?;
+    Ok(())
+}
+
+/// `INSERT ... ON CONFLICT` that moves `latest_positions` forward only.
+const LATEST_UPSERT_TAIL: &str = "ON CONFLICT (vehicle) DO UPDATE SET fix_time = excluded.fix_time, \
+     block_hash = excluded.block_hash, rec = excluded.rec WHERE excluded.fix_time > latest_positions.fix_time";
+
 /// COPYs the rows straight into `points` and moves `latest_positions` forward, in one transaction.
 /// Fails with a unique violation, committing nothing, when any row is already stored.
 async fn copy_direct(
     client: &mut deadpool_postgres::Object,
-    staged: &[StagedRow],
+    points: &[Position],
+    staged: &[Staged],
+    copy: Vec<u8>,
 ) -> std::result::Result<(), tokio_postgres::Error> {
-    let tx = client.transaction().await?;
-    tx.batch_execute("SET LOCAL synchronous_commit = on").await?;
-    let sink = tx
-        .copy_in(&format!("COPY points ({COLUMNS}) FROM STDIN (FORMAT binary)"))
-        .await?;
-    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-    let mut writer = std::pin::pin!(writer);
-    for row in staged {
-        writer.as_mut().write(&row.values()).await?;
-    }
-    writer.finish().await?;
-
-    // The newest row of each vehicle (rows are in key order: the last of each vehicle's run).
-    let newest: Vec<&StagedRow> = staged
+    // The newest point of each vehicle (rows are in key order: the last of each vehicle's run).
+    let newest: Vec<&Staged> = staged
         .iter()
         .enumerate()
         .filter(|(i, r)| staged.get(i + 1).is_none_or(|next| next.vehicle != r.vehicle))
         .map(|(_, r)| r)
         .collect();
-    let updates: Vec<String> = COLUMNS
-        .split(", ")
-        .skip(1)
-        .map(|c| format!("{c} = excluded.{c}"))
+    let vehicle: Vec<i64> = newest.iter().map(|r| r.vehicle).collect();
+    let fix_time: Vec<DateTime<Utc>> = newest
+        .iter()
+        .map(|r| to_datetime(Timestamp(r.fix_time)))
         .collect();
-    let sql = format!(
-        "INSERT INTO latest_positions ({COLUMNS})
-         SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::text[], $5::timestamptz[],
-                              $6::int4[], $7::int4[], $8::int4[], $9::int4[], $10::int4[], $11::int8[],
-                              $12::int8[], $13::int8[], $14::int4[], $15::int2[], $16::int2[], $17::int2[])
-         ON CONFLICT (vehicle) DO UPDATE SET {}
-         WHERE excluded.fix_time > latest_positions.fix_time",
-        updates.join(", ")
-    );
-    macro_rules! column {
-        ($f:ident) => {
-            newest.iter().map(|r| r.$f.clone()).collect::<Vec<_>>()
-        };
-    }
-    let (vehicle, fix_time, block_hash, phone) = (
-        column!(vehicle),
-        column!(fix_time),
-        column!(block_hash),
-        column!(phone),
-    );
-    let (recv_time, lat_e6, lon_e6, altitude_m) = (
-        column!(recv_time),
-        column!(lat_e6),
-        column!(lon_e6),
-        column!(altitude_m),
-    );
-    let (speed_dkmh, course_deg, alarm, status) = (
-        column!(speed_dkmh),
-        column!(course_deg),
-        column!(alarm),
-        column!(status),
-    );
-    let (mileage_dkm, fuel_dl, satellites, rssi, source) = (
-        column!(mileage_dkm),
-        column!(fuel_dl),
-        column!(satellites),
-        column!(rssi),
-        column!(source),
-    );
-    tx.execute(
-        &sql,
-        &[
-            &vehicle,
-            &fix_time,
-            &block_hash,
-            &phone,
-            &recv_time,
-            &lat_e6,
-            &lon_e6,
-            &altitude_m,
-            &speed_dkmh,
-            &course_deg,
-            &alarm,
-            &status,
-            &mileage_dkm,
-            &fuel_dl,
-            &satellites,
-            &rssi,
-            &source,
-        ],
+    let block_hash: Vec<i64> = newest.iter().map(|r| r.block_hash).collect();
+    let rec: Vec<Vec<u8>> = newest
+        .iter()
+        .map(|r| {
+            let mut b = Vec::with_capacity(REC_FIXED + 20);
+            encode_rec(&points[r.at], &mut b);
+            b
+        })
+        .collect();
+
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = on").await?;
+    send_copy(
+        &tx,
+        &format!("COPY points ({COLUMNS}) FROM STDIN (FORMAT binary)"),
+        copy,
     )
     .await?;
+    let latest = tx
+        .prepare_cached(&format!(
+            "INSERT INTO latest_positions ({COLUMNS}) \
+             SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::bytea[]) {LATEST_UPSERT_TAIL}"
+        ))
+        .await?;
+    let params: [&(dyn ToSql + Sync); 4] = [&vehicle, &fix_time, &block_hash, &rec];
+    tx.execute(&latest, &params).await?;
     tx.commit().await
 }
 
-/// COPYs the staged rows and moves them into `points` and `latest_positions` in one transaction;
-/// returns the keys that were new.
+/// COPYs the rows into a per-connection staging table, then one `INSERT ... SELECT ... ON CONFLICT DO
+/// NOTHING` moves them into `points` and `latest_positions`, in one transaction; returns the keys
+/// that were new.
 async fn copy_and_insert(
     client: &mut deadpool_postgres::Object,
-    staged: &[StagedRow],
-) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+    copy: Vec<u8>,
+) -> std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    tx.batch_execute(&format!(
+    tx.batch_execute(
         "SET LOCAL synchronous_commit = on;
-         CREATE TEMP TABLE IF NOT EXISTS points_staging ON COMMIT DELETE ROWS
-             AS SELECT {COLUMNS} FROM points WITH NO DATA;"
-    ))
+         CREATE TEMP TABLE IF NOT EXISTS points_incoming (
+             vehicle bigint, fix_time timestamptz, block_hash bigint, rec bytea
+         ) ON COMMIT DELETE ROWS;",
+    )
     .await?;
-    let sink = tx
-        .copy_in(&format!(
-            "COPY points_staging ({COLUMNS}) FROM STDIN (FORMAT binary)"
+    send_copy(
+        &tx,
+        &format!("COPY points_incoming ({COLUMNS}) FROM STDIN (FORMAT binary)"),
+        copy,
+    )
+    .await?;
+    let st = tx
+        .prepare_cached(&format!(
+            "WITH ins AS (
+                 INSERT INTO points ({COLUMNS}) SELECT {COLUMNS} FROM points_incoming
+                 ORDER BY vehicle, fix_time, block_hash
+                 ON CONFLICT DO NOTHING
+                 RETURNING vehicle, fix_time, block_hash
+             ), newest AS (
+                 -- From all staged points: a duplicate is never newer than the latest.
+                 INSERT INTO latest_positions ({COLUMNS})
+                 SELECT DISTINCT ON (vehicle) {COLUMNS} FROM points_incoming
+                 ORDER BY vehicle, fix_time DESC, block_hash DESC
+                 {LATEST_UPSERT_TAIL}
+             )
+             SELECT vehicle, fix_time, block_hash FROM ins"
         ))
         .await?;
-    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-    let mut writer = std::pin::pin!(writer);
-    for row in staged {
-        writer.as_mut().write(&row.values()).await?;
-    }
-    writer.finish().await?;
-    let updates: Vec<String> = COLUMNS
-        .split(", ")
-        .skip(1)
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    let rows = tx
-        .query(
-            &format!(
-                "WITH ins AS (
-                     INSERT INTO points ({COLUMNS}) SELECT {COLUMNS} FROM points_staging
-                     ORDER BY vehicle, fix_time, block_hash
-                     ON CONFLICT DO NOTHING
-                     RETURNING vehicle, fix_time, block_hash
-                 ), newest AS (
-                     -- From all staged points: a duplicate is never newer than the latest.
-                     INSERT INTO latest_positions ({COLUMNS})
-                     SELECT DISTINCT ON (vehicle) {COLUMNS} FROM points_staging
-                     ORDER BY vehicle, fix_time DESC, block_hash DESC
-                     ON CONFLICT (vehicle) DO UPDATE SET {}
-                     WHERE excluded.fix_time > latest_positions.fix_time
-                 )
-                 SELECT vehicle, fix_time, block_hash FROM ins",
-                updates.join(", ")
-            ),
-            &[],
-        )
-        .await?;
+    let rows = tx.query(&st, &[]).await?;
     tx.commit().await?;
     Ok(rows)
 }
@@ -409,7 +420,7 @@ impl Backend for PostgresBackend {
     async fn latest_positions(&self) -> Result<Vec<Position>> {
         let client = self.client().await?;
         let st = client
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM latest_positions"))
+            .prepare_cached("SELECT vehicle, fix_time, rec FROM latest_positions")
             .await
             .map_err(pg_error)?;
         client
@@ -424,9 +435,7 @@ impl Backend for PostgresBackend {
     async fn latest_position(&self, vehicle: VehicleId) -> Result<Option<Position>> {
         let client = self.client().await?;
         let st = client
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM latest_positions WHERE vehicle = $1"
-            ))
+            .prepare_cached("SELECT vehicle, fix_time, rec FROM latest_positions WHERE vehicle = $1")
             .await
             .map_err(pg_error)?;
         client
@@ -441,23 +450,25 @@ impl Backend for PostgresBackend {
     async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream> {
         let client = self.client().await?;
         let st = client
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM points WHERE vehicle = $1 AND fix_time >= $2 AND fix_time < $3 \
-                 ORDER BY fix_time, block_hash"
-            ))
+            .prepare_cached(
+                "SELECT fix_time, rec FROM points WHERE vehicle = $1 AND fix_time >= $2 AND fix_time < $3 \
+                 ORDER BY fix_time, block_hash",
+            )
             .await
             .map_err(pg_error)?;
         let (from, to) = (to_datetime(from), to_datetime(to));
         let params: [&(dyn ToSql + Sync); 3] = [&vehicle.0, &from, &to];
         let rows = client.query_raw(&st, params).await.map_err(pg_error)?;
         // The pooled connection rides along with the rows and returns to the pool when the stream ends.
-        let stream = futures::stream::unfold((client, Box::pin(rows)), |(client, mut rows)| async move {
-            let next = rows.next().await?;
-            Some((
-                next.map_err(pg_error).and_then(|r| row_to_position(&r)),
-                (client, rows),
-            ))
-        });
+        let vehicle = vehicle.0;
+        let stream =
+            futures::stream::unfold((client, Box::pin(rows)), move |(client, mut rows)| async move {
+                let next = rows.next().await?;
+                Some((
+                    next.map_err(pg_error).and_then(|r| track_row(vehicle, &r)),
+                    (client, rows),
+                ))
+            });
         Ok(stream.boxed())
     }
 
@@ -524,5 +535,244 @@ impl Backend for PostgresBackend {
         to: Timestamp,
     ) -> Result<Vec<DriverEvent>> {
         self.driver_events_pg(vehicle, from, to).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::TryStreamExt;
+    use tianshu_model::PositionSource;
+
+    use super::*;
+    use crate::Store;
+
+    fn full(vehicle: i64, secs: i64) -> Position {
+        Position {
+            vehicle: VehicleId(vehicle),
+            phone: Phone(99_999_999_999_999_999_999),
+            fix_time: Timestamp::from_secs(1_793_491_200 + secs),
+            recv_time: Timestamp(1_793_491_200_123 + secs * 1000),
+            lat_e6: -33_865_143,
+            lon_e6: 151_209_900,
+            altitude_m: -420,
+            speed_dkmh: u16::MAX,
+            course_deg: 359,
+            alarm: AlarmFlags(u32::MAX),
+            status: StatusFlags(0x8000_0003),
+            mileage_dkm: Some(u32::MAX),
+            fuel_dl: Some(65_535),
+            satellites: Some(0),
+            rssi: Some(255),
+            source: PositionSource::Backfill,
+        }
+    }
+
+    fn sparse(vehicle: i64, secs: i64) -> Position {
+        Position {
+            vehicle: VehicleId(vehicle),
+            phone: Phone(13_800_138_000),
+            fix_time: Timestamp::from_secs(1_793_491_200 + secs),
+            recv_time: Timestamp::from_secs(1_793_491_200 + secs),
+            lat_e6: 30_200_000,
+            lon_e6: 115_040_000,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn records_round_trip_every_field() {
+        for p in [full(7, 0), sparse(8, 10), Position::default()] {
+            let mut rec = Vec::new();
+            encode_rec(&p, &mut rec);
+            assert_eq!(decode_rec(p.vehicle.0, p.fix_time.0, &rec).unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn a_foreign_record_is_corrupt_not_a_panic() {
+        let mut rec = Vec::new();
+        encode_rec(&sparse(1, 0), &mut rec);
+        for bad in [
+            &rec[..10],
+            &rec[..REC_FIXED],
+            &[&[2u8][..], &rec[1..]].concat()[..],
+            &[&rec[..], b"x"].concat()[..],
+        ] {
+            assert!(matches!(decode_rec(1, 0, bad), Err(Error::Corrupt(_))), "{bad:?}");
+        }
+    }
+
+    async fn admin() -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            tokio_postgres::NoTls,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required at 127.0.0.1:5432 (user postgres): {e}"));
+        tokio::spawn(conn);
+        client
+    }
+
+    /// A database at the schema before 0004 (seventeen columns) with points in two months and latest
+    /// positions, upgraded by opening the store: every point and latest position reads back the same,
+    /// the packed records are the ones the store writes, and the readable view shows the columns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn migration_0004_converts_stored_points() {
+        let admin = admin().await;
+        let db = format!("tianshu_store_packed_{}", std::process::id());
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .await
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .unwrap();
+        let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
+        {
+            let (mut client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .batch_execute(
+                    "BEGIN; CREATE TABLE schema_migrations (
+                         version integer PRIMARY KEY, name text NOT NULL,
+                         applied_at timestamptz NOT NULL DEFAULT now()
+                     )",
+                )
+                .await
+                .unwrap();
+            for m in crate::migrate::POSTGRES.iter().filter(|m| m.version < 4) {
+                client.batch_execute(m.sql).await.unwrap();
+            }
+            client.batch_execute("COMMIT").await.unwrap();
+            let tx = client.transaction().await.unwrap();
+            tx.batch_execute(
+                "CREATE TABLE points_y2026m11 PARTITION OF points
+                     FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00');
+                 CREATE TABLE points_y2026m12 PARTITION OF points
+                     FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');",
+            )
+            .await
+            .unwrap();
+            for table in ["points", "latest_positions"] {
+                let sql = format!(
+                    "INSERT INTO {table} (vehicle, fix_time, block_hash, phone, recv_time, lat_e6, lon_e6, \
+                     altitude_m, speed_dkmh, course_deg, alarm, status, mileage_dkm, fuel_dl, satellites, rssi, \
+                     source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                );
+                let rows = if table == "points" {
+                    vec![full(7, 0), sparse(7, 40 * 86_400), full(8, 10)]
+                } else {
+                    vec![sparse(7, 40 * 86_400), full(8, 10)]
+                };
+                for p in rows {
+                    tx.execute(
+                        &sql,
+                        &[
+                            &p.vehicle.0,
+                            &to_datetime(p.fix_time),
+                            &p.block_hash(),
+                            &p.phone.to_string(),
+                            &to_datetime(p.recv_time),
+                            &p.lat_e6,
+                            &p.lon_e6,
+                            &p.altitude_m,
+                            &i32::from(p.speed_dkmh),
+                            &i32::from(p.course_deg),
+                            &i64::from(p.alarm.0),
+                            &i64::from(p.status.0),
+                            &p.mileage_dkm.map(i64::from),
+                            &p.fuel_dl.map(i32::from),
+                            &p.satellites.map(i16::from),
+                            &p.rssi.map(i16::from),
+                            &source_to_i16(p.source),
+                        ],
+                    )
+                    .await
+                    .unwrap();
+                }
+            }
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) SELECT v, 'before' FROM generate_series(1, 3) v",
+                &[],
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+
+        let store = Store::open(&url).await.unwrap();
+        assert!(store.applied_migrations().await.unwrap().contains(&4));
+        let all = |v: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .track(VehicleId(v), Timestamp(0), Timestamp(i64::MAX))
+                    .await
+                    .unwrap()
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(all(7).await, vec![full(7, 0), sparse(7, 40 * 86_400)]);
+        assert_eq!(all(8).await, vec![full(8, 10)]);
+        let mut latest = store.latest_positions().await.unwrap();
+        latest.sort_by_key(|p| p.vehicle);
+        assert_eq!(latest, vec![sparse(7, 40 * 86_400), full(8, 10)]);
+
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let p = full(7, 0);
+        let rec: Vec<u8> = client
+            .query_one(
+                "SELECT rec FROM points WHERE vehicle = 7 ORDER BY fix_time LIMIT 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let mut expected = Vec::new();
+        encode_rec(&p, &mut expected);
+        assert_eq!(rec, expected, "the migration packs as the store does");
+        let row = client
+            .query_one(
+                "SELECT phone, lat_e6, altitude_m, speed_dkmh, alarm, status, mileage_dkm, fuel_dl, satellites, \
+                 rssi, source, (extract(epoch FROM recv_time) * 1000)::bigint \
+                 FROM points_readable WHERE vehicle = 7 ORDER BY fix_time LIMIT 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), p.phone.to_string());
+        assert_eq!(row.get::<_, i32>(1), p.lat_e6);
+        assert_eq!(row.get::<_, i32>(2), p.altitude_m);
+        assert_eq!(row.get::<_, i32>(3), i32::from(p.speed_dkmh));
+        assert_eq!(row.get::<_, i64>(4), i64::from(p.alarm.0));
+        assert_eq!(row.get::<_, i64>(5), i64::from(p.status.0));
+        assert_eq!(row.get::<_, Option<i64>>(6), p.mileage_dkm.map(i64::from));
+        assert_eq!(row.get::<_, Option<i32>>(7), p.fuel_dl.map(i32::from));
+        assert_eq!(row.get::<_, Option<i32>>(8), p.satellites.map(i32::from));
+        assert_eq!(row.get::<_, Option<i32>>(9), p.rssi.map(i32::from));
+        assert_eq!(row.get::<_, i32>(10), i32::from(source_to_i16(p.source)));
+        assert_eq!(row.get::<_, i64>(11), p.recv_time.0);
+
+        // New points go in beside the converted ones, and a re-sent converted point is a duplicate.
+        let s = store
+            .append_points(&[full(7, 0), sparse(7, 41 * 86_400)])
+            .await
+            .unwrap();
+        assert_eq!((s.inserted, s.duplicates), (1, 1));
+        assert_eq!(all(7).await.len(), 3);
+        drop(store);
+        drop(client);
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .await
+            .unwrap();
     }
 }
