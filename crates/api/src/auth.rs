@@ -1,14 +1,13 @@
 //! Login, sessions and the role gate.
 //!
 //! Passwords are stored as argon2 PHC strings. A successful `POST /api/session` creates a random
-//! 256-bit session token, kept only in memory here and in an HttpOnly, SameSite=Strict cookie in the
-//! browser; a restart logs everybody out, which is the safe direction. The gate in front of every
-//! protected route resolves the cookie to a [`Principal`] and checks the route's roles.
+//! 256-bit session token, sent only in an HttpOnly, SameSite=Strict cookie; the store keeps its SHA-256
+//! (never the token) with an idle expiry, so sessions survive a restart of the server and a stolen
+//! copy of the table lets nobody in. Logout deletes the session; deleting or disabling a user ends
+//! theirs. The gate in front of every protected route resolves the cookie to a [`Principal`] from the
+//! user as stored now (a changed role or unit applies at once) and checks the route's roles.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -23,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Timestamp, UnitId};
-use tianshu_store::access::{AuditEntry, Role};
+use tianshu_store::access::{AuditEntry, NewSession, Role, session_token_hash};
 
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
@@ -71,60 +70,57 @@ fn random_bytes() -> [u8; 32] {
     b
 }
 
-/// The live sessions.
-pub(crate) struct Sessions {
-    /// Token -> (who, last seen).
-    map: Mutex<HashMap<String, (Principal, Instant)>>,
-    /// Idle lifetime.
-    ttl: Duration,
+/// Creates a session for `user` and returns the token for the cookie.
+async fn create_session(state: &ApiState, user_id: i64, remote: &str) -> ApiResult<String> {
+    let token = hex::encode(random_bytes());
+    let now = now();
+    state
+        .store()
+        .access()
+        .create_session(&NewSession {
+            token_hash: session_token_hash(&token),
+            user_id,
+            created: now,
+            expires: now.add_millis(ttl_ms(state)),
+            remote: remote.to_string(),
+        })
+        .await?;
+    Ok(token)
 }
 
-impl Sessions {
-    pub(crate) fn new(ttl_secs: u64) -> Self {
-        Sessions {
-            map: Mutex::new(HashMap::new()),
-            ttl: Duration::from_secs(ttl_secs.max(60)),
-        }
-    }
+/// The idle lifetime of a session, from the configuration (at least a minute).
+fn ttl_ms(state: &ApiState) -> i64 {
+    i64::try_from(state.config().session_ttl_secs.max(60))
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000)
+}
 
-    fn create(&self, who: Principal) -> String {
-        let token = hex::encode(random_bytes());
-        if let Ok(mut m) = self.map.lock() {
-            let now = Instant::now();
-            m.retain(|_, (_, seen)| now.duration_since(*seen) < self.ttl);
-            m.insert(token.clone(), (who, now));
-        }
-        token
-    }
+fn now() -> Timestamp {
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+}
 
-    fn get(&self, token: &str) -> Option<Principal> {
-        let mut m = self.map.lock().ok()?;
-        let now = Instant::now();
-        match m.get_mut(token) {
-            Some((who, seen)) if now.duration_since(*seen) < self.ttl => {
-                *seen = now;
-                Some(who.clone())
-            }
-            Some(_) => {
-                m.remove(token);
-                None
-            }
-            None => None,
-        }
+/// The caller behind a session token, if the session is alive; moves its expiry forward once half its
+/// idle lifetime has passed (so a busy page writes once per half-lifetime, not once per request).
+async fn session_principal(state: &ApiState, token: &str) -> ApiResult<Option<Principal>> {
+    let hash = session_token_hash(token);
+    let now = now();
+    let Some(s) = state.store().access().session(&hash, now).await? else {
+        return Ok(None);
+    };
+    let ttl = ttl_ms(state);
+    if s.expires.millis() - now.millis() < ttl / 2 {
+        state
+            .store()
+            .access()
+            .touch_session(&hash, now.add_millis(ttl))
+            .await?;
     }
-
-    fn remove(&self, token: &str) {
-        if let Ok(mut m) = self.map.lock() {
-            m.remove(token);
-        }
-    }
-
-    /// Ends every session of a user (deleted or demoted).
-    pub(crate) fn remove_user(&self, username: &str) {
-        if let Ok(mut m) = self.map.lock() {
-            m.retain(|_, (p, _)| p.username != username);
-        }
-    }
+    Ok(Some(Principal {
+        user_id: s.user.id,
+        username: s.user.username,
+        role: s.user.role,
+        unit: s.user.unit,
+    }))
 }
 
 fn session_token(headers: &HeaderMap) -> Option<&str> {
@@ -186,7 +182,14 @@ pub(crate) struct Gate {
 
 /// Resolves the session and checks the role before the handler runs.
 pub(crate) async fn gate(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
-    let Some(who) = session_token(req.headers()).and_then(|t| gate.state.sessions().get(t)) else {
+    let who = match session_token(req.headers()) {
+        Some(t) => match session_principal(&gate.state, t).await {
+            Ok(who) => who,
+            Err(e) => return e.into_response(),
+        },
+        None => None,
+    };
+    let Some(who) = who else {
         return ApiError::Unauthenticated.into_response();
     };
     if !gate.roles.contains(&who.role) {
@@ -234,22 +237,24 @@ pub async fn login(State(state): State<ApiState>, client: Client, Json(req): Jso
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
         .await
         .unwrap_or(false);
+    // A disabled user is told what anybody with a wrong password is told.
+    let disabled = user.as_ref().is_some_and(|u| u.disabled);
     let entry = AuditEntry {
         actor: req.username.clone(),
         role: user.as_ref().map(|u| u.role.to_string()).unwrap_or_default(),
-        action: if ok && user.is_some() {
-            "login".into()
-        } else {
-            "login.failed".into()
+        action: match (ok && user.is_some(), disabled) {
+            (true, false) => "login".into(),
+            (true, true) => "login.disabled".into(),
+            (false, _) => "login.failed".into(),
         },
-        remote: client.0,
+        remote: client.0.clone(),
         ..Default::default()
     };
     if let Err(e) = audit(&state, entry).await {
         tracing::error!(error = %e, "audit record for a login could not be written");
         return e.into_response();
     }
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(user) = user.filter(|u| ok && !u.disabled) else {
         return (
             StatusCode::UNAUTHORIZED,
             Json(serde_json::json!({"error": "wrong username or password"})),
@@ -262,7 +267,10 @@ pub async fn login(State(state): State<ApiState>, client: Client, Json(req): Jso
         role: user.role,
         unit: user.unit,
     };
-    let token = state.sessions().create(who.clone());
+    let token = match create_session(&state, who.user_id, &client.0).await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
     let secure = if state.config().cookie_secure {
         "; Secure"
     } else {
@@ -279,7 +287,7 @@ pub async fn login(State(state): State<ApiState>, client: Client, Json(req): Jso
 /// `DELETE /api/session`: ends the session and clears the cookie.
 pub async fn logout(State(state): State<ApiState>, client: Client, headers: HeaderMap) -> Response {
     if let Some(token) = session_token(&headers) {
-        if let Some(who) = state.sessions().get(token) {
+        if let Ok(Some(who)) = session_principal(&state, token).await {
             let entry = AuditEntry {
                 actor: who.username.clone(),
                 role: who.role.to_string(),
@@ -291,7 +299,16 @@ pub async fn logout(State(state): State<ApiState>, client: Client, headers: Head
                 tracing::error!(error = %e, "audit record for a logout could not be written");
             }
         }
-        state.sessions().remove(token);
+        if let Err(e) = state
+            .store()
+            .access()
+            .delete_session(&session_token_hash(token))
+            .await
+        {
+            // The cookie is cleared regardless; the stored session expires on its own.
+            tracing::error!(error = %e, "a session could not be deleted at logout");
+            return ApiError::from(e).into_response();
+        }
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(

@@ -22,8 +22,9 @@ pub enum ApiError {
     /// A conflicting state (a case already closed, a username taken).
     #[error("{0}")]
     Conflict(String),
-    /// The store failed.
-    #[error("store: {0}")]
+    /// The store failed, or refused the request (an invalid field, an unknown record, a clash: those
+    /// are answered with their own message and status).
+    #[error("{}", store_message(.0))]
     Store(#[from] tianshu_store::Error),
     /// A part that is not running in this process (no gateway for a downlink).
     #[error("{0}")]
@@ -41,6 +42,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Store(tianshu_store::Error::NotFound(_)) => StatusCode::NOT_FOUND,
             ApiError::Store(tianshu_store::Error::Invalid { .. }) => StatusCode::BAD_REQUEST,
+            ApiError::Store(tianshu_store::Error::Conflict(_)) => StatusCode::CONFLICT,
             ApiError::Store(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -53,6 +55,16 @@ impl IntoResponse for ApiError {
             tracing::warn!(error = %self, "request failed");
         }
         (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+/// A refusal by the store speaks for itself; a failure says it is the store's.
+fn store_message(e: &tianshu_store::Error) -> String {
+    match e {
+        tianshu_store::Error::Invalid { .. }
+        | tianshu_store::Error::Conflict(_)
+        | tianshu_store::Error::NotFound(_) => e.to_string(),
+        e => format!("store: {e}"),
     }
 }
 

@@ -28,7 +28,7 @@ pub struct RangeQuery {
     pub to: String,
 }
 
-fn parse_range(state: &ApiState, q: &RangeQuery) -> ApiResult<(Timestamp, Timestamp)> {
+pub(crate) fn parse_range(state: &ApiState, q: &RangeQuery) -> ApiResult<(Timestamp, Timestamp)> {
     let from = Timestamp::parse_rfc3339(&q.from).map_err(|e| ApiError::BadRequest(format!("from: {e}")))?;
     let to = Timestamp::parse_rfc3339(&q.to).map_err(|e| ApiError::BadRequest(format!("to: {e}")))?;
     if to <= from {
@@ -44,7 +44,7 @@ fn parse_range(state: &ApiState, q: &RangeQuery) -> ApiResult<(Timestamp, Timest
     Ok((from, to))
 }
 
-fn track_audit(
+pub(crate) fn track_audit(
     who: &Principal,
     client: Client,
     action: String,
@@ -677,7 +677,6 @@ pub async fn delete_user(
     if !state.store().access().delete_user(&username).await? {
         return Err(ApiError::NotFound(format!("user {username}")));
     }
-    state.sessions().remove_user(&username);
     audit(
         &state,
         AuditEntry {

@@ -10,6 +10,7 @@
 //! tamper-evident audit log (see [`tianshu_store::access`]).
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod auth;
 pub mod cases;
 pub mod config;
@@ -77,8 +78,6 @@ struct Inner {
     store: Store,
     /// Settings.
     config: ApiConfig,
-    /// Logged-in sessions.
-    sessions: auth::Sessions,
     /// Committed points and alert events, fanned out to WebSocket clients.
     live: LiveHub,
     /// Alert cases (the alerts crate), or [`NoCases`] when rules are not running.
@@ -103,7 +102,6 @@ impl ApiState {
         cases: Arc<dyn CaseBook>,
         downlink: Option<Arc<dyn Downlink>>,
     ) -> Self {
-        let sessions = auth::Sessions::new(config.session_ttl_secs);
         let geofences = std::sync::RwLock::new(Arc::new(
             serde_json::json!({"type": "FeatureCollection", "features": []}),
         ));
@@ -111,7 +109,6 @@ impl ApiState {
             inner: Arc::new(Inner {
                 store,
                 config,
-                sessions,
                 live,
                 cases,
                 downlink,
@@ -156,9 +153,5 @@ impl ApiState {
     /// The outlines drawn on the basemap.
     pub fn geofences(&self) -> Arc<serde_json::Value> {
         self.inner.geofences.read().map(|g| g.clone()).unwrap_or_default()
-    }
-
-    pub(crate) fn sessions(&self) -> &auth::Sessions {
-        &self.inner.sessions
     }
 }

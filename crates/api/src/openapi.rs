@@ -24,7 +24,9 @@ pub fn document() -> Value {
                 "200": {"description": "OK"},
                 "400": {"description": "Bad request"},
                 "401": {"description": "Not logged in"},
-                "403": {"description": "Role or scope does not allow it"}
+                "403": {"description": "Role or scope does not allow it"},
+                "404": {"description": "No such record"},
+                "409": {"description": "Conflicts with what is stored"}
             }
         });
         if !spec.roles.is_empty() {

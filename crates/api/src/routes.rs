@@ -2,10 +2,10 @@
 //! router, the OpenAPI document and the permission-matrix test are all generated from it.
 
 use axum::Router;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use tianshu_store::access::Role;
 
-use crate::{ApiState, auth, handlers, live, openapi, web};
+use crate::{ApiState, admin, auth, handlers, live, openapi, trips, web};
 
 /// One route.
 pub struct RouteSpec {
@@ -68,8 +68,29 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "/api/geofences",
         roles: ALL,
-        summary: "Region, depot and zone outlines for the basemap (GeoJSON)",
-        handler: || get(handlers::geofences),
+        summary: "Geofences (regions, depots, prohibited places, speed zones) as GeoJSON, each feature with its id",
+        handler: || get(admin::geofences),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/geofences",
+        roles: ADMIN,
+        summary: "Create a geofence: one GeoJSON Feature in the `geofence import` format (audited)",
+        handler: || post(admin::create_geofence),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/geofences/{id}",
+        roles: ADMIN,
+        summary: "Replace a geofence with one GeoJSON Feature (audited)",
+        handler: || put(admin::replace_geofence),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/geofences/{id}",
+        roles: ADMIN,
+        summary: "Delete a geofence (audited)",
+        handler: || delete(admin::delete_geofence),
     },
     RouteSpec {
         method: "GET",
@@ -79,6 +100,27 @@ pub static ROUTES: &[RouteSpec] = &[
         handler: || get(handlers::units),
     },
     RouteSpec {
+        method: "POST",
+        path: "/api/units",
+        roles: ADMIN,
+        summary: "Create a unit: name, parent (audited)",
+        handler: || post(admin::create_unit),
+    },
+    RouteSpec {
+        method: "PATCH",
+        path: "/api/units/{id}",
+        roles: ADMIN,
+        summary: "Rename or move a unit with its sub-units: name, parent (audited)",
+        handler: || patch(admin::update_unit),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/units/{id}",
+        roles: ADMIN,
+        summary: "Delete a unit without vehicles, sub-units or users; else 409 (audited)",
+        handler: || delete(admin::delete_unit),
+    },
+    RouteSpec {
         method: "GET",
         path: "/api/vehicles",
         roles: ALL,
@@ -86,11 +128,39 @@ pub static ROUTES: &[RouteSpec] = &[
         handler: || get(handlers::vehicles),
     },
     RouteSpec {
+        method: "POST",
+        path: "/api/vehicles",
+        roles: ADMIN,
+        summary: "Create a vehicle: plate, unit, class (audited)",
+        handler: || post(admin::create_vehicle),
+    },
+    RouteSpec {
         method: "GET",
         path: "/api/vehicles/{id}",
         roles: ALL,
         summary: "One vehicle with its latest position",
         handler: || get(handlers::vehicle),
+    },
+    RouteSpec {
+        method: "PATCH",
+        path: "/api/vehicles/{id}",
+        roles: ADMIN,
+        summary: "Change a vehicle's plate, unit or class (audited)",
+        handler: || patch(admin::update_vehicle),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/vehicles/{id}",
+        roles: ADMIN,
+        summary: "Delete a vehicle without terminals, track or cases; else 409 (audited)",
+        handler: || delete(admin::delete_vehicle),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/vehicles/{id}/trips",
+        roles: TRACKS,
+        summary: "Trips and stops of a range: from, to (audited)",
+        handler: || get(trips::trips),
     },
     RouteSpec {
         method: "GET",
@@ -126,6 +196,62 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: OPERATE,
         summary: "Terminals",
         handler: || get(handlers::terminals),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/terminals",
+        roles: ADMIN,
+        summary: "Provision a terminal: phone, terminal_id, vehicle or plate, edition (audited)",
+        handler: || post(admin::create_terminal),
+    },
+    RouteSpec {
+        method: "PATCH",
+        path: "/api/terminals/{phone}",
+        roles: ADMIN,
+        summary: "Rebind a terminal or reset its auth code so it registers again (audited)",
+        handler: || patch(admin::update_terminal),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/terminals/{phone}",
+        roles: ADMIN,
+        summary: "Delete a terminal (audited)",
+        handler: || delete(admin::delete_terminal),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/orders",
+        roles: ALL,
+        summary: "Dispatch orders and holiday filings of the cars in scope: plate, state, from, to",
+        handler: || get(admin::orders),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/orders",
+        roles: OPERATE,
+        summary: "Create an order or filing in the `order import` format (audited)",
+        handler: || post(admin::create_order),
+    },
+    RouteSpec {
+        method: "PATCH",
+        path: "/api/orders/{id}",
+        roles: OPERATE,
+        summary: "Move an order to requested, approved, cancelled or completed (audited)",
+        handler: || patch(admin::update_order),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/calendars",
+        roles: ALL,
+        summary: "Holiday calendars: every year the rules know, with holidays and adjusted working days",
+        handler: || get(admin::calendars),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/calendars/{year}",
+        roles: ADMIN,
+        summary: "Store a year's calendar, the `calendar import` TOML file as the body (audited)",
+        handler: || put(admin::put_calendar),
     },
     RouteSpec {
         method: "GET",
@@ -187,8 +313,15 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "DELETE",
         path: "/api/users/{username}",
         roles: ADMIN,
-        summary: "Delete a user (audited)",
+        summary: "Delete a user and end their sessions (audited)",
         handler: || delete(handlers::delete_user),
+    },
+    RouteSpec {
+        method: "PATCH",
+        path: "/api/users/{username}",
+        roles: ADMIN,
+        summary: "Disable or enable a user: disabled; disabling ends their sessions (audited)",
+        handler: || patch(admin::update_user),
     },
     RouteSpec {
         method: "GET",

@@ -667,6 +667,14 @@ impl RulesStore for EmbeddedBackend {
         let (kind, name, body) = (fence.kind.clone(), fence.name.clone(), json_text(&fence.body)?);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            let exists = tx
+                .query_row("SELECT 1 FROM rules_geofences WHERE id = ?1", [id], |_| Ok(()))
+                .optional()
+                .map_err(db_error)?
+                .is_some();
+            if !exists {
+                return Err(Error::NotFound(format!("geofence {id}")));
+            }
             fence_name_free(&tx, &kind, &name, Some(id))?;
             let n = tx
                 .execute(

@@ -561,6 +561,14 @@ impl RulesStore for PostgresBackend {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_err)?;
         lock_fence_name(&tx, &fence.kind, &fence.name).await?;
+        if tx
+            .query_opt("SELECT 1 FROM rules_geofences WHERE id = $1 FOR UPDATE", &[&id])
+            .await
+            .map_err(db_err)?
+            .is_none()
+        {
+            return Err(Error::NotFound(format!("geofence {id}")));
+        }
         fence_name_free(&tx, &fence.kind, &fence.name, Some(id)).await?;
         let n = tx
             .execute(

@@ -1,0 +1,1106 @@
+//! Reference data through the API: units, vehicles, terminals, geofences, orders and calendars created,
+//! changed and deleted with every validation error answered 400 naming the field, clashes 409 and
+//! unknown records 404, every change audited; trips and stops of a range; and, against the real
+//! binary, a terminal provisioned through the API that registers over JT/T 808 and a login session
+//! that survives a restart of the server.
+
+mod api_support;
+mod gateway_support;
+
+use std::sync::Arc;
+
+use api_support::{
+    FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, http,
+};
+use tianshu_model::Timestamp;
+use tianshu_store::Store;
+use tianshu_store::access::{NewUser, Role, verify_stored_chain};
+
+const FROM: &str = "2026-11-18T00:00:00Z";
+const TO: &str = "2026-11-19T00:00:00Z";
+
+/// Percent-encodes a query value (UTF-8 plates).
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Asserts a 400 whose message names `field`.
+#[track_caller]
+fn bad(r: &Resp, field: &str, what: &str) {
+    assert_eq!(r.status, 400, "{what}: {}", r.body);
+    let msg = r.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(msg.contains(field), "{what}: the message {msg:?} names {field:?}");
+}
+
+#[track_caller]
+fn status(r: &Resp, want: u16, what: &str) {
+    assert_eq!(r.status, want, "{what}: {}", r.body);
+}
+
+fn fence(name: &str, kind: &str, extra: &str) -> String {
+    format!(
+        r#"{{"type":"Feature","geometry":{{"type":"Polygon","coordinates":[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.21],[115.0,30.2]]]}},"properties":{{"name":"{name}","kind":"{kind}"{extra}}}}}"#
+    )
+}
+
+fn order(id: &str, plate: &str, state: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","kind":"order","plate":"{plate}","purpose":"会议","start":"2026-11-18T00:00:00Z","end":"2026-11-18T04:00:00Z","state":"{state}"}}"#
+    )
+}
+
+const CALENDAR_2031: &str = r#"year = 2031
+notice = "test notice"
+
+[[holiday]]
+name = "元旦"
+name_en = "New Year's Day"
+first = "2031-01-01"
+last = "2031-01-01"
+"#;
+
+async fn reference_data_through_the_api(api: &TestApi) {
+    let admin = api.login("administrator").await;
+    let a = Some(admin.as_str());
+    let addr = api.addr;
+
+    // Units: a tree.
+    let r = http(addr, "POST", "/api/units", a, Some(r#"{"name":"审计局"}"#)).await;
+    status(&r, 201, "a root unit");
+    let root = r.json()["id"].as_i64().expect("unit id");
+    let r = http(
+        addr,
+        "POST",
+        "/api/units",
+        a,
+        Some(&format!(r#"{{"name":"一科","parent":{root}}}"#)),
+    )
+    .await;
+    status(&r, 201, "a sub-unit");
+    let sub = r.json()["id"].as_i64().expect("unit id");
+    bad(
+        &http(addr, "POST", "/api/units", a, Some(r#"{"parent":null}"#)).await,
+        "name",
+        "a unit without a name",
+    );
+    bad(
+        &http(addr, "POST", "/api/units", a, Some(r#"{"name":"  "}"#)).await,
+        "name",
+        "a blank name",
+    );
+    bad(
+        &http(addr, "POST", "/api/units", a, Some(r#"{"name":"a/b"}"#)).await,
+        "name",
+        "a name with a slash",
+    );
+    bad(
+        &http(
+            addr,
+            "POST",
+            "/api/units",
+            a,
+            Some(r#"{"name":"x","parent":999999}"#),
+        )
+        .await,
+        "parent",
+        "an unknown parent",
+    );
+    bad(
+        &http(
+            addr,
+            "POST",
+            "/api/units",
+            a,
+            Some(r#"{"name":"x","parent":"one"}"#),
+        )
+        .await,
+        "parent",
+        "a parent of the wrong type",
+    );
+    bad(
+        &http(
+            addr,
+            "POST",
+            "/api/units",
+            a,
+            Some(r#"{"name":"x","colour":"red"}"#),
+        )
+        .await,
+        "colour",
+        "an unknown field",
+    );
+    bad(
+        &http(addr, "POST", "/api/units", a, Some("{not json")).await,
+        "body",
+        "a body that is not JSON",
+    );
+    status(
+        &http(
+            addr,
+            "POST",
+            "/api/units",
+            a,
+            Some(&format!(r#"{{"name":"一科","parent":{root}}}"#)),
+        )
+        .await,
+        409,
+        "a sibling with the same name",
+    );
+    bad(
+        &http(
+            addr,
+            "PATCH",
+            &format!("/api/units/{root}"),
+            a,
+            Some(&format!(r#"{{"parent":{sub}}}"#)),
+        )
+        .await,
+        "parent",
+        "a unit moved below itself",
+    );
+    status(
+        &http(addr, "PATCH", "/api/units/999999", a, Some(r#"{"name":"y"}"#)).await,
+        404,
+        "an unknown unit",
+    );
+    let r = http(
+        addr,
+        "PATCH",
+        &format!("/api/units/{root}"),
+        a,
+        Some(r#"{"name":"审计署"}"#),
+    )
+    .await;
+    status(&r, 200, "a rename");
+    assert_eq!(r.json()["name"], "审计署");
+    // A registry import addressing the renamed subtree by its new path finds the same units.
+    api.store
+        .import_registry(&[tianshu_store::RegistryRecord {
+            unit: "审计署/一科".into(),
+            plate: "鄂B30001".into(),
+            phone: tianshu_model::Phone(13_700_000_001),
+            terminal_id: "T30001".into(),
+            vehicle_class: tianshu_model::VehicleClass::General,
+        }])
+        .await
+        .expect("an import into the renamed subtree");
+    let v = api
+        .store
+        .vehicle_by_plate("鄂B30001")
+        .await
+        .expect("store")
+        .expect("imported");
+    assert_eq!(v.unit.0, sub, "the subtree's paths followed the rename");
+
+    // Vehicles.
+    let unit_body = |plate: &str, unit: i64, class: &str| {
+        format!(r#"{{"plate":"{plate}","unit":{unit},"class":"{class}"}}"#)
+    };
+    let r = http(
+        addr,
+        "POST",
+        "/api/vehicles",
+        a,
+        Some(&unit_body("鄂B40001", sub, "confidential")),
+    )
+    .await;
+    status(&r, 201, "a vehicle");
+    let vid = r.json()["id"].as_i64().expect("vehicle id");
+    assert_eq!(r.json()["class"], "confidential");
+    bad(
+        &http(
+            addr,
+            "POST",
+            "/api/vehicles",
+            a,
+            Some(&unit_body("鄂B40002", sub, "limousine")),
+        )
+        .await,
+        "class",
+        "an unknown class",
+    );
+    bad(
+        &http(
+            addr,
+            "POST",
+            "/api/vehicles",
+            a,
+            Some(&format!(r#"{{"unit":{sub},"class":"general"}}"#)),
+        )
+        .await,
+        "plate",
+        "a vehicle without a plate",
+    );
+    bad(
+        &http(
+            addr,
+            "POST",
+            "/api/vehicles",
+            a,
+            Some(&unit_body(" ", sub, "general")),
+        )
+        .await,
+        "plate",
+        "a blank plate",
+    );
+    bad(
+        &http(
+            addr,
+            "POST",
+            "/api/vehicles",
+            a,
+            Some(&unit_body("鄂B40003", 999_999, "general")),
+        )
+        .await,
+        "unit",
+        "an unknown unit",
+    );
+    status(
+        &http(
+            addr,
+            "POST",
+            "/api/vehicles",
+            a,
+            Some(&unit_body(OWN_PLATE, sub, "general")),
+        )
+        .await,
+        409,
+        "a plate taken",
+    );
+    let r = http(
+        addr,
+        "PATCH",
+        &format!("/api/vehicles/{vid}"),
+        a,
+        Some(r#"{"class":"emergency"}"#),
+    )
+    .await;
+    status(&r, 200, "a class change");
+    assert_eq!(r.json()["class"], "emergency");
+    bad(
+        &http(
+            addr,
+            "PATCH",
+            &format!("/api/vehicles/{vid}"),
+            a,
+            Some(r#"{"class":"tank"}"#),
+        )
+        .await,
+        "class",
+        "a bad class change",
+    );
+    status(
+        &http(
+            addr,
+            "PATCH",
+            &format!("/api/vehicles/{vid}"),
+            a,
+            Some(&format!(r#"{{"plate":"{OWN_PLATE}"}}"#)),
+        )
+        .await,
+        409,
+        "a plate change onto another car's plate",
+    );
+    status(
+        &http(
+            addr,
+            "PATCH",
+            "/api/vehicles/999999",
+            a,
+            Some(r#"{"class":"general"}"#),
+        )
+        .await,
+        404,
+        "an unknown vehicle",
+    );
+    // A unit with vehicles or sub-units stays.
+    status(
+        &http(addr, "DELETE", &format!("/api/units/{sub}"), a, None).await,
+        409,
+        "a unit with vehicles",
+    );
+    status(
+        &http(addr, "DELETE", &format!("/api/units/{root}"), a, None).await,
+        409,
+        "a unit with sub-units",
+    );
+
+    // Terminals.
+    let r = http(
+        addr,
+        "POST",
+        "/api/terminals",
+        a,
+        Some(r#"{"phone":"13700000002","terminal_id":"T40001","plate":"鄂B40001","edition":"2019"}"#),
+    )
+    .await;
+    status(&r, 201, "a terminal");
+    assert_eq!(r.json()["vehicle"], vid);
+    assert_eq!(r.json()["registered"], false);
+    for (body, field, what) in [
+        (
+            r#"{"phone":"12ab","terminal_id":"T1"}"#,
+            "phone",
+            "a phone with letters",
+        ),
+        (
+            r#"{"phone":"13700000003","terminal_id":"T1234567890123456789012345678901"}"#,
+            "terminal_id",
+            "a terminal id too long",
+        ),
+        (
+            r#"{"phone":"13700000003","terminal_id":""}"#,
+            "terminal_id",
+            "an empty terminal id",
+        ),
+        (
+            r#"{"phone":"13700000003","terminal_id":"T1","plate":"鄂Z00000"}"#,
+            "plate",
+            "an unknown plate",
+        ),
+        (
+            r#"{"phone":"13700000003","terminal_id":"T1","plate":"鄂B40001","vehicle":1}"#,
+            "plate",
+            "both a plate and a vehicle",
+        ),
+        (
+            r#"{"phone":"13700000003","terminal_id":"T1","edition":"2015"}"#,
+            "edition",
+            "an unknown edition",
+        ),
+        (
+            r#"{"phone":"13700000003","terminal_id":"T1","vehicle":999999}"#,
+            "vehicle",
+            "an unknown vehicle",
+        ),
+        (r#"{"terminal_id":"T1"}"#, "phone", "no phone"),
+    ] {
+        bad(
+            &http(addr, "POST", "/api/terminals", a, Some(body)).await,
+            field,
+            what,
+        );
+    }
+    status(
+        &http(
+            addr,
+            "POST",
+            "/api/terminals",
+            a,
+            Some(r#"{"phone":"13700000002","terminal_id":"T9"}"#),
+        )
+        .await,
+        409,
+        "a phone taken",
+    );
+    bad(
+        &http(
+            addr,
+            "PATCH",
+            "/api/terminals/12ab",
+            a,
+            Some(r#"{"reset_auth_code":true}"#),
+        )
+        .await,
+        "phone",
+        "a bad phone in the path",
+    );
+    status(
+        &http(
+            addr,
+            "PATCH",
+            "/api/terminals/13799999999",
+            a,
+            Some(r#"{"reset_auth_code":true}"#),
+        )
+        .await,
+        404,
+        "an unknown terminal",
+    );
+    status(
+        &http(addr, "DELETE", &format!("/api/vehicles/{vid}"), a, None).await,
+        409,
+        "a vehicle with a terminal",
+    );
+    let r = http(
+        addr,
+        "PATCH",
+        "/api/terminals/13700000002",
+        a,
+        Some(r#"{"vehicle":null}"#),
+    )
+    .await;
+    status(&r, 200, "an unbinding");
+    assert!(r.json()["vehicle"].is_null());
+    status(
+        &http(addr, "DELETE", "/api/terminals/13700000002", a, None).await,
+        204,
+        "a terminal deleted",
+    );
+    status(
+        &http(addr, "DELETE", "/api/terminals/13700000002", a, None).await,
+        404,
+        "a terminal deleted twice",
+    );
+    // A car with a stored track stays; one without goes, and so does its emptied unit.
+    let own = api.vid(OWN_PLATE);
+    status(
+        &http(addr, "DELETE", &format!("/api/vehicles/{own}"), a, None).await,
+        409,
+        "a vehicle with a track",
+    );
+    status(
+        &http(addr, "DELETE", &format!("/api/vehicles/{vid}"), a, None).await,
+        204,
+        "a vehicle deleted",
+    );
+    status(
+        &http(addr, "DELETE", &format!("/api/vehicles/{vid}"), a, None).await,
+        404,
+        "a vehicle deleted twice",
+    );
+    let r = http(addr, "POST", "/api/units", a, Some(r#"{"name":"临时组"}"#)).await;
+    let empty = r.json()["id"].as_i64().expect("unit id");
+    status(
+        &http(addr, "DELETE", &format!("/api/units/{empty}"), a, None).await,
+        204,
+        "an empty unit deleted",
+    );
+    status(
+        &http(addr, "DELETE", &format!("/api/units/{empty}"), a, None).await,
+        404,
+        "a unit deleted twice",
+    );
+
+    // Geofences, in the import's GeoJSON format.
+    let stamp0 = api.store.rules().reference_stamp().await.expect("stamp");
+    let r = http(
+        addr,
+        "POST",
+        "/api/geofences",
+        a,
+        Some(&fence("湖畔会所", "prohibited", r#","category":"club""#)),
+    )
+    .await;
+    status(&r, 201, "a prohibited place");
+    let fid = r.json()["id"].as_i64().expect("fence id");
+    let stamp1 = api.store.rules().reference_stamp().await.expect("stamp");
+    assert!(stamp1 > stamp0, "a new fence moves the reference stamp");
+    for (body, field, what) in [
+        (fence("", "prohibited", ""), "properties.name", "a fence without a name"),
+        (fence("x", "casino", ""), "properties.kind", "an unknown kind"),
+        (
+            fence("x", "depot", r#","unit":"无此单位""#),
+            "properties.unit",
+            "a depot of an unknown unit",
+        ),
+        (fence("x", "depot", ""), "properties.unit", "a depot without a unit"),
+        (
+            fence("x", "speed_zone", ""),
+            "speed_limit_kmh",
+            "a speed zone without a limit",
+        ),
+        (
+            fence("x", "speed_zone", r#","speed_limit_kmh":900"#),
+            "speed_limit_kmh",
+            "a speed limit out of range",
+        ),
+        (
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[115.0,30.2]},"properties":{"name":"x","kind":"region"}}"#.into(),
+            "geometry",
+            "a point, not a polygon",
+        ),
+    ] {
+        bad(&http(addr, "POST", "/api/geofences", a, Some(&body)).await, field, what);
+    }
+    status(
+        &http(
+            addr,
+            "POST",
+            "/api/geofences",
+            a,
+            Some(&fence("湖畔会所", "prohibited", "")),
+        )
+        .await,
+        409,
+        "a fence with a taken kind and name",
+    );
+    let depot = fence("一科停车场", "depot", r#","unit":"审计署/一科""#);
+    let r = http(addr, "PUT", &format!("/api/geofences/{fid}"), a, Some(&depot)).await;
+    status(&r, 200, "a fence replaced");
+    status(
+        &http(addr, "PUT", "/api/geofences/999999", a, Some(&depot)).await,
+        404,
+        "an unknown fence",
+    );
+    let list = http(addr, "GET", "/api/geofences", a, None).await;
+    assert_eq!(
+        list.header("content-type"),
+        Some("application/geo+json"),
+        "GeoJSON's media type"
+    );
+    let features = list.json()["features"].as_array().cloned().unwrap_or_default();
+    assert!(
+        features
+            .iter()
+            .any(|f| f["id"] == fid && f["properties"]["kind"] == "depot"),
+        "{features:?}"
+    );
+    let stamp2 = api.store.rules().reference_stamp().await.expect("stamp");
+    status(
+        &http(addr, "DELETE", &format!("/api/geofences/{fid}"), a, None).await,
+        204,
+        "a fence deleted",
+    );
+    assert!(
+        api.store.rules().reference_stamp().await.expect("stamp") > stamp2,
+        "a deletion moves the reference stamp"
+    );
+    status(
+        &http(addr, "DELETE", &format!("/api/geofences/{fid}"), a, None).await,
+        404,
+        "a fence deleted twice",
+    );
+
+    // Orders and filings: dispatchers write them.
+    let dispatcher = api.login("dispatcher").await;
+    let d = Some(dispatcher.as_str());
+    let r = http(
+        addr,
+        "POST",
+        "/api/orders",
+        d,
+        Some(&order("PC-1", SUB_PLATE, "requested")),
+    )
+    .await;
+    status(&r, 201, "an order requested");
+    for (body, field, what) in [
+        (order("PC-2", SUB_PLATE, "pending"), "state", "an unknown state"),
+        (
+            order("PC-2", SUB_PLATE, "requested").replace("04:00:00Z", "-1"),
+            "end",
+            "a bad end time",
+        ),
+        (
+            order("PC-2", SUB_PLATE, "requested").replace("T04:00", "T00:00"),
+            "end",
+            "an end not after the start",
+        ),
+        (
+            order("PC-2", "鄂Z99999", "requested"),
+            "plate",
+            "a plate not registered",
+        ),
+        (
+            order("PC-2", SUB_PLATE, "requested").replace(r#""kind":"order""#, r#""kind":"memo""#),
+            "kind",
+            "an unknown kind",
+        ),
+        (
+            order("PC-2", SUB_PLATE, "requested")
+                .replace(r#""kind":"order""#, r#""kind":"filing""#)
+                .replace(r#""purpose":"会议","#, ""),
+            "purpose",
+            "a filing without a purpose",
+        ),
+        (
+            order("PC-2", SUB_PLATE, "requested").replace(r#""id":"PC-2","#, ""),
+            "id",
+            "an order without an id",
+        ),
+        (
+            order("PC-2", SUB_PLATE, "requested").replace(r#""state""#, r#""corridor_m":-5,"state""#),
+            "corridor_m",
+            "a negative corridor",
+        ),
+    ] {
+        bad(
+            &http(addr, "POST", "/api/orders", d, Some(&body)).await,
+            field,
+            what,
+        );
+    }
+    status(
+        &http(
+            addr,
+            "POST",
+            "/api/orders",
+            d,
+            Some(&order("PC-1", SUB_PLATE, "approved")),
+        )
+        .await,
+        409,
+        "an order id taken",
+    );
+    let before = api.store.rules().reference_stamp().await.expect("stamp");
+    let r = http(
+        addr,
+        "PATCH",
+        "/api/orders/PC-1",
+        d,
+        Some(r#"{"state":"approved"}"#),
+    )
+    .await;
+    status(&r, 200, "an order approved after the fact");
+    assert_eq!(r.json()["state"], "approved");
+    let after = api.store.rules().reference_stamp().await.expect("stamp");
+    assert!(after > before, "approving moves the stamp the rules reload on");
+    let changed = api
+        .store
+        .rules()
+        .orders_updated_after(before)
+        .await
+        .expect("changed orders");
+    assert!(
+        changed.iter().any(|o| o.id == "PC-1" && o.state == "approved"),
+        "the reload sees the approval as a change to re-evaluate: {changed:?}"
+    );
+    status(
+        &http(
+            addr,
+            "PATCH",
+            "/api/orders/PC-1",
+            d,
+            Some(r#"{"state":"requested"}"#),
+        )
+        .await,
+        409,
+        "an approved order back to requested",
+    );
+    bad(
+        &http(addr, "PATCH", "/api/orders/PC-1", d, Some(r#"{"state":"done"}"#)).await,
+        "state",
+        "an unknown state",
+    );
+    status(
+        &http(
+            addr,
+            "PATCH",
+            "/api/orders/PC-404",
+            d,
+            Some(r#"{"state":"approved"}"#),
+        )
+        .await,
+        404,
+        "an unknown order",
+    );
+    let r = http(
+        addr,
+        "GET",
+        &format!(
+            "/api/orders?plate={}&state=approved&from={FROM}&to={TO}",
+            enc(SUB_PLATE)
+        ),
+        d,
+        None,
+    )
+    .await;
+    status(&r, 200, "orders by plate and state");
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1));
+    bad(
+        &http(addr, "GET", "/api/orders?from=yesterday", d, None).await,
+        "from",
+        "a bad from",
+    );
+    bad(
+        &http(addr, "GET", "/api/orders?state=maybe", d, None).await,
+        "state",
+        "a bad state filter",
+    );
+    let sup = api.login("supervisor").await;
+    status(
+        &http(
+            addr,
+            "GET",
+            &format!("/api/orders?plate={}", enc(FOREIGN_PLATE)),
+            Some(&sup),
+            None,
+        )
+        .await,
+        403,
+        "a supervisor asking for another unit's orders",
+    );
+
+    // Calendars, in the import's TOML format.
+    let r = http(addr, "PUT", "/api/calendars/2031", a, Some(CALENDAR_2031)).await;
+    status(&r, 201, "a new calendar year");
+    status(
+        &http(addr, "PUT", "/api/calendars/2031", a, Some(CALENDAR_2031)).await,
+        200,
+        "a calendar year replaced",
+    );
+    bad(
+        &http(addr, "PUT", "/api/calendars/2032", a, Some(CALENDAR_2031)).await,
+        "year",
+        "a file for another year",
+    );
+    bad(
+        &http(addr, "PUT", "/api/calendars/twenty", a, Some(CALENDAR_2031)).await,
+        "year",
+        "a year that is not a number",
+    );
+    bad(
+        &http(
+            addr,
+            "PUT",
+            "/api/calendars/2031",
+            a,
+            Some(&CALENDAR_2031.replace("2031-01-01\"\n", "2031-02-30\"\n")),
+        )
+        .await,
+        "line",
+        "an impossible date",
+    );
+    let years = http(addr, "GET", "/api/calendars", a, None).await.json();
+    let y2031 = years
+        .as_array()
+        .and_then(|ys| ys.iter().find(|y| y["year"] == 2031).cloned())
+        .expect("2031 listed");
+    assert_eq!(y2031["source"], "stored");
+    assert_eq!(y2031["holidays"][0]["first"], "2031-01-01");
+
+    // Trips and stops of a range, audited like a replay.
+    let inspector = api.login("inspector").await;
+    let r = http(
+        addr,
+        "GET",
+        &format!("/api/vehicles/{}/trips?from={FROM}&to={TO}", api.vid(OWN_PLATE)),
+        Some(&inspector),
+        None,
+    )
+    .await;
+    status(&r, 200, "trips");
+    assert_eq!(r.json()["points"], 60);
+    assert_eq!(r.json()["trips"].as_array().map(Vec::len), Some(1));
+    bad(
+        &http(
+            addr,
+            "GET",
+            &format!("/api/vehicles/{}/trips?from={TO}&to={FROM}", api.vid(OWN_PLATE)),
+            Some(&inspector),
+            None,
+        )
+        .await,
+        "to",
+        "a range that ends before it starts",
+    );
+
+    // Disabling a user ends their sessions and their logins.
+    let r = http(
+        addr,
+        "PATCH",
+        "/api/users/inspector",
+        a,
+        Some(r#"{"disabled":true}"#),
+    )
+    .await;
+    status(&r, 200, "a user disabled");
+    status(
+        &http(addr, "GET", "/api/me", Some(&inspector), None).await,
+        401,
+        "a disabled user's session",
+    );
+    let login = http(
+        addr,
+        "POST",
+        "/api/session",
+        None,
+        Some(&format!(r#"{{"username":"inspector","password":"{PASSWORD}"}}"#)),
+    )
+    .await;
+    status(&login, 401, "a disabled user's login");
+    bad(
+        &http(
+            addr,
+            "PATCH",
+            "/api/users/inspector",
+            a,
+            Some(r#"{"disabled":"yes"}"#),
+        )
+        .await,
+        "disabled",
+        "a disabled flag that is not a boolean",
+    );
+    status(
+        &http(
+            addr,
+            "PATCH",
+            "/api/users/administrator",
+            a,
+            Some(r#"{"disabled":true}"#),
+        )
+        .await,
+        409,
+        "an administrator disabling themselves",
+    );
+    status(
+        &http(addr, "PATCH", "/api/users/ghost", a, Some(r#"{"disabled":true}"#)).await,
+        404,
+        "an unknown user",
+    );
+    status(
+        &http(
+            addr,
+            "PATCH",
+            "/api/users/inspector",
+            a,
+            Some(r#"{"disabled":false}"#),
+        )
+        .await,
+        200,
+        "a user enabled again",
+    );
+    api.login("inspector").await;
+
+    // Every change is in the chained audit log.
+    let log = api.store.access().audit(0, 10_000).await.expect("audit");
+    let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
+    for want in [
+        "unit.create",
+        "unit.update",
+        "unit.delete",
+        "vehicle.create",
+        "vehicle.update",
+        "vehicle.delete",
+        "terminal.create",
+        "terminal.update",
+        "terminal.delete",
+        "geofence.create",
+        "geofence.replace",
+        "geofence.delete",
+        "order.create",
+        "order.state",
+        "calendar.put",
+        "trips",
+        "user.disable",
+        "user.enable",
+    ] {
+        assert!(actions.contains(&want), "{want} is audited: {actions:?}");
+    }
+    let order_record = log
+        .iter()
+        .find(|r| r.entry.action == "order.state")
+        .expect("the approval's record");
+    assert_eq!(order_record.entry.actor, "dispatcher");
+    assert_eq!(order_record.entry.vehicle, Some(api.vehicles[SUB_PLATE].id));
+    assert_eq!(
+        verify_stored_chain(api.store.access()).await.expect("chain"),
+        Ok(log.len() as u64)
+    );
+    // Only the dispatcher's own unit scope rule applies to them: a supervisor cannot write orders.
+    status(
+        &http(
+            addr,
+            "POST",
+            "/api/orders",
+            Some(&sup),
+            Some(&order("PC-9", SUB_PLATE, "requested")),
+        )
+        .await,
+        403,
+        "a supervisor writing an order",
+    );
+    let _ = SUPERVISOR_UNIT;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_reference_data_through_the_api() {
+    let api = TestApi::start(Scratch::embedded("api-admin"), Arc::new(tianshu_api::NoCases)).await;
+    reference_data_through_the_api(&api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reference_data_through_the_api() {
+    let api = TestApi::start(
+        Scratch::postgres("api_admin").await,
+        Arc::new(tianshu_api::NoCases),
+    )
+    .await;
+    reference_data_through_the_api(&api).await;
+}
+
+/// The real binary: a unit, a vehicle and a terminal created through the API; the terminal registers and
+/// reports over JT/T 808; the administrator's session survives a restart; a reset terminal must register
+/// again; logout ends the session for good.
+async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
+    scratch: Scratch,
+    dir: &std::path::Path,
+) {
+    let url = scratch.url();
+    {
+        let store = Store::open(&url).await.expect("opening the store");
+        store
+            .access()
+            .create_user(&NewUser {
+                username: "admin".into(),
+                role: Role::Administrator,
+                unit: None,
+                password_hash: tianshu_api::hash_password(PASSWORD).expect("hash"),
+            })
+            .await
+            .expect("an administrator");
+    }
+    let server = gateway_support::Server::start(&url, "", dir);
+    let login = http(
+        server.http,
+        "POST",
+        "/api/session",
+        None,
+        Some(&format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#)),
+    )
+    .await;
+    status(&login, 200, "login");
+    let cookie = login
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let c = Some(cookie.as_str());
+    let r = http(server.http, "POST", "/api/units", c, Some(r#"{"name":"黄石市"}"#)).await;
+    status(&r, 201, "a unit");
+    let unit = r.json()["id"].as_i64().expect("unit id");
+    let i = 7;
+    let plate = gateway_support::plate(i);
+    let r = http(
+        server.http,
+        "POST",
+        "/api/vehicles",
+        c,
+        Some(&format!(
+            r#"{{"plate":"{plate}","unit":{unit},"class":"general"}}"#
+        )),
+    )
+    .await;
+    status(&r, 201, "a vehicle");
+    let r = http(
+        server.http,
+        "POST",
+        "/api/terminals",
+        c,
+        Some(&format!(
+            r#"{{"phone":"{}","terminal_id":"{}","plate":"{plate}"}}"#,
+            gateway_support::phone(i),
+            gateway_support::terminal_id(i)
+        )),
+    )
+    .await;
+    status(&r, 201, "a terminal");
+
+    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+        .await
+        .expect("connecting the terminal");
+    let code = t.login(i).await;
+    let serial = t.report(&gateway_support::point(i, 0)).await;
+    assert_eq!(
+        t.ack_of(serial, std::time::Duration::from_secs(10)).await,
+        Some(0),
+        "a position of the provisioned terminal is acknowledged"
+    );
+    drop(t);
+    let r = http(server.http, "GET", "/api/terminals", c, None).await;
+    assert_eq!(r.json()[0]["registered"], true, "{}", r.body);
+
+    // A restart keeps the session.
+    let mut server = server;
+    server.terminate();
+    let server = gateway_support::Server::start(&url, "", dir);
+    let me = http(server.http, "GET", "/api/me", c, None).await;
+    status(&me, 200, "the session after a restart");
+    assert_eq!(me.json()["username"], "admin");
+
+    // A reset auth code: the old one no longer authenticates; registering again works.
+    let r = http(
+        server.http,
+        "PATCH",
+        &format!("/api/terminals/{}", gateway_support::phone(i)),
+        c,
+        Some(r#"{"reset_auth_code":true}"#),
+    )
+    .await;
+    status(&r, 200, "an auth code reset");
+    assert_eq!(r.json()["registered"], false);
+    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+        .await
+        .expect("connecting the terminal");
+    assert_ne!(
+        t.try_authenticate(&code).await,
+        Some(0),
+        "the old auth code is refused"
+    );
+    drop(t);
+    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+        .await
+        .expect("connecting the terminal");
+    t.login(i).await;
+    drop(t);
+
+    // The store holds the session's hash, never the token.
+    let token = cookie.split_once('=').map(|(_, v)| v).expect("token");
+    let store = Store::open(&url).await.expect("opening the store");
+    let hash = tianshu_store::access::session_token_hash(token);
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    assert!(
+        store
+            .access()
+            .session(&hash, now)
+            .await
+            .expect("session")
+            .is_some(),
+        "stored under its hash"
+    );
+    assert!(
+        store
+            .access()
+            .session(token, now)
+            .await
+            .expect("session")
+            .is_none(),
+        "not under the token itself"
+    );
+
+    // Logout ends it, across restarts too.
+    status(
+        &http(server.http, "DELETE", "/api/session", c, None).await,
+        204,
+        "logout",
+    );
+    status(
+        &http(server.http, "GET", "/api/me", c, None).await,
+        401,
+        "after logout",
+    );
+    let mut server = server;
+    server.terminate();
+    let server = gateway_support::Server::start(&url, "", dir);
+    status(
+        &http(server.http, "GET", "/api/me", c, None).await,
+        401,
+        "after logout and a restart",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_provisioned_terminal_registers_and_sessions_survive_a_restart() {
+    let scratch = Scratch::embedded("api-admin-e2e");
+    let dir = match &scratch {
+        Scratch::Embedded(d) => d.clone(),
+        Scratch::Postgres(_) => unreachable!(),
+    };
+    provisioned_terminal_registers_and_sessions_survive_a_restart(scratch, &dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_provisioned_terminal_registers_and_sessions_survive_a_restart() {
+    let scratch = Scratch::postgres("api_admin_e2e").await;
+    let dir = std::env::temp_dir().join(format!("tianshu-test-api-admin-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    provisioned_terminal_registers_and_sessions_survive_a_restart(scratch, &dir).await;
+}
