@@ -39,11 +39,119 @@ fn case_id(target: Target) -> &'static str {
     }
 }
 
+/// Records each request of the matrix may consume (a delete needs something to delete).
+struct Victims {
+    unit: i64,
+    vehicle: i64,
+    phone: String,
+    fence: i64,
+    kept_fence: i64,
+    order: String,
+}
+
+fn fence(name: &str) -> String {
+    format!(
+        r#"{{"type":"Feature","geometry":{{"type":"Polygon","coordinates":[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]}},"properties":{{"name":"{name}","kind":"prohibited"}}}}"#
+    )
+}
+
+fn order(id: &str, plate: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","kind":"order","plate":"{plate}","purpose":"会议","start":"2026-11-18T00:00:00Z","end":"2026-11-18T04:00:00Z","state":"requested"}}"#
+    )
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Creates what the request number `n` may consume, straight in the store.
+async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victims {
+    use tianshu_store::registry_admin::NewTerminal;
+    let admin = api.store.registry_admin();
+    let unit = admin
+        .create_unit(&format!("待删单位{n}"), None)
+        .await
+        .expect("victim unit");
+    let vehicle = admin
+        .create_vehicle(
+            &format!("鄂V{n:05}"),
+            unit.id,
+            tianshu_model::VehicleClass::General,
+        )
+        .await
+        .expect("victim vehicle");
+    let unit = admin
+        .create_unit(&format!("空单位{n}"), None)
+        .await
+        .expect("victim unit");
+    let phone = tianshu_model::Phone(13_600_000_000 + n as u128);
+    admin
+        .create_terminal(&NewTerminal {
+            phone,
+            terminal_id: format!("D{n}"),
+            vehicle: None,
+            edition: None,
+        })
+        .await
+        .expect("victim terminal");
+    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let f = tianshu_store::rules::StoredFence {
+        kind: "prohibited".into(),
+        name: format!("待删{n}"),
+        body: serde_json::json!({"name": format!("待删{n}"), "kind": "prohibited", "unit": null, "category": null,
+            "speed_limit_kmh": null, "polygons": [[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]]}),
+        updated: now,
+    };
+    let fence = api
+        .store
+        .rules()
+        .create_geofence(&f, now)
+        .await
+        .expect("victim fence");
+    let id = format!("PC-victim-{n}");
+    let o = tianshu_store::rules::StoredOrder {
+        id: id.clone(),
+        plate: plate.into(),
+        kind: "order".into(),
+        state: "requested".into(),
+        start: tianshu_model::Timestamp::parse_rfc3339(FROM).expect("time"),
+        end: tianshu_model::Timestamp::parse_rfc3339(TO).expect("time"),
+        body: serde_json::from_str(&order(&id, plate)).expect("order JSON"),
+        updated: now,
+    };
+    api.store
+        .rules()
+        .put_orders(&[o], now)
+        .await
+        .expect("victim order");
+    Victims {
+        unit: unit.id.0,
+        vehicle: vehicle.id.0,
+        phone: phone.to_string(),
+        fence,
+        kept_fence,
+        order: id,
+    }
+}
+
 /// How to call each route. A route without a recipe fails the test: new routes must join the matrix.
-fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize) -> Req {
+fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &Victims) -> Req {
     let vid = match target {
         Target::Own => api.vid(SUB_PLATE),
         Target::Foreign => api.vid(FOREIGN_PLATE),
+    };
+    let plate = match target {
+        Target::Own => SUB_PLATE,
+        Target::Foreign => FOREIGN_PLATE,
     };
     let req = |path: String, body: Option<String>, vehicle_scoped: bool| Req {
         method: spec.method,
@@ -109,6 +217,75 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize) -> Req {
             false,
         ),
         ("DELETE", "/api/users/{username}") => req(format!("/api/users/victim{n}"), None, false),
+        ("PATCH", "/api/users/{username}") => req(
+            format!("/api/users/victim{n}"),
+            Some(r#"{"disabled":true}"#.into()),
+            false,
+        ),
+        ("POST", "/api/units") => req(
+            spec.path.into(),
+            Some(format!(r#"{{"name":"新单位{n}"}}"#)),
+            false,
+        ),
+        ("PATCH", "/api/units/{id}") => req(
+            format!("/api/units/{}", api.units["黄石市/公安局"].0),
+            Some(r#"{"name":"公安局"}"#.into()),
+            false,
+        ),
+        ("DELETE", "/api/units/{id}") => req(format!("/api/units/{}", victims.unit), None, false),
+        ("POST", "/api/vehicles") => req(
+            spec.path.into(),
+            Some(format!(
+                r#"{{"plate":"鄂X{n:05}","unit":{},"class":"general"}}"#,
+                api.units["黄石市/公安局"].0
+            )),
+            false,
+        ),
+        ("PATCH", "/api/vehicles/{id}") => req(
+            format!("/api/vehicles/{vid}"),
+            Some(r#"{"class":"general"}"#.into()),
+            true,
+        ),
+        ("DELETE", "/api/vehicles/{id}") => req(format!("/api/vehicles/{}", victims.vehicle), None, false),
+        ("GET", "/api/vehicles/{id}/trips") => req(
+            format!("/api/vehicles/{vid}/trips?from={FROM}&to={TO}"),
+            None,
+            true,
+        ),
+        ("POST", "/api/terminals") => req(
+            spec.path.into(),
+            Some(format!(r#"{{"phone":"1370000{n:04}","terminal_id":"V{n}"}}"#)),
+            false,
+        ),
+        ("PATCH", "/api/terminals/{phone}") => req(
+            "/api/terminals/13900000003".into(),
+            Some(r#"{"reset_auth_code":true}"#.into()),
+            false,
+        ),
+        ("DELETE", "/api/terminals/{phone}") => req(format!("/api/terminals/{}", victims.phone), None, false),
+        ("POST", "/api/geofences") => req(spec.path.into(), Some(fence(&format!("场所{n}"))), false),
+        ("PUT", "/api/geofences/{id}") => req(
+            format!("/api/geofences/{}", victims.kept_fence),
+            Some(fence("常设")),
+            false,
+        ),
+        ("DELETE", "/api/geofences/{id}") => req(format!("/api/geofences/{}", victims.fence), None, false),
+        ("GET", "/api/orders") => req(format!("/api/orders?plate={}", enc(plate)), None, true),
+        ("POST", "/api/orders") => req(spec.path.into(), Some(order(&format!("PC-new-{n}"), plate)), true),
+        ("PATCH", "/api/orders/{id}") => req(
+            format!("/api/orders/{}", victims.order),
+            Some(r#"{"state":"approved"}"#.into()),
+            true,
+        ),
+        ("GET", "/api/calendars") => req(spec.path.into(), None, false),
+        ("PUT", "/api/calendars/{year}") => req(
+            "/api/calendars/2031".into(),
+            Some(
+                "year = 2031\n[[holiday]]\nname = \"元旦\"\nfirst = \"2031-01-01\"\nlast = \"2031-01-01\"\n"
+                    .into(),
+            ),
+            false,
+        ),
         (m, p) => panic!("route {m} {p} has no recipe in the permission matrix"),
     }
 }
@@ -163,6 +340,22 @@ async fn every_route_times_every_role() {
     for role in Role::ALL {
         cookies.push((Some(role), api.login(role.as_str()).await));
     }
+    let kept_fence = {
+        let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+        let body: serde_json::Value = serde_json::json!({"name": "常设", "kind": "prohibited", "unit": null,
+            "category": null, "speed_limit_kmh": null, "polygons": [[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]]});
+        let f = tianshu_store::rules::StoredFence {
+            kind: "prohibited".into(),
+            name: "常设".into(),
+            body,
+            updated: now,
+        };
+        api.store
+            .rules()
+            .create_geofence(&f, now)
+            .await
+            .expect("a fence to replace")
+    };
     let mut n = 0;
     let mut checked = 0;
     for spec in ROUTES {
@@ -190,7 +383,12 @@ async fn every_route_times_every_role() {
                 for c in book.0.lock().expect("cases").iter_mut() {
                     c.state = "open".into();
                 }
-                let r = recipe(&api, spec, target, n);
+                let plate = match target {
+                    Target::Own => SUB_PLATE,
+                    Target::Foreign => FOREIGN_PLATE,
+                };
+                let v = victims(&api, n, plate, kept_fence).await;
+                let r = recipe(&api, spec, target, n, &v);
                 // Logging out must not end the sessions the rest of the matrix uses.
                 let fresh;
                 let cookie = match role {
