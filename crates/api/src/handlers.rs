@@ -17,7 +17,7 @@ use crate::export::{self, Format};
 use crate::live::LivePoint;
 use crate::scope::Scoped;
 use crate::trips::{Stop, Trip, trips_and_stops};
-use crate::{ApiState, TerminalCommand};
+use crate::{ApiState, CommandOutcome, TerminalCommand};
 
 /// A time range in the query string (ISO-8601 / RFC 3339, UTC or with an offset).
 #[derive(Debug, Clone, Deserialize)]
@@ -524,7 +524,8 @@ pub async fn case_action(
     Ok(Json(after))
 }
 
-/// `POST /api/vehicles/{id}/commands`: a downlink command to the vehicle's terminal, audited.
+/// `POST /api/vehicles/{id}/commands`: a downlink command to the vehicle's terminal, audited; answers with
+/// what the terminal answered (see [`CommandOutcome`]).
 pub async fn command(
     State(state): State<ApiState>,
     who: Principal,
@@ -534,10 +535,19 @@ pub async fn command(
 ) -> ApiResult<Response> {
     let scoped = Scoped::new(&state, &who).await?;
     let v = scoped.vehicle(VehicleId(id)).await?;
+    if matches!(&cmd, TerminalCommand::Text { text } if text.trim().is_empty()) {
+        return Err(ApiError::BadRequest("the text to the driver is empty".into()));
+    }
     let Some(downlink) = state.downlink() else {
         return Err(ApiError::Unavailable("no gateway runs in this process".into()));
     };
-    let sent = downlink.send(v.id, &cmd).await.map_err(ApiError::Unavailable)?;
+    let outcome = downlink.send(v.id, &cmd).await.map_err(ApiError::Unavailable)?;
+    let outcome_name = match &outcome {
+        CommandOutcome::Answered { .. } => "answered",
+        CommandOutcome::Refused { .. } => "refused",
+        CommandOutcome::NotConnected => "not_connected",
+        CommandOutcome::TimedOut => "timed_out",
+    };
     audit(
         &state,
         AuditEntry {
@@ -546,17 +556,21 @@ pub async fn command(
             action: "command".into(),
             vehicle: Some(v.id),
             remote: client.0,
-            detail: format!("{} sent={sent}", serde_json::to_string(&cmd).unwrap_or_default()),
+            detail: format!(
+                "{} outcome={outcome_name}",
+                serde_json::to_string(&cmd).unwrap_or_default()
+            ),
             ..Default::default()
         },
     )
     .await?;
-    let status = if sent {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::CONFLICT
+    // The terminal's answer (a refusal included) is 200; no terminal 409; no answer in time 504.
+    let status = match outcome {
+        CommandOutcome::Answered { .. } | CommandOutcome::Refused { .. } => StatusCode::OK,
+        CommandOutcome::NotConnected => StatusCode::CONFLICT,
+        CommandOutcome::TimedOut => StatusCode::GATEWAY_TIMEOUT,
     };
-    Ok((status, Json(serde_json::json!({ "sent": sent }))).into_response())
+    Ok((status, Json(outcome)).into_response())
 }
 
 /// `GET /api/audit` query.

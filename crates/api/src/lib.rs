@@ -55,15 +55,64 @@ pub enum TerminalCommand {
     },
 }
 
+/// What became of a downlink command: the terminal's answer, or why there is none. The page shows it as is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CommandOutcome {
+    /// The terminal carried the command out: 0x0001 with result 0, or 0x0201 with its position.
+    Answered {
+        /// The position a 0x0201 carried (query position only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<ReportedPosition>,
+    },
+    /// The terminal answered 0x0001 with a non-zero result: 1 failed, 2 bad message, 3 unsupported.
+    Refused {
+        /// The result byte of the 0x0001.
+        result: u8,
+    },
+    /// The vehicle has no terminal connected to this gateway.
+    NotConnected,
+    /// The terminal did not answer within the gateway's downlink timeout.
+    TimedOut,
+}
+
+/// The position a terminal reported in answer to a query (0x0201).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReportedPosition {
+    /// The fix time, RFC 3339 UTC.
+    pub fix_time: String,
+    /// Latitude, WGS-84 degrees.
+    pub lat: f64,
+    /// Longitude, WGS-84 degrees.
+    pub lon: f64,
+    /// Speed in km/h.
+    pub speed_kmh: f64,
+    /// Course in degrees from north.
+    pub course_deg: u16,
+}
+
+impl From<&tianshu_model::Position> for ReportedPosition {
+    fn from(p: &tianshu_model::Position) -> Self {
+        ReportedPosition {
+            fix_time: p.fix_time.to_rfc3339(),
+            lat: p.lat(),
+            lon: p.lon(),
+            speed_kmh: p.speed_kmh(),
+            course_deg: p.course_deg,
+        }
+    }
+}
+
 /// Sends downlink commands to connected terminals; the gateway implements it.
 #[async_trait::async_trait]
 pub trait Downlink: Send + Sync + 'static {
-    /// Sends `command` to the terminal bound to `vehicle`; `Ok(false)` when it is not connected.
+    /// Sends `command` to the terminal bound to `vehicle` and waits for its answer. `Err` is a failure
+    /// of the platform (store, full queue, a text that cannot be encoded), not of the terminal.
     async fn send(
         &self,
         vehicle: tianshu_model::VehicleId,
         command: &TerminalCommand,
-    ) -> Result<bool, String>;
+    ) -> Result<CommandOutcome, String>;
 }
 
 /// Everything a handler needs; cheap to clone.

@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use tianshu_api::cases::{CaseError, CaseView};
 use tianshu_api::live::AlertEvent;
-use tianshu_api::{ApiConfig, ApiState, CaseBook, LiveHub, TerminalCommand};
+use tianshu_api::{ApiConfig, ApiState, CaseBook, CommandOutcome, LiveHub, TerminalCommand};
+use tianshu_ingest::{DownlinkError, Reply};
 use tianshu_model::VehicleId;
 use tianshu_store::Store;
 
@@ -23,14 +24,14 @@ pub struct GatewayDownlink {
 
 #[async_trait::async_trait]
 impl tianshu_api::Downlink for GatewayDownlink {
-    async fn send(&self, vehicle: VehicleId, command: &TerminalCommand) -> Result<bool, String> {
+    async fn send(&self, vehicle: VehicleId, command: &TerminalCommand) -> Result<CommandOutcome, String> {
         let terminals = self.store.terminals().await.map_err(|e| e.to_string())?;
         let Some(phone) = terminals
             .into_iter()
             .find(|t| t.vehicle == Some(vehicle))
             .map(|t| t.phone)
         else {
-            return Ok(false);
+            return Ok(CommandOutcome::NotConnected);
         };
         let command = match command {
             TerminalCommand::QueryPosition => tianshu_ingest::Command::QueryPosition,
@@ -48,9 +49,19 @@ impl tianshu_api::Downlink for GatewayDownlink {
             },
         };
         match self.downlink.send(phone, command, None).await {
-            Ok(_) => Ok(true),
-            Err(tianshu_ingest::DownlinkError::Offline(_)) => Ok(false),
-            Err(e) => Err(e.to_string()),
+            Ok(Reply::General { result: 0 }) => Ok(CommandOutcome::Answered { position: None }),
+            Ok(Reply::General { result }) => Ok(CommandOutcome::Refused { result }),
+            Ok(Reply::Position(p)) => Ok(CommandOutcome::Answered {
+                position: Some((&p).into()),
+            }),
+            // The page sends no command answered otherwise.
+            Ok(Reply::Parameters(_) | Reply::Attributes(_)) => {
+                Ok(CommandOutcome::Answered { position: None })
+            }
+            // A connection that closed before answering is no longer connected.
+            Err(DownlinkError::Offline(_) | DownlinkError::Closed(_)) => Ok(CommandOutcome::NotConnected),
+            Err(DownlinkError::Timeout(..)) => Ok(CommandOutcome::TimedOut),
+            Err(e @ (DownlinkError::Busy(_) | DownlinkError::Encode(_))) => Err(e.to_string()),
         }
     }
 }

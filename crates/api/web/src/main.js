@@ -269,13 +269,16 @@ function orderText(o) {
 
 async function renderCard() {
   const v = S.vehicles.get(S.cardVehicle);
-  if (!v) { $('#car-card').classList.add('hidden'); return; }
+  const card = $('#car-card');
+  if (!v) { card.classList.add('hidden'); return; }
   const p = S.positions.get(v.id);
   const unit = S.unitById.get(v.unit);
   const canReplay = S.me.role !== 'dispatcher';
-  const canCommand = S.me.role === 'dispatcher' || S.me.role === 'administrator';
-  const card = $('#car-card');
-  card.replaceChildren(
+  // The card redraws with every position update; the command panel beside it is built once per car
+  // (see renderCommandPanel) so a half-typed text and the terminal's answers survive the redraws.
+  let main = $('#card-main');
+  if (!main) card.replaceChildren(main = el('div', { id: 'card-main' }), el('div', { id: 'card-commands' }));
+  main.replaceChildren(
     el('button', { class: 'close', onclick: () => { S.cardVehicle = null; S.follow = null; card.classList.add('hidden'); } }, '×'),
     el('h2', { id: 'card-plate' }, v.plate),
     el('dl', {},
@@ -288,11 +291,115 @@ async function renderCard() {
       el('dt', {}, t('order')), el('dd', { id: 'card-order' }, orderText(S.cardDetail && S.cardDetail.order))),
     el('div', { class: 'actions' },
       el('button', { id: 'card-follow', onclick: () => { S.follow = S.follow === v.id ? null : v.id; renderCard(); redrawCars(); } }, S.follow === v.id ? t('unfollow') : t('follow')),
-      canReplay ? el('button', { id: 'card-replay', onclick: () => { switchView('replay'); $('#replay-plate').value = v.plate; loadReplay(); } }, t('open_replay')) : null,
-      canCommand ? el('button', { onclick: async (e) => {
-        try { const r = await api(`/api/vehicles/${v.id}/commands`, { method: 'POST', body: JSON.stringify({ kind: 'query_position' }) }); e.target.textContent = r.sent ? t('sent') : t('not_connected'); } catch (err) { e.target.textContent = err.message; }
-      } }, t('query_position')) : null));
+      canReplay ? el('button', { id: 'card-replay', onclick: () => { switchView('replay'); $('#replay-plate').value = v.plate; loadReplay(); } }, t('open_replay')) : null));
+  if ($('#card-commands').dataset.vehicle !== String(v.id)) renderCommandPanel();
   card.classList.remove('hidden');
+}
+
+// ---------- downlink commands ----------
+// Query position (0x8201, answered by the terminal's 0x0201), temporary tracking (0x8202) and text to the
+// driver (0x8300), both answered by the terminal's 0x0001. The API waits for the answer and says what came
+// of the command; the card shows it. Only the roles the API lets send commands see the panel.
+const COMMAND_ROLES = ['administrator', 'dispatcher'];
+/** The last answer of each command per car: vehicle id -> { query, track, text }. */
+const commandResults = new Map();
+
+function renderCommandPanel() {
+  const panel = $('#card-commands');
+  if (!panel) return;
+  const vid = S.cardVehicle;
+  if (!S.me || !COMMAND_ROLES.includes(S.me.role) || vid === null) { panel.replaceChildren(); delete panel.dataset.vehicle; return; }
+  // Keep what was typed when only the language changed.
+  const same = panel.dataset.vehicle === String(vid);
+  const keep = (sel, dflt) => (same && $(sel) ? $(sel).value : dflt);
+  const interval = keep('#cmd-track-interval', '10');
+  const minutes = keep('#cmd-track-minutes', '10');
+  const text = keep('#cmd-text', '');
+  panel.dataset.vehicle = String(vid);
+  panel.replaceChildren(
+    el('h3', {}, t('commands')),
+    el('div', { class: 'cmd' },
+      el('button', { id: 'cmd-query', onclick: () => sendCommand(vid, 'query', { kind: 'query_position' }) }, t('query_position')),
+      el('div', { id: 'cmd-query-result', class: 'cmd-result' })),
+    el('div', { class: 'cmd' },
+      el('div', { class: 'cmd-row' },
+        el('label', { title: t('interval_zero_stops') }, t('interval_secs'), el('input', { id: 'cmd-track-interval', type: 'number', min: '0', max: '65535', value: interval })),
+        el('label', {}, t('duration_min'), el('input', { id: 'cmd-track-minutes', type: 'number', min: '1', max: '1440', value: minutes })),
+        el('button', { id: 'cmd-track', onclick: () => {
+          const i = Number($('#cmd-track-interval').value);
+          const m = Number($('#cmd-track-minutes').value);
+          if (!Number.isInteger(i) || i < 0 || i > 65535 || !Number.isInteger(m) || m < 1 || m > 1440) { showCommandResult(vid, 'track', { outcome: 'invalid', message: t('track_invalid') }); return; }
+          sendCommand(vid, 'track', { kind: 'temporary_tracking', interval_secs: i, duration_secs: m * 60 });
+        } }, t('temporary_tracking'))),
+      el('div', { id: 'cmd-track-result', class: 'cmd-result' })),
+    el('div', { class: 'cmd' },
+      el('textarea', { id: 'cmd-text', maxlength: '200', placeholder: t('text_placeholder') }),
+      el('button', { id: 'cmd-send-text', onclick: () => {
+        const body = $('#cmd-text').value.trim();
+        if (!body) { showCommandResult(vid, 'text', { outcome: 'invalid', message: t('text_empty') }); return; }
+        sendCommand(vid, 'text', { kind: 'text', text: body });
+      } }, t('send_text')),
+      el('div', { id: 'cmd-text-result', class: 'cmd-result' })));
+  $('#cmd-text').value = text;
+  for (const kind of ['query', 'track', 'text']) renderCommandResult(vid, kind);
+}
+
+function showCommandResult(vid, kind, result) {
+  if (!commandResults.has(vid)) commandResults.set(vid, {});
+  commandResults.get(vid)[kind] = { ...result, at: Date.now() };
+  renderCommandResult(vid, kind);
+}
+
+async function sendCommand(vid, kind, body) {
+  showCommandResult(vid, kind, { outcome: 'pending', request: body });
+  let result;
+  try {
+    const res = await fetch(`/api/vehicles/${vid}/commands`, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status === 401) { showLogin(); return; }
+    let json = null;
+    try { json = await res.json(); } catch (_) { /* not JSON */ }
+    // 200 answered or refused, 409 not connected, 504 timed out: each carries its outcome.
+    result = json && json.outcome ? json : { outcome: 'error', message: `${res.status} ${(json && json.error) || res.statusText}` };
+  } catch (e) {
+    result = { outcome: 'error', message: e.message };
+  }
+  showCommandResult(vid, kind, { ...result, request: body });
+}
+
+const RESULT_CODES = { 1: 'result_failed', 2: 'result_bad_message', 3: 'result_unsupported' };
+
+function renderCommandResult(vid, kind) {
+  const box = $(`#cmd-${kind}-result`);
+  if (!box || $('#card-commands').dataset.vehicle !== String(vid)) return;
+  const r = (commandResults.get(vid) || {})[kind];
+  if (!r) { box.replaceChildren(); delete box.dataset.outcome; return; }
+  box.dataset.outcome = r.outcome;
+  // When the answer came, on the page's clock (a simulated fleet's fix times may run elsewhere).
+  box.title = fmtTime(r.at);
+  let content;
+  switch (r.outcome) {
+    case 'pending': content = [t('waiting_answer')]; break;
+    case 'answered':
+      if (kind === 'query' && r.position) {
+        const q = r.position;
+        content = [t('position_answered'), el('dl', { class: 'answer' },
+          el('dt', {}, t('time')), el('dd', { class: 'answer-time' }, fmtTime(parseTime(q.fix_time))),
+          el('dt', {}, t('position')), el('dd', { class: 'answer-position' }, `${q.lat.toFixed(5)}, ${q.lon.toFixed(5)}`),
+          el('dt', {}, t('speed')), el('dd', { class: 'answer-speed' }, `${q.speed_kmh.toFixed(1)} ${t('kmh')}`),
+          el('dt', {}, t('course')), el('dd', {}, `${q.course_deg}°`))];
+      } else if (kind === 'track') {
+        const { interval_secs: i, duration_secs: d } = r.request;
+        content = [i === 0 ? t('tracking_stopped') : t('tracking_accepted').replace('{i}', i).replace('{m}', Math.round(d / 60))];
+      } else {
+        content = [t('text_acknowledged')];
+      }
+      break;
+    case 'refused': content = [`${t('refused')} (0x0001 ${t('result')} ${r.result}: ${t(RESULT_CODES[r.result] || 'result_other')})`]; break;
+    case 'not_connected': content = [t('not_connected')]; break;
+    case 'timed_out': content = [t('timed_out')]; break;
+    default: content = [`${t('command_failed')}: ${r.message}`];
+  }
+  box.replaceChildren(...content);
 }
 
 function beep() {
@@ -556,7 +663,7 @@ function switchView(view) {
 function rerender() {
   renderLegend();
   if (S.me) { renderUnitTree(); $('#whoami').textContent = `${S.me.username} · ${S.me.role}`; }
-  if (S.cardVehicle) renderCard();
+  if (S.cardVehicle) { renderCard(); renderCommandPanel(); }
   $('#replay-speed').replaceChildren(...SPEEDS.map((s) => el('option', { value: s, selected: s === 8 ? '' : null }, `x${s}`)));
   if (S.view === 'alerts') loadCases();
 }
