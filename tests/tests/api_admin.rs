@@ -1104,3 +1104,204 @@ async fn postgres_provisioned_terminal_registers_and_sessions_survive_a_restart(
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     provisioned_terminal_registers_and_sessions_survive_a_restart(scratch, &dir).await;
 }
+
+/// A rest-day trip (Saturday 2026-11-21, 10:00-10:30 Beijing time), then parked: the rules' out-of-hours
+/// episode, as the rules' own command-line test drives it.
+fn saturday_trip(phone: tianshu_model::Phone) -> Vec<tianshu_model::Position> {
+    use tianshu_model::{Position, StatusFlags};
+    let t0 = Timestamp::parse_rfc3339("2026-11-21T10:00:00+08:00").expect("time");
+    (0..=80i64)
+        .map(|i| {
+            let moving = i <= 60;
+            let k = if i <= 30 {
+                i
+            } else if moving {
+                60 - i
+            } else {
+                0
+            };
+            let t = t0.add_millis(i * 30_000);
+            Position {
+                phone,
+                fix_time: t,
+                recv_time: t.add_millis(1000),
+                lat_e6: 30_200_500,
+                lon_e6: 115_000_500 + k as i32 * 1000,
+                speed_dkmh: if moving { 400 } else { 0 },
+                status: StatusFlags(StatusFlags::FIXED | if moving { StatusFlags::ACC_ON } else { 0 }),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// Polls `path` as `cookie` until `done` holds for its JSON, for at most `secs` seconds.
+async fn wait_for(
+    addr: std::net::SocketAddr,
+    path: &str,
+    cookie: &str,
+    secs: u64,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let r = http(addr, "GET", path, Some(cookie), None).await;
+        if r.status == 200 && done(&r.json()) {
+            return r.json();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} never got there: {}",
+            r.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// The real binary with its rules running: a rest-day trip raises an out-of-hours case; a dispatcher
+/// files the order through the API, approves it after the fact, and the running rules withdraw the case.
+async fn an_order_approved_through_the_api_withdraws_the_case(scratch: Scratch, dir: &std::path::Path) {
+    let url = scratch.url();
+    {
+        let store = Store::open(&url).await.expect("opening the store");
+        for (username, role) in [("admin", Role::Administrator), ("disp", Role::Dispatcher)] {
+            store
+                .access()
+                .create_user(&NewUser {
+                    username: username.into(),
+                    role,
+                    unit: None,
+                    password_hash: tianshu_api::hash_password(PASSWORD).expect("hash"),
+                })
+                .await
+                .expect("a user");
+        }
+    }
+    let server = gateway_support::Server::start(&url, "\n[alerts]\nreference_reload_secs = 1", dir);
+    let login = |who: &'static str| async move {
+        let r = http(
+            server.http,
+            "POST",
+            "/api/session",
+            None,
+            Some(&format!(r#"{{"username":"{who}","password":"{PASSWORD}"}}"#)),
+        )
+        .await;
+        status(&r, 200, "login");
+        r.header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_string()
+    };
+    let admin = login("admin").await;
+    let a = Some(admin.as_str());
+    let r = http(server.http, "POST", "/api/units", a, Some(r#"{"name":"黄石市"}"#)).await;
+    let city = r.json()["id"].as_i64().expect("unit id");
+    let r = http(
+        server.http,
+        "POST",
+        "/api/units",
+        a,
+        Some(&format!(r#"{{"name":"市委办公室","parent":{city}}}"#)),
+    )
+    .await;
+    let unit = r.json()["id"].as_i64().expect("unit id");
+    let i = 11;
+    let plate = gateway_support::plate(i);
+    let r = http(
+        server.http,
+        "POST",
+        "/api/vehicles",
+        a,
+        Some(&format!(
+            r#"{{"plate":"{plate}","unit":{unit},"class":"general"}}"#
+        )),
+    )
+    .await;
+    status(&r, 201, "a vehicle");
+    let vehicle = r.json()["id"].as_i64().expect("vehicle id");
+    let r = http(
+        server.http,
+        "POST",
+        "/api/terminals",
+        a,
+        Some(&format!(
+            r#"{{"phone":"{}","terminal_id":"{}","vehicle":{vehicle}}}"#,
+            gateway_support::phone(i),
+            gateway_support::terminal_id(i)
+        )),
+    )
+    .await;
+    status(&r, 201, "a terminal");
+
+    // The trip arrives as a blind-area backfill, every batch acknowledged after commit.
+    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+        .await
+        .expect("connecting the terminal");
+    t.login(i).await;
+    for chunk in saturday_trip(gateway_support::phone(i)).chunks(20) {
+        let serial = t.batch(chunk, true).await;
+        assert_eq!(
+            t.ack_of(serial, std::time::Duration::from_secs(10)).await,
+            Some(0),
+            "a batch acknowledged"
+        );
+    }
+    let cases = wait_for(
+        server.http,
+        &format!("/api/cases?vehicle={vehicle}"),
+        &admin,
+        60,
+        |j| j.as_array().is_some_and(|a| !a.is_empty()),
+    )
+    .await;
+    let case = cases[0].clone();
+    assert_eq!(case["rule"], "out_of_hours", "{case}");
+    let case_id = case["id"].as_str().expect("case id").to_string();
+
+    // The dispatcher files the order, then approves it after the fact.
+    let disp = login("disp").await;
+    let body = format!(
+        r#"{{"id":"PC-2026-000777","kind":"order","plate":"{plate}","purpose":"周末送文件","start":"2026-11-21T01:30:00Z","end":"2026-11-21T03:00:00Z","state":"requested"}}"#
+    );
+    status(
+        &http(server.http, "POST", "/api/orders", Some(&disp), Some(&body)).await,
+        201,
+        "an order requested",
+    );
+    status(
+        &http(
+            server.http,
+            "PATCH",
+            "/api/orders/PC-2026-000777",
+            Some(&disp),
+            Some(r#"{"state":"approved"}"#),
+        )
+        .await,
+        200,
+        "the order approved",
+    );
+    let withdrawn = wait_for(server.http, &format!("/api/cases/{case_id}"), &admin, 60, |j| {
+        j["state"] == "withdrawn"
+    })
+    .await;
+    assert_eq!(withdrawn["state"], "withdrawn");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_an_order_approved_through_the_api_withdraws_the_case() {
+    let scratch = Scratch::embedded("api-admin-withdraw");
+    let dir = match &scratch {
+        Scratch::Embedded(d) => d.clone(),
+        Scratch::Postgres(_) => unreachable!(),
+    };
+    an_order_approved_through_the_api_withdraws_the_case(scratch, &dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_order_approved_through_the_api_withdraws_the_case() {
+    let scratch = Scratch::postgres("api_admin_withdraw").await;
+    let dir = std::env::temp_dir().join(format!("tianshu-test-api-admin-withdraw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    an_order_approved_through_the_api_withdraws_the_case(scratch, &dir).await;
+}
