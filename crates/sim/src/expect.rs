@@ -13,7 +13,9 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use tianshu_model::{Timestamp, VehicleClass};
+use tianshu_model::Timestamp;
+
+use tianshu_rules::config::Exemptions;
 
 use crate::plan::{DayPlan, Trip, TripKind, day_plan, local_ms};
 use crate::scenario::{EventKind, TerminalScenarios, events_for};
@@ -45,14 +47,59 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_string()).collect()
 }
 
-/// Whether the trip has the engine off at a stop after `night_start` (local) on `date`, or is under way
-/// at the nightly check: the depot rule may then fire.
-fn touches_night(trip: &Trip, date: NaiveDate) -> bool {
-    trip.end_ms() > local_ms(date, hm(20, 0))
+/// The platform's default office hours on a working day (`rules.timetable`).
+const OFFICE: [(u32, u32); 2] = [(hm(8, 30), hm(12, 0)), (hm(14, 0), hm(17, 30))];
+/// A condition held this long is surely past the rules' default minimum durations (5 minutes) and
+/// their fix counts; a shorter one may or may not raise a case.
+const SURE_MS: i64 = 8 * 60_000;
+
+/// The stretches of a trip with the ignition on (consecutive engine-on segments), UTC ms.
+fn engine_on_stretches(trip: &Trip) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for s in trip.segments.iter().filter(|s| s.engine_on) {
+        match out.last_mut() {
+            Some(last) if last.1 == s.t0_ms => last.1 = s.t1_ms,
+            _ => out.push((s.t0_ms, s.t1_ms)),
+        }
+    }
+    out
+}
+
+/// Longest piece of `a..b` that lies inside (`inside = true`) or outside office hours on `date`.
+fn longest_piece(date: NaiveDate, a: i64, b: i64, inside: bool) -> i64 {
+    let mut cuts = vec![a, b];
+    for (s, e) in OFFICE {
+        for t in [local_ms(date, s), local_ms(date, e)] {
+            if t > a && t < b {
+                cuts.push(t);
+            }
+        }
+    }
+    cuts.sort_unstable();
+    let in_office = |t: i64| {
+        OFFICE
+            .iter()
+            .any(|&(s, e)| t >= local_ms(date, s) && t < local_ms(date, e))
+    };
+    cuts.windows(2)
+        .filter(|w| in_office(w[0] + (w[1] - w[0]) / 2) == inside)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or(0)
+}
+
+/// Adds `rule` to `rules` when the condition surely held long enough, else to `may` when it held at all.
+fn by_duration<'a>(rule: &'a str, held_ms: i64, rules: &mut Vec<&'a str>, may: &mut Vec<&'a str>) {
+    if held_ms >= SURE_MS {
+        rules.push(rule);
+    } else if held_ms > 0 {
+        may.push(rule);
+    }
 }
 
 /// The scripted records of one car on one day, from its plan and its terminal's events.
 /// `orders_required`: whether the car's unit must have an order for every trip (the `no_order` rule).
+/// Rules the car's class is exempt from by the platform's default configuration are only `may`.
 pub fn scripted_for(
     world: &World,
     vehicle: usize,
@@ -62,13 +109,11 @@ pub fn scripted_for(
     orders_required: bool,
 ) -> Vec<Scripted> {
     let v = &world.vehicles[vehicle];
-    let exempt = matches!(v.class, VehicleClass::LawEnforcement | VehicleClass::Emergency);
+    let exemptions = Exemptions::default();
+    let exempt = |rule: &str| exemptions.of(v.class).iter().any(|r| r.as_str() == rule);
     let day_off = world.config.calendar.is_day_off(date);
-    let office_end = local_ms(date, hm(17, 30));
-    let office_start = local_ms(date, hm(8, 30));
     let mut out = Vec::new();
     for trip in &plan.trips {
-        let covered = trip.cover.is_some();
         let mut rules: Vec<&str> = Vec::new();
         let mut may: Vec<&str> = Vec::new();
         let what = match trip.kind {
@@ -84,51 +129,74 @@ pub fn scripted_for(
             TripKind::NightAway => "night_away",
             TripKind::MorningReturn => "morning_return",
         };
-        match trip.kind {
-            TripKind::Ordered | TripKind::Duty | TripKind::HolidayFiled => {}
-            TripKind::Unordered => {}
-            TripKind::OffRoute => rules.push("off_route"),
-            TripKind::RegionExit => {
-                if !trip.cover.as_ref().is_some_and(|c| c.allow_region_exit) {
-                    rules.push("region_exit");
+        // Use without an order or filing: by the clock and the calendar.
+        if trip.cover.is_none() {
+            let stretches = engine_on_stretches(trip);
+            if day_off {
+                may.extend(["out_of_hours", "holiday_seal"]);
+            } else {
+                let outside = stretches
+                    .iter()
+                    .map(|&(a, b)| longest_piece(date, a, b, false))
+                    .max()
+                    .unwrap_or(0);
+                by_duration("out_of_hours", outside, &mut rules, &mut may);
+                if orders_required {
+                    let inside = stretches
+                        .iter()
+                        .map(|&(a, b)| longest_piece(date, a, b, true))
+                        .max()
+                        .unwrap_or(0);
+                    by_duration("no_order", inside, &mut rules, &mut may);
                 }
             }
-            TripKind::ProhibitedStop => rules.push("prohibited_place"),
-            TripKind::OffHours => rules.push("out_of_hours"),
-            TripKind::Holiday => may.extend(["out_of_hours", "holiday_seal"]),
-            TripKind::NightAway => {
-                rules.push("out_of_hours");
-                // The night away from the depot is its own record: the depot check falls hours after
-                // the drive home.
-                let night_start = local_ms(date, hm(20, 0)).max(trip.end_ms());
-                let morning = date.succ_opt().map_or(night_start, |d| local_ms(d, hm(6, 0)));
-                out.push(Scripted {
-                    plate: v.plate.clone(),
-                    what: "night_away".to_string(),
-                    from: Timestamp(night_start),
-                    to: Timestamp(morning),
-                    rules: strings(if exempt { &[] } else { &["night_parking"] }),
-                    may: strings(if exempt { &["night_parking"] } else { &[] }),
-                });
-            }
-            TripKind::MorningReturn => rules.push("out_of_hours"),
         }
-        if !covered && !day_off {
-            let in_hours = trip.depart_ms() < office_end && trip.end_ms() > office_start;
-            if in_hours && orders_required {
-                rules.push("no_order");
-            }
-            if trip.end_ms() > office_end || trip.depart_ms() < office_start {
-                may.push("out_of_hours");
-            }
+        // Driving off the approved route.
+        if let Some(route) = trip.cover.as_ref().and_then(|c| c.route.as_ref())
+            && *route != trip.path
+        {
+            rules.push("off_route");
         }
-        if touches_night(trip, date) {
+        // Out of the region without leave.
+        if trip.kind == TripKind::RegionExit && !trip.cover.as_ref().is_some_and(|c| c.allow_region_exit) {
+            rules.push("region_exit");
+        }
+        // A stop at a prohibited place (whatever else the trip is).
+        let at_prohibited = trip
+            .stops
+            .iter()
+            .any(|s| world.prohibited.iter().any(|p| p.node_inside == Some(s.node)));
+        if at_prohibited {
+            rules.push("prohibited_place");
+        }
+        // Standing with the ignition off away from the depot at night, or out at the nightly check.
+        if trip.end_ms() > local_ms(date, hm(20, 0)) {
             may.push("night_parking");
         }
-        if exempt {
-            // Duty cars' exemptions are the platform's configuration, not the simulator's script.
-            may.append(&mut rules);
+        if trip.kind == TripKind::NightAway {
+            // The night away from the depot is its own record: the depot check falls hours after the
+            // drive home.
+            let night_start = local_ms(date, hm(20, 0)).max(trip.end_ms());
+            let morning = date.succ_opt().map_or(night_start, |d| local_ms(d, hm(6, 0)));
+            let (r, m): (&[&str], &[&str]) = if exempt("night_parking") {
+                (&[], &["night_parking"])
+            } else {
+                (&["night_parking"], &[])
+            };
+            out.push(Scripted {
+                plate: v.plate.clone(),
+                what: "night_away".to_string(),
+                from: Timestamp(night_start),
+                to: Timestamp(morning),
+                rules: strings(r),
+                may: strings(m),
+            });
         }
+        // Exemptions are the platform's configuration: what the class is exempt from may still be raised
+        // by a configuration without them.
+        let (exempted, kept): (Vec<&str>, Vec<&str>) = rules.into_iter().partition(|r| exempt(r));
+        let mut rules = kept;
+        may.extend(exempted);
         rules.sort_unstable();
         rules.dedup();
         may.retain(|r| !rules.contains(r));
