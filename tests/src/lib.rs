@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub mod sinks;
+
 /// The `tianshu` binary the end-to-end tests run.
 ///
 /// `TIANSHU_BIN` names it when set (the test command builds it once, in the same cargo invocation as the

@@ -28,6 +28,10 @@ pub struct AlertsConfig {
     pub tick_secs: u64,
     /// How often the outbox is polled for due deliveries. Milliseconds. Default 1000.
     pub outbox_poll_ms: u64,
+    /// On start, each car's rule state is rebuilt from this many hours of its stored track (and from
+    /// before the start of any of its cases still in progress), so an episode under way when the
+    /// process stopped continues as the same case. 0 starts every car afresh. Hours. Default 12.
+    pub resume_hours: f64,
     /// Capacity of the live web feed (a broadcast); a slow subscriber loses the oldest notices and
     /// the loss is counted. Notices. Default 1024.
     pub feed_capacity: usize,
@@ -45,6 +49,7 @@ impl Default for AlertsConfig {
             reference_reload_secs: 30,
             tick_secs: 60,
             outbox_poll_ms: 1000,
+            resume_hours: 12.0,
             feed_capacity: 1024,
             notifications: NotificationsConfig::default(),
         }
@@ -94,7 +99,8 @@ pub struct WebhookConfig {
     /// Body format. Default `generic`.
     #[serde(default)]
     pub format: WebhookFormat,
-    /// Unit paths whose cases this webhook receives (with their descendants); empty = every case.
+    /// Unit paths whose cases this webhook receives (with their sub-units down to
+    /// `notify_parent_levels` levels below); empty = every case.
     #[serde(default)]
     pub units: Vec<String>,
     /// Per-attempt timeout. Seconds. Default 10.
@@ -168,7 +174,8 @@ const fn default_smtp_timeout_secs() -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailRecipient {
-    /// Unit path (`黄石市/市委办公室`); the recipient gets the cases of this unit and its descendants.
+    /// Unit path (`黄石市/市委办公室`); the recipient gets the cases of this unit's cars and of its
+    /// sub-units' cars down to `notify_parent_levels` levels below it.
     pub unit: String,
     /// E-mail address.
     pub address: String,

@@ -32,6 +32,7 @@ use crate::reference::load_reference;
 
 struct Metrics {
     points: IntCounter,
+    resumed_points: IntCounter,
     cases_opened: IntCounterVec,
     deliveries: IntCounterVec,
     withdrawn: IntCounter,
@@ -43,6 +44,10 @@ fn build_metrics() -> prometheus::Result<Metrics> {
         points: IntCounter::new(
             "tianshu_alerts_points_evaluated_total",
             "Committed points fed to the rules.",
+        )?,
+        resumed_points: IntCounter::new(
+            "tianshu_alerts_points_replayed_on_resume_total",
+            "Stored points replayed to rebuild rule state after a start.",
         )?,
         cases_opened: IntCounterVec::new(
             Opts::new(
@@ -75,6 +80,7 @@ fn metrics() -> &'static Metrics {
         let m = build_metrics().expect("the metric definitions are static and valid");
         let r = prometheus::default_registry();
         let _ = r.register(Box::new(m.points.clone()));
+        let _ = r.register(Box::new(m.resumed_points.clone()));
         let _ = r.register(Box::new(m.cases_opened.clone()));
         let _ = r.register(Box::new(m.deliveries.clone()));
         let _ = r.register(Box::new(m.withdrawn.clone()));
@@ -146,6 +152,7 @@ pub async fn start(store: Store, rules: RulesConfig, config: AlertsConfig) -> Re
         states: HashMap::new(),
         feed: feed.clone(),
         missing_years: HashSet::new(),
+        quiet_resumed: false,
     };
     let tasks = vec![
         tokio::spawn(evaluator.run(subscription, stop_rx.clone())),
@@ -165,7 +172,16 @@ struct Evaluator {
     feed: broadcast::Sender<Notice>,
     /// Calendar years already reported as missing (once per process, not per point).
     missing_years: HashSet<i32>,
+    /// Whether every car seen within `resume_hours` has a rule state.
+    quiet_resumed: bool,
 }
+
+/// How far back open-ended cases are looked for when resuming a car's rule state.
+const RESUME_OPEN_CASE_LIMIT_MS: i64 = 7 * 86_400_000;
+/// Replay starts this long before an open case's start, so its de-bounce restarts from idle.
+const RESUME_MARGIN_MS: i64 = 3_600_000;
+/// Quiet cars resumed per tick.
+const QUIET_RESUMES_PER_TICK: usize = 50;
 
 impl Evaluator {
     async fn run(mut self, mut sub: tianshu_store::Subscription, mut stop: watch::Receiver<bool>) {
@@ -201,14 +217,14 @@ impl Evaluator {
                 unknown = true;
                 continue;
             }
-            let Some(vehicle) = self.routing.vehicle(p.vehicle) else {
-                continue;
-            };
-            let state = self
-                .states
-                .entry(p.vehicle)
-                .or_insert_with(|| VehicleRules::new(vehicle));
-            state.push(&self.reference, p, events);
+            if !self.states.contains_key(&p.vehicle) {
+                // First point of this car since start: rebuild its rule state from the stored track
+                // before it (this batch is already stored, hence the bound).
+                self.resume(p.vehicle, p.fix_time, events).await;
+            }
+            if let Some(state) = self.states.get_mut(&p.vehicle) {
+                state.push(&self.reference, p, events);
+            }
         }
         metrics().points.inc_by(points.len() as u64);
         if unknown {
@@ -218,6 +234,86 @@ impl Evaluator {
             }
         }
         self.record(events).await;
+    }
+
+    /// Rebuilds the rule state of `vehicle` from its stored track up to `before` (exclusive), so that
+    /// an episode in progress when the process stopped continues as the same case instead of opening a
+    /// second one, and episodes in points stored while nothing evaluated them are raised now. The
+    /// replay goes back `resume_hours`, and further to just before the start of any case of the car
+    /// that is still open-ended. Episodes the replay finds are recorded like live ones: the store keys
+    /// cases on (vehicle, rule, start), so a case already recorded is updated, never duplicated.
+    async fn resume(&mut self, vehicle: VehicleId, before: Timestamp, events: &mut Vec<RuleEvent>) {
+        let Some(v) = self.routing.vehicle(vehicle) else {
+            return;
+        };
+        let mut state = VehicleRules::new(v);
+        let window_ms = (self.config.resume_hours.max(0.0) * 3_600_000.0) as i64;
+        if window_ms > 0 {
+            let mut from = before.add_millis(-window_ms);
+            let open = CaseFilter {
+                vehicle: Some(vehicle),
+                from: Some(before.add_millis(-RESUME_OPEN_CASE_LIMIT_MS)),
+                limit: 1000,
+                ..Default::default()
+            };
+            match self.store.rules().cases(&open).await {
+                Ok(cases) => {
+                    for c in cases.iter().filter(|c| c.end.is_none() && c.start < before) {
+                        // From before the episode began: its de-bounce restarts from idle there.
+                        from = from.min(c.start.add_millis(-RESUME_MARGIN_MS));
+                    }
+                }
+                Err(e) => {
+                    warn!(vehicle = %vehicle, error = %e, "reading open cases to resume rule state failed")
+                }
+            }
+            match self.store.track(vehicle, from, before).await {
+                Ok(stream) => {
+                    let points: Result<Vec<Position>, _> = stream.try_collect().await;
+                    match points {
+                        Ok(points) => {
+                            for p in &points {
+                                state.push(&self.reference, p, events);
+                            }
+                            metrics().resumed_points.inc_by(points.len() as u64);
+                            debug!(vehicle = %vehicle, points = points.len(), from = %from, "rule state resumed from the stored track");
+                        }
+                        Err(e) => {
+                            warn!(vehicle = %vehicle, error = %e, "reading the track to resume rule state failed; starting afresh")
+                        }
+                    }
+                }
+                Err(e) => {
+                    warn!(vehicle = %vehicle, error = %e, "reading the track to resume rule state failed; starting afresh")
+                }
+            }
+        }
+        self.states.insert(vehicle, state);
+    }
+
+    /// Resumes the cars that have not reported since start but were seen within `resume_hours`, a few
+    /// per tick, so that time-based rules (silence, the nightly depot check) cover them too.
+    async fn resume_quiet(&mut self, events: &mut Vec<RuleEvent>) {
+        if self.quiet_resumed || self.config.resume_hours <= 0.0 {
+            return;
+        }
+        let latest = match self.store.latest_positions().await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "reading latest positions to resume rule state failed; retrying at the next tick");
+                return;
+            }
+        };
+        let horizon = now().add_millis(-((self.config.resume_hours * 3_600_000.0) as i64));
+        let todo: Vec<(VehicleId, Timestamp)> = latest
+            .iter()
+            .filter(|p| !self.states.contains_key(&p.vehicle) && p.recv_time >= horizon)
+            .map(|p| (p.vehicle, p.fix_time))
+            .collect();
+        for &(vehicle, last_fix) in todo.iter().take(QUIET_RESUMES_PER_TICK) {
+            self.resume(vehicle, last_fix.add_millis(1), events).await;
+        }
+        self.quiet_resumed = todo.len() <= QUIET_RESUMES_PER_TICK;
     }
 
     async fn record(&mut self, events: &mut Vec<RuleEvent>) {
@@ -297,6 +393,7 @@ impl Evaluator {
     }
 
     async fn on_tick(&mut self, events: &mut Vec<RuleEvent>) {
+        self.resume_quiet(events).await;
         let t = now();
         for state in self.states.values_mut() {
             state.tick(&self.reference, t, events);

@@ -8,6 +8,7 @@
 
 pub mod calendar;
 pub mod clock;
+pub mod expect;
 pub mod fleet;
 pub mod geo;
 pub mod ledger;

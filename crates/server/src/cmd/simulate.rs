@@ -78,6 +78,11 @@ pub struct SimulateArgs {
     /// Real seconds over which the first connections are spread.
     #[arg(long, default_value_t = 2.0)]
     pub connect_spread_secs: f64,
+    /// With `--write-world`: the platform requires an order for every trip of every unit
+    /// (`rules.order_required_units`), so `scripted.jsonl` expects `no_order` for uncovered trips in
+    /// working hours.
+    #[arg(long)]
+    pub orders_required: bool,
 }
 
 /// Runs `tianshu simulate`.
@@ -145,6 +150,23 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         for p in &paths {
             println!("{}", p.display());
         }
+        // What the fleet will do on purpose, for comparing the platform's cases with.
+        let scripted = tianshu_sim::expect::scripted(
+            &world,
+            args.terminals,
+            world.config.start_date,
+            args.days.max(1),
+            &fleet_config.scenarios,
+            args.orders_required,
+        );
+        let path = dir.join("scripted.jsonl");
+        let mut text = String::new();
+        for r in &scripted {
+            text.push_str(&serde_json::to_string(r)?);
+            text.push('\n');
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
     }
     let Some(target) = args.target else {
         return Ok(ExitCode::SUCCESS);

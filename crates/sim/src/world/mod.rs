@@ -284,7 +284,7 @@ impl World {
         let mut roads = RoadNetwork::default();
         let layout = build_roads(&mut roads, &frame, &mut rng);
         let destinations = place_destinations(&roads, &layout, &mut rng);
-        let prohibited = place_prohibited(&roads, &layout, &frame, &mut rng);
+        let prohibited = place_prohibited(&roads, &layout, &destinations, &frame, &mut rng);
         let units = place_units(&roads, &layout, &prohibited, &destinations, &frame, &mut rng);
         let homes = pick_homes(&layout, &units, &prohibited, &destinations, &mut rng);
         let vehicles = make_vehicles(config, &roads, &units, &homes, &frame, &mut rng);
@@ -578,11 +578,14 @@ fn blob(frame: &LocalFrame, c: LonLat, r_m: f64, rng: &mut StdRng) -> Vec<LonLat
 fn place_prohibited(
     roads: &RoadNetwork,
     layout: &Layout,
+    destinations: &[Destination],
     frame: &LocalFrame,
     rng: &mut StdRng,
 ) -> Vec<ProhibitedPlace> {
     let mut out = Vec::new();
-    let mut used: Vec<NodeId> = Vec::new();
+    // Ordinary destinations are never inside a prohibited place: a visit there is the scripted misuse,
+    // and an ordinary trip must not look like one.
+    let mut used: Vec<NodeId> = destinations.iter().map(|d| d.node).collect();
     for (k, (name, category)) in names::PROHIBITED.iter().enumerate() {
         let scenic = *category == "scenic";
         // Scenic spots lie out of town along the arterials; venues in the city grid.
@@ -618,7 +621,9 @@ fn place_prohibited(
                 node_inside: None,
             });
         } else {
-            let r = if scenic { 250.0 } else { 45.0 };
+            // Big enough that a car standing at the node is well inside (the rules count a fix only
+            // 30 m or more inside a fence, so that a road grazing it does not).
+            let r = if scenic { 250.0 } else { 70.0 };
             let (x, y) = frame.to_xy(at);
             let c = frame.to_lonlat(x + rng.gen_range(-10.0..10.0), y + rng.gen_range(-10.0..10.0));
             out.push(ProhibitedPlace {

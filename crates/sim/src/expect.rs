@@ -1,0 +1,308 @@
+//! What the simulator does on purpose: every scripted misuse and tampering, with the rules it should
+//! raise.
+//!
+//! Day plans and terminal events are pure functions of (seed, vehicle, date), so the world can say in
+//! advance which trips break which rule. `tianshu simulate --write-world` writes this list as
+//! `scripted.jsonl`; an end-to-end test runs the fleet against the platform and compares the alert
+//! cases with it, and an operator tuning a rule can see what the demo fleet was told to do.
+//!
+//! Each record names the rules it **must** raise (`rules`) and those it **may** raise besides
+//! (`may`): a night-time trip may or may not be caught by the depot check depending on when the ignition
+//! goes off, an uncovered trip that runs past 17:30 is also out of hours. A case that matches no
+//! record's `rules` or `may` is a false positive.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use tianshu_model::Timestamp;
+
+use tianshu_rules::config::Exemptions;
+
+use crate::plan::{DayPlan, Trip, TripKind, day_plan, local_ms};
+use crate::scenario::{EventKind, TerminalScenarios, events_for};
+use crate::world::World;
+
+/// One scripted misuse: a trip or a terminal event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scripted {
+    /// The car's plate.
+    pub plate: String,
+    /// What happens: a trip kind (`off_hours`, `off_route`, ...) or a terminal event (`alarm`, `silent`).
+    pub what: String,
+    /// Start (departure or event start).
+    pub from: Timestamp,
+    /// End (arrival or event end).
+    pub to: Timestamp,
+    /// Rules that must raise a case overlapping `from..to`.
+    pub rules: Vec<String>,
+    /// Rules that may also raise one.
+    pub may: Vec<String>,
+}
+
+/// Local time of day, seconds.
+const fn hm(h: u32, m: u32) -> u32 {
+    h * 3600 + m * 60
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// The platform's default office hours on a working day (`rules.timetable`).
+const OFFICE: [(u32, u32); 2] = [(hm(8, 30), hm(12, 0)), (hm(14, 0), hm(17, 30))];
+/// A condition held this long is surely past the rules' default minimum durations (5 minutes) and
+/// their fix counts; a shorter one may or may not raise a case.
+const SURE_MS: i64 = 8 * 60_000;
+
+/// The stretches of a trip with the ignition on (consecutive engine-on segments), UTC ms.
+fn engine_on_stretches(trip: &Trip) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for s in trip.segments.iter().filter(|s| s.engine_on) {
+        match out.last_mut() {
+            Some(last) if last.1 == s.t0_ms => last.1 = s.t1_ms,
+            _ => out.push((s.t0_ms, s.t1_ms)),
+        }
+    }
+    out
+}
+
+/// Longest piece of `a..b` that lies inside (`inside = true`) or outside office hours on `date`.
+fn longest_piece(date: NaiveDate, a: i64, b: i64, inside: bool) -> i64 {
+    let mut cuts = vec![a, b];
+    for (s, e) in OFFICE {
+        for t in [local_ms(date, s), local_ms(date, e)] {
+            if t > a && t < b {
+                cuts.push(t);
+            }
+        }
+    }
+    cuts.sort_unstable();
+    let in_office = |t: i64| {
+        OFFICE
+            .iter()
+            .any(|&(s, e)| t >= local_ms(date, s) && t < local_ms(date, e))
+    };
+    cuts.windows(2)
+        .filter(|w| in_office(w[0] + (w[1] - w[0]) / 2) == inside)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or(0)
+}
+
+/// Adds `rule` to `rules` when the condition surely held long enough, else to `may` when it held at all.
+fn by_duration<'a>(rule: &'a str, held_ms: i64, rules: &mut Vec<&'a str>, may: &mut Vec<&'a str>) {
+    if held_ms >= SURE_MS {
+        rules.push(rule);
+    } else if held_ms > 0 {
+        may.push(rule);
+    }
+}
+
+/// The scripted records of one car on one day, from its plan and its terminal's events.
+/// `orders_required`: whether the car's unit must have an order for every trip (the `no_order` rule).
+/// Rules the car's class is exempt from by the platform's default configuration are only `may`.
+pub fn scripted_for(
+    world: &World,
+    vehicle: usize,
+    date: NaiveDate,
+    plan: &DayPlan,
+    terminal: &TerminalScenarios,
+    orders_required: bool,
+) -> Vec<Scripted> {
+    let v = &world.vehicles[vehicle];
+    let exemptions = Exemptions::default();
+    let exempt = |rule: &str| exemptions.of(v.class).iter().any(|r| r.as_str() == rule);
+    let day_off = world.config.calendar.is_day_off(date);
+    let mut out = Vec::new();
+    for trip in &plan.trips {
+        let mut rules: Vec<&str> = Vec::new();
+        let mut may: Vec<&str> = Vec::new();
+        let what = match trip.kind {
+            TripKind::Ordered => "ordered",
+            TripKind::Unordered => "unordered",
+            TripKind::Duty => "duty",
+            TripKind::OffRoute => "off_route",
+            TripKind::RegionExit => "region_exit",
+            TripKind::ProhibitedStop => "prohibited_stop",
+            TripKind::OffHours => "off_hours",
+            TripKind::Holiday => "holiday",
+            TripKind::HolidayFiled => "holiday_filed",
+            TripKind::NightAway => "night_away",
+            TripKind::MorningReturn => "morning_return",
+        };
+        // Use without an order or filing: by the clock and the calendar.
+        if trip.cover.is_none() {
+            let stretches = engine_on_stretches(trip);
+            if day_off {
+                may.extend(["out_of_hours", "holiday_seal"]);
+            } else {
+                let outside = stretches
+                    .iter()
+                    .map(|&(a, b)| longest_piece(date, a, b, false))
+                    .max()
+                    .unwrap_or(0);
+                by_duration("out_of_hours", outside, &mut rules, &mut may);
+                if orders_required {
+                    let inside = stretches
+                        .iter()
+                        .map(|&(a, b)| longest_piece(date, a, b, true))
+                        .max()
+                        .unwrap_or(0);
+                    by_duration("no_order", inside, &mut rules, &mut may);
+                }
+            }
+        }
+        // Driving off the approved route.
+        if let Some(route) = trip.cover.as_ref().and_then(|c| c.route.as_ref())
+            && *route != trip.path
+        {
+            rules.push("off_route");
+        }
+        // Out of the region without leave.
+        if trip.kind == TripKind::RegionExit && !trip.cover.as_ref().is_some_and(|c| c.allow_region_exit) {
+            rules.push("region_exit");
+        }
+        // A stop at a prohibited place (whatever else the trip is).
+        let at_prohibited = trip
+            .stops
+            .iter()
+            .any(|s| world.prohibited.iter().any(|p| p.node_inside == Some(s.node)));
+        if at_prohibited {
+            rules.push("prohibited_place");
+        }
+        // Standing with the ignition off away from the depot at night, or out at the nightly check.
+        if trip.end_ms() > local_ms(date, hm(20, 0)) {
+            may.push("night_parking");
+        }
+        if trip.kind == TripKind::NightAway {
+            // The night away from the depot is its own record: the depot check falls hours after the
+            // drive home.
+            let night_start = local_ms(date, hm(20, 0)).max(trip.end_ms());
+            let morning = date.succ_opt().map_or(night_start, |d| local_ms(d, hm(6, 0)));
+            let (r, m): (&[&str], &[&str]) = if exempt("night_parking") {
+                (&[], &["night_parking"])
+            } else {
+                (&["night_parking"], &[])
+            };
+            out.push(Scripted {
+                plate: v.plate.clone(),
+                what: "night_away".to_string(),
+                from: Timestamp(night_start),
+                to: Timestamp(morning),
+                rules: strings(r),
+                may: strings(m),
+            });
+        }
+        // Exemptions are the platform's configuration: what the class is exempt from may still be raised
+        // by a configuration without them.
+        let (exempted, kept): (Vec<&str>, Vec<&str>) = rules.into_iter().partition(|r| exempt(r));
+        let mut rules = kept;
+        may.extend(exempted);
+        rules.sort_unstable();
+        rules.dedup();
+        may.retain(|r| !rules.contains(r));
+        may.sort_unstable();
+        may.dedup();
+        if rules.is_empty() && may.is_empty() {
+            continue;
+        }
+        out.push(Scripted {
+            plate: v.plate.clone(),
+            what: what.to_string(),
+            from: Timestamp(trip.depart_ms()),
+            to: Timestamp(trip.end_ms()),
+            rules: strings(&rules),
+            may: strings(&may),
+        });
+    }
+    for ev in events_for(world.config.seed, vehicle, date, plan, terminal) {
+        let (what, rules, may): (&str, &[&str], &[&str]) = match ev.kind {
+            EventKind::Alarm(_) => ("alarm", &["tamper"], &[]),
+            // Silence is judged on the receiving clock: a case only when the car was in use and the
+            // gap outlasts the rule's threshold in real time.
+            EventKind::Silent => ("silent", &[], &["silence"]),
+            EventKind::BlindArea => continue,
+        };
+        out.push(Scripted {
+            plate: v.plate.clone(),
+            what: what.to_string(),
+            from: Timestamp(ev.start_ms),
+            to: Timestamp(ev.end_ms),
+            rules: strings(rules),
+            may: strings(may),
+        });
+    }
+    out
+}
+
+/// Every scripted record of the world's cars (the first `terminals`, or all when 0) on `days` days from
+/// `start`, in (date, vehicle) order.
+pub fn scripted(
+    world: &World,
+    terminals: usize,
+    start: NaiveDate,
+    days: u32,
+    terminal: &TerminalScenarios,
+    orders_required: bool,
+) -> Vec<Scripted> {
+    let n = if terminals == 0 {
+        world.vehicles.len()
+    } else {
+        terminals.min(world.vehicles.len())
+    };
+    let mut out = Vec::new();
+    for date in start.iter_days().take(days as usize) {
+        for vehicle in 0..n {
+            let plan = day_plan(world, vehicle, date);
+            out.extend(scripted_for(
+                world,
+                vehicle,
+                date,
+                &plan,
+                terminal,
+                orders_required,
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlanScenarios;
+    use crate::world::WorldConfig;
+
+    #[test]
+    fn clean_days_script_nothing_and_misuse_scripts_its_rule() {
+        let clean = World::generate(&WorldConfig {
+            vehicles: 60,
+            days: 1,
+            scenarios: PlanScenarios::none(),
+            ..Default::default()
+        });
+        let date = clean.config.start_date;
+        // Nothing must be raised; uncovered duty trips of exempt cars may be, by configuration.
+        let s = scripted(&clean, 0, date, 1, &TerminalScenarios::none(), true);
+        assert!(s.iter().all(|r| r.rules.is_empty()), "{s:#?}");
+
+        let busy = World::generate(&WorldConfig {
+            vehicles: 60,
+            days: 1,
+            scenarios: PlanScenarios {
+                off_hours_rate: 1.0,
+                ..PlanScenarios::none()
+            },
+            ..Default::default()
+        });
+        let s = scripted(&busy, 0, date, 1, &TerminalScenarios::none(), true);
+        let off_hours: Vec<_> = s.iter().filter(|r| r.what == "off_hours").collect();
+        assert!(!off_hours.is_empty());
+        for r in off_hours {
+            assert!(r.from.millis() >= local_ms(date, hm(17, 30)), "{r:?}");
+            assert!(
+                r.rules.contains(&"out_of_hours".to_string()) || r.may.contains(&"out_of_hours".to_string()),
+                "{r:?}"
+            );
+        }
+    }
+}
