@@ -2,6 +2,15 @@
 //
 //   node drive.mjs live-replay   log in as each role, see cars move, open a replay and play it
 //   node drive.mjs case          log in as a supervisor, open an alert case and close it
+//   node drive.mjs commands      a dispatcher queries a car's position, tracks it and texts its driver;
+//                                a car whose terminal is not connected says so; an inspector has no
+//                                command buttons and the API refuses its command (403)
+//
+//   node drive.mjs command-failures   a dispatcher's query times out and a text is refused (a scripted
+//                                terminal behind the API); the card says so
+//
+// The commands scenario also reads TIANSHU_OFFLINE_PLATE: a registered car whose terminal never connects;
+// command-failures reads TIANSHU_PLATE, the car to open.
 //
 // Environment: TIANSHU_URL (the page), TIANSHU_LOGINS (JSON: {"role": {"username": ..., "password": ...}}),
 // TIANSHU_ARTIFACTS (directory for screenshots). Prints one line per check; exits 1 on the first failure.
@@ -135,9 +144,121 @@ async function closeCase() {
   });
 }
 
+/** Opens the card of `plate` through the plate search and the vehicle list (works for cars with no fix yet). */
+async function openCardOf(page, plate) {
+  await page.fill('#plate-search', plate);
+  await page.waitForSelector(`#vehicle-list .vrow:has-text("${plate}")`, { timeout: 20000 });
+  await page.click(`#vehicle-list .vrow:has-text("${plate}")`);
+  await page.waitForFunction((p) => document.querySelector('#card-plate')?.textContent === p, plate, { timeout: 20000 });
+}
+
+/** Waits until a command's result box leaves "pending"; returns its outcome and text. */
+async function commandResult(page, kind) {
+  const sel = `#cmd-${kind}-result`;
+  await page.waitForFunction((s) => { const b = document.querySelector(s); return b && b.dataset.outcome && b.dataset.outcome !== 'pending'; }, sel, { timeout: 60000 });
+  return page.$eval(sel, (b) => ({ outcome: b.dataset.outcome, text: b.textContent }));
+}
+
+async function commands() {
+  const offlinePlate = process.env.TIANSHU_OFFLINE_PLATE;
+  check(!!offlinePlate, 'a plate whose terminal never connects');
+  await browserFor(async (page) => {
+    await login(page, 'dispatcher');
+    // A car that is reporting now: its terminal is connected.
+    await page.waitForFunction(() => Number(document.querySelector('#live-count').textContent) > 0, null, { timeout: 30000 });
+    await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });
+    const plate = await page.evaluate(() => {
+      const S = window.tianshu.S;
+      const fresh = [...S.positions.values()].sort((a, b) => b.t - a.t)[0];
+      return fresh ? S.vehicles.get(fresh.v).plate : null;
+    });
+    check(!!plate, `the dispatcher picked a reporting car (${plate})`);
+    await openCardOf(page, plate);
+    check(await page.isVisible('#cmd-query'), 'the dispatcher sees the query position button');
+
+    await page.click('#cmd-query');
+    const query = await commandResult(page, 'query');
+    check(query.outcome === 'answered', `the terminal answered the position query: ${query.outcome} "${query.text}"`);
+    const when = await page.textContent('#cmd-query-result .answer-time');
+    const where = await page.textContent('#cmd-query-result .answer-position');
+    const speed = await page.textContent('#cmd-query-result .answer-speed');
+    check(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(when), `the card shows the reported fix time (${when})`);
+    const [lat, lon] = where.split(',').map(Number);
+    // The demo's cars drive around Huangshi.
+    check(lat > 29 && lat < 31 && lon > 114 && lon < 116, `the card shows the reported position (${where})`);
+    check(/^\d+\.\d /.test(speed), `the card shows the reported speed (${speed})`);
+
+    await page.fill('#cmd-track-interval', '5');
+    await page.fill('#cmd-track-minutes', '2');
+    await page.click('#cmd-track');
+    const track = await commandResult(page, 'track');
+    check(track.outcome === 'answered', `the terminal accepted temporary tracking: "${track.text}"`);
+    check(track.text.includes('5') && track.text.includes('2'), 'the card repeats the tracking interval and duration');
+
+    await page.fill('#cmd-text', '请于十五时前返回市政府车库');
+    await page.click('#cmd-send-text');
+    const text = await commandResult(page, 'text');
+    check(text.outcome === 'answered', `the terminal acknowledged the text: "${text.text}"`);
+    check(/0x0001/.test(text.text) && /成功|success/.test(text.text), 'the card shows the 0x0001 result');
+    await page.screenshot({ path: join(artifacts, 'commands-answered.png') });
+
+    // An empty text is refused by the page before anything is sent.
+    await page.fill('#cmd-text', '   ');
+    await page.click('#cmd-send-text');
+    const empty = await commandResult(page, 'text');
+    check(empty.outcome === 'invalid', `an empty text is not sent: "${empty.text}"`);
+
+    await openCardOf(page, offlinePlate);
+    const noFix = await page.textContent('#cmd-query-result');
+    check(noFix === '', 'another car\'s card starts without the last car\'s answers');
+    await page.click('#cmd-query');
+    const offline = await commandResult(page, 'query');
+    check(offline.outcome === 'not_connected' && /终端未连接|not connected/.test(offline.text), `a car whose terminal is not connected says so: "${offline.text}"`);
+    await page.screenshot({ path: join(artifacts, 'commands-not-connected.png') });
+    // In English the panel and the answer it keeps read in English.
+    await page.click('header .lang-toggle');
+    await page.waitForFunction(() => document.querySelector('#cmd-query')?.textContent === 'Query position', null, { timeout: 10000 });
+    const english = await page.textContent('#cmd-query-result');
+    check(/not connected/.test(english), `the answer reads in English after switching: "${english}"`);
+    await page.screenshot({ path: join(artifacts, 'commands-en.png') });
+  });
+  await browserFor(async (page) => {
+    await login(page, 'inspector');
+    await page.waitForFunction(() => Number(document.querySelector('#live-count').textContent) > 0, null, { timeout: 30000 });
+    const vid = await page.evaluate(() => [...window.tianshu.S.positions.keys()][0]);
+    const plate = await page.evaluate((v) => window.tianshu.S.vehicles.get(v).plate, vid);
+    await openCardOf(page, plate);
+    const buttons = await page.$$eval('#car-card button', (bs) => bs.map((b) => b.id).filter(Boolean));
+    check(!buttons.some((b) => b.startsWith('cmd-')), `an inspector's card has no command buttons (${buttons.join(',')})`);
+    const status = await page.evaluate(async (v) => (await fetch(`/api/vehicles/${v}/commands`, {
+      method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'query_position' }),
+    })).status, vid);
+    check(status === 403, `the API refuses an inspector's command (${status})`);
+  });
+}
+
+async function commandFailures() {
+  const plate = process.env.TIANSHU_PLATE;
+  check(!!plate, 'a plate to open');
+  await browserFor(async (page) => {
+    await login(page, 'dispatcher');
+    await openCardOf(page, plate);
+    await page.click('#cmd-query');
+    const query = await commandResult(page, 'query');
+    check(query.outcome === 'timed_out' && /未在规定时间内应答/.test(query.text), `a query the terminal does not answer says so: "${query.text}"`);
+    await page.fill('#cmd-text', '请回单位');
+    await page.click('#cmd-send-text');
+    const text = await commandResult(page, 'text');
+    check(text.outcome === 'refused' && /拒绝/.test(text.text) && /3/.test(text.text) && /不支持/.test(text.text), `a text the terminal refuses says so, with its result: "${text.text}"`);
+    await page.screenshot({ path: join(artifacts, 'commands-refused.png') });
+  });
+}
+
 try {
   if (scenario === 'live-replay') await liveAndReplay();
+  else if (scenario === 'command-failures') await commandFailures();
   else if (scenario === 'case') await closeCase();
+  else if (scenario === 'commands') await commands();
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {
   console.log(`FAILED ${e.message}`);

@@ -1,6 +1,7 @@
 //! The page in a real browser: Debian's chromium, driven by `tests/browser/drive.mjs` (playwright-core
 //! from npm), against the real `tianshu demo` (gateway, store, simulated fleet, API) and, for the
-//! alert inbox, the API over a case book with open cases. Screenshots go to `tests/artifacts/`.
+//! alert inbox, the API over a case book with open cases; downlink commands go through the gateway to the
+//! demo's simulated terminals over TCP. Screenshots go to `tests/artifacts/`.
 
 mod api_support;
 
@@ -17,7 +18,7 @@ fn repo() -> PathBuf {
 }
 
 /// `npm ci` for the driver when its packages are missing; the driver's output when it ran.
-fn drive(scenario: &str, url: &str, logins: &serde_json::Value) -> String {
+fn drive(scenario: &str, url: &str, logins: &serde_json::Value, env: &[(&str, &str)]) -> String {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "chromium is not installed (the test command `.ci/test` installs it: apt-get install chromium)"
@@ -38,6 +39,7 @@ fn drive(scenario: &str, url: &str, logins: &serde_json::Value) -> String {
         .env("TIANSHU_URL", url)
         .env("TIANSHU_LOGINS", logins.to_string())
         .env("TIANSHU_ARTIFACTS", repo().join("tests").join("artifacts"))
+        .envs(env.iter().copied())
         .output()
         .expect("running node");
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
@@ -59,12 +61,8 @@ impl Drop for Demo {
     }
 }
 
-#[test]
-fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
-    let scratch = Scratch::embedded("browser-demo");
-    let Scratch::Embedded(dir) = &scratch else {
-        unreachable!("an embedded scratch")
-    };
+/// Starts `tianshu demo` (150 cars, x8) on `store`; returns it with its URL and the logins it printed.
+fn start_demo(dir: &Path, store: &Path) -> (Demo, String, serde_json::Value) {
     let child = Command::new(store_support::tianshu_bin())
         .args([
             "demo",
@@ -76,7 +74,7 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
             "8",
             "--store",
         ])
-        .arg(dir.join("demo.db"))
+        .arg(store)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -105,7 +103,17 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
     }
     let url = url.expect("the demo printed its URL");
     assert_eq!(logins.len(), 4, "the demo printed a login per role");
-    let out = drive("live-replay", &url, &serde_json::Value::Object(logins));
+    (demo, url, serde_json::Value::Object(logins))
+}
+
+#[test]
+fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
+    let scratch = Scratch::embedded("browser-demo");
+    let Scratch::Embedded(dir) = &scratch else {
+        unreachable!("an embedded scratch")
+    };
+    let (demo, url, logins) = start_demo(dir, &dir.join("demo.db"));
+    let out = drive("live-replay", &url, &logins, &[]);
     for role in ["administrator", "dispatcher", "inspector", "supervisor"] {
         assert!(
             out.contains(&format!("ok {role} sees cars move")),
@@ -114,6 +122,88 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
     }
     assert!(out.contains("ok inspector replay plays on the time axis"));
     drop(demo);
+}
+
+/// A registered car whose terminal never connects (imported before the demo adds its own fleet).
+const OFFLINE_PLATE: &str = "鄂BZZ001";
+
+#[test]
+fn a_dispatcher_sends_commands_to_a_connected_terminal_and_sees_its_answers() {
+    let scratch = Scratch::embedded("browser-commands");
+    let Scratch::Embedded(dir) = &scratch else {
+        unreachable!("an embedded scratch")
+    };
+    let store = dir.join("demo.db");
+    let registry = dir.join("offline.csv");
+    std::fs::write(
+        &registry,
+        format!(
+            "unit,plate,phone,terminal_id,vehicle_class\n黄石市/备用车辆,{OFFLINE_PLATE},13900000001,ZZ00001,general\n"
+        ),
+    )
+    .expect("writing the registry file");
+    let import = Command::new(store_support::tianshu_bin())
+        .args(["registry", "import", "--store"])
+        .arg(&store)
+        .arg(&registry)
+        .output()
+        .expect("running tianshu registry import");
+    assert!(
+        import.status.success(),
+        "registry import: {}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let (demo, url, logins) = start_demo(dir, &store);
+    let out = drive(
+        "commands",
+        &url,
+        &logins,
+        &[("TIANSHU_OFFLINE_PLATE", OFFLINE_PLATE)],
+    );
+    for line in [
+        "ok the terminal answered the position query",
+        "ok the card shows the reported position",
+        "ok the terminal accepted temporary tracking",
+        "ok the terminal acknowledged the text",
+        "ok the card shows the 0x0001 result",
+        "ok a car whose terminal is not connected says so",
+        "ok an inspector's card has no command buttons",
+        "ok the API refuses an inspector's command (403)",
+    ] {
+        assert!(out.contains(line), "missing: {line}");
+    }
+    drop(demo);
+    // Every command went to the audit log with what came of it.
+    let audit = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            let store = tianshu_store::Store::open(store.to_str().expect("a UTF-8 path"))
+                .await
+                .expect("opening the demo's store");
+            store
+                .access()
+                .audit(0, 100_000)
+                .await
+                .expect("reading the audit log")
+        });
+    let commands: Vec<&str> = audit
+        .iter()
+        .filter(|r| r.entry.action == "command")
+        .map(|r| r.entry.detail.as_str())
+        .collect();
+    for (kind, outcome) in [
+        ("query_position", "outcome=answered"),
+        ("temporary_tracking", "outcome=answered"),
+        ("text", "outcome=answered"),
+        ("query_position", "outcome=not_connected"),
+    ] {
+        assert!(
+            commands.iter().any(|d| d.contains(kind) && d.contains(outcome)),
+            "{kind} {outcome} in {commands:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +246,7 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
     });
     let logins = serde_json::json!({"supervisor": {"username": "supervisor", "password": PASSWORD}});
     let url = format!("http://{addr}/");
-    let out = tokio::task::spawn_blocking(move || drive("case", &url, &logins))
+    let out = tokio::task::spawn_blocking(move || drive("case", &url, &logins, &[]))
         .await
         .expect("the driver");
     assert!(out.contains("ok the case was closed"));
@@ -169,4 +259,53 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
         actions.contains(&"case.acknowledge") && actions.contains(&"case.close"),
         "{actions:?}"
     );
+}
+
+/// A downlink whose terminal refuses texts (0x0001 result 3, unsupported) and never answers a query.
+struct RefusingTerminal;
+
+#[async_trait::async_trait]
+impl tianshu_api::Downlink for RefusingTerminal {
+    async fn send(
+        &self,
+        _vehicle: tianshu_model::VehicleId,
+        command: &tianshu_api::TerminalCommand,
+    ) -> Result<tianshu_api::CommandOutcome, String> {
+        Ok(match command {
+            tianshu_api::TerminalCommand::Text { .. } => tianshu_api::CommandOutcome::Refused { result: 3 },
+            _ => tianshu_api::CommandOutcome::TimedOut,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_says_when_a_terminal_refuses_or_does_not_answer() {
+    let api = TestApi::start(
+        Scratch::embedded("browser-refusal"),
+        Arc::new(tianshu_api::NoCases),
+    )
+    .await;
+    let state = tianshu_api::ApiState::with_parts(
+        api.store.clone(),
+        tianshu_api::ApiConfig::default(),
+        tianshu_api::LiveHub::new(),
+        Arc::new(tianshu_api::NoCases),
+        Some(Arc::new(RefusingTerminal)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, tianshu_api::router(state)).await;
+    });
+    let logins = serde_json::json!({"dispatcher": {"username": "dispatcher", "password": PASSWORD}});
+    let url = format!("http://{addr}/");
+    let out = tokio::task::spawn_blocking(move || {
+        drive("command-failures", &url, &logins, &[("TIANSHU_PLATE", OWN_PLATE)])
+    })
+    .await
+    .expect("the driver");
+    assert!(out.contains("ok a query the terminal does not answer says so"));
+    assert!(out.contains("ok a text the terminal refuses says so, with its result"));
 }
