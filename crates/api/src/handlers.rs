@@ -711,12 +711,6 @@ pub async fn page_config(State(state): State<ApiState>) -> Json<crate::config::B
     Json(state.config().basemap.clone())
 }
 
-/// `GET /api/geofences`: region, depot and zone outlines for the basemap.
-pub async fn geofences(State(state): State<ApiState>) -> Response {
-    let body = serde_json::to_string(&*state.geofences()).unwrap_or_default();
-    ([(CONTENT_TYPE, "application/geo+json")], body).into_response()
-}
-
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> &'static str {
     "ok"

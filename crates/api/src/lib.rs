@@ -133,7 +133,7 @@ struct Inner {
     cases: Arc<dyn CaseBook>,
     /// The gateway's downlink, when a gateway runs in this process.
     downlink: Option<Arc<dyn Downlink>>,
-    /// Region, depot and zone outlines for the basemap (a GeoJSON FeatureCollection).
+    /// The outlines a server read at start (see [`ApiState::set_geofences`]).
     geofences: std::sync::RwLock<Arc<serde_json::Value>>,
 }
 
@@ -191,15 +191,16 @@ impl ApiState {
         self.inner.downlink.as_deref()
     }
 
-    /// Replaces the outlines drawn on the basemap (a GeoJSON FeatureCollection in WGS-84, features with
-    /// `name` and `kind` properties as in the geofence import format).
+    /// Keeps a copy of the outlines a server read at start (a GeoJSON FeatureCollection in WGS-84).
+    /// `GET /api/geofences` no longer serves this copy: it reads the store on every request, so that a
+    /// fence created, replaced or deleted through the API shows at once.
     pub fn set_geofences(&self, collection: serde_json::Value) {
         if let Ok(mut g) = self.inner.geofences.write() {
             *g = Arc::new(collection);
         }
     }
 
-    /// The outlines drawn on the basemap.
+    /// The copy kept by [`ApiState::set_geofences`].
     pub fn geofences(&self) -> Arc<serde_json::Value> {
         self.inner.geofences.read().map(|g| g.clone()).unwrap_or_default()
     }
