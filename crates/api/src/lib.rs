@@ -133,8 +133,6 @@ struct Inner {
     cases: Arc<dyn CaseBook>,
     /// The gateway's downlink, when a gateway runs in this process.
     downlink: Option<Arc<dyn Downlink>>,
-    /// The outlines a server read at start (see [`ApiState::set_geofences`]).
-    geofences: std::sync::RwLock<Arc<serde_json::Value>>,
 }
 
 impl ApiState {
@@ -151,9 +149,6 @@ impl ApiState {
         cases: Arc<dyn CaseBook>,
         downlink: Option<Arc<dyn Downlink>>,
     ) -> Self {
-        let geofences = std::sync::RwLock::new(Arc::new(
-            serde_json::json!({"type": "FeatureCollection", "features": []}),
-        ));
         ApiState {
             inner: Arc::new(Inner {
                 store,
@@ -161,7 +156,6 @@ impl ApiState {
                 live,
                 cases,
                 downlink,
-                geofences,
             }),
         }
     }
@@ -189,19 +183,5 @@ impl ApiState {
     /// The downlink, when there is one.
     pub fn downlink(&self) -> Option<&dyn Downlink> {
         self.inner.downlink.as_deref()
-    }
-
-    /// Keeps a copy of the outlines a server read at start (a GeoJSON FeatureCollection in WGS-84).
-    /// `GET /api/geofences` no longer serves this copy: it reads the store on every request, so that a
-    /// fence created, replaced or deleted through the API shows at once.
-    pub fn set_geofences(&self, collection: serde_json::Value) {
-        if let Ok(mut g) = self.inner.geofences.write() {
-            *g = Arc::new(collection);
-        }
-    }
-
-    /// The copy kept by [`ApiState::set_geofences`].
-    pub fn geofences(&self) -> Arc<serde_json::Value> {
-        self.inner.geofences.read().map(|g| g.clone()).unwrap_or_default()
     }
 }

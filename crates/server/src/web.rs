@@ -1,6 +1,6 @@
 //! The web API wired to the running services: the gateway's downlink for the page's commands, the alerts
-//! engine's cases for the inbox, case events for the live feed (and MQTT, when publishing is on), and the
-//! stored geofences for the basemap's outlines. `tianshu serve` and `tianshu demo` both use it, so the page
+//! engine's cases for the inbox, and case events for the live feed (and MQTT, when publishing is on).
+//! `tianshu serve` and `tianshu demo` both use it, so the page
 //! behaves the same whichever started it.
 
 use std::sync::{Arc, OnceLock};
@@ -249,50 +249,17 @@ pub fn api_routes(
     })
 }
 
-/// The stored geofences as one GeoJSON FeatureCollection (RFC 7946), for the basemap's outlines: each fence
-/// is a MultiPolygon feature with its name, kind, unit, category and speed limit as properties.
-pub async fn stored_fences_geojson(store: &Store) -> tianshu_store::Result<serde_json::Value> {
-    let fences = store.rules().geofences().await?;
-    let features: Vec<serde_json::Value> = fences
-        .into_iter()
-        .map(|f| {
-            let body = f.body;
-            let mut properties = serde_json::Map::new();
-            for key in ["name", "kind", "unit", "category", "speed_limit_kmh"] {
-                if let Some(v) = body.get(key).filter(|v| !v.is_null()) {
-                    properties.insert(key.into(), v.clone());
-                }
-            }
-            serde_json::json!({
-                "type": "Feature",
-                "geometry": {
-                    "type": "MultiPolygon",
-                    "coordinates": body.get("polygons").cloned().unwrap_or_else(|| serde_json::json!([])),
-                },
-                "properties": properties,
-            })
-        })
-        .collect();
-    Ok(serde_json::json!({ "type": "FeatureCollection", "features": features }))
-}
-
 /// Starts the rules and the alerts engine over committed points, and wires what the web side shows of them:
-/// case events to the live feed (and to MQTT when publishing is on), stored geofences to the basemap.
+/// case events to the live feed (and to MQTT when publishing is on). The basemap's outlines are read from the
+/// store by `GET /api/geofences` on each request, so edits show at once.
 /// The caller shuts the returned handle down before the store closes.
 pub async fn start_alerts(
     services: &Services,
-    state: Option<&ApiState>,
     rules: tianshu_rules::RulesConfig,
     alerts: tianshu_alerts::AlertsConfig,
     hub: LiveHub,
 ) -> anyhow::Result<tianshu_alerts::AlertsHandle> {
     use anyhow::Context;
-    if let Some(state) = state {
-        match stored_fences_geojson(&services.store).await {
-            Ok(fences) => state.set_geofences(fences),
-            Err(e) => tracing::warn!(error = %e, "geofence outlines not loaded; the map shows none"),
-        }
-    }
     let handle = tianshu_alerts::start(services.store.clone(), rules, alerts)
         .await
         .context("starting the alerts runtime")?;

@@ -219,7 +219,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let alerts = start_alerts(
         &started.services,
-        slot.get(),
         rules,
         tianshu_alerts::AlertsConfig::default(),
         hub.clone(),
