@@ -62,6 +62,18 @@ pub struct StoredOrder {
     pub updated: Timestamp,
 }
 
+/// The office hours of one unit, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredUnitTimetable {
+    /// The unit.
+    pub unit: UnitId,
+    /// The timetable as JSON: `{"periods": [...], "seasons": [...]}`, the shape of a configured
+    /// `[[rules.unit_timetables]]` entry without its `unit`.
+    pub body: serde_json::Value,
+    /// When it was last written (set by the store).
+    pub updated: Timestamp,
+}
+
 /// What an order import did.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OrderImportSummary {
@@ -329,7 +341,7 @@ pub trait RulesStore: Send + Sync + 'static {
 
     /// The latest change to any reference data, for reloads: the largest update time of calendars,
     /// geofences and orders, and of the registry edits and deletions their rows cannot show (a car
-    /// moved to another unit or class, a geofence deleted). A writer that stores rows with an update
+    /// moved to another unit or class, a geofence deleted, a unit timetable written or deleted). A writer that stores rows with an update
     /// time past the current stamp is certain to be seen by the next reload.
     async fn reference_stamp(&self) -> Result<Timestamp>;
 
@@ -346,6 +358,21 @@ pub trait RulesStore: Send + Sync + 'static {
 
     /// Deletes the geofence `id` and moves the reference stamp; unknown is [`Error::NotFound`].
     async fn delete_geofence(&self, id: i64, now: Timestamp) -> Result<()>;
+
+    /// Every stored unit timetable, by unit id.
+    async fn unit_timetables(&self) -> Result<Vec<StoredUnitTimetable>>;
+
+    /// Stores unit timetables in one transaction, replacing those of the same units, and moves the
+    /// reference stamp. A unit not in the registry is [`Error::NotFound`] and nothing is written.
+    /// Returns (created, replaced).
+    async fn put_unit_timetables(
+        &self,
+        timetables: &[StoredUnitTimetable],
+        now: Timestamp,
+    ) -> Result<(u64, u64)>;
+
+    /// Deletes the timetable of `unit` and moves the reference stamp; none is [`Error::NotFound`].
+    async fn delete_unit_timetable(&self, unit: UnitId, now: Timestamp) -> Result<()>;
 
     /// Records an episode. A new (vehicle, rule, start) opens a case (with an `opened` event and the
     /// given deliveries, in one transaction); a known one has its end, evidence and reasoning

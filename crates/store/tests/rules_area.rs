@@ -6,7 +6,8 @@ use serde_json::json;
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 use tianshu_store::Store;
 use tianshu_store::rules::{
-    CaseFilter, CaseState, DeliveryOutcome, NewCase, NewDelivery, StoredFence, StoredOrder, Transition,
+    CaseFilter, CaseState, DeliveryOutcome, NewCase, NewDelivery, StoredFence, StoredOrder,
+    StoredUnitTimetable, Transition,
 };
 
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -117,6 +118,60 @@ async fn exercise(store: &Store) {
         ["approved"]
     );
     assert_eq!(r.reference_stamp().await.unwrap(), Timestamp(4_000));
+
+    // Unit timetables: replace per unit, unknown units refused with nothing written, every write and
+    // delete moves the reference stamp, and deleting the unit takes its timetable along.
+    let unit = store
+        .registry_admin()
+        .create_unit("市委办公室", None)
+        .await
+        .unwrap();
+    let other = store
+        .registry_admin()
+        .create_unit("市政府办公室", None)
+        .await
+        .unwrap();
+    let tt = |unit: UnitId, end: &str| StoredUnitTimetable {
+        unit,
+        body: json!({"periods": ["08:30-12:00", format!("14:00-{end}")], "seasons": []}),
+        updated: Timestamp(0),
+    };
+    assert_eq!(
+        r.put_unit_timetables(&[tt(unit.id, "18:00"), tt(other.id, "17:30")], Timestamp(5_000))
+            .await
+            .unwrap(),
+        (2, 0)
+    );
+    let stamp = r.reference_stamp().await.unwrap();
+    assert!(stamp >= Timestamp(5_000));
+    assert!(matches!(
+        r.put_unit_timetables(
+            &[tt(unit.id, "19:00"), tt(UnitId(999_999), "18:00")],
+            Timestamp(6_000)
+        )
+        .await,
+        Err(tianshu_store::Error::NotFound(_))
+    ));
+    assert_eq!(r.reference_stamp().await.unwrap(), stamp);
+    assert_eq!(
+        r.put_unit_timetables(&[tt(unit.id, "18:30")], Timestamp(5_000))
+            .await
+            .unwrap(),
+        (0, 1)
+    );
+    assert_eq!(r.reference_stamp().await.unwrap(), Timestamp(stamp.0 + 1));
+    let stored = r.unit_timetables().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!((stored[0].unit, stored[0].updated), (unit.id, Timestamp(5_000)));
+    assert_eq!(stored[0].body["periods"][1], "14:00-18:30");
+    r.delete_unit_timetable(other.id, Timestamp(5_000)).await.unwrap();
+    assert_eq!(r.reference_stamp().await.unwrap(), Timestamp(stamp.0 + 2));
+    assert!(matches!(
+        r.delete_unit_timetable(other.id, Timestamp(5_000)).await,
+        Err(tianshu_store::Error::NotFound(_))
+    ));
+    store.registry_admin().delete_unit(unit.id).await.unwrap();
+    assert!(r.unit_timetables().await.unwrap().is_empty());
 
     // Cases: a second record of the same episode updates it, and queues nothing more.
     let mail = NewDelivery {

@@ -8,8 +8,8 @@ use tianshu_model::{Timestamp, UnitId, VehicleId};
 use super::{EmbeddedBackend, db_error};
 use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
-    NewDelivery, OrderImportSummary, RulesStore, StoredCalendar, StoredFence, StoredOrder, Transition,
-    parse_json, parse_state, wrong_state,
+    NewDelivery, OrderImportSummary, RulesStore, StoredCalendar, StoredFence, StoredOrder,
+    StoredUnitTimetable, Transition, parse_json, parse_state, wrong_state,
 };
 use crate::{Error, Result};
 
@@ -374,6 +374,93 @@ impl RulesStore for EmbeddedBackend {
         .await
     }
 
+    async fn unit_timetables(&self) -> Result<Vec<StoredUnitTimetable>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare("SELECT unit_id, body, updated_ms FROM rules_unit_timetables ORDER BY unit_id")
+                .map_err(db_error)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                })
+                .map_err(db_error)?;
+            rows.map(|r| {
+                let (unit, body, updated) = r.map_err(db_error)?;
+                Ok(StoredUnitTimetable {
+                    unit: UnitId(unit),
+                    body: parse_json(&body)?,
+                    updated: Timestamp(updated),
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn put_unit_timetables(
+        &self,
+        timetables: &[StoredUnitTimetable],
+        now: Timestamp,
+    ) -> Result<(u64, u64)> {
+        let rows: Vec<(i64, String)> = timetables
+            .iter()
+            .map(|t| Ok((t.unit.0, json_text(&t.body)?)))
+            .collect::<Result<_>>()?;
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            let (mut created, mut replaced) = (0, 0);
+            for (unit, body) in &rows {
+                let known = tx
+                    .query_row("SELECT 1 FROM units WHERE id = ?1", [unit], |_| Ok(()))
+                    .optional()
+                    .map_err(db_error)?
+                    .is_some();
+                if !known {
+                    return Err(Error::NotFound(format!("unit {unit}")));
+                }
+                let existed = tx
+                    .query_row("SELECT 1 FROM rules_unit_timetables WHERE unit_id = ?1", [unit], |_| Ok(()))
+                    .optional()
+                    .map_err(db_error)?
+                    .is_some();
+                tx.execute(
+                    "INSERT INTO rules_unit_timetables (unit_id, body, updated_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (unit_id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms",
+                    params![unit, body, now.0],
+                )
+                .map_err(db_error)?;
+                if existed {
+                    replaced += 1;
+                } else {
+                    created += 1;
+                }
+            }
+            bump_reference(&tx, now)?;
+            tx.commit().map_err(db_error)?;
+            Ok((created, replaced))
+        })
+        .await
+    }
+
+    async fn delete_unit_timetable(&self, unit: UnitId, now: Timestamp) -> Result<()> {
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            let n = tx
+                .execute("DELETE FROM rules_unit_timetables WHERE unit_id = ?1", [unit.0])
+                .map_err(db_error)?;
+            if n == 0 {
+                return Err(Error::NotFound(format!("timetable of unit {unit}")));
+            }
+            bump_reference(&tx, now)?;
+            tx.commit().map_err(db_error)
+        })
+        .await
+    }
+
     async fn record_case(
         &self,
         case: &NewCase,
@@ -701,15 +788,21 @@ impl RulesStore for EmbeddedBackend {
             if n == 0 {
                 return Err(Error::NotFound(format!("geofence {id}")));
             }
-            tx.execute(
-                "UPDATE rules_reference_changes SET stamp_ms = MAX(stamp_ms + 1, ?1) WHERE id = 1",
-                [now.0],
-            )
-            .map_err(db_error)?;
+            bump_reference(&tx, now)?;
             tx.commit().map_err(db_error)
         })
         .await
     }
+}
+
+/// Moves the reference stamp past `now` and past its last value, for a change no row's update time shows.
+fn bump_reference(tx: &rusqlite::Transaction<'_>, now: Timestamp) -> Result<()> {
+    tx.execute(
+        "UPDATE rules_reference_changes SET stamp_ms = MAX(stamp_ms + 1, ?1) WHERE id = 1",
+        [now.0],
+    )
+    .map_err(db_error)?;
+    Ok(())
 }
 
 /// Refuses a (kind, name) held by a fence other than `except`.

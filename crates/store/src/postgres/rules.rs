@@ -8,8 +8,8 @@ use tokio_postgres::types::ToSql;
 use super::PostgresBackend;
 use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
-    NewDelivery, OrderImportSummary, RulesStore, StoredCalendar, StoredFence, StoredOrder, Transition,
-    parse_json, parse_state, wrong_state,
+    NewDelivery, OrderImportSummary, RulesStore, StoredCalendar, StoredFence, StoredOrder,
+    StoredUnitTimetable, Transition, parse_json, parse_state, wrong_state,
 };
 use crate::{Error, Result};
 
@@ -241,6 +241,79 @@ impl RulesStore for PostgresBackend {
             .await
             .map_err(db_err)?;
         Ok(Timestamp(row.get::<_, Option<i64>>(0).unwrap_or(0)))
+    }
+
+    async fn unit_timetables(&self) -> Result<Vec<StoredUnitTimetable>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT unit_id, body, updated_ms FROM rules_unit_timetables ORDER BY unit_id",
+                &[],
+            )
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredUnitTimetable {
+                    unit: UnitId(r.get(0)),
+                    body: parse_json(r.get(1))?,
+                    updated: Timestamp(r.get(2)),
+                })
+            })
+            .collect()
+    }
+
+    async fn put_unit_timetables(
+        &self,
+        timetables: &[StoredUnitTimetable],
+        now: Timestamp,
+    ) -> Result<(u64, u64)> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let (mut created, mut replaced) = (0, 0);
+        for t in timetables {
+            let body = json_text(&t.body)?;
+            // Locks the unit row, so a concurrent unit deletion waits for this write or wins before it.
+            if tx
+                .query_opt("SELECT 1 FROM units WHERE id = $1 FOR SHARE", &[&t.unit.0])
+                .await
+                .map_err(db_err)?
+                .is_none()
+            {
+                return Err(Error::NotFound(format!("unit {}", t.unit)));
+            }
+            let row = tx
+                .query_one(
+                    "INSERT INTO rules_unit_timetables (unit_id, body, updated_ms) VALUES ($1, $2, $3)
+                     ON CONFLICT (unit_id) DO UPDATE SET body = EXCLUDED.body, updated_ms = EXCLUDED.updated_ms
+                     RETURNING (xmax <> 0)",
+                    &[&t.unit.0, &body, &now.0],
+                )
+                .await
+                .map_err(db_err)?;
+            if row.get::<_, bool>(0) {
+                replaced += 1;
+            } else {
+                created += 1;
+            }
+        }
+        bump_reference(&tx, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((created, replaced))
+    }
+
+    async fn delete_unit_timetable(&self, unit: UnitId, now: Timestamp) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let n = tx
+            .execute("DELETE FROM rules_unit_timetables WHERE unit_id = $1", &[&unit.0])
+            .await
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::NotFound(format!("timetable of unit {unit}")));
+        }
+        bump_reference(&tx, now).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn record_case(
@@ -593,14 +666,20 @@ impl RulesStore for PostgresBackend {
         if n == 0 {
             return Err(Error::NotFound(format!("geofence {id}")));
         }
-        tx.execute(
-            "UPDATE rules_reference_changes SET stamp_ms = GREATEST(stamp_ms + 1, $1) WHERE id = 1",
-            &[&now.0],
-        )
-        .await
-        .map_err(db_err)?;
+        bump_reference(&tx, now).await?;
         tx.commit().await.map_err(db_err)
     }
+}
+
+/// Moves the reference stamp past `now` and past its last value, for a change no row's update time shows.
+async fn bump_reference(tx: &deadpool_postgres::Transaction<'_>, now: Timestamp) -> Result<()> {
+    tx.execute(
+        "UPDATE rules_reference_changes SET stamp_ms = GREATEST(stamp_ms + 1, $1) WHERE id = 1",
+        &[&now.0],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
 /// Serialises writers of one (kind, name), so that two creations cannot both pass the check.

@@ -1,0 +1,8 @@
+-- Office hours of single units, edited through the API or imported from a file; they override the
+-- configured `[rules] unit_timetables` of the same unit. body: {"periods": [...], "seasons": [...]} as
+-- JSON. Writes move rules_reference_changes, so the running rules reload.
+CREATE TABLE rules_unit_timetables (
+    unit_id     INTEGER PRIMARY KEY REFERENCES units (id) ON DELETE CASCADE,
+    body        TEXT    NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
