@@ -4,9 +4,11 @@
 //! then store it in one transaction: all or nothing, with errors that name their lines.
 
 use tianshu_rules::calendar::YearCalendar;
+use tianshu_rules::config::UnitTimetable;
+use tianshu_rules::timetable::UnitTimetableBody;
 use tianshu_rules::{Calendar, Geofence, Order, Reference, RulesConfig};
 use tianshu_store::Store;
-use tianshu_store::rules::{OrderImportSummary, StoredFence, StoredOrder};
+use tianshu_store::rules::{OrderImportSummary, StoredFence, StoredOrder, StoredUnitTimetable};
 
 use crate::Error;
 
@@ -83,11 +85,49 @@ pub async fn import_orders(
     Ok(store.rules().put_orders(&rows, now).await?)
 }
 
+/// Imports a TOML file of `[[unit_timetables]]` (the shape of `[[rules.unit_timetables]]` in the
+/// configuration), replacing the stored timetables of the units it names. Every unit must be
+/// registered; all or nothing. Returns (created, replaced).
+pub async fn import_unit_timetables(
+    store: &Store,
+    text: &str,
+    now: tianshu_model::Timestamp,
+) -> Result<(u64, u64), Error> {
+    let entries = tianshu_rules::timetable::parse_unit_timetables_toml(text).map_err(Error::Invalid)?;
+    let by_path: std::collections::HashMap<String, tianshu_model::UnitId> =
+        tianshu_rules::unit_paths(&store.units().await?)
+            .into_iter()
+            .map(|(id, path)| (path, id))
+            .collect();
+    let mut errors = Vec::new();
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let Some(unit) = by_path.get(&e.unit) else {
+            errors.push(format!(
+                "line {}: unit {:?} is not in the registry",
+                e.line, e.unit
+            ));
+            continue;
+        };
+        rows.push(StoredUnitTimetable {
+            unit: *unit,
+            body: serde_json::to_value(&e.body).map_err(|e| Error::Invalid(vec![e.to_string()]))?,
+            updated: now,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    Ok(store.rules().put_unit_timetables(&rows, now).await?)
+}
+
 /// Everything [`load_reference`] could not use, for the operator.
 pub type Warnings = Vec<String>;
 
 /// Builds the rules' reference data from the store: the shipped calendars overlaid with imported
-/// years, the registry, the geofences and the orders.
+/// years, the registry, the geofences, the orders, and the stored unit timetables, which replace a
+/// configured timetable of the same unit (the nearest ancestor with a timetable of either origin
+/// still wins for the units below).
 pub async fn load_reference(store: &Store, config: &RulesConfig) -> Result<(Reference, Warnings), Error> {
     let mut warnings = Vec::new();
     let mut calendar =
@@ -114,7 +154,35 @@ pub async fn load_reference(store: &Store, config: &RulesConfig) -> Result<(Refe
             Err(e) => warnings.push(format!("stored order {}: {e}", o.id)),
         }
     }
-    let reference = Reference::build(config.clone(), calendar, &units, &vehicles, &fences, &orders)?;
+    let mut config = config.clone();
+    let paths = tianshu_rules::unit_paths(&units);
+    for t in store.rules().unit_timetables().await? {
+        let Some(path) = paths.get(&t.unit) else {
+            warnings.push(format!(
+                "stored timetable of unit {}: the unit is not in the registry",
+                t.unit
+            ));
+            continue;
+        };
+        let body = match serde_json::from_value::<UnitTimetableBody>(t.body) {
+            Ok(b) => b,
+            Err(e) => {
+                warnings.push(format!("stored timetable of unit {path:?}: {e}"));
+                continue;
+            }
+        };
+        if let Err(e) = body.validate() {
+            warnings.push(format!("stored timetable of unit {path:?}: {e}"));
+            continue;
+        }
+        // Later entries of one unit replace earlier ones when the reference is built.
+        config.unit_timetables.push(UnitTimetable {
+            unit: path.clone(),
+            periods: body.periods,
+            seasons: body.seasons,
+        });
+    }
+    let reference = Reference::build(config, calendar, &units, &vehicles, &fences, &orders)?;
     warnings.extend(reference.warnings().iter().cloned());
     Ok((reference, warnings))
 }

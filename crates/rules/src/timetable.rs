@@ -201,6 +201,116 @@ impl Timetable {
     }
 }
 
+/// The office hours of one unit as stored and edited: the shape of a configured
+/// `[[rules.unit_timetables]]` entry without its `unit`. Unlike [`Timetable`], `periods` has no
+/// default: a unit's own timetable says what its hours are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitTimetableBody {
+    /// Office hours, local `"HH:MM-HH:MM"`, end exclusive; at least one.
+    pub periods: Vec<Period>,
+    /// Seasonal variants (summer/winter); default none.
+    #[serde(default)]
+    pub seasons: Vec<Season>,
+}
+
+impl UnitTimetableBody {
+    /// The checks a configured unit timetable gets, plus non-empty seasons: `Err` names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.periods.is_empty() {
+            return Err("periods: a unit timetable needs at least one period".into());
+        }
+        for (i, season) in self.seasons.iter().enumerate() {
+            if season.periods.is_empty() {
+                return Err(format!(
+                    "seasons[{i}].periods: season {:?} needs at least one period",
+                    season.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// As a timetable the rules use.
+    pub fn to_timetable(&self) -> Timetable {
+        Timetable {
+            periods: self.periods.clone(),
+            seasons: self.seasons.clone(),
+        }
+    }
+}
+
+/// One entry of a unit timetable file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitTimetableEntry {
+    /// The line the entry starts on (of its `unit` key).
+    pub line: usize,
+    /// Unit path, `/`-separated from the root.
+    pub unit: String,
+    /// Its office hours, validated.
+    pub body: UnitTimetableBody,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnitTimetableFile {
+    #[serde(default)]
+    unit_timetables: Vec<RawUnitTimetable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnitTimetable {
+    unit: toml::Spanned<String>,
+    periods: Vec<Period>,
+    #[serde(default)]
+    seasons: Vec<Season>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parses and validates a unit timetable file: `[[unit_timetables]]` entries with `unit`, `periods`
+/// and optional `seasons`, the shape of `[[rules.unit_timetables]]` in the configuration. Every
+/// problem is reported, each naming its line; a unit listed twice is one of them.
+pub fn parse_unit_timetables_toml(text: &str) -> Result<Vec<UnitTimetableEntry>, Vec<String>> {
+    let raw: RawUnitTimetableFile = toml::from_str(text).map_err(|e| {
+        vec![format!(
+            "line {}: {}",
+            e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+            e.message()
+        )]
+    })?;
+    let mut errors = Vec::new();
+    let mut out: Vec<UnitTimetableEntry> = Vec::with_capacity(raw.unit_timetables.len());
+    for r in raw.unit_timetables {
+        let line = line_of(text, r.unit.span().start);
+        let unit = r.unit.get_ref().trim().trim_matches('/').to_string();
+        let body = UnitTimetableBody {
+            periods: r.periods,
+            seasons: r.seasons,
+        };
+        if unit.is_empty() {
+            errors.push(format!("line {line}: unit: empty"));
+        } else if let Err(e) = body.validate() {
+            errors.push(format!("line {line}: unit {unit:?}: {e}"));
+        } else if let Some(first) = out.iter().find(|e| e.unit == unit) {
+            errors.push(format!(
+                "line {line}: unit {unit:?} is listed again (first on line {})",
+                first.line
+            ));
+        } else {
+            out.push(UnitTimetableEntry { line, unit, body });
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +347,40 @@ mod tests {
         assert!(!t.is_office_time(14 * 3600 + 30 * 60, || (9, 30)));
         assert!(toml::from_str::<Timetable>("periods = [\"12:00-08:00\"]").is_err());
         assert!(toml::from_str::<Timetable>("period = []").is_err());
+    }
+
+    #[test]
+    fn unit_timetable_files_name_the_bad_entry() {
+        let good = "[[unit_timetables]]\nunit = \"黄石市/市委办公室\"\nperiods = [\"08:30-12:00\", \"14:00-18:00\"]\n";
+        let entries = parse_unit_timetables_toml(good).unwrap();
+        assert_eq!(
+            (entries[0].line, entries[0].unit.as_str()),
+            (2, "黄石市/市委办公室")
+        );
+        assert!(
+            entries[0]
+                .body
+                .to_timetable()
+                .is_office_time(17 * 3600 + 45 * 60, || (11, 27))
+        );
+
+        let empty = format!("{good}[[unit_timetables]]\nunit = \"黄石市/财政局\"\nperiods = []\n");
+        let errors = parse_unit_timetables_toml(&empty).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("line 5: unit \"黄石市/财政局\": periods:"),
+            "{errors:?}"
+        );
+
+        let twice = format!("{good}{good}");
+        let errors = parse_unit_timetables_toml(&twice).unwrap_err();
+        assert!(errors[0].contains("listed again (first on line 2)"), "{errors:?}");
+
+        let bad = "[[unit_timetables]]\nunit = \"a\"\nperiods = [\"18:00-08:00\"]\n";
+        let errors = parse_unit_timetables_toml(bad).unwrap_err();
+        assert!(
+            errors[0].starts_with("line 3:") && errors[0].contains("ends before it starts"),
+            "{errors:?}"
+        );
     }
 }

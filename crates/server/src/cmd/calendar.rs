@@ -3,6 +3,12 @@
 //! `tianshu calendar import --store URL FILE.toml` validates one year's file (the format is documented
 //! in `tianshu_rules::calendar`; the shipped 2025 and 2026 files are examples) and stores it, replacing
 //! an earlier import of the same year. The running platform picks it up within its reload interval.
+//!
+//! `tianshu calendar timetable --store URL FILE.toml` imports units' working hours: `[[unit_timetables]]`
+//! entries with `unit` (its path, `黄石市/市委办公室`), `periods` and optional `seasons`, the shape of
+//! `[[rules.unit_timetables]]` in the configuration. A stored timetable replaces the configured one of
+//! the same unit; the city default stays `[rules.timetable]`. All or nothing: every unit must be
+//! registered, and errors name their lines.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,21 +21,29 @@ use tianshu_store::{DEFAULT_STORE_PATH, Store};
 pub enum CalendarCommand {
     /// Import one year's calendar (TOML); all or nothing, errors name their line.
     Import(ImportArgs),
+    /// Import units' working hours (TOML `[[unit_timetables]]`); all or nothing, errors name their line.
+    Timetable(ImportArgs),
 }
 
-/// Arguments of `tianshu calendar import`.
+/// Arguments of `tianshu calendar import` and `tianshu calendar timetable`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
     #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
     pub store: String,
-    /// The calendar file (one year).
+    /// The file: one calendar year, or unit timetables.
     pub file: PathBuf,
 }
 
 /// Runs `tianshu calendar ...`.
 pub fn run(command: CalendarCommand) -> anyhow::Result<ExitCode> {
-    let CalendarCommand::Import(args) = command;
+    match command {
+        CalendarCommand::Import(args) => import_calendar(args),
+        CalendarCommand::Timetable(args) => import_timetables(args),
+    }
+}
+
+fn import_calendar(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     super::rules::block_on(async move {
@@ -47,6 +61,32 @@ pub fn run(command: CalendarCommand) -> anyhow::Result<ExitCode> {
                     }
                 );
                 Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", args.file.display());
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    })
+}
+
+fn import_timetables(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    super::rules::block_on(async move {
+        let store = Store::open(&args.store)
+            .await
+            .with_context(|| format!("opening the store {}", args.store))?;
+        match tianshu_alerts::reference::import_unit_timetables(&store, &text, super::rules::now()).await {
+            Ok((created, replaced)) => {
+                println!("unit timetables imported: {created} new, {replaced} replaced");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(tianshu_alerts::Error::Invalid(errors)) => {
+                for e in errors {
+                    eprintln!("error: {}: {e}", args.file.display());
+                }
+                Ok(ExitCode::FAILURE)
             }
             Err(e) => {
                 eprintln!("error: {}: {e}", args.file.display());
