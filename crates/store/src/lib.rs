@@ -37,6 +37,7 @@ pub mod access;
 pub mod embedded;
 mod migrate;
 pub mod postgres;
+mod record;
 pub mod registry_admin;
 mod registry_file;
 pub mod rules;

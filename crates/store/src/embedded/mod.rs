@@ -125,9 +125,11 @@ impl EmbeddedBackend {
             }
             apply_migrations(&mut conn, migrate::SQLITE)?;
             // The writer keeps the pages it dirties in memory; checkpoints copy the WAL back in
-            // larger steps than the default 1000 pages, and the WAL file is trimmed afterwards.
+            // larger steps than the default 1000 pages, and the WAL file is trimmed afterwards. Temporary
+            // data (the sort of a move into `points`) stays in memory.
             conn.execute_batch(&format!(
-                "PRAGMA cache_size=-{}; PRAGMA wal_autocheckpoint=16384; PRAGMA journal_size_limit=268435456;",
+                "PRAGMA cache_size=-{}; PRAGMA wal_autocheckpoint=16384; PRAGMA journal_size_limit=268435456; \
+                 PRAGMA temp_store=MEMORY;",
                 cfg.writer_cache_kib
             ))
             .map_err(|e| unavailable(&open_path, e))?;
@@ -245,9 +247,10 @@ impl Compactor {
         self.last = Instant::now();
         let moved = (|| -> rusqlite::Result<usize> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // OR IGNORE, not ON CONFLICT: no statement journal (see `commit_points_blocking`).
             let moved = tx.execute(
-                "INSERT INTO points SELECT * FROM points_recent WHERE true ORDER BY vehicle, fix_time, block_hash \
-                 ON CONFLICT DO NOTHING",
+                "INSERT OR IGNORE INTO points (vehicle, fix_time, block_hash, rec) \
+                 SELECT vehicle, fix_time, block_hash, rec FROM points_recent ORDER BY vehicle, fix_time, block_hash",
                 [],
             )?;
             tx.execute("DELETE FROM points_recent", [])?;
@@ -506,5 +509,113 @@ mod tests {
                 .fix_time,
             point(1, 4, 1).fix_time
         );
+    }
+
+    /// A file at the schema before 0004 (seventeen columns) with points archived, recent and latest,
+    /// upgraded by opening the store: every point reads back the same and the packed records are the
+    /// ones the store writes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn migration_0004_converts_stored_points() {
+        use tianshu_model::{AlarmFlags, Phone, PositionSource, StatusFlags};
+        let path = scratch("embedded-packed");
+        let full = |secs: i64| Position {
+            vehicle: VehicleId(7),
+            phone: Phone(99_999_999_999_999_999_999),
+            fix_time: Timestamp::from_secs(1_793_491_200 + secs),
+            recv_time: Timestamp(1_793_491_200_123 + secs * 1000),
+            lat_e6: -33_865_143,
+            lon_e6: 151_209_900,
+            altitude_m: -420,
+            speed_dkmh: u16::MAX,
+            course_deg: 359,
+            alarm: AlarmFlags(u32::MAX),
+            status: StatusFlags(0x8000_0003),
+            mileage_dkm: Some(u32::MAX),
+            fuel_dl: Some(65_535),
+            satellites: Some(0),
+            rssi: Some(255),
+            source: PositionSource::Backfill,
+        };
+        let sparse = |secs: i64| Position {
+            phone: Phone(13_800_138_000),
+            fix_time: Timestamp::from_secs(1_793_491_200 + secs),
+            ..point(7, 0, 30_200_000)
+        };
+        {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).unwrap();
+            }
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            let before: Vec<_> = crate::migrate::SQLITE
+                .iter()
+                .copied()
+                .filter(|m| m.version < 4)
+                .collect();
+            super::apply_migrations(&mut conn, &before).unwrap();
+            for (table, p) in [
+                ("points", full(0)),
+                ("points", sparse(10)),
+                ("points_recent", full(20)),
+                ("latest_positions", full(20)),
+            ] {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO {table} (vehicle, fix_time, block_hash, phone, recv_time, lat_e6, lon_e6, \
+                         altitude_m, speed_dkmh, course_deg, alarm, status, mileage_dkm, fuel_dl, satellites, \
+                         rssi, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+                         ?16, ?17)"
+                    ),
+                    rusqlite::params![
+                        p.vehicle.0,
+                        p.fix_time.0,
+                        p.block_hash(),
+                        p.phone.to_string(),
+                        p.recv_time.0,
+                        p.lat_e6,
+                        p.lon_e6,
+                        p.altitude_m,
+                        p.speed_dkmh,
+                        p.course_deg,
+                        p.alarm.0,
+                        p.status.0,
+                        p.mileage_dkm,
+                        p.fuel_dl,
+                        p.satellites,
+                        p.rssi,
+                        crate::source_to_i16(p.source),
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(&format!("sqlite:{}", path.display())).await.unwrap();
+        assert!(store.applied_migrations().await.unwrap().contains(&4));
+        let track: Vec<Position> = store
+            .track(VehicleId(7), Timestamp(0), Timestamp(i64::MAX))
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(track, vec![full(0), sparse(10), full(20)]);
+        assert_eq!(store.latest_positions().await.unwrap(), vec![full(20)]);
+        let s = store.append_points(&[full(0), sparse(30)]).await.unwrap();
+        assert_eq!((s.inserted, s.duplicates), (1, 1));
+        assert_eq!(
+            store.latest_position(VehicleId(7)).await.unwrap(),
+            Some(sparse(30))
+        );
+        drop(store);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let rec: Vec<u8> = conn
+            .query_row(
+                "SELECT rec FROM points WHERE vehicle = 7 AND fix_time = ?1",
+                [full(0).fix_time.0],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut expected = Vec::new();
+        crate::record::encode_rec(&full(0), &mut expected);
+        assert_eq!(rec, expected, "the migration packs as the store does");
     }
 }

@@ -4,82 +4,35 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
-use tianshu_model::{
-    AlarmFlags, Phone, Position, StatusFlags, Terminal, Timestamp, Unit, Vehicle, VehicleId,
-};
+use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, VehicleId};
 
 use super::{EmbeddedBackend, applied_versions, db_error};
-use crate::{
-    Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream, parse_stored_phone,
-    source_from_i16, source_to_i16,
-};
+use crate::record::{REC_FIXED, decode_rec, encode_rec};
+use crate::{Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream};
 
-/// The columns of `points` and `latest_positions`, in the order [`row_to_position`] reads them.
-const COLUMNS: &str = "vehicle, fix_time, block_hash, phone, recv_time, lat_e6, lon_e6, altitude_m, speed_dkmh, \
-                       course_deg, alarm, status, mileage_dkm, fuel_dl, satellites, rssi, source";
+/// The columns of `points`, `points_recent` and `latest_positions`: the key and the packed record
+/// ([`crate::record`]).
+const COLUMNS: &str = "vehicle, fix_time, block_hash, rec";
+
+/// The columns a read selects, in the order [`row_to_position`] reads them.
+const READ_COLUMNS: &str = "vehicle, fix_time, rec";
 
 /// Points a track stream reads per step before handing them to the async side.
 const TRACK_CHUNK_POINTS: usize = 2_048;
 
-fn row_to_position(r: &Row<'_>) -> rusqlite::Result<(Position, String)> {
-    let phone: String = r.get(3)?;
-    Ok((
-        Position {
-            vehicle: VehicleId(r.get(0)?),
-            fix_time: Timestamp(r.get(1)?),
-            phone: Phone::default(),
-            recv_time: Timestamp(r.get(4)?),
-            lat_e6: r.get(5)?,
-            lon_e6: r.get(6)?,
-            altitude_m: r.get(7)?,
-            speed_dkmh: r.get(8)?,
-            course_deg: r.get(9)?,
-            alarm: AlarmFlags(r.get(10)?),
-            status: StatusFlags(r.get(11)?),
-            mileage_dkm: r.get(12)?,
-            fuel_dl: r.get(13)?,
-            satellites: r.get(14)?,
-            rssi: r.get(15)?,
-            source: source_from_i16(r.get(16)?),
-        },
-        phone,
-    ))
-}
-
-fn finish_position((mut p, phone): (Position, String)) -> Result<Position> {
-    p.phone = parse_stored_phone(&phone)?;
-    Ok(p)
-}
-
-fn insert_point(
-    st: &mut rusqlite::CachedStatement<'_>,
-    p: &Position,
-    block_hash: i64,
-) -> rusqlite::Result<usize> {
-    st.execute(params![
-        p.vehicle.0,
-        p.fix_time.0,
-        block_hash,
-        p.phone.to_string(),
-        p.recv_time.0,
-        p.lat_e6,
-        p.lon_e6,
-        p.altitude_m,
-        p.speed_dkmh,
-        p.course_deg,
-        p.alarm.0,
-        p.status.0,
-        p.mileage_dkm,
-        p.fuel_dl,
-        p.satellites,
-        p.rssi,
-        source_to_i16(p.source),
-    ])
+/// A row read as `vehicle, fix_time, rec`: its position, or why the record does not decode.
+fn row_to_position(r: &Row<'_>) -> rusqlite::Result<Result<Position>> {
+    let rec = r.get_ref(2)?.as_blob()?;
+    Ok(decode_rec(r.get(0)?, r.get(1)?, rec))
 }
 
 /// One transaction: insert what is new into `points_recent` (a point already moved into `points` is
 /// a duplicate too), move latest positions forward, commit (fsync'd by FULL sync). Returns, per
 /// point, whether it was new, and how many were.
+///
+/// Every statement here is `OR IGNORE`: a statement that might abort halfway makes SQLite keep a
+/// statement journal, a copy of each page before the statement's change, which for one-row
+/// statements is a page copy per row.
 fn commit_points_blocking(
     conn: &mut Connection,
     points: &[Position],
@@ -89,14 +42,14 @@ fn commit_points_blocking(
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(db_error)?;
     let mut inserted = Vec::with_capacity(points.len());
-    let mut newest: HashMap<VehicleId, (&Position, i64)> = HashMap::new();
+    let mut newest: HashMap<i64, (usize, i64)> = HashMap::with_capacity(points.len().min(1 << 16));
     let mut count = 0;
+    let mut rec = Vec::with_capacity(REC_FIXED + 20);
     {
-        let mut ins = tx
+        let mut probe = tx
             .prepare_cached(&format!(
-                "INSERT INTO points_recent ({COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                 ?13, ?14, ?15, ?16, ?17 WHERE NOT EXISTS (SELECT 1 FROM points WHERE vehicle = ?1 AND \
-                 fix_time = ?2 AND block_hash = ?3) ON CONFLICT DO NOTHING"
+                "INSERT OR IGNORE INTO points_recent ({COLUMNS}) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS \
+                 (SELECT 1 FROM points WHERE vehicle = ?1 AND fix_time = ?2 AND block_hash = ?3)"
             ))
             .map_err(db_error)?;
         // A point newer than everything stored for its vehicle cannot be in `points`: only the
@@ -104,44 +57,56 @@ fn commit_points_blocking(
         // retransmissions and backfills take the probe.
         let mut fresh = tx
             .prepare_cached(&format!(
-                "INSERT INTO points_recent ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                 ?13, ?14, ?15, ?16, ?17) ON CONFLICT DO NOTHING"
+                "INSERT OR IGNORE INTO points_recent ({COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
             ))
             .map_err(db_error)?;
-        for p in points {
+        for (i, p) in points.iter().enumerate() {
             let hash = p.block_hash();
             let newer = stored_up_to.get(&p.vehicle.0).is_none_or(|t| p.fix_time.0 > *t);
-            let st = if newer { &mut fresh } else { &mut ins };
-            let new = insert_point(st, p, hash).map_err(db_error)? == 1;
+            let st = if newer { &mut fresh } else { &mut probe };
+            rec.clear();
+            encode_rec(p, &mut rec);
+            let new = st
+                .execute(params![p.vehicle.0, p.fix_time.0, hash, &rec[..]])
+                .map_err(db_error)?
+                == 1;
             inserted.push(new);
             if new {
                 count += 1;
-                let e = newest.entry(p.vehicle).or_insert((p, hash));
-                if (p.fix_time, hash) > (e.0.fix_time, e.1) {
-                    *e = (p, hash);
+                let e = newest.entry(p.vehicle.0).or_insert((i, hash));
+                let best = &points[e.0];
+                if (p.fix_time, hash) > (best.fix_time, e.1) {
+                    *e = (i, hash);
                 }
             }
         }
-        let mut latest = tx
+        // Latest positions: move the row forward, or add it for a vehicle that has none.
+        let mut forward = tx
+            .prepare_cached(
+                "UPDATE OR IGNORE latest_positions SET fix_time = ?2, block_hash = ?3, rec = ?4 \
+                 WHERE vehicle = ?1 AND fix_time < ?2",
+            )
+            .map_err(db_error)?;
+        let mut first = tx
             .prepare_cached(&format!(
-                "INSERT INTO latest_positions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                 ?13, ?14, ?15, ?16, ?17) ON CONFLICT (vehicle) DO UPDATE SET fix_time = excluded.fix_time, \
-                 block_hash = excluded.block_hash, phone = excluded.phone, recv_time = excluded.recv_time, \
-                 lat_e6 = excluded.lat_e6, lon_e6 = excluded.lon_e6, altitude_m = excluded.altitude_m, \
-                 speed_dkmh = excluded.speed_dkmh, course_deg = excluded.course_deg, alarm = excluded.alarm, \
-                 status = excluded.status, mileage_dkm = excluded.mileage_dkm, fuel_dl = excluded.fuel_dl, \
-                 satellites = excluded.satellites, rssi = excluded.rssi, source = excluded.source \
-                 WHERE excluded.fix_time > latest_positions.fix_time"
+                "INSERT OR IGNORE INTO latest_positions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
             ))
             .map_err(db_error)?;
-        for (p, hash) in newest.values() {
-            insert_point(&mut latest, p, *hash).map_err(db_error)?;
+        for (vehicle, (i, hash)) in &newest {
+            let p = &points[*i];
+            rec.clear();
+            encode_rec(p, &mut rec);
+            let values = params![vehicle, p.fix_time.0, hash, &rec[..]];
+            if forward.execute(values).map_err(db_error)? == 0 {
+                // Ignored when the vehicle's row is there already, with a newer point.
+                first.execute(values).map_err(db_error)?;
+            }
         }
     }
     tx.commit().map_err(db_error)?;
-    for (vehicle, (p, _)) in newest {
-        let t = stored_up_to.entry(vehicle.0).or_insert(p.fix_time.0);
-        *t = (*t).max(p.fix_time.0);
+    for (vehicle, (i, _)) in newest {
+        let t = stored_up_to.entry(vehicle).or_insert(points[i].fix_time.0);
+        *t = (*t).max(points[i].fix_time.0);
     }
     Ok((inserted, count))
 }
@@ -166,11 +131,10 @@ impl Backend for EmbeddedBackend {
     async fn latest_positions(&self) -> Result<Vec<Position>> {
         self.read(|conn| {
             let mut st = conn
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM latest_positions"))
+                .prepare_cached(&format!("SELECT {READ_COLUMNS} FROM latest_positions"))
                 .map_err(db_error)?;
             let rows = st.query_map([], row_to_position).map_err(db_error)?;
-            rows.map(|r| r.map_err(db_error).and_then(finish_position))
-                .collect()
+            rows.map(|r| r.map_err(db_error).and_then(|p| p)).collect()
         })
         .await
     }
@@ -179,15 +143,11 @@ impl Backend for EmbeddedBackend {
         self.read(move |conn| {
             let mut st = conn
                 .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM latest_positions WHERE vehicle = ?1"
+                    "SELECT {READ_COLUMNS} FROM latest_positions WHERE vehicle = ?1"
                 ))
                 .map_err(db_error)?;
             let mut rows = st.query_map([vehicle.0], row_to_position).map_err(db_error)?;
-            rows.next()
-                .transpose()
-                .map_err(db_error)?
-                .map(finish_position)
-                .transpose()
+            rows.next().transpose().map_err(db_error)?.transpose()
         })
         .await
     }
@@ -308,10 +268,10 @@ fn read_track_chunk(
     };
     let limit = TRACK_CHUNK_POINTS as i64;
     let tx = conn.unchecked_transaction().map_err(db_error)?;
-    let read = |table: &str| -> Result<Vec<(Position, String)>> {
+    let read = |table: &str| -> Result<Vec<Position>> {
         let mut st = tx
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM {table} WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
+                "SELECT {READ_COLUMNS} FROM {table} WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
                  AND (fix_time > ?4 OR block_hash > ?5) ORDER BY fix_time, block_hash LIMIT ?6"
             ))
             .map_err(db_error)?;
@@ -321,7 +281,7 @@ fn read_track_chunk(
                 row_to_position,
             )
             .map_err(db_error)?;
-        rows.collect::<Result<_, _>>().map_err(db_error)
+        rows.map(|r| r.map_err(db_error).and_then(|p| p)).collect()
     };
     let archived = read("points")?;
     let recent = read("points_recent")?;
@@ -332,16 +292,15 @@ fn read_track_chunk(
     while out.len() < TRACK_CHUNK_POINTS {
         let take_a = match (a.peek(), b.peek()) {
             (Some(x), Some(y)) => {
-                x.0.fix_time < y.0.fix_time
-                    || (x.0.fix_time == y.0.fix_time && x.0.block_hash() <= y.0.block_hash())
+                x.fix_time < y.fix_time || (x.fix_time == y.fix_time && x.block_hash() <= y.block_hash())
             }
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
         };
         let next = if take_a { a.next() } else { b.next() };
-        if let Some(row) = next {
-            out.push(finish_position(row)?);
+        if let Some(p) = next {
+            out.push(p);
         }
     }
     Ok(out)

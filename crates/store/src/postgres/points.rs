@@ -12,16 +12,12 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
-use tianshu_model::{
-    AlarmFlags, Phone, Position, StatusFlags, Terminal, Timestamp, Unit, Vehicle, VehicleId,
-};
+use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, VehicleId};
 use tokio_postgres::types::{FromSql, ToSql, Type};
 
 use super::{PostgresBackend, month_of, pg_error};
-use crate::{
-    Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream, source_from_i16,
-    source_to_i16,
-};
+use crate::record::{REC_FIXED, decode_rec, encode_rec};
+use crate::{Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream};
 
 /// The columns of `points`, `latest_positions` and the staging table, in COPY order.
 const COLUMNS: &str = "vehicle, fix_time, block_hash, rec";
@@ -60,116 +56,6 @@ impl<'a> FromSql<'a> for PgMillis {
     }
 }
 
-/// The version byte that starts every packed record.
-const REC_VERSION: u8 = 1;
-/// Bytes of a packed record before the phone digits.
-const REC_FIXED: usize = 43;
-const HAS_MILEAGE: u8 = 1;
-const HAS_FUEL: u8 = 2;
-const HAS_SATELLITES: u8 = 4;
-const HAS_RSSI: u8 = 8;
-
-/// Packs everything of a point but its key into the `rec` column, big-endian (the layout migration 0004
-/// builds with `int4send` and friends from the former columns):
-///
-/// | bytes | field |
-/// |---|---|
-/// | 1 | version (1) |
-/// | 1 | presence flags: 1 mileage, 2 fuel, 4 satellites, 8 rssi |
-/// | 1 | source (0 live, 1 backfill, 2 JSON) |
-/// | 8 | receive time, Unix milliseconds |
-/// | 4, 4, 4 | latitude, longitude (micro-degrees), altitude (m) |
-/// | 2, 2 | speed (0.1 km/h), course (degrees) |
-/// | 4, 4 | alarm and status flags |
-/// | 4, 2, 1, 1 | mileage (0.1 km), fuel (0.1 l), satellites, rssi (0 when absent) |
-/// | rest | phone number, decimal ASCII digits |
-pub(crate) fn encode_rec(p: &Position, out: &mut Vec<u8>) {
-    let bit = |present: bool, flag: u8| if present { flag } else { 0 };
-    let flags = bit(p.mileage_dkm.is_some(), HAS_MILEAGE)
-        | bit(p.fuel_dl.is_some(), HAS_FUEL)
-        | bit(p.satellites.is_some(), HAS_SATELLITES)
-        | bit(p.rssi.is_some(), HAS_RSSI);
-    out.push(REC_VERSION);
-    out.push(flags);
-    out.push(source_to_i16(p.source) as u8);
-    out.extend_from_slice(&p.recv_time.0.to_be_bytes());
-    out.extend_from_slice(&p.lat_e6.to_be_bytes());
-    out.extend_from_slice(&p.lon_e6.to_be_bytes());
-    out.extend_from_slice(&p.altitude_m.to_be_bytes());
-    out.extend_from_slice(&p.speed_dkmh.to_be_bytes());
-    out.extend_from_slice(&p.course_deg.to_be_bytes());
-    out.extend_from_slice(&p.alarm.0.to_be_bytes());
-    out.extend_from_slice(&p.status.0.to_be_bytes());
-    out.extend_from_slice(&p.mileage_dkm.unwrap_or(0).to_be_bytes());
-    out.extend_from_slice(&p.fuel_dl.unwrap_or(0).to_be_bytes());
-    out.push(p.satellites.unwrap_or(0));
-    out.push(p.rssi.unwrap_or(0));
-    push_phone(out, p.phone);
-}
-
-/// Appends the decimal digits of a phone number.
-fn push_phone(out: &mut Vec<u8>, phone: Phone) {
-    let mut buf = [0u8; 40];
-    let mut i = buf.len();
-    let mut v = phone.0;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// Unpacks a stored point from its key and its `rec` column ([`encode_rec`]).
-pub(crate) fn decode_rec(vehicle: i64, fix_time_ms: i64, rec: &[u8]) -> Result<Position> {
-    let corrupt =
-        |what: &str| Error::Corrupt(format!("point of vehicle {vehicle} at {fix_time_ms} ms: {what}"));
-    if rec.len() < REC_FIXED + 1 {
-        return Err(corrupt("record too short"));
-    }
-    if rec[0] != REC_VERSION {
-        return Err(corrupt(&format!("unknown record version {}", rec[0])));
-    }
-    let be4 = |at: usize| [rec[at], rec[at + 1], rec[at + 2], rec[at + 3]];
-    let be2 = |at: usize| [rec[at], rec[at + 1]];
-    let flags = rec[1];
-    let mut recv = [0u8; 8];
-    recv.copy_from_slice(&rec[3..11]);
-    let digits = &rec[REC_FIXED..];
-    if digits.len() > 39 {
-        return Err(corrupt("phone number too long"));
-    }
-    let mut phone: u128 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return Err(corrupt("phone number is not digits"));
-        }
-        phone = phone * 10 + u128::from(d - b'0');
-    }
-    let present = |bit: u8| flags & bit != 0;
-    Ok(Position {
-        vehicle: VehicleId(vehicle),
-        phone: Phone(phone),
-        fix_time: Timestamp(fix_time_ms),
-        recv_time: Timestamp(i64::from_be_bytes(recv)),
-        lat_e6: i32::from_be_bytes(be4(11)),
-        lon_e6: i32::from_be_bytes(be4(15)),
-        altitude_m: i32::from_be_bytes(be4(19)),
-        speed_dkmh: u16::from_be_bytes(be2(23)),
-        course_deg: u16::from_be_bytes(be2(25)),
-        alarm: AlarmFlags(u32::from_be_bytes(be4(27))),
-        status: StatusFlags(u32::from_be_bytes(be4(31))),
-        mileage_dkm: present(HAS_MILEAGE).then(|| u32::from_be_bytes(be4(35))),
-        fuel_dl: present(HAS_FUEL).then(|| u16::from_be_bytes(be2(39))),
-        satellites: present(HAS_SATELLITES).then_some(rec[41]),
-        rssi: present(HAS_RSSI).then_some(rec[42]),
-        source: source_from_i16(i16::from(rec[2])),
-    })
-}
-
 /// A row of `points` or `latest_positions` read as `vehicle, fix_time, rec`.
 fn row_to_position(r: &tokio_postgres::Row) -> Result<Position> {
     let get_err = |e: tokio_postgres::Error| Error::Corrupt(format!("points row: {e}"));
@@ -179,12 +65,119 @@ fn row_to_position(r: &tokio_postgres::Row) -> Result<Position> {
     decode_rec(vehicle, fix_time.0, rec)
 }
 
-/// A row of a track read as `fix_time, rec`.
-fn track_row(vehicle: i64, r: &tokio_postgres::Row) -> Result<Position> {
-    let get_err = |e: tokio_postgres::Error| Error::Corrupt(format!("points row: {e}"));
-    let fix_time: PgMillis = r.try_get(0).map_err(get_err)?;
-    let rec: &[u8] = r.try_get(1).map_err(get_err)?;
-    decode_rec(vehicle, fix_time.0, rec)
+/// A `timestamptz` expression for a Unix millisecond instant (exact: whole milliseconds).
+fn timestamptz_literal(ms: i64) -> String {
+    format!("(timestamptz 'epoch' + {ms}::bigint * interval '1 millisecond')")
+}
+
+/// Parses a binary COPY stream of `fix_time, rec` rows into positions, chunk by chunk (a row may
+/// straddle two chunks).
+struct CopyParser {
+    vehicle: i64,
+    /// Bytes of an incomplete row (or header) carried to the next chunk.
+    pending: Vec<u8>,
+    header_done: bool,
+    trailer_seen: bool,
+}
+
+/// The fixed part of a binary COPY header: signature, flags, extension length.
+const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+impl CopyParser {
+    fn new(vehicle: i64) -> Self {
+        CopyParser {
+            vehicle,
+            pending: Vec::new(),
+            header_done: false,
+            trailer_seen: false,
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Result<Position>>) {
+        if self.pending.is_empty() {
+            let used = self.parse(chunk, out);
+            self.pending.extend_from_slice(&chunk[used..]);
+        } else {
+            self.pending.extend_from_slice(chunk);
+            let buf = std::mem::take(&mut self.pending);
+            let used = self.parse(&buf, out);
+            self.pending.extend_from_slice(&buf[used..]);
+        }
+    }
+
+    /// Parses every complete row of `buf`; returns the bytes used.
+    fn parse(&mut self, buf: &[u8], out: &mut Vec<Result<Position>>) -> usize {
+        let mut at = 0;
+        if !self.header_done {
+            let fixed = COPY_SIGNATURE.len() + 8;
+            if buf.len() < fixed {
+                return 0;
+            }
+            if &buf[..COPY_SIGNATURE.len()] != COPY_SIGNATURE {
+                out.push(Err(Error::Corrupt("track: not a binary COPY stream".into())));
+                self.trailer_seen = true;
+                return buf.len();
+            }
+            let ext = i32::from_be_bytes([buf[fixed - 4], buf[fixed - 3], buf[fixed - 2], buf[fixed - 1]]);
+            let ext = usize::try_from(ext).unwrap_or(0);
+            if buf.len() < fixed + ext {
+                return 0;
+            }
+            at = fixed + ext;
+            self.header_done = true;
+        }
+        while !self.trailer_seen {
+            let rest = &buf[at..];
+            if rest.len() < 2 {
+                break;
+            }
+            let fields = i16::from_be_bytes([rest[0], rest[1]]);
+            if fields == -1 {
+                self.trailer_seen = true;
+                at += 2;
+                break;
+            }
+            // fields (2) + fix_time (4 + 8) + rec length (4)
+            if rest.len() < 18 {
+                break;
+            }
+            let time_len = i32::from_be_bytes([rest[2], rest[3], rest[4], rest[5]]);
+            let rec_len = i32::from_be_bytes([rest[14], rest[15], rest[16], rest[17]]);
+            let Ok(rec_len) = usize::try_from(rec_len) else {
+                out.push(Err(Error::Corrupt("track: null record".into())));
+                self.trailer_seen = true;
+                return buf.len();
+            };
+            if fields != 2 || time_len != 8 {
+                out.push(Err(Error::Corrupt(format!(
+                    "track: COPY row of {fields} fields, time of {time_len} bytes"
+                ))));
+                self.trailer_seen = true;
+                return buf.len();
+            }
+            if rest.len() < 18 + rec_len {
+                break;
+            }
+            let mut micros = [0u8; 8];
+            micros.copy_from_slice(&rest[6..14]);
+            let fix_time = i64::from_be_bytes(micros).div_euclid(1000) + PG_EPOCH_MILLIS;
+            out.push(decode_rec(self.vehicle, fix_time, &rest[18..18 + rec_len]));
+            at += 18 + rec_len;
+        }
+        at
+    }
+
+    /// The error, if the stream ended before its trailer.
+    fn finish(&mut self) -> Vec<Result<Position>> {
+        if self.trailer_seen {
+            Vec::new()
+        } else {
+            self.trailer_seen = true;
+            vec![Err(Error::Unavailable(
+                "track: the COPY stream ended early".into(),
+            ))]
+        }
+    }
 }
 
 /// One point of a batch on its way in: its key, and where it was in the batch.
@@ -239,21 +232,33 @@ impl PostgresBackend {
         months.sort_unstable();
         months.dedup();
         self.ensure_partitions(&months).await?;
-        let copy = copy_buffer(points, &staged);
 
+        // A large batch is split by vehicle into parts committed at once on their own connections,
+        // so that the server maintains the key index on more than one core. The parts hold disjoint
+        // vehicles (no lock between them); the append resolves once every part is durable, and fails
+        // if any part fails (a retry then finds the committed parts' points stored: idempotence).
+        let parts = split_by_vehicle(&staged, PARALLEL_PARTS, PARALLEL_MIN_POINTS);
+        let done =
+            futures::future::try_join_all(parts.into_iter().map(|part| self.commit_part(points, part)))
+                .await?;
+        let mut inserted = vec![false; points.len()];
+        for at in done.into_iter().flatten() {
+            inserted[at] = true;
+        }
+        Ok(inserted)
+    }
+
+    /// Commits the staged rows of one part in one transaction; returns the batch indexes of the
+    /// points that were new.
+    async fn commit_part(&self, points: &[Position], staged: &[Staged]) -> Result<Vec<usize>> {
+        let copy = copy_buffer(points, staged);
         // Fast path: live points are almost never duplicates, so COPY straight into `points`. If a
-        // duplicate is there after all, the transaction fails whole (nothing committed) and the batch
+        // duplicate is there after all, the transaction fails whole (nothing committed) and the part
         // goes the staging way; the fast path then rests for a few batches (a retransmitting fleet).
         if self.fast_path_rest.load(Ordering::Relaxed) == 0 {
             let mut client = self.client().await?;
-            match copy_direct(&mut client, points, &staged, copy.clone()).await {
-                Ok(()) => {
-                    let mut inserted = vec![false; points.len()];
-                    for r in &staged {
-                        inserted[r.at] = true;
-                    }
-                    return Ok(inserted);
-                }
+            match copy_direct(&mut client, points, staged, copy.clone()).await {
+                Ok(()) => return Ok(staged.iter().map(|r| r.at).collect()),
                 Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
                     self.fast_path_rest
                         .store(FAST_PATH_REST_BATCHES, Ordering::Relaxed);
@@ -283,8 +288,7 @@ impl PostgresBackend {
                 Err(e) => return Err(pg_error(e)),
             }
         };
-
-        let mut inserted = vec![false; points.len()];
+        let mut inserted = Vec::with_capacity(inserted_rows.len());
         for r in inserted_rows {
             let key = (
                 r.try_get::<_, i64>(0).map_err(pg_error)?,
@@ -292,11 +296,40 @@ impl PostgresBackend {
                 r.try_get::<_, i64>(2).map_err(pg_error)?,
             );
             if let Ok(i) = staged.binary_search_by_key(&key, |s| (s.vehicle, s.fix_time, s.block_hash)) {
-                inserted[staged[i].at] = true;
+                inserted.push(staged[i].at);
             }
         }
         Ok(inserted)
     }
+}
+
+/// Parts a large batch is committed in, at once.
+const PARALLEL_PARTS: usize = 2;
+/// Batches smaller than this are one transaction (a commit's fixed cost is not worth splitting).
+const PARALLEL_MIN_POINTS: usize = 2_000;
+
+/// Splits rows in key order into up to `parts` runs of about equal length, never splitting a
+/// vehicle's rows.
+fn split_by_vehicle(staged: &[Staged], parts: usize, min_points: usize) -> Vec<&[Staged]> {
+    if parts < 2 || staged.len() < min_points {
+        return vec![staged];
+    }
+    let mut out = Vec::with_capacity(parts);
+    let mut rest = staged;
+    for k in (1..parts).rev() {
+        let mut cut = rest.len() - rest.len() * k / (k + 1);
+        while cut > 0 && cut < rest.len() && rest[cut].vehicle == rest[cut - 1].vehicle {
+            cut += 1;
+        }
+        if cut == 0 || cut >= rest.len() {
+            break;
+        }
+        let (head, tail) = rest.split_at(cut);
+        out.push(head);
+        rest = tail;
+    }
+    out.push(rest);
+    out
 }
 
 /// Batches the fast path sits out after a batch turned out to hold a stored point.
@@ -357,14 +390,28 @@ async fn copy_direct(
         copy,
     )
     .await?;
-    let latest = tx
-        .prepare_cached(&format!(
-            "INSERT INTO latest_positions ({COLUMNS}) \
-             SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::bytea[]) {LATEST_UPSERT_TAIL}"
-        ))
-        .await?;
+    // Live points move existing rows forward: one UPDATE joined with the batch (a hash join over
+    // every vehicle costs less than as many single-row upserts); only vehicles it did not move (new
+    // ones, or an older point) take the upsert. Not a prepared statement: the planner sees the array
+    // sizes every time.
     let params: [&(dyn ToSql + Sync); 4] = [&vehicle, &fix_time, &block_hash, &rec];
-    tx.execute(&latest, &params).await?;
+    tx.execute(
+        &format!(
+            "WITH u AS (
+                 SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::bytea[])
+                     AS u (vehicle, fix_time, block_hash, rec)
+             ), moved AS (
+                 UPDATE latest_positions l
+                 SET fix_time = u.fix_time, block_hash = u.block_hash, rec = u.rec
+                 FROM u WHERE l.vehicle = u.vehicle AND u.fix_time > l.fix_time
+                 RETURNING l.vehicle
+             )
+             INSERT INTO latest_positions ({COLUMNS})
+             SELECT * FROM u WHERE u.vehicle NOT IN (SELECT vehicle FROM moved) {LATEST_UPSERT_TAIL}"
+        ),
+        &params,
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -449,27 +496,51 @@ impl Backend for PostgresBackend {
 
     async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached(
-                "SELECT fix_time, rec FROM points WHERE vehicle = $1 AND fix_time >= $2 AND fix_time < $3 \
-                 ORDER BY fix_time, block_hash",
-            )
-            .await
-            .map_err(pg_error)?;
-        let (from, to) = (to_datetime(from), to_datetime(to));
-        let params: [&(dyn ToSql + Sync); 3] = [&vehicle.0, &from, &to];
-        let rows = client.query_raw(&st, params).await.map_err(pg_error)?;
+        // Binary COPY out rather than a query: the rows arrive as bytes this side parses in chunks,
+        // without a row object per point. COPY takes no parameters; the values are numbers this
+        // function formats itself.
+        let (from, to) = (
+            from.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
+            to.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
+        );
+        let sql = format!(
+            "COPY (SELECT fix_time, rec FROM points WHERE vehicle = {v} \
+             AND fix_time >= {from_sql} AND fix_time < {to_sql} ORDER BY fix_time, block_hash) \
+             TO STDOUT (FORMAT binary)",
+            v = vehicle.0,
+            from_sql = timestamptz_literal(from),
+            to_sql = timestamptz_literal(to),
+        );
+        let rows = client.copy_out(&sql).await.map_err(pg_error)?;
+        let state = (
+            client,
+            Box::pin(rows.ready_chunks(64)),
+            CopyParser::new(vehicle.0),
+            false,
+        );
         // The pooled connection rides along with the rows and returns to the pool when the stream ends.
-        let vehicle = vehicle.0;
-        let stream =
-            futures::stream::unfold((client, Box::pin(rows)), move |(client, mut rows)| async move {
-                let next = rows.next().await?;
-                Some((
-                    next.map_err(pg_error).and_then(|r| track_row(vehicle, &r)),
-                    (client, rows),
-                ))
-            });
-        Ok(stream.boxed())
+        let stream = futures::stream::unfold(state, |(client, mut rows, mut parser, ended)| async move {
+            if ended {
+                return None;
+            }
+            let Some(chunks) = rows.next().await else {
+                let tail = parser.finish();
+                return Some((tail, (client, rows, parser, true)));
+            };
+            let mut out = Vec::new();
+            for chunk in chunks {
+                match chunk {
+                    Ok(bytes) => parser.feed(&bytes, &mut out),
+                    Err(e) => {
+                        out.push(Err(pg_error(e)));
+                        return Some((out, (client, rows, parser, true)));
+                    }
+                }
+            }
+            let ended = out.last().is_some_and(|r| r.is_err());
+            Some((out, (client, rows, parser, ended)))
+        });
+        Ok(stream.flat_map(futures::stream::iter).boxed())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -541,10 +612,11 @@ impl Backend for PostgresBackend {
 #[cfg(test)]
 mod tests {
     use futures::TryStreamExt;
-    use tianshu_model::PositionSource;
+    use tianshu_model::{AlarmFlags, PositionSource, StatusFlags};
 
     use super::*;
     use crate::Store;
+    use crate::source_to_i16;
 
     fn full(vehicle: i64, secs: i64) -> Position {
         Position {
@@ -600,6 +672,52 @@ mod tests {
         ] {
             assert!(matches!(decode_rec(1, 0, bad), Err(Error::Corrupt(_))), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn copy_rows_parse_whatever_the_chunking() {
+        let points = [full(7, 0), sparse(7, 10), full(7, 20)];
+        let staged: Vec<Staged> = points
+            .iter()
+            .enumerate()
+            .map(|(at, p)| Staged {
+                vehicle: 7,
+                fix_time: p.fix_time.0,
+                block_hash: p.block_hash(),
+                at,
+            })
+            .collect();
+        // The stream COPY out sends for `fix_time, rec`: the COPY-in buffer without the two key columns.
+        let mut stream = b"PGCOPY\n\xff\r\n\0".to_vec();
+        stream.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        for p in &points {
+            stream.extend_from_slice(&2i16.to_be_bytes());
+            stream.extend_from_slice(&8i32.to_be_bytes());
+            stream.extend_from_slice(&to_pg_micros(p.fix_time.0).to_be_bytes());
+            let mut rec = Vec::new();
+            encode_rec(p, &mut rec);
+            stream.extend_from_slice(&(rec.len() as i32).to_be_bytes());
+            stream.extend_from_slice(&rec);
+        }
+        stream.extend_from_slice(&(-1i16).to_be_bytes());
+        assert!(copy_buffer(&points, &staged).len() > stream.len());
+        for size in [1, 2, 7, 19, 64, stream.len()] {
+            let mut parser = CopyParser::new(7);
+            let mut out = Vec::new();
+            for chunk in stream.chunks(size) {
+                parser.feed(chunk, &mut out);
+            }
+            out.extend(parser.finish());
+            let got: Vec<Position> = out.into_iter().map(|r| r.unwrap()).collect();
+            assert_eq!(got, points, "chunks of {size}");
+        }
+        let mut parser = CopyParser::new(7);
+        let mut out = Vec::new();
+        parser.feed(&stream[..stream.len() - 2], &mut out);
+        assert!(
+            matches!(parser.finish()[..], [Err(Error::Unavailable(_))]),
+            "a stream cut short is an error"
+        );
     }
 
     async fn admin() -> tokio_postgres::Client {
