@@ -1305,3 +1305,253 @@ async fn postgres_an_order_approved_through_the_api_withdraws_the_case() {
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     an_order_approved_through_the_api_withdraws_the_case(scratch, &dir).await;
 }
+
+/// `tianshu rules evaluate` of `plate` on Thursday 2026-11-26 (a working day): the rules of its episodes.
+fn evaluated_rules(url: &str, plate: &str) -> Vec<String> {
+    let out = std::process::Command::new(api_support::store_support::tianshu_bin())
+        .args([
+            "rules",
+            "evaluate",
+            "--store",
+            url,
+            "--plate",
+            plate,
+            "--from",
+            "2026-11-26T00:00:00+08:00",
+            "--to",
+            "2026-11-27T00:00:00+08:00",
+        ])
+        .output()
+        .expect("running tianshu rules evaluate");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "rules evaluate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("an episode line");
+            v["rule"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+/// `tianshu calendar timetable --store URL FILE`: (success, stdout, stderr).
+fn import_timetables(url: &str, dir: &std::path::Path, name: &str, text: &str) -> (bool, String, String) {
+    let file = dir.join(name);
+    std::fs::write(&file, text).expect("writing a timetable file");
+    let out = std::process::Command::new(api_support::store_support::tianshu_bin())
+        .args(["calendar", "timetable", "--store", url])
+        .arg(&file)
+        .output()
+        .expect("running tianshu calendar timetable");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A unit whose office hours end at 18:00: under the city default (until 17:30) its car's 17:45 trip
+/// is out of hours; with the unit's timetable stored through the API it is not, and the sub-unit
+/// inherits it; deleted, the city default applies again; imported from a file it applies again, and a
+/// file with one bad entry changes nothing and names the entry's line.
+async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::path::Path) {
+    let addr = api.addr;
+    let url = api.scratch.url();
+    let admin = api.login("administrator").await;
+    let sup = api.login("supervisor").await;
+    let a = Some(admin.as_str());
+    let office = api.units[SUPERVISOR_UNIT].0;
+    let sub = api.units["黄石市/市委办公室/机要科"].0;
+    let path = format!("/api/units/{office}/timetable");
+
+    // A 13-minute trip from 17:45 Beijing time, then parked with the engine off.
+    let car = &api.vehicles[OWN_PLATE];
+    let t0 = Timestamp::parse_rfc3339("2026-11-26T17:45:00+08:00").expect("time");
+    let trip: Vec<tianshu_model::Position> = (0..=40i64)
+        .map(|i| {
+            let moving = i <= 26;
+            let mut p = api_support::point(car.id, 0, 115_000_000 + i.min(26) as i32 * 1000);
+            p.fix_time = t0.add_millis(i * 30_000);
+            p.recv_time = p.fix_time;
+            if !moving {
+                p.speed_dkmh = 0;
+                p.status = tianshu_model::StatusFlags(tianshu_model::StatusFlags::FIXED);
+            }
+            p
+        })
+        .collect();
+    api.store.append_points(&trip).await.expect("the trip");
+    assert!(
+        evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()),
+        "under the city default a 17:45 trip is out of hours"
+    );
+
+    let r = http(addr, "GET", &path, a, None).await;
+    status(&r, 200, "no stored timetable");
+    assert_eq!(r.json()["source"], "configuration", "{}", r.body);
+
+    // Bad bodies are 400 naming the field; an unknown unit is 404; nothing is stored.
+    for (body, field) in [
+        (r#"{"periods":[]}"#, "periods"),
+        (r#"{"periods":["18:00-08:00"]}"#, "periods[0]"),
+        (r#"{"periods":["8h-12h"]}"#, "periods[0]"),
+        (r#"{"seasons":[]}"#, "periods"),
+        (r#"{"periods":["08:30-12:00"],"hours":1}"#, "hours"),
+        (
+            r#"{"periods":["08:30-12:00"],"seasons":[{"name":"summer","from":"05-01","to":"09-30","periods":[]}]}"#,
+            "seasons[0].periods",
+        ),
+        (
+            r#"{"periods":["08:30-12:00"],"seasons":[{"name":"summer","from":"13-01","to":"09-30","periods":["08:00-12:00"]}]}"#,
+            "seasons[0].from",
+        ),
+    ] {
+        bad(&http(addr, "PUT", &path, a, Some(body)).await, field, body);
+    }
+    let hours = r#"{"periods":["08:30-12:00","14:00-18:00"]}"#;
+    status(
+        &http(addr, "PUT", "/api/units/999999/timetable", a, Some(hours)).await,
+        404,
+        "an unknown unit",
+    );
+    status(
+        &http(addr, "DELETE", &path, a, None).await,
+        404,
+        "deleting a timetable that is not there",
+    );
+    status(
+        &http(addr, "PUT", &path, Some(&sup), Some(hours)).await,
+        403,
+        "a supervisor writing a timetable",
+    );
+
+    // Stored: office hours until 18:00, the trip is within them.
+    let r = http(addr, "PUT", &path, a, Some(hours)).await;
+    status(&r, 201, "a unit timetable");
+    assert_eq!(r.json()["timetable"]["periods"][1], "14:00-18:00", "{}", r.body);
+    status(&http(addr, "PUT", &path, a, Some(hours)).await, 200, "replaced");
+    let r = http(addr, "GET", &path, Some(&sup), None).await;
+    status(&r, 200, "the own timetable");
+    assert_eq!(r.json()["source"], "own", "{}", r.body);
+    let r = http(
+        addr,
+        "GET",
+        &format!("/api/units/{sub}/timetable"),
+        Some(&sup),
+        None,
+    )
+    .await;
+    status(&r, 200, "the sub-unit's timetable");
+    let j = r.json();
+    assert_eq!(
+        (
+            j["source"].as_str(),
+            j["from_unit"].as_i64(),
+            j["from_path"].as_str()
+        ),
+        (Some("inherited"), Some(office), Some(SUPERVISOR_UNIT)),
+        "{}",
+        r.body
+    );
+    let foreign = api.units["黄石市/公安局"].0;
+    status(
+        &http(
+            addr,
+            "GET",
+            &format!("/api/units/{foreign}/timetable"),
+            Some(&sup),
+            None,
+        )
+        .await,
+        403,
+        "another unit's timetable, to a supervisor",
+    );
+    assert!(
+        !evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()),
+        "with office hours until 18:00 a 17:45 trip is not out of hours"
+    );
+
+    // Deleted: the city default again.
+    status(&http(addr, "DELETE", &path, a, None).await, 204, "deleted");
+    assert_eq!(
+        http(addr, "GET", &path, a, None).await.json()["source"],
+        "configuration"
+    );
+    assert!(evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()));
+
+    // A file with a bad entry is refused whole, naming the entry's line.
+    let good_entry =
+        "[[unit_timetables]]\nunit = \"黄石市/市委办公室\"\nperiods = [\"08:30-12:00\", \"14:00-18:00\"]\n";
+    let (ok, _, err) = import_timetables(
+        &url,
+        dir,
+        "unknown-unit.toml",
+        &format!(
+            "{good_entry}\n[[unit_timetables]]\nunit = \"黄石市/不存在\"\nperiods = [\"08:30-12:00\"]\n"
+        ),
+    );
+    assert!(!ok, "an unknown unit is refused");
+    assert!(
+        err.contains("line 6: unit \"黄石市/不存在\" is not in the registry"),
+        "{err}"
+    );
+    let (ok, _, err) = import_timetables(
+        &url,
+        dir,
+        "bad-period.toml",
+        &format!("{good_entry}[[unit_timetables]]\nunit = \"黄石市/公安局\"\nperiods = [\"14:00-12:00\"]\n"),
+    );
+    assert!(!ok, "a bad period is refused");
+    assert!(
+        err.contains("line 6:") && err.contains("ends before it starts"),
+        "{err}"
+    );
+    assert_eq!(
+        http(addr, "GET", &path, a, None).await.json()["source"],
+        "configuration"
+    );
+    assert!(evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()));
+
+    // A good file stores it.
+    let (ok, out, err) = import_timetables(&url, dir, "good.toml", good_entry);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "unit timetables imported: 1 new, 0 replaced");
+    assert_eq!(http(addr, "GET", &path, a, None).await.json()["source"], "own");
+    assert!(!evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()));
+
+    let log = api.store.access().audit(0, 10_000).await.expect("audit");
+    let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
+    for want in ["unit_timetable.put", "unit_timetable.delete"] {
+        assert!(actions.contains(&want), "{want} is audited: {actions:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_unit_timetables_through_the_api_and_the_cli() {
+    let scratch = Scratch::embedded("api-admin-timetables");
+    let dir = match &scratch {
+        Scratch::Embedded(d) => d.clone(),
+        Scratch::Postgres(_) => unreachable!(),
+    };
+    let api = TestApi::start(scratch, Arc::new(tianshu_api::NoCases)).await;
+    unit_timetables_through_the_api_and_the_cli(&api, &dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unit_timetables_through_the_api_and_the_cli() {
+    let api = TestApi::start(
+        Scratch::postgres("api_admin_timetables").await,
+        Arc::new(tianshu_api::NoCases),
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!(
+        "tianshu-test-api-admin-timetables-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    unit_timetables_through_the_api_and_the_cli(&api, &dir).await;
+}

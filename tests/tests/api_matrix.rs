@@ -93,6 +93,19 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         .create_unit(&format!("空单位{n}"), None)
         .await
         .expect("victim unit");
+    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    api.store
+        .rules()
+        .put_unit_timetables(
+            &[tianshu_store::rules::StoredUnitTimetable {
+                unit: unit.id,
+                body: serde_json::json!({"periods": ["08:30-12:00", "14:00-18:00"]}),
+                updated: now,
+            }],
+            now,
+        )
+        .await
+        .expect("victim unit timetable");
     let phone = tianshu_model::Phone(13_600_000_000 + n as u128);
     admin
         .create_terminal(&NewTerminal {
@@ -233,6 +246,21 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
             false,
         ),
         ("DELETE", "/api/units/{id}") => req(format!("/api/units/{}", victims.unit), None, false),
+        ("GET", "/api/units/{id}/timetable") => {
+            let unit = match target {
+                Target::Own => "黄石市/市委办公室/机要科",
+                Target::Foreign => "黄石市/公安局",
+            };
+            req(format!("/api/units/{}/timetable", api.units[unit].0), None, true)
+        }
+        ("PUT", "/api/units/{id}/timetable") => req(
+            format!("/api/units/{}/timetable", api.units["黄石市/公安局"].0),
+            Some(r#"{"periods":["08:30-12:00","14:00-18:00"]}"#.into()),
+            false,
+        ),
+        ("DELETE", "/api/units/{id}/timetable") => {
+            req(format!("/api/units/{}/timetable", victims.unit), None, false)
+        }
         ("POST", "/api/vehicles") => req(
             spec.path.into(),
             Some(format!(

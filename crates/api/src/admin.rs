@@ -1,5 +1,5 @@
 //! Creating, changing and deleting reference data: units, vehicles, terminals, geofences, orders and
-//! filings, calendars, and disabling users.
+//! filings, calendars, units' working hours, and disabling users.
 //!
 //! Every body is checked by the same code the import commands use (the store's registry checks, the
 //! rules crate's parsers for geofences, orders and calendars), so a record the API accepts is one an
@@ -20,9 +20,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 use tianshu_rules::calendar::{Calendar, YearCalendar};
 use tianshu_rules::orders::{Order, OrderState};
+use tianshu_rules::timetable::UnitTimetableBody;
 use tianshu_store::access::AuditEntry;
 use tianshu_store::registry_admin::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
-use tianshu_store::rules::{StoredFence, StoredOrder};
+use tianshu_store::rules::{StoredFence, StoredOrder, StoredUnitTimetable};
 
 use crate::ApiState;
 use crate::auth::{Client, Principal, audit};
@@ -908,6 +909,148 @@ pub async fn put_calendar(
         calendar: parsed,
     };
     Ok((status, Json(view)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Units' working hours
+
+/// `GET /api/units/{id}/timetable`: where a unit's office hours come from.
+#[derive(Debug, Serialize)]
+pub struct UnitTimetableView {
+    /// The unit asked about.
+    pub unit: UnitId,
+    /// `own` (stored for this unit), `inherited` (stored for the nearest ancestor that has one) or
+    /// `configuration` (none stored along the way: the server's `[rules] unit_timetables` or its city
+    /// default `[rules.timetable]` applies, which the API does not see).
+    pub source: &'static str,
+    /// The unit whose stored timetable applies (`own` and `inherited`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_unit: Option<UnitId>,
+    /// Its path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_path: Option<String>,
+    /// The office hours (`own` and `inherited`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timetable: Option<UnitTimetableBody>,
+    /// When it was last written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<Timestamp>,
+}
+
+/// The unit `id` if the caller's scope holds it. Unknown is 404 to a caller who sees every unit; to a
+/// scoped caller, out of scope and unknown look the same (403).
+async fn unit_in_scope(state: &ApiState, who: &Principal, id: UnitId) -> ApiResult<Unit> {
+    let scoped = Scoped::new(state, who).await?;
+    match scoped.units().await?.into_iter().find(|u| u.id == id) {
+        Some(u) => Ok(u),
+        None if !scoped.sees_all() => Err(ApiError::Forbidden),
+        None => Err(ApiError::NotFound(format!("unit {id}"))),
+    }
+}
+
+/// `GET /api/units/{id}/timetable`: the unit's own stored timetable, else the nearest ancestor's.
+pub async fn unit_timetable(
+    State(state): State<ApiState>,
+    who: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<UnitTimetableView>> {
+    let unit = unit_in_scope(&state, &who, UnitId(id)).await?;
+    let units = state.store().units().await?;
+    let stored = state.store().rules().unit_timetables().await?;
+    let paths = tianshu_rules::unit_paths(&units);
+    let mut cur = Some(unit.id);
+    let mut hops = 0;
+    while let Some(at) = cur {
+        if let Some(t) = stored.iter().find(|t| t.unit == at) {
+            let timetable: UnitTimetableBody = serde_json::from_value(t.body.clone())
+                .map_err(|e| ApiError::Unavailable(format!("stored timetable of unit {at}: {e}")))?;
+            return Ok(Json(UnitTimetableView {
+                unit: unit.id,
+                source: if at == unit.id { "own" } else { "inherited" },
+                from_unit: Some(at),
+                from_path: paths.get(&at).cloned(),
+                timetable: Some(timetable),
+                updated: Some(t.updated),
+            }));
+        }
+        hops += 1;
+        cur = units
+            .iter()
+            .find(|u| u.id == at)
+            .and_then(|u| u.parent)
+            .filter(|_| hops <= 64);
+    }
+    Ok(Json(UnitTimetableView {
+        unit: unit.id,
+        source: "configuration",
+        from_unit: None,
+        from_path: None,
+        timetable: None,
+        updated: None,
+    }))
+}
+
+/// `PUT /api/units/{id}/timetable`: replaces the unit's own office hours (`periods`, optional
+/// `seasons`), checked as a configured unit timetable is.
+pub async fn put_unit_timetable(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+    Body(body): Body<UnitTimetableBody>,
+) -> ApiResult<Response> {
+    body.validate().map_err(ApiError::BadRequest)?;
+    let unit = unit_in_scope(&state, &who, UnitId(id)).await?;
+    let t = rules_write_time(&state).await?;
+    let row = StoredUnitTimetable {
+        unit: unit.id,
+        body: serde_json::to_value(&body).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?,
+        updated: t,
+    };
+    let (created, _) = state
+        .store()
+        .rules()
+        .put_unit_timetables(std::slice::from_ref(&row), t)
+        .await?;
+    let periods: Vec<String> = body.periods.iter().map(ToString::to_string).collect();
+    let detail = format!(
+        "unit {} {:?}: {} ({} seasons)",
+        unit.id,
+        unit.name,
+        periods.join(", "),
+        body.seasons.len()
+    );
+    audit_change(&state, &who, client, "unit_timetable.put", None, detail).await?;
+    let status = if created > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let paths = tianshu_rules::unit_paths(&state.store().units().await?);
+    let view = UnitTimetableView {
+        unit: unit.id,
+        source: "own",
+        from_unit: Some(unit.id),
+        from_path: paths.get(&unit.id).cloned(),
+        timetable: Some(body),
+        updated: Some(t),
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+/// `DELETE /api/units/{id}/timetable`: the unit falls back to its ancestors' or the configured hours.
+pub async fn delete_unit_timetable(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let unit = unit_in_scope(&state, &who, UnitId(id)).await?;
+    let t = rules_write_time(&state).await?;
+    state.store().rules().delete_unit_timetable(unit.id, t).await?;
+    let detail = format!("unit {} {:?}", unit.id, unit.name);
+    audit_change(&state, &who, client, "unit_timetable.delete", None, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---------------------------------------------------------------------------------------------------

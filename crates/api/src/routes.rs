@@ -122,6 +122,27 @@ pub static ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/api/units/{id}/timetable",
+        roles: ALL,
+        summary: "A unit's working hours: its own stored timetable, else the nearest ancestor's, else `configuration`",
+        handler: || get(admin::unit_timetable),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/units/{id}/timetable",
+        roles: ADMIN,
+        summary: "Replace a unit's working hours: periods, seasons as in `[[rules.unit_timetables]]` (audited)",
+        handler: || put(admin::put_unit_timetable),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/units/{id}/timetable",
+        roles: ADMIN,
+        summary: "Delete a unit's own working hours; it inherits again (audited)",
+        handler: || delete(admin::delete_unit_timetable),
+    },
+    RouteSpec {
+        method: "GET",
         path: "/api/vehicles",
         roles: ALL,
         summary: "Vehicles in scope",
