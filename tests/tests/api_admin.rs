@@ -1393,6 +1393,12 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
     let r = http(addr, "GET", &path, a, None).await;
     status(&r, 200, "no stored timetable");
     assert_eq!(r.json()["source"], "configuration", "{}", r.body);
+    assert_eq!(
+        r.json()["timetable"]["periods"],
+        serde_json::json!(["08:30-12:00", "14:00-17:30"]),
+        "the city default the rules use: {}",
+        r.body
+    );
 
     // Bad bodies are 400 naming the field; an unknown unit is 404; nothing is stored.
     for (body, field) in [

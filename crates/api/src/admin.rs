@@ -920,16 +920,17 @@ pub struct UnitTimetableView {
     /// The unit asked about.
     pub unit: UnitId,
     /// `own` (stored for this unit), `inherited` (stored for the nearest ancestor that has one) or
-    /// `configuration` (none stored along the way: the server's `[rules] unit_timetables` or its city
-    /// default `[rules.timetable]` applies, which the API does not see).
+    /// `configuration` (the server's `[rules] unit_timetables` entry of the nearest unit that has one,
+    /// or else its city default `[rules.timetable]`). At each unit up the tree a stored timetable comes
+    /// before a configured one, as the rules resolve them.
     pub source: &'static str,
-    /// The unit whose stored timetable applies (`own` and `inherited`).
+    /// The unit whose timetable applies (absent for the city default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_unit: Option<UnitId>,
     /// Its path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_path: Option<String>,
-    /// The office hours (`own` and `inherited`).
+    /// The office hours that apply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timetable: Option<UnitTimetableBody>,
     /// When it was last written.
@@ -958,6 +959,7 @@ pub async fn unit_timetable(
     let units = state.store().units().await?;
     let stored = state.store().rules().unit_timetables().await?;
     let paths = tianshu_rules::unit_paths(&units);
+    let configured = state.configured_timetables();
     let mut cur = Some(unit.id);
     let mut hops = 0;
     while let Some(at) = cur {
@@ -973,6 +975,17 @@ pub async fn unit_timetable(
                 updated: Some(t.updated),
             }));
         }
+        let path = paths.get(&at).cloned();
+        if let Some((_, t)) = configured.units.iter().find(|(p, _)| Some(p) == path.as_ref()) {
+            return Ok(Json(UnitTimetableView {
+                unit: unit.id,
+                source: "configuration",
+                from_unit: Some(at),
+                from_path: path,
+                timetable: Some(t.clone()),
+                updated: None,
+            }));
+        }
         hops += 1;
         cur = units
             .iter()
@@ -985,7 +998,7 @@ pub async fn unit_timetable(
         source: "configuration",
         from_unit: None,
         from_path: None,
-        timetable: None,
+        timetable: Some(configured.city.clone()),
         updated: None,
     }))
 }

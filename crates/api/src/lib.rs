@@ -133,6 +133,9 @@ struct Inner {
     cases: Arc<dyn CaseBook>,
     /// The gateway's downlink, when a gateway runs in this process.
     downlink: Option<Arc<dyn Downlink>>,
+    /// Office hours from the server's configuration (`[rules.timetable]`, `[rules] unit_timetables`),
+    /// shown where no stored timetable applies.
+    configured_timetables: std::sync::RwLock<Arc<ConfiguredTimetables>>,
 }
 
 impl ApiState {
@@ -156,6 +159,7 @@ impl ApiState {
                 live,
                 cases,
                 downlink,
+                configured_timetables: std::sync::RwLock::new(Arc::new(ConfiguredTimetables::default())),
             }),
         }
     }
@@ -183,5 +187,63 @@ impl ApiState {
     /// The downlink, when there is one.
     pub fn downlink(&self) -> Option<&dyn Downlink> {
         self.inner.downlink.as_deref()
+    }
+
+    /// Tells the API the office hours the server's rules are configured with, so that
+    /// `GET /api/units/{id}/timetable` can show them where no stored timetable applies.
+    pub fn set_configured_timetables(&self, timetables: ConfiguredTimetables) {
+        if let Ok(mut t) = self.inner.configured_timetables.write() {
+            *t = Arc::new(timetables);
+        }
+    }
+
+    /// The configured office hours (the rules' defaults until [`ApiState::set_configured_timetables`]).
+    pub fn configured_timetables(&self) -> Arc<ConfiguredTimetables> {
+        self.inner
+            .configured_timetables
+            .read()
+            .map(|t| t.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Office hours from the server's configuration: the city default and per-unit entries by unit path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfiguredTimetables {
+    /// `[rules.timetable]`.
+    pub city: tianshu_rules::timetable::UnitTimetableBody,
+    /// `[rules] unit_timetables`, by unit path.
+    pub units: Vec<(String, tianshu_rules::timetable::UnitTimetableBody)>,
+}
+
+impl Default for ConfiguredTimetables {
+    fn default() -> Self {
+        ConfiguredTimetables::from_rules(&tianshu_rules::RulesConfig::default())
+    }
+}
+
+impl ConfiguredTimetables {
+    /// The office hours a rules configuration holds.
+    pub fn from_rules(rules: &tianshu_rules::RulesConfig) -> Self {
+        use tianshu_rules::timetable::UnitTimetableBody;
+        ConfiguredTimetables {
+            city: UnitTimetableBody {
+                periods: rules.timetable.periods.clone(),
+                seasons: rules.timetable.seasons.clone(),
+            },
+            units: rules
+                .unit_timetables
+                .iter()
+                .map(|u| {
+                    (
+                        u.unit.trim().trim_matches('/').to_string(),
+                        UnitTimetableBody {
+                            periods: u.periods.clone(),
+                            seasons: u.seasons.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        }
     }
 }

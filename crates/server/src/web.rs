@@ -225,9 +225,11 @@ pub fn pump_alerts(mut notices: tokio::sync::broadcast::Receiver<tianshu_alerts:
 pub fn api_routes(
     config: ApiConfig,
     alerts: tianshu_alerts::AlertsConfig,
+    rules: &tianshu_rules::RulesConfig,
     hub: LiveHub,
     slot: Arc<OnceLock<ApiState>>,
 ) -> ExtraRoutes {
+    let timetables = tianshu_api::ConfiguredTimetables::from_rules(rules);
     Box::new(move |services: &Services| {
         let cases: Arc<dyn CaseBook> = Arc::new(AlertCases {
             store: services.store.clone(),
@@ -244,6 +246,7 @@ pub fn api_routes(
             cases,
             Some(Arc::new(downlink)),
         );
+        state.set_configured_timetables(timetables);
         let _ = slot.set(state.clone());
         tianshu_api::router(state)
     })

@@ -198,11 +198,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         mqtt: Default::default(),
         mqtt_password: None,
     };
+    let mut rules = tianshu_rules::RulesConfig::default();
+    if chrono::Utc::now().timestamp_millis() - start_ms > 10 * 60 * 1000 {
+        // Simulated time runs behind the wall clock here, and silence is judged against the wall
+        // clock: every car would look silent.
+        rules.silence.enabled = false;
+    }
     let started = serve::start(
         opts,
         Some(api_routes(
             ApiConfig::default(),
             tianshu_alerts::AlertsConfig::default(),
+            &rules,
             hub.clone(),
             slot.clone(),
         )),
@@ -211,12 +218,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("starting the server (is the HTTP port taken? try --http 127.0.0.1:8081)")?;
     // The rules watch committed points from here on; their case events go to the live feed.
-    let mut rules = tianshu_rules::RulesConfig::default();
-    if chrono::Utc::now().timestamp_millis() - start_ms > 10 * 60 * 1000 {
-        // Simulated time runs behind the wall clock here, and silence is judged against the wall
-        // clock: every car would look silent.
-        rules.silence.enabled = false;
-    }
     let alerts = start_alerts(
         &started.services,
         rules,

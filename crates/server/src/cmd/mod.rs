@@ -40,7 +40,8 @@ pub enum Command {
     /// Run virtual JT/T 808 terminals against a platform and/or write the demo world's files
     /// (`--target ADDR --terminals N --interval-secs S [--speedup X] [--write-world DIR]`).
     Simulate(simulate::SimulateArgs),
-    /// Import the official holiday calendar of a year (`calendar import --store URL FILE.toml`).
+    /// Import the official holiday calendar of a year (`calendar import --store URL FILE.toml`) or units'
+    /// office hours (`calendar timetable --store URL FILE.toml`).
     #[command(subcommand)]
     Calendar(calendar::CalendarCommand),
     /// Import regions, depots, prohibited places and speed zones (`geofence import --store URL FILE.geojson`).

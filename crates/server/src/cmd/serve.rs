@@ -98,7 +98,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // The web API and the page, over the same store and the gateway's downlink.
         let hub = tianshu_api::LiveHub::new();
         let slot = std::sync::Arc::new(std::sync::OnceLock::new());
-        let web = crate::web::api_routes(cfg.web.clone(), cfg.alerts.clone(), hub.clone(), slot.clone());
+        let web = crate::web::api_routes(
+            cfg.web.clone(),
+            cfg.alerts.clone(),
+            &cfg.rules,
+            hub.clone(),
+            slot.clone(),
+        );
         let started = serve::start(opts, Some(web), shutdown.clone()).await?;
         // The rules and alert cases over committed points; case events reach the page and MQTT.
         let alerts =
