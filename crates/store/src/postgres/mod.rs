@@ -4,9 +4,11 @@
 //! return and a new one is made on the next use, so the store reconnects by itself, and while the
 //! database is down every call fails fast with [`Error::Unavailable`] (nothing is acknowledged).
 //!
-//! Points arrive by binary COPY into a per-connection temporary staging table, then one
+//! Points arrive by binary COPY straight into `points` when none of them is stored yet (live points),
+//! and otherwise by COPY into a per-connection temporary staging table, then one
 //! `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING` moves them into `points` and, in the same
-//! statement, moves `latest_positions` forward; the transaction commits with `synchronous_commit = on`.
+//! statement, moves `latest_positions` forward; sessions are started with `synchronous_commit = on`,
+//! so every commit is durable when it returns (see `points.rs`).
 //! With TimescaleDB, `points` is a hypertable; without it, it is partitioned by month and partitions are
 //! created ahead of need (at open, hourly, and on demand for a backfill into an older month).
 //!
@@ -83,6 +85,9 @@ pub struct PostgresBackend {
     _alive: Arc<()>,
     /// Batches to commit through the staging table before trying the direct COPY again.
     pub(crate) fast_path_rest: std::sync::atomic::AtomicU32,
+    /// Parts a large group commit may be split into, committed at once on their own connections:
+    /// with two commits in flight, at least two connections stay for reads.
+    pub(crate) max_commit_parts: usize,
 }
 
 /// Turns a driver error into the store's, keeping the server's message.
@@ -122,6 +127,13 @@ impl PostgresBackend {
         if pg.get_application_name().is_none() {
             pg.application_name("tianshu");
         }
+        // Every commit is durable when it returns, whatever the server's or the role's default: set
+        // in the startup packet, so it costs no round trip per transaction.
+        let options = match pg.get_options() {
+            Some(o) if !o.trim().is_empty() => format!("{o} -c synchronous_commit=on"),
+            _ => "-c synchronous_commit=on".to_string(),
+        };
+        pg.options(options);
         let manager = Manager::from_config(
             pg,
             NoTls,
@@ -143,6 +155,7 @@ impl PostgresBackend {
             partitions: Mutex::new(HashSet::new()),
             _alive: Arc::new(()),
             fast_path_rest: std::sync::atomic::AtomicU32::new(0),
+            max_commit_parts: (config.pool_size.max(2).saturating_sub(2) / 2).clamp(1, 4),
         };
         let mut client = backend.client().await.map_err(|e| match e {
             Error::Unavailable(m) => Error::Unavailable(format!("cannot connect to {}: {m}", redact(url))),

@@ -237,7 +237,13 @@ impl PostgresBackend {
         // so that the server maintains the key index on more than one core. The parts hold disjoint
         // vehicles (no lock between them); the append resolves once every part is durable, and fails
         // if any part fails (a retry then finds the committed parts' points stored: idempotence).
-        let parts = split_by_vehicle(&staged, PARALLEL_PARTS, PARALLEL_MIN_POINTS);
+        if staged.is_empty() {
+            return Ok(vec![false; points.len()]);
+        }
+        let parts = split_by_vehicle(
+            &staged,
+            staged.len().div_ceil(PART_POINTS).clamp(1, self.max_commit_parts),
+        );
         let done =
             futures::future::try_join_all(parts.into_iter().map(|part| self.commit_part(points, part)))
                 .await?;
@@ -303,17 +309,12 @@ impl PostgresBackend {
     }
 }
 
-/// Parts a large batch is committed in, at once.
-const PARALLEL_PARTS: usize = 2;
-/// Batches smaller than this are one transaction (a commit's fixed cost is not worth splitting).
-const PARALLEL_MIN_POINTS: usize = 2_000;
+/// Points per part a large batch is split into, up to the backend's `max_commit_parts`.
+const PART_POINTS: usize = 2_500;
 
 /// Splits rows in key order into up to `parts` runs of about equal length, never splitting a
 /// vehicle's rows.
-fn split_by_vehicle(staged: &[Staged], parts: usize, min_points: usize) -> Vec<&[Staged]> {
-    if parts < 2 || staged.len() < min_points {
-        return vec![staged];
-    }
+fn split_by_vehicle(staged: &[Staged], parts: usize) -> Vec<&[Staged]> {
     let mut out = Vec::with_capacity(parts);
     let mut rest = staged;
     for k in (1..parts).rev() {
@@ -337,11 +338,13 @@ const FAST_PATH_REST_BATCHES: u32 = 16;
 
 /// Sends a prepared binary COPY stream.
 async fn send_copy(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     statement: &str,
     copy: Vec<u8>,
 ) -> std::result::Result<(), tokio_postgres::Error> {
-    let sink = tx.copy_in::<_, Cursor<Vec<u8>>>(statement).await?;
+    // Prepared once per connection: one round trip less per commit.
+    let statement = tx.prepare_cached(statement).await?;
+    let sink = tx.copy_in::<_, Cursor<Vec<u8>>>(&statement).await?;
     let mut sink = std::pin::pin!(sink);
     sink.send(Cursor::new(copy)).await?;
     sink.as_mut().finish().await?;
@@ -382,8 +385,8 @@ async fn copy_direct(
         })
         .collect();
 
+    // The session commits with `synchronous_commit = on` (set when the connection is made).
     let tx = client.transaction().await?;
-    tx.batch_execute("SET LOCAL synchronous_commit = on").await?;
     send_copy(
         &tx,
         &format!("COPY points ({COLUMNS}) FROM STDIN (FORMAT binary)"),
@@ -392,11 +395,10 @@ async fn copy_direct(
     .await?;
     // Live points move existing rows forward: one UPDATE joined with the batch (a hash join over
     // every vehicle costs less than as many single-row upserts); only vehicles it did not move (new
-    // ones, or an older point) take the upsert. Not a prepared statement: the planner sees the array
-    // sizes every time.
+    // ones, or an older point) take the upsert.
     let params: [&(dyn ToSql + Sync); 4] = [&vehicle, &fix_time, &block_hash, &rec];
-    tx.execute(
-        &format!(
+    let latest = tx
+        .prepare_cached(&format!(
             "WITH u AS (
                  SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::bytea[])
                      AS u (vehicle, fix_time, block_hash, rec)
@@ -408,10 +410,9 @@ async fn copy_direct(
              )
              INSERT INTO latest_positions ({COLUMNS})
              SELECT * FROM u WHERE u.vehicle NOT IN (SELECT vehicle FROM moved) {LATEST_UPSERT_TAIL}"
-        ),
-        &params,
-    )
-    .await?;
+        ))
+        .await?;
+    tx.execute(&latest, &params).await?;
     tx.commit().await
 }
 
@@ -424,8 +425,7 @@ async fn copy_and_insert(
 ) -> std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     tx.batch_execute(
-        "SET LOCAL synchronous_commit = on;
-         CREATE TEMP TABLE IF NOT EXISTS points_incoming (
+        "CREATE TEMP TABLE IF NOT EXISTS points_incoming (
              vehicle bigint, fix_time timestamptz, block_hash bigint, rec bytea
          ) ON COMMIT DELETE ROWS;",
     )
@@ -717,6 +717,35 @@ mod tests {
         assert!(
             matches!(parser.finish()[..], [Err(Error::Unavailable(_))]),
             "a stream cut short is an error"
+        );
+    }
+
+    #[test]
+    fn parts_hold_whole_vehicles_and_every_row() {
+        let staged: Vec<Staged> = [1, 1, 1, 2, 3, 3, 4, 5, 5, 5, 5, 6]
+            .iter()
+            .enumerate()
+            .map(|(at, &vehicle)| Staged {
+                vehicle,
+                fix_time: at as i64,
+                block_hash: 0,
+                at,
+            })
+            .collect();
+        for parts in 1..=6 {
+            let split = split_by_vehicle(&staged, parts);
+            assert!(!split.is_empty() && split.len() <= parts, "{parts}");
+            assert_eq!(split.iter().map(|p| p.len()).sum::<usize>(), staged.len());
+            for w in split.windows(2) {
+                assert!(!w[0].is_empty() && !w[1].is_empty());
+                assert_ne!(w[0].last().map(|r| r.vehicle), w[1].first().map(|r| r.vehicle));
+            }
+        }
+        assert_eq!(split_by_vehicle(&staged, 2).len(), 2);
+        assert_eq!(
+            split_by_vehicle(&staged[..3], 3).len(),
+            1,
+            "one vehicle is one part"
         );
     }
 
