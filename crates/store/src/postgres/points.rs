@@ -262,14 +262,27 @@ impl PostgresBackend {
         // duplicate is there after all, the transaction fails whole (nothing committed) and the part
         // goes the staging way; the fast path then rests for a few batches (a retransmitting fleet).
         if self.fast_path_rest.load(Ordering::Relaxed) == 0 {
-            let mut client = self.client().await?;
-            match copy_direct(&mut client, points, staged, copy.clone()).await {
-                Ok(()) => return Ok(staged.iter().map(|r| r.at).collect()),
-                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                    self.fast_path_rest
-                        .store(FAST_PATH_REST_BATCHES, Ordering::Relaxed);
+            // Two commits in flight moving the same vehicles' latest positions could, rarely, lock
+            // those rows in different orders; the loser committed nothing and is retried once.
+            let mut attempt = 0;
+            loop {
+                let mut client = self.client().await?;
+                match copy_direct(&mut client, points, staged, copy.clone()).await {
+                    Ok(()) => return Ok(staged.iter().map(|r| r.at).collect()),
+                    Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                        self.fast_path_rest
+                            .store(FAST_PATH_REST_BATCHES, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(e)
+                        if attempt == 0
+                            && e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+                    {
+                        attempt += 1;
+                        tracing::debug!(error = %e, "store commit deadlocked; retrying once");
+                    }
+                    Err(e) => return Err(pg_error(e)),
                 }
-                Err(e) => return Err(pg_error(e)),
             }
         } else {
             let _ = self
