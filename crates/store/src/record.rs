@@ -89,7 +89,7 @@ pub(crate) fn decode_rec(vehicle: i64, fix_time_ms: i64, rec: &[u8]) -> Result<P
     let mut recv = [0u8; 8];
     recv.copy_from_slice(&rec[3..11]);
     let digits = &rec[REC_FIXED..];
-    if digits.len() > 39 {
+    if digits.len() > 20 {
         return Err(corrupt("phone number too long"));
     }
     let mut phone: u128 = 0;

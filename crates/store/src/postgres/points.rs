@@ -682,6 +682,7 @@ mod tests {
             &rec[..REC_FIXED],
             &[&[2u8][..], &rec[1..]].concat()[..],
             &[&rec[..], b"x"].concat()[..],
+            &[&rec[..], b"1234567890"].concat()[..],
         ] {
             assert!(matches!(decode_rec(1, 0, bad), Err(Error::Corrupt(_))), "{bad:?}");
         }
