@@ -295,7 +295,7 @@ impl PostgresBackend {
         let mut attempt = 0;
         let inserted_rows = loop {
             let mut client = self.client().await?;
-            match copy_and_insert(&mut client, copy.clone()).await {
+            match copy_and_insert(&mut client, points, staged, copy.clone()).await {
                 Ok(rows) => break rows,
                 Err(e)
                     if attempt == 0
@@ -376,6 +376,25 @@ async fn copy_direct(
     staged: &[Staged],
     copy: Vec<u8>,
 ) -> std::result::Result<(), tokio_postgres::Error> {
+    // The session commits with `synchronous_commit = on` (set when the connection is made).
+    let tx = client.transaction().await?;
+    send_copy(
+        &tx,
+        &format!("COPY points ({COLUMNS}) FROM STDIN (FORMAT binary)"),
+        copy,
+    )
+    .await?;
+    move_latest(&tx, points, staged).await?;
+    tx.commit().await
+}
+
+/// Moves `latest_positions` forward to the newest of the staged rows of each vehicle. A staged row
+/// that was already stored is never newer than its vehicle's latest position, so all may be offered.
+async fn move_latest(
+    tx: &deadpool_postgres::Transaction<'_>,
+    points: &[Position],
+    staged: &[Staged],
+) -> std::result::Result<(), tokio_postgres::Error> {
     // The newest point of each vehicle (rows are in key order: the last of each vehicle's run).
     let newest: Vec<&Staged> = staged
         .iter()
@@ -397,18 +416,9 @@ async fn copy_direct(
             b
         })
         .collect();
-
-    // The session commits with `synchronous_commit = on` (set when the connection is made).
-    let tx = client.transaction().await?;
-    send_copy(
-        &tx,
-        &format!("COPY points ({COLUMNS}) FROM STDIN (FORMAT binary)"),
-        copy,
-    )
-    .await?;
-    // Live points move existing rows forward: one UPDATE joined with the batch (a hash join over
-    // every vehicle costs less than as many single-row upserts); only vehicles it did not move (new
-    // ones, or an older point) take the upsert.
+    // Live points move existing rows forward: one UPDATE joined with the batch (a join over every
+    // vehicle costs less than as many single-row upserts); only vehicles it did not move (new ones, or
+    // an older point) take the upsert.
     let params: [&(dyn ToSql + Sync); 4] = [&vehicle, &fix_time, &block_hash, &rec];
     let latest = tx
         .prepare_cached(&format!(
@@ -426,21 +436,23 @@ async fn copy_direct(
         ))
         .await?;
     tx.execute(&latest, &params).await?;
-    tx.commit().await
+    Ok(())
 }
 
-/// COPYs the rows into a per-connection staging table, then one `INSERT ... SELECT ... ON CONFLICT DO
-/// NOTHING` moves them into `points` and `latest_positions`, in one transaction; returns the keys
-/// that were new.
+/// COPYs the rows into a per-connection temporary staging table, then `INSERT ... SELECT ... ON
+/// CONFLICT DO NOTHING` moves them into `points`, and `latest_positions` moves forward, in one
+/// transaction; returns the keys that were new.
 async fn copy_and_insert(
     client: &mut deadpool_postgres::Object,
+    points: &[Position],
+    staged: &[Staged],
     copy: Vec<u8>,
 ) -> std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     tx.batch_execute(
         "CREATE TEMP TABLE IF NOT EXISTS points_incoming (
              vehicle bigint, fix_time timestamptz, block_hash bigint, rec bytea
-         ) ON COMMIT DELETE ROWS;",
+         ) ON COMMIT DELETE ROWS",
     )
     .await?;
     send_copy(
@@ -449,24 +461,16 @@ async fn copy_and_insert(
         copy,
     )
     .await?;
-    let st = tx
+    let insert = tx
         .prepare_cached(&format!(
-            "WITH ins AS (
-                 INSERT INTO points ({COLUMNS}) SELECT {COLUMNS} FROM points_incoming
-                 ORDER BY vehicle, fix_time, block_hash
-                 ON CONFLICT DO NOTHING
-                 RETURNING vehicle, fix_time, block_hash
-             ), newest AS (
-                 -- From all staged points: a duplicate is never newer than the latest.
-                 INSERT INTO latest_positions ({COLUMNS})
-                 SELECT DISTINCT ON (vehicle) {COLUMNS} FROM points_incoming
-                 ORDER BY vehicle, fix_time DESC, block_hash DESC
-                 {LATEST_UPSERT_TAIL}
-             )
-             SELECT vehicle, fix_time, block_hash FROM ins"
+            "INSERT INTO points ({COLUMNS}) SELECT {COLUMNS} FROM points_incoming
+             ORDER BY vehicle, fix_time, block_hash
+             ON CONFLICT DO NOTHING
+             RETURNING vehicle, fix_time, block_hash"
         ))
         .await?;
-    let rows = tx.query(&st, &[]).await?;
+    let rows = tx.query(&insert, &[]).await?;
+    move_latest(&tx, points, staged).await?;
     tx.commit().await?;
     Ok(rows)
 }
