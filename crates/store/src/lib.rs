@@ -97,6 +97,16 @@ pub enum Error {
     /// Stored data could not be read back (a corrupt or foreign row).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// A batch committed as several transactions (PostgreSQL splits large ones) was committed only in
+    /// part: the points flagged in `inserted` are durable and were new; the others are not stored.
+    /// Nothing of the batch is acknowledged; a retry finds the committed points already stored.
+    #[error("store commit partly failed: {cause}")]
+    PartlyCommitted {
+        /// Per point of the batch: stored by a part that committed, and new.
+        inserted: Vec<bool>,
+        /// Why the other part failed.
+        cause: String,
+    },
 }
 
 /// The store's result type.

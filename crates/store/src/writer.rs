@@ -364,6 +364,26 @@ fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
                 let _ = r.reply.send(Err(e.clone()));
             }
         }
+        Err(Error::PartlyCommitted { inserted, cause }) if inserted.len() == n_points => {
+            // What did commit is durable and new: it goes to subscribers (a retry will find it stored
+            // and report it as a duplicate, which is not fanned out). Nothing is acknowledged.
+            m.commit_errors.inc();
+            let fresh: Vec<Position> = points
+                .iter()
+                .zip(&inserted)
+                .filter(|(_, new)| **new)
+                .map(|(p, _)| *p)
+                .collect();
+            m.points_stored.inc_by(fresh.len() as u64);
+            tracing::warn!(error = %cause, points = n_points, committed = fresh.len(), appends = batch.len(), "store commit partly failed; nothing acknowledged");
+            if !fresh.is_empty() {
+                let _ = fanout.send(Arc::new(CommittedBatch { points: fresh }));
+            }
+            let e = Error::PartlyCommitted { inserted, cause };
+            for r in batch {
+                let _ = r.reply.send(Err(e.clone()));
+            }
+        }
         Err(e) => {
             m.commit_errors.inc();
             tracing::warn!(error = %e, points = n_points, appends = batch.len(), "store commit failed; nothing acknowledged");
@@ -399,5 +419,56 @@ mod saturation_tests {
         );
         let _ = request.reply.send(Ok(AppendSummary::default()));
         assert!(waiting.await.expect("the append task").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod partial_commit_tests {
+    use super::*;
+    use tianshu_model::{Timestamp, VehicleId};
+
+    fn point(vehicle: i64, secs: i64) -> Position {
+        Position {
+            vehicle: VehicleId(vehicle),
+            fix_time: Timestamp::from_secs(secs),
+            ..Position::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_partly_committed_batch_fans_out_what_committed_and_acknowledges_nothing() {
+        let (fanout, mut feed) = broadcast::channel(4);
+        let (a_tx, a_rx) = oneshot::channel();
+        let (b_tx, b_rx) = oneshot::channel();
+        let points = vec![point(1, 10), point(1, 20), point(2, 10)];
+        finish(
+            Outcome {
+                batch: vec![
+                    Request {
+                        points: points[..2].to_vec(),
+                        reply: a_tx,
+                    },
+                    Request {
+                        points: points[2..].to_vec(),
+                        reply: b_tx,
+                    },
+                ],
+                points: points.clone(),
+                // Vehicle 1's part committed; vehicle 2's failed.
+                result: Err(Error::PartlyCommitted {
+                    inserted: vec![true, true, false],
+                    cause: "deadlock detected".into(),
+                }),
+            },
+            &fanout,
+        );
+        let batch = feed.try_recv().expect("the committed part is on the feed");
+        assert_eq!(batch.points, points[..2].to_vec());
+        assert!(matches!(
+            a_rx.await.expect("an answer"),
+            Err(Error::PartlyCommitted { .. })
+        ));
+        assert!(b_rx.await.expect("an answer").is_err());
+        assert!(feed.try_recv().is_err(), "nothing else fanned out");
     }
 }

@@ -245,13 +245,31 @@ impl PostgresBackend {
             staged.len().div_ceil(PART_POINTS).clamp(1, self.max_commit_parts),
         );
         let done =
-            futures::future::try_join_all(parts.into_iter().map(|part| self.commit_part(points, part)))
-                .await?;
+            futures::future::join_all(parts.into_iter().map(|part| self.commit_part(points, part))).await;
         let mut inserted = vec![false; points.len()];
-        for at in done.into_iter().flatten() {
-            inserted[at] = true;
+        let mut failed = None;
+        let mut committed = 0;
+        for part in done {
+            match part {
+                Ok(new) => {
+                    committed += 1;
+                    for at in new {
+                        inserted[at] = true;
+                    }
+                }
+                Err(e) => failed = failed.or(Some(e)),
+            }
         }
-        Ok(inserted)
+        match failed {
+            None => Ok(inserted),
+            // Nothing committed: the plain error (nothing durable, nothing to fan out).
+            Some(e) if committed == 0 => Err(e),
+            // Some parts are durable: say which, so that their points still reach subscribers.
+            Some(e) => Err(Error::PartlyCommitted {
+                inserted,
+                cause: e.to_string(),
+            }),
+        }
     }
 
     /// Commits the staged rows of one part in one transaction; returns the batch indexes of the
