@@ -26,6 +26,18 @@ const SLOW_CONNECTIONS: usize = 1_000;
 const PER_IP_CAP: usize = 300;
 const PRE_AUTH_SECS: u64 = 3;
 const WAIT: Duration = Duration::from_secs(30);
+/// Where the single hostile clients connect from: neither the slow flood's address (127.0.0.1, which it
+/// fills to the per-address cap) nor the fleet's, so the cap never decides their outcome.
+const LONE_CLIENTS: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+
+/// A raw connection from [`LONE_CLIENTS`].
+async fn lone_stream(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(SocketAddr::new(LONE_CLIENTS, 0))
+        .expect("binding 127.0.0.3");
+    socket.connect(addr).await.expect("connect")
+}
 
 /// One well-behaved terminal: log in, report, await every acknowledgement (no retransmission allowed).
 async fn good_terminal(addr: SocketAddr, i: u32) -> Vec<tianshu_model::Position> {
@@ -105,7 +117,9 @@ async fn hostile_clients_get_clear_outcomes_and_the_fleet_loses_nothing() {
     let slow = tokio::spawn(slow_connections(addr));
 
     // An unknown phone cannot register ("no such terminal") nor authenticate.
-    let mut unknown = Terminal::connect(addr, phone(9_999)).await.expect("connect");
+    let mut unknown = Terminal::connect_from(LONE_CLIENTS, addr, phone(9_999))
+        .await
+        .expect("connect");
     assert_eq!(unknown.register(9_999).await, (4, None));
     assert_eq!(
         unknown.authenticate("00000000000000000000000000000000").await,
@@ -114,7 +128,9 @@ async fn hostile_clients_get_clear_outcomes_and_the_fleet_loses_nothing() {
 
     // A provisioned terminal that reports before authenticating is disconnected, unanswered.
     let before = HOSTILE_BASE;
-    let mut eager = Terminal::connect(addr, phone(before)).await.expect("connect");
+    let mut eager = Terminal::connect_from(LONE_CLIENTS, addr, phone(before))
+        .await
+        .expect("connect");
     eager.report(&point(before, 1)).await;
     assert!(
         eager.closed_within(WAIT).await,
@@ -124,7 +140,9 @@ async fn hostile_clients_get_clear_outcomes_and_the_fleet_loses_nothing() {
 
     // A wrong auth code is refused; after 3 failures even the right code is refused and the connection closed.
     let guessed = HOSTILE_BASE + 1;
-    let mut guesser = Terminal::connect(addr, phone(guessed)).await.expect("connect");
+    let mut guesser = Terminal::connect_from(LONE_CLIENTS, addr, phone(guessed))
+        .await
+        .expect("connect");
     let (result, code) = guesser.register(guessed).await;
     assert_eq!(result, 0);
     let code = code.expect("a code");
@@ -142,7 +160,7 @@ async fn hostile_clients_get_clear_outcomes_and_the_fleet_loses_nothing() {
     assert!(guesser.closed_within(WAIT).await);
 
     // Garbage bytes with frame delimiters in them: closed at the first bad frame before authentication.
-    let mut garbage = TcpStream::connect(addr).await.expect("connect");
+    let mut garbage = lone_stream(addr).await;
     let noise: Vec<u8> = (0..4096u32)
         .map(|i| if i % 97 == 0 { 0x7e } else { (i * 31 % 251) as u8 })
         .collect();
@@ -151,7 +169,7 @@ async fn hostile_clients_get_clear_outcomes_and_the_fleet_loses_nothing() {
 
     // An endless frame: an opening 0x7e and 1 MiB without a closing one; memory stays capped and the
     // connection is closed.
-    let mut endless = TcpStream::connect(addr).await.expect("connect");
+    let mut endless = lone_stream(addr).await;
     let mut sent_all = endless.write_all(&[0x7e]).await.is_ok();
     for _ in 0..256 {
         if endless.write_all(&[0x11; 4096]).await.is_err() {
@@ -168,7 +186,9 @@ async fn hostile_clients_get_clear_outcomes_and_the_fleet_loses_nothing() {
     // An authenticated terminal claiming a 65535-part message: refused (result 1), nothing allocated for
     // it, and the connection still works.
     let claimer = HOSTILE_BASE + 2;
-    let mut big = Terminal::connect(addr, phone(claimer)).await.expect("connect");
+    let mut big = Terminal::connect_from(LONE_CLIENTS, addr, phone(claimer))
+        .await
+        .expect("connect");
     big.login(claimer).await;
     let mut header = Header::new(0x0704, big.phone, 7, big.edition);
     header.subpackage = Some(Subpackage {
