@@ -1561,3 +1561,25 @@ async fn postgres_unit_timetables_through_the_api_and_the_cli() {
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     unit_timetables_through_the_api_and_the_cli(&api, &dir).await;
 }
+
+/// A text to the driver must say something: refused with 400 before anything is sent. A text with
+/// content passes the check and reaches the downlink (none runs in this test: 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_text_to_the_driver_is_refused() {
+    let api = TestApi::start(
+        Scratch::embedded("api-empty-text"),
+        Arc::new(tianshu_api::NoCases),
+    )
+    .await;
+    let dispatcher = api.login("dispatcher").await;
+    let path = format!("/api/vehicles/{}/commands", api.vid(OWN_PLATE));
+    for text in ["", "   "] {
+        let body = serde_json::json!({"kind": "text", "text": text}).to_string();
+        let r = http(api.addr, "POST", &path, Some(&dispatcher), Some(&body)).await;
+        status(&r, 400, "an empty text");
+        assert!(r.body.contains("empty"), "{}", r.body);
+    }
+    let body = serde_json::json!({"kind": "text", "text": "请回单位"}).to_string();
+    let r = http(api.addr, "POST", &path, Some(&dispatcher), Some(&body)).await;
+    status(&r, 503, "a text with content, no gateway");
+}
