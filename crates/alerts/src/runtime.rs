@@ -152,7 +152,7 @@ pub async fn start(store: Store, rules: RulesConfig, config: AlertsConfig) -> Re
         states: HashMap::new(),
         feed: feed.clone(),
         missing_years: HashSet::new(),
-        quiet_resumed: false,
+        quiet_todo: None,
     };
     let tasks = vec![
         tokio::spawn(evaluator.run(subscription, stop_rx.clone())),
@@ -172,8 +172,9 @@ struct Evaluator {
     feed: broadcast::Sender<Notice>,
     /// Calendar years already reported as missing (once per process, not per point).
     missing_years: HashSet<i32>,
-    /// Whether every car seen within `resume_hours` has a rule state.
-    quiet_resumed: bool,
+    /// Cars seen within `resume_hours` (and their last fix) still to be resumed by the timer; read
+    /// from the latest positions at the first tick.
+    quiet_todo: Option<Vec<(VehicleId, Timestamp)>>,
 }
 
 /// How far back open-ended cases are looked for when resuming a car's rule state.
@@ -294,26 +295,37 @@ impl Evaluator {
     /// Resumes the cars that have not reported since start but were seen within `resume_hours`, a few
     /// per tick, so that time-based rules (silence, the nightly depot check) cover them too.
     async fn resume_quiet(&mut self, events: &mut Vec<RuleEvent>) {
-        if self.quiet_resumed || self.config.resume_hours <= 0.0 {
+        if self.config.resume_hours <= 0.0 {
             return;
         }
-        let latest = match self.store.latest_positions().await {
-            Ok(l) => l,
-            Err(e) => {
-                warn!(error = %e, "reading latest positions to resume rule state failed; retrying at the next tick");
-                return;
+        // The cars to resume are read once; a car that reported meanwhile was resumed by its point.
+        let todo = match &mut self.quiet_todo {
+            Some(todo) => todo,
+            None => {
+                let latest = match self.store.latest_positions().await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        warn!(error = %e, "reading latest positions to resume rule state failed; retrying at the next tick");
+                        return;
+                    }
+                };
+                let horizon = now().add_millis(-((self.config.resume_hours * 3_600_000.0) as i64));
+                self.quiet_todo.insert(
+                    latest
+                        .iter()
+                        .filter(|p| p.recv_time >= horizon)
+                        .map(|p| (p.vehicle, p.fix_time))
+                        .collect(),
+                )
             }
         };
-        let horizon = now().add_millis(-((self.config.resume_hours * 3_600_000.0) as i64));
-        let todo: Vec<(VehicleId, Timestamp)> = latest
-            .iter()
-            .filter(|p| !self.states.contains_key(&p.vehicle) && p.recv_time >= horizon)
-            .map(|p| (p.vehicle, p.fix_time))
-            .collect();
-        for &(vehicle, last_fix) in todo.iter().take(QUIET_RESUMES_PER_TICK) {
-            self.resume(vehicle, last_fix.add_millis(1), events).await;
+        let batch: Vec<(VehicleId, Timestamp)> =
+            todo.drain(..todo.len().min(QUIET_RESUMES_PER_TICK)).collect();
+        for (vehicle, last_fix) in batch {
+            if !self.states.contains_key(&vehicle) {
+                self.resume(vehicle, last_fix.add_millis(1), events).await;
+            }
         }
-        self.quiet_resumed = todo.len() <= QUIET_RESUMES_PER_TICK;
     }
 
     async fn record(&mut self, events: &mut Vec<RuleEvent>) {

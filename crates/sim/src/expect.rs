@@ -15,7 +15,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use tianshu_model::Timestamp;
 
+use tianshu_rules::Timetable;
 use tianshu_rules::config::Exemptions;
+use tianshu_rules::timetable::parse_hhmm;
 
 use crate::plan::{DayPlan, Trip, TripKind, day_plan, local_ms};
 use crate::scenario::{EventKind, TerminalScenarios, events_for};
@@ -47,8 +49,6 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_string()).collect()
 }
 
-/// The platform's default office hours on a working day (`rules.timetable`).
-const OFFICE: [(u32, u32); 2] = [(hm(8, 30), hm(12, 0)), (hm(14, 0), hm(17, 30))];
 /// A condition held this long is surely past the rules' default minimum durations (5 minutes) and
 /// their fix counts; a shorter one may or may not raise a case.
 const SURE_MS: i64 = 8 * 60_000;
@@ -65,10 +65,10 @@ fn engine_on_stretches(trip: &Trip) -> Vec<(i64, i64)> {
     out
 }
 
-/// Longest piece of `a..b` that lies inside (`inside = true`) or outside office hours on `date`.
-fn longest_piece(date: NaiveDate, a: i64, b: i64, inside: bool) -> i64 {
+/// Longest piece of `a..b` that lies inside (`inside = true`) or outside `office` hours on `date`.
+fn longest_piece(office: &[(u32, u32)], date: NaiveDate, a: i64, b: i64, inside: bool) -> i64 {
     let mut cuts = vec![a, b];
-    for (s, e) in OFFICE {
+    for &(s, e) in office {
         for t in [local_ms(date, s), local_ms(date, e)] {
             if t > a && t < b {
                 cuts.push(t);
@@ -77,7 +77,7 @@ fn longest_piece(date: NaiveDate, a: i64, b: i64, inside: bool) -> i64 {
     }
     cuts.sort_unstable();
     let in_office = |t: i64| {
-        OFFICE
+        office
             .iter()
             .any(|&(s, e)| t >= local_ms(date, s) && t < local_ms(date, e))
     };
@@ -112,23 +112,25 @@ pub fn scripted_for(
     let exemptions = Exemptions::default();
     let exempt = |rule: &str| exemptions.of(v.class).iter().any(|r| r.as_str() == rule);
     let day_off = world.config.calendar.is_day_off(date);
+    // The platform's default night (`[rules.night_parking]`).
+    let night = tianshu_rules::config::NightParkingConfig::default();
+    let night_start = parse_hhmm(&night.night_start).unwrap_or(hm(20, 0));
+    let night_end = parse_hhmm(&night.night_end).unwrap_or(hm(6, 0));
+    // The platform's default office hours (`[rules.timetable]`).
+    let office: Vec<(u32, u32)> = Timetable::default()
+        .periods
+        .iter()
+        .map(|p| (p.start_secs, p.end_secs))
+        .collect();
     let mut out = Vec::new();
     for trip in &plan.trips {
         let mut rules: Vec<&str> = Vec::new();
         let mut may: Vec<&str> = Vec::new();
-        let what = match trip.kind {
-            TripKind::Ordered => "ordered",
-            TripKind::Unordered => "unordered",
-            TripKind::Duty => "duty",
-            TripKind::OffRoute => "off_route",
-            TripKind::RegionExit => "region_exit",
-            TripKind::ProhibitedStop => "prohibited_stop",
-            TripKind::OffHours => "off_hours",
-            TripKind::Holiday => "holiday",
-            TripKind::HolidayFiled => "holiday_filed",
-            TripKind::NightAway => "night_away",
-            TripKind::MorningReturn => "morning_return",
-        };
+        // The trip kind's own name (its serde name: `off_hours`, `night_away`, ...).
+        let what = serde_json::to_value(trip.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         // Use without an order or filing: by the clock and the calendar.
         if trip.cover.is_none() {
             let stretches = engine_on_stretches(trip);
@@ -137,14 +139,14 @@ pub fn scripted_for(
             } else {
                 let outside = stretches
                     .iter()
-                    .map(|&(a, b)| longest_piece(date, a, b, false))
+                    .map(|&(a, b)| longest_piece(&office, date, a, b, false))
                     .max()
                     .unwrap_or(0);
                 by_duration("out_of_hours", outside, &mut rules, &mut may);
                 if orders_required {
                     let inside = stretches
                         .iter()
-                        .map(|&(a, b)| longest_piece(date, a, b, true))
+                        .map(|&(a, b)| longest_piece(&office, date, a, b, true))
                         .max()
                         .unwrap_or(0);
                     by_duration("no_order", inside, &mut rules, &mut may);
@@ -170,14 +172,14 @@ pub fn scripted_for(
             rules.push("prohibited_place");
         }
         // Standing with the ignition off away from the depot at night, or out at the nightly check.
-        if trip.end_ms() > local_ms(date, hm(20, 0)) {
+        if trip.end_ms() > local_ms(date, night_start) {
             may.push("night_parking");
         }
         if trip.kind == TripKind::NightAway {
             // The night away from the depot is its own record: the depot check falls hours after the
             // drive home.
-            let night_start = local_ms(date, hm(20, 0)).max(trip.end_ms());
-            let morning = date.succ_opt().map_or(night_start, |d| local_ms(d, hm(6, 0)));
+            let away_from = local_ms(date, night_start).max(trip.end_ms());
+            let morning = date.succ_opt().map_or(away_from, |d| local_ms(d, night_end));
             let (r, m): (&[&str], &[&str]) = if exempt("night_parking") {
                 (&[], &["night_parking"])
             } else {
@@ -186,7 +188,7 @@ pub fn scripted_for(
             out.push(Scripted {
                 plate: v.plate.clone(),
                 what: "night_away".to_string(),
-                from: Timestamp(night_start),
+                from: Timestamp(away_from),
                 to: Timestamp(morning),
                 rules: strings(r),
                 may: strings(m),
@@ -207,7 +209,7 @@ pub fn scripted_for(
         }
         out.push(Scripted {
             plate: v.plate.clone(),
-            what: what.to_string(),
+            what,
             from: Timestamp(trip.depart_ms()),
             to: Timestamp(trip.end_ms()),
             rules: strings(&rules),
