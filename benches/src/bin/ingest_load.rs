@@ -26,7 +26,7 @@ use tianshu_jt808::{
     encode_message,
 };
 use tianshu_model::{Edition, Phone, Position, StatusFlags, Timestamp, VehicleClass};
-use tianshu_store::{RegistryRecord, Store};
+use tianshu_store::{RegistryRecord, Store, StoreConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -87,8 +87,18 @@ fn serve(args: &[String]) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let store = Store::open(&store_url).await?;
+        let mut store_config = StoreConfig::default();
+        let w = &mut store_config.writer;
+        w.max_batch_points = arg(args, "--batch-points", w.max_batch_points);
+        w.max_batch_delay_ms = arg(args, "--batch-delay-ms", w.max_batch_delay_ms);
+        w.max_commits_in_flight = arg(args, "--commits-in-flight", w.max_commits_in_flight);
+        let pg = &mut store_config.postgres;
+        pg.pool_size = arg(args, "--pool", pg.pool_size);
+        let store = Store::open_with(&store_url, &store_config).await?;
         provision(&store, terminals).await?;
+        if !durable_at_once {
+            tokio::spawn(writer_stats());
+        }
         let publisher = match publish_url {
             Some(url) => {
                 let mut mqtt = tianshu_mqtt::MqttConfig {
@@ -143,6 +153,47 @@ fn serve(args: &[String]) -> Result<()> {
     })
 }
 
+/// Every 10 s, the store writer's commits over the last 10 s (from its Prometheus metrics) on standard
+/// error: how many, their mean size and duration, and the points waiting for the writer.
+async fn writer_stats() {
+    fn histogram(families: &[prometheus::proto::MetricFamily], name: &str) -> (u64, f64) {
+        families
+            .iter()
+            .find(|f| f.name() == name)
+            .and_then(|f| f.get_metric().first())
+            .map(|m| {
+                (
+                    m.get_histogram().get_sample_count(),
+                    m.get_histogram().get_sample_sum(),
+                )
+            })
+            .unwrap_or_default()
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.tick().await;
+    let (mut commits, mut points, mut seconds) = (0, 0.0, 0.0);
+    loop {
+        tick.tick().await;
+        let families = prometheus::gather();
+        let (n, sum_points) = histogram(&families, "tianshu_store_batch_points");
+        let (_, sum_seconds) = histogram(&families, "tianshu_store_commit_seconds");
+        let queue = families
+            .iter()
+            .find(|f| f.name() == "tianshu_store_queue_points")
+            .and_then(|f| f.get_metric().first())
+            .map(|m| m.get_gauge().get_value())
+            .unwrap_or_default();
+        let d = (n - commits).max(1) as f64;
+        eprintln!(
+            "server: last 10 s: {} commits, mean {:.0} points, mean commit {:.1} ms; {queue} points queued",
+            n - commits,
+            (sum_points - points) / d,
+            1000.0 * (sum_seconds - seconds) / d,
+        );
+        (commits, points, seconds) = (n, sum_points, sum_seconds);
+    }
+}
+
 async fn provision(store: &Store, n: u32) -> Result<()> {
     let have = store.terminals().await?;
     let registered = have.iter().filter(|t| t.auth_code_hash.is_some()).count();
@@ -176,6 +227,7 @@ fn spawn_server(
     terminals: u32,
     sink: &str,
     publish: Option<&str>,
+    tuning: &[String],
 ) -> Result<(Child, SocketAddr)> {
     let exe = std::env::current_exe()?;
     let mut command = Command::new(exe);
@@ -191,6 +243,7 @@ fn spawn_server(
     if let Some(url) = publish {
         command.args(["--publish", url]);
     }
+    command.args(tuning);
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -205,6 +258,23 @@ fn spawn_server(
         .ok_or("server did not start")?
         .parse()?;
     Ok((child, addr))
+}
+
+/// The store-writer flags of `e2e` (`--batch-points`, `--batch-delay-ms`, `--commits-in-flight`, `--pool`),
+/// passed on to the server; the store's defaults apply to those not given.
+fn writer_tuning(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in [
+        "--batch-points",
+        "--batch-delay-ms",
+        "--commits-in-flight",
+        "--pool",
+    ] {
+        if let Some(v) = arg_str(args, name) {
+            out.extend([name.to_string(), v]);
+        }
+    }
+    out
 }
 
 fn stop_server(mut child: Child) {
@@ -309,7 +379,7 @@ fn ack(args: &[String]) -> Result<()> {
     let secs: u64 = arg(args, "--secs", 20);
     let threads: usize = arg(args, "--client-threads", 2);
     let store_url = scratch_store("ack");
-    let (child, addr) = spawn_server(&store_url, connections, "durable", None)?;
+    let (child, addr) = spawn_server(&store_url, connections, "durable", None, &[])?;
     let pid = child.id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -425,6 +495,7 @@ fn e2e(args: &[String]) -> Result<()> {
         terminals,
         "store",
         arg_str(args, "--publish").as_deref(),
+        &writer_tuning(args),
     )?;
     let pid = child.id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -473,7 +544,9 @@ fn e2e(args: &[String]) -> Result<()> {
                 // Spread the terminals' phases over one interval.
                 tokio::time::sleep(interval.mul_f64(f64::from(i % 1000) / 1000.0)).await;
                 let mut tick = tokio::time::interval(interval);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                // A tick the generator itself was late for is sent at once: on average every
+                // terminal offers exactly its share of the rate, however busy the machine.
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 let mut n: u64 = 0;
                 let mut out = BytesMut::with_capacity(128);
                 while !stop.is_cancelled() {
@@ -496,7 +569,12 @@ fn e2e(args: &[String]) -> Result<()> {
         }
         eprintln!("{terminals} terminals authenticated; reporting at {rate} points/s total");
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let (a0, c0, t0) = (acked.load(Ordering::Relaxed), cpu_secs(pid), Instant::now());
+        let (a0, s0, c0, t0) = (
+            acked.load(Ordering::Relaxed),
+            sent.load(Ordering::Relaxed),
+            cpu_secs(pid),
+            Instant::now(),
+        );
         let mut last = (a0, Instant::now());
         while t0.elapsed() < Duration::from_secs(secs) {
             tokio::time::sleep(Duration::from_secs(10)).await;
@@ -508,15 +586,20 @@ fn e2e(args: &[String]) -> Result<()> {
             );
             last = (a, Instant::now());
         }
-        let (a1, c1, elapsed) = (acked.load(Ordering::Relaxed), cpu_secs(pid), t0.elapsed());
+        let (a1, s1, c1, elapsed) = (
+            acked.load(Ordering::Relaxed),
+            sent.load(Ordering::Relaxed),
+            cpu_secs(pid),
+            t0.elapsed(),
+        );
         stop.cancel();
         let points = (a1 - a0) as f64;
         println!(
             "end to end: {terminals} terminals, {:.0} s: {:.0} points/s acknowledged after durable commit \
-             (sent {}), latency send->ack p50 {} ms, p99 {} ms, p99.9 {} ms; server CPU {:.1} µs/point",
+             ({:.0} points/s sent), latency send->ack p50 {} ms, p99 {} ms, p99.9 {} ms; server CPU {:.1} µs/point",
             elapsed.as_secs_f64(),
             points / elapsed.as_secs_f64(),
-            sent.load(Ordering::Relaxed),
+            (s1 - s0) as f64 / elapsed.as_secs_f64(),
             latency.quantile(0.5),
             latency.quantile(0.99),
             latency.quantile(0.999),
@@ -539,7 +622,7 @@ fn idle(args: &[String]) -> Result<()> {
     let connections: u32 = arg(args, "--connections", 19_000);
     let procs: u32 = arg(args, "--procs", 2).max(1);
     let store_url = scratch_store("idle");
-    let (child, addr) = spawn_server(&store_url, connections, "durable", None)?;
+    let (child, addr) = spawn_server(&store_url, connections, "durable", None, &[])?;
     let pid = child.id();
     std::thread::sleep(Duration::from_secs(2));
     let before = rss_bytes(pid);

@@ -188,6 +188,11 @@ impl Started {
             .await
             .context("the HTTP task failed")?
             .context("the HTTP server failed")?;
+        // What the store writes behind its commits (the latest positions), so that another process
+        // reading the database finds them now rather than after the next start's repair.
+        if let Err(e) = self.services.store.flush().await {
+            tracing::warn!(error = %e, "flushing the store at shutdown failed");
+        }
         Ok(())
     }
 }

@@ -176,8 +176,17 @@ pub type TrackStream = BoxStream<'static, Result<Position>>;
 pub trait Backend: Send + Sync + 'static {
     /// Commits one batch in one transaction and returns, for each point, whether it was newly
     /// stored (false for a duplicate, including a repeat within the batch). Also moves the latest
-    /// positions forward. Resolves only when the transaction is durable. Called by the writer.
+    /// positions forward (the PostgreSQL backend writes them behind the commit, see [`Backend::flush`];
+    /// its reads include them at once). Resolves only when the transaction is durable. Called by the
+    /// writer.
     async fn commit_points(&self, points: &[Position]) -> Result<Vec<bool>>;
+
+    /// Writes what the backend holds behind its commits (the PostgreSQL backend's latest positions);
+    /// called at shutdown so that another process reading the database finds them at once. Nothing
+    /// acknowledged depends on it: what it would write is rebuilt from the stored points at open.
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// The latest position of every vehicle that has one, in one query.
     async fn latest_positions(&self) -> Result<Vec<Position>>;
@@ -328,6 +337,11 @@ impl Store {
     pub async fn append_points_owned(&self, points: Vec<Position>) -> Result<AppendSummary> {
         check_fix_times(&points)?;
         self.writer.append(points).await
+    }
+
+    /// Writes what the backend holds behind its commits (see [`Backend::flush`]).
+    pub async fn flush(&self) -> Result<()> {
+        self.backend().flush().await
     }
 
     /// Whether the group-commit writer's queue is full (appends are waiting for commits): the database

@@ -6,9 +6,10 @@
 //!
 //! Points arrive by binary COPY straight into `points` when none of them is stored yet (live points),
 //! and otherwise by COPY into a per-connection temporary staging table, then one
-//! `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING` moves them into `points` and, in the same
-//! statement, moves `latest_positions` forward; sessions are started with `synchronous_commit = on`,
-//! so every commit is durable when it returns (see `points.rs`).
+//! `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING` moves them into `points`; sessions are
+//! started with `synchronous_commit = on`, so every commit is durable when it returns (see `points.rs`).
+//! `latest_positions` is written behind the commits, once per `latest_flush_ms` for the whole fleet,
+//! and repaired from `points` at open (see `latest.rs`).
 //! With TimescaleDB, `points` is a hypertable; without it, it is partitioned by month and partitions are
 //! created ahead of need (at open, hourly, and on demand for a backfill into an older month).
 //!
@@ -16,6 +17,7 @@
 //! [`PostgresBackend::client`].
 
 mod access;
+mod latest;
 mod points;
 mod registry;
 mod rules;
@@ -46,6 +48,10 @@ pub struct PostgresConfig {
     pub compress_after_days: Option<u32>,
     /// With TimescaleDB: drop chunks older than this many days (none when absent: keep everything).
     pub retain_days: Option<u32>,
+    /// How often the newest committed point of each vehicle is written to `latest_positions` (one
+    /// statement for the whole fleet), in milliseconds. Reads through this process see them at once;
+    /// another process reading the table sees them at most this late.
+    pub latest_flush_ms: u64,
 }
 
 impl Default for PostgresConfig {
@@ -56,6 +62,7 @@ impl Default for PostgresConfig {
             partition_months_ahead: default_partition_months_ahead(),
             compress_after_days: None,
             retain_days: None,
+            latest_flush_ms: default_latest_flush_ms(),
         }
     }
 }
@@ -68,6 +75,9 @@ const fn default_connect_timeout_secs() -> u64 {
 }
 const fn default_partition_months_ahead() -> u32 {
     2
+}
+const fn default_latest_flush_ms() -> u64 {
+    1_000
 }
 
 /// Serializes migrations among processes opening the same database at once.
@@ -88,6 +98,8 @@ pub struct PostgresBackend {
     /// Parts a large group commit may be split into, committed at once on their own connections:
     /// with two commits in flight, at least two connections stay for reads.
     pub(crate) max_commit_parts: usize,
+    /// Newest committed points per vehicle not yet written to `latest_positions` (see `latest.rs`).
+    pub(crate) latest: Arc<latest::PendingLatest>,
 }
 
 /// Turns a driver error into the store's, keeping the server's message.
@@ -156,6 +168,7 @@ impl PostgresBackend {
             _alive: Arc::new(()),
             fast_path_rest: std::sync::atomic::AtomicU32::new(0),
             max_commit_parts: (config.pool_size.max(2).saturating_sub(2) / 2).clamp(1, 4),
+            latest: Arc::default(),
         };
         let mut client = backend.client().await.map_err(|e| match e {
             Error::Unavailable(m) => Error::Unavailable(format!("cannot connect to {}: {m}", redact(url))),
@@ -170,6 +183,13 @@ impl PostgresBackend {
             .await
             .map_err(pg_error)?
             .get(0);
+        let repaired = latest::repair(&client).await?;
+        if repaired > 0 {
+            tracing::info!(
+                vehicles = repaired,
+                "latest positions moved forward to their newest stored points"
+            );
+        }
         drop(client);
         let backend = PostgresBackend {
             hypertable,
@@ -183,6 +203,11 @@ impl PostgresBackend {
                 .await?;
             backend.spawn_partition_maintenance(config.partition_months_ahead);
         }
+        backend.latest.spawn_flusher(
+            backend.pool.clone(),
+            Duration::from_millis(config.latest_flush_ms.max(1)),
+            Arc::downgrade(&backend._alive),
+        );
         Ok(backend)
     }
 

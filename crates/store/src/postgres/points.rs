@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, VehicleId};
-use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::types::{FromSql, Type};
 
 use super::{PostgresBackend, month_of, pg_error};
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
@@ -280,27 +280,17 @@ impl PostgresBackend {
         // duplicate is there after all, the transaction fails whole (nothing committed) and the part
         // goes the staging way; the fast path then rests for a few batches (a retransmitting fleet).
         if self.fast_path_rest.load(Ordering::Relaxed) == 0 {
-            // Two commits in flight moving the same vehicles' latest positions could, rarely, lock
-            // those rows in different orders; the loser committed nothing and is retried once.
-            let mut attempt = 0;
-            loop {
-                let mut client = self.client().await?;
-                match copy_direct(&mut client, points, staged, copy.clone()).await {
-                    Ok(()) => return Ok(staged.iter().map(|r| r.at).collect()),
-                    Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                        self.fast_path_rest
-                            .store(FAST_PATH_REST_BATCHES, Ordering::Relaxed);
-                        break;
-                    }
-                    Err(e)
-                        if attempt == 0
-                            && e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
-                    {
-                        attempt += 1;
-                        tracing::debug!(error = %e, "store commit deadlocked; retrying once");
-                    }
-                    Err(e) => return Err(pg_error(e)),
+            let mut client = self.client().await?;
+            match copy_direct(&mut client, copy.clone()).await {
+                Ok(()) => {
+                    self.latest.offer(staged.iter().map(|r| &points[r.at]));
+                    return Ok(staged.iter().map(|r| r.at).collect());
                 }
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                    self.fast_path_rest
+                        .store(FAST_PATH_REST_BATCHES, Ordering::Relaxed);
+                }
+                Err(e) => return Err(pg_error(e)),
             }
         } else {
             let _ = self
@@ -313,7 +303,7 @@ impl PostgresBackend {
         let mut attempt = 0;
         let inserted_rows = loop {
             let mut client = self.client().await?;
-            match copy_and_insert(&mut client, points, staged, copy.clone()).await {
+            match copy_and_insert(&mut client, copy.clone()).await {
                 Ok(rows) => break rows,
                 Err(e)
                     if attempt == 0
@@ -325,6 +315,9 @@ impl PostgresBackend {
                 Err(e) => return Err(pg_error(e)),
             }
         };
+        // A staged row that was already stored is never newer than its vehicle's latest position,
+        // so all may be offered.
+        self.latest.offer(staged.iter().map(|r| &points[r.at]));
         let mut inserted = Vec::with_capacity(inserted_rows.len());
         for r in inserted_rows {
             let key = (
@@ -382,16 +375,10 @@ async fn send_copy(
     Ok(())
 }
 
-/// `INSERT ... ON CONFLICT` that moves `latest_positions` forward only.
-const LATEST_UPSERT_TAIL: &str = "ON CONFLICT (vehicle) DO UPDATE SET fix_time = excluded.fix_time, \
-     block_hash = excluded.block_hash, rec = excluded.rec WHERE excluded.fix_time > latest_positions.fix_time";
-
-/// COPYs the rows straight into `points` and moves `latest_positions` forward, in one transaction.
-/// Fails with a unique violation, committing nothing, when any row is already stored.
+/// COPYs the rows straight into `points` in one transaction. Fails with a unique violation,
+/// committing nothing, when any row is already stored.
 async fn copy_direct(
     client: &mut deadpool_postgres::Object,
-    points: &[Position],
-    staged: &[Staged],
     copy: Vec<u8>,
 ) -> std::result::Result<(), tokio_postgres::Error> {
     // The session commits with `synchronous_commit = on` (set when the connection is made).
@@ -402,68 +389,13 @@ async fn copy_direct(
         copy,
     )
     .await?;
-    move_latest(&tx, points, staged).await?;
     tx.commit().await
 }
 
-/// Moves `latest_positions` forward to the newest of the staged rows of each vehicle. A staged row
-/// that was already stored is never newer than its vehicle's latest position, so all may be offered.
-async fn move_latest(
-    tx: &deadpool_postgres::Transaction<'_>,
-    points: &[Position],
-    staged: &[Staged],
-) -> std::result::Result<(), tokio_postgres::Error> {
-    // The newest point of each vehicle (rows are in key order: the last of each vehicle's run).
-    let newest: Vec<&Staged> = staged
-        .iter()
-        .enumerate()
-        .filter(|(i, r)| staged.get(i + 1).is_none_or(|next| next.vehicle != r.vehicle))
-        .map(|(_, r)| r)
-        .collect();
-    let vehicle: Vec<i64> = newest.iter().map(|r| r.vehicle).collect();
-    let fix_time: Vec<DateTime<Utc>> = newest
-        .iter()
-        .map(|r| to_datetime(Timestamp(r.fix_time)))
-        .collect();
-    let block_hash: Vec<i64> = newest.iter().map(|r| r.block_hash).collect();
-    let rec: Vec<Vec<u8>> = newest
-        .iter()
-        .map(|r| {
-            let mut b = Vec::with_capacity(REC_FIXED + 20);
-            encode_rec(&points[r.at], &mut b);
-            b
-        })
-        .collect();
-    // Live points move existing rows forward: one UPDATE joined with the batch (a join over every
-    // vehicle costs less than as many single-row upserts); only vehicles it did not move (new ones, or
-    // an older point) take the upsert.
-    let params: [&(dyn ToSql + Sync); 4] = [&vehicle, &fix_time, &block_hash, &rec];
-    let latest = tx
-        .prepare_cached(&format!(
-            "WITH u AS (
-                 SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::bytea[])
-                     AS u (vehicle, fix_time, block_hash, rec)
-             ), moved AS (
-                 UPDATE latest_positions l
-                 SET fix_time = u.fix_time, block_hash = u.block_hash, rec = u.rec
-                 FROM u WHERE l.vehicle = u.vehicle AND u.fix_time > l.fix_time
-                 RETURNING l.vehicle
-             )
-             INSERT INTO latest_positions ({COLUMNS})
-             SELECT * FROM u WHERE u.vehicle NOT IN (SELECT vehicle FROM moved) {LATEST_UPSERT_TAIL}"
-        ))
-        .await?;
-    tx.execute(&latest, &params).await?;
-    Ok(())
-}
-
 /// COPYs the rows into a per-connection temporary staging table, then `INSERT ... SELECT ... ON
-/// CONFLICT DO NOTHING` moves them into `points`, and `latest_positions` moves forward, in one
-/// transaction; returns the keys that were new.
+/// CONFLICT DO NOTHING` moves them into `points`, in one transaction; returns the keys that were new.
 async fn copy_and_insert(
     client: &mut deadpool_postgres::Object,
-    points: &[Position],
-    staged: &[Staged],
     copy: Vec<u8>,
 ) -> std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
@@ -488,7 +420,6 @@ async fn copy_and_insert(
         ))
         .await?;
     let rows = tx.query(&insert, &[]).await?;
-    move_latest(&tx, points, staged).await?;
     tx.commit().await?;
     Ok(rows)
 }
@@ -499,19 +430,24 @@ impl Backend for PostgresBackend {
         self.commit_points_pg(points).await
     }
 
+    async fn flush(&self) -> Result<()> {
+        self.latest.flush(&self.pool).await.map(|_| ())
+    }
+
     async fn latest_positions(&self) -> Result<Vec<Position>> {
         let client = self.client().await?;
         let st = client
             .prepare_cached("SELECT vehicle, fix_time, rec FROM latest_positions")
             .await
             .map_err(pg_error)?;
-        client
+        let rows = client
             .query(&st, &[])
             .await
             .map_err(pg_error)?
             .iter()
             .map(row_to_position)
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.latest.overlay(rows))
     }
 
     async fn latest_position(&self, vehicle: VehicleId) -> Result<Option<Position>> {
@@ -520,13 +456,17 @@ impl Backend for PostgresBackend {
             .prepare_cached("SELECT vehicle, fix_time, rec FROM latest_positions WHERE vehicle = $1")
             .await
             .map_err(pg_error)?;
-        client
+        let stored = client
             .query_opt(&st, &[&vehicle.0])
             .await
             .map_err(pg_error)?
             .as_ref()
             .map(row_to_position)
-            .transpose()
+            .transpose()?;
+        Ok(match (stored, self.latest.get(vehicle.0)) {
+            (Some(s), Some(p)) if s.fix_time >= p.fix_time => Some(s),
+            (s, p) => p.or(s),
+        })
     }
 
     async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream> {
@@ -799,6 +739,86 @@ mod tests {
     /// A database at the schema before 0004 (seventeen columns) with points in two months and latest
     /// positions, upgraded by opening the store: every point and latest position reads back the same,
     /// the packed records are the ones the store writes, and the readable view shows the columns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn latest_positions_are_written_behind_and_repaired_at_open() {
+        let admin = admin().await;
+        let db = format!("tianshu_store_latest_{}", std::process::id());
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .await
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .unwrap();
+        let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
+        // An interval no step waits for: only explicit flushes and the repair at open write the table.
+        let config = crate::StoreConfig {
+            postgres: super::super::PostgresConfig {
+                latest_flush_ms: 3_600_000,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let in_table = || async {
+            client
+                .query("SELECT vehicle, fix_time, rec FROM latest_positions", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| row_to_position(r).unwrap())
+                .collect::<Vec<_>>()
+        };
+
+        let store = Store::open_with(&url, &config).await.unwrap();
+        store
+            .import_registry(&[RegistryRecord {
+                unit: "测试单位".into(),
+                plate: "鄂B00001".into(),
+                phone: Phone(13_800_138_000),
+                terminal_id: "T00001".into(),
+                vehicle_class: tianshu_model::VehicleClass::General,
+            }])
+            .await
+            .unwrap();
+        let v = store.vehicles().await.unwrap()[0].id;
+        store
+            .append_points(&[sparse(v.0, 10), sparse(v.0, 20)])
+            .await
+            .unwrap();
+        // This process reads the newest point at once; the table is written behind.
+        assert_eq!(store.latest_position(v).await.unwrap(), Some(sparse(v.0, 20)));
+        assert_eq!(store.latest_positions().await.unwrap(), vec![sparse(v.0, 20)]);
+        assert_eq!(in_table().await, vec![]);
+        store.flush().await.unwrap();
+        assert_eq!(in_table().await, vec![sparse(v.0, 20)]);
+
+        // An older point (a backfill) moves nothing back, in memory or in the table.
+        store.append_points(&[sparse(v.0, 15)]).await.unwrap();
+        assert_eq!(store.latest_position(v).await.unwrap(), Some(sparse(v.0, 20)));
+        store.flush().await.unwrap();
+        assert_eq!(in_table().await, vec![sparse(v.0, 20)]);
+
+        // A newer point is acknowledged, and the process ends before writing it (as in a crash):
+        // the next open moves the table to it from the stored points.
+        store.append_points(&[sparse(v.0, 30)]).await.unwrap();
+        drop(store);
+        assert_eq!(in_table().await, vec![sparse(v.0, 20)]);
+        let store = Store::open_with(&url, &config).await.unwrap();
+        assert_eq!(in_table().await, vec![sparse(v.0, 30)]);
+        assert_eq!(store.latest_position(v).await.unwrap(), Some(sparse(v.0, 30)));
+        drop(store);
+        drop(client);
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .await
+            .unwrap();
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn migration_0004_converts_stored_points() {
         let admin = admin().await;

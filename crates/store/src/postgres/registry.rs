@@ -517,6 +517,7 @@ impl RegistryAdmin for PostgresBackend {
             id.0,
         )
         .await?
+            + i64::from(self.latest.get(id.0).is_some())
             + count(
                 &tx,
                 "SELECT COUNT(*) FROM alert_cases WHERE vehicle_id = $1",

@@ -1,0 +1,208 @@
+//! `latest_positions`, written behind the point commits.
+//!
+//! A point commit does not touch `latest_positions`. It records the newest committed point of each
+//! vehicle here ([`PendingLatest::offer`]), and a task writes everything recorded, at most every
+//! `latest_flush_ms`, in one statement. Moving the table inside every commit cost one row update per
+//! vehicle per commit, which at a fleet's reporting rate is about one update per stored point (the
+//! group commits are a few milliseconds apart; each holds about one point per vehicle), and the row
+//! locks made two commits in flight wait for each other's fsync. Written behind, it costs one update per
+//! vehicle per interval and no lock among point commits.
+//!
+//! Reads through this backend overlay what is recorded but not yet written, so in this process the latest
+//! position is never behind an acknowledged point. Another process reading the table sees it at most one
+//! interval (plus the statement) behind. A crash can lose what was recorded and not written: at open,
+//! [`repair`] moves each vehicle's row to its newest stored point, so the table never stays behind the
+//! points themselves.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tianshu_model::Position;
+use tokio_postgres::types::ToSql;
+
+use super::points::to_datetime;
+use super::{pg_error, pool_error};
+use crate::Result;
+use crate::record::{REC_FIXED, encode_rec};
+
+/// Newest committed points per vehicle not yet in `latest_positions`.
+#[derive(Default)]
+pub(crate) struct PendingLatest {
+    maps: Mutex<Maps>,
+    /// Serializes flushes (the timer's and an explicit one), so a write never overtakes another.
+    flush_turn: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Maps {
+    /// Recorded since the last flush began.
+    pending: HashMap<i64, Position>,
+    /// Being written by the flush in progress; still overlaid on reads until it commits.
+    flushing: HashMap<i64, Position>,
+}
+
+/// Keeps the newer (by fix time) of `p` and what `map` holds for its vehicle.
+fn keep_newest(map: &mut HashMap<i64, Position>, p: &Position) {
+    match map.entry(p.vehicle.0) {
+        Entry::Occupied(mut e) => {
+            if p.fix_time > e.get().fix_time {
+                e.insert(*p);
+            }
+        }
+        Entry::Vacant(e) => {
+            e.insert(*p);
+        }
+    }
+}
+
+impl PendingLatest {
+    /// Records committed points; only each vehicle's newest is kept.
+    pub(crate) fn offer<'a>(&self, points: impl IntoIterator<Item = &'a Position>) {
+        let mut maps = self.lock();
+        for p in points {
+            keep_newest(&mut maps.pending, p);
+        }
+    }
+
+    /// The newest recorded and unwritten position of `vehicle`.
+    pub(crate) fn get(&self, vehicle: i64) -> Option<Position> {
+        let maps = self.lock();
+        match (maps.pending.get(&vehicle), maps.flushing.get(&vehicle)) {
+            (Some(a), Some(b)) => Some(if a.fix_time >= b.fix_time { *a } else { *b }),
+            (a, b) => a.or(b).copied(),
+        }
+    }
+
+    /// Overlays the recorded and unwritten positions on rows read from the table.
+    pub(crate) fn overlay(&self, rows: Vec<Position>) -> Vec<Position> {
+        let maps = self.lock();
+        if maps.pending.is_empty() && maps.flushing.is_empty() {
+            return rows;
+        }
+        let mut by_vehicle: HashMap<i64, Position> = rows.into_iter().map(|p| (p.vehicle.0, p)).collect();
+        for p in maps.flushing.values().chain(maps.pending.values()) {
+            keep_newest(&mut by_vehicle, p);
+        }
+        let mut out: Vec<Position> = by_vehicle.into_values().collect();
+        out.sort_unstable_by_key(|p| p.vehicle.0);
+        out
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Maps> {
+        self.maps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes everything recorded into `latest_positions`. On failure what was taken is recorded again
+    /// (unless something newer was recorded meanwhile) for the next flush, and the error returned.
+    pub(crate) async fn flush(&self, pool: &deadpool_postgres::Pool) -> Result<usize> {
+        let _turn = self.flush_turn.lock().await;
+        let batch: Vec<Position> = {
+            let mut maps = self.lock();
+            if maps.pending.is_empty() {
+                return Ok(0);
+            }
+            let taken = std::mem::take(&mut maps.pending);
+            maps.flushing = taken;
+            maps.flushing.values().copied().collect()
+        };
+        let written = write(pool, &batch).await;
+        let mut maps = self.lock();
+        let flushed = std::mem::take(&mut maps.flushing);
+        match written {
+            Ok(()) => Ok(batch.len()),
+            Err(e) => {
+                for p in flushed.values() {
+                    keep_newest(&mut maps.pending, p);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Flushes every `every` until `alive` is gone; failures are logged and retried next time.
+    pub(crate) fn spawn_flusher(
+        self: &Arc<Self>,
+        pool: deadpool_postgres::Pool,
+        every: Duration,
+        alive: Weak<()>,
+    ) {
+        let pending = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let (Some(pending), Some(_alive)) = (pending.upgrade(), alive.upgrade()) else {
+                    return;
+                };
+                if let Err(e) = pending.flush(&pool).await {
+                    tracing::warn!(error = %e, "writing latest positions failed; retrying at the next interval");
+                }
+            }
+        });
+    }
+}
+
+/// `INSERT ... ON CONFLICT` that moves `latest_positions` forward only.
+const UPSERT_TAIL: &str = "ON CONFLICT (vehicle) DO UPDATE SET fix_time = excluded.fix_time, \
+     block_hash = excluded.block_hash, rec = excluded.rec WHERE excluded.fix_time > latest_positions.fix_time";
+
+/// Moves `latest_positions` forward to `newest` (at most one position per vehicle), in one statement.
+async fn write(pool: &deadpool_postgres::Pool, newest: &[Position]) -> Result<()> {
+    let mut newest: Vec<&Position> = newest.iter().collect();
+    // One order everywhere: two writers of overlapping vehicles lock rows in the same order.
+    newest.sort_unstable_by_key(|p| p.vehicle.0);
+    let vehicle: Vec<i64> = newest.iter().map(|p| p.vehicle.0).collect();
+    let fix_time: Vec<DateTime<Utc>> = newest.iter().map(|p| to_datetime(p.fix_time)).collect();
+    let block_hash: Vec<i64> = newest.iter().map(|p| p.block_hash()).collect();
+    let rec: Vec<Vec<u8>> = newest
+        .iter()
+        .map(|p| {
+            let mut b = Vec::with_capacity(REC_FIXED + 20);
+            encode_rec(p, &mut b);
+            b
+        })
+        .collect();
+    let client = pool.get().await.map_err(pool_error)?;
+    let st = client
+        .prepare_cached(&format!(
+            "INSERT INTO latest_positions (vehicle, fix_time, block_hash, rec)
+             SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::bytea[]) {UPSERT_TAIL}"
+        ))
+        .await
+        .map_err(pg_error)?;
+    let params: [&(dyn ToSql + Sync); 4] = [&vehicle, &fix_time, &block_hash, &rec];
+    client.execute(&st, &params).await.map_err(pg_error)?;
+    Ok(())
+}
+
+/// Moves every vehicle's `latest_positions` row forward to its newest stored point, for points whose
+/// recorded latest position was lost with the process before it was written. One backward index probe
+/// per registered vehicle.
+pub(crate) async fn repair(client: &deadpool_postgres::Object) -> Result<u64> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO latest_positions (vehicle, fix_time, block_hash, rec)
+                 SELECT n.vehicle, n.fix_time, n.block_hash, n.rec
+                 FROM vehicles v
+                 CROSS JOIN LATERAL (
+                     SELECT p.vehicle, p.fix_time, p.block_hash, p.rec FROM points p
+                     WHERE p.vehicle = v.id
+                     ORDER BY p.fix_time DESC, p.block_hash DESC
+                     LIMIT 1
+                 ) n
+                 LEFT JOIN latest_positions l ON l.vehicle = n.vehicle
+                 WHERE l.vehicle IS NULL OR n.fix_time > l.fix_time
+                 {UPSERT_TAIL}"
+            ),
+            &[],
+        )
+        .await
+        .map_err(pg_error)
+}
