@@ -78,12 +78,20 @@ impl PendingLatest {
 
     /// Overlays the recorded and unwritten positions on rows read from the table.
     pub(crate) fn overlay(&self, rows: Vec<Position>) -> Vec<Position> {
-        let maps = self.lock();
-        if maps.pending.is_empty() && maps.flushing.is_empty() {
+        // Copied out under the lock, merged after it: the writer's `offer` waits only for the copy.
+        let unwritten: Vec<Position> = {
+            let maps = self.lock();
+            maps.flushing
+                .values()
+                .chain(maps.pending.values())
+                .copied()
+                .collect()
+        };
+        if unwritten.is_empty() {
             return rows;
         }
         let mut by_vehicle: HashMap<i64, Position> = rows.into_iter().map(|p| (p.vehicle.0, p)).collect();
-        for p in maps.flushing.values().chain(maps.pending.values()) {
+        for p in &unwritten {
             keep_newest(&mut by_vehicle, p);
         }
         let mut out: Vec<Position> = by_vehicle.into_values().collect();
@@ -103,10 +111,14 @@ impl PendingLatest {
         let _turn = self.flush_turn.lock().await;
         let batch: Vec<Position> = {
             let mut maps = self.lock();
-            if maps.pending.is_empty() {
+            if maps.pending.is_empty() && maps.flushing.is_empty() {
                 return Ok(0);
             }
-            let taken = std::mem::take(&mut maps.pending);
+            // What an abandoned flush (a caller that stopped waiting) left unwritten goes again.
+            let mut taken = std::mem::take(&mut maps.pending);
+            for p in std::mem::take(&mut maps.flushing).values() {
+                keep_newest(&mut taken, p);
+            }
             maps.flushing = taken;
             maps.flushing.values().copied().collect()
         };
@@ -205,4 +217,50 @@ pub(crate) async fn repair(client: &deadpool_postgres::Object) -> Result<u64> {
         )
         .await
         .map_err(pg_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use tianshu_model::{Timestamp, VehicleId};
+
+    use super::*;
+
+    fn at(vehicle: i64, secs: i64) -> Position {
+        Position {
+            vehicle: VehicleId(vehicle),
+            fix_time: Timestamp::from_secs(1_793_491_200 + secs),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_newest_is_kept_read_and_kept_again_when_a_write_fails() {
+        // A database nobody listens on (a closed port on loopback): every write fails at once.
+        let config: tokio_postgres::Config = "postgres://postgres@127.0.0.1:1/none".parse().unwrap();
+        let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(1)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .unwrap();
+        let latest = PendingLatest::default();
+        latest.offer(&[at(1, 10), at(1, 20), at(2, 5)]);
+        latest.offer(&[at(1, 15)]);
+        assert_eq!(
+            latest.get(1),
+            Some(at(1, 20)),
+            "an older point moves nothing back"
+        );
+        assert_eq!(latest.get(3), None);
+
+        assert!(latest.flush(&pool).await.is_err());
+        assert_eq!(latest.get(1), Some(at(1, 20)), "kept for the next flush");
+        assert_eq!(latest.get(2), Some(at(2, 5)));
+        // Rows read from the table: newer ones win, unwritten ones are added.
+        assert_eq!(
+            latest.overlay(vec![at(2, 7), at(4, 1), at(1, 0)]),
+            vec![at(1, 20), at(2, 7), at(4, 1)]
+        );
+        assert_eq!(latest.overlay(vec![]), vec![at(1, 20), at(2, 5)]);
+    }
 }
