@@ -541,6 +541,44 @@ async fn reference_data_through_the_api(api: &TestApi) {
         404,
         "an unknown fence",
     );
+    // A depot names its unit by path, and follows a rename of the unit or of a unit above it.
+    let rename = |name: &str| format!(r#"{{"name":"{name}"}}"#);
+    let depot_unit = || async {
+        let list = http(addr, "GET", "/api/geofences", a, None).await;
+        list.json()["features"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|f| f["id"] == fid))
+            .map(|f| f["properties"]["unit"].clone())
+    };
+    let stamp = api.store.rules().reference_stamp().await.expect("stamp");
+    let r = http(
+        addr,
+        "PATCH",
+        &format!("/api/units/{root}"),
+        a,
+        Some(&rename("审计局")),
+    )
+    .await;
+    status(&r, 200, "the depot's parent unit renamed");
+    assert_eq!(
+        depot_unit().await,
+        Some("审计局/一科".into()),
+        "the depot followed"
+    );
+    assert!(
+        api.store.rules().reference_stamp().await.expect("stamp") > stamp,
+        "the rename moves the reference stamp, so the rules reload the depot"
+    );
+    let r = http(
+        addr,
+        "PATCH",
+        &format!("/api/units/{root}"),
+        a,
+        Some(&rename("审计署")),
+    )
+    .await;
+    status(&r, 200, "renamed back");
+    assert_eq!(depot_unit().await, Some("审计署/一科".into()), "and back");
     let list = http(addr, "GET", "/api/geofences", a, None).await;
     assert_eq!(
         list.header("content-type"),

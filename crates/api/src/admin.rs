@@ -147,7 +147,7 @@ pub struct UnitPatch {
     pub parent: Option<Option<i64>>,
 }
 
-/// `PATCH /api/units/{id}`: renames or moves a unit (with its subtree).
+/// `PATCH /api/units/{id}`: renames or moves a unit (with its subtree; depots of the subtree follow).
 pub async fn update_unit(
     State(state): State<ApiState>,
     who: Principal,

@@ -104,7 +104,8 @@ pub trait RegistryAdmin: Send + Sync + 'static {
     /// an unknown parent [`Error::Invalid`].
     async fn create_unit(&self, name: &str, parent: Option<UnitId>) -> Result<Unit>;
 
-    /// Renames or moves a unit (and rewrites its subtree's paths); moving it below itself is
+    /// Renames or moves a unit (and rewrites its subtree's paths, and the unit path of every depot
+    /// in that subtree, in the same transaction); moving it below itself is
     /// [`Error::Invalid`], a name taken among the new siblings [`Error::Conflict`].
     async fn update_unit(&self, id: UnitId, change: &UnitChange) -> Result<Unit>;
 

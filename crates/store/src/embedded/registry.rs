@@ -391,6 +391,17 @@ impl RegistryAdmin for EmbeddedBackend {
                     params![path, old_path],
                 )
                 .map_err(db_error)?;
+                // Depots name their unit by path: they follow the unit and everything below it.
+                tx.execute(
+                    "UPDATE rules_geofences SET \
+                         body = json_set(body, '$.unit', \
+                             ?1 || substr(json_extract(body, '$.unit'), length(?2) + 1)), \
+                         updated_ms = ?3 \
+                     WHERE json_extract(body, '$.unit') = ?2 \
+                        OR substr(json_extract(body, '$.unit'), 1, length(?2) + 1) = ?2 || '/'",
+                    params![path, old_path, now_ms()],
+                )
+                .map_err(db_error)?;
             }
             tx.execute(
                 "UPDATE units SET name = ?2, parent = ?3 WHERE id = ?1",

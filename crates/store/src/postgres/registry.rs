@@ -398,6 +398,18 @@ impl RegistryAdmin for PostgresBackend {
             )
             .await
             .map_err(edit_error)?;
+            // Depots name their unit by path: they follow the unit and everything below it.
+            tx.execute(
+                "UPDATE rules_geofences SET \
+                     body = jsonb_set(body::jsonb, '{unit}', \
+                         to_jsonb($1 || substr(body::jsonb #>> '{unit}', char_length($2) + 1)))::text, \
+                     updated_ms = $3 \
+                 WHERE body::jsonb #>> '{unit}' = $2 \
+                    OR left(body::jsonb #>> '{unit}', char_length($2) + 1) = $2 || '/'",
+                &[&path, &old_path, &now_ms()],
+            )
+            .await
+            .map_err(edit_error)?;
         }
         tx.execute(
             "UPDATE units SET name = $2, parent = $3 WHERE id = $1",
