@@ -124,6 +124,19 @@ pub async fn import_unit_timetables(
 /// Everything [`load_reference`] could not use, for the operator.
 pub type Warnings = Vec<String>;
 
+/// Warnings as shown to an operator: the first `max` as they are, then one line counting the rest (a
+/// world or registry written for more cars than were imported yields one warning per depot or order).
+pub fn summarized(warnings: &[String], max: usize) -> Vec<String> {
+    let mut out: Vec<String> = warnings.iter().take(max).cloned().collect();
+    if warnings.len() > max {
+        out.push(format!(
+            "{} more like these (the first {max} are shown)",
+            warnings.len() - max
+        ));
+    }
+    out
+}
+
 /// Builds the rules' reference data from the store: the shipped calendars overlaid with imported
 /// years, the registry, the geofences, the orders, and the stored unit timetables, which replace a
 /// configured timetable of the same unit (the nearest ancestor with a timetable of either origin
@@ -185,4 +198,19 @@ pub async fn load_reference(store: &Store, config: &RulesConfig) -> Result<(Refe
     let reference = Reference::build(config, calendar, &units, &vehicles, &fences, &orders)?;
     warnings.extend(reference.warnings().iter().cloned());
     Ok((reference, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn many_warnings_are_counted_past_the_first_few() {
+        let few: Vec<String> = (0..3).map(|i| format!("w{i}")).collect();
+        assert_eq!(super::summarized(&few, 5), few);
+        assert_eq!(super::summarized(&few, 3), few);
+        let many: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+        let shown = super::summarized(&many, 5);
+        assert_eq!(shown.len(), 6);
+        assert_eq!(shown[..5], many[..5]);
+        assert_eq!(shown[5], "35 more like these (the first 5 are shown)");
+    }
 }

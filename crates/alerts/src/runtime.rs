@@ -134,7 +134,7 @@ pub async fn start(store: Store, rules: RulesConfig, config: AlertsConfig) -> Re
     // Subscribe before loading anything, so that no batch committed meanwhile is missed.
     let subscription = store.subscribe();
     let (reference, warnings) = load_reference(&store, &rules).await?;
-    for w in &warnings {
+    for w in crate::reference::summarized(&warnings, 5) {
         warn!(warning = %w, "rules reference data");
     }
     let stamp = store.rules().reference_stamp().await?;

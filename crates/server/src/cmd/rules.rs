@@ -99,7 +99,7 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
             .await?
             .with_context(|| format!("no vehicle with plate {:?} is registered", args.plate))?;
         let (reference, warnings) = tianshu_alerts::reference::load_reference(&store, &config).await?;
-        for w in warnings {
+        for w in tianshu_alerts::reference::summarized(&warnings, 5) {
             eprintln!("warning: {w}");
         }
         let mut rules = VehicleRules::new(&vehicle);
