@@ -119,6 +119,33 @@ async fn exercise(store: &Store) {
     );
     assert_eq!(r.reference_stamp().await.unwrap(), Timestamp(4_000));
 
+    // Writes in the same millisecond as one a reader has already seen: each moves the stamp, and the
+    // reader finds the later order after the stamp it saw (the runtime's reload misses nothing).
+    let seen = r.reference_stamp().await.unwrap();
+    r.put_orders(&[order("PC-3", "approved", 0)], Timestamp(4_000))
+        .await
+        .unwrap();
+    let after_first = r.reference_stamp().await.unwrap();
+    assert!(after_first > seen, "{after_first:?} after {seen:?}");
+    r.put_orders(&[order("PC-4", "approved", 0)], Timestamp(4_000))
+        .await
+        .unwrap();
+    let after_second = r.reference_stamp().await.unwrap();
+    assert!(
+        after_second > after_first,
+        "{after_second:?} after {after_first:?}"
+    );
+    let changed = r.orders_updated_after(after_first).await.unwrap();
+    assert_eq!(
+        changed.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+        ["PC-4"]
+    );
+    r.put_geofences(&[fence("a", 3)], Timestamp(4_000)).await.unwrap();
+    assert!(
+        r.reference_stamp().await.unwrap() > after_second,
+        "a fence write moves it too"
+    );
+
     // Unit timetables: replace per unit, unknown units refused with nothing written, every write and
     // delete moves the reference stamp, and deleting the unit takes its timetable along.
     let unit = store

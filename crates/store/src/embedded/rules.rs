@@ -209,6 +209,7 @@ impl RulesStore for EmbeddedBackend {
                 params![year, source, now.0],
             )
             .map_err(db_error)?;
+            next_stamp(&tx, now)?;
             tx.commit().map_err(db_error)?;
             Ok(existed)
         })
@@ -262,6 +263,7 @@ impl RulesStore for EmbeddedBackend {
                     created += 1;
                 }
             }
+            next_stamp(&tx, now)?;
             tx.commit().map_err(db_error)?;
             Ok((created, replaced))
         })
@@ -307,6 +309,7 @@ impl RulesStore for EmbeddedBackend {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db_error)?;
+            let stamp = next_stamp(&tx, now)?;
             let mut s = OrderImportSummary::default();
             for (o, body) in &rows {
                 let old: Option<String> = tx
@@ -332,7 +335,7 @@ impl RulesStore for EmbeddedBackend {
                      ON CONFLICT (id) DO UPDATE SET plate = excluded.plate, kind = excluded.kind,
                        state = excluded.state, start_ms = excluded.start_ms, end_ms = excluded.end_ms,
                        body = excluded.body, updated_ms = excluded.updated_ms",
-                    params![o.id, o.plate, o.kind, o.state, o.start.0, o.end.0, body, now.0],
+                    params![o.id, o.plate, o.kind, o.state, o.start.0, o.end.0, body, stamp],
                 )
                 .map_err(db_error)?;
             }
@@ -437,7 +440,7 @@ impl RulesStore for EmbeddedBackend {
                     created += 1;
                 }
             }
-            bump_reference(&tx, now)?;
+            next_stamp(&tx, now)?;
             tx.commit().map_err(db_error)?;
             Ok((created, replaced))
         })
@@ -455,7 +458,7 @@ impl RulesStore for EmbeddedBackend {
             if n == 0 {
                 return Err(Error::NotFound(format!("timetable of unit {unit}")));
             }
-            bump_reference(&tx, now)?;
+            next_stamp(&tx, now)?;
             tx.commit().map_err(db_error)
         })
         .await
@@ -744,6 +747,7 @@ impl RulesStore for EmbeddedBackend {
                     |r| r.get(0),
                 )
                 .map_err(db_error)?;
+            next_stamp(&tx, now)?;
             tx.commit().map_err(db_error)?;
             Ok(id)
         })
@@ -772,6 +776,7 @@ impl RulesStore for EmbeddedBackend {
             if n == 0 {
                 return Err(Error::NotFound(format!("geofence {id}")));
             }
+            next_stamp(&tx, now)?;
             tx.commit().map_err(db_error)
         })
         .await
@@ -788,21 +793,24 @@ impl RulesStore for EmbeddedBackend {
             if n == 0 {
                 return Err(Error::NotFound(format!("geofence {id}")));
             }
-            bump_reference(&tx, now)?;
+            next_stamp(&tx, now)?;
             tx.commit().map_err(db_error)
         })
         .await
     }
 }
 
-/// Moves the reference stamp past `now` and past its last value, for a change no row's update time shows.
-fn bump_reference(tx: &rusqlite::Transaction<'_>, now: Timestamp) -> Result<()> {
-    tx.execute(
-        "UPDATE rules_reference_changes SET stamp_ms = MAX(stamp_ms + 1, ?1) WHERE id = 1",
+/// The stamp of a write of rules reference data: past `now` and past every earlier write's (writes are
+/// serialized here). Orders take it as their `updated_ms`, so `orders_updated_after(S)` misses no order
+/// written after a reader saw stamp S, even within the same millisecond; every write moves
+/// `reference_stamp`.
+fn next_stamp(tx: &rusqlite::Transaction<'_>, now: Timestamp) -> Result<i64> {
+    tx.query_row(
+        "UPDATE rules_reference_changes SET stamp_ms = MAX(stamp_ms + 1, ?1) WHERE id = 1 RETURNING stamp_ms",
         [now.0],
+        |r| r.get(0),
     )
-    .map_err(db_error)?;
-    Ok(())
+    .map_err(db_error)
 }
 
 /// Refuses a (kind, name) held by a fence other than `except`.

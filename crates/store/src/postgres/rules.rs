@@ -99,8 +99,9 @@ async fn insert_deliveries(
 #[async_trait]
 impl RulesStore for PostgresBackend {
     async fn put_calendar(&self, year: i32, source: &str, now: Timestamp) -> Result<bool> {
-        let client = self.client().await?;
-        let row = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let row = tx
             .query_one(
                 "INSERT INTO rules_calendars (year, source, updated_ms) VALUES ($1, $2, $3)
                  ON CONFLICT (year) DO UPDATE SET source = EXCLUDED.source, updated_ms = EXCLUDED.updated_ms
@@ -109,6 +110,8 @@ impl RulesStore for PostgresBackend {
             )
             .await
             .map_err(db_err)?;
+        next_stamp(&tx, now).await?;
+        tx.commit().await.map_err(db_err)?;
         Ok(row.get(0))
     }
 
@@ -152,6 +155,7 @@ impl RulesStore for PostgresBackend {
                 created += 1;
             }
         }
+        next_stamp(&tx, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok((created, replaced))
     }
@@ -180,6 +184,7 @@ impl RulesStore for PostgresBackend {
     async fn put_orders(&self, orders: &[StoredOrder], now: Timestamp) -> Result<OrderImportSummary> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_err)?;
+        let stamp = next_stamp(&tx, now).await?;
         let mut s = OrderImportSummary::default();
         for o in orders {
             let old = tx
@@ -203,7 +208,7 @@ impl RulesStore for PostgresBackend {
                    state = EXCLUDED.state, start_ms = EXCLUDED.start_ms, end_ms = EXCLUDED.end_ms,
                    body = EXCLUDED.body, updated_ms = EXCLUDED.updated_ms",
                 &[
-                    &o.id, &o.plate, &o.kind, &o.state, &o.start.0, &o.end.0, &body, &now.0,
+                    &o.id, &o.plate, &o.kind, &o.state, &o.start.0, &o.end.0, &body, &stamp,
                 ],
             )
             .await
@@ -297,7 +302,7 @@ impl RulesStore for PostgresBackend {
                 created += 1;
             }
         }
-        bump_reference(&tx, now).await?;
+        next_stamp(&tx, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok((created, replaced))
     }
@@ -312,7 +317,7 @@ impl RulesStore for PostgresBackend {
         if n == 0 {
             return Err(Error::NotFound(format!("timetable of unit {unit}")));
         }
-        bump_reference(&tx, now).await?;
+        next_stamp(&tx, now).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -625,6 +630,7 @@ impl RulesStore for PostgresBackend {
             )
             .await
             .map_err(db_err)?;
+        next_stamp(&tx, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(row.get(0))
     }
@@ -653,6 +659,7 @@ impl RulesStore for PostgresBackend {
         if n == 0 {
             return Err(Error::NotFound(format!("geofence {id}")));
         }
+        next_stamp(&tx, now).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -666,20 +673,27 @@ impl RulesStore for PostgresBackend {
         if n == 0 {
             return Err(Error::NotFound(format!("geofence {id}")));
         }
-        bump_reference(&tx, now).await?;
+        next_stamp(&tx, now).await?;
         tx.commit().await.map_err(db_err)
     }
 }
 
-/// Moves the reference stamp past `now` and past its last value, for a change no row's update time shows.
-async fn bump_reference(tx: &deadpool_postgres::Transaction<'_>, now: Timestamp) -> Result<()> {
-    tx.execute(
-        "UPDATE rules_reference_changes SET stamp_ms = GREATEST(stamp_ms + 1, $1) WHERE id = 1",
-        &[&now.0],
-    )
-    .await
-    .map_err(db_err)?;
-    Ok(())
+/// The stamp of a write of rules reference data: past `now` and past every earlier write's. Orders
+/// take it as their `updated_ms` (the stamp is taken first there); other writes take it last, after
+/// their own row locks, in the order registry edits take theirs. The update locks the one stamp row
+/// until the transaction ends, so stamps are handed out in commit order: a reader that has seen stamp S
+/// has seen every write stamped S or lower, so `orders_updated_after(S)` misses no order written later,
+/// even within the same millisecond, and every write moves `reference_stamp`.
+async fn next_stamp(tx: &deadpool_postgres::Transaction<'_>, now: Timestamp) -> Result<i64> {
+    let row = tx
+        .query_one(
+            "UPDATE rules_reference_changes SET stamp_ms = GREATEST(stamp_ms + 1, $1) WHERE id = 1 \
+             RETURNING stamp_ms",
+            &[&now.0],
+        )
+        .await
+        .map_err(db_err)?;
+    Ok(row.get(0))
 }
 
 /// Serialises writers of one (kind, name), so that two creations cannot both pass the check.
