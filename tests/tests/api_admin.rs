@@ -542,7 +542,10 @@ async fn reference_data_through_the_api(api: &TestApi) {
         "an unknown fence",
     );
     // A depot names its unit by path, and follows a rename of the unit or of a unit above it.
-    let rename = |name: &str| format!(r#"{{"name":"{name}"}}"#);
+    let rename = |name: &'static str| async move {
+        let body = format!(r#"{{"name":"{name}"}}"#);
+        http(addr, "PATCH", &format!("/api/units/{root}"), a, Some(&body)).await
+    };
     let depot_unit = || async {
         let list = http(addr, "GET", "/api/geofences", a, None).await;
         list.json()["features"]
@@ -551,15 +554,7 @@ async fn reference_data_through_the_api(api: &TestApi) {
             .map(|f| f["properties"]["unit"].clone())
     };
     let stamp = api.store.rules().reference_stamp().await.expect("stamp");
-    let r = http(
-        addr,
-        "PATCH",
-        &format!("/api/units/{root}"),
-        a,
-        Some(&rename("审计局")),
-    )
-    .await;
-    status(&r, 200, "the depot's parent unit renamed");
+    status(&rename("审计局").await, 200, "the depot's parent unit renamed");
     assert_eq!(
         depot_unit().await,
         Some("审计局/一科".into()),
@@ -569,15 +564,7 @@ async fn reference_data_through_the_api(api: &TestApi) {
         api.store.rules().reference_stamp().await.expect("stamp") > stamp,
         "the rename moves the reference stamp, so the rules reload the depot"
     );
-    let r = http(
-        addr,
-        "PATCH",
-        &format!("/api/units/{root}"),
-        a,
-        Some(&rename("审计署")),
-    )
-    .await;
-    status(&r, 200, "renamed back");
+    status(&rename("审计署").await, 200, "renamed back");
     assert_eq!(depot_unit().await, Some("审计署/一科".into()), "and back");
     let list = http(addr, "GET", "/api/geofences", a, None).await;
     assert_eq!(

@@ -327,18 +327,8 @@ fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
         Ok(inserted) if inserted.len() == n_points => {
             // Fan out first, then answer: once an append has resolved, its new points are already
             // on every subscriber's feed (the live map never trails an acknowledgement).
-            let fresh: Vec<Position> = points
-                .iter()
-                .zip(&inserted)
-                .filter(|(_, new)| **new)
-                .map(|(p, _)| *p)
-                .collect();
-            m.points_stored.inc_by(fresh.len() as u64);
-            m.points_duplicate.inc_by((n_points - fresh.len()) as u64);
-            if !fresh.is_empty() {
-                // No subscriber is not an error either.
-                let _ = fanout.send(Arc::new(CommittedBatch { points: fresh }));
-            }
+            let stored = fan_out_new(&points, &inserted, fanout);
+            m.points_duplicate.inc_by((n_points - stored) as u64);
             let mut offset = 0;
             for r in batch {
                 let flags = &inserted[offset..offset + r.points.len()];
@@ -368,17 +358,8 @@ fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
             // What did commit is durable and new: it goes to subscribers (a retry will find it stored
             // and report it as a duplicate, which is not fanned out). Nothing is acknowledged.
             m.commit_errors.inc();
-            let fresh: Vec<Position> = points
-                .iter()
-                .zip(&inserted)
-                .filter(|(_, new)| **new)
-                .map(|(p, _)| *p)
-                .collect();
-            m.points_stored.inc_by(fresh.len() as u64);
-            tracing::warn!(error = %cause, points = n_points, committed = fresh.len(), appends = batch.len(), "store commit partly failed; nothing acknowledged");
-            if !fresh.is_empty() {
-                let _ = fanout.send(Arc::new(CommittedBatch { points: fresh }));
-            }
+            let stored = fan_out_new(&points, &inserted, fanout);
+            tracing::warn!(error = %cause, points = n_points, committed = stored, appends = batch.len(), "store commit partly failed; nothing acknowledged");
             let e = Error::PartlyCommitted { inserted, cause };
             for r in batch {
                 let _ = r.reply.send(Err(e.clone()));
@@ -392,6 +373,28 @@ fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
             }
         }
     }
+}
+
+/// Sends the newly stored points of a commit (`inserted[i]` for `points[i]`) to subscribers and
+/// counts them; returns how many there were.
+fn fan_out_new(
+    points: &[Position],
+    inserted: &[bool],
+    fanout: &broadcast::Sender<Arc<CommittedBatch>>,
+) -> usize {
+    let fresh: Vec<Position> = points
+        .iter()
+        .zip(inserted)
+        .filter(|(_, new)| **new)
+        .map(|(p, _)| *p)
+        .collect();
+    let n = fresh.len();
+    metrics().points_stored.inc_by(n as u64);
+    if n > 0 {
+        // No subscriber is not an error either.
+        let _ = fanout.send(Arc::new(CommittedBatch { points: fresh }));
+    }
+    n
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, Transaction, params};
 use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
+use super::rules::next_stamp;
 use super::{EmbeddedBackend, db_error};
 use crate::registry_admin::{
     NewTerminal, RegistryAdmin, TerminalChange, UnitChange, VehicleChange, checked_plate,
@@ -268,16 +269,6 @@ impl EmbeddedBackend {
     }
 }
 
-/// Moves the rules' reference stamp inside a registry edit, strictly forward.
-fn bump_reference(tx: &Transaction<'_>) -> Result<()> {
-    tx.execute(
-        "UPDATE rules_reference_changes SET stamp_ms = MAX(stamp_ms + 1, ?1) WHERE id = 1",
-        [now_ms()],
-    )
-    .map_err(db_error)?;
-    Ok(())
-}
-
 /// (name, parent, path) of a unit.
 fn unit_row(tx: &Transaction<'_>, id: i64) -> Result<Option<(String, Option<i64>, String)>> {
     tx.query_row("SELECT name, parent, path FROM units WHERE id = ?1", [id], |r| {
@@ -339,7 +330,7 @@ impl RegistryAdmin for EmbeddedBackend {
                     |r| r.get(0),
                 )
                 .map_err(db_error)?;
-            bump_reference(&tx)?;
+            next_stamp(&tx, Timestamp(now_ms()))?;
             tx.commit().map_err(db_error)?;
             Ok(Unit {
                 id: UnitId(id),
@@ -408,7 +399,7 @@ impl RegistryAdmin for EmbeddedBackend {
                 params![id.0, name, parent.map(|p| p.0)],
             )
             .map_err(db_error)?;
-            bump_reference(&tx)?;
+            next_stamp(&tx, Timestamp(now_ms()))?;
             tx.commit().map_err(db_error)?;
             Ok(Unit { id, name, parent })
         })
@@ -433,7 +424,7 @@ impl RegistryAdmin for EmbeddedBackend {
             }
             tx.execute("DELETE FROM units WHERE id = ?1", [id.0])
                 .map_err(db_error)?;
-            bump_reference(&tx)?;
+            next_stamp(&tx, Timestamp(now_ms()))?;
             tx.commit().map_err(db_error)
         })
         .await
@@ -456,7 +447,7 @@ impl RegistryAdmin for EmbeddedBackend {
                     |r| r.get(0),
                 )
                 .map_err(db_error)?;
-            bump_reference(&tx)?;
+            next_stamp(&tx, Timestamp(now_ms()))?;
             tx.commit().map_err(db_error)?;
             Ok(Vehicle {
                 id: VehicleId(id),
@@ -501,7 +492,7 @@ impl RegistryAdmin for EmbeddedBackend {
                 params![id.0, plate, unit.0, class.as_str()],
             )
             .map_err(db_error)?;
-            bump_reference(&tx)?;
+            next_stamp(&tx, Timestamp(now_ms()))?;
             tx.commit().map_err(db_error)?;
             Ok(Vehicle {
                 id,
@@ -543,7 +534,7 @@ impl RegistryAdmin for EmbeddedBackend {
             }
             tx.execute("DELETE FROM vehicles WHERE id = ?1", [id.0])
                 .map_err(db_error)?;
-            bump_reference(&tx)?;
+            next_stamp(&tx, Timestamp(now_ms()))?;
             tx.commit().map_err(db_error)
         })
         .await

@@ -804,7 +804,7 @@ impl RulesStore for EmbeddedBackend {
 /// serialized here). Orders take it as their `updated_ms`, so `orders_updated_after(S)` misses no order
 /// written after a reader saw stamp S, even within the same millisecond; every write moves
 /// `reference_stamp`.
-fn next_stamp(tx: &rusqlite::Transaction<'_>, now: Timestamp) -> Result<i64> {
+pub(super) fn next_stamp(tx: &rusqlite::Transaction<'_>, now: Timestamp) -> Result<i64> {
     tx.query_row(
         "UPDATE rules_reference_changes SET stamp_ms = MAX(stamp_ms + 1, ?1) WHERE id = 1 RETURNING stamp_ms",
         [now.0],

@@ -283,7 +283,7 @@ impl PostgresBackend {
             let mut client = self.client().await?;
             match copy_direct(&mut client, copy.clone()).await {
                 Ok(()) => {
-                    self.latest.offer(staged.iter().map(|r| &points[r.at]));
+                    self.latest.offer(newest_per_vehicle(points, staged));
                     return Ok(staged.iter().map(|r| r.at).collect());
                 }
                 Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
@@ -316,8 +316,8 @@ impl PostgresBackend {
             }
         };
         // A staged row that was already stored is never newer than its vehicle's latest position,
-        // so all may be offered.
-        self.latest.offer(staged.iter().map(|r| &points[r.at]));
+        // so the newest of each vehicle may be offered whether or not it was new.
+        self.latest.offer(newest_per_vehicle(points, staged));
         let mut inserted = Vec::with_capacity(inserted_rows.len());
         for r in inserted_rows {
             let key = (
@@ -331,6 +331,19 @@ impl PostgresBackend {
         }
         Ok(inserted)
     }
+}
+
+/// The newest of each vehicle's staged rows (rows are in key order: the last of each vehicle's run),
+/// so a commit records one position per vehicle, not one per point.
+fn newest_per_vehicle<'a>(
+    points: &'a [Position],
+    staged: &'a [Staged],
+) -> impl Iterator<Item = &'a Position> {
+    staged
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| staged.get(i + 1).is_none_or(|next| next.vehicle != r.vehicle))
+        .map(|(_, r)| &points[r.at])
 }
 
 /// Points per part a large batch is split into, up to the backend's `max_commit_parts`.
@@ -736,21 +749,29 @@ mod tests {
         client
     }
 
-    /// A database at the schema before 0004 (seventeen columns) with points in two months and latest
-    /// positions, upgraded by opening the store: every point and latest position reads back the same,
-    /// the packed records are the ones the store writes, and the readable view shows the columns.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn latest_positions_are_written_behind_and_repaired_at_open() {
+    /// An empty database of its own for one test (dropped first if a failed run left it); returns the
+    /// administrative connection and the database's name.
+    async fn fresh_database(what: &str) -> (tokio_postgres::Client, String) {
         let admin = admin().await;
-        let db = format!("tianshu_store_latest_{}", std::process::id());
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-            .await
-            .unwrap();
+        let db = format!("tianshu_store_{what}_{}", std::process::id());
+        drop_database(&admin, &db).await;
         admin
             .batch_execute(&format!("CREATE DATABASE {db}"))
             .await
             .unwrap();
+        (admin, db)
+    }
+
+    async fn drop_database(admin: &tokio_postgres::Client, db: &str) {
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn latest_positions_are_written_behind_and_repaired_at_open() {
+        let (admin, db) = fresh_database("latest").await;
         let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
         // An interval no step waits for: only explicit flushes and the repair at open write the table.
         let config = crate::StoreConfig {
@@ -813,24 +834,15 @@ mod tests {
         assert_eq!(store.latest_position(v).await.unwrap(), Some(sparse(v.0, 30)));
         drop(store);
         drop(client);
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-            .await
-            .unwrap();
+        drop_database(&admin, &db).await;
     }
 
+    /// A database at the schema before 0004 (seventeen columns) with points in two months and latest
+    /// positions, upgraded by opening the store: every point and latest position reads back the same,
+    /// the packed records are the ones the store writes, and the readable view shows the columns.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn migration_0004_converts_stored_points() {
-        let admin = admin().await;
-        let db = format!("tianshu_store_packed_{}", std::process::id());
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-            .await
-            .unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE {db}"))
-            .await
-            .unwrap();
+        let (admin, db) = fresh_database("packed").await;
         let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
         {
             let (mut client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
@@ -973,9 +985,6 @@ mod tests {
         assert_eq!(all(7).await.len(), 3);
         drop(store);
         drop(client);
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-            .await
-            .unwrap();
+        drop_database(&admin, &db).await;
     }
 }

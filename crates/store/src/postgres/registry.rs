@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
 use super::points::to_datetime;
+use super::rules::next_stamp;
 use super::{PostgresBackend, pg_error};
 use crate::registry_admin::{
     NewTerminal, RegistryAdmin, TerminalChange, UnitChange, VehicleChange, checked_plate,
@@ -264,17 +265,6 @@ async fn begin_edit(tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Moves the rules' reference stamp inside a registry edit, strictly forward.
-async fn bump_reference(tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
-    tx.execute(
-        "UPDATE rules_reference_changes SET stamp_ms = GREATEST(stamp_ms + 1, $1) WHERE id = 1",
-        &[&now_ms()],
-    )
-    .await
-    .map_err(pg_error)?;
-    Ok(())
-}
-
 /// (name, parent, path) of a unit.
 async fn unit_row(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -355,7 +345,7 @@ impl RegistryAdmin for PostgresBackend {
             .await
             .map_err(edit_error)?
             .get(0);
-        bump_reference(&tx).await?;
+        next_stamp(&tx, Timestamp(now_ms())).await?;
         tx.commit().await.map_err(edit_error)?;
         Ok(Unit {
             id: UnitId(id),
@@ -417,7 +407,7 @@ impl RegistryAdmin for PostgresBackend {
         )
         .await
         .map_err(edit_error)?;
-        bump_reference(&tx).await?;
+        next_stamp(&tx, Timestamp(now_ms())).await?;
         tx.commit().await.map_err(edit_error)?;
         Ok(Unit { id, name, parent })
     }
@@ -440,7 +430,7 @@ impl RegistryAdmin for PostgresBackend {
         tx.execute("DELETE FROM units WHERE id = $1", &[&id.0])
             .await
             .map_err(edit_error)?;
-        bump_reference(&tx).await?;
+        next_stamp(&tx, Timestamp(now_ms())).await?;
         tx.commit().await.map_err(edit_error)
     }
 
@@ -461,7 +451,7 @@ impl RegistryAdmin for PostgresBackend {
             .await
             .map_err(edit_error)?
             .get(0);
-        bump_reference(&tx).await?;
+        next_stamp(&tx, Timestamp(now_ms())).await?;
         tx.commit().await.map_err(edit_error)?;
         Ok(Vehicle {
             id: VehicleId(id),
@@ -500,7 +490,7 @@ impl RegistryAdmin for PostgresBackend {
         )
         .await
         .map_err(edit_error)?;
-        bump_reference(&tx).await?;
+        next_stamp(&tx, Timestamp(now_ms())).await?;
         tx.commit().await.map_err(edit_error)?;
         Ok(Vehicle {
             id,
@@ -544,7 +534,7 @@ impl RegistryAdmin for PostgresBackend {
         tx.execute("DELETE FROM vehicles WHERE id = $1", &[&id.0])
             .await
             .map_err(edit_error)?;
-        bump_reference(&tx).await?;
+        next_stamp(&tx, Timestamp(now_ms())).await?;
         tx.commit().await.map_err(edit_error)
     }
 

@@ -680,11 +680,12 @@ impl RulesStore for PostgresBackend {
 
 /// The stamp of a write of rules reference data: past `now` and past every earlier write's. Orders
 /// take it as their `updated_ms` (the stamp is taken first there); other writes take it last, after
-/// their own row locks, in the order registry edits take theirs. The update locks the one stamp row
+/// their own row locks, as registry edits do (they take it too: a unit edit moves what the rules
+/// resolve). The update locks the one stamp row
 /// until the transaction ends, so stamps are handed out in commit order: a reader that has seen stamp S
 /// has seen every write stamped S or lower, so `orders_updated_after(S)` misses no order written later,
 /// even within the same millisecond, and every write moves `reference_stamp`.
-async fn next_stamp(tx: &deadpool_postgres::Transaction<'_>, now: Timestamp) -> Result<i64> {
+pub(super) async fn next_stamp(tx: &deadpool_postgres::Transaction<'_>, now: Timestamp) -> Result<i64> {
     let row = tx
         .query_one(
             "UPDATE rules_reference_changes SET stamp_ms = GREATEST(stamp_ms + 1, $1) WHERE id = 1 \
