@@ -7,12 +7,14 @@
 #![deny(missing_docs)]
 
 mod flags;
+pub mod geo;
 mod ids;
 mod position;
 mod registry;
 mod time;
 
 pub use flags::{AlarmBit, AlarmFlags, StatusFlags};
+pub use geo::LonLat;
 pub use ids::{ParsePhoneError, Phone, UnitId, VehicleId};
 pub use position::{BASIC_BLOCK_LEN, Position, PositionSource, fnv1a64};
 pub use registry::{Edition, ParseVehicleClassError, Terminal, Unit, Vehicle, VehicleClass};

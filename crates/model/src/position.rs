@@ -73,6 +73,11 @@ impl Position {
         f64::from(self.lon_e6) / 1e6
     }
 
+    /// The position as a WGS-84 point in degrees.
+    pub fn lonlat(&self) -> crate::LonLat {
+        crate::LonLat::from_e6(self.lon_e6, self.lat_e6)
+    }
+
     /// Speed in km/h.
     pub fn speed_kmh(&self) -> f64 {
         f64::from(self.speed_dkmh) / 10.0
