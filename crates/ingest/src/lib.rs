@@ -1,7 +1,8 @@
 //! Tianshu's terminal gateway: JT/T 808 over TCP.
 //!
-//! The data path reads top to bottom: bytes -> [`codec`] frames -> [`session`] decisions -> the store's
-//! writer ([`sink`]) -> durable -> 0x8001. A position is acknowledged only once it is durable; if the store
+//! The data path reads top to bottom: bytes -> [`codec`] frames -> [`session`] decisions, position messages
+//! turned into points by [`uplink`] (the one place MQTT ingest shares) -> the store's writer ([`sink`]) ->
+//! durable -> 0x8001. A position is acknowledged only once it is durable; if the store
 //! cannot take it, the terminal gets no answer and retransmits, as the standard expects.
 //!
 //! Limits keep one connection from hurting another: a connection permit taken before `accept`, a per-IP cap,
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod server;
 mod session;
 pub mod sink;
+pub mod uplink;
 
 pub use config::GatewayConfig;
 pub use downlink::{Command, Downlink, DownlinkError, Online, Reply};

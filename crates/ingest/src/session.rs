@@ -22,9 +22,9 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
 use tianshu_jt808::{
-    Authenticate, DecodeOptions, Frame, GeneralAck, Header, LocationReport, MAX_BODY_LEN, Message,
-    PacketRequest, Parameter, ParameterList, Params, Reassembler, ReassemblyLimits, Register, RegisterAck,
-    ServerTime, TerminalControl, Text, TextMessage, TrackLocation, WordList, encode_message, id,
+    Authenticate, DecodeOptions, Frame, GeneralAck, Header, MAX_BODY_LEN, Message, PacketRequest, Parameter,
+    ParameterList, Params, Reassembler, ReassemblyLimits, Register, RegisterAck, ServerTime, TerminalControl,
+    Text, TextMessage, TrackLocation, WordList, encode_message, id,
 };
 use tianshu_model::{Edition, Phone, PositionSource, Timestamp, VehicleId};
 use tianshu_store::{AppendSummary, DriverEvent};
@@ -41,6 +41,7 @@ use crate::codec::{Inbound, Jt808Codec};
 use crate::downlink::{Command, DownlinkError, Mailbox, Pending, Reply, Request, SessionHandle};
 use crate::metrics::{METRICS, msg_id_label};
 use crate::server::{Gateway, Stop};
+use crate::uplink::{Binding, Uplink, error_kind};
 
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -518,48 +519,20 @@ impl Session<'_> {
             return Flow::Close("frame_before_auth");
         };
         let recv_time = now_timestamp();
+        let binding = Binding {
+            phone,
+            vehicle,
+            recv_time,
+        };
+        if let Some(uplink) = Uplink::from_message(&message, binding) {
+            if let (Message::LocationReply(reply), Some(p)) = (&message, uplink.points.first()) {
+                self.pending
+                    .resolve(Some(reply.reply_serial), id::LOCATION_REPLY, Reply::Position(*p));
+            }
+            self.submit(header, uplink, received);
+            return Flow::Continue;
+        }
         match message {
-            Message::Location(report) => {
-                self.submit_reports(
-                    header,
-                    &[Ok(report)],
-                    phone,
-                    vehicle,
-                    recv_time,
-                    PositionSource::Live,
-                    received,
-                );
-            }
-            Message::LocationReply(reply) => {
-                if let Ok(p) = reply
-                    .report
-                    .to_position(phone, vehicle, recv_time, PositionSource::Live)
-                {
-                    self.pending
-                        .resolve(Some(reply.reply_serial), id::LOCATION_REPLY, Reply::Position(p));
-                }
-                self.submit_reports(
-                    header,
-                    &[Ok(reply.report)],
-                    phone,
-                    vehicle,
-                    recv_time,
-                    PositionSource::Live,
-                    received,
-                );
-            }
-            Message::LocationBatch(batch) => {
-                let reports: Vec<_> = batch.iter().collect();
-                self.submit_reports(
-                    header,
-                    &reports,
-                    phone,
-                    vehicle,
-                    recv_time,
-                    batch.source(),
-                    received,
-                );
-            }
             Message::Heartbeat | Message::UplinkPassthrough(_) => {
                 self.answer(header, header.serial, header.msg_id, GeneralAck::RESULT_OK);
             }
@@ -652,53 +625,29 @@ impl Session<'_> {
         Flow::Continue
     }
 
-    /// Hands the decodable reports of one frame to the sink; the frame is answered when they are durable.
-    /// Reports that do not decode are counted (a bad batch item does not hide the good ones); a frame with no
-    /// good report is answered "bad message".
-    #[allow(clippy::too_many_arguments)]
-    fn submit_reports(
-        &mut self,
-        header: &Header,
-        reports: &[Result<LocationReport<'_>, tianshu_jt808::Error>],
-        phone: Phone,
-        vehicle: VehicleId,
-        recv_time: Timestamp,
-        source: PositionSource,
-        received: Instant,
-    ) {
-        let mut points = Vec::with_capacity(reports.len());
-        for report in reports {
-            match report
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|r| r.to_position(phone, vehicle, recv_time, source))
-            {
-                Ok(p) => points.push(p),
-                Err(e) => {
-                    METRICS.decode_errors.with_label_values(&[error_kind(&e)]).inc();
-                    debug!(error = %e, "location report did not decode");
-                }
-            }
+    /// Hands the points of one frame to the sink; the frame is answered when they are durable. Reports that
+    /// were refused are counted (a bad batch item does not hide the good ones); a frame with no good report
+    /// is answered "bad message".
+    fn submit(&mut self, header: &Header, uplink: Uplink, received: Instant) {
+        for refused in &uplink.refused {
+            METRICS.decode_errors.with_label_values(&[refused.reason]).inc();
+            debug!(reason = refused.reason, detail = %refused.detail, "location report refused");
         }
+        let frames = self
+            .owed_override
+            .take()
+            .unwrap_or_else(|| vec![(header.serial, header.msg_id)]);
+        let points = uplink.points;
         if points.is_empty() {
-            let frames = self
-                .owed_override
-                .take()
-                .unwrap_or_else(|| vec![(header.serial, header.msg_id)]);
             for (serial, msg_id) in frames {
                 self.answer(header, serial, msg_id, GeneralAck::RESULT_BAD_MESSAGE);
             }
             return;
         }
-        let backfilled = if source == PositionSource::Backfill {
-            points.len() as u64
-        } else {
-            0
-        };
-        let frames = self
-            .owed_override
-            .take()
-            .unwrap_or_else(|| vec![(header.serial, header.msg_id)]);
+        let backfilled = points
+            .iter()
+            .filter(|p| p.source == PositionSource::Backfill)
+            .count() as u64;
         let owed = Owed {
             reply_to: *header,
             frames,
@@ -1041,22 +990,6 @@ fn register_result_label(result: u8) -> &'static str {
         RegisterAck::RESULT_NO_VEHICLE => "no_such_vehicle",
         RegisterAck::RESULT_TERMINAL_REGISTERED => "terminal_already_registered",
         RegisterAck::RESULT_NO_TERMINAL => "no_such_terminal",
-        _ => "other",
-    }
-}
-
-/// A bounded label for a codec error.
-pub(crate) fn error_kind(e: &tianshu_jt808::Error) -> &'static str {
-    use tianshu_jt808::Error as E;
-    match e {
-        E::FrameTooLong { .. } => "frame_too_long",
-        E::MissingDelimiter => "missing_delimiter",
-        E::HeaderTooShort { .. } => "header_too_short",
-        E::BadChecksum { .. } => "bad_checksum",
-        E::BodyLengthMismatch { .. } => "body_length_mismatch",
-        E::Truncated { .. } => "truncated",
-        E::InvalidBcd { .. } => "invalid_bcd",
-        E::InvalidTime { .. } => "invalid_time",
         _ => "other",
     }
 }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
+use tianshu_ingest::uplink::{Binding, Refusal as Rejection, Uplink};
 use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::sync::{mpsc, watch};
@@ -46,24 +47,6 @@ impl MqttStatus {
     fn set(&self, up: bool) {
         self.connected.store(up, Ordering::Relaxed);
         METRICS.connected.set(i64::from(up));
-    }
-}
-
-/// Why a message was refused; the reason is a metric label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// A fixed label.
-    pub reason: &'static str,
-    /// Details for the log.
-    pub detail: String,
-}
-
-impl Rejection {
-    pub(crate) fn new(reason: &'static str, detail: impl Into<String>) -> Self {
-        Rejection {
-            reason,
-            detail: detail.into(),
-        }
     }
 }
 
@@ -193,17 +176,8 @@ impl Shared {
         message: &Message,
         recv: Timestamp,
     ) -> Result<Option<Vec<Position>>, Rejection> {
-        let (phone, mut points) = match kind {
-            PayloadKind::Json => {
-                let p = crate::json::parse_position(message.payload())
-                    .map_err(|e| Rejection::new(e.reason, e.detail))?;
-                (p.phone, vec![p.point])
-            }
-            PayloadKind::Jt808 => {
-                let decoded = crate::frame::decode(message.payload())?;
-                (decoded.phone, decoded.points)
-            }
-        };
+        let mut scratch = Vec::new();
+        let (phone, payload) = Payload::parse(kind, message.payload(), &mut scratch)?;
         if phone != topic_phone {
             return Err(Rejection::new(
                 "terminal_mismatch",
@@ -220,12 +194,12 @@ impl Shared {
                 ));
             }
         };
-        for p in &mut points {
-            p.vehicle = vehicle;
-            p.phone = phone;
-            p.recv_time = recv;
-        }
-        Ok(Some(points))
+        let binding = Binding {
+            phone,
+            vehicle,
+            recv_time: recv,
+        };
+        payload.points(binding).map(Some)
     }
 
     /// Processes a group of messages that arrived together: each is decoded on its own (a bad one is
@@ -264,6 +238,58 @@ impl Shared {
             .zip(outcomes)
             .map(|((g, m, at), o)| (g, m, at, o))
             .collect()
+    }
+}
+
+/// A message's payload once validated, before its terminal's vehicle is known.
+enum Payload<'a> {
+    /// A JSON position.
+    Json(crate::json::JsonPosition),
+    /// A JT/T 808 message (its body borrowed from the unescaped frame).
+    Frame(tianshu_jt808::Message<'a>),
+}
+
+impl<'a> Payload<'a> {
+    /// Validates a payload of `kind` (a frame is unescaped into `scratch`): the terminal it names and what
+    /// it holds.
+    fn parse(
+        kind: PayloadKind,
+        payload: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<(Phone, Self), Rejection> {
+        match kind {
+            PayloadKind::Json => {
+                let p =
+                    crate::json::parse_position(payload).map_err(|e| Rejection::new(e.reason, e.detail))?;
+                Ok((p.phone, Payload::Json(p)))
+            }
+            PayloadKind::Jt808 => {
+                let (phone, message) = crate::frame::decode(payload, scratch)?;
+                Ok((phone, Payload::Frame(message)))
+            }
+        }
+    }
+
+    /// The points for `binding`, through the one uplink TCP uses too. Each refused point is counted; a message
+    /// that carried points and kept none is refused: a frame as `bad_frame`, a JSON position with the reason
+    /// its point was refused.
+    fn points(self, binding: Binding) -> Result<Vec<Position>, Rejection> {
+        let (uplink, whole) = match self {
+            Payload::Json(p) => (Uplink::from_points([p.point], binding), None),
+            Payload::Frame(m) => (crate::frame::points(&m, binding), Some("bad_frame")),
+        };
+        for r in &uplink.refused {
+            METRICS.points_rejected.with_label_values(&[r.reason]).inc();
+            debug!(phone = %binding.phone, reason = r.reason, detail = %r.detail, "mqtt: point refused");
+        }
+        if uplink.all_refused() {
+            let first = &uplink.refused[0];
+            return Err(Rejection::new(
+                whole.unwrap_or(first.reason),
+                first.detail.clone(),
+            ));
+        }
+        Ok(uplink.points)
     }
 }
 

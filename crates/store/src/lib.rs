@@ -391,11 +391,14 @@ impl std::ops::Deref for Store {
 /// The fix times a store accepts: from 1970-01-01 up to (not including) 3000-01-01 UTC.
 pub const FIX_TIME_RANGE_MS: std::ops::Range<i64> = 0..32_503_680_000_000;
 
+/// Whether the store takes a point with fix time `t` (inside [`FIX_TIME_RANGE_MS`]). Ingest checks each point
+/// with this before it appends, so one point out of range is refused alone instead of failing its batch.
+pub fn accepts_fix_time(t: Timestamp) -> bool {
+    FIX_TIME_RANGE_MS.contains(&t.0)
+}
+
 fn check_fix_times(points: &[Position]) -> Result<()> {
-    match points
-        .iter()
-        .position(|p| !FIX_TIME_RANGE_MS.contains(&p.fix_time.0))
-    {
+    match points.iter().position(|p| !accepts_fix_time(p.fix_time)) {
         None => Ok(()),
         Some(i) => Err(Error::Invalid {
             line: None,
