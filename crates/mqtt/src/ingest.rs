@@ -9,12 +9,18 @@
 //! Invariants:
 //! - A PUBACK is sent only after the message's points are committed, or after the message was refused
 //!   (a refused message is counted, logged with its topic, and acknowledged so it does not loop).
-//! - If the store fails, the append is retried; the message stays unacknowledged meanwhile.
+//! - Store failures: a transient one ([`tianshu_store::Error::is_transient`]: the database unreachable, a
+//!   commit failed part way) is retried with backoff while the messages stay unacknowledged. A permanent
+//!   one (the store refuses the points and would refuse them again) is never retried: the group's messages
+//!   are appended one by one, and the one the store refuses is refused as `store_refused` (counted and
+//!   acknowledged), so one poison message neither loops nor holds back the acknowledgements behind it.
+//!   Points reach the store already checked by the uplink, so this is the last line, not the usual path.
 //! - Acknowledgements for messages of an earlier connection are not sent: the broker redelivers those
 //!   messages, and the store's idempotence stores the redelivery once.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -147,23 +153,45 @@ impl Shared {
         true
     }
 
-    /// Appends until durable; false when shutdown came first.
-    async fn append(&self, points: Vec<Position>) -> bool {
+    /// Appends until durable, retrying transient failures: `Ok(true)` durable, `Ok(false)` shutdown came
+    /// first, `Err` the store refused the points (a permanent error: the same append would fail again).
+    async fn append(&self, points: &[Position]) -> Result<bool, tianshu_store::Error> {
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.store.append_points(&points).await {
+            match self.store.append_points(points).await {
                 Ok(summary) => {
                     METRICS.points_stored.inc_by(summary.inserted);
                     METRICS.points_duplicate.inc_by(summary.duplicates);
-                    return true;
+                    return Ok(true);
                 }
+                Err(e) if !e.is_transient() => return Err(e),
                 Err(e) => {
                     METRICS.store_retries.inc();
                     error!(points = points.len(), error = %e, "mqtt: append failed; message left unacknowledged, retrying");
                     if !self.pause(&mut delay).await {
-                        return false;
+                        return Ok(false);
                     }
                 }
+            }
+        }
+    }
+
+    /// Stores a group's points with one append, `spans[i]` being the range of `points` that message `i`
+    /// carried. Per message: `Ok(true)` durable, `Ok(false)` shutdown came first, `Err` refused by the store.
+    /// When the store refuses the group's append, the messages are appended one by one, so only the one it
+    /// refuses is refused.
+    async fn store_group(&self, points: &[Position], spans: &[Range<usize>]) -> Vec<Result<bool, Rejection>> {
+        let refused = |e: tianshu_store::Error| Rejection::new("store_refused", e.to_string());
+        match self.append(points).await {
+            Ok(durable) => vec![Ok(durable); spans.len()],
+            Err(e) if spans.len() == 1 => vec![Err(refused(e))],
+            Err(e) => {
+                warn!(messages = spans.len(), error = %e, "mqtt: the store refused a group; appending its messages one by one");
+                let mut outcomes = Vec::with_capacity(spans.len());
+                for span in spans {
+                    outcomes.push(self.append(&points[span.clone()]).await.map_err(refused));
+                }
+                outcomes
             }
         }
     }
@@ -209,14 +237,19 @@ impl Shared {
         let recv = now();
         let mut outcomes: Vec<Result<Outcome, Rejection>> = Vec::with_capacity(group.len());
         let mut points = Vec::with_capacity(group.len());
-        for (_, message, _) in &group {
+        // (message index, its range of `points`), for the messages that carried points.
+        let mut spans: Vec<(usize, Range<usize>)> = Vec::new();
+        for (i, (_, message, _)) in group.iter().enumerate() {
             let outcome = match routes.route(message.topic()) {
                 Err(r) => Err(r),
                 Ok((kind, phone)) => {
                     received_counter(kind).inc();
                     match self.decode(kind, phone, message, recv).await {
                         Ok(Some(p)) => {
-                            points.extend(p);
+                            if !p.is_empty() {
+                                spans.push((i, points.len()..points.len() + p.len()));
+                                points.extend(p);
+                            }
                             Ok(Outcome::Stored)
                         }
                         Ok(None) => Ok(Outcome::Abandoned),
@@ -226,11 +259,15 @@ impl Shared {
             };
             outcomes.push(outcome);
         }
-        if !points.is_empty() && !self.append(points).await {
-            for o in &mut outcomes {
-                if matches!(o, Ok(Outcome::Stored)) {
-                    *o = Ok(Outcome::Abandoned);
-                }
+        if !spans.is_empty() {
+            let ranges: Vec<Range<usize>> = spans.iter().map(|(_, r)| r.clone()).collect();
+            let stored = self.store_group(&points, &ranges).await;
+            for ((i, _), result) in spans.into_iter().zip(stored) {
+                outcomes[i] = match result {
+                    Ok(true) => Ok(Outcome::Stored),
+                    Ok(false) => Ok(Outcome::Abandoned),
+                    Err(r) => Err(r),
+                };
             }
         }
         group
@@ -485,5 +522,62 @@ async fn ack(client: &Client, generation: &AtomicU64, (g, message, at, outcome):
     }
     if client.ack(&message).await.is_err() {
         debug!(topic = %message.topic(), "mqtt: client closed before the acknowledgement");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tianshu_model::{Timestamp, VehicleId};
+
+    use super::*;
+
+    /// A group whose append the store refuses for one message's point: the others are stored, only that
+    /// message is refused (and so acknowledged), and nothing is retried forever.
+    #[tokio::test]
+    async fn a_point_the_store_refuses_costs_only_its_message() {
+        let dir = std::env::temp_dir().join(format!("tianshu-mqtt-refusal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&format!("sqlite:{}", dir.join("refusal.db").display()))
+            .await
+            .unwrap();
+        let (_stop, shutdown) = watch::channel(false);
+        let shared = Shared {
+            store: store.clone(),
+            terminals: TerminalCache {
+                entries: Mutex::new(HashMap::new()),
+            },
+            lookup: tokio::sync::Mutex::new(()),
+            shutdown,
+        };
+        let t0 = Timestamp::from_secs(1_795_737_600);
+        let point = |fix_time: Timestamp| Position {
+            vehicle: VehicleId(1),
+            fix_time,
+            ..Default::default()
+        };
+        // Built by hand: the uplink would have refused the middle one before it reached the store.
+        let points = [
+            point(t0),
+            point(Timestamp::from_millis(-1_000)),
+            point(Timestamp::from_secs(t0.secs() + 1)),
+        ];
+        let spans = [0..1, 1..2, 2..3];
+        let outcomes = tokio::time::timeout(Duration::from_secs(30), shared.store_group(&points, &spans))
+            .await
+            .expect("a refusal of the store is not retried forever");
+        assert_eq!(outcomes[0], Ok(true));
+        assert_eq!(outcomes[1].as_ref().map_err(|r| r.reason), Err("store_refused"));
+        assert_eq!(outcomes[2], Ok(true));
+        let stored: Vec<Position> = futures::TryStreamExt::try_collect(
+            store
+                .track(VehicleId(1), t0, Timestamp::from_secs(t0.secs() + 10))
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(stored.len(), 2, "the other messages' points are stored");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
