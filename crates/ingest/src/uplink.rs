@@ -144,13 +144,16 @@ pub fn error_kind(e: &tianshu_jt808::Error) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    //! Also the report fixtures of the session machine's tests.
+
     use tianshu_jt808::{BasicLocation, BatchItems, Items, LocationBatch, LocationReply};
     use tianshu_model::StatusFlags;
 
     use super::*;
 
-    const T0: i64 = 1_795_737_600;
+    /// The base instant of test reports: 2026-11-27T00:00:00Z.
+    pub(crate) const T0: i64 = 1_795_737_600;
 
     fn binding() -> Binding {
         Binding {
@@ -160,7 +163,8 @@ mod tests {
         }
     }
 
-    fn report(secs: i64) -> LocationReport<'static> {
+    /// A report fixed at `T0 + secs`.
+    pub(crate) fn report(secs: i64) -> LocationReport<'static> {
         let p = Position {
             fix_time: Timestamp::from_secs(T0 + secs),
             lat_e6: 30_200_000,
@@ -174,21 +178,30 @@ mod tests {
         }
     }
 
+    /// A report at `T0 + secs` whose clock is not BCD (a damaged clock chip).
+    pub(crate) fn garbled(secs: i64) -> LocationReport<'static> {
+        let mut r = report(secs);
+        r.basic.time_bcd = [0xff; 6];
+        r
+    }
+
+    /// A 0x0704 of `reports` (type 1: blind-area backfill).
+    pub(crate) fn batch<'a>(reports: &'a [LocationReport<'a>], location_type: u8) -> Message<'a> {
+        Message::LocationBatch(LocationBatch {
+            count: reports.len() as u16,
+            location_type,
+            items: BatchItems::List(reports),
+        })
+    }
+
     fn fix_secs(u: &Uplink) -> Vec<i64> {
         u.points.iter().map(|p| p.fix_time.secs() - T0).collect()
     }
 
     #[test]
     fn a_garbled_batch_item_is_refused_alone() {
-        let mut garbled = report(11);
-        garbled.basic.time_bcd = [0xff; 6];
-        let reports = [report(10), garbled, report(12)];
-        let batch = LocationBatch {
-            count: 3,
-            location_type: 1,
-            items: BatchItems::List(&reports),
-        };
-        let u = Uplink::from_message(&Message::LocationBatch(batch), binding()).unwrap();
+        let reports = [report(10), garbled(11), report(12)];
+        let u = Uplink::from_message(&batch(&reports, 1), binding()).unwrap();
         assert_eq!(fix_secs(&u), vec![10, 12]);
         assert_eq!(u.refused.len(), 1);
         assert_eq!(u.refused[0].reason, "invalid_bcd");
