@@ -20,6 +20,42 @@ use tianshu_store::Store;
 
 const WAIT: Duration = Duration::from_secs(90);
 
+/// An instance of a test's own: its database with `n` provisioned terminals, `tianshu serve` subscribed to
+/// the test's topic prefix on the shared broker (the probe is terminal 0's first stored point).
+struct Subscribed {
+    _db: Scratch,
+    store: Store,
+    dir: ScratchDir,
+    prefix: String,
+    tianshu: Tianshu,
+}
+
+/// The fix times of terminal `i`'s stored points, in seconds after `T0`.
+async fn fix_secs(store: &Store, i: u32) -> Vec<i64> {
+    let points = stored(store, PHONE_BASE, i).await;
+    points.iter().map(|p| p.fix_time.secs() - T0_SECS).collect()
+}
+
+impl Subscribed {
+    async fn start(name: &str, n: u32) -> Subscribed {
+        let db = Scratch::postgres(name).await;
+        let store = Store::open(&db.url()).await.expect("opening the store");
+        provision(&store, PHONE_BASE, n).await;
+        let dir = ScratchDir::new(name);
+        let prefix = unique("t");
+        let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
+        let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
+        wait_subscribed(&tianshu, &store, &prefix, 0, &dir.0).await;
+        Subscribed {
+            _db: db,
+            store,
+            dir,
+            prefix,
+            tianshu,
+        }
+    }
+}
+
 /// JSON positions and raw frames, each published twice (once by mosquitto_pub, once by rumqttc), are
 /// stored exactly once, bound to the right vehicle, and the instance is ready with the broker connected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,4 +618,99 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
         assert_eq!(times.len(), points.len(), "no point of terminal {i} stored twice");
         assert_eq!(times.last().copied(), Some(T0_SECS + 1000));
     }
+}
+
+/// A 0x0704 batch of three reports whose middle one is garbled (its clock is not BCD): the two good
+/// reports are stored, as over TCP, the garbled one is counted as a refused point with the codec's reason,
+/// and the message is acknowledged, not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_a_batch_with_one_garbled_report_keeps_the_good_ones() {
+    let t = Subscribed::start("mqtt_batch", 2).await;
+    let (store, dir, prefix, tianshu) = (&t.store, &t.dir, &t.prefix, &t.tianshu);
+    let before = tianshu.metrics().await;
+
+    let terminal = phone(PHONE_BASE, 1);
+    let topic = format!("{prefix}/in/jt808/{}", terminal.padded(12));
+    let batch = frame_0704(terminal, &[10, 11, 12], Some(1), 1);
+    mosquitto_pub(1883, &topic, &batch, &dir.0);
+    wait_for("the batch to be processed and acknowledged", WAIT, || async {
+        let now = tianshu.metrics().await;
+        metric(&now, "tianshu_mqtt_messages_received_total", "payload=\"jt808\"") >= 1.0
+            && metric(&now, "tianshu_mqtt_inflight_messages", "") == 0.0
+    })
+    .await;
+
+    let after = tianshu.metrics().await;
+    let delta = |name: &str, labels: &str| metric(&after, name, labels) - metric(&before, name, labels);
+    let times = fix_secs(store, 1).await;
+    assert_eq!(times, vec![10, 12], "the good reports of the batch are stored");
+    assert_eq!(
+        delta("tianshu_mqtt_points_rejected_total", "reason=\"invalid_bcd\""),
+        1.0,
+        "the garbled report is counted with the codec's reason"
+    );
+    assert_eq!(
+        delta("tianshu_mqtt_messages_rejected_total", ""),
+        0.0,
+        "the message itself is not refused"
+    );
+}
+
+/// A JSON position whose time is valid RFC 3339 but before 1970, which the store does not take, is
+/// published first, then good positions right behind it (so they arrive together). The poison message is
+/// refused with its reason, counted and acknowledged; the good ones are stored and acknowledged. Nothing
+/// loops and nothing waits behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_a_poison_message_is_refused_alone_and_holds_nothing_back() {
+    let t = Subscribed::start("mqtt_poison", 2).await;
+    let (store, prefix, tianshu) = (&t.store, &t.prefix, &t.tianshu);
+    let before = tianshu.metrics().await;
+
+    let terminal = phone(PHONE_BASE, 1);
+    let topic = format!("{prefix}/in/json/{}", terminal.padded(12));
+    let poison = json_position(terminal, 0).replace("2026-11-27T00:00:00Z", "1969-12-31T23:59:59Z");
+    assert!(
+        poison.contains("1969"),
+        "the poison message has its pre-1970 time"
+    );
+    let publisher = rumqttc_publisher(1883, &unique("pub"));
+    let good: Vec<String> = (1..=20).map(|secs| json_position(terminal, secs)).collect();
+    for payload in std::iter::once(&poison).chain(&good) {
+        publisher
+            .publish(
+                &topic,
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                payload.clone().into_bytes(),
+            )
+            .await
+            .unwrap();
+    }
+    wait_for(
+        "every message stored or refused, and acknowledged",
+        WAIT,
+        || async {
+            let now = tianshu.metrics().await;
+            stored(store, PHONE_BASE, 1).await.len() == 20
+                && metric(&now, "tianshu_mqtt_messages_rejected_total", "")
+                    > metric(&before, "tianshu_mqtt_messages_rejected_total", "")
+                && metric(&now, "tianshu_mqtt_inflight_messages", "") == 0.0
+        },
+    )
+    .await;
+
+    let after = tianshu.metrics().await;
+    let label = "reason=\"fix_time_out_of_range\"";
+    assert_eq!(
+        metric(&after, "tianshu_mqtt_messages_rejected_total", label)
+            - metric(&before, "tianshu_mqtt_messages_rejected_total", label),
+        1.0,
+        "the poison message is refused once, with its reason"
+    );
+    let times = fix_secs(store, 1).await;
+    assert_eq!(
+        times,
+        (1..=20).collect::<Vec<_>>(),
+        "every good message is stored"
+    );
 }

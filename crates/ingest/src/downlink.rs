@@ -14,11 +14,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use tianshu_jt808::{
+    Header, Message, Parameter, ParameterList, Params, TerminalControl, Text, TextMessage, TrackLocation,
+    encode_message,
+};
 use tianshu_model::{Phone, Position};
 use tokio::sync::{Notify, oneshot};
 
 use crate::metrics::METRICS;
+use crate::text::to_gbk;
 
 /// A command the platform sends to a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +81,58 @@ impl Command {
             Command::QueryAttributes => 0x0107,
             _ => 0x0001,
         }
+    }
+}
+
+impl Command {
+    /// Appends the command's frame, with `header` (its serial assigned by the session), to `out`.
+    pub(crate) fn encode(&self, header: &Header, out: &mut BytesMut) -> Result<(), DownlinkError> {
+        let encoded = match self {
+            Command::QueryPosition => encode_message(header, &Message::QueryLocation, out),
+            Command::TemporaryTracking {
+                interval_secs,
+                validity_secs,
+            } => {
+                let track = TrackLocation {
+                    interval_secs: *interval_secs,
+                    validity_secs: *validity_secs,
+                };
+                encode_message(header, &Message::TrackLocation(track), out)
+            }
+            Command::SetParameters(list) => {
+                let params: Vec<Parameter<'_>> = list
+                    .iter()
+                    .map(|(id, v)| Parameter { id: *id, value: v })
+                    .collect();
+                let list = ParameterList {
+                    count: u8::try_from(params.len()).unwrap_or(u8::MAX),
+                    params: Params::List(&params),
+                };
+                encode_message(header, &Message::SetParameters(list), out)
+            }
+            Command::QueryParameters => encode_message(header, &Message::QueryParameters, out),
+            Command::Text { flags, text } => {
+                let gbk = to_gbk(text)
+                    .ok_or_else(|| DownlinkError::Encode("text has characters GBK cannot encode".into()))?;
+                let msg = TextMessage {
+                    flags: *flags,
+                    text_type: Some(1),
+                    text: Text(&gbk),
+                };
+                encode_message(header, &Message::TextMessage(msg), out)
+            }
+            Command::Control { command, params } => {
+                let gbk = to_gbk(params)
+                    .ok_or_else(|| DownlinkError::Encode("parameters GBK cannot encode".into()))?;
+                let msg = TerminalControl {
+                    command: *command,
+                    parameters: &gbk,
+                };
+                encode_message(header, &Message::TerminalControl(msg), out)
+            }
+            Command::QueryAttributes => encode_message(header, &Message::QueryAttributes, out),
+        };
+        encoded.map_err(|e| DownlinkError::Encode(e.to_string()))
     }
 }
 

@@ -11,71 +11,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tianshu_store::Store;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::config::GatewayConfig;
-use crate::downlink::{Downlink, Online};
-use crate::limits::{AuthThrottle, PerIpLimiter};
+use crate::gateway::Gateway;
 use crate::metrics::METRICS;
-use crate::sink::PointSink;
-
-/// What every session of a gateway shares.
-pub struct Gateway {
-    /// The settings.
-    pub config: GatewayConfig,
-    /// The registry (terminals, vehicles) and driver events.
-    pub store: Store,
-    /// Where points go, and how their durability is learnt.
-    pub sink: Arc<dyn PointSink>,
-    /// Who is online here.
-    pub online: Arc<Online>,
-    /// Open connections per address.
-    pub per_ip: PerIpLimiter,
-    /// Failed authentications per phone.
-    pub auth_throttle: AuthThrottle,
-    /// Connection permits.
-    pub permits: Arc<Semaphore>,
-}
-
-impl Gateway {
-    /// A gateway over `store`, handing points to `sink`.
-    pub fn new(config: GatewayConfig, store: Store, sink: Arc<dyn PointSink>) -> Arc<Self> {
-        let per_ip = PerIpLimiter::new(config.max_connections_per_ip);
-        let auth_throttle = AuthThrottle::new(
-            config.auth_failures_max,
-            Duration::from_secs(config.auth_failure_window_secs),
-        );
-        let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
-        Arc::new(Gateway {
-            config,
-            store,
-            sink,
-            online: Arc::default(),
-            per_ip,
-            auth_throttle,
-            permits,
-        })
-    }
-
-    /// The handle for sending commands to the terminals online here.
-    pub fn downlink(&self) -> Downlink {
-        Downlink::new(self.online.clone(), self.config.downlink_timeout())
-    }
-}
-
-/// Signals a session watches besides its socket.
-#[derive(Clone)]
-pub(crate) struct Stop {
-    /// Stop reading; finish in-flight acknowledgements; close.
-    pub drain: CancellationToken,
-    /// The grace period is over: close now.
-    pub abort: CancellationToken,
-}
+use crate::session::Stop;
 
 /// Accepts terminals on `listener` until `shutdown` is cancelled, then shuts down gracefully. Returns when
 /// every session has ended.

@@ -9,26 +9,31 @@
 //! Invariants:
 //! - A PUBACK is sent only after the message's points are committed, or after the message was refused
 //!   (a refused message is counted, logged with its topic, and acknowledged so it does not loop).
-//! - If the store fails, the append is retried; the message stays unacknowledged meanwhile.
+//! - Store failures: a transient one ([`tianshu_store::Error::is_transient`]: the database unreachable, a
+//!   commit failed part way) is retried with backoff while the messages stay unacknowledged. A permanent
+//!   one (the store refuses the points and would refuse them again) is never retried: the group's messages
+//!   are appended one by one, and the one the store refuses is refused as `store_refused` (counted and
+//!   acknowledged), so one poison message neither loops nor holds back the acknowledgements behind it.
+//!   Points reach the store already checked by the uplink, so this is the last line, not the usual path.
 //! - Acknowledgements for messages of an earlier connection are not sent: the broker redelivers those
 //!   messages, and the store's idempotence stores the redelivery once.
 
-use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
-use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
-use crate::client::{self, Client, Event, Message};
-use crate::config::{MqttConfig, PayloadKind};
+use crate::client::{self, Client, Event, EventLoop};
+use crate::config::{MqttConfig, Subscription};
 use crate::metrics::METRICS;
+use crate::process::{Finished, GROUP_MAX_MESSAGES, Outcome, Processor, Received};
 use crate::topic::TopicRoutes;
 
 /// The ingest connection's state, for `/readyz`.
@@ -49,232 +54,6 @@ impl MqttStatus {
     }
 }
 
-/// Why a message was refused; the reason is a metric label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// A fixed label.
-    pub reason: &'static str,
-    /// Details for the log.
-    pub detail: String,
-}
-
-impl Rejection {
-    pub(crate) fn new(reason: &'static str, detail: impl Into<String>) -> Self {
-        Rejection {
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
-
-/// Known terminals, so that a message does not cost a registry query. Entries expire, so a terminal
-/// provisioned while Tianshu runs is accepted soon after.
-struct TerminalCache {
-    entries: Mutex<HashMap<Phone, (Option<VehicleId>, Instant)>>,
-}
-
-/// A known terminal is looked up again after this long (its binding may change).
-const KNOWN_TTL: Duration = Duration::from_secs(60);
-/// An unknown terminal is looked up again after this long (it may have just been provisioned).
-const UNKNOWN_TTL: Duration = Duration::from_secs(5);
-
-impl TerminalCache {
-    fn get(&self, phone: Phone) -> Option<Option<VehicleId>> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let (vehicle, at) = entries.get(&phone)?;
-        let ttl = if vehicle.is_some() { KNOWN_TTL } else { UNKNOWN_TTL };
-        (at.elapsed() < ttl).then_some(*vehicle)
-    }
-
-    fn put(&self, phone: Phone, vehicle: Option<VehicleId>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        // Bounded: a flood of made-up phone numbers must not grow memory without end.
-        if entries.len() >= 200_000 {
-            entries.retain(|_, (v, _)| v.is_some());
-            if entries.len() >= 200_000 {
-                entries.clear();
-            }
-        }
-        entries.insert(phone, (vehicle, Instant::now()));
-    }
-}
-
-/// Shared by the processing futures.
-struct Shared {
-    store: Store,
-    terminals: TerminalCache,
-    lookup: tokio::sync::Mutex<()>,
-    shutdown: watch::Receiver<bool>,
-}
-
-/// What became of one message.
-enum Outcome {
-    /// Its points are durable (or it had none to store).
-    Stored,
-    /// Shutdown came before the points were durable: do not acknowledge.
-    Abandoned,
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_datetime(&chrono::Utc::now())
-}
-
-impl Shared {
-    /// The vehicle of `phone` (`Some(None)`: not provisioned or not bound), from the cache or the registry;
-    /// retries while the store is unreachable. `None` when shutdown came first.
-    async fn vehicle_of(&self, phone: Phone) -> Option<Option<VehicleId>> {
-        if let Some(v) = self.terminals.get(phone) {
-            return Some(v);
-        }
-        // One lookup at a time: after a restart hundreds of redelivered messages of one terminal would
-        // otherwise each query the registry (and take every pooled connection from the writer).
-        let _one_at_a_time = self.lookup.lock().await;
-        if let Some(v) = self.terminals.get(phone) {
-            return Some(v);
-        }
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match self.store.backend().terminal(phone).await {
-                Ok(t) => {
-                    let vehicle = t.and_then(|t| t.vehicle);
-                    self.terminals.put(phone, vehicle);
-                    return Some(vehicle);
-                }
-                Err(e) => {
-                    error!(%phone, error = %e, "mqtt: registry lookup failed; retrying");
-                    if !self.pause(&mut delay).await {
-                        return None;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sleeps with backoff; false when shutdown began.
-    async fn pause(&self, delay: &mut Duration) -> bool {
-        let mut shutdown = self.shutdown.clone();
-        if *shutdown.borrow() {
-            return false;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(*delay) => {}
-            _ = shutdown.changed() => return false,
-        }
-        *delay = (*delay * 2).min(Duration::from_secs(5));
-        true
-    }
-
-    /// Appends until durable; false when shutdown came first.
-    async fn append(&self, points: Vec<Position>) -> bool {
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match self.store.append_points(&points).await {
-                Ok(summary) => {
-                    METRICS.points_stored.inc_by(summary.inserted);
-                    METRICS.points_duplicate.inc_by(summary.duplicates);
-                    return true;
-                }
-                Err(e) => {
-                    METRICS.store_retries.inc();
-                    error!(points = points.len(), error = %e, "mqtt: append failed; message left unacknowledged, retrying");
-                    if !self.pause(&mut delay).await {
-                        return false;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Decodes one message and binds its points to the terminal's vehicle. `Ok(None)`: shutdown came first.
-    async fn decode(
-        &self,
-        kind: PayloadKind,
-        topic_phone: Phone,
-        message: &Message,
-        recv: Timestamp,
-    ) -> Result<Option<Vec<Position>>, Rejection> {
-        let (phone, mut points) = match kind {
-            PayloadKind::Json => {
-                let p = crate::json::parse_position(message.payload())
-                    .map_err(|e| Rejection::new(e.reason, e.detail))?;
-                (p.phone, vec![p.point])
-            }
-            PayloadKind::Jt808 => {
-                let decoded = crate::frame::decode(message.payload())?;
-                (decoded.phone, decoded.points)
-            }
-        };
-        if phone != topic_phone {
-            return Err(Rejection::new(
-                "terminal_mismatch",
-                format!("payload names terminal {phone}, topic names {topic_phone}"),
-            ));
-        }
-        let vehicle = match self.vehicle_of(phone).await {
-            None => return Ok(None),
-            Some(Some(v)) => v,
-            Some(None) => {
-                return Err(Rejection::new(
-                    "unknown_terminal",
-                    format!("terminal {phone} is not provisioned"),
-                ));
-            }
-        };
-        for p in &mut points {
-            p.vehicle = vehicle;
-            p.phone = phone;
-            p.recv_time = recv;
-        }
-        Ok(Some(points))
-    }
-
-    /// Processes a group of messages that arrived together: each is decoded on its own (a bad one is
-    /// refused alone), and the points of all the good ones go to the store in one append, which costs the
-    /// writer one queue entry instead of one per message.
-    async fn process_group(&self, routes: &TopicRoutes, group: Vec<Received>) -> Vec<Finished> {
-        let recv = now();
-        let mut outcomes: Vec<Result<Outcome, Rejection>> = Vec::with_capacity(group.len());
-        let mut points = Vec::with_capacity(group.len());
-        for (_, message, _) in &group {
-            let outcome = match routes.route(message.topic()) {
-                Err(r) => Err(r),
-                Ok((kind, phone)) => {
-                    received_counter(kind).inc();
-                    match self.decode(kind, phone, message, recv).await {
-                        Ok(Some(p)) => {
-                            points.extend(p);
-                            Ok(Outcome::Stored)
-                        }
-                        Ok(None) => Ok(Outcome::Abandoned),
-                        Err(r) => Err(r),
-                    }
-                }
-            };
-            outcomes.push(outcome);
-        }
-        if !points.is_empty() && !self.append(points).await {
-            for o in &mut outcomes {
-                if matches!(o, Ok(Outcome::Stored)) {
-                    *o = Ok(Outcome::Abandoned);
-                }
-            }
-        }
-        group
-            .into_iter()
-            .zip(outcomes)
-            .map(|((g, m, at), o)| (g, m, at, o))
-            .collect()
-    }
-}
-
-/// A message as received: connection generation, the message, when it arrived.
-type Received = (u64, Message, Instant);
-/// A processed message, ready to be acknowledged (or not).
-type Finished = (u64, Message, Instant, Result<Outcome, Rejection>);
-
-/// Most messages processed as one group (one append).
-const GROUP_MAX_MESSAGES: usize = 512;
-
 /// Runs MQTT ingest until `shutdown` resolves: connects to the broker in `config`, subscribes, stores what
 /// arrives and acknowledges it after commit. Returns when shut down (after acknowledging what was committed).
 pub async fn run(
@@ -285,134 +64,32 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), client::ClientError> {
     let routes = Arc::new(TopicRoutes::new(&config.subscriptions));
-    let (client, mut eventloop) = client::connect(&config, &config.client_id, password.as_deref(), true)?;
+    let (client, eventloop) = client::connect(&config, &config.client_id, password.as_deref(), true)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let generation = Arc::new(AtomicU64::new(0));
-    let max_inflight = usize::from(config.max_inflight_messages).max(1);
     // Unbounded on purpose: the connection task must never wait on processing, or the event loop stops
     // being polled, acknowledgements stop being sent, and the broker stops delivering: a deadlock. What
     // arrives is bounded by the broker's in-flight window (MQTT 5 receive maximum, or the broker's own
     // limit); processing takes at most `max_inflight_messages` at once, the rest waits here.
-    let (tx, mut rx) = mpsc::unbounded_channel::<Received>();
-
-    // The connection task: never waits on the store.
-    let conn = {
-        let client = client.clone();
-        let generation = generation.clone();
-        let status = status.clone();
-        let subscriptions = config.subscriptions.clone();
-        let min_backoff = Duration::from_millis(config.reconnect_min_backoff_ms.max(1));
-        let max_backoff = Duration::from_millis(config.reconnect_max_backoff_ms.max(1));
-        let url = config.url.clone();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let mut backoff = min_backoff;
-            loop {
-                let event = tokio::select! {
-                    e = eventloop.poll() => e,
-                    _ = stop.changed() => break,
-                };
-                match event {
-                    Ok(Event::Connected { session_present }) => {
-                        let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
-                        status.set(true);
-                        backoff = min_backoff;
-                        info!(broker = %url, session_present, generation = g, "mqtt: connected");
-                        let client = client.clone();
-                        let subscriptions = subscriptions.clone();
-                        tokio::spawn(async move {
-                            for s in &subscriptions {
-                                if client.subscribe(&s.filter, 1).await.is_err() {
-                                    return;
-                                }
-                            }
-                        });
-                    }
-                    Ok(Event::Message(m)) => {
-                        let g = generation.load(Ordering::SeqCst);
-                        METRICS.inflight.inc();
-                        if tx.send((g, *m, Instant::now())).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(Event::Other) => {}
-                    Err(e) => {
-                        if status.is_connected() {
-                            error!(broker = %url, error = %e, "mqtt: connection lost; reconnecting");
-                        } else {
-                            warn!(broker = %url, error = %e, retry_in_ms = backoff.as_millis() as u64, "mqtt: cannot connect");
-                        }
-                        status.set(false);
-                        METRICS.connection_errors.with_label_values(&["ingest"]).inc();
-                        tokio::select! {
-                            _ = tokio::time::sleep(backoff) => {}
-                            _ = stop.changed() => break,
-                        }
-                        backoff = (backoff * 2).min(max_backoff);
-                    }
-                }
-            }
-            status.set(false);
-        })
+    let (tx, rx) = mpsc::unbounded_channel::<Received>();
+    let connection = Connection {
+        client: client.clone(),
+        generation: generation.clone(),
+        status: status.clone(),
+        subscriptions: config.subscriptions.clone(),
+        min_backoff: Duration::from_millis(config.reconnect_min_backoff_ms.max(1)),
+        max_backoff: Duration::from_millis(config.reconnect_max_backoff_ms.max(1)),
+        url: config.url.clone(),
     };
-
-    let shared = Arc::new(Shared {
-        store,
-        terminals: TerminalCache {
-            entries: Mutex::new(HashMap::new()),
-        },
-        lookup: tokio::sync::Mutex::new(()),
-        shutdown: stop_rx.clone(),
-    });
-    let mut pending: FuturesOrdered<futures::future::BoxFuture<'static, Vec<Finished>>> =
-        FuturesOrdered::new();
-    // Messages taken from the channel and not yet acknowledged.
-    let mut in_process = 0usize;
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            biased;
-            _ = &mut shutdown => {
-                // Let in-flight appends finish and be acknowledged, briefly; then stop retrying.
-                let drain = tokio::time::sleep(Duration::from_secs(5));
-                tokio::pin!(drain);
-                loop {
-                    tokio::select! {
-                        done = pending.next() => match done {
-                            Some(done) => {
-                                for d in done {
-                                    ack(&client, &generation, d).await;
-                                }
-                            }
-                            None => break,
-                        },
-                        _ = &mut drain => break,
-                    }
-                }
-                break;
-            }
-            Some(done) = pending.next(), if !pending.is_empty() => {
-                let done: Vec<Finished> = done;
-                in_process -= done.len();
-                for d in done {
-                    ack(&client, &generation, d).await;
-                }
-            }
-            received = rx.recv(), if in_process < max_inflight => {
-                let Some(first) = received else { break };
-                let mut group = vec![first];
-                while group.len() < GROUP_MAX_MESSAGES && in_process + group.len() < max_inflight {
-                    match rx.try_recv() {
-                        Ok(m) => group.push(m),
-                        Err(_) => break,
-                    }
-                }
-                in_process += group.len();
-                let (shared, routes) = (shared.clone(), routes.clone());
-                pending.push_back(Box::pin(async move { shared.process_group(&routes, group).await }));
-            }
-        }
-    }
+    let conn = tokio::spawn(connection.run(eventloop, tx, stop_rx.clone()));
+    let processing = Processing {
+        processor: Arc::new(Processor::new(store, stop_rx)),
+        routes,
+        client: client.clone(),
+        generation,
+        max_inflight: usize::from(config.max_inflight_messages).max(1),
+    };
+    processing.run(rx, shutdown).await;
     let _ = stop_tx.send(true);
     client.disconnect().await;
     // Give the event loop a moment to flush the acknowledgements and the DISCONNECT.
@@ -422,15 +99,154 @@ pub async fn run(
     Ok(())
 }
 
-/// The received-messages counter of a payload kind, looked up once (no label hashing per message).
-fn received_counter(kind: PayloadKind) -> &'static prometheus::IntCounter {
-    static JSON: std::sync::LazyLock<prometheus::IntCounter> =
-        std::sync::LazyLock::new(|| METRICS.messages_received.with_label_values(&["json"]));
-    static JT808: std::sync::LazyLock<prometheus::IntCounter> =
-        std::sync::LazyLock::new(|| METRICS.messages_received.with_label_values(&["jt808"]));
-    match kind {
-        PayloadKind::Json => &JSON,
-        PayloadKind::Jt808 => &JT808,
+/// The connection task: polls the event loop, never waiting on the store.
+struct Connection {
+    /// For subscribing after each connection acknowledgement.
+    client: Client,
+    /// Incremented at each connection acknowledgement.
+    generation: Arc<AtomicU64>,
+    /// Up or down, for `/readyz`.
+    status: Arc<MqttStatus>,
+    /// What to subscribe to.
+    subscriptions: Vec<Subscription>,
+    /// The first reconnection delay.
+    min_backoff: Duration,
+    /// The longest reconnection delay.
+    max_backoff: Duration,
+    /// The broker, for logs.
+    url: String,
+}
+
+impl Connection {
+    /// Hands every message to `tx` with its connection generation, until `stop` turns true.
+    async fn run(
+        self,
+        mut eventloop: EventLoop,
+        tx: mpsc::UnboundedSender<Received>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut backoff = self.min_backoff;
+        loop {
+            let event = tokio::select! {
+                e = eventloop.poll() => e,
+                _ = stop.changed() => break,
+            };
+            match event {
+                Ok(Event::Connected { session_present }) => {
+                    backoff = self.min_backoff;
+                    self.connected(session_present);
+                }
+                Ok(Event::Message(m)) => {
+                    let g = self.generation.load(Ordering::SeqCst);
+                    METRICS.inflight.inc();
+                    if tx.send((g, *m, std::time::Instant::now())).is_err() {
+                        break;
+                    }
+                }
+                Ok(Event::Other) => {}
+                Err(e) => {
+                    if self.status.is_connected() {
+                        error!(broker = %self.url, error = %e, "mqtt: connection lost; reconnecting");
+                    } else {
+                        warn!(broker = %self.url, error = %e, retry_in_ms = backoff.as_millis() as u64, "mqtt: cannot connect");
+                    }
+                    self.status.set(false);
+                    METRICS.connection_errors.with_label_values(&["ingest"]).inc();
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => break,
+                    }
+                    backoff = (backoff * 2).min(self.max_backoff);
+                }
+            }
+        }
+        self.status.set(false);
+    }
+
+    /// A connection acknowledgement: a new generation, and the subscriptions sent (from a task of their own,
+    /// so the event loop keeps being polled while they go out).
+    fn connected(&self, session_present: bool) {
+        let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.status.set(true);
+        info!(broker = %self.url, session_present, generation = g, "mqtt: connected");
+        let client = self.client.clone();
+        let subscriptions = self.subscriptions.clone();
+        tokio::spawn(async move {
+            for s in &subscriptions {
+                if client.subscribe(&s.filter, 1).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The processing side: takes messages in groups, processes several groups at once, acknowledges in order.
+struct Processing {
+    /// Turns groups into durable points.
+    processor: Arc<Processor>,
+    /// Which subscription a topic belongs to.
+    routes: Arc<TopicRoutes>,
+    /// For the acknowledgements.
+    client: Client,
+    /// The current connection's generation.
+    generation: Arc<AtomicU64>,
+    /// Most messages taken from the channel and not yet acknowledged.
+    max_inflight: usize,
+}
+
+impl Processing {
+    /// Processes what `rx` delivers until `shutdown` resolves, then lets what is in flight finish briefly.
+    async fn run(
+        &self,
+        mut rx: mpsc::UnboundedReceiver<Received>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        let mut pending: FuturesOrdered<BoxFuture<'static, Vec<Finished>>> = FuturesOrdered::new();
+        // Messages taken from the channel and not yet acknowledged.
+        let mut in_process = 0usize;
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                Some(done) = pending.next(), if !pending.is_empty() => {
+                    in_process -= done.len();
+                    self.ack_all(done).await;
+                }
+                received = rx.recv(), if in_process < self.max_inflight => {
+                    let Some(first) = received else { return };
+                    let mut group = vec![first];
+                    while group.len() < GROUP_MAX_MESSAGES && in_process + group.len() < self.max_inflight {
+                        match rx.try_recv() {
+                            Ok(m) => group.push(m),
+                            Err(_) => break,
+                        }
+                    }
+                    in_process += group.len();
+                    let (processor, routes) = (self.processor.clone(), self.routes.clone());
+                    pending.push_back(Box::pin(async move { processor.process_group(&routes, group).await }));
+                }
+            }
+        }
+        // Let in-flight appends finish and be acknowledged, briefly; then stop retrying.
+        let drain = tokio::time::sleep(Duration::from_secs(5));
+        tokio::pin!(drain);
+        loop {
+            tokio::select! {
+                done = pending.next() => match done {
+                    Some(done) => self.ack_all(done).await,
+                    None => break,
+                },
+                _ = &mut drain => break,
+            }
+        }
+    }
+
+    async fn ack_all(&self, done: Vec<Finished>) {
+        for d in done {
+            ack(&self.client, &self.generation, d).await;
+        }
     }
 }
 

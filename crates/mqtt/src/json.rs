@@ -59,17 +59,9 @@ struct Wire<'a> {
 pub struct JsonPosition {
     /// The terminal that reported it.
     pub phone: Phone,
-    /// The point; `vehicle` and `recv_time` are filled by [`JsonPosition::bind`].
+    /// The point; `vehicle` and `recv_time` are filled when it is bound to its terminal's vehicle
+    /// ([`tianshu_ingest::uplink::Uplink::from_points`]).
     pub point: Position,
-}
-
-impl JsonPosition {
-    /// The point of `vehicle`, received at `recv_time`.
-    pub fn bind(mut self, vehicle: VehicleId, recv_time: Timestamp) -> Position {
-        self.point.vehicle = vehicle;
-        self.point.recv_time = recv_time;
-        self.point
-    }
 }
 
 /// Scales a non-negative decimal to integer tenths, refusing what does not fit.

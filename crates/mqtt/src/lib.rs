@@ -13,6 +13,8 @@ pub mod frame;
 pub mod ingest;
 pub mod json;
 pub mod metrics;
+mod payload;
+mod process;
 pub mod publish;
 pub mod topic;
 

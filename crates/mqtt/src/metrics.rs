@@ -13,6 +13,9 @@ pub struct Metrics {
     pub messages_received: IntCounterVec,
     /// Messages refused (and acknowledged), by reason.
     pub messages_rejected: IntCounterVec,
+    /// Points refused within messages (a garbled report of a batch, a fix time the store does not take), by
+    /// reason; the same reasons the JT/T 808 gateway counts.
+    pub points_rejected: IntCounterVec,
     /// Points the store took as new.
     pub points_stored: IntCounter,
     /// Points the store already had (redeliveries, retransmissions).
@@ -65,6 +68,11 @@ pub static METRICS: LazyLock<Metrics> =
             messages_rejected: counter_vec(
                 "tianshu_mqtt_messages_rejected_total",
                 "MQTT messages refused (and acknowledged so they do not loop), by reason.",
+                &["reason"],
+            ),
+            points_rejected: counter_vec(
+                "tianshu_mqtt_points_rejected_total",
+                "Track points refused within MQTT messages (the others of the message are kept), by reason.",
                 &["reason"],
             ),
             points_stored: counter(

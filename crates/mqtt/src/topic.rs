@@ -3,7 +3,7 @@
 use tianshu_model::Phone;
 
 use crate::config::{PayloadKind, Subscription};
-use crate::ingest::Rejection;
+use tianshu_ingest::uplink::Refusal as Rejection;
 
 /// The configured filters, for routing incoming topics.
 #[derive(Debug, Clone)]

@@ -56,6 +56,11 @@ pub use registry_file::{parse_registry_csv, parse_registry_json};
 pub use writer::{CommittedBatch, Subscription, WriterConfig};
 
 /// What can go wrong in the store.
+///
+/// Each kind is either **transient** (the same call may succeed later: [`Error::Unavailable`],
+/// [`Error::Closed`], [`Error::PartlyCommitted`]) or **permanent** (the same call with the same input fails
+/// again: [`Error::Invalid`], [`Error::NotFound`], [`Error::Conflict`], [`Error::Corrupt`], [`Error::BadUrl`],
+/// [`Error::Migration`]). [`Error::is_transient`] says which, so a caller retries only what a retry can mend.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The database cannot be reached or refused the operation; nothing was committed.
@@ -107,6 +112,23 @@ pub enum Error {
         /// Why the other part failed.
         cause: String,
     },
+}
+
+impl Error {
+    /// Whether retrying the same call may succeed (the database was unreachable, the writer was shutting
+    /// down, a commit failed part way); `false` when the input or the stored data is at fault and a retry
+    /// fails again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Unavailable(_) | Error::Closed | Error::PartlyCommitted { .. } => true,
+            Error::BadUrl { .. }
+            | Error::Invalid { .. }
+            | Error::NotFound(_)
+            | Error::Conflict(_)
+            | Error::Migration { .. }
+            | Error::Corrupt(_) => false,
+        }
+    }
 }
 
 /// The store's result type.
@@ -391,11 +413,14 @@ impl std::ops::Deref for Store {
 /// The fix times a store accepts: from 1970-01-01 up to (not including) 3000-01-01 UTC.
 pub const FIX_TIME_RANGE_MS: std::ops::Range<i64> = 0..32_503_680_000_000;
 
+/// Whether the store takes a point with fix time `t` (inside [`FIX_TIME_RANGE_MS`]). Ingest checks each point
+/// with this before it appends, so one point out of range is refused alone instead of failing its batch.
+pub fn accepts_fix_time(t: Timestamp) -> bool {
+    FIX_TIME_RANGE_MS.contains(&t.0)
+}
+
 fn check_fix_times(points: &[Position]) -> Result<()> {
-    match points
-        .iter()
-        .position(|p| !FIX_TIME_RANGE_MS.contains(&p.fix_time.0))
-    {
+    match points.iter().position(|p| !accepts_fix_time(p.fix_time)) {
         None => Ok(()),
         Some(i) => Err(Error::Invalid {
             line: None,
@@ -428,4 +453,48 @@ pub(crate) fn source_from_i16(v: i16) -> tianshu_model::PositionSource {
 /// Parses a stored phone number.
 pub(crate) fn parse_stored_phone(s: &str) -> Result<Phone> {
     Phone::parse(s).map_err(|e| Error::Corrupt(format!("stored phone {s:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_a_retry_can_mend_is_transient() {
+        let transient = [
+            Error::Unavailable("connection refused".into()),
+            Error::Closed,
+            Error::PartlyCommitted {
+                inserted: vec![true, false],
+                cause: "connection reset".into(),
+            },
+        ];
+        assert!(transient.iter().all(Error::is_transient));
+        let permanent = [
+            Error::BadUrl {
+                url: "x".into(),
+                reason: "no scheme".into(),
+            },
+            Error::Invalid {
+                line: None,
+                reason: "fix time".into(),
+            },
+            Error::NotFound("vehicle 1".into()),
+            Error::Conflict("plate taken".into()),
+            Error::Migration {
+                version: 1,
+                reason: "syntax".into(),
+            },
+            Error::Corrupt("row".into()),
+        ];
+        assert!(!permanent.iter().any(Error::is_transient));
+        let refused = check_fix_times(&[Position {
+            fix_time: Timestamp::from_millis(-1),
+            ..Default::default()
+        }]);
+        assert!(
+            refused.is_err_and(|e| !e.is_transient()),
+            "a point out of range is permanent"
+        );
+    }
 }

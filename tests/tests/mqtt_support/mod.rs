@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures::TryStreamExt;
-use tianshu_jt808::{BasicLocation, Header, Items, LocationReport, Message, encode_message};
+use tianshu_jt808::{
+    BasicLocation, BatchItems, Header, Items, LocationBatch, LocationReport, Message, encode_message,
+};
 use tianshu_model::{Edition, Phone, Position, StatusFlags, Timestamp, VehicleClass};
 use tianshu_store::{RegistryRecord, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -194,6 +196,33 @@ where
     }
 }
 
+/// Waits until `tianshu` (configured by [`mqtt_config`] with `prefix`, on the shared broker) is connected
+/// and its JSON subscription is in place: publishes the JSON position of terminal `i` at `T0` until it is
+/// stored (the probe is then that terminal's first stored point).
+pub async fn wait_subscribed(tianshu: &Tianshu, store: &Store, prefix: &str, i: u32, dir: &Path) {
+    let limit = Duration::from_secs(90);
+    wait_for("the broker connection", limit, || async {
+        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
+    })
+    .await;
+    let probe_phone = phone(PHONE_BASE, i);
+    let topic = format!("{prefix}/in/json/{}", probe_phone.padded(12));
+    let probe = json_position(probe_phone, 0);
+    wait_for("the probe to be stored", limit, || async {
+        mosquitto_pub(1883, &topic, probe.as_bytes(), dir);
+        // Until the subscription is in place the broker drops the probe: publish again now and then.
+        let again = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < again {
+            if !stored(store, PHONE_BASE, i).await.is_empty() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    })
+    .await;
+}
+
 /// The phone number of test terminal `i` in a test's own range `base`.
 pub fn phone(base: u128, i: u32) -> Phone {
     Phone(base + u128::from(i))
@@ -259,6 +288,42 @@ pub fn json_position(phone: Phone, secs: i64) -> String {
 
 /// A raw JT/T 808 0x0200 frame (2013 layout) of `phone` at `T0 + secs`.
 pub fn frame_0200(phone: Phone, secs: i64, serial: u16) -> Vec<u8> {
+    let message = Message::Location(report_at(phone, secs));
+    encode_frame(&message, phone, serial)
+}
+
+/// A raw JT/T 808 0x0704 frame (2013 layout, a live batch) of `phone` with one report at `T0 + s` for each
+/// `s` of `secs`; the report at index `garbled`, if any, carries a clock that is not BCD, as a terminal with
+/// a damaged clock chip sends.
+pub fn frame_0704(phone: Phone, secs: &[i64], garbled: Option<usize>, serial: u16) -> Vec<u8> {
+    let reports: Vec<LocationReport<'static>> = secs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut report = report_at(phone, *s);
+            if garbled == Some(i) {
+                report.basic.time_bcd = [0xff; 6];
+            }
+            report
+        })
+        .collect();
+    let batch = LocationBatch {
+        count: reports.len() as u16,
+        location_type: 0,
+        items: BatchItems::List(&reports),
+    };
+    encode_frame(&Message::LocationBatch(batch), phone, serial)
+}
+
+fn encode_frame(message: &Message<'_>, phone: Phone, serial: u16) -> Vec<u8> {
+    let header = Header::new(message.msg_id(), phone, serial, Edition::V2013);
+    let mut out = BytesMut::new();
+    encode_message(&header, message, &mut out).expect("encoding a test frame");
+    out.to_vec()
+}
+
+/// The report of a test point of `phone` at `T0 + secs`.
+fn report_at(phone: Phone, secs: i64) -> LocationReport<'static> {
     let p = Position {
         phone,
         fix_time: Timestamp::from_secs(T0_SECS + secs),
@@ -270,15 +335,10 @@ pub fn frame_0200(phone: Phone, secs: i64, serial: u16) -> Vec<u8> {
         status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED),
         ..Default::default()
     };
-    let report = LocationReport {
+    LocationReport {
         basic: BasicLocation::from_bytes(&p.basic_block()),
         items: Items::default(),
-    };
-    let message = Message::Location(report);
-    let header = Header::new(message.msg_id(), phone, serial, Edition::V2013);
-    let mut out = BytesMut::new();
-    encode_message(&header, &message, &mut out).expect("encoding a test frame");
-    out.to_vec()
+    }
 }
 
 /// A Mosquitto of the test's own, on a free loopback port, with `extra` configuration lines.

@@ -1,0 +1,254 @@
+//! One uplink: how a terminal's position message becomes track points, whatever carried it.
+//!
+//! A TCP session and MQTT ingest both hand the decoded message here (a JT/T 808 0x0200, 0x0201 or 0x0704,
+//! or points already built from a JSON position) with the terminal's [`Binding`]: its phone, its vehicle and
+//! the receive time. What comes back ([`Uplink`]) is the points to store and one [`Refusal`] per report that
+//! cannot be stored, with a bounded reason label both transports count alike. What a transport does with a
+//! message none of whose points survive (answer "bad message", refuse the MQTT message) stays its own.
+//!
+//! Invariants:
+//! - A report is refused alone: a garbled item of a 0x0704 batch does not cost the others.
+//! - Every point returned carries the binding's phone and vehicle and its receive time.
+//! - Every point returned has a fix time the store accepts ([`tianshu_store::accepts_fix_time`]), so an
+//!   append of these points is not refused because of one of them.
+//! - Pure: no I/O and no clock (the caller passes the receive time).
+
+use tianshu_jt808::{LocationReport, Message};
+use tianshu_model::{Phone, Position, PositionSource, Timestamp, VehicleId};
+
+/// The reason label of a point whose fix time the store does not take (before 1970, or from 3000 on).
+pub const FIX_TIME_OUT_OF_RANGE: &str = "fix_time_out_of_range";
+
+/// Whose points these are, and when they arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    /// The terminal that sent them.
+    pub phone: Phone,
+    /// The vehicle it is bound to.
+    pub vehicle: VehicleId,
+    /// When the platform received them.
+    pub recv_time: Timestamp,
+}
+
+/// Why a report (or a whole message) was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// A fixed label for metrics (a bounded set: codec error kinds, [`FIX_TIME_OUT_OF_RANGE`], ...).
+    pub reason: &'static str,
+    /// Details for the log.
+    pub detail: String,
+}
+
+impl Refusal {
+    /// A refusal for `reason`, with `detail` for the log.
+    pub fn new(reason: &'static str, detail: impl Into<String>) -> Self {
+        Refusal {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason, self.detail)
+    }
+}
+
+/// The points of one message, and its reports that were refused.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Uplink {
+    /// Points to store, bound and stamped, in the order the message carried them.
+    pub points: Vec<Position>,
+    /// One per report that cannot be stored.
+    pub refused: Vec<Refusal>,
+}
+
+impl Uplink {
+    /// The points of a position message (0x0200, 0x0201, 0x0704) sent by the terminal of `binding`; `None`
+    /// for a message that carries no points.
+    pub fn from_message(message: &Message<'_>, binding: Binding) -> Option<Uplink> {
+        let mut uplink = Uplink::default();
+        match message {
+            Message::Location(report) => uplink.report(Ok(*report), binding, PositionSource::Live),
+            Message::LocationReply(reply) => uplink.report(Ok(reply.report), binding, PositionSource::Live),
+            Message::LocationBatch(batch) => {
+                uplink.points.reserve(usize::from(batch.count).min(64));
+                for report in batch.iter() {
+                    uplink.report(report, binding, batch.source());
+                }
+            }
+            _ => return None,
+        }
+        Some(uplink)
+    }
+
+    /// `points` (built from another payload, e.g. JSON) bound to `binding`.
+    pub fn from_points(points: impl IntoIterator<Item = Position>, binding: Binding) -> Uplink {
+        let mut uplink = Uplink::default();
+        for mut p in points {
+            p.phone = binding.phone;
+            p.vehicle = binding.vehicle;
+            p.recv_time = binding.recv_time;
+            uplink.point(p);
+        }
+        uplink
+    }
+
+    /// Whether the message carried reports and not one of them can be stored.
+    pub fn all_refused(&self) -> bool {
+        self.points.is_empty() && !self.refused.is_empty()
+    }
+
+    fn report(
+        &mut self,
+        report: Result<LocationReport<'_>, tianshu_jt808::Error>,
+        to: Binding,
+        source: PositionSource,
+    ) {
+        match report.and_then(|r| r.to_position(to.phone, to.vehicle, to.recv_time, source)) {
+            Ok(p) => self.point(p),
+            Err(e) => self.refused.push(Refusal::new(error_kind(&e), e.to_string())),
+        }
+    }
+
+    fn point(&mut self, p: Position) {
+        if tianshu_store::accepts_fix_time(p.fix_time) {
+            self.points.push(p);
+        } else {
+            self.refused.push(Refusal::new(
+                FIX_TIME_OUT_OF_RANGE,
+                format!(
+                    "fix time {} ms is outside what the store accepts (1970..3000)",
+                    p.fix_time.0
+                ),
+            ));
+        }
+    }
+}
+
+/// The bounded label of a codec error (metrics count refusals by it).
+pub fn error_kind(e: &tianshu_jt808::Error) -> &'static str {
+    use tianshu_jt808::Error as E;
+    match e {
+        E::FrameTooLong { .. } => "frame_too_long",
+        E::MissingDelimiter => "missing_delimiter",
+        E::HeaderTooShort { .. } => "header_too_short",
+        E::BadChecksum { .. } => "bad_checksum",
+        E::BodyLengthMismatch { .. } => "body_length_mismatch",
+        E::Truncated { .. } => "truncated",
+        E::InvalidBcd { .. } => "invalid_bcd",
+        E::InvalidTime { .. } => "invalid_time",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Also the report fixtures of the session machine's tests.
+
+    use tianshu_jt808::{BasicLocation, BatchItems, Items, LocationBatch, LocationReply};
+    use tianshu_model::StatusFlags;
+
+    use super::*;
+
+    /// The base instant of test reports: 2026-11-27T00:00:00Z.
+    pub(crate) const T0: i64 = 1_795_737_600;
+
+    fn binding() -> Binding {
+        Binding {
+            phone: Phone(13_800_138_000),
+            vehicle: VehicleId(7),
+            recv_time: Timestamp::from_secs(T0 + 100),
+        }
+    }
+
+    /// A report fixed at `T0 + secs`.
+    pub(crate) fn report(secs: i64) -> LocationReport<'static> {
+        let p = Position {
+            fix_time: Timestamp::from_secs(T0 + secs),
+            lat_e6: 30_200_000,
+            lon_e6: 115_040_000,
+            status: StatusFlags(StatusFlags::FIXED),
+            ..Default::default()
+        };
+        LocationReport {
+            basic: BasicLocation::from_bytes(&p.basic_block()),
+            items: Items::default(),
+        }
+    }
+
+    /// A report at `T0 + secs` whose clock is not BCD (a damaged clock chip).
+    pub(crate) fn garbled(secs: i64) -> LocationReport<'static> {
+        let mut r = report(secs);
+        r.basic.time_bcd = [0xff; 6];
+        r
+    }
+
+    /// A 0x0704 of `reports` (type 1: blind-area backfill).
+    pub(crate) fn batch<'a>(reports: &'a [LocationReport<'a>], location_type: u8) -> Message<'a> {
+        Message::LocationBatch(LocationBatch {
+            count: reports.len() as u16,
+            location_type,
+            items: BatchItems::List(reports),
+        })
+    }
+
+    fn fix_secs(u: &Uplink) -> Vec<i64> {
+        u.points.iter().map(|p| p.fix_time.secs() - T0).collect()
+    }
+
+    #[test]
+    fn a_garbled_batch_item_is_refused_alone() {
+        let reports = [report(10), garbled(11), report(12)];
+        let u = Uplink::from_message(&batch(&reports, 1), binding()).unwrap();
+        assert_eq!(fix_secs(&u), vec![10, 12]);
+        assert_eq!(u.refused.len(), 1);
+        assert_eq!(u.refused[0].reason, "invalid_bcd");
+        assert!(!u.all_refused());
+        for p in &u.points {
+            assert_eq!((p.phone, p.vehicle), (binding().phone, binding().vehicle));
+            assert_eq!(p.recv_time, binding().recv_time);
+            assert_eq!(p.source, PositionSource::Backfill);
+        }
+    }
+
+    #[test]
+    fn reports_and_answers_are_live_and_other_messages_carry_none() {
+        let u = Uplink::from_message(&Message::Location(report(1)), binding()).unwrap();
+        assert_eq!(
+            (fix_secs(&u), u.points[0].source),
+            (vec![1], PositionSource::Live)
+        );
+        let reply = LocationReply {
+            reply_serial: 3,
+            report: report(2),
+        };
+        let u = Uplink::from_message(&Message::LocationReply(reply), binding()).unwrap();
+        assert_eq!(fix_secs(&u), vec![2]);
+        assert_eq!(Uplink::from_message(&Message::Heartbeat, binding()), None);
+    }
+
+    #[test]
+    fn a_fix_time_the_store_refuses_is_refused_alone() {
+        let good = Position {
+            fix_time: Timestamp::from_secs(T0),
+            ..Default::default()
+        };
+        let before_1970 = Position {
+            fix_time: Timestamp::from_millis(-1_000),
+            ..good
+        };
+        let year_3000 = Position {
+            fix_time: Timestamp::from_millis(tianshu_store::FIX_TIME_RANGE_MS.end),
+            ..good
+        };
+        let u = Uplink::from_points([before_1970, good, year_3000], binding());
+        assert_eq!(fix_secs(&u), vec![0]);
+        assert_eq!(u.points[0].vehicle, binding().vehicle);
+        let reasons: Vec<_> = u.refused.iter().map(|r| r.reason).collect();
+        assert_eq!(reasons, vec![FIX_TIME_OUT_OF_RANGE, FIX_TIME_OUT_OF_RANGE]);
+        assert!(Uplink::from_points([before_1970], binding()).all_refused());
+        assert!(!Uplink::from_points([], binding()).all_refused());
+    }
+}
