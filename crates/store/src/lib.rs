@@ -368,8 +368,8 @@ impl Store {
     }
 
     /// Follows committed points from now on (newly inserted only): every one is handed over at least
-    /// once, those a lagging follower could not be given in commit order read back from the store
-    /// ([`follow`]). For consumers that must not miss a point, such as the alert rules.
+    /// once; what a lagging follower's queue could not hold is read back from the store ([`follow`]).
+    /// For consumers that must not miss a point, such as the alert rules.
     pub fn follow(&self) -> Cursor {
         self.writer.follow(self.backend.clone())
     }
