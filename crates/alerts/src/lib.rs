@@ -2,8 +2,8 @@
 //!
 //! - [`reference`]: validated imports of calendars, geofences and orders into the store, and the
 //!   compiled [`tianshu_rules::Reference`] built from it.
-//! - [`runtime`]: feeds committed points (the store writer's `subscribe()` feed) to the rules per
-//!   vehicle in fix-time order, records episodes as cases, routes and delivers notifications through
+//! - [`runtime`]: feeds committed points (every one: it follows the store, `Store::follow`) to the rules
+//!   per vehicle in fix-time order, records episodes as cases, routes and delivers notifications through
 //!   the outbox, escalates unexplained cases, and withdraws cases an order approved later covers.
 //! - [`cases`]: the case workflow the web API calls (list, detail, transitions).
 //! - [`notify`]: notification bodies (generic JSON, DingTalk and WeCom robots, e-mail), routing by unit,
@@ -19,7 +19,7 @@ pub mod runtime;
 pub use cases::{CaseAction, CaseDetail, apply_action, case_detail, list_cases};
 pub use config::AlertsConfig;
 pub use notify::Notice;
-pub use runtime::{AlertsHandle, start};
+pub use runtime::{AlertsHandle, start, start_following};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]

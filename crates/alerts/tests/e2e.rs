@@ -3,6 +3,8 @@
 //! unexplained case escalates by itself; a failing webhook is retried without holding up the others.
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
+mod support;
+
 use std::time::Duration;
 
 use tianshu_alerts::config::{EmailConfig, EmailRecipient, RetryConfig, WebhookConfig, WebhookFormat};
@@ -10,24 +12,12 @@ use tianshu_alerts::{AlertsConfig, CaseAction, apply_action, case_detail};
 use tianshu_model::{AlarmBit, AlarmFlags, Phone, Position, StatusFlags, Timestamp, VehicleClass, VehicleId};
 use tianshu_rules::RulesConfig;
 use tianshu_store::rules::{CaseFilter, CaseState, NewCase};
-use tianshu_store::{RegistryRecord, Store};
+use tianshu_store::{RegistryRecord, StoreConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-fn unique_dir(name: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "tianshu-alerts-{name}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use support::{Scratch, local, wait_for};
 
 /// An HTTP receiver that answers every POST with `status` and forwards the bodies.
 async fn http_receiver(status: u16) -> (String, mpsc::UnboundedReceiver<String>) {
@@ -115,10 +105,6 @@ async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<String>) {
     (port, rx)
 }
 
-fn local(s: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(&format!("{}+08:00", s.replace(' ', "T"))).unwrap()
-}
-
 /// A 30-minute Saturday trip (2026-11-28 is an ordinary rest day), one fix every 30 s, then parked.
 fn saturday_trip(vehicle: VehicleId, alarm: u32) -> Vec<Position> {
     let t0 = local("2026-11-28 10:00:00");
@@ -147,17 +133,6 @@ fn saturday_trip(vehicle: VehicleId, alarm: u32) -> Vec<Position> {
         .collect()
 }
 
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    // Generous: this is waiting for the system to act, not a performance assertion.
-    for _ in 0..600 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 async fn recv(rx: &mut mpsc::UnboundedReceiver<String>, what: &str) -> String {
     tokio::time::timeout(Duration::from_secs(60), rx.recv())
         .await
@@ -167,49 +142,16 @@ async fn recv(rx: &mut mpsc::UnboundedReceiver<String>, what: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn points_become_delivered_cases_embedded() {
-    let dir = unique_dir("e2e");
-    let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
-        .await
-        .unwrap();
-    points_become_delivered_cases(store).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    points_become_delivered_cases(Scratch::embedded("e2e")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn points_become_delivered_cases_postgres() {
-    const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-    let scratch = unique_dir("pg");
-    let _ = std::fs::remove_dir_all(&scratch);
-    let db = scratch
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .replace('-', "_")
-        .to_lowercase();
-    let admin = || async {
-        let (client, conn) = tokio_postgres::connect(ADMIN, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL is required at 127.0.0.1:5432 (user postgres): {e}"));
-        tokio::spawn(conn);
-        client
-    };
-    admin()
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .unwrap();
-    let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
-        .await
-        .unwrap();
-    points_become_delivered_cases(store).await;
-    admin()
-        .await
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .unwrap();
+    points_become_delivered_cases(Scratch::postgres("e2e").await).await;
 }
 
-async fn points_become_delivered_cases(store: Store) {
+async fn points_become_delivered_cases(scratch: Scratch) {
+    let store = scratch.open(&StoreConfig::default()).await;
     let record = |plate: &str, phone: u128| RegistryRecord {
         unit: "黄石市/市委办公室".into(),
         plate: plate.into(),
@@ -399,14 +341,13 @@ async fn points_become_delivered_cases(store: Store) {
 
     handle.shutdown().await;
     drop(store);
+    scratch.remove().await;
 }
 
 #[tokio::test]
 async fn the_case_workflow_records_who_when_what() {
-    let dir = unique_dir("workflow");
-    let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
-        .await
-        .unwrap();
+    let scratch = Scratch::embedded("workflow");
+    let store = scratch.open(&StoreConfig::default()).await;
     let config = AlertsConfig::default();
     let case = NewCase {
         vehicle: VehicleId(1),
@@ -531,5 +472,5 @@ async fn the_case_workflow_records_who_when_what() {
         ]
     );
     drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }

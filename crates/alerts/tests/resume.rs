@@ -2,89 +2,21 @@
 //! episode continues as the same case instead of opening a second one.
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
-use std::time::Duration;
+mod support;
 
 use tianshu_alerts::AlertsConfig;
-use tianshu_model::{AlarmFlags, Phone, Position, StatusFlags, Timestamp, VehicleClass, VehicleId};
+use tianshu_model::{Phone, VehicleClass};
 use tianshu_rules::RulesConfig;
-use tianshu_store::rules::{AlertCase, CaseFilter};
-use tianshu_store::{RegistryRecord, Store};
+use tianshu_store::rules::AlertCase;
+use tianshu_store::{RegistryRecord, StoreConfig};
 
-fn unique_dir(name: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "tianshu-alerts-{name}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn local(s: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(&format!("{}+08:00", s.replace(' ', "T"))).unwrap()
-}
-
-/// A Saturday trip (2026-11-28 is an ordinary rest day), one fix every 30 s: moving for 30 minutes,
-/// then parked with the ignition off for 20. Point `i` is at 10:00 + 30 s x i.
-fn saturday_trip(vehicle: VehicleId) -> Vec<Position> {
-    let t0 = local("2026-11-28 10:00:00");
-    (0..=100)
-        .map(|i| {
-            let moving = i <= 60;
-            let t = t0.add_millis(i * 30_000);
-            let k = if moving { i } else { 60 };
-            Position {
-                vehicle,
-                phone: Phone(13_800_000_001),
-                fix_time: t,
-                recv_time: t.add_millis(1000),
-                lat_e6: 30_200_000,
-                lon_e6: 115_000_000 + k as i32 * 300,
-                speed_dkmh: if moving { 400 } else { 0 },
-                status: StatusFlags(StatusFlags::FIXED | if moving { StatusFlags::ACC_ON } else { 0 }),
-                alarm: AlarmFlags(0),
-                ..Default::default()
-            }
-        })
-        .collect()
-}
-
-async fn cases_of(store: &Store, vehicle: VehicleId) -> Vec<AlertCase> {
-    let mut cases = store
-        .rules()
-        .cases(&CaseFilter {
-            vehicle: Some(vehicle),
-            rule: Some("out_of_hours".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    cases.sort_by_key(|c| c.start);
-    cases
-}
-
-async fn wait_until(what: &str, mut f: impl AsyncFnMut() -> bool) {
-    // Generous: this is waiting for the system to act, not a performance assertion.
-    for _ in 0..600 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+use support::{Scratch, local, out_of_hours_cases, saturday_trip, wait_for};
 
 /// Runs the trip in two halves with a restart of the alert runtime between them and returns the
 /// out-of-hours cases once the second runtime has judged the second half.
 async fn trip_across_a_restart(resume_hours: f64, expected_cases: usize) -> Vec<AlertCase> {
-    let dir = unique_dir("resume");
-    let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
-        .await
-        .unwrap();
+    let scratch = Scratch::embedded("resume");
+    let store = scratch.open(&StoreConfig::default()).await;
     store
         .import_registry(&[RegistryRecord {
             unit: "黄石市/市委办公室".into(),
@@ -103,7 +35,7 @@ async fn trip_across_a_restart(resume_hours: f64, expected_cases: usize) -> Vec<
         resume_hours,
         ..AlertsConfig::default()
     };
-    let trip = saturday_trip(car.id);
+    let trip = saturday_trip(car.id, 13_800_000_001);
 
     // First half: 20 minutes of driving on a rest day. The episode opens (5 minutes suffice) and is
     // still in progress when the runtime stops.
@@ -111,11 +43,11 @@ async fn trip_across_a_restart(resume_hours: f64, expected_cases: usize) -> Vec<
         .await
         .unwrap();
     store.append_points(&trip[..=40]).await.unwrap();
-    wait_until("the first case", async || {
-        cases_of(&store, car.id).await.len() == 1
+    wait_for("the first case", async || {
+        (out_of_hours_cases(&store, car.id).await.len() == 1).then_some(())
     })
     .await;
-    let opened = cases_of(&store, car.id).await;
+    let opened = out_of_hours_cases(&store, car.id).await;
     assert_eq!(opened[0].start, local("2026-11-28 10:00:00"));
     assert_eq!(opened[0].end, None, "still in progress at the restart");
     first.shutdown().await;
@@ -125,16 +57,16 @@ async fn trip_across_a_restart(resume_hours: f64, expected_cases: usize) -> Vec<
         .await
         .unwrap();
     store.append_points(&trip[41..]).await.unwrap();
-    wait_until("the episode to end", async || {
-        let cases = cases_of(&store, car.id).await;
+    wait_for("the episode to end", async || {
+        let cases = out_of_hours_cases(&store, car.id).await;
         // The last case ends once the car has stood still long enough.
-        cases.len() == expected_cases && cases.last().is_some_and(|c| c.end.is_some())
+        (cases.len() == expected_cases && cases.last().is_some_and(|c| c.end.is_some())).then_some(())
     })
     .await;
     second.shutdown().await;
-    let cases = cases_of(&store, car.id).await;
+    let cases = out_of_hours_cases(&store, car.id).await;
     drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
     cases
 }
 

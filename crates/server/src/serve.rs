@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use axum::Router;
 use tianshu_ingest::{Downlink, Gateway, GatewayConfig, Online, StoreSink};
-use tianshu_store::{Store, StoreConfig};
+use tianshu_store::{Cursor, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -71,6 +71,8 @@ pub struct Started {
     http: JoinHandle<std::io::Result<()>>,
     /// The MQTT ingest task, when configured; ends after shutdown, once committed messages are acknowledged.
     mqtt: Option<JoinHandle<()>>,
+    /// A follower of committed points opened with the store, until taken ([`Started::committed`]).
+    committed: Option<Cursor>,
 }
 
 /// Opens the store, binds the listeners and starts serving; returns once both listeners are bound.
@@ -82,6 +84,8 @@ pub async fn start(
     let store = Store::open_with(&opts.store_url, &opts.store)
         .await
         .with_context(|| format!("opening the store {}", redact(&opts.store_url)))?;
+    // Before anything is ingested: the alert rules start from here, whenever they start.
+    let committed = store.follow();
     let jt808 = TcpListener::bind(opts.jt808_addr)
         .await
         .with_context(|| format!("binding the JT/T 808 listener on {}", opts.jt808_addr))?;
@@ -150,22 +154,8 @@ pub async fn start(
             .await
         })
     };
-    let mqtt_task = match mqtt_status {
-        Some(status) => {
-            let shutdown = shutdown.clone();
-            let (config, password, store) = (opts.mqtt.clone(), opts.mqtt_password.clone(), store.clone());
-            Some(tokio::spawn(async move {
-                let stopped = async move { shutdown.cancelled().await };
-                if let Err(e) = tianshu_mqtt::run(config, password, store, status, stopped).await {
-                    tracing::error!(error = %e, "MQTT ingest could not start");
-                }
-                if let Some(p) = mqtt_publisher {
-                    p.shutdown();
-                }
-            }))
-        }
-        None => None,
-    };
+    let mqtt_task =
+        mqtt_status.map(|status| spawn_mqtt(&opts, store.clone(), status, mqtt_publisher, shutdown));
     info!(%jt808_addr, %http_addr, store = %redact(&opts.store_url), mqtt = %opts.mqtt.url, "tianshu serving");
     Ok(Started {
         jt808_addr,
@@ -174,10 +164,39 @@ pub async fn start(
         gateway: gateway_task,
         http: http_task,
         mqtt: mqtt_task,
+        committed: Some(committed),
+    })
+}
+
+/// Starts MQTT ingest; the publisher, when there is one, stops with it.
+fn spawn_mqtt(
+    opts: &ServeOptions,
+    store: Store,
+    status: Arc<tianshu_mqtt::MqttStatus>,
+    publisher: Option<tianshu_mqtt::Publisher>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let (config, password) = (opts.mqtt.clone(), opts.mqtt_password.clone());
+    tokio::spawn(async move {
+        let stopped = async move { shutdown.cancelled().await };
+        if let Err(e) = tianshu_mqtt::run(config, password, store, status, stopped).await {
+            tracing::error!(error = %e, "MQTT ingest could not start");
+        }
+        if let Some(p) = publisher {
+            p.shutdown();
+        }
     })
 }
 
 impl Started {
+    /// Every point committed since the store opened, for the alert rules; a second call follows from
+    /// the call on.
+    pub fn committed(&mut self) -> Cursor {
+        self.committed
+            .take()
+            .unwrap_or_else(|| self.services.store.follow())
+    }
+
     /// Waits until shutdown completed: the gateway drained (within its grace period) and HTTP stopped.
     pub async fn wait(self) -> anyhow::Result<()> {
         self.gateway.await.context("the gateway task failed")?;

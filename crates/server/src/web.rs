@@ -185,36 +185,45 @@ impl CaseBook for AlertCases {
 
 /// Forwards the alerts engine's case events to the live feed (bounded: a lagging pump skips notices,
 /// counted by the hub's receivers; the inbox stays the source of truth).
-pub fn pump_alerts(mut notices: tokio::sync::broadcast::Receiver<tianshu_alerts::Notice>, hub: LiveHub) {
+pub fn pump_alerts(notices: tokio::sync::broadcast::Receiver<tianshu_alerts::Notice>, hub: LiveHub) {
+    forward_notices(notices, "live alert pump", move |n| {
+        let severity = if n.severity == "high" { "severe" } else { "warning" };
+        let mut detail = match serde_json::to_value(&n) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        detail.insert("case".into(), n.case_id.to_string().into());
+        let title = if n.title_zh.is_empty() {
+            n.title.clone()
+        } else {
+            n.title_zh.clone()
+        };
+        detail.insert("title".into(), title.into());
+        hub.publish_alert(AlertEvent {
+            vehicle: n.vehicle,
+            severity: severity.into(),
+            detail,
+        });
+    });
+}
+
+/// Hands every case event to `forward` in a task of its own, until the alerts engine stops. A lagging
+/// reader skips the oldest events, with a warning naming `reader` and how many: every case is still
+/// in the inbox.
+fn forward_notices(
+    mut notices: tokio::sync::broadcast::Receiver<tianshu_alerts::Notice>,
+    reader: &'static str,
+    mut forward: impl FnMut(tianshu_alerts::Notice) + Send + 'static,
+) {
+    use tokio::sync::broadcast::error::RecvError;
     tokio::spawn(async move {
         loop {
             match notices.recv().await {
-                Ok(n) => {
-                    let severity = if n.severity == "high" { "severe" } else { "warning" };
-                    let mut detail = match serde_json::to_value(&n) {
-                        Ok(serde_json::Value::Object(m)) => m,
-                        _ => serde_json::Map::new(),
-                    };
-                    detail.insert("case".into(), n.case_id.to_string().into());
-                    let title = if n.title_zh.is_empty() {
-                        n.title.clone()
-                    } else {
-                        n.title_zh.clone()
-                    };
-                    detail.insert("title".into(), title.into());
-                    hub.publish_alert(AlertEvent {
-                        vehicle: n.vehicle,
-                        severity: severity.into(),
-                        detail,
-                    });
+                Ok(n) => forward(n),
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::warn!(skipped, reader, "case events skipped; the inbox has every case");
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(
-                        skipped = n,
-                        "live alert pump fell behind; the inbox has every case"
-                    );
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                Err(RecvError::Closed) => return,
             }
         }
     });
@@ -252,44 +261,36 @@ pub fn api_routes(
     })
 }
 
-/// Starts the rules and the alerts engine over committed points, and wires what the web side shows of them:
-/// case events to the live feed (and to MQTT when publishing is on). The basemap's outlines are read from the
-/// store by `GET /api/geofences` on each request, so edits show at once.
+/// Starts the rules and the alerts engine over the points `committed` follows (every one of them, however
+/// far the rules fall behind), and wires what the web side shows of them: case events to the live feed
+/// (and to MQTT when publishing is on). The basemap's outlines are read from the store by
+/// `GET /api/geofences` on each request, so edits show at once.
 /// The caller shuts the returned handle down before the store closes.
 pub async fn start_alerts(
     services: &Services,
+    committed: tianshu_store::Cursor,
     rules: tianshu_rules::RulesConfig,
     alerts: tianshu_alerts::AlertsConfig,
     hub: LiveHub,
 ) -> anyhow::Result<tianshu_alerts::AlertsHandle> {
     use anyhow::Context;
-    let handle = tianshu_alerts::start(services.store.clone(), rules, alerts)
+    let handle = tianshu_alerts::start_following(services.store.clone(), committed, rules, alerts)
         .await
         .context("starting the alerts runtime")?;
     pump_alerts(handle.subscribe(), hub);
     if let Some(publisher) = services.mqtt_publisher.clone() {
-        let mut notices = handle.subscribe();
-        tokio::spawn(async move {
-            loop {
-                match notices.recv().await {
-                    Ok(n) => match serde_json::to_value(&n) {
-                        Ok(payload) => publisher.publish_alert(&tianshu_mqtt::AlertEvent {
-                            unit: n.unit,
-                            vehicle: n.vehicle,
-                            payload,
-                        }),
-                        Err(e) => tracing::warn!(error = %e, "alert event not serialisable for MQTT"),
-                    },
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(
-                            skipped = n,
-                            "MQTT alert publishing fell behind; the inbox has every case"
-                        );
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
+        forward_notices(
+            handle.subscribe(),
+            "MQTT alert publishing",
+            move |n| match serde_json::to_value(&n) {
+                Ok(payload) => publisher.publish_alert(&tianshu_mqtt::AlertEvent {
+                    unit: n.unit,
+                    vehicle: n.vehicle,
+                    payload,
+                }),
+                Err(e) => tracing::warn!(error = %e, "alert event not serialisable for MQTT"),
+            },
+        );
     }
     Ok(handle)
 }

@@ -12,7 +12,8 @@
 //! - Points are idempotent on (vehicle, fix time, [`Position::block_hash`]): a retransmission, a 0x0704
 //!   backfill of a stored point or an MQTT redelivery is stored once.
 //! - The latest position of a vehicle only moves forward in fix time.
-//! - Committed points (newly inserted ones only) are fanned out to [`Store::subscribe`]rs.
+//! - Committed points (newly inserted ones only) are fanned out to [`Store::subscribe`]rs, which may
+//!   lose some when they fall behind, and to [`Store::follow`]ers, which see every one at least once.
 //! - Schema changes are versioned migrations applied at open; re-running them is a no-op.
 //!
 //! # Layout, and how to add an area
@@ -35,6 +36,8 @@
 
 pub mod access;
 pub mod embedded;
+pub mod follow;
+mod metrics;
 mod migrate;
 pub mod postgres;
 mod record;
@@ -51,9 +54,17 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, VehicleClass, VehicleId};
 
+pub use follow::{Cursor, Followed};
 pub use migrate::Migration;
 pub use registry_file::{parse_registry_csv, parse_registry_json};
-pub use writer::{CommittedBatch, Subscription, WriterConfig};
+pub use writer::{Subscription, WriterConfig};
+
+/// Points newly stored by one commit, in the order they were appended.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CommittedBatch {
+    /// The points; duplicates of stored points are not here.
+    pub points: Vec<Position>,
+}
 
 /// What can go wrong in the store.
 ///
@@ -376,6 +387,13 @@ impl Store {
     /// falls behind loses the oldest batches; the loss is counted.
     pub fn subscribe(&self) -> Subscription {
         self.writer.subscribe()
+    }
+
+    /// Follows committed points from now on (newly inserted only): every one is handed over at least
+    /// once; what a lagging follower's queue could not hold is read back from the store ([`follow`]).
+    /// For consumers that must not miss a point, such as the alert rules.
+    pub fn follow(&self) -> Cursor {
+        self.writer.follow(self.backend.clone())
     }
 
     /// One vehicle's track simplified for display over long ranges: every stop and every point with

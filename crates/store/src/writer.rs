@@ -8,19 +8,23 @@
 //! [`AppendSummary`], or with the error: nothing is acknowledged that was not committed.
 //!
 //! After a commit, and before its appends are answered, the newly inserted points go to subscribers
-//! through a bounded broadcast (so a resolved append's points are already on the feed). A subscriber
-//! that falls behind loses the oldest batches (the spine is never slowed by a slow reader); what it lost
-//! is counted in `tianshu_store_fanout_lagged_batches_total` and on the [`Subscription`].
+//! and followers (so a resolved append's points are already on every feed); the spine is never slowed
+//! by a slow reader. Subscribers ([`Subscription`], for the live map: a newer position supersedes a
+//! lost one) share a bounded broadcast: one that falls behind loses the oldest batches, counted in
+//! `tianshu_store_fanout_lagged_batches_total` and on the [`Subscription`]. Followers
+//! ([`Cursor`](crate::Cursor), for the alert rules) must see every point: one that falls behind catches
+//! up from the store (see [`follow`](crate::follow)).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
 use serde::{Deserialize, Serialize};
 use tianshu_model::Position;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::{AppendSummary, Backend, Error, Result};
+use crate::follow::{Cursor, Followers};
+use crate::metrics::metrics;
+use crate::{AppendSummary, Backend, CommittedBatch, Error, Result};
 
 /// Settings of the group-commit writer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +37,8 @@ pub struct WriterConfig {
     pub max_batch_delay_ms: u64,
     /// Appends (not points) that may wait for the writer; when full, callers wait.
     pub queue_capacity_appends: usize,
-    /// Committed batches buffered for each subscriber; a subscriber further behind loses the oldest.
+    /// Committed batches buffered for each subscriber and each follower. A subscriber further behind
+    /// loses the oldest; a follower further behind catches up from the store.
     pub fanout_capacity_batches: usize,
     /// Batches being committed at once. Two let a PostgreSQL commit overlap the next batch's COPY;
     /// answers and fan-out still follow batch order.
@@ -68,94 +73,26 @@ const fn default_fanout_capacity_batches() -> usize {
     1_024
 }
 
-/// Points newly stored by one commit, in the order they were appended.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct CommittedBatch {
-    /// The points; duplicates of stored points are not here.
-    pub points: Vec<Position>,
-}
-
-/// The writer's Prometheus metrics, registered once per process in the default registry.
-struct Metrics {
-    points_stored: IntCounter,
-    points_duplicate: IntCounter,
-    batch_points: Histogram,
-    commit_seconds: Histogram,
-    queue_points: IntGauge,
-    commit_errors: IntCounter,
-    fanout_lagged_batches: IntCounter,
-}
-
-fn metrics() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(|| {
-        let counter = |name: &str, help: &str| {
-            let c = IntCounter::new(name, help).unwrap_or_else(|e| unreachable!("bad metric {name}: {e}"));
-            register(Box::new(c.clone()));
-            c
-        };
-        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
-            let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
-                .unwrap_or_else(|e| unreachable!("bad metric {name}: {e}"));
-            register(Box::new(h.clone()));
-            h
-        };
-        let queue_points = IntGauge::new(
-            "tianshu_store_queue_points",
-            "Points waiting for the store writer.",
-        )
-        .unwrap_or_else(|e| unreachable!("bad metric: {e}"));
-        register(Box::new(queue_points.clone()));
-        Metrics {
-            points_stored: counter("tianshu_store_points_stored_total", "Track points newly stored."),
-            points_duplicate: counter(
-                "tianshu_store_points_duplicate_total",
-                "Track points that were already stored (retransmissions, backfills, redeliveries).",
-            ),
-            batch_points: histogram(
-                "tianshu_store_batch_points",
-                "Points per group commit.",
-                vec![
-                    1.0, 10.0, 50.0, 100.0, 500.0, 1_000.0, 2_500.0, 5_000.0, 10_000.0, 25_000.0,
-                ],
-            ),
-            commit_seconds: histogram(
-                "tianshu_store_commit_seconds",
-                "Time to commit one batch, durable.",
-                vec![
-                    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                ],
-            ),
-            queue_points,
-            commit_errors: counter(
-                "tianshu_store_commit_errors_total",
-                "Group commits that failed; their appends were answered with the error.",
-            ),
-            fanout_lagged_batches: counter(
-                "tianshu_store_fanout_lagged_batches_total",
-                "Committed batches a lagging subscriber missed.",
-            ),
-        }
-    })
-}
-
-fn register(c: Box<dyn prometheus::core::Collector>) {
-    if let Err(e) = prometheus::default_registry().register(c) {
-        tracing::warn!(error = %e, "store metric not registered");
-    }
-}
-
 /// One append waiting for the writer.
 struct Request {
     points: Vec<Position>,
     reply: oneshot::Sender<Result<AppendSummary>>,
 }
 
+/// Where committed points go: the lossy broadcast to subscribers, and every follower.
+#[derive(Clone)]
+struct Fanout {
+    live: broadcast::Sender<Arc<CommittedBatch>>,
+    followers: Followers,
+    /// Each follower's queue, in batches.
+    follower_capacity: usize,
+}
+
 /// The store's side of the writer: its queue and its fan-out.
 #[derive(Clone)]
 pub(crate) struct WriterHandle {
     queue: mpsc::Sender<Request>,
-    fanout: broadcast::Sender<Arc<CommittedBatch>>,
+    fanout: Fanout,
 }
 
 impl WriterHandle {
@@ -183,9 +120,16 @@ impl WriterHandle {
     /// A new subscription to committed points.
     pub(crate) fn subscribe(&self) -> Subscription {
         Subscription {
-            inner: self.fanout.subscribe(),
+            inner: self.fanout.live.subscribe(),
             missed_batches: 0,
         }
+    }
+
+    /// A new follower of committed points; it catches up through `backend` when it falls behind.
+    pub(crate) fn follow(&self, backend: Arc<dyn Backend>) -> Cursor {
+        self.fanout
+            .followers
+            .follow(backend, self.fanout.follower_capacity)
     }
 }
 
@@ -221,7 +165,11 @@ impl Subscription {
 /// Starts the writer task for `backend`; it ends when every handle is dropped.
 pub(crate) fn spawn(backend: Arc<dyn Backend>, config: &WriterConfig) -> WriterHandle {
     let (queue, rx) = mpsc::channel(config.queue_capacity_appends.max(1));
-    let (fanout, _) = broadcast::channel(config.fanout_capacity_batches.max(1));
+    let fanout = Fanout {
+        live: broadcast::channel(config.fanout_capacity_batches.max(1)).0,
+        followers: Followers::default(),
+        follower_capacity: config.fanout_capacity_batches.max(1),
+    };
     let handle = WriterHandle {
         queue,
         fanout: fanout.clone(),
@@ -249,12 +197,7 @@ struct Outcome {
     result: Result<Vec<bool>>,
 }
 
-async fn run(
-    backend: Arc<dyn Backend>,
-    mut rx: mpsc::Receiver<Request>,
-    fanout: broadcast::Sender<Arc<CommittedBatch>>,
-    limits: Limits,
-) {
+async fn run(backend: Arc<dyn Backend>, mut rx: mpsc::Receiver<Request>, fanout: Fanout, limits: Limits) {
     use futures::StreamExt;
     let m = metrics();
     // Commits run as their own tasks (a PostgreSQL commit overlaps the next batch's gathering and
@@ -311,11 +254,12 @@ async fn run(
             }
         }
     }
+    fanout.followers.close();
     tracing::debug!("store writer stopped");
 }
 
 /// Answers every append of a finished commit and fans out what was new.
-fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
+fn finish(outcome: Outcome, fanout: &Fanout) {
     let m = metrics();
     let Outcome {
         batch,
@@ -377,11 +321,7 @@ fn finish(outcome: Outcome, fanout: &broadcast::Sender<Arc<CommittedBatch>>) {
 
 /// Sends the newly stored points of a commit (`inserted[i]` for `points[i]`) to subscribers and
 /// counts them; returns how many there were.
-fn fan_out_new(
-    points: &[Position],
-    inserted: &[bool],
-    fanout: &broadcast::Sender<Arc<CommittedBatch>>,
-) -> usize {
+fn fan_out_new(points: &[Position], inserted: &[bool], fanout: &Fanout) -> usize {
     let fresh: Vec<Position> = points
         .iter()
         .zip(inserted)
@@ -391,8 +331,10 @@ fn fan_out_new(
     let n = fresh.len();
     metrics().points_stored.inc_by(n as u64);
     if n > 0 {
+        let batch = Arc::new(CommittedBatch { points: fresh });
+        fanout.followers.deliver(&batch);
         // No subscriber is not an error either.
-        let _ = fanout.send(Arc::new(CommittedBatch { points: fresh }));
+        let _ = fanout.live.send(batch);
     }
     n
 }
@@ -405,8 +347,14 @@ mod saturation_tests {
     async fn a_full_queue_is_reported_saturated_until_a_place_frees() {
         // A handle whose queue nobody drains: the writer task is not running.
         let (queue, mut rx) = mpsc::channel(1);
-        let (fanout, _) = broadcast::channel(1);
-        let handle = WriterHandle { queue, fanout };
+        let handle = WriterHandle {
+            queue,
+            fanout: Fanout {
+                live: broadcast::channel(1).0,
+                followers: Followers::default(),
+                follower_capacity: 1,
+            },
+        };
         assert!(!handle.saturated());
         let waiting = {
             let handle = handle.clone();
@@ -440,7 +388,12 @@ mod partial_commit_tests {
 
     #[tokio::test]
     async fn a_partly_committed_batch_fans_out_what_committed_and_acknowledges_nothing() {
-        let (fanout, mut feed) = broadcast::channel(4);
+        let (live, mut feed) = broadcast::channel(4);
+        let fanout = Fanout {
+            live,
+            followers: Followers::default(),
+            follower_capacity: 1,
+        };
         let (a_tx, a_rx) = oneshot::channel();
         let (b_tx, b_rx) = oneshot::channel();
         let points = vec![point(1, 10), point(1, 20), point(2, 10)];

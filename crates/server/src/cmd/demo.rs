@@ -204,7 +204,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         // clock: every car would look silent.
         rules.silence.enabled = false;
     }
-    let started = serve::start(
+    let mut started = serve::start(
         opts,
         Some(api_routes(
             ApiConfig::default(),
@@ -218,8 +218,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("starting the server (is the HTTP port taken? try --http 127.0.0.1:8081)")?;
     // The rules watch committed points from here on; their case events go to the live feed.
+    let committed = started.committed();
     let alerts = start_alerts(
         &started.services,
+        committed,
         rules,
         tianshu_alerts::AlertsConfig::default(),
         hub.clone(),

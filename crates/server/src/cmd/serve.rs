@@ -105,10 +105,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             hub.clone(),
             slot.clone(),
         );
-        let started = serve::start(opts, Some(web), shutdown.clone()).await?;
+        let mut started = serve::start(opts, Some(web), shutdown.clone()).await?;
         // The rules and alert cases over committed points; case events reach the page and MQTT.
-        let alerts =
-            crate::web::start_alerts(&started.services, cfg.rules.clone(), cfg.alerts.clone(), hub).await?;
+        let committed = started.committed();
+        let alerts = crate::web::start_alerts(
+            &started.services,
+            committed,
+            cfg.rules.clone(),
+            cfg.alerts.clone(),
+            hub,
+        )
+        .await?;
         println!(
             "listening jt808={} http={}",
             started.jt808_addr, started.http_addr

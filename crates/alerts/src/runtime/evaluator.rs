@@ -1,0 +1,225 @@
+//! The evaluator task: committed points through the rules, episodes into cases.
+//!
+//! Points come from a follower of the store, each committed point at least once; a batch is sorted per
+//! car in fix-time order, sifted of the points the car's rules already took (see `repeats`), and fed. A
+//! car first seen since start has its rule state rebuilt from its stored track first (see `resume`).
+//! Episodes are recorded as cases keyed on (vehicle, rule, start), so an episode reported again updates
+//! its case instead of opening another.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tianshu_model::{Position, Timestamp, VehicleId};
+use tianshu_rules::{Episode, Reference, RuleEvent, RulesConfig, VehicleRules};
+use tianshu_store::rules::{AlertCase, CASE_ID_TOKEN, CaseState, NewCase};
+use tianshu_store::{Cursor, Store};
+use tokio::sync::{broadcast, watch};
+use tracing::{debug, error, info, warn};
+
+use super::repeats::Taken;
+use super::support::{metrics, now};
+use crate::Error;
+use crate::config::AlertsConfig;
+use crate::notify::{Notice, Routing};
+
+/// Stands for the id of a case not yet inserted while its notifications are rendered.
+const CASE_ID_SENTINEL: i64 = i64::MIN;
+
+/// One car's rule state and the points it took lately.
+pub(super) struct Car {
+    pub(super) rules: VehicleRules,
+    pub(super) taken: Taken,
+}
+
+pub(super) struct Evaluator {
+    pub(super) store: Store,
+    pub(super) rules: RulesConfig,
+    pub(super) config: Arc<AlertsConfig>,
+    pub(super) reference: Arc<Reference>,
+    pub(super) routing: Routing,
+    /// The reference data's stamp when it was last loaded.
+    pub(super) stamp: Timestamp,
+    pub(super) cars: HashMap<VehicleId, Car>,
+    pub(super) feed: broadcast::Sender<Notice>,
+    /// Calendar years already reported as missing (once per process, not per point).
+    pub(super) missing_years: HashSet<i32>,
+    /// Cars seen within `resume_hours` (and their last fix) still to be resumed by the timer; read
+    /// from the latest positions at the first tick.
+    pub(super) quiet_todo: Option<Vec<(VehicleId, Timestamp)>>,
+}
+
+impl Evaluator {
+    pub(super) async fn run(mut self, mut cursor: Cursor, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(self.config.tick_secs.max(1)));
+        let mut reload = tokio::time::interval(Duration::from_secs(self.config.reference_reload_secs.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut events = Vec::new();
+        loop {
+            // `Cursor::recv` is cancel-safe: a catch-up read under way survives a tick.
+            tokio::select! {
+                item = cursor.recv() => {
+                    let Some(item) = item else { break };
+                    self.evaluate(&item.points, &mut events).await;
+                }
+                _ = tick.tick() => self.on_tick(cursor.is_drained(), &mut events).await,
+                _ = reload.tick() => {
+                    if let Err(e) = self.reload().await {
+                        warn!(error = %e, "reloading rules reference data failed; keeping the previous data");
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+        debug!(
+            catch_ups = cursor.catch_ups(),
+            caught_up_points = cursor.caught_up_points(),
+            "alert evaluator stopped"
+        );
+    }
+
+    async fn evaluate(&mut self, points: &[Position], events: &mut Vec<RuleEvent>) {
+        let mut order: Vec<&Position> = points.iter().collect();
+        order.sort_by_key(|p| (p.vehicle, p.fix_time));
+        let (mut fed, mut repeated, mut unknown) = (0, 0, false);
+        for group in order.chunk_by(|a, b| a.vehicle == b.vehicle) {
+            let vehicle = group[0].vehicle;
+            if self.routing.vehicle(vehicle).is_none() {
+                unknown = true;
+                continue;
+            }
+            if !self.cars.contains_key(&vehicle) {
+                // First point of this car since start: rebuild its rule state from the stored track
+                // before it (these points are already stored, hence the bound).
+                self.resume(vehicle, group[0].fix_time, events).await;
+            }
+            let Some(car) = self.cars.get_mut(&vehicle) else {
+                continue;
+            };
+            let fresh = car.taken.sift(group);
+            repeated += group.len() - fresh.len();
+            fed += fresh.len();
+            for p in fresh {
+                car.rules.push(&self.reference, p, events);
+                car.taken.take(p);
+            }
+        }
+        metrics().points.inc_by(fed as u64);
+        metrics().repeated_points.inc_by(repeated as u64);
+        if unknown {
+            // A vehicle registered after start: pick up the registry for the next batch.
+            if let (Ok(units), Ok(vehicles)) = (self.store.units().await, self.store.vehicles().await) {
+                self.routing = Routing::new(&units, &vehicles);
+            }
+        }
+        self.record(events).await;
+    }
+
+    pub(super) async fn record(&mut self, events: &mut Vec<RuleEvent>) {
+        for ev in events.drain(..) {
+            let (RuleEvent::Opened(ep) | RuleEvent::Closed(ep)) = &ev;
+            if let Err(e) = self.record_episode(ep).await {
+                // The episode is re-derivable from the stored track (`tianshu rules evaluate`), but the
+                // case is lost until then.
+                error!(vehicle = %ep.vehicle, rule = %ep.rule, start = %ep.start, error = %e, "recording an alert case failed");
+            }
+        }
+    }
+
+    async fn record_episode(&mut self, ep: &Episode) -> Result<(), Error> {
+        let Some(vehicle) = self.routing.vehicle(ep.vehicle).cloned() else {
+            return Ok(());
+        };
+        let now = now();
+        let escalate_ms = (self.config.auto_escalate_after_hours * 3_600_000.0) as i64;
+        let case = NewCase {
+            vehicle: ep.vehicle,
+            unit: vehicle.unit,
+            rule: ep.rule.as_str().to_string(),
+            start: ep.start,
+            end: ep.end,
+            severity: ep.severity.as_str().to_string(),
+            late: ep.late,
+            reasoning: ep.reasoning.clone(),
+            reasoning_zh: ep.reasoning_zh.clone(),
+            episode: serde_json::to_value(ep).unwrap_or_default(),
+            escalate_at: (escalate_ms > 0).then(|| now.add_millis(escalate_ms)),
+        };
+        // The notice and its deliveries are computed for a new case; the store drops them for a known one.
+        let notice = self.routing.notice(
+            &provisional(&case, now),
+            "opened",
+            self.config.notify_parent_levels,
+            None,
+        );
+        let mut deliveries = if ep.severity >= self.config.notify_min_severity {
+            self.routing.deliveries(&notice, &self.config)
+        } else {
+            Vec::new()
+        };
+        // The case id exists only once the row does: the store puts it in place of the token, in the
+        // same transaction.
+        for d in &mut deliveries {
+            d.payload = d.payload.replace(&CASE_ID_SENTINEL.to_string(), CASE_ID_TOKEN);
+        }
+        let (id, created) = self.store.rules().record_case(&case, &deliveries, now).await?;
+        if created {
+            metrics()
+                .cases_opened
+                .with_label_values(&[ep.rule.as_str()])
+                .inc();
+            info!(case = id, vehicle = %ep.vehicle, rule = %ep.rule, start = %ep.start, late = ep.late, "alert case opened");
+            let _ = self.feed.send(Notice {
+                case_id: id,
+                ..notice
+            });
+        }
+        Ok(())
+    }
+
+    async fn on_tick(&mut self, drained: bool, events: &mut Vec<RuleEvent>) {
+        // Quiet cars are resumed only once every committed point has been taken: a car whose points
+        // still wait in the follower is resumed by its first point, not replayed twice.
+        if drained {
+            self.resume_quiet(events).await;
+        }
+        let t = now();
+        for car in self.cars.values_mut() {
+            car.rules.tick(&self.reference, t, events);
+            for y in &car.rules.diagnostics().missing_calendar_years {
+                if self.missing_years.insert(*y) {
+                    warn!(
+                        year = y,
+                        "no calendar data for this year: out_of_hours, no_order and holiday_seal are not evaluated; import it with `tianshu calendar import`"
+                    );
+                }
+            }
+        }
+        self.record(events).await;
+        if let Err(e) = self.escalate(t).await {
+            warn!(error = %e, "auto-escalation failed; retrying at the next tick");
+        }
+    }
+}
+
+/// The case `case` would be once inserted (its id a sentinel), to render its notice.
+fn provisional(case: &NewCase, now: Timestamp) -> AlertCase {
+    AlertCase {
+        id: CASE_ID_SENTINEL,
+        vehicle: case.vehicle,
+        unit: case.unit,
+        rule: case.rule.clone(),
+        start: case.start,
+        end: case.end,
+        severity: case.severity.clone(),
+        late: case.late,
+        state: CaseState::Open,
+        reasoning: case.reasoning.clone(),
+        reasoning_zh: case.reasoning_zh.clone(),
+        episode: serde_json::Value::Null,
+        escalate_at: case.escalate_at,
+        created: now,
+        updated: now,
+    }
+}

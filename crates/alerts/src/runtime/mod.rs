@@ -1,0 +1,113 @@
+//! The running part: committed points in, cases and deliveries out.
+//!
+//! Two tasks. The evaluator ([`evaluator`]) follows the store's committed points
+//! ([`Store::follow`](tianshu_store::Store::follow)): every committed point reaches it at least once,
+//! however far it falls behind (a slow evaluator never slows ingest; what its queue cannot hold is read
+//! back from the store), and a point handed over twice is recognised and taken once ([`repeats`]). It
+//! feeds each vehicle's points to its rule state in fix-time order, records episodes as cases (case,
+//! history and outbox rows in one transaction) and broadcasts them on the live feed. On a timer it runs
+//! the time-based rules, resumes the rule state of cars that have not reported since start ([`resume`]),
+//! auto-escalates unexplained cases, and reloads reference data: an order approved after the fact
+//! re-evaluates and withdraws the cases it covers ([`revise`]). The deliverer ([`deliver`]) polls the
+//! outbox and sends each due delivery in its own task with its own timeout, so a failing channel delays
+//! only itself; failures are retried with exponential backoff and logged.
+//!
+//! After a crash, nothing is lost either: a car's rule state is rebuilt from its stored track at its first
+//! point, and the episodes in points stored while nothing evaluated them are raised then.
+
+mod deliver;
+mod evaluator;
+mod repeats;
+mod resume;
+mod revise;
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tianshu_rules::RulesConfig;
+use tianshu_store::{Cursor, Store};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::Error;
+use crate::config::AlertsConfig;
+use crate::notify::{Notice, Routing};
+use crate::reference::load_reference;
+use evaluator::Evaluator;
+
+/// The running alert runtime.
+pub struct AlertsHandle {
+    feed: broadcast::Sender<Notice>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl AlertsHandle {
+    /// The live web feed: every case event with the units it concerns. A slow receiver loses the oldest
+    /// notices (`RecvError::Lagged` tells it how many); the inbox list is the source of truth.
+    pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
+        self.feed.subscribe()
+    }
+
+    /// Stops both tasks and waits for them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts the runtime on `store`, evaluating the points committed from now on. Must be called within a
+/// Tokio runtime. With `enabled = false` nothing runs and the feed stays silent.
+pub async fn start(store: Store, rules: RulesConfig, config: AlertsConfig) -> Result<AlertsHandle, Error> {
+    // Follow before loading anything, so that no point committed meanwhile is missed.
+    let cursor = store.follow();
+    start_following(store, cursor, rules, config).await
+}
+
+/// Like [`start`], evaluating the points committed since `cursor` (a follower of `store`) was opened.
+pub async fn start_following(
+    store: Store,
+    cursor: Cursor,
+    rules: RulesConfig,
+    config: AlertsConfig,
+) -> Result<AlertsHandle, Error> {
+    if !config.enabled {
+        info!("alerts runtime disabled by configuration");
+        let (stop, _) = watch::channel(false);
+        return Ok(AlertsHandle {
+            feed: broadcast::channel(1).0,
+            stop,
+            tasks: Vec::new(),
+        });
+    }
+    let (reference, warnings) = load_reference(&store, &rules).await?;
+    for w in crate::reference::summarized(&warnings, 5) {
+        warn!(warning = %w, "rules reference data");
+    }
+    let stamp = store.rules().reference_stamp().await?;
+    let routing = Routing::new(&store.units().await?, &store.vehicles().await?);
+    let (feed, _) = broadcast::channel(config.feed_capacity.max(1));
+    let (stop, stop_rx) = watch::channel(false);
+    let config = Arc::new(config);
+    let evaluator = Evaluator {
+        store: store.clone(),
+        rules,
+        config: config.clone(),
+        reference: Arc::new(reference),
+        routing,
+        stamp,
+        cars: HashMap::new(),
+        feed: feed.clone(),
+        missing_years: HashSet::new(),
+        quiet_todo: None,
+    };
+    let tasks = vec![
+        tokio::spawn(evaluator.run(cursor, stop_rx.clone())),
+        tokio::spawn(deliver::deliver_loop(store, config, stop_rx)),
+    ];
+    Ok(AlertsHandle { feed, stop, tasks })
+}

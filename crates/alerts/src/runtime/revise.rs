@@ -1,0 +1,149 @@
+//! Cases changing after they were raised: auto-escalation of unexplained ones, and the reload of
+//! reference data, after which the cases an order approved after the fact covers are re-evaluated and
+//! withdrawn when they no longer hold.
+
+use std::sync::Arc;
+
+use tianshu_model::Timestamp;
+use tianshu_rules::{Episode, Verdict, reevaluate};
+use tianshu_store::rules::{CaseFilter, CaseState, Transition};
+use tracing::{debug, info, warn};
+
+use super::evaluator::Evaluator;
+use super::support::{metrics, now, read_track};
+use crate::Error;
+use crate::notify::Routing;
+use crate::reference::load_reference;
+
+impl Evaluator {
+    pub(super) async fn escalate(&mut self, t: Timestamp) -> Result<(), Error> {
+        let hours = self.config.auto_escalate_after_hours;
+        for case in self.store.rules().due_escalations(t, 100).await? {
+            let note = format!(
+                "No explanation within {hours} h; escalated to the discipline inspectors automatically. \
+                 超过{hours}小时未说明，已自动上报纪检监察。"
+            );
+            let mut escalated = case.clone();
+            escalated.state = CaseState::Escalated;
+            let notice = self.routing.notice(
+                &escalated,
+                "escalated",
+                self.config.notify_parent_levels,
+                Some(note.clone()),
+            );
+            let tr = Transition {
+                case_id: case.id,
+                from: vec![CaseState::Open, CaseState::Acknowledged],
+                to: CaseState::Escalated,
+                actor: "system".into(),
+                action: "escalated".into(),
+                note,
+                escalate_at: None,
+                deliveries: self.routing.deliveries(&notice, &self.config),
+            };
+            match self.store.rules().transition_case(&tr, t).await {
+                Ok(_) => {
+                    metrics().escalated.inc();
+                    info!(case = case.id, "alert case escalated automatically");
+                    let _ = self.feed.send(notice);
+                }
+                // Explained meanwhile: nothing to do.
+                Err(tianshu_store::Error::Invalid { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn reload(&mut self) -> Result<(), Error> {
+        let stamp = self.store.rules().reference_stamp().await?;
+        if stamp == self.stamp {
+            return Ok(());
+        }
+        let changed = self.store.rules().orders_updated_after(self.stamp).await?;
+        let (reference, warnings) = load_reference(&self.store, &self.rules).await?;
+        for w in &warnings {
+            debug!(warning = %w, "rules reference data");
+        }
+        self.reference = Arc::new(reference);
+        self.routing = Routing::new(&self.store.units().await?, &self.store.vehicles().await?);
+        // A car moved to another unit or class is judged by its new ones from here on.
+        for (id, car) in &mut self.cars {
+            if let Some(v) = self.routing.vehicle(*id) {
+                car.rules.set_vehicle(v);
+            }
+        }
+        self.stamp = stamp;
+        info!(changed_orders = changed.len(), "rules reference data reloaded");
+        for o in changed
+            .iter()
+            .filter(|o| o.state == "approved" || o.state == "completed")
+        {
+            if let Err(e) = self.reevaluate_order(&o.plate, o.start, o.end).await {
+                warn!(order = %o.id, error = %e, "re-evaluating the cases an order covers failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-runs the rules over every unresolved case of the car that overlaps an order's window, and
+    /// withdraws those that no longer hold.
+    async fn reevaluate_order(&mut self, plate: &str, from: Timestamp, to: Timestamp) -> Result<(), Error> {
+        let Some(vehicle) = self.store.vehicle_by_plate(plate).await? else {
+            return Ok(());
+        };
+        let filter = CaseFilter {
+            vehicle: Some(vehicle.id),
+            states: vec![
+                CaseState::Open,
+                CaseState::Acknowledged,
+                CaseState::Explained,
+                CaseState::Escalated,
+            ],
+            limit: 1000,
+            ..Default::default()
+        };
+        for case in self.store.rules().cases(&filter).await? {
+            let end = case.end.unwrap_or(case.start);
+            if case.start > to || end < from {
+                continue;
+            }
+            let Ok(episode) = serde_json::from_value::<Episode>(case.episode.clone()) else {
+                continue;
+            };
+            let margin = 3_600_000;
+            let track = read_track(
+                &self.store,
+                vehicle.id,
+                case.start.add_millis(-margin),
+                end.add_millis(margin),
+            )
+            .await?;
+            if let Verdict::Withdrawn { reason, reason_zh } =
+                reevaluate(&self.reference, &vehicle, &track, &episode)
+            {
+                let note = format!("{reason} {reason_zh}");
+                let tr = Transition {
+                    case_id: case.id,
+                    from: filter.states.clone(),
+                    to: CaseState::Withdrawn,
+                    actor: "system".into(),
+                    action: "withdrawn".into(),
+                    note: note.clone(),
+                    escalate_at: None,
+                    deliveries: Vec::new(),
+                };
+                let updated = self.store.rules().transition_case(&tr, now()).await?;
+                metrics().withdrawn.inc();
+                info!(case = case.id, reason = %reason, "alert case withdrawn after re-evaluation");
+                let _ = self.feed.send(self.routing.notice(
+                    &updated,
+                    "withdrawn",
+                    self.config.notify_parent_levels,
+                    Some(note),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! Shared setup of the alert runtime tests: scratch stores on both backends (a file in a fresh directory,
+//! or a database created on the real PostgreSQL at 127.0.0.1:5432 and dropped afterwards), times in
+//! Beijing time, a scripted trip, and waiting on a condition with a deadline.
+#![allow(dead_code, clippy::unwrap_used)] // shared by several test binaries; a panic is a failed test
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use tianshu_model::{AlarmFlags, Phone, Position, StatusFlags, Timestamp, VehicleId};
+use tianshu_store::rules::{AlertCase, CaseFilter};
+use tianshu_store::{Store, StoreConfig};
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "tianshu_alerts_{name}_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh directory under the system's temporary directory.
+pub fn unique_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required at 127.0.0.1:5432 (user postgres): {e}"));
+    tokio::spawn(conn);
+    client
+}
+
+/// Where a test store lives; removed (the directory, or the database) by [`Scratch::remove`].
+pub enum Scratch {
+    /// An embedded store file in its own directory.
+    Embedded(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(String),
+}
+
+impl Scratch {
+    /// A fresh embedded store location.
+    pub fn embedded(name: &str) -> Scratch {
+        Scratch::Embedded(unique_dir(name))
+    }
+
+    /// A fresh PostgreSQL database.
+    pub async fn postgres(name: &str) -> Scratch {
+        let db = unique(name).to_lowercase();
+        admin()
+            .await
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .unwrap();
+        Scratch::Postgres(db)
+    }
+
+    /// Opens the store with `config`.
+    pub async fn open(&self, config: &StoreConfig) -> Store {
+        let url = match self {
+            Scratch::Embedded(dir) => format!("sqlite:{}", dir.join("t.db").display()),
+            Scratch::Postgres(db) => format!("postgres://postgres@127.0.0.1:5432/{db}"),
+        };
+        Store::open_with(&url, config).await.unwrap()
+    }
+
+    /// Removes the store; every handle on it must be dropped first.
+    pub async fn remove(self) {
+        match self {
+            Scratch::Embedded(dir) => {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            Scratch::Postgres(db) => {
+                admin()
+                    .await
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// A Beijing time, `YYYY-MM-DD HH:MM:SS`.
+pub fn local(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(&format!("{}+08:00", s.replace(' ', "T"))).unwrap()
+}
+
+/// A Saturday trip (2026-11-28 is an ordinary rest day), one fix every 30 s: moving for 30 minutes,
+/// then parked with the ignition off for 20. Point `i` is at 10:00 + 30 s x i.
+pub fn saturday_trip(vehicle: VehicleId, phone: u128) -> Vec<Position> {
+    let t0 = local("2026-11-28 10:00:00");
+    (0..=100)
+        .map(|i| {
+            let moving = i <= 60;
+            let t = t0.add_millis(i * 30_000);
+            let k = if moving { i } else { 60 };
+            Position {
+                vehicle,
+                phone: Phone(phone),
+                fix_time: t,
+                recv_time: t.add_millis(1000),
+                lat_e6: 30_200_000,
+                lon_e6: 115_000_000 + k as i32 * 300,
+                speed_dkmh: if moving { 400 } else { 0 },
+                status: StatusFlags(StatusFlags::FIXED | if moving { StatusFlags::ACC_ON } else { 0 }),
+                alarm: AlarmFlags(0),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// The out-of-hours cases of `vehicle`, by start.
+pub async fn out_of_hours_cases(store: &Store, vehicle: VehicleId) -> Vec<AlertCase> {
+    let mut cases = store
+        .rules()
+        .cases(&CaseFilter {
+            vehicle: Some(vehicle),
+            rule: Some("out_of_hours".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    cases.sort_by_key(|c| c.start);
+    cases
+}
+
+/// Waits until `f` answers `Some`, polling; panics naming `what` after a generous deadline (this is
+/// waiting for the system to act, not a performance assertion).
+pub async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
