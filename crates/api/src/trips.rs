@@ -49,16 +49,6 @@ pub struct Trip {
     pub max_kmh: f64,
 }
 
-/// Great-circle distance in metres.
-pub fn haversine_m(a: &Position, b: &Position) -> f64 {
-    const R: f64 = 6_371_008.8;
-    let (la1, la2) = (a.lat().to_radians(), b.lat().to_radians());
-    let dla = la2 - la1;
-    let dlo = (b.lon() - a.lon()).to_radians();
-    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
-    2.0 * R * h.sqrt().asin()
-}
-
 /// Splits a fix-time-ordered track into stops and trips.
 pub fn trips_and_stops(points: &[Position]) -> (Vec<Trip>, Vec<Stop>) {
     // Standing runs first, as index ranges.
@@ -107,7 +97,10 @@ pub fn trips_and_stops(points: &[Position]) -> (Vec<Trip>, Vec<Stop>) {
     }
     for (s, e) in bounds {
         let seg = &points[s..=e];
-        let distance_m: f64 = seg.windows(2).map(|w| haversine_m(&w[0], &w[1])).sum();
+        let distance_m: f64 = seg
+            .windows(2)
+            .map(|w| w[0].lonlat().distance_m(w[1].lonlat()))
+            .sum();
         if distance_m < 50.0 {
             continue;
         }

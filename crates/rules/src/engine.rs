@@ -12,11 +12,10 @@
 //! ([`VehicleRules::tick`]) or when the evaluation ends ([`VehicleRules::finish`]).
 
 use chrono::Datelike;
-use tianshu_model::{Position, PositionSource, Timestamp, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{LonLat, Position, PositionSource, Timestamp, UnitId, Vehicle, VehicleClass, VehicleId};
 
 use crate::calendar::{DayKind, date_of_day, instant_of, local_day, local_secs_of_day};
 use crate::config::Debounce;
-use crate::geo::{LonLat, approx_distance_m};
 use crate::reference::Reference;
 use crate::{Episode, Evidence, MAX_EVIDENCE, RuleId};
 
@@ -289,7 +288,7 @@ fn close_episode(mut ep: Episode, end: Timestamp, d: &Detail) -> Episode {
 }
 
 fn ll_of(e: &Evidence) -> LonLat {
-    [f64::from(e.lon_e6) / 1e6, f64::from(e.lat_e6) / 1e6]
+    LonLat::from_e6(e.lon_e6, e.lat_e6)
 }
 
 fn month_day(day: i64) -> (u8, u8) {
@@ -660,13 +659,13 @@ impl VehicleRules {
             || p.source == PositionSource::Backfill
             || p.recv_time.millis() - t.millis() > i64::from(cfg.late_after_secs) * 1000;
         let valid = (!cfg.require_valid_fix || p.status.fixed()) && !(p.lat_e6 == 0 && p.lon_e6 == 0);
-        let ll: LonLat = [p.lon(), p.lat()];
+        let ll = p.lonlat();
         let acc = p.status.acc_on();
         let moving = acc && p.speed_kmh() >= cfg.moving_speed_kmh;
         let displaced = valid
             && self
                 .anchor
-                .is_some_and(|a| approx_distance_m(a, ll) > cfg.displacement_m);
+                .is_some_and(|a| a.approx_distance_m(ll) > cfg.displacement_m);
         let in_use = moving || displaced;
         if valid && (in_use || self.anchor.is_none()) {
             self.anchor = Some(ll);
@@ -804,12 +803,12 @@ impl VehicleRules {
                 && let Some(route) = o.route.as_ref()
             {
                 let tol = cfg.off_route.endpoint_tolerance_m;
-                let near_end = approx_distance_m(ll, route.start()) <= tol
-                    || approx_distance_m(ll, route.end()) <= tol
+                let near_end = ll.approx_distance_m(route.start()) <= tol
+                    || ll.approx_distance_m(route.end()) <= tol
                     || o.order
                         .destinations
                         .iter()
-                        .any(|d| approx_distance_m(ll, [d.lon, d.lat]) <= tol);
+                        .any(|d| ll.approx_distance_m(LonLat::new(d.lon, d.lat)) <= tol);
                 if !near_end {
                     enter = route.distance_within_m(ll, o.corridor_m).is_none();
                     let inner = (o.corridor_m - cfg.off_route.hysteresis_m).max(0.0);

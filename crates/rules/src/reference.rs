@@ -7,13 +7,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tianshu_model::{AlarmBit, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{AlarmBit, LonLat, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
 use crate::RuleId;
 use crate::calendar::Calendar;
 use crate::config::RulesConfig;
 use crate::fences::{FenceKind, Geofence};
-use crate::geo::{LonLat, PolygonIndex, PolygonSet, Route};
+use crate::geo::{PolygonIndex, PolygonSet, Route};
 use crate::orders::{Order, OrderKind};
 use crate::timetable::{Timetable, parse_hhmm};
 

@@ -5,29 +5,8 @@
 //! points are pinned first: the first and last point of every stationary run (speed 0), every point
 //! whose alarm word is non-zero, and the track's two ends. Simplification runs between pinned points.
 
-use tianshu_model::Position;
-
-/// Metres per degree of latitude (mean Earth radius 6,371,008.8 m).
-const METRES_PER_DEGREE: f64 = 111_195.08;
-
-/// Planar coordinates in metres around a reference latitude (equirectangular; exact enough for the
-/// few-kilometre spans one simplification step compares).
-fn project(p: &Position, cos_lat: f64) -> (f64, f64) {
-    (p.lon() * METRES_PER_DEGREE * cos_lat, p.lat() * METRES_PER_DEGREE)
-}
-
-/// Distance in metres from `p` to the segment `a`-`b`.
-fn segment_distance_m(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 == 0.0 {
-        0.0
-    } else {
-        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
-    };
-    let (cx, cy) = (a.0 + t * dx, a.1 + t * dy);
-    ((p.0 - cx).powi(2) + (p.1 - cy).powi(2)).sqrt()
-}
+use tianshu_model::geo::{LocalFrame, segment_distance2};
+use tianshu_model::{LonLat, Position};
 
 /// Simplifies a time-ordered track, keeping stops, alarm points and both ends.
 pub fn simplify_track(points: &[Position], tolerance_m: f64) -> Vec<Position> {
@@ -47,9 +26,11 @@ pub fn simplify_track(points: &[Position], tolerance_m: f64) -> Vec<Position> {
             keep[i] = true;
         }
     }
-    let mean_lat = points.iter().map(Position::lat).sum::<f64>() / n as f64;
-    let cos_lat = mean_lat.to_radians().cos().max(0.01);
-    let xy: Vec<(f64, f64)> = points.iter().map(|p| project(p, cos_lat)).collect();
+    // Planar metres around the track's mean point: exact enough for the few-kilometre spans one
+    // simplification step compares.
+    let mean = |f: fn(&Position) -> f64| points.iter().map(f).sum::<f64>() / n as f64;
+    let frame = LocalFrame::new(LonLat::new(mean(Position::lon), mean(Position::lat)));
+    let xy: Vec<(f64, f64)> = points.iter().map(|p| frame.to_xy(p.lonlat())).collect();
     let pinned: Vec<usize> = (0..n).filter(|i| keep[*i]).collect();
     let mut stack = Vec::new();
     for w in pinned.windows(2) {
@@ -60,7 +41,7 @@ pub fn simplify_track(points: &[Position], tolerance_m: f64) -> Vec<Position> {
             }
             let mut worst = (0.0, a);
             for i in a + 1..b {
-                let d = segment_distance_m(xy[i], xy[a], xy[b]);
+                let d = segment_distance2(xy[i], xy[a], xy[b]).sqrt();
                 if d > worst.0 {
                     worst = (d, i);
                 }
