@@ -1,0 +1,44 @@
+//! `tamper`: the terminal raises an alarm that signals tampering (the configured alarm bits: antenna
+//! cut, power cut, ...).
+
+use tianshu_model::AlarmFlags;
+
+use super::{Facts, Judgement, Rule};
+use crate::RuleId;
+use crate::config::Debounce;
+use crate::reference::Reference;
+use crate::text::Detail;
+
+/// The rule.
+pub(crate) struct Tamper;
+
+/// The tamper bits the point raises.
+fn raised(f: &Facts<'_>) -> u32 {
+    f.p.alarm.0 & f.r.tamper_mask
+}
+
+impl Rule for Tamper {
+    fn id(&self) -> RuleId {
+        RuleId::Tamper
+    }
+
+    fn debounce(&self, r: &Reference) -> Debounce {
+        r.config.tamper.debounce()
+    }
+
+    fn judge(&self, f: &Facts<'_>, _active: bool) -> Option<Judgement> {
+        if !f.r.config.tamper.enabled {
+            return None;
+        }
+        Some(Judgement::plain(raised(f) != 0 && !f.exempt(RuleId::Tamper)))
+    }
+
+    fn detail(&self, f: &Facts<'_>) -> Detail {
+        let names: Vec<&str> = AlarmFlags(raised(f)).iter().map(|b| b.name()).collect();
+        Detail {
+            en: format!("terminal raised {}", names.join(", ")),
+            zh: format!("终端报警：{}", names.join("、")),
+            subject: names.first().map(|s| s.to_string()),
+        }
+    }
+}
