@@ -16,6 +16,8 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use prometheus::{IntCounter, IntCounterVec, Opts};
 use tianshu_model::{Position, Timestamp, VehicleId};
+use tianshu_rules::orders::OrderState;
+use tianshu_rules::workflow::{self, CaseAction};
 use tianshu_rules::{Episode, Reference, RuleEvent, RulesConfig, VehicleRules, Verdict, reevaluate};
 use tianshu_store::Store;
 use tianshu_store::rules::{
@@ -426,7 +428,8 @@ impl Evaluator {
 
     async fn escalate(&mut self, t: Timestamp) -> Result<(), Error> {
         let hours = self.config.auto_escalate_after_hours;
-        for case in self.store.rules().due_escalations(t, 100).await? {
+        let states = workflow::auto_escalation_states();
+        for case in self.store.rules().due_escalations(&states, t, 100).await? {
             let note = format!(
                 "No explanation within {hours} h; escalated to the discipline inspectors automatically. \
                  超过{hours}小时未说明，已自动上报纪检监察。"
@@ -441,7 +444,7 @@ impl Evaluator {
             );
             let tr = Transition {
                 case_id: case.id,
-                from: vec![CaseState::Open, CaseState::Acknowledged],
+                from: states.clone(),
                 to: CaseState::Escalated,
                 actor: "system".into(),
                 action: "escalated".into(),
@@ -483,10 +486,7 @@ impl Evaluator {
         }
         self.stamp = stamp;
         info!(changed_orders = changed.len(), "rules reference data reloaded");
-        for o in changed
-            .iter()
-            .filter(|o| o.state == "approved" || o.state == "completed")
-        {
+        for o in changed.iter().filter(|o| OrderState::parse_covers(&o.state)) {
             if let Err(e) = self.reevaluate_order(&o.plate, o.start, o.end).await {
                 warn!(order = %o.id, error = %e, "re-evaluating the cases an order covers failed");
             }
@@ -502,12 +502,7 @@ impl Evaluator {
         };
         let filter = CaseFilter {
             vehicle: Some(vehicle.id),
-            states: vec![
-                CaseState::Open,
-                CaseState::Acknowledged,
-                CaseState::Explained,
-                CaseState::Escalated,
-            ],
+            states: CaseAction::Withdraw.from_states(),
             limit: 1000,
             ..Default::default()
         };
@@ -533,7 +528,7 @@ impl Evaluator {
                 let tr = Transition {
                     case_id: case.id,
                     from: filter.states.clone(),
-                    to: CaseState::Withdrawn,
+                    to: CaseAction::Withdraw.to_state(),
                     actor: "system".into(),
                     action: "withdrawn".into(),
                     note: note.clone(),

@@ -114,7 +114,7 @@ pub async fn vehicle(
         .await?
         .into_iter()
         .filter(|o| o.plate == vehicle.plate && o.start <= now && now < o.end)
-        .filter(|o| o.state == "approved" || o.state == "completed")
+        .filter(|o| tianshu_rules::orders::OrderState::parse_covers(&o.state))
         .max_by_key(|o| o.start);
     let signed_in = state
         .store()

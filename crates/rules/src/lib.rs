@@ -12,6 +12,9 @@
 //! received late (a blind-area backfill) are evaluated in fix-time order and their episodes are marked
 //! late; an order approved after the fact is handled by [`reevaluate`], which withdraws the episodes it
 //! covers with a reason.
+//!
+//! The crate also holds the other decisions that need no I/O: which steps move an alert case or an
+//! order from one state to another ([`workflow`]).
 #![deny(missing_docs)]
 
 pub mod calendar;
@@ -26,6 +29,7 @@ mod rules;
 mod text;
 pub mod timetable;
 mod verdict;
+pub mod workflow;
 
 use serde::{Deserialize, Serialize};
 use tianshu_model::{LonLat, Timestamp, VehicleId};
@@ -38,6 +42,7 @@ pub use orders::{Order, OrderKind, OrderState};
 pub use reference::{CompiledOrder, Cover, FenceInfo, Reference, ReferenceError, unit_paths};
 pub use timetable::Timetable;
 pub use verdict::{Verdict, reevaluate};
+pub use workflow::{CaseAction, CaseState, TransitionError};
 
 /// The rules, by the ids used in alerts, configuration and the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

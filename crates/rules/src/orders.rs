@@ -58,6 +58,24 @@ impl OrderState {
         }
     }
 
+    /// Parses the id used in files and the store.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OrderState::Requested,
+            OrderState::Approved,
+            OrderState::Cancelled,
+            OrderState::Completed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
+    /// Whether the stored state `s` is one that permits the use it describes (an unknown state does
+    /// not).
+    pub fn parse_covers(s: &str) -> bool {
+        OrderState::parse(s).is_some_and(OrderState::covers)
+    }
+
     /// Whether an order in this state permits the use it describes.
     pub const fn covers(self) -> bool {
         matches!(self, OrderState::Approved | OrderState::Completed)
