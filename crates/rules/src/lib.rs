@@ -14,7 +14,8 @@
 //! covers with a reason.
 //!
 //! The crate also holds the other decisions that need no I/O: which steps move an alert case or an
-//! order from one state to another ([`workflow`]).
+//! order from one state to another ([`workflow`]), and the stops, trips and simplified line of a
+//! track ([`track`]).
 #![deny(missing_docs)]
 
 pub mod calendar;
@@ -28,6 +29,7 @@ mod reference;
 mod rules;
 mod text;
 pub mod timetable;
+pub mod track;
 mod verdict;
 pub mod workflow;
 

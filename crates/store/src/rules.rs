@@ -393,8 +393,12 @@ pub(crate) fn wrong_state(id: i64, state: &str, t: &Transition) -> Error {
     }
 }
 
-/// `'open', 'acknowledged'`: case states as an SQL list (the ids are fixed words, never input).
+/// `'open', 'acknowledged'`: case states as the list of an SQL `IN` (the ids are fixed words, never
+/// input); no states is `NULL`, which nothing is in.
 pub(crate) fn states_sql(states: &[CaseState]) -> String {
+    if states.is_empty() {
+        return "NULL".into();
+    }
     states
         .iter()
         .map(|s| format!("'{}'", s.as_str()))

@@ -282,6 +282,8 @@ async fn exercise(store: &Store) {
         .await
         .unwrap();
     assert!(due.is_empty(), "only cases in the given states are due: {due:?}");
+    let due = r.due_escalations(&[], Timestamp(110_000), 10).await.unwrap();
+    assert!(due.is_empty(), "no states, no cases: {due:?}");
 
     // Transitions are compare-and-set.
     let ack = Transition {

@@ -638,9 +638,6 @@ impl RulesStore for EmbeddedBackend {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<AlertCase>> {
-        if states.is_empty() {
-            return Ok(Vec::new());
-        }
         let states = states_sql(states);
         self.read(move |c| {
             let mut st = c

@@ -520,9 +520,6 @@ impl RulesStore for PostgresBackend {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<AlertCase>> {
-        if states.is_empty() {
-            return Ok(Vec::new());
-        }
         let client = self.client().await?;
         let rows = client
             .query(
