@@ -93,22 +93,16 @@ async fn import_then_export(url: &str) {
 
     let from = Timestamp::from_secs(T0_SECS).to_rfc3339();
     let to = Timestamp::from_secs(T0_SECS + 300).to_rfc3339();
-    let export = |format: &str, extra: &[&str]| {
+    // `tianshu export` of a plate over a range, with more arguments.
+    let run = |plate: &str, from: &str, to: &str, more: &[&str]| {
         let mut args = vec![
-            "export",
-            "--store",
-            url,
-            "--plate",
-            "鄂B12345",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--format",
-            format,
+            "export", "--store", url, "--plate", plate, "--from", from, "--to", to,
         ];
-        args.extend_from_slice(extra);
-        let out = tianshu(&args, &dir.0);
+        args.extend_from_slice(more);
+        tianshu(&args, &dir.0)
+    };
+    let export = |format: &str, extra: &[&str]| {
+        let out = run("鄂B12345", &from, &to, &[&["--format", format], extra].concat());
         assert!(
             out.status.success(),
             "export {format} failed: {}",
@@ -162,36 +156,10 @@ async fn import_then_export(url: &str) {
     );
 
     // An unknown plate and a reversed range are errors with their reason.
-    let out = tianshu(
-        &[
-            "export",
-            "--store",
-            url,
-            "--plate",
-            "鄂A00000",
-            "--from",
-            &from,
-            "--to",
-            &to,
-        ],
-        &dir.0,
-    );
+    let out = run("鄂A00000", &from, &to, &[]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("鄂A00000"), "{}", text(&out.stderr));
-    let out = tianshu(
-        &[
-            "export",
-            "--store",
-            url,
-            "--plate",
-            "鄂B12345",
-            "--from",
-            &to,
-            "--to",
-            &from,
-        ],
-        &dir.0,
-    );
+    let out = run("鄂B12345", &to, &from, &[]);
     assert!(!out.status.success());
 }
 

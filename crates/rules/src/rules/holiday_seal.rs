@@ -3,26 +3,15 @@
 use super::{Facts, Judgement, Rule};
 use crate::RuleId;
 use crate::calendar::{DayKind, date_of_day};
-use crate::config::Debounce;
-use crate::reference::Reference;
 use crate::text::{Detail, date_text};
 
 /// The rule.
 pub(crate) struct HolidaySeal;
 
 impl Rule for HolidaySeal {
-    fn id(&self) -> RuleId {
-        RuleId::HolidaySeal
-    }
-
-    fn debounce(&self, r: &Reference) -> Debounce {
-        r.config.holiday_seal.debounce()
-    }
+    const ID: RuleId = RuleId::HolidaySeal;
 
     fn judge(&self, f: &Facts<'_>, _active: bool) -> Option<Judgement> {
-        if !f.r.config.holiday_seal.enabled {
-            return None;
-        }
         Some(Judgement::plain(
             f.in_use
                 && f.kind == Some(DayKind::Holiday)

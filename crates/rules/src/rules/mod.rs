@@ -14,7 +14,6 @@
 use tianshu_model::{LonLat, Position, Timestamp, UnitId, VehicleClass, VehicleId};
 
 use crate::calendar::{DayKind, local_day, local_secs_of_day};
-use crate::config::Debounce;
 pub(crate) use crate::debounce::Judgement;
 use crate::debounce::{Fix, Track};
 use crate::reference::{Cover, Reference};
@@ -53,16 +52,13 @@ pub(crate) fn judge_point(tracks: &mut [Track; POINT_RULES], f: &Facts<'_>, out:
 
 /// A rule that judges each point.
 pub(crate) trait Rule {
-    /// Which rule.
-    fn id(&self) -> RuleId;
-
-    /// Its de-bounce settings.
-    fn debounce(&self, r: &Reference) -> Debounce;
+    /// Which rule (its settings are the configuration's of this id).
+    const ID: RuleId;
 
     /// Whether the condition holds at this point; `None` when the rule does not look at the point at
-    /// all (disabled, the class is exempt, no valid fix), which leaves its de-bouncer where it was.
-    /// `active` tells whether an episode is open, for rules whose enter test costs more than their
-    /// stay test.
+    /// all (the class is exempt, no valid fix), which leaves its de-bouncer where it was. Asked only
+    /// while the rule is enabled. `active` tells whether an episode is open, for rules whose enter
+    /// test costs more than their stay test.
     fn judge(&self, f: &Facts<'_>, active: bool) -> Option<Judgement>;
 
     /// The words of an episode that starts at this point (called only then).
@@ -71,6 +67,13 @@ pub(crate) trait Rule {
     /// Judges point `f` and feeds the judgement to the rule's track.
     #[inline]
     fn apply(&self, track: &mut Track, f: &Facts<'_>, out: &mut Vec<RuleEvent>) {
+        let cfg = &f.r.config;
+        if !cfg.enabled(Self::ID) {
+            return;
+        }
+        let Some(d) = cfg.debounce(Self::ID) else {
+            return;
+        };
         if let Some(j) = self.judge(f, track.is_active()) {
             let at = Fix {
                 r: f.r,
@@ -78,7 +81,7 @@ pub(crate) trait Rule {
                 vehicle: f.vehicle,
                 late: f.late,
             };
-            track.drive(self.id(), self.debounce(f.r), at, j, || self.detail(f), out);
+            track.drive(Self::ID, d, at, j, || self.detail(f), out);
         }
     }
 }
@@ -222,6 +225,13 @@ impl<'a> Facts<'a> {
                 FenceHits::default()
             },
         }
+    }
+
+    /// `Some` when a rule about places can judge this point: the fix is valid and the vehicle's class
+    /// is not exempt from `rule`.
+    #[inline]
+    pub(crate) fn valid_fix_for(&self, rule: RuleId) -> Option<()> {
+        (self.valid && !self.exempt(rule)).then_some(())
     }
 
     /// Whether the vehicle's class is exempt from `rule`.

@@ -3,24 +3,16 @@
 
 use super::{Facts, Judgement, Rule};
 use crate::RuleId;
-use crate::config::Debounce;
-use crate::reference::Reference;
 use crate::text::Detail;
 
 /// The rule.
 pub(crate) struct NoOrder;
 
 impl Rule for NoOrder {
-    fn id(&self) -> RuleId {
-        RuleId::NoOrder
-    }
-
-    fn debounce(&self, r: &Reference) -> Debounce {
-        r.config.no_order.debounce()
-    }
+    const ID: RuleId = RuleId::NoOrder;
 
     fn judge(&self, f: &Facts<'_>, _active: bool) -> Option<Judgement> {
-        if !(f.r.config.no_order.enabled && f.r.order_required(f.unit)) {
+        if !f.r.order_required(f.unit) {
             return None;
         }
         Some(Judgement::plain(

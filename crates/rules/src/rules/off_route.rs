@@ -8,27 +8,17 @@ use tianshu_model::LonLat;
 
 use super::{Facts, Judgement, Rule};
 use crate::RuleId;
-use crate::config::Debounce;
-use crate::reference::Reference;
 use crate::text::Detail;
 
 /// The rule.
 pub(crate) struct OffRoute;
 
 impl Rule for OffRoute {
-    fn id(&self) -> RuleId {
-        RuleId::OffRoute
-    }
-
-    fn debounce(&self, r: &Reference) -> Debounce {
-        r.config.off_route.debounce()
-    }
+    const ID: RuleId = RuleId::OffRoute;
 
     fn judge(&self, f: &Facts<'_>, _active: bool) -> Option<Judgement> {
         let cfg = &f.r.config.off_route;
-        if !(cfg.enabled && f.valid && !f.exempt(RuleId::OffRoute)) {
-            return None;
-        }
+        f.valid_fix_for(Self::ID)?;
         let mut j = Judgement::plain(false);
         if let Some(o) = f.cover.routed
             && let Some(route) = o.route.as_ref()

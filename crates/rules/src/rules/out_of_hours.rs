@@ -4,27 +4,16 @@
 use super::{Facts, Judgement, Rule};
 use crate::RuleId;
 use crate::calendar::DayKind;
-use crate::config::Debounce;
-use crate::reference::Reference;
 use crate::text::{Detail, date_text, month_day};
 
 /// The rule.
 pub(crate) struct OutOfHours;
 
 impl Rule for OutOfHours {
-    fn id(&self) -> RuleId {
-        RuleId::OutOfHours
-    }
-
-    fn debounce(&self, r: &Reference) -> Debounce {
-        r.config.out_of_hours.debounce()
-    }
+    const ID: RuleId = RuleId::OutOfHours;
 
     fn judge(&self, f: &Facts<'_>, _active: bool) -> Option<Judgement> {
         let cfg = &f.r.config;
-        if !cfg.out_of_hours.enabled {
-            return None;
-        }
         let holds = match f.kind {
             Some(k) if f.in_use && !f.cover.order && !f.cover.filing && !f.exempt(RuleId::OutOfHours) => {
                 let holiday_seal_applies =

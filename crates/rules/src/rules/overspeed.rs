@@ -3,8 +3,6 @@
 
 use super::{Facts, Judgement, Rule};
 use crate::RuleId;
-use crate::config::Debounce;
-use crate::reference::Reference;
 use crate::text::Detail;
 
 /// The rule.
@@ -17,19 +15,11 @@ fn limit_kmh(f: &Facts<'_>) -> f64 {
 }
 
 impl Rule for Overspeed {
-    fn id(&self) -> RuleId {
-        RuleId::Overspeed
-    }
-
-    fn debounce(&self, r: &Reference) -> Debounce {
-        r.config.overspeed.debounce()
-    }
+    const ID: RuleId = RuleId::Overspeed;
 
     fn judge(&self, f: &Facts<'_>, _active: bool) -> Option<Judgement> {
         let cfg = &f.r.config.overspeed;
-        if !(cfg.enabled && f.valid && !f.exempt(RuleId::Overspeed)) {
-            return None;
-        }
+        f.valid_fix_for(Self::ID)?;
         let (speed, limit) = (f.p.speed_kmh(), limit_kmh(f));
         Some(Judgement {
             enter: speed > limit + cfg.tolerance_kmh,

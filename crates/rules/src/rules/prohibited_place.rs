@@ -5,27 +5,17 @@
 
 use super::{Facts, Judgement, Rule};
 use crate::RuleId;
-use crate::config::Debounce;
-use crate::reference::Reference;
 use crate::text::Detail;
 
 /// The rule.
 pub(crate) struct ProhibitedPlace;
 
 impl Rule for ProhibitedPlace {
-    fn id(&self) -> RuleId {
-        RuleId::ProhibitedPlace
-    }
-
-    fn debounce(&self, r: &Reference) -> Debounce {
-        r.config.prohibited_place.debounce()
-    }
+    const ID: RuleId = RuleId::ProhibitedPlace;
 
     fn judge(&self, f: &Facts<'_>, active: bool) -> Option<Judgement> {
         let cfg = &f.r.config.prohibited_place;
-        if !(cfg.enabled && f.valid && !f.exempt(RuleId::ProhibitedPlace)) {
-            return None;
-        }
+        f.valid_fix_for(Self::ID)?;
         let enter = match f.fences.prohibited {
             Some(id) if !active => {
                 f.r.polygons()

@@ -5,25 +5,18 @@
 
 use super::{Facts, Judgement, Rule};
 use crate::RuleId;
-use crate::config::Debounce;
-use crate::reference::Reference;
 use crate::text::Detail;
 
 /// The rule.
 pub(crate) struct RegionExit;
 
 impl Rule for RegionExit {
-    fn id(&self) -> RuleId {
-        RuleId::RegionExit
-    }
-
-    fn debounce(&self, r: &Reference) -> Debounce {
-        r.config.region_exit.debounce()
-    }
+    const ID: RuleId = RuleId::RegionExit;
 
     fn judge(&self, f: &Facts<'_>, active: bool) -> Option<Judgement> {
         let cfg = &f.r.config.region_exit;
-        if !(cfg.enabled && f.r.has_region() && f.valid && !f.exempt(RuleId::RegionExit)) {
+        f.valid_fix_for(Self::ID)?;
+        if !f.r.has_region() {
             return None;
         }
         let outside = !f.fences.in_region && !f.cover.region_exit_allowed;

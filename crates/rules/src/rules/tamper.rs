@@ -5,8 +5,6 @@ use tianshu_model::AlarmFlags;
 
 use super::{Facts, Judgement, Rule};
 use crate::RuleId;
-use crate::config::Debounce;
-use crate::reference::Reference;
 use crate::text::Detail;
 
 /// The rule.
@@ -18,18 +16,9 @@ fn raised(f: &Facts<'_>) -> u32 {
 }
 
 impl Rule for Tamper {
-    fn id(&self) -> RuleId {
-        RuleId::Tamper
-    }
-
-    fn debounce(&self, r: &Reference) -> Debounce {
-        r.config.tamper.debounce()
-    }
+    const ID: RuleId = RuleId::Tamper;
 
     fn judge(&self, f: &Facts<'_>, _active: bool) -> Option<Judgement> {
-        if !f.r.config.tamper.enabled {
-            return None;
-        }
         Some(Judgement::plain(raised(f) != 0 && !f.exempt(RuleId::Tamper)))
     }
 

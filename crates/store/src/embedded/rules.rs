@@ -632,13 +632,8 @@ impl RulesStore for EmbeddedBackend {
         .await
     }
 
-    async fn due_escalations(
-        &self,
-        states: &[CaseState],
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<AlertCase>> {
-        let states = states_sql(states);
+    async fn due_escalations(&self, of: &[CaseState], now: Timestamp, limit: u32) -> Result<Vec<AlertCase>> {
+        let states = states_sql(of);
         self.read(move |c| {
             let mut st = c
                 .prepare(&format!(

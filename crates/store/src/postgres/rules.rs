@@ -514,19 +514,14 @@ impl RulesStore for PostgresBackend {
         Ok(case)
     }
 
-    async fn due_escalations(
-        &self,
-        states: &[CaseState],
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<AlertCase>> {
+    async fn due_escalations(&self, of: &[CaseState], now: Timestamp, limit: u32) -> Result<Vec<AlertCase>> {
         let client = self.client().await?;
         let rows = client
             .query(
                 &format!(
                     "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ({}) AND escalate_ms IS NOT NULL
                      AND escalate_ms <= $1 ORDER BY escalate_ms LIMIT $2",
-                    states_sql(states)
+                    states_sql(of)
                 ),
                 &[&now.0, &i64::from(limit)],
             )
