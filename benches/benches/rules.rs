@@ -7,17 +7,19 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tianshu_model::{Position, StatusFlags, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{
+    LonLat, Position, StatusFlags, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId,
+};
 use tianshu_rules::fences::{FenceKind, Geofence};
 use tianshu_rules::geo::Route;
 use tianshu_rules::orders::{LineString, Order, OrderKind, OrderState};
 use tianshu_rules::{Calendar, Reference, RulesConfig, VehicleRules};
 
 /// A regular polygon of `n` vertices around `c`, radius in degrees.
-fn circle(c: [f64; 2], r: f64, n: usize) -> Vec<Vec<Vec<[f64; 2]>>> {
+fn circle(c: LonLat, r: f64, n: usize) -> Vec<Vec<Vec<LonLat>>> {
     let ring = (0..n)
         .map(|i| i as f64 / n as f64 * std::f64::consts::TAU)
-        .map(|a| [c[0] + r * a.cos(), c[1] + r * a.sin()]);
+        .map(|a| LonLat::new(c.lon + r * a.cos(), c.lat + r * a.sin()));
     vec![vec![ring.collect()]]
 }
 
@@ -33,9 +35,9 @@ impl Lcg {
     }
 }
 
-fn route_line(n: usize) -> Vec<[f64; 2]> {
+fn route_line(n: usize) -> Vec<LonLat> {
     (0..n)
-        .map(|i| [114.85 + i as f64 * 0.0004, 30.1 + (i as f64 * 0.02).sin() * 0.02])
+        .map(|i| LonLat::new(114.85 + i as f64 * 0.0004, 30.1 + (i as f64 * 0.02).sin() * 0.02))
         .collect()
 }
 
@@ -59,10 +61,10 @@ fn world(vehicles: usize) -> (Reference, Vec<Vehicle>) {
         unit: None,
         category: None,
         speed_limit_kmh: None,
-        polygons: circle([115.05, 30.1], 0.3, 2000),
+        polygons: circle(LonLat::new(115.05, 30.1), 0.3, 2000),
     }];
     for i in 0..999 {
-        let c = [114.8 + rng.next() * 0.5, 29.9 + rng.next() * 0.4];
+        let c = LonLat::new(114.8 + rng.next() * 0.5, 29.9 + rng.next() * 0.4);
         let (kind, unit, limit) = match i % 10 {
             0 => (FenceKind::Depot, Some("黄石市/市委办公室".to_string()), None),
             1 => (FenceKind::SpeedZone, None, Some(60.0)),
@@ -176,11 +178,14 @@ fn bench_rules(c: &mut Criterion) {
 
     let route = Route::new(&route_line(1000), 300.0).unwrap();
     let mut rng = Lcg(3);
-    let queries: Vec<[f64; 2]> = (0..4096)
+    let queries: Vec<LonLat> = (0..4096)
         .map(|_| {
             let i = (rng.next() * 999.0) as usize;
             let v = route_line(1000)[i];
-            [v[0] + (rng.next() - 0.5) * 0.01, v[1] + (rng.next() - 0.5) * 0.01]
+            LonLat::new(
+                v.lon + (rng.next() - 0.5) * 0.01,
+                v.lat + (rng.next() - 0.5) * 0.01,
+            )
         })
         .collect();
     let mut g = c.benchmark_group("route");

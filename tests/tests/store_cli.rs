@@ -93,23 +93,16 @@ async fn import_then_export(url: &str) {
 
     let from = Timestamp::from_secs(T0_SECS).to_rfc3339();
     let to = Timestamp::from_secs(T0_SECS + 300).to_rfc3339();
-    let export = |format: &str| {
-        let out = tianshu(
-            &[
-                "export",
-                "--store",
-                url,
-                "--plate",
-                "鄂B12345",
-                "--from",
-                &from,
-                "--to",
-                &to,
-                "--format",
-                format,
-            ],
-            &dir.0,
-        );
+    // `tianshu export` of a plate over a range, with more arguments.
+    let run = |plate: &str, from: &str, to: &str, more: &[&str]| {
+        let mut args = vec![
+            "export", "--store", url, "--plate", plate, "--from", from, "--to", to,
+        ];
+        args.extend_from_slice(more);
+        tianshu(&args, &dir.0)
+    };
+    let export = |format: &str, extra: &[&str]| {
+        let out = run("鄂B12345", &from, &to, &[&["--format", format], extra].concat());
         assert!(
             out.status.success(),
             "export {format} failed: {}",
@@ -118,7 +111,7 @@ async fn import_then_export(url: &str) {
         text(&out.stdout)
     };
 
-    let csv = export("csv");
+    let csv = export("csv", &[]);
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().starts_with("fix_time,"));
     let times: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
@@ -132,7 +125,7 @@ async fn import_then_export(url: &str) {
         "{csv}"
     );
 
-    let geojson: serde_json::Value = serde_json::from_str(&export("geojson")).unwrap();
+    let geojson: serde_json::Value = serde_json::from_str(&export("geojson", &[])).unwrap();
     assert_eq!(geojson["type"], "FeatureCollection");
     let features = geojson["features"].as_array().unwrap();
     assert_eq!(features.len(), 30);
@@ -141,42 +134,32 @@ async fn import_then_export(url: &str) {
     // points[5] was second 240.
     assert_eq!(features[24]["properties"]["alarms"][0], "sos");
 
-    let gpx = export("gpx");
+    let gpx = export("gpx", &[]);
     assert!(gpx.starts_with("<?xml") && gpx.contains("<name>鄂B12345</name>"));
     assert_eq!(gpx.matches("<trkpt ").count(), 30);
     assert!(gpx.contains("<time>2026-11-27T00:04:50Z</time>"));
 
-    // An unknown plate and a reversed range are errors with their reason.
-    let out = tianshu(
-        &[
-            "export",
-            "--store",
-            url,
-            "--plate",
-            "鄂A00000",
-            "--from",
-            &from,
-            "--to",
-            &to,
-        ],
-        &dir.0,
+    // Simplified: the straight line north keeps its two ends and the alarm point.
+    let simple = export("csv", &["--simplify-m", "5"]);
+    let times: Vec<&str> = simple
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "2026-11-27T00:00:00Z",
+            "2026-11-27T00:04:00Z",
+            "2026-11-27T00:04:50Z"
+        ]
     );
+
+    // An unknown plate and a reversed range are errors with their reason.
+    let out = run("鄂A00000", &from, &to, &[]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("鄂A00000"), "{}", text(&out.stderr));
-    let out = tianshu(
-        &[
-            "export",
-            "--store",
-            url,
-            "--plate",
-            "鄂B12345",
-            "--from",
-            &to,
-            "--to",
-            &from,
-        ],
-        &dir.0,
-    );
+    let out = run("鄂B12345", &to, &from, &[]);
     assert!(!out.status.success());
 }
 

@@ -375,32 +375,6 @@ async fn migrations_apply_from_empty_and_rerun_as_a_no_op(store: Store, url: Str
     reopened.ping().await.unwrap();
 }
 
-async fn simplified_tracks_keep_stops_and_alarms(store: Store) {
-    let mut points: Vec<Position> = (0..600)
-        .map(|i| Position {
-            lat_e6: 30_200_000,
-            lon_e6: 115_000_000 + i as i32 * 50,
-            ..point(5, i * 10)
-        })
-        .collect();
-    for p in &mut points[200..260] {
-        p.speed_dkmh = 0;
-        p.lon_e6 = points_lon(200);
-    }
-    points[400].alarm = AlarmFlags(1 << 1);
-    store.append_points(&points).await.unwrap();
-    let simple = store
-        .track_simplified(VehicleId(5), t(0), t(6_000), 10.0)
-        .await
-        .unwrap();
-    assert!(simple.len() < 20, "{} points", simple.len());
-    let secs = secs_of(&simple);
-    for must in [0, 2_000, 2_590, 4_000, 5_990] {
-        assert!(secs.contains(&must), "{must} missing from {secs:?}");
-    }
-    assert!(secs.windows(2).all(|w| w[0] < w[1]));
-}
-
 async fn an_impossible_fix_time_fails_only_its_own_append(store: Store) {
     let bad = Position {
         fix_time: Timestamp::from_secs(-86_400),
@@ -416,10 +390,6 @@ async fn an_impossible_fix_time_fails_only_its_own_append(store: Store) {
         ..point(1, 0)
     };
     assert!(store.append_points(&[far]).await.is_err());
-}
-
-fn points_lon(i: i32) -> i32 {
-    115_000_000 + i * 50
 }
 
 /// Generates one test per case for a backend.
@@ -449,7 +419,6 @@ macro_rules! conformance {
             case!(registry_round_trips_and_reimports_idempotently);
             case!(a_bad_import_changes_nothing);
             case!(driver_events_round_trip);
-            case!(simplified_tracks_keep_stops_and_alarms);
             case!(an_impossible_fix_time_fails_only_its_own_append);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

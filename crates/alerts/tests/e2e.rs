@@ -382,6 +382,8 @@ async fn the_case_workflow_records_who_when_what() {
     .await
     .unwrap_err();
     assert!(e.to_string().contains("is open"), "{e}");
+    // A step that does not fit the state is refused input (the web answers 409), not a store failure.
+    assert!(matches!(e, tianshu_alerts::Error::Invalid(_)), "{e:?}");
     let e = apply_action(
         &store,
         &config,
@@ -450,6 +452,7 @@ async fn the_case_workflow_records_who_when_what() {
     .await
     .unwrap_err();
     assert!(e.to_string().contains("is closed"), "{e}");
+    assert!(matches!(e, tianshu_alerts::Error::Invalid(_)), "{e:?}");
 
     let d = case_detail(&store, id).await.unwrap().unwrap();
     let history: Vec<(&str, &str, &str, Timestamp)> = d

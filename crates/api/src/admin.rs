@@ -653,7 +653,7 @@ pub struct OrdersQuery {
 }
 
 fn parse_state(s: &str) -> ApiResult<OrderState> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+    OrderState::parse(s).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "state: {s:?} is not one of requested, approved, cancelled, completed"
         ))
@@ -774,16 +774,6 @@ pub struct OrderPatch {
     pub state: OrderState,
 }
 
-/// Whether an order may move from one state to another: a request is approved or cancelled, an
-/// approved order completed or cancelled; cancelled and completed are final.
-fn transition_allowed(from: OrderState, to: OrderState) -> bool {
-    use OrderState::*;
-    matches!(
-        (from, to),
-        (Requested, Approved) | (Requested, Cancelled) | (Approved, Completed) | (Approved, Cancelled)
-    )
-}
-
 /// `PATCH /api/orders/{id}`: moves an order through its states. An order approved after the fact
 /// makes the running rules re-evaluate, and withdraw, the cases it covers.
 pub async fn update_order(
@@ -805,15 +795,10 @@ pub async fn update_order(
     let vehicle = scoped.vehicle_by_plate(&stored.plate).await?;
     let mut order: Order = serde_json::from_value(stored.body.clone())
         .map_err(|e| ApiError::Unavailable(format!("stored order {id}: {e}")))?;
-    if !transition_allowed(order.state, req.state) {
-        return Err(ApiError::Conflict(format!(
-            "order {id} is {}; it cannot become {}",
-            order.state.as_str(),
-            req.state.as_str()
-        )));
-    }
     let before = order.state;
-    order.state = req.state;
+    order.state = before
+        .change_to(req.state)
+        .map_err(|e| ApiError::Conflict(format!("order {id}: {e}")))?;
     let row = stored_order(&order, rules_write_time(&state).await?)?;
     state
         .store()

@@ -64,6 +64,19 @@ pub enum CaseAction {
     },
 }
 
+impl CaseAction {
+    /// The workflow step this action is, and its note (empty when none).
+    pub fn step(&self) -> (tianshu_rules::CaseAction, &str) {
+        use tianshu_rules::CaseAction as Step;
+        match self {
+            CaseAction::Acknowledge => (Step::Acknowledge, ""),
+            CaseAction::Explain { text } => (Step::Explain, text),
+            CaseAction::Close { note } => (Step::Close, note.as_deref().unwrap_or_default()),
+            CaseAction::Escalate { note } => (Step::Escalate, note.as_deref().unwrap_or_default()),
+        }
+    }
+}
+
 /// Why an action was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Phone, Position, Timestamp, UnitId, Vehicle, VehicleId};
+use tianshu_rules::track::{Stop, Trip, simplify_track, trips_and_stops};
 use tianshu_store::access::{AuditEntry, AuditRecord, NewUser, Role, User};
 
 use crate::auth::{Client, Principal, audit, hash_password};
@@ -16,7 +17,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::export::{self, Format};
 use crate::live::LivePoint;
 use crate::scope::Scoped;
-use crate::trips::{Stop, Trip, trips_and_stops};
 use crate::{ApiState, CommandOutcome, TerminalCommand};
 
 /// A time range in the query string (ISO-8601 / RFC 3339, UTC or with an offset).
@@ -114,7 +114,7 @@ pub async fn vehicle(
         .await?
         .into_iter()
         .filter(|o| o.plate == vehicle.plate && o.start <= now && now < o.end)
-        .filter(|o| o.state == "approved" || o.state == "completed")
+        .filter(|o| tianshu_rules::orders::OrderState::parse_covers(&o.state))
         .max_by_key(|o| o.start);
     let signed_in = state
         .store()
@@ -367,7 +367,7 @@ pub async fn replay(
         .clamp(0.0, 1000.0);
     let (trips, stops) = trips_and_stops(&full);
     let shown = if tolerance_m > 0.0 {
-        tianshu_store::simplify::simplify_track(&full, tolerance_m)
+        simplify_track(&full, tolerance_m)
     } else {
         full.clone()
     };

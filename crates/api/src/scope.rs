@@ -143,20 +143,4 @@ impl Scoped {
         self.vehicle(vehicle).await?;
         Ok(self.state.store().track(vehicle, from, to).await?)
     }
-
-    /// One vehicle's track simplified for display, after the scope check.
-    pub async fn track_simplified(
-        &self,
-        vehicle: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-        tolerance_m: f64,
-    ) -> ApiResult<Vec<Position>> {
-        self.vehicle(vehicle).await?;
-        Ok(self
-            .state
-            .store()
-            .track_simplified(vehicle, from, to, tolerance_m)
-            .await?)
-    }
 }

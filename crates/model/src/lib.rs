@@ -1,11 +1,12 @@
 //! Tianshu's shared domain types.
 //!
-//! Everything here is plain data: identifiers, instants, positions and the JT/T 808 alarm and
-//! status words. No I/O, no clock: the crates above decide where data comes from and when "now" is.
+//! Everything here is plain data: identifiers, instants, positions, the JT/T 808 alarm and status
+//! words, and the states of an alert case. No I/O, no clock: the crates above decide where data comes from and when "now" is.
 //! Positions keep the protocol's integer units (micro-degrees, 0.1 km/h) so that a point stored and
 //! read back is bit-for-bit the point the terminal sent.
 #![deny(missing_docs)]
 
+mod case;
 mod flags;
 pub mod geo;
 mod ids;
@@ -13,6 +14,7 @@ mod position;
 mod registry;
 mod time;
 
+pub use case::CaseState;
 pub use flags::{AlarmBit, AlarmFlags, StatusFlags};
 pub use geo::LonLat;
 pub use ids::{ParsePhoneError, Phone, UnitId, VehicleId};

@@ -373,6 +373,22 @@ impl RulesConfig {
         }
     }
 
+    /// The de-bounce settings of a rule that judges points one by one (`None` for the rules about
+    /// absence, silence and night parking, which have none).
+    pub fn debounce(&self, rule: RuleId) -> Option<Debounce> {
+        Some(match rule {
+            RuleId::OutOfHours => self.out_of_hours.debounce(),
+            RuleId::NoOrder => self.no_order.debounce(),
+            RuleId::OffRoute => self.off_route.debounce(),
+            RuleId::RegionExit => self.region_exit.debounce(),
+            RuleId::ProhibitedPlace => self.prohibited_place.debounce(),
+            RuleId::HolidaySeal => self.holiday_seal.debounce(),
+            RuleId::Tamper => self.tamper.debounce(),
+            RuleId::Overspeed => self.overspeed.debounce(),
+            RuleId::NightParking | RuleId::Silence => return None,
+        })
+    }
+
     /// The configured severity of a rule.
     pub fn severity(&self, rule: RuleId) -> Severity {
         match rule {

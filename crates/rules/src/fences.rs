@@ -8,8 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use tianshu_model::LonLat;
 
-use crate::geo::{LonLat, PolygonIndex};
+use crate::geo::PolygonIndex;
 
 /// What a fence means to the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -61,7 +62,9 @@ pub struct Geofence {
     pub category: Option<String>,
     /// Speed limit of a speed zone, km/h.
     pub speed_limit_kmh: Option<f64>,
-    /// Polygons, each a list of rings (outer first, then holes), each a list of `[lon, lat]`.
+    /// Polygons, each a list of rings (outer first, then holes), each a list of points (`[lon, lat]`
+    /// positions in JSON).
+    #[serde(with = "crate::geo::geojson::polygons")]
     pub polygons: Vec<Vec<Vec<LonLat>>>,
 }
 
@@ -131,7 +134,7 @@ fn coords_ring(v: &serde_json::Value) -> Result<Vec<LonLat>, String> {
                 p.first().and_then(|v| v.as_f64()),
                 p.get(1).and_then(|v| v.as_f64()),
             ) {
-                (Some(lon), Some(lat)) => Ok([lon, lat]),
+                (Some(lon), Some(lat)) => Ok(LonLat::new(lon, lat)),
                 _ => Err("a position must be [lon, lat] numbers".to_string()),
             }
         })
@@ -264,6 +267,14 @@ mod tests {
         assert_eq!(f[0].kind, FenceKind::Region);
         assert_eq!(f[1].unit.as_deref(), Some("黄石市/市委办公室"));
         assert_eq!(f[1].polygons[0][0].len(), 4);
+    }
+
+    #[test]
+    fn stored_fences_keep_geojson_positions() {
+        let f = parse_geojson(GOOD).unwrap();
+        let json = serde_json::to_value(&f[0]).unwrap();
+        assert_eq!(json["polygons"][0][0][1], serde_json::json!([115.3, 29.9]));
+        assert_eq!(serde_json::from_value::<Geofence>(json).unwrap(), f[0]);
     }
 
     #[test]

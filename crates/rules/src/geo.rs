@@ -1,6 +1,7 @@
 //! Geometry for the rules: point in polygon, distance to a boundary, distance to a route.
 //!
-//! Everything works on WGS-84 degrees (`[lon, lat]`), and distances are metres on a local equirectangular
+//! Points, distances and the local projection are the model's ([`tianshu_model::geo`]); this module
+//! holds the indexes the rules build on them. Distances are metres on a local equirectangular
 //! projection centred on each shape: at city scale (< 200 km) the error is far below GPS noise, and it
 //! keeps every test a few multiplications. Shapes are indexed once when built, because the rules ask for
 //! every point:
@@ -10,69 +11,8 @@
 //!   looks only at the cells around the point;
 //! - a set of fences keeps, per grid cell, the fences whose bounding box touches it.
 
-/// Mean Earth radius in metres (IUGG).
-pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
-const M_PER_DEG: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
-
-/// A `[lon, lat]` pair in degrees.
-pub type LonLat = [f64; 2];
-
-/// Great-circle distance in metres (haversine).
-pub fn haversine_m(a: LonLat, b: LonLat) -> f64 {
-    let (la1, la2) = (a[1].to_radians(), b[1].to_radians());
-    let dlat = la2 - la1;
-    let dlon = (b[0] - a[0]).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * h.sqrt().asin()
-}
-
-/// Distance in metres on a local equirectangular projection: cheap, and within 0.1 % of the great
-/// circle below a few tens of kilometres.
-#[inline]
-pub fn approx_distance_m(a: LonLat, b: LonLat) -> f64 {
-    let kx = M_PER_DEG * ((a[1] + b[1]) / 2.0).to_radians().cos();
-    let (dx, dy) = ((b[0] - a[0]) * kx, (b[1] - a[1]) * M_PER_DEG);
-    (dx * dx + dy * dy).sqrt()
-}
-
-/// A local plane around a reference point: metres east and north.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LocalFrame {
-    lon0: f64,
-    lat0: f64,
-    kx: f64,
-}
-
-impl LocalFrame {
-    /// A frame centred on `origin`.
-    pub fn new(origin: LonLat) -> Self {
-        LocalFrame {
-            lon0: origin[0],
-            lat0: origin[1],
-            kx: M_PER_DEG * origin[1].to_radians().cos(),
-        }
-    }
-
-    /// Metres east and north of the origin.
-    #[inline]
-    pub fn to_xy(&self, p: LonLat) -> (f64, f64) {
-        ((p[0] - self.lon0) * self.kx, (p[1] - self.lat0) * M_PER_DEG)
-    }
-}
-
-/// Squared distance from `p` to the segment `a`-`b`, all in plane metres.
-#[inline]
-fn seg_dist2(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let (qx, qy) = (a.0 + t * dx - p.0, a.1 + t * dy - p.1);
-    qx * qx + qy * qy
-}
+use serde::{Deserialize, Deserializer, Serializer};
+use tianshu_model::geo::{LocalFrame, LonLat, segment_distance2};
 
 /// An axis-aligned box in degrees.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,23 +36,23 @@ impl BBox {
     };
 
     fn add(&mut self, p: LonLat) {
-        self.min_lon = self.min_lon.min(p[0]);
-        self.max_lon = self.max_lon.max(p[0]);
-        self.min_lat = self.min_lat.min(p[1]);
-        self.max_lat = self.max_lat.max(p[1]);
+        self.min_lon = self.min_lon.min(p.lon);
+        self.max_lon = self.max_lon.max(p.lon);
+        self.min_lat = self.min_lat.min(p.lat);
+        self.max_lat = self.max_lat.max(p.lat);
     }
 
     /// Whether the point is inside or on the box.
     #[inline]
     pub fn contains(&self, p: LonLat) -> bool {
-        p[0] >= self.min_lon && p[0] <= self.max_lon && p[1] >= self.min_lat && p[1] <= self.max_lat
+        p.lon >= self.min_lon && p.lon <= self.max_lon && p.lat >= self.min_lat && p.lat <= self.max_lat
     }
 
     fn center(&self) -> LonLat {
-        [
+        LonLat::new(
             (self.min_lon + self.max_lon) / 2.0,
             (self.min_lat + self.max_lat) / 2.0,
-        ]
+        )
     }
 }
 
@@ -131,14 +71,14 @@ pub enum GeometryError {
 }
 
 fn check_coord(p: LonLat) -> Result<(), GeometryError> {
-    if p[0].is_finite()
-        && p[1].is_finite()
-        && (-180.0..=180.0).contains(&p[0])
-        && (-90.0..=90.0).contains(&p[1])
+    if p.lon.is_finite()
+        && p.lat.is_finite()
+        && (-180.0..=180.0).contains(&p.lon)
+        && (-90.0..=90.0).contains(&p.lat)
     {
         Ok(())
     } else {
-        Err(GeometryError::BadCoordinate(p[0], p[1]))
+        Err(GeometryError::BadCoordinate(p.lon, p.lat))
     }
 }
 
@@ -186,10 +126,10 @@ impl PolygonIndex {
                     bbox.add(*p);
                     let q = r[(i + 1) % r.len()];
                     edges.push(Edge {
-                        x1: p[0],
-                        y1: p[1],
-                        x2: q[0],
-                        y2: q[1],
+                        x1: p.lon,
+                        y1: p.lat,
+                        x2: q.lon,
+                        y2: q.lat,
                     });
                 }
             }
@@ -247,14 +187,14 @@ impl PolygonIndex {
             return false;
         }
         let n_bands = self.band_start.len() - 1;
-        let b = (((p[1] - self.band_min_lat) / self.band_height) as usize).min(n_bands - 1);
+        let b = (((p.lat - self.band_min_lat) / self.band_height) as usize).min(n_bands - 1);
         let (lo, hi) = (self.band_start[b] as usize, self.band_start[b + 1] as usize);
         let mut inside = false;
         for &i in &self.band_edges[lo..hi] {
             let e = &self.edges[i as usize];
-            if (e.y1 > p[1]) != (e.y2 > p[1]) {
-                let x = e.x1 + (p[1] - e.y1) * (e.x2 - e.x1) / (e.y2 - e.y1);
-                if p[0] < x {
+            if (e.y1 > p.lat) != (e.y2 > p.lat) {
+                let x = e.x1 + (p.lat - e.y1) * (e.x2 - e.x1) / (e.y2 - e.y1);
+                if p.lon < x {
                     inside = !inside;
                 }
             }
@@ -267,9 +207,9 @@ impl PolygonIndex {
         let q = self.frame.to_xy(p);
         let mut best = f64::INFINITY;
         for e in &self.edges {
-            let a = self.frame.to_xy([e.x1, e.y1]);
-            let b = self.frame.to_xy([e.x2, e.y2]);
-            best = best.min(seg_dist2(q, a, b));
+            let a = self.frame.to_xy(LonLat::new(e.x1, e.y1));
+            let b = self.frame.to_xy(LonLat::new(e.x2, e.y2));
+            best = best.min(segment_distance2(q, a, b));
         }
         best.sqrt()
     }
@@ -464,7 +404,7 @@ impl Route {
                 let c = row + cx;
                 for &s in &g.items[g.start[c] as usize..g.start[c + 1] as usize] {
                     let s = s as usize;
-                    let d2 = seg_dist2(q, self.xy[s], self.xy[s + 1]);
+                    let d2 = segment_distance2(q, self.xy[s], self.xy[s + 1]);
                     if d2 < best {
                         best = d2;
                     }
@@ -479,7 +419,7 @@ impl Route {
         let q = self.frame.to_xy(p);
         self.xy
             .windows(2)
-            .map(|w| seg_dist2(q, w[0], w[1]))
+            .map(|w| segment_distance2(q, w[0], w[1]))
             .fold(f64::INFINITY, f64::min)
             .sqrt()
     }
@@ -535,7 +475,7 @@ impl PolygonSet {
     #[inline]
     pub fn candidates(&self, p: LonLat) -> &[u32] {
         match &self.grid {
-            Some(g) => g.at(p[0], p[1]),
+            Some(g) => g.at(p.lon, p.lat),
             None => &[],
         }
     }
@@ -550,17 +490,75 @@ impl PolygonSet {
     }
 }
 
+/// Serde for GeoJSON coordinates: each point is written and read as a `[lon, lat]` position, the
+/// format of imported files and of the documents the store keeps.
+pub(crate) mod geojson {
+    use super::*;
+
+    fn rings_of(v: Vec<Vec<[f64; 2]>>) -> Vec<Vec<LonLat>> {
+        v.into_iter()
+            .map(|ring| ring.into_iter().map(LonLat::from_array).collect())
+            .collect()
+    }
+
+    fn arrays_of(rings: &[Vec<LonLat>]) -> Vec<Vec<[f64; 2]>> {
+        rings
+            .iter()
+            .map(|ring| ring.iter().map(|p| p.to_array()).collect())
+            .collect()
+    }
+
+    /// A LineString's coordinates: `[[lon, lat], ...]`.
+    pub(crate) mod line {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(line: &[LonLat], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(line.iter().map(|p| p.to_array()))
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LonLat>, D::Error> {
+            let v = Vec::<[f64; 2]>::deserialize(d)?;
+            Ok(v.into_iter().map(LonLat::from_array).collect())
+        }
+    }
+
+    /// MultiPolygon coordinates: polygons, each a list of rings of `[lon, lat]`.
+    pub(crate) mod polygons {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(
+            polygons: &[Vec<Vec<LonLat>>],
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            s.collect_seq(polygons.iter().map(|rings| arrays_of(rings)))
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<Vec<Vec<LonLat>>>, D::Error> {
+            let v = Vec::<Vec<Vec<[f64; 2]>>>::deserialize(d)?;
+            Ok(v.into_iter().map(rings_of).collect())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use tianshu_model::geo::point_in_ring;
+
     use super::*;
+
+    fn ll(lon: f64, lat: f64) -> LonLat {
+        LonLat::new(lon, lat)
+    }
 
     fn square(cx: f64, cy: f64, half: f64) -> Vec<Vec<LonLat>> {
         vec![vec![
-            [cx - half, cy - half],
-            [cx + half, cy - half],
-            [cx + half, cy + half],
-            [cx - half, cy + half],
-            [cx - half, cy - half],
+            ll(cx - half, cy - half),
+            ll(cx + half, cy - half),
+            ll(cx + half, cy + half),
+            ll(cx - half, cy + half),
+            ll(cx - half, cy - half),
         ]]
     }
 
@@ -569,10 +567,10 @@ mod tests {
         let mut rings = square(115.0, 30.0, 0.1);
         rings.push(square(115.0, 30.0, 0.02).remove(0));
         let p = PolygonIndex::new(&[rings]).unwrap();
-        assert!(p.contains([115.05, 30.05]));
-        assert!(!p.contains([115.0, 30.0]), "inside the hole");
-        assert!(!p.contains([115.2, 30.0]));
-        assert!(!p.contains([115.0, 30.11]));
+        assert!(p.contains(ll(115.05, 30.05)));
+        assert!(!p.contains(ll(115.0, 30.0)), "inside the hole");
+        assert!(!p.contains(ll(115.2, 30.0)));
+        assert!(!p.contains(ll(115.0, 30.11)));
     }
 
     #[test]
@@ -583,26 +581,15 @@ mod tests {
             .map(|i| {
                 let a = i as f64 / n as f64 * std::f64::consts::TAU;
                 let r = 0.5 + 0.1 * (a * 37.0).sin();
-                [115.0 + r * a.cos(), 30.0 + r * a.sin()]
+                ll(115.0 + r * a.cos(), 30.0 + r * a.sin())
             })
             .collect();
         let p = PolygonIndex::new(&[vec![ring.clone()]]).unwrap();
-        let brute = |q: LonLat| {
-            let mut inside = false;
-            for i in 0..ring.len() {
-                let (a, b) = (ring[i], ring[(i + 1) % ring.len()]);
-                if (a[1] > q[1]) != (b[1] > q[1])
-                    && q[0] < a[0] + (q[1] - a[1]) * (b[0] - a[0]) / (b[1] - a[1])
-                {
-                    inside = !inside;
-                }
-            }
-            inside
-        };
+        let brute = |q: LonLat| point_in_ring(q, &ring);
         let mut inside = 0;
         for i in 0..100 {
             for j in 0..100 {
-                let q = [114.3 + i as f64 * 0.014, 29.3 + j as f64 * 0.014];
+                let q = ll(114.3 + i as f64 * 0.014, 29.3 + j as f64 * 0.014);
                 assert_eq!(p.contains(q), brute(q), "{q:?}");
                 inside += usize::from(brute(q));
             }
@@ -614,18 +601,18 @@ mod tests {
     fn boundary_distance_in_metres() {
         let p = PolygonIndex::new(&[square(115.0, 30.0, 0.01)]).unwrap();
         // 0.001 degree of latitude is about 111 m.
-        let d = p.boundary_distance_m([115.0, 30.011]);
+        let d = p.boundary_distance_m(ll(115.0, 30.011));
         assert!((d - 111.2).abs() < 0.5, "{d}");
     }
 
     #[test]
     fn route_corridor_matches_exact_distance() {
         let line: Vec<LonLat> = (0..1000)
-            .map(|i| [115.0 + i as f64 * 0.0005, 30.0 + (i as f64 * 0.05).sin() * 0.01])
+            .map(|i| ll(115.0 + i as f64 * 0.0005, 30.0 + (i as f64 * 0.05).sin() * 0.01))
             .collect();
         let r = Route::new(&line, 300.0).unwrap();
         for i in 0..2000 {
-            let q = [114.99 + (i % 50) as f64 * 0.011, 29.98 + (i / 50) as f64 * 0.001];
+            let q = ll(114.99 + (i % 50) as f64 * 0.011, 29.98 + (i / 50) as f64 * 0.001);
             let exact = r.distance_m(q);
             match r.distance_within_m(q, 300.0) {
                 Some(d) => assert!((d - exact).abs() < 1e-6 && d <= 300.0),
@@ -633,8 +620,6 @@ mod tests {
             }
         }
         assert!(Route::new(&line[..1], 300.0).is_err());
-        let d = haversine_m([115.0, 30.0], [115.0, 30.001]);
-        assert!((d - 111.19).abs() < 0.1, "{d}");
     }
 
     #[test]
@@ -650,14 +635,14 @@ mod tests {
             })
             .collect();
         let set = PolygonSet::new(polys);
-        assert_eq!(set.containing([115.03, 30.05]).collect::<Vec<_>>(), [53]);
-        assert_eq!(set.containing([115.035, 30.05]).count(), 0);
-        assert_eq!(set.containing([120.0, 30.0]).count(), 0);
+        assert_eq!(set.containing(ll(115.03, 30.05)).collect::<Vec<_>>(), [53]);
+        assert_eq!(set.containing(ll(115.035, 30.05)).count(), 0);
+        assert_eq!(set.containing(ll(120.0, 30.0)).count(), 0);
         // A large polygon next to a small one: its far corner is still found.
         let big = PolygonIndex::new(&[square(115.0, 30.0, 0.25)]).unwrap();
         let small = PolygonIndex::new(&[square(114.8, 29.8, 0.001)]).unwrap();
         let set = PolygonSet::new(vec![big, small]);
-        assert_eq!(set.containing([115.24, 30.24]).collect::<Vec<_>>(), [0]);
-        assert_eq!(set.containing([114.8, 29.8]).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(set.containing(ll(115.24, 30.24)).collect::<Vec<_>>(), [0]);
+        assert_eq!(set.containing(ll(114.8, 29.8)).collect::<Vec<_>>(), [0, 1]);
     }
 }

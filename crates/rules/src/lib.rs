@@ -12,27 +12,39 @@
 //! received late (a blind-area backfill) are evaluated in fix-time order and their episodes are marked
 //! late; an order approved after the fact is handled by [`reevaluate`], which withdraws the episodes it
 //! covers with a reason.
+//!
+//! The crate also holds the other decisions that need no I/O: which steps move an alert case or an
+//! order from one state to another ([`workflow`]), and the stops, trips and simplified line of a
+//! track ([`track`]).
 #![deny(missing_docs)]
 
 pub mod calendar;
 pub mod config;
+mod debounce;
 mod engine;
 pub mod fences;
 pub mod geo;
 pub mod orders;
 mod reference;
+mod rules;
+mod text;
 pub mod timetable;
+pub mod track;
+mod verdict;
+pub mod workflow;
 
 use serde::{Deserialize, Serialize};
-use tianshu_model::{Timestamp, VehicleId};
+use tianshu_model::{LonLat, Timestamp, VehicleId};
 
 pub use calendar::{Calendar, DayKind, YearCalendar};
 pub use config::RulesConfig;
-pub use engine::{Diagnostics, RuleEvent, VehicleRules, Verdict, reevaluate};
+pub use engine::VehicleRules;
 pub use fences::{FenceKind, Geofence};
 pub use orders::{Order, OrderKind, OrderState};
 pub use reference::{CompiledOrder, Cover, FenceInfo, Reference, ReferenceError, unit_paths};
 pub use timetable::Timetable;
+pub use verdict::{Verdict, reevaluate};
+pub use workflow::{CaseAction, CaseState, TransitionError};
 
 /// The rules, by the ids used in alerts, configuration and the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -198,6 +210,11 @@ impl Evidence {
             alarm: p.alarm.0,
         }
     }
+
+    /// Where the point was.
+    pub fn lonlat(&self) -> LonLat {
+        LonLat::from_e6(self.lon_e6, self.lat_e6)
+    }
 }
 
 /// At most this many evidence points are kept per episode: the first ones and the latest.
@@ -233,4 +250,33 @@ impl Episode {
     pub fn overlaps(&self, from: Timestamp, to: Timestamp) -> bool {
         self.start <= to && self.end.is_none_or(|e| e >= from)
     }
+}
+
+/// What the rules report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleEvent {
+    /// An episode began (its minimum duration was reached); `end` is `None`.
+    Opened(Episode),
+    /// An episode ended; `end` is set. Same rule, vehicle and start as its `Opened`.
+    Closed(Episode),
+}
+
+impl RuleEvent {
+    /// The episode.
+    pub fn episode(&self) -> &Episode {
+        match self {
+            RuleEvent::Opened(e) | RuleEvent::Closed(e) => e,
+        }
+    }
+}
+
+/// Things the rules could not judge, for the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics {
+    /// Years the calendar has no data for, seen in the points: day-based rules were skipped.
+    pub missing_calendar_years: Vec<i32>,
+    /// The vehicle's unit has no depot, so the night check was skipped.
+    pub no_depot: bool,
+    /// Points older than the last one seen, evaluated in the late lane.
+    pub out_of_order_points: u64,
 }

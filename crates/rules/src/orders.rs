@@ -9,9 +9,9 @@
 //! an order approved after the fact arrives, and what makes the runtime re-evaluate the episodes it covers.
 
 use serde::{Deserialize, Serialize};
-use tianshu_model::Timestamp;
+use tianshu_model::{LonLat, Timestamp};
 
-use crate::geo::{LonLat, Route};
+use crate::geo::Route;
 
 /// Order or filing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,6 +58,24 @@ impl OrderState {
         }
     }
 
+    /// Parses the id used in files and the store.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OrderState::Requested,
+            OrderState::Approved,
+            OrderState::Cancelled,
+            OrderState::Completed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
+    /// Whether the stored state `s` is one that permits the use it describes (an unknown state does
+    /// not).
+    pub fn parse_covers(s: &str) -> bool {
+        OrderState::parse(s).is_some_and(OrderState::covers)
+    }
+
     /// Whether an order in this state permits the use it describes.
     pub const fn covers(self) -> bool {
         matches!(self, OrderState::Approved | OrderState::Completed)
@@ -83,7 +101,8 @@ pub struct LineString {
     /// Always `"LineString"`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// `[lon, lat]` vertices.
+    /// Vertices (`[lon, lat]` positions in JSON).
+    #[serde(with = "crate::geo::geojson::line")]
     pub coordinates: Vec<LonLat>,
 }
 
@@ -231,6 +250,10 @@ mod tests {
         assert!(o[0].covers(Timestamp::parse_rfc3339("2026-11-27T01:00:00Z").unwrap()));
         assert!(!o[0].covers(Timestamp::parse_rfc3339("2026-11-27T04:00:00Z").unwrap()));
         assert_eq!(o[1].kind, OrderKind::Filing);
+        // Stored as imported: the route keeps its GeoJSON positions.
+        let json = serde_json::to_value(&o[0]).unwrap();
+        assert_eq!(json["route"]["coordinates"][1], serde_json::json!([115.1, 30.25]));
+        assert_eq!(serde_json::from_value::<Order>(json).unwrap(), o[0]);
     }
 
     #[test]

@@ -7,13 +7,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tianshu_model::{AlarmBit, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{AlarmBit, LonLat, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
 use crate::RuleId;
 use crate::calendar::Calendar;
 use crate::config::RulesConfig;
 use crate::fences::{FenceKind, Geofence};
-use crate::geo::{LonLat, PolygonIndex, PolygonSet, Route};
+use crate::geo::{PolygonIndex, PolygonSet, Route};
 use crate::orders::{Order, OrderKind};
 use crate::timetable::{Timetable, parse_hhmm};
 
@@ -163,32 +163,38 @@ fn lineage(units: &HashMap<UnitId, &Unit>, id: UnitId) -> Vec<UnitId> {
     out
 }
 
-impl Reference {
-    /// Compiles reference data. Names that do not resolve (an order for an unknown plate, a depot of an
-    /// unknown unit, a configured unit path that does not exist) are skipped and listed in
-    /// [`Reference::warnings`]; unusable configuration values are errors.
-    pub fn build(
-        config: RulesConfig,
-        calendar: Calendar,
-        units: &[Unit],
-        vehicles: &[Vehicle],
-        fences: &[Geofence],
-        orders: &[Order],
-    ) -> Result<Self, ReferenceError> {
-        let mut warnings = Vec::new();
-        let paths = unit_paths(units);
-        let by_path: HashMap<&str, UnitId> = paths.iter().map(|(id, p)| (p.as_str(), *id)).collect();
-        let by_id: HashMap<UnitId, &Unit> = units.iter().map(|u| (u.id, u)).collect();
-        let resolve = |path: &str, what: &str, warnings: &mut Vec<String>| -> Option<UnitId> {
-            let p = path.trim().trim_matches('/');
-            let id = by_path.get(p).copied();
-            if id.is_none() {
-                warnings.push(format!("{what}: unit {path:?} is not in the registry"));
-            }
-            id
-        };
+/// Unit paths resolved to ids; a path that does not resolve is a warning.
+struct Resolver<'a> {
+    by_path: HashMap<&'a str, UnitId>,
+}
 
-        // Office hours: the nearest ancestor with its own timetable wins.
+impl Resolver<'_> {
+    fn resolve(&self, path: &str, what: &str, warnings: &mut Vec<String>) -> Option<UnitId> {
+        let p = path.trim().trim_matches('/');
+        let id = self.by_path.get(p).copied();
+        if id.is_none() {
+            warnings.push(format!("{what}: unit {path:?} is not in the registry"));
+        }
+        id
+    }
+}
+
+/// Office hours and order requirements by unit.
+struct UnitTables {
+    timetables: Vec<Timetable>,
+    unit_timetable: HashMap<UnitId, usize>,
+    order_required: HashSet<UnitId>,
+}
+
+impl UnitTables {
+    /// The nearest ancestor with its own timetable (or order requirement) decides for each unit.
+    fn build(
+        config: &RulesConfig,
+        units: &[Unit],
+        units_by_path: &Resolver<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self, ReferenceError> {
+        let by_id: HashMap<UnitId, &Unit> = units.iter().map(|u| (u.id, u)).collect();
         let mut timetables = vec![config.timetable.clone()];
         let mut own: HashMap<UnitId, usize> = HashMap::new();
         for ut in &config.unit_timetables {
@@ -198,7 +204,7 @@ impl Reference {
                     ut.unit
                 )));
             }
-            if let Some(id) = resolve(&ut.unit, "unit_timetables", &mut warnings) {
+            if let Some(id) = units_by_path.resolve(&ut.unit, "unit_timetables", warnings) {
                 timetables.push(Timetable {
                     periods: ut.periods.clone(),
                     seasons: ut.seasons.clone(),
@@ -209,7 +215,7 @@ impl Reference {
         let required: HashSet<UnitId> = config
             .order_required_units
             .iter()
-            .filter_map(|p| resolve(p, "order_required_units", &mut warnings))
+            .filter_map(|p| units_by_path.resolve(p, "order_required_units", warnings))
             .collect();
         let mut unit_timetable = HashMap::new();
         let mut order_required = HashSet::new();
@@ -222,8 +228,28 @@ impl Reference {
                 order_required.insert(u.id);
             }
         }
+        Ok(UnitTables {
+            timetables,
+            unit_timetable,
+            order_required,
+        })
+    }
+}
 
-        // Geofences.
+/// The geofences, indexed, with the ids of the regions and of each unit's depots.
+struct FenceTables {
+    infos: Vec<FenceInfo>,
+    polygons: PolygonSet,
+    regions: Vec<u32>,
+    depots: HashMap<UnitId, Vec<u32>>,
+}
+
+impl FenceTables {
+    fn build(
+        fences: &[Geofence],
+        units_by_path: &Resolver<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self, ReferenceError> {
         let mut infos = Vec::with_capacity(fences.len());
         let mut polys = Vec::with_capacity(fences.len());
         let mut regions = Vec::new();
@@ -235,7 +261,9 @@ impl Reference {
             })?;
             let id = polys.len() as u32;
             let unit = match (&f.unit, f.kind) {
-                (Some(u), FenceKind::Depot) => resolve(u, &format!("depot {:?}", f.name), &mut warnings),
+                (Some(u), FenceKind::Depot) => {
+                    units_by_path.resolve(u, &format!("depot {:?}", f.name), warnings)
+                }
                 _ => None,
             };
             match f.kind {
@@ -256,86 +284,138 @@ impl Reference {
                 speed_limit_kmh: f.speed_limit_kmh,
             });
         }
-
-        // Orders, by vehicle, sorted by start.
-        let plates: HashMap<&str, VehicleId> = vehicles.iter().map(|v| (v.plate.as_str(), v.id)).collect();
-        let mut by_vehicle: HashMap<VehicleId, Vec<CompiledOrder>> = HashMap::new();
-        for o in orders {
-            let Some(v) = plates.get(o.plate.trim()) else {
-                warnings.push(format!(
-                    "order {}: plate {:?} is not in the registry",
-                    o.id, o.plate
-                ));
-                continue;
-            };
-            let corridor_m = o.corridor_m.unwrap_or(config.off_route.corridor_m);
-            let route = match &o.route {
-                Some(r) => match Route::new(&r.coordinates, corridor_m) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        warnings.push(format!("order {}: route ignored: {e}", o.id));
-                        None
-                    }
-                },
-                None => None,
-            };
-            by_vehicle.entry(*v).or_default().push(CompiledOrder {
-                order: o.clone(),
-                route,
-                corridor_m,
-            });
-        }
-        for list in by_vehicle.values_mut() {
-            list.sort_by_key(|o| o.order.start);
-        }
-
-        // Exemptions and tamper bits.
-        let mut exempt = [0u16; 5];
-        for c in VehicleClass::ALL {
-            exempt[class_index(c)] = config.exemptions.of(c).iter().fold(0, |m, r| m | rule_bit(*r));
-        }
-        let mut tamper_mask = 0u32;
-        for name in &config.tamper.alarm_bits {
-            let bit = AlarmBit::ALL
-                .iter()
-                .find(|b| b.name() == name.as_str())
-                .ok_or_else(|| {
-                    ReferenceError::Config(format!("tamper.alarm_bits: unknown alarm bit {name:?}"))
-                })?;
-            tamper_mask |= 1 << (*bit as u8);
-        }
-        let hhmm = |s: &str, what: &str| {
-            parse_hhmm(s)
-                .ok_or_else(|| ReferenceError::Config(format!("night_parking.{what}: {s:?} is not HH:MM")))
-        };
-        let night = NightTimes {
-            start_secs: hhmm(&config.night_parking.night_start, "night_start")?,
-            end_secs: hhmm(&config.night_parking.night_end, "night_end")?,
-            checks_secs: config
-                .night_parking
-                .check_times
-                .iter()
-                .map(|s| hhmm(s, "check_times"))
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        if let Some(c) = night.checks_secs.iter().find(|c| !night.contains(**c)) {
-            return Err(ReferenceError::Config(format!(
-                "night_parking.check_times: {} is not inside the night",
-                crate::timetable::format_hhmm(*c)
-            )));
-        }
-
-        Ok(Reference {
-            config,
-            calendar,
-            timetables,
-            unit_timetable,
-            order_required,
-            fences: infos,
+        Ok(FenceTables {
+            infos,
             polygons: PolygonSet::new(polys),
             regions,
             depots,
-            orders: by_vehicle,
+        })
+    }
+}
+
+/// Orders by vehicle, sorted by start, with their routes indexed.
+fn compile_orders(
+    config: &RulesConfig,
+    vehicles: &[Vehicle],
+    orders: &[Order],
+    warnings: &mut Vec<String>,
+) -> HashMap<VehicleId, Vec<CompiledOrder>> {
+    let plates: HashMap<&str, VehicleId> = vehicles.iter().map(|v| (v.plate.as_str(), v.id)).collect();
+    let mut by_vehicle: HashMap<VehicleId, Vec<CompiledOrder>> = HashMap::new();
+    for o in orders {
+        let Some(v) = plates.get(o.plate.trim()) else {
+            warnings.push(format!(
+                "order {}: plate {:?} is not in the registry",
+                o.id, o.plate
+            ));
+            continue;
+        };
+        let corridor_m = o.corridor_m.unwrap_or(config.off_route.corridor_m);
+        let route = match &o.route {
+            Some(r) => match Route::new(&r.coordinates, corridor_m) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    warnings.push(format!("order {}: route ignored: {e}", o.id));
+                    None
+                }
+            },
+            None => None,
+        };
+        by_vehicle.entry(*v).or_default().push(CompiledOrder {
+            order: o.clone(),
+            route,
+            corridor_m,
+        });
+    }
+    for list in by_vehicle.values_mut() {
+        list.sort_by_key(|o| o.order.start);
+    }
+    by_vehicle
+}
+
+/// The exempt rules of each class, as bit sets.
+fn exemption_bits(config: &RulesConfig) -> [u16; 5] {
+    let mut exempt = [0u16; 5];
+    for c in VehicleClass::ALL {
+        exempt[class_index(c)] = config.exemptions.of(c).iter().fold(0, |m, r| m | rule_bit(*r));
+    }
+    exempt
+}
+
+/// The alarm bits that mean tampering, as a mask of the alarm word.
+fn tamper_mask(config: &RulesConfig) -> Result<u32, ReferenceError> {
+    let mut mask = 0u32;
+    for name in &config.tamper.alarm_bits {
+        let bit = AlarmBit::ALL
+            .iter()
+            .find(|b| b.name() == name.as_str())
+            .ok_or_else(|| {
+                ReferenceError::Config(format!("tamper.alarm_bits: unknown alarm bit {name:?}"))
+            })?;
+        mask |= 1 << (*bit as u8);
+    }
+    Ok(mask)
+}
+
+/// The night and its check times; every check must fall inside the night.
+fn night_times(config: &RulesConfig) -> Result<NightTimes, ReferenceError> {
+    let hhmm = |s: &str, what: &str| {
+        parse_hhmm(s)
+            .ok_or_else(|| ReferenceError::Config(format!("night_parking.{what}: {s:?} is not HH:MM")))
+    };
+    let night = NightTimes {
+        start_secs: hhmm(&config.night_parking.night_start, "night_start")?,
+        end_secs: hhmm(&config.night_parking.night_end, "night_end")?,
+        checks_secs: config
+            .night_parking
+            .check_times
+            .iter()
+            .map(|s| hhmm(s, "check_times"))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if let Some(c) = night.checks_secs.iter().find(|c| !night.contains(**c)) {
+        return Err(ReferenceError::Config(format!(
+            "night_parking.check_times: {} is not inside the night",
+            crate::timetable::format_hhmm(*c)
+        )));
+    }
+    Ok(night)
+}
+
+impl Reference {
+    /// Compiles reference data. Names that do not resolve (an order for an unknown plate, a depot of an
+    /// unknown unit, a configured unit path that does not exist) are skipped and listed in
+    /// [`Reference::warnings`]; unusable configuration values are errors.
+    pub fn build(
+        config: RulesConfig,
+        calendar: Calendar,
+        units: &[Unit],
+        vehicles: &[Vehicle],
+        fences: &[Geofence],
+        orders: &[Order],
+    ) -> Result<Self, ReferenceError> {
+        let mut warnings = Vec::new();
+        let paths = unit_paths(units);
+        let resolver = Resolver {
+            by_path: paths.iter().map(|(id, p)| (p.as_str(), *id)).collect(),
+        };
+        let unit_tables = UnitTables::build(&config, units, &resolver, &mut warnings)?;
+        let fence_tables = FenceTables::build(fences, &resolver, &mut warnings)?;
+        let orders = compile_orders(&config, vehicles, orders, &mut warnings);
+        let exempt = exemption_bits(&config);
+        let tamper_mask = tamper_mask(&config)?;
+        let night = night_times(&config)?;
+        Ok(Reference {
+            config,
+            calendar,
+            timetables: unit_tables.timetables,
+            unit_timetable: unit_tables.unit_timetable,
+            order_required: unit_tables.order_required,
+            fences: fence_tables.infos,
+            polygons: fence_tables.polygons,
+            regions: fence_tables.regions,
+            depots: fence_tables.depots,
+            orders,
             exempt,
             tamper_mask,
             night,

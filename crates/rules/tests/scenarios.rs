@@ -478,6 +478,38 @@ fn off_route_with_tolerance_at_the_ends() {
 }
 
 #[test]
+fn an_off_route_episode_after_a_gap_in_the_data_names_its_order() {
+    let o = order(
+        r#"{"id":"PC-9","kind":"order","plate":"鄂B12345","purpose":"调研","start":"2026-11-27T00:00:00Z","end":"2026-11-27T08:00:00Z","route":{"type":"LineString","coordinates":[[115.0,30.2],[115.05,30.2],[115.1,30.2]]},"corridor_m":300,"state":"approved"}"#,
+    );
+    let r = reference_with(RulesConfig::default(), &o);
+    // Off the route, then ten minutes without data (longer than the rule's stale-message guard), then
+    // off the route again: the data after the gap is a new episode, and it says what it is about.
+    let mut t = Trip::new("2026-11-27 09:00:00", DEPOT);
+    t.go(40.0)
+        .drive([115.03, 30.2], 300, 30, 40.0)
+        .drive([115.03, 30.21], 120, 30, 40.0)
+        .wait(600)
+        .drive([115.06, 30.21], 600, 30, 40.0);
+    let (eps, _) = run(&r, &car(VehicleClass::General), &t.points);
+    assert_eq!(
+        summary(&eps),
+        [
+            s(RuleId::OffRoute, "11-27 09:06:00", "11-27 09:07:00"),
+            s(RuleId::OffRoute, "11-27 09:17:30", "11-27 09:27:00"),
+        ]
+    );
+    for e in &eps {
+        assert_eq!(e.subject.as_deref(), Some("PC-9"), "{}", e.reasoning);
+        assert!(
+            e.reasoning.contains("m from the approved route of order PC-9"),
+            "{}",
+            e.reasoning
+        );
+    }
+}
+
+#[test]
 fn leaving_the_region() {
     // Working day, office hours: east out of the region (boundary lon 115.3) and back, 481 m per fix.
     // The first fix beyond the 200 m margin opens it; it lasts until the car is back on the boundary.

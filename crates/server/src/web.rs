@@ -159,22 +159,10 @@ impl CaseBook for AlertCases {
         action: &tianshu_api::cases::CaseAction,
         actor: &str,
     ) -> Result<CaseView, CaseError> {
-        use tianshu_api::cases::CaseAction as A;
         let num: i64 = id.parse().map_err(|_| CaseError::NotFound(id.to_string()))?;
-        let (step, note) = match action {
-            A::Acknowledge => (tianshu_alerts::CaseAction::Acknowledge, String::new()),
-            A::Explain { text } => (tianshu_alerts::CaseAction::Explain, text.clone()),
-            A::Close { note } => (
-                tianshu_alerts::CaseAction::Close,
-                note.clone().unwrap_or_default(),
-            ),
-            A::Escalate { note } => (
-                tianshu_alerts::CaseAction::Escalate,
-                note.clone().unwrap_or_default(),
-            ),
-        };
+        let (step, note) = action.step();
         let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-        tianshu_alerts::apply_action(&self.store, &self.config, num, step, actor, &note, now)
+        tianshu_alerts::apply_action(&self.store, &self.config, num, step, actor, note, now)
             .await
             .map_err(case_error)?;
         self.get(id)

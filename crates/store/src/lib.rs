@@ -44,7 +44,6 @@ mod record;
 pub mod registry_admin;
 mod registry_file;
 pub mod rules;
-pub mod simplify;
 pub mod writer;
 
 use std::sync::Arc;
@@ -394,20 +393,6 @@ impl Store {
     /// For consumers that must not miss a point, such as the alert rules.
     pub fn follow(&self) -> Cursor {
         self.writer.follow(self.backend.clone())
-    }
-
-    /// One vehicle's track simplified for display over long ranges: every stop and every point with
-    /// an alarm is kept, and moving stretches are reduced to within `tolerance_m` metres.
-    pub async fn track_simplified(
-        &self,
-        vehicle: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-        tolerance_m: f64,
-    ) -> Result<Vec<Position>> {
-        use futures::TryStreamExt;
-        let points: Vec<Position> = self.backend.track(vehicle, from, to).await?.try_collect().await?;
-        Ok(simplify::simplify_track(&points, tolerance_m))
     }
 
     /// The backend, as the shared trait.

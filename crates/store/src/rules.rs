@@ -87,52 +87,8 @@ pub struct OrderImportSummary {
     pub changed_ids: Vec<String>,
 }
 
-/// Where a case is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseState {
-    /// Raised, nobody has looked yet.
-    Open,
-    /// A supervisor has seen it.
-    Acknowledged,
-    /// The unit has written its explanation.
-    Explained,
-    /// Verified and closed.
-    Closed,
-    /// Sent up to the discipline inspectors (by a person, or by itself when left unexplained).
-    Escalated,
-    /// Withdrawn by re-evaluation (an order approved after the fact) or by an administrator.
-    Withdrawn,
-}
-
-impl CaseState {
-    /// Every state.
-    pub const ALL: [CaseState; 6] = [
-        CaseState::Open,
-        CaseState::Acknowledged,
-        CaseState::Explained,
-        CaseState::Closed,
-        CaseState::Escalated,
-        CaseState::Withdrawn,
-    ];
-
-    /// The id used in the database and the API.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CaseState::Open => "open",
-            CaseState::Acknowledged => "acknowledged",
-            CaseState::Explained => "explained",
-            CaseState::Closed => "closed",
-            CaseState::Escalated => "escalated",
-            CaseState::Withdrawn => "withdrawn",
-        }
-    }
-
-    /// Parses an id.
-    pub fn parse(s: &str) -> Option<Self> {
-        CaseState::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
+/// Where a case is in its life (the model's; the steps between states are the rules').
+pub use tianshu_model::CaseState;
 
 /// An alert case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -396,8 +352,14 @@ pub trait RulesStore: Send + Sync + 'static {
     /// Applies a transition if the case is in one of `from`; fails with [`Error::Invalid`] otherwise.
     async fn transition_case(&self, t: &Transition, now: Timestamp) -> Result<AlertCase>;
 
-    /// Cases whose auto-escalation time has passed, still open or acknowledged.
-    async fn due_escalations(&self, now: Timestamp, limit: u32) -> Result<Vec<AlertCase>>;
+    /// Cases whose auto-escalation time has passed, still in one of `states` (the rules say which
+    /// states escalate by themselves).
+    async fn due_escalations(
+        &self,
+        states: &[CaseState],
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AlertCase>>;
 
     /// Pending deliveries due at `now`, oldest first.
     async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>>;
@@ -429,6 +391,19 @@ pub(crate) fn wrong_state(id: i64, state: &str, t: &Transition) -> Error {
             t.from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
         ),
     }
+}
+
+/// `'open', 'acknowledged'`: case states as the list of an SQL `IN` (the ids are fixed words, never
+/// input); no states is `NULL`, which nothing is in.
+pub(crate) fn states_sql(states: &[CaseState]) -> String {
+    if states.is_empty() {
+        return "NULL".into();
+    }
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Reads a stored JSON document.

@@ -10,6 +10,9 @@ use tianshu_store::rules::{
     StoredUnitTimetable, Transition,
 };
 
+/// The states the rules let a case escalate by itself in.
+const ESCALATING: [CaseState; 2] = [CaseState::Open, CaseState::Acknowledged];
+
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 fn unique(name: &str) -> String {
@@ -269,8 +272,18 @@ async fn exercise(store: &Store) {
     assert_eq!(open.iter().map(|c| c.id).collect::<Vec<_>>(), [other]);
 
     // Escalation lookup.
-    let due = r.due_escalations(Timestamp(110_000), 10).await.unwrap();
+    let due = r
+        .due_escalations(&ESCALATING, Timestamp(110_000), 10)
+        .await
+        .unwrap();
     assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), [id]);
+    let due = r
+        .due_escalations(&[CaseState::Explained], Timestamp(110_000), 10)
+        .await
+        .unwrap();
+    assert!(due.is_empty(), "only cases in the given states are due: {due:?}");
+    let due = r.due_escalations(&[], Timestamp(110_000), 10).await.unwrap();
+    assert!(due.is_empty(), "no states, no cases: {due:?}");
 
     // Transitions are compare-and-set.
     let ack = Transition {
@@ -297,7 +310,7 @@ async fn exercise(store: &Store) {
     };
     r.transition_case(&explain, Timestamp(6_000)).await.unwrap();
     assert!(
-        r.due_escalations(Timestamp(i64::MAX), 10)
+        r.due_escalations(&ESCALATING, Timestamp(i64::MAX), 10)
             .await
             .unwrap()
             .iter()

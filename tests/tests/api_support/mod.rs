@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use tianshu_api::cases::{CaseAction, CaseBook, CaseError, CaseFilter, CaseView};
 use tianshu_api::{ApiConfig, ApiState, LiveHub};
 use tianshu_model::{Phone, Position, StatusFlags, Timestamp, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_rules::workflow;
 use tianshu_store::access::{NewUser, Role};
 use tianshu_store::{RegistryRecord, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,7 +22,7 @@ pub use store_support::Scratch;
 /// The password every seeded user has.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// Cases kept in memory for the API tests, with the transition rules supervisors see: closed is final.
+/// Cases kept in memory for the API tests, moved by the rules' case workflow.
 #[derive(Default)]
 pub struct MemoryCases(pub Mutex<Vec<CaseView>>);
 
@@ -47,23 +48,12 @@ impl CaseBook for MemoryCases {
             .iter_mut()
             .find(|c| c.id == id)
             .ok_or_else(|| CaseError::NotFound(id.into()))?;
-        // The alerts engine's workflow: closing needs an explanation first; closed is final.
-        let allowed = match action {
-            CaseAction::Acknowledge => c.state == "open",
-            CaseAction::Explain { .. } => c.state == "open" || c.state == "acknowledged",
-            CaseAction::Close { .. } => c.state == "explained",
-            CaseAction::Escalate { .. } => c.state != "closed" && c.state != "escalated",
-        };
-        if !allowed {
-            return Err(CaseError::InvalidTransition(format!("not from {}", c.state)));
-        }
-        c.state = match action {
-            CaseAction::Acknowledge => "acknowledged",
-            CaseAction::Explain { .. } => "explained",
-            CaseAction::Close { .. } => "closed",
-            CaseAction::Escalate { .. } => "escalated",
-        }
-        .into();
+        // The alerts engine's workflow, from the rules.
+        let (step, _) = action.step();
+        let state = workflow::CaseState::parse(&c.state)
+            .ok_or_else(|| CaseError::Unavailable(format!("case {id} is in no known state")))?;
+        let to = workflow::next(state, step).map_err(|e| CaseError::InvalidTransition(e.to_string()))?;
+        c.state = to.as_str().into();
         Ok(c.clone())
     }
 }

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use tianshu_model::Timestamp;
+use tianshu_rules::orders::OrderState;
+use tianshu_rules::workflow::{self, CaseAction};
 use tianshu_rules::{Episode, Verdict, reevaluate};
 use tianshu_store::rules::{CaseFilter, CaseState, Transition};
 use tracing::{debug, info, warn};
@@ -18,7 +20,8 @@ use crate::reference::load_reference;
 impl Evaluator {
     pub(super) async fn escalate(&mut self, t: Timestamp) -> Result<(), Error> {
         let hours = self.config.auto_escalate_after_hours;
-        for case in self.store.rules().due_escalations(t, 100).await? {
+        let states = workflow::auto_escalation_states();
+        for case in self.store.rules().due_escalations(&states, t, 100).await? {
             let note = format!(
                 "No explanation within {hours} h; escalated to the discipline inspectors automatically. \
                  超过{hours}小时未说明，已自动上报纪检监察。"
@@ -33,7 +36,7 @@ impl Evaluator {
             );
             let tr = Transition {
                 case_id: case.id,
-                from: vec![CaseState::Open, CaseState::Acknowledged],
+                from: states.clone(),
                 to: CaseState::Escalated,
                 actor: "system".into(),
                 action: "escalated".into(),
@@ -77,7 +80,7 @@ impl Evaluator {
         info!(changed_orders = changed.len(), "rules reference data reloaded");
         for o in changed
             .iter()
-            .filter(|o| o.state == "approved" || o.state == "completed")
+            .filter(|o| OrderState::parse_covers(&o.state))
         {
             if let Err(e) = self.reevaluate_order(&o.plate, o.start, o.end).await {
                 warn!(order = %o.id, error = %e, "re-evaluating the cases an order covers failed");
@@ -94,12 +97,7 @@ impl Evaluator {
         };
         let filter = CaseFilter {
             vehicle: Some(vehicle.id),
-            states: vec![
-                CaseState::Open,
-                CaseState::Acknowledged,
-                CaseState::Explained,
-                CaseState::Escalated,
-            ],
+            states: CaseAction::Withdraw.from_states(),
             limit: 1000,
             ..Default::default()
         };
@@ -126,7 +124,7 @@ impl Evaluator {
                 let tr = Transition {
                     case_id: case.id,
                     from: filter.states.clone(),
-                    to: CaseState::Withdrawn,
+                    to: CaseAction::Withdraw.to_state(),
                     actor: "system".into(),
                     action: "withdrawn".into(),
                     note: note.clone(),

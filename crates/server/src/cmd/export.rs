@@ -2,15 +2,16 @@
 //!
 //! CSV (one row per point, `fix_time` first, UTC ISO-8601), GeoJSON (a FeatureCollection of Point
 //! features, `[lon, lat]`) or GPX 1.1 (one track segment). Points are written as they stream from the
-//! store, so a month of points never sits in memory; `--simplify-m` instead reduces the track on the
-//! server side, keeping every stop and every alarm point.
+//! store, so a month of points never sits in memory; `--simplify-m` instead reads the track and reduces
+//! it with the rules' simplification, keeping every stop and every alarm point.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tianshu_model::{Position, PositionSource, Timestamp};
+use tianshu_rules::track::simplify_track;
 use tianshu_store::{DEFAULT_STORE_PATH, Store};
 
 /// Output formats.
@@ -84,7 +85,8 @@ async fn export(args: ExportArgs, from: Timestamp, to: Timestamp) -> anyhow::Res
         writer.begin(&mut out)?;
         match args.simplify_m {
             Some(tolerance_m) => {
-                for p in store.track_simplified(vehicle.id, from, to, tolerance_m).await? {
+                let track: Vec<Position> = store.track(vehicle.id, from, to).await?.try_collect().await?;
+                for p in simplify_track(&track, tolerance_m) {
                     writer.point(&mut out, &p)?;
                 }
             }

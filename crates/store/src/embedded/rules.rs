@@ -9,7 +9,7 @@ use super::{EmbeddedBackend, db_error};
 use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
     NewDelivery, OrderImportSummary, RulesStore, StoredCalendar, StoredFence, StoredOrder,
-    StoredUnitTimetable, Transition, parse_json, parse_state, wrong_state,
+    StoredUnitTimetable, Transition, parse_json, parse_state, states_sql, wrong_state,
 };
 use crate::{Error, Result};
 
@@ -632,14 +632,13 @@ impl RulesStore for EmbeddedBackend {
         .await
     }
 
-    async fn due_escalations(&self, now: Timestamp, limit: u32) -> Result<Vec<AlertCase>> {
+    async fn due_escalations(&self, of: &[CaseState], now: Timestamp, limit: u32) -> Result<Vec<AlertCase>> {
+        let states = states_sql(of);
         self.read(move |c| {
             let mut st = c
                 .prepare(&format!(
-                    "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ('{}', '{}') AND escalate_ms IS NOT NULL
-                     AND escalate_ms <= ?1 ORDER BY escalate_ms LIMIT ?2",
-                    CaseState::Open.as_str(),
-                    CaseState::Acknowledged.as_str()
+                    "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ({states}) AND escalate_ms IS NOT NULL
+                     AND escalate_ms <= ?1 ORDER BY escalate_ms LIMIT ?2"
                 ))
                 .map_err(db_error)?;
             let rows = st.query_map(params![now.0, limit], case_row).map_err(db_error)?;

@@ -9,7 +9,7 @@ use super::PostgresBackend;
 use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
     NewDelivery, OrderImportSummary, RulesStore, StoredCalendar, StoredFence, StoredOrder,
-    StoredUnitTimetable, Transition, parse_json, parse_state, wrong_state,
+    StoredUnitTimetable, Transition, parse_json, parse_state, states_sql, wrong_state,
 };
 use crate::{Error, Result};
 
@@ -514,15 +514,14 @@ impl RulesStore for PostgresBackend {
         Ok(case)
     }
 
-    async fn due_escalations(&self, now: Timestamp, limit: u32) -> Result<Vec<AlertCase>> {
+    async fn due_escalations(&self, of: &[CaseState], now: Timestamp, limit: u32) -> Result<Vec<AlertCase>> {
         let client = self.client().await?;
         let rows = client
             .query(
                 &format!(
-                    "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ('{}', '{}') AND escalate_ms IS NOT NULL
+                    "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ({}) AND escalate_ms IS NOT NULL
                      AND escalate_ms <= $1 ORDER BY escalate_ms LIMIT $2",
-                    CaseState::Open.as_str(),
-                    CaseState::Acknowledged.as_str()
+                    states_sql(of)
                 ),
                 &[&now.0, &i64::from(limit)],
             )
