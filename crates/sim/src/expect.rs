@@ -111,7 +111,7 @@ pub fn scripted_for(
     let v = &world.vehicles[vehicle];
     let exemptions = Exemptions::default();
     let exempt = |rule: &str| exemptions.of(v.class).iter().any(|r| r.as_str() == rule);
-    let day_off = world.config.calendar.is_day_off(date);
+    let day_off = world.config.is_day_off(date);
     // The platform's default night (`[rules.night_parking]`).
     let night = tianshu_rules::config::NightParkingConfig::default();
     let night_start = parse_hhmm(&night.night_start).unwrap_or(hm(20, 0));

@@ -6,7 +6,6 @@
 //! client per car against a platform, and its [`Ledger`] records every point the platform acknowledged.
 #![deny(missing_docs)]
 
-pub mod calendar;
 pub mod clock;
 pub mod expect;
 pub mod fleet;

@@ -305,7 +305,7 @@ use chrono::Datelike;
 /// Whether the car spends the night of `date` away from its depot (and where).
 pub fn night_away(world: &World, vehicle: usize, date: NaiveDate) -> Option<NodeId> {
     let rate = world.config.scenarios.night_away_rate;
-    if rate <= 0.0 || world.config.calendar.is_day_off(date) {
+    if rate <= 0.0 || world.config.is_day_off(date) {
         return None;
     }
     let mut rng = StdRng::seed_from_u64(mix_seed(&[world.config.seed, 2, vehicle as u64, date_key(date)]));
@@ -439,7 +439,7 @@ pub fn day_plan(world: &World, vehicle: usize, date: NaiveDate) -> DayPlan {
     let sc = &world.config.scenarios;
     let depot = world.units[v.unit].depot_node;
     let mut rng = StdRng::seed_from_u64(mix_seed(&[world.config.seed, 3, vehicle as u64, date_key(date)]));
-    let day_off = world.config.calendar.is_day_off(date);
+    let day_off = world.config.is_day_off(date);
     let exempt = matches!(v.class, VehicleClass::LawEnforcement | VehicleClass::Emergency);
     let prev_away = date.pred_opt().and_then(|d| night_away(world, vehicle, d));
     let start_spot = prev_away.map_or(v.parking_spot, |n| world.roads.pos(n));

@@ -52,12 +52,12 @@ pub struct DemoArgs {
 
 /// When simulated time starts: now, if it is working hours on a working day in China; otherwise 09:30 of
 /// today (before 09:30) or of the most recent working day, when the first trips of the day are on the road.
-fn sim_start(calendar: &tianshu_sim::calendar::Calendar) -> (NaiveDate, i64) {
+fn sim_start(config: &WorldConfig) -> (NaiveDate, i64) {
     let now = chrono::Utc::now().with_timezone(&china_offset());
     let today = now.date_naive();
     let minutes = now.hour() * 60 + now.minute();
     let working_hours = (9 * 60 + 30..16 * 60).contains(&minutes);
-    if working_hours && !calendar.is_day_off(today) {
+    if working_hours && !config.is_day_off(today) {
         return (today, now.timestamp_millis());
     }
     let mut date = if minutes < 9 * 60 + 30 {
@@ -65,7 +65,7 @@ fn sim_start(calendar: &tianshu_sim::calendar::Calendar) -> (NaiveDate, i64) {
     } else {
         today
     };
-    while calendar.is_day_off(date) {
+    while config.is_day_off(date) {
         date -= ChronoDuration::days(1);
     }
     let start = china_offset()
@@ -96,16 +96,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let calendar = tianshu_sim::calendar::Calendar::default();
-    let (date, start_ms) = sim_start(&calendar);
-    let world = World::generate(&WorldConfig {
+    let mut config = WorldConfig {
         seed: args.seed,
         vehicles: args.vehicles,
-        start_date: date - ChronoDuration::days(1),
         days: 4,
-        calendar,
         ..WorldConfig::default()
-    });
+    };
+    let (date, start_ms) = sim_start(&config);
+    config.start_date = date - ChronoDuration::days(1);
+    let world = World::generate(&config);
     eprintln!(
         "generated the demo world: {} units, {} cars",
         world.units.len(),

@@ -9,14 +9,14 @@ pub mod files;
 pub mod names;
 pub mod roads;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate, Weekday};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Edition, Phone, VehicleClass};
+use tianshu_rules::Calendar;
 
-use crate::calendar::Calendar;
 use crate::geo::{LocalFrame, LonLat, point_in_ring};
 use crate::plan::{PlanScenarios, TripKind};
 use names::{Seat, TOWNS, UNITS};
@@ -26,7 +26,7 @@ use roads::{NodeId, RoadClass, RoadNetwork};
 pub const HUANGSHI: LonLat = LonLat::new(115.04, 30.20);
 
 /// What a world is generated from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorldConfig {
     /// Seed of every random choice; the same seed gives the same world.
@@ -42,8 +42,9 @@ pub struct WorldConfig {
     /// How many days of orders and filings to write.
     #[serde(default = "default_days")]
     pub days: u32,
-    /// Days off and adjusted working days.
-    #[serde(default)]
+    /// Days off and adjusted working days: the official calendar the rules read, as shipped with the
+    /// platform (years it has no data for follow the plain week, see [`WorldConfig::is_day_off`]).
+    #[serde(skip, default = "default_calendar")]
     pub calendar: Calendar,
     /// Rates of the trip-level scenarios (off-hours use, holiday use, off-route, region exit...).
     #[serde(default)]
@@ -62,6 +63,11 @@ fn default_start_date() -> NaiveDate {
 const fn default_days() -> u32 {
     7
 }
+fn default_calendar() -> Calendar {
+    // The shipped files are checked by the rules' own tests; should one ever fail to parse, every day
+    // follows the plain week.
+    Calendar::builtin().unwrap_or_default()
+}
 
 impl Default for WorldConfig {
     fn default() -> Self {
@@ -70,8 +76,19 @@ impl Default for WorldConfig {
             vehicles: default_vehicles(),
             start_date: default_start_date(),
             days: default_days(),
-            calendar: Calendar::default(),
+            calendar: default_calendar(),
             scenarios: PlanScenarios::default(),
+        }
+    }
+}
+
+impl WorldConfig {
+    /// Whether the simulated drivers stay home on `date` (China local): a public holiday or an ordinary
+    /// rest day of the calendar, or, in a year the calendar has no data for, a Saturday or a Sunday.
+    pub fn is_day_off(&self, date: NaiveDate) -> bool {
+        match self.calendar.day_kind(date) {
+            Some(kind) => !kind.is_working(),
+            None => matches!(date.weekday(), Weekday::Sat | Weekday::Sun),
         }
     }
 }
@@ -825,6 +842,19 @@ mod tests {
             days: 2,
             ..Default::default()
         })
+    }
+
+    #[test]
+    fn drivers_follow_the_official_calendar() {
+        let c = WorldConfig::default();
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert!(c.is_day_off(d(2026, 10, 5))); // Monday in National Day week
+        assert!(!c.is_day_off(d(2026, 10, 10))); // Saturday worked (调休上班)
+        assert!(c.is_day_off(d(2026, 11, 28))); // plain Saturday
+        assert!(!c.is_day_off(d(2026, 11, 27))); // plain Friday
+        assert!(c.is_day_off(d(2025, 1, 28)) && !c.is_day_off(d(2025, 1, 26))); // Spring Festival 2025
+        // A year the calendar has no data for: the plain week.
+        assert!(c.is_day_off(d(2027, 1, 2)) && !c.is_day_off(d(2027, 1, 1)));
     }
 
     #[test]
