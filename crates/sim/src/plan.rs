@@ -10,9 +10,10 @@ use chrono::{NaiveDate, NaiveTime};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use tianshu_model::geo::LonLat;
 use tianshu_model::{Timestamp, VehicleClass, china_offset};
 
-use crate::geo::{LonLat, distance_to_polyline_m};
+use crate::geo::{distance_to_polyline_m, to_geojson};
 use crate::world::roads::NodeId;
 use crate::world::{LineString, Order, OrderDestination, World, mix_seed, names};
 
@@ -765,7 +766,7 @@ pub fn orders_for(world: &World) -> Vec<Order> {
                     trip.stops
                         .iter()
                         .map(|s| {
-                            let p = world.roads.pos(s.node).to_geojson();
+                            let p = to_geojson(world.roads.pos(s.node));
                             OrderDestination {
                                 name: s.name.clone(),
                                 lon: p[0],
@@ -776,7 +777,7 @@ pub fn orders_for(world: &World) -> Vec<Order> {
                 );
                 o.route = c.route.as_ref().map(|r| LineString {
                     kind: "LineString".to_string(),
-                    coordinates: r.iter().map(|&n| world.roads.pos(n).to_geojson()).collect(),
+                    coordinates: r.iter().map(|&n| to_geojson(world.roads.pos(n))).collect(),
                 });
                 o.corridor_m = Some(300);
                 out.push(o);
@@ -789,8 +790,8 @@ pub fn orders_for(world: &World) -> Vec<Order> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geo::point_in_ring;
     use crate::world::WorldConfig;
+    use tianshu_model::geo::point_in_ring;
 
     fn world(scenarios: PlanScenarios) -> World {
         // 2026-11-27 is a Friday, 28-29 a weekend.

@@ -27,6 +27,7 @@ use tianshu_jt808::{
     LocationBatch, LocationReply, LocationReport, Message, Parameter, ParameterList, Params, Register,
     RegisterAck, Text, encode_message, id,
 };
+use tianshu_model::geo::LonLat;
 use tianshu_model::{
     AlarmBit, AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId,
 };
@@ -37,7 +38,6 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::fleet::Shared;
-use crate::geo::LonLat;
 use crate::ledger::LedgerEntry;
 use crate::plan::{DayPlan, day_plan, local_date};
 use crate::scenario::{Event, EventKind, events_for};

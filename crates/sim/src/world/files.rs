@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::geo::LonLat;
+use tianshu_model::geo::LonLat;
+
+use crate::geo::to_geojson;
 use crate::world::World;
 
 /// The registry CSV header, exactly as the importer expects it.
@@ -65,7 +67,7 @@ pub fn registry_csv(world: &World) -> String {
 
 fn ring_json(ring: &[LonLat]) -> Value {
     // GeoJSON rings are closed (first = last) and, per RFC 7946, exterior rings run counter-clockwise.
-    let mut pts: Vec<[f64; 2]> = ring.iter().map(|p| p.to_geojson()).collect();
+    let mut pts: Vec<[f64; 2]> = ring.iter().map(|p| to_geojson(*p)).collect();
     if signed_area(&pts) < 0.0 {
         pts.reverse();
     }
@@ -156,7 +158,6 @@ pub fn write_all(world: &World, dir: &Path) -> Result<[PathBuf; 3], WriteError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geo::point_in_ring;
     use crate::world::WorldConfig;
     use tianshu_model::{Phone, VehicleClass};
 
@@ -299,7 +300,7 @@ mod tests {
                 .map(|c| w.roads.nearest_node(LonLat::new(c[0], c[1])))
                 .collect();
             for (c, &n) in route.coordinates.iter().zip(&nodes) {
-                assert_eq!(*c, w.roads.pos(n).to_geojson(), "route vertex is a road node");
+                assert_eq!(*c, to_geojson(w.roads.pos(n)), "route vertex is a road node");
             }
             assert!(
                 w.roads.is_connected_path(&nodes),
@@ -324,6 +325,5 @@ mod tests {
                 == w.orders.len()
         );
         std::fs::remove_dir_all(&dir).ok();
-        let _ = point_in_ring;
     }
 }

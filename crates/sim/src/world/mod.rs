@@ -14,10 +14,10 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use tianshu_model::geo::{LocalFrame, LonLat, point_in_ring};
 use tianshu_model::{Edition, Phone, VehicleClass};
 use tianshu_rules::Calendar;
 
-use crate::geo::{LocalFrame, LonLat, point_in_ring};
 use crate::plan::{PlanScenarios, TripKind};
 use names::{Seat, TOWNS, UNITS};
 use roads::{NodeId, RoadClass, RoadNetwork};
@@ -959,10 +959,9 @@ mod tests {
                 p.name
             );
             let c = p.ring[0].lerp(p.ring[p.ring.len() / 2], 0.5);
-            let near =
-                w.roads.edges.iter().any(|e| {
-                    crate::geo::distance_to_segment_m(c, w.roads.pos(e.a), w.roads.pos(e.b)) < 250.0
-                });
+            let near = w.roads.edges.iter().any(|e| {
+                tianshu_model::geo::distance_to_segment_m(c, w.roads.pos(e.a), w.roads.pos(e.b)) < 250.0
+            });
             assert!(near, "{} is nowhere near a road", p.name);
         }
     }
