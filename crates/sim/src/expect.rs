@@ -19,8 +19,9 @@ use tianshu_rules::Timetable;
 use tianshu_rules::config::Exemptions;
 use tianshu_rules::timetable::parse_hhmm;
 
+use crate::events::{EventKind, events_for};
 use crate::plan::{DayPlan, Trip, TripKind, day_plan, local_ms};
-use crate::scenario::{EventKind, TerminalScenarios, events_for};
+use crate::scenario::TerminalScenarios;
 use crate::world::World;
 
 /// One scripted misuse: a trip or a terminal event.
@@ -271,7 +272,7 @@ pub fn scripted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::PlanScenarios;
+    use crate::scenario::PlanScenarios;
     use crate::world::WorldConfig;
 
     #[test]

@@ -7,15 +7,22 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod config;
+pub mod events;
 pub mod expect;
+pub mod files;
 pub mod fleet;
 pub mod geo;
 pub mod ledger;
+pub mod orders;
 pub mod plan;
 pub mod scenario;
+pub mod stats;
 pub mod terminal;
 pub mod world;
 
-pub use fleet::{Fleet, FleetConfig, FleetError, FleetHandle, FleetStats, StatsSnapshot, parse_ip_list};
+pub use config::{FleetConfig, parse_ip_list};
+pub use fleet::{Fleet, FleetError, FleetHandle};
 pub use ledger::{Ledger, LedgerEntry};
+pub use stats::{FleetStats, StatsSnapshot};
 pub use world::{World, WorldConfig};

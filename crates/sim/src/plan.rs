@@ -13,95 +13,9 @@ use serde::{Deserialize, Serialize};
 use tianshu_model::geo::LonLat;
 use tianshu_model::{Timestamp, VehicleClass, china_offset};
 
-use crate::geo::{distance_to_polyline_m, to_geojson};
+use crate::geo::distance_to_polyline_m;
 use crate::world::roads::NodeId;
-use crate::world::{LineString, Order, OrderDestination, World, mix_seed, names};
-
-/// Rates of the trip-level scenarios; 0 switches one off.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanScenarios {
-    /// Share of ordinary trips that carry an approved dispatch order (the rest are 无单出车).
-    #[serde(default = "default_order_rate")]
-    pub order_rate: f64,
-    /// Per car and working day: an extra evening trip outside working hours, without an order.
-    #[serde(default = "default_off_hours_rate")]
-    pub off_hours_rate: f64,
-    /// Per general car and day off: a trip without a filing.
-    #[serde(default = "default_holiday_rate")]
-    pub holiday_rate: f64,
-    /// Per general car and day off: a trip covered by a holiday filing (报备), which is not a violation.
-    #[serde(default = "default_holiday_filing_rate")]
-    pub holiday_filing_rate: f64,
-    /// Per ordered trip: the driver detours well outside the approved route's corridor.
-    #[serde(default = "default_off_route_rate")]
-    pub off_route_rate: f64,
-    /// Per trip: the destination lies outside the permitted region.
-    #[serde(default = "default_region_exit_rate")]
-    pub region_exit_rate: f64,
-    /// Per car and day: the car is driven home in the evening and spends the night away from its depot.
-    #[serde(default = "default_night_away_rate")]
-    pub night_away_rate: f64,
-    /// Per trip: one stop is at a prohibited place (KTV, club, scenic spot) for an hour or more.
-    #[serde(default = "default_prohibited_stop_rate")]
-    pub prohibited_stop_rate: f64,
-}
-
-const fn default_order_rate() -> f64 {
-    0.92
-}
-const fn default_off_hours_rate() -> f64 {
-    0.03
-}
-const fn default_holiday_rate() -> f64 {
-    0.04
-}
-const fn default_holiday_filing_rate() -> f64 {
-    0.03
-}
-const fn default_off_route_rate() -> f64 {
-    0.08
-}
-const fn default_region_exit_rate() -> f64 {
-    0.01
-}
-const fn default_night_away_rate() -> f64 {
-    0.02
-}
-const fn default_prohibited_stop_rate() -> f64 {
-    0.02
-}
-
-impl Default for PlanScenarios {
-    fn default() -> Self {
-        PlanScenarios {
-            order_rate: default_order_rate(),
-            off_hours_rate: default_off_hours_rate(),
-            holiday_rate: default_holiday_rate(),
-            holiday_filing_rate: default_holiday_filing_rate(),
-            off_route_rate: default_off_route_rate(),
-            region_exit_rate: default_region_exit_rate(),
-            night_away_rate: default_night_away_rate(),
-            prohibited_stop_rate: default_prohibited_stop_rate(),
-        }
-    }
-}
-
-impl PlanScenarios {
-    /// Every violation scenario off; every ordinary trip carries an order.
-    pub fn none() -> Self {
-        PlanScenarios {
-            order_rate: 1.0,
-            off_hours_rate: 0.0,
-            holiday_rate: 0.0,
-            holiday_filing_rate: 0.0,
-            off_route_rate: 0.0,
-            region_exit_rate: 0.0,
-            night_away_rate: 0.0,
-            prohibited_stop_rate: 0.0,
-        }
-    }
-}
+use crate::world::{World, mix_seed, names};
 
 /// Why a trip happens, and which scenario (if any) it plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -717,6 +631,22 @@ pub fn day_plan(world: &World, vehicle: usize, date: NaiveDate) -> DayPlan {
     }
 }
 
+/// Counts trips of each kind over the world's days (a summary for logs and tests).
+pub fn trip_kinds(world: &World) -> Vec<(TripKind, usize)> {
+    let mut counts: Vec<(TripKind, usize)> = Vec::new();
+    for v in 0..world.vehicles.len() {
+        for d in world.dates() {
+            for t in day_plan(world, v, d).trips {
+                match counts.iter_mut().find(|(k, _)| *k == t.kind) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((t.kind, 1)),
+                }
+            }
+        }
+    }
+    counts
+}
+
 /// A node well off the approved route (1.2-4 km away) that makes a believable detour.
 fn detour_node(world: &World, rng: &mut StdRng, approved: &[NodeId]) -> Option<NodeId> {
     let line: Vec<LonLat> = approved.iter().map(|&n| world.roads.pos(n)).collect();
@@ -730,66 +660,10 @@ fn detour_node(world: &World, rng: &mut StdRng, approved: &[NodeId]) -> Option<N
     None
 }
 
-/// The dispatch orders and filings covering every planned trip over the world's days, numbered in
-/// (date, vehicle, trip) order.
-pub fn orders_for(world: &World) -> Vec<Order> {
-    let mut out = Vec::new();
-    let (mut n_order, mut n_filing) = (0u32, 0u32);
-    for date in world.dates() {
-        for (vi, v) in world.vehicles.iter().enumerate() {
-            for trip in day_plan(world, vi, date).trips {
-                let Some(c) = trip.cover else { continue };
-                let year = date.year();
-                let common = |id: String, kind: &str| Order {
-                    id,
-                    kind: kind.to_string(),
-                    plate: v.plate.clone(),
-                    driver: None,
-                    purpose: c.purpose.clone(),
-                    start: c.start.to_rfc3339(),
-                    end: c.end.to_rfc3339(),
-                    destinations: None,
-                    route: None,
-                    corridor_m: None,
-                    state: "approved".to_string(),
-                    allow_region_exit: c.allow_region_exit,
-                };
-                if c.kind == "filing" {
-                    n_filing += 1;
-                    out.push(common(format!("BB-{year}-{n_filing:06}"), "filing"));
-                    continue;
-                }
-                n_order += 1;
-                let mut o = common(format!("PC-{year}-{n_order:06}"), "order");
-                o.driver = Some(v.driver.clone());
-                o.destinations = Some(
-                    trip.stops
-                        .iter()
-                        .map(|s| {
-                            let p = to_geojson(world.roads.pos(s.node));
-                            OrderDestination {
-                                name: s.name.clone(),
-                                lon: p[0],
-                                lat: p[1],
-                            }
-                        })
-                        .collect(),
-                );
-                o.route = c.route.as_ref().map(|r| LineString {
-                    kind: "LineString".to_string(),
-                    coordinates: r.iter().map(|&n| to_geojson(world.roads.pos(n))).collect(),
-                });
-                o.corridor_m = Some(300);
-                out.push(o);
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::PlanScenarios;
     use crate::world::WorldConfig;
     use tianshu_model::geo::point_in_ring;
 
@@ -918,7 +792,7 @@ mod tests {
             ..PlanScenarios::default()
         };
         let w = world(all);
-        let kinds: std::collections::HashMap<TripKind, usize> = w.trip_kinds().into_iter().collect();
+        let kinds: std::collections::HashMap<TripKind, usize> = trip_kinds(&w).into_iter().collect();
         for k in [
             TripKind::OffRoute,
             TripKind::RegionExit,
@@ -936,7 +810,7 @@ mod tests {
             );
         }
         let quiet = world(PlanScenarios::none());
-        let kinds: std::collections::HashMap<TripKind, usize> = quiet.trip_kinds().into_iter().collect();
+        let kinds: std::collections::HashMap<TripKind, usize> = trip_kinds(&quiet).into_iter().collect();
         assert_eq!(
             kinds
                 .keys()

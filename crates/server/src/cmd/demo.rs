@@ -116,18 +116,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let store = Store::open(&args.store)
             .await
             .with_context(|| format!("opening {}", args.store))?;
-        let records = tianshu_store::parse_registry_csv(&tianshu_sim::world::files::registry_csv(&world))?;
+        let records = tianshu_store::parse_registry_csv(&tianshu_sim::files::registry_csv(&world))?;
         store
             .import_registry(&records)
             .await
             .context("importing the demo registry")?;
         // Geofences and orders as an administrator would import them; the shipped calendars cover the days.
         let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-        let geojson = tianshu_sim::world::files::geofences_geojson(&world);
+        let geojson = tianshu_sim::files::geofences_geojson(&world);
         tianshu_alerts::reference::import_geofences(&store, &geojson, now)
             .await
             .context("importing the demo geofences")?;
-        let orders = tianshu_sim::world::files::orders_jsonl(&world);
+        let orders = tianshu_sim::files::orders_jsonl(&world);
         let imported = tianshu_alerts::reference::import_orders(&store, &orders, now)
             .await
             .context("importing the demo orders")?;

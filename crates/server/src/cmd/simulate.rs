@@ -141,12 +141,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(
         units = world.units.len(),
         vehicles = world.vehicles.len(),
-        orders = world.orders.len(),
         seed = args.seed,
         "world generated"
     );
     if let Some(dir) = &args.write_world {
-        let paths = tianshu_sim::world::files::write_all(&world, dir)?;
+        let paths = tianshu_sim::files::write_all(&world, dir)?;
         for p in &paths {
             println!("{}", p.display());
         }

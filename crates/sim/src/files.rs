@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tianshu_model::geo::LonLat;
 
 use crate::geo::to_geojson;
+use crate::orders::orders_for;
 use crate::world::World;
 
 /// The registry CSV header, exactly as the importer expects it.
@@ -121,10 +122,10 @@ pub fn geofences_geojson(world: &World) -> String {
     s
 }
 
-/// The orders and holiday filings, one JSON object per line.
+/// The orders and holiday filings covering the world's days ([`orders_for`]), one JSON object per line.
 pub fn orders_jsonl(world: &World) -> String {
     let mut out = String::new();
-    for o in &world.orders {
+    for o in &orders_for(world) {
         if let Ok(line) = serde_json::to_string(o) {
             out.push_str(&line);
             out.push('\n');
@@ -292,7 +293,7 @@ mod tests {
     #[test]
     fn order_routes_follow_roads_and_destinations_lie_on_them() {
         let w = world();
-        for o in w.orders.iter().filter(|o| o.kind == "order") {
+        for o in orders_for(&w).iter().filter(|o| o.kind == "order") {
             let route = o.route.as_ref().expect("route");
             let nodes: Vec<_> = route
                 .coordinates
@@ -322,7 +323,7 @@ mod tests {
                 .expect("orders")
                 .lines()
                 .count()
-                == w.orders.len()
+                == orders_for(&w).len()
         );
         std::fs::remove_dir_all(&dir).ok();
     }
