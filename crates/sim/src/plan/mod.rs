@@ -6,16 +6,19 @@
 //! the world computes the very same plans to write the dispatch orders and filings that cover them.
 //! Trips never cross midnight, so each day starts where the previous one ended.
 
+mod drafts;
+
 use chrono::{NaiveDate, NaiveTime};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tianshu_model::geo::LonLat;
-use tianshu_model::{Timestamp, VehicleClass, china_offset};
+use tianshu_model::{Timestamp, china_offset};
 
 use crate::geo::distance_to_polyline_m;
 use crate::world::roads::NodeId;
 use crate::world::{World, mix_seed, names};
+use drafts::{TripDraft, day_drafts};
 
 /// Why a trip happens, and which scenario (if any) it plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -311,227 +314,23 @@ fn drive(
     segs
 }
 
-/// Picks a destination for a normal trip from a unit's seat: city units mostly in the city, town units
-/// mostly in their town, some cross trips.
-fn pick_destination(world: &World, rng: &mut StdRng, depot: NodeId, outside: bool) -> (String, NodeId) {
-    let candidates: Vec<&crate::world::Destination> = world
-        .destinations
-        .iter()
-        .filter(|d| d.outside_region == outside && d.node != depot)
-        .collect();
-    if candidates.is_empty() {
-        return ("单位".to_string(), depot);
-    }
-    // Prefer near destinations: draw three and keep the closest, most of the time.
-    let here = world.roads.pos(depot);
-    let mut best = candidates[rng.gen_range(0..candidates.len())];
-    if !outside && rng.gen_bool(0.8) {
-        for _ in 0..2 {
-            let c = candidates[rng.gen_range(0..candidates.len())];
-            if world.roads.pos(c.node).distance_m(here) < world.roads.pos(best.node).distance_m(here) {
-                best = c;
-            }
-        }
-    }
-    (best.name.clone(), best.node)
-}
-
-struct TripDraft {
-    kind: TripKind,
-    depart_secs: u32,
-    stops: Vec<(String, NodeId, u32)>,
-    detour: bool,
-    cover: Option<&'static str>,
-    allow_region_exit: bool,
-    end_away: Option<NodeId>,
-    /// Working-hours trips must leave by this local time or are dropped.
-    latest_depart_secs: u32,
-}
-
 /// The plan of `vehicle` on `date`.
 pub fn day_plan(world: &World, vehicle: usize, date: NaiveDate) -> DayPlan {
     let v = &world.vehicles[vehicle];
-    let sc = &world.config.scenarios;
-    let depot = world.units[v.unit].depot_node;
     let mut rng = StdRng::seed_from_u64(mix_seed(&[world.config.seed, 3, vehicle as u64, date_key(date)]));
-    let day_off = world.config.is_day_off(date);
-    let exempt = matches!(v.class, VehicleClass::LawEnforcement | VehicleClass::Emergency);
     let prev_away = date.pred_opt().and_then(|d| night_away(world, vehicle, d));
     let start_spot = prev_away.map_or(v.parking_spot, |n| world.roads.pos(n));
-
-    let mut drafts: Vec<TripDraft> = Vec::new();
-    if let Some(home) = prev_away {
-        drafts.push(TripDraft {
-            kind: TripKind::MorningReturn,
-            depart_secs: hm(7, 5) + rng.gen_range(0..1800),
-            stops: vec![("家".to_string(), home, 0)],
-            detour: false,
-            cover: None,
-            allow_region_exit: false,
-            end_away: None,
-            latest_depart_secs: hm(9, 0),
-        });
-    }
-    let normal = |rng: &mut StdRng, depart_secs: u32, kind_default: TripKind| -> TripDraft {
-        let mut stops = Vec::new();
-        let mut kind = kind_default;
-        let mut allow_region_exit = false;
-        let mut cover = match kind_default {
-            TripKind::Ordered if !rng.gen_bool(sc.order_rate.clamp(0.0, 1.0)) => {
-                kind = TripKind::Unordered;
-                None
-            }
-            TripKind::Ordered => Some("order"),
-            TripKind::Duty => rng.gen_bool(0.3).then_some("order"),
-            TripKind::HolidayFiled => Some("filing"),
-            _ => None,
-        };
-        if depart_secs < hm(13, 0) && rng.gen_bool(sc.region_exit_rate.clamp(0.0, 1.0)) {
-            let (name, node) = pick_destination(world, rng, depot, true);
-            stops.push((name, node, rng.gen_range(40..90) * 60));
-            kind = TripKind::RegionExit;
-            if cover.is_some() {
-                allow_region_exit = rng.gen_bool(0.3);
-            }
-        } else {
-            let n = if rng.gen_bool(0.3) { 2 } else { 1 };
-            for _ in 0..n {
-                let (name, node) = pick_destination(world, rng, depot, false);
-                stops.push((name, node, rng.gen_range(15..75) * 60));
-            }
-            if rng.gen_bool(sc.prohibited_stop_rate.clamp(0.0, 1.0)) {
-                let places: Vec<_> = world
-                    .prohibited
-                    .iter()
-                    .filter(|p| p.node_inside.is_some())
-                    .collect();
-                if let Some((p, node)) = places
-                    .get(rng.gen_range(0..places.len().max(1)))
-                    .and_then(|p| Some((p, p.node_inside?)))
-                {
-                    stops.push((p.name.clone(), node, rng.gen_range(60..150) * 60));
-                    kind = TripKind::ProhibitedStop;
-                }
-            }
-        }
-        let detour = cover == Some("order")
-            && kind != TripKind::RegionExit
-            && rng.gen_bool(sc.off_route_rate.clamp(0.0, 1.0));
-        if detour && kind == TripKind::Ordered {
-            kind = TripKind::OffRoute;
-        }
-        if kind == TripKind::ProhibitedStop && cover == Some("order") && rng.gen_bool(0.5) {
-            // Half of those visits happen on a trip nobody approved.
-            cover = None;
-        }
-        TripDraft {
-            kind,
-            depart_secs,
-            stops,
-            detour,
-            cover,
-            allow_region_exit,
-            end_away: None,
-            latest_depart_secs: hm(23, 0),
-        }
-    };
-
-    if !day_off || exempt {
-        let count = if exempt {
-            rng.gen_range(if day_off { 0..3 } else { 1..5 })
-        } else {
-            [0, 1, 1, 1, 2, 2, 2, 3][rng.gen_range(0..8)]
-        };
-        let kind = if exempt { TripKind::Duty } else { TripKind::Ordered };
-        // Later trips leave as soon as the layout below allows: their draft time only sets the order.
-        let first = hm(8, 40) + rng.gen_range(0..5400);
-        for k in 0..count {
-            let mut d = normal(&mut rng, first + k, kind);
-            d.latest_depart_secs = if d.kind == TripKind::RegionExit {
-                hm(13, 0)
-            } else {
-                hm(16, 30)
-            };
-            drafts.push(d);
-        }
-        if !day_off
-            && !exempt
-            && night_away(world, vehicle, date).is_none()
-            && rng.gen_bool(sc.off_hours_rate.clamp(0.0, 1.0))
-        {
-            let mut d = {
-                let at = hm(19, 30) + rng.gen_range(0..5400);
-                normal(&mut rng, at, TripKind::OffHours)
-            };
-            d.kind = TripKind::OffHours;
-            d.cover = None;
-            d.detour = false;
-            d.stops.retain(|s| {
-                !world
-                    .destinations
-                    .iter()
-                    .any(|x| x.node == s.1 && x.outside_region)
-            });
-            if d.stops.is_empty() {
-                let (name, node) = pick_destination(world, &mut rng, depot, false);
-                d.stops.push((name, node, 3600));
-            }
-            drafts.push(d);
-        }
-    } else {
-        if rng.gen_bool(sc.holiday_rate.clamp(0.0, 1.0)) {
-            let mut d = {
-                let at = hm(9, 0) + rng.gen_range(0..18_000);
-                normal(&mut rng, at, TripKind::Holiday)
-            };
-            d.kind = if d.kind == TripKind::ProhibitedStop {
-                d.kind
-            } else {
-                TripKind::Holiday
-            };
-            d.cover = None;
-            d.detour = false;
-            drafts.push(d);
-        } else if rng.gen_bool(sc.holiday_filing_rate.clamp(0.0, 1.0)) {
-            let mut d = {
-                let at = hm(9, 0) + rng.gen_range(0..18_000);
-                normal(&mut rng, at, TripKind::HolidayFiled)
-            };
-            d.kind = TripKind::HolidayFiled;
-            d.cover = Some("filing");
-            d.detour = false;
-            d.stops
-                .retain(|s| !world.prohibited.iter().any(|p| p.node_inside == Some(s.1)));
-            if d.stops.is_empty() {
-                let dest = pick_destination(world, &mut rng, depot, false);
-                d.stops.push((dest.0, dest.1, 3600));
-            }
-            drafts.push(d);
-        }
-    }
-    if let Some(home) = night_away(world, vehicle, date) {
-        drafts.push(TripDraft {
-            kind: TripKind::NightAway,
-            depart_secs: hm(17, 45) + rng.gen_range(0..2700),
-            stops: Vec::new(),
-            detour: false,
-            cover: None,
-            allow_region_exit: false,
-            end_away: Some(home),
-            latest_depart_secs: hm(21, 0),
-        });
-    }
+    let drafts = day_drafts(world, vehicle, date, prev_away, &mut rng);
 
     // Lay the drafts out in time: each departs no earlier than its draft time and 20+ minutes after the
     // previous trip ended; a trip that would run past 23:50 is dropped.
+    let depot = world.units[v.unit].depot_node;
     let mut trips = Vec::new();
-    let mut spot = start_spot;
-    let mut spot_node = prev_away.unwrap_or(depot);
+    let mut at = (start_spot, prev_away.unwrap_or(depot));
     let mut earliest = 0i64;
     let day_end = local_ms(date, hm(23, 50));
     for d in drafts {
-        let draft_ms = local_ms(date, d.depart_secs);
-        let depart = draft_ms.max(earliest);
+        let depart = local_ms(date, d.depart_secs).max(earliest);
         if depart > local_ms(date, d.latest_depart_secs) {
             tracing::debug!(vehicle, %date, kind = ?d.kind, "trip would leave too late; dropped");
             continue;
@@ -542,93 +341,105 @@ pub fn day_plan(world: &World, vehicle: usize, date: NaiveDate) -> DayPlan {
         } else {
             v.parking_spot
         };
-        let mut waypoints = vec![spot_node];
-        let mut dwell_at: Vec<(NodeId, u32)> = Vec::new();
-        for (_, node, dwell) in &d.stops {
-            waypoints.push(*node);
-            dwell_at.push((*node, *dwell));
-        }
-        waypoints.push(end_node);
-        waypoints.dedup();
-        let Some(approved) = world.roads.path_through(&waypoints) else {
+        let Some((mut trip, approved)) = realise(world, &mut rng, &d, depart, at, (end_spot, end_node))
+        else {
             continue;
         };
-        let mut driven = approved.clone();
-        let mut kind = d.kind;
-        if kind == TripKind::OffRoute {
-            // Stays an ordinary ordered trip unless a real detour is found below.
-            kind = TripKind::Ordered;
-        }
-        if let Some(via) = d
-            .detour
-            .then(|| detour_node(world, &mut rng, &approved))
-            .flatten()
-        {
-            {
-                let mut wp = vec![waypoints[0], via];
-                wp.extend_from_slice(&waypoints[1..]);
-                if let Some(p) = world.roads.path_through(&wp) {
-                    driven = p;
-                    if kind == TripKind::Ordered {
-                        kind = TripKind::OffRoute;
-                    }
-                }
-            }
-        }
-        // Dwell at the first visit of each stop node along the driven path.
-        let mut dwells: Vec<(usize, u32)> = Vec::new();
-        let mut from = 0;
-        for (node, dwell) in &dwell_at {
-            if let Some(k) = driven[from..].iter().position(|n| n == node) {
-                dwells.push((from + k, *dwell));
-                from += k;
-            }
-        }
-        let segments = drive(world, &mut rng, depart, spot, &driven, &dwells, end_spot);
-        let end = segments.last().map_or(depart, |s| s.t1_ms);
-        if end > day_end {
+        if trip.end_ms() > day_end {
             tracing::debug!(vehicle, %date, kind = ?d.kind, "trip would cross midnight; dropped");
             continue;
         }
-        let cover = d.cover.map(|kind| {
-            let purpose = names::PURPOSES[rng.gen_range(0..names::PURPOSES.len())].to_string();
-            // Windows on whole five minutes, as people fill in forms.
-            let start = (depart - 15 * 60_000).div_euclid(300_000) * 300_000;
-            let finish = (end + 30 * 60_000).div_euclid(300_000) * 300_000 + 300_000;
-            Cover {
-                kind,
-                purpose,
-                start: Timestamp(start),
-                end: Timestamp(finish),
-                route: (kind == "order").then(|| approved.clone()),
-                allow_region_exit: d.allow_region_exit,
-            }
-        });
-        let stops = d
-            .stops
-            .iter()
-            .map(|(name, node, dwell)| Stop {
-                name: name.clone(),
-                node: *node,
-                dwell_secs: *dwell,
-            })
-            .collect();
-        trips.push(Trip {
-            kind,
-            path: driven,
-            stops,
-            segments,
-            cover,
-        });
-        spot = end_spot;
-        spot_node = end_node;
-        earliest = end + i64::from(rng.gen_range(20u32..120)) * 60_000;
+        trip.cover = cover(&trip, approved, &d, &mut rng);
+        earliest = trip.end_ms() + i64::from(rng.gen_range(20u32..120)) * 60_000;
+        trips.push(trip);
+        at = (end_spot, end_node);
     }
     DayPlan {
         date,
         start_spot,
         trips,
     }
+}
+
+/// The trip a draft becomes when it leaves at `depart` from `from` (a parking spot off a node) and parks
+/// at `to`: the approved path through its stops, the driven one (with the detour, if one is found), and
+/// the motion, and the approved path. `None` when the road network has no path. The trip has no cover
+/// yet: that is drawn once it is known to fit in the day ([`cover`]).
+fn realise(
+    world: &World,
+    rng: &mut StdRng,
+    d: &TripDraft,
+    depart: i64,
+    from: (LonLat, NodeId),
+    to: (LonLat, NodeId),
+) -> Option<(Trip, Vec<NodeId>)> {
+    let mut waypoints = vec![from.1];
+    waypoints.extend(d.stops.iter().map(|s| s.1));
+    waypoints.push(to.1);
+    waypoints.dedup();
+    let approved = world.roads.path_through(&waypoints)?;
+    let mut driven = approved.clone();
+    // An off-route draft stays an ordinary ordered trip unless a real detour is found.
+    let mut kind = if d.kind == TripKind::OffRoute {
+        TripKind::Ordered
+    } else {
+        d.kind
+    };
+    if let Some(via) = d.detour.then(|| detour_node(world, rng, &approved)).flatten() {
+        let mut wp = vec![waypoints[0], via];
+        wp.extend_from_slice(&waypoints[1..]);
+        if let Some(p) = world.roads.path_through(&wp) {
+            driven = p;
+            if kind == TripKind::Ordered {
+                kind = TripKind::OffRoute;
+            }
+        }
+    }
+    // Dwell at the first visit of each stop node along the driven path.
+    let mut dwells: Vec<(usize, u32)> = Vec::new();
+    let mut start = 0;
+    for (_, node, dwell) in &d.stops {
+        if let Some(k) = driven[start..].iter().position(|n| n == node) {
+            dwells.push((start + k, *dwell));
+            start += k;
+        }
+    }
+    let segments = drive(world, rng, depart, from.0, &driven, &dwells, to.0);
+    let stops = d
+        .stops
+        .iter()
+        .map(|(name, node, dwell)| Stop {
+            name: name.clone(),
+            node: *node,
+            dwell_secs: *dwell,
+        })
+        .collect();
+    let trip = Trip {
+        kind,
+        path: driven,
+        stops,
+        segments,
+        cover: None,
+    };
+    Some((trip, approved))
+}
+
+/// The order or filing covering `trip`, if its draft has one: a purpose, and a window on whole five
+/// minutes from a quarter of an hour before departure to half an hour after arrival, as people fill in
+/// forms; an order approves the `approved` path.
+fn cover(trip: &Trip, approved: Vec<NodeId>, d: &TripDraft, rng: &mut StdRng) -> Option<Cover> {
+    let kind = d.cover?;
+    let purpose = names::PURPOSES[rng.gen_range(0..names::PURPOSES.len())].to_string();
+    let start = (trip.depart_ms() - 15 * 60_000).div_euclid(300_000) * 300_000;
+    let finish = (trip.end_ms() + 30 * 60_000).div_euclid(300_000) * 300_000 + 300_000;
+    Some(Cover {
+        kind,
+        purpose,
+        start: Timestamp(start),
+        end: Timestamp(finish),
+        route: (kind == "order").then_some(approved),
+        allow_region_exit: d.allow_region_exit,
+    })
 }
 
 /// Counts trips of each kind over the world's days (a summary for logs and tests).
@@ -665,6 +476,7 @@ mod tests {
     use super::*;
     use crate::scenario::PlanScenarios;
     use crate::world::WorldConfig;
+    use tianshu_model::VehicleClass;
     use tianshu_model::geo::point_in_ring;
 
     fn world(scenarios: PlanScenarios) -> World {
