@@ -72,7 +72,7 @@ pub struct FleetConfig {
     /// Where to write the ledger as JSON Lines, if anywhere.
     #[serde(default)]
     pub ledger_path: Option<PathBuf>,
-    /// Acknowledged points kept in memory for [`FleetHandle::ledger`]; later ones are only counted
+    /// Acknowledged points kept in memory for the running fleet's `ledger()`; later ones are only counted
     /// (and written to the file).
     #[serde(default = "default_ledger_memory_points")]
     pub ledger_memory_points: usize,
