@@ -231,6 +231,44 @@ pub fn night_away(world: &World, vehicle: usize, date: NaiveDate) -> Option<Node
         .then_some(world.vehicles[vehicle].home_node)
 }
 
+/// Motion being built: segments end to end from an instant.
+struct Motion {
+    segs: Vec<Segment>,
+    t: i64,
+}
+
+impl Motion {
+    /// Standing at `at` for `ms`.
+    fn stand(&mut self, at: LonLat, ms: i64, engine_on: bool) {
+        self.segs.push(Segment {
+            t0_ms: self.t,
+            t1_ms: self.t + ms,
+            from: at,
+            to: at,
+            engine_on,
+        });
+        self.t += ms;
+    }
+
+    /// Driving straight from `from` to `to` at `speed_kmh` (whole seconds, at least one; nothing for a
+    /// hop under half a metre).
+    fn go(&mut self, from: LonLat, to: LonLat, speed_kmh: f64) {
+        let d = from.distance_m(to);
+        if d < 0.5 {
+            return;
+        }
+        let ms = (d / (speed_kmh / 3.6) * 1000.0).round().max(1000.0) as i64;
+        self.segs.push(Segment {
+            t0_ms: self.t,
+            t1_ms: self.t + ms,
+            from,
+            to,
+            engine_on: true,
+        });
+        self.t += ms;
+    }
+}
+
 /// Builds the motion of a drive along `path` starting at `t0_ms`, from `start` to `end` (parking places
 /// off the first and last node), standing `dwell` seconds at the given path indices.
 fn drive(
@@ -242,76 +280,31 @@ fn drive(
     dwells: &[(usize, u32)],
     end: LonLat,
 ) -> Vec<Segment> {
-    let mut segs = Vec::new();
-    let mut t = t0_ms;
-    let push_move = |segs: &mut Vec<Segment>, t: &mut i64, from: LonLat, to: LonLat, speed_kmh: f64| {
-        let d = from.distance_m(to);
-        if d < 0.5 {
-            return;
-        }
-        let ms = (d / (speed_kmh / 3.6) * 1000.0).round().max(1000.0) as i64;
-        segs.push(Segment {
-            t0_ms: *t,
-            t1_ms: *t + ms,
-            from,
-            to,
-            engine_on: true,
-        });
-        *t += ms;
+    let mut m = Motion {
+        segs: Vec::new(),
+        t: t0_ms,
     };
     // Warm-up with the engine on before leaving the parking place.
-    segs.push(Segment {
-        t0_ms: t,
-        t1_ms: t + 60_000,
-        from: start,
-        to: start,
-        engine_on: true,
-    });
-    t += 60_000;
-    let Some(&first) = path.first() else { return segs };
-    push_move(&mut segs, &mut t, start, world.roads.pos(first), 10.0);
-    for (i, w) in path.windows(2).enumerate() {
+    m.stand(start, 60_000, true);
+    let (Some(&first), Some(&last)) = (path.first(), path.last()) else {
+        return m.segs;
+    };
+    m.go(start, world.roads.pos(first), 10.0);
+    for (i, &node) in path.iter().enumerate() {
         if let Some(&(_, dwell)) = dwells.iter().find(|(k, _)| *k == i) {
-            let p = world.roads.pos(w[0]);
-            let dwell_ms = i64::from(dwell) * 1000;
             // Short waits keep the engine running; longer stops switch it off.
-            segs.push(Segment {
-                t0_ms: t,
-                t1_ms: t + dwell_ms,
-                from: p,
-                to: p,
-                engine_on: dwell < 600,
-            });
-            t += dwell_ms;
+            m.stand(world.roads.pos(node), i64::from(dwell) * 1000, dwell < 600);
         }
+        let Some(&next) = path.get(i + 1) else { break };
         let class = world
             .roads
-            .edge_between(w[0], w[1])
+            .edge_between(node, next)
             .map_or(crate::world::roads::RoadClass::Street, |e| e.class);
         let speed = class.cruise_speed_kmh() * rng.gen_range(0.7..1.1);
-        push_move(
-            &mut segs,
-            &mut t,
-            world.roads.pos(w[0]),
-            world.roads.pos(w[1]),
-            speed,
-        );
+        m.go(world.roads.pos(node), world.roads.pos(next), speed);
     }
-    if let Some(&(_, dwell)) = dwells.iter().find(|(k, _)| *k == path.len() - 1) {
-        let p = world.roads.pos(path[path.len() - 1]);
-        let dwell_ms = i64::from(dwell) * 1000;
-        segs.push(Segment {
-            t0_ms: t,
-            t1_ms: t + dwell_ms,
-            from: p,
-            to: p,
-            engine_on: dwell < 600,
-        });
-        t += dwell_ms;
-    }
-    let last = world.roads.pos(path[path.len() - 1]);
-    push_move(&mut segs, &mut t, last, end, 10.0);
-    segs
+    m.go(world.roads.pos(last), end, 10.0);
+    m.segs
 }
 
 /// The plan of `vehicle` on `date`.
