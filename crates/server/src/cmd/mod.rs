@@ -1,4 +1,7 @@
 //! The subcommands. Each variant delegates to its own module; add new ones here.
+//!
+//! `demo` and `simulate` exist only with the `demo` cargo feature (on by default): a production build
+//! (`--no-default-features`) carries no simulated fleet.
 
 use std::process::ExitCode;
 
@@ -6,13 +9,15 @@ mod audit;
 mod calendar;
 mod config;
 mod decode;
-pub(crate) mod demo;
+#[cfg(feature = "demo")]
+mod demo;
 mod export;
 mod geofence;
 mod order;
 mod registry;
 mod rules;
 mod serve;
+#[cfg(feature = "demo")]
 mod simulate;
 pub(crate) mod user;
 
@@ -36,9 +41,11 @@ pub enum Command {
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Run Tianshu with a simulated fleet of ~700 cars, the web page and the embedded store.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     /// Run virtual JT/T 808 terminals against a platform and/or write the demo world's files
     /// (`--target ADDR --terminals N --interval-secs S [--speedup X] [--write-world DIR]`).
+    #[cfg(feature = "demo")]
     Simulate(simulate::SimulateArgs),
     /// Import the official holiday calendar of a year (`calendar import --store URL FILE.toml`) or units'
     /// office hours (`calendar timetable --store URL FILE.toml`).
@@ -75,7 +82,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rules(c) => rules::run(c),
         Command::User(c) => user::run(c),
         Command::Audit(c) => audit::run(c),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "demo")]
         Command::Simulate(args) => simulate::run(args),
         Command::Version => {
             println!("tianshu {}", env!("CARGO_PKG_VERSION"));
