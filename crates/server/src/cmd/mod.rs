@@ -5,6 +5,9 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
 mod audit;
 mod calendar;
 mod config;
@@ -20,6 +23,25 @@ mod serve;
 #[cfg(feature = "demo")]
 mod simulate;
 pub(crate) mod user;
+
+/// `--store URL`, declared once for every command that opens a store (flattened into its arguments).
+/// `serve` reads its store from the configuration, which `--store` only overrides, and `demo` keeps its
+/// own demo database: neither takes this one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArg {
+    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
+    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
+    pub store: String,
+}
+
+impl StoreArg {
+    /// Opens the store; an error names it.
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        Store::open(&self.store)
+            .await
+            .with_context(|| format!("opening the store {}", self.store))
+    }
+}
 
 /// Every subcommand of `tianshu`.
 #[derive(Debug, clap::Subcommand)]
@@ -90,5 +112,54 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("tianshu {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Subcommand;
+
+    use super::*;
+
+    /// Every command that opens a store takes the same `--store`: one help text, one default, one
+    /// environment variable (`serve` and `demo` have their own, see [`StoreArg`]).
+    #[test]
+    fn every_store_flag_is_the_shared_one() {
+        fn walk(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Arg)>) {
+            if let Some(a) = cmd.get_arguments().find(|a| a.get_long() == Some("store")) {
+                out.push((path.clone(), a.clone()));
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let root = Command::augment_subcommands(clap::Command::new("tianshu"));
+        let mut flags = Vec::new();
+        walk(&root, "tianshu".into(), &mut flags);
+        let shared = <StoreArg as clap::Args>::augment_args(clap::Command::new("x"));
+        let shared = shared
+            .get_arguments()
+            .find(|a| a.get_long() == Some("store"))
+            .expect("StoreArg declares --store");
+        let own = ["tianshu serve", "tianshu demo"];
+        let mut checked = 0;
+        for (path, arg) in &flags {
+            if own.contains(&path.as_str()) {
+                continue;
+            }
+            checked += 1;
+            assert_eq!(
+                arg.get_help().map(ToString::to_string),
+                shared.get_help().map(ToString::to_string),
+                "{path}"
+            );
+            assert_eq!(arg.get_default_values(), [DEFAULT_STORE_PATH], "{path}");
+            assert_eq!(
+                arg.get_env(),
+                Some(std::ffi::OsStr::new("TIANSHU_STORE")),
+                "{path}"
+            );
+        }
+        assert!(checked >= 12, "{checked} commands take --store: {flags:?}");
     }
 }
