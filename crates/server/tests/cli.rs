@@ -1,4 +1,5 @@
-//! The `tianshu` binary as an engineer meets it first: `decode` on a captured frame, and its exit codes.
+//! The `tianshu` binary as an engineer meets it first: `decode` on a captured frame, its exit codes, and the
+//! commands a build carries.
 //! (Being an integration test of this package also makes the test build produce `target/<profile>/tianshu`,
 //! which the end-to-end tests in `tests/` run.)
 
@@ -44,4 +45,23 @@ fn a_frame_that_does_not_decode_says_where_and_fails_the_exit_code() {
     assert_eq!(lines.len(), 2, "the good frame is still printed: {out}");
     assert_eq!(lines[1]["error"]["kind"], "incomplete_frame");
     assert_eq!(lines[1]["error"]["offset"], 0);
+}
+
+/// `demo` and `simulate` come with the `demo` feature (a default one) and are absent without it.
+#[test]
+fn the_simulator_commands_come_with_the_demo_feature() {
+    let with = cfg!(feature = "demo");
+    let (ok, help) = tianshu(&["--help"]);
+    assert!(ok, "{help}");
+    for command in ["demo", "simulate"] {
+        let listed = help.lines().any(|l| l.trim_start().starts_with(command));
+        assert_eq!(listed, with, "{command} in --help:\n{help}");
+        let (ok, _) = tianshu(&[command, "--help"]);
+        assert_eq!(ok, with, "tianshu {command} --help");
+    }
+    // The other commands are there either way.
+    assert!(
+        help.lines().any(|l| l.trim_start().starts_with("serve")),
+        "{help}"
+    );
 }

@@ -19,8 +19,9 @@ use tianshu_rules::Timetable;
 use tianshu_rules::config::Exemptions;
 use tianshu_rules::timetable::parse_hhmm;
 
+use crate::events::{EventKind, events_for};
 use crate::plan::{DayPlan, Trip, TripKind, day_plan, local_ms};
-use crate::scenario::{EventKind, TerminalScenarios, events_for};
+use crate::scenario::TerminalScenarios;
 use crate::world::World;
 
 /// One scripted misuse: a trip or a terminal event.
@@ -97,61 +98,69 @@ fn by_duration<'a>(rule: &'a str, held_ms: i64, rules: &mut Vec<&'a str>, may: &
     }
 }
 
-/// The scripted records of one car on one day, from its plan and its terminal's events.
-/// `orders_required`: whether the car's unit must have an order for every trip (the `no_order` rule).
-/// Rules the car's class is exempt from by the platform's default configuration are only `may`.
-pub fn scripted_for(
-    world: &World,
-    vehicle: usize,
+/// What the platform's default configuration says about one car on one day.
+struct Judge<'a> {
+    world: &'a World,
+    plate: &'a str,
     date: NaiveDate,
-    plan: &DayPlan,
-    terminal: &TerminalScenarios,
+    day_off: bool,
     orders_required: bool,
-) -> Vec<Scripted> {
-    let v = &world.vehicles[vehicle];
-    let exemptions = Exemptions::default();
-    let exempt = |rule: &str| exemptions.of(v.class).iter().any(|r| r.as_str() == rule);
-    let day_off = world.config.calendar.is_day_off(date);
-    // The platform's default night (`[rules.night_parking]`).
-    let night = tianshu_rules::config::NightParkingConfig::default();
-    let night_start = parse_hhmm(&night.night_start).unwrap_or(hm(20, 0));
-    let night_end = parse_hhmm(&night.night_end).unwrap_or(hm(6, 0));
-    // The platform's default office hours (`[rules.timetable]`).
-    let office: Vec<(u32, u32)> = Timetable::default()
-        .periods
-        .iter()
-        .map(|p| (p.start_secs, p.end_secs))
-        .collect();
-    let mut out = Vec::new();
-    for trip in &plan.trips {
+    /// The rules the car's class is exempt from (`[rules.exemptions]`).
+    exempt_from: Vec<String>,
+    /// The default night (`[rules.night_parking]`), local seconds of the day.
+    night: (u32, u32),
+    /// The default office hours (`[rules.timetable]`), local seconds of the day.
+    office: Vec<(u32, u32)>,
+}
+
+impl<'a> Judge<'a> {
+    fn new(world: &'a World, vehicle: usize, date: NaiveDate, orders_required: bool) -> Self {
+        let v = &world.vehicles[vehicle];
+        let night = tianshu_rules::config::NightParkingConfig::default();
+        Judge {
+            world,
+            plate: &v.plate,
+            date,
+            day_off: world.config.is_day_off(date),
+            orders_required,
+            exempt_from: Exemptions::default()
+                .of(v.class)
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
+            night: (
+                parse_hhmm(&night.night_start).unwrap_or(hm(20, 0)),
+                parse_hhmm(&night.night_end).unwrap_or(hm(6, 0)),
+            ),
+            office: Timetable::default()
+                .periods
+                .iter()
+                .map(|p| (p.start_secs, p.end_secs))
+                .collect(),
+        }
+    }
+
+    fn exempt(&self, rule: &str) -> bool {
+        self.exempt_from.iter().any(|r| r == rule)
+    }
+
+    fn record(&self, what: &str, from: i64, to: i64, rules: &[&str], may: &[&str]) -> Scripted {
+        Scripted {
+            plate: self.plate.to_string(),
+            what: what.to_string(),
+            from: Timestamp(from),
+            to: Timestamp(to),
+            rules: strings(rules),
+            may: strings(may),
+        }
+    }
+
+    /// The record of a trip, when it must or may raise anything.
+    fn trip(&self, trip: &Trip) -> Option<Scripted> {
         let mut rules: Vec<&str> = Vec::new();
         let mut may: Vec<&str> = Vec::new();
-        // The trip kind's own name (its serde name: `off_hours`, `night_away`, ...).
-        let what = serde_json::to_value(trip.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        // Use without an order or filing: by the clock and the calendar.
         if trip.cover.is_none() {
-            let stretches = engine_on_stretches(trip);
-            if day_off {
-                may.extend(["out_of_hours", "holiday_seal"]);
-            } else {
-                let outside = stretches
-                    .iter()
-                    .map(|&(a, b)| longest_piece(&office, date, a, b, false))
-                    .max()
-                    .unwrap_or(0);
-                by_duration("out_of_hours", outside, &mut rules, &mut may);
-                if orders_required {
-                    let inside = stretches
-                        .iter()
-                        .map(|&(a, b)| longest_piece(&office, date, a, b, true))
-                        .max()
-                        .unwrap_or(0);
-                    by_duration("no_order", inside, &mut rules, &mut may);
-                }
-            }
+            self.uncovered(trip, &mut rules, &mut may);
         }
         // Driving off the approved route.
         if let Some(route) = trip.cover.as_ref().and_then(|c| c.route.as_ref())
@@ -164,40 +173,21 @@ pub fn scripted_for(
             rules.push("region_exit");
         }
         // A stop at a prohibited place (whatever else the trip is).
-        let at_prohibited = trip
+        let prohibited = &self.world.prohibited;
+        if trip
             .stops
             .iter()
-            .any(|s| world.prohibited.iter().any(|p| p.node_inside == Some(s.node)));
-        if at_prohibited {
+            .any(|s| prohibited.iter().any(|p| p.node_inside == Some(s.node)))
+        {
             rules.push("prohibited_place");
         }
-        // Standing with the ignition off away from the depot at night, or out at the nightly check.
-        if trip.end_ms() > local_ms(date, night_start) {
+        // Standing with the ignition off away from the depot at night.
+        if trip.end_ms() > local_ms(self.date, self.night.0) {
             may.push("night_parking");
-        }
-        if trip.kind == TripKind::NightAway {
-            // The night away from the depot is its own record: the depot check falls hours after the
-            // drive home.
-            let away_from = local_ms(date, night_start).max(trip.end_ms());
-            let morning = date.succ_opt().map_or(away_from, |d| local_ms(d, night_end));
-            let (r, m): (&[&str], &[&str]) = if exempt("night_parking") {
-                (&[], &["night_parking"])
-            } else {
-                (&["night_parking"], &[])
-            };
-            out.push(Scripted {
-                plate: v.plate.clone(),
-                what: "night_away".to_string(),
-                from: Timestamp(away_from),
-                to: Timestamp(morning),
-                rules: strings(r),
-                may: strings(m),
-            });
         }
         // Exemptions are the platform's configuration: what the class is exempt from may still be raised
         // by a configuration without them.
-        let (exempted, kept): (Vec<&str>, Vec<&str>) = rules.into_iter().partition(|r| exempt(r));
-        let mut rules = kept;
+        let (exempted, mut rules): (Vec<&str>, Vec<&str>) = rules.into_iter().partition(|r| self.exempt(r));
         may.extend(exempted);
         rules.sort_unstable();
         rules.dedup();
@@ -205,16 +195,71 @@ pub fn scripted_for(
         may.sort_unstable();
         may.dedup();
         if rules.is_empty() && may.is_empty() {
-            continue;
+            return None;
         }
-        out.push(Scripted {
-            plate: v.plate.clone(),
-            what,
-            from: Timestamp(trip.depart_ms()),
-            to: Timestamp(trip.end_ms()),
-            rules: strings(&rules),
-            may: strings(&may),
-        });
+        // The trip kind's own name (its serde name: `off_hours`, `night_away`, ...).
+        let what = serde_json::to_value(trip.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        Some(self.record(&what, trip.depart_ms(), trip.end_ms(), &rules, &may))
+    }
+
+    /// Use without an order or filing: judged by the clock and the calendar.
+    fn uncovered<'r>(&self, trip: &Trip, rules: &mut Vec<&'r str>, may: &mut Vec<&'r str>) {
+        if self.day_off {
+            may.extend(["out_of_hours", "holiday_seal"]);
+            return;
+        }
+        let stretches = engine_on_stretches(trip);
+        let longest = |inside: bool| {
+            stretches
+                .iter()
+                .map(|&(a, b)| longest_piece(&self.office, self.date, a, b, inside))
+                .max()
+                .unwrap_or(0)
+        };
+        by_duration("out_of_hours", longest(false), rules, may);
+        if self.orders_required {
+            by_duration("no_order", longest(true), rules, may);
+        }
+    }
+
+    /// The night a car spends away from its depot, its own record: the depot check falls hours after the
+    /// drive home.
+    fn night_away(&self, trip: &Trip) -> Scripted {
+        let away_from = local_ms(self.date, self.night.0).max(trip.end_ms());
+        let morning = self
+            .date
+            .succ_opt()
+            .map_or(away_from, |d| local_ms(d, self.night.1));
+        let (r, m): (&[&str], &[&str]) = if self.exempt("night_parking") {
+            (&[], &["night_parking"])
+        } else {
+            (&["night_parking"], &[])
+        };
+        self.record("night_away", away_from, morning, r, m)
+    }
+}
+
+/// The scripted records of one car on one day, from its plan and its terminal's events.
+/// `orders_required`: whether the car's unit must have an order for every trip (the `no_order` rule).
+/// Rules the car's class is exempt from by the platform's default configuration are only `may`.
+pub fn scripted_for(
+    world: &World,
+    vehicle: usize,
+    date: NaiveDate,
+    plan: &DayPlan,
+    terminal: &TerminalScenarios,
+    orders_required: bool,
+) -> Vec<Scripted> {
+    let judge = Judge::new(world, vehicle, date, orders_required);
+    let mut out = Vec::new();
+    for trip in &plan.trips {
+        if trip.kind == TripKind::NightAway {
+            out.push(judge.night_away(trip));
+        }
+        out.extend(judge.trip(trip));
     }
     for ev in events_for(world.config.seed, vehicle, date, plan, terminal) {
         let (what, rules, may): (&str, &[&str], &[&str]) = match ev.kind {
@@ -224,14 +269,7 @@ pub fn scripted_for(
             EventKind::Silent => ("silent", &[], &["silence"]),
             EventKind::BlindArea => continue,
         };
-        out.push(Scripted {
-            plate: v.plate.clone(),
-            what: what.to_string(),
-            from: Timestamp(ev.start_ms),
-            to: Timestamp(ev.end_ms),
-            rules: strings(rules),
-            may: strings(may),
-        });
+        out.push(judge.record(what, ev.start_ms, ev.end_ms, rules, may));
     }
     out
 }
@@ -271,7 +309,7 @@ pub fn scripted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::PlanScenarios;
+    use crate::scenario::PlanScenarios;
     use crate::world::WorldConfig;
 
     #[test]

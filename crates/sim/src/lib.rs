@@ -1,22 +1,33 @@
 //! A fleet of virtual JT/T 808 terminals and the demo world they drive in.
 //!
-//! The [`world`] module generates, from a seed, a city of units, cars, terminals, roads, geofences and
-//! dispatch orders around Huangshi, and writes them in the formats the platform imports. The [`plan`]
-//! module turns a car and a day into trips and motion. [`Fleet::spawn`] runs one real JT/T 808 TCP
-//! client per car against a platform, and its [`Ledger`] records every point the platform acknowledged.
+//! The layers, each built only on those before it:
+//! - [`world`] generates, from a seed, the map and the fleet around Huangshi: units, cars, terminals,
+//!   roads, region, depots and prohibited places;
+//! - [`plan`] turns a car and a day into trips and motion, at the rates of [`scenario`]; [`events`] draws
+//!   what happens to a terminal on a day (alarms, silence, blind areas);
+//! - [`orders`] derives the dispatch orders and filings covering the plans, [`files`] writes everything
+//!   in the formats the platform imports, and [`expect`] lists the misuse the fleet is told to commit;
+//! - [`Fleet::spawn`] runs one real JT/T 808 TCP client per car ([`terminal`]) against a platform, and its
+//!   [`Ledger`] records every point the platform acknowledged.
 #![deny(missing_docs)]
 
-pub mod calendar;
 pub mod clock;
+pub mod config;
+pub mod events;
 pub mod expect;
+pub mod files;
 pub mod fleet;
 pub mod geo;
 pub mod ledger;
+pub mod orders;
 pub mod plan;
 pub mod scenario;
+pub mod stats;
 pub mod terminal;
 pub mod world;
 
-pub use fleet::{Fleet, FleetConfig, FleetError, FleetHandle, FleetStats, StatsSnapshot, parse_ip_list};
+pub use config::{FleetConfig, parse_ip_list};
+pub use fleet::{Fleet, FleetError, FleetHandle};
 pub use ledger::{Ledger, LedgerEntry};
+pub use stats::{FleetStats, StatsSnapshot};
 pub use world::{World, WorldConfig};

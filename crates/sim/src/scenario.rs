@@ -1,16 +1,97 @@
-//! Terminal-level scenarios: tamper alarms, going silent, blind-area periods, retransmission.
+//! What a run is told to do on purpose: the rates of the trip-level scenarios (in the day plans) and of
+//! the terminal-level ones (alarms, silence, blind areas, retransmission), and the `--scenarios` list
+//! that sets them.
 //!
-//! Like day plans, the events of a terminal on a day are a pure function of (seed, vehicle, date,
-//! rates), so a test can predict what a terminal will do and a run can be replayed.
+//! Rates only: what a rate makes happen on a given day is drawn with the day plans and the terminal
+//! events, from the seed, so switching one scenario off leaves the others where they were.
 
-use chrono::NaiveDate;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use tianshu_model::AlarmBit;
 
-use crate::plan::{DayPlan, local_ms};
-use crate::world::mix_seed;
+/// Rates of the trip-level scenarios; 0 switches one off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanScenarios {
+    /// Share of ordinary trips that carry an approved dispatch order (the rest are 无单出车).
+    #[serde(default = "default_order_rate")]
+    pub order_rate: f64,
+    /// Per car and working day: an extra evening trip outside working hours, without an order.
+    #[serde(default = "default_off_hours_rate")]
+    pub off_hours_rate: f64,
+    /// Per general car and day off: a trip without a filing.
+    #[serde(default = "default_holiday_rate")]
+    pub holiday_rate: f64,
+    /// Per general car and day off: a trip covered by a holiday filing (报备), which is not a violation.
+    #[serde(default = "default_holiday_filing_rate")]
+    pub holiday_filing_rate: f64,
+    /// Per ordered trip: the driver detours well outside the approved route's corridor.
+    #[serde(default = "default_off_route_rate")]
+    pub off_route_rate: f64,
+    /// Per trip: the destination lies outside the permitted region.
+    #[serde(default = "default_region_exit_rate")]
+    pub region_exit_rate: f64,
+    /// Per car and day: the car is driven home in the evening and spends the night away from its depot.
+    #[serde(default = "default_night_away_rate")]
+    pub night_away_rate: f64,
+    /// Per trip: one stop is at a prohibited place (KTV, club, scenic spot) for an hour or more.
+    #[serde(default = "default_prohibited_stop_rate")]
+    pub prohibited_stop_rate: f64,
+}
+
+const fn default_order_rate() -> f64 {
+    0.92
+}
+const fn default_off_hours_rate() -> f64 {
+    0.03
+}
+const fn default_holiday_rate() -> f64 {
+    0.04
+}
+const fn default_holiday_filing_rate() -> f64 {
+    0.03
+}
+const fn default_off_route_rate() -> f64 {
+    0.08
+}
+const fn default_region_exit_rate() -> f64 {
+    0.01
+}
+const fn default_night_away_rate() -> f64 {
+    0.02
+}
+const fn default_prohibited_stop_rate() -> f64 {
+    0.02
+}
+
+impl Default for PlanScenarios {
+    fn default() -> Self {
+        PlanScenarios {
+            order_rate: default_order_rate(),
+            off_hours_rate: default_off_hours_rate(),
+            holiday_rate: default_holiday_rate(),
+            holiday_filing_rate: default_holiday_filing_rate(),
+            off_route_rate: default_off_route_rate(),
+            region_exit_rate: default_region_exit_rate(),
+            night_away_rate: default_night_away_rate(),
+            prohibited_stop_rate: default_prohibited_stop_rate(),
+        }
+    }
+}
+
+impl PlanScenarios {
+    /// Every violation scenario off; every ordinary trip carries an order.
+    pub fn none() -> Self {
+        PlanScenarios {
+            order_rate: 1.0,
+            off_hours_rate: 0.0,
+            holiday_rate: 0.0,
+            holiday_filing_rate: 0.0,
+            off_route_rate: 0.0,
+            region_exit_rate: 0.0,
+            night_away_rate: 0.0,
+            prohibited_stop_rate: 0.0,
+        }
+    }
+}
 
 /// Rates and switches of the terminal-level scenarios; a rate of 0 switches one off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,180 +151,6 @@ impl TerminalScenarios {
     }
 }
 
-/// What happens to a terminal during a period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    /// Alarm bit set (antenna cut or power lost).
-    Alarm(#[serde(with = "alarm_bit_serde")] AlarmBit),
-    /// Offline, recording nothing.
-    Silent,
-    /// Offline, recording fixes for a later 0x0704 type 1 upload.
-    BlindArea,
-}
-
-mod alarm_bit_serde {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use tianshu_model::AlarmBit;
-
-    pub fn serialize<S: Serializer>(b: &AlarmBit, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(b.name())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AlarmBit, D::Error> {
-        let s = String::deserialize(d)?;
-        AlarmBit::ALL
-            .into_iter()
-            .find(|b| b.name() == s)
-            .ok_or_else(|| serde::de::Error::custom("unknown alarm bit"))
-    }
-}
-
-/// A scenario period in simulated time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Event {
-    /// What happens.
-    pub kind: EventKind,
-    /// Start, UTC ms (inclusive).
-    pub start_ms: i64,
-    /// End, UTC ms (exclusive).
-    pub end_ms: i64,
-}
-
-impl Event {
-    /// Whether `t_ms` falls in the period.
-    pub fn contains(&self, t_ms: i64) -> bool {
-        (self.start_ms..self.end_ms).contains(&t_ms)
-    }
-}
-
-/// The scenario events of terminal `vehicle` on `date`, given its day plan.
-pub fn events_for(
-    seed: u64,
-    vehicle: usize,
-    date: NaiveDate,
-    plan: &DayPlan,
-    rates: &TerminalScenarios,
-) -> Vec<Event> {
-    use chrono::Datelike;
-    let mut rng = StdRng::seed_from_u64(mix_seed(&[
-        seed,
-        4,
-        vehicle as u64,
-        date.num_days_from_ce() as u64,
-    ]));
-    let mut out = Vec::new();
-    let min = 60_000i64;
-    let day_start = local_ms(date, 0);
-    // Draw every decision, used or not, so switching one scenario off leaves the others unchanged.
-    let blind = rng.gen_bool(rates.blind_area_rate.clamp(0.0, 1.0));
-    let blind_trip = rng.gen_range(0..plan.trips.len().max(1));
-    let blind_len = rng.gen_range(5..=30) * min;
-    let blind_frac: f64 = rng.gen_range(0.1..0.6);
-    let silent = rng.gen_bool(rates.silent_rate.clamp(0.0, 1.0));
-    let silent_start = day_start + rng.gen_range(7 * 60..20 * 60) * min;
-    let silent_len = rng.gen_range(60..=240) * min;
-    let alarm = rng.gen_bool(rates.alarm_rate.clamp(0.0, 1.0));
-    let alarm_start = day_start + rng.gen_range(8 * 60..18 * 60) * min;
-    let alarm_len = rng.gen_range(10..=60) * min;
-    let alarm_bit = if rng.gen_bool(0.5) {
-        AlarmBit::GnssAntennaCut
-    } else {
-        AlarmBit::PowerLost
-    };
-    if let Some(t) = plan.trips.get(blind_trip).filter(|_| blind) {
-        {
-            // Blind areas are met on the road, so the period starts inside a trip.
-            let start = t.depart_ms() + ((t.end_ms() - t.depart_ms()) as f64 * blind_frac) as i64;
-            out.push(Event {
-                kind: EventKind::BlindArea,
-                start_ms: start,
-                end_ms: start + blind_len,
-            });
-        }
-    }
-    if silent {
-        let end = (silent_start + silent_len).min(day_start + 24 * 60 * min - 1);
-        out.push(Event {
-            kind: EventKind::Silent,
-            start_ms: silent_start,
-            end_ms: end,
-        });
-    }
-    if alarm {
-        out.push(Event {
-            kind: EventKind::Alarm(alarm_bit),
-            start_ms: alarm_start,
-            end_ms: alarm_start + alarm_len,
-        });
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::day_plan;
-    use crate::world::{World, WorldConfig};
-
-    #[test]
-    fn rates_switch_events_on_and_off() {
-        let w = World::generate(&WorldConfig {
-            vehicles: 200,
-            days: 1,
-            ..Default::default()
-        });
-        let date = w.config.start_date;
-        let plans: Vec<_> = (0..200).map(|v| day_plan(&w, v, date)).collect();
-        let all = TerminalScenarios {
-            alarm_rate: 0.5,
-            silent_rate: 0.5,
-            blind_area_rate: 0.5,
-            retransmit: true,
-        };
-        let count = |rates: &TerminalScenarios, pred: fn(&EventKind) -> bool| -> usize {
-            (0..200)
-                .map(|v| {
-                    events_for(w.config.seed, v, date, &plans[v], rates)
-                        .iter()
-                        .filter(|e| pred(&e.kind))
-                        .count()
-                })
-                .sum()
-        };
-        assert!(count(&all, |k| matches!(k, EventKind::BlindArea)) > 20);
-        assert!(count(&all, |k| matches!(k, EventKind::Silent)) > 50);
-        assert!(count(&all, |k| matches!(k, EventKind::Alarm(_))) > 50);
-        let none = TerminalScenarios::none();
-        assert_eq!(count(&none, |_| true), 0);
-        // Switching blind areas off leaves the alarms where they were.
-        let no_blind = TerminalScenarios {
-            blind_area_rate: 0.0,
-            ..all.clone()
-        };
-        for (v, plan) in plans.iter().enumerate() {
-            let a: Vec<_> = events_for(w.config.seed, v, date, plan, &all)
-                .into_iter()
-                .filter(|e| !matches!(e.kind, EventKind::BlindArea))
-                .collect();
-            let b = events_for(w.config.seed, v, date, plan, &no_blind);
-            assert_eq!(a, b);
-        }
-        // Blind areas start on the road.
-        for (v, plan) in plans.iter().enumerate() {
-            for e in events_for(w.config.seed, v, date, plan, &all) {
-                if e.kind == EventKind::BlindArea {
-                    assert!(
-                        plan.trips
-                            .iter()
-                            .any(|t| (t.depart_ms()..t.end_ms()).contains(&e.start_ms))
-                    );
-                }
-            }
-        }
-    }
-}
-
 /// The scenario names `--scenarios` accepts, each optionally followed by `=RATE`.
 pub const SCENARIO_NAMES: &[&str] = &[
     "off_hours",
@@ -282,14 +189,14 @@ pub enum ScenarioSpecError {
 /// Retransmission is the standard's behaviour and stays on unless `retransmit=0`.
 pub fn apply_scenarios(
     spec: &str,
-    plan: &mut crate::plan::PlanScenarios,
+    plan: &mut PlanScenarios,
     terminal: &mut TerminalScenarios,
 ) -> Result<(), ScenarioSpecError> {
-    let defaults_plan = crate::plan::PlanScenarios::default();
+    let defaults_plan = PlanScenarios::default();
     let defaults_terminal = TerminalScenarios::default();
     let items: Vec<&str> = spec.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     if items.first() != Some(&"default") {
-        *plan = crate::plan::PlanScenarios::none();
+        *plan = PlanScenarios::none();
         *terminal = TerminalScenarios::none();
     }
     for item in items {
@@ -320,7 +227,7 @@ pub fn apply_scenarios(
                 *terminal = defaults_terminal.clone();
             }
             "none" => {
-                *plan = crate::plan::PlanScenarios::none();
+                *plan = PlanScenarios::none();
                 *terminal = TerminalScenarios::none();
             }
             "off_hours" => plan.off_hours_rate = parse(defaults_plan.off_hours_rate)?,
@@ -344,7 +251,7 @@ pub fn apply_scenarios(
 #[cfg(test)]
 mod spec_tests {
     use super::*;
-    use crate::plan::PlanScenarios;
+    use PlanScenarios;
 
     #[test]
     fn lists_switch_scenarios() {

@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 
 use tianshu_rules::{FenceKind, OrderKind, OrderState};
-use tianshu_sim::world::files::{geofences_geojson, orders_jsonl, registry_csv};
+use tianshu_sim::files::{geofences_geojson, orders_jsonl, registry_csv};
+use tianshu_sim::orders::orders_for;
 use tianshu_sim::{World, WorldConfig};
 
 fn world() -> World {
@@ -65,7 +66,7 @@ fn the_order_importer_reads_orders_and_filings() {
     let orders = tianshu_rules::orders::parse_jsonl(&orders_jsonl(&w))
         .map_err(|e| format!("{e:?}"))
         .unwrap();
-    assert_eq!(orders.len(), w.orders.len());
+    assert_eq!(orders.len(), orders_for(&w).len());
     let plates: HashSet<&str> = w.vehicles.iter().map(|v| v.plate.as_str()).collect();
     let mut filings = 0;
     for o in &orders {

@@ -78,10 +78,7 @@ impl Evaluator {
         }
         self.stamp = stamp;
         info!(changed_orders = changed.len(), "rules reference data reloaded");
-        for o in changed
-            .iter()
-            .filter(|o| OrderState::parse_covers(&o.state))
-        {
+        for o in changed.iter().filter(|o| OrderState::parse_covers(&o.state)) {
             if let Err(e) = self.reevaluate_order(&o.plate, o.start, o.end).await {
                 warn!(order = %o.id, error = %e, "re-evaluating the cases an order covers failed");
             }

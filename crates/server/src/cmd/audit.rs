@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use tianshu_store::access::verify_stored_chain;
-use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
+use super::StoreArg;
 
 /// `tianshu audit ...`
 #[derive(Debug, clap::Subcommand)]
@@ -22,17 +23,17 @@ pub enum AuditCommand {
 /// Arguments of `tianshu audit verify`.
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
-    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
 }
 
 /// Arguments of `tianshu audit list`.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// The store.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
     /// Only records after this sequence number.
     #[arg(long, default_value_t = 0)]
     pub after: i64,
@@ -48,7 +49,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         match command {
             AuditCommand::Verify(args) => {
-                let store = Store::open(&args.store).await?;
+                let store = args.store.open().await?;
                 match verify_stored_chain(store.access()).await? {
                     Ok(n) => {
                         println!("audit chain intact: {n} records");
@@ -61,7 +62,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                 }
             }
             AuditCommand::List(args) => {
-                let store = Store::open(&args.store).await?;
+                let store = args.store.open().await?;
                 let mut after = args.after;
                 loop {
                     let page = store.access().audit(after, 5_000).await?;

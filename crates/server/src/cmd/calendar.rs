@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
+use super::StoreArg;
 
 /// `tianshu calendar ...`
 #[derive(Debug, clap::Subcommand)]
@@ -28,9 +29,9 @@ pub enum CalendarCommand {
 /// Arguments of `tianshu calendar import` and `tianshu calendar timetable`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
     /// The file: one calendar year, or unit timetables.
     pub file: PathBuf,
 }
@@ -47,9 +48,7 @@ fn import_calendar(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     super::rules::block_on(async move {
-        let store = Store::open(&args.store)
-            .await
-            .with_context(|| format!("opening the store {}", args.store))?;
+        let store = args.store.open().await?;
         match tianshu_alerts::reference::import_calendar(&store, &text, super::rules::now()).await {
             Ok((year, replaced)) => {
                 println!(
@@ -74,9 +73,7 @@ fn import_timetables(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     super::rules::block_on(async move {
-        let store = Store::open(&args.store)
-            .await
-            .with_context(|| format!("opening the store {}", args.store))?;
+        let store = args.store.open().await?;
         match tianshu_alerts::reference::import_unit_timetables(&store, &text, super::rules::now()).await {
             Ok((created, replaced)) => {
                 println!("unit timetables imported: {created} new, {replaced} replaced");

@@ -52,12 +52,12 @@ pub struct DemoArgs {
 
 /// When simulated time starts: now, if it is working hours on a working day in China; otherwise 09:30 of
 /// today (before 09:30) or of the most recent working day, when the first trips of the day are on the road.
-fn sim_start(calendar: &tianshu_sim::calendar::Calendar) -> (NaiveDate, i64) {
+fn sim_start(config: &WorldConfig) -> (NaiveDate, i64) {
     let now = chrono::Utc::now().with_timezone(&china_offset());
     let today = now.date_naive();
     let minutes = now.hour() * 60 + now.minute();
     let working_hours = (9 * 60 + 30..16 * 60).contains(&minutes);
-    if working_hours && !calendar.is_day_off(today) {
+    if working_hours && !config.is_day_off(today) {
         return (today, now.timestamp_millis());
     }
     let mut date = if minutes < 9 * 60 + 30 {
@@ -65,7 +65,7 @@ fn sim_start(calendar: &tianshu_sim::calendar::Calendar) -> (NaiveDate, i64) {
     } else {
         today
     };
-    while calendar.is_day_off(date) {
+    while config.is_day_off(date) {
         date -= ChronoDuration::days(1);
     }
     let start = china_offset()
@@ -96,108 +96,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let calendar = tianshu_sim::calendar::Calendar::default();
-    let (date, start_ms) = sim_start(&calendar);
-    let world = World::generate(&WorldConfig {
-        seed: args.seed,
-        vehicles: args.vehicles,
-        start_date: date - ChronoDuration::days(1),
-        days: 4,
-        calendar,
-        ..WorldConfig::default()
-    });
-    eprintln!(
-        "generated the demo world: {} units, {} cars",
-        world.units.len(),
-        world.vehicles.len()
-    );
-
+    let (world, start_ms) = demo_world(&args);
     // Provision the registry and the demo logins, then let `serve` open the store for itself.
     let logins = {
         let store = Store::open(&args.store)
             .await
             .with_context(|| format!("opening {}", args.store))?;
-        let records = tianshu_store::parse_registry_csv(&tianshu_sim::world::files::registry_csv(&world))?;
-        store
-            .import_registry(&records)
-            .await
-            .context("importing the demo registry")?;
-        // Geofences and orders as an administrator would import them; the shipped calendars cover the days.
-        let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-        let geojson = tianshu_sim::world::files::geofences_geojson(&world);
-        tianshu_alerts::reference::import_geofences(&store, &geojson, now)
-            .await
-            .context("importing the demo geofences")?;
-        let orders = tianshu_sim::world::files::orders_jsonl(&world);
-        let imported = tianshu_alerts::reference::import_orders(&store, &orders, now)
-            .await
-            .context("importing the demo orders")?;
-        eprintln!(
-            "imported the demo registry, geofences and {} orders and filings",
-            imported.created + imported.updated + imported.unchanged
-        );
-        let units = store.units().await?;
-        // The supervisor gets the department (below the city) with the most cars.
-        let mut per_unit = std::collections::HashMap::<&str, usize>::new();
-        for v in &world.vehicles {
-            let path = world.units[v.unit].path.as_str();
-            let dept = path.match_indices('/').nth(1).map_or(path, |(i, _)| &path[..i]);
-            if dept.contains('/') {
-                *per_unit.entry(dept).or_default() += 1;
-            }
-        }
-        let dept = per_unit
-            .into_iter()
-            .max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p)))
-            .map(|(p, _)| p.to_string());
-        let supervisor_unit = match dept {
-            Some(p) => crate::cmd::user::resolve_unit(&store, &p).await.ok(),
-            None => None,
-        };
-        let mut logins = Vec::new();
-        for (username, role) in [
-            ("admin", Role::Administrator),
-            ("dispatcher", Role::Dispatcher),
-            ("inspector", Role::Inspector),
-            ("supervisor", Role::Supervisor),
-        ] {
-            let pw = password();
-            let hash = tianshu_api::hash_password(&pw).map_err(anyhow::Error::msg)?;
-            store.access().delete_user(username).await?;
-            let unit = if role == Role::Supervisor {
-                supervisor_unit
-            } else {
-                None
-            };
-            store
-                .access()
-                .create_user(&NewUser {
-                    username: username.into(),
-                    role,
-                    unit,
-                    password_hash: hash,
-                })
-                .await?;
-            let unit_name = unit
-                .and_then(|u| units.iter().find(|x| x.id == u))
-                .map(|u| u.name.clone());
-            logins.push((role, username, pw, unit_name));
-        }
-        logins
+        import_world(&store, &world).await?;
+        create_logins(&store, &world).await?
     };
 
     let shutdown = CancellationToken::new();
-    let slot = Arc::new(OnceLock::new());
     let hub = LiveHub::new();
-    let opts = ServeOptions {
-        store_url: args.store.clone(),
-        store: Default::default(),
-        jt808_addr: args.jt808,
-        http_addr: args.http,
-        gateway: Default::default(),
-        mqtt: Default::default(),
-        mqtt_password: None,
-    };
     let mut rules = tianshu_rules::RulesConfig::default();
     if chrono::Utc::now().timestamp_millis() - start_ms > 10 * 60 * 1000 {
         // Simulated time runs behind the wall clock here, and silence is judged against the wall
@@ -205,13 +115,21 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         rules.silence.enabled = false;
     }
     let mut started = serve::start(
-        opts,
+        ServeOptions {
+            store_url: args.store.clone(),
+            store: Default::default(),
+            jt808_addr: args.jt808,
+            http_addr: args.http,
+            gateway: Default::default(),
+            mqtt: Default::default(),
+            mqtt_password: None,
+        },
         Some(api_routes(
             ApiConfig::default(),
             tianshu_alerts::AlertsConfig::default(),
             &rules,
             hub.clone(),
-            slot.clone(),
+            Arc::new(OnceLock::new()),
         )),
         shutdown.clone(),
     )
@@ -237,7 +155,132 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
         world.clone(),
     )?;
+    print_welcome(&world, &args, start_ms, &started, &logins);
 
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    eprintln!("stopping the fleet and the server");
+    let stats = fleet.stop().await?;
+    tracing::info!(?stats, "fleet stopped");
+    alerts.shutdown().await;
+    shutdown.cancel();
+    started.wait().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The demo world, over the day before the simulated start to two days after, and the simulated start.
+fn demo_world(args: &DemoArgs) -> (World, i64) {
+    let mut config = WorldConfig {
+        seed: args.seed,
+        vehicles: args.vehicles,
+        days: 4,
+        ..WorldConfig::default()
+    };
+    let (date, start_ms) = sim_start(&config);
+    config.start_date = date - ChronoDuration::days(1);
+    let world = World::generate(&config);
+    eprintln!(
+        "generated the demo world: {} units, {} cars",
+        world.units.len(),
+        world.vehicles.len()
+    );
+    (world, start_ms)
+}
+
+/// Imports the world's registry, geofences and orders, as an administrator would; the shipped calendars
+/// cover the days.
+async fn import_world(store: &Store, world: &World) -> anyhow::Result<()> {
+    let records = tianshu_store::parse_registry_csv(&tianshu_sim::files::registry_csv(world))?;
+    store
+        .import_registry(&records)
+        .await
+        .context("importing the demo registry")?;
+    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let geojson = tianshu_sim::files::geofences_geojson(world);
+    tianshu_alerts::reference::import_geofences(store, &geojson, now)
+        .await
+        .context("importing the demo geofences")?;
+    let orders = tianshu_sim::files::orders_jsonl(world);
+    let imported = tianshu_alerts::reference::import_orders(store, &orders, now)
+        .await
+        .context("importing the demo orders")?;
+    eprintln!(
+        "imported the demo registry, geofences and {} orders and filings",
+        imported.created + imported.updated + imported.unchanged
+    );
+    Ok(())
+}
+
+/// A demo login, printed once.
+struct Login {
+    role: Role,
+    username: &'static str,
+    password: String,
+    /// The supervisor's unit, by name.
+    unit: Option<String>,
+}
+
+/// Creates the demo logins afresh with new passwords: one per role, the supervisor over the department
+/// (below the city) with the most cars.
+async fn create_logins(store: &Store, world: &World) -> anyhow::Result<Vec<Login>> {
+    let units = store.units().await?;
+    let supervisor_unit = match busiest_department(world) {
+        Some(p) => crate::cmd::user::resolve_unit(store, &p).await.ok(),
+        None => None,
+    };
+    let mut logins = Vec::new();
+    for (username, role) in [
+        ("admin", Role::Administrator),
+        ("dispatcher", Role::Dispatcher),
+        ("inspector", Role::Inspector),
+        ("supervisor", Role::Supervisor),
+    ] {
+        let pw = password();
+        let hash = tianshu_api::hash_password(&pw).map_err(anyhow::Error::msg)?;
+        store.access().delete_user(username).await?;
+        let unit = if role == Role::Supervisor {
+            supervisor_unit
+        } else {
+            None
+        };
+        store
+            .access()
+            .create_user(&NewUser {
+                username: username.into(),
+                role,
+                unit,
+                password_hash: hash,
+            })
+            .await?;
+        logins.push(Login {
+            role,
+            username,
+            password: pw,
+            unit: unit
+                .and_then(|u| units.iter().find(|x| x.id == u))
+                .map(|u| u.name.clone()),
+        });
+    }
+    Ok(logins)
+}
+
+/// The path of the department (second level below the city) with the most cars.
+fn busiest_department(world: &World) -> Option<String> {
+    let mut per_unit = std::collections::HashMap::<&str, usize>::new();
+    for v in &world.vehicles {
+        let path = world.units[v.unit].path.as_str();
+        let dept = path.match_indices('/').nth(1).map_or(path, |(i, _)| &path[..i]);
+        if dept.contains('/') {
+            *per_unit.entry(dept).or_default() += 1;
+        }
+    }
+    per_unit
+        .into_iter()
+        .max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p)))
+        .map(|(p, _)| p.to_string())
+}
+
+/// What a newcomer needs: where to look, how to log in, where terminals connect.
+fn print_welcome(world: &World, args: &DemoArgs, start_ms: i64, started: &serve::Started, logins: &[Login]) {
     let url = format!("http://{}/", started.http_addr);
     println!();
     println!(
@@ -259,13 +302,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("Open {url}");
     println!();
     println!("Logins (new passwords on every start):");
-    for (role, username, pw, unit) in &logins {
+    for l in logins {
         println!(
             "  {:<14} {:<11} {}{}",
-            role.as_str(),
-            username,
-            pw,
-            unit.as_ref().map(|u| format!("   ({u})")).unwrap_or_default()
+            l.role.as_str(),
+            l.username,
+            l.password,
+            l.unit.as_ref().map(|u| format!("   ({u})")).unwrap_or_default()
         );
     }
     println!();
@@ -273,13 +316,4 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "JT/T 808 terminals connect to {}. Stop with Ctrl-C.",
         started.jt808_addr
     );
-
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-    eprintln!("stopping the fleet and the server");
-    let stats = fleet.stop().await?;
-    tracing::info!(?stats, "fleet stopped");
-    alerts.shutdown().await;
-    shutdown.cancel();
-    started.wait().await?;
-    Ok(ExitCode::SUCCESS)
 }

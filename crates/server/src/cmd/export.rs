@@ -12,7 +12,8 @@ use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt};
 use tianshu_model::{Position, PositionSource, Timestamp};
 use tianshu_rules::track::simplify_track;
-use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
+use super::StoreArg;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,9 +29,9 @@ pub enum ExportFormat {
 /// Arguments of `tianshu export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
     /// The vehicle's licence plate, as registered (e.g. 鄂B12345).
     #[arg(long)]
     pub plate: String,
@@ -72,9 +73,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn export(args: ExportArgs, from: Timestamp, to: Timestamp) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&args.store)
-        .await
-        .with_context(|| format!("opening the store {}", args.store))?;
+    let store = args.store.open().await?;
     let Some(vehicle) = store.vehicle_by_plate(&args.plate).await? else {
         bail!("no vehicle with plate {} in the registry", args.plate);
     };

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
+use super::StoreArg;
 
 /// `tianshu geofence ...`
 #[derive(Debug, clap::Subcommand)]
@@ -21,9 +22,9 @@ pub enum GeofenceCommand {
 /// Arguments of `tianshu geofence import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
     /// The GeoJSON file.
     pub file: PathBuf,
 }
@@ -34,9 +35,7 @@ pub fn run(command: GeofenceCommand) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     super::rules::block_on(async move {
-        let store = Store::open(&args.store)
-            .await
-            .with_context(|| format!("opening the store {}", args.store))?;
+        let store = args.store.open().await?;
         match tianshu_alerts::reference::import_geofences(&store, &text, super::rules::now()).await {
             Ok((created, replaced)) => {
                 println!("geofences imported: {created} created, {replaced} replaced");

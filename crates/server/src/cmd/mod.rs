@@ -1,20 +1,47 @@
 //! The subcommands. Each variant delegates to its own module; add new ones here.
+//!
+//! `demo` and `simulate` exist only with the `demo` cargo feature (on by default): a production build
+//! (`--no-default-features`) carries no simulated fleet.
 
 use std::process::ExitCode;
+
+use anyhow::Context;
+use tianshu_store::{DEFAULT_STORE_PATH, Store};
 
 mod audit;
 mod calendar;
 mod config;
 mod decode;
-pub(crate) mod demo;
+#[cfg(feature = "demo")]
+mod demo;
 mod export;
 mod geofence;
 mod order;
 mod registry;
 mod rules;
 mod serve;
+#[cfg(feature = "demo")]
 mod simulate;
 pub(crate) mod user;
+
+/// `--store URL`, declared once for every command that opens a store (flattened into its arguments).
+/// `serve` reads its store from the configuration, which `--store` only overrides, and `demo` keeps its
+/// own demo database: neither takes this one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArg {
+    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
+    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
+    pub store: String,
+}
+
+impl StoreArg {
+    /// Opens the store; an error names it.
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        Store::open(&self.store)
+            .await
+            .with_context(|| format!("opening the store {}", self.store))
+    }
+}
 
 /// Every subcommand of `tianshu`.
 #[derive(Debug, clap::Subcommand)]
@@ -36,9 +63,11 @@ pub enum Command {
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Run Tianshu with a simulated fleet of ~700 cars, the web page and the embedded store.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     /// Run virtual JT/T 808 terminals against a platform and/or write the demo world's files
     /// (`--target ADDR --terminals N --interval-secs S [--speedup X] [--write-world DIR]`).
+    #[cfg(feature = "demo")]
     Simulate(simulate::SimulateArgs),
     /// Import the official holiday calendar of a year (`calendar import --store URL FILE.toml`) or units'
     /// office hours (`calendar timetable --store URL FILE.toml`).
@@ -75,11 +104,62 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rules(c) => rules::run(c),
         Command::User(c) => user::run(c),
         Command::Audit(c) => audit::run(c),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "demo")]
         Command::Simulate(args) => simulate::run(args),
         Command::Version => {
             println!("tianshu {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Subcommand;
+
+    use super::*;
+
+    /// Every command that opens a store takes the same `--store`: one help text, one default, one
+    /// environment variable (`serve` and `demo` have their own, see [`StoreArg`]).
+    #[test]
+    fn every_store_flag_is_the_shared_one() {
+        fn walk(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Arg)>) {
+            if let Some(a) = cmd.get_arguments().find(|a| a.get_long() == Some("store")) {
+                out.push((path.clone(), a.clone()));
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let root = Command::augment_subcommands(clap::Command::new("tianshu"));
+        let mut flags = Vec::new();
+        walk(&root, "tianshu".into(), &mut flags);
+        let shared = <StoreArg as clap::Args>::augment_args(clap::Command::new("x"));
+        let shared = shared
+            .get_arguments()
+            .find(|a| a.get_long() == Some("store"))
+            .expect("StoreArg declares --store");
+        let own = ["tianshu serve", "tianshu demo"];
+        let mut checked = 0;
+        for (path, arg) in &flags {
+            if own.contains(&path.as_str()) {
+                continue;
+            }
+            checked += 1;
+            assert_eq!(
+                arg.get_help().map(ToString::to_string),
+                shared.get_help().map(ToString::to_string),
+                "{path}"
+            );
+            assert_eq!(arg.get_default_values(), [DEFAULT_STORE_PATH], "{path}");
+            assert_eq!(
+                arg.get_env(),
+                Some(std::ffi::OsStr::new("TIANSHU_STORE")),
+                "{path}"
+            );
+        }
+        assert!(checked >= 12, "{checked} commands take --store: {flags:?}");
     }
 }

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
+use super::StoreArg;
 
 /// `tianshu order ...`
 #[derive(Debug, clap::Subcommand)]
@@ -21,9 +22,9 @@ pub enum OrderCommand {
 /// Arguments of `tianshu order import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
     /// The JSON Lines file.
     pub file: PathBuf,
 }
@@ -34,9 +35,7 @@ pub fn run(command: OrderCommand) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     super::rules::block_on(async move {
-        let store = Store::open(&args.store)
-            .await
-            .with_context(|| format!("opening the store {}", args.store))?;
+        let store = args.store.open().await?;
         match tianshu_alerts::reference::import_orders(&store, &text, super::rules::now()).await {
             Ok(s) => {
                 println!(

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tianshu_store::{DEFAULT_STORE_PATH, Store, parse_registry_csv, parse_registry_json};
+use tianshu_store::{parse_registry_csv, parse_registry_json};
+
+use super::StoreArg;
 
 /// `tianshu registry ...`
 #[derive(Debug, clap::Subcommand)]
@@ -32,9 +34,9 @@ pub enum FileFormat {
 /// Arguments of `tianshu registry import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
     /// The file format; by default taken from the file's extension (`.json` is JSON, anything else CSV).
     #[arg(long, value_enum)]
     pub format: Option<FileFormat>,
@@ -45,9 +47,9 @@ pub struct ImportArgs {
 /// Arguments of `tianshu registry list`.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
 }
 
 /// Runs `tianshu registry ...`.
@@ -80,9 +82,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         FileFormat::Json => parse_registry_json(&text),
     }
     .with_context(|| format!("{}: nothing imported", args.file.display()))?;
-    let store = Store::open(&args.store)
-        .await
-        .with_context(|| format!("opening the store {}", args.store))?;
+    let store = args.store.open().await?;
     let summary = store
         .import_registry(&records)
         .await
@@ -99,9 +99,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&args.store)
-        .await
-        .with_context(|| format!("opening the store {}", args.store))?;
+    let store = args.store.open().await?;
     let units = store.units().await?;
     let terminals = store.terminals().await?;
     let path_of = |mut id| {

@@ -15,7 +15,8 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use tianshu_model::Timestamp;
 use tianshu_rules::{Episode, RuleEvent, RuleId, RulesConfig, VehicleRules};
-use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
+use super::StoreArg;
 
 /// `tianshu rules ...`
 #[derive(Debug, clap::Subcommand)]
@@ -27,9 +28,9 @@ pub enum RulesCommand {
 /// Arguments of `tianshu rules evaluate`.
 #[derive(Debug, clap::Args)]
 pub struct EvaluateArgs {
-    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
     /// The car's licence plate, as registered.
     #[arg(long)]
     pub plate: String,
@@ -91,9 +92,7 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
     }
     let config = rules_config(args.config.as_ref())?;
     block_on(async move {
-        let store = Store::open(&args.store)
-            .await
-            .with_context(|| format!("opening the store {}", args.store))?;
+        let store = args.store.open().await?;
         let vehicle = store
             .vehicle_by_plate(args.plate.trim())
             .await?

@@ -9,7 +9,7 @@
 //! describe the trips the cars actually drive.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +98,30 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         "--interval-secs must be at least 1 (fix times have whole seconds)"
     );
     anyhow::ensure!(args.speedup > 0.0, "--speedup must be positive");
+    let (world_config, mut fleet_config) = configs(&args)?;
+    let world = World::generate(&world_config);
+    tracing::info!(
+        units = world.units.len(),
+        vehicles = world.vehicles.len(),
+        seed = args.seed,
+        "world generated"
+    );
+    if let Some(dir) = &args.write_world {
+        write_world(&args, &world, &fleet_config, dir)?;
+    }
+    let Some(target) = args.target else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    fleet_config.target = target;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(run_fleet(fleet_config, world, args.duration_secs))
+}
+
+/// The world and the fleet the arguments describe.
+fn configs(args: &SimulateArgs) -> anyhow::Result<(WorldConfig, FleetConfig)> {
     let start_ms = match &args.start {
         Some(s) => Timestamp::parse_rfc3339(s)
             .with_context(|| format!("--start {s:?} is not RFC 3339"))?
@@ -108,7 +132,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         vehicles: args.vehicles.max(args.terminals),
         start_date: local_date(start_ms),
-        // Orders are only written, never used by the terminals: skip them when no files are asked for.
+        // Orders are only written, never used by the terminals: no days of them when no files are asked for.
         days: if args.write_world.is_some() { args.days } else { 0 },
         ..WorldConfig::default()
     };
@@ -136,87 +160,82 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         &mut fleet_config.scenarios,
     )
     .with_context(|| format!("--scenarios (known: {})", SCENARIO_NAMES.join(", ")))?;
+    Ok((world_config, fleet_config))
+}
 
-    let world = World::generate(&world_config);
-    tracing::info!(
-        units = world.units.len(),
-        vehicles = world.vehicles.len(),
-        orders = world.orders.len(),
-        seed = args.seed,
-        "world generated"
-    );
-    if let Some(dir) = &args.write_world {
-        let paths = tianshu_sim::world::files::write_all(&world, dir)?;
-        for p in &paths {
-            println!("{}", p.display());
-        }
-        // What the fleet will do on purpose, for comparing the platform's cases with.
-        let scripted = tianshu_sim::expect::scripted(
-            &world,
-            args.terminals,
-            world.config.start_date,
-            args.days.max(1),
-            &fleet_config.scenarios,
-            args.orders_required,
-        );
-        let path = dir.join("scripted.jsonl");
-        let mut text = String::new();
-        for r in &scripted {
-            text.push_str(&serde_json::to_string(r)?);
-            text.push('\n');
-        }
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        println!("{}", path.display());
+/// Writes the world's files into `dir`, and `scripted.jsonl`: what the fleet will do on purpose, for
+/// comparing the platform's cases with. Prints each path.
+fn write_world(
+    args: &SimulateArgs,
+    world: &World,
+    fleet_config: &FleetConfig,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    for p in &tianshu_sim::files::write_all(world, dir)? {
+        println!("{}", p.display());
     }
-    let Some(target) = args.target else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    fleet_config.target = target;
+    let scripted = tianshu_sim::expect::scripted(
+        world,
+        args.terminals,
+        world.config.start_date,
+        args.days.max(1),
+        &fleet_config.scenarios,
+        args.orders_required,
+    );
+    let path = dir.join("scripted.jsonl");
+    let mut text = String::new();
+    for r in &scripted {
+        text.push_str(&serde_json::to_string(r)?);
+        text.push('\n');
+    }
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    println!("{}", path.display());
+    Ok(())
+}
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    runtime.block_on(async move {
-        let fleet = Fleet::spawn(fleet_config, Arc::new(world))?;
-        let stats = fleet.stats();
-        let ledger = fleet.ledger();
-        let deadline = args
-            .duration_secs
-            .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-        let mut tick = tokio::time::interval(Duration::from_secs(10));
-        tick.tick().await;
-        loop {
-            let until_deadline = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                _ = until_deadline => break,
-                _ = tick.tick() => {
-                    let s = stats.snapshot();
-                    tracing::info!(
-                        online = s.online,
-                        reports = s.reports_sent,
-                        acked = s.points_acked,
-                        backfilled = s.backfill_points_acked,
-                        retransmissions = s.retransmissions,
-                        sim_time = %fleet.sim_now(),
-                        "fleet"
-                    );
-                    if let Err(e) = ledger.flush() {
-                        tracing::error!(error = %e, "ledger file flush failed");
-                    }
+/// Runs the fleet until Ctrl-C or `duration_secs` real seconds, logging its counters every ten seconds,
+/// and prints the final counters as JSON.
+async fn run_fleet(
+    config: FleetConfig,
+    world: World,
+    duration_secs: Option<f64>,
+) -> anyhow::Result<ExitCode> {
+    let fleet = Fleet::spawn(config, Arc::new(world))?;
+    let stats = fleet.stats();
+    let ledger = fleet.ledger();
+    let deadline = duration_secs.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.tick().await;
+    loop {
+        let until_deadline = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = until_deadline => break,
+            _ = tick.tick() => {
+                let s = stats.snapshot();
+                tracing::info!(
+                    online = s.online,
+                    reports = s.reports_sent,
+                    acked = s.points_acked,
+                    backfilled = s.backfill_points_acked,
+                    retransmissions = s.retransmissions,
+                    sim_time = %fleet.sim_now(),
+                    "fleet"
+                );
+                if let Err(e) = ledger.flush() {
+                    tracing::error!(error = %e, "ledger file flush failed");
                 }
             }
         }
-        let snapshot = fleet.stop().await?;
-        println!("{}", serde_json::to_string(&snapshot)?);
-        anyhow::Ok(ExitCode::SUCCESS)
-    })
+    }
+    let snapshot = fleet.stop().await?;
+    println!("{}", serde_json::to_string(&snapshot)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -9,8 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use tianshu_model::{Timestamp, UnitId};
+use tianshu_store::Store;
 use tianshu_store::access::{AuditEntry, NewUser, Role};
-use tianshu_store::{DEFAULT_STORE_PATH, Store};
+
+use super::StoreArg;
 
 /// `tianshu user ...`
 #[derive(Debug, clap::Subcommand)]
@@ -23,18 +25,10 @@ pub enum UserCommand {
     Delete(DeleteArgs),
 }
 
-/// The store flag shared by the user commands.
-#[derive(Debug, clap::Args)]
-pub struct StoreArg {
-    /// The store: a file path or `sqlite:PATH` (embedded), or `postgres://user@host:port/db`.
-    #[arg(long, env = "TIANSHU_STORE", default_value = DEFAULT_STORE_PATH)]
-    pub store: String,
-}
-
 /// Arguments of `tianshu user add`.
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
-    /// The store.
+    /// The store (`--store URL`).
     #[command(flatten)]
     pub store: StoreArg,
     /// Login name.
@@ -54,7 +48,7 @@ pub struct AddArgs {
 /// Arguments of `tianshu user delete`.
 #[derive(Debug, clap::Args)]
 pub struct DeleteArgs {
-    /// The store.
+    /// The store (`--store URL`).
     #[command(flatten)]
     pub store: StoreArg,
     /// Login name.
@@ -93,14 +87,14 @@ pub fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
         match command {
             UserCommand::Add(args) => add(args).await,
             UserCommand::List(args) => {
-                let store = Store::open(&args.store).await?;
+                let store = args.open().await?;
                 for u in store.access().users().await? {
                     println!("{}", serde_json::to_string(&u)?);
                 }
                 Ok(ExitCode::SUCCESS)
             }
             UserCommand::Delete(args) => {
-                let store = Store::open(&args.store.store).await?;
+                let store = args.store.open().await?;
                 if !store.access().delete_user(&args.username).await? {
                     bail!("no user {:?}", args.username);
                 }
@@ -146,7 +140,7 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         .read_line(&mut password)
         .context("reading the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']).to_string();
-    let store = Store::open(&args.store.store).await?;
+    let store = args.store.open().await?;
     let unit = match &args.unit {
         Some(u) => Some(resolve_unit(&store, u).await?),
         None => None,

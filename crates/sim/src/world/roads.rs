@@ -6,7 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::geo::LonLat;
+use tianshu_model::geo::LonLat;
 
 /// A node's index in [`RoadNetwork::nodes`].
 pub type NodeId = u32;

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::geo::LonLat;
+use tianshu_model::geo::LonLat;
+
+use crate::geo::to_geojson;
+use crate::orders::orders_for;
 use crate::world::World;
 
 /// The registry CSV header, exactly as the importer expects it.
@@ -65,7 +68,7 @@ pub fn registry_csv(world: &World) -> String {
 
 fn ring_json(ring: &[LonLat]) -> Value {
     // GeoJSON rings are closed (first = last) and, per RFC 7946, exterior rings run counter-clockwise.
-    let mut pts: Vec<[f64; 2]> = ring.iter().map(|p| p.to_geojson()).collect();
+    let mut pts: Vec<[f64; 2]> = ring.iter().map(|p| to_geojson(*p)).collect();
     if signed_area(&pts) < 0.0 {
         pts.reverse();
     }
@@ -119,10 +122,10 @@ pub fn geofences_geojson(world: &World) -> String {
     s
 }
 
-/// The orders and holiday filings, one JSON object per line.
+/// The orders and holiday filings covering the world's days ([`orders_for`]), one JSON object per line.
 pub fn orders_jsonl(world: &World) -> String {
     let mut out = String::new();
-    for o in &world.orders {
+    for o in &orders_for(world) {
         if let Ok(line) = serde_json::to_string(o) {
             out.push_str(&line);
             out.push('\n');
@@ -156,7 +159,6 @@ pub fn write_all(world: &World, dir: &Path) -> Result<[PathBuf; 3], WriteError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geo::point_in_ring;
     use crate::world::WorldConfig;
     use tianshu_model::{Phone, VehicleClass};
 
@@ -291,7 +293,7 @@ mod tests {
     #[test]
     fn order_routes_follow_roads_and_destinations_lie_on_them() {
         let w = world();
-        for o in w.orders.iter().filter(|o| o.kind == "order") {
+        for o in orders_for(&w).iter().filter(|o| o.kind == "order") {
             let route = o.route.as_ref().expect("route");
             let nodes: Vec<_> = route
                 .coordinates
@@ -299,7 +301,7 @@ mod tests {
                 .map(|c| w.roads.nearest_node(LonLat::new(c[0], c[1])))
                 .collect();
             for (c, &n) in route.coordinates.iter().zip(&nodes) {
-                assert_eq!(*c, w.roads.pos(n).to_geojson(), "route vertex is a road node");
+                assert_eq!(*c, to_geojson(w.roads.pos(n)), "route vertex is a road node");
             }
             assert!(
                 w.roads.is_connected_path(&nodes),
@@ -321,9 +323,8 @@ mod tests {
                 .expect("orders")
                 .lines()
                 .count()
-                == w.orders.len()
+                == orders_for(&w).len()
         );
         std::fs::remove_dir_all(&dir).ok();
-        let _ = point_in_ring;
     }
 }
