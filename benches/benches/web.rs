@@ -277,7 +277,8 @@ fn live_latency(c: &mut Criterion) {
                 }
                 let mut m = matcher.lock().unwrap();
                 for p in v["points"].as_array().unwrap() {
-                    m.receive((p["v"].as_i64().unwrap(), p["t"].as_i64().unwrap()), at);
+                    let fix = Timestamp::parse_rfc3339(p["fix_time"].as_str().unwrap()).unwrap();
+                    m.receive((p["vehicle"].as_i64().unwrap(), fix.millis()), at);
                 }
             }
         });

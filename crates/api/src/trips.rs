@@ -1,20 +1,12 @@
-//! Trips and stops of a track, for the replay timeline and the trips table.
+//! Trips and stops of a track, for the replay timeline, the trips table and the monthly report (the
+//! routes that serve them are `resources::tracks` and `resources::reports`).
 //!
 //! A stop is a stretch of at least [`MIN_STOP_MS`] during which the car stays below
 //! [`STOP_SPEED_DKMH`]; the trips are what lies between stops. Distances are great-circle sums of the
 //! stored fixes (not the odometer, which many terminals do not report).
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use futures::TryStreamExt;
 use serde::Serialize;
-use tianshu_model::{Position, Timestamp, Vehicle, VehicleId};
-
-use crate::ApiState;
-use crate::auth::{Client, Principal, audit};
-use crate::error::ApiResult;
-use crate::handlers::{RangeQuery, parse_range, track_audit};
-use crate::scope::Scoped;
+use tianshu_model::{Position, Timestamp};
 
 /// Below this speed (0.1 km/h units) the car counts as standing.
 pub const STOP_SPEED_DKMH: u16 = 30;
@@ -28,10 +20,10 @@ pub struct Stop {
     pub from: Timestamp,
     /// Departure (or the end of the range).
     pub to: Timestamp,
-    /// Where, WGS-84 degrees.
-    pub lon: f64,
-    /// Where, WGS-84 degrees.
-    pub lat: f64,
+    /// Where: longitude, WGS-84 degrees.
+    pub lon_deg: f64,
+    /// Where: latitude, WGS-84 degrees.
+    pub lat_deg: f64,
     /// Ignition stayed on throughout (idling).
     pub idling: bool,
 }
@@ -87,8 +79,8 @@ pub fn trips_and_stops(points: &[Position]) -> (Vec<Trip>, Vec<Stop>) {
         .map(|&(s, e)| Stop {
             from: points[s].fix_time,
             to: points[e].fix_time,
-            lon: points[s].lon(),
-            lat: points[s].lat(),
+            lon_deg: points[s].lon(),
+            lat_deg: points[s].lat(),
             idling: points[s..=e].iter().all(|p| p.status.acc_on()),
         })
         .collect();
@@ -120,52 +112,6 @@ pub fn trips_and_stops(points: &[Position]) -> (Vec<Trip>, Vec<Stop>) {
         });
     }
     (trips, stops)
-}
-
-/// The trips and stops of one vehicle over a range.
-#[derive(Debug, Serialize)]
-pub struct TripsAndStops {
-    /// The vehicle.
-    pub vehicle: Vehicle,
-    /// Range start.
-    pub from: Timestamp,
-    /// Range end.
-    pub to: Timestamp,
-    /// Points stored in the range.
-    pub points: usize,
-    /// Trips, in time order.
-    pub trips: Vec<Trip>,
-    /// Stops, in time order.
-    pub stops: Vec<Stop>,
-}
-
-/// `GET /api/vehicles/{id}/trips?from=&to=`: the trips and stops of a range, computed from every stored
-/// point as the replay does; scoped like a track and audited like a replay.
-pub async fn trips(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
-    Path(id): Path<i64>,
-    Query(q): Query<RangeQuery>,
-) -> ApiResult<Json<TripsAndStops>> {
-    let (from, to) = parse_range(&state, &q)?;
-    let scoped = Scoped::new(&state, &who).await?;
-    let vehicle = scoped.vehicle(VehicleId(id)).await?;
-    let points: Vec<Position> = scoped.track(vehicle.id, from, to).await?.try_collect().await?;
-    audit(
-        &state,
-        track_audit(&who, client, "trips".into(), vehicle.id, from, to, points.len()),
-    )
-    .await?;
-    let (trips, stops) = trips_and_stops(&points);
-    Ok(Json(TripsAndStops {
-        vehicle,
-        from,
-        to,
-        points: points.len(),
-        trips,
-        stops,
-    }))
 }
 
 #[cfg(test)]
