@@ -2,9 +2,11 @@
 //! - live: a position acknowledged (its append resolved durable, the moment a session sends 0x8001)
 //!   reaches a connected WebSocket client, while 10,000 points/s are ingested; the p99 is printed with
 //!   the achieved rate, and criterion reports the mean;
-//! - replay: one vehicle, one month of 10-second points (259,200), `GET .../track?format=geojson`
-//!   from request to the last byte, on PostgreSQL at 127.0.0.1:5432 (a database created for the run
-//!   and dropped after).
+//! - replay: one vehicle, one month of 10-second points (259,200), from request to the last byte, on
+//!   PostgreSQL at 127.0.0.1:5432 (a database created for the run and dropped after): the GeoJSON
+//!   export (`GET .../track?format=geojson`), and the replay view (`GET .../replay`) simplified as the
+//!   page asks for it and with every point (`tolerance_m=0`, where the size of a point on the wire
+//!   counts most).
 //!
 //! `WEB_BENCH_LIVE_STORE=postgres` runs the live bench on PostgreSQL instead of the embedded store.
 
@@ -147,7 +149,7 @@ async fn request(
     (head, raw.len() - split - 4)
 }
 
-fn replay_month_geojson(c: &mut Criterion) {
+fn replay_month(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -173,20 +175,36 @@ fn replay_month_geojson(c: &mut Criterion) {
     });
     let from = Timestamp::from_secs(MONTH_T0_SECS).to_rfc3339();
     let to = Timestamp::from_secs(MONTH_T0_SECS + MONTH_POINTS * 10).to_rfc3339();
-    let path = format!("/api/vehicles/{vehicle}/track?from={from}&to={to}&format=geojson");
-    let (_, bytes) = rt.block_on(request(addr, "GET", &path, Some(&cookie), ""));
-    println!("web/replay_month_geojson: {MONTH_POINTS} points, {bytes} bytes of GeoJSON per request");
+    let base = format!("/api/vehicles/{vehicle}");
+    let cases = [
+        (
+            "replay_month_geojson/postgres",
+            format!("{base}/track?from={from}&to={to}&format=geojson"),
+        ),
+        (
+            "replay_month_json/postgres",
+            format!("{base}/replay?from={from}&to={to}"),
+        ),
+        (
+            "replay_month_json_every_point/postgres",
+            format!("{base}/replay?from={from}&to={to}&tolerance_m=0"),
+        ),
+    ];
     let mut g = c.benchmark_group("web");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
-    g.bench_function("replay_month_geojson/postgres", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                std::hint::black_box(rt.block_on(request(addr, "GET", &path, Some(&cookie), "")).1);
-            }
-            start.elapsed()
-        })
-    });
+    for (name, path) in &cases {
+        let (_, bytes) = rt.block_on(request(addr, "GET", path, Some(&cookie), ""));
+        println!("web/{name}: {MONTH_POINTS} points stored, {bytes} bytes per response");
+        g.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    std::hint::black_box(rt.block_on(request(addr, "GET", path, Some(&cookie), "")).1);
+                }
+                start.elapsed()
+            })
+        });
+    }
     g.finish();
     let db = url.rsplit('/').next().unwrap().to_string();
     rt.block_on(async move {
@@ -259,7 +277,8 @@ fn live_latency(c: &mut Criterion) {
                 }
                 let mut m = matcher.lock().unwrap();
                 for p in v["points"].as_array().unwrap() {
-                    m.receive((p["v"].as_i64().unwrap(), p["t"].as_i64().unwrap()), at);
+                    let fix = Timestamp::parse_rfc3339(p["fix_time"].as_str().unwrap()).unwrap();
+                    m.receive((p["vehicle"].as_i64().unwrap(), fix.millis()), at);
                 }
             }
         });
@@ -357,5 +376,5 @@ fn live_latency(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, live_latency, replay_month_geojson);
+criterion_group!(benches, live_latency, replay_month);
 criterion_main!(benches);

@@ -68,9 +68,9 @@ async function seeCarsMove(page, role) {
   const shown = await num(page, '#live-count');
   check(shown > 0, `${role} sees ${shown} cars on the live map`);
   // Moving cars: the same vehicles' positions change as position deltas arrive.
-  const before = await page.evaluate(() => Object.fromEntries([...window.tianshu.S.positions].map(([k, p]) => [k, [p.lon, p.lat]])));
+  const before = await page.evaluate(() => Object.fromEntries([...window.tianshu.S.positions].map(([k, p]) => [k, [p.lon_deg, p.lat_deg]])));
   await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });
-  await page.waitForFunction((b) => [...window.tianshu.S.positions].some(([k, p]) => b[k] && (b[k][0] !== p.lon || b[k][1] !== p.lat)), before, { timeout: 60000 });
+  await page.waitForFunction((b) => [...window.tianshu.S.positions].some(([k, p]) => b[k] && (b[k][0] !== p.lon_deg || b[k][1] !== p.lat_deg)), before, { timeout: 60000 });
   check(true, `${role} sees cars move (${await num(page, '#live-updates')} position updates)`);
   // Let the map draw the latest picture before the screenshot.
   await page.waitForTimeout(1500);
@@ -81,7 +81,7 @@ async function replay(page, role) {
   // A car that is moving now has a track in the default range (the last two hours of the fleet clock).
   const plate = await page.evaluate(() => {
     const S = window.tianshu.S;
-    const moving = [...S.positions.values()].filter((p) => p.kmh > 5).map((p) => S.vehicles.get(p.v)).filter(Boolean);
+    const moving = [...S.positions.values()].filter((p) => p.speed_kmh > 5).map((p) => S.vehicles.get(p.vehicle)).filter(Boolean);
     return moving.length ? moving[0].plate : null;
   });
   check(!!plate, `${role} found a moving car to replay`);
@@ -169,8 +169,8 @@ async function commands() {
     await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });
     const plate = await page.evaluate(() => {
       const S = window.tianshu.S;
-      const fresh = [...S.positions.values()].sort((a, b) => b.t - a.t)[0];
-      return fresh ? S.vehicles.get(fresh.v).plate : null;
+      const fresh = [...S.positions.values()].sort((a, b) => Date.parse(b.fix_time) - Date.parse(a.fix_time))[0];
+      return fresh ? S.vehicles.get(fresh.vehicle).plate : null;
     });
     check(!!plate, `the dispatcher picked a reporting car (${plate})`);
     await openCardOf(page, plate);

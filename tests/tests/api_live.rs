@@ -80,11 +80,16 @@ async fn a_supervisor_gets_their_units_snapshot_and_deltas_only() {
         .as_array()
         .expect("points")
         .iter()
-        .filter_map(|p| p["v"].as_i64())
+        .filter_map(|p| p["vehicle"].as_i64())
         .collect();
     assert_eq!(ids.len(), 2, "{delta}");
     assert!(!ids.contains(&foreign.0));
-    assert_eq!(delta["points"][0]["lon"].as_f64(), Some(115.5));
+    // The one position shape: units in the field names, the time as RFC 3339.
+    let p = &delta["points"][0];
+    assert_eq!(p["lon_deg"].as_f64(), Some(115.5), "{p}");
+    assert_eq!(p["lat_deg"].as_f64(), Some(30.2), "{p}");
+    assert_eq!(p["speed_kmh"].as_f64(), Some(40.0), "{p}");
+    assert!(p["fix_time"].as_str().is_some_and(|t| t.ends_with('Z')), "{p}");
     let admin_delta = next_json(&mut admin_ws).await;
     assert_eq!(admin_delta["points"].as_array().map(Vec::len), Some(3));
 
@@ -117,7 +122,7 @@ async fn a_supervisor_gets_their_units_snapshot_and_deltas_only() {
             .as_array()
             .expect("positions")
             .iter()
-            .all(|p| p["lon"].as_f64() == Some(115.5))
+            .all(|p| p["lon_deg"].as_f64() == Some(115.5))
     );
 }
 

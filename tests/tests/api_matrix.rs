@@ -9,6 +9,7 @@ use std::sync::Arc;
 use api_support::*;
 use tianshu_api::cases::CaseView;
 use tianshu_api::{ROUTES, RouteSpec};
+use tianshu_model::Timestamp;
 use tianshu_store::access::Role;
 
 const FROM: &str = "2026-11-18T00:00:00Z";
@@ -321,8 +322,8 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
 /// No location data and nothing about the foreign vehicle in a body.
 fn assert_no_leak(api: &TestApi, body: &str, what: &str) {
     for needle in [
-        "\"lat\"",
-        "\"lon\"",
+        "\"lat_deg\"",
+        "\"lon_deg\"",
         "coordinates",
         "trkpt",
         "30.2",
@@ -332,8 +333,20 @@ fn assert_no_leak(api: &TestApi, body: &str, what: &str) {
     }
     let foreign = api.vid(FOREIGN_PLATE);
     assert!(
-        !body.contains(&format!("\"v\":{foreign},")),
+        !body.contains(&format!("\"vehicle\":{foreign}")),
         "{what}: body leaks vehicle {foreign}: {body}"
+    );
+    assert_error_contract(body, what);
+}
+
+/// A failure's body is the one JSON error shape: an object with an `error` message.
+#[track_caller]
+fn assert_error_contract(body: &str, what: &str) {
+    let j: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {body:?}"));
+    assert!(
+        j["error"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}: no error message: {body}"
     );
 }
 
@@ -486,7 +499,6 @@ fn assert_no_leak_of_foreign(api: &TestApi, body: &str, what: &str) {
     );
     let foreign = api.vid(FOREIGN_PLATE);
     for pat in [
-        format!("\"v\":{foreign},"),
         format!("\"vehicle\":{foreign},"),
         format!("\"vehicle\":{foreign}}}"),
     ] {
@@ -671,4 +683,171 @@ async fn a_monthly_report_sums_trips_and_is_audited() {
     assert_eq!(r.status, 400);
     let log = api.store.access().audit(0, 100).await.expect("audit");
     assert_eq!(log.iter().filter(|r| r.entry.action == "report").count(), 2);
+}
+
+/// Every way a request can fail answers in the same JSON shape, `{"error": "..."}`, with
+/// `application/json`: no route, a method the path lacks, a path parameter, a query or a body that does
+/// not parse (the message naming the field), a wrong login, no session, a role refused, a live feed
+/// asked for without the upgrade, a missing asset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_answers_in_the_one_json_error_contract() {
+    let api = TestApi::start(Scratch::embedded("api-errors"), Arc::new(tianshu_api::NoCases)).await;
+    let admin = api.login("administrator").await;
+    let inspector = api.login("inspector").await;
+    let dispatcher = api.login("dispatcher").await;
+    let vid = api.vid(OWN_PLATE);
+    let commands = format!("/api/vehicles/{vid}/commands");
+    let (a, i, d) = (
+        Some(admin.as_str()),
+        Some(inspector.as_str()),
+        Some(dispatcher.as_str()),
+    );
+    // (method, path, cookie, body, status, what the message must name)
+    type Failure<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, u16, &'a str);
+    let cases: Vec<Failure> = vec![
+        ("GET", "/api/nowhere", a, None, 404, "/api/nowhere"),
+        ("PUT", "/api/me", a, Some("{}"), 405, "PUT"),
+        ("GET", "/api/vehicles/abc", a, None, 400, "id"),
+        ("GET", "/api/cases?limit=many", i, None, 400, "limit"),
+        ("GET", "/api/positions?vehicle=1", i, None, 400, "from"),
+        (
+            "GET",
+            "/api/positions?vehicle=1&from=yesterday&to=now",
+            i,
+            None,
+            400,
+            "from",
+        ),
+        (
+            "POST",
+            "/api/session",
+            None,
+            Some(r#"{"username":1,"password":"x"}"#),
+            400,
+            "username",
+        ),
+        ("POST", "/api/session", None, Some("{"), 400, "body"),
+        (
+            "POST",
+            "/api/session",
+            None,
+            Some(r#"{"username":"inspector","password":"wrong"}"#),
+            401,
+            "password",
+        ),
+        (
+            "POST",
+            "/api/cases/x/actions",
+            i,
+            Some(r#"{"action":"close","note":7}"#),
+            400,
+            "note",
+        ),
+        (
+            "POST",
+            &commands,
+            d,
+            Some(r#"{"kind":"temporary_tracking","interval_secs":-1,"duration_secs":60}"#),
+            400,
+            "interval_secs",
+        ),
+        (
+            "POST",
+            &commands,
+            d,
+            Some(r#"{"kind":"text","text":" "}"#),
+            400,
+            "text",
+        ),
+        ("GET", "/api/me", None, None, 401, "logged in"),
+        ("GET", "/api/users", i, None, 403, "forbidden"),
+        ("GET", "/api/live", a, None, 400, "upgrade"),
+        ("GET", "/assets/nope.js", None, None, 404, "nope.js"),
+    ];
+    for (method, path, cookie, body, status, names) in cases {
+        let r = http(api.addr, method, path, cookie, body).await;
+        let what = format!("{method} {path} {body:?}");
+        assert_eq!(r.status, status, "{what}: {}", r.body);
+        assert_eq!(r.header("content-type"), Some("application/json"), "{what}");
+        assert_error_contract(&r.body, &what);
+        let msg = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(msg.contains(names), "{what}: {msg:?} names {names:?}");
+    }
+}
+
+/// A position has one shape wherever it leaves as an object (the stored points, the latest positions, a
+/// vehicle's detail): the same fields, units in their names. The replay's compact rows name their
+/// columns with the same names and carry the same values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_position_leaves_in_one_shape() {
+    let api = TestApi::start(Scratch::embedded("api-positions"), Arc::new(tianshu_api::NoCases)).await;
+    let inspector = api.login("inspector").await;
+    let i = Some(inspector.as_str());
+    let vid = api.vid(OWN_PLATE);
+    let get = |path: String| async move { http(api.addr, "GET", &path, i, None).await.json() };
+    let stored = get(format!("/api/positions?vehicle={vid}&from={FROM}&to={TO}")).await;
+    let latest = get("/api/positions/latest".into()).await;
+    let detail = get(format!("/api/vehicles/{vid}")).await;
+    let replay = get(format!(
+        "/api/vehicles/{vid}/replay?from={FROM}&to={TO}&tolerance_m=0"
+    ))
+    .await;
+    let first = &stored[0];
+    let keys = |p: &serde_json::Value| {
+        let mut k: Vec<String> = p
+            .as_object()
+            .expect("a position object")
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    };
+    for name in [
+        "vehicle",
+        "fix_time",
+        "lon_deg",
+        "lat_deg",
+        "speed_kmh",
+        "course_deg",
+        "acc_on",
+    ] {
+        assert!(first.get(name).is_some(), "{name} in {first}");
+    }
+    assert!(
+        first.get("lat_e6").is_none() && first.get("speed_dkmh").is_none(),
+        "{first}"
+    );
+    assert_eq!(first["lat_deg"].as_f64(), Some(30.2), "{first}");
+    assert_eq!(first["speed_kmh"].as_f64(), Some(40.0), "{first}");
+    let own_latest = latest
+        .as_array()
+        .expect("latest positions")
+        .iter()
+        .find(|p| p["vehicle"] == vid)
+        .expect("the own vehicle's latest position");
+    assert_eq!(keys(own_latest), keys(first));
+    assert_eq!(keys(&detail["latest"]), keys(first));
+    assert_eq!(&detail["latest"], own_latest);
+    // The replay's rows: every stored point, the columns named as the object's fields.
+    let columns: Vec<&str> = replay["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    let rows = replay["points"].as_array().expect("rows");
+    assert_eq!(rows.len(), stored.as_array().map_or(0, Vec::len));
+    let row = &rows[0];
+    for (k, name) in columns.iter().enumerate() {
+        let want = match *name {
+            "fix_time_ms" => {
+                let t = first["fix_time"].as_str().expect("fix_time");
+                serde_json::json!(Timestamp::parse_rfc3339(t).expect("RFC 3339").millis())
+            }
+            "acc_on" => serde_json::json!(u8::from(first["acc_on"] == true)),
+            _ => first[*name].clone(),
+        };
+        assert_eq!(row[k], want, "column {name}");
+    }
 }

@@ -1,4 +1,4 @@
-//! Login, sessions and the role gate.
+//! Sessions and the role gate (the login and logout routes are `resources::sessions`).
 //!
 //! Passwords are stored as argon2 PHC strings. A successful `POST /api/session` creates a random
 //! 256-bit session token, sent only in an HttpOnly, SameSite=Strict cookie; the store keeps its SHA-256
@@ -12,17 +12,16 @@ use std::net::SocketAddr;
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tianshu_model::{Timestamp, UnitId};
-use tianshu_store::access::{AuditEntry, NewSession, Role, session_token_hash};
+use tianshu_store::access::{NewSession, Role, session_token_hash};
 
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
@@ -59,7 +58,7 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 
 /// A PHC string of a password nobody knows, verified against on an unknown username so that the
 /// answer takes as long as for a known one.
-fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| hash_password(&hex::encode(random_bytes())).unwrap_or_default())
 }
@@ -71,7 +70,7 @@ fn random_bytes() -> [u8; 32] {
 }
 
 /// Creates a session for `user` and returns the token for the cookie.
-async fn create_session(state: &ApiState, user_id: i64, remote: &str) -> ApiResult<String> {
+pub(crate) async fn create_session(state: &ApiState, user_id: i64, remote: &str) -> ApiResult<String> {
     let token = hex::encode(random_bytes());
     let now = now();
     state
@@ -101,7 +100,7 @@ fn now() -> Timestamp {
 
 /// The caller behind a session token, if the session is alive; moves its expiry forward once half its
 /// idle lifetime has passed (so a busy page writes once per half-lifetime, not once per request).
-async fn session_principal(state: &ApiState, token: &str) -> ApiResult<Option<Principal>> {
+pub(crate) async fn session_principal(state: &ApiState, token: &str) -> ApiResult<Option<Principal>> {
     let hash = session_token_hash(token);
     let now = now();
     let Some(s) = state.store().access().session(&hash, now).await? else {
@@ -123,7 +122,7 @@ async fn session_principal(state: &ApiState, token: &str) -> ApiResult<Option<Pr
     }))
 }
 
-fn session_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -197,128 +196,4 @@ pub(crate) async fn gate(State(gate): State<Gate>, mut req: Request, next: Next)
     }
     req.extensions_mut().insert(who);
     next.run(req).await
-}
-
-/// `POST /api/session` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    /// Login name.
-    pub username: String,
-    /// Password.
-    pub password: String,
-}
-
-/// Writes one audit record; a failure is logged loudly but does not fail the request that caused
-/// it only for actions that hand out no data (login, logout).
-pub(crate) async fn audit(state: &ApiState, entry: AuditEntry) -> ApiResult<()> {
-    state
-        .store()
-        .access()
-        .append_audit(
-            Timestamp::from_millis(chrono::Utc::now().timestamp_millis()),
-            &entry,
-        )
-        .await?;
-    Ok(())
-}
-
-/// `POST /api/session`: checks the password and sets the session cookie.
-pub async fn login(State(state): State<ApiState>, client: Client, Json(req): Json<LoginRequest>) -> Response {
-    let user = match state.store().access().user_by_name(&req.username).await {
-        Ok(u) => u,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let password = req.password;
-    let phc = user
-        .as_ref()
-        .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
-    // argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .unwrap_or(false);
-    // A disabled user is told what anybody with a wrong password is told.
-    let disabled = user.as_ref().is_some_and(|u| u.disabled);
-    let entry = AuditEntry {
-        actor: req.username.clone(),
-        role: user.as_ref().map(|u| u.role.to_string()).unwrap_or_default(),
-        action: match (ok && user.is_some(), disabled) {
-            (true, false) => "login".into(),
-            (true, true) => "login.disabled".into(),
-            (false, _) => "login.failed".into(),
-        },
-        remote: client.0.clone(),
-        ..Default::default()
-    };
-    if let Err(e) = audit(&state, entry).await {
-        tracing::error!(error = %e, "audit record for a login could not be written");
-        return e.into_response();
-    }
-    let Some(user) = user.filter(|u| ok && !u.disabled) else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({"error": "wrong username or password"})),
-        )
-            .into_response();
-    };
-    let who = Principal {
-        user_id: user.id,
-        username: user.username,
-        role: user.role,
-        unit: user.unit,
-    };
-    let token = match create_session(&state, who.user_id, &client.0).await {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
-    let secure = if state.config().cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/{secure}");
-    let mut resp = Json(who).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().insert(SET_COOKIE, v);
-    }
-    resp
-}
-
-/// `DELETE /api/session`: ends the session and clears the cookie.
-pub async fn logout(State(state): State<ApiState>, client: Client, headers: HeaderMap) -> Response {
-    if let Some(token) = session_token(&headers) {
-        if let Ok(Some(who)) = session_principal(&state, token).await {
-            let entry = AuditEntry {
-                actor: who.username.clone(),
-                role: who.role.to_string(),
-                action: "logout".into(),
-                remote: client.0,
-                ..Default::default()
-            };
-            if let Err(e) = audit(&state, entry).await {
-                tracing::error!(error = %e, "audit record for a logout could not be written");
-            }
-        }
-        if let Err(e) = state
-            .store()
-            .access()
-            .delete_session(&session_token_hash(token))
-            .await
-        {
-            // The cookie is cleared regardless; the stored session expires on its own.
-            tracing::error!(error = %e, "a session could not be deleted at logout");
-            return ApiError::from(e).into_response();
-        }
-    }
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static("tianshu_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
-    resp
-}
-
-/// `GET /api/me`: who the session belongs to.
-pub async fn me(who: Principal) -> Json<Principal> {
-    Json(who)
 }

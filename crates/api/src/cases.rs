@@ -1,4 +1,5 @@
-//! Alert cases as the page sees them, behind a small trait the alerts engine implements.
+//! Alert cases as the page sees them, behind a small trait the alerts engine implements (the routes are
+//! `resources::cases`).
 //!
 //! The API never decides what a case is; it lists them, shows one, and forwards a supervisor's
 //! action. Every case names its vehicle, so the scoped data layer can refuse a case of another unit
@@ -9,6 +10,9 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{UnitId, VehicleId};
+
+use crate::error::ApiError;
+use crate::extract::retagged;
 
 /// A case as listed and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,9 +43,9 @@ pub struct CaseFilter {
     pub limit: usize,
 }
 
-/// A supervisor's (or inspector's) action on a case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+/// A supervisor's (or inspector's) action on a case: `{"action":"explain","text":"..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum CaseAction {
     /// Seen; being looked into.
     Acknowledge,
@@ -53,15 +57,42 @@ pub enum CaseAction {
     /// Done: justified or dealt with.
     Close {
         /// Optional closing note.
-        #[serde(default)]
         note: Option<String>,
     },
     /// Passed up to discipline inspection.
     Escalate {
         /// Optional reason.
+        note: Option<String>,
+    },
+}
+
+/// [`CaseAction`] externally tagged, so that a bad field is named (see [`retagged`]).
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum CaseActionTwin {
+    Acknowledge {},
+    Explain {
+        text: String,
+    },
+    Close {
         #[serde(default)]
         note: Option<String>,
     },
+    Escalate {
+        #[serde(default)]
+        note: Option<String>,
+    },
+}
+
+impl<'de> Deserialize<'de> for CaseAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match retagged::<CaseActionTwin, D>(d, "action")? {
+            CaseActionTwin::Acknowledge {} => CaseAction::Acknowledge,
+            CaseActionTwin::Explain { text } => CaseAction::Explain { text },
+            CaseActionTwin::Close { note } => CaseAction::Close { note },
+            CaseActionTwin::Escalate { note } => CaseAction::Escalate { note },
+        })
+    }
 }
 
 impl CaseAction {
@@ -89,6 +120,16 @@ pub enum CaseError {
     /// The engine's storage failed.
     #[error("{0}")]
     Unavailable(String),
+}
+
+impl From<CaseError> for ApiError {
+    fn from(e: CaseError) -> Self {
+        match e {
+            CaseError::NotFound(id) => ApiError::NotFound(format!("case {id}")),
+            CaseError::InvalidTransition(m) => ApiError::Conflict(m),
+            CaseError::Unavailable(m) => ApiError::Unavailable(m),
+        }
+    }
 }
 
 /// The alert cases; implemented over the alerts engine.

@@ -1,28 +1,31 @@
 //! Tianshu's web side: the HTTP API, the WebSocket live feed and the page, in one [`axum::Router`].
 //!
-//! Every route is declared once, in [`routes::ROUTES`], with the roles that may call it. The router is
-//! built from that table, so the permission gate, the OpenAPI document and the permission-matrix test
-//! all read the same list. Role decides *which routes*; scope decides *which vehicles*: every handler
-//! reaches data only through [`scope::Scoped`], which knows the caller's units and refuses a vehicle,
-//! track, export or case outside them before anything is read.
+//! Every route is declared once, in [`routes::ROUTES`], with the roles that may call it; the router,
+//! the OpenAPI document and the permission-matrix test all read that table. Each resource has its own
+//! file under [`resources`]. Role decides *which routes*; scope decides *which vehicles*: every handler
+//! reaches vehicle data only through [`scope::Scoped`], which knows the caller's units and refuses a
+//! vehicle, terminal, track, order or case outside them before anything is read.
 //!
-//! Every replay and export, every login and every administrative change is written to the
-//! tamper-evident audit log (see [`tianshu_store::access`]).
+//! Input comes through the extractors of [`extract`]; every failure answers in the one JSON contract of
+//! [`error`] (`{"error": "..."}`, a bad field named first); every position leaves in the one shape of
+//! [`position`]. Every look at a track, every login and every administrative change is written to the
+//! tamper-evident audit log ([`audit`], over [`tianshu_store::access`]).
 #![deny(missing_docs)]
 
-pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod config;
 pub mod error;
-pub mod export;
-pub mod handlers;
-pub mod live;
+pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod position;
+pub mod resources;
 pub mod routes;
 pub mod scope;
-pub mod trips;
+pub mod spec;
+pub mod text;
 pub mod web;
 
 use std::sync::Arc;
@@ -31,89 +34,13 @@ pub use auth::{Principal, hash_password};
 pub use cases::{CaseBook, NoCases};
 pub use config::ApiConfig;
 pub use error::ApiError;
-pub use live::LiveHub;
-pub use routes::{ROUTES, RouteSpec, router};
+pub use position::WirePosition;
+pub use resources::commands::{CommandOutcome, Downlink, TerminalCommand};
+pub use resources::live::{self, LiveHub};
+pub use resources::users::validate_new_user;
+pub use routes::{ROUTES, router};
+pub use spec::RouteSpec;
 use tianshu_store::Store;
-
-/// Downlink commands an operator may send to a terminal from the page.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TerminalCommand {
-    /// 0x8201: ask for the current position now.
-    QueryPosition,
-    /// 0x8202: report every `interval_secs` for `duration_secs`.
-    TemporaryTracking {
-        /// Seconds between reports.
-        interval_secs: u16,
-        /// How long to keep tracking, in seconds.
-        duration_secs: u32,
-    },
-    /// 0x8300: show (and speak) a text to the driver.
-    Text {
-        /// The text, UTF-8 (sent as GBK).
-        text: String,
-    },
-}
-
-/// What became of a downlink command: the terminal's answer, or why there is none. The page shows it as is.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum CommandOutcome {
-    /// The terminal carried the command out: 0x0001 with result 0, or 0x0201 with its position.
-    Answered {
-        /// The position a 0x0201 carried (query position only).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        position: Option<ReportedPosition>,
-    },
-    /// The terminal answered 0x0001 with a non-zero result: 1 failed, 2 bad message, 3 unsupported.
-    Refused {
-        /// The result byte of the 0x0001.
-        result: u8,
-    },
-    /// The vehicle has no terminal connected to this gateway.
-    NotConnected,
-    /// The terminal did not answer within the gateway's downlink timeout.
-    TimedOut,
-}
-
-/// The position a terminal reported in answer to a query (0x0201).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ReportedPosition {
-    /// The fix time, RFC 3339 UTC.
-    pub fix_time: String,
-    /// Latitude, WGS-84 degrees.
-    pub lat: f64,
-    /// Longitude, WGS-84 degrees.
-    pub lon: f64,
-    /// Speed in km/h.
-    pub speed_kmh: f64,
-    /// Course in degrees from north.
-    pub course_deg: u16,
-}
-
-impl From<&tianshu_model::Position> for ReportedPosition {
-    fn from(p: &tianshu_model::Position) -> Self {
-        ReportedPosition {
-            fix_time: p.fix_time.to_rfc3339(),
-            lat: p.lat(),
-            lon: p.lon(),
-            speed_kmh: p.speed_kmh(),
-            course_deg: p.course_deg,
-        }
-    }
-}
-
-/// Sends downlink commands to connected terminals; the gateway implements it.
-#[async_trait::async_trait]
-pub trait Downlink: Send + Sync + 'static {
-    /// Sends `command` to the terminal bound to `vehicle` and waits for its answer. `Err` is a failure
-    /// of the platform (store, full queue, a text that cannot be encoded), not of the terminal.
-    async fn send(
-        &self,
-        vehicle: tianshu_model::VehicleId,
-        command: &TerminalCommand,
-    ) -> Result<CommandOutcome, String>;
-}
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]

@@ -1,14 +1,22 @@
-//! `GET /api/openapi.json`, generated from the route table.
+//! The OpenAPI 3.1 document (`GET /api/openapi.json`), derived from a route table: each route's
+//! path parameters, the roles it admits (`x-roles`), whether it needs the session cookie, and the
+//! error contract every failure answers in.
 
-use axum::Json;
 use serde_json::{Map, Value, json};
 
-use crate::routes::ROUTES;
+use crate::auth::COOKIE_NAME;
+use crate::spec::RouteSpec;
 
-/// The OpenAPI 3.1 document.
-pub fn document() -> Value {
+/// The document of `routes`.
+pub fn document(routes: &[RouteSpec]) -> Value {
+    let error = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let failure = |description: &str| {
+        let mut r = error.clone();
+        r["description"] = json!(description);
+        r
+    };
     let mut paths = Map::new();
-    for spec in ROUTES {
+    for spec in routes {
         let params: Vec<Value> = spec
             .path
             .split('/')
@@ -22,11 +30,11 @@ pub fn document() -> Value {
             "x-roles": roles,
             "responses": {
                 "200": {"description": "OK"},
-                "400": {"description": "Bad request"},
-                "401": {"description": "Not logged in"},
-                "403": {"description": "Role or scope does not allow it"},
-                "404": {"description": "No such record"},
-                "409": {"description": "Conflicts with what is stored"}
+                "400": failure("Bad request: the message names the field"),
+                "401": failure("Not logged in"),
+                "403": failure("Role or scope does not allow it"),
+                "404": failure("No such record"),
+                "409": failure("Conflicts with what is stored")
             }
         });
         if !spec.roles.is_empty() {
@@ -39,11 +47,13 @@ pub fn document() -> Value {
         "openapi": "3.1.0",
         "info": {"title": "Tianshu API", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
-        "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE_NAME}}}
+        "components": {
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": COOKIE_NAME}},
+            "schemas": {"Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {"type": "string", "description": "What went wrong; a bad field comes first"}}
+            }}
+        }
     })
-}
-
-/// The handler.
-pub async fn openapi() -> Json<Value> {
-    Json(document())
 }

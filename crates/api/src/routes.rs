@@ -1,38 +1,18 @@
-//! The route table: every route, its method, the roles that may call it, and what it does. The
-//! router, the OpenAPI document and the permission-matrix test are all generated from it.
+//! The route table: every route, its method, the roles that may call it, and what it does, declared
+//! once. The router below, the OpenAPI document (`GET /api/openapi.json`, derived from this table) and
+//! the permission-matrix test are all generated from it. Every error, from the gate, a handler, an
+//! extractor or no route at all, answers in the one JSON contract of the `error` module.
 
-use axum::Router;
-use axum::routing::{MethodRouter, delete, get, patch, post, put};
-use tianshu_store::access::Role;
+use axum::routing::{delete, get, patch, post, put};
+use axum::{Json, Router};
 
-use crate::{ApiState, admin, auth, handlers, live, openapi, trips, web};
-
-/// One route.
-pub struct RouteSpec {
-    /// HTTP method.
-    pub method: &'static str,
-    /// Path template (axum syntax, `{id}` for a parameter).
-    pub path: &'static str,
-    /// Roles admitted; empty means public (no session needed).
-    pub roles: &'static [Role],
-    /// One line for the OpenAPI document.
-    pub summary: &'static str,
-    /// Builds the handler.
-    pub handler: fn() -> MethodRouter<ApiState>,
-}
-
-const ALL: &[Role] = &[
-    Role::Administrator,
-    Role::Dispatcher,
-    Role::Inspector,
-    Role::Supervisor,
-];
-const ADMIN: &[Role] = &[Role::Administrator];
-/// Who may look at tracks: not dispatchers, whose job is the live picture.
-const TRACKS: &[Role] = &[Role::Administrator, Role::Inspector, Role::Supervisor];
-const OPERATE: &[Role] = &[Role::Administrator, Role::Dispatcher];
-const CASES: &[Role] = &[Role::Administrator, Role::Inspector, Role::Supervisor];
-const PUBLIC: &[Role] = &[];
+use crate::error::{no_method, no_route};
+use crate::resources::{
+    audit_log, calendars, cases, commands, exports, geofences, live, orders, reports, sessions, terminals,
+    tracks, units, users, vehicles,
+};
+use crate::spec::{ADMIN, ALL, CASES, OPERATE, PUBLIC, RouteSpec, TRACKS};
+use crate::{ApiState, auth, openapi, web};
 
 /// Every route of the API.
 pub static ROUTES: &[RouteSpec] = &[
@@ -41,252 +21,252 @@ pub static ROUTES: &[RouteSpec] = &[
         path: "/api/session",
         roles: PUBLIC,
         summary: "Log in: sets the HttpOnly session cookie",
-        handler: || post(auth::login),
+        handler: || post(sessions::login),
     },
     RouteSpec {
         method: "DELETE",
         path: "/api/session",
         roles: PUBLIC,
         summary: "Log out",
-        handler: || delete(auth::logout),
+        handler: || delete(sessions::logout),
     },
     RouteSpec {
         method: "GET",
         path: "/api/me",
         roles: ALL,
         summary: "The logged-in user",
-        handler: || get(auth::me),
+        handler: || get(sessions::me),
     },
     RouteSpec {
         method: "GET",
         path: "/api/config",
         roles: ALL,
         summary: "Basemap settings for the page",
-        handler: || get(handlers::page_config),
+        handler: || get(web::page_config),
     },
     RouteSpec {
         method: "GET",
         path: "/api/geofences",
         roles: ALL,
         summary: "Geofences (regions, depots, prohibited places, speed zones) as GeoJSON, each feature with its id",
-        handler: || get(admin::geofences),
+        handler: || get(geofences::list),
     },
     RouteSpec {
         method: "POST",
         path: "/api/geofences",
         roles: ADMIN,
         summary: "Create a geofence: one GeoJSON Feature in the `geofence import` format (audited)",
-        handler: || post(admin::create_geofence),
+        handler: || post(geofences::create),
     },
     RouteSpec {
         method: "PUT",
         path: "/api/geofences/{id}",
         roles: ADMIN,
         summary: "Replace a geofence with one GeoJSON Feature (audited)",
-        handler: || put(admin::replace_geofence),
+        handler: || put(geofences::replace),
     },
     RouteSpec {
         method: "DELETE",
         path: "/api/geofences/{id}",
         roles: ADMIN,
         summary: "Delete a geofence (audited)",
-        handler: || delete(admin::delete_geofence),
+        handler: || delete(geofences::delete),
     },
     RouteSpec {
         method: "GET",
         path: "/api/units",
         roles: ALL,
         summary: "Units in scope",
-        handler: || get(handlers::units),
+        handler: || get(units::list),
     },
     RouteSpec {
         method: "POST",
         path: "/api/units",
         roles: ADMIN,
         summary: "Create a unit: name, parent (audited)",
-        handler: || post(admin::create_unit),
+        handler: || post(units::create),
     },
     RouteSpec {
         method: "PATCH",
         path: "/api/units/{id}",
         roles: ADMIN,
         summary: "Rename or move a unit with its sub-units: name, parent (audited)",
-        handler: || patch(admin::update_unit),
+        handler: || patch(units::update),
     },
     RouteSpec {
         method: "DELETE",
         path: "/api/units/{id}",
         roles: ADMIN,
         summary: "Delete a unit without vehicles, sub-units or users; else 409 (audited)",
-        handler: || delete(admin::delete_unit),
+        handler: || delete(units::delete),
     },
     RouteSpec {
         method: "GET",
         path: "/api/units/{id}/timetable",
         roles: ALL,
         summary: "A unit's working hours: its own stored timetable, else the nearest ancestor's, else `configuration`",
-        handler: || get(admin::unit_timetable),
+        handler: || get(calendars::unit_timetable),
     },
     RouteSpec {
         method: "PUT",
         path: "/api/units/{id}/timetable",
         roles: ADMIN,
         summary: "Replace a unit's working hours: periods, seasons as in `[[rules.unit_timetables]]` (audited)",
-        handler: || put(admin::put_unit_timetable),
+        handler: || put(calendars::put_unit_timetable),
     },
     RouteSpec {
         method: "DELETE",
         path: "/api/units/{id}/timetable",
         roles: ADMIN,
         summary: "Delete a unit's own working hours; it inherits again (audited)",
-        handler: || delete(admin::delete_unit_timetable),
+        handler: || delete(calendars::delete_unit_timetable),
     },
     RouteSpec {
         method: "GET",
         path: "/api/vehicles",
         roles: ALL,
         summary: "Vehicles in scope",
-        handler: || get(handlers::vehicles),
+        handler: || get(vehicles::list),
     },
     RouteSpec {
         method: "POST",
         path: "/api/vehicles",
         roles: ADMIN,
         summary: "Create a vehicle: plate, unit, class (audited)",
-        handler: || post(admin::create_vehicle),
+        handler: || post(vehicles::create),
     },
     RouteSpec {
         method: "GET",
         path: "/api/vehicles/{id}",
         roles: ALL,
         summary: "One vehicle with its latest position",
-        handler: || get(handlers::vehicle),
+        handler: || get(vehicles::detail),
     },
     RouteSpec {
         method: "PATCH",
         path: "/api/vehicles/{id}",
         roles: ADMIN,
         summary: "Change a vehicle's plate, unit or class (audited)",
-        handler: || patch(admin::update_vehicle),
+        handler: || patch(vehicles::update),
     },
     RouteSpec {
         method: "DELETE",
         path: "/api/vehicles/{id}",
         roles: ADMIN,
         summary: "Delete a vehicle without terminals, track or cases; else 409 (audited)",
-        handler: || delete(admin::delete_vehicle),
+        handler: || delete(vehicles::delete),
     },
     RouteSpec {
         method: "GET",
         path: "/api/vehicles/{id}/trips",
         roles: TRACKS,
         summary: "Trips and stops of a range: from, to (audited)",
-        handler: || get(trips::trips),
+        handler: || get(tracks::trips),
     },
     RouteSpec {
         method: "GET",
         path: "/api/vehicles/{id}/track",
         roles: TRACKS,
         summary: "Track export: format=geojson|gpx|kml|csv, from, to (audited)",
-        handler: || get(handlers::track_export),
+        handler: || get(exports::track),
     },
     RouteSpec {
         method: "GET",
         path: "/api/vehicles/{id}/replay",
         roles: TRACKS,
         summary: "Replay: simplified track, stops, trips, cases (audited)",
-        handler: || get(handlers::replay),
+        handler: || get(tracks::replay),
     },
     RouteSpec {
         method: "GET",
         path: "/api/vehicles/{id}/report",
         roles: TRACKS,
         summary: "Monthly report of one car: month=YYYY-MM; mileage, trips, time in use, violations (audited)",
-        handler: || get(handlers::monthly_report),
+        handler: || get(reports::monthly),
     },
     RouteSpec {
         method: "POST",
         path: "/api/vehicles/{id}/commands",
         roles: OPERATE,
         summary: "Downlink command to the vehicle's terminal (audited)",
-        handler: || post(handlers::command),
+        handler: || post(commands::send),
     },
     RouteSpec {
         method: "GET",
         path: "/api/terminals",
         roles: OPERATE,
         summary: "Terminals",
-        handler: || get(handlers::terminals),
+        handler: || get(terminals::list),
     },
     RouteSpec {
         method: "POST",
         path: "/api/terminals",
         roles: ADMIN,
         summary: "Provision a terminal: phone, terminal_id, vehicle or plate, edition (audited)",
-        handler: || post(admin::create_terminal),
+        handler: || post(terminals::create),
     },
     RouteSpec {
         method: "PATCH",
         path: "/api/terminals/{phone}",
         roles: ADMIN,
         summary: "Rebind a terminal or reset its auth code so it registers again (audited)",
-        handler: || patch(admin::update_terminal),
+        handler: || patch(terminals::update),
     },
     RouteSpec {
         method: "DELETE",
         path: "/api/terminals/{phone}",
         roles: ADMIN,
         summary: "Delete a terminal (audited)",
-        handler: || delete(admin::delete_terminal),
+        handler: || delete(terminals::delete),
     },
     RouteSpec {
         method: "GET",
         path: "/api/orders",
         roles: ALL,
         summary: "Dispatch orders and holiday filings of the cars in scope: plate, state, from, to",
-        handler: || get(admin::orders),
+        handler: || get(orders::list),
     },
     RouteSpec {
         method: "POST",
         path: "/api/orders",
         roles: OPERATE,
         summary: "Create an order or filing in the `order import` format (audited)",
-        handler: || post(admin::create_order),
+        handler: || post(orders::create),
     },
     RouteSpec {
         method: "PATCH",
         path: "/api/orders/{id}",
         roles: OPERATE,
         summary: "Move an order to requested, approved, cancelled or completed (audited)",
-        handler: || patch(admin::update_order),
+        handler: || patch(orders::update),
     },
     RouteSpec {
         method: "GET",
         path: "/api/calendars",
         roles: ALL,
         summary: "Holiday calendars: every year the rules know, with holidays and adjusted working days",
-        handler: || get(admin::calendars),
+        handler: || get(calendars::list),
     },
     RouteSpec {
         method: "PUT",
         path: "/api/calendars/{year}",
         roles: ADMIN,
         summary: "Store a year's calendar, the `calendar import` TOML file as the body (audited)",
-        handler: || put(admin::put_calendar),
+        handler: || put(calendars::put),
     },
     RouteSpec {
         method: "GET",
         path: "/api/positions/latest",
         roles: ALL,
         summary: "Latest position of every vehicle in scope",
-        handler: || get(handlers::latest),
+        handler: || get(live::latest),
     },
     RouteSpec {
         method: "GET",
         path: "/api/positions",
         roles: TRACKS,
         summary: "Stored points of a vehicle: plate or vehicle, from, to (audited)",
-        handler: || get(handlers::positions),
+        handler: || get(tracks::positions),
     },
     RouteSpec {
         method: "GET",
@@ -300,75 +280,65 @@ pub static ROUTES: &[RouteSpec] = &[
         path: "/api/cases",
         roles: CASES,
         summary: "Alert cases in scope: state, vehicle, limit",
-        handler: || get(handlers::cases),
+        handler: || get(cases::list),
     },
     RouteSpec {
         method: "GET",
         path: "/api/cases/{id}",
         roles: CASES,
         summary: "One alert case with its reasoning",
-        handler: || get(handlers::case),
+        handler: || get(cases::one),
     },
     RouteSpec {
         method: "POST",
         path: "/api/cases/{id}/actions",
         roles: CASES,
         summary: "Acknowledge, explain, close or escalate a case (audited)",
-        handler: || post(handlers::case_action),
+        handler: || post(cases::act),
     },
     RouteSpec {
         method: "GET",
         path: "/api/users",
         roles: ADMIN,
         summary: "Users",
-        handler: || get(handlers::users),
+        handler: || get(users::list),
     },
     RouteSpec {
         method: "POST",
         path: "/api/users",
         roles: ADMIN,
         summary: "Create a user (audited)",
-        handler: || post(handlers::create_user),
+        handler: || post(users::create),
     },
     RouteSpec {
         method: "DELETE",
         path: "/api/users/{username}",
         roles: ADMIN,
         summary: "Delete a user and end their sessions (audited)",
-        handler: || delete(handlers::delete_user),
+        handler: || delete(users::delete),
     },
     RouteSpec {
         method: "PATCH",
         path: "/api/users/{username}",
         roles: ADMIN,
         summary: "Disable or enable a user: disabled; disabling ends their sessions (audited)",
-        handler: || patch(admin::update_user),
+        handler: || patch(users::update),
     },
     RouteSpec {
         method: "GET",
         path: "/api/audit",
         roles: ADMIN,
         summary: "The tamper-evident audit log: after, limit",
-        handler: || get(handlers::audit_log),
+        handler: || get(audit_log::list),
     },
     RouteSpec {
         method: "GET",
         path: "/api/openapi.json",
         roles: PUBLIC,
         summary: "This API's OpenAPI document",
-        handler: || get(openapi::openapi),
+        handler: || get(|| async { Json(openapi::document(ROUTES)) }),
     },
 ];
-
-/// Operational routes (`/healthz`, `/readyz`, `/metrics`), separate so that a server that already
-/// serves them can leave them out.
-pub fn ops_router(state: ApiState) -> Router {
-    Router::new()
-        .route("/healthz", get(handlers::healthz))
-        .route("/readyz", get(handlers::readyz))
-        .route("/metrics", get(handlers::metrics))
-        .with_state(state)
-}
 
 /// The API and the page, built from [`ROUTES`]; every non-public route sits behind the role gate.
 pub fn router(state: ApiState) -> Router {
@@ -386,5 +356,8 @@ pub fn router(state: ApiState) -> Router {
         }
         r = r.route(spec.path, mr);
     }
-    r.merge(web::router()).with_state(state)
+    r.merge(web::router())
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
+        .with_state(state)
 }

@@ -1,17 +1,22 @@
-//! The scoped data layer: the only way handlers read vehicles, positions, tracks and cases.
+//! The scoped data layer: the only way handlers read vehicles, terminals, positions, tracks, driver
+//! events, orders and cases.
 //!
 //! A [`Scoped`] is built per request from the caller's [`Principal`]. Administrators, dispatchers and
 //! inspectors see every unit; a supervisor sees their unit and every unit below it. A vehicle outside
-//! the scope is refused with [`ApiError::Forbidden`] *before* its data is read, whatever route asked.
+//! the scope is refused with [`ApiError::Forbidden`] *before* its data is read, whatever route asked;
+//! so is anything that belongs to one (its terminal, its orders, its cases). To a scoped caller, out of
+//! scope and non-existent look the same.
 
 use std::collections::{HashMap, HashSet};
 
-use tianshu_model::{Position, Timestamp, Unit, UnitId, Vehicle, VehicleId};
-use tianshu_store::TrackStream;
+use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleId};
 use tianshu_store::access::Role;
+use tianshu_store::rules::StoredOrder;
+use tianshu_store::{DriverEvent, TrackStream};
 
 use crate::ApiState;
 use crate::auth::Principal;
+use crate::cases::{CaseAction, CaseFilter, CaseView};
 use crate::error::{ApiError, ApiResult};
 
 /// A request's view of the data.
@@ -86,6 +91,16 @@ impl Scoped {
         Ok(all)
     }
 
+    /// One unit in scope. Unknown is 404 to a caller who sees every unit; to a scoped caller, out of
+    /// scope and unknown look the same (403).
+    pub async fn unit(&self, id: UnitId) -> ApiResult<Unit> {
+        match self.units().await?.into_iter().find(|u| u.id == id) {
+            Some(u) => Ok(u),
+            None if !self.sees_all() => Err(ApiError::Forbidden),
+            None => Err(ApiError::NotFound(format!("unit {id}"))),
+        }
+    }
+
     /// The vehicles in scope.
     pub async fn vehicles(&self) -> ApiResult<Vec<Vehicle>> {
         let mut all = self.state.store().vehicles().await?;
@@ -119,6 +134,16 @@ impl Scoped {
         self.admit(v, || format!("plate {plate}"))
     }
 
+    /// The vehicle with `plate`, `None` when no vehicle has it, refused when outside the scope: for a
+    /// plate given as a field of a body, where an unknown plate is a bad field.
+    pub async fn find_vehicle_by_plate(&self, plate: &str) -> ApiResult<Option<Vehicle>> {
+        match self.state.store().vehicle_by_plate(plate).await? {
+            Some(v) if self.sees_unit(v.unit) => Ok(Some(v)),
+            Some(_) => Err(ApiError::Forbidden),
+            None => Ok(None),
+        }
+    }
+
     fn admit(&self, v: Option<Vehicle>, what: impl FnOnce() -> String) -> ApiResult<Vehicle> {
         match v {
             Some(v) if self.sees_unit(v.unit) => Ok(v),
@@ -136,6 +161,117 @@ impl Scoped {
             all.retain(|p| ids.contains(&p.vehicle));
         }
         Ok(all)
+    }
+
+    /// One vehicle's latest position, after the scope check.
+    pub async fn latest_position(&self, vehicle: VehicleId) -> ApiResult<Option<Position>> {
+        self.vehicle(vehicle).await?;
+        Ok(self.state.store().latest_position(vehicle).await?)
+    }
+
+    /// One vehicle's driver card events with `from <= time < to`, after the scope check.
+    pub async fn driver_events(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> ApiResult<Vec<DriverEvent>> {
+        self.vehicle(vehicle).await?;
+        Ok(self.state.store().driver_events(vehicle, from, to).await?)
+    }
+
+    /// The terminals bound to vehicles in scope (every terminal, bound or not, to a caller who sees
+    /// every unit).
+    pub async fn terminals(&self) -> ApiResult<Vec<Terminal>> {
+        let mut all = self.state.store().terminals().await?;
+        if let Some(ids) = self.vehicle_ids().await? {
+            all.retain(|t| t.vehicle.is_some_and(|v| ids.contains(&v)));
+        }
+        Ok(all)
+    }
+
+    /// One terminal, `None` when no terminal has the phone, refused when bound outside the scope.
+    pub async fn terminal(&self, phone: Phone) -> ApiResult<Option<Terminal>> {
+        let t = self.state.store().terminal(phone).await?;
+        match t {
+            Some(t) if self.sees_all() => Ok(Some(t)),
+            Some(t) => match t.vehicle {
+                Some(v) => self.vehicle(v).await.map(|_| Some(t)),
+                None => Err(ApiError::Forbidden),
+            },
+            None if self.sees_all() => Ok(None),
+            None => Err(ApiError::Forbidden),
+        }
+    }
+
+    /// The orders and filings of the cars in scope.
+    pub async fn orders(&self) -> ApiResult<Vec<StoredOrder>> {
+        let mut all = self.state.store().rules().orders().await?;
+        if !self.sees_all() {
+            let plates: HashSet<String> = self.vehicles().await?.into_iter().map(|v| v.plate).collect();
+            all.retain(|o| plates.contains(&o.plate));
+        }
+        Ok(all)
+    }
+
+    /// One order with its car, refused when the car is outside the scope.
+    pub async fn order(&self, id: &str) -> ApiResult<(StoredOrder, Vehicle)> {
+        let order = self
+            .state
+            .store()
+            .rules()
+            .orders()
+            .await?
+            .into_iter()
+            .find(|o| o.id == id);
+        match order {
+            Some(o) => {
+                let v = self.vehicle_by_plate(&o.plate).await?;
+                Ok((o, v))
+            }
+            None if !self.sees_all() => Err(ApiError::Forbidden),
+            None => Err(ApiError::NotFound(format!("order {id}"))),
+        }
+    }
+
+    /// Whether an order with this id exists, whoever's car it is for: ids are unique across units.
+    pub async fn order_id_taken(&self, id: &str) -> ApiResult<bool> {
+        let orders = self.state.store().rules().orders().await?;
+        Ok(orders.iter().any(|o| o.id == id))
+    }
+
+    /// The cases `filter` asks for, of the vehicles in scope only.
+    pub async fn cases(&self, mut filter: CaseFilter) -> ApiResult<Vec<CaseView>> {
+        if let Some(v) = filter.vehicle {
+            self.vehicle(v).await?;
+        }
+        filter.vehicles = self.vehicle_ids().await?;
+        filter.units = self.unit_ids();
+        let mut list = self.state.cases().list(&filter).await?;
+        // The engine is asked to filter; the scope is enforced here regardless.
+        if let Some(ids) = &filter.vehicles {
+            list.retain(|c| ids.contains(&c.vehicle));
+        }
+        Ok(list)
+    }
+
+    /// One case, refused when its vehicle is outside the scope.
+    pub async fn case(&self, id: &str) -> ApiResult<CaseView> {
+        match self.state.cases().get(id).await? {
+            Some(c) => {
+                self.vehicle(c.vehicle).await?;
+                Ok(c)
+            }
+            None if !self.sees_all() => Err(ApiError::Forbidden),
+            None => Err(ApiError::NotFound(format!("case {id}"))),
+        }
+    }
+
+    /// Applies the caller's action to a case in scope; the case before and after it.
+    pub async fn act_on_case(&self, id: &str, action: &CaseAction) -> ApiResult<(CaseView, CaseView)> {
+        let before = self.case(id).await?;
+        let after = self.state.cases().apply(id, action, &self.who.username).await?;
+        Ok((before, after))
     }
 
     /// One vehicle's track, after the scope check.

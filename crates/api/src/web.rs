@@ -1,12 +1,16 @@
 //! The page: assets built from `web/` by `build.rs` (esbuild over npm packages) and embedded in the
-//! binary, so the page needs no internet and no files next to the binary.
+//! binary, so the page needs no internet and no files next to the binary; and `GET /api/config`, the
+//! basemap settings it draws the map with.
 
-use axum::Router;
-use axum::extract::Path;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::ApiState;
+use crate::config::BasemapConfig;
+use crate::error::ApiError;
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
@@ -33,7 +37,7 @@ fn serve(name: &str) -> Response {
             };
             ([(CONTENT_TYPE, ct), (CACHE_CONTROL, cache)], body).into_response()
         }
-        None => StatusCode::NOT_FOUND.into_response(),
+        None => ApiError::NotFound(format!("asset {name}")).into_response(),
     }
 }
 
@@ -50,4 +54,9 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(index))
         .route("/assets/{name}", get(file))
+}
+
+/// `GET /api/config`: what the page needs to draw the map.
+pub async fn page_config(State(state): State<ApiState>) -> Json<BasemapConfig> {
+    Json(state.config().basemap.clone())
 }

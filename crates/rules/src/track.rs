@@ -26,10 +26,10 @@ pub struct Stop {
     pub from: Timestamp,
     /// Departure (or the end of the range).
     pub to: Timestamp,
-    /// Where, WGS-84 degrees.
-    pub lon: f64,
-    /// Where, WGS-84 degrees.
-    pub lat: f64,
+    /// Where: longitude, WGS-84 degrees.
+    pub lon_deg: f64,
+    /// Where: latitude, WGS-84 degrees.
+    pub lat_deg: f64,
     /// Ignition stayed on throughout (idling).
     pub idling: bool,
 }
@@ -77,8 +77,8 @@ pub fn trips_and_stops(points: &[Position]) -> (Vec<Trip>, Vec<Stop>) {
         .map(|&(s, e)| Stop {
             from: points[s].fix_time,
             to: points[e].fix_time,
-            lon: points[s].lon(),
-            lat: points[s].lat(),
+            lon_deg: points[s].lon(),
+            lat_deg: points[s].lat(),
             idling: points[s..=e].iter().all(|p| p.status.acc_on()),
         })
         .collect();

@@ -43,6 +43,15 @@ const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
 function fmtDur(ms) { const m = Math.round(ms / 60000); return m >= 60 ? `${Math.floor(m / 60)}h${pad(m % 60)}m` : `${m}m`; }
 const parseTime = (v) => (typeof v === 'number' ? v : Date.parse(v));
 
+// ---------- positions ----------
+// Every position the API sends (live feed, vehicle detail, a terminal's answer) has one shape, the unit
+// in each field's name: vehicle, fix_time (RFC 3339), lon_deg, lat_deg, speed_kmh, course_deg, acc_on,
+// alarm, status, ...
+/** The fix time of a position, UTC milliseconds. */
+const fixMs = (p) => Date.parse(p.fix_time);
+/** Where a position is drawn on the basemap. */
+const at = (p) => disp(p.lon_deg, p.lat_deg);
+
 // ---------- vehicle state ----------
 const OFFLINE_MS = 10 * 60 * 1000;
 const COLORS = { moving: '#2e7d32', idling: '#f0a500', parked: '#4a6fa5', offline: '#9e9e9e', alarm: '#d32f2f' };
@@ -51,10 +60,10 @@ let latestFix = 0;
 function fleetNow() { return latestFix || Date.now(); }
 function stateOf(p, now) {
   if (!p) return 'offline';
-  if (now - p.t > OFFLINE_MS) return 'offline';
+  if (now - fixMs(p) > OFFLINE_MS) return 'offline';
   if (p.alarm) return 'alarm';
-  if (p.kmh >= 3) return 'moving';
-  return p.acc ? 'idling' : 'parked';
+  if (p.speed_kmh >= 3) return 'moving';
+  return p.acc_on ? 'idling' : 'parked';
 }
 
 // ---------- session ----------
@@ -208,11 +217,11 @@ function redrawCars() {
   for (const v of S.vehicles.values()) {
     const p = S.positions.get(v.id);
     if (!p || !visible(v)) continue;
-    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: disp(p.lon, p.lat) }, properties: { id: v.id, state: stateOf(p, now), course: p.course } });
+    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: at(p) }, properties: { id: v.id, state: stateOf(p, now), course: p.course_deg } });
   }
   $('#live-count').textContent = String(features.length);
   if (map && map.getSource('cars') && S.view === 'live') map.getSource('cars').setData({ type: 'FeatureCollection', features });
-  if (S.follow && S.positions.get(S.follow) && map) { const p = S.positions.get(S.follow); map.easeTo({ center: disp(p.lon, p.lat), duration: 500 }); }
+  if (S.follow && S.positions.get(S.follow) && map) { const p = S.positions.get(S.follow); map.easeTo({ center: at(p), duration: 500 }); }
   if (S.cardVehicle) renderCard();
   renderVehicleList();
 }
@@ -248,7 +257,7 @@ function renderVehicleList() {
     if (rows.length >= 200) break;
   }
   $('#vehicle-list').replaceChildren(...rows.map(([v, p]) => el('div', { class: 'vrow', 'data-vehicle': v.id, onclick: () => openCard(v.id, true) },
-    el('i', { style: `background:${COLORS[stateOf(p, now)]}` }), v.plate, el('span', { class: 'sp' }, p ? `${p.kmh.toFixed(0)} ${t('kmh')}` : t('none')))));
+    el('i', { style: `background:${COLORS[stateOf(p, now)]}` }), v.plate, el('span', { class: 'sp' }, p ? `${p.speed_kmh.toFixed(0)} ${t('kmh')}` : t('none')))));
 }
 
 function openCard(id, fly = false) {
@@ -257,7 +266,7 @@ function openCard(id, fly = false) {
   // Driver and current order come from the vehicle's detail (sign-ins and orders), fetched on open.
   api(`/api/vehicles/${S.cardVehicle}`).then((d) => { if (d.id === S.cardVehicle) { S.cardDetail = d; renderCard(); } }).catch(() => {});
   const p = S.positions.get(S.cardVehicle);
-  if (fly && p && map) map.flyTo({ center: disp(p.lon, p.lat), zoom: Math.max(map.getZoom(), 14) });
+  if (fly && p && map) map.flyTo({ center: at(p), zoom: Math.max(map.getZoom(), 14) });
   renderCard();
 }
 
@@ -284,9 +293,9 @@ async function renderCard() {
     el('dl', {},
       el('dt', {}, t('unit')), el('dd', {}, unit ? unit.name : v.unit),
       el('dt', {}, t('state')), el('dd', {}, t(stateOf(p, fleetNow()))),
-      el('dt', {}, t('speed')), el('dd', {}, p ? `${p.kmh.toFixed(1)} ${t('kmh')}` : t('none')),
-      el('dt', {}, t('course')), el('dd', {}, p ? `${p.course}°` : t('none')),
-      el('dt', {}, t('last_fix')), el('dd', {}, p ? fmtTime(p.t) : t('none')),
+      el('dt', {}, t('speed')), el('dd', {}, p ? `${p.speed_kmh.toFixed(1)} ${t('kmh')}` : t('none')),
+      el('dt', {}, t('course')), el('dd', {}, p ? `${p.course_deg}°` : t('none')),
+      el('dt', {}, t('last_fix')), el('dd', {}, p ? fmtTime(fixMs(p)) : t('none')),
       el('dt', {}, t('driver')), el('dd', { id: 'card-driver' }, (S.cardDetail && S.cardDetail.driver) || t('none')),
       el('dt', {}, t('order')), el('dd', { id: 'card-order' }, orderText(S.cardDetail && S.cardDetail.order))),
     el('div', { class: 'actions' },
@@ -384,7 +393,7 @@ function renderCommandResult(vid, kind) {
         const q = r.position;
         content = [t('position_answered'), el('dl', { class: 'answer' },
           el('dt', {}, t('time')), el('dd', { class: 'answer-time' }, fmtTime(parseTime(q.fix_time))),
-          el('dt', {}, t('position')), el('dd', { class: 'answer-position' }, `${q.lat.toFixed(5)}, ${q.lon.toFixed(5)}`),
+          el('dt', {}, t('position')), el('dd', { class: 'answer-position' }, `${q.lat_deg.toFixed(5)}, ${q.lon_deg.toFixed(5)}`),
           el('dt', {}, t('speed')), el('dd', { class: 'answer-speed' }, `${q.speed_kmh.toFixed(1)} ${t('kmh')}`),
           el('dt', {}, t('course')), el('dd', {}, `${q.course_deg}°`))];
       } else if (kind === 'track') {
@@ -431,8 +440,8 @@ function connectLive() {
     const m = JSON.parse(ev.data);
     if (m.type === 'snapshot') {
       S.vehicles = new Map(m.vehicles.map((v) => [v.id, v]));
-      S.positions = new Map(m.positions.map((p) => [p.v, p]));
-      latestFix = m.positions.reduce((a, p) => Math.max(a, p.t), 0);
+      S.positions = new Map(m.positions.map((p) => [p.vehicle, p]));
+      latestFix = m.positions.reduce((a, p) => Math.max(a, fixMs(p)), 0);
       if (!S.replayRangeSet && latestFix) {
         // Default replay range: the last two hours of the fleet's own clock.
         S.replayRangeSet = true;
@@ -442,9 +451,10 @@ function connectLive() {
       fillPlates();
     } else if (m.type === 'positions') {
       for (const p of m.points) {
-        const old = S.positions.get(p.v);
-        if (!old || old.t <= p.t) S.positions.set(p.v, p);
-        if (p.t > latestFix && p.t < Date.now() + 3600e3) latestFix = p.t;
+        const old = S.positions.get(p.vehicle);
+        const fix = fixMs(p);
+        if (!old || fixMs(old) <= fix) S.positions.set(p.vehicle, p);
+        if (fix > latestFix && fix < Date.now() + 3600e3) latestFix = fix;
       }
       S.updates += m.points.length;
       $('#live-updates').textContent = String(S.updates);
@@ -463,6 +473,11 @@ function fillPlates() {
 
 // ---------- replay ----------
 const SPEEDS = [1, 2, 4, 8, 16, 32, 64];
+// The replay's points are compact rows, for size; the API names their columns once (`columns`:
+// fix_time_ms, lon_deg, lat_deg, speed_kmh, course_deg, acc_on, alarm) and the page reads them by name.
+let COL = {};
+const rowMs = (p) => p[COL.fix_time_ms];
+const rowAt = (p) => disp(p[COL.lon_deg], p[COL.lat_deg]);
 function vehicleByPlate(plate) { for (const v of S.vehicles.values()) if (v.plate === plate.trim()) return v; return null; }
 
 async function loadReplay() {
@@ -474,7 +489,8 @@ async function loadReplay() {
   let r;
   try { r = await api(`/api/vehicles/${v.id}/replay?from=${iso(from)}&to=${iso(to)}`); } catch (e) { $('#replay-info').textContent = e.message; return; }
   stopPlay();
-  S.replay = { v, from, to, r, pts: r.points, time: r.points.length ? r.points[0][0] : from, playing: false, speed: Number($('#replay-speed').value) || 8 };
+  COL = Object.fromEntries(r.columns.map((c, i) => [c, i]));
+  S.replay = { v, from, to, r, pts: r.points, time: r.points.length ? rowMs(r.points[0]) : from, playing: false, speed: Number($('#replay-speed').value) || 8 };
   $('#replay-info').textContent = `${r.total_points} ${t('points')}, ${r.points.length} ${t('shown')}`;
   $('#replay-exports').replaceChildren(el('span', {}, `${t('export')}:`), ...['geojson', 'gpx', 'kml', 'csv'].map((f) =>
     el('a', { href: `/api/vehicles/${v.id}/track?from=${iso(from)}&to=${iso(to)}&format=${f}`, download: '' }, f.toUpperCase())));
@@ -482,14 +498,14 @@ async function loadReplay() {
   const features = [];
   for (let i = 1; i < r.points.length; i++) {
     const a = r.points[i - 1]; const b = r.points[i];
-    features.push({ type: 'Feature', properties: { kmh: b[3] }, geometry: { type: 'LineString', coordinates: [disp(a[1], a[2]), disp(b[1], b[2])] } });
+    features.push({ type: 'Feature', properties: { kmh: b[COL.speed_kmh] }, geometry: { type: 'LineString', coordinates: [rowAt(a), rowAt(b)] } });
   }
   map.getSource('track').setData({ type: 'FeatureCollection', features });
   map.getSource('track-detail').setData(emptyFC());
-  map.getSource('stops').setData({ type: 'FeatureCollection', features: r.stops.map((s) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(s.lon, s.lat) } })) });
+  map.getSource('stops').setData({ type: 'FeatureCollection', features: r.stops.map((s) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(s.lon_deg, s.lat_deg) } })) });
   if (r.points.length) {
     const b = new maplibregl.LngLatBounds();
-    for (const p of r.points) b.extend(disp(p[1], p[2]));
+    for (const p of r.points) b.extend(rowAt(p));
     map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 0 });
   }
   // Timeline: stops and episodes, placed on the time axis.
@@ -510,12 +526,16 @@ function positionAt(ms) {
   const pts = S.replay.pts;
   if (!pts.length) return null;
   let lo = 0; let hi = pts.length - 1;
-  if (ms <= pts[0][0]) return pts[0];
-  if (ms >= pts[hi][0]) return pts[hi];
-  while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (pts[mid][0] <= ms) lo = mid; else hi = mid; }
+  if (ms <= rowMs(pts[0])) return pts[0];
+  if (ms >= rowMs(pts[hi])) return pts[hi];
+  while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (rowMs(pts[mid]) <= ms) lo = mid; else hi = mid; }
   const a = pts[lo]; const b = pts[hi];
-  const f = (ms - a[0]) / Math.max(1, b[0] - a[0]);
-  return [ms, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f, a[3] + (b[3] - a[3]) * f, b[4], a[5], a[6]];
+  const f = (ms - rowMs(a)) / Math.max(1, rowMs(b) - rowMs(a));
+  const out = a.slice();
+  for (const c of ['lon_deg', 'lat_deg', 'speed_kmh']) out[COL[c]] = a[COL[c]] + (b[COL[c]] - a[COL[c]]) * f;
+  out[COL.fix_time_ms] = ms;
+  out[COL.course_deg] = b[COL.course_deg];
+  return out;
 }
 
 function seek(ms) {
@@ -526,8 +546,8 @@ function seek(ms) {
   $('#replay-time').textContent = fmtTime(R.time);
   $('#timeline-cursor').style.left = `${((R.time - R.from) / (R.to - R.from)) * 100}%`;
   if (p) {
-    $('#replay-speed-now').textContent = `${p[3].toFixed(0)} ${t('kmh')}`;
-    map.getSource('cursor').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { course: p[4] }, geometry: { type: 'Point', coordinates: disp(p[1], p[2]) } }] });
+    $('#replay-speed-now').textContent = `${p[COL.speed_kmh].toFixed(0)} ${t('kmh')}`;
+    map.getSource('cursor').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { course: p[COL.course_deg] }, geometry: { type: 'Point', coordinates: rowAt(p) } }] });
   }
 }
 
@@ -547,9 +567,9 @@ function stopPlay() { if (S.replay) S.replay.playing = false; cancelAnimationFra
 function step(dir) {
   const R = S.replay; if (!R) return;
   const pts = R.pts;
-  let i = pts.findIndex((p) => p[0] > R.time);
-  if (dir < 0) { i = pts.length - 1; while (i >= 0 && pts[i][0] >= R.time) i--; }
-  if (i >= 0 && i < pts.length) seek(pts[i][0]);
+  let i = pts.findIndex((p) => rowMs(p) > R.time);
+  if (dir < 0) { i = pts.length - 1; while (i >= 0 && rowMs(pts[i]) >= R.time) i--; }
+  if (i >= 0 && i < pts.length) seek(rowMs(pts[i]));
 }
 
 // Full detail on zoom: the simplified track is enough overall; close in, fetch every point around the cursor.
@@ -562,7 +582,7 @@ function maybeDetail() {
     const from = Math.max(R.from, R.time - 30 * 60e3); const to = Math.min(R.to, R.time + 30 * 60e3);
     try {
       const d = await api(`/api/vehicles/${R.v.id}/replay?from=${iso(from)}&to=${iso(to)}&tolerance_m=0`);
-      map.getSource('track-detail').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: d.points.map((p) => disp(p[1], p[2])) } }] });
+      map.getSource('track-detail').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: d.points.map(rowAt) } }] });
     } catch (_) { /* keep the simplified track */ }
   }, 400);
 }

@@ -145,8 +145,7 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         Some(u) => Some(resolve_unit(&store, u).await?),
         None => None,
     };
-    tianshu_api::handlers::validate_new_user(&args.username, &password, role, unit)
-        .map_err(anyhow::Error::msg)?;
+    tianshu_api::validate_new_user(&args.username, &password, role, unit).map_err(anyhow::Error::msg)?;
     let password_hash = tianshu_api::hash_password(&password).map_err(anyhow::Error::msg)?;
     let user = store
         .access()

@@ -7,61 +7,30 @@
 //! sent a fresh snapshot, so it never shows a stale picture for long. Reconnecting is simply a new
 //! snapshot: the page needs no resume token.
 //!
-//! Messages (JSON text frames):
+//! Messages (JSON text frames), positions in the API's one shape ([`WirePosition`]):
 //! - `{"type":"snapshot","vehicles":[...],"positions":[...]}`
 //! - `{"type":"positions","points":[...]}`
 //! - `{"type":"alert","alert":{...}}`
+//!
+//! `GET /api/positions/latest` answers the snapshot's positions once, without the socket.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde::Serialize;
-use tianshu_model::{Position, VehicleId};
+use tianshu_model::VehicleId;
 use tokio::sync::broadcast;
 
 use crate::ApiState;
 use crate::auth::Principal;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::position::{WirePosition, wire_positions};
 use crate::scope::Scoped;
-
-/// A position as the page draws it: degrees, km/h, and the two status bits it colours by.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct LivePoint {
-    /// Vehicle id.
-    pub v: i64,
-    /// Fix time, UTC milliseconds.
-    pub t: i64,
-    /// Longitude, WGS-84 degrees.
-    pub lon: f64,
-    /// Latitude, WGS-84 degrees.
-    pub lat: f64,
-    /// Speed, km/h.
-    pub kmh: f64,
-    /// Course, degrees from north.
-    pub course: u16,
-    /// Ignition on.
-    pub acc: bool,
-    /// The raw alarm word (non-zero: in alarm).
-    pub alarm: u32,
-}
-
-impl From<&Position> for LivePoint {
-    fn from(p: &Position) -> Self {
-        LivePoint {
-            v: p.vehicle.0,
-            t: p.fix_time.millis(),
-            lon: p.lon(),
-            lat: p.lat(),
-            kmh: p.speed_kmh(),
-            course: p.course_deg,
-            acc: p.status.acc_on(),
-            alarm: p.alarm.0,
-        }
-    }
-}
 
 /// An alert as pushed to the page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -108,22 +77,29 @@ impl LiveHub {
 enum Outgoing<'a> {
     Snapshot {
         vehicles: &'a [tianshu_model::Vehicle],
-        positions: Vec<LivePoint>,
+        positions: Vec<WirePosition>,
     },
     Positions {
-        points: Vec<LivePoint>,
+        points: Vec<WirePosition>,
     },
     Alert {
         alert: &'a AlertEvent,
     },
 }
 
+/// `GET /api/positions/latest`: the latest position of every vehicle in scope.
+pub async fn latest(State(state): State<ApiState>, who: Principal) -> ApiResult<Json<Vec<WirePosition>>> {
+    let points = Scoped::new(&state, &who).await?.latest_positions().await?;
+    Ok(Json(wire_positions(&points)))
+}
+
 /// `GET /api/live`: the WebSocket upgrade.
 pub async fn live(
     State(state): State<ApiState>,
     who: Principal,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
     // Scope is fixed at connect time; a reconnect picks up registry changes.
     let scoped = Scoped::new(&state, &who).await?;
     Ok(ws.on_upgrade(move |socket| async move {
@@ -137,12 +113,7 @@ pub async fn live(
 
 async fn snapshot(scoped: &Scoped) -> ApiResult<String> {
     let vehicles = scoped.vehicles().await?;
-    let positions = scoped
-        .latest_positions()
-        .await?
-        .iter()
-        .map(LivePoint::from)
-        .collect();
+    let positions = wire_positions(&scoped.latest_positions().await?);
     Ok(serde_json::to_string(&Outgoing::Snapshot {
         vehicles: &vehicles,
         positions,
@@ -173,11 +144,11 @@ async fn feed(
                     socket.send(Message::Text(snapshot(&scoped).await?.into())).await?;
                     continue;
                 }
-                let pts: Vec<LivePoint> = batch
+                let pts: Vec<WirePosition> = batch
                     .points
                     .iter()
                     .filter(|p| visible.as_ref().is_none_or(|s| s.contains(&p.vehicle)))
-                    .map(LivePoint::from)
+                    .map(WirePosition::from)
                     .collect();
                 if !pts.is_empty() {
                     let text = serde_json::to_string(&Outgoing::Positions { points: pts })?;

@@ -1,0 +1,189 @@
+//! The one shape of a position on the wire.
+//!
+//! Every JSON answer that carries a position (a vehicle's latest fix, the stored points of a range, the
+//! position a terminal reports when asked) and the live feed's snapshots and deltas write it with
+//! [`WirePosition`]: the unit of each quantity is in its field's name, times are RFC 3339 UTC as
+//! everywhere in the API, and what a terminal reports only sometimes (odometer, fuel, satellites,
+//! signal) is left out when it did not:
+//!
+//! ```json
+//! {"vehicle":7,"phone":"13800000001","fix_time":"2026-11-27T08:00:00Z","recv_time":"2026-11-27T08:00:01Z",
+//!  "lon_deg":115.040001,"lat_deg":30.2,"altitude_m":30,"speed_kmh":42.0,"course_deg":90,
+//!  "acc_on":true,"alarm":0,"status":3,"mileage_km":12345.6,"source":"live"}
+//! ```
+//!
+//! Coordinates are the stored micro-degrees divided by a million, which JSON writes back as the same
+//! six decimals; speeds and the odometer are the protocol's tenths divided by ten.
+//!
+//! One answer is compact instead, for size: the replay view's points are rows ([`ReplayRow`]) whose
+//! columns are named once per answer ([`REPLAY_COLUMNS`], the units in the names as here). A month of
+//! 10-second points asked for with every point is 259,200 positions: as rows 12.6 MB in 196 ms, as
+//! objects 69 MB in 393 ms (web bench `web/replay_month_json_every_point`, see BENCHMARKS.md). The
+//! page interpolates over the rows as they come.
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+use tianshu_model::Position;
+
+use crate::text::write_time;
+
+/// A position as the API sends it; see the module documentation for the shape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WirePosition(pub Position);
+
+impl From<&Position> for WirePosition {
+    fn from(p: &Position) -> Self {
+        WirePosition(*p)
+    }
+}
+
+impl From<Position> for WirePosition {
+    fn from(p: Position) -> Self {
+        WirePosition(p)
+    }
+}
+
+/// Positions as the API sends them.
+pub fn wire_positions(points: &[Position]) -> Vec<WirePosition> {
+    points.iter().map(WirePosition::from).collect()
+}
+
+/// RFC 3339, written without a formatter (the live feed and the stored points write many).
+fn time_text(t: tianshu_model::Timestamp) -> String {
+    let mut s = String::with_capacity(24);
+    write_time(&mut s, t);
+    s
+}
+
+impl Serialize for WirePosition {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = &self.0;
+        let mut o = s.serialize_struct("WirePosition", 17)?;
+        o.serialize_field("vehicle", &p.vehicle)?;
+        o.serialize_field("phone", &p.phone)?;
+        o.serialize_field("fix_time", &time_text(p.fix_time))?;
+        o.serialize_field("recv_time", &time_text(p.recv_time))?;
+        o.serialize_field("lon_deg", &p.lon())?;
+        o.serialize_field("lat_deg", &p.lat())?;
+        o.serialize_field("altitude_m", &p.altitude_m)?;
+        o.serialize_field("speed_kmh", &p.speed_kmh())?;
+        o.serialize_field("course_deg", &p.course_deg)?;
+        o.serialize_field("acc_on", &p.status.acc_on())?;
+        o.serialize_field("alarm", &p.alarm.0)?;
+        o.serialize_field("status", &p.status.0)?;
+        match p.mileage_dkm {
+            Some(m) => o.serialize_field("mileage_km", &(f64::from(m) / 10.0))?,
+            None => o.skip_field("mileage_km")?,
+        }
+        match p.fuel_dl {
+            Some(f) => o.serialize_field("fuel_l", &(f64::from(f) / 10.0))?,
+            None => o.skip_field("fuel_l")?,
+        }
+        match p.satellites {
+            Some(n) => o.serialize_field("satellites", &n)?,
+            None => o.skip_field("satellites")?,
+        }
+        match p.rssi {
+            Some(n) => o.serialize_field("rssi", &n)?,
+            None => o.skip_field("rssi")?,
+        }
+        o.serialize_field("source", &p.source)?;
+        o.end()
+    }
+}
+
+/// The columns of a [`ReplayRow`], in order, sent with the rows.
+pub const REPLAY_COLUMNS: [&str; 7] = [
+    "fix_time_ms",
+    "lon_deg",
+    "lat_deg",
+    "speed_kmh",
+    "course_deg",
+    "acc_on",
+    "alarm",
+];
+
+/// A position as a row of the replay view: `[fix_time_ms, lon_deg, lat_deg, speed_kmh, course_deg,
+/// acc_on (1 or 0), alarm]`, as [`REPLAY_COLUMNS`] names them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplayRow(pub Position);
+
+impl Serialize for ReplayRow {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let p = &self.0;
+        let mut t = s.serialize_tuple(REPLAY_COLUMNS.len())?;
+        t.serialize_element(&p.fix_time.millis())?;
+        t.serialize_element(&p.lon())?;
+        t.serialize_element(&p.lat())?;
+        t.serialize_element(&p.speed_kmh())?;
+        t.serialize_element(&p.course_deg)?;
+        t.serialize_element(&u8::from(p.status.acc_on()))?;
+        t.serialize_element(&p.alarm.0)?;
+        t.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tianshu_model::{Phone, StatusFlags, Timestamp, VehicleId};
+
+    use super::*;
+
+    fn sample() -> Position {
+        Position {
+            vehicle: VehicleId(7),
+            phone: Phone(13_800_000_001),
+            fix_time: Timestamp::from_secs(1_795_766_400),
+            recv_time: Timestamp::from_millis(1_795_766_401_250),
+            lat_e6: -30_200_000,
+            lon_e6: 115_040_001,
+            altitude_m: -3,
+            speed_dkmh: 456,
+            course_deg: 359,
+            status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED),
+            mileage_dkm: Some(123_456),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_quantity_carries_its_unit_and_exact_value() {
+        let j = serde_json::to_value(WirePosition(sample())).unwrap_or_default();
+        assert_eq!(j["vehicle"], 7);
+        assert_eq!(j["phone"], "13800000001");
+        assert_eq!(j["fix_time"], "2026-11-27T08:00:00Z");
+        assert_eq!(j["recv_time"], "2026-11-27T08:00:01.250Z");
+        assert_eq!(j["lon_deg"].as_f64(), Some(115.040001));
+        assert_eq!(j["lat_deg"].as_f64(), Some(-30.2));
+        assert_eq!(j["altitude_m"], -3);
+        assert_eq!(j["speed_kmh"].as_f64(), Some(45.6));
+        assert_eq!(j["course_deg"], 359);
+        assert_eq!(j["acc_on"], true);
+        assert_eq!(j["mileage_km"].as_f64(), Some(12345.6));
+        assert_eq!(j["source"], "live");
+        // Not reported: not sent.
+        assert!(j.get("fuel_l").is_none() && j.get("satellites").is_none() && j.get("rssi").is_none());
+        let text = serde_json::to_string(&WirePosition(sample())).unwrap_or_default();
+        assert!(
+            text.contains(r#""lon_deg":115.040001,"lat_deg":-30.2,"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_replay_row_holds_the_named_columns_in_order() {
+        let row = serde_json::to_value(ReplayRow(sample())).unwrap_or_default();
+        let p = serde_json::to_value(WirePosition(sample())).unwrap_or_default();
+        let cells = row.as_array().cloned().unwrap_or_default();
+        assert_eq!(cells.len(), REPLAY_COLUMNS.len());
+        assert_eq!(cells[0], 1_795_766_400_000_i64);
+        // Every other column is the field of the same name in the one shape (acc_on as 1 or 0).
+        for (name, cell) in REPLAY_COLUMNS.iter().zip(&cells).skip(1) {
+            let want = match &p[*name] {
+                serde_json::Value::Bool(b) => serde_json::json!(u8::from(*b)),
+                v => v.clone(),
+            };
+            assert_eq!(cell, &want, "{name}");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Geofences: `GET`/`POST /api/geofences`, `PUT`/`DELETE /api/geofences/{id}`.
+//!
+//! A fence travels as one GeoJSON Feature in the `tianshu geofence import` format and is checked by
+//! the same parser the import uses, so that a fence the API accepts is one an import would accept. The
+//! listing is one FeatureCollection with each feature's id. Every write is stored past the reference
+//! stamp, so the running rules pick it up at their next reload.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tianshu_store::rules::StoredFence;
+
+use crate::ApiState;
+use crate::audit;
+use crate::auth::{Client, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Path};
+use crate::resources::{now, rules_write_time};
+
+/// A stored fence as a GeoJSON Feature with its id, in the import format's properties.
+fn feature(id: i64, f: &StoredFence) -> Value {
+    let mut properties = serde_json::Map::new();
+    for key in ["name", "kind", "unit", "category", "speed_limit_kmh"] {
+        if let Some(v) = f.body.get(key).filter(|v| !v.is_null()) {
+            properties.insert(key.into(), v.clone());
+        }
+    }
+    json!({
+        "type": "Feature",
+        "id": id,
+        "geometry": {
+            "type": "MultiPolygon",
+            "coordinates": f.body.get("polygons").cloned().unwrap_or_else(|| json!([])),
+        },
+        "properties": properties,
+        "updated": f.updated,
+    })
+}
+
+/// `GET /api/geofences`: every stored fence (regions, depots, prohibited places, speed zones) as one
+/// GeoJSON FeatureCollection, each feature with its id for `PUT`/`DELETE /api/geofences/{id}`.
+pub async fn list(State(state): State<ApiState>) -> ApiResult<Response> {
+    let features: Vec<Value> = state
+        .store()
+        .rules()
+        .geofences_with_ids()
+        .await?
+        .iter()
+        .map(|(id, f)| feature(*id, f))
+        .collect();
+    let body = json!({"type": "FeatureCollection", "features": features}).to_string();
+    Ok(([(CONTENT_TYPE, "application/geo+json")], body).into_response())
+}
+
+/// Checks one GeoJSON Feature with the import's parser, and that a depot's unit exists.
+async fn parse(state: &ApiState, feature: Value) -> ApiResult<StoredFence> {
+    if !feature.is_object() {
+        return Err(ApiError::BadRequest(
+            "body: expected a GeoJSON Feature object".into(),
+        ));
+    }
+    // The import format is a FeatureCollection; one feature is a collection of one.
+    let text = json!({"type": "FeatureCollection", "features": [feature]}).to_string();
+    let mut fences =
+        tianshu_rules::fences::parse_geojson(&text).map_err(|e| ApiError::BadRequest(e.reason))?;
+    let fence = fences
+        .pop()
+        .ok_or_else(|| ApiError::BadRequest("body: expected a GeoJSON Feature".into()))?;
+    if let Some(path) = &fence.unit {
+        let units = state.store().units().await?;
+        if !tianshu_rules::unit_paths(&units).values().any(|p| p == path) {
+            return Err(ApiError::BadRequest(format!(
+                "properties.unit: there is no unit {path:?}"
+            )));
+        }
+    }
+    Ok(StoredFence {
+        kind: fence.kind.as_str().to_string(),
+        name: fence.name.clone(),
+        body: serde_json::to_value(&fence).map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        updated: rules_write_time(state).await?,
+    })
+}
+
+fn detail(id: i64, f: &StoredFence) -> String {
+    format!("geofence {id} {} {:?}", f.kind, f.name)
+}
+
+/// `POST /api/geofences`: one GeoJSON Feature in the import format.
+pub async fn create(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Body(body): Body<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let fence = parse(&state, body).await?;
+    let id = state
+        .store()
+        .rules()
+        .create_geofence(&fence, fence.updated)
+        .await?;
+    audit::change(&state, &who, client, "geofence.create", None, detail(id, &fence)).await?;
+    Ok((StatusCode::CREATED, Json(feature(id, &fence))))
+}
+
+/// `PUT /api/geofences/{id}`: replaces a fence with one GeoJSON Feature.
+pub async fn replace(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+    Body(body): Body<Value>,
+) -> ApiResult<Json<Value>> {
+    let fence = parse(&state, body).await?;
+    state
+        .store()
+        .rules()
+        .replace_geofence(id, &fence, fence.updated)
+        .await?;
+    audit::change(&state, &who, client, "geofence.replace", None, detail(id, &fence)).await?;
+    Ok(Json(feature(id, &fence)))
+}
+
+/// `DELETE /api/geofences/{id}`
+pub async fn delete(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    state.store().rules().delete_geofence(id, now()).await?;
+    let detail = format!("geofence {id}");
+    audit::change(&state, &who, client, "geofence.delete", None, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

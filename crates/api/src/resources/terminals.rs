@@ -1,0 +1,195 @@
+//! Terminals: `GET`/`POST /api/terminals`, `PATCH`/`DELETE /api/terminals/{phone}`.
+//!
+//! A terminal is shown without its auth-code hash, only whether it holds one. It is bound to a vehicle
+//! by id or by plate (a plate nobody has is a bad field, not a missing resource); rebinding clears the
+//! auth code so that it registers again. Reads go through the scope.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tianshu_model::{Edition, Phone, Terminal, VehicleId};
+use tianshu_store::registry_admin::{NewTerminal, TerminalChange};
+
+use crate::ApiState;
+use crate::audit;
+use crate::auth::{Client, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Path, present};
+use crate::scope::Scoped;
+
+/// A terminal as the API shows it (never its auth-code hash).
+#[derive(Debug, Serialize)]
+pub struct TerminalView {
+    /// Phone number.
+    pub phone: Phone,
+    /// Terminal id.
+    pub terminal_id: String,
+    /// Edition last seen.
+    pub edition: Option<Edition>,
+    /// Whether it holds an auth code (has registered since it was provisioned or last reset).
+    pub registered: bool,
+    /// Bound vehicle.
+    pub vehicle: Option<VehicleId>,
+}
+
+impl From<Terminal> for TerminalView {
+    fn from(t: Terminal) -> Self {
+        TerminalView {
+            phone: t.phone,
+            terminal_id: t.terminal_id,
+            edition: t.edition,
+            registered: t.auth_code_hash.is_some(),
+            vehicle: t.vehicle,
+        }
+    }
+}
+
+/// `GET /api/terminals`: the terminals of the vehicles in scope.
+pub async fn list(State(state): State<ApiState>, who: Principal) -> ApiResult<Json<Vec<TerminalView>>> {
+    let terminals = Scoped::new(&state, &who).await?.terminals().await?;
+    Ok(Json(terminals.into_iter().map(TerminalView::from).collect()))
+}
+
+/// `POST /api/terminals` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTerminalReq {
+    /// Phone number in the JT/T 808 header (a string of digits).
+    pub phone: Phone,
+    /// Terminal id as the terminal sends it in 0x0100.
+    pub terminal_id: String,
+    /// The vehicle's id (or give `plate`).
+    #[serde(default)]
+    pub vehicle: Option<i64>,
+    /// The vehicle's plate (or give `vehicle`).
+    #[serde(default)]
+    pub plate: Option<String>,
+    /// `2011`, `2013` or `2019`, when known before it registers.
+    #[serde(default)]
+    pub edition: Option<Edition>,
+}
+
+/// The vehicle a body names by id or by plate: `None` for neither, `Some(None)` for an unbinding
+/// `null` id. A plate nobody has is a bad field, not a missing resource.
+async fn binding(
+    scoped: &Scoped,
+    vehicle: Option<Option<i64>>,
+    plate: Option<&str>,
+) -> ApiResult<Option<Option<VehicleId>>> {
+    match (vehicle, plate) {
+        (Some(_), Some(_)) => Err(ApiError::BadRequest(
+            "plate: give either vehicle or plate, not both".into(),
+        )),
+        (Some(v), None) => Ok(Some(v.map(VehicleId))),
+        (None, Some(p)) => match scoped.find_vehicle_by_plate(p).await? {
+            Some(v) => Ok(Some(Some(v.id))),
+            None => Err(ApiError::BadRequest(format!(
+                "plate: no vehicle has plate {:?}",
+                p.trim()
+            ))),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+/// `POST /api/terminals`: provisions a terminal, bound to a vehicle by id or plate.
+pub async fn create(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Body(req): Body<NewTerminalReq>,
+) -> ApiResult<(StatusCode, Json<TerminalView>)> {
+    let scoped = Scoped::new(&state, &who).await?;
+    let vehicle = binding(&scoped, req.vehicle.map(Some), req.plate.as_deref()).await?;
+    let t = state
+        .store()
+        .registry_admin()
+        .create_terminal(&NewTerminal {
+            phone: req.phone,
+            terminal_id: req.terminal_id,
+            vehicle: vehicle.flatten(),
+            edition: req.edition,
+        })
+        .await?;
+    let detail = format!(
+        "terminal {} id {} vehicle {:?}",
+        t.phone,
+        t.terminal_id,
+        t.vehicle.map(|v| v.0)
+    );
+    audit::change(&state, &who, client, "terminal.create", t.vehicle, detail).await?;
+    Ok((StatusCode::CREATED, Json(t.into())))
+}
+
+/// `PATCH /api/terminals/{phone}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalPatch {
+    /// New terminal id.
+    #[serde(default)]
+    pub terminal_id: Option<String>,
+    /// Rebind to this vehicle id; `null` unbinds.
+    #[serde(default, deserialize_with = "present")]
+    pub vehicle: Option<Option<i64>>,
+    /// Rebind to the vehicle with this plate.
+    #[serde(default)]
+    pub plate: Option<String>,
+    /// Clear the auth code: the terminal must register again.
+    #[serde(default)]
+    pub reset_auth_code: bool,
+}
+
+fn parse_phone(s: &str) -> ApiResult<Phone> {
+    Phone::parse(s).map_err(|e| ApiError::BadRequest(format!("phone: {e}")))
+}
+
+/// `PATCH /api/terminals/{phone}`: rebinds (which clears the auth code) or resets the auth code.
+pub async fn update(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(phone): Path<String>,
+    Body(req): Body<TerminalPatch>,
+) -> ApiResult<Json<TerminalView>> {
+    let phone = parse_phone(&phone)?;
+    let scoped = Scoped::new(&state, &who).await?;
+    let vehicle = binding(&scoped, req.vehicle, req.plate.as_deref()).await?;
+    let before = scoped.terminal(phone).await?;
+    let change = TerminalChange {
+        terminal_id: req.terminal_id,
+        vehicle,
+        reset_auth_code: req.reset_auth_code,
+    };
+    let t = state
+        .store()
+        .registry_admin()
+        .update_terminal(phone, &change)
+        .await?;
+    let detail = format!(
+        "terminal {} id {} vehicle {:?} -> {:?} registered {}",
+        t.phone,
+        t.terminal_id,
+        before.and_then(|b| b.vehicle).map(|v| v.0),
+        t.vehicle.map(|v| v.0),
+        t.auth_code_hash.is_some()
+    );
+    audit::change(&state, &who, client, "terminal.update", t.vehicle, detail).await?;
+    Ok(Json(t.into()))
+}
+
+/// `DELETE /api/terminals/{phone}`
+pub async fn delete(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(phone): Path<String>,
+) -> ApiResult<StatusCode> {
+    let phone = parse_phone(&phone)?;
+    let before = Scoped::new(&state, &who).await?.terminal(phone).await?;
+    state.store().registry_admin().delete_terminal(phone).await?;
+    let vehicle = before.and_then(|t| t.vehicle);
+    let detail = format!("terminal {phone}");
+    audit::change(&state, &who, client, "terminal.delete", vehicle, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

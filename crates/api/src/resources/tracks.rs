@@ -1,0 +1,246 @@
+//! A vehicle's track over a range: the stored points (`GET /api/positions`), the replay view
+//! (`GET /api/vehicles/{id}/replay`) and the trips and stops (`GET /api/vehicles/{id}/trips`).
+//!
+//! Every look at a track goes through [`look_at_track`]: the scope refuses a vehicle outside the
+//! caller's units before a point is read, and the look is written to the audit log (who, which
+//! vehicle, which range, how many points) before any point leaves. A range is at most the configured
+//! number of days.
+
+use axum::Json;
+use axum::extract::State;
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use tianshu_model::{Position, Timestamp, Vehicle, VehicleId};
+
+use crate::ApiState;
+use crate::audit;
+use crate::auth::{Client, Principal};
+use crate::cases::{CaseFilter, CaseView};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Path, Query};
+use crate::position::{REPLAY_COLUMNS, ReplayRow, WirePosition, wire_positions};
+use crate::scope::Scoped;
+use tianshu_rules::track::{Stop, Trip, trips_and_stops};
+
+/// Checks a range given as RFC 3339 texts: `to` after `from`, at most the configured days long.
+pub(crate) fn parse_range(state: &ApiState, from: &str, to: &str) -> ApiResult<(Timestamp, Timestamp)> {
+    let from = Timestamp::parse_rfc3339(from).map_err(|e| ApiError::BadRequest(format!("from: {e}")))?;
+    let to = Timestamp::parse_rfc3339(to).map_err(|e| ApiError::BadRequest(format!("to: {e}")))?;
+    if to <= from {
+        return Err(ApiError::BadRequest("`to` must be after `from`".into()));
+    }
+    let max_ms = i64::from(state.config().max_range_days) * 86_400_000;
+    if to.millis() - from.millis() > max_ms {
+        return Err(ApiError::BadRequest(format!(
+            "range longer than {} days",
+            state.config().max_range_days
+        )));
+    }
+    Ok((from, to))
+}
+
+/// Every stored point of `vehicle` in `range`, in fix-time order, after the scope check; the look is
+/// audited as `action` before the points are handed back.
+pub(crate) async fn look_at_track(
+    state: &ApiState,
+    scoped: &Scoped,
+    client: Client,
+    action: &str,
+    vehicle: VehicleId,
+    range: (Timestamp, Timestamp),
+) -> ApiResult<Vec<Position>> {
+    let points: Vec<Position> = scoped
+        .track(vehicle, range.0, range.1)
+        .await?
+        .try_collect()
+        .await?;
+    let entry = audit::track_look(scoped.who(), client, action, vehicle, range, points.len());
+    audit::record(state, entry).await?;
+    Ok(points)
+}
+
+/// Counts a track handed out, by format.
+pub(crate) fn count_served(format: &str) {
+    crate::metrics::metrics()
+        .tracks_served
+        .with_label_values(&[format])
+        .inc();
+}
+
+/// `GET /api/positions` query: a vehicle (by plate or id) and a range.
+#[derive(Debug, Deserialize)]
+pub struct PositionsQuery {
+    /// Licence plate.
+    pub plate: Option<String>,
+    /// Vehicle id.
+    pub vehicle: Option<i64>,
+    /// Start (ISO-8601 UTC).
+    pub from: String,
+    /// End (ISO-8601 UTC).
+    pub to: String,
+}
+
+/// `GET /api/positions?plate=&from=&to=`: every stored point of the range, audited.
+pub async fn positions(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Query(q): Query<PositionsQuery>,
+) -> ApiResult<Json<Vec<WirePosition>>> {
+    let range = parse_range(&state, &q.from, &q.to)?;
+    let scoped = Scoped::new(&state, &who).await?;
+    let v = match (q.plate.as_deref(), q.vehicle) {
+        (Some(p), _) => scoped.vehicle_by_plate(p).await?,
+        (None, Some(id)) => scoped.vehicle(VehicleId(id)).await?,
+        (None, None) => return Err(ApiError::BadRequest("give `plate` or `vehicle`".into())),
+    };
+    let points = look_at_track(&state, &scoped, client, "positions", v.id, range).await?;
+    count_served("json");
+    Ok(Json(wire_positions(&points)))
+}
+
+/// `GET /api/vehicles/{id}/trips` query.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RangeQuery {
+    /// Start, inclusive (RFC 3339, UTC or with an offset).
+    pub from: String,
+    /// End, exclusive.
+    pub to: String,
+}
+
+/// The trips and stops of one vehicle over a range.
+#[derive(Debug, Serialize)]
+pub struct TripsAndStops {
+    /// The vehicle.
+    pub vehicle: Vehicle,
+    /// Range start.
+    pub from: Timestamp,
+    /// Range end.
+    pub to: Timestamp,
+    /// Points stored in the range.
+    pub points: usize,
+    /// Trips, in time order.
+    pub trips: Vec<Trip>,
+    /// Stops, in time order.
+    pub stops: Vec<Stop>,
+}
+
+/// `GET /api/vehicles/{id}/trips?from=&to=`: the trips and stops of a range, computed from every stored
+/// point as the replay does; scoped like a track and audited like a replay.
+pub async fn trips(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<TripsAndStops>> {
+    let (from, to) = parse_range(&state, &q.from, &q.to)?;
+    let scoped = Scoped::new(&state, &who).await?;
+    let vehicle = scoped.vehicle(VehicleId(id)).await?;
+    let points = look_at_track(&state, &scoped, client, "trips", vehicle.id, (from, to)).await?;
+    let (trips, stops) = trips_and_stops(&points);
+    Ok(Json(TripsAndStops {
+        vehicle,
+        from,
+        to,
+        points: points.len(),
+        trips,
+        stops,
+    }))
+}
+
+/// `GET /api/vehicles/{id}/replay` query.
+#[derive(Debug, Deserialize)]
+pub struct ReplayQuery {
+    /// Start.
+    pub from: String,
+    /// End.
+    pub to: String,
+    /// Display tolerance in metres (0: every point); default from the configuration.
+    #[serde(default)]
+    pub tolerance_m: Option<f64>,
+}
+
+/// What the replay view draws.
+#[derive(Debug, Serialize)]
+pub struct Replay {
+    /// The vehicle.
+    pub vehicle: Vehicle,
+    /// Range start.
+    pub from: Timestamp,
+    /// Range end.
+    pub to: Timestamp,
+    /// Points stored in the range.
+    pub total_points: usize,
+    /// The names of the columns of `points`, units in the names.
+    pub columns: [&'static str; REPLAY_COLUMNS.len()],
+    /// The points for display, the track simplified to the tolerance: compact rows, for size (see
+    /// [`ReplayRow`]).
+    pub points: Vec<ReplayRow>,
+    /// Stops.
+    pub stops: Vec<Stop>,
+    /// Trips.
+    pub trips: Vec<Trip>,
+    /// The vehicle's alert cases in the range (episodes on the timeline).
+    pub cases: Vec<CaseView>,
+}
+
+/// `GET /api/vehicles/{id}/replay?from=&to=&tolerance_m=`: the track simplified for display, with
+/// stops, trips and cases; audited.
+pub async fn replay(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+    Query(q): Query<ReplayQuery>,
+) -> ApiResult<Json<Replay>> {
+    let (from, to) = parse_range(&state, &q.from, &q.to)?;
+    let scoped = Scoped::new(&state, &who).await?;
+    let vehicle = scoped.vehicle(VehicleId(id)).await?;
+    let full = look_at_track(&state, &scoped, client, "replay", vehicle.id, (from, to)).await?;
+    count_served("replay");
+    let tolerance_m = q
+        .tolerance_m
+        .unwrap_or(state.config().simplify_tolerance_m)
+        .clamp(0.0, 1000.0);
+    let (trips, stops) = trips_and_stops(&full);
+    let points = if tolerance_m > 0.0 {
+        let shown = tianshu_rules::track::simplify_track(&full, tolerance_m);
+        shown.into_iter().map(ReplayRow).collect()
+    } else {
+        full.iter().copied().map(ReplayRow).collect()
+    };
+    let filter = CaseFilter {
+        vehicle: Some(vehicle.id),
+        limit: 500,
+        ..Default::default()
+    };
+    let mut cases = scoped.cases(filter).await?;
+    cases.retain(|c| case_overlaps(c, from, to));
+    Ok(Json(Replay {
+        vehicle,
+        from,
+        to,
+        total_points: full.len(),
+        columns: REPLAY_COLUMNS,
+        points,
+        stops,
+        trips,
+        cases,
+    }))
+}
+
+/// Whether a case's episode (or its opening, for a case without one) falls in the range.
+fn case_overlaps(c: &CaseView, from: Timestamp, to: Timestamp) -> bool {
+    let t = |k: &str| {
+        c.detail
+            .get(k)
+            .and_then(|v| v.as_str())
+            .and_then(|s| Timestamp::parse_rfc3339(s).ok())
+    };
+    match (t("start").or(t("opened")), t("end")) {
+        (Some(s), Some(e)) => s < to && e >= from,
+        (Some(s), None) => s < to && s >= from,
+        _ => true,
+    }
+}

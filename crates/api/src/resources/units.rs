@@ -1,0 +1,106 @@
+//! Units: `GET`/`POST /api/units`, `PATCH`/`DELETE /api/units/{id}` (a unit's working hours are
+//! `resources::calendars`).
+//!
+//! A listing shows the units in the caller's scope. Changes are checked by the store's registry checks
+//! (the ones `tianshu registry import` runs): a bad name or parent is 400 naming the field, a unit that
+//! still has vehicles, sub-units or users cannot be deleted (409).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tianshu_model::{Unit, UnitId};
+use tianshu_store::registry_admin::UnitChange;
+
+use crate::ApiState;
+use crate::audit;
+use crate::auth::{Client, Principal};
+use crate::error::ApiResult;
+use crate::extract::{Body, Path, present};
+use crate::scope::Scoped;
+
+/// `GET /api/units`: the units in scope.
+pub async fn list(State(state): State<ApiState>, who: Principal) -> ApiResult<Json<Vec<Unit>>> {
+    Ok(Json(Scoped::new(&state, &who).await?.units().await?))
+}
+
+/// `POST /api/units` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUnit {
+    /// The unit's own name (no `/`).
+    pub name: String,
+    /// The parent unit's id; absent or null for a root.
+    #[serde(default)]
+    pub parent: Option<i64>,
+}
+
+fn detail(unit: &Unit) -> String {
+    format!(
+        "unit {} {:?} parent {:?}",
+        unit.id,
+        unit.name,
+        unit.parent.map(|p| p.0)
+    )
+}
+
+/// `POST /api/units`: creates a unit below `parent`.
+pub async fn create(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Body(req): Body<NewUnit>,
+) -> ApiResult<(StatusCode, Json<Unit>)> {
+    let unit = state
+        .store()
+        .registry_admin()
+        .create_unit(&req.name, req.parent.map(UnitId))
+        .await?;
+    audit::change(&state, &who, client, "unit.create", None, detail(&unit)).await?;
+    Ok((StatusCode::CREATED, Json(unit)))
+}
+
+/// `PATCH /api/units/{id}` body: the fields to change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitPatch {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New parent; `null` makes it a root.
+    #[serde(default, deserialize_with = "present")]
+    pub parent: Option<Option<i64>>,
+}
+
+/// `PATCH /api/units/{id}`: renames or moves a unit (with its subtree; depots of the subtree follow).
+pub async fn update(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+    Body(req): Body<UnitPatch>,
+) -> ApiResult<Json<Unit>> {
+    let change = UnitChange {
+        name: req.name,
+        parent: req.parent.map(|p| p.map(UnitId)),
+    };
+    let unit = state
+        .store()
+        .registry_admin()
+        .update_unit(UnitId(id), &change)
+        .await?;
+    audit::change(&state, &who, client, "unit.update", None, detail(&unit)).await?;
+    Ok(Json(unit))
+}
+
+/// `DELETE /api/units/{id}`: refused (409) while the unit has vehicles, sub-units or users.
+pub async fn delete(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    state.store().registry_admin().delete_unit(UnitId(id)).await?;
+    audit::change(&state, &who, client, "unit.delete", None, format!("unit {id}")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

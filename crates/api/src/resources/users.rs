@@ -1,0 +1,158 @@
+//! Users: `GET`/`POST /api/users`, `PATCH`/`DELETE /api/users/{username}`; administrators only.
+//!
+//! A new user's fields are checked by [`validate_new_user`], which `tianshu user add` shares. Deleting
+//! or disabling a user ends their sessions; an administrator cannot disable their own login.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tianshu_model::UnitId;
+use tianshu_store::access::{AuditEntry, NewUser, Role, User};
+
+use crate::ApiState;
+use crate::audit;
+use crate::auth::{Client, Principal, hash_password};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Path};
+
+/// `GET /api/users`
+pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<User>>> {
+    Ok(Json(state.store().access().users().await?))
+}
+
+/// `POST /api/users` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Login name.
+    pub username: String,
+    /// Password (at least 8 characters).
+    pub password: String,
+    /// Role.
+    pub role: Role,
+    /// Unit id (required for supervisors).
+    pub unit: Option<i64>,
+}
+
+/// Checks a new user's fields; shared with `tianshu user add`.
+pub fn validate_new_user(
+    username: &str,
+    password: &str,
+    role: Role,
+    unit: Option<UnitId>,
+) -> Result<(), String> {
+    if username.trim().is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
+        return Err("username must be 1-64 characters without spaces".into());
+    }
+    if password.chars().count() < 8 {
+        return Err("password must have at least 8 characters".into());
+    }
+    if role == Role::Supervisor && unit.is_none() {
+        return Err("a supervisor needs a unit".into());
+    }
+    Ok(())
+}
+
+/// `POST /api/users`: an administrator creates a user.
+pub async fn create(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Body(req): Body<CreateUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    let unit = req.unit.map(UnitId);
+    validate_new_user(&req.username, &req.password, req.role, unit).map_err(ApiError::BadRequest)?;
+    if let Some(u) = unit
+        && !state.store().units().await?.iter().any(|x| x.id == u)
+    {
+        return Err(ApiError::BadRequest(format!("no unit {u}")));
+    }
+    let password = req.password;
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(ApiError::Unavailable)?;
+    let user = state
+        .store()
+        .access()
+        .create_user(&NewUser {
+            username: req.username,
+            role: req.role,
+            unit,
+            password_hash,
+        })
+        .await
+        .map_err(|e| match e {
+            tianshu_store::Error::Invalid { reason, .. } => ApiError::Conflict(reason),
+            e => e.into(),
+        })?;
+    let entry = AuditEntry {
+        detail: format!("{} as {}", user.username, user.role),
+        ..audit::entry(&who, client, "user.create")
+    };
+    audit::record(&state, entry).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// `DELETE /api/users/{username}`
+pub async fn delete(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(username): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !state.store().access().delete_user(&username).await? {
+        return Err(ApiError::NotFound(format!("user {username}")));
+    }
+    let entry = AuditEntry {
+        detail: username,
+        ..audit::entry(&who, client, "user.delete")
+    };
+    audit::record(&state, entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PATCH /api/users/{username}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// Disable (true) or enable (false) the login; disabling ends its sessions.
+    pub disabled: bool,
+}
+
+/// `PATCH /api/users/{username}`: disables or enables a user.
+pub async fn update(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(username): Path<String>,
+    Body(req): Body<UserPatch>,
+) -> ApiResult<Json<User>> {
+    if req.disabled && username == who.username {
+        return Err(ApiError::Conflict(
+            "an administrator cannot disable their own login".into(),
+        ));
+    }
+    if !state
+        .store()
+        .access()
+        .set_user_disabled(&username, req.disabled)
+        .await?
+    {
+        return Err(ApiError::NotFound(format!("user {username}")));
+    }
+    let action = if req.disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    audit::change(&state, &who, client, action, None, username.clone()).await?;
+    let user = state
+        .store()
+        .access()
+        .user_by_name(&username)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("user {username}")))?;
+    Ok(Json(user))
+}

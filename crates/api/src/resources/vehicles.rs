@@ -1,0 +1,167 @@
+//! Vehicles: `GET`/`POST /api/vehicles`, `GET`/`PATCH`/`DELETE /api/vehicles/{id}` (a vehicle's
+//! track is `resources::tracks`, its exports, reports and commands have their own files).
+//!
+//! Reads go through the scope: a listing shows the caller's units' vehicles, one vehicle outside them
+//! is refused before anything about it is read. Changes are checked by the store's registry checks; a
+//! vehicle with a terminal, a track or cases cannot be deleted (409).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tianshu_model::{Timestamp, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_store::registry_admin::VehicleChange;
+
+use crate::ApiState;
+use crate::audit;
+use crate::auth::{Client, Principal};
+use crate::error::ApiResult;
+use crate::extract::{Body, Path};
+use crate::position::WirePosition;
+use crate::scope::Scoped;
+
+/// `GET /api/vehicles`: the vehicles in scope.
+pub async fn list(State(state): State<ApiState>, who: Principal) -> ApiResult<Json<Vec<Vehicle>>> {
+    Ok(Json(Scoped::new(&state, &who).await?.vehicles().await?))
+}
+
+/// A vehicle with its latest position.
+#[derive(Debug, Serialize)]
+pub struct VehicleDetail {
+    /// The registry record.
+    #[serde(flatten)]
+    pub vehicle: Vehicle,
+    /// The latest committed position.
+    pub latest: Option<WirePosition>,
+    /// Who drives it: the last card sign-in of the past day, else the current order's driver.
+    pub driver: Option<String>,
+    /// The dispatch order or filing covering the latest fix (`id`, `purpose`, `start`, `end`...).
+    pub order: Option<serde_json::Value>,
+}
+
+/// `GET /api/vehicles/{id}`: the vehicle, its latest position, its driver and its current order.
+pub async fn detail(
+    State(state): State<ApiState>,
+    who: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<VehicleDetail>> {
+    let scoped = Scoped::new(&state, &who).await?;
+    let vehicle = scoped.vehicle(VehicleId(id)).await?;
+    let latest = scoped.latest_position(vehicle.id).await?;
+    let now = latest.map_or_else(
+        || Timestamp::from_millis(chrono::Utc::now().timestamp_millis()),
+        |p| p.fix_time,
+    );
+    let order = scoped
+        .orders()
+        .await?
+        .into_iter()
+        .filter(|o| o.plate == vehicle.plate && o.start <= now && now < o.end)
+        .filter(|o| tianshu_rules::orders::OrderState::parse_covers(&o.state))
+        .max_by_key(|o| o.start);
+    let signed_in = scoped
+        .driver_events(vehicle.id, now.add_millis(-86_400_000), now.add_millis(1))
+        .await?
+        .into_iter()
+        .rev()
+        .find(|e| e.signed_in)
+        .and_then(|e| e.name);
+    let driver = signed_in.or_else(|| {
+        order
+            .as_ref()
+            .and_then(|o| o.body.get("driver"))
+            .and_then(|d| d.as_str())
+            .map(str::to_string)
+    });
+    Ok(Json(VehicleDetail {
+        vehicle,
+        latest: latest.map(WirePosition),
+        driver,
+        order: order.map(|o| o.body),
+    }))
+}
+
+/// `POST /api/vehicles` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVehicle {
+    /// Licence plate.
+    pub plate: String,
+    /// The unit's id.
+    pub unit: i64,
+    /// `general`, `confidential`, `emergency`, `law_enforcement` or `special`.
+    pub class: VehicleClass,
+}
+
+fn change_detail(v: &Vehicle) -> String {
+    format!("{} unit {} class {}", v.plate, v.unit, v.class.as_str())
+}
+
+/// `POST /api/vehicles`
+pub async fn create(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Body(req): Body<NewVehicle>,
+) -> ApiResult<(StatusCode, Json<Vehicle>)> {
+    let v = state
+        .store()
+        .registry_admin()
+        .create_vehicle(&req.plate, UnitId(req.unit), req.class)
+        .await?;
+    let detail = change_detail(&v);
+    audit::change(&state, &who, client, "vehicle.create", Some(v.id), detail).await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// `PATCH /api/vehicles/{id}` body: the fields to change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VehiclePatch {
+    /// New plate.
+    #[serde(default)]
+    pub plate: Option<String>,
+    /// New unit id.
+    #[serde(default)]
+    pub unit: Option<i64>,
+    /// New class.
+    #[serde(default)]
+    pub class: Option<VehicleClass>,
+}
+
+/// `PATCH /api/vehicles/{id}`
+pub async fn update(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+    Body(req): Body<VehiclePatch>,
+) -> ApiResult<Json<Vehicle>> {
+    let change = VehicleChange {
+        plate: req.plate,
+        unit: req.unit.map(UnitId),
+        class: req.class,
+    };
+    let v = state
+        .store()
+        .registry_admin()
+        .update_vehicle(VehicleId(id), &change)
+        .await?;
+    let detail = change_detail(&v);
+    audit::change(&state, &who, client, "vehicle.update", Some(v.id), detail).await?;
+    Ok(Json(v))
+}
+
+/// `DELETE /api/vehicles/{id}`: refused (409) while a terminal is bound or a track or case is stored.
+pub async fn delete(
+    State(state): State<ApiState>,
+    who: Principal,
+    client: Client,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let id = VehicleId(id);
+    state.store().registry_admin().delete_vehicle(id).await?;
+    let detail = format!("vehicle {id}");
+    audit::change(&state, &who, client, "vehicle.delete", Some(id), detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
