@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+mod db;
 pub mod embedded;
 mod migrate;
 pub mod postgres;
@@ -42,6 +43,7 @@ pub mod registry_admin;
 mod registry_file;
 pub mod rules;
 pub mod simplify;
+pub mod sql;
 pub mod writer;
 
 use std::sync::Arc;
@@ -53,6 +55,7 @@ use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, Vehicle
 
 pub use migrate::Migration;
 pub use registry_file::{parse_registry_csv, parse_registry_json};
+pub use db::Audit;
 pub use writer::{CommittedBatch, Subscription, WriterConfig};
 
 /// What can go wrong in the store.
@@ -270,6 +273,8 @@ pub struct Store {
     backend: Arc<dyn Backend>,
     /// The backend, as its concrete type.
     kind: BackendKind,
+    /// The database, for the areas written once over [`sql::Tx`].
+    db: db::Db,
     /// The writer's queue and fan-out.
     writer: writer::WriterHandle,
 }
@@ -319,6 +324,7 @@ impl Store {
         let writer = writer::spawn(backend.clone(), &config.writer);
         Ok(Store {
             backend,
+            db: db::Db(kind.clone()),
             kind,
             writer,
         })
@@ -373,6 +379,11 @@ impl Store {
     /// The backend, as the shared trait.
     pub fn backend(&self) -> &dyn Backend {
         &*self.backend
+    }
+
+    /// The database, for the areas written over [`sql::Tx`].
+    pub(crate) fn db(&self) -> &db::Db {
+        &self.db
     }
 
     /// The concrete backend, for areas that implement their own traits on it.
