@@ -214,7 +214,7 @@ max_backoff_secs = 2
     let store = Store::open(&store_url).await.unwrap();
     let read_cases = async || -> Vec<AlertCase> {
         store
-            .rules()
+            .cases()
             .cases(&CaseFilter {
                 limit: 10_000,
                 ..Default::default()

@@ -29,17 +29,17 @@ pub struct CaseDetail {
 
 /// Cases matching a filter, newest first.
 pub async fn list_cases(store: &Store, filter: &CaseFilter) -> Result<Vec<AlertCase>, Error> {
-    Ok(store.rules().cases(filter).await?)
+    Ok(store.cases().cases(filter).await?)
 }
 
 /// One case with its history and deliveries.
 pub async fn case_detail(store: &Store, id: i64) -> Result<Option<CaseDetail>, Error> {
-    let Some(case) = store.rules().case(id).await? else {
+    let Some(case) = store.cases().case(id).await? else {
         return Ok(None);
     };
     Ok(Some(CaseDetail {
-        events: store.rules().case_events(id).await?,
-        deliveries: store.rules().deliveries(id).await?,
+        events: store.cases().case_events(id).await?,
+        deliveries: store.cases().deliveries(id).await?,
         case,
     }))
 }
@@ -61,7 +61,7 @@ pub async fn apply_action(
         return Err(Error::Invalid(vec![format!("{} needs a note", action.as_str())]));
     }
     let case = store
-        .rules()
+        .cases()
         .case(id)
         .await?
         .ok_or_else(|| Error::Store(tianshu_store::Error::NotFound(format!("case {id}"))))?;
@@ -96,5 +96,5 @@ pub async fn apply_action(
         escalate_at,
         deliveries,
     };
-    Ok(store.rules().transition_case(&t, now).await?)
+    Ok(store.cases().transition_case(&t, now).await?)
 }

@@ -252,7 +252,7 @@ async fn points_become_delivered_cases(scratch: Scratch) {
 
     // Exactly one case for the episode, however many events the rule emitted.
     let cases = store
-        .rules()
+        .cases()
         .cases(&CaseFilter {
             vehicle: Some(car.id),
             ..Default::default()
@@ -265,7 +265,7 @@ async fn points_become_delivered_cases(scratch: Scratch) {
 
     // Unexplained, it escalates by itself (after one second in this configuration).
     let escalated = wait_for("auto-escalation", async || {
-        let c = store.rules().case(case_id).await.unwrap().unwrap();
+        let c = store.cases().case(case_id).await.unwrap().unwrap();
         (c.state == CaseState::Escalated).then_some(c)
     })
     .await;
@@ -325,7 +325,7 @@ async fn points_become_delivered_cases(scratch: Scratch) {
         .unwrap();
     let tamper = wait_for("tamper case", async || {
         let cs = store
-            .rules()
+            .cases()
             .cases(&CaseFilter {
                 vehicle: Some(other.id),
                 rule: Some("tamper".into()),
@@ -363,7 +363,7 @@ async fn the_case_workflow_records_who_when_what() {
         escalate_at: Some(local("2026-12-01 10:00:00")),
     };
     let (id, _) = store
-        .rules()
+        .cases()
         .record_case(&case, &[], local("2026-11-28 10:31:00"))
         .await
         .unwrap();

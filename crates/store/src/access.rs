@@ -1,20 +1,21 @@
 //! Who may look, and a record of every look: users, roles and the tamper-evident audit log.
 //!
-//! The web API authenticates people against [`AccessStore::user_by_name`] and writes one
+//! The web API authenticates people against [`Access::user_by_name`] and writes one
 //! [`AuditEntry`] for every replay, export and administrative change. Audit records form a hash
 //! chain: each record's `hash` is SHA-256 over the previous record's hash and the record's own
 //! fields, so editing, deleting or reordering a stored record breaks the chain from that record on,
 //! and [`verify_chain`] names the first record that no longer fits.
 //!
-//! Schema: migrations 0200-0299 of both backends; implementations in `embedded/access.rs` and
-//! `postgres/access.rs`; reached through [`crate::Store::access`].
+//! Schema: migrations 0200-0299 of both backends; written once over [`crate::sql::Tx`]; reached
+//! through [`crate::Store::access`].
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 
-use crate::{BackendKind, Error, Result, Store};
+use crate::db::Db;
+use crate::sql::{Row, Tx, params, work};
+use crate::{Error, Result, Store};
 
 /// The hash a chain starts from (the "previous hash" of the first record).
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -272,47 +273,327 @@ pub fn verify_chain<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -> R
     Ok(v.checked())
 }
 
-/// Users and the audit log. Implemented by the embedded and PostgreSQL backends.
-#[async_trait]
-pub trait AccessStore: Send + Sync + 'static {
+const USER_COLS: &str = "id, username, role, unit_id, password_hash, created_ms, disabled";
+const AUDIT_COLS: &str =
+    "seq, time_ms, actor, role, action, vehicle_id, from_ms, to_ms, remote, rows, detail, prev_hash, hash";
+
+/// The advisory-lock key that serialises audit-chain appends on PostgreSQL ("tsaudit" in ASCII), so
+/// concurrent API instances chain one after another and the chain never forks.
+const AUDIT_LOCK_KEY: i64 = 0x0074_7361_7564_6974;
+
+fn to_user(r: &Row) -> Result<User> {
+    let role = r.text(2)?;
+    Ok(User {
+        id: r.int(0)?,
+        username: r.text(1)?,
+        role: role
+            .parse()
+            .map_err(|_| Error::Corrupt(format!("stored role {role:?}")))?,
+        unit: r.opt_int(3)?.map(UnitId),
+        password_hash: r.text(4)?,
+        created: Timestamp(r.int(5)?),
+        disabled: r.bool(6)?,
+    })
+}
+
+fn to_audit(r: &Row) -> Result<AuditRecord> {
+    Ok(AuditRecord {
+        seq: r.int(0)?,
+        time: Timestamp(r.int(1)?),
+        entry: AuditEntry {
+            actor: r.text(2)?,
+            role: r.text(3)?,
+            action: r.text(4)?,
+            vehicle: r.opt_int(5)?.map(VehicleId),
+            from: r.opt_int(6)?.map(Timestamp),
+            to: r.opt_int(7)?.map(Timestamp),
+            remote: r.text(8)?,
+            rows: r.int(9)?.max(0) as u64,
+            detail: r.text(10)?,
+        },
+        prev_hash: r.text(11)?,
+        hash: r.text(12)?,
+    })
+}
+
+/// Chains and stores one audit entry inside `tx`, serialised against every other writer of the chain.
+pub(crate) async fn append_audit(
+    tx: &mut dyn Tx,
+    time: Timestamp,
+    entry: &AuditEntry,
+) -> Result<AuditRecord> {
+    tx.lock(AUDIT_LOCK_KEY).await?;
+    let last = tx
+        .opt(
+            "SELECT seq, hash FROM access_audit ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    let (seq, prev_hash) = match last {
+        Some(r) => (r.int(0)? + 1, r.text(1)?),
+        None => (1, GENESIS_HASH.to_string()),
+    };
+    let hash = AuditRecord::compute_hash(seq, time, entry, &prev_hash);
+    tx.execute(
+        &format!(
+            "INSERT INTO access_audit ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+        ),
+        params![
+            seq,
+            time,
+            &entry.actor,
+            &entry.role,
+            &entry.action,
+            entry.vehicle.map(|v| v.0),
+            entry.from,
+            entry.to,
+            &entry.remote,
+            i64::try_from(entry.rows).unwrap_or(i64::MAX),
+            &entry.detail,
+            &prev_hash,
+            &hash,
+        ],
+    )
+    .await?;
+    Ok(AuditRecord {
+        seq,
+        time,
+        entry: entry.clone(),
+        prev_hash,
+        hash,
+    })
+}
+
+/// Ends every session of `username` inside `tx`.
+async fn end_sessions_of(tx: &mut dyn Tx, username: &str) -> Result<()> {
+    tx.execute(
+        "DELETE FROM access_sessions WHERE user_id IN (SELECT id FROM access_users WHERE username = $1)",
+        params![username],
+    )
+    .await
+    .map(drop)
+}
+
+/// Users, login sessions and the audit log of a store; reached through [`Store::access`].
+#[derive(Clone, Copy)]
+pub struct Access<'a> {
+    db: &'a Db,
+}
+
+impl Access<'_> {
     /// Creates a user; a taken username is [`Error::Invalid`].
-    async fn create_user(&self, user: &NewUser) -> Result<User>;
+    pub async fn create_user(&self, user: &NewUser) -> Result<User> {
+        let user = user.clone();
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move {
+                    let created = Timestamp(chrono::Utc::now().timestamp_millis());
+                    let row = tx
+                        .opt(
+                            &format!(
+                                "INSERT INTO access_users (username, role, unit_id, password_hash, created_ms) \
+                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING {USER_COLS}"
+                            ),
+                            params![
+                                &user.username,
+                                user.role.as_str(),
+                                user.unit.map(|u| u.0),
+                                &user.password_hash,
+                                created
+                            ],
+                        )
+                        .await?;
+                    match row {
+                        Some(r) => to_user(&r),
+                        None => Err(Error::Invalid {
+                            line: None,
+                            reason: format!("user {:?} already exists", user.username),
+                        }),
+                    }
+                })
+            }))
+            .await
+    }
 
     /// A user by login name.
-    async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+        let username = username.to_string();
+        self.db
+            .read(work(move |tx| {
+                Box::pin(async move {
+                    let sql = format!("SELECT {USER_COLS} FROM access_users WHERE username = $1");
+                    tx.opt(&sql, params![username])
+                        .await?
+                        .as_ref()
+                        .map(to_user)
+                        .transpose()
+                })
+            }))
+            .await
+    }
 
     /// All users, by id.
-    async fn users(&self) -> Result<Vec<User>>;
+    pub async fn users(&self) -> Result<Vec<User>> {
+        self.db
+            .read(work(|tx| {
+                Box::pin(async move {
+                    let sql = format!("SELECT {USER_COLS} FROM access_users ORDER BY id");
+                    tx.query(&sql, &[]).await?.iter().map(to_user).collect()
+                })
+            }))
+            .await
+    }
 
     /// Deletes a user and every session of theirs; false when there was none.
-    async fn delete_user(&self, username: &str) -> Result<bool>;
+    pub async fn delete_user(&self, username: &str) -> Result<bool> {
+        let username = username.to_string();
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move {
+                    end_sessions_of(tx, &username).await?;
+                    let n = tx
+                        .execute("DELETE FROM access_users WHERE username = $1", params![&username])
+                        .await?;
+                    Ok(n > 0)
+                })
+            }))
+            .await
+    }
 
     /// Disables (or enables again) a user; disabling ends every session of theirs. False when there
     /// was no such user.
-    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool>;
+    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+        let username = username.to_string();
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move {
+                    let n = tx
+                        .execute(
+                            "UPDATE access_users SET disabled = $2 WHERE username = $1",
+                            params![&username, disabled],
+                        )
+                        .await?;
+                    if disabled {
+                        end_sessions_of(tx, &username).await?;
+                    }
+                    Ok(n > 0)
+                })
+            }))
+            .await
+    }
 
     /// Stores a new session, dropping expired ones on the way.
-    async fn create_session(&self, session: &NewSession) -> Result<()>;
+    pub async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let s = session.clone();
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move {
+                    tx.execute(
+                        "DELETE FROM access_sessions WHERE expires_ms <= $1",
+                        params![s.created],
+                    )
+                    .await?;
+                    tx.execute(
+                        "INSERT INTO access_sessions (token_hash, user_id, created_ms, expires_ms, remote) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                        params![&s.token_hash, s.user_id, s.created, s.expires, &s.remote],
+                    )
+                    .await
+                    .map(drop)
+                })
+            }))
+            .await
+    }
 
     /// The session stored under `token_hash`, if it has not expired at `now` and its user exists and
     /// is not disabled.
-    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<SessionUser>>;
+    pub async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<SessionUser>> {
+        let token_hash = token_hash.to_string();
+        self.db
+            .read(work(move |tx| {
+                Box::pin(async move {
+                    let cols = USER_COLS
+                        .split(", ")
+                        .map(|col| format!("u.{col}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!(
+                        "SELECT {cols}, s.expires_ms FROM access_sessions s JOIN access_users u ON u.id = s.user_id \
+                         WHERE s.token_hash = $1 AND s.expires_ms > $2 AND NOT u.disabled"
+                    );
+                    match tx.opt(&sql, params![token_hash, now]).await? {
+                        None => Ok(None),
+                        Some(r) => Ok(Some(SessionUser {
+                            user: to_user(&r)?,
+                            expires: Timestamp(r.int(7)?),
+                        })),
+                    }
+                })
+            }))
+            .await
+    }
 
-    /// Moves a session's expiry (it was used).
-    async fn touch_session(&self, token_hash: &str, expires: Timestamp) -> Result<()>;
+    /// Moves a session's expiry forward (it was used); never backward.
+    pub async fn touch_session(&self, token_hash: &str, expires: Timestamp) -> Result<()> {
+        let token_hash = token_hash.to_string();
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move {
+                    tx.execute(
+                        "UPDATE access_sessions SET expires_ms = CASE WHEN expires_ms < $2 THEN $2 ELSE expires_ms END \
+                         WHERE token_hash = $1",
+                        params![token_hash, expires],
+                    )
+                    .await
+                    .map(drop)
+                })
+            }))
+            .await
+    }
 
     /// Ends a session; false when there was none.
-    async fn delete_session(&self, token_hash: &str) -> Result<bool>;
+    pub async fn delete_session(&self, token_hash: &str) -> Result<bool> {
+        let token_hash = token_hash.to_string();
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move {
+                    let sql = "DELETE FROM access_sessions WHERE token_hash = $1";
+                    Ok(tx.execute(sql, params![token_hash]).await? > 0)
+                })
+            }))
+            .await
+    }
 
     /// Chains and stores one audit entry, serialised against every other writer of the chain.
-    async fn append_audit(&self, time: Timestamp, entry: &AuditEntry) -> Result<AuditRecord>;
+    pub async fn append_audit(&self, time: Timestamp, entry: &AuditEntry) -> Result<AuditRecord> {
+        let entry = entry.clone();
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move { append_audit(tx, time, &entry).await })
+            }))
+            .await
+    }
 
     /// Up to `limit` records with `seq > after`, in `seq` order.
-    async fn audit(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>>;
+    pub async fn audit(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>> {
+        self.db
+            .read(work(move |tx| {
+                Box::pin(async move {
+                    let sql =
+                        format!("SELECT {AUDIT_COLS} FROM access_audit WHERE seq > $1 ORDER BY seq LIMIT $2");
+                    tx.query(&sql, params![after, limit])
+                        .await?
+                        .iter()
+                        .map(to_audit)
+                        .collect()
+                })
+            }))
+            .await
+    }
 }
 
 /// Checks the whole stored chain page by page; `Ok(Ok(n))` when intact.
-pub async fn verify_stored_chain(store: &dyn AccessStore) -> Result<Result<u64, ChainBreak>> {
+pub async fn verify_stored_chain(store: Access<'_>) -> Result<Result<u64, ChainBreak>> {
     const PAGE: u32 = 10_000;
     let mut v = ChainVerifier::default();
     let mut after = 0;
@@ -331,12 +612,9 @@ pub async fn verify_stored_chain(store: &dyn AccessStore) -> Result<Result<u64, 
 }
 
 impl Store {
-    /// Users and the audit log of this store.
-    pub fn access(&self) -> &dyn AccessStore {
-        match self.kind() {
-            BackendKind::Embedded(b) => &**b,
-            BackendKind::Postgres(b) => &**b,
-        }
+    /// Users, sessions and the audit log of this store.
+    pub fn access(&self) -> Access<'_> {
+        Access { db: self.db() }
     }
 }
 
@@ -394,5 +672,51 @@ mod tests {
         c[1].entry.actor = "mallory".into();
         c[1].hash = AuditRecord::compute_hash(2, c[1].time, &c[1].entry, &c[1].prev_hash);
         assert_eq!(verify_chain(&c).unwrap_err().seq, 3);
+    }
+}
+
+#[cfg(test)]
+mod embedded_tests {
+    use crate::Store;
+    use crate::access::{AuditEntry, NewUser, Role, verify_stored_chain};
+    use tianshu_model::{Timestamp, UnitId};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn users_and_a_chained_audit_log() {
+        let dir = std::env::temp_dir().join(format!("tianshu-store-access-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
+            .await
+            .unwrap();
+        let a = store.access();
+        let nu = NewUser {
+            username: "wang".into(),
+            role: Role::Supervisor,
+            unit: Some(UnitId(3)),
+            password_hash: "x".into(),
+        };
+        let u = a.create_user(&nu).await.unwrap();
+        assert_eq!(u.role, Role::Supervisor);
+        assert!(a.create_user(&nu).await.is_err(), "usernames are unique");
+        assert_eq!(
+            a.user_by_name("wang").await.unwrap().unwrap().unit,
+            Some(UnitId(3))
+        );
+        for i in 0..5 {
+            let e = AuditEntry {
+                actor: "wang".into(),
+                action: "replay".into(),
+                rows: i,
+                ..Default::default()
+            };
+            let r = a
+                .append_audit(Timestamp::from_secs(1_800_000_000 + i as i64), &e)
+                .await
+                .unwrap();
+            assert_eq!(r.seq, i as i64 + 1);
+        }
+        assert_eq!(verify_stored_chain(a).await.unwrap(), Ok(5));
+        assert!(a.delete_user("wang").await.unwrap());
+        assert!(a.users().await.unwrap().is_empty());
     }
 }

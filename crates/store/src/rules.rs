@@ -329,46 +329,6 @@ pub trait RulesStore: Send + Sync + 'static {
 
     /// Deletes the timetable of `unit` and moves the reference stamp; none is [`Error::NotFound`].
     async fn delete_unit_timetable(&self, unit: UnitId, now: Timestamp) -> Result<()>;
-
-    /// Records an episode. A new (vehicle, rule, start) opens a case (with an `opened` event and the
-    /// given deliveries, in one transaction); a known one has its end, evidence and reasoning
-    /// updated (deliveries are not queued again). Returns the case id and whether it was new.
-    async fn record_case(
-        &self,
-        case: &NewCase,
-        deliveries: &[NewDelivery],
-        now: Timestamp,
-    ) -> Result<(i64, bool)>;
-
-    /// One case.
-    async fn case(&self, id: i64) -> Result<Option<AlertCase>>;
-
-    /// Cases matching a filter, newest start first.
-    async fn cases(&self, filter: &CaseFilter) -> Result<Vec<AlertCase>>;
-
-    /// A case's history, oldest first.
-    async fn case_events(&self, id: i64) -> Result<Vec<CaseEvent>>;
-
-    /// Applies a transition if the case is in one of `from`; fails with [`Error::Invalid`] otherwise.
-    async fn transition_case(&self, t: &Transition, now: Timestamp) -> Result<AlertCase>;
-
-    /// Cases whose auto-escalation time has passed, still in one of `states` (the rules say which
-    /// states escalate by themselves).
-    async fn due_escalations(
-        &self,
-        states: &[CaseState],
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<AlertCase>>;
-
-    /// Pending deliveries due at `now`, oldest first.
-    async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>>;
-
-    /// Records an attempt.
-    async fn delivery_attempted(&self, id: i64, outcome: &DeliveryOutcome, now: Timestamp) -> Result<()>;
-
-    /// The deliveries of a case.
-    async fn deliveries(&self, case_id: i64) -> Result<Vec<Delivery>>;
 }
 
 impl Store {
@@ -391,19 +351,6 @@ pub(crate) fn wrong_state(id: i64, state: &str, t: &Transition) -> Error {
             t.from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
         ),
     }
-}
-
-/// `'open', 'acknowledged'`: case states as the list of an SQL `IN` (the ids are fixed words, never
-/// input); no states is `NULL`, which nothing is in.
-pub(crate) fn states_sql(states: &[CaseState]) -> String {
-    if states.is_empty() {
-        return "NULL".into();
-    }
-    states
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Reads a stored JSON document.

@@ -203,6 +203,7 @@ async fn exercise(store: &Store) {
     store.registry_admin().delete_unit(unit.id).await.unwrap();
     assert!(r.unit_timetables().await.unwrap().is_empty());
 
+    let r = store.cases();
     // Cases: a second record of the same episode updates it, and queues nothing more.
     let mail = NewDelivery {
         channel: "email".into(),

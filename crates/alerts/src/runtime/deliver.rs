@@ -31,7 +31,7 @@ pub(super) async fn deliver_loop(store: Store, config: Arc<AlertsConfig>, mut st
             continue;
         }
         let due = match store
-            .rules()
+            .cases()
             .due_deliveries(now(), (MAX_IN_FLIGHT - busy) as u32)
             .await
         {
@@ -118,7 +118,7 @@ async fn deliver_one(store: &Store, config: &AlertsConfig, d: &Delivery) {
         DeliveryOutcome::Failed { .. } => "failed",
     };
     metrics().deliveries.with_label_values(&[kind, label]).inc();
-    if let Err(e) = store.rules().delivery_attempted(d.id, &outcome, t).await {
+    if let Err(e) = store.cases().delivery_attempted(d.id, &outcome, t).await {
         warn!(delivery = d.id, error = %e, "recording a delivery attempt failed; it will be attempted again");
     }
 }

@@ -163,7 +163,7 @@ impl Evaluator {
         for d in &mut deliveries {
             d.payload = d.payload.replace(&CASE_ID_SENTINEL.to_string(), CASE_ID_TOKEN);
         }
-        let (id, created) = self.store.rules().record_case(&case, &deliveries, now).await?;
+        let (id, created) = self.store.cases().record_case(&case, &deliveries, now).await?;
         if created {
             metrics()
                 .cases_opened

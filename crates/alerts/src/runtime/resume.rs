@@ -70,7 +70,7 @@ impl Evaluator {
             limit: 1000,
             ..Default::default()
         };
-        match self.store.rules().cases(&open).await {
+        match self.store.cases().cases(&open).await {
             Ok(cases) => {
                 for c in cases.iter().filter(|c| c.end.is_none() && c.start < before) {
                     from = from.min(c.start.add_millis(-RESUME_MARGIN_MS));

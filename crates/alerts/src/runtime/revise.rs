@@ -21,7 +21,7 @@ impl Evaluator {
     pub(super) async fn escalate(&mut self, t: Timestamp) -> Result<(), Error> {
         let hours = self.config.auto_escalate_after_hours;
         let states = workflow::auto_escalation_states();
-        for case in self.store.rules().due_escalations(&states, t, 100).await? {
+        for case in self.store.cases().due_escalations(&states, t, 100).await? {
             let note = format!(
                 "No explanation within {hours} h; escalated to the discipline inspectors automatically. \
                  超过{hours}小时未说明，已自动上报纪检监察。"
@@ -44,7 +44,7 @@ impl Evaluator {
                 escalate_at: None,
                 deliveries: self.routing.deliveries(&notice, &self.config),
             };
-            match self.store.rules().transition_case(&tr, t).await {
+            match self.store.cases().transition_case(&tr, t).await {
                 Ok(_) => {
                     metrics().escalated.inc();
                     info!(case = case.id, "alert case escalated automatically");
@@ -98,7 +98,7 @@ impl Evaluator {
             limit: 1000,
             ..Default::default()
         };
-        for case in self.store.rules().cases(&filter).await? {
+        for case in self.store.cases().cases(&filter).await? {
             let end = case.end.unwrap_or(case.start);
             if case.start > to || end < from {
                 continue;
@@ -128,7 +128,7 @@ impl Evaluator {
                     escalate_at: None,
                     deliveries: Vec::new(),
                 };
-                let updated = self.store.rules().transition_case(&tr, now()).await?;
+                let updated = self.store.cases().transition_case(&tr, now()).await?;
                 metrics().withdrawn.inc();
                 info!(case = case.id, reason = %reason, "alert case withdrawn after re-evaluation");
                 let _ = self.feed.send(self.routing.notice(

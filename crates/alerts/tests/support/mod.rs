@@ -127,7 +127,7 @@ pub fn saturday_trip(vehicle: VehicleId, phone: u128) -> Vec<Position> {
 /// The out-of-hours cases of `vehicle`, by start.
 pub async fn out_of_hours_cases(store: &Store, vehicle: VehicleId) -> Vec<AlertCase> {
     let mut cases = store
-        .rules()
+        .cases()
         .cases(&CaseFilter {
             vehicle: Some(vehicle),
             rule: Some("out_of_hours".into()),

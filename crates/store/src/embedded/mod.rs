@@ -18,10 +18,10 @@
 //! Areas add their own `impl Trait for EmbeddedBackend` in a file of this module, using
 //! [`EmbeddedBackend::read`] and [`EmbeddedBackend::write`].
 
-mod access;
 mod points;
 mod registry;
 mod rules;
+mod sql;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -201,11 +201,20 @@ impl EmbeddedBackend {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R> + Send + 'static,
     {
-        let conn = self.reader()?;
+        self.read_owned(move |conn| f(conn)).await
+    }
+
+    /// Like [`EmbeddedBackend::read`], with the connection borrowed mutably (statement caching).
+    pub(crate) async fn read_owned<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    {
+        let mut conn = self.reader()?;
         let readers = self.readers.clone();
         let max_idle = self.config.max_idle_readers;
         tokio::task::spawn_blocking(move || {
-            let result = f(&conn);
+            let result = f(&mut conn);
             give_back(&readers, conn, max_idle);
             result
         })

@@ -16,11 +16,11 @@
 //! Areas add their own `impl Trait for PostgresBackend` in a file of this module, using
 //! [`PostgresBackend::client`].
 
-mod access;
 mod latest;
 mod points;
 mod registry;
 mod rules;
+mod sql;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,408 @@
+//! Alert cases, their events and their notification outbox, written once over [`crate::sql::Tx`].
+//!
+//! Invariants: one case per episode, keyed on (vehicle, rule, start), so a rule re-raising the same
+//! episode (a restart's replay, a catch-up) updates the case instead of opening a second one; a case
+//! moves only from the states its [`Transition`] names, checked under a row lock in the transaction
+//! that moves it; notifications are written with the case (an outbox) and sent afterwards, so a crash
+//! between detection and delivery delays a notification but never loses it.
+
+use tianshu_model::{Timestamp, UnitId, VehicleId};
+
+use crate::db::Db;
+use crate::rules::{
+    AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
+    NewDelivery, Transition, parse_json, parse_state, wrong_state,
+};
+use crate::sql::{Row, Tx, Value, params, work};
+use crate::{Error, Result, Store};
+
+const CASE_COLS: &str = "id, vehicle_id, unit_id, rule, start_ms, end_ms, severity, late, state, reasoning, \
+                         reasoning_zh, episode, escalate_ms, created_ms, updated_ms";
+const DELIVERY_COLS: &str = "id, case_id, channel, recipient, payload, state, attempts, next_attempt_ms, last_error, created_ms, sent_ms";
+
+fn to_case(r: &Row) -> Result<AlertCase> {
+    Ok(AlertCase {
+        id: r.int(0)?,
+        vehicle: VehicleId(r.int(1)?),
+        unit: UnitId(r.int(2)?),
+        rule: r.text(3)?,
+        start: Timestamp(r.int(4)?),
+        end: r.opt_int(5)?.map(Timestamp),
+        severity: r.text(6)?,
+        late: r.bool(7)?,
+        state: parse_state(&r.text(8)?)?,
+        reasoning: r.text(9)?,
+        reasoning_zh: r.text(10)?,
+        episode: parse_json(&r.text(11)?)?,
+        escalate_at: r.opt_int(12)?.map(Timestamp),
+        created: Timestamp(r.int(13)?),
+        updated: Timestamp(r.int(14)?),
+    })
+}
+
+fn to_delivery(r: &Row) -> Result<Delivery> {
+    Ok(Delivery {
+        id: r.int(0)?,
+        case_id: r.int(1)?,
+        channel: r.text(2)?,
+        recipient: r.text(3)?,
+        payload: r.text(4)?,
+        state: r.text(5)?,
+        attempts: u32::try_from(r.int(6)?.max(0)).unwrap_or(u32::MAX),
+        next_attempt: Timestamp(r.int(7)?),
+        last_error: r.opt_text(8)?,
+        created: Timestamp(r.int(9)?),
+        sent: r.opt_int(10)?.map(Timestamp),
+    })
+}
+
+fn to_event(r: &Row) -> Result<CaseEvent> {
+    Ok(CaseEvent {
+        case_id: r.int(0)?,
+        time: Timestamp(r.int(1)?),
+        actor: r.text(2)?,
+        action: r.text(3)?,
+        note: r.text(4)?,
+    })
+}
+
+async fn insert_deliveries(tx: &mut dyn Tx, case_id: i64, ds: &[NewDelivery], now: Timestamp) -> Result<()> {
+    for d in ds {
+        let payload = d.payload.replace(CASE_ID_TOKEN, &case_id.to_string());
+        tx.execute(
+            "INSERT INTO alert_outbox (case_id, channel, recipient, payload, state, attempts, next_attempt_ms, created_ms) \
+             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+            params![case_id, &d.channel, &d.recipient, payload, now],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn load_case(tx: &mut dyn Tx, id: i64) -> Result<Option<AlertCase>> {
+    let sql = format!("SELECT {CASE_COLS} FROM alert_cases WHERE id = $1");
+    tx.opt(&sql, params![id]).await?.as_ref().map(to_case).transpose()
+}
+
+async fn record_case(
+    tx: &mut dyn Tx,
+    case: &NewCase,
+    deliveries: &[NewDelivery],
+    now: Timestamp,
+) -> Result<(i64, bool)> {
+    let episode = serde_json::to_string(&case.episode).map_err(|e| Error::Invalid {
+        line: None,
+        reason: format!("JSON: {e}"),
+    })?;
+    let lock = tx.row_lock();
+    let existing = tx
+        .opt(
+            &format!(
+                "SELECT id FROM alert_cases WHERE vehicle_id = $1 AND rule = $2 AND start_ms = $3{lock}"
+            ),
+            params![case.vehicle.0, &case.rule, case.start],
+        )
+        .await?;
+    if let Some(r) = existing {
+        let id = r.int(0)?;
+        tx.execute(
+            "UPDATE alert_cases SET end_ms = $2, late = (late OR $3), reasoning = $4, reasoning_zh = $5, \
+             episode = $6, updated_ms = $7 WHERE id = $1",
+            params![
+                id,
+                case.end,
+                case.late,
+                &case.reasoning,
+                &case.reasoning_zh,
+                episode,
+                now
+            ],
+        )
+        .await?;
+        return Ok((id, false));
+    }
+    let row = tx
+        .opt(
+            "INSERT INTO alert_cases (vehicle_id, unit_id, rule, start_ms, end_ms, severity, late, state, \
+             reasoning, reasoning_zh, episode, escalate_ms, created_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12, $12) \
+             ON CONFLICT (vehicle_id, rule, start_ms) DO NOTHING RETURNING id",
+            params![
+                case.vehicle.0,
+                case.unit.0,
+                &case.rule,
+                case.start,
+                case.end,
+                &case.severity,
+                case.late,
+                &case.reasoning,
+                &case.reasoning_zh,
+                episode,
+                case.escalate_at,
+                now
+            ],
+        )
+        .await?;
+    // Another writer opened the same episode between the look-up and the insert: this one retries.
+    let id = row
+        .ok_or_else(|| {
+            Error::Unavailable(format!(
+                "case {} {} opened concurrently; retry",
+                case.vehicle, case.rule
+            ))
+        })?
+        .int(0)?;
+    tx.execute(
+        "INSERT INTO alert_case_events (case_id, time_ms, actor, action, note) VALUES ($1, $2, 'system', 'opened', $3)",
+        params![id, now, &case.reasoning],
+    )
+    .await?;
+    insert_deliveries(tx, id, deliveries, now).await?;
+    Ok((id, true))
+}
+
+async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Result<AlertCase> {
+    let lock = tx.row_lock();
+    let state = tx
+        .opt(
+            &format!("SELECT state FROM alert_cases WHERE id = $1{lock}"),
+            params![t.case_id],
+        )
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))?
+        .text(0)?;
+    if !t.from.iter().any(|s| s.as_str() == state) {
+        return Err(wrong_state(t.case_id, &state, t));
+    }
+    tx.execute(
+        "UPDATE alert_cases SET state = $2, escalate_ms = $3, updated_ms = $4 WHERE id = $1",
+        params![t.case_id, t.to.as_str(), t.escalate_at, now],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO alert_case_events (case_id, time_ms, actor, action, note) VALUES ($1, $2, $3, $4, $5)",
+        params![t.case_id, now, &t.actor, &t.action, &t.note],
+    )
+    .await?;
+    insert_deliveries(tx, t.case_id, &t.deliveries, now).await?;
+    load_case(tx, t.case_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))
+}
+
+/// `WHERE ...` of a case filter, with its parameters (`None`: the filter matches nothing).
+fn case_filter_sql(f: &CaseFilter) -> Option<(String, Vec<Value>)> {
+    let mut wh: Vec<String> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut list = |column: &str, values: Vec<Value>, args: &mut Vec<Value>| {
+        let marks: Vec<String> = values
+            .into_iter()
+            .map(|v| {
+                args.push(v);
+                format!("${}", args.len())
+            })
+            .collect();
+        wh.push(format!("{column} IN ({})", marks.join(", ")));
+    };
+    if !f.states.is_empty() {
+        list(
+            "state",
+            f.states.iter().map(|s| s.as_str().into()).collect(),
+            &mut args,
+        );
+    }
+    if let Some(units) = &f.units {
+        if units.is_empty() {
+            return None;
+        }
+        list("unit_id", units.iter().map(|u| u.0.into()).collect(), &mut args);
+    }
+    let one: [(&str, Option<Value>); 4] = [
+        ("vehicle_id =", f.vehicle.map(|v| v.0.into())),
+        ("rule =", f.rule.as_deref().map(Into::into)),
+        ("start_ms >=", f.from.map(Into::into)),
+        ("start_ms <", f.to.map(Into::into)),
+    ];
+    for (test, value) in one {
+        if let Some(v) = value {
+            args.push(v);
+            wh.push(format!("{test} ${}", args.len()));
+        }
+    }
+    let where_sql = if wh.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", wh.join(" AND "))
+    };
+    Some((where_sql, args))
+}
+
+/// Alert cases and their outbox in a store; reached through [`Store::cases`].
+#[derive(Clone, Copy)]
+pub struct Cases<'a> {
+    db: &'a Db,
+}
+
+impl Cases<'_> {
+    /// Opens the case of an episode (with its deliveries) or updates the one already open for it;
+    /// returns its id and whether it is new.
+    pub async fn record_case(
+        &self,
+        case: &NewCase,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> Result<(i64, bool)> {
+        let (case, deliveries) = (case.clone(), deliveries.to_vec());
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move { record_case(tx, &case, &deliveries, now).await })
+            }))
+            .await
+    }
+
+    /// One case.
+    pub async fn case(&self, id: i64) -> Result<Option<AlertCase>> {
+        self.db
+            .read(work(move |tx| Box::pin(async move { load_case(tx, id).await })))
+            .await
+    }
+
+    /// Cases matching a filter, newest first.
+    pub async fn cases(&self, f: &CaseFilter) -> Result<Vec<AlertCase>> {
+        let Some((where_sql, args)) = case_filter_sql(f) else {
+            return Ok(Vec::new());
+        };
+        let limit = if f.limit == 0 { 100 } else { f.limit.min(10_000) };
+        let sql = format!(
+            "SELECT {CASE_COLS} FROM alert_cases {where_sql} ORDER BY start_ms DESC, id DESC LIMIT {limit} OFFSET {}",
+            f.offset
+        );
+        self.db
+            .read(work(move |tx| {
+                Box::pin(async move { tx.query(&sql, &args).await?.iter().map(to_case).collect() })
+            }))
+            .await
+    }
+
+    /// The events of one case, in order.
+    pub async fn case_events(&self, id: i64) -> Result<Vec<CaseEvent>> {
+        self.db
+            .read(work(move |tx| {
+                Box::pin(async move {
+                    let sql = "SELECT case_id, time_ms, actor, action, note FROM alert_case_events \
+                               WHERE case_id = $1 ORDER BY id";
+                    tx.query(sql, params![id]).await?.iter().map(to_event).collect()
+                })
+            }))
+            .await
+    }
+
+    /// Moves a case from one of `t.from` to `t.to`, with its event and deliveries; a case in another
+    /// state is [`Error::Invalid`].
+    pub async fn transition_case(&self, t: &Transition, now: Timestamp) -> Result<AlertCase> {
+        let t = t.clone();
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move { transition_case(tx, &t, now).await })
+            }))
+            .await
+    }
+
+    /// Cases in one of `of` whose escalation time has come, oldest first.
+    pub async fn due_escalations(
+        &self,
+        of: &[CaseState],
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AlertCase>> {
+        if of.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args: Vec<Value> = vec![now.into(), limit.into()];
+        let marks: Vec<String> = of
+            .iter()
+            .map(|s| {
+                args.push(s.as_str().into());
+                format!("${}", args.len())
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ({}) AND escalate_ms IS NOT NULL \
+             AND escalate_ms <= $1 ORDER BY escalate_ms LIMIT $2",
+            marks.join(", ")
+        );
+        self.db
+            .read(work(move |tx| {
+                Box::pin(async move { tx.query(&sql, &args).await?.iter().map(to_case).collect() })
+            }))
+            .await
+    }
+
+    /// Pending deliveries whose attempt is due, oldest first.
+    pub async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>> {
+        self.db
+            .read(work(move |tx| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "SELECT {DELIVERY_COLS} FROM alert_outbox WHERE state = 'pending' AND next_attempt_ms <= $1 \
+                         ORDER BY next_attempt_ms, id LIMIT $2"
+                    );
+                    tx.query(&sql, params![now, limit]).await?.iter().map(to_delivery).collect()
+                })
+            }))
+            .await
+    }
+
+    /// Records what an attempt to deliver did.
+    pub async fn delivery_attempted(&self, id: i64, outcome: &DeliveryOutcome, now: Timestamp) -> Result<()> {
+        let (sql, args): (&str, Vec<Value>) = match outcome {
+            DeliveryOutcome::Sent => (
+                "UPDATE alert_outbox SET state = 'sent', attempts = attempts + 1, sent_ms = $2, last_error = NULL \
+                 WHERE id = $1",
+                vec![id.into(), now.into()],
+            ),
+            DeliveryOutcome::Retry { error, next_attempt } => (
+                "UPDATE alert_outbox SET attempts = attempts + 1, last_error = $2, next_attempt_ms = $3 WHERE id = $1",
+                vec![id.into(), error.into(), (*next_attempt).into()],
+            ),
+            DeliveryOutcome::Failed { error } => (
+                "UPDATE alert_outbox SET state = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                vec![id.into(), error.into()],
+            ),
+        };
+        self.db
+            .write(work(move |tx| {
+                Box::pin(async move {
+                    match tx.execute(sql, &args).await? {
+                        0 => Err(Error::NotFound(format!("delivery {id}"))),
+                        _ => Ok(()),
+                    }
+                })
+            }))
+            .await
+    }
+
+    /// The deliveries of one case, in order.
+    pub async fn deliveries(&self, case_id: i64) -> Result<Vec<Delivery>> {
+        self.db
+            .read(work(move |tx| {
+                Box::pin(async move {
+                    let sql =
+                        format!("SELECT {DELIVERY_COLS} FROM alert_outbox WHERE case_id = $1 ORDER BY id");
+                    tx.query(&sql, params![case_id])
+                        .await?
+                        .iter()
+                        .map(to_delivery)
+                        .collect()
+                })
+            }))
+            .await
+    }
+}
+
+impl Store {
+    /// Alert cases and their outbox in this store.
+    pub fn cases(&self) -> Cases<'_> {
+        Cases { db: self.db() }
+    }
+}
