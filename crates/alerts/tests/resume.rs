@@ -66,7 +66,7 @@ async fn trip_across_a_restart(resume_hours: f64, expected_cases: usize) -> Vec<
     second.shutdown().await;
     let cases = out_of_hours_cases(&store, car.id).await;
     drop(store);
-    scratch.remove().await;
+    drop(scratch);
     cases
 }
 

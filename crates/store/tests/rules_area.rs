@@ -4,32 +4,15 @@
 
 use serde_json::json;
 use tianshu_model::{Timestamp, UnitId, VehicleId};
-use tianshu_store::Store;
 use tianshu_store::rules::{
     CaseFilter, CaseState, DeliveryOutcome, NewCase, NewDelivery, StoredFence, StoredOrder,
     StoredUnitTimetable, Transition,
 };
+use tianshu_store::{Store, StoreConfig};
+use tianshu_testkit::Scratch;
 
 /// The states the rules let a case escalate by itself in.
 const ESCALATING: [CaseState; 2] = [CaseState::Open, CaseState::Acknowledged];
-
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{name}_{}_{}", std::process::id(), nanos % 1_000_000_000)
-}
-
-async fn admin() -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is required at 127.0.0.1:5432 (user postgres): {e}"));
-    tokio::spawn(conn);
-    client
-}
 
 fn order(id: &str, state: &str, start: i64) -> StoredOrder {
     StoredOrder {
@@ -365,32 +348,12 @@ async fn exercise(store: &Store) {
 
 #[tokio::test]
 async fn rules_area_embedded() {
-    let dir = std::env::temp_dir().join(format!("tianshu-test-{}", unique("rules_area")));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
-        .await
-        .unwrap();
-    exercise(&store).await;
-    drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = Scratch::embedded("rules_area");
+    exercise(&scratch.open(&StoreConfig::default()).await).await;
 }
 
 #[tokio::test]
 async fn rules_area_postgres() {
-    let db = format!("tianshu_test_{}", unique("rules_area")).to_lowercase();
-    admin()
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .unwrap();
-    let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
-        .await
-        .unwrap();
-    exercise(&store).await;
-    drop(store);
-    admin()
-        .await
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .unwrap();
+    let scratch = Scratch::postgres("rules_area").await;
+    exercise(&scratch.open(&StoreConfig::default()).await).await;
 }

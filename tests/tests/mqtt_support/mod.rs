@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -21,21 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The shared broker the tests use.
 pub const BROKER: &str = "mqtt://127.0.0.1:1883";
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A name unique to this test run (process, time, counter), usable in topics, client ids and databases.
-pub fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{name}_{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use tianshu_testkit::unique;
 
 /// A scratch directory removed on drop.
 pub struct ScratchDir(pub PathBuf);

@@ -3,96 +3,13 @@
 //! Beijing time, a scripted trip, and waiting on a condition with a deadline.
 #![allow(dead_code, clippy::unwrap_used)] // shared by several test binaries; a panic is a failed test
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tianshu_model::{AlarmFlags, Phone, Position, StatusFlags, Timestamp, VehicleId};
+use tianshu_store::Store;
 use tianshu_store::rules::{AlertCase, CaseFilter};
-use tianshu_store::{Store, StoreConfig};
 
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "tianshu_alerts_{name}_{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A fresh directory under the system's temporary directory.
-pub fn unique_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique(name));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn admin() -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is required at 127.0.0.1:5432 (user postgres): {e}"));
-    tokio::spawn(conn);
-    client
-}
-
-/// Where a test store lives; removed (the directory, or the database) by [`Scratch::remove`].
-pub enum Scratch {
-    /// An embedded store file in its own directory.
-    Embedded(PathBuf),
-    /// A PostgreSQL database.
-    Postgres(String),
-}
-
-impl Scratch {
-    /// A fresh embedded store location.
-    pub fn embedded(name: &str) -> Scratch {
-        Scratch::Embedded(unique_dir(name))
-    }
-
-    /// A fresh PostgreSQL database.
-    pub async fn postgres(name: &str) -> Scratch {
-        let db = unique(name).to_lowercase();
-        admin()
-            .await
-            .batch_execute(&format!("CREATE DATABASE {db}"))
-            .await
-            .unwrap();
-        Scratch::Postgres(db)
-    }
-
-    /// Opens the store with `config`.
-    pub async fn open(&self, config: &StoreConfig) -> Store {
-        let url = match self {
-            Scratch::Embedded(dir) => format!("sqlite:{}", dir.join("t.db").display()),
-            Scratch::Postgres(db) => format!("postgres://postgres@127.0.0.1:5432/{db}"),
-        };
-        Store::open_with(&url, config).await.unwrap()
-    }
-
-    /// Removes the store; every handle on it must be dropped first.
-    pub async fn remove(self) {
-        match self {
-            Scratch::Embedded(dir) => {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            Scratch::Postgres(db) => {
-                admin()
-                    .await
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
+pub use tianshu_testkit::Scratch;
 
 /// A Beijing time, `YYYY-MM-DD HH:MM:SS`.
 pub fn local(s: &str) -> Timestamp {

@@ -1,0 +1,128 @@
+//! Shared setup of Tianshu's tests: scratch stores on both backends and names no other test run uses.
+//!
+//! A [`Scratch`] is an embedded store file in a fresh directory, or a database created for the test on
+//! the real PostgreSQL at 127.0.0.1:5432 (trust auth, user `postgres`); either is removed when the
+//! `Scratch` is dropped, so a failing test leaves nothing behind. Only test code depends on this crate.
+#![deny(missing_docs)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tianshu_store::{Store, StoreConfig};
+
+/// The PostgreSQL server the tests use (trust auth, user `postgres`).
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// `name` made unique across processes, runs and calls (a database, a directory, an MQTT client id).
+pub fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{name}_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh directory under the system's temporary directory.
+pub fn unique_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tianshu-test-{}", unique(name)));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("creating the scratch directory {}: {e}", dir.display());
+    }
+    dir
+}
+
+/// A connection to the server's maintenance database; fails the test, saying why, when PostgreSQL is
+/// absent.
+pub async fn admin_client() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is required at 127.0.0.1:5432 (user postgres, trust auth) for this test and is not \
+                 reachable: {e}. Start it (e.g. `pg_ctlcluster 15 main start`) and rerun."
+            )
+        });
+    tokio::spawn(conn);
+    client
+}
+
+/// A store location that removes itself when dropped.
+pub enum Scratch {
+    /// An embedded store file in its own directory.
+    Embedded(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(String),
+}
+
+impl Scratch {
+    /// A fresh embedded store location.
+    pub fn embedded(name: &str) -> Scratch {
+        Scratch::Embedded(unique_dir(name))
+    }
+
+    /// A fresh PostgreSQL database; fails the test with the reason when the server is not there.
+    pub async fn postgres(name: &str) -> Scratch {
+        let db = format!("tianshu_test_{}", unique(name)).to_lowercase();
+        if let Err(e) = admin_client()
+            .await
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+        {
+            panic!("creating test database {db} on 127.0.0.1:5432 failed: {e}");
+        }
+        Scratch::Postgres(db)
+    }
+
+    /// The store URL.
+    pub fn url(&self) -> String {
+        match self {
+            Scratch::Embedded(dir) => format!("sqlite:{}", dir.join("tianshu.db").display()),
+            Scratch::Postgres(db) => format!("postgres://postgres@127.0.0.1:5432/{db}"),
+        }
+    }
+
+    /// Opens the store with `config`; fails the test when it cannot.
+    pub async fn open(&self, config: &StoreConfig) -> Store {
+        let url = self.url();
+        Store::open_with(&url, config)
+            .await
+            .unwrap_or_else(|e| panic!("opening {url}: {e}"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        match self {
+            Scratch::Embedded(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Scratch::Postgres(db) => {
+                // Drop may run inside a runtime or outside one: a private runtime on its own thread.
+                let db = db.clone();
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                        return;
+                    };
+                    rt.block_on(async {
+                        if let Ok((client, conn)) =
+                            tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls).await
+                        {
+                            tokio::spawn(conn);
+                            let _ = client
+                                .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                                .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
