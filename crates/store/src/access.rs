@@ -364,6 +364,30 @@ pub(crate) async fn append_audit(
     })
 }
 
+/// The audit record of a change, written in the change's own transaction: if either fails, neither is
+/// stored, so no change escapes the log and no record describes a change that did not happen.
+///
+/// `entry` is what the caller knows before the change (who, from where, which action); `describe`
+/// completes it from the change's result (the id a create assigned, the vehicle it touched). A write
+/// that takes `Option<Audit<R>>` is audited when given `Some`; the command line's imports pass `None`.
+pub struct Audit<R> {
+    /// When the change is made.
+    pub time: Timestamp,
+    /// The record as known before the change.
+    pub entry: AuditEntry,
+    /// Completes the record from the change's result.
+    pub describe: fn(&R, &mut AuditEntry),
+}
+
+impl<R> Audit<R> {
+    /// Appends the record of `result` inside `tx` (the change's transaction).
+    pub(crate) async fn append(self, tx: &mut dyn Tx, result: &R) -> Result<AuditRecord> {
+        let mut entry = self.entry;
+        (self.describe)(result, &mut entry);
+        append_audit(tx, self.time, &entry).await
+    }
+}
+
 /// Ends every session of `username` inside `tx`.
 async fn end_sessions_of(tx: &mut dyn Tx, username: &str) -> Result<()> {
     tx.execute(

@@ -1,6 +1,7 @@
 //! The handle areas run their transactions through, whichever backend is behind it.
 
-use crate::sql::TxWork;
+use crate::access::Audit;
+use crate::sql::{TxWork, work};
 use crate::{BackendKind, Result};
 
 /// The database of a store, for the areas written over [`crate::sql::Tx`].
@@ -22,5 +23,23 @@ impl Db {
             BackendKind::Embedded(b) => b.read_tx(work).await,
             BackendKind::Postgres(b) => b.read_tx(work).await,
         }
+    }
+
+    /// Runs a change and, when `audit` is given, appends its audit record in the same transaction.
+    pub(crate) async fn change<R: Send + Sync + 'static>(
+        &self,
+        audit: Option<Audit<R>>,
+        change: TxWork<R>,
+    ) -> Result<R> {
+        self.write(work(move |tx| {
+            Box::pin(async move {
+                let result = change(tx).await?;
+                if let Some(audit) = audit {
+                    audit.append(tx, &result).await?;
+                }
+                Ok(result)
+            })
+        }))
+        .await
     }
 }
