@@ -43,6 +43,7 @@ mod record;
 pub mod registry_admin;
 mod registry_file;
 pub mod rules;
+mod stamp;
 mod sql;
 pub mod writer;
 
