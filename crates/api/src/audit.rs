@@ -3,20 +3,63 @@
 //! Every look at a track (positions, replay, trips, report, export), every administrative change, case
 //! action and downlink command, and every login and logout is recorded here. A record is written
 //! *before* the answer that hands out data leaves: when the audit log cannot be written, the request
-//! fails (see [`tianshu_store::access`] for the hash chain that makes the log tamper-evident).
+//! fails (see [`tianshu_store::access`] for the hash chain that makes the log tamper-evident). A change
+//! to the registry or to users carries its record into its own transaction ([`of_change`]): both commit
+//! or neither does.
 
 use tianshu_model::{Timestamp, VehicleId};
-use tianshu_store::access::AuditEntry;
+use tianshu_store::access::{Audit, AuditEntry};
 
 use crate::ApiState;
 use crate::auth::{Client, Principal};
 use crate::error::ApiResult;
 
+fn now() -> Timestamp {
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+}
+
 /// Writes one record, stamped now.
 pub(crate) async fn record(state: &ApiState, entry: AuditEntry) -> ApiResult<()> {
-    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    state.store().access().append_audit(now, &entry).await?;
+    state.store().access().append_audit(now(), &entry).await?;
     Ok(())
+}
+
+/// `entry`, stamped now, as the record of a change that commits with it; `describe` completes it from
+/// the change's result (the id a create assigned, the record as changed).
+pub(crate) fn with_change<R>(entry: AuditEntry, describe: fn(&R, &mut AuditEntry)) -> Option<Audit<R>> {
+    Some(Audit {
+        time: now(),
+        entry,
+        describe,
+    })
+}
+
+/// The record of an administrative change of one record (`unit.create`, `vehicle.delete`...) that
+/// commits with it: `vehicle` and `detail` as known before the change, completed by `describe`.
+pub(crate) fn of_change<R>(
+    who: &Principal,
+    client: Client,
+    action: &str,
+    vehicle: Option<VehicleId>,
+    detail: String,
+    describe: fn(&R, &mut AuditEntry),
+) -> Option<Audit<R>> {
+    with_change(change_entry(who, client, action, vehicle, detail), describe)
+}
+
+fn change_entry(
+    who: &Principal,
+    client: Client,
+    action: &str,
+    vehicle: Option<VehicleId>,
+    detail: String,
+) -> AuditEntry {
+    AuditEntry {
+        vehicle,
+        rows: 1,
+        detail,
+        ..entry(who, client, action)
+    }
 }
 
 /// The part of a record every request has: the caller, their role, the action and where it came from.
@@ -48,7 +91,8 @@ pub(crate) fn track_look(
     }
 }
 
-/// Records an administrative change of one record (`unit.create`, `order.state`...).
+/// Records an administrative change of one record after it was made (`order.state`...), for the
+/// reference data whose writes do not take their record yet (see [`of_change`]).
 pub(crate) async fn change(
     state: &ApiState,
     who: &Principal,
@@ -57,11 +101,5 @@ pub(crate) async fn change(
     vehicle: Option<VehicleId>,
     detail: String,
 ) -> ApiResult<()> {
-    let e = AuditEntry {
-        vehicle,
-        rows: 1,
-        detail,
-        ..entry(who, client, action)
-    };
-    record(state, e).await
+    record(state, change_entry(who, client, action, vehicle, detail)).await
 }

@@ -102,7 +102,7 @@ impl Processor {
         }
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.store.backend().terminal(phone).await {
+            match self.store.terminal(phone).await {
                 Ok(t) => {
                     let vehicle = t.and_then(|t| t.vehicle);
                     self.terminals.put(phone, vehicle);

@@ -279,7 +279,7 @@ impl UnitMap {
             .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
         {
             self.loaded_at = Some(Instant::now());
-            match store.backend().vehicles().await {
+            match store.vehicles().await {
                 Ok(vehicles) => self.units = vehicles.into_iter().map(|v| (v.id, v.unit)).collect(),
                 Err(e) => warn!(error = %e, "mqtt: cannot load vehicles for publishing topics"),
             }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 
-use crate::db::Db;
+use crate::db::{Change, Db};
 use crate::sql::{Row, Tx, params, work};
 use crate::{Error, Result, Store};
 
@@ -404,12 +404,13 @@ pub struct Access<'a> {
     db: &'a Db,
 }
 
-impl Access<'_> {
+impl<'a> Access<'a> {
     /// Creates a user; a taken username is [`Error::Invalid`].
-    pub async fn create_user(&self, user: &NewUser) -> Result<User> {
+    pub fn create_user(&self, user: &NewUser) -> Change<'a, User> {
         let user = user.clone();
-        self.db
-            .write(work(move |tx| {
+        Change::new(
+            self.db,
+            work(move |tx| {
                 Box::pin(async move {
                     let created = Timestamp(chrono::Utc::now().timestamp_millis());
                     let row = tx
@@ -435,8 +436,8 @@ impl Access<'_> {
                         }),
                     }
                 })
-            }))
-            .await
+            }),
+        )
     }
 
     /// A user by login name.
@@ -468,42 +469,47 @@ impl Access<'_> {
             .await
     }
 
-    /// Deletes a user and every session of theirs; false when there was none.
-    pub async fn delete_user(&self, username: &str) -> Result<bool> {
+    /// Deletes a user and every session of theirs; [`Error::NotFound`] when there is none.
+    pub fn delete_user(&self, username: &str) -> Change<'a, ()> {
         let username = username.to_string();
-        self.db
-            .write(work(move |tx| {
+        Change::new(
+            self.db,
+            work(move |tx| {
                 Box::pin(async move {
                     end_sessions_of(tx, &username).await?;
                     let n = tx
                         .execute("DELETE FROM access_users WHERE username = $1", params![&username])
                         .await?;
-                    Ok(n > 0)
+                    match n {
+                        0 => Err(Error::NotFound(format!("user {username}"))),
+                        _ => Ok(()),
+                    }
                 })
-            }))
-            .await
+            }),
+        )
     }
 
-    /// Disables (or enables again) a user; disabling ends every session of theirs. False when there
-    /// was no such user.
-    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+    /// Disables (or enables again) a user and returns it; disabling ends every session of theirs.
+    /// [`Error::NotFound`] when there is no such user.
+    pub fn set_user_disabled(&self, username: &str, disabled: bool) -> Change<'a, User> {
         let username = username.to_string();
-        self.db
-            .write(work(move |tx| {
+        Change::new(
+            self.db,
+            work(move |tx| {
                 Box::pin(async move {
-                    let n = tx
-                        .execute(
-                            "UPDATE access_users SET disabled = $2 WHERE username = $1",
-                            params![&username, disabled],
-                        )
-                        .await?;
+                    let sql = format!(
+                        "UPDATE access_users SET disabled = $2 WHERE username = $1 RETURNING {USER_COLS}"
+                    );
+                    let Some(row) = tx.opt(&sql, params![&username, disabled]).await? else {
+                        return Err(Error::NotFound(format!("user {username}")));
+                    };
                     if disabled {
                         end_sessions_of(tx, &username).await?;
                     }
-                    Ok(n > 0)
+                    to_user(&row)
                 })
-            }))
-            .await
+            }),
+        )
     }
 
     /// Stores a new session, dropping expired ones on the way.
@@ -701,8 +707,8 @@ mod tests {
 
 #[cfg(test)]
 mod embedded_tests {
-    use crate::Store;
     use crate::access::{AuditEntry, NewUser, Role, verify_stored_chain};
+    use crate::{Error, Store};
     use tianshu_model::{Timestamp, UnitId};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -740,7 +746,8 @@ mod embedded_tests {
             assert_eq!(r.seq, i as i64 + 1);
         }
         assert_eq!(verify_stored_chain(a).await.unwrap(), Ok(5));
-        assert!(a.delete_user("wang").await.unwrap());
+        a.delete_user("wang").await.unwrap();
+        assert!(matches!(a.delete_user("wang").await, Err(Error::NotFound(_))));
         assert!(a.users().await.unwrap().is_empty());
     }
 }

@@ -43,3 +43,38 @@ impl Db {
         .await
     }
 }
+
+/// A write of an area, not yet run. Awaiting it runs it in one transaction; [`Change::audited`] first
+/// makes its audit record part of that transaction, so the change and its record commit together or
+/// not at all (the API audits every administrative change; the command line's imports do not).
+#[must_use = "a change does nothing until it is awaited"]
+pub struct Change<'a, R> {
+    db: &'a Db,
+    work: TxWork<R>,
+    audit: Option<Audit<R>>,
+}
+
+impl<'a, R: Send + Sync + 'static> Change<'a, R> {
+    /// The change `work` on `db`, not audited.
+    pub(crate) fn new(db: &'a Db, work: TxWork<R>) -> Self {
+        Change {
+            db,
+            work,
+            audit: None,
+        }
+    }
+
+    /// Commits `audit` (completed from the change's result) with the change; `None` leaves it unaudited.
+    pub fn audited(self, audit: Option<Audit<R>>) -> Self {
+        Change { audit, ..self }
+    }
+}
+
+impl<'a, R: Send + Sync + 'static> std::future::IntoFuture for Change<'a, R> {
+    type Output = Result<R>;
+    type IntoFuture = futures::future::BoxFuture<'a, Result<R>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.db.change(self.audit, self.work))
+    }
+}

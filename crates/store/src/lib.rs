@@ -23,12 +23,14 @@
 //!   ranges: 0001-0099 tracks and registry, 0100-0199 rules and alerts, 0200-0299 users and audit.
 //! - its code, written once over the transaction seam in `src/sql.rs` (`async fn(tx: &mut dyn Tx, ...)`:
 //!   validation, conflict messages, state checks), behind a small handle with an accessor on [`Store`]
-//!   (`src/access.rs`: [`Store::access`]; `src/cases.rs`: [`Store::cases`]). The backends only
-//!   translate: `src/embedded/sql.rs` and `src/postgres/sql.rs` bind values and decode rows.
+//!   (`src/access.rs`: [`Store::access`]; `src/cases.rs`: [`Store::cases`]; `src/registry.rs` and
+//!   `src/registry_admin.rs`: [`Store::units`]... and [`Store::registry_admin`]). A write that may be
+//!   audited returns a [`Change`], which commits the audit record in the write's transaction. The
+//!   backends only translate: `src/embedded/sql.rs` and `src/postgres/sql.rs` bind values and decode rows.
 //!
 //! Not yet moved onto the seam, and so still written once per backend (`src/embedded/<area>.rs` and
-//! `src/postgres/<area>.rs` behind a trait): the registry ([`Backend`], `registry_admin.rs`) and the rules'
-//! reference data (`rules.rs`). Track points stay per backend on purpose: their layouts really differ.
+//! `src/postgres/<area>.rs` behind a trait): the rules' reference data (`rules.rs`). Track points stay
+//! per backend on purpose: their layouts really differ.
 #![deny(missing_docs)]
 
 pub mod access;
@@ -40,11 +42,12 @@ mod metrics;
 mod migrate;
 pub mod postgres;
 mod record;
+mod registry;
 pub mod registry_admin;
 mod registry_file;
 pub mod rules;
-mod stamp;
 mod sql;
+mod stamp;
 pub mod writer;
 
 use std::sync::Arc;
@@ -52,10 +55,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
-use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 
+pub use db::Change;
 pub use follow::{Cursor, Followed};
 pub use migrate::Migration;
+pub use registry::{DriverEvent, ImportSummary, RegistryRecord};
 pub use registry_file::{parse_registry_csv, parse_registry_json};
 pub use writer::{Subscription, WriterConfig};
 
@@ -154,50 +159,6 @@ pub struct AppendSummary {
     pub duplicates: u64,
 }
 
-/// One row of a registry import (`unit,plate,phone,terminal_id,vehicle_class`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegistryRecord {
-    /// Unit name; a `/`-separated path (`黄石市/市委办公室`) places it in the tree.
-    pub unit: String,
-    /// Licence plate.
-    pub plate: String,
-    /// Terminal phone number.
-    pub phone: Phone,
-    /// Terminal id as the terminal will send it in 0x0100.
-    pub terminal_id: String,
-    /// Vehicle class.
-    pub vehicle_class: VehicleClass,
-}
-
-/// What an import changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ImportSummary {
-    /// Units created.
-    pub units_created: u64,
-    /// Vehicles created or updated.
-    pub vehicles_upserted: u64,
-    /// Terminals created or updated.
-    pub terminals_upserted: u64,
-}
-
-/// A driver sign-in or sign-out (0x0702).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DriverEvent {
-    /// The vehicle.
-    pub vehicle: VehicleId,
-    /// The terminal that reported it.
-    pub phone: Phone,
-    /// When the card was inserted or removed (terminal time).
-    pub time: Timestamp,
-    /// True for sign-in (card inserted), false for sign-out.
-    pub signed_in: bool,
-    /// Driver name, when read.
-    pub name: Option<String>,
-    /// Qualification certificate number, when read.
-    pub certificate: Option<String>,
-}
-
 /// A stream of track points in fix-time order.
 pub type TrackStream = BoxStream<'static, Result<Position>>;
 
@@ -235,44 +196,6 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The versions of the migrations applied, ascending.
     async fn applied_migrations(&self) -> Result<Vec<u32>>;
-
-    /// Provisions units, vehicles and terminals; all or nothing, idempotent on re-import.
-    async fn import_registry(&self, records: &[RegistryRecord]) -> Result<ImportSummary>;
-
-    /// All units.
-    async fn units(&self) -> Result<Vec<Unit>>;
-
-    /// All vehicles.
-    async fn vehicles(&self) -> Result<Vec<Vehicle>>;
-
-    /// A vehicle by plate.
-    async fn vehicle_by_plate(&self, plate: &str) -> Result<Option<Vehicle>>;
-
-    /// A terminal by phone.
-    async fn terminal(&self, phone: Phone) -> Result<Option<Terminal>>;
-
-    /// All terminals.
-    async fn terminals(&self) -> Result<Vec<Terminal>>;
-
-    /// Records a registration: the edition, the hash of the new auth code and (2019) the IMEI.
-    async fn save_registration(
-        &self,
-        phone: Phone,
-        edition: tianshu_model::Edition,
-        auth_code_hash: &str,
-        imei: Option<&str>,
-    ) -> Result<()>;
-
-    /// Stores a driver sign-in or sign-out (idempotent on vehicle, time and direction).
-    async fn append_driver_event(&self, event: &DriverEvent) -> Result<()>;
-
-    /// Driver events of one vehicle with `from <= time < to`, in time order.
-    async fn driver_events(
-        &self,
-        vehicle: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<DriverEvent>>;
 }
 
 /// Settings of a store, whichever backend it opens.

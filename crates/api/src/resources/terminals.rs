@@ -102,6 +102,22 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<TerminalView>)> {
     let scoped = Scoped::new(&state, &who).await?;
     let vehicle = binding(&scoped, req.vehicle.map(Some), req.plate.as_deref()).await?;
+    let audit = audit::of_change(
+        &who,
+        client,
+        "terminal.create",
+        None,
+        String::new(),
+        |t: &Terminal, e| {
+            e.vehicle = t.vehicle;
+            e.detail = format!(
+                "terminal {} id {} vehicle {:?}",
+                t.phone,
+                t.terminal_id,
+                t.vehicle.map(|v| v.0)
+            );
+        },
+    );
     let t = state
         .store()
         .registry_admin()
@@ -111,14 +127,8 @@ pub async fn create(
             vehicle: vehicle.flatten(),
             edition: req.edition,
         })
+        .audited(audit)
         .await?;
-    let detail = format!(
-        "terminal {} id {} vehicle {:?}",
-        t.phone,
-        t.terminal_id,
-        t.vehicle.map(|v| v.0)
-    );
-    audit::change(&state, &who, client, "terminal.create", t.vehicle, detail).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
 
@@ -161,20 +171,32 @@ pub async fn update(
         vehicle,
         reset_auth_code: req.reset_auth_code,
     };
+    // Until `describe` runs, the record's vehicle is the binding before the change.
+    let before = before.and_then(|b| b.vehicle);
+    let audit = audit::of_change(
+        &who,
+        client,
+        "terminal.update",
+        before,
+        String::new(),
+        |t: &Terminal, e| {
+            e.detail = format!(
+                "terminal {} id {} vehicle {:?} -> {:?} registered {}",
+                t.phone,
+                t.terminal_id,
+                e.vehicle.map(|v| v.0),
+                t.vehicle.map(|v| v.0),
+                t.auth_code_hash.is_some()
+            );
+            e.vehicle = t.vehicle;
+        },
+    );
     let t = state
         .store()
         .registry_admin()
         .update_terminal(phone, &change)
+        .audited(audit)
         .await?;
-    let detail = format!(
-        "terminal {} id {} vehicle {:?} -> {:?} registered {}",
-        t.phone,
-        t.terminal_id,
-        before.and_then(|b| b.vehicle).map(|v| v.0),
-        t.vehicle.map(|v| v.0),
-        t.auth_code_hash.is_some()
-    );
-    audit::change(&state, &who, client, "terminal.update", t.vehicle, detail).await?;
     Ok(Json(t.into()))
 }
 
@@ -187,9 +209,14 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let phone = parse_phone(&phone)?;
     let before = Scoped::new(&state, &who).await?.terminal(phone).await?;
-    state.store().registry_admin().delete_terminal(phone).await?;
     let vehicle = before.and_then(|t| t.vehicle);
     let detail = format!("terminal {phone}");
-    audit::change(&state, &who, client, "terminal.delete", vehicle, detail).await?;
+    let audit = audit::of_change(&who, client, "terminal.delete", vehicle, detail, |_, _| {});
+    state
+        .store()
+        .registry_admin()
+        .delete_terminal(phone)
+        .audited(audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

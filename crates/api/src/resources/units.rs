@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tianshu_model::{Unit, UnitId};
+use tianshu_store::access::AuditEntry;
 use tianshu_store::registry_admin::UnitChange;
 
 use crate::ApiState;
@@ -35,13 +36,14 @@ pub struct NewUnit {
     pub parent: Option<i64>,
 }
 
-fn detail(unit: &Unit) -> String {
-    format!(
+/// The audit detail of a unit as created or changed.
+fn describe(unit: &Unit, e: &mut AuditEntry) {
+    e.detail = format!(
         "unit {} {:?} parent {:?}",
         unit.id,
         unit.name,
         unit.parent.map(|p| p.0)
-    )
+    );
 }
 
 /// `POST /api/units`: creates a unit below `parent`.
@@ -51,12 +53,13 @@ pub async fn create(
     client: Client,
     Body(req): Body<NewUnit>,
 ) -> ApiResult<(StatusCode, Json<Unit>)> {
+    let audit = audit::of_change(&who, client, "unit.create", None, String::new(), describe);
     let unit = state
         .store()
         .registry_admin()
         .create_unit(&req.name, req.parent.map(UnitId))
+        .audited(audit)
         .await?;
-    audit::change(&state, &who, client, "unit.create", None, detail(&unit)).await?;
     Ok((StatusCode::CREATED, Json(unit)))
 }
 
@@ -84,12 +87,13 @@ pub async fn update(
         name: req.name,
         parent: req.parent.map(|p| p.map(UnitId)),
     };
+    let audit = audit::of_change(&who, client, "unit.update", None, String::new(), describe);
     let unit = state
         .store()
         .registry_admin()
         .update_unit(UnitId(id), &change)
+        .audited(audit)
         .await?;
-    audit::change(&state, &who, client, "unit.update", None, detail(&unit)).await?;
     Ok(Json(unit))
 }
 
@@ -100,7 +104,12 @@ pub async fn delete(
     client: Client,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    state.store().registry_admin().delete_unit(UnitId(id)).await?;
-    audit::change(&state, &who, client, "unit.delete", None, format!("unit {id}")).await?;
+    let audit = audit::of_change(&who, client, "unit.delete", None, format!("unit {id}"), |_, _| {});
+    state
+        .store()
+        .registry_admin()
+        .delete_unit(UnitId(id))
+        .audited(audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -73,6 +73,9 @@ pub async fn create(
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .map_err(ApiError::Unavailable)?;
+    let audit = audit::with_change(audit::entry(&who, client, "user.create"), |u: &User, e| {
+        e.detail = format!("{} as {}", u.username, u.role);
+    });
     let user = state
         .store()
         .access()
@@ -82,16 +85,12 @@ pub async fn create(
             unit,
             password_hash,
         })
+        .audited(audit)
         .await
         .map_err(|e| match e {
             tianshu_store::Error::Invalid { reason, .. } => ApiError::Conflict(reason),
             e => e.into(),
         })?;
-    let entry = AuditEntry {
-        detail: format!("{} as {}", user.username, user.role),
-        ..audit::entry(&who, client, "user.create")
-    };
-    audit::record(&state, entry).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -102,14 +101,17 @@ pub async fn delete(
     client: Client,
     Path(username): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if !state.store().access().delete_user(&username).await? {
-        return Err(ApiError::NotFound(format!("user {username}")));
-    }
     let entry = AuditEntry {
-        detail: username,
+        detail: username.clone(),
         ..audit::entry(&who, client, "user.delete")
     };
-    audit::record(&state, entry).await?;
+    let audit = audit::with_change(entry, |_, _| {});
+    state
+        .store()
+        .access()
+        .delete_user(&username)
+        .audited(audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -134,25 +136,17 @@ pub async fn update(
             "an administrator cannot disable their own login".into(),
         ));
     }
-    if !state
-        .store()
-        .access()
-        .set_user_disabled(&username, req.disabled)
-        .await?
-    {
-        return Err(ApiError::NotFound(format!("user {username}")));
-    }
     let action = if req.disabled {
         "user.disable"
     } else {
         "user.enable"
     };
-    audit::change(&state, &who, client, action, None, username.clone()).await?;
+    let audit = audit::of_change(&who, client, action, None, username.clone(), |_, _| {});
     let user = state
         .store()
         .access()
-        .user_by_name(&username)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("user {username}")))?;
+        .set_user_disabled(&username, req.disabled)
+        .audited(audit)
+        .await?;
     Ok(Json(user))
 }

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Timestamp, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_store::access::AuditEntry;
 use tianshu_store::registry_admin::VehicleChange;
 
 use crate::ApiState;
@@ -93,8 +94,10 @@ pub struct NewVehicle {
     pub class: VehicleClass,
 }
 
-fn change_detail(v: &Vehicle) -> String {
-    format!("{} unit {} class {}", v.plate, v.unit, v.class.as_str())
+/// The audit detail of a vehicle as created or changed.
+fn describe(v: &Vehicle, e: &mut AuditEntry) {
+    e.vehicle = Some(v.id);
+    e.detail = format!("{} unit {} class {}", v.plate, v.unit, v.class.as_str());
 }
 
 /// `POST /api/vehicles`
@@ -104,13 +107,13 @@ pub async fn create(
     client: Client,
     Body(req): Body<NewVehicle>,
 ) -> ApiResult<(StatusCode, Json<Vehicle>)> {
+    let audit = audit::of_change(&who, client, "vehicle.create", None, String::new(), describe);
     let v = state
         .store()
         .registry_admin()
         .create_vehicle(&req.plate, UnitId(req.unit), req.class)
+        .audited(audit)
         .await?;
-    let detail = change_detail(&v);
-    audit::change(&state, &who, client, "vehicle.create", Some(v.id), detail).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -142,13 +145,13 @@ pub async fn update(
         unit: req.unit.map(UnitId),
         class: req.class,
     };
+    let audit = audit::of_change(&who, client, "vehicle.update", None, String::new(), describe);
     let v = state
         .store()
         .registry_admin()
         .update_vehicle(VehicleId(id), &change)
+        .audited(audit)
         .await?;
-    let detail = change_detail(&v);
-    audit::change(&state, &who, client, "vehicle.update", Some(v.id), detail).await?;
     Ok(Json(v))
 }
 
@@ -160,8 +163,13 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     let id = VehicleId(id);
-    state.store().registry_admin().delete_vehicle(id).await?;
     let detail = format!("vehicle {id}");
-    audit::change(&state, &who, client, "vehicle.delete", Some(id), detail).await?;
+    let audit = audit::of_change(&who, client, "vehicle.delete", Some(id), detail, |_, _| {});
+    state
+        .store()
+        .registry_admin()
+        .delete_vehicle(id)
+        .audited(audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

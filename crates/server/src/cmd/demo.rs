@@ -236,7 +236,10 @@ async fn create_logins(store: &Store, world: &World) -> anyhow::Result<Vec<Login
     ] {
         let pw = password();
         let hash = tianshu_api::hash_password(&pw).map_err(anyhow::Error::msg)?;
-        store.access().delete_user(username).await?;
+        match store.access().delete_user(username).await {
+            Ok(()) | Err(tianshu_store::Error::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
         let unit = if role == Role::Supervisor {
             supervisor_unit
         } else {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use tianshu_model::{Timestamp, UnitId};
 use tianshu_store::Store;
-use tianshu_store::access::{AuditEntry, NewUser, Role};
+use tianshu_store::access::{Audit, AuditEntry, NewUser, Role, User};
 
 use super::StoreArg;
 
@@ -95,10 +95,11 @@ pub fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
             }
             UserCommand::Delete(args) => {
                 let store = args.store.open().await?;
-                if !store.access().delete_user(&args.username).await? {
-                    bail!("no user {:?}", args.username);
+                let audit = cli_audit("user.delete", args.username.clone(), |_, _| {});
+                match store.access().delete_user(&args.username).audited(audit).await {
+                    Err(tianshu_store::Error::NotFound(_)) => bail!("no user {:?}", args.username),
+                    done => done?,
                 }
-                audit_cli(&store, "user.delete", &args.username).await?;
                 println!("deleted {}", args.username);
                 Ok(ExitCode::SUCCESS)
             }
@@ -106,20 +107,21 @@ pub fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn audit_cli(store: &Store, action: &str, detail: &str) -> anyhow::Result<()> {
+/// The audit record of a change made from the command line, committed with it.
+fn cli_audit<R>(action: &str, detail: String, describe: fn(&R, &mut AuditEntry)) -> Option<Audit<R>> {
     let entry = AuditEntry {
         actor: std::env::var("USER").unwrap_or_else(|_| "-".into()),
         role: "cli".into(),
         action: action.into(),
         remote: "local command line".into(),
-        detail: detail.into(),
+        detail,
         ..Default::default()
     };
-    store
-        .access()
-        .append_audit(Timestamp(chrono_now_ms()), &entry)
-        .await?;
-    Ok(())
+    Some(Audit {
+        time: Timestamp(chrono_now_ms()),
+        entry,
+        describe,
+    })
 }
 
 fn chrono_now_ms() -> i64 {
@@ -147,6 +149,9 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     };
     tianshu_api::validate_new_user(&args.username, &password, role, unit).map_err(anyhow::Error::msg)?;
     let password_hash = tianshu_api::hash_password(&password).map_err(anyhow::Error::msg)?;
+    let audit = cli_audit("user.create", String::new(), |u: &User, e| {
+        e.detail = format!("{} as {}", u.username, u.role);
+    });
     let user = store
         .access()
         .create_user(&NewUser {
@@ -155,13 +160,8 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
             unit,
             password_hash,
         })
+        .audited(audit)
         .await?;
-    audit_cli(
-        &store,
-        "user.create",
-        &format!("{} as {}", user.username, user.role),
-    )
-    .await?;
     println!(
         "created {} ({}{})",
         user.username,

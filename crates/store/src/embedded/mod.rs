@@ -19,7 +19,6 @@
 //! [`EmbeddedBackend::read`] and [`EmbeddedBackend::write`].
 
 mod points;
-mod registry;
 mod rules;
 mod sql;
 

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
-use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, VehicleId};
+use tianshu_model::{Position, Timestamp, VehicleId};
 
 use super::{EmbeddedBackend, applied_versions, db_error};
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
-use crate::{Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream};
+use crate::{Backend, Error, Result, TrackStream};
 
 /// The columns of `points`, `points_recent` and `latest_positions`: the key and the packed record
 /// ([`crate::record`]).
@@ -195,58 +195,6 @@ impl Backend for EmbeddedBackend {
 
     async fn applied_migrations(&self) -> Result<Vec<u32>> {
         self.read(applied_versions).await
-    }
-
-    async fn import_registry(&self, records: &[RegistryRecord]) -> Result<ImportSummary> {
-        self.import_registry_embedded(records).await
-    }
-
-    async fn units(&self) -> Result<Vec<Unit>> {
-        self.units_embedded().await
-    }
-
-    async fn vehicles(&self) -> Result<Vec<Vehicle>> {
-        self.vehicles_embedded(None).await
-    }
-
-    async fn vehicle_by_plate(&self, plate: &str) -> Result<Option<Vehicle>> {
-        Ok(self
-            .vehicles_embedded(Some(plate.to_string()))
-            .await?
-            .into_iter()
-            .next())
-    }
-
-    async fn terminal(&self, phone: Phone) -> Result<Option<Terminal>> {
-        Ok(self.terminals_embedded(Some(phone)).await?.into_iter().next())
-    }
-
-    async fn terminals(&self) -> Result<Vec<Terminal>> {
-        self.terminals_embedded(None).await
-    }
-
-    async fn save_registration(
-        &self,
-        phone: Phone,
-        edition: tianshu_model::Edition,
-        auth_code_hash: &str,
-        imei: Option<&str>,
-    ) -> Result<()> {
-        self.save_registration_embedded(phone, edition, auth_code_hash, imei)
-            .await
-    }
-
-    async fn append_driver_event(&self, event: &DriverEvent) -> Result<()> {
-        self.append_driver_event_embedded(event).await
-    }
-
-    async fn driver_events(
-        &self,
-        vehicle: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<DriverEvent>> {
-        self.driver_events_embedded(vehicle, from, to).await
     }
 }
 

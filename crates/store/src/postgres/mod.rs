@@ -18,7 +18,6 @@
 
 mod latest;
 mod points;
-mod registry;
 mod rules;
 mod sql;
 

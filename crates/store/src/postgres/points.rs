@@ -12,12 +12,12 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
-use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, Vehicle, VehicleId};
+use tianshu_model::{Position, Timestamp, VehicleId};
 use tokio_postgres::types::{FromSql, Type};
 
 use super::{PostgresBackend, month_of, pg_error};
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
-use crate::{Backend, DriverEvent, Error, ImportSummary, RegistryRecord, Result, TrackStream};
+use crate::{Backend, Error, Result, TrackStream};
 
 /// The columns of `points`, `latest_positions` and the staging table, in COPY order.
 const COLUMNS: &str = "vehicle, fix_time, block_hash, rec";
@@ -547,64 +547,16 @@ impl Backend for PostgresBackend {
             .map(|r| r.try_get::<_, i32>(0).map_err(pg_error).map(|v| v as u32))
             .collect()
     }
-
-    async fn import_registry(&self, records: &[RegistryRecord]) -> Result<ImportSummary> {
-        self.import_registry_pg(records).await
-    }
-
-    async fn units(&self) -> Result<Vec<Unit>> {
-        self.units_pg().await
-    }
-
-    async fn vehicles(&self) -> Result<Vec<Vehicle>> {
-        self.vehicles_pg(None).await
-    }
-
-    async fn vehicle_by_plate(&self, plate: &str) -> Result<Option<Vehicle>> {
-        Ok(self.vehicles_pg(Some(plate)).await?.into_iter().next())
-    }
-
-    async fn terminal(&self, phone: Phone) -> Result<Option<Terminal>> {
-        Ok(self.terminals_pg(Some(phone)).await?.into_iter().next())
-    }
-
-    async fn terminals(&self) -> Result<Vec<Terminal>> {
-        self.terminals_pg(None).await
-    }
-
-    async fn save_registration(
-        &self,
-        phone: Phone,
-        edition: tianshu_model::Edition,
-        auth_code_hash: &str,
-        imei: Option<&str>,
-    ) -> Result<()> {
-        self.save_registration_pg(phone, edition, auth_code_hash, imei)
-            .await
-    }
-
-    async fn append_driver_event(&self, event: &DriverEvent) -> Result<()> {
-        self.append_driver_event_pg(event).await
-    }
-
-    async fn driver_events(
-        &self,
-        vehicle: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<DriverEvent>> {
-        self.driver_events_pg(vehicle, from, to).await
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use futures::TryStreamExt;
-    use tianshu_model::{AlarmFlags, PositionSource, StatusFlags};
+    use tianshu_model::{AlarmFlags, Phone, PositionSource, StatusFlags};
 
     use super::*;
-    use crate::Store;
     use crate::source_to_i16;
+    use crate::{RegistryRecord, Store};
 
     fn full(vehicle: i64, secs: i64) -> Position {
         Position {

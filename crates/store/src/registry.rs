@@ -1,0 +1,358 @@
+//! The registry: units (a tree), vehicles, the terminals fitted to them, and drivers' sign-ins.
+//!
+//! Written once over [`crate::sql::Tx`]: the bulk import (`tianshu registry import`), the reads, the
+//! terminal's registration and the driver events are here; the one-record edits an administrator makes
+//! are in [`crate::registry_admin`], the file formats and the checks both share in `registry_file.rs`.
+//!
+//! Invariants: a unit's `path` (its names from the root, joined by `/`) is unique and is the import
+//! key, so a re-import finds the units it created; a plate names one vehicle and a phone one terminal,
+//! so a re-import updates them instead of adding rows; an import is all or nothing. Driver events are
+//! idempotent on (vehicle, time, direction).
+//!
+//! The ingest hot path reads one terminal by phone ([`Store::terminal`]) at every registration and
+//! authentication: one indexed query, nothing else.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
+
+use crate::registry_file::{unit_path_segments, validate_records};
+use crate::sql::{Row, Tx, params, work};
+use crate::{Error, Result, Store, parse_stored_phone};
+
+/// One row of a registry import (`unit,plate,phone,terminal_id,vehicle_class`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryRecord {
+    /// Unit name; a `/`-separated path (`黄石市/市委办公室`) places it in the tree.
+    pub unit: String,
+    /// Licence plate.
+    pub plate: String,
+    /// Terminal phone number.
+    pub phone: Phone,
+    /// Terminal id as the terminal will send it in 0x0100.
+    pub terminal_id: String,
+    /// Vehicle class.
+    pub vehicle_class: VehicleClass,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ImportSummary {
+    /// Units created.
+    pub units_created: u64,
+    /// Vehicles created or updated.
+    pub vehicles_upserted: u64,
+    /// Terminals created or updated.
+    pub terminals_upserted: u64,
+}
+
+/// A driver sign-in or sign-out (0x0702).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriverEvent {
+    /// The vehicle.
+    pub vehicle: VehicleId,
+    /// The terminal that reported it.
+    pub phone: Phone,
+    /// When the card was inserted or removed (terminal time).
+    pub time: Timestamp,
+    /// True for sign-in (card inserted), false for sign-out.
+    pub signed_in: bool,
+    /// Driver name, when read.
+    pub name: Option<String>,
+    /// Qualification certificate number, when read.
+    pub certificate: Option<String>,
+}
+
+/// The advisory-lock key that serialises registry writes other than a terminal's own registration
+/// ("tsregadm" in ASCII): two administrators moving units at once, or a move and an import, cannot
+/// interleave their subtree rewrites.
+pub(crate) const REGISTRY_LOCK_KEY: i64 = 0x7473_7265_6761_646d;
+
+const VEHICLE_COLS: &str = "id, plate, unit, class";
+pub(crate) const TERMINAL_COLS: &str = "phone, terminal_id, edition, auth_code_hash, imei, vehicle";
+
+fn to_unit(r: &Row) -> Result<Unit> {
+    Ok(Unit {
+        id: UnitId(r.int(0)?),
+        name: r.text(1)?,
+        parent: r.opt_int(2)?.map(UnitId),
+    })
+}
+
+/// A stored vehicle class, or [`Error::Corrupt`] naming the vehicle.
+pub(crate) fn parse_class(id: i64, class: &str) -> Result<VehicleClass> {
+    class
+        .parse()
+        .map_err(|e| Error::Corrupt(format!("vehicle {id}: {e}")))
+}
+
+fn to_vehicle(r: &Row) -> Result<Vehicle> {
+    let id = r.int(0)?;
+    Ok(Vehicle {
+        id: VehicleId(id),
+        plate: r.text(1)?,
+        unit: UnitId(r.int(2)?),
+        class: parse_class(id, &r.text(3)?)?,
+    })
+}
+
+/// A terminal read with [`TERMINAL_COLS`].
+pub(crate) fn to_terminal(r: &Row) -> Result<Terminal> {
+    Ok(Terminal {
+        phone: parse_stored_phone(&r.text(0)?)?,
+        terminal_id: r.text(1)?,
+        edition: r.opt_text(2)?.as_deref().and_then(Edition::parse),
+        auth_code_hash: r.opt_text(3)?,
+        imei: r.opt_text(4)?,
+        vehicle: r.opt_int(5)?.map(VehicleId),
+    })
+}
+
+/// The terminal with `phone`, read inside `tx`.
+pub(crate) async fn terminal(tx: &mut dyn Tx, phone: Phone) -> Result<Option<Terminal>> {
+    let sql = format!("SELECT {TERMINAL_COLS} FROM terminals WHERE phone = $1");
+    tx.opt(&sql, params![phone.to_string()])
+        .await?
+        .as_ref()
+        .map(to_terminal)
+        .transpose()
+}
+
+/// The id of the unit at the path `segments`, creating it and its ancestors as needed; `cache` holds
+/// the paths already resolved by this import.
+async fn ensure_unit(
+    tx: &mut dyn Tx,
+    segments: &[&str],
+    cache: &mut HashMap<String, i64>,
+    created: &mut u64,
+) -> Result<i64> {
+    let mut parent: Option<i64> = None;
+    let mut path = String::new();
+    for name in segments {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(name);
+        let id = match cache.get(&path) {
+            Some(id) => *id,
+            None => {
+                let inserted = tx
+                    .opt(
+                        "INSERT INTO units (name, parent, path) VALUES ($1, $2, $3) \
+                         ON CONFLICT (path) DO NOTHING RETURNING id",
+                        params![*name, parent, &path],
+                    )
+                    .await?;
+                let id = match inserted {
+                    Some(r) => {
+                        *created += 1;
+                        r.int(0)?
+                    }
+                    None => tx
+                        .opt("SELECT id FROM units WHERE path = $1", params![&path])
+                        .await?
+                        .ok_or_else(|| Error::Corrupt(format!("unit {path:?} vanished")))?
+                        .int(0)?,
+                };
+                cache.insert(path.clone(), id);
+                id
+            }
+        };
+        parent = Some(id);
+    }
+    parent.ok_or_else(|| Error::Invalid {
+        line: None,
+        reason: "empty unit path".into(),
+    })
+}
+
+/// Provisions `records` inside `tx` (checked already).
+async fn import(tx: &mut dyn Tx, records: &[RegistryRecord]) -> Result<ImportSummary> {
+    tx.lock(REGISTRY_LOCK_KEY).await?;
+    let mut summary = ImportSummary::default();
+    let mut cache = HashMap::new();
+    for r in records {
+        let segments = unit_path_segments(&r.unit);
+        let unit = ensure_unit(tx, &segments, &mut cache, &mut summary.units_created).await?;
+        let vehicle = tx
+            .opt(
+                "INSERT INTO vehicles (plate, unit, class) VALUES ($1, $2, $3) ON CONFLICT (plate) DO UPDATE \
+                 SET unit = excluded.unit, class = excluded.class RETURNING id",
+                params![r.plate.trim(), unit, r.vehicle_class.as_str()],
+            )
+            .await?
+            .ok_or_else(|| Error::Corrupt(format!("vehicle {} was not stored", r.plate.trim())))?
+            .int(0)?;
+        summary.vehicles_upserted += 1;
+        tx.execute(
+            "INSERT INTO terminals (phone, terminal_id, vehicle) VALUES ($1, $2, $3) ON CONFLICT (phone) DO \
+             UPDATE SET terminal_id = excluded.terminal_id, vehicle = excluded.vehicle",
+            params![r.phone.to_string(), r.terminal_id.trim(), vehicle],
+        )
+        .await?;
+        summary.terminals_upserted += 1;
+    }
+    Ok(summary)
+}
+
+impl Store {
+    /// Provisions units, vehicles and terminals; all or nothing, idempotent on re-import.
+    pub async fn import_registry(&self, records: &[RegistryRecord]) -> Result<ImportSummary> {
+        validate_records(records)?;
+        let records = records.to_vec();
+        self.db()
+            .write(work(move |tx| {
+                Box::pin(async move { import(tx, &records).await })
+            }))
+            .await
+    }
+
+    /// All units.
+    pub async fn units(&self) -> Result<Vec<Unit>> {
+        self.db()
+            .read(work(|tx| {
+                Box::pin(async move {
+                    let rows = tx.query("SELECT id, name, parent FROM units ORDER BY id", &[]);
+                    rows.await?.iter().map(to_unit).collect()
+                })
+            }))
+            .await
+    }
+
+    /// All vehicles.
+    pub async fn vehicles(&self) -> Result<Vec<Vehicle>> {
+        self.db()
+            .read(work(|tx| {
+                Box::pin(async move {
+                    let sql = format!("SELECT {VEHICLE_COLS} FROM vehicles ORDER BY id");
+                    tx.query(&sql, &[]).await?.iter().map(to_vehicle).collect()
+                })
+            }))
+            .await
+    }
+
+    /// A vehicle by plate.
+    pub async fn vehicle_by_plate(&self, plate: &str) -> Result<Option<Vehicle>> {
+        let plate = plate.trim().to_string();
+        self.db()
+            .read(work(move |tx| {
+                Box::pin(async move {
+                    let sql = format!("SELECT {VEHICLE_COLS} FROM vehicles WHERE plate = $1");
+                    tx.opt(&sql, params![plate])
+                        .await?
+                        .as_ref()
+                        .map(to_vehicle)
+                        .transpose()
+                })
+            }))
+            .await
+    }
+
+    /// A terminal by phone (one indexed query: the gateway asks at every registration and login).
+    pub async fn terminal(&self, phone: Phone) -> Result<Option<Terminal>> {
+        self.db()
+            .read(work(move |tx| Box::pin(terminal(tx, phone))))
+            .await
+    }
+
+    /// All terminals, by vehicle.
+    pub async fn terminals(&self) -> Result<Vec<Terminal>> {
+        self.db()
+            .read(work(|tx| {
+                Box::pin(async move {
+                    let sql = format!("SELECT {TERMINAL_COLS} FROM terminals ORDER BY vehicle, phone");
+                    tx.query(&sql, &[]).await?.iter().map(to_terminal).collect()
+                })
+            }))
+            .await
+    }
+
+    /// Records a registration: the edition, the hash of the new auth code and (2019) the IMEI; an
+    /// unknown phone is [`Error::NotFound`].
+    pub async fn save_registration(
+        &self,
+        phone: Phone,
+        edition: Edition,
+        auth_code_hash: &str,
+        imei: Option<&str>,
+    ) -> Result<()> {
+        let (hash, imei) = (auth_code_hash.to_string(), imei.map(str::to_string));
+        self.db()
+            .write(work(move |tx| {
+                Box::pin(async move {
+                    let n = tx
+                        .execute(
+                            "UPDATE terminals SET edition = $2, auth_code_hash = $3, imei = COALESCE($4, imei) \
+                             WHERE phone = $1",
+                            params![phone.to_string(), edition.as_str(), hash, imei],
+                        )
+                        .await?;
+                    if n == 0 {
+                        return Err(Error::NotFound(format!("terminal {phone}")));
+                    }
+                    Ok(())
+                })
+            }))
+            .await
+    }
+
+    /// Stores a driver sign-in or sign-out (idempotent on vehicle, time and direction).
+    pub async fn append_driver_event(&self, event: &DriverEvent) -> Result<()> {
+        let e = event.clone();
+        self.db()
+            .write(work(move |tx| {
+                Box::pin(async move {
+                    tx.execute(
+                        "INSERT INTO driver_events (vehicle, phone, time, signed_in, name, certificate) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                        params![
+                            e.vehicle.0,
+                            e.phone.to_string(),
+                            e.time,
+                            e.signed_in,
+                            e.name,
+                            e.certificate
+                        ],
+                    )
+                    .await
+                    .map(drop)
+                })
+            }))
+            .await
+    }
+
+    /// Driver events of one vehicle with `from <= time < to`, in time order.
+    pub async fn driver_events(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<DriverEvent>> {
+        self.db()
+            .read(work(move |tx| {
+                Box::pin(async move {
+                    tx.query(
+                        "SELECT phone, time, signed_in, name, certificate FROM driver_events \
+                         WHERE vehicle = $1 AND time >= $2 AND time < $3 ORDER BY time, signed_in",
+                        params![vehicle.0, from, to],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(DriverEvent {
+                            vehicle,
+                            phone: parse_stored_phone(&r.text(0)?)?,
+                            time: Timestamp(r.int(1)?),
+                            signed_in: r.bool(2)?,
+                            name: r.opt_text(3)?,
+                            certificate: r.opt_text(4)?,
+                        })
+                    })
+                    .collect()
+                })
+            }))
+            .await
+    }
+}
