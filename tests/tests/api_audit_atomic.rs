@@ -55,7 +55,12 @@ async fn refuse_audit(scratch: &Scratch, refuse: bool) {
 /// Each creation: its path, its body, its audit action, and what its record's detail contains.
 fn creations(unit: UnitId) -> [(&'static str, String, &'static str, String); 4] {
     [
-        ("/api/units", format!(r#"{{"name":"{UNIT}"}}"#), "unit.create", format!("{UNIT:?}")),
+        (
+            "/api/units",
+            format!(r#"{{"name":"{UNIT}"}}"#),
+            "unit.create",
+            format!("{UNIT:?}"),
+        ),
         (
             "/api/vehicles",
             format!(r#"{{"plate":"{PLATE}","unit":{},"class":"general"}}"#, unit.0),
@@ -84,7 +89,12 @@ async fn stored(store: &Store) -> [bool; 4] {
         store.units().await.expect("units").iter().any(|u| u.name == UNIT),
         store.vehicle_by_plate(PLATE).await.expect("a vehicle").is_some(),
         store.terminal(phone).await.expect("a terminal").is_some(),
-        store.access().user_by_name("wang").await.expect("a user").is_some(),
+        store
+            .access()
+            .user_by_name("wang")
+            .await
+            .expect("a user")
+            .is_some(),
     ]
 }
 
@@ -114,10 +124,16 @@ async fn a_change_commits_with_its_audit_record(scratch: Scratch, dir: &std::pat
         unit: None,
         password_hash: hash,
     };
-    store.access().create_user(&admin).await.expect("an administrator");
+    store
+        .access()
+        .create_user(&admin)
+        .await
+        .expect("an administrator");
     let admin_unit = store.registry_admin().create_unit("黄石市", None);
     let unit = admin_unit.await.expect("a unit").id;
-    let car = store.registry_admin().create_vehicle("鄂B20001", unit, VehicleClass::General);
+    let car = store
+        .registry_admin()
+        .create_vehicle("鄂B20001", unit, VehicleClass::General);
     car.await.expect("a vehicle");
 
     let server = gateway_support::Server::start(&scratch.url(), "", dir);
@@ -139,7 +155,11 @@ async fn a_change_commits_with_its_audit_record(scratch: Scratch, dir: &std::pat
     for (path, body, action, detail) in creations(unit) {
         let r = http(server.http, "POST", path, c, Some(&body)).await;
         assert_eq!(r.status, 201, "{action}: {}", r.body);
-        assert_eq!(records(&store, action, &detail).await, 1, "{action} is audited once");
+        assert_eq!(
+            records(&store, action, &detail).await,
+            1,
+            "{action} is audited once"
+        );
     }
     assert_eq!(stored(&store).await, [true; 4]);
 
@@ -147,7 +167,11 @@ async fn a_change_commits_with_its_audit_record(scratch: Scratch, dir: &std::pat
     refuse_audit(&scratch, true).await;
     let path = format!("/api/terminals/{PHONE}");
     let r = http(server.http, "DELETE", &path, c, None).await;
-    assert_eq!(r.status, 503, "a deletion while the audit log refuses: {}", r.body);
+    assert_eq!(
+        r.status, 503,
+        "a deletion while the audit log refuses: {}",
+        r.body
+    );
     assert!(stored(&store).await[2], "the terminal is still there");
     refuse_audit(&scratch, false).await;
     let r = http(server.http, "DELETE", &path, c, None).await;

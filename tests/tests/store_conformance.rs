@@ -8,8 +8,11 @@ mod store_support;
 use futures::TryStreamExt;
 use store_support::{Scratch, T0_SECS, point};
 use tianshu_model::{
-    AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleClass, VehicleId,
+    AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, VehicleClass,
+    VehicleId,
 };
+use tianshu_store::access::{Audit, AuditEntry, NewUser, Role, User, verify_stored_chain};
+use tianshu_store::registry_admin::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
 use tianshu_store::{DriverEvent, Error, RegistryRecord, Store, StoreConfig, parse_registry_csv};
 
 fn t(secs: i64) -> Timestamp {
@@ -363,6 +366,162 @@ async fn driver_events_round_trip(store: Store) {
     );
 }
 
+async fn registry_edits_keep_paths_and_refuse_clashes(store: Store) {
+    let admin = store.registry_admin();
+    let city = admin.create_unit("黄石市", None).await.unwrap();
+    let office = admin.create_unit(" 市委办公室 ", Some(city.id)).await.unwrap();
+    assert_eq!(
+        (office.name.as_str(), office.parent),
+        ("市委办公室", Some(city.id))
+    );
+    let desk = admin.create_unit("机要科", Some(office.id)).await.unwrap();
+    let clash = admin.create_unit("市委办公室", Some(city.id)).await;
+    assert!(matches!(clash, Err(Error::Conflict(_))), "{clash:?}");
+    let orphan = admin.create_unit("x", Some(UnitId(999_999))).await;
+    assert!(matches!(orphan, Err(Error::Invalid { .. })), "{orphan:?}");
+    assert!(matches!(
+        admin.create_unit("a/b", None).await,
+        Err(Error::Invalid { .. })
+    ));
+
+    // A move rewrites the subtree's paths: an import of the old path creates it anew, of the new one not.
+    let county = admin.create_unit("大冶市", None).await.unwrap();
+    let change = UnitChange {
+        parent: Some(Some(county.id)),
+        ..Default::default()
+    };
+    assert_eq!(
+        admin.update_unit(office.id, &change).await.unwrap().parent,
+        Some(county.id)
+    );
+    let moved = [record(
+        "大冶市/市委办公室/机要科",
+        "鄂B1",
+        1,
+        "T1",
+        VehicleClass::General,
+    )];
+    assert_eq!(store.import_registry(&moved).await.unwrap().units_created, 0);
+    let car = store.vehicle_by_plate("鄂B1").await.unwrap().unwrap();
+    assert_eq!(car.unit, desk.id);
+    let below = UnitChange {
+        parent: Some(Some(desk.id)),
+        ..Default::default()
+    };
+    let loop_ = admin.update_unit(county.id, &below).await;
+    assert!(matches!(loop_, Err(Error::Invalid { .. })), "{loop_:?}");
+
+    // Vehicles: plates are unique; a vehicle with a terminal or a track stays.
+    let taken = admin.create_vehicle("鄂B1", city.id, VehicleClass::General).await;
+    assert!(matches!(taken, Err(Error::Conflict(_))), "{taken:?}");
+    let other = admin
+        .create_vehicle("鄂B2", city.id, VehicleClass::Special)
+        .await
+        .unwrap();
+    let rename = VehicleChange {
+        plate: Some("鄂B1".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        admin.update_vehicle(other.id, &rename).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        admin.delete_vehicle(car.id).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        admin.delete_unit(desk.id).await,
+        Err(Error::Conflict(_))
+    ));
+    store.append_points(&[point(other.id.0, 0)]).await.unwrap();
+    let tracked = admin.delete_vehicle(other.id).await;
+    assert!(
+        matches!(tracked, Err(Error::Conflict(_))),
+        "a tracked car stays: {tracked:?}"
+    );
+
+    // Terminals: rebinding clears the auth code; deleting one frees its vehicle.
+    store
+        .save_registration(Phone(1), Edition::V2013, "code", None)
+        .await
+        .unwrap();
+    let rebind = TerminalChange {
+        vehicle: Some(Some(other.id)),
+        ..Default::default()
+    };
+    let t = admin.update_terminal(Phone(1), &rebind).await.unwrap();
+    assert_eq!((t.vehicle, t.auth_code_hash), (Some(other.id), None));
+    let dup = NewTerminal {
+        phone: Phone(1),
+        terminal_id: "T2".into(),
+        vehicle: None,
+        edition: None,
+    };
+    assert!(matches!(
+        admin.create_terminal(&dup).await,
+        Err(Error::Conflict(_))
+    ));
+    admin.delete_terminal(Phone(1)).await.unwrap();
+    assert!(matches!(
+        admin.delete_terminal(Phone(1)).await,
+        Err(Error::NotFound(_))
+    ));
+    admin.delete_vehicle(car.id).await.unwrap();
+    admin.delete_unit(desk.id).await.unwrap();
+    assert!(store.units().await.unwrap().iter().all(|u| u.id != desk.id));
+}
+
+async fn an_audited_edit_commits_its_record_and_a_refused_one_none(store: Store) {
+    let audit = |action: &str| {
+        Some(Audit {
+            time: t(0),
+            entry: AuditEntry {
+                actor: "admin".into(),
+                action: action.into(),
+                ..Default::default()
+            },
+            describe: |u: &Unit, e: &mut AuditEntry| e.detail = format!("unit {}", u.id),
+        })
+    };
+    let admin = store.registry_admin();
+    let unit = admin
+        .create_unit("黄石市", None)
+        .audited(audit("unit.create"))
+        .await
+        .unwrap();
+    let clash = admin
+        .create_unit("黄石市", None)
+        .audited(audit("unit.create"))
+        .await;
+    assert!(matches!(clash, Err(Error::Conflict(_))), "{clash:?}");
+    let log = store.access().audit(0, 100).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].entry.detail, format!("unit {}", unit.id));
+    let user = NewUser {
+        username: "wang".into(),
+        role: Role::Dispatcher,
+        unit: None,
+        password_hash: "x".into(),
+    };
+    let described = Some(Audit {
+        time: t(1),
+        entry: AuditEntry::default(),
+        describe: |u: &User, e: &mut AuditEntry| e.detail = u.username.clone(),
+    });
+    store
+        .access()
+        .create_user(&user)
+        .audited(described)
+        .await
+        .unwrap();
+    let gone = store.access().delete_user("li").await;
+    assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
+    let log = store.access().audit(0, 100).await.unwrap();
+    assert_eq!(log.iter().map(|r| r.entry.detail.as_str()).last(), Some("wang"));
+    assert_eq!(verify_stored_chain(store.access()).await.unwrap(), Ok(2));
+}
+
 async fn migrations_apply_from_empty_and_rerun_as_a_no_op(store: Store, url: String) {
     let applied = store.applied_migrations().await.unwrap();
     assert!(applied.starts_with(&[1, 2]), "{applied:?}");
@@ -419,6 +578,8 @@ macro_rules! conformance {
             case!(registry_round_trips_and_reimports_idempotently);
             case!(a_bad_import_changes_nothing);
             case!(driver_events_round_trip);
+            case!(registry_edits_keep_paths_and_refuse_clashes);
+            case!(an_audited_edit_commits_its_record_and_a_refused_one_none);
             case!(an_impossible_fix_time_fails_only_its_own_append);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
