@@ -518,7 +518,7 @@ async fn an_audited_edit_commits_its_record_and_a_refused_one_none(store: Store)
     let gone = store.access().delete_user("li").await;
     assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
     let log = store.access().audit(0, 100).await.unwrap();
-    assert_eq!(log.iter().map(|r| r.entry.detail.as_str()).last(), Some("wang"));
+    assert_eq!(log.last().map(|r| r.entry.detail.as_str()), Some("wang"));
     assert_eq!(verify_stored_chain(store.access()).await.unwrap(), Ok(2));
 }
 
