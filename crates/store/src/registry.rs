@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
 use crate::registry_file::{unit_path_segments, validate_records};
-use crate::sql::{Row, Tx, params, work};
+use crate::sql::{Row, Tx, Value, params, work};
 use crate::{Error, Result, Store, parse_stored_phone};
 
 /// One row of a registry import (`unit,plate,phone,terminal_id,vehicle_class`).
@@ -120,6 +120,14 @@ pub(crate) async fn terminal(tx: &mut dyn Tx, phone: Phone) -> Result<Option<Ter
         .transpose()
 }
 
+/// The id an `INSERT ... RETURNING id` (or an upsert) returns.
+pub(crate) async fn returned_id(tx: &mut dyn Tx, sql: &str, params: &[Value]) -> Result<i64> {
+    match tx.opt(sql, params).await? {
+        Some(r) => r.int(0),
+        None => Err(Error::Corrupt(format!("no id returned by {sql}"))),
+    }
+}
+
 /// The id of the unit at the path `segments`, creating it and its ancestors as needed; `cache` holds
 /// the paths already resolved by this import.
 async fn ensure_unit(
@@ -176,15 +184,13 @@ async fn import(tx: &mut dyn Tx, records: &[RegistryRecord]) -> Result<ImportSum
     for r in records {
         let segments = unit_path_segments(&r.unit);
         let unit = ensure_unit(tx, &segments, &mut cache, &mut summary.units_created).await?;
-        let vehicle = tx
-            .opt(
-                "INSERT INTO vehicles (plate, unit, class) VALUES ($1, $2, $3) ON CONFLICT (plate) DO UPDATE \
-                 SET unit = excluded.unit, class = excluded.class RETURNING id",
-                params![r.plate.trim(), unit, r.vehicle_class.as_str()],
-            )
-            .await?
-            .ok_or_else(|| Error::Corrupt(format!("vehicle {} was not stored", r.plate.trim())))?
-            .int(0)?;
+        let vehicle = returned_id(
+            tx,
+            "INSERT INTO vehicles (plate, unit, class) VALUES ($1, $2, $3) ON CONFLICT (plate) DO UPDATE \
+             SET unit = excluded.unit, class = excluded.class RETURNING id",
+            params![r.plate.trim(), unit, r.vehicle_class.as_str()],
+        )
+        .await?;
         summary.vehicles_upserted += 1;
         tx.execute(
             "INSERT INTO terminals (phone, terminal_id, vehicle) VALUES ($1, $2, $3) ON CONFLICT (phone) DO \
@@ -209,28 +215,29 @@ impl Store {
             .await
     }
 
-    /// All units.
-    pub async fn units(&self) -> Result<Vec<Unit>> {
+    /// Every row `sql` returns, decoded.
+    async fn read_all<T: Send + 'static>(
+        &self,
+        sql: String,
+        decode: fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
         self.db()
-            .read(work(|tx| {
-                Box::pin(async move {
-                    let rows = tx.query("SELECT id, name, parent FROM units ORDER BY id", &[]);
-                    rows.await?.iter().map(to_unit).collect()
-                })
+            .read(work(move |tx| {
+                Box::pin(async move { tx.query(&sql, &[]).await?.iter().map(decode).collect() })
             }))
             .await
     }
 
+    /// All units.
+    pub async fn units(&self) -> Result<Vec<Unit>> {
+        let sql = "SELECT id, name, parent FROM units ORDER BY id";
+        self.read_all(sql.into(), to_unit).await
+    }
+
     /// All vehicles.
     pub async fn vehicles(&self) -> Result<Vec<Vehicle>> {
-        self.db()
-            .read(work(|tx| {
-                Box::pin(async move {
-                    let sql = format!("SELECT {VEHICLE_COLS} FROM vehicles ORDER BY id");
-                    tx.query(&sql, &[]).await?.iter().map(to_vehicle).collect()
-                })
-            }))
-            .await
+        let sql = format!("SELECT {VEHICLE_COLS} FROM vehicles ORDER BY id");
+        self.read_all(sql, to_vehicle).await
     }
 
     /// A vehicle by plate.
@@ -259,14 +266,8 @@ impl Store {
 
     /// All terminals, by vehicle.
     pub async fn terminals(&self) -> Result<Vec<Terminal>> {
-        self.db()
-            .read(work(|tx| {
-                Box::pin(async move {
-                    let sql = format!("SELECT {TERMINAL_COLS} FROM terminals ORDER BY vehicle, phone");
-                    tx.query(&sql, &[]).await?.iter().map(to_terminal).collect()
-                })
-            }))
-            .await
+        let sql = format!("SELECT {TERMINAL_COLS} FROM terminals ORDER BY vehicle, phone");
+        self.read_all(sql, to_terminal).await
     }
 
     /// Records a registration: the edition, the hash of the new auth code and (2019) the IMEI; an

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
 use crate::db::{Change, Db};
-use crate::registry::{REGISTRY_LOCK_KEY, parse_class, terminal};
+use crate::registry::{REGISTRY_LOCK_KEY, parse_class, returned_id, terminal};
 use crate::registry_file::{check_plate, check_terminal_id, check_unit_name};
 use crate::sql::{Tx, params, work};
 use crate::stamp::next_stamp;
@@ -195,14 +195,8 @@ async fn create_unit(tx: &mut dyn Tx, name: String, parent: Option<UnitId>) -> R
     };
     let path = child_path(parent_path.as_deref(), &name);
     conflict_if_path_taken(tx, &path).await?;
-    let id = tx
-        .opt(
-            "INSERT INTO units (name, parent, path) VALUES ($1, $2, $3) RETURNING id",
-            params![&name, parent.map(|p| p.0), &path],
-        )
-        .await?
-        .ok_or_else(|| Error::Corrupt(format!("unit {path:?} was not stored")))?
-        .int(0)?;
+    let sql = "INSERT INTO units (name, parent, path) VALUES ($1, $2, $3) RETURNING id";
+    let id = returned_id(tx, sql, params![&name, parent.map(|p| p.0), &path]).await?;
     next_stamp(tx, now()).await?;
     Ok(Unit {
         id: UnitId(id),
@@ -311,14 +305,8 @@ async fn create_vehicle(
     begin(tx).await?;
     named_unit_path(tx, "unit", unit).await?;
     conflict_if_plate_taken(tx, &plate, None).await?;
-    let id = tx
-        .opt(
-            "INSERT INTO vehicles (plate, unit, class) VALUES ($1, $2, $3) RETURNING id",
-            params![&plate, unit.0, class.as_str()],
-        )
-        .await?
-        .ok_or_else(|| Error::Corrupt(format!("vehicle {plate} was not stored")))?
-        .int(0)?;
+    let sql = "INSERT INTO vehicles (plate, unit, class) VALUES ($1, $2, $3) RETURNING id";
+    let id = returned_id(tx, sql, params![&plate, unit.0, class.as_str()]).await?;
     next_stamp(tx, now()).await?;
     Ok(Vehicle {
         id: VehicleId(id),
