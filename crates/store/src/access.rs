@@ -369,7 +369,8 @@ pub(crate) async fn append_audit(
 ///
 /// `entry` is what the caller knows before the change (who, from where, which action); `describe`
 /// completes it from the change's result (the id a create assigned, the vehicle it touched). A write
-/// that takes `Option<Audit<R>>` is audited when given `Some`; the command line's imports pass `None`.
+/// that returns a [`crate::Change`] is audited when given `Some` through [`crate::Change::audited`]; the
+/// command line's imports are not audited.
 pub struct Audit<R> {
     /// When the change is made.
     pub time: Timestamp,
