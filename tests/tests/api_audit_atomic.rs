@@ -115,7 +115,7 @@ async fn login(addr: SocketAddr) -> String {
     cookie.split(';').next().expect("a cookie pair").to_string()
 }
 
-async fn a_change_commits_with_its_audit_record(scratch: Scratch, dir: &std::path::Path) {
+async fn a_change_commits_with_its_audit_record(scratch: Scratch) {
     let store = Store::open(&scratch.url()).await.expect("opening the store");
     let hash = tianshu_api::hash_password(PASSWORD).expect("a hash");
     let admin = NewUser {
@@ -136,7 +136,8 @@ async fn a_change_commits_with_its_audit_record(scratch: Scratch, dir: &std::pat
         .create_vehicle("鄂B20001", unit, VehicleClass::General);
     car.await.expect("a vehicle");
 
-    let server = gateway_support::Server::start(&scratch.url(), "", dir);
+    let dir = tianshu_testkit::unique_dir("api-audit-atomic");
+    let server = gateway_support::Server::start(&scratch.url(), "", &dir);
     let cookie = login(server.http).await;
     let c = Some(cookie.as_str());
 
@@ -181,22 +182,15 @@ async fn a_change_commits_with_its_audit_record(scratch: Scratch, dir: &std::pat
     assert_eq!(records(&store, "terminal.delete", &detail).await, 1);
     let chain = tianshu_store::access::verify_stored_chain(store.access()).await;
     assert!(chain.expect("reading the chain").is_ok(), "the chain is intact");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_a_change_commits_with_its_audit_record() {
-    let scratch = Scratch::embedded("api-audit-atomic");
-    let dir = match &scratch {
-        Scratch::Embedded(d) => d.clone(),
-        Scratch::Postgres(_) => unreachable!(),
-    };
-    a_change_commits_with_its_audit_record(scratch, &dir).await;
+    a_change_commits_with_its_audit_record(Scratch::embedded("api-audit-atomic")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_change_commits_with_its_audit_record() {
-    let scratch = Scratch::postgres("api_audit_atomic").await;
-    let dir = tianshu_testkit::unique_dir("api-audit-atomic");
-    a_change_commits_with_its_audit_record(scratch, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    a_change_commits_with_its_audit_record(Scratch::postgres("api_audit_atomic").await).await;
 }
