@@ -6,7 +6,7 @@
 //! fails (see [`tianshu_store::access`] for the hash chain that makes the log tamper-evident).
 
 use tianshu_model::{Timestamp, VehicleId};
-use tianshu_store::access::AuditEntry;
+use tianshu_store::access::{Audit, AuditEntry};
 
 use crate::ApiState;
 use crate::auth::{Client, Principal};
@@ -48,6 +48,22 @@ pub(crate) fn track_look(
     }
 }
 
+/// The record of an administrative change of one record (`unit.create`, `order.state`...).
+fn change_entry(
+    who: &Principal,
+    client: Client,
+    action: &str,
+    vehicle: Option<VehicleId>,
+    detail: String,
+) -> AuditEntry {
+    AuditEntry {
+        vehicle,
+        rows: 1,
+        detail,
+        ..entry(who, client, action)
+    }
+}
+
 /// Records an administrative change of one record (`unit.create`, `order.state`...).
 pub(crate) async fn change(
     state: &ApiState,
@@ -57,11 +73,26 @@ pub(crate) async fn change(
     vehicle: Option<VehicleId>,
     detail: String,
 ) -> ApiResult<()> {
-    let e = AuditEntry {
-        vehicle,
-        rows: 1,
-        detail,
-        ..entry(who, client, action)
-    };
-    record(state, e).await
+    record(state, change_entry(who, client, action, vehicle, detail)).await
 }
+
+/// The record of an administrative change, for the store to write in the change's own transaction
+/// (the change and its record commit together or not at all): what is known before the change, and
+/// `describe` to complete it from what the change stored (an id the store assigned, a state it found).
+pub(crate) fn change_of<R>(
+    who: &Principal,
+    client: Client,
+    action: &str,
+    vehicle: Option<VehicleId>,
+    detail: String,
+    describe: fn(&R, &mut AuditEntry),
+) -> Audit<R> {
+    Audit {
+        time: Timestamp::from_millis(chrono::Utc::now().timestamp_millis()),
+        entry: change_entry(who, client, action, vehicle, detail),
+        describe,
+    }
+}
+
+/// For [`change_of`]: the record is complete before the change.
+pub(crate) fn as_is<R>(_: &R, _: &mut AuditEntry) {}

@@ -23,12 +23,13 @@
 //!   ranges: 0001-0099 tracks and registry, 0100-0199 rules and alerts, 0200-0299 users and audit.
 //! - its code, written once over the transaction seam in `src/sql.rs` (`async fn(tx: &mut dyn Tx, ...)`:
 //!   validation, conflict messages, state checks), behind a small handle with an accessor on [`Store`]
-//!   (`src/access.rs`: [`Store::access`]; `src/cases.rs`: [`Store::cases`]). The backends only
+//!   (`src/access.rs`: [`Store::access`]; `src/cases.rs`: [`Store::cases`]; `src/reference.rs`:
+//!   [`Store::rules`]). The backends only
 //!   translate: `src/embedded/sql.rs` and `src/postgres/sql.rs` bind values and decode rows.
 //!
 //! Not yet moved onto the seam, and so still written once per backend (`src/embedded/<area>.rs` and
-//! `src/postgres/<area>.rs` behind a trait): the registry ([`Backend`], `registry_admin.rs`) and the rules'
-//! reference data (`rules.rs`). Track points stay per backend on purpose: their layouts really differ.
+//! `src/postgres/<area>.rs` behind a trait): the registry ([`Backend`], `registry_admin.rs`). Track points
+//! stay per backend on purpose: their layouts really differ.
 #![deny(missing_docs)]
 
 pub mod access;
@@ -40,11 +41,12 @@ mod metrics;
 mod migrate;
 pub mod postgres;
 mod record;
+pub mod reference;
 pub mod registry_admin;
 mod registry_file;
 pub mod rules;
-mod stamp;
 mod sql;
+mod stamp;
 pub mod writer;
 
 use std::sync::Arc;

@@ -13,7 +13,6 @@ use crate::Result;
 use crate::sql::{Tx, params};
 
 /// Moves the stamp inside `tx` (the write's transaction) and returns the new value.
-#[allow(dead_code)] // until the reference-data and registry writes move onto the seam
 pub(crate) async fn next_stamp(tx: &mut dyn Tx, now: Timestamp) -> Result<i64> {
     let row = tx
         .opt(
