@@ -14,39 +14,35 @@ use crate::{Error, Result};
 /// Where a case is in its life (the model's; the steps between states are the rules').
 pub use tianshu_model::CaseState;
 
-/// An alert case.
+/// An alert case: the episode as it was raised (and updated since), and what its life added. The
+/// episode's fields read through the case (`case.vehicle`, `case.rule`...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertCase {
     /// Case id.
     pub id: i64,
-    /// The car.
-    pub vehicle: VehicleId,
-    /// The car's unit when the case was raised.
-    pub unit: UnitId,
-    /// Rule id (`out_of_hours`, ...).
-    pub rule: String,
-    /// Start of the episode.
-    pub start: Timestamp,
-    /// End of the episode, once it ended.
-    pub end: Option<Timestamp>,
-    /// `low`, `medium` or `high`.
-    pub severity: String,
-    /// Raised from late data.
-    pub late: bool,
+    /// The episode (the car's unit is the one it had when the case was raised; `escalate_at` is when
+    /// the case escalates by itself if still unexplained).
+    #[serde(flatten)]
+    pub raised: NewCase,
     /// Where the case is.
     pub state: CaseState,
-    /// The rule's reasoning, English.
-    pub reasoning: String,
-    /// The rule's reasoning, Chinese.
-    pub reasoning_zh: String,
-    /// The episode as JSON (evidence included).
-    pub episode: serde_json::Value,
-    /// When it escalates by itself if still unexplained.
-    pub escalate_at: Option<Timestamp>,
     /// When it was raised.
     pub created: Timestamp,
     /// Last change.
     pub updated: Timestamp,
+}
+
+impl std::ops::Deref for AlertCase {
+    type Target = NewCase;
+    fn deref(&self) -> &NewCase {
+        &self.raised
+    }
+}
+
+impl std::ops::DerefMut for AlertCase {
+    fn deref_mut(&mut self) -> &mut NewCase {
+        &mut self.raised
+    }
 }
 
 /// An episode to record as a case.
