@@ -10,14 +10,19 @@ use tianshu_rules::orders::{Order, OrderState};
 use tianshu_rules::timetable::UnitTimetableBody;
 use tianshu_rules::{Geofence, unit_paths};
 
-use super::{
-    CalendarWrite, FenceWrite, ORDER_COLS, OrderChange, OrderImportSummary, StoredFence, StoredOrder,
+use super::types::{
+    CalendarWrite, FenceWrite, OrderChange, OrderImportSummary, StoredFence, StoredOrder,
     StoredUnitTimetable, TimetableWrite,
 };
 use crate::rules::parse_json;
 use crate::sql::{Row, Tx, params};
 use crate::stamp::next_stamp;
 use crate::{Error, Result};
+
+/// The columns [`to_order`] reads.
+pub(super) const ORDER_COLS: &str = "id, plate, kind, state, start_ms, end_ms, body, updated_ms";
+/// The columns [`to_fence`] reads.
+pub(super) const FENCE_COLS: &str = "id, kind, name, body, updated_ms";
 
 pub(super) fn invalid(reason: impl Into<String>) -> Error {
     Error::Invalid {
