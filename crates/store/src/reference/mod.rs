@@ -8,7 +8,7 @@
 //! document it came in as (a calendar year's TOML text, a fence, an order or a timetable as JSON) plus
 //! the columns it is looked up by; the rules compile them.
 //!
-//! Invariants: every write moves the reference stamp ([`crate::stamp`]); an order's `updated_ms` is the
+//! Invariants: every write moves the reference stamp (`crate::stamp`); an order's `updated_ms` is the
 //! stamp of the write that stored it, so it grows with every write of that order and serves as its
 //! version; an order's state changes only as [`OrderState::change_to`] allows, checked against the
 //! stored state under a row lock in the transaction that writes it. Writes that take the stamp first
