@@ -5,8 +5,8 @@
 //! A calendar travels as the `tianshu calendar import` TOML file and a timetable as a configured
 //! `[[rules.unit_timetables]]` entry; each is checked by the rules crate's own parser. A unit's working
 //! hours resolve as the rules resolve them: at each unit up the tree a stored timetable comes before a
-//! configured one, and the server's city default comes last. Writes are stored past the reference
-//! stamp, so the running rules reload them at their next tick.
+//! configured one, and the server's city default comes last. Writes commit with their audit record and
+//! move the reference stamp, so the running rules reload them at their next tick.
 
 use axum::Json;
 use axum::extract::State;

@@ -2,8 +2,8 @@
 //!
 //! A fence travels as one GeoJSON Feature in the `tianshu geofence import` format and is checked by
 //! the same parser the import uses, so that a fence the API accepts is one an import would accept. The
-//! listing is one FeatureCollection with each feature's id. Every write is stored past the reference
-//! stamp, so the running rules pick it up at their next reload.
+//! listing is one FeatureCollection with each feature's id. Every write commits with its audit record
+//! and moves the reference stamp, so the running rules pick it up at their next reload.
 
 use axum::Json;
 use axum::extract::State;

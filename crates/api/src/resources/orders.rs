@@ -2,8 +2,10 @@
 //!
 //! An order travels in the `tianshu order import` format (one JSON Lines object) and is checked by the
 //! rules crate's own validation. Reads and writes go through the scope: a caller sees and changes only
-//! the orders of cars in their units. Writes are stored past the reference stamp, so the running rules
-//! reload them at their next tick and re-evaluate the cases an order approved after the fact covers.
+//! the orders of cars in their units. Writes go through the store's reference area, the same checks as
+//! the import, and commit with their audit record; each is stamped past the reference stamp, so the
+//! running rules reload them at their next tick and re-evaluate the cases an order approved after the
+//! fact covers. That stamp is also the order's `version`, which a `PATCH` may send back.
 
 use axum::Json;
 use axum::extract::State;
