@@ -95,16 +95,10 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         .await
         .expect("victim unit");
     let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let hours = serde_json::json!({"periods": ["08:30-12:00", "14:00-18:00"]});
     api.store
         .rules()
-        .put_unit_timetables(
-            &[tianshu_store::rules::StoredUnitTimetable {
-                unit: unit.id,
-                body: serde_json::json!({"periods": ["08:30-12:00", "14:00-18:00"]}),
-                updated: now,
-            }],
-            now,
-        )
+        .put_unit_timetable(unit.id, &serde_json::from_value(hours).expect("hours"), now)
         .await
         .expect("victim unit timetable");
     let phone = tianshu_model::Phone(13_600_000_000 + n as u128);
@@ -118,33 +112,19 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         .await
         .expect("victim terminal");
     let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    let f = tianshu_store::rules::StoredFence {
-        kind: "prohibited".into(),
-        name: format!("待删{n}"),
-        body: serde_json::json!({"name": format!("待删{n}"), "kind": "prohibited", "unit": null, "category": null,
-            "speed_limit_kmh": null, "polygons": [[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]]}),
-        updated: now,
-    };
+    let body = serde_json::json!({"name": format!("待删{n}"), "kind": "prohibited", "unit": null, "category": null,
+        "speed_limit_kmh": null, "polygons": [[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]]});
     let fence = api
         .store
         .rules()
-        .create_geofence(&f, now)
+        .create_geofence(&serde_json::from_value(body).expect("fence"), now)
         .await
-        .expect("victim fence");
+        .expect("victim fence")
+        .id;
     let id = format!("PC-victim-{n}");
-    let o = tianshu_store::rules::StoredOrder {
-        id: id.clone(),
-        plate: plate.into(),
-        kind: "order".into(),
-        state: "requested".into(),
-        start: tianshu_model::Timestamp::parse_rfc3339(FROM).expect("time"),
-        end: tianshu_model::Timestamp::parse_rfc3339(TO).expect("time"),
-        body: serde_json::from_str(&order(&id, plate)).expect("order JSON"),
-        updated: now,
-    };
     api.store
         .rules()
-        .put_orders(&[o], now)
+        .import_orders(&order(&id, plate), now)
         .await
         .expect("victim order");
     Victims {
@@ -385,17 +365,12 @@ async fn every_route_times_every_role() {
         let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
         let body: serde_json::Value = serde_json::json!({"name": "常设", "kind": "prohibited", "unit": null,
             "category": null, "speed_limit_kmh": null, "polygons": [[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]]});
-        let f = tianshu_store::rules::StoredFence {
-            kind: "prohibited".into(),
-            name: "常设".into(),
-            body,
-            updated: now,
-        };
         api.store
             .rules()
-            .create_geofence(&f, now)
+            .create_geofence(&serde_json::from_value(body).expect("fence"), now)
             .await
             .expect("a fence to replace")
+            .id
     };
     let mut n = 0;
     let mut checked = 0;

@@ -3,9 +3,17 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "store_conformance/reference.rs"]
+mod reference;
 mod store_support;
 
 use futures::TryStreamExt;
+use reference::{
+    calendars_are_replaced_by_year, case_transitions_are_compare_and_set_and_the_outbox_retries,
+    cases_are_one_per_episode_and_listed_by_filter, geofences_are_imported_and_edited_one_by_one,
+    order_changes_check_the_state_and_the_version, orders_are_imported_past_the_stamp_a_reader_saw,
+    unit_timetables_are_replaced_per_unit,
+};
 use store_support::{Scratch, T0_SECS, point};
 use tianshu_model::{
     AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, VehicleClass,
@@ -581,6 +589,13 @@ macro_rules! conformance {
             case!(registry_edits_keep_paths_and_refuse_clashes);
             case!(an_audited_edit_commits_its_record_and_a_refused_one_none);
             case!(an_impossible_fix_time_fails_only_its_own_append);
+            case!(calendars_are_replaced_by_year);
+            case!(geofences_are_imported_and_edited_one_by_one);
+            case!(orders_are_imported_past_the_stamp_a_reader_saw);
+            case!(order_changes_check_the_state_and_the_version);
+            case!(unit_timetables_are_replaced_per_unit);
+            case!(cases_are_one_per_episode_and_listed_by_filter);
+            case!(case_transitions_are_compare_and_set_and_the_outbox_retries);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn migrations_apply_from_empty_and_rerun_as_a_no_op() {

@@ -273,13 +273,14 @@ async fn points_become_delivered_cases(scratch: Scratch) {
 
     // The order approved afterwards arrives as an import; the runtime re-evaluates and withdraws.
     let order = r#"{"id":"PC-2026-000777","kind":"order","plate":"鄂B12345","purpose":"周末送文件","start":"2026-11-28T01:30:00Z","end":"2026-11-28T03:00:00Z","state":"approved"}"#;
-    tianshu_alerts::reference::import_orders(
-        &store,
-        order,
-        Timestamp::from_millis(chrono::Utc::now().timestamp_millis()),
-    )
-    .await
-    .unwrap();
+    store
+        .rules()
+        .import_orders(
+            order,
+            Timestamp::from_millis(chrono::Utc::now().timestamp_millis()),
+        )
+        .await
+        .unwrap();
     let detail = wait_for("withdrawal", async || {
         let d = case_detail(&store, case_id).await.unwrap().unwrap();
         (d.case.state == CaseState::Withdrawn).then_some(d)

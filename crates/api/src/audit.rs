@@ -4,8 +4,8 @@
 //! action and downlink command, and every login and logout is recorded here. A record is written
 //! *before* the answer that hands out data leaves: when the audit log cannot be written, the request
 //! fails (see [`tianshu_store::access`] for the hash chain that makes the log tamper-evident). A change
-//! to the registry or to users carries its record into its own transaction ([`of_change`]): both commit
-//! or neither does.
+//! (registry, users, reference data, orders) carries its record into its own transaction
+//! ([`of_change`]): both commit or neither does.
 
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::access::{Audit, AuditEntry};
@@ -47,6 +47,7 @@ pub(crate) fn of_change<R>(
     with_change(change_entry(who, client, action, vehicle, detail), describe)
 }
 
+/// The record of an administrative change of one record (`unit.create`, `order.state`...).
 fn change_entry(
     who: &Principal,
     client: Client,
@@ -91,15 +92,5 @@ pub(crate) fn track_look(
     }
 }
 
-/// Records an administrative change of one record after it was made (`order.state`...), for the
-/// reference data whose writes do not take their record yet (see [`of_change`]).
-pub(crate) async fn change(
-    state: &ApiState,
-    who: &Principal,
-    client: Client,
-    action: &str,
-    vehicle: Option<VehicleId>,
-    detail: String,
-) -> ApiResult<()> {
-    record(state, change_entry(who, client, action, vehicle, detail)).await
-}
+/// For [`of_change`]: the record is complete before the change.
+pub(crate) fn as_is<R>(_: &R, _: &mut AuditEntry) {}

@@ -237,7 +237,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "PATCH",
         path: "/api/orders/{id}",
         roles: OPERATE,
-        summary: "Move an order to requested, approved, cancelled or completed (audited)",
+        summary: "Move an order to requested, approved, cancelled or completed; with its `version` (body or If-Match), 409 when changed since (audited)",
         handler: || patch(orders::update),
     },
     RouteSpec {

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleId};
 use tianshu_store::access::Role;
-use tianshu_store::rules::StoredOrder;
+use tianshu_store::reference::StoredOrder;
 use tianshu_store::{DriverEvent, TrackStream};
 
 use crate::ApiState;
@@ -216,15 +216,7 @@ impl Scoped {
 
     /// One order with its car, refused when the car is outside the scope.
     pub async fn order(&self, id: &str) -> ApiResult<(StoredOrder, Vehicle)> {
-        let order = self
-            .state
-            .store()
-            .rules()
-            .orders()
-            .await?
-            .into_iter()
-            .find(|o| o.id == id);
-        match order {
+        match self.state.store().rules().order(id).await? {
             Some(o) => {
                 let v = self.vehicle_by_plate(&o.plate).await?;
                 Ok((o, v))
@@ -232,12 +224,6 @@ impl Scoped {
             None if !self.sees_all() => Err(ApiError::Forbidden),
             None => Err(ApiError::NotFound(format!("order {id}"))),
         }
-    }
-
-    /// Whether an order with this id exists, whoever's car it is for: ids are unique across units.
-    pub async fn order_id_taken(&self, id: &str) -> ApiResult<bool> {
-        let orders = self.state.store().rules().orders().await?;
-        Ok(orders.iter().any(|o| o.id == id))
     }
 
     /// The cases `filter` asks for, of the vehicles in scope only.

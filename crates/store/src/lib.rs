@@ -24,13 +24,11 @@
 //! - its code, written once over the transaction seam in `src/sql.rs` (`async fn(tx: &mut dyn Tx, ...)`:
 //!   validation, conflict messages, state checks), behind a small handle with an accessor on [`Store`]
 //!   (`src/access.rs`: [`Store::access`]; `src/cases.rs`: [`Store::cases`]; `src/registry.rs` and
-//!   `src/registry_admin.rs`: [`Store::units`]... and [`Store::registry_admin`]). A write that may be
-//!   audited returns a [`Change`], which commits the audit record in the write's transaction. The
-//!   backends only translate: `src/embedded/sql.rs` and `src/postgres/sql.rs` bind values and decode rows.
-//!
-//! Not yet moved onto the seam, and so still written once per backend (`src/embedded/<area>.rs` and
-//! `src/postgres/<area>.rs` behind a trait): the rules' reference data (`rules.rs`). Track points stay
-//! per backend on purpose: their layouts really differ.
+//!   `src/registry_admin.rs`: [`Store::units`]... and [`Store::registry_admin`]; `src/reference/`:
+//!   [`Store::rules`]). A write that may be audited returns a [`Change`], which commits the audit record
+//!   in the write's transaction. The backends only translate: `src/embedded/sql.rs` and
+//!   `src/postgres/sql.rs` bind values and decode rows. Track points stay per backend on purpose: their
+//!   layouts really differ.
 #![deny(missing_docs)]
 
 pub mod access;
@@ -42,6 +40,7 @@ mod metrics;
 mod migrate;
 pub mod postgres;
 mod record;
+pub mod reference;
 mod registry;
 pub mod registry_admin;
 mod registry_file;

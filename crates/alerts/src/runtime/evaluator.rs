@@ -207,18 +207,11 @@ impl Evaluator {
 fn provisional(case: &NewCase, now: Timestamp) -> AlertCase {
     AlertCase {
         id: CASE_ID_SENTINEL,
-        vehicle: case.vehicle,
-        unit: case.unit,
-        rule: case.rule.clone(),
-        start: case.start,
-        end: case.end,
-        severity: case.severity.clone(),
-        late: case.late,
+        raised: NewCase {
+            episode: serde_json::Value::Null,
+            ..case.clone()
+        },
         state: CaseState::Open,
-        reasoning: case.reasoning.clone(),
-        reasoning_zh: case.reasoning_zh.clone(),
-        episode: serde_json::Value::Null,
-        escalate_at: case.escalate_at,
         created: now,
         updated: now,
     }

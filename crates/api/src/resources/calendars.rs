@@ -5,8 +5,8 @@
 //! A calendar travels as the `tianshu calendar import` TOML file and a timetable as a configured
 //! `[[rules.unit_timetables]]` entry; each is checked by the rules crate's own parser. A unit's working
 //! hours resolve as the rules resolve them: at each unit up the tree a stored timetable comes before a
-//! configured one, and the server's city default comes last. Writes are stored past the reference
-//! stamp, so the running rules reload them at their next tick.
+//! configured one, and the server's city default comes last. Writes commit with their audit record and
+//! move the reference stamp, so the running rules reload them at their next tick.
 
 use axum::Json;
 use axum::extract::State;
@@ -16,13 +16,13 @@ use serde::Serialize;
 use tianshu_model::{Timestamp, Unit, UnitId};
 use tianshu_rules::calendar::{Calendar, YearCalendar};
 use tianshu_rules::timetable::UnitTimetableBody;
-use tianshu_store::rules::StoredUnitTimetable;
+use tianshu_store::reference::StoredUnitTimetable;
 
 use crate::audit;
 use crate::auth::{Client, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Text};
-use crate::resources::rules_write_time;
+use crate::resources::now;
 use crate::scope::Scoped;
 use crate::{ApiState, ConfiguredTimetables};
 
@@ -89,11 +89,15 @@ pub async fn put(
             parsed.year
         )));
     }
-    let t = rules_write_time(&state).await?;
-    let replaced = state.store().rules().put_calendar(year, &text, t).await?;
     let detail = format!("calendar {year}: {} holidays", parsed.holidays.len());
-    audit::change(&state, &who, client, "calendar.put", None, detail).await?;
-    let status = if replaced {
+    let audit = audit::of_change(&who, client, "calendar.put", None, detail, audit::as_is);
+    let stored = state
+        .store()
+        .rules()
+        .put_calendar(&text, now())
+        .audited(audit)
+        .await?;
+    let status = if stored.replaced {
         StatusCode::OK
     } else {
         StatusCode::CREATED
@@ -101,8 +105,8 @@ pub async fn put(
     let view = CalendarYear {
         year,
         source: "stored",
-        updated: Some(t),
-        calendar: parsed,
+        updated: Some(stored.updated),
+        calendar: stored.calendar,
     };
     Ok((status, Json(view)).into_response())
 }
@@ -208,17 +212,6 @@ pub async fn put_unit_timetable(
 ) -> ApiResult<Response> {
     body.validate().map_err(ApiError::BadRequest)?;
     let unit = Scoped::new(&state, &who).await?.unit(UnitId(id)).await?;
-    let t = rules_write_time(&state).await?;
-    let row = StoredUnitTimetable {
-        unit: unit.id,
-        body: serde_json::to_value(&body).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?,
-        updated: t,
-    };
-    let (created, _) = state
-        .store()
-        .rules()
-        .put_unit_timetables(std::slice::from_ref(&row), t)
-        .await?;
     let periods: Vec<String> = body.periods.iter().map(ToString::to_string).collect();
     let detail = format!(
         "unit {} {:?}: {} ({} seasons)",
@@ -227,8 +220,14 @@ pub async fn put_unit_timetable(
         periods.join(", "),
         body.seasons.len()
     );
-    audit::change(&state, &who, client, "unit_timetable.put", None, detail).await?;
-    let status = if created > 0 {
+    let audit = audit::of_change(&who, client, "unit_timetable.put", None, detail, audit::as_is);
+    let stored = state
+        .store()
+        .rules()
+        .put_unit_timetable(unit.id, &body, now())
+        .audited(audit)
+        .await?;
+    let status = if stored.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -240,7 +239,7 @@ pub async fn put_unit_timetable(
         from_unit: Some(unit.id),
         from_path: paths.get(&unit.id).cloned(),
         timetable: Some(body),
-        updated: Some(t),
+        updated: Some(stored.timetable.updated),
     };
     Ok((status, Json(view)).into_response())
 }
@@ -253,9 +252,9 @@ pub async fn delete_unit_timetable(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     let unit = Scoped::new(&state, &who).await?.unit(UnitId(id)).await?;
-    let t = rules_write_time(&state).await?;
-    state.store().rules().delete_unit_timetable(unit.id, t).await?;
     let detail = format!("unit {} {:?}", unit.id, unit.name);
-    audit::change(&state, &who, client, "unit_timetable.delete", None, detail).await?;
+    let audit = audit::of_change(&who, client, "unit_timetable.delete", None, detail, audit::as_is);
+    let rules = state.store().rules();
+    rules.delete_unit_timetable(unit.id, now()).audited(audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }

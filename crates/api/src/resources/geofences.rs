@@ -2,8 +2,8 @@
 //!
 //! A fence travels as one GeoJSON Feature in the `tianshu geofence import` format and is checked by
 //! the same parser the import uses, so that a fence the API accepts is one an import would accept. The
-//! listing is one FeatureCollection with each feature's id. Every write is stored past the reference
-//! stamp, so the running rules pick it up at their next reload.
+//! listing is one FeatureCollection with each feature's id. Every write commits with its audit record
+//! and moves the reference stamp, so the running rules pick it up at their next reload.
 
 use axum::Json;
 use axum::extract::State;
@@ -11,14 +11,16 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tianshu_store::rules::StoredFence;
+use tianshu_rules::Geofence;
+use tianshu_store::access::AuditEntry;
+use tianshu_store::reference::{FenceWrite, StoredFence};
 
 use crate::ApiState;
 use crate::audit;
 use crate::auth::{Client, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path};
-use crate::resources::{now, rules_write_time};
+use crate::resources::now;
 
 /// A stored fence as a GeoJSON Feature with its id, in the import format's properties.
 fn feature(id: i64, f: &StoredFence) -> Value {
@@ -55,8 +57,8 @@ pub async fn list(State(state): State<ApiState>) -> ApiResult<Response> {
     Ok(([(CONTENT_TYPE, "application/geo+json")], body).into_response())
 }
 
-/// Checks one GeoJSON Feature with the import's parser, and that a depot's unit exists.
-async fn parse(state: &ApiState, feature: Value) -> ApiResult<StoredFence> {
+/// Checks one GeoJSON Feature with the import's parser (the store checks that a depot's unit exists).
+fn parse(feature: Value) -> ApiResult<Geofence> {
     if !feature.is_object() {
         return Err(ApiError::BadRequest(
             "body: expected a GeoJSON Feature object".into(),
@@ -66,27 +68,14 @@ async fn parse(state: &ApiState, feature: Value) -> ApiResult<StoredFence> {
     let text = json!({"type": "FeatureCollection", "features": [feature]}).to_string();
     let mut fences =
         tianshu_rules::fences::parse_geojson(&text).map_err(|e| ApiError::BadRequest(e.reason))?;
-    let fence = fences
+    fences
         .pop()
-        .ok_or_else(|| ApiError::BadRequest("body: expected a GeoJSON Feature".into()))?;
-    if let Some(path) = &fence.unit {
-        let units = state.store().units().await?;
-        if !tianshu_rules::unit_paths(&units).values().any(|p| p == path) {
-            return Err(ApiError::BadRequest(format!(
-                "properties.unit: there is no unit {path:?}"
-            )));
-        }
-    }
-    Ok(StoredFence {
-        kind: fence.kind.as_str().to_string(),
-        name: fence.name.clone(),
-        body: serde_json::to_value(&fence).map_err(|e| ApiError::BadRequest(e.to_string()))?,
-        updated: rules_write_time(state).await?,
-    })
+        .ok_or_else(|| ApiError::BadRequest("body: expected a GeoJSON Feature".into()))
 }
 
-fn detail(id: i64, f: &StoredFence) -> String {
-    format!("geofence {id} {} {:?}", f.kind, f.name)
+/// Completes the audit record of a stored fence.
+fn describe(w: &FenceWrite, e: &mut AuditEntry) {
+    e.detail = format!("geofence {} {} {:?}", w.id, w.fence.kind, w.fence.name);
 }
 
 /// `POST /api/geofences`: one GeoJSON Feature in the import format.
@@ -96,14 +85,11 @@ pub async fn create(
     client: Client,
     Body(body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let fence = parse(&state, body).await?;
-    let id = state
-        .store()
-        .rules()
-        .create_geofence(&fence, fence.updated)
-        .await?;
-    audit::change(&state, &who, client, "geofence.create", None, detail(id, &fence)).await?;
-    Ok((StatusCode::CREATED, Json(feature(id, &fence))))
+    let fence = parse(body)?;
+    let audit = audit::of_change(&who, client, "geofence.create", None, String::new(), describe);
+    let rules = state.store().rules();
+    let w = rules.create_geofence(&fence, now()).audited(audit).await?;
+    Ok((StatusCode::CREATED, Json(feature(w.id, &w.fence))))
 }
 
 /// `PUT /api/geofences/{id}`: replaces a fence with one GeoJSON Feature.
@@ -114,14 +100,11 @@ pub async fn replace(
     Path(id): Path<i64>,
     Body(body): Body<Value>,
 ) -> ApiResult<Json<Value>> {
-    let fence = parse(&state, body).await?;
-    state
-        .store()
-        .rules()
-        .replace_geofence(id, &fence, fence.updated)
-        .await?;
-    audit::change(&state, &who, client, "geofence.replace", None, detail(id, &fence)).await?;
-    Ok(Json(feature(id, &fence)))
+    let fence = parse(body)?;
+    let audit = audit::of_change(&who, client, "geofence.replace", None, String::new(), describe);
+    let rules = state.store().rules();
+    let w = rules.replace_geofence(id, &fence, now()).audited(audit).await?;
+    Ok(Json(feature(w.id, &w.fence)))
 }
 
 /// `DELETE /api/geofences/{id}`
@@ -131,8 +114,13 @@ pub async fn delete(
     client: Client,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    state.store().rules().delete_geofence(id, now()).await?;
     let detail = format!("geofence {id}");
-    audit::change(&state, &who, client, "geofence.delete", None, detail).await?;
+    let audit = audit::of_change(&who, client, "geofence.delete", None, detail, audit::as_is);
+    state
+        .store()
+        .rules()
+        .delete_geofence(id, now())
+        .audited(audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,18 +22,7 @@ pub mod vehicles;
 
 use tianshu_model::Timestamp;
 
-use crate::ApiState;
-use crate::error::ApiResult;
-
 /// Now, UTC milliseconds.
 pub(crate) fn now() -> Timestamp {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
-/// The update time for rules data (geofences, orders, calendars, working hours) written now: past the
-/// store's reference stamp, so that the next reload of the running rules sees the change (and
-/// re-evaluates an order changed by it).
-pub(crate) async fn rules_write_time(state: &ApiState) -> ApiResult<Timestamp> {
-    let stamp = state.store().rules().reference_stamp().await?;
-    Ok(now().max(stamp.add_millis(1)))
 }

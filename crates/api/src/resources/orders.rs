@@ -2,23 +2,27 @@
 //!
 //! An order travels in the `tianshu order import` format (one JSON Lines object) and is checked by the
 //! rules crate's own validation. Reads and writes go through the scope: a caller sees and changes only
-//! the orders of cars in their units. Writes are stored past the reference stamp, so the running rules
-//! reload them at their next tick and re-evaluate the cases an order approved after the fact covers.
+//! the orders of cars in their units. Writes go through the store's reference area, the same checks as
+//! the import, and commit with their audit record; each is stamped past the reference stamp, so the
+//! running rules reload them at their next tick and re-evaluate the cases an order approved after the
+//! fact covers. That stamp is also the order's `version`, which a `PATCH` may send back.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::IF_MATCH;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use tianshu_model::Timestamp;
 use tianshu_rules::orders::{Order, OrderState};
-use tianshu_store::rules::StoredOrder;
+use tianshu_store::access::AuditEntry;
+use tianshu_store::reference::{OrderChange, StoredOrder};
 
 use crate::ApiState;
 use crate::audit;
 use crate::auth::{Client, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Query};
-use crate::resources::rules_write_time;
+use crate::resources::now;
 use crate::scope::Scoped;
 
 /// `GET /api/orders` query.
@@ -46,11 +50,13 @@ fn parse_time(field: &str, s: &str) -> ApiResult<Timestamp> {
     Timestamp::parse_rfc3339(s).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
 }
 
-/// An order as listed: the import format plus when it last changed.
+/// An order as listed: the import format plus when it last changed and its `version` (the stamp of
+/// its last write), which a `PATCH` may name to be refused when somebody changed the order since.
 fn view(o: &StoredOrder) -> serde_json::Value {
     let mut body = o.body.clone();
     if let Some(m) = body.as_object_mut() {
         m.insert("updated".into(), serde_json::json!(o.updated));
+        m.insert("version".into(), serde_json::json!(o.updated.0));
     }
     body
 }
@@ -81,31 +87,6 @@ pub async fn list(
     Ok(Json(list.iter().map(view).collect()))
 }
 
-/// The stored row of an order, updated at `updated`.
-fn stored(o: &Order, updated: Timestamp) -> ApiResult<StoredOrder> {
-    Ok(StoredOrder {
-        id: o.id.clone(),
-        plate: o.plate.trim().to_string(),
-        kind: o.kind.as_str().to_string(),
-        state: o.state.as_str().to_string(),
-        start: o.start,
-        end: o.end,
-        body: serde_json::to_value(o).map_err(|e| ApiError::BadRequest(e.to_string()))?,
-        updated,
-    })
-}
-
-/// Stores one order row, stamped past the reference stamp.
-async fn put(state: &ApiState, order: &Order) -> ApiResult<StoredOrder> {
-    let row = stored(order, rules_write_time(state).await?)?;
-    state
-        .store()
-        .rules()
-        .put_orders(std::slice::from_ref(&row), row.updated)
-        .await?;
-    Ok(row)
-}
-
 /// `POST /api/orders`: one order or filing in the JSON Lines import format (one object).
 pub async fn create(
     State(state): State<ApiState>,
@@ -121,18 +102,26 @@ pub async fn create(
             order.plate.trim()
         )));
     };
-    if scoped.order_id_taken(&order.id).await? {
-        return Err(ApiError::Conflict(format!(
-            "order {:?} already exists; change its state with PATCH",
-            order.id
-        )));
-    }
-    let row = put(&state, &order).await?;
-    let detail = format!(
-        "{} {} {} {}..{} {}",
-        row.kind, row.id, row.plate, row.start, row.end, row.state
+    let describe = |o: &StoredOrder, e: &mut AuditEntry| {
+        e.detail = format!(
+            "{} {} {} {}..{} {}",
+            o.kind, o.id, o.plate, o.start, o.end, o.state
+        );
+    };
+    let audit = audit::of_change(
+        &who,
+        client,
+        "order.create",
+        Some(vehicle.id),
+        String::new(),
+        describe,
     );
-    audit::change(&state, &who, client, "order.create", Some(vehicle.id), detail).await?;
+    let row = state
+        .store()
+        .rules()
+        .create_order(&order, now())
+        .audited(audit)
+        .await?;
     Ok((StatusCode::CREATED, Json(view(&row))))
 }
 
@@ -142,27 +131,67 @@ pub async fn create(
 pub struct OrderPatch {
     /// The new state: `requested`, `approved`, `cancelled` or `completed`.
     pub state: OrderState,
+    /// The order's `version` as the client read it; the change is refused (409) when the order has
+    /// been written since. The `If-Match` header carries it too.
+    #[serde(default)]
+    pub version: Option<i64>,
 }
 
-/// `PATCH /api/orders/{id}`: moves an order through its states. An order approved after the fact
-/// makes the running rules re-evaluate, and withdraw, the cases it covers.
+/// The version an `If-Match` header names: the order's `version`, bare or quoted as an entity tag
+/// (`*` names none: any version).
+fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    let Some(value) = headers.get(IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let tag = text.trim_start_matches("W/").trim_matches('"');
+    tag.parse().map(Some).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "If-Match: {text:?} is not an order version (the order's \"version\")"
+        ))
+    })
+}
+
+/// `PATCH /api/orders/{id}`: moves an order through its states. The order is read, checked and written
+/// under a row lock in one transaction with its audit record, so two edits never overwrite each other:
+/// the second sees the first's state (and, when it names the version it started from, is refused with
+/// 409). An order approved after the fact makes the running rules re-evaluate, and withdraw, the cases
+/// it covers.
 pub async fn update(
     State(state): State<ApiState>,
     who: Principal,
     client: Client,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Body(req): Body<OrderPatch>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let scoped = Scoped::new(&state, &who).await?;
-    let (stored, vehicle) = scoped.order(&id).await?;
-    let mut order: Order = serde_json::from_value(stored.body.clone())
-        .map_err(|e| ApiError::Unavailable(format!("stored order {id}: {e}")))?;
-    let before = order.state;
-    order.state = before
-        .change_to(req.state)
-        .map_err(|e| ApiError::Conflict(format!("order {id}: {e}")))?;
-    let row = put(&state, &order).await?;
-    let detail = format!("order {id}: {} -> {}", before.as_str(), req.state.as_str());
-    audit::change(&state, &who, client, "order.state", Some(vehicle.id), detail).await?;
-    Ok(Json(view(&row)))
+    let version = match (req.version, if_match(&headers)?) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::BadRequest(format!(
+                "version: the body says {a}, If-Match says {b}"
+            )));
+        }
+        (a, b) => a.or(b),
+    };
+    let (_, vehicle) = Scoped::new(&state, &who).await?.order(&id).await?;
+    let describe = |c: &OrderChange, e: &mut AuditEntry| {
+        e.detail = format!("order {}: {} -> {}", c.order.id, c.before.as_str(), c.order.state);
+    };
+    let audit = audit::of_change(
+        &who,
+        client,
+        "order.state",
+        Some(vehicle.id),
+        String::new(),
+        describe,
+    );
+    let rules = state.store().rules();
+    let change = rules
+        .change_order_state(&id, version, req.state, now())
+        .audited(audit)
+        .await?;
+    Ok(Json(view(&change.order)))
 }

@@ -13,8 +13,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use super::StoreArg;
 
 /// `tianshu calendar ...`
@@ -39,56 +37,24 @@ pub struct ImportArgs {
 /// Runs `tianshu calendar ...`.
 pub fn run(command: CalendarCommand) -> anyhow::Result<ExitCode> {
     match command {
-        CalendarCommand::Import(args) => import_calendar(args),
-        CalendarCommand::Timetable(args) => import_timetables(args),
+        CalendarCommand::Import(args) => super::rules::import_file(
+            &args.store,
+            &args.file,
+            async |store, text, now| store.rules().put_calendar(text, now).await,
+            |c| {
+                let replaced = if c.replaced {
+                    " (replaced the earlier import)"
+                } else {
+                    ""
+                };
+                format!("calendar {} imported{replaced}", c.calendar.year)
+            },
+        ),
+        CalendarCommand::Timetable(args) => super::rules::import_file(
+            &args.store,
+            &args.file,
+            async |store, text, now| store.rules().import_unit_timetables(text, now).await,
+            |(created, replaced)| format!("unit timetables imported: {created} new, {replaced} replaced"),
+        ),
     }
-}
-
-fn import_calendar(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    super::rules::block_on(async move {
-        let store = args.store.open().await?;
-        match tianshu_alerts::reference::import_calendar(&store, &text, super::rules::now()).await {
-            Ok((year, replaced)) => {
-                println!(
-                    "calendar {year} imported{}",
-                    if replaced {
-                        " (replaced the earlier import)"
-                    } else {
-                        ""
-                    }
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                eprintln!("error: {}: {e}", args.file.display());
-                Ok(ExitCode::FAILURE)
-            }
-        }
-    })
-}
-
-fn import_timetables(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    super::rules::block_on(async move {
-        let store = args.store.open().await?;
-        match tianshu_alerts::reference::import_unit_timetables(&store, &text, super::rules::now()).await {
-            Ok((created, replaced)) => {
-                println!("unit timetables imported: {created} new, {replaced} replaced");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(tianshu_alerts::Error::Invalid(errors)) => {
-                for e in errors {
-                    eprintln!("error: {}: {e}", args.file.display());
-                }
-                Ok(ExitCode::FAILURE)
-            }
-            Err(e) => {
-                eprintln!("error: {}: {e}", args.file.display());
-                Ok(ExitCode::FAILURE)
-            }
-        }
-    })
 }

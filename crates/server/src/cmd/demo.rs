@@ -196,11 +196,15 @@ async fn import_world(store: &Store, world: &World) -> anyhow::Result<()> {
         .context("importing the demo registry")?;
     let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     let geojson = tianshu_sim::files::geofences_geojson(world);
-    tianshu_alerts::reference::import_geofences(store, &geojson, now)
+    store
+        .rules()
+        .import_geofences(&geojson, now)
         .await
         .context("importing the demo geofences")?;
     let orders = tianshu_sim::files::orders_jsonl(world);
-    let imported = tianshu_alerts::reference::import_orders(store, &orders, now)
+    let imported = store
+        .rules()
+        .import_orders(&orders, now)
         .await
         .context("importing the demo orders")?;
     eprintln!(

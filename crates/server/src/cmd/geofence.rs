@@ -8,8 +8,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use super::StoreArg;
 
 /// `tianshu geofence ...`
@@ -32,19 +30,10 @@ pub struct ImportArgs {
 /// Runs `tianshu geofence ...`.
 pub fn run(command: GeofenceCommand) -> anyhow::Result<ExitCode> {
     let GeofenceCommand::Import(args) = command;
-    let text =
-        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    super::rules::block_on(async move {
-        let store = args.store.open().await?;
-        match tianshu_alerts::reference::import_geofences(&store, &text, super::rules::now()).await {
-            Ok((created, replaced)) => {
-                println!("geofences imported: {created} created, {replaced} replaced");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                eprintln!("error: {}: {e}", args.file.display());
-                Ok(ExitCode::FAILURE)
-            }
-        }
-    })
+    super::rules::import_file(
+        &args.store,
+        &args.file,
+        async |store, text, now| store.rules().import_geofences(text, now).await,
+        |(created, replaced)| format!("geofences imported: {created} created, {replaced} replaced"),
+    )
 }

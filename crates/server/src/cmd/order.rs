@@ -8,8 +8,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use super::StoreArg;
 
 /// `tianshu order ...`
@@ -32,24 +30,15 @@ pub struct ImportArgs {
 /// Runs `tianshu order ...`.
 pub fn run(command: OrderCommand) -> anyhow::Result<ExitCode> {
     let OrderCommand::Import(args) = command;
-    let text =
-        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    super::rules::block_on(async move {
-        let store = args.store.open().await?;
-        match tianshu_alerts::reference::import_orders(&store, &text, super::rules::now()).await {
-            Ok(s) => {
-                println!(
-                    "orders imported: {} created, {} updated, {} unchanged",
-                    s.created, s.updated, s.unchanged
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                for line in e.to_string().lines() {
-                    eprintln!("error: {}: {line}", args.file.display());
-                }
-                Ok(ExitCode::FAILURE)
-            }
-        }
-    })
+    super::rules::import_file(
+        &args.store,
+        &args.file,
+        async |store, text, now| store.rules().import_orders(text, now).await,
+        |s| {
+            format!(
+                "orders imported: {} created, {} updated, {} unchanged",
+                s.created, s.updated, s.unchanged
+            )
+        },
+    )
 }

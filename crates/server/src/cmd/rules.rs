@@ -8,13 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use tianshu_model::Timestamp;
 use tianshu_rules::{Episode, RuleEvent, RuleId, RulesConfig, VehicleRules};
+use tianshu_store::Store;
 
 use super::StoreArg;
 
@@ -60,6 +61,33 @@ pub(crate) fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>
 /// The wall clock, for import stamps.
 pub(crate) fn now() -> Timestamp {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+}
+
+/// Runs one import of a reference-data file (calendar, timetables, geofences, orders) through the
+/// store's reference area: prints `done`'s line when it is stored, and each problem of a refused file on
+/// its own `error: FILE: ...` line (a refused file changes nothing).
+pub(crate) fn import_file<T>(
+    store: &StoreArg,
+    file: &Path,
+    import: impl AsyncFnOnce(&Store, &str, Timestamp) -> tianshu_store::Result<T>,
+    done: impl FnOnce(T) -> String,
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    block_on(async move {
+        let store = store.open().await?;
+        match import(&store, &text, now()).await {
+            Ok(result) => {
+                println!("{}", done(result));
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                for line in e.to_string().lines() {
+                    eprintln!("error: {}: {line}", file.display());
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    })
 }
 
 fn rules_config(path: Option<&PathBuf>) -> anyhow::Result<RulesConfig> {

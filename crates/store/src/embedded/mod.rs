@@ -19,7 +19,6 @@
 //! [`EmbeddedBackend::read`] and [`EmbeddedBackend::write`].
 
 mod points;
-mod rules;
 mod sql;
 
 use std::path::{Path, PathBuf};

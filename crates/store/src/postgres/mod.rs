@@ -18,7 +18,6 @@
 
 mod latest;
 mod points;
-mod rules;
 mod sql;
 
 use std::collections::HashSet;
