@@ -267,14 +267,6 @@ struct RawUnitTimetable {
     seasons: Vec<Season>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 /// Parses and validates a unit timetable file: `[[unit_timetables]]` entries with `unit`, `periods`
 /// and optional `seasons`, the shape of `[[rules.unit_timetables]]` in the configuration. Every
 /// problem is reported, each naming its line; a unit listed twice is one of them.
@@ -282,14 +274,14 @@ pub fn parse_unit_timetables_toml(text: &str) -> Result<Vec<UnitTimetableEntry>,
     let raw: RawUnitTimetableFile = toml::from_str(text).map_err(|e| {
         vec![format!(
             "line {}: {}",
-            e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+            e.span().map(|s| crate::line_of(text, s.start)).unwrap_or(1),
             e.message()
         )]
     })?;
     let mut errors = Vec::new();
     let mut out: Vec<UnitTimetableEntry> = Vec::with_capacity(raw.unit_timetables.len());
     for r in raw.unit_timetables {
-        let line = line_of(text, r.unit.span().start);
+        let line = crate::line_of(text, r.unit.span().start);
         let unit = r.unit.get_ref().trim().trim_matches('/').to_string();
         let body = UnitTimetableBody {
             periods: r.periods,
