@@ -22,7 +22,7 @@ use crate::error::ApiResult;
 use crate::extract::{Path, Query};
 use crate::resources::tracks::{count_served, parse_range};
 use crate::scope::Scoped;
-use crate::text::{push_i64, push_u64, write_e6, write_tenths, write_time};
+use crate::text::{csv_field, push_i64, push_u64, write_e6, write_tenths, write_time, xml_escape};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -65,29 +65,6 @@ impl Format {
     /// The file extension.
     pub const fn extension(self) -> &'static str {
         self.as_str()
-    }
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }
 
