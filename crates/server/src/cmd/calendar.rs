@@ -10,12 +10,9 @@
 //! the same unit; the city default stays `[rules.timetable]`. All or nothing: every unit must be
 //! registered, and errors name their lines.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
-use super::StoreArg;
+use super::ImportArgs;
 
 /// `tianshu calendar ...`
 #[derive(Debug, clap::Subcommand)]
@@ -24,16 +21,6 @@ pub enum CalendarCommand {
     Import(ImportArgs),
     /// Import units' working hours (TOML `[[unit_timetables]]`); all or nothing, errors name their line.
     Timetable(ImportArgs),
-}
-
-/// Arguments of `tianshu calendar import` and `tianshu calendar timetable`.
-#[derive(Debug, clap::Args)]
-pub struct ImportArgs {
-    /// The store (`--store URL`).
-    #[command(flatten)]
-    pub store: StoreArg,
-    /// The file: one calendar year, or unit timetables.
-    pub file: PathBuf,
 }
 
 /// Runs `tianshu calendar ...`.
@@ -45,50 +32,25 @@ pub fn run(command: CalendarCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn import_calendar(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    super::rules::block_on(async move {
-        let store = args.store.open().await?;
-        match tianshu_alerts::reference::import_calendar(&store, &text, super::rules::now()).await {
-            Ok((year, replaced)) => {
-                println!(
-                    "calendar {year} imported{}",
-                    if replaced {
-                        " (replaced the earlier import)"
-                    } else {
-                        ""
-                    }
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                eprintln!("error: {}: {e}", args.file.display());
-                Ok(ExitCode::FAILURE)
-            }
-        }
-    })
+    args.run(
+        |store, text, now| async move { tianshu_alerts::reference::import_calendar(&store, &text, now).await },
+        |(year, replaced)| {
+            let replaced = if replaced { " (replaced the earlier import)" } else { "" };
+            format!("calendar {year} imported{replaced}")
+        },
+        |e| vec![e.to_string()],
+    )
 }
 
 fn import_timetables(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    super::rules::block_on(async move {
-        let store = args.store.open().await?;
-        match tianshu_alerts::reference::import_unit_timetables(&store, &text, super::rules::now()).await {
-            Ok((created, replaced)) => {
-                println!("unit timetables imported: {created} new, {replaced} replaced");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(tianshu_alerts::Error::Invalid(errors)) => {
-                for e in errors {
-                    eprintln!("error: {}: {e}", args.file.display());
-                }
-                Ok(ExitCode::FAILURE)
-            }
-            Err(e) => {
-                eprintln!("error: {}: {e}", args.file.display());
-                Ok(ExitCode::FAILURE)
-            }
-        }
-    })
+    args.run(
+        |store, text, now| async move {
+            tianshu_alerts::reference::import_unit_timetables(&store, &text, now).await
+        },
+        |(created, replaced)| format!("unit timetables imported: {created} new, {replaced} replaced"),
+        |e| match e {
+            tianshu_alerts::Error::Invalid(errors) => errors,
+            e => vec![e.to_string()],
+        },
+    )
 }

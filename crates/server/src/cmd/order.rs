@@ -5,12 +5,9 @@
 //! updated. That is how an order approved after the fact arrives: the running platform re-evaluates the
 //! cases it covers and withdraws those that no longer hold.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
-use super::StoreArg;
+use super::ImportArgs;
 
 /// `tianshu order ...`
 #[derive(Debug, clap::Subcommand)]
@@ -19,37 +16,17 @@ pub enum OrderCommand {
     Import(ImportArgs),
 }
 
-/// Arguments of `tianshu order import`.
-#[derive(Debug, clap::Args)]
-pub struct ImportArgs {
-    /// The store (`--store URL`).
-    #[command(flatten)]
-    pub store: StoreArg,
-    /// The JSON Lines file.
-    pub file: PathBuf,
-}
-
 /// Runs `tianshu order ...`.
 pub fn run(command: OrderCommand) -> anyhow::Result<ExitCode> {
     let OrderCommand::Import(args) = command;
-    let text =
-        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    super::rules::block_on(async move {
-        let store = args.store.open().await?;
-        match tianshu_alerts::reference::import_orders(&store, &text, super::rules::now()).await {
-            Ok(s) => {
-                println!(
-                    "orders imported: {} created, {} updated, {} unchanged",
-                    s.created, s.updated, s.unchanged
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                for line in e.to_string().lines() {
-                    eprintln!("error: {}: {line}", args.file.display());
-                }
-                Ok(ExitCode::FAILURE)
-            }
-        }
-    })
+    args.run(
+        |store, text, now| async move { tianshu_alerts::reference::import_orders(&store, &text, now).await },
+        |s| {
+            format!(
+                "orders imported: {} created, {} updated, {} unchanged",
+                s.created, s.updated, s.unchanged
+            )
+        },
+        |e| e.to_string().lines().map(str::to_string).collect(),
+    )
 }
