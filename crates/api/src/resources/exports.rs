@@ -68,6 +68,13 @@ impl Format {
     }
 }
 
+/// `lon,lat` in exact decimals: the order GeoJSON, KML and the CSV columns share.
+fn write_lon_lat(o: &mut String, pt: &Position) {
+    write_e6(o, pt.lon_e6);
+    o.push(',');
+    write_e6(o, pt.lat_e6);
+}
+
 /// Renders a track point by point as it streams from the store, so that formatting overlaps the
 /// database read; [`TrackWriter::finish`] returns the document.
 pub struct TrackWriter {
@@ -149,9 +156,7 @@ impl TrackWriter {
                     self.speeds.push(',');
                 }
                 o.push('[');
-                write_e6(o, pt.lon_e6);
-                o.push(',');
-                write_e6(o, pt.lat_e6);
+                write_lon_lat(o, pt);
                 o.push(']');
                 self.times.push('"');
                 write_time(&mut self.times, pt.fix_time);
@@ -170,9 +175,7 @@ impl TrackWriter {
                 o.push_str("</time></trkpt>\n");
             }
             Format::Kml => {
-                write_e6(o, pt.lon_e6);
-                o.push(',');
-                write_e6(o, pt.lat_e6);
+                write_lon_lat(o, pt);
                 o.push(',');
                 push_i64(o, i64::from(pt.altitude_m));
                 o.push('\n');
@@ -182,9 +185,7 @@ impl TrackWriter {
                 o.push(',');
                 write_time(o, pt.fix_time);
                 o.push(',');
-                write_e6(o, pt.lon_e6);
-                o.push(',');
-                write_e6(o, pt.lat_e6);
+                write_lon_lat(o, pt);
                 o.push(',');
                 write_tenths(o, u32::from(pt.speed_dkmh));
                 o.push(',');

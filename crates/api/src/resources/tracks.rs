@@ -59,6 +59,40 @@ pub(crate) async fn look_at_track(
     Ok(points)
 }
 
+/// One vehicle's whole track over a range, looked at through [`look_at_track`] (scoped and audited):
+/// what the trips and the replay are computed from.
+struct VehicleTrack {
+    scoped: Scoped,
+    vehicle: Vehicle,
+    from: Timestamp,
+    to: Timestamp,
+    points: Vec<Position>,
+}
+
+impl VehicleTrack {
+    /// Checks the range, then reads vehicle `id`'s points in it as `who`, audited as `action`.
+    async fn look(
+        state: &ApiState,
+        who: &Principal,
+        client: Client,
+        action: &str,
+        id: i64,
+        (from, to): (&str, &str),
+    ) -> ApiResult<Self> {
+        let (from, to) = parse_range(state, from, to)?;
+        let scoped = Scoped::new(state, who).await?;
+        let vehicle = scoped.vehicle(VehicleId(id)).await?;
+        let points = look_at_track(state, &scoped, client, action, vehicle.id, (from, to)).await?;
+        Ok(VehicleTrack {
+            scoped,
+            vehicle,
+            from,
+            to,
+            points,
+        })
+    }
+}
+
 /// Counts a track handed out, by format.
 pub(crate) fn count_served(format: &str) {
     crate::metrics::metrics()
@@ -134,16 +168,13 @@ pub async fn trips(
     Path(id): Path<i64>,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<TripsAndStops>> {
-    let (from, to) = parse_range(&state, &q.from, &q.to)?;
-    let scoped = Scoped::new(&state, &who).await?;
-    let vehicle = scoped.vehicle(VehicleId(id)).await?;
-    let points = look_at_track(&state, &scoped, client, "trips", vehicle.id, (from, to)).await?;
-    let (trips, stops) = trips_and_stops(&points);
+    let t = VehicleTrack::look(&state, &who, client, "trips", id, (&q.from, &q.to)).await?;
+    let (trips, stops) = trips_and_stops(&t.points);
     Ok(Json(TripsAndStops {
-        vehicle,
-        from,
-        to,
-        points: points.len(),
+        vehicle: t.vehicle,
+        from: t.from,
+        to: t.to,
+        points: t.points.len(),
         trips,
         stops,
     }))
@@ -194,10 +225,13 @@ pub async fn replay(
     Path(id): Path<i64>,
     Query(q): Query<ReplayQuery>,
 ) -> ApiResult<Json<Replay>> {
-    let (from, to) = parse_range(&state, &q.from, &q.to)?;
-    let scoped = Scoped::new(&state, &who).await?;
-    let vehicle = scoped.vehicle(VehicleId(id)).await?;
-    let full = look_at_track(&state, &scoped, client, "replay", vehicle.id, (from, to)).await?;
+    let VehicleTrack {
+        scoped,
+        vehicle,
+        from,
+        to,
+        points: full,
+    } = VehicleTrack::look(&state, &who, client, "replay", id, (&q.from, &q.to)).await?;
     count_served("replay");
     let tolerance_m = q
         .tolerance_m
