@@ -7,7 +7,6 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
@@ -15,9 +14,8 @@ use futures::TryStreamExt;
 use serde::Deserialize;
 use tianshu_model::{Position, Timestamp, Vehicle, VehicleId};
 
-use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{Path, Query};
 use crate::resources::tracks::{count_served, parse_range};
@@ -278,9 +276,7 @@ pub struct TrackQuery {
 
 /// `GET /api/vehicles/{id}/track?from=&to=&format=`: a full-detail export, audited.
 pub async fn track(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Query(q): Query<TrackQuery>,
 ) -> ApiResult<Response> {

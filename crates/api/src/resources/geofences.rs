@@ -15,7 +15,7 @@ use tianshu_store::rules::StoredFence;
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path};
 use crate::resources::{now, rules_write_time};
@@ -91,9 +91,7 @@ fn detail(id: i64, f: &StoredFence) -> String {
 
 /// `POST /api/geofences`: one GeoJSON Feature in the import format.
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let fence = parse(&state, body).await?;
@@ -108,9 +106,7 @@ pub async fn create(
 
 /// `PUT /api/geofences/{id}`: replaces a fence with one GeoJSON Feature.
 pub async fn replace(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Body(body): Body<Value>,
 ) -> ApiResult<Json<Value>> {
@@ -125,12 +121,7 @@ pub async fn replace(
 }
 
 /// `DELETE /api/geofences/{id}`
-pub async fn delete(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(Caller { state, who, client }: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     state.store().rules().delete_geofence(id, now()).await?;
     let detail = format!("geofence {id}");
     audit::change(&state, &who, client, "geofence.delete", None, detail).await?;

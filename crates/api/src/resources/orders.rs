@@ -15,7 +15,7 @@ use tianshu_store::rules::StoredOrder;
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Query};
 use crate::resources::rules_write_time;
@@ -108,9 +108,7 @@ async fn put(state: &ApiState, order: &Order) -> ApiResult<StoredOrder> {
 
 /// `POST /api/orders`: one order or filing in the JSON Lines import format (one object).
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(order): Body<Order>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     order.validate().map_err(ApiError::BadRequest)?;
@@ -147,9 +145,7 @@ pub struct OrderPatch {
 /// `PATCH /api/orders/{id}`: moves an order through its states. An order approved after the fact
 /// makes the running rules re-evaluate, and withdraw, the cases it covers.
 pub async fn update(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<String>,
     Body(req): Body<OrderPatch>,
 ) -> ApiResult<Json<serde_json::Value>> {

@@ -7,14 +7,13 @@
 //! number of days.
 
 use axum::Json;
-use axum::extract::State;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Position, Timestamp, Vehicle, VehicleId};
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Client, Principal};
 use crate::cases::{CaseFilter, CaseView};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
@@ -116,9 +115,7 @@ pub struct PositionsQuery {
 
 /// `GET /api/positions?plate=&from=&to=`: every stored point of the range, audited.
 pub async fn positions(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Query(q): Query<PositionsQuery>,
 ) -> ApiResult<Json<Vec<WirePosition>>> {
     let range = parse_range(&state, &q.from, &q.to)?;
@@ -162,9 +159,7 @@ pub struct TripsAndStops {
 /// `GET /api/vehicles/{id}/trips?from=&to=`: the trips and stops of a range, computed from every stored
 /// point as the replay does; scoped like a track and audited like a replay.
 pub async fn trips(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<TripsAndStops>> {
@@ -219,9 +214,7 @@ pub struct Replay {
 /// `GET /api/vehicles/{id}/replay?from=&to=&tolerance_m=`: the track simplified for display, with
 /// stops, trips and cases; audited.
 pub async fn replay(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Query(q): Query<ReplayQuery>,
 ) -> ApiResult<Json<Replay>> {

@@ -14,7 +14,7 @@ use tianshu_store::registry_admin::UnitChange;
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Principal};
 use crate::error::ApiResult;
 use crate::extract::{Body, Path, present};
 use crate::scope::Scoped;
@@ -46,9 +46,7 @@ fn detail(unit: &Unit) -> String {
 
 /// `POST /api/units`: creates a unit below `parent`.
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(req): Body<NewUnit>,
 ) -> ApiResult<(StatusCode, Json<Unit>)> {
     let unit = state
@@ -74,9 +72,7 @@ pub struct UnitPatch {
 
 /// `PATCH /api/units/{id}`: renames or moves a unit (with its subtree; depots of the subtree follow).
 pub async fn update(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Body(req): Body<UnitPatch>,
 ) -> ApiResult<Json<Unit>> {
@@ -94,12 +90,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/units/{id}`: refused (409) while the unit has vehicles, sub-units or users.
-pub async fn delete(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(Caller { state, who, client }: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     state.store().registry_admin().delete_unit(UnitId(id)).await?;
     audit::change(&state, &who, client, "unit.delete", None, format!("unit {id}")).await?;
     Ok(StatusCode::NO_CONTENT)

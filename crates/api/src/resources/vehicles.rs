@@ -14,7 +14,7 @@ use tianshu_store::registry_admin::VehicleChange;
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Principal};
 use crate::error::ApiResult;
 use crate::extract::{Body, Path};
 use crate::position::WirePosition;
@@ -99,9 +99,7 @@ fn change_detail(v: &Vehicle) -> String {
 
 /// `POST /api/vehicles`
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(req): Body<NewVehicle>,
 ) -> ApiResult<(StatusCode, Json<Vehicle>)> {
     let v = state
@@ -131,9 +129,7 @@ pub struct VehiclePatch {
 
 /// `PATCH /api/vehicles/{id}`
 pub async fn update(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Body(req): Body<VehiclePatch>,
 ) -> ApiResult<Json<Vehicle>> {
@@ -153,12 +149,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/vehicles/{id}`: refused (409) while a terminal is bound or a track or case is stored.
-pub async fn delete(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(Caller { state, who, client }: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let id = VehicleId(id);
     state.store().registry_admin().delete_vehicle(id).await?;
     let detail = format!("vehicle {id}");
