@@ -121,20 +121,17 @@ pub async fn create(
 }
 
 /// `PATCH /api/terminals/{phone}` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TerminalPatch {
     /// New terminal id.
-    #[serde(default)]
     pub terminal_id: Option<String>,
     /// Rebind to this vehicle id; `null` unbinds.
     #[serde(default, deserialize_with = "present")]
     pub vehicle: Option<Option<i64>>,
     /// Rebind to the vehicle with this plate.
-    #[serde(default)]
     pub plate: Option<String>,
     /// Clear the auth code: the terminal must register again.
-    #[serde(default)]
     pub reset_auth_code: bool,
 }
 

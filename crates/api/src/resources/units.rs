@@ -59,11 +59,10 @@ pub async fn create(
 }
 
 /// `PATCH /api/units/{id}` body: the fields to change.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct UnitPatch {
     /// New name.
-    #[serde(default)]
     pub name: Option<String>,
     /// New parent; `null` makes it a root.
     #[serde(default, deserialize_with = "present")]

@@ -113,17 +113,14 @@ pub async fn create(
 }
 
 /// `PATCH /api/vehicles/{id}` body: the fields to change.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct VehiclePatch {
     /// New plate.
-    #[serde(default)]
     pub plate: Option<String>,
     /// New unit id.
-    #[serde(default)]
     pub unit: Option<i64>,
     /// New class.
-    #[serde(default)]
     pub class: Option<VehicleClass>,
 }
 
