@@ -172,6 +172,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
+/// What an audited handler starts from: the API's state, who is asking ([`Principal`]) and from where
+/// ([`Client`]), extracted in that order (an unauthenticated request is refused before the rest).
+pub struct Caller {
+    /// The API's state.
+    pub state: ApiState,
+    /// Who is asking.
+    pub who: Principal,
+    /// From where.
+    pub client: Client,
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let who = Principal::from_request_parts(parts, state).await?;
+        let Ok(client) = Client::from_request_parts(parts, state).await;
+        Ok(Caller {
+            state: state.clone(),
+            who,
+            client,
+        })
+    }
+}
+
 /// The roles a route admits; the gate's state.
 #[derive(Clone)]
 pub(crate) struct Gate {

@@ -7,6 +7,31 @@
 
 use tianshu_model::Timestamp;
 
+/// Escapes text for XML content and attributes (the GPX and KML exports).
+pub fn xml_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Quotes a CSV field when it needs it (a comma, a quote or a line break in it).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 /// Appends the decimal digits of `v`.
 pub fn push_u64(out: &mut String, mut v: u64) {
     let mut buf = [0u8; 20];
@@ -104,6 +129,13 @@ pub fn write_time(out: &mut String, t: Timestamp) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(xml_escape("鄂B<1>&\"'"), "鄂B&lt;1&gt;&amp;&quot;&apos;");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("鄂B12345"), "鄂B12345");
+    }
 
     #[test]
     fn decimals_are_exact() {

@@ -9,139 +9,77 @@ use serde::{Deserialize, Serialize};
 
 /// Settings of the JT/T 808 gateway (the `[jt808]` section of the configuration file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
     /// Most connections open at once; the permit is taken before `accept`, so beyond it new terminals wait in
     /// the kernel's backlog instead of costing memory here.
-    #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// Most connections open at once from one IP address, so one misbehaving host (or a flood) cannot take every
     /// permit. Terminals behind a carrier NAT share addresses: keep it well above the cars per NAT address.
-    #[serde(default = "default_max_connections_per_ip")]
     pub max_connections_per_ip: usize,
     /// How long a new connection may take to authenticate before it is closed; an unauthenticated socket
     /// costs a permit and stores nothing, so it must not linger.
-    #[serde(default = "default_pre_auth_timeout_secs")]
     pub pre_auth_timeout_secs: u64,
     /// The heartbeat interval terminals are configured with (parameter 0x0001); an authenticated connection
     /// silent for three intervals is closed, as the standard suggests.
-    #[serde(default = "default_heartbeat_interval_secs")]
     pub heartbeat_interval_secs: u64,
     /// Largest escaped frame accepted, delimiters included; a run of bytes longer than this without a closing
     /// 0x7e is an error, not growing memory.
-    #[serde(default = "default_max_frame_bytes")]
     pub max_frame_bytes: usize,
     /// Accept frames whose checksum or body length is wrong (flagged and counted as leniencies). Some
     /// devices in the field compute them wrongly; a corrupted frame also passes, so keep it off unless such
     /// devices are known to be in the fleet.
-    #[serde(default)]
     pub accept_bad_checksum: bool,
     /// Protocol errors (bad checksum, undecodable body, unexpected subpackage...) a connection may make before
     /// it is closed; a few are normal on a mobile link, a stream of them is garbage or an attack.
-    #[serde(default = "default_error_budget")]
     pub error_budget: u32,
     /// Failed authentications allowed per phone number within `auth_failure_window_secs`; beyond it further
     /// attempts are refused without checking the code, so the code cannot be guessed online.
-    #[serde(default = "default_auth_failures_max")]
     pub auth_failures_max: u32,
     /// The window over which failed authentications are counted.
-    #[serde(default = "default_auth_failure_window_secs")]
     pub auth_failure_window_secs: u64,
     /// Whether a provisioned terminal that already holds an auth code may register again (after a factory
     /// reset it has lost its code) while it is not online; when online, re-registration is refused with
     /// result 3 so a spoofer cannot take over a car that is connected.
-    #[serde(default = "default_reregister_when_offline")]
     pub reregister_when_offline: bool,
     /// How long the parts of a subpackaged message may take to arrive before the missing ones are requested
     /// with 0x8003.
-    #[serde(default = "default_subpackage_timeout_secs")]
     pub subpackage_timeout_secs: u64,
     /// Most parts a subpackaged message may claim; a larger claim is an error (no buffer is sized by it).
-    #[serde(default = "default_subpackage_max_parts")]
     pub subpackage_max_parts: u16,
     /// Most position reports of one connection waiting for durability at once; when reached the session stops
     /// reading (TCP back-pressure) until the store catches up.
-    #[serde(default = "default_max_in_flight_per_connection")]
     pub max_in_flight_per_connection: usize,
     /// How long a platform command waits for the terminal's answer by default.
-    #[serde(default = "default_downlink_timeout_secs")]
     pub downlink_timeout_secs: u64,
     /// On shutdown, how long sessions may keep running to send the acknowledgements of points already handed
     /// to the store.
-    #[serde(default = "default_shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
     /// Bytes of receive buffer a connection starts with; it grows for large frames. Small keeps idle
     /// connections cheap.
-    #[serde(default = "default_read_buffer_bytes")]
     pub read_buffer_bytes: usize,
-}
-
-const fn default_max_connections() -> usize {
-    20_000
-}
-const fn default_max_connections_per_ip() -> usize {
-    1_024
-}
-const fn default_pre_auth_timeout_secs() -> u64 {
-    30
-}
-const fn default_heartbeat_interval_secs() -> u64 {
-    60
-}
-const fn default_max_frame_bytes() -> usize {
-    // A 1023-byte body, its header (at most 21 bytes), checksum and delimiters, all escaped at worst.
-    2 * (1023 + 21 + 1) + 2
-}
-const fn default_error_budget() -> u32 {
-    16
-}
-const fn default_auth_failures_max() -> u32 {
-    5
-}
-const fn default_auth_failure_window_secs() -> u64 {
-    300
-}
-const fn default_reregister_when_offline() -> bool {
-    true
-}
-const fn default_subpackage_timeout_secs() -> u64 {
-    30
-}
-const fn default_subpackage_max_parts() -> u16 {
-    256
-}
-const fn default_max_in_flight_per_connection() -> usize {
-    64
-}
-const fn default_downlink_timeout_secs() -> u64 {
-    30
-}
-const fn default_shutdown_grace_secs() -> u64 {
-    10
-}
-const fn default_read_buffer_bytes() -> usize {
-    512
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
-            max_connections: default_max_connections(),
-            max_connections_per_ip: default_max_connections_per_ip(),
-            pre_auth_timeout_secs: default_pre_auth_timeout_secs(),
-            heartbeat_interval_secs: default_heartbeat_interval_secs(),
-            max_frame_bytes: default_max_frame_bytes(),
+            max_connections: 20_000,
+            max_connections_per_ip: 1_024,
+            pre_auth_timeout_secs: 30,
+            heartbeat_interval_secs: 60,
+            // A 1023-byte body, its header (at most 21 bytes), checksum and delimiters, all escaped at worst.
+            max_frame_bytes: 2 * (1023 + 21 + 1) + 2,
             accept_bad_checksum: false,
-            error_budget: default_error_budget(),
-            auth_failures_max: default_auth_failures_max(),
-            auth_failure_window_secs: default_auth_failure_window_secs(),
-            reregister_when_offline: default_reregister_when_offline(),
-            subpackage_timeout_secs: default_subpackage_timeout_secs(),
-            subpackage_max_parts: default_subpackage_max_parts(),
-            max_in_flight_per_connection: default_max_in_flight_per_connection(),
-            downlink_timeout_secs: default_downlink_timeout_secs(),
-            shutdown_grace_secs: default_shutdown_grace_secs(),
-            read_buffer_bytes: default_read_buffer_bytes(),
+            error_budget: 16,
+            auth_failures_max: 5,
+            auth_failure_window_secs: 300,
+            reregister_when_offline: true,
+            subpackage_timeout_secs: 30,
+            subpackage_max_parts: 256,
+            max_in_flight_per_connection: 64,
+            downlink_timeout_secs: 30,
+            shutdown_grace_secs: 10,
+            read_buffer_bytes: 512,
         }
     }
 }
@@ -192,7 +130,7 @@ mod tests {
         assert!(err.is_err());
         let ok: GatewayConfig = serde_json::from_str("{\"max_connections\": 3}").unwrap();
         assert_eq!(ok.max_connections, 3);
-        assert_eq!(ok.error_budget, default_error_budget());
+        assert_eq!(ok.error_budget, GatewayConfig::default().error_budget);
     }
 
     fn toml_like_json(s: &str) -> Result<GatewayConfig, serde_json::Error> {

@@ -52,17 +52,21 @@ pub struct Metrics {
     pub sessions_replaced: IntCounter,
 }
 
-fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    // Registration fails only on a duplicate name, which would be a programming error caught by any test.
+/// A counter family registered in the default registry (the MQTT ingest's metrics register theirs here
+/// too). Registration fails only on a duplicate name, a programming error any test catches; the metric
+/// then still counts, unregistered.
+pub fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     register_int_counter_vec!(Opts::new(name, help), labels)
         .unwrap_or_else(|_| IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
 }
 
-fn counter(name: &str, help: &str) -> IntCounter {
+/// A counter registered in the default registry, as [`counter_vec`].
+pub fn counter(name: &str, help: &str) -> IntCounter {
     register_int_counter!(name, help).unwrap_or_else(|_| IntCounter::new(name, help).expect("valid metric"))
 }
 
-fn gauge(name: &str, help: &str) -> IntGauge {
+/// A gauge registered in the default registry, as [`counter_vec`].
+pub fn gauge(name: &str, help: &str) -> IntGauge {
     register_int_gauge!(name, help).unwrap_or_else(|_| IntGauge::new(name, help).expect("valid metric"))
 }
 

@@ -127,18 +127,19 @@ impl Uplink {
     }
 }
 
-/// The bounded label of a codec error (metrics count refusals by it).
+/// The bounded label of a codec error (metrics count refusals by it): the codec's own name for the
+/// framing and field errors a terminal's link produces, `other` for the rest.
 pub fn error_kind(e: &tianshu_jt808::Error) -> &'static str {
     use tianshu_jt808::Error as E;
     match e {
-        E::FrameTooLong { .. } => "frame_too_long",
-        E::MissingDelimiter => "missing_delimiter",
-        E::HeaderTooShort { .. } => "header_too_short",
-        E::BadChecksum { .. } => "bad_checksum",
-        E::BodyLengthMismatch { .. } => "body_length_mismatch",
-        E::Truncated { .. } => "truncated",
-        E::InvalidBcd { .. } => "invalid_bcd",
-        E::InvalidTime { .. } => "invalid_time",
+        E::FrameTooLong { .. }
+        | E::MissingDelimiter
+        | E::HeaderTooShort { .. }
+        | E::BadChecksum { .. }
+        | E::BodyLengthMismatch { .. }
+        | E::Truncated { .. }
+        | E::InvalidBcd { .. }
+        | E::InvalidTime { .. } => e.kind(),
         _ => "other",
     }
 }

@@ -1,7 +1,7 @@
 //! The `[mqtt]` section of the configuration.
 //!
-//! Every field is documented here, with its unit in its name and its default in a `default_*` function;
-//! `deploy/tianshu.example.toml` repeats them. The broker password is not a field: it is a secret, read by
+//! Every field is documented here, with its unit in its name and its default in the `Default` impl (the
+//! one place a missing key takes its value from); `deploy/tianshu.example.toml` repeats them. The broker password is not a field: it is a secret, read by
 //! the binary from `TIANSHU__MQTT__PASSWORD` or from the file named by `password_file`.
 
 use serde::{Deserialize, Serialize};
@@ -41,119 +41,68 @@ pub struct Subscription {
 
 /// The `[mqtt]` section: ingest from and, optionally, publishing to an MQTT broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct MqttConfig {
     /// Broker URL, `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (TLS). Empty: MQTT is off.
-    #[serde(default)]
     pub url: String,
     /// Protocol version: `"3.1.1"` or `"5"`.
-    #[serde(default)]
     pub protocol: ProtocolVersion,
     /// Client id. Keep it stable: the broker keys the persistent session (and the QoS 1 messages queued
     /// while Tianshu is down) on it. Two instances must not share one.
-    #[serde(default = "default_client_id")]
     pub client_id: String,
     /// Start with a clean session. Off by default, so messages published while Tianshu is down are
     /// delivered when it returns.
-    #[serde(default)]
     pub clean_session: bool,
     /// MQTT 5 only: how long the broker keeps the session after a disconnect, in seconds (0: until the
     /// session ends; ignored with a clean session). The default is a week.
-    #[serde(default = "default_session_expiry_secs")]
     pub session_expiry_secs: u32,
     /// Keep-alive interval in seconds; the broker drops the connection after 1.5x without traffic.
-    #[serde(default = "default_keep_alive_secs")]
     pub keep_alive_secs: u64,
     /// User name for the broker; empty for none. The password comes from `TIANSHU__MQTT__PASSWORD` or
     /// `password_file`.
-    #[serde(default)]
     pub username: String,
     /// File holding the broker password (first line); empty for none.
-    #[serde(default)]
     pub password_file: String,
     /// PEM file of the certificate authorities trusted for `mqtts://`; empty: the system's roots.
-    #[serde(default)]
     pub ca_file: String,
     /// First delay before reconnecting after the connection drops, in milliseconds; doubled after every
     /// failed attempt up to `reconnect_max_backoff_ms`.
-    #[serde(default = "default_reconnect_min_backoff_ms")]
     pub reconnect_min_backoff_ms: u64,
     /// Longest delay between reconnection attempts, in milliseconds.
-    #[serde(default = "default_reconnect_max_backoff_ms")]
     pub reconnect_max_backoff_ms: u64,
     /// QoS 1 messages received and not yet acknowledged (awaiting commit) at most. MQTT 5 announces it as
     /// the receive maximum; the broker's own in-flight limit (`max_inflight_messages` in Mosquitto) also
     /// applies.
-    #[serde(default = "default_max_inflight_messages")]
     pub max_inflight_messages: u16,
     /// Largest MQTT packet accepted, in bytes; larger messages are refused by the client.
-    #[serde(default = "default_max_packet_bytes")]
     pub max_packet_bytes: usize,
     /// Topic filters subscribed to with QoS 1, each with its payload kind.
-    #[serde(default = "default_subscriptions")]
     pub subscriptions: Vec<Subscription>,
     /// Publishing stored positions and alert events.
-    #[serde(default)]
     pub publish: PublishConfig,
 }
 
 /// The `[mqtt.publish]` section: a feed of positions and alerts for other systems.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PublishConfig {
     /// Publish each stored position to `<positions_topic_prefix>/<unit>/<vehicle>`.
-    #[serde(default)]
     pub positions: bool,
     /// Publish each alert event to `<alerts_topic_prefix>/<unit>/<vehicle>`.
-    #[serde(default)]
     pub alerts: bool,
     /// Topic prefix for positions.
-    #[serde(default = "default_positions_topic_prefix")]
     pub positions_topic_prefix: String,
     /// Topic prefix for alert events.
-    #[serde(default = "default_alerts_topic_prefix")]
     pub alerts_topic_prefix: String,
     /// QoS for published messages: 0 or 1.
-    #[serde(default = "default_publish_qos")]
     pub qos: u8,
     /// Retain the latest position per vehicle on the broker, so a new subscriber sees every car at once.
-    #[serde(default = "default_retain_positions")]
     pub retain_positions: bool,
     /// Retain the latest alert event per vehicle.
-    #[serde(default)]
     pub retain_alerts: bool,
     /// Messages waiting to be published at most; when full, new messages are dropped and counted
     /// (`tianshu_mqtt_publish_dropped_total`), never slowing ingest.
-    #[serde(default = "default_publish_queue_capacity")]
     pub queue_capacity: usize,
-}
-
-fn default_client_id() -> String {
-    "tianshu".to_string()
-}
-
-const fn default_session_expiry_secs() -> u32 {
-    7 * 24 * 3600
-}
-
-const fn default_keep_alive_secs() -> u64 {
-    30
-}
-
-const fn default_reconnect_min_backoff_ms() -> u64 {
-    500
-}
-
-const fn default_reconnect_max_backoff_ms() -> u64 {
-    30_000
-}
-
-const fn default_max_inflight_messages() -> u16 {
-    1000
-}
-
-const fn default_max_packet_bytes() -> usize {
-    256 * 1024
 }
 
 /// The default topic filters: JSON positions and raw JT/T 808 frames, the last level being the phone.
@@ -170,42 +119,22 @@ pub fn default_subscriptions() -> Vec<Subscription> {
     ]
 }
 
-fn default_positions_topic_prefix() -> String {
-    "tianshu/v1/positions".to_string()
-}
-
-fn default_alerts_topic_prefix() -> String {
-    "tianshu/v1/alerts".to_string()
-}
-
-const fn default_publish_qos() -> u8 {
-    0
-}
-
-const fn default_retain_positions() -> bool {
-    true
-}
-
-const fn default_publish_queue_capacity() -> usize {
-    65_536
-}
-
 impl Default for MqttConfig {
     fn default() -> Self {
         MqttConfig {
             url: String::new(),
             protocol: ProtocolVersion::default(),
-            client_id: default_client_id(),
+            client_id: "tianshu".to_string(),
             clean_session: false,
-            session_expiry_secs: default_session_expiry_secs(),
-            keep_alive_secs: default_keep_alive_secs(),
+            session_expiry_secs: 7 * 24 * 3600,
+            keep_alive_secs: 30,
             username: String::new(),
             password_file: String::new(),
             ca_file: String::new(),
-            reconnect_min_backoff_ms: default_reconnect_min_backoff_ms(),
-            reconnect_max_backoff_ms: default_reconnect_max_backoff_ms(),
-            max_inflight_messages: default_max_inflight_messages(),
-            max_packet_bytes: default_max_packet_bytes(),
+            reconnect_min_backoff_ms: 500,
+            reconnect_max_backoff_ms: 30_000,
+            max_inflight_messages: 1000,
+            max_packet_bytes: 256 * 1024,
             subscriptions: default_subscriptions(),
             publish: PublishConfig::default(),
         }
@@ -217,12 +146,12 @@ impl Default for PublishConfig {
         PublishConfig {
             positions: false,
             alerts: false,
-            positions_topic_prefix: default_positions_topic_prefix(),
-            alerts_topic_prefix: default_alerts_topic_prefix(),
-            qos: default_publish_qos(),
-            retain_positions: default_retain_positions(),
+            positions_topic_prefix: "tianshu/v1/positions".to_string(),
+            alerts_topic_prefix: "tianshu/v1/alerts".to_string(),
+            qos: 0,
+            retain_positions: true,
             retain_alerts: false,
-            queue_capacity: default_publish_queue_capacity(),
+            queue_capacity: 65_536,
         }
     }
 }

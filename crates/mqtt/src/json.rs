@@ -72,6 +72,22 @@ fn tenths(name: &str, v: f64, max: f64) -> Result<u64, JsonRejection> {
     Ok((v * 10.0).round() as u64)
 }
 
+/// Refuses field `name` as `reason` unless `v` is finite and in `range` (`shown` is how the refusal
+/// writes the range).
+fn within(
+    reason: &'static str,
+    name: &str,
+    v: f64,
+    range: impl std::ops::RangeBounds<f64>,
+    shown: &str,
+) -> Result<(), JsonRejection> {
+    if v.is_finite() && range.contains(&v) {
+        Ok(())
+    } else {
+        Err(reject(reason, format!("{name} {v} is outside {shown}")))
+    }
+}
+
 /// Parses and validates one JSON position.
 pub fn parse_position(payload: &[u8]) -> Result<JsonPosition, JsonRejection> {
     let wire: Wire = serde_json::from_slice(payload).map_err(|e| {
@@ -85,31 +101,23 @@ pub fn parse_position(payload: &[u8]) -> Result<JsonPosition, JsonRejection> {
     let time = chrono::DateTime::parse_from_rfc3339(&wire.time)
         .map_err(|e| reject("bad_time", format!("time {:?}: {e}", wire.time)))?;
     let fix_time = Timestamp::from_datetime(&time);
-    if !(wire.lat.is_finite() && (-90.0..=90.0).contains(&wire.lat)) {
-        return Err(reject(
-            "bad_coordinates",
-            format!("lat {} is outside -90..=90", wire.lat),
-        ));
-    }
-    if !(wire.lon.is_finite() && (-180.0..=180.0).contains(&wire.lon)) {
-        return Err(reject(
-            "bad_coordinates",
-            format!("lon {} is outside -180..=180", wire.lon),
-        ));
-    }
+    within("bad_coordinates", "lat", wire.lat, -90.0..=90.0, "-90..=90")?;
+    within("bad_coordinates", "lon", wire.lon, -180.0..=180.0, "-180..=180")?;
     let speed_dkmh = tenths("speed_kmh", wire.speed_kmh, 6553.5)? as u16;
-    if !(wire.course_deg.is_finite() && (0.0..360.0).contains(&wire.course_deg)) {
-        return Err(reject(
-            "out_of_range",
-            format!("course_deg {} is outside 0..360", wire.course_deg),
-        ));
-    }
-    if !(wire.altitude_m.is_finite() && (-32768.0..=32767.0).contains(&wire.altitude_m)) {
-        return Err(reject(
-            "out_of_range",
-            format!("altitude_m {} is outside -32768..=32767", wire.altitude_m),
-        ));
-    }
+    within(
+        "out_of_range",
+        "course_deg",
+        wire.course_deg,
+        0.0..360.0,
+        "0..360",
+    )?;
+    within(
+        "out_of_range",
+        "altitude_m",
+        wire.altitude_m,
+        -32768.0..=32767.0,
+        "-32768..=32767",
+    )?;
     let mileage_dkm = wire
         .mileage_km
         .map(|v| tenths("mileage_km", v, f64::from(u32::MAX) / 10.0))

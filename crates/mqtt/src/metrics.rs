@@ -2,10 +2,8 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, register_histogram,
-    register_int_counter, register_int_counter_vec, register_int_gauge,
-};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, register_histogram};
+use tianshu_ingest::metrics::{counter, counter_vec, gauge};
 
 /// Every MQTT metric.
 pub struct Metrics {
@@ -36,19 +34,6 @@ pub struct Metrics {
     pub publish_dropped: IntCounterVec,
     /// Messages waiting to be published.
     pub publish_queue: IntGauge,
-}
-
-fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    register_int_counter_vec!(Opts::new(name, help), labels)
-        .unwrap_or_else(|_| IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
-}
-
-fn counter(name: &str, help: &str) -> IntCounter {
-    register_int_counter!(name, help).unwrap_or_else(|_| IntCounter::new(name, help).expect("valid metric"))
-}
-
-fn gauge(name: &str, help: &str) -> IntGauge {
-    register_int_gauge!(name, help).unwrap_or_else(|_| IntGauge::new(name, help).expect("valid metric"))
 }
 
 /// The metrics.

@@ -134,23 +134,15 @@ struct RawHoliday {
     working: Vec<toml::Spanned<String>>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 impl YearCalendar {
     /// Parses and validates one year's file.
     pub fn parse_toml(text: &str) -> Result<Self, CalendarError> {
         let raw: RawYear = toml::from_str(text).map_err(|e| CalendarError {
-            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+            line: e.span().map(|s| crate::line_of(text, s.start)).unwrap_or(1),
             reason: e.message().to_string(),
         })?;
         let err = |span: std::ops::Range<usize>, reason: String| CalendarError {
-            line: line_of(text, span.start),
+            line: crate::line_of(text, span.start),
             reason,
         };
         let year = *raw.year.get_ref();

@@ -117,14 +117,6 @@ struct RawProperties {
     description: Option<String>,
 }
 
-fn line_at(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 fn coords_ring(v: &serde_json::Value) -> Result<Vec<LonLat>, String> {
     let arr = v.as_array().ok_or("a ring must be an array of positions")?;
     arr.iter()
@@ -174,7 +166,7 @@ pub fn parse_geojson(text: &str) -> Result<Vec<Geofence>, FenceError> {
         // The raw value borrows from `text`, so its address tells where the feature starts.
         let offset = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
         let err = |reason: String| FenceError {
-            line: line_at(text, offset),
+            line: crate::line_of(text, offset),
             feature: Some(i + 1),
             reason,
         };

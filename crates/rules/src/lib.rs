@@ -46,6 +46,16 @@ pub use timetable::Timetable;
 pub use verdict::{Verdict, reevaluate};
 pub use workflow::{CaseAction, CaseState, TransitionError};
 
+/// The line (from 1) that byte `offset` of `text` stands on: how the reference files (calendar, unit
+/// timetables, geofences) and the configuration file name the place of a problem.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 /// The rules, by the ids used in alerts, configuration and the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -55,18 +55,26 @@ impl std::fmt::Display for Period {
     }
 }
 
-impl Serialize for Period {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
+/// Serialized as their text (`"08:30-12:00"`, `"05-01"`), the form the configuration and the files
+/// write, and parsed back with `FromStr` (its error message is the deserializer's).
+macro_rules! serde_as_text {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
 }
 
-impl<'de> Deserialize<'de> for Period {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(Period, MonthDay);
 
 /// A month and day (`"05-01"`), for seasonal timetables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,19 +101,6 @@ impl std::str::FromStr for MonthDay {
 impl std::fmt::Display for MonthDay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:02}-{:02}", self.month, self.day)
-    }
-}
-
-impl Serialize for MonthDay {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for MonthDay {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -267,14 +262,6 @@ struct RawUnitTimetable {
     seasons: Vec<Season>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 /// Parses and validates a unit timetable file: `[[unit_timetables]]` entries with `unit`, `periods`
 /// and optional `seasons`, the shape of `[[rules.unit_timetables]]` in the configuration. Every
 /// problem is reported, each naming its line; a unit listed twice is one of them.
@@ -282,14 +269,14 @@ pub fn parse_unit_timetables_toml(text: &str) -> Result<Vec<UnitTimetableEntry>,
     let raw: RawUnitTimetableFile = toml::from_str(text).map_err(|e| {
         vec![format!(
             "line {}: {}",
-            e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+            e.span().map(|s| crate::line_of(text, s.start)).unwrap_or(1),
             e.message()
         )]
     })?;
     let mut errors = Vec::new();
     let mut out: Vec<UnitTimetableEntry> = Vec::with_capacity(raw.unit_timetables.len());
     for r in raw.unit_timetables {
-        let line = line_of(text, r.unit.span().start);
+        let line = crate::line_of(text, r.unit.span().start);
         let unit = r.unit.get_ref().trim().trim_matches('/').to_string();
         let body = UnitTimetableBody {
             periods: r.periods,

@@ -528,18 +528,10 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 fn toml_error(text: &str, e: &toml::de::Error, key: Option<String>) -> ConfigError {
     ConfigError {
         file: None,
-        line: e.span().map(|s| line_of(text, s.start)),
+        line: e.span().map(|s| tianshu_rules::line_of(text, s.start)),
         key,
         message: e.message().trim().to_string(),
     }

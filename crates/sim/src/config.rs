@@ -14,132 +14,73 @@ use crate::scenario::TerminalScenarios;
 
 /// How the fleet runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct FleetConfig {
     /// The platform's JT/T 808 TCP address.
-    #[serde(default = "default_target")]
     pub target: SocketAddr,
     /// How many terminals to run: the world's first N vehicles (0 or more than the world has = all).
-    #[serde(default)]
     pub terminals: usize,
     /// Explicit vehicle indices (into the world's vehicles) to run instead of the first `terminals`.
-    #[serde(default)]
     pub vehicles: Vec<usize>,
     /// Reporting interval while the ignition is on, in simulated seconds (whole seconds; at least 1).
-    #[serde(default = "default_interval_secs")]
     pub interval_secs: f64,
     /// Reporting interval while parked (ignition off), in simulated seconds; never shorter than
     /// `interval_secs`.
-    #[serde(default = "default_parked_interval_secs")]
     pub parked_interval_secs: f64,
     /// How much faster than real time simulated time runs (60 = an hour a minute).
-    #[serde(default = "default_speedup")]
     pub speedup: f64,
     /// Simulated time at start (UTC ms); `None` = the wall clock at spawn.
-    #[serde(default)]
     pub start_ms: Option<i64>,
     /// Real seconds of silence after which a heartbeat (0x0002) is sent.
-    #[serde(default = "default_heartbeat_secs")]
     pub heartbeat_secs: f64,
     /// Real seconds to wait for an answer before the first retransmission (T1 of the standard).
-    #[serde(default = "default_ack_timeout_secs")]
     pub ack_timeout_secs: f64,
     /// Retransmissions of an unanswered message before the link is taken as broken.
-    #[serde(default = "default_max_retransmissions")]
     pub max_retransmissions: u32,
     /// Real seconds to wait before reconnecting (multiplied by the failures in a row, up to 6).
-    #[serde(default = "default_reconnect_secs")]
     pub reconnect_secs: f64,
     /// Real seconds over which the terminals' first connections are spread.
-    #[serde(default = "default_connect_spread_secs")]
     pub connect_spread_secs: f64,
     /// Reports awaiting their answer per terminal; beyond it new points wait in the backlog.
-    #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
     /// Points per 0x0704 backfill frame (20 keeps the body under the 1023-byte limit).
-    #[serde(default = "default_batch_max_points")]
     pub batch_max_points: usize,
     /// Points a terminal keeps while offline; when full the oldest are dropped and counted.
-    #[serde(default = "default_max_backlog_points")]
     pub max_backlog_points: usize,
     /// Terminal-level scenarios.
-    #[serde(default)]
     pub scenarios: TerminalScenarios,
     /// Local addresses the terminals' connections come from, in turn (empty = the system's choice). Many
     /// loopback addresses (127.0.0.1-127.0.0.20) let one process stay under a per-address connection cap.
-    #[serde(default)]
     pub bind_ips: Vec<std::net::IpAddr>,
     /// Where to write the ledger as JSON Lines, if anywhere.
-    #[serde(default)]
     pub ledger_path: Option<PathBuf>,
     /// Acknowledged points kept in memory for the running fleet's `ledger()`; later ones are only counted
     /// (and written to the file).
-    #[serde(default = "default_ledger_memory_points")]
     pub ledger_memory_points: usize,
-}
-
-fn default_target() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 8808))
-}
-const fn default_interval_secs() -> f64 {
-    10.0
-}
-const fn default_parked_interval_secs() -> f64 {
-    300.0
-}
-const fn default_speedup() -> f64 {
-    1.0
-}
-const fn default_heartbeat_secs() -> f64 {
-    30.0
-}
-const fn default_ack_timeout_secs() -> f64 {
-    10.0
-}
-const fn default_max_retransmissions() -> u32 {
-    3
-}
-const fn default_reconnect_secs() -> f64 {
-    5.0
-}
-const fn default_connect_spread_secs() -> f64 {
-    2.0
-}
-const fn default_max_in_flight() -> usize {
-    64
-}
-const fn default_batch_max_points() -> usize {
-    20
-}
-const fn default_max_backlog_points() -> usize {
-    50_000
-}
-const fn default_ledger_memory_points() -> usize {
-    1_000_000
 }
 
 impl Default for FleetConfig {
     fn default() -> Self {
         FleetConfig {
-            target: default_target(),
+            target: SocketAddr::from(([127, 0, 0, 1], 8808)),
             terminals: 0,
             vehicles: Vec::new(),
-            interval_secs: default_interval_secs(),
-            parked_interval_secs: default_parked_interval_secs(),
-            speedup: default_speedup(),
+            interval_secs: 10.0,
+            parked_interval_secs: 300.0,
+            speedup: 1.0,
             start_ms: None,
-            heartbeat_secs: default_heartbeat_secs(),
-            ack_timeout_secs: default_ack_timeout_secs(),
-            max_retransmissions: default_max_retransmissions(),
-            reconnect_secs: default_reconnect_secs(),
-            connect_spread_secs: default_connect_spread_secs(),
-            max_in_flight: default_max_in_flight(),
-            batch_max_points: default_batch_max_points(),
-            max_backlog_points: default_max_backlog_points(),
+            heartbeat_secs: 30.0,
+            ack_timeout_secs: 10.0,
+            max_retransmissions: 3,
+            reconnect_secs: 5.0,
+            connect_spread_secs: 2.0,
+            max_in_flight: 64,
+            batch_max_points: 20,
+            max_backlog_points: 50_000,
             scenarios: TerminalScenarios::default(),
             bind_ips: Vec::new(),
             ledger_path: None,
-            ledger_memory_points: default_ledger_memory_points(),
+            ledger_memory_points: 1_000_000,
         }
     }
 }

@@ -9,70 +9,37 @@ use serde::{Deserialize, Serialize};
 
 /// Rates of the trip-level scenarios; 0 switches one off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PlanScenarios {
     /// Share of ordinary trips that carry an approved dispatch order (the rest are 无单出车).
-    #[serde(default = "default_order_rate")]
     pub order_rate: f64,
     /// Per car and working day: an extra evening trip outside working hours, without an order.
-    #[serde(default = "default_off_hours_rate")]
     pub off_hours_rate: f64,
     /// Per general car and day off: a trip without a filing.
-    #[serde(default = "default_holiday_rate")]
     pub holiday_rate: f64,
     /// Per general car and day off: a trip covered by a holiday filing (报备), which is not a violation.
-    #[serde(default = "default_holiday_filing_rate")]
     pub holiday_filing_rate: f64,
     /// Per ordered trip: the driver detours well outside the approved route's corridor.
-    #[serde(default = "default_off_route_rate")]
     pub off_route_rate: f64,
     /// Per trip: the destination lies outside the permitted region.
-    #[serde(default = "default_region_exit_rate")]
     pub region_exit_rate: f64,
     /// Per car and day: the car is driven home in the evening and spends the night away from its depot.
-    #[serde(default = "default_night_away_rate")]
     pub night_away_rate: f64,
     /// Per trip: one stop is at a prohibited place (KTV, club, scenic spot) for an hour or more.
-    #[serde(default = "default_prohibited_stop_rate")]
     pub prohibited_stop_rate: f64,
-}
-
-const fn default_order_rate() -> f64 {
-    0.92
-}
-const fn default_off_hours_rate() -> f64 {
-    0.03
-}
-const fn default_holiday_rate() -> f64 {
-    0.04
-}
-const fn default_holiday_filing_rate() -> f64 {
-    0.03
-}
-const fn default_off_route_rate() -> f64 {
-    0.08
-}
-const fn default_region_exit_rate() -> f64 {
-    0.01
-}
-const fn default_night_away_rate() -> f64 {
-    0.02
-}
-const fn default_prohibited_stop_rate() -> f64 {
-    0.02
 }
 
 impl Default for PlanScenarios {
     fn default() -> Self {
         PlanScenarios {
-            order_rate: default_order_rate(),
-            off_hours_rate: default_off_hours_rate(),
-            holiday_rate: default_holiday_rate(),
-            holiday_filing_rate: default_holiday_filing_rate(),
-            off_route_rate: default_off_route_rate(),
-            region_exit_rate: default_region_exit_rate(),
-            night_away_rate: default_night_away_rate(),
-            prohibited_stop_rate: default_prohibited_stop_rate(),
+            order_rate: 0.92,
+            off_hours_rate: 0.03,
+            holiday_rate: 0.04,
+            holiday_filing_rate: 0.03,
+            off_route_rate: 0.08,
+            region_exit_rate: 0.01,
+            night_away_rate: 0.02,
+            prohibited_stop_rate: 0.02,
         }
     }
 }
@@ -95,46 +62,29 @@ impl PlanScenarios {
 
 /// Rates and switches of the terminal-level scenarios; a rate of 0 switches one off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TerminalScenarios {
     /// Per terminal and day: a period with the GNSS antenna cut (alarm bit 5, no valid fix) or main
     /// power lost (alarm bit 8), 10-60 simulated minutes.
-    #[serde(default = "default_alarm_rate")]
     pub alarm_rate: f64,
     /// Per terminal and day: the terminal goes silent (no connection, nothing recorded) for 1-4
     /// simulated hours.
-    #[serde(default = "default_silent_rate")]
     pub silent_rate: f64,
     /// Per terminal and day: a blind-area period of 5-30 simulated minutes during a trip. The terminal
     /// loses the network, keeps recording fixes, and uploads them as 0x0704 type 1 when back.
-    #[serde(default = "default_blind_area_rate")]
     pub blind_area_rate: f64,
     /// Retransmit a message the platform did not acknowledge (T(n+1) = T(n) x (n+1)); when off, an
     /// unacknowledged report is given up after the first timeout.
-    #[serde(default = "default_retransmit")]
     pub retransmit: bool,
-}
-
-const fn default_alarm_rate() -> f64 {
-    0.02
-}
-const fn default_silent_rate() -> f64 {
-    0.01
-}
-const fn default_blind_area_rate() -> f64 {
-    0.05
-}
-const fn default_retransmit() -> bool {
-    true
 }
 
 impl Default for TerminalScenarios {
     fn default() -> Self {
         TerminalScenarios {
-            alarm_rate: default_alarm_rate(),
-            silent_rate: default_silent_rate(),
-            blind_area_rate: default_blind_area_rate(),
-            retransmit: default_retransmit(),
+            alarm_rate: 0.02,
+            silent_rate: 0.01,
+            blind_area_rate: 0.05,
+            retransmit: true,
         }
     }
 }

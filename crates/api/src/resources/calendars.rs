@@ -19,7 +19,7 @@ use tianshu_rules::timetable::UnitTimetableBody;
 use tianshu_store::reference::StoredUnitTimetable;
 
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Text};
 use crate::resources::now;
@@ -73,9 +73,7 @@ pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<CalendarY
 
 /// `PUT /api/calendars/{year}`: the year's file in the `tianshu calendar import` format (TOML text).
 pub async fn put(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(year): Path<String>,
     Text(text): Text,
 ) -> ApiResult<Response> {
@@ -204,9 +202,7 @@ pub async fn unit_timetable(
 /// `PUT /api/units/{id}/timetable`: replaces the unit's own office hours (`periods`, optional
 /// `seasons`), checked as a configured unit timetable is.
 pub async fn put_unit_timetable(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Body(body): Body<UnitTimetableBody>,
 ) -> ApiResult<Response> {
@@ -246,9 +242,7 @@ pub async fn put_unit_timetable(
 
 /// `DELETE /api/units/{id}/timetable`: the unit falls back to its ancestors' or the configured hours.
 pub async fn delete_unit_timetable(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     let unit = Scoped::new(&state, &who).await?.unit(UnitId(id)).await?;

@@ -12,7 +12,7 @@ use tianshu_store::access::AuditEntry;
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Principal};
 use crate::cases::{CaseAction, CaseFilter, CaseView};
 use crate::error::ApiResult;
 use crate::extract::{Body, Path, Query};
@@ -55,9 +55,7 @@ pub async fn one(
 
 /// `POST /api/cases/{id}/actions` with `{"action":"acknowledge"|"explain"|"close"|"escalate",...}`.
 pub async fn act(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<String>,
     Body(action): Body<CaseAction>,
 ) -> ApiResult<Json<CaseView>> {

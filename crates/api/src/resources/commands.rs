@@ -6,15 +6,13 @@
 //! process is 503. Every command is audited with its outcome.
 
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tianshu_model::VehicleId;
 use tianshu_store::access::AuditEntry;
 
-use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, retagged};
 use crate::position::WirePosition;
@@ -109,9 +107,7 @@ pub trait Downlink: Send + Sync + 'static {
 /// `POST /api/vehicles/{id}/commands`: a downlink command to the vehicle's terminal, audited; answers
 /// with what the terminal answered.
 pub async fn send(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Body(cmd): Body<TerminalCommand>,
 ) -> ApiResult<Json<CommandOutcome>> {

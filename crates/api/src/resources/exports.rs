@@ -7,7 +7,6 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
@@ -15,14 +14,13 @@ use futures::TryStreamExt;
 use serde::Deserialize;
 use tianshu_model::{Position, Timestamp, Vehicle, VehicleId};
 
-use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{Path, Query};
 use crate::resources::tracks::{count_served, parse_range};
 use crate::scope::Scoped;
-use crate::text::{push_i64, push_u64, write_e6, write_tenths, write_time};
+use crate::text::{csv_field, push_i64, push_u64, write_e6, write_tenths, write_time, xml_escape};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -68,27 +66,11 @@ impl Format {
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+/// `lon,lat` in exact decimals: the order GeoJSON, KML and the CSV columns share.
+fn write_lon_lat(o: &mut String, pt: &Position) {
+    write_e6(o, pt.lon_e6);
+    o.push(',');
+    write_e6(o, pt.lat_e6);
 }
 
 /// Renders a track point by point as it streams from the store, so that formatting overlaps the
@@ -172,9 +154,7 @@ impl TrackWriter {
                     self.speeds.push(',');
                 }
                 o.push('[');
-                write_e6(o, pt.lon_e6);
-                o.push(',');
-                write_e6(o, pt.lat_e6);
+                write_lon_lat(o, pt);
                 o.push(']');
                 self.times.push('"');
                 write_time(&mut self.times, pt.fix_time);
@@ -193,9 +173,7 @@ impl TrackWriter {
                 o.push_str("</time></trkpt>\n");
             }
             Format::Kml => {
-                write_e6(o, pt.lon_e6);
-                o.push(',');
-                write_e6(o, pt.lat_e6);
+                write_lon_lat(o, pt);
                 o.push(',');
                 push_i64(o, i64::from(pt.altitude_m));
                 o.push('\n');
@@ -205,9 +183,7 @@ impl TrackWriter {
                 o.push(',');
                 write_time(o, pt.fix_time);
                 o.push(',');
-                write_e6(o, pt.lon_e6);
-                o.push(',');
-                write_e6(o, pt.lat_e6);
+                write_lon_lat(o, pt);
                 o.push(',');
                 write_tenths(o, u32::from(pt.speed_dkmh));
                 o.push(',');
@@ -300,9 +276,7 @@ pub struct TrackQuery {
 
 /// `GET /api/vehicles/{id}/track?from=&to=&format=`: a full-detail export, audited.
 pub async fn track(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Query(q): Query<TrackQuery>,
 ) -> ApiResult<Response> {

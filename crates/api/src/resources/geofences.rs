@@ -17,7 +17,7 @@ use tianshu_store::reference::{FenceWrite, StoredFence};
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path};
 use crate::resources::now;
@@ -80,9 +80,7 @@ fn describe(w: &FenceWrite, e: &mut AuditEntry) {
 
 /// `POST /api/geofences`: one GeoJSON Feature in the import format.
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let fence = parse(body)?;
@@ -94,9 +92,7 @@ pub async fn create(
 
 /// `PUT /api/geofences/{id}`: replaces a fence with one GeoJSON Feature.
 pub async fn replace(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Body(body): Body<Value>,
 ) -> ApiResult<Json<Value>> {
@@ -108,12 +104,7 @@ pub async fn replace(
 }
 
 /// `DELETE /api/geofences/{id}`
-pub async fn delete(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(Caller { state, who, client }: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let detail = format!("geofence {id}");
     let audit = audit::of_change(&who, client, "geofence.delete", None, detail, audit::as_is);
     state

@@ -19,7 +19,7 @@ use tianshu_store::reference::{OrderChange, StoredOrder};
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Query};
 use crate::resources::now;
@@ -89,9 +89,7 @@ pub async fn list(
 
 /// `POST /api/orders`: one order or filing in the JSON Lines import format (one object).
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(order): Body<Order>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     order.validate().map_err(ApiError::BadRequest)?;
@@ -161,9 +159,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 /// 409). An order approved after the fact makes the running rules re-evaluate, and withdraw, the cases
 /// it covers.
 pub async fn update(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     headers: HeaderMap,
     Path(id): Path<String>,
     Body(req): Body<OrderPatch>,

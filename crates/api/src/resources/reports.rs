@@ -6,13 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
-use axum::extract::State;
 use chrono::{Datelike, NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Position, Timestamp, Vehicle, VehicleId};
 
-use crate::ApiState;
-use crate::auth::{Client, Principal};
+use crate::auth::Caller;
 use crate::cases::CaseFilter;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
@@ -98,9 +96,7 @@ fn hours_in_use(trips: &[Trip]) -> f64 {
 /// `GET /api/vehicles/{id}/report?month=YYYY-MM`: mileage, trips, time in use and violations of one
 /// car in one month; audited like a replay.
 pub async fn monthly(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Json<MonthlyReport>> {

@@ -13,7 +13,7 @@ use tianshu_store::registry_admin::{NewTerminal, TerminalChange};
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, present};
 use crate::scope::Scoped;
@@ -95,9 +95,7 @@ async fn binding(
 
 /// `POST /api/terminals`: provisions a terminal, bound to a vehicle by id or plate.
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(req): Body<NewTerminalReq>,
 ) -> ApiResult<(StatusCode, Json<TerminalView>)> {
     let scoped = Scoped::new(&state, &who).await?;
@@ -133,20 +131,17 @@ pub async fn create(
 }
 
 /// `PATCH /api/terminals/{phone}` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TerminalPatch {
     /// New terminal id.
-    #[serde(default)]
     pub terminal_id: Option<String>,
     /// Rebind to this vehicle id; `null` unbinds.
     #[serde(default, deserialize_with = "present")]
     pub vehicle: Option<Option<i64>>,
     /// Rebind to the vehicle with this plate.
-    #[serde(default)]
     pub plate: Option<String>,
     /// Clear the auth code: the terminal must register again.
-    #[serde(default)]
     pub reset_auth_code: bool,
 }
 
@@ -156,9 +151,7 @@ fn parse_phone(s: &str) -> ApiResult<Phone> {
 
 /// `PATCH /api/terminals/{phone}`: rebinds (which clears the auth code) or resets the auth code.
 pub async fn update(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(phone): Path<String>,
     Body(req): Body<TerminalPatch>,
 ) -> ApiResult<Json<TerminalView>> {
@@ -202,9 +195,7 @@ pub async fn update(
 
 /// `DELETE /api/terminals/{phone}`
 pub async fn delete(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(phone): Path<String>,
 ) -> ApiResult<StatusCode> {
     let phone = parse_phone(&phone)?;

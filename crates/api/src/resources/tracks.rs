@@ -7,14 +7,13 @@
 //! number of days.
 
 use axum::Json;
-use axum::extract::State;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Position, Timestamp, Vehicle, VehicleId};
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Client, Principal};
 use crate::cases::{CaseFilter, CaseView};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
@@ -59,6 +58,40 @@ pub(crate) async fn look_at_track(
     Ok(points)
 }
 
+/// One vehicle's whole track over a range, looked at through [`look_at_track`] (scoped and audited):
+/// what the trips and the replay are computed from.
+struct VehicleTrack {
+    scoped: Scoped,
+    vehicle: Vehicle,
+    from: Timestamp,
+    to: Timestamp,
+    points: Vec<Position>,
+}
+
+impl VehicleTrack {
+    /// Checks the range, then reads vehicle `id`'s points in it as `who`, audited as `action`.
+    async fn look(
+        state: &ApiState,
+        who: &Principal,
+        client: Client,
+        action: &str,
+        id: i64,
+        (from, to): (&str, &str),
+    ) -> ApiResult<Self> {
+        let (from, to) = parse_range(state, from, to)?;
+        let scoped = Scoped::new(state, who).await?;
+        let vehicle = scoped.vehicle(VehicleId(id)).await?;
+        let points = look_at_track(state, &scoped, client, action, vehicle.id, (from, to)).await?;
+        Ok(VehicleTrack {
+            scoped,
+            vehicle,
+            from,
+            to,
+            points,
+        })
+    }
+}
+
 /// Counts a track handed out, by format.
 pub(crate) fn count_served(format: &str) {
     crate::metrics::metrics()
@@ -82,9 +115,7 @@ pub struct PositionsQuery {
 
 /// `GET /api/positions?plate=&from=&to=`: every stored point of the range, audited.
 pub async fn positions(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Query(q): Query<PositionsQuery>,
 ) -> ApiResult<Json<Vec<WirePosition>>> {
     let range = parse_range(&state, &q.from, &q.to)?;
@@ -128,22 +159,17 @@ pub struct TripsAndStops {
 /// `GET /api/vehicles/{id}/trips?from=&to=`: the trips and stops of a range, computed from every stored
 /// point as the replay does; scoped like a track and audited like a replay.
 pub async fn trips(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<TripsAndStops>> {
-    let (from, to) = parse_range(&state, &q.from, &q.to)?;
-    let scoped = Scoped::new(&state, &who).await?;
-    let vehicle = scoped.vehicle(VehicleId(id)).await?;
-    let points = look_at_track(&state, &scoped, client, "trips", vehicle.id, (from, to)).await?;
-    let (trips, stops) = trips_and_stops(&points);
+    let t = VehicleTrack::look(&state, &who, client, "trips", id, (&q.from, &q.to)).await?;
+    let (trips, stops) = trips_and_stops(&t.points);
     Ok(Json(TripsAndStops {
-        vehicle,
-        from,
-        to,
-        points: points.len(),
+        vehicle: t.vehicle,
+        from: t.from,
+        to: t.to,
+        points: t.points.len(),
         trips,
         stops,
     }))
@@ -188,16 +214,17 @@ pub struct Replay {
 /// `GET /api/vehicles/{id}/replay?from=&to=&tolerance_m=`: the track simplified for display, with
 /// stops, trips and cases; audited.
 pub async fn replay(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Query(q): Query<ReplayQuery>,
 ) -> ApiResult<Json<Replay>> {
-    let (from, to) = parse_range(&state, &q.from, &q.to)?;
-    let scoped = Scoped::new(&state, &who).await?;
-    let vehicle = scoped.vehicle(VehicleId(id)).await?;
-    let full = look_at_track(&state, &scoped, client, "replay", vehicle.id, (from, to)).await?;
+    let VehicleTrack {
+        scoped,
+        vehicle,
+        from,
+        to,
+        points: full,
+    } = VehicleTrack::look(&state, &who, client, "replay", id, (&q.from, &q.to)).await?;
     count_served("replay");
     let tolerance_m = q
         .tolerance_m

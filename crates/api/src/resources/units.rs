@@ -15,7 +15,7 @@ use tianshu_store::registry_admin::UnitChange;
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Principal};
 use crate::error::ApiResult;
 use crate::extract::{Body, Path, present};
 use crate::scope::Scoped;
@@ -48,9 +48,7 @@ fn describe(unit: &Unit, e: &mut AuditEntry) {
 
 /// `POST /api/units`: creates a unit below `parent`.
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(req): Body<NewUnit>,
 ) -> ApiResult<(StatusCode, Json<Unit>)> {
     let audit = audit::of_change(&who, client, "unit.create", None, String::new(), describe);
@@ -64,11 +62,10 @@ pub async fn create(
 }
 
 /// `PATCH /api/units/{id}` body: the fields to change.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct UnitPatch {
     /// New name.
-    #[serde(default)]
     pub name: Option<String>,
     /// New parent; `null` makes it a root.
     #[serde(default, deserialize_with = "present")]
@@ -77,9 +74,7 @@ pub struct UnitPatch {
 
 /// `PATCH /api/units/{id}`: renames or moves a unit (with its subtree; depots of the subtree follow).
 pub async fn update(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Body(req): Body<UnitPatch>,
 ) -> ApiResult<Json<Unit>> {
@@ -98,12 +93,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/units/{id}`: refused (409) while the unit has vehicles, sub-units or users.
-pub async fn delete(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(Caller { state, who, client }: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let audit = audit::of_change(&who, client, "unit.delete", None, format!("unit {id}"), |_, _| {});
     state
         .store()

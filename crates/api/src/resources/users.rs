@@ -12,7 +12,7 @@ use tianshu_store::access::{AuditEntry, NewUser, Role, User};
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal, hash_password};
+use crate::auth::{Caller, hash_password};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path};
 
@@ -56,9 +56,7 @@ pub fn validate_new_user(
 
 /// `POST /api/users`: an administrator creates a user.
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(req): Body<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let unit = req.unit.map(UnitId);
@@ -96,9 +94,7 @@ pub async fn create(
 
 /// `DELETE /api/users/{username}`
 pub async fn delete(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(username): Path<String>,
 ) -> ApiResult<StatusCode> {
     let entry = AuditEntry {
@@ -125,9 +121,7 @@ pub struct UserPatch {
 
 /// `PATCH /api/users/{username}`: disables or enables a user.
 pub async fn update(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(username): Path<String>,
     Body(req): Body<UserPatch>,
 ) -> ApiResult<Json<User>> {

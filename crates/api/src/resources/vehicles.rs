@@ -15,7 +15,7 @@ use tianshu_store::registry_admin::VehicleChange;
 
 use crate::ApiState;
 use crate::audit;
-use crate::auth::{Client, Principal};
+use crate::auth::{Caller, Principal};
 use crate::error::ApiResult;
 use crate::extract::{Body, Path};
 use crate::position::WirePosition;
@@ -102,9 +102,7 @@ fn describe(v: &Vehicle, e: &mut AuditEntry) {
 
 /// `POST /api/vehicles`
 pub async fn create(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Body(req): Body<NewVehicle>,
 ) -> ApiResult<(StatusCode, Json<Vehicle>)> {
     let audit = audit::of_change(&who, client, "vehicle.create", None, String::new(), describe);
@@ -118,25 +116,20 @@ pub async fn create(
 }
 
 /// `PATCH /api/vehicles/{id}` body: the fields to change.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct VehiclePatch {
     /// New plate.
-    #[serde(default)]
     pub plate: Option<String>,
     /// New unit id.
-    #[serde(default)]
     pub unit: Option<i64>,
     /// New class.
-    #[serde(default)]
     pub class: Option<VehicleClass>,
 }
 
 /// `PATCH /api/vehicles/{id}`
 pub async fn update(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
+    Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
     Body(req): Body<VehiclePatch>,
 ) -> ApiResult<Json<Vehicle>> {
@@ -156,12 +149,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/vehicles/{id}`: refused (409) while a terminal is bound or a track or case is stored.
-pub async fn delete(
-    State(state): State<ApiState>,
-    who: Principal,
-    client: Client,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(Caller { state, who, client }: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let id = VehicleId(id);
     let detail = format!("vehicle {id}");
     let audit = audit::of_change(&who, client, "vehicle.delete", Some(id), detail, |_, _| {});

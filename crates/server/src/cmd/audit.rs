@@ -6,7 +6,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use tianshu_store::access::verify_stored_chain;
 
 use super::StoreArg;
@@ -41,12 +40,7 @@ pub struct ListArgs {
 
 /// Runs `tianshu audit ...`.
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    super::block_on(async move {
         match command {
             AuditCommand::Verify(args) => {
                 let store = args.store.open().await?;

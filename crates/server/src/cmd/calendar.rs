@@ -10,10 +10,9 @@
 //! the same unit; the city default stays `[rules.timetable]`. All or nothing: every unit must be
 //! registered, and errors name their lines.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::StoreArg;
+use super::ImportArgs;
 
 /// `tianshu calendar ...`
 #[derive(Debug, clap::Subcommand)]
@@ -24,22 +23,10 @@ pub enum CalendarCommand {
     Timetable(ImportArgs),
 }
 
-/// Arguments of `tianshu calendar import` and `tianshu calendar timetable`.
-#[derive(Debug, clap::Args)]
-pub struct ImportArgs {
-    /// The store (`--store URL`).
-    #[command(flatten)]
-    pub store: StoreArg,
-    /// The file: one calendar year, or unit timetables.
-    pub file: PathBuf,
-}
-
 /// Runs `tianshu calendar ...`.
 pub fn run(command: CalendarCommand) -> anyhow::Result<ExitCode> {
     match command {
-        CalendarCommand::Import(args) => super::rules::import_file(
-            &args.store,
-            &args.file,
+        CalendarCommand::Import(args) => args.run(
             async |store, text, now| store.rules().put_calendar(text, now).await,
             |c| {
                 let replaced = if c.replaced {
@@ -50,9 +37,7 @@ pub fn run(command: CalendarCommand) -> anyhow::Result<ExitCode> {
                 format!("calendar {} imported{replaced}", c.calendar.year)
             },
         ),
-        CalendarCommand::Timetable(args) => super::rules::import_file(
-            &args.store,
-            &args.file,
+        CalendarCommand::Timetable(args) => args.run(
             async |store, text, now| store.rules().import_unit_timetables(text, now).await,
             |(created, replaced)| format!("unit timetables imported: {created} new, {replaced} replaced"),
         ),

@@ -8,12 +8,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use futures::{StreamExt, TryStreamExt};
+use tianshu_api::text::{csv_field, xml_escape};
 use tianshu_model::{Position, PositionSource, Timestamp};
 use tianshu_rules::track::simplify_track;
 
-use super::StoreArg;
+use super::TrackArgs;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,18 +30,9 @@ pub enum ExportFormat {
 /// Arguments of `tianshu export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The store (`--store URL`).
+    /// The store, the vehicle and the range.
     #[command(flatten)]
-    pub store: StoreArg,
-    /// The vehicle's licence plate, as registered (e.g. 鄂B12345).
-    #[arg(long)]
-    pub plate: String,
-    /// Start of the range, inclusive, ISO-8601 with an offset (`2026-11-27T00:00:00Z`, `...+08:00`).
-    #[arg(long)]
-    pub from: String,
-    /// End of the range, exclusive, ISO-8601 with an offset.
-    #[arg(long)]
-    pub to: String,
+    pub track: TrackArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: ExportFormat,
@@ -49,37 +41,24 @@ pub struct ExportArgs {
     pub simplify_m: Option<f64>,
 }
 
-fn parse_instant(flag: &str, s: &str) -> anyhow::Result<Timestamp> {
-    Timestamp::parse_rfc3339(s.trim())
-        .with_context(|| format!("--{flag} {s:?} is not ISO-8601 with an offset, e.g. 2026-11-27T08:00:00Z"))
-}
-
 /// Runs `tianshu export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let from = parse_instant("from", &args.from)?;
-    let to = parse_instant("to", &args.to)?;
-    if from >= to {
-        bail!("--from {} is not before --to {}", args.from, args.to);
-    }
+    let (from, to) = args.track.range()?;
     if args.simplify_m.is_some_and(|m| !(m.is_finite() && m >= 0.0)) {
         bail!("--simplify-m must be a non-negative number of metres");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(export(args, from, to))
+    super::block_on(export(args, from, to))
 }
 
 async fn export(args: ExportArgs, from: Timestamp, to: Timestamp) -> anyhow::Result<ExitCode> {
-    let store = args.store.open().await?;
-    let Some(vehicle) = store.vehicle_by_plate(&args.plate).await? else {
-        bail!("no vehicle with plate {} in the registry", args.plate);
+    let TrackArgs { store, plate, .. } = &args.track;
+    let store = store.open().await?;
+    let Some(vehicle) = store.vehicle_by_plate(plate).await? else {
+        bail!("no vehicle with plate {plate} in the registry");
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut writer = TrackWriter::new(args.format, &args.plate);
+    let mut writer = TrackWriter::new(args.format, plate);
     let written = async {
         writer.begin(&mut out)?;
         match args.simplify_m {
@@ -131,31 +110,6 @@ fn source_name(s: PositionSource) -> &'static str {
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
-}
-
-/// Escapes text for XML content and attributes.
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Quotes a CSV field when it needs it.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 impl TrackWriter {
@@ -248,17 +202,5 @@ impl TrackWriter {
             ExportFormat::Geojson => writeln!(out, "\n]}}"),
             ExportFormat::Gpx => writeln!(out, "</trkseg></trk>\n</gpx>"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping() {
-        assert_eq!(xml_escape("鄂B<1>&\"'"), "鄂B&lt;1&gt;&amp;&quot;&apos;");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("鄂B12345"), "鄂B12345");
     }
 }

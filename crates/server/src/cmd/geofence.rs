@@ -5,10 +5,9 @@
 //! `speed_limit_kmh`) and stores it in one transaction; a feature with the kind and name of a stored one
 //! replaces it.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::StoreArg;
+use super::ImportArgs;
 
 /// `tianshu geofence ...`
 #[derive(Debug, clap::Subcommand)]
@@ -17,22 +16,10 @@ pub enum GeofenceCommand {
     Import(ImportArgs),
 }
 
-/// Arguments of `tianshu geofence import`.
-#[derive(Debug, clap::Args)]
-pub struct ImportArgs {
-    /// The store (`--store URL`).
-    #[command(flatten)]
-    pub store: StoreArg,
-    /// The GeoJSON file.
-    pub file: PathBuf,
-}
-
 /// Runs `tianshu geofence ...`.
 pub fn run(command: GeofenceCommand) -> anyhow::Result<ExitCode> {
     let GeofenceCommand::Import(args) = command;
-    super::rules::import_file(
-        &args.store,
-        &args.file,
+    args.run(
         async |store, text, now| store.rules().import_geofences(text, now).await,
         |(created, replaced)| format!("geofences imported: {created} created, {replaced} replaced"),
     )

@@ -3,9 +3,12 @@
 //! `demo` and `simulate` exist only with the `demo` cargo feature (on by default): a production build
 //! (`--no-default-features`) carries no simulated fleet.
 
+use std::future::Future;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use tianshu_model::Timestamp;
 use tianshu_store::{DEFAULT_STORE_PATH, Store};
 
 mod audit;
@@ -41,6 +44,96 @@ impl StoreArg {
             .await
             .with_context(|| format!("opening the store {}", self.store))
     }
+}
+
+/// `--store`, `--plate`, `--from` and `--to`: one vehicle's stored track over a range (`export`, `rules
+/// evaluate`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrackArgs {
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// The vehicle's licence plate, as registered (e.g. 鄂B12345).
+    #[arg(long)]
+    pub plate: String,
+    /// Start of the range, inclusive, ISO-8601 with an offset (`2026-11-27T00:00:00Z`, `...+08:00`).
+    #[arg(long)]
+    pub from: String,
+    /// End of the range, exclusive, ISO-8601 with an offset.
+    #[arg(long)]
+    pub to: String,
+}
+
+impl TrackArgs {
+    /// The range `from..to`; an error names the flag that is not an instant, or says the range is empty.
+    pub fn range(&self) -> anyhow::Result<(Timestamp, Timestamp)> {
+        let instant = |flag: &str, s: &str| {
+            Timestamp::parse_rfc3339(s.trim()).with_context(|| {
+                format!("--{flag} {s:?} is not ISO-8601 with an offset, e.g. 2026-11-27T08:00:00Z")
+            })
+        };
+        let (from, to) = (instant("from", &self.from)?, instant("to", &self.to)?);
+        if from >= to {
+            bail!("--from {} is not before --to {}", self.from, self.to);
+        }
+        Ok((from, to))
+    }
+}
+
+/// The arguments of the reference-data imports (`calendar import`, `calendar timetable`, `geofence
+/// import`, `order import`): a store and one file, whose format is the command's.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// The file to import.
+    pub file: PathBuf,
+}
+
+impl ImportArgs {
+    /// Reads the file, imports its text through the store's reference area with the wall clock as the
+    /// stamp, and prints what `done` says of the result. A refused file (which changes nothing) or a
+    /// failed store is told on stderr as `error: FILE: ...`, one line per problem, with exit code 1; an
+    /// unreadable file or store is an error.
+    pub fn run<T>(
+        self,
+        import: impl AsyncFnOnce(&Store, &str, Timestamp) -> tianshu_store::Result<T>,
+        done: impl FnOnce(T) -> String,
+    ) -> anyhow::Result<ExitCode> {
+        let text = std::fs::read_to_string(&self.file)
+            .with_context(|| format!("reading {}", self.file.display()))?;
+        block_on(async move {
+            let store = self.store.open().await?;
+            match import(&store, &text, now()).await {
+                Ok(imported) => {
+                    println!("{}", done(imported));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    for problem in e.to_string().lines() {
+                        eprintln!("error: {}: {problem}", self.file.display());
+                    }
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        })
+    }
+}
+
+/// Runs a command's future on a small runtime (the commands that work on a store share it).
+pub(crate) fn block_on<F: Future<Output = anyhow::Result<ExitCode>>>(f: F) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(f)
+}
+
+/// The wall clock, for import stamps.
+pub(crate) fn now() -> Timestamp {
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
 }
 
 /// Every subcommand of `tianshu`.

@@ -5,10 +5,9 @@
 //! updated. That is how an order approved after the fact arrives: the running platform re-evaluates the
 //! cases it covers and withdraws those that no longer hold.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::StoreArg;
+use super::ImportArgs;
 
 /// `tianshu order ...`
 #[derive(Debug, clap::Subcommand)]
@@ -17,22 +16,10 @@ pub enum OrderCommand {
     Import(ImportArgs),
 }
 
-/// Arguments of `tianshu order import`.
-#[derive(Debug, clap::Args)]
-pub struct ImportArgs {
-    /// The store (`--store URL`).
-    #[command(flatten)]
-    pub store: StoreArg,
-    /// The JSON Lines file.
-    pub file: PathBuf,
-}
-
 /// Runs `tianshu order ...`.
 pub fn run(command: OrderCommand) -> anyhow::Result<ExitCode> {
     let OrderCommand::Import(args) = command;
-    super::rules::import_file(
-        &args.store,
-        &args.file,
+    args.run(
         async |store, text, now| store.rules().import_orders(text, now).await,
         |s| {
             format!(

@@ -54,12 +54,7 @@ pub struct ListArgs {
 
 /// Runs `tianshu registry ...`.
 pub fn run(command: RegistryCommand) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    super::block_on(async move {
         match command {
             RegistryCommand::Import(args) => import(args).await,
             RegistryCommand::List(args) => list(args).await,

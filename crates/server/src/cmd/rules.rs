@@ -8,16 +8,15 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures::StreamExt;
 use tianshu_model::Timestamp;
 use tianshu_rules::{Episode, RuleEvent, RuleId, RulesConfig, VehicleRules};
-use tianshu_store::Store;
 
-use super::StoreArg;
+use super::TrackArgs;
 
 /// `tianshu rules ...`
 #[derive(Debug, clap::Subcommand)]
@@ -29,65 +28,12 @@ pub enum RulesCommand {
 /// Arguments of `tianshu rules evaluate`.
 #[derive(Debug, clap::Args)]
 pub struct EvaluateArgs {
-    /// The store (`--store URL`).
+    /// The store, the car and the range.
     #[command(flatten)]
-    pub store: StoreArg,
-    /// The car's licence plate, as registered.
-    #[arg(long)]
-    pub plate: String,
-    /// Start of the range, inclusive, ISO-8601 with an offset.
-    #[arg(long)]
-    pub from: String,
-    /// End of the range, exclusive, ISO-8601 with an offset.
-    #[arg(long)]
-    pub to: String,
+    pub track: TrackArgs,
     /// A configuration file whose `[rules]` table replaces the defaults.
     #[arg(long)]
     pub config: Option<PathBuf>,
-}
-
-/// Runs a future on a small runtime (the import commands share it).
-pub(crate) fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
-    f: F,
-) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?
-        .block_on(f)
-}
-
-/// The wall clock, for import stamps.
-pub(crate) fn now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
-/// Runs one import of a reference-data file (calendar, timetables, geofences, orders) through the
-/// store's reference area: prints `done`'s line when it is stored, and each problem of a refused file on
-/// its own `error: FILE: ...` line (a refused file changes nothing).
-pub(crate) fn import_file<T>(
-    store: &StoreArg,
-    file: &Path,
-    import: impl AsyncFnOnce(&Store, &str, Timestamp) -> tianshu_store::Result<T>,
-    done: impl FnOnce(T) -> String,
-) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    block_on(async move {
-        let store = store.open().await?;
-        match import(&store, &text, now()).await {
-            Ok(result) => {
-                println!("{}", done(result));
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                for line in e.to_string().lines() {
-                    eprintln!("error: {}: {line}", file.display());
-                }
-                Ok(ExitCode::FAILURE)
-            }
-        }
-    })
 }
 
 fn rules_config(path: Option<&PathBuf>) -> anyhow::Result<RulesConfig> {
@@ -105,26 +51,18 @@ fn rules_config(path: Option<&PathBuf>) -> anyhow::Result<RulesConfig> {
     }
 }
 
-fn parse_instant(flag: &str, s: &str) -> anyhow::Result<Timestamp> {
-    Timestamp::parse_rfc3339(s.trim())
-        .with_context(|| format!("--{flag} {s:?} is not ISO-8601 with an offset, e.g. 2026-11-27T08:00:00Z"))
-}
-
 /// Runs `tianshu rules ...`.
 pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
     let RulesCommand::Evaluate(args) = command;
-    let from = parse_instant("from", &args.from)?;
-    let to = parse_instant("to", &args.to)?;
-    if from >= to {
-        bail!("--from {} is not before --to {}", args.from, args.to);
-    }
+    let (from, to) = args.track.range()?;
     let config = rules_config(args.config.as_ref())?;
-    block_on(async move {
-        let store = args.store.open().await?;
+    super::block_on(async move {
+        let TrackArgs { store, plate, .. } = args.track;
+        let store = store.open().await?;
         let vehicle = store
-            .vehicle_by_plate(args.plate.trim())
+            .vehicle_by_plate(plate.trim())
             .await?
-            .with_context(|| format!("no vehicle with plate {:?} is registered", args.plate))?;
+            .with_context(|| format!("no vehicle with plate {plate:?} is registered"))?;
         let (reference, warnings) = tianshu_alerts::reference::load_reference(&store, &config).await?;
         for w in tianshu_alerts::reference::summarized(&warnings, 5) {
             eprintln!("warning: {w}");

@@ -78,12 +78,7 @@ pub async fn resolve_unit(store: &Store, unit: &str) -> anyhow::Result<UnitId> {
 
 /// Runs `tianshu user ...`.
 pub fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    super::block_on(async move {
         match command {
             UserCommand::Add(args) => add(args).await,
             UserCommand::List(args) => {

@@ -630,14 +630,15 @@ mod tests {
             for date in w.dates() {
                 for t in day_plan(&w, v, date).trips {
                     let line: Vec<LonLat> = t.path.iter().map(|&n| w.roads.pos(n)).collect();
+                    let route = || {
+                        t.cover
+                            .as_ref()
+                            .and_then(|c| c.route.clone())
+                            .expect("approved route")
+                    };
                     match t.kind {
                         TripKind::OffRoute => {
-                            let route = t
-                                .cover
-                                .as_ref()
-                                .and_then(|c| c.route.clone())
-                                .expect("approved route");
-                            let approved: Vec<LonLat> = route.iter().map(|&n| w.roads.pos(n)).collect();
+                            let approved: Vec<LonLat> = route().iter().map(|&n| w.roads.pos(n)).collect();
                             let max = line
                                 .iter()
                                 .map(|p| distance_to_polyline_m(*p, &approved))
@@ -645,12 +646,7 @@ mod tests {
                             assert!(max > 1000.0, "detour only {max} m off the route");
                         }
                         TripKind::Ordered => {
-                            let route = t
-                                .cover
-                                .as_ref()
-                                .and_then(|c| c.route.clone())
-                                .expect("approved route");
-                            assert_eq!(route, t.path, "an ordered trip drives its approved route");
+                            assert_eq!(route(), t.path, "an ordered trip drives its approved route");
                         }
                         TripKind::RegionExit => assert!(line.iter().any(|p| !w.in_region(*p))),
                         TripKind::ProhibitedStop => assert!(t.stops.iter().any(|s| {
