@@ -443,31 +443,14 @@ impl<'a> Access<'a> {
 
     /// A user by login name.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
-        let username = username.to_string();
-        self.db
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let sql = format!("SELECT {USER_COLS} FROM access_users WHERE username = $1");
-                    tx.opt(&sql, params![username])
-                        .await?
-                        .as_ref()
-                        .map(to_user)
-                        .transpose()
-                })
-            }))
-            .await
+        let sql = format!("SELECT {USER_COLS} FROM access_users WHERE username = $1");
+        self.db.row(sql, vec![username.into()], to_user).await
     }
 
     /// All users, by id.
     pub async fn users(&self) -> Result<Vec<User>> {
-        self.db
-            .read(work(|tx| {
-                Box::pin(async move {
-                    let sql = format!("SELECT {USER_COLS} FROM access_users ORDER BY id");
-                    tx.query(&sql, &[]).await?.iter().map(to_user).collect()
-                })
-            }))
-            .await
+        let sql = format!("SELECT {USER_COLS} FROM access_users ORDER BY id");
+        self.db.rows(sql, Vec::new(), to_user).await
     }
 
     /// Deletes a user and every session of theirs; [`Error::NotFound`] when there is none.

@@ -279,24 +279,14 @@ impl Cases<'_> {
             "SELECT {CASE_COLS} FROM alert_cases {where_sql} ORDER BY start_ms DESC, id DESC LIMIT {limit} OFFSET {}",
             f.offset
         );
-        self.db
-            .read(work(move |tx| {
-                Box::pin(async move { tx.query(&sql, &args).await?.iter().map(to_case).collect() })
-            }))
-            .await
+        self.db.rows(sql, args, to_case).await
     }
 
     /// The events of one case, in order.
     pub async fn case_events(&self, id: i64) -> Result<Vec<CaseEvent>> {
-        self.db
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let sql = "SELECT case_id, time_ms, actor, action, note FROM alert_case_events \
-                               WHERE case_id = $1 ORDER BY id";
-                    tx.query(sql, params![id]).await?.iter().map(to_event).collect()
-                })
-            }))
-            .await
+        let sql = "SELECT case_id, time_ms, actor, action, note FROM alert_case_events \
+                   WHERE case_id = $1 ORDER BY id";
+        self.db.rows(sql.into(), vec![id.into()], to_event).await
     }
 
     /// Moves a case from one of `t.from` to `t.to`, with its event and deliveries; a case in another
@@ -333,11 +323,7 @@ impl Cases<'_> {
              AND escalate_ms <= $1 ORDER BY escalate_ms LIMIT $2",
             marks.join(", ")
         );
-        self.db
-            .read(work(move |tx| {
-                Box::pin(async move { tx.query(&sql, &args).await?.iter().map(to_case).collect() })
-            }))
-            .await
+        self.db.rows(sql, args, to_case).await
     }
 
     /// Pending deliveries whose attempt is due, oldest first.
@@ -386,19 +372,8 @@ impl Cases<'_> {
 
     /// The deliveries of one case, in order.
     pub async fn deliveries(&self, case_id: i64) -> Result<Vec<Delivery>> {
-        self.db
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let sql =
-                        format!("SELECT {DELIVERY_COLS} FROM alert_outbox WHERE case_id = $1 ORDER BY id");
-                    tx.query(&sql, params![case_id])
-                        .await?
-                        .iter()
-                        .map(to_delivery)
-                        .collect()
-                })
-            }))
-            .await
+        let sql = format!("SELECT {DELIVERY_COLS} FROM alert_outbox WHERE case_id = $1 ORDER BY id");
+        self.db.rows(sql, vec![case_id.into()], to_delivery).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! The handle areas run their transactions through, whichever backend is behind it.
 
 use crate::access::Audit;
-use crate::sql::{TxWork, work};
+use crate::sql::{Row, TxWork, Value, work};
 use crate::{BackendKind, Result};
 
 /// The database of a store, for the areas written over [`crate::sql::Tx`].
@@ -23,6 +23,32 @@ impl Db {
             BackendKind::Embedded(b) => b.read_tx(work).await,
             BackendKind::Postgres(b) => b.read_tx(work).await,
         }
+    }
+
+    /// Every row `sql` returns with `params`, decoded: the one shape of an area's list reads.
+    pub(crate) async fn rows<T: Send + 'static>(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+        decode: fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.read(work(move |tx| {
+            Box::pin(async move { tx.query(&sql, &params).await?.iter().map(decode).collect() })
+        }))
+        .await
+    }
+
+    /// The first row `sql` returns with `params`, decoded; `None` when there is none.
+    pub(crate) async fn row<T: Send + 'static>(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+        decode: fn(&Row) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.read(work(move |tx| {
+            Box::pin(async move { tx.opt(&sql, &params).await?.as_ref().map(decode).transpose() })
+        }))
+        .await
     }
 
     /// Runs a change and, when `audit` is given, appends its audit record in the same transaction.

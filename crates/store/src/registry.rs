@@ -215,46 +215,22 @@ impl Store {
             .await
     }
 
-    /// Every row `sql` returns, decoded.
-    async fn read_all<T: Send + 'static>(
-        &self,
-        sql: String,
-        decode: fn(&Row) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        self.db()
-            .read(work(move |tx| {
-                Box::pin(async move { tx.query(&sql, &[]).await?.iter().map(decode).collect() })
-            }))
-            .await
-    }
-
     /// All units.
     pub async fn units(&self) -> Result<Vec<Unit>> {
         let sql = "SELECT id, name, parent FROM units ORDER BY id";
-        self.read_all(sql.into(), to_unit).await
+        self.db().rows(sql.into(), Vec::new(), to_unit).await
     }
 
     /// All vehicles.
     pub async fn vehicles(&self) -> Result<Vec<Vehicle>> {
         let sql = format!("SELECT {VEHICLE_COLS} FROM vehicles ORDER BY id");
-        self.read_all(sql, to_vehicle).await
+        self.db().rows(sql, Vec::new(), to_vehicle).await
     }
 
     /// A vehicle by plate.
     pub async fn vehicle_by_plate(&self, plate: &str) -> Result<Option<Vehicle>> {
-        let plate = plate.trim().to_string();
-        self.db()
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let sql = format!("SELECT {VEHICLE_COLS} FROM vehicles WHERE plate = $1");
-                    tx.opt(&sql, params![plate])
-                        .await?
-                        .as_ref()
-                        .map(to_vehicle)
-                        .transpose()
-                })
-            }))
-            .await
+        let sql = format!("SELECT {VEHICLE_COLS} FROM vehicles WHERE plate = $1");
+        self.db().row(sql, vec![plate.trim().into()], to_vehicle).await
     }
 
     /// A terminal by phone (one indexed query: the gateway asks at every registration and login).
@@ -267,7 +243,7 @@ impl Store {
     /// All terminals, by vehicle.
     pub async fn terminals(&self) -> Result<Vec<Terminal>> {
         let sql = format!("SELECT {TERMINAL_COLS} FROM terminals ORDER BY vehicle, phone");
-        self.read_all(sql, to_terminal).await
+        self.db().rows(sql, Vec::new(), to_terminal).await
     }
 
     /// Records a registration: the edition, the hash of the new auth code and (2019) the IMEI; an

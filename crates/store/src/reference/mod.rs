@@ -24,7 +24,7 @@ use tianshu_rules::timetable::UnitTimetableBody;
 
 use crate::db::{Change, Db};
 use crate::rules::parse_json;
-use crate::sql::{params, work};
+use crate::sql::{Row, work};
 use crate::{Error, Result, Store};
 use write::{
     FENCE_COLS, ORDER_COLS, change_order_state, create_order, delete_fence, delete_timetable,
@@ -169,36 +169,14 @@ impl ReferenceData<'_> {
 
     /// Every stored calendar year, by year.
     pub async fn calendars(&self) -> Result<Vec<StoredCalendar>> {
-        self.db
-            .read(work(|tx| {
-                Box::pin(async move {
-                    let sql = "SELECT year, source, updated_ms FROM rules_calendars ORDER BY year";
-                    let rows = tx.query(sql, &[]).await?;
-                    rows.iter()
-                        .map(|r| {
-                            Ok(StoredCalendar {
-                                year: i32::try_from(r.int(0)?)
-                                    .map_err(|_| Error::Corrupt("calendar year".into()))?,
-                                source: r.text(1)?,
-                                updated: Timestamp(r.int(2)?),
-                            })
-                        })
-                        .collect()
-                })
-            }))
-            .await
+        let sql = "SELECT year, source, updated_ms FROM rules_calendars ORDER BY year";
+        self.db.rows(sql.into(), Vec::new(), to_calendar).await
     }
 
     /// Every geofence with its id, by id.
     pub async fn geofences_with_ids(&self) -> Result<Vec<(i64, StoredFence)>> {
-        self.db
-            .read(work(|tx| {
-                Box::pin(async move {
-                    let sql = format!("SELECT {FENCE_COLS} FROM rules_geofences ORDER BY id");
-                    tx.query(&sql, &[]).await?.iter().map(to_fence).collect()
-                })
-            }))
-            .await
+        let sql = format!("SELECT {FENCE_COLS} FROM rules_geofences ORDER BY id");
+        self.db.rows(sql, Vec::new(), to_fence).await
     }
 
     /// Every geofence, by id.
@@ -214,58 +192,21 @@ impl ReferenceData<'_> {
 
     /// Orders and filings written after the reference stamp `after`, by start.
     pub async fn orders_updated_after(&self, after: Timestamp) -> Result<Vec<StoredOrder>> {
-        self.db
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let sql = format!(
-                        "SELECT {ORDER_COLS} FROM rules_orders WHERE updated_ms > $1 ORDER BY start_ms, id"
-                    );
-                    tx.query(&sql, params![after])
-                        .await?
-                        .iter()
-                        .map(to_order)
-                        .collect()
-                })
-            }))
-            .await
+        let sql =
+            format!("SELECT {ORDER_COLS} FROM rules_orders WHERE updated_ms > $1 ORDER BY start_ms, id");
+        self.db.rows(sql, vec![after.into()], to_order).await
     }
 
     /// One order or filing.
     pub async fn order(&self, id: &str) -> Result<Option<StoredOrder>> {
-        let id = id.to_string();
-        self.db
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let sql = format!("SELECT {ORDER_COLS} FROM rules_orders WHERE id = $1");
-                    tx.opt(&sql, params![id])
-                        .await?
-                        .as_ref()
-                        .map(to_order)
-                        .transpose()
-                })
-            }))
-            .await
+        let sql = format!("SELECT {ORDER_COLS} FROM rules_orders WHERE id = $1");
+        self.db.row(sql, vec![id.into()], to_order).await
     }
 
     /// Every stored unit timetable, by unit id.
     pub async fn unit_timetables(&self) -> Result<Vec<StoredUnitTimetable>> {
-        self.db
-            .read(work(|tx| {
-                Box::pin(async move {
-                    let sql = "SELECT unit_id, body, updated_ms FROM rules_unit_timetables ORDER BY unit_id";
-                    let rows = tx.query(sql, &[]).await?;
-                    rows.iter()
-                        .map(|r| {
-                            Ok(StoredUnitTimetable {
-                                unit: UnitId(r.int(0)?),
-                                body: parse_json(&r.text(1)?)?,
-                                updated: Timestamp(r.int(2)?),
-                            })
-                        })
-                        .collect()
-                })
-            }))
-            .await
+        let sql = "SELECT unit_id, body, updated_ms FROM rules_unit_timetables ORDER BY unit_id";
+        self.db.rows(sql.into(), Vec::new(), to_timetable).await
     }
 
     /// The latest change to any reference data, for reloads: the largest update time of calendars,
@@ -293,6 +234,22 @@ impl ReferenceData<'_> {
             }))
             .await
     }
+}
+
+fn to_calendar(r: &Row) -> Result<StoredCalendar> {
+    Ok(StoredCalendar {
+        year: i32::try_from(r.int(0)?).map_err(|_| Error::Corrupt("calendar year".into()))?,
+        source: r.text(1)?,
+        updated: Timestamp(r.int(2)?),
+    })
+}
+
+fn to_timetable(r: &Row) -> Result<StoredUnitTimetable> {
+    Ok(StoredUnitTimetable {
+        unit: UnitId(r.int(0)?),
+        body: parse_json(&r.text(1)?)?,
+        updated: Timestamp(r.int(2)?),
+    })
 }
 
 impl Store {
