@@ -71,6 +71,15 @@ pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<CalendarY
     Ok(Json(out))
 }
 
+/// What a `PUT` answers: 201 when it created the resource, 200 when it replaced one.
+fn put_status(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// `PUT /api/calendars/{year}`: the year's file in the `tianshu calendar import` format (TOML text).
 pub async fn put(caller: Caller, Path(year): Path<String>, Text(text): Text) -> ApiResult<Response> {
     let year: i32 = year
@@ -89,11 +98,7 @@ pub async fn put(caller: Caller, Path(year): Path<String>, Text(text): Text) -> 
     let stored = caller
         .commit("calendar.put", None, detail, audit::as_is, put)
         .await?;
-    let status = if stored.replaced {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
+    let status = put_status(!stored.replaced);
     let view = CalendarYear {
         year,
         source: "stored",
@@ -216,11 +221,7 @@ pub async fn put_unit_timetable(
     let stored = caller
         .commit("unit_timetable.put", None, detail, audit::as_is, put)
         .await?;
-    let status = if stored.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = put_status(stored.created);
     let paths = tianshu_rules::unit_paths(&state.store().units().await?);
     let view = UnitTimetableView {
         unit: unit.id,
