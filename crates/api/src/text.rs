@@ -33,20 +33,9 @@ pub fn csv_field(s: &str) -> String {
 }
 
 /// Appends the decimal digits of `v`.
-pub fn push_u64(out: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
-    }
+pub fn push_u64(out: &mut String, v: u64) {
+    let digits = v.checked_ilog10().map_or(1, |d| d as usize + 1);
+    push_padded(out, v, digits);
 }
 
 /// Appends `v` with its sign.
@@ -57,15 +46,16 @@ pub fn push_i64(out: &mut String, v: i64) {
     push_u64(out, v.unsigned_abs());
 }
 
-/// Appends `v` as exactly `width` digits (zero-padded).
-fn push_padded(out: &mut String, v: u32, width: usize) {
-    let mut buf = [b'0'; 10];
-    let mut v = v;
-    for i in (0..width.min(10)).rev() {
+/// Appends `v` as exactly `width` digits (zero-padded; at most 20, all a `u64` has).
+fn push_padded(out: &mut String, v: impl Into<u64>, width: usize) {
+    let mut buf = [b'0'; 20];
+    let width = width.min(buf.len());
+    let mut v = v.into();
+    for i in (0..width).rev() {
         buf[i] = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    for &b in &buf[..width.min(10)] {
+    for &b in &buf[..width] {
         out.push(char::from(b));
     }
 }

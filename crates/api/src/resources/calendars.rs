@@ -71,12 +71,17 @@ pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<CalendarY
     Ok(Json(out))
 }
 
+/// What a `PUT` answers: 201 when it created the resource, 200 when it replaced one.
+fn put_status(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// `PUT /api/calendars/{year}`: the year's file in the `tianshu calendar import` format (TOML text).
-pub async fn put(
-    Caller { state, who, client }: Caller,
-    Path(year): Path<String>,
-    Text(text): Text,
-) -> ApiResult<Response> {
+pub async fn put(caller: Caller, Path(year): Path<String>, Text(text): Text) -> ApiResult<Response> {
     let year: i32 = year
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("year: {year:?} is not a year")))?;
@@ -88,18 +93,12 @@ pub async fn put(
         )));
     }
     let detail = format!("calendar {year}: {} holidays", parsed.holidays.len());
-    let audit = audit::of_change(&who, client, "calendar.put", None, detail, audit::as_is);
-    let stored = state
-        .store()
-        .rules()
-        .put_calendar(&text, now())
-        .audited(audit)
+    let rules = caller.state.store().rules();
+    let put = rules.put_calendar(&text, now());
+    let stored = caller
+        .commit("calendar.put", None, detail, audit::as_is, put)
         .await?;
-    let status = if stored.replaced {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
+    let status = put_status(!stored.replaced);
     let view = CalendarYear {
         year,
         source: "stored",
@@ -202,12 +201,13 @@ pub async fn unit_timetable(
 /// `PUT /api/units/{id}/timetable`: replaces the unit's own office hours (`periods`, optional
 /// `seasons`), checked as a configured unit timetable is.
 pub async fn put_unit_timetable(
-    Caller { state, who, client }: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<UnitTimetableBody>,
 ) -> ApiResult<Response> {
     body.validate().map_err(ApiError::BadRequest)?;
-    let unit = Scoped::new(&state, &who).await?.unit(UnitId(id)).await?;
+    let state = &caller.state;
+    let unit = Scoped::new(state, &caller.who).await?.unit(UnitId(id)).await?;
     let periods: Vec<String> = body.periods.iter().map(ToString::to_string).collect();
     let detail = format!(
         "unit {} {:?}: {} ({} seasons)",
@@ -216,18 +216,12 @@ pub async fn put_unit_timetable(
         periods.join(", "),
         body.seasons.len()
     );
-    let audit = audit::of_change(&who, client, "unit_timetable.put", None, detail, audit::as_is);
-    let stored = state
-        .store()
-        .rules()
-        .put_unit_timetable(unit.id, &body, now())
-        .audited(audit)
+    let rules = caller.state.store().rules();
+    let put = rules.put_unit_timetable(unit.id, &body, now());
+    let stored = caller
+        .commit("unit_timetable.put", None, detail, audit::as_is, put)
         .await?;
-    let status = if stored.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = put_status(stored.created);
     let paths = tianshu_rules::unit_paths(&state.store().units().await?);
     let view = UnitTimetableView {
         unit: unit.id,
@@ -241,14 +235,16 @@ pub async fn put_unit_timetable(
 }
 
 /// `DELETE /api/units/{id}/timetable`: the unit falls back to its ancestors' or the configured hours.
-pub async fn delete_unit_timetable(
-    Caller { state, who, client }: Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
-    let unit = Scoped::new(&state, &who).await?.unit(UnitId(id)).await?;
+pub async fn delete_unit_timetable(caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    let unit = Scoped::new(&caller.state, &caller.who)
+        .await?
+        .unit(UnitId(id))
+        .await?;
     let detail = format!("unit {} {:?}", unit.id, unit.name);
-    let audit = audit::of_change(&who, client, "unit_timetable.delete", None, detail, audit::as_is);
-    let rules = state.store().rules();
-    rules.delete_unit_timetable(unit.id, now()).audited(audit).await?;
+    let rules = caller.state.store().rules();
+    let delete = rules.delete_unit_timetable(unit.id, now());
+    caller
+        .commit("unit_timetable.delete", None, detail, audit::as_is, delete)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -79,39 +79,34 @@ fn describe(w: &FenceWrite, e: &mut AuditEntry) {
 }
 
 /// `POST /api/geofences`: one GeoJSON Feature in the import format.
-pub async fn create(
-    Caller { state, who, client }: Caller,
-    Body(body): Body<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn create(caller: Caller, Body(body): Body<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
     let fence = parse(body)?;
-    let audit = audit::of_change(&who, client, "geofence.create", None, String::new(), describe);
-    let rules = state.store().rules();
-    let w = rules.create_geofence(&fence, now()).audited(audit).await?;
+    let rules = caller.state.store().rules();
+    let create = rules.create_geofence(&fence, now());
+    let w = caller
+        .commit("geofence.create", None, String::new(), describe, create)
+        .await?;
     Ok((StatusCode::CREATED, Json(feature(w.id, &w.fence))))
 }
 
 /// `PUT /api/geofences/{id}`: replaces a fence with one GeoJSON Feature.
-pub async fn replace(
-    Caller { state, who, client }: Caller,
-    Path(id): Path<i64>,
-    Body(body): Body<Value>,
-) -> ApiResult<Json<Value>> {
+pub async fn replace(caller: Caller, Path(id): Path<i64>, Body(body): Body<Value>) -> ApiResult<Json<Value>> {
     let fence = parse(body)?;
-    let audit = audit::of_change(&who, client, "geofence.replace", None, String::new(), describe);
-    let rules = state.store().rules();
-    let w = rules.replace_geofence(id, &fence, now()).audited(audit).await?;
+    let rules = caller.state.store().rules();
+    let replace = rules.replace_geofence(id, &fence, now());
+    let w = caller
+        .commit("geofence.replace", None, String::new(), describe, replace)
+        .await?;
     Ok(Json(feature(w.id, &w.fence)))
 }
 
 /// `DELETE /api/geofences/{id}`
-pub async fn delete(Caller { state, who, client }: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete(caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let detail = format!("geofence {id}");
-    let audit = audit::of_change(&who, client, "geofence.delete", None, detail, audit::as_is);
-    state
-        .store()
-        .rules()
-        .delete_geofence(id, now())
-        .audited(audit)
+    let rules = caller.state.store().rules();
+    let delete = rules.delete_geofence(id, now());
+    caller
+        .commit("geofence.delete", None, detail, audit::as_is, delete)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,9 +20,32 @@ pub mod units;
 pub mod users;
 pub mod vehicles;
 
-use tianshu_model::Timestamp;
+use tianshu_model::{Timestamp, VehicleId};
+use tianshu_store::Change;
+use tianshu_store::access::AuditEntry;
+
+use crate::audit;
+use crate::auth::Caller;
+use crate::error::ApiResult;
 
 /// Now, UTC milliseconds.
 pub(crate) fn now() -> Timestamp {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+}
+
+impl Caller {
+    /// Commits `change`, an administrative change of one record, with the caller's record of it:
+    /// `action` on `vehicle` with `detail` as known before the change, completed by `describe` from
+    /// its result (see [`audit::of_change`]). Both commit or neither does.
+    pub(crate) async fn commit<R: Send + Sync + 'static>(
+        &self,
+        action: &str,
+        vehicle: Option<VehicleId>,
+        detail: String,
+        describe: fn(&R, &mut AuditEntry),
+        change: Change<'_, R>,
+    ) -> ApiResult<R> {
+        let audit = audit::of_change(&self.who, self.client.clone(), action, vehicle, detail, describe);
+        Ok(change.audited(audit).await?)
+    }
 }

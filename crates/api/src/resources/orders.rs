@@ -18,7 +18,6 @@ use tianshu_store::access::AuditEntry;
 use tianshu_store::reference::{OrderChange, StoredOrder};
 
 use crate::ApiState;
-use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Query};
@@ -89,11 +88,11 @@ pub async fn list(
 
 /// `POST /api/orders`: one order or filing in the JSON Lines import format (one object).
 pub async fn create(
-    Caller { state, who, client }: Caller,
+    caller: Caller,
     Body(order): Body<Order>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     order.validate().map_err(ApiError::BadRequest)?;
-    let scoped = Scoped::new(&state, &who).await?;
+    let scoped = Scoped::new(&caller.state, &caller.who).await?;
     let Some(vehicle) = scoped.find_vehicle_by_plate(order.plate.trim()).await? else {
         return Err(ApiError::BadRequest(format!(
             "plate: {:?} is not in the registry",
@@ -106,19 +105,10 @@ pub async fn create(
             o.kind, o.id, o.plate, o.start, o.end, o.state
         );
     };
-    let audit = audit::of_change(
-        &who,
-        client,
-        "order.create",
-        Some(vehicle.id),
-        String::new(),
-        describe,
-    );
-    let row = state
-        .store()
-        .rules()
-        .create_order(&order, now())
-        .audited(audit)
+    let rules = caller.state.store().rules();
+    let create = rules.create_order(&order, now());
+    let row = caller
+        .commit("order.create", Some(vehicle.id), String::new(), describe, create)
         .await?;
     Ok((StatusCode::CREATED, Json(view(&row))))
 }
@@ -159,7 +149,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 /// 409). An order approved after the fact makes the running rules re-evaluate, and withdraw, the cases
 /// it covers.
 pub async fn update(
-    Caller { state, who, client }: Caller,
+    caller: Caller,
     headers: HeaderMap,
     Path(id): Path<String>,
     Body(req): Body<OrderPatch>,
@@ -172,22 +162,14 @@ pub async fn update(
         }
         (a, b) => a.or(b),
     };
-    let (_, vehicle) = Scoped::new(&state, &who).await?.order(&id).await?;
+    let (_, vehicle) = Scoped::new(&caller.state, &caller.who).await?.order(&id).await?;
     let describe = |c: &OrderChange, e: &mut AuditEntry| {
         e.detail = format!("order {}: {} -> {}", c.order.id, c.before.as_str(), c.order.state);
     };
-    let audit = audit::of_change(
-        &who,
-        client,
-        "order.state",
-        Some(vehicle.id),
-        String::new(),
-        describe,
-    );
-    let rules = state.store().rules();
-    let change = rules
-        .change_order_state(&id, version, req.state, now())
-        .audited(audit)
+    let rules = caller.state.store().rules();
+    let change = rules.change_order_state(&id, version, req.state, now());
+    let changed = caller
+        .commit("order.state", Some(vehicle.id), String::new(), describe, change)
         .await?;
-    Ok(Json(view(&change.order)))
+    Ok(Json(view(&changed.order)))
 }

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Edition, Phone, Terminal, VehicleId};
+use tianshu_store::access::AuditEntry;
 use tianshu_store::registry_admin::{NewTerminal, TerminalChange};
 
 use crate::ApiState;
@@ -95,37 +96,30 @@ async fn binding(
 
 /// `POST /api/terminals`: provisions a terminal, bound to a vehicle by id or plate.
 pub async fn create(
-    Caller { state, who, client }: Caller,
+    caller: Caller,
     Body(req): Body<NewTerminalReq>,
 ) -> ApiResult<(StatusCode, Json<TerminalView>)> {
-    let scoped = Scoped::new(&state, &who).await?;
+    let scoped = Scoped::new(&caller.state, &caller.who).await?;
     let vehicle = binding(&scoped, req.vehicle.map(Some), req.plate.as_deref()).await?;
-    let audit = audit::of_change(
-        &who,
-        client,
-        "terminal.create",
-        None,
-        String::new(),
-        |t: &Terminal, e| {
-            e.vehicle = t.vehicle;
-            e.detail = format!(
-                "terminal {} id {} vehicle {:?}",
-                t.phone,
-                t.terminal_id,
-                t.vehicle.map(|v| v.0)
-            );
-        },
-    );
-    let t = state
-        .store()
-        .registry_admin()
-        .create_terminal(&NewTerminal {
-            phone: req.phone,
-            terminal_id: req.terminal_id,
-            vehicle: vehicle.flatten(),
-            edition: req.edition,
-        })
-        .audited(audit)
+    let new = NewTerminal {
+        phone: req.phone,
+        terminal_id: req.terminal_id,
+        vehicle: vehicle.flatten(),
+        edition: req.edition,
+    };
+    let describe = |t: &Terminal, e: &mut AuditEntry| {
+        e.vehicle = t.vehicle;
+        e.detail = format!(
+            "terminal {} id {} vehicle {:?}",
+            t.phone,
+            t.terminal_id,
+            t.vehicle.map(|v| v.0)
+        );
+    };
+    let registry = caller.state.store().registry_admin();
+    let create = registry.create_terminal(&new);
+    let t = caller
+        .commit("terminal.create", None, String::new(), describe, create)
         .await?;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
@@ -151,12 +145,12 @@ fn parse_phone(s: &str) -> ApiResult<Phone> {
 
 /// `PATCH /api/terminals/{phone}`: rebinds (which clears the auth code) or resets the auth code.
 pub async fn update(
-    Caller { state, who, client }: Caller,
+    caller: Caller,
     Path(phone): Path<String>,
     Body(req): Body<TerminalPatch>,
 ) -> ApiResult<Json<TerminalView>> {
     let phone = parse_phone(&phone)?;
-    let scoped = Scoped::new(&state, &who).await?;
+    let scoped = Scoped::new(&caller.state, &caller.who).await?;
     let vehicle = binding(&scoped, req.vehicle, req.plate.as_deref()).await?;
     let before = scoped.terminal(phone).await?;
     let change = TerminalChange {
@@ -166,48 +160,38 @@ pub async fn update(
     };
     // Until `describe` runs, the record's vehicle is the binding before the change.
     let before = before.and_then(|b| b.vehicle);
-    let audit = audit::of_change(
-        &who,
-        client,
-        "terminal.update",
-        before,
-        String::new(),
-        |t: &Terminal, e| {
-            e.detail = format!(
-                "terminal {} id {} vehicle {:?} -> {:?} registered {}",
-                t.phone,
-                t.terminal_id,
-                e.vehicle.map(|v| v.0),
-                t.vehicle.map(|v| v.0),
-                t.auth_code_hash.is_some()
-            );
-            e.vehicle = t.vehicle;
-        },
-    );
-    let t = state
-        .store()
-        .registry_admin()
-        .update_terminal(phone, &change)
-        .audited(audit)
+    let describe = |t: &Terminal, e: &mut AuditEntry| {
+        e.detail = format!(
+            "terminal {} id {} vehicle {:?} -> {:?} registered {}",
+            t.phone,
+            t.terminal_id,
+            e.vehicle.map(|v| v.0),
+            t.vehicle.map(|v| v.0),
+            t.auth_code_hash.is_some()
+        );
+        e.vehicle = t.vehicle;
+    };
+    let registry = caller.state.store().registry_admin();
+    let update = registry.update_terminal(phone, &change);
+    let t = caller
+        .commit("terminal.update", before, String::new(), describe, update)
         .await?;
     Ok(Json(t.into()))
 }
 
 /// `DELETE /api/terminals/{phone}`
-pub async fn delete(
-    Caller { state, who, client }: Caller,
-    Path(phone): Path<String>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(caller: Caller, Path(phone): Path<String>) -> ApiResult<StatusCode> {
     let phone = parse_phone(&phone)?;
-    let before = Scoped::new(&state, &who).await?.terminal(phone).await?;
+    let before = Scoped::new(&caller.state, &caller.who)
+        .await?
+        .terminal(phone)
+        .await?;
     let vehicle = before.and_then(|t| t.vehicle);
     let detail = format!("terminal {phone}");
-    let audit = audit::of_change(&who, client, "terminal.delete", vehicle, detail, |_, _| {});
-    state
-        .store()
-        .registry_admin()
-        .delete_terminal(phone)
-        .audited(audit)
+    let registry = caller.state.store().registry_admin();
+    let delete = registry.delete_terminal(phone);
+    caller
+        .commit("terminal.delete", vehicle, detail, audit::as_is, delete)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

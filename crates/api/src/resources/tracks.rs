@@ -58,13 +58,22 @@ pub(crate) async fn look_at_track(
     Ok(points)
 }
 
+/// Which vehicle and which range a track view covers: the first fields of the trips and the replay.
+#[derive(Debug, Serialize)]
+pub struct TrackRange {
+    /// The vehicle.
+    pub vehicle: Vehicle,
+    /// Range start.
+    pub from: Timestamp,
+    /// Range end.
+    pub to: Timestamp,
+}
+
 /// One vehicle's whole track over a range, looked at through [`look_at_track`] (scoped and audited):
 /// what the trips and the replay are computed from.
 struct VehicleTrack {
     scoped: Scoped,
-    vehicle: Vehicle,
-    from: Timestamp,
-    to: Timestamp,
+    range: TrackRange,
     points: Vec<Position>,
 }
 
@@ -84,9 +93,7 @@ impl VehicleTrack {
         let points = look_at_track(state, &scoped, client, action, vehicle.id, (from, to)).await?;
         Ok(VehicleTrack {
             scoped,
-            vehicle,
-            from,
-            to,
+            range: TrackRange { vehicle, from, to },
             points,
         })
     }
@@ -142,12 +149,9 @@ pub struct RangeQuery {
 /// The trips and stops of one vehicle over a range.
 #[derive(Debug, Serialize)]
 pub struct TripsAndStops {
-    /// The vehicle.
-    pub vehicle: Vehicle,
-    /// Range start.
-    pub from: Timestamp,
-    /// Range end.
-    pub to: Timestamp,
+    /// The vehicle and the range.
+    #[serde(flatten)]
+    pub range: TrackRange,
     /// Points stored in the range.
     pub points: usize,
     /// Trips, in time order.
@@ -166,9 +170,7 @@ pub async fn trips(
     let t = VehicleTrack::look(&state, &who, client, "trips", id, (&q.from, &q.to)).await?;
     let (trips, stops) = trips_and_stops(&t.points);
     Ok(Json(TripsAndStops {
-        vehicle: t.vehicle,
-        from: t.from,
-        to: t.to,
+        range: t.range,
         points: t.points.len(),
         trips,
         stops,
@@ -190,12 +192,9 @@ pub struct ReplayQuery {
 /// What the replay view draws.
 #[derive(Debug, Serialize)]
 pub struct Replay {
-    /// The vehicle.
-    pub vehicle: Vehicle,
-    /// Range start.
-    pub from: Timestamp,
-    /// Range end.
-    pub to: Timestamp,
+    /// The vehicle and the range.
+    #[serde(flatten)]
+    pub range: TrackRange,
     /// Points stored in the range.
     pub total_points: usize,
     /// The names of the columns of `points`, units in the names.
@@ -220,9 +219,7 @@ pub async fn replay(
 ) -> ApiResult<Json<Replay>> {
     let VehicleTrack {
         scoped,
-        vehicle,
-        from,
-        to,
+        range,
         points: full,
     } = VehicleTrack::look(&state, &who, client, "replay", id, (&q.from, &q.to)).await?;
     count_served("replay");
@@ -238,16 +235,14 @@ pub async fn replay(
         full.iter().copied().map(ReplayRow).collect()
     };
     let filter = CaseFilter {
-        vehicle: Some(vehicle.id),
+        vehicle: Some(range.vehicle.id),
         limit: 500,
         ..Default::default()
     };
     let mut cases = scoped.cases(filter).await?;
-    cases.retain(|c| case_overlaps(c, from, to));
+    cases.retain(|c| case_overlaps(c, range.from, range.to));
     Ok(Json(Replay {
-        vehicle,
-        from,
-        to,
+        range,
         total_points: full.len(),
         columns: REPLAY_COLUMNS,
         points,

@@ -47,16 +47,11 @@ fn describe(unit: &Unit, e: &mut AuditEntry) {
 }
 
 /// `POST /api/units`: creates a unit below `parent`.
-pub async fn create(
-    Caller { state, who, client }: Caller,
-    Body(req): Body<NewUnit>,
-) -> ApiResult<(StatusCode, Json<Unit>)> {
-    let audit = audit::of_change(&who, client, "unit.create", None, String::new(), describe);
-    let unit = state
-        .store()
-        .registry_admin()
-        .create_unit(&req.name, req.parent.map(UnitId))
-        .audited(audit)
+pub async fn create(caller: Caller, Body(req): Body<NewUnit>) -> ApiResult<(StatusCode, Json<Unit>)> {
+    let registry = caller.state.store().registry_admin();
+    let create = registry.create_unit(&req.name, req.parent.map(UnitId));
+    let unit = caller
+        .commit("unit.create", None, String::new(), describe, create)
         .await?;
     Ok((StatusCode::CREATED, Json(unit)))
 }
@@ -74,7 +69,7 @@ pub struct UnitPatch {
 
 /// `PATCH /api/units/{id}`: renames or moves a unit (with its subtree; depots of the subtree follow).
 pub async fn update(
-    Caller { state, who, client }: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
     Body(req): Body<UnitPatch>,
 ) -> ApiResult<Json<Unit>> {
@@ -82,24 +77,21 @@ pub async fn update(
         name: req.name,
         parent: req.parent.map(|p| p.map(UnitId)),
     };
-    let audit = audit::of_change(&who, client, "unit.update", None, String::new(), describe);
-    let unit = state
-        .store()
-        .registry_admin()
-        .update_unit(UnitId(id), &change)
-        .audited(audit)
+    let registry = caller.state.store().registry_admin();
+    let update = registry.update_unit(UnitId(id), &change);
+    let unit = caller
+        .commit("unit.update", None, String::new(), describe, update)
         .await?;
     Ok(Json(unit))
 }
 
 /// `DELETE /api/units/{id}`: refused (409) while the unit has vehicles, sub-units or users.
-pub async fn delete(Caller { state, who, client }: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
-    let audit = audit::of_change(&who, client, "unit.delete", None, format!("unit {id}"), |_, _| {});
-    state
-        .store()
-        .registry_admin()
-        .delete_unit(UnitId(id))
-        .audited(audit)
+pub async fn delete(caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    let detail = format!("unit {id}");
+    let registry = caller.state.store().registry_admin();
+    let delete = registry.delete_unit(UnitId(id));
+    caller
+        .commit("unit.delete", None, detail, audit::as_is, delete)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -121,11 +121,11 @@ pub struct UserPatch {
 
 /// `PATCH /api/users/{username}`: disables or enables a user.
 pub async fn update(
-    Caller { state, who, client }: Caller,
+    caller: Caller,
     Path(username): Path<String>,
     Body(req): Body<UserPatch>,
 ) -> ApiResult<Json<User>> {
-    if req.disabled && username == who.username {
+    if req.disabled && username == caller.who.username {
         return Err(ApiError::Conflict(
             "an administrator cannot disable their own login".into(),
         ));
@@ -135,12 +135,10 @@ pub async fn update(
     } else {
         "user.enable"
     };
-    let audit = audit::of_change(&who, client, action, None, username.clone(), |_, _| {});
-    let user = state
-        .store()
-        .access()
-        .set_user_disabled(&username, req.disabled)
-        .audited(audit)
+    let access = caller.state.store().access();
+    let set = access.set_user_disabled(&username, req.disabled);
+    let user = caller
+        .commit(action, None, username.clone(), audit::as_is, set)
         .await?;
     Ok(Json(user))
 }

@@ -101,16 +101,11 @@ fn describe(v: &Vehicle, e: &mut AuditEntry) {
 }
 
 /// `POST /api/vehicles`
-pub async fn create(
-    Caller { state, who, client }: Caller,
-    Body(req): Body<NewVehicle>,
-) -> ApiResult<(StatusCode, Json<Vehicle>)> {
-    let audit = audit::of_change(&who, client, "vehicle.create", None, String::new(), describe);
-    let v = state
-        .store()
-        .registry_admin()
-        .create_vehicle(&req.plate, UnitId(req.unit), req.class)
-        .audited(audit)
+pub async fn create(caller: Caller, Body(req): Body<NewVehicle>) -> ApiResult<(StatusCode, Json<Vehicle>)> {
+    let registry = caller.state.store().registry_admin();
+    let create = registry.create_vehicle(&req.plate, UnitId(req.unit), req.class);
+    let v = caller
+        .commit("vehicle.create", None, String::new(), describe, create)
         .await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
@@ -129,7 +124,7 @@ pub struct VehiclePatch {
 
 /// `PATCH /api/vehicles/{id}`
 pub async fn update(
-    Caller { state, who, client }: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
     Body(req): Body<VehiclePatch>,
 ) -> ApiResult<Json<Vehicle>> {
@@ -138,26 +133,22 @@ pub async fn update(
         unit: req.unit.map(UnitId),
         class: req.class,
     };
-    let audit = audit::of_change(&who, client, "vehicle.update", None, String::new(), describe);
-    let v = state
-        .store()
-        .registry_admin()
-        .update_vehicle(VehicleId(id), &change)
-        .audited(audit)
+    let registry = caller.state.store().registry_admin();
+    let update = registry.update_vehicle(VehicleId(id), &change);
+    let v = caller
+        .commit("vehicle.update", None, String::new(), describe, update)
         .await?;
     Ok(Json(v))
 }
 
 /// `DELETE /api/vehicles/{id}`: refused (409) while a terminal is bound or a track or case is stored.
-pub async fn delete(Caller { state, who, client }: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete(caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let id = VehicleId(id);
     let detail = format!("vehicle {id}");
-    let audit = audit::of_change(&who, client, "vehicle.delete", Some(id), detail, |_, _| {});
-    state
-        .store()
-        .registry_admin()
-        .delete_vehicle(id)
-        .audited(audit)
+    let registry = caller.state.store().registry_admin();
+    let delete = registry.delete_vehicle(id);
+    caller
+        .commit("vehicle.delete", Some(id), detail, audit::as_is, delete)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

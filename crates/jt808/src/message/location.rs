@@ -7,6 +7,7 @@
 use bytes::{BufMut, BytesMut};
 use tianshu_model::{AlarmFlags, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId};
 
+use super::WireOrList;
 use crate::bcd::decode_china_time;
 use crate::reader::Reader;
 use crate::{Error, Leniencies};
@@ -373,14 +374,8 @@ impl<'a> AdditionalItem<'a> {
     }
 }
 
-/// Additional items: the wire bytes (decoded lazily) or a caller's list.
-#[derive(Debug, Clone, Copy)]
-pub enum Items<'a> {
-    /// The TLV bytes after the basic block.
-    Wire(&'a [u8]),
-    /// Items to encode.
-    List(&'a [AdditionalItem<'a>]),
-}
+/// Additional items: the TLV bytes after the basic block, or items to encode.
+pub type Items<'a> = WireOrList<'a, AdditionalItem<'a>>;
 
 impl Default for Items<'_> {
     fn default() -> Self {
@@ -551,14 +546,8 @@ pub struct LocationReply<'a> {
     pub report: LocationReport<'a>,
 }
 
-/// Items of a 0x0704 batch: the wire bytes (decoded lazily) or a caller's list.
-#[derive(Debug, Clone, Copy)]
-pub enum BatchItems<'a> {
-    /// The `[length WORD, 0x0200 body]` sequence.
-    Wire(&'a [u8]),
-    /// Reports to encode.
-    List(&'a [LocationReport<'a>]),
-}
+/// Items of a 0x0704 batch: the `[length WORD, 0x0200 body]` sequence, or reports to encode.
+pub type BatchItems<'a> = WireOrList<'a, LocationReport<'a>>;
 
 /// 0x0704: a batch of location reports, live (type 0) or a blind-area backfill (type 1).
 #[derive(Debug, Clone, Copy)]

@@ -6,6 +6,7 @@ use nom::multi::length_data;
 use nom::number::complete::{be_u8, be_u32};
 use tianshu_model::{Edition, Timestamp};
 
+use super::WireOrList;
 use super::location::{BASIC_LEN, BasicLocation};
 use super::text::Text;
 use crate::Error;
@@ -142,14 +143,8 @@ impl<'a> Parameter<'a> {
     }
 }
 
-/// Parameters: the wire bytes (decoded lazily) or a caller's list.
-#[derive(Debug, Clone, Copy)]
-pub enum Params<'a> {
-    /// `[id DWORD, length BYTE, value]...`.
-    Wire(&'a [u8]),
-    /// Parameters to encode.
-    List(&'a [Parameter<'a>]),
-}
+/// Parameters: the `[id DWORD, length BYTE, value]...` sequence, or parameters to encode.
+pub type Params<'a> = WireOrList<'a, Parameter<'a>>;
 
 /// A parameter list (0x8103 body; 0x0104 after its reply serial).
 #[derive(Debug, Clone, Copy)]

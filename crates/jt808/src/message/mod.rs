@@ -30,6 +30,16 @@ pub use text::{Text, WordList};
 use crate::reader::Reader;
 use crate::{Error, Header, Leniencies};
 
+/// A repeated part of a body (additional items, a batch's reports, parameters): the wire bytes as
+/// received, decoded lazily, or a caller's list to encode.
+#[derive(Debug, Clone, Copy)]
+pub enum WireOrList<'a, T> {
+    /// The bytes as they stand in the body.
+    Wire(&'a [u8]),
+    /// Values to encode.
+    List(&'a [T]),
+}
+
 /// Message ids.
 pub mod id {
     /// Terminal general acknowledgement.
