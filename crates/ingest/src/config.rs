@@ -33,9 +33,15 @@ pub struct GatewayConfig {
     /// Protocol errors (bad checksum, undecodable body, unexpected subpackage...) a connection may make before
     /// it is closed; a few are normal on a mobile link, a stream of them is garbage or an attack.
     pub error_budget: u32,
-    /// Failed authentications allowed per phone number within `auth_failure_window_secs`; beyond it further
-    /// attempts are refused without checking the code, so the code cannot be guessed online.
+    /// Failed authentications allowed per phone number from one source address within
+    /// `auth_failure_window_secs`; beyond it that address's further attempts for the phone are refused without
+    /// checking the code, so the code cannot be guessed online. Counted per address, so a stranger's wrong
+    /// codes never lock the real terminal out.
     pub auth_failures_max: u32,
+    /// Failed authentications allowed per source address within `auth_failure_window_secs`, whatever phones
+    /// they claim (one host guessing many phones). Terminals behind a carrier NAT share an address: keep it
+    /// well above what the terminals behind one address fail in a window.
+    pub auth_failures_max_per_address: u32,
     /// The window over which failed authentications are counted.
     pub auth_failure_window_secs: u64,
     /// Whether a provisioned terminal that already holds an auth code may register again (after a factory
@@ -72,6 +78,7 @@ impl Default for GatewayConfig {
             accept_bad_checksum: false,
             error_budget: 16,
             auth_failures_max: 5,
+            auth_failures_max_per_address: 100,
             auth_failure_window_secs: 300,
             reregister_when_offline: true,
             subpackage_timeout_secs: 30,

@@ -9,17 +9,20 @@
 //! - Only a provisioned terminal bound to a vehicle registers, with the terminal id it was provisioned with;
 //!   a plate, when the terminal sends one, must name that vehicle.
 //! - Only the hash of an issued code is stored; a code is checked against it.
-//! - A phone over its failure budget is refused without comparing the code, so codes cannot be guessed.
+//! - A phone over its failure budget from an address, or an address over its own, is refused without
+//!   comparing the code, so codes cannot be guessed; failures elsewhere never lock a terminal out.
 //! - When the registry cannot be read or written, the frame is left unanswered: the terminal asks again.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use tianshu_jt808::{Authenticate, Header, Register, RegisterAck, Text};
 use tianshu_model::{Edition, Terminal, VehicleId};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::auth;
 use crate::gateway::Gateway;
+use crate::limits::Throttled;
 use crate::metrics::METRICS;
 use crate::text::gbk_text;
 
@@ -121,11 +124,11 @@ pub(crate) enum LoginOutcome {
     },
 }
 
-/// Looks up and decides `request`; `now` is for the throttle's window.
-pub(crate) async fn perform(gw: &Gateway, request: LoginRequest, now: Instant) -> LoginOutcome {
+/// Looks up and decides `request` of a connection from `peer`; `now` is for the throttle's window.
+pub(crate) async fn perform(gw: &Gateway, request: LoginRequest, peer: IpAddr, now: Instant) -> LoginOutcome {
     match request {
         LoginRequest::Register(r) => register(gw, r).await,
-        LoginRequest::Authenticate(a) => authenticate(gw, a, now).await,
+        LoginRequest::Authenticate(a) => authenticate(gw, a, peer, now).await,
     }
 }
 
@@ -215,11 +218,11 @@ pub(crate) fn registration_result(
     RegisterAck::RESULT_OK
 }
 
-async fn authenticate(gw: &Gateway, a: AuthRequest, now: Instant) -> LoginOutcome {
+async fn authenticate(gw: &Gateway, a: AuthRequest, peer: IpAddr, now: Instant) -> LoginOutcome {
     let (header, phone) = (a.header, a.header.phone);
-    if !gw.auth_throttle.allowed(phone, now) {
+    if let Err(over) = gw.auth_throttle.check(phone, peer, now) {
         METRICS.auth_failures.with_label_values(&["throttled"]).inc();
-        warn!(%phone, "authentication refused: too many failures");
+        debug!(%phone, %peer, ?over, "authentication refused unchecked: too many failures");
         return LoginOutcome::Refused {
             header,
             reason: "throttled",
@@ -236,8 +239,16 @@ async fn authenticate(gw: &Gateway, a: AuthRequest, now: Instant) -> LoginOutcom
     let (Some(terminal), None) = (&terminal, failure) else {
         let reason = failure.unwrap_or("unknown_terminal");
         METRICS.auth_failures.with_label_values(&[reason]).inc();
-        gw.auth_throttle.record_failure(phone, now);
-        info!(%phone, reason, "authentication failed");
+        // One line per budget used up, not one per attempt: a flood of guesses does not flood the log.
+        match gw.auth_throttle.record_failure(phone, peer, now) {
+            Some(Throttled::Address) => {
+                warn!(%peer, "authentication failures from this address used up its budget; refusing its attempts for the window")
+            }
+            Some(Throttled::PhoneAt) => {
+                warn!(%phone, %peer, "authentication failures of this phone from this address used up its budget; refusing them for the window")
+            }
+            None => debug!(%phone, %peer, reason, "authentication failed"),
+        }
         return LoginOutcome::Refused { header, reason };
     };
     let Some(vehicle) = terminal.vehicle else {
@@ -247,7 +258,7 @@ async fn authenticate(gw: &Gateway, a: AuthRequest, now: Instant) -> LoginOutcom
         };
     };
     save_first_imei(gw, &a, terminal).await;
-    gw.auth_throttle.record_success(phone);
+    gw.auth_throttle.record_success(phone, peer);
     LoginOutcome::Authenticated { header, vehicle }
 }
 

@@ -239,7 +239,7 @@ impl Session<'_> {
             return flow;
         };
         // Boxed: once per connection, and its store lookups would otherwise size every session's future.
-        let outcome = Box::pin(login::perform(self.io.gw, request, now().at)).await;
+        let outcome = Box::pin(login::perform(self.io.gw, request, self.io.peer.ip(), now().at)).await;
         let io = &mut self.io;
         self.machine.on_login(outcome, now(), &mut |a| io.act(a))
     }
