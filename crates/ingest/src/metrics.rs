@@ -36,6 +36,8 @@ pub struct Metrics {
     pub auth_failures: IntCounterVec,
     /// Registrations, by result code.
     pub registrations: IntCounterVec,
+    /// Registrations accepted although their plate named no vehicle or another one (flagged, not refused).
+    pub registration_plate_mismatches: IntCounter,
     /// Points the store took as new.
     pub points_stored: IntCounter,
     /// Points the store already had (retransmissions, overlapping backfills).
@@ -133,6 +135,10 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "tianshu_jt808_registrations_total",
             "JT/T 808 registrations answered, by result.",
             &["result"],
+        ),
+        registration_plate_mismatches: counter(
+            "tianshu_jt808_registration_plate_mismatches_total",
+            "JT/T 808 registrations accepted although their plate named no vehicle or another one than the terminal's.",
         ),
         points_stored: counter(
             "tianshu_jt808_points_stored_total",
