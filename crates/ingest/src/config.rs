@@ -64,6 +64,9 @@ pub struct GatewayConfig {
     /// Bytes of receive buffer a connection starts with; it grows for large frames. Small keeps idle
     /// connections cheap.
     pub read_buffer_bytes: usize,
+    /// What fix times are taken: not read from this section but set from `[uplink]`, which MQTT shares.
+    #[serde(skip)]
+    pub uplink: crate::uplink::UplinkConfig,
 }
 
 impl Default for GatewayConfig {
@@ -87,6 +90,7 @@ impl Default for GatewayConfig {
             downlink_timeout_secs: 30,
             shutdown_grace_secs: 10,
             read_buffer_bytes: 512,
+            uplink: crate::uplink::UplinkConfig::default(),
         }
     }
 }

@@ -80,6 +80,10 @@ pub struct MqttConfig {
     pub subscriptions: Vec<Subscription>,
     /// Publishing stored positions and alert events.
     pub publish: PublishConfig,
+    /// What fix times are taken: not read from this section but set from `[uplink]`, which the JT/T 808
+    /// gateway shares.
+    #[serde(skip)]
+    pub uplink: tianshu_ingest::uplink::UplinkConfig,
 }
 
 /// The `[mqtt.publish]` section: a feed of positions and alerts for other systems.
@@ -137,6 +141,7 @@ impl Default for MqttConfig {
             max_packet_bytes: 256 * 1024,
             subscriptions: default_subscriptions(),
             publish: PublishConfig::default(),
+            uplink: tianshu_ingest::uplink::UplinkConfig::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tianshu_ingest::uplink::{Binding, Refusal as Rejection};
+use tianshu_ingest::uplink::{Binding, Refusal as Rejection, UplinkConfig};
 use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::sync::watch;
@@ -61,6 +61,8 @@ pub(crate) struct Processor {
     terminals: TerminalCache,
     lookup: tokio::sync::Mutex<()>,
     shutdown: watch::Receiver<bool>,
+    /// What fix times are taken.
+    uplink: UplinkConfig,
 }
 
 /// What became of one message.
@@ -77,8 +79,9 @@ fn now() -> Timestamp {
 
 impl Processor {
     /// A processor over `store` that stops retrying once `shutdown` turns true.
-    pub(crate) fn new(store: Store, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(store: Store, uplink: UplinkConfig, shutdown: watch::Receiver<bool>) -> Self {
         Processor {
+            uplink,
             store,
             terminals: TerminalCache {
                 entries: Mutex::new(HashMap::new()),
@@ -205,6 +208,7 @@ impl Processor {
             phone,
             vehicle,
             recv_time: recv,
+            config: self.uplink,
         };
         payload.points(binding).map(Some)
     }
@@ -293,7 +297,7 @@ mod tests {
             .await
             .unwrap();
         let (_stop, shutdown) = watch::channel(false);
-        let shared = Processor::new(store.clone(), shutdown);
+        let shared = Processor::new(store.clone(), UplinkConfig::default(), shutdown);
         let t0 = Timestamp::from_secs(1_795_737_600);
         let point = |fix_time: Timestamp| Position {
             vehicle: VehicleId(1),

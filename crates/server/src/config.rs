@@ -42,6 +42,9 @@ pub struct Config {
     /// MQTT ingest and publishing.
     #[serde(default)]
     pub mqtt: tianshu_mqtt::MqttConfig,
+    /// What every position takes before it is stored, whatever carried it (JT/T 808 over TCP or MQTT).
+    #[serde(default)]
+    pub uplink: tianshu_ingest::uplink::UplinkConfig,
     /// The web page and its API.
     #[serde(default)]
     pub web: tianshu_api::ApiConfig,
