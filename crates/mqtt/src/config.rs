@@ -214,6 +214,8 @@ pub struct BrokerAddress {
 impl BrokerAddress {
     /// Parses `mqtt://HOST[:PORT]` (port 1883) or `mqtts://HOST[:PORT]` (port 8883).
     pub fn parse(url: &str) -> Result<Self, String> {
+        // Errors show the URL without its password, should one have been put there.
+        let shown = tianshu_model::redact_url(url);
         let (tls, rest) = if let Some(r) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://"))
         {
             (false, r)
@@ -223,12 +225,14 @@ impl BrokerAddress {
         {
             (true, r)
         } else {
-            return Err(format!("broker URL {url:?} must start with mqtt:// or mqtts://"));
+            return Err(format!(
+                "broker URL {shown:?} must start with mqtt:// or mqtts://"
+            ));
         };
         let rest = rest.trim_end_matches('/');
         if rest.is_empty() || rest.contains('/') || rest.contains('@') {
             return Err(format!(
-                "broker URL {url:?} must be mqtt://HOST:PORT (credentials go in username/password)"
+                "broker URL {shown:?} must be mqtt://HOST:PORT (credentials go in username/password)"
             ));
         }
         let default_port = if tls { 8883 } else { 1883 };
@@ -236,9 +240,9 @@ impl BrokerAddress {
             // [::1]:1883
             let (h, p) = h
                 .split_once(']')
-                .ok_or_else(|| format!("broker URL {url:?}: unclosed '['"))?;
+                .ok_or_else(|| format!("broker URL {shown:?}: unclosed '['"))?;
             let port = match p.strip_prefix(':') {
-                Some(p) => p.parse().map_err(|_| format!("broker URL {url:?}: bad port"))?,
+                Some(p) => p.parse().map_err(|_| format!("broker URL {shown:?}: bad port"))?,
                 None => default_port,
             };
             (h.to_string(), port)
@@ -246,13 +250,13 @@ impl BrokerAddress {
             match rest.rsplit_once(':') {
                 Some((h, p)) => (
                     h.to_string(),
-                    p.parse().map_err(|_| format!("broker URL {url:?}: bad port"))?,
+                    p.parse().map_err(|_| format!("broker URL {shown:?}: bad port"))?,
                 ),
                 None => (rest.to_string(), default_port),
             }
         };
         if host.is_empty() {
-            return Err(format!("broker URL {url:?} has no host"));
+            return Err(format!("broker URL {shown:?} has no host"));
         }
         Ok(BrokerAddress { host, port, tls })
     }

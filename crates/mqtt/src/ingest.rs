@@ -79,7 +79,7 @@ pub async fn run(
         subscriptions: config.subscriptions.clone(),
         min_backoff: Duration::from_millis(config.reconnect_min_backoff_ms.max(1)),
         max_backoff: Duration::from_millis(config.reconnect_max_backoff_ms.max(1)),
-        url: config.url.clone(),
+        url: tianshu_model::redact_url(&config.url),
     };
     let conn = tokio::spawn(connection.run(eventloop, tx, stop_rx.clone()));
     let processing = Processing {

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use axum::Router;
 use tianshu_ingest::{Downlink, Gateway, GatewayConfig, Online, StoreSink};
+use tianshu_model::redact_url;
 use tianshu_store::{Cursor, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -83,7 +84,7 @@ pub async fn start(
 ) -> anyhow::Result<Started> {
     let store = Store::open_with(&opts.store_url, &opts.store)
         .await
-        .with_context(|| format!("opening the store {}", redact(&opts.store_url)))?;
+        .with_context(|| format!("opening the store {}", redact_url(&opts.store_url)))?;
     // Before anything is ingested: the alert rules start from here, whenever they start.
     let committed = store.follow();
     let jt808 = TcpListener::bind(opts.jt808_addr)
@@ -156,7 +157,7 @@ pub async fn start(
     };
     let mqtt_task =
         mqtt_status.map(|status| spawn_mqtt(&opts, store.clone(), status, mqtt_publisher, shutdown));
-    info!(%jt808_addr, %http_addr, store = %redact(&opts.store_url), mqtt = %opts.mqtt.url, "tianshu serving");
+    info!(%jt808_addr, %http_addr, store = %redact_url(&opts.store_url), mqtt = %redact_url(&opts.mqtt.url), "tianshu serving");
     Ok(Started {
         jt808_addr,
         http_addr,
@@ -223,33 +224,4 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     start(opts, extra_routes, shutdown).await?.wait().await
-}
-
-/// The URL without a password, for logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_not_logged() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("tianshu-data/tianshu.db"), "tianshu-data/tianshu.db");
-    }
 }
