@@ -74,8 +74,15 @@ pub struct MqttConfig {
     /// the receive maximum; the broker's own in-flight limit (`max_inflight_messages` in Mosquitto) also
     /// applies.
     pub max_inflight_messages: u16,
-    /// Largest MQTT packet accepted, in bytes; larger messages are refused by the client.
+    /// Largest message payload accepted, in bytes; a larger one is refused (counted as `too_large`) and
+    /// acknowledged, so it is not redelivered.
     pub max_packet_bytes: usize,
+    /// Largest MQTT packet the client reads at all, in bytes (also announced to an MQTT 5 broker as the
+    /// maximum packet size). A message between `max_packet_bytes` and this is read only to be refused; one
+    /// larger than this cannot be read, the connection drops and the broker redelivers it for ever, so the
+    /// broker must refuse such messages at publish time: set its `message_size_limit` below this (the
+    /// shipped deploy/mosquitto/mosquitto.conf does).
+    pub max_read_packet_bytes: usize,
     /// Topic filters subscribed to with QoS 1, each with its payload kind.
     pub subscriptions: Vec<Subscription>,
     /// Publishing stored positions and alert events.
@@ -139,6 +146,7 @@ impl Default for MqttConfig {
             reconnect_max_backoff_ms: 30_000,
             max_inflight_messages: 1000,
             max_packet_bytes: 256 * 1024,
+            max_read_packet_bytes: 1024 * 1024,
             subscriptions: default_subscriptions(),
             publish: PublishConfig::default(),
             uplink: tianshu_ingest::uplink::UplinkConfig::default(),
@@ -162,6 +170,11 @@ impl Default for PublishConfig {
 }
 
 impl MqttConfig {
+    /// The largest packet the client reads: never below what is accepted.
+    pub fn read_limit(&self) -> usize {
+        self.max_read_packet_bytes.max(self.max_packet_bytes)
+    }
+
     /// Whether MQTT is configured at all.
     pub fn enabled(&self) -> bool {
         !self.url.is_empty()

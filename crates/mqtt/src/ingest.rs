@@ -83,7 +83,12 @@ pub async fn run(
     };
     let conn = tokio::spawn(connection.run(eventloop, tx, stop_rx.clone()));
     let processing = Processing {
-        processor: Arc::new(Processor::new(store, config.uplink, stop_rx)),
+        processor: Arc::new(Processor::new(
+            store,
+            config.uplink,
+            config.max_packet_bytes,
+            stop_rx,
+        )),
         routes,
         client: client.clone(),
         generation,
