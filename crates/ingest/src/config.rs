@@ -17,6 +17,13 @@ pub struct GatewayConfig {
     /// Most connections open at once from one IP address, so one misbehaving host (or a flood) cannot take every
     /// permit. Terminals behind a carrier NAT share addresses: keep it well above the cars per NAT address.
     pub max_connections_per_ip: usize,
+    /// Most connections open at once that have not authenticated yet, a quota within `max_connections`:
+    /// connections that never authenticate (a flood, a scan) cannot take the permits terminals need. Beyond
+    /// it a new connection is closed at once and counted.
+    pub max_unauthenticated: usize,
+    /// Bytes a connection that has not authenticated may send outside any frame before it is closed (noise
+    /// without a 0x7e never forms a frame, so no frame error would close it).
+    pub max_pre_auth_noise_bytes: u64,
     /// How long a new connection may take to authenticate before it is closed; an unauthenticated socket
     /// costs a permit and stores nothing, so it must not linger.
     pub pre_auth_timeout_secs: u64,
@@ -74,6 +81,8 @@ impl Default for GatewayConfig {
         GatewayConfig {
             max_connections: 20_000,
             max_connections_per_ip: 1_024,
+            max_unauthenticated: 4_096,
+            max_pre_auth_noise_bytes: 65_536,
             pre_auth_timeout_secs: 30,
             heartbeat_interval_secs: 60,
             // A 1023-byte body, its header (at most 21 bytes), checksum and delimiters, all escaped at worst.

@@ -28,6 +28,8 @@ pub struct Gateway {
     pub auth_throttle: AuthThrottle,
     /// Connection permits.
     pub permits: Arc<Semaphore>,
+    /// Permits of connections that have not authenticated yet (a quota within `permits`).
+    pub unauthenticated: Arc<Semaphore>,
 }
 
 impl Gateway {
@@ -40,6 +42,7 @@ impl Gateway {
             Duration::from_secs(config.auth_failure_window_secs),
         );
         let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let unauthenticated = Arc::new(Semaphore::new(config.max_unauthenticated.max(1)));
         Arc::new(Gateway {
             config,
             store,
@@ -48,6 +51,7 @@ impl Gateway {
             per_ip,
             auth_throttle,
             permits,
+            unauthenticated,
         })
     }
 

@@ -15,6 +15,8 @@ use anyhow::Context;
 use axum::Router;
 use tianshu_ingest::{Downlink, Gateway, GatewayConfig, Online, StoreSink};
 use tianshu_model::redact_url;
+
+use crate::http_accept::{self, HttpLimits};
 use tianshu_store::{Cursor, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -40,6 +42,8 @@ pub struct ServeOptions {
     pub mqtt: tianshu_mqtt::MqttConfig,
     /// The MQTT broker password, when there is one.
     pub mqtt_password: Option<String>,
+    /// The HTTP listener's connection cap and header deadline.
+    pub http: HttpLimits,
 }
 
 /// The running parts other areas build on (the web API gets these to build its routes).
@@ -96,11 +100,23 @@ pub async fn start(
     let jt808_addr = jt808.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let gateway = Gateway::new(
-        opts.gateway.clone(),
-        store.clone(),
-        Arc::new(StoreSink(store.clone())),
+    let mut gateway_config = opts.gateway.clone();
+    let fitting = http_accept::gateway_connections_within(
+        gateway_config.max_connections,
+        opts.http.max_connections,
+        http_accept::open_file_limit(),
     );
+    if fitting < gateway_config.max_connections {
+        tracing::warn!(
+            configured = gateway_config.max_connections,
+            lowered_to = fitting,
+            open_file_limit = http_accept::open_file_limit(),
+            http_max_connections = opts.http.max_connections,
+            "jt808.max_connections does not fit the open-file limit beside the HTTP connections; lowered (raise LimitNOFILE)"
+        );
+        gateway_config.max_connections = fitting;
+    }
+    let gateway = Gateway::new(gateway_config, store.clone(), Arc::new(StoreSink(store.clone())));
     let mqtt_publisher = if opts.mqtt.enabled() && (opts.mqtt.publish.positions || opts.mqtt.publish.alerts) {
         Some(
             tianshu_mqtt::Publisher::spawn(&opts.mqtt, opts.mqtt_password.as_deref(), store.clone())
@@ -142,17 +158,19 @@ pub async fn start(
     let http_task = {
         let shutdown = shutdown.clone();
         let shutting_down = shutting_down.clone();
+        let limits = opts.http;
         tokio::spawn(async move {
-            // The peer address reaches handlers (the audit log records where each look came from).
-            axum::serve(
-                http_listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                shutdown.cancelled().await;
-                shutting_down.store(true, Ordering::Relaxed);
-            })
-            .await
+            let stop = CancellationToken::new();
+            let flag = {
+                let stop = stop.clone();
+                async move {
+                    shutdown.cancelled().await;
+                    shutting_down.store(true, Ordering::Relaxed);
+                    stop.cancel();
+                }
+            };
+            tokio::spawn(flag);
+            http_accept::serve(http_listener, router, limits, stop).await
         })
     };
     let mqtt_task =

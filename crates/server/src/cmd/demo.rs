@@ -131,6 +131,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             },
             mqtt: Default::default(),
             mqtt_password: None,
+            http: crate::config::ListenConfig::default().http_limits(),
         },
         Some(api_routes(
             ApiConfig::default(),

@@ -90,6 +90,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             mqtt
         },
+        http: cfg.listen.http_limits(),
         mqtt_password: loaded
             .secrets
             .mqtt_password
