@@ -16,6 +16,9 @@ pub enum Inbound {
     Frame(Frame),
     /// Bytes that were meant as a frame but are not one; already consumed from the buffer.
     Bad(tianshu_jt808::Error),
+    /// More bytes than the noise limit were skipped outside frames (the count so far): bytes that never
+    /// form a frame, which a connection that has not authenticated is not allowed to send for long.
+    Noise(u64),
 }
 
 /// The JT/T 808 frame codec for a `FramedRead`.
@@ -23,6 +26,8 @@ pub enum Inbound {
 pub struct Jt808Codec {
     /// The splitter and its scan position.
     frames: FrameDecoder,
+    /// Skipped bytes beyond which [`Inbound::Noise`] is yielded, while set.
+    noise_limit: Option<u64>,
 }
 
 impl Jt808Codec {
@@ -30,7 +35,13 @@ impl Jt808Codec {
     pub fn new(max_frame_bytes: usize, options: DecodeOptions) -> Self {
         Jt808Codec {
             frames: FrameDecoder::new(options, max_frame_bytes),
+            noise_limit: None,
         }
+    }
+
+    /// Yields [`Inbound::Noise`] once more than `limit` bytes were skipped outside frames (`None`: never).
+    pub fn set_noise_limit(&mut self, limit: Option<u64>) {
+        self.noise_limit = limit;
     }
 
     /// Bytes skipped outside frames so far (noise between frames, the rest of an oversized run).
@@ -46,8 +57,13 @@ impl Decoder for Jt808Codec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, std::io::Error> {
         match self.frames.decode(src) {
             Ok(Some(frame)) => Ok(Some(Inbound::Frame(frame))),
-            // Not enough bytes yet is normal, not an error.
-            Ok(None) => Ok(None),
+            Ok(None) => match self.noise_limit {
+                Some(limit) if self.frames.discarded_bytes() > limit => {
+                    Ok(Some(Inbound::Noise(self.frames.discarded_bytes())))
+                }
+                // Not enough bytes yet is normal, not an error.
+                _ => Ok(None),
+            },
             Err(e) => Ok(Some(Inbound::Bad(e))),
         }
     }
@@ -84,6 +100,23 @@ mod tests {
             codec.discarded_bytes() >= 7,
             "the garbage before the first frame is counted"
         );
+    }
+
+    #[test]
+    fn bytes_that_never_form_a_frame_are_reported_past_the_noise_limit() {
+        let mut codec = Jt808Codec::new(64, DecodeOptions::STRICT);
+        codec.set_noise_limit(Some(1000));
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&[0x11; 1000]);
+        assert!(codec.decode(&mut buf).unwrap().is_none(), "up to the limit");
+        buf.extend_from_slice(&[0x11; 1]);
+        assert!(matches!(
+            codec.decode(&mut buf).unwrap(),
+            Some(Inbound::Noise(1001))
+        ));
+        codec.set_noise_limit(None);
+        buf.extend_from_slice(&[0x11; 4096]);
+        assert!(codec.decode(&mut buf).unwrap().is_none(), "no limit, no report");
     }
 
     #[test]

@@ -17,6 +17,13 @@ pub struct GatewayConfig {
     /// Most connections open at once from one IP address, so one misbehaving host (or a flood) cannot take every
     /// permit. Terminals behind a carrier NAT share addresses: keep it well above the cars per NAT address.
     pub max_connections_per_ip: usize,
+    /// Most connections open at once that have not authenticated yet, a quota within `max_connections`:
+    /// connections that never authenticate (a flood, a scan) cannot take the permits terminals need. Beyond
+    /// it a new connection is closed at once and counted.
+    pub max_unauthenticated: usize,
+    /// Bytes a connection that has not authenticated may send outside any frame before it is closed (noise
+    /// without a 0x7e never forms a frame, so no frame error would close it).
+    pub max_pre_auth_noise_bytes: u64,
     /// How long a new connection may take to authenticate before it is closed; an unauthenticated socket
     /// costs a permit and stores nothing, so it must not linger.
     pub pre_auth_timeout_secs: u64,
@@ -33,9 +40,15 @@ pub struct GatewayConfig {
     /// Protocol errors (bad checksum, undecodable body, unexpected subpackage...) a connection may make before
     /// it is closed; a few are normal on a mobile link, a stream of them is garbage or an attack.
     pub error_budget: u32,
-    /// Failed authentications allowed per phone number within `auth_failure_window_secs`; beyond it further
-    /// attempts are refused without checking the code, so the code cannot be guessed online.
+    /// Failed authentications allowed per phone number from one source address within
+    /// `auth_failure_window_secs`; beyond it that address's further attempts for the phone are refused without
+    /// checking the code, so the code cannot be guessed online. Counted per address, so a stranger's wrong
+    /// codes never lock the real terminal out.
     pub auth_failures_max: u32,
+    /// Failed authentications allowed per source address within `auth_failure_window_secs`, whatever phones
+    /// they claim (one host guessing many phones). Terminals behind a carrier NAT share an address: keep it
+    /// well above what the terminals behind one address fail in a window.
+    pub auth_failures_max_per_address: u32,
     /// The window over which failed authentications are counted.
     pub auth_failure_window_secs: u64,
     /// Whether a provisioned terminal that already holds an auth code may register again (after a factory
@@ -58,6 +71,9 @@ pub struct GatewayConfig {
     /// Bytes of receive buffer a connection starts with; it grows for large frames. Small keeps idle
     /// connections cheap.
     pub read_buffer_bytes: usize,
+    /// What fix times are taken: not read from this section but set from `[uplink]`, which MQTT shares.
+    #[serde(skip)]
+    pub uplink: crate::uplink::UplinkConfig,
 }
 
 impl Default for GatewayConfig {
@@ -65,6 +81,8 @@ impl Default for GatewayConfig {
         GatewayConfig {
             max_connections: 20_000,
             max_connections_per_ip: 1_024,
+            max_unauthenticated: 4_096,
+            max_pre_auth_noise_bytes: 65_536,
             pre_auth_timeout_secs: 30,
             heartbeat_interval_secs: 60,
             // A 1023-byte body, its header (at most 21 bytes), checksum and delimiters, all escaped at worst.
@@ -72,6 +90,7 @@ impl Default for GatewayConfig {
             accept_bad_checksum: false,
             error_budget: 16,
             auth_failures_max: 5,
+            auth_failures_max_per_address: 100,
             auth_failure_window_secs: 300,
             reregister_when_offline: true,
             subpackage_timeout_secs: 30,
@@ -80,6 +99,7 @@ impl Default for GatewayConfig {
             downlink_timeout_secs: 30,
             shutdown_grace_secs: 10,
             read_buffer_bytes: 512,
+            uplink: crate::uplink::UplinkConfig::default(),
         }
     }
 }

@@ -24,10 +24,12 @@ pub struct Gateway {
     pub online: Arc<Online>,
     /// Open connections per address.
     pub per_ip: PerIpLimiter,
-    /// Failed authentications per phone.
+    /// Failed authentications per address and per phone from an address.
     pub auth_throttle: AuthThrottle,
     /// Connection permits.
     pub permits: Arc<Semaphore>,
+    /// Permits of connections that have not authenticated yet (a quota within `permits`).
+    pub unauthenticated: Arc<Semaphore>,
 }
 
 impl Gateway {
@@ -36,9 +38,11 @@ impl Gateway {
         let per_ip = PerIpLimiter::new(config.max_connections_per_ip);
         let auth_throttle = AuthThrottle::new(
             config.auth_failures_max,
+            config.auth_failures_max_per_address,
             Duration::from_secs(config.auth_failure_window_secs),
         );
         let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let unauthenticated = Arc::new(Semaphore::new(config.max_unauthenticated.max(1)));
         Arc::new(Gateway {
             config,
             store,
@@ -47,6 +51,7 @@ impl Gateway {
             per_ip,
             auth_throttle,
             permits,
+            unauthenticated,
         })
     }
 

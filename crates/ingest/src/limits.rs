@@ -2,12 +2,13 @@
 //!
 //! - [`PerIpLimiter`] counts open connections per address; a slot is an RAII guard, so every exit path of a
 //!   session (error, panic, shutdown) gives it back.
-//! - [`AuthThrottle`] counts failed authentications per phone number in a sliding window; while a phone is
-//!   over its budget, attempts are refused without comparing the code, so the code cannot be guessed online.
+//! - [`AuthThrottle`] counts failed authentications per source address and per phone from an address in
+//!   fixed windows; while either is over its budget, attempts are refused without comparing the code, so the
+//!   code cannot be guessed online, and a stranger elsewhere cannot lock the real terminal out.
 //!
 //! Both take "now" as an argument where time matters, so their tests need no clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -75,55 +76,158 @@ impl Drop for IpSlot {
     }
 }
 
-/// Failed authentications per phone number within a window.
+/// What an [`AuthThrottle`] counts failures against: a source address alone, or a phone from one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ThrottleKey {
+    /// Every failure from an address, whatever phone it claimed: one host guessing many phones.
+    Address(IpAddr),
+    /// The failures of one phone from one address: one host guessing one phone's code. A stranger's failures
+    /// from elsewhere never count against the real terminal's address.
+    PhoneAt(Phone, IpAddr),
+}
+
+/// Why an authentication attempt is refused unchecked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttled {
+    /// The address is over its budget for every phone.
+    Address,
+    /// This phone from this address is over its budget.
+    PhoneAt,
+}
+
+/// The counting windows, oldest first in `order` so that expiring and evicting cost O(1) per failure.
+#[derive(Debug, Default)]
+struct Windows {
+    /// Per key: the start of its current window and the failures in it.
+    counts: HashMap<ThrottleKey, (Instant, u32)>,
+    /// Every window started, in the order started; an entry whose key has started a newer window since is
+    /// stale and is dropped when it reaches the front.
+    order: VecDeque<(ThrottleKey, Instant)>,
+}
+
+impl Windows {
+    /// Drops the windows that ended by `now`, and the oldest ones while more than `capacity` are kept.
+    fn expire(&mut self, now: Instant, window: Duration, capacity: usize) {
+        while let Some(&(key, start)) = self.order.front() {
+            let ended = now.saturating_duration_since(start) >= window;
+            if !ended && self.counts.len() <= capacity {
+                break;
+            }
+            self.order.pop_front();
+            if self.counts.get(&key).is_some_and(|(s, _)| *s == start) {
+                self.counts.remove(&key);
+            }
+        }
+    }
+
+    /// The failures of `key` in its window at `now`.
+    fn failures(&self, key: ThrottleKey, now: Instant, window: Duration) -> u32 {
+        match self.counts.get(&key) {
+            Some((start, n)) if now.saturating_duration_since(*start) < window => *n,
+            _ => 0,
+        }
+    }
+
+    /// Counts one failure of `key` at `now`, starting a window when none is open; returns the count.
+    fn add(&mut self, key: ThrottleKey, now: Instant, window: Duration) -> u32 {
+        let entry = self.counts.entry(key).or_insert((now, 0));
+        if entry.1 == 0 || now.saturating_duration_since(entry.0) >= window {
+            *entry = (now, 0);
+            self.order.push_back((key, now));
+        }
+        entry.1 = entry.1.saturating_add(1);
+        entry.1
+    }
+}
+
+/// Failed authentications within a window, counted per source address and per phone from an address (never
+/// per phone alone: six wrong codes sent by a stranger must not lock the real terminal out). While a key is
+/// over its budget, attempts are refused without comparing the code, so codes cannot be guessed online.
+///
+/// Memory is bounded: at most `capacity` windows are kept (the oldest go first), and each failure costs O(1)
+/// amortised whatever the number of keys.
 #[derive(Debug, Clone)]
 pub struct AuthThrottle {
-    /// Per phone: the start of the current window and the failures in it.
-    failures: Arc<Mutex<HashMap<Phone, (Instant, u32)>>>,
-    /// Failures allowed per window.
-    max_failures: u32,
+    /// The windows.
+    windows: Arc<Mutex<Windows>>,
+    /// Failures allowed per phone from one address, per window.
+    per_phone_at: u32,
+    /// Failures allowed per address, per window, whatever the phones.
+    per_address: u32,
     /// The window length.
     window: Duration,
+    /// Most windows kept.
+    capacity: usize,
 }
 
 impl AuthThrottle {
-    /// A throttle allowing `max_failures` per `window` per phone.
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+    /// The windows kept at most by [`AuthThrottle::new`]: a few MiB at worst.
+    pub const CAPACITY: usize = 65_536;
+
+    /// A throttle allowing `per_phone_at` failures per phone from one address and `per_address` failures per
+    /// address, per `window`.
+    pub fn new(per_phone_at: u32, per_address: u32, window: Duration) -> Self {
+        Self::with_capacity(per_phone_at, per_address, window, Self::CAPACITY)
+    }
+
+    /// As [`AuthThrottle::new`], keeping at most `capacity` windows.
+    pub fn with_capacity(per_phone_at: u32, per_address: u32, window: Duration, capacity: usize) -> Self {
         AuthThrottle {
-            failures: Arc::default(),
-            max_failures,
+            windows: Arc::default(),
+            per_phone_at,
+            per_address,
             window,
+            capacity: capacity.max(2),
         }
     }
 
-    /// Whether `phone` may try to authenticate at `now`.
-    pub fn allowed(&self, phone: Phone, now: Instant) -> bool {
-        let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        match failures.get(&phone) {
-            Some((start, n)) => now.duration_since(*start) >= self.window || *n < self.max_failures,
-            None => true,
+    /// Whether `phone` may try to authenticate from `ip` at `now`: `Err` names the budget it is over.
+    pub fn check(&self, phone: Phone, ip: IpAddr, now: Instant) -> Result<(), Throttled> {
+        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        if windows.failures(ThrottleKey::Address(ip), now, self.window) >= self.per_address {
+            return Err(Throttled::Address);
+        }
+        if windows.failures(ThrottleKey::PhoneAt(phone, ip), now, self.window) >= self.per_phone_at {
+            return Err(Throttled::PhoneAt);
+        }
+        Ok(())
+    }
+
+    /// Records a failed attempt of `phone` from `ip` at `now`. Returns the budget this very failure used up,
+    /// so that a flood is logged once per key and window, not once per attempt.
+    pub fn record_failure(&self, phone: Phone, ip: IpAddr, now: Instant) -> Option<Throttled> {
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        windows.expire(now, self.window, self.capacity);
+        let at_address = windows.add(ThrottleKey::Address(ip), now, self.window);
+        let at_phone = windows.add(ThrottleKey::PhoneAt(phone, ip), now, self.window);
+        windows.expire(now, self.window, self.capacity);
+        if at_address == self.per_address {
+            Some(Throttled::Address)
+        } else if at_phone == self.per_phone_at {
+            Some(Throttled::PhoneAt)
+        } else {
+            None
         }
     }
 
-    /// Records a failed attempt of `phone` at `now`.
-    pub fn record_failure(&self, phone: Phone, now: Instant) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        // Forget expired windows as we go, so the map cannot grow with phones that stopped trying.
-        if failures.len() > 4096 {
-            let window = self.window;
-            failures.retain(|_, (start, _)| now.duration_since(*start) < window);
-        }
-        let entry = failures.entry(phone).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        entry.1 = entry.1.saturating_add(1);
+    /// Forgets the failures of `phone` from `ip` after it authenticated there (the address's count stays).
+    pub fn record_success(&self, phone: Phone, ip: IpAddr) {
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        windows.counts.remove(&ThrottleKey::PhoneAt(phone, ip));
     }
 
-    /// Forgets the failures of `phone` after it authenticated.
-    pub fn record_success(&self, phone: Phone) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.remove(&phone);
+    /// Windows kept now (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.windows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .counts
+            .len()
+    }
+
+    /// Whether no window is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -151,27 +255,87 @@ mod tests {
         assert!(limiter.try_acquire(ip).is_some());
     }
 
+    const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const THERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
     #[test]
-    fn auth_failures_are_throttled_per_phone_and_window() {
-        let t = AuthThrottle::new(3, Duration::from_secs(60));
+    fn auth_failures_are_throttled_per_phone_from_an_address_and_window() {
+        let t = AuthThrottle::new(3, 100, Duration::from_secs(60));
         let now = Instant::now();
         let phone = Phone(13800138000);
         for _ in 0..3 {
-            assert!(t.allowed(phone, now));
-            t.record_failure(phone, now);
+            assert_eq!(t.check(phone, HERE, now), Ok(()));
+            t.record_failure(phone, HERE, now);
         }
-        assert!(!t.allowed(phone, now + Duration::from_secs(1)));
-        assert!(t.allowed(Phone(1), now), "other phones are unaffected");
-        assert!(
-            t.allowed(phone, now + Duration::from_secs(61)),
+        assert_eq!(
+            t.check(phone, HERE, now + Duration::from_secs(1)),
+            Err(Throttled::PhoneAt)
+        );
+        assert_eq!(
+            t.check(Phone(1), HERE, now),
+            Ok(()),
+            "other phones are unaffected"
+        );
+        assert_eq!(
+            t.check(phone, HERE, now + Duration::from_secs(61)),
+            Ok(()),
             "the window expires"
         );
-        t.record_failure(phone, now + Duration::from_secs(61));
-        assert!(
-            t.allowed(phone, now + Duration::from_secs(62)),
+        t.record_failure(phone, HERE, now + Duration::from_secs(61));
+        assert_eq!(
+            t.check(phone, HERE, now + Duration::from_secs(62)),
+            Ok(()),
             "a new window starts from one failure"
         );
-        t.record_success(phone);
-        assert!(t.allowed(phone, now));
+        t.record_success(phone, HERE);
+        assert_eq!(t.check(phone, HERE, now), Ok(()));
+    }
+
+    #[test]
+    fn a_strangers_failures_do_not_lock_the_terminal_out_of_its_own_address() {
+        let t = AuthThrottle::new(5, 100, Duration::from_secs(300));
+        let now = Instant::now();
+        let phone = Phone(13800138000);
+        for _ in 0..6 {
+            t.record_failure(phone, THERE, now);
+        }
+        assert_eq!(t.check(phone, THERE, now), Err(Throttled::PhoneAt));
+        assert_eq!(
+            t.check(phone, HERE, now),
+            Ok(()),
+            "the real terminal, elsewhere, may still authenticate"
+        );
+    }
+
+    #[test]
+    fn one_address_guessing_many_phones_runs_out_of_its_own_budget() {
+        let t = AuthThrottle::new(5, 10, Duration::from_secs(300));
+        let now = Instant::now();
+        let mut used_up = None;
+        for i in 0..10u128 {
+            used_up = used_up.or(t.record_failure(Phone(i), THERE, now));
+        }
+        assert_eq!(
+            used_up,
+            Some(Throttled::Address),
+            "the tenth failure used the budget up"
+        );
+        assert_eq!(t.check(Phone(99), THERE, now), Err(Throttled::Address));
+        assert_eq!(t.check(Phone(99), HERE, now), Ok(()));
+    }
+
+    #[test]
+    fn the_windows_kept_are_bounded_and_the_newest_survive() {
+        let t = AuthThrottle::with_capacity(2, 1_000_000, Duration::from_secs(300), 4_096);
+        let now = Instant::now();
+        for i in 0..100_000u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i % 50_000));
+            t.record_failure(Phone(i.into()), ip, now);
+            assert!(t.len() <= 4_096, "{} windows kept after {i} failures", t.len());
+        }
+        // The newest phone's window is still there: two more failures block it.
+        let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + (99_999 % 50_000)));
+        t.record_failure(Phone(99_999), ip, now);
+        assert_eq!(t.check(Phone(99_999), ip, now), Err(Throttled::PhoneAt));
     }
 }

@@ -7,19 +7,22 @@
 //!
 //! Invariants:
 //! - Only a provisioned terminal bound to a vehicle registers, with the terminal id it was provisioned with;
-//!   a plate, when the terminal sends one, must name that vehicle.
+//!   the plate it sends does not decide (firmwares truncate plates): a mismatch is logged and counted.
 //! - Only the hash of an issued code is stored; a code is checked against it.
-//! - A phone over its failure budget is refused without comparing the code, so codes cannot be guessed.
+//! - A phone over its failure budget from an address, or an address over its own, is refused without
+//!   comparing the code, so codes cannot be guessed; failures elsewhere never lock a terminal out.
 //! - When the registry cannot be read or written, the frame is left unanswered: the terminal asks again.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use tianshu_jt808::{Authenticate, Header, Register, RegisterAck, Text};
 use tianshu_model::{Edition, Terminal, VehicleId};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::auth;
 use crate::gateway::Gateway;
+use crate::limits::Throttled;
 use crate::metrics::METRICS;
 use crate::text::gbk_text;
 
@@ -121,11 +124,17 @@ pub(crate) enum LoginOutcome {
     },
 }
 
-/// Looks up and decides `request`; `now` is for the throttle's window.
-pub(crate) async fn perform(gw: &Gateway, request: LoginRequest, now: Instant) -> LoginOutcome {
+/// Whether the plate a registration sent names no vehicle, or another vehicle than `terminal` is bound to
+/// (`plate_owner`: `None` when no plate was sent, `Some(None)` when it names no vehicle).
+pub(crate) fn plate_mismatch(terminal: &Terminal, plate_owner: Option<Option<VehicleId>>) -> bool {
+    plate_owner.is_some_and(|owner| owner.is_none() || owner != terminal.vehicle)
+}
+
+/// Looks up and decides `request` of a connection from `peer`; `now` is for the throttle's window.
+pub(crate) async fn perform(gw: &Gateway, request: LoginRequest, peer: IpAddr, now: Instant) -> LoginOutcome {
     match request {
         LoginRequest::Register(r) => register(gw, r).await,
-        LoginRequest::Authenticate(a) => authenticate(gw, a, now).await,
+        LoginRequest::Authenticate(a) => authenticate(gw, a, peer, now).await,
     }
 }
 
@@ -147,13 +156,16 @@ async fn register(gw: &Gateway, r: RegisterRequest) -> LoginOutcome {
         }
     };
     let online = gw.online.is_online(phone);
-    let result = registration_result(
-        &r,
-        terminal.as_ref(),
-        plate_owner,
-        online,
-        gw.config.reregister_when_offline,
-    );
+    let result = registration_result(&r, terminal.as_ref(), online, gw.config.reregister_when_offline);
+    if result == RegisterAck::RESULT_OK
+        && let Some(terminal) = &terminal
+        && plate_mismatch(terminal, plate_owner)
+    {
+        // The terminal is who its phone and terminal id say; firmwares truncate or mistype plates, so the
+        // plate is flagged for an administrator, not a reason to refuse the car forever.
+        METRICS.registration_plate_mismatches.inc();
+        warn!(%phone, plate = r.plate.as_deref().unwrap_or(""), "registration accepted although its plate names no vehicle or another one than the terminal is bound to");
+    }
     let mut code = None;
     if result == RegisterAck::RESULT_OK {
         let issued = auth::issue_code();
@@ -181,13 +193,12 @@ async fn register(gw: &Gateway, r: RegisterRequest) -> LoginOutcome {
     }
 }
 
-/// The 0x8100 result of registration `r`, given the registry's record of the terminal, the vehicle its
-/// plate names (`None` when no plate was checked, `Some(None)` when it names no vehicle) and whether the
-/// terminal is online here now.
+/// The 0x8100 result of registration `r`, given the registry's record of the terminal and whether the
+/// terminal is online here now. The terminal is identified by its phone and terminal id; the plate it sends
+/// does not decide (see [`plate_mismatch`]).
 pub(crate) fn registration_result(
     r: &RegisterRequest,
     terminal: Option<&Terminal>,
-    plate_owner: Option<Option<VehicleId>>,
     online: bool,
     reregister_when_offline: bool,
 ) -> u8 {
@@ -201,13 +212,8 @@ pub(crate) fn registration_result(
     {
         return RegisterAck::RESULT_NO_TERMINAL;
     }
-    let Some(bound) = terminal.vehicle else {
+    if terminal.vehicle.is_none() {
         return RegisterAck::RESULT_NO_VEHICLE;
-    };
-    match plate_owner {
-        Some(None) => return RegisterAck::RESULT_NO_VEHICLE,
-        Some(Some(v)) if v != bound => return RegisterAck::RESULT_VEHICLE_REGISTERED,
-        _ => {}
     }
     if terminal.auth_code_hash.is_some() && (!reregister_when_offline || online) {
         return RegisterAck::RESULT_TERMINAL_REGISTERED;
@@ -215,11 +221,11 @@ pub(crate) fn registration_result(
     RegisterAck::RESULT_OK
 }
 
-async fn authenticate(gw: &Gateway, a: AuthRequest, now: Instant) -> LoginOutcome {
+async fn authenticate(gw: &Gateway, a: AuthRequest, peer: IpAddr, now: Instant) -> LoginOutcome {
     let (header, phone) = (a.header, a.header.phone);
-    if !gw.auth_throttle.allowed(phone, now) {
+    if let Err(over) = gw.auth_throttle.check(phone, peer, now) {
         METRICS.auth_failures.with_label_values(&["throttled"]).inc();
-        warn!(%phone, "authentication refused: too many failures");
+        debug!(%phone, %peer, ?over, "authentication refused unchecked: too many failures");
         return LoginOutcome::Refused {
             header,
             reason: "throttled",
@@ -236,8 +242,16 @@ async fn authenticate(gw: &Gateway, a: AuthRequest, now: Instant) -> LoginOutcom
     let (Some(terminal), None) = (&terminal, failure) else {
         let reason = failure.unwrap_or("unknown_terminal");
         METRICS.auth_failures.with_label_values(&[reason]).inc();
-        gw.auth_throttle.record_failure(phone, now);
-        info!(%phone, reason, "authentication failed");
+        // One line per budget used up, not one per attempt: a flood of guesses does not flood the log.
+        match gw.auth_throttle.record_failure(phone, peer, now) {
+            Some(Throttled::Address) => {
+                warn!(%peer, "authentication failures from this address used up its budget; refusing its attempts for the window")
+            }
+            Some(Throttled::PhoneAt) => {
+                warn!(%phone, %peer, "authentication failures of this phone from this address used up its budget; refusing them for the window")
+            }
+            None => debug!(%phone, %peer, reason, "authentication failed"),
+        }
         return LoginOutcome::Refused { header, reason };
     };
     let Some(vehicle) = terminal.vehicle else {
@@ -247,7 +261,7 @@ async fn authenticate(gw: &Gateway, a: AuthRequest, now: Instant) -> LoginOutcom
         };
     };
     save_first_imei(gw, &a, terminal).await;
-    gw.auth_throttle.record_success(phone);
+    gw.auth_throttle.record_success(phone, peer);
     LoginOutcome::Authenticated { header, vehicle }
 }
 
@@ -323,15 +337,12 @@ mod tests {
     }
 
     #[test]
-    fn registration_checks_the_terminal_its_vehicle_and_plate() {
+    fn registration_checks_the_terminal_and_its_vehicle() {
         let t = terminal();
         let ok = RegisterAck::RESULT_OK;
+        assert_eq!(registration_result(&request(None), Some(&t), false, true), ok);
         assert_eq!(
-            registration_result(&request(None), Some(&t), None, false, true),
-            ok
-        );
-        assert_eq!(
-            registration_result(&request(None), None, None, false, true),
+            registration_result(&request(None), None, false, true),
             RegisterAck::RESULT_NO_TERMINAL
         );
         let other_id = RegisterRequest {
@@ -339,39 +350,48 @@ mod tests {
             ..request(None)
         };
         assert_eq!(
-            registration_result(&other_id, Some(&t), None, false, true),
+            registration_result(&other_id, Some(&t), false, true),
             RegisterAck::RESULT_NO_TERMINAL
         );
+        let unbound = Terminal {
+            vehicle: None,
+            ..t.clone()
+        };
         assert_eq!(
-            registration_result(&request(Some("鄂B1")), Some(&t), Some(None), false, true),
+            registration_result(&request(None), Some(&unbound), false, true),
             RegisterAck::RESULT_NO_VEHICLE
-        );
-        assert_eq!(
-            registration_result(
-                &request(Some("鄂B1")),
-                Some(&t),
-                Some(Some(VehicleId(6))),
-                false,
-                true
-            ),
-            RegisterAck::RESULT_VEHICLE_REGISTERED
         );
         let registered = Terminal {
             auth_code_hash: Some("sha256:x".into()),
             ..t.clone()
         };
         assert_eq!(
-            registration_result(&request(None), Some(&registered), None, false, true),
+            registration_result(&request(None), Some(&registered), false, true),
             ok
         );
         assert_eq!(
-            registration_result(&request(None), Some(&registered), None, true, true),
+            registration_result(&request(None), Some(&registered), true, true),
             RegisterAck::RESULT_TERMINAL_REGISTERED
         );
         assert_eq!(
-            registration_result(&request(None), Some(&registered), None, false, false),
+            registration_result(&request(None), Some(&registered), false, false),
             RegisterAck::RESULT_TERMINAL_REGISTERED
         );
+    }
+
+    #[test]
+    fn a_wrong_plate_does_not_refuse_a_terminal_bound_by_phone_and_id_but_is_flagged() {
+        let t = terminal();
+        // A firmware that truncates the plate: it names no vehicle, or another one.
+        for plate_owner in [Some(None), Some(Some(VehicleId(6)))] {
+            assert_eq!(
+                registration_result(&request(Some("鄂B1")), Some(&t), false, true),
+                RegisterAck::RESULT_OK
+            );
+            assert!(plate_mismatch(&t, plate_owner), "{plate_owner:?} is flagged");
+        }
+        assert!(!plate_mismatch(&t, Some(Some(VehicleId(5)))), "its own plate");
+        assert!(!plate_mismatch(&t, None), "no plate sent");
     }
 
     #[test]

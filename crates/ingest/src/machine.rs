@@ -594,6 +594,7 @@ impl<'c> Machine<'c> {
             phone,
             vehicle,
             recv_time: now.wall,
+            config: self.config.uplink,
         };
         if let Some(uplink) = Uplink::from_message(&message, binding) {
             if let (Message::LocationReply(reply), Some(p)) = (&message, uplink.points.first()) {
@@ -680,6 +681,7 @@ impl<'c> Machine<'c> {
             METRICS.decode_errors.with_label_values(&[refused.reason]).inc();
             debug!(reason = refused.reason, detail = %refused.detail, "location report refused");
         }
+        METRICS.points_far_past.inc_by(u64::from(uplink.far_past));
         let frames = self.owed_frames(header);
         let points = uplink.points;
         if points.is_empty() {

@@ -36,6 +36,10 @@ pub struct Metrics {
     pub auth_failures: IntCounterVec,
     /// Registrations, by result code.
     pub registrations: IntCounterVec,
+    /// Points stored although dated long before their receive time (TCP and MQTT alike).
+    pub points_far_past: IntCounter,
+    /// Registrations accepted although their plate named no vehicle or another one (flagged, not refused).
+    pub registration_plate_mismatches: IntCounter,
     /// Points the store took as new.
     pub points_stored: IntCounter,
     /// Points the store already had (retransmissions, overlapping backfills).
@@ -133,6 +137,14 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "tianshu_jt808_registrations_total",
             "JT/T 808 registrations answered, by result.",
             &["result"],
+        ),
+        points_far_past: counter(
+            "tianshu_points_far_past_total",
+            "Points stored although their fix time lies more than uplink.far_past_days before their receive time (TCP and MQTT).",
+        ),
+        registration_plate_mismatches: counter(
+            "tianshu_jt808_registration_plate_mismatches_total",
+            "JT/T 808 registrations accepted although their plate named no vehicle or another one than the terminal's.",
         ),
         points_stored: counter(
             "tianshu_jt808_points_stored_total",

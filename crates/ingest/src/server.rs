@@ -1,8 +1,8 @@
 //! The accept loop and graceful shutdown.
 //!
 //! A connection permit is taken *before* `accept`: beyond `max_connections`, new terminals wait in the
-//! kernel backlog instead of costing memory here. After accept, the per-IP cap is checked; a connection over
-//! it is closed at once and counted. Each accepted connection runs one [`crate::session`] task.
+//! kernel backlog instead of costing memory here. After accept, the per-IP cap and the quota of connections
+//! that have not authenticated are checked; a connection over either is closed at once and counted. Each accepted connection runs one [`crate::session`] task.
 //!
 //! Shutdown: stop accepting, tell every session to stop reading and finish the acknowledgements of points
 //! already handed to the store, wait up to the grace period, then end the sessions that are still running.
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -71,13 +72,22 @@ pub async fn run(listener: TcpListener, gateway: Arc<Gateway>, shutdown: Cancell
             drop(socket);
             continue;
         };
+        let Ok(unauthenticated) = gateway.unauthenticated.clone().try_acquire_owned() else {
+            METRICS
+                .connections_refused
+                .with_label_values(&["unauthenticated_cap"])
+                .inc();
+            debug!(%peer, "connection refused: too many connections have not authenticated");
+            drop(socket);
+            continue;
+        };
         let gateway = gateway.clone();
         let stop = stop.clone();
         let span = info_span!("jt808_session", %peer, phone = tracing::field::Empty);
         sessions.spawn(
             async move {
                 METRICS.connections_open.inc();
-                let reason = serve_connection(socket, peer, &gateway, stop).await;
+                let reason = serve_connection(socket, peer, &gateway, stop, unauthenticated).await;
                 METRICS.connections_open.dec();
                 METRICS.connections_closed.with_label_values(&[reason]).inc();
                 debug!(reason, "connection closed");
@@ -119,8 +129,9 @@ async fn serve_connection(
     peer: SocketAddr,
     gateway: &Gateway,
     stop: Stop,
+    unauthenticated: OwnedSemaphorePermit,
 ) -> &'static str {
     // Acknowledgements are small and latency matters more than packing them.
     let _ = socket.set_nodelay(true);
-    crate::session::run(socket, peer, gateway, stop).await
+    crate::session::run(socket, peer, gateway, stop, unauthenticated).await
 }

@@ -24,6 +24,7 @@ use tianshu_model::Timestamp;
 use tianshu_store::AppendSummary;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Sleep;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,8 @@ struct Io<'g> {
     generation: u64,
     /// A login the machine asked to decide.
     login: Option<LoginRequest>,
+    /// This connection's place in the quota of unauthenticated connections, until it authenticates.
+    unauthenticated: Option<OwnedSemaphorePermit>,
 }
 
 /// One connection: its protocol state and its I/O.
@@ -74,7 +77,13 @@ struct Session<'g> {
 }
 
 /// Runs one connection to its end and says why it ended.
-pub(crate) async fn run(socket: TcpStream, peer: SocketAddr, gw: &Gateway, stop: Stop) -> &'static str {
+pub(crate) async fn run(
+    socket: TcpStream,
+    peer: SocketAddr,
+    gw: &Gateway,
+    stop: Stop,
+    unauthenticated: OwnedSemaphorePermit,
+) -> &'static str {
     let mut session = Session {
         machine: Machine::new(&gw.config, now().at),
         io: Io {
@@ -85,6 +94,7 @@ pub(crate) async fn run(socket: TcpStream, peer: SocketAddr, gw: &Gateway, stop:
             mailbox: None,
             generation: 0,
             login: None,
+            unauthenticated: Some(unauthenticated),
         },
     };
     let reason = session.serve(socket, stop).await;
@@ -148,6 +158,7 @@ impl Io<'_> {
                 };
                 self.gw.online.insert(phone, handle);
                 self.mailbox = Some(mailbox);
+                self.unauthenticated = None;
                 tracing::Span::current().record("phone", tracing::field::display(phone));
                 info!(peer = %self.peer, "terminal authenticated");
             }
@@ -163,7 +174,8 @@ impl Session<'_> {
         } else {
             DecodeOptions::STRICT
         };
-        let codec = Jt808Codec::new(cfg.max_frame_bytes, options);
+        let mut codec = Jt808Codec::new(cfg.max_frame_bytes, options);
+        codec.set_noise_limit(Some(cfg.max_pre_auth_noise_bytes));
         let mut framed = FramedRead::with_capacity(socket, codec, cfg.read_buffer_bytes.max(64));
         let mut armed = self.machine.wake_at();
         let mut timer: Pin<Box<Sleep>> = Box::pin(tokio::time::sleep_until(armed.into()));
@@ -196,6 +208,16 @@ impl Session<'_> {
                         return "io_error";
                     }
                     Some(Ok(Inbound::Bad(e))) => self.machine.on_bad_frame(&e),
+                    Some(Ok(Inbound::Noise(skipped))) => match self.machine.online_phone() {
+                        None => {
+                            debug!(skipped, "bytes that form no frame before authentication; closing");
+                            Flow::Close("pre_auth_noise")
+                        }
+                        Some(_) => {
+                            framed.decoder_mut().set_noise_limit(None);
+                            Flow::Continue
+                        }
+                    },
                     Some(Ok(Inbound::Frame(frame))) => self.frame(frame).await,
                 },
                 () = mail(&self.io.mailbox), if self.machine.closing().is_none() => {
@@ -239,7 +261,7 @@ impl Session<'_> {
             return flow;
         };
         // Boxed: once per connection, and its store lookups would otherwise size every session's future.
-        let outcome = Box::pin(login::perform(self.io.gw, request, now().at)).await;
+        let outcome = Box::pin(login::perform(self.io.gw, request, self.io.peer.ip(), now().at)).await;
         let io = &mut self.io;
         self.machine.on_login(outcome, now(), &mut |a| io.act(a))
     }
@@ -299,7 +321,8 @@ mod size_probe {
             drain: Default::default(),
             abort: Default::default(),
         };
-        let future = super::run(socket, peer, &gw, stop);
+        let quota = gw.unauthenticated.clone().try_acquire_owned().unwrap();
+        let future = super::run(socket, peer, &gw, stop, quota);
         let size = std::mem::size_of_val(&future);
         drop(future);
         let _ = std::fs::remove_dir_all(&dir);

@@ -11,6 +11,9 @@
 //! - Every point returned carries the binding's phone and vehicle and its receive time.
 //! - Every point returned has a fix time the store accepts ([`tianshu_store::accepts_fix_time`]), so an
 //!   append of these points is not refused because of one of them.
+//! - No point returned is dated more than [`UplinkConfig::max_fix_ahead_secs`] after its receive time: a
+//!   clock that runs ahead (or a forged 2099) would otherwise pin the live map and open cases that end in
+//!   the future. A point dated more than [`UplinkConfig::far_past_days`] before is kept and counted.
 //! - Pure: no I/O and no clock (the caller passes the receive time).
 
 use tianshu_jt808::{LocationReport, Message};
@@ -18,6 +21,31 @@ use tianshu_model::{Phone, Position, PositionSource, Timestamp, VehicleId};
 
 /// The reason label of a point whose fix time the store does not take (before 1970, or from 3000 on).
 pub const FIX_TIME_OUT_OF_RANGE: &str = "fix_time_out_of_range";
+
+/// The reason label of a point dated too far after its receive time.
+pub const FIX_TIME_AHEAD: &str = "fix_time_ahead";
+
+/// What fix times the uplink takes, whatever the transport (the `[uplink]` section of the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UplinkConfig {
+    /// How far after its receive time a fix may be dated, in seconds. A later one is refused (a 0x0200 is
+    /// answered "bad message", an item of a 0x0704 is refused alone): it never reaches the store, the live
+    /// map or the rules. Covers terminal clocks running somewhat fast.
+    pub max_fix_ahead_secs: u64,
+    /// A fix dated more than this many days before its receive time is stored (a long blind-area backfill is
+    /// legitimate) but counted in `tianshu_points_far_past_total`, so a clock stuck in the past is seen.
+    pub far_past_days: u32,
+}
+
+impl Default for UplinkConfig {
+    fn default() -> Self {
+        UplinkConfig {
+            max_fix_ahead_secs: 600,
+            far_past_days: 30,
+        }
+    }
+}
 
 /// Whose points these are, and when they arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +56,8 @@ pub struct Binding {
     pub vehicle: VehicleId,
     /// When the platform received them.
     pub recv_time: Timestamp,
+    /// What fix times are taken.
+    pub config: UplinkConfig,
 }
 
 /// Why a report (or a whole message) was refused.
@@ -62,6 +92,8 @@ pub struct Uplink {
     pub points: Vec<Position>,
     /// One per report that cannot be stored.
     pub refused: Vec<Refusal>,
+    /// Points kept although dated more than [`UplinkConfig::far_past_days`] before their receive time.
+    pub far_past: u32,
 }
 
 impl Uplink {
@@ -90,7 +122,7 @@ impl Uplink {
             p.phone = binding.phone;
             p.vehicle = binding.vehicle;
             p.recv_time = binding.recv_time;
-            uplink.point(p);
+            uplink.point(p, binding.config);
         }
         uplink
     }
@@ -107,15 +139,14 @@ impl Uplink {
         source: PositionSource,
     ) {
         match report.and_then(|r| r.to_position(to.phone, to.vehicle, to.recv_time, source)) {
-            Ok(p) => self.point(p),
+            Ok(p) => self.point(p, to.config),
             Err(e) => self.refused.push(Refusal::new(error_kind(&e), e.to_string())),
         }
     }
 
-    fn point(&mut self, p: Position) {
-        if tianshu_store::accepts_fix_time(p.fix_time) {
-            self.points.push(p);
-        } else {
+    fn point(&mut self, p: Position, config: UplinkConfig) {
+        let ahead_ms = p.fix_time.0.saturating_sub(p.recv_time.0);
+        if !tianshu_store::accepts_fix_time(p.fix_time) {
             self.refused.push(Refusal::new(
                 FIX_TIME_OUT_OF_RANGE,
                 format!(
@@ -123,6 +154,23 @@ impl Uplink {
                     p.fix_time.0
                 ),
             ));
+        } else if ahead_ms > (config.max_fix_ahead_secs as i64).saturating_mul(1000) {
+            self.refused.push(Refusal::new(
+                FIX_TIME_AHEAD,
+                format!(
+                    "fix time {} is {} s after its receive time {} (at most {} s taken)",
+                    p.fix_time,
+                    ahead_ms / 1000,
+                    p.recv_time,
+                    config.max_fix_ahead_secs
+                ),
+            ));
+        } else {
+            let far_past_ms = i64::from(config.far_past_days) * 86_400_000;
+            if p.recv_time.0.saturating_sub(p.fix_time.0) > far_past_ms {
+                self.far_past += 1;
+            }
+            self.points.push(p);
         }
     }
 }
@@ -161,6 +209,7 @@ pub(crate) mod tests {
             phone: Phone(13_800_138_000),
             vehicle: VehicleId(7),
             recv_time: Timestamp::from_secs(T0 + 100),
+            config: UplinkConfig::default(),
         }
     }
 
@@ -251,5 +300,40 @@ pub(crate) mod tests {
         assert_eq!(reasons, vec![FIX_TIME_OUT_OF_RANGE, FIX_TIME_OUT_OF_RANGE]);
         assert!(Uplink::from_points([before_1970], binding()).all_refused());
         assert!(!Uplink::from_points([], binding()).all_refused());
+    }
+
+    #[test]
+    fn a_fix_dated_after_its_receive_time_beyond_the_margin_is_refused_and_the_far_past_counted() {
+        let at = |secs: i64| Position {
+            fix_time: Timestamp::from_secs(T0 + 100 + secs),
+            ..Default::default()
+        };
+        // A clock a little fast is taken; ten minutes and a second ahead, or 2099, is not.
+        let in_2099 = Position {
+            fix_time: Timestamp::from_secs(4_070_908_800),
+            ..Default::default()
+        };
+        let u = Uplink::from_points([at(-5), at(600), at(601), in_2099], binding());
+        assert_eq!(fix_secs(&u), vec![95, 700]);
+        let reasons: Vec<_> = u.refused.iter().map(|r| r.reason).collect();
+        assert_eq!(reasons, vec![FIX_TIME_AHEAD, FIX_TIME_AHEAD]);
+        assert_eq!(u.far_past, 0);
+        // The margin is the configuration's.
+        let strict = Binding {
+            config: UplinkConfig {
+                max_fix_ahead_secs: 0,
+                ..UplinkConfig::default()
+            },
+            ..binding()
+        };
+        assert_eq!(fix_secs(&Uplink::from_points([at(0), at(1)], strict)), vec![100]);
+        // A fix from 31 days before is stored and counted; one from 29 days before only stored.
+        let u = Uplink::from_points([at(-31 * 86_400), at(-29 * 86_400)], binding());
+        assert_eq!((u.points.len(), u.far_past), (2, 1));
+        // A 0x0200 over TCP takes the same path.
+        let ahead = report(100 + 3_600);
+        let u = Uplink::from_message(&Message::Location(ahead), binding()).unwrap();
+        assert!(u.all_refused());
+        assert_eq!(u.refused[0].reason, FIX_TIME_AHEAD);
     }
 }

@@ -11,6 +11,7 @@ mod flags;
 pub mod geo;
 mod ids;
 mod position;
+mod redact;
 mod registry;
 mod time;
 
@@ -19,5 +20,6 @@ pub use flags::{AlarmBit, AlarmFlags, StatusFlags};
 pub use geo::LonLat;
 pub use ids::{ParsePhoneError, Phone, UnitId, VehicleId};
 pub use position::{BASIC_BLOCK_LEN, Position, PositionSource, fnv1a64};
+pub use redact::redact_url;
 pub use registry::{Edition, ParseVehicleClassError, Terminal, Unit, Vehicle, VehicleClass};
 pub use time::{CHINA_OFFSET_SECS, Timestamp, china_offset};

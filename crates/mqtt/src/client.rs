@@ -259,7 +259,7 @@ pub fn connect(
                 .set_clean_session(config.clean_session)
                 .set_manual_acks(manual_acks)
                 .set_inflight(config.max_inflight_messages)
-                .set_max_packet_size(config.max_packet_bytes, config.max_packet_bytes);
+                .set_max_packet_size(config.read_limit(), config.read_limit());
             if !config.username.is_empty() {
                 o.set_credentials(config.username.clone(), password.unwrap_or_default());
             }
@@ -276,7 +276,7 @@ pub fn connect(
                 .set_manual_acks(manual_acks)
                 .set_receive_maximum(Some(config.max_inflight_messages))
                 .set_outgoing_inflight_upper_limit(config.max_inflight_messages)
-                .set_max_packet_size(Some(u32::try_from(config.max_packet_bytes).unwrap_or(u32::MAX)));
+                .set_max_packet_size(Some(u32::try_from(config.read_limit()).unwrap_or(u32::MAX)));
             if !config.clean_session {
                 o.set_session_expiry_interval(Some(if config.session_expiry_secs == 0 {
                     u32::MAX

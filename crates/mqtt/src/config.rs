@@ -74,12 +74,23 @@ pub struct MqttConfig {
     /// the receive maximum; the broker's own in-flight limit (`max_inflight_messages` in Mosquitto) also
     /// applies.
     pub max_inflight_messages: u16,
-    /// Largest MQTT packet accepted, in bytes; larger messages are refused by the client.
+    /// Largest message payload accepted, in bytes; a larger one is refused (counted as `too_large`) and
+    /// acknowledged, so it is not redelivered.
     pub max_packet_bytes: usize,
+    /// Largest MQTT packet the client reads at all, in bytes (also announced to an MQTT 5 broker as the
+    /// maximum packet size). A message between `max_packet_bytes` and this is read only to be refused; one
+    /// larger than this cannot be read, the connection drops and the broker redelivers it for ever, so the
+    /// broker must refuse such messages at publish time: set its `message_size_limit` below this (the
+    /// shipped deploy/mosquitto/mosquitto.conf does).
+    pub max_read_packet_bytes: usize,
     /// Topic filters subscribed to with QoS 1, each with its payload kind.
     pub subscriptions: Vec<Subscription>,
     /// Publishing stored positions and alert events.
     pub publish: PublishConfig,
+    /// What fix times are taken: not read from this section but set from `[uplink]`, which the JT/T 808
+    /// gateway shares.
+    #[serde(skip)]
+    pub uplink: tianshu_ingest::uplink::UplinkConfig,
 }
 
 /// The `[mqtt.publish]` section: a feed of positions and alerts for other systems.
@@ -135,8 +146,10 @@ impl Default for MqttConfig {
             reconnect_max_backoff_ms: 30_000,
             max_inflight_messages: 1000,
             max_packet_bytes: 256 * 1024,
+            max_read_packet_bytes: 1024 * 1024,
             subscriptions: default_subscriptions(),
             publish: PublishConfig::default(),
+            uplink: tianshu_ingest::uplink::UplinkConfig::default(),
         }
     }
 }
@@ -157,6 +170,11 @@ impl Default for PublishConfig {
 }
 
 impl MqttConfig {
+    /// The largest packet the client reads: never below what is accepted.
+    pub fn read_limit(&self) -> usize {
+        self.max_read_packet_bytes.max(self.max_packet_bytes)
+    }
+
     /// Whether MQTT is configured at all.
     pub fn enabled(&self) -> bool {
         !self.url.is_empty()
@@ -209,6 +227,8 @@ pub struct BrokerAddress {
 impl BrokerAddress {
     /// Parses `mqtt://HOST[:PORT]` (port 1883) or `mqtts://HOST[:PORT]` (port 8883).
     pub fn parse(url: &str) -> Result<Self, String> {
+        // Errors show the URL without its password, should one have been put there.
+        let shown = tianshu_model::redact_url(url);
         let (tls, rest) = if let Some(r) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://"))
         {
             (false, r)
@@ -218,12 +238,14 @@ impl BrokerAddress {
         {
             (true, r)
         } else {
-            return Err(format!("broker URL {url:?} must start with mqtt:// or mqtts://"));
+            return Err(format!(
+                "broker URL {shown:?} must start with mqtt:// or mqtts://"
+            ));
         };
         let rest = rest.trim_end_matches('/');
         if rest.is_empty() || rest.contains('/') || rest.contains('@') {
             return Err(format!(
-                "broker URL {url:?} must be mqtt://HOST:PORT (credentials go in username/password)"
+                "broker URL {shown:?} must be mqtt://HOST:PORT (credentials go in username/password)"
             ));
         }
         let default_port = if tls { 8883 } else { 1883 };
@@ -231,9 +253,9 @@ impl BrokerAddress {
             // [::1]:1883
             let (h, p) = h
                 .split_once(']')
-                .ok_or_else(|| format!("broker URL {url:?}: unclosed '['"))?;
+                .ok_or_else(|| format!("broker URL {shown:?}: unclosed '['"))?;
             let port = match p.strip_prefix(':') {
-                Some(p) => p.parse().map_err(|_| format!("broker URL {url:?}: bad port"))?,
+                Some(p) => p.parse().map_err(|_| format!("broker URL {shown:?}: bad port"))?,
                 None => default_port,
             };
             (h.to_string(), port)
@@ -241,13 +263,13 @@ impl BrokerAddress {
             match rest.rsplit_once(':') {
                 Some((h, p)) => (
                     h.to_string(),
-                    p.parse().map_err(|_| format!("broker URL {url:?}: bad port"))?,
+                    p.parse().map_err(|_| format!("broker URL {shown:?}: bad port"))?,
                 ),
                 None => (rest.to_string(), default_port),
             }
         };
         if host.is_empty() {
-            return Err(format!("broker URL {url:?} has no host"));
+            return Err(format!("broker URL {shown:?} has no host"));
         }
         Ok(BrokerAddress { host, port, tls })
     }

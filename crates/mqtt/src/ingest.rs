@@ -79,11 +79,16 @@ pub async fn run(
         subscriptions: config.subscriptions.clone(),
         min_backoff: Duration::from_millis(config.reconnect_min_backoff_ms.max(1)),
         max_backoff: Duration::from_millis(config.reconnect_max_backoff_ms.max(1)),
-        url: config.url.clone(),
+        url: tianshu_model::redact_url(&config.url),
     };
     let conn = tokio::spawn(connection.run(eventloop, tx, stop_rx.clone()));
     let processing = Processing {
-        processor: Arc::new(Processor::new(store, stop_rx)),
+        processor: Arc::new(Processor::new(
+            store,
+            config.uplink,
+            config.max_packet_bytes,
+            stop_rx,
+        )),
         routes,
         client: client.clone(),
         generation,

@@ -49,6 +49,9 @@ impl<'a> Payload<'a> {
             METRICS.points_rejected.with_label_values(&[r.reason]).inc();
             debug!(phone = %binding.phone, reason = r.reason, detail = %r.detail, "mqtt: point refused");
         }
+        tianshu_ingest::metrics::METRICS
+            .points_far_past
+            .inc_by(u64::from(uplink.far_past));
         if uplink.all_refused() {
             let first = &uplink.refused[0];
             return Err(Rejection::new(

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tianshu_ingest::uplink::{Binding, Refusal as Rejection};
+use tianshu_ingest::uplink::{Binding, Refusal as Rejection, UplinkConfig};
 use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::sync::watch;
@@ -61,6 +61,10 @@ pub(crate) struct Processor {
     terminals: TerminalCache,
     lookup: tokio::sync::Mutex<()>,
     shutdown: watch::Receiver<bool>,
+    /// What fix times are taken.
+    uplink: UplinkConfig,
+    /// The largest payload accepted.
+    max_payload_bytes: usize,
 }
 
 /// What became of one message.
@@ -77,8 +81,15 @@ fn now() -> Timestamp {
 
 impl Processor {
     /// A processor over `store` that stops retrying once `shutdown` turns true.
-    pub(crate) fn new(store: Store, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        uplink: UplinkConfig,
+        max_payload_bytes: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         Processor {
+            uplink,
+            max_payload_bytes,
             store,
             terminals: TerminalCache {
                 entries: Mutex::new(HashMap::new()),
@@ -205,6 +216,7 @@ impl Processor {
             phone,
             vehicle,
             recv_time: recv,
+            config: self.uplink,
         };
         payload.points(binding).map(Some)
     }
@@ -219,8 +231,15 @@ impl Processor {
         // (message index, its range of `points`), for the messages that carried points.
         let mut spans: Vec<(usize, Range<usize>)> = Vec::new();
         for (i, (_, message, _)) in group.iter().enumerate() {
+            let size = message.payload().len();
             let outcome = match routes.route(message.topic()) {
                 Err(r) => Err(r),
+                // Refused before decoding: a message too large to take is acknowledged and counted, never
+                // left to be redelivered (which would hold every later acknowledgement behind it).
+                Ok(_) if size > self.max_payload_bytes => Err(Rejection::new(
+                    "too_large",
+                    format!("{size} bytes; at most {} taken", self.max_payload_bytes),
+                )),
                 Ok((kind, phone)) => {
                     received_counter(kind).inc();
                     match self.decode(kind, phone, message, recv).await {
@@ -293,7 +312,7 @@ mod tests {
             .await
             .unwrap();
         let (_stop, shutdown) = watch::channel(false);
-        let shared = Processor::new(store.clone(), shutdown);
+        let shared = Processor::new(store.clone(), UplinkConfig::default(), 256 * 1024, shutdown);
         let t0 = Timestamp::from_secs(1_795_737_600);
         let point = |fix_time: Timestamp| Position {
             vehicle: VehicleId(1),

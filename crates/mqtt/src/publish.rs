@@ -143,7 +143,7 @@ impl Publisher {
         // The event loop: keeps the connection, reconnects with backoff.
         let min_backoff = Duration::from_millis(config.reconnect_min_backoff_ms.max(1));
         let max_backoff = Duration::from_millis(config.reconnect_max_backoff_ms.max(1));
-        let url = config.url.clone();
+        let url = tianshu_model::redact_url(&config.url);
         let mut stop1 = stop_rx.clone();
         tokio::spawn(async move {
             let mut backoff = min_backoff;

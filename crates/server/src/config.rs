@@ -42,6 +42,9 @@ pub struct Config {
     /// MQTT ingest and publishing.
     #[serde(default)]
     pub mqtt: tianshu_mqtt::MqttConfig,
+    /// What every position takes before it is stored, whatever carried it (JT/T 808 over TCP or MQTT).
+    #[serde(default)]
+    pub uplink: tianshu_ingest::uplink::UplinkConfig,
     /// The web page and its API.
     #[serde(default)]
     pub web: tianshu_api::ApiConfig,
@@ -63,6 +66,22 @@ pub struct ListenConfig {
     /// HTTP address of the web page, the API, `/metrics`, `/healthz` and `/readyz`.
     #[serde(default = "default_listen_http")]
     pub http: String,
+    /// Most HTTP connections open at once, apart from the JT/T 808 gateway's own cap, so that idle or
+    /// slow HTTP clients cannot take the descriptors terminals need; beyond it new ones wait in the backlog.
+    #[serde(default = "default_http_max_connections")]
+    pub http_max_connections: usize,
+    /// Seconds an HTTP connection may take to send a request's headers, or stay idle between requests,
+    /// before it is closed.
+    #[serde(default = "default_http_header_timeout_secs")]
+    pub http_header_timeout_secs: u64,
+}
+
+fn default_http_max_connections() -> usize {
+    1024
+}
+
+fn default_http_header_timeout_secs() -> u64 {
+    10
 }
 
 fn default_listen_jt808() -> String {
@@ -78,6 +97,19 @@ impl Default for ListenConfig {
         ListenConfig {
             jt808: default_listen_jt808(),
             http: default_listen_http(),
+            http_max_connections: default_http_max_connections(),
+            http_header_timeout_secs: default_http_header_timeout_secs(),
+        }
+    }
+}
+
+impl ListenConfig {
+    /// The HTTP listener's limits.
+    pub fn http_limits(&self) -> crate::http_accept::HttpLimits {
+        crate::http_accept::HttpLimits {
+            max_connections: self.http_max_connections.max(1),
+            header_timeout: std::time::Duration::from_secs(self.http_header_timeout_secs.max(1)),
+            shutdown_grace: std::time::Duration::from_secs(5),
         }
     }
 }

@@ -6,6 +6,7 @@
 mod cmd;
 mod config;
 mod http;
+mod http_accept;
 mod logging;
 mod serve;
 mod web;

@@ -14,6 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use axum::Router;
 use tianshu_ingest::{Downlink, Gateway, GatewayConfig, Online, StoreSink};
+use tianshu_model::redact_url;
+
+use crate::http_accept::{self, HttpLimits};
 use tianshu_store::{Cursor, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -39,6 +42,8 @@ pub struct ServeOptions {
     pub mqtt: tianshu_mqtt::MqttConfig,
     /// The MQTT broker password, when there is one.
     pub mqtt_password: Option<String>,
+    /// The HTTP listener's connection cap and header deadline.
+    pub http: HttpLimits,
 }
 
 /// The running parts other areas build on (the web API gets these to build its routes).
@@ -83,7 +88,7 @@ pub async fn start(
 ) -> anyhow::Result<Started> {
     let store = Store::open_with(&opts.store_url, &opts.store)
         .await
-        .with_context(|| format!("opening the store {}", redact(&opts.store_url)))?;
+        .with_context(|| format!("opening the store {}", redact_url(&opts.store_url)))?;
     // Before anything is ingested: the alert rules start from here, whenever they start.
     let committed = store.follow();
     let jt808 = TcpListener::bind(opts.jt808_addr)
@@ -95,11 +100,23 @@ pub async fn start(
     let jt808_addr = jt808.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let gateway = Gateway::new(
-        opts.gateway.clone(),
-        store.clone(),
-        Arc::new(StoreSink(store.clone())),
+    let mut gateway_config = opts.gateway.clone();
+    let fitting = http_accept::gateway_connections_within(
+        gateway_config.max_connections,
+        opts.http.max_connections,
+        http_accept::open_file_limit(),
     );
+    if fitting < gateway_config.max_connections {
+        tracing::warn!(
+            configured = gateway_config.max_connections,
+            lowered_to = fitting,
+            open_file_limit = http_accept::open_file_limit(),
+            http_max_connections = opts.http.max_connections,
+            "jt808.max_connections does not fit the open-file limit beside the HTTP connections; lowered (raise LimitNOFILE)"
+        );
+        gateway_config.max_connections = fitting;
+    }
+    let gateway = Gateway::new(gateway_config, store.clone(), Arc::new(StoreSink(store.clone())));
     let mqtt_publisher = if opts.mqtt.enabled() && (opts.mqtt.publish.positions || opts.mqtt.publish.alerts) {
         Some(
             tianshu_mqtt::Publisher::spawn(&opts.mqtt, opts.mqtt_password.as_deref(), store.clone())
@@ -141,22 +158,24 @@ pub async fn start(
     let http_task = {
         let shutdown = shutdown.clone();
         let shutting_down = shutting_down.clone();
+        let limits = opts.http;
         tokio::spawn(async move {
-            // The peer address reaches handlers (the audit log records where each look came from).
-            axum::serve(
-                http_listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                shutdown.cancelled().await;
-                shutting_down.store(true, Ordering::Relaxed);
-            })
-            .await
+            let stop = CancellationToken::new();
+            let flag = {
+                let stop = stop.clone();
+                async move {
+                    shutdown.cancelled().await;
+                    shutting_down.store(true, Ordering::Relaxed);
+                    stop.cancel();
+                }
+            };
+            tokio::spawn(flag);
+            http_accept::serve(http_listener, router, limits, stop).await
         })
     };
     let mqtt_task =
         mqtt_status.map(|status| spawn_mqtt(&opts, store.clone(), status, mqtt_publisher, shutdown));
-    info!(%jt808_addr, %http_addr, store = %redact(&opts.store_url), mqtt = %opts.mqtt.url, "tianshu serving");
+    info!(%jt808_addr, %http_addr, store = %redact_url(&opts.store_url), mqtt = %redact_url(&opts.mqtt.url), "tianshu serving");
     Ok(Started {
         jt808_addr,
         http_addr,
@@ -223,33 +242,4 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     start(opts, extra_routes, shutdown).await?.wait().await
-}
-
-/// The URL without a password, for logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_not_logged() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("tianshu-data/tianshu.db"), "tianshu-data/tianshu.db");
-    }
 }

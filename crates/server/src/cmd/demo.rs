@@ -120,9 +120,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             store: Default::default(),
             jt808_addr: args.jt808,
             http_addr: args.http,
-            gateway: Default::default(),
+            gateway: tianshu_ingest::GatewayConfig {
+                // Simulated time runs `--speedup` times faster than the wall clock, so the fleet's fixes
+                // soon lie ahead of their receive time: the demo takes them.
+                uplink: tianshu_ingest::uplink::UplinkConfig {
+                    max_fix_ahead_secs: 366 * 86_400,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             mqtt: Default::default(),
             mqtt_password: None,
+            http: crate::config::ListenConfig::default().http_limits(),
         },
         Some(api_routes(
             ApiConfig::default(),

@@ -76,9 +76,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         store: cfg.store.store_config(),
         jt808_addr,
         http_addr,
-        gateway: cfg.jt808.clone(),
+        gateway: tianshu_ingest::GatewayConfig {
+            uplink: cfg.uplink,
+            ..cfg.jt808.clone()
+        },
         mqtt: {
             let mut mqtt = cfg.mqtt.clone();
+            mqtt.uplink = cfg.uplink;
             if let Some(url) = args.mqtt {
                 tianshu_mqtt::config::BrokerAddress::parse(&url)
                     .map_err(|e| anyhow::anyhow!("--mqtt: {e}"))?;
@@ -86,6 +90,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             mqtt
         },
+        http: cfg.listen.http_limits(),
         mqtt_password: loaded
             .secrets
             .mqtt_password
