@@ -63,23 +63,22 @@ pub async fn run(listener: TcpListener, gateway: Arc<Gateway>, shutdown: Cancell
             }
         };
         METRICS.connections_accepted.inc();
-        let Some(ip_slot) = gateway.per_ip.try_acquire(peer.ip()) else {
-            METRICS
-                .connections_refused
-                .with_label_values(&["per_ip_cap"])
-                .inc();
-            debug!(%peer, "connection refused: per-address cap reached");
-            drop(socket);
-            continue;
+        // The per-address cap, then the quota of connections that have not authenticated.
+        let admitted = match gateway.per_ip.try_acquire(peer.ip()) {
+            None => Err("per_ip_cap"),
+            Some(slot) => match gateway.unauthenticated.clone().try_acquire_owned() {
+                Ok(quota) => Ok((slot, quota)),
+                Err(_) => Err("unauthenticated_cap"),
+            },
         };
-        let Ok(unauthenticated) = gateway.unauthenticated.clone().try_acquire_owned() else {
-            METRICS
-                .connections_refused
-                .with_label_values(&["unauthenticated_cap"])
-                .inc();
-            debug!(%peer, "connection refused: too many connections have not authenticated");
-            drop(socket);
-            continue;
+        let (ip_slot, unauthenticated) = match admitted {
+            Ok(admitted) => admitted,
+            Err(reason) => {
+                METRICS.connections_refused.with_label_values(&[reason]).inc();
+                debug!(%peer, reason, "connection refused");
+                drop(socket);
+                continue;
+            }
         };
         let gateway = gateway.clone();
         let stop = stop.clone();
