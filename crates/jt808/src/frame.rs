@@ -45,8 +45,11 @@ impl Leniencies {
     pub const BAD_BATCH_ITEM: Leniencies = Leniencies(1 << 9);
     /// A batch's count disagreed with the items present.
     pub const BATCH_COUNT_MISMATCH: Leniencies = Leniencies(1 << 10);
+    /// An altitude above [`crate::BasicLocation::MAX_PLAUSIBLE_ALTITUDE_M`]: the WORD is unsigned, so a
+    /// terminal that meant a negative altitude (0xFFF2 for -14 m) sent 65,522 m. Kept as sent, flagged.
+    pub const IMPLAUSIBLE_ALTITUDE: Leniencies = Leniencies(1 << 11);
 
-    const NAMES: [(Leniencies, &'static str); 11] = [
+    const NAMES: [(Leniencies, &'static str); 12] = [
         (Self::BAD_CHECKSUM, "bad_checksum"),
         (Self::BODY_LENGTH_MISMATCH, "body_length_mismatch"),
         (Self::VERSION_FLAG_ON_2013_LAYOUT, "version_flag_on_2013_layout"),
@@ -58,6 +61,7 @@ impl Leniencies {
         (Self::NONSTANDARD_ITEM_LENGTH, "nonstandard_item_length"),
         (Self::BAD_BATCH_ITEM, "bad_batch_item"),
         (Self::BATCH_COUNT_MISMATCH, "batch_count_mismatch"),
+        (Self::IMPLAUSIBLE_ALTITUDE, "implausible_altitude"),
     ];
 
     /// Whether every bit of `other` is set.

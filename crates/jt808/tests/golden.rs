@@ -1013,3 +1013,26 @@ fn version_flag_is_cleared_on_reencode() {
     assert_eq!(again.body, &f.body[..]);
     let _ = (Bytes::new(), Phone(0));
 }
+
+#[test]
+fn altitude_is_an_unsigned_word_and_an_implausible_one_is_flagged() {
+    // Record 64: go-jt808's synthetic 0x0201 with altitude 0xBC73, which it reads unsigned (48,243 m).
+    let (_, f) = frame_of(64);
+    let Message::LocationReply(reply) = f.message().expect("decodes") else {
+        panic!("a 0x0201");
+    };
+    assert_eq!(reply.report.basic.altitude_m(), 48_243);
+    assert!(
+        reply
+            .report
+            .leniencies()
+            .contains(Leniencies::IMPLAUSIBLE_ALTITUDE)
+    );
+    // 0xFFF2 is 65,522 m (not -14 m) and flagged; 312 m is not.
+    let mut basic = reply.report.basic;
+    basic.altitude_raw = 0xfff2;
+    assert_eq!(basic.altitude_m(), 65_522);
+    assert!(basic.leniencies().contains(Leniencies::IMPLAUSIBLE_ALTITUDE));
+    basic.altitude_raw = 312;
+    assert!(!basic.leniencies().contains(Leniencies::IMPLAUSIBLE_ALTITUDE));
+}

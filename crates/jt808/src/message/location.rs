@@ -68,10 +68,14 @@ impl BasicLocation {
         b
     }
 
-    /// Altitude in metres, read as a signed WORD (roads below sea level exist; 48 km above it do not).
+    /// Altitudes above this are flagged ([`Leniencies::IMPLAUSIBLE_ALTITUDE`]): higher than any road.
+    pub const MAX_PLAUSIBLE_ALTITUDE_M: i32 = 9_000;
+
+    /// Altitude in metres. The standard's WORD is unsigned, so it is read unsigned (0xFFF2 is 65,522 m, not
+    /// -14 m: a terminal that sends a negative altitude is flagged, not second-guessed).
     #[inline]
     pub const fn altitude_m(&self) -> i32 {
-        self.altitude_raw as i16 as i32
+        self.altitude_raw as i32
     }
 
     /// The fix time as a UTC instant (the wire time is GMT+8); an invalid BCD digit or date is an error.
@@ -96,13 +100,16 @@ impl BasicLocation {
         Ok((lat, lon, lat_twos || lon_twos))
     }
 
-    /// Leniencies this block needed (two's-complement coordinates).
+    /// Leniencies this block needed (two's-complement coordinates) or deserves (an implausible altitude).
     pub fn leniencies(&self) -> Leniencies {
+        let mut l = Leniencies::NONE;
         if (self.lat_raw as i32) < 0 || (self.lon_raw as i32) < 0 {
-            Leniencies::TWOS_COMPLEMENT_COORDINATES
-        } else {
-            Leniencies::NONE
+            l |= Leniencies::TWOS_COMPLEMENT_COORDINATES;
         }
+        if self.altitude_m() > Self::MAX_PLAUSIBLE_ALTITUDE_M {
+            l |= Leniencies::IMPLAUSIBLE_ALTITUDE;
+        }
+        l
     }
 }
 
