@@ -42,7 +42,7 @@ struct Wire<'a> {
     altitude_m: f64,
     #[serde(default)]
     alarm: u32,
-    #[serde(default)]
+    // Required: defaulting it to 0 would store every point as "not fixed", which the rules ignore.
     status: u32,
     #[serde(default)]
     mileage_km: Option<f64>,
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn optional_items_convert_to_protocol_units() {
         let s = r#"{"terminal":"1","time":"2026-11-27T16:00:00+08:00","lat":-1.5,"lon":-2.25,"speed_kmh":0,
-            "course_deg":359.9,"mileage_km":12345.6,"fuel_l":40.2,"satellites":12,"rssi":25}"#;
+            "course_deg":359.9,"status":2,"mileage_km":12345.6,"fuel_l":40.2,"satellites":12,"rssi":25}"#;
         let p = parse_position(s.as_bytes()).unwrap().point;
         assert_eq!(p.mileage_dkm, Some(123_456));
         assert_eq!(p.fuel_dl, Some(402));
@@ -202,7 +202,11 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("not json", "not_json"),
             (
-                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":"30","lon":1,"speed_kmh":1,"course_deg":1}"#,
+                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":30,"lon":1,"speed_kmh":1,"course_deg":1}"#,
+                "bad_field",
+            ),
+            (
+                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":"30","lon":1,"speed_kmh":1,"course_deg":1,"status":2}"#,
                 "bad_field",
             ),
             (
@@ -210,35 +214,35 @@ mod tests {
                 "bad_field",
             ),
             (
-                r#"{"terminal":"1","time":"yesterday","lat":30,"lon":1,"speed_kmh":1,"course_deg":1}"#,
+                r#"{"terminal":"1","time":"yesterday","lat":30,"lon":1,"speed_kmh":1,"course_deg":1,"status":2}"#,
                 "bad_time",
             ),
             (
-                r#"{"terminal":"1","time":"2026-11-27T08:00:00","lat":30,"lon":1,"speed_kmh":1,"course_deg":1}"#,
+                r#"{"terminal":"1","time":"2026-11-27T08:00:00","lat":30,"lon":1,"speed_kmh":1,"course_deg":1,"status":2}"#,
                 "bad_time",
             ),
             (
-                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":91,"lon":1,"speed_kmh":1,"course_deg":1}"#,
+                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":91,"lon":1,"speed_kmh":1,"course_deg":1,"status":2}"#,
                 "bad_coordinates",
             ),
             (
-                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":30,"lon":181,"speed_kmh":1,"course_deg":1}"#,
+                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":30,"lon":181,"speed_kmh":1,"course_deg":1,"status":2}"#,
                 "bad_coordinates",
             ),
             (
-                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":30,"lon":1,"speed_kmh":-1,"course_deg":1}"#,
+                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":30,"lon":1,"speed_kmh":-1,"course_deg":1,"status":2}"#,
                 "out_of_range",
             ),
             (
-                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":30,"lon":1,"speed_kmh":1,"course_deg":360}"#,
+                r#"{"terminal":"1","time":"2026-11-27T08:00:00Z","lat":30,"lon":1,"speed_kmh":1,"course_deg":360,"status":2}"#,
                 "out_of_range",
             ),
             (
-                r#"{"terminal":"x1","time":"2026-11-27T08:00:00Z","lat":30,"lon":1,"speed_kmh":1,"course_deg":1}"#,
+                r#"{"terminal":"x1","time":"2026-11-27T08:00:00Z","lat":30,"lon":1,"speed_kmh":1,"course_deg":1,"status":2}"#,
                 "bad_field",
             ),
             (
-                r#"{"time":"2026-11-27T08:00:00Z","lat":30,"lon":1,"speed_kmh":1,"course_deg":1}"#,
+                r#"{"time":"2026-11-27T08:00:00Z","lat":30,"lon":1,"speed_kmh":1,"course_deg":1,"status":2}"#,
                 "bad_field",
             ),
         ];
