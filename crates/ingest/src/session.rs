@@ -230,7 +230,7 @@ impl Session<'_> {
                     Flow::Continue => Flow::Continue,
                 },
                 // Lowest priority: write what is encoded once nothing else is ready, so the answers to frames
-                // that arrived together leave in one write.
+                // that arrived together are written in one go (one frame per write, see `flush`).
                 () = std::future::ready(()), if !self.machine.output().is_empty() => {
                     if self.flush(&mut framed).await.is_err() {
                         return "io_error";
@@ -285,18 +285,64 @@ impl Session<'_> {
         }
     }
 
+    /// Writes what the machine encoded, one frame per write: firmwares that read one frame per receive lose
+    /// the second of two frames that arrive in one segment (the socket has no delay, so each write leaves
+    /// as its own segment).
     async fn flush(&mut self, framed: &mut FramedRead<TcpStream, Jt808Codec>) -> std::io::Result<()> {
         let out = self.machine.output();
         if out.is_empty() {
             return Ok(());
         }
-        let result = framed.get_mut().write_all(out).await;
+        let mut result = Ok(());
+        for frame in frames(out) {
+            result = framed.get_mut().write_all(frame).await;
+            if result.is_err() {
+                break;
+            }
+        }
         out.clear();
         // Do not keep a large buffer around for an idle connection.
         if out.capacity() > 16 * 1024 {
             *out = BytesMut::new();
         }
         result
+    }
+}
+
+/// The frames of encoded output, each with its two 0x7e delimiters (an escaped frame has no 0x7e inside).
+fn frames(out: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = out;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        // The closing delimiter is the second 0x7e; anything unexpected goes out whole.
+        let end = rest
+            .iter()
+            .skip(1)
+            .position(|&b| b == 0x7e)
+            .map_or(rest.len(), |i| i + 2);
+        let (frame, tail) = rest.split_at(end);
+        rest = tail;
+        Some(frame)
+    })
+}
+
+#[cfg(test)]
+mod frames_test {
+    #[test]
+    fn output_is_cut_into_whole_frames() {
+        let out = [0x7e, 1, 2, 0x7e, 0x7e, 3, 0x7e, 0x7e, 4, 5, 6, 0x7e];
+        let cut: Vec<&[u8]> = super::frames(&out).collect();
+        assert_eq!(
+            cut,
+            vec![&[0x7e, 1, 2, 0x7e][..], &[0x7e, 3, 0x7e], &[0x7e, 4, 5, 6, 0x7e]]
+        );
+        assert_eq!(super::frames(&[]).count(), 0);
+        assert_eq!(
+            super::frames(&[0x7e, 9]).collect::<Vec<_>>(),
+            vec![&[0x7e, 9][..]]
+        );
     }
 }
 
