@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tianshu_jt808::{
-    Authenticate, Frame, GeneralAck, Header, MAX_BODY_LEN, Message, PacketRequest, Reassembler,
+    Authenticate, Frame, GeneralAck, Header, Leniencies, MAX_BODY_LEN, Message, PacketRequest, Reassembler,
     ReassemblyLimits, Register, RegisterAck, ServerTime, Text, WordList, encode_message, id,
 };
 use tianshu_model::{Edition, Phone, Position, PositionSource, Timestamp, VehicleId};
@@ -357,12 +357,42 @@ impl<'c> Machine<'c> {
         self.charge_error()
     }
 
+    /// A frame whose checksum or body length is wrong, not accepted: an authenticated terminal is answered
+    /// "bad message" (0x8001 result 2, so it resends at once rather than after its timeout) and charged an
+    /// error; before authentication the connection is closed.
+    fn damaged_frame(&mut self, header: &Header, damaged: Leniencies) -> Flow {
+        for kind in damaged.names() {
+            METRICS.decode_errors.with_label_values(&[kind]).inc();
+        }
+        debug!(
+            msg_id = header.msg_id,
+            serial = header.serial,
+            "damaged frame refused"
+        );
+        if self.online_phone().is_none() {
+            return Flow::Close("bad_frame_before_auth");
+        }
+        self.answer(
+            header,
+            header.serial,
+            header.msg_id,
+            GeneralAck::RESULT_BAD_MESSAGE,
+        );
+        self.charge_error()
+    }
+
     fn frame(&mut self, frame: Frame, now: Now, act: &mut impl FnMut(Action)) -> Flow {
         let header = frame.header;
         METRICS
             .frames_received
             .with_label_values(&[msg_id_label(header.msg_id)])
             .inc();
+        let damaged = Leniencies(
+            frame.leniencies.0 & (Leniencies::BAD_CHECKSUM.0 | Leniencies::BODY_LENGTH_MISMATCH.0),
+        );
+        if !damaged.is_empty() && !self.config.accept_bad_checksum {
+            return self.damaged_frame(&header, damaged);
+        }
         for kind in frame.leniencies.names() {
             METRICS.leniencies.with_label_values(&[kind]).inc();
         }

@@ -169,12 +169,9 @@ impl Io<'_> {
 impl Session<'_> {
     async fn serve(&mut self, socket: TcpStream, stop: Stop) -> &'static str {
         let cfg = &self.io.gw.config;
-        let options = if cfg.accept_bad_checksum {
-            DecodeOptions::LENIENT
-        } else {
-            DecodeOptions::STRICT
-        };
-        let mut codec = Jt808Codec::new(cfg.max_frame_bytes, options);
+        // Damaged frames (checksum, body length) are decoded, flagged, so that the machine can answer an
+        // authenticated terminal's one with "bad message"; it refuses them unless configured to accept them.
+        let mut codec = Jt808Codec::new(cfg.max_frame_bytes, DecodeOptions::LENIENT);
         codec.set_noise_limit(Some(cfg.max_pre_auth_noise_bytes));
         let mut framed = FramedRead::with_capacity(socket, codec, cfg.read_buffer_bytes.max(64));
         let mut armed = self.machine.wake_at();

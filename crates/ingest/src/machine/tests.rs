@@ -303,6 +303,33 @@ fn a_logout_is_answered_and_closes_after_the_owed_answers() {
     assert_eq!(d.acks(), vec![(serial, GeneralAck::RESULT_OK)]);
 }
 
+#[test]
+fn a_damaged_frame_after_authentication_is_answered_bad_message() {
+    // A heartbeat with its checksum byte flipped, as the session's lenient codec hands it over (flagged).
+    let damaged = |d: &mut Driven| {
+        d.serial += 1;
+        let header = Header::new(id::HEARTBEAT, PHONE, d.serial, Edition::V2013);
+        let mut wire = BytesMut::new();
+        encode_message(&header, &Message::Heartbeat, &mut wire).unwrap();
+        let at = wire.len() - 2;
+        wire[at] ^= 0x5a;
+        let frame = FrameDecoder::new(tianshu_jt808::DecodeOptions::LENIENT, 4096)
+            .decode(&mut wire)
+            .unwrap()
+            .unwrap();
+        assert!(frame.leniencies.contains(Leniencies::BAD_CHECKSUM));
+        let now = d.at(1);
+        d.machine.on_frame(frame, now, &mut |_| {})
+    };
+    let mut d = Driven::new();
+    assert_eq!(damaged(&mut d), Flow::Close("bad_frame_before_auth"));
+    let mut d = Driven::new();
+    d.online();
+    assert_eq!(damaged(&mut d), Flow::Continue);
+    let serial = d.serial;
+    assert_eq!(d.acks(), vec![(serial, GeneralAck::RESULT_BAD_MESSAGE)]);
+}
+
 fn bad_frame_error() -> tianshu_jt808::Error {
     tianshu_jt808::Error::MissingDelimiter
 }
