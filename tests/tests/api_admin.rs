@@ -4,12 +4,10 @@
 //! binary, a terminal provisioned through the API that registers over JT/T 808 and a login session
 //! that survives a restart of the server.
 
-mod api_support;
-mod gateway_support;
 
 use std::sync::Arc;
 
-use api_support::{
+use tianshu_e2e::api::{
     FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, http,
 };
 use tianshu_model::Timestamp;
@@ -973,7 +971,7 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
             .await
             .expect("an administrator");
     }
-    let server = gateway_support::Server::start(&url, "", dir);
+    let server = tianshu_e2e::gateway::serve(&url, "", dir);
     let login = http(
         server.http,
         "POST",
@@ -993,7 +991,7 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     status(&r, 201, "a unit");
     let unit = r.json()["id"].as_i64().expect("unit id");
     let i = 7;
-    let plate = gateway_support::plate(i);
+    let plate = tianshu_e2e::gateway::plate(i);
     let r = http(
         server.http,
         "POST",
@@ -1012,18 +1010,18 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
         c,
         Some(&format!(
             r#"{{"phone":"{}","terminal_id":"{}","plate":"{plate}"}}"#,
-            gateway_support::phone(i),
-            gateway_support::terminal_id(i)
+            tianshu_e2e::gateway::phone(i),
+            tianshu_e2e::gateway::terminal_id(i)
         )),
     )
     .await;
     status(&r, 201, "a terminal");
 
-    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+    let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
         .expect("connecting the terminal");
     let code = t.login(i).await;
-    let serial = t.report(&gateway_support::point(i, 0)).await;
+    let serial = t.report(&tianshu_e2e::gateway::point(i, 0)).await;
     assert_eq!(
         t.ack_of(serial, std::time::Duration::from_secs(10)).await,
         Some(0),
@@ -1036,7 +1034,7 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     // A restart keeps the session.
     let mut server = server;
     server.terminate();
-    let server = gateway_support::Server::start(&url, "", dir);
+    let server = tianshu_e2e::gateway::serve(&url, "", dir);
     let me = http(server.http, "GET", "/api/me", c, None).await;
     status(&me, 200, "the session after a restart");
     assert_eq!(me.json()["username"], "admin");
@@ -1045,14 +1043,14 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     let r = http(
         server.http,
         "PATCH",
-        &format!("/api/terminals/{}", gateway_support::phone(i)),
+        &format!("/api/terminals/{}", tianshu_e2e::gateway::phone(i)),
         c,
         Some(r#"{"reset_auth_code":true}"#),
     )
     .await;
     status(&r, 200, "an auth code reset");
     assert_eq!(r.json()["registered"], false);
-    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+    let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
         .expect("connecting the terminal");
     assert_ne!(
@@ -1061,7 +1059,7 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
         "the old auth code is refused"
     );
     drop(t);
-    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+    let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
         .expect("connecting the terminal");
     t.login(i).await;
@@ -1104,7 +1102,7 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     );
     let mut server = server;
     server.terminate();
-    let server = gateway_support::Server::start(&url, "", dir);
+    let server = tianshu_e2e::gateway::serve(&url, "", dir);
     status(
         &http(server.http, "GET", "/api/me", c, None).await,
         401,
@@ -1202,7 +1200,7 @@ async fn an_order_approved_through_the_api_withdraws_the_case(scratch: Scratch, 
                 .expect("a user");
         }
     }
-    let server = gateway_support::Server::start(&url, "\n[alerts]\nreference_reload_secs = 1", dir);
+    let server = tianshu_e2e::gateway::serve(&url, "\n[alerts]\nreference_reload_secs = 1", dir);
     let login = |who: &'static str| async move {
         let r = http(
             server.http,
@@ -1232,7 +1230,7 @@ async fn an_order_approved_through_the_api_withdraws_the_case(scratch: Scratch, 
     .await;
     let unit = r.json()["id"].as_i64().expect("unit id");
     let i = 11;
-    let plate = gateway_support::plate(i);
+    let plate = tianshu_e2e::gateway::plate(i);
     let r = http(
         server.http,
         "POST",
@@ -1252,19 +1250,19 @@ async fn an_order_approved_through_the_api_withdraws_the_case(scratch: Scratch, 
         a,
         Some(&format!(
             r#"{{"phone":"{}","terminal_id":"{}","vehicle":{vehicle}}}"#,
-            gateway_support::phone(i),
-            gateway_support::terminal_id(i)
+            tianshu_e2e::gateway::phone(i),
+            tianshu_e2e::gateway::terminal_id(i)
         )),
     )
     .await;
     status(&r, 201, "a terminal");
 
     // The trip arrives as a blind-area backfill, every batch acknowledged after commit.
-    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+    let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
         .expect("connecting the terminal");
     t.login(i).await;
-    for chunk in saturday_trip(gateway_support::phone(i)).chunks(20) {
+    for chunk in saturday_trip(tianshu_e2e::gateway::phone(i)).chunks(20) {
         let serial = t.batch(chunk, true).await;
         assert_eq!(
             t.ack_of(serial, std::time::Duration::from_secs(10)).await,
@@ -1333,7 +1331,7 @@ async fn postgres_an_order_approved_through_the_api_withdraws_the_case() {
 
 /// `tianshu rules evaluate` of `plate` on Thursday 2026-11-26 (a working day): the rules of its episodes.
 fn evaluated_rules(url: &str, plate: &str) -> Vec<String> {
-    let out = std::process::Command::new(api_support::store_support::tianshu_bin())
+    let out = std::process::Command::new(tianshu_e2e::tianshu_bin())
         .args([
             "rules",
             "evaluate",
@@ -1367,7 +1365,7 @@ fn evaluated_rules(url: &str, plate: &str) -> Vec<String> {
 fn import_timetables(url: &str, dir: &std::path::Path, name: &str, text: &str) -> (bool, String, String) {
     let file = dir.join(name);
     std::fs::write(&file, text).expect("writing a timetable file");
-    let out = std::process::Command::new(api_support::store_support::tianshu_bin())
+    let out = std::process::Command::new(tianshu_e2e::tianshu_bin())
         .args(["calendar", "timetable", "--store", url])
         .arg(&file)
         .output()
@@ -1399,7 +1397,7 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
     let trip: Vec<tianshu_model::Position> = (0..=40i64)
         .map(|i| {
             let moving = i <= 26;
-            let mut p = api_support::point(car.id, 0, 115_000_000 + i.min(26) as i32 * 1000);
+            let mut p = tianshu_e2e::api::point(car.id, 0, 115_000_000 + i.min(26) as i32 * 1000);
             p.fix_time = t0.add_millis(i * 30_000);
             p.recv_time = p.fix_time;
             if !moving {

@@ -2,12 +2,11 @@
 //! where and how many rows; the hash chain exposes an edited or deleted record, on both backends, and
 //! `tianshu audit verify` names the first broken one.
 
-mod api_support;
 
 use std::process::Command;
 use std::sync::Arc;
 
-use api_support::*;
+use tianshu_e2e::api::*;
 use tianshu_store::access::verify_stored_chain;
 
 const FROM: &str = "2026-11-18T00:00:00Z";
@@ -120,7 +119,7 @@ async fn replays_and_exports_are_audited(api: &TestApi) {
 }
 
 fn tianshu(args: &[&str]) -> (bool, String) {
-    let out = Command::new(store_support::tianshu_bin())
+    let out = Command::new(tianshu_e2e::tianshu_bin())
         .args(args)
         .output()
         .expect("running tianshu");
@@ -188,7 +187,7 @@ async fn postgres_audit_chain_detects_a_deleted_record() {
 async fn user_add_reads_the_password_from_stdin() {
     let api = TestApi::start(Scratch::embedded("api-user-add"), Arc::new(tianshu_api::NoCases)).await;
     let url = api.scratch.url();
-    let mut child = Command::new(store_support::tianshu_bin())
+    let mut child = Command::new(tianshu_e2e::tianshu_bin())
         .args([
             "user",
             "add",

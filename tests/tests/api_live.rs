@@ -1,12 +1,11 @@
 //! The live feed over a real WebSocket: a snapshot of what the user may see, then position and alert
 //! deltas of committed points; a supervisor never receives another unit's vehicle.
 
-mod api_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use api_support::*;
+use tianshu_e2e::api::*;
 use futures_util::StreamExt;
 use tianshu_api::live::AlertEvent;
 use tokio_tungstenite::tungstenite::Message;

@@ -3,14 +3,13 @@
 //! alert inbox, the API over a case book with open cases; downlink commands go through the gateway to the
 //! demo's simulated terminals over TCP. Screenshots go to `tests/artifacts/`.
 
-mod api_support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use api_support::*;
+use tianshu_e2e::api::*;
 use tianshu_api::cases::CaseView;
 
 fn repo() -> PathBuf {
@@ -63,7 +62,7 @@ impl Drop for Demo {
 
 /// Starts `tianshu demo` (150 cars, x8) on `store`; returns it with its URL and the logins it printed.
 fn start_demo(dir: &Path, store: &Path) -> (Demo, String, serde_json::Value) {
-    let child = Command::new(store_support::tianshu_bin())
+    let child = Command::new(tianshu_e2e::tianshu_bin())
         .args([
             "demo",
             "--http",
@@ -142,7 +141,7 @@ fn a_dispatcher_sends_commands_to_a_connected_terminal_and_sees_its_answers() {
         ),
     )
     .expect("writing the registry file");
-    let import = Command::new(store_support::tianshu_bin())
+    let import = Command::new(tianshu_e2e::tianshu_bin())
         .args(["registry", "import", "--store"])
         .arg(&store)
         .arg(&registry)

@@ -2,12 +2,10 @@
 //! defaults, `config check` names the offending key and line, secrets are never printed, and the Prometheus
 //! rules load in `promtool`.
 
-#[path = "mqtt_support/mod.rs"]
-mod mqtt_support;
 
 use std::process::Command;
 
-use mqtt_support::*;
+use tianshu_e2e::*;
 
 fn example_path() -> String {
     repo_root()
@@ -218,7 +216,7 @@ fn config_log_format_json_writes_one_object_per_line() {
         ),
     ] {
         let store = format!("sqlite:{}", dir.0.join(format!("{}.db", unique("log"))).display());
-        let mut child = Command::new(binary())
+        let mut child = Command::new(tianshu_bin())
             .args([
                 "serve",
                 "--store",

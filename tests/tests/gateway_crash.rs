@@ -2,17 +2,14 @@
 //! acknowledged before the crash is stored exactly once, and the terminals' retransmissions of what was
 //! never acknowledged fill the rest (each point once, however often it was sent).
 
-mod gateway_support;
-#[path = "store_support/mod.rs"]
-mod store_support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gateway_support::{Ledger, Server, Terminal, phone, point, provision};
-use store_support::Scratch;
+use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision, serve, serve_at};
+use tianshu_e2e::Scratch;
 use tianshu_jt808::{GeneralAck, Message};
 use tianshu_model::Position;
 use tianshu_store::Store;
@@ -94,7 +91,7 @@ async fn resilient_terminal(addr: SocketAddr, i: u32, code: String, ledger: Arc<
 async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
     let url = scratch.url();
     provision(&url, TERMINALS).await;
-    let mut server = Server::start(&url, "heartbeat_interval_secs = 60\nshutdown_grace_secs = 2", dir);
+    let mut server = serve(&url, "heartbeat_interval_secs = 60\nshutdown_grace_secs = 2", dir);
     let addr = server.jt808;
 
     let mut codes = Vec::new();
@@ -135,7 +132,7 @@ async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
     }
 
     // Restart on the same address; the terminals reconnect, authenticate with their codes, retransmit.
-    let server = Server::start_at(
+    let server = serve_at(
         &url,
         "heartbeat_interval_secs = 60\nshutdown_grace_secs = 2",
         dir,

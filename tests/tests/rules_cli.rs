@@ -3,11 +3,10 @@
 //! stored track, against the embedded store and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-mod store_support;
 
 use std::process::Output;
 
-use store_support::{Scratch, tianshu_bin};
+use tianshu_e2e::{Scratch, tianshu_bin};
 use tianshu_model::{Phone, Position, StatusFlags, Timestamp, VehicleId};
 use tianshu_store::Store;
 

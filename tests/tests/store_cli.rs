@@ -2,11 +2,10 @@
 //! against the embedded store and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-mod store_support;
 
 use std::process::Output;
 
-use store_support::{Scratch, T0_SECS, point, tianshu_bin};
+use tianshu_e2e::{Scratch, T0_SECS, point, tianshu_bin};
 use tianshu_model::{AlarmFlags, Position, Timestamp};
 use tianshu_store::Store;
 

@@ -1,13 +1,12 @@
 //! Crash tests: a child process appends through the store API from several concurrent appenders and is
 //! killed with SIGKILL right after an append resolves; on reopen, every acknowledged point is there.
 
-mod store_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;
 
 use futures::TryStreamExt;
-use store_support::Scratch;
+use tianshu_e2e::Scratch;
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};

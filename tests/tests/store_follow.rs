@@ -3,12 +3,11 @@
 //! must reach it at least once.
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
-mod store_support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use store_support::{Scratch, point};
+use tianshu_e2e::{Scratch, point};
 use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_store::{Cursor, Store, StoreConfig, WriterConfig};
 

@@ -14,9 +14,10 @@ use tianshu_store::{Store, StoreConfig};
 
 mod fix;
 mod prom;
+pub mod sinks;
 pub mod wait;
 
-pub use fix::{Fix, T0_SECS};
+pub use fix::{Fix, T0_SECS, point, trip};
 pub use prom::metric;
 pub use wait::{WAIT, retry_until, wait_for, wait_until, wait_watermark};
 

@@ -2,6 +2,7 @@
 //! an SMTP sink for e-mail, both on 127.0.0.1, recording what they receive.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -32,6 +33,11 @@ impl<T: Clone> Received<T> {
         self.len() == 0
     }
 
+    /// Item `n` (from 0) once it came; panics naming `what` after `limit`.
+    pub async fn wait_nth(&self, n: usize, what: &str, limit: Duration) -> T {
+        crate::wait_for(what, limit, async || self.0.lock().ok().and_then(|v| v.get(n).cloned())).await
+    }
+
     fn push(&self, item: T) {
         if let Ok(mut v) = self.0.lock() {
             v.push(item);
@@ -42,6 +48,11 @@ impl<T: Clone> Received<T> {
 /// Starts an HTTP receiver that answers every request with 200 and `{"errcode":0}` (what robot webhooks
 /// answer) and records each request body. Returns its URL and the bodies.
 pub async fn http_receiver() -> (String, Received<String>) {
+    http_receiver_answering(200).await
+}
+
+/// As [`http_receiver`], answering `status` (500: a webhook that keeps failing).
+pub async fn http_receiver_answering(status: u16) -> (String, Received<String>) {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding the webhook receiver");
@@ -71,7 +82,9 @@ pub async fn http_receiver() -> (String, Received<String>) {
                     return;
                 }
                 sink.push(String::from_utf8_lossy(&body).into_owned());
-                let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 13\r\nconnection: close\r\n\r\n{\"errcode\":0}";
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: 13\r\nconnection: close\r\n\r\n{{\"errcode\":0}}"
+                );
                 let _ = r.get_mut().write_all(answer.as_bytes()).await;
             });
         }

@@ -1,6 +1,5 @@
 //! A real API server on 127.0.0.1:0 over a real store, seeded with a small unit tree, users of every
 //! role, and a plain HTTP/1.1 client for the tests to talk to it.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,16 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use tianshu_api::cases::{CaseAction, CaseBook, CaseError, CaseFilter, CaseView};
 use tianshu_api::{ApiConfig, ApiState, LiveHub};
-use tianshu_model::{Phone, Position, StatusFlags, Timestamp, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{Phone, Position, UnitId, Vehicle, VehicleClass, VehicleId};
 use tianshu_rules::workflow;
 use tianshu_store::access::{NewUser, Role};
 use tianshu_store::{RegistryRecord, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-#[path = "../store_support/mod.rs"]
-pub mod store_support;
-pub use store_support::Scratch;
+pub use crate::Scratch;
+use crate::Fix;
 
 /// The password every seeded user has.
 pub const PASSWORD: &str = "correct horse battery";
@@ -88,20 +86,13 @@ pub const FOREIGN_PLATE: &str = "鄂B20001";
 /// Base time of the seeded tracks.
 pub const T0_SECS: i64 = 1_795_000_000;
 
-/// A seeded point.
+/// A seeded point: `vehicle` at `T0_SECS + secs`, eastbound at 40 km/h.
 pub fn point(vehicle: VehicleId, secs: i64, lon_e6: i32) -> Position {
-    Position {
-        vehicle,
-        phone: Phone(13_800_000_000 + vehicle.0 as u128),
-        fix_time: Timestamp::from_secs(T0_SECS + secs),
-        recv_time: Timestamp::from_secs(T0_SECS + secs),
-        lat_e6: 30_200_000,
-        lon_e6,
-        speed_dkmh: 400,
-        course_deg: 90,
-        status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED),
-        ..Default::default()
-    }
+    Fix::at(T0_SECS + secs)
+        .vehicle(vehicle.0)
+        .at_e6(30_200_000, lon_e6)
+        .heading(400, 90)
+        .build()
 }
 
 impl TestApi {
