@@ -11,6 +11,7 @@ use tianshu_rules::RulesConfig;
 use tianshu_store::{RegistryRecord, Store, StoreConfig, WriterConfig};
 
 use support::{Scratch, local, out_of_hours_cases, saturday_trip, wait_for};
+use tianshu_testkit::on_both_backends;
 
 /// Cars in the burst.
 const CARS: usize = 5;
@@ -109,12 +110,4 @@ async fn lagging_evaluator_raises_every_case(scratch: Scratch) {
     drop(scratch);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lagging_evaluator_raises_every_case_embedded() {
-    lagging_evaluator_raises_every_case(Scratch::embedded("lag")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lagging_evaluator_raises_every_case_postgres() {
-    lagging_evaluator_raises_every_case(Scratch::postgres("lag").await).await;
-}
+on_both_backends!(a_lagging_evaluator_raises_every_case, lagging_evaluator_raises_every_case, "lag");
