@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::BytesMut;
 use tianshu_jt808::{FrameDecoder, GeneralAck, Message, RegisterAck, Text, encode_message, id};
@@ -11,6 +10,7 @@ use tianshu_model::{Phone, PositionSource, Timestamp, VehicleId};
 use tianshu_sim::events::{EventKind, events_for};
 use tianshu_sim::scenario::TerminalScenarios;
 use tianshu_sim::{Fleet, FleetConfig, LedgerEntry, World, WorldConfig};
+use tianshu_testkit::{WAIT, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -209,19 +209,9 @@ fn world(vehicles: usize) -> Arc<World> {
 /// 2026-11-27 09:30 in Huangshi, a Friday morning.
 const FRIDAY_MORNING_MS: i64 = 1_795_743_000_000;
 
-async fn wait_for(what: &str, cond: impl FnMut() -> bool) {
-    wait_steps(what, Duration::from_millis(10), cond).await;
-}
-
-async fn wait_steps(what: &str, step: Duration, mut cond: impl FnMut() -> bool) {
-    // A guard against hanging forever, not a performance assertion.
-    for _ in 0..6000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(step).await;
-    }
-    panic!("gave up waiting for {what}");
+/// Waits until `cond` holds (the test kit's wait, for a plain condition).
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    wait_until(what, WAIT, async || cond()).await;
 }
 
 #[tokio::test]
@@ -343,7 +333,7 @@ async fn unanswered_reports_are_retransmitted_with_the_standards_backoff_then_th
     let fleet = Fleet::spawn(cfg, world(5)).unwrap();
     let ledger = fleet.ledger();
     let log2 = log.clone();
-    wait_steps("a second authentication", Duration::from_secs(1), move || {
+    wait_for("a second authentication", move || {
         log2.lock().unwrap().count(id::AUTHENTICATE) >= 2
     })
     .await;
