@@ -14,8 +14,8 @@ use tianshu_store::{RegistryRecord, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub use crate::Scratch;
 use crate::Fix;
+pub use crate::Scratch;
 
 /// The password every seeded user has.
 pub const PASSWORD: &str = "correct horse battery";

@@ -60,12 +60,23 @@ pub async fn stored_points(store: &Store, i: u32) -> Vec<Position> {
 /// Starts `tianshu serve` on the store at `url` with the `[jt808]` settings in `gateway_toml`, and waits
 /// until it listens.
 pub fn serve(url: &str, gateway_toml: &str, scratch_dir: &Path) -> Tianshu {
-    serve_at(url, gateway_toml, scratch_dir, SocketAddr::from(([127, 0, 0, 1], 0)))
+    serve_at(
+        url,
+        gateway_toml,
+        scratch_dir,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
 }
 
 /// As [`serve`], with terminals connecting at `jt808` (to restart on the address of a killed one).
 pub fn serve_at(url: &str, gateway_toml: &str, scratch_dir: &Path, jt808: SocketAddr) -> Tianshu {
-    Tianshu::start_at(url, &format!("[jt808]\n{gateway_toml}\n"), &[], scratch_dir, jt808)
+    Tianshu::start_at(
+        url,
+        &format!("[jt808]\n{gateway_toml}\n"),
+        &[],
+        scratch_dir,
+        jt808,
+    )
 }
 
 /// A test point: fix time `t` (seconds after a base instant) around Huangshi; every (i, t) is distinct.
@@ -156,7 +167,10 @@ impl Terminal {
 
     /// Authenticates, tolerating a broken connection (`None`).
     pub async fn try_authenticate(&mut self, code: &str) -> Option<u8> {
-        let serial = self.try_send(&Message::Authenticate(authentication(code))).await.ok()?;
+        let serial = self
+            .try_send(&Message::Authenticate(authentication(code)))
+            .await
+            .ok()?;
         self.ack_of(serial, Duration::from_secs(10)).await
     }
 

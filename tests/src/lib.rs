@@ -146,16 +146,37 @@ impl Tianshu {
     /// Starts `tianshu serve --store URL` with `config_toml` as its configuration file (written into `dir`)
     /// and `extra` arguments, on loopback port 0; returns once it listens.
     pub fn start(store_url: &str, config_toml: &str, extra: &[&str], dir: &Path) -> Tianshu {
-        Self::start_at(store_url, config_toml, extra, dir, SocketAddr::from(([127, 0, 0, 1], 0)))
+        Self::start_at(
+            store_url,
+            config_toml,
+            extra,
+            dir,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
     }
 
     /// As [`Tianshu::start`], with terminals connecting at `jt808` (to restart on the address of a killed
     /// one).
-    pub fn start_at(store_url: &str, config_toml: &str, extra: &[&str], dir: &Path, jt808: SocketAddr) -> Tianshu {
+    pub fn start_at(
+        store_url: &str,
+        config_toml: &str,
+        extra: &[&str],
+        dir: &Path,
+        jt808: SocketAddr,
+    ) -> Tianshu {
         let config = dir.join(format!("{}.toml", unique("tianshu")));
         std::fs::write(&config, config_toml).expect("writing the config file");
         let jt808 = jt808.to_string();
-        let serve = ["serve", "--store", store_url, "--jt808", &jt808, "--http", "127.0.0.1:0", "--config"];
+        let serve = [
+            "serve",
+            "--store",
+            store_url,
+            "--jt808",
+            &jt808,
+            "--http",
+            "127.0.0.1:0",
+            "--config",
+        ];
         let l = spawn_listening(
             serve
                 .iter()
@@ -254,6 +275,9 @@ pub fn run_tianshu(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String
 pub fn assert_metrics_at_least(text: &str, expected: &[(&str, &str, f64)]) {
     for &(name, labels, least) in expected {
         let got = metric(text, name, labels);
-        assert!(got >= least, "{name}{{{labels}}} is {got}, below {least}:\n{text}");
+        assert!(
+            got >= least,
+            "{name}{{{labels}}} is {got}, below {least}:\n{text}"
+        );
     }
 }

@@ -31,15 +31,15 @@ pub async fn wait_subscribed(tianshu: &Tianshu, store: &Store, prefix: &str, i: 
         "the probe to be stored",
         LIMIT,
         Duration::from_millis(500),
-        async || mosquitto_pub(1883, &topic, probe.as_bytes(), dir),
-        async || !stored(store, PHONE_BASE, i).await.is_empty(),
+        || std::future::ready(mosquitto_pub(1883, &topic, probe.as_bytes(), dir)),
+        || async { !stored(store, PHONE_BASE, i).await.is_empty() },
     )
     .await;
 }
 
 /// Waits until `tianshu` reports its broker connection up.
 pub async fn wait_connected(tianshu: &Tianshu) {
-    wait_until("the broker connection", LIMIT, async || {
+    wait_until("the broker connection", LIMIT, || async {
         tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
     })
     .await;
@@ -47,18 +47,18 @@ pub async fn wait_connected(tianshu: &Tianshu) {
 
 /// Keeps publishing `payload` to `topic` with `publisher` until `check` holds (the subscription is then
 /// certainly in place).
-pub async fn publish_until(
+pub async fn publish_until<C: std::future::Future<Output = bool>>(
     what: &str,
     publisher: &rumqttc::AsyncClient,
     topic: &str,
     payload: &[u8],
-    check: impl AsyncFnMut() -> bool,
+    check: impl FnMut() -> C,
 ) {
     retry_until(
         what,
         LIMIT,
         Duration::from_millis(300),
-        async || {
+        || async {
             let _ = publisher
                 .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec())
                 .await;
@@ -105,7 +105,6 @@ pub async fn provision(store: &Store, base: u128, n: u32) {
 pub async fn stored(store: &Store, base: u128, i: u32) -> Vec<Position> {
     stored_track(store, &plate(base, i)).await
 }
-
 
 /// A JSON position of `phone` at `T0 + secs` (the documented format).
 pub fn json_position(phone: Phone, secs: i64) -> String {

@@ -211,7 +211,11 @@ fn missed(cases: &[AlertCase], scripted: &[Scripted], plate_of: &HashMap<Vehicle
 }
 
 /// Precision: the cases that are nothing the fleet did on purpose.
-fn unexplained(cases: &[AlertCase], scripted: &[Scripted], plate_of: &HashMap<VehicleId, String>) -> Vec<String> {
+fn unexplained(
+    cases: &[AlertCase],
+    scripted: &[Scripted],
+    plate_of: &HashMap<VehicleId, String>,
+) -> Vec<String> {
     let mut unexplained = Vec::new();
     for c in cases {
         let plate = &plate_of[&c.vehicle];
@@ -251,7 +255,16 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
     let (smtp_port, mails) = smtp_sink().await;
     let config_file = dir.path().join("tianshu.toml");
     std::fs::write(&config_file, config(&root, &leaf, &hook_url, smtp_port)).unwrap();
-    let serve = ["serve", "--store", &store_url, "--jt808", "127.0.0.1:0", "--http", "127.0.0.1:0", "--config"];
+    let serve = [
+        "serve",
+        "--store",
+        &store_url,
+        "--jt808",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--config",
+    ];
     let mut server = spawn_listening(serve.iter().map(OsStr::new).chain([config_file.as_os_str()]));
 
     let stats = drive_fleet(server.jt808).await;
@@ -275,24 +288,28 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
     // Wait until the rules have taken every stored point (the progress watermark), every scripted
     // violation has its case, and every case is delivered.
     let metrics_at = server.http;
-    let cases = wait_for("every point evaluated, every scripted case raised and delivered", Duration::from_secs(300), async || {
-        let text = http_get(metrics_at, "/metrics").await.1;
-        let stored = metric(&text, "tianshu_store_points_stored_total", "");
-        if stored == 0.0 || metric(&text, "tianshu_alerts_points_evaluated_total", "") < stored {
-            return None;
-        }
-        let cases = store
-            .cases()
-            .cases(&CaseFilter {
-                limit: 10_000,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let (office, unit) = mails_due(&cases, in_leaf);
-        let delivered = hooks.len() == cases.len() && mails.len() == office + unit;
-        (delivered && missed(&cases, &scripted, &plate_of).is_empty()).then_some(cases)
-    })
+    let cases = wait_for(
+        "every point evaluated, every scripted case raised and delivered",
+        Duration::from_secs(300),
+        || async {
+            let text = http_get(metrics_at, "/metrics").await.1;
+            let stored = metric(&text, "tianshu_store_points_stored_total", "");
+            if stored == 0.0 || metric(&text, "tianshu_alerts_points_evaluated_total", "") < stored {
+                return None;
+            }
+            let cases = store
+                .cases()
+                .cases(&CaseFilter {
+                    limit: 10_000,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let (office, unit) = mails_due(&cases, in_leaf);
+            let delivered = hooks.len() == cases.len() && mails.len() == office + unit;
+            (delivered && missed(&cases, &scripted, &plate_of).is_empty()).then_some(cases)
+        },
+    )
     .await;
     let _ = server.child.kill();
     let _ = server.child.wait();
@@ -336,7 +353,12 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
 
 /// Delivery: one webhook post per case, carrying its id; one e-mail per case to the city office and
 /// one to the leaf unit's recipient for each case of its cars; nobody else.
-fn assert_delivered(cases: &[AlertCase], hooks: &[String], mails: &[Mail], in_leaf: impl Fn(VehicleId) -> bool) {
+fn assert_delivered(
+    cases: &[AlertCase],
+    hooks: &[String],
+    mails: &[Mail],
+    in_leaf: impl Fn(VehicleId) -> bool,
+) {
     let mut posted: Vec<i64> = hooks
         .iter()
         .map(|b| {
@@ -351,7 +373,15 @@ fn assert_delivered(cases: &[AlertCase], hooks: &[String], mails: &[Mail], in_le
     assert_eq!(posted, ids, "one webhook post per case");
     let to = |addr: &str| mails.iter().filter(|m| m.to.iter().any(|t| t == addr)).count();
     let (office, leaf_cases) = mails_due(cases, in_leaf);
-    assert_eq!(to("office@example.invalid"), office, "the city office gets every case");
-    assert_eq!(to("unit@example.invalid"), leaf_cases, "the unit gets its own cars' cases");
+    assert_eq!(
+        to("office@example.invalid"),
+        office,
+        "the city office gets every case"
+    );
+    assert_eq!(
+        to("unit@example.invalid"),
+        leaf_cases,
+        "the unit gets its own cars' cases"
+    );
     assert_eq!(mails.len(), cases.len() + leaf_cases, "nobody else gets mail");
 }

@@ -4,7 +4,7 @@
 //! binary, a terminal provisioned through the API that registers over JT/T 808 and a login session
 //! that survives a restart of the server.
 
-
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tianshu_e2e::api::{
@@ -43,6 +43,22 @@ fn status(r: &Resp, want: u16, what: &str) {
     assert_eq!(r.status, want, "{what}: {}", r.body);
 }
 
+/// A request (method, path, JSON body or "" for none) and the answer it must get: the status, and for a
+/// 400 the field its message names; the last names the case in a failure.
+type Asked<'a> = (&'a str, &'a str, &'a str, u16, &'a str, &'a str);
+
+/// Sends each request in turn as `cookie` and checks its answer.
+async fn answers(addr: SocketAddr, cookie: Option<&str>, asked: &[Asked<'_>]) {
+    for &(method, path, body, want, field, what) in asked {
+        let r = http(addr, method, path, cookie, (!body.is_empty()).then_some(body)).await;
+        if want == 400 {
+            bad(&r, field, what);
+        } else {
+            status(&r, want, what);
+        }
+    }
+}
+
 fn fence(name: &str, kind: &str, extra: &str) -> String {
     format!(
         r#"{{"type":"Feature","geometry":{{"type":"Polygon","coordinates":[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.21],[115.0,30.2]]]}},"properties":{{"name":"{name}","kind":"{kind}"{extra}}}}}"#
@@ -65,11 +81,9 @@ first = "2031-01-01"
 last = "2031-01-01"
 "#;
 
-async fn reference_data_through_the_api(api: &TestApi) {
-    let admin = api.login("administrator").await;
-    let a = Some(admin.as_str());
+/// Units: a tree, validated, renamed; returns the root and its sub-unit.
+async fn units(api: &TestApi, a: Option<&str>) -> (i64, i64) {
     let addr = api.addr;
-
     // Units: a tree.
     let r = http(addr, "POST", "/api/units", a, Some(r#"{"name":"审计局"}"#)).await;
     status(&r, 201, "a root unit");
@@ -84,91 +98,20 @@ async fn reference_data_through_the_api(api: &TestApi) {
     .await;
     status(&r, 201, "a sub-unit");
     let sub = r.json()["id"].as_i64().expect("unit id");
-    bad(
-        &http(addr, "POST", "/api/units", a, Some(r#"{"parent":null}"#)).await,
-        "name",
-        "a unit without a name",
-    );
-    bad(
-        &http(addr, "POST", "/api/units", a, Some(r#"{"name":"  "}"#)).await,
-        "name",
-        "a blank name",
-    );
-    bad(
-        &http(addr, "POST", "/api/units", a, Some(r#"{"name":"a/b"}"#)).await,
-        "name",
-        "a name with a slash",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/units",
-            a,
-            Some(r#"{"name":"x","parent":999999}"#),
-        )
-        .await,
-        "parent",
-        "an unknown parent",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/units",
-            a,
-            Some(r#"{"name":"x","parent":"one"}"#),
-        )
-        .await,
-        "parent",
-        "a parent of the wrong type",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/units",
-            a,
-            Some(r#"{"name":"x","colour":"red"}"#),
-        )
-        .await,
-        "colour",
-        "an unknown field",
-    );
-    bad(
-        &http(addr, "POST", "/api/units", a, Some("{not json")).await,
-        "body",
-        "a body that is not JSON",
-    );
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/units",
-            a,
-            Some(&format!(r#"{{"name":"一科","parent":{root}}}"#)),
-        )
-        .await,
-        409,
-        "a sibling with the same name",
-    );
-    bad(
-        &http(
-            addr,
-            "PATCH",
-            &format!("/api/units/{root}"),
-            a,
-            Some(&format!(r#"{{"parent":{sub}}}"#)),
-        )
-        .await,
-        "parent",
-        "a unit moved below itself",
-    );
-    status(
-        &http(addr, "PATCH", "/api/units/999999", a, Some(r#"{"name":"y"}"#)).await,
-        404,
-        "an unknown unit",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/units", r#"{"parent":null}"#, 400, "name", "a unit without a name"),
+        ("POST", "/api/units", r#"{"name":"  "}"#, 400, "name", "a blank name"),
+        ("POST", "/api/units", r#"{"name":"a/b"}"#, 400, "name", "a name with a slash"),
+        ("POST", "/api/units", r#"{"name":"x","parent":999999}"#, 400, "parent", "an unknown parent"),
+        ("POST", "/api/units", r#"{"name":"x","parent":"one"}"#, 400, "parent", "a parent of the wrong type"),
+        ("POST", "/api/units", r#"{"name":"x","colour":"red"}"#, 400, "colour", "an unknown field"),
+        ("POST", "/api/units", "{not json", 400, "body", "a body that is not JSON"),
+        ("POST", "/api/units", &format!(r#"{{"name":"一科","parent":{root}}}"#), 409, "", "a sibling with the same name"),
+        ("PATCH", &format!("/api/units/{root}"), &format!(r#"{{"parent":{sub}}}"#), 400, "parent", "a unit moved below itself"),
+        ("PATCH", "/api/units/999999", r#"{"name":"y"}"#, 404, "", "an unknown unit"),
+    ];
+    answers(addr, a, asked).await;
     let r = http(
         addr,
         "PATCH",
@@ -198,6 +141,12 @@ async fn reference_data_through_the_api(api: &TestApi) {
         .expect("imported");
     assert_eq!(v.unit.0, sub, "the subtree's paths followed the rename");
 
+    (root, sub)
+}
+
+/// Vehicles in the sub-unit; returns the one created.
+async fn vehicles(api: &TestApi, a: Option<&str>, root: i64, sub: i64) -> i64 {
+    let addr = api.addr;
     // Vehicles.
     let unit_body = |plate: &str, unit: i64, class: &str| {
         format!(r#"{{"plate":"{plate}","unit":{unit},"class":"{class}"}}"#)
@@ -213,66 +162,15 @@ async fn reference_data_through_the_api(api: &TestApi) {
     status(&r, 201, "a vehicle");
     let vid = r.json()["id"].as_i64().expect("vehicle id");
     assert_eq!(r.json()["class"], "confidential");
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&unit_body("鄂B40002", sub, "limousine")),
-        )
-        .await,
-        "class",
-        "an unknown class",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&format!(r#"{{"unit":{sub},"class":"general"}}"#)),
-        )
-        .await,
-        "plate",
-        "a vehicle without a plate",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&unit_body(" ", sub, "general")),
-        )
-        .await,
-        "plate",
-        "a blank plate",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&unit_body("鄂B40003", 999_999, "general")),
-        )
-        .await,
-        "unit",
-        "an unknown unit",
-    );
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&unit_body(OWN_PLATE, sub, "general")),
-        )
-        .await,
-        409,
-        "a plate taken",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/vehicles", &unit_body("鄂B40002", sub, "limousine"), 400, "class", "an unknown class"),
+        ("POST", "/api/vehicles", &format!(r#"{{"unit":{sub},"class":"general"}}"#), 400, "plate", "a vehicle without a plate"),
+        ("POST", "/api/vehicles", &unit_body(" ", sub, "general"), 400, "plate", "a blank plate"),
+        ("POST", "/api/vehicles", &unit_body("鄂B40003", 999_999, "general"), 400, "unit", "an unknown unit"),
+        ("POST", "/api/vehicles", &unit_body(OWN_PLATE, sub, "general"), 409, "", "a plate taken"),
+    ];
+    answers(addr, a, asked).await;
     let r = http(
         addr,
         "PATCH",
@@ -283,54 +181,27 @@ async fn reference_data_through_the_api(api: &TestApi) {
     .await;
     status(&r, 200, "a class change");
     assert_eq!(r.json()["class"], "emergency");
-    bad(
-        &http(
-            addr,
-            "PATCH",
-            &format!("/api/vehicles/{vid}"),
-            a,
-            Some(r#"{"class":"tank"}"#),
-        )
-        .await,
-        "class",
-        "a bad class change",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            &format!("/api/vehicles/{vid}"),
-            a,
-            Some(&format!(r#"{{"plate":"{OWN_PLATE}"}}"#)),
-        )
-        .await,
-        409,
-        "a plate change onto another car's plate",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/vehicles/999999",
-            a,
-            Some(r#"{"class":"general"}"#),
-        )
-        .await,
-        404,
-        "an unknown vehicle",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PATCH", &format!("/api/vehicles/{vid}"), r#"{"class":"tank"}"#, 400, "class", "a bad class change"),
+        ("PATCH", &format!("/api/vehicles/{vid}"), &format!(r#"{{"plate":"{OWN_PLATE}"}}"#), 409, "", "a plate change onto another car's plate"),
+        ("PATCH", "/api/vehicles/999999", r#"{"class":"general"}"#, 404, "", "an unknown vehicle"),
+    ];
+    answers(addr, a, asked).await;
     // A unit with vehicles or sub-units stays.
-    status(
-        &http(addr, "DELETE", &format!("/api/units/{sub}"), a, None).await,
-        409,
-        "a unit with vehicles",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/units/{root}"), a, None).await,
-        409,
-        "a unit with sub-units",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/units/{sub}"), "", 409, "", "a unit with vehicles"),
+        ("DELETE", &format!("/api/units/{root}"), "", 409, "", "a unit with sub-units"),
+    ];
+    answers(addr, a, asked).await;
 
+    vid
+}
+
+/// Terminals bound to vehicle `vid`, then vehicles and units deleted.
+async fn terminals(api: &TestApi, a: Option<&str>, vid: i64) {
+    let addr = api.addr;
     // Terminals.
     let r = http(
         addr,
@@ -387,47 +258,14 @@ async fn reference_data_through_the_api(api: &TestApi) {
             what,
         );
     }
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/terminals",
-            a,
-            Some(r#"{"phone":"13700000002","terminal_id":"T9"}"#),
-        )
-        .await,
-        409,
-        "a phone taken",
-    );
-    bad(
-        &http(
-            addr,
-            "PATCH",
-            "/api/terminals/12ab",
-            a,
-            Some(r#"{"reset_auth_code":true}"#),
-        )
-        .await,
-        "phone",
-        "a bad phone in the path",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/terminals/13799999999",
-            a,
-            Some(r#"{"reset_auth_code":true}"#),
-        )
-        .await,
-        404,
-        "an unknown terminal",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/vehicles/{vid}"), a, None).await,
-        409,
-        "a vehicle with a terminal",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/terminals", r#"{"phone":"13700000002","terminal_id":"T9"}"#, 409, "", "a phone taken"),
+        ("PATCH", "/api/terminals/12ab", r#"{"reset_auth_code":true}"#, 400, "phone", "a bad phone in the path"),
+        ("PATCH", "/api/terminals/13799999999", r#"{"reset_auth_code":true}"#, 404, "", "an unknown terminal"),
+        ("DELETE", &format!("/api/vehicles/{vid}"), "", 409, "", "a vehicle with a terminal"),
+    ];
+    answers(addr, a, asked).await;
     let r = http(
         addr,
         "PATCH",
@@ -438,46 +276,34 @@ async fn reference_data_through_the_api(api: &TestApi) {
     .await;
     status(&r, 200, "an unbinding");
     assert!(r.json()["vehicle"].is_null());
-    status(
-        &http(addr, "DELETE", "/api/terminals/13700000002", a, None).await,
-        204,
-        "a terminal deleted",
-    );
-    status(
-        &http(addr, "DELETE", "/api/terminals/13700000002", a, None).await,
-        404,
-        "a terminal deleted twice",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", "/api/terminals/13700000002", "", 204, "", "a terminal deleted"),
+        ("DELETE", "/api/terminals/13700000002", "", 404, "", "a terminal deleted twice"),
+    ];
+    answers(addr, a, asked).await;
     // A car with a stored track stays; one without goes, and so does its emptied unit.
     let own = api.vid(OWN_PLATE);
-    status(
-        &http(addr, "DELETE", &format!("/api/vehicles/{own}"), a, None).await,
-        409,
-        "a vehicle with a track",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/vehicles/{vid}"), a, None).await,
-        204,
-        "a vehicle deleted",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/vehicles/{vid}"), a, None).await,
-        404,
-        "a vehicle deleted twice",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/vehicles/{own}"), "", 409, "", "a vehicle with a track"),
+        ("DELETE", &format!("/api/vehicles/{vid}"), "", 204, "", "a vehicle deleted"),
+        ("DELETE", &format!("/api/vehicles/{vid}"), "", 404, "", "a vehicle deleted twice"),
+    ];
+    answers(addr, a, asked).await;
     let r = http(addr, "POST", "/api/units", a, Some(r#"{"name":"临时组"}"#)).await;
     let empty = r.json()["id"].as_i64().expect("unit id");
-    status(
-        &http(addr, "DELETE", &format!("/api/units/{empty}"), a, None).await,
-        204,
-        "an empty unit deleted",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/units/{empty}"), a, None).await,
-        404,
-        "a unit deleted twice",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/units/{empty}"), "", 204, "", "an empty unit deleted"),
+        ("DELETE", &format!("/api/units/{empty}"), "", 404, "", "a unit deleted twice"),
+    ];
+    answers(addr, a, asked).await;
+}
 
+/// Geofences in the import's GeoJSON format; a depot follows renames of the unit tree under `root`.
+async fn geofences(api: &TestApi, a: Option<&str>, root: i64) {
+    let addr = api.addr;
     // Geofences, in the import's GeoJSON format.
     let stamp0 = api.store.rules().reference_stamp().await.expect("stamp");
     let r = http(
@@ -519,26 +345,19 @@ async fn reference_data_through_the_api(api: &TestApi) {
     ] {
         bad(&http(addr, "POST", "/api/geofences", a, Some(&body)).await, field, what);
     }
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/geofences",
-            a,
-            Some(&fence("湖畔会所", "prohibited", "")),
-        )
-        .await,
-        409,
-        "a fence with a taken kind and name",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/geofences", &fence("湖畔会所", "prohibited", ""), 409, "", "a fence with a taken kind and name"),
+    ];
+    answers(addr, a, asked).await;
     let depot = fence("一科停车场", "depot", r#","unit":"审计署/一科""#);
     let r = http(addr, "PUT", &format!("/api/geofences/{fid}"), a, Some(&depot)).await;
     status(&r, 200, "a fence replaced");
-    status(
-        &http(addr, "PUT", "/api/geofences/999999", a, Some(&depot)).await,
-        404,
-        "an unknown fence",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PUT", "/api/geofences/999999", &depot, 404, "", "an unknown fence"),
+    ];
+    answers(addr, a, asked).await;
     // A depot names its unit by path, and follows a rename of the unit or of a unit above it.
     let rename = |name: &'static str| async move {
         let body = format!(r#"{{"name":"{name}"}}"#);
@@ -578,21 +397,25 @@ async fn reference_data_through_the_api(api: &TestApi) {
         "{features:?}"
     );
     let stamp2 = api.store.rules().reference_stamp().await.expect("stamp");
-    status(
-        &http(addr, "DELETE", &format!("/api/geofences/{fid}"), a, None).await,
-        204,
-        "a fence deleted",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/geofences/{fid}"), "", 204, "", "a fence deleted"),
+    ];
+    answers(addr, a, asked).await;
     assert!(
         api.store.rules().reference_stamp().await.expect("stamp") > stamp2,
         "a deletion moves the reference stamp"
     );
-    status(
-        &http(addr, "DELETE", &format!("/api/geofences/{fid}"), a, None).await,
-        404,
-        "a fence deleted twice",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/geofences/{fid}"), "", 404, "", "a fence deleted twice"),
+    ];
+    answers(addr, a, asked).await;
+}
 
+/// Orders and filings, written by dispatchers; returns a supervisor's session.
+async fn orders(api: &TestApi) -> String {
+    let addr = api.addr;
     // Orders and filings: dispatchers write them.
     let dispatcher = api.login("dispatcher").await;
     let d = Some(dispatcher.as_str());
@@ -651,18 +474,11 @@ async fn reference_data_through_the_api(api: &TestApi) {
             what,
         );
     }
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/orders",
-            d,
-            Some(&order("PC-1", SUB_PLATE, "approved")),
-        )
-        .await,
-        409,
-        "an order id taken",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/orders", &order("PC-1", SUB_PLATE, "approved"), 409, "", "an order id taken"),
+    ];
+    answers(addr, d, asked).await;
     let before = api.store.rules().reference_stamp().await.expect("stamp");
     let r = http(
         addr,
@@ -686,35 +502,13 @@ async fn reference_data_through_the_api(api: &TestApi) {
         changed.iter().any(|o| o.id == "PC-1" && o.state == "approved"),
         "the reload sees the approval as a change to re-evaluate: {changed:?}"
     );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/orders/PC-1",
-            d,
-            Some(r#"{"state":"requested"}"#),
-        )
-        .await,
-        409,
-        "an approved order back to requested",
-    );
-    bad(
-        &http(addr, "PATCH", "/api/orders/PC-1", d, Some(r#"{"state":"done"}"#)).await,
-        "state",
-        "an unknown state",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/orders/PC-404",
-            d,
-            Some(r#"{"state":"approved"}"#),
-        )
-        .await,
-        404,
-        "an unknown order",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PATCH", "/api/orders/PC-1", r#"{"state":"requested"}"#, 409, "", "an approved order back to requested"),
+        ("PATCH", "/api/orders/PC-1", r#"{"state":"done"}"#, 400, "state", "an unknown state"),
+        ("PATCH", "/api/orders/PC-404", r#"{"state":"approved"}"#, 404, "", "an unknown order"),
+    ];
+    answers(addr, d, asked).await;
     let r = http(
         addr,
         "GET",
@@ -728,60 +522,36 @@ async fn reference_data_through_the_api(api: &TestApi) {
     .await;
     status(&r, 200, "orders by plate and state");
     assert_eq!(r.json().as_array().map(Vec::len), Some(1));
-    bad(
-        &http(addr, "GET", "/api/orders?from=yesterday", d, None).await,
-        "from",
-        "a bad from",
-    );
-    bad(
-        &http(addr, "GET", "/api/orders?state=maybe", d, None).await,
-        "state",
-        "a bad state filter",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("GET", "/api/orders?from=yesterday", "", 400, "from", "a bad from"),
+        ("GET", "/api/orders?state=maybe", "", 400, "state", "a bad state filter"),
+    ];
+    answers(addr, d, asked).await;
     let sup = api.login("supervisor").await;
-    status(
-        &http(
-            addr,
-            "GET",
-            &format!("/api/orders?plate={}", enc(FOREIGN_PLATE)),
-            Some(&sup),
-            None,
-        )
-        .await,
-        403,
-        "a supervisor asking for another unit's orders",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("GET", &format!("/api/orders?plate={}", enc(FOREIGN_PLATE)), "", 403, "", "a supervisor asking for another unit's orders"),
+    ];
+    answers(addr, Some(&sup), asked).await;
 
+    sup
+}
+
+/// Calendars in the import's TOML format.
+async fn calendars(api: &TestApi, a: Option<&str>) {
+    let addr = api.addr;
     // Calendars, in the import's TOML format.
     let r = http(addr, "PUT", "/api/calendars/2031", a, Some(CALENDAR_2031)).await;
     status(&r, 201, "a new calendar year");
-    status(
-        &http(addr, "PUT", "/api/calendars/2031", a, Some(CALENDAR_2031)).await,
-        200,
-        "a calendar year replaced",
-    );
-    bad(
-        &http(addr, "PUT", "/api/calendars/2032", a, Some(CALENDAR_2031)).await,
-        "year",
-        "a file for another year",
-    );
-    bad(
-        &http(addr, "PUT", "/api/calendars/twenty", a, Some(CALENDAR_2031)).await,
-        "year",
-        "a year that is not a number",
-    );
-    bad(
-        &http(
-            addr,
-            "PUT",
-            "/api/calendars/2031",
-            a,
-            Some(&CALENDAR_2031.replace("2031-01-01\"\n", "2031-02-30\"\n")),
-        )
-        .await,
-        "line",
-        "an impossible date",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PUT", "/api/calendars/2031", &CALENDAR_2031, 200, "", "a calendar year replaced"),
+        ("PUT", "/api/calendars/2032", &CALENDAR_2031, 400, "year", "a file for another year"),
+        ("PUT", "/api/calendars/twenty", &CALENDAR_2031, 400, "year", "a year that is not a number"),
+        ("PUT", "/api/calendars/2031", &CALENDAR_2031.replace("2031-01-01\"\n", "2031-02-30\"\n"), 400, "line", "an impossible date"),
+    ];
+    answers(addr, a, asked).await;
     let years = http(addr, "GET", "/api/calendars", a, None).await.json();
     let y2031 = years
         .as_array()
@@ -789,7 +559,11 @@ async fn reference_data_through_the_api(api: &TestApi) {
         .expect("2031 listed");
     assert_eq!(y2031["source"], "stored");
     assert_eq!(y2031["holidays"][0]["first"], "2031-01-01");
+}
 
+/// Trips and stops of a range; returns the inspector's session.
+async fn trips(api: &TestApi) -> String {
+    let addr = api.addr;
     // Trips and stops of a range, audited like a replay.
     let inspector = api.login("inspector").await;
     let r = http(
@@ -803,19 +577,18 @@ async fn reference_data_through_the_api(api: &TestApi) {
     status(&r, 200, "trips");
     assert_eq!(r.json()["points"], 60);
     assert_eq!(r.json()["trips"].as_array().map(Vec::len), Some(1));
-    bad(
-        &http(
-            addr,
-            "GET",
-            &format!("/api/vehicles/{}/trips?from={TO}&to={FROM}", api.vid(OWN_PLATE)),
-            Some(&inspector),
-            None,
-        )
-        .await,
-        "to",
-        "a range that ends before it starts",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("GET", &format!("/api/vehicles/{}/trips?from={TO}&to={FROM}", api.vid(OWN_PLATE)), "", 400, "to", "a range that ends before it starts"),
+    ];
+    answers(addr, Some(&inspector), asked).await;
 
+    inspector
+}
+
+/// Disabling a user ends their sessions and their logins.
+async fn users(api: &TestApi, a: Option<&str>, inspector: &str) {
+    let addr = api.addr;
     // Disabling a user ends their sessions and their logins.
     let r = http(
         addr,
@@ -826,11 +599,11 @@ async fn reference_data_through_the_api(api: &TestApi) {
     )
     .await;
     status(&r, 200, "a user disabled");
-    status(
-        &http(addr, "GET", "/api/me", Some(&inspector), None).await,
-        401,
-        "a disabled user's session",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("GET", "/api/me", "", 401, "", "a disabled user's session"),
+    ];
+    answers(addr, Some(&inspector), asked).await;
     let login = http(
         addr,
         "POST",
@@ -840,49 +613,20 @@ async fn reference_data_through_the_api(api: &TestApi) {
     )
     .await;
     status(&login, 401, "a disabled user's login");
-    bad(
-        &http(
-            addr,
-            "PATCH",
-            "/api/users/inspector",
-            a,
-            Some(r#"{"disabled":"yes"}"#),
-        )
-        .await,
-        "disabled",
-        "a disabled flag that is not a boolean",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/users/administrator",
-            a,
-            Some(r#"{"disabled":true}"#),
-        )
-        .await,
-        409,
-        "an administrator disabling themselves",
-    );
-    status(
-        &http(addr, "PATCH", "/api/users/ghost", a, Some(r#"{"disabled":true}"#)).await,
-        404,
-        "an unknown user",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/users/inspector",
-            a,
-            Some(r#"{"disabled":false}"#),
-        )
-        .await,
-        200,
-        "a user enabled again",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PATCH", "/api/users/inspector", r#"{"disabled":"yes"}"#, 400, "disabled", "a disabled flag that is not a boolean"),
+        ("PATCH", "/api/users/administrator", r#"{"disabled":true}"#, 409, "", "an administrator disabling themselves"),
+        ("PATCH", "/api/users/ghost", r#"{"disabled":true}"#, 404, "", "an unknown user"),
+        ("PATCH", "/api/users/inspector", r#"{"disabled":false}"#, 200, "", "a user enabled again"),
+    ];
+    answers(addr, a, asked).await;
     api.login("inspector").await;
+}
 
+/// Every change is in the chained audit log; a supervisor cannot write orders.
+async fn audit(api: &TestApi, sup: &str) {
+    let addr = api.addr;
     // Every change is in the chained audit log.
     let log = api.store.access().audit(0, 10_000).await.expect("audit");
     let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
@@ -919,19 +663,26 @@ async fn reference_data_through_the_api(api: &TestApi) {
         Ok(log.len() as u64)
     );
     // Only the dispatcher's own unit scope rule applies to them: a supervisor cannot write orders.
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/orders",
-            Some(&sup),
-            Some(&order("PC-9", SUB_PLATE, "requested")),
-        )
-        .await,
-        403,
-        "a supervisor writing an order",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/orders", &order("PC-9", SUB_PLATE, "requested"), 403, "", "a supervisor writing an order"),
+    ];
+    answers(addr, Some(&sup), asked).await;
     let _ = SUPERVISOR_UNIT;
+}
+
+async fn reference_data_through_the_api(api: &TestApi) {
+    let admin = api.login("administrator").await;
+    let a = Some(admin.as_str());
+    let (root, sub) = units(api, a).await;
+    let vid = vehicles(api, a, root, sub).await;
+    terminals(api, a, vid).await;
+    geofences(api, a, root).await;
+    let sup = orders(api).await;
+    calendars(api, a).await;
+    let inspector = trips(api).await;
+    users(api, a, &inspector).await;
+    audit(api, &sup).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1166,19 +917,12 @@ async fn wait_for(
     secs: u64,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
+    let limit = std::time::Duration::from_secs(secs);
+    tianshu_e2e::wait_for(&format!("{path} to get there"), limit, || async {
         let r = http(addr, "GET", path, Some(cookie), None).await;
-        if r.status == 200 && done(&r.json()) {
-            return r.json();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never got there: {}",
-            r.body
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+        (r.status == 200 && done(&r.json())).then(|| r.json())
+    })
+    .await
 }
 
 /// The real binary with its rules running: a rest-day trip raises an out-of-hours case; a dispatcher

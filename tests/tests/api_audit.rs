@@ -2,7 +2,6 @@
 //! where and how many rows; the hash chain exposes an edited or deleted record, on both backends, and
 //! `tianshu audit verify` names the first broken one.
 
-
 use std::process::Command;
 use std::sync::Arc;
 

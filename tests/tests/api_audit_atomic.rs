@@ -4,7 +4,6 @@
 //! a deletion leaves the record in place; once the log accepts again, the same requests succeed and
 //! each change is named by exactly one audit record.
 
-
 use std::net::SocketAddr;
 
 use tianshu_e2e::api::{PASSWORD, Scratch, http};

@@ -1,13 +1,12 @@
 //! The live feed over a real WebSocket: a snapshot of what the user may see, then position and alert
 //! deltas of committed points; a supervisor never receives another unit's vehicle.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use tianshu_e2e::api::*;
 use futures_util::StreamExt;
 use tianshu_api::live::AlertEvent;
+use tianshu_e2e::api::*;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 

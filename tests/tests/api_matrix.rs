@@ -2,12 +2,11 @@
 //! session at all), with a supervisor also asking for another unit's vehicle, track, export, live feed
 //! and case. A refusal is 401/403 and carries no location data.
 
-
 use std::sync::Arc;
 
-use tianshu_e2e::api::*;
 use tianshu_api::cases::CaseView;
 use tianshu_api::{ROUTES, RouteSpec};
+use tianshu_e2e::api::*;
 use tianshu_model::Timestamp;
 use tianshu_store::access::Role;
 

@@ -3,7 +3,6 @@
 //! version never both win, an edit from a stale version (in the body or `If-Match`) is refused with
 //! 409 and changes nothing, and a change whose audit record cannot be written is not stored.
 
-
 use std::sync::Arc;
 
 use tianshu_e2e::api::{OWN_PLATE, Resp, Scratch, TestApi, http, http_with};

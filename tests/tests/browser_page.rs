@@ -3,14 +3,13 @@
 //! alert inbox, the API over a case book with open cases; downlink commands go through the gateway to the
 //! demo's simulated terminals over TCP. Screenshots go to `tests/artifacts/`.
 
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use tianshu_e2e::api::*;
 use tianshu_api::cases::CaseView;
+use tianshu_e2e::api::*;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -2,7 +2,6 @@
 //! defaults, `config check` names the offending key and line, secrets are never printed, and the Prometheus
 //! rules load in `promtool`.
 
-
 use std::process::Command;
 
 use tianshu_e2e::*;

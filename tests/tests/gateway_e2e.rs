@@ -2,11 +2,10 @@
 //! and PostgreSQL). Terminals register, authenticate, report, backfill a blind area and retransmit; the
 //! ledger of acknowledged points and the store agree exactly; an auth code survives a restart.
 
-
 use std::time::Duration;
 
-use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision, sources, stored_points};
 use tianshu_e2e::gateway::serve;
+use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision, sources, stored_points};
 use tianshu_e2e::{Scratch, assert_metrics_at_least, http_get};
 use tianshu_jt808::{Header, Message};
 use tianshu_model::PositionSource;
@@ -89,7 +88,11 @@ async fn scenario(scratch: &Scratch, dir: &std::path::Path) {
         &metrics,
         &[
             ("tianshu_jt808_points_backfilled_total", "", 10.0),
-            ("tianshu_jt808_unsupported_messages_total", r#"msg_id="0x0301""#, 1.0),
+            (
+                "tianshu_jt808_unsupported_messages_total",
+                r#"msg_id="0x0301""#,
+                1.0,
+            ),
             ("tianshu_jt808_ack_latency_seconds_count", "", 80.0),
         ],
     );

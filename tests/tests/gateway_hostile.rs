@@ -4,11 +4,10 @@
 //! stored, and the well-behaved fleet (connecting from another loopback address, 127.0.0.2) loses no point
 //! and no acknowledgement.
 
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use tianshu_e2e::gateway::{Ledger, Terminal, phone, serve, point, provision, stored_points};
+use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision, serve, stored_points};
 use tianshu_e2e::{Scratch, assert_metrics_at_least};
 use tianshu_jt808::{Header, Message, Subpackage};
 use tianshu_store::Store;
@@ -219,7 +218,11 @@ async fn hostile_clients_get_clear_outcomes_and_the_fleet_loses_nothing() {
     assert_metrics_at_least(
         &metrics,
         &[
-            ("tianshu_jt808_connections_refused_total", r#"reason="per_ip_cap""#, 600.0),
+            (
+                "tianshu_jt808_connections_refused_total",
+                r#"reason="per_ip_cap""#,
+                600.0,
+            ),
             ("tianshu_jt808_auth_failures_total", r#"reason="wrong_code""#, 3.0),
             ("tianshu_jt808_auth_failures_total", r#"reason="throttled""#, 1.0),
             ("tianshu_jt808_subpackages_total", r#"outcome="refused""#, 1.0),

@@ -4,7 +4,6 @@
 //! at 127.0.0.1:1883 never see each other's messages. Tests whose broker settings matter (an unlimited queue
 //! for a persistent session during a kill) start a Mosquitto of their own on a free loopback port.
 
-
 use std::time::Duration;
 
 use tianshu_e2e::mqtt::*;

@@ -5,7 +5,6 @@
 //! a free loopback port, trust authentication, dropped at the end even when the test fails): the cluster
 //! other tests use at 127.0.0.1:5432 is never touched.
 
-
 use std::process::Command;
 use std::time::Duration;
 

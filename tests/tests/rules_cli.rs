@@ -3,7 +3,6 @@
 //! stored track, against the embedded store and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-
 use std::process::Output;
 
 use tianshu_e2e::{Scratch, tianshu_bin};

@@ -2,7 +2,6 @@
 //! against the embedded store and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-
 use std::process::Output;
 
 use tianshu_e2e::{Scratch, T0_SECS, point, tianshu_bin};

@@ -1,7 +1,6 @@
 //! Crash tests: a child process appends through the store API from several concurrent appenders and is
 //! killed with SIGKILL right after an append resolves; on reopen, every acknowledged point is there.
 
-
 use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;
 

@@ -3,7 +3,6 @@
 //! must reach it at least once.
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
-
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 

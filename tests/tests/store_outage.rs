@@ -5,7 +5,6 @@
 //! cuts every connection and refuses new ones, exactly what a database restart looks like to a client.
 #![allow(clippy::unwrap_used)]
 
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -20,10 +20,16 @@ use support::{Scratch, local, wait_for};
 
 /// A 30-minute Saturday trip (2026-11-28 is an ordinary rest day), one fix every 30 s, then parked.
 fn saturday_trip(vehicle: VehicleId, alarm: u32) -> Vec<Position> {
-    trip(local("2026-11-28 10:00:00"), (30_200_000, 115_000_000), 1000, true, 80)
-        .into_iter()
-        .map(|f| f.vehicle(vehicle.0).alarm(alarm).build())
-        .collect()
+    trip(
+        local("2026-11-28 10:00:00"),
+        (30_200_000, 115_000_000),
+        1000,
+        true,
+        80,
+    )
+    .into_iter()
+    .map(|f| f.vehicle(vehicle.0).alarm(alarm).build())
+    .collect()
 }
 
 /// Delivery to a generic webhook, a DingTalk robot that keeps failing, and the unit's supervisor by
@@ -76,7 +82,11 @@ fn delivering_config(good_url: String, bad_url: String, smtp_port: u16) -> Alert
     }
 }
 
-on_both_backends!(points_become_delivered_cases_on, points_become_delivered_cases, "e2e");
+on_both_backends!(
+    points_become_delivered_cases_on,
+    points_become_delivered_cases,
+    "e2e"
+);
 
 /// The office webhook and the e-mail went out; the broken robot is still pending after a 500.
 #[track_caller]
@@ -95,16 +105,12 @@ fn assert_delivered(deliveries: &[tianshu_store::rules::Delivery]) {
         sent.contains(&("webhook:office", "office")),
         "the outbox names the webhook, not its URL"
     );
-    let broken = deliveries
-        .iter()
-        .find(|d| d.channel == "webhook:broken")
-        .unwrap();
+    let broken = deliveries.iter().find(|d| d.channel == "webhook:broken").unwrap();
     assert_eq!(broken.state, "pending");
     assert!(
         broken.attempts >= 1 && broken.last_error.as_deref().unwrap_or("").contains("500"),
         "{broken:?}"
     );
-
 }
 
 async fn points_become_delivered_cases(scratch: Scratch) {
@@ -158,7 +164,8 @@ async fn points_become_delivered_cases(scratch: Scratch) {
     assert!(mail.contains("chief@example.invalid"), "{mail}");
     assert!(mail.to_ascii_lowercase().contains("subject:"), "{mail}");
     // The broken DingTalk robot got the markdown body, answered 500, and is being retried.
-    let ding: serde_json::Value = serde_json::from_str(&bad.wait_nth(0, "dingtalk attempt", WAIT).await).unwrap();
+    let ding: serde_json::Value =
+        serde_json::from_str(&bad.wait_nth(0, "dingtalk attempt", WAIT).await).unwrap();
     assert_eq!(ding["msgtype"], "markdown");
     assert!(ding["markdown"]["text"].as_str().unwrap().contains("鄂B12345"));
     let _second_attempt = bad.wait_nth(1, "dingtalk retry", WAIT).await;
@@ -177,7 +184,7 @@ async fn points_become_delivered_cases(scratch: Scratch) {
     assert_eq!(case_id, notice.case_id);
 
     // Unexplained, it escalates by itself (after one second in this configuration).
-    let escalated = wait_for("auto-escalation", async || {
+    let escalated = wait_for("auto-escalation", || async {
         let c = store.cases().case(case_id).await.unwrap().unwrap();
         (c.state == CaseState::Escalated).then_some(c)
     })
@@ -194,7 +201,7 @@ async fn points_become_delivered_cases(scratch: Scratch) {
         )
         .await
         .unwrap();
-    let detail = wait_for("withdrawal", async || {
+    let detail = wait_for("withdrawal", || async {
         let d = case_detail(&store, case_id).await.unwrap().unwrap();
         (d.case.state == CaseState::Withdrawn).then_some(d)
     })
@@ -213,7 +220,7 @@ async fn points_become_delivered_cases(scratch: Scratch) {
         .append_points(&saturday_trip(other.id, 1 << AlarmBit::PowerLost as u8))
         .await
         .unwrap();
-    let tamper = wait_for("tamper case", async || {
+    let tamper = wait_for("tamper case", || async {
         let cs = store
             .cases()
             .cases(&CaseFilter {

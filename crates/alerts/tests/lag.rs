@@ -78,7 +78,7 @@ async fn lagging_evaluator_raises_every_case(scratch: Scratch) {
         .await
         .unwrap();
     for (car, _) in &cars {
-        wait_for("every car's case to end", async || {
+        wait_for("every car's case to end", || async {
             let cases = out_of_hours_cases(&store, *car).await;
             cases
                 .iter()
@@ -110,4 +110,8 @@ async fn lagging_evaluator_raises_every_case(scratch: Scratch) {
     drop(scratch);
 }
 
-on_both_backends!(a_lagging_evaluator_raises_every_case, lagging_evaluator_raises_every_case, "lag");
+on_both_backends!(
+    a_lagging_evaluator_raises_every_case,
+    lagging_evaluator_raises_every_case,
+    "lag"
+);

@@ -11,8 +11,8 @@ use tianshu_model::{PositionSource, Timestamp};
 use tianshu_sim::files::registry_csv;
 use tianshu_sim::scenario::TerminalScenarios;
 use tianshu_sim::{Fleet, FleetConfig, LedgerEntry, World, WorldConfig};
-use tianshu_testkit::{WAIT, wait_until};
 use tianshu_store::Store;
+use tianshu_testkit::{WAIT, wait_until};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -21,7 +21,7 @@ const FRIDAY_MORNING_MS: i64 = 1_795_743_000_000;
 
 /// Waits until `cond` holds (the test kit's wait, for a plain condition).
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    wait_until(what, WAIT, async || cond()).await;
+    wait_until(what, WAIT, || std::future::ready(cond())).await;
 }
 
 fn gateway(store: &Store, listener: TcpListener) -> CancellationToken {

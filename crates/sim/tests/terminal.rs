@@ -211,7 +211,7 @@ const FRIDAY_MORNING_MS: i64 = 1_795_743_000_000;
 
 /// Waits until `cond` holds (the test kit's wait, for a plain condition).
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    wait_until(what, WAIT, async || cond()).await;
+    wait_until(what, WAIT, || std::future::ready(cond())).await;
 }
 
 #[tokio::test]

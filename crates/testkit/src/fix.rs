@@ -107,7 +107,10 @@ pub fn point(vehicle: i64, secs: i64) -> Position {
     Fix::after_t0(secs)
         .vehicle(vehicle)
         .received_after(1000)
-        .at_e6(30_200_000 + (secs % 10_000) as i32 * 10, 115_000_000 + vehicle as i32)
+        .at_e6(
+            30_200_000 + (secs % 10_000) as i32 * 10,
+            115_000_000 + vehicle as i32,
+        )
         .altitude(25)
         .heading(420, (secs % 360) as u16)
         .build()
@@ -144,13 +147,22 @@ mod tests {
     fn a_trip_goes_out_and_back_then_parks() {
         let t = trip(Timestamp::from_secs(0), (1, 10), 5, true, 80);
         let lon: Vec<i32> = t.iter().map(|f| f.build().lon_e6).collect();
-        assert_eq!((lon[0], lon[30], lon[31], lon[60], lon[61], lon[80]), (10, 160, 155, 10, 10, 10));
+        assert_eq!(
+            (lon[0], lon[30], lon[31], lon[60], lon[61], lon[80]),
+            (10, 160, 155, 10, 10, 10)
+        );
         let last = t[80].build();
         assert_eq!((last.speed_dkmh, last.status.0), (0, StatusFlags::FIXED));
         assert_eq!(last.fix_time, Timestamp::from_secs(2400));
         assert_eq!(last.recv_time, Timestamp::from_secs(2401));
         let one_way = trip(Timestamp::from_secs(0), (1, 10), 5, false, 100);
-        assert_eq!((one_way[60].build().lon_e6, one_way[100].build().lon_e6), (310, 310));
-        assert_eq!(one_way[60].build().status.0, StatusFlags::FIXED | StatusFlags::ACC_ON);
+        assert_eq!(
+            (one_way[60].build().lon_e6, one_way[100].build().lon_e6),
+            (310, 310)
+        );
+        assert_eq!(
+            one_way[60].build().status.0,
+            StatusFlags::FIXED | StatusFlags::ACC_ON
+        );
     }
 }

@@ -35,7 +35,10 @@ impl<T: Clone> Received<T> {
 
     /// Item `n` (from 0) once it came; panics naming `what` after `limit`.
     pub async fn wait_nth(&self, n: usize, what: &str, limit: Duration) -> T {
-        crate::wait_for(what, limit, async || self.0.lock().ok().and_then(|v| v.get(n).cloned())).await
+        crate::wait_for(what, limit, || {
+            std::future::ready(self.0.lock().ok().and_then(|v| v.get(n).cloned()))
+        })
+        .await
     }
 
     fn push(&self, item: T) {

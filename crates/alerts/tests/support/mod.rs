@@ -18,13 +18,19 @@ pub fn local(s: &str) -> Timestamp {
 /// A Saturday trip (2026-11-28 is an ordinary rest day), one fix every 30 s: moving for 30 minutes,
 /// then parked with the ignition off for 20. Point `i` is at 10:00 + 30 s x i.
 pub fn saturday_trip(vehicle: VehicleId, phone: u128) -> Vec<Position> {
-    trip(local("2026-11-28 10:00:00"), (30_200_000, 115_000_000), 300, false, 100)
-        .into_iter()
-        .map(|f| Position {
-            vehicle,
-            ..f.phone(Phone(phone)).build()
-        })
-        .collect()
+    trip(
+        local("2026-11-28 10:00:00"),
+        (30_200_000, 115_000_000),
+        300,
+        false,
+        100,
+    )
+    .into_iter()
+    .map(|f| Position {
+        vehicle,
+        ..f.phone(Phone(phone)).build()
+    })
+    .collect()
 }
 
 /// The out-of-hours cases of `vehicle`, by start.
@@ -44,6 +50,6 @@ pub async fn out_of_hours_cases(store: &Store, vehicle: VehicleId) -> Vec<AlertC
 
 /// Waits until `f` answers `Some`, polling; panics naming `what` after a generous deadline (this is
 /// waiting for the system to act, not a performance assertion).
-pub async fn wait_for<T>(what: &str, f: impl AsyncFnMut() -> Option<T>) -> T {
+pub async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(what: &str, f: impl FnMut() -> F) -> T {
     tianshu_testkit::wait_for(what, WAIT, f).await
 }
