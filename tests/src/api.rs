@@ -175,6 +175,11 @@ impl TestApi {
         }
     }
 
+    /// Opens `scratch`, seeds it, and serves the API with no case book.
+    pub async fn seeded(scratch: Scratch) -> TestApi {
+        TestApi::start(scratch, Arc::new(tianshu_api::NoCases)).await
+    }
+
     /// A vehicle id by plate.
     pub fn vid(&self, plate: &str) -> i64 {
         self.vehicles[plate].id.0

@@ -5,11 +5,11 @@
 //! that survives a restart of the server.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use tianshu_e2e::api::{
     FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, http,
 };
+use tianshu_e2e::{ScratchDir, on_both_backends};
 use tianshu_model::Timestamp;
 use tianshu_store::Store;
 use tianshu_store::access::{NewUser, Role, verify_stored_chain};
@@ -685,58 +685,67 @@ async fn reference_data_through_the_api(api: &TestApi) {
     audit(api, &sup).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_reference_data_through_the_api() {
-    let api = TestApi::start(Scratch::embedded("api-admin"), Arc::new(tianshu_api::NoCases)).await;
-    reference_data_through_the_api(&api).await;
+async fn reference_data(scratch: Scratch) {
+    reference_data_through_the_api(&TestApi::seeded(scratch).await).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_reference_data_through_the_api() {
-    let api = TestApi::start(
-        Scratch::postgres("api_admin").await,
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
-    reference_data_through_the_api(&api).await;
+on_both_backends!(reference_data_through_the_api, reference_data, "api_admin");
+
+/// Creates users (name, role) with [`PASSWORD`] in the store at `url`, with no unit.
+async fn seed_users(url: &str, users: &[(&str, Role)]) {
+    let store = Store::open(url).await.expect("opening the store");
+    for &(username, role) in users {
+        store
+            .access()
+            .create_user(&NewUser {
+                username: username.into(),
+                role,
+                unit: None,
+                password_hash: tianshu_api::hash_password(PASSWORD).expect("hash"),
+            })
+            .await
+            .expect("a user");
+    }
+}
+
+/// Logs `who` in at `addr`; the cookie pair to send back.
+async fn login_at(addr: SocketAddr, who: &str) -> String {
+    let body = format!(r#"{{"username":"{who}","password":"{PASSWORD}"}}"#);
+    let r = http(addr, "POST", "/api/session", None, Some(&body)).await;
+    status(&r, 200, "login");
+    r.header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// The store at `url` holds the session of `cookie` under its hash, never under the token.
+async fn assert_stored_hashed(url: &str, cookie: &str) {
+    let token = cookie.split_once('=').map(|(_, v)| v).expect("token");
+    let store = Store::open(url).await.expect("opening the store");
+    let hash = tianshu_store::access::session_token_hash(token);
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let session = |key: String| {
+        let store = store.clone();
+        async move { store.access().session(&key, now).await.expect("session") }
+    };
+    assert!(session(hash).await.is_some(), "stored under its hash");
+    assert!(
+        session(token.to_string()).await.is_none(),
+        "not under the token itself"
+    );
 }
 
 /// The real binary: a unit, a vehicle and a terminal created through the API; the terminal registers and
 /// reports over JT/T 808; the administrator's session survives a restart; a reset terminal must register
 /// again; logout ends the session for good.
-async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
-    scratch: Scratch,
-    dir: &std::path::Path,
-) {
+async fn provisioned_terminal(scratch: Scratch) {
+    let dir = ScratchDir::new("api-admin-e2e");
+    let dir = dir.path();
     let url = scratch.url();
-    {
-        let store = Store::open(&url).await.expect("opening the store");
-        store
-            .access()
-            .create_user(&NewUser {
-                username: "admin".into(),
-                role: Role::Administrator,
-                unit: None,
-                password_hash: tianshu_api::hash_password(PASSWORD).expect("hash"),
-            })
-            .await
-            .expect("an administrator");
-    }
+    seed_users(&url, &[("admin", Role::Administrator)]).await;
     let server = tianshu_e2e::gateway::serve(&url, "", dir);
-    let login = http(
-        server.http,
-        "POST",
-        "/api/session",
-        None,
-        Some(&format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#)),
-    )
-    .await;
-    status(&login, 200, "login");
-    let cookie = login
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
+    let cookie = login_at(server.http, "admin").await;
     let c = Some(cookie.as_str());
     let r = http(server.http, "POST", "/api/units", c, Some(r#"{"name":"黄石市"}"#)).await;
     status(&r, 201, "a unit");
@@ -817,28 +826,7 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     drop(t);
 
     // The store holds the session's hash, never the token.
-    let token = cookie.split_once('=').map(|(_, v)| v).expect("token");
-    let store = Store::open(&url).await.expect("opening the store");
-    let hash = tianshu_store::access::session_token_hash(token);
-    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    assert!(
-        store
-            .access()
-            .session(&hash, now)
-            .await
-            .expect("session")
-            .is_some(),
-        "stored under its hash"
-    );
-    assert!(
-        store
-            .access()
-            .session(token, now)
-            .await
-            .expect("session")
-            .is_none(),
-        "not under the token itself"
-    );
+    assert_stored_hashed(&url, &cookie).await;
 
     // Logout ends it, across restarts too.
     status(
@@ -861,51 +849,19 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_provisioned_terminal_registers_and_sessions_survive_a_restart() {
-    let scratch = Scratch::embedded("api-admin-e2e");
-    let dir = match &scratch {
-        Scratch::Embedded(d) => d.clone(),
-        Scratch::Postgres(_) => unreachable!(),
-    };
-    provisioned_terminal_registers_and_sessions_survive_a_restart(scratch, &dir).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_provisioned_terminal_registers_and_sessions_survive_a_restart() {
-    let scratch = Scratch::postgres("api_admin_e2e").await;
-    let dir = std::env::temp_dir().join(format!("tianshu-test-api-admin-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    provisioned_terminal_registers_and_sessions_survive_a_restart(scratch, &dir).await;
-}
+on_both_backends!(
+    provisioned_terminal_registers_and_sessions_survive_a_restart,
+    provisioned_terminal,
+    "api_admin_e2e"
+);
 
 /// A rest-day trip (Saturday 2026-11-21, 10:00-10:30 Beijing time), then parked: the rules' out-of-hours
 /// episode, as the rules' own command-line test drives it.
 fn saturday_trip(phone: tianshu_model::Phone) -> Vec<tianshu_model::Position> {
-    use tianshu_model::{Position, StatusFlags};
     let t0 = Timestamp::parse_rfc3339("2026-11-21T10:00:00+08:00").expect("time");
-    (0..=80i64)
-        .map(|i| {
-            let moving = i <= 60;
-            let k = if i <= 30 {
-                i
-            } else if moving {
-                60 - i
-            } else {
-                0
-            };
-            let t = t0.add_millis(i * 30_000);
-            Position {
-                phone,
-                fix_time: t,
-                recv_time: t.add_millis(1000),
-                lat_e6: 30_200_500,
-                lon_e6: 115_000_500 + k as i32 * 1000,
-                speed_dkmh: if moving { 400 } else { 0 },
-                status: StatusFlags(StatusFlags::FIXED | if moving { StatusFlags::ACC_ON } else { 0 }),
-                ..Default::default()
-            }
-        })
+    tianshu_e2e::trip(t0, (30_200_500, 115_000_500), 1000, true, 80)
+        .into_iter()
+        .map(|f| f.phone(phone).build())
         .collect()
 }
 
@@ -927,39 +883,17 @@ async fn wait_for(
 
 /// The real binary with its rules running: a rest-day trip raises an out-of-hours case; a dispatcher
 /// files the order through the API, approves it after the fact, and the running rules withdraw the case.
-async fn an_order_approved_through_the_api_withdraws_the_case(scratch: Scratch, dir: &std::path::Path) {
+async fn order_withdraws_case(scratch: Scratch) {
+    let dir = ScratchDir::new("api-admin-withdraw");
+    let dir = dir.path();
     let url = scratch.url();
-    {
-        let store = Store::open(&url).await.expect("opening the store");
-        for (username, role) in [("admin", Role::Administrator), ("disp", Role::Dispatcher)] {
-            store
-                .access()
-                .create_user(&NewUser {
-                    username: username.into(),
-                    role,
-                    unit: None,
-                    password_hash: tianshu_api::hash_password(PASSWORD).expect("hash"),
-                })
-                .await
-                .expect("a user");
-        }
-    }
+    seed_users(
+        &url,
+        &[("admin", Role::Administrator), ("disp", Role::Dispatcher)],
+    )
+    .await;
     let server = tianshu_e2e::gateway::serve(&url, "\n[alerts]\nreference_reload_secs = 1", dir);
-    let login = |who: &'static str| async move {
-        let r = http(
-            server.http,
-            "POST",
-            "/api/session",
-            None,
-            Some(&format!(r#"{{"username":"{who}","password":"{PASSWORD}"}}"#)),
-        )
-        .await;
-        status(&r, 200, "login");
-        r.header("set-cookie")
-            .and_then(|c| c.split(';').next())
-            .expect("a session cookie")
-            .to_string()
-    };
+    let login = |who: &'static str| login_at(server.http, who);
     let admin = login("admin").await;
     let a = Some(admin.as_str());
     let r = http(server.http, "POST", "/api/units", a, Some(r#"{"name":"黄石市"}"#)).await;
@@ -1055,23 +989,11 @@ async fn an_order_approved_through_the_api_withdraws_the_case(scratch: Scratch, 
     assert_eq!(withdrawn["state"], "withdrawn");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_an_order_approved_through_the_api_withdraws_the_case() {
-    let scratch = Scratch::embedded("api-admin-withdraw");
-    let dir = match &scratch {
-        Scratch::Embedded(d) => d.clone(),
-        Scratch::Postgres(_) => unreachable!(),
-    };
-    an_order_approved_through_the_api_withdraws_the_case(scratch, &dir).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_an_order_approved_through_the_api_withdraws_the_case() {
-    let scratch = Scratch::postgres("api_admin_withdraw").await;
-    let dir = std::env::temp_dir().join(format!("tianshu-test-api-admin-withdraw-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    an_order_approved_through_the_api_withdraws_the_case(scratch, &dir).await;
-}
+on_both_backends!(
+    an_order_approved_through_the_api_withdraws_the_case,
+    order_withdraws_case,
+    "api_admin_withdraw"
+);
 
 /// `tianshu rules evaluate` of `plate` on Thursday 2026-11-26 (a working day): the rules of its episodes.
 fn evaluated_rules(url: &str, plate: &str) -> Vec<String> {
@@ -1105,6 +1027,29 @@ fn evaluated_rules(url: &str, plate: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `tianshu rules evaluate` finds the car of `OWN_PLATE` out of hours.
+fn out_of_hours(url: &str) -> bool {
+    evaluated_rules(url, OWN_PLATE).contains(&"out_of_hours".to_string())
+}
+
+/// A 13-minute trip of `car` from 17:45 Beijing time, then parked with the engine off.
+fn late_trip(car: tianshu_model::VehicleId) -> Vec<tianshu_model::Position> {
+    let t0 = Timestamp::parse_rfc3339("2026-11-26T17:45:00+08:00").expect("time");
+    (0..=40i64)
+        .map(|i| {
+            let moving = i <= 26;
+            let mut p = tianshu_e2e::api::point(car, 0, 115_000_000 + i.min(26) as i32 * 1000);
+            p.fix_time = t0.add_millis(i * 30_000);
+            p.recv_time = p.fix_time;
+            if !moving {
+                p.speed_dkmh = 0;
+                p.status = tianshu_model::StatusFlags(tianshu_model::StatusFlags::FIXED);
+            }
+            p
+        })
+        .collect()
+}
+
 /// `tianshu calendar timetable --store URL FILE`: (success, stdout, stderr).
 fn import_timetables(url: &str, dir: &std::path::Path, name: &str, text: &str) -> (bool, String, String) {
     let file = dir.join(name);
@@ -1121,6 +1066,52 @@ fn import_timetables(url: &str, dir: &std::path::Path, name: &str, text: &str) -
     )
 }
 
+/// Timetables imported from files: a file with one bad entry changes nothing and names the entry's
+/// line; a good one stores the timetable at `path`.
+async fn timetables_from_files(api: &TestApi, dir: &std::path::Path, path: &str, a: Option<&str>) {
+    let addr = api.addr;
+    let url = api.scratch.url();
+    // A file with a bad entry is refused whole, naming the entry's line.
+    let good_entry =
+        "[[unit_timetables]]\nunit = \"黄石市/市委办公室\"\nperiods = [\"08:30-12:00\", \"14:00-18:00\"]\n";
+    let (ok, _, err) = import_timetables(
+        &url,
+        dir,
+        "unknown-unit.toml",
+        &format!(
+            "{good_entry}\n[[unit_timetables]]\nunit = \"黄石市/不存在\"\nperiods = [\"08:30-12:00\"]\n"
+        ),
+    );
+    assert!(!ok, "an unknown unit is refused");
+    assert!(
+        err.contains("line 6: unit \"黄石市/不存在\" is not in the registry"),
+        "{err}"
+    );
+    let (ok, _, err) = import_timetables(
+        &url,
+        dir,
+        "bad-period.toml",
+        &format!("{good_entry}[[unit_timetables]]\nunit = \"黄石市/公安局\"\nperiods = [\"14:00-12:00\"]\n"),
+    );
+    assert!(!ok, "a bad period is refused");
+    assert!(
+        err.contains("line 6:") && err.contains("ends before it starts"),
+        "{err}"
+    );
+    assert_eq!(
+        http(addr, "GET", path, a, None).await.json()["source"],
+        "configuration"
+    );
+    assert!(out_of_hours(&url));
+
+    // A good file stores it.
+    let (ok, out, err) = import_timetables(&url, dir, "good.toml", good_entry);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "unit timetables imported: 1 new, 0 replaced");
+    assert_eq!(http(addr, "GET", path, a, None).await.json()["source"], "own");
+    assert!(!out_of_hours(&url));
+}
+
 /// A unit whose office hours end at 18:00: under the city default (until 17:30) its car's 17:45 trip
 /// is out of hours; with the unit's timetable stored through the API it is not, and the sub-unit
 /// inherits it; deleted, the city default applies again; imported from a file it applies again, and a
@@ -1135,25 +1126,10 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
     let sub = api.units["黄石市/市委办公室/机要科"].0;
     let path = format!("/api/units/{office}/timetable");
 
-    // A 13-minute trip from 17:45 Beijing time, then parked with the engine off.
-    let car = &api.vehicles[OWN_PLATE];
-    let t0 = Timestamp::parse_rfc3339("2026-11-26T17:45:00+08:00").expect("time");
-    let trip: Vec<tianshu_model::Position> = (0..=40i64)
-        .map(|i| {
-            let moving = i <= 26;
-            let mut p = tianshu_e2e::api::point(car.id, 0, 115_000_000 + i.min(26) as i32 * 1000);
-            p.fix_time = t0.add_millis(i * 30_000);
-            p.recv_time = p.fix_time;
-            if !moving {
-                p.speed_dkmh = 0;
-                p.status = tianshu_model::StatusFlags(tianshu_model::StatusFlags::FIXED);
-            }
-            p
-        })
-        .collect();
+    let trip = late_trip(api.vehicles[OWN_PLATE].id);
     api.store.append_points(&trip).await.expect("the trip");
     assert!(
-        evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()),
+        out_of_hours(&url),
         "under the city default a 17:45 trip is out of hours"
     );
 
@@ -1244,7 +1220,7 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
         "another unit's timetable, to a supervisor",
     );
     assert!(
-        !evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()),
+        !out_of_hours(&url),
         "with office hours until 18:00 a 17:45 trip is not out of hours"
     );
 
@@ -1254,47 +1230,9 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
         http(addr, "GET", &path, a, None).await.json()["source"],
         "configuration"
     );
-    assert!(evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()));
+    assert!(out_of_hours(&url));
 
-    // A file with a bad entry is refused whole, naming the entry's line.
-    let good_entry =
-        "[[unit_timetables]]\nunit = \"黄石市/市委办公室\"\nperiods = [\"08:30-12:00\", \"14:00-18:00\"]\n";
-    let (ok, _, err) = import_timetables(
-        &url,
-        dir,
-        "unknown-unit.toml",
-        &format!(
-            "{good_entry}\n[[unit_timetables]]\nunit = \"黄石市/不存在\"\nperiods = [\"08:30-12:00\"]\n"
-        ),
-    );
-    assert!(!ok, "an unknown unit is refused");
-    assert!(
-        err.contains("line 6: unit \"黄石市/不存在\" is not in the registry"),
-        "{err}"
-    );
-    let (ok, _, err) = import_timetables(
-        &url,
-        dir,
-        "bad-period.toml",
-        &format!("{good_entry}[[unit_timetables]]\nunit = \"黄石市/公安局\"\nperiods = [\"14:00-12:00\"]\n"),
-    );
-    assert!(!ok, "a bad period is refused");
-    assert!(
-        err.contains("line 6:") && err.contains("ends before it starts"),
-        "{err}"
-    );
-    assert_eq!(
-        http(addr, "GET", &path, a, None).await.json()["source"],
-        "configuration"
-    );
-    assert!(evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()));
-
-    // A good file stores it.
-    let (ok, out, err) = import_timetables(&url, dir, "good.toml", good_entry);
-    assert!(ok, "{err}");
-    assert_eq!(out.trim(), "unit timetables imported: 1 new, 0 replaced");
-    assert_eq!(http(addr, "GET", &path, a, None).await.json()["source"], "own");
-    assert!(!evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()));
+    timetables_from_files(api, dir, &path, a).await;
 
     let log = api.store.access().audit(0, 10_000).await.expect("audit");
     let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
@@ -1303,41 +1241,22 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_unit_timetables_through_the_api_and_the_cli() {
-    let scratch = Scratch::embedded("api-admin-timetables");
-    let dir = match &scratch {
-        Scratch::Embedded(d) => d.clone(),
-        Scratch::Postgres(_) => unreachable!(),
-    };
-    let api = TestApi::start(scratch, Arc::new(tianshu_api::NoCases)).await;
-    unit_timetables_through_the_api_and_the_cli(&api, &dir).await;
+async fn unit_timetables(scratch: Scratch) {
+    let dir = ScratchDir::new("api-admin-timetables");
+    unit_timetables_through_the_api_and_the_cli(&TestApi::seeded(scratch).await, dir.path()).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_unit_timetables_through_the_api_and_the_cli() {
-    let api = TestApi::start(
-        Scratch::postgres("api_admin_timetables").await,
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
-    let dir = std::env::temp_dir().join(format!(
-        "tianshu-test-api-admin-timetables-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    unit_timetables_through_the_api_and_the_cli(&api, &dir).await;
-}
+on_both_backends!(
+    unit_timetables_through_the_api_and_the_cli,
+    unit_timetables,
+    "api_admin_timetables"
+);
 
 /// A text to the driver must say something: refused with 400 before anything is sent. A text with
 /// content passes the check and reaches the downlink (none runs in this test: 503).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_text_to_the_driver_is_refused() {
-    let api = TestApi::start(
-        Scratch::embedded("api-empty-text"),
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
+    let api = TestApi::seeded(Scratch::embedded("api-empty-text")).await;
     let dispatcher = api.login("dispatcher").await;
     let path = format!("/api/vehicles/{}/commands", api.vid(OWN_PLATE));
     for text in ["", "   "] {

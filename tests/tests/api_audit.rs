@@ -3,7 +3,6 @@
 //! `tianshu audit verify` names the first broken one.
 
 use std::process::Command;
-use std::sync::Arc;
 
 use tianshu_e2e::api::*;
 use tianshu_store::access::verify_stored_chain;
@@ -130,7 +129,7 @@ fn tianshu(args: &[&str]) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_audit_chain_detects_an_edited_record() {
-    let api = TestApi::start(Scratch::embedded("api-audit"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-audit")).await;
     replays_and_exports_are_audited(&api).await;
     let url = api.scratch.url();
     let (ok, out) = tianshu(&["audit", "verify", "--store", &url]);
@@ -154,11 +153,7 @@ async fn embedded_audit_chain_detects_an_edited_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_audit_chain_detects_a_deleted_record() {
-    let api = TestApi::start(
-        Scratch::postgres("api_audit").await,
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
+    let api = TestApi::seeded(Scratch::postgres("api_audit").await).await;
     replays_and_exports_are_audited(&api).await;
     let url = api.scratch.url();
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
@@ -184,7 +179,7 @@ async fn postgres_audit_chain_detects_a_deleted_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_add_reads_the_password_from_stdin() {
-    let api = TestApi::start(Scratch::embedded("api-user-add"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-user-add")).await;
     let url = api.scratch.url();
     let mut child = Command::new(tianshu_e2e::tianshu_bin())
         .args([

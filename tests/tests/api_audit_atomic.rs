@@ -182,12 +182,4 @@ async fn a_change_commits_with_its_audit_record(scratch: Scratch) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_a_change_commits_with_its_audit_record() {
-    a_change_commits_with_its_audit_record(Scratch::embedded("api-audit-atomic")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_change_commits_with_its_audit_record() {
-    a_change_commits_with_its_audit_record(Scratch::postgres("api_audit_atomic").await).await;
-}
+tianshu_e2e::on_both_backends!(a_change_commits_with_its_audit_record);

@@ -348,11 +348,7 @@ fn cases(api: &TestApi) -> Arc<MemoryCases> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_times_every_role() {
     // Build once to learn the vehicle ids, then serve with cases that point at them.
-    let probe = TestApi::start(
-        Scratch::embedded("api-matrix-probe"),
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
+    let probe = TestApi::seeded(Scratch::embedded("api-matrix-probe")).await;
     let book = cases(&probe);
     let api = TestApi::start(Scratch::embedded("api-matrix"), book.clone()).await;
     let mut cookies = Vec::new();
@@ -481,7 +477,7 @@ fn assert_no_leak_of_foreign(api: &TestApi, body: &str, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_sees_their_unit_and_sub_units_only() {
-    let api = TestApi::start(Scratch::embedded("api-scope"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-scope")).await;
     let sup = api.login("supervisor").await;
     let r = http(api.addr, "GET", "/api/vehicles", Some(&sup), None).await;
     let mut plates: Vec<String> = r
@@ -545,7 +541,7 @@ async fn a_supervisor_sees_their_unit_and_sub_units_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_and_logouts() {
-    let api = TestApi::start(Scratch::embedded("api-login"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-login")).await;
     let bad = http(
         api.addr,
         "POST",
@@ -597,7 +593,7 @@ async fn wrong_passwords_and_logouts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_lists_every_route() {
-    let api = TestApi::start(Scratch::embedded("api-openapi"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-openapi")).await;
     let doc = http(api.addr, "GET", "/api/openapi.json", None, None)
         .await
         .json();
@@ -611,7 +607,7 @@ async fn the_openapi_document_lists_every_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_monthly_report_sums_trips_and_is_audited() {
-    let api = TestApi::start(Scratch::embedded("api-report"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-report")).await;
     let inspector = api.login("inspector").await;
     let vid = api.vid(OWN_PLATE);
     let r = http(
@@ -664,7 +660,7 @@ async fn a_monthly_report_sums_trips_and_is_audited() {
 /// asked for without the upgrade, a missing asset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failure_answers_in_the_one_json_error_contract() {
-    let api = TestApi::start(Scratch::embedded("api-errors"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-errors")).await;
     let admin = api.login("administrator").await;
     let inspector = api.login("inspector").await;
     let dispatcher = api.login("dispatcher").await;
@@ -753,7 +749,7 @@ async fn every_failure_answers_in_the_one_json_error_contract() {
 /// columns with the same names and carry the same values.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_position_leaves_in_one_shape() {
-    let api = TestApi::start(Scratch::embedded("api-positions"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-positions")).await;
     let inspector = api.login("inspector").await;
     let i = Some(inspector.as_str());
     let vid = api.vid(OWN_PLATE);

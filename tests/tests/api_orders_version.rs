@@ -194,29 +194,7 @@ async fn a_change_whose_audit_fails_is_not_stored(scratch: Scratch) {
     assert!(absent.is_none(), "the new order is not stored: {absent:?}");
 }
 
-/// One test per backend for each case.
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Scratch::embedded(stringify!($case))).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Scratch::postgres(stringify!($case)).await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+tianshu_e2e::on_both_backends!(
     two_edits_from_one_version_one_wins,
     a_stale_version_is_refused,
     a_change_whose_audit_fails_is_not_stored,

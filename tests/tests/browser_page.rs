@@ -206,7 +206,7 @@ fn a_dispatcher_sends_commands_to_a_connected_terminal_and_sees_its_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_opens_and_closes_an_alert_case() {
-    let api = TestApi::start(Scratch::embedded("browser-case"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("browser-case")).await;
     let vehicle = api.vehicles[SUB_PLATE].id;
     let mut detail = serde_json::Map::new();
     detail.insert("title".into(), "非工作时间用车".into());
@@ -278,11 +278,7 @@ impl tianshu_api::Downlink for RefusingTerminal {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_says_when_a_terminal_refuses_or_does_not_answer() {
-    let api = TestApi::start(
-        Scratch::embedded("browser-refusal"),
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
+    let api = TestApi::seeded(Scratch::embedded("browser-refusal")).await;
     let state = tianshu_api::ApiState::with_parts(
         api.store.clone(),
         tianshu_api::ApiConfig::default(),

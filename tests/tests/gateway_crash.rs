@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision, serve, serve_at};
-use tianshu_e2e::{Scratch, wait_for, wait_watermark};
+use tianshu_e2e::{Scratch, ScratchDir, on_both_backends, wait_for, wait_watermark};
 use tianshu_jt808::{GeneralAck, Message};
 use tianshu_model::Position;
 use tianshu_store::Store;
@@ -90,7 +90,9 @@ async fn resilient_terminal(addr: SocketAddr, i: u32, code: String, ledger: Arc<
     retransmitted
 }
 
-async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
+async fn crash_and_recover(scratch: Scratch) {
+    let dir = ScratchDir::new("gateway-crash");
+    let dir = dir.path();
     let url = scratch.url();
     provision(&url, TERMINALS).await;
     let mut server = serve(&url, "heartbeat_interval_secs = 60\nshutdown_grace_secs = 2", dir);
@@ -160,19 +162,8 @@ async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_under_load_loses_no_acknowledged_point_embedded() {
-    let scratch = Scratch::embedded("gateway_crash");
-    let Scratch::Embedded(dir) = &scratch else {
-        unreachable!()
-    };
-    let dir = dir.clone();
-    crash_and_recover(&scratch, &dir).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_under_load_loses_no_acknowledged_point_postgres() {
-    let scratch = Scratch::postgres("gateway_crash").await;
-    let dir = std::env::temp_dir();
-    crash_and_recover(&scratch, &dir).await;
-}
+on_both_backends!(
+    kill_9_under_load_loses_no_acknowledged_point,
+    crash_and_recover,
+    "gateway_crash"
+);

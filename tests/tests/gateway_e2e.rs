@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use tianshu_e2e::gateway::serve;
 use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision, sources, stored_points};
-use tianshu_e2e::{Scratch, assert_metrics_at_least, http_get};
+use tianshu_e2e::{Scratch, ScratchDir, assert_metrics_at_least, http_get, on_both_backends};
 use tianshu_jt808::{Header, Message};
 use tianshu_model::PositionSource;
 use tianshu_store::Store;
 
 const ACK: Duration = Duration::from_secs(20);
 
-async fn scenario(scratch: &Scratch, dir: &std::path::Path) {
+async fn scenario(scratch: Scratch) {
+    let dir = ScratchDir::new("gateway-e2e");
+    let dir = dir.path();
     let url = scratch.url();
     let terminals = 4u32;
     provision(&url, terminals).await;
@@ -138,19 +140,8 @@ async fn scenario(scratch: &Scratch, dir: &std::path::Path) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_authenticate_report_backfill_retransmit_embedded() {
-    let scratch = Scratch::embedded("gateway_e2e");
-    let Scratch::Embedded(dir) = &scratch else {
-        unreachable!()
-    };
-    let dir = dir.clone();
-    scenario(&scratch, &dir).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_authenticate_report_backfill_retransmit_postgres() {
-    let scratch = Scratch::postgres("gateway_e2e").await;
-    let dir = std::env::temp_dir();
-    scenario(&scratch, &dir).await;
-}
+on_both_backends!(
+    register_authenticate_report_backfill_retransmit,
+    scenario,
+    "gateway_e2e"
+);

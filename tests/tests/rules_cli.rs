@@ -5,8 +5,8 @@
 
 use std::process::Output;
 
-use tianshu_e2e::{Scratch, tianshu_bin};
-use tianshu_model::{Phone, Position, StatusFlags, Timestamp, VehicleId};
+use tianshu_e2e::{Scratch, ScratchDir, text};
+use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 use tianshu_store::Store;
 
 const REGISTRY_CSV: &str = "unit,plate,phone,terminal_id,vehicle_class\n\
@@ -20,42 +20,17 @@ const FENCES: &str = r#"{"type":"FeatureCollection","features":[
 const ORDER: &str = r#"{"id":"PC-2026-000123","kind":"order","plate":"鄂B12345","driver":"张三","purpose":"周末送文件","start":"2026-11-28T01:30:00Z","end":"2026-11-28T03:00:00Z","state":"approved"}"#;
 
 fn tianshu(args: &[&str], cwd: &std::path::Path) -> Output {
-    std::process::Command::new(tianshu_bin())
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running tianshu")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    tianshu_e2e::run(args, Some(cwd), &[])
 }
 
 /// A Saturday trip (2026-11-28, a rest day) 10:00-10:30 Beijing time, then parked.
 fn saturday_trip(vehicle: VehicleId) -> Vec<Position> {
     let t0 = Timestamp::parse_rfc3339("2026-11-28T10:00:00+08:00").unwrap();
-    (0..=80i64)
-        .map(|i| {
-            let moving = i <= 60;
-            let k = if i <= 30 {
-                i
-            } else if moving {
-                60 - i
-            } else {
-                0
-            };
-            let t = t0.add_millis(i * 30_000);
-            Position {
-                vehicle,
-                phone: Phone(13_800_138_000),
-                fix_time: t,
-                recv_time: t.add_millis(1000),
-                lat_e6: 30_200_500,
-                lon_e6: 115_000_500 + k as i32 * 1000,
-                speed_dkmh: if moving { 400 } else { 0 },
-                status: StatusFlags(StatusFlags::FIXED | if moving { StatusFlags::ACC_ON } else { 0 }),
-                ..Default::default()
-            }
+    tianshu_e2e::trip(t0, (30_200_500, 115_000_500), 1000, true, 80)
+        .into_iter()
+        .map(|f| Position {
+            vehicle,
+            ..f.phone(Phone(13_800_138_000)).build()
         })
         .collect()
 }
@@ -83,9 +58,10 @@ fn evaluate(url: &str, dir: &std::path::Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-async fn scenario(scratch: &Scratch) {
+async fn scenario(scratch: Scratch) {
     let url = scratch.url();
-    let dir = std::env::temp_dir().join(format!("tianshu-rules-cli-{}-{}", std::process::id(), url.len()));
+    let dir = ScratchDir::new("rules-cli");
+    let dir = dir.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     let write = |name: &str, body: &str| {
         let p = dir.join(name);
@@ -200,15 +176,6 @@ async fn scenario(scratch: &Scratch) {
         text(&out.stderr)
     );
     assert_eq!(evaluate(&url, &dir), Vec::<serde_json::Value>::new());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn rules_cli_embedded() {
-    scenario(&Scratch::embedded("rules_cli")).await;
-}
-
-#[tokio::test]
-async fn rules_cli_postgres() {
-    scenario(&Scratch::postgres("rules_cli").await).await;
-}
+tianshu_e2e::on_both_backends!(rules_cli, scenario, "rules_cli");

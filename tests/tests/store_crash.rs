@@ -101,12 +101,8 @@ async fn everything_acknowledged_survives(scratch: Scratch) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_keeps_every_acknowledged_point_across_sigkill() {
-    everything_acknowledged_survives(Scratch::embedded("crash")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_keeps_every_acknowledged_point_across_sigkill() {
-    everything_acknowledged_survives(Scratch::postgres("crash").await).await;
-}
+tianshu_e2e::on_both_backends!(
+    keeps_every_acknowledged_point_across_sigkill,
+    everything_acknowledged_survives,
+    "crash"
+);

@@ -101,12 +101,4 @@ async fn run(scratch: Scratch) {
     a_follower_misses_no_point(store).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_misses_no_point_embedded() {
-    run(Scratch::embedded("follow")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_misses_no_point_postgres() {
-    run(Scratch::postgres("follow").await).await;
-}
+tianshu_e2e::on_both_backends!(a_follower_misses_no_point, run, "follow");

@@ -23,7 +23,8 @@ pub use wait::{WAIT, retry_until, wait_for, wait_until, wait_watermark};
 
 /// Runs `async fn $run(scratch: Scratch)` once on each backend, as two tests named `$name::embedded`
 /// and `$name::postgres` (the PostgreSQL one fails, saying why, when the server is absent); `$tag` names
-/// the scratch store.
+/// the scratch store. `on_both_backends!(a, b, c)` does the same for each of the functions `a`, `b`, `c`,
+/// named after them.
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $run:ident, $tag:literal) => {
@@ -38,6 +39,21 @@ macro_rules! on_both_backends {
                 super::$run($crate::Scratch::postgres($tag).await).await;
             }
         }
+    };
+    ($($run:ident),+ $(,)?) => {
+        $(
+            mod $run {
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn embedded() {
+                    super::$run($crate::Scratch::embedded(stringify!($run))).await;
+                }
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$run($crate::Scratch::postgres(stringify!($run)).await).await;
+                }
+            }
+        )+
     };
 }
 
