@@ -60,6 +60,7 @@ async fn good_terminal(addr: SocketAddr, i: u32) -> Vec<tianshu_model::Position>
             );
             acked.push(p);
         }
+        // Pacing, so that the fleet keeps reporting while the hostile clients run: not a wait.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     acked

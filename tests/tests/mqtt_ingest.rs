@@ -60,10 +60,7 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
     let prefix = unique("t");
     let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
     let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_until("the broker connection", WAIT, || async {
-        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
-    })
-    .await;
+    wait_connected(&tianshu).await;
     // Subscriptions are sent right after the connection acknowledgement; give the broker a moment to
     // register them by waiting for ready, then a probe message.
     wait_until("/readyz", WAIT, || async {
@@ -75,19 +72,14 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
     let publisher = rumqttc_publisher(1883, &unique("pub"));
     // Keep publishing the first message until it is stored: the subscription is then certainly in place.
     let first = json_position(json_phone, 0);
-    wait_until("the first message to be stored", WAIT, || {
-        let (publisher, first, prefix) = (publisher.clone(), first.clone(), prefix.clone());
-        let store = store.clone();
-        async move {
-            let topic = format!("{prefix}/in/json/{}", json_phone.padded(12));
-            publisher
-                .publish(topic, rumqttc::QoS::AtLeastOnce, false, first.into_bytes())
-                .await
-                .ok();
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            !stored(&store, PHONE_BASE, 0).await.is_empty()
-        }
-    })
+    let topic = format!("{prefix}/in/json/{}", json_phone.padded(12));
+    publish_until(
+        "the first message to be stored",
+        &publisher,
+        &topic,
+        first.as_bytes(),
+        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
+    )
     .await;
 
     for secs in 1..=20 {
@@ -153,20 +145,20 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
     let prefix = unique("t");
     let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
     let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_until("the broker connection", WAIT, || async {
-        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
-    })
-    .await;
+    wait_connected(&tianshu).await;
     let good = phone(PHONE_BASE, 0);
     let unknown = phone(PHONE_BASE, 99);
     let json_topic = |p: tianshu_model::Phone| format!("{prefix}/in/json/{}", p.padded(12));
     let frame_topic = |p: tianshu_model::Phone| format!("{prefix}/in/jt808/{}", p.padded(12));
     // A probe that proves the subscription is in place.
-    wait_until("the probe to be stored", WAIT, || async {
-        mosquitto_pub(1883, &json_topic(good), json_position(good, 0).as_bytes(), &dir.0);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        !stored(&store, PHONE_BASE, 0).await.is_empty()
-    })
+    let probe = json_position(good, 0);
+    retry_until(
+        "the probe to be stored",
+        WAIT,
+        Duration::from_millis(300),
+        || std::future::ready(mosquitto_pub(1883, &json_topic(good), probe.as_bytes(), &dir.0)),
+        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
+    )
     .await;
     let before = tianshu.metrics().await;
 
@@ -280,15 +272,13 @@ async fn mqtt_stored_positions_are_published() {
                     let _ = tx.send((p.topic.clone(), p.payload.to_vec(), p.retain));
                 }
                 Ok(_) => {}
+                // The client's reconnect backoff, not a wait for anything.
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     });
 
-    wait_until("the broker connection", WAIT, || async {
-        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
-    })
-    .await;
+    wait_connected(&tianshu).await;
     let good = phone(PHONE_BASE, 0);
     let topic = format!("{prefix}/in/json/{}", good.padded(12));
     let mut secs = 0;
@@ -358,6 +348,7 @@ async fn mqtt_alert_events_are_published() {
                     let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
                 }
                 Ok(_) => {}
+                // The client's reconnect backoff, not a wait for anything.
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
@@ -421,31 +412,32 @@ async fn mqtt_shared_subscription_splits_the_feed() {
     let a = Tianshu::start(&db.url(), &shared_cfg(&unique("a")), &[], &dir.0);
     let b = Tianshu::start(&db.url(), &shared_cfg(&unique("b")), &[], &dir.0);
     for t in [&a, &b] {
-        wait_until("the broker connection", WAIT, || async {
-            t.metric("tianshu_mqtt_connected", "").await == 1.0
-        })
-        .await;
+        wait_connected(t).await;
     }
     // Both subscriptions in place: probes until each instance has received something.
     let publisher = rumqttc_publisher(1883, &unique("pub"));
     let probe_phone = phone(PHONE_BASE, 3);
     let mut probe = 0;
-    wait_until("both instances to receive", WAIT, || {
-        probe += 1;
-        let (publisher, prefix) = (publisher.clone(), prefix.clone());
-        let (a, b) = (&a, &b);
-        async move {
-            let topic = format!("{prefix}/in/json/{}", probe_phone.padded(12));
+    let topic = format!("{prefix}/in/json/{}", probe_phone.padded(12));
+    retry_until(
+        "both instances to receive",
+        WAIT,
+        Duration::from_millis(200),
+        || {
+            probe += 1;
             let payload = json_position(probe_phone, probe).into_bytes();
-            publisher
-                .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
-                .await
-                .ok();
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            let (publisher, topic) = (publisher.clone(), topic.clone());
+            async move {
+                let _ = publisher
+                    .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                    .await;
+            }
+        },
+        || async {
             a.metric("tianshu_mqtt_messages_received_total", "").await > 0.0
                 && b.metric("tianshu_mqtt_messages_received_total", "").await > 0.0
-        }
-    })
+        },
+    )
     .await;
 
     const N: i64 = 1500;
@@ -523,10 +515,7 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
     let prefix = unique("t");
     let cfg = mqtt_config(&broker.url, "tianshu-kill-test", &prefix, "");
     let mut tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_until("the broker connection", WAIT, || async {
-        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
-    })
-    .await;
+    wait_connected(&tianshu).await;
     // The persistent session holds the subscription from here on.
     let publisher = rumqttc_publisher(broker.port, &unique("pub"));
     let count = |store: Store| async move {
@@ -536,24 +525,15 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
         }
         total
     };
-    wait_until("the subscription", WAIT, || {
-        let (publisher, prefix, store) = (publisher.clone(), prefix.clone(), store.clone());
-        async move {
-            let p = phone(PHONE_BASE, 0);
-            let topic = format!("{prefix}/in/json/{}", p.padded(12));
-            publisher
-                .publish(
-                    topic,
-                    rumqttc::QoS::AtLeastOnce,
-                    false,
-                    json_position(p, 0).into_bytes(),
-                )
-                .await
-                .ok();
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            !stored(&store, PHONE_BASE, 0).await.is_empty()
-        }
-    })
+    let p = phone(PHONE_BASE, 0);
+    let topic = format!("{prefix}/in/json/{}", p.padded(12));
+    publish_until(
+        "the subscription",
+        &publisher,
+        &topic,
+        json_position(p, 0).as_bytes(),
+        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
+    )
     .await;
 
     // 10,000 messages, 1,000 per terminal, from a task; meanwhile kill Tianshu once some are stored.
@@ -575,6 +555,7 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
                         .unwrap();
                 }
                 if secs % 50 == 0 {
+                    // Pacing, so that the kill lands mid-stream: not a wait for anything.
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
