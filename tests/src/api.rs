@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use tianshu_api::cases::{CaseAction, CaseBook, CaseError, CaseFilter, CaseView};
 use tianshu_api::{ApiConfig, ApiState, LiveHub};
-use tianshu_model::{Phone, Position, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{Position, UnitId, Vehicle, VehicleId};
 use tianshu_rules::workflow;
+use tianshu_store::Store;
 use tianshu_store::access::{NewUser, Role};
-use tianshu_store::{RegistryRecord, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::Fix;
 pub use crate::Scratch;
+use crate::{Fix, registry_record};
 
 /// The password every seeded user has.
 pub const PASSWORD: &str = "correct horse battery";
@@ -99,13 +99,8 @@ impl TestApi {
     /// Opens `scratch`, seeds it, and serves the API with `cases`.
     pub async fn start(scratch: Scratch, cases: Arc<dyn CaseBook>) -> TestApi {
         let store = Store::open(&scratch.url()).await.expect("opening the store");
-        let rec = |unit: &str, plate: &str, phone: u128| RegistryRecord {
-            unit: unit.into(),
-            plate: plate.into(),
-            phone: Phone(phone),
-            terminal_id: format!("T{phone}"),
-            vehicle_class: VehicleClass::General,
-        };
+        let rec =
+            |unit: &str, plate: &str, phone: u128| registry_record(unit, plate, phone, &format!("T{phone}"));
         store
             .import_registry(&[
                 rec(SUPERVISOR_UNIT, OWN_PLATE, 13_900_000_001),

@@ -12,11 +12,11 @@ use tianshu_jt808::{
     Authenticate, BasicLocation, BatchItems, Frame, FrameDecoder, GeneralAck, Header, Items, LocationBatch,
     LocationReport, Message, Register, Text, encode_frame, encode_message, id,
 };
-use tianshu_model::{Edition, Phone, Position, PositionSource, StatusFlags, VehicleClass};
+use tianshu_model::{Edition, Phone, Position, PositionSource, StatusFlags};
 use tianshu_store::{RegistryRecord, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{Fix, Tianshu};
+use crate::{Fix, Tianshu, registry_record};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// The phone number of test terminal `i`.
@@ -38,13 +38,7 @@ pub fn plate(i: u32) -> String {
 pub async fn provision(url: &str, n: u32) {
     let store = Store::open(url).await.expect("opening the store to provision");
     let records: Vec<RegistryRecord> = (0..n)
-        .map(|i| RegistryRecord {
-            unit: "黄石市/市委办公室".to_string(),
-            plate: plate(i),
-            phone: phone(i),
-            terminal_id: terminal_id(i),
-            vehicle_class: VehicleClass::General,
-        })
+        .map(|i| registry_record("黄石市/市委办公室", &plate(i), phone(i).0, &terminal_id(i)))
         .collect();
     store
         .import_registry(&records)

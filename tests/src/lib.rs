@@ -15,8 +15,8 @@ pub mod gateway;
 pub mod mqtt;
 
 pub use tianshu_testkit::{
-    Fix, Scratch, ScratchDir, T0_SECS, WAIT, metric, on_both_backends, point, retry_until, sinks, trip,
-    unique, wait_for, wait_until, wait_watermark,
+    Fix, Scratch, ScratchDir, T0_SECS, WAIT, metric, on_both_backends, point, registry_record, retry_until,
+    sinks, trip, unique, wait_for, wait_until, wait_watermark,
 };
 
 /// The `tianshu` binary the end-to-end tests run.

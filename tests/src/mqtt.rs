@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tianshu_jt808::{BatchItems, Header, LocationBatch, LocationReport, Message, encode_message};
-use tianshu_model::{Edition, Phone, Position, Timestamp, VehicleClass};
+use tianshu_model::{Edition, Phone, Position, Timestamp};
 use tianshu_store::{RegistryRecord, Store};
 use tianshu_testkit::wait::wait_port;
 
 use crate::gateway::location;
-use crate::{Fix, ScratchDir, T0_SECS, Tianshu, retry_until, stored_track, unique, wait_until};
+use crate::{
+    Fix, ScratchDir, T0_SECS, Tianshu, registry_record, retry_until, stored_track, unique, wait_until,
+};
 
 /// The shared broker the tests use.
 pub const BROKER: &str = "mqtt://127.0.0.1:1883";
@@ -87,12 +89,13 @@ pub const PHONE_BASE: u128 = 15_000_000_000;
 /// Provisions terminals `0..n` of range `base`, each with its own vehicle.
 pub async fn provision(store: &Store, base: u128, n: u32) {
     let records: Vec<RegistryRecord> = (0..n)
-        .map(|i| RegistryRecord {
-            unit: "黄石市/机要局".to_string(),
-            plate: plate(base, i),
-            phone: phone(base, i),
-            terminal_id: format!("M{i:06}"),
-            vehicle_class: VehicleClass::General,
+        .map(|i| {
+            registry_record(
+                "黄石市/机要局",
+                &plate(base, i),
+                phone(base, i).0,
+                &format!("M{i:06}"),
+            )
         })
         .collect();
     store

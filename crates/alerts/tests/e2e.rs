@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use tianshu_alerts::config::{EmailConfig, EmailRecipient, RetryConfig, WebhookConfig, WebhookFormat};
 use tianshu_alerts::{AlertsConfig, CaseAction, apply_action, case_detail};
-use tianshu_model::{AlarmBit, Phone, Position, Timestamp, VehicleClass, VehicleId};
+use tianshu_model::{AlarmBit, Position, Timestamp, VehicleId};
 use tianshu_rules::RulesConfig;
+use tianshu_store::StoreConfig;
 use tianshu_store::rules::{CaseFilter, CaseState, NewCase};
-use tianshu_store::{RegistryRecord, StoreConfig};
 use tianshu_testkit::sinks::{http_receiver, http_receiver_answering, smtp_sink};
-use tianshu_testkit::{WAIT, on_both_backends, trip};
+use tianshu_testkit::{WAIT, on_both_backends, registry_record, trip};
 
 use support::{Scratch, local, wait_for};
 
@@ -115,13 +115,8 @@ fn assert_delivered(deliveries: &[tianshu_store::rules::Delivery]) {
 
 async fn points_become_delivered_cases(scratch: Scratch) {
     let store = scratch.open(&StoreConfig::default()).await;
-    let record = |plate: &str, phone: u128| RegistryRecord {
-        unit: "黄石市/市委办公室".into(),
-        plate: plate.into(),
-        phone: Phone(phone),
-        terminal_id: format!("T{phone}"),
-        vehicle_class: VehicleClass::General,
-    };
+    let record =
+        |plate: &str, phone: u128| registry_record("黄石市/市委办公室", plate, phone, &format!("T{phone}"));
     store
         .import_registry(&[
             record("鄂B12345", 13_800_000_001),

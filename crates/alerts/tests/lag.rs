@@ -6,12 +6,12 @@
 mod support;
 
 use tianshu_alerts::AlertsConfig;
-use tianshu_model::{Phone, Position, VehicleClass, VehicleId};
+use tianshu_model::{Position, VehicleId};
 use tianshu_rules::RulesConfig;
 use tianshu_store::{RegistryRecord, Store, StoreConfig, WriterConfig};
 
 use support::{Scratch, local, out_of_hours_cases, saturday_trip, wait_for};
-use tianshu_testkit::on_both_backends;
+use tianshu_testkit::{on_both_backends, registry_record};
 
 /// Cars in the burst.
 const CARS: usize = 5;
@@ -19,12 +19,13 @@ const CARS: usize = 5;
 /// Registers the cars and returns their ids and phones.
 async fn register(store: &Store) -> Vec<(VehicleId, u128)> {
     let records: Vec<RegistryRecord> = (0..CARS)
-        .map(|i| RegistryRecord {
-            unit: "黄石市/市委办公室".into(),
-            plate: format!("鄂B1000{i}"),
-            phone: Phone(13_800_000_000 + i as u128),
-            terminal_id: format!("T{i}"),
-            vehicle_class: VehicleClass::General,
+        .map(|i| {
+            registry_record(
+                "黄石市/市委办公室",
+                &format!("鄂B1000{i}"),
+                13_800_000_000 + i as u128,
+                &format!("T{i}"),
+            )
         })
         .collect();
     store.import_registry(&records).await.unwrap();

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tianshu_store::{Store, StoreConfig};
+use tianshu_store::{RegistryRecord, Store, StoreConfig};
 
 mod fix;
 mod prom;
@@ -83,6 +83,18 @@ pub fn unique_dir(name: &str) -> PathBuf {
         panic!("creating the scratch directory {}: {e}", dir.display());
     }
     dir
+}
+
+/// A registry row: a general-purpose car with `plate` in the unit at `unit` (a path), its terminal
+/// `terminal_id` at `phone`.
+pub fn registry_record(unit: &str, plate: &str, phone: u128, terminal_id: &str) -> RegistryRecord {
+    RegistryRecord {
+        unit: unit.into(),
+        plate: plate.into(),
+        phone: tianshu_model::Phone(phone),
+        terminal_id: terminal_id.into(),
+        vehicle_class: tianshu_model::VehicleClass::General,
+    }
 }
 
 /// A fresh directory removed, with everything in it, when dropped.

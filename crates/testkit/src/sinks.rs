@@ -4,16 +4,33 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::future::Future;
+use std::net::SocketAddr;
+
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// What a sink received so far.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Received<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Clone for Received<T> {
+    fn clone(&self) -> Self {
+        Received(Arc::clone(&self.0))
+    }
+}
 
 impl<T> Default for Received<T> {
     fn default() -> Self {
         Received(Arc::new(Mutex::new(Vec::new())))
+    }
+}
+
+impl<T> Received<T> {
+    fn push(&self, item: T) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(item);
+        }
     }
 }
 
@@ -40,12 +57,34 @@ impl<T: Clone> Received<T> {
         })
         .await
     }
+}
 
-    fn push(&self, item: T) {
-        if let Ok(mut v) = self.0.lock() {
-            v.push(item);
+/// Accepts connections on a fresh loopback port, handing each to `handle` with the record of what came;
+/// returns the address and that record.
+async fn listen<T, F, Fut>(what: &str, handle: F) -> (SocketAddr, Received<T>)
+where
+    T: Send + 'static,
+    F: Fn(BufReader<TcpStream>, Received<T>) -> Fut + Send + 'static,
+    Fut: Future<Output = Option<()>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("binding the {what}: {e}"));
+    let addr = listener.local_addr().expect("a local address");
+    let got = Received::default();
+    let sink = got.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(handle(BufReader::new(sock), sink.clone()));
         }
-    }
+    });
+    (addr, got)
+}
+
+/// The next line, or `None` at the end of the stream.
+async fn read_line(r: &mut BufReader<TcpStream>) -> Option<String> {
+    let mut line = String::new();
+    (r.read_line(&mut line).await.unwrap_or(0) > 0).then_some(line)
 }
 
 /// Starts an HTTP receiver that answers every request with 200 and `{"errcode":0}` (what robot webhooks
@@ -56,43 +95,27 @@ pub async fn http_receiver() -> (String, Received<String>) {
 
 /// As [`http_receiver`], answering `status` (500: a webhook that keeps failing).
 pub async fn http_receiver_answering(status: u16) -> (String, Received<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding the webhook receiver");
-    let url = format!("http://{}/hook", listener.local_addr().expect("a local address"));
-    let got = Received::default();
-    let sink = got.clone();
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let sink = sink.clone();
-            tokio::spawn(async move {
-                let mut r = BufReader::new(sock);
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0u8; len];
-                if r.read_exact(&mut body).await.is_err() {
-                    return;
-                }
-                sink.push(String::from_utf8_lossy(&body).into_owned());
-                let answer = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: 13\r\nconnection: close\r\n\r\n{{\"errcode\":0}}"
-                );
-                let _ = r.get_mut().write_all(answer.as_bytes()).await;
-            });
+    let (addr, got) = listen("webhook receiver", move |mut r, sink| async move {
+        let mut len = 0usize;
+        loop {
+            let line = read_line(&mut r).await?;
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+            if line == "\r\n" {
+                break;
+            }
         }
-    });
-    (url, got)
+        let mut body = vec![0u8; len];
+        r.read_exact(&mut body).await.ok()?;
+        sink.push(String::from_utf8_lossy(&body).into_owned());
+        let answer = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: 13\r\nconnection: close\r\n\r\n{{\"errcode\":0}}"
+        );
+        r.get_mut().write_all(answer.as_bytes()).await.ok()
+    })
+    .await;
+    (format!("http://{addr}/hook"), got)
 }
 
 /// One message an SMTP sink accepted.
@@ -106,63 +129,45 @@ pub struct Mail {
 
 /// Starts a minimal SMTP server that accepts every message. Returns its port and the messages.
 pub async fn smtp_sink() -> (u16, Received<Mail>) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding the SMTP sink");
-    let port = listener.local_addr().expect("a local address").port();
-    let got = Received::default();
-    let sink = got.clone();
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let sink = sink.clone();
-            tokio::spawn(async move {
-                let mut r = BufReader::new(sock);
-                let _ = r.get_mut().write_all(b"220 sink ESMTP\r\n").await;
-                let mut to = Vec::new();
+    let (addr, got) = listen("SMTP sink", |mut r, sink| async move {
+        r.get_mut().write_all(b"220 sink ESMTP\r\n").await.ok()?;
+        let mut to = Vec::new();
+        loop {
+            let line = read_line(&mut r).await?;
+            let cmd = line.trim_end().to_ascii_uppercase();
+            let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                b"250 sink\r\n"
+            } else if cmd.starts_with("RCPT TO:") {
+                let addr = line.trim_end()[8..]
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string();
+                to.push(addr);
+                b"250 ok\r\n"
+            } else if cmd.starts_with("DATA") {
+                r.get_mut().write_all(b"354 go ahead\r\n").await.ok()?;
+                let mut data = String::new();
                 loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
+                    let l = read_line(&mut r).await?;
+                    if l == ".\r\n" {
+                        break;
                     }
-                    let cmd = line.trim_end().to_ascii_uppercase();
-                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
-                        b"250 sink\r\n"
-                    } else if cmd.starts_with("RCPT TO:") {
-                        let addr = line.trim_end()[8..]
-                            .trim()
-                            .trim_start_matches('<')
-                            .trim_end_matches('>')
-                            .to_string();
-                        to.push(addr);
-                        b"250 ok\r\n"
-                    } else if cmd.starts_with("DATA") {
-                        let _ = r.get_mut().write_all(b"354 go ahead\r\n").await;
-                        let mut data = String::new();
-                        loop {
-                            let mut l = String::new();
-                            if r.read_line(&mut l).await.unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if l == ".\r\n" {
-                                break;
-                            }
-                            data.push_str(&l);
-                        }
-                        sink.push(Mail {
-                            to: std::mem::take(&mut to),
-                            data,
-                        });
-                        b"250 queued\r\n"
-                    } else if cmd.starts_with("QUIT") {
-                        let _ = r.get_mut().write_all(b"221 bye\r\n").await;
-                        return;
-                    } else {
-                        b"250 ok\r\n"
-                    };
-                    let _ = r.get_mut().write_all(reply).await;
+                    data.push_str(&l);
                 }
-            });
+                sink.push(Mail {
+                    to: std::mem::take(&mut to),
+                    data,
+                });
+                b"250 queued\r\n"
+            } else if cmd.starts_with("QUIT") {
+                return r.get_mut().write_all(b"221 bye\r\n").await.ok();
+            } else {
+                b"250 ok\r\n"
+            };
+            r.get_mut().write_all(reply).await.ok()?;
         }
-    });
-    (port, got)
+    })
+    .await;
+    (addr.port(), got)
 }
