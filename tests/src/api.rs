@@ -151,14 +151,7 @@ impl TestApi {
                 .expect("creating a user");
         }
         let state = ApiState::with_parts(store.clone(), ApiConfig::default(), LiveHub::new(), cases, None);
-        let app = tianshu_api::router(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding");
-        let addr = listener.local_addr().expect("local addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
-        });
+        let (addr, task) = serve(state.clone()).await;
         TestApi {
             addr,
             store,
@@ -168,6 +161,22 @@ impl TestApi {
             scratch,
             task,
         }
+    }
+
+    /// Serves the same store again on another port, with `cases` and `downlink`; returns its address.
+    pub async fn serve_again(
+        &self,
+        cases: Arc<dyn CaseBook>,
+        downlink: Option<Arc<dyn tianshu_api::Downlink>>,
+    ) -> SocketAddr {
+        let state = ApiState::with_parts(
+            self.store.clone(),
+            ApiConfig::default(),
+            LiveHub::new(),
+            cases,
+            downlink,
+        );
+        serve(state).await.0
     }
 
     /// Opens `scratch`, seeds it, and serves the API with no case book.
@@ -189,6 +198,32 @@ impl TestApi {
         assert!(set.contains("HttpOnly"), "the session cookie is HttpOnly: {set}");
         set.split(';').next().expect("cookie pair").to_string()
     }
+}
+
+/// Serves the API over `state` on 127.0.0.1, port 0: its address and task.
+async fn serve(state: ApiState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let app = tianshu_api::router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+    });
+    (addr, task)
+}
+
+/// Percent-encodes a query value (UTF-8 plates).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// A response.

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use tianshu_e2e::api::{
-    FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, http,
+    FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, enc, http,
 };
 use tianshu_e2e::{ScratchDir, on_both_backends};
 use tianshu_model::Timestamp;
@@ -16,19 +16,6 @@ use tianshu_store::access::{NewUser, Role, verify_stored_chain};
 
 const FROM: &str = "2026-11-18T00:00:00Z";
 const TO: &str = "2026-11-19T00:00:00Z";
-
-/// Percent-encodes a query value (UTF-8 plates).
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 /// Asserts a 400 whose message names `field`.
 #[track_caller]
@@ -736,6 +723,36 @@ async fn assert_stored_hashed(url: &str, cookie: &str) {
     );
 }
 
+/// Creates terminal `i`'s car in `unit` and its terminal through the API as `cookie`, the terminal bound
+/// by plate or (unless `by_plate`) by vehicle id; returns the vehicle id.
+async fn provision_terminal(
+    addr: SocketAddr,
+    cookie: Option<&str>,
+    unit: i64,
+    i: u32,
+    by_plate: bool,
+) -> i64 {
+    use tianshu_e2e::gateway::{phone, plate, terminal_id};
+    let plate = plate(i);
+    let body = format!(r#"{{"plate":"{plate}","unit":{unit},"class":"general"}}"#);
+    let r = http(addr, "POST", "/api/vehicles", cookie, Some(&body)).await;
+    status(&r, 201, "a vehicle");
+    let vehicle = r.json()["id"].as_i64().expect("vehicle id");
+    let bind = if by_plate {
+        format!(r#""plate":"{plate}""#)
+    } else {
+        format!(r#""vehicle":{vehicle}"#)
+    };
+    let body = format!(
+        r#"{{"phone":"{}","terminal_id":"{}",{bind}}}"#,
+        phone(i),
+        terminal_id(i)
+    );
+    let r = http(addr, "POST", "/api/terminals", cookie, Some(&body)).await;
+    status(&r, 201, "a terminal");
+    vehicle
+}
+
 /// The real binary: a unit, a vehicle and a terminal created through the API; the terminal registers and
 /// reports over JT/T 808; the administrator's session survives a restart; a reset terminal must register
 /// again; logout ends the session for good.
@@ -751,31 +768,7 @@ async fn provisioned_terminal(scratch: Scratch) {
     status(&r, 201, "a unit");
     let unit = r.json()["id"].as_i64().expect("unit id");
     let i = 7;
-    let plate = tianshu_e2e::gateway::plate(i);
-    let r = http(
-        server.http,
-        "POST",
-        "/api/vehicles",
-        c,
-        Some(&format!(
-            r#"{{"plate":"{plate}","unit":{unit},"class":"general"}}"#
-        )),
-    )
-    .await;
-    status(&r, 201, "a vehicle");
-    let r = http(
-        server.http,
-        "POST",
-        "/api/terminals",
-        c,
-        Some(&format!(
-            r#"{{"phone":"{}","terminal_id":"{}","plate":"{plate}"}}"#,
-            tianshu_e2e::gateway::phone(i),
-            tianshu_e2e::gateway::terminal_id(i)
-        )),
-    )
-    .await;
-    status(&r, 201, "a terminal");
+    provision_terminal(server.http, c, unit, i, true).await;
 
     let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
@@ -909,31 +902,7 @@ async fn order_withdraws_case(scratch: Scratch) {
     let unit = r.json()["id"].as_i64().expect("unit id");
     let i = 11;
     let plate = tianshu_e2e::gateway::plate(i);
-    let r = http(
-        server.http,
-        "POST",
-        "/api/vehicles",
-        a,
-        Some(&format!(
-            r#"{{"plate":"{plate}","unit":{unit},"class":"general"}}"#
-        )),
-    )
-    .await;
-    status(&r, 201, "a vehicle");
-    let vehicle = r.json()["id"].as_i64().expect("vehicle id");
-    let r = http(
-        server.http,
-        "POST",
-        "/api/terminals",
-        a,
-        Some(&format!(
-            r#"{{"phone":"{}","terminal_id":"{}","vehicle":{vehicle}}}"#,
-            tianshu_e2e::gateway::phone(i),
-            tianshu_e2e::gateway::terminal_id(i)
-        )),
-    )
-    .await;
-    status(&r, 201, "a terminal");
+    let vehicle = provision_terminal(server.http, a, unit, i, false).await;
 
     // The trip arrives as a blind-area backfill, every batch acknowledged after commit.
     let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))

@@ -60,18 +60,6 @@ fn order(id: &str, plate: &str) -> String {
     )
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// Creates what the request number `n` may consume, straight in the store.
 async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victims {
     use tianshu_store::registry_admin::NewTerminal;
@@ -542,25 +530,12 @@ async fn a_supervisor_sees_their_unit_and_sub_units_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_and_logouts() {
     let api = TestApi::seeded(Scratch::embedded("api-login")).await;
-    let bad = http(
-        api.addr,
-        "POST",
-        "/api/session",
-        None,
-        Some(r#"{"username":"inspector","password":"nope"}"#),
-    )
-    .await;
-    assert_eq!(bad.status, 401);
-    assert!(bad.header("set-cookie").is_none());
-    let unknown = http(
-        api.addr,
-        "POST",
-        "/api/session",
-        None,
-        Some(r#"{"username":"ghost","password":"nope"}"#),
-    )
-    .await;
-    assert_eq!(unknown.status, 401);
+    for who in ["inspector", "ghost"] {
+        let body = format!(r#"{{"username":"{who}","password":"nope"}}"#);
+        let refused = http(api.addr, "POST", "/api/session", None, Some(&body)).await;
+        assert_eq!(refused.status, 401, "a wrong password for {who}");
+        assert!(refused.header("set-cookie").is_none(), "no cookie for {who}");
+    }
     let cookie = api.login("inspector").await;
     assert_eq!(
         http(api.addr, "GET", "/api/me", Some(&cookie), None).await.json()["role"],

@@ -228,20 +228,7 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
         detail,
     }])));
     // Serve the same store again, now with the case.
-    let state = tianshu_api::ApiState::with_parts(
-        api.store.clone(),
-        tianshu_api::ApiConfig::default(),
-        tianshu_api::LiveHub::new(),
-        book.clone(),
-        None,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, tianshu_api::router(state)).await;
-    });
+    let addr = api.serve_again(book.clone(), None).await;
     let logins = serde_json::json!({"supervisor": {"username": "supervisor", "password": PASSWORD}});
     let url = format!("http://{addr}/");
     let out = tokio::task::spawn_blocking(move || drive("case", &url, &logins, &[]))
@@ -279,20 +266,9 @@ impl tianshu_api::Downlink for RefusingTerminal {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_says_when_a_terminal_refuses_or_does_not_answer() {
     let api = TestApi::seeded(Scratch::embedded("browser-refusal")).await;
-    let state = tianshu_api::ApiState::with_parts(
-        api.store.clone(),
-        tianshu_api::ApiConfig::default(),
-        tianshu_api::LiveHub::new(),
-        Arc::new(tianshu_api::NoCases),
-        Some(Arc::new(RefusingTerminal)),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, tianshu_api::router(state)).await;
-    });
+    let addr = api
+        .serve_again(Arc::new(tianshu_api::NoCases), Some(Arc::new(RefusingTerminal)))
+        .await;
     let logins = serde_json::json!({"dispatcher": {"username": "dispatcher", "password": PASSWORD}});
     let url = format!("http://{addr}/");
     let out = tokio::task::spawn_blocking(move || {
