@@ -62,68 +62,46 @@ async fn scenario(scratch: Scratch) {
     let url = scratch.url();
     let dir = ScratchDir::new("rules-cli");
     let dir = dir.path().to_path_buf();
-    std::fs::create_dir_all(&dir).unwrap();
-    let write = |name: &str, body: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, body).unwrap();
-        p.display().to_string()
+    // `tianshu WHAT import` of `body` written as `name`: (success, stdout trimmed, stderr).
+    let import = |what: &str, name: &str, body: &str| {
+        let file = dir.join(name);
+        std::fs::write(&file, body).unwrap();
+        let out = tianshu(&[what, "import", "--store", &url, file.to_str().unwrap()], &dir);
+        (
+            out.status.success(),
+            text(&out.stdout).trim().to_string(),
+            text(&out.stderr),
+        )
     };
 
-    let reg = write("registry.csv", REGISTRY_CSV);
-    assert!(
-        tianshu(&["registry", "import", "--store", &url, &reg], &dir)
-            .status
-            .success()
-    );
+    let (ok, _, err) = import("registry", "registry.csv", REGISTRY_CSV);
+    assert!(ok, "{err}");
 
     // Calendar: a bad file names its line and changes nothing; a good one imports.
-    let bad = write(
+    let holiday =
+        "year = 2027\n[[holiday]]\nname = \"元旦\"\nfirst = \"2027-01-01\"\nlast = \"2027-01-01\"\n";
+    let (ok, _, err) = import(
+        "calendar",
         "2027-bad.toml",
-        "year = 2027\n[[holiday]]\nname = \"元旦\"\nfirst = \"2027-01-01\"\nlast = \"2027-01-01\"\nworking = [\"2027-01-06\"]\n",
+        &format!("{holiday}working = [\"2027-01-06\"]\n"),
     );
-    let out = tianshu(&["calendar", "import", "--store", &url, &bad], &dir);
-    assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("line 6:"), "{}", text(&out.stderr));
-    let good = write(
-        "2027.toml",
-        "year = 2027\n[[holiday]]\nname = \"元旦\"\nfirst = \"2027-01-01\"\nlast = \"2027-01-01\"\n",
-    );
-    let out = tianshu(&["calendar", "import", "--store", &url, &good], &dir);
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "calendar 2027 imported",
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(!ok);
+    assert!(err.contains("line 6:"), "{err}");
+    let (_, out, err) = import("calendar", "2027.toml", holiday);
+    assert_eq!(out, "calendar 2027 imported", "{err}");
 
     // Geofences: one broken feature refuses the whole file.
-    let fences = write("fences.geojson", FENCES);
-    let out = tianshu(&["geofence", "import", "--store", &url, &fences], &dir);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("line 3: feature 2:"),
-        "{}",
-        text(&out.stderr)
+    let (ok, _, err) = import("geofence", "fences.geojson", FENCES);
+    assert!(!ok);
+    assert!(err.contains("line 3: feature 2:"), "{err}");
+    let fixed = FENCES.replace(
+        "[115.101,30.2],[115.1,30.2]",
+        "[115.101,30.2],[115.101,30.201],[115.1,30.201],[115.1,30.2]",
     );
-    let fixed = write(
-        "fences-fixed.geojson",
-        &FENCES.replace(
-            "[115.101,30.2],[115.1,30.2]",
-            "[115.101,30.2],[115.101,30.201],[115.1,30.201],[115.1,30.2]",
-        ),
-    );
-    let out = tianshu(&["geofence", "import", "--store", &url, &fixed], &dir);
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "geofences imported: 2 created, 0 replaced",
-        "{}",
-        text(&out.stderr)
-    );
-    let out = tianshu(&["geofence", "import", "--store", &url, &fixed], &dir);
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "geofences imported: 0 created, 2 replaced"
-    );
+    let (_, out, err) = import("geofence", "fences-fixed.geojson", &fixed);
+    assert_eq!(out, "geofences imported: 2 created, 0 replaced", "{err}");
+    let (_, out, _) = import("geofence", "fences-fixed.geojson", &fixed);
+    assert_eq!(out, "geofences imported: 0 created, 2 replaced");
 
     // The trip is stored like any ingested track.
     {
@@ -141,40 +119,29 @@ async fn scenario(scratch: Scratch) {
     assert!(eps[0]["reasoning"].as_str().unwrap().contains("a rest day"));
 
     // Orders: every bad line is named, nothing is stored; then the approved order clears the episode.
-    let bad = write(
-        "orders-bad.jsonl",
-        &format!(
-            "{ORDER}\n{}\n{}\n",
-            ORDER.replace("approved", "aproved"),
-            ORDER.replace("000123", "000124").replace(
-                "\"end\":\"2026-11-28T03:00:00Z\"",
-                "\"end\":\"2026-11-28T01:00:00Z\""
-            )
-        ),
+    let bad = format!(
+        "{ORDER}\n{}\n{}\n",
+        ORDER.replace("approved", "aproved"),
+        ORDER.replace("000123", "000124").replace(
+            "\"end\":\"2026-11-28T03:00:00Z\"",
+            "\"end\":\"2026-11-28T01:00:00Z\""
+        )
     );
-    let out = tianshu(&["order", "import", "--store", &url, &bad], &dir);
-    assert!(!out.status.success());
-    let err = text(&out.stderr);
+    let (ok, _, err) = import("order", "orders-bad.jsonl", &bad);
+    assert!(!ok);
     assert!(
         err.contains("line 2:") && err.contains("line 3:") && !err.contains("line 1:"),
         "{err}"
     );
     assert_eq!(evaluate(&url, &dir).len(), 1, "a refused file stores nothing");
-    let unknown = write("orders-unknown.jsonl", &ORDER.replace("鄂B12345", "鄂B99999"));
-    let out = tianshu(&["order", "import", "--store", &url, &unknown], &dir);
+    let unknown = ORDER.replace("鄂B12345", "鄂B99999");
+    let (_, _, err) = import("order", "orders-unknown.jsonl", &unknown);
     assert!(
-        text(&out.stderr).contains("line 1: plate \"鄂B99999\" is not in the registry"),
-        "{}",
-        text(&out.stderr)
+        err.contains("line 1: plate \"鄂B99999\" is not in the registry"),
+        "{err}"
     );
-    let orders = write("orders.jsonl", ORDER);
-    let out = tianshu(&["order", "import", "--store", &url, &orders], &dir);
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "orders imported: 1 created, 0 updated, 0 unchanged",
-        "{}",
-        text(&out.stderr)
-    );
+    let (_, out, err) = import("order", "orders.jsonl", ORDER);
+    assert_eq!(out, "orders imported: 1 created, 0 updated, 0 unchanged", "{err}");
     assert_eq!(evaluate(&url, &dir), Vec::<serde_json::Value>::new());
 }
 
