@@ -252,18 +252,13 @@ impl Resp {
     }
 }
 
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`), read to the end.
-pub async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: Option<&str>,
-) -> Resp {
-    http_with(addr, method, path, cookie, body, &[]).await
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), read to the end; `auth` is the
+/// session's cookie pair.
+pub async fn http(addr: SocketAddr, verb: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> Resp {
+    http_with(addr, verb, path, auth, body, &[]).await
 }
 
-/// Like [`http`], with extra headers.
+/// Like [`http`], with `extra` headers.
 pub async fn http_with(
     addr: SocketAddr,
     method: &str,

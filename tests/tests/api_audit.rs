@@ -116,15 +116,10 @@ async fn replays_and_exports_are_audited(api: &TestApi) {
     );
 }
 
+/// `tianshu ARGS`: (success, stdout and stderr).
 fn tianshu(args: &[&str]) -> (bool, String) {
-    let out = Command::new(tianshu_e2e::tianshu_bin())
-        .args(args)
-        .output()
-        .expect("running tianshu");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
+    let (ok, out, err) = tianshu_e2e::run_tianshu(args, &[]);
+    (ok, out + &err)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,27 +218,13 @@ async fn user_add_reads_the_password_from_stdin() {
     let r = http(api.addr, "POST", "/api/session", None, Some(body)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // A supervisor without a unit, and a password as a flag, are refused.
-    let (ok, out) = tianshu(&[
-        "user",
-        "add",
-        "--store",
-        &url,
-        "--username",
-        "li",
-        "--role",
-        "supervisor",
-        "--password-stdin",
-    ]);
+    let add_li = |role: &str, more: &[&str]| {
+        let mut args = vec!["user", "add", "--store", &url, "--username", "li", "--role", role];
+        args.extend_from_slice(more);
+        tianshu(&args)
+    };
+    let (ok, out) = add_li("supervisor", &["--password-stdin"]);
     assert!(!ok, "{out}");
-    let (ok, _) = tianshu(&[
-        "user",
-        "add",
-        "--store",
-        &url,
-        "--username",
-        "li",
-        "--role",
-        "inspector",
-    ]);
+    let (ok, _) = add_li("inspector", &[]);
     assert!(!ok);
 }

@@ -480,46 +480,15 @@ async fn a_supervisor_sees_their_unit_and_sub_units_only() {
     let r = http(api.addr, "GET", "/api/positions/latest", Some(&sup), None).await;
     assert_eq!(r.json().as_array().expect("array").len(), 2);
     // By plate too (percent-encoded UTF-8), in scope and out of it.
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect::<String>()
-    };
-    let own = http(
-        api.addr,
-        "GET",
-        &format!("/api/positions?plate={}&from={FROM}&to={TO}", enc(OWN_PLATE)),
-        Some(&sup),
-        None,
-    )
-    .await;
+    let by_plate = |plate: &str| format!("/api/positions?plate={}&from={FROM}&to={TO}", enc(plate));
+    let own = http(api.addr, "GET", &by_plate(OWN_PLATE), Some(&sup), None).await;
     assert_eq!(own.status, 200, "{}", own.body);
     assert_eq!(own.json().as_array().expect("array").len(), 60);
-    let foreign = http(
-        api.addr,
-        "GET",
-        &format!("/api/positions?plate={}&from={FROM}&to={TO}", enc(FOREIGN_PLATE)),
-        Some(&sup),
-        None,
-    )
-    .await;
+    let foreign = http(api.addr, "GET", &by_plate(FOREIGN_PLATE), Some(&sup), None).await;
     assert_eq!(foreign.status, 403);
     assert_no_leak(&api, &foreign.body, "foreign plate");
     // An unknown plate looks exactly like a foreign one to a supervisor.
-    let unknown = http(
-        api.addr,
-        "GET",
-        &format!("/api/positions?plate={}&from={FROM}&to={TO}", enc("鄂B99999")),
-        Some(&sup),
-        None,
-    )
-    .await;
+    let unknown = http(api.addr, "GET", &by_plate("鄂B99999"), Some(&sup), None).await;
     assert_eq!(unknown.status, 403);
     // The administrator sees all three.
     let admin = api.login("administrator").await;

@@ -58,35 +58,42 @@ impl Fix {
     }
 
     /// Latitude and longitude in millionths of a degree.
-    pub fn at_e6(mut self, lat_e6: i32, lon_e6: i32) -> Fix {
-        self.0.lat_e6 = lat_e6;
-        self.0.lon_e6 = lon_e6;
-        self
+    pub fn at_e6(self, lat_e6: i32, lon_e6: i32) -> Fix {
+        Fix(Position {
+            lat_e6,
+            lon_e6,
+            ..self.0
+        })
     }
 
     /// Altitude in metres.
-    pub fn altitude(mut self, metres: i32) -> Fix {
-        self.0.altitude_m = metres;
-        self
+    pub fn altitude(self, altitude_m: i32) -> Fix {
+        Fix(Position { altitude_m, ..self.0 })
     }
 
     /// Speed in tenths of a km/h, and course in degrees.
-    pub fn heading(mut self, speed_dkmh: u16, course_deg: u16) -> Fix {
-        self.0.speed_dkmh = speed_dkmh;
-        self.0.course_deg = course_deg;
-        self
+    pub fn heading(self, speed_dkmh: u16, course_deg: u16) -> Fix {
+        Fix(Position {
+            speed_dkmh,
+            course_deg,
+            ..self.0
+        })
     }
 
     /// The status bits.
-    pub fn status(mut self, bits: u32) -> Fix {
-        self.0.status = StatusFlags(bits);
-        self
+    pub fn status(self, bits: u32) -> Fix {
+        Fix(Position {
+            status: StatusFlags(bits),
+            ..self.0
+        })
     }
 
     /// The alarm bits.
-    pub fn alarm(mut self, bits: u32) -> Fix {
-        self.0.alarm = AlarmFlags(bits);
-        self
+    pub fn alarm(self, bits: u32) -> Fix {
+        Fix(Position {
+            alarm: AlarmFlags(bits),
+            ..self.0
+        })
     }
 
     /// The position.
