@@ -260,58 +260,35 @@ async fn the_case_workflow_records_who_when_what() {
         .await
         .unwrap();
     let at = |s: &str| local(s);
+    // One step of the workflow by `actor` with `note` at `time` (Beijing).
+    let step = |action: CaseAction, actor: &'static str, note: &'static str, time: &'static str| {
+        apply_action(&store, &config, id, action, actor, note, local(time))
+    };
 
     // Close needs an explanation first; an explanation needs words.
-    let e = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Close,
-        "office",
-        "ok",
-        at("2026-11-28 11:00:00"),
-    )
-    .await
-    .unwrap_err();
+    let e = step(CaseAction::Close, "office", "ok", "2026-11-28 11:00:00")
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("is open"), "{e}");
     // A step that does not fit the state is refused input (the web answers 409), not a store failure.
     assert!(matches!(e, tianshu_alerts::Error::Invalid(_)), "{e:?}");
-    let e = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Explain,
-        "zhang",
-        " ",
-        at("2026-11-28 11:00:00"),
-    )
-    .await
-    .unwrap_err();
+    let e = step(CaseAction::Explain, "zhang", " ", "2026-11-28 11:00:00")
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("needs a note"), "{e}");
 
-    let c = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Acknowledge,
-        "zhang",
-        "",
-        at("2026-11-28 11:00:00"),
-    )
-    .await
-    .unwrap();
+    let c = step(CaseAction::Acknowledge, "zhang", "", "2026-11-28 11:00:00")
+        .await
+        .unwrap();
     assert_eq!(
         (c.state, c.escalate_at),
         (CaseState::Acknowledged, Some(at("2026-12-01 10:00:00")))
     );
-    let c = apply_action(
-        &store,
-        &config,
-        id,
+    let c = step(
         CaseAction::Explain,
         "zhang",
         "加班送文件，已补单",
-        at("2026-11-28 12:00:00"),
+        "2026-11-28 12:00:00",
     )
     .await
     .unwrap();
@@ -320,29 +297,13 @@ async fn the_case_workflow_records_who_when_what() {
         (CaseState::Explained, None),
         "an explanation stops the escalation clock"
     );
-    let c = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Close,
-        "li",
-        "与轨迹一致",
-        at("2026-11-29 09:00:00"),
-    )
-    .await
-    .unwrap();
+    let c = step(CaseAction::Close, "li", "与轨迹一致", "2026-11-29 09:00:00")
+        .await
+        .unwrap();
     assert_eq!(c.state, CaseState::Closed);
-    let e = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Escalate,
-        "li",
-        "x",
-        at("2026-11-29 09:00:00"),
-    )
-    .await
-    .unwrap_err();
+    let e = step(CaseAction::Escalate, "li", "x", "2026-11-29 09:00:00")
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("is closed"), "{e}");
     assert!(matches!(e, tianshu_alerts::Error::Invalid(_)), "{e:?}");
 
