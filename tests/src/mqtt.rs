@@ -255,6 +255,43 @@ pub fn rumqttc_publisher(port: u16, id: &str) -> rumqttc::AsyncClient {
     client
 }
 
+/// A subscriber to `filter` on the shared broker, subscribed (acknowledged) when this returns: what it
+/// receives, as (topic, payload, retained).
+pub async fn subscriber(filter: &str) -> tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>, bool)> {
+    let mut o = rumqttc::MqttOptions::new(unique("sub"), "127.0.0.1", 1883);
+    o.set_keep_alive(Duration::from_secs(30));
+    let (sub, mut events) = rumqttc::AsyncClient::new(o, 100);
+    sub.subscribe(filter, rumqttc::QoS::AtLeastOnce)
+        .await
+        .expect("queueing the subscription");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let _sub = sub;
+        let mut subscribed = Some(subscribed_tx);
+        loop {
+            match events.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                    if let Some(s) = subscribed.take() {
+                        let _ = s.send(());
+                    }
+                }
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                    let _ = tx.send((p.topic.clone(), p.payload.to_vec(), p.retain));
+                }
+                Ok(_) => {}
+                // The client's reconnect backoff, not a wait for anything.
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    tokio::time::timeout(LIMIT, subscribed_rx)
+        .await
+        .expect("the subscription is acknowledged")
+        .expect("the subscriber runs");
+    rx
+}
+
 /// The configuration of an MQTT test instance: its own client id and topic filters under `prefix`.
 pub fn mqtt_config(broker: &str, client_id: &str, prefix: &str, extra: &str) -> String {
     format!(

@@ -258,25 +258,7 @@ async fn mqtt_stored_positions_are_published() {
     let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
 
     // A subscriber for the published feed.
-    let mut o = rumqttc::MqttOptions::new(unique("sub"), "127.0.0.1", 1883);
-    o.set_keep_alive(Duration::from_secs(30));
-    let (sub, mut events) = rumqttc::AsyncClient::new(o, 100);
-    sub.subscribe(format!("{out_prefix}/#"), rumqttc::QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            match events.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                    let _ = tx.send((p.topic.clone(), p.payload.to_vec(), p.retain));
-                }
-                Ok(_) => {}
-                // The client's reconnect backoff, not a wait for anything.
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
+    let mut rx = subscriber(&format!("{out_prefix}/#")).await;
 
     wait_connected(&tianshu).await;
     let good = phone(PHONE_BASE, 0);
@@ -327,36 +309,7 @@ async fn mqtt_alert_events_are_published() {
     let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, &extra);
     let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
 
-    let mut o = rumqttc::MqttOptions::new(unique("sub"), "127.0.0.1", 1883);
-    o.set_keep_alive(Duration::from_secs(30));
-    let (sub, mut events) = rumqttc::AsyncClient::new(o, 100);
-    sub.subscribe(format!("{alerts_prefix}/#"), rumqttc::QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let mut subscribed = Some(subscribed_tx);
-        loop {
-            match events.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
-                    if let Some(s) = subscribed.take() {
-                        let _ = s.send(());
-                    }
-                }
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                    let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
-                }
-                Ok(_) => {}
-                // The client's reconnect backoff, not a wait for anything.
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    tokio::time::timeout(WAIT, subscribed_rx)
-        .await
-        .expect("the subscription is acknowledged")
-        .expect("the subscriber runs");
+    let mut rx = subscriber(&format!("{alerts_prefix}/#")).await;
 
     let mut terminal = tianshu_e2e::gateway::Terminal::connect(tianshu.jt808, tianshu_e2e::gateway::phone(0))
         .await
@@ -380,7 +333,7 @@ async fn mqtt_alert_events_are_published() {
             _ => assert!(t < 600, "no alert event was published"),
         }
     };
-    let (topic, payload) = received;
+    let (topic, payload, _) = received;
     assert_eq!(
         topic,
         format!("{alerts_prefix}/{}/{}", vehicle.unit.0, vehicle.id.0)
