@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tianshu_e2e::mqtt::{Mosquitto, publish_until};
+use tianshu_e2e::mqtt::{Mosquitto, publish_until, rumqttc_publisher_with};
 use tianshu_e2e::{Scratch, WAIT, registry_record, wait_until};
 use tianshu_model::Phone;
 use tianshu_mqtt::config::{MqttConfig, PayloadKind, ProtocolVersion, Subscription};
@@ -81,16 +81,7 @@ fn mqtt_ingest(c: &mut Criterion) {
         })
         .await;
 
-        let mut o = rumqttc::MqttOptions::new("bench-publisher", "127.0.0.1", port);
-        o.set_keep_alive(Duration::from_secs(30)).set_inflight(1000);
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(o, 10_000);
-        tokio::spawn(async move {
-            loop {
-                if eventloop.poll().await.is_err() {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        });
+        let client = rumqttc_publisher_with(port, "bench-publisher", 1000, 10_000);
         // A probe, published until stored: the subscription is then in place.
         let phone = Phone(PHONE_BASE);
         let topic = format!("bench/in/json/{}", phone.padded(12));

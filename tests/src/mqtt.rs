@@ -241,9 +241,15 @@ pub fn mosquitto_pub(port: u16, topic: &str, payload: &[u8], dir: &Path) {
 
 /// A rumqttc publisher on the broker at `port`; its event loop runs in the background.
 pub fn rumqttc_publisher(port: u16, id: &str) -> rumqttc::AsyncClient {
+    rumqttc_publisher_with(port, id, 200, 1000)
+}
+
+/// As [`rumqttc_publisher`], with `inflight` messages unacknowledged at most and room for `queued`
+/// requests.
+pub fn rumqttc_publisher_with(port: u16, id: &str, inflight: u16, queued: usize) -> rumqttc::AsyncClient {
     let mut o = rumqttc::MqttOptions::new(id, "127.0.0.1", port);
-    o.set_keep_alive(Duration::from_secs(30)).set_inflight(200);
-    let (client, mut eventloop) = rumqttc::AsyncClient::new(o, 1000);
+    o.set_keep_alive(Duration::from_secs(30)).set_inflight(inflight);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(o, queued);
     tokio::spawn(async move {
         loop {
             if eventloop.poll().await.is_err() {

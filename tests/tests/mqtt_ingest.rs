@@ -238,6 +238,25 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
     );
 }
 
+/// Tianshu on the store `db`, taking in under `prefix` and publishing its `feed` (`positions` or `alerts`)
+/// under `out`; and an acknowledged subscriber to that feed.
+async fn publishing(
+    db: &Scratch,
+    dir: &ScratchDir,
+    prefix: &str,
+    feed: &str,
+    out: &str,
+) -> (
+    Tianshu,
+    tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>, bool)>,
+) {
+    let extra = format!("[mqtt.publish]\n{feed} = true\nqos = 1\n{feed}_topic_prefix = \"{out}\"\n");
+    let cfg = mqtt_config(BROKER, &unique("ts"), prefix, &extra);
+    let tianshu = Tianshu::start(&db.url(), &cfg, &[], dir.path());
+    let rx = subscriber(&format!("{out}/#")).await;
+    (tianshu, rx)
+}
+
 /// Stored positions are published as JSON to `<prefix>/<unit>/<vehicle>`, retained.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_stored_positions_are_published() {
@@ -252,13 +271,7 @@ async fn mqtt_stored_positions_are_published() {
     let dir = ScratchDir::new("mqtt_pub");
     let prefix = unique("t");
     let out_prefix = format!("{prefix}/out/positions");
-    let extra =
-        format!("[mqtt.publish]\npositions = true\nqos = 1\npositions_topic_prefix = \"{out_prefix}\"\n");
-    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, &extra);
-    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-
-    // A subscriber for the published feed.
-    let mut rx = subscriber(&format!("{out_prefix}/#")).await;
+    let (tianshu, mut rx) = publishing(&db, &dir, &prefix, "positions", &out_prefix).await;
 
     wait_connected(&tianshu).await;
     let good = phone(PHONE_BASE, 0);
@@ -304,12 +317,7 @@ async fn mqtt_alert_events_are_published() {
     // The default prefix is `tianshu/v1/alerts`; under this test's own prefix so that concurrent tests
     // (whose scratch databases number their cars alike) do not see each other's events.
     let alerts_prefix = format!("{prefix}/tianshu/v1/alerts");
-    let extra =
-        format!("[mqtt.publish]\nalerts = true\nqos = 1\nalerts_topic_prefix = \"{alerts_prefix}\"\n");
-    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, &extra);
-    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-
-    let mut rx = subscriber(&format!("{alerts_prefix}/#")).await;
+    let (tianshu, mut rx) = publishing(&db, &dir, &prefix, "alerts", &alerts_prefix).await;
 
     let mut terminal = tianshu_e2e::gateway::Terminal::connect(tianshu.jt808, tianshu_e2e::gateway::phone(0))
         .await
