@@ -140,7 +140,24 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
         upgrade: false,
         vehicle_scoped,
     };
-    match (spec.method, spec.path) {
+    session_and_vehicle_routes(spec, target, vid, &req)
+        .or_else(|| admin_routes(api, spec, target, n, victims, (vid, plate), &req))
+        .unwrap_or_else(|| {
+            panic!(
+                "route {} {} has no recipe in the permission matrix",
+                spec.method, spec.path
+            )
+        })
+}
+
+/// Recipes of the session, read and vehicle routes.
+fn session_and_vehicle_routes(
+    spec: &RouteSpec,
+    target: Target,
+    vid: i64,
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
+    Some(match (spec.method, spec.path) {
         ("POST", "/api/session") => req(
             spec.path.into(),
             Some(format!(r#"{{"username":"inspector","password":"{PASSWORD}"}}"#)),
@@ -189,6 +206,21 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
             Some(r#"{"action":"acknowledge"}"#.into()),
             true,
         ),
+        _ => return None,
+    })
+}
+
+/// Recipes of the administration and reference data routes.
+fn admin_routes(
+    api: &TestApi,
+    spec: &RouteSpec,
+    target: Target,
+    n: usize,
+    victims: &Victims,
+    (vid, plate): (i64, &str),
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
+    Some(match (spec.method, spec.path) {
         ("POST", "/api/users") => req(
             spec.path.into(),
             Some(format!(
@@ -281,8 +313,8 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
             ),
             false,
         ),
-        (m, p) => panic!("route {m} {p} has no recipe in the permission matrix"),
-    }
+        _ => return None,
+    })
 }
 
 /// No location data and nothing about the foreign vehicle in a body.
