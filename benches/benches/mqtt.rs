@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tianshu_e2e::mqtt::{Mosquitto, publish_until, rumqttc_publisher_with};
+use tianshu_e2e::mqtt::{Mosquitto, publish_json, publish_until, rumqttc_publisher_with};
 use tianshu_e2e::{Scratch, WAIT, registry_record, wait_until};
 use tianshu_model::Phone;
 use tianshu_mqtt::config::{MqttConfig, PayloadKind, ProtocolVersion, Subscription};
@@ -114,16 +114,7 @@ fn mqtt_ingest(c: &mut Criterion) {
                         let secs = next_secs.fetch_add(1, Ordering::Relaxed);
                         for i in 0..TERMINALS {
                             let phone = Phone(PHONE_BASE + u128::from(i));
-                            let topic = format!("bench/in/json/{}", phone.padded(12));
-                            publisher
-                                .publish(
-                                    topic,
-                                    rumqttc::QoS::AtLeastOnce,
-                                    false,
-                                    json_position(phone, secs),
-                                )
-                                .await
-                                .expect("publishing");
+                            publish_json(&publisher, "bench", phone, secs).await;
                         }
                     }
                     while METRICS.points_stored.get() < target {

@@ -261,6 +261,16 @@ pub fn rumqttc_publisher_with(port: u16, id: &str, inflight: u16, queued: usize)
     client
 }
 
+/// Publishes the JSON position of `phone` at `T0 + secs` to `prefix/in/json/PHONE` with QoS 1.
+pub async fn publish_json(publisher: &rumqttc::AsyncClient, prefix: &str, phone: Phone, secs: i64) {
+    let topic = format!("{prefix}/in/json/{}", phone.padded(12));
+    let payload = json_position(phone, secs).into_bytes();
+    publisher
+        .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+        .await
+        .expect("publishing");
+}
+
 /// A subscriber to `filter` on the shared broker, subscribed (acknowledged) when this returns: what it
 /// receives, as (topic, payload, retained).
 pub async fn subscriber(filter: &str) -> tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>, bool)> {

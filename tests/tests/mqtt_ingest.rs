@@ -411,17 +411,7 @@ async fn mqtt_shared_subscription_splits_the_feed() {
     };
     for secs in 0..N {
         for i in 0..3u32 {
-            let p = phone(PHONE_BASE, i);
-            let topic = format!("{prefix}/in/json/{}", p.padded(12));
-            publisher
-                .publish(
-                    topic,
-                    rumqttc::QoS::AtLeastOnce,
-                    false,
-                    json_position(p, secs).into_bytes(),
-                )
-                .await
-                .unwrap();
+            publish_json(&publisher, &prefix, phone(PHONE_BASE, i), secs).await;
         }
         // In rounds of 300 messages: the broker queues at most 1,000 unacknowledged messages per
         // subscriber by default and drops the rest, and on a loaded machine the instances can fall
@@ -503,17 +493,7 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
         tokio::spawn(async move {
             for secs in 1..=1000i64 {
                 for i in 0..10u32 {
-                    let p = phone(PHONE_BASE, i);
-                    let topic = format!("{prefix}/in/json/{}", p.padded(12));
-                    publisher
-                        .publish(
-                            topic,
-                            rumqttc::QoS::AtLeastOnce,
-                            false,
-                            json_position(p, secs).into_bytes(),
-                        )
-                        .await
-                        .unwrap();
+                    publish_json(&publisher, &prefix, phone(PHONE_BASE, i), secs).await;
                 }
                 if secs % 50 == 0 {
                     // Pacing, so that the kill lands mid-stream: not a wait for anything.
