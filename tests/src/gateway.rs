@@ -366,6 +366,11 @@ impl Ledger {
         self.acked.values().map(HashMap::len).sum()
     }
 
+    /// Whether nothing was acknowledged yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Checks the store against the ledger: every acknowledged point is stored, exactly once, with its
     /// source. Returns the number of points stored for the ledger's terminals.
     pub async fn verify(&self, store: &Store) -> usize {

@@ -33,7 +33,7 @@ pub async fn wait_subscribed(tianshu: &Tianshu, store: &Store, prefix: &str, i: 
         "the probe to be stored",
         LIMIT,
         Duration::from_millis(500),
-        || std::future::ready(mosquitto_pub(1883, &topic, probe.as_bytes(), dir)),
+        || async { mosquitto_pub(1883, &topic, probe.as_bytes(), dir) },
         || async { !stored(store, PHONE_BASE, i).await.is_empty() },
     )
     .await;

@@ -533,9 +533,9 @@ async fn calendars(api: &TestApi, a: Option<&str>) {
     status(&r, 201, "a new calendar year");
     #[rustfmt::skip]
     let asked: &[Asked] = &[
-        ("PUT", "/api/calendars/2031", &CALENDAR_2031, 200, "", "a calendar year replaced"),
-        ("PUT", "/api/calendars/2032", &CALENDAR_2031, 400, "year", "a file for another year"),
-        ("PUT", "/api/calendars/twenty", &CALENDAR_2031, 400, "year", "a year that is not a number"),
+        ("PUT", "/api/calendars/2031", CALENDAR_2031, 200, "", "a calendar year replaced"),
+        ("PUT", "/api/calendars/2032", CALENDAR_2031, 400, "year", "a file for another year"),
+        ("PUT", "/api/calendars/twenty", CALENDAR_2031, 400, "year", "a year that is not a number"),
         ("PUT", "/api/calendars/2031", &CALENDAR_2031.replace("2031-01-01\"\n", "2031-02-30\"\n"), 400, "line", "an impossible date"),
     ];
     answers(addr, a, asked).await;
@@ -590,7 +590,7 @@ async fn users(api: &TestApi, a: Option<&str>, inspector: &str) {
     let asked: &[Asked] = &[
         ("GET", "/api/me", "", 401, "", "a disabled user's session"),
     ];
-    answers(addr, Some(&inspector), asked).await;
+    answers(addr, Some(inspector), asked).await;
     let login = http(
         addr,
         "POST",
@@ -654,7 +654,7 @@ async fn audit(api: &TestApi, sup: &str) {
     let asked: &[Asked] = &[
         ("POST", "/api/orders", &order("PC-9", SUB_PLATE, "requested"), 403, "", "a supervisor writing an order"),
     ];
-    answers(addr, Some(&sup), asked).await;
+    answers(addr, Some(sup), asked).await;
     let _ = SUPERVISOR_UNIT;
 }
 

@@ -43,7 +43,7 @@ fn config_default_prints_the_example_and_the_example_is_the_defaults() {
 /// with `env`: (success, stdout, stderr).
 fn on_file(verb: &str, dir: &ScratchDir, text: &str, env: &[(&str, &str)]) -> (bool, String, String) {
     let file = dir.path().join(format!("{}.toml", unique("config")));
-    std::fs::write(&file, text).unwrap();
+    std::fs::write(&file, text).expect("writing the configuration file");
     run_tianshu(&["config", verb, &file.display().to_string()], env)
 }
 

@@ -156,7 +156,7 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
         "the probe to be stored",
         WAIT,
         Duration::from_millis(300),
-        || std::future::ready(mosquitto_pub(1883, &json_topic(good), probe.as_bytes(), &dir.0)),
+        || async { mosquitto_pub(1883, &json_topic(good), probe.as_bytes(), &dir.0) },
         || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
     )
     .await;
