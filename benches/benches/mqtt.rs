@@ -12,13 +12,14 @@
 
 #![allow(missing_docs)]
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tianshu_model::{Phone, Timestamp, VehicleClass};
+use tianshu_e2e::mqtt::{Mosquitto, publish_json, publish_until, rumqttc_publisher_with};
+use tianshu_e2e::{Scratch, WAIT, registry_record, wait_until};
+use tianshu_model::Phone;
 use tianshu_mqtt::config::{MqttConfig, PayloadKind, ProtocolVersion, Subscription};
 use tianshu_mqtt::metrics::METRICS;
 use tianshu_store::{RegistryRecord, Store};
@@ -26,65 +27,9 @@ use tianshu_store::{RegistryRecord, Store};
 const BATCH: u64 = 20_000;
 const TERMINALS: u32 = 100;
 const PHONE_BASE: u128 = 16_000_000_000;
-const T0_SECS: i64 = 1_795_737_600;
-
-struct Broker(Child);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_broker(port: u16, dir: &std::path::Path) -> Broker {
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\n\
-             max_queued_messages 0\n"
-        ),
-    )
-    .expect("writing mosquitto.conf");
-    let child = Command::new("mosquitto")
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting mosquitto");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "mosquitto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Broker(child)
-}
-
-async fn admin() -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(
-        "postgres://postgres@127.0.0.1:5432/postgres",
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("PostgreSQL at 127.0.0.1:5432");
-    tokio::spawn(conn);
-    client
-}
 
 fn json_position(phone: Phone, secs: i64) -> Vec<u8> {
-    let t = Timestamp::from_secs(T0_SECS + secs)
-        .to_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    format!(
-        r#"{{"terminal":"{}","time":"{t}","lat":30.2,"lon":115.04,"speed_kmh":40.5,"course_deg":90,"altitude_m":20,"alarm":0,"status":3}}"#,
-        phone.padded(12)
-    )
-    .into_bytes()
+    tianshu_e2e::mqtt::json_position(phone, secs).into_bytes()
 }
 
 fn mqtt_ingest(c: &mut Criterion) {
@@ -92,39 +37,20 @@ fn mqtt_ingest(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("a runtime");
-    let dir = std::env::temp_dir().join(format!("tianshu-bench-mqtt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a port");
-    let _broker = start_broker(port, &dir);
-    let db = format!("tianshu_bench_mqtt_{}", std::process::id());
+    let broker = Mosquitto::start("max_inflight_messages 0\nmax_queued_messages 0\n");
+    let port = broker.port;
     let protocol = match std::env::var("TIANSHU_BENCH_MQTT_PROTOCOL").as_deref() {
         Ok("3.1.1") => ProtocolVersion::V311,
         _ => ProtocolVersion::V5,
     };
 
-    let (publisher, _store) = rt.block_on(async {
-        let admin = admin().await;
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
-            .await
-            .expect("dropping an old database");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {db}"))
-            .await
-            .expect("creating the database");
-        let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
-            .await
-            .expect("opening the store");
+    let (publisher, _store, scratch) = rt.block_on(async {
+        let scratch = Scratch::postgres("bench_mqtt").await;
+        let store = Store::open(&scratch.url()).await.expect("opening the store");
         let records: Vec<RegistryRecord> = (0..TERMINALS)
-            .map(|i| RegistryRecord {
-                unit: "黄石市/机要局".to_string(),
-                plate: format!("鄂N{i:05}"),
-                phone: Phone(PHONE_BASE + u128::from(i)),
-                terminal_id: format!("B{i:06}"),
-                vehicle_class: VehicleClass::General,
+            .map(|i| {
+                let phone = PHONE_BASE + u128::from(i);
+                registry_record("黄石市/机要局", &format!("鄂N{i:05}"), phone, &format!("B{i:06}"))
             })
             .collect();
         store.import_registry(&records).await.expect("provisioning");
@@ -150,22 +76,24 @@ fn mqtt_ingest(c: &mut Criterion) {
             status.clone(),
             std::future::pending(),
         ));
-        while !status.is_connected() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await; // the SUBSCRIBE reaches the broker
+        wait_until("the broker connection", WAIT, || {
+            std::future::ready(status.is_connected())
+        })
+        .await;
 
-        let mut o = rumqttc::MqttOptions::new("bench-publisher", "127.0.0.1", port);
-        o.set_keep_alive(Duration::from_secs(30)).set_inflight(1000);
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(o, 10_000);
-        tokio::spawn(async move {
-            loop {
-                if eventloop.poll().await.is_err() {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        });
-        (client, store)
+        let client = rumqttc_publisher_with(port, "bench-publisher", 1000, 10_000);
+        // A probe, published until stored: the subscription is then in place.
+        let phone = Phone(PHONE_BASE);
+        let topic = format!("bench/in/json/{}", phone.padded(12));
+        publish_until(
+            "the subscription",
+            &client,
+            &topic,
+            &json_position(phone, -1),
+            || std::future::ready(METRICS.points_stored.get() > 0),
+        )
+        .await;
+        (client, store, scratch)
     });
 
     let next_secs = AtomicI64::new(0);
@@ -186,16 +114,7 @@ fn mqtt_ingest(c: &mut Criterion) {
                         let secs = next_secs.fetch_add(1, Ordering::Relaxed);
                         for i in 0..TERMINALS {
                             let phone = Phone(PHONE_BASE + u128::from(i));
-                            let topic = format!("bench/in/json/{}", phone.padded(12));
-                            publisher
-                                .publish(
-                                    topic,
-                                    rumqttc::QoS::AtLeastOnce,
-                                    false,
-                                    json_position(phone, secs),
-                                )
-                                .await
-                                .expect("publishing");
+                            publish_json(&publisher, "bench", phone, secs).await;
                         }
                     }
                     while METRICS.points_stored.get() < target {
@@ -208,13 +127,8 @@ fn mqtt_ingest(c: &mut Criterion) {
         });
     });
     group.finish();
-    rt.block_on(async {
-        let _ = admin()
-            .await
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-            .await;
-    });
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(scratch);
+    drop(broker);
 }
 
 criterion_group!(benches, mqtt_ingest);

@@ -14,8 +14,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tianshu_model::{Phone, Position, StatusFlags, Timestamp, VehicleId};
+use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 use tianshu_store::Store;
+use tianshu_testkit::Fix;
 
 const VEHICLES: i64 = 10_000;
 const DAY_POINTS: i64 = 8_640;
@@ -28,21 +29,21 @@ const REPLAY_MONTH_VEHICLE: i64 = 1_000_002;
 const DAY_NEIGHBOURS: i64 = 49;
 
 fn point(vehicle: i64, secs: i64) -> Position {
+    let fix = Fix::at(T0_SECS + secs)
+        .phone(Phone(13_000_000_000 + vehicle as u128))
+        .received_after(1000)
+        .at_e6(
+            30_200_000 + (secs % 5_000) as i32 * 7,
+            115_000_000 + (vehicle % 1_000) as i32 * 100,
+        )
+        .altitude(30)
+        .heading(420, 90);
     Position {
         vehicle: VehicleId(vehicle),
-        phone: Phone(13_000_000_000 + vehicle as u128),
-        fix_time: Timestamp::from_secs(T0_SECS + secs),
-        recv_time: Timestamp::from_secs(T0_SECS + secs + 1),
-        lat_e6: 30_200_000 + (secs % 5_000) as i32 * 7,
-        lon_e6: 115_000_000 + (vehicle % 1_000) as i32 * 100,
-        altitude_m: 30,
-        speed_dkmh: 420,
-        course_deg: 90,
-        status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED),
         mileage_dkm: Some(123_456),
         satellites: Some(12),
         rssi: Some(25),
-        ..Default::default()
+        ..fix.build()
     }
 }
 

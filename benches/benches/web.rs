@@ -21,9 +21,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use tianshu_api::{ApiConfig, ApiState};
-use tianshu_model::{Phone, Position, StatusFlags, Timestamp, VehicleClass, VehicleId};
+use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 use tianshu_store::access::{NewUser, Role};
 use tianshu_store::{RegistryRecord, Store};
+use tianshu_testkit::{Fix, registry_record};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -37,19 +38,19 @@ const LIVE_VEHICLES: usize = 1_000;
 const LIVE_POINTS_PER_SEC: usize = 10_000;
 
 fn point(vehicle: VehicleId, secs: i64, i: i64) -> Position {
+    let fix = Fix::at(secs)
+        .phone(Phone(13_000_000_000 + vehicle.0 as u128))
+        .received_after(1000)
+        .at_e6(
+            30_200_000 + (i % 5_000) as i32 * 7,
+            115_000_000 + (i % 3_000) as i32 * 11,
+        )
+        .altitude(30)
+        .heading(420, 90);
     Position {
         vehicle,
-        phone: Phone(13_000_000_000 + vehicle.0 as u128),
-        fix_time: Timestamp::from_secs(secs),
-        recv_time: Timestamp::from_secs(secs + 1),
-        lat_e6: 30_200_000 + (i % 5_000) as i32 * 7,
-        lon_e6: 115_000_000 + (i % 3_000) as i32 * 11,
-        altitude_m: 30,
-        speed_dkmh: 420,
-        course_deg: 90,
-        status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED),
         mileage_dkm: Some(123_456),
-        ..Default::default()
+        ..fix.build()
     }
 }
 
@@ -73,12 +74,13 @@ async fn pg_database(name: &str) -> (String, tokio_postgres::Client) {
 /// Registry, an administrator, and the API on 127.0.0.1:0; returns the address and a session cookie.
 async fn serve(store: &Store, vehicles: usize) -> (SocketAddr, String, Vec<VehicleId>) {
     let records: Vec<RegistryRecord> = (0..vehicles)
-        .map(|i| RegistryRecord {
-            unit: "基准市/车队".into(),
-            plate: format!("鄂B{i:05}"),
-            phone: Phone(14_000_000_000 + i as u128),
-            terminal_id: format!("B{i:06}"),
-            vehicle_class: VehicleClass::General,
+        .map(|i| {
+            registry_record(
+                "基准市/车队",
+                &format!("鄂B{i:05}"),
+                14_000_000_000 + i as u128,
+                &format!("B{i:06}"),
+            )
         })
         .collect();
     store.import_registry(&records).await.unwrap();

@@ -1,9 +1,23 @@
-//! Helpers shared by the end-to-end tests in `tests/tests/`.
+//! What the end-to-end tests in `tests/tests/` share: the `tianshu` binary (run to completion, or served
+//! on loopback port 0), HTTP reads of its endpoints, and by area the API's seeded server ([`api`]), a
+//! JT/T 808 test terminal ([`gateway`]) and the MQTT feeds ([`mqtt`]). Scratch stores, waits and fixture
+//! builders come from `tianshu-testkit`, re-exported here.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
 use std::sync::OnceLock;
 
-pub mod sinks;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub mod api;
+pub mod gateway;
+pub mod mqtt;
+
+pub use tianshu_testkit::{
+    Fix, Scratch, ScratchDir, T0_SECS, WAIT, metric, on_both_backends, point, registry_record, retry_until,
+    sinks, trip, unique, wait_for, wait_until, wait_watermark,
+};
 
 /// The `tianshu` binary the end-to-end tests run.
 ///
@@ -92,5 +106,178 @@ where
         jt808: addr("jt808="),
         http: addr("http="),
         child,
+    }
+}
+
+/// Runs `tianshu ARGS` to completion in `cwd` (the current directory when `None`) with `env` added.
+pub fn run(args: &[&str], cwd: Option<&Path>, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(tianshu_bin());
+    cmd.args(args).envs(env.iter().copied());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.output().expect("running tianshu")
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The repository root (for deploy/ files).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_path_buf()
+}
+
+/// A running `tianshu serve`, killed when dropped.
+pub struct Tianshu {
+    /// The process.
+    pub child: Child,
+    /// Where terminals connect.
+    pub jt808: SocketAddr,
+    /// Where `/metrics`, `/readyz` and the API are.
+    pub http: SocketAddr,
+}
+
+impl Tianshu {
+    /// Starts `tianshu serve --store URL` with `config_toml` as its configuration file (written into `dir`)
+    /// and `extra` arguments, on loopback port 0; returns once it listens.
+    pub fn start(store_url: &str, config_toml: &str, extra: &[&str], dir: &Path) -> Tianshu {
+        Self::start_at(
+            store_url,
+            config_toml,
+            extra,
+            dir,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+    }
+
+    /// As [`Tianshu::start`], with terminals connecting at `jt808` (to restart on the address of a killed
+    /// one).
+    pub fn start_at(
+        store_url: &str,
+        config_toml: &str,
+        extra: &[&str],
+        dir: &Path,
+        jt808: SocketAddr,
+    ) -> Tianshu {
+        let config = dir.join(format!("{}.toml", unique("tianshu")));
+        std::fs::write(&config, config_toml).expect("writing the config file");
+        let jt808 = jt808.to_string();
+        let serve = [
+            "serve",
+            "--store",
+            store_url,
+            "--jt808",
+            &jt808,
+            "--http",
+            "127.0.0.1:0",
+            "--config",
+        ];
+        let l = spawn_listening(
+            serve
+                .iter()
+                .map(std::ffi::OsStr::new)
+                .chain([config.as_os_str()])
+                .chain(extra.iter().map(std::ffi::OsStr::new)),
+        );
+        Tianshu {
+            jt808: l.jt808,
+            http: l.http,
+            child: l.child,
+        }
+    }
+
+    /// `kill -9`: no chance to acknowledge or flush anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for the graceful exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().expect("waiting for tianshu serve")
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        http_get(self.http, "/metrics").await.1
+    }
+
+    /// The sum of every sample of `name` whose labels contain `labels` (e.g. `reason="not_json"`).
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        metric(&self.metrics().await, name, labels)
+    }
+}
+
+impl Drop for Tianshu {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// GET `path` on `addr`: (status code, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connecting to the HTTP endpoint");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("sending the request");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.expect("reading the response");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Every stored point of the vehicle with `plate`, in fix-time order.
+pub async fn stored_track(store: &tianshu_store::Store, plate: &str) -> Vec<tianshu_model::Position> {
+    use futures::TryStreamExt;
+    let vehicle = store
+        .vehicle_by_plate(plate)
+        .await
+        .expect("reading the registry")
+        .expect("the test vehicle exists");
+    let stream = store
+        .track(
+            vehicle.id,
+            tianshu_model::Timestamp::from_millis(0),
+            tianshu_model::Timestamp::from_secs(4_102_444_800), /* 2100-01-01 */
+        )
+        .await
+        .expect("reading a track");
+    stream.try_collect().await.expect("streaming a track")
+}
+
+/// Runs `tianshu ARGS` to completion with `env` added: (exit success, stdout, stderr).
+pub fn run_tianshu(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = run(args, None, env);
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// Asserts that each `(name, labels, least)` of `expected` has samples summing to at least `least` in the
+/// metrics text `text`.
+#[track_caller]
+pub fn assert_metrics_at_least(text: &str, expected: &[(&str, &str, f64)]) {
+    for &(name, labels, least) in expected {
+        let got = metric(text, name, labels);
+        assert!(
+            got >= least,
+            "{name}{{{labels}}} is {got}, below {least}:\n{text}"
+        );
     }
 }

@@ -6,29 +6,16 @@
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use tianshu_e2e::sinks::{http_receiver, smtp_sink};
-use tianshu_e2e::{spawn_listening, tianshu_bin};
-use tianshu_model::Timestamp;
+use tianshu_e2e::sinks::{Mail, http_receiver, smtp_sink};
+use tianshu_e2e::{ScratchDir, http_get, metric, spawn_listening, tianshu_bin, wait_for};
+use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::Store;
 use tianshu_store::rules::{AlertCase, CaseFilter};
-
-fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "tianshu-e2e-{name}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn tianshu(args: &[&str]) -> String {
     let out = Command::new(tianshu_bin())
@@ -87,28 +74,24 @@ fn under(path: &str, unit: &str) -> bool {
     path == unit || path.starts_with(&format!("{unit}/"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() {
-    let dir = scratch("scenarios");
-    let world = dir.join("world");
-    let db = dir.join("tianshu.db");
-    let store_url = db.display().to_string();
-    let mix = "off_hours=0.35,unordered=0.15,off_route=0.3,region_exit=0.1,night_away=0.15,\
-               prohibited_stop=0.2,alarms=0.2,retransmit";
-    let common = [
-        "--terminals",
-        TERMINALS,
-        "--vehicles",
-        TERMINALS,
-        "--seed",
-        "2311",
-        "--start",
-        START,
-        "--scenarios",
-        mix,
-    ];
+/// The simulator's options shared by writing the world and driving the fleet.
+const COMMON: [&str; 10] = [
+    "--terminals",
+    TERMINALS,
+    "--vehicles",
+    TERMINALS,
+    "--seed",
+    "2311",
+    "--start",
+    START,
+    "--scenarios",
+    "off_hours=0.35,unordered=0.15,off_route=0.3,region_exit=0.1,night_away=0.15,prohibited_stop=0.2,\
+     alarms=0.2,retransmit",
+];
 
-    // The world: its registry, geofences, orders, and what the fleet will do on purpose.
+/// Writes the world (its registry, geofences, orders, and what the fleet will do on purpose) into
+/// `world` and imports it into the store at `store_url`.
+fn write_world(world: &Path, store_url: &str) {
     let mut args = vec![
         "simulate",
         "--write-world",
@@ -117,7 +100,7 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
         "1",
         "--orders-required",
     ];
-    args.extend_from_slice(&common);
+    args.extend_from_slice(&COMMON);
     tianshu(&args);
     for (what, file) in [
         ("registry", "registry.csv"),
@@ -125,21 +108,15 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
         ("order", "orders.jsonl"),
     ] {
         let f = world.join(file);
-        tianshu(&[what, "import", "--store", &store_url, f.to_str().unwrap()]);
+        tianshu(&[what, "import", "--store", store_url, f.to_str().unwrap()]);
     }
-    let plates = registry(&world);
-    let unit_of: HashMap<String, String> = plates.iter().cloned().collect();
-    let root = plates[0].1.split('/').next().unwrap().to_string();
-    let leaf = plates[0].1.clone();
+}
 
-    // Where notifications go.
-    let (hook_url, hooks) = http_receiver().await;
-    let (smtp_port, mails) = smtp_sink().await;
-    let config = dir.join("tianshu.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+/// The server's configuration: orders required under `root`, notifications to a webhook at `hook_url`
+/// and by e-mail to the city office (`root`) and to the unit `leaf`.
+fn config(root: &str, leaf: &str, hook_url: &str, smtp_port: u16) -> String {
+    format!(
+        r#"
 [rules]
 order_required_units = ["{root}"]
 
@@ -167,121 +144,57 @@ recipients = [
 initial_backoff_secs = 1
 max_backoff_secs = 2
 "#
-        ),
     )
-    .unwrap();
+}
 
-    let mut server = spawn_listening([
-        "serve",
-        "--config",
-        config.to_str().unwrap(),
-        "--store",
-        &store_url,
-        "--jt808",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-    ]);
-
-    // The fleet over TCP, until the simulated day is over.
+/// Drives the fleet over TCP into `jt808` until the simulated day is over; returns the simulator's
+/// statistics.
+async fn drive_fleet(jt808: std::net::SocketAddr) -> serde_json::Value {
     let real_secs = (ts(END).millis() - ts(START).millis()) as f64 / 1000.0 / SPEEDUP;
-    let target = server.jt808.to_string();
-    let duration = format!("{:.1}", real_secs + 1.0);
-    let speedup = SPEEDUP.to_string();
-    let mut args = vec![
+    let mut args: Vec<String> = [
         "simulate",
         "--target",
-        &target,
+        &jt808.to_string(),
         "--speedup",
-        &speedup,
+        &SPEEDUP.to_string(),
         "--duration-secs",
-        &duration,
+        &format!("{:.1}", real_secs + 1.0),
         "--connect-spread-secs",
         "0.2",
-    ];
-    args.extend_from_slice(&common);
-    let args: Vec<String> = args.into_iter().map(String::from).collect();
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    args.extend(COMMON.iter().map(|s| s.to_string()));
     let fleet = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         tianshu(&args)
     })
     .await
     .unwrap();
-    let stats: serde_json::Value = serde_json::from_str(fleet.lines().last().unwrap()).unwrap();
-    assert!(stats["points_acked"].as_u64().unwrap() > 10_000, "{stats}");
+    serde_json::from_str(fleet.lines().last().unwrap()).unwrap()
+}
 
-    // Wait until the cases stop changing and every one is delivered.
-    let store = Store::open(&store_url).await.unwrap();
-    let read_cases = async || -> Vec<AlertCase> {
-        store
-            .cases()
-            .cases(&CaseFilter {
-                limit: 10_000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-    };
-    let mut last = (usize::MAX, 0usize);
-    let mut stable = 0;
-    for _ in 0..600 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let n = read_cases().await.len();
-        let now = (n, hooks.len());
-        stable = if now == last && n == hooks.len() {
-            stable + 1
-        } else {
-            0
-        };
-        last = now;
-        if stable >= 6 {
-            break;
-        }
-    }
-    let cases = read_cases().await;
-    let _ = server.child.kill();
-    let _ = server.child.wait();
-
-    let plate_of: HashMap<_, _> = store
-        .vehicles()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| (v.id, v.plate))
-        .collect();
+/// What the fleet did on purpose during the simulated day.
+fn scripted(world: &Path) -> Vec<Scripted> {
     let (t0, t1) = (ts(START).millis(), ts(END).millis());
-    let scripted: Vec<Scripted> = std::fs::read_to_string(world.join("scripted.jsonl"))
+    std::fs::read_to_string(world.join("scripted.jsonl"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .filter(|s: &Scripted| ts(&s.from).millis() >= t0 && ts(&s.from).millis() < t1)
-        .collect();
-    assert!(
-        scripted.iter().filter(|s| !s.rules.is_empty()).count() >= 10,
-        "the mix scripts a fair number of violations: {scripted:#?}"
-    );
+        .collect()
+}
 
-    let overlaps = |c: &AlertCase, s: &Scripted| {
-        let (a, b) = (c.start.millis(), c.end.unwrap_or(c.start).millis());
-        a <= ts(&s.to).millis() + SLACK_MS && b >= ts(&s.from).millis() - SLACK_MS
-    };
-    // Precision: every case is something the fleet did on purpose.
-    let mut unexplained = Vec::new();
-    for c in &cases {
-        let plate = &plate_of[&c.vehicle];
-        let explained = scripted.iter().any(|s| {
-            &s.plate == plate && (s.rules.contains(&c.rule) || s.may.contains(&c.rule)) && overlaps(c, s)
-        });
-        if !explained {
-            unexplained.push(format!(
-                "{plate} {} {}..{:?}: {}",
-                c.rule, c.start, c.end, c.reasoning
-            ));
-        }
-    }
-    // Recall: every scripted violation raised its case.
+fn overlaps(c: &AlertCase, s: &Scripted) -> bool {
+    let (a, b) = (c.start.millis(), c.end.unwrap_or(c.start).millis());
+    a <= ts(&s.to).millis() + SLACK_MS && b >= ts(&s.from).millis() - SLACK_MS
+}
+
+/// Recall: the scripted violations that raised no case.
+fn missed(cases: &[AlertCase], scripted: &[Scripted], plate_of: &HashMap<VehicleId, String>) -> Vec<String> {
     let mut missed = Vec::new();
-    for s in &scripted {
+    for s in scripted {
         for rule in &s.rules {
             let caught = cases
                 .iter()
@@ -294,6 +207,113 @@ max_backoff_secs = 2
             }
         }
     }
+    missed
+}
+
+/// Precision: the cases that are nothing the fleet did on purpose.
+fn unexplained(
+    cases: &[AlertCase],
+    scripted: &[Scripted],
+    plate_of: &HashMap<VehicleId, String>,
+) -> Vec<String> {
+    let mut unexplained = Vec::new();
+    for c in cases {
+        let plate = &plate_of[&c.vehicle];
+        let explained = scripted.iter().any(|s| {
+            &s.plate == plate && (s.rules.contains(&c.rule) || s.may.contains(&c.rule)) && overlaps(c, s)
+        });
+        if !explained {
+            unexplained.push(format!(
+                "{plate} {} {}..{:?}: {}",
+                c.rule, c.start, c.end, c.reasoning
+            ));
+        }
+    }
+    unexplained
+}
+
+/// The e-mails a set of cases brings: one to the city office for each, one to the leaf unit for each
+/// case of its cars.
+fn mails_due(cases: &[AlertCase], in_leaf: impl Fn(VehicleId) -> bool) -> (usize, usize) {
+    let leaf = cases.iter().filter(|c| in_leaf(c.vehicle)).count();
+    (cases.len(), leaf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() {
+    let dir = ScratchDir::new("scenarios");
+    let world = dir.path().join("world");
+    let store_url = dir.path().join("tianshu.db").display().to_string();
+    write_world(&world, &store_url);
+    let plates = registry(&world);
+    let unit_of: HashMap<String, String> = plates.iter().cloned().collect();
+    let root = plates[0].1.split('/').next().unwrap().to_string();
+    let leaf = plates[0].1.clone();
+
+    // Where notifications go.
+    let (hook_url, hooks) = http_receiver().await;
+    let (smtp_port, mails) = smtp_sink().await;
+    let config_file = dir.path().join("tianshu.toml");
+    std::fs::write(&config_file, config(&root, &leaf, &hook_url, smtp_port)).unwrap();
+    let serve = [
+        "serve",
+        "--store",
+        &store_url,
+        "--jt808",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--config",
+    ];
+    let mut server = spawn_listening(serve.iter().map(OsStr::new).chain([config_file.as_os_str()]));
+
+    let stats = drive_fleet(server.jt808).await;
+    assert!(stats["points_acked"].as_u64().unwrap() > 10_000, "{stats}");
+
+    let store = Store::open(&store_url).await.unwrap();
+    let plate_of: HashMap<VehicleId, String> = store
+        .vehicles()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.id, v.plate))
+        .collect();
+    let scripted = scripted(&world);
+    assert!(
+        scripted.iter().filter(|s| !s.rules.is_empty()).count() >= 10,
+        "the mix scripts a fair number of violations: {scripted:#?}"
+    );
+    let in_leaf = |v: VehicleId| under(&unit_of[&plate_of[&v]], &leaf);
+
+    // Wait until the rules have taken every stored point (the progress watermark), every scripted
+    // violation has its case, and every case is delivered.
+    let metrics_at = server.http;
+    let cases = wait_for(
+        "every point evaluated, every scripted case raised and delivered",
+        Duration::from_secs(300),
+        || async {
+            let text = http_get(metrics_at, "/metrics").await.1;
+            let stored = metric(&text, "tianshu_store_points_stored_total", "");
+            if stored == 0.0 || metric(&text, "tianshu_alerts_points_evaluated_total", "") < stored {
+                return None;
+            }
+            let cases = store
+                .cases()
+                .cases(&CaseFilter {
+                    limit: 10_000,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let (office, unit) = mails_due(&cases, in_leaf);
+            let delivered = hooks.len() == cases.len() && mails.len() == office + unit;
+            (delivered && missed(&cases, &scripted, &plate_of).is_empty()).then_some(cases)
+        },
+    )
+    .await;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+
     let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
     for c in &cases {
         *by_rule.entry(c.rule.as_str()).or_default() += 1;
@@ -317,17 +337,29 @@ max_backoff_secs = 2
             "the mix exercises {rule}: {by_rule:?}"
         );
     }
+    let (unexplained, missed) = (
+        unexplained(&cases, &scripted, &plate_of),
+        missed(&cases, &scripted, &plate_of),
+    );
     assert!(
         unexplained.is_empty() && missed.is_empty(),
         "cases by rule {by_rule:?}\nnot scripted:\n{}\nmissed:\n{}",
         unexplained.join("\n"),
         missed.join("\n")
     );
+    assert_delivered(&cases, &hooks.all(), &mails.all(), in_leaf);
+    drop(store);
+}
 
-    // Delivery: one webhook post per case, carrying its id; one e-mail per case to the city office and
-    // one to the leaf unit's recipient for each case of its cars.
+/// Delivery: one webhook post per case, carrying its id; one e-mail per case to the city office and
+/// one to the leaf unit's recipient for each case of its cars; nobody else.
+fn assert_delivered(
+    cases: &[AlertCase],
+    hooks: &[String],
+    mails: &[Mail],
+    in_leaf: impl Fn(VehicleId) -> bool,
+) {
     let mut posted: Vec<i64> = hooks
-        .all()
         .iter()
         .map(|b| {
             serde_json::from_str::<serde_json::Value>(b).unwrap()["case_id"]
@@ -339,23 +371,17 @@ max_backoff_secs = 2
     let mut ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
     ids.sort_unstable();
     assert_eq!(posted, ids, "one webhook post per case");
-    let mails = mails.all();
     let to = |addr: &str| mails.iter().filter(|m| m.to.iter().any(|t| t == addr)).count();
+    let (office, leaf_cases) = mails_due(cases, in_leaf);
     assert_eq!(
         to("office@example.invalid"),
-        cases.len(),
+        office,
         "the city office gets every case"
     );
-    let leaf_cases = cases
-        .iter()
-        .filter(|c| under(&unit_of[&plate_of[&c.vehicle]], &leaf))
-        .count();
     assert_eq!(
         to("unit@example.invalid"),
         leaf_cases,
         "the unit gets its own cars' cases"
     );
     assert_eq!(mails.len(), cases.len() + leaf_cases, "nobody else gets mail");
-    drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,33 +4,18 @@
 //! binary, a terminal provisioned through the API that registers over JT/T 808 and a login session
 //! that survives a restart of the server.
 
-mod api_support;
-mod gateway_support;
+use std::net::SocketAddr;
 
-use std::sync::Arc;
-
-use api_support::{
-    FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, http,
+use tianshu_e2e::api::{
+    FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, enc, http,
 };
+use tianshu_e2e::{ScratchDir, on_both_backends};
 use tianshu_model::Timestamp;
 use tianshu_store::Store;
 use tianshu_store::access::{NewUser, Role, verify_stored_chain};
 
 const FROM: &str = "2026-11-18T00:00:00Z";
 const TO: &str = "2026-11-19T00:00:00Z";
-
-/// Percent-encodes a query value (UTF-8 plates).
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 /// Asserts a 400 whose message names `field`.
 #[track_caller]
@@ -43,6 +28,22 @@ fn bad(r: &Resp, field: &str, what: &str) {
 #[track_caller]
 fn status(r: &Resp, want: u16, what: &str) {
     assert_eq!(r.status, want, "{what}: {}", r.body);
+}
+
+/// A request (method, path, JSON body or "" for none) and the answer it must get: the status, and for a
+/// 400 the field its message names; the last names the case in a failure.
+type Asked<'a> = (&'a str, &'a str, &'a str, u16, &'a str, &'a str);
+
+/// Sends each request in turn as `cookie` and checks its answer.
+async fn answers(addr: SocketAddr, cookie: Option<&str>, asked: &[Asked<'_>]) {
+    for &(method, path, body, want, field, what) in asked {
+        let r = http(addr, method, path, cookie, (!body.is_empty()).then_some(body)).await;
+        if want == 400 {
+            bad(&r, field, what);
+        } else {
+            status(&r, want, what);
+        }
+    }
 }
 
 fn fence(name: &str, kind: &str, extra: &str) -> String {
@@ -67,11 +68,9 @@ first = "2031-01-01"
 last = "2031-01-01"
 "#;
 
-async fn reference_data_through_the_api(api: &TestApi) {
-    let admin = api.login("administrator").await;
-    let a = Some(admin.as_str());
+/// Units: a tree, validated, renamed; returns the root and its sub-unit.
+async fn units(api: &TestApi, a: Option<&str>) -> (i64, i64) {
     let addr = api.addr;
-
     // Units: a tree.
     let r = http(addr, "POST", "/api/units", a, Some(r#"{"name":"审计局"}"#)).await;
     status(&r, 201, "a root unit");
@@ -86,91 +85,20 @@ async fn reference_data_through_the_api(api: &TestApi) {
     .await;
     status(&r, 201, "a sub-unit");
     let sub = r.json()["id"].as_i64().expect("unit id");
-    bad(
-        &http(addr, "POST", "/api/units", a, Some(r#"{"parent":null}"#)).await,
-        "name",
-        "a unit without a name",
-    );
-    bad(
-        &http(addr, "POST", "/api/units", a, Some(r#"{"name":"  "}"#)).await,
-        "name",
-        "a blank name",
-    );
-    bad(
-        &http(addr, "POST", "/api/units", a, Some(r#"{"name":"a/b"}"#)).await,
-        "name",
-        "a name with a slash",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/units",
-            a,
-            Some(r#"{"name":"x","parent":999999}"#),
-        )
-        .await,
-        "parent",
-        "an unknown parent",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/units",
-            a,
-            Some(r#"{"name":"x","parent":"one"}"#),
-        )
-        .await,
-        "parent",
-        "a parent of the wrong type",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/units",
-            a,
-            Some(r#"{"name":"x","colour":"red"}"#),
-        )
-        .await,
-        "colour",
-        "an unknown field",
-    );
-    bad(
-        &http(addr, "POST", "/api/units", a, Some("{not json")).await,
-        "body",
-        "a body that is not JSON",
-    );
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/units",
-            a,
-            Some(&format!(r#"{{"name":"一科","parent":{root}}}"#)),
-        )
-        .await,
-        409,
-        "a sibling with the same name",
-    );
-    bad(
-        &http(
-            addr,
-            "PATCH",
-            &format!("/api/units/{root}"),
-            a,
-            Some(&format!(r#"{{"parent":{sub}}}"#)),
-        )
-        .await,
-        "parent",
-        "a unit moved below itself",
-    );
-    status(
-        &http(addr, "PATCH", "/api/units/999999", a, Some(r#"{"name":"y"}"#)).await,
-        404,
-        "an unknown unit",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/units", r#"{"parent":null}"#, 400, "name", "a unit without a name"),
+        ("POST", "/api/units", r#"{"name":"  "}"#, 400, "name", "a blank name"),
+        ("POST", "/api/units", r#"{"name":"a/b"}"#, 400, "name", "a name with a slash"),
+        ("POST", "/api/units", r#"{"name":"x","parent":999999}"#, 400, "parent", "an unknown parent"),
+        ("POST", "/api/units", r#"{"name":"x","parent":"one"}"#, 400, "parent", "a parent of the wrong type"),
+        ("POST", "/api/units", r#"{"name":"x","colour":"red"}"#, 400, "colour", "an unknown field"),
+        ("POST", "/api/units", "{not json", 400, "body", "a body that is not JSON"),
+        ("POST", "/api/units", &format!(r#"{{"name":"一科","parent":{root}}}"#), 409, "", "a sibling with the same name"),
+        ("PATCH", &format!("/api/units/{root}"), &format!(r#"{{"parent":{sub}}}"#), 400, "parent", "a unit moved below itself"),
+        ("PATCH", "/api/units/999999", r#"{"name":"y"}"#, 404, "", "an unknown unit"),
+    ];
+    answers(addr, a, asked).await;
     let r = http(
         addr,
         "PATCH",
@@ -200,6 +128,12 @@ async fn reference_data_through_the_api(api: &TestApi) {
         .expect("imported");
     assert_eq!(v.unit.0, sub, "the subtree's paths followed the rename");
 
+    (root, sub)
+}
+
+/// Vehicles in the sub-unit; returns the one created.
+async fn vehicles(api: &TestApi, a: Option<&str>, root: i64, sub: i64) -> i64 {
+    let addr = api.addr;
     // Vehicles.
     let unit_body = |plate: &str, unit: i64, class: &str| {
         format!(r#"{{"plate":"{plate}","unit":{unit},"class":"{class}"}}"#)
@@ -215,66 +149,15 @@ async fn reference_data_through_the_api(api: &TestApi) {
     status(&r, 201, "a vehicle");
     let vid = r.json()["id"].as_i64().expect("vehicle id");
     assert_eq!(r.json()["class"], "confidential");
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&unit_body("鄂B40002", sub, "limousine")),
-        )
-        .await,
-        "class",
-        "an unknown class",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&format!(r#"{{"unit":{sub},"class":"general"}}"#)),
-        )
-        .await,
-        "plate",
-        "a vehicle without a plate",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&unit_body(" ", sub, "general")),
-        )
-        .await,
-        "plate",
-        "a blank plate",
-    );
-    bad(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&unit_body("鄂B40003", 999_999, "general")),
-        )
-        .await,
-        "unit",
-        "an unknown unit",
-    );
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/vehicles",
-            a,
-            Some(&unit_body(OWN_PLATE, sub, "general")),
-        )
-        .await,
-        409,
-        "a plate taken",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/vehicles", &unit_body("鄂B40002", sub, "limousine"), 400, "class", "an unknown class"),
+        ("POST", "/api/vehicles", &format!(r#"{{"unit":{sub},"class":"general"}}"#), 400, "plate", "a vehicle without a plate"),
+        ("POST", "/api/vehicles", &unit_body(" ", sub, "general"), 400, "plate", "a blank plate"),
+        ("POST", "/api/vehicles", &unit_body("鄂B40003", 999_999, "general"), 400, "unit", "an unknown unit"),
+        ("POST", "/api/vehicles", &unit_body(OWN_PLATE, sub, "general"), 409, "", "a plate taken"),
+    ];
+    answers(addr, a, asked).await;
     let r = http(
         addr,
         "PATCH",
@@ -285,54 +168,27 @@ async fn reference_data_through_the_api(api: &TestApi) {
     .await;
     status(&r, 200, "a class change");
     assert_eq!(r.json()["class"], "emergency");
-    bad(
-        &http(
-            addr,
-            "PATCH",
-            &format!("/api/vehicles/{vid}"),
-            a,
-            Some(r#"{"class":"tank"}"#),
-        )
-        .await,
-        "class",
-        "a bad class change",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            &format!("/api/vehicles/{vid}"),
-            a,
-            Some(&format!(r#"{{"plate":"{OWN_PLATE}"}}"#)),
-        )
-        .await,
-        409,
-        "a plate change onto another car's plate",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/vehicles/999999",
-            a,
-            Some(r#"{"class":"general"}"#),
-        )
-        .await,
-        404,
-        "an unknown vehicle",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PATCH", &format!("/api/vehicles/{vid}"), r#"{"class":"tank"}"#, 400, "class", "a bad class change"),
+        ("PATCH", &format!("/api/vehicles/{vid}"), &format!(r#"{{"plate":"{OWN_PLATE}"}}"#), 409, "", "a plate change onto another car's plate"),
+        ("PATCH", "/api/vehicles/999999", r#"{"class":"general"}"#, 404, "", "an unknown vehicle"),
+    ];
+    answers(addr, a, asked).await;
     // A unit with vehicles or sub-units stays.
-    status(
-        &http(addr, "DELETE", &format!("/api/units/{sub}"), a, None).await,
-        409,
-        "a unit with vehicles",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/units/{root}"), a, None).await,
-        409,
-        "a unit with sub-units",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/units/{sub}"), "", 409, "", "a unit with vehicles"),
+        ("DELETE", &format!("/api/units/{root}"), "", 409, "", "a unit with sub-units"),
+    ];
+    answers(addr, a, asked).await;
 
+    vid
+}
+
+/// Terminals bound to vehicle `vid`, then vehicles and units deleted.
+async fn terminals(api: &TestApi, a: Option<&str>, vid: i64) {
+    let addr = api.addr;
     // Terminals.
     let r = http(
         addr,
@@ -389,47 +245,14 @@ async fn reference_data_through_the_api(api: &TestApi) {
             what,
         );
     }
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/terminals",
-            a,
-            Some(r#"{"phone":"13700000002","terminal_id":"T9"}"#),
-        )
-        .await,
-        409,
-        "a phone taken",
-    );
-    bad(
-        &http(
-            addr,
-            "PATCH",
-            "/api/terminals/12ab",
-            a,
-            Some(r#"{"reset_auth_code":true}"#),
-        )
-        .await,
-        "phone",
-        "a bad phone in the path",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/terminals/13799999999",
-            a,
-            Some(r#"{"reset_auth_code":true}"#),
-        )
-        .await,
-        404,
-        "an unknown terminal",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/vehicles/{vid}"), a, None).await,
-        409,
-        "a vehicle with a terminal",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/terminals", r#"{"phone":"13700000002","terminal_id":"T9"}"#, 409, "", "a phone taken"),
+        ("PATCH", "/api/terminals/12ab", r#"{"reset_auth_code":true}"#, 400, "phone", "a bad phone in the path"),
+        ("PATCH", "/api/terminals/13799999999", r#"{"reset_auth_code":true}"#, 404, "", "an unknown terminal"),
+        ("DELETE", &format!("/api/vehicles/{vid}"), "", 409, "", "a vehicle with a terminal"),
+    ];
+    answers(addr, a, asked).await;
     let r = http(
         addr,
         "PATCH",
@@ -440,46 +263,34 @@ async fn reference_data_through_the_api(api: &TestApi) {
     .await;
     status(&r, 200, "an unbinding");
     assert!(r.json()["vehicle"].is_null());
-    status(
-        &http(addr, "DELETE", "/api/terminals/13700000002", a, None).await,
-        204,
-        "a terminal deleted",
-    );
-    status(
-        &http(addr, "DELETE", "/api/terminals/13700000002", a, None).await,
-        404,
-        "a terminal deleted twice",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", "/api/terminals/13700000002", "", 204, "", "a terminal deleted"),
+        ("DELETE", "/api/terminals/13700000002", "", 404, "", "a terminal deleted twice"),
+    ];
+    answers(addr, a, asked).await;
     // A car with a stored track stays; one without goes, and so does its emptied unit.
     let own = api.vid(OWN_PLATE);
-    status(
-        &http(addr, "DELETE", &format!("/api/vehicles/{own}"), a, None).await,
-        409,
-        "a vehicle with a track",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/vehicles/{vid}"), a, None).await,
-        204,
-        "a vehicle deleted",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/vehicles/{vid}"), a, None).await,
-        404,
-        "a vehicle deleted twice",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/vehicles/{own}"), "", 409, "", "a vehicle with a track"),
+        ("DELETE", &format!("/api/vehicles/{vid}"), "", 204, "", "a vehicle deleted"),
+        ("DELETE", &format!("/api/vehicles/{vid}"), "", 404, "", "a vehicle deleted twice"),
+    ];
+    answers(addr, a, asked).await;
     let r = http(addr, "POST", "/api/units", a, Some(r#"{"name":"临时组"}"#)).await;
     let empty = r.json()["id"].as_i64().expect("unit id");
-    status(
-        &http(addr, "DELETE", &format!("/api/units/{empty}"), a, None).await,
-        204,
-        "an empty unit deleted",
-    );
-    status(
-        &http(addr, "DELETE", &format!("/api/units/{empty}"), a, None).await,
-        404,
-        "a unit deleted twice",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/units/{empty}"), "", 204, "", "an empty unit deleted"),
+        ("DELETE", &format!("/api/units/{empty}"), "", 404, "", "a unit deleted twice"),
+    ];
+    answers(addr, a, asked).await;
+}
 
+/// Geofences in the import's GeoJSON format; a depot follows renames of the unit tree under `root`.
+async fn geofences(api: &TestApi, a: Option<&str>, root: i64) {
+    let addr = api.addr;
     // Geofences, in the import's GeoJSON format.
     let stamp0 = api.store.rules().reference_stamp().await.expect("stamp");
     let r = http(
@@ -521,26 +332,19 @@ async fn reference_data_through_the_api(api: &TestApi) {
     ] {
         bad(&http(addr, "POST", "/api/geofences", a, Some(&body)).await, field, what);
     }
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/geofences",
-            a,
-            Some(&fence("湖畔会所", "prohibited", "")),
-        )
-        .await,
-        409,
-        "a fence with a taken kind and name",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/geofences", &fence("湖畔会所", "prohibited", ""), 409, "", "a fence with a taken kind and name"),
+    ];
+    answers(addr, a, asked).await;
     let depot = fence("一科停车场", "depot", r#","unit":"审计署/一科""#);
     let r = http(addr, "PUT", &format!("/api/geofences/{fid}"), a, Some(&depot)).await;
     status(&r, 200, "a fence replaced");
-    status(
-        &http(addr, "PUT", "/api/geofences/999999", a, Some(&depot)).await,
-        404,
-        "an unknown fence",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PUT", "/api/geofences/999999", &depot, 404, "", "an unknown fence"),
+    ];
+    answers(addr, a, asked).await;
     // A depot names its unit by path, and follows a rename of the unit or of a unit above it.
     let rename = |name: &'static str| async move {
         let body = format!(r#"{{"name":"{name}"}}"#);
@@ -580,21 +384,25 @@ async fn reference_data_through_the_api(api: &TestApi) {
         "{features:?}"
     );
     let stamp2 = api.store.rules().reference_stamp().await.expect("stamp");
-    status(
-        &http(addr, "DELETE", &format!("/api/geofences/{fid}"), a, None).await,
-        204,
-        "a fence deleted",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/geofences/{fid}"), "", 204, "", "a fence deleted"),
+    ];
+    answers(addr, a, asked).await;
     assert!(
         api.store.rules().reference_stamp().await.expect("stamp") > stamp2,
         "a deletion moves the reference stamp"
     );
-    status(
-        &http(addr, "DELETE", &format!("/api/geofences/{fid}"), a, None).await,
-        404,
-        "a fence deleted twice",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("DELETE", &format!("/api/geofences/{fid}"), "", 404, "", "a fence deleted twice"),
+    ];
+    answers(addr, a, asked).await;
+}
 
+/// Orders and filings, written by dispatchers; returns a supervisor's session.
+async fn orders(api: &TestApi) -> String {
+    let addr = api.addr;
     // Orders and filings: dispatchers write them.
     let dispatcher = api.login("dispatcher").await;
     let d = Some(dispatcher.as_str());
@@ -653,18 +461,11 @@ async fn reference_data_through_the_api(api: &TestApi) {
             what,
         );
     }
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/orders",
-            d,
-            Some(&order("PC-1", SUB_PLATE, "approved")),
-        )
-        .await,
-        409,
-        "an order id taken",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/orders", &order("PC-1", SUB_PLATE, "approved"), 409, "", "an order id taken"),
+    ];
+    answers(addr, d, asked).await;
     let before = api.store.rules().reference_stamp().await.expect("stamp");
     let r = http(
         addr,
@@ -688,35 +489,13 @@ async fn reference_data_through_the_api(api: &TestApi) {
         changed.iter().any(|o| o.id == "PC-1" && o.state == "approved"),
         "the reload sees the approval as a change to re-evaluate: {changed:?}"
     );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/orders/PC-1",
-            d,
-            Some(r#"{"state":"requested"}"#),
-        )
-        .await,
-        409,
-        "an approved order back to requested",
-    );
-    bad(
-        &http(addr, "PATCH", "/api/orders/PC-1", d, Some(r#"{"state":"done"}"#)).await,
-        "state",
-        "an unknown state",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/orders/PC-404",
-            d,
-            Some(r#"{"state":"approved"}"#),
-        )
-        .await,
-        404,
-        "an unknown order",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PATCH", "/api/orders/PC-1", r#"{"state":"requested"}"#, 409, "", "an approved order back to requested"),
+        ("PATCH", "/api/orders/PC-1", r#"{"state":"done"}"#, 400, "state", "an unknown state"),
+        ("PATCH", "/api/orders/PC-404", r#"{"state":"approved"}"#, 404, "", "an unknown order"),
+    ];
+    answers(addr, d, asked).await;
     let r = http(
         addr,
         "GET",
@@ -730,60 +509,36 @@ async fn reference_data_through_the_api(api: &TestApi) {
     .await;
     status(&r, 200, "orders by plate and state");
     assert_eq!(r.json().as_array().map(Vec::len), Some(1));
-    bad(
-        &http(addr, "GET", "/api/orders?from=yesterday", d, None).await,
-        "from",
-        "a bad from",
-    );
-    bad(
-        &http(addr, "GET", "/api/orders?state=maybe", d, None).await,
-        "state",
-        "a bad state filter",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("GET", "/api/orders?from=yesterday", "", 400, "from", "a bad from"),
+        ("GET", "/api/orders?state=maybe", "", 400, "state", "a bad state filter"),
+    ];
+    answers(addr, d, asked).await;
     let sup = api.login("supervisor").await;
-    status(
-        &http(
-            addr,
-            "GET",
-            &format!("/api/orders?plate={}", enc(FOREIGN_PLATE)),
-            Some(&sup),
-            None,
-        )
-        .await,
-        403,
-        "a supervisor asking for another unit's orders",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("GET", &format!("/api/orders?plate={}", enc(FOREIGN_PLATE)), "", 403, "", "a supervisor asking for another unit's orders"),
+    ];
+    answers(addr, Some(&sup), asked).await;
 
+    sup
+}
+
+/// Calendars in the import's TOML format.
+async fn calendars(api: &TestApi, a: Option<&str>) {
+    let addr = api.addr;
     // Calendars, in the import's TOML format.
     let r = http(addr, "PUT", "/api/calendars/2031", a, Some(CALENDAR_2031)).await;
     status(&r, 201, "a new calendar year");
-    status(
-        &http(addr, "PUT", "/api/calendars/2031", a, Some(CALENDAR_2031)).await,
-        200,
-        "a calendar year replaced",
-    );
-    bad(
-        &http(addr, "PUT", "/api/calendars/2032", a, Some(CALENDAR_2031)).await,
-        "year",
-        "a file for another year",
-    );
-    bad(
-        &http(addr, "PUT", "/api/calendars/twenty", a, Some(CALENDAR_2031)).await,
-        "year",
-        "a year that is not a number",
-    );
-    bad(
-        &http(
-            addr,
-            "PUT",
-            "/api/calendars/2031",
-            a,
-            Some(&CALENDAR_2031.replace("2031-01-01\"\n", "2031-02-30\"\n")),
-        )
-        .await,
-        "line",
-        "an impossible date",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PUT", "/api/calendars/2031", CALENDAR_2031, 200, "", "a calendar year replaced"),
+        ("PUT", "/api/calendars/2032", CALENDAR_2031, 400, "year", "a file for another year"),
+        ("PUT", "/api/calendars/twenty", CALENDAR_2031, 400, "year", "a year that is not a number"),
+        ("PUT", "/api/calendars/2031", &CALENDAR_2031.replace("2031-01-01\"\n", "2031-02-30\"\n"), 400, "line", "an impossible date"),
+    ];
+    answers(addr, a, asked).await;
     let years = http(addr, "GET", "/api/calendars", a, None).await.json();
     let y2031 = years
         .as_array()
@@ -791,7 +546,11 @@ async fn reference_data_through_the_api(api: &TestApi) {
         .expect("2031 listed");
     assert_eq!(y2031["source"], "stored");
     assert_eq!(y2031["holidays"][0]["first"], "2031-01-01");
+}
 
+/// Trips and stops of a range; returns the inspector's session.
+async fn trips(api: &TestApi) -> String {
+    let addr = api.addr;
     // Trips and stops of a range, audited like a replay.
     let inspector = api.login("inspector").await;
     let r = http(
@@ -805,19 +564,18 @@ async fn reference_data_through_the_api(api: &TestApi) {
     status(&r, 200, "trips");
     assert_eq!(r.json()["points"], 60);
     assert_eq!(r.json()["trips"].as_array().map(Vec::len), Some(1));
-    bad(
-        &http(
-            addr,
-            "GET",
-            &format!("/api/vehicles/{}/trips?from={TO}&to={FROM}", api.vid(OWN_PLATE)),
-            Some(&inspector),
-            None,
-        )
-        .await,
-        "to",
-        "a range that ends before it starts",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("GET", &format!("/api/vehicles/{}/trips?from={TO}&to={FROM}", api.vid(OWN_PLATE)), "", 400, "to", "a range that ends before it starts"),
+    ];
+    answers(addr, Some(&inspector), asked).await;
 
+    inspector
+}
+
+/// Disabling a user ends their sessions and their logins.
+async fn users(api: &TestApi, a: Option<&str>, inspector: &str) {
+    let addr = api.addr;
     // Disabling a user ends their sessions and their logins.
     let r = http(
         addr,
@@ -828,11 +586,11 @@ async fn reference_data_through_the_api(api: &TestApi) {
     )
     .await;
     status(&r, 200, "a user disabled");
-    status(
-        &http(addr, "GET", "/api/me", Some(&inspector), None).await,
-        401,
-        "a disabled user's session",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("GET", "/api/me", "", 401, "", "a disabled user's session"),
+    ];
+    answers(addr, Some(inspector), asked).await;
     let login = http(
         addr,
         "POST",
@@ -842,49 +600,20 @@ async fn reference_data_through_the_api(api: &TestApi) {
     )
     .await;
     status(&login, 401, "a disabled user's login");
-    bad(
-        &http(
-            addr,
-            "PATCH",
-            "/api/users/inspector",
-            a,
-            Some(r#"{"disabled":"yes"}"#),
-        )
-        .await,
-        "disabled",
-        "a disabled flag that is not a boolean",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/users/administrator",
-            a,
-            Some(r#"{"disabled":true}"#),
-        )
-        .await,
-        409,
-        "an administrator disabling themselves",
-    );
-    status(
-        &http(addr, "PATCH", "/api/users/ghost", a, Some(r#"{"disabled":true}"#)).await,
-        404,
-        "an unknown user",
-    );
-    status(
-        &http(
-            addr,
-            "PATCH",
-            "/api/users/inspector",
-            a,
-            Some(r#"{"disabled":false}"#),
-        )
-        .await,
-        200,
-        "a user enabled again",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("PATCH", "/api/users/inspector", r#"{"disabled":"yes"}"#, 400, "disabled", "a disabled flag that is not a boolean"),
+        ("PATCH", "/api/users/administrator", r#"{"disabled":true}"#, 409, "", "an administrator disabling themselves"),
+        ("PATCH", "/api/users/ghost", r#"{"disabled":true}"#, 404, "", "an unknown user"),
+        ("PATCH", "/api/users/inspector", r#"{"disabled":false}"#, 200, "", "a user enabled again"),
+    ];
+    answers(addr, a, asked).await;
     api.login("inspector").await;
+}
 
+/// Every change is in the chained audit log; a supervisor cannot write orders.
+async fn audit(api: &TestApi, sup: &str) {
+    let addr = api.addr;
     // Every change is in the chained audit log.
     let log = api.store.access().audit(0, 10_000).await.expect("audit");
     let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
@@ -921,109 +650,131 @@ async fn reference_data_through_the_api(api: &TestApi) {
         Ok(log.len() as u64)
     );
     // Only the dispatcher's own unit scope rule applies to them: a supervisor cannot write orders.
-    status(
-        &http(
-            addr,
-            "POST",
-            "/api/orders",
-            Some(&sup),
-            Some(&order("PC-9", SUB_PLATE, "requested")),
-        )
-        .await,
-        403,
-        "a supervisor writing an order",
-    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/orders", &order("PC-9", SUB_PLATE, "requested"), 403, "", "a supervisor writing an order"),
+    ];
+    answers(addr, Some(sup), asked).await;
     let _ = SUPERVISOR_UNIT;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_reference_data_through_the_api() {
-    let api = TestApi::start(Scratch::embedded("api-admin"), Arc::new(tianshu_api::NoCases)).await;
-    reference_data_through_the_api(&api).await;
+async fn reference_data_through_the_api(api: &TestApi) {
+    let admin = api.login("administrator").await;
+    let a = Some(admin.as_str());
+    let (root, sub) = units(api, a).await;
+    let vid = vehicles(api, a, root, sub).await;
+    terminals(api, a, vid).await;
+    geofences(api, a, root).await;
+    let sup = orders(api).await;
+    calendars(api, a).await;
+    let inspector = trips(api).await;
+    users(api, a, &inspector).await;
+    audit(api, &sup).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_reference_data_through_the_api() {
-    let api = TestApi::start(
-        Scratch::postgres("api_admin").await,
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
-    reference_data_through_the_api(&api).await;
+async fn reference_data(scratch: Scratch) {
+    reference_data_through_the_api(&TestApi::seeded(scratch).await).await;
+}
+
+on_both_backends!(reference_data_through_the_api, reference_data, "api_admin");
+
+/// Creates users (name, role) with [`PASSWORD`] in the store at `url`, with no unit.
+async fn seed_users(url: &str, users: &[(&str, Role)]) {
+    let store = Store::open(url).await.expect("opening the store");
+    for &(username, role) in users {
+        store
+            .access()
+            .create_user(&NewUser {
+                username: username.into(),
+                role,
+                unit: None,
+                password_hash: tianshu_api::hash_password(PASSWORD).expect("hash"),
+            })
+            .await
+            .expect("a user");
+    }
+}
+
+/// Logs `who` in at `addr`; the cookie pair to send back.
+async fn login_at(addr: SocketAddr, who: &str) -> String {
+    let body = format!(r#"{{"username":"{who}","password":"{PASSWORD}"}}"#);
+    let r = http(addr, "POST", "/api/session", None, Some(&body)).await;
+    status(&r, 200, "login");
+    r.header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// The store at `url` holds the session of `cookie` under its hash, never under the token.
+async fn assert_stored_hashed(url: &str, cookie: &str) {
+    let token = cookie.split_once('=').map(|(_, v)| v).expect("token");
+    let store = Store::open(url).await.expect("opening the store");
+    let hash = tianshu_store::access::session_token_hash(token);
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let session = |key: String| {
+        let store = store.clone();
+        async move { store.access().session(&key, now).await.expect("session") }
+    };
+    assert!(session(hash).await.is_some(), "stored under its hash");
+    assert!(
+        session(token.to_string()).await.is_none(),
+        "not under the token itself"
+    );
+}
+
+/// Creates terminal `i`'s car in `unit` and its terminal through the API as `cookie`, the terminal bound
+/// by plate or (unless `by_plate`) by vehicle id; returns the vehicle id.
+async fn provision_terminal(
+    addr: SocketAddr,
+    cookie: Option<&str>,
+    unit: i64,
+    i: u32,
+    by_plate: bool,
+) -> i64 {
+    use tianshu_e2e::gateway::{phone, plate, terminal_id};
+    let plate = plate(i);
+    let body = format!(r#"{{"plate":"{plate}","unit":{unit},"class":"general"}}"#);
+    let r = http(addr, "POST", "/api/vehicles", cookie, Some(&body)).await;
+    status(&r, 201, "a vehicle");
+    let vehicle = r.json()["id"].as_i64().expect("vehicle id");
+    let bind = if by_plate {
+        format!(r#""plate":"{plate}""#)
+    } else {
+        format!(r#""vehicle":{vehicle}"#)
+    };
+    let body = format!(
+        r#"{{"phone":"{}","terminal_id":"{}",{bind}}}"#,
+        phone(i),
+        terminal_id(i)
+    );
+    let r = http(addr, "POST", "/api/terminals", cookie, Some(&body)).await;
+    status(&r, 201, "a terminal");
+    vehicle
 }
 
 /// The real binary: a unit, a vehicle and a terminal created through the API; the terminal registers and
 /// reports over JT/T 808; the administrator's session survives a restart; a reset terminal must register
 /// again; logout ends the session for good.
-async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
-    scratch: Scratch,
-    dir: &std::path::Path,
-) {
+async fn provisioned_terminal(scratch: Scratch) {
+    let dir = ScratchDir::new("api-admin-e2e");
+    let dir = dir.path();
     let url = scratch.url();
-    {
-        let store = Store::open(&url).await.expect("opening the store");
-        store
-            .access()
-            .create_user(&NewUser {
-                username: "admin".into(),
-                role: Role::Administrator,
-                unit: None,
-                password_hash: tianshu_api::hash_password(PASSWORD).expect("hash"),
-            })
-            .await
-            .expect("an administrator");
-    }
-    let server = gateway_support::Server::start(&url, "", dir);
-    let login = http(
-        server.http,
-        "POST",
-        "/api/session",
-        None,
-        Some(&format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#)),
-    )
-    .await;
-    status(&login, 200, "login");
-    let cookie = login
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
+    seed_users(&url, &[("admin", Role::Administrator)]).await;
+    let server = tianshu_e2e::gateway::serve(&url, "", dir);
+    let cookie = login_at(server.http, "admin").await;
     let c = Some(cookie.as_str());
     let r = http(server.http, "POST", "/api/units", c, Some(r#"{"name":"黄石市"}"#)).await;
     status(&r, 201, "a unit");
     let unit = r.json()["id"].as_i64().expect("unit id");
     let i = 7;
-    let plate = gateway_support::plate(i);
-    let r = http(
-        server.http,
-        "POST",
-        "/api/vehicles",
-        c,
-        Some(&format!(
-            r#"{{"plate":"{plate}","unit":{unit},"class":"general"}}"#
-        )),
-    )
-    .await;
-    status(&r, 201, "a vehicle");
-    let r = http(
-        server.http,
-        "POST",
-        "/api/terminals",
-        c,
-        Some(&format!(
-            r#"{{"phone":"{}","terminal_id":"{}","plate":"{plate}"}}"#,
-            gateway_support::phone(i),
-            gateway_support::terminal_id(i)
-        )),
-    )
-    .await;
-    status(&r, 201, "a terminal");
+    provision_terminal(server.http, c, unit, i, true).await;
 
-    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+    let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
         .expect("connecting the terminal");
     let code = t.login(i).await;
-    let serial = t.report(&gateway_support::point(i, 0)).await;
+    let serial = t.report(&tianshu_e2e::gateway::point(i, 0)).await;
     assert_eq!(
         t.ack_of(serial, std::time::Duration::from_secs(10)).await,
         Some(0),
@@ -1036,7 +787,7 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     // A restart keeps the session.
     let mut server = server;
     server.terminate();
-    let server = gateway_support::Server::start(&url, "", dir);
+    let server = tianshu_e2e::gateway::serve(&url, "", dir);
     let me = http(server.http, "GET", "/api/me", c, None).await;
     status(&me, 200, "the session after a restart");
     assert_eq!(me.json()["username"], "admin");
@@ -1045,14 +796,14 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     let r = http(
         server.http,
         "PATCH",
-        &format!("/api/terminals/{}", gateway_support::phone(i)),
+        &format!("/api/terminals/{}", tianshu_e2e::gateway::phone(i)),
         c,
         Some(r#"{"reset_auth_code":true}"#),
     )
     .await;
     status(&r, 200, "an auth code reset");
     assert_eq!(r.json()["registered"], false);
-    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+    let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
         .expect("connecting the terminal");
     assert_ne!(
@@ -1061,35 +812,14 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
         "the old auth code is refused"
     );
     drop(t);
-    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+    let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
         .expect("connecting the terminal");
     t.login(i).await;
     drop(t);
 
     // The store holds the session's hash, never the token.
-    let token = cookie.split_once('=').map(|(_, v)| v).expect("token");
-    let store = Store::open(&url).await.expect("opening the store");
-    let hash = tianshu_store::access::session_token_hash(token);
-    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    assert!(
-        store
-            .access()
-            .session(&hash, now)
-            .await
-            .expect("session")
-            .is_some(),
-        "stored under its hash"
-    );
-    assert!(
-        store
-            .access()
-            .session(token, now)
-            .await
-            .expect("session")
-            .is_none(),
-        "not under the token itself"
-    );
+    assert_stored_hashed(&url, &cookie).await;
 
     // Logout ends it, across restarts too.
     status(
@@ -1104,7 +834,7 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     );
     let mut server = server;
     server.terminate();
-    let server = gateway_support::Server::start(&url, "", dir);
+    let server = tianshu_e2e::gateway::serve(&url, "", dir);
     status(
         &http(server.http, "GET", "/api/me", c, None).await,
         401,
@@ -1112,51 +842,19 @@ async fn provisioned_terminal_registers_and_sessions_survive_a_restart(
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_provisioned_terminal_registers_and_sessions_survive_a_restart() {
-    let scratch = Scratch::embedded("api-admin-e2e");
-    let dir = match &scratch {
-        Scratch::Embedded(d) => d.clone(),
-        Scratch::Postgres(_) => unreachable!(),
-    };
-    provisioned_terminal_registers_and_sessions_survive_a_restart(scratch, &dir).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_provisioned_terminal_registers_and_sessions_survive_a_restart() {
-    let scratch = Scratch::postgres("api_admin_e2e").await;
-    let dir = std::env::temp_dir().join(format!("tianshu-test-api-admin-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    provisioned_terminal_registers_and_sessions_survive_a_restart(scratch, &dir).await;
-}
+on_both_backends!(
+    provisioned_terminal_registers_and_sessions_survive_a_restart,
+    provisioned_terminal,
+    "api_admin_e2e"
+);
 
 /// A rest-day trip (Saturday 2026-11-21, 10:00-10:30 Beijing time), then parked: the rules' out-of-hours
 /// episode, as the rules' own command-line test drives it.
 fn saturday_trip(phone: tianshu_model::Phone) -> Vec<tianshu_model::Position> {
-    use tianshu_model::{Position, StatusFlags};
     let t0 = Timestamp::parse_rfc3339("2026-11-21T10:00:00+08:00").expect("time");
-    (0..=80i64)
-        .map(|i| {
-            let moving = i <= 60;
-            let k = if i <= 30 {
-                i
-            } else if moving {
-                60 - i
-            } else {
-                0
-            };
-            let t = t0.add_millis(i * 30_000);
-            Position {
-                phone,
-                fix_time: t,
-                recv_time: t.add_millis(1000),
-                lat_e6: 30_200_500,
-                lon_e6: 115_000_500 + k as i32 * 1000,
-                speed_dkmh: if moving { 400 } else { 0 },
-                status: StatusFlags(StatusFlags::FIXED | if moving { StatusFlags::ACC_ON } else { 0 }),
-                ..Default::default()
-            }
-        })
+    tianshu_e2e::trip(t0, (30_200_500, 115_000_500), 1000, true, 80)
+        .into_iter()
+        .map(|f| f.phone(phone).build())
         .collect()
 }
 
@@ -1168,56 +866,27 @@ async fn wait_for(
     secs: u64,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
+    let limit = std::time::Duration::from_secs(secs);
+    tianshu_e2e::wait_for(&format!("{path} to get there"), limit, || async {
         let r = http(addr, "GET", path, Some(cookie), None).await;
-        if r.status == 200 && done(&r.json()) {
-            return r.json();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never got there: {}",
-            r.body
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+        (r.status == 200 && done(&r.json())).then(|| r.json())
+    })
+    .await
 }
 
 /// The real binary with its rules running: a rest-day trip raises an out-of-hours case; a dispatcher
 /// files the order through the API, approves it after the fact, and the running rules withdraw the case.
-async fn an_order_approved_through_the_api_withdraws_the_case(scratch: Scratch, dir: &std::path::Path) {
+async fn order_withdraws_case(scratch: Scratch) {
+    let dir = ScratchDir::new("api-admin-withdraw");
+    let dir = dir.path();
     let url = scratch.url();
-    {
-        let store = Store::open(&url).await.expect("opening the store");
-        for (username, role) in [("admin", Role::Administrator), ("disp", Role::Dispatcher)] {
-            store
-                .access()
-                .create_user(&NewUser {
-                    username: username.into(),
-                    role,
-                    unit: None,
-                    password_hash: tianshu_api::hash_password(PASSWORD).expect("hash"),
-                })
-                .await
-                .expect("a user");
-        }
-    }
-    let server = gateway_support::Server::start(&url, "\n[alerts]\nreference_reload_secs = 1", dir);
-    let login = |who: &'static str| async move {
-        let r = http(
-            server.http,
-            "POST",
-            "/api/session",
-            None,
-            Some(&format!(r#"{{"username":"{who}","password":"{PASSWORD}"}}"#)),
-        )
-        .await;
-        status(&r, 200, "login");
-        r.header("set-cookie")
-            .and_then(|c| c.split(';').next())
-            .expect("a session cookie")
-            .to_string()
-    };
+    seed_users(
+        &url,
+        &[("admin", Role::Administrator), ("disp", Role::Dispatcher)],
+    )
+    .await;
+    let server = tianshu_e2e::gateway::serve(&url, "\n[alerts]\nreference_reload_secs = 1", dir);
+    let login = |who: &'static str| login_at(server.http, who);
     let admin = login("admin").await;
     let a = Some(admin.as_str());
     let r = http(server.http, "POST", "/api/units", a, Some(r#"{"name":"黄石市"}"#)).await;
@@ -1232,39 +901,15 @@ async fn an_order_approved_through_the_api_withdraws_the_case(scratch: Scratch, 
     .await;
     let unit = r.json()["id"].as_i64().expect("unit id");
     let i = 11;
-    let plate = gateway_support::plate(i);
-    let r = http(
-        server.http,
-        "POST",
-        "/api/vehicles",
-        a,
-        Some(&format!(
-            r#"{{"plate":"{plate}","unit":{unit},"class":"general"}}"#
-        )),
-    )
-    .await;
-    status(&r, 201, "a vehicle");
-    let vehicle = r.json()["id"].as_i64().expect("vehicle id");
-    let r = http(
-        server.http,
-        "POST",
-        "/api/terminals",
-        a,
-        Some(&format!(
-            r#"{{"phone":"{}","terminal_id":"{}","vehicle":{vehicle}}}"#,
-            gateway_support::phone(i),
-            gateway_support::terminal_id(i)
-        )),
-    )
-    .await;
-    status(&r, 201, "a terminal");
+    let plate = tianshu_e2e::gateway::plate(i);
+    let vehicle = provision_terminal(server.http, a, unit, i, false).await;
 
     // The trip arrives as a blind-area backfill, every batch acknowledged after commit.
-    let mut t = gateway_support::Terminal::connect(server.jt808, gateway_support::phone(i))
+    let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
         .expect("connecting the terminal");
     t.login(i).await;
-    for chunk in saturday_trip(gateway_support::phone(i)).chunks(20) {
+    for chunk in saturday_trip(tianshu_e2e::gateway::phone(i)).chunks(20) {
         let serial = t.batch(chunk, true).await;
         assert_eq!(
             t.ack_of(serial, std::time::Duration::from_secs(10)).await,
@@ -1313,27 +958,15 @@ async fn an_order_approved_through_the_api_withdraws_the_case(scratch: Scratch, 
     assert_eq!(withdrawn["state"], "withdrawn");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_an_order_approved_through_the_api_withdraws_the_case() {
-    let scratch = Scratch::embedded("api-admin-withdraw");
-    let dir = match &scratch {
-        Scratch::Embedded(d) => d.clone(),
-        Scratch::Postgres(_) => unreachable!(),
-    };
-    an_order_approved_through_the_api_withdraws_the_case(scratch, &dir).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_an_order_approved_through_the_api_withdraws_the_case() {
-    let scratch = Scratch::postgres("api_admin_withdraw").await;
-    let dir = std::env::temp_dir().join(format!("tianshu-test-api-admin-withdraw-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    an_order_approved_through_the_api_withdraws_the_case(scratch, &dir).await;
-}
+on_both_backends!(
+    an_order_approved_through_the_api_withdraws_the_case,
+    order_withdraws_case,
+    "api_admin_withdraw"
+);
 
 /// `tianshu rules evaluate` of `plate` on Thursday 2026-11-26 (a working day): the rules of its episodes.
 fn evaluated_rules(url: &str, plate: &str) -> Vec<String> {
-    let out = std::process::Command::new(api_support::store_support::tianshu_bin())
+    let out = std::process::Command::new(tianshu_e2e::tianshu_bin())
         .args([
             "rules",
             "evaluate",
@@ -1363,11 +996,34 @@ fn evaluated_rules(url: &str, plate: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `tianshu rules evaluate` finds the car of `OWN_PLATE` out of hours.
+fn out_of_hours(url: &str) -> bool {
+    evaluated_rules(url, OWN_PLATE).contains(&"out_of_hours".to_string())
+}
+
+/// A 13-minute trip of `car` from 17:45 Beijing time, then parked with the engine off.
+fn late_trip(car: tianshu_model::VehicleId) -> Vec<tianshu_model::Position> {
+    let t0 = Timestamp::parse_rfc3339("2026-11-26T17:45:00+08:00").expect("time");
+    (0..=40i64)
+        .map(|i| {
+            let moving = i <= 26;
+            let mut p = tianshu_e2e::api::point(car, 0, 115_000_000 + i.min(26) as i32 * 1000);
+            p.fix_time = t0.add_millis(i * 30_000);
+            p.recv_time = p.fix_time;
+            if !moving {
+                p.speed_dkmh = 0;
+                p.status = tianshu_model::StatusFlags(tianshu_model::StatusFlags::FIXED);
+            }
+            p
+        })
+        .collect()
+}
+
 /// `tianshu calendar timetable --store URL FILE`: (success, stdout, stderr).
 fn import_timetables(url: &str, dir: &std::path::Path, name: &str, text: &str) -> (bool, String, String) {
     let file = dir.join(name);
     std::fs::write(&file, text).expect("writing a timetable file");
-    let out = std::process::Command::new(api_support::store_support::tianshu_bin())
+    let out = std::process::Command::new(tianshu_e2e::tianshu_bin())
         .args(["calendar", "timetable", "--store", url])
         .arg(&file)
         .output()
@@ -1377,6 +1033,52 @@ fn import_timetables(url: &str, dir: &std::path::Path, name: &str, text: &str) -
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Timetables imported from files: a file with one bad entry changes nothing and names the entry's
+/// line; a good one stores the timetable at `path`.
+async fn timetables_from_files(api: &TestApi, dir: &std::path::Path, path: &str, a: Option<&str>) {
+    let addr = api.addr;
+    let url = api.scratch.url();
+    // A file with a bad entry is refused whole, naming the entry's line.
+    let good_entry =
+        "[[unit_timetables]]\nunit = \"黄石市/市委办公室\"\nperiods = [\"08:30-12:00\", \"14:00-18:00\"]\n";
+    let (ok, _, err) = import_timetables(
+        &url,
+        dir,
+        "unknown-unit.toml",
+        &format!(
+            "{good_entry}\n[[unit_timetables]]\nunit = \"黄石市/不存在\"\nperiods = [\"08:30-12:00\"]\n"
+        ),
+    );
+    assert!(!ok, "an unknown unit is refused");
+    assert!(
+        err.contains("line 6: unit \"黄石市/不存在\" is not in the registry"),
+        "{err}"
+    );
+    let (ok, _, err) = import_timetables(
+        &url,
+        dir,
+        "bad-period.toml",
+        &format!("{good_entry}[[unit_timetables]]\nunit = \"黄石市/公安局\"\nperiods = [\"14:00-12:00\"]\n"),
+    );
+    assert!(!ok, "a bad period is refused");
+    assert!(
+        err.contains("line 6:") && err.contains("ends before it starts"),
+        "{err}"
+    );
+    assert_eq!(
+        http(addr, "GET", path, a, None).await.json()["source"],
+        "configuration"
+    );
+    assert!(out_of_hours(&url));
+
+    // A good file stores it.
+    let (ok, out, err) = import_timetables(&url, dir, "good.toml", good_entry);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "unit timetables imported: 1 new, 0 replaced");
+    assert_eq!(http(addr, "GET", path, a, None).await.json()["source"], "own");
+    assert!(!out_of_hours(&url));
 }
 
 /// A unit whose office hours end at 18:00: under the city default (until 17:30) its car's 17:45 trip
@@ -1393,25 +1095,10 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
     let sub = api.units["黄石市/市委办公室/机要科"].0;
     let path = format!("/api/units/{office}/timetable");
 
-    // A 13-minute trip from 17:45 Beijing time, then parked with the engine off.
-    let car = &api.vehicles[OWN_PLATE];
-    let t0 = Timestamp::parse_rfc3339("2026-11-26T17:45:00+08:00").expect("time");
-    let trip: Vec<tianshu_model::Position> = (0..=40i64)
-        .map(|i| {
-            let moving = i <= 26;
-            let mut p = api_support::point(car.id, 0, 115_000_000 + i.min(26) as i32 * 1000);
-            p.fix_time = t0.add_millis(i * 30_000);
-            p.recv_time = p.fix_time;
-            if !moving {
-                p.speed_dkmh = 0;
-                p.status = tianshu_model::StatusFlags(tianshu_model::StatusFlags::FIXED);
-            }
-            p
-        })
-        .collect();
+    let trip = late_trip(api.vehicles[OWN_PLATE].id);
     api.store.append_points(&trip).await.expect("the trip");
     assert!(
-        evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()),
+        out_of_hours(&url),
         "under the city default a 17:45 trip is out of hours"
     );
 
@@ -1502,7 +1189,7 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
         "another unit's timetable, to a supervisor",
     );
     assert!(
-        !evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()),
+        !out_of_hours(&url),
         "with office hours until 18:00 a 17:45 trip is not out of hours"
     );
 
@@ -1512,47 +1199,9 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
         http(addr, "GET", &path, a, None).await.json()["source"],
         "configuration"
     );
-    assert!(evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()));
+    assert!(out_of_hours(&url));
 
-    // A file with a bad entry is refused whole, naming the entry's line.
-    let good_entry =
-        "[[unit_timetables]]\nunit = \"黄石市/市委办公室\"\nperiods = [\"08:30-12:00\", \"14:00-18:00\"]\n";
-    let (ok, _, err) = import_timetables(
-        &url,
-        dir,
-        "unknown-unit.toml",
-        &format!(
-            "{good_entry}\n[[unit_timetables]]\nunit = \"黄石市/不存在\"\nperiods = [\"08:30-12:00\"]\n"
-        ),
-    );
-    assert!(!ok, "an unknown unit is refused");
-    assert!(
-        err.contains("line 6: unit \"黄石市/不存在\" is not in the registry"),
-        "{err}"
-    );
-    let (ok, _, err) = import_timetables(
-        &url,
-        dir,
-        "bad-period.toml",
-        &format!("{good_entry}[[unit_timetables]]\nunit = \"黄石市/公安局\"\nperiods = [\"14:00-12:00\"]\n"),
-    );
-    assert!(!ok, "a bad period is refused");
-    assert!(
-        err.contains("line 6:") && err.contains("ends before it starts"),
-        "{err}"
-    );
-    assert_eq!(
-        http(addr, "GET", &path, a, None).await.json()["source"],
-        "configuration"
-    );
-    assert!(evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()));
-
-    // A good file stores it.
-    let (ok, out, err) = import_timetables(&url, dir, "good.toml", good_entry);
-    assert!(ok, "{err}");
-    assert_eq!(out.trim(), "unit timetables imported: 1 new, 0 replaced");
-    assert_eq!(http(addr, "GET", &path, a, None).await.json()["source"], "own");
-    assert!(!evaluated_rules(&url, OWN_PLATE).contains(&"out_of_hours".to_string()));
+    timetables_from_files(api, dir, &path, a).await;
 
     let log = api.store.access().audit(0, 10_000).await.expect("audit");
     let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
@@ -1561,41 +1210,22 @@ async fn unit_timetables_through_the_api_and_the_cli(api: &TestApi, dir: &std::p
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_unit_timetables_through_the_api_and_the_cli() {
-    let scratch = Scratch::embedded("api-admin-timetables");
-    let dir = match &scratch {
-        Scratch::Embedded(d) => d.clone(),
-        Scratch::Postgres(_) => unreachable!(),
-    };
-    let api = TestApi::start(scratch, Arc::new(tianshu_api::NoCases)).await;
-    unit_timetables_through_the_api_and_the_cli(&api, &dir).await;
+async fn unit_timetables(scratch: Scratch) {
+    let dir = ScratchDir::new("api-admin-timetables");
+    unit_timetables_through_the_api_and_the_cli(&TestApi::seeded(scratch).await, dir.path()).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_unit_timetables_through_the_api_and_the_cli() {
-    let api = TestApi::start(
-        Scratch::postgres("api_admin_timetables").await,
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
-    let dir = std::env::temp_dir().join(format!(
-        "tianshu-test-api-admin-timetables-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    unit_timetables_through_the_api_and_the_cli(&api, &dir).await;
-}
+on_both_backends!(
+    unit_timetables_through_the_api_and_the_cli,
+    unit_timetables,
+    "api_admin_timetables"
+);
 
 /// A text to the driver must say something: refused with 400 before anything is sent. A text with
 /// content passes the check and reaches the downlink (none runs in this test: 503).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_text_to_the_driver_is_refused() {
-    let api = TestApi::start(
-        Scratch::embedded("api-empty-text"),
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
+    let api = TestApi::seeded(Scratch::embedded("api-empty-text")).await;
     let dispatcher = api.login("dispatcher").await;
     let path = format!("/api/vehicles/{}/commands", api.vid(OWN_PLATE));
     for text in ["", "   "] {

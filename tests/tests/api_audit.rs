@@ -2,12 +2,9 @@
 //! where and how many rows; the hash chain exposes an edited or deleted record, on both backends, and
 //! `tianshu audit verify` names the first broken one.
 
-mod api_support;
-
 use std::process::Command;
-use std::sync::Arc;
 
-use api_support::*;
+use tianshu_e2e::api::*;
 use tianshu_store::access::verify_stored_chain;
 
 const FROM: &str = "2026-11-18T00:00:00Z";
@@ -119,20 +116,15 @@ async fn replays_and_exports_are_audited(api: &TestApi) {
     );
 }
 
+/// `tianshu ARGS`: (success, stdout and stderr).
 fn tianshu(args: &[&str]) -> (bool, String) {
-    let out = Command::new(store_support::tianshu_bin())
-        .args(args)
-        .output()
-        .expect("running tianshu");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
+    let (ok, out, err) = tianshu_e2e::run_tianshu(args, &[]);
+    (ok, out + &err)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_audit_chain_detects_an_edited_record() {
-    let api = TestApi::start(Scratch::embedded("api-audit"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-audit")).await;
     replays_and_exports_are_audited(&api).await;
     let url = api.scratch.url();
     let (ok, out) = tianshu(&["audit", "verify", "--store", &url]);
@@ -156,11 +148,7 @@ async fn embedded_audit_chain_detects_an_edited_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_audit_chain_detects_a_deleted_record() {
-    let api = TestApi::start(
-        Scratch::postgres("api_audit").await,
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
+    let api = TestApi::seeded(Scratch::postgres("api_audit").await).await;
     replays_and_exports_are_audited(&api).await;
     let url = api.scratch.url();
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
@@ -186,9 +174,9 @@ async fn postgres_audit_chain_detects_a_deleted_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_add_reads_the_password_from_stdin() {
-    let api = TestApi::start(Scratch::embedded("api-user-add"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-user-add")).await;
     let url = api.scratch.url();
-    let mut child = Command::new(store_support::tianshu_bin())
+    let mut child = Command::new(tianshu_e2e::tianshu_bin())
         .args([
             "user",
             "add",
@@ -230,27 +218,13 @@ async fn user_add_reads_the_password_from_stdin() {
     let r = http(api.addr, "POST", "/api/session", None, Some(body)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // A supervisor without a unit, and a password as a flag, are refused.
-    let (ok, out) = tianshu(&[
-        "user",
-        "add",
-        "--store",
-        &url,
-        "--username",
-        "li",
-        "--role",
-        "supervisor",
-        "--password-stdin",
-    ]);
+    let add_li = |role: &str, more: &[&str]| {
+        let mut args = vec!["user", "add", "--store", &url, "--username", "li", "--role", role];
+        args.extend_from_slice(more);
+        tianshu(&args)
+    };
+    let (ok, out) = add_li("supervisor", &["--password-stdin"]);
     assert!(!ok, "{out}");
-    let (ok, _) = tianshu(&[
-        "user",
-        "add",
-        "--store",
-        &url,
-        "--username",
-        "li",
-        "--role",
-        "inspector",
-    ]);
+    let (ok, _) = add_li("inspector", &[]);
     assert!(!ok);
 }

@@ -4,12 +4,9 @@
 //! a deletion leaves the record in place; once the log accepts again, the same requests succeed and
 //! each change is named by exactly one audit record.
 
-mod api_support;
-mod gateway_support;
-
 use std::net::SocketAddr;
 
-use api_support::{PASSWORD, Scratch, http};
+use tianshu_e2e::api::{PASSWORD, Scratch, http};
 use tianshu_model::{Phone, UnitId, VehicleClass};
 use tianshu_store::Store;
 use tianshu_store::access::{NewUser, Role};
@@ -137,7 +134,7 @@ async fn a_change_commits_with_its_audit_record(scratch: Scratch) {
     car.await.expect("a vehicle");
 
     let dir = tianshu_testkit::unique_dir("api-audit-atomic");
-    let server = gateway_support::Server::start(&scratch.url(), "", &dir);
+    let server = tianshu_e2e::gateway::serve(&scratch.url(), "", &dir);
     let cookie = login(server.http).await;
     let c = Some(cookie.as_str());
 
@@ -185,12 +182,4 @@ async fn a_change_commits_with_its_audit_record(scratch: Scratch) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_a_change_commits_with_its_audit_record() {
-    a_change_commits_with_its_audit_record(Scratch::embedded("api-audit-atomic")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_change_commits_with_its_audit_record() {
-    a_change_commits_with_its_audit_record(Scratch::postgres("api_audit_atomic").await).await;
-}
+tianshu_e2e::on_both_backends!(a_change_commits_with_its_audit_record);

@@ -1,14 +1,11 @@
 //! The live feed over a real WebSocket: a snapshot of what the user may see, then position and alert
 //! deltas of committed points; a supervisor never receives another unit's vehicle.
 
-mod api_support;
-
-use std::sync::Arc;
 use std::time::Duration;
 
-use api_support::*;
 use futures_util::StreamExt;
 use tianshu_api::live::AlertEvent;
+use tianshu_e2e::api::*;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -46,7 +43,7 @@ async fn next_json(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_gets_their_units_snapshot_and_deltas_only() {
-    let api = TestApi::start(Scratch::embedded("api-live"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-live")).await;
     let sup = api.login("supervisor").await;
     let admin = api.login("administrator").await;
     let mut sup_ws = connect(&api, &sup).await;
@@ -128,7 +125,7 @@ async fn a_supervisor_gets_their_units_snapshot_and_deltas_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_session_no_feed() {
-    let api = TestApi::start(Scratch::embedded("api-live-anon"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-live-anon")).await;
     let req = format!("ws://{}/api/live", api.addr)
         .into_client_request()
         .expect("request");

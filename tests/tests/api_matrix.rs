@@ -2,13 +2,11 @@
 //! session at all), with a supervisor also asking for another unit's vehicle, track, export, live feed
 //! and case. A refusal is 401/403 and carries no location data.
 
-mod api_support;
-
 use std::sync::Arc;
 
-use api_support::*;
 use tianshu_api::cases::CaseView;
 use tianshu_api::{ROUTES, RouteSpec};
+use tianshu_e2e::api::*;
 use tianshu_model::Timestamp;
 use tianshu_store::access::Role;
 
@@ -60,18 +58,6 @@ fn order(id: &str, plate: &str) -> String {
     format!(
         r#"{{"id":"{id}","kind":"order","plate":"{plate}","purpose":"会议","start":"2026-11-18T00:00:00Z","end":"2026-11-18T04:00:00Z","state":"requested"}}"#
     )
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Creates what the request number `n` may consume, straight in the store.
@@ -154,7 +140,24 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
         upgrade: false,
         vehicle_scoped,
     };
-    match (spec.method, spec.path) {
+    session_and_vehicle_routes(spec, target, vid, &req)
+        .or_else(|| admin_routes(api, spec, target, n, victims, (vid, plate), &req))
+        .unwrap_or_else(|| {
+            panic!(
+                "route {} {} has no recipe in the permission matrix",
+                spec.method, spec.path
+            )
+        })
+}
+
+/// Recipes of the session, read and vehicle routes.
+fn session_and_vehicle_routes(
+    spec: &RouteSpec,
+    target: Target,
+    vid: i64,
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
+    Some(match (spec.method, spec.path) {
         ("POST", "/api/session") => req(
             spec.path.into(),
             Some(format!(r#"{{"username":"inspector","password":"{PASSWORD}"}}"#)),
@@ -203,6 +206,21 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
             Some(r#"{"action":"acknowledge"}"#.into()),
             true,
         ),
+        _ => return None,
+    })
+}
+
+/// Recipes of the administration and reference data routes.
+fn admin_routes(
+    api: &TestApi,
+    spec: &RouteSpec,
+    target: Target,
+    n: usize,
+    victims: &Victims,
+    (vid, plate): (i64, &str),
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
+    Some(match (spec.method, spec.path) {
         ("POST", "/api/users") => req(
             spec.path.into(),
             Some(format!(
@@ -295,8 +313,8 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
             ),
             false,
         ),
-        (m, p) => panic!("route {m} {p} has no recipe in the permission matrix"),
-    }
+        _ => return None,
+    })
 }
 
 /// No location data and nothing about the foreign vehicle in a body.
@@ -350,11 +368,7 @@ fn cases(api: &TestApi) -> Arc<MemoryCases> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_times_every_role() {
     // Build once to learn the vehicle ids, then serve with cases that point at them.
-    let probe = TestApi::start(
-        Scratch::embedded("api-matrix-probe"),
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
+    let probe = TestApi::seeded(Scratch::embedded("api-matrix-probe")).await;
     let book = cases(&probe);
     let api = TestApi::start(Scratch::embedded("api-matrix"), book.clone()).await;
     let mut cookies = Vec::new();
@@ -483,7 +497,7 @@ fn assert_no_leak_of_foreign(api: &TestApi, body: &str, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_sees_their_unit_and_sub_units_only() {
-    let api = TestApi::start(Scratch::embedded("api-scope"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-scope")).await;
     let sup = api.login("supervisor").await;
     let r = http(api.addr, "GET", "/api/vehicles", Some(&sup), None).await;
     let mut plates: Vec<String> = r
@@ -498,46 +512,15 @@ async fn a_supervisor_sees_their_unit_and_sub_units_only() {
     let r = http(api.addr, "GET", "/api/positions/latest", Some(&sup), None).await;
     assert_eq!(r.json().as_array().expect("array").len(), 2);
     // By plate too (percent-encoded UTF-8), in scope and out of it.
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect::<String>()
-    };
-    let own = http(
-        api.addr,
-        "GET",
-        &format!("/api/positions?plate={}&from={FROM}&to={TO}", enc(OWN_PLATE)),
-        Some(&sup),
-        None,
-    )
-    .await;
+    let by_plate = |plate: &str| format!("/api/positions?plate={}&from={FROM}&to={TO}", enc(plate));
+    let own = http(api.addr, "GET", &by_plate(OWN_PLATE), Some(&sup), None).await;
     assert_eq!(own.status, 200, "{}", own.body);
     assert_eq!(own.json().as_array().expect("array").len(), 60);
-    let foreign = http(
-        api.addr,
-        "GET",
-        &format!("/api/positions?plate={}&from={FROM}&to={TO}", enc(FOREIGN_PLATE)),
-        Some(&sup),
-        None,
-    )
-    .await;
+    let foreign = http(api.addr, "GET", &by_plate(FOREIGN_PLATE), Some(&sup), None).await;
     assert_eq!(foreign.status, 403);
     assert_no_leak(&api, &foreign.body, "foreign plate");
     // An unknown plate looks exactly like a foreign one to a supervisor.
-    let unknown = http(
-        api.addr,
-        "GET",
-        &format!("/api/positions?plate={}&from={FROM}&to={TO}", enc("鄂B99999")),
-        Some(&sup),
-        None,
-    )
-    .await;
+    let unknown = http(api.addr, "GET", &by_plate("鄂B99999"), Some(&sup), None).await;
     assert_eq!(unknown.status, 403);
     // The administrator sees all three.
     let admin = api.login("administrator").await;
@@ -547,26 +530,13 @@ async fn a_supervisor_sees_their_unit_and_sub_units_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_and_logouts() {
-    let api = TestApi::start(Scratch::embedded("api-login"), Arc::new(tianshu_api::NoCases)).await;
-    let bad = http(
-        api.addr,
-        "POST",
-        "/api/session",
-        None,
-        Some(r#"{"username":"inspector","password":"nope"}"#),
-    )
-    .await;
-    assert_eq!(bad.status, 401);
-    assert!(bad.header("set-cookie").is_none());
-    let unknown = http(
-        api.addr,
-        "POST",
-        "/api/session",
-        None,
-        Some(r#"{"username":"ghost","password":"nope"}"#),
-    )
-    .await;
-    assert_eq!(unknown.status, 401);
+    let api = TestApi::seeded(Scratch::embedded("api-login")).await;
+    for who in ["inspector", "ghost"] {
+        let body = format!(r#"{{"username":"{who}","password":"nope"}}"#);
+        let refused = http(api.addr, "POST", "/api/session", None, Some(&body)).await;
+        assert_eq!(refused.status, 401, "a wrong password for {who}");
+        assert!(refused.header("set-cookie").is_none(), "no cookie for {who}");
+    }
     let cookie = api.login("inspector").await;
     assert_eq!(
         http(api.addr, "GET", "/api/me", Some(&cookie), None).await.json()["role"],
@@ -599,7 +569,7 @@ async fn wrong_passwords_and_logouts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_lists_every_route() {
-    let api = TestApi::start(Scratch::embedded("api-openapi"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-openapi")).await;
     let doc = http(api.addr, "GET", "/api/openapi.json", None, None)
         .await
         .json();
@@ -613,7 +583,7 @@ async fn the_openapi_document_lists_every_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_monthly_report_sums_trips_and_is_audited() {
-    let api = TestApi::start(Scratch::embedded("api-report"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-report")).await;
     let inspector = api.login("inspector").await;
     let vid = api.vid(OWN_PLATE);
     let r = http(
@@ -666,7 +636,7 @@ async fn a_monthly_report_sums_trips_and_is_audited() {
 /// asked for without the upgrade, a missing asset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failure_answers_in_the_one_json_error_contract() {
-    let api = TestApi::start(Scratch::embedded("api-errors"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-errors")).await;
     let admin = api.login("administrator").await;
     let inspector = api.login("inspector").await;
     let dispatcher = api.login("dispatcher").await;
@@ -755,7 +725,7 @@ async fn every_failure_answers_in_the_one_json_error_contract() {
 /// columns with the same names and carry the same values.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_position_leaves_in_one_shape() {
-    let api = TestApi::start(Scratch::embedded("api-positions"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("api-positions")).await;
     let inspector = api.login("inspector").await;
     let i = Some(inspector.as_str());
     let vid = api.vid(OWN_PLATE);

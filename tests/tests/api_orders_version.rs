@@ -3,11 +3,9 @@
 //! version never both win, an edit from a stale version (in the body or `If-Match`) is refused with
 //! 409 and changes nothing, and a change whose audit record cannot be written is not stored.
 
-mod api_support;
-
 use std::sync::Arc;
 
-use api_support::{OWN_PLATE, Resp, Scratch, TestApi, http, http_with};
+use tianshu_e2e::api::{OWN_PLATE, Resp, Scratch, TestApi, http, http_with};
 
 fn order(id: &str) -> String {
     format!(
@@ -70,36 +68,29 @@ async fn two_edits_from_one_version_one_wins(scratch: Scratch) {
     assert_eq!(changes, 1, "only the change that happened is audited");
 }
 
+/// PATCH `/api/orders/ID` as `cookie` with `body`, sending `If-Match: tag` when given.
+async fn patch_order(api: &TestApi, id: &str, cookie: Option<&str>, body: &str, tag: Option<&str>) -> Resp {
+    let path = format!("/api/orders/{id}");
+    match tag {
+        Some(tag) => http_with(api.addr, "PATCH", &path, cookie, Some(body), &[("If-Match", tag)]).await,
+        None => http(api.addr, "PATCH", &path, cookie, Some(body)).await,
+    }
+}
+
 async fn a_stale_version_is_refused(scratch: Scratch) {
     let (api, cookie, version) = with_order(scratch, "PC-V2").await;
     let c = Some(cookie.as_str());
     let approve = r#"{"state":"approved"}"#;
     let tag = format!("\"{version}\"");
-    let r = http_with(
-        api.addr,
-        "PATCH",
-        "/api/orders/PC-V2",
-        c,
-        Some(approve),
-        &[("If-Match", &tag)],
-    )
-    .await;
+    let r = patch_order(&api, "PC-V2", c, approve, Some(&tag)).await;
     status(&r, 200, "an edit from the current version (If-Match)");
     let current = r.json()["version"].as_i64().expect("the new version");
     assert!(current > version);
     let cancel = r#"{"state":"cancelled"}"#;
-    let r = http_with(
-        api.addr,
-        "PATCH",
-        "/api/orders/PC-V2",
-        c,
-        Some(cancel),
-        &[("If-Match", &tag)],
-    )
-    .await;
+    let r = patch_order(&api, "PC-V2", c, cancel, Some(&tag)).await;
     status(&r, 409, "an edit from a stale version (If-Match)");
     let stale = format!(r#"{{"state":"cancelled","version":{version}}}"#);
-    let r = http(api.addr, "PATCH", "/api/orders/PC-V2", c, Some(&stale)).await;
+    let r = patch_order(&api, "PC-V2", c, &stale, None).await;
     status(&r, 409, "an edit from a stale version (body)");
     assert_eq!(
         stored_state(&api, "PC-V2").await,
@@ -107,27 +98,11 @@ async fn a_stale_version_is_refused(scratch: Scratch) {
         "nothing changed"
     );
     let both = format!(r#"{{"state":"cancelled","version":{current}}}"#);
-    let r = http_with(
-        api.addr,
-        "PATCH",
-        "/api/orders/PC-V2",
-        c,
-        Some(&both),
-        &[("If-Match", &tag)],
-    )
-    .await;
+    let r = patch_order(&api, "PC-V2", c, &both, Some(&tag)).await;
     status(&r, 400, "a body and an If-Match that disagree");
-    let r = http_with(
-        api.addr,
-        "PATCH",
-        "/api/orders/PC-V2",
-        c,
-        Some(&both),
-        &[("If-Match", "soon")],
-    )
-    .await;
+    let r = patch_order(&api, "PC-V2", c, &both, Some("soon")).await;
     status(&r, 400, "an If-Match that is no version");
-    let r = http(api.addr, "PATCH", "/api/orders/PC-V2", c, Some(&both)).await;
+    let r = patch_order(&api, "PC-V2", c, &both, None).await;
     status(&r, 200, "an edit from the current version (body)");
     assert_eq!(r.json()["state"], "cancelled");
 }
@@ -196,29 +171,7 @@ async fn a_change_whose_audit_fails_is_not_stored(scratch: Scratch) {
     assert!(absent.is_none(), "the new order is not stored: {absent:?}");
 }
 
-/// One test per backend for each case.
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Scratch::embedded(stringify!($case))).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Scratch::postgres(stringify!($case)).await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+tianshu_e2e::on_both_backends!(
     two_edits_from_one_version_one_wins,
     a_stale_version_is_refused,
     a_change_whose_audit_fails_is_not_stored,

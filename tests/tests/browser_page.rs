@@ -3,15 +3,13 @@
 //! alert inbox, the API over a case book with open cases; downlink commands go through the gateway to the
 //! demo's simulated terminals over TCP. Screenshots go to `tests/artifacts/`.
 
-mod api_support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use api_support::*;
 use tianshu_api::cases::CaseView;
+use tianshu_e2e::api::*;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -63,7 +61,7 @@ impl Drop for Demo {
 
 /// Starts `tianshu demo` (150 cars, x8) on `store`; returns it with its URL and the logins it printed.
 fn start_demo(dir: &Path, store: &Path) -> (Demo, String, serde_json::Value) {
-    let child = Command::new(store_support::tianshu_bin())
+    let child = Command::new(tianshu_e2e::tianshu_bin())
         .args([
             "demo",
             "--http",
@@ -142,7 +140,7 @@ fn a_dispatcher_sends_commands_to_a_connected_terminal_and_sees_its_answers() {
         ),
     )
     .expect("writing the registry file");
-    let import = Command::new(store_support::tianshu_bin())
+    let import = Command::new(tianshu_e2e::tianshu_bin())
         .args(["registry", "import", "--store"])
         .arg(&store)
         .arg(&registry)
@@ -208,7 +206,7 @@ fn a_dispatcher_sends_commands_to_a_connected_terminal_and_sees_its_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_opens_and_closes_an_alert_case() {
-    let api = TestApi::start(Scratch::embedded("browser-case"), Arc::new(tianshu_api::NoCases)).await;
+    let api = TestApi::seeded(Scratch::embedded("browser-case")).await;
     let vehicle = api.vehicles[SUB_PLATE].id;
     let mut detail = serde_json::Map::new();
     detail.insert("title".into(), "非工作时间用车".into());
@@ -230,20 +228,7 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
         detail,
     }])));
     // Serve the same store again, now with the case.
-    let state = tianshu_api::ApiState::with_parts(
-        api.store.clone(),
-        tianshu_api::ApiConfig::default(),
-        tianshu_api::LiveHub::new(),
-        book.clone(),
-        None,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, tianshu_api::router(state)).await;
-    });
+    let addr = api.serve_again(book.clone(), None).await;
     let logins = serde_json::json!({"supervisor": {"username": "supervisor", "password": PASSWORD}});
     let url = format!("http://{addr}/");
     let out = tokio::task::spawn_blocking(move || drive("case", &url, &logins, &[]))
@@ -280,25 +265,10 @@ impl tianshu_api::Downlink for RefusingTerminal {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_says_when_a_terminal_refuses_or_does_not_answer() {
-    let api = TestApi::start(
-        Scratch::embedded("browser-refusal"),
-        Arc::new(tianshu_api::NoCases),
-    )
-    .await;
-    let state = tianshu_api::ApiState::with_parts(
-        api.store.clone(),
-        tianshu_api::ApiConfig::default(),
-        tianshu_api::LiveHub::new(),
-        Arc::new(tianshu_api::NoCases),
-        Some(Arc::new(RefusingTerminal)),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, tianshu_api::router(state)).await;
-    });
+    let api = TestApi::seeded(Scratch::embedded("browser-refusal")).await;
+    let addr = api
+        .serve_again(Arc::new(tianshu_api::NoCases), Some(Arc::new(RefusingTerminal)))
+        .await;
     let logins = serde_json::json!({"dispatcher": {"username": "dispatcher", "password": PASSWORD}});
     let url = format!("http://{addr}/");
     let out = tokio::task::spawn_blocking(move || {

@@ -2,12 +2,9 @@
 //! defaults, `config check` names the offending key and line, secrets are never printed, and the Prometheus
 //! rules load in `promtool`.
 
-#[path = "mqtt_support/mod.rs"]
-mod mqtt_support;
-
 use std::process::Command;
 
-use mqtt_support::*;
+use tianshu_e2e::*;
 
 fn example_path() -> String {
     repo_root()
@@ -42,16 +39,19 @@ fn config_default_prints_the_example_and_the_example_is_the_defaults() {
     assert!(defaults.contains("[mqtt.publish]") && defaults.contains("[store.writer]"));
 }
 
+/// Writes `text` as a configuration file in `dir` and runs `tianshu VERB FILE` (`check` or `show`) on it
+/// with `env`: (success, stdout, stderr).
+fn on_file(verb: &str, dir: &ScratchDir, text: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let file = dir.path().join(format!("{}.toml", unique("config")));
+    std::fs::write(&file, text).expect("writing the configuration file");
+    run_tianshu(&["config", verb, &file.display().to_string()], env)
+}
+
 #[test]
 fn config_check_names_the_offending_key_and_line() {
     let dir = ScratchDir::new("config_check");
-    let file = dir.0.join("bad.toml");
-    std::fs::write(
-        &file,
-        "[store]\nurl = \"x.db\"\n\n[mqtt.publish]\nqos = 1\nretain_postions = true\n",
-    )
-    .unwrap();
-    let (ok, _, err) = run_tianshu(&["config", "check", &file.display().to_string()], &[]);
+    let bad = "[store]\nurl = \"x.db\"\n\n[mqtt.publish]\nqos = 1\nretain_postions = true\n";
+    let (ok, _, err) = on_file("check", &dir, bad, &[]);
     assert!(!ok, "an unknown key is an error");
     assert!(err.contains(":6:"), "the line is named: {err}");
     assert!(
@@ -59,8 +59,7 @@ fn config_check_names_the_offending_key_and_line() {
         "the key is named: {err}"
     );
 
-    std::fs::write(&file, "[jt808]\nmax_connections = \"many\"\n").unwrap();
-    let (ok, _, err) = run_tianshu(&["config", "check", &file.display().to_string()], &[]);
+    let (ok, _, err) = on_file("check", &dir, "[jt808]\nmax_connections = \"many\"\n", &[]);
     assert!(!ok);
     assert!(
         err.contains(":2:") && err.contains("jt808.max_connections"),
@@ -68,11 +67,7 @@ fn config_check_names_the_offending_key_and_line() {
     );
 
     // An environment override is checked like the file.
-    std::fs::write(&file, "").unwrap();
-    let (ok, _, err) = run_tianshu(
-        &["config", "check", &file.display().to_string()],
-        &[("TIANSHU__LISTEN__JT80", "0.0.0.0:1")],
-    );
+    let (ok, _, err) = on_file("check", &dir, "", &[("TIANSHU__LISTEN__JT80", "0.0.0.0:1")]);
     assert!(!ok);
     assert!(err.contains("listen.jt80"), "{err}");
 }
@@ -80,13 +75,13 @@ fn config_check_names_the_offending_key_and_line() {
 #[test]
 fn config_secrets_come_from_the_environment_and_are_never_printed() {
     let dir = ScratchDir::new("config_secrets");
-    let file = dir.0.join("secret.toml");
-    std::fs::write(
-        &file,
-        "[store]\nurl = \"postgres://tianshu@db:5432/tianshu\"\npassword = \"hunter2-in-file\"\n",
-    )
-    .unwrap();
-    let (ok, _, err) = run_tianshu(&["config", "check", &file.display().to_string()], &[]);
+    let url = "[store]\nurl = \"postgres://tianshu@db:5432/tianshu\"\n";
+    let (ok, _, err) = on_file(
+        "check",
+        &dir,
+        &format!("{url}password = \"hunter2-in-file\"\n"),
+        &[],
+    );
     assert!(!ok, "a password written in the file is refused");
     assert!(
         err.contains("TIANSHU__STORE__PASSWORD") && err.contains(":3:"),
@@ -97,13 +92,12 @@ fn config_secrets_come_from_the_environment_and_are_never_printed() {
         "the refused secret is not echoed: {err}"
     );
 
-    std::fs::write(&file, "[store]\nurl = \"postgres://tianshu@db:5432/tianshu\"\n").unwrap();
     let env = [
         ("TIANSHU__STORE__PASSWORD", "hunter2-from-env"),
         ("TIANSHU__MQTT__PASSWORD", "broker-secret-from-env"),
         ("TIANSHU__MQTT__URL", "mqtt://broker:1883"),
     ];
-    let (ok, shown, err) = run_tianshu(&["config", "show", &file.display().to_string()], &env);
+    let (ok, shown, err) = on_file("show", &dir, url, &env);
     assert!(ok, "{err}");
     assert!(
         shown.contains("url = \"mqtt://broker:1883\""),
@@ -218,7 +212,7 @@ fn config_log_format_json_writes_one_object_per_line() {
         ),
     ] {
         let store = format!("sqlite:{}", dir.0.join(format!("{}.db", unique("log"))).display());
-        let mut child = Command::new(binary())
+        let mut child = Command::new(tianshu_bin())
             .args([
                 "serve",
                 "--store",

@@ -2,17 +2,13 @@
 //! acknowledged before the crash is stored exactly once, and the terminals' retransmissions of what was
 //! never acknowledged fill the rest (each point once, however often it was sent).
 
-mod gateway_support;
-#[path = "store_support/mod.rs"]
-mod store_support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gateway_support::{Ledger, Server, Terminal, phone, point, provision};
-use store_support::Scratch;
+use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision, serve, serve_at};
+use tianshu_e2e::{Scratch, ScratchDir, on_both_backends, wait_for, wait_watermark};
 use tianshu_jt808::{GeneralAck, Message};
 use tianshu_model::Position;
 use tianshu_store::Store;
@@ -22,6 +18,16 @@ const POINTS_EACH: i64 = 150;
 const WINDOW: usize = 8;
 /// Acknowledged points after which the server is killed.
 const KILL_AFTER_ACKS: usize = 600;
+
+/// Terminal `i` connected and authenticated with `code`; `None` while the server is away.
+async fn rejoin(addr: SocketAddr, i: u32, code: String) -> Option<Terminal> {
+    let mut t = Terminal::connect(addr, phone(i)).await.ok()?;
+    match t.try_authenticate(&code).await {
+        Some(0) => Some(t),
+        Some(other) => panic!("terminal {i}: authentication answered {other} after restart"),
+        None => None,
+    }
+}
 
 /// A terminal that keeps going through a crash: on a lost connection it reconnects, authenticates with its
 /// code and retransmits every point not yet acknowledged.
@@ -35,18 +41,11 @@ async fn resilient_terminal(addr: SocketAddr, i: u32, code: String, ledger: Arc<
             tokio::time::Instant::now() < deadline,
             "terminal {i} did not finish"
         );
-        let Ok(mut t) = Terminal::connect(addr, phone(i)).await else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        };
-        match t.try_authenticate(&code).await {
-            Some(0) => {}
-            Some(other) => panic!("terminal {i}: authentication answered {other} after restart"),
-            None => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let mut t = wait_for("the server to take the terminal back", left, || {
+            rejoin(addr, i, code.clone())
+        })
+        .await;
         let mut in_flight: HashMap<u16, i64> = HashMap::new();
         let mut broken = false;
         for (s, p) in &unacked {
@@ -91,10 +90,12 @@ async fn resilient_terminal(addr: SocketAddr, i: u32, code: String, ledger: Arc<
     retransmitted
 }
 
-async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
+async fn crash_and_recover(scratch: Scratch) {
+    let dir = ScratchDir::new("gateway-crash");
+    let dir = dir.path();
     let url = scratch.url();
     provision(&url, TERMINALS).await;
-    let mut server = Server::start(&url, "heartbeat_interval_secs = 60\nshutdown_grace_secs = 2", dir);
+    let mut server = serve(&url, "heartbeat_interval_secs = 60\nshutdown_grace_secs = 2", dir);
     let addr = server.jt808;
 
     let mut codes = Vec::new();
@@ -113,14 +114,13 @@ async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
         .collect();
 
     // Under load, kill -9.
-    let waited = tokio::time::Instant::now();
-    while ledger.lock().expect("ledger lock").len() < KILL_AFTER_ACKS {
-        assert!(
-            waited.elapsed() < Duration::from_secs(120),
-            "load did not build up"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_watermark(
+        "the load to build up",
+        Duration::from_secs(120),
+        KILL_AFTER_ACKS,
+        || async { ledger.lock().expect("ledger lock").len() },
+    )
+    .await;
     server.kill();
     let acked_before_crash = ledger.lock().expect("ledger lock").clone();
     assert!(
@@ -135,7 +135,7 @@ async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
     }
 
     // Restart on the same address; the terminals reconnect, authenticate with their codes, retransmit.
-    let server = Server::start_at(
+    let server = serve_at(
         &url,
         "heartbeat_interval_secs = 60\nshutdown_grace_secs = 2",
         dir,
@@ -162,19 +162,8 @@ async fn crash_and_recover(scratch: &Scratch, dir: &std::path::Path) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_under_load_loses_no_acknowledged_point_embedded() {
-    let scratch = Scratch::embedded("gateway_crash");
-    let Scratch::Embedded(dir) = &scratch else {
-        unreachable!()
-    };
-    let dir = dir.clone();
-    crash_and_recover(&scratch, &dir).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_under_load_loses_no_acknowledged_point_postgres() {
-    let scratch = Scratch::postgres("gateway_crash").await;
-    let dir = std::env::temp_dir();
-    crash_and_recover(&scratch, &dir).await;
-}
+on_both_backends!(
+    kill_9_under_load_loses_no_acknowledged_point,
+    crash_and_recover,
+    "gateway_crash"
+);

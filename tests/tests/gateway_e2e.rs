@@ -2,25 +2,24 @@
 //! and PostgreSQL). Terminals register, authenticate, report, backfill a blind area and retransmit; the
 //! ledger of acknowledged points and the store agree exactly; an auth code survives a restart.
 
-mod gateway_support;
-#[path = "store_support/mod.rs"]
-mod store_support;
-
 use std::time::Duration;
 
-use gateway_support::{Ledger, Server, Terminal, metric, phone, point, provision, sources, stored_points};
-use store_support::Scratch;
+use tianshu_e2e::gateway::serve;
+use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision, sources, stored_points};
+use tianshu_e2e::{Scratch, ScratchDir, assert_metrics_at_least, http_get, on_both_backends};
 use tianshu_jt808::{Header, Message};
 use tianshu_model::PositionSource;
 use tianshu_store::Store;
 
 const ACK: Duration = Duration::from_secs(20);
 
-async fn scenario(scratch: &Scratch, dir: &std::path::Path) {
+async fn scenario(scratch: Scratch) {
+    let dir = ScratchDir::new("gateway-e2e");
+    let dir = dir.path();
     let url = scratch.url();
     let terminals = 4u32;
     provision(&url, terminals).await;
-    let mut server = Server::start(&url, "heartbeat_interval_secs = 60", dir);
+    let mut server = serve(&url, "heartbeat_interval_secs = 60", dir);
     let mut ledger = Ledger::default();
     let mut codes = Vec::new();
 
@@ -83,25 +82,26 @@ async fn scenario(scratch: &Scratch, dir: &std::path::Path) {
     }
 
     let metrics = server.metrics().await;
-    let ready = gateway_support::http_get(server.http, "/readyz").await;
-    assert!(ready.contains(" 200 ") && ready.ends_with("ready\n"), "{ready}");
-    let health = gateway_support::http_get(server.http, "/healthz").await;
-    assert!(health.contains(" 200 "), "{health}");
-    assert!(
-        metric(&metrics, "tianshu_jt808_points_backfilled_total") >= 10.0,
-        "{metrics}"
+    let (status, body) = http_get(server.http, "/readyz").await;
+    assert!(status == 200 && body.ends_with("ready\n"), "{status} {body}");
+    let (status, body) = http_get(server.http, "/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_metrics_at_least(
+        &metrics,
+        &[
+            ("tianshu_jt808_points_backfilled_total", "", 10.0),
+            (
+                "tianshu_jt808_unsupported_messages_total",
+                r#"msg_id="0x0301""#,
+                1.0,
+            ),
+            ("tianshu_jt808_ack_latency_seconds_count", "", 80.0),
+        ],
     );
-    assert!(
-        metric(
-            &metrics,
-            "tianshu_jt808_unsupported_messages_total{msg_id=\"0x0301\"}"
-        ) >= 1.0
-    );
-    assert!(metric(&metrics, "tianshu_jt808_ack_latency_seconds_count") >= 80.0);
 
     // A graceful stop, then a restart on the same store: the auth code is still good.
     assert!(server.terminate().success(), "graceful shutdown exits 0");
-    let server = Server::start(&url, "heartbeat_interval_secs = 60", dir);
+    let server = serve(&url, "heartbeat_interval_secs = 60", dir);
     let mut t = Terminal::connect(server.jt808, phone(0))
         .await
         .expect("reconnect");
@@ -140,19 +140,8 @@ async fn scenario(scratch: &Scratch, dir: &std::path::Path) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_authenticate_report_backfill_retransmit_embedded() {
-    let scratch = Scratch::embedded("gateway_e2e");
-    let Scratch::Embedded(dir) = &scratch else {
-        unreachable!()
-    };
-    let dir = dir.clone();
-    scenario(&scratch, &dir).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_authenticate_report_backfill_retransmit_postgres() {
-    let scratch = Scratch::postgres("gateway_e2e").await;
-    let dir = std::env::temp_dir();
-    scenario(&scratch, &dir).await;
-}
+on_both_backends!(
+    register_authenticate_report_backfill_retransmit,
+    scenario,
+    "gateway_e2e"
+);

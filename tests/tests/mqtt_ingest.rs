@@ -4,17 +4,10 @@
 //! at 127.0.0.1:1883 never see each other's messages. Tests whose broker settings matter (an unlimited queue
 //! for a persistent session during a kill) start a Mosquitto of their own on a free loopback port.
 
-#[path = "gateway_support/mod.rs"]
-mod gateway_support;
-#[path = "mqtt_support/mod.rs"]
-mod mqtt_support;
-#[path = "store_support/mod.rs"]
-mod store_support;
-
 use std::time::Duration;
 
-use mqtt_support::*;
-use store_support::Scratch;
+use tianshu_e2e::mqtt::*;
+use tianshu_e2e::*;
 use tianshu_model::PositionSource;
 use tianshu_store::Store;
 
@@ -67,13 +60,10 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
     let prefix = unique("t");
     let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
     let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_for("the broker connection", WAIT, || async {
-        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
-    })
-    .await;
+    wait_connected(&tianshu).await;
     // Subscriptions are sent right after the connection acknowledgement; give the broker a moment to
     // register them by waiting for ready, then a probe message.
-    wait_for("/readyz", WAIT, || async {
+    wait_until("/readyz", WAIT, || async {
         http_get(tianshu.http, "/readyz").await.0 == 200
     })
     .await;
@@ -82,19 +72,14 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
     let publisher = rumqttc_publisher(1883, &unique("pub"));
     // Keep publishing the first message until it is stored: the subscription is then certainly in place.
     let first = json_position(json_phone, 0);
-    wait_for("the first message to be stored", WAIT, || {
-        let (publisher, first, prefix) = (publisher.clone(), first.clone(), prefix.clone());
-        let store = store.clone();
-        async move {
-            let topic = format!("{prefix}/in/json/{}", json_phone.padded(12));
-            publisher
-                .publish(topic, rumqttc::QoS::AtLeastOnce, false, first.into_bytes())
-                .await
-                .ok();
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            !stored(&store, PHONE_BASE, 0).await.is_empty()
-        }
-    })
+    let topic = format!("{prefix}/in/json/{}", json_phone.padded(12));
+    publish_until(
+        "the first message to be stored",
+        &publisher,
+        &topic,
+        first.as_bytes(),
+        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
+    )
     .await;
 
     for secs in 1..=20 {
@@ -114,12 +99,12 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
             .await
             .unwrap();
     }
-    wait_for("20 + 1 JSON and 20 frame points", WAIT, || async {
+    wait_until("20 + 1 JSON and 20 frame points", WAIT, || async {
         stored(&store, PHONE_BASE, 0).await.len() >= 21 && stored(&store, PHONE_BASE, 1).await.len() >= 20
     })
     .await;
     // Everything sent twice (or more, for the first) has been processed: received == 2 * 40 + retries.
-    wait_for("all copies processed", WAIT, || async {
+    wait_until("all copies processed", WAIT, || async {
         tianshu.metric("tianshu_mqtt_inflight_messages", "").await == 0.0
             && tianshu.metric("tianshu_mqtt_points_duplicate_total", "").await >= 40.0
     })
@@ -160,20 +145,20 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
     let prefix = unique("t");
     let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
     let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_for("the broker connection", WAIT, || async {
-        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
-    })
-    .await;
+    wait_connected(&tianshu).await;
     let good = phone(PHONE_BASE, 0);
     let unknown = phone(PHONE_BASE, 99);
     let json_topic = |p: tianshu_model::Phone| format!("{prefix}/in/json/{}", p.padded(12));
     let frame_topic = |p: tianshu_model::Phone| format!("{prefix}/in/jt808/{}", p.padded(12));
     // A probe that proves the subscription is in place.
-    wait_for("the probe to be stored", WAIT, || async {
-        mosquitto_pub(1883, &json_topic(good), json_position(good, 0).as_bytes(), &dir.0);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        !stored(&store, PHONE_BASE, 0).await.is_empty()
-    })
+    let probe = json_position(good, 0);
+    retry_until(
+        "the probe to be stored",
+        WAIT,
+        Duration::from_millis(300),
+        || async { mosquitto_pub(1883, &json_topic(good), probe.as_bytes(), &dir.0) },
+        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
+    )
     .await;
     let before = tianshu.metrics().await;
 
@@ -223,7 +208,7 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
     }
     // The next good message after all of them is stored.
     mosquitto_pub(1883, &json_topic(good), json_position(good, 7).as_bytes(), &dir.0);
-    wait_for("the good message after the bad ones", WAIT, || async {
+    wait_until("the good message after the bad ones", WAIT, || async {
         stored(&store, PHONE_BASE, 0)
             .await
             .iter()
@@ -253,6 +238,25 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
     );
 }
 
+/// Tianshu on the store `db`, taking in under `prefix` and publishing its `feed` (`positions` or `alerts`)
+/// under `out`; and an acknowledged subscriber to that feed.
+async fn publishing(
+    db: &Scratch,
+    dir: &ScratchDir,
+    prefix: &str,
+    feed: &str,
+    out: &str,
+) -> (
+    Tianshu,
+    tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>, bool)>,
+) {
+    let extra = format!("[mqtt.publish]\n{feed} = true\nqos = 1\n{feed}_topic_prefix = \"{out}\"\n");
+    let cfg = mqtt_config(BROKER, &unique("ts"), prefix, &extra);
+    let tianshu = Tianshu::start(&db.url(), &cfg, &[], dir.path());
+    let rx = subscriber(&format!("{out}/#")).await;
+    (tianshu, rx)
+}
+
 /// Stored positions are published as JSON to `<prefix>/<unit>/<vehicle>`, retained.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_stored_positions_are_published() {
@@ -267,35 +271,9 @@ async fn mqtt_stored_positions_are_published() {
     let dir = ScratchDir::new("mqtt_pub");
     let prefix = unique("t");
     let out_prefix = format!("{prefix}/out/positions");
-    let extra =
-        format!("[mqtt.publish]\npositions = true\nqos = 1\npositions_topic_prefix = \"{out_prefix}\"\n");
-    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, &extra);
-    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
+    let (tianshu, mut rx) = publishing(&db, &dir, &prefix, "positions", &out_prefix).await;
 
-    // A subscriber for the published feed.
-    let mut o = rumqttc::MqttOptions::new(unique("sub"), "127.0.0.1", 1883);
-    o.set_keep_alive(Duration::from_secs(30));
-    let (sub, mut events) = rumqttc::AsyncClient::new(o, 100);
-    sub.subscribe(format!("{out_prefix}/#"), rumqttc::QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            match events.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                    let _ = tx.send((p.topic.clone(), p.payload.to_vec(), p.retain));
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-
-    wait_for("the broker connection", WAIT, || async {
-        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
-    })
-    .await;
+    wait_connected(&tianshu).await;
     let good = phone(PHONE_BASE, 0);
     let topic = format!("{prefix}/in/json/{}", good.padded(12));
     let mut secs = 0;
@@ -327,10 +305,10 @@ async fn mqtt_stored_positions_are_published() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_alert_events_are_published() {
     let db = Scratch::postgres("mqtt_alert").await;
-    gateway_support::provision(&db.url(), 1).await;
+    tianshu_e2e::gateway::provision(&db.url(), 1).await;
     let store = Store::open(&db.url()).await.expect("opening the store");
     let vehicle = store
-        .vehicle_by_plate(&gateway_support::plate(0))
+        .vehicle_by_plate(&tianshu_e2e::gateway::plate(0))
         .await
         .unwrap()
         .expect("the vehicle");
@@ -339,42 +317,9 @@ async fn mqtt_alert_events_are_published() {
     // The default prefix is `tianshu/v1/alerts`; under this test's own prefix so that concurrent tests
     // (whose scratch databases number their cars alike) do not see each other's events.
     let alerts_prefix = format!("{prefix}/tianshu/v1/alerts");
-    let extra =
-        format!("[mqtt.publish]\nalerts = true\nqos = 1\nalerts_topic_prefix = \"{alerts_prefix}\"\n");
-    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, &extra);
-    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
+    let (tianshu, mut rx) = publishing(&db, &dir, &prefix, "alerts", &alerts_prefix).await;
 
-    let mut o = rumqttc::MqttOptions::new(unique("sub"), "127.0.0.1", 1883);
-    o.set_keep_alive(Duration::from_secs(30));
-    let (sub, mut events) = rumqttc::AsyncClient::new(o, 100);
-    sub.subscribe(format!("{alerts_prefix}/#"), rumqttc::QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let mut subscribed = Some(subscribed_tx);
-        loop {
-            match events.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
-                    if let Some(s) = subscribed.take() {
-                        let _ = s.send(());
-                    }
-                }
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                    let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    tokio::time::timeout(WAIT, subscribed_rx)
-        .await
-        .expect("the subscription is acknowledged")
-        .expect("the subscriber runs");
-
-    let mut terminal = gateway_support::Terminal::connect(tianshu.jt808, gateway_support::phone(0))
+    let mut terminal = tianshu_e2e::gateway::Terminal::connect(tianshu.jt808, tianshu_e2e::gateway::phone(0))
         .await
         .expect("connecting the terminal");
     terminal.login(0).await;
@@ -382,7 +327,7 @@ async fn mqtt_alert_events_are_published() {
     let power_lost = tianshu_model::AlarmFlags(1 << 8);
     let mut t = 0;
     let received = loop {
-        let mut p = gateway_support::point(0, t);
+        let mut p = tianshu_e2e::gateway::point(0, t);
         p.alarm = power_lost;
         let serial = terminal.report(&p).await;
         assert_eq!(
@@ -396,7 +341,7 @@ async fn mqtt_alert_events_are_published() {
             _ => assert!(t < 600, "no alert event was published"),
         }
     };
-    let (topic, payload) = received;
+    let (topic, payload, _) = received;
     assert_eq!(
         topic,
         format!("{alerts_prefix}/{}/{}", vehicle.unit.0, vehicle.id.0)
@@ -405,7 +350,7 @@ async fn mqtt_alert_events_are_published() {
     assert_eq!(json["rule"], "tamper");
     assert_eq!(json["event"], "opened");
     assert_eq!(json["vehicle"], serde_json::json!(vehicle.id));
-    assert_eq!(json["plate"], gateway_support::plate(0));
+    assert_eq!(json["plate"], tianshu_e2e::gateway::plate(0));
     assert!(json["case_id"].as_i64().is_some_and(|id| id > 0), "{json}");
 }
 
@@ -428,31 +373,32 @@ async fn mqtt_shared_subscription_splits_the_feed() {
     let a = Tianshu::start(&db.url(), &shared_cfg(&unique("a")), &[], &dir.0);
     let b = Tianshu::start(&db.url(), &shared_cfg(&unique("b")), &[], &dir.0);
     for t in [&a, &b] {
-        wait_for("the broker connection", WAIT, || async {
-            t.metric("tianshu_mqtt_connected", "").await == 1.0
-        })
-        .await;
+        wait_connected(t).await;
     }
     // Both subscriptions in place: probes until each instance has received something.
     let publisher = rumqttc_publisher(1883, &unique("pub"));
     let probe_phone = phone(PHONE_BASE, 3);
     let mut probe = 0;
-    wait_for("both instances to receive", WAIT, || {
-        probe += 1;
-        let (publisher, prefix) = (publisher.clone(), prefix.clone());
-        let (a, b) = (&a, &b);
-        async move {
-            let topic = format!("{prefix}/in/json/{}", probe_phone.padded(12));
+    let topic = format!("{prefix}/in/json/{}", probe_phone.padded(12));
+    retry_until(
+        "both instances to receive",
+        WAIT,
+        Duration::from_millis(200),
+        || {
+            probe += 1;
             let payload = json_position(probe_phone, probe).into_bytes();
-            publisher
-                .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
-                .await
-                .ok();
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            let (publisher, topic) = (publisher.clone(), topic.clone());
+            async move {
+                let _ = publisher
+                    .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                    .await;
+            }
+        },
+        || async {
             a.metric("tianshu_mqtt_messages_received_total", "").await > 0.0
                 && b.metric("tianshu_mqtt_messages_received_total", "").await > 0.0
-        }
-    })
+        },
+    )
     .await;
 
     const N: i64 = 1500;
@@ -465,29 +411,19 @@ async fn mqtt_shared_subscription_splits_the_feed() {
     };
     for secs in 0..N {
         for i in 0..3u32 {
-            let p = phone(PHONE_BASE, i);
-            let topic = format!("{prefix}/in/json/{}", p.padded(12));
-            publisher
-                .publish(
-                    topic,
-                    rumqttc::QoS::AtLeastOnce,
-                    false,
-                    json_position(p, secs).into_bytes(),
-                )
-                .await
-                .unwrap();
+            publish_json(&publisher, &prefix, phone(PHONE_BASE, i), secs).await;
         }
         // In rounds of 300 messages: the broker queues at most 1,000 unacknowledged messages per
         // subscriber by default and drops the rest, and on a loaded machine the instances can fall
         // that far behind a publisher that never waits. That limit is the broker's, not under test.
         if (secs + 1) % 100 == 0 {
-            wait_for("a round stored", WAIT, || async {
+            wait_until("a round stored", WAIT, || async {
                 stored_total().await == 3 * (secs + 1)
             })
             .await;
         }
     }
-    wait_for("every message stored", WAIT, || async {
+    wait_until("every message stored", WAIT, || async {
         stored_total().await == 3 * N
     })
     .await;
@@ -530,10 +466,7 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
     let prefix = unique("t");
     let cfg = mqtt_config(&broker.url, "tianshu-kill-test", &prefix, "");
     let mut tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_for("the broker connection", WAIT, || async {
-        tianshu.metric("tianshu_mqtt_connected", "").await == 1.0
-    })
-    .await;
+    wait_connected(&tianshu).await;
     // The persistent session holds the subscription from here on.
     let publisher = rumqttc_publisher(broker.port, &unique("pub"));
     let count = |store: Store| async move {
@@ -543,24 +476,15 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
         }
         total
     };
-    wait_for("the subscription", WAIT, || {
-        let (publisher, prefix, store) = (publisher.clone(), prefix.clone(), store.clone());
-        async move {
-            let p = phone(PHONE_BASE, 0);
-            let topic = format!("{prefix}/in/json/{}", p.padded(12));
-            publisher
-                .publish(
-                    topic,
-                    rumqttc::QoS::AtLeastOnce,
-                    false,
-                    json_position(p, 0).into_bytes(),
-                )
-                .await
-                .ok();
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            !stored(&store, PHONE_BASE, 0).await.is_empty()
-        }
-    })
+    let p = phone(PHONE_BASE, 0);
+    let topic = format!("{prefix}/in/json/{}", p.padded(12));
+    publish_until(
+        "the subscription",
+        &publisher,
+        &topic,
+        json_position(p, 0).as_bytes(),
+        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
+    )
     .await;
 
     // 10,000 messages, 1,000 per terminal, from a task; meanwhile kill Tianshu once some are stored.
@@ -569,25 +493,16 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
         tokio::spawn(async move {
             for secs in 1..=1000i64 {
                 for i in 0..10u32 {
-                    let p = phone(PHONE_BASE, i);
-                    let topic = format!("{prefix}/in/json/{}", p.padded(12));
-                    publisher
-                        .publish(
-                            topic,
-                            rumqttc::QoS::AtLeastOnce,
-                            false,
-                            json_position(p, secs).into_bytes(),
-                        )
-                        .await
-                        .unwrap();
+                    publish_json(&publisher, &prefix, phone(PHONE_BASE, i), secs).await;
                 }
                 if secs % 50 == 0 {
+                    // Pacing, so that the kill lands mid-stream: not a wait for anything.
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
         })
     };
-    wait_for("some points stored before the kill", WAIT, || async {
+    wait_until("some points stored before the kill", WAIT, || async {
         count(store.clone()).await > 1000
     })
     .await;
@@ -595,13 +510,13 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
     let at_kill = count(store.clone()).await;
     sender.await.unwrap();
     let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_for(
+    wait_until(
         "all 10,001 points stored after the restart",
         Duration::from_secs(180),
         || async { count(store.clone()).await >= 10_001 },
     )
     .await;
-    wait_for("the redeliveries processed", WAIT, || async {
+    wait_until("the redeliveries processed", WAIT, || async {
         tianshu.metric("tianshu_mqtt_inflight_messages", "").await == 0.0
     })
     .await;
@@ -633,7 +548,7 @@ async fn mqtt_a_batch_with_one_garbled_report_keeps_the_good_ones() {
     let topic = format!("{prefix}/in/jt808/{}", terminal.padded(12));
     let batch = frame_0704(terminal, &[10, 11, 12], Some(1), 1);
     mosquitto_pub(1883, &topic, &batch, &dir.0);
-    wait_for("the batch to be processed and acknowledged", WAIT, || async {
+    wait_until("the batch to be processed and acknowledged", WAIT, || async {
         let now = tianshu.metrics().await;
         metric(&now, "tianshu_mqtt_messages_received_total", "payload=\"jt808\"") >= 1.0
             && metric(&now, "tianshu_mqtt_inflight_messages", "") == 0.0
@@ -686,7 +601,7 @@ async fn mqtt_a_poison_message_is_refused_alone_and_holds_nothing_back() {
             .await
             .unwrap();
     }
-    wait_for(
+    wait_until(
         "every message stored or refused, and acknowledged",
         WAIT,
         || async {

@@ -5,13 +5,10 @@
 //! a free loopback port, trust authentication, dropped at the end even when the test fails): the cluster
 //! other tests use at 127.0.0.1:5432 is never touched.
 
-#[path = "mqtt_support/mod.rs"]
-mod mqtt_support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use mqtt_support::*;
+use tianshu_e2e::*;
 
 /// A PostgreSQL cluster of the test's own; dropped (stopped and removed) on drop.
 struct Cluster {
@@ -62,13 +59,7 @@ impl Cluster {
             .expect("running pg_ctlcluster");
         assert!(status.success(), "pg_ctlcluster {action} failed");
         if action == "start" {
-            for _ in 0..100 {
-                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            panic!("the test cluster did not start");
+            tianshu_testkit::wait::wait_port("the test cluster to start", self.port, Duration::from_secs(10));
         }
     }
 
@@ -93,14 +84,14 @@ async fn readyz_follows_postgresql_down_and_back_while_the_process_runs() {
     let pid = tianshu.child.id();
     let wait = Duration::from_secs(60);
 
-    wait_for("ready with the database up", wait, || async {
+    wait_until("ready with the database up", wait, || async {
         http_get(tianshu.http, "/readyz").await.0 == 200
     })
     .await;
     assert_eq!(http_get(tianshu.http, "/readyz").await.1.trim(), "ready");
 
     cluster.ctl("stop");
-    wait_for("not ready with the database down", wait, || async {
+    wait_until("not ready with the database down", wait, || async {
         http_get(tianshu.http, "/readyz").await.0 == 503
     })
     .await;
@@ -120,7 +111,7 @@ async fn readyz_follows_postgresql_down_and_back_while_the_process_runs() {
     );
 
     cluster.ctl("start");
-    wait_for("ready again with the database back", wait, || async {
+    wait_until("ready again with the database back", wait, || async {
         http_get(tianshu.http, "/readyz").await.0 == 200
     })
     .await;

@@ -3,12 +3,10 @@
 //! stored track, against the embedded store and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-mod store_support;
-
 use std::process::Output;
 
-use store_support::{Scratch, tianshu_bin};
-use tianshu_model::{Phone, Position, StatusFlags, Timestamp, VehicleId};
+use tianshu_e2e::{Scratch, ScratchDir, text};
+use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 use tianshu_store::Store;
 
 const REGISTRY_CSV: &str = "unit,plate,phone,terminal_id,vehicle_class\n\
@@ -22,42 +20,17 @@ const FENCES: &str = r#"{"type":"FeatureCollection","features":[
 const ORDER: &str = r#"{"id":"PC-2026-000123","kind":"order","plate":"鄂B12345","driver":"张三","purpose":"周末送文件","start":"2026-11-28T01:30:00Z","end":"2026-11-28T03:00:00Z","state":"approved"}"#;
 
 fn tianshu(args: &[&str], cwd: &std::path::Path) -> Output {
-    std::process::Command::new(tianshu_bin())
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running tianshu")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    tianshu_e2e::run(args, Some(cwd), &[])
 }
 
 /// A Saturday trip (2026-11-28, a rest day) 10:00-10:30 Beijing time, then parked.
 fn saturday_trip(vehicle: VehicleId) -> Vec<Position> {
     let t0 = Timestamp::parse_rfc3339("2026-11-28T10:00:00+08:00").unwrap();
-    (0..=80i64)
-        .map(|i| {
-            let moving = i <= 60;
-            let k = if i <= 30 {
-                i
-            } else if moving {
-                60 - i
-            } else {
-                0
-            };
-            let t = t0.add_millis(i * 30_000);
-            Position {
-                vehicle,
-                phone: Phone(13_800_138_000),
-                fix_time: t,
-                recv_time: t.add_millis(1000),
-                lat_e6: 30_200_500,
-                lon_e6: 115_000_500 + k as i32 * 1000,
-                speed_dkmh: if moving { 400 } else { 0 },
-                status: StatusFlags(StatusFlags::FIXED | if moving { StatusFlags::ACC_ON } else { 0 }),
-                ..Default::default()
-            }
+    tianshu_e2e::trip(t0, (30_200_500, 115_000_500), 1000, true, 80)
+        .into_iter()
+        .map(|f| Position {
+            vehicle,
+            ..f.phone(Phone(13_800_138_000)).build()
         })
         .collect()
 }
@@ -85,71 +58,50 @@ fn evaluate(url: &str, dir: &std::path::Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-async fn scenario(scratch: &Scratch) {
+async fn scenario(scratch: Scratch) {
     let url = scratch.url();
-    let dir = std::env::temp_dir().join(format!("tianshu-rules-cli-{}-{}", std::process::id(), url.len()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let write = |name: &str, body: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, body).unwrap();
-        p.display().to_string()
+    let dir = ScratchDir::new("rules-cli");
+    let dir = dir.path().to_path_buf();
+    // `tianshu WHAT import` of `body` written as `name`: (success, stdout trimmed, stderr).
+    let import = |what: &str, name: &str, body: &str| {
+        let file = dir.join(name);
+        std::fs::write(&file, body).unwrap();
+        let out = tianshu(&[what, "import", "--store", &url, file.to_str().unwrap()], &dir);
+        (
+            out.status.success(),
+            text(&out.stdout).trim().to_string(),
+            text(&out.stderr),
+        )
     };
 
-    let reg = write("registry.csv", REGISTRY_CSV);
-    assert!(
-        tianshu(&["registry", "import", "--store", &url, &reg], &dir)
-            .status
-            .success()
-    );
+    let (ok, _, err) = import("registry", "registry.csv", REGISTRY_CSV);
+    assert!(ok, "{err}");
 
     // Calendar: a bad file names its line and changes nothing; a good one imports.
-    let bad = write(
+    let holiday =
+        "year = 2027\n[[holiday]]\nname = \"元旦\"\nfirst = \"2027-01-01\"\nlast = \"2027-01-01\"\n";
+    let (ok, _, err) = import(
+        "calendar",
         "2027-bad.toml",
-        "year = 2027\n[[holiday]]\nname = \"元旦\"\nfirst = \"2027-01-01\"\nlast = \"2027-01-01\"\nworking = [\"2027-01-06\"]\n",
+        &format!("{holiday}working = [\"2027-01-06\"]\n"),
     );
-    let out = tianshu(&["calendar", "import", "--store", &url, &bad], &dir);
-    assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("line 6:"), "{}", text(&out.stderr));
-    let good = write(
-        "2027.toml",
-        "year = 2027\n[[holiday]]\nname = \"元旦\"\nfirst = \"2027-01-01\"\nlast = \"2027-01-01\"\n",
-    );
-    let out = tianshu(&["calendar", "import", "--store", &url, &good], &dir);
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "calendar 2027 imported",
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(!ok);
+    assert!(err.contains("line 6:"), "{err}");
+    let (_, out, err) = import("calendar", "2027.toml", holiday);
+    assert_eq!(out, "calendar 2027 imported", "{err}");
 
     // Geofences: one broken feature refuses the whole file.
-    let fences = write("fences.geojson", FENCES);
-    let out = tianshu(&["geofence", "import", "--store", &url, &fences], &dir);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("line 3: feature 2:"),
-        "{}",
-        text(&out.stderr)
+    let (ok, _, err) = import("geofence", "fences.geojson", FENCES);
+    assert!(!ok);
+    assert!(err.contains("line 3: feature 2:"), "{err}");
+    let fixed = FENCES.replace(
+        "[115.101,30.2],[115.1,30.2]",
+        "[115.101,30.2],[115.101,30.201],[115.1,30.201],[115.1,30.2]",
     );
-    let fixed = write(
-        "fences-fixed.geojson",
-        &FENCES.replace(
-            "[115.101,30.2],[115.1,30.2]",
-            "[115.101,30.2],[115.101,30.201],[115.1,30.201],[115.1,30.2]",
-        ),
-    );
-    let out = tianshu(&["geofence", "import", "--store", &url, &fixed], &dir);
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "geofences imported: 2 created, 0 replaced",
-        "{}",
-        text(&out.stderr)
-    );
-    let out = tianshu(&["geofence", "import", "--store", &url, &fixed], &dir);
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "geofences imported: 0 created, 2 replaced"
-    );
+    let (_, out, err) = import("geofence", "fences-fixed.geojson", &fixed);
+    assert_eq!(out, "geofences imported: 2 created, 0 replaced", "{err}");
+    let (_, out, _) = import("geofence", "fences-fixed.geojson", &fixed);
+    assert_eq!(out, "geofences imported: 0 created, 2 replaced");
 
     // The trip is stored like any ingested track.
     {
@@ -167,50 +119,30 @@ async fn scenario(scratch: &Scratch) {
     assert!(eps[0]["reasoning"].as_str().unwrap().contains("a rest day"));
 
     // Orders: every bad line is named, nothing is stored; then the approved order clears the episode.
-    let bad = write(
-        "orders-bad.jsonl",
-        &format!(
-            "{ORDER}\n{}\n{}\n",
-            ORDER.replace("approved", "aproved"),
-            ORDER.replace("000123", "000124").replace(
-                "\"end\":\"2026-11-28T03:00:00Z\"",
-                "\"end\":\"2026-11-28T01:00:00Z\""
-            )
-        ),
+    let bad = format!(
+        "{ORDER}\n{}\n{}\n",
+        ORDER.replace("approved", "aproved"),
+        ORDER.replace("000123", "000124").replace(
+            "\"end\":\"2026-11-28T03:00:00Z\"",
+            "\"end\":\"2026-11-28T01:00:00Z\""
+        )
     );
-    let out = tianshu(&["order", "import", "--store", &url, &bad], &dir);
-    assert!(!out.status.success());
-    let err = text(&out.stderr);
+    let (ok, _, err) = import("order", "orders-bad.jsonl", &bad);
+    assert!(!ok);
     assert!(
         err.contains("line 2:") && err.contains("line 3:") && !err.contains("line 1:"),
         "{err}"
     );
     assert_eq!(evaluate(&url, &dir).len(), 1, "a refused file stores nothing");
-    let unknown = write("orders-unknown.jsonl", &ORDER.replace("鄂B12345", "鄂B99999"));
-    let out = tianshu(&["order", "import", "--store", &url, &unknown], &dir);
+    let unknown = ORDER.replace("鄂B12345", "鄂B99999");
+    let (_, _, err) = import("order", "orders-unknown.jsonl", &unknown);
     assert!(
-        text(&out.stderr).contains("line 1: plate \"鄂B99999\" is not in the registry"),
-        "{}",
-        text(&out.stderr)
+        err.contains("line 1: plate \"鄂B99999\" is not in the registry"),
+        "{err}"
     );
-    let orders = write("orders.jsonl", ORDER);
-    let out = tianshu(&["order", "import", "--store", &url, &orders], &dir);
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "orders imported: 1 created, 0 updated, 0 unchanged",
-        "{}",
-        text(&out.stderr)
-    );
+    let (_, out, err) = import("order", "orders.jsonl", ORDER);
+    assert_eq!(out, "orders imported: 1 created, 0 updated, 0 unchanged", "{err}");
     assert_eq!(evaluate(&url, &dir), Vec::<serde_json::Value>::new());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn rules_cli_embedded() {
-    scenario(&Scratch::embedded("rules_cli")).await;
-}
-
-#[tokio::test]
-async fn rules_cli_postgres() {
-    scenario(&Scratch::postgres("rules_cli").await).await;
-}
+tianshu_e2e::on_both_backends!(rules_cli, scenario, "rules_cli");

@@ -2,11 +2,9 @@
 //! against the embedded store and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-mod store_support;
-
 use std::process::Output;
 
-use store_support::{Scratch, T0_SECS, point, tianshu_bin};
+use tianshu_e2e::{Scratch, ScratchDir, T0_SECS, point, text};
 use tianshu_model::{AlarmFlags, Position, Timestamp};
 use tianshu_store::Store;
 
@@ -15,43 +13,14 @@ const REGISTRY_CSV: &str = "unit,plate,phone,terminal_id,vehicle_class\n\
                             黄石市/公安局,鄂B0001警,13800138001,T000002,law_enforcement\n";
 
 fn tianshu(args: &[&str], cwd: &std::path::Path) -> Output {
-    std::process::Command::new(tianshu_bin())
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running tianshu")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn scratch_dir(name: &str) -> tempdir::Dir {
-    tempdir::Dir::new(name)
-}
-
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new(name: &str) -> Dir {
-            let p = std::env::temp_dir().join(format!("tianshu-cli-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    tianshu_e2e::run(args, Some(cwd), &[])
 }
 
 /// Imports the registry through the CLI, appends a track for 鄂B12345 through the API (out of order,
 /// with an alarm), and checks the three export formats.
-async fn import_then_export(url: &str) {
-    let dir = scratch_dir("export");
+async fn import_then_export(scratch: Scratch) {
+    let url = &scratch.url();
+    let dir = ScratchDir::new("export");
     let csv = dir.0.join("registry.csv");
     std::fs::write(&csv, REGISTRY_CSV).unwrap();
     let out = tianshu(
@@ -163,21 +132,11 @@ async fn import_then_export(url: &str) {
     assert!(!out.status.success());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_registry_import_and_export() {
-    let scratch = Scratch::embedded("cli");
-    import_then_export(&scratch.url()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_registry_import_and_export() {
-    let scratch = Scratch::postgres("cli").await;
-    import_then_export(&scratch.url()).await;
-}
+tianshu_e2e::on_both_backends!(registry_import_and_export, import_then_export, "cli");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_row_is_named_and_nothing_is_imported() {
-    let dir = scratch_dir("bad-row");
+    let dir = ScratchDir::new("bad-row");
     let bad = format!("{REGISTRY_CSV}大冶市,鄂B99999,13800138009,T000009,limousine\n");
     std::fs::write(dir.0.join("bad.csv"), bad).unwrap();
     // No --store: the default embedded path under the working directory.

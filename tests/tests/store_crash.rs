@@ -1,13 +1,11 @@
 //! Crash tests: a child process appends through the store API from several concurrent appenders and is
 //! killed with SIGKILL right after an append resolves; on reopen, every acknowledged point is there.
 
-mod store_support;
-
 use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;
 
 use futures::TryStreamExt;
-use store_support::Scratch;
+use tianshu_e2e::Scratch;
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -103,12 +101,8 @@ async fn everything_acknowledged_survives(scratch: Scratch) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_keeps_every_acknowledged_point_across_sigkill() {
-    everything_acknowledged_survives(Scratch::embedded("crash")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_keeps_every_acknowledged_point_across_sigkill() {
-    everything_acknowledged_survives(Scratch::postgres("crash").await).await;
-}
+tianshu_e2e::on_both_backends!(
+    keeps_every_acknowledged_point_across_sigkill,
+    everything_acknowledged_survives,
+    "crash"
+);

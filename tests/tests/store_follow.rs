@@ -3,12 +3,10 @@
 //! must reach it at least once.
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
-mod store_support;
-
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use store_support::{Scratch, point};
+use tianshu_e2e::{Scratch, point};
 use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_store::{Cursor, Store, StoreConfig, WriterConfig};
 
@@ -103,12 +101,4 @@ async fn run(scratch: Scratch) {
     a_follower_misses_no_point(store).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_misses_no_point_embedded() {
-    run(Scratch::embedded("follow")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_misses_no_point_postgres() {
-    run(Scratch::postgres("follow").await).await;
-}
+tianshu_e2e::on_both_backends!(a_follower_misses_no_point, run, "follow");

@@ -5,12 +5,10 @@
 //! cuts every connection and refuses new ones, exactly what a database restart looks like to a client.
 #![allow(clippy::unwrap_used)]
 
-mod store_support;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use store_support::{Scratch, point};
+use tianshu_e2e::{Scratch, point};
 use tianshu_model::VehicleId;
 use tianshu_store::{Error, Store, StoreConfig};
 use tokio::net::{TcpListener, TcpStream};

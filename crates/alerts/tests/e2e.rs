@@ -9,170 +9,33 @@ use std::time::Duration;
 
 use tianshu_alerts::config::{EmailConfig, EmailRecipient, RetryConfig, WebhookConfig, WebhookFormat};
 use tianshu_alerts::{AlertsConfig, CaseAction, apply_action, case_detail};
-use tianshu_model::{AlarmBit, AlarmFlags, Phone, Position, StatusFlags, Timestamp, VehicleClass, VehicleId};
+use tianshu_model::{AlarmBit, Position, Timestamp, VehicleId};
 use tianshu_rules::RulesConfig;
+use tianshu_store::StoreConfig;
 use tianshu_store::rules::{CaseFilter, CaseState, NewCase};
-use tianshu_store::{RegistryRecord, StoreConfig};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tianshu_testkit::sinks::{http_receiver, http_receiver_answering, smtp_sink};
+use tianshu_testkit::{WAIT, on_both_backends, registry_record, trip};
 
 use support::{Scratch, local, wait_for};
 
-/// An HTTP receiver that answers every POST with `status` and forwards the bodies.
-async fn http_receiver(status: u16) -> (String, mpsc::UnboundedReceiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook?access_token=t", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut r = BufReader::new(sock);
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0u8; len];
-                if r.read_exact(&mut body).await.is_err() {
-                    return;
-                }
-                let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
-                let answer = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: 13\r\nconnection: close\r\n\r\n{{\"errcode\":0}}"
-                );
-                let _ = r.get_mut().write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    (url, rx)
-}
-
-/// A minimal SMTP server that accepts every message and forwards its DATA.
-async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut r = BufReader::new(sock);
-                let _ = r.get_mut().write_all(b"220 sink ESMTP\r\n").await;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let cmd = line.trim_end().to_ascii_uppercase();
-                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
-                        b"250 sink\r\n"
-                    } else if cmd.starts_with("DATA") {
-                        let _ = r.get_mut().write_all(b"354 go ahead\r\n").await;
-                        let mut data = String::new();
-                        loop {
-                            let mut l = String::new();
-                            if r.read_line(&mut l).await.unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if l == ".\r\n" {
-                                break;
-                            }
-                            data.push_str(&l);
-                        }
-                        let _ = tx.send(data);
-                        b"250 queued\r\n"
-                    } else if cmd.starts_with("QUIT") {
-                        let _ = r.get_mut().write_all(b"221 bye\r\n").await;
-                        return;
-                    } else {
-                        b"250 ok\r\n"
-                    };
-                    let _ = r.get_mut().write_all(reply).await;
-                }
-            });
-        }
-    });
-    (port, rx)
-}
-
 /// A 30-minute Saturday trip (2026-11-28 is an ordinary rest day), one fix every 30 s, then parked.
 fn saturday_trip(vehicle: VehicleId, alarm: u32) -> Vec<Position> {
-    let t0 = local("2026-11-28 10:00:00");
-    (0..=80)
-        .map(|i| {
-            let moving = i <= 60;
-            let t = t0.add_millis(i * 30_000);
-            let k = if moving {
-                if i <= 30 { i } else { 60 - i }
-            } else {
-                0
-            };
-            Position {
-                vehicle,
-                phone: Phone(13_800_000_000 + vehicle.0 as u128),
-                fix_time: t,
-                recv_time: t.add_millis(1000),
-                lat_e6: 30_200_000,
-                lon_e6: 115_000_000 + k as i32 * 1000,
-                speed_dkmh: if moving { 400 } else { 0 },
-                status: StatusFlags(StatusFlags::FIXED | if moving { StatusFlags::ACC_ON } else { 0 }),
-                alarm: AlarmFlags(alarm),
-                ..Default::default()
-            }
-        })
-        .collect()
+    trip(
+        local("2026-11-28 10:00:00"),
+        (30_200_000, 115_000_000),
+        1000,
+        true,
+        80,
+    )
+    .into_iter()
+    .map(|f| f.vehicle(vehicle.0).alarm(alarm).build())
+    .collect()
 }
 
-async fn recv(rx: &mut mpsc::UnboundedReceiver<String>, what: &str) -> String {
-    tokio::time::timeout(Duration::from_secs(60), rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("no {what}"))
-        .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn points_become_delivered_cases_embedded() {
-    points_become_delivered_cases(Scratch::embedded("e2e")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn points_become_delivered_cases_postgres() {
-    points_become_delivered_cases(Scratch::postgres("e2e").await).await;
-}
-
-async fn points_become_delivered_cases(scratch: Scratch) {
-    let store = scratch.open(&StoreConfig::default()).await;
-    let record = |plate: &str, phone: u128| RegistryRecord {
-        unit: "黄石市/市委办公室".into(),
-        plate: plate.into(),
-        phone: Phone(phone),
-        terminal_id: format!("T{phone}"),
-        vehicle_class: VehicleClass::General,
-    };
-    store
-        .import_registry(&[
-            record("鄂B12345", 13_800_000_001),
-            record("鄂B00002", 13_800_000_002),
-        ])
-        .await
-        .unwrap();
-    let car = store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap();
-    let other = store.vehicle_by_plate("鄂B00002").await.unwrap().unwrap();
-
-    let (good_url, mut good_rx) = http_receiver(200).await;
-    let (bad_url, mut bad_rx) = http_receiver(500).await;
-    let (smtp_port, mut mail_rx) = smtp_sink().await;
-    let config = AlertsConfig {
+/// Delivery to a generic webhook, a DingTalk robot that keeps failing, and the unit's supervisor by
+/// e-mail; escalation after a second.
+fn delivering_config(good_url: String, bad_url: String, smtp_port: u16) -> AlertsConfig {
+    AlertsConfig {
         auto_escalate_after_hours: 1.0 / 3600.0,
         reference_reload_secs: 1,
         tick_secs: 1,
@@ -216,7 +79,58 @@ async fn points_become_delivered_cases(scratch: Scratch) {
             },
         },
         ..AlertsConfig::default()
-    };
+    }
+}
+
+on_both_backends!(
+    points_become_delivered_cases_on,
+    points_become_delivered_cases,
+    "e2e"
+);
+
+/// The office webhook and the e-mail went out; the broken robot is still pending after a 500.
+#[track_caller]
+fn assert_delivered(deliveries: &[tianshu_store::rules::Delivery]) {
+    let sent: Vec<(&str, &str)> = deliveries
+        .iter()
+        .filter(|d| d.state == "sent")
+        .map(|d| (d.channel.as_str(), d.recipient.as_str()))
+        .collect();
+    assert!(
+        sent.contains(&("email", "chief@example.invalid")),
+        "{:?}",
+        deliveries
+    );
+    assert!(
+        sent.contains(&("webhook:office", "office")),
+        "the outbox names the webhook, not its URL"
+    );
+    let broken = deliveries.iter().find(|d| d.channel == "webhook:broken").unwrap();
+    assert_eq!(broken.state, "pending");
+    assert!(
+        broken.attempts >= 1 && broken.last_error.as_deref().unwrap_or("").contains("500"),
+        "{broken:?}"
+    );
+}
+
+async fn points_become_delivered_cases(scratch: Scratch) {
+    let store = scratch.open(&StoreConfig::default()).await;
+    let record =
+        |plate: &str, phone: u128| registry_record("黄石市/市委办公室", plate, phone, &format!("T{phone}"));
+    store
+        .import_registry(&[
+            record("鄂B12345", 13_800_000_001),
+            record("鄂B00002", 13_800_000_002),
+        ])
+        .await
+        .unwrap();
+    let car = store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap();
+    let other = store.vehicle_by_plate("鄂B00002").await.unwrap().unwrap();
+
+    let (good_url, good) = http_receiver().await;
+    let (bad_url, bad) = http_receiver_answering(500).await;
+    let (smtp_port, mail) = smtp_sink().await;
+    let config = delivering_config(format!("{good_url}?access_token=t"), bad_url, smtp_port);
     let handle = tianshu_alerts::start(store.clone(), RulesConfig::default(), config.clone())
         .await
         .unwrap();
@@ -237,18 +151,19 @@ async fn points_become_delivered_cases(scratch: Scratch) {
     assert_eq!(notice.units.len(), 2, "the car's unit and its parent");
 
     // Delivered: the generic webhook gets the case as JSON with its id; the unit's supervisor an e-mail.
-    let body: serde_json::Value = serde_json::from_str(&recv(&mut good_rx, "webhook").await).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&good.wait_nth(0, "webhook", WAIT).await).unwrap();
     assert_eq!(body["rule"], "out_of_hours");
     assert_eq!(body["case_id"], notice.case_id);
     assert_eq!(body["start"], "2026-11-28T02:00:00Z");
-    let mail = recv(&mut mail_rx, "e-mail").await;
+    let mail = mail.wait_nth(0, "e-mail", WAIT).await.data;
     assert!(mail.contains("chief@example.invalid"), "{mail}");
     assert!(mail.to_ascii_lowercase().contains("subject:"), "{mail}");
     // The broken DingTalk robot got the markdown body, answered 500, and is being retried.
-    let ding: serde_json::Value = serde_json::from_str(&recv(&mut bad_rx, "dingtalk attempt").await).unwrap();
+    let ding: serde_json::Value =
+        serde_json::from_str(&bad.wait_nth(0, "dingtalk attempt", WAIT).await).unwrap();
     assert_eq!(ding["msgtype"], "markdown");
     assert!(ding["markdown"]["text"].as_str().unwrap().contains("鄂B12345"));
-    let _second_attempt = recv(&mut bad_rx, "dingtalk retry").await;
+    let _second_attempt = bad.wait_nth(1, "dingtalk retry", WAIT).await;
 
     // Exactly one case for the episode, however many events the rule emitted.
     let cases = store
@@ -264,7 +179,7 @@ async fn points_become_delivered_cases(scratch: Scratch) {
     assert_eq!(case_id, notice.case_id);
 
     // Unexplained, it escalates by itself (after one second in this configuration).
-    let escalated = wait_for("auto-escalation", async || {
+    let escalated = wait_for("auto-escalation", || async {
         let c = store.cases().case(case_id).await.unwrap().unwrap();
         (c.state == CaseState::Escalated).then_some(c)
     })
@@ -281,7 +196,7 @@ async fn points_become_delivered_cases(scratch: Scratch) {
         )
         .await
         .unwrap();
-    let detail = wait_for("withdrawal", async || {
+    let detail = wait_for("withdrawal", || async {
         let d = case_detail(&store, case_id).await.unwrap().unwrap();
         (d.case.state == CaseState::Withdrawn).then_some(d)
     })
@@ -293,38 +208,14 @@ async fn points_become_delivered_cases(scratch: Scratch) {
         "{}",
         detail.events[2].note
     );
-    let sent: Vec<(&str, &str)> = detail
-        .deliveries
-        .iter()
-        .filter(|d| d.state == "sent")
-        .map(|d| (d.channel.as_str(), d.recipient.as_str()))
-        .collect();
-    assert!(
-        sent.contains(&("email", "chief@example.invalid")),
-        "{:?}",
-        detail.deliveries
-    );
-    assert!(
-        sent.contains(&("webhook:office", "office")),
-        "the outbox names the webhook, not its URL"
-    );
-    let broken = detail
-        .deliveries
-        .iter()
-        .find(|d| d.channel == "webhook:broken")
-        .unwrap();
-    assert_eq!(broken.state, "pending");
-    assert!(
-        broken.attempts >= 1 && broken.last_error.as_deref().unwrap_or("").contains("500"),
-        "{broken:?}"
-    );
+    assert_delivered(&detail.deliveries);
 
     // A tampered terminal on another car: a high-severity case of its own.
     store
         .append_points(&saturday_trip(other.id, 1 << AlarmBit::PowerLost as u8))
         .await
         .unwrap();
-    let tamper = wait_for("tamper case", async || {
+    let tamper = wait_for("tamper case", || async {
         let cs = store
             .cases()
             .cases(&CaseFilter {
@@ -369,58 +260,35 @@ async fn the_case_workflow_records_who_when_what() {
         .await
         .unwrap();
     let at = |s: &str| local(s);
+    // One step of the workflow by `actor` with `note` at `time` (Beijing).
+    let step = |action: CaseAction, actor: &'static str, note: &'static str, time: &'static str| {
+        apply_action(&store, &config, id, action, actor, note, local(time))
+    };
 
     // Close needs an explanation first; an explanation needs words.
-    let e = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Close,
-        "office",
-        "ok",
-        at("2026-11-28 11:00:00"),
-    )
-    .await
-    .unwrap_err();
+    let e = step(CaseAction::Close, "office", "ok", "2026-11-28 11:00:00")
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("is open"), "{e}");
     // A step that does not fit the state is refused input (the web answers 409), not a store failure.
     assert!(matches!(e, tianshu_alerts::Error::Invalid(_)), "{e:?}");
-    let e = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Explain,
-        "zhang",
-        " ",
-        at("2026-11-28 11:00:00"),
-    )
-    .await
-    .unwrap_err();
+    let e = step(CaseAction::Explain, "zhang", " ", "2026-11-28 11:00:00")
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("needs a note"), "{e}");
 
-    let c = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Acknowledge,
-        "zhang",
-        "",
-        at("2026-11-28 11:00:00"),
-    )
-    .await
-    .unwrap();
+    let c = step(CaseAction::Acknowledge, "zhang", "", "2026-11-28 11:00:00")
+        .await
+        .unwrap();
     assert_eq!(
         (c.state, c.escalate_at),
         (CaseState::Acknowledged, Some(at("2026-12-01 10:00:00")))
     );
-    let c = apply_action(
-        &store,
-        &config,
-        id,
+    let c = step(
         CaseAction::Explain,
         "zhang",
         "加班送文件，已补单",
-        at("2026-11-28 12:00:00"),
+        "2026-11-28 12:00:00",
     )
     .await
     .unwrap();
@@ -429,29 +297,13 @@ async fn the_case_workflow_records_who_when_what() {
         (CaseState::Explained, None),
         "an explanation stops the escalation clock"
     );
-    let c = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Close,
-        "li",
-        "与轨迹一致",
-        at("2026-11-29 09:00:00"),
-    )
-    .await
-    .unwrap();
+    let c = step(CaseAction::Close, "li", "与轨迹一致", "2026-11-29 09:00:00")
+        .await
+        .unwrap();
     assert_eq!(c.state, CaseState::Closed);
-    let e = apply_action(
-        &store,
-        &config,
-        id,
-        CaseAction::Escalate,
-        "li",
-        "x",
-        at("2026-11-29 09:00:00"),
-    )
-    .await
-    .unwrap_err();
+    let e = step(CaseAction::Escalate, "li", "x", "2026-11-29 09:00:00")
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("is closed"), "{e}");
     assert!(matches!(e, tianshu_alerts::Error::Invalid(_)), "{e:?}");
 

@@ -6,11 +6,12 @@
 mod support;
 
 use tianshu_alerts::AlertsConfig;
-use tianshu_model::{Phone, Position, VehicleClass, VehicleId};
+use tianshu_model::{Position, VehicleId};
 use tianshu_rules::RulesConfig;
 use tianshu_store::{RegistryRecord, Store, StoreConfig, WriterConfig};
 
 use support::{Scratch, local, out_of_hours_cases, saturday_trip, wait_for};
+use tianshu_testkit::{on_both_backends, registry_record};
 
 /// Cars in the burst.
 const CARS: usize = 5;
@@ -18,12 +19,13 @@ const CARS: usize = 5;
 /// Registers the cars and returns their ids and phones.
 async fn register(store: &Store) -> Vec<(VehicleId, u128)> {
     let records: Vec<RegistryRecord> = (0..CARS)
-        .map(|i| RegistryRecord {
-            unit: "黄石市/市委办公室".into(),
-            plate: format!("鄂B1000{i}"),
-            phone: Phone(13_800_000_000 + i as u128),
-            terminal_id: format!("T{i}"),
-            vehicle_class: VehicleClass::General,
+        .map(|i| {
+            registry_record(
+                "黄石市/市委办公室",
+                &format!("鄂B1000{i}"),
+                13_800_000_000 + i as u128,
+                &format!("T{i}"),
+            )
         })
         .collect();
     store.import_registry(&records).await.unwrap();
@@ -77,7 +79,7 @@ async fn lagging_evaluator_raises_every_case(scratch: Scratch) {
         .await
         .unwrap();
     for (car, _) in &cars {
-        wait_for("every car's case to end", async || {
+        wait_for("every car's case to end", || async {
             let cases = out_of_hours_cases(&store, *car).await;
             cases
                 .iter()
@@ -109,12 +111,8 @@ async fn lagging_evaluator_raises_every_case(scratch: Scratch) {
     drop(scratch);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lagging_evaluator_raises_every_case_embedded() {
-    lagging_evaluator_raises_every_case(Scratch::embedded("lag")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lagging_evaluator_raises_every_case_postgres() {
-    lagging_evaluator_raises_every_case(Scratch::postgres("lag").await).await;
-}
+on_both_backends!(
+    a_lagging_evaluator_raises_every_case,
+    lagging_evaluator_raises_every_case,
+    "lag"
+);

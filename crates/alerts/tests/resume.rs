@@ -43,7 +43,7 @@ async fn trip_across_a_restart(resume_hours: f64, expected_cases: usize) -> Vec<
         .await
         .unwrap();
     store.append_points(&trip[..=40]).await.unwrap();
-    wait_for("the first case", async || {
+    wait_for("the first case", || async {
         (out_of_hours_cases(&store, car.id).await.len() == 1).then_some(())
     })
     .await;
@@ -57,7 +57,7 @@ async fn trip_across_a_restart(resume_hours: f64, expected_cases: usize) -> Vec<
         .await
         .unwrap();
     store.append_points(&trip[41..]).await.unwrap();
-    wait_for("the episode to end", async || {
+    wait_for("the episode to end", || async {
         let cases = out_of_hours_cases(&store, car.id).await;
         // The last case ends once the car has stood still long enough.
         (cases.len() == expected_cases && cases.last().is_some_and(|c| c.end.is_some())).then_some(())

@@ -118,16 +118,7 @@ impl Client {
     }
 
     async fn login(&mut self) -> String {
-        let reg = Register {
-            province_id: 42,
-            city_id: 200,
-            maker_id: Text(b"TSHU1"),
-            model: Text(b"M1"),
-            terminal_id: Text(b"T000001"),
-            plate_color: 0,
-            plate: Text(b""),
-        };
-        self.send(&Message::Register(reg)).await;
+        self.send(&Message::Register(registration())).await;
         let f = self.recv().await.unwrap();
         let Ok(Message::RegisterAck(ack)) = f.message() else {
             panic!("expected 0x8100")

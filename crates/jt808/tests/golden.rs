@@ -194,19 +194,7 @@ fn facts(
 ) -> BTreeMap<String, Value> {
     let mut f = BTreeMap::new();
     if let Some(h) = header {
-        f.insert("phone".into(), json!(h.phone.0.to_string()));
-        f.insert("serial".into(), json!(h.serial));
-        f.insert("protocol_version".into(), json!(h.protocol_version.unwrap_or(0)));
-        f.insert("version_flag".into(), json!(h.attributes.version_flag()));
-        f.insert("body_len".into(), json!(h.attributes.body_len()));
-        f.insert("attributes".into(), json!(h.attributes.0));
-        f.insert("subpackage".into(), json!(h.subpackage.is_some()));
-        f.insert("encryption".into(), json!(h.attributes.encryption()));
-        f.insert("msg_id".into(), json!(h.msg_id));
-        if let Some(s) = h.subpackage {
-            f.insert("pkg_total".into(), json!(s.total));
-            f.insert("pkg_index".into(), json!(s.index));
-        }
+        header_facts(h, &mut f);
     }
     f.insert(
         "edition".into(),
@@ -249,42 +237,7 @@ fn facts(
             f.extend(report_facts(&r.report));
             f.insert("reply_serial".into(), json!(r.reply_serial));
         }
-        Message::LocationBatch(b) => {
-            f.insert("count".into(), json!(b.count));
-            f.insert("location_type".into(), json!(b.location_type));
-            let mut items = Vec::new();
-            let mut errors = 0;
-            let mut lens = Vec::new();
-            for item in b.iter() {
-                match item {
-                    Ok(r) => {
-                        lens.push(json!(
-                            r.basic.to_bytes().len()
-                                + match r.items {
-                                    Items::Wire(w) => w.len(),
-                                    Items::List(_) => 0,
-                                }
-                        ));
-                        items.push(Value::Object(report_facts(&r).into_iter().collect()));
-                    }
-                    Err(_) => errors += 1,
-                }
-            }
-            f.insert("item_len".into(), Value::Array(lens));
-            f.insert(
-                "items_lat_raw".into(),
-                items.iter().map(|i| i["lat_raw"].clone()).collect(),
-            );
-            f.insert(
-                "items_lon_raw".into(),
-                items.iter().map(|i| i["lon_raw"].clone()).collect(),
-            );
-            if let Some(first) = items.first() {
-                f.insert("time_local".into(), first["time_local"].clone());
-            }
-            f.insert("items".into(), Value::Array(items));
-            f.insert("bad_items".into(), json!(errors));
-        }
+        Message::LocationBatch(b) => batch_facts(b, &mut f),
         Message::PacketRequest(p) | Message::TerminalPacketRequest(p) => {
             f.insert("first_serial".into(), json!(p.first_serial));
             f.insert("packet_count".into(), json!(p.packet_indexes.len()));
@@ -327,65 +280,13 @@ fn facts(
             f.insert("reply_serial".into(), json!(reply_serial));
             params_facts(list, &mut f);
         }
-        Message::TerminalControl(c) => {
-            f.insert("command".into(), json!(c.command));
-            f.insert("parameters".into(), json!(gbk(c.parameters)));
-            // SmallChi's field order for a control command with parameters.
-            let names = [
-                "connection_control",
-                "apn",
-                "dial_user",
-                "dial_pwd",
-                "server",
-                "tcp_port",
-                "udp_port",
-                "maker_id",
-                "auth_code",
-                "hw_version",
-                "fw_version",
-                "url",
-                "time_limit_min",
-            ];
-            let fields: Vec<&[u8]> = c.fields().collect();
-            if fields.len() >= names.len() {
-                for (name, v) in names.iter().zip(&fields) {
-                    let value = match *name {
-                        "connection_control" => json!(v[0]),
-                        "tcp_port" | "udp_port" | "time_limit_min" => json!(u16::from_be_bytes([v[0], v[1]])),
-                        _ => json!(gbk(v)),
-                    };
-                    f.insert((*name).into(), value);
-                }
-            }
-        }
+        Message::TerminalControl(c) => control_facts(c, &mut f),
         Message::TextMessage(t) => {
             f.insert("flags".into(), json!(t.flags));
             f.insert("text_type".into(), json!(t.text_type.unwrap_or(0)));
             f.insert("text".into(), text(t.text));
         }
-        Message::DriverIdentity(d) => {
-            if let Some(s) = d.status {
-                f.insert("status".into(), json!(s));
-            }
-            if let Some(t) = &d.time_bcd {
-                f.insert("time_local".into(), bcd_local(t));
-                f.insert("time_bcd".into(), json!(hex::encode(t)));
-            }
-            if let Some(r) = d.read_result {
-                f.insert("read_result".into(), json!(r));
-            }
-            f.insert("driver_name".into(), text(d.name));
-            f.insert("qualification".into(), text(d.qualification));
-            f.insert("agency".into(), text(d.agency));
-            if let Some(v) = d.validity_bcd {
-                f.insert("validity".into(), json!(hex::encode(v)));
-            }
-            f.insert("id_card".into(), d.id_card.map_or(json!(""), text));
-            if d.trailer.len() == 21 {
-                f.insert("face_match".into(), json!(d.trailer[0]));
-                f.insert("uid".into(), text(Text(&d.trailer[1..])));
-            }
-        }
+        Message::DriverIdentity(d) => driver_facts(d, &mut f),
         Message::Attributes(a) => {
             f.insert("terminal_type".into(), json!(a.terminal_type));
             f.insert("maker_id".into(), text(a.maker_id));
@@ -409,6 +310,119 @@ fn facts(
         _ => {}
     }
     f
+}
+
+/// The header's facts.
+fn header_facts(h: &Header, f: &mut BTreeMap<String, Value>) {
+    f.insert("phone".into(), json!(h.phone.0.to_string()));
+    f.insert("serial".into(), json!(h.serial));
+    f.insert("protocol_version".into(), json!(h.protocol_version.unwrap_or(0)));
+    f.insert("version_flag".into(), json!(h.attributes.version_flag()));
+    f.insert("body_len".into(), json!(h.attributes.body_len()));
+    f.insert("attributes".into(), json!(h.attributes.0));
+    f.insert("subpackage".into(), json!(h.subpackage.is_some()));
+    f.insert("encryption".into(), json!(h.attributes.encryption()));
+    f.insert("msg_id".into(), json!(h.msg_id));
+    if let Some(s) = h.subpackage {
+        f.insert("pkg_total".into(), json!(s.total));
+        f.insert("pkg_index".into(), json!(s.index));
+    }
+}
+
+/// A location batch's facts: its reports, and the first one's time.
+fn batch_facts(b: &LocationBatch<'_>, f: &mut BTreeMap<String, Value>) {
+    f.insert("count".into(), json!(b.count));
+    f.insert("location_type".into(), json!(b.location_type));
+    let mut items = Vec::new();
+    let mut errors = 0;
+    let mut lens = Vec::new();
+    for item in b.iter() {
+        match item {
+            Ok(r) => {
+                lens.push(json!(
+                    r.basic.to_bytes().len()
+                        + match r.items {
+                            Items::Wire(w) => w.len(),
+                            Items::List(_) => 0,
+                        }
+                ));
+                items.push(Value::Object(report_facts(&r).into_iter().collect()));
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    f.insert("item_len".into(), Value::Array(lens));
+    f.insert(
+        "items_lat_raw".into(),
+        items.iter().map(|i| i["lat_raw"].clone()).collect(),
+    );
+    f.insert(
+        "items_lon_raw".into(),
+        items.iter().map(|i| i["lon_raw"].clone()).collect(),
+    );
+    if let Some(first) = items.first() {
+        f.insert("time_local".into(), first["time_local"].clone());
+    }
+    f.insert("items".into(), Value::Array(items));
+    f.insert("bad_items".into(), json!(errors));
+}
+
+/// A terminal control command's facts, its parameters by SmallChi's names.
+fn control_facts(c: &TerminalControl<'_>, f: &mut BTreeMap<String, Value>) {
+    f.insert("command".into(), json!(c.command));
+    f.insert("parameters".into(), json!(gbk(c.parameters)));
+    // SmallChi's field order for a control command with parameters.
+    let names = [
+        "connection_control",
+        "apn",
+        "dial_user",
+        "dial_pwd",
+        "server",
+        "tcp_port",
+        "udp_port",
+        "maker_id",
+        "auth_code",
+        "hw_version",
+        "fw_version",
+        "url",
+        "time_limit_min",
+    ];
+    let fields: Vec<&[u8]> = c.fields().collect();
+    if fields.len() >= names.len() {
+        for (name, v) in names.iter().zip(&fields) {
+            let value = match *name {
+                "connection_control" => json!(v[0]),
+                "tcp_port" | "udp_port" | "time_limit_min" => json!(u16::from_be_bytes([v[0], v[1]])),
+                _ => json!(gbk(v)),
+            };
+            f.insert((*name).into(), value);
+        }
+    }
+}
+
+/// A driver identity report's facts.
+fn driver_facts(d: &DriverIdentity<'_>, f: &mut BTreeMap<String, Value>) {
+    if let Some(s) = d.status {
+        f.insert("status".into(), json!(s));
+    }
+    if let Some(t) = &d.time_bcd {
+        f.insert("time_local".into(), bcd_local(t));
+        f.insert("time_bcd".into(), json!(hex::encode(t)));
+    }
+    if let Some(r) = d.read_result {
+        f.insert("read_result".into(), json!(r));
+    }
+    f.insert("driver_name".into(), text(d.name));
+    f.insert("qualification".into(), text(d.qualification));
+    f.insert("agency".into(), text(d.agency));
+    if let Some(v) = d.validity_bcd {
+        f.insert("validity".into(), json!(hex::encode(v)));
+    }
+    f.insert("id_card".into(), d.id_card.map_or(json!(""), text));
+    if d.trailer.len() == 21 {
+        f.insert("face_match".into(), json!(d.trailer[0]));
+        f.insert("uid".into(), text(Text(&d.trailer[1..])));
+    }
 }
 
 /// The fact names an `expect` key may refer to, first present wins.
@@ -728,6 +742,81 @@ fn decode(raw: &[u8], options: DecodeOptions) -> Result<(Header, Vec<u8>, Lenien
     Ok((f.header, f.body.to_vec(), f.leniencies))
 }
 
+/// A record of a body alone: it decodes as its message, matches its source's facts and re-encodes byte
+/// for byte.
+fn check_body_record(
+    i: usize,
+    r: &Value,
+    body_hex: &str,
+    expect: &serde_json::Map<String, Value>,
+    failures: &mut Vec<String>,
+) {
+    let body = hex::decode(body_hex).expect("hex");
+    let msg_id =
+        u16::from_str_radix(r["msg_id"].as_str().unwrap_or("").trim_start_matches("0x"), 16).expect("id");
+    let edition = Edition::parse(r["edition"].as_str().unwrap_or("")).expect("edition");
+    let msg = match Message::decode_as(msg_id, edition, &body) {
+        Ok(m) => m,
+        Err(e) => {
+            failures.push(format!("record {i}: body does not decode: {e}"));
+            return;
+        }
+    };
+    check_expect(i, expect, &facts(None, edition, &msg, &body), failures);
+    // Bodies re-encode byte for byte.
+    let mut out = BytesMut::new();
+    msg.encode_body(edition, &mut out).expect("encode");
+    if out[..] != body[..] && !BODY_REENCODE_DIFFERS.contains(&i) {
+        failures.push(format!("record {i}: body re-encodes as {}", hex::encode(&out)));
+    }
+}
+
+/// The record's independent reading of the header, checksum and basic location agrees with the facts
+/// decoded.
+fn check_computed(
+    i: usize,
+    c: &Value,
+    f: &BTreeMap<String, Value>,
+    leniencies: Leniencies,
+    failures: &mut Vec<String>,
+) {
+    let computed_facts = [
+        ("msg_id", "msg_id"),
+        ("msg_sn", "serial"),
+        ("phone_bcd", "phone"),
+        ("protocol_version", "protocol_version"),
+        ("pkg_total", "pkg_total"),
+        ("pkg_index", "pkg_index"),
+        ("attr", "attributes"),
+    ];
+    for (ck, fk) in computed_facts {
+        if let Some(v) = c.get(ck)
+            && !same(v, &f[fk])
+        {
+            failures.push(format!(
+                "record {i}: computed {ck}={v} but decoded {fk}={}",
+                f[fk]
+            ));
+        }
+    }
+    if c["checksum_ok"] == json!(false) && !leniencies.contains(Leniencies::BAD_CHECKSUM) {
+        failures.push(format!("record {i}: bad checksum not flagged"));
+    }
+    if let Some(b) = c.get("basic_location_std") {
+        for (k, fk) in [
+            ("alarm", "alarm"),
+            ("status", "status"),
+            ("lat_raw", "lat_raw"),
+            ("lon_raw", "lon_raw"),
+            ("course", "course_deg"),
+        ] {
+            if !same(&b[k], &f[fk]) {
+                failures.push(format!("record {i}: basic {k}={} decoded {}", b[k], f[fk]));
+            }
+        }
+    }
+}
+
 #[test]
 fn every_record_decodes_and_matches_its_source() {
     let mut failures = Vec::new();
@@ -738,24 +827,7 @@ fn every_record_decodes_and_matches_its_source() {
         let tags = tags(r);
         if let Some(body_hex) = r["body_hex"].as_str() {
             bodies += 1;
-            let body = hex::decode(body_hex).expect("hex");
-            let msg_id = u16::from_str_radix(r["msg_id"].as_str().unwrap_or("").trim_start_matches("0x"), 16)
-                .expect("id");
-            let edition = Edition::parse(r["edition"].as_str().unwrap_or("")).expect("edition");
-            let msg = match Message::decode_as(msg_id, edition, &body) {
-                Ok(m) => m,
-                Err(e) => {
-                    failures.push(format!("record {i}: body does not decode: {e}"));
-                    continue;
-                }
-            };
-            check_expect(i, expect, &facts(None, edition, &msg, &body), &mut failures);
-            // Bodies re-encode byte for byte.
-            let mut out = BytesMut::new();
-            msg.encode_body(edition, &mut out).expect("encode");
-            if out[..] != body[..] && !BODY_REENCODE_DIFFERS.contains(&i) {
-                failures.push(format!("record {i}: body re-encodes as {}", hex::encode(&out)));
-            }
+            check_body_record(i, r, body_hex, expect, &mut failures);
             continue;
         }
         frames += 1;
@@ -825,43 +897,8 @@ fn every_record_decodes_and_matches_its_source() {
             }
         };
         // The independent reading of header and checksum agrees.
-        let c = &r["computed"];
-        let computed_facts = [
-            ("msg_id", "msg_id"),
-            ("msg_sn", "serial"),
-            ("phone_bcd", "phone"),
-            ("protocol_version", "protocol_version"),
-            ("pkg_total", "pkg_total"),
-            ("pkg_index", "pkg_index"),
-            ("attr", "attributes"),
-        ];
         let f = facts(Some(&header), header.edition(), &msg, &body);
-        for (ck, fk) in computed_facts {
-            if let Some(v) = c.get(ck)
-                && !same(v, &f[fk])
-            {
-                failures.push(format!(
-                    "record {i}: computed {ck}={v} but decoded {fk}={}",
-                    f[fk]
-                ));
-            }
-        }
-        if c["checksum_ok"] == json!(false) && !leniencies.contains(Leniencies::BAD_CHECKSUM) {
-            failures.push(format!("record {i}: bad checksum not flagged"));
-        }
-        if let Some(b) = c.get("basic_location_std") {
-            for (k, fk) in [
-                ("alarm", "alarm"),
-                ("status", "status"),
-                ("lat_raw", "lat_raw"),
-                ("lon_raw", "lon_raw"),
-                ("course", "course_deg"),
-            ] {
-                if !same(&b[k], &f[fk]) {
-                    failures.push(format!("record {i}: basic {k}={} decoded {}", b[k], f[fk]));
-                }
-            }
-        }
+        check_computed(i, &r["computed"], &f, leniencies, &mut failures);
         check_expect(i, expect, &f, &mut failures);
         // A clean frame re-encodes to the bytes received.
         if leniencies.is_empty() && !matches!(msg, Message::Raw { .. }) && !REENCODE_DIFFERS.contains(&i) {

@@ -265,6 +265,59 @@ fn items_of(r: &ReportSpec) -> Vec<AdditionalItem<'_>> {
     r.items.iter().map(ItemSpec::item).collect()
 }
 
+/// The driver identity report of a spec's card (or of a card removed) in `edition`'s layout.
+fn driver_identity<'a>(
+    edition: Edition,
+    card: &'a Option<Card>,
+    status: u8,
+    t: &[u8; 6],
+    trailer: &'a [u8],
+) -> DriverIdentity<'a> {
+    match (edition, card) {
+        (Edition::V2011, Some((_, _, name, id_card, qual, _, agency))) => DriverIdentity {
+            name: Text(name),
+            id_card: Some(Text(id_card)),
+            qualification: Text(qual),
+            agency: Text(agency),
+            trailer,
+            ..DriverIdentity::default()
+        },
+        (Edition::V2011, None) => DriverIdentity {
+            id_card: Some(Text(b"")),
+            trailer,
+            ..DriverIdentity::default()
+        },
+        (_, Some((st, result, name, id_card, qual, validity, agency))) => DriverIdentity {
+            status: Some(*st),
+            time_bcd: Some(*t),
+            read_result: Some(*result),
+            name: Text(name),
+            qualification: Text(&qual[..qual.len().min(20)]),
+            agency: Text(agency),
+            validity_bcd: Some(*validity),
+            id_card: (edition == Edition::V2019).then_some(Text(id_card)),
+            trailer,
+        },
+        // A card removed: status and time only (no trailer, which would read as a result byte).
+        (_, None) => DriverIdentity {
+            status: Some(status),
+            time_bcd: Some(*t),
+            ..DriverIdentity::default()
+        },
+    }
+}
+
+/// A media event of its fields.
+fn media_event(media_id: u32, media_type: u8, format: u8, event: u8, channel: u8) -> MediaEvent {
+    MediaEvent {
+        media_id,
+        media_type,
+        format,
+        event,
+        channel,
+    }
+}
+
 /// Builds the message (and the item and report lists it borrows) from its owned spec, for `edition`.
 fn with_message<R>(spec: &Spec, edition: Edition, f: impl FnOnce(Message<'_>) -> R) -> R {
     match spec {
@@ -310,19 +363,14 @@ fn with_message<R>(spec: &Spec, edition: Edition, f: impl FnOnce(Message<'_>) ->
             result: *r,
             auth_code: (*r == 0).then_some(Text(c)),
         })),
-        Spec::Authenticate(c, i, v) => f(Message::Authenticate(if edition == Edition::V2019 {
-            Authenticate {
+        Spec::Authenticate(c, i, v) => {
+            let v2019 = edition == Edition::V2019;
+            f(Message::Authenticate(Authenticate {
                 auth_code: Text(c),
-                imei: Some(Text(i)),
-                software_version: Some(Text(v)),
-            }
-        } else {
-            Authenticate {
-                auth_code: Text(c),
-                imei: None,
-                software_version: None,
-            }
-        })),
+                imei: v2019.then_some(Text(i)),
+                software_version: v2019.then_some(Text(v)),
+            }))
+        }
         Spec::Parameters(reply, params) => {
             let list: Vec<Parameter<'_>> = params
                 .iter()
@@ -381,41 +429,9 @@ fn with_message<R>(spec: &Spec, edition: Edition, f: impl FnOnce(Message<'_>) ->
             text_type: (edition == Edition::V2019).then_some(*t),
             text: Text(x),
         })),
-        Spec::Driver(card, status, t, trailer) => {
-            let d = match (edition, card) {
-                (Edition::V2011, Some((_, _, name, id_card, qual, _, agency))) => DriverIdentity {
-                    name: Text(name),
-                    id_card: Some(Text(id_card)),
-                    qualification: Text(qual),
-                    agency: Text(agency),
-                    trailer,
-                    ..DriverIdentity::default()
-                },
-                (Edition::V2011, None) => DriverIdentity {
-                    id_card: Some(Text(b"")),
-                    trailer,
-                    ..DriverIdentity::default()
-                },
-                (_, Some((st, result, name, id_card, qual, validity, agency))) => DriverIdentity {
-                    status: Some(*st),
-                    time_bcd: Some(*t),
-                    read_result: Some(*result),
-                    name: Text(name),
-                    qualification: Text(&qual[..qual.len().min(20)]),
-                    agency: Text(agency),
-                    validity_bcd: Some(*validity),
-                    id_card: (edition == Edition::V2019).then_some(Text(id_card)),
-                    trailer,
-                },
-                // A card removed: status and time only (no trailer, which would read as a result byte).
-                (_, None) => DriverIdentity {
-                    status: Some(*status),
-                    time_bcd: Some(*t),
-                    ..DriverIdentity::default()
-                },
-            };
-            f(Message::DriverIdentity(d))
-        }
+        Spec::Driver(card, status, t, trailer) => f(Message::DriverIdentity(driver_identity(
+            edition, card, *status, t, trailer,
+        ))),
         Spec::Batch(t, reports) => {
             let item_lists: Vec<Vec<AdditionalItem<'_>>> = reports.iter().map(items_of).collect();
             let list: Vec<LocationReport<'_>> = reports
@@ -432,21 +448,9 @@ fn with_message<R>(spec: &Spec, edition: Edition, f: impl FnOnce(Message<'_>) ->
                 items: BatchItems::List(&list),
             }))
         }
-        Spec::MediaEvent(i, t, fo, e, c) => f(Message::MediaEvent(MediaEvent {
-            media_id: *i,
-            media_type: *t,
-            format: *fo,
-            event: *e,
-            channel: *c,
-        })),
+        Spec::MediaEvent(i, t, fo, e, c) => f(Message::MediaEvent(media_event(*i, *t, *fo, *e, *c))),
         Spec::MediaUpload(i, t, fo, e, c, l, d) => f(Message::MediaUpload(MediaUpload {
-            event: MediaEvent {
-                media_id: *i,
-                media_type: *t,
-                format: *fo,
-                event: *e,
-                channel: *c,
-            },
+            event: media_event(*i, *t, *fo, *e, *c),
             location: (edition != Edition::V2011).then_some(*l),
             data: d,
         })),

@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::TryStreamExt;
 use tianshu_ingest::{Gateway, GatewayConfig, StoreSink};
@@ -13,21 +12,16 @@ use tianshu_sim::files::registry_csv;
 use tianshu_sim::scenario::TerminalScenarios;
 use tianshu_sim::{Fleet, FleetConfig, LedgerEntry, World, WorldConfig};
 use tianshu_store::Store;
+use tianshu_testkit::{WAIT, wait_until};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// 2026-11-27 09:30 in Huangshi, a Friday morning.
 const FRIDAY_MORNING_MS: i64 = 1_795_743_000_000;
 
+/// Waits until `cond` holds (the test kit's wait, for a plain condition).
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    // A guard against hanging forever, not a performance assertion.
-    for _ in 0..12_000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("gave up waiting for {what}");
+    wait_until(what, WAIT, || std::future::ready(cond())).await;
 }
 
 fn gateway(store: &Store, listener: TcpListener) -> CancellationToken {
@@ -82,7 +76,11 @@ async fn every_acknowledged_point_is_stored_exactly_once_across_a_gateway_restar
     // and what was in flight, reaches the store as blind-area backfill.
     shutdown.cancel();
     wait_for("the terminals to notice", || stats.online.get() == 0).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let buffered = stats.points_buffered.get();
+    wait_for("points recorded while the gateway is away", || {
+        stats.points_buffered.get() > buffered
+    })
+    .await;
     let listener = TcpListener::bind(addr).await.unwrap();
     let shutdown = gateway(&store, listener);
     let before = ledger.recorded();

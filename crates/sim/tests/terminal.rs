@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::BytesMut;
 use tianshu_jt808::{FrameDecoder, GeneralAck, Message, RegisterAck, Text, encode_message, id};
@@ -11,6 +10,7 @@ use tianshu_model::{Phone, PositionSource, Timestamp, VehicleId};
 use tianshu_sim::events::{EventKind, events_for};
 use tianshu_sim::scenario::TerminalScenarios;
 use tianshu_sim::{Fleet, FleetConfig, LedgerEntry, World, WorldConfig};
+use tianshu_testkit::{WAIT, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -209,19 +209,45 @@ fn world(vehicles: usize) -> Arc<World> {
 /// 2026-11-27 09:30 in Huangshi, a Friday morning.
 const FRIDAY_MORNING_MS: i64 = 1_795_743_000_000;
 
-async fn wait_for(what: &str, cond: impl FnMut() -> bool) {
-    wait_steps(what, Duration::from_millis(10), cond).await;
+/// Waits until `cond` holds (the test kit's wait, for a plain condition).
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    wait_until(what, WAIT, || std::future::ready(cond())).await;
 }
 
-async fn wait_steps(what: &str, step: Duration, mut cond: impl FnMut() -> bool) {
-    // A guard against hanging forever, not a performance assertion.
-    for _ in 0..6000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(step).await;
+/// A fleet against `addr`: a fix every 10 s moving or parked, every terminal connecting at once, from
+/// `start_ms` (simulated) at `speedup` times real time.
+fn fleet_config(
+    addr: std::net::SocketAddr,
+    speedup: f64,
+    start_ms: i64,
+    scenarios: TerminalScenarios,
+) -> FleetConfig {
+    FleetConfig {
+        target: addr,
+        interval_secs: 10.0,
+        parked_interval_secs: 10.0,
+        speedup,
+        start_ms: Some(start_ms),
+        connect_spread_secs: 0.0,
+        scenarios,
+        ..Default::default()
     }
-    panic!("gave up waiting for {what}");
+}
+
+/// The first car of `w` that meets an event of `kind` today, and the event.
+fn first_event(
+    w: &World,
+    scenarios: &TerminalScenarios,
+    kind: EventKind,
+) -> Option<(usize, tianshu_sim::events::Event)> {
+    let date = w.config.start_date;
+    (0..w.vehicles.len()).find_map(|v| {
+        let plan = tianshu_sim::plan::day_plan(w, v, date);
+        events_for(w.config.seed, v, date, &plan, scenarios)
+            .into_iter()
+            .find(|e| e.kind == kind)
+            .map(|e| (v, e))
+    })
 }
 
 #[tokio::test]
@@ -236,15 +262,8 @@ async fn registers_authenticates_and_reports_and_the_ledger_holds_what_was_ackno
     let (addr, log) = platform(AckPolicy::All).await;
     let w = world(40);
     let cfg = FleetConfig {
-        target: addr,
         terminals: 6,
-        interval_secs: 10.0,
-        parked_interval_secs: 10.0,
-        speedup: 100.0,
-        start_ms: Some(FRIDAY_MORNING_MS),
-        connect_spread_secs: 0.0,
-        scenarios: TerminalScenarios::none(),
-        ..Default::default()
+        ..fleet_config(addr, 100.0, FRIDAY_MORNING_MS, TerminalScenarios::none())
     };
     let fleet = Fleet::spawn(cfg, w.clone()).unwrap();
     let ledger = fleet.ledger();
@@ -326,24 +345,17 @@ async fn the_ledger_records_only_acknowledged_points() {
 async fn unanswered_reports_are_retransmitted_with_the_standards_backoff_then_the_link_is_renewed() {
     let (addr, log) = platform(AckPolicy::None).await;
     let cfg = FleetConfig {
-        target: addr,
         terminals: 1,
-        interval_secs: 10.0,
-        parked_interval_secs: 10.0,
-        speedup: 1.0,
-        start_ms: Some(FRIDAY_MORNING_MS),
-        connect_spread_secs: 0.0,
         ack_timeout_secs: 10.0,
         heartbeat_secs: 1000.0,
         max_retransmissions: 3,
         reconnect_secs: 5.0,
-        scenarios: TerminalScenarios::none(),
-        ..Default::default()
+        ..fleet_config(addr, 1.0, FRIDAY_MORNING_MS, TerminalScenarios::none())
     };
     let fleet = Fleet::spawn(cfg, world(5)).unwrap();
     let ledger = fleet.ledger();
     let log2 = log.clone();
-    wait_steps("a second authentication", Duration::from_secs(1), move || {
+    wait_for("a second authentication", move || {
         log2.lock().unwrap().count(id::AUTHENTICATE) >= 2
     })
     .await;
@@ -390,27 +402,11 @@ async fn blind_area_points_are_buffered_and_sent_as_0704_type_1() {
         ..TerminalScenarios::none()
     };
     let w = world(20);
-    let date = w.config.start_date;
     // A car whose blind-area period falls on this day.
-    let (v, event) = (0..w.vehicles.len())
-        .find_map(|v| {
-            let plan = tianshu_sim::plan::day_plan(&w, v, date);
-            events_for(w.config.seed, v, date, &plan, &scenarios)
-                .into_iter()
-                .find(|e| e.kind == EventKind::BlindArea)
-                .map(|e| (v, e))
-        })
-        .expect("some car meets a blind area");
+    let (v, event) = first_event(&w, &scenarios, EventKind::BlindArea).expect("some car meets a blind area");
     let cfg = FleetConfig {
-        target: addr,
         vehicles: vec![v],
-        interval_secs: 10.0,
-        parked_interval_secs: 10.0,
-        speedup: 300.0,
-        start_ms: Some(event.start_ms - 120_000),
-        connect_spread_secs: 0.0,
-        scenarios,
-        ..Default::default()
+        ..fleet_config(addr, 300.0, event.start_ms - 120_000, scenarios)
     };
     let fleet = Fleet::spawn(cfg, w.clone()).unwrap();
     let ledger = fleet.ledger();
@@ -476,25 +472,11 @@ async fn tamper_alarm_bits_and_ignition_follow_the_scenario_and_the_motion() {
     };
     let w = world(20);
     let date = w.config.start_date;
-    let (v, event) = (0..w.vehicles.len())
-        .find_map(|v| {
-            let plan = tianshu_sim::plan::day_plan(&w, v, date);
-            events_for(w.config.seed, v, date, &plan, &scenarios)
-                .into_iter()
-                .find(|e| e.kind == EventKind::Alarm(AlarmBit::GnssAntennaCut))
-                .map(|e| (v, e))
-        })
+    let (v, event) = first_event(&w, &scenarios, EventKind::Alarm(AlarmBit::GnssAntennaCut))
         .expect("some terminal loses its antenna today");
     let cfg = FleetConfig {
-        target: addr,
         vehicles: vec![v],
-        interval_secs: 10.0,
-        parked_interval_secs: 10.0,
-        speedup: 200.0,
-        start_ms: Some(event.start_ms - 60_000),
-        connect_spread_secs: 0.0,
-        scenarios,
-        ..Default::default()
+        ..fleet_config(addr, 200.0, event.start_ms - 60_000, scenarios)
     };
     let fleet = Fleet::spawn(cfg, w.clone()).unwrap();
     let stats = fleet.stats();
@@ -550,15 +532,9 @@ async fn a_silent_terminal_sends_nothing_for_its_period_and_backfills_nothing_of
         .find(|e| e.kind == EventKind::Silent)
         .expect("a silent period");
     let cfg = FleetConfig {
-        target: addr,
         vehicles: vec![0],
-        interval_secs: 10.0,
         parked_interval_secs: 60.0,
-        speedup: 1200.0,
-        start_ms: Some(event.start_ms - 600_000),
-        connect_spread_secs: 0.0,
-        scenarios,
-        ..Default::default()
+        ..fleet_config(addr, 1200.0, event.start_ms - 600_000, scenarios)
     };
     let fleet = Fleet::spawn(cfg, w.clone()).unwrap();
     let stats = fleet.stats();
@@ -597,16 +573,9 @@ async fn a_silent_terminal_sends_nothing_for_its_period_and_backfills_nothing_of
 async fn a_newer_auth_code_replaces_a_stale_one_without_registering_again() {
     let (addr, log) = platform_with(AckPolicy::All, true).await;
     let cfg = FleetConfig {
-        target: addr,
         terminals: 1,
-        interval_secs: 10.0,
-        parked_interval_secs: 10.0,
-        speedup: 100.0,
-        start_ms: Some(FRIDAY_MORNING_MS),
-        connect_spread_secs: 0.0,
         reconnect_secs: 0.05,
-        scenarios: TerminalScenarios::none(),
-        ..Default::default()
+        ..fleet_config(addr, 100.0, FRIDAY_MORNING_MS, TerminalScenarios::none())
     };
     let fleet = Fleet::spawn(cfg, world(3)).unwrap();
     let stats = fleet.stats();

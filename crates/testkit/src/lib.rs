@@ -1,14 +1,61 @@
-//! Shared setup of Tianshu's tests: scratch stores on both backends and names no other test run uses.
+//! Shared setup of Tianshu's tests: scratch stores on both backends, scratch directories, names no other
+//! test run uses, waiting on a condition or a progress watermark ([`wait`]), one position builder
+//! ([`Fix`]) and a reader of the metrics text ([`metric`]).
 //!
 //! A [`Scratch`] is an embedded store file in a fresh directory, or a database created for the test on
 //! the real PostgreSQL at 127.0.0.1:5432 (trust auth, user `postgres`); either is removed when the
 //! `Scratch` is dropped, so a failing test leaves nothing behind. Only test code depends on this crate.
 #![deny(missing_docs)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tianshu_store::{Store, StoreConfig};
+use tianshu_store::{RegistryRecord, Store, StoreConfig};
+
+mod fix;
+mod prom;
+pub mod sinks;
+pub mod wait;
+
+pub use fix::{Fix, T0_SECS, point, trip};
+pub use prom::metric;
+pub use wait::{WAIT, retry_until, wait_for, wait_until, wait_watermark};
+
+/// Runs `async fn $run(scratch: Scratch)` once on each backend, as two tests named `$name::embedded`
+/// and `$name::postgres` (the PostgreSQL one fails, saying why, when the server is absent); `$tag` names
+/// the scratch store. `on_both_backends!(a, b, c)` does the same for each of the functions `a`, `b`, `c`,
+/// named after them.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $run:ident, $tag:literal) => {
+        mod $name {
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$run($crate::Scratch::embedded($tag)).await;
+            }
+
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$run($crate::Scratch::postgres($tag).await).await;
+            }
+        }
+    };
+    ($($run:ident),+ $(,)?) => {
+        $(
+            mod $run {
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn embedded() {
+                    super::$run($crate::Scratch::embedded(stringify!($run))).await;
+                }
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$run($crate::Scratch::postgres(stringify!($run)).await).await;
+                }
+            }
+        )+
+    };
+}
 
 /// The PostgreSQL server the tests use (trust auth, user `postgres`).
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -36,6 +83,40 @@ pub fn unique_dir(name: &str) -> PathBuf {
         panic!("creating the scratch directory {}: {e}", dir.display());
     }
     dir
+}
+
+/// A registry row: a general-purpose car with `plate` in the unit at `unit` (a path), its terminal
+/// `terminal_id` at `phone`.
+pub fn registry_record(unit: &str, plate: &str, phone: u128, terminal_id: &str) -> RegistryRecord {
+    RegistryRecord {
+        unit: unit.into(),
+        plate: plate.into(),
+        phone: tianshu_model::Phone(phone),
+        terminal_id: terminal_id.into(),
+        vehicle_class: tianshu_model::VehicleClass::General,
+    }
+}
+
+/// A fresh directory removed, with everything in it, when dropped.
+#[derive(Debug)]
+pub struct ScratchDir(pub PathBuf);
+
+impl ScratchDir {
+    /// A fresh directory under the system's temporary directory.
+    pub fn new(name: &str) -> ScratchDir {
+        ScratchDir(unique_dir(name))
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A connection to the server's maintenance database; fails the test, saying why, when PostgreSQL is

@@ -1,23 +1,22 @@
 //! What the gateway tests share: the real `tianshu serve` binary on 127.0.0.1 port 0, a provisioned
 //! registry, and a small JT/T 808 terminal built from the codec's encoder that keeps a ledger of what the
 //! platform acknowledged.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures::TryStreamExt;
 use tianshu_jt808::{
     Authenticate, BasicLocation, BatchItems, Frame, FrameDecoder, GeneralAck, Header, Items, LocationBatch,
     LocationReport, Message, Register, Text, encode_frame, encode_message, id,
 };
-use tianshu_model::{Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleClass};
+use tianshu_model::{Edition, Phone, Position, PositionSource, StatusFlags};
 use tianshu_store::{RegistryRecord, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{Fix, Tianshu, registry_record};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// The phone number of test terminal `i`.
@@ -39,13 +38,7 @@ pub fn plate(i: u32) -> String {
 pub async fn provision(url: &str, n: u32) {
     let store = Store::open(url).await.expect("opening the store to provision");
     let records: Vec<RegistryRecord> = (0..n)
-        .map(|i| RegistryRecord {
-            unit: "黄石市/市委办公室".to_string(),
-            plate: plate(i),
-            phone: phone(i),
-            terminal_id: terminal_id(i),
-            vehicle_class: VehicleClass::General,
-        })
+        .map(|i| registry_record("黄石市/市委办公室", &plate(i), phone(i).0, &terminal_id(i)))
         .collect();
     store
         .import_registry(&records)
@@ -55,130 +48,42 @@ pub async fn provision(url: &str, n: u32) {
 
 /// Every stored point of terminal `i`'s vehicle, in fix-time order.
 pub async fn stored_points(store: &Store, i: u32) -> Vec<Position> {
-    let vehicle = store
-        .vehicle_by_plate(&plate(i))
-        .await
-        .expect("reading the registry")
-        .expect("the test vehicle exists");
-    let stream = store
-        .track(
-            vehicle.id,
-            Timestamp::from_millis(0),
-            Timestamp::from_secs(4_102_444_800), /* 2100-01-01 */
-        )
-        .await
-        .expect("reading a track");
-    stream.try_collect().await.expect("streaming a track")
+    crate::stored_track(store, &plate(i)).await
 }
 
-/// A running `tianshu serve`.
-pub struct Server {
-    /// The process.
-    pub child: Child,
-    /// Where terminals connect.
-    pub jt808: SocketAddr,
-    /// Where `/metrics` is.
-    pub http: SocketAddr,
+/// Starts `tianshu serve` on the store at `url` with the `[jt808]` settings in `gateway_toml`, and waits
+/// until it listens.
+pub fn serve(url: &str, gateway_toml: &str, scratch_dir: &Path) -> Tianshu {
+    serve_at(
+        url,
+        gateway_toml,
+        scratch_dir,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
 }
 
-impl Server {
-    /// Starts `tianshu serve` on the store at `url` with the `[jt808]` settings in `gateway_toml`, and waits
-    /// until it listens.
-    pub fn start(url: &str, gateway_toml: &str, scratch_dir: &Path) -> Server {
-        Self::start_at(
-            url,
-            gateway_toml,
-            scratch_dir,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-    }
-
-    /// As [`Server::start`], with terminals connecting at `jt808` (to restart on the address of a killed one).
-    pub fn start_at(url: &str, gateway_toml: &str, scratch_dir: &Path, jt808: SocketAddr) -> Server {
-        static CONFIGS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = CONFIGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let config = scratch_dir.join(format!("tianshu-{}-{n}.toml", std::process::id()));
-        std::fs::write(&config, format!("[jt808]\n{gateway_toml}\n")).expect("writing the config file");
-        let jt808 = jt808.to_string();
-        let serve = [
-            "serve",
-            "--store",
-            url,
-            "--jt808",
-            &jt808,
-            "--http",
-            "127.0.0.1:0",
-            "--config",
-        ];
-        let l =
-            tianshu_e2e::spawn_listening(serve.iter().map(std::ffi::OsStr::new).chain([config.as_os_str()]));
-        Server {
-            jt808: l.jt808,
-            http: l.http,
-            child: l.child,
-        }
-    }
-
-    /// `kill -9`.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then wait for the graceful exit.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        self.child.wait().expect("waiting for tianshu serve")
-    }
-
-    /// The `/metrics` text.
-    pub async fn metrics(&self) -> String {
-        http_get(self.http, "/metrics").await
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A minimal HTTP/1.0 GET (the tests need no HTTP client library for three endpoints).
-pub async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut s = TcpStream::connect(addr)
-        .await
-        .expect("connecting to the HTTP endpoint");
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
-        .await
-        .expect("request");
-    let mut body = String::new();
-    s.read_to_string(&mut body).await.expect("response");
-    body
-}
-
-/// The value of a metric line (first series whose text starts with `prefix`), 0 when absent.
-pub fn metric(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+/// As [`serve`], with terminals connecting at `jt808` (to restart on the address of a killed one).
+pub fn serve_at(url: &str, gateway_toml: &str, scratch_dir: &Path, jt808: SocketAddr) -> Tianshu {
+    Tianshu::start_at(
+        url,
+        &format!("[jt808]\n{gateway_toml}\n"),
+        &[],
+        scratch_dir,
+        jt808,
+    )
 }
 
 /// A test point: fix time `t` (seconds after a base instant) around Huangshi; every (i, t) is distinct.
 pub fn point(i: u32, t: i64) -> Position {
-    Position {
-        fix_time: Timestamp::from_secs(1_795_000_000 + t),
-        lat_e6: 30_200_000 + (i as i32) * 100 + t.rem_euclid(1000) as i32,
-        lon_e6: 115_040_000 + t.rem_euclid(977) as i32,
-        altitude_m: 20,
-        speed_dkmh: 300 + t.rem_euclid(200) as u16,
-        course_deg: t.rem_euclid(360) as u16,
-        status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED | StatusFlags::BEIDOU),
-        ..Position::default()
-    }
+    Fix::at(1_795_000_000 + t)
+        .at_e6(
+            30_200_000 + (i as i32) * 100 + t.rem_euclid(1000) as i32,
+            115_040_000 + t.rem_euclid(977) as i32,
+        )
+        .altitude(20)
+        .heading(300 + t.rem_euclid(200) as u16, t.rem_euclid(360) as u16)
+        .status(StatusFlags::ACC_ON | StatusFlags::FIXED | StatusFlags::BEIDOU)
+        .build()
 }
 
 /// The identity of a point for ledgers: fix time and coordinates.
@@ -236,12 +141,7 @@ impl Terminal {
 
     /// Encodes and sends `message`; returns its serial.
     pub async fn send(&mut self, message: &Message<'_>) -> u16 {
-        let serial = self.next_serial();
-        let header = Header::new(message.msg_id(), self.phone, serial, self.edition);
-        let mut out = BytesMut::new();
-        encode_message(&header, message, &mut out).expect("encoding a test frame");
-        self.stream.write_all(&out).await.expect("sending a frame");
-        serial
+        self.try_send(message).await.expect("sending a frame")
     }
 
     /// Like [`Terminal::send`], reporting a broken connection instead of panicking.
@@ -256,21 +156,15 @@ impl Terminal {
 
     /// Like [`Terminal::report`], reporting a broken connection instead of panicking.
     pub async fn try_report(&mut self, p: &Position) -> std::io::Result<u16> {
-        let report = LocationReport {
-            basic: BasicLocation::from_bytes(&p.basic_block()),
-            items: Items::default(),
-        };
-        self.try_send(&Message::Location(report)).await
+        self.try_send(&Message::Location(location(p))).await
     }
 
     /// Authenticates, tolerating a broken connection (`None`).
     pub async fn try_authenticate(&mut self, code: &str) -> Option<u8> {
-        let auth = Authenticate {
-            auth_code: Text(code.as_bytes()),
-            imei: None,
-            software_version: None,
-        };
-        let serial = self.try_send(&Message::Authenticate(auth)).await.ok()?;
+        let serial = self
+            .try_send(&Message::Authenticate(authentication(code)))
+            .await
+            .ok()?;
         self.ack_of(serial, Duration::from_secs(10)).await
     }
 
@@ -366,12 +260,7 @@ impl Terminal {
 
     /// Authenticates; returns the 0x8001 result, or `None` when no answer came.
     pub async fn authenticate(&mut self, code: &str) -> Option<u8> {
-        let auth = Authenticate {
-            auth_code: Text(code.as_bytes()),
-            imei: None,
-            software_version: None,
-        };
-        let serial = self.send(&Message::Authenticate(auth)).await;
+        let serial = self.send(&Message::Authenticate(authentication(code))).await;
         self.ack_of(serial, Duration::from_secs(10)).await
     }
 
@@ -407,22 +296,12 @@ impl Terminal {
 
     /// Sends one 0x0200 for `p`; returns its serial.
     pub async fn report(&mut self, p: &Position) -> u16 {
-        let report = LocationReport {
-            basic: BasicLocation::from_bytes(&p.basic_block()),
-            items: Items::default(),
-        };
-        self.send(&Message::Location(report)).await
+        self.send(&Message::Location(location(p))).await
     }
 
     /// Sends one 0x0704 with `points` (type 1 = blind-area backfill); returns its serial.
     pub async fn batch(&mut self, points: &[Position], backfill: bool) -> u16 {
-        let reports: Vec<LocationReport<'_>> = points
-            .iter()
-            .map(|p| LocationReport {
-                basic: BasicLocation::from_bytes(&p.basic_block()),
-                items: Items::default(),
-            })
-            .collect();
+        let reports: Vec<LocationReport<'_>> = points.iter().map(location).collect();
         let batch = LocationBatch {
             count: reports.len() as u16,
             location_type: u8::from(backfill),
@@ -434,6 +313,22 @@ impl Terminal {
     /// Heartbeat; returns its serial.
     pub async fn heartbeat(&mut self) -> u16 {
         self.send(&Message::Heartbeat).await
+    }
+}
+
+/// The 0x0200 report of `p`, without additional items.
+pub fn location(p: &Position) -> LocationReport<'static> {
+    LocationReport {
+        basic: BasicLocation::from_bytes(&p.basic_block()),
+        items: Items::default(),
+    }
+}
+
+fn authentication(code: &str) -> Authenticate<'_> {
+    Authenticate {
+        auth_code: Text(code.as_bytes()),
+        imei: None,
+        software_version: None,
     }
 }
 
@@ -469,6 +364,11 @@ impl Ledger {
     /// Acknowledged points in total.
     pub fn len(&self) -> usize {
         self.acked.values().map(HashMap::len).sum()
+    }
+
+    /// Whether nothing was acknowledged yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Checks the store against the ledger: every acknowledged point is stored, exactly once, with its

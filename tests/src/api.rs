@@ -1,6 +1,5 @@
 //! A real API server on 127.0.0.1:0 over a real store, seeded with a small unit tree, users of every
 //! role, and a plain HTTP/1.1 client for the tests to talk to it.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,16 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use tianshu_api::cases::{CaseAction, CaseBook, CaseError, CaseFilter, CaseView};
 use tianshu_api::{ApiConfig, ApiState, LiveHub};
-use tianshu_model::{Phone, Position, StatusFlags, Timestamp, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{Position, UnitId, Vehicle, VehicleId};
 use tianshu_rules::workflow;
+use tianshu_store::Store;
 use tianshu_store::access::{NewUser, Role};
-use tianshu_store::{RegistryRecord, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-#[path = "../store_support/mod.rs"]
-pub mod store_support;
-pub use store_support::Scratch;
+pub use crate::Scratch;
+use crate::{Fix, registry_record};
 
 /// The password every seeded user has.
 pub const PASSWORD: &str = "correct horse battery";
@@ -88,33 +86,21 @@ pub const FOREIGN_PLATE: &str = "鄂B20001";
 /// Base time of the seeded tracks.
 pub const T0_SECS: i64 = 1_795_000_000;
 
-/// A seeded point.
+/// A seeded point: `vehicle` at `T0_SECS + secs`, eastbound at 40 km/h.
 pub fn point(vehicle: VehicleId, secs: i64, lon_e6: i32) -> Position {
-    Position {
-        vehicle,
-        phone: Phone(13_800_000_000 + vehicle.0 as u128),
-        fix_time: Timestamp::from_secs(T0_SECS + secs),
-        recv_time: Timestamp::from_secs(T0_SECS + secs),
-        lat_e6: 30_200_000,
-        lon_e6,
-        speed_dkmh: 400,
-        course_deg: 90,
-        status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED),
-        ..Default::default()
-    }
+    Fix::at(T0_SECS + secs)
+        .vehicle(vehicle.0)
+        .at_e6(30_200_000, lon_e6)
+        .heading(400, 90)
+        .build()
 }
 
 impl TestApi {
     /// Opens `scratch`, seeds it, and serves the API with `cases`.
     pub async fn start(scratch: Scratch, cases: Arc<dyn CaseBook>) -> TestApi {
         let store = Store::open(&scratch.url()).await.expect("opening the store");
-        let rec = |unit: &str, plate: &str, phone: u128| RegistryRecord {
-            unit: unit.into(),
-            plate: plate.into(),
-            phone: Phone(phone),
-            terminal_id: format!("T{phone}"),
-            vehicle_class: VehicleClass::General,
-        };
+        let rec =
+            |unit: &str, plate: &str, phone: u128| registry_record(unit, plate, phone, &format!("T{phone}"));
         store
             .import_registry(&[
                 rec(SUPERVISOR_UNIT, OWN_PLATE, 13_900_000_001),
@@ -165,14 +151,7 @@ impl TestApi {
                 .expect("creating a user");
         }
         let state = ApiState::with_parts(store.clone(), ApiConfig::default(), LiveHub::new(), cases, None);
-        let app = tianshu_api::router(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding");
-        let addr = listener.local_addr().expect("local addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
-        });
+        let (addr, task) = serve(state.clone()).await;
         TestApi {
             addr,
             store,
@@ -182,6 +161,27 @@ impl TestApi {
             scratch,
             task,
         }
+    }
+
+    /// Serves the same store again on another port, with `cases` and `downlink`; returns its address.
+    pub async fn serve_again(
+        &self,
+        cases: Arc<dyn CaseBook>,
+        downlink: Option<Arc<dyn tianshu_api::Downlink>>,
+    ) -> SocketAddr {
+        let state = ApiState::with_parts(
+            self.store.clone(),
+            ApiConfig::default(),
+            LiveHub::new(),
+            cases,
+            downlink,
+        );
+        serve(state).await.0
+    }
+
+    /// Opens `scratch`, seeds it, and serves the API with no case book.
+    pub async fn seeded(scratch: Scratch) -> TestApi {
+        TestApi::start(scratch, Arc::new(tianshu_api::NoCases)).await
     }
 
     /// A vehicle id by plate.
@@ -198,6 +198,32 @@ impl TestApi {
         assert!(set.contains("HttpOnly"), "the session cookie is HttpOnly: {set}");
         set.split(';').next().expect("cookie pair").to_string()
     }
+}
+
+/// Serves the API over `state` on 127.0.0.1, port 0: its address and task.
+async fn serve(state: ApiState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let app = tianshu_api::router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+    });
+    (addr, task)
+}
+
+/// Percent-encodes a query value (UTF-8 plates).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// A response.
@@ -226,18 +252,13 @@ impl Resp {
     }
 }
 
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`), read to the end.
-pub async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: Option<&str>,
-) -> Resp {
-    http_with(addr, method, path, cookie, body, &[]).await
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), read to the end; `auth` is the
+/// session's cookie pair.
+pub async fn http(addr: SocketAddr, verb: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> Resp {
+    http_with(addr, verb, path, auth, body, &[]).await
 }
 
-/// Like [`http`], with extra headers.
+/// Like [`http`], with `extra` headers.
 pub async fn http_with(
     addr: SocketAddr,
     method: &str,
