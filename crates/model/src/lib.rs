@@ -6,12 +6,15 @@
 //! read back is bit-for-bit the point the terminal sent.
 #![deny(missing_docs)]
 
-mod case;
+pub mod access;
+pub mod case;
 mod flags;
 pub mod geo;
 mod ids;
 mod position;
+pub mod record;
 mod registry;
+pub mod registry_file;
 mod time;
 
 pub use case::CaseState;

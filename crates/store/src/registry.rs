@@ -17,25 +17,11 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
+pub use tianshu_model::registry_file::RegistryRecord;
+
 use crate::registry_file::{unit_path_segments, validate_records};
 use crate::sql::{Row, Tx, Value, params, work};
 use crate::{Error, Result, Store, parse_stored_phone};
-
-/// One row of a registry import (`unit,plate,phone,terminal_id,vehicle_class`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegistryRecord {
-    /// Unit name; a `/`-separated path (`黄石市/市委办公室`) places it in the tree.
-    pub unit: String,
-    /// Licence plate.
-    pub plate: String,
-    /// Terminal phone number.
-    pub phone: Phone,
-    /// Terminal id as the terminal will send it in 0x0100.
-    pub terminal_id: String,
-    /// Vehicle class.
-    pub vehicle_class: VehicleClass,
-}
 
 /// What an import changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -399,7 +399,7 @@ async fn apply_migrations(client: &mut deadpool_postgres::Object, migrations: &[
             tx.commit().await.map_err(fail(m.version))?;
             tracing::info!(version = m.version, name = m.name, "postgres store migrated");
         }
-        Ok(())
+        Ok::<(), Error>(())
     }
     .await;
     let unlock = client
