@@ -237,6 +237,15 @@ pub struct Transition {
     pub deliveries: Vec<NewDelivery>,
 }
 
+/// A case as a transition left it, with the state it moved from (read under the transition's lock).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransitionedCase {
+    /// The state the case was in.
+    pub before: CaseState,
+    /// The case after the transition.
+    pub case: AlertCase,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,10 @@
 
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 
-use crate::db::Db;
+use crate::db::{Change, Db};
 use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
-    NewDelivery, Transition, parse_json, parse_state, wrong_state,
+    NewDelivery, Transition, TransitionedCase, parse_json, parse_state, wrong_state,
 };
 use crate::sql::{Row, Tx, Value, params, work};
 use crate::{Error, Result, Store};
@@ -163,7 +163,7 @@ async fn record_case(
     Ok((id, true))
 }
 
-async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Result<AlertCase> {
+async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Result<TransitionedCase> {
     let lock = tx.row_lock();
     let state = tx
         .opt(
@@ -173,9 +173,9 @@ async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Res
         .await?
         .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))?
         .text(0)?;
-    if !t.from.iter().any(|s| s.as_str() == state) {
+    let Some(before) = t.from.iter().copied().find(|s| s.as_str() == state) else {
         return Err(wrong_state(t.case_id, &state, t));
-    }
+    };
     tx.execute(
         "UPDATE alert_cases SET state = $2, escalate_ms = $3, updated_ms = $4 WHERE id = $1",
         params![t.case_id, t.to.as_str(), t.escalate_at, now],
@@ -187,9 +187,10 @@ async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Res
     )
     .await?;
     insert_deliveries(tx, t.case_id, &t.deliveries, now).await?;
-    load_case(tx, t.case_id)
+    let case = load_case(tx, t.case_id)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))
+        .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))?;
+    Ok(TransitionedCase { before, case })
 }
 
 /// `WHERE ...` of a case filter, with its parameters (`None`: the filter matches nothing).
@@ -292,12 +293,17 @@ impl Cases<'_> {
     /// Moves a case from one of `t.from` to `t.to`, with its event and deliveries; a case in another
     /// state is [`Error::Invalid`].
     pub async fn transition_case(&self, t: &Transition, now: Timestamp) -> Result<AlertCase> {
+        Ok(self.transition(t, now).await?.case)
+    }
+
+    /// [`Cases::transition_case`] as a [`Change`] that answers the state the case moved from too, so
+    /// that an audit record of the step ([`Change::audited`]) commits with it.
+    pub fn transition(&self, t: &Transition, now: Timestamp) -> Change<'_, TransitionedCase> {
         let t = t.clone();
-        self.db
-            .write(work(move |tx| {
-                Box::pin(async move { transition_case(tx, &t, now).await })
-            }))
-            .await
+        Change::new(
+            self.db,
+            work(move |tx| Box::pin(async move { transition_case(tx, &t, now).await })),
+        )
     }
 
     /// Cases in one of `of` whose escalation time has come, oldest first.

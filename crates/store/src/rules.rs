@@ -11,7 +11,7 @@ use crate::{Error, Result};
 /// The plain types are the model's (the steps between states are the rules').
 pub use tianshu_model::case::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
-    NewDelivery, Transition,
+    NewDelivery, Transition, TransitionedCase,
 };
 
 /// The error for a transition from a state it does not apply to.
