@@ -13,6 +13,7 @@ pub mod geo;
 mod ids;
 mod position;
 pub mod record;
+pub mod reference;
 mod registry;
 pub mod registry_file;
 mod time;

@@ -1,12 +1,13 @@
-//! Registry records and files (`unit,plate,phone,terminal_id,vehicle_class` as CSV, or a JSON array of objects with
-//! the same keys) and the checks every import makes before touching the database, so that a bad row is
-//! reported with its line and nothing is half-imported.
+//! The registry's records as imported and edited: registry files (`unit,plate,phone,terminal_id,
+//! vehicle_class` as CSV, or a JSON array of objects with the same keys), the checks every import makes
+//! before touching the database (so that a bad row is reported with its line and nothing is
+//! half-imported), and the one-record changes an administrator makes.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Phone, VehicleClass};
+use crate::{Edition, Phone, Timestamp, UnitId, VehicleClass, VehicleId};
 
 /// One row of a registry import (`unit,plate,phone,terminal_id,vehicle_class`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +23,92 @@ pub struct RegistryRecord {
     pub terminal_id: String,
     /// Vehicle class.
     pub vehicle_class: VehicleClass,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ImportSummary {
+    /// Units created.
+    pub units_created: u64,
+    /// Vehicles created or updated.
+    pub vehicles_upserted: u64,
+    /// Terminals created or updated.
+    pub terminals_upserted: u64,
+}
+
+/// A driver sign-in or sign-out (0x0702).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriverEvent {
+    /// The vehicle.
+    pub vehicle: VehicleId,
+    /// The terminal that reported it.
+    pub phone: Phone,
+    /// When the card was inserted or removed (terminal time).
+    pub time: Timestamp,
+    /// True for sign-in (card inserted), false for sign-out.
+    pub signed_in: bool,
+    /// Driver name, when read.
+    pub name: Option<String>,
+    /// Qualification certificate number, when read.
+    pub certificate: Option<String>,
+}
+
+/// Changes to a unit; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitChange {
+    /// New name.
+    pub name: Option<String>,
+    /// New parent (`Some(None)`: make it a root).
+    pub parent: Option<Option<UnitId>>,
+}
+
+/// Changes to a vehicle; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VehicleChange {
+    /// New plate.
+    pub plate: Option<String>,
+    /// New unit.
+    pub unit: Option<UnitId>,
+    /// New class.
+    pub class: Option<VehicleClass>,
+}
+
+/// A terminal to provision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTerminal {
+    /// Phone number in the JT/T 808 header.
+    pub phone: Phone,
+    /// Terminal id as the terminal will send it in 0x0100.
+    pub terminal_id: String,
+    /// The vehicle it is fitted to.
+    pub vehicle: Option<VehicleId>,
+    /// The edition it speaks, when known before it registers.
+    pub edition: Option<Edition>,
+}
+
+/// Changes to a terminal; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalChange {
+    /// New terminal id.
+    pub terminal_id: Option<String>,
+    /// New binding (`Some(None)`: unbind). A different vehicle clears the auth code.
+    pub vehicle: Option<Option<VehicleId>>,
+    /// Clear the auth code even without a rebinding: the terminal must register again.
+    pub reset_auth_code: bool,
+}
+
+/// The path of a unit placed below `parent_path` (or at the root).
+pub fn child_path(parent_path: Option<&str>, name: &str) -> String {
+    match parent_path {
+        Some(p) => format!("{p}/{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// What follows `old` in `path` when `path` is `old` or below it.
+pub fn below<'p>(path: &'p str, old: &str) -> Option<&'p str> {
+    path.strip_prefix(old)
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A record that cannot be imported; `line` is 1-based when the input came from a file.

@@ -14,42 +14,13 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
 use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
-pub use tianshu_model::registry_file::RegistryRecord;
+pub use tianshu_model::registry_file::{DriverEvent, ImportSummary, RegistryRecord};
 
 use crate::registry_file::{unit_path_segments, validate_records};
 use crate::sql::{Row, Tx, Value, params, work};
 use crate::{Error, Result, Store, parse_stored_phone};
-
-/// What an import changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ImportSummary {
-    /// Units created.
-    pub units_created: u64,
-    /// Vehicles created or updated.
-    pub vehicles_upserted: u64,
-    /// Terminals created or updated.
-    pub terminals_upserted: u64,
-}
-
-/// A driver sign-in or sign-out (0x0702).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DriverEvent {
-    /// The vehicle.
-    pub vehicle: VehicleId,
-    /// The terminal that reported it.
-    pub phone: Phone,
-    /// When the card was inserted or removed (terminal time).
-    pub time: Timestamp,
-    /// True for sign-in (card inserted), false for sign-out.
-    pub signed_in: bool,
-    /// Driver name, when read.
-    pub name: Option<String>,
-    /// Qualification certificate number, when read.
-    pub certificate: Option<String>,
-}
 
 /// The advisory-lock key that serialises registry writes other than a terminal's own registration
 /// ("tsregadm" in ASCII): two administrators moving units at once, or a move and an import, cannot

@@ -48,29 +48,13 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            max_batch_points: default_max_batch_points(),
-            max_batch_delay_ms: default_max_batch_delay_ms(),
-            queue_capacity_appends: default_queue_capacity_appends(),
-            fanout_capacity_batches: default_fanout_capacity_batches(),
-            max_commits_in_flight: default_max_commits_in_flight(),
+            max_batch_points: 5_000,
+            max_batch_delay_ms: 5,
+            queue_capacity_appends: 4_096,
+            fanout_capacity_batches: 1_024,
+            max_commits_in_flight: 2,
         }
     }
-}
-
-const fn default_max_batch_points() -> usize {
-    5_000
-}
-const fn default_max_batch_delay_ms() -> u64 {
-    5
-}
-const fn default_queue_capacity_appends() -> usize {
-    4_096
-}
-const fn default_max_commits_in_flight() -> usize {
-    2
-}
-const fn default_fanout_capacity_batches() -> usize {
-    1_024
 }
 
 /// One append waiting for the writer.

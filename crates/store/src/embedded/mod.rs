@@ -53,29 +53,13 @@ pub struct EmbeddedConfig {
 impl Default for EmbeddedConfig {
     fn default() -> Self {
         EmbeddedConfig {
-            busy_timeout_ms: default_busy_timeout_ms(),
-            max_idle_readers: default_max_idle_readers(),
-            compact_at_points: default_compact_at_points(),
-            compact_every_ms: default_compact_every_ms(),
-            writer_cache_kib: default_writer_cache_kib(),
+            busy_timeout_ms: 5_000,
+            max_idle_readers: 4,
+            compact_at_points: 100_000,
+            compact_every_ms: 2_000,
+            writer_cache_kib: 65_536,
         }
     }
-}
-
-const fn default_busy_timeout_ms() -> u64 {
-    5_000
-}
-const fn default_max_idle_readers() -> usize {
-    4
-}
-const fn default_compact_at_points() -> u64 {
-    100_000
-}
-const fn default_compact_every_ms() -> u64 {
-    2_000
-}
-const fn default_writer_cache_kib() -> u64 {
-    65_536
 }
 
 /// Work for the writer thread.

@@ -55,27 +55,14 @@ pub struct PostgresConfig {
 impl Default for PostgresConfig {
     fn default() -> Self {
         PostgresConfig {
-            pool_size: default_pool_size(),
-            connect_timeout_secs: default_connect_timeout_secs(),
-            partition_months_ahead: default_partition_months_ahead(),
+            pool_size: 8,
+            connect_timeout_secs: 5,
+            partition_months_ahead: 2,
             compress_after_days: None,
             retain_days: None,
-            latest_flush_ms: default_latest_flush_ms(),
+            latest_flush_ms: 1_000,
         }
     }
-}
-
-const fn default_pool_size() -> usize {
-    8
-}
-const fn default_connect_timeout_secs() -> u64 {
-    5
-}
-const fn default_partition_months_ahead() -> u32 {
-    2
-}
-const fn default_latest_flush_ms() -> u64 {
-    1_000
 }
 
 /// Serializes migrations among processes opening the same database at once.
