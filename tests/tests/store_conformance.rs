@@ -8,6 +8,8 @@ mod points;
 #[path = "store_conformance/reference.rs"]
 mod reference;
 mod store_support;
+#[path = "store_conformance/writer.rs"]
+mod writer;
 
 use futures::TryStreamExt;
 use points::{
@@ -27,6 +29,7 @@ use tianshu_model::{
 use tianshu_store::access::{Audit, AuditEntry, NewUser, Role, User, verify_stored_chain};
 use tianshu_store::registry_admin::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
 use tianshu_store::{DriverEvent, Error, RegistryRecord, Store, StoreConfig, parse_registry_csv};
+use writer::a_full_writer_queue_is_saturated_until_a_place_frees;
 
 fn t(secs: i64) -> Timestamp {
     Timestamp::from_secs(T0_SECS + secs)
@@ -652,6 +655,7 @@ macro_rules! conformance {
                 a_lagging_subscriber_loses_the_oldest_batches_and_counts_them,
                 url
             );
+            case!(a_full_writer_queue_is_saturated_until_a_place_frees, url);
         }
     };
 }

@@ -35,7 +35,7 @@ fn full(vehicle: i64, secs: i64) -> Position {
 }
 
 /// A point with only the required fields.
-fn sparse(vehicle: i64, secs: i64) -> Position {
+pub fn sparse(vehicle: i64, secs: i64) -> Position {
     Position {
         vehicle: VehicleId(vehicle),
         phone: Phone(13_800_138_000),
@@ -47,7 +47,7 @@ fn sparse(vehicle: i64, secs: i64) -> Position {
     }
 }
 
-async fn all_of(store: &Store, vehicle: i64) -> Vec<Position> {
+pub async fn all_of(store: &Store, vehicle: i64) -> Vec<Position> {
     store
         .track(VehicleId(vehicle), Timestamp(0), Timestamp(i64::MAX))
         .await
@@ -77,7 +77,7 @@ fn migrations_are_discovered_in_order() {
 }
 
 /// A registered vehicle (PostgreSQL keeps latest positions of registered vehicles only).
-async fn registered(store: &Store) -> i64 {
+pub async fn registered(store: &Store) -> i64 {
     let record = RegistryRecord {
         unit: "测试单位".into(),
         plate: "鄂B00001".into(),
@@ -244,7 +244,7 @@ async fn embedded_migration_0004_converts_stored_points() {
     assert_eq!(rec, packed(&full(7, 0)), "the migration packs as the store does");
 }
 
-async fn connect(url: &str) -> tokio_postgres::Client {
+pub async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     client
