@@ -295,33 +295,18 @@ impl<'a> Access<'a> {
 
     /// Moves a session's expiry forward (it was used); never backward.
     pub async fn touch_session(&self, token_hash: &str, expires: Timestamp) -> Result<()> {
-        let token_hash = token_hash.to_string();
+        let sql = "UPDATE access_sessions SET expires_ms = CASE WHEN expires_ms < $2 THEN $2 ELSE expires_ms END \
+                   WHERE token_hash = $1";
         self.db
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    tx.execute(
-                        "UPDATE access_sessions SET expires_ms = CASE WHEN expires_ms < $2 THEN $2 ELSE expires_ms END \
-                         WHERE token_hash = $1",
-                        params![token_hash, expires],
-                    )
-                    .await
-                    .map(drop)
-                })
-            }))
+            .execute(sql, vec![token_hash.into(), expires.into()])
             .await
+            .map(drop)
     }
 
     /// Ends a session; false when there was none.
     pub async fn delete_session(&self, token_hash: &str) -> Result<bool> {
-        let token_hash = token_hash.to_string();
-        self.db
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    let sql = "DELETE FROM access_sessions WHERE token_hash = $1";
-                    Ok(tx.execute(sql, params![token_hash]).await? > 0)
-                })
-            }))
-            .await
+        let sql = "DELETE FROM access_sessions WHERE token_hash = $1";
+        Ok(self.db.execute(sql, vec![token_hash.into()]).await? > 0)
     }
 
     /// Chains and stores one audit entry, serialised against every other writer of the chain.
@@ -336,18 +321,9 @@ impl<'a> Access<'a> {
 
     /// Up to `limit` records with `seq > after`, in `seq` order.
     pub async fn audit(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>> {
+        let sql = format!("SELECT {AUDIT_COLS} FROM access_audit WHERE seq > $1 ORDER BY seq LIMIT $2");
         self.db
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let sql =
-                        format!("SELECT {AUDIT_COLS} FROM access_audit WHERE seq > $1 ORDER BY seq LIMIT $2");
-                    tx.query(&sql, params![after, limit])
-                        .await?
-                        .iter()
-                        .map(to_audit)
-                        .collect()
-                })
-            }))
+            .rows(sql, vec![after.into(), limit.into()], to_audit)
             .await
     }
 }

@@ -265,9 +265,8 @@ impl Cases<'_> {
 
     /// One case.
     pub async fn case(&self, id: i64) -> Result<Option<AlertCase>> {
-        self.db
-            .read(work(move |tx| Box::pin(async move { load_case(tx, id).await })))
-            .await
+        let sql = format!("SELECT {CASE_COLS} FROM alert_cases WHERE id = $1");
+        self.db.row(sql, vec![id.into()], to_case).await
     }
 
     /// Cases matching a filter, newest first.
@@ -334,16 +333,12 @@ impl Cases<'_> {
 
     /// Pending deliveries whose attempt is due, oldest first.
     pub async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLS} FROM alert_outbox WHERE state = 'pending' AND next_attempt_ms <= $1 \
+             ORDER BY next_attempt_ms, id LIMIT $2"
+        );
         self.db
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let sql = format!(
-                        "SELECT {DELIVERY_COLS} FROM alert_outbox WHERE state = 'pending' AND next_attempt_ms <= $1 \
-                         ORDER BY next_attempt_ms, id LIMIT $2"
-                    );
-                    tx.query(&sql, params![now, limit]).await?.iter().map(to_delivery).collect()
-                })
-            }))
+            .rows(sql, vec![now.into(), limit.into()], to_delivery)
             .await
     }
 
@@ -364,16 +359,10 @@ impl Cases<'_> {
                 vec![id.into(), error.into()],
             ),
         };
-        self.db
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    match tx.execute(sql, &args).await? {
-                        0 => Err(Error::NotFound(format!("delivery {id}"))),
-                        _ => Ok(()),
-                    }
-                })
-            }))
-            .await
+        match self.db.execute(sql, args).await? {
+            0 => Err(Error::NotFound(format!("delivery {id}"))),
+            _ => Ok(()),
+        }
     }
 
     /// The deliveries of one case, in order.

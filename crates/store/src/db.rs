@@ -51,6 +51,14 @@ impl Db {
         .await
     }
 
+    /// Runs one statement in its own write transaction; how many rows it changed.
+    pub(crate) async fn execute(&self, sql: &'static str, params: Vec<Value>) -> Result<u64> {
+        self.write(work(move |tx| {
+            Box::pin(async move { tx.execute(sql, &params).await })
+        }))
+        .await
+    }
+
     /// Runs a change and, when `audit` is given, appends its audit record in the same transaction.
     pub(crate) async fn change<R: Send + Sync + 'static>(
         &self,

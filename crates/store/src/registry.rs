@@ -212,49 +212,29 @@ impl Store {
         auth_code_hash: &str,
         imei: Option<&str>,
     ) -> Result<()> {
-        let (hash, imei) = (auth_code_hash.to_string(), imei.map(str::to_string));
-        self.db()
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    let n = tx
-                        .execute(
-                            "UPDATE terminals SET edition = $2, auth_code_hash = $3, imei = COALESCE($4, imei) \
-                             WHERE phone = $1",
-                            params![phone.to_string(), edition.as_str(), hash, imei],
-                        )
-                        .await?;
-                    if n == 0 {
-                        return Err(Error::NotFound(format!("terminal {phone}")));
-                    }
-                    Ok(())
-                })
-            }))
-            .await
+        let sql = "UPDATE terminals SET edition = $2, auth_code_hash = $3, imei = COALESCE($4, imei) \
+                   WHERE phone = $1";
+        let args = params![phone.to_string(), edition.as_str(), auth_code_hash, imei].to_vec();
+        match self.db().execute(sql, args).await? {
+            0 => Err(Error::NotFound(format!("terminal {phone}"))),
+            _ => Ok(()),
+        }
     }
 
     /// Stores a driver sign-in or sign-out (idempotent on vehicle, time and direction).
     pub async fn append_driver_event(&self, event: &DriverEvent) -> Result<()> {
+        let sql = "INSERT INTO driver_events (vehicle, phone, time, signed_in, name, certificate) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
         let e = event.clone();
-        self.db()
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    tx.execute(
-                        "INSERT INTO driver_events (vehicle, phone, time, signed_in, name, certificate) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                        params![
-                            e.vehicle.0,
-                            e.phone.to_string(),
-                            e.time,
-                            e.signed_in,
-                            e.name,
-                            e.certificate
-                        ],
-                    )
-                    .await
-                    .map(drop)
-                })
-            }))
-            .await
+        let args = params![
+            e.vehicle.0,
+            e.phone.to_string(),
+            e.time,
+            e.signed_in,
+            e.name,
+            e.certificate
+        ];
+        self.db().execute(sql, args.to_vec()).await.map(drop)
     }
 
     /// Driver events of one vehicle with `from <= time < to`, in time order.
@@ -264,29 +244,19 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<DriverEvent>> {
-        self.db()
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    tx.query(
-                        "SELECT phone, time, signed_in, name, certificate FROM driver_events \
-                         WHERE vehicle = $1 AND time >= $2 AND time < $3 ORDER BY time, signed_in",
-                        params![vehicle.0, from, to],
-                    )
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        Ok(DriverEvent {
-                            vehicle,
-                            phone: parse_stored_phone(&r.text(0)?)?,
-                            time: Timestamp(r.int(1)?),
-                            signed_in: r.bool(2)?,
-                            name: r.opt_text(3)?,
-                            certificate: r.opt_text(4)?,
-                        })
-                    })
-                    .collect()
-                })
-            }))
-            .await
+        let sql = "SELECT vehicle, phone, time, signed_in, name, certificate FROM driver_events \
+                   WHERE vehicle = $1 AND time >= $2 AND time < $3 ORDER BY time, signed_in";
+        let to_event = |r: &Row| {
+            Ok(DriverEvent {
+                vehicle: VehicleId(r.int(0)?),
+                phone: parse_stored_phone(&r.text(1)?)?,
+                time: Timestamp(r.int(2)?),
+                signed_in: r.bool(3)?,
+                name: r.opt_text(4)?,
+                certificate: r.opt_text(5)?,
+            })
+        };
+        let args = vec![vehicle.0.into(), from.into(), to.into()];
+        self.db().rows(sql.into(), args, to_event).await
     }
 }
