@@ -14,6 +14,7 @@ mod writer;
 use futures::TryStreamExt;
 use points::{
     a_lagging_subscriber_loses_the_oldest_batches_and_counts_them, appends_are_idempotent_and_survive_reopen,
+    points_on_both_sides_of_a_month_boundary_are_stored,
 };
 use reference::{
     calendars_are_replaced_by_year, case_transitions_are_compare_and_set_and_the_outbox_retries,
@@ -649,6 +650,7 @@ macro_rules! conformance {
             case!(case_transitions_are_compare_and_set_and_the_outbox_retries);
 
             case!(users_and_a_chained_audit_log);
+            case!(points_on_both_sides_of_a_month_boundary_are_stored);
             case!(migrations_apply_from_empty_and_rerun_as_a_no_op, url);
             case!(appends_are_idempotent_and_survive_reopen, url);
             case!(

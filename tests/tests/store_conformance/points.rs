@@ -119,6 +119,34 @@ pub async fn appends_are_idempotent_and_survive_reopen(store: Store, url: String
     assert_eq!(store.applied_migrations().await.unwrap(), all);
 }
 
+/// A point in the last millisecond of a month and one in the first of the next (PostgreSQL stores them
+/// in two monthly partitions, created when first needed), in a month long past.
+pub async fn points_on_both_sides_of_a_month_boundary_are_stored(store: Store) {
+    let february = 1_738_368_000_000; // 2025-02-01T00:00:00Z
+    let at = |ms: i64| Position {
+        fix_time: Timestamp(ms),
+        recv_time: Timestamp(ms),
+        ..sparse(1, 0)
+    };
+    let points = [at(february - 1), at(february)];
+    assert_eq!(store.append_points(&points).await.unwrap().inserted, 2);
+    assert_eq!(all_of(&store, 1).await, points);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_url_s_password_stays_out_of_its_errors() {
+    let refused = Store::open("postgres://tianshu:secret@127.0.0.1:1/tianshu").await;
+    let Err(e) = refused else {
+        panic!("nothing listens on port 1")
+    };
+    let message = e.to_string();
+    assert!(
+        message.contains("postgres://tianshu:***@127.0.0.1:1/tianshu"),
+        "{message}"
+    );
+    assert!(!message.contains("secret"), "{message}");
+}
+
 pub async fn a_lagging_subscriber_loses_the_oldest_batches_and_counts_them(store: Store, url: String) {
     drop(store);
     let mut config = StoreConfig::default();

@@ -396,20 +396,3 @@ async fn apply_migrations(client: &mut deadpool_postgres::Object, migrations: &[
     unlock.map_err(fail(0))?;
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_and_redaction() {
-        let t = crate::Timestamp::parse_rfc3339("2026-11-30T23:59:59Z").unwrap_or_default();
-        assert_eq!(month_of(t.0), 2026 * 12 + 10);
-        assert_eq!(month_of(t.0 + 1000), 2026 * 12 + 11);
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-    }
-}

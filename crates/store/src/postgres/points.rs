@@ -551,46 +551,28 @@ impl Backend for PostgresBackend {
 
 #[cfg(test)]
 mod tests {
-    use tianshu_model::{AlarmFlags, Phone, PositionSource, StatusFlags};
+    use tianshu_model::Phone;
 
     use super::*;
 
-    fn full(vehicle: i64, secs: i64) -> Position {
+    /// A point of vehicle 7 whose record's length follows its phone number's.
+    fn point(secs: i64, phone: u128) -> Position {
         Position {
-            vehicle: VehicleId(vehicle),
-            phone: Phone(99_999_999_999_999_999_999),
+            vehicle: VehicleId(7),
+            phone: Phone(phone),
             fix_time: Timestamp::from_secs(1_793_491_200 + secs),
-            recv_time: Timestamp(1_793_491_200_123 + secs * 1000),
-            lat_e6: -33_865_143,
-            lon_e6: 151_209_900,
-            altitude_m: -420,
-            speed_dkmh: u16::MAX,
-            course_deg: 359,
-            alarm: AlarmFlags(u32::MAX),
-            status: StatusFlags(0x8000_0003),
-            mileage_dkm: Some(u32::MAX),
-            fuel_dl: Some(65_535),
-            satellites: Some(0),
-            rssi: Some(255),
-            source: PositionSource::Backfill,
-        }
-    }
-
-    fn sparse(vehicle: i64, secs: i64) -> Position {
-        Position {
-            vehicle: VehicleId(vehicle),
-            phone: Phone(13_800_138_000),
-            fix_time: Timestamp::from_secs(1_793_491_200 + secs),
-            recv_time: Timestamp::from_secs(1_793_491_200 + secs),
-            lat_e6: 30_200_000,
-            lon_e6: 115_040_000,
+            mileage_dkm: Some(secs as u32),
             ..Default::default()
         }
     }
 
     #[test]
     fn copy_rows_parse_whatever_the_chunking() {
-        let points = [full(7, 0), sparse(7, 10), full(7, 20)];
+        let points = [
+            point(0, 99_999_999_999_999_999_999),
+            point(10, 1),
+            point(20, 13_800_138_000),
+        ];
         let staged: Vec<Staged> = points
             .iter()
             .enumerate()
