@@ -193,19 +193,24 @@ async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Res
     Ok(TransitionedCase { before, case })
 }
 
+/// Appends `values` to `args` and returns their placeholders, `$n, $m...`.
+fn placeholders(values: Vec<Value>, args: &mut Vec<Value>) -> String {
+    let marks: Vec<String> = values
+        .into_iter()
+        .map(|v| {
+            args.push(v);
+            format!("${}", args.len())
+        })
+        .collect();
+    marks.join(", ")
+}
+
 /// `WHERE ...` of a case filter, with its parameters (`None`: the filter matches nothing).
 fn case_filter_sql(f: &CaseFilter) -> Option<(String, Vec<Value>)> {
     let mut wh: Vec<String> = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let mut list = |column: &str, values: Vec<Value>, args: &mut Vec<Value>| {
-        let marks: Vec<String> = values
-            .into_iter()
-            .map(|v| {
-                args.push(v);
-                format!("${}", args.len())
-            })
-            .collect();
-        wh.push(format!("{column} IN ({})", marks.join(", ")));
+        wh.push(format!("{column} IN ({})", placeholders(values, args)));
     };
     if !f.states.is_empty() {
         list(
@@ -316,17 +321,10 @@ impl Cases<'_> {
             return Ok(Vec::new());
         }
         let mut args: Vec<Value> = vec![now.into(), limit.into()];
-        let marks: Vec<String> = of
-            .iter()
-            .map(|s| {
-                args.push(s.as_str().into());
-                format!("${}", args.len())
-            })
-            .collect();
+        let states = placeholders(of.iter().map(|s| s.as_str().into()).collect(), &mut args);
         let sql = format!(
-            "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ({}) AND escalate_ms IS NOT NULL \
-             AND escalate_ms <= $1 ORDER BY escalate_ms LIMIT $2",
-            marks.join(", ")
+            "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ({states}) AND escalate_ms IS NOT NULL \
+             AND escalate_ms <= $1 ORDER BY escalate_ms LIMIT $2"
         );
         self.db.rows(sql, args, to_case).await
     }
