@@ -38,17 +38,15 @@ impl Db {
         .await
     }
 
-    /// The first row `sql` returns with `params`, decoded; `None` when there is none.
+    /// The first row `sql` returns with `params`, decoded; `None` when there is none (for lookups by
+    /// a key: every row is read and decoded).
     pub(crate) async fn row<T: Send + 'static>(
         &self,
         sql: String,
         params: Vec<Value>,
         decode: fn(&Row) -> Result<T>,
     ) -> Result<Option<T>> {
-        self.read(work(move |tx| {
-            Box::pin(async move { tx.opt(&sql, &params).await?.as_ref().map(decode).transpose() })
-        }))
-        .await
+        Ok(self.rows(sql, params, decode).await?.into_iter().next())
     }
 
     /// Runs one statement in its own write transaction; how many rows it changed.

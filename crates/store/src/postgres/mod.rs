@@ -203,7 +203,7 @@ impl PostgresBackend {
 
     async fn apply_timescale_policies(&self, config: &PostgresConfig) -> Result<()> {
         let client = self.client().await?;
-        if let Some(days) = config.compress_after_days {
+        if config.compress_after_days.is_some() {
             client
                 .batch_execute(
                     "ALTER TABLE points SET (timescaledb.compress, timescaledb.compress_segmentby = 'vehicle', \
@@ -211,22 +211,15 @@ impl PostgresBackend {
                 )
                 .await
                 .map_err(pg_error)?;
-            client
-                .execute(
-                    "SELECT add_compression_policy('points', make_interval(days => $1), if_not_exists => true)",
-                    &[&(days as i32)],
-                )
-                .await
-                .map_err(pg_error)?;
         }
-        if let Some(days) = config.retain_days {
-            client
-                .execute(
-                    "SELECT add_retention_policy('points', make_interval(days => $1), if_not_exists => true)",
-                    &[&(days as i32)],
-                )
-                .await
-                .map_err(pg_error)?;
+        let policies = [
+            ("add_compression_policy", config.compress_after_days),
+            ("add_retention_policy", config.retain_days),
+        ];
+        for (policy, days) in policies {
+            let Some(days) = days else { continue };
+            let sql = format!("SELECT {policy}('points', make_interval(days => $1), if_not_exists => true)");
+            client.execute(&sql, &[&(days as i32)]).await.map_err(pg_error)?;
         }
         Ok(())
     }
