@@ -32,7 +32,7 @@ fn main() {
         }
         found.sort();
         writeln!(code, "/// The {dir} migrations, in version order.").ok();
-        writeln!(code, "pub(crate) const {constant}: &[Migration] = &[").ok();
+        writeln!(code, "pub const {constant}: &[Migration] = &[").ok();
         for (version, name, file) in found {
             writeln!(
                 code,

@@ -10,7 +10,8 @@ use tianshu_api::{ApiConfig, ApiState, LiveHub};
 use tianshu_model::{Position, UnitId, Vehicle, VehicleId};
 use tianshu_rules::workflow;
 use tianshu_store::Store;
-use tianshu_store::access::{NewUser, Role};
+use tianshu_store::access::{Audit, NewUser, Role};
+use tianshu_store::rules::TransitionedCase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -40,7 +41,13 @@ impl CaseBook for MemoryCases {
         let all = self.0.lock().map_err(|e| CaseError::Unavailable(e.to_string()))?;
         Ok(all.iter().find(|c| c.id == id).cloned())
     }
-    async fn apply(&self, id: &str, action: &CaseAction, _actor: &str) -> Result<CaseView, CaseError> {
+    async fn apply(
+        &self,
+        id: &str,
+        action: &CaseAction,
+        _actor: &str,
+        _audit: &mut Option<Audit<TransitionedCase>>,
+    ) -> Result<CaseView, CaseError> {
         let mut all = self.0.lock().map_err(|e| CaseError::Unavailable(e.to_string()))?;
         let c = all
             .iter_mut()

@@ -2,14 +2,16 @@
 //! binary on both backends: while the audit log refuses every append (a trigger, added behind the
 //! server's back), creating a unit, a vehicle, a terminal or a user fails and leaves nothing behind, and
 //! a deletion leaves the record in place; once the log accepts again, the same requests succeed and
-//! each change is named by exactly one audit record.
+//! each change is named by exactly one audit record. An alert case's action is no different: refused
+//! with its record, the case stays where it was.
 
 use std::net::SocketAddr;
 
 use tianshu_e2e::api::{PASSWORD, Scratch, http};
-use tianshu_model::{Phone, UnitId, VehicleClass};
+use tianshu_model::{Phone, Timestamp, UnitId, VehicleClass, VehicleId};
 use tianshu_store::Store;
 use tianshu_store::access::{NewUser, Role};
+use tianshu_store::rules::{CaseState, NewCase};
 
 /// The unit, vehicle and terminal the test creates through the API, besides its user `wang`.
 const UNIT: &str = "市委办公室";
@@ -112,6 +114,62 @@ async fn login(addr: SocketAddr) -> String {
     cookie.split(';').next().expect("a cookie pair").to_string()
 }
 
+/// Records an open case of `vehicle` in `unit` and returns its id.
+async fn open_case(store: &Store, vehicle: VehicleId, unit: UnitId) -> i64 {
+    let case = NewCase {
+        vehicle,
+        unit,
+        rule: "off_hours".into(),
+        start: Timestamp::from_secs(1_795_737_600),
+        end: None,
+        severity: "warning".into(),
+        late: false,
+        reasoning: "after working hours".into(),
+        reasoning_zh: "非工作时间".into(),
+        episode: serde_json::json!({}),
+        escalate_at: None,
+    };
+    let now = Timestamp::from_secs(1_795_737_700);
+    let (id, _) = store.cases().record_case(&case, &[], now).await.expect("a case");
+    id
+}
+
+/// A case action while the audit log refuses fails and leaves the case as it was; once the log accepts,
+/// the action moves the case and is named by one record with the states it moved between.
+async fn a_case_action_commits_with_its_audit_record(
+    (scratch, store): (&Scratch, &Store),
+    server: SocketAddr,
+    c: Option<&str>,
+) {
+    let car = store.vehicle_by_plate("鄂B20001").await.expect("a vehicle");
+    let car = car.expect("the vehicle the test registered");
+    let id = open_case(store, car.id, car.unit).await;
+    let path = format!("/api/cases/{id}/actions");
+    let body = Some(r#"{"action":"acknowledge"}"#);
+    let state = || async {
+        store
+            .cases()
+            .case(id)
+            .await
+            .expect("a case")
+            .expect("the case")
+            .state
+    };
+
+    refuse_audit(scratch, true).await;
+    let r = http(server, "POST", &path, c, body).await;
+    assert_eq!(r.status, 503, "an action while the audit log refuses: {}", r.body);
+    assert_eq!(state().await, CaseState::Open, "a refused action moves nothing");
+    let detail = format!("case {id}: open -> acknowledged");
+    assert_eq!(records(store, "case.acknowledge", &detail).await, 0);
+
+    refuse_audit(scratch, false).await;
+    let r = http(server, "POST", &path, c, body).await;
+    assert_eq!(r.status, 200, "an action: {}", r.body);
+    assert_eq!(state().await, CaseState::Acknowledged);
+    assert_eq!(records(store, "case.acknowledge", &detail).await, 1);
+}
+
 async fn a_change_commits_with_its_audit_record(scratch: Scratch) {
     let store = Store::open(&scratch.url()).await.expect("opening the store");
     let hash = tianshu_api::hash_password(PASSWORD).expect("a hash");
@@ -177,6 +235,7 @@ async fn a_change_commits_with_its_audit_record(scratch: Scratch) {
     assert!(!stored(&store).await[2]);
     let detail = format!("terminal {PHONE}");
     assert_eq!(records(&store, "terminal.delete", &detail).await, 1);
+    a_case_action_commits_with_its_audit_record((&scratch, &store), server.http, c).await;
     let chain = tianshu_store::access::verify_stored_chain(store.access()).await;
     assert!(chain.expect("reading the chain").is_ok(), "the chain is intact");
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,11 +3,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "store_conformance/points.rs"]
+mod points;
 #[path = "store_conformance/reference.rs"]
 mod reference;
 mod store_support;
+#[path = "store_conformance/writer.rs"]
+mod writer;
 
 use futures::TryStreamExt;
+use points::{
+    a_lagging_subscriber_loses_the_oldest_batches_and_counts_them, appends_are_idempotent_and_survive_reopen,
+    points_on_both_sides_of_a_month_boundary_are_stored,
+};
 use reference::{
     calendars_are_replaced_by_year, case_transitions_are_compare_and_set_and_the_outbox_retries,
     cases_are_one_per_episode_and_listed_by_filter, geofences_are_imported_and_edited_one_by_one,
@@ -22,6 +30,7 @@ use tianshu_model::{
 use tianshu_store::access::{Audit, AuditEntry, NewUser, Role, User, verify_stored_chain};
 use tianshu_store::registry_admin::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
 use tianshu_store::{DriverEvent, Error, RegistryRecord, Store, StoreConfig, parse_registry_csv};
+use writer::a_full_writer_queue_is_saturated_until_a_place_frees;
 
 fn t(secs: i64) -> Timestamp {
     Timestamp::from_secs(T0_SECS + secs)
@@ -530,6 +539,37 @@ async fn an_audited_edit_commits_its_record_and_a_refused_one_none(store: Store)
     assert_eq!(verify_stored_chain(store.access()).await.unwrap(), Ok(2));
 }
 
+async fn users_and_a_chained_audit_log(store: Store) {
+    let a = store.access();
+    let nu = NewUser {
+        username: "wang".into(),
+        role: Role::Supervisor,
+        unit: Some(UnitId(3)),
+        password_hash: "x".into(),
+    };
+    let u = a.create_user(&nu).await.unwrap();
+    assert_eq!(u.role, Role::Supervisor);
+    assert!(a.create_user(&nu).await.is_err(), "usernames are unique");
+    assert_eq!(
+        a.user_by_name("wang").await.unwrap().unwrap().unit,
+        Some(UnitId(3))
+    );
+    for i in 0..5 {
+        let e = AuditEntry {
+            actor: "wang".into(),
+            action: "replay".into(),
+            rows: i,
+            ..Default::default()
+        };
+        let r = a.append_audit(t(i as i64), &e).await.unwrap();
+        assert_eq!(r.seq, i as i64 + 1);
+    }
+    assert_eq!(verify_stored_chain(a).await.unwrap(), Ok(5));
+    a.delete_user("wang").await.unwrap();
+    assert!(matches!(a.delete_user("wang").await, Err(Error::NotFound(_))));
+    assert!(a.users().await.unwrap().is_empty());
+}
+
 async fn migrations_apply_from_empty_and_rerun_as_a_no_op(store: Store, url: String) {
     let applied = store.applied_migrations().await.unwrap();
     assert!(applied.starts_with(&[1, 2]), "{applied:?}");
@@ -551,6 +591,10 @@ async fn an_impossible_fix_time_fails_only_its_own_append(store: Store) {
     let (good, bad) = tokio::join!(store.append_points(&good_batch), store.append_points(&bad_batch));
     assert_eq!(good.unwrap().inserted, 1);
     assert!(matches!(bad, Err(Error::Invalid { .. })), "{bad:?}");
+    assert!(
+        bad.is_err_and(|e| !e.is_transient()),
+        "a point out of range is permanent"
+    );
     assert!(track(&store, 1, 0, 10).await.is_empty());
     let far = Position {
         fix_time: Timestamp::from_secs(40_000_000_000),
@@ -572,6 +616,14 @@ macro_rules! conformance {
                         let scratch: Scratch = $scratch(stringify!($name)).await;
                         let store = Store::open_with(&scratch.url(), &$config).await.unwrap();
                         super::$name(store).await;
+                    }
+                };
+                ($name:ident, url) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let scratch: Scratch = $scratch(stringify!($name)).await;
+                        let store = Store::open_with(&scratch.url(), &$config).await.unwrap();
+                        super::$name(store, scratch.url()).await;
                     }
                 };
             }
@@ -597,12 +649,15 @@ macro_rules! conformance {
             case!(cases_are_one_per_episode_and_listed_by_filter);
             case!(case_transitions_are_compare_and_set_and_the_outbox_retries);
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn migrations_apply_from_empty_and_rerun_as_a_no_op() {
-                let scratch: Scratch = $scratch("migrations").await;
-                let store = Store::open_with(&scratch.url(), &$config).await.unwrap();
-                super::migrations_apply_from_empty_and_rerun_as_a_no_op(store, scratch.url()).await;
-            }
+            case!(users_and_a_chained_audit_log);
+            case!(points_on_both_sides_of_a_month_boundary_are_stored);
+            case!(migrations_apply_from_empty_and_rerun_as_a_no_op, url);
+            case!(appends_are_idempotent_and_survive_reopen, url);
+            case!(
+                a_lagging_subscriber_loses_the_oldest_batches_and_counts_them,
+                url
+            );
+            case!(a_full_writer_queue_is_saturated_until_a_place_frees, url);
         }
     };
 }

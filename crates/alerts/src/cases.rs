@@ -8,7 +8,8 @@
 
 use tianshu_model::Timestamp;
 use tianshu_store::Store;
-use tianshu_store::rules::{AlertCase, CaseEvent, CaseFilter, Delivery, Transition};
+use tianshu_store::access::Audit;
+use tianshu_store::rules::{AlertCase, CaseEvent, CaseFilter, Delivery, Transition, TransitionedCase};
 
 use crate::Error;
 use crate::config::AlertsConfig;
@@ -54,6 +55,43 @@ pub async fn apply_action(
     note: &str,
     now: Timestamp,
 ) -> Result<AlertCase, Error> {
+    let step = Step {
+        id,
+        action,
+        actor,
+        note,
+    };
+    Ok(apply_audited_action(store, config, step, now, None).await?.case)
+}
+
+/// A person's step on a case: which case, which step, who, and their note.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    /// The case.
+    pub id: i64,
+    /// The step.
+    pub action: CaseAction,
+    /// Who takes it.
+    pub actor: &'a str,
+    /// The explanation, the verification note, the reason.
+    pub note: &'a str,
+}
+
+/// [`apply_action`] with the record of the step in the audit log (completed from the case as moved, and
+/// the state it moved from), written in the transition's transaction: both commit or neither does.
+pub async fn apply_audited_action(
+    store: &Store,
+    config: &AlertsConfig,
+    step: Step<'_>,
+    now: Timestamp,
+    audit: Option<Audit<TransitionedCase>>,
+) -> Result<TransitionedCase, Error> {
+    let Step {
+        id,
+        action,
+        actor,
+        note,
+    } = step;
     if actor.trim().is_empty() {
         return Err(Error::Invalid(vec!["the actor is required".into()]));
     }
@@ -96,5 +134,5 @@ pub async fn apply_action(
         escalate_at,
         deliveries,
     };
-    Ok(store.cases().transition_case(&t, now).await?)
+    Ok(store.cases().transition(&t, now).audited(audit).await?)
 }

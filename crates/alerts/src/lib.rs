@@ -16,7 +16,7 @@ pub mod notify;
 pub mod reference;
 pub mod runtime;
 
-pub use cases::{CaseAction, CaseDetail, apply_action, case_detail, list_cases};
+pub use cases::{CaseAction, CaseDetail, Step, apply_action, apply_audited_action, case_detail, list_cases};
 pub use config::AlertsConfig;
 pub use notify::Notice;
 pub use runtime::{AlertsHandle, start, start_following};

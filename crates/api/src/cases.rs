@@ -10,6 +10,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{UnitId, VehicleId};
+use tianshu_store::access::Audit;
+use tianshu_store::rules::TransitionedCase;
 
 use crate::error::ApiError;
 use crate::extract::retagged;
@@ -139,8 +141,17 @@ pub trait CaseBook: Send + Sync + 'static {
     async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseView>, CaseError>;
     /// One case.
     async fn get(&self, id: &str) -> Result<Option<CaseView>, CaseError>;
-    /// Applies an action by `actor` and returns the case after it.
-    async fn apply(&self, id: &str, action: &CaseAction, actor: &str) -> Result<CaseView, CaseError>;
+    /// Applies an action by `actor` and returns the case after it. A book that stores its cases takes
+    /// `audit` (completed from the case as moved and the state it moved from) into the step's own
+    /// transaction, so that both commit or neither does; one that does not leaves it, and the API writes
+    /// it after the step.
+    async fn apply(
+        &self,
+        id: &str,
+        action: &CaseAction,
+        actor: &str,
+        audit: &mut Option<Audit<TransitionedCase>>,
+    ) -> Result<CaseView, CaseError>;
 }
 
 /// No alerts engine in this process: no cases.
@@ -155,7 +166,13 @@ impl CaseBook for NoCases {
     async fn get(&self, _: &str) -> Result<Option<CaseView>, CaseError> {
         Ok(None)
     }
-    async fn apply(&self, id: &str, _: &CaseAction, _: &str) -> Result<CaseView, CaseError> {
+    async fn apply(
+        &self,
+        id: &str,
+        _: &CaseAction,
+        _: &str,
+        _: &mut Option<Audit<TransitionedCase>>,
+    ) -> Result<CaseView, CaseError> {
         Err(CaseError::NotFound(id.to_string()))
     }
 }

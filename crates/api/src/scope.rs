@@ -10,8 +10,9 @@
 use std::collections::{HashMap, HashSet};
 
 use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleId};
-use tianshu_store::access::Role;
+use tianshu_store::access::{Audit, Role};
 use tianshu_store::reference::StoredOrder;
+use tianshu_store::rules::TransitionedCase;
 use tianshu_store::{DriverEvent, TrackStream};
 
 use crate::ApiState;
@@ -253,10 +254,17 @@ impl Scoped {
         }
     }
 
-    /// Applies the caller's action to a case in scope; the case before and after it.
-    pub async fn act_on_case(&self, id: &str, action: &CaseAction) -> ApiResult<(CaseView, CaseView)> {
+    /// Applies the caller's action to a case in scope, with `audit` in the step's transaction where the
+    /// case book has one (see [`crate::cases::CaseBook::apply`]); the case before and after it.
+    pub async fn act_on_case(
+        &self,
+        id: &str,
+        action: &CaseAction,
+        audit: &mut Option<Audit<TransitionedCase>>,
+    ) -> ApiResult<(CaseView, CaseView)> {
         let before = self.case(id).await?;
-        let after = self.state.cases().apply(id, action, &self.who.username).await?;
+        let username = &self.who.username;
+        let after = self.state.cases().apply(id, action, username, audit).await?;
         Ok((before, after))
     }
 

@@ -1,18 +1,24 @@
 //! Tianshu's shared domain types.
 //!
-//! Everything here is plain data: identifiers, instants, positions, the JT/T 808 alarm and status
-//! words, and the states of an alert case. No I/O, no clock: the crates above decide where data comes from and when "now" is.
+//! Everything here is plain data and pure functions: identifiers, instants, positions and their packed
+//! stored form, the JT/T 808 alarm and status words, alert cases and their transitions, registry
+//! records and files, the rules' stored reference rows, roles, users and the audit log's hash chain.
+//! No I/O, no clock: the crates above decide where data comes from and when "now" is.
 //! Positions keep the protocol's integer units (micro-degrees, 0.1 km/h) so that a point stored and
 //! read back is bit-for-bit the point the terminal sent.
 #![deny(missing_docs)]
 
-mod case;
+pub mod access;
+pub mod case;
 mod flags;
 pub mod geo;
 mod ids;
 mod position;
+pub mod record;
 mod redact;
+pub mod reference;
 mod registry;
+pub mod registry_file;
 mod time;
 
 pub use case::CaseState;

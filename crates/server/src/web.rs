@@ -158,11 +158,19 @@ impl CaseBook for AlertCases {
         id: &str,
         action: &tianshu_api::cases::CaseAction,
         actor: &str,
+        audit: &mut Option<tianshu_store::access::Audit<tianshu_store::rules::TransitionedCase>>,
     ) -> Result<CaseView, CaseError> {
         let num: i64 = id.parse().map_err(|_| CaseError::NotFound(id.to_string()))?;
-        let (step, note) = action.step();
+        let (action, note) = action.step();
         let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-        tianshu_alerts::apply_action(&self.store, &self.config, num, step, actor, note, now)
+        let step = tianshu_alerts::Step {
+            id: num,
+            action,
+            actor,
+            note,
+        };
+        // The step and its audit record commit in one transaction.
+        tianshu_alerts::apply_audited_action(&self.store, &self.config, step, now, audit.take())
             .await
             .map_err(case_error)?;
         self.get(id)

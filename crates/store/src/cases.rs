@@ -8,10 +8,10 @@
 
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 
-use crate::db::Db;
+use crate::db::{Change, Db};
 use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
-    NewDelivery, Transition, parse_json, parse_state, wrong_state,
+    NewDelivery, Transition, TransitionedCase, parse_json, parse_state, wrong_state,
 };
 use crate::sql::{Row, Tx, Value, params, work};
 use crate::{Error, Result, Store};
@@ -163,7 +163,7 @@ async fn record_case(
     Ok((id, true))
 }
 
-async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Result<AlertCase> {
+async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Result<TransitionedCase> {
     let lock = tx.row_lock();
     let state = tx
         .opt(
@@ -173,9 +173,9 @@ async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Res
         .await?
         .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))?
         .text(0)?;
-    if !t.from.iter().any(|s| s.as_str() == state) {
+    let Some(before) = t.from.iter().copied().find(|s| s.as_str() == state) else {
         return Err(wrong_state(t.case_id, &state, t));
-    }
+    };
     tx.execute(
         "UPDATE alert_cases SET state = $2, escalate_ms = $3, updated_ms = $4 WHERE id = $1",
         params![t.case_id, t.to.as_str(), t.escalate_at, now],
@@ -187,9 +187,22 @@ async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Res
     )
     .await?;
     insert_deliveries(tx, t.case_id, &t.deliveries, now).await?;
-    load_case(tx, t.case_id)
+    let case = load_case(tx, t.case_id)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))
+        .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))?;
+    Ok(TransitionedCase { before, case })
+}
+
+/// Appends `values` to `args` and returns their placeholders, `$n, $m...`.
+fn placeholders(values: Vec<Value>, args: &mut Vec<Value>) -> String {
+    let marks: Vec<String> = values
+        .into_iter()
+        .map(|v| {
+            args.push(v);
+            format!("${}", args.len())
+        })
+        .collect();
+    marks.join(", ")
 }
 
 /// `WHERE ...` of a case filter, with its parameters (`None`: the filter matches nothing).
@@ -197,14 +210,7 @@ fn case_filter_sql(f: &CaseFilter) -> Option<(String, Vec<Value>)> {
     let mut wh: Vec<String> = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let mut list = |column: &str, values: Vec<Value>, args: &mut Vec<Value>| {
-        let marks: Vec<String> = values
-            .into_iter()
-            .map(|v| {
-                args.push(v);
-                format!("${}", args.len())
-            })
-            .collect();
-        wh.push(format!("{column} IN ({})", marks.join(", ")));
+        wh.push(format!("{column} IN ({})", placeholders(values, args)));
     };
     if !f.states.is_empty() {
         list(
@@ -264,9 +270,8 @@ impl Cases<'_> {
 
     /// One case.
     pub async fn case(&self, id: i64) -> Result<Option<AlertCase>> {
-        self.db
-            .read(work(move |tx| Box::pin(async move { load_case(tx, id).await })))
-            .await
+        let sql = format!("SELECT {CASE_COLS} FROM alert_cases WHERE id = $1");
+        self.db.row(sql, vec![id.into()], to_case).await
     }
 
     /// Cases matching a filter, newest first.
@@ -292,12 +297,17 @@ impl Cases<'_> {
     /// Moves a case from one of `t.from` to `t.to`, with its event and deliveries; a case in another
     /// state is [`Error::Invalid`].
     pub async fn transition_case(&self, t: &Transition, now: Timestamp) -> Result<AlertCase> {
+        Ok(self.transition(t, now).await?.case)
+    }
+
+    /// [`Cases::transition_case`] as a [`Change`] that answers the state the case moved from too, so
+    /// that an audit record of the step ([`Change::audited`]) commits with it.
+    pub fn transition(&self, t: &Transition, now: Timestamp) -> Change<'_, TransitionedCase> {
         let t = t.clone();
-        self.db
-            .write(work(move |tx| {
-                Box::pin(async move { transition_case(tx, &t, now).await })
-            }))
-            .await
+        Change::new(
+            self.db,
+            work(move |tx| Box::pin(async move { transition_case(tx, &t, now).await })),
+        )
     }
 
     /// Cases in one of `of` whose escalation time has come, oldest first.
@@ -311,33 +321,22 @@ impl Cases<'_> {
             return Ok(Vec::new());
         }
         let mut args: Vec<Value> = vec![now.into(), limit.into()];
-        let marks: Vec<String> = of
-            .iter()
-            .map(|s| {
-                args.push(s.as_str().into());
-                format!("${}", args.len())
-            })
-            .collect();
+        let states = placeholders(of.iter().map(|s| s.as_str().into()).collect(), &mut args);
         let sql = format!(
-            "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ({}) AND escalate_ms IS NOT NULL \
-             AND escalate_ms <= $1 ORDER BY escalate_ms LIMIT $2",
-            marks.join(", ")
+            "SELECT {CASE_COLS} FROM alert_cases WHERE state IN ({states}) AND escalate_ms IS NOT NULL \
+             AND escalate_ms <= $1 ORDER BY escalate_ms LIMIT $2"
         );
         self.db.rows(sql, args, to_case).await
     }
 
     /// Pending deliveries whose attempt is due, oldest first.
     pub async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLS} FROM alert_outbox WHERE state = 'pending' AND next_attempt_ms <= $1 \
+             ORDER BY next_attempt_ms, id LIMIT $2"
+        );
         self.db
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let sql = format!(
-                        "SELECT {DELIVERY_COLS} FROM alert_outbox WHERE state = 'pending' AND next_attempt_ms <= $1 \
-                         ORDER BY next_attempt_ms, id LIMIT $2"
-                    );
-                    tx.query(&sql, params![now, limit]).await?.iter().map(to_delivery).collect()
-                })
-            }))
+            .rows(sql, vec![now.into(), limit.into()], to_delivery)
             .await
     }
 
@@ -358,16 +357,10 @@ impl Cases<'_> {
                 vec![id.into(), error.into()],
             ),
         };
-        self.db
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    match tx.execute(sql, &args).await? {
-                        0 => Err(Error::NotFound(format!("delivery {id}"))),
-                        _ => Ok(()),
-                    }
-                })
-            }))
-            .await
+        match self.db.execute(sql, args).await? {
+            0 => Err(Error::NotFound(format!("delivery {id}"))),
+            _ => Ok(()),
+        }
     }
 
     /// The deliveries of one case, in order.

@@ -38,15 +38,21 @@ impl Db {
         .await
     }
 
-    /// The first row `sql` returns with `params`, decoded; `None` when there is none.
+    /// The first row `sql` returns with `params`, decoded; `None` when there is none (for lookups by
+    /// a key: every row is read and decoded).
     pub(crate) async fn row<T: Send + 'static>(
         &self,
         sql: String,
         params: Vec<Value>,
         decode: fn(&Row) -> Result<T>,
     ) -> Result<Option<T>> {
-        self.read(work(move |tx| {
-            Box::pin(async move { tx.opt(&sql, &params).await?.as_ref().map(decode).transpose() })
+        Ok(self.rows(sql, params, decode).await?.into_iter().next())
+    }
+
+    /// Runs one statement in its own write transaction; how many rows it changed.
+    pub(crate) async fn execute(&self, sql: &'static str, params: Vec<Value>) -> Result<u64> {
+        self.write(work(move |tx| {
+            Box::pin(async move { tx.execute(sql, &params).await })
         }))
         .await
     }

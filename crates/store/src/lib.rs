@@ -37,7 +37,7 @@ mod db;
 pub mod embedded;
 pub mod follow;
 mod metrics;
-mod migrate;
+pub mod migrate;
 pub mod postgres;
 mod record;
 pub mod reference;
@@ -366,69 +366,7 @@ fn check_fix_times(points: &[Position]) -> Result<()> {
     }
 }
 
-/// Encodes [`PositionSource`](tianshu_model::PositionSource) as the small integer both backends store.
-pub(crate) fn source_to_i16(s: tianshu_model::PositionSource) -> i16 {
-    match s {
-        tianshu_model::PositionSource::Live => 0,
-        tianshu_model::PositionSource::Backfill => 1,
-        tianshu_model::PositionSource::Json => 2,
-    }
-}
-
-/// Decodes a stored source; unknown values read as live rather than failing a replay.
-pub(crate) fn source_from_i16(v: i16) -> tianshu_model::PositionSource {
-    match v {
-        1 => tianshu_model::PositionSource::Backfill,
-        2 => tianshu_model::PositionSource::Json,
-        _ => tianshu_model::PositionSource::Live,
-    }
-}
-
 /// Parses a stored phone number.
 pub(crate) fn parse_stored_phone(s: &str) -> Result<Phone> {
     Phone::parse(s).map_err(|e| Error::Corrupt(format!("stored phone {s:?}: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_what_a_retry_can_mend_is_transient() {
-        let transient = [
-            Error::Unavailable("connection refused".into()),
-            Error::Closed,
-            Error::PartlyCommitted {
-                inserted: vec![true, false],
-                cause: "connection reset".into(),
-            },
-        ];
-        assert!(transient.iter().all(Error::is_transient));
-        let permanent = [
-            Error::BadUrl {
-                url: "x".into(),
-                reason: "no scheme".into(),
-            },
-            Error::Invalid {
-                line: None,
-                reason: "fix time".into(),
-            },
-            Error::NotFound("vehicle 1".into()),
-            Error::Conflict("plate taken".into()),
-            Error::Migration {
-                version: 1,
-                reason: "syntax".into(),
-            },
-            Error::Corrupt("row".into()),
-        ];
-        assert!(!permanent.iter().any(Error::is_transient));
-        let refused = check_fix_times(&[Position {
-            fix_time: Timestamp::from_millis(-1),
-            ..Default::default()
-        }]);
-        assert!(
-            refused.is_err_and(|e| !e.is_transient()),
-            "a point out of range is permanent"
-        );
-    }
 }

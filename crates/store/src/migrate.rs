@@ -17,18 +17,3 @@ pub struct Migration {
 }
 
 include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn migrations_are_discovered_in_order() {
-        for list in [SQLITE, POSTGRES] {
-            assert!(list.len() >= 2, "the points and registry migrations are embedded");
-            assert!(list.windows(2).all(|w| w[0].version < w[1].version));
-            assert_eq!(list[0].version, 1);
-            assert!(list.iter().all(|m| !m.sql.trim().is_empty()));
-        }
-    }
-}

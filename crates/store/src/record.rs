@@ -1,121 +1,12 @@
-//! The packed form of a stored point: everything but its key in one byte string.
-//!
-//! Both backends store a point as its key columns, `(vehicle, fix_time, block_hash)`, plus this record
-//! (`rec`). A database formats, parses and copies every column of a row on every insert and read; one
-//! record instead of fourteen columns makes rows and index entries smaller and inserts and replays
-//! cheaper. The layout is fixed by version byte; migrations 0004 build it in SQL from the former
-//! columns.
+//! The packed form of a stored point is the model's ([`tianshu_model::record`]); a record that does not
+//! decode is [`Error::Corrupt`] here.
 
-use tianshu_model::{AlarmFlags, Phone, Position, StatusFlags, Timestamp, VehicleId};
+use tianshu_model::Position;
+pub(crate) use tianshu_model::record::{REC_FIXED, encode_rec};
 
-use crate::{Error, Result, source_from_i16, source_to_i16};
+use crate::{Error, Result};
 
-/// The version byte that starts every packed record.
-const REC_VERSION: u8 = 1;
-/// Bytes of a packed record before the phone digits.
-pub(crate) const REC_FIXED: usize = 43;
-const HAS_MILEAGE: u8 = 1;
-const HAS_FUEL: u8 = 2;
-const HAS_SATELLITES: u8 = 4;
-const HAS_RSSI: u8 = 8;
-
-/// Packs everything of a point but its key, big-endian (the layout the 0004 migrations build from
-/// the former columns):
-///
-/// | bytes | field |
-/// |---|---|
-/// | 1 | version (1) |
-/// | 1 | presence flags: 1 mileage, 2 fuel, 4 satellites, 8 rssi |
-/// | 1 | source (0 live, 1 backfill, 2 JSON) |
-/// | 8 | receive time, Unix milliseconds |
-/// | 4, 4, 4 | latitude, longitude (micro-degrees), altitude (m) |
-/// | 2, 2 | speed (0.1 km/h), course (degrees) |
-/// | 4, 4 | alarm and status flags |
-/// | 4, 2, 1, 1 | mileage (0.1 km), fuel (0.1 l), satellites, rssi (0 when absent) |
-/// | rest | phone number, decimal ASCII digits |
-pub(crate) fn encode_rec(p: &Position, out: &mut Vec<u8>) {
-    let bit = |present: bool, flag: u8| if present { flag } else { 0 };
-    let flags = bit(p.mileage_dkm.is_some(), HAS_MILEAGE)
-        | bit(p.fuel_dl.is_some(), HAS_FUEL)
-        | bit(p.satellites.is_some(), HAS_SATELLITES)
-        | bit(p.rssi.is_some(), HAS_RSSI);
-    out.push(REC_VERSION);
-    out.push(flags);
-    out.push(source_to_i16(p.source) as u8);
-    out.extend_from_slice(&p.recv_time.0.to_be_bytes());
-    out.extend_from_slice(&p.lat_e6.to_be_bytes());
-    out.extend_from_slice(&p.lon_e6.to_be_bytes());
-    out.extend_from_slice(&p.altitude_m.to_be_bytes());
-    out.extend_from_slice(&p.speed_dkmh.to_be_bytes());
-    out.extend_from_slice(&p.course_deg.to_be_bytes());
-    out.extend_from_slice(&p.alarm.0.to_be_bytes());
-    out.extend_from_slice(&p.status.0.to_be_bytes());
-    out.extend_from_slice(&p.mileage_dkm.unwrap_or(0).to_be_bytes());
-    out.extend_from_slice(&p.fuel_dl.unwrap_or(0).to_be_bytes());
-    out.push(p.satellites.unwrap_or(0));
-    out.push(p.rssi.unwrap_or(0));
-    push_phone(out, p.phone);
-}
-
-/// Appends the decimal digits of a phone number.
-fn push_phone(out: &mut Vec<u8>, phone: Phone) {
-    let mut buf = [0u8; 40];
-    let mut i = buf.len();
-    let mut v = phone.0;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// Unpacks a stored point from its key and its `rec` column ([`encode_rec`]).
+/// Unpacks a stored point from its key and its `rec` column.
 pub(crate) fn decode_rec(vehicle: i64, fix_time_ms: i64, rec: &[u8]) -> Result<Position> {
-    let corrupt =
-        |what: &str| Error::Corrupt(format!("point of vehicle {vehicle} at {fix_time_ms} ms: {what}"));
-    if rec.len() < REC_FIXED + 1 {
-        return Err(corrupt("record too short"));
-    }
-    if rec[0] != REC_VERSION {
-        return Err(corrupt(&format!("unknown record version {}", rec[0])));
-    }
-    let be4 = |at: usize| [rec[at], rec[at + 1], rec[at + 2], rec[at + 3]];
-    let be2 = |at: usize| [rec[at], rec[at + 1]];
-    let flags = rec[1];
-    let mut recv = [0u8; 8];
-    recv.copy_from_slice(&rec[3..11]);
-    let digits = &rec[REC_FIXED..];
-    if digits.len() > 20 {
-        return Err(corrupt("phone number too long"));
-    }
-    let mut phone: u128 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return Err(corrupt("phone number is not digits"));
-        }
-        phone = phone * 10 + u128::from(d - b'0');
-    }
-    let present = |bit: u8| flags & bit != 0;
-    Ok(Position {
-        vehicle: VehicleId(vehicle),
-        phone: Phone(phone),
-        fix_time: Timestamp(fix_time_ms),
-        recv_time: Timestamp(i64::from_be_bytes(recv)),
-        lat_e6: i32::from_be_bytes(be4(11)),
-        lon_e6: i32::from_be_bytes(be4(15)),
-        altitude_m: i32::from_be_bytes(be4(19)),
-        speed_dkmh: u16::from_be_bytes(be2(23)),
-        course_deg: u16::from_be_bytes(be2(25)),
-        alarm: AlarmFlags(u32::from_be_bytes(be4(27))),
-        status: StatusFlags(u32::from_be_bytes(be4(31))),
-        mileage_dkm: present(HAS_MILEAGE).then(|| u32::from_be_bytes(be4(35))),
-        fuel_dl: present(HAS_FUEL).then(|| u16::from_be_bytes(be2(39))),
-        satellites: present(HAS_SATELLITES).then_some(rec[41]),
-        rssi: present(HAS_RSSI).then_some(rec[42]),
-        source: source_from_i16(i16::from(rec[2])),
-    })
+    tianshu_model::record::decode_rec(vehicle, fix_time_ms, rec).map_err(Error::Corrupt)
 }

@@ -14,56 +14,13 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
 use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
+
+pub use tianshu_model::registry_file::{DriverEvent, ImportSummary, RegistryRecord};
 
 use crate::registry_file::{unit_path_segments, validate_records};
 use crate::sql::{Row, Tx, Value, params, work};
 use crate::{Error, Result, Store, parse_stored_phone};
-
-/// One row of a registry import (`unit,plate,phone,terminal_id,vehicle_class`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegistryRecord {
-    /// Unit name; a `/`-separated path (`黄石市/市委办公室`) places it in the tree.
-    pub unit: String,
-    /// Licence plate.
-    pub plate: String,
-    /// Terminal phone number.
-    pub phone: Phone,
-    /// Terminal id as the terminal will send it in 0x0100.
-    pub terminal_id: String,
-    /// Vehicle class.
-    pub vehicle_class: VehicleClass,
-}
-
-/// What an import changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ImportSummary {
-    /// Units created.
-    pub units_created: u64,
-    /// Vehicles created or updated.
-    pub vehicles_upserted: u64,
-    /// Terminals created or updated.
-    pub terminals_upserted: u64,
-}
-
-/// A driver sign-in or sign-out (0x0702).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DriverEvent {
-    /// The vehicle.
-    pub vehicle: VehicleId,
-    /// The terminal that reported it.
-    pub phone: Phone,
-    /// When the card was inserted or removed (terminal time).
-    pub time: Timestamp,
-    /// True for sign-in (card inserted), false for sign-out.
-    pub signed_in: bool,
-    /// Driver name, when read.
-    pub name: Option<String>,
-    /// Qualification certificate number, when read.
-    pub certificate: Option<String>,
-}
 
 /// The advisory-lock key that serialises registry writes other than a terminal's own registration
 /// ("tsregadm" in ASCII): two administrators moving units at once, or a move and an import, cannot
@@ -255,49 +212,29 @@ impl Store {
         auth_code_hash: &str,
         imei: Option<&str>,
     ) -> Result<()> {
-        let (hash, imei) = (auth_code_hash.to_string(), imei.map(str::to_string));
-        self.db()
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    let n = tx
-                        .execute(
-                            "UPDATE terminals SET edition = $2, auth_code_hash = $3, imei = COALESCE($4, imei) \
-                             WHERE phone = $1",
-                            params![phone.to_string(), edition.as_str(), hash, imei],
-                        )
-                        .await?;
-                    if n == 0 {
-                        return Err(Error::NotFound(format!("terminal {phone}")));
-                    }
-                    Ok(())
-                })
-            }))
-            .await
+        let sql = "UPDATE terminals SET edition = $2, auth_code_hash = $3, imei = COALESCE($4, imei) \
+                   WHERE phone = $1";
+        let args = params![phone.to_string(), edition.as_str(), auth_code_hash, imei].to_vec();
+        match self.db().execute(sql, args).await? {
+            0 => Err(Error::NotFound(format!("terminal {phone}"))),
+            _ => Ok(()),
+        }
     }
 
     /// Stores a driver sign-in or sign-out (idempotent on vehicle, time and direction).
     pub async fn append_driver_event(&self, event: &DriverEvent) -> Result<()> {
+        let sql = "INSERT INTO driver_events (vehicle, phone, time, signed_in, name, certificate) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
         let e = event.clone();
-        self.db()
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    tx.execute(
-                        "INSERT INTO driver_events (vehicle, phone, time, signed_in, name, certificate) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                        params![
-                            e.vehicle.0,
-                            e.phone.to_string(),
-                            e.time,
-                            e.signed_in,
-                            e.name,
-                            e.certificate
-                        ],
-                    )
-                    .await
-                    .map(drop)
-                })
-            }))
-            .await
+        let args = params![
+            e.vehicle.0,
+            e.phone.to_string(),
+            e.time,
+            e.signed_in,
+            e.name,
+            e.certificate
+        ];
+        self.db().execute(sql, args.to_vec()).await.map(drop)
     }
 
     /// Driver events of one vehicle with `from <= time < to`, in time order.
@@ -307,29 +244,19 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<DriverEvent>> {
-        self.db()
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    tx.query(
-                        "SELECT phone, time, signed_in, name, certificate FROM driver_events \
-                         WHERE vehicle = $1 AND time >= $2 AND time < $3 ORDER BY time, signed_in",
-                        params![vehicle.0, from, to],
-                    )
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        Ok(DriverEvent {
-                            vehicle,
-                            phone: parse_stored_phone(&r.text(0)?)?,
-                            time: Timestamp(r.int(1)?),
-                            signed_in: r.bool(2)?,
-                            name: r.opt_text(3)?,
-                            certificate: r.opt_text(4)?,
-                        })
-                    })
-                    .collect()
-                })
-            }))
-            .await
+        let sql = "SELECT vehicle, phone, time, signed_in, name, certificate FROM driver_events \
+                   WHERE vehicle = $1 AND time >= $2 AND time < $3 ORDER BY time, signed_in";
+        let to_event = |r: &Row| {
+            Ok(DriverEvent {
+                vehicle: VehicleId(r.int(0)?),
+                phone: parse_stored_phone(&r.text(1)?)?,
+                time: Timestamp(r.int(2)?),
+                signed_in: r.bool(3)?,
+                name: r.opt_text(4)?,
+                certificate: r.opt_text(5)?,
+            })
+        };
+        let args = vec![vehicle.0.into(), from.into(), to.into()];
+        self.db().rows(sql.into(), args, to_event).await
     }
 }

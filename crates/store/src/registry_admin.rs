@@ -17,8 +17,9 @@
 //!
 //! Written once over [`crate::sql::Tx`]; reached through [`crate::Store::registry_admin`].
 
-use serde::{Deserialize, Serialize};
-use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
+pub use tianshu_model::registry_file::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
+use tianshu_model::registry_file::{below, child_path};
+use tianshu_model::{Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
 use crate::db::{Change, Db};
 use crate::registry::{REGISTRY_LOCK_KEY, parse_class, returned_id, terminal};
@@ -26,50 +27,6 @@ use crate::registry_file::{check_plate, check_terminal_id, check_unit_name};
 use crate::sql::{Tx, params, work};
 use crate::stamp::next_stamp;
 use crate::{BackendKind, Error, Result, Store};
-
-/// Changes to a unit; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UnitChange {
-    /// New name.
-    pub name: Option<String>,
-    /// New parent (`Some(None)`: make it a root).
-    pub parent: Option<Option<UnitId>>,
-}
-
-/// Changes to a vehicle; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VehicleChange {
-    /// New plate.
-    pub plate: Option<String>,
-    /// New unit.
-    pub unit: Option<UnitId>,
-    /// New class.
-    pub class: Option<VehicleClass>,
-}
-
-/// A terminal to provision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewTerminal {
-    /// Phone number in the JT/T 808 header.
-    pub phone: Phone,
-    /// Terminal id as the terminal will send it in 0x0100.
-    pub terminal_id: String,
-    /// The vehicle it is fitted to.
-    pub vehicle: Option<VehicleId>,
-    /// The edition it speaks, when known before it registers.
-    pub edition: Option<Edition>,
-}
-
-/// Changes to a terminal; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TerminalChange {
-    /// New terminal id.
-    pub terminal_id: Option<String>,
-    /// New binding (`Some(None)`: unbind). A different vehicle clears the auth code.
-    pub vehicle: Option<Option<VehicleId>>,
-    /// Clear the auth code even without a rebinding: the terminal must register again.
-    pub reset_auth_code: bool,
-}
 
 /// Checks a unit's own name; returns it trimmed.
 fn checked_unit_name(name: &str) -> Result<String> {
@@ -88,20 +45,6 @@ fn checked_terminal_id(id: &str) -> Result<String> {
 
 fn invalid(reason: String) -> Error {
     Error::Invalid { line: None, reason }
-}
-
-/// The path of a unit placed below `parent_path` (or at the root).
-fn child_path(parent_path: Option<&str>, name: &str) -> String {
-    match parent_path {
-        Some(p) => format!("{p}/{name}"),
-        None => name.to_string(),
-    }
-}
-
-/// What follows `old` in `path` when `path` is `old` or below it.
-fn below<'p>(path: &'p str, old: &str) -> Option<&'p str> {
-    path.strip_prefix(old)
-        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// The current time, for the reference stamp.

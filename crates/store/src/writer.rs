@@ -48,29 +48,13 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            max_batch_points: default_max_batch_points(),
-            max_batch_delay_ms: default_max_batch_delay_ms(),
-            queue_capacity_appends: default_queue_capacity_appends(),
-            fanout_capacity_batches: default_fanout_capacity_batches(),
-            max_commits_in_flight: default_max_commits_in_flight(),
+            max_batch_points: 5_000,
+            max_batch_delay_ms: 5,
+            queue_capacity_appends: 4_096,
+            fanout_capacity_batches: 1_024,
+            max_commits_in_flight: 2,
         }
     }
-}
-
-const fn default_max_batch_points() -> usize {
-    5_000
-}
-const fn default_max_batch_delay_ms() -> u64 {
-    5
-}
-const fn default_queue_capacity_appends() -> usize {
-    4_096
-}
-const fn default_max_commits_in_flight() -> usize {
-    2
-}
-const fn default_fanout_capacity_batches() -> usize {
-    1_024
 }
 
 /// One append waiting for the writer.
@@ -337,94 +321,4 @@ fn fan_out_new(points: &[Position], inserted: &[bool], fanout: &Fanout) -> usize
         let _ = fanout.live.send(batch);
     }
     n
-}
-
-#[cfg(test)]
-mod saturation_tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_full_queue_is_reported_saturated_until_a_place_frees() {
-        // A handle whose queue nobody drains: the writer task is not running.
-        let (queue, mut rx) = mpsc::channel(1);
-        let handle = WriterHandle {
-            queue,
-            fanout: Fanout {
-                live: broadcast::channel(1).0,
-                followers: Followers::default(),
-                follower_capacity: 1,
-            },
-        };
-        assert!(!handle.saturated());
-        let waiting = {
-            let handle = handle.clone();
-            tokio::spawn(async move { handle.append(vec![Position::default()]).await })
-        };
-        while !handle.saturated() {
-            tokio::task::yield_now().await;
-        }
-        let request = rx.recv().await.expect("the queued append");
-        assert!(
-            !handle.saturated(),
-            "taking the append off the queue frees its place"
-        );
-        let _ = request.reply.send(Ok(AppendSummary::default()));
-        assert!(waiting.await.expect("the append task").is_ok());
-    }
-}
-
-#[cfg(test)]
-mod partial_commit_tests {
-    use super::*;
-    use tianshu_model::{Timestamp, VehicleId};
-
-    fn point(vehicle: i64, secs: i64) -> Position {
-        Position {
-            vehicle: VehicleId(vehicle),
-            fix_time: Timestamp::from_secs(secs),
-            ..Position::default()
-        }
-    }
-
-    #[tokio::test]
-    async fn a_partly_committed_batch_fans_out_what_committed_and_acknowledges_nothing() {
-        let (live, mut feed) = broadcast::channel(4);
-        let fanout = Fanout {
-            live,
-            followers: Followers::default(),
-            follower_capacity: 1,
-        };
-        let (a_tx, a_rx) = oneshot::channel();
-        let (b_tx, b_rx) = oneshot::channel();
-        let points = vec![point(1, 10), point(1, 20), point(2, 10)];
-        finish(
-            Outcome {
-                batch: vec![
-                    Request {
-                        points: points[..2].to_vec(),
-                        reply: a_tx,
-                    },
-                    Request {
-                        points: points[2..].to_vec(),
-                        reply: b_tx,
-                    },
-                ],
-                points: points.clone(),
-                // Vehicle 1's part committed; vehicle 2's failed.
-                result: Err(Error::PartlyCommitted {
-                    inserted: vec![true, true, false],
-                    cause: "deadlock detected".into(),
-                }),
-            },
-            &fanout,
-        );
-        let batch = feed.try_recv().expect("the committed part is on the feed");
-        assert_eq!(batch.points, points[..2].to_vec());
-        assert!(matches!(
-            a_rx.await.expect("an answer"),
-            Err(Error::PartlyCommitted { .. })
-        ));
-        assert!(b_rx.await.expect("an answer").is_err());
-        assert!(feed.try_recv().is_err(), "nothing else fanned out");
-    }
 }

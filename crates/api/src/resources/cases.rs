@@ -2,13 +2,14 @@
 //!
 //! The cases come from the case book (`cases::CaseBook`, the alerts engine) through the scope: a caller
 //! sees and acts on the cases of their units' vehicles only. Every action is audited with the state it
-//! moved the case from and to.
+//! moved the case from and to, in the action's own transaction: both commit or neither does.
 
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use tianshu_model::VehicleId;
 use tianshu_store::access::AuditEntry;
+use tianshu_store::rules::TransitionedCase;
 
 use crate::ApiState;
 use crate::audit;
@@ -60,16 +61,29 @@ pub async fn act(
     Body(action): Body<CaseAction>,
 ) -> ApiResult<Json<CaseView>> {
     let scoped = Scoped::new(&state, &who).await?;
-    let (before, after) = scoped.act_on_case(&id, &action).await?;
     let name = serde_json::to_value(&action)
         .ok()
         .and_then(|v| v["action"].as_str().map(str::to_string))
         .unwrap_or_default();
     let entry = AuditEntry {
-        vehicle: Some(before.vehicle),
-        detail: format!("case {id}: {} -> {}", before.state, after.state),
+        detail: format!("case {id}: "),
         ..audit::entry(&who, client, format!("case.{name}"))
     };
-    audit::record(&state, entry).await?;
+    let mut record = audit::with_change(entry, |t: &TransitionedCase, e| {
+        moved(e, t.case.vehicle, t.before.as_str(), t.case.state.as_str());
+    });
+    let (before, after) = scoped.act_on_case(&id, &action, &mut record).await?;
+    if let Some(unwritten) = record {
+        // A case book without a transaction of its own: the record follows the step.
+        let mut entry = unwritten.entry;
+        moved(&mut entry, before.vehicle, &before.state, &after.state);
+        audit::record(&state, entry).await?;
+    }
     Ok(Json(after))
+}
+
+/// Completes the record of a case action: the case's vehicle, and the states it moved from and to.
+fn moved(e: &mut AuditEntry, vehicle: VehicleId, before: &str, after: &str) {
+    e.vehicle = Some(vehicle);
+    e.detail += &format!("{before} -> {after}");
 }

@@ -55,27 +55,14 @@ pub struct PostgresConfig {
 impl Default for PostgresConfig {
     fn default() -> Self {
         PostgresConfig {
-            pool_size: default_pool_size(),
-            connect_timeout_secs: default_connect_timeout_secs(),
-            partition_months_ahead: default_partition_months_ahead(),
+            pool_size: 8,
+            connect_timeout_secs: 5,
+            partition_months_ahead: 2,
             compress_after_days: None,
             retain_days: None,
-            latest_flush_ms: default_latest_flush_ms(),
+            latest_flush_ms: 1_000,
         }
     }
-}
-
-const fn default_pool_size() -> usize {
-    8
-}
-const fn default_connect_timeout_secs() -> u64 {
-    5
-}
-const fn default_partition_months_ahead() -> u32 {
-    2
-}
-const fn default_latest_flush_ms() -> u64 {
-    1_000
 }
 
 /// Serializes migrations among processes opening the same database at once.
@@ -219,7 +206,7 @@ impl PostgresBackend {
 
     async fn apply_timescale_policies(&self, config: &PostgresConfig) -> Result<()> {
         let client = self.client().await?;
-        if let Some(days) = config.compress_after_days {
+        if config.compress_after_days.is_some() {
             client
                 .batch_execute(
                     "ALTER TABLE points SET (timescaledb.compress, timescaledb.compress_segmentby = 'vehicle', \
@@ -227,22 +214,15 @@ impl PostgresBackend {
                 )
                 .await
                 .map_err(pg_error)?;
-            client
-                .execute(
-                    "SELECT add_compression_policy('points', make_interval(days => $1), if_not_exists => true)",
-                    &[&(days as i32)],
-                )
-                .await
-                .map_err(pg_error)?;
         }
-        if let Some(days) = config.retain_days {
-            client
-                .execute(
-                    "SELECT add_retention_policy('points', make_interval(days => $1), if_not_exists => true)",
-                    &[&(days as i32)],
-                )
-                .await
-                .map_err(pg_error)?;
+        let policies = [
+            ("add_compression_policy", config.compress_after_days),
+            ("add_retention_policy", config.retain_days),
+        ];
+        for (policy, days) in policies {
+            let Some(days) = days else { continue };
+            let sql = format!("SELECT {policy}('points', make_interval(days => $1), if_not_exists => true)");
+            client.execute(&sql, &[&(days as i32)]).await.map_err(pg_error)?;
         }
         Ok(())
     }
@@ -388,7 +368,7 @@ async fn apply_migrations(client: &mut deadpool_postgres::Object, migrations: &[
             tx.commit().await.map_err(fail(m.version))?;
             tracing::info!(version = m.version, name = m.name, "postgres store migrated");
         }
-        Ok(())
+        Ok::<(), Error>(())
     }
     .await;
     let unlock = client
@@ -397,16 +377,4 @@ async fn apply_migrations(client: &mut deadpool_postgres::Object, migrations: &[
     result?;
     unlock.map_err(fail(0))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months() {
-        let t = crate::Timestamp::parse_rfc3339("2026-11-30T23:59:59Z").unwrap_or_default();
-        assert_eq!(month_of(t.0), 2026 * 12 + 10);
-        assert_eq!(month_of(t.0 + 1000), 2026 * 12 + 11);
-    }
 }

@@ -551,73 +551,28 @@ impl Backend for PostgresBackend {
 
 #[cfg(test)]
 mod tests {
-    use futures::TryStreamExt;
-    use tianshu_model::{AlarmFlags, Phone, PositionSource, StatusFlags};
+    use tianshu_model::Phone;
 
     use super::*;
-    use crate::source_to_i16;
-    use crate::{RegistryRecord, Store};
 
-    fn full(vehicle: i64, secs: i64) -> Position {
+    /// A point of vehicle 7 whose record's length follows its phone number's.
+    fn point(secs: i64, phone: u128) -> Position {
         Position {
-            vehicle: VehicleId(vehicle),
-            phone: Phone(99_999_999_999_999_999_999),
+            vehicle: VehicleId(7),
+            phone: Phone(phone),
             fix_time: Timestamp::from_secs(1_793_491_200 + secs),
-            recv_time: Timestamp(1_793_491_200_123 + secs * 1000),
-            lat_e6: -33_865_143,
-            lon_e6: 151_209_900,
-            altitude_m: -420,
-            speed_dkmh: u16::MAX,
-            course_deg: 359,
-            alarm: AlarmFlags(u32::MAX),
-            status: StatusFlags(0x8000_0003),
-            mileage_dkm: Some(u32::MAX),
-            fuel_dl: Some(65_535),
-            satellites: Some(0),
-            rssi: Some(255),
-            source: PositionSource::Backfill,
-        }
-    }
-
-    fn sparse(vehicle: i64, secs: i64) -> Position {
-        Position {
-            vehicle: VehicleId(vehicle),
-            phone: Phone(13_800_138_000),
-            fix_time: Timestamp::from_secs(1_793_491_200 + secs),
-            recv_time: Timestamp::from_secs(1_793_491_200 + secs),
-            lat_e6: 30_200_000,
-            lon_e6: 115_040_000,
+            mileage_dkm: Some(secs as u32),
             ..Default::default()
         }
     }
 
     #[test]
-    fn records_round_trip_every_field() {
-        for p in [full(7, 0), sparse(8, 10), Position::default()] {
-            let mut rec = Vec::new();
-            encode_rec(&p, &mut rec);
-            assert_eq!(decode_rec(p.vehicle.0, p.fix_time.0, &rec).unwrap(), p);
-        }
-    }
-
-    #[test]
-    fn a_foreign_record_is_corrupt_not_a_panic() {
-        let mut rec = Vec::new();
-        encode_rec(&sparse(1, 0), &mut rec);
-        for bad in [
-            &rec[..10],
-            &rec[..REC_FIXED],
-            &[&[2u8][..], &rec[1..]].concat()[..],
-            &[&rec[..], b"x"].concat()[..],
-            &[&rec[..], b"1234567890"].concat()[..],
-        ] {
-            assert!(matches!(decode_rec(1, 0, bad), Err(Error::Corrupt(_))), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn copy_rows_parse_whatever_the_chunking() {
-        let points = [full(7, 0), sparse(7, 10), full(7, 20)];
+        let points = [
+            point(0, 99_999_999_999_999_999_999),
+            point(10, 1),
+            point(20, 13_800_138_000),
+        ];
         let staged: Vec<Staged> = points
             .iter()
             .enumerate()
@@ -688,255 +643,5 @@ mod tests {
             1,
             "one vehicle is one part"
         );
-    }
-
-    async fn admin() -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(
-            "postgres://postgres@127.0.0.1:5432/postgres",
-            tokio_postgres::NoTls,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is required at 127.0.0.1:5432 (user postgres): {e}"));
-        tokio::spawn(conn);
-        client
-    }
-
-    /// An empty database of its own for one test (dropped first if a failed run left it); returns the
-    /// administrative connection and the database's name.
-    async fn fresh_database(what: &str) -> (tokio_postgres::Client, String) {
-        let admin = admin().await;
-        let db = format!("tianshu_store_{what}_{}", std::process::id());
-        drop_database(&admin, &db).await;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {db}"))
-            .await
-            .unwrap();
-        (admin, db)
-    }
-
-    async fn drop_database(admin: &tokio_postgres::Client, db: &str) {
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-            .await
-            .unwrap();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn latest_positions_are_written_behind_and_repaired_at_open() {
-        let (admin, db) = fresh_database("latest").await;
-        let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
-        // An interval no step waits for: only explicit flushes and the repair at open write the table.
-        let config = crate::StoreConfig {
-            postgres: super::super::PostgresConfig {
-                latest_flush_ms: 3_600_000,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let in_table = || async {
-            client
-                .query("SELECT vehicle, fix_time, rec FROM latest_positions", &[])
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| row_to_position(r).unwrap())
-                .collect::<Vec<_>>()
-        };
-
-        let store = Store::open_with(&url, &config).await.unwrap();
-        store
-            .import_registry(&[RegistryRecord {
-                unit: "测试单位".into(),
-                plate: "鄂B00001".into(),
-                phone: Phone(13_800_138_000),
-                terminal_id: "T00001".into(),
-                vehicle_class: tianshu_model::VehicleClass::General,
-            }])
-            .await
-            .unwrap();
-        let v = store.vehicles().await.unwrap()[0].id;
-        store
-            .append_points(&[sparse(v.0, 10), sparse(v.0, 20)])
-            .await
-            .unwrap();
-        // This process reads the newest point at once; the table is written behind.
-        assert_eq!(store.latest_position(v).await.unwrap(), Some(sparse(v.0, 20)));
-        assert_eq!(store.latest_positions().await.unwrap(), vec![sparse(v.0, 20)]);
-        assert_eq!(in_table().await, vec![]);
-        store.flush().await.unwrap();
-        assert_eq!(in_table().await, vec![sparse(v.0, 20)]);
-
-        // An older point (a backfill) moves nothing back, in memory or in the table.
-        store.append_points(&[sparse(v.0, 15)]).await.unwrap();
-        assert_eq!(store.latest_position(v).await.unwrap(), Some(sparse(v.0, 20)));
-        store.flush().await.unwrap();
-        assert_eq!(in_table().await, vec![sparse(v.0, 20)]);
-
-        // A newer point is acknowledged, and the process ends before writing it (as in a crash):
-        // the next open moves the table to it from the stored points.
-        store.append_points(&[sparse(v.0, 30)]).await.unwrap();
-        drop(store);
-        assert_eq!(in_table().await, vec![sparse(v.0, 20)]);
-        let store = Store::open_with(&url, &config).await.unwrap();
-        assert_eq!(in_table().await, vec![sparse(v.0, 30)]);
-        assert_eq!(store.latest_position(v).await.unwrap(), Some(sparse(v.0, 30)));
-        drop(store);
-        drop(client);
-        drop_database(&admin, &db).await;
-    }
-
-    /// A database at the schema before 0004 (seventeen columns) with points in two months and latest
-    /// positions, upgraded by opening the store: every point and latest position reads back the same,
-    /// the packed records are the ones the store writes, and the readable view shows the columns.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn migration_0004_converts_stored_points() {
-        let (admin, db) = fresh_database("packed").await;
-        let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
-        {
-            let (mut client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            client
-                .batch_execute(
-                    "BEGIN; CREATE TABLE schema_migrations (
-                         version integer PRIMARY KEY, name text NOT NULL,
-                         applied_at timestamptz NOT NULL DEFAULT now()
-                     )",
-                )
-                .await
-                .unwrap();
-            for m in crate::migrate::POSTGRES.iter().filter(|m| m.version < 4) {
-                client.batch_execute(m.sql).await.unwrap();
-            }
-            client.batch_execute("COMMIT").await.unwrap();
-            let tx = client.transaction().await.unwrap();
-            tx.batch_execute(
-                "CREATE TABLE points_y2026m11 PARTITION OF points
-                     FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00');
-                 CREATE TABLE points_y2026m12 PARTITION OF points
-                     FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');",
-            )
-            .await
-            .unwrap();
-            for table in ["points", "latest_positions"] {
-                let sql = format!(
-                    "INSERT INTO {table} (vehicle, fix_time, block_hash, phone, recv_time, lat_e6, lon_e6, \
-                     altitude_m, speed_dkmh, course_deg, alarm, status, mileage_dkm, fuel_dl, satellites, rssi, \
-                     source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-                );
-                let rows = if table == "points" {
-                    vec![full(7, 0), sparse(7, 40 * 86_400), full(8, 10)]
-                } else {
-                    vec![sparse(7, 40 * 86_400), full(8, 10)]
-                };
-                for p in rows {
-                    tx.execute(
-                        &sql,
-                        &[
-                            &p.vehicle.0,
-                            &to_datetime(p.fix_time),
-                            &p.block_hash(),
-                            &p.phone.to_string(),
-                            &to_datetime(p.recv_time),
-                            &p.lat_e6,
-                            &p.lon_e6,
-                            &p.altitude_m,
-                            &i32::from(p.speed_dkmh),
-                            &i32::from(p.course_deg),
-                            &i64::from(p.alarm.0),
-                            &i64::from(p.status.0),
-                            &p.mileage_dkm.map(i64::from),
-                            &p.fuel_dl.map(i32::from),
-                            &p.satellites.map(i16::from),
-                            &p.rssi.map(i16::from),
-                            &source_to_i16(p.source),
-                        ],
-                    )
-                    .await
-                    .unwrap();
-                }
-            }
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name) SELECT v, 'before' FROM generate_series(1, 3) v",
-                &[],
-            )
-            .await
-            .unwrap();
-            tx.commit().await.unwrap();
-        }
-
-        let store = Store::open(&url).await.unwrap();
-        assert!(store.applied_migrations().await.unwrap().contains(&4));
-        let all = |v: i64| {
-            let store = store.clone();
-            async move {
-                store
-                    .track(VehicleId(v), Timestamp(0), Timestamp(i64::MAX))
-                    .await
-                    .unwrap()
-                    .try_collect::<Vec<_>>()
-                    .await
-                    .unwrap()
-            }
-        };
-        assert_eq!(all(7).await, vec![full(7, 0), sparse(7, 40 * 86_400)]);
-        assert_eq!(all(8).await, vec![full(8, 10)]);
-        let mut latest = store.latest_positions().await.unwrap();
-        latest.sort_by_key(|p| p.vehicle);
-        assert_eq!(latest, vec![sparse(7, 40 * 86_400), full(8, 10)]);
-
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let p = full(7, 0);
-        let rec: Vec<u8> = client
-            .query_one(
-                "SELECT rec FROM points WHERE vehicle = 7 ORDER BY fix_time LIMIT 1",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        let mut expected = Vec::new();
-        encode_rec(&p, &mut expected);
-        assert_eq!(rec, expected, "the migration packs as the store does");
-        let row = client
-            .query_one(
-                "SELECT phone, lat_e6, altitude_m, speed_dkmh, alarm, status, mileage_dkm, fuel_dl, satellites, \
-                 rssi, source, (extract(epoch FROM recv_time) * 1000)::bigint \
-                 FROM points_readable WHERE vehicle = 7 ORDER BY fix_time LIMIT 1",
-                &[],
-            )
-            .await
-            .unwrap();
-        assert_eq!(row.get::<_, String>(0), p.phone.to_string());
-        assert_eq!(row.get::<_, i32>(1), p.lat_e6);
-        assert_eq!(row.get::<_, i32>(2), p.altitude_m);
-        assert_eq!(row.get::<_, i32>(3), i32::from(p.speed_dkmh));
-        assert_eq!(row.get::<_, i64>(4), i64::from(p.alarm.0));
-        assert_eq!(row.get::<_, i64>(5), i64::from(p.status.0));
-        assert_eq!(row.get::<_, Option<i64>>(6), p.mileage_dkm.map(i64::from));
-        assert_eq!(row.get::<_, Option<i32>>(7), p.fuel_dl.map(i32::from));
-        assert_eq!(row.get::<_, Option<i32>>(8), p.satellites.map(i32::from));
-        assert_eq!(row.get::<_, Option<i32>>(9), p.rssi.map(i32::from));
-        assert_eq!(row.get::<_, i32>(10), i32::from(source_to_i16(p.source)));
-        assert_eq!(row.get::<_, i64>(11), p.recv_time.0);
-
-        // New points go in beside the converted ones, and a re-sent converted point is a duplicate.
-        let s = store
-            .append_points(&[full(7, 0), sparse(7, 41 * 86_400)])
-            .await
-            .unwrap();
-        assert_eq!((s.inserted, s.duplicates), (1, 1));
-        assert_eq!(all(7).await.len(), 3);
-        drop(store);
-        drop(client);
-        drop_database(&admin, &db).await;
     }
 }

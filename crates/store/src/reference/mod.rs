@@ -214,25 +214,12 @@ impl ReferenceData<'_> {
     /// deletions included, which no stored row shows). A reader that has seen stamp S has seen every
     /// write stamped S or lower.
     pub async fn reference_stamp(&self) -> Result<Timestamp> {
-        self.db
-            .read(work(|tx| {
-                Box::pin(async move {
-                    let row = tx
-                        .opt(
-                            "SELECT MAX(m) FROM (SELECT MAX(updated_ms) AS m FROM rules_calendars \
-                             UNION ALL SELECT MAX(updated_ms) FROM rules_geofences \
-                             UNION ALL SELECT MAX(updated_ms) FROM rules_orders \
-                             UNION ALL SELECT stamp_ms FROM rules_reference_changes) AS s",
-                            &[],
-                        )
-                        .await?;
-                    Ok(Timestamp(match row {
-                        Some(r) => r.opt_int(0)?.unwrap_or(0),
-                        None => 0,
-                    }))
-                })
-            }))
-            .await
+        let sql = "SELECT MAX(m) FROM (SELECT MAX(updated_ms) AS m FROM rules_calendars \
+                   UNION ALL SELECT MAX(updated_ms) FROM rules_geofences \
+                   UNION ALL SELECT MAX(updated_ms) FROM rules_orders \
+                   UNION ALL SELECT stamp_ms FROM rules_reference_changes) AS s";
+        let stamp = self.db.row(sql.into(), Vec::new(), |r| r.opt_int(0)).await?;
+        Ok(Timestamp(stamp.flatten().unwrap_or(0)))
     }
 }
 

@@ -50,10 +50,7 @@ pub(super) fn json_text(v: &serde_json::Value) -> Result<String> {
 
 /// A stable key for [`Tx::lock`] from a name (FNV-1a): the same in every process and on every run.
 pub(super) fn lock_key(name: &str) -> i64 {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    i64::from_ne_bytes(hash.to_ne_bytes())
+    tianshu_model::fnv1a64(name.as_bytes()) as i64
 }
 
 pub(super) fn to_order(r: &Row) -> Result<StoredOrder> {
@@ -448,20 +445,4 @@ pub(super) async fn delete_timetable(tx: &mut dyn Tx, unit: UnitId, now: Timesta
     }
     next_stamp(tx, now).await?;
     Ok(unit)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn lock_keys_are_stable_and_tell_names_apart() {
-        assert_eq!(
-            super::lock_key("rules_geofences/depot/a"),
-            super::lock_key("rules_geofences/depot/a")
-        );
-        assert_ne!(
-            super::lock_key("rules_geofences/depot/a"),
-            super::lock_key("rules_geofences/depot/b")
-        );
-        assert_eq!(super::lock_key(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
-    }
 }
