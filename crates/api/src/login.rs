@@ -1,8 +1,10 @@
 //! Bounds on logging in (`[web.login]`), so that a flood of wrong logins from outside costs bounded
 //! memory and CPU and leaves the rest of the server alone.
 //!
-//! - Password checks (argon2, about 19 MiB each) run at most `max_concurrent_hashes` at a time, with at
-//!   most `hash_queue` logins waiting; one more is refused at once with 429 and `Retry-After`.
+//! - Password checks (argon2, about 19 MiB each) run on `max_concurrent_hashes` threads of their own,
+//!   with at most `hash_queue` logins waiting; one more is refused at once with 429 and `Retry-After`.
+//!   Threads of their own, not the runtime's blocking pool: the allocator keeps a check's memory with
+//!   the thread that ran it, so few threads hold it few times over.
 //! - Failed logins are counted per address and per username. Past `failures_per_address` (or
 //!   `failures_per_account`) failures, each further one makes the address (or the username) wait
 //!   `backoff_secs`, doubled per failure up to `backoff_max_secs`; a login in its wait is refused with
@@ -18,8 +20,6 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use tokio::sync::Semaphore;
 
 use crate::config::LoginConfig;
 
@@ -106,10 +106,14 @@ struct Failures {
     by_account: Table<String>,
 }
 
+/// A password check handed to the checking threads.
+type Job = Box<dyn FnOnce() + Send>;
+
 /// The login bounds of one server.
 pub struct LoginGuard {
     config: LoginConfig,
-    hashes: Arc<Semaphore>,
+    /// To the checking threads; they end when it is dropped.
+    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
     /// Checks running and waiting.
     admitted: Arc<AtomicUsize>,
     failures: Mutex<Failures>,
@@ -127,8 +131,30 @@ impl Drop for Admitted {
 impl LoginGuard {
     /// Bounds from `config`.
     pub fn new(config: LoginConfig) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..config.max_concurrent_hashes.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("login-check".into())
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "a thread for password checks could not be started");
+            }
+        }
         LoginGuard {
-            hashes: Arc::new(Semaphore::new(config.max_concurrent_hashes.max(1))),
+            jobs: Mutex::new(tx),
             admitted: Arc::new(AtomicUsize::new(0)),
             failures: Mutex::new(Failures {
                 by_address: Table::new(config.failures_per_address),
@@ -183,8 +209,8 @@ impl LoginGuard {
         }
     }
 
-    /// Runs the password check `check` on a blocking thread once one of the bounded places is free;
-    /// refuses at once when the queue is full.
+    /// Runs the password check `check` on one of the checking threads; refuses at once when the queue
+    /// is full.
     pub async fn hash<T: Send + 'static>(
         &self,
         check: impl FnOnce() -> T + Send + 'static,
@@ -195,19 +221,15 @@ impl LoginGuard {
             return Err(Refusal::Busy);
         }
         let admitted = Admitted(self.admitted.clone());
-        let permit = self
-            .hashes
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Refusal::Busy)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
         // The place is held by the check itself: a caller that goes away does not free it early.
-        tokio::task::spawn_blocking(move || {
-            let _held = (permit, admitted);
-            check()
-        })
-        .await
-        .map_err(|_| Refusal::Busy)
+        let job: Job = Box::new(move || {
+            let _held = admitted;
+            let _ = tx.send(check());
+        });
+        let sent = self.jobs.lock().map_err(|_| Refusal::Busy)?.send(job);
+        sent.map_err(|_| Refusal::Busy)?;
+        rx.await.map_err(|_| Refusal::Busy)
     }
 }
 

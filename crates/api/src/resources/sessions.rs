@@ -16,7 +16,7 @@ use crate::ApiState;
 use crate::audit;
 use crate::auth::{
     COOKIE_NAME, Client, Peer, Principal, create_session, dummy_hash, session_principal, session_token,
-    verify_password,
+    verify_password_reusing,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
@@ -59,8 +59,8 @@ pub async fn login(
     // argon2 is deliberately slow and large: keep it off the async workers, a bounded few at a time.
     let ok = guard
         .hash(move || match &phc {
-            Some(phc) => verify_password(&password, phc),
-            None => verify_password(&password, dummy_hash()),
+            Some(phc) => verify_password_reusing(&password, phc),
+            None => verify_password_reusing(&password, dummy_hash()),
         })
         .await
         .map_err(refusal)?;
