@@ -58,9 +58,22 @@ async fn a_long_username_or_body_is_refused_before_hashing_or_auditing() {
     let admin = api.login("administrator").await;
     let before = audit_records(&api, &admin).await.len();
     let long = "x".repeat(3000);
-    let r = http(api.addr, "POST", "/api/session", None, Some(&login_body(&long, "nope"))).await;
+    let r = http(
+        api.addr,
+        "POST",
+        "/api/session",
+        None,
+        Some(&login_body(&long, "nope")),
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.json()["error"].as_str().is_some_and(|e| e.starts_with("username:")), "{}", r.body);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("username:")),
+        "{}",
+        r.body
+    );
     let huge = login_body(&"y".repeat(1_900_000), "nope");
     let r = http(api.addr, "POST", "/api/session", None, Some(&huge)).await;
     assert_eq!(r.status, 413, "{}", r.body);
@@ -77,27 +90,63 @@ async fn failed_logins_make_the_account_and_the_address_wait() {
     let api = start("hostile-throttle").await;
     let limit = LoginConfig::default().failures_per_account;
     for i in 0..limit {
-        let r = http(api.addr, "POST", "/api/session", None, Some(&login_body("inspector", "wrong"))).await;
+        let r = http(
+            api.addr,
+            "POST",
+            "/api/session",
+            None,
+            Some(&login_body("inspector", "wrong")),
+        )
+        .await;
         assert_eq!(r.status, 401, "failure {i}: {}", r.body);
     }
     // The next attempt waits, even with the right password; the answer says how long.
-    let r = http(api.addr, "POST", "/api/session", None, Some(&login_body("inspector", PASSWORD))).await;
+    let r = http(
+        api.addr,
+        "POST",
+        "/api/session",
+        None,
+        Some(&login_body("inspector", PASSWORD)),
+    )
+    .await;
     assert_eq!(r.status, 429, "{}", r.body);
-    let wait: u64 = r.header("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After");
+    let wait: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
     assert!(wait >= 1, "{wait}");
     // Another account is not held up by it.
     api.login("dispatcher").await;
 
     // One address trying many names is held up as an address.
-    let mut config = ApiConfig::default();
-    config.login.failures_per_address = 3;
-    config.login.failures_per_account = 100;
+    let config = ApiConfig {
+        login: LoginConfig {
+            failures_per_address: 3,
+            failures_per_account: 100,
+            ..LoginConfig::default()
+        },
+        ..ApiConfig::default()
+    };
     let addr = serve_with(&api, config).await;
     for i in 0..3 {
-        let r = http(addr, "POST", "/api/session", None, Some(&login_body(&format!("ghost{i}"), "x"))).await;
+        let r = http(
+            addr,
+            "POST",
+            "/api/session",
+            None,
+            Some(&login_body(&format!("ghost{i}"), "x")),
+        )
+        .await;
         assert_eq!(r.status, 401, "{}", r.body);
     }
-    let r = http(addr, "POST", "/api/session", None, Some(&login_body("supervisor", PASSWORD))).await;
+    let r = http(
+        addr,
+        "POST",
+        "/api/session",
+        None,
+        Some(&login_body("supervisor", PASSWORD)),
+    )
+    .await;
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.header("retry-after").is_some());
 }
@@ -105,13 +154,15 @@ async fn failed_logins_make_the_account_and_the_address_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_checks_beyond_the_queue_are_refused_at_once() {
     let api = start("hostile-busy").await;
-    let mut config = ApiConfig::default();
-    config.login = LoginConfig {
-        max_concurrent_hashes: 1,
-        hash_queue: 2,
-        failures_per_address: 10_000,
-        failures_per_account: 10_000,
-        ..LoginConfig::default()
+    let config = ApiConfig {
+        login: LoginConfig {
+            max_concurrent_hashes: 1,
+            hash_queue: 2,
+            failures_per_address: 10_000,
+            failures_per_account: 10_000,
+            ..LoginConfig::default()
+        },
+        ..ApiConfig::default()
     };
     let addr = serve_with(&api, config).await;
     let attempts: Vec<_> = (0..40)
@@ -130,7 +181,10 @@ async fn password_checks_beyond_the_queue_are_refused_at_once() {
     let busy = statuses.iter().filter(|(s, _)| *s == 429).count();
     let wrong = statuses.iter().filter(|(s, _)| *s == 401).count();
     assert_eq!(busy + wrong, statuses.len(), "{statuses:?}");
-    assert!(busy > 0, "40 logins at once against 1 check and 2 places: {statuses:?}");
+    assert!(
+        busy > 0,
+        "40 logins at once against 1 check and 2 places: {statuses:?}"
+    );
     assert!(wrong >= 1, "{statuses:?}");
     assert!(
         statuses
@@ -150,9 +204,25 @@ async fn json_must_be_sent_as_json() {
         let r = raw(api.addr, "POST", "/api/session", None, ct, &body).await;
         assert_eq!(r.0, 415, "{ct}: {}", r.1);
     }
-    let r = raw(api.addr, "POST", "/api/units", Some(&admin), "text/plain", r#"{"name":"x"}"#).await;
+    let r = raw(
+        api.addr,
+        "POST",
+        "/api/units",
+        Some(&admin),
+        "text/plain",
+        r#"{"name":"x"}"#,
+    )
+    .await;
     assert_eq!(r.0, 415, "{}", r.1);
-    let r = raw(api.addr, "POST", "/api/session", None, "application/json; charset=utf-8", &body).await;
+    let r = raw(
+        api.addr,
+        "POST",
+        "/api/session",
+        None,
+        "application/json; charset=utf-8",
+        &body,
+    )
+    .await;
     assert_eq!(r.0, 200, "{}", r.1);
 }
 
@@ -184,7 +254,11 @@ async fn raw(
 async fn the_page_and_the_api_carry_the_security_headers() {
     let api = start("hostile-headers").await;
     let cookie = api.login("inspector").await;
-    for (path, cookie) in [("/", None), ("/api/me", Some(cookie.as_str())), ("/api/nothing", None)] {
+    for (path, cookie) in [
+        ("/", None),
+        ("/api/me", Some(cookie.as_str())),
+        ("/api/nothing", None),
+    ] {
         let r = http(api.addr, "GET", path, cookie, None).await;
         let csp = r.header("content-security-policy").unwrap_or_default();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
@@ -197,8 +271,11 @@ async fn the_page_and_the_api_carry_the_security_headers() {
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn open_feed(addr: SocketAddr, cookie: &str, origin: Option<&str>) -> Result<Ws, u16> {
-    let mut req = format!("ws://{addr}/api/live").into_client_request().expect("request");
-    req.headers_mut().insert("cookie", cookie.parse().expect("header"));
+    let mut req = format!("ws://{addr}/api/live")
+        .into_client_request()
+        .expect("request");
+    req.headers_mut()
+        .insert("cookie", cookie.parse().expect("header"));
     if let Some(o) = origin {
         req.headers_mut().insert("origin", o.parse().expect("header"));
     }
@@ -245,7 +322,10 @@ async fn the_live_feed_ends_with_its_session() {
     assert_eq!(first_text(&mut ws).await["type"], "snapshot");
     let r = http(api.addr, "DELETE", "/api/session", Some(&cookie), None).await;
     assert_eq!(r.status, 204);
-    assert_eq!(closed(&mut ws).await, Some(tianshu_api::live::CLOSE_SESSION_ENDED));
+    assert_eq!(
+        closed(&mut ws).await,
+        Some(tianshu_api::live::CLOSE_SESSION_ENDED)
+    );
 
     // Disabling the user closes theirs.
     let admin = api.login("administrator").await;
@@ -261,7 +341,10 @@ async fn the_live_feed_ends_with_its_session() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(closed(&mut ws).await, Some(tianshu_api::live::CLOSE_SESSION_ENDED));
+    assert_eq!(
+        closed(&mut ws).await,
+        Some(tianshu_api::live::CLOSE_SESSION_ENDED)
+    );
     assert_eq!(open_feed(api.addr, &cookie, None).await.err(), Some(401));
 }
 
@@ -269,13 +352,19 @@ async fn the_live_feed_ends_with_its_session() {
 async fn the_live_feed_ends_when_the_session_is_deleted_behind_the_servers_back() {
     // A change the server is not told of (another process, an expiry) is found by the periodic check.
     let api = start("hostile-feed-periodic").await;
-    let mut config = ApiConfig::default();
-    config.live_recheck_secs = 1;
+    let config = ApiConfig {
+        live_recheck_secs: 1,
+        ..ApiConfig::default()
+    };
     let addr = serve_with(&api, config).await;
     let body = login_body("dispatcher", PASSWORD);
     let r = http(addr, "POST", "/api/session", None, Some(&body)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let cookie = r.header("set-cookie").and_then(|c| c.split(';').next()).expect("cookie").to_string();
+    let cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_string();
     let mut ws = open_feed(addr, &cookie, None).await.expect("the feed opens");
     assert_eq!(first_text(&mut ws).await["type"], "snapshot");
     let token = cookie.split_once('=').map(|(_, t)| t).expect("token");
@@ -284,7 +373,10 @@ async fn the_live_feed_ends_when_the_session_is_deleted_behind_the_servers_back(
         .delete_session(&tianshu_store::access::session_token_hash(token))
         .await
         .expect("deleting the session in the store");
-    assert_eq!(closed(&mut ws).await, Some(tianshu_api::live::CLOSE_SESSION_ENDED));
+    assert_eq!(
+        closed(&mut ws).await,
+        Some(tianshu_api::live::CLOSE_SESSION_ENDED)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,16 +384,27 @@ async fn a_foreign_origin_opens_no_feed() {
     let api = start("hostile-origin").await;
     let cookie = api.login("inspector").await;
     assert_eq!(
-        open_feed(api.addr, &cookie, Some("https://evil.example")).await.err(),
+        open_feed(api.addr, &cookie, Some("https://evil.example"))
+            .await
+            .err(),
         Some(403)
     );
     let own = format!("http://{}", api.addr);
     assert!(open_feed(api.addr, &cookie, Some(&own)).await.is_ok());
-    let mut config = ApiConfig::default();
-    config.allowed_origins = vec!["https://map.example".into()];
+    let config = ApiConfig {
+        allowed_origins: vec!["https://map.example".into()],
+        ..ApiConfig::default()
+    };
     let addr = serve_with(&api, config).await;
-    assert!(open_feed(addr, &cookie, Some("https://map.example")).await.is_ok());
-    assert_eq!(open_feed(addr, &cookie, Some("https://evil.example")).await.err(), Some(403));
+    assert!(
+        open_feed(addr, &cookie, Some("https://map.example"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        open_feed(addr, &cookie, Some("https://evil.example")).await.err(),
+        Some(403)
+    );
 }
 
 /// Every key of every object of a JSON text, each object's keys checked for repeats.
@@ -362,14 +465,29 @@ fn repeated_keys(text: &str) -> Vec<String> {
 async fn calendars_name_each_key_once() {
     let api = start("hostile-calendars").await;
     let cookie = api.login("administrator").await;
-    assert_eq!(repeated_keys(r#"{"a":1,"b":{"c":2,"c":3}}"#), vec!["c".to_string()]);
+    assert_eq!(
+        repeated_keys(r#"{"a":1,"b":{"c":2,"c":3}}"#),
+        vec!["c".to_string()]
+    );
     let r = http(api.addr, "GET", "/api/calendars", Some(&cookie), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.json().as_array().is_some_and(|a| !a.is_empty()), "{}", r.body);
-    assert_eq!(repeated_keys(&r.body), Vec::<String>::new(), "{}", &r.body[..r.body.len().min(400)]);
+    assert_eq!(
+        repeated_keys(&r.body),
+        Vec::<String>::new(),
+        "{}",
+        &r.body[..r.body.len().min(400)]
+    );
     let year = r.json()[0]["year"].as_i64().expect("a year");
     let toml = format!("year = {year}\n");
-    let put = http(api.addr, "PUT", &format!("/api/calendars/{year}"), Some(&cookie), Some(&toml)).await;
+    let put = http(
+        api.addr,
+        "PUT",
+        &format!("/api/calendars/{year}"),
+        Some(&cookie),
+        Some(&toml),
+    )
+    .await;
     assert!(put.status == 200 || put.status == 201, "{}", put.body);
     assert_eq!(repeated_keys(&put.body), Vec::<String>::new(), "{}", put.body);
 }
