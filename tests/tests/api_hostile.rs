@@ -44,6 +44,12 @@ fn login_body(username: &str, password: &str) -> String {
     serde_json::json!({"username": username, "password": password}).to_string()
 }
 
+/// `POST /api/session` at `addr`.
+async fn try_login(addr: SocketAddr, username: &str, password: &str) -> Resp {
+    let body = login_body(username, password);
+    http(addr, "POST", "/api/session", None, Some(&body)).await
+}
+
 async fn audit_records(api: &TestApi, admin: &str) -> Vec<serde_json::Value> {
     let r = http(api.addr, "GET", "/api/audit?limit=1000", Some(admin), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -58,14 +64,7 @@ async fn a_long_username_or_body_is_refused_before_hashing_or_auditing() {
     let admin = api.login("administrator").await;
     let before = audit_records(&api, &admin).await.len();
     let long = "x".repeat(3000);
-    let r = http(
-        api.addr,
-        "POST",
-        "/api/session",
-        None,
-        Some(&login_body(&long, "nope")),
-    )
-    .await;
+    let r = try_login(api.addr, &long, "nope").await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(
         r.json()["error"]
@@ -90,25 +89,11 @@ async fn failed_logins_make_the_account_and_the_address_wait() {
     let api = start("hostile-throttle").await;
     let limit = LoginConfig::default().failures_per_account;
     for i in 0..limit {
-        let r = http(
-            api.addr,
-            "POST",
-            "/api/session",
-            None,
-            Some(&login_body("inspector", "wrong")),
-        )
-        .await;
+        let r = try_login(api.addr, "inspector", "wrong").await;
         assert_eq!(r.status, 401, "failure {i}: {}", r.body);
     }
     // The next attempt waits, even with the right password; the answer says how long.
-    let r = http(
-        api.addr,
-        "POST",
-        "/api/session",
-        None,
-        Some(&login_body("inspector", PASSWORD)),
-    )
-    .await;
+    let r = try_login(api.addr, "inspector", PASSWORD).await;
     assert_eq!(r.status, 429, "{}", r.body);
     let wait: u64 = r
         .header("retry-after")
@@ -129,24 +114,10 @@ async fn failed_logins_make_the_account_and_the_address_wait() {
     };
     let addr = serve_with(&api, config).await;
     for i in 0..3 {
-        let r = http(
-            addr,
-            "POST",
-            "/api/session",
-            None,
-            Some(&login_body(&format!("ghost{i}"), "x")),
-        )
-        .await;
+        let r = try_login(addr, &format!("ghost{i}"), "x").await;
         assert_eq!(r.status, 401, "{}", r.body);
     }
-    let r = http(
-        addr,
-        "POST",
-        "/api/session",
-        None,
-        Some(&login_body("supervisor", PASSWORD)),
-    )
-    .await;
+    let r = try_login(addr, "supervisor", PASSWORD).await;
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.header("retry-after").is_some());
 }
@@ -357,8 +328,7 @@ async fn the_live_feed_ends_when_the_session_is_deleted_behind_the_servers_back(
         ..ApiConfig::default()
     };
     let addr = serve_with(&api, config).await;
-    let body = login_body("dispatcher", PASSWORD);
-    let r = http(addr, "POST", "/api/session", None, Some(&body)).await;
+    let r = try_login(addr, "dispatcher", PASSWORD).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let cookie = r
         .header("set-cookie")

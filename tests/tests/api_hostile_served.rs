@@ -76,15 +76,6 @@ async fn refused_case_steps_are_409_and_unencodable_texts_400() {
         .expect("a session cookie")
         .to_string();
 
-    // A text GBK cannot carry, and one too long for a message, to a connected terminal: the request is wrong.
-    let commands = format!("/api/vehicles/{vehicle}/commands");
-    for text in ["\u{1F697} 请回电", &"x".repeat(2000)] {
-        let body = serde_json::json!({"kind": "text", "text": text}).to_string();
-        let r = api_support::http(server.http, "POST", &commands, Some(&cookie), Some(&body)).await;
-        assert_eq!(r.status, 400, "{}", r.body);
-        assert!(r.body.contains("text:"), "{}", r.body);
-    }
-
     // Eight acknowledgements at once: one moves the case, the others are refused as conflicts.
     let path = format!("/api/cases/{case_id}/actions");
     let tries: Vec<_> = (0..8)
@@ -132,6 +123,15 @@ async fn refused_case_steps_are_409_and_unencodable_texts_400() {
     )
     .await;
     assert_eq!(r.status, 404, "{}", r.body);
+
+    // A text GBK cannot carry, and one too long for a message, to a connected terminal: the request is wrong.
+    let commands = format!("/api/vehicles/{vehicle}/commands");
+    for text in ["\u{1F697} 请回电", &"x".repeat(2000)] {
+        let body = serde_json::json!({"kind": "text", "text": text}).to_string();
+        let r = api_support::http(server.http, "POST", &commands, Some(&cookie), Some(&body)).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("text:"), "{}", r.body);
+    }
 }
 
 /// The server's peak and current resident memory (VmHWM, VmRSS), in KiB.
