@@ -1,4 +1,4 @@
-//! Settings of the web side (the `[api]` section of the configuration file).
+//! Settings of the web side (the `[web]` section of the configuration file).
 
 use serde::{Deserialize, Serialize};
 
@@ -45,8 +45,53 @@ pub struct ApiConfig {
     pub max_range_days: u32,
     /// Display tolerance for simplified replay tracks, in metres.
     pub simplify_tolerance_m: f64,
+    /// How often an open live feed checks again that its session is alive and what it may see, in
+    /// seconds (a logout or a change of user through this server is checked at once).
+    pub live_recheck_secs: u64,
+    /// Origins besides the server's own (`https://host:port`, as a browser sends it in `Origin`) whose
+    /// pages may open the live feed; a WebSocket from any other origin is refused (403).
+    pub allowed_origins: Vec<String>,
+    /// Bounds on logging in.
+    pub login: LoginConfig,
     /// The basemap.
     pub basemap: BasemapConfig,
+}
+
+/// Bounds on `POST /api/session`, so that a flood of wrong logins costs bounded memory and CPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// Passwords checked at the same time at most (each check holds about 19 MiB for a moment).
+    pub max_concurrent_hashes: usize,
+    /// Logins waiting for a check at most; more are refused with 429 and `Retry-After`.
+    pub hash_queue: usize,
+    /// Failed logins from one address before it is made to wait (429 with `Retry-After`).
+    pub failures_per_address: u32,
+    /// Failed logins for one username before it is made to wait (429 with `Retry-After`).
+    pub failures_per_account: u32,
+    /// The first wait, in seconds; it doubles with each further failure.
+    pub backoff_secs: u64,
+    /// The longest wait, in seconds.
+    pub backoff_max_secs: u64,
+    /// Failures are forgotten after this many seconds without another one.
+    pub forget_after_secs: u64,
+    /// Largest login body, in bytes (413 above it); a username longer than a user may have is 400.
+    pub max_body_bytes: usize,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            max_concurrent_hashes: 4,
+            hash_queue: 32,
+            failures_per_address: 20,
+            failures_per_account: 5,
+            backoff_secs: 1,
+            backoff_max_secs: 60,
+            forget_after_secs: 900,
+            max_body_bytes: 4096,
+        }
+    }
 }
 
 const fn default_session_ttl_secs() -> u64 {
@@ -60,6 +105,9 @@ impl Default for ApiConfig {
             cookie_secure: false,
             max_range_days: 62,
             simplify_tolerance_m: 8.0,
+            live_recheck_secs: 5,
+            allowed_origins: Vec::new(),
+            login: LoginConfig::default(),
             basemap: BasemapConfig::default(),
         }
     }

@@ -45,6 +45,9 @@ pub enum ApiError {
     /// A failure that carries data: `fields` are sent next to `error`.
     #[error("{1}")]
     WithFields(StatusCode, String, Map<String, Value>),
+    /// Too many requests: 429, with `Retry-After` in whole seconds (at least one).
+    #[error("{1}")]
+    TooMany(u64, String),
 }
 
 impl ApiError {
@@ -61,6 +64,7 @@ impl ApiError {
             ApiError::Store(tianshu_store::Error::Conflict(_)) => StatusCode::CONFLICT,
             ApiError::Store(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Status(s, _) | ApiError::WithFields(s, _, _) => *s,
+            ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -92,7 +96,16 @@ impl IntoResponse for ApiError {
                 .with_label_values(&[reason])
                 .inc();
         }
-        (status, Json(self.body())).into_response()
+        let retry_after = match &self {
+            ApiError::TooMany(secs, _) => Some((*secs).max(1)),
+            _ => None,
+        };
+        let mut resp = (status, Json(self.body())).into_response();
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 

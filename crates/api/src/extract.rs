@@ -12,13 +12,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ApiResult};
 
-/// A JSON body, deserialised into `T`.
+/// A JSON body sent as `application/json` (else 415), deserialised into `T`.
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        crate::headers::require_json(req.headers())?;
         let bytes = Bytes::from_request(req, state).await.map_err(unread_body)?;
         parse_json(&bytes).map(Body)
     }

@@ -18,6 +18,8 @@ pub mod cases;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod headers;
+pub mod login;
 pub mod metrics;
 pub mod openapi;
 pub mod position;
@@ -54,6 +56,8 @@ struct Inner {
     store: Store,
     /// Settings.
     config: ApiConfig,
+    /// Bounds on logging in.
+    login: login::LoginGuard,
     /// Committed points and alert events, fanned out to WebSocket clients.
     live: LiveHub,
     /// Alert cases (the alerts crate), or [`NoCases`] when rules are not running.
@@ -82,6 +86,7 @@ impl ApiState {
         ApiState {
             inner: Arc::new(Inner {
                 store,
+                login: login::LoginGuard::new(config.login.clone()),
                 config,
                 live,
                 cases,
@@ -99,6 +104,11 @@ impl ApiState {
     /// The settings.
     pub fn config(&self) -> &ApiConfig {
         &self.inner.config
+    }
+
+    /// The bounds on logging in.
+    pub fn login_guard(&self) -> &login::LoginGuard {
+        &self.inner.login
     }
 
     /// The live hub (publish committed points and alert events into it).

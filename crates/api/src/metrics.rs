@@ -14,6 +14,8 @@ pub struct Metrics {
     pub live_alerts_dropped: IntCounter,
     /// Requests refused, by reason (`unauthenticated`, `forbidden`).
     pub refused: IntCounterVec,
+    /// Logins refused before their password was checked, by reason.
+    pub login_refused: IntCounterVec,
     /// Replays and exports served, by format.
     pub tracks_served: IntCounterVec,
 }
@@ -47,6 +49,16 @@ pub fn metrics() -> &'static Metrics {
             IntCounter::new(
                 "tianshu_api_live_alerts_dropped_total",
                 "Alert events not delivered live to a lagging client (they stay in the inbox)",
+            )
+            .expect("valid metric"),
+        ),
+        login_refused: register(
+            IntCounterVec::new(
+                Opts::new(
+                    "tianshu_api_login_refused_total",
+                    "Logins refused before their password was checked: throttled, busy, too_long",
+                ),
+                &["reason"],
             )
             .expect("valid metric"),
         ),

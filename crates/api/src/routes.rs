@@ -3,6 +3,7 @@
 //! the permission-matrix test are all generated from it. Every error, from the gate, a handler, an
 //! extractor or no route at all, answers in the one JSON contract of the `error` module.
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 
@@ -12,7 +13,7 @@ use crate::resources::{
     tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, CASES, OPERATE, PUBLIC, RouteSpec, TRACKS};
-use crate::{ApiState, auth, openapi, web};
+use crate::{ApiState, auth, headers, openapi, web};
 
 /// Every route of the API.
 pub static ROUTES: &[RouteSpec] = &[
@@ -340,11 +341,16 @@ pub static ROUTES: &[RouteSpec] = &[
     },
 ];
 
-/// The API and the page, built from [`ROUTES`]; every non-public route sits behind the role gate.
+/// The API and the page, built from [`ROUTES`]; every non-public route sits behind the role gate, the
+/// login's body has its own bound (`[web.login] max_body_bytes`), and every answer carries the security
+/// headers of [`headers`].
 pub fn router(state: ApiState) -> Router {
     let mut r: Router<ApiState> = Router::new();
     for spec in ROUTES {
         let mut mr = (spec.handler)();
+        if (spec.method, spec.path) == ("POST", "/api/session") {
+            mr = mr.layer(DefaultBodyLimit::max(state.config().login.max_body_bytes));
+        }
         if !spec.roles.is_empty() {
             mr = mr.route_layer(axum::middleware::from_fn_with_state(
                 auth::Gate {
@@ -356,8 +362,10 @@ pub fn router(state: ApiState) -> Router {
         }
         r = r.route(spec.path, mr);
     }
+    let secure = headers::SecurityHeaders::new(state.config());
     r.merge(web::router())
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
+        .layer(axum::middleware::from_fn_with_state(secure, headers::secure))
         .with_state(state)
 }

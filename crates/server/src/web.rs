@@ -24,6 +24,25 @@ pub struct GatewayDownlink {
 
 #[async_trait::async_trait]
 impl tianshu_api::Downlink for GatewayDownlink {
+    fn check(&self, command: &TerminalCommand) -> Result<(), String> {
+        let TerminalCommand::Text { text } = command else {
+            return Ok(());
+        };
+        let (gbk, _, unmappable) = encoding_rs::GBK.encode(text);
+        // 0x8300's body: the flags, the text type (2019), then the text.
+        let room = tianshu_jt808::MAX_BODY_LEN - 2;
+        if unmappable {
+            Err("text: has characters GBK cannot encode".into())
+        } else if gbk.len() > room {
+            Err(format!(
+                "text: {} bytes in GBK, at most {room} fit one message",
+                gbk.len()
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
     async fn send(&self, vehicle: VehicleId, command: &TerminalCommand) -> Result<CommandOutcome, String> {
         let terminals = self.store.terminals().await.map_err(|e| e.to_string())?;
         let Some(phone) = terminals
@@ -112,9 +131,19 @@ fn case_view(
     }
 }
 
+/// A step the case's state does not allow is refused input (409), whether the workflow saw it first or
+/// the store's compare-and-set did (a concurrent step moved the case in between); an unknown case is
+/// not found; only a failure of the store is unavailable (503).
 fn case_error(e: tianshu_alerts::Error) -> CaseError {
+    use tianshu_store::Error as StoreError;
     match e {
         tianshu_alerts::Error::Invalid(msgs) => CaseError::InvalidTransition(msgs.join("; ")),
+        tianshu_alerts::Error::Store(e @ (StoreError::Invalid { .. } | StoreError::Conflict(_))) => {
+            CaseError::InvalidTransition(e.to_string())
+        }
+        tianshu_alerts::Error::Store(StoreError::NotFound(what)) => {
+            CaseError::NotFound(what.strip_prefix("case ").unwrap_or(&what).to_string())
+        }
         e => CaseError::Unavailable(e.to_string()),
     }
 }

@@ -26,11 +26,9 @@ use crate::resources::now;
 use crate::scope::Scoped;
 use crate::{ApiState, ConfiguredTimetables};
 
-/// One year of the official calendar as the rules use it.
+/// One year of the official calendar as the rules use it (its `year` is the calendar's own).
 #[derive(Debug, Serialize)]
 pub struct CalendarYear {
-    /// The year.
-    pub year: i32,
     /// `stored` (imported or put through the API) or `builtin` (shipped with Tianshu).
     pub source: &'static str,
     /// When it was stored (stored years only).
@@ -48,7 +46,6 @@ pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<CalendarY
     for c in state.store().rules().calendars().await? {
         if let Ok(y) = YearCalendar::parse_toml(&c.source) {
             out.push(CalendarYear {
-                year: c.year,
                 source: "stored",
                 updated: Some(c.updated),
                 calendar: y,
@@ -56,18 +53,17 @@ pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<CalendarY
         }
     }
     for year in builtin.years() {
-        if !out.iter().any(|c| c.year == year)
+        if !out.iter().any(|c| c.calendar.year == year)
             && let Some(y) = builtin.year(year)
         {
             out.push(CalendarYear {
-                year,
                 source: "builtin",
                 updated: None,
                 calendar: y.clone(),
             });
         }
     }
-    out.sort_by_key(|c| c.year);
+    out.sort_by_key(|c| c.calendar.year);
     Ok(Json(out))
 }
 
@@ -100,7 +96,6 @@ pub async fn put(caller: Caller, Path(year): Path<String>, Text(text): Text) -> 
         .await?;
     let status = put_status(!stored.replaced);
     let view = CalendarYear {
-        year,
         source: "stored",
         updated: Some(stored.updated),
         calendar: stored.calendar,

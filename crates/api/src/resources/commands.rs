@@ -2,8 +2,8 @@
 //! through the gateway ([`Downlink`]) and answers with what became of it ([`CommandOutcome`]).
 //!
 //! The terminal's answer, a refusal included, is 200; no terminal connected is 409 and no answer in
-//! time 504, both in the error contract with the outcome next to the message; no gateway in this
-//! process is 503. Every command is audited with its outcome.
+//! time 504, both in the error contract with the outcome next to the message; a command the wire cannot
+//! carry (a text GBK cannot encode) is 400; no gateway in this process is 503. Every command is audited with its outcome.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -102,6 +102,13 @@ pub trait Downlink: Send + Sync + 'static {
     /// Sends `command` to the terminal bound to `vehicle` and waits for its answer. `Err` is a failure
     /// of the platform (store, full queue, a text that cannot be encoded), not of the terminal.
     async fn send(&self, vehicle: VehicleId, command: &TerminalCommand) -> Result<CommandOutcome, String>;
+
+    /// Why `command` cannot be sent whatever the terminal (a text the wire's encoding cannot carry),
+    /// checked before sending: the request is refused (400), not the platform failed.
+    fn check(&self, command: &TerminalCommand) -> Result<(), String> {
+        let _ = command;
+        Ok(())
+    }
 }
 
 /// `POST /api/vehicles/{id}/commands`: a downlink command to the vehicle's terminal, audited; answers
@@ -121,6 +128,7 @@ pub async fn send(
     let Some(downlink) = state.downlink() else {
         return Err(ApiError::Unavailable("no gateway runs in this process".into()));
     };
+    downlink.check(&cmd).map_err(ApiError::BadRequest)?;
     let outcome = downlink.send(v.id, &cmd).await.map_err(ApiError::Unavailable)?;
     let entry = AuditEntry {
         vehicle: Some(v.id),

@@ -12,6 +12,11 @@
 //! - `{"type":"positions","points":[...]}`
 //! - `{"type":"alert","alert":{...}}`
 //!
+//! The feed checks its session again whenever a session ends or a user changes through this server, and
+//! every `[web] live_recheck_secs` besides (a change made elsewhere, an expiry): a session that ended, or
+//! a user disabled, deleted or given another role or unit, closes the feed (code
+//! [`CLOSE_SESSION_ENDED`]); vehicles that came into or left the user's scope get a fresh snapshot.
+//!
 //! `GET /api/positions/latest` answers the snapshot's positions once, without the socket.
 
 use std::collections::HashSet;
@@ -20,15 +25,17 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 use tianshu_model::VehicleId;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::ApiState;
-use crate::auth::Principal;
+use crate::auth::{Principal, session_principal, session_token};
 use crate::error::{ApiError, ApiResult};
+use crate::headers::check_origin;
 use crate::position::{WirePosition, wire_positions};
 use crate::scope::Scoped;
 
@@ -49,6 +56,8 @@ pub struct AlertEvent {
 pub struct LiveHub {
     /// Bounded; a lagging client loses the oldest alerts (they stay in the inbox).
     alerts: broadcast::Sender<Arc<AlertEvent>>,
+    /// Moved on every logout and every change of a user: each open feed checks its session again.
+    sessions: Arc<watch::Sender<u64>>,
 }
 
 impl Default for LiveHub {
@@ -62,7 +71,13 @@ impl LiveHub {
     pub fn new() -> Self {
         LiveHub {
             alerts: broadcast::channel(1024).0,
+            sessions: Arc::new(watch::channel(0).0),
         }
+    }
+
+    /// Tells every open feed that a session ended or a user changed, so that each checks its own at once.
+    pub fn sessions_changed(&self) {
+        self.sessions.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Pushes an alert to every connected client allowed to see its vehicle.
@@ -93,18 +108,21 @@ pub async fn latest(State(state): State<ApiState>, who: Principal) -> ApiResult<
     Ok(Json(wire_positions(&points)))
 }
 
-/// `GET /api/live`: the WebSocket upgrade.
+/// `GET /api/live`: the WebSocket upgrade, from the server's own origin or an allowed one (else 403).
 pub async fn live(
     State(state): State<ApiState>,
     who: Principal,
+    headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    check_origin(&headers, state.config())?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
-    // Scope is fixed at connect time; a reconnect picks up registry changes.
+    let token = session_token(&headers).unwrap_or_default().to_string();
     let scoped = Scoped::new(&state, &who).await?;
+    let session = Session { token, who };
     Ok(ws.on_upgrade(move |socket| async move {
         crate::metrics::metrics().ws_clients.inc();
-        if let Err(e) = feed(state, scoped, socket).await {
+        if let Err(e) = feed(state, session, scoped, socket).await {
             tracing::debug!(error = %e, "live feed ended");
         }
         crate::metrics::metrics().ws_clients.dec();
@@ -121,21 +139,88 @@ async fn snapshot(scoped: &Scoped) -> ApiResult<String> {
     .unwrap_or_default())
 }
 
+/// The session a feed was opened with.
+struct Session {
+    token: String,
+    who: Principal,
+}
+
+/// The close code of a feed whose session ended or whose user changed (a private-use code): the page
+/// reconnects, and a reconnect without a session is refused.
+pub const CLOSE_SESSION_ENDED: u16 = 4401;
+
+/// What a feed does after checking its session again.
+enum Recheck {
+    /// Same user, same vehicles.
+    Same,
+    /// Same user, other vehicles: a fresh snapshot in the new scope.
+    Rescoped(Box<Scoped>, Option<HashSet<VehicleId>>),
+    /// The session ended, or the user is disabled or changed: close.
+    Ended,
+}
+
+async fn recheck(
+    state: &ApiState,
+    session: &Session,
+    visible: &Option<HashSet<VehicleId>>,
+) -> ApiResult<Recheck> {
+    let now = session_principal(state, &session.token).await?;
+    if now.as_ref() != Some(&session.who) {
+        return Ok(Recheck::Ended);
+    }
+    let scoped = Scoped::new(state, &session.who).await?;
+    let ids = scoped.vehicle_ids().await?;
+    Ok(if &ids == visible {
+        Recheck::Same
+    } else {
+        Recheck::Rescoped(Box::new(scoped), ids)
+    })
+}
+
 async fn feed(
     state: ApiState,
-    scoped: Scoped,
+    session: Session,
+    mut scoped: Scoped,
     mut socket: WebSocket,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Subscribe before the snapshot: a point committed in between is sent twice, never lost.
     let mut points = state.store().subscribe();
     let mut alerts = state.live().alerts.subscribe();
-    let visible: Option<HashSet<VehicleId>> = scoped.vehicle_ids().await?;
+    let mut sessions = state.live().sessions.subscribe();
+    let mut visible: Option<HashSet<VehicleId>> = scoped.vehicle_ids().await?;
     socket
         .send(Message::Text(snapshot(&scoped).await?.into()))
         .await?;
     let mut missed = points.missed_batches();
+    let every = std::time::Duration::from_secs(state.config().live_recheck_secs.max(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            changed = async {
+                tokio::select! {
+                    c = sessions.changed() => c.is_ok(),
+                    _ = tick.tick() => true,
+                }
+            } => {
+                if !changed {
+                    // The hub is gone: check on the timer only.
+                    sessions = watch::channel(0).1;
+                }
+                match recheck(&state, &session, &visible).await? {
+                    Recheck::Same => {}
+                    Recheck::Rescoped(s, ids) => {
+                        (scoped, visible) = (*s, ids);
+                        socket.send(Message::Text(snapshot(&scoped).await?.into())).await?;
+                    }
+                    Recheck::Ended => {
+                        let frame = CloseFrame { code: CLOSE_SESSION_ENDED, reason: "session ended".into() };
+                        // The peer may be gone already; the feed ends either way.
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        return Ok(());
+                    }
+                }
+            }
             batch = points.recv() => {
                 let Some(batch) = batch else { return Ok(()) };
                 if points.missed_batches() != missed {

@@ -15,11 +15,13 @@ use tianshu_store::access::{AuditEntry, session_token_hash};
 use crate::ApiState;
 use crate::audit;
 use crate::auth::{
-    COOKIE_NAME, Client, Principal, create_session, dummy_hash, session_principal, session_token,
-    verify_password,
+    COOKIE_NAME, Client, Peer, Principal, create_session, dummy_hash, session_principal, session_token,
+    verify_password_reusing,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
+use crate::login::Refusal;
+use crate::resources::users::MAX_USERNAME_BYTES;
 
 /// `POST /api/session` body.
 #[derive(Debug, Deserialize)]
@@ -32,20 +34,36 @@ pub struct LoginRequest {
 }
 
 /// `POST /api/session`: checks the password and sets the session cookie.
+///
+/// Before any password is checked or audit record written: a username longer than any user may have
+/// is refused (400), and so is an address or a username in its wait after failed logins, or a login
+/// when too many checks run and wait (429 with `Retry-After`; see [`crate::login`]). The body is
+/// bounded by `[web.login] max_body_bytes` (413).
 pub async fn login(
     State(state): State<ApiState>,
     client: Client,
+    Peer(peer): Peer,
     Body(req): Body<LoginRequest>,
 ) -> ApiResult<Response> {
+    if req.username.len() > MAX_USERNAME_BYTES {
+        login_refused("too_long");
+        return Err(ApiError::BadRequest(format!(
+            "username: longer than {MAX_USERNAME_BYTES} bytes"
+        )));
+    }
+    let guard = state.login_guard();
+    guard.check(peer, &req.username).map_err(refusal)?;
     let user = state.store().access().user_by_name(&req.username).await?;
     let password = req.password;
-    let phc = user
-        .as_ref()
-        .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
-    // argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    // argon2 is deliberately slow and large: keep it off the async workers, a bounded few at a time.
+    let ok = guard
+        .hash(move || match &phc {
+            Some(phc) => verify_password_reusing(&password, phc),
+            None => verify_password_reusing(&password, dummy_hash()),
+        })
         .await
-        .unwrap_or(false);
+        .map_err(refusal)?;
     let disabled = user.as_ref().is_some_and(|u| u.disabled);
     let entry = AuditEntry {
         actor: req.username.clone(),
@@ -64,8 +82,10 @@ pub async fn login(
     }
     // A disabled user is told what anybody with a wrong password is told.
     let Some(user) = user.filter(|u| ok && !u.disabled) else {
+        guard.failed(peer, &req.username);
         return Err(ApiError::WrongLogin);
     };
+    guard.succeeded(&req.username);
     let who = Principal {
         user_id: user.id,
         username: user.username,
@@ -84,6 +104,30 @@ pub async fn login(
         resp.headers_mut().insert(SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+/// A login refused before its password was checked: 429, counted by reason.
+fn refusal(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Throttled(wait) => {
+            login_refused("throttled");
+            ApiError::TooMany(
+                wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                "too many failed logins: try again later".into(),
+            )
+        }
+        Refusal::Busy => {
+            login_refused("busy");
+            ApiError::TooMany(1, "too many logins at once: try again in a moment".into())
+        }
+    }
+}
+
+fn login_refused(reason: &str) {
+    crate::metrics::metrics()
+        .login_refused
+        .with_label_values(&[reason])
+        .inc();
 }
 
 /// `DELETE /api/session`: ends the session and clears the cookie.
@@ -107,6 +151,7 @@ pub async fn logout(
             tracing::error!(error = %e, "a session could not be deleted at logout");
             return Err(e.into());
         }
+        state.live().sessions_changed();
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     let cleared = format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");

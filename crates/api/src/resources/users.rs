@@ -35,6 +35,9 @@ pub struct CreateUser {
     pub unit: Option<i64>,
 }
 
+/// The longest username, in bytes; a login with a longer one is refused before anything else.
+pub const MAX_USERNAME_BYTES: usize = 64;
+
 /// Checks a new user's fields; shared with `tianshu user add`.
 pub fn validate_new_user(
     username: &str,
@@ -42,7 +45,10 @@ pub fn validate_new_user(
     role: Role,
     unit: Option<UnitId>,
 ) -> Result<(), String> {
-    if username.trim().is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
+    if username.trim().is_empty()
+        || username.len() > MAX_USERNAME_BYTES
+        || username.chars().any(char::is_whitespace)
+    {
         return Err("username must be 1-64 characters without spaces".into());
     }
     if password.chars().count() < 8 {
@@ -108,6 +114,7 @@ pub async fn delete(
         .delete_user(&username)
         .audited(audit)
         .await?;
+    state.live().sessions_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,10 +142,12 @@ pub async fn update(
     } else {
         "user.enable"
     };
-    let access = caller.state.store().access();
+    let state = caller.state.clone();
+    let access = state.store().access();
     let set = access.set_user_disabled(&username, req.disabled);
     let user = caller
         .commit(action, None, username.clone(), audit::as_is, set)
         .await?;
+    state.live().sessions_changed();
     Ok(Json(user))
 }
