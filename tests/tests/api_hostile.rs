@@ -3,16 +3,14 @@
 //! ends with its session, a foreign Origin opens no feed, JSON must say it is JSON, every answer
 //! carries the security headers, and `/api/calendars` names each key once.
 
-mod api_support;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use api_support::*;
 use futures_util::StreamExt;
 use tianshu_api::config::LoginConfig;
 use tianshu_api::{ApiConfig, ApiState, LiveHub};
+use tianshu_e2e::api::*;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 

@@ -2,10 +2,8 @@
 //! refusals with the status that names them: a case step the case's state no longer allows is 409
 //! however the requests race, and a text the terminal's wire cannot carry is 400, never 503.
 
-mod api_support;
-mod gateway_support;
-
-use gateway_support::{Server, Terminal, phone, plate, provision};
+use tianshu_e2e::api as api_support;
+use tianshu_e2e::gateway::{Terminal, phone, plate, provision, serve};
 use tianshu_model::Timestamp;
 use tianshu_store::Store;
 use tianshu_store::access::{NewUser, Role};
@@ -61,7 +59,7 @@ async fn refused_case_steps_are_409_and_unencodable_texts_400() {
     let url = scratch.url();
     let (vehicle, case_id) = seed(&url).await;
     let dir = tianshu_testkit::unique_dir("hostile-served-config");
-    let server = Server::start(&url, "", &dir);
+    let server = serve(&url, "", &dir);
     let mut terminal = Terminal::connect(server.jt808, phone(0))
         .await
         .expect("connecting the terminal");
@@ -199,7 +197,7 @@ async fn login_flood_measurement() {
     let url = scratch.url();
     seed(&url).await;
     let dir = tianshu_testkit::unique_dir("login-flood-config");
-    let server = Server::start(&url, &extra, &dir);
+    let server = serve(&url, &extra, &dir);
     let pid = server.child.id();
     let code = {
         let mut t = Terminal::connect(server.jt808, phone(0))
