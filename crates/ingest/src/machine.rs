@@ -347,14 +347,19 @@ impl<'c> Machine<'c> {
         METRICS.decode_errors.with_label_values(&[error_kind(e)]).inc();
         debug!(error = %e, msg_id = header.msg_id, "body did not decode");
         if self.online_phone().is_some() {
-            self.answer(
-                header,
-                header.serial,
-                header.msg_id,
-                GeneralAck::RESULT_BAD_MESSAGE,
-            );
+            self.answer_bad_message(header);
         }
         self.charge_error()
+    }
+
+    /// Answers the frame of `header` "bad message" (0x8001 result 2).
+    fn answer_bad_message(&mut self, header: &Header) {
+        self.answer(
+            header,
+            header.serial,
+            header.msg_id,
+            GeneralAck::RESULT_BAD_MESSAGE,
+        );
     }
 
     /// A frame whose checksum or body length is wrong, not accepted: an authenticated terminal is answered
@@ -372,12 +377,7 @@ impl<'c> Machine<'c> {
         if self.online_phone().is_none() {
             return Flow::Close("bad_frame_before_auth");
         }
-        self.answer(
-            header,
-            header.serial,
-            header.msg_id,
-            GeneralAck::RESULT_BAD_MESSAGE,
-        );
+        self.answer_bad_message(header);
         self.charge_error()
     }
 
@@ -429,12 +429,7 @@ impl<'c> Machine<'c> {
                 // A login body that does not decode is answered even before authentication.
                 METRICS.decode_errors.with_label_values(&[error_kind(&e)]).inc();
                 debug!(error = %e, msg_id = header.msg_id, "body did not decode");
-                self.answer(
-                    &header,
-                    header.serial,
-                    header.msg_id,
-                    GeneralAck::RESULT_BAD_MESSAGE,
-                );
+                self.answer_bad_message(&header);
                 self.charge_error()
             }
             Err(e) => self.bad_body(&header, &e),

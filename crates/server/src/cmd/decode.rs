@@ -411,12 +411,14 @@ mod tests {
         let (ok, v) = decode(bad, DecodeOptions::LENIENT);
         assert!(ok);
         assert_eq!(v[0]["leniencies"], json!(["bad_checksum"]));
-        let (ok, v) = decode("7e0002zz", DecodeOptions::STRICT);
-        assert!(!ok);
-        assert_eq!(v[0]["error"]["kind"], "invalid_hex");
-        let (ok, v) = decode("7e000200000123", DecodeOptions::STRICT);
-        assert!(!ok);
-        assert_eq!(v[0]["error"]["kind"], "incomplete_frame");
+        for (input, kind) in [
+            ("7e0002zz", "invalid_hex"),
+            ("7e000200000123", "incomplete_frame"),
+        ] {
+            let (ok, v) = decode(input, DecodeOptions::STRICT);
+            assert!(!ok, "{input}");
+            assert_eq!(v[0]["error"]["kind"], kind, "{input}");
+        }
     }
 
     #[test]
