@@ -52,6 +52,14 @@ impl Message {
         }
     }
 
+    /// A QoS 1 message as an MQTT 3.1.1 broker delivers it (for tests of the processing).
+    #[cfg(test)]
+    pub(crate) fn delivered(topic: &str, payload: Vec<u8>) -> Message {
+        Message {
+            token: AckToken::V3(rumqttc::Publish::new(topic, rumqttc::QoS::AtLeastOnce, payload)),
+        }
+    }
+
     /// The broker marked it as a redelivery.
     pub fn dup(&self) -> bool {
         match &self.token {

@@ -344,4 +344,50 @@ mod tests {
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// A message larger than the accepted payload is refused alone as `too_large` (and so acknowledged,
+    /// never redelivered); the good message that arrived with it is stored.
+    #[tokio::test]
+    async fn a_message_too_large_is_refused_alone() {
+        let dir = std::env::temp_dir().join(format!("tianshu-mqtt-too-large-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&format!("sqlite:{}", dir.join("large.db").display()))
+            .await
+            .unwrap();
+        let phone = tianshu_model::Phone(13_800_138_000);
+        store
+            .import_registry(&[tianshu_store::RegistryRecord {
+                unit: "黄石市".into(),
+                plate: "鄂B00001".into(),
+                phone,
+                terminal_id: "T1".into(),
+                vehicle_class: tianshu_model::VehicleClass::General,
+            }])
+            .await
+            .unwrap();
+        let (_stop, shutdown) = watch::channel(false);
+        let shared = Processor::new(store.clone(), UplinkConfig::default(), 4096, shutdown);
+        let routes = TopicRoutes::new(&crate::config::default_subscriptions());
+        let topic = "tianshu/v1/in/json/013800138000";
+        let json = |secs: u32, pad: usize| {
+            format!(
+                r#"{{"terminal":"013800138000","time":"2026-11-27T08:00:{secs:02}Z","lat":30.2,"lon":115.04,"speed_kmh":40.5,"course_deg":90,"status":3{}}}"#,
+                " ".repeat(pad)
+            )
+            .into_bytes()
+        };
+        let now = std::time::Instant::now();
+        let group = vec![
+            (1, Message::delivered(topic, json(0, 300 * 1024)), now),
+            (1, Message::delivered(topic, json(1, 0)), now),
+        ];
+        let done = shared.process_group(&routes, group).await;
+        let reasons: Vec<_> = done
+            .iter()
+            .map(|(_, _, _, o)| o.as_ref().map(|_| "stored").map_err(|r| r.reason))
+            .collect();
+        assert_eq!(reasons, vec![Err("too_large"), Ok("stored")]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
