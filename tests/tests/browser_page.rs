@@ -22,7 +22,11 @@ fn drive(scenario: &str, url: &str, logins: &serde_json::Value, env: &[(&str, &s
         "chromium is not installed (the test command `.ci/test` installs it: apt-get install chromium)"
     );
     let dir = repo().join("tests").join("browser");
-    if !dir.join("node_modules").join("playwright-core").exists() {
+    // The tests run in parallel processes: one installs while the others wait on the lock, and the
+    // packages count as there only once npm wrote its lock file at the end of the install.
+    let lock = std::fs::File::create(dir.join(".npm-install.lock")).expect("the install lock");
+    lock.lock().expect("taking the install lock");
+    if !dir.join("node_modules").join(".package-lock.json").exists() {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir)
@@ -30,6 +34,7 @@ fn drive(scenario: &str, url: &str, logins: &serde_json::Value, env: &[(&str, &s
             .expect("running npm ci for the browser driver");
         assert!(status.success(), "npm ci in tests/browser failed");
     }
+    drop(lock);
     let out = Command::new("node")
         .arg("drive.mjs")
         .arg(scenario)
