@@ -100,22 +100,7 @@ pub async fn start(
     let jt808_addr = jt808.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let mut gateway_config = opts.gateway.clone();
-    let fitting = http_accept::gateway_connections_within(
-        gateway_config.max_connections,
-        opts.http.max_connections,
-        http_accept::open_file_limit(),
-    );
-    if fitting < gateway_config.max_connections {
-        tracing::warn!(
-            configured = gateway_config.max_connections,
-            lowered_to = fitting,
-            open_file_limit = http_accept::open_file_limit(),
-            http_max_connections = opts.http.max_connections,
-            "jt808.max_connections does not fit the open-file limit beside the HTTP connections; lowered (raise LimitNOFILE)"
-        );
-        gateway_config.max_connections = fitting;
-    }
+    let gateway_config = gateway_config_fitting(&opts);
     let gateway = Gateway::new(gateway_config, store.clone(), Arc::new(StoreSink(store.clone())));
     let mqtt_publisher = if opts.mqtt.enabled() && (opts.mqtt.publish.positions || opts.mqtt.publish.alerts) {
         Some(
@@ -185,6 +170,28 @@ pub async fn start(
         mqtt: mqtt_task,
         committed: Some(committed),
     })
+}
+
+/// The gateway's settings, its connection cap lowered when it does not fit the open-file limit beside the
+/// HTTP connections (see [`http_accept::gateway_connections_within`]).
+fn gateway_config_fitting(opts: &ServeOptions) -> GatewayConfig {
+    let mut gateway_config = opts.gateway.clone();
+    let fitting = http_accept::gateway_connections_within(
+        gateway_config.max_connections,
+        opts.http.max_connections,
+        http_accept::open_file_limit(),
+    );
+    if fitting < gateway_config.max_connections {
+        tracing::warn!(
+            configured = gateway_config.max_connections,
+            lowered_to = fitting,
+            open_file_limit = http_accept::open_file_limit(),
+            http_max_connections = opts.http.max_connections,
+            "jt808.max_connections does not fit the open-file limit beside the HTTP connections; lowered (raise LimitNOFILE)"
+        );
+        gateway_config.max_connections = fitting;
+    }
+    gateway_config
 }
 
 /// Starts MQTT ingest; the publisher, when there is one, stops with it.
