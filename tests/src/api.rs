@@ -198,13 +198,18 @@ impl TestApi {
 
     /// Logs in and returns the cookie pair to send back.
     pub async fn login(&self, username: &str) -> String {
-        let body = serde_json::json!({"username": username, "password": PASSWORD}).to_string();
-        let r = http(self.addr, "POST", "/api/session", None, Some(&body)).await;
-        assert_eq!(r.status, 200, "login as {username}: {}", r.body);
-        let set = r.header("set-cookie").expect("a session cookie");
-        assert!(set.contains("HttpOnly"), "the session cookie is HttpOnly: {set}");
-        set.split(';').next().expect("cookie pair").to_string()
+        login_at(self.addr, username).await
     }
+}
+
+/// Logs in as `username` (password [`PASSWORD`]) at the API on `addr`; the cookie pair to send back.
+pub async fn login_at(addr: SocketAddr, username: &str) -> String {
+    let body = serde_json::json!({"username": username, "password": PASSWORD}).to_string();
+    let r = http(addr, "POST", "/api/session", None, Some(&body)).await;
+    assert_eq!(r.status, 200, "login as {username}: {}", r.body);
+    let set = r.header("set-cookie").expect("a session cookie");
+    assert!(set.contains("HttpOnly"), "the session cookie is HttpOnly: {set}");
+    set.split(';').next().expect("cookie pair").to_string()
 }
 
 /// Serves the API over `state` on 127.0.0.1, port 0: its address and task.
@@ -355,5 +360,24 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         let start = eol + 2;
         out.extend_from_slice(&b[start..(start + size).min(b.len())]);
         b = &b[(start + size + 2).min(b.len())..];
+    }
+}
+
+/// A WebSocket to the API (the live feed).
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message of `ws`, as JSON; other frames are skipped.
+pub async fn next_json(ws: &mut Ws) -> serde_json::Value {
+    use futures_util::StreamExt;
+    loop {
+        // A bound on waiting, not a timing assertion: a missing message fails instead of hanging.
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(30), ws.next())
+            .await
+            .expect("a message within 30 s")
+            .expect("the feed is open")
+            .expect("a frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("JSON");
+        }
     }
 }

@@ -237,8 +237,6 @@ async fn the_page_and_the_api_carry_the_security_headers() {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn open_feed(addr: SocketAddr, cookie: &str, origin: Option<&str>) -> Result<Ws, u16> {
     let mut req = format!("ws://{addr}/api/live")
         .into_client_request()
@@ -269,26 +267,13 @@ async fn closed(ws: &mut Ws) -> Option<u16> {
     }
 }
 
-async fn first_text(ws: &mut Ws) -> serde_json::Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .expect("a message within 30 s")
-            .expect("open")
-            .expect("a frame");
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).expect("JSON");
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_feed_ends_with_its_session() {
     let api = start("hostile-feed").await;
     // A logout closes the feed it opened.
     let cookie = api.login("inspector").await;
     let mut ws = open_feed(api.addr, &cookie, None).await.expect("the feed opens");
-    assert_eq!(first_text(&mut ws).await["type"], "snapshot");
+    assert_eq!(next_json(&mut ws).await["type"], "snapshot");
     let r = http(api.addr, "DELETE", "/api/session", Some(&cookie), None).await;
     assert_eq!(r.status, 204);
     assert_eq!(
@@ -300,7 +285,7 @@ async fn the_live_feed_ends_with_its_session() {
     let admin = api.login("administrator").await;
     let cookie = api.login("supervisor").await;
     let mut ws = open_feed(api.addr, &cookie, None).await.expect("the feed opens");
-    assert_eq!(first_text(&mut ws).await["type"], "snapshot");
+    assert_eq!(next_json(&mut ws).await["type"], "snapshot");
     let r = http(
         api.addr,
         "PATCH",
@@ -326,15 +311,9 @@ async fn the_live_feed_ends_when_the_session_is_deleted_behind_the_servers_back(
         ..ApiConfig::default()
     };
     let addr = serve_with(&api, config).await;
-    let r = try_login(addr, "dispatcher", PASSWORD).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let cookie = r
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_string();
+    let cookie = login_at(addr, "dispatcher").await;
     let mut ws = open_feed(addr, &cookie, None).await.expect("the feed opens");
-    assert_eq!(first_text(&mut ws).await["type"], "snapshot");
+    assert_eq!(next_json(&mut ws).await["type"], "snapshot");
     let token = cookie.split_once('=').map(|(_, t)| t).expect("token");
     api.store
         .access()

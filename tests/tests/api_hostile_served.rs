@@ -64,15 +64,7 @@ async fn refused_case_steps_are_409_and_unencodable_texts_400() {
         .await
         .expect("connecting the terminal");
     terminal.login(0).await;
-    let body =
-        serde_json::json!({"username": "administrator", "password": api_support::PASSWORD}).to_string();
-    let r = api_support::http(server.http, "POST", "/api/session", None, Some(&body)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let cookie = r
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
+    let cookie = api_support::login_at(server.http, "administrator").await;
 
     // Eight acknowledgements at once: one moves the case, the others are refused as conflicts.
     let path = format!("/api/cases/{case_id}/actions");

@@ -1,12 +1,8 @@
 //! The live feed over a real WebSocket: a snapshot of what the user may see, then position and alert
 //! deltas of committed points; a supervisor never receives another unit's vehicle.
 
-use std::time::Duration;
-
-use futures_util::StreamExt;
 use tianshu_api::live::AlertEvent;
 use tianshu_e2e::api::*;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 async fn connect(
@@ -23,22 +19,6 @@ async fn connect(
         .expect("connecting the live feed");
     assert_eq!(resp.status().as_u16(), 101);
     ws
-}
-
-async fn next_json(
-    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-) -> serde_json::Value {
-    loop {
-        // A bound on waiting, not a timing assertion: a missing message fails instead of hanging.
-        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .expect("a message within 30 s")
-            .expect("the feed is open")
-            .expect("a frame");
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).expect("JSON");
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

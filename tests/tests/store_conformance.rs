@@ -299,15 +299,8 @@ async fn registry_round_trips_and_reimports_idempotently(store: Store) {
     let car = store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap();
     assert_eq!(car.class, VehicleClass::Special);
     assert_eq!(store.vehicles().await.unwrap().len(), 4);
-    assert_eq!(
-        store
-            .terminal(Phone(13_800_138_000))
-            .await
-            .unwrap()
-            .unwrap()
-            .terminal_id,
-        "T000009"
-    );
+    let terminal = || async { store.terminal(Phone(13_800_138_000)).await.unwrap().unwrap() };
+    assert_eq!(terminal().await.terminal_id, "T000009");
 
     store
         .save_registration(
@@ -318,7 +311,7 @@ async fn registry_round_trips_and_reimports_idempotently(store: Store) {
         )
         .await
         .unwrap();
-    let term = store.terminal(Phone(13_800_138_000)).await.unwrap().unwrap();
+    let term = terminal().await;
     assert_eq!(term.edition, Some(Edition::V2019));
     assert_eq!(term.auth_code_hash.as_deref(), Some("hash-of-code"));
     assert_eq!(term.imei.as_deref(), Some("860000000000001"));
@@ -327,16 +320,7 @@ async fn registry_round_trips_and_reimports_idempotently(store: Store) {
         .save_registration(Phone(13_800_138_000), Edition::V2013, "second", None)
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .terminal(Phone(13_800_138_000))
-            .await
-            .unwrap()
-            .unwrap()
-            .imei
-            .as_deref(),
-        Some("860000000000001")
-    );
+    assert_eq!(terminal().await.imei.as_deref(), Some("860000000000001"));
     let missing = store.save_registration(Phone(1), Edition::V2013, "x", None).await;
     assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
 }

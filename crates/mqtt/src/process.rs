@@ -302,15 +302,21 @@ mod tests {
 
     use super::*;
 
+    /// A fresh embedded store in its own directory (removed by the caller).
+    async fn scratch_store(name: &str) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("tianshu-mqtt-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
+            .await
+            .unwrap();
+        (store, dir)
+    }
+
     /// A group whose append the store refuses for one message's point: the others are stored, only that
     /// message is refused (and so acknowledged), and nothing is retried forever.
     #[tokio::test]
     async fn a_point_the_store_refuses_costs_only_its_message() {
-        let dir = std::env::temp_dir().join(format!("tianshu-mqtt-refusal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&format!("sqlite:{}", dir.join("refusal.db").display()))
-            .await
-            .unwrap();
+        let (store, dir) = scratch_store("refusal").await;
         let (_stop, shutdown) = watch::channel(false);
         let shared = Processor::new(store.clone(), UplinkConfig::default(), 256 * 1024, shutdown);
         let t0 = Timestamp::from_secs(1_795_737_600);
@@ -349,11 +355,7 @@ mod tests {
     /// never redelivered); the good message that arrived with it is stored.
     #[tokio::test]
     async fn a_message_too_large_is_refused_alone() {
-        let dir = std::env::temp_dir().join(format!("tianshu-mqtt-too-large-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&format!("sqlite:{}", dir.join("large.db").display()))
-            .await
-            .unwrap();
+        let (store, dir) = scratch_store("too-large").await;
         let phone = tianshu_model::Phone(13_800_138_000);
         store
             .import_registry(&[tianshu_store::RegistryRecord {
