@@ -31,6 +31,7 @@ const HAS_RSSI: u8 = 8;
 /// | 4, 4 | alarm and status flags |
 /// | 4, 2, 1, 1 | mileage (0.1 km), fuel (0.1 l), satellites, rssi (0 when absent) |
 /// | rest | phone number, decimal ASCII digits |
+#[inline]
 pub fn encode_rec(p: &Position, out: &mut Vec<u8>) {
     let bit = |present: bool, flag: u8| if present { flag } else { 0 };
     let flags = bit(p.mileage_dkm.is_some(), HAS_MILEAGE)
@@ -73,6 +74,7 @@ fn push_phone(out: &mut Vec<u8>, phone: Phone) {
 
 /// Unpacks a stored point from its key and its `rec` column ([`encode_rec`]); what does not fit the
 /// layout is an error that names the point.
+#[inline]
 pub fn decode_rec(vehicle: i64, fix_time_ms: i64, rec: &[u8]) -> Result<Position, String> {
     let corrupt = |what: &str| format!("point of vehicle {vehicle} at {fix_time_ms} ms: {what}");
     if rec.len() < REC_FIXED + 1 {
@@ -119,6 +121,7 @@ pub fn decode_rec(vehicle: i64, fix_time_ms: i64, rec: &[u8]) -> Result<Position
 }
 
 /// Encodes a [`PositionSource`] as the small integer both backends store.
+#[inline]
 pub fn source_to_i16(s: PositionSource) -> i16 {
     match s {
         PositionSource::Live => 0,
@@ -128,6 +131,7 @@ pub fn source_to_i16(s: PositionSource) -> i16 {
 }
 
 /// Decodes a stored source; unknown values read as live rather than failing a replay.
+#[inline]
 pub fn source_from_i16(v: i16) -> PositionSource {
     match v {
         1 => PositionSource::Backfill,
