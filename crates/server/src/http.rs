@@ -1,7 +1,8 @@
 //! The operational HTTP endpoints: `/metrics`, `/healthz`, `/readyz`.
 //!
 //! `/healthz` says the process is alive (it answers at all). `/readyz` says it should receive traffic: the
-//! store answers and its writer's queue is not full, the JT/T 808 listener is up, the MQTT broker is
+//! store answers, its writer's queue is not full and its last commit did not fail (a full disk still answers
+//! pings), the JT/T 808 listener is up, the MQTT broker is
 //! connected when configured, and the process is not shutting down; when not ready it answers
 //! 503 with the reason in the body, so an operator reading a probe failure knows where to look. `/metrics`
 //! is the Prometheus text format of the default registry, where every crate registers its metrics.
@@ -83,6 +84,13 @@ async fn readyz(State(r): State<Readiness>) -> Response {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: the store writer's queue is full (the database is not keeping up)\n",
+        )
+            .into_response();
+    }
+    if r.store.writer_failing() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the store's last commit failed (nothing is being acknowledged)\n",
         )
             .into_response();
     }

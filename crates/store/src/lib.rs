@@ -308,6 +308,12 @@ impl Store {
         self.writer.saturated()
     }
 
+    /// Whether the writer's last commit failed (cleared by the next one that succeeds): nothing is being
+    /// acknowledged, whatever a ping says (a full disk still answers queries).
+    pub fn writer_failing(&self) -> bool {
+        self.writer.failing()
+    }
+
     /// Subscribes to committed points (newly inserted only, in commit order). A subscriber that
     /// falls behind loses the oldest batches; the loss is counted.
     pub fn subscribe(&self) -> Subscription {

@@ -70,6 +70,8 @@ struct Fanout {
     followers: Followers,
     /// Each follower's queue, in batches.
     follower_capacity: usize,
+    /// Whether the last commit failed (cleared by the next one that succeeds): for `/readyz`.
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The store's side of the writer: its queue and its fan-out.
@@ -99,6 +101,12 @@ impl WriterHandle {
     /// `/readyz`: a saturated writer means the database is not keeping up.
     pub(crate) fn saturated(&self) -> bool {
         self.queue.capacity() == 0
+    }
+
+    /// Whether the last commit failed: while commits fail (database down, disk full) nothing is
+    /// acknowledged, so the process should not be called ready.
+    pub(crate) fn failing(&self) -> bool {
+        self.fanout.failing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A new subscription to committed points.
@@ -153,6 +161,7 @@ pub(crate) fn spawn(backend: Arc<dyn Backend>, config: &WriterConfig) -> WriterH
         live: broadcast::channel(config.fanout_capacity_batches.max(1)).0,
         followers: Followers::default(),
         follower_capacity: config.fanout_capacity_batches.max(1),
+        failing: Arc::default(),
     };
     let handle = WriterHandle {
         queue,
@@ -251,6 +260,8 @@ fn finish(outcome: Outcome, fanout: &Fanout) {
         result,
     } = outcome;
     let n_points = points.len();
+    let failed = !matches!(&result, Ok(inserted) if inserted.len() == n_points);
+    fanout.failing.store(failed, std::sync::atomic::Ordering::Relaxed);
     match result {
         Ok(inserted) if inserted.len() == n_points => {
             // Fan out first, then answer: once an append has resolved, its new points are already

@@ -94,15 +94,18 @@ async fn postgres_a_partly_committed_batch_fans_out_what_committed_and_acknowled
     let batch: Vec<Position> = (1..=2)
         .flat_map(|v| (0..2_500).map(move |i| sparse(v, i)))
         .collect();
+    assert!(!store.writer_failing());
     let e = store.append_points(&batch).await.unwrap_err();
     assert!(matches!(&e, Error::PartlyCommitted { .. }), "{e}");
     assert!(e.is_transient(), "a retry finds the committed part stored");
+    assert!(store.writer_failing(), "a failed commit is what /readyz reports");
     assert_eq!(feed.recv().await.unwrap().points, batch[..2_500]);
     assert_eq!(all_of(&store, 1).await.len(), 2_500);
     assert!(all_of(&store, 2).await.is_empty());
     // Nothing else was fanned out: the next batch on the feed is the next commit.
     store.append_points(&[sparse(3, 0)]).await.unwrap();
     assert_eq!(feed.recv().await.unwrap().points, [sparse(3, 0)]);
+    assert!(!store.writer_failing(), "a commit that succeeds clears it");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
