@@ -1,6 +1,6 @@
 //! The handle areas run their transactions through, whichever backend is behind it.
 
-use crate::access::Audit;
+use crate::audit::Audit;
 use crate::sql::{Row, TxWork, Value, work};
 use crate::{BackendKind, Result};
 

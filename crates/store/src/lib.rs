@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+mod audit;
 pub mod cases;
 mod db;
 pub mod embedded;
