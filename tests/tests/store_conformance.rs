@@ -7,7 +7,6 @@
 mod points;
 #[path = "store_conformance/reference.rs"]
 mod reference;
-mod store_support;
 #[path = "store_conformance/writer.rs"]
 mod writer;
 
@@ -22,7 +21,6 @@ use reference::{
     order_changes_check_the_state_and_the_version, orders_are_imported_past_the_stamp_a_reader_saw,
     unit_timetables_are_replaced_per_unit,
 };
-use store_support::{Scratch, T0_SECS, point};
 use tianshu_model::{
     AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, VehicleClass,
     VehicleId,
@@ -30,6 +28,7 @@ use tianshu_model::{
 use tianshu_store::access::{Audit, AuditEntry, NewUser, Role, User, verify_stored_chain};
 use tianshu_store::registry_admin::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
 use tianshu_store::{DriverEvent, Error, RegistryRecord, Store, StoreConfig, parse_registry_csv};
+use tianshu_testkit::{Scratch, T0_SECS, point};
 use writer::a_full_writer_queue_is_saturated_until_a_place_frees;
 
 fn t(secs: i64) -> Timestamp {

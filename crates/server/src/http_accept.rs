@@ -16,10 +16,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 use tracing::{debug, warn};
 
 /// How the HTTP listener bounds its connections.
@@ -68,7 +68,14 @@ pub async fn serve(
                 }
             },
         };
-        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
+        // The peer reaches handlers as `ConnectInfo`, inserted per request (as `axum::serve` does), not by
+        // layering the router anew for every connection.
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(request)
+            });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();

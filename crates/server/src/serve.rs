@@ -176,16 +176,17 @@ pub async fn start(
 /// HTTP connections (see [`http_accept::gateway_connections_within`]).
 fn gateway_config_fitting(opts: &ServeOptions) -> GatewayConfig {
     let mut gateway_config = opts.gateway.clone();
+    let open_file_limit = http_accept::open_file_limit();
     let fitting = http_accept::gateway_connections_within(
         gateway_config.max_connections,
         opts.http.max_connections,
-        http_accept::open_file_limit(),
+        open_file_limit,
     );
     if fitting < gateway_config.max_connections {
         tracing::warn!(
             configured = gateway_config.max_connections,
             lowered_to = fitting,
-            open_file_limit = http_accept::open_file_limit(),
+            open_file_limit,
             http_max_connections = opts.http.max_connections,
             "jt808.max_connections does not fit the open-file limit beside the HTTP connections; lowered (raise LimitNOFILE)"
         );
