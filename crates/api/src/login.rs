@@ -224,8 +224,10 @@ impl LoginGuard {
         let (tx, rx) = tokio::sync::oneshot::channel();
         // The place is held by the check itself: a caller that goes away does not free it early.
         let job: Job = Box::new(move || {
-            let _held = admitted;
-            let _ = tx.send(check());
+            let result = check();
+            // The place frees before the caller hears: once answered, its check no longer counts.
+            drop(admitted);
+            let _ = tx.send(result);
         });
         let sent = self.jobs.lock().map_err(|_| Refusal::Busy)?.send(job);
         sent.map_err(|_| Refusal::Busy)?;
