@@ -523,3 +523,52 @@ fn only_what_a_retry_can_mend_is_transient() {
     ];
     assert!(!permanent.iter().any(Error::is_transient));
 }
+
+/// Without TimescaleDB, fix times naming 200 distinct months create no partition: only the months of the
+/// window around now have their own, the rest go to the default partition, and every point is stored and
+/// read back. A month that later enters the window (more months ahead) takes its rows out of the default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_flood_of_months_creates_only_the_window_s_partitions() {
+    let scratch = Scratch::postgres("months").await;
+    let url = scratch.url();
+    let client = connect(&url).await;
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    let partitions = "SELECT count(*) FROM pg_inherits WHERE inhparent = 'points'::regclass";
+    let in_default = "SELECT count(*) FROM points_default";
+    let store = scratch.open(&StoreConfig::default()).await;
+    let v = registered(&store).await;
+    let window = count(partitions).await;
+    // This month and two ahead, perhaps the month of 30 days ago, and the default.
+    assert!((4..=5).contains(&window), "{window} partitions at open");
+
+    // 200 points 31 days apart from 1990 on: each in a month of its own.
+    let at = |ms: i64| Position {
+        fix_time: Timestamp(ms),
+        recv_time: Timestamp(ms),
+        ..sparse(v, 0)
+    };
+    let flood: Vec<Position> = (0..200).map(|k| at(631_152_000_000 + k * 31 * 86_400_000)).collect();
+    assert_eq!(store.append_points(&flood).await.unwrap().inserted, 200);
+    assert_eq!(count(partitions).await, window, "no partition was created");
+    assert_eq!(count(in_default).await, 200);
+    assert_eq!(all_of(&store, v).await, flood);
+
+    // A point three months ahead is outside the window too; opened with four months ahead, its month gets
+    // a partition and the point moves there from the default.
+    let ahead = at(chrono::Utc::now().timestamp_millis() + 95 * 86_400_000);
+    assert_eq!(store.append_points(&[ahead]).await.unwrap().inserted, 1);
+    assert_eq!(count(in_default).await, 201);
+    drop(store);
+    let mut wider = StoreConfig::default();
+    wider.postgres.partition_months_ahead = 4;
+    let store = scratch.open(&wider).await;
+    assert_eq!(count(partitions).await, window + 2);
+    assert_eq!(count(in_default).await, 200);
+    let mut expected = flood;
+    expected.push(ahead);
+    assert_eq!(all_of(&store, v).await, expected);
+    assert_eq!(store.append_points(&[ahead]).await.unwrap().duplicates, 1);
+}

@@ -11,7 +11,11 @@
 //! `latest_positions` is written behind the commits, once per `latest_flush_ms` for the whole fleet,
 //! and repaired from `points` at open (see `latest.rs`).
 //! With TimescaleDB, `points` is a hypertable; without it, it is partitioned by month and partitions are
-//! created ahead of need (at open, hourly, and on demand for a backfill into an older month).
+//! created ahead of need (at open, hourly, and on demand for a backfill into an older month), but only
+//! for the months of a bounded window around now ([`PostgresConfig::partition_days_behind`] before,
+//! [`PostgresConfig::partition_months_ahead`] after): a point dated outside it goes to the `DEFAULT`
+//! partition, so a flood of odd dates cannot create a partition per month it names. A month that enters
+//! the window takes its rows out of the default partition when its partition is created.
 //!
 //! Areas add their own `impl Trait for PostgresBackend` in a file of this module, using
 //! [`PostgresBackend::client`].
@@ -42,6 +46,11 @@ pub struct PostgresConfig {
     pub connect_timeout_secs: u64,
     /// Monthly partitions created ahead of the current month (without TimescaleDB).
     pub partition_months_ahead: u32,
+    /// Partitions are created back to the month of this many days before now (without TimescaleDB); an
+    /// older point goes to the default partition. Not read from this section: `tianshu serve` sets it to
+    /// `[uplink] far_past_days`, the age beyond which a fix is already unusual.
+    #[serde(skip)]
+    pub partition_days_behind: u32,
     /// With TimescaleDB: compress chunks older than this many days (none when absent).
     pub compress_after_days: Option<u32>,
     /// With TimescaleDB: drop chunks older than this many days (none when absent: keep everything).
@@ -58,6 +67,7 @@ impl Default for PostgresConfig {
             pool_size: 8,
             connect_timeout_secs: 5,
             partition_months_ahead: 2,
+            partition_days_behind: 30,
             compress_after_days: None,
             retain_days: None,
             latest_flush_ms: 1_000,
@@ -76,6 +86,8 @@ pub struct PostgresBackend {
     hypertable: bool,
     /// Months (`year * 12 + month0`) whose partition is known to exist.
     partitions: Mutex<HashSet<i32>>,
+    /// Which months get a partition of their own: `(days behind now, months ahead)`.
+    window: (u32, u32),
     /// Keeps the partition-maintenance task alive exactly as long as the backend.
     _alive: Arc<()>,
     /// Batches to commit through the staging table before trying the direct COPY again.
@@ -150,6 +162,7 @@ impl PostgresBackend {
             pool,
             hypertable: false,
             partitions: Mutex::new(HashSet::new()),
+            window: (config.partition_days_behind, config.partition_months_ahead),
             _alive: Arc::new(()),
             fast_path_rest: std::sync::atomic::AtomicU32::new(0),
             max_commit_parts: (config.pool_size.max(2).saturating_sub(2) / 2).clamp(1, 4),
@@ -186,10 +199,8 @@ impl PostgresBackend {
         if hypertable {
             backend.apply_timescale_policies(config).await?;
         } else {
-            backend
-                .ensure_partitions_ahead(config.partition_months_ahead)
-                .await?;
-            backend.spawn_partition_maintenance(config.partition_months_ahead);
+            backend.ensure_partitions_ahead().await?;
+            backend.spawn_partition_maintenance();
         }
         backend.latest.spawn_flusher(
             backend.pool.clone(),
@@ -227,17 +238,16 @@ impl PostgresBackend {
         Ok(())
     }
 
-    /// Creates this month's partition and the next `months_ahead`.
-    async fn ensure_partitions_ahead(&self, months_ahead: u32) -> Result<()> {
-        let now = Utc::now();
-        let this = now.year() * 12 + now.month0() as i32;
-        let months: Vec<i32> = (0..=months_ahead as i32).map(|k| this + k).collect();
+    /// Creates this month's partition and those of the months ahead the window holds.
+    async fn ensure_partitions_ahead(&self) -> Result<()> {
+        let months: Vec<i32> = ahead(self.window.1).collect();
         self.ensure_partitions(&months).await
     }
 
-    fn spawn_partition_maintenance(&self, months_ahead: u32) {
+    fn spawn_partition_maintenance(&self) {
         let alive = Arc::downgrade(&self._alive);
         let pool = self.pool.clone();
+        let months_ahead = self.window.1;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
             tick.tick().await;
@@ -246,9 +256,7 @@ impl PostgresBackend {
                 if alive.upgrade().is_none() {
                     break;
                 }
-                let now = Utc::now();
-                let this = now.year() * 12 + now.month0() as i32;
-                for month in this..=this + months_ahead as i32 {
+                for month in ahead(months_ahead) {
                     let result = match pool.get().await {
                         Ok(c) => create_partition(&c, month).await,
                         Err(e) => Err(pool_error(e)),
@@ -261,17 +269,25 @@ impl PostgresBackend {
         });
     }
 
-    /// Makes sure the partitions of these months exist (no-op with TimescaleDB).
+    /// Makes sure the partitions of these months exist, those inside the window (no-op with TimescaleDB);
+    /// the others' points go to the default partition.
     pub(crate) async fn ensure_partitions(&self, months: &[i32]) -> Result<()> {
         if self.hypertable {
             return Ok(());
         }
+        let now = Utc::now().timestamp_millis();
+        let behind = month_of(now.saturating_sub(i64::from(self.window.0) * 86_400_000));
+        let window = behind..=month_of(now) + self.window.1 as i32;
         let missing: Vec<i32> = {
             let known = self
                 .partitions
                 .lock()
                 .map_err(|_| Error::Unavailable("partition cache poisoned".into()))?;
-            months.iter().copied().filter(|m| !known.contains(m)).collect()
+            months
+                .iter()
+                .copied()
+                .filter(|m| window.contains(m) && !known.contains(m))
+                .collect()
         };
         if missing.is_empty() {
             return Ok(());
@@ -287,12 +303,20 @@ impl PostgresBackend {
     }
 }
 
+/// This month and the `months_ahead` after it.
+fn ahead(months_ahead: u32) -> std::ops::RangeInclusive<i32> {
+    let this = month_of(Utc::now().timestamp_millis());
+    this..=this + months_ahead as i32
+}
+
 /// The month index (`year * 12 + month0`) of a UTC millisecond instant.
 pub(crate) fn month_of(ms: i64) -> i32 {
     let t = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
     t.year() * 12 + t.month0() as i32
 }
 
+/// Creates the partition of `month` unless it exists, moving the month's rows out of the default
+/// partition in the same transaction (PostgreSQL refuses a partition whose rows the default holds).
 async fn create_partition(client: &tokio_postgres::Client, month: i32) -> Result<()> {
     let (year, month0) = (month.div_euclid(12), month.rem_euclid(12));
     let (next_year, next_month0) = ((month + 1).div_euclid(12), (month + 1).rem_euclid(12));
@@ -302,11 +326,25 @@ async fn create_partition(client: &tokio_postgres::Client, month: i32) -> Result
             reason: format!("fix time in year {year} is out of range"),
         });
     }
+    let name = format!("points_y{year:04}m{m:02}", m = month0 + 1);
+    let exists = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .await
+        .map_err(pg_error)?;
+    if exists.get::<_, bool>(0) {
+        return Ok(());
+    }
+    let (from, to) = (
+        format!("'{year:04}-{m:02}-01 00:00:00+00'", m = month0 + 1),
+        format!("'{next_year:04}-{nm:02}-01 00:00:00+00'", nm = next_month0 + 1),
+    );
+    // One implicit transaction (a simple query of several statements).
     let sql = format!(
-        "CREATE TABLE IF NOT EXISTS points_y{year:04}m{m:02} PARTITION OF points \
-         FOR VALUES FROM ('{year:04}-{m:02}-01 00:00:00+00') TO ('{next_year:04}-{nm:02}-01 00:00:00+00')",
-        m = month0 + 1,
-        nm = next_month0 + 1,
+        "CREATE TEMP TABLE moving (LIKE points) ON COMMIT DROP; \
+         WITH gone AS (DELETE FROM points_default WHERE fix_time >= {from} AND fix_time < {to} RETURNING *) \
+         INSERT INTO moving SELECT * FROM gone; \
+         CREATE TABLE IF NOT EXISTS {name} PARTITION OF points FOR VALUES FROM ({from}) TO ({to}); \
+         INSERT INTO points SELECT * FROM moving"
     );
     match client.batch_execute(&sql).await {
         Ok(()) => Ok(()),
