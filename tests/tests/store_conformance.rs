@@ -164,7 +164,7 @@ async fn backfill_is_stored_and_latest_never_moves_back(store: Store) {
     assert_eq!(s.inserted, 10);
     let latest = store.latest_position(VehicleId(1)).await.unwrap().unwrap();
     assert_eq!(latest.fix_time, t(1_000));
-    // A backfill months old lands too (in its own partition on PostgreSQL).
+    // A backfill months old lands too (in the default partition on PostgreSQL: outside the window).
     let ancient = Position {
         source: PositionSource::Backfill,
         ..point(1, -200 * 86_400)
