@@ -155,6 +155,7 @@ enum Spec {
     RegisterAck(u16, u8, Vec<u8>),
     Authenticate(Vec<u8>, Vec<u8>, Vec<u8>),
     Parameters(Option<u16>, Vec<(u32, Vec<u8>)>),
+    ParameterIds(Vec<u32>),
     Control(u8, Vec<u8>),
     Attributes(u16, Vec<u8>, Vec<u8>, Vec<u8>, u128, Vec<u8>, Vec<u8>, u8, u8),
     Location(ReportSpec),
@@ -204,6 +205,7 @@ fn spec() -> impl Strategy<Value = Spec> {
             vec((any::<u32>(), bytes(20)), 0..20)
         )
             .prop_map(|(r, p)| Spec::Parameters(r, p)),
+        vec(any::<u32>(), 0..40).prop_map(Spec::ParameterIds),
         (any::<u8>(), bytes(60)).prop_map(|(c, p)| Spec::Control(c, p)),
         (
             any::<u16>(),
@@ -388,6 +390,7 @@ fn with_message<R>(spec: &Spec, edition: Edition, f: impl FnOnce(Message<'_>) ->
                 None => Message::SetParameters(l),
             })
         }
+        Spec::ParameterIds(ids) => f(Message::QueryParameterIds(ParameterIds(WireOrList::List(ids)))),
         Spec::Control(c, p) => f(Message::TerminalControl(TerminalControl {
             command: *c,
             parameters: p,

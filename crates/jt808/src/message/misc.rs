@@ -117,6 +117,108 @@ impl<'a> TerminalControl<'a> {
     }
 }
 
+/// 0x8106: the ids of the parameters asked for (answered by 0x0104 with those parameters).
+#[derive(Debug, Clone, Copy)]
+pub struct ParameterIds<'a>(pub WireOrList<'a, u32>);
+
+impl<'a> ParameterIds<'a> {
+    pub(crate) fn decode(r: &mut Reader<'a>) -> Result<Self, Error> {
+        let count = usize::from(r.u8()?);
+        Ok(ParameterIds(WireOrList::Wire(r.bytes(count * 4)?)))
+    }
+
+    /// The ids, in the order asked.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + 'a {
+        let (wire, list): (&'a [u8], &'a [u32]) = match self.0 {
+            WireOrList::Wire(b) => (b, &[]),
+            WireOrList::List(l) => (&[], l),
+        };
+        wire.chunks_exact(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            .chain(list.iter().copied())
+    }
+
+    pub(crate) fn write(&self, out: &mut BytesMut) -> Result<(), Error> {
+        let count = self.iter().count();
+        out.put_u8(u8::try_from(count).map_err(|_| Error::FieldTooLong {
+            field: "parameter ids",
+            len: count,
+            max: 255,
+        })?);
+        for id in self.iter() {
+            out.put_u32(id);
+        }
+        Ok(())
+    }
+}
+
+impl PartialEq for ParameterIds<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ParameterIds<'_> {}
+
+/// How the standard types a parameter's value (JT/T 808-2019 table 14, with 2013's 0x0018 and 0x0019):
+/// what a 0x0104 value means and how a 0x8103 value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParameterKind {
+    /// BYTE.
+    Byte,
+    /// WORD, big-endian.
+    Word,
+    /// DWORD, big-endian.
+    Dword,
+    /// STRING, GBK.
+    Text,
+    /// Anything else: a structured BYTE\[n\] (0x0032, 0x0110...) or an id the standard does not define.
+    Bytes,
+}
+
+impl ParameterKind {
+    /// The kind of parameter `id`.
+    pub const fn of(id: u32) -> ParameterKind {
+        use ParameterKind::{Byte, Bytes, Dword, Text, Word};
+        match id {
+            0x0010..=0x0017 | 0x001A | 0x001D | 0x0023..=0x0026 | 0x0040..=0x0044 | 0x0048 | 0x0049 | 0x0083 => {
+                Text
+            }
+            0x0031 | 0x005B..=0x005E | 0x0081 | 0x0082 | 0x0101 | 0x0103 => Word,
+            0x0084 | 0x0090..=0x0092 | 0x0094 => Byte,
+            0x0001..=0x0007
+            | 0x0018
+            | 0x0019
+            | 0x001B
+            | 0x001C
+            | 0x0020..=0x0022
+            | 0x0027..=0x0029
+            | 0x002C..=0x0030
+            | 0x0045..=0x0047
+            | 0x0050..=0x005A
+            | 0x0064
+            | 0x0065
+            | 0x0070..=0x0074
+            | 0x0080
+            | 0x0093
+            | 0x0095
+            | 0x0100
+            | 0x0102 => Dword,
+            _ => Bytes,
+        }
+    }
+
+    /// The width of a number of this kind, in bytes.
+    pub const fn width(self) -> Option<usize> {
+        match self {
+            ParameterKind::Byte => Some(1),
+            ParameterKind::Word => Some(2),
+            ParameterKind::Dword => Some(4),
+            ParameterKind::Text | ParameterKind::Bytes => None,
+        }
+    }
+}
+
 /// One terminal parameter (0x8103, 0x0104).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Parameter<'a> {
@@ -304,5 +406,55 @@ impl<'a> MediaUpload<'a> {
             out.put_slice(&self.location.unwrap_or_default().to_bytes());
         }
         out.put_slice(self.data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    #[test]
+    fn a_query_of_parameter_ids_reads_like_the_standard() {
+        let body = [
+            0x02, //                   count: 2
+            0x00, 0x00, 0x00, 0x01, // 0x0001 heartbeat interval
+            0x00, 0x00, 0x00, 0x13, // 0x0013 main server address
+        ];
+        let Ok(Message::QueryParameterIds(ids)) = Message::decode_as(0x8106, Edition::V2013, &body) else {
+            panic!("0x8106 decodes");
+        };
+        assert_eq!(ids.iter().collect::<Vec<_>>(), [0x0001, 0x0013]);
+        let mut out = BytesMut::new();
+        ParameterIds(WireOrList::List(&[0x0001, 0x0013]))
+            .write(&mut out)
+            .unwrap();
+        assert_eq!(&out[..], &body);
+        // A count that promises more ids than the body holds is truncated, not read past.
+        assert!(Message::decode_as(0x8106, Edition::V2013, &body[..6]).is_err());
+    }
+
+    #[test]
+    fn parameter_kinds_follow_the_standard_s_table() {
+        use ParameterKind::*;
+        let cases = [
+            (0x0001, Dword), // heartbeat interval
+            (0x0013, Text),  // main server address
+            (0x0018, Dword), // 2013: TCP port
+            (0x0029, Dword), // default reporting interval
+            (0x002A, Bytes), // not defined
+            (0x0031, Word),  // fence radius
+            (0x0032, Bytes), // 2019: illegal driving period, BYTE[4]
+            (0x0055, Dword), // maximum speed
+            (0x005B, Word),  // overspeed warning difference
+            (0x0083, Text),  // plate
+            (0x0084, Byte),  // plate colour
+            (0x0110, Bytes), // CAN id collection, BYTE[8]
+            (0xF001, Bytes), // maker-defined
+        ];
+        for (id, kind) in cases {
+            assert_eq!(ParameterKind::of(id), kind, "parameter {id:#06x}");
+        }
+        assert_eq!((Word.width(), Text.width()), (Some(2), None));
     }
 }

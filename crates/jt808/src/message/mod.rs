@@ -21,7 +21,7 @@ pub use location::{
     LocationReply, LocationReport,
 };
 pub use misc::{
-    MediaEvent, MediaUpload, Parameter, ParameterList, Params, Passthrough, ServerTime, TerminalControl,
+    MediaEvent, MediaUpload, Parameter, ParameterIds, ParameterKind, ParameterList, Params, Passthrough, ServerTime, TerminalControl,
     TextMessage, TrackLocation,
 };
 pub use register::{Authenticate, Register, TerminalAttributes};
@@ -70,6 +70,8 @@ pub mod id {
     pub const QUERY_PARAMETERS: u16 = 0x8104;
     /// Parameters answer.
     pub const PARAMETERS: u16 = 0x0104;
+    /// Query the parameters with given ids.
+    pub const QUERY_PARAMETER_IDS: u16 = 0x8106;
     /// Terminal control.
     pub const TERMINAL_CONTROL: u16 = 0x8105;
     /// Query terminal attributes.
@@ -132,6 +134,8 @@ pub enum Message<'a> {
     SetParameters(ParameterList<'a>),
     /// 0x8104.
     QueryParameters,
+    /// 0x8106.
+    QueryParameterIds(ParameterIds<'a>),
     /// 0x0104.
     Parameters {
         /// Serial of the 0x8104 (or 0x8106) answered.
@@ -236,6 +240,7 @@ impl<'a> Message<'a> {
             id::AUTHENTICATE => Message::Authenticate(Authenticate::decode(r, edition)?),
             id::SET_PARAMETERS => Message::SetParameters(ParameterList::decode(r)?),
             id::QUERY_PARAMETERS => Message::QueryParameters,
+            id::QUERY_PARAMETER_IDS => Message::QueryParameterIds(ParameterIds::decode(r)?),
             id::PARAMETERS => Message::Parameters {
                 reply_serial: r.u16()?,
                 list: ParameterList::decode(r)?,
@@ -286,6 +291,7 @@ impl<'a> Message<'a> {
             Message::Authenticate(_) => id::AUTHENTICATE,
             Message::SetParameters(_) => id::SET_PARAMETERS,
             Message::QueryParameters => id::QUERY_PARAMETERS,
+            Message::QueryParameterIds(_) => id::QUERY_PARAMETER_IDS,
             Message::Parameters { .. } => id::PARAMETERS,
             Message::TerminalControl(_) => id::TERMINAL_CONTROL,
             Message::QueryAttributes => id::QUERY_ATTRIBUTES,
@@ -322,6 +328,7 @@ impl<'a> Message<'a> {
             Message::Authenticate(_) => "authenticate",
             Message::SetParameters(_) => "set_parameters",
             Message::QueryParameters => "query_parameters",
+            Message::QueryParameterIds(_) => "query_parameter_ids",
             Message::Parameters { .. } => "parameters",
             Message::TerminalControl(_) => "terminal_control",
             Message::QueryAttributes => "query_attributes",
@@ -372,6 +379,7 @@ impl<'a> Message<'a> {
             Message::RegisterAck(a) => a.write(out),
             Message::Authenticate(a) => a.write(out, edition)?,
             Message::SetParameters(l) => l.write(out)?,
+            Message::QueryParameterIds(ids) => ids.write(out)?,
             Message::Parameters { reply_serial, list } => {
                 out.put_u16(*reply_serial);
                 list.write(out)?;
