@@ -4,7 +4,7 @@
 //! bounded queue (full: the caller gets [`DownlinkError::Busy`], counted), and waits for the answer with a
 //! timeout. The session assigns the frame serial, writes the frame, and resolves the waiter when a reply with
 //! the matching serial and message id arrives (0x0001 for most commands, 0x0201 for 0x8201, 0x0104 for
-//! 0x8104, 0x0107 for 0x8107).
+//! 0x8104 and 0x8106, 0x0107 for 0x8107).
 //!
 //! [`Online`] also decides replacement: a new connection claiming a phone that is online takes its place only
 //! after it authenticated, and the old session is told to close.
@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tianshu_jt808::{
-    Header, Message, Parameter, ParameterList, Params, TerminalControl, Text, TextMessage, TrackLocation,
-    encode_message,
+    Header, Message, Parameter, ParameterIds, ParameterList, Params, TerminalControl, Text, TextMessage,
+    TrackLocation, WireOrList, encode_message,
 };
 use tianshu_model::{Phone, Position};
 use tokio::sync::{Notify, oneshot};
@@ -41,6 +41,8 @@ pub enum Command {
     SetParameters(Vec<(u32, Vec<u8>)>),
     /// 0x8104: query all terminal parameters (answered by 0x0104).
     QueryParameters,
+    /// 0x8106: query the terminal parameters of these ids (answered by 0x0104).
+    QueryParameterIds(Vec<u32>),
     /// 0x8300: text for the driver (display, TTS...), with the standard's flag byte.
     Text {
         /// The flag byte (bit 0 emergency, bit 2 display, bit 3 TTS...).
@@ -67,6 +69,7 @@ impl Command {
             Command::TemporaryTracking { .. } => 0x8202,
             Command::SetParameters(_) => 0x8103,
             Command::QueryParameters => 0x8104,
+            Command::QueryParameterIds(_) => 0x8106,
             Command::Text { .. } => 0x8300,
             Command::Control { .. } => 0x8105,
             Command::QueryAttributes => 0x8107,
@@ -77,7 +80,7 @@ impl Command {
     pub const fn reply_msg_id(&self) -> u16 {
         match self {
             Command::QueryPosition => 0x0201,
-            Command::QueryParameters => 0x0104,
+            Command::QueryParameters | Command::QueryParameterIds(_) => 0x0104,
             Command::QueryAttributes => 0x0107,
             _ => 0x0001,
         }
@@ -111,6 +114,10 @@ impl Command {
                 encode_message(header, &Message::SetParameters(list), out)
             }
             Command::QueryParameters => encode_message(header, &Message::QueryParameters, out),
+            Command::QueryParameterIds(ids) => {
+                let ids = ParameterIds(WireOrList::List(ids));
+                encode_message(header, &Message::QueryParameterIds(ids), out)
+            }
             Command::Text { flags, text } => {
                 let gbk = to_gbk(text)
                     .ok_or_else(|| DownlinkError::Encode("text has characters GBK cannot encode".into()))?;
@@ -148,8 +155,8 @@ pub enum Reply {
     Position(Position),
     /// 0x0104: the parameters (id, raw value).
     Parameters(Vec<(u32, Vec<u8>)>),
-    /// 0x0107: the attribute body, raw.
-    Attributes(Bytes),
+    /// 0x0107: the terminal's attributes.
+    Attributes(Box<crate::parameters::Attributes>),
 }
 
 /// Why a command got no answer.
@@ -548,7 +555,7 @@ mod tests {
         let mut p = Pending::default();
         let (tx, mut rx) = oneshot::channel();
         p.push(Phone(3), 5, 0x0107, tx);
-        assert!(p.resolve(None, 0x0107, Reply::Attributes(Bytes::from_static(b"x"))));
+        assert!(p.resolve(None, 0x0107, Reply::Attributes(Box::default())));
         assert!(rx.try_recv().unwrap().is_ok());
         assert!(p.is_empty());
     }

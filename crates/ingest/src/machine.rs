@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tianshu_jt808::{
     Authenticate, Frame, GeneralAck, Header, Leniencies, MAX_BODY_LEN, Message, PacketRequest, Reassembler,
     ReassemblyLimits, Register, RegisterAck, ServerTime, Text, WordList, encode_message, id,
@@ -424,7 +424,7 @@ impl<'c> Machine<'c> {
                 for kind in message.leniencies().names() {
                     METRICS.leniencies.with_label_values(&[kind]).inc();
                 }
-                self.handle_message(&header, message, &frame.body, now, act)
+                self.handle_message(&header, message, now, act)
             }
             Err(e) if is_login => {
                 // A login body that does not decode is answered even before authentication.
@@ -538,7 +538,7 @@ impl<'c> Machine<'c> {
                 match Message::decode_body(whole.header.msg_id, whole.header.edition(), &whole.body) {
                     Ok(message) => {
                         self.owed_override = Some(owed);
-                        let flow = self.handle_message(&whole.header, message, &whole.body, now, act);
+                        let flow = self.handle_message(&whole.header, message, now, act);
                         self.owed_override = None;
                         flow
                     }
@@ -609,7 +609,6 @@ impl<'c> Machine<'c> {
         &mut self,
         header: &Header,
         message: Message<'_>,
-        body: &Bytes,
         now: Now,
         act: &mut impl FnMut(Action),
     ) -> Flow {
@@ -665,7 +664,11 @@ impl<'c> Machine<'c> {
                     Reply::Parameters(params),
                 ));
             }
-            Message::Attributes(_) => act(resolve(None, id::ATTRIBUTES, Reply::Attributes(body.clone()))),
+            Message::Attributes(a) => act(resolve(
+                None,
+                id::ATTRIBUTES,
+                Reply::Attributes(Box::new((&a).into())),
+            )),
             Message::QueryServerTime => {
                 let serial = self.next_serial();
                 let reply = Message::ServerTime(ServerTime { time: now.wall });

@@ -13,7 +13,8 @@ use futures::TryStreamExt;
 use tianshu_ingest::{Command, DownlinkError, Gateway, GatewayConfig, Reply, StoreSink};
 use tianshu_jt808::{
     Authenticate, BasicLocation, BatchItems, Frame, FrameDecoder, GeneralAck, Header, Items, LocationBatch,
-    LocationReply, LocationReport, Message, Register, Subpackage, Text, encode_frame, encode_message, id,
+    LocationReply, LocationReport, Message, Parameter, ParameterList, Params, Register, Subpackage,
+    TerminalAttributes, Text, encode_frame, encode_message, id,
 };
 use tianshu_model::{Edition, Phone, Position, StatusFlags, Timestamp, VehicleClass};
 use tianshu_store::{RegistryRecord, Store};
@@ -248,6 +249,81 @@ async fn downlink_commands_are_answered_by_serial_and_message_id() {
         Err(DownlinkError::Timeout(PHONE, Duration::from_millis(300)))
     );
     assert_eq!(stored(&running.store).await.len(), 1);
+}
+
+/// 0x8106 is answered by a 0x0104 naming its serial, with the parameters asked for; 0x8107 by a 0x0107
+/// (no serial), whose attributes come back decoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_and_attribute_queries_are_answered_with_the_terminal_s_values() {
+    let running = start(GatewayConfig::default(), "parameters").await;
+    let downlink = running.gateway.downlink();
+    let mut c = Client::connect(running.addr).await;
+    c.login().await;
+
+    let ask = |command: Command| {
+        let d = downlink.clone();
+        tokio::spawn(async move { d.send(PHONE, command, Some(WAIT)).await })
+    };
+    let query = ask(Command::QueryParameterIds(vec![0x0001, 0x0013]));
+    let f = c.recv().await.expect("a command");
+    assert_eq!(f.header.msg_id, id::QUERY_PARAMETER_IDS);
+    let Ok(Message::QueryParameterIds(ids)) = f.message() else {
+        panic!("0x8106 decodes")
+    };
+    assert_eq!(ids.iter().collect::<Vec<_>>(), [0x0001, 0x0013]);
+    let heartbeat = 30u32.to_be_bytes();
+    let list = [
+        Parameter {
+            id: 0x0001,
+            value: &heartbeat,
+        },
+        Parameter {
+            id: 0x0013,
+            value: b"gw.example.cn:6808",
+        },
+    ];
+    let answer = Message::Parameters {
+        reply_serial: f.header.serial,
+        list: ParameterList {
+            count: 2,
+            params: Params::List(&list),
+        },
+    };
+    c.send(&answer).await;
+    let expected = vec![
+        (0x0001, heartbeat.to_vec()),
+        (0x0013, b"gw.example.cn:6808".to_vec()),
+    ];
+    assert_eq!(query.await.unwrap(), Ok(Reply::Parameters(expected)));
+
+    let query = ask(Command::QueryAttributes);
+    let f = c.recv().await.expect("a command");
+    assert_eq!(f.header.msg_id, id::QUERY_ATTRIBUTES);
+    let attributes = TerminalAttributes {
+        terminal_type: 0x0004,
+        maker_id: Text(b"70111"),
+        model: Text(b"BSJ-A6"),
+        terminal_id: Text(b"T000001"),
+        iccid: 89_860_012_345_678_901_234,
+        hardware_version: Text(b"H1.2"),
+        firmware_version: Text(b"F3.4.5"),
+        gnss: 0b0011,
+        network: 0b0001,
+    };
+    c.send(&Message::Attributes(attributes)).await;
+    let Ok(Reply::Attributes(got)) = query.await.unwrap() else {
+        panic!("the attributes")
+    };
+    assert_eq!(
+        (
+            got.maker_id.as_str(),
+            got.model.as_str(),
+            got.iccid.as_str(),
+            got.firmware_version.as_str()
+        ),
+        ("70111", "BSJ-A6", "89860012345678901234", "F3.4.5")
+    );
+    assert_eq!((got.terminal_type, got.gnss, got.network), (4, 3, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

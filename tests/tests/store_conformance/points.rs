@@ -550,7 +550,9 @@ async fn postgres_a_flood_of_months_creates_only_the_window_s_partitions() {
         recv_time: Timestamp(ms),
         ..sparse(v, 0)
     };
-    let flood: Vec<Position> = (0..200).map(|k| at(631_152_000_000 + k * 31 * 86_400_000)).collect();
+    let flood: Vec<Position> = (0..200)
+        .map(|k| at(631_152_000_000 + k * 31 * 86_400_000))
+        .collect();
     assert_eq!(store.append_points(&flood).await.unwrap().inserted, 200);
     assert_eq!(count(partitions).await, window, "no partition was created");
     assert_eq!(count(in_default).await, 200);

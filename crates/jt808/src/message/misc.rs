@@ -181,9 +181,14 @@ impl ParameterKind {
     pub const fn of(id: u32) -> ParameterKind {
         use ParameterKind::{Byte, Bytes, Dword, Text, Word};
         match id {
-            0x0010..=0x0017 | 0x001A | 0x001D | 0x0023..=0x0026 | 0x0040..=0x0044 | 0x0048 | 0x0049 | 0x0083 => {
-                Text
-            }
+            0x0010..=0x0017
+            | 0x001A
+            | 0x001D
+            | 0x0023..=0x0026
+            | 0x0040..=0x0044
+            | 0x0048
+            | 0x0049
+            | 0x0083 => Text,
             0x0031 | 0x005B..=0x005E | 0x0081 | 0x0082 | 0x0101 | 0x0103 => Word,
             0x0084 | 0x0090..=0x0092 | 0x0094 => Byte,
             0x0001..=0x0007

@@ -21,8 +21,8 @@ pub use location::{
     LocationReply, LocationReport,
 };
 pub use misc::{
-    MediaEvent, MediaUpload, Parameter, ParameterIds, ParameterKind, ParameterList, Params, Passthrough, ServerTime, TerminalControl,
-    TextMessage, TrackLocation,
+    MediaEvent, MediaUpload, Parameter, ParameterIds, ParameterKind, ParameterList, Params, Passthrough,
+    ServerTime, TerminalControl, TextMessage, TrackLocation,
 };
 pub use register::{Authenticate, Register, TerminalAttributes};
 pub use text::{Text, WordList};
