@@ -7,7 +7,10 @@ use std::sync::{Arc, OnceLock};
 
 use tianshu_api::cases::{CaseError, CaseView};
 use tianshu_api::live::AlertEvent;
-use tianshu_api::{ApiConfig, ApiState, CaseBook, CommandOutcome, LiveHub, TerminalCommand};
+use tianshu_api::{
+    ApiConfig, ApiState, AttributesView, CaseBook, CommandOutcome, LiveHub, ParameterEntry, ParameterValue,
+    TerminalCommand,
+};
 use tianshu_ingest::{DownlinkError, Reply};
 use tianshu_model::VehicleId;
 use tianshu_store::Store;
@@ -25,21 +28,35 @@ pub struct GatewayDownlink {
 #[async_trait::async_trait]
 impl tianshu_api::Downlink for GatewayDownlink {
     fn check(&self, command: &TerminalCommand) -> Result<(), String> {
-        let TerminalCommand::Text { text } = command else {
-            return Ok(());
-        };
-        let (gbk, _, unmappable) = encoding_rs::GBK.encode(text);
-        // 0x8300's body: the flags, the text type (2019), then the text.
-        let room = tianshu_jt808::MAX_BODY_LEN - 2;
-        if unmappable {
-            Err("text: has characters GBK cannot encode".into())
-        } else if gbk.len() > room {
-            Err(format!(
-                "text: {} bytes in GBK, at most {room} fit one message",
-                gbk.len()
-            ))
-        } else {
-            Ok(())
+        match command {
+            TerminalCommand::Text { text } => {
+                let (gbk, _, unmappable) = encoding_rs::GBK.encode(text);
+                // 0x8300's body: the flags, the text type (2019), then the text.
+                let room = tianshu_jt808::MAX_BODY_LEN - 2;
+                if unmappable {
+                    Err("text: has characters GBK cannot encode".into())
+                } else if gbk.len() > room {
+                    Err(format!(
+                        "text: {} bytes in GBK, at most {room} fit one message",
+                        gbk.len()
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            TerminalCommand::SetParameters { parameters } => {
+                let list = parameter_list(parameters).map_err(|e| format!("parameters: {e}"))?;
+                // 0x8103's body: the count, then id, length and value of each.
+                let len = 1 + list.iter().map(|(_, v)| 5 + v.len()).sum::<usize>();
+                if len > tianshu_jt808::MAX_BODY_LEN {
+                    return Err(format!(
+                        "parameters: {len} bytes, at most {} fit one message",
+                        tianshu_jt808::MAX_BODY_LEN
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -66,22 +83,83 @@ impl tianshu_api::Downlink for GatewayDownlink {
                 flags: 0x0C,
                 text: text.clone(),
             },
+            TerminalCommand::QueryParameters { ids: None } => tianshu_ingest::Command::QueryParameters,
+            TerminalCommand::QueryParameters { ids: Some(ids) } => {
+                tianshu_ingest::Command::QueryParameterIds(ids.clone())
+            }
+            TerminalCommand::SetParameters { parameters } => {
+                tianshu_ingest::Command::SetParameters(parameter_list(parameters)?)
+            }
+            TerminalCommand::QueryAttributes => tianshu_ingest::Command::QueryAttributes,
         };
         match self.downlink.send(phone, command, None).await {
-            Ok(Reply::General { result: 0 }) => Ok(CommandOutcome::Answered { position: None }),
+            Ok(Reply::General { result: 0 }) => Ok(CommandOutcome::DONE),
             Ok(Reply::General { result }) => Ok(CommandOutcome::Refused { result }),
             Ok(Reply::Position(p)) => Ok(CommandOutcome::Answered {
                 position: Some((&p).into()),
+                parameters: None,
+                attributes: None,
             }),
-            // The page sends no command answered otherwise.
-            Ok(Reply::Parameters(_) | Reply::Attributes(_)) => {
-                Ok(CommandOutcome::Answered { position: None })
-            }
+            Ok(Reply::Parameters(list)) => Ok(CommandOutcome::Answered {
+                position: None,
+                parameters: Some(list.iter().map(|(id, raw)| parameter_entry(*id, raw)).collect()),
+                attributes: None,
+            }),
+            Ok(Reply::Attributes(a)) => Ok(CommandOutcome::Answered {
+                position: None,
+                parameters: None,
+                attributes: Some(Box::new(attributes_view(*a))),
+            }),
             // A connection that closed before answering is no longer connected.
             Err(DownlinkError::Offline(_) | DownlinkError::Closed(_)) => Ok(CommandOutcome::NotConnected),
             Err(DownlinkError::Timeout(..)) => Ok(CommandOutcome::TimedOut),
             Err(e @ (DownlinkError::Busy(_) | DownlinkError::Encode(_))) => Err(e.to_string()),
         }
+    }
+}
+
+/// The (id, bytes) a 0x8103 carries for the API's parameters, or why one cannot be written.
+fn parameter_list(parameters: &[ParameterEntry]) -> Result<Vec<(u32, Vec<u8>)>, String> {
+    use tianshu_ingest::ParameterValue as V;
+    parameters
+        .iter()
+        .map(|p| {
+            let value = match (&p.value, &p.hex) {
+                (Some(ParameterValue::Number(n)), _) => V::Number(*n),
+                (Some(ParameterValue::Text(t)), _) => V::Text(t.clone()),
+                (None, Some(h)) => V::Raw(hex::decode(h).map_err(|e| format!("{:#06x}: hex: {e}", p.id))?),
+                (None, None) => return Err(format!("{:#06x}: give either value or hex", p.id)),
+            };
+            Ok((p.id, value.write(p.id)?))
+        })
+        .collect()
+}
+
+/// A parameter of a 0x0104 as the API shows it: its value read by its id's kind, and its bytes.
+fn parameter_entry(id: u32, raw: &[u8]) -> ParameterEntry {
+    let value = match tianshu_ingest::ParameterValue::read(id, raw) {
+        tianshu_ingest::ParameterValue::Number(n) => Some(ParameterValue::Number(n)),
+        tianshu_ingest::ParameterValue::Text(t) => Some(ParameterValue::Text(t)),
+        tianshu_ingest::ParameterValue::Raw(_) => None,
+    };
+    ParameterEntry {
+        id,
+        value,
+        hex: Some(hex::encode(raw)),
+    }
+}
+
+fn attributes_view(a: tianshu_ingest::Attributes) -> AttributesView {
+    AttributesView {
+        terminal_type: a.terminal_type,
+        maker_id: a.maker_id,
+        model: a.model,
+        terminal_id: a.terminal_id,
+        iccid: a.iccid,
+        hardware_version: a.hardware_version,
+        firmware_version: a.firmware_version,
+        gnss: a.gnss,
+        network: a.network,
     }
 }
 
