@@ -259,3 +259,109 @@ async fn parameter_and_attribute_commands_reach_the_terminal_and_its_answers_com
     }
     assert!(details.iter().all(|d| !d.contains("apn-secret")), "{details:?}");
 }
+
+/// The terminal's stored fixes: (fix time, receive time) in milliseconds.
+async fn stored(url: &str) -> Vec<(i64, i64)> {
+    let store = Store::open(url).await.expect("opening the store");
+    let points = tianshu_e2e::gateway::stored_points(&store, 0).await;
+    points.iter().map(|p| (p.fix_time.0, p.recv_time.0)).collect()
+}
+
+/// A live fix of now (plus `k` seconds) from a clock that sends UTC as China time, acknowledged.
+async fn utc_as_china_time(terminal: &mut Terminal, k: i64) {
+    // The wall clock's digits in UTC, read as China time: eight hours early.
+    let now = chrono::Utc::now().timestamp();
+    let p = tianshu_e2e::gateway::point(0, now - 8 * 3_600 - 1_795_000_000 + k);
+    let serial = terminal.report(&p).await;
+    assert_eq!(
+        terminal.ack_of(serial, WAIT).await,
+        Some(0),
+        "report {k} acknowledged"
+    );
+}
+
+/// The terminal's view in `GET /api/terminals`.
+async fn terminal_view(http: std::net::SocketAddr, cookie: &str) -> Value {
+    let r = api_support::http(http, "GET", "/api/terminals", Some(cookie), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_sending_utc_as_china_time_is_found_eight_hours_off_and_corrected_once_its_offset_is_set() {
+    let scratch = api_support::Scratch::embedded("terminal-clock");
+    let url = scratch.url();
+    seed(&url).await;
+    let dir = tianshu_testkit::unique_dir("terminal-clock-config");
+    let server = serve(&url, "", &dir);
+    let mut terminal = Terminal::connect(server.jt808, phone(0))
+        .await
+        .expect("connecting");
+    terminal.login(0).await;
+    let admin = api_support::login_at(server.http, "administrator").await;
+    let dispatcher = api_support::login_at(server.http, "dispatcher").await;
+
+    // Nine live fixes: stored as sent (eight hours early), and the offset is found.
+    for k in 0..9 {
+        utc_as_china_time(&mut terminal, k).await;
+    }
+    let lag_hours = |(fix, recv): (i64, i64)| (recv - fix) as f64 / 3_600_000.0;
+    assert!(
+        stored(&url)
+            .await
+            .into_iter()
+            .all(|p| (lag_hours(p) - 8.0).abs() < 0.1)
+    );
+    tianshu_testkit::wait_until("the offset found", WAIT, || async {
+        terminal_view(server.http, &dispatcher).await["clock_offset_found_secs"] == json!(28_800)
+    })
+    .await;
+    let view = terminal_view(server.http, &dispatcher).await;
+    assert_eq!(view["clock_offset_secs"], json!(0));
+    assert!(view["clock_offset_found_at"].is_string(), "{view}");
+    assert!(
+        server
+            .metric("tianshu_clock_offsets_found_total", r#"configured="differs""#)
+            .await
+            >= 1.0
+    );
+
+    // Only an administrator sets the offset, and only whole or half hours.
+    let path = format!("/api/terminals/{}", phone(0));
+    let set = |cookie: &str, body: Value| {
+        let (path, cookie, http) = (path.clone(), cookie.to_string(), server.http);
+        async move { api_support::http(http, "PATCH", &path, Some(&cookie), Some(&body.to_string())).await }
+    };
+    assert_eq!(
+        set(&dispatcher, json!({"clock_offset_secs": 28_800}))
+            .await
+            .status,
+        403
+    );
+    let r = set(&admin, json!({"clock_offset_secs": 1_000})).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("clock_offset_secs"), "{}", r.body);
+    let r = set(&admin, json!({"clock_offset_secs": 28_800})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["clock_offset_secs"], json!(28_800));
+
+    // The connection stays; its next fix is corrected at once, before the checks and the store.
+    utc_as_china_time(&mut terminal, 9).await;
+    let newest = stored(&url)
+        .await
+        .into_iter()
+        .max_by_key(|(fix, _)| *fix)
+        .expect("a point");
+    assert!(lag_hours(newest).abs() < 0.1, "corrected: {newest:?}");
+    assert!(server.metric("tianshu_points_clock_corrected_total", "").await >= 1.0);
+
+    // The change is audited.
+    let store = Store::open(&url).await.expect("opening the store");
+    let audit = store.access().audit(0, 1000).await.expect("the audit log");
+    assert!(
+        audit.iter().any(
+            |r| r.entry.action == "terminal.update" && r.entry.detail.contains("clock_offset_secs 28800")
+        ),
+        "{audit:?}"
+    );
+}

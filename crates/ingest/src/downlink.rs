@@ -200,6 +200,8 @@ pub struct Mailbox {
     notify: Notify,
     /// Set when a newer connection of the same phone authenticated.
     replaced: AtomicBool,
+    /// Set when the terminal's registry record changed (its clock offset): the session reads it again.
+    changed: AtomicBool,
     /// Set when the session ended; commands are then refused as offline.
     closed: AtomicBool,
 }
@@ -228,6 +230,17 @@ impl Mailbox {
     fn replace(&self) {
         self.replaced.store(true, Ordering::Release);
         self.notify.notify_one();
+    }
+
+    /// Tells the session its terminal's registry record changed.
+    fn change(&self) {
+        self.changed.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Whether the terminal's registry record changed since the last call.
+    pub fn take_changed(&self) -> bool {
+        self.changed.swap(false, Ordering::AcqRel)
     }
 
     /// Waits until something arrives.
@@ -301,6 +314,14 @@ impl Online {
         if sessions.get(&phone).is_some_and(|h| h.generation == generation) {
             sessions.remove(&phone);
             METRICS.sessions_online.dec();
+        }
+    }
+
+    /// Tells the session of `phone`, if it is online here, that its registry record changed (an
+    /// administrator set its clock offset): it reads the record again, so the change applies at once.
+    pub fn terminal_changed(&self, phone: Phone) {
+        if let Some(mailbox) = self.mailbox_of(phone) {
+            mailbox.change();
         }
     }
 

@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod downlink;

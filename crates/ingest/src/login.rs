@@ -18,6 +18,8 @@ use std::time::Instant;
 
 use tianshu_jt808::{Authenticate, Header, Register, RegisterAck, Text};
 use tianshu_model::{Edition, Terminal, VehicleId};
+
+use crate::clock::TerminalClock;
 use tracing::{debug, info, warn};
 
 use crate::auth;
@@ -121,6 +123,8 @@ pub(crate) enum LoginOutcome {
         header: Header,
         /// Its vehicle.
         vehicle: VehicleId,
+        /// Its clock, as the registry holds it.
+        clock: Box<TerminalClock>,
     },
 }
 
@@ -262,7 +266,11 @@ async fn authenticate(gw: &Gateway, a: AuthRequest, peer: IpAddr, now: Instant) 
     };
     save_first_imei(gw, &a, terminal).await;
     gw.auth_throttle.record_success(phone, peer);
-    LoginOutcome::Authenticated { header, vehicle }
+    LoginOutcome::Authenticated {
+        header,
+        vehicle,
+        clock: Box::new(TerminalClock::of(terminal)),
+    }
 }
 
 /// Why authentication `a` fails against the registry's record of the terminal, or `None` when it passes.
@@ -324,6 +332,8 @@ mod tests {
             auth_code_hash: None,
             imei: None,
             vehicle: Some(VehicleId(5)),
+            clock_offset_secs: 0,
+            clock_found: None,
         }
     }
 

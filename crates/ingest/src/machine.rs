@@ -28,6 +28,7 @@ use tianshu_model::{Edition, Phone, Position, PositionSource, Timestamp, Vehicle
 use tianshu_store::{AppendSummary, DriverEvent};
 use tracing::{debug, info, warn};
 
+use crate::clock::TerminalClock;
 use crate::config::GatewayConfig;
 use crate::downlink::{Command, DownlinkError, Reply};
 use crate::login::{AuthRequest, LoginOutcome, LoginRequest, RegisterRequest};
@@ -113,6 +114,8 @@ pub(crate) enum Action {
     },
     /// The connection is now the online session of `phone`: list it, open its mailbox.
     Online(Phone),
+    /// The terminal's live fixes show a steady clock offset new to this connection: store it.
+    ClockFound(Phone, i32),
 }
 
 /// One connection's protocol state.
@@ -145,6 +148,8 @@ pub(crate) struct Machine<'c> {
     /// terminal that retransmits that 0x0100 (our 0x8100 was lost or late) gets the same code again, not a
     /// new one that would make the first answer's code, which it may already be using, fail.
     issued: Option<Box<(Phone, u16, String)>>,
+    /// The terminal's clock once authenticated (boxed: an idle connection stays small).
+    clock: Option<Box<TerminalClock>>,
 }
 
 impl<'c> Machine<'c> {
@@ -164,6 +169,7 @@ impl<'c> Machine<'c> {
             parts_check: None,
             owed_override: None,
             issued: None,
+            clock: None,
         }
     }
 
@@ -253,8 +259,13 @@ impl<'c> Machine<'c> {
                     (_, Phase::PreAuth) => Flow::Continue,
                 }
             }
-            LoginOutcome::Authenticated { header, vehicle } => {
+            LoginOutcome::Authenticated {
+                header,
+                vehicle,
+                clock,
+            } => {
                 self.issued = None;
+                self.clock = Some(clock);
                 self.answer(&header, header.serial, header.msg_id, GeneralAck::RESULT_OK);
                 if self.phase == Phase::PreAuth {
                     self.phase = Phase::Online {
@@ -291,6 +302,13 @@ impl<'c> Machine<'c> {
                 // The writer logs the failed commit once; every session it concerned only counts it.
                 debug!(error = %e, frames = owed.frames.len(), "store did not make the points durable; not acknowledged");
             }
+        }
+    }
+
+    /// An administrator set the terminal's clock offset to `secs`: later fixes are corrected by it.
+    pub fn set_clock_offset(&mut self, secs: i32) {
+        if let Some(clock) = self.clock.as_mut() {
+            clock.set_offset(secs);
         }
     }
 
@@ -619,9 +637,17 @@ impl<'c> Machine<'c> {
             phone,
             vehicle,
             recv_time: now.wall,
+            clock_offset_secs: self.clock.as_ref().map_or(0, |c| c.offset_secs()),
             config: self.config.uplink,
         };
         if let Some(uplink) = Uplink::from_message(&message, binding) {
+            if let Some(found) = self
+                .clock
+                .as_mut()
+                .and_then(|c| c.observe(phone, &uplink, now.wall))
+            {
+                act(Action::ClockFound(phone, found));
+            }
             if let (Message::LocationReply(reply), Some(p)) = (&message, uplink.points.first()) {
                 act(Action::Resolve {
                     serial: Some(reply.reply_serial),
@@ -746,7 +772,7 @@ impl<'c> Machine<'c> {
             None => !d.name.is_empty(),
         };
         let time = match d.time() {
-            Some(Ok(t)) => t,
+            Some(Ok(t)) => tianshu_model::clock::corrected(t, binding.clock_offset_secs),
             Some(Err(_)) | None => binding.recv_time,
         };
         let event = Box::new(DriverEvent {

@@ -38,6 +38,11 @@ pub struct Metrics {
     pub registrations: IntCounterVec,
     /// Points stored although dated long before their receive time (TCP and MQTT alike).
     pub points_far_past: IntCounter,
+    /// Points whose fix time a terminal's clock offset corrected (TCP and MQTT alike).
+    pub points_clock_corrected: IntCounter,
+    /// Steady clock offsets found in terminals' live fixes, by whether they equal the offset set for the
+    /// terminal (`matches`, `differs`: its fixes are stored off by the difference).
+    pub clock_offsets_found: IntCounterVec,
     /// Registrations accepted although their plate named no vehicle or another one (flagged, not refused).
     pub registration_plate_mismatches: IntCounter,
     /// Points the store took as new.
@@ -141,6 +146,15 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         points_far_past: counter(
             "tianshu_points_far_past_total",
             "Points stored although their fix time lies more than uplink.far_past_days before their receive time (TCP and MQTT).",
+        ),
+        points_clock_corrected: counter(
+            "tianshu_points_clock_corrected_total",
+            "Points whose fix time the terminal's clock offset (set by an administrator) corrected (TCP and MQTT).",
+        ),
+        clock_offsets_found: counter_vec(
+            "tianshu_clock_offsets_found_total",
+            "Steady clock offsets found in terminals' live fixes, by whether they equal the offset set for the terminal (differs: its fixes are stored off by the difference).",
+            &["configured"],
         ),
         registration_plate_mismatches: counter(
             "tianshu_jt808_registration_plate_mismatches_total",

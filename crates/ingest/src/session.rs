@@ -149,6 +149,15 @@ impl Io<'_> {
             } => {
                 self.pending.resolve(serial, reply_msg_id, reply);
             }
+            Action::ClockFound(phone, offset_secs) => {
+                // Rare (once per connection and window of fixes); nothing waits on it.
+                let store = self.gw.store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = store.save_clock_found(phone, offset_secs, now().wall).await {
+                        debug!(%phone, error = %e, "storing the clock offset found failed");
+                    }
+                });
+            }
             Action::Online(phone) => {
                 let mailbox = Arc::new(Mailbox::default());
                 self.generation = self.gw.online.next_generation();
@@ -195,6 +204,11 @@ impl Session<'_> {
                     self.machine.on_stored(owed, result, now().at);
                     Flow::Continue
                 }
+                // Before the next frame: a clock offset the administrator set applies to the fixes that follow.
+                () = mail(&self.io.mailbox), if self.machine.closing().is_none() => {
+                    self.read_mail().await;
+                    Flow::Continue
+                }
                 inbound = framed.next(), if reading => match inbound {
                     None => {
                         self.machine.close_after_acks("peer_closed");
@@ -217,10 +231,6 @@ impl Session<'_> {
                     },
                     Some(Ok(Inbound::Frame(frame))) => self.frame(frame).await,
                 },
-                () = mail(&self.io.mailbox), if self.machine.closing().is_none() => {
-                    self.read_mail();
-                    Flow::Continue
-                }
                 () = timer.as_mut() => match self.machine.on_timer(now()) {
                     // Closed for silence: nothing is owed an answer.
                     Flow::Close(reason) => return reason,
@@ -263,14 +273,23 @@ impl Session<'_> {
         self.machine.on_login(outcome, now(), &mut |a| io.act(a))
     }
 
-    /// Takes what the mailbox holds: replacement news closes the session, commands are sent.
-    fn read_mail(&mut self) {
+    /// Takes what the mailbox holds: replacement news closes the session, a changed registry record is read
+    /// again, commands are sent.
+    async fn read_mail(&mut self) {
         let Some(mailbox) = self.io.mailbox.clone() else {
             return;
         };
         if mailbox.is_replaced() {
             self.machine.replaced();
             return;
+        }
+        if let (true, Some(phone)) = (mailbox.take_changed(), self.machine.online_phone()) {
+            // Boxed: rare, and the lookup would otherwise size every session's future.
+            match Box::pin(self.io.gw.store.terminal(phone)).await {
+                Ok(Some(t)) => self.machine.set_clock_offset(t.clock_offset_secs),
+                Ok(None) => {}
+                Err(e) => debug!(%phone, error = %e, "reading the changed terminal failed; offset kept"),
+            }
         }
         while let Some(Request { command, reply }) = mailbox.take() {
             match self.machine.send_command(&command) {

@@ -11,12 +11,18 @@
 //! - Every point returned carries the binding's phone and vehicle and its receive time.
 //! - Every point returned has a fix time the store accepts ([`tianshu_store::accepts_fix_time`]), so an
 //!   append of these points is not refused because of one of them.
+//! - A terminal's clock offset ([`Binding::clock_offset_secs`], set by an administrator for a clock a
+//!   steady number of hours off) is added to every fix time here, before any check, whatever carried it:
+//!   what is checked, stored and ruled on is the corrected time.
 //! - No point returned is dated more than [`UplinkConfig::max_fix_ahead_secs`] after its receive time: a
 //!   clock that runs ahead (or a forged 2099) would otherwise pin the live map and open cases that end in
 //!   the future. A point dated more than [`UplinkConfig::far_past_days`] before is kept and counted.
+//! - [`Uplink::live_fix`] is the fix time of a live report as the terminal sent it (uncorrected), for
+//!   finding its clock's offset ([`tianshu_model::ClockWatch`]).
 //! - Pure: no I/O and no clock (the caller passes the receive time).
 
 use tianshu_jt808::{LocationReport, Message};
+use tianshu_model::clock::corrected;
 use tianshu_model::{Phone, Position, PositionSource, Timestamp, VehicleId};
 
 /// The reason label of a point whose fix time the store does not take (before 1970, or from 3000 on).
@@ -56,6 +62,8 @@ pub struct Binding {
     pub vehicle: VehicleId,
     /// When the platform received them.
     pub recv_time: Timestamp,
+    /// Seconds added to the terminal's fix times (its administrator-set clock offset; 0 for none).
+    pub clock_offset_secs: i32,
     /// What fix times are taken.
     pub config: UplinkConfig,
 }
@@ -94,6 +102,11 @@ pub struct Uplink {
     pub refused: Vec<Refusal>,
     /// Points kept although dated more than [`UplinkConfig::far_past_days`] before their receive time.
     pub far_past: u32,
+    /// Points whose fix time the terminal's clock offset corrected.
+    pub corrected: u32,
+    /// The fix time of the message's live report (a 0x0200, a 0x0201, a JSON position) as the terminal sent
+    /// it, before any correction, whether or not it was taken; none for a batch (its reports may be old).
+    pub live_fix: Option<Timestamp>,
 }
 
 impl Uplink {
@@ -102,8 +115,12 @@ impl Uplink {
     pub fn from_message(message: &Message<'_>, binding: Binding) -> Option<Uplink> {
         let mut uplink = Uplink::default();
         match message {
-            Message::Location(report) => uplink.report(Ok(*report), binding, PositionSource::Live),
-            Message::LocationReply(reply) => uplink.report(Ok(reply.report), binding, PositionSource::Live),
+            Message::Location(report) => {
+                uplink.live_fix = uplink.report(Ok(*report), binding, PositionSource::Live);
+            }
+            Message::LocationReply(reply) => {
+                uplink.live_fix = uplink.report(Ok(reply.report), binding, PositionSource::Live);
+            }
             Message::LocationBatch(batch) => {
                 uplink.points.reserve(usize::from(batch.count).min(64));
                 for report in batch.iter() {
@@ -122,7 +139,8 @@ impl Uplink {
             p.phone = binding.phone;
             p.vehicle = binding.vehicle;
             p.recv_time = binding.recv_time;
-            uplink.point(p, binding.config);
+            uplink.live_fix = Some(p.fix_time);
+            uplink.point(p, binding);
         }
         uplink
     }
@@ -132,19 +150,31 @@ impl Uplink {
         self.points.is_empty() && !self.refused.is_empty()
     }
 
+    /// Takes one report; its fix time as sent, when it decoded.
     fn report(
         &mut self,
         report: Result<LocationReport<'_>, tianshu_jt808::Error>,
         to: Binding,
         source: PositionSource,
-    ) {
+    ) -> Option<Timestamp> {
         match report.and_then(|r| r.to_position(to.phone, to.vehicle, to.recv_time, source)) {
-            Ok(p) => self.point(p, to.config),
-            Err(e) => self.refused.push(Refusal::new(error_kind(&e), e.to_string())),
+            Ok(p) => {
+                let sent = p.fix_time;
+                self.point(p, to);
+                Some(sent)
+            }
+            Err(e) => {
+                self.refused.push(Refusal::new(error_kind(&e), e.to_string()));
+                None
+            }
         }
     }
 
-    fn point(&mut self, p: Position, config: UplinkConfig) {
+    fn point(&mut self, mut p: Position, to: Binding) {
+        let config = to.config;
+        if to.clock_offset_secs != 0 {
+            p.fix_time = corrected(p.fix_time, to.clock_offset_secs);
+        }
         let ahead_ms = p.fix_time.0.saturating_sub(p.recv_time.0);
         if !tianshu_store::accepts_fix_time(p.fix_time) {
             self.refused.push(Refusal::new(
@@ -158,11 +188,12 @@ impl Uplink {
             self.refused.push(Refusal::new(
                 FIX_TIME_AHEAD,
                 format!(
-                    "fix time {} is {} s after its receive time {} (at most {} s taken)",
+                    "fix time {} is {} s after its receive time {} (at most {} s taken; clock offset {} s)",
                     p.fix_time,
                     ahead_ms / 1000,
                     p.recv_time,
-                    config.max_fix_ahead_secs
+                    config.max_fix_ahead_secs,
+                    to.clock_offset_secs
                 ),
             ));
         } else {
@@ -170,6 +201,7 @@ impl Uplink {
             if p.recv_time.0.saturating_sub(p.fix_time.0) > far_past_ms {
                 self.far_past += 1;
             }
+            self.corrected += u32::from(to.clock_offset_secs != 0);
             self.points.push(p);
         }
     }
@@ -209,6 +241,7 @@ pub(crate) mod tests {
             phone: Phone(13_800_138_000),
             vehicle: VehicleId(7),
             recv_time: Timestamp::from_secs(T0 + 100),
+            clock_offset_secs: 0,
             config: UplinkConfig::default(),
         }
     }
@@ -335,5 +368,36 @@ pub(crate) mod tests {
         let u = Uplink::from_message(&Message::Location(ahead), binding()).unwrap();
         assert!(u.all_refused());
         assert_eq!(u.refused[0].reason, FIX_TIME_AHEAD);
+    }
+
+    #[test]
+    fn a_clock_offset_corrects_every_fix_time_before_the_checks_and_the_sent_time_is_kept() {
+        // UTC sent as China time: eight hours early, until the administrator's offset corrects it.
+        let utc_as_china = report(100 - 28_800);
+        let u = Uplink::from_message(&Message::Location(utc_as_china), binding()).unwrap();
+        assert_eq!((fix_secs(&u), u.corrected), (vec![100 - 28_800], 0));
+        let corrected = Binding {
+            clock_offset_secs: 28_800,
+            ..binding()
+        };
+        let u = Uplink::from_message(&Message::Location(utc_as_china), corrected).unwrap();
+        assert_eq!((fix_secs(&u), u.corrected), (vec![100], 1));
+        assert_eq!(u.live_fix, Some(Timestamp::from_secs(T0 + 100 - 28_800)));
+        // A clock set right again while the correction stays: eight hours ahead, refused, and the time the
+        // terminal sent still seen.
+        let u = Uplink::from_message(&Message::Location(report(100)), corrected).unwrap();
+        assert!(u.all_refused());
+        assert_eq!(u.refused[0].reason, FIX_TIME_AHEAD);
+        assert_eq!(u.live_fix, Some(Timestamp::from_secs(T0 + 100)));
+        // A batch is corrected too but names no live fix; a JSON position takes the same path.
+        let reports = [report(10 - 28_800), report(20 - 28_800)];
+        let u = Uplink::from_message(&batch(&reports, 1), corrected).unwrap();
+        assert_eq!((fix_secs(&u), u.live_fix), (vec![10, 20], None));
+        let json = Position {
+            fix_time: Timestamp::from_secs(T0 + 50 - 28_800),
+            ..Default::default()
+        };
+        let u = Uplink::from_points([json], corrected);
+        assert_eq!((fix_secs(&u), u.live_fix), (vec![50], Some(json.fix_time)));
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod case;
+pub mod clock;
 mod flags;
 pub mod geo;
 mod ids;
@@ -22,6 +23,7 @@ pub mod registry_file;
 mod time;
 
 pub use case::CaseState;
+pub use clock::ClockWatch;
 pub use flags::{AlarmBit, AlarmFlags, StatusFlags};
 pub use geo::LonLat;
 pub use ids::{ParsePhoneError, Phone, UnitId, VehicleId};

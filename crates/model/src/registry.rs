@@ -144,4 +144,11 @@ pub struct Terminal {
     pub imei: Option<String>,
     /// The vehicle it is bound to.
     pub vehicle: Option<VehicleId>,
+    /// Seconds added to its fix times before they are checked and stored (see [`crate::clock`]): set by an
+    /// administrator for a clock that runs a steady whole or half number of hours off; 0 for none.
+    #[serde(default)]
+    pub clock_offset_secs: i32,
+    /// The steady clock offset last found in its live fixes (before any correction), and when.
+    #[serde(default)]
+    pub clock_found: Option<(i32, crate::Timestamp)>,
 }

@@ -95,6 +95,9 @@ pub struct TerminalChange {
     pub vehicle: Option<Option<VehicleId>>,
     /// Clear the auth code even without a rebinding: the terminal must register again.
     pub reset_auth_code: bool,
+    /// New clock offset (seconds added to its fix times; see [`crate::clock::check_clock_offset`]).
+    #[serde(default)]
+    pub clock_offset_secs: Option<i32>,
 }
 
 /// The path of a unit placed below `parent_path` (or at the root).

@@ -55,6 +55,7 @@ mod tests {
             phone: Phone(112_233_445_566),
             vehicle: VehicleId(9),
             recv_time: Timestamp::from_secs(1_795_737_600),
+            clock_offset_secs: 0,
             config: Default::default(),
         }
     }

@@ -37,14 +37,19 @@ impl<'a> Payload<'a> {
         }
     }
 
-    /// The points for `binding`, through the one uplink TCP uses too. Each refused point is counted; a message
-    /// that carried points and kept none is refused: a frame as `bad_frame`, a JSON position with the reason
-    /// its point was refused.
-    pub(crate) fn points(self, binding: Binding) -> Result<Vec<Position>, Rejection> {
+    /// The points for `binding`, through the one uplink TCP uses too, shown to `watch` (the terminal's clock).
+    /// Each refused point is counted; a message that carried points and kept none is refused: a frame as
+    /// `bad_frame`, a JSON position with the reason its point was refused.
+    pub(crate) fn points(
+        self,
+        binding: Binding,
+        watch: impl FnOnce(&Uplink),
+    ) -> Result<Vec<Position>, Rejection> {
         let (uplink, whole) = match self {
             Payload::Json(p) => (Uplink::from_points([p.point], binding), None),
             Payload::Frame(m) => (crate::frame::points(&m, binding), Some("bad_frame")),
         };
+        watch(&uplink);
         for r in &uplink.refused {
             METRICS.points_rejected.with_label_values(&[r.reason]).inc();
             debug!(phone = %binding.phone, reason = r.reason, detail = %r.detail, "mqtt: point refused");

@@ -11,8 +11,9 @@ use std::ops::Range;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tianshu_ingest::uplink::{Binding, Refusal as Rejection, UplinkConfig};
-use tianshu_model::{Phone, Position, Timestamp, VehicleId};
+use tianshu_ingest::clock::TerminalClock;
+use tianshu_ingest::uplink::{Binding, Refusal as Rejection, Uplink, UplinkConfig};
+use tianshu_model::{Phone, Position, Terminal, Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::sync::watch;
 use tracing::{error, warn};
@@ -24,9 +25,20 @@ use crate::payload::Payload;
 use crate::topic::TopicRoutes;
 
 /// Known terminals, so that a message does not cost a registry query. Entries expire, so a terminal
-/// provisioned while Tianshu runs is accepted soon after.
+/// provisioned while Tianshu runs is accepted soon after, and a changed binding or clock offset applies
+/// within [`KNOWN_TTL`]; a terminal's clock watch outlives the refresh of its entry.
 struct TerminalCache {
-    entries: Mutex<HashMap<Phone, (Option<VehicleId>, Instant)>>,
+    entries: Mutex<HashMap<Phone, Known>>,
+}
+
+/// What the cache knows of one terminal.
+struct Known {
+    /// Its vehicle (`None`: not provisioned or not bound).
+    vehicle: Option<VehicleId>,
+    /// Its clock: the offset set and the watch over its live fixes.
+    clock: TerminalClock,
+    /// When the registry was read.
+    at: Instant,
 }
 
 /// A known terminal is looked up again after this long (its binding may change).
@@ -35,23 +47,47 @@ const KNOWN_TTL: Duration = Duration::from_secs(60);
 const UNKNOWN_TTL: Duration = Duration::from_secs(5);
 
 impl TerminalCache {
-    fn get(&self, phone: Phone) -> Option<Option<VehicleId>> {
+    /// The vehicle and clock offset of `phone`, while its entry is fresh.
+    fn get(&self, phone: Phone) -> Option<Option<(VehicleId, i32)>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let (vehicle, at) = entries.get(&phone)?;
-        let ttl = if vehicle.is_some() { KNOWN_TTL } else { UNKNOWN_TTL };
-        (at.elapsed() < ttl).then_some(*vehicle)
+        let known = entries.get(&phone)?;
+        let ttl = if known.vehicle.is_some() {
+            KNOWN_TTL
+        } else {
+            UNKNOWN_TTL
+        };
+        (known.at.elapsed() < ttl).then(|| known.vehicle.map(|v| (v, known.clock.offset_secs())))
     }
 
-    fn put(&self, phone: Phone, vehicle: Option<VehicleId>) {
+    fn put(&self, phone: Phone, terminal: Option<&Terminal>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         // Bounded: a flood of made-up phone numbers must not grow memory without end.
-        if entries.len() >= 200_000 {
-            entries.retain(|_, (v, _)| v.is_some());
+        if entries.len() >= 200_000 && !entries.contains_key(&phone) {
+            entries.retain(|_, k| k.vehicle.is_some());
             if entries.len() >= 200_000 {
                 entries.clear();
             }
         }
-        entries.insert(phone, (vehicle, Instant::now()));
+        let vehicle = terminal.and_then(|t| t.vehicle);
+        let offset = terminal.map_or(0, |t| t.clock_offset_secs);
+        let at = Instant::now();
+        entries
+            .entry(phone)
+            .and_modify(|k| {
+                (k.vehicle, k.at) = (vehicle, at);
+                k.clock.set_offset(offset);
+            })
+            .or_insert_with(|| Known {
+                vehicle,
+                clock: terminal.map(TerminalClock::of).unwrap_or_default(),
+                at,
+            });
+    }
+
+    /// Watches the clock of `phone` in what the uplink made of one of its messages; an offset newly found.
+    fn watch(&self, phone: Phone, uplink: &Uplink, recv: Timestamp) -> Option<i32> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get_mut(&phone)?.clock.observe(phone, uplink, recv)
     }
 }
 
@@ -99,9 +135,9 @@ impl Processor {
         }
     }
 
-    /// The vehicle of `phone` (`Some(None)`: not provisioned or not bound), from the cache or the registry;
-    /// retries while the store is unreachable. `None` when shutdown came first.
-    async fn vehicle_of(&self, phone: Phone) -> Option<Option<VehicleId>> {
+    /// The vehicle and clock offset of `phone` (`Some(None)`: not provisioned or not bound), from the cache
+    /// or the registry; retries while the store is unreachable. `None` when shutdown came first.
+    async fn vehicle_of(&self, phone: Phone) -> Option<Option<(VehicleId, i32)>> {
         if let Some(v) = self.terminals.get(phone) {
             return Some(v);
         }
@@ -115,9 +151,9 @@ impl Processor {
         loop {
             match self.store.terminal(phone).await {
                 Ok(t) => {
-                    let vehicle = t.and_then(|t| t.vehicle);
-                    self.terminals.put(phone, vehicle);
-                    return Some(vehicle);
+                    self.terminals.put(phone, t.as_ref());
+                    let offset = t.as_ref().map_or(0, |t| t.clock_offset_secs);
+                    return Some(t.and_then(|t| t.vehicle).map(|v| (v, offset)));
                 }
                 Err(e) => {
                     error!(%phone, error = %e, "mqtt: registry lookup failed; retrying");
@@ -202,7 +238,7 @@ impl Processor {
                 format!("payload names terminal {phone}, topic names {topic_phone}"),
             ));
         }
-        let vehicle = match self.vehicle_of(phone).await {
+        let (vehicle, clock_offset_secs) = match self.vehicle_of(phone).await {
             None => return Ok(None),
             Some(Some(v)) => v,
             Some(None) => {
@@ -216,9 +252,22 @@ impl Processor {
             phone,
             vehicle,
             recv_time: recv,
+            clock_offset_secs,
             config: self.uplink,
         };
-        payload.points(binding).map(Some)
+        let watch = |uplink: &Uplink| {
+            let Some(found) = self.terminals.watch(phone, uplink, recv) else {
+                return;
+            };
+            // Rare (once per terminal and window of fixes); nothing waits on it.
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.save_clock_found(phone, found, recv).await {
+                    warn!(%phone, error = %e, "mqtt: storing the clock offset found failed");
+                }
+            });
+        };
+        payload.points(binding, watch).map(Some)
     }
 
     /// Processes a group of messages that arrived together: each is decoded on its own (a bad one is
@@ -389,6 +438,87 @@ mod tests {
             .map(|(_, _, _, o)| o.as_ref().map(|_| "stored").map_err(|r| r.reason))
             .collect();
         assert_eq!(reasons, vec![Err("too_large"), Ok("stored")]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The one uplink TCP uses: a JSON position's fix time is corrected by its terminal's clock offset, and
+    /// a steady offset in a terminal's fixes is found and stored, so the API shows it.
+    #[tokio::test]
+    async fn a_clock_eight_hours_off_is_found_and_the_offset_set_corrects_it() {
+        let (store, dir) = scratch_store("clock").await;
+        let phone = tianshu_model::Phone(13_800_138_000);
+        let record = tianshu_store::RegistryRecord {
+            unit: "黄石市".into(),
+            plate: "鄂B00001".into(),
+            phone,
+            terminal_id: "T1".into(),
+            vehicle_class: tianshu_model::VehicleClass::General,
+        };
+        store.import_registry(&[record]).await.unwrap();
+        let routes = TopicRoutes::new(&crate::config::default_subscriptions());
+        let topic = "tianshu/v1/in/json/013800138000";
+        // UTC sent as China time: the fix eight hours before now.
+        let utc_as_china = |secs: i64| {
+            let t = chrono::Utc::now() - chrono::Duration::hours(8) + chrono::Duration::seconds(secs);
+            let time = t.format("%Y-%m-%dT%H:%M:%SZ");
+            let json = format!(
+                r#"{{"terminal":"013800138000","time":"{time}","lat":30.2,"lon":115.04,"speed_kmh":40.5,"course_deg":90,"status":3}}"#
+            );
+            (
+                1,
+                Message::delivered(topic, json.into_bytes()),
+                std::time::Instant::now(),
+            )
+        };
+        let stored = |store: Store| async move {
+            let v = store.vehicle_by_plate("鄂B00001").await.unwrap().unwrap().id;
+            let track = store.track(v, Timestamp(0), Timestamp(i64::MAX)).await.unwrap();
+            futures::TryStreamExt::try_collect::<Vec<Position>>(track)
+                .await
+                .unwrap()
+        };
+
+        let (_stop, shutdown) = watch::channel(false);
+        let shared = Processor::new(store.clone(), UplinkConfig::default(), 4096, shutdown.clone());
+        let group = (0..9).map(|i| utc_as_china(i - 20)).collect();
+        shared.process_group(&routes, group).await;
+        let lag_hours = |p: &Position| (p.recv_time.0 - p.fix_time.0) as f64 / 3_600_000.0;
+        let points = stored(store.clone()).await;
+        assert_eq!(points.len(), 9);
+        assert!(
+            points.iter().all(|p| (lag_hours(p) - 8.0).abs() < 0.1),
+            "{points:?}"
+        );
+        let found = async {
+            loop {
+                let t = store.terminal(phone).await.unwrap().unwrap();
+                if let Some((secs, _)) = t.clock_found {
+                    return secs;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let found = tokio::time::timeout(Duration::from_secs(10), found).await;
+        assert_eq!(found.expect("the offset found is stored"), 28_800);
+
+        // The administrator sets the offset; once the cache reads the registry again (a new processor
+        // here, within a minute in service), the terminal's fixes are stored corrected.
+        let change = tianshu_store::registry_admin::TerminalChange {
+            clock_offset_secs: Some(28_800),
+            ..Default::default()
+        };
+        store
+            .registry_admin()
+            .update_terminal(phone, &change)
+            .await
+            .unwrap();
+        let shared = Processor::new(store.clone(), UplinkConfig::default(), 4096, shutdown);
+        shared.process_group(&routes, vec![utc_as_china(0)]).await;
+        let points = stored(store.clone()).await;
+        assert_eq!(points.len(), 10);
+        let newest = points.into_iter().max_by_key(|p| p.fix_time).unwrap();
+        assert!(lag_hours(&newest).abs() < 0.1, "corrected: {newest:?}");
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -60,6 +60,10 @@ impl tianshu_api::Downlink for GatewayDownlink {
         }
     }
 
+    fn terminal_changed(&self, phone: tianshu_model::Phone) {
+        self.downlink.online().terminal_changed(phone);
+    }
+
     async fn send(&self, vehicle: VehicleId, command: &TerminalCommand) -> Result<CommandOutcome, String> {
         let terminals = self.store.terminals().await.map_err(|e| e.to_string())?;
         let Some(phone) = terminals

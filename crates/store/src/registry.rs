@@ -28,7 +28,8 @@ use crate::{Error, Result, Store, parse_stored_phone};
 pub(crate) const REGISTRY_LOCK_KEY: i64 = 0x7473_7265_6761_646d;
 
 const VEHICLE_COLS: &str = "id, plate, unit, class";
-pub(crate) const TERMINAL_COLS: &str = "phone, terminal_id, edition, auth_code_hash, imei, vehicle";
+pub(crate) const TERMINAL_COLS: &str = "phone, terminal_id, edition, auth_code_hash, imei, vehicle, \
+                                         clock_offset_secs, clock_found_offset_secs, clock_found_at";
 
 fn to_unit(r: &Row) -> Result<Unit> {
     Ok(Unit {
@@ -64,6 +65,11 @@ pub(crate) fn to_terminal(r: &Row) -> Result<Terminal> {
         auth_code_hash: r.opt_text(3)?,
         imei: r.opt_text(4)?,
         vehicle: r.opt_int(5)?.map(VehicleId),
+        clock_offset_secs: r.int(6)? as i32,
+        clock_found: match (r.opt_int(7)?, r.opt_int(8)?) {
+            (Some(secs), Some(at)) => Some((secs as i32, Timestamp(at))),
+            _ => None,
+        },
     })
 }
 
@@ -219,6 +225,14 @@ impl Store {
             0 => Err(Error::NotFound(format!("terminal {phone}"))),
             _ => Ok(()),
         }
+    }
+
+    /// Records the steady clock offset found in a terminal's live fixes at `at` (see
+    /// [`tianshu_model::clock::ClockWatch`]); an unknown phone changes nothing.
+    pub async fn save_clock_found(&self, phone: Phone, offset_secs: i32, at: Timestamp) -> Result<()> {
+        let sql = "UPDATE terminals SET clock_found_offset_secs = $2, clock_found_at = $3 WHERE phone = $1";
+        let args = params![phone.to_string(), offset_secs, at].to_vec();
+        self.db().execute(sql, args).await.map(drop)
     }
 
     /// Stores a driver sign-in or sign-out (idempotent on vehicle, time and direction).

@@ -17,6 +17,7 @@
 //!
 //! Written once over [`crate::sql::Tx`]; reached through [`crate::Store::registry_admin`].
 
+use tianshu_model::clock::check_clock_offset;
 pub use tianshu_model::registry_file::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
 use tianshu_model::registry_file::{below, child_path};
 use tianshu_model::{Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
@@ -357,14 +358,18 @@ async fn update_terminal(tx: &mut dyn Tx, phone: Phone, change: TerminalChange) 
     let vehicle = change.vehicle.unwrap_or(before.vehicle);
     check_binding(tx, vehicle).await?;
     let reset = change.reset_auth_code || vehicle != before.vehicle;
+    let clock_offset = change.clock_offset_secs.unwrap_or(before.clock_offset_secs);
+    check_clock_offset(clock_offset).map_err(invalid)?;
     tx.execute(
         "UPDATE terminals SET terminal_id = $2, vehicle = $3, \
-         auth_code_hash = CASE WHEN $4 THEN NULL ELSE auth_code_hash END WHERE phone = $1",
+         auth_code_hash = CASE WHEN $4 THEN NULL ELSE auth_code_hash END, clock_offset_secs = $5 \
+         WHERE phone = $1",
         params![
             phone.to_string(),
             new_id.unwrap_or(before.terminal_id),
             vehicle.map(|v| v.0),
-            reset
+            reset,
+            clock_offset
         ],
     )
     .await?;
@@ -450,7 +455,8 @@ impl<'a> RegistryAdmin<'a> {
         Change::new(self.db, work(move |tx| Box::pin(create_terminal(tx, t))))
     }
 
-    /// Changes a terminal's id or binding, or makes it register again.
+    /// Changes a terminal's id, binding or clock offset (one that is no clock offset is
+    /// [`Error::Invalid`]), or makes it register again.
     pub fn update_terminal(&self, phone: Phone, change: &TerminalChange) -> Change<'a, Terminal> {
         let change = change.clone();
         Change::new(

@@ -208,6 +208,12 @@ pub trait Downlink: Send + Sync + 'static {
         let _ = command;
         Ok(())
     }
+
+    /// The registry record of the terminal `phone` changed (its clock offset): a session of it online
+    /// here reads the record again.
+    fn terminal_changed(&self, phone: tianshu_model::Phone) {
+        let _ = phone;
+    }
 }
 
 /// `POST /api/vehicles/{id}/commands`: a downlink command to the vehicle's terminal, audited; answers

@@ -2,15 +2,19 @@
 //!
 //! A terminal is shown without its auth-code hash, only whether it holds one. It is bound to a vehicle
 //! by id or by plate (a plate nobody has is a bad field, not a missing resource); rebinding clears the
-//! auth code so that it registers again. Reads go through the scope.
+//! auth code so that it registers again. Its clock is shown as the offset set and the steady offset found
+//! in its fixes; an administrator sets the offset (whole or half hours, see `tianshu_model::clock`), and an
+//! online terminal's gateway session applies it at once. Reads go through the scope.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tianshu_model::{Edition, Phone, Terminal, VehicleId};
+use tianshu_model::{Edition, Phone, Terminal, Timestamp, VehicleId};
 use tianshu_store::access::AuditEntry;
 use tianshu_store::registry_admin::{NewTerminal, TerminalChange};
+
+use tianshu_model::clock::check_clock_offset;
 
 use crate::ApiState;
 use crate::audit;
@@ -32,6 +36,13 @@ pub struct TerminalView {
     pub registered: bool,
     /// Bound vehicle.
     pub vehicle: Option<VehicleId>,
+    /// Seconds added to its fix times before they are checked and stored (0: none).
+    pub clock_offset_secs: i32,
+    /// The steady offset last found in its live fixes as sent (the offset to set; 0: its clock is right),
+    /// absent until one is found.
+    pub clock_offset_found_secs: Option<i32>,
+    /// When that offset was found.
+    pub clock_offset_found_at: Option<Timestamp>,
 }
 
 impl From<Terminal> for TerminalView {
@@ -42,6 +53,9 @@ impl From<Terminal> for TerminalView {
             edition: t.edition,
             registered: t.auth_code_hash.is_some(),
             vehicle: t.vehicle,
+            clock_offset_secs: t.clock_offset_secs,
+            clock_offset_found_secs: t.clock_found.map(|(secs, _)| secs),
+            clock_offset_found_at: t.clock_found.map(|(_, at)| at),
         }
     }
 }
@@ -137,19 +151,26 @@ pub struct TerminalPatch {
     pub plate: Option<String>,
     /// Clear the auth code: the terminal must register again.
     pub reset_auth_code: bool,
+    /// Seconds to add to its fix times: whole or half hours, at most 14 hours either way (28800 for a
+    /// terminal sending UTC as China time); 0 ends a correction.
+    pub clock_offset_secs: Option<i32>,
 }
 
 fn parse_phone(s: &str) -> ApiResult<Phone> {
     Phone::parse(s).map_err(|e| ApiError::BadRequest(format!("phone: {e}")))
 }
 
-/// `PATCH /api/terminals/{phone}`: rebinds (which clears the auth code) or resets the auth code.
+/// `PATCH /api/terminals/{phone}`: rebinds (which clears the auth code), resets the auth code or sets the
+/// clock offset.
 pub async fn update(
     caller: Caller,
     Path(phone): Path<String>,
     Body(req): Body<TerminalPatch>,
 ) -> ApiResult<Json<TerminalView>> {
     let phone = parse_phone(&phone)?;
+    if let Some(secs) = req.clock_offset_secs {
+        check_clock_offset(secs).map_err(|e| ApiError::BadRequest(format!("clock_offset_secs: {e}")))?;
+    }
     let scoped = Scoped::new(&caller.state, &caller.who).await?;
     let vehicle = binding(&scoped, req.vehicle, req.plate.as_deref()).await?;
     let before = scoped.terminal(phone).await?;
@@ -157,17 +178,19 @@ pub async fn update(
         terminal_id: req.terminal_id,
         vehicle,
         reset_auth_code: req.reset_auth_code,
+        clock_offset_secs: req.clock_offset_secs,
     };
     // Until `describe` runs, the record's vehicle is the binding before the change.
     let before = before.and_then(|b| b.vehicle);
     let describe = |t: &Terminal, e: &mut AuditEntry| {
         e.detail = format!(
-            "terminal {} id {} vehicle {:?} -> {:?} registered {}",
+            "terminal {} id {} vehicle {:?} -> {:?} registered {} clock_offset_secs {}",
             t.phone,
             t.terminal_id,
             e.vehicle.map(|v| v.0),
             t.vehicle.map(|v| v.0),
-            t.auth_code_hash.is_some()
+            t.auth_code_hash.is_some(),
+            t.clock_offset_secs
         );
         e.vehicle = t.vehicle;
     };
@@ -176,6 +199,10 @@ pub async fn update(
     let t = caller
         .commit("terminal.update", before, String::new(), describe, update)
         .await?;
+    // A session online in this process applies the new offset to the next fix.
+    if let Some(downlink) = caller.state.downlink() {
+        downlink.terminal_changed(phone);
+    }
     Ok(Json(t.into()))
 }
 

@@ -80,6 +80,7 @@ impl Driven {
             LoginOutcome::Authenticated {
                 header,
                 vehicle: VEHICLE,
+                clock: Box::default(),
             },
             0,
         );
@@ -149,6 +150,36 @@ fn reports_are_answered_once_durable_and_never_when_the_store_failed() {
         d.written().is_empty(),
         "a failed batch is not answered: the terminal retransmits"
     );
+}
+
+#[test]
+fn a_steady_clock_offset_is_found_once_and_the_one_set_corrects_later_fixes_at_once() {
+    let mut d = Driven::new();
+    d.online();
+    // UTC sent as China time: each fix eight hours before it arrives, stored as sent while nothing is set.
+    let mut found = Vec::new();
+    for secs in 1..=12u64 {
+        let (_, actions, serial) = d.send(&Message::Location(report(secs as i64 - 28_800)), secs);
+        for a in actions {
+            match a {
+                Action::ClockFound(phone, offset) => found.push((phone, offset, secs)),
+                Action::Append { points, owed } => {
+                    assert_eq!(
+                        points[0].fix_time,
+                        Timestamp::from_secs(T0 + secs as i64 - 28_800)
+                    );
+                    assert_eq!(owed.frames, [(serial, id::LOCATION)]);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(found, [(PHONE, 28_800, 9)], "found once, when the window filled");
+    // The administrator sets the offset: the next fix is corrected, no longer found anew.
+    d.machine.set_clock_offset(28_800);
+    let (_, actions, _) = d.send(&Message::Location(report(13 - 28_800)), 13);
+    let (points, _) = appended(actions);
+    assert_eq!(points[0].fix_time, Timestamp::from_secs(T0 + 13));
 }
 
 #[test]
