@@ -9,8 +9,12 @@
 //   node drive.mjs command-failures   a dispatcher's query times out and a text is refused (a scripted
 //                                terminal behind the API); the card says so
 //
+//   node drive.mjs terminal   an administrator sees a terminal's clock found eight hours off and corrects
+//                             it, reads its parameters and attributes and sets a parameter (a scripted
+//                             terminal behind the API)
+//
 // The commands scenario also reads TIANSHU_OFFLINE_PLATE: a registered car whose terminal never connects;
-// command-failures reads TIANSHU_PLATE, the car to open.
+// command-failures and terminal read TIANSHU_PLATE, the car to open.
 //
 // Environment: TIANSHU_URL (the page), TIANSHU_LOGINS (JSON: {"role": {"username": ..., "password": ...}}),
 // TIANSHU_ARTIFACTS (directory for screenshots). Prints one line per check; exits 1 on the first failure.
@@ -254,8 +258,50 @@ async function commandFailures() {
   });
 }
 
+/** Waits until the terminal panel's result box `sel` leaves "pending"; returns its outcome and text. */
+async function panelResult(page, sel) {
+  await page.waitForFunction((s) => { const b = document.querySelector(s); return b && b.dataset.outcome && b.dataset.outcome !== 'pending'; }, sel, { timeout: 60000 });
+  return page.$eval(sel, (b) => ({ outcome: b.dataset.outcome, text: b.textContent }));
+}
+
+async function terminalPanel() {
+  const plate = process.env.TIANSHU_PLATE;
+  check(!!plate, 'a plate to open');
+  await browserFor(async (page) => {
+    await login(page, 'administrator');
+    await openCardOf(page, plate);
+    await page.waitForSelector('#term-clock-found', { timeout: 20000 });
+    const found = await page.textContent('#term-clock-found');
+    check(/^\+8 h/.test(found), `the panel shows the clock offset found in the fixes (${found})`);
+    check(await page.isVisible('#term-clock-use-found'), 'an administrator is offered the offset found');
+    await page.screenshot({ path: join(artifacts, 'terminal-clock-found.png') });
+    await page.click('#term-clock-use-found');
+    await page.waitForFunction(() => document.querySelector('#term-clock-set-now')?.textContent === '+8 h', null, { timeout: 20000 });
+    check(!(await page.isVisible('#term-clock-use-found')), 'the correction set equals the offset found');
+    check(true, 'the administrator corrected the clock by +8 h');
+
+    await page.click('#term-params');
+    const params = await panelResult(page, '#term-result');
+    check(params.outcome === 'answered', `the terminal answered the parameter query: "${params.text}"`);
+    const heartbeat = await page.textContent('#term-result tr[data-id="1"] .value');
+    const server = await page.textContent('#term-result tr[data-id="19"] .value');
+    check(heartbeat === '30' && server === 'gw.example.cn:6808', `the panel shows the parameters decoded (${heartbeat}, ${server})`);
+    await page.screenshot({ path: join(artifacts, 'terminal-parameters.png') });
+    await page.click('#term-attrs');
+    await page.waitForSelector('#term-result .attr-model', { timeout: 20000 });
+    check((await page.textContent('#term-result .attr-model')) === 'BSJ-A6', 'the panel shows the attributes');
+    await page.fill('#term-set-id', '0x0055');
+    await page.selectOption('#term-set-kind', 'number');
+    await page.fill('#term-set-value', '100');
+    await page.click('#term-set');
+    const set = await panelResult(page, '#term-result');
+    check(set.outcome === 'answered' && /0x0001/.test(set.text), `the terminal acknowledged the parameter: "${set.text}"`);
+  });
+}
+
 try {
   if (scenario === 'live-replay') await liveAndReplay();
+  else if (scenario === 'terminal') await terminalPanel();
   else if (scenario === 'command-failures') await commandFailures();
   else if (scenario === 'case') await closeCase();
   else if (scenario === 'commands') await commands();

@@ -284,3 +284,114 @@ async fn the_card_says_when_a_terminal_refuses_or_does_not_answer() {
     assert!(out.contains("ok a query the terminal does not answer says so"));
     assert!(out.contains("ok a text the terminal refuses says so, with its result"));
 }
+
+/// A terminal behind the API that answers parameter and attribute queries and acknowledges the rest,
+/// keeping what it was sent.
+#[derive(Default)]
+struct AnsweringTerminal(std::sync::Mutex<Vec<tianshu_api::TerminalCommand>>);
+
+#[async_trait::async_trait]
+impl tianshu_api::Downlink for AnsweringTerminal {
+    async fn send(
+        &self,
+        _vehicle: tianshu_model::VehicleId,
+        command: &tianshu_api::TerminalCommand,
+    ) -> Result<tianshu_api::CommandOutcome, String> {
+        use tianshu_api::{AttributesView, CommandOutcome, ParameterEntry, ParameterValue, TerminalCommand};
+        self.0.lock().expect("commands").push(command.clone());
+        let entry = |id, value, hex: &str| ParameterEntry {
+            id,
+            value: Some(value),
+            hex: Some(hex.into()),
+        };
+        Ok(match command {
+            TerminalCommand::QueryParameters { .. } => CommandOutcome::Answered {
+                position: None,
+                parameters: Some(vec![
+                    entry(1, ParameterValue::Number(30), "0000001e"),
+                    entry(
+                        19,
+                        ParameterValue::Text("gw.example.cn:6808".into()),
+                        "67772e6578616d706c652e636e3a36383038",
+                    ),
+                ]),
+                attributes: None,
+            },
+            TerminalCommand::QueryAttributes => CommandOutcome::Answered {
+                position: None,
+                parameters: None,
+                attributes: Some(Box::new(AttributesView {
+                    terminal_type: 4,
+                    maker_id: "70111".into(),
+                    model: "BSJ-A6".into(),
+                    terminal_id: "T000001".into(),
+                    iccid: "89860012345678901234".into(),
+                    hardware_version: "H1.2".into(),
+                    firmware_version: "F3.4.5".into(),
+                    gnss: 3,
+                    network: 1,
+                })),
+            },
+            _ => CommandOutcome::DONE,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_corrects_a_terminal_s_clock_and_reads_and_sets_its_parameters() {
+    let api = TestApi::seeded(Scratch::embedded("browser-terminal")).await;
+    let terminal = api
+        .store
+        .terminals()
+        .await
+        .expect("terminals")
+        .into_iter()
+        .find(|t| t.vehicle == Some(api.vehicles[OWN_PLATE].id))
+        .expect("the car's terminal");
+    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    api.store
+        .save_clock_found(terminal.phone, 28_800, now)
+        .await
+        .expect("recording the offset found");
+    let downlink = Arc::new(AnsweringTerminal::default());
+    let addr = api
+        .serve_again(Arc::new(tianshu_api::NoCases), Some(downlink.clone()))
+        .await;
+    let logins = serde_json::json!({"administrator": {"username": "administrator", "password": PASSWORD}});
+    let url = format!("http://{addr}/");
+    let out = tokio::task::spawn_blocking(move || {
+        drive("terminal", &url, &logins, &[("TIANSHU_PLATE", OWN_PLATE)])
+    })
+    .await
+    .expect("the driver");
+    for line in [
+        "ok the administrator corrected the clock by +8 h",
+        "ok the panel shows the parameters decoded",
+        "ok the panel shows the attributes",
+        "ok the terminal acknowledged the parameter",
+    ] {
+        assert!(out.contains(line), "missing: {line}");
+    }
+    let stored = api
+        .store
+        .terminal(terminal.phone)
+        .await
+        .expect("reading")
+        .expect("the terminal");
+    assert_eq!(stored.clock_offset_secs, 28_800);
+    let sent = downlink.0.lock().expect("commands").clone();
+    let set = tianshu_api::TerminalCommand::SetParameters {
+        parameters: vec![tianshu_api::ParameterEntry {
+            id: 0x0055,
+            value: Some(tianshu_api::ParameterValue::Number(100)),
+            hex: None,
+        }],
+    };
+    assert!(sent.contains(&set), "{sent:?}");
+    let log = api.store.access().audit(0, 1000).await.expect("audit");
+    assert!(
+        log.iter().any(
+            |r| r.entry.action == "terminal.update" && r.entry.detail.contains("clock_offset_secs 28800")
+        )
+    );
+}

@@ -6,6 +6,7 @@ import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import { applyText, t, toggleLang, currentLang } from './i18n.js';
 import { disp, dispGeometry, landOutline, setGcj02 } from './geo.js';
+import { renderTerminalPanel } from './terminal.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
 
@@ -286,7 +287,7 @@ async function renderCard() {
   // The card redraws with every position update; the command panel beside it is built once per car
   // (see renderCommandPanel) so a half-typed text and the terminal's answers survive the redraws.
   let main = $('#card-main');
-  if (!main) card.replaceChildren(main = el('div', { id: 'card-main' }), el('div', { id: 'card-commands' }));
+  if (!main) card.replaceChildren(main = el('div', { id: 'card-main' }), el('div', { id: 'card-commands' }), el('div', { id: 'card-terminal' }));
   main.replaceChildren(
     el('button', { class: 'close', onclick: () => { S.cardVehicle = null; S.follow = null; card.classList.add('hidden'); } }, '×'),
     el('h2', { id: 'card-plate' }, v.plate),
@@ -302,6 +303,7 @@ async function renderCard() {
       el('button', { id: 'card-follow', onclick: () => { S.follow = S.follow === v.id ? null : v.id; renderCard(); redrawCars(); } }, S.follow === v.id ? t('unfollow') : t('follow')),
       canReplay ? el('button', { id: 'card-replay', onclick: () => { switchView('replay'); $('#replay-plate').value = v.plate; loadReplay(); } }, t('open_replay')) : null));
   if ($('#card-commands').dataset.vehicle !== String(v.id)) renderCommandPanel();
+  if ($('#card-terminal').dataset.vehicle !== String(v.id)) terminalPanel();
   card.classList.remove('hidden');
 }
 
@@ -351,6 +353,12 @@ function renderCommandPanel() {
       el('div', { id: 'cmd-text-result', class: 'cmd-result' })));
   $('#cmd-text').value = text;
   for (const kind of ['query', 'track', 'text']) renderCommandResult(vid, kind);
+}
+
+/** The terminal panel of the open card (terminal.js). */
+function terminalPanel() {
+  const panel = $('#card-terminal');
+  if (panel && S.cardVehicle !== null) renderTerminalPanel(panel, { vid: S.cardVehicle, me: S.me, el, api, fmtTime, parseTime });
 }
 
 function showCommandResult(vid, kind, result) {
@@ -683,7 +691,7 @@ function switchView(view) {
 function rerender() {
   renderLegend();
   if (S.me) { renderUnitTree(); $('#whoami').textContent = `${S.me.username} · ${S.me.role}`; }
-  if (S.cardVehicle) { renderCard(); renderCommandPanel(); }
+  if (S.cardVehicle) { renderCard(); renderCommandPanel(); terminalPanel(); }
   $('#replay-speed').replaceChildren(...SPEEDS.map((s) => el('option', { value: s, selected: s === 8 ? '' : null }, `x${s}`)));
   if (S.view === 'alerts') loadCases();
 }
