@@ -189,7 +189,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "POST",
         path: "/api/vehicles/{id}/commands",
         roles: OPERATE,
-        summary: "Downlink command to the vehicle's terminal (audited)",
+        summary: "Downlink command to the vehicle's terminal: position, tracking, text, parameters (set: administrators), attributes (audited)",
         handler: || post(commands::send),
     },
     RouteSpec {
@@ -210,7 +210,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "PATCH",
         path: "/api/terminals/{phone}",
         roles: ADMIN,
-        summary: "Rebind a terminal or reset its auth code so it registers again (audited)",
+        summary: "Rebind a terminal, reset its auth code so it registers again, or set its clock offset (audited)",
         handler: || patch(terminals::update),
     },
     RouteSpec {
