@@ -71,20 +71,66 @@ async fn answer_parameters(terminal: &mut Terminal, serial: u16, list: &[Paramet
     terminal.send(&answer).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parameter_and_attribute_commands_reach_the_terminal_and_its_answers_come_back_decoded() {
-    let scratch = api_support::Scratch::embedded("terminal-parameters");
-    let url = scratch.url();
-    let vehicle = seed(&url).await;
-    let dir = tianshu_testkit::unique_dir("terminal-parameters-config");
-    let server = serve(&url, "", &dir);
+/// A served binary over a fresh store with terminal 0 connected and logged in, and the logins of an
+/// administrator and a dispatcher.
+struct Running {
+    /// The store (removed when dropped).
+    scratch: api_support::Scratch,
+    /// The binary.
+    server: tianshu_e2e::Tianshu,
+    /// Terminal 0, online.
+    terminal: Terminal,
+    /// Its car.
+    vehicle: i64,
+    /// The administrator's session cookie.
+    admin: String,
+    /// The dispatcher's session cookie.
+    dispatcher: String,
+}
+
+async fn start(name: &str) -> Running {
+    let scratch = api_support::Scratch::embedded(name);
+    let vehicle = seed(&scratch.url()).await;
+    let dir = tianshu_testkit::unique_dir(&format!("{name}-config"));
+    let server = serve(&scratch.url(), "", &dir);
     let mut terminal = Terminal::connect(server.jt808, phone(0))
         .await
         .expect("connecting");
     terminal.login(0).await;
     let admin = api_support::login_at(server.http, "administrator").await;
     let dispatcher = api_support::login_at(server.http, "dispatcher").await;
+    Running {
+        scratch,
+        server,
+        terminal,
+        vehicle,
+        admin,
+        dispatcher,
+    }
+}
 
+/// The details of the audited commands.
+async fn audited_commands(url: &str) -> Vec<String> {
+    let store = Store::open(url).await.expect("opening the store");
+    let audit = store.access().audit(0, 1000).await.expect("the audit log");
+    audit
+        .into_iter()
+        .filter(|r| r.entry.action == "command")
+        .map(|r| r.entry.detail)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_and_attribute_queries_reach_the_terminal_and_its_answers_come_back_decoded() {
+    let Running {
+        scratch,
+        server,
+        mut terminal,
+        vehicle,
+        dispatcher,
+        ..
+    } = start("terminal-queries").await;
+    let heartbeat = 30u32.to_be_bytes();
     // Every parameter (0x8104), answered by a 0x0104 naming the query's serial.
     let asked = post(
         server.http,
@@ -96,7 +142,6 @@ async fn parameter_and_attribute_commands_reach_the_terminal_and_its_answers_com
         .recv_id(id::QUERY_PARAMETERS, WAIT)
         .await
         .expect("a 0x8104");
-    let heartbeat = 30u32.to_be_bytes();
     let list = [
         Parameter {
             id: 0x0001,
@@ -161,6 +206,58 @@ async fn parameter_and_attribute_commands_reach_the_terminal_and_its_answers_com
         json!({"id": 85, "value": 120, "hex": "00000078"})
     );
 
+    // The attributes (0x8107, answered by a 0x0107 that names no serial).
+    let asked = post(
+        server.http,
+        vehicle,
+        &dispatcher,
+        json!({"kind": "query_attributes"}),
+    );
+    terminal
+        .recv_id(id::QUERY_ATTRIBUTES, WAIT)
+        .await
+        .expect("a 0x8107");
+    let attributes = TerminalAttributes {
+        terminal_type: 0x0004,
+        maker_id: Text(b"70111"),
+        model: Text(b"BSJ-A6"),
+        terminal_id: Text(b"T000000"),
+        iccid: 89_860_012_345_678_901_234,
+        hardware_version: Text(b"H1.2"),
+        firmware_version: Text(b"F3.4.5"),
+        gnss: 0b0011,
+        network: 0b0001,
+    };
+    terminal.send(&Message::Attributes(attributes)).await;
+    let r = asked.await.expect("the request");
+    assert_eq!(
+        r.json()["attributes"],
+        json!({"terminal_type": 4, "maker_id": "70111", "model": "BSJ-A6", "terminal_id": "T000000",
+               "iccid": "89860012345678901234", "hardware_version": "H1.2", "firmware_version": "F3.4.5",
+               "gnss": 3, "network": 1})
+    );
+
+    let details = audited_commands(&scratch.url()).await;
+    for kind in ["query_parameters", "query_attributes"] {
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains(kind) && d.contains("outcome=answered")),
+            "{kind} in {details:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_set_parameters_each_value_checked_against_its_kind_and_passwords_unaudited() {
+    let Running {
+        scratch,
+        server,
+        mut terminal,
+        vehicle,
+        admin,
+        dispatcher,
+    } = start("terminal-set").await;
     // Setting parameters is for administrators; a value that does not fit its parameter never leaves.
     let set = json!({"kind": "set_parameters", "parameters": [
         {"id": 85, "value": 100},
@@ -210,53 +307,13 @@ async fn parameter_and_attribute_commands_reach_the_terminal_and_its_answers_com
     let r = asked.await.expect("the request");
     assert_eq!((r.status, r.json()), (200, json!({"outcome": "answered"})));
 
-    // The attributes (0x8107, answered by a 0x0107 that names no serial).
-    let asked = post(
-        server.http,
-        vehicle,
-        &dispatcher,
-        json!({"kind": "query_attributes"}),
+    let details = audited_commands(&scratch.url()).await;
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("set_parameters") && d.contains("outcome=answered")),
+        "{details:?}"
     );
-    terminal
-        .recv_id(id::QUERY_ATTRIBUTES, WAIT)
-        .await
-        .expect("a 0x8107");
-    let attributes = TerminalAttributes {
-        terminal_type: 0x0004,
-        maker_id: Text(b"70111"),
-        model: Text(b"BSJ-A6"),
-        terminal_id: Text(b"T000000"),
-        iccid: 89_860_012_345_678_901_234,
-        hardware_version: Text(b"H1.2"),
-        firmware_version: Text(b"F3.4.5"),
-        gnss: 0b0011,
-        network: 0b0001,
-    };
-    terminal.send(&Message::Attributes(attributes)).await;
-    let r = asked.await.expect("the request");
-    assert_eq!(
-        r.json()["attributes"],
-        json!({"terminal_type": 4, "maker_id": "70111", "model": "BSJ-A6", "terminal_id": "T000000",
-               "iccid": "89860012345678901234", "hardware_version": "H1.2", "firmware_version": "F3.4.5",
-               "gnss": 3, "network": 1})
-    );
-
-    // Every command is audited with its outcome; the dial-up password is not.
-    let store = Store::open(&url).await.expect("opening the store");
-    let audit = store.access().audit(0, 1000).await.expect("the audit log");
-    let details: Vec<&str> = audit
-        .iter()
-        .filter(|r| r.entry.action == "command")
-        .map(|r| r.entry.detail.as_str())
-        .collect();
-    for kind in ["query_parameters", "set_parameters", "query_attributes"] {
-        assert!(
-            details
-                .iter()
-                .any(|d| d.contains(kind) && d.contains("outcome=answered")),
-            "{kind} in {details:?}"
-        );
-    }
     assert!(details.iter().all(|d| !d.contains("apn-secret")), "{details:?}");
 }
 
@@ -289,17 +346,15 @@ async fn terminal_view(http: std::net::SocketAddr, cookie: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clock_sending_utc_as_china_time_is_found_eight_hours_off_and_corrected_once_its_offset_is_set() {
-    let scratch = api_support::Scratch::embedded("terminal-clock");
+    let Running {
+        scratch,
+        server,
+        mut terminal,
+        admin,
+        dispatcher,
+        ..
+    } = start("terminal-clock").await;
     let url = scratch.url();
-    seed(&url).await;
-    let dir = tianshu_testkit::unique_dir("terminal-clock-config");
-    let server = serve(&url, "", &dir);
-    let mut terminal = Terminal::connect(server.jt808, phone(0))
-        .await
-        .expect("connecting");
-    terminal.login(0).await;
-    let admin = api_support::login_at(server.http, "administrator").await;
-    let dispatcher = api_support::login_at(server.http, "dispatcher").await;
 
     // Nine live fixes: stored as sent (eight hours early), and the offset is found.
     for k in 0..9 {

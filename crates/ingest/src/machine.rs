@@ -307,9 +307,7 @@ impl<'c> Machine<'c> {
 
     /// An administrator set the terminal's clock offset to `secs`: later fixes are corrected by it.
     pub fn set_clock_offset(&mut self, secs: i32) {
-        if let Some(clock) = self.clock.as_mut() {
-            clock.set_offset(secs);
-        }
+        self.clock.iter_mut().for_each(|c| c.set_offset(secs));
     }
 
     /// Encodes a platform command for the terminal; the phone and the serial it went out with, for matching

@@ -320,19 +320,20 @@ fn media_event(media_id: u32, media_type: u8, format: u8, event: u8, channel: u8
     }
 }
 
+/// A general acknowledgement of its fields.
+fn ack(reply_serial: u16, reply_msg_id: u16, result: u8) -> GeneralAck {
+    GeneralAck {
+        reply_serial,
+        reply_msg_id,
+        result,
+    }
+}
+
 /// Builds the message (and the item and report lists it borrows) from its owned spec, for `edition`.
 fn with_message<R>(spec: &Spec, edition: Edition, f: impl FnOnce(Message<'_>) -> R) -> R {
     match spec {
-        Spec::TerminalAck(s, i, r) => f(Message::TerminalAck(GeneralAck {
-            reply_serial: *s,
-            reply_msg_id: *i,
-            result: *r,
-        })),
-        Spec::PlatformAck(s, i, r) => f(Message::PlatformAck(GeneralAck {
-            reply_serial: *s,
-            reply_msg_id: *i,
-            result: *r,
-        })),
+        Spec::TerminalAck(s, i, r) => f(Message::TerminalAck(ack(*s, *i, *r))),
+        Spec::PlatformAck(s, i, r) => f(Message::PlatformAck(ack(*s, *i, *r))),
         Spec::Empty(id) => f(Message::decode_as(*id, edition, &[]).expect("empty body")),
         Spec::ServerTime(secs) => f(Message::ServerTime(ServerTime {
             time: Timestamp::from_secs(*secs),

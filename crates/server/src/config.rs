@@ -92,6 +92,16 @@ fn default_listen_http() -> String {
     "0.0.0.0:8080".to_string()
 }
 
+impl Config {
+    /// The store's settings: its section, with PostgreSQL partitions reaching back `[uplink] far_past_days`
+    /// (an older fix is unusual: such points share the default partition).
+    pub fn store_config(&self) -> tianshu_store::StoreConfig {
+        let mut store = self.store.store_config();
+        store.postgres.partition_days_behind = self.uplink.far_past_days;
+        store
+    }
+}
+
 impl Default for ListenConfig {
     fn default() -> Self {
         ListenConfig {

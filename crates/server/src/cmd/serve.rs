@@ -73,12 +73,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let opts = ServeOptions {
         store_url,
-        store: {
-            // Partitions reach back as far as a fix is usual; older ones share the default partition.
-            let mut store = cfg.store.store_config();
-            store.postgres.partition_days_behind = cfg.uplink.far_past_days;
-            store
-        },
+        store: cfg.store_config(),
         jt808_addr,
         http_addr,
         gateway: tianshu_ingest::GatewayConfig {
