@@ -2,13 +2,14 @@
 //!
 //! Everything here is plain data and pure functions: identifiers, instants, positions and their packed
 //! stored form, the JT/T 808 alarm and status words, alert cases and their transitions, registry
-//! records and files, the rules' stored reference rows, roles, users and the audit log's hash chain.
+//! records and files, the rules' stored reference rows, roles, users and the audit log's chain and anchors.
 //! No I/O, no clock: the crates above decide where data comes from and when "now" is.
 //! Positions keep the protocol's integer units (micro-degrees, 0.1 km/h) so that a point stored and
 //! read back is bit-for-bit the point the terminal sent.
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod audit;
 pub mod case;
 pub mod clock;
 mod flags;

@@ -10,9 +10,9 @@
 //! as such, as strings otherwise), then command-line flags (applied by the subcommand). Unknown keys are
 //! errors, wherever they come from.
 //!
-//! Secrets (the database, broker and SMTP passwords, webhook tokens) are never read from the file itself:
-//! only from their environment variable or from the file named by the matching `*_file` key. They are kept
-//! in [`Secrets`], whose `Debug` output is redacted, and never serialised.
+//! Secrets (the database, broker and SMTP passwords, webhook tokens, the audit key) are never read from the
+//! file itself: only from their environment variable or from the file named by the matching `*_file` key.
+//! They are kept in [`Secrets`], whose `Debug` output is redacted, and never serialised.
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +54,9 @@ pub struct Config {
     /// Alert cases: escalation, routing and notification channels.
     #[serde(default)]
     pub alerts: tianshu_alerts::AlertsConfig,
+    /// The audit log's key file and anchors.
+    #[serde(default)]
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// The `[listen]` section: the sockets Tianshu binds.
@@ -265,6 +268,10 @@ pub const SECRETS: &[SecretSpec] = &[
         key: "mqtt.password",
         file_key: "mqtt.password_file",
     },
+    SecretSpec {
+        key: "audit.key",
+        file_key: "audit.key_file",
+    },
 ];
 
 /// Secret values, resolved from the environment or their files.
@@ -274,6 +281,8 @@ pub struct Secrets {
     pub store_password: Option<Secret>,
     /// `mqtt.password`.
     pub mqtt_password: Option<Secret>,
+    /// `audit.key`.
+    pub audit_key: Option<Secret>,
 }
 
 impl Secrets {
@@ -281,6 +290,7 @@ impl Secrets {
         match key {
             "store.password" => Some(&mut self.store_password),
             "mqtt.password" => Some(&mut self.mqtt_password),
+            "audit.key" => Some(&mut self.audit_key),
             _ => None,
         }
     }
@@ -522,6 +532,7 @@ fn resolve_secrets(config: &Config, env: &[(String, String)]) -> Result<Secrets,
             let file = match spec.file_key {
                 "store.password_file" => &config.store.password_file,
                 "mqtt.password_file" => &config.mqtt.password_file,
+                "audit.key_file" => &config.audit.key_file,
                 _ => continue,
             };
             if file.is_empty() {
@@ -608,201 +619,4 @@ fn path_error(text: &str, e: serde_path_to_error::Error<toml::de::Error>) -> Con
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_file_is_the_defaults() {
-        assert_eq!(parse_str("").unwrap(), Config::default());
-    }
-
-    #[test]
-    fn unknown_key_is_named_with_its_line() {
-        let e = parse_str("[store]\nurl = \"x.db\"\n\n[jt808]\nmax_conections = 3\n").unwrap_err();
-        assert_eq!(e.line, Some(5), "{e}");
-        assert_eq!(e.key.as_deref(), Some("jt808.max_conections"), "{e}");
-    }
-
-    #[test]
-    fn wrong_type_is_named_with_its_line() {
-        let e = parse_str("[store.writer]\n\nmax_batch_points = \"many\"\n").unwrap_err();
-        assert_eq!(e.line, Some(3), "{e}");
-        assert_eq!(e.key.as_deref(), Some("store.writer.max_batch_points"), "{e}");
-    }
-
-    #[test]
-    fn secrets_in_the_file_are_refused() {
-        let e = parse_str("[store]\nurl = \"postgres://u@h/db\"\npassword = \"hunter2\"\n").unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("store.password"));
-        assert_eq!(e.line, Some(3));
-        assert!(e.to_string().contains("TIANSHU__STORE__PASSWORD"), "{e}");
-        assert!(!e.to_string().contains("hunter2"));
-    }
-
-    #[test]
-    fn environment_overrides_the_file() {
-        let dir = std::env::temp_dir().join(format!("tianshu-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("t.toml");
-        std::fs::write(
-            &file,
-            "[store]\nurl = \"a.db\"\n[store.writer]\nmax_batch_points = 10\n",
-        )
-        .unwrap();
-        let env = vec![
-            (
-                "TIANSHU__STORE__URL".to_string(),
-                "postgres://tianshu@db:5432/tianshu".to_string(),
-            ),
-            (
-                "TIANSHU__STORE__WRITER__MAX_BATCH_DELAY_MS".to_string(),
-                "7".to_string(),
-            ),
-            ("TIANSHU__STORE__PASSWORD".to_string(), "p@ss word".to_string()),
-            (
-                "TIANSHU__MQTT__PUBLISH__POSITIONS".to_string(),
-                "true".to_string(),
-            ),
-        ];
-        let loaded = load(Some(&file), &env).unwrap();
-        assert_eq!(loaded.config.store.url, "postgres://tianshu@db:5432/tianshu");
-        assert_eq!(loaded.config.store.writer.max_batch_points, 10);
-        assert_eq!(loaded.config.store.writer.max_batch_delay_ms, 7);
-        assert!(loaded.config.mqtt.publish.positions);
-        assert_eq!(
-            loaded
-                .config
-                .store
-                .url_with_password(loaded.secrets.store_password.as_ref()),
-            "postgres://tianshu:p%40ss%20word@db:5432/tianshu"
-        );
-        assert!(!format!("{loaded:?}").contains("p@ss"));
-        let bad = vec![("TIANSHU__STORE__URLL".to_string(), "x".to_string())];
-        let e = load(Some(&file), &bad).unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("store.urll"), "{e}");
-        std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn env_values_are_typed() {
-        assert_eq!(parse_env_value("12"), toml::Value::Integer(12));
-        assert_eq!(
-            parse_env_value("sqlite:x.db"),
-            toml::Value::String("sqlite:x.db".into())
-        );
-        assert_eq!(
-            parse_env_value("0.0.0.0:6808"),
-            toml::Value::String("0.0.0.0:6808".into())
-        );
-        assert_eq!(
-            parse_env_value("2026-01-01"),
-            toml::Value::String("2026-01-01".into())
-        );
-    }
-
-    const EXAMPLE: &str = include_str!("../../../deploy/tianshu.example.toml");
-
-    /// Leaf key paths of a TOML table (array-of-tables entries share their array's path).
-    fn leaf_keys(prefix: &str, value: &toml::Value, out: &mut std::collections::BTreeSet<String>) {
-        match value {
-            toml::Value::Table(t) => {
-                for (k, v) in t {
-                    let path = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    leaf_keys(&path, v, out);
-                }
-            }
-            toml::Value::Array(items) if items.iter().all(toml::Value::is_table) && !items.is_empty() => {
-                for item in items {
-                    leaf_keys(prefix, item, out);
-                }
-            }
-            _ => {
-                out.insert(prefix.to_string());
-            }
-        }
-    }
-
-    /// The example with its optional `# key = value` lines switched on.
-    pub(crate) fn uncommented(example: &str) -> String {
-        example
-            .lines()
-            .map(|l| match l.strip_prefix("# ") {
-                // Commented optional tables: `# [alerts.notifications.email]`, `# [[...webhooks]]`.
-                Some(rest)
-                    if rest.starts_with('[')
-                        && rest.trim_end().ends_with(']')
-                        && rest
-                            .chars()
-                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.[]".contains(c)) =>
-                {
-                    rest.to_string()
-                }
-                Some(rest)
-                    if rest.split_once(" = ").is_some_and(|(k, _)| {
-                        !k.is_empty()
-                            && k.chars()
-                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                    }) =>
-                {
-                    rest.to_string()
-                }
-                _ => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    #[test]
-    fn the_example_is_the_defaults() {
-        assert_eq!(parse_str(EXAMPLE).unwrap(), Config::default());
-    }
-
-    #[test]
-    fn every_key_in_the_code_is_in_the_example() {
-        let example = uncommented(EXAMPLE);
-        // Every key of the example (optional ones included) is a key the code reads...
-        let parsed = parse_str(&example).unwrap();
-        let mut example_keys = std::collections::BTreeSet::new();
-        leaf_keys(
-            "",
-            &toml::Value::Table(example.parse().unwrap()),
-            &mut example_keys,
-        );
-        // ...and every key the code has, with the optional ones set, is in the example.
-        let mut code_keys = std::collections::BTreeSet::new();
-        leaf_keys("", &toml::Value::try_from(&parsed).unwrap(), &mut code_keys);
-        let mut default_keys = std::collections::BTreeSet::new();
-        leaf_keys(
-            "",
-            &toml::Value::try_from(Config::default()).unwrap(),
-            &mut default_keys,
-        );
-        // A key whose default is an empty list of tables is present when the example has one of its tables.
-        let present = |k: &String| {
-            example_keys
-                .iter()
-                .any(|e| e == k || e.starts_with(&format!("{k}.")))
-        };
-        let missing: Vec<_> = code_keys.union(&default_keys).filter(|k| !present(k)).collect();
-        assert!(
-            missing.is_empty(),
-            "keys missing from deploy/tianshu.example.toml: {missing:?}"
-        );
-        for spec in SECRETS {
-            assert!(
-                EXAMPLE.contains(&spec.env_var()),
-                "the example does not mention {}",
-                spec.env_var()
-            );
-            assert!(
-                example_keys.contains(spec.file_key),
-                "the example lacks {}",
-                spec.file_key
-            );
-        }
-    }
-}
+mod tests;

@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module under `cmd/`; this file only parses arguments and
 //! dispatches. Configuration, logging and signal handling are wired here, nowhere else.
 
+mod audit;
 mod cmd;
 mod config;
 mod http;

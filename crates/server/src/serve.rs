@@ -16,6 +16,7 @@ use axum::Router;
 use tianshu_ingest::{Downlink, Gateway, GatewayConfig, Online, StoreSink};
 use tianshu_model::redact_url;
 
+use crate::audit::{Anchoring, AuditOptions};
 use crate::http_accept::{self, HttpLimits};
 use tianshu_store::{Cursor, Store, StoreConfig};
 use tokio::net::TcpListener;
@@ -44,6 +45,8 @@ pub struct ServeOptions {
     pub mqtt_password: Option<String>,
     /// The HTTP listener's connection cap and header deadline.
     pub http: HttpLimits,
+    /// The audit log's key and anchors.
+    pub audit: AuditOptions,
 }
 
 /// The running parts other areas build on (the web API gets these to build its routes).
@@ -78,6 +81,8 @@ pub struct Started {
     mqtt: Option<JoinHandle<()>>,
     /// A follower of committed points opened with the store, until taken ([`Started::committed`]).
     committed: Option<Cursor>,
+    /// Anchors the audit chain's head; the last anchor once HTTP has stopped.
+    anchoring: Anchoring,
 }
 
 /// Opens the store, binds the listeners and starts serving; returns once both listeners are bound.
@@ -88,7 +93,9 @@ pub async fn start(
 ) -> anyhow::Result<Started> {
     let store = Store::open_with(&opts.store_url, &opts.store)
         .await
-        .with_context(|| format!("opening the store {}", redact_url(&opts.store_url)))?;
+        .with_context(|| format!("opening the store {}", redact_url(&opts.store_url)))?
+        .with_audit_key(opts.audit.key.clone());
+    crate::audit::check_key(&store, opts.audit.key.as_ref()).await?;
     // Before anything is ingested: the alert rules start from here, whenever they start.
     let committed = store.follow();
     let jt808 = TcpListener::bind(opts.jt808_addr)
@@ -169,6 +176,7 @@ pub async fn start(
         http: http_task,
         mqtt: mqtt_task,
         committed: Some(committed),
+        anchoring: Anchoring::spawn(store, &opts.audit),
     })
 }
 
@@ -234,6 +242,7 @@ impl Started {
             .await
             .context("the HTTP task failed")?
             .context("the HTTP server failed")?;
+        self.anchoring.finish().await;
         // What the store writes behind its commits (the latest positions), so that another process
         // reading the database finds them now rather than after the next start's repair.
         if let Err(e) = self.services.store.flush().await {

@@ -1,10 +1,10 @@
 //! Who may look, and a record of every look: users, roles and the tamper-evident audit log.
 //!
 //! The web API authenticates people against [`Access::user_by_name`] and writes one
-//! [`AuditEntry`] for every replay, export and administrative change. Audit records form a hash
-//! chain: each record's `hash` is SHA-256 over the previous record's hash and the record's own
-//! fields, so editing, deleting or reordering a stored record breaks the chain from that record on,
-//! and [`verify_chain`] names the first record that no longer fits.
+//! [`AuditEntry`] for every replay, export and administrative change. Audit records form a chain,
+//! keyed when the store holds the audit key (see `tianshu_model::audit`), so editing, deleting or
+//! reordering a stored record breaks the chain from that record on, and [`Access::verify`] names the
+//! first record that no longer fits, or the anchored head the chain no longer holds.
 //!
 //! Schema: migrations 0200-0299 of both backends; written once over [`crate::sql::Tx`]; reached
 //! through [`crate::Store::access`].
@@ -12,13 +12,14 @@
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 
 pub use crate::audit::Audit;
-use crate::audit::{AUDIT_COLS, append_audit};
+use crate::audit::{AUDIT_COLS, append_audit, head, scheme};
 use crate::db::{Change, Db};
 use crate::sql::{Row, Tx, params, work};
 use crate::{Error, Result, Store};
 pub use tianshu_model::access::{
-    AuditEntry, AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH, NewSession, NewUser, ParseRoleError,
-    Role, SessionUser, User, session_token_hash, verify_chain,
+    Anchor, AuditEntry, AuditKey, AuditRecord, ChainBreak, ChainScheme, ChainSummary, ChainVerifier,
+    GENESIS_HASH, NewSession, NewUser, ParseRoleError, Role, SessionUser, User, parse_anchors,
+    session_token_hash, verify_chain,
 };
 
 const USER_COLS: &str = "id, username, role, unit_id, password_hash, created_ms, disabled";
@@ -55,6 +56,7 @@ fn to_audit(r: &Row) -> Result<AuditRecord> {
         },
         prev_hash: r.text(11)?,
         hash: r.text(12)?,
+        scheme: scheme(&r.text(13)?)?,
     })
 }
 
@@ -234,12 +236,17 @@ impl<'a> Access<'a> {
 
     /// Chains and stores one audit entry, serialised against every other writer of the chain.
     pub async fn append_audit(&self, time: Timestamp, entry: &AuditEntry) -> Result<AuditRecord> {
-        let entry = entry.clone();
+        let (entry, key) = (entry.clone(), self.db.1.clone());
         self.db
             .write(work(move |tx| {
-                Box::pin(async move { append_audit(tx, time, &entry).await })
+                Box::pin(async move { append_audit(tx, key.as_ref(), time, &entry).await })
             }))
             .await
+    }
+
+    /// The newest record's (sequence number, hash, scheme): what an anchor records.
+    pub async fn audit_head(&self) -> Result<Option<(i64, String, ChainScheme)>> {
+        self.db.read(work(|tx| Box::pin(head(tx)))).await
     }
 
     /// Up to `limit` records with `seq > after`, in `seq` order.
@@ -249,25 +256,28 @@ impl<'a> Access<'a> {
             .rows(sql, vec![after.into(), limit.into()], to_audit)
             .await
     }
-}
 
-/// Checks the whole stored chain page by page; `Ok(Ok(n))` when intact.
-pub async fn verify_stored_chain(store: Access<'_>) -> Result<Result<u64, ChainBreak>> {
-    const PAGE: u32 = 10_000;
-    let mut v = ChainVerifier::default();
-    let mut after = 0;
-    loop {
-        let page = store.audit(after, PAGE).await?;
-        let Some(last) = page.last() else {
-            return Ok(Ok(v.checked()));
-        };
-        after = last.seq;
-        for r in &page {
-            if let Err(b) = v.push(r) {
+    /// Walks the whole stored chain page by page through `v` (its key, its anchors).
+    pub async fn verify(&self, mut v: ChainVerifier) -> Result<Result<ChainSummary, ChainBreak>> {
+        const PAGE: u32 = 10_000;
+        let mut after = 0;
+        loop {
+            let page = self.audit(after, PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(v.finish());
+            };
+            after = last.seq;
+            if let Some(b) = page.iter().find_map(|r| v.push(r).err()) {
                 return Ok(Err(b));
             }
         }
     }
+}
+
+/// Checks the whole stored chain with the store's own key and no anchors; `Ok(Ok(n))` when intact.
+pub async fn verify_stored_chain(store: Access<'_>) -> Result<Result<u64, ChainBreak>> {
+    let v = ChainVerifier::new(store.db.1.clone());
+    Ok(store.verify(v).await?.map(|s| s.records))
 }
 
 impl Store {

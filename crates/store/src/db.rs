@@ -1,12 +1,15 @@
 //! The handle areas run their transactions through, whichever backend is behind it.
 
+use tianshu_model::access::AuditKey;
+
 use crate::audit::Audit;
 use crate::sql::{Row, TxWork, Value, work};
 use crate::{BackendKind, Result};
 
-/// The database of a store, for the areas written over [`crate::sql::Tx`].
+/// The database of a store, for the areas written over [`crate::sql::Tx`], and the key its audit
+/// records are chained with.
 #[derive(Clone)]
-pub(crate) struct Db(pub(crate) BackendKind);
+pub(crate) struct Db(pub(crate) BackendKind, pub(crate) Option<AuditKey>);
 
 impl Db {
     /// Runs `work` in one write transaction.
@@ -63,11 +66,12 @@ impl Db {
         audit: Option<Audit<R>>,
         change: TxWork<R>,
     ) -> Result<R> {
+        let key = self.1.clone();
         self.write(work(move |tx| {
             Box::pin(async move {
                 let result = change(tx).await?;
                 if let Some(audit) = audit {
-                    audit.append(tx, &result).await?;
+                    audit.append(tx, key.as_ref(), &result).await?;
                 }
                 Ok(result)
             })

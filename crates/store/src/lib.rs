@@ -277,10 +277,17 @@ impl Store {
         let writer = writer::spawn(backend.clone(), &config.writer);
         Ok(Store {
             backend,
-            db: db::Db(kind.clone()),
+            db: db::Db(kind.clone(), None),
             kind,
             writer,
         })
+    }
+
+    /// This store with audit records chained with `key` (HMAC-SHA256) from now on; without a key they
+    /// are chained unkeyed, which a store whose chain is already keyed refuses.
+    pub fn with_audit_key(mut self, key: Option<tianshu_model::access::AuditKey>) -> Store {
+        self.db.1 = key;
+        self
     }
 
     /// Stores a batch through the group-commit writer; resolves when it is durable, with what it did.

@@ -10,6 +10,7 @@
 //! hour the demo is started, and runs `--speedup` times faster than the wall clock.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
@@ -24,6 +25,7 @@ use tianshu_store::Store;
 use tianshu_store::access::{NewUser, Role};
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::AuditOptions;
 use crate::serve::{self, ServeOptions};
 use crate::web::{api_routes, start_alerts};
 
@@ -97,11 +99,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let (world, start_ms) = demo_world(&args);
+    let (audit, key_file) = demo_audit(Path::new(&args.store))?;
     // Provision the registry and the demo logins, then let `serve` open the store for itself.
     let logins = {
         let store = Store::open(&args.store)
             .await
-            .with_context(|| format!("opening {}", args.store))?;
+            .with_context(|| format!("opening {}", args.store))?
+            .with_audit_key(audit.key.clone());
         import_world(&store, &world).await?;
         create_logins(&store, &world).await?
     };
@@ -132,6 +136,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             mqtt: Default::default(),
             mqtt_password: None,
             http: crate::config::ListenConfig::default().http_limits(),
+            audit: audit.clone(),
         },
         Some(api_routes(
             ApiConfig::default(),
@@ -165,6 +170,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         world.clone(),
     )?;
     print_welcome(&world, &args, start_ms, &started, &logins);
+    print_audit(&args.store, &key_file, &audit);
 
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     eprintln!("stopping the fleet and the server");
@@ -174,6 +180,51 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     shutdown.cancel();
     started.wait().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's audit key and anchor file, beside its store (`demo.db` has `demo.audit-key` and
+/// `demo.audit-anchors.jsonl`): the key is generated on the first run, readable by its owner only, and
+/// kept, so the chain verifies across runs. Returns the options and the key file.
+fn demo_audit(store: &Path) -> anyhow::Result<(AuditOptions, PathBuf)> {
+    let beside = |suffix: &str| -> PathBuf {
+        let stem = store.file_stem().map(|s| s.to_string_lossy().into_owned());
+        store.with_file_name(format!("{}.{suffix}", stem.as_deref().unwrap_or("tianshu")))
+    };
+    let key_file = beside("audit-key");
+    if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if !key_file.exists() {
+        let key: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(48)
+            .map(char::from)
+            .collect();
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        std::io::Write::write_all(&mut open.open(&key_file)?, format!("{key}\n").as_bytes())
+            .with_context(|| format!("writing {}", key_file.display()))?;
+    }
+    let text =
+        std::fs::read_to_string(&key_file).with_context(|| format!("reading {}", key_file.display()))?;
+    let key = tianshu_store::access::AuditKey::from_text(text.lines().next().unwrap_or_default())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?;
+    let options = AuditOptions {
+        key: Some(key),
+        anchor_file: Some(beside("audit-anchors.jsonl")),
+        anchor_interval: std::time::Duration::from_secs(60),
+    };
+    Ok((options, key_file))
+}
+
+/// Where the demo's audit key and anchors are, and how to check the chain against them.
+fn print_audit(store: &str, key_file: &Path, audit: &AuditOptions) {
+    let anchors = audit.anchor_file.as_deref().unwrap_or(Path::new("-")).display();
+    let key_file = key_file.display();
+    println!("The audit log is keyed with {key_file} and anchored in {anchors}; check it with");
+    println!("  TIANSHU__AUDIT__KEY_FILE={key_file} tianshu audit verify --store {store} --anchor {anchors}");
 }
 
 /// The demo world, over the day before the simulated start to two days after, and the simulated start.

@@ -4,11 +4,12 @@
 //! (`--no-default-features`) carries no simulated fleet.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use tianshu_model::Timestamp;
+use tianshu_store::access::AuditKey;
 use tianshu_store::{DEFAULT_STORE_PATH, Store};
 
 mod audit;
@@ -43,6 +44,16 @@ impl StoreArg {
         Store::open(&self.store)
             .await
             .with_context(|| format!("opening the store {}", self.store))
+    }
+
+    /// Opens the store with the audit key of `config` and the environment (`TIANSHU__AUDIT__KEY`, or the
+    /// file `[audit] key_file` or `TIANSHU__AUDIT__KEY_FILE` names), for commands that write or check
+    /// audit records; returns the key too.
+    pub async fn open_audited(&self, config: Option<&Path>) -> anyhow::Result<(Store, Option<AuditKey>)> {
+        let loaded =
+            crate::config::load(config, &crate::config::process_env()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let key = crate::audit::key(&loaded.secrets)?;
+        Ok((self.open().await?.with_audit_key(key.clone()), key))
     }
 }
 
@@ -152,7 +163,7 @@ pub enum Command {
     /// Create, list and delete users (`user add --store URL --username U --role ROLE [--unit UNIT] --password-stdin`).
     #[command(subcommand)]
     User(user::UserCommand),
-    /// Check the tamper-evident audit log (`audit verify --store URL`) or print it.
+    /// Check the tamper-evident audit log (`audit verify --store URL [--anchor FILE]`) or print it.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Run Tianshu with a simulated fleet of ~700 cars, the web page and the embedded store.

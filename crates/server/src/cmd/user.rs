@@ -89,7 +89,7 @@ pub fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             UserCommand::Delete(args) => {
-                let store = args.store.open().await?;
+                let (store, _) = args.store.open_audited(None).await?;
                 let audit = cli_audit("user.delete", args.username.clone(), |_, _| {});
                 match store.access().delete_user(&args.username).audited(audit).await {
                     Err(tianshu_store::Error::NotFound(_)) => bail!("no user {:?}", args.username),
@@ -137,7 +137,7 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         .read_line(&mut password)
         .context("reading the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']).to_string();
-    let store = args.store.open().await?;
+    let (store, _) = args.store.open_audited(None).await?;
     let unit = match &args.unit {
         Some(u) => Some(resolve_unit(&store, u).await?),
         None => None,
