@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use crate::audit::{
-    Anchor, AuditEntry, AuditKey, AuditRecord, ChainBreak, ChainScheme, ChainSummary, ChainVerifier,
+    Anchor, Audit, AuditEntry, AuditKey, AuditRecord, ChainBreak, ChainScheme, ChainSummary, ChainVerifier,
     GENESIS_HASH, next_scheme, parse_anchors, verify_chain,
 };
 use crate::{Timestamp, UnitId};

@@ -130,6 +130,30 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// The audit record of a change, written in the change's own transaction: if either fails, neither is
+/// stored, so no change escapes the log and no record describes a change that did not happen.
+///
+/// `entry` is what the caller knows before the change (who, from where, which action); `describe`
+/// completes it from the change's result (the id a create assigned, the vehicle it touched). A store
+/// write is audited when given one (`Change::audited`); the command line's imports are not audited.
+pub struct Audit<R> {
+    /// When the change is made.
+    pub time: Timestamp,
+    /// The record as known before the change.
+    pub entry: AuditEntry,
+    /// Completes the record from the change's result.
+    pub describe: fn(&R, &mut AuditEntry),
+}
+
+impl<R> Audit<R> {
+    /// The record of `result`: its time, and `entry` completed by `describe`.
+    pub fn complete(self, result: &R) -> (Timestamp, AuditEntry) {
+        let mut entry = self.entry;
+        (self.describe)(result, &mut entry);
+        (self.time, entry)
+    }
+}
+
 /// A stored, chained audit record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {

@@ -11,13 +11,12 @@
 
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 
-pub use crate::audit::Audit;
 use crate::audit::{AUDIT_COLS, append_audit, head, scheme};
 use crate::db::{Change, Db};
 use crate::sql::{Row, Tx, params, work};
 use crate::{Error, Result, Store};
 pub use tianshu_model::access::{
-    Anchor, AuditEntry, AuditKey, AuditRecord, ChainBreak, ChainScheme, ChainSummary, ChainVerifier,
+    Anchor, Audit, AuditEntry, AuditKey, AuditRecord, ChainBreak, ChainScheme, ChainSummary, ChainVerifier,
     GENESIS_HASH, NewSession, NewUser, ParseRoleError, Role, SessionUser, User, parse_anchors,
     session_token_hash, verify_chain,
 };
@@ -70,6 +69,73 @@ async fn end_sessions_of(tx: &mut dyn Tx, username: &str) -> Result<()> {
     .map(drop)
 }
 
+async fn create_user(tx: &mut dyn Tx, user: NewUser) -> Result<User> {
+    let created = Timestamp(chrono::Utc::now().timestamp_millis());
+    let sql = format!(
+        "INSERT INTO access_users (username, role, unit_id, password_hash, created_ms) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING {USER_COLS}"
+    );
+    let (role, unit) = (user.role.as_str(), user.unit.map(|u| u.0));
+    match tx
+        .opt(
+            &sql,
+            params![&user.username, role, unit, &user.password_hash, created],
+        )
+        .await?
+    {
+        Some(r) => to_user(&r),
+        None => Err(Error::Invalid {
+            line: None,
+            reason: format!("user {:?} already exists", user.username),
+        }),
+    }
+}
+
+async fn delete_user(tx: &mut dyn Tx, username: String) -> Result<()> {
+    end_sessions_of(tx, &username).await?;
+    let sql = "DELETE FROM access_users WHERE username = $1";
+    match tx.execute(sql, params![&username]).await? {
+        0 => Err(Error::NotFound(format!("user {username}"))),
+        _ => Ok(()),
+    }
+}
+
+async fn set_user_disabled(tx: &mut dyn Tx, username: String, disabled: bool) -> Result<User> {
+    let sql = format!("UPDATE access_users SET disabled = $2 WHERE username = $1 RETURNING {USER_COLS}");
+    let Some(row) = tx.opt(&sql, params![&username, disabled]).await? else {
+        return Err(Error::NotFound(format!("user {username}")));
+    };
+    if disabled {
+        end_sessions_of(tx, &username).await?;
+    }
+    to_user(&row)
+}
+
+async fn create_session(tx: &mut dyn Tx, s: NewSession) -> Result<()> {
+    let sql = "DELETE FROM access_sessions WHERE expires_ms <= $1";
+    tx.execute(sql, params![s.created]).await?;
+    let sql = "INSERT INTO access_sessions (token_hash, user_id, created_ms, expires_ms, remote) \
+               VALUES ($1, $2, $3, $4, $5)";
+    let params = params![&s.token_hash, s.user_id, s.created, s.expires, &s.remote];
+    tx.execute(sql, params).await.map(drop)
+}
+
+async fn session(tx: &mut dyn Tx, token_hash: String, now: Timestamp) -> Result<Option<SessionUser>> {
+    let cols: Vec<String> = USER_COLS.split(", ").map(|col| format!("u.{col}")).collect();
+    let sql = format!(
+        "SELECT {}, s.expires_ms FROM access_sessions s JOIN access_users u ON u.id = s.user_id \
+         WHERE s.token_hash = $1 AND s.expires_ms > $2 AND NOT u.disabled",
+        cols.join(", ")
+    );
+    match tx.opt(&sql, params![token_hash, now]).await? {
+        None => Ok(None),
+        Some(r) => Ok(Some(SessionUser {
+            user: to_user(&r)?,
+            expires: Timestamp(r.int(7)?),
+        })),
+    }
+}
+
 /// Users, login sessions and the audit log of a store; reached through [`Store::access`].
 #[derive(Clone, Copy)]
 pub struct Access<'a> {
@@ -80,36 +146,7 @@ impl<'a> Access<'a> {
     /// Creates a user; a taken username is [`Error::Invalid`].
     pub fn create_user(&self, user: &NewUser) -> Change<'a, User> {
         let user = user.clone();
-        Change::new(
-            self.db,
-            work(move |tx| {
-                Box::pin(async move {
-                    let created = Timestamp(chrono::Utc::now().timestamp_millis());
-                    let row = tx
-                        .opt(
-                            &format!(
-                                "INSERT INTO access_users (username, role, unit_id, password_hash, created_ms) \
-                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING {USER_COLS}"
-                            ),
-                            params![
-                                &user.username,
-                                user.role.as_str(),
-                                user.unit.map(|u| u.0),
-                                &user.password_hash,
-                                created
-                            ],
-                        )
-                        .await?;
-                    match row {
-                        Some(r) => to_user(&r),
-                        None => Err(Error::Invalid {
-                            line: None,
-                            reason: format!("user {:?} already exists", user.username),
-                        }),
-                    }
-                })
-            }),
-        )
+        Change::new(self.db, work(move |tx| Box::pin(create_user(tx, user))))
     }
 
     /// A user by login name.
@@ -127,66 +164,22 @@ impl<'a> Access<'a> {
     /// Deletes a user and every session of theirs; [`Error::NotFound`] when there is none.
     pub fn delete_user(&self, username: &str) -> Change<'a, ()> {
         let username = username.to_string();
-        Change::new(
-            self.db,
-            work(move |tx| {
-                Box::pin(async move {
-                    end_sessions_of(tx, &username).await?;
-                    let n = tx
-                        .execute("DELETE FROM access_users WHERE username = $1", params![&username])
-                        .await?;
-                    match n {
-                        0 => Err(Error::NotFound(format!("user {username}"))),
-                        _ => Ok(()),
-                    }
-                })
-            }),
-        )
+        Change::new(self.db, work(move |tx| Box::pin(delete_user(tx, username))))
     }
 
     /// Disables (or enables again) a user and returns it; disabling ends every session of theirs.
     /// [`Error::NotFound`] when there is no such user.
     pub fn set_user_disabled(&self, username: &str, disabled: bool) -> Change<'a, User> {
         let username = username.to_string();
-        Change::new(
-            self.db,
-            work(move |tx| {
-                Box::pin(async move {
-                    let sql = format!(
-                        "UPDATE access_users SET disabled = $2 WHERE username = $1 RETURNING {USER_COLS}"
-                    );
-                    let Some(row) = tx.opt(&sql, params![&username, disabled]).await? else {
-                        return Err(Error::NotFound(format!("user {username}")));
-                    };
-                    if disabled {
-                        end_sessions_of(tx, &username).await?;
-                    }
-                    to_user(&row)
-                })
-            }),
-        )
+        let change = work(move |tx| Box::pin(set_user_disabled(tx, username, disabled)));
+        Change::new(self.db, change)
     }
 
     /// Stores a new session, dropping expired ones on the way.
     pub async fn create_session(&self, session: &NewSession) -> Result<()> {
         let s = session.clone();
         self.db
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    tx.execute(
-                        "DELETE FROM access_sessions WHERE expires_ms <= $1",
-                        params![s.created],
-                    )
-                    .await?;
-                    tx.execute(
-                        "INSERT INTO access_sessions (token_hash, user_id, created_ms, expires_ms, remote) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                        params![&s.token_hash, s.user_id, s.created, s.expires, &s.remote],
-                    )
-                    .await
-                    .map(drop)
-                })
-            }))
+            .write(work(move |tx| Box::pin(create_session(tx, s))))
             .await
     }
 
@@ -195,26 +188,7 @@ impl<'a> Access<'a> {
     pub async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<SessionUser>> {
         let token_hash = token_hash.to_string();
         self.db
-            .read(work(move |tx| {
-                Box::pin(async move {
-                    let cols = USER_COLS
-                        .split(", ")
-                        .map(|col| format!("u.{col}"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let sql = format!(
-                        "SELECT {cols}, s.expires_ms FROM access_sessions s JOIN access_users u ON u.id = s.user_id \
-                         WHERE s.token_hash = $1 AND s.expires_ms > $2 AND NOT u.disabled"
-                    );
-                    match tx.opt(&sql, params![token_hash, now]).await? {
-                        None => Ok(None),
-                        Some(r) => Ok(Some(SessionUser {
-                            user: to_user(&r)?,
-                            expires: Timestamp(r.int(7)?),
-                        })),
-                    }
-                })
-            }))
+            .read(work(move |tx| Box::pin(session(tx, token_hash, now))))
             .await
     }
 
@@ -238,9 +212,7 @@ impl<'a> Access<'a> {
     pub async fn append_audit(&self, time: Timestamp, entry: &AuditEntry) -> Result<AuditRecord> {
         let (entry, key) = (entry.clone(), self.db.1.clone());
         self.db
-            .write(work(move |tx| {
-                Box::pin(async move { append_audit(tx, key.as_ref(), time, &entry).await })
-            }))
+            .write(work(move |tx| Box::pin(append_audit(tx, key, time, entry))))
             .await
     }
 

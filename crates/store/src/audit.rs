@@ -1,7 +1,8 @@
-//! The audit record of a change, appended to the chain inside the change's own transaction.
+//! Appending to the audit chain inside a transaction: a change's own ([`crate::db`] commits an
+//! [`tianshu_model::audit::Audit`] with its change) or one of its own.
 //!
-//! Apart from the rest of [`crate::access`] so that the transaction plumbing ([`crate::db`]) can attach a
-//! record to a change without depending on the users and sessions that need it. Records are keyed when
+//! Apart from the rest of [`crate::access`] so that the transaction plumbing can attach a record to a
+//! change without depending on the users and sessions that need it. Records are keyed when
 //! the store holds the audit key ([`crate::Store::with_audit_key`]); which scheme the next record takes
 //! is the model's ([`next_scheme`]).
 
@@ -34,15 +35,15 @@ pub(crate) fn scheme(s: &str) -> Result<ChainScheme> {
 /// keyed with `key`. Without a key, a keyed chain is [`Error::Conflict`]: it never goes back.
 pub(crate) async fn append_audit(
     tx: &mut dyn Tx,
-    key: Option<&AuditKey>,
+    key: Option<AuditKey>,
     time: Timestamp,
-    entry: &AuditEntry,
+    entry: AuditEntry,
 ) -> Result<AuditRecord> {
     tx.lock(AUDIT_LOCK_KEY).await?;
     let last = head(tx).await?;
     next_scheme(last.as_ref().map(|h| h.2), key.is_some()).map_err(Error::Conflict)?;
     let (seq, prev) = last.map_or((1, GENESIS_HASH.to_string()), |(seq, hash, _)| (seq + 1, hash));
-    let r = AuditRecord::chained(seq, time, entry.clone(), prev, key);
+    let r = AuditRecord::chained(seq, time, entry, prev, key.as_ref());
     let e = &r.entry;
     tx.execute(
         &format!(
@@ -67,34 +68,4 @@ pub(crate) async fn append_audit(
     )
     .await?;
     Ok(r)
-}
-
-/// The audit record of a change, written in the change's own transaction: if either fails, neither is
-/// stored, so no change escapes the log and no record describes a change that did not happen.
-///
-/// `entry` is what the caller knows before the change (who, from where, which action); `describe`
-/// completes it from the change's result (the id a create assigned, the vehicle it touched). A write
-/// that returns a [`crate::Change`] is audited when given `Some` through [`crate::Change::audited`]; the
-/// command line's imports are not audited.
-pub struct Audit<R> {
-    /// When the change is made.
-    pub time: Timestamp,
-    /// The record as known before the change.
-    pub entry: AuditEntry,
-    /// Completes the record from the change's result.
-    pub describe: fn(&R, &mut AuditEntry),
-}
-
-impl<R> Audit<R> {
-    /// Appends the record of `result` inside `tx` (the change's transaction), keyed with `key`.
-    pub(crate) async fn append(
-        self,
-        tx: &mut dyn Tx,
-        key: Option<&AuditKey>,
-        result: &R,
-    ) -> Result<AuditRecord> {
-        let mut entry = self.entry;
-        (self.describe)(result, &mut entry);
-        append_audit(tx, key, self.time, &entry).await
-    }
 }

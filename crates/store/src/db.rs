@@ -1,8 +1,8 @@
 //! The handle areas run their transactions through, whichever backend is behind it.
 
-use tianshu_model::access::AuditKey;
+use tianshu_model::access::{Audit, AuditKey};
 
-use crate::audit::Audit;
+use crate::audit::append_audit;
 use crate::sql::{Row, TxWork, Value, work};
 use crate::{BackendKind, Result};
 
@@ -71,7 +71,8 @@ impl Db {
             Box::pin(async move {
                 let result = change(tx).await?;
                 if let Some(audit) = audit {
-                    audit.append(tx, key.as_ref(), &result).await?;
+                    let (time, entry) = audit.complete(&result);
+                    append_audit(tx, key, time, entry).await?;
                 }
                 Ok(result)
             })
