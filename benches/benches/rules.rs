@@ -106,6 +106,8 @@ fn world(vehicles: usize) -> (Reference, Vec<Vehicle>) {
             corridor_m: Some(300.0),
             state: OrderState::Approved,
             allow_region_exit: false,
+            filed_by: None,
+            approved_by: None,
         })
         .collect();
     let config = RulesConfig {

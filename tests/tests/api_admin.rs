@@ -463,20 +463,30 @@ async fn orders(api: &TestApi) -> String {
     }
     #[rustfmt::skip]
     let asked: &[Asked] = &[
-        ("POST", "/api/orders", &order("PC-1", SUB_PLATE, "approved"), 409, "", "an order id taken"),
+        ("POST", "/api/orders", &order("PC-1", SUB_PLATE, "requested"), 409, "", "an order id taken"),
+        ("PATCH", "/api/orders/PC-1", r#"{"state":"approved"}"#, 403, "", "an order approved by who filed it"),
     ];
     answers(addr, d, asked).await;
     let before = api.store.rules().reference_stamp().await.expect("stamp");
+    // A second person approves it.
+    let admin = api.login("administrator").await;
     let r = http(
         addr,
         "PATCH",
         "/api/orders/PC-1",
-        d,
+        Some(&admin),
         Some(r#"{"state":"approved"}"#),
     )
     .await;
     status(&r, 200, "an order approved after the fact");
     assert_eq!(r.json()["state"], "approved");
+    assert_eq!(
+        (&r.json()["filed_by"], &r.json()["approved_by"]),
+        (
+            &serde_json::json!("dispatcher"),
+            &serde_json::json!("administrator")
+        )
+    );
     let after = api.store.rules().reference_stamp().await.expect("stamp");
     assert!(after > before, "approving moves the stamp the rules reload on");
     let changed = api
@@ -643,7 +653,10 @@ async fn audit(api: &TestApi, sup: &str) {
         .iter()
         .find(|r| r.entry.action == "order.state")
         .expect("the approval's record");
-    assert_eq!(order_record.entry.actor, "dispatcher");
+    assert_eq!(
+        order_record.entry.actor, "administrator",
+        "the second person approved it"
+    );
     assert_eq!(order_record.entry.vehicle, Some(api.vehicles[SUB_PLATE].id));
     assert_eq!(
         verify_stored_chain(api.store.access()).await.expect("chain"),
@@ -874,36 +887,23 @@ async fn wait_for(
     .await
 }
 
-/// The real binary with its rules running: a rest-day trip raises an out-of-hours case; a dispatcher
-/// files the order through the API, approves it after the fact, and the running rules withdraw the case.
-async fn order_withdraws_case(scratch: Scratch) {
-    let dir = ScratchDir::new("api-admin-withdraw");
-    let dir = dir.path();
-    let url = scratch.url();
-    seed_users(
-        &url,
-        &[("admin", Role::Administrator), ("disp", Role::Dispatcher)],
-    )
-    .await;
-    let server = tianshu_e2e::gateway::serve(&url, "\n[alerts]\nreference_reload_secs = 1", dir);
-    let login = |who: &'static str| login_at(server.http, who);
-    let admin = login("admin").await;
+/// The real binary with its rules running: the unit `unit` under a city, a car with a terminal in it,
+/// and a rest-day trip of that car that raises an out-of-hours case. Returns the server, the
+/// administrator's session, the car's plate and the case's id.
+async fn a_case_to_withdraw(
+    url: &str,
+    dir: &std::path::Path,
+) -> (tianshu_e2e::Tianshu, String, String, String) {
+    let server = tianshu_e2e::gateway::serve(url, "\n[alerts]\nreference_reload_secs = 1", dir);
+    let admin = login_at(server.http, "admin").await;
     let a = Some(admin.as_str());
     let r = http(server.http, "POST", "/api/units", a, Some(r#"{"name":"黄石市"}"#)).await;
     let city = r.json()["id"].as_i64().expect("unit id");
-    let r = http(
-        server.http,
-        "POST",
-        "/api/units",
-        a,
-        Some(&format!(r#"{{"name":"市委办公室","parent":{city}}}"#)),
-    )
-    .await;
+    let body = format!(r#"{{"name":"市委办公室","parent":{city}}}"#);
+    let r = http(server.http, "POST", "/api/units", a, Some(&body)).await;
     let unit = r.json()["id"].as_i64().expect("unit id");
     let i = 11;
-    let plate = tianshu_e2e::gateway::plate(i);
     let vehicle = provision_terminal(server.http, a, unit, i, false).await;
-
     // The trip arrives as a blind-area backfill, every batch acknowledged after commit.
     let mut t = tianshu_e2e::gateway::Terminal::connect(server.jt808, tianshu_e2e::gateway::phone(i))
         .await
@@ -911,57 +911,143 @@ async fn order_withdraws_case(scratch: Scratch) {
     t.login(i).await;
     for chunk in saturday_trip(tianshu_e2e::gateway::phone(i)).chunks(20) {
         let serial = t.batch(chunk, true).await;
-        assert_eq!(
-            t.ack_of(serial, std::time::Duration::from_secs(10)).await,
-            Some(0),
-            "a batch acknowledged"
-        );
+        let ack = t.ack_of(serial, std::time::Duration::from_secs(10)).await;
+        assert_eq!(ack, Some(0), "a batch acknowledged");
     }
-    let cases = wait_for(
-        server.http,
-        &format!("/api/cases?vehicle={vehicle}"),
-        &admin,
-        60,
-        |j| j.as_array().is_some_and(|a| !a.is_empty()),
-    )
+    let path = format!("/api/cases?vehicle={vehicle}");
+    let cases = wait_for(server.http, &path, &admin, 60, |j| {
+        j.as_array().is_some_and(|a| !a.is_empty())
+    })
     .await;
-    let case = cases[0].clone();
-    assert_eq!(case["rule"], "out_of_hours", "{case}");
-    let case_id = case["id"].as_str().expect("case id").to_string();
+    assert_eq!(cases[0]["rule"], "out_of_hours", "{}", cases[0]);
+    let case = cases[0]["id"].as_str().expect("case id").to_string();
+    (server, admin, tianshu_e2e::gateway::plate(i), case)
+}
 
-    // The dispatcher files the order, then approves it after the fact.
-    let disp = login("disp").await;
+/// Separation of duties against the real binary: a dispatcher files an order for the past and cannot
+/// approve it alone (it would have withdrawn the case of the trip at once); a second dispatcher approves
+/// it, the running rules withdraw the case, and its history names the order and the approver.
+async fn order_withdraws_case(scratch: Scratch) {
+    let dir = ScratchDir::new("api-admin-withdraw");
+    let url = scratch.url();
+    let users = [
+        ("admin", Role::Administrator),
+        ("disp", Role::Dispatcher),
+        ("disp2", Role::Dispatcher),
+    ];
+    seed_users(&url, &users).await;
+    let (server, admin, plate, case_id) = a_case_to_withdraw(&url, dir.path()).await;
+    let disp = login_at(server.http, "disp").await;
     let body = format!(
         r#"{{"id":"PC-2026-000777","kind":"order","plate":"{plate}","purpose":"周末送文件","start":"2026-11-21T01:30:00Z","end":"2026-11-21T03:00:00Z","state":"requested"}}"#
     );
-    status(
-        &http(server.http, "POST", "/api/orders", Some(&disp), Some(&body)).await,
-        201,
-        "an order requested",
-    );
-    status(
-        &http(
+    let r = http(server.http, "POST", "/api/orders", Some(&disp), Some(&body)).await;
+    status(&r, 201, "an order requested after the fact");
+    let approve = |who: String| async move {
+        let path = "/api/orders/PC-2026-000777";
+        http(
             server.http,
             "PATCH",
-            "/api/orders/PC-2026-000777",
-            Some(&disp),
+            path,
+            Some(&who),
             Some(r#"{"state":"approved"}"#),
         )
-        .await,
-        200,
-        "the order approved",
-    );
+        .await
+    };
+    let alone = approve(disp.clone()).await;
+    status(&alone, 403, "the filer approving their own backdated order");
+    let message = alone.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("second person"), "{message}");
+    let r = http(
+        server.http,
+        "GET",
+        &format!("/api/cases/{case_id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["state"], "open", "nothing was withdrawn: {}", r.body);
+
+    let disp2 = login_at(server.http, "disp2").await;
+    status(&approve(disp2).await, 200, "a second person approves it");
     let withdrawn = wait_for(server.http, &format!("/api/cases/{case_id}"), &admin, 60, |j| {
         j["state"] == "withdrawn"
     })
     .await;
-    assert_eq!(withdrawn["state"], "withdrawn");
+    let history = withdrawn["history"].as_array().cloned().unwrap_or_default();
+    let withdrawal = history
+        .iter()
+        .find(|e| e["action"] == "withdrawn")
+        .unwrap_or_else(|| panic!("a withdrawal in the history: {withdrawn}"));
+    let note = withdrawal["note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("PC-2026-000777") && note.contains("approved by disp2"),
+        "the withdrawal names the order and its approver: {note}"
+    );
 }
 
 on_both_backends!(
-    an_order_approved_through_the_api_withdraws_the_case,
+    a_backdated_order_needs_a_second_approver_to_withdraw_the_case,
     order_withdraws_case,
     "api_admin_withdraw"
+);
+
+/// The per-unit switch: with `second_person_approval` off for a unit, a dispatcher files and approves an
+/// order of its cars for the past alone; the units left at the default still want a second person.
+async fn one_person_flow(scratch: Scratch) {
+    let api = TestApi::seeded(scratch).await;
+    let admin = api.login("administrator").await;
+    let disp = api.login("dispatcher").await;
+    let sub_unit = api.units["黄石市/市委办公室/机要科"].0;
+    let path = format!("/api/units/{sub_unit}/settings");
+    let r = http(api.addr, "GET", &path, Some(&disp), None).await;
+    status(&r, 200, "the settings read");
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"unit": sub_unit, "second_person_approval": true})
+    );
+    let off = r#"{"second_person_approval":false}"#;
+    status(
+        &http(api.addr, "PUT", &path, Some(&disp), Some(off)).await,
+        403,
+        "a dispatcher",
+    );
+    let r = http(api.addr, "PUT", &path, Some(&admin), Some(off)).await;
+    status(&r, 200, "the switch turned off");
+    assert_eq!(r.json()["second_person_approval"], false);
+    let log = api.store.access().audit(0, 1000).await.expect("audit");
+    assert!(log.iter().any(|r| r.entry.action == "unit.settings"), "audited");
+    let d = Some(disp.as_str());
+    for (id, plate, want) in [("PC-S1", SUB_PLATE, 200), ("PC-S2", OWN_PLATE, 403)] {
+        let r = http(
+            api.addr,
+            "POST",
+            "/api/orders",
+            d,
+            Some(&order(id, plate, "requested")),
+        )
+        .await;
+        status(&r, 201, "an order for the past");
+        let path = format!("/api/orders/{id}");
+        let r = http(api.addr, "PATCH", &path, d, Some(r#"{"state":"approved"}"#)).await;
+        status(&r, want, "approved by who filed it");
+    }
+    let r = http(
+        api.addr,
+        "POST",
+        "/api/orders",
+        d,
+        Some(&order("PC-S3", SUB_PLATE, "approved")),
+    )
+    .await;
+    status(&r, 201, "filed approved in one step, alone");
+    assert_eq!(r.json()["approved_by"], "dispatcher");
+}
+
+on_both_backends!(
+    a_unit_may_let_one_person_file_and_approve,
+    one_person_flow,
+    "api_admin_alone"
 );
 
 /// `tianshu rules evaluate` of `plate` on Thursday 2026-11-26 (a working day): the rules of its episodes.

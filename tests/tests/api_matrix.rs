@@ -60,6 +60,14 @@ fn order(id: &str, plate: &str) -> String {
     )
 }
 
+/// An order of tomorrow, imported (no filer on record): one dispatcher may approve it.
+fn tomorrows_order(id: &str, plate: &str) -> String {
+    let start = Timestamp::from_millis(chrono::Utc::now().timestamp_millis() + 86_400_000);
+    order(id, plate)
+        .replace("2026-11-18T00:00:00Z", &start.to_rfc3339())
+        .replace("2026-11-18T04:00:00Z", &start.add_millis(3_600_000).to_rfc3339())
+}
+
 /// Creates what the request number `n` may consume, straight in the store.
 async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victims {
     use tianshu_store::registry_admin::NewTerminal;
@@ -110,7 +118,7 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
     let id = format!("PC-victim-{n}");
     api.store
         .rules()
-        .import_orders(&order(&id, plate), now)
+        .import_orders(&tomorrows_order(&id, plate), now)
         .await
         .expect("victim order");
     Victims {
@@ -252,6 +260,18 @@ fn admin_routes(
             };
             req(format!("/api/units/{}/timetable", api.units[unit].0), None, true)
         }
+        ("GET", "/api/units/{id}/settings") => {
+            let unit = match target {
+                Target::Own => "黄石市/市委办公室/机要科",
+                Target::Foreign => "黄石市/公安局",
+            };
+            req(format!("/api/units/{}/settings", api.units[unit].0), None, true)
+        }
+        ("PUT", "/api/units/{id}/settings") => req(
+            format!("/api/units/{}/settings", api.units["黄石市/公安局"].0),
+            Some(r#"{"second_person_approval":true}"#.into()),
+            false,
+        ),
         ("PUT", "/api/units/{id}/timetable") => req(
             format!("/api/units/{}/timetable", api.units["黄石市/公安局"].0),
             Some(r#"{"periods":["08:30-12:00","14:00-18:00"]}"#.into()),

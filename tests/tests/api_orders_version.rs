@@ -18,12 +18,13 @@ fn status(r: &Resp, want: u16, what: &str) {
     assert_eq!(r.status, want, "{what}: {}", r.body);
 }
 
-/// Starts the API on `scratch`, files order `id` as the dispatcher, and returns the API, the
-/// dispatcher's cookie and the order's version.
+/// Starts the API on `scratch`, files order `id` as the administrator, and returns the API, the
+/// dispatcher's cookie (a second person, who may approve it) and the order's version.
 async fn with_order(scratch: Scratch, id: &str) -> (TestApi, String, i64) {
     let api = TestApi::start(scratch, Arc::new(tianshu_api::NoCases)).await;
+    let admin = api.login("administrator").await;
     let cookie = api.login("dispatcher").await;
-    let r = http(api.addr, "POST", "/api/orders", Some(&cookie), Some(&order(id))).await;
+    let r = http(api.addr, "POST", "/api/orders", Some(&admin), Some(&order(id))).await;
     status(&r, 201, "an order filed");
     let version = r.json()["version"].as_i64().expect("the order's version");
     (api, cookie, version)

@@ -19,7 +19,7 @@ use reference::{
     calendars_are_replaced_by_year, case_transitions_are_compare_and_set_and_the_outbox_retries,
     cases_are_one_per_episode_and_listed_by_filter, geofences_are_imported_and_edited_one_by_one,
     order_changes_check_the_state_and_the_version, orders_are_imported_past_the_stamp_a_reader_saw,
-    unit_timetables_are_replaced_per_unit,
+    unit_settings_let_one_person_file_and_approve, unit_timetables_are_replaced_per_unit,
 };
 use tianshu_model::{
     AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, VehicleClass,
@@ -628,6 +628,7 @@ macro_rules! conformance {
             case!(geofences_are_imported_and_edited_one_by_one);
             case!(orders_are_imported_past_the_stamp_a_reader_saw);
             case!(order_changes_check_the_state_and_the_version);
+            case!(unit_settings_let_one_person_file_and_approve);
             case!(unit_timetables_are_replaced_per_unit);
             case!(cases_are_one_per_episode_and_listed_by_filter);
             case!(case_transitions_are_compare_and_set_and_the_outbox_retries);

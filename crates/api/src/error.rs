@@ -62,6 +62,7 @@ impl ApiError {
             ApiError::Store(tianshu_store::Error::NotFound(_)) => StatusCode::NOT_FOUND,
             ApiError::Store(tianshu_store::Error::Invalid { .. }) => StatusCode::BAD_REQUEST,
             ApiError::Store(tianshu_store::Error::Conflict(_)) => StatusCode::CONFLICT,
+            ApiError::Store(tianshu_store::Error::Forbidden(_)) => StatusCode::FORBIDDEN,
             ApiError::Store(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Status(s, _) | ApiError::WithFields(s, _, _) => *s,
             ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
@@ -114,6 +115,7 @@ fn store_message(e: &tianshu_store::Error) -> String {
     match e {
         tianshu_store::Error::Invalid { .. }
         | tianshu_store::Error::Conflict(_)
+        | tianshu_store::Error::Forbidden(_)
         | tianshu_store::Error::NotFound(_) => e.to_string(),
         e => format!("store: {e}"),
     }

@@ -103,6 +103,20 @@ pub static ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/api/units/{id}/settings",
+        roles: ALL,
+        summary: "A unit's own settings: second_person_approval (approving a backdated or one's own order of its cars needs a second person; default true)",
+        handler: || get(units::settings),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/units/{id}/settings",
+        roles: ADMIN,
+        summary: "Replace a unit's settings: second_person_approval (audited)",
+        handler: || put(units::put_settings),
+    },
+    RouteSpec {
+        method: "GET",
         path: "/api/units/{id}/timetable",
         roles: ALL,
         summary: "A unit's working hours: its own stored timetable, else the nearest ancestor's, else `configuration`",

@@ -7,11 +7,22 @@
 //! "state":"approved","allow_region_exit":false}`.
 //! A filing needs only `plate`, `start`, `end` and `purpose`. Re-importing an id updates it: that is how
 //! an order approved after the fact arrives, and what makes the runtime re-evaluate the episodes it covers.
+//!
+//! Separation of duties: an order filed through the API records who filed it (`filed_by`), and its
+//! approval who approved it (`approved_by`). Where a unit requires it ([`UnitSettings`], the default),
+//! nobody approves their own order, and an order that covers the past (it starts more than
+//! [`APPROVAL_GRACE_MS`] before its approval) is approved only by someone other than who filed it, a
+//! filer on record; otherwise one person could file an order after the fact and withdraw the cases of
+//! their own trip ([`Order::file`], and `Order::step` in `crate::workflow`).
 
 use serde::{Deserialize, Serialize};
 use tianshu_model::{LonLat, Timestamp};
 
 use crate::geo::Route;
+
+/// How far before its approval an order may start and still not count as covering the past: the few
+/// minutes between a car leaving and its order being approved on an ordinary day.
+pub const APPROVAL_GRACE_MS: i64 = 10 * 60 * 1000;
 
 /// Order or filing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -140,6 +151,66 @@ pub struct Order {
     /// Whether the trip may leave the permitted region.
     #[serde(default)]
     pub allow_region_exit: bool,
+    /// Who filed it through the API (recorded by the server, whatever a client sends); absent for an
+    /// imported order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filed_by: Option<String>,
+    /// Who approved it through the API (recorded by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+}
+
+/// A unit's own settings, edited by administrators (`/api/units/{id}/settings`); a unit without stored
+/// settings has the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitSettings {
+    /// Whether approving an order of the unit's cars that covers the past, or one's own order, needs a
+    /// second person. Default true; false lets one person file and approve alone.
+    #[serde(default = "yes")]
+    pub second_person_approval: bool,
+}
+
+const fn yes() -> bool {
+    true
+}
+
+impl Default for UnitSettings {
+    fn default() -> Self {
+        UnitSettings {
+            second_person_approval: yes(),
+        }
+    }
+}
+
+/// Why one person may not approve an order alone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecondPersonNeeded {
+    /// The approver filed it.
+    #[error(
+        "order {id} was filed by {by}: a second person must approve it (separation of duties; the unit's \
+         second_person_approval setting)"
+    )]
+    OwnOrder {
+        /// The order.
+        id: String,
+        /// Who filed it and tried to approve it.
+        by: String,
+    },
+    /// It covers the past and nobody else is on record as having filed it.
+    #[error(
+        "order {id} starts at {start}, before its approval at {at}: an order that covers the past is \
+         approved by a second person, and it has no other filer on record (separation of duties; the \
+         unit's second_person_approval setting)"
+    )]
+    CoversPast {
+        /// The order.
+        id: String,
+        /// Its start.
+        start: Timestamp,
+        /// The approval's time.
+        at: Timestamp,
+    },
 }
 
 impl Order {
@@ -147,6 +218,49 @@ impl Order {
     #[inline]
     pub fn covers(&self, t: Timestamp) -> bool {
         self.state.covers() && self.start <= t && t < self.end
+    }
+
+    /// Files the order as `by` at `at` (through the API): recorded as its filer; an order filed as approved
+    /// is approved by its filer, as `Order::step` (`crate::workflow`) allows an approval under `settings`.
+    pub fn file(
+        &mut self,
+        by: &str,
+        at: Timestamp,
+        settings: UnitSettings,
+    ) -> Result<(), SecondPersonNeeded> {
+        self.filed_by = Some(by.to_string());
+        self.approved_by = None;
+        if self.state.covers() {
+            self.approve(by, at, settings)?;
+        }
+        Ok(())
+    }
+
+    /// Records `by` as the approver, unless `settings` want a second person and `by` is alone.
+    pub(crate) fn approve(
+        &mut self,
+        by: &str,
+        at: Timestamp,
+        settings: UnitSettings,
+    ) -> Result<(), SecondPersonNeeded> {
+        if settings.second_person_approval {
+            let filer = self.filed_by.as_deref();
+            if filer == Some(by) {
+                return Err(SecondPersonNeeded::OwnOrder {
+                    id: self.id.clone(),
+                    by: by.to_string(),
+                });
+            }
+            if self.start < at.add_millis(-APPROVAL_GRACE_MS) && filer.is_none() {
+                return Err(SecondPersonNeeded::CoversPast {
+                    id: self.id.clone(),
+                    start: self.start,
+                    at,
+                });
+            }
+        }
+        self.approved_by = Some(by.to_string());
+        Ok(())
     }
 
     /// Checks what serde cannot.
@@ -254,6 +368,33 @@ mod tests {
         let json = serde_json::to_value(&o[0]).unwrap();
         assert_eq!(json["route"]["coordinates"][1], serde_json::json!([115.1, 30.25]));
         assert_eq!(serde_json::from_value::<Order>(json).unwrap(), o[0]);
+    }
+
+    #[test]
+    fn filed_approved_is_approved_by_its_filer() {
+        let mut o = parse_jsonl(LINE).unwrap().remove(0);
+        let before = Timestamp::parse_rfc3339("2026-11-26T12:00:00Z").unwrap();
+        let second = UnitSettings::default();
+        let e = o.clone().file("wang", before, second).unwrap_err();
+        assert!(matches!(e, SecondPersonNeeded::OwnOrder { .. }), "{e}");
+        let alone = UnitSettings {
+            second_person_approval: false,
+        };
+        o.file("wang", before, alone).unwrap();
+        assert_eq!(
+            (o.filed_by.as_deref(), o.approved_by.as_deref()),
+            (Some("wang"), Some("wang"))
+        );
+    }
+
+    #[test]
+    fn unit_settings_default_to_a_second_person() {
+        assert!(UnitSettings::default().second_person_approval);
+        assert_eq!(
+            serde_json::from_str::<UnitSettings>("{}").unwrap(),
+            UnitSettings::default()
+        );
+        assert!(serde_json::from_str::<UnitSettings>(r#"{"second_person":false}"#).is_err());
     }
 
     #[test]

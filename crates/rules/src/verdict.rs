@@ -1,5 +1,6 @@
 //! Re-evaluation: an episode judged again with changed reference data (an order or filing approved
-//! after the fact), standing or withdrawn with a reason people can read.
+//! after the fact), standing or withdrawn with a reason people can read, naming the orders that cover it
+//! and who approved them.
 
 use tianshu_model::{Position, Vehicle};
 
@@ -53,17 +54,21 @@ pub fn reevaluate(r: &Reference, vehicle: &Vehicle, track: &[Position], episode:
             reason: format!(
                 "covered by approved {} (re-evaluated: no violation remains)",
                 list(&|o| format!(
-                    "{} {} ({} to {})",
+                    "{} {} ({} to {}{})",
                     o.kind.as_str(),
                     o.id,
                     local_text(o.start),
-                    local_text(o.end)
+                    local_text(o.end),
+                    o.approved_by
+                        .as_ref()
+                        .map(|by| format!(", approved by {by}"))
+                        .unwrap_or_default()
                 ))
             ),
             reason_zh: format!(
                 "已有审批{}（重新研判后不构成违规）",
                 list(&|o| format!(
-                    "{}{}（{}至{}）",
+                    "{}{}（{}至{}{}）",
                     if o.kind == OrderKind::Order {
                         "派车单"
                     } else {
@@ -71,7 +76,11 @@ pub fn reevaluate(r: &Reference, vehicle: &Vehicle, track: &[Position], episode:
                     },
                     o.id,
                     local_text(o.start),
-                    local_text(o.end)
+                    local_text(o.end),
+                    o.approved_by
+                        .as_ref()
+                        .map(|by| format!("，审批人{by}"))
+                        .unwrap_or_default()
                 ))
             ),
         }

@@ -11,12 +11,15 @@
 //!     |            |
 //!     +------------+-------> cancelled
 //! ```
-//! Every layer that moves a case or an order asks these tables ([`next`], [`OrderState::can_become`])
-//! and reports a refusal with the one [`TransitionError`]. Who may take a step is the API's decision;
+//! Every layer that moves a case or an order asks these tables ([`next`], [`OrderState::can_become`],
+//! [`Order::step`], which adds the separation of duties of `crate::orders` to an approval) and reports a
+//! refusal with the one [`TransitionError`] (or [`OrderRefused`]). Who may take a step is the API's decision;
 //! that a step fits the state is decided here. The store applies a case step as a compare-and-set on
 //! the states the table allows, so a concurrent change cannot slip between the check and the write.
 
-use crate::orders::OrderState;
+use tianshu_model::Timestamp;
+
+use crate::orders::{Order, OrderState, SecondPersonNeeded, UnitSettings};
 pub use tianshu_model::CaseState;
 
 /// A step a person takes on a case.
@@ -149,6 +152,38 @@ impl OrderState {
             Err(TransitionError::Order { from: self, to })
         }
     }
+}
+
+impl Order {
+    /// Moves the order to `to` as `by` at `at`, as the workflow allows ([`OrderState::change_to`]); when
+    /// it becomes approved, `by` is recorded as its approver, under the separation of duties of the car's
+    /// unit `settings` (`Order::approve`). Returns the state it had.
+    pub fn step(
+        &mut self,
+        to: OrderState,
+        by: &str,
+        at: Timestamp,
+        settings: UnitSettings,
+    ) -> Result<OrderState, OrderRefused> {
+        let before = self.state;
+        let after = before.change_to(to)?;
+        if after.covers() && !before.covers() {
+            self.approve(by, at, settings)?;
+        }
+        self.state = after;
+        Ok(before)
+    }
+}
+
+/// Why an order cannot take a step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderRefused {
+    /// The workflow does not allow it.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// Separation of duties.
+    #[error(transparent)]
+    SecondPerson(#[from] SecondPersonNeeded),
 }
 
 /// A step that does not fit the state it is taken from.
@@ -285,5 +320,75 @@ mod tests {
         }
         assert!(CaseAction::Explain.needs_note() && !CaseAction::Acknowledge.needs_note());
         assert!(CaseAction::Acknowledge.keeps_deadline() && !CaseAction::Explain.keeps_deadline());
+    }
+
+    /// An order of 2026-11-27 00:30 to 04:00, requested, imported (no filer).
+    fn requested() -> Order {
+        let line = r#"{"id":"PC-1","kind":"order","plate":"鄂B12345","start":"2026-11-27T00:30:00Z","end":"2026-11-27T04:00:00Z","state":"requested"}"#;
+        crate::orders::parse_jsonl(line).unwrap().remove(0)
+    }
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(s).unwrap()
+    }
+
+    const SECOND: UnitSettings = UnitSettings {
+        second_person_approval: true,
+    };
+    const ALONE: UnitSettings = UnitSettings {
+        second_person_approval: false,
+    };
+
+    #[test]
+    fn nobody_approves_their_own_order_alone() {
+        let before = at("2026-11-26T12:00:00Z");
+        let mut o = requested();
+        o.file("wang", before, SECOND).unwrap();
+        let own = o.clone().step(OrderState::Approved, "wang", before, SECOND);
+        assert!(
+            matches!(
+                own,
+                Err(OrderRefused::SecondPerson(SecondPersonNeeded::OwnOrder { .. }))
+            ),
+            "{own:?}"
+        );
+        assert_eq!(
+            o.step(OrderState::Approved, "li", before, SECOND),
+            Ok(OrderState::Requested)
+        );
+        assert_eq!(o.state, OrderState::Approved);
+        assert_eq!(
+            (o.filed_by.as_deref(), o.approved_by.as_deref()),
+            (Some("wang"), Some("li"))
+        );
+        // Completing it approves nothing.
+        assert!(o.step(OrderState::Completed, "wang", before, SECOND).is_ok());
+    }
+
+    #[test]
+    fn an_order_covering_the_past_needs_another_filer_on_record() {
+        // Imported (no filer) and approved 20 minutes into its window: a second person is needed.
+        let late = at("2026-11-27T00:50:00Z");
+        let past = requested().step(OrderState::Approved, "li", late, SECOND);
+        let Err(OrderRefused::SecondPerson(e)) = past else {
+            panic!("{past:?}")
+        };
+        assert!(e.to_string().contains("covers the past"), "{e}");
+        // Within the grace, or filed by someone else, or in a unit that allows it: one approver will do.
+        let within = at("2026-11-27T00:39:00Z");
+        assert!(
+            requested()
+                .step(OrderState::Approved, "li", within, SECOND)
+                .is_ok()
+        );
+        let mut filed = requested();
+        filed.file("wang", late, SECOND).unwrap();
+        assert!(filed.step(OrderState::Approved, "li", late, SECOND).is_ok());
+        assert!(requested().step(OrderState::Approved, "li", late, ALONE).is_ok());
+        // The workflow's own refusals come first.
+        let mut cancelled = requested();
+        cancelled.state = OrderState::Cancelled;
+        let e = cancelled.step(OrderState::Approved, "li", late, ALONE);
+        assert!(matches!(e, Err(OrderRefused::Transition(_))), "{e:?}");
     }
 }

@@ -75,8 +75,9 @@ pub struct CommittedBatch {
 ///
 /// Each kind is either **transient** (the same call may succeed later: [`Error::Unavailable`],
 /// [`Error::Closed`], [`Error::PartlyCommitted`]) or **permanent** (the same call with the same input fails
-/// again: [`Error::Invalid`], [`Error::NotFound`], [`Error::Conflict`], [`Error::Corrupt`], [`Error::BadUrl`],
-/// [`Error::Migration`]). [`Error::is_transient`] says which, so a caller retries only what a retry can mend.
+/// again: [`Error::Invalid`], [`Error::NotFound`], [`Error::Conflict`], [`Error::Forbidden`],
+/// [`Error::Corrupt`], [`Error::BadUrl`], [`Error::Migration`]). [`Error::is_transient`] says which, so a
+/// caller retries only what a retry can mend.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The database cannot be reached or refused the operation; nothing was committed.
@@ -104,6 +105,9 @@ pub enum Error {
     /// The change clashes with what is stored (a plate or phone taken, a unit that still has vehicles).
     #[error("{0}")]
     Conflict(String),
+    /// The change is not this person's to make alone (separation of duties: approving one's own order).
+    #[error("{0}")]
+    Forbidden(String),
     /// A migration failed; the schema is left at the last good version.
     #[error("migration {version} failed: {reason}")]
     Migration {
@@ -141,6 +145,7 @@ impl Error {
             | Error::Invalid { .. }
             | Error::NotFound(_)
             | Error::Conflict(_)
+            | Error::Forbidden(_)
             | Error::Migration { .. }
             | Error::Corrupt(_) => false,
         }

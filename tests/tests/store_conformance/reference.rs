@@ -1,11 +1,12 @@
 //! The rules' reference data (calendars, geofences, orders, units' working hours, the reference stamp)
 //! and the alert cases, as every backend must store them: the same imports the command line and the API
-//! use, their refusals (which change nothing), and the checks made under lock (names, versions, states).
+//! use, their refusals (which change nothing), and the checks made under lock (names, versions, states,
+//! who may approve an order alone).
 
 use serde_json::json;
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 use tianshu_rules::Geofence;
-use tianshu_rules::orders::{Order, OrderState};
+use tianshu_rules::orders::{Order, OrderState, UnitSettings};
 use tianshu_store::access::{Audit, AuditEntry};
 use tianshu_store::reference::OrderChange;
 use tianshu_store::rules::{CaseFilter, CaseState, DeliveryOutcome, NewCase, NewDelivery, Transition};
@@ -228,8 +229,8 @@ pub async fn order_changes_check_the_state_and_the_version(store: Store) {
     let r = store.rules();
     let now = Timestamp(1_000);
     let order: Order = serde_json::from_str(&order_line("PC-7", "鄂B12345", "requested")).unwrap();
-    let created = r.create_order(&order, now).await.unwrap();
-    let again = r.create_order(&order, now).await;
+    let created = r.create_order(&order, "wang", now).await.unwrap();
+    let again = r.create_order(&order, "wang", now).await;
     assert!(
         matches!(&again, Err(Error::Conflict(m)) if m.contains("already exists")),
         "{again:?}"
@@ -240,14 +241,24 @@ pub async fn order_changes_check_the_state_and_the_version(store: Store) {
         ..order.clone()
     };
     assert!(matches!(
-        r.create_order(&stranger, now).await,
+        r.create_order(&stranger, "wang", now).await,
         Err(Error::Invalid { .. })
     ));
 
+    // Its filer may not approve it (the unit has no settings: a second person is needed).
+    let own = r
+        .change_order_state("PC-7", None, OrderState::Approved, "wang", now)
+        .await;
+    assert!(
+        matches!(&own, Err(Error::Forbidden(m)) if m.contains("filed by wang")),
+        "{own:?}"
+    );
     let approved = r
-        .change_order_state("PC-7", Some(created.updated.0), OrderState::Approved, now)
+        .change_order_state("PC-7", Some(created.updated.0), OrderState::Approved, "li", now)
         .await
         .unwrap();
+    assert_eq!(approved.order.body["filed_by"], "wang");
+    assert_eq!(approved.order.body["approved_by"], "li");
     assert_eq!(
         (approved.before, approved.order.state.as_str()),
         (OrderState::Requested, "approved")
@@ -257,21 +268,21 @@ pub async fn order_changes_check_the_state_and_the_version(store: Store) {
         "every write is a new version"
     );
     let stale = r
-        .change_order_state("PC-7", Some(created.updated.0), OrderState::Cancelled, now)
+        .change_order_state("PC-7", Some(created.updated.0), OrderState::Cancelled, "li", now)
         .await;
     assert!(
         matches!(&stale, Err(Error::Conflict(m)) if m.contains("has changed since version")),
         "{stale:?}"
     );
     let back = r
-        .change_order_state("PC-7", None, OrderState::Requested, now)
+        .change_order_state("PC-7", None, OrderState::Requested, "li", now)
         .await;
     assert!(
         matches!(&back, Err(Error::Conflict(m)) if m.starts_with("order PC-7: ")),
         "{back:?}"
     );
     let missing = r
-        .change_order_state("PC-404", None, OrderState::Approved, now)
+        .change_order_state("PC-404", None, OrderState::Approved, "li", now)
         .await;
     assert!(matches!(missing, Err(Error::NotFound(_))));
     assert_eq!(
@@ -292,7 +303,7 @@ pub async fn order_changes_check_the_state_and_the_version(store: Store) {
             e.detail = format!("{} -> {}", c.before.as_str(), c.order.state);
         },
     };
-    r.change_order_state("PC-7", None, OrderState::Completed, now)
+    r.change_order_state("PC-7", None, OrderState::Completed, "li", now)
         .audited(Some(audit))
         .await
         .unwrap();
@@ -300,6 +311,31 @@ pub async fn order_changes_check_the_state_and_the_version(store: Store) {
     assert_eq!(
         log.last().map(|a| a.entry.detail.as_str()),
         Some("approved -> completed")
+    );
+}
+
+pub async fn unit_settings_let_one_person_file_and_approve(store: Store) {
+    with_registry(&store).await;
+    let r = store.rules();
+    let now = Timestamp(1_000);
+    let car = store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap();
+    assert!(r.unit_settings(car.unit).await.unwrap().second_person_approval);
+    let alone = UnitSettings {
+        second_person_approval: false,
+    };
+    assert_eq!(
+        r.put_unit_settings(car.unit, alone, now).await.unwrap(),
+        (car.unit, alone)
+    );
+    assert_eq!(r.unit_settings(car.unit).await.unwrap(), alone);
+    let missing = r.put_unit_settings(UnitId(404), alone, now).await;
+    assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
+    // Filed approved by one person, in a unit that allows it.
+    let order: Order = serde_json::from_str(&order_line("PC-9", "鄂B12345", "approved")).unwrap();
+    let filed = r.create_order(&order, "wang", now).await.unwrap();
+    assert_eq!(
+        (&filed.state[..], &filed.body["approved_by"]),
+        ("approved", &serde_json::json!("wang"))
     );
 }
 

@@ -6,6 +6,11 @@
 //! the import, and commit with their audit record; each is stamped past the reference stamp, so the
 //! running rules reload them at their next tick and re-evaluate the cases an order approved after the
 //! fact covers. That stamp is also the order's `version`, which a `PATCH` may send back.
+//!
+//! The caller is recorded as the order's filer (`filed_by`) and, when it becomes approved, its approver
+//! (`approved_by`), whatever the body says. Where the car's unit requires a second person (its
+//! `second_person_approval` setting, on by default), approving one's own order, or an order that covers
+//! the past without another filer on record, is refused with 403 naming why (`tianshu_rules::orders`).
 
 use axum::Json;
 use axum::extract::State;
@@ -106,7 +111,7 @@ pub async fn create(
         );
     };
     let rules = caller.state.store().rules();
-    let create = rules.create_order(&order, now());
+    let create = rules.create_order(&order, &caller.who.username, now());
     let row = caller
         .commit("order.create", Some(vehicle.id), String::new(), describe, create)
         .await?;
@@ -146,8 +151,8 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 /// `PATCH /api/orders/{id}`: moves an order through its states. The order is read, checked and written
 /// under a row lock in one transaction with its audit record, so two edits never overwrite each other:
 /// the second sees the first's state (and, when it names the version it started from, is refused with
-/// 409). An order approved after the fact makes the running rules re-evaluate, and withdraw, the cases
-/// it covers.
+/// 409). An approval one person may not make alone is refused with 403. An order approved after the fact
+/// makes the running rules re-evaluate, and withdraw, the cases it covers, naming it and its approver.
 pub async fn update(
     caller: Caller,
     headers: HeaderMap,
@@ -167,7 +172,7 @@ pub async fn update(
         e.detail = format!("order {}: {} -> {}", c.order.id, c.before.as_str(), c.order.state);
     };
     let rules = caller.state.store().rules();
-    let change = rules.change_order_state(&id, version, req.state, now());
+    let change = rules.change_order_state(&id, version, req.state, &caller.who.username, now());
     let changed = caller
         .commit("order.state", Some(vehicle.id), String::new(), describe, change)
         .await?;

@@ -1,5 +1,6 @@
-//! Units: `GET`/`POST /api/units`, `PATCH`/`DELETE /api/units/{id}` (a unit's working hours are
-//! `resources::calendars`).
+//! Units: `GET`/`POST /api/units`, `PATCH`/`DELETE /api/units/{id}`, and a unit's own settings
+//! (`GET`/`PUT /api/units/{id}/settings`: whether its cars' orders need a second person to approve; a unit's
+//! working hours are `resources::calendars`).
 //!
 //! A listing shows the units in the caller's scope. Changes are checked by the store's registry checks
 //! (the ones `tianshu registry import` runs): a bad name or parent is 400 naming the field, a unit that
@@ -10,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tianshu_model::{Unit, UnitId};
+use tianshu_rules::orders::UnitSettings;
 use tianshu_store::access::AuditEntry;
 use tianshu_store::registry_admin::UnitChange;
 
@@ -18,6 +20,7 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::ApiResult;
 use crate::extract::{Body, Path, present};
+use crate::resources::now;
 use crate::scope::Scoped;
 
 /// `GET /api/units`: the units in scope.
@@ -94,4 +97,41 @@ pub async fn delete(caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode
         .commit("unit.delete", None, detail, audit::as_is, delete)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A unit's settings as shown and written: `{"unit": 3, "second_person_approval": true}`.
+fn settings_view(unit: UnitId, settings: UnitSettings) -> serde_json::Value {
+    let mut v = serde_json::json!(settings);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("unit".into(), unit.0.into());
+    }
+    v
+}
+
+/// `GET /api/units/{id}/settings`: the unit's own settings (the defaults when none are stored).
+pub async fn settings(
+    State(state): State<ApiState>,
+    who: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let unit = Scoped::new(&state, &who).await?.unit(UnitId(id)).await?;
+    let settings = state.store().rules().unit_settings(unit.id).await?;
+    Ok(Json(settings_view(unit.id, settings)))
+}
+
+/// `PUT /api/units/{id}/settings`: replaces the unit's settings (a field left out takes its default).
+pub async fn put_settings(
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(req): Body<UnitSettings>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let describe = |(unit, s): &(UnitId, UnitSettings), e: &mut AuditEntry| {
+        e.detail = format!("unit {unit} second_person_approval {}", s.second_person_approval);
+    };
+    let rules = caller.state.store().rules();
+    let put = rules.put_unit_settings(UnitId(id), req, now());
+    let (unit, settings) = caller
+        .commit("unit.settings", None, String::new(), describe, put)
+        .await?;
+    Ok(Json(settings_view(unit, settings)))
 }

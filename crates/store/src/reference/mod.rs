@@ -1,5 +1,5 @@
 //! Reference data for the rules: holiday calendars, geofences, dispatch orders and holiday filings,
-//! units' working hours, and the reference stamp that tells the running rules to reload them.
+//! units' working hours and settings, and the reference stamp that tells the running rules to reload them.
 //!
 //! Written once over [`crate::sql::Tx`], and the one way in for the command line's file imports and the
 //! web API's single records alike: the rules crate's parsers and checks, the registry checks (a plate,
@@ -10,16 +10,17 @@
 //!
 //! Invariants: every write moves the reference stamp (`crate::stamp`); an order's `updated_ms` is the
 //! stamp of the write that stored it, so it grows with every write of that order and serves as its
-//! version; an order's state changes only as [`OrderState::change_to`] allows, checked against the
-//! stored state under a row lock in the transaction that writes it. Writes that take the stamp first
+//! version; an order's state changes only as [`Order::step`] allows (the workflow, and who may approve
+//! alone under the car's unit settings), checked against the stored order under a row lock in the
+//! transaction that writes it. Writes that take the stamp first
 //! (orders) lock nothing before it; the others take it last, after their own locks, as the registry's
 //! writes do, so no two writes wait on each other in opposite orders.
 //!
-//! Schema: migrations 0100-0102 of both backends; reached through [`Store::rules`].
+//! Schema: migrations 0100-0103 of both backends; reached through [`Store::rules`].
 
 use tianshu_model::{Timestamp, UnitId};
 use tianshu_rules::Geofence;
-use tianshu_rules::orders::{Order, OrderState};
+use tianshu_rules::orders::{Order, OrderState, UnitSettings};
 use tianshu_rules::timetable::UnitTimetableBody;
 
 use crate::db::{Change, Db};
@@ -28,8 +29,8 @@ use crate::sql::{Row, work};
 use crate::{Error, Result, Store};
 use write::{
     FENCE_COLS, ORDER_COLS, change_order_state, create_order, delete_fence, delete_timetable,
-    import_timetables, invalid, put_calendar, put_fences, put_orders, put_timetables, to_fence, to_order,
-    write_fence,
+    import_timetables, invalid, put_calendar, put_fences, put_orders, put_timetables, put_unit_settings,
+    settings, to_fence, to_order, write_fence,
 };
 
 mod types;
@@ -81,8 +82,7 @@ impl ReferenceData<'_> {
 
     /// Deletes the geofence `id`; unknown is [`Error::NotFound`].
     pub fn delete_geofence(&self, id: i64, now: Timestamp) -> Change<'_, i64> {
-        let change = work(move |tx| Box::pin(async move { delete_fence(tx, id, now).await }));
-        Change::new(self.db, change)
+        Change::new(self.db, work(move |tx| Box::pin(delete_fence(tx, id, now))))
     }
 
     /// Imports a JSON Lines file of orders and filings, updating those with a known id. Every plate
@@ -106,28 +106,54 @@ impl ReferenceData<'_> {
         self.db.write(change).await
     }
 
-    /// Stores a new order or filing; a known id is [`Error::Conflict`], an invalid order or an
-    /// unregistered plate [`Error::Invalid`].
-    pub fn create_order(&self, order: &Order, now: Timestamp) -> Change<'_, StoredOrder> {
-        let order = order.clone();
-        let change = work(move |tx| Box::pin(async move { create_order(tx, &order, now).await }));
+    /// Stores a new order or filing, filed by `by` ([`Order::file`]); a known id is [`Error::Conflict`], an
+    /// invalid order or an unregistered plate [`Error::Invalid`], one filed approved by a person the car's
+    /// unit wants a second person beside [`Error::Forbidden`].
+    pub fn create_order(&self, order: &Order, by: &str, now: Timestamp) -> Change<'_, StoredOrder> {
+        let (order, by) = (order.clone(), by.to_string());
+        let change = work(move |tx| Box::pin(create_order(tx, order, by, now)));
         Change::new(self.db, change)
     }
 
-    /// Moves the order `id` to state `to`, checked against its stored state under a row lock. With a
-    /// `version` (the `updated` stamp the caller read), an order written since is [`Error::Conflict`];
-    /// a step its state does not allow is [`Error::Conflict`] too.
+    /// Moves the order `id` to state `to` as `by` ([`Order::step`]), checked against its stored state under
+    /// a row lock. With a `version` (the `updated` stamp the caller read), an order written since is
+    /// [`Error::Conflict`]; a step its state does not allow is [`Error::Conflict`] too, an approval the car's
+    /// unit wants a second person for [`Error::Forbidden`].
     pub fn change_order_state(
         &self,
         id: &str,
         version: Option<i64>,
         to: OrderState,
+        by: &str,
         now: Timestamp,
     ) -> Change<'_, OrderChange> {
-        let id = id.to_string();
-        let change =
-            work(move |tx| Box::pin(async move { change_order_state(tx, &id, version, to, now).await }));
+        let (id, by) = (id.to_string(), by.to_string());
+        let change = work(move |tx| Box::pin(change_order_state(tx, id, version, to, by, now)));
         Change::new(self.db, change)
+    }
+
+    /// A unit's settings: the defaults when it has none stored (or there is no such unit).
+    pub async fn unit_settings(&self, unit: UnitId) -> Result<UnitSettings> {
+        let sql = "SELECT body FROM rules_unit_settings WHERE unit_id = $1";
+        settings(
+            self.db
+                .row(sql.into(), vec![unit.0.into()], |r| r.text(0))
+                .await?
+                .as_deref(),
+        )
+    }
+
+    /// Replaces a unit's settings; an unknown unit is [`Error::NotFound`].
+    pub fn put_unit_settings(
+        &self,
+        unit: UnitId,
+        s: UnitSettings,
+        now: Timestamp,
+    ) -> Change<'_, (UnitId, UnitSettings)> {
+        Change::new(
+            self.db,
+            work(move |tx| Box::pin(put_unit_settings(tx, unit, s, now))),
+        )
     }
 
     /// Imports a TOML file of `[[unit_timetables]]` (the shape of `[[rules.unit_timetables]]` in the
@@ -163,8 +189,7 @@ impl ReferenceData<'_> {
 
     /// Deletes the timetable of `unit`; none is [`Error::NotFound`].
     pub fn delete_unit_timetable(&self, unit: UnitId, now: Timestamp) -> Change<'_, UnitId> {
-        let change = work(move |tx| Box::pin(async move { delete_timetable(tx, unit, now).await }));
-        Change::new(self.db, change)
+        Change::new(self.db, work(move |tx| Box::pin(delete_timetable(tx, unit, now))))
     }
 
     /// Every stored calendar year, by year.

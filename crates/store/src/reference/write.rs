@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use serde::Serialize;
 use tianshu_model::{Timestamp, Unit, UnitId};
 use tianshu_rules::calendar::YearCalendar;
-use tianshu_rules::orders::{Order, OrderState};
+use tianshu_rules::orders::{Order, OrderState, UnitSettings};
 use tianshu_rules::timetable::UnitTimetableBody;
+use tianshu_rules::workflow::OrderRefused;
 use tianshu_rules::{Geofence, unit_paths};
 
 use super::types::{
@@ -244,27 +245,23 @@ pub(super) async fn delete_fence(tx: &mut dyn Tx, id: i64, now: Timestamp) -> Re
     Ok(id)
 }
 
-/// Writes an order row, replacing the one with its id.
-pub(super) async fn upsert_order(tx: &mut dyn Tx, o: &StoredOrder) -> Result<()> {
-    tx.execute(
-        "INSERT INTO rules_orders (id, plate, kind, state, start_ms, end_ms, body, updated_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (id) DO UPDATE SET plate = excluded.plate, kind = excluded.kind, \
-           state = excluded.state, start_ms = excluded.start_ms, end_ms = excluded.end_ms, \
-           body = excluded.body, updated_ms = excluded.updated_ms",
-        params![
-            &o.id,
-            &o.plate,
-            &o.kind,
-            &o.state,
-            o.start,
-            o.end,
-            json_text(&o.body)?,
-            o.updated
-        ],
-    )
-    .await
-    .map(drop)
+/// Writes an order row, replacing the one with its id, or with `replace` false only when there is none;
+/// whether it was written.
+pub(super) async fn write_order(tx: &mut dyn Tx, o: &StoredOrder, replace: bool) -> Result<bool> {
+    let on_conflict = if replace {
+        "DO UPDATE SET plate = excluded.plate, kind = excluded.kind, state = excluded.state, \
+         start_ms = excluded.start_ms, end_ms = excluded.end_ms, body = excluded.body, \
+         updated_ms = excluded.updated_ms"
+    } else {
+        "DO NOTHING"
+    };
+    let sql = format!(
+        "INSERT INTO rules_orders ({ORDER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (id) {on_conflict} RETURNING id"
+    );
+    let (body, (start, end, updated)) = (json_text(&o.body)?, (o.start, o.end, o.updated));
+    let params = params![&o.id, &o.plate, &o.kind, &o.state, start, end, body, updated];
+    Ok(tx.opt(&sql, params).await?.is_some())
 }
 
 /// The stored order `id`, locked until the transaction ends.
@@ -308,36 +305,64 @@ pub(super) async fn put_orders(
             None => s.created += 1,
         }
         s.changed_ids.push(o.id.clone());
-        upsert_order(tx, &row).await?;
+        write_order(tx, &row, true).await?;
     }
     Ok(s)
 }
 
-pub(super) async fn create_order(tx: &mut dyn Tx, o: &Order, now: Timestamp) -> Result<StoredOrder> {
+/// The stored settings `body` of a unit, or the defaults.
+pub(super) fn settings(body: Option<&str>) -> Result<UnitSettings> {
+    body.map_or(Ok(UnitSettings::default()), |b| {
+        serde_json::from_str(b).map_err(|e| Error::Corrupt(format!("unit settings: {e}")))
+    })
+}
+
+/// The settings of the unit of the car with `plate`.
+async fn settings_of_car(tx: &mut dyn Tx, plate: &str) -> Result<UnitSettings> {
+    let sql =
+        "SELECT s.body FROM vehicles v JOIN rules_unit_settings s ON s.unit_id = v.unit WHERE v.plate = $1";
+    let row = tx.opt(sql, params![plate]).await?;
+    settings(row.map(|r| r.text(0)).transpose()?.as_deref())
+}
+
+pub(super) async fn put_unit_settings(
+    tx: &mut dyn Tx,
+    unit: UnitId,
+    s: UnitSettings,
+    now: Timestamp,
+) -> Result<(UnitId, UnitSettings)> {
+    lock_unit(tx, unit).await?;
+    tx.execute(
+        "INSERT INTO rules_unit_settings (unit_id, body, updated_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (unit_id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms",
+        params![unit.0, json_text(&to_json(&s)?)?, now],
+    )
+    .await?;
+    next_stamp(tx, now).await?;
+    Ok((unit, s))
+}
+
+pub(super) async fn create_order(
+    tx: &mut dyn Tx,
+    mut o: Order,
+    by: String,
+    now: Timestamp,
+) -> Result<StoredOrder> {
     o.validate().map_err(invalid)?;
-    let row = order_row(o, Timestamp(next_stamp(tx, now).await?))?;
-    if !plates(tx).await?.contains(&row.plate) {
-        return Err(invalid(format!("plate: {:?} is not in the registry", row.plate)));
+    let stamp = Timestamp(next_stamp(tx, now).await?);
+    if !plates(tx).await?.contains(o.plate.trim()) {
+        return Err(invalid(format!(
+            "plate: {:?} is not in the registry",
+            o.plate.trim()
+        )));
     }
-    let inserted = tx
-        .opt(
-            "INSERT INTO rules_orders (id, plate, kind, state, start_ms, end_ms, body, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id",
-            params![
-                &row.id,
-                &row.plate,
-                &row.kind,
-                &row.state,
-                row.start,
-                row.end,
-                json_text(&row.body)?,
-                row.updated
-            ],
-        )
-        .await?;
-    match inserted {
-        Some(_) => Ok(row),
-        None => Err(Error::Conflict(format!(
+    let settings = settings_of_car(tx, o.plate.trim()).await?;
+    o.file(&by, now, settings)
+        .map_err(|e| Error::Forbidden(e.to_string()))?;
+    let row = order_row(&o, stamp)?;
+    match write_order(tx, &row, false).await? {
+        true => Ok(row),
+        false => Err(Error::Conflict(format!(
             "order {:?} already exists; change its state with PATCH",
             o.id
         ))),
@@ -346,11 +371,13 @@ pub(super) async fn create_order(tx: &mut dyn Tx, o: &Order, now: Timestamp) -> 
 
 pub(super) async fn change_order_state(
     tx: &mut dyn Tx,
-    id: &str,
+    id: String,
     version: Option<i64>,
     to: OrderState,
+    by: String,
     now: Timestamp,
 ) -> Result<OrderChange> {
+    let id = id.as_str();
     let stamp = Timestamp(next_stamp(tx, now).await?);
     let stored = locked_order(tx, id)
         .await?
@@ -365,12 +392,13 @@ pub(super) async fn change_order_state(
     }
     let mut order: Order =
         serde_json::from_value(stored.body).map_err(|e| Error::Corrupt(format!("stored order {id}: {e}")))?;
-    let before = order.state;
-    order.state = before
-        .change_to(to)
-        .map_err(|e| Error::Conflict(format!("order {id}: {e}")))?;
+    let settings = settings_of_car(tx, order.plate.trim()).await?;
+    let before = order.step(to, &by, now, settings).map_err(|e| match e {
+        OrderRefused::Transition(e) => Error::Conflict(format!("order {id}: {e}")),
+        OrderRefused::SecondPerson(e) => Error::Forbidden(e.to_string()),
+    })?;
     let row = order_row(&order, stamp)?;
-    upsert_order(tx, &row).await?;
+    write_order(tx, &row, true).await?;
     Ok(OrderChange { before, order: row })
 }
 
