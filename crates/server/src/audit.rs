@@ -22,8 +22,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::Secrets;
-
 /// The `[audit]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,24 +54,23 @@ impl Default for AuditConfig {
 }
 
 impl AuditConfig {
-    /// What `serve` runs the audit log with, the key taken from `secrets`.
-    pub fn options(&self, secrets: &Secrets) -> anyhow::Result<AuditOptions> {
+    /// What `serve` runs the audit log with: the key is the text of the `audit.key` secret, if set.
+    pub fn options(&self, key_text: Option<&str>) -> anyhow::Result<AuditOptions> {
         Ok(AuditOptions {
-            key: key(secrets)?,
+            key: key(key_text)?,
             anchor_file: (!self.anchor_file.is_empty()).then(|| PathBuf::from(&self.anchor_file)),
             anchor_interval: Duration::from_secs(self.anchor_interval_secs.max(1)),
         })
     }
 }
 
-/// The audit key of the loaded secrets (`TIANSHU__AUDIT__KEY` or `[audit] key_file`), if one is set.
-pub fn key(secrets: &Secrets) -> anyhow::Result<Option<AuditKey>> {
-    match &secrets.audit_key {
+/// The audit key whose text is the `audit.key` secret (`TIANSHU__AUDIT__KEY` or `[audit] key_file`),
+/// if one is set.
+pub fn key(text: Option<&str>) -> anyhow::Result<Option<AuditKey>> {
+    match text.map(AuditKey::from_text) {
         None => Ok(None),
-        Some(text) => match AuditKey::from_text(text.expose()) {
-            Ok(key) => Ok(Some(key)),
-            Err(e) => bail!("audit.key: {e}"),
-        },
+        Some(Ok(key)) => Ok(Some(key)),
+        Some(Err(e)) => bail!("audit.key: {e}"),
     }
 }
 

@@ -52,7 +52,7 @@ impl StoreArg {
     pub async fn open_audited(&self, config: Option<&Path>) -> anyhow::Result<(Store, Option<AuditKey>)> {
         let loaded =
             crate::config::load(config, &crate::config::process_env()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let key = crate::audit::key(&loaded.secrets)?;
+        let key = crate::audit::key(loaded.secrets.audit_key.as_ref().map(|k| k.expose()))?;
         Ok((self.open().await?.with_audit_key(key.clone()), key))
     }
 }

@@ -96,7 +96,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .mqtt_password
             .as_ref()
             .map(|s| s.expose().to_string()),
-        audit: cfg.audit.options(&loaded.secrets)?,
+        audit: cfg
+            .audit
+            .options(loaded.secrets.audit_key.as_ref().map(|k| k.expose()))?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
