@@ -7,6 +7,8 @@
 mod points;
 #[path = "store_conformance/reference.rs"]
 mod reference;
+#[path = "store_conformance/storm.rs"]
+mod storm;
 #[path = "store_conformance/writer.rs"]
 mod writer;
 
@@ -21,6 +23,7 @@ use reference::{
     order_changes_check_the_state_and_the_version, orders_are_imported_past_the_stamp_a_reader_saw,
     unit_settings_let_one_person_file_and_approve, unit_timetables_are_replaced_per_unit,
 };
+use storm::a_reconnect_storm_of_lookups_and_registrations_is_coalesced_and_answered_one_by_one;
 use tianshu_model::{
     AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, VehicleClass,
     VehicleId,
@@ -642,6 +645,7 @@ macro_rules! conformance {
                 url
             );
             case!(a_full_writer_queue_is_saturated_until_a_place_frees, url);
+            case!(a_reconnect_storm_of_lookups_and_registrations_is_coalesced_and_answered_one_by_one);
         }
     };
 }

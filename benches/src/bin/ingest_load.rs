@@ -11,6 +11,9 @@
 //!   `tianshu serve` does with `[mqtt.publish] positions = true`), to compare ingest with publishing on and off.
 //! - `ingest_load idle [--connections 19000] [--procs 2]`: authenticated idle connections; prints the
 //!   server's resident memory per connection.
+//! - `ingest_load storm --store URL [--terminals 10000] [--procs 2]`: a reconnect storm into the real store:
+//!   every terminal connects at once, registers (0x0100) and authenticates (0x0102) with the code it got;
+//!   prints the seconds from the first connect to the last 0x8001 answering an authentication.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,8 +25,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tianshu_ingest::{DurableAtOnce, Gateway, GatewayConfig, PointSink, StoreSink};
 use tianshu_jt808::{
-    Authenticate, BasicLocation, FrameDecoder, GeneralAck, Header, Items, LocationReport, Message, Text,
-    encode_message,
+    Authenticate, BasicLocation, FrameDecoder, GeneralAck, Header, Items, LocationReport, Message, Register,
+    Text, encode_message,
 };
 use tianshu_model::{Edition, Phone, Position, StatusFlags, Timestamp, VehicleClass};
 use tianshu_store::{RegistryRecord, Store, StoreConfig};
@@ -64,8 +67,10 @@ fn main() -> Result<()> {
         Some("e2e") => e2e(&args),
         Some("idle") => idle(&args),
         Some("idle-client") => idle_client(&args),
+        Some("storm") => storm(&args),
+        Some("storm-client") => storm_client(&args),
         _ => {
-            eprintln!("usage: ingest_load ack|e2e|idle [options] (see the source's module docs)");
+            eprintln!("usage: ingest_load ack|e2e|idle|storm [options] (see the source's module docs)");
             std::process::exit(2);
         }
     }
@@ -114,6 +119,7 @@ fn serve(args: &[String]) -> Result<()> {
         let config = GatewayConfig {
             max_connections: 19_900,
             max_connections_per_ip: 20_000,
+            max_unauthenticated: 20_000,
             heartbeat_interval_secs: 3_600,
             pre_auth_timeout_secs: 600,
             ..GatewayConfig::default()
@@ -691,6 +697,159 @@ fn idle_client(args: &[String]) -> Result<()> {
         })
         .await?;
         drop(streams);
+        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// storm: every terminal registers and authenticates at once.
+
+fn epoch_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+}
+
+fn storm(args: &[String]) -> Result<()> {
+    let store_url = arg_str(args, "--store").unwrap_or_else(|| scratch_store("storm"));
+    let terminals: u32 = arg(args, "--terminals", 10_000);
+    let procs: u32 = arg(args, "--procs", 2).max(1);
+    let (child, addr) = spawn_server(&store_url, terminals, "durable", None, &[])?;
+    let (pid, cpu0) = (child.id(), cpu_secs(child.id()));
+    let exe = std::env::current_exe()?;
+    let per = terminals.div_ceil(procs);
+    let mut clients = Vec::new();
+    for p in 0..procs {
+        let (from, to) = (p * per, ((p + 1) * per).min(terminals));
+        let (addr, from, to) = (addr.to_string(), from.to_string(), to.to_string());
+        let c = Command::new(&exe)
+            .args(["storm-client", "--addr", &addr, "--from", &from, "--to", &to])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        clients.push(c);
+    }
+    let (mut first, mut last, mut failed) = (u128::MAX, 0u128, 0u64);
+    for c in clients {
+        let out = c.wait_with_output()?;
+        let line = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<u128> = line.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+        let [a, b, n] = f[..] else {
+            return Err(format!("storm client failed: {line}").into());
+        };
+        (first, last, failed) = (first.min(a), last.max(b), failed + n as u64);
+    }
+    let cpu = cpu_secs(pid) - cpu0;
+    println!(
+        "storm: {terminals} terminals registered and authenticated in {:.2} s (first connect to last 0x8001), \
+         {failed} failed; server CPU {cpu:.2} s",
+        (last - first) as f64 / 1000.0
+    );
+    stop_server(child);
+    Ok(())
+}
+
+/// Registers terminal `i` on `stream` and returns the code it was given.
+async fn register(stream: &mut TcpStream, i: u32) -> Result<Vec<u8>> {
+    let mut out = BytesMut::new();
+    let id = format!("L{i:06}");
+    let reg = Register {
+        province_id: 42,
+        city_id: 200,
+        maker_id: Text(b"HSBD1"),
+        model: Text(b"BD-808T"),
+        terminal_id: Text(id.as_bytes()),
+        plate_color: 0,
+        plate: Text(b""),
+    };
+    encode_message(
+        &Header::new(0x0100, phone(i), 0, Edition::V2013),
+        &Message::Register(reg),
+        &mut out,
+    )?;
+    stream.write_all(&out).await?;
+    let mut buf = BytesMut::with_capacity(256);
+    let mut decoder = FrameDecoder::default();
+    loop {
+        if let Some(f) = decoder.decode(&mut buf)? {
+            return match f.message()? {
+                Message::RegisterAck(a) if a.result == 0 => {
+                    Ok(a.auth_code.map(|c| c.as_bytes().to_vec()).unwrap_or_default())
+                }
+                other => Err(format!("terminal {i}: registration answered {other:?}").into()),
+            };
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(format!("terminal {i}: closed during registration").into());
+        }
+    }
+}
+
+/// Authenticates terminal `i` with `code`.
+async fn authenticate_with(stream: &mut TcpStream, i: u32, code: &[u8]) -> Result<()> {
+    let mut out = BytesMut::new();
+    let auth = Authenticate {
+        auth_code: Text(code),
+        imei: None,
+        software_version: None,
+    };
+    encode_message(
+        &Header::new(0x0102, phone(i), 1, Edition::V2013),
+        &Message::Authenticate(auth),
+        &mut out,
+    )?;
+    stream.write_all(&out).await?;
+    let mut buf = BytesMut::with_capacity(256);
+    let mut decoder = FrameDecoder::default();
+    loop {
+        if let Some(f) = decoder.decode(&mut buf)? {
+            return match f.message()? {
+                Message::PlatformAck(GeneralAck { result: 0, .. }) => Ok(()),
+                other => Err(format!("terminal {i}: authentication answered {other:?}").into()),
+            };
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(format!("terminal {i}: closed during authentication").into());
+        }
+    }
+}
+
+/// Prints `FIRST_CONNECT_MS LAST_AUTH_MS FAILED` (milliseconds since the epoch) once every terminal of
+/// `--from..--to` has registered and authenticated, or failed.
+fn storm_client(args: &[String]) -> Result<()> {
+    let addr: SocketAddr = arg_str(args, "--addr").ok_or("--addr")?.parse()?;
+    let (from, to): (u32, u32) = (arg(args, "--from", 0), arg(args, "--to", 0));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let first = epoch_ms();
+        let tasks: Vec<_> = (from..to)
+            .map(|i| {
+                tokio::spawn(async move {
+                    let mut s = TcpStream::connect(addr).await?;
+                    let code = register(&mut s, i).await?;
+                    authenticate_with(&mut s, i, &code).await?;
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>((epoch_ms(), s))
+                })
+            })
+            .collect();
+        let (mut last, mut failed, mut streams) = (first, 0u32, Vec::new());
+        for t in tasks {
+            match t.await? {
+                Ok((at, s)) => {
+                    last = last.max(at);
+                    streams.push(s);
+                }
+                Err(e) => {
+                    failed += 1;
+                    if failed <= 3 {
+                        eprintln!("{e}");
+                    }
+                }
+            }
+        }
+        println!("{first} {last} {failed}");
         Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     })
 }

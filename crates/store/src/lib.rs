@@ -44,6 +44,7 @@ mod record;
 pub mod reference;
 mod registry;
 pub mod registry_admin;
+mod registry_batch;
 mod registry_file;
 pub mod rules;
 mod sql;
@@ -235,6 +236,8 @@ pub struct Store {
     db: db::Db,
     /// The writer's queue and fan-out.
     writer: writer::WriterHandle,
+    /// The registry's coalesced lookups and registration writes.
+    registry_batch: Arc<registry_batch::RegistryBatch>,
 }
 
 /// The default embedded store path when `--store` is omitted (relative to the working directory).
@@ -280,9 +283,11 @@ impl Store {
             BackendKind::Postgres(b) => b.clone(),
         };
         let writer = writer::spawn(backend.clone(), &config.writer);
+        let db = db::Db(kind.clone(), None);
         Ok(Store {
             backend,
-            db: db::Db(kind.clone(), None),
+            registry_batch: Arc::new(registry_batch::RegistryBatch::spawn(&db)),
+            db,
             kind,
             writer,
         })
@@ -348,6 +353,11 @@ impl Store {
     /// The database, for the areas written over [`sql::Tx`].
     pub(crate) fn db(&self) -> &db::Db {
         &self.db
+    }
+
+    /// The registry's coalesced calls.
+    pub(crate) fn registry_batch(&self) -> &registry_batch::RegistryBatch {
+        &self.registry_batch
     }
 
     /// The concrete backend, for areas that implement their own traits on it.

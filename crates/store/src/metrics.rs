@@ -22,6 +22,10 @@ pub(crate) struct Metrics {
     pub(crate) follow_caught_up_points: IntCounter,
     /// Catch-up reads that failed (and were retried).
     pub(crate) follow_read_errors: IntCounter,
+    /// Terminal lookups and registration writes of the registry, and the queries or transactions
+    /// they were coalesced into (see `registry_batch.rs`).
+    pub(crate) registry_calls: IntCounter,
+    pub(crate) registry_batches: IntCounter,
 }
 
 pub(crate) fn metrics() -> &'static Metrics {
@@ -88,6 +92,14 @@ pub(crate) fn metrics() -> &'static Metrics {
             follow_read_errors: counter(
                 "tianshu_store_follow_read_errors_total",
                 "Failed reads of a follower catching up (retried).",
+            ),
+            registry_calls: counter(
+                "tianshu_store_registry_calls_total",
+                "Terminal lookups and registration writes asked of the registry.",
+            ),
+            registry_batches: counter(
+                "tianshu_store_registry_batches_total",
+                "Queries and transactions the registry's lookups and registration writes were coalesced into.",
             ),
         }
     })

@@ -10,7 +10,8 @@
 //! idempotent on (vehicle, time, direction).
 //!
 //! The ingest hot path reads one terminal by phone ([`Store::terminal`]) at every registration and
-//! authentication: one indexed query, nothing else.
+//! authentication, and writes one at every registration: concurrent calls are coalesced into one query
+//! or one transaction (`registry_batch.rs`).
 
 use std::collections::HashMap;
 
@@ -81,6 +82,47 @@ pub(crate) async fn terminal(tx: &mut dyn Tx, phone: Phone) -> Result<Option<Ter
         .as_ref()
         .map(to_terminal)
         .transpose()
+}
+
+/// The terminals of `phones`, in one query: each phone's own terminal, `None`, or its row's error.
+pub(crate) async fn terminals_of(tx: &mut dyn Tx, phones: &[Phone]) -> Result<Vec<Result<Option<Terminal>>>> {
+    let keys: Vec<Value> = phones.iter().map(|p| Value::Text(p.to_string())).collect();
+    let marks: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {TERMINAL_COLS} FROM terminals WHERE phone IN ({})",
+        marks.join(", ")
+    );
+    let rows = tx.query(&sql, &keys).await?;
+    let found: HashMap<String, &Row> = rows.iter().filter_map(|r| Some((r.text(0).ok()?, r))).collect();
+    let of = |k: &Value| match k {
+        Value::Text(k) => found.get(k).map(|r| to_terminal(r)).transpose(),
+        _ => Ok(None),
+    };
+    Ok(keys.iter().map(of).collect())
+}
+
+/// A registration to record (see [`Store::save_registration`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Registration {
+    pub(crate) phone: Phone,
+    pub(crate) edition: Edition,
+    pub(crate) hash: String,
+    pub(crate) imei: Option<String>,
+}
+
+/// Records `regs` inside `tx`, in order: each one's own result (an unknown phone is [`Error::NotFound`]).
+pub(crate) async fn save_registrations(tx: &mut dyn Tx, regs: &[Registration]) -> Result<Vec<Result<()>>> {
+    let sql = "UPDATE terminals SET edition = $2, auth_code_hash = $3, imei = COALESCE($4, imei) \
+               WHERE phone = $1";
+    let mut done = Vec::with_capacity(regs.len());
+    for r in regs {
+        let args = params![r.phone.to_string(), r.edition.as_str(), &r.hash, r.imei.clone()];
+        done.push(match tx.execute(sql, args).await? {
+            0 => Err(Error::NotFound(format!("terminal {}", r.phone))),
+            _ => Ok(()),
+        });
+    }
+    Ok(done)
 }
 
 /// The id an `INSERT ... RETURNING id` (or an upsert) returns.
@@ -196,11 +238,10 @@ impl Store {
         self.db().row(sql, vec![plate.trim().into()], to_vehicle).await
     }
 
-    /// A terminal by phone (one indexed query: the gateway asks at every registration and login).
+    /// A terminal by phone (the gateway asks at every registration and login: concurrent lookups share one
+    /// query).
     pub async fn terminal(&self, phone: Phone) -> Result<Option<Terminal>> {
-        self.db()
-            .read(work(move |tx| Box::pin(terminal(tx, phone))))
-            .await
+        self.registry_batch().terminal(phone).await
     }
 
     /// All terminals, by vehicle.
@@ -210,7 +251,8 @@ impl Store {
     }
 
     /// Records a registration: the edition, the hash of the new auth code and (2019) the IMEI; an
-    /// unknown phone is [`Error::NotFound`].
+    /// unknown phone is [`Error::NotFound`]. Concurrent registrations share one transaction; each
+    /// resolves once its own is durable.
     pub async fn save_registration(
         &self,
         phone: Phone,
@@ -218,13 +260,9 @@ impl Store {
         auth_code_hash: &str,
         imei: Option<&str>,
     ) -> Result<()> {
-        let sql = "UPDATE terminals SET edition = $2, auth_code_hash = $3, imei = COALESCE($4, imei) \
-                   WHERE phone = $1";
-        let args = params![phone.to_string(), edition.as_str(), auth_code_hash, imei].to_vec();
-        match self.db().execute(sql, args).await? {
-            0 => Err(Error::NotFound(format!("terminal {phone}"))),
-            _ => Ok(()),
-        }
+        self.registry_batch()
+            .save(phone, edition, auth_code_hash, imei)
+            .await
     }
 
     /// Records the steady clock offset found in a terminal's live fixes at `at` (see
