@@ -47,11 +47,13 @@ fn world(vehicles: usize) -> (Reference, Vec<Vehicle>) {
             id: UnitId(1),
             name: "黄石市".into(),
             parent: None,
+            reregistration_approval: false,
         },
         Unit {
             id: UnitId(2),
             name: "市委办公室".into(),
             parent: Some(UnitId(1)),
+            reregistration_approval: false,
         },
     ];
     let mut rng = Lcg(7);

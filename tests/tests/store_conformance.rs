@@ -7,6 +7,8 @@
 mod points;
 #[path = "store_conformance/reference.rs"]
 mod reference;
+#[path = "store_conformance/reregistration.rs"]
+mod reregistration;
 #[path = "store_conformance/storm.rs"]
 mod storm;
 #[path = "store_conformance/writer.rs"]
@@ -23,6 +25,7 @@ use reference::{
     order_changes_check_the_state_and_the_version, orders_are_imported_past_the_stamp_a_reader_saw,
     unit_settings_let_one_person_file_and_approve, unit_timetables_are_replaced_per_unit,
 };
+use reregistration::a_reregistration_waits_beside_the_code_until_settled_or_decided;
 use storm::a_reconnect_storm_of_lookups_and_registrations_is_coalesced_and_answered_one_by_one;
 use tianshu_model::{
     AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, VehicleClass,
@@ -625,6 +628,7 @@ macro_rules! conformance {
             case!(a_bad_import_changes_nothing);
             case!(driver_events_round_trip);
             case!(registry_edits_keep_paths_and_refuse_clashes);
+            case!(a_reregistration_waits_beside_the_code_until_settled_or_decided);
             case!(an_audited_edit_commits_its_record_and_a_refused_one_none);
             case!(an_impossible_fix_time_fails_only_its_own_append);
             case!(calendars_are_replaced_by_year);

@@ -45,6 +45,46 @@ impl Role {
     }
 }
 
+impl Role {
+    /// Whether this role sees terminals' phone numbers and terminal ids in full. Whoever knows both can
+    /// register as the terminal, so only administrators (who provision them) do; every other role sees
+    /// them masked ([`mask_identity`]), under the same field names.
+    pub const fn sees_terminal_identity(self) -> bool {
+        matches!(self, Role::Administrator)
+    }
+}
+
+/// A phone number or terminal id as a role that may not see it is shown: its first `keep_head` and last
+/// `keep_tail` characters, the rest starred, the length kept (`139******01`). Short values are starred
+/// whole, so that masking never shows most of a value.
+pub fn mask_identity(value: &str, keep_head: usize, keep_tail: usize) -> String {
+    let n = value.chars().count();
+    if n <= 2 * (keep_head + keep_tail) {
+        return "*".repeat(n);
+    }
+    value
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < keep_head || i >= n - keep_tail {
+                c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+/// A phone number as [`mask_identity`] shows it: the carrier prefix and the last two digits.
+pub fn mask_phone(phone: &str) -> String {
+    mask_identity(phone, 3, 2)
+}
+
+/// A terminal id as [`mask_identity`] shows it: its first and last characters.
+pub fn mask_terminal_id(id: &str) -> String {
+    mask_identity(id, 1, 1)
+}
+
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -127,4 +167,22 @@ pub struct SessionUser {
 /// The hash under which a session token is stored: hex SHA-256 of the token's text.
 pub fn session_token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_are_masked_for_every_role_but_the_administrator() {
+        assert_eq!(mask_phone("13900000001"), "139******01");
+        assert_eq!(mask_terminal_id("T000001"), "T*****1");
+        assert_eq!(mask_phone("1234"), "****", "too short to show any of it");
+        assert_eq!(mask_terminal_id(""), "");
+        let full: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.sees_terminal_identity())
+            .collect();
+        assert_eq!(full, [Role::Administrator]);
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Phone, UnitId, VehicleId};
+use crate::{Phone, Timestamp, UnitId, VehicleId};
 
 /// The JT/T 808 edition a terminal speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -114,6 +114,10 @@ pub struct Unit {
     pub name: String,
     /// Parent unit, `None` for a root.
     pub parent: Option<UnitId>,
+    /// Whether a re-registration of a terminal of this unit's cars (or of its sub-units' cars) that the
+    /// terminal cannot prove waits for an administrator's approval ([`PendingState::AwaitingApproval`]).
+    #[serde(default)]
+    pub reregistration_approval: bool,
 }
 
 /// A vehicle.
@@ -151,4 +155,151 @@ pub struct Terminal {
     /// The steady clock offset last found in its live fixes (before any correction), and when.
     #[serde(default)]
     pub clock_found: Option<(i32, crate::Timestamp)>,
+    /// The code of a re-registration, waiting beside the current one until it is used.
+    #[serde(default)]
+    pub pending: Option<PendingRegistration>,
+    /// How many times it registered again while holding a code.
+    #[serde(default)]
+    pub reregistrations: u32,
+    /// When it last did.
+    #[serde(default)]
+    pub last_reregistered: Option<Timestamp>,
+}
+
+/// A code issued to a terminal that already held one (it registered again). It is kept beside the current
+/// code, which stays valid, until a terminal authenticates with it and proves to be the same terminal;
+/// only then does it replace the current code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRegistration {
+    /// Hash of the new code (never the code).
+    pub code_hash: String,
+    /// The edition the registration came in, recorded once the code is used.
+    pub edition: Edition,
+    /// When it registered.
+    pub since: Timestamp,
+    /// The address it registered from.
+    pub address: String,
+    /// What the code still needs before it is used.
+    pub state: PendingState,
+}
+
+/// What a re-registration's code needs before it replaces the current code. A terminal with an IMEI on
+/// record must also send that IMEI when it uses the code, whatever the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingState {
+    /// Nothing showed it is the same terminal (no IMEI on record, not from the address of its session
+    /// online at the time): its use is allowed, counted and raises an alert case.
+    Unproven,
+    /// It came from the address of the terminal's session online at the time (a terminal that registers
+    /// on every connect while its stale session lingers).
+    SameAddress,
+    /// Its unit requires approval and nothing proves it: the code does not authenticate until an
+    /// administrator approves it.
+    AwaitingApproval,
+    /// An administrator approved it.
+    Approved,
+}
+
+impl PendingState {
+    /// The state of a re-registration: `imei_recorded` (its use will be checked against the IMEI),
+    /// `same_address` (from the address of the session online now), `approval_required` (its unit's).
+    pub const fn at_registration(imei_recorded: bool, same_address: bool, approval_required: bool) -> Self {
+        if same_address {
+            PendingState::SameAddress
+        } else if approval_required && !imei_recorded {
+            PendingState::AwaitingApproval
+        } else {
+            PendingState::Unproven
+        }
+    }
+
+    /// The id used in the API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PendingState::Unproven => "unproven",
+            PendingState::SameAddress => "same_address",
+            PendingState::AwaitingApproval => "awaiting_approval",
+            PendingState::Approved => "approved",
+        }
+    }
+}
+
+/// A re-registration to record: the new code's hash and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reregistration {
+    /// Hash of the new code.
+    pub code_hash: String,
+    /// The edition it registered in.
+    pub edition: Edition,
+    /// The address it registered from.
+    pub address: String,
+    /// Whether that is the address of the terminal's session online now.
+    pub same_address: bool,
+}
+
+/// A recorded re-registration: its pending code's state and how often the terminal registered again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reregistered {
+    /// The pending code's state ([`PendingState::at_registration`]).
+    pub state: PendingState,
+    /// How many times the terminal registered again, this one included.
+    pub reregistrations: u32,
+}
+
+impl PendingRegistration {
+    /// What an administrator's decision leaves: approving lets a code awaiting approval authenticate,
+    /// rejecting drops any pending code. `Err` says why the decision does not apply.
+    pub fn decide(pending: Option<&Self>, approve: bool) -> Result<Option<Self>, String> {
+        match pending {
+            None => Err("the terminal has no re-registration pending".into()),
+            Some(p) if approve && p.state != PendingState::AwaitingApproval => Err(format!(
+                "the pending re-registration is {}, not awaiting approval",
+                p.state.as_str()
+            )),
+            Some(p) if approve => Ok(Some(PendingRegistration {
+                state: PendingState::Approved,
+                ..p.clone()
+            })),
+            Some(_) => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reregistration_from_the_live_address_is_proven_else_it_waits_only_where_required() {
+        use PendingState::*;
+        assert_eq!(PendingState::at_registration(false, true, true), SameAddress);
+        assert_eq!(
+            PendingState::at_registration(false, false, true),
+            AwaitingApproval
+        );
+        assert_eq!(PendingState::at_registration(false, false, false), Unproven);
+        // An IMEI on record is checked when the code is used: no approval needed.
+        assert_eq!(PendingState::at_registration(true, false, true), Unproven);
+    }
+
+    #[test]
+    fn only_a_code_awaiting_approval_is_approved_and_any_is_rejected() {
+        let p = PendingRegistration {
+            code_hash: "sha256:x".into(),
+            edition: Edition::V2013,
+            since: Timestamp(1),
+            address: "10.0.0.1".into(),
+            state: PendingState::AwaitingApproval,
+        };
+        let approved = PendingRegistration::decide(Some(&p), true).unwrap_or_default();
+        assert_eq!(approved.map(|a| a.state), Some(PendingState::Approved));
+        assert_eq!(PendingRegistration::decide(Some(&p), false), Ok(None));
+        let unproven = PendingRegistration {
+            state: PendingState::Unproven,
+            ..p
+        };
+        assert!(PendingRegistration::decide(Some(&unproven), true).is_err());
+        assert!(PendingRegistration::decide(None, false).is_err());
+    }
 }

@@ -60,6 +60,9 @@ pub struct UnitChange {
     pub name: Option<String>,
     /// New parent (`Some(None)`: make it a root).
     pub parent: Option<Option<UnitId>>,
+    /// Whether re-registrations of its cars' terminals that cannot be proven wait for approval.
+    #[serde(default)]
+    pub reregistration_approval: Option<bool>,
 }
 
 /// Changes to a vehicle; `None` leaves a field as it is.

@@ -14,8 +14,8 @@
 //! covers with a reason.
 //!
 //! The crate also holds the other decisions that need no I/O: which steps move an alert case or an
-//! order from one state to another ([`workflow`]), and the stops, trips and simplified line of a
-//! track ([`track`]).
+//! order from one state to another ([`workflow`]), the stops, trips and simplified line of a
+//! track ([`track`]), and the cases the gateway raises about a terminal ([`terminal_case`]).
 #![deny(missing_docs)]
 
 pub mod calendar;
@@ -27,6 +27,7 @@ pub mod geo;
 pub mod orders;
 mod reference;
 mod rules;
+pub mod terminal_case;
 mod text;
 pub mod timetable;
 pub mod track;

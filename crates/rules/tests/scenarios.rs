@@ -26,11 +26,13 @@ fn units() -> Vec<Unit> {
             id: UnitId(1),
             name: "黄石市".into(),
             parent: None,
+            reregistration_approval: false,
         },
         Unit {
             id: UnitId(2),
             name: "市委办公室".into(),
             parent: Some(UnitId(1)),
+            reregistration_approval: false,
         },
     ]
 }

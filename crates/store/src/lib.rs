@@ -63,6 +63,7 @@ pub use follow::{Cursor, Followed};
 pub use migrate::Migration;
 pub use registry::{DriverEvent, ImportSummary, RegistryRecord};
 pub use registry_file::{parse_registry_csv, parse_registry_json};
+pub use tianshu_model::{Reregistered, Reregistration};
 pub use writer::{Subscription, WriterConfig};
 
 /// Points newly stored by one commit, in the order they were appended.

@@ -12,14 +12,22 @@
 //! The ingest hot path reads one terminal by phone ([`Store::terminal`]) at every registration and
 //! authentication, and writes one at every registration: concurrent calls are coalesced into one query
 //! or one transaction (`registry_batch.rs`).
+//!
+//! A terminal that registers again while holding a code gets a pending code ([`Store::reregister`])
+//! beside the current one; using it settles it ([`Store::settle_pending`]): promoted to the current code,
+//! or dropped. Both compare the pending code as read, so a newer registration is never overwritten.
 
 use std::collections::HashMap;
 
-use tianshu_model::{Edition, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{
+    Edition, PendingRegistration, PendingState, Phone, Reregistered, Reregistration, Terminal, Timestamp,
+    Unit, UnitId, Vehicle, VehicleClass, VehicleId,
+};
 
 pub use tianshu_model::registry_file::{DriverEvent, ImportSummary, RegistryRecord};
 
 use crate::registry_file::{unit_path_segments, validate_records};
+use crate::rules::parse_json;
 use crate::sql::{Row, Tx, Value, params, work};
 use crate::{Error, Result, Store, parse_stored_phone};
 
@@ -30,13 +38,18 @@ pub(crate) const REGISTRY_LOCK_KEY: i64 = 0x7473_7265_6761_646d;
 
 const VEHICLE_COLS: &str = "id, plate, unit, class";
 pub(crate) const TERMINAL_COLS: &str = "phone, terminal_id, edition, auth_code_hash, imei, vehicle, \
-                                         clock_offset_secs, clock_found_offset_secs, clock_found_at";
+                                         clock_offset_secs, clock_found_offset_secs, clock_found_at, pending_registration, reregistrations, \
+                                         last_reregistered_ms";
 
-fn to_unit(r: &Row) -> Result<Unit> {
+/// Every unit, by id; read with [`to_unit`].
+pub(crate) const UNITS_SQL: &str = "SELECT id, name, parent, reregistration_approval FROM units ORDER BY id";
+
+pub(crate) fn to_unit(r: &Row) -> Result<Unit> {
     Ok(Unit {
         id: UnitId(r.int(0)?),
         name: r.text(1)?,
         parent: r.opt_int(2)?.map(UnitId),
+        reregistration_approval: r.bool(3)?,
     })
 }
 
@@ -71,6 +84,58 @@ pub(crate) fn to_terminal(r: &Row) -> Result<Terminal> {
             (Some(secs), Some(at)) => Some((secs as i32, Timestamp(at))),
             _ => None,
         },
+        pending: r.opt_text(9)?.as_deref().map(parse_json).transpose()?,
+        reregistrations: u32::try_from(r.int(10)?).unwrap_or(u32::MAX),
+        last_reregistered: r.opt_int(11)?.map(Timestamp),
+    })
+}
+
+/// A pending registration as stored (and compared: the same value always writes the same text).
+pub(crate) fn pending_json(p: Option<&PendingRegistration>) -> Option<String> {
+    p.and_then(|p| serde_json::to_string(p).ok())
+}
+
+/// Whether the unit of the car `phone` is fitted to, or a unit above it, requires approval of
+/// re-registrations.
+async fn approval_required(tx: &mut dyn Tx, phone: Phone) -> Result<bool> {
+    let sql = "SELECT COUNT(*) FROM terminals t JOIN vehicles v ON v.id = t.vehicle JOIN units u ON u.id = v.unit \
+               JOIN units a ON a.reregistration_approval AND (a.path = u.path \
+               OR substr(u.path, 1, length(a.path) + 1) = a.path || '/') WHERE t.phone = $1";
+    Ok(tx
+        .opt(sql, params![phone.to_string()])
+        .await?
+        .map_or(Ok(0), |r| r.int(0))?
+        > 0)
+}
+
+async fn reregister(
+    tx: &mut dyn Tx,
+    phone: Phone,
+    r: Reregistration,
+    now: Timestamp,
+) -> Result<Reregistered> {
+    let t = terminal(tx, phone)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("terminal {phone}")))?;
+    let required = approval_required(tx, phone).await?;
+    let state = PendingState::at_registration(t.imei.is_some(), r.same_address, required);
+    let pending = PendingRegistration {
+        code_hash: r.code_hash,
+        edition: r.edition,
+        since: now,
+        address: r.address,
+        state,
+    };
+    tx.execute(
+        "UPDATE terminals SET pending_registration = $2, reregistrations = reregistrations + 1, \
+         last_reregistered_ms = $3 WHERE phone = $1",
+        params![phone.to_string(), pending_json(Some(&pending)), now],
+    )
+    .await?;
+    let reregistrations = t.reregistrations.saturating_add(1);
+    Ok(Reregistered {
+        state,
+        reregistrations,
     })
 }
 
@@ -222,14 +287,19 @@ impl Store {
 
     /// All units.
     pub async fn units(&self) -> Result<Vec<Unit>> {
-        let sql = "SELECT id, name, parent FROM units ORDER BY id";
-        self.db().rows(sql.into(), Vec::new(), to_unit).await
+        self.db().rows(UNITS_SQL.into(), Vec::new(), to_unit).await
     }
 
     /// All vehicles.
     pub async fn vehicles(&self) -> Result<Vec<Vehicle>> {
         let sql = format!("SELECT {VEHICLE_COLS} FROM vehicles ORDER BY id");
         self.db().rows(sql, Vec::new(), to_vehicle).await
+    }
+
+    /// A vehicle by id.
+    pub async fn vehicle(&self, id: VehicleId) -> Result<Option<Vehicle>> {
+        let sql = format!("SELECT {VEHICLE_COLS} FROM vehicles WHERE id = $1");
+        self.db().row(sql, vec![id.0.into()], to_vehicle).await
     }
 
     /// A vehicle by plate.
@@ -271,6 +341,41 @@ impl Store {
         let sql = "UPDATE terminals SET clock_found_offset_secs = $2, clock_found_at = $3 WHERE phone = $1";
         let args = params![phone.to_string(), offset_secs, at].to_vec();
         self.db().execute(sql, args).await.map(drop)
+    }
+
+    /// Records that a terminal holding a code registered again: the new code waits beside the current one
+    /// (replacing an older pending one) in the state its unit and proof give it, and the terminal's count
+    /// of re-registrations moves on. An unknown phone is [`Error::NotFound`].
+    pub async fn reregister(&self, phone: Phone, r: &Reregistration, now: Timestamp) -> Result<Reregistered> {
+        let r = r.clone();
+        self.db()
+            .write(work(move |tx| Box::pin(reregister(tx, phone, r, now))))
+            .await
+    }
+
+    /// Settles the pending code `seen` (as read): `promote` makes it the current code (with its edition, and
+    /// `imei` recorded when none was), else it is dropped. `false` when the terminal no longer holds it (a
+    /// newer registration replaced it meanwhile): nothing changed.
+    pub async fn settle_pending(
+        &self,
+        phone: Phone,
+        seen: &PendingRegistration,
+        promote: bool,
+        imei: Option<&str>,
+    ) -> Result<bool> {
+        let sql = "UPDATE terminals SET auth_code_hash = CASE WHEN $3 THEN $4 ELSE auth_code_hash END, \
+                   edition = CASE WHEN $3 THEN $5 ELSE edition END, \
+                   imei = CASE WHEN $3 THEN COALESCE($6, imei) ELSE imei END, pending_registration = NULL \
+                   WHERE phone = $1 AND pending_registration = $2";
+        let args = params![
+            phone.to_string(),
+            pending_json(Some(seen)),
+            promote,
+            &seen.code_hash,
+            seen.edition.as_str(),
+            imei
+        ];
+        Ok(self.db().execute(sql, args.to_vec()).await? > 0)
     }
 
     /// Stores a driver sign-in or sign-out (idempotent on vehicle, time and direction).

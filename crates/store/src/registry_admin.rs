@@ -7,7 +7,8 @@
 //! the tree, so renaming or moving a unit rewrites the paths of its whole subtree in the same
 //! transaction, and a unit can never be moved below itself. A unit with vehicles, sub-units or users
 //! cannot be deleted, nor a vehicle with a bound terminal or a stored track (its history must stay
-//! replayable). Rebinding a terminal clears its auth code, so it must register again. Every change
+//! replayable). Rebinding a terminal clears its auth code (and a pending one), so it must register again.
+//! An administrator approves or rejects a terminal's pending re-registration here too. Every change
 //! of a unit or a vehicle moves the rules' reference stamp ([`crate::stamp`]) in its own transaction,
 //! so running rules pick up a car's new unit or class.
 //!
@@ -20,10 +21,12 @@
 use tianshu_model::clock::check_clock_offset;
 pub use tianshu_model::registry_file::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
 use tianshu_model::registry_file::{below, child_path};
-use tianshu_model::{Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{
+    PendingRegistration, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId,
+};
 
 use crate::db::{Change, Db};
-use crate::registry::{REGISTRY_LOCK_KEY, parse_class, returned_id, terminal};
+use crate::registry::{REGISTRY_LOCK_KEY, parse_class, pending_json, returned_id, terminal};
 use crate::registry_file::{check_plate, check_terminal_id, check_unit_name};
 use crate::sql::{Tx, params, work};
 use crate::stamp::next_stamp;
@@ -146,6 +149,7 @@ async fn create_unit(tx: &mut dyn Tx, name: String, parent: Option<UnitId>) -> R
         id: UnitId(id),
         name,
         parent,
+        reregistration_approval: false,
     })
 }
 
@@ -212,13 +216,17 @@ async fn update_unit(tx: &mut dyn Tx, id: UnitId, change: UnitChange) -> Result<
     if path != old_path {
         move_subtree(tx, &old_path, &path).await?;
     }
-    tx.execute(
-        "UPDATE units SET name = $2, parent = $3 WHERE id = $1",
-        params![id.0, &name, parent.map(|p| p.0)],
-    )
-    .await?;
+    let sql = "UPDATE units SET name = $2, parent = $3, reregistration_approval = \
+               COALESCE($4, reregistration_approval) WHERE id = $1 RETURNING reregistration_approval";
+    let approval = params![id.0, &name, parent.map(|p| p.0), change.reregistration_approval];
+    let reregistration_approval = tx.opt(sql, approval).await?.map_or(Ok(false), |r| r.bool(0))?;
     next_stamp(tx, now()).await?;
-    Ok(Unit { id, name, parent })
+    Ok(Unit {
+        id,
+        name,
+        parent,
+        reregistration_approval,
+    })
 }
 
 async fn delete_unit(tx: &mut dyn Tx, id: UnitId) -> Result<()> {
@@ -362,8 +370,8 @@ async fn update_terminal(tx: &mut dyn Tx, phone: Phone, change: TerminalChange) 
     check_clock_offset(clock_offset).map_err(invalid)?;
     tx.execute(
         "UPDATE terminals SET terminal_id = $2, vehicle = $3, \
-         auth_code_hash = CASE WHEN $4 THEN NULL ELSE auth_code_hash END, clock_offset_secs = $5 \
-         WHERE phone = $1",
+         auth_code_hash = CASE WHEN $4 THEN NULL ELSE auth_code_hash END, clock_offset_secs = $5, \
+         pending_registration = CASE WHEN $4 THEN NULL ELSE pending_registration END WHERE phone = $1",
         params![
             phone.to_string(),
             new_id.unwrap_or(before.terminal_id),
@@ -373,6 +381,31 @@ async fn update_terminal(tx: &mut dyn Tx, phone: Phone, change: TerminalChange) 
         ],
     )
     .await?;
+    terminal_after(tx, phone).await
+}
+
+/// An administrator's decision on a terminal's pending re-registration: approved (its code may then
+/// authenticate) or rejected (dropped); see [`PendingRegistration::decide`].
+async fn decide_reregistration(tx: &mut dyn Tx, phone: Phone, approve: bool) -> Result<Terminal> {
+    begin(tx).await?;
+    let before = terminal_after(tx, phone).await?;
+    let after = PendingRegistration::decide(before.pending.as_ref(), approve).map_err(Error::Conflict)?;
+    // Compared with the pending code as read: the gateway writes without the registry lock.
+    let changed = tx
+        .execute(
+            "UPDATE terminals SET pending_registration = $3 WHERE phone = $1 AND pending_registration = $2",
+            params![
+                phone.to_string(),
+                pending_json(before.pending.as_ref()),
+                pending_json(after.as_ref())
+            ],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(Error::Conflict(format!(
+            "terminal {phone} registered again meanwhile; decide on the new registration"
+        )));
+    }
     terminal_after(tx, phone).await
 }
 
@@ -462,6 +495,16 @@ impl<'a> RegistryAdmin<'a> {
         Change::new(
             self.db,
             work(move |tx| Box::pin(update_terminal(tx, phone, change))),
+        )
+    }
+
+    /// Approves (`approve`) or rejects a terminal's re-registration: approving lets a code awaiting
+    /// approval authenticate, rejecting drops the pending code. No such re-registration is
+    /// [`Error::Conflict`].
+    pub fn decide_reregistration(&self, phone: Phone, approve: bool) -> Change<'a, Terminal> {
+        Change::new(
+            self.db,
+            work(move |tx| Box::pin(decide_reregistration(tx, phone, approve))),
         )
     }
 

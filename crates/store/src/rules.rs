@@ -27,7 +27,7 @@ pub(crate) fn wrong_state(id: i64, state: &str, t: &Transition) -> Error {
 }
 
 /// Reads a stored JSON document.
-pub(crate) fn parse_json(s: &str) -> Result<serde_json::Value> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
 }
 

@@ -42,10 +42,11 @@ pub struct NewUnit {
 /// The audit detail of a unit as created or changed.
 fn describe(unit: &Unit, e: &mut AuditEntry) {
     e.detail = format!(
-        "unit {} {:?} parent {:?}",
+        "unit {} {:?} parent {:?} reregistration_approval {}",
         unit.id,
         unit.name,
-        unit.parent.map(|p| p.0)
+        unit.parent.map(|p| p.0),
+        unit.reregistration_approval
     );
 }
 
@@ -68,9 +69,13 @@ pub struct UnitPatch {
     /// New parent; `null` makes it a root.
     #[serde(default, deserialize_with = "present")]
     pub parent: Option<Option<i64>>,
+    /// Whether re-registrations of its (and its sub-units') cars' terminals that the terminal cannot prove
+    /// wait for an administrator's approval.
+    pub reregistration_approval: Option<bool>,
 }
 
-/// `PATCH /api/units/{id}`: renames or moves a unit (with its subtree; depots of the subtree follow).
+/// `PATCH /api/units/{id}`: renames or moves a unit (with its subtree; depots of the subtree follow), or
+/// requires (or no longer requires) approval of its cars' terminals' unproven re-registrations.
 pub async fn update(
     caller: Caller,
     Path(id): Path<i64>,
@@ -79,6 +84,7 @@ pub async fn update(
     let change = UnitChange {
         name: req.name,
         parent: req.parent.map(|p| p.map(UnitId)),
+        reregistration_approval: req.reregistration_approval,
     };
     let registry = caller.state.store().registry_admin();
     let update = registry.update_unit(UnitId(id), &change);

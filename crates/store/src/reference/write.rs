@@ -15,6 +15,7 @@ use super::types::{
     CalendarWrite, FenceWrite, OrderChange, OrderImportSummary, StoredFence, StoredOrder,
     StoredUnitTimetable, TimetableWrite,
 };
+use crate::registry::{UNITS_SQL, to_unit};
 use crate::rules::parse_json;
 use crate::sql::{Row, Tx, params};
 use crate::stamp::next_stamp;
@@ -103,16 +104,8 @@ pub(super) fn fence_row(f: &Geofence, now: Timestamp) -> Result<StoredFence> {
 
 /// Every unit of the registry (for their paths).
 pub(super) async fn units(tx: &mut dyn Tx) -> Result<Vec<Unit>> {
-    let rows = tx.query("SELECT id, name, parent FROM units", &[]).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Unit {
-                id: UnitId(r.int(0)?),
-                name: r.text(1)?,
-                parent: r.opt_int(2)?.map(UnitId),
-            })
-        })
-        .collect()
+    let rows = tx.query(UNITS_SQL, &[]).await?;
+    rows.iter().map(to_unit).collect()
 }
 
 /// Every registered plate.
