@@ -264,6 +264,18 @@ impl Terminal {
         self.ack_of(serial, Duration::from_secs(10)).await
     }
 
+    /// Authenticates with `code` and (2019 layout) `imei`; returns the 0x8001 result, or `None` when no
+    /// answer came.
+    pub async fn authenticate_with(&mut self, code: &str, imei: Option<&str>) -> Option<u8> {
+        let auth = Authenticate {
+            imei: imei.map(|i| Text(i.as_bytes())),
+            software_version: imei.map(|_| Text(b"TEST-1.0")),
+            ..authentication(code)
+        };
+        let serial = self.send(&Message::Authenticate(auth)).await;
+        self.ack_of(serial, Duration::from_secs(10)).await
+    }
+
     /// Registers and authenticates; panics unless both succeed. Returns the code.
     pub async fn login(&mut self, i: u32) -> String {
         let (result, code) = self.register(i).await;

@@ -103,13 +103,13 @@ impl Routing {
 
     /// The notice for a case event.
     pub fn notice(&self, case: &AlertCase, event: &str, levels: u32, note: Option<String>) -> Notice {
-        let rule = tianshu_rules::RuleId::parse(&case.rule);
+        let titles = tianshu_rules::terminal_case::case_titles(&case.rule);
         Notice {
             event: event.to_string(),
             case_id: case.id,
             rule: case.rule.clone(),
-            title: rule.map_or(case.rule.as_str(), |r| r.title_en()).to_string(),
-            title_zh: rule.map_or(case.rule.as_str(), |r| r.title_zh()).to_string(),
+            title: titles.map_or(case.rule.as_str(), |t| t.0).to_string(),
+            title_zh: titles.map_or(case.rule.as_str(), |t| t.1).to_string(),
             severity: case.severity.clone(),
             state: case.state.as_str().to_string(),
             vehicle: case.vehicle,

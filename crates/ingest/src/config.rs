@@ -52,8 +52,13 @@ pub struct GatewayConfig {
     /// The window over which failed authentications are counted.
     pub auth_failure_window_secs: u64,
     /// Whether a provisioned terminal that already holds an auth code may register again (after a factory
-    /// reset it has lost its code) while it is not online; when online, re-registration is refused with
-    /// result 3 so a spoofer cannot take over a car that is connected.
+    /// reset it has lost its code; some firmwares register on every connect). Its new code waits beside the
+    /// current one, which stays valid until a terminal uses the new one and proves to be the same (the IMEI
+    /// on record, the address of its live session, or an administrator's approval where its unit requires
+    /// one; without proof it is allowed, counted and alerted). While it is online, a registration from
+    /// another address that no IMEI on record can check is refused with result 3, so a connected car cannot
+    /// be taken over. `false`: every re-registration is refused with result 3 (an administrator resets the
+    /// code).
     pub reregister_when_offline: bool,
     /// How long the parts of a subpackaged message may take to arrive before the missing ones are requested
     /// with 0x8003.

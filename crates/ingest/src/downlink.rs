@@ -10,6 +10,7 @@
 //! after it authenticated, and the old session is told to close.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -275,6 +276,9 @@ impl Mailbox {
 pub struct SessionHandle {
     /// Distinguishes this connection from an older or newer one of the same phone.
     pub generation: u64,
+    /// The address it came from: a registration from the same address is the same terminal reconnecting
+    /// while this session lingers.
+    pub peer: IpAddr,
     /// The session's inbox.
     pub mailbox: Arc<Mailbox>,
 }
@@ -323,6 +327,12 @@ impl Online {
         if let Some(mailbox) = self.mailbox_of(phone) {
             mailbox.change();
         }
+    }
+
+    /// The address of the authenticated session of `phone` here.
+    pub fn address_of(&self, phone: Phone) -> Option<IpAddr> {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.get(&phone).map(|h| h.peer)
     }
 
     /// Whether `phone` has an authenticated session here.
@@ -481,6 +491,7 @@ mod tests {
         let mailbox = Arc::new(Mailbox::default());
         let h = SessionHandle {
             generation: online.next_generation(),
+            peer: IpAddr::from([127, 0, 0, 1]),
             mailbox: mailbox.clone(),
         };
         (h, mailbox)

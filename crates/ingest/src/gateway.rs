@@ -1,7 +1,7 @@
 //! What every session of a gateway shares: the settings, the registry, the sink, the online table and the
 //! limits. Sessions and the accept loop both hold it; it holds neither.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tianshu_store::Store;
@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use crate::config::GatewayConfig;
 use crate::downlink::{Downlink, Online};
 use crate::limits::{AuthThrottle, PerIpLimiter};
+use crate::reregister::CaseSink;
 use crate::sink::PointSink;
 
 /// What every session of a gateway shares.
@@ -30,6 +31,9 @@ pub struct Gateway {
     pub permits: Arc<Semaphore>,
     /// Permits of connections that have not authenticated yet (a quota within `permits`).
     pub unauthenticated: Arc<Semaphore>,
+    /// Where the gateway's alert cases (re-registrations) go, once the alert runtime runs; until then, or
+    /// without it, they are recorded in the store unnotified.
+    pub cases: OnceLock<Arc<dyn CaseSink>>,
 }
 
 impl Gateway {
@@ -52,6 +56,7 @@ impl Gateway {
             auth_throttle,
             permits,
             unauthenticated,
+            cases: OnceLock::new(),
         })
     }
 

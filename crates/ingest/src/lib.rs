@@ -2,7 +2,7 @@
 //!
 //! The data path reads top to bottom: bytes -> [`codec`] frames -> the connection's state machine
 //! (`machine`: frames in, actions out, time passed in; `session` is the I/O loop around it, `login` decides
-//! registrations against the registry) -> position messages turned into points by [`uplink`] (the one place
+//! registrations against the registry, `reregister` what a terminal registering again costs) -> position messages turned into points by [`uplink`] (the one place
 //! MQTT ingest shares) -> the store's writer ([`sink`]) -> durable -> 0x8001. A position is acknowledged only
 //! once it is durable; if the store cannot take it, the terminal gets no answer and retransmits, as the
 //! standard expects.
@@ -23,6 +23,7 @@ mod login;
 mod machine;
 pub mod metrics;
 pub mod parameters;
+mod reregister;
 pub mod server;
 mod session;
 pub mod sink;
@@ -33,5 +34,6 @@ pub use config::GatewayConfig;
 pub use downlink::{Command, Downlink, DownlinkError, Online, Reply};
 pub use gateway::Gateway;
 pub use parameters::{Attributes, ParameterValue};
+pub use reregister::CaseSink;
 pub use server::run;
 pub use sink::{DurableAtOnce, PointSink, StoreSink};

@@ -36,6 +36,10 @@ pub struct Metrics {
     pub auth_failures: IntCounterVec,
     /// Registrations, by result code.
     pub registrations: IntCounterVec,
+    /// Re-registrations of terminals that held a code, by step: `registered` (a pending code issued),
+    /// `promoted_imei`, `promoted_same_address`, `promoted_approved`, `promoted_unproven` (its code used),
+    /// `refused_imei`, `awaiting_approval` (used before approval), `dropped` (the old code was used).
+    pub reregistrations: IntCounterVec,
     /// Points stored although dated long before their receive time (TCP and MQTT alike).
     pub points_far_past: IntCounter,
     /// Points whose fix time a terminal's clock offset corrected (TCP and MQTT alike).
@@ -142,6 +146,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "tianshu_jt808_registrations_total",
             "JT/T 808 registrations answered, by result.",
             &["result"],
+        ),
+        reregistrations: counter_vec(
+            "tianshu_jt808_reregistrations_total",
+            "Registrations of terminals that already held a code, and what became of their pending code, by step.",
+            &["step"],
         ),
         points_far_past: counter(
             "tianshu_points_far_past_total",

@@ -163,6 +163,7 @@ impl Io<'_> {
                 self.generation = self.gw.online.next_generation();
                 let handle = SessionHandle {
                     generation: self.generation,
+                    peer: self.peer.ip(),
                     mailbox: mailbox.clone(),
                 };
                 self.gw.online.insert(phone, handle);
@@ -268,7 +269,12 @@ impl Session<'_> {
             return flow;
         };
         // Boxed: once per connection, and its store lookups would otherwise size every session's future.
-        let outcome = Box::pin(login::perform(self.io.gw, request, self.io.peer.ip(), now().at)).await;
+        let at = now();
+        let at = login::At {
+            at: at.at,
+            wall: at.wall,
+        };
+        let outcome = Box::pin(login::perform(self.io.gw, request, self.io.peer.ip(), at)).await;
         let io = &mut self.io;
         self.machine.on_login(outcome, now(), &mut |a| io.act(a))
     }

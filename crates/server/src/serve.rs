@@ -58,6 +58,8 @@ pub struct Services {
     pub downlink: Downlink,
     /// Who is online on this gateway.
     pub online: Arc<Online>,
+    /// The gateway, for the alert runtime to take its cases.
+    pub gateway: Arc<Gateway>,
     /// Publishing positions and alert events to MQTT, when configured.
     pub mqtt_publisher: Option<tianshu_mqtt::Publisher>,
 }
@@ -121,6 +123,7 @@ pub async fn start(
         store: store.clone(),
         downlink: gateway.downlink(),
         online: gateway.online.clone(),
+        gateway: gateway.clone(),
         mqtt_publisher: mqtt_publisher.clone(),
     };
     let mqtt_status = opts

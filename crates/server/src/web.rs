@@ -17,6 +17,28 @@ use tianshu_store::Store;
 
 use crate::serve::{ExtraRoutes, Services};
 
+/// The gateway's alert cases (a terminal registering again), recorded by the alert runtime like the rules'
+/// cases: routed to the car's unit, notified and on the live feed.
+struct GatewayCases(tianshu_alerts::CaseRecorder);
+
+impl tianshu_ingest::CaseSink for GatewayCases {
+    fn record(
+        &self,
+        case: tianshu_store::rules::NewCase,
+    ) -> futures::future::BoxFuture<'static, tianshu_store::Result<i64>> {
+        let recorder = self.0.clone();
+        Box::pin(async move {
+            recorder.record(&case).await.map_err(|e| match e {
+                tianshu_alerts::Error::Store(e) => e,
+                other => tianshu_store::Error::Invalid {
+                    line: None,
+                    reason: other.to_string(),
+                },
+            })
+        })
+    }
+}
+
 /// Sends the page's downlink commands through the gateway to the vehicle's terminal.
 pub struct GatewayDownlink {
     /// The gateway's downlink.
@@ -384,6 +406,10 @@ pub async fn start_alerts(
     let handle = tianshu_alerts::start_following(services.store.clone(), committed, rules, alerts)
         .await
         .context("starting the alerts runtime")?;
+    let recorder = GatewayCases(handle.case_recorder());
+    if services.gateway.cases.set(Arc::new(recorder)).is_err() {
+        tracing::warn!("the gateway's cases already go elsewhere; the alert runtime does not take them");
+    }
     pump_alerts(handle.subscribe(), hub);
     if let Some(publisher) = services.mqtt_publisher.clone() {
         forward_notices(

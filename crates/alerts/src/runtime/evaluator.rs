@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tianshu_model::{Position, Timestamp, VehicleId};
-use tianshu_rules::{Episode, Reference, RuleEvent, RulesConfig, VehicleRules};
+use tianshu_rules::{Episode, Reference, RuleEvent, RulesConfig, Severity, VehicleRules};
 use tianshu_store::rules::{AlertCase, CASE_ID_TOKEN, CaseState, NewCase};
 use tianshu_store::{Cursor, Store};
 use tokio::sync::{broadcast, watch};
@@ -146,35 +146,7 @@ impl Evaluator {
             episode: serde_json::to_value(ep).unwrap_or_default(),
             escalate_at: (escalate_ms > 0).then(|| now.add_millis(escalate_ms)),
         };
-        // The notice and its deliveries are computed for a new case; the store drops them for a known one.
-        let notice = self.routing.notice(
-            &provisional(&case, now),
-            "opened",
-            self.config.notify_parent_levels,
-            None,
-        );
-        let mut deliveries = if ep.severity >= self.config.notify_min_severity {
-            self.routing.deliveries(&notice, &self.config)
-        } else {
-            Vec::new()
-        };
-        // The case id exists only once the row does: the store puts it in place of the token, in the
-        // same transaction.
-        for d in &mut deliveries {
-            d.payload = d.payload.replace(&CASE_ID_SENTINEL.to_string(), CASE_ID_TOKEN);
-        }
-        let (id, created) = self.store.cases().record_case(&case, &deliveries, now).await?;
-        if created {
-            metrics()
-                .cases_opened
-                .with_label_values(&[ep.rule.as_str()])
-                .inc();
-            info!(case = id, vehicle = %ep.vehicle, rule = %ep.rule, start = %ep.start, late = ep.late, "alert case opened");
-            let _ = self.feed.send(Notice {
-                case_id: id,
-                ..notice
-            });
-        }
+        record_routed(&self.store, &self.routing, &self.config, &self.feed, &case, now).await?;
         Ok(())
     }
 
@@ -201,6 +173,47 @@ impl Evaluator {
             warn!(error = %e, "auto-escalation failed; retrying at the next tick");
         }
     }
+}
+
+/// Records `case` as a case of its unit, with the notifications routing gives it (when its severity is
+/// notified) and, when new, on the live feed: the one path of the rules' cases and the gateway's. Its id and
+/// whether it is new.
+pub(super) async fn record_routed(
+    store: &Store,
+    routing: &Routing,
+    config: &AlertsConfig,
+    feed: &broadcast::Sender<Notice>,
+    case: &NewCase,
+    now: Timestamp,
+) -> Result<(i64, bool), Error> {
+    // The notice and its deliveries are computed for a new case; the store drops them for a known one.
+    let notice = routing.notice(
+        &provisional(case, now),
+        "opened",
+        config.notify_parent_levels,
+        None,
+    );
+    let severity = Severity::parse(&case.severity).unwrap_or_default();
+    let mut deliveries = if severity >= config.notify_min_severity {
+        routing.deliveries(&notice, config)
+    } else {
+        Vec::new()
+    };
+    // The case id exists only once the row does: the store puts it in place of the token, in the same
+    // transaction.
+    for d in &mut deliveries {
+        d.payload = d.payload.replace(&CASE_ID_SENTINEL.to_string(), CASE_ID_TOKEN);
+    }
+    let (id, created) = store.cases().record_case(case, &deliveries, now).await?;
+    if created {
+        metrics().cases_opened.with_label_values(&[&case.rule]).inc();
+        info!(case = id, vehicle = %case.vehicle, rule = %case.rule, start = %case.start, late = case.late, "alert case opened");
+        let _ = feed.send(Notice {
+            case_id: id,
+            ..notice
+        });
+    }
+    Ok((id, created))
 }
 
 /// The case `case` would be once inserted (its id a sentinel), to render its notice.

@@ -26,6 +26,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tianshu_rules::RulesConfig;
+use tianshu_store::rules::NewCase;
 use tianshu_store::{Cursor, Store};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -40,6 +41,8 @@ use evaluator::Evaluator;
 /// The running alert runtime.
 pub struct AlertsHandle {
     feed: broadcast::Sender<Notice>,
+    /// Records cases raised elsewhere (the gateway's) as the evaluator records its own.
+    recorder: CaseRecorder,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -49,6 +52,12 @@ impl AlertsHandle {
     /// notices (`RecvError::Lagged` tells it how many); the inbox list is the source of truth.
     pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
         self.feed.subscribe()
+    }
+
+    /// Records cases raised outside the rules (the gateway's re-registration cases) as the rules' are:
+    /// routed to their unit, notified and on the live feed.
+    pub fn case_recorder(&self) -> CaseRecorder {
+        self.recorder.clone()
     }
 
     /// Stops both tasks and waits for them.
@@ -78,8 +87,14 @@ pub async fn start_following(
     if !config.enabled {
         info!("alerts runtime disabled by configuration");
         let (stop, _) = watch::channel(false);
+        let feed = broadcast::channel(1).0;
         return Ok(AlertsHandle {
-            feed: broadcast::channel(1).0,
+            recorder: CaseRecorder {
+                store,
+                config: Arc::new(config),
+                feed: feed.clone(),
+            },
+            feed,
             stop,
             tasks: Vec::new(),
         });
@@ -105,9 +120,39 @@ pub async fn start_following(
         missing_years: HashSet::new(),
         quiet_todo: None,
     };
+    let recorder = CaseRecorder {
+        store: store.clone(),
+        config: config.clone(),
+        feed: feed.clone(),
+    };
     let tasks = vec![
         tokio::spawn(evaluator.run(cursor, stop_rx.clone())),
         tokio::spawn(deliver::deliver_loop(store, config, stop_rx)),
     ];
-    Ok(AlertsHandle { feed, stop, tasks })
+    Ok(AlertsHandle {
+        feed,
+        recorder,
+        stop,
+        tasks,
+    })
+}
+
+/// Records cases raised outside the rules as the evaluator records its own: on the car's unit, with the
+/// notifications routing gives them, and new ones on the live feed. Cheap to clone.
+#[derive(Clone)]
+pub struct CaseRecorder {
+    store: Store,
+    config: Arc<AlertsConfig>,
+    feed: broadcast::Sender<Notice>,
+}
+
+impl CaseRecorder {
+    /// Records `case` (or updates the case with its vehicle, rule and start); its id. The registry is read
+    /// for the routing each time: these cases are rare.
+    pub async fn record(&self, case: &NewCase) -> Result<i64, Error> {
+        let routing = Routing::new(&self.store.units().await?, &self.store.vehicles().await?);
+        let now = support::now();
+        let recorded = evaluator::record_routed(&self.store, &routing, &self.config, &self.feed, case, now);
+        Ok(recorded.await?.0)
+    }
 }
