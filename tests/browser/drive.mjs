@@ -12,6 +12,9 @@
 //   node drive.mjs terminal   an administrator sees a terminal's clock found eight hours off and corrects
 //                             it, reads its parameters and attributes and sets a parameter (a scripted
 //                             terminal behind the API)
+//   node drive.mjs reregistration  an administrator requires approval for a unit and approves a terminal's
+//                                pending re-registration in the Terminals view; a dispatcher sees the
+//                                terminals masked and cannot decide
 //
 // The commands scenario also reads TIANSHU_OFFLINE_PLATE: a registered car whose terminal never connects;
 // command-failures and terminal read TIANSHU_PLATE, the car to open.
@@ -299,9 +302,36 @@ async function terminalPanel() {
   });
 }
 
+async function reregistration() {
+  const unit = process.env.TIANSHU_UNIT;
+  check(!!unit, 'a unit to require approval for');
+  await browserFor(async (page) => {
+    await login(page, 'dispatcher');
+    await page.click('#tab-terminals');
+    await page.waitForSelector('.terminal-row');
+    const rows = await page.$$eval('.terminal-row', (rs) => rs.map((r) => r.dataset.phone));
+    check(rows.length > 0 && rows.every((p) => p.includes('*')), `a dispatcher sees the phones masked (${rows.join(',')})`);
+    check((await page.$$('.terminal-row button')).length === 0, 'a dispatcher has no approve or reject buttons');
+  });
+  await browserFor(async (page) => {
+    await login(page, 'administrator');
+    await page.click('#tab-terminals');
+    await page.waitForSelector('.pending-registration[data-state="awaiting_approval"] button.approve');
+    check(true, 'the administrator sees a re-registration awaiting approval');
+    await page.click(`input[data-unit="${unit}"]`);
+    await page.waitForFunction((u) => window.tianshu.S.units.some((x) => String(x.id) === u && x.reregistration_approval), unit);
+    check(true, 'the administrator required approval for the unit');
+    await page.click('.pending-registration button.approve');
+    await page.waitForSelector('.pending-registration[data-state="approved"]');
+    check(true, 'the re-registration was approved');
+    await page.screenshot({ path: join(artifacts, 'terminals-approved.png') });
+  });
+}
+
 try {
   if (scenario === 'live-replay') await liveAndReplay();
   else if (scenario === 'terminal') await terminalPanel();
+  else if (scenario === 'reregistration') await reregistration();
   else if (scenario === 'command-failures') await commandFailures();
   else if (scenario === 'case') await closeCase();
   else if (scenario === 'commands') await commands();

@@ -105,6 +105,22 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         })
         .await
         .expect("victim terminal");
+    // Registered, then registered again: a pending re-registration to decide on.
+    api.store
+        .save_registration(phone, tianshu_model::Edition::V2013, "sha256:victim", None)
+        .await
+        .expect("victim registration");
+    let again = tianshu_store::Reregistration {
+        code_hash: "sha256:again".into(),
+        edition: tianshu_model::Edition::V2013,
+        address: "10.0.0.2".into(),
+        same_address: false,
+    };
+    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    api.store
+        .reregister(phone, &again, now)
+        .await
+        .expect("victim re-registration");
     let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     let body = serde_json::json!({"name": format!("待删{n}"), "kind": "prohibited", "unit": null, "category": null,
         "speed_limit_kmh": null, "polygons": [[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]]});
@@ -310,6 +326,11 @@ fn admin_routes(
             false,
         ),
         ("DELETE", "/api/terminals/{phone}") => req(format!("/api/terminals/{}", victims.phone), None, false),
+        ("POST", "/api/terminals/{phone}/reregistration") => req(
+            format!("/api/terminals/{}/reregistration", victims.phone),
+            Some(r#"{"decision":"reject"}"#.into()),
+            false,
+        ),
         ("POST", "/api/geofences") => req(spec.path.into(), Some(fence(&format!("场所{n}"))), false),
         ("PUT", "/api/geofences/{id}") => req(
             format!("/api/geofences/{}", victims.kept_fence),

@@ -251,6 +251,71 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_approves_a_reregistration_in_the_terminals_view() {
+    let api = TestApi::seeded(Scratch::embedded("browser-rereg")).await;
+    let phone = tianshu_model::Phone(13_900_000_002);
+    let admin = api.store.registry_admin();
+    // The sub-unit requires approval; its terminal registered, then registered again from elsewhere.
+    let desk = api.units["黄石市/市委办公室/机要科"];
+    let require = tianshu_store::registry_admin::UnitChange {
+        reregistration_approval: Some(true),
+        ..Default::default()
+    };
+    admin
+        .update_unit(desk, &require)
+        .await
+        .expect("approval required");
+    api.store
+        .save_registration(phone, tianshu_model::Edition::V2013, "sha256:old", None)
+        .await
+        .expect("registered");
+    let again = tianshu_store::Reregistration {
+        code_hash: "sha256:new".into(),
+        edition: tianshu_model::Edition::V2013,
+        address: "10.0.0.2".into(),
+        same_address: false,
+    };
+    let now = tianshu_model::Timestamp::from_secs(T0_SECS);
+    let r = api.store.reregister(phone, &again, now).await.expect("again");
+    assert_eq!(r.state, tianshu_model::PendingState::AwaitingApproval);
+    let logins = serde_json::json!({
+        "administrator": {"username": "administrator", "password": PASSWORD},
+        "dispatcher": {"username": "dispatcher", "password": PASSWORD},
+    });
+    let url = format!("http://{}/", api.addr);
+    // The page requires approval for the city (above the desk) and approves the pending registration.
+    let city = api.units["黄石市"].0.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        drive("reregistration", &url, &logins, &[("TIANSHU_UNIT", &city)])
+    })
+    .await
+    .expect("the driver");
+    assert!(out.contains("ok the re-registration was approved"), "{out}");
+    let t = api
+        .store
+        .terminal(phone)
+        .await
+        .expect("read")
+        .expect("the terminal");
+    assert_eq!(
+        t.pending.map(|p| p.state),
+        Some(tianshu_model::PendingState::Approved)
+    );
+    let units = api.store.units().await.expect("units");
+    assert!(
+        units
+            .iter()
+            .any(|u| u.id == api.units["黄石市"] && u.reregistration_approval)
+    );
+    let log = api.store.access().audit(0, 1000).await.expect("audit");
+    let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
+    assert!(
+        actions.contains(&"terminal.reregistration.approve") && actions.contains(&"unit.update"),
+        "{actions:?}"
+    );
+}
+
 /// A downlink whose terminal refuses texts (0x0001 result 3, unsupported) and never answers a query.
 struct RefusingTerminal;
 

@@ -36,7 +36,7 @@ pub use auth::{Principal, hash_password};
 pub use cases::{CaseBook, NoCases};
 pub use config::ApiConfig;
 pub use error::ApiError;
-pub use position::WirePosition;
+pub use position::{Identity, WirePosition};
 pub use resources::commands::{
     AttributesView, CommandOutcome, Downlink, ParameterEntry, ParameterValue, TerminalCommand,
 };

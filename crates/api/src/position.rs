@@ -12,6 +12,9 @@
 //!  "acc_on":true,"alarm":0,"status":3,"mileage_km":12345.6,"source":"live"}
 //! ```
 //!
+//! The `phone` is shown in full to administrators only; every other role gets it masked under the same name
+//! (`"139******01"`, [`Identity`]): whoever knows a terminal's phone and id can register as it.
+//!
 //! Coordinates are the stored micro-degrees divided by a million, which JSON writes back as the same
 //! six decimals; speeds and the odometer are the protocol's tenths divided by ten.
 //!
@@ -22,29 +25,68 @@
 //! page interpolates over the rows as they come.
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
-use tianshu_model::Position;
+use tianshu_model::access::{Role, mask_phone, mask_terminal_id};
+use tianshu_model::{Phone, Position};
 
 use crate::text::write_time;
 
-/// A position as the API sends it; see the module documentation for the shape.
+/// Whether a terminal's identity (its phone, its terminal id) is shown in full or masked: in full to the
+/// roles that may see it ([`Role::sees_terminal_identity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// As stored.
+    Full,
+    /// Masked ([`mask_phone`], [`mask_terminal_id`]).
+    Masked,
+}
+
+impl Identity {
+    /// How `role` sees terminals' identities.
+    pub const fn for_role(role: Role) -> Self {
+        if role.sees_terminal_identity() {
+            Identity::Full
+        } else {
+            Identity::Masked
+        }
+    }
+
+    /// A phone number as this shows it.
+    pub fn phone(self, phone: Phone) -> String {
+        match self {
+            Identity::Full => phone.to_string(),
+            Identity::Masked => mask_phone(&phone.to_string()),
+        }
+    }
+
+    /// A terminal id as this shows it.
+    pub fn terminal_id(self, id: &str) -> String {
+        match self {
+            Identity::Full => id.to_string(),
+            Identity::Masked => mask_terminal_id(id),
+        }
+    }
+}
+
+/// A position as the API sends it, its phone shown as [`Identity`] says; see the module documentation
+/// for the shape. A position made `from` one is masked: full only where a handler knows its caller may.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WirePosition(pub Position);
+pub struct WirePosition(pub Position, pub Identity);
 
 impl From<&Position> for WirePosition {
     fn from(p: &Position) -> Self {
-        WirePosition(*p)
+        WirePosition(*p, Identity::Masked)
     }
 }
 
 impl From<Position> for WirePosition {
     fn from(p: Position) -> Self {
-        WirePosition(p)
+        WirePosition(p, Identity::Masked)
     }
 }
 
-/// Positions as the API sends them.
-pub fn wire_positions(points: &[Position]) -> Vec<WirePosition> {
-    points.iter().map(WirePosition::from).collect()
+/// Positions as the API sends them, their phones shown as `identity` says.
+pub fn wire_positions(points: &[Position], identity: Identity) -> Vec<WirePosition> {
+    points.iter().map(|p| WirePosition(*p, identity)).collect()
 }
 
 /// RFC 3339, written without a formatter (the live feed and the stored points write many).
@@ -59,7 +101,7 @@ impl Serialize for WirePosition {
         let p = &self.0;
         let mut o = s.serialize_struct("WirePosition", 17)?;
         o.serialize_field("vehicle", &p.vehicle)?;
-        o.serialize_field("phone", &p.phone)?;
+        o.serialize_field("phone", &self.1.phone(p.phone))?;
         o.serialize_field("fix_time", &time_text(p.fix_time))?;
         o.serialize_field("recv_time", &time_text(p.recv_time))?;
         o.serialize_field("lon_deg", &p.lon())?;
@@ -148,7 +190,7 @@ mod tests {
 
     #[test]
     fn every_quantity_carries_its_unit_and_exact_value() {
-        let j = serde_json::to_value(WirePosition(sample())).unwrap_or_default();
+        let j = serde_json::to_value(WirePosition(sample(), Identity::Full)).unwrap_or_default();
         assert_eq!(j["vehicle"], 7);
         assert_eq!(j["phone"], "13800000001");
         assert_eq!(j["fix_time"], "2026-11-27T08:00:00Z");
@@ -163,7 +205,12 @@ mod tests {
         assert_eq!(j["source"], "live");
         // Not reported: not sent.
         assert!(j.get("fuel_l").is_none() && j.get("satellites").is_none() && j.get("rssi").is_none());
-        let text = serde_json::to_string(&WirePosition(sample())).unwrap_or_default();
+        let text = serde_json::to_string(&WirePosition(sample(), Identity::Full)).unwrap_or_default();
+        let masked = serde_json::to_value(WirePosition::from(sample())).unwrap_or_default();
+        assert_eq!(
+            masked["phone"], "138******01",
+            "masked unless the caller may see it"
+        );
         assert!(
             text.contains(r#""lon_deg":115.040001,"lat_deg":-30.2,"#),
             "{text}"
@@ -173,7 +220,7 @@ mod tests {
     #[test]
     fn a_replay_row_holds_the_named_columns_in_order() {
         let row = serde_json::to_value(ReplayRow(sample())).unwrap_or_default();
-        let p = serde_json::to_value(WirePosition(sample())).unwrap_or_default();
+        let p = serde_json::to_value(WirePosition(sample(), Identity::Full)).unwrap_or_default();
         let cells = row.as_array().cloned().unwrap_or_default();
         assert_eq!(cells.len(), REPLAY_COLUMNS.len());
         assert_eq!(cells[0], 1_795_766_400_000_i64);

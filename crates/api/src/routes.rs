@@ -91,7 +91,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "PATCH",
         path: "/api/units/{id}",
         roles: ADMIN,
-        summary: "Rename or move a unit with its sub-units: name, parent (audited)",
+        summary: "Rename or move a unit with its sub-units, or require approval of unproven re-registrations: name, parent, reregistration_approval (audited)",
         handler: || patch(units::update),
     },
     RouteSpec {
@@ -210,7 +210,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "/api/terminals",
         roles: OPERATE,
-        summary: "Terminals",
+        summary: "Terminals, with re-registrations and a pending one; phone and terminal id masked but for administrators",
         handler: || get(terminals::list),
     },
     RouteSpec {
@@ -226,6 +226,13 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ADMIN,
         summary: "Rebind a terminal, reset its auth code so it registers again, or set its clock offset (audited)",
         handler: || patch(terminals::update),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/terminals/{phone}/reregistration",
+        roles: ADMIN,
+        summary: "Approve or reject a terminal's pending re-registration: decision=approve|reject (audited)",
+        handler: || post(terminals::decide_reregistration),
     },
     RouteSpec {
         method: "DELETE",

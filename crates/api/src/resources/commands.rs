@@ -17,7 +17,7 @@ use crate::audit;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, retagged};
-use crate::position::WirePosition;
+use crate::position::{Identity, WirePosition};
 use crate::scope::Scoped;
 
 /// Downlink commands an operator may send to a terminal from the page: `{"kind":"text","text":"..."}`.
@@ -233,7 +233,20 @@ pub async fn send(
         return Err(ApiError::Unavailable("no gateway runs in this process".into()));
     };
     downlink.check(&cmd).map_err(ApiError::BadRequest)?;
-    let outcome = downlink.send(v.id, &cmd).await.map_err(ApiError::Unavailable)?;
+    let mut outcome = downlink.send(v.id, &cmd).await.map_err(ApiError::Unavailable)?;
+    // The terminal's identity in its answer is shown as the caller may see it.
+    if let CommandOutcome::Answered {
+        position, attributes, ..
+    } = &mut outcome
+    {
+        let identity = Identity::for_role(who.role);
+        if let Some(p) = position {
+            p.1 = identity;
+        }
+        if let Some(a) = attributes {
+            a.terminal_id = identity.terminal_id(&a.terminal_id);
+        }
+    }
     let entry = AuditEntry {
         vehicle: Some(v.id),
         detail: format!(

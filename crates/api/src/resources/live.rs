@@ -7,7 +7,8 @@
 //! sent a fresh snapshot, so it never shows a stale picture for long. Reconnecting is simply a new
 //! snapshot: the page needs no resume token.
 //!
-//! Messages (JSON text frames), positions in the API's one shape ([`WirePosition`]):
+//! Messages (JSON text frames), positions in the API's one shape ([`WirePosition`], phones masked for every
+//! role but administrators):
 //! - `{"type":"snapshot","vehicles":[...],"positions":[...]}`
 //! - `{"type":"positions","points":[...]}`
 //! - `{"type":"alert","alert":{...}}`
@@ -36,7 +37,7 @@ use crate::ApiState;
 use crate::auth::{Principal, session_principal, session_token};
 use crate::error::{ApiError, ApiResult};
 use crate::headers::check_origin;
-use crate::position::{WirePosition, wire_positions};
+use crate::position::{Identity, WirePosition, wire_positions};
 use crate::scope::Scoped;
 
 /// An alert as pushed to the page.
@@ -105,7 +106,7 @@ enum Outgoing<'a> {
 /// `GET /api/positions/latest`: the latest position of every vehicle in scope.
 pub async fn latest(State(state): State<ApiState>, who: Principal) -> ApiResult<Json<Vec<WirePosition>>> {
     let points = Scoped::new(&state, &who).await?.latest_positions().await?;
-    Ok(Json(wire_positions(&points)))
+    Ok(Json(wire_positions(&points, Identity::for_role(who.role))))
 }
 
 /// `GET /api/live`: the WebSocket upgrade, from the server's own origin or an allowed one (else 403).
@@ -131,7 +132,8 @@ pub async fn live(
 
 async fn snapshot(scoped: &Scoped) -> ApiResult<String> {
     let vehicles = scoped.vehicles().await?;
-    let positions = wire_positions(&scoped.latest_positions().await?);
+    let identity = Identity::for_role(scoped.who().role);
+    let positions = wire_positions(&scoped.latest_positions().await?, identity);
     Ok(serde_json::to_string(&Outgoing::Snapshot {
         vehicles: &vehicles,
         positions,
@@ -229,11 +231,12 @@ async fn feed(
                     socket.send(Message::Text(snapshot(&scoped).await?.into())).await?;
                     continue;
                 }
+                let identity = Identity::for_role(session.who.role);
                 let pts: Vec<WirePosition> = batch
                     .points
                     .iter()
                     .filter(|p| visible.as_ref().is_none_or(|s| s.contains(&p.vehicle)))
-                    .map(WirePosition::from)
+                    .map(|p| WirePosition(*p, identity))
                     .collect();
                 if !pts.is_empty() {
                     let text = serde_json::to_string(&Outgoing::Positions { points: pts })?;

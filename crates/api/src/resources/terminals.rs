@@ -1,6 +1,9 @@
-//! Terminals: `GET`/`POST /api/terminals`, `PATCH`/`DELETE /api/terminals/{phone}`.
+//! Terminals: `GET`/`POST /api/terminals`, `PATCH`/`DELETE /api/terminals/{phone}`, and
+//! `POST /api/terminals/{phone}/reregistration` to approve or reject a pending re-registration.
 //!
-//! A terminal is shown without its auth-code hash, only whether it holds one. It is bound to a vehicle
+//! A terminal is shown without its auth-code hash, only whether it holds one, with how often it registered
+//! again and its pending re-registration; its phone and terminal id are masked for every role but
+//! administrators (whoever knows both can register as it). It is bound to a vehicle
 //! by id or by plate (a plate nobody has is a bad field, not a missing resource); rebinding clears the
 //! auth code so that it registers again. Its clock is shown as the offset set and the steady offset found
 //! in its fixes; an administrator sets the offset (whole or half hours, see `tianshu_model::clock`), and an
@@ -10,7 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tianshu_model::{Edition, Phone, Terminal, Timestamp, VehicleId};
+use tianshu_model::{Edition, PendingState, Phone, Terminal, Timestamp, VehicleId};
 use tianshu_store::access::AuditEntry;
 use tianshu_store::registry_admin::{NewTerminal, TerminalChange};
 
@@ -21,13 +24,15 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, present};
+use crate::position::Identity;
 use crate::scope::Scoped;
 
-/// A terminal as the API shows it (never its auth-code hash).
+/// A terminal as the API shows it (never its auth-code hash); its phone and terminal id masked for every
+/// role but administrators ([`Identity`]).
 #[derive(Debug, Serialize)]
 pub struct TerminalView {
     /// Phone number.
-    pub phone: Phone,
+    pub phone: String,
     /// Terminal id.
     pub terminal_id: String,
     /// Edition last seen.
@@ -43,19 +48,47 @@ pub struct TerminalView {
     pub clock_offset_found_secs: Option<i32>,
     /// When that offset was found.
     pub clock_offset_found_at: Option<Timestamp>,
+    /// How many times it registered again while holding a code.
+    pub reregistrations: u32,
+    /// When it last did.
+    pub last_reregistered: Option<Timestamp>,
+    /// Its pending re-registration, whose code waits beside the current one.
+    pub pending_registration: Option<PendingView>,
 }
 
-impl From<Terminal> for TerminalView {
-    fn from(t: Terminal) -> Self {
+/// A pending re-registration as the API shows it (never its code's hash).
+#[derive(Debug, Serialize)]
+pub struct PendingView {
+    /// When it registered.
+    pub since: Timestamp,
+    /// The edition it registered in.
+    pub edition: Edition,
+    /// The address it registered from.
+    pub address: String,
+    /// `unproven`, `same_address`, `awaiting_approval` or `approved`.
+    pub state: PendingState,
+}
+
+impl TerminalView {
+    /// `t` as a caller who sees identities as `identity` is shown it.
+    pub fn of(t: Terminal, identity: Identity) -> Self {
         TerminalView {
-            phone: t.phone,
-            terminal_id: t.terminal_id,
+            phone: identity.phone(t.phone),
+            terminal_id: identity.terminal_id(&t.terminal_id),
             edition: t.edition,
             registered: t.auth_code_hash.is_some(),
             vehicle: t.vehicle,
             clock_offset_secs: t.clock_offset_secs,
             clock_offset_found_secs: t.clock_found.map(|(secs, _)| secs),
             clock_offset_found_at: t.clock_found.map(|(_, at)| at),
+            reregistrations: t.reregistrations,
+            last_reregistered: t.last_reregistered,
+            pending_registration: t.pending.map(|p| PendingView {
+                since: p.since,
+                edition: p.edition,
+                address: p.address,
+                state: p.state,
+            }),
         }
     }
 }
@@ -63,7 +96,13 @@ impl From<Terminal> for TerminalView {
 /// `GET /api/terminals`: the terminals of the vehicles in scope.
 pub async fn list(State(state): State<ApiState>, who: Principal) -> ApiResult<Json<Vec<TerminalView>>> {
     let terminals = Scoped::new(&state, &who).await?.terminals().await?;
-    Ok(Json(terminals.into_iter().map(TerminalView::from).collect()))
+    let identity = Identity::for_role(who.role);
+    Ok(Json(
+        terminals
+            .into_iter()
+            .map(|t| TerminalView::of(t, identity))
+            .collect(),
+    ))
 }
 
 /// `POST /api/terminals` body.
@@ -135,7 +174,8 @@ pub async fn create(
     let t = caller
         .commit("terminal.create", None, String::new(), describe, create)
         .await?;
-    Ok((StatusCode::CREATED, Json(t.into())))
+    let identity = Identity::for_role(caller.who.role);
+    Ok((StatusCode::CREATED, Json(TerminalView::of(t, identity))))
 }
 
 /// `PATCH /api/terminals/{phone}` body.
@@ -203,7 +243,58 @@ pub async fn update(
     if let Some(downlink) = caller.state.downlink() {
         downlink.terminal_changed(phone);
     }
-    Ok(Json(t.into()))
+    Ok(Json(TerminalView::of(t, Identity::for_role(caller.who.role))))
+}
+
+/// `POST /api/terminals/{phone}/reregistration` body: `{"decision":"approve"}` or `{"decision":"reject"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReregistrationDecision {
+    /// `approve`: the pending code awaiting approval may authenticate; `reject`: it is dropped.
+    pub decision: Decision,
+}
+
+/// An administrator's decision on a pending re-registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Let it authenticate.
+    Approve,
+    /// Drop it.
+    Reject,
+}
+
+/// `POST /api/terminals/{phone}/reregistration`: approves or rejects the terminal's pending
+/// re-registration, audited in the same transaction; nothing to decide is 409.
+pub async fn decide_reregistration(
+    caller: Caller,
+    Path(phone): Path<String>,
+    Body(req): Body<ReregistrationDecision>,
+) -> ApiResult<Json<TerminalView>> {
+    let phone = parse_phone(&phone)?;
+    let before = Scoped::new(&caller.state, &caller.who)
+        .await?
+        .terminal(phone)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("terminal {phone}")))?;
+    let approve = req.decision == Decision::Approve;
+    let (action, verb) = if approve {
+        ("terminal.reregistration.approve", "approved")
+    } else {
+        ("terminal.reregistration.reject", "rejected")
+    };
+    let pending = before.pending.as_ref();
+    let detail = format!(
+        "terminal {phone} re-registration {verb}: registered {} from {}",
+        pending.map(|p| p.since.to_string()).unwrap_or_default(),
+        pending.map(|p| p.address.as_str()).unwrap_or_default()
+    );
+    let registry = caller.state.store().registry_admin();
+    let decide = registry.decide_reregistration(phone, approve);
+    let t = caller
+        .commit(action, before.vehicle, detail, audit::as_is, decide)
+        .await?;
+    Ok(Json(TerminalView::of(t, Identity::for_role(caller.who.role))))
 }
 
 /// `DELETE /api/terminals/{phone}`

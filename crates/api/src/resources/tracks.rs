@@ -17,7 +17,7 @@ use crate::auth::{Caller, Client, Principal};
 use crate::cases::{CaseFilter, CaseView};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
-use crate::position::{REPLAY_COLUMNS, ReplayRow, WirePosition, wire_positions};
+use crate::position::{Identity, REPLAY_COLUMNS, ReplayRow, WirePosition, wire_positions};
 use crate::scope::Scoped;
 use tianshu_rules::track::{Stop, Trip, trips_and_stops};
 
@@ -134,7 +134,7 @@ pub async fn positions(
     };
     let points = look_at_track(&state, &scoped, client, "positions", v.id, range).await?;
     count_served("json");
-    Ok(Json(wire_positions(&points)))
+    Ok(Json(wire_positions(&points, Identity::for_role(who.role))))
 }
 
 /// `GET /api/vehicles/{id}/trips` query.

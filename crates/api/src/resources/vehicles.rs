@@ -18,7 +18,7 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::ApiResult;
 use crate::extract::{Body, Path};
-use crate::position::WirePosition;
+use crate::position::{Identity, WirePosition};
 use crate::scope::Scoped;
 
 /// `GET /api/vehicles`: the vehicles in scope.
@@ -76,7 +76,7 @@ pub async fn detail(
     });
     Ok(Json(VehicleDetail {
         vehicle,
-        latest: latest.map(WirePosition),
+        latest: latest.map(|p| WirePosition(p, Identity::for_role(who.role))),
         driver,
         order: order.map(|o| o.body),
     }))

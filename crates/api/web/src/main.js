@@ -1,4 +1,4 @@
-// The Tianshu page: login, live map, replay, alert inbox, audit log.
+// The Tianshu page: login, live map, replay, alert inbox, terminals, audit log.
 // Everything the page shows comes from the API, which enforces role and scope; the page only hides
 // what a role cannot use.
 import * as maplibregl from 'maplibre-gl';
@@ -7,6 +7,7 @@ import './style.css';
 import { applyText, t, toggleLang, currentLang } from './i18n.js';
 import { disp, dispGeometry, landOutline, setGcj02 } from './geo.js';
 import { renderTerminalPanel } from './terminal.js';
+import { loadTerminals } from './terminals.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
 
@@ -671,7 +672,7 @@ async function loadAudit() {
 // ---------- views ----------
 function switchView(view) {
   S.view = view;
-  for (const v of ['live', 'replay', 'alerts', 'audit']) {
+  for (const v of ['live', 'replay', 'alerts', 'terminals', 'audit']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
   }
@@ -686,6 +687,7 @@ function switchView(view) {
   }
   if (view === 'alerts') loadCases();
   if (view === 'audit') loadAudit();
+  if (view === 'terminals') loadTerminals({ api, el, t, fmtTime, S });
 }
 
 function rerender() {
@@ -703,6 +705,7 @@ async function start() {
   $('#login').classList.add('hidden');
   $('#app').classList.remove('hidden');
   $('#tab-audit').classList.toggle('hidden', S.me.role !== 'administrator');
+  $('#tab-terminals').classList.toggle('hidden', !COMMAND_ROLES.includes(S.me.role));
   $('#tab-replay').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-alerts').classList.toggle('hidden', S.me.role === 'dispatcher');
   S.units = await api('/api/units');
@@ -733,6 +736,7 @@ $('#timeline').addEventListener('click', (e) => {
   seek(R.from + ((e.clientX - box.left) / box.width) * (R.to - R.from));
 });
 $('#audit-refresh').addEventListener('click', loadAudit);
+$('#terminals-refresh').addEventListener('click', () => loadTerminals({ api, el, t, fmtTime, S }));
 
 applyText();
 renderLegend();
