@@ -31,6 +31,12 @@ pub(crate) async fn a_reregistration_waits_beside_the_code_until_settled_or_deci
         .unwrap();
     let now = Timestamp::from_secs(1_800_000_000);
     let terminal = || async { store.terminal(PHONE).await.unwrap().unwrap() };
+    let car = terminal().await.vehicle.unwrap();
+    assert_eq!(store.vehicle(car).await.unwrap().unwrap().plate, "鄂B12345");
+    assert_eq!(
+        store.vehicle(tianshu_model::VehicleId(999_999)).await.unwrap(),
+        None
+    );
 
     // A pending code beside the current one, counted; a newer registration replaces it.
     let r = store
