@@ -362,7 +362,7 @@ impl tianshu_api::Downlink for AnsweringTerminal {
         _vehicle: tianshu_model::VehicleId,
         command: &tianshu_api::TerminalCommand,
     ) -> Result<tianshu_api::CommandOutcome, String> {
-        use tianshu_api::{AttributesView, CommandOutcome, ParameterEntry, ParameterValue, TerminalCommand};
+        use tianshu_api::{CommandOutcome, ParameterEntry, ParameterValue, TerminalCommand};
         self.0.lock().expect("commands").push(command.clone());
         let entry = |id, value, hex: &str| ParameterEntry {
             id,
@@ -385,7 +385,7 @@ impl tianshu_api::Downlink for AnsweringTerminal {
             TerminalCommand::QueryAttributes => CommandOutcome::Answered {
                 position: None,
                 parameters: None,
-                attributes: Some(Box::new(AttributesView {
+                attributes: Some(Box::new(tianshu_model::Attributes {
                     terminal_type: 4,
                     maker_id: "70111".into(),
                     model: "BSJ-A6".into(),

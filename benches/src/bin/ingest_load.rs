@@ -336,32 +336,7 @@ fn report_frame(i: u32, serial: u16, n: u64, out: &mut BytesMut) {
 }
 
 async fn authenticate(stream: &mut TcpStream, i: u32) -> Result<()> {
-    let mut out = BytesMut::new();
-    let c = code(i);
-    let auth = Authenticate {
-        auth_code: Text(c.as_bytes()),
-        imei: None,
-        software_version: None,
-    };
-    encode_message(
-        &Header::new(0x0102, phone(i), 0, Edition::V2013),
-        &Message::Authenticate(auth),
-        &mut out,
-    )?;
-    stream.write_all(&out).await?;
-    let mut buf = BytesMut::with_capacity(256);
-    let mut decoder = FrameDecoder::default();
-    loop {
-        if let Some(f) = decoder.decode(&mut buf)? {
-            return match f.message()? {
-                Message::PlatformAck(GeneralAck { result: 0, .. }) => Ok(()),
-                other => Err(format!("terminal {i}: authentication answered {other:?}").into()),
-            };
-        }
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(format!("terminal {i}: closed during authentication").into());
-        }
-    }
+    authenticate_with(stream, i, code(i).as_bytes()).await
 }
 
 /// Counts 0x8001 frames in `buf` (whole frames only) and returns them, with the serials they answer.

@@ -37,9 +37,7 @@ pub use cases::{CaseBook, NoCases};
 pub use config::ApiConfig;
 pub use error::ApiError;
 pub use position::{Identity, WirePosition};
-pub use resources::commands::{
-    AttributesView, CommandOutcome, Downlink, ParameterEntry, ParameterValue, TerminalCommand,
-};
+pub use resources::commands::{CommandOutcome, Downlink, ParameterEntry, ParameterValue, TerminalCommand};
 pub use resources::live::{self, LiveHub};
 pub use resources::users::validate_new_user;
 pub use routes::{ROUTES, router};

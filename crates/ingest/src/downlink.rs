@@ -157,7 +157,7 @@ pub enum Reply {
     /// 0x0104: the parameters (id, raw value).
     Parameters(Vec<(u32, Vec<u8>)>),
     /// 0x0107: the terminal's attributes.
-    Attributes(Box<crate::parameters::Attributes>),
+    Attributes(Box<tianshu_model::Attributes>),
 }
 
 /// Why a command got no answer.

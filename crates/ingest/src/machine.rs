@@ -691,7 +691,7 @@ impl<'c> Machine<'c> {
             Message::Attributes(a) => act(resolve(
                 None,
                 id::ATTRIBUTES,
-                Reply::Attributes(Box::new((&a).into())),
+                Reply::Attributes(Box::new(crate::parameters::attributes(&a))),
             )),
             Message::QueryServerTime => {
                 let serial = self.next_serial();

@@ -3,6 +3,7 @@
 //! is added here is the GBK text, which the pure codec leaves to its caller.
 
 use tianshu_jt808::{ParameterKind, TerminalAttributes};
+use tianshu_model::Attributes;
 
 use crate::text::{gbk_text, to_gbk};
 
@@ -79,43 +80,19 @@ impl ParameterValue {
     }
 }
 
-/// A terminal's attributes (its 0x0107), kept after the frame is gone.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Attributes {
-    /// Terminal type bits (bit 0 passenger, 1 dangerous goods, 2 freight, 3 taxi, 6 video, 7 all-in-one).
-    pub terminal_type: u16,
-    /// Maker id.
-    pub maker_id: String,
-    /// Model.
-    pub model: String,
-    /// Terminal id.
-    pub terminal_id: String,
-    /// SIM ICCID, 20 digits.
-    pub iccid: String,
-    /// Hardware version.
-    pub hardware_version: String,
-    /// Firmware version.
-    pub firmware_version: String,
-    /// GNSS module bits (0 GPS, 1 BeiDou, 2 GLONASS, 3 Galileo).
-    pub gnss: u8,
-    /// Communication module bits (0 GPRS, 1 CDMA, 2 TD-SCDMA, 3 WCDMA, 4 CDMA2000, 5 TD-LTE, 7 other).
-    pub network: u8,
-}
-
-impl From<&TerminalAttributes<'_>> for Attributes {
-    fn from(a: &TerminalAttributes<'_>) -> Self {
-        let text = |t| gbk_text(t).unwrap_or_default();
-        Attributes {
-            terminal_type: a.terminal_type,
-            maker_id: text(a.maker_id),
-            model: text(a.model),
-            terminal_id: text(a.terminal_id),
-            iccid: format!("{:020}", a.iccid),
-            hardware_version: text(a.hardware_version),
-            firmware_version: text(a.firmware_version),
-            gnss: a.gnss,
-            network: a.network,
-        }
+/// The attributes a 0x0107 carried, its texts read as GBK.
+pub(crate) fn attributes(a: &TerminalAttributes<'_>) -> Attributes {
+    let text = |t| gbk_text(t).unwrap_or_default();
+    Attributes {
+        terminal_type: a.terminal_type,
+        maker_id: text(a.maker_id),
+        model: text(a.model),
+        terminal_id: text(a.terminal_id),
+        iccid: format!("{:020}", a.iccid),
+        hardware_version: text(a.hardware_version),
+        firmware_version: text(a.firmware_version),
+        gnss: a.gnss,
+        network: a.network,
     }
 }
 

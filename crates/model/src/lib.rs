@@ -31,7 +31,7 @@ pub use ids::{ParsePhoneError, Phone, UnitId, VehicleId};
 pub use position::{BASIC_BLOCK_LEN, Position, PositionSource, fnv1a64};
 pub use redact::redact_url;
 pub use registry::{
-    Edition, ParseVehicleClassError, PendingRegistration, PendingState, Reregistered, Reregistration,
-    Terminal, Unit, Vehicle, VehicleClass,
+    Attributes, Edition, ParseVehicleClassError, PendingRegistration, PendingState, Reregistered,
+    Reregistration, Terminal, Unit, Vehicle, VehicleClass,
 };
 pub use time::{CHINA_OFFSET_SECS, Timestamp, china_offset};

@@ -266,6 +266,29 @@ impl PendingRegistration {
     }
 }
 
+/// A terminal's attributes (its 0x0107), kept after the frame is gone, as the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Attributes {
+    /// Terminal type bits (bit 0 passenger, 1 dangerous goods, 2 freight, 3 taxi, 6 video, 7 all-in-one).
+    pub terminal_type: u16,
+    /// Maker id.
+    pub maker_id: String,
+    /// Model.
+    pub model: String,
+    /// Terminal id.
+    pub terminal_id: String,
+    /// SIM ICCID, 20 digits.
+    pub iccid: String,
+    /// Hardware version.
+    pub hardware_version: String,
+    /// Firmware version.
+    pub firmware_version: String,
+    /// GNSS module bits (0 GPS, 1 BeiDou, 2 GLONASS, 3 Galileo).
+    pub gnss: u8,
+    /// Communication module bits (0 GPRS, 1 CDMA, 2 TD-SCDMA, 3 WCDMA, 4 CDMA2000, 5 TD-LTE, 7 other).
+    pub network: u8,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

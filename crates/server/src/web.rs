@@ -8,8 +8,7 @@ use std::sync::{Arc, OnceLock};
 use tianshu_api::cases::{CaseError, CaseView};
 use tianshu_api::live::AlertEvent;
 use tianshu_api::{
-    ApiConfig, ApiState, AttributesView, CaseBook, CommandOutcome, LiveHub, ParameterEntry, ParameterValue,
-    TerminalCommand,
+    ApiConfig, ApiState, CaseBook, CommandOutcome, LiveHub, ParameterEntry, ParameterValue, TerminalCommand,
 };
 use tianshu_ingest::{DownlinkError, Reply};
 use tianshu_model::VehicleId;
@@ -134,7 +133,7 @@ impl tianshu_api::Downlink for GatewayDownlink {
             Ok(Reply::Attributes(a)) => Ok(CommandOutcome::Answered {
                 position: None,
                 parameters: None,
-                attributes: Some(Box::new(attributes_view(*a))),
+                attributes: Some(a),
             }),
             // A connection that closed before answering is no longer connected.
             Err(DownlinkError::Offline(_) | DownlinkError::Closed(_)) => Ok(CommandOutcome::NotConnected),
@@ -172,20 +171,6 @@ fn parameter_entry(id: u32, raw: &[u8]) -> ParameterEntry {
         id,
         value,
         hex: Some(hex::encode(raw)),
-    }
-}
-
-fn attributes_view(a: tianshu_ingest::Attributes) -> AttributesView {
-    AttributesView {
-        terminal_type: a.terminal_type,
-        maker_id: a.maker_id,
-        model: a.model,
-        terminal_id: a.terminal_id,
-        iccid: a.iccid,
-        hardware_version: a.hardware_version,
-        firmware_version: a.firmware_version,
-        gnss: a.gnss,
-        network: a.network,
     }
 }
 

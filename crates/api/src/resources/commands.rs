@@ -140,7 +140,7 @@ pub enum CommandOutcome {
         parameters: Option<Vec<ParameterEntry>>,
         /// The attributes a 0x0107 carried (query attributes only).
         #[serde(skip_serializing_if = "Option::is_none")]
-        attributes: Option<Box<AttributesView>>,
+        attributes: Option<Box<tianshu_model::Attributes>>,
     },
     /// The terminal answered 0x0001 with a non-zero result: 1 failed, 2 bad message, 3 unsupported.
     Refused {
@@ -170,29 +170,6 @@ impl CommandOutcome {
             CommandOutcome::TimedOut => "timed_out",
         }
     }
-}
-
-/// A terminal's attributes (0x0107), as the page shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AttributesView {
-    /// Terminal type bits (bit 0 passenger, 1 dangerous goods, 2 freight, 3 taxi, 6 video, 7 all-in-one).
-    pub terminal_type: u16,
-    /// Maker id.
-    pub maker_id: String,
-    /// Model.
-    pub model: String,
-    /// Terminal id.
-    pub terminal_id: String,
-    /// SIM ICCID, 20 digits.
-    pub iccid: String,
-    /// Hardware version.
-    pub hardware_version: String,
-    /// Firmware version.
-    pub firmware_version: String,
-    /// GNSS module bits (0 GPS, 1 BeiDou, 2 GLONASS, 3 Galileo).
-    pub gnss: u8,
-    /// Communication module bits (0 GPRS, 1 CDMA, 2 TD-SCDMA, 3 WCDMA, 4 CDMA2000, 5 TD-LTE, 7 other).
-    pub network: u8,
 }
 
 /// Sends downlink commands to connected terminals; the gateway implements it.
