@@ -12,6 +12,8 @@
 //   node drive.mjs terminal   an administrator sees a terminal's clock found eight hours off and corrects
 //                             it, reads its parameters and attributes and sets a parameter (a scripted
 //                             terminal behind the API)
+//   node drive.mjs clicks    during live updates, 20 presses on the car list and 20 on Follow each take
+//                            effect; Follow stops when the map is panned by hand and when replay opens
 //   node drive.mjs reregistration  an administrator requires approval for a unit and approves a terminal's
 //                                pending re-registration in the Terminals view; a dispatcher sees the
 //                                terminals masked and cannot decide
@@ -148,6 +150,57 @@ async function closeCase() {
     await page.waitForSelector('#case-state[data-state="closed"]', { timeout: 20000 });
     check(true, 'the case was closed');
     await page.screenshot({ path: join(artifacts, 'case-closed.png') });
+  });
+}
+
+/** Every press on the live list and on Follow takes effect while the live feed updates the page. */
+async function clicks() {
+  await browserFor(async (page) => {
+    await login(page, 'administrator');
+    await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });
+    const updatesBefore = await num(page, '#live-updates');
+    const listed = await page.$$eval('#vehicle-list .vrow', (rows) => rows.length);
+    const total = await page.evaluate(() => window.tianshu.S.vehicles.size);
+    check(listed === total, `the car list holds the whole fleet (${listed} of ${total})`);
+    let opened = 0;
+    for (let i = 0; i < 20; i++) {
+      const row = page.locator('#vehicle-list .vrow').nth(i);
+      const id = await row.getAttribute('data-vehicle');
+      await row.click({ timeout: 5000 });
+      const shown = await page.waitForFunction((v) => {
+        const S = window.tianshu.S;
+        return String(S.cardVehicle) === v && document.querySelector('#card-plate')?.textContent === S.vehicles.get(Number(v)).plate;
+      }, id, { timeout: 5000 }).then(() => true, () => false);
+      if (shown) opened += 1;
+    }
+    check(opened === 20, `20 presses on the car list opened 20 cards (${opened})`);
+    let toggled = 0;
+    for (let i = 0; i < 20; i++) {
+      const want = i % 2 === 0;
+      await page.click('#card-follow', { timeout: 5000 });
+      const ok = await page.waitForFunction((w) => (window.tianshu.S.follow !== null) === w
+        && document.querySelector('#card-follow').dataset.following === String(w), want, { timeout: 5000 }).then(() => true, () => false);
+      if (ok) toggled += 1;
+    }
+    check(toggled === 20, `20 presses on Follow each took effect (${toggled})`);
+    const updatesAfter = await num(page, '#live-updates');
+    check(updatesAfter > updatesBefore, `the live feed kept updating meanwhile (${updatesBefore} -> ${updatesAfter} updates)`);
+    // Follow on, then a hand pan stops it.
+    await page.click('#card-follow');
+    await page.waitForFunction(() => window.tianshu.S.follow !== null);
+    const box = await page.locator('#map').boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 120, box.y + box.height / 2 + 60, { steps: 8 });
+    await page.mouse.up();
+    const stopped = await page.waitForFunction(() => window.tianshu.S.follow === null, null, { timeout: 5000 }).then(() => true, () => false);
+    check(stopped, 'panning the map by hand stops Follow');
+    // Follow on, then opening replay stops it.
+    await page.click('#card-follow');
+    await page.waitForFunction(() => window.tianshu.S.follow !== null);
+    await page.click('#tab-replay');
+    const left = await page.waitForFunction(() => window.tianshu.S.follow === null, null, { timeout: 5000 }).then(() => true, () => false);
+    check(left, 'opening replay stops Follow');
   });
 }
 
@@ -331,6 +384,7 @@ async function reregistration() {
 try {
   if (scenario === 'live-replay') await liveAndReplay();
   else if (scenario === 'terminal') await terminalPanel();
+  else if (scenario === 'clicks') await clicks();
   else if (scenario === 'reregistration') await reregistration();
   else if (scenario === 'command-failures') await commandFailures();
   else if (scenario === 'case') await closeCase();

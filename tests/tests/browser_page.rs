@@ -87,7 +87,8 @@ fn start_demo(dir: &Path, store: &Path) -> (Demo, String, serde_json::Value) {
     let stdout = demo.0.stdout.take().expect("the demo's stdout");
     let mut url = None;
     let mut logins = serde_json::Map::new();
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.expect("reading the demo's output");
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
@@ -104,6 +105,8 @@ fn start_demo(dir: &Path, store: &Path) -> (Demo, String, serde_json::Value) {
             _ => {}
         }
     }
+    // The rest of the demo's output is read to the end: a closed pipe would fail its later prints.
+    std::thread::spawn(move || lines.for_each(drop));
     let url = url.expect("the demo printed its URL");
     assert_eq!(logins.len(), 4, "the demo printed a login per role");
     (demo, url, serde_json::Value::Object(logins))
@@ -124,6 +127,21 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
         );
     }
     assert!(out.contains("ok inspector replay plays on the time axis"));
+    drop(demo);
+}
+
+#[test]
+fn every_press_on_the_live_list_and_on_follow_takes_effect_during_live_updates() {
+    let scratch = Scratch::embedded("browser-clicks");
+    let Scratch::Embedded(dir) = &scratch else {
+        unreachable!("an embedded scratch")
+    };
+    let (demo, url, logins) = start_demo(dir, &dir.join("demo.db"));
+    let out = drive("clicks", &url, &logins, &[]);
+    assert!(out.contains("ok 20 presses on the car list opened 20 cards"));
+    assert!(out.contains("ok 20 presses on Follow each took effect"));
+    assert!(out.contains("ok panning the map by hand stops Follow"));
+    assert!(out.contains("ok opening replay stops Follow"));
     drop(demo);
 }
 

@@ -21,6 +21,7 @@ const WORDS = {
   search_plate: ['搜索车牌', 'Search plate'],
   vehicles_shown: ['车辆', 'Vehicles'],
   updates: ['更新', 'updates'],
+  vehicles_listed: ['列表中车辆', 'Cars listed'],
   recent_alerts: ['最新告警', 'Recent alerts'],
   plate: ['车牌', 'Plate'],
   from: ['开始', 'From'],

@@ -56,6 +56,8 @@ const at = (p) => disp(p.lon_deg, p.lat_deg);
 
 // ---------- vehicle state ----------
 const OFFLINE_MS = 10 * 60 * 1000;
+/** The rules' highest severity (`high`), highlighted and announced in the inbox and the alert feed. */
+const SEVERE = new Set(['high']);
 const COLORS = { moving: '#2e7d32', idling: '#f0a500', parked: '#4a6fa5', offline: '#9e9e9e', alarm: '#d32f2f' };
 /** "Now" for the offline test: the freshest fix seen, so a simulated or lagging clock does not grey out every car. */
 let latestFix = 0;
@@ -159,6 +161,8 @@ function initMap(config) {
     let labelTimer = 0;
     map.on('render', () => { if (!labelTimer) labelTimer = setTimeout(() => { labelTimer = 0; updateClusterLabels(); }, 200); });
     map.on('zoomend', maybeDetail);
+    // Panning by hand takes the map back from Follow.
+    map.on('dragstart', () => { if (S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); } });
     loadFences();
     redrawCars();
   });
@@ -223,7 +227,7 @@ function redrawCars() {
   }
   $('#live-count').textContent = String(features.length);
   if (map && map.getSource('cars') && S.view === 'live') map.getSource('cars').setData({ type: 'FeatureCollection', features });
-  if (S.follow && S.positions.get(S.follow) && map) { const p = S.positions.get(S.follow); map.easeTo({ center: at(p), duration: 500 }); }
+  if (S.follow && S.view === 'live' && S.positions.get(S.follow) && map) { const p = S.positions.get(S.follow); map.easeTo({ center: at(p), duration: 500 }); }
   if (S.cardVehicle) renderCard();
   renderVehicleList();
 }
@@ -245,21 +249,41 @@ function renderUnitTree() {
     ...roots.map(node));
 }
 
+// The car list: every car the filters let through, one row per car made once and updated in place, so a
+// click lands on the element it aimed at whatever the live feed does meanwhile. Rows are put in order
+// again only when the set of cars shown changes.
 let listTimer = 0;
-function renderVehicleList() {
+/** vehicle id -> { row, dot, speed, color, text }: each car's row and what it shows now. */
+const listRows = new Map();
+let listKeys = '';
+function listRow(v) {
+  let r = listRows.get(v.id);
+  if (!r) {
+    const dot = el('i');
+    const speed = el('span', { class: 'sp' });
+    r = { row: el('div', { class: 'vrow', 'data-vehicle': v.id, onclick: () => openCard(v.id, true) }, dot, v.plate, speed), dot, speed, color: '', text: '' };
+    listRows.set(v.id, r);
+  }
+  return r;
+}
+function renderVehicleList(force = false) {
   const wall = Date.now();
-  if (wall - listTimer < 1000) return;
+  if (!force && wall - listTimer < 1000) return;
   listTimer = wall;
   const now = fleetNow();
-  const rows = [];
-  for (const v of S.vehicles.values()) {
-    if (!visible(v)) continue;
+  const shown = [...S.vehicles.values()].filter(visible);
+  const keys = shown.map((v) => v.id).join(',');
+  if (keys !== listKeys) { listKeys = keys; $('#vehicle-list').replaceChildren(...shown.map((v) => listRow(v).row)); }
+  $('#list-count').textContent = `${shown.length} / ${S.vehicles.size}`;
+  for (const v of shown) {
+    const r = listRow(v);
     const p = S.positions.get(v.id);
-    rows.push([v, p]);
-    if (rows.length >= 200) break;
+    const color = COLORS[stateOf(p, now)];
+    const text = p ? `${p.speed_kmh.toFixed(0)} ${t('kmh')}` : t('none');
+    if (r.color !== color) { r.color = color; r.dot.style.background = color; }
+    if (r.text !== text) { r.text = text; r.speed.textContent = text; }
+    r.row.classList.toggle('selected', S.cardVehicle === v.id);
   }
-  $('#vehicle-list').replaceChildren(...rows.map(([v, p]) => el('div', { class: 'vrow', 'data-vehicle': v.id, onclick: () => openCard(v.id, true) },
-    el('i', { style: `background:${COLORS[stateOf(p, now)]}` }), v.plate, el('span', { class: 'sp' }, p ? `${p.speed_kmh.toFixed(0)} ${t('kmh')}` : t('none')))));
 }
 
 function openCard(id, fly = false) {
@@ -268,8 +292,10 @@ function openCard(id, fly = false) {
   // Driver and current order come from the vehicle's detail (sign-ins and orders), fetched on open.
   api(`/api/vehicles/${S.cardVehicle}`).then((d) => { if (d.id === S.cardVehicle) { S.cardDetail = d; renderCard(); } }).catch(() => {});
   const p = S.positions.get(S.cardVehicle);
+  if (S.follow !== S.cardVehicle) S.follow = null;
   if (fly && p && map) map.flyTo({ center: at(p), zoom: Math.max(map.getZoom(), 14) });
   renderCard();
+  renderVehicleList(true);
 }
 
 function orderText(o) {
@@ -289,20 +315,31 @@ async function renderCard() {
   // (see renderCommandPanel) so a half-typed text and the terminal's answers survive the redraws.
   let main = $('#card-main');
   if (!main) card.replaceChildren(main = el('div', { id: 'card-main' }), el('div', { id: 'card-commands' }), el('div', { id: 'card-terminal' }));
-  main.replaceChildren(
-    el('button', { class: 'close', onclick: () => { S.cardVehicle = null; S.follow = null; card.classList.add('hidden'); } }, '×'),
-    el('h2', { id: 'card-plate' }, v.plate),
-    el('dl', {},
-      el('dt', {}, t('unit')), el('dd', {}, unit ? unit.name : v.unit),
-      el('dt', {}, t('state')), el('dd', {}, t(stateOf(p, fleetNow()))),
-      el('dt', {}, t('speed')), el('dd', {}, p ? `${p.speed_kmh.toFixed(1)} ${t('kmh')}` : t('none')),
-      el('dt', {}, t('course')), el('dd', {}, p ? `${p.course_deg}°` : t('none')),
-      el('dt', {}, t('last_fix')), el('dd', {}, p ? fmtTime(fixMs(p)) : t('none')),
-      el('dt', {}, t('driver')), el('dd', { id: 'card-driver' }, (S.cardDetail && S.cardDetail.driver) || t('none')),
-      el('dt', {}, t('order')), el('dd', { id: 'card-order' }, orderText(S.cardDetail && S.cardDetail.order))),
-    el('div', { class: 'actions' },
-      el('button', { id: 'card-follow', onclick: () => { S.follow = S.follow === v.id ? null : v.id; renderCard(); redrawCars(); } }, S.follow === v.id ? t('unfollow') : t('follow')),
-      canReplay ? el('button', { id: 'card-replay', onclick: () => { switchView('replay'); $('#replay-plate').value = v.plate; loadReplay(); } }, t('open_replay')) : null));
+  // The card's elements are made once per car and language; the live feed changes only their text, so a
+  // press on Follow or Replay is never lost to a redraw.
+  const built = `${v.id}/${currentLang()}`;
+  if (main.dataset.built !== built) {
+    main.dataset.built = built;
+    const row = (key, id) => [el('dt', {}, t(key)), el('dd', { id })];
+    main.replaceChildren(
+      el('button', { class: 'close', onclick: () => { S.cardVehicle = null; S.follow = null; card.classList.add('hidden'); renderVehicleList(true); } }, '×'),
+      el('h2', { id: 'card-plate' }, v.plate),
+      el('dl', {}, row('unit', 'card-unit'), row('state', 'card-state'), row('speed', 'card-speed'), row('course', 'card-course'),
+        row('last_fix', 'card-fix'), row('driver', 'card-driver'), row('order', 'card-order')),
+      el('div', { class: 'actions' },
+        el('button', { id: 'card-follow', onclick: () => { S.follow = S.follow === v.id ? null : v.id; renderCard(); redrawCars(); } }),
+        canReplay ? el('button', { id: 'card-replay', onclick: () => { switchView('replay'); $('#replay-plate').value = v.plate; loadReplay(); } }, t('open_replay')) : null));
+  }
+  const show = (id, text) => { const e = main.querySelector(`#${id}`); if (e.textContent !== text) e.textContent = text; };
+  show('card-unit', unit ? unit.name : String(v.unit));
+  show('card-state', t(stateOf(p, fleetNow())));
+  show('card-speed', p ? `${p.speed_kmh.toFixed(1)} ${t('kmh')}` : t('none'));
+  show('card-course', p ? `${p.course_deg}°` : t('none'));
+  show('card-fix', p ? fmtTime(fixMs(p)) : t('none'));
+  show('card-driver', (S.cardDetail && S.cardDetail.driver) || t('none'));
+  show('card-order', orderText(S.cardDetail && S.cardDetail.order));
+  show('card-follow', S.follow === v.id ? t('unfollow') : t('follow'));
+  main.querySelector('#card-follow').dataset.following = String(S.follow === v.id);
   if ($('#card-commands').dataset.vehicle !== String(v.id)) renderCommandPanel();
   if ($('#card-terminal').dataset.vehicle !== String(v.id)) terminalPanel();
   card.classList.remove('hidden');
@@ -431,12 +468,12 @@ function beep() {
 
 function addLiveAlert(a) {
   const v = S.vehicles.get(a.vehicle);
-  const row = el('div', { class: `alert-row ${a.severity === 'severe' ? 'severe' : ''}`, onclick: () => { if (a.case_id || a.case) openCase(a.case_id || a.case); else openCard(a.vehicle, true); } },
+  const row = el('div', { class: `alert-row ${SEVERE.has(a.severity) ? 'severe' : ''}`, onclick: () => { if (a.case_id || a.case) openCase(a.case_id || a.case); else openCard(a.vehicle, true); } },
     el('b', {}, v ? v.plate : a.vehicle), ' ', a.title || a.rule || a.kind || '', el('div', { class: 'muted' }, fmtTime(parseTime(a.time || a.start || Date.now()))));
   const list = $('#live-alerts');
   list.prepend(row);
   while (list.children.length > 50) list.lastChild.remove();
-  if (a.severity === 'severe') beep();
+  if (SEVERE.has(a.severity)) beep();
 }
 
 function connectLive() {
@@ -601,7 +638,7 @@ const CASE_STATES = ['open', 'acknowledged', 'explained', 'escalated', 'closed',
 function caseTitle(c) { return c.title || c.rule || c.kind || c.id; }
 function caseRow(c) {
   const v = S.vehicles.get(c.vehicle);
-  return el('div', { class: `case-row ${c.severity === 'severe' ? 'severe' : ''}`, 'data-case': c.id, onclick: () => openCase(c.id) },
+  return el('div', { class: `case-row ${SEVERE.has(c.severity) ? 'severe' : ''}`, 'data-case': c.id, onclick: () => openCase(c.id) },
     el('span', { class: 'st' }, t(`s_${c.state}`)), el('b', {}, v ? v.plate : c.vehicle), ' ', caseTitle(c),
     el('div', { class: 'muted' }, fmtTime(parseTime(c.start || c.opened))));
 }
@@ -672,6 +709,8 @@ async function loadAudit() {
 // ---------- views ----------
 function switchView(view) {
   S.view = view;
+  // Follow belongs to the live map: leaving it (replay, the inbox, ...) stops it.
+  if (view !== 'live' && S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); }
   for (const v of ['live', 'replay', 'alerts', 'terminals', 'audit']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);

@@ -171,6 +171,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     print_welcome(&world, &args, start_ms, &started, &logins);
     print_audit(&args.store, &key_file, &audit);
+    println!();
+    println!(
+        "JT/T 808 terminals connect to {}. Stop with Ctrl-C.",
+        started.jt808_addr
+    );
 
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     eprintln!("stopping the fleet and the server");
@@ -346,7 +351,7 @@ fn busiest_department(world: &World) -> Option<String> {
         .map(|(p, _)| p.to_string())
 }
 
-/// What a newcomer needs: where to look, how to log in, where terminals connect.
+/// What a newcomer needs: where to look and how to log in (where terminals connect is printed last).
 fn print_welcome(world: &World, args: &DemoArgs, start_ms: i64, started: &serve::Started, logins: &[Login]) {
     let url = format!("http://{}/", started.http_addr);
     println!();
@@ -378,9 +383,4 @@ fn print_welcome(world: &World, args: &DemoArgs, start_ms: i64, started: &serve:
             l.unit.as_ref().map(|u| format!("   ({u})")).unwrap_or_default()
         );
     }
-    println!();
-    println!(
-        "JT/T 808 terminals connect to {}. Stop with Ctrl-C.",
-        started.jt808_addr
-    );
 }
