@@ -247,6 +247,8 @@ pub struct Resp {
     pub headers: Vec<(String, String)>,
     /// Body as text.
     pub body: String,
+    /// Body as sent (after de-chunking), for bodies that are not text.
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -344,6 +346,7 @@ fn parse_response(raw: &[u8]) -> Resp {
         status,
         headers,
         body: String::from_utf8_lossy(&body).to_string(),
+        bytes: body,
     }
 }
 

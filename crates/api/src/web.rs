@@ -2,8 +2,11 @@
 //! binary, so the page needs no internet and no files next to the binary; and `GET /api/config`, the
 //! basemap settings it draws the map with.
 
-use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,14 +15,30 @@ use crate::ApiState;
 use crate::config::BasemapConfig;
 use crate::error::ApiError;
 
+/// One embedded file of the page.
+pub struct Asset {
+    /// File name under `/assets/`.
+    pub name: &'static str,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// A fingerprint of its content: the `?v=` the page's files name it with, and its `ETag`.
+    pub version: &'static str,
+    /// The file.
+    pub body: &'static [u8],
+    /// Its gzip copy, for text files where that is smaller.
+    pub gzip: Option<&'static [u8]>,
+}
+
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
 /// An embedded asset by file name.
-pub fn asset(name: &str) -> Option<(&'static str, &'static [u8])> {
+pub fn asset(name: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|a| a.name == name)
+}
+
+/// Every embedded asset.
+pub fn assets() -> &'static [Asset] {
     ASSETS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, ct, body)| (*ct, *body))
 }
 
 /// Whether the page was built (false when npm was not available at build time).
@@ -27,36 +46,117 @@ pub fn page_built() -> bool {
     PAGE_BUILT
 }
 
-fn serve(name: &str) -> Response {
-    match asset(name) {
-        Some((ct, body)) => {
-            let cache = if name == "index.html" {
-                "no-cache"
-            } else {
-                "public, max-age=300"
-            };
-            ([(CONTENT_TYPE, ct), (CACHE_CONTROL, cache)], body).into_response()
-        }
-        None => ApiError::NotFound(format!("asset {name}")).into_response(),
+/// Whether a client that sent `accept` takes gzip: named (or `*`) with a weight above zero.
+pub fn accepts_gzip(accept: &str) -> bool {
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or_default();
+        let weight = parts
+            .find_map(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+            .unwrap_or(1.0);
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && weight > 0.0
+    })
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`).
+fn not_modified(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+/// The page and its files. The page itself is always revalidated (it names the current versions); a
+/// file asked for by its current version is kept for good, any other request revalidates. The `ETag`
+/// answers a revalidation with 304, and text goes gzip-compressed to clients that take it.
+fn serve(name: &str, query: Option<&str>, headers: &HeaderMap) -> Response {
+    let Some(a) = asset(name) else {
+        return ApiError::NotFound(format!("asset {name}")).into_response();
+    };
+    let versioned = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .any(|kv| kv.strip_prefix("v=") == Some(a.version));
+    let cache = if versioned && name != "index.html" {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let etag = format!("\"{}\"", a.version);
+    let text = |h| headers.get(h).and_then(|v: &HeaderValue| v.to_str().ok());
+    let common = [
+        (CACHE_CONTROL, cache.to_string()),
+        (ETAG, etag.clone()),
+        (VARY, "Accept-Encoding".to_string()),
+    ];
+    if text(IF_NONE_MATCH).is_some_and(|v| not_modified(v, &etag)) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    match a.gzip {
+        Some(gz) if text(ACCEPT_ENCODING).is_some_and(accepts_gzip) => (
+            common,
+            [(CONTENT_TYPE, a.content_type), (CONTENT_ENCODING, "gzip")],
+            gz,
+        )
+            .into_response(),
+        _ => (common, [(CONTENT_TYPE, a.content_type)], a.body).into_response(),
     }
 }
 
-async fn index() -> Response {
-    serve("index.html")
+async fn index(headers: HeaderMap) -> Response {
+    serve("index.html", None, &headers)
 }
 
-async fn file(Path(name): Path<String>) -> Response {
-    serve(&name)
+async fn file(Path(name): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    serve(&name, query.as_deref(), &headers)
 }
 
-/// `/` and `/assets/{name}`.
+/// Browsers ask for `/favicon.ico` on their own: the page's icon.
+async fn favicon(headers: HeaderMap) -> Response {
+    serve("favicon.svg", None, &headers)
+}
+
+/// `/`, `/assets/{name}` and `/favicon.ico`.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(index))
         .route("/assets/{name}", get(file))
+        .route("/favicon.ico", get(favicon))
 }
 
 /// `GET /api/config`: what the page needs to draw the map.
 pub async fn page_config(State(state): State<ApiState>) -> Json<BasemapConfig> {
     Json(state.config().basemap.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_taken_when_named_or_starred_with_a_weight() {
+        for (accept, takes) in [
+            ("gzip", true),
+            ("gzip, deflate, br, zstd", true),
+            ("br;q=1.0, GZIP;q=0.5", true),
+            ("*", true),
+            ("gzip;q=0", false),
+            ("gzip;q=0.0, br", false),
+            ("identity", false),
+            ("", false),
+            ("deflate, br", false),
+        ] {
+            assert_eq!(accepts_gzip(accept), takes, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn a_revalidation_matches_strong_weak_listed_and_star() {
+        let e = "\"00ff\"";
+        assert!(not_modified("\"00ff\"", e));
+        assert!(not_modified("W/\"00ff\"", e));
+        assert!(not_modified("\"aa\", \"00ff\"", e));
+        assert!(not_modified("*", e));
+        assert!(!not_modified("\"00fe\"", e));
+    }
 }

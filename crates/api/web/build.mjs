@@ -17,3 +17,4 @@ await esbuild.build({
 // MapLibre runs its tile work in a module worker loaded from its own file.
 copyFileSync('node_modules/maplibre-gl/dist/maplibre-gl-worker.mjs', `${out}/maplibre-gl-worker.mjs`);
 copyFileSync('index.html', `${out}/index.html`);
+copyFileSync('favicon.svg', `${out}/favicon.svg`);
