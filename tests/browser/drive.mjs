@@ -12,8 +12,10 @@
 //   node drive.mjs terminal   an administrator sees a terminal's clock found eight hours off and corrects
 //                             it, reads its parameters and attributes and sets a parameter (a scripted
 //                             terminal behind the API)
-//   node drive.mjs clicks    during live updates, 20 presses on the car list and 20 on Follow each take
-//                            effect; Follow stops when the map is panned by hand and when replay opens
+//   node drive.mjs clicks    a dispatcher finds cars by state, plate and unit (the state chips count the cars
+//                            in scope, a unit fits the map to its cars); during live updates, 20 presses on
+//                            the car list and 20 on Follow each take effect; Follow stops when the map is
+//                            panned by hand and when replay opens
 //   node drive.mjs reregistration  an administrator requires approval for a unit and approves a terminal's
 //                                pending re-registration in the Terminals view; a dispatcher sees the
 //                                terminals masked and cannot decide
@@ -154,7 +156,62 @@ async function closeCase() {
 }
 
 /** Every press on the live list and on Follow takes effect while the live feed updates the page. */
+/** The car list as the page shows it now: each row's vehicle and dot colour, read in one go. */
+const listNow = (page) => page.$$eval('#vehicle-list .vrow', (rows) => rows.map((r) => ({
+  id: Number(r.dataset.vehicle), plate: r.childNodes[1].textContent, color: getComputedStyle(r.querySelector('i')).backgroundColor,
+})));
+
+async function findCars(page) {
+  await login(page, 'dispatcher');
+  await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });
+  const chipCounts = () => page.$$eval('#legend .chip', (cs) => Object.fromEntries(cs.map((c) => [c.dataset.state, Number(c.querySelector('.count').textContent)])));
+  const counts = await chipCounts();
+  const total = await page.evaluate(() => window.tianshu.S.vehicles.size);
+  const sum = Object.values(counts).reduce((a, b) => a + b, 0);
+  check(sum === total, `the state chips count every car once (${JSON.stringify(counts)}, ${total} cars)`);
+  // Pressing "moving" lists moving cars only; the colours and the chip are read from one rendering.
+  await page.click('#legend .chip[data-state="moving"]');
+  await page.waitForSelector('#legend .chip.active[data-state="moving"]');
+  const moving = await page.evaluate(() => {
+    const rows = [...document.querySelectorAll('#vehicle-list .vrow')];
+    const want = getComputedStyle(document.querySelector('#legend .chip[data-state="moving"] i')).backgroundColor;
+    return { rows: rows.length, same: rows.every((r) => getComputedStyle(r.querySelector('i')).backgroundColor === want),
+      chip: Number(document.querySelector('#legend .chip[data-state="moving"] .count').textContent) };
+  });
+  check(moving.rows > 0 && moving.rows < total && moving.same, `"moving" lists the moving cars only (${moving.rows} of ${total}, chip ${moving.chip})`);
+  await page.click('#legend .chip[data-state="moving"]');
+  await page.waitForFunction((n) => document.querySelector('#vehicle-list').children.length === n, total, { timeout: 5000 });
+  check(true, 'pressing the chip again lists every car');
+  // A plate typed in part.
+  const some = (await listNow(page))[3];
+  const part = some.plate.slice(-4);
+  await page.fill('#plate-search', part);
+  await page.waitForFunction((n) => document.querySelector('#vehicle-list').children.length < n, total, { timeout: 5000 });
+  const found = await listNow(page);
+  check(found.some((r) => r.id === some.id) && found.every((r) => r.plate.includes(part)), `typing "${part}" lists the cars whose plates hold it (${found.length})`);
+  await page.fill('#plate-search', '');
+  // A unit with cars: the list holds its cars only and the map fits them.
+  const unit = await page.$$eval('#unit-tree .unit[data-unit]', (us) => {
+    const u = us.find((x) => Number(x.querySelector('.count').textContent) > 2 && x.nextSibling === null);
+    return u ? { id: u.dataset.unit, cars: Number(u.querySelector('.count').textContent) } : null;
+  });
+  check(!!unit, 'a unit without sub-units has cars');
+  await page.click(`#unit-tree .unit[data-unit="${unit.id}"]`);
+  await page.waitForFunction((n) => document.querySelector('#vehicle-list').children.length === n, unit.cars, { timeout: 5000 });
+  check(true, `picking a unit lists its ${unit.cars} cars`);
+  const fits = await page.waitForFunction((u) => {
+    const { S, map } = window.tianshu;
+    if (map.isMoving()) return false;
+    const b = map.getBounds();
+    const cars = [...S.vehicles.values()].filter((v) => String(v.unit) === u && S.positions.get(v.id));
+    return cars.length > 0 && cars.every((v) => { const p = S.positions.get(v.id); return b.contains([p.lon_deg, p.lat_deg]) || b.contains(window.tianshu.at(p)); });
+  }, unit.id, { timeout: 8000, polling: 200 }).then(() => true, () => false);
+  check(fits, 'the map fits the unit\'s cars');
+  await page.screenshot({ path: join(artifacts, 'unit-picked.png') });
+}
+
 async function clicks() {
+  await browserFor(findCars);
   await browserFor(async (page) => {
     await login(page, 'administrator');
     await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });

@@ -131,13 +131,16 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
 }
 
 #[test]
-fn every_press_on_the_live_list_and_on_follow_takes_effect_during_live_updates() {
+fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_during_live_updates() {
     let scratch = Scratch::embedded("browser-clicks");
     let Scratch::Embedded(dir) = &scratch else {
         unreachable!("an embedded scratch")
     };
     let (demo, url, logins) = start_demo(dir, &dir.join("demo.db"));
     let out = drive("clicks", &url, &logins, &[]);
+    assert!(out.contains("ok the state chips count every car once"));
+    assert!(out.contains("ok \"moving\" lists the moving cars only"));
+    assert!(out.contains("ok the map fits the unit's cars"));
     assert!(out.contains("ok 20 presses on the car list opened 20 cards"));
     assert!(out.contains("ok 20 presses on Follow each took effect"));
     assert!(out.contains("ok panning the map by hand stops Follow"));

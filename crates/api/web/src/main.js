@@ -74,7 +74,7 @@ function stateOf(p, now) {
 const S = {
   me: null, config: null, units: [], unitById: new Map(), vehicles: new Map(), positions: new Map(),
   selectedUnits: null, search: '', follow: null, cardVehicle: null, updates: 0, ws: null, view: 'live',
-  replay: null, caseState: 'open',
+  replay: null, caseState: 'open', states: new Set(),
 };
 
 function showLogin() {
@@ -204,10 +204,15 @@ function updateClusterLabels() {
 }
 
 // ---------- live ----------
-function visible(v) {
+/** Whether a car is in the chosen unit and matches the plate search (the state chips count these). */
+function inScope(v) {
   if (S.selectedUnits && !S.selectedUnits.has(v.unit)) return false;
   if (S.search && !v.plate.toUpperCase().includes(S.search.toUpperCase())) return false;
   return true;
+}
+/** Whether a car is shown: in scope and, when states are picked, in one of them. */
+function visible(v, now = fleetNow()) {
+  return inScope(v) && (!S.states.size || S.states.has(stateOf(S.positions.get(v.id), now)));
 }
 
 let redrawPending = false;
@@ -222,7 +227,7 @@ function redrawCars() {
   const features = [];
   for (const v of S.vehicles.values()) {
     const p = S.positions.get(v.id);
-    if (!p || !visible(v)) continue;
+    if (!p || !visible(v, now)) continue;
     features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: at(p) }, properties: { id: v.id, state: stateOf(p, now), course: p.course_deg } });
   }
   $('#live-count').textContent = String(features.length);
@@ -232,8 +237,40 @@ function redrawCars() {
   renderVehicleList();
 }
 
+// The legend is the state filter: a chip per state with the number of cars in scope in it; pressing
+// chips shows only those states (none pressed: all). Chips are made once per language and their counts
+// updated in place.
+const stateChips = new Map();
 function renderLegend() {
-  $('#legend').replaceChildren(...Object.entries(COLORS).map(([k, c]) => el('span', {}, el('i', { style: `background:${c}` }), t(k))));
+  stateChips.clear();
+  $('#legend').replaceChildren(...Object.entries(COLORS).map(([k, c]) => {
+    const count = el('b', { class: 'count' }, '0');
+    const chip = el('button', {
+      class: `chip${S.states.has(k) ? ' active' : ''}`, 'data-state': k, 'aria-pressed': String(S.states.has(k)),
+      onclick: () => { if (!S.states.delete(k)) S.states.add(k); renderLegend(); listTimer = 0; redrawCars(); },
+    }, el('i', { style: `background:${c}` }), t(k), ' ', count);
+    stateChips.set(k, count);
+    return chip;
+  }));
+  updateStateCounts();
+}
+function updateStateCounts(now = fleetNow()) {
+  const counts = Object.fromEntries(Object.keys(COLORS).map((k) => [k, 0]));
+  for (const v of S.vehicles.values()) if (inScope(v)) counts[stateOf(S.positions.get(v.id), now)] += 1;
+  for (const [k, b] of stateChips) { const n = String(counts[k]); if (b.textContent !== n) b.textContent = n; }
+}
+
+/** Fits the map to the cars of `units` that have a position. */
+function fitUnits(units) {
+  if (!map) return;
+  let b = null;
+  for (const v of S.vehicles.values()) {
+    const p = S.positions.get(v.id);
+    if (!p || !units.has(v.unit)) continue;
+    const c = at(p);
+    b = b ? b.extend(c) : new maplibregl.LngLatBounds(c, c);
+  }
+  if (b) map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 600 });
 }
 
 function renderUnitTree() {
@@ -241,11 +278,15 @@ function renderUnitTree() {
   for (const u of S.units) { const p = u.parent ?? 0; if (!kids.has(p)) kids.set(p, []); kids.get(p).push(u); }
   const roots = S.units.filter((u) => u.parent === null || !S.unitById.has(u.parent));
   const subtree = (id) => { const out = new Set([id]); const st = [id]; while (st.length) { for (const c of kids.get(st.pop()) || []) { out.add(c.id); st.push(c.id); } } return out; };
+  const cars = new Map();
+  for (const v of S.vehicles.values()) cars.set(v.unit, (cars.get(v.unit) || 0) + 1);
+  const carsIn = (id) => { let n = 0; for (const u of subtree(id)) n += cars.get(u) || 0; return n; };
+  const pick = (u) => { S.follow = null; S.selectedRoot = u.id; S.selectedUnits = subtree(u.id); renderUnitTree(); listTimer = 0; redrawCars(); fitUnits(S.selectedUnits); };
   const node = (u) => el('div', {},
-    el('div', { class: `unit${S.selectedRoot === u.id ? ' selected' : ''}`, title: u.name, onclick: () => { S.selectedRoot = u.id; S.selectedUnits = subtree(u.id); renderUnitTree(); redrawCars(); } }, u.name),
+    el('div', { class: `unit${S.selectedRoot === u.id ? ' selected' : ''}`, title: u.name, 'data-unit': u.id, onclick: () => pick(u) }, u.name, ' ', el('span', { class: 'count' }, String(carsIn(u.id)))),
     (kids.get(u.id) || []).length ? el('div', { class: 'unit-children' }, (kids.get(u.id) || []).map(node)) : null);
   $('#unit-tree').replaceChildren(
-    el('div', { class: `unit${S.selectedUnits ? '' : ' selected'}`, onclick: () => { S.selectedRoot = null; S.selectedUnits = null; renderUnitTree(); redrawCars(); } }, t('all_units')),
+    el('div', { class: `unit${S.selectedUnits ? '' : ' selected'}`, onclick: () => { S.selectedRoot = null; S.selectedUnits = null; renderUnitTree(); listTimer = 0; redrawCars(); } }, t('all_units')),
     ...roots.map(node));
 }
 
@@ -271,7 +312,8 @@ function renderVehicleList(force = false) {
   if (!force && wall - listTimer < 1000) return;
   listTimer = wall;
   const now = fleetNow();
-  const shown = [...S.vehicles.values()].filter(visible);
+  updateStateCounts(now);
+  const shown = [...S.vehicles.values()].filter((v) => visible(v, now));
   const keys = shown.map((v) => v.id).join(',');
   if (keys !== listKeys) { listKeys = keys; $('#vehicle-list').replaceChildren(...shown.map((v) => listRow(v).row)); }
   $('#list-count').textContent = `${shown.length} / ${S.vehicles.size}`;
@@ -495,6 +537,7 @@ function connectLive() {
         $('#replay-to').value = toLocalInput(latestFix + 60e3);
       }
       fillPlates();
+      renderUnitTree();
     } else if (m.type === 'positions') {
       for (const p of m.points) {
         const old = S.positions.get(p.vehicle);
@@ -782,4 +825,4 @@ renderLegend();
 $('#replay-speed').replaceChildren(...SPEEDS.map((s) => el('option', { value: s, selected: s === 8 ? '' : null }, `x${s}`)));
 // An existing session goes straight to the map; otherwise the login form.
 api('/api/me').then(() => start()).catch(() => showLogin());
-window.tianshu = { S, currentLang };
+window.tianshu = { S, currentLang, at, get map() { return map; } };
