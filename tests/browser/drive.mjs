@@ -138,7 +138,19 @@ async function closeCase() {
     await page.click('#cases-list .case-row');
     await page.waitForSelector('#case-page:not(.hidden) #case-close', { timeout: 20000 });
     const reasoning = await page.textContent('#case-page .reason');
-    check(reasoning.trim().length > 0, 'the case page shows the rule\'s reasoning');
+    check(reasoning.includes('无已批准的派车单') && !reasoning.includes('working day'), 'the case page shows the rule\'s reasoning in the user\'s language');
+    const title = await page.textContent('#case-title');
+    check(title === '非工作时间用车', `the case is titled with the rule's name (${title})`);
+    const evidence = await page.$$eval('#case-page table.evidence tbody tr', (rs) => rs.map((r) => r.textContent));
+    check(evidence.length === 3 && evidence[0].includes('30.199871, 115.038312') && evidence[0].includes('36.5 公里/小时')
+      && evidence[0].includes('2026-11-18 21:05:00'), `the evidence reads in degrees and km/h (${evidence[0]})`);
+    const onMap = await page.waitForFunction(() => {
+      const { map } = window.tianshu;
+      if (map.isMoving()) return false;
+      const b = map.getBounds();
+      return b.contains([115.038312, 30.199871]) && b.contains([115.06122, 30.214518]) && map.getZoom() > 12;
+    }, null, { timeout: 8000, polling: 200 }).then(() => true, () => false);
+    check(onMap, 'the map went to the evidence');
     await page.screenshot({ path: join(artifacts, 'case-open.png') });
     await page.click('#case-ack');
     await page.waitForSelector('#case-state[data-state="acknowledged"]', { timeout: 20000 });
@@ -147,6 +159,9 @@ async function closeCase() {
     await page.click('#case-explain');
     await page.waitForSelector('#case-state[data-state="explained"]', { timeout: 20000 });
     check(true, 'the unit\'s explanation was recorded');
+    const history = await page.$$eval('#case-page table.history tbody tr', (rs) => rs.map((r) => r.textContent));
+    check(history.length === 2 && history[0].includes('已签收') && history[1].includes('已说明') && history[1].includes('已补录派车单'),
+      `the history shows each step with its note (${history.join(' | ')})`);
     await page.fill('#case-note', '已核实');
     await page.click('#case-close');
     await page.waitForSelector('#case-state[data-state="closed"]', { timeout: 20000 });
@@ -155,7 +170,6 @@ async function closeCase() {
   });
 }
 
-/** Every press on the live list and on Follow takes effect while the live feed updates the page. */
 /** The car list as the page shows it now: each row's vehicle and dot colour, read in one go. */
 const listNow = (page) => page.$$eval('#vehicle-list .vrow', (rows) => rows.map((r) => ({
   id: Number(r.dataset.vehicle), plate: r.childNodes[1].textContent, color: getComputedStyle(r.querySelector('i')).backgroundColor,
@@ -210,6 +224,7 @@ async function findCars(page) {
   await page.screenshot({ path: join(artifacts, 'unit-picked.png') });
 }
 
+/** Every press on the live list and on Follow takes effect while the live feed updates the page. */
 async function clicks() {
   await browserFor(findCars);
   await browserFor(async (page) => {

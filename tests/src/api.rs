@@ -45,7 +45,7 @@ impl CaseBook for MemoryCases {
         &self,
         id: &str,
         action: &CaseAction,
-        _actor: &str,
+        actor: &str,
         _audit: &mut Option<Audit<TransitionedCase>>,
     ) -> Result<CaseView, CaseError> {
         let mut all = self.0.lock().map_err(|e| CaseError::Unavailable(e.to_string()))?;
@@ -59,6 +59,24 @@ impl CaseBook for MemoryCases {
             .ok_or_else(|| CaseError::Unavailable(format!("case {id} is in no known state")))?;
         let to = workflow::next(state, step).map_err(|e| CaseError::InvalidTransition(e.to_string()))?;
         c.state = to.as_str().into();
+        // The history as the engine's cases carry it: each step, who took it, its note.
+        let note = match action {
+            CaseAction::Explain { text } => Some(text.clone()),
+            CaseAction::Close { note } | CaseAction::Escalate { note } => note.clone(),
+            CaseAction::Acknowledge => None,
+        };
+        let step = serde_json::json!({
+            "time": tianshu_model::Timestamp::from_datetime(&chrono::Utc::now()).to_rfc3339(),
+            "actor": actor,
+            "action": to.as_str(),
+            "note": note,
+        });
+        match c.detail.get_mut("history").and_then(|h| h.as_array_mut()) {
+            Some(h) => h.push(step),
+            None => {
+                c.detail.insert("history".into(), vec![step].into());
+            }
+        }
         Ok(c.clone())
     }
 }

@@ -966,7 +966,25 @@ async fn order_withdraws_case(scratch: Scratch) {
         None,
     )
     .await;
-    assert_eq!(r.json()["state"], "open", "nothing was withdrawn: {}", r.body);
+    let case = r.json();
+    assert_eq!(case["state"], "open", "nothing was withdrawn: {}", r.body);
+    // The case reads for a person: the rule's name in both languages, its evidence in degrees and km/h.
+    assert_eq!(case["title_zh"], "非工作时间用车", "{case}");
+    assert_eq!(case["title_en"], "Use outside working hours", "{case}");
+    let evidence = case["evidence"].as_array().cloned().unwrap_or_default();
+    assert!(!evidence.is_empty(), "the evidence points: {case}");
+    for e in &evidence {
+        let (lat, lon) = (e["lat_deg"].as_f64(), e["lon_deg"].as_f64());
+        assert!(
+            lat.is_some_and(|v| (-90.0..=90.0).contains(&v) && v.fract() != 0.0),
+            "{e}"
+        );
+        assert!(lon.is_some_and(|v| (70.0..=140.0).contains(&v)), "{e}");
+        assert!(
+            e["speed_kmh"].is_number() && e["fix_time"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{e}"
+        );
+    }
 
     let disp2 = login_at(server.http, "disp2").await;
     status(&approve(disp2).await, 200, "a second person approves it");

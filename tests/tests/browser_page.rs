@@ -235,16 +235,25 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
     let api = TestApi::seeded(Scratch::embedded("browser-case")).await;
     let vehicle = api.vehicles[SUB_PLATE].id;
     let mut detail = serde_json::Map::new();
-    detail.insert("title".into(), "非工作时间用车".into());
-    detail.insert("rule".into(), "off_hours".into());
-    detail.insert("severity".into(), "warning".into());
+    detail.insert("title_zh".into(), "非工作时间用车".into());
+    detail.insert("title_en".into(), "Use outside working hours".into());
+    detail.insert("rule".into(), "out_of_hours".into());
+    detail.insert("severity".into(), "high".into());
+    detail.insert(
+        "evidence".into(),
+        serde_json::json!([
+            {"fix_time": "2026-11-18T13:05:00Z", "lon_deg": 115.038312, "lat_deg": 30.199871, "speed_kmh": 36.5, "acc_on": true, "alarm": 0},
+            {"fix_time": "2026-11-18T13:06:00Z", "lon_deg": 115.045107, "lat_deg": 30.203002, "speed_kmh": 41.0, "acc_on": true, "alarm": 0},
+            {"fix_time": "2026-11-18T14:10:00Z", "lon_deg": 115.061220, "lat_deg": 30.214518, "speed_kmh": 0.0, "acc_on": false, "alarm": 0}
+        ]),
+    );
     detail.insert("start".into(), "2026-11-18T13:05:00Z".into());
     detail.insert("end".into(), "2026-11-18T14:10:00Z".into());
     detail.insert(
         "reasoning".into(),
         serde_json::json!([
-            "21:05-22:10 (UTC+8) on a working day, after working hours",
-            "no approved order covers the trip"
+            "工作日下班后 21:05-22:10（北京时间）用车，无已批准的派车单",
+            "21:05-22:10 (UTC+8) on a working day, after working hours; no approved order covers the trip"
         ]),
     );
     let book = Arc::new(MemoryCases(std::sync::Mutex::new(vec![CaseView {
@@ -260,6 +269,10 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
     let out = tokio::task::spawn_blocking(move || drive("case", &url, &logins, &[]))
         .await
         .expect("the driver");
+    assert!(out.contains("ok the case is titled with the rule's name"));
+    assert!(out.contains("ok the evidence reads in degrees and km/h"));
+    assert!(out.contains("ok the map went to the evidence"));
+    assert!(out.contains("ok the history shows each step with its note"));
     assert!(out.contains("ok the case was closed"));
     let closed = book.0.lock().expect("cases")[0].state.clone();
     assert_eq!(closed, "closed");

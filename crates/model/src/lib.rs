@@ -28,7 +28,7 @@ pub use clock::ClockWatch;
 pub use flags::{AlarmBit, AlarmFlags, StatusFlags};
 pub use geo::LonLat;
 pub use ids::{ParsePhoneError, Phone, UnitId, VehicleId};
-pub use position::{BASIC_BLOCK_LEN, Position, PositionSource, fnv1a64};
+pub use position::{BASIC_BLOCK_LEN, Position, PositionSource, deg_from_e6, fnv1a64, kmh_from_dkmh};
 pub use redact::redact_url;
 pub use registry::{
     Attributes, Edition, ParseVehicleClassError, PendingRegistration, PendingState, Reregistered,

@@ -62,15 +62,25 @@ pub struct Position {
     pub source: PositionSource,
 }
 
+/// Degrees from the stored micro-degrees.
+pub fn deg_from_e6(e6: i32) -> f64 {
+    f64::from(e6) / 1e6
+}
+
+/// km/h from the protocol's tenths of km/h.
+pub fn kmh_from_dkmh(dkmh: u16) -> f64 {
+    f64::from(dkmh) / 10.0
+}
+
 impl Position {
     /// Latitude in degrees.
     pub fn lat(&self) -> f64 {
-        f64::from(self.lat_e6) / 1e6
+        deg_from_e6(self.lat_e6)
     }
 
     /// Longitude in degrees.
     pub fn lon(&self) -> f64 {
-        f64::from(self.lon_e6) / 1e6
+        deg_from_e6(self.lon_e6)
     }
 
     /// The position as a WGS-84 point in degrees.
@@ -80,7 +90,7 @@ impl Position {
 
     /// Speed in km/h.
     pub fn speed_kmh(&self) -> f64 {
-        f64::from(self.speed_dkmh) / 10.0
+        kmh_from_dkmh(self.speed_dkmh)
     }
 
     /// The 28-byte basic location block this point encodes to (JT/T 808 0x0200, GMT+8 BCD time).

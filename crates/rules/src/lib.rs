@@ -210,6 +210,21 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// Latitude in degrees.
+    pub fn lat(&self) -> f64 {
+        tianshu_model::deg_from_e6(self.lat_e6)
+    }
+
+    /// Longitude in degrees.
+    pub fn lon(&self) -> f64 {
+        tianshu_model::deg_from_e6(self.lon_e6)
+    }
+
+    /// Speed in km/h.
+    pub fn speed_kmh(&self) -> f64 {
+        tianshu_model::kmh_from_dkmh(self.speed_dkmh)
+    }
+
     /// From a point.
     pub fn of(p: &tianshu_model::Position) -> Self {
         Evidence {

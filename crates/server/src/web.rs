@@ -199,6 +199,31 @@ fn case_view(
         vec![case.reasoning_zh.clone(), case.reasoning.clone()].into(),
     );
     detail.insert("episode".into(), case.episode.clone());
+    if let Some(rule) = tianshu_rules::RuleId::parse(&case.rule) {
+        detail.insert("title_zh".into(), rule.title_zh().into());
+        detail.insert("title_en".into(), rule.title_en().into());
+    }
+    // The episode's subject and evidence as a person reads them: degrees, km/h, RFC 3339 times.
+    if let Ok(ep) = serde_json::from_value::<tianshu_rules::Episode>(case.episode.clone()) {
+        if let Some(subject) = ep.subject {
+            detail.insert("subject".into(), subject.into());
+        }
+        let evidence: Vec<serde_json::Value> = ep
+            .evidence
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "fix_time": e.fix_time.to_rfc3339(),
+                    "lon_deg": e.lon(),
+                    "lat_deg": e.lat(),
+                    "speed_kmh": e.speed_kmh(),
+                    "acc_on": e.acc_on,
+                    "alarm": e.alarm,
+                })
+            })
+            .collect();
+        detail.insert("evidence".into(), evidence.into());
+    }
     detail.insert("created".into(), case.created.to_rfc3339().into());
     if let Some(at) = case.escalate_at {
         detail.insert("escalate_at".into(), at.to_rfc3339().into());

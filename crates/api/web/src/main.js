@@ -678,7 +678,8 @@ function maybeDetail() {
 
 // ---------- alert cases ----------
 const CASE_STATES = ['open', 'acknowledged', 'explained', 'escalated', 'closed', 'all'];
-function caseTitle(c) { return c.title || c.rule || c.kind || c.id; }
+/** A case's title: the rule's name in the user's language. */
+function caseTitle(c) { return c[`title_${currentLang()}`] || c.title || c.rule || c.id; }
 function caseRow(c) {
   const v = S.vehicles.get(c.vehicle);
   return el('div', { class: `case-row ${SEVERE.has(c.severity) ? 'severe' : ''}`, 'data-case': c.id, onclick: () => openCase(c.id) },
@@ -695,6 +696,50 @@ async function loadCases() {
   } catch (e) { $('#cases-list').replaceChildren(el('p', { class: 'error' }, e.message)); }
 }
 
+/** The evidence points of the open case on the map. */
+const caseMarkers = [];
+function showCaseOnMap(c) {
+  for (const m of caseMarkers.splice(0)) m.remove();
+  const points = (c.evidence || []).filter((e) => Number.isFinite(e.lon_deg) && Number.isFinite(e.lat_deg));
+  if (!map || !points.length) return;
+  const coords = points.map((e) => disp(e.lon_deg, e.lat_deg));
+  if (map.getSource('track')) {
+    map.getSource('track').setData({ type: 'Feature', properties: { kmh: 0 }, geometry: { type: 'LineString', coordinates: coords } });
+  }
+  points.forEach((e, i) => {
+    const dot = el('div', { class: 'evidence-dot', title: `${fmtTime(parseTime(e.fix_time))} · ${e.speed_kmh.toFixed(1)} ${t('kmh')}` }, String(i + 1));
+    caseMarkers.push(new maplibregl.Marker({ element: dot }).setLngLat(coords[i]).addTo(map));
+  });
+  const b = coords.reduce((acc, p) => acc.extend(p), new maplibregl.LngLatBounds(coords[0], coords[0]));
+  // The case page covers the map's right side: keep the episode clear of it.
+  const panel = $('#case-page').getBoundingClientRect().width || 0;
+  map.fitBounds(b, { padding: { top: 60, bottom: 60, left: 60, right: Math.min(panel + 40, map.getContainer().clientWidth / 2) }, maxZoom: 16, duration: 600 });
+}
+
+const deg = (v) => (Number.isFinite(v) ? v.toFixed(6) : t('none'));
+function evidenceTable(c) {
+  const rows = (c.evidence || []).map((e, i) => el('tr', {},
+    el('td', {}, String(i + 1)), el('td', {}, fmtTime(parseTime(e.fix_time))),
+    el('td', {}, `${deg(e.lat_deg)}, ${deg(e.lon_deg)}`), el('td', {}, `${e.speed_kmh.toFixed(1)} ${t('kmh')}`),
+    el('td', {}, t(e.acc_on ? 'on' : 'off'))));
+  if (!rows.length) return null;
+  return el('table', { class: 'evidence' },
+    el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, t('time')), el('th', {}, t('position')), el('th', {}, t('speed')), el('th', {}, t('ignition')))),
+    el('tbody', {}, rows));
+}
+
+/** The catalogue's word for `key`, or null when it has none. */
+const wordFor = (key) => (t(key) !== key ? t(key) : null);
+function historyTable(c) {
+  const rows = (c.history || []).map((h) => el('tr', {},
+    el('td', {}, h.time ? fmtTime(parseTime(h.time)) : ''), el('td', {}, h.actor || ''),
+    el('td', {}, wordFor(`s_${h.action}`) || wordFor(h.action) || h.action), el('td', {}, h.note || h.text || '')));
+  if (!rows.length) return null;
+  return el('table', { class: 'history' },
+    el('thead', {}, el('tr', {}, el('th', {}, t('time')), el('th', {}, t('actor')), el('th', {}, t('action')), el('th', {}, t('note')))),
+    el('tbody', {}, rows));
+}
+
 async function openCase(id) {
   let c;
   try { c = await api(`/api/cases/${encodeURIComponent(id)}`); } catch (e) { return; }
@@ -704,21 +749,27 @@ async function openCase(id) {
     try { await api(`/api/cases/${encodeURIComponent(id)}/actions`, { method: 'POST', body: JSON.stringify(body) }); await openCase(id); if (S.view === 'alerts') loadCases(); } catch (e) { page.querySelector('.error').textContent = e.message; }
   };
   const note = el('textarea', { id: 'case-note', placeholder: t('explanation') });
-  const known = new Set(['id', 'vehicle', 'state', 'title', 'rule', 'severity', 'reasoning', 'history', 'start', 'end', 'opened', 'track']);
-  const extra = Object.entries(c).filter(([k]) => !known.has(k));
-  const reasoning = Array.isArray(c.reasoning) ? c.reasoning.join('\n') : (typeof c.reasoning === 'string' ? c.reasoning : JSON.stringify(c.reasoning ?? '', null, 1));
+  // The engine gives its reasoning in Chinese and English: the user's language first, the other not shown.
+  const why = Array.isArray(c.reasoning) ? c.reasoning : [c.reasoning].filter(Boolean);
+  const reasoning = why.length === 2 ? why[currentLang() === 'zh' ? 0 : 1] : why.join('\n');
+  const start = parseTime(c.start || c.opened);
   page.replaceChildren(...[
-    el('button', { class: 'close', onclick: () => page.classList.add('hidden') }, '×'),
-    el('h2', {}, caseTitle(c)),
+    el('button', { class: 'close', onclick: () => { page.classList.add('hidden'); for (const m of caseMarkers.splice(0)) m.remove(); } }, '×'),
+    el('h2', { id: 'case-title' }, caseTitle(c)),
     el('dl', {},
       el('dt', {}, t('vehicle')), el('dd', {}, v ? v.plate : c.vehicle),
       el('dt', {}, t('state')), el('dd', { id: 'case-state', 'data-state': c.state }, t(`s_${c.state}`)),
-      el('dt', {}, t('severity')), el('dd', {}, c.severity || t('none')),
-      el('dt', {}, t('time')), el('dd', {}, `${fmtTime(parseTime(c.start || c.opened))} – ${c.end ? fmtTime(parseTime(c.end)) : ''}`),
-      ...extra.flatMap(([k, val]) => [el('dt', {}, k), el('dd', {}, typeof val === 'object' ? JSON.stringify(val) : String(val))])),
+      el('dt', {}, t('severity')), el('dd', { class: `sev-${c.severity}` }, c.severity ? t(`sev_${c.severity}`) : t('none')),
+      el('dt', {}, t('time')), el('dd', {}, `${fmtTime(start)} – ${c.end ? fmtTime(parseTime(c.end)) : t('ongoing')} ${t('beijing_time')}`),
+      c.subject ? el('dt', {}, t('subject')) : null, c.subject ? el('dd', {}, c.subject) : null,
+      c.late ? el('dt', {}, t('late_data')) : null, c.late ? el('dd', {}, t('late_data_note')) : null,
+      c.escalate_at && c.state !== 'closed' ? el('dt', {}, t('escalates_at')) : null,
+      c.escalate_at && c.state !== 'closed' ? el('dd', {}, fmtTime(parseTime(c.escalate_at))) : null),
     el('h3', {}, t('reasoning')), el('div', { class: 'reason' }, reasoning),
-    c.history ? el('h3', {}, t('history')) : null,
-    c.history ? el('div', { class: 'reason' }, (c.history || []).map((h) => `${h.time ? fmtTime(parseTime(h.time)) : ''} ${h.actor || ''} ${h.action || ''} ${h.text || h.note || ''}`).join('\n')) : null,
+    c.evidence && c.evidence.length ? el('h3', {}, t('evidence')) : null,
+    evidenceTable(c),
+    c.history && c.history.length ? el('h3', {}, t('history')) : null,
+    historyTable(c),
     c.state !== 'closed' ? note : null,
     el('div', { class: 'actions' },
       c.state !== 'closed' ? el('button', { id: 'case-ack', onclick: () => act({ action: 'acknowledge' }) }, t('acknowledge')) : null,
@@ -726,16 +777,13 @@ async function openCase(id) {
       c.state !== 'closed' ? el('button', { id: 'case-close', class: 'primary', onclick: () => act({ action: 'close', note: note.value || null }) }, t('close')) : null,
       c.state !== 'closed' ? el('button', { id: 'case-escalate', onclick: () => act({ action: 'escalate', note: note.value || null }) }, t('escalate')) : null,
       S.me.role !== 'dispatcher' ? el('button', { onclick: () => {
-        const a = parseTime(c.start || c.opened); const b = c.end ? parseTime(c.end) : a + 3600e3;
+        const b = c.end ? parseTime(c.end) : start + 3600e3;
         switchView('replay'); if (v) $('#replay-plate').value = v.plate;
-        $('#replay-from').value = toLocalInput(a - 15 * 60e3); $('#replay-to').value = toLocalInput(b + 15 * 60e3); loadReplay();
+        $('#replay-from').value = toLocalInput(start - 15 * 60e3); $('#replay-to').value = toLocalInput(b + 15 * 60e3); loadReplay();
       } }, t('open_replay')) : null),
     el('p', { class: 'error' })].filter(Boolean));
   page.classList.remove('hidden');
-  // The track snippet of the episode on the map.
-  if (c.track && c.track.coordinates && map.getSource('track')) {
-    map.getSource('track').setData({ type: 'Feature', properties: { kmh: 0 }, geometry: dispGeometry(c.track) });
-  }
+  showCaseOnMap(c);
 }
 
 // ---------- audit ----------
