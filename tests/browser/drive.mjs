@@ -2,6 +2,8 @@
 //
 //   node drive.mjs live-replay   log in as each role, see cars move, open a replay and play it
 //   node drive.mjs case          log in as a supervisor, open an alert case and close it
+//   node drive.mjs phone         the same on a 390x844 touch screen: the inbox fills the width, a case opens
+//                                as a sheet over its map, every control is a 44 px touch target
 //   node drive.mjs commands      a dispatcher queries a car's position, tracks it and texts its driver;
 //                                a car whose terminal is not connected says so; an inspector has no
 //                                command buttons and the API refuses its command (403)
@@ -45,10 +47,10 @@ function check(ok, what) {
 }
 
 /** A fresh browser profile per role: nothing carries over between logins. */
-async function browserFor(run) {
+async function browserFor(run, device = { viewport: { width: 1400, height: 900 } }) {
   const profile = mkdtempSync(join(tmpdir(), 'tianshu-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium', headless: true, args: FLAGS, viewport: { width: 1400, height: 900 },
+    executablePath: '/usr/bin/chromium', headless: true, args: FLAGS, ...device,
   });
   try {
     const page = context.pages()[0] || await context.newPage();
@@ -168,6 +170,43 @@ async function closeCase() {
     check(true, 'the case was closed');
     await page.screenshot({ path: join(artifacts, 'case-closed.png') });
   });
+}
+
+/** A phone: a supervisor reads the inbox, opens a case over its map and handles it by touch. */
+async function phone() {
+  await browserFor(async (page) => {
+    await login(page, 'supervisor');
+    await page.tap('#tab-alerts');
+    await page.waitForSelector('#cases-list .case-row', { timeout: 20000 });
+    const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    check(await fits(), 'the inbox fits the screen\'s width');
+    const row = await page.locator('#cases-list .case-row').first().boundingBox();
+    check(row.width >= 350 && row.height >= 44, `a case in the inbox is a full-width touch target (${Math.round(row.width)}x${Math.round(row.height)})`);
+    await page.tap('#cases-list .case-row');
+    await page.waitForSelector('#case-page:not(.hidden) #case-close', { timeout: 20000 });
+    const sheet = await page.locator('#case-page').boundingBox();
+    const mapBox = await page.locator('#map').boundingBox();
+    check(sheet.width >= 385 && sheet.y > mapBox.y + 100, 'the case opens as a sheet with the map above it');
+    const small = await page.$$eval('#case-page button', (bs) => bs.filter((b) => b.getBoundingClientRect().height < 44 || b.getBoundingClientRect().width < 44).map((b) => b.textContent));
+    check(small.length === 0, `every button of the case is at least 44 px (${small.join(', ')})`);
+    check(await fits(), 'the case fits the screen\'s width');
+    const onMap = await page.waitForFunction((top) => {
+      const { map } = window.tianshu;
+      if (map.isMoving()) return false;
+      // The evidence is on the part of the map the sheet leaves visible.
+      return [[115.038312, 30.199871], [115.06122, 30.214518]].every((c) => {
+        const p = map.project(c); return p.y > 0 && p.y < top && p.x > 0 && p.x < map.getContainer().clientWidth;
+      });
+    }, sheet.y - mapBox.y, { timeout: 8000, polling: 200 }).then(() => true, () => false);
+    check(onMap, 'the evidence shows on the map above the sheet');
+    await page.screenshot({ path: join(artifacts, 'phone-case.png') });
+    await page.tap('#case-ack');
+    await page.waitForSelector('#case-state[data-state="acknowledged"]', { timeout: 20000 });
+    check(true, 'the case was acknowledged by touch');
+    await page.tap('#case-page .close');
+    await page.waitForSelector('#cases-list', { state: 'visible' });
+    check(true, 'closing the sheet goes back to the inbox');
+  }, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
 }
 
 /** The car list as the page shows it now: each row's vehicle and dot colour, read in one go. */
@@ -460,6 +499,7 @@ try {
   else if (scenario === 'reregistration') await reregistration();
   else if (scenario === 'command-failures') await commandFailures();
   else if (scenario === 'case') await closeCase();
+  else if (scenario === 'phone') await phone();
   else if (scenario === 'commands') await commands();
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {

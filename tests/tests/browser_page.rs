@@ -230,10 +230,8 @@ fn a_dispatcher_sends_commands_to_a_connected_terminal_and_sees_its_answers() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_supervisor_opens_and_closes_an_alert_case() {
-    let api = TestApi::seeded(Scratch::embedded("browser-case")).await;
-    let vehicle = api.vehicles[SUB_PLATE].id;
+/// An open out-of-hours case of `vehicle` with its evidence, as the alerts engine gives it.
+fn one_open_case(vehicle: tianshu_model::VehicleId) -> Arc<MemoryCases> {
     let mut detail = serde_json::Map::new();
     detail.insert("title_zh".into(), "非工作时间用车".into());
     detail.insert("title_en".into(), "Use outside working hours".into());
@@ -256,12 +254,19 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
             "21:05-22:10 (UTC+8) on a working day, after working hours; no approved order covers the trip"
         ]),
     );
-    let book = Arc::new(MemoryCases(std::sync::Mutex::new(vec![CaseView {
+    Arc::new(MemoryCases(std::sync::Mutex::new(vec![CaseView {
         id: "case-1".into(),
         vehicle,
         state: "open".into(),
         detail,
-    }])));
+    }])))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_opens_and_closes_an_alert_case() {
+    let api = TestApi::seeded(Scratch::embedded("browser-case")).await;
+    let vehicle = api.vehicles[SUB_PLATE].id;
+    let book = one_open_case(vehicle);
     // Serve the same store again, now with the case.
     let addr = api.serve_again(book.clone(), None).await;
     let logins = serde_json::json!({"supervisor": {"username": "supervisor", "password": PASSWORD}});
@@ -283,6 +288,29 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
         actions.contains(&"case.acknowledge") && actions.contains(&"case.close"),
         "{actions:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_handles_a_case_on_a_phone() {
+    let api = TestApi::seeded(Scratch::embedded("browser-phone")).await;
+    let book = one_open_case(api.vehicles[SUB_PLATE].id);
+    let addr = api.serve_again(book.clone(), None).await;
+    let logins = serde_json::json!({"supervisor": {"username": "supervisor", "password": PASSWORD}});
+    let url = format!("http://{addr}/");
+    let out = tokio::task::spawn_blocking(move || drive("phone", &url, &logins, &[]))
+        .await
+        .expect("the driver");
+    for line in [
+        "ok the inbox fits the screen's width",
+        "ok a case in the inbox is a full-width touch target",
+        "ok the case opens as a sheet with the map above it",
+        "ok every button of the case is at least 44 px",
+        "ok the evidence shows on the map above the sheet",
+        "ok the case was acknowledged by touch",
+    ] {
+        assert!(out.contains(line), "{line}");
+    }
+    assert_eq!(book.0.lock().expect("cases")[0].state, "acknowledged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

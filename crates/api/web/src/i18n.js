@@ -94,6 +94,7 @@ const WORDS = {
   actor: ['处理人', 'By'],
   action: ['操作', 'Action'],
   note: ['备注', 'Note'],
+  close_panel: ['关闭', 'Close'],
   course: ['方向', 'Course'],
   time: ['时间', 'Time'],
   not_connected: ['终端未连接，指令未下发', 'Terminal not connected: nothing was sent'],

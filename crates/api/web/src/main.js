@@ -711,9 +711,15 @@ function showCaseOnMap(c) {
     caseMarkers.push(new maplibregl.Marker({ element: dot }).setLngLat(coords[i]).addTo(map));
   });
   const b = coords.reduce((acc, p) => acc.extend(p), new maplibregl.LngLatBounds(coords[0], coords[0]));
-  // The case page covers the map's right side: keep the episode clear of it.
-  const panel = $('#case-page').getBoundingClientRect().width || 0;
-  map.fitBounds(b, { padding: { top: 60, bottom: 60, left: 60, right: Math.min(panel + 40, map.getContainer().clientWidth / 2) }, maxZoom: 16, duration: 600 });
+  // The case page covers the map's right side (or, on a phone, its bottom): keep the episode clear of it.
+  map.resize();
+  const panel = $('#case-page').getBoundingClientRect();
+  const box = map.getContainer().getBoundingClientRect();
+  const sheet = panel.width >= 0.9 * box.width;
+  const padding = { top: 40, bottom: 40, left: 40, right: 40 };
+  if (sheet) padding.bottom = Math.min(Math.max(box.bottom - panel.top, 0) + 30, box.height * 0.7);
+  else padding.right = Math.min(panel.width + 40, box.width / 2);
+  map.fitBounds(b, { padding, maxZoom: 16, duration: 600 });
 }
 
 const deg = (v) => (Number.isFinite(v) ? v.toFixed(6) : t('none'));
@@ -754,7 +760,7 @@ async function openCase(id) {
   const reasoning = why.length === 2 ? why[currentLang() === 'zh' ? 0 : 1] : why.join('\n');
   const start = parseTime(c.start || c.opened);
   page.replaceChildren(...[
-    el('button', { class: 'close', onclick: () => { page.classList.add('hidden'); for (const m of caseMarkers.splice(0)) m.remove(); } }, '×'),
+    el('button', { class: 'close', 'aria-label': t('close_panel'), onclick: () => { page.classList.add('hidden'); document.body.classList.remove('case-open'); for (const m of caseMarkers.splice(0)) m.remove(); if (map) map.resize(); } }, '×'),
     el('h2', { id: 'case-title' }, caseTitle(c)),
     el('dl', {},
       el('dt', {}, t('vehicle')), el('dd', {}, v ? v.plate : c.vehicle),
@@ -783,6 +789,7 @@ async function openCase(id) {
       } }, t('open_replay')) : null),
     el('p', { class: 'error' })].filter(Boolean));
   page.classList.remove('hidden');
+  document.body.classList.add('case-open');
   showCaseOnMap(c);
 }
 
