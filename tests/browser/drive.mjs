@@ -104,8 +104,14 @@ async function replay(page, role) {
   await page.waitForFunction(() => /\d+ /.test(document.querySelector('#replay-info').textContent), null, { timeout: 30000 });
   const info = await page.textContent('#replay-info');
   check(!/^0 /.test(info), `${role} replay of ${plate} loaded: ${info}`);
+  const speeds = await page.$$eval('#replay-speed option', (os) => os.map((o) => o.textContent));
+  check(speeds.length > 3 && speeds.every((x) => /^\d+× \(/.test(x)), `${role} picks play speeds as multiples of real time (${speeds.join(', ')})`);
+  const ticks = await page.$$eval('#timeline-axis .tick', (ts) => ts.map((x) => x.textContent));
+  check(ticks.length >= 2 && ticks.every((x) => /^\d\d[:-]\d\d$/.test(x)), `${role} reads the time axis (${ticks.join(' ')})`);
+  const charted = await page.$eval('#speed-chart', (c) => Number(c.dataset.points || 0));
+  check(charted > 1, `${role} sees the speed chart under the track (${charted} points)`);
   const t0 = await page.textContent('#replay-time');
-  await page.selectOption('#replay-speed', '64');
+  await page.selectOption('#replay-speed', '3600');
   await page.click('#replay-play');
   await page.waitForFunction((t) => document.querySelector('#replay-time').textContent !== t, t0, { timeout: 20000 });
   await page.waitForTimeout(1500);

@@ -126,6 +126,9 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
             "{role} saw cars move"
         );
     }
+    assert!(out.contains("ok inspector picks play speeds as multiples of real time"));
+    assert!(out.contains("ok inspector reads the time axis"));
+    assert!(out.contains("ok inspector sees the speed chart under the track"));
     assert!(out.contains("ok inspector replay plays on the time axis"));
     drop(demo);
 }

@@ -561,7 +561,14 @@ function fillPlates() {
 }
 
 // ---------- replay ----------
-const SPEEDS = [1, 2, 4, 8, 16, 32, 64];
+/** Play speeds as multiples of real time (600: ten minutes of track per second). */
+const SPEEDS = [10, 60, 300, 600, 1800, 3600, 14400];
+const DEFAULT_SPEED = 600;
+/** A colour per rule on the replay's axis (the rule ids of the rules crate). */
+const RULE_COLORS = {
+  out_of_hours: '#d32f2f', no_order: '#e65100', off_route: '#8e24aa', region_exit: '#6a1b9a', prohibited_place: '#ad1457',
+  night_parking: '#3949ab', holiday_seal: '#c62828', tamper: '#000000', silence: '#757575', overspeed: '#f9a825',
+};
 // The replay's points are compact rows, for size; the API names their columns once (`columns`:
 // fix_time_ms, lon_deg, lat_deg, speed_kmh, course_deg, acc_on, alarm) and the page reads them by name.
 let COL = {};
@@ -579,7 +586,7 @@ async function loadReplay() {
   try { r = await api(`/api/vehicles/${v.id}/replay?from=${iso(from)}&to=${iso(to)}`); } catch (e) { $('#replay-info').textContent = e.message; return; }
   stopPlay();
   COL = Object.fromEntries(r.columns.map((c, i) => [c, i]));
-  S.replay = { v, from, to, r, pts: r.points, time: r.points.length ? rowMs(r.points[0]) : from, playing: false, speed: Number($('#replay-speed').value) || 8 };
+  S.replay = { v, from, to, r, pts: r.points, time: r.points.length ? rowMs(r.points[0]) : from, playing: false, speed: Number($('#replay-speed').value) || DEFAULT_SPEED };
   $('#replay-info').textContent = `${r.total_points} ${t('points')}, ${r.points.length} ${t('shown')}`;
   $('#replay-exports').replaceChildren(el('span', {}, `${t('export')}:`), ...['geojson', 'gpx', 'kml', 'csv'].map((f) =>
     el('a', { href: `/api/vehicles/${v.id}/track?from=${iso(from)}&to=${iso(to)}&format=${f}`, download: '' }, f.toUpperCase())));
@@ -602,10 +609,29 @@ async function loadReplay() {
   const pct = (ms) => `${Math.max(0, Math.min(100, ((ms - from) / span) * 100))}%`;
   const marks = [];
   for (const s of r.stops) { const a = parseTime(s.from); const b = parseTime(s.to); marks.push(el('div', { class: 'stop', style: `left:${pct(a)};width:calc(${pct(b)} - ${pct(a)})`, title: `${fmtTime(a)} ${fmtDur(b - a)}`, 'data-t': a })); }
-  for (const c of r.cases) { const a = parseTime(c.start || c.opened); const b = parseTime(c.end || c.start || c.opened); marks.push(el('div', { class: 'episode', style: `left:${pct(a)};width:calc(${pct(b)} - ${pct(a)})`, title: c.title || c.rule || c.id, 'data-t': a })); }
+  // Episodes in one lane per rule, so a long one (a day of silence) hides no other rule's; within a lane
+  // the longer ones first, the shorter drawn over them.
+  const rules = [...new Set(r.cases.map((c) => c.rule))].sort();
+  const lane = 100 / Math.max(1, rules.length);
+  $('#timeline').style.height = `${Math.max(26, rules.length * 8)}px`;
+  const byLength = [...r.cases].sort((x, y) => (parseTime(y.end || y.start) - parseTime(y.start)) - (parseTime(x.end || x.start) - parseTime(x.start)));
+  for (const c of byLength) {
+    const a = parseTime(c.start || c.opened); const b = parseTime(c.end || c.start || c.opened);
+    const i = rules.indexOf(c.rule);
+    marks.push(el('div', { class: 'episode', 'data-rule': c.rule, 'data-case': c.id, style: `left:${pct(a)};width:calc(${pct(b)} - ${pct(a)});top:${i * lane}%;height:${lane}%;background:${RULE_COLORS[c.rule] || '#d32f2f'}`, title: `${caseTitle(c)} ${fmtTime(a)} ${fmtDur(b - a)}`, 'data-t': a }));
+  }
   $('#timeline-marks').replaceChildren(...marks);
+  $('#timeline-rules').replaceChildren(...rules.map((id) => el('span', { 'data-rule': id }, el('i', { style: `background:${RULE_COLORS[id] || '#d32f2f'}` }), caseTitle({ rule: id, ...r.cases.find((c) => c.rule === id) }))));
+  renderAxis(from, to);
+  drawSpeedChart();
   $('#trips-table tbody').replaceChildren(...r.trips.map((tr) => { const a = parseTime(tr.from); const b = parseTime(tr.to); return el('tr', { class: 'clickable', onclick: () => seek(a) }, el('td', {}, fmtTime(a)), el('td', {}, fmtDur(b - a)), el('td', {}, `${(tr.distance_m / 1000).toFixed(1)} ${t('km')}`), el('td', {}, `${tr.max_kmh.toFixed(0)}`)); }));
-  $('#replay-cases').replaceChildren(...(r.cases.length ? r.cases.map(caseRow) : [el('p', { class: 'muted' }, t('no_cases'))]));
+  $('#replay-cases').replaceChildren(...(r.cases.length ? r.cases.map((c) => {
+    const row = caseRow(c);
+    // In replay a case first takes the cursor to its start; its page opens from the case's own button.
+    row.onclick = () => seek(parseTime(c.start || c.opened));
+    row.append(el('button', { class: 'open-case', onclick: (e) => { e.stopPropagation(); openCase(c.id); } }, t('open_case')));
+    return row;
+  }) : [el('p', { class: 'muted' }, t('no_cases'))]));
   $('#replay-bar').classList.remove('hidden');
   seek(S.replay.time);
 }
@@ -633,11 +659,61 @@ function seek(ms) {
   R.time = Math.max(R.from, Math.min(R.to, ms));
   const p = positionAt(R.time);
   $('#replay-time').textContent = fmtTime(R.time);
-  $('#timeline-cursor').style.left = `${((R.time - R.from) / (R.to - R.from)) * 100}%`;
+  const at01 = `${((R.time - R.from) / (R.to - R.from)) * 100}%`;
+  $('#timeline-cursor').style.left = at01;
+  $('#speed-cursor').style.left = at01;
   if (p) {
     $('#replay-speed-now').textContent = `${p[COL.speed_kmh].toFixed(0)} ${t('kmh')}`;
     map.getSource('cursor').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { course: p[COL.course_deg] }, geometry: { type: 'Point', coordinates: rowAt(p) } }] });
   }
+}
+
+/** Ticks under the replay's axis: a step that gives a handful of labels, dates where a day begins (China time). */
+const TICK_STEPS = [3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3, 86400e3, 2 * 86400e3, 7 * 86400e3];
+function renderAxis(from, to) {
+  const span = to - from;
+  const step = TICK_STEPS.find((s) => span / s <= 8) || TICK_STEPS[TICK_STEPS.length - 1];
+  const CN = 8 * 3600e3;
+  const first = Math.ceil((from + CN) / step) * step - CN;
+  const ticks = [];
+  for (let ms = first; ms <= to; ms += step) {
+    const text = fmtTime(ms);
+    const label = step >= 86400e3 || text.endsWith('00:00:00') ? text.slice(5, 10) : text.slice(11, 16);
+    ticks.push(el('span', { class: 'tick', style: `left:${((ms - from) / span) * 100}%`, 'data-t': ms }, label));
+  }
+  $('#timeline-axis').replaceChildren(...ticks);
+}
+
+/** The speed under the track as a line over the same time axis, the cursor drawn on it by `seek`. */
+function drawSpeedChart() {
+  const R = S.replay; const canvas = $('#speed-chart');
+  if (!R || !canvas) return;
+  const w = canvas.clientWidth; const h = canvas.clientHeight;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio);
+  const g = canvas.getContext('2d');
+  g.scale(ratio, ratio);
+  g.clearRect(0, 0, w, h);
+  const top = Math.max(60, ...R.pts.map((p) => p[COL.speed_kmh]));
+  const x = (ms) => ((ms - R.from) / (R.to - R.from)) * w;
+  const y = (kmh) => h - 2 - (kmh / top) * (h - 6);
+  g.strokeStyle = '#e0e6ec'; g.fillStyle = '#66788a'; g.font = '10px sans-serif';
+  for (const k of [60, 120].filter((k) => k <= top)) { g.beginPath(); g.moveTo(0, y(k)); g.lineTo(w, y(k)); g.stroke(); g.fillText(`${k}`, 2, y(k) - 2); }
+  g.strokeStyle = '#1f6fb5'; g.lineWidth = 1.2; g.beginPath();
+  R.pts.forEach((p, i) => { const px = x(rowMs(p)); const py = y(p[COL.speed_kmh]); if (i) g.lineTo(px, py); else g.moveTo(px, py); });
+  g.stroke();
+  canvas.dataset.points = String(R.pts.length);
+}
+
+/** "600× (10 min/s)": the multiple of real time and what a second of play covers. */
+function speedLabel(x) {
+  const per = x >= 3600 ? `${x / 3600} ${t('h_per_s')}` : x >= 60 ? `${x / 60} ${t('min_per_s')}` : `${x} ${t('s_per_s')}`;
+  return `${x}× (${per})`;
+}
+
+function renderSpeeds() {
+  const now = S.replay ? S.replay.speed : DEFAULT_SPEED;
+  $('#replay-speed').replaceChildren(...SPEEDS.map((s) => el('option', { value: s, selected: s === now ? '' : null }, speedLabel(s))));
 }
 
 let raf = 0; let lastFrame = 0;
@@ -646,8 +722,8 @@ function frame(now) {
   if (!R || !R.playing) return;
   const dt = lastFrame ? now - lastFrame : 0;
   lastFrame = now;
-  // xN: N seconds of track per second of wall time, times 60 so x1 is a minute per second.
-  seek(R.time + dt * R.speed * 60);
+  // The speed is a multiple of real time: 600 plays ten minutes of track per second.
+  seek(R.time + dt * R.speed);
   if (R.time >= R.to) { stopPlay(); return; }
   raf = requestAnimationFrame(frame);
 }
@@ -831,7 +907,7 @@ function rerender() {
   renderLegend();
   if (S.me) { renderUnitTree(); $('#whoami').textContent = `${S.me.username} · ${S.me.role}`; }
   if (S.cardVehicle) { renderCard(); renderCommandPanel(); terminalPanel(); }
-  $('#replay-speed').replaceChildren(...SPEEDS.map((s) => el('option', { value: s, selected: s === 8 ? '' : null }, `x${s}`)));
+  renderSpeeds();
   if (S.view === 'alerts') loadCases();
 }
 
@@ -865,6 +941,11 @@ $('#replay-play').addEventListener('click', () => (S.replay && S.replay.playing 
 $('#replay-step').addEventListener('click', () => step(1));
 $('#replay-step-back').addEventListener('click', () => step(-1));
 $('#replay-speed').addEventListener('change', (e) => { if (S.replay) S.replay.speed = Number(e.target.value); });
+$('#speed-wrap').addEventListener('click', (e) => {
+  const R = S.replay; if (!R) return;
+  const box = $('#speed-wrap').getBoundingClientRect();
+  seek(R.from + ((e.clientX - box.left) / box.width) * (R.to - R.from));
+});
 $('#timeline').addEventListener('click', (e) => {
   const R = S.replay; if (!R) return;
   const mark = e.target.dataset && e.target.dataset.t;
@@ -877,7 +958,7 @@ $('#terminals-refresh').addEventListener('click', () => loadTerminals({ api, el,
 
 applyText();
 renderLegend();
-$('#replay-speed').replaceChildren(...SPEEDS.map((s) => el('option', { value: s, selected: s === 8 ? '' : null }, `x${s}`)));
+renderSpeeds();
 // An existing session goes straight to the map; otherwise the login form.
 api('/api/me').then(() => start()).catch(() => showLogin());
 window.tianshu = { S, currentLang, at, get map() { return map; } };
