@@ -2,6 +2,8 @@
 //
 //   node drive.mjs live-replay   log in as each role, see cars move, open a replay and play it
 //   node drive.mjs case          log in as a supervisor, open an alert case and close it
+//   node drive.mjs languages     an administrator walks every screen in Chinese, then in English: no
+//                                interface text of the other language on any
 //   node drive.mjs phone         the same on a 390x844 touch screen: the inbox fills the width, a case opens
 //                                as a sheet over its map, every control is a 44 px touch target
 //   node drive.mjs commands      a dispatcher queries a car's position, tracks it and texts its driver;
@@ -175,6 +177,55 @@ async function closeCase() {
     await page.waitForSelector('#case-state[data-state="closed"]', { timeout: 20000 });
     check(true, 'the case was closed');
     await page.screenshot({ path: join(artifacts, 'case-closed.png') });
+  });
+}
+
+/**
+ * The interface's own words on screen (not data: plates, unit names, reasons a terminal gave): texts of
+ * elements the catalogue fills, buttons, headings, table heads, field names, options and placeholders.
+ */
+const interfaceTexts = (page) => page.$$eval(
+  '[data-i18n], button, th, dt, h2, h3, option, label > span, .legend .chip, #replay-info, .pill, [placeholder]',
+  (els) => els.filter((e) => e.getClientRects().length > 0 || e.tagName === 'OPTION')
+    .filter((e) => !e.closest('.unit, .vrow, .case-row, .audit-row, .terminal-row, #card-plate, datalist'))
+    .flatMap((e) => [
+      [...e.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.trim()).join(' ').trim(),
+      e.getAttribute('placeholder') || '',
+    ]).filter(Boolean));
+
+/** Every screen in each language: no word of the other language on it. */
+async function languages() {
+  await browserFor(async (page) => {
+    await login(page, 'administrator');
+    await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });
+    const words = await page.evaluate(() => window.tianshu.catalogue());
+    const cjk = /[\u3400-\u9fff\uff00-\uffef]/;
+    const english = new Set(Object.values(words).filter(([zh, en]) => zh !== en && /[a-z]{3}/i.test(en)).map(([, en]) => en));
+    const screens = [
+      ['live', async () => { await page.click('#tab-live'); await page.click('#vehicle-list .vrow'); await page.waitForSelector('#car-card:not(.hidden) #card-follow'); }],
+      ['replay', async () => {
+        await page.click('#tab-replay');
+        const plate = await page.evaluate(() => [...window.tianshu.S.vehicles.values()][0].plate);
+        await page.fill('#replay-plate', plate); await page.click('#replay-load');
+        await page.waitForFunction(() => /\d/.test(document.querySelector('#replay-info').textContent), null, { timeout: 30000 });
+      }],
+      ['alerts', async () => { await page.click('#tab-alerts'); await page.waitForSelector('#case-states button'); }],
+      ['terminals', async () => { await page.click('#tab-terminals'); await page.waitForSelector('#terminals-list > *', { timeout: 20000 }); }],
+      ['audit', async () => { await page.click('#tab-audit'); await page.waitForSelector('#audit-list > *', { timeout: 20000 }); }],
+    ];
+    for (const lang of ['zh', 'en']) {
+      if (await page.evaluate(() => window.tianshu.currentLang()) !== lang) {
+        await page.click('header .lang-toggle');
+        await page.waitForFunction((l) => window.tianshu.currentLang() === l, lang);
+      }
+      for (const [name, open] of screens) {
+        await open();
+        const texts = await interfaceTexts(page);
+        const leaks = lang === 'en' ? texts.filter((x) => cjk.test(x)) : texts.filter((x) => english.has(x));
+        check(leaks.length === 0, `${lang} ${name}: ${texts.length} texts, none in the other language (${leaks.join(' | ')})`);
+      }
+      await page.screenshot({ path: join(artifacts, `audit-${lang}.png`) });
+    }
   });
 }
 
@@ -506,6 +557,7 @@ try {
   else if (scenario === 'command-failures') await commandFailures();
   else if (scenario === 'case') await closeCase();
   else if (scenario === 'phone') await phone();
+  else if (scenario === 'languages') await languages();
   else if (scenario === 'commands') await commands();
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {

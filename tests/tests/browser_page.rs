@@ -148,6 +148,13 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
     assert!(out.contains("ok 20 presses on Follow each took effect"));
     assert!(out.contains("ok panning the map by hand stops Follow"));
     assert!(out.contains("ok opening replay stops Follow"));
+    // The same page in both languages, every screen.
+    let out = drive("languages", &url, &logins, &[]);
+    for lang in ["zh", "en"] {
+        for screen in ["live", "replay", "alerts", "terminals", "audit"] {
+            assert!(out.contains(&format!("ok {lang} {screen}: ")), "{lang} {screen}");
+        }
+    }
     drop(demo);
 }
 

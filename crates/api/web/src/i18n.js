@@ -177,6 +177,11 @@ export function t(key) {
   return (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
 }
 
+/** Every key with its Chinese and English (the browser tests look for one language's words in the other). */
+export function catalogue() {
+  return WORDS;
+}
+
 export function currentLang() {
   return lang;
 }

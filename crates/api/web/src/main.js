@@ -4,7 +4,7 @@
 import * as maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
-import { applyText, t, toggleLang, currentLang } from './i18n.js';
+import { applyText, t, toggleLang, currentLang, catalogue } from './i18n.js';
 import { disp, dispGeometry, landOutline, setGcj02 } from './geo.js';
 import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
@@ -523,7 +523,7 @@ function connectLive() {
   const ws = new WebSocket(`${proto}://${location.host}/api/live`);
   S.ws = ws;
   const pill = $('#conn-state');
-  ws.onopen = () => { pill.textContent = t('connected'); pill.className = 'pill ok'; };
+  ws.onopen = () => { pill.dataset.i18n = 'connected'; pill.textContent = t('connected'); pill.className = 'pill ok'; };
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
     if (m.type === 'snapshot') {
@@ -553,7 +553,7 @@ function connectLive() {
     scheduleRedraw();
   };
   // Reconnect with a backoff; the server sends a fresh snapshot, so nothing needs resuming.
-  ws.onclose = () => { pill.textContent = t('disconnected'); pill.className = 'pill bad'; if (S.ws === ws) setTimeout(() => { if (S.ws === ws) connectLive(); }, 2000); };
+  ws.onclose = () => { pill.dataset.i18n = 'disconnected'; pill.textContent = t('disconnected'); pill.className = 'pill bad'; if (S.ws === ws) setTimeout(() => { if (S.ws === ws) connectLive(); }, 2000); };
 }
 
 function fillPlates() {
@@ -891,6 +891,8 @@ function switchView(view) {
   }
   $('#replay-bar').classList.toggle('hidden', view !== 'replay' || !S.replay);
   $('#case-page').classList.add('hidden');
+  document.body.classList.remove('case-open');
+  for (const m of caseMarkers.splice(0)) m.remove();
   if (map && map.getSource('cars')) {
     map.setLayoutProperty('cars', 'visibility', view === 'replay' ? 'none' : 'visible');
     map.setLayoutProperty('clusters', 'visibility', view === 'replay' ? 'none' : 'visible');
@@ -961,4 +963,4 @@ renderLegend();
 renderSpeeds();
 // An existing session goes straight to the map; otherwise the login form.
 api('/api/me').then(() => start()).catch(() => showLogin());
-window.tianshu = { S, currentLang, at, get map() { return map; } };
+window.tianshu = { S, currentLang, catalogue, at, get map() { return map; } };
