@@ -27,6 +27,7 @@ pub mod geo;
 pub mod orders;
 mod reference;
 mod rules;
+mod snapshot;
 pub mod terminal_case;
 mod text;
 pub mod timetable;
@@ -42,6 +43,7 @@ pub use config::RulesConfig;
 pub use engine::VehicleRules;
 pub use fences::{FenceKind, Geofence};
 pub use orders::{Order, OrderKind, OrderState};
+pub use snapshot::{SNAPSHOT_VERSION, SnapshotRefused, config_fingerprint};
 pub use reference::{CompiledOrder, Cover, FenceInfo, Reference, ReferenceError, unit_paths};
 pub use timetable::Timetable;
 pub use verdict::{Verdict, reevaluate};
@@ -282,7 +284,7 @@ impl RuleEvent {
 }
 
 /// Things the rules could not judge, for the operator.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostics {
     /// Years the calendar has no data for, seen in the points: day-based rules were skipped.
     pub missing_calendar_years: Vec<i32>,
