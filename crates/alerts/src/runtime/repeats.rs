@@ -24,7 +24,7 @@ use tianshu_model::Position;
 pub(super) const REMEMBERED: usize = 128;
 
 /// The keys of the last points one car's rules took.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Taken {
     /// (fix time, block hash), in the order taken.
     keys: VecDeque<(i64, i64)>,
