@@ -42,7 +42,11 @@ async fn day(store: &Store) -> Day {
         second: Vec::new(),
     };
     for k in 0..CARS {
-        let car = store.vehicle_by_plate(&format!("鄂B1234{k}")).await.unwrap().unwrap();
+        let car = store
+            .vehicle_by_plate(&format!("鄂B1234{k}"))
+            .await
+            .unwrap()
+            .unwrap();
         day.cars.push(car.id);
         // Each car sets off 7 minutes after the previous one.
         let shift = k as i64 * 420_000;
@@ -126,7 +130,11 @@ async fn across_a_restart(scratch: &Scratch, state_save_secs: u64) -> (Vec<Alert
     let first = start(&store, &config(state_save_secs)).await;
     feed(&store, &first, &day.first, day.first.len()).await;
     let opened = cases(&store, &day.cars).await;
-    assert_eq!(opened.len(), CARS as usize, "each car's episode is open at the stop: {opened:#?}");
+    assert_eq!(
+        opened.len(),
+        CARS as usize,
+        "each car's episode is open at the stop: {opened:#?}"
+    );
     assert!(opened.iter().all(|c| c.end.is_none()));
     first.shutdown().await;
 
@@ -143,7 +151,11 @@ async fn resume_saved(uninterrupted_scratch: Scratch, restarted_scratch: Scratch
     assert_eq!(expected.len(), CARS as usize, "{expected:#?}");
     assert!(expected.iter().all(|c| c.end.is_some()), "{expected:#?}");
     let (cases, progress, day) = across_a_restart(&restarted_scratch, 300).await;
-    assert_eq!(summary(&cases), summary(&expected), "the cases of a run that never stopped");
+    assert_eq!(
+        summary(&cases),
+        summary(&expected),
+        "the cases of a run that never stopped"
+    );
     assert_eq!(progress.restored_states, CARS as u64, "{progress:?}");
     assert_eq!(
         progress.replayed_points,
@@ -152,13 +164,20 @@ async fn resume_saved(uninterrupted_scratch: Scratch, restarted_scratch: Scratch
     );
     // Each case spans the restart and was recorded once, opened by the first run.
     for c in &cases {
-        assert!(c.start < day.stopped[0].fix_time && c.end > Some(day.stopped[0].fix_time), "{c:#?}");
+        assert!(
+            c.start < day.stopped[0].fix_time && c.end > Some(day.stopped[0].fix_time),
+            "{c:#?}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_saved_embedded() {
-    resume_saved(Scratch::embedded("resume-whole"), Scratch::embedded("resume-saved")).await;
+    resume_saved(
+        Scratch::embedded("resume-whole"),
+        Scratch::embedded("resume-saved"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
-use tianshu_model::{Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
+use tianshu_model::{
+    Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId,
+};
 use tianshu_rules::fences::parse_geojson;
 use tianshu_rules::{
     Calendar, Reference, RuleEvent, RulesConfig, SNAPSHOT_VERSION, SnapshotRefused, VehicleRules,
@@ -39,7 +41,12 @@ fn reference(config: RulesConfig) -> Reference {
             reregistration_approval: false,
         },
     ];
-    let (x0, x1, y0, y1) = (DEPOT[0] - 0.001, DEPOT[0] + 0.001, DEPOT[1] - 0.001, DEPOT[1] + 0.001);
+    let (x0, x1, y0, y1) = (
+        DEPOT[0] - 0.001,
+        DEPOT[0] + 0.001,
+        DEPOT[1] - 0.001,
+        DEPOT[1] + 0.001,
+    );
     let fences = parse_geojson(&format!(
         r#"{{"type":"FeatureCollection","features":[
 {{"type":"Feature","properties":{{"name":"黄石市","kind":"region"}},"geometry":{{"type":"Polygon","coordinates":[[[114.8,29.9],[115.3,29.9],[115.3,30.3],[114.8,30.3],[114.8,29.9]]]}}}},
@@ -47,7 +54,15 @@ fn reference(config: RulesConfig) -> Reference {
 ]}}"#
     ))
     .unwrap();
-    Reference::build(config, Calendar::builtin().unwrap(), &units, &[car()], &fences, &[]).unwrap()
+    Reference::build(
+        config,
+        Calendar::builtin().unwrap(),
+        &units,
+        &[car()],
+        &fences,
+        &[],
+    )
+    .unwrap()
 }
 
 /// One fix every 30 s from `start`: `(lon, speed km/h, ignition)` per fix.
@@ -88,7 +103,9 @@ fn night_then_backfill() -> Vec<Position> {
         legs.push((DEPOT[0], 0.0, false));
     }
     let mut points = fixes("2026-11-27 23:00:00", &legs);
-    let morning: Vec<(f64, f64, bool)> = (0..40).map(|i| (DEPOT[0] + 0.0005 * f64::from(i), 40.0, true)).collect();
+    let morning: Vec<(f64, f64, bool)> = (0..40)
+        .map(|i| (DEPOT[0] + 0.0005 * f64::from(i), 40.0, true))
+        .collect();
     points.extend(fixes("2026-11-28 00:10:00", &[(DEPOT[0], 0.0, false); 3]));
     for mut p in fixes("2026-11-27 19:00:00", &morning) {
         p.source = PositionSource::Backfill;
@@ -113,9 +130,18 @@ fn a_state_restored_at_any_point_ends_as_the_state_that_never_stopped() {
     let mut whole = VehicleRules::new(&car());
     let mut whole_events = Vec::new();
     feed(&r, &mut whole, &points, &mut whole_events);
-    let opened = whole_events.iter().filter(|e| matches!(e, RuleEvent::Opened(_))).count();
-    assert!(opened >= 3, "the track raises episodes on both lanes: {whole_events:#?}");
-    assert!(whole.diagnostics().out_of_order_points > 0, "the backfill went to the late lane");
+    let opened = whole_events
+        .iter()
+        .filter(|e| matches!(e, RuleEvent::Opened(_)))
+        .count();
+    assert!(
+        opened >= 3,
+        "the track raises episodes on both lanes: {whole_events:#?}"
+    );
+    assert!(
+        whole.diagnostics().out_of_order_points > 0,
+        "the backfill went to the late lane"
+    );
     let expected_state = whole.snapshot(&config);
     whole.finish(&r, &mut whole_events);
 
@@ -127,7 +153,11 @@ fn a_state_restored_at_any_point_ends_as_the_state_that_never_stopped() {
         drop(first);
         let mut resumed = VehicleRules::restore(&written, &config).unwrap();
         feed(&r, &mut resumed, &points[cut..], &mut events);
-        assert_eq!(resumed.snapshot(&config), expected_state, "state after a cut at point {cut}");
+        assert_eq!(
+            resumed.snapshot(&config),
+            expected_state,
+            "state after a cut at point {cut}"
+        );
         resumed.finish(&r, &mut events);
         assert_eq!(events, whole_events, "episodes with a cut at point {cut}");
     }

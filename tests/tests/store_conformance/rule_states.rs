@@ -89,7 +89,10 @@ pub async fn rule_states_are_saved_replaced_and_read_back(store: Store) {
         vehicle_class: VehicleClass::General,
     };
     store
-        .import_registry(&[record("鄂B00001", 13_800_000_001), record("鄂B00002", 13_800_000_002)])
+        .import_registry(&[
+            record("鄂B00001", 13_800_000_001),
+            record("鄂B00002", 13_800_000_002),
+        ])
         .await
         .unwrap();
     let a = store.vehicle_by_plate("鄂B00001").await.unwrap().unwrap().id;
@@ -105,7 +108,10 @@ pub async fn rule_states_are_saved_replaced_and_read_back(store: Store) {
     // skipped without failing the rest.
     store
         .rule_states()
-        .save(vec![state(a, r#"{"a":2}"#, 30), state(VehicleId(999_999), "{}", 30)])
+        .save(vec![
+            state(a, r#"{"a":2}"#, 30),
+            state(VehicleId(999_999), "{}", 30),
+        ])
         .await
         .unwrap();
     assert_eq!(

@@ -71,10 +71,7 @@ impl Evaluator {
         };
         let after = saved.received_up_to.add_millis(-RECEIVED_MARGIN_MS);
         let read = async {
-            let stream = self
-                .store
-                .track_received_after(v.id, from, before, after)
-                .await?;
+            let stream = self.store.track_received_after(v.id, from, before, after).await?;
             stream.try_collect::<Vec<Position>>().await
         };
         let points = match read.await {

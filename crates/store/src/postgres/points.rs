@@ -495,8 +495,7 @@ impl Backend for PostgresBackend {
         to: Timestamp,
         received_after: Timestamp,
     ) -> Result<TrackStream> {
-        self.track_filtered(vehicle, from, to, Some(received_after))
-            .await
+        self.track_filtered(vehicle, from, to, Some(received_after)).await
     }
 
     async fn ping(&self) -> Result<()> {
