@@ -159,6 +159,13 @@ async fn resume_day() {
         day.len(),
         loading.elapsed().as_secs_f64()
     );
+    let saved = store.rule_states().load().await.unwrap();
+    let bytes: usize = saved.iter().map(|s| s.state.len()).sum();
+    println!(
+        "saved: {} rule states, {} bytes on average",
+        saved.len(),
+        bytes / saved.len().max(1)
+    );
 
     restart(&store, "after (saved states restored)", 300, &next(0)).await;
     restart(
