@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering;
 
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tianshu_model::{Position, Timestamp, Vehicle};
 use tianshu_rules::{RuleEvent, VehicleRules};
 use tianshu_store::rule_states::SavedRuleState;
@@ -29,12 +30,24 @@ use super::support::{metrics, now};
 
 /// How far before a saved state's cursor the points received are read again (and sifted).
 const RECEIVED_MARGIN_MS: i64 = 5_000;
+/// The keys of the last points taken a saved state keeps: enough for the few points one car has
+/// received within [`RECEIVED_MARGIN_MS`] (a blind-area batch shares one receive time), without a
+/// saved state growing by the whole memory of [`Taken`].
+const SAVED_KEYS: usize = 32;
 
-/// One car's saved state, as stored.
-#[derive(Serialize, Deserialize)]
-struct SavedCar {
-    /// The rules' snapshot (it carries its own format version and configuration fingerprint).
-    rules: String,
+/// One car's saved state, as written.
+#[derive(Serialize)]
+struct SavedCar<'a> {
+    /// The rules' snapshot (it carries its own format version and configuration fingerprint), as is.
+    rules: &'a RawValue,
+    taken: Taken,
+}
+
+/// One car's saved state, as read back.
+#[derive(Deserialize)]
+struct ReadCar<'a> {
+    #[serde(borrow)]
+    rules: &'a RawValue,
     taken: Taken,
 }
 
@@ -49,10 +62,10 @@ impl Evaluator {
         events: &mut Vec<RuleEvent>,
     ) -> Option<Car> {
         let saved = self.saved.remove(&v.id)?;
-        let restored = serde_json::from_str::<SavedCar>(&saved.state)
+        let restored = serde_json::from_str::<ReadCar>(&saved.state)
             .map_err(|e| e.to_string())
             .and_then(|s| {
-                VehicleRules::restore(&s.rules, &self.rules)
+                VehicleRules::restore(s.rules.get(), &self.rules)
                     .map(|rules| (rules, s.taken))
                     .map_err(|e| e.to_string())
             });
@@ -106,9 +119,12 @@ impl Evaluator {
         let mut vehicles = Vec::new();
         let mut states = Vec::new();
         for (vehicle, car) in self.cars.iter().filter(|(_, c)| c.dirty) {
+            let Ok(rules) = RawValue::from_string(car.rules.snapshot(&self.rules)) else {
+                continue;
+            };
             let saved = SavedCar {
-                rules: car.rules.snapshot(&self.rules),
-                taken: car.taken.clone(),
+                rules: &rules,
+                taken: car.taken.last(SAVED_KEYS),
             };
             let Ok(state) = serde_json::to_string(&saved) else {
                 continue;
