@@ -5,18 +5,19 @@
 mod support;
 
 use tianshu_alerts::{AlertsConfig, AlertsHandle, RuntimeProgress};
-use tianshu_model::{Phone, Position, Timestamp, VehicleClass, VehicleId};
+use tianshu_model::{Phone, Position, PositionSource, Timestamp, VehicleClass, VehicleId};
 use tianshu_rules::RulesConfig;
 use tianshu_store::rules::AlertCase;
 use tianshu_store::{RegistryRecord, Store, StoreConfig};
 
-use support::{Scratch, out_of_hours_cases, saturday_trip, wait_for};
+use support::{Scratch, local, out_of_hours_cases, saturday_trip, wait_for};
 
 const CARS: u128 = 3;
 
 /// A Saturday of three cars, in three parts: what the first run evaluates (each car's first 41 fixes,
-/// its out-of-hours episode open), what is committed while the runtime is stopped (10 fixes each), and
-/// what the second run evaluates (the rest: the drive ends and the episode closes).
+/// its out-of-hours episode open), what is committed while the runtime is stopped (10 fixes each, and
+/// the first car's blind-area backfill of an earlier drive, from before everything the saved state
+/// covers), and what the second run evaluates (the rest: the drive ends and the episode closes).
 struct Day {
     cars: Vec<VehicleId>,
     first: Vec<Position>,
@@ -63,6 +64,16 @@ async fn day(store: &Store) -> Day {
             }
         }
     }
+    // The first car's drive from 07:00, uploaded from its blind-area memory while the runtime is stopped.
+    let backfill = saturday_trip(day.cars[0], 13_800_000_001)
+        .into_iter()
+        .map(|p| Position {
+            fix_time: p.fix_time.add_millis(-3 * 3_600_000),
+            recv_time: local("2026-11-28 10:21:00"),
+            source: PositionSource::Backfill,
+            ..p
+        });
+    day.stopped.extend(backfill);
     day
 }
 
@@ -148,8 +159,13 @@ async fn across_a_restart(scratch: &Scratch, state_save_secs: u64) -> (Vec<Alert
 
 async fn resume_saved(uninterrupted_scratch: Scratch, restarted_scratch: Scratch) {
     let expected = uninterrupted(&uninterrupted_scratch).await;
-    assert_eq!(expected.len(), CARS as usize, "{expected:#?}");
+    assert_eq!(expected.len(), CARS as usize + 1, "{expected:#?}");
     assert!(expected.iter().all(|c| c.end.is_some()), "{expected:#?}");
+    assert_eq!(
+        expected.iter().filter(|c| c.late).count(),
+        1,
+        "the backfilled drive is a late case: {expected:#?}"
+    );
     let (cases, progress, day) = across_a_restart(&restarted_scratch, 300).await;
     assert_eq!(
         summary(&cases),
@@ -162,8 +178,8 @@ async fn resume_saved(uninterrupted_scratch: Scratch, restarted_scratch: Scratch
         day.stopped.len() as u64,
         "only the points committed while stopped are fed again: {progress:?}"
     );
-    // Each case spans the restart and was recorded once, opened by the first run.
-    for c in &cases {
+    // Each live case spans the restart and was recorded once, opened by the first run.
+    for c in cases.iter().filter(|c| !c.late) {
         assert!(
             c.start < day.stopped[0].fix_time && c.end > Some(day.stopped[0].fix_time),
             "{c:#?}"
