@@ -9,6 +9,8 @@ mod points;
 mod reference;
 #[path = "store_conformance/reregistration.rs"]
 mod reregistration;
+#[path = "store_conformance/rule_states.rs"]
+mod rule_states;
 #[path = "store_conformance/storm.rs"]
 mod storm;
 #[path = "store_conformance/writer.rs"]
@@ -26,6 +28,9 @@ use reference::{
     unit_settings_let_one_person_file_and_approve, unit_timetables_are_replaced_per_unit,
 };
 use reregistration::a_reregistration_waits_beside_the_code_until_settled_or_decided;
+use rule_states::{
+    points_received_after_a_cursor_are_read_alone, rule_states_are_saved_replaced_and_read_back,
+};
 use storm::a_reconnect_storm_of_lookups_and_registrations_is_coalesced_and_answered_one_by_one;
 use tianshu_model::{
     AlarmFlags, Edition, Phone, Position, PositionSource, StatusFlags, Timestamp, Unit, UnitId, VehicleClass,
@@ -650,6 +655,8 @@ macro_rules! conformance {
             );
             case!(a_full_writer_queue_is_saturated_until_a_place_frees, url);
             case!(a_reconnect_storm_of_lookups_and_registrations_is_coalesced_and_answered_one_by_one);
+            case!(points_received_after_a_cursor_are_read_alone);
+            case!(rule_states_are_saved_replaced_and_read_back);
         }
     };
 }

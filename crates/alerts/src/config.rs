@@ -32,6 +32,11 @@ pub struct AlertsConfig {
     /// before the start of any of its cases still in progress), so an episode under way when the
     /// process stopped continues as the same case. 0 starts every car afresh. Hours. Default 12.
     pub resume_hours: f64,
+    /// How often each car's rule state is saved in the store (and once more at a clean stop), with the
+    /// receive time it covers: a restart restores it and feeds only the points received since, instead
+    /// of replaying `resume_hours` of track. A state saved under another rules configuration is ignored
+    /// (the track is replayed). 0 saves nothing and always replays. Seconds. Default 300.
+    pub state_save_secs: u64,
     /// Capacity of the live web feed (a broadcast); a slow subscriber loses the oldest notices and
     /// the loss is counted. Notices. Default 1024.
     pub feed_capacity: usize,
@@ -50,6 +55,7 @@ impl Default for AlertsConfig {
             tick_secs: 60,
             outbox_poll_ms: 1000,
             resume_hours: 12.0,
+            state_save_secs: 300,
             feed_capacity: 1024,
             notifications: NotificationsConfig::default(),
         }

@@ -19,7 +19,7 @@ pub mod runtime;
 pub use cases::{CaseAction, CaseDetail, Step, apply_action, apply_audited_action, case_detail, list_cases};
 pub use config::AlertsConfig;
 pub use notify::Notice;
-pub use runtime::{AlertsHandle, CaseRecorder, start, start_following};
+pub use runtime::{AlertsHandle, CaseRecorder, RuntimeProgress, start, start_following};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]

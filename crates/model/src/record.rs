@@ -17,6 +17,16 @@ const HAS_FUEL: u8 = 2;
 const HAS_SATELLITES: u8 = 4;
 const HAS_RSSI: u8 = 8;
 
+/// Where the receive time starts in a packed record (0-based; SQL's 1-based `substr(rec, 4, 8)`).
+pub const REC_RECV_AT: usize = 3;
+
+/// The bytes a packed record holds at [`REC_RECV_AT`] for receive time `t`, clamped at the Unix epoch:
+/// for times from the epoch on, comparing these bytes compares the times, so a database can filter
+/// records by receive time without unpacking them.
+pub fn recv_time_bytes(t: Timestamp) -> [u8; 8] {
+    t.0.max(0).to_be_bytes()
+}
+
 /// Packs everything of a point but its key, big-endian (the layout the 0004 migrations build from
 /// the former columns):
 ///

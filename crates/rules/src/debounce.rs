@@ -45,7 +45,7 @@ pub(crate) struct Fix<'a> {
     pub(crate) late: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 enum Phase {
     #[default]
     Idle,
@@ -72,7 +72,7 @@ struct StepOut {
     started: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Debouncer {
     phase: Phase,
 }
@@ -163,7 +163,7 @@ impl Debouncer {
 
 /// One rule's episodes for one vehicle: its de-bouncer, the evidence gathered while pending, and the
 /// episode in progress.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Track {
     deb: Debouncer,
     pending_evidence: Vec<Evidence>,

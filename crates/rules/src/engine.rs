@@ -25,7 +25,7 @@ use crate::{Diagnostics, Evidence, RuleEvent};
 const LATE_LANE_IDLE_MS: i64 = 120_000;
 
 /// One vehicle's rule state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct VehicleRules {
     subject: Subject,
     /// Where the car last stood still (or moved to), for the displacement test of "in use".

@@ -27,6 +27,7 @@ pub mod geo;
 pub mod orders;
 mod reference;
 mod rules;
+mod snapshot;
 pub mod terminal_case;
 mod text;
 pub mod timetable;
@@ -43,6 +44,7 @@ pub use engine::VehicleRules;
 pub use fences::{FenceKind, Geofence};
 pub use orders::{Order, OrderKind, OrderState};
 pub use reference::{CompiledOrder, Cover, FenceInfo, Reference, ReferenceError, unit_paths};
+pub use snapshot::{SNAPSHOT_VERSION, SnapshotRefused, config_fingerprint};
 pub use timetable::Timetable;
 pub use verdict::{Verdict, reevaluate};
 pub use workflow::{CaseAction, CaseState, TransitionError};
@@ -297,7 +299,7 @@ impl RuleEvent {
 }
 
 /// Things the rules could not judge, for the operator.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostics {
     /// Years the calendar has no data for, seen in the points: day-based rules were skipped.
     pub missing_calendar_years: Vec<i32>,

@@ -10,7 +10,7 @@ use crate::calendar::date_of_day;
 use crate::{Episode, Evidence, MAX_EVIDENCE, RuleId};
 
 /// The rule-specific words of an episode, captured when its condition first holds.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Detail {
     /// What happened, English (without the rule's title or times).
     pub(crate) en: String,

@@ -46,6 +46,7 @@ mod registry;
 pub mod registry_admin;
 mod registry_batch;
 mod registry_file;
+pub mod rule_states;
 pub mod rules;
 mod sql;
 mod stamp;
@@ -197,6 +198,19 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The points of one vehicle with `from <= fix_time < to`, in fix-time order, streamed.
     async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream>;
+
+    /// The points of one vehicle with `from <= fix_time < to` received after `received_after` (a later
+    /// receive time), in fix-time order, streamed. The filter runs in the database over the packed
+    /// records, so reading what arrived after a consumer's cursor costs little more than the index scan
+    /// when almost nothing did (the alert rules resuming saved state). Receive times before the Unix
+    /// epoch do not occur; a negative `received_after` counts as the epoch.
+    async fn track_received_after(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+        received_after: Timestamp,
+    ) -> Result<TrackStream>;
 
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;

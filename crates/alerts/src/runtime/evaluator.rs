@@ -8,15 +8,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_rules::{Episode, Reference, RuleEvent, RulesConfig, Severity, VehicleRules};
+use tianshu_store::rule_states::SavedRuleState;
 use tianshu_store::rules::{AlertCase, CASE_ID_TOKEN, CaseState, NewCase};
 use tianshu_store::{Cursor, Store};
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, error, info, warn};
 
+use super::Progress;
 use super::repeats::Taken;
 use super::support::{metrics, now};
 use crate::Error;
@@ -30,6 +33,30 @@ const CASE_ID_SENTINEL: i64 = i64::MIN;
 pub(super) struct Car {
     pub(super) rules: VehicleRules,
     pub(super) taken: Taken,
+    /// The latest receive time of the points taken: the cursor a saved state covers.
+    pub(super) received_up_to: Timestamp,
+    /// Changed since it was last saved.
+    pub(super) dirty: bool,
+}
+
+impl Car {
+    /// A car whose rules start from `rules`, nothing taken yet.
+    pub(super) fn new(rules: VehicleRules) -> Self {
+        Car {
+            rules,
+            taken: Taken::default(),
+            received_up_to: Timestamp::default(),
+            dirty: false,
+        }
+    }
+
+    /// Feeds `p` to the rules and remembers it as taken.
+    pub(super) fn feed(&mut self, r: &Reference, p: &Position, events: &mut Vec<RuleEvent>) {
+        self.rules.push(r, p, events);
+        self.taken.take(p);
+        self.received_up_to = self.received_up_to.max(p.recv_time);
+        self.dirty = true;
+    }
 }
 
 pub(super) struct Evaluator {
@@ -47,15 +74,27 @@ pub(super) struct Evaluator {
     /// Cars seen within `resume_hours` (and their last fix) still to be resumed by the timer; read
     /// from the latest positions at the first tick.
     pub(super) quiet_todo: Option<Vec<(VehicleId, Timestamp)>>,
+    /// Rule states saved by an earlier run, not yet restored (see `saved`).
+    pub(super) saved: HashMap<VehicleId, SavedRuleState>,
+    /// What this run has done, for its handle.
+    pub(super) progress: Arc<Progress>,
 }
 
 impl Evaluator {
     pub(super) async fn run(mut self, mut cursor: Cursor, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_secs(self.config.tick_secs.max(1)));
         let mut reload = tokio::time::interval(Duration::from_secs(self.config.reference_reload_secs.max(1)));
+        // Without saving, the timer still runs (an hour apart) but finds nothing to save.
+        let save_every = Duration::from_secs(match self.config.state_save_secs {
+            0 => 3600,
+            s => s,
+        });
+        let mut save = tokio::time::interval_at(tokio::time::Instant::now() + save_every, save_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut events = Vec::new();
+        self.load_saved().await;
         loop {
             // `Cursor::recv` is cancel-safe: a catch-up read under way survives a tick.
             tokio::select! {
@@ -69,9 +108,12 @@ impl Evaluator {
                         warn!(error = %e, "reloading rules reference data failed; keeping the previous data");
                     }
                 }
+                _ = save.tick() => self.save_states().await,
                 _ = stop.changed() => break,
             }
         }
+        // A clean stop saves what changed since the last save, so the next start replays nothing.
+        self.save_states().await;
         debug!(
             catch_ups = cursor.catch_ups(),
             caught_up_points = cursor.caught_up_points(),
@@ -101,8 +143,7 @@ impl Evaluator {
             repeated += group.len() - fresh.len();
             fed += fresh.len();
             for p in fresh {
-                car.rules.push(&self.reference, p, events);
-                car.taken.take(p);
+                car.feed(&self.reference, p, events);
             }
         }
         metrics().points.inc_by(fed as u64);
@@ -114,6 +155,7 @@ impl Evaluator {
             }
         }
         self.record(events).await;
+        self.progress.evaluated.fetch_add(fed as u64, Ordering::Relaxed);
     }
 
     pub(super) async fn record(&mut self, events: &mut Vec<RuleEvent>) {
@@ -158,7 +200,10 @@ impl Evaluator {
         }
         let t = now();
         for car in self.cars.values_mut() {
+            let before = events.len();
             car.rules.tick(&self.reference, t, events);
+            // Silence and the nightly check change what a saved state must say once they raise something.
+            car.dirty |= events.len() > before;
             for y in &car.rules.diagnostics().missing_calendar_years {
                 if self.missing_years.insert(*y) {
                     warn!(

@@ -12,18 +12,22 @@
 //! outbox and sends each due delivery in its own task with its own timeout, so a failing channel delays
 //! only itself; failures are retried with exponential backoff and logged.
 //!
-//! After a crash, nothing is lost either: a car's rule state is rebuilt from its stored track at its first
-//! point, and the episodes in points stored while nothing evaluated them are raised then.
+//! After a restart, each car's rule state is restored from the state saved every `state_save_secs` and at
+//! a clean stop ([`saved`]), fed only the points received since; without a usable saved state it is
+//! rebuilt from its stored track at its first point ([`resume`]). Either way nothing is lost after a
+//! crash: the episodes in points stored while nothing evaluated them are raised then.
 
 mod deliver;
 mod evaluator;
 mod repeats;
 mod resume;
 mod revise;
+mod saved;
 mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tianshu_rules::RulesConfig;
 use tianshu_store::rules::NewCase;
@@ -45,9 +49,40 @@ pub struct AlertsHandle {
     recorder: CaseRecorder,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    progress: Arc<Progress>,
+}
+
+/// What a runtime has done since it started, shared by its evaluator and its handle.
+#[derive(Debug, Default)]
+pub(super) struct Progress {
+    pub(super) evaluated: AtomicU64,
+    pub(super) replayed: AtomicU64,
+    pub(super) restored: AtomicU64,
+}
+
+/// What a runtime has done since it started ([`AlertsHandle::progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RuntimeProgress {
+    /// Committed points handed over by the store and fed to the rules (repeats not counted).
+    pub evaluated_points: u64,
+    /// Stored points fed to the rules to bring a car's state up to date at its first point: the
+    /// replayed track, or only the points received after its saved state.
+    pub replayed_points: u64,
+    /// Cars whose rule state was restored from a saved state.
+    pub restored_states: u64,
 }
 
 impl AlertsHandle {
+    /// What this runtime has done since it started.
+    pub fn progress(&self) -> RuntimeProgress {
+        let p = &self.progress;
+        RuntimeProgress {
+            evaluated_points: p.evaluated.load(Ordering::Relaxed),
+            replayed_points: p.replayed.load(Ordering::Relaxed),
+            restored_states: p.restored.load(Ordering::Relaxed),
+        }
+    }
+
     /// The live web feed: every case event with the units it concerns. A slow receiver loses the oldest
     /// notices (`RecvError::Lagged` tells it how many); the inbox list is the source of truth.
     pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
@@ -97,6 +132,7 @@ pub async fn start_following(
             feed,
             stop,
             tasks: Vec::new(),
+            progress: Arc::default(),
         });
     }
     let (reference, warnings) = load_reference(&store, &rules).await?;
@@ -108,6 +144,7 @@ pub async fn start_following(
     let (feed, _) = broadcast::channel(config.feed_capacity.max(1));
     let (stop, stop_rx) = watch::channel(false);
     let config = Arc::new(config);
+    let progress = Arc::new(Progress::default());
     let evaluator = Evaluator {
         store: store.clone(),
         rules,
@@ -119,6 +156,8 @@ pub async fn start_following(
         feed: feed.clone(),
         missing_years: HashSet::new(),
         quiet_todo: None,
+        saved: HashMap::new(),
+        progress: progress.clone(),
     };
     let recorder = CaseRecorder {
         store: store.clone(),
@@ -134,6 +173,7 @@ pub async fn start_following(
         recorder,
         stop,
         tasks,
+        progress,
     })
 }
 

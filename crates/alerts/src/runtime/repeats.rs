@@ -24,7 +24,7 @@ use tianshu_model::Position;
 pub(super) const REMEMBERED: usize = 128;
 
 /// The keys of the last points one car's rules took.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Taken {
     /// (fix time, block hash), in the order taken.
     keys: VecDeque<(i64, i64)>,
@@ -48,6 +48,20 @@ impl Taken {
             })
             .copied()
             .collect()
+    }
+
+    /// The keys of the last `n` points taken (a saved state keeps these).
+    pub(super) fn last(&self, n: usize) -> Taken {
+        let keys: VecDeque<(i64, i64)> = self
+            .keys
+            .iter()
+            .skip(self.keys.len().saturating_sub(n))
+            .copied()
+            .collect();
+        Taken {
+            newest: keys.iter().map(|k| k.0).max(),
+            keys,
+        }
     }
 
     /// Remembers that the rules took `p`.
@@ -93,6 +107,20 @@ mod tests {
         // The same fix time with another block (another point of the store) is not a repeat.
         let other = point(30, 2);
         assert_eq!(taken.sift(&[&other]).len(), 1);
+    }
+
+    #[test]
+    fn the_last_keys_recognise_the_last_points_only() {
+        let mut taken = Taken::default();
+        let points: Vec<Position> = (0..100).map(|s| point(s, 1)).collect();
+        for p in &points {
+            taken.take(p);
+        }
+        let kept = taken.last(10);
+        let refs: Vec<&Position> = points.iter().collect();
+        let fresh: Vec<i64> = kept.sift(&refs).iter().map(|p| p.fix_time.secs()).collect();
+        assert_eq!(fresh, (0..90).collect::<Vec<_>>());
+        assert_eq!(taken.last(1000).sift(&refs).len(), 0);
     }
 
     #[test]

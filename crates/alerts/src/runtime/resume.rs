@@ -1,5 +1,6 @@
 //! Rebuilding a car's rule state from its stored track, at its first point since start or, for a car
-//! that has not reported since, from the timer.
+//! that has not reported since, from the timer. A car with a usable saved state is restored from it
+//! instead, and fed only the points received since (see `saved`); what follows is the fallback.
 //!
 //! An episode in progress when the process stopped thus continues as the same case instead of opening a
 //! second one, and episodes in points stored while nothing evaluated them are raised now. The replay goes
@@ -13,8 +14,9 @@ use tianshu_rules::{RuleEvent, VehicleRules};
 use tianshu_store::rules::CaseFilter;
 use tracing::{debug, warn};
 
+use std::sync::atomic::Ordering;
+
 use super::evaluator::{Car, Evaluator};
-use super::repeats::Taken;
 use super::support::{metrics, now, read_track};
 
 /// How far back open-ended cases are looked for when resuming a car's rule state.
@@ -32,14 +34,19 @@ impl Evaluator {
         before: Timestamp,
         events: &mut Vec<RuleEvent>,
     ) {
-        let Some(v) = self.routing.vehicle(vehicle) else {
+        let Some(v) = self.routing.vehicle(vehicle).cloned() else {
             return;
         };
-        let mut car = Car {
-            rules: VehicleRules::new(v),
-            taken: Taken::default(),
-        };
         let window_ms = (self.config.resume_hours.max(0.0) * 3_600_000.0) as i64;
+        if window_ms > 0
+            && let Some(car) = self
+                .restore(&v, before.add_millis(-window_ms), before, events)
+                .await
+        {
+            self.cars.insert(vehicle, car);
+            return;
+        }
+        let mut car = Car::new(VehicleRules::new(&v));
         if window_ms > 0 {
             let from = self
                 .replay_from(vehicle, before, before.add_millis(-window_ms))
@@ -47,10 +54,12 @@ impl Evaluator {
             match read_track(&self.store, vehicle, from, before).await {
                 Ok(points) => {
                     for p in &points {
-                        car.rules.push(&self.reference, p, events);
-                        car.taken.take(p);
+                        car.feed(&self.reference, p, events);
                     }
                     metrics().resumed_points.inc_by(points.len() as u64);
+                    self.progress
+                        .replayed
+                        .fetch_add(points.len() as u64, Ordering::Relaxed);
                     debug!(vehicle = %vehicle, points = points.len(), from = %from, "rule state resumed from the stored track");
                 }
                 Err(e) => {

@@ -11,6 +11,7 @@ pub(super) struct Metrics {
     pub(super) points: IntCounter,
     pub(super) repeated_points: IntCounter,
     pub(super) resumed_points: IntCounter,
+    pub(super) restored_states: IntCounter,
     pub(super) cases_opened: IntCounterVec,
     pub(super) deliveries: IntCounterVec,
     pub(super) withdrawn: IntCounter,
@@ -29,7 +30,11 @@ fn build_metrics() -> prometheus::Result<Metrics> {
         )?,
         resumed_points: IntCounter::new(
             "tianshu_alerts_points_replayed_on_resume_total",
-            "Stored points replayed to rebuild rule state after a start.",
+            "Stored points fed to bring rule state up to date after a start: a replayed track, or the points received after a saved state.",
+        )?,
+        restored_states: IntCounter::new(
+            "tianshu_alerts_rule_states_restored_total",
+            "Cars whose rule state was restored from the state saved by an earlier run instead of replaying their track.",
         )?,
         cases_opened: IntCounterVec::new(
             Opts::new(
@@ -61,10 +66,11 @@ pub(super) fn metrics() -> &'static Metrics {
     M.get_or_init(|| {
         let m = build_metrics().expect("the metric definitions are static and valid");
         let r = prometheus::default_registry();
-        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 8] = [
             Box::new(m.points.clone()),
             Box::new(m.repeated_points.clone()),
             Box::new(m.resumed_points.clone()),
+            Box::new(m.restored_states.clone()),
             Box::new(m.cases_opened.clone()),
             Box::new(m.deliveries.clone()),
             Box::new(m.withdrawn.clone()),

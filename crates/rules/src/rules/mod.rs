@@ -87,7 +87,7 @@ pub(crate) trait Rule {
 }
 
 /// The vehicle a state judges, and what the engine has seen of it so far.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Subject {
     /// The vehicle.
     pub(crate) vehicle: VehicleId,
@@ -106,7 +106,7 @@ pub(crate) struct Subject {
 }
 
 /// The last in-order point, as the rules about absence need it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Prev {
     /// Its fix time.
     pub(crate) t: Timestamp,

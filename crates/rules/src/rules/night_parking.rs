@@ -22,7 +22,7 @@ use crate::{Diagnostics, Episode, Evidence, RuleEvent, RuleId};
 const RECENT: usize = 8;
 
 /// The night-parking state of one vehicle.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct NightParking {
     /// The episode in progress and the end of its night.
     open: Option<(Episode, Timestamp)>,

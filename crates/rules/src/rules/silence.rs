@@ -13,7 +13,7 @@ use crate::text::{Detail, close_episode, compose};
 use crate::{Episode, RuleEvent, RuleId};
 
 /// The silence state of one vehicle: the episode in progress, if any.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Silence {
     open: Option<Episode>,
 }

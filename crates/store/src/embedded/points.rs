@@ -7,6 +7,8 @@ use rusqlite::{Connection, Row, params};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
 use super::{EmbeddedBackend, applied_versions, db_error};
+use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
+
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
 use crate::{Backend, Error, Result, TrackStream};
 
@@ -153,6 +155,38 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream> {
+        self.track_filtered(vehicle, from, to, None)
+    }
+
+    async fn track_received_after(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+        received_after: Timestamp,
+    ) -> Result<TrackStream> {
+        self.track_filtered(vehicle, from, to, Some(received_after))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error))
+            .await
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<u32>> {
+        self.read(applied_versions).await
+    }
+}
+
+impl EmbeddedBackend {
+    /// A vehicle's track, only the points received after `received_after` when it is given.
+    fn track_filtered(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+        received_after: Option<Timestamp>,
+    ) -> Result<TrackStream> {
         // Keyset pagination: each step is a short read, so no read transaction stays open for the
         // life of a slow consumer, and the first points arrive before the last are read.
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Position>>>(2);
@@ -162,7 +196,7 @@ impl Backend for EmbeddedBackend {
         tokio::task::spawn_blocking(move || {
             let mut after: Option<(i64, i64)> = None;
             loop {
-                let chunk = read_track_chunk(&conn, vehicle, from, to, after);
+                let chunk = read_track_chunk(&conn, vehicle, (from, to), received_after, after);
                 let stop = match &chunk {
                     Ok(c) => {
                         after = c.last().map(|p| (p.fix_time.0, p.block_hash()));
@@ -187,22 +221,13 @@ impl Backend for EmbeddedBackend {
         use futures::StreamExt;
         Ok(stream.flatten().boxed())
     }
-
-    async fn ping(&self) -> Result<()> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error))
-            .await
-    }
-
-    async fn applied_migrations(&self) -> Result<Vec<u32>> {
-        self.read(applied_versions).await
-    }
 }
 
 fn read_track_chunk(
     conn: &Connection,
     vehicle: VehicleId,
-    from: Timestamp,
-    to: Timestamp,
+    (from, to): (Timestamp, Timestamp),
+    received_after: Option<Timestamp>,
     after: Option<(i64, i64)>,
 ) -> Result<Vec<Position>> {
     // A point is in exactly one of `points` and `points_recent` at any snapshot (the move is one
@@ -215,20 +240,31 @@ fn read_track_chunk(
         None => (from.0, i64::MIN, i64::MIN),
     };
     let limit = TRACK_CHUNK_POINTS as i64;
+    // The receive time is compared in the packed record, as bytes (see `recv_time_bytes`).
+    let received = received_after.map(recv_time_bytes);
+    let recv_clause = match received {
+        Some(_) => format!(" AND substr(rec, {}, 8) > ?7", REC_RECV_AT + 1),
+        None => String::new(),
+    };
     let tx = conn.unchecked_transaction().map_err(db_error)?;
     let read = |table: &str| -> Result<Vec<Position>> {
         let mut st = tx
             .prepare_cached(&format!(
                 "SELECT {READ_COLUMNS} FROM {table} WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
-                 AND (fix_time > ?4 OR block_hash > ?5) ORDER BY fix_time, block_hash LIMIT ?6"
+                 AND (fix_time > ?4 OR block_hash > ?5){recv_clause} ORDER BY fix_time, block_hash LIMIT ?6"
             ))
             .map_err(db_error)?;
-        let rows = st
-            .query_map(
+        let rows = match &received {
+            Some(bytes) => st.query_map(
+                params![vehicle.0, start, to.0, after_time, after_hash, limit, &bytes[..]],
+                row_to_position,
+            ),
+            None => st.query_map(
                 params![vehicle.0, start, to.0, after_time, after_hash, limit],
                 row_to_position,
-            )
-            .map_err(db_error)?;
+            ),
+        }
+        .map_err(db_error)?;
         rows.map(|r| r.map_err(db_error).and_then(|p| p)).collect()
     };
     let archived = read("points")?;

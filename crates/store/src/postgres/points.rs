@@ -16,6 +16,8 @@ use tianshu_model::{Position, Timestamp, VehicleId};
 use tokio_postgres::types::{FromSql, Type};
 
 use super::{PostgresBackend, month_of, pg_error};
+use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
+
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
 use crate::{Backend, Error, Result, TrackStream};
 
@@ -483,6 +485,46 @@ impl Backend for PostgresBackend {
     }
 
     async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream> {
+        self.track_filtered(vehicle, from, to, None).await
+    }
+
+    async fn track_received_after(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+        received_after: Timestamp,
+    ) -> Result<TrackStream> {
+        self.track_filtered(vehicle, from, to, Some(received_after)).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<u32>> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|r| r.try_get::<_, i32>(0).map_err(pg_error).map(|v| v as u32))
+            .collect()
+    }
+}
+
+impl PostgresBackend {
+    /// A vehicle's track, only the points received after `received_after` when it is given.
+    async fn track_filtered(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+        received_after: Option<Timestamp>,
+    ) -> Result<TrackStream> {
         let client = self.client().await?;
         // Binary COPY out rather than a query: the rows arrive as bytes this side parses in chunks,
         // without a row object per point. COPY takes no parameters; the values are numbers this
@@ -491,9 +533,18 @@ impl Backend for PostgresBackend {
             from.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
             to.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
         );
+        // The receive time is compared in the packed record, as bytes (see `recv_time_bytes`), in the
+        // index-only scan: the points filtered out are never formatted or sent.
+        let received = received_after.map_or(String::new(), |t| {
+            let hex: String = recv_time_bytes(t).iter().map(|b| format!("{b:02x}")).collect();
+            format!(
+                " AND substring(rec FROM {} FOR 8) > '\\x{hex}'::bytea",
+                REC_RECV_AT + 1
+            )
+        });
         let sql = format!(
             "COPY (SELECT fix_time, rec FROM points WHERE vehicle = {v} \
-             AND fix_time >= {from_sql} AND fix_time < {to_sql} ORDER BY fix_time, block_hash) \
+             AND fix_time >= {from_sql} AND fix_time < {to_sql}{received} ORDER BY fix_time, block_hash) \
              TO STDOUT (FORMAT binary)",
             v = vehicle.0,
             from_sql = timestamptz_literal(from),
@@ -529,23 +580,6 @@ impl Backend for PostgresBackend {
             Some((out, (client, rows, parser, ended)))
         });
         Ok(stream.flat_map(futures::stream::iter).boxed())
-    }
-
-    async fn ping(&self) -> Result<()> {
-        let client = self.client().await?;
-        client.simple_query("SELECT 1").await.map_err(pg_error)?;
-        Ok(())
-    }
-
-    async fn applied_migrations(&self) -> Result<Vec<u32>> {
-        let client = self.client().await?;
-        let rows = client
-            .query("SELECT version FROM schema_migrations ORDER BY version", &[])
-            .await
-            .map_err(pg_error)?;
-        rows.iter()
-            .map(|r| r.try_get::<_, i32>(0).map_err(pg_error).map(|v| v as u32))
-            .collect()
     }
 }
 
