@@ -1,0 +1,133 @@
+// The page's figures in headless Chromium against `tianshu demo` with its 700 cars (BENCHMARKS.md, "The
+// page in a browser"):
+//   - cars on the map after login: from pressing "log in" to cars (or their clusters) rendered on the map;
+//   - the main thread's busy share while the live feed runs (Chrome's TaskDuration over 30 s);
+//   - replay: from pressing "load" to the track drawn, for the demo's stored history of one car.
+//
+//   cargo build -p tianshu && (cd tests/browser && npm ci) && node benches/page/bench.mjs target/debug/tianshu
+//
+// Uses Debian's chromium and tests/browser's playwright-core. Prints one line per figure.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from '../../tests/browser/node_modules/playwright-core/index.mjs';
+
+const bin = resolve(process.argv[2] || 'target/debug/tianshu');
+const VEHICLES = Number(process.env.PAGE_BENCH_VEHICLES || 700);
+const RUNS = Number(process.env.PAGE_BENCH_RUNS || 3);
+const BUSY_SECS = Number(process.env.PAGE_BENCH_BUSY_SECS || 30);
+const FLAGS = ['--headless', '--no-sandbox', '--enable-unsafe-swiftshader', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run'];
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts the demo; resolves with its URL and an administrator's login once it printed them. */
+function startDemo(dir) {
+  const child = spawn(bin, ['demo', '--http', '127.0.0.1:0', '--vehicles', String(VEHICLES), '--store', join(dir, 'demo.db')],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  return new Promise((done, fail) => {
+    let url = null; let admin = null;
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      const w = line.trim().split(/\s+/);
+      if (w[0] === 'Open') url = w[1];
+      if (w[0] === 'administrator') admin = { username: w[1], password: w[2] };
+      if (line.startsWith('JT/T 808 terminals connect') && url && admin) done({ child, url, admin });
+    });
+    child.on('exit', (code) => fail(new Error(`the demo stopped (${code})`)));
+  });
+}
+
+/** Waits until the demo's fleet has reported: most cars with a latest position. */
+async function waitForFleet(url, admin) {
+  const r = await fetch(new URL('/api/session', url), {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin),
+  });
+  const cookie = r.headers.get('set-cookie').split(';')[0];
+  for (let i = 0; i < 240; i++) {
+    const latest = await (await fetch(new URL('/api/positions/latest', url), { headers: { cookie } })).json();
+    if (latest.length >= VEHICLES * 0.95) return latest.length;
+    await sleep(500);
+  }
+  throw new Error('the fleet did not report');
+}
+
+async function login(page, url, admin) {
+  await page.goto(url);
+  await page.waitForSelector('#login-username', { state: 'visible' });
+  await page.fill('#login-username', admin.username);
+  await page.fill('#login-password', admin.password);
+  const t0 = Date.now();
+  await page.click('#login-submit');
+  // Cars drawn: the map has rendered car symbols or clusters.
+  await page.waitForFunction(() => {
+    const m = window.tianshu && window.tianshu.map;
+    return m && m.getLayer('cars') && m.queryRenderedFeatures({ layers: ['cars', 'clusters'] }).length > 0;
+  }, null, { timeout: 60000, polling: 'raf' });
+  return Date.now() - t0;
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'tianshu-page-bench-'));
+  const { child, url, admin } = await startDemo(dir);
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: FLAGS });
+  try {
+    const reported = await waitForFleet(url, admin);
+    console.log(`fleet: ${reported} of ${VEHICLES} cars reporting`);
+    const loginMs = [];
+    for (let i = 0; i < RUNS; i++) {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+      const page = await context.newPage();
+      loginMs.push(await login(page, url, admin));
+      await context.close();
+    }
+    console.log(`cars on the map after login: median ${median(loginMs)} ms (runs: ${loginMs.join(', ')} ms)`);
+
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    await login(page, url, admin);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const metric = async (name) => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === name).value;
+    const updates0 = Number(await page.textContent('#live-updates'));
+    const busy0 = await metric('TaskDuration');
+    const wall0 = Date.now();
+    await sleep(BUSY_SECS * 1000);
+    const busy = (await metric('TaskDuration')) - busy0;
+    const wall = (Date.now() - wall0) / 1000;
+    const updates = Number(await page.textContent('#live-updates')) - updates0;
+    console.log(`main thread busy with the live feed running: ${((busy / wall) * 100).toFixed(1)} % over ${wall.toFixed(0)} s (${updates} position updates, ${(updates / wall).toFixed(0)}/s)`);
+
+    // Replay: a car moving now (it has a track in the default range, the last two hours of the fleet clock).
+    await page.click('#tab-replay');
+    const replayMs = [];
+    let info = '';
+    for (let i = 0; i < RUNS; i++) {
+      const plate = await page.evaluate(() => {
+        const { S } = window.tianshu;
+        const p = [...S.positions.values()].sort((a, b) => b.speed_kmh - a.speed_kmh)[0];
+        return S.vehicles.get(p.vehicle).plate;
+      });
+      await page.fill('#replay-plate', plate);
+      await page.evaluate(() => { document.querySelector('#replay-info').textContent = ''; });
+      const t0 = Date.now();
+      await page.click('#replay-load');
+      await page.waitForFunction(() => /\d/.test(document.querySelector('#replay-info').textContent)
+        && window.tianshu.map.loaded(), null, { timeout: 60000, polling: 'raf' });
+      replayMs.push(Date.now() - t0);
+      info = await page.textContent('#replay-info');
+    }
+    console.log(`replay click to drawn: median ${median(replayMs)} ms (runs: ${replayMs.join(', ')} ms; ${info})`);
+    await context.close();
+  } finally {
+    await browser.close();
+    child.kill('SIGINT');
+    await sleep(1000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
