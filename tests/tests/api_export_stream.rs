@@ -63,7 +63,13 @@ async fn seed(url: &str, points: i64) -> (Vehicle, Vec<Position>) {
         i += 10_000;
     }
     let (from, to) = range(points);
-    let stored: Vec<Position> = store.track(v.id, from, to).await.unwrap().try_collect().await.unwrap();
+    let stored: Vec<Position> = store
+        .track(v.id, from, to)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(stored.len() as i64, points, "the seeded track is stored whole");
     (v, stored)
 }
@@ -105,7 +111,10 @@ fn body_of(raw: &[u8]) -> String {
     let mut b = &raw[split + 4..];
     let mut out = Vec::new();
     loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n").expect("a chunk size line");
+        let eol = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line");
         let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
         if size == 0 {
             break;
@@ -133,14 +142,20 @@ async fn a_long_track_streams_whole_and_one_download_too_many_waits(scratch: Scr
     assert_eq!(r.status, 200, "{}", &r.body[..r.body.len().min(300)]);
     assert_eq!(r.header("content-type"), Some("application/json"));
     let expected = serde_json::to_string(&wire_positions(&stored, Identity::Full)).unwrap();
-    assert!(r.body == expected, "the positions leave whole, in order, as stored");
+    assert!(
+        r.body == expected,
+        "the positions leave whole, in order, as stored"
+    );
     for format in Format::ALL {
         let path = format!("/api/vehicles/{}/track?format={}&{q}", v.id.0, format.as_str());
         let r = api_support::http(server.http, "GET", &path, Some(&cookie), None).await;
         assert_eq!(r.status, 200, "{format:?}: {}", &r.body[..r.body.len().min(300)]);
         assert_eq!(r.header("content-type"), Some(format.content_type()));
         let expected = render(format, &v, from, to, &stored);
-        assert!(r.body == expected, "the {format:?} export leaves whole, as stored");
+        assert!(
+            r.body == expected,
+            "the {format:?} export leaves whole, as stored"
+        );
     }
 
     // One place: the CSV export held open by a client that does not read yet takes it.
@@ -149,7 +164,12 @@ async fn a_long_track_streams_whole_and_one_download_too_many_waits(scratch: Scr
     let refused: Resp = api_support::http(server.http, "GET", &positions, Some(&cookie), None).await;
     assert_eq!(refused.status, 429, "{}", refused.body);
     assert_eq!(refused.header("retry-after"), Some("5"));
-    assert!(refused.json()["error"].as_str().unwrap().contains("too many downloads"));
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many downloads")
+    );
     slow.read_to_end(&mut raw).await.unwrap();
     assert!(
         body_of(&raw) == render(Format::Csv, &v, from, to, &stored),
@@ -157,7 +177,9 @@ async fn a_long_track_streams_whole_and_one_download_too_many_waits(scratch: Scr
     );
     let again = api_support::http(server.http, "GET", &positions, Some(&cookie), None).await;
     assert_eq!(again.status, 200, "the place is free again once a download ended");
-    let audited = server.metric("tianshu_api_tracks_served_total", "format=\"json\"").await;
+    let audited = server
+        .metric("tianshu_api_tracks_served_total", "format=\"json\"")
+        .await;
     assert_eq!(audited, 2.0, "the refused download was not served");
 }
 
@@ -188,15 +210,9 @@ async fn a_track_changing_under_a_download_cuts_it(scratch: Scratch) {
 
     // Whatever arrived, the body does not end: no closing chunk, no complete-looking document.
     let _ = slow.read_to_end(&mut raw).await;
-    assert!(
-        !raw.ends_with(b"0\r\n\r\n"),
-        "the body ended as if complete"
-    );
+    assert!(!raw.ends_with(b"0\r\n\r\n"), "the body ended as if complete");
     let broken = server
-        .metric(
-            "tianshu_api_downloads_broken_total",
-            "action=\"export.geojson\"",
-        )
+        .metric("tianshu_api_downloads_broken_total", "action=\"export.geojson\"")
         .await;
     assert_eq!(broken, 1.0);
 }
@@ -307,5 +323,5 @@ async fn measure_download_memory_embedded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement: run by hand, see BENCHMARKS.md"]
 async fn measure_download_memory_postgres() {
-    measure_download_memory(Scratch::postgres("export-measure").await).await;
+    measure_download_memory(Scratch::postgres("export_measure").await).await;
 }

@@ -609,6 +609,12 @@ pub async fn tracks_hand_out_each_point_once_across_equal_fix_times(store: Store
     // The count keeps the track's half-open range.
     let one = Timestamp::from_secs(BASE_SECS + 1);
     let two = Timestamp::from_secs(BASE_SECS + 2);
-    assert_eq!(store.track_count(VehicleId(vehicle), one, two).await.unwrap(), 5_000);
-    assert_eq!(store.track_count(VehicleId(vehicle + 1), from, to).await.unwrap(), 0);
+    assert_eq!(
+        store.track_count(VehicleId(vehicle), one, two).await.unwrap(),
+        5_000
+    );
+    assert_eq!(
+        store.track_count(VehicleId(vehicle + 1), from, to).await.unwrap(),
+        0
+    );
 }

@@ -132,7 +132,11 @@ impl Document for Export {
                 main.push_str(
                     "<gpx version=\"1.1\" creator=\"Tianshu\" xmlns=\"http://www.topografix.com/GPX/1/1\">\n",
                 );
-                let _ = writeln!(main, "<trk><name>{}</name><trkseg>", xml_escape(&self.vehicle.plate));
+                let _ = writeln!(
+                    main,
+                    "<trk><name>{}</name><trkseg>",
+                    xml_escape(&self.vehicle.plate)
+                );
             }
             (Format::Kml, _) => {
                 main.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -239,7 +243,10 @@ pub fn render(
     to: Timestamp,
     points: &[Position],
 ) -> String {
-    render_all(Export::new(format, vehicle, from, to, points.len() as u64), points)
+    render_all(
+        Export::new(format, vehicle, from, to, points.len() as u64),
+        points,
+    )
 }
 
 /// `GET /api/vehicles/{id}/track` query.
