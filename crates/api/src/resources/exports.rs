@@ -81,6 +81,8 @@ pub struct Export {
     to: Timestamp,
     /// The points announced (GeoJSON states it before them).
     count: u64,
+    /// The plate as a CSV field, escaped once for every row.
+    csv_plate: String,
 }
 
 impl Export {
@@ -92,6 +94,7 @@ impl Export {
             from,
             to,
             count,
+            csv_plate: csv_field(&vehicle.plate),
         }
     }
 
@@ -195,7 +198,7 @@ impl Document for Export {
                 push_i64(o, i64::from(pt.altitude_m));
                 o.push('\n');
             }
-            Format::Csv => csv_row(o, &self.vehicle.plate, pt),
+            Format::Csv => csv_row(o, &self.csv_plate, pt),
         }
     }
 
@@ -209,9 +212,9 @@ impl Document for Export {
     }
 }
 
-/// One CSV row.
+/// One CSV row; `plate` is already a CSV field.
 fn csv_row(o: &mut String, plate: &str, pt: &Position) {
-    o.push_str(&csv_field(plate));
+    o.push_str(plate);
     o.push(',');
     write_time(o, pt.fix_time);
     o.push(',');

@@ -3,10 +3,9 @@
 //!
 //! `GET /api/positions` streams ([`start_download`], [`crate::download`]); the views computed from a
 //! whole track read it whole. Every look at a track goes through [`look_at_track`] or
-//! [`start_download`]: the scope refuses a vehicle outside the
-//! caller's units before a point is read, and the look is written to the audit log (who, which
-//! vehicle, which range, how many points) before any point leaves. A range is at most the configured
-//! number of days.
+//! [`start_download`]: the scope refuses a vehicle outside the caller's units before a point is read,
+//! and the look is written to the audit log (who, which vehicle, which range, how many points) before
+//! any point leaves. A range is at most the configured number of days.
 
 use axum::Json;
 use axum::http::HeaderValue;
@@ -92,6 +91,8 @@ pub(crate) async fn start_download(
 /// `GET /api/positions`: a JSON array of [`WirePosition`]s, the phones shown as `identity` says.
 struct PositionsJson {
     identity: Identity,
+    /// One position's text, kept between points so that each is written without allocating.
+    scratch: Vec<u8>,
 }
 
 impl Document for PositionsJson {
@@ -103,9 +104,12 @@ impl Document for PositionsJson {
         if index > 0 {
             out.push(',');
         }
-        // A position always serializes (numbers and texts only).
-        if let Ok(text) = serde_json::to_string(&WirePosition(*p, self.identity)) {
-            out.push_str(&text);
+        self.scratch.clear();
+        // A position always serializes (numbers and texts only), and serde_json writes UTF-8.
+        if serde_json::to_writer(&mut self.scratch, &WirePosition(*p, self.identity)).is_ok()
+            && let Ok(text) = std::str::from_utf8(&self.scratch)
+        {
+            out.push_str(text);
         }
     }
 
@@ -192,6 +196,7 @@ pub async fn positions(
     count_served("json");
     let doc = PositionsJson {
         identity: Identity::for_role(who.role),
+        scratch: Vec::with_capacity(512),
     };
     let mut resp = download::body(&state, range, "positions", doc, permit).into_response();
     resp.headers_mut()
