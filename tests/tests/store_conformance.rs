@@ -20,6 +20,7 @@ use futures::TryStreamExt;
 use points::{
     a_lagging_subscriber_loses_the_oldest_batches_and_counts_them, appends_are_idempotent_and_survive_reopen,
     points_on_both_sides_of_a_month_boundary_are_stored,
+    tracks_hand_out_each_point_once_across_equal_fix_times,
 };
 use reference::{
     calendars_are_replaced_by_year, case_transitions_are_compare_and_set_and_the_outbox_retries,
@@ -623,6 +624,7 @@ macro_rules! conformance {
             }
 
             case!(track_is_time_ordered_with_half_open_range);
+            case!(tracks_hand_out_each_point_once_across_equal_fix_times);
             case!(every_field_round_trips);
             case!(the_same_batch_twice_is_stored_once);
             case!(overlapping_and_repeated_points_count_as_duplicates);

@@ -48,6 +48,10 @@ pub struct ApiConfig {
     /// How often an open live feed checks again that its session is alive and what it may see, in
     /// seconds (a logout or a change of user through this server is checked at once).
     pub live_recheck_secs: u64,
+    /// Track downloads (`/api/positions`, exports) streaming at the same time at most; one more is refused
+    /// with 429 and `Retry-After`. Each holds about one read page and one write buffer of memory, and a
+    /// read of the store while its client takes the bytes.
+    pub max_concurrent_exports: usize,
     /// Origins besides the server's own (`https://host:port`, as a browser sends it in `Origin`) whose
     /// pages may open the live feed; a WebSocket from any other origin is refused (403).
     pub allowed_origins: Vec<String>,
@@ -106,6 +110,7 @@ impl Default for ApiConfig {
             max_range_days: 62,
             simplify_tolerance_m: 8.0,
             live_recheck_secs: 5,
+            max_concurrent_exports: 4,
             allowed_origins: Vec::new(),
             login: LoginConfig::default(),
             basemap: BasemapConfig::default(),

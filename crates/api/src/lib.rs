@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod config;
+pub mod download;
 pub mod error;
 pub mod extract;
 pub mod headers;
@@ -58,6 +59,8 @@ struct Inner {
     config: ApiConfig,
     /// Bounds on logging in.
     login: login::LoginGuard,
+    /// The bound on track downloads streaming at once.
+    downloads: download::Downloads,
     /// Committed points and alert events, fanned out to WebSocket clients.
     live: LiveHub,
     /// Alert cases (the alerts crate), or [`NoCases`] when rules are not running.
@@ -87,6 +90,7 @@ impl ApiState {
             inner: Arc::new(Inner {
                 store,
                 login: login::LoginGuard::new(config.login.clone()),
+                downloads: download::Downloads::new(config.max_concurrent_exports),
                 config,
                 live,
                 cases,
@@ -109,6 +113,11 @@ impl ApiState {
     /// The bounds on logging in.
     pub fn login_guard(&self) -> &login::LoginGuard {
         &self.inner.login
+    }
+
+    /// The bound on track downloads streaming at once.
+    pub fn downloads(&self) -> &download::Downloads {
+        &self.inner.downloads
     }
 
     /// The live hub (publish committed points and alert events into it).

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub login_refused: IntCounterVec,
     /// Replays and exports served, by format.
     pub tracks_served: IntCounterVec,
+    /// Downloads whose body ended with an error after their headers were sent, by action.
+    pub downloads_broken: IntCounterVec,
 }
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
@@ -76,6 +78,16 @@ pub fn metrics() -> &'static Metrics {
             IntCounterVec::new(
                 Opts::new("tianshu_api_tracks_served_total", "Replays and exports served"),
                 &["format"],
+            )
+            .expect("valid metric"),
+        ),
+        downloads_broken: register(
+            IntCounterVec::new(
+                Opts::new(
+                    "tianshu_api_downloads_broken_total",
+                    "Track downloads cut after their headers were sent (the store failed or the track changed)",
+                ),
+                &["action"],
             )
             .expect("valid metric"),
         ),

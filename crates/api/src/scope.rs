@@ -273,4 +273,10 @@ impl Scoped {
         self.vehicle(vehicle).await?;
         Ok(self.state.store().track(vehicle, from, to).await?)
     }
+
+    /// How many points one vehicle's track holds now, after the scope check.
+    pub async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> ApiResult<u64> {
+        self.vehicle(vehicle).await?;
+        Ok(self.state.store().track_count(vehicle, from, to).await?)
+    }
 }

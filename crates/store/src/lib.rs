@@ -212,6 +212,10 @@ pub trait Backend: Send + Sync + 'static {
         received_after: Timestamp,
     ) -> Result<TrackStream>;
 
+    /// How many points [`Backend::track`] would hand out now for the same range, counted without
+    /// reading them: a download states its size (and is audited with it) before its first byte.
+    async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<u64>;
+
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

@@ -574,3 +574,47 @@ async fn postgres_a_flood_of_months_creates_only_the_window_s_partitions() {
     assert_eq!(all_of(&store, v).await, expected);
     assert_eq!(store.append_points(&[ahead]).await.unwrap().duplicates, 1);
 }
+
+/// Many points of one instant (a terminal replaying one fix with other fields, several records of one
+/// second): a track longer than a read chunk hands each of them out exactly once, in (fix time, hash)
+/// order, and the count a download announces before its first byte is the number it then hands out.
+pub async fn tracks_hand_out_each_point_once_across_equal_fix_times(store: Store) {
+    let vehicle = 11;
+    let mut batch: Vec<Position> = Vec::new();
+    for secs in [0, 1, 2] {
+        // 5,000 records at each of three instants, told apart by their coordinates.
+        batch.extend((0..5_000).map(|i| Position {
+            lon_e6: 115_000_000 + i,
+            ..sparse(vehicle, secs)
+        }));
+    }
+    batch.extend((3..2_000).map(|secs| sparse(vehicle, secs)));
+    for part in batch.chunks(4_000) {
+        store.append_points(part).await.unwrap();
+    }
+    let back = all_of(&store, vehicle).await;
+    assert_eq!(back.len(), batch.len(), "every point once");
+    let mut keys: Vec<(i64, i64)> = back.iter().map(|p| (p.fix_time.0, p.block_hash())).collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "strictly ascending (fix time, hash): none repeated, none out of order"
+    );
+    let mut stored: Vec<(i64, i64)> = batch.iter().map(|p| (p.fix_time.0, p.block_hash())).collect();
+    stored.sort_unstable();
+    keys.sort_unstable();
+    assert_eq!(keys, stored, "exactly the stored points");
+    let (from, to) = (Timestamp(0), Timestamp(i64::MAX));
+    let count = store.track_count(VehicleId(vehicle), from, to).await.unwrap();
+    assert_eq!(count, batch.len() as u64);
+    // The count keeps the track's half-open range.
+    let one = Timestamp::from_secs(BASE_SECS + 1);
+    let two = Timestamp::from_secs(BASE_SECS + 2);
+    assert_eq!(
+        store.track_count(VehicleId(vehicle), one, two).await.unwrap(),
+        5_000
+    );
+    assert_eq!(
+        store.track_count(VehicleId(vehicle + 1), from, to).await.unwrap(),
+        0
+    );
+}

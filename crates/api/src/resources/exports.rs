@@ -1,24 +1,23 @@
 //! Track exports: `GET /api/vehicles/{id}/track?format=geojson|gpx|kml|csv&from=&to=`, in the
 //! formats' own standard shapes (GeoJSON RFC 7946, GPX 1.1, KML 2.2, CSV), not the API's position.
 //!
-//! Written straight into one buffer while the rows stream from the store, with exact decimal
-//! formatting of the stored micro-degrees (no float round trip), because a month of 10-second points
-//! is a quarter of a million of them. Nothing leaves before the export's audit record is written.
+//! Streamed page by page as the client takes it ([`crate::download`]), with exact decimal formatting of
+//! the stored micro-degrees (no float round trip), because a month at 1 Hz is 2.6 million points.
+//! Nothing leaves before the export's audit record is written.
 
 use std::fmt::Write as _;
 
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use futures::TryStreamExt;
 use serde::Deserialize;
 use tianshu_model::{Position, Timestamp, Vehicle, VehicleId};
 
-use crate::audit;
 use crate::auth::Caller;
+use crate::download::{self, Document, render_all};
 use crate::error::ApiResult;
 use crate::extract::{Path, Query};
-use crate::resources::tracks::{count_served, parse_range};
+use crate::resources::tracks::{count_served, parse_range, start_download};
 use crate::scope::Scoped;
 use crate::text::{csv_field, push_i64, push_u64, write_e6, write_tenths, write_time, xml_escape};
 
@@ -73,93 +72,114 @@ fn write_lon_lat(o: &mut String, pt: &Position) {
     write_e6(o, pt.lat_e6);
 }
 
-/// Renders a track point by point as it streams from the store, so that formatting overlaps the
-/// database read; [`TrackWriter::finish`] returns the document.
-pub struct TrackWriter {
+/// A track export as a streamed [`Document`]: GPX, KML and CSV in one read of the track; GeoJSON in
+/// three (its per-point times and speeds come before the coordinates, in the shape it always had).
+pub struct Export {
     format: Format,
     vehicle: Vehicle,
     from: Timestamp,
     to: Timestamp,
-    /// Points pushed so far.
-    points: usize,
-    /// The document so far (GeoJSON: the coordinates).
-    main: String,
-    /// GeoJSON only: the per-point times.
-    times: String,
-    /// GeoJSON only: the per-point speeds.
-    speeds: String,
+    /// The points announced (GeoJSON states it before them).
+    count: u64,
+    /// The plate as a CSV field, escaped once for every row.
+    csv_plate: String,
 }
 
-impl TrackWriter {
-    /// A writer for `vehicle`'s track over `from..to`.
-    pub fn new(format: Format, vehicle: &Vehicle, from: Timestamp, to: Timestamp) -> Self {
-        let mut main = String::with_capacity(1 << 16);
-        match format {
-            Format::Geojson => {}
-            Format::Gpx => {
+impl Export {
+    /// An export of `vehicle`'s `count` points over `from..to`.
+    pub fn new(format: Format, vehicle: &Vehicle, from: Timestamp, to: Timestamp, count: u64) -> Self {
+        Export {
+            format,
+            vehicle: vehicle.clone(),
+            from,
+            to,
+            count,
+            csv_plate: csv_field(&vehicle.plate),
+        }
+    }
+
+    /// The GeoJSON head: the feature's properties up to its per-point times.
+    fn geojson_head(&self, o: &mut String) {
+        let props = serde_json::json!({
+            "vehicle": self.vehicle.id,
+            "plate": self.vehicle.plate,
+            "from": self.from,
+            "to": self.to,
+            "points": self.count,
+        });
+        let p = props.to_string();
+        o.push_str("{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":");
+        // Drop the closing brace to append the per-point arrays.
+        o.push_str(&p[..p.len() - 1]);
+        o.push_str(",\"times\":[");
+    }
+}
+
+impl Document for Export {
+    fn passes(&self) -> usize {
+        match self.format {
+            Format::Geojson => 3,
+            Format::Gpx | Format::Kml | Format::Csv => 1,
+        }
+    }
+
+    fn open(&mut self, pass: usize, main: &mut String) {
+        match (self.format, pass) {
+            (Format::Geojson, 0) => self.geojson_head(main),
+            (Format::Geojson, 1) => main.push_str("],\"speeds_kmh\":["),
+            (Format::Geojson, _) => {
+                main.push_str("]},\"geometry\":{\"type\":\"LineString\",\"coordinates\":[")
+            }
+            (Format::Gpx, _) => {
                 main.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
                 main.push_str(
                     "<gpx version=\"1.1\" creator=\"Tianshu\" xmlns=\"http://www.topografix.com/GPX/1/1\">\n",
                 );
-                let _ = writeln!(main, "<trk><name>{}</name><trkseg>", xml_escape(&vehicle.plate));
+                let _ = writeln!(
+                    main,
+                    "<trk><name>{}</name><trkseg>",
+                    xml_escape(&self.vehicle.plate)
+                );
             }
-            Format::Kml => {
+            (Format::Kml, _) => {
                 main.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
                 main.push_str("<kml xmlns=\"http://www.opengis.net/kml/2.2\"><Document>\n");
                 let _ = writeln!(
                     main,
-                    "<Placemark><name>{}</name><TimeSpan><begin>{from}</begin><end>{to}</end></TimeSpan>",
-                    xml_escape(&vehicle.plate)
+                    "<Placemark><name>{}</name><TimeSpan><begin>{}</begin><end>{}</end></TimeSpan>",
+                    xml_escape(&self.vehicle.plate),
+                    self.from,
+                    self.to
                 );
                 main.push_str("<LineString><tessellate>1</tessellate><coordinates>\n");
             }
-            Format::Csv => {
+            (Format::Csv, _) => {
                 main.push_str(
                     "plate,fix_time,lon,lat,speed_kmh,course_deg,altitude_m,acc_on,alarm,status,mileage_km\n",
                 );
             }
         }
-        TrackWriter {
-            format,
-            vehicle: vehicle.clone(),
-            from,
-            to,
-            points: 0,
-            main,
-            times: String::new(),
-            speeds: String::new(),
-        }
     }
 
-    /// Points written so far.
-    pub fn len(&self) -> usize {
-        self.points
-    }
-
-    /// Whether no point was written.
-    pub fn is_empty(&self) -> bool {
-        self.points == 0
-    }
-
-    /// Appends one point (fix-time order).
-    pub fn push(&mut self, pt: &Position) {
-        let first = self.points == 0;
-        self.points += 1;
-        let o = &mut self.main;
+    fn point(&mut self, pass: usize, index: u64, pt: &Position, o: &mut String) {
         match self.format {
             Format::Geojson => {
-                if !first {
+                if index > 0 {
                     o.push(',');
-                    self.times.push(',');
-                    self.speeds.push(',');
                 }
-                o.push('[');
-                write_lon_lat(o, pt);
-                o.push(']');
-                self.times.push('"');
-                write_time(&mut self.times, pt.fix_time);
-                self.times.push('"');
-                write_tenths(&mut self.speeds, u32::from(pt.speed_dkmh));
+                match pass {
+                    0 => {
+                        o.push('"');
+                        write_time(o, pt.fix_time);
+                        o.push('"');
+                    }
+                    1 => write_tenths(o, u32::from(pt.speed_dkmh)),
+                    _ => {
+                        o.push('[');
+                        write_lon_lat(o, pt);
+                        o.push(']');
+                    }
+                }
             }
             Format::Gpx => {
                 o.push_str("<trkpt lat=\"");
@@ -178,76 +198,47 @@ impl TrackWriter {
                 push_i64(o, i64::from(pt.altitude_m));
                 o.push('\n');
             }
-            Format::Csv => {
-                o.push_str(&csv_field(&self.vehicle.plate));
-                o.push(',');
-                write_time(o, pt.fix_time);
-                o.push(',');
-                write_lon_lat(o, pt);
-                o.push(',');
-                write_tenths(o, u32::from(pt.speed_dkmh));
-                o.push(',');
-                push_u64(o, u64::from(pt.course_deg));
-                o.push(',');
-                push_i64(o, i64::from(pt.altitude_m));
-                o.push(',');
-                o.push(if pt.status.acc_on() { '1' } else { '0' });
-                o.push(',');
-                push_u64(o, u64::from(pt.alarm.0));
-                o.push(',');
-                push_u64(o, u64::from(pt.status.0));
-                o.push(',');
-                if let Some(m) = pt.mileage_dkm {
-                    write_tenths(o, m);
-                }
-                o.push('\n');
-            }
+            Format::Csv => csv_row(o, &self.csv_plate, pt),
         }
     }
 
-    /// The finished document.
-    pub fn finish(mut self) -> String {
+    fn close(&mut self, o: &mut String) {
         match self.format {
-            Format::Geojson => {
-                let props = serde_json::json!({
-                    "vehicle": self.vehicle.id,
-                    "plate": self.vehicle.plate,
-                    "from": self.from,
-                    "to": self.to,
-                    "points": self.points,
-                });
-                let p = props.to_string();
-                let mut o =
-                    String::with_capacity(self.main.len() + self.times.len() + self.speeds.len() + 512);
-                o.push_str(
-                    "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":",
-                );
-                // Drop the closing brace to append the per-point arrays.
-                o.push_str(&p[..p.len() - 1]);
-                o.push_str(",\"times\":[");
-                o.push_str(&self.times);
-                o.push_str("],\"speeds_kmh\":[");
-                o.push_str(&self.speeds);
-                o.push_str("]},\"geometry\":{\"type\":\"LineString\",\"coordinates\":[");
-                o.push_str(&self.main);
-                o.push_str("]}}]}");
-                o
-            }
-            Format::Gpx => {
-                self.main.push_str("</trkseg></trk>\n</gpx>\n");
-                self.main
-            }
-            Format::Kml => {
-                self.main
-                    .push_str("</coordinates></LineString></Placemark>\n</Document></kml>\n");
-                self.main
-            }
-            Format::Csv => self.main,
+            Format::Geojson => o.push_str("]}}]}"),
+            Format::Gpx => o.push_str("</trkseg></trk>\n</gpx>\n"),
+            Format::Kml => o.push_str("</coordinates></LineString></Placemark>\n</Document></kml>\n"),
+            Format::Csv => {}
         }
     }
 }
 
-/// Renders `points` of `vehicle` in `format`.
+/// One CSV row; `plate` is already a CSV field.
+fn csv_row(o: &mut String, plate: &str, pt: &Position) {
+    o.push_str(plate);
+    o.push(',');
+    write_time(o, pt.fix_time);
+    o.push(',');
+    write_lon_lat(o, pt);
+    o.push(',');
+    write_tenths(o, u32::from(pt.speed_dkmh));
+    o.push(',');
+    push_u64(o, u64::from(pt.course_deg));
+    o.push(',');
+    push_i64(o, i64::from(pt.altitude_m));
+    o.push(',');
+    o.push(if pt.status.acc_on() { '1' } else { '0' });
+    o.push(',');
+    push_u64(o, u64::from(pt.alarm.0));
+    o.push(',');
+    push_u64(o, u64::from(pt.status.0));
+    o.push(',');
+    if let Some(m) = pt.mileage_dkm {
+        write_tenths(o, m);
+    }
+    o.push('\n');
+}
+
+/// Renders `points` of `vehicle` in `format`, whole: what the download of the same points streams.
 pub fn render(
     format: Format,
     vehicle: &Vehicle,
@@ -255,11 +246,10 @@ pub fn render(
     to: Timestamp,
     points: &[Position],
 ) -> String {
-    let mut w = TrackWriter::new(format, vehicle, from, to);
-    for p in points {
-        w.push(p);
-    }
-    w.finish()
+    render_all(
+        Export::new(format, vehicle, from, to, points.len() as u64),
+        points,
+    )
 }
 
 /// `GET /api/vehicles/{id}/track` query.
@@ -274,7 +264,7 @@ pub struct TrackQuery {
     pub format: Option<Format>,
 }
 
-/// `GET /api/vehicles/{id}/track?from=&to=&format=`: a full-detail export, audited.
+/// `GET /api/vehicles/{id}/track?from=&to=&format=`: a full-detail export, audited, streamed.
 pub async fn track(
     Caller { state, who, client }: Caller,
     Path(id): Path<i64>,
@@ -284,17 +274,11 @@ pub async fn track(
     let format = q.format.unwrap_or(Format::Geojson);
     let scoped = Scoped::new(&state, &who).await?;
     let v = scoped.vehicle(VehicleId(id)).await?;
-    // Format while the rows stream in; nothing leaves before the audit record is written.
-    let mut writer = TrackWriter::new(format, &v, from, to);
-    let mut rows = scoped.track(v.id, from, to).await?;
-    while let Some(p) = rows.try_next().await? {
-        writer.push(&p);
-    }
     let action = format!("export.{}", format.as_str());
-    let entry = audit::track_look(&who, client, action, v.id, (from, to), writer.len());
-    audit::record(&state, entry).await?;
+    let (range, permit) = start_download(&state, &scoped, client, &action, v.id, (from, to)).await?;
     count_served(format.as_str());
-    let mut resp = writer.finish().into_response();
+    let doc = Export::new(format, &v, from, to, range.count);
+    let mut resp = download::body(&state, range, &action, doc, permit).into_response();
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     let disposition = format!(

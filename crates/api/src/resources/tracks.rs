@@ -1,12 +1,16 @@
 //! A vehicle's track over a range: the stored points (`GET /api/positions`), the replay view
 //! (`GET /api/vehicles/{id}/replay`) and the trips and stops (`GET /api/vehicles/{id}/trips`).
 //!
-//! Every look at a track goes through [`look_at_track`]: the scope refuses a vehicle outside the
-//! caller's units before a point is read, and the look is written to the audit log (who, which
-//! vehicle, which range, how many points) before any point leaves. A range is at most the configured
-//! number of days.
+//! `GET /api/positions` streams ([`start_download`], [`crate::download`]); the views computed from a
+//! whole track read it whole. Every look at a track goes through [`look_at_track`] or
+//! [`start_download`]: the scope refuses a vehicle outside the caller's units before a point is read,
+//! and the look is written to the audit log (who, which vehicle, which range, how many points) before
+//! any point leaves. A range is at most the configured number of days.
 
 use axum::Json;
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Position, Timestamp, Vehicle, VehicleId};
@@ -15,11 +19,13 @@ use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Client, Principal};
 use crate::cases::{CaseFilter, CaseView};
+use crate::download::{self, Document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
-use crate::position::{Identity, REPLAY_COLUMNS, ReplayRow, WirePosition, wire_positions};
+use crate::position::{Identity, REPLAY_COLUMNS, ReplayRow, WirePosition};
 use crate::scope::Scoped;
 use tianshu_rules::track::{Stop, Trip, trips_and_stops};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Checks a range given as RFC 3339 texts: `to` after `from`, at most the configured days long.
 pub(crate) fn parse_range(state: &ApiState, from: &str, to: &str) -> ApiResult<(Timestamp, Timestamp)> {
@@ -56,6 +62,60 @@ pub(crate) async fn look_at_track(
     let entry = audit::track_look(scoped.who(), client, action, vehicle, range, points.len());
     audit::record(state, entry).await?;
     Ok(points)
+}
+
+/// Admits a download of `vehicle`'s track over `range` (429 when too many stream already), counts its
+/// points and audits the look as `action` with that count, all before its first byte: the range and the
+/// place to stream it with ([`download::body`]).
+pub(crate) async fn start_download(
+    state: &ApiState,
+    scoped: &Scoped,
+    client: Client,
+    action: &str,
+    vehicle: VehicleId,
+    (from, to): (Timestamp, Timestamp),
+) -> ApiResult<(download::TrackRange, OwnedSemaphorePermit)> {
+    let permit = state.downloads().admit()?;
+    let count = scoped.track_count(vehicle, from, to).await?;
+    let entry = audit::track_look(scoped.who(), client, action, vehicle, (from, to), count as usize);
+    audit::record(state, entry).await?;
+    let range = download::TrackRange {
+        vehicle,
+        from,
+        to,
+        count,
+    };
+    Ok((range, permit))
+}
+
+/// `GET /api/positions`: a JSON array of [`WirePosition`]s, the phones shown as `identity` says.
+struct PositionsJson {
+    identity: Identity,
+    /// One position's text, kept between points so that each is written without allocating.
+    scratch: Vec<u8>,
+}
+
+impl Document for PositionsJson {
+    fn open(&mut self, _: usize, out: &mut String) {
+        out.push('[');
+    }
+
+    fn point(&mut self, _: usize, index: u64, p: &Position, out: &mut String) {
+        if index > 0 {
+            out.push(',');
+        }
+        self.scratch.clear();
+        // A position always serializes (numbers and texts only), and serde_json writes UTF-8.
+        if serde_json::to_writer(&mut self.scratch, &WirePosition(*p, self.identity)).is_ok()
+            && let Ok(text) = std::str::from_utf8(&self.scratch)
+        {
+            out.push_str(text);
+        }
+    }
+
+    fn close(&mut self, out: &mut String) {
+        out.push(']');
+    }
 }
 
 /// Which vehicle and which range a track view covers: the first fields of the trips and the replay.
@@ -120,11 +180,11 @@ pub struct PositionsQuery {
     pub to: String,
 }
 
-/// `GET /api/positions?plate=&from=&to=`: every stored point of the range, audited.
+/// `GET /api/positions?plate=&from=&to=`: every stored point of the range, audited, streamed.
 pub async fn positions(
     Caller { state, who, client }: Caller,
     Query(q): Query<PositionsQuery>,
-) -> ApiResult<Json<Vec<WirePosition>>> {
+) -> ApiResult<Response> {
     let range = parse_range(&state, &q.from, &q.to)?;
     let scoped = Scoped::new(&state, &who).await?;
     let v = match (q.plate.as_deref(), q.vehicle) {
@@ -132,9 +192,16 @@ pub async fn positions(
         (None, Some(id)) => scoped.vehicle(VehicleId(id)).await?,
         (None, None) => return Err(ApiError::BadRequest("give `plate` or `vehicle`".into())),
     };
-    let points = look_at_track(&state, &scoped, client, "positions", v.id, range).await?;
+    let (range, permit) = start_download(&state, &scoped, client, "positions", v.id, range).await?;
     count_served("json");
-    Ok(Json(wire_positions(&points, Identity::for_role(who.role))))
+    let doc = PositionsJson {
+        identity: Identity::for_role(who.role),
+        scratch: Vec::with_capacity(512),
+    };
+    let mut resp = download::body(&state, range, "positions", doc, permit).into_response();
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(resp)
 }
 
 /// `GET /api/vehicles/{id}/trips` query.

@@ -168,6 +168,26 @@ impl Backend for EmbeddedBackend {
         self.track_filtered(vehicle, from, to, Some(received_after))
     }
 
+    async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<u64> {
+        self.read(move |conn| {
+            // Both tables in one read transaction, as a track chunk reads them: a point is in one of them.
+            let tx = conn.unchecked_transaction().map_err(db_error)?;
+            let mut total = 0u64;
+            for table in ["points", "points_recent"] {
+                let n: i64 = tx
+                    .prepare_cached(&format!(
+                        "SELECT count(*) FROM {table} WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3"
+                    ))
+                    .and_then(|mut st| st.query_row(params![vehicle.0, from.0, to.0], |r| r.get(0)))
+                    .map_err(db_error)?;
+                total += n.max(0) as u64;
+            }
+            tx.finish().map_err(db_error)?;
+            Ok(total)
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error))
             .await

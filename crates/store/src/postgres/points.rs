@@ -498,6 +498,22 @@ impl Backend for PostgresBackend {
         self.track_filtered(vehicle, from, to, Some(received_after)).await
     }
 
+    async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<u64> {
+        let client = self.client().await?;
+        let st = client
+            .prepare_cached(
+                "SELECT count(*) FROM points WHERE vehicle = $1 AND fix_time >= $2 AND fix_time < $3",
+            )
+            .await
+            .map_err(pg_error)?;
+        let row = client
+            .query_one(&st, &[&vehicle.0, &to_datetime(from), &to_datetime(to)])
+            .await
+            .map_err(pg_error)?;
+        let n: i64 = row.try_get(0).map_err(pg_error)?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn ping(&self) -> Result<()> {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(pg_error)?;
