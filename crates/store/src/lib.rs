@@ -183,8 +183,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn commit_points(&self, points: &[Position]) -> Result<Vec<bool>>;
 
     /// Writes what the backend holds behind its commits (the PostgreSQL backend's latest positions);
-    /// called at shutdown so that another process reading the database finds them at once. Nothing
-    /// acknowledged depends on it: what it would write is rebuilt from the stored points at open.
+    /// called at shutdown (by [`Backend::close`]) so that another process reading the database finds
+    /// them at once. Nothing acknowledged depends on it: what it would write is rebuilt from the stored
+    /// points at open.
     async fn flush(&self) -> Result<()> {
         Ok(())
     }

@@ -14,6 +14,9 @@
 //! `tianshu_store_fanout_lagged_batches_total` and on the [`Subscription`]. Followers
 //! ([`Cursor`](crate::Cursor), for the alert rules) must see every point: one that falls behind catches
 //! up from the store (see [`follow`](crate::follow)).
+//!
+//! At a clean stop [`Store::close`](crate::Store::close) closes the queue: appends already queued are
+//! committed and answered, later ones fail with [`Error::Closed`], and the followers' feeds end.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
