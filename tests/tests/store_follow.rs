@@ -1,6 +1,7 @@
 //! A follower of committed points misses none, on both backends: with room for two batches it is held
 //! back through half of a large burst, then reads while the other half commits; every committed point
-//! must reach it at least once.
+//! must reach it at least once. With room for many batches but few points, a follower held back holds no
+//! more than its points, and still sees every one.
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
 use std::collections::{HashMap, HashSet};
@@ -102,3 +103,38 @@ async fn run(scratch: Scratch) {
 }
 
 tianshu_e2e::on_both_backends!(a_follower_misses_no_point, run, "follow");
+
+/// Points a follower's queue holds in `held_back`, far fewer than a round of the burst.
+const HELD_POINTS: usize = 300;
+
+async fn held_back(scratch: Scratch) {
+    let config = StoreConfig {
+        writer: WriterConfig {
+            follower_capacity_points: HELD_POINTS,
+            ..WriterConfig::default()
+        },
+        ..StoreConfig::default()
+    };
+    let store = Store::open_with(&scratch.url(), &config).await.unwrap();
+    let mut cursor = store.follow();
+    // Held back through the whole burst: the default room of 1,024 batches would hold all of it.
+    let expected = burst(&store, 0..ROUNDS).await;
+    assert!(
+        cursor.queued_points() <= HELD_POINTS,
+        "a held-back follower holds {} points, beyond its {HELD_POINTS}",
+        cursor.queued_points()
+    );
+    assert!(cursor.behind(), "the rest waits to be read back from the store");
+    let mut seen = HashMap::new();
+    read_until_seen(&mut cursor, &expected, &mut seen).await;
+    assert!(
+        cursor.caught_up_points() > 0,
+        "the follower caught up from the store"
+    );
+}
+
+tianshu_e2e::on_both_backends!(
+    a_held_back_follower_holds_at_most_its_points,
+    held_back,
+    "follow_held"
+);

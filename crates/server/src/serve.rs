@@ -3,7 +3,8 @@
 //! This is a library function so that `tianshu serve`, `tianshu demo` and tests run the same thing:
 //! [`start`] opens the store, binds both listeners and returns their real addresses (bind to port 0 in tests)
 //! with the [`Services`] the web API needs; [`Started::wait`] runs until `shutdown` is cancelled, then lets the
-//! gateway finish its in-flight acknowledgements (the grace period) before it returns.
+//! gateway finish its in-flight acknowledgements (the grace period) before it returns. The store is closed
+//! last ([`close_store`]), once whatever else writes to it (the alert rules) has stopped too.
 // `Services`, `run` and the extra routes are the entry points `tianshu demo` and the web API build on.
 #![allow(dead_code)]
 
@@ -246,12 +247,17 @@ impl Started {
             .context("the HTTP task failed")?
             .context("the HTTP server failed")?;
         self.anchoring.finish().await;
-        // What the store writes behind its commits (the latest positions), so that another process
-        // reading the database finds them now rather than after the next start's repair.
-        if let Err(e) = self.services.store.flush().await {
-            tracing::warn!(error = %e, "flushing the store at shutdown failed");
-        }
         Ok(())
+    }
+}
+
+/// Closes the store, last at a clean stop ([`Store::close`]): the writer's queue committed, then what the
+/// backend holds behind its commits written (PostgreSQL's latest positions, so that another process
+/// reading the database finds them now rather than after the next start's repair) and the embedded
+/// store's WAL checkpointed and truncated.
+pub async fn close_store(store: &Store) {
+    if let Err(e) = store.close().await {
+        tracing::warn!(error = %e, "closing the store at shutdown failed");
     }
 }
 
@@ -261,5 +267,9 @@ pub async fn run(
     extra_routes: Option<ExtraRoutes>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    start(opts, extra_routes, shutdown).await?.wait().await
+    let started = start(opts, extra_routes, shutdown).await?;
+    let store = started.services.store.clone();
+    let served = started.wait().await;
+    close_store(&store).await;
+    served
 }

@@ -3,11 +3,12 @@
 //! supersedes).
 //!
 //! The writer never waits on a follower. Each follower ([`Store::follow`](crate::Store::follow)) has a
-//! bounded queue of committed batches (`fanout_capacity_batches`). When it is full, the writer folds what
-//! it cannot deliver into a per-vehicle summary instead: the earliest and the latest fix time of the
-//! points not delivered. The summary is bounded by the number of vehicles, not of points. Once a summary
-//! exists, every later batch is folded into it too (nothing newer overtakes what is behind), until the
-//! follower takes it.
+//! bounded queue of committed batches: at most `fanout_capacity_batches` batches and
+//! `follower_capacity_points` points (a batch holds up to `max_batch_points`, so a bound in batches alone
+//! would let a lagging follower hold millions of points). When a batch does not fit, the writer folds it
+//! into a per-vehicle summary instead: the earliest and the latest fix time of the points not delivered.
+//! The summary is bounded by the number of vehicles, not of points. Once a summary exists, every later
+//! batch is folded into it too (nothing newer overtakes what is behind), until the follower takes it.
 //!
 //! The follower ([`Cursor::recv`]) drains its queue first; then, finding a summary, it takes it (the
 //! writer queues again from here) and catches up from the store: for each summarised vehicle it reads the
@@ -49,6 +50,8 @@ struct Span {
 #[derive(Default)]
 struct Inbox {
     queue: VecDeque<Arc<CommittedBatch>>,
+    /// The points in `queue`.
+    queued_points: usize,
     /// Points not delivered, summarised per vehicle; non-empty only once the queue has overflowed.
     behind: HashMap<VehicleId, Span>,
     closed: bool,
@@ -57,7 +60,16 @@ struct Inbox {
 struct Shared {
     inbox: Mutex<Inbox>,
     ready: Notify,
-    capacity: usize,
+    capacity: Capacity,
+}
+
+/// How much a follower's queue holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Capacity {
+    /// Committed batches.
+    pub(crate) batches: usize,
+    /// Points, over all those batches.
+    pub(crate) points: usize,
 }
 
 impl Shared {
@@ -70,8 +82,11 @@ impl Shared {
     fn offer(&self, batch: &Arc<CommittedBatch>) {
         {
             let mut inbox = self.inbox();
-            if inbox.behind.is_empty() && inbox.queue.len() < self.capacity {
+            let fits = inbox.queue.len() < self.capacity.batches
+                && inbox.queued_points + batch.points.len() <= self.capacity.points;
+            if inbox.behind.is_empty() && fits {
                 inbox.queue.push_back(batch.clone());
+                inbox.queued_points += batch.points.len();
             } else {
                 fold(&mut inbox.behind, &batch.points);
                 metrics().follow_deferred_points.inc_by(batch.points.len() as u64);
@@ -105,11 +120,11 @@ pub(crate) struct Followers {
 
 impl Followers {
     /// A new follower, seeing what is committed from now on.
-    pub(crate) fn follow(&self, backend: Arc<dyn Backend>, capacity: usize) -> Cursor {
+    pub(crate) fn follow(&self, backend: Arc<dyn Backend>, capacity: Capacity) -> Cursor {
         let shared = Arc::new(Shared {
             inbox: Mutex::new(Inbox::default()),
             ready: Notify::new(),
-            capacity: capacity.max(1),
+            capacity,
         });
         self.list
             .lock()
@@ -188,6 +203,7 @@ impl Cursor {
             {
                 let mut inbox = self.shared.inbox();
                 if let Some(batch) = inbox.queue.pop_front() {
+                    inbox.queued_points -= batch.points.len();
                     return Some(Followed {
                         batch,
                         caught_up: false,
@@ -236,6 +252,11 @@ impl Cursor {
     /// Whether points were not delivered through the queue and wait to be read back from the store.
     pub fn behind(&self) -> bool {
         !self.pending.is_empty() || !self.shared.inbox().behind.is_empty()
+    }
+
+    /// Committed points waiting in this follower's queue (those folded into the summary are not held).
+    pub fn queued_points(&self) -> usize {
+        self.shared.inbox().queued_points
     }
 
     /// Whether nothing committed waits to be handed over.
@@ -295,17 +316,17 @@ mod tests {
         })
     }
 
-    fn shared(capacity: usize) -> Shared {
+    fn shared(batches: usize, points: usize) -> Shared {
         Shared {
             inbox: Mutex::new(Inbox::default()),
             ready: Notify::new(),
-            capacity,
+            capacity: Capacity { batches, points },
         }
     }
 
     #[test]
     fn a_full_queue_folds_the_rest_into_a_summary_and_nothing_overtakes_it() {
-        let s = shared(1);
+        let s = shared(1, usize::MAX);
         s.offer(&batch(&[(1, 10)]));
         s.offer(&batch(&[(1, 30), (2, 5)]));
         s.offer(&batch(&[(1, 20), (2, 7)]));
@@ -322,5 +343,25 @@ mod tests {
         assert_eq!(inbox.behind[&VehicleId(1)], span(20, 30));
         assert_eq!(inbox.behind[&VehicleId(2)], span(5, 7));
         assert_eq!(inbox.behind[&VehicleId(3)], span(1, 1));
+    }
+
+    #[test]
+    fn the_queue_holds_at_most_its_points_however_few_the_batches() {
+        let s = shared(1_024, 5);
+        s.offer(&batch(&[(1, 1), (1, 2), (1, 3)]));
+        s.offer(&batch(&[(1, 4), (2, 1)]));
+        // Six points would not fit: the third batch is folded, though 1,022 batches more would.
+        s.offer(&batch(&[(3, 1)]));
+        {
+            let inbox = s.inbox();
+            assert_eq!(inbox.queue.len(), 2);
+            assert_eq!(inbox.queued_points, 5);
+            assert_eq!(inbox.behind.len(), 1);
+        }
+        // A batch larger than the whole queue is folded too.
+        let big = shared(1_024, 5);
+        big.offer(&batch(&[(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6)]));
+        assert_eq!(big.inbox().queued_points, 0);
+        assert_eq!(big.inbox().behind.len(), 1);
     }
 }

@@ -184,10 +184,18 @@ pub trait Backend: Send + Sync + 'static {
     async fn commit_points(&self, points: &[Position]) -> Result<Vec<bool>>;
 
     /// Writes what the backend holds behind its commits (the PostgreSQL backend's latest positions);
-    /// called at shutdown so that another process reading the database finds them at once. Nothing
-    /// acknowledged depends on it: what it would write is rebuilt from the stored points at open.
+    /// called at shutdown (by [`Backend::close`]) so that another process reading the database finds
+    /// them at once. Nothing acknowledged depends on it: what it would write is rebuilt from the stored
+    /// points at open.
     async fn flush(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// Ends the backend's background work and leaves the database tidy for the next start: the embedded
+    /// store truncates its WAL, PostgreSQL writes what it holds behind its commits (as [`Backend::flush`]).
+    /// Called last at a clean stop, once the writer has answered its last append; writes after it fail.
+    async fn close(&self) -> Result<()> {
+        self.flush().await
     }
 
     /// The latest position of every vehicle that has one, in one query.
@@ -337,6 +345,14 @@ impl Store {
     /// Writes what the backend holds behind its commits (see [`Backend::flush`]).
     pub async fn flush(&self) -> Result<()> {
         self.backend().flush().await
+    }
+
+    /// Shuts the store down, last at a clean stop: the writer stops taking appends (later ones fail with
+    /// [`Error::Closed`]), commits and answers those already queued and ends its followers' feeds, then
+    /// the backend closes ([`Backend::close`]; the embedded store leaves an empty WAL).
+    pub async fn close(&self) -> Result<()> {
+        self.writer.close().await;
+        self.backend.close().await
     }
 
     /// Whether the group-commit writer's queue is full (appends are waiting for commits): the database

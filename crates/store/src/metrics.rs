@@ -26,6 +26,9 @@ pub(crate) struct Metrics {
     /// they were coalesced into (see `registry_batch.rs`).
     pub(crate) registry_calls: IntCounter,
     pub(crate) registry_batches: IntCounter,
+    /// The embedded store's truncating WAL checkpoints that emptied the WAL, and those cut short.
+    pub(crate) wal_checkpoints: IntCounter,
+    pub(crate) wal_checkpoints_busy: IntCounter,
 }
 
 pub(crate) fn metrics() -> &'static Metrics {
@@ -100,6 +103,14 @@ pub(crate) fn metrics() -> &'static Metrics {
             registry_batches: counter(
                 "tianshu_store_registry_batches_total",
                 "Queries and transactions the registry's lookups and registration writes were coalesced into.",
+            ),
+            wal_checkpoints: counter(
+                "tianshu_store_wal_checkpoints_total",
+                "Checkpoints of the embedded store that copied the WAL back and truncated it.",
+            ),
+            wal_checkpoints_busy: counter(
+                "tianshu_store_wal_checkpoints_busy_total",
+                "Truncating checkpoints of the embedded store cut short by a reader on an older snapshot or the writer.",
             ),
         }
     })

@@ -14,15 +14,18 @@
 //! `tianshu_store_fanout_lagged_batches_total` and on the [`Subscription`]. Followers
 //! ([`Cursor`](crate::Cursor), for the alert rules) must see every point: one that falls behind catches
 //! up from the store (see [`follow`](crate::follow)).
+//!
+//! At a clean stop [`Store::close`](crate::Store::close) closes the queue: appends already queued are
+//! committed and answered, later ones fail with [`Error::Closed`], and the followers' feeds end.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tianshu_model::Position;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::follow::{Cursor, Followers};
+use crate::follow::{Capacity, Cursor, Followers};
 use crate::metrics::metrics;
 use crate::{AppendSummary, Backend, CommittedBatch, Error, Result};
 
@@ -40,6 +43,10 @@ pub struct WriterConfig {
     /// Committed batches buffered for each subscriber and each follower. A subscriber further behind
     /// loses the oldest; a follower further behind catches up from the store.
     pub fanout_capacity_batches: usize,
+    /// Committed points buffered for each follower, whatever the batches' sizes: a follower further
+    /// behind (the rules, slower than ingest for a while) catches up from the store instead of holding
+    /// every point in memory.
+    pub follower_capacity_points: usize,
     /// Batches being committed at once. Two let a PostgreSQL commit overlap the next batch's COPY;
     /// answers and fan-out still follow batch order.
     pub max_commits_in_flight: usize,
@@ -52,6 +59,7 @@ impl Default for WriterConfig {
             max_batch_delay_ms: 5,
             queue_capacity_appends: 4_096,
             fanout_capacity_batches: 1_024,
+            follower_capacity_points: 50_000,
             max_commits_in_flight: 2,
         }
     }
@@ -68,8 +76,8 @@ struct Request {
 struct Fanout {
     live: broadcast::Sender<Arc<CommittedBatch>>,
     followers: Followers,
-    /// Each follower's queue, in batches.
-    follower_capacity: usize,
+    /// Each follower's queue.
+    follower_capacity: Capacity,
     /// Whether the last commit failed (cleared by the next one that succeeds): for `/readyz`.
     failing: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -79,6 +87,10 @@ struct Fanout {
 pub(crate) struct WriterHandle {
     queue: mpsc::Sender<Request>,
     fanout: Fanout,
+    /// Set to ask the writer to stop taking appends and finish what it holds.
+    close: Arc<watch::Sender<bool>>,
+    /// Becomes true once the writer has answered its last append.
+    stopped: watch::Receiver<bool>,
 }
 
 impl WriterHandle {
@@ -107,6 +119,15 @@ impl WriterHandle {
     /// acknowledged, so the process should not be called ready.
     pub(crate) fn failing(&self) -> bool {
         self.fanout.failing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops taking appends (later ones fail with [`Error::Closed`]), commits and answers every append
+    /// already queued, and returns once the writer has ended (its followers then see the end).
+    pub(crate) async fn close(&self) {
+        self.close.send_replace(true);
+        let mut stopped = self.stopped.clone();
+        // An error means the writer task is gone: stopped as well.
+        let _ = stopped.wait_for(|s| *s).await;
     }
 
     /// A new subscription to committed points.
@@ -160,19 +181,29 @@ pub(crate) fn spawn(backend: Arc<dyn Backend>, config: &WriterConfig) -> WriterH
     let fanout = Fanout {
         live: broadcast::channel(config.fanout_capacity_batches.max(1)).0,
         followers: Followers::default(),
-        follower_capacity: config.fanout_capacity_batches.max(1),
+        follower_capacity: Capacity {
+            batches: config.fanout_capacity_batches.max(1),
+            points: config.follower_capacity_points.max(1),
+        },
         failing: Arc::default(),
     };
+    let (close, close_rx) = watch::channel(false);
+    let (stopped_tx, stopped) = watch::channel(false);
     let handle = WriterHandle {
         queue,
         fanout: fanout.clone(),
+        close: Arc::new(close),
+        stopped,
     };
     let limits = Limits {
         max_points: config.max_batch_points.max(1),
         delay: Duration::from_millis(config.max_batch_delay_ms),
         max_in_flight: config.max_commits_in_flight.max(1),
     };
-    tokio::spawn(run(backend, rx, fanout, limits));
+    tokio::spawn(async move {
+        run(backend, rx, close_rx, fanout, limits).await;
+        stopped_tx.send_replace(true);
+    });
     handle
 }
 
@@ -190,7 +221,13 @@ struct Outcome {
     result: Result<Vec<bool>>,
 }
 
-async fn run(backend: Arc<dyn Backend>, mut rx: mpsc::Receiver<Request>, fanout: Fanout, limits: Limits) {
+async fn run(
+    backend: Arc<dyn Backend>,
+    mut rx: mpsc::Receiver<Request>,
+    mut close: watch::Receiver<bool>,
+    fanout: Fanout,
+    limits: Limits,
+) {
     use futures::StreamExt;
     let m = metrics();
     // Commits run as their own tasks (a PostgreSQL commit overlaps the next batch's gathering and
@@ -198,9 +235,16 @@ async fn run(backend: Arc<dyn Backend>, mut rx: mpsc::Receiver<Request>, fanout:
     // subscriber sees each vehicle's points in the order they were appended.
     let mut in_flight = futures::stream::FuturesOrdered::new();
     let mut open = true;
+    let mut closing = false;
     while open || !in_flight.is_empty() {
         tokio::select! {
             biased;
+            // Closing: no append is taken any more; those already queued are still received below.
+            // (The only change is to `true`; an error means every handle is gone.)
+            _ = close.changed(), if !closing => {
+                closing = true;
+                rx.close();
+            }
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 let done: Result<Outcome, tokio::task::JoinError> = done;
                 match done {

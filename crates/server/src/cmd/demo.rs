@@ -183,7 +183,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(?stats, "fleet stopped");
     alerts.shutdown().await;
     shutdown.cancel();
+    let store = started.services.store.clone();
     started.wait().await?;
+    serve::close_store(&store).await;
     Ok(ExitCode::SUCCESS)
 }
 

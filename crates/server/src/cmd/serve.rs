@@ -133,8 +133,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             info!("shutdown requested");
             shutdown.cancel();
         });
+        let store = started.services.store.clone();
         let served = started.wait().await;
         alerts.shutdown().await;
+        serve::close_store(&store).await;
         served
     })?;
     Ok(ExitCode::SUCCESS)

@@ -15,11 +15,17 @@
 //! a point newer than everything stored for its vehicle (every live point) needs no duplicate probe
 //! into `points`.
 //!
+//! The WAL is kept small by scheduled checkpoints and a last one at shutdown (see `wal.rs`). Memory is
+//! bounded by the page caches: `writer_cache_kib` for the writer, `reader_cache_kib` for each read
+//! connection. A read connection goes back to the pool only outside a transaction: one left inside would
+//! keep its snapshot, and with it every WAL frame after it, for as long as it sat idle.
+//!
 //! Areas add their own `impl Trait for EmbeddedBackend` in a file of this module, using
 //! [`EmbeddedBackend::read`] and [`EmbeddedBackend::write`].
 
 mod points;
 mod sql;
+mod wal;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +54,17 @@ pub struct EmbeddedConfig {
     pub compact_every_ms: u64,
     /// Size of the writer connection's page cache, in KiB.
     pub writer_cache_kib: u64,
+    /// Size of each read connection's page cache, in KiB.
+    pub reader_cache_kib: u64,
+    /// The WAL is checkpointed (copied back into the database) by the commit that takes it to this size,
+    /// in KiB, and trimmed to it afterwards.
+    pub wal_limit_kib: u64,
+    /// Seconds between checkpoints that copy the WAL back and truncate it to zero bytes, run beside the
+    /// writer on a connection of their own; 0 for none (the one at shutdown still runs).
+    pub checkpoint_secs: u64,
+    /// How long such a checkpoint waits for readers on older snapshots (and the writer's transaction),
+    /// holding up commits meanwhile, before it leaves the WAL to the next one.
+    pub checkpoint_wait_ms: u64,
 }
 
 impl Default for EmbeddedConfig {
@@ -58,6 +75,10 @@ impl Default for EmbeddedConfig {
             compact_at_points: 100_000,
             compact_every_ms: 2_000,
             writer_cache_kib: 65_536,
+            reader_cache_kib: 2_048,
+            wal_limit_kib: 65_536,
+            checkpoint_secs: 30,
+            checkpoint_wait_ms: 1_000,
         }
     }
 }
@@ -65,12 +86,21 @@ impl Default for EmbeddedConfig {
 /// Work for the writer thread.
 type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// What the writer thread is given: a job, or its last job before it closes the write connection.
+enum Work {
+    Job(WriteJob),
+    Last(WriteJob),
+}
+
 /// The embedded (SQLite) backend.
 pub struct EmbeddedBackend {
     /// The database file.
     path: PathBuf,
-    /// Jobs for the writer thread, which owns the write connection; the thread ends when this is dropped.
-    jobs: std::sync::mpsc::Sender<WriteJob>,
+    /// Jobs for the writer thread, which owns the write connection; the thread ends when this is dropped
+    /// (taken by [`EmbeddedBackend::close`]).
+    jobs: Mutex<Option<std::sync::mpsc::Sender<Work>>>,
+    /// The scheduled checkpoints, until closed.
+    checkpointer: Mutex<Option<wal::Checkpointer>>,
     /// Idle read connections.
     readers: Arc<Mutex<Vec<Connection>>>,
     /// Settings.
@@ -88,54 +118,68 @@ impl EmbeddedBackend {
         let path = path.to_path_buf();
         let cfg = config.clone();
         let open_path = path.clone();
-        type Opened = (Connection, u64, std::collections::HashMap<i64, i64>);
-        let (conn, recent, stored_up_to) = tokio::task::spawn_blocking(move || -> Result<Opened> {
-            if let Some(dir) = open_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Error::Unavailable(format!("creating {}: {e}", dir.display())))?;
-            }
-            let mut conn = open_connection(&open_path, &cfg)?;
-            // WAL and FULL sync: a committed transaction is on disk before commit returns.
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-                .map_err(|e| unavailable(&open_path, e))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(Error::Unavailable(format!(
-                    "{}: cannot enable WAL (got {mode})",
-                    open_path.display()
-                )));
-            }
-            apply_migrations(&mut conn, migrate::SQLITE)?;
-            // The writer keeps the pages it dirties in memory; checkpoints copy the WAL back in
-            // larger steps than the default 1000 pages, and the WAL file is trimmed afterwards. Temporary
-            // data (the sort of a move into `points`) stays in memory.
-            conn.execute_batch(&format!(
-                "PRAGMA cache_size=-{}; PRAGMA wal_autocheckpoint=16384; PRAGMA journal_size_limit=268435456; \
-                 PRAGMA temp_store=MEMORY;",
-                cfg.writer_cache_kib
-            ))
-            .map_err(|e| unavailable(&open_path, e))?;
-            let recent: i64 = conn
-                .query_row("SELECT count(*) FROM points_recent", [], |r| r.get(0))
-                .map_err(|e| unavailable(&open_path, e))?;
-            let mut stored_up_to = std::collections::HashMap::new();
-            {
-                let mut st =
-                    conn.prepare("SELECT vehicle, fix_time FROM latest_positions").map_err(|e| unavailable(&open_path, e))?;
-                let rows = st
-                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-                    .map_err(|e| unavailable(&open_path, e))?;
-                for row in rows {
-                    let (vehicle, fix_time) = row.map_err(|e| unavailable(&open_path, e))?;
-                    stored_up_to.insert(vehicle, fix_time);
+        type Opened = (
+            Connection,
+            u64,
+            std::collections::HashMap<i64, i64>,
+            Option<wal::Checkpointer>,
+        );
+        let (conn, recent, stored_up_to, checkpointer) =
+            tokio::task::spawn_blocking(move || -> Result<Opened> {
+                if let Some(dir) = open_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| Error::Unavailable(format!("creating {}: {e}", dir.display())))?;
                 }
-            }
-            Ok((conn, recent.max(0) as u64, stored_up_to))
-        })
-        .await
-        .map_err(|e| Error::Unavailable(format!("open task failed: {e}")))??;
+                let mut conn = open_connection(&open_path, &cfg)?;
+                // WAL and FULL sync: a committed transaction is on disk before commit returns.
+                let mode: String = conn
+                    .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                    .map_err(|e| unavailable(&open_path, e))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    return Err(Error::Unavailable(format!(
+                        "{}: cannot enable WAL (got {mode})",
+                        open_path.display()
+                    )));
+                }
+                apply_migrations(&mut conn, migrate::SQLITE)?;
+                // The writer keeps the pages it dirties in memory; checkpoints copy the WAL back in
+                // larger steps than the default 1000 pages, and the WAL file is trimmed afterwards. Temporary
+                // data (the sort of a move into `points`) stays in memory.
+                conn.execute_batch(&format!(
+                    "PRAGMA cache_size=-{}; PRAGMA temp_store=MEMORY;",
+                    cfg.writer_cache_kib
+                ))
+                .map_err(|e| unavailable(&open_path, e))?;
+                wal::bound(&conn, &cfg).map_err(|e| unavailable(&open_path, e))?;
+                // What the migrations wrote, or a killed process left, is folded back now; without waiting,
+                // so that another process using the database is not held up (a later checkpoint does it).
+                conn.busy_timeout(Duration::ZERO)
+                    .and_then(|()| wal::truncate(&conn))
+                    .and_then(|_| conn.busy_timeout(Duration::from_millis(cfg.busy_timeout_ms)))
+                    .map_err(|e| unavailable(&open_path, e))?;
+                let recent: i64 = conn
+                    .query_row("SELECT count(*) FROM points_recent", [], |r| r.get(0))
+                    .map_err(|e| unavailable(&open_path, e))?;
+                let mut stored_up_to = std::collections::HashMap::new();
+                {
+                    let mut st = conn
+                        .prepare("SELECT vehicle, fix_time FROM latest_positions")
+                        .map_err(|e| unavailable(&open_path, e))?;
+                    let rows = st
+                        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                        .map_err(|e| unavailable(&open_path, e))?;
+                    for row in rows {
+                        let (vehicle, fix_time) = row.map_err(|e| unavailable(&open_path, e))?;
+                        stored_up_to.insert(vehicle, fix_time);
+                    }
+                }
+                let checkpointer = wal::Checkpointer::start(&open_path, &cfg)?;
+                Ok((conn, recent.max(0) as u64, stored_up_to, checkpointer))
+            })
+            .await
+            .map_err(|e| Error::Unavailable(format!("open task failed: {e}")))??;
 
-        let (jobs, rx) = std::sync::mpsc::channel::<WriteJob>();
+        let (jobs, rx) = std::sync::mpsc::channel::<Work>();
         let recent_points = Arc::new(AtomicU64::new(recent));
         let compactor = Compactor {
             recent_points: recent_points.clone(),
@@ -149,7 +193,8 @@ impl EmbeddedBackend {
             .map_err(|e| Error::Unavailable(format!("starting the writer thread: {e}")))?;
         Ok(EmbeddedBackend {
             path,
-            jobs,
+            jobs: Mutex::new(Some(jobs)),
+            checkpointer: Mutex::new(checkpointer),
             readers: Arc::new(Mutex::new(Vec::new())),
             config: config.clone(),
             recent_points,
@@ -172,9 +217,57 @@ impl EmbeddedBackend {
         let job: WriteJob = Box::new(move |conn| {
             let _ = tx.send(f(conn));
         });
-        self.jobs.send(job).map_err(|_| Error::Closed)?;
+        self.jobs
+            .lock()
+            .map_err(|_| Error::Unavailable("writer queue poisoned".into()))?
+            .as_ref()
+            .ok_or(Error::Closed)?
+            .send(Work::Job(job))
+            .map_err(|_| Error::Closed)?;
         rx.await
             .map_err(|_| Error::Unavailable("the writer thread stopped".into()))?
+    }
+
+    /// Closes the store at a clean stop: the scheduled checkpoints stop, the writer thread finishes the
+    /// jobs queued before this one, truncates the WAL with a last checkpoint and closes the write
+    /// connection, and the idle read connections are closed. Writes after it fail with [`Error::Closed`].
+    /// Fails (the WAL stays, and is used at the next open) when a reader on an older snapshot keeps the
+    /// WAL for longer than `checkpoint_wait_ms`.
+    pub async fn close(&self) -> Result<()> {
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some(c) = checkpointer {
+            tokio::task::spawn_blocking(move || c.stop())
+                .await
+                .map_err(|e| Error::Unavailable(format!("stopping the checkpoints: {e}")))?;
+        }
+        let (tx, rx) = oneshot::channel();
+        let wait = Duration::from_millis(self.config.checkpoint_wait_ms);
+        let last: WriteJob = Box::new(move |conn| {
+            let done = conn.busy_timeout(wait).and_then(|()| wal::truncate(conn));
+            let _ = tx.send(done);
+        });
+        // Taken out, so that no job can follow the last one.
+        let jobs = self
+            .jobs
+            .lock()
+            .map_err(|_| Error::Unavailable("writer queue poisoned".into()))?
+            .take()
+            .ok_or(Error::Closed)?;
+        jobs.send(Work::Last(last)).map_err(|_| Error::Closed)?;
+        drop(jobs);
+        if let Ok(mut idle) = self.readers.lock() {
+            idle.clear();
+        }
+        match rx.await {
+            Ok(Ok(c)) if !c.busy => Ok(()),
+            Ok(Ok(c)) => Err(Error::Unavailable(format!(
+                "{}: the WAL was not truncated at close ({} frames left): a reader held an older snapshot",
+                self.path.display(),
+                c.frames
+            ))),
+            Ok(Err(e)) => Err(unavailable(&self.path, e)),
+            Err(_) => Err(Error::Unavailable("the writer thread stopped".into())),
+        }
     }
 
     /// Runs `f` on the blocking pool with a read connection.
@@ -263,13 +356,23 @@ impl Compactor {
     }
 }
 
-/// The writer thread: runs jobs in order, and compacts between them or when idle.
-fn writer_thread(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJob>, mut compactor: Compactor) {
+/// The writer thread: runs jobs in order, and compacts between them or when idle; ends after the last
+/// job, or when every sender is gone.
+fn writer_thread(mut conn: Connection, jobs: std::sync::mpsc::Receiver<Work>, mut compactor: Compactor) {
     loop {
         match jobs.recv_timeout(compactor.every) {
-            Ok(job) => job(&mut conn),
+            Ok(Work::Job(job)) => job(&mut conn),
+            Ok(Work::Last(job)) => {
+                job(&mut conn);
+                break;
+            }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if !conn.is_autocommit() {
+            // A job that left its transaction open would hold the write lock for every later one.
+            tracing::error!("a write left its transaction open; rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
         }
         if compactor.due() {
             compactor.run(&mut conn);
@@ -277,7 +380,14 @@ fn writer_thread(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJob>
     }
 }
 
+/// Pools `conn` again for reuse, unless the pool is full or `conn` is inside a transaction (its snapshot
+/// would keep the WAL from being checkpointed for as long as it sat idle): then it is closed, which
+/// rolls the transaction back.
 fn give_back(readers: &Mutex<Vec<Connection>>, conn: Connection, max_idle: usize) {
+    if !conn.is_autocommit() {
+        tracing::warn!("a read left its transaction open; its connection is closed, not pooled");
+        return;
+    }
     if let Ok(mut idle) = readers.lock()
         && idle.len() < max_idle
     {
@@ -285,12 +395,16 @@ fn give_back(readers: &Mutex<Vec<Connection>>, conn: Connection, max_idle: usize
     }
 }
 
+/// A connection to `path` with the settings of a read connection (the writer sets its own cache after).
 fn open_connection(path: &Path, config: &EmbeddedConfig) -> Result<Connection> {
     let conn = Connection::open(path).map_err(|e| unavailable(path, e))?;
     conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms))
         .map_err(|e| unavailable(path, e))?;
-    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-        .map_err(|e| unavailable(path, e))?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-{};",
+        config.reader_cache_kib.max(1)
+    ))
+    .map_err(|e| unavailable(path, e))?;
     Ok(conn)
 }
 

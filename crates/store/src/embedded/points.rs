@@ -188,6 +188,10 @@ impl Backend for EmbeddedBackend {
         .await
     }
 
+    async fn close(&self) -> Result<()> {
+        EmbeddedBackend::close(self).await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error))
             .await

@@ -1,0 +1,157 @@
+//! The embedded store's WAL, through the real `tianshu serve`: a clean stop (SIGTERM) leaves it empty or
+//! gone with every acknowledged point in the database, the scheduled checkpoints truncate it while the
+//! server runs, and a read through the store left inside a transaction does not keep it from being
+//! truncated.
+#![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision};
+use tianshu_e2e::{Scratch, ScratchDir, Tianshu, WAIT, wait_until, wait_watermark};
+use tianshu_store::{BackendKind, Store, StoreConfig};
+
+const TERMINALS: u32 = 8;
+const ACK: Duration = Duration::from_secs(30);
+
+fn db_path(scratch: &Scratch) -> PathBuf {
+    let url = scratch.url();
+    PathBuf::from(url.strip_prefix("sqlite:").unwrap_or(&url))
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    PathBuf::from(format!("{}-wal", db.display()))
+}
+
+/// The WAL's size; 0 when there is none.
+fn wal_size(db: &Path) -> u64 {
+    std::fs::metadata(wal_path(db)).map_or(0, |m| m.len())
+}
+
+/// Every terminal reports `n` points starting at `from` (seconds), pipelined; each is acknowledged and
+/// recorded in `ledger`.
+async fn report(server: &Tianshu, from: i64, n: i64, ledger: &mut Ledger) {
+    for i in 0..TERMINALS {
+        let mut t = Terminal::connect(server.jt808, phone(i)).await.unwrap();
+        t.login(i).await;
+        let mut sent = Vec::new();
+        for s in from..from + n {
+            let p = point(i, s);
+            sent.push((t.report(&p).await, p));
+        }
+        for (serial, p) in sent {
+            assert_eq!(
+                t.ack_of(serial, ACK).await,
+                Some(0),
+                "terminal {i}: a report acknowledged"
+            );
+            ledger.record(i, &p);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_leaves_no_wal_and_loses_nothing() {
+    let scratch = Scratch::embedded("wal-stop");
+    let db = db_path(&scratch);
+    provision(&scratch.url(), TERMINALS).await;
+    let dir = ScratchDir::new("wal-stop");
+    // No scheduled checkpoint: what empties the WAL here is the stop.
+    let mut server = Tianshu::start(
+        &scratch.url(),
+        "[store.embedded]\ncheckpoint_secs = 0\n",
+        &[],
+        dir.path(),
+    );
+    let mut ledger = Ledger::default();
+    report(&server, 0, 200, &mut ledger).await;
+    assert!(wal_size(&db) > 0, "the points went through the WAL");
+    // Another process has the database open (a shell, a backup tool), idle: the server's connections are
+    // not the last ones, so closing them does not fold the WAL back by itself.
+    let other = rusqlite::Connection::open(&db).unwrap();
+    let _: i64 = other
+        .query_row("SELECT count(*) FROM latest_positions", [], |r| r.get(0))
+        .unwrap();
+
+    let status = server.terminate();
+    assert!(status.success(), "a clean stop: {status}");
+    assert_eq!(
+        wal_size(&db),
+        0,
+        "after a clean stop the WAL is empty or gone ({})",
+        wal_path(&db).display()
+    );
+    drop(other);
+    let store = Store::open(&scratch.url()).await.unwrap();
+    assert_eq!(ledger.verify(&store).await, ledger.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_checkpoints_truncate_the_wal_while_serving() {
+    let scratch = Scratch::embedded("wal-scheduled");
+    let db = db_path(&scratch);
+    provision(&scratch.url(), TERMINALS).await;
+    let dir = ScratchDir::new("wal-scheduled");
+    let mut server = Tianshu::start(
+        &scratch.url(),
+        "[store.embedded]\ncheckpoint_secs = 1\nwal_limit_kib = 256\n",
+        &[],
+        dir.path(),
+    );
+    let mut ledger = Ledger::default();
+    for round in 0..2 {
+        report(&server, round * 1_000, 200, &mut ledger).await;
+        wait_until("a scheduled checkpoint to truncate the WAL", WAIT, || async {
+            wal_size(&db) == 0
+        })
+        .await;
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the server is still running"
+        );
+    }
+    // Counted once the checkpoint has returned (the file may be seen truncated a moment before).
+    wait_watermark("the checkpoints to be counted", WAIT, 2.0, || {
+        server.metric("tianshu_store_wal_checkpoints_total", "")
+    })
+    .await;
+    assert!(server.terminate().success());
+    let store = Store::open(&scratch.url()).await.unwrap();
+    assert_eq!(ledger.verify(&store).await, ledger.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_left_in_a_transaction_does_not_pin_the_wal() {
+    let scratch = Scratch::embedded("wal-reader");
+    let db = db_path(&scratch);
+    let mut config = StoreConfig::default();
+    config.embedded.checkpoint_secs = 0;
+    let store = scratch.open(&config).await;
+    let first: Vec<_> = (0..100).map(|s| tianshu_e2e::point(1, s)).collect();
+    store.append_points(&first).await.unwrap();
+    let BackendKind::Embedded(backend) = store.kind() else {
+        unreachable!("an embedded scratch store")
+    };
+    // A read that ends inside a transaction: its snapshot would keep every later WAL frame.
+    backend
+        .read(|conn| {
+            conn.execute_batch("BEGIN; SELECT count(*) FROM latest_positions;")
+                .map_err(|e| tianshu_store::Error::Unavailable(e.to_string()))
+        })
+        .await
+        .unwrap();
+    let more: Vec<_> = (100..200).map(|s| tianshu_e2e::point(1, s)).collect();
+    store.append_points(&more).await.unwrap();
+    // Reads after it go on as usual.
+    assert_eq!(store.latest_positions().await.unwrap().len(), 1);
+
+    // A truncating checkpoint from another connection is not held up by any read connection of the store.
+    let outside = rusqlite::Connection::open(&db).unwrap();
+    let busy: i64 = outside
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(busy, 0, "no read connection of the store holds an old snapshot");
+    assert_eq!(wal_size(&db), 0, "the WAL was truncated");
+    drop(outside);
+    store.close().await.unwrap();
+}
