@@ -23,6 +23,7 @@ mod login;
 mod machine;
 pub mod metrics;
 pub mod parameters;
+mod read;
 mod reregister;
 pub mod server;
 mod session;

@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{debug, info, warn};
 
 use crate::gateway::Gateway;
 use crate::metrics::METRICS;
@@ -82,19 +82,16 @@ pub async fn run(listener: TcpListener, gateway: Arc<Gateway>, shutdown: Cancell
         };
         let gateway = gateway.clone();
         let stop = stop.clone();
-        let span = info_span!("jt808_session", %peer, phone = tracing::field::Empty);
-        sessions.spawn(
-            async move {
-                METRICS.connections_open.inc();
-                let reason = serve_connection(socket, peer, &gateway, stop, unauthenticated).await;
-                METRICS.connections_open.dec();
-                METRICS.connections_closed.with_label_values(&[reason]).inc();
-                debug!(reason, "connection closed");
-                drop(ip_slot);
-                drop(permit);
-            }
-            .instrument(span),
-        );
+        // No span for the connection's life (an idle connection would hold it in the log subscriber): the
+        // session opens one per wake-up.
+        sessions.spawn(async move {
+            METRICS.connections_open.inc();
+            let reason = serve_connection(socket, peer, &gateway, stop, unauthenticated).await;
+            METRICS.connections_open.dec();
+            METRICS.connections_closed.with_label_values(&[reason]).inc();
+            drop(ip_slot);
+            drop(permit);
+        });
     }
     drop(listener);
     sessions.close();

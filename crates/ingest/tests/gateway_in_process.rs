@@ -1,6 +1,7 @@
 //! The gateway in-process, over real TCP on 127.0.0.1 and a real embedded store: the downlink (commands
 //! matched to their answers by serial), subpackage reassembly with 0x8003 for a missing part, and a newer
-//! authenticated connection replacing an older one.
+//! authenticated connection replacing an older one, and what an idle connection leaves in the log
+//! subscriber.
 
 // Test helpers: a panic is the test failing, with its message.
 #![allow(clippy::unwrap_used)]
@@ -457,4 +458,116 @@ async fn a_retransmitted_registration_gets_the_same_code_again() {
     );
     client.authenticate(&first).await;
     assert!(running.gateway.online.is_online(PHONE));
+}
+
+/// The open spans named `jt808_session` and every line the text format wrote.
+#[derive(Clone, Default)]
+struct Logs {
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    text: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Logs {
+    fn open(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let text = self.text.lock().unwrap();
+        String::from_utf8_lossy(&text)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.text.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Logs
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attrs.metadata().name() == "jt808_session" {
+            self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if ctx.span(&id).is_some_and(|s| s.name() == "jt808_session") {
+            self.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+// One thread: the subscriber below is this thread's, and the gateway's tasks run on it.
+#[tokio::test(flavor = "current_thread")]
+async fn an_idle_connection_holds_no_log_span_and_its_lines_still_name_the_terminal() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::registry().with(logs.clone()).with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || writer.clone()),
+    );
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let running = start(GatewayConfig::default(), "idle-span").await;
+    let mut terminal = Client::connect(running.addr).await;
+    terminal.login().await;
+    // A message the gateway does not handle is logged (and answered) within the session.
+    terminal.serial += 1;
+    let mut out = BytesMut::new();
+    let header = Header::new(0x0f01, PHONE, terminal.serial, Edition::V2013);
+    encode_frame(&header, &[], &mut out).unwrap();
+    terminal.stream.write_all(&out).await.unwrap();
+    assert!(terminal.recv().await.is_some(), "answered");
+
+    // Idle now: no span is held for the connection.
+    tokio::time::timeout(WAIT, async {
+        while logs.open() > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("no session span left open while the connection idles");
+    assert!(
+        running.gateway.online.is_online(PHONE),
+        "the connection is still there"
+    );
+
+    // Every line logged by the session once authenticated names the terminal, and the peer.
+    let lines = logs.lines();
+    let phone = format!("phone={PHONE}");
+    let named: Vec<&String> = lines
+        .iter()
+        .skip_while(|l| !l.contains("terminal authenticated"))
+        .filter(|l| l.contains("jt808_session"))
+        .collect();
+    for needle in ["terminal authenticated", "unsupported message"] {
+        assert!(
+            named.iter().any(|l| l.contains(needle)),
+            "a session line {needle:?} among {lines:#?}"
+        );
+    }
+    for line in named {
+        assert!(
+            line.contains(&phone) && line.contains("peer=127.0.0.1:"),
+            "{line}"
+        );
+    }
 }

@@ -2,8 +2,9 @@
 //!
 //! Levels mean the same everywhere: ERROR only for lost data or a broken dependency (the database or the
 //! broker unreachable, a commit that failed), WARN for what an operator should look at (a terminal refused,
-//! a malformed message), INFO for the life of the process and of sessions, DEBUG per frame. Each terminal
-//! session runs in a span carrying its phone and peer, so every line it logs says which car it is about.
+//! a malformed message), INFO for the life of the process and of sessions, DEBUG per frame. Whatever a terminal
+//! session does runs in a span carrying its phone and peer, so every line it logs says which car it is about
+//! (a span per wake-up, not per connection: an open span costs the subscriber memory, idle or not).
 
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;

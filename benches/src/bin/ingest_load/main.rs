@@ -9,8 +9,9 @@
 //!   at a fixed total rate, acknowledged after durable commit; prints points/s and receive-to-ack latency.
 //!   `--publish mqtt://HOST:PORT` also publishes every committed position to that broker (QoS 0, as
 //!   `tianshu serve` does with `[mqtt.publish] positions = true`), to compare ingest with publishing on and off.
-//! - `ingest_load idle [--connections 19000] [--procs 2]`: authenticated idle connections; prints the
-//!   server's resident memory per connection.
+//! - `ingest_load idle [--connections 10000] [--step 5000] [--pre-auth] [--served PATH]`: idle connections
+//!   (authenticated, or connected only), opened in steps; prints the server's resident memory per connection
+//!   between steps and on average. `--served` measures a `tianshu serve` binary, log subscriber included.
 //! - `ingest_load storm --store URL [--terminals 10000] [--procs 2]`: a reconnect storm into the real store:
 //!   every terminal connects at once, registers (0x0100) and authenticates (0x0102) with the code it got;
 //!   prints the seconds from the first connect to the last 0x8001 answering an authentication.
@@ -33,6 +34,8 @@ use tianshu_store::{RegistryRecord, Store, StoreConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+
+mod idle;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -65,8 +68,8 @@ fn main() -> Result<()> {
         Some("serve") => serve(&args),
         Some("ack") => ack(&args),
         Some("e2e") => e2e(&args),
-        Some("idle") => idle(&args),
-        Some("idle-client") => idle_client(&args),
+        Some("idle") => idle::idle(&args),
+        Some("idle-client") => idle::client(&args),
         Some("storm") => storm(&args),
         Some("storm-client") => storm_client(&args),
         _ => {
@@ -594,86 +597,6 @@ fn e2e(args: &[String]) -> Result<()> {
     drop(runtime);
     stop_server(child);
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// idle: memory per authenticated idle connection.
-
-fn idle(args: &[String]) -> Result<()> {
-    let connections: u32 = arg(args, "--connections", 19_000);
-    let procs: u32 = arg(args, "--procs", 2).max(1);
-    let store_url = scratch_store("idle");
-    let (child, addr) = spawn_server(&store_url, connections, "durable", None, &[])?;
-    let pid = child.id();
-    std::thread::sleep(Duration::from_secs(2));
-    let before = rss_bytes(pid);
-    let exe = std::env::current_exe()?;
-    let per = connections.div_ceil(procs);
-    let mut clients = Vec::new();
-    for p in 0..procs {
-        let from = p * per;
-        let to = ((p + 1) * per).min(connections);
-        let mut c = Command::new(&exe)
-            .args([
-                "idle-client",
-                "--addr",
-                &addr.to_string(),
-                "--from",
-                &from.to_string(),
-                "--to",
-                &to.to_string(),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let stdout = c.stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
-        if !line.starts_with("ready") {
-            return Err(format!("idle client {p} failed: {line}").into());
-        }
-        clients.push(c);
-    }
-    std::thread::sleep(Duration::from_secs(3));
-    let after = rss_bytes(pid);
-    let per_conn = (after.saturating_sub(before)) as f64 / f64::from(connections);
-    println!(
-        "idle: {connections} authenticated connections in one process: RSS {:.1} MiB -> {:.1} MiB, \
-         {per_conn:.0} bytes per connection",
-        before as f64 / 1048576.0,
-        after as f64 / 1048576.0
-    );
-    for mut c in clients {
-        drop(c.stdin.take());
-        let _ = c.wait();
-    }
-    stop_server(child);
-    Ok(())
-}
-
-fn idle_client(args: &[String]) -> Result<()> {
-    let addr: SocketAddr = arg_str(args, "--addr").ok_or("--addr")?.parse()?;
-    let from: u32 = arg(args, "--from", 0);
-    let to: u32 = arg(args, "--to", 0);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut streams = Vec::with_capacity((to - from) as usize);
-        for i in from..to {
-            let mut s = TcpStream::connect(addr).await?;
-            authenticate(&mut s, i).await?;
-            streams.push(s);
-        }
-        println!("ready {}", streams.len());
-        tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
-        })
-        .await?;
-        drop(streams);
-        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-    })
 }
 
 // ---------------------------------------------------------------------------------------------------------
