@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tianshu_model::{Position, Timestamp, VehicleId};
-use tianshu_rules::{Episode, Reference, RuleEvent, RulesConfig, Severity, VehicleRules};
+use tianshu_rules::{Episode, Reference, RuleEvent, RuleId, RulesConfig, Severity, VehicleRules};
 use tianshu_store::rule_states::SavedRuleState;
 use tianshu_store::rules::{AlertCase, CASE_ID_TOKEN, CaseState, NewCase};
 use tianshu_store::{Cursor, Store};
@@ -78,7 +78,15 @@ pub(super) struct Evaluator {
     pub(super) saved: HashMap<VehicleId, SavedRuleState>,
     /// What this run has done, for its handle.
     pub(super) progress: Arc<Progress>,
+    /// The silence episodes this run raised, per car (start, end; the last few): a point that arrives
+    /// later with a fix time inside one may show the terminal was recording all along.
+    pub(super) silences: HashMap<VehicleId, Vec<(Timestamp, Option<Timestamp>)>>,
+    /// Cars whose silences such a point fell into, with the span to judge again.
+    pub(super) silence_recheck: HashMap<VehicleId, (Timestamp, Timestamp)>,
 }
+
+/// How many silence episodes of a car are remembered for a later backfill to disprove.
+const SILENCES_KEPT: usize = 8;
 
 impl Evaluator {
     pub(super) async fn run(mut self, mut cursor: Cursor, mut stop: watch::Receiver<bool>) {
@@ -142,12 +150,21 @@ impl Evaluator {
             let fresh = car.taken.sift(group);
             repeated += group.len() - fresh.len();
             fed += fresh.len();
+            if let Some(spans) = self.silences.get(&vehicle) {
+                for p in &fresh {
+                    for &(start, end) in spans {
+                        if p.fix_time > start && end.is_none_or(|e| p.fix_time < e) {
+                            let span = (start, end.unwrap_or(p.fix_time));
+                            let due = self.silence_recheck.entry(vehicle).or_insert(span);
+                            *due = (due.0.min(span.0), due.1.max(span.1));
+                        }
+                    }
+                }
+            }
             for p in fresh {
                 car.feed(&self.reference, p, events);
             }
         }
-        metrics().points.inc_by(fed as u64);
-        metrics().repeated_points.inc_by(repeated as u64);
         if unknown {
             // A vehicle registered after start: pick up the registry for the next batch.
             if let (Ok(units), Ok(vehicles)) = (self.store.units().await, self.store.vehicles().await) {
@@ -155,12 +172,27 @@ impl Evaluator {
             }
         }
         self.record(events).await;
+        if !self.silence_recheck.is_empty() {
+            self.recheck_silences().await;
+        }
+        // Counted once all the batch brought is done (its cases recorded, silences judged again), so a
+        // watcher that sees every stored point evaluated sees their consequences too.
+        metrics().points.inc_by(fed as u64);
+        metrics().repeated_points.inc_by(repeated as u64);
         self.progress.evaluated.fetch_add(fed as u64, Ordering::Relaxed);
     }
 
     pub(super) async fn record(&mut self, events: &mut Vec<RuleEvent>) {
         for ev in events.drain(..) {
             let (RuleEvent::Opened(ep) | RuleEvent::Closed(ep)) = &ev;
+            if ep.rule == RuleId::Silence {
+                let spans = self.silences.entry(ep.vehicle).or_default();
+                spans.retain(|(start, _)| *start != ep.start);
+                spans.push((ep.start, ep.end));
+                if spans.len() > SILENCES_KEPT {
+                    spans.remove(0);
+                }
+            }
             if let Err(e) = self.record_episode(ep).await {
                 // The episode is re-derivable from the stored track (`tianshu rules evaluate`), but the
                 // case is lost until then.

@@ -158,6 +158,8 @@ pub async fn start_following(
         quiet_todo: None,
         saved: HashMap::new(),
         progress: progress.clone(),
+        silences: HashMap::new(),
+        silence_recheck: HashMap::new(),
     };
     let recorder = CaseRecorder {
         store: store.clone(),

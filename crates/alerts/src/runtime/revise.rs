@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use tianshu_model::Timestamp;
+use tianshu_model::{Timestamp, VehicleId};
 use tianshu_rules::orders::OrderState;
 use tianshu_rules::workflow::{self, CaseAction};
-use tianshu_rules::{Episode, Verdict, reevaluate};
+use tianshu_rules::{Episode, RuleId, Verdict, reevaluate};
 use tianshu_store::rules::{CaseFilter, CaseState, Transition};
 use tracing::{debug, info, warn};
 
@@ -92,8 +92,45 @@ impl Evaluator {
         let Some(vehicle) = self.store.vehicle_by_plate(plate).await? else {
             return Ok(());
         };
+        self.reevaluate_cases(vehicle.id, from, to, None, None).await
+    }
+
+    /// Silences the car's later-received points fell into (see `Evaluator::silences`): judged again over
+    /// the stored track, now with those points, and withdrawn where the gap is gone: a terminal that
+    /// recorded through a blind area and sent its points afterwards was not silent.
+    pub(super) async fn recheck_silences(&mut self) {
+        let due: Vec<(VehicleId, (Timestamp, Timestamp))> = self.silence_recheck.drain().collect();
+        for (vehicle, (from, to)) in due {
+            let why = (
+                "points recorded in the gap arrived later (blind-area backfill): the terminal was not silent",
+                "间断期间的定位点已补传（盲区补报），终端并未离线",
+            );
+            if let Err(e) = self
+                .reevaluate_cases(vehicle, from, to, Some(RuleId::Silence), Some(why))
+                .await
+            {
+                warn!(vehicle = %vehicle, error = %e, "re-evaluating a silence after backfill failed");
+            }
+        }
+    }
+
+    /// Re-runs the rules over every unresolved case of `vehicle` (of `rule`, or any) overlapping
+    /// `[from, to]`, and withdraws those that no longer hold, with `why` (English, Chinese) as the note
+    /// when given, else the verdict's reason.
+    async fn reevaluate_cases(
+        &mut self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+        rule: Option<RuleId>,
+        why: Option<(&str, &str)>,
+    ) -> Result<(), Error> {
+        let Some(vehicle) = self.routing.vehicle(vehicle).cloned() else {
+            return Ok(());
+        };
         let filter = CaseFilter {
             vehicle: Some(vehicle.id),
+            rule: rule.map(|r| r.as_str().to_string()),
             states: CaseAction::Withdraw.from_states(),
             limit: 1000,
             ..Default::default()
@@ -117,6 +154,7 @@ impl Evaluator {
             if let Verdict::Withdrawn { reason, reason_zh } =
                 reevaluate(&self.reference, &vehicle, &track, &episode)
             {
+                let (reason, reason_zh) = why.unwrap_or((&reason, &reason_zh));
                 let note = format!("{reason} {reason_zh}");
                 let tr = Transition {
                     case_id: case.id,
