@@ -178,29 +178,32 @@ async function loadFences() {
 }
 
 // Cluster counts as HTML markers: the offline basemap has no glyph server for map text.
-const clusterMarkers = new Map();
+/** The clusters' counts as HTML labels (the page carries no glyphs for map text), from a pool reused
+ * from one redraw to the next: clusters get new ids on every update of the source, labels need not. */
+const clusterMarkers = [];
 function updateClusterLabels() {
   if (!map.getSource('cars')) return;
-  if (S.view !== 'live') {
-    for (const m of clusterMarkers.values()) m.remove();
-    clusterMarkers.clear();
-    return;
+  const clusters = [];
+  if (S.view === 'live') {
+    const seen = new Set();
+    for (const f of map.querySourceFeatures('cars', { filter: ['has', 'point_count'] })) {
+      if (seen.has(f.properties.cluster_id)) continue;
+      seen.add(f.properties.cluster_id);
+      clusters.push(f);
+    }
   }
-  const seen = new Set();
-  for (const f of map.querySourceFeatures('cars', { filter: ['has', 'point_count'] })) {
-    const id = f.properties.cluster_id;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    let m = clusterMarkers.get(id);
+  clusters.forEach((f, i) => {
+    let m = clusterMarkers[i];
     if (!m) {
       m = new maplibregl.Marker({ element: el('div', { class: 'cluster-count' }) });
-      clusterMarkers.set(id, m);
+      clusterMarkers.push(m);
     }
-    m.getElement().textContent = f.properties.point_count_abbreviated;
+    const text = String(f.properties.point_count_abbreviated);
+    if (m.getElement().textContent !== text) m.getElement().textContent = text;
     m.setLngLat(f.geometry.coordinates);
     if (!m._map) m.addTo(map);
-  }
-  for (const [id, m] of clusterMarkers) if (!seen.has(id)) { m.remove(); clusterMarkers.delete(id); }
+  });
+  for (const m of clusterMarkers.splice(clusters.length)) m.remove();
 }
 
 // ---------- live ----------
@@ -219,7 +222,8 @@ let redrawPending = false;
 function scheduleRedraw() {
   if (redrawPending) return;
   redrawPending = true;
-  setTimeout(() => { redrawPending = false; redrawCars(); }, 300);
+  // Once a second at most: the map, the counts and the list follow the fleet without keeping the page busy.
+  setTimeout(() => { redrawPending = false; redrawCars(); }, 1000);
 }
 
 function redrawCars() {
@@ -914,8 +918,10 @@ function rerender() {
 }
 
 async function start() {
-  S.me = await api('/api/me');
-  S.config = await api('/api/config');
+  // What the page needs first, asked for together; the live feed opens before the map is built.
+  [S.me, S.config, S.units] = await Promise.all([api('/api/me'), api('/api/config'), api('/api/units')]);
+  S.unitById = new Map(S.units.map((u) => [u.id, u]));
+  connectLive();
   setGcj02(S.config.gcj02);
   $('#login').classList.add('hidden');
   $('#app').classList.remove('hidden');
@@ -923,12 +929,9 @@ async function start() {
   $('#tab-terminals').classList.toggle('hidden', !COMMAND_ROLES.includes(S.me.role));
   $('#tab-replay').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-alerts').classList.toggle('hidden', S.me.role === 'dispatcher');
-  S.units = await api('/api/units');
-  S.unitById = new Map(S.units.map((u) => [u.id, u]));
   applyText();
   rerender();
   initMap(S.config);
-  connectLive();
   const now = Date.now();
   $('#replay-from').value = toLocalInput(now - 2 * 3600e3);
   $('#replay-to').value = toLocalInput(now);
