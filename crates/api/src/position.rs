@@ -9,11 +9,16 @@
 //! ```json
 //! {"vehicle":7,"phone":"13800000001","fix_time":"2026-11-27T08:00:00Z","recv_time":"2026-11-27T08:00:01Z",
 //!  "lon_deg":115.040001,"lat_deg":30.2,"altitude_m":30,"speed_kmh":42.0,"course_deg":90,
-//!  "acc_on":true,"alarm":0,"status":3,"mileage_km":12345.6,"source":"live"}
+//!  "acc_on":true,"alarm":0,"alarms":[],"status":3,"status_flags":["acc_on","fixed"],"mileage_km":12345.6,
+//!  "source":"live"}
 //! ```
 //!
 //! The `phone` is shown in full to administrators only; every other role gets it masked under the same name
 //! (`"139******01"`, [`Identity`]): whoever knows a terminal's phone and id can register as it.
+//!
+//! The alarm and status words go as the terminal sent them (`alarm`, `status`) and decoded, the names of
+//! the bits set (`alarms`: the alarm bits' names of the model, e.g. `power_lost`; `status_flags`: e.g.
+//! `acc_on`, `fixed`, `beidou`).
 //!
 //! Coordinates are the stored micro-degrees divided by a million, which JSON writes back as the same
 //! six decimals; speeds and the odometer are the protocol's tenths divided by ten.
@@ -96,10 +101,23 @@ fn time_text(t: tianshu_model::Timestamp) -> String {
     s
 }
 
+/// The names of the bits set in a word, written as a JSON array without collecting them first.
+struct Names<F>(F);
+
+impl<F, I> Serialize for Names<F>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = &'static str>,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
+}
+
 impl Serialize for WirePosition {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let p = &self.0;
-        let mut o = s.serialize_struct("WirePosition", 17)?;
+        let mut o = s.serialize_struct("WirePosition", 19)?;
         o.serialize_field("vehicle", &p.vehicle)?;
         o.serialize_field("phone", &self.1.phone(p.phone))?;
         o.serialize_field("fix_time", &time_text(p.fix_time))?;
@@ -111,7 +129,9 @@ impl Serialize for WirePosition {
         o.serialize_field("course_deg", &p.course_deg)?;
         o.serialize_field("acc_on", &p.status.acc_on())?;
         o.serialize_field("alarm", &p.alarm.0)?;
+        o.serialize_field("alarms", &Names(|| p.alarm.iter().map(|b| b.name())))?;
         o.serialize_field("status", &p.status.0)?;
+        o.serialize_field("status_flags", &Names(|| p.status.names()))?;
         match p.mileage_dkm {
             Some(m) => o.serialize_field("mileage_km", &(f64::from(m) / 10.0))?,
             None => o.skip_field("mileage_km")?,
@@ -167,7 +187,7 @@ impl Serialize for ReplayRow {
 
 #[cfg(test)]
 mod tests {
-    use tianshu_model::{Phone, StatusFlags, Timestamp, VehicleId};
+    use tianshu_model::{AlarmBit, AlarmFlags, Phone, StatusFlags, Timestamp, VehicleId};
 
     use super::*;
 
@@ -182,7 +202,10 @@ mod tests {
             altitude_m: -3,
             speed_dkmh: 456,
             course_deg: 359,
-            status: StatusFlags(StatusFlags::ACC_ON | StatusFlags::FIXED),
+            status: StatusFlags(
+                StatusFlags::ACC_ON | StatusFlags::FIXED | StatusFlags::SOUTH | StatusFlags::BEIDOU,
+            ),
+            alarm: AlarmFlags((1 << AlarmBit::PowerLost as u8) | (1 << AlarmBit::GnssAntennaCut as u8)),
             mileage_dkm: Some(123_456),
             ..Default::default()
         }
@@ -201,6 +224,13 @@ mod tests {
         assert_eq!(j["speed_kmh"].as_f64(), Some(45.6));
         assert_eq!(j["course_deg"], 359);
         assert_eq!(j["acc_on"], true);
+        assert_eq!(j["alarm"], 0x120);
+        assert_eq!(j["alarms"], serde_json::json!(["gnss_antenna_cut", "power_lost"]));
+        assert_eq!(j["status"], 0x80007);
+        assert_eq!(
+            j["status_flags"],
+            serde_json::json!(["acc_on", "fixed", "south", "beidou"])
+        );
         assert_eq!(j["mileage_km"].as_f64(), Some(12345.6));
         assert_eq!(j["source"], "live");
         // Not reported: not sent.

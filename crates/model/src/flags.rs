@@ -212,6 +212,38 @@ impl StatusFlags {
     /// Bit 22 (2019): vehicle moving.
     pub const MOVING_2019: u32 = 1 << 22;
 
+    /// The status bits that are flags, with their names in the API (the load state, bits 8-9, is a
+    /// number, not a flag).
+    pub const NAMED: [(u32, &'static str); 19] = [
+        (Self::ACC_ON, "acc_on"),
+        (Self::FIXED, "fixed"),
+        (Self::SOUTH, "south"),
+        (Self::WEST, "west"),
+        (Self::OUT_OF_SERVICE, "out_of_service"),
+        (Self::ENCRYPTED, "encrypted"),
+        (Self::OIL_CUT, "oil_cut"),
+        (Self::CIRCUIT_CUT, "circuit_cut"),
+        (Self::DOORS_LOCKED, "doors_locked"),
+        (1 << 13, "door1_open"),
+        (1 << 14, "door2_open"),
+        (1 << 15, "door3_open"),
+        (1 << 16, "door4_open"),
+        (1 << 17, "door5_open"),
+        (Self::GPS, "gps"),
+        (Self::BEIDOU, "beidou"),
+        (Self::GLONASS, "glonass"),
+        (Self::GALILEO, "galileo"),
+        (Self::MOVING_2019, "moving"),
+    ];
+
+    /// The names of the flags set, in bit order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMED
+            .into_iter()
+            .filter(move |(bit, _)| self.0 & bit != 0)
+            .map(|(_, name)| name)
+    }
+
     /// Ignition on.
     pub const fn acc_on(self) -> bool {
         self.0 & Self::ACC_ON != 0
