@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use tianshu_api::cases::CaseView;
+use tianshu_e2e::ScratchDir;
 use tianshu_e2e::api::*;
 
 fn repo() -> PathBuf {
@@ -114,10 +115,8 @@ fn start_demo(dir: &Path, store: &Path) -> (Demo, String, serde_json::Value) {
 
 #[test]
 fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
-    let scratch = Scratch::embedded("browser-demo");
-    let Scratch::Embedded(dir) = &scratch else {
-        unreachable!("an embedded scratch")
-    };
+    let scratch = ScratchDir::new("browser-demo");
+    let dir = scratch.path();
     let (demo, url, logins) = start_demo(dir, &dir.join("demo.db"));
     let out = drive("live-replay", &url, &logins, &[]);
     for role in ["administrator", "dispatcher", "inspector", "supervisor"] {
@@ -135,10 +134,8 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
 
 #[test]
 fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_during_live_updates() {
-    let scratch = Scratch::embedded("browser-clicks");
-    let Scratch::Embedded(dir) = &scratch else {
-        unreachable!("an embedded scratch")
-    };
+    let scratch = ScratchDir::new("browser-clicks");
+    let dir = scratch.path();
     let (demo, url, logins) = start_demo(dir, &dir.join("demo.db"));
     let out = drive("clicks", &url, &logins, &[]);
     assert!(out.contains("ok the state chips count every car once"));
@@ -163,10 +160,8 @@ const OFFLINE_PLATE: &str = "鄂BZZ001";
 
 #[test]
 fn a_dispatcher_sends_commands_to_a_connected_terminal_and_sees_its_answers() {
-    let scratch = Scratch::embedded("browser-commands");
-    let Scratch::Embedded(dir) = &scratch else {
-        unreachable!("an embedded scratch")
-    };
+    let scratch = ScratchDir::new("browser-commands");
+    let dir = scratch.path();
     let store = dir.join("demo.db");
     let registry = dir.join("offline.csv");
     std::fs::write(

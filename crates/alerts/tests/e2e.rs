@@ -14,9 +14,9 @@ use tianshu_rules::RulesConfig;
 use tianshu_store::StoreConfig;
 use tianshu_store::rules::{CaseFilter, CaseState, NewCase};
 use tianshu_testkit::sinks::{http_receiver, http_receiver_answering, smtp_sink};
-use tianshu_testkit::{WAIT, on_both_backends, registry_record, trip};
+use tianshu_testkit::{WAIT, on_both_backends, trip};
 
-use support::{Scratch, local, wait_for};
+use support::{Scratch, local, two_cars, wait_for};
 
 /// A 30-minute Saturday trip (2026-11-28 is an ordinary rest day), one fix every 30 s, then parked.
 fn saturday_trip(vehicle: VehicleId, alarm: u32) -> Vec<Position> {
@@ -115,17 +115,7 @@ fn assert_delivered(deliveries: &[tianshu_store::rules::Delivery]) {
 
 async fn points_become_delivered_cases(scratch: Scratch) {
     let store = scratch.open(&StoreConfig::default()).await;
-    let record =
-        |plate: &str, phone: u128| registry_record("黄石市/市委办公室", plate, phone, &format!("T{phone}"));
-    store
-        .import_registry(&[
-            record("鄂B12345", 13_800_000_001),
-            record("鄂B00002", 13_800_000_002),
-        ])
-        .await
-        .unwrap();
-    let car = store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap();
-    let other = store.vehicle_by_plate("鄂B00002").await.unwrap().unwrap();
+    let (car, other) = two_cars(&store).await;
 
     let (good_url, good) = http_receiver().await;
     let (bad_url, bad) = http_receiver_answering(500).await;

@@ -10,9 +10,9 @@ use tianshu_model::{Position, StatusFlags, Timestamp, VehicleId};
 use tianshu_rules::RulesConfig;
 use tianshu_store::StoreConfig;
 use tianshu_store::rules::{AlertCase, CaseFilter, CaseState};
-use tianshu_testkit::{Fix, on_both_backends, registry_record};
+use tianshu_testkit::{Fix, on_both_backends};
 
-use support::{Scratch, local, wait_for};
+use support::{Scratch, local, two_cars, wait_for};
 
 /// A fix of `vehicle` at `t`, moving with the ignition on, received `recv_after_ms` later.
 fn moving(vehicle: VehicleId, t: Timestamp, recv_after_ms: i64) -> Position {
@@ -57,17 +57,8 @@ async fn silence_of(store: &tianshu_store::Store, vehicle: VehicleId) -> Option<
 
 async fn backfill_withdraws_the_silence(scratch: Scratch) {
     let store = scratch.open(&StoreConfig::default()).await;
-    let record =
-        |plate: &str, phone: u128| registry_record("黄石市/市委办公室", plate, phone, &format!("T{phone}"));
-    store
-        .import_registry(&[
-            record("鄂B12345", 13_800_000_001),
-            record("鄂B00002", 13_800_000_002),
-        ])
-        .await
-        .unwrap();
-    let blind = store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap().id;
-    let silent = store.vehicle_by_plate("鄂B00002").await.unwrap().unwrap().id;
+    let (blind, silent) = two_cars(&store).await;
+    let (blind, silent) = (blind.id, silent.id);
     let config = AlertsConfig {
         tick_secs: 1,
         ..AlertsConfig::default()

@@ -647,9 +647,37 @@ fn storm(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Sends `message` as terminal `i` on `stream` and reads the platform's answer; `answer` takes it or
+/// says what was wrong with it (`what` names the exchange in errors).
+async fn exchange<T>(
+    stream: &mut TcpStream,
+    i: u32,
+    (msg_id, serial): (u16, u16),
+    message: Message<'_>,
+    what: &str,
+    answer: impl FnOnce(Message<'_>) -> std::result::Result<T, String>,
+) -> Result<T> {
+    let mut out = BytesMut::new();
+    encode_message(
+        &Header::new(msg_id, phone(i), serial, Edition::V2013),
+        &message,
+        &mut out,
+    )?;
+    stream.write_all(&out).await?;
+    let mut buf = BytesMut::with_capacity(256);
+    let mut decoder = FrameDecoder::default();
+    loop {
+        if let Some(f) = decoder.decode(&mut buf)? {
+            return answer(f.message()?).map_err(|e| format!("terminal {i}: {what} answered {e}").into());
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(format!("terminal {i}: closed during {what}").into());
+        }
+    }
+}
+
 /// Registers terminal `i` on `stream` and returns the code it was given.
 async fn register(stream: &mut TcpStream, i: u32) -> Result<Vec<u8>> {
-    let mut out = BytesMut::new();
     let id = format!("L{i:06}");
     let reg = Register {
         province_id: 42,
@@ -660,56 +688,41 @@ async fn register(stream: &mut TcpStream, i: u32) -> Result<Vec<u8>> {
         plate_color: 0,
         plate: Text(b""),
     };
-    encode_message(
-        &Header::new(0x0100, phone(i), 0, Edition::V2013),
-        &Message::Register(reg),
-        &mut out,
-    )?;
-    stream.write_all(&out).await?;
-    let mut buf = BytesMut::with_capacity(256);
-    let mut decoder = FrameDecoder::default();
-    loop {
-        if let Some(f) = decoder.decode(&mut buf)? {
-            return match f.message()? {
-                Message::RegisterAck(a) if a.result == 0 => {
-                    Ok(a.auth_code.map(|c| c.as_bytes().to_vec()).unwrap_or_default())
-                }
-                other => Err(format!("terminal {i}: registration answered {other:?}").into()),
-            };
-        }
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(format!("terminal {i}: closed during registration").into());
-        }
-    }
+    exchange(
+        stream,
+        i,
+        (0x0100, 0),
+        Message::Register(reg),
+        "registration",
+        |m| match m {
+            Message::RegisterAck(a) if a.result == 0 => {
+                Ok(a.auth_code.map(|c| c.as_bytes().to_vec()).unwrap_or_default())
+            }
+            other => Err(format!("{other:?}")),
+        },
+    )
+    .await
 }
 
 /// Authenticates terminal `i` with `code`.
 async fn authenticate_with(stream: &mut TcpStream, i: u32, code: &[u8]) -> Result<()> {
-    let mut out = BytesMut::new();
     let auth = Authenticate {
         auth_code: Text(code),
         imei: None,
         software_version: None,
     };
-    encode_message(
-        &Header::new(0x0102, phone(i), 1, Edition::V2013),
-        &Message::Authenticate(auth),
-        &mut out,
-    )?;
-    stream.write_all(&out).await?;
-    let mut buf = BytesMut::with_capacity(256);
-    let mut decoder = FrameDecoder::default();
-    loop {
-        if let Some(f) = decoder.decode(&mut buf)? {
-            return match f.message()? {
-                Message::PlatformAck(GeneralAck { result: 0, .. }) => Ok(()),
-                other => Err(format!("terminal {i}: authentication answered {other:?}").into()),
-            };
-        }
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(format!("terminal {i}: closed during authentication").into());
-        }
-    }
+    exchange(
+        stream,
+        i,
+        (0x0102, 1),
+        Message::Authenticate(auth),
+        "authentication",
+        |m| match m {
+            Message::PlatformAck(GeneralAck { result: 0, .. }) => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    )
+    .await
 }
 
 /// Prints `FIRST_CONNECT_MS LAST_AUTH_MS FAILED` (milliseconds since the epoch) once every terminal of

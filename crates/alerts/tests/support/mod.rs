@@ -3,12 +3,12 @@
 //! Beijing time, a scripted trip, and waiting on a condition with a deadline.
 #![allow(dead_code, clippy::unwrap_used)] // shared by several test binaries; a panic is a failed test
 
-use tianshu_model::{Phone, Position, Timestamp, VehicleId};
+use tianshu_model::{Phone, Position, Timestamp, Vehicle, VehicleId};
 use tianshu_store::Store;
 use tianshu_store::rules::{AlertCase, CaseFilter};
 
 pub use tianshu_testkit::Scratch;
-use tianshu_testkit::{WAIT, trip};
+use tianshu_testkit::{WAIT, registry_record, trip};
 
 /// A Beijing time, `YYYY-MM-DD HH:MM:SS`.
 pub fn local(s: &str) -> Timestamp {
@@ -52,4 +52,19 @@ pub async fn out_of_hours_cases(store: &Store, vehicle: VehicleId) -> Vec<AlertC
 /// waiting for the system to act, not a performance assertion).
 pub async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(what: &str, f: impl FnMut() -> F) -> T {
     tianshu_testkit::wait_for(what, WAIT, f).await
+}
+
+/// Two cars of 黄石市/市委办公室 registered in `store`: 鄂B12345 (13800000001) and 鄂B00002 (13800000002).
+pub async fn two_cars(store: &Store) -> (Vehicle, Vehicle) {
+    let record =
+        |plate: &str, phone: u128| registry_record("黄石市/市委办公室", plate, phone, &format!("T{phone}"));
+    store
+        .import_registry(&[
+            record("鄂B12345", 13_800_000_001),
+            record("鄂B00002", 13_800_000_002),
+        ])
+        .await
+        .unwrap();
+    let car = |plate: &'static str| async move { store.vehicle_by_plate(plate).await.unwrap().unwrap() };
+    (car("鄂B12345").await, car("鄂B00002").await)
 }
