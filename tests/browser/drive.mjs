@@ -4,6 +4,8 @@
 //   node drive.mjs case          log in as a supervisor, open an alert case and close it
 //   node drive.mjs languages     an administrator walks every screen in Chinese, then in English: no
 //                                interface text of the other language on any
+//   node drive.mjs alert-feed    an alert on the live feed opens its case for a supervisor and the car
+//                                for a dispatcher
 //   node drive.mjs phone         the same on a 390x844 touch screen: the inbox fills the width, a case opens
 //                                as a sheet over its map, every control is a 44 px touch target
 //   node drive.mjs commands      a dispatcher queries a car's position, tracks it and texts its driver;
@@ -227,6 +229,21 @@ async function languages() {
       await page.screenshot({ path: join(artifacts, `audit-${lang}.png`) });
     }
   });
+}
+
+/** An alert on the live feed: the supervisor's opens its case, the dispatcher's (no cases) its car. */
+async function alertFeed() {
+  for (const [role, opens] of [['supervisor', '#case-page:not(.hidden) #case-title'], ['dispatcher', '#car-card:not(.hidden) #card-plate']]) {
+    await browserFor(async (page) => {
+      await login(page, role);
+      await page.waitForSelector('#live-alerts .alert-row', { timeout: 20000 });
+      const text = await page.textContent('#live-alerts .alert-row');
+      check(text.includes('非工作时间用车'), `${role} reads the alert by the rule's name (${text})`);
+      await page.click('#live-alerts .alert-row');
+      await page.waitForSelector(opens, { timeout: 10000 });
+      check(true, `${role}'s press on the alert opens ${role === 'dispatcher' ? 'the car' : 'the case'}`);
+    });
+  }
 }
 
 /** A phone: a supervisor reads the inbox, opens a case over its map and handles it by touch. */
@@ -557,6 +574,7 @@ try {
   else if (scenario === 'command-failures') await commandFailures();
   else if (scenario === 'case') await closeCase();
   else if (scenario === 'phone') await phone();
+  else if (scenario === 'alert-feed') await alertFeed();
   else if (scenario === 'languages') await languages();
   else if (scenario === 'commands') await commands();
   else throw new Error(`unknown scenario ${scenario}`);

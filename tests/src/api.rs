@@ -194,10 +194,11 @@ impl TestApi {
         cases: Arc<dyn CaseBook>,
         downlink: Option<Arc<dyn tianshu_api::Downlink>>,
     ) -> SocketAddr {
+        // The same live hub: an alert published through `self.state` reaches this server's feeds too.
         let state = ApiState::with_parts(
             self.store.clone(),
             ApiConfig::default(),
-            LiveHub::new(),
+            self.state.live().clone(),
             cases,
             downlink,
         );

@@ -296,6 +296,52 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_on_the_feed_opens_its_case_or_for_a_dispatcher_its_car() {
+    let api = TestApi::seeded(Scratch::embedded("browser-alert-feed")).await;
+    let vehicle = api.vehicles[SUB_PLATE].id;
+    let addr = api.serve_again(one_open_case(vehicle), None).await;
+    // The alerts engine's notice, published while the pages are open.
+    let hub = api.state.live().clone();
+    let publisher = tokio::spawn(async move {
+        loop {
+            let mut detail = serde_json::Map::new();
+            for (k, v) in [
+                ("case_id", "case-1"),
+                ("rule", "out_of_hours"),
+                ("title", "Use outside working hours"),
+                ("title_zh", "非工作时间用车"),
+                ("start", "2026-11-18T13:05:00Z"),
+            ] {
+                detail.insert(k.into(), v.into());
+            }
+            hub.publish_alert(tianshu_api::live::AlertEvent {
+                vehicle,
+                severity: "high".into(),
+                detail,
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    });
+    let logins = serde_json::json!({
+        "supervisor": {"username": "supervisor", "password": PASSWORD},
+        "dispatcher": {"username": "dispatcher", "password": PASSWORD},
+    });
+    let url = format!("http://{addr}/");
+    let out = tokio::task::spawn_blocking(move || drive("alert-feed", &url, &logins, &[]))
+        .await
+        .expect("the driver");
+    publisher.abort();
+    for line in [
+        "ok supervisor reads the alert by the rule's name",
+        "ok supervisor's press on the alert opens the case",
+        "ok dispatcher reads the alert by the rule's name",
+        "ok dispatcher's press on the alert opens the car",
+    ] {
+        assert!(out.contains(line), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_handles_a_case_on_a_phone() {
     let api = TestApi::seeded(Scratch::embedded("browser-phone")).await;
     let book = one_open_case(api.vehicles[SUB_PLATE].id);

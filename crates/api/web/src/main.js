@@ -512,10 +512,19 @@ function beep() {
   } catch (_) { /* audio not allowed before a user gesture */ }
 }
 
+/** Roles that read cases; a dispatcher follows the car instead. */
+const CASE_ROLES = ['administrator', 'inspector', 'supervisor'];
 function addLiveAlert(a) {
   const v = S.vehicles.get(a.vehicle);
-  const row = el('div', { class: `alert-row ${SEVERE.has(a.severity) ? 'severe' : ''}`, onclick: () => { if (a.case_id || a.case) openCase(a.case_id || a.case); else openCard(a.vehicle, true); } },
-    el('b', {}, v ? v.plate : a.vehicle), ' ', a.title || a.rule || a.kind || '', el('div', { class: 'muted' }, fmtTime(parseTime(a.time || a.start || Date.now()))));
+  // The feed's notice carries the rule's name in both languages (`title` English, `title_zh`).
+  const title = (currentLang() === 'zh' ? a.title_zh || a.title : a.title || a.title_zh) || a.rule || '';
+  const open = () => {
+    const id = a.case_id || a.case;
+    if (id && CASE_ROLES.includes(S.me.role)) openCase(id);
+    else { switchView('live'); openCard(a.vehicle, true); }
+  };
+  const row = el('div', { class: `alert-row ${SEVERE.has(a.severity) ? 'severe' : ''}`, 'data-vehicle': a.vehicle, onclick: open },
+    el('b', {}, v ? v.plate : a.vehicle), ' ', title, el('div', { class: 'muted' }, fmtTime(parseTime(a.time || a.start || Date.now()))));
   const list = $('#live-alerts');
   list.prepend(row);
   while (list.children.length > 50) list.lastChild.remove();
