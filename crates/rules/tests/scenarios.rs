@@ -22,18 +22,8 @@ fn local(s: &str) -> Timestamp {
 
 fn units() -> Vec<Unit> {
     vec![
-        Unit {
-            id: UnitId(1),
-            name: "黄石市".into(),
-            parent: None,
-            reregistration_approval: false,
-        },
-        Unit {
-            id: UnitId(2),
-            name: "市委办公室".into(),
-            parent: Some(UnitId(1)),
-            reregistration_approval: false,
-        },
+        Unit::new(UnitId(1), "黄石市", None),
+        Unit::new(UnitId(2), "市委办公室", Some(UnitId(1))),
     ]
 }
 
