@@ -30,7 +30,9 @@ async fn fix_secs(store: &Store, i: u32) -> Vec<i64> {
 }
 
 impl Subscribed {
-    async fn start(name: &str, n: u32) -> Subscribed {
+    /// An instance with `n` provisioned terminals, connected to the broker; its subscriptions may not
+    /// be in place yet.
+    async fn connected(name: &str, n: u32) -> Subscribed {
         let db = Scratch::postgres(name).await;
         let store = Store::open(&db.url()).await.expect("opening the store");
         provision(&store, PHONE_BASE, n).await;
@@ -38,7 +40,7 @@ impl Subscribed {
         let prefix = unique("t");
         let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
         let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-        wait_subscribed(&tianshu, &store, &prefix, 0, &dir.0).await;
+        wait_connected(&tianshu).await;
         Subscribed {
             _db: db,
             store,
@@ -47,20 +49,26 @@ impl Subscribed {
             tianshu,
         }
     }
+
+    /// An instance whose subscriptions are certainly in place (a probe message was stored).
+    async fn start(name: &str, n: u32) -> Subscribed {
+        let s = Subscribed::connected(name, n).await;
+        wait_subscribed(&s.tianshu, &s.store, &s.prefix, 0, &s.dir.0).await;
+        s
+    }
 }
 
 /// JSON positions and raw frames, each published twice (once by mosquitto_pub, once by rumqttc), are
 /// stored exactly once, bound to the right vehicle, and the instance is ready with the broker connected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
-    let db = Scratch::postgres("mqtt_once").await;
-    let store = Store::open(&db.url()).await.expect("opening the store");
-    provision(&store, PHONE_BASE, 2).await;
-    let dir = ScratchDir::new("mqtt_once");
-    let prefix = unique("t");
-    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
-    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_connected(&tianshu).await;
+    let Subscribed {
+        _db,
+        store,
+        dir,
+        prefix,
+        tianshu,
+    } = Subscribed::connected("mqtt_once", 2).await;
     // Subscriptions are sent right after the connection acknowledgement; give the broker a moment to
     // register them by waiting for ready, then a probe message.
     wait_until("/readyz", WAIT, || async {
@@ -138,14 +146,13 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
 /// stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
-    let db = Scratch::postgres("mqtt_bad").await;
-    let store = Store::open(&db.url()).await.expect("opening the store");
-    provision(&store, PHONE_BASE, 1).await;
-    let dir = ScratchDir::new("mqtt_bad");
-    let prefix = unique("t");
-    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
-    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_connected(&tianshu).await;
+    let Subscribed {
+        _db,
+        store,
+        dir,
+        prefix,
+        tianshu,
+    } = Subscribed::connected("mqtt_bad", 1).await;
     let good = phone(PHONE_BASE, 0);
     let unknown = phone(PHONE_BASE, 99);
     let json_topic = |p: tianshu_model::Phone| format!("{prefix}/in/json/{}", p.padded(12));
