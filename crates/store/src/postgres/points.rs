@@ -450,34 +450,12 @@ impl Backend for PostgresBackend {
     }
 
     async fn latest_positions(&self) -> Result<Vec<Position>> {
-        let client = self.client().await?;
-        let st = client
-            .prepare_cached("SELECT vehicle, fix_time, rec FROM latest_positions")
-            .await
-            .map_err(pg_error)?;
-        let rows = client
-            .query(&st, &[])
-            .await
-            .map_err(pg_error)?
-            .iter()
-            .map(row_to_position)
-            .collect::<Result<Vec<_>>>()?;
+        let rows = self.stored_latest(None).await?;
         Ok(self.latest.overlay(rows))
     }
 
     async fn latest_position(&self, vehicle: VehicleId) -> Result<Option<Position>> {
-        let client = self.client().await?;
-        let st = client
-            .prepare_cached("SELECT vehicle, fix_time, rec FROM latest_positions WHERE vehicle = $1")
-            .await
-            .map_err(pg_error)?;
-        let stored = client
-            .query_opt(&st, &[&vehicle.0])
-            .await
-            .map_err(pg_error)?
-            .as_ref()
-            .map(row_to_position)
-            .transpose()?;
+        let stored = self.stored_latest(Some(vehicle)).await?.pop();
         Ok(match (stored, self.latest.get(vehicle.0)) {
             (Some(s), Some(p)) if s.fix_time >= p.fix_time => Some(s),
             (s, p) => p.or(s),
@@ -507,6 +485,25 @@ impl Backend for PostgresBackend {
 }
 
 impl PostgresBackend {
+    /// The latest positions written to the table (of one vehicle, or of all), without those still
+    /// held behind the commits.
+    async fn stored_latest(&self, vehicle: Option<VehicleId>) -> Result<Vec<Position>> {
+        let client = self.client().await?;
+        let rows = match vehicle {
+            Some(v) => {
+                let sql = "SELECT vehicle, fix_time, rec FROM latest_positions WHERE vehicle = $1";
+                let st = client.prepare_cached(sql).await.map_err(pg_error)?;
+                client.query(&st, &[&v.0]).await
+            }
+            None => {
+                let sql = "SELECT vehicle, fix_time, rec FROM latest_positions";
+                let st = client.prepare_cached(sql).await.map_err(pg_error)?;
+                client.query(&st, &[]).await
+            }
+        };
+        rows.map_err(pg_error)?.iter().map(row_to_position).collect()
+    }
+
     /// A vehicle's track, read by binary COPY.
     async fn copy_track(&self, q: TrackQuery) -> Result<TrackStream> {
         let client = self.client().await?;
