@@ -197,12 +197,10 @@ async fn platform_with(policy: AckPolicy, stale_first_code: bool) -> (std::net::
 }
 
 fn world(vehicles: usize) -> Arc<World> {
-    let start_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
     Arc::new(World::generate(&WorldConfig {
         vehicles,
-        days: 1,
-        start_date,
-        ..Default::default()
+        ..WorldConfig::from_date(friday, 1)
     }))
 }
 
