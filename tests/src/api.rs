@@ -161,19 +161,9 @@ impl TestApi {
             }
         }
         store.append_points(&pts).await.expect("seeding points");
-        let hash = tianshu_api::hash_password(PASSWORD).expect("hashing");
         for role in Role::ALL {
             let unit = (role == Role::Supervisor).then(|| units[SUPERVISOR_UNIT]);
-            store
-                .access()
-                .create_user(&NewUser {
-                    username: role.as_str().into(),
-                    role,
-                    unit,
-                    password_hash: hash.clone(),
-                })
-                .await
-                .expect("creating a user");
+            create_user(&store, role.as_str(), role, unit).await;
         }
         let state = ApiState::with_parts(store.clone(), ApiConfig::default(), LiveHub::new(), cases, None);
         let (addr, task) = serve(state.clone()).await;
@@ -218,6 +208,24 @@ impl TestApi {
     pub async fn login(&self, username: &str) -> String {
         login_at(self.addr, username).await
     }
+}
+
+/// The hash of [`PASSWORD`], computed once per test process (hashing is slow by design).
+fn password_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| tianshu_api::hash_password(PASSWORD).expect("hashing"))
+        .clone()
+}
+
+/// Creates the user `username` with `role`, in `unit` when given, and the password [`PASSWORD`].
+pub async fn create_user(store: &Store, username: &str, role: Role, unit: Option<UnitId>) {
+    let user = NewUser {
+        username: username.into(),
+        role,
+        unit,
+        password_hash: password_hash(),
+    };
+    store.access().create_user(&user).await.expect("creating a user");
 }
 
 /// Logs in as `username` (password [`PASSWORD`]) at the API on `addr`; the cookie pair to send back.

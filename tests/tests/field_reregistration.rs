@@ -7,12 +7,12 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use tianshu_e2e::api::{PASSWORD, http, login_at};
+use tianshu_e2e::api::{create_user, http, login_at};
 use tianshu_e2e::gateway::{Terminal, phone, point, provision, serve};
 use tianshu_e2e::{Scratch, ScratchDir, Tianshu, WAIT, wait_for, wait_until};
 use tianshu_model::Edition;
 use tianshu_store::Store;
-use tianshu_store::access::{NewUser, Role};
+use tianshu_store::access::Role;
 
 /// Another host than the terminal's own.
 const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -35,15 +35,9 @@ async fn field(name: &str) -> Field {
     let store = Store::open(&scratch.url()).await.expect("the store");
     let units = store.units().await.expect("units");
     let office = units.iter().find(|u| u.name == "市委办公室").map(|u| u.id);
-    let hash = tianshu_api::hash_password(PASSWORD).expect("hashing");
     for role in Role::ALL {
-        let user = NewUser {
-            username: role.as_str().into(),
-            role,
-            unit: office.filter(|_| role == Role::Supervisor),
-            password_hash: hash.clone(),
-        };
-        store.access().create_user(&user).await.expect("a user");
+        let unit = office.filter(|_| role == Role::Supervisor);
+        create_user(&store, role.as_str(), role, unit).await;
     }
     drop(store);
     let server = serve(&scratch.url(), "", dir.path());

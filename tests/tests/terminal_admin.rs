@@ -10,7 +10,7 @@ use tianshu_e2e::api::{self as api_support, Resp};
 use tianshu_e2e::gateway::{Terminal, phone, plate, provision, serve};
 use tianshu_jt808::{GeneralAck, Message, Parameter, ParameterList, Params, TerminalAttributes, Text, id};
 use tianshu_store::Store;
-use tianshu_store::access::{NewUser, Role};
+use tianshu_store::access::Role;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -22,16 +22,7 @@ async fn seed(url: &str) -> i64 {
         ("administrator", Role::Administrator),
         ("dispatcher", Role::Dispatcher),
     ] {
-        store
-            .access()
-            .create_user(&NewUser {
-                username: username.into(),
-                role,
-                unit: None,
-                password_hash: tianshu_api::hash_password(api_support::PASSWORD).expect("hashing"),
-            })
-            .await
-            .expect("creating a user");
+        api_support::create_user(&store, username, role, None).await;
     }
     let v = store
         .vehicle_by_plate(&plate(0))
