@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tianshu_api::cases::{CaseAction, CaseBook, CaseError, CaseFilter, CaseView};
 use tianshu_api::{ApiConfig, ApiState, LiveHub};
-use tianshu_model::{Position, UnitId, Vehicle, VehicleId};
+use tianshu_model::{Edition, Phone, Position, Timestamp, UnitId, Vehicle, VehicleId};
 use tianshu_rules::workflow;
 use tianshu_store::Store;
 use tianshu_store::access::{Audit, NewUser, Role};
@@ -202,6 +202,25 @@ impl TestApi {
     /// A vehicle id by plate.
     pub fn vid(&self, plate: &str) -> i64 {
         self.vehicles[plate].id.0
+    }
+
+    /// The terminal of `phone` registered (2013 layout), then registered again from another address at
+    /// `now`: what the store decided on the pending re-registration.
+    pub async fn registered_again(&self, phone: Phone, now: Timestamp) -> tianshu_store::Reregistered {
+        self.store
+            .save_registration(phone, Edition::V2013, "sha256:first", None)
+            .await
+            .expect("the first registration");
+        let again = tianshu_store::Reregistration {
+            code_hash: "sha256:again".into(),
+            edition: Edition::V2013,
+            address: "10.0.0.2".into(),
+            same_address: false,
+        };
+        self.store
+            .reregister(phone, &again, now)
+            .await
+            .expect("the re-registration")
     }
 
     /// Logs in and returns the cookie pair to send back.

@@ -90,6 +90,13 @@ impl Drop for Demo {
     }
 }
 
+/// Starts `tianshu demo` on a fresh store in a fresh directory, which lives as long as the first value.
+fn fresh_demo(name: &str) -> (ScratchDir, Demo, String, serde_json::Value) {
+    let scratch = ScratchDir::new(name);
+    let (demo, url, logins) = start_demo(scratch.path(), &scratch.path().join("demo.db"));
+    (scratch, demo, url, logins)
+}
+
 /// Starts `tianshu demo` (150 cars, x8) on `store`; returns it with its URL and the logins it printed.
 fn start_demo(dir: &Path, store: &Path) -> (Demo, String, serde_json::Value) {
     let child = Command::new(tianshu_e2e::tianshu_bin())
@@ -140,9 +147,7 @@ fn start_demo(dir: &Path, store: &Path) -> (Demo, String, serde_json::Value) {
 
 #[test]
 fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
-    let scratch = ScratchDir::new("browser-demo");
-    let dir = scratch.path();
-    let (demo, url, logins) = start_demo(dir, &dir.join("demo.db"));
+    let (_scratch, demo, url, logins) = fresh_demo("browser-demo");
     let out = drive("live-replay", &url, &logins, &[]);
     for role in ["administrator", "dispatcher", "inspector", "supervisor"] {
         assert!(
@@ -159,9 +164,7 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
 
 #[test]
 fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_during_live_updates() {
-    let scratch = ScratchDir::new("browser-clicks");
-    let dir = scratch.path();
-    let (demo, url, logins) = start_demo(dir, &dir.join("demo.db"));
+    let (_scratch, demo, url, logins) = fresh_demo("browser-clicks");
     let out = drive("clicks", &url, &logins, &[]);
     assert!(out.contains("ok the state chips count every car once"));
     assert!(out.contains("ok \"moving\" lists the moving cars only"));
@@ -350,18 +353,9 @@ async fn an_administrator_approves_a_reregistration_in_the_terminals_view() {
         .update_unit(desk, &require)
         .await
         .expect("approval required");
-    api.store
-        .save_registration(phone, tianshu_model::Edition::V2013, "sha256:old", None)
-        .await
-        .expect("registered");
-    let again = tianshu_store::Reregistration {
-        code_hash: "sha256:new".into(),
-        edition: tianshu_model::Edition::V2013,
-        address: "10.0.0.2".into(),
-        same_address: false,
-    };
-    let now = tianshu_model::Timestamp::from_secs(T0_SECS);
-    let r = api.store.reregister(phone, &again, now).await.expect("again");
+    let r = api
+        .registered_again(phone, tianshu_model::Timestamp::from_secs(T0_SECS))
+        .await;
     assert_eq!(r.state, tianshu_model::PendingState::AwaitingApproval);
     // The page requires approval for the city (above the desk) and approves the pending registration.
     let city = api.units["黄石市"].0.to_string();

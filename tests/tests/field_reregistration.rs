@@ -64,6 +64,26 @@ impl Field {
         .await;
     }
 
+    /// Terminal 0's phone connecting from another host (the car's terminal after a reset, or a thief).
+    async fn connect_elsewhere(&self) -> Terminal {
+        Terminal::connect_from(ELSEWHERE, self.server.jt808, phone(0))
+            .await
+            .expect("connect from 127.0.0.2")
+    }
+
+    /// Terminal 0's phone registering from another host in `edition`, answered as the standard expects
+    /// (result 0, with a code): the connection and the code.
+    async fn register_elsewhere(&self, edition: Edition) -> (Terminal, String) {
+        let mut t = self.connect_elsewhere().await;
+        t.edition = edition;
+        let (result, code) = t.register(0).await;
+        assert_eq!(
+            result, 0,
+            "a registration from elsewhere is answered as the standard expects"
+        );
+        (t, code.expect("a code"))
+    }
+
     /// `GET path` as `role`, as JSON.
     async fn get(&self, role: &str, path: &str) -> serde_json::Value {
         let cookie = login_at(self.server.http, role).await;
@@ -127,12 +147,7 @@ async fn a_takeover_attempt_leaves_the_real_terminals_code_working_and_raises_a_
     let code = login_2019(&f.server, 0).await;
     f.offline().await;
     // Someone who knows the phone and the terminal id registers from another host, in the 2013 layout.
-    let mut thief = Terminal::connect_from(ELSEWHERE, f.server.jt808, phone(0))
-        .await
-        .expect("connect from 127.0.0.2");
-    let (result, stolen) = thief.register(0).await;
-    assert_eq!(result, 0, "answered as the standard expects");
-    let stolen = stolen.expect("a code");
+    let (mut thief, stolen) = f.register_elsewhere(Edition::V2013).await;
     assert_eq!(
         thief.authenticate(&stolen).await,
         Some(1),
@@ -161,13 +176,7 @@ async fn an_imei_mismatch_on_a_pending_code_is_refused_and_the_recorded_imei_pro
     let old = login_2019(&f.server, 0).await;
     f.offline().await;
     // The car's terminal after a factory reset, on another network: it registers again.
-    let mut t = Terminal::connect_from(ELSEWHERE, f.server.jt808, phone(0))
-        .await
-        .expect("connect from 127.0.0.2");
-    t.edition = Edition::V2019;
-    let (result, new) = t.register(0).await;
-    assert_eq!(result, 0);
-    let new = new.expect("a code");
+    let (mut t, new) = f.register_elsewhere(Edition::V2019).await;
     let pending = f.terminal("administrator", 0).await;
     assert_eq!(pending["pending_registration"]["state"], "unproven", "{pending}");
     assert_eq!(pending["pending_registration"]["address"], "127.0.0.2");
@@ -219,12 +228,7 @@ async fn a_units_approval_holds_a_reregistration_until_an_administrator_approves
     t.login(0).await;
     drop(t);
     f.offline().await;
-    let mut t = Terminal::connect_from(ELSEWHERE, f.server.jt808, phone(0))
-        .await
-        .expect("connect from 127.0.0.2");
-    let (result, new) = t.register(0).await;
-    assert_eq!(result, 0);
-    let new = new.expect("a code");
+    let (mut t, new) = f.register_elsewhere(Edition::V2013).await;
     assert_eq!(t.authenticate(&new).await, Some(1), "held until approved");
     assert_eq!(t.authenticate(&new).await, Some(1), "still held");
     assert_eq!(f.metric("awaiting_approval").await, 2.0);
@@ -273,8 +277,6 @@ async fn a_terminal_registering_on_every_connect_is_admitted_at_once_while_its_s
     assert_eq!(fresh.ack_of(serial, ACK).await, Some(0));
     assert_eq!(f.metric("promoted_same_address").await, 1.0);
     // From another host, while it is connected, nothing could prove a 2013 terminal: refused as before.
-    let mut other = Terminal::connect_from(ELSEWHERE, f.server.jt808, phone(0))
-        .await
-        .expect("connect from 127.0.0.2");
+    let mut other = f.connect_elsewhere().await;
     assert_eq!(other.register(0).await.0, 3);
 }
