@@ -62,13 +62,8 @@ impl Subscribed {
 /// stored exactly once, bound to the right vehicle, and the instance is ready with the broker connected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
-    let Subscribed {
-        _db,
-        store,
-        dir,
-        prefix,
-        tianshu,
-    } = Subscribed::connected("mqtt_once", 2).await;
+    let t = Subscribed::connected("mqtt_once", 2).await;
+    let (store, dir, prefix, tianshu) = (&t.store, &t.dir, &t.prefix, &t.tianshu);
     // Subscriptions are sent right after the connection acknowledgement; give the broker a moment to
     // register them by waiting for ready, then a probe message.
     wait_until("/readyz", WAIT, || async {
@@ -86,7 +81,7 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
         &publisher,
         &topic,
         first.as_bytes(),
-        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
+        || async { !stored(store, PHONE_BASE, 0).await.is_empty() },
     )
     .await;
 
@@ -108,7 +103,7 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
             .unwrap();
     }
     wait_until("20 + 1 JSON and 20 frame points", WAIT, || async {
-        stored(&store, PHONE_BASE, 0).await.len() >= 21 && stored(&store, PHONE_BASE, 1).await.len() >= 20
+        stored(store, PHONE_BASE, 0).await.len() >= 21 && stored(store, PHONE_BASE, 1).await.len() >= 20
     })
     .await;
     // Everything sent twice (or more, for the first) has been processed: received == 2 * 40 + retries.
@@ -118,8 +113,8 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
     })
     .await;
 
-    let json_points = stored(&store, PHONE_BASE, 0).await;
-    let frame_points = stored(&store, PHONE_BASE, 1).await;
+    let json_points = stored(store, PHONE_BASE, 0).await;
+    let frame_points = stored(store, PHONE_BASE, 1).await;
     assert_eq!(json_points.len(), 21, "each JSON position stored exactly once");
     assert_eq!(frame_points.len(), 20, "each frame stored exactly once");
     assert!(
@@ -146,27 +141,13 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
 /// stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
-    let Subscribed {
-        _db,
-        store,
-        dir,
-        prefix,
-        tianshu,
-    } = Subscribed::connected("mqtt_bad", 1).await;
+    let t = Subscribed::start("mqtt_bad", 1).await;
+    let (store, dir, prefix, tianshu) = (&t.store, &t.dir, &t.prefix, &t.tianshu);
+    // Subscribed: terminal 0's probe (its fix at T0) is stored.
     let good = phone(PHONE_BASE, 0);
     let unknown = phone(PHONE_BASE, 99);
     let json_topic = |p: tianshu_model::Phone| format!("{prefix}/in/json/{}", p.padded(12));
     let frame_topic = |p: tianshu_model::Phone| format!("{prefix}/in/jt808/{}", p.padded(12));
-    // A probe that proves the subscription is in place.
-    let probe = json_position(good, 0);
-    retry_until(
-        "the probe to be stored",
-        WAIT,
-        Duration::from_millis(300),
-        || async { mosquitto_pub(1883, &json_topic(good), probe.as_bytes(), &dir.0) },
-        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
-    )
-    .await;
     let before = tianshu.metrics().await;
 
     let mut damaged = frame_0200(good, 5, 5);
@@ -216,7 +197,7 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
     // The next good message after all of them is stored.
     mosquitto_pub(1883, &json_topic(good), json_position(good, 7).as_bytes(), &dir.0);
     wait_until("the good message after the bad ones", WAIT, || async {
-        stored(&store, PHONE_BASE, 0)
+        stored(store, PHONE_BASE, 0)
             .await
             .iter()
             .any(|p| p.fix_time.secs() == T0_SECS + 7)
@@ -229,7 +210,7 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
             - metric(&before, "tianshu_mqtt_messages_rejected_total", &label);
         assert_eq!(delta, 1.0, "one rejection counted as {reason} (topic {topic})");
     }
-    let points = stored(&store, PHONE_BASE, 0).await;
+    let points = stored(store, PHONE_BASE, 0).await;
     assert_eq!(
         points
             .iter()
@@ -243,6 +224,12 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
         1.0,
         "the subscription survived"
     );
+}
+
+/// The provisioned car with `plate`.
+async fn provisioned(store: &Store, plate: &str) -> tianshu_model::Vehicle {
+    let found = store.vehicle_by_plate(plate).await;
+    found.expect("reading the registry").expect("the vehicle")
 }
 
 /// Tianshu on the store `db`, taking in under `prefix` and publishing its `feed` (`positions` or `alerts`)
@@ -270,11 +257,7 @@ async fn mqtt_stored_positions_are_published() {
     let db = Scratch::postgres("mqtt_pub").await;
     let store = Store::open(&db.url()).await.expect("opening the store");
     provision(&store, PHONE_BASE, 1).await;
-    let vehicle = store
-        .vehicle_by_plate(&plate(PHONE_BASE, 0))
-        .await
-        .unwrap()
-        .expect("the vehicle");
+    let vehicle = provisioned(&store, &plate(PHONE_BASE, 0)).await;
     let dir = ScratchDir::new("mqtt_pub");
     let prefix = unique("t");
     let out_prefix = format!("{prefix}/out/positions");
@@ -314,11 +297,7 @@ async fn mqtt_alert_events_are_published() {
     let db = Scratch::postgres("mqtt_alert").await;
     tianshu_e2e::gateway::provision(&db.url(), 1).await;
     let store = Store::open(&db.url()).await.expect("opening the store");
-    let vehicle = store
-        .vehicle_by_plate(&tianshu_e2e::gateway::plate(0))
-        .await
-        .unwrap()
-        .expect("the vehicle");
+    let vehicle = provisioned(&store, &tianshu_e2e::gateway::plate(0)).await;
     let dir = ScratchDir::new("mqtt_alert");
     let prefix = unique("t");
     // The default prefix is `tianshu/v1/alerts`; under this test's own prefix so that concurrent tests
