@@ -270,6 +270,12 @@ async fn serve(state: ApiState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     (addr, task)
 }
 
+/// The text `field` of every object in the JSON array `list` (objects without it are passed over).
+pub fn texts<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    let items = list.as_array().unwrap_or_else(|| panic!("a JSON array: {list}"));
+    items.iter().filter_map(|o| o[field].as_str()).collect()
+}
+
 /// Percent-encodes a query value (UTF-8 plates).
 pub fn enc(s: &str) -> String {
     s.bytes()

@@ -64,6 +64,22 @@ impl Field {
         .await;
     }
 
+    /// Terminal 0, a 2019 terminal, registers and authenticates with [`IMEI`] (recorded on first use),
+    /// then disconnects; its code, once the gateway has seen it go.
+    async fn logged_in_then_offline(&self) -> String {
+        let mut t = Terminal::connect(self.server.jt808, phone(0))
+            .await
+            .expect("connect");
+        t.edition = Edition::V2019;
+        let (result, code) = t.register(0).await;
+        assert_eq!(result, 0);
+        let code = code.expect("a code");
+        assert_eq!(t.authenticate_with(&code, Some(IMEI)).await, Some(0));
+        drop(t);
+        self.offline().await;
+        code
+    }
+
     /// Terminal 0's phone connecting from another host (the car's terminal after a reset, or a thief).
     async fn connect_elsewhere(&self) -> Terminal {
         Terminal::connect_from(ELSEWHERE, self.server.jt808, phone(0))
@@ -130,22 +146,10 @@ impl Field {
     }
 }
 
-/// A 2019 terminal `i` that registers and authenticates with [`IMEI`] (recorded on first use); its code.
-async fn login_2019(server: &Tianshu, i: u32) -> String {
-    let mut t = Terminal::connect(server.jt808, phone(i)).await.expect("connect");
-    t.edition = Edition::V2019;
-    let (result, code) = t.register(i).await;
-    assert_eq!(result, 0);
-    let code = code.expect("a code");
-    assert_eq!(t.authenticate_with(&code, Some(IMEI)).await, Some(0));
-    code
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_takeover_attempt_leaves_the_real_terminals_code_working_and_raises_a_case() {
     let f = field("rereg-takeover").await;
-    let code = login_2019(&f.server, 0).await;
-    f.offline().await;
+    let code = f.logged_in_then_offline().await;
     // Someone who knows the phone and the terminal id registers from another host, in the 2013 layout.
     let (mut thief, stolen) = f.register_elsewhere(Edition::V2013).await;
     assert_eq!(
@@ -173,8 +177,7 @@ async fn a_takeover_attempt_leaves_the_real_terminals_code_working_and_raises_a_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imei_mismatch_on_a_pending_code_is_refused_and_the_recorded_imei_promotes_it() {
     let f = field("rereg-imei").await;
-    let old = login_2019(&f.server, 0).await;
-    f.offline().await;
+    let old = f.logged_in_then_offline().await;
     // The car's terminal after a factory reset, on another network: it registers again.
     let (mut t, new) = f.register_elsewhere(Edition::V2019).await;
     let pending = f.terminal("administrator", 0).await;

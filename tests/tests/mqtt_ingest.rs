@@ -73,17 +73,7 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
 
     let (json_phone, frame_phone) = (phone(PHONE_BASE, 0), phone(PHONE_BASE, 1));
     let publisher = rumqttc_publisher(1883, &unique("pub"));
-    // Keep publishing the first message until it is stored: the subscription is then certainly in place.
-    let first = json_position(json_phone, 0);
-    let topic = format!("{prefix}/in/json/{}", json_phone.padded(12));
-    publish_until(
-        "the first message to be stored",
-        &publisher,
-        &topic,
-        first.as_bytes(),
-        || async { !stored(store, PHONE_BASE, 0).await.is_empty() },
-    )
-    .await;
+    publish_first_until_stored(&publisher, store, prefix).await;
 
     for secs in 1..=20 {
         let json = json_position(json_phone, secs);
@@ -462,16 +452,7 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
         }
         total
     };
-    let p = phone(PHONE_BASE, 0);
-    let topic = format!("{prefix}/in/json/{}", p.padded(12));
-    publish_until(
-        "the subscription",
-        &publisher,
-        &topic,
-        json_position(p, 0).as_bytes(),
-        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
-    )
-    .await;
+    publish_first_until_stored(&publisher, &store, &prefix).await;
 
     // 10,000 messages, 1,000 per terminal, from a task; meanwhile kill Tianshu once some are stored.
     let sender = {

@@ -14,6 +14,12 @@ use tianshu_store::access::Role;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// The next frame with `msg_id` the terminal receives: the command the platform sent it.
+async fn command(terminal: &mut Terminal, msg_id: u16) -> tianshu_jt808::Frame {
+    let f = terminal.recv_id(msg_id, WAIT).await;
+    f.unwrap_or_else(|| panic!("a {msg_id:#06x} from the platform"))
+}
+
 /// Provisions terminal 0 with its car, an administrator and a dispatcher; returns the vehicle id.
 async fn seed(url: &str) -> i64 {
     provision(url, 1).await;
@@ -129,10 +135,7 @@ async fn parameter_and_attribute_queries_reach_the_terminal_and_its_answers_come
         &dispatcher,
         json!({"kind": "query_parameters"}),
     );
-    let f = terminal
-        .recv_id(id::QUERY_PARAMETERS, WAIT)
-        .await
-        .expect("a 0x8104");
+    let f = command(&mut terminal, id::QUERY_PARAMETERS).await;
     let list = [
         Parameter {
             id: 0x0001,
@@ -171,10 +174,7 @@ async fn parameter_and_attribute_queries_reach_the_terminal_and_its_answers_come
         &dispatcher,
         json!({"kind": "query_parameters", "ids": [1, 85]}),
     );
-    let f = terminal
-        .recv_id(id::QUERY_PARAMETER_IDS, WAIT)
-        .await
-        .expect("a 0x8106");
+    let f = command(&mut terminal, id::QUERY_PARAMETER_IDS).await;
     let Ok(Message::QueryParameterIds(ids)) = f.message() else {
         panic!("0x8106 decodes")
     };
@@ -204,10 +204,7 @@ async fn parameter_and_attribute_queries_reach_the_terminal_and_its_answers_come
         &dispatcher,
         json!({"kind": "query_attributes"}),
     );
-    terminal
-        .recv_id(id::QUERY_ATTRIBUTES, WAIT)
-        .await
-        .expect("a 0x8107");
+    command(&mut terminal, id::QUERY_ATTRIBUTES).await;
     let attributes = TerminalAttributes {
         terminal_type: 0x0004,
         maker_id: Text(b"70111"),
@@ -268,10 +265,7 @@ async fn administrators_set_parameters_each_value_checked_against_its_kind_and_p
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("0x0013 is text"), "{}", r.body);
     let asked = post(server.http, vehicle, &admin, set);
-    let f = terminal
-        .recv_id(id::SET_PARAMETERS, WAIT)
-        .await
-        .expect("a 0x8103");
+    let f = command(&mut terminal, id::SET_PARAMETERS).await;
     let Ok(Message::SetParameters(list)) = f.message() else {
         panic!("0x8103 decodes")
     };
