@@ -10,7 +10,7 @@ use tianshu_e2e::api::{
     FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, create_user, enc,
     http, login_at,
 };
-use tianshu_e2e::{ScratchDir, on_both_backends};
+use tianshu_e2e::{ScratchDir, on_both_backends, registry_record};
 use tianshu_model::Timestamp;
 use tianshu_store::Store;
 use tianshu_store::access::{Role, verify_stored_chain};
@@ -112,13 +112,12 @@ async fn units(api: &TestApi, a: Option<&str>) -> (i64, i64) {
     assert_eq!(r.json()["name"], "审计署");
     // A registry import addressing the renamed subtree by its new path finds the same units.
     api.store
-        .import_registry(&[tianshu_store::RegistryRecord {
-            unit: "审计署/一科".into(),
-            plate: "鄂B30001".into(),
-            phone: tianshu_model::Phone(13_700_000_001),
-            terminal_id: "T30001".into(),
-            vehicle_class: tianshu_model::VehicleClass::General,
-        }])
+        .import_registry(&[registry_record(
+            "审计署/一科",
+            "鄂B30001",
+            13_700_000_001,
+            "T30001",
+        )])
         .await
         .expect("an import into the renamed subtree");
     let v = api

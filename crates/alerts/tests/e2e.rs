@@ -14,7 +14,7 @@ use tianshu_rules::RulesConfig;
 use tianshu_store::StoreConfig;
 use tianshu_store::rules::{CaseFilter, CaseState, NewCase};
 use tianshu_testkit::sinks::{http_receiver, http_receiver_answering, smtp_sink};
-use tianshu_testkit::{WAIT, on_both_backends, registry_record, trip};
+use tianshu_testkit::{WAIT, import_cars, on_both_backends, trip};
 
 use support::{Scratch, local, wait_for};
 
@@ -115,15 +115,8 @@ fn assert_delivered(deliveries: &[tianshu_store::rules::Delivery]) {
 
 async fn points_become_delivered_cases(scratch: Scratch) {
     let store = scratch.open(&StoreConfig::default()).await;
-    let record =
-        |plate: &str, phone: u128| registry_record("黄石市/市委办公室", plate, phone, &format!("T{phone}"));
-    store
-        .import_registry(&[
-            record("鄂B12345", 13_800_000_001),
-            record("鄂B00002", 13_800_000_002),
-        ])
-        .await
-        .unwrap();
+    let cars = [("鄂B12345", 13_800_000_001), ("鄂B00002", 13_800_000_002)];
+    import_cars(&store, "黄石市/市委办公室", &cars).await;
     let car = store.vehicle_by_plate("鄂B12345").await.unwrap().unwrap();
     let other = store.vehicle_by_plate("鄂B00002").await.unwrap().unwrap();
 
