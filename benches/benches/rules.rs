@@ -43,18 +43,8 @@ fn route_line(n: usize) -> Vec<LonLat> {
 
 fn world(vehicles: usize) -> (Reference, Vec<Vehicle>) {
     let units = vec![
-        Unit {
-            id: UnitId(1),
-            name: "黄石市".into(),
-            parent: None,
-            reregistration_approval: false,
-        },
-        Unit {
-            id: UnitId(2),
-            name: "市委办公室".into(),
-            parent: Some(UnitId(1)),
-            reregistration_approval: false,
-        },
+        Unit::new(UnitId(1), "黄石市", None),
+        Unit::new(UnitId(2), "市委办公室", Some(UnitId(1))),
     ];
     let mut rng = Lcg(7);
     let mut fences = vec![Geofence {

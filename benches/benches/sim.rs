@@ -16,12 +16,8 @@ use tianshu_sim::{World, WorldConfig};
 
 fn world() -> World {
     // A Friday, so cars drive.
-    let start_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
-    World::generate(&WorldConfig {
-        days: 0,
-        start_date,
-        ..Default::default()
-    })
+    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    World::generate(&WorldConfig::from_date(friday, 0))
 }
 
 fn sim(c: &mut Criterion) {

@@ -14,9 +14,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tianshu_model::{Phone, Position, Timestamp, VehicleId};
+use tianshu_benches::{fleet_point, runtime};
+use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_store::Store;
-use tianshu_testkit::Fix;
 
 const VEHICLES: i64 = 10_000;
 const DAY_POINTS: i64 = 8_640;
@@ -29,21 +29,14 @@ const REPLAY_MONTH_VEHICLE: i64 = 1_000_002;
 const DAY_NEIGHBOURS: i64 = 49;
 
 fn point(vehicle: i64, secs: i64) -> Position {
-    let fix = Fix::at(T0_SECS + secs)
-        .phone(Phone(13_000_000_000 + vehicle as u128))
-        .received_after(1000)
-        .at_e6(
-            30_200_000 + (secs % 5_000) as i32 * 7,
-            115_000_000 + (vehicle % 1_000) as i32 * 100,
-        )
-        .altitude(30)
-        .heading(420, 90);
+    let at = (
+        30_200_000 + (secs % 5_000) as i32 * 7,
+        115_000_000 + (vehicle % 1_000) as i32 * 100,
+    );
     Position {
-        vehicle: VehicleId(vehicle),
-        mileage_dkm: Some(123_456),
         satellites: Some(12),
         rssi: Some(25),
-        ..fix.build()
+        ..fleet_point(VehicleId(vehicle), T0_SECS + secs, at)
     }
 }
 
@@ -144,11 +137,7 @@ async fn replay(store: &Store, vehicle: i64, days: i64) -> usize {
 }
 
 fn store_benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     for target in targets(&rt) {
         let store = rt.block_on(Store::open(&target.url)).unwrap();
         rt.block_on(load_replay_data(&store));

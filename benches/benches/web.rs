@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use tianshu_api::{ApiConfig, ApiState};
-use tianshu_model::{Phone, Position, Timestamp, VehicleId};
+use tianshu_benches::{fleet_point, runtime};
+use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_store::access::{NewUser, Role};
 use tianshu_store::{RegistryRecord, Store};
-use tianshu_testkit::{Fix, registry_record};
+use tianshu_testkit::registry_record;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -38,20 +39,11 @@ const LIVE_VEHICLES: usize = 1_000;
 const LIVE_POINTS_PER_SEC: usize = 10_000;
 
 fn point(vehicle: VehicleId, secs: i64, i: i64) -> Position {
-    let fix = Fix::at(secs)
-        .phone(Phone(13_000_000_000 + vehicle.0 as u128))
-        .received_after(1000)
-        .at_e6(
-            30_200_000 + (i % 5_000) as i32 * 7,
-            115_000_000 + (i % 3_000) as i32 * 11,
-        )
-        .altitude(30)
-        .heading(420, 90);
-    Position {
-        vehicle,
-        mileage_dkm: Some(123_456),
-        ..fix.build()
-    }
+    let at = (
+        30_200_000 + (i % 5_000) as i32 * 7,
+        115_000_000 + (i % 3_000) as i32 * 11,
+    );
+    fleet_point(vehicle, secs, at)
 }
 
 async fn pg_database(name: &str) -> (String, tokio_postgres::Client) {
@@ -152,11 +144,7 @@ async fn request(
 }
 
 fn replay_month(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let (url, admin) = rt.block_on(pg_database("replay"));
     let (addr, cookie, vehicle) = rt.block_on(async {
         let store = Store::open(&url).await.unwrap();
@@ -245,11 +233,7 @@ impl Matcher {
 }
 
 fn live_latency(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let on_pg = std::env::var("WEB_BENCH_LIVE_STORE").is_ok_and(|v| v == "postgres");
     let (url, admin) = if on_pg {
         let (u, a) = rt.block_on(pg_database("live"));

@@ -399,9 +399,7 @@ async function openCardOf(page, plate) {
 
 /** Waits until a command's result box leaves "pending"; returns its outcome and text. */
 async function commandResult(page, kind) {
-  const sel = `#cmd-${kind}-result`;
-  await page.waitForFunction((s) => { const b = document.querySelector(s); return b && b.dataset.outcome && b.dataset.outcome !== 'pending'; }, sel, { timeout: 60000 });
-  return page.$eval(sel, (b) => ({ outcome: b.dataset.outcome, text: b.textContent }));
+  return resultOf(page, `#cmd-${kind}-result`);
 }
 
 async function commands() {
@@ -482,12 +480,19 @@ async function commands() {
   });
 }
 
-async function commandFailures() {
+/** Logged in as `role`, with the card of the car TIANSHU_PLATE names open: runs `steps(page)`. */
+async function onPlateCard(role, steps) {
   const plate = process.env.TIANSHU_PLATE;
   check(!!plate, 'a plate to open');
   await browserFor(async (page) => {
-    await login(page, 'dispatcher');
+    await login(page, role);
     await openCardOf(page, plate);
+    await steps(page);
+  });
+}
+
+async function commandFailures() {
+  await onPlateCard('dispatcher', async (page) => {
     await page.click('#cmd-query');
     const query = await commandResult(page, 'query');
     check(query.outcome === 'timed_out' && /未在规定时间内应答/.test(query.text), `a query the terminal does not answer says so: "${query.text}"`);
@@ -499,18 +504,14 @@ async function commandFailures() {
   });
 }
 
-/** Waits until the terminal panel's result box `sel` leaves "pending"; returns its outcome and text. */
-async function panelResult(page, sel) {
+/** Waits until the result box `sel` (of a command or of the terminal panel) leaves "pending"; returns its outcome and text. */
+async function resultOf(page, sel) {
   await page.waitForFunction((s) => { const b = document.querySelector(s); return b && b.dataset.outcome && b.dataset.outcome !== 'pending'; }, sel, { timeout: 60000 });
   return page.$eval(sel, (b) => ({ outcome: b.dataset.outcome, text: b.textContent }));
 }
 
 async function terminalPanel() {
-  const plate = process.env.TIANSHU_PLATE;
-  check(!!plate, 'a plate to open');
-  await browserFor(async (page) => {
-    await login(page, 'administrator');
-    await openCardOf(page, plate);
+  await onPlateCard('administrator', async (page) => {
     await page.waitForSelector('#term-clock-found', { timeout: 20000 });
     const found = await page.textContent('#term-clock-found');
     check(/^\+8 h/.test(found), `the panel shows the clock offset found in the fixes (${found})`);
@@ -522,7 +523,7 @@ async function terminalPanel() {
     check(true, 'the administrator corrected the clock by +8 h');
 
     await page.click('#term-params');
-    const params = await panelResult(page, '#term-result');
+    const params = await resultOf(page, '#term-result');
     check(params.outcome === 'answered', `the terminal answered the parameter query: "${params.text}"`);
     const heartbeat = await page.textContent('#term-result tr[data-id="1"] .value');
     const server = await page.textContent('#term-result tr[data-id="19"] .value');
@@ -535,7 +536,7 @@ async function terminalPanel() {
     await page.selectOption('#term-set-kind', 'number');
     await page.fill('#term-set-value', '100');
     await page.click('#term-set');
-    const set = await panelResult(page, '#term-result');
+    const set = await resultOf(page, '#term-result');
     check(set.outcome === 'answered' && /0x0001/.test(set.text), `the terminal acknowledged the parameter: "${set.text}"`);
   });
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tianshu_api::cases::{CaseAction, CaseBook, CaseError, CaseFilter, CaseView};
 use tianshu_api::{ApiConfig, ApiState, LiveHub};
-use tianshu_model::{Position, UnitId, Vehicle, VehicleId};
+use tianshu_model::{Edition, Phone, Position, Timestamp, UnitId, Vehicle, VehicleId};
 use tianshu_rules::workflow;
 use tianshu_store::Store;
 use tianshu_store::access::{Audit, NewUser, Role};
@@ -161,19 +161,9 @@ impl TestApi {
             }
         }
         store.append_points(&pts).await.expect("seeding points");
-        let hash = tianshu_api::hash_password(PASSWORD).expect("hashing");
         for role in Role::ALL {
             let unit = (role == Role::Supervisor).then(|| units[SUPERVISOR_UNIT]);
-            store
-                .access()
-                .create_user(&NewUser {
-                    username: role.as_str().into(),
-                    role,
-                    unit,
-                    password_hash: hash.clone(),
-                })
-                .await
-                .expect("creating a user");
+            create_user(&store, role.as_str(), role, unit).await;
         }
         let state = ApiState::with_parts(store.clone(), ApiConfig::default(), LiveHub::new(), cases, None);
         let (addr, task) = serve(state.clone()).await;
@@ -215,10 +205,47 @@ impl TestApi {
         self.vehicles[plate].id.0
     }
 
+    /// The terminal of `phone` registered (2013 layout), then registered again from another address at
+    /// `now`: what the store decided on the pending re-registration.
+    pub async fn registered_again(&self, phone: Phone, now: Timestamp) -> tianshu_store::Reregistered {
+        self.store
+            .save_registration(phone, Edition::V2013, "sha256:first", None)
+            .await
+            .expect("the first registration");
+        let again = tianshu_store::Reregistration {
+            code_hash: "sha256:again".into(),
+            edition: Edition::V2013,
+            address: "10.0.0.2".into(),
+            same_address: false,
+        };
+        self.store
+            .reregister(phone, &again, now)
+            .await
+            .expect("the re-registration")
+    }
+
     /// Logs in and returns the cookie pair to send back.
     pub async fn login(&self, username: &str) -> String {
         login_at(self.addr, username).await
     }
+}
+
+/// The hash of [`PASSWORD`], computed once per test process (hashing is slow by design).
+fn password_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| tianshu_api::hash_password(PASSWORD).expect("hashing"))
+        .clone()
+}
+
+/// Creates the user `username` with `role`, in `unit` when given, and the password [`PASSWORD`].
+pub async fn create_user(store: &Store, username: &str, role: Role, unit: Option<UnitId>) {
+    let user = NewUser {
+        username: username.into(),
+        role,
+        unit,
+        password_hash: password_hash(),
+    };
+    store.access().create_user(&user).await.expect("creating a user");
 }
 
 /// Logs in as `username` (password [`PASSWORD`]) at the API on `addr`; the cookie pair to send back.
@@ -242,6 +269,12 @@ async fn serve(state: ApiState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
         let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
     });
     (addr, task)
+}
+
+/// The text `field` of every object in the JSON array `list` (objects without it are passed over).
+pub fn texts<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    let items = list.as_array().unwrap_or_else(|| panic!("a JSON array: {list}"));
+    items.iter().filter_map(|o| o[field].as_str()).collect()
 }
 
 /// Percent-encodes a query value (UTF-8 plates).

@@ -64,6 +64,19 @@ pub struct Listening {
     pub http: std::net::SocketAddr,
 }
 
+/// The arguments of `tianshu serve` on `store_url`, listening on ports the system picks on 127.0.0.1.
+pub fn serve_args(store_url: &str) -> [&str; 7] {
+    [
+        "serve",
+        "--store",
+        store_url,
+        "--jt808",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+    ]
+}
+
 /// Runs `tianshu ARGS` (a `serve`), and returns once it printed `listening jt808=ADDR http=ADDR`. Logs go
 /// to the test's stderr at the level of `TIANSHU_TEST_LOG` (default `error`).
 pub fn spawn_listening<I, S>(args: I) -> Listening

@@ -70,6 +70,22 @@ pub async fn publish_until<C: std::future::Future<Output = bool>>(
     .await;
 }
 
+/// Keeps publishing terminal 0's first JSON position under `prefix` with `publisher` until `store` holds
+/// it (the subscription is then certainly in place).
+pub async fn publish_first_until_stored(publisher: &rumqttc::AsyncClient, store: &Store, prefix: &str) {
+    let p = phone(PHONE_BASE, 0);
+    let topic = format!("{prefix}/in/json/{}", p.padded(12));
+    let first = json_position(p, 0);
+    publish_until(
+        "the first message to be stored",
+        publisher,
+        &topic,
+        first.as_bytes(),
+        || async { !stored(store, PHONE_BASE, 0).await.is_empty() },
+    )
+    .await;
+}
+
 /// How long the MQTT tests wait for a broker round trip or a reconnect.
 pub const LIMIT: Duration = Duration::from_secs(90);
 

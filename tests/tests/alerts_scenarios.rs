@@ -256,17 +256,9 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
     let (smtp_port, mails) = smtp_sink().await;
     let config_file = dir.path().join("tianshu.toml");
     std::fs::write(&config_file, config(&root, &leaf, &hook_url, smtp_port)).unwrap();
-    let serve = [
-        "serve",
-        "--store",
-        &store_url,
-        "--jt808",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--config",
-    ];
-    let mut server = spawn_listening(serve.iter().map(OsStr::new).chain([config_file.as_os_str()]));
+    let serve = tianshu_e2e::serve_args(&store_url);
+    let config_arg = [OsStr::new("--config"), config_file.as_os_str()];
+    let mut server = spawn_listening(serve.iter().map(OsStr::new).chain(config_arg));
 
     let stats = drive_fleet(server.jt808).await;
     assert!(stats["points_acked"].as_u64().unwrap() > 10_000, "{stats}");

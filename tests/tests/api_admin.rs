@@ -7,12 +7,13 @@
 use std::net::SocketAddr;
 
 use tianshu_e2e::api::{
-    FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, enc, http,
+    FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, create_user, enc,
+    http, login_at,
 };
-use tianshu_e2e::{ScratchDir, on_both_backends};
+use tianshu_e2e::{ScratchDir, on_both_backends, registry_record};
 use tianshu_model::Timestamp;
 use tianshu_store::Store;
-use tianshu_store::access::{NewUser, Role, verify_stored_chain};
+use tianshu_store::access::{Role, verify_stored_chain};
 
 const FROM: &str = "2026-11-18T00:00:00Z";
 const TO: &str = "2026-11-19T00:00:00Z";
@@ -111,13 +112,12 @@ async fn units(api: &TestApi, a: Option<&str>) -> (i64, i64) {
     assert_eq!(r.json()["name"], "审计署");
     // A registry import addressing the renamed subtree by its new path finds the same units.
     api.store
-        .import_registry(&[tianshu_store::RegistryRecord {
-            unit: "审计署/一科".into(),
-            plate: "鄂B30001".into(),
-            phone: tianshu_model::Phone(13_700_000_001),
-            terminal_id: "T30001".into(),
-            vehicle_class: tianshu_model::VehicleClass::General,
-        }])
+        .import_registry(&[registry_record(
+            "审计署/一科",
+            "鄂B30001",
+            13_700_000_001,
+            "T30001",
+        )])
         .await
         .expect("an import into the renamed subtree");
     let v = api
@@ -695,28 +695,8 @@ on_both_backends!(reference_data_through_the_api, reference_data, "api_admin");
 async fn seed_users(url: &str, users: &[(&str, Role)]) {
     let store = Store::open(url).await.expect("opening the store");
     for &(username, role) in users {
-        store
-            .access()
-            .create_user(&NewUser {
-                username: username.into(),
-                role,
-                unit: None,
-                password_hash: tianshu_api::hash_password(PASSWORD).expect("hash"),
-            })
-            .await
-            .expect("a user");
+        create_user(&store, username, role, None).await;
     }
-}
-
-/// Logs `who` in at `addr`; the cookie pair to send back.
-async fn login_at(addr: SocketAddr, who: &str) -> String {
-    let body = format!(r#"{{"username":"{who}","password":"{PASSWORD}"}}"#);
-    let r = http(addr, "POST", "/api/session", None, Some(&body)).await;
-    status(&r, 200, "login");
-    r.header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string()
 }
 
 /// The store at `url` holds the session of `cookie` under its hash, never under the token.

@@ -6,7 +6,7 @@ use tianshu_e2e::api as api_support;
 use tianshu_e2e::gateway::{Terminal, phone, plate, provision, serve};
 use tianshu_model::Timestamp;
 use tianshu_store::Store;
-use tianshu_store::access::{NewUser, Role};
+use tianshu_store::access::Role;
 use tianshu_store::rules::NewCase;
 
 /// Provisions terminal 0 with its car, an administrator, and one open case on the car; returns the
@@ -21,16 +21,7 @@ async fn seed(url: &str) -> (i64, i64) {
         .into_iter()
         .find(|v| v.plate == plate(0))
         .expect("the provisioned car");
-    store
-        .access()
-        .create_user(&NewUser {
-            username: "administrator".into(),
-            role: Role::Administrator,
-            unit: None,
-            password_hash: tianshu_api::hash_password(api_support::PASSWORD).expect("hashing"),
-        })
-        .await
-        .expect("creating the administrator");
+    api_support::create_user(&store, "administrator", Role::Administrator, None).await;
     let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     let case = NewCase {
         vehicle: v.id,

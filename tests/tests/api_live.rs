@@ -31,12 +31,7 @@ async fn a_supervisor_gets_their_units_snapshot_and_deltas_only() {
 
     let snap = next_json(&mut sup_ws).await;
     assert_eq!(snap["type"], "snapshot");
-    let mut plates: Vec<&str> = snap["vehicles"]
-        .as_array()
-        .expect("vehicles")
-        .iter()
-        .filter_map(|v| v["plate"].as_str())
-        .collect();
+    let mut plates = texts(&snap["vehicles"], "plate");
     plates.sort();
     assert_eq!(plates, [OWN_PLATE, SUB_PLATE]);
     assert_eq!(snap["positions"].as_array().map(Vec::len), Some(2));

@@ -77,12 +77,7 @@ async fn identities_are_masked_for_every_role_but_administrators(scratch: Scratc
         if matches!(role, Role::Administrator | Role::Dispatcher) {
             let terminals = get(&api, &cookie, "/api/terminals").await;
             assert_shown_as(role, "terminals", &terminals);
-            let ids: Vec<&str> = terminals
-                .as_array()
-                .expect("terminals")
-                .iter()
-                .filter_map(|t| t["terminal_id"].as_str())
-                .collect();
+            let ids = texts(&terminals, "terminal_id");
             assert!(!ids.is_empty());
             for id in ids {
                 let masked = id.starts_with('T') && id.contains("****");

@@ -106,21 +106,8 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         .await
         .expect("victim terminal");
     // Registered, then registered again: a pending re-registration to decide on.
-    api.store
-        .save_registration(phone, tianshu_model::Edition::V2013, "sha256:victim", None)
-        .await
-        .expect("victim registration");
-    let again = tianshu_store::Reregistration {
-        code_hash: "sha256:again".into(),
-        edition: tianshu_model::Edition::V2013,
-        address: "10.0.0.2".into(),
-        same_address: false,
-    };
     let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    api.store
-        .reregister(phone, &again, now)
-        .await
-        .expect("victim re-registration");
+    api.registered_again(phone, now).await;
     let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     let body = serde_json::json!({"name": format!("待删{n}"), "kind": "prohibited", "unit": null, "category": null,
         "speed_limit_kmh": null, "polygons": [[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]]});
@@ -598,12 +585,7 @@ async fn wrong_passwords_and_logouts() {
     let log = http(api.addr, "GET", "/api/audit", Some(&admin), None)
         .await
         .json();
-    let actions: Vec<&str> = log
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|r| r["action"].as_str())
-        .collect();
+    let actions = texts(&log, "action");
     assert_eq!(&actions[..3], ["login.failed", "login.failed", "login"]);
     assert!(actions.contains(&"logout"));
 }

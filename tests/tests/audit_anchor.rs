@@ -109,16 +109,7 @@ async fn keyed_and_anchored(scratch: Scratch) {
     // Without the key the keyed records cannot be confirmed; a server without it refuses to start.
     let (ok, out) = verify(&url, &[], None);
     assert!(!ok && out.contains("not verified from record 3"), "{out}");
-    let serve = [
-        "serve",
-        "--store",
-        &url,
-        "--jt808",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-    ];
-    let (ok, _, err) = tianshu_e2e::run_tianshu(&serve, &[]);
+    let (ok, _, err) = tianshu_e2e::run_tianshu(&tianshu_e2e::serve_args(&url), &[]);
     assert!(!ok && err.contains("keyed"), "{err}");
 
     // The newest two records cut off: every link still fits; the anchors of the records cut off do not

@@ -4,19 +4,44 @@
 //! demo's simulated terminals over TCP. Screenshots go to `tests/artifacts/`.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use tianshu_api::cases::CaseView;
-use tianshu_e2e::ScratchDir;
 use tianshu_e2e::api::*;
+use tianshu_testkit::ScratchDir;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// `npm ci` for the driver when its packages are missing; the driver's output when it ran.
+/// Runs `scenario` against the API served at `addr`, logged in as the seeded users of `roles` (each
+/// named as its role), off the async runtime (the driver blocks).
+async fn drive_served(scenario: &str, addr: SocketAddr, roles: &[&str], env: &[(&str, &str)]) -> String {
+    let logins: serde_json::Map<String, serde_json::Value> = roles
+        .iter()
+        .map(|r| {
+            (
+                r.to_string(),
+                serde_json::json!({"username": r, "password": PASSWORD}),
+            )
+        })
+        .collect();
+    let logins = serde_json::Value::Object(logins);
+    let url = format!("http://{addr}/");
+    let scenario = scenario.to_string();
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        drive(&scenario, &url, &logins, &env)
+    })
+    .await
+    .expect("the driver")
+}
+
 fn drive(scenario: &str, url: &str, logins: &serde_json::Value, env: &[(&str, &str)]) -> String {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
@@ -63,6 +88,13 @@ impl Drop for Demo {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Starts `tianshu demo` on a fresh store in a fresh directory, which lives as long as the first value.
+fn fresh_demo(name: &str) -> (ScratchDir, Demo, String, serde_json::Value) {
+    let scratch = ScratchDir::new(name);
+    let (demo, url, logins) = start_demo(scratch.path(), &scratch.path().join("demo.db"));
+    (scratch, demo, url, logins)
 }
 
 /// Starts `tianshu demo` (150 cars, x8) on `store`; returns it with its URL and the logins it printed.
@@ -115,9 +147,7 @@ fn start_demo(dir: &Path, store: &Path) -> (Demo, String, serde_json::Value) {
 
 #[test]
 fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
-    let scratch = ScratchDir::new("browser-demo");
-    let dir = scratch.path();
-    let (demo, url, logins) = start_demo(dir, &dir.join("demo.db"));
+    let (_scratch, demo, url, logins) = fresh_demo("browser-demo");
     let out = drive("live-replay", &url, &logins, &[]);
     for role in ["administrator", "dispatcher", "inspector", "supervisor"] {
         assert!(
@@ -134,9 +164,7 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
 
 #[test]
 fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_during_live_updates() {
-    let scratch = ScratchDir::new("browser-clicks");
-    let dir = scratch.path();
-    let (demo, url, logins) = start_demo(dir, &dir.join("demo.db"));
+    let (_scratch, demo, url, logins) = fresh_demo("browser-clicks");
     let out = drive("clicks", &url, &logins, &[]);
     assert!(out.contains("ok the state chips count every car once"));
     assert!(out.contains("ok \"moving\" lists the moving cars only"));
@@ -274,11 +302,7 @@ async fn a_supervisor_opens_and_closes_an_alert_case() {
     let book = one_open_case(vehicle);
     // Serve the same store again, now with the case.
     let addr = api.serve_again(book.clone(), None).await;
-    let logins = serde_json::json!({"supervisor": {"username": "supervisor", "password": PASSWORD}});
-    let url = format!("http://{addr}/");
-    let out = tokio::task::spawn_blocking(move || drive("case", &url, &logins, &[]))
-        .await
-        .expect("the driver");
+    let out = drive_served("case", addr, &["supervisor"], &[]).await;
     assert!(out.contains("ok the case is titled with the rule's name"));
     assert!(out.contains("ok the evidence reads in degrees and km/h"));
     assert!(out.contains("ok the map went to the evidence"));
@@ -346,11 +370,7 @@ async fn a_supervisor_handles_a_case_on_a_phone() {
     let api = TestApi::seeded(Scratch::embedded("browser-phone")).await;
     let book = one_open_case(api.vehicles[SUB_PLATE].id);
     let addr = api.serve_again(book.clone(), None).await;
-    let logins = serde_json::json!({"supervisor": {"username": "supervisor", "password": PASSWORD}});
-    let url = format!("http://{addr}/");
-    let out = tokio::task::spawn_blocking(move || drive("phone", &url, &logins, &[]))
-        .await
-        .expect("the driver");
+    let out = drive_served("phone", addr, &["supervisor"], &[]).await;
     for line in [
         "ok the inbox fits the screen's width",
         "ok a case in the inbox is a full-width touch target",
@@ -379,31 +399,14 @@ async fn an_administrator_approves_a_reregistration_in_the_terminals_view() {
         .update_unit(desk, &require)
         .await
         .expect("approval required");
-    api.store
-        .save_registration(phone, tianshu_model::Edition::V2013, "sha256:old", None)
-        .await
-        .expect("registered");
-    let again = tianshu_store::Reregistration {
-        code_hash: "sha256:new".into(),
-        edition: tianshu_model::Edition::V2013,
-        address: "10.0.0.2".into(),
-        same_address: false,
-    };
-    let now = tianshu_model::Timestamp::from_secs(T0_SECS);
-    let r = api.store.reregister(phone, &again, now).await.expect("again");
+    let r = api
+        .registered_again(phone, tianshu_model::Timestamp::from_secs(T0_SECS))
+        .await;
     assert_eq!(r.state, tianshu_model::PendingState::AwaitingApproval);
-    let logins = serde_json::json!({
-        "administrator": {"username": "administrator", "password": PASSWORD},
-        "dispatcher": {"username": "dispatcher", "password": PASSWORD},
-    });
-    let url = format!("http://{}/", api.addr);
     // The page requires approval for the city (above the desk) and approves the pending registration.
     let city = api.units["黄石市"].0.to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        drive("reregistration", &url, &logins, &[("TIANSHU_UNIT", &city)])
-    })
-    .await
-    .expect("the driver");
+    let roles = ["administrator", "dispatcher"];
+    let out = drive_served("reregistration", api.addr, &roles, &[("TIANSHU_UNIT", &city)]).await;
     assert!(out.contains("ok the re-registration was approved"), "{out}");
     let t = api
         .store
@@ -452,13 +455,8 @@ async fn the_card_says_when_a_terminal_refuses_or_does_not_answer() {
     let addr = api
         .serve_again(Arc::new(tianshu_api::NoCases), Some(Arc::new(RefusingTerminal)))
         .await;
-    let logins = serde_json::json!({"dispatcher": {"username": "dispatcher", "password": PASSWORD}});
-    let url = format!("http://{addr}/");
-    let out = tokio::task::spawn_blocking(move || {
-        drive("command-failures", &url, &logins, &[("TIANSHU_PLATE", OWN_PLATE)])
-    })
-    .await
-    .expect("the driver");
+    let plate = [("TIANSHU_PLATE", OWN_PLATE)];
+    let out = drive_served("command-failures", addr, &["dispatcher"], &plate).await;
     assert!(out.contains("ok a query the terminal does not answer says so"));
     assert!(out.contains("ok a text the terminal refuses says so, with its result"));
 }
@@ -535,13 +533,8 @@ async fn an_administrator_corrects_a_terminal_s_clock_and_reads_and_sets_its_par
     let addr = api
         .serve_again(Arc::new(tianshu_api::NoCases), Some(downlink.clone()))
         .await;
-    let logins = serde_json::json!({"administrator": {"username": "administrator", "password": PASSWORD}});
-    let url = format!("http://{addr}/");
-    let out = tokio::task::spawn_blocking(move || {
-        drive("terminal", &url, &logins, &[("TIANSHU_PLATE", OWN_PLATE)])
-    })
-    .await
-    .expect("the driver");
+    let plate = [("TIANSHU_PLATE", OWN_PLATE)];
+    let out = drive_served("terminal", addr, &["administrator"], &plate).await;
     for line in [
         "ok the administrator corrected the clock by +8 h",
         "ok the panel shows the parameters decoded",

@@ -213,15 +213,7 @@ fn config_log_format_json_writes_one_object_per_line() {
     ] {
         let store = format!("sqlite:{}", dir.0.join(format!("{}.db", unique("log"))).display());
         let mut child = Command::new(tianshu_bin())
-            .args([
-                "serve",
-                "--store",
-                &store,
-                "--jt808",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-            ])
+            .args(tianshu_e2e::serve_args(&store))
             .args(&args)
             .envs(env)
             .env_remove("RUST_LOG")

@@ -127,15 +127,7 @@ async fn passwords_in_connection_strings_are_not_logged() {
     let url = format!("{}?password=hunter2-secret", scratch.url());
     let log = dir.path().join("stderr.log");
     let mut child = Command::new(tianshu_bin())
-        .args([
-            "serve",
-            "--store",
-            &url,
-            "--jt808",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-        ])
+        .args(tianshu_e2e::serve_args(&url))
         .args(["--mqtt", "mqtt://127.0.0.1:1883"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())

@@ -7,12 +7,12 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use tianshu_e2e::api::{PASSWORD, http, login_at};
+use tianshu_e2e::api::{create_user, http, login_at};
 use tianshu_e2e::gateway::{Terminal, phone, point, provision, serve};
 use tianshu_e2e::{Scratch, ScratchDir, Tianshu, WAIT, wait_for, wait_until};
 use tianshu_model::Edition;
 use tianshu_store::Store;
-use tianshu_store::access::{NewUser, Role};
+use tianshu_store::access::Role;
 
 /// Another host than the terminal's own.
 const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -35,15 +35,9 @@ async fn field(name: &str) -> Field {
     let store = Store::open(&scratch.url()).await.expect("the store");
     let units = store.units().await.expect("units");
     let office = units.iter().find(|u| u.name == "市委办公室").map(|u| u.id);
-    let hash = tianshu_api::hash_password(PASSWORD).expect("hashing");
     for role in Role::ALL {
-        let user = NewUser {
-            username: role.as_str().into(),
-            role,
-            unit: office.filter(|_| role == Role::Supervisor),
-            password_hash: hash.clone(),
-        };
-        store.access().create_user(&user).await.expect("a user");
+        let unit = office.filter(|_| role == Role::Supervisor);
+        create_user(&store, role.as_str(), role, unit).await;
     }
     drop(store);
     let server = serve(&scratch.url(), "", dir.path());
@@ -68,6 +62,42 @@ impl Field {
             self.server.metric("tianshu_jt808_sessions_online", "").await == 0.0
         })
         .await;
+    }
+
+    /// Terminal 0, a 2019 terminal, registers and authenticates with [`IMEI`] (recorded on first use),
+    /// then disconnects; its code, once the gateway has seen it go.
+    async fn logged_in_then_offline(&self) -> String {
+        let mut t = Terminal::connect(self.server.jt808, phone(0))
+            .await
+            .expect("connect");
+        t.edition = Edition::V2019;
+        let (result, code) = t.register(0).await;
+        assert_eq!(result, 0);
+        let code = code.expect("a code");
+        assert_eq!(t.authenticate_with(&code, Some(IMEI)).await, Some(0));
+        drop(t);
+        self.offline().await;
+        code
+    }
+
+    /// Terminal 0's phone connecting from another host (the car's terminal after a reset, or a thief).
+    async fn connect_elsewhere(&self) -> Terminal {
+        Terminal::connect_from(ELSEWHERE, self.server.jt808, phone(0))
+            .await
+            .expect("connect from 127.0.0.2")
+    }
+
+    /// Terminal 0's phone registering from another host in `edition`, answered as the standard expects
+    /// (result 0, with a code): the connection and the code.
+    async fn register_elsewhere(&self, edition: Edition) -> (Terminal, String) {
+        let mut t = self.connect_elsewhere().await;
+        t.edition = edition;
+        let (result, code) = t.register(0).await;
+        assert_eq!(
+            result, 0,
+            "a registration from elsewhere is answered as the standard expects"
+        );
+        (t, code.expect("a code"))
     }
 
     /// `GET path` as `role`, as JSON.
@@ -116,29 +146,12 @@ impl Field {
     }
 }
 
-/// A 2019 terminal `i` that registers and authenticates with [`IMEI`] (recorded on first use); its code.
-async fn login_2019(server: &Tianshu, i: u32) -> String {
-    let mut t = Terminal::connect(server.jt808, phone(i)).await.expect("connect");
-    t.edition = Edition::V2019;
-    let (result, code) = t.register(i).await;
-    assert_eq!(result, 0);
-    let code = code.expect("a code");
-    assert_eq!(t.authenticate_with(&code, Some(IMEI)).await, Some(0));
-    code
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_takeover_attempt_leaves_the_real_terminals_code_working_and_raises_a_case() {
     let f = field("rereg-takeover").await;
-    let code = login_2019(&f.server, 0).await;
-    f.offline().await;
+    let code = f.logged_in_then_offline().await;
     // Someone who knows the phone and the terminal id registers from another host, in the 2013 layout.
-    let mut thief = Terminal::connect_from(ELSEWHERE, f.server.jt808, phone(0))
-        .await
-        .expect("connect from 127.0.0.2");
-    let (result, stolen) = thief.register(0).await;
-    assert_eq!(result, 0, "answered as the standard expects");
-    let stolen = stolen.expect("a code");
+    let (mut thief, stolen) = f.register_elsewhere(Edition::V2013).await;
     assert_eq!(
         thief.authenticate(&stolen).await,
         Some(1),
@@ -164,16 +177,9 @@ async fn a_takeover_attempt_leaves_the_real_terminals_code_working_and_raises_a_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imei_mismatch_on_a_pending_code_is_refused_and_the_recorded_imei_promotes_it() {
     let f = field("rereg-imei").await;
-    let old = login_2019(&f.server, 0).await;
-    f.offline().await;
+    let old = f.logged_in_then_offline().await;
     // The car's terminal after a factory reset, on another network: it registers again.
-    let mut t = Terminal::connect_from(ELSEWHERE, f.server.jt808, phone(0))
-        .await
-        .expect("connect from 127.0.0.2");
-    t.edition = Edition::V2019;
-    let (result, new) = t.register(0).await;
-    assert_eq!(result, 0);
-    let new = new.expect("a code");
+    let (mut t, new) = f.register_elsewhere(Edition::V2019).await;
     let pending = f.terminal("administrator", 0).await;
     assert_eq!(pending["pending_registration"]["state"], "unproven", "{pending}");
     assert_eq!(pending["pending_registration"]["address"], "127.0.0.2");
@@ -225,12 +231,7 @@ async fn a_units_approval_holds_a_reregistration_until_an_administrator_approves
     t.login(0).await;
     drop(t);
     f.offline().await;
-    let mut t = Terminal::connect_from(ELSEWHERE, f.server.jt808, phone(0))
-        .await
-        .expect("connect from 127.0.0.2");
-    let (result, new) = t.register(0).await;
-    assert_eq!(result, 0);
-    let new = new.expect("a code");
+    let (mut t, new) = f.register_elsewhere(Edition::V2013).await;
     assert_eq!(t.authenticate(&new).await, Some(1), "held until approved");
     assert_eq!(t.authenticate(&new).await, Some(1), "still held");
     assert_eq!(f.metric("awaiting_approval").await, 2.0);
@@ -279,8 +280,6 @@ async fn a_terminal_registering_on_every_connect_is_admitted_at_once_while_its_s
     assert_eq!(fresh.ack_of(serial, ACK).await, Some(0));
     assert_eq!(f.metric("promoted_same_address").await, 1.0);
     // From another host, while it is connected, nothing could prove a 2013 terminal: refused as before.
-    let mut other = Terminal::connect_from(ELSEWHERE, f.server.jt808, phone(0))
-        .await
-        .expect("connect from 127.0.0.2");
+    let mut other = f.connect_elsewhere().await;
     assert_eq!(other.register(0).await.0, 3);
 }

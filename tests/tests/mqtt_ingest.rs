@@ -30,7 +30,9 @@ async fn fix_secs(store: &Store, i: u32) -> Vec<i64> {
 }
 
 impl Subscribed {
-    async fn start(name: &str, n: u32) -> Subscribed {
+    /// An instance with `n` provisioned terminals, connected to the broker; its subscriptions may not
+    /// be in place yet.
+    async fn connected(name: &str, n: u32) -> Subscribed {
         let db = Scratch::postgres(name).await;
         let store = Store::open(&db.url()).await.expect("opening the store");
         provision(&store, PHONE_BASE, n).await;
@@ -38,7 +40,7 @@ impl Subscribed {
         let prefix = unique("t");
         let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
         let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-        wait_subscribed(&tianshu, &store, &prefix, 0, &dir.0).await;
+        wait_connected(&tianshu).await;
         Subscribed {
             _db: db,
             store,
@@ -47,20 +49,21 @@ impl Subscribed {
             tianshu,
         }
     }
+
+    /// An instance whose subscriptions are certainly in place (a probe message was stored).
+    async fn start(name: &str, n: u32) -> Subscribed {
+        let s = Subscribed::connected(name, n).await;
+        wait_subscribed(&s.tianshu, &s.store, &s.prefix, 0, &s.dir.0).await;
+        s
+    }
 }
 
 /// JSON positions and raw frames, each published twice (once by mosquitto_pub, once by rumqttc), are
 /// stored exactly once, bound to the right vehicle, and the instance is ready with the broker connected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
-    let db = Scratch::postgres("mqtt_once").await;
-    let store = Store::open(&db.url()).await.expect("opening the store");
-    provision(&store, PHONE_BASE, 2).await;
-    let dir = ScratchDir::new("mqtt_once");
-    let prefix = unique("t");
-    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
-    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_connected(&tianshu).await;
+    let t = Subscribed::connected("mqtt_once", 2).await;
+    let (store, dir, prefix, tianshu) = (&t.store, &t.dir, &t.prefix, &t.tianshu);
     // Subscriptions are sent right after the connection acknowledgement; give the broker a moment to
     // register them by waiting for ready, then a probe message.
     wait_until("/readyz", WAIT, || async {
@@ -70,17 +73,7 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
 
     let (json_phone, frame_phone) = (phone(PHONE_BASE, 0), phone(PHONE_BASE, 1));
     let publisher = rumqttc_publisher(1883, &unique("pub"));
-    // Keep publishing the first message until it is stored: the subscription is then certainly in place.
-    let first = json_position(json_phone, 0);
-    let topic = format!("{prefix}/in/json/{}", json_phone.padded(12));
-    publish_until(
-        "the first message to be stored",
-        &publisher,
-        &topic,
-        first.as_bytes(),
-        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
-    )
-    .await;
+    publish_first_until_stored(&publisher, store, prefix).await;
 
     for secs in 1..=20 {
         let json = json_position(json_phone, secs);
@@ -100,7 +93,7 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
             .unwrap();
     }
     wait_until("20 + 1 JSON and 20 frame points", WAIT, || async {
-        stored(&store, PHONE_BASE, 0).await.len() >= 21 && stored(&store, PHONE_BASE, 1).await.len() >= 20
+        stored(store, PHONE_BASE, 0).await.len() >= 21 && stored(store, PHONE_BASE, 1).await.len() >= 20
     })
     .await;
     // Everything sent twice (or more, for the first) has been processed: received == 2 * 40 + retries.
@@ -110,8 +103,8 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
     })
     .await;
 
-    let json_points = stored(&store, PHONE_BASE, 0).await;
-    let frame_points = stored(&store, PHONE_BASE, 1).await;
+    let json_points = stored(store, PHONE_BASE, 0).await;
+    let frame_points = stored(store, PHONE_BASE, 1).await;
     assert_eq!(json_points.len(), 21, "each JSON position stored exactly once");
     assert_eq!(frame_points.len(), 20, "each frame stored exactly once");
     assert!(
@@ -138,28 +131,13 @@ async fn mqtt_json_and_frames_from_two_clients_are_stored_once() {
 /// stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
-    let db = Scratch::postgres("mqtt_bad").await;
-    let store = Store::open(&db.url()).await.expect("opening the store");
-    provision(&store, PHONE_BASE, 1).await;
-    let dir = ScratchDir::new("mqtt_bad");
-    let prefix = unique("t");
-    let cfg = mqtt_config(BROKER, &unique("ts"), &prefix, "");
-    let tianshu = Tianshu::start(&db.url(), &cfg, &[], &dir.0);
-    wait_connected(&tianshu).await;
+    let t = Subscribed::start("mqtt_bad", 1).await;
+    let (store, dir, prefix, tianshu) = (&t.store, &t.dir, &t.prefix, &t.tianshu);
+    // Subscribed: terminal 0's probe (its fix at T0) is stored.
     let good = phone(PHONE_BASE, 0);
     let unknown = phone(PHONE_BASE, 99);
     let json_topic = |p: tianshu_model::Phone| format!("{prefix}/in/json/{}", p.padded(12));
     let frame_topic = |p: tianshu_model::Phone| format!("{prefix}/in/jt808/{}", p.padded(12));
-    // A probe that proves the subscription is in place.
-    let probe = json_position(good, 0);
-    retry_until(
-        "the probe to be stored",
-        WAIT,
-        Duration::from_millis(300),
-        || async { mosquitto_pub(1883, &json_topic(good), probe.as_bytes(), &dir.0) },
-        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
-    )
-    .await;
     let before = tianshu.metrics().await;
 
     let mut damaged = frame_0200(good, 5, 5);
@@ -209,7 +187,7 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
     // The next good message after all of them is stored.
     mosquitto_pub(1883, &json_topic(good), json_position(good, 7).as_bytes(), &dir.0);
     wait_until("the good message after the bad ones", WAIT, || async {
-        stored(&store, PHONE_BASE, 0)
+        stored(store, PHONE_BASE, 0)
             .await
             .iter()
             .any(|p| p.fix_time.secs() == T0_SECS + 7)
@@ -222,7 +200,7 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
             - metric(&before, "tianshu_mqtt_messages_rejected_total", &label);
         assert_eq!(delta, 1.0, "one rejection counted as {reason} (topic {topic})");
     }
-    let points = stored(&store, PHONE_BASE, 0).await;
+    let points = stored(store, PHONE_BASE, 0).await;
     assert_eq!(
         points
             .iter()
@@ -236,6 +214,12 @@ async fn mqtt_bad_payloads_are_counted_and_do_not_stop_the_feed() {
         1.0,
         "the subscription survived"
     );
+}
+
+/// The provisioned car with `plate`.
+async fn provisioned(store: &Store, plate: &str) -> tianshu_model::Vehicle {
+    let found = store.vehicle_by_plate(plate).await;
+    found.expect("reading the registry").expect("the vehicle")
 }
 
 /// Tianshu on the store `db`, taking in under `prefix` and publishing its `feed` (`positions` or `alerts`)
@@ -263,11 +247,7 @@ async fn mqtt_stored_positions_are_published() {
     let db = Scratch::postgres("mqtt_pub").await;
     let store = Store::open(&db.url()).await.expect("opening the store");
     provision(&store, PHONE_BASE, 1).await;
-    let vehicle = store
-        .vehicle_by_plate(&plate(PHONE_BASE, 0))
-        .await
-        .unwrap()
-        .expect("the vehicle");
+    let vehicle = provisioned(&store, &plate(PHONE_BASE, 0)).await;
     let dir = ScratchDir::new("mqtt_pub");
     let prefix = unique("t");
     let out_prefix = format!("{prefix}/out/positions");
@@ -307,11 +287,7 @@ async fn mqtt_alert_events_are_published() {
     let db = Scratch::postgres("mqtt_alert").await;
     tianshu_e2e::gateway::provision(&db.url(), 1).await;
     let store = Store::open(&db.url()).await.expect("opening the store");
-    let vehicle = store
-        .vehicle_by_plate(&tianshu_e2e::gateway::plate(0))
-        .await
-        .unwrap()
-        .expect("the vehicle");
+    let vehicle = provisioned(&store, &tianshu_e2e::gateway::plate(0)).await;
     let dir = ScratchDir::new("mqtt_alert");
     let prefix = unique("t");
     // The default prefix is `tianshu/v1/alerts`; under this test's own prefix so that concurrent tests
@@ -476,16 +452,7 @@ async fn mqtt_sigkill_during_10000_messages_loses_and_doubles_nothing() {
         }
         total
     };
-    let p = phone(PHONE_BASE, 0);
-    let topic = format!("{prefix}/in/json/{}", p.padded(12));
-    publish_until(
-        "the subscription",
-        &publisher,
-        &topic,
-        json_position(p, 0).as_bytes(),
-        || async { !stored(&store, PHONE_BASE, 0).await.is_empty() },
-    )
-    .await;
+    publish_first_until_stored(&publisher, &store, &prefix).await;
 
     // 10,000 messages, 1,000 per terminal, from a task; meanwhile kill Tianshu once some are stored.
     let sender = {

@@ -10,9 +10,15 @@ use tianshu_e2e::api::{self as api_support, Resp};
 use tianshu_e2e::gateway::{Terminal, phone, plate, provision, serve};
 use tianshu_jt808::{GeneralAck, Message, Parameter, ParameterList, Params, TerminalAttributes, Text, id};
 use tianshu_store::Store;
-use tianshu_store::access::{NewUser, Role};
+use tianshu_store::access::Role;
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// The next frame with `msg_id` the terminal receives: the command the platform sent it.
+async fn command(terminal: &mut Terminal, msg_id: u16) -> tianshu_jt808::Frame {
+    let f = terminal.recv_id(msg_id, WAIT).await;
+    f.unwrap_or_else(|| panic!("a {msg_id:#06x} from the platform"))
+}
 
 /// Provisions terminal 0 with its car, an administrator and a dispatcher; returns the vehicle id.
 async fn seed(url: &str) -> i64 {
@@ -22,16 +28,7 @@ async fn seed(url: &str) -> i64 {
         ("administrator", Role::Administrator),
         ("dispatcher", Role::Dispatcher),
     ] {
-        store
-            .access()
-            .create_user(&NewUser {
-                username: username.into(),
-                role,
-                unit: None,
-                password_hash: tianshu_api::hash_password(api_support::PASSWORD).expect("hashing"),
-            })
-            .await
-            .expect("creating a user");
+        api_support::create_user(&store, username, role, None).await;
     }
     let v = store
         .vehicle_by_plate(&plate(0))
@@ -138,10 +135,7 @@ async fn parameter_and_attribute_queries_reach_the_terminal_and_its_answers_come
         &dispatcher,
         json!({"kind": "query_parameters"}),
     );
-    let f = terminal
-        .recv_id(id::QUERY_PARAMETERS, WAIT)
-        .await
-        .expect("a 0x8104");
+    let f = command(&mut terminal, id::QUERY_PARAMETERS).await;
     let list = [
         Parameter {
             id: 0x0001,
@@ -180,10 +174,7 @@ async fn parameter_and_attribute_queries_reach_the_terminal_and_its_answers_come
         &dispatcher,
         json!({"kind": "query_parameters", "ids": [1, 85]}),
     );
-    let f = terminal
-        .recv_id(id::QUERY_PARAMETER_IDS, WAIT)
-        .await
-        .expect("a 0x8106");
+    let f = command(&mut terminal, id::QUERY_PARAMETER_IDS).await;
     let Ok(Message::QueryParameterIds(ids)) = f.message() else {
         panic!("0x8106 decodes")
     };
@@ -213,10 +204,7 @@ async fn parameter_and_attribute_queries_reach_the_terminal_and_its_answers_come
         &dispatcher,
         json!({"kind": "query_attributes"}),
     );
-    terminal
-        .recv_id(id::QUERY_ATTRIBUTES, WAIT)
-        .await
-        .expect("a 0x8107");
+    command(&mut terminal, id::QUERY_ATTRIBUTES).await;
     let attributes = TerminalAttributes {
         terminal_type: 0x0004,
         maker_id: Text(b"70111"),
@@ -277,10 +265,7 @@ async fn administrators_set_parameters_each_value_checked_against_its_kind_and_p
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("0x0013 is text"), "{}", r.body);
     let asked = post(server.http, vehicle, &admin, set);
-    let f = terminal
-        .recv_id(id::SET_PARAMETERS, WAIT)
-        .await
-        .expect("a 0x8103");
+    let f = command(&mut terminal, id::SET_PARAMETERS).await;
     let Ok(Message::SetParameters(list)) = f.message() else {
         panic!("0x8103 decodes")
     };

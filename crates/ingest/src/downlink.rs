@@ -120,8 +120,7 @@ impl Command {
                 encode_message(header, &Message::QueryParameterIds(ids), out)
             }
             Command::Text { flags, text } => {
-                let gbk = to_gbk(text)
-                    .ok_or_else(|| DownlinkError::Encode("text has characters GBK cannot encode".into()))?;
+                let gbk = gbk_of("text", text)?;
                 let msg = TextMessage {
                     flags: *flags,
                     text_type: Some(1),
@@ -130,8 +129,7 @@ impl Command {
                 encode_message(header, &Message::TextMessage(msg), out)
             }
             Command::Control { command, params } => {
-                let gbk = to_gbk(params)
-                    .ok_or_else(|| DownlinkError::Encode("parameters GBK cannot encode".into()))?;
+                let gbk = gbk_of("parameters", params)?;
                 let msg = TerminalControl {
                     command: *command,
                     parameters: &gbk,
@@ -142,6 +140,11 @@ impl Command {
         };
         encoded.map_err(|e| DownlinkError::Encode(e.to_string()))
     }
+}
+
+/// `text` in GBK, as a command carries it; `what` names it in the error when it has characters GBK lacks.
+fn gbk_of(what: &str, text: &str) -> Result<Vec<u8>, DownlinkError> {
+    to_gbk(text).ok_or_else(|| DownlinkError::Encode(format!("{what} has characters GBK cannot encode")))
 }
 
 /// A terminal's answer to a command.

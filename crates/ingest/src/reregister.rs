@@ -127,24 +127,15 @@ pub(crate) async fn issue(
 /// A refused authentication of `terminal` for `reason`: a pending code used with the wrong IMEI raises a
 /// case, one awaiting approval is counted.
 pub(crate) async fn refused(gw: &Gateway, terminal: &Terminal, reason: &str, now: Timestamp) {
-    let (Some(pending), Some(vehicle)) = (&terminal.pending, terminal.vehicle) else {
+    if terminal.pending.is_none() || terminal.vehicle.is_none() {
         return;
-    };
+    }
     match reason {
         "awaiting_approval" => count("awaiting_approval"),
         "pending_imei_mismatch" => {
             count("refused_imei");
             warn!(phone = %terminal.phone, "a pending code was used with another IMEI than the recorded one; refused");
-            let event = ReregistrationEvent::ImeiMismatch;
-            raise(
-                gw,
-                vehicle,
-                event,
-                terminal.reregistrations,
-                &pending.address,
-                now,
-            )
-            .await;
+            raise_for_pending(gw, terminal, ReregistrationEvent::ImeiMismatch, now).await;
         }
         _ => {}
     }
@@ -176,7 +167,7 @@ pub(crate) async fn promote(
     imei: Option<&str>,
     now: Timestamp,
 ) -> tianshu_store::Result<bool> {
-    let (Some(pending), Some(vehicle)) = (&terminal.pending, terminal.vehicle) else {
+    let (Some(pending), Some(_)) = (&terminal.pending, terminal.vehicle) else {
         return Ok(false);
     };
     if !gw
@@ -189,7 +180,15 @@ pub(crate) async fn promote(
     count(proof.label());
     info!(phone = %terminal.phone, proof = proof.label(), "the pending code replaced the terminal's code");
     if proof == Proof::Unproven {
-        let event = ReregistrationEvent::UsedUnproven;
+        raise_for_pending(gw, terminal, ReregistrationEvent::UsedUnproven, now).await;
+    }
+    Ok(true)
+}
+
+/// Raises the re-registration case of `terminal`'s car for `event` of its pending code, naming the address
+/// the code was issued to.
+async fn raise_for_pending(gw: &Gateway, terminal: &Terminal, event: ReregistrationEvent, now: Timestamp) {
+    if let (Some(pending), Some(vehicle)) = (&terminal.pending, terminal.vehicle) {
         raise(
             gw,
             vehicle,
@@ -200,7 +199,6 @@ pub(crate) async fn promote(
         )
         .await;
     }
-    Ok(true)
 }
 
 /// Raises (or updates the open) re-registration case of `vehicle`. A case that cannot be recorded is

@@ -120,6 +120,19 @@ pub struct Unit {
     pub reregistration_approval: bool,
 }
 
+impl Unit {
+    /// A unit as it is created: its re-registrations wait for nobody until an administrator says
+    /// otherwise.
+    pub fn new(id: UnitId, name: impl Into<String>, parent: Option<UnitId>) -> Unit {
+        Unit {
+            id,
+            name: name.into(),
+            parent,
+            reregistration_approval: false,
+        }
+    }
+}
+
 /// A vehicle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vehicle {

@@ -348,24 +348,33 @@ fn received_counter(kind: PayloadKind) -> &'static prometheus::IntCounter {
 #[cfg(test)]
 mod tests {
     use tianshu_model::{Timestamp, VehicleId};
+    use tianshu_testkit::{Scratch, registry_record};
 
     use super::*;
 
-    /// A fresh embedded store in its own directory (removed by the caller).
-    async fn scratch_store(name: &str) -> (Store, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("tianshu-mqtt-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
-            .await
-            .unwrap();
-        (store, dir)
+    /// The terminal the tests' JSON positions come from.
+    const PHONE: tianshu_model::Phone = tianshu_model::Phone(13_800_138_000);
+
+    /// A fresh embedded store (removed when the first value drops).
+    async fn scratch_store(name: &str) -> (Scratch, Store) {
+        let scratch = Scratch::embedded(&format!("mqtt-{name}"));
+        let store = scratch.open(&tianshu_store::StoreConfig::default()).await;
+        (scratch, store)
+    }
+
+    /// A fresh embedded store with [`PHONE`]'s terminal fitted to a car.
+    async fn provisioned_store(name: &str) -> (Scratch, Store) {
+        let (scratch, store) = scratch_store(name).await;
+        let record = registry_record("黄石市", "鄂B00001", PHONE.0, "T1");
+        store.import_registry(&[record]).await.unwrap();
+        (scratch, store)
     }
 
     /// A group whose append the store refuses for one message's point: the others are stored, only that
     /// message is refused (and so acknowledged), and nothing is retried forever.
     #[tokio::test]
     async fn a_point_the_store_refuses_costs_only_its_message() {
-        let (store, dir) = scratch_store("refusal").await;
+        let (_scratch, store) = scratch_store("refusal").await;
         let (_stop, shutdown) = watch::channel(false);
         let shared = Processor::new(store.clone(), UplinkConfig::default(), 256 * 1024, shutdown);
         let t0 = Timestamp::from_secs(1_795_737_600);
@@ -396,26 +405,13 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(stored.len(), 2, "the other messages' points are stored");
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A message larger than the accepted payload is refused alone as `too_large` (and so acknowledged,
     /// never redelivered); the good message that arrived with it is stored.
     #[tokio::test]
     async fn a_message_too_large_is_refused_alone() {
-        let (store, dir) = scratch_store("too-large").await;
-        let phone = tianshu_model::Phone(13_800_138_000);
-        store
-            .import_registry(&[tianshu_store::RegistryRecord {
-                unit: "黄石市".into(),
-                plate: "鄂B00001".into(),
-                phone,
-                terminal_id: "T1".into(),
-                vehicle_class: tianshu_model::VehicleClass::General,
-            }])
-            .await
-            .unwrap();
+        let (_scratch, store) = provisioned_store("too-large").await;
         let (_stop, shutdown) = watch::channel(false);
         let shared = Processor::new(store.clone(), UplinkConfig::default(), 4096, shutdown);
         let routes = TopicRoutes::new(&crate::config::default_subscriptions());
@@ -438,24 +434,13 @@ mod tests {
             .map(|(_, _, _, o)| o.as_ref().map(|_| "stored").map_err(|r| r.reason))
             .collect();
         assert_eq!(reasons, vec![Err("too_large"), Ok("stored")]);
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The one uplink TCP uses: a JSON position's fix time is corrected by its terminal's clock offset, and
     /// a steady offset in a terminal's fixes is found and stored, so the API shows it.
     #[tokio::test]
     async fn a_clock_eight_hours_off_is_found_and_the_offset_set_corrects_it() {
-        let (store, dir) = scratch_store("clock").await;
-        let phone = tianshu_model::Phone(13_800_138_000);
-        let record = tianshu_store::RegistryRecord {
-            unit: "黄石市".into(),
-            plate: "鄂B00001".into(),
-            phone,
-            terminal_id: "T1".into(),
-            vehicle_class: tianshu_model::VehicleClass::General,
-        };
-        store.import_registry(&[record]).await.unwrap();
+        let (_scratch, store) = provisioned_store("clock").await;
         let routes = TopicRoutes::new(&crate::config::default_subscriptions());
         let topic = "tianshu/v1/in/json/013800138000";
         // UTC sent as China time: the fix eight hours before now.
@@ -492,7 +477,7 @@ mod tests {
         );
         let found = async {
             loop {
-                let t = store.terminal(phone).await.unwrap().unwrap();
+                let t = store.terminal(PHONE).await.unwrap().unwrap();
                 if let Some((secs, _)) = t.clock_found {
                     return secs;
                 }
@@ -510,7 +495,7 @@ mod tests {
         };
         store
             .registry_admin()
-            .update_terminal(phone, &change)
+            .update_terminal(PHONE, &change)
             .await
             .unwrap();
         let shared = Processor::new(store.clone(), UplinkConfig::default(), 4096, shutdown);
@@ -519,7 +504,5 @@ mod tests {
         assert_eq!(points.len(), 10);
         let newest = points.into_iter().max_by_key(|p| p.fix_time).unwrap();
         assert!(lag_hours(&newest).abs() < 0.1, "corrected: {newest:?}");
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

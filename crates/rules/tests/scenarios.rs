@@ -22,18 +22,8 @@ fn local(s: &str) -> Timestamp {
 
 fn units() -> Vec<Unit> {
     vec![
-        Unit {
-            id: UnitId(1),
-            name: "黄石市".into(),
-            parent: None,
-            reregistration_approval: false,
-        },
-        Unit {
-            id: UnitId(2),
-            name: "市委办公室".into(),
-            parent: Some(UnitId(1)),
-            reregistration_approval: false,
-        },
+        Unit::new(UnitId(1), "黄石市", None),
+        Unit::new(UnitId(2), "市委办公室", Some(UnitId(1))),
     ]
 }
 
@@ -196,11 +186,28 @@ fn collect(events: &[RuleEvent]) -> Vec<Episode> {
     out
 }
 
+/// The episodes of an ordinary car (class general) on `t`, under the reference data.
+fn episodes(t: &Trip) -> Vec<Episode> {
+    run(&reference(), &car(VehicleClass::General), &t.points).0
+}
+
 fn summary(eps: &[Episode]) -> Vec<(RuleId, String, String)> {
     let fmt = |t: Timestamp| t.to_china().format("%m-%d %H:%M:%S").to_string();
     eps.iter()
         .map(|e| (e.rule, fmt(e.start), e.end.map(fmt).unwrap_or_default()))
         .collect()
+}
+
+/// `eps` is exactly one episode: of `rule`, from `start` to `end` (China time, `MM-DD hh:mm:ss`).
+#[track_caller]
+fn assert_only(eps: &[Episode], rule: RuleId, start: &str, end: &str) {
+    assert_eq!(summary(eps), [s(rule, start, end)]);
+}
+
+/// `e`'s plain-English reasoning says `words`.
+#[track_caller]
+fn assert_says(e: &Episode, words: &str) {
+    assert!(e.reasoning.contains(words), "{}", e.reasoning);
 }
 
 fn s(rule: RuleId, start: &str, end: &str) -> (RuleId, String, String) {
@@ -221,14 +228,11 @@ fn round_trip(start: &str, out_secs: i64) -> Trip {
 fn out_of_hours_on_a_rest_day() {
     // Saturday 2026-11-28 is an ordinary rest day.
     let t = round_trip("2026-11-28 10:00:00", 900);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::OutOfHours, "11-28 10:00:00", "11-28 10:30:00")]
-    );
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::OutOfHours, "11-28 10:00:00", "11-28 10:30:00");
     let e = &eps[0];
     assert!(!e.late);
-    assert!(e.reasoning.contains("a rest day"), "{}", e.reasoning);
+    assert_says(e, "a rest day");
     assert!(e.reasoning_zh.contains("休息日"), "{}", e.reasoning_zh);
     assert_eq!(e.evidence.len(), tianshu_rules::MAX_EVIDENCE);
     assert_eq!(
@@ -240,29 +244,18 @@ fn out_of_hours_on_a_rest_day() {
 #[test]
 fn a_trip_ending_at_1729_on_a_working_day_is_not_out_of_hours() {
     // Friday 2026-11-27: office hours end at 17:30.
-    let mut t = Trip::new("2026-11-27 16:49:00", DEPOT);
-    t.go(40.0)
-        .drive([115.03, 30.20], 1200, 30, 40.0)
-        .drive(DEPOT, 1200, 30, 40.0)
-        .park(3600, 600, &still);
+    let t = round_trip("2026-11-27 16:49:00", 1200);
     assert_eq!(
         t.points[t.points.len() - 7].fix_time,
         local("2026-11-27 17:29:00")
     );
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
+    let eps = episodes(&t);
     assert_eq!(summary(&eps), []);
 
     // The same trip 11 minutes later runs 10 minutes past the end of office hours.
-    let mut t = Trip::new("2026-11-27 17:00:00", DEPOT);
-    t.go(40.0)
-        .drive([115.03, 30.20], 1200, 30, 40.0)
-        .drive(DEPOT, 1200, 30, 40.0)
-        .park(3600, 600, &still);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::OutOfHours, "11-27 17:30:00", "11-27 17:40:00")]
-    );
+    let t = round_trip("2026-11-27 17:00:00", 1200);
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::OutOfHours, "11-27 17:30:00", "11-27 17:40:00");
     assert!(
         eps[0]
             .reasoning
@@ -276,24 +269,18 @@ fn a_trip_ending_at_1729_on_a_working_day_is_not_out_of_hours() {
 fn an_adjusted_working_saturday_is_a_working_day() {
     // Saturday 2026-10-10 is worked (National Day adjustment); Saturday 2026-10-17 is not.
     let t = round_trip("2026-10-10 09:00:00", 900);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
+    let eps = episodes(&t);
     assert_eq!(summary(&eps), []);
     let t = round_trip("2026-10-17 09:00:00", 900);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::OutOfHours, "10-17 09:00:00", "10-17 09:30:00")]
-    );
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::OutOfHours, "10-17 09:00:00", "10-17 09:30:00");
 }
 
 #[test]
 fn holiday_use_needs_a_filing() {
     let t = round_trip("2026-10-02 10:00:00", 600);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::HolidaySeal, "10-02 10:00:00", "10-02 10:20:00")]
-    );
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::HolidaySeal, "10-02 10:00:00", "10-02 10:20:00");
     assert_eq!(eps[0].severity, tianshu_rules::Severity::High);
     assert_eq!(eps[0].subject.as_deref(), Some("国庆节"));
 
@@ -316,10 +303,7 @@ fn an_order_approved_afterwards_withdraws_the_alert() {
     let t = round_trip("2026-11-28 10:00:00", 900);
     let before = reference();
     let (eps, _) = run(&before, &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::OutOfHours, "11-28 10:00:00", "11-28 10:30:00")]
-    );
+    assert_only(&eps, RuleId::OutOfHours, "11-28 10:00:00", "11-28 10:30:00");
 
     // The order arrives (re-imported as approved) after the trip.
     let requested = r#"{"id":"PC-2026-000123","kind":"order","plate":"鄂B12345","driver":"张三","purpose":"周末加班送文件","start":"2026-11-28T01:30:00Z","end":"2026-11-28T03:00:00Z","state":"requested"}"#;
@@ -368,7 +352,7 @@ fn a_road_skirting_a_prohibited_zone_is_not_a_visit() {
         );
     }
     t.park(1800, 600, &still);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
+    let eps = episodes(&t);
     assert_eq!(summary(&eps), []);
 
     // A real visit: parked in the middle (over 200 m from the edge) for 40 minutes on a working day.
@@ -378,11 +362,8 @@ fn a_road_skirting_a_prohibited_zone_is_not_a_visit() {
         .drive(PROHIBITED, 600, 30, 40.0)
         .park(2400, 120, &still)
         .drive(DEPOT, 600, 30, 40.0);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::ProhibitedPlace, "11-27 09:10:00", "11-27 09:50:00")]
-    );
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::ProhibitedPlace, "11-27 09:10:00", "11-27 09:50:00");
     assert_eq!(eps[0].subject.as_deref(), Some("金碧辉煌KTV"));
     assert!(eps[0].reasoning_zh.contains("金碧辉煌KTV"));
 }
@@ -401,10 +382,7 @@ fn gps_jitter_at_the_depot_at_night_is_not_night_parking() {
         }
     });
     let (eps, rules) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::OutOfHours, "11-27 18:00:00", "11-27 18:30:00")]
-    );
+    assert_only(&eps, RuleId::OutOfHours, "11-27 18:00:00", "11-27 18:30:00");
     assert!(!rules.diagnostics().no_depot);
 
     // Parked 2 km away: the 22:00 check finds it, and the episode ends when the night does.
@@ -412,12 +390,9 @@ fn gps_jitter_at_the_depot_at_night_is_not_night_parking() {
     t.go(30.0)
         .drive([115.02, 30.2], 600, 30, 30.0)
         .park(14 * 3600, 1800, &still);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::NightParking, "11-27 22:00:00", "11-28 06:00:00")]
-    );
-    assert!(eps[0].reasoning.contains("nightly check"), "{}", eps[0].reasoning);
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::NightParking, "11-27 22:00:00", "11-28 06:00:00");
+    assert_says(&eps[0], "nightly check");
 }
 
 #[test]
@@ -431,7 +406,7 @@ fn switching_off_at_night_away_from_the_depot() {
         .park(1200, 60, &still)
         .go(30.0)
         .drive(DEPOT, 600, 30, 30.0);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
+    let eps = episodes(&t);
     assert_eq!(
         summary(&eps),
         [
@@ -440,11 +415,7 @@ fn switching_off_at_night_away_from_the_depot() {
             s(RuleId::OutOfHours, "11-27 23:30:00", "11-27 23:40:00"),
         ]
     );
-    assert!(
-        eps[1].reasoning.contains("ignition was switched off"),
-        "{}",
-        eps[1].reasoning
-    );
+    assert_says(&eps[1], "ignition was switched off");
 }
 
 #[test]
@@ -472,10 +443,7 @@ fn off_route_with_tolerance_at_the_ends() {
         .drive([115.06, 30.2], 120, 30, 40.0)
         .drive([115.1, 30.2], 600, 30, 40.0);
     let (eps, _) = run(&r, &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::OffRoute, "11-27 09:06:00", "11-27 09:18:30")]
-    );
+    assert_only(&eps, RuleId::OffRoute, "11-27 09:06:00", "11-27 09:18:30");
     assert_eq!(eps[0].subject.as_deref(), Some("PC-9"));
 }
 
@@ -503,11 +471,7 @@ fn an_off_route_episode_after_a_gap_in_the_data_names_its_order() {
     );
     for e in &eps {
         assert_eq!(e.subject.as_deref(), Some("PC-9"), "{}", e.reasoning);
-        assert!(
-            e.reasoning.contains("m from the approved route of order PC-9"),
-            "{}",
-            e.reasoning
-        );
+        assert_says(e, "m from the approved route of order PC-9");
     }
 }
 
@@ -519,11 +483,8 @@ fn leaving_the_region() {
     t.go(60.0)
         .drive([115.4, 30.2], 900, 30, 60.0)
         .drive([115.25, 30.2], 900, 30, 60.0);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::RegionExit, "11-27 09:05:30", "11-27 09:25:00")]
-    );
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::RegionExit, "11-27 09:05:30", "11-27 09:25:00");
 
     let o = order(
         r#"{"id":"PC-10","kind":"order","plate":"鄂B12345","purpose":"赴省开会","start":"2026-11-27T00:00:00Z","end":"2026-11-27T08:00:00Z","state":"approved","allow_region_exit":true}"#,
@@ -548,7 +509,7 @@ fn tamper_and_silence() {
     t.wait(3 * 3600)
         .drive([115.04, 30.2], 60, 30, 40.0)
         .park(600, 300, &still);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
+    let eps = episodes(&t);
     assert_eq!(
         summary(&eps),
         [
@@ -556,11 +517,7 @@ fn tamper_and_silence() {
             s(RuleId::Silence, "11-27 09:06:00", "11-27 12:06:30"),
         ]
     );
-    assert!(
-        eps[0].reasoning.contains("gnss_antenna_cut"),
-        "{}",
-        eps[0].reasoning
-    );
+    assert_says(&eps[0], "gnss_antenna_cut");
 
     // Live: the clock notices the silence before any point arrives.
     let r = reference();
@@ -591,22 +548,16 @@ fn overspeed_needs_duration_and_margin() {
         .drive([115.02, 30.15], 60, 10, 124.0)
         .drive([115.05, 30.15], 60, 10, 135.0)
         .drive([115.06, 30.15], 60, 10, 100.0);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::Overspeed, "11-27 09:01:10", "11-27 09:02:00")]
-    );
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::Overspeed, "11-27 09:01:10", "11-27 09:02:00");
 
     // 80 km/h in the 60 km/h zone for a minute.
     let mut t = Trip::new("2026-11-27 09:00:00", [115.195, 30.1]);
     t.go(80.0)
         .drive([115.205, 30.1], 60, 10, 80.0)
         .drive([115.25, 30.1], 60, 10, 50.0);
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::Overspeed, "11-27 09:00:00", "11-27 09:01:00")]
-    );
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::Overspeed, "11-27 09:00:00", "11-27 09:01:00");
     assert_eq!(eps[0].subject.as_deref(), Some("学校路段"));
 }
 
@@ -622,10 +573,7 @@ fn no_order_for_units_that_require_orders() {
         &car(VehicleClass::General),
         &t.points,
     );
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::NoOrder, "11-27 09:00:00", "11-27 09:20:00")]
-    );
+    assert_only(&eps, RuleId::NoOrder, "11-27 09:00:00", "11-27 09:20:00");
     let o = order(
         r#"{"id":"PC-11","kind":"order","plate":"鄂B12345","purpose":"送文件","start":"2026-11-27T00:30:00Z","end":"2026-11-27T02:00:00Z","state":"approved"}"#,
     );
@@ -645,11 +593,8 @@ fn late_data_is_marked_late() {
         p.source = PositionSource::Backfill;
         p.recv_time = p.fix_time.add_millis(4 * 3_600_000);
     }
-    let (eps, _) = run(&reference(), &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::OutOfHours, "11-28 10:00:00", "11-28 10:30:00")]
-    );
+    let eps = episodes(&t);
+    assert_only(&eps, RuleId::OutOfHours, "11-28 10:00:00", "11-28 10:30:00");
     assert!(eps[0].late);
 
     // Live points first (evening, parked), then the morning's backfill out of order: the late lane.
@@ -662,10 +607,7 @@ fn late_data_is_marked_late() {
         ..*p
     }));
     let (eps, rules) = run(&reference(), &car(VehicleClass::General), &points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::OutOfHours, "11-28 10:00:00", "11-28 10:30:00")]
-    );
+    assert_only(&eps, RuleId::OutOfHours, "11-28 10:00:00", "11-28 10:30:00");
     assert!(eps[0].late);
     assert_eq!(
         rules.diagnostics().out_of_order_points,
@@ -699,27 +641,12 @@ fn a_unit_timetable_applies_to_its_sub_units_and_seasons() {
     .unwrap();
     let r = reference_with(config, &[]);
     // Friday 2026-11-27, 17:00-17:50: inside the unit's winter hours.
-    let mut t = Trip::new("2026-11-27 17:00:00", DEPOT);
-    t.go(40.0)
-        .drive([115.03, 30.20], 1500, 30, 40.0)
-        .drive(DEPOT, 1500, 30, 40.0)
-        .park(3600, 600, &still);
+    let t = round_trip("2026-11-27 17:00:00", 1500);
     let (eps, _) = run(&r, &car(VehicleClass::General), &t.points);
     assert_eq!(summary(&eps), []);
     // The same trip on Friday 2026-09-11 (summer hours end at 17:30).
-    let mut t = Trip::new("2026-09-11 17:00:00", DEPOT);
-    t.go(40.0)
-        .drive([115.03, 30.20], 1500, 30, 40.0)
-        .drive(DEPOT, 1500, 30, 40.0)
-        .park(3600, 600, &still);
+    let t = round_trip("2026-09-11 17:00:00", 1500);
     let (eps, _) = run(&r, &car(VehicleClass::General), &t.points);
-    assert_eq!(
-        summary(&eps),
-        [s(RuleId::OutOfHours, "09-11 17:30:00", "09-11 17:50:00")]
-    );
-    assert!(
-        eps[0].reasoning.contains("08:00-12:00, 15:00-17:30"),
-        "{}",
-        eps[0].reasoning
-    );
+    assert_only(&eps, RuleId::OutOfHours, "09-11 17:30:00", "09-11 17:50:00");
+    assert_says(&eps[0], "08:00-12:00, 15:00-17:30");
 }

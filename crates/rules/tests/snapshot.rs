@@ -28,18 +28,8 @@ fn car() -> Vehicle {
 
 fn reference(config: RulesConfig) -> Reference {
     let units = [
-        Unit {
-            id: UnitId(1),
-            name: "黄石市".into(),
-            parent: None,
-            reregistration_approval: false,
-        },
-        Unit {
-            id: UnitId(2),
-            name: "市委办公室".into(),
-            parent: Some(UnitId(1)),
-            reregistration_approval: false,
-        },
+        Unit::new(UnitId(1), "黄石市", None),
+        Unit::new(UnitId(2), "市委办公室", Some(UnitId(1))),
     ];
     let (x0, x1, y0, y1) = (
         DEPOT[0] - 0.001,

@@ -164,12 +164,8 @@ mod tests {
 
     fn world() -> World {
         // Friday to Sunday, so that filings for the weekend exist.
-        let start_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
-        World::generate(&WorldConfig {
-            days: 3,
-            start_date,
-            ..Default::default()
-        })
+        let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        World::generate(&WorldConfig::from_date(friday, 3))
     }
 
     #[test]

@@ -40,12 +40,10 @@ async fn every_acknowledged_point_is_stored_exactly_once_across_a_gateway_restar
     let dir = std::env::temp_dir().join(format!("tianshu-sim-gateway-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = dir.join("ts.db").to_string_lossy().into_owned();
-    let start_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
     let world = Arc::new(World::generate(&WorldConfig {
         vehicles: 30,
-        days: 0,
-        start_date,
-        ..Default::default()
+        ..WorldConfig::from_date(friday, 0)
     }));
     let store = Store::open(&url).await.unwrap();
     let records = tianshu_store::parse_registry_csv(&registry_csv(&world)).unwrap();

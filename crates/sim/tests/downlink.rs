@@ -114,11 +114,10 @@ impl Platform {
 #[tokio::test]
 async fn the_terminal_answers_query_text_and_tracking_and_tracks_at_the_ordered_interval() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
     let world = Arc::new(World::generate(&WorldConfig {
         vehicles: 3,
-        days: 1,
-        start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
-        ..Default::default()
+        ..WorldConfig::from_date(friday, 1)
     }));
     let fleet = Fleet::spawn(
         FleetConfig {

@@ -196,13 +196,18 @@ async fn platform_with(policy: AckPolicy, stale_first_code: bool) -> (std::net::
     (addr, log)
 }
 
+/// Terminal scenarios where nothing happens but what `set` says.
+fn only(set: impl FnOnce(&mut TerminalScenarios)) -> TerminalScenarios {
+    let mut s = TerminalScenarios::none();
+    set(&mut s);
+    s
+}
+
 fn world(vehicles: usize) -> Arc<World> {
-    let start_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
     Arc::new(World::generate(&WorldConfig {
         vehicles,
-        days: 1,
-        start_date,
-        ..Default::default()
+        ..WorldConfig::from_date(friday, 1)
     }))
 }
 
@@ -248,6 +253,24 @@ fn first_event(
             .find(|e| e.kind == kind)
             .map(|e| (v, e))
     })
+}
+
+/// A fleet of one car against `addr`: the first car of `w` that meets an event of `kind` under
+/// `scenarios`, driven at `speedup` from `lead_ms` before the event. The fleet's settings, the car and
+/// the event.
+fn one_car_meeting(
+    w: &World,
+    addr: std::net::SocketAddr,
+    scenarios: TerminalScenarios,
+    kind: EventKind,
+    (speedup, lead_ms): (f64, i64),
+) -> Option<(FleetConfig, usize, tianshu_sim::events::Event)> {
+    let (v, event) = first_event(w, &scenarios, kind)?;
+    let cfg = FleetConfig {
+        vehicles: vec![v],
+        ..fleet_config(addr, speedup, event.start_ms - lead_ms, scenarios)
+    };
+    Some((cfg, v, event))
 }
 
 #[tokio::test]
@@ -397,17 +420,11 @@ async fn unanswered_reports_are_retransmitted_with_the_standards_backoff_then_th
 #[tokio::test]
 async fn blind_area_points_are_buffered_and_sent_as_0704_type_1() {
     let (addr, log) = platform(AckPolicy::All).await;
-    let scenarios = TerminalScenarios {
-        blind_area_rate: 1.0,
-        ..TerminalScenarios::none()
-    };
+    let scenarios = only(|s| s.blind_area_rate = 1.0);
     let w = world(20);
     // A car whose blind-area period falls on this day.
-    let (v, event) = first_event(&w, &scenarios, EventKind::BlindArea).expect("some car meets a blind area");
-    let cfg = FleetConfig {
-        vehicles: vec![v],
-        ..fleet_config(addr, 300.0, event.start_ms - 120_000, scenarios)
-    };
+    let (cfg, _, event) = one_car_meeting(&w, addr, scenarios, EventKind::BlindArea, (300.0, 120_000))
+        .expect("some car meets a blind area");
     let fleet = Fleet::spawn(cfg, w.clone()).unwrap();
     let ledger = fleet.ledger();
     let stats = fleet.stats();
@@ -466,18 +483,12 @@ async fn blind_area_points_are_buffered_and_sent_as_0704_type_1() {
 async fn tamper_alarm_bits_and_ignition_follow_the_scenario_and_the_motion() {
     use tianshu_model::{AlarmBit, AlarmFlags, StatusFlags};
     let (addr, log) = platform(AckPolicy::All).await;
-    let scenarios = TerminalScenarios {
-        alarm_rate: 1.0,
-        ..TerminalScenarios::none()
-    };
+    let scenarios = only(|s| s.alarm_rate = 1.0);
     let w = world(20);
     let date = w.config.start_date;
-    let (v, event) = first_event(&w, &scenarios, EventKind::Alarm(AlarmBit::GnssAntennaCut))
+    let antenna_cut = EventKind::Alarm(AlarmBit::GnssAntennaCut);
+    let (cfg, v, event) = one_car_meeting(&w, addr, scenarios, antenna_cut, (200.0, 60_000))
         .expect("some terminal loses its antenna today");
-    let cfg = FleetConfig {
-        vehicles: vec![v],
-        ..fleet_config(addr, 200.0, event.start_ms - 60_000, scenarios)
-    };
     let fleet = Fleet::spawn(cfg, w.clone()).unwrap();
     let stats = fleet.stats();
     wait_for("the alarm period to pass", || {
@@ -520,21 +531,13 @@ async fn tamper_alarm_bits_and_ignition_follow_the_scenario_and_the_motion() {
 #[tokio::test]
 async fn a_silent_terminal_sends_nothing_for_its_period_and_backfills_nothing_of_it() {
     let (addr, log) = platform(AckPolicy::All).await;
-    let scenarios = TerminalScenarios {
-        silent_rate: 1.0,
-        ..TerminalScenarios::none()
-    };
+    let scenarios = only(|s| s.silent_rate = 1.0);
     let w = world(5);
-    let date = w.config.start_date;
-    let plan = tianshu_sim::plan::day_plan(&w, 0, date);
-    let event = events_for(w.config.seed, 0, date, &plan, &scenarios)
-        .into_iter()
-        .find(|e| e.kind == EventKind::Silent)
-        .expect("a silent period");
+    let (cfg, _, event) =
+        one_car_meeting(&w, addr, scenarios, EventKind::Silent, (1200.0, 600_000)).expect("a silent period");
     let cfg = FleetConfig {
-        vehicles: vec![0],
         parked_interval_secs: 60.0,
-        ..fleet_config(addr, 1200.0, event.start_ms - 600_000, scenarios)
+        ..cfg
     };
     let fleet = Fleet::spawn(cfg, w.clone()).unwrap();
     let stats = fleet.stats();

@@ -11,12 +11,8 @@ use tianshu_sim::{World, WorldConfig};
 
 fn world() -> World {
     // Friday to Monday: orders on working days, filings on the weekend.
-    let start_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
-    World::generate(&WorldConfig {
-        days: 4,
-        start_date,
-        ..Default::default()
-    })
+    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    World::generate(&WorldConfig::from_date(friday, 4))
 }
 
 #[test]

@@ -170,6 +170,22 @@ pub struct AppendSummary {
 /// A stream of track points in fix-time order.
 pub type TrackStream = BoxStream<'static, Result<Position>>;
 
+/// What a track read asks for: one vehicle's points with `from <= fix_time < to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackQuery {
+    /// The vehicle.
+    pub vehicle: VehicleId,
+    /// The first fix time included.
+    pub from: Timestamp,
+    /// The first fix time excluded.
+    pub to: Timestamp,
+    /// When given, only the points received after it (a later receive time). The filter runs in the
+    /// database over the packed records, so reading what arrived after a consumer's cursor costs little
+    /// more than the index scan when almost nothing did (the alert rules resuming saved state). Receive
+    /// times before the Unix epoch do not occur; a negative one counts as the epoch.
+    pub received_after: Option<Timestamp>,
+}
+
 /// The storage interface. Implemented by the embedded and PostgreSQL backends.
 ///
 /// Appends do not go through this trait directly: callers use [`Store::append_points`], which hands
@@ -204,21 +220,38 @@ pub trait Backend: Send + Sync + 'static {
     /// The latest position of one vehicle.
     async fn latest_position(&self, vehicle: VehicleId) -> Result<Option<Position>>;
 
+    /// The points a [`TrackQuery`] asks for, in fix-time order, streamed: the one track read each
+    /// backend writes; [`Backend::track`] and [`Backend::track_received_after`] name its two uses.
+    async fn read_track(&self, q: TrackQuery) -> Result<TrackStream>;
+
     /// The points of one vehicle with `from <= fix_time < to`, in fix-time order, streamed.
-    async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream>;
+    async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream> {
+        self.read_track(TrackQuery {
+            vehicle,
+            from,
+            to,
+            received_after: None,
+        })
+        .await
+    }
 
     /// The points of one vehicle with `from <= fix_time < to` received after `received_after` (a later
-    /// receive time), in fix-time order, streamed. The filter runs in the database over the packed
-    /// records, so reading what arrived after a consumer's cursor costs little more than the index scan
-    /// when almost nothing did (the alert rules resuming saved state). Receive times before the Unix
-    /// epoch do not occur; a negative `received_after` counts as the epoch.
+    /// receive time), in fix-time order, streamed (see [`TrackQuery::received_after`]).
     async fn track_received_after(
         &self,
         vehicle: VehicleId,
         from: Timestamp,
         to: Timestamp,
         received_after: Timestamp,
-    ) -> Result<TrackStream>;
+    ) -> Result<TrackStream> {
+        self.read_track(TrackQuery {
+            vehicle,
+            from,
+            to,
+            received_after: Some(received_after),
+        })
+        .await
+    }
 
     /// How many points [`Backend::track`] would hand out now for the same range, counted without
     /// reading them: a download states its size (and is audited with it) before its first byte.

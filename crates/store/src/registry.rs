@@ -330,9 +330,13 @@ impl Store {
         auth_code_hash: &str,
         imei: Option<&str>,
     ) -> Result<()> {
-        self.registry_batch()
-            .save(phone, edition, auth_code_hash, imei)
-            .await
+        let r = Registration {
+            phone,
+            edition,
+            hash: auth_code_hash.to_string(),
+            imei: imei.map(str::to_string),
+        };
+        self.registry_batch().save(r).await
     }
 
     /// Records the steady clock offset found in a terminal's live fixes at `at` (see

@@ -145,12 +145,7 @@ async fn create_unit(tx: &mut dyn Tx, name: String, parent: Option<UnitId>) -> R
     let sql = "INSERT INTO units (name, parent, path) VALUES ($1, $2, $3) RETURNING id";
     let id = returned_id(tx, sql, params![&name, parent.map(|p| p.0), &path]).await?;
     next_stamp(tx, now()).await?;
-    Ok(Unit {
-        id: UnitId(id),
-        name,
-        parent,
-        reregistration_approval: false,
-    })
+    Ok(Unit::new(UnitId(id), name, parent))
 }
 
 /// Rewrites the paths of unit `old` and its subtree to start with `new`, and the depots that name

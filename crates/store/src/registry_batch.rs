@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use tianshu_model::{Edition, Phone, Terminal};
+use tianshu_model::{Phone, Terminal};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::db::Db;
@@ -114,19 +114,7 @@ impl RegistryBatch {
     }
 
     /// Records a registration (see [`crate::Store::save_registration`]).
-    pub(crate) async fn save(
-        &self,
-        phone: Phone,
-        edition: Edition,
-        hash: &str,
-        imei: Option<&str>,
-    ) -> Result<()> {
-        let r = Registration {
-            phone,
-            edition,
-            hash: hash.to_string(),
-            imei: imei.map(str::to_string),
-        };
+    pub(crate) async fn save(&self, r: Registration) -> Result<()> {
         self.writes.call(r).await
     }
 }

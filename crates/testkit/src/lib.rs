@@ -97,6 +97,16 @@ pub fn registry_record(unit: &str, plate: &str, phone: u128, terminal_id: &str) 
     }
 }
 
+/// Registers a general car of `unit` for each (plate, phone), its terminal id `T<phone>`; fails the test
+/// when the import does.
+pub async fn import_cars(store: &Store, unit: &str, cars: &[(&str, u128)]) {
+    let records: Vec<RegistryRecord> = cars
+        .iter()
+        .map(|&(plate, phone)| registry_record(unit, plate, phone, &format!("T{phone}")))
+        .collect();
+    store.import_registry(&records).await.expect("importing the cars");
+}
+
 /// A fresh directory removed, with everything in it, when dropped.
 #[derive(Debug)]
 pub struct ScratchDir(pub PathBuf);

@@ -6,8 +6,8 @@ use futures::TryStreamExt;
 use tianshu_model::record::{encode_rec, source_to_i16};
 use tianshu_model::{AlarmFlags, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId};
 use tianshu_store::migrate::{Migration, POSTGRES, SQLITE};
-use tianshu_store::{Error, RegistryRecord, Store, StoreConfig};
-use tianshu_testkit::Scratch;
+use tianshu_store::{Error, Store, StoreConfig};
+use tianshu_testkit::{Scratch, registry_record};
 
 /// The base instant of these tracks: 2026-11-01T00:00:00Z.
 const BASE_SECS: i64 = 1_793_491_200;
@@ -78,13 +78,7 @@ fn migrations_are_discovered_in_order() {
 
 /// A registered vehicle (PostgreSQL keeps latest positions of registered vehicles only).
 pub async fn registered(store: &Store) -> i64 {
-    let record = RegistryRecord {
-        unit: "测试单位".into(),
-        plate: "鄂B00001".into(),
-        phone: Phone(13_800_138_000),
-        terminal_id: "T00001".into(),
-        vehicle_class: tianshu_model::VehicleClass::General,
-    };
+    let record = registry_record("测试单位", "鄂B00001", 13_800_138_000, "T00001");
     store.import_registry(&[record]).await.unwrap();
     store.vehicles().await.unwrap()[0].id.0
 }

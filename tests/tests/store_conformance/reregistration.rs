@@ -3,7 +3,8 @@
 
 use tianshu_model::registry_file::UnitChange;
 use tianshu_model::{Edition, PendingState, Phone, Timestamp};
-use tianshu_store::{Error, RegistryRecord, Reregistration, Store};
+use tianshu_store::{Error, Reregistration, Store};
+use tianshu_testkit::registry_record;
 
 const PHONE: Phone = Phone(13_800_138_000);
 
@@ -17,13 +18,7 @@ fn again(hash: &str, same_address: bool) -> Reregistration {
 }
 
 pub(crate) async fn a_reregistration_waits_beside_the_code_until_settled_or_decided(store: Store) {
-    let record = RegistryRecord {
-        unit: "黄石市/市委办公室".into(),
-        plate: "鄂B12345".into(),
-        phone: PHONE,
-        terminal_id: "T000001".into(),
-        vehicle_class: tianshu_model::VehicleClass::General,
-    };
+    let record = registry_record("黄石市/市委办公室", "鄂B12345", PHONE.0, "T000001");
     store.import_registry(&[record]).await.unwrap();
     store
         .save_registration(PHONE, Edition::V2013, "old", None)
@@ -126,13 +121,7 @@ pub(crate) async fn a_reregistration_waits_beside_the_code_until_settled_or_deci
         "a reset clears both codes"
     );
     // A terminal without an IMEI, of a sub-unit: its unproven registration waits.
-    let other = RegistryRecord {
-        unit: "黄石市/市委办公室/机要科".into(),
-        plate: "鄂B12346".into(),
-        phone: Phone(13_800_138_001),
-        terminal_id: "T000002".into(),
-        vehicle_class: tianshu_model::VehicleClass::General,
-    };
+    let other = registry_record("黄石市/市委办公室/机要科", "鄂B12346", 13_800_138_001, "T000002");
     store.import_registry(&[other]).await.unwrap();
     let phone2 = Phone(13_800_138_001);
     store

@@ -1,10 +1,10 @@
 //! The alert rules' saved states, and reading only the points received after a cursor.
 
 use futures::TryStreamExt;
-use tianshu_model::{Phone, Position, Timestamp, VehicleClass, VehicleId};
+use tianshu_model::{Position, Timestamp, VehicleId};
+use tianshu_store::Store;
 use tianshu_store::rule_states::SavedRuleState;
-use tianshu_store::{RegistryRecord, Store};
-use tianshu_testkit::{T0_SECS, point};
+use tianshu_testkit::{T0_SECS, import_cars, point};
 
 fn t(secs: i64) -> Timestamp {
     Timestamp::from_secs(T0_SECS + secs)
@@ -81,20 +81,8 @@ fn state(vehicle: VehicleId, text: &str, secs: i64) -> SavedRuleState {
 }
 
 pub async fn rule_states_are_saved_replaced_and_read_back(store: Store) {
-    let record = |plate: &str, phone: u128| RegistryRecord {
-        unit: "黄石市/市委办公室".into(),
-        plate: plate.into(),
-        phone: Phone(phone),
-        terminal_id: format!("T{phone}"),
-        vehicle_class: VehicleClass::General,
-    };
-    store
-        .import_registry(&[
-            record("鄂B00001", 13_800_000_001),
-            record("鄂B00002", 13_800_000_002),
-        ])
-        .await
-        .unwrap();
+    let cars = [("鄂B00001", 13_800_000_001), ("鄂B00002", 13_800_000_002)];
+    import_cars(&store, "黄石市/市委办公室", &cars).await;
     let a = store.vehicle_by_plate("鄂B00001").await.unwrap().unwrap().id;
     let b = store.vehicle_by_plate("鄂B00002").await.unwrap().unwrap().id;
     assert!(store.rule_states().load().await.unwrap().is_empty());

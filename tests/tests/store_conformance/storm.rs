@@ -2,9 +2,9 @@
 //! answered with its own terminal, none, or error, in far fewer queries and transactions than calls.
 
 use futures::future::join_all;
-use tianshu_model::{Edition, Phone, VehicleClass};
+use tianshu_model::{Edition, Phone};
 use tianshu_store::{Error, RegistryRecord, Store};
-use tianshu_testkit::metric;
+use tianshu_testkit::{metric, registry_record};
 
 const PROVISIONED: u128 = 300;
 const ASKED: u128 = 600;
@@ -40,13 +40,7 @@ pub async fn a_reconnect_storm_of_lookups_and_registrations_is_coalesced_and_ans
     store: Store,
 ) {
     let records: Vec<RegistryRecord> = (0..PROVISIONED)
-        .map(|i| RegistryRecord {
-            unit: "黄石市".into(),
-            plate: format!("鄂S{i:05}"),
-            phone: phone(i),
-            terminal_id: format!("S{i:06}"),
-            vehicle_class: VehicleClass::General,
-        })
+        .map(|i| registry_record("黄石市", &format!("鄂S{i:05}"), phone(i).0, &format!("S{i:06}")))
         .collect();
     store.import_registry(&records).await.unwrap();
 

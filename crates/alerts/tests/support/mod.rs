@@ -8,7 +8,7 @@ use tianshu_store::Store;
 use tianshu_store::rules::{AlertCase, CaseFilter};
 
 pub use tianshu_testkit::Scratch;
-use tianshu_testkit::{WAIT, registry_record, trip};
+use tianshu_testkit::{WAIT, import_cars, trip};
 
 /// A Beijing time, `YYYY-MM-DD HH:MM:SS`.
 pub fn local(s: &str) -> Timestamp {
@@ -56,15 +56,8 @@ pub async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(what: &str,
 
 /// Two cars of 黄石市/市委办公室 registered in `store`: 鄂B12345 (13800000001) and 鄂B00002 (13800000002).
 pub async fn two_cars(store: &Store) -> (Vehicle, Vehicle) {
-    let record =
-        |plate: &str, phone: u128| registry_record("黄石市/市委办公室", plate, phone, &format!("T{phone}"));
-    store
-        .import_registry(&[
-            record("鄂B12345", 13_800_000_001),
-            record("鄂B00002", 13_800_000_002),
-        ])
-        .await
-        .unwrap();
+    let cars = [("鄂B12345", 13_800_000_001), ("鄂B00002", 13_800_000_002)];
+    import_cars(store, "黄石市/市委办公室", &cars).await;
     let car = |plate: &'static str| async move { store.vehicle_by_plate(plate).await.unwrap().unwrap() };
     (car("鄂B12345").await, car("鄂B00002").await)
 }

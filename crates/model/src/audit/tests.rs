@@ -49,6 +49,13 @@ fn verify(c: &[AuditRecord], key: Option<&AuditKey>, anchors: &[Anchor]) -> Resu
     v.finish()
 }
 
+/// `c` does not verify (with `key` and `anchors`): the break is at record `seq` and its reason says `says`.
+fn assert_broken_at(c: &[AuditRecord], key: &AuditKey, anchors: &[Anchor], seq: i64, says: &str) {
+    let b = verify(c, Some(key), anchors).unwrap_err();
+    assert_eq!(b.seq, seq, "{}", b.reason);
+    assert!(b.reason.contains(says), "{}", b.reason);
+}
+
 fn anchor(r: &AuditRecord) -> Anchor {
     Anchor {
         anchored: Timestamp::from_secs(1_900_000_000),
@@ -103,9 +110,7 @@ fn an_edited_keyed_record_rechained_with_sha256_is_found() {
     let mut c = chain(6, 1, &k);
     c[2].entry.actor = "mallory".into();
     rechain(&mut c, 2, false);
-    let b = verify(&c, Some(&k), &[]).unwrap_err();
-    assert_eq!(b.seq, 3, "{}", b.reason);
-    assert!(b.reason.contains("keyed hash"), "{}", b.reason);
+    assert_broken_at(&c, &k, &[], 3, "keyed hash");
 }
 
 #[test]
@@ -114,9 +119,7 @@ fn a_keyed_record_passed_off_as_unkeyed_is_found() {
     let mut c = chain(6, 2, &k);
     c[3].entry.rows = 0;
     rechain(&mut c, 3, true);
-    let b = verify(&c, Some(&k), &[]).unwrap_err();
-    assert_eq!(b.seq, 4, "{}", b.reason);
-    assert!(b.reason.contains("downgraded"), "{}", b.reason);
+    assert_broken_at(&c, &k, &[], 4, "downgraded");
 }
 
 #[test]
@@ -127,17 +130,13 @@ fn anchors_find_cut_and_rewritten_chains() {
     let summary = verify(&c, Some(&k), &anchors).expect("intact");
     assert_eq!(summary.anchors, 2);
     // The newest two records cut off: every link still fits, the anchor of record 6 does not.
-    let cut = verify(&c[..4], Some(&k), &anchors).unwrap_err();
-    assert_eq!(cut.seq, 6, "{}", cut.reason);
-    assert!(cut.reason.contains("ends at record 4"), "{}", cut.reason);
+    assert_broken_at(&c[..4], &k, &anchors, 6, "ends at record 4");
     // The whole chain rewritten as unkeyed from its first record: no link breaks, the anchors do.
     let mut rewritten = c.clone();
     rewritten[1].entry.detail = "forged".into();
     rechain(&mut rewritten, 0, true);
     assert_eq!(verify(&rewritten, Some(&k), &[]).map(|s| s.records), Ok(6));
-    let b = verify(&rewritten, Some(&k), &anchors).unwrap_err();
-    assert_eq!(b.seq, 3, "{}", b.reason);
-    assert!(b.reason.contains("rewritten"), "{}", b.reason);
+    assert_broken_at(&rewritten, &k, &anchors, 3, "rewritten");
 }
 
 #[test]

@@ -381,13 +381,18 @@ mod tests {
         )
     }
 
+    /// The frames of `text`, which decodes without an error in strict mode.
+    fn decode_strict(text: &str) -> Vec<Value> {
+        let (ok, v) = decode(text, DecodeOptions::STRICT);
+        assert!(ok, "{v:?}");
+        v
+    }
+
     #[test]
     fn location_report_with_units() {
-        let (ok, v) = decode(
+        let v = decode_strict(
             "7E0200005C11223344556622B8000000010000000200BA7F0E07E4F11C0028003C00001807151010100104000000640202003703020038040200011105010000000112060100000001011307000000020022012504000000172A0200F42B04000000F2300102310105167E",
-            DecodeOptions::STRICT,
         );
-        assert!(ok);
         let f = &v[0];
         assert_eq!(f["header"]["msg_id"], "0x0200");
         assert_eq!(f["header"]["phone"], "112233445566");
@@ -423,11 +428,9 @@ mod tests {
 
     #[test]
     fn several_frames_on_one_line_and_gbk_text() {
-        let (ok, v) = decode(
+        let v = decode_strict(
             "7e000200000123456789017fff0a7e 7e0100002d0144199999990001000b0065373034343358485830303030320000000000000000000000006964303030303301d4c1413138383838927e",
-            DecodeOptions::STRICT,
         );
-        assert!(ok);
         assert_eq!(v.len(), 2);
         assert_eq!(v[0]["message"], "heartbeat");
         assert_eq!(v[1]["body"]["plate"], "粤A18888");

@@ -474,12 +474,10 @@ mod tests {
 
     fn world(scenarios: PlanScenarios) -> World {
         // 2026-11-27 is a Friday, 28-29 a weekend.
-        let start_date = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let friday = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
         World::generate(&WorldConfig {
-            days: 3,
-            start_date,
             scenarios,
-            ..Default::default()
+            ..WorldConfig::from_date(friday, 3)
         })
     }
 

@@ -86,6 +86,15 @@ impl Default for WorldConfig {
 }
 
 impl WorldConfig {
+    /// The default world over the `days` days from `start_date`.
+    pub fn from_date(start_date: NaiveDate, days: u32) -> WorldConfig {
+        WorldConfig {
+            start_date,
+            days,
+            ..WorldConfig::default()
+        }
+    }
+
     /// Whether the simulated drivers stay home on `date` (China local): a public holiday or an ordinary
     /// rest day of the calendar, or, in a year the calendar has no data for, a Saturday or a Sunday.
     pub fn is_day_off(&self, date: NaiveDate) -> bool {

@@ -10,7 +10,7 @@ use super::{EmbeddedBackend, applied_versions, db_error};
 use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
-use crate::{Backend, Error, Result, TrackStream};
+use crate::{Backend, Error, Result, TrackQuery, TrackStream};
 
 /// The columns of `points`, `points_recent` and `latest_positions`: the key and the packed record
 /// ([`crate::record`]).
@@ -154,18 +154,8 @@ impl Backend for EmbeddedBackend {
         .await
     }
 
-    async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream> {
-        self.track_filtered(vehicle, from, to, None)
-    }
-
-    async fn track_received_after(
-        &self,
-        vehicle: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-        received_after: Timestamp,
-    ) -> Result<TrackStream> {
-        self.track_filtered(vehicle, from, to, Some(received_after))
+    async fn read_track(&self, q: TrackQuery) -> Result<TrackStream> {
+        self.read_track_chunks(q)
     }
 
     async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<u64> {
@@ -203,14 +193,8 @@ impl Backend for EmbeddedBackend {
 }
 
 impl EmbeddedBackend {
-    /// A vehicle's track, only the points received after `received_after` when it is given.
-    fn track_filtered(
-        &self,
-        vehicle: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-        received_after: Option<Timestamp>,
-    ) -> Result<TrackStream> {
+    /// A vehicle's track, read in chunks on a blocking thread.
+    fn read_track_chunks(&self, q: TrackQuery) -> Result<TrackStream> {
         // Keyset pagination: each step is a short read, so no read transaction stays open for the
         // life of a slow consumer, and the first points arrive before the last are read.
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Position>>>(2);
@@ -220,7 +204,7 @@ impl EmbeddedBackend {
         tokio::task::spawn_blocking(move || {
             let mut after: Option<(i64, i64)> = None;
             loop {
-                let chunk = read_track_chunk(&conn, vehicle, (from, to), received_after, after);
+                let chunk = read_track_chunk(&conn, q, after);
                 let stop = match &chunk {
                     Ok(c) => {
                         after = c.last().map(|p| (p.fix_time.0, p.block_hash()));
@@ -247,13 +231,13 @@ impl EmbeddedBackend {
     }
 }
 
-fn read_track_chunk(
-    conn: &Connection,
-    vehicle: VehicleId,
-    (from, to): (Timestamp, Timestamp),
-    received_after: Option<Timestamp>,
-    after: Option<(i64, i64)>,
-) -> Result<Vec<Position>> {
+fn read_track_chunk(conn: &Connection, q: TrackQuery, after: Option<(i64, i64)>) -> Result<Vec<Position>> {
+    let TrackQuery {
+        vehicle,
+        from,
+        to,
+        received_after,
+    } = q;
     // A point is in exactly one of `points` and `points_recent` at any snapshot (the move is one
     // transaction), and both tables are read in one read transaction: keyset pagination over the
     // merge neither repeats nor skips a point, even when a move happens between two chunks.

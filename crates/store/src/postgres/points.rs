@@ -19,7 +19,7 @@ use super::{PostgresBackend, month_of, pg_error};
 use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
-use crate::{Backend, Error, Result, TrackStream};
+use crate::{Backend, Error, Result, TrackQuery, TrackStream};
 
 /// The columns of `points`, `latest_positions` and the staging table, in COPY order.
 const COLUMNS: &str = "vehicle, fix_time, block_hash, rec";
@@ -450,52 +450,20 @@ impl Backend for PostgresBackend {
     }
 
     async fn latest_positions(&self) -> Result<Vec<Position>> {
-        let client = self.client().await?;
-        let st = client
-            .prepare_cached("SELECT vehicle, fix_time, rec FROM latest_positions")
-            .await
-            .map_err(pg_error)?;
-        let rows = client
-            .query(&st, &[])
-            .await
-            .map_err(pg_error)?
-            .iter()
-            .map(row_to_position)
-            .collect::<Result<Vec<_>>>()?;
+        let rows = self.stored_latest(None).await?;
         Ok(self.latest.overlay(rows))
     }
 
     async fn latest_position(&self, vehicle: VehicleId) -> Result<Option<Position>> {
-        let client = self.client().await?;
-        let st = client
-            .prepare_cached("SELECT vehicle, fix_time, rec FROM latest_positions WHERE vehicle = $1")
-            .await
-            .map_err(pg_error)?;
-        let stored = client
-            .query_opt(&st, &[&vehicle.0])
-            .await
-            .map_err(pg_error)?
-            .as_ref()
-            .map(row_to_position)
-            .transpose()?;
+        let stored = self.stored_latest(Some(vehicle)).await?.pop();
         Ok(match (stored, self.latest.get(vehicle.0)) {
             (Some(s), Some(p)) if s.fix_time >= p.fix_time => Some(s),
             (s, p) => p.or(s),
         })
     }
 
-    async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<TrackStream> {
-        self.track_filtered(vehicle, from, to, None).await
-    }
-
-    async fn track_received_after(
-        &self,
-        vehicle: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-        received_after: Timestamp,
-    ) -> Result<TrackStream> {
-        self.track_filtered(vehicle, from, to, Some(received_after)).await
+    async fn read_track(&self, q: TrackQuery) -> Result<TrackStream> {
+        self.copy_track(q).await
     }
 
     async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<u64> {
@@ -533,25 +501,38 @@ impl Backend for PostgresBackend {
 }
 
 impl PostgresBackend {
-    /// A vehicle's track, only the points received after `received_after` when it is given.
-    async fn track_filtered(
-        &self,
-        vehicle: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-        received_after: Option<Timestamp>,
-    ) -> Result<TrackStream> {
+    /// The latest positions written to the table (of one vehicle, or of all), without those still
+    /// held behind the commits.
+    async fn stored_latest(&self, vehicle: Option<VehicleId>) -> Result<Vec<Position>> {
+        let client = self.client().await?;
+        let rows = match vehicle {
+            Some(v) => {
+                let sql = "SELECT vehicle, fix_time, rec FROM latest_positions WHERE vehicle = $1";
+                let st = client.prepare_cached(sql).await.map_err(pg_error)?;
+                client.query(&st, &[&v.0]).await
+            }
+            None => {
+                let sql = "SELECT vehicle, fix_time, rec FROM latest_positions";
+                let st = client.prepare_cached(sql).await.map_err(pg_error)?;
+                client.query(&st, &[]).await
+            }
+        };
+        rows.map_err(pg_error)?.iter().map(row_to_position).collect()
+    }
+
+    /// A vehicle's track, read by binary COPY.
+    async fn copy_track(&self, q: TrackQuery) -> Result<TrackStream> {
         let client = self.client().await?;
         // Binary COPY out rather than a query: the rows arrive as bytes this side parses in chunks,
         // without a row object per point. COPY takes no parameters; the values are numbers this
         // function formats itself.
         let (from, to) = (
-            from.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
-            to.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
+            q.from.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
+            q.to.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
         );
         // The receive time is compared in the packed record, as bytes (see `recv_time_bytes`), in the
         // index-only scan: the points filtered out are never formatted or sent.
-        let received = received_after.map_or(String::new(), |t| {
+        let received = q.received_after.map_or(String::new(), |t| {
             let hex: String = recv_time_bytes(t).iter().map(|b| format!("{b:02x}")).collect();
             format!(
                 " AND substring(rec FROM {} FOR 8) > '\\x{hex}'::bytea",
@@ -562,7 +543,7 @@ impl PostgresBackend {
             "COPY (SELECT fix_time, rec FROM points WHERE vehicle = {v} \
              AND fix_time >= {from_sql} AND fix_time < {to_sql}{received} ORDER BY fix_time, block_hash) \
              TO STDOUT (FORMAT binary)",
-            v = vehicle.0,
+            v = q.vehicle.0,
             from_sql = timestamptz_literal(from),
             to_sql = timestamptz_literal(to),
         );
@@ -570,7 +551,7 @@ impl PostgresBackend {
         let state = (
             client,
             Box::pin(rows.ready_chunks(64)),
-            CopyParser::new(vehicle.0),
+            CopyParser::new(q.vehicle.0),
             false,
         );
         // The pooled connection rides along with the rows and returns to the pool when the stream ends.
