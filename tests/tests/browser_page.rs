@@ -80,6 +80,14 @@ fn drive(scenario: &str, url: &str, logins: &serde_json::Value, env: &[(&str, &s
     text
 }
 
+/// Asserts that the driver printed each of `lines`.
+#[track_caller]
+fn says(out: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(out.contains(line), "missing: {line}");
+    }
+}
+
 /// The demo as a child process, killed when dropped.
 struct Demo(Child);
 
@@ -217,18 +225,19 @@ fn a_dispatcher_sends_commands_to_a_connected_terminal_and_sees_its_answers() {
         &logins,
         &[("TIANSHU_OFFLINE_PLATE", OFFLINE_PLATE)],
     );
-    for line in [
-        "ok the terminal answered the position query",
-        "ok the card shows the reported position",
-        "ok the terminal accepted temporary tracking",
-        "ok the terminal acknowledged the text",
-        "ok the card shows the 0x0001 result",
-        "ok a car whose terminal is not connected says so",
-        "ok an inspector's card has no command buttons",
-        "ok the API refuses an inspector's command (403)",
-    ] {
-        assert!(out.contains(line), "missing: {line}");
-    }
+    says(
+        &out,
+        &[
+            "ok the terminal answered the position query",
+            "ok the card shows the reported position",
+            "ok the terminal accepted temporary tracking",
+            "ok the terminal acknowledged the text",
+            "ok the card shows the 0x0001 result",
+            "ok a car whose terminal is not connected says so",
+            "ok an inspector's card has no command buttons",
+            "ok the API refuses an inspector's command (403)",
+        ],
+    );
     drop(demo);
     // Every command went to the audit log with what came of it.
     let audit = tokio::runtime::Builder::new_current_thread()
@@ -355,14 +364,15 @@ async fn an_alert_on_the_feed_opens_its_case_or_for_a_dispatcher_its_car() {
         .await
         .expect("the driver");
     publisher.abort();
-    for line in [
-        "ok supervisor reads the alert by the rule's name",
-        "ok supervisor's press on the alert opens the case",
-        "ok dispatcher reads the alert by the rule's name",
-        "ok dispatcher's press on the alert opens the car",
-    ] {
-        assert!(out.contains(line), "{line}");
-    }
+    says(
+        &out,
+        &[
+            "ok supervisor reads the alert by the rule's name",
+            "ok supervisor's press on the alert opens the case",
+            "ok dispatcher reads the alert by the rule's name",
+            "ok dispatcher's press on the alert opens the car",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,16 +381,17 @@ async fn a_supervisor_handles_a_case_on_a_phone() {
     let book = one_open_case(api.vehicles[SUB_PLATE].id);
     let addr = api.serve_again(book.clone(), None).await;
     let out = drive_served("phone", addr, &["supervisor"], &[]).await;
-    for line in [
-        "ok the inbox fits the screen's width",
-        "ok a case in the inbox is a full-width touch target",
-        "ok the case opens as a sheet with the map above it",
-        "ok every button of the case is at least 44 px",
-        "ok the evidence shows on the map above the sheet",
-        "ok the case was acknowledged by touch",
-    ] {
-        assert!(out.contains(line), "{line}");
-    }
+    says(
+        &out,
+        &[
+            "ok the inbox fits the screen's width",
+            "ok a case in the inbox is a full-width touch target",
+            "ok the case opens as a sheet with the map above it",
+            "ok every button of the case is at least 44 px",
+            "ok the evidence shows on the map above the sheet",
+            "ok the case was acknowledged by touch",
+        ],
+    );
     assert_eq!(book.0.lock().expect("cases")[0].state, "acknowledged");
 }
 
@@ -535,14 +546,15 @@ async fn an_administrator_corrects_a_terminal_s_clock_and_reads_and_sets_its_par
         .await;
     let plate = [("TIANSHU_PLATE", OWN_PLATE)];
     let out = drive_served("terminal", addr, &["administrator"], &plate).await;
-    for line in [
-        "ok the administrator corrected the clock by +8 h",
-        "ok the panel shows the parameters decoded",
-        "ok the panel shows the attributes",
-        "ok the terminal acknowledged the parameter",
-    ] {
-        assert!(out.contains(line), "missing: {line}");
-    }
+    says(
+        &out,
+        &[
+            "ok the administrator corrected the clock by +8 h",
+            "ok the panel shows the parameters decoded",
+            "ok the panel shows the attributes",
+            "ok the terminal acknowledged the parameter",
+        ],
+    );
     let stored = api
         .store
         .terminal(terminal.phone)

@@ -28,6 +28,18 @@ fn wal_size(db: &Path) -> u64 {
     std::fs::metadata(wal_path(db)).map_or(0, |m| m.len())
 }
 
+/// A fresh embedded store with its terminals, served by `tianshu serve` with `embedded` as its
+/// `[store.embedded]` settings: the store, its database file, the server's directory and the server.
+async fn serving(name: &str, embedded: &str) -> (Scratch, PathBuf, ScratchDir, Tianshu) {
+    let scratch = Scratch::embedded(name);
+    let db = db_path(&scratch);
+    provision(&scratch.url(), TERMINALS).await;
+    let dir = ScratchDir::new(name);
+    let config = format!("[store.embedded]\n{embedded}");
+    let server = Tianshu::start(&scratch.url(), &config, &[], dir.path());
+    (scratch, db, dir, server)
+}
+
 /// Every terminal reports `n` points starting at `from` (seconds), pipelined; each is acknowledged and
 /// recorded in `ledger`.
 async fn report(server: &Tianshu, from: i64, n: i64, ledger: &mut Ledger) {
@@ -52,17 +64,8 @@ async fn report(server: &Tianshu, from: i64, n: i64, ledger: &mut Ledger) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_stop_leaves_no_wal_and_loses_nothing() {
-    let scratch = Scratch::embedded("wal-stop");
-    let db = db_path(&scratch);
-    provision(&scratch.url(), TERMINALS).await;
-    let dir = ScratchDir::new("wal-stop");
     // No scheduled checkpoint: what empties the WAL here is the stop.
-    let mut server = Tianshu::start(
-        &scratch.url(),
-        "[store.embedded]\ncheckpoint_secs = 0\n",
-        &[],
-        dir.path(),
-    );
+    let (scratch, db, _dir, mut server) = serving("wal-stop", "checkpoint_secs = 0\n").await;
     let mut ledger = Ledger::default();
     report(&server, 0, 200, &mut ledger).await;
     assert!(wal_size(&db) > 0, "the points went through the WAL");
@@ -88,16 +91,8 @@ async fn a_clean_stop_leaves_no_wal_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_checkpoints_truncate_the_wal_while_serving() {
-    let scratch = Scratch::embedded("wal-scheduled");
-    let db = db_path(&scratch);
-    provision(&scratch.url(), TERMINALS).await;
-    let dir = ScratchDir::new("wal-scheduled");
-    let mut server = Tianshu::start(
-        &scratch.url(),
-        "[store.embedded]\ncheckpoint_secs = 1\nwal_limit_kib = 256\n",
-        &[],
-        dir.path(),
-    );
+    let (scratch, db, _dir, mut server) =
+        serving("wal-scheduled", "checkpoint_secs = 1\nwal_limit_kib = 256\n").await;
     let mut ledger = Ledger::default();
     for round in 0..2 {
         report(&server, round * 1_000, 200, &mut ledger).await;

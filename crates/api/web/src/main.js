@@ -551,6 +551,9 @@ function connectLive() {
       }
       fillPlates();
       renderUnitTree();
+      // The fleet is drawn at once; later updates are gathered into one redraw a second.
+      listTimer = 0;
+      redrawCars();
     } else if (m.type === 'positions') {
       for (const p of m.points) {
         const old = S.positions.get(p.vehicle);
