@@ -311,6 +311,22 @@ impl Terminal {
         self.send(&Message::Location(location(p))).await
     }
 
+    /// Reports `points` pipelined (all sent, then the answers read) and asserts each was acknowledged with
+    /// result 0 within `timeout` (`who` names the terminal in a failure).
+    pub async fn report_all_acked(&mut self, points: &[Position], timeout: Duration, who: &str) {
+        let mut serials = Vec::with_capacity(points.len());
+        for p in points {
+            serials.push(self.report(p).await);
+        }
+        for serial in serials {
+            assert_eq!(
+                self.ack_of(serial, timeout).await,
+                Some(0),
+                "{who}: a report acknowledged"
+            );
+        }
+    }
+
     /// Sends one 0x0704 with `points` (type 1 = blind-area backfill); returns its serial.
     pub async fn batch(&mut self, points: &[Position], backfill: bool) -> u16 {
         let reports: Vec<LocationReport<'_>> = points.iter().map(location).collect();

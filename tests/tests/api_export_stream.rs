@@ -42,6 +42,21 @@ fn fix(vehicle: &Vehicle, i: i64) -> Position {
 
 /// Provisions terminal 0's car and an administrator, stores `points` fixes of the car, and reads them
 /// back: the car and its stored track.
+/// A track of `points` seeded in `scratch`'s store, served by `tianshu serve` with `config` (its
+/// directory named after `name`), and an administrator's session cookie.
+async fn served(
+    scratch: &Scratch,
+    points: i64,
+    name: &str,
+    config: &str,
+) -> (Vehicle, Vec<Position>, Tianshu, String) {
+    let url = scratch.url();
+    let (v, stored) = seed(&url, points).await;
+    let server = Tianshu::start(&url, config, &[], &tianshu_testkit::unique_dir(name));
+    let cookie = api_support::login_at(server.http, "administrator").await;
+    (v, stored, server, cookie)
+}
+
 async fn seed(url: &str, points: i64) -> (Vehicle, Vec<Position>) {
     provision(url, 1).await;
     let store = Store::open(url).await.unwrap();
@@ -129,11 +144,13 @@ fn body_of(raw: &[u8]) -> String {
 /// download place, a second download is refused while the first streams, and admitted after it.
 async fn a_long_track_streams_whole_and_one_download_too_many_waits(scratch: Scratch) {
     const POINTS: i64 = 200_000;
-    let url = scratch.url();
-    let (v, stored) = seed(&url, POINTS).await;
-    let dir = tianshu_testkit::unique_dir("export-stream");
-    let server = Tianshu::start(&url, "[web]\nmax_concurrent_exports = 1\n", &[], &dir);
-    let cookie = api_support::login_at(server.http, "administrator").await;
+    let (v, stored, server, cookie) = served(
+        &scratch,
+        POINTS,
+        "export-stream",
+        "[web]\nmax_concurrent_exports = 1\n",
+    )
+    .await;
     let q = query(POINTS);
     let (from, to) = range(POINTS);
 
@@ -190,11 +207,7 @@ tianshu_e2e::on_both_backends!(a_long_track_streams_whole_and_one_download_too_m
 /// the break is counted.
 async fn a_track_changing_under_a_download_cuts_it(scratch: Scratch) {
     const POINTS: i64 = 200_000;
-    let url = scratch.url();
-    let (v, _) = seed(&url, POINTS).await;
-    let dir = tianshu_testkit::unique_dir("export-broken");
-    let server = Tianshu::start(&url, "", &[], &dir);
-    let cookie = api_support::login_at(server.http, "administrator").await;
+    let (v, _, server, cookie) = served(&scratch, POINTS, "export-broken", "").await;
     let path = format!("/api/vehicles/{}/track?format=geojson&{}", v.id.0, query(POINTS));
     let (mut slow, mut raw) = start_slow_download(server.http, &path, &cookie).await;
     assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 200"));
@@ -266,12 +279,8 @@ async fn measure_download_memory(scratch: Scratch) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(600_000);
-    let url = scratch.url();
-    let (v, _) = seed(&url, points).await;
-    let dir = tianshu_testkit::unique_dir("export-measure");
-    let server = Tianshu::start(&url, "", &[], &dir);
+    let (v, _, server, cookie) = served(&scratch, points, "export-measure", "").await;
     let pid = server.child.id();
-    let cookie = api_support::login_at(server.http, "administrator").await;
     let q = query(points);
     let paths = [
         ("positions", format!("/api/positions?vehicle={}&{q}", v.id.0)),

@@ -47,19 +47,10 @@ async fn good_terminal(addr: SocketAddr, i: u32) -> Vec<tianshu_model::Position>
     t.login(i).await;
     let mut acked = Vec::new();
     for chunk in 0..(POINTS_EACH / 10) {
-        let mut sent = Vec::new();
-        for s in 0..10 {
-            let p = point(i, chunk * 100 + s);
-            sent.push((t.report(&p).await, p));
-        }
-        for (serial, p) in sent {
-            assert_eq!(
-                t.ack_of(serial, WAIT).await,
-                Some(0),
-                "fleet terminal {i}: every point acknowledged"
-            );
-            acked.push(p);
-        }
+        let sent: Vec<_> = (0..10).map(|s| point(i, chunk * 100 + s)).collect();
+        t.report_all_acked(&sent, WAIT, &format!("fleet terminal {i}"))
+            .await;
+        acked.extend(sent);
         // Pacing, so that the fleet keeps reporting while the hostile clients run: not a wait.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -46,18 +46,10 @@ async fn report(server: &Tianshu, from: i64, n: i64, ledger: &mut Ledger) {
     for i in 0..TERMINALS {
         let mut t = Terminal::connect(server.jt808, phone(i)).await.unwrap();
         t.login(i).await;
-        let mut sent = Vec::new();
-        for s in from..from + n {
-            let p = point(i, s);
-            sent.push((t.report(&p).await, p));
-        }
-        for (serial, p) in sent {
-            assert_eq!(
-                t.ack_of(serial, ACK).await,
-                Some(0),
-                "terminal {i}: a report acknowledged"
-            );
-            ledger.record(i, &p);
+        let sent: Vec<_> = (from..from + n).map(|s| point(i, s)).collect();
+        t.report_all_acked(&sent, ACK, &format!("terminal {i}")).await;
+        for p in &sent {
+            ledger.record(i, p);
         }
     }
 }
