@@ -119,6 +119,63 @@ async fn idle_http_connections_are_closed_at_the_header_deadline_and_capped() {
     t.login(0).await;
 }
 
+/// Measures (ignored; prints): `IDLE_HTTP` (default 3,000) connections that never send a request against
+/// `tianshu serve` with the default HTTP settings (1,024 connections, 10 s header deadline): the server's
+/// open files at their peak, whether the API and the gateway still serve meanwhile (100 terminals log in),
+/// and how long until the server has closed every idle connection.
+/// `TIANSHU_BIN=target/debug/tianshu cargo test -p tianshu-e2e --test field_hostile measure_idle_http -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by hand"]
+async fn measure_idle_http_connections() {
+    let n: usize = std::env::var("IDLE_HTTP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000);
+    let scratch = Scratch::embedded("field-slowloris-measure");
+    let dir = ScratchDir::new("field-slowloris-measure-config");
+    provision(&scratch.url(), 100).await;
+    let server = Tianshu::start(&scratch.url(), "", &[], dir.path());
+    let fds = |pid: u32| std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+    let pid = server.child.id();
+    let before = fds(pid);
+    let start = std::time::Instant::now();
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(server.http),
+        )
+        .await
+        {
+            Ok(Ok(c)) => idle.push(c),
+            _ => break,
+        }
+    }
+    let opened = idle.len();
+    let mut peak = fds(pid);
+    // Meanwhile the API answers and terminals log in.
+    let healthz = http_get(server.http, "/healthz").await.0;
+    let logins = std::time::Instant::now();
+    for i in 0..100 {
+        let mut t = Terminal::connect(server.jt808, phone(i)).await.expect("connect");
+        t.login(i).await;
+        peak = peak.max(fds(pid));
+    }
+    let login_secs = logins.elapsed().as_secs_f64();
+    // Every idle connection is closed by the server (read returns 0 or fails).
+    let mut byte = [0u8; 1];
+    for c in &mut idle {
+        let _ = tokio::time::timeout(Duration::from_secs(600), c.read(&mut byte)).await;
+        peak = peak.max(fds(pid));
+    }
+    println!(
+        "idle HTTP: {opened} of {n} connections opened; server open files {before} before, peak {peak}; \
+         /healthz {healthz}; 100 terminals logged in meanwhile in {login_secs:.2} s; all idle connections \
+         closed by the server {:.1} s after the first was opened",
+        start.elapsed().as_secs_f64()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_in_connection_strings_are_not_logged() {
     let scratch = Scratch::postgres("field_redact").await;
