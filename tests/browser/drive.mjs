@@ -85,9 +85,9 @@ async function seeCarsMove(page, role) {
   const shown = await num(page, '#live-count');
   check(shown > 0, `${role} sees ${shown} cars on the live map`);
   // Moving cars: the same vehicles' positions change as position deltas arrive.
-  const before = await page.evaluate(() => Object.fromEntries([...window.tianshu.S.positions].map(([k, p]) => [k, [p.lon_deg, p.lat_deg]])));
+  const before = await page.evaluate(() => Object.fromEntries([...window.tianshu.S.positions].map(([k, p]) => [k, [p.longitude, p.latitude]])));
   await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });
-  await page.waitForFunction((b) => [...window.tianshu.S.positions].some(([k, p]) => b[k] && (b[k][0] !== p.lon_deg || b[k][1] !== p.lat_deg)), before, { timeout: 60000 });
+  await page.waitForFunction((b) => [...window.tianshu.S.positions].some(([k, p]) => b[k] && (b[k][0] !== p.longitude || b[k][1] !== p.latitude)), before, { timeout: 60000 });
   check(true, `${role} sees cars move (${await num(page, '#live-updates')} position updates)`);
   // Let the map draw the latest picture before the screenshot.
   await page.waitForTimeout(1500);
@@ -333,7 +333,7 @@ async function findCars(page) {
     if (map.isMoving()) return false;
     const b = map.getBounds();
     const cars = [...S.vehicles.values()].filter((v) => String(v.unit) === u && S.positions.get(v.id));
-    return cars.length > 0 && cars.every((v) => { const p = S.positions.get(v.id); return b.contains([p.lon_deg, p.lat_deg]) || b.contains(window.tianshu.at(p)); });
+    return cars.length > 0 && cars.every((v) => { const p = S.positions.get(v.id); return b.contains([p.longitude, p.latitude]) || b.contains(window.tianshu.at(p)); });
   }, unit.id, { timeout: 8000, polling: 200 }).then(() => true, () => false);
   check(fits, 'the map fits the unit\'s cars');
   await page.screenshot({ path: join(artifacts, 'unit-picked.png') });

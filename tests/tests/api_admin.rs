@@ -954,7 +954,7 @@ async fn order_withdraws_case(scratch: Scratch) {
     let evidence = case["evidence"].as_array().cloned().unwrap_or_default();
     assert!(!evidence.is_empty(), "the evidence points: {case}");
     for e in &evidence {
-        let (lat, lon) = (e["lat_deg"].as_f64(), e["lon_deg"].as_f64());
+        let (lat, lon) = (e["latitude"].as_f64(), e["longitude"].as_f64());
         assert!(
             lat.is_some_and(|v| (-90.0..=90.0).contains(&v) && v.fract() != 0.0),
             "{e}"

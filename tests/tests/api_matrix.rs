@@ -350,6 +350,8 @@ fn assert_no_leak(api: &TestApi, body: &str, what: &str) {
     for needle in [
         "\"lat_deg\"",
         "\"lon_deg\"",
+        "\"latitude\"",
+        "\"longitude\"",
         "coordinates",
         "trkpt",
         "30.2",
@@ -774,8 +776,10 @@ async fn every_position_leaves_in_one_shape() {
     for name in [
         "vehicle",
         "fix_time",
-        "lon_deg",
-        "lat_deg",
+        "receive_time",
+        "latitude",
+        "longitude",
+        "altitude_m",
         "speed_kmh",
         "course_deg",
         "acc_on",
@@ -786,7 +790,11 @@ async fn every_position_leaves_in_one_shape() {
         first.get("lat_e6").is_none() && first.get("speed_dkmh").is_none(),
         "{first}"
     );
-    assert_eq!(first["lat_deg"].as_f64(), Some(30.2), "{first}");
+    assert_eq!(first["latitude"].as_f64(), Some(30.2), "{first}");
+    assert_eq!(
+        first["lat_deg"], first["latitude"],
+        "the deprecated name, the same value"
+    );
     assert_eq!(first["speed_kmh"].as_f64(), Some(40.0), "{first}");
     let own_latest = latest
         .as_array()

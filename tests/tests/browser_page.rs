@@ -282,9 +282,9 @@ fn one_open_case(vehicle: tianshu_model::VehicleId) -> Arc<MemoryCases> {
     detail.insert(
         "evidence".into(),
         serde_json::json!([
-            {"fix_time": "2026-11-18T13:05:00Z", "lon_deg": 115.038312, "lat_deg": 30.199871, "speed_kmh": 36.5, "acc_on": true, "alarm": 0},
-            {"fix_time": "2026-11-18T13:06:00Z", "lon_deg": 115.045107, "lat_deg": 30.203002, "speed_kmh": 41.0, "acc_on": true, "alarm": 0},
-            {"fix_time": "2026-11-18T14:10:00Z", "lon_deg": 115.061220, "lat_deg": 30.214518, "speed_kmh": 0.0, "acc_on": false, "alarm": 0}
+            {"fix_time": "2026-11-18T13:05:00Z", "longitude": 115.038312, "latitude": 30.199871, "speed_kmh": 36.5, "acc_on": true, "alarm": 0},
+            {"fix_time": "2026-11-18T13:06:00Z", "longitude": 115.045107, "latitude": 30.203002, "speed_kmh": 41.0, "acc_on": true, "alarm": 0},
+            {"fix_time": "2026-11-18T14:10:00Z", "longitude": 115.061220, "latitude": 30.214518, "speed_kmh": 0.0, "acc_on": false, "alarm": 0}
         ]),
     );
     detail.insert("start".into(), "2026-11-18T13:05:00Z".into());

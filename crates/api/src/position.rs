@@ -7,14 +7,19 @@
 //! signal) is left out when it did not:
 //!
 //! ```json
-//! {"vehicle":7,"phone":"13800000001","fix_time":"2026-11-27T08:00:00Z","recv_time":"2026-11-27T08:00:01Z",
-//!  "lon_deg":115.040001,"lat_deg":30.2,"altitude_m":30,"speed_kmh":42.0,"course_deg":90,
+//! {"vehicle":7,"phone":"13800000001","fix_time":"2026-11-27T08:00:00Z","receive_time":"2026-11-27T08:00:01Z",
+//!  "latitude":30.2,"longitude":115.040001,"recv_time":"2026-11-27T08:00:01Z","lon_deg":115.040001,
+//!  "lat_deg":30.2,"altitude_m":30,"speed_kmh":42.0,"course_deg":90,
 //!  "acc_on":true,"alarm":0,"alarms":[],"status":3,"status_flags":["acc_on","fixed"],"mileage_km":12345.6,
 //!  "source":"live"}
 //! ```
 //!
 //! The `phone` is shown in full to administrators only; every other role gets it masked under the same name
 //! (`"139******01"`, [`Identity`]): whoever knows a terminal's phone and id can register as it.
+//!
+//! **Deprecated**: `recv_time`, `lon_deg` and `lat_deg` are the earlier names of `receive_time`,
+//! `longitude` and `latitude`, sent beside them for one release so that clients can move; new clients read
+//! the new names.
 //!
 //! The alarm and status words go as the terminal sent them (`alarm`, `status`) and decoded, the names of
 //! the bits set (`alarms`: the alarm bits' names of the model, e.g. `power_lost`; `status_flags`: e.g.
@@ -117,10 +122,14 @@ where
 impl Serialize for WirePosition {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let p = &self.0;
-        let mut o = s.serialize_struct("WirePosition", 19)?;
+        let mut o = s.serialize_struct("WirePosition", 22)?;
         o.serialize_field("vehicle", &p.vehicle)?;
         o.serialize_field("phone", &self.1.phone(p.phone))?;
         o.serialize_field("fix_time", &time_text(p.fix_time))?;
+        o.serialize_field("receive_time", &time_text(p.recv_time))?;
+        o.serialize_field("latitude", &p.lat())?;
+        o.serialize_field("longitude", &p.lon())?;
+        // Deprecated names of the same values, kept for one release (see the module documentation).
         o.serialize_field("recv_time", &time_text(p.recv_time))?;
         o.serialize_field("lon_deg", &p.lon())?;
         o.serialize_field("lat_deg", &p.lat())?;
@@ -217,7 +226,13 @@ mod tests {
         assert_eq!(j["vehicle"], 7);
         assert_eq!(j["phone"], "13800000001");
         assert_eq!(j["fix_time"], "2026-11-27T08:00:00Z");
-        assert_eq!(j["recv_time"], "2026-11-27T08:00:01.250Z");
+        assert_eq!(j["receive_time"], "2026-11-27T08:00:01.250Z");
+        assert_eq!(j["latitude"].as_f64(), Some(-30.2));
+        assert_eq!(j["longitude"].as_f64(), Some(115.040001));
+        assert_eq!(
+            j["recv_time"], j["receive_time"],
+            "the deprecated name, the same value"
+        );
         assert_eq!(j["lon_deg"].as_f64(), Some(115.040001));
         assert_eq!(j["lat_deg"].as_f64(), Some(-30.2));
         assert_eq!(j["altitude_m"], -3);

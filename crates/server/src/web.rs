@@ -214,8 +214,8 @@ fn case_view(
             .map(|e| {
                 serde_json::json!({
                     "fix_time": e.fix_time.to_rfc3339(),
-                    "lon_deg": e.lon(),
-                    "lat_deg": e.lat(),
+                    "latitude": e.lat(),
+                    "longitude": e.lon(),
                     "speed_kmh": e.speed_kmh(),
                     "acc_on": e.acc_on,
                     "alarm": e.alarm,

@@ -47,12 +47,12 @@ const parseTime = (v) => (typeof v === 'number' ? v : Date.parse(v));
 
 // ---------- positions ----------
 // Every position the API sends (live feed, vehicle detail, a terminal's answer) has one shape, the unit
-// in each field's name: vehicle, fix_time (RFC 3339), lon_deg, lat_deg, speed_kmh, course_deg, acc_on,
+// in each field's name: vehicle, fix_time (RFC 3339), latitude, longitude, speed_kmh, course_deg, acc_on,
 // alarm, status, ...
 /** The fix time of a position, UTC milliseconds. */
 const fixMs = (p) => Date.parse(p.fix_time);
 /** Where a position is drawn on the basemap. */
-const at = (p) => disp(p.lon_deg, p.lat_deg);
+const at = (p) => disp(p.longitude, p.latitude);
 
 // ---------- vehicle state ----------
 const OFFLINE_MS = 10 * 60 * 1000;
@@ -485,7 +485,7 @@ function renderCommandResult(vid, kind) {
         const q = r.position;
         content = [t('position_answered'), el('dl', { class: 'answer' },
           el('dt', {}, t('time')), el('dd', { class: 'answer-time' }, fmtTime(parseTime(q.fix_time))),
-          el('dt', {}, t('position')), el('dd', { class: 'answer-position' }, `${q.lat_deg.toFixed(5)}, ${q.lon_deg.toFixed(5)}`),
+          el('dt', {}, t('position')), el('dd', { class: 'answer-position' }, `${q.latitude.toFixed(5)}, ${q.longitude.toFixed(5)}`),
           el('dt', {}, t('speed')), el('dd', { class: 'answer-speed' }, `${q.speed_kmh.toFixed(1)} ${t('kmh')}`),
           el('dt', {}, t('course')), el('dd', {}, `${q.course_deg}°`))];
       } else if (kind === 'track') {
@@ -792,9 +792,9 @@ async function loadCases() {
 const caseMarkers = [];
 function showCaseOnMap(c) {
   for (const m of caseMarkers.splice(0)) m.remove();
-  const points = (c.evidence || []).filter((e) => Number.isFinite(e.lon_deg) && Number.isFinite(e.lat_deg));
+  const points = (c.evidence || []).filter((e) => Number.isFinite(e.longitude) && Number.isFinite(e.latitude));
   if (!map || !points.length) return;
-  const coords = points.map((e) => disp(e.lon_deg, e.lat_deg));
+  const coords = points.map((e) => disp(e.longitude, e.latitude));
   if (map.getSource('track')) {
     map.getSource('track').setData({ type: 'Feature', properties: { kmh: 0 }, geometry: { type: 'LineString', coordinates: coords } });
   }
@@ -818,7 +818,7 @@ const deg = (v) => (Number.isFinite(v) ? v.toFixed(6) : t('none'));
 function evidenceTable(c) {
   const rows = (c.evidence || []).map((e, i) => el('tr', {},
     el('td', {}, String(i + 1)), el('td', {}, fmtTime(parseTime(e.fix_time))),
-    el('td', {}, `${deg(e.lat_deg)}, ${deg(e.lon_deg)}`), el('td', {}, `${e.speed_kmh.toFixed(1)} ${t('kmh')}`),
+    el('td', {}, `${deg(e.latitude)}, ${deg(e.longitude)}`), el('td', {}, `${e.speed_kmh.toFixed(1)} ${t('kmh')}`),
     el('td', {}, t(e.acc_on ? 'on' : 'off'))));
   if (!rows.length) return null;
   return el('table', { class: 'evidence' },
