@@ -104,6 +104,18 @@ async fn replays_and_exports_are_audited(api: &TestApi) {
         Some(log.len() + 1),
         "the admin's login is the last record"
     );
+    // The newest records, oldest first: what the page shows.
+    let newest = http(api.addr, "GET", "/api/audit?last=3", Some(&admin), None)
+        .await
+        .json();
+    let seqs: Vec<i64> = newest
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r["seq"].as_i64())
+        .collect();
+    let n = log.len() as i64 + 1;
+    assert_eq!(seqs, vec![n - 2, n - 1, n], "the newest three, oldest first");
     assert_eq!(
         http(api.addr, "GET", "/api/audit", Some(&inspector), None)
             .await

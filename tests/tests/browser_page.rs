@@ -183,6 +183,7 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
     assert!(out.contains("ok opening replay stops Follow"));
     // The same page in both languages, every screen.
     let out = drive("languages", &url, &logins, &[]);
+    assert!(out.contains("ok the audit table filtered by"));
     for lang in ["zh", "en"] {
         for screen in ["live", "replay", "alerts", "terminals", "audit"] {
             assert!(out.contains(&format!("ok {lang} {screen}: ")), "{lang} {screen}");

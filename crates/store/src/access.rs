@@ -229,6 +229,14 @@ impl<'a> Access<'a> {
             .await
     }
 
+    /// The newest `limit` records, oldest first (what a reader of the log looks at first).
+    pub async fn audit_newest(&self, limit: u32) -> Result<Vec<AuditRecord>> {
+        let sql = format!("SELECT {AUDIT_COLS} FROM access_audit ORDER BY seq DESC LIMIT $1");
+        let mut rows = self.db.rows(sql, vec![limit.into()], to_audit).await?;
+        rows.reverse();
+        Ok(rows)
+    }
+
     /// Walks the whole stored chain page by page through `v` (its key, its anchors).
     pub async fn verify(&self, mut v: ChainVerifier) -> Result<Result<ChainSummary, ChainBreak>> {
         const PAGE: u32 = 10_000;
