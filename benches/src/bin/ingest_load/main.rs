@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tianshu_ingest::{DurableAtOnce, Gateway, GatewayConfig, PointSink, StoreSink};
 use tianshu_jt808::{
-    Authenticate, BasicLocation, FrameDecoder, GeneralAck, Header, Items, LocationReport, Message, Register,
-    Text, encode_message,
+    Authenticate, BasicLocation, FrameDecoder, GeneralAck, Header, Items, LocationReport, Message, Text,
+    encode_message,
 };
 use tianshu_model::{Edition, Phone, Position, StatusFlags, Timestamp, VehicleClass};
 use tianshu_store::{RegistryRecord, Store, StoreConfig};
@@ -679,15 +679,7 @@ async fn exchange<T>(
 /// Registers terminal `i` on `stream` and returns the code it was given.
 async fn register(stream: &mut TcpStream, i: u32) -> Result<Vec<u8>> {
     let id = format!("L{i:06}");
-    let reg = Register {
-        province_id: 42,
-        city_id: 200,
-        maker_id: Text(b"HSBD1"),
-        model: Text(b"BD-808T"),
-        terminal_id: Text(id.as_bytes()),
-        plate_color: 0,
-        plate: Text(b""),
-    };
+    let reg = tianshu_sim::terminal::registration(&id, 0, b"");
     exchange(
         stream,
         i,

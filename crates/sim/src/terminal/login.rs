@@ -15,6 +15,20 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::frames::retransmit_wait;
+
+/// The 0x0100 a simulated terminal registers with: a BeiDou terminal of one maker and model, in Huangshi
+/// (Hubei 42, city 200), with its terminal id and its plate (GBK) in `plate_color` (JT/T 697.7 codes).
+pub fn registration<'a>(terminal_id: &'a str, plate_color: u8, plate: &'a [u8]) -> Register<'a> {
+    Register {
+        province_id: 42,
+        city_id: 200,
+        maker_id: Text(b"HSBD1"),
+        model: Text(b"BD-808T"),
+        terminal_id: Text(terminal_id.as_bytes()),
+        plate_color,
+        plate: Text(plate),
+    }
+}
 use super::{Conn, SessionError, Terminal};
 
 impl Terminal {
@@ -122,15 +136,7 @@ impl Terminal {
         // Police cars carry white plates, other official cars blue ones (JT/T 697.7 colour codes).
         let plate_color = if v.plate.ends_with('警') { 4 } else { 1 };
         let header = self.header(id::REGISTER);
-        let reg = Register {
-            province_id: 42,
-            city_id: 200,
-            maker_id: Text(b"HSBD1"),
-            model: Text(b"BD-808T"),
-            terminal_id: Text(terminal_id.as_bytes()),
-            plate_color,
-            plate: Text(&plate),
-        };
+        let reg = registration(&terminal_id, plate_color, &plate);
         let mut out = BytesMut::with_capacity(96);
         encode_message(&header, &Message::Register(reg), &mut out)?;
         let serial = header.serial;

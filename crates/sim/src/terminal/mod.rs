@@ -43,6 +43,7 @@ use crate::plan::{DayPlan, day_plan, local_date};
 use crate::stats::FleetStats;
 use crate::world::World;
 pub use frames::{encode_batch, encode_location, retransmit_wait};
+pub use login::registration;
 
 /// What every terminal task shares: the world, the fleet's configuration, clock, ledger and counters, and
 /// the auth codes the platform issued (which outlive connections).
