@@ -2,6 +2,7 @@
 // page in a browser"):
 //   - cars on the map after login: from pressing "log in" to cars (or their clusters) rendered on the map;
 //   - the main thread's busy share while the live feed runs (Chrome's TaskDuration over 30 s);
+//   - where that busy time goes (a 15 s CPU profile: the page's scripts against the browser's native work);
 //   - replay: from pressing "load" to the track drawn, for the demo's stored history of one car.
 //
 //   cargo build -p tianshu && (cd tests/browser && npm ci) && node benches/page/bench.mjs target/debug/tianshu
@@ -100,6 +101,21 @@ async function main() {
     const wall = (Date.now() - wall0) / 1000;
     const updates = Number(await page.textContent('#live-updates')) - updates0;
     console.log(`main thread busy with the live feed running: ${((busy / wall) * 100).toFixed(1)} % over ${wall.toFixed(0)} s (${updates} position updates, ${(updates / wall).toFixed(0)}/s)`);
+
+    // Where the busy time goes: Chrome's sampling profiler over 15 s, the samples' self time split into
+    // the browser's native work ("(program)": layout, paint, software WebGL here), garbage collection, idle,
+    // and the page's scripts (its own and MapLibre's).
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 1000 });
+    await cdp.send('Profiler.start');
+    await sleep(15000);
+    const { profile } = await cdp.send('Profiler.stop');
+    const kind = new Map(profile.nodes.map((n) => [n.id, ['(program)', '(idle)', '(garbage collector)'].includes(n.callFrame.functionName) ? n.callFrame.functionName : 'scripts']));
+    const spent = {};
+    let all = 0;
+    profile.samples.forEach((id, i) => { const us = profile.timeDeltas[i] || 0; spent[kind.get(id)] = (spent[kind.get(id)] || 0) + us; all += us; });
+    const share = (k) => `${((spent[k] || 0) / 1000).toFixed(0)} ms (${(((spent[k] || 0) / all) * 100).toFixed(1)} %)`;
+    console.log(`profile over ${(all / 1e6).toFixed(1)} s: scripts ${share('scripts')}, browser native ${share('(program)')}, garbage collection ${share('(garbage collector)')}, idle ${share('(idle)')}`);
 
     // Replay: a car moving now (it has a track in the default range, the last two hours of the fleet clock).
     await page.click('#tab-replay');

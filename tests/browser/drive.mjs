@@ -303,7 +303,7 @@ async function findCars(page) {
   await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });
   const chipCounts = () => page.$$eval('#legend .chip', (cs) => Object.fromEntries(cs.map((c) => [c.dataset.state, Number(c.querySelector('.count').textContent)])));
   // The chips count at the list's next refresh (once a second) after the fleet arrived.
-  await page.waitForFunction(() => [...document.querySelectorAll('#legend .chip .count')].reduce((a, c) => a + Number(c.textContent), 0) > 0, null, { timeout: 10000 }).catch(() => {});
+  await page.waitForFunction(() => [...document.querySelectorAll('#legend .chip .count')].reduce((a, c) => a + Number(c.textContent), 0) > 0, null, { timeout: 10000 });
   const counts = await chipCounts();
   const total = await page.evaluate(() => window.tianshu.S.vehicles.size);
   const sum = Object.values(counts).reduce((a, b) => a + b, 0);

@@ -40,8 +40,6 @@ fn fix(vehicle: &Vehicle, i: i64) -> Position {
     p
 }
 
-/// Provisions terminal 0's car and an administrator, stores `points` fixes of the car, and reads them
-/// back: the car and its stored track.
 /// A track of `points` seeded in `scratch`'s store, served by `tianshu serve` with `config` (its
 /// directory named after `name`), and an administrator's session cookie.
 async fn served(
@@ -57,6 +55,8 @@ async fn served(
     (v, stored, server, cookie)
 }
 
+/// Provisions terminal 0's car and an administrator, stores `points` fixes of the car, and reads them
+/// back: the car and its stored track.
 async fn seed(url: &str, points: i64) -> (Vehicle, Vec<Position>) {
     provision(url, 1).await;
     let store = Store::open(url).await.unwrap();

@@ -17,7 +17,6 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `npm ci` for the driver when its packages are missing; the driver's output when it ran.
 /// Runs `scenario` against the API served at `addr`, logged in as the seeded users of `roles` (each
 /// named as its role), off the async runtime (the driver blocks).
 async fn drive_served(scenario: &str, addr: SocketAddr, roles: &[&str], env: &[(&str, &str)]) -> String {
@@ -42,6 +41,7 @@ async fn drive_served(scenario: &str, addr: SocketAddr, roles: &[&str], env: &[(
     .expect("the driver")
 }
 
+/// `npm ci` for the driver when its packages are missing; the driver's output when it ran.
 fn drive(scenario: &str, url: &str, logins: &serde_json::Value, env: &[(&str, &str)]) -> String {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
@@ -356,14 +356,7 @@ async fn an_alert_on_the_feed_opens_its_case_or_for_a_dispatcher_its_car() {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     });
-    let logins = serde_json::json!({
-        "supervisor": {"username": "supervisor", "password": PASSWORD},
-        "dispatcher": {"username": "dispatcher", "password": PASSWORD},
-    });
-    let url = format!("http://{addr}/");
-    let out = tokio::task::spawn_blocking(move || drive("alert-feed", &url, &logins, &[]))
-        .await
-        .expect("the driver");
+    let out = drive_served("alert-feed", addr, &["supervisor", "dispatcher"], &[]).await;
     publisher.abort();
     says(
         &out,

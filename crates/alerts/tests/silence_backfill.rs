@@ -1,6 +1,7 @@
 //! A silence disproved: a terminal that recorded through a blind area sends its newest point first and
 //! its recorded ones afterwards (0x0704). The gap the newest point showed raised a silence case; the
-//! points that fill it withdraw it, with a note saying why. A car whose gap stays empty keeps its case.
+//! points that fill it withdraw it, with a note saying why. A car whose recorded points leave a gap still
+//! longer than the threshold keeps its case.
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
 mod support;
@@ -97,9 +98,12 @@ async fn backfill_withdraws_the_silence(scratch: Scratch) {
         "{note}"
     );
 
-    // The car that sent nothing in its gap keeps its case, once everything sent has been evaluated
+    // The other car sends one recorded point from the start of its gap: judged again, what is left of the
+    // gap (09:32 to 11:45) is still a silence, and its case stays open once that point has been evaluated
     // (a batch is counted after the silences it touched were judged again).
-    let sent = (live.len() + recorded_in_the_gap(blind).len()) as u64;
+    let late = moving(silent, local("2026-11-23 09:32:00"), 2 * 3_600_000);
+    store.append_points(&[late]).await.unwrap();
+    let sent = (live.len() + recorded_in_the_gap(blind).len() + 1) as u64;
     wait_for("every point evaluated", || async {
         (handle.progress().evaluated_points >= sent).then_some(())
     })

@@ -52,12 +52,7 @@ struct Header {
 pub fn config_fingerprint(config: &RulesConfig) -> String {
     // FNV-1a over the canonical JSON: stable across builds and platforms, unlike `std`'s hasher.
     let text = serde_json::to_string(config).unwrap_or_default();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", tianshu_model::fnv1a64(text.as_bytes()))
 }
 
 impl VehicleRules {

@@ -203,8 +203,11 @@ fn case_view(
         detail.insert("title_zh".into(), rule.title_zh().into());
         detail.insert("title_en".into(), rule.title_en().into());
     }
-    // The episode's subject and evidence as a person reads them: degrees, km/h, RFC 3339 times.
-    if let Ok(ep) = serde_json::from_value::<tianshu_rules::Episode>(case.episode.clone()) {
+    // One case's page (with its history, not a list's row): the episode's subject and evidence as a
+    // person reads them, degrees, km/h, RFC 3339 times.
+    let episode =
+        events.and_then(|_| <tianshu_rules::Episode as serde::Deserialize>::deserialize(&case.episode).ok());
+    if let Some(ep) = episode {
         if let Some(subject) = ep.subject {
             detail.insert("subject".into(), subject.into());
         }

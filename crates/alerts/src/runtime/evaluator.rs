@@ -152,9 +152,11 @@ impl Evaluator {
             fed += fresh.len();
             if let Some(spans) = self.silences.get(&vehicle) {
                 for p in &fresh {
+                    // A silence still open is ended by the next point, not disproved: only a point
+                    // inside a silence that has ended (received after its end) can show it was not one.
                     for &(start, end) in spans {
-                        if p.fix_time > start && end.is_none_or(|e| p.fix_time < e) {
-                            let span = (start, end.unwrap_or(p.fix_time));
+                        if let Some(end) = end.filter(|e| p.fix_time > start && p.fix_time < *e) {
+                            let span = (start, end);
                             let due = self.silence_recheck.entry(vehicle).or_insert(span);
                             *due = (due.0.min(span.0), due.1.max(span.1));
                         }
