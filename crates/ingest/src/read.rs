@@ -2,11 +2,12 @@
 //!
 //! An idle terminal is the common case (tens of thousands of them, each sending a heartbeat a minute), so
 //! an idle connection holds no buffer: it waits for the socket to become readable, a buffer is allocated
-//! when bytes arrive and released as soon as every byte in it has been decoded. A frame split across reads
+//! when bytes arrive and released when every byte in it has been decoded and the socket has nothing more
+//! to read (so a busy connection keeps reusing it). A frame split across reads
 //! keeps its buffer until it is whole.
 
 use std::future::Future;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
@@ -53,19 +54,24 @@ impl FrameReader {
         loop {
             if !self.buf.is_empty() {
                 match self.codec.decode(&mut self.buf) {
-                    Ok(Some(item)) => {
-                        self.release_if_drained();
-                        return Poll::Ready(Some(Ok(item)));
-                    }
-                    Ok(None) => self.release_if_drained(),
+                    Ok(Some(item)) => return Poll::Ready(Some(Ok(item))),
+                    Ok(None) => {}
                     Err(e) => return Poll::Ready(Some(Err(e))),
                 }
             }
             if self.eof {
+                self.release_if_drained();
                 return Poll::Ready(None);
             }
-            if let Err(e) = ready!(self.socket.poll_read_ready(cx)) {
-                return Poll::Ready(Some(Err(e)));
+            // The buffer goes only when the connection is about to wait: a busy terminal's next frame
+            // reuses it, an idle one holds none.
+            match self.socket.poll_read_ready(cx) {
+                Poll::Pending => {
+                    self.release_if_drained();
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Ok(())) => {}
             }
             if self.buf.capacity() - self.buf.len() < self.chunk / 2 {
                 self.buf.reserve(self.chunk);
@@ -76,7 +82,6 @@ impl FrameReader {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Some(Err(e))),
             }
-            self.release_if_drained();
         }
     }
 
@@ -153,7 +158,8 @@ mod tests {
         assert_eq!(reader.buffered_capacity(), 0, "waiting allocates nothing");
         client.write_all(&heartbeat()).await.unwrap();
         assert!(matches!(next(&mut reader).await, Some(Inbound::Frame(_))));
-        assert_eq!(reader.buffered_capacity(), 0, "released once drained");
+        assert!(reader.next().now_or_never().is_none(), "nothing more to read");
+        assert_eq!(reader.buffered_capacity(), 0, "released once drained and waiting");
     }
 
     #[tokio::test]
@@ -175,6 +181,7 @@ mod tests {
             panic!("the whole frame")
         };
         assert_eq!((f.header.msg_id, f.header.serial), (0x0002, 10));
+        assert!(reader.next().now_or_never().is_none(), "nothing more to read");
         assert_eq!(reader.buffered_capacity(), 0);
     }
 
@@ -206,6 +213,7 @@ mod tests {
         // What follows the oversized run (the rest of it skipped as noise) still reads.
         client.write_all(&heartbeat()).await.unwrap();
         assert!(matches!(next(&mut reader).await, Some(Inbound::Frame(_))));
+        assert!(reader.next().now_or_never().is_none(), "nothing more to read");
         assert_eq!(reader.buffered_capacity(), 0);
     }
 }
