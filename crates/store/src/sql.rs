@@ -158,6 +158,9 @@ pub trait Tx: Send {
     /// Runs a statement and returns how many rows it changed.
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
 
+    /// Runs several statements separated by `;`, without parameters (a migration).
+    async fn batch(&mut self, sql: &str) -> Result<()>;
+
     /// What ends a `SELECT` that locks the rows it reads until the transaction ends: ` FOR UPDATE`
     /// on PostgreSQL; nothing in the embedded store, whose one writer holds the whole database.
     fn row_lock(&self) -> &'static str;

@@ -32,11 +32,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::migrate::{self, Migration};
+use crate::migrate;
 use crate::{Error, Result};
 
 /// Settings of the embedded backend.
@@ -141,7 +142,12 @@ impl EmbeddedBackend {
                         open_path.display()
                     )));
                 }
-                apply_migrations(&mut conn, migrate::SQLITE)?;
+                let create = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, \
+                              name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+                let run = |w| std::future::ready(sql::write_tx(&mut conn, w));
+                // Every step completes at once (each transaction is driven to its end by `write_tx`).
+                let migrated = migrate::apply_all(create, migrate::SQLITE, run).now_or_never();
+                migrated.unwrap_or_else(|| Err(Error::Unavailable("migrations did not complete".into())))?;
                 // The writer keeps the pages it dirties in memory; checkpoints copy the WAL back in
                 // larger steps than the default 1000 pages, and the WAL file is trimmed afterwards. Temporary
                 // data (the sort of a move into `points`) stays in memory.
@@ -413,59 +419,8 @@ fn unavailable(path: &Path, e: rusqlite::Error) -> Error {
 }
 
 /// Any SQLite error on an open database.
-pub(crate) fn db_error(e: rusqlite::Error) -> Error {
-    Error::Unavailable(format!("sqlite: {e}"))
-}
-
-/// Applies every migration not yet recorded in `schema_migrations`, each in its own transaction.
-fn apply_migrations(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    INTEGER PRIMARY KEY,
-             name       TEXT    NOT NULL,
-             applied_at INTEGER NOT NULL
-         )",
-    )
-    .map_err(|e| Error::Migration {
-        version: 0,
-        reason: e.to_string(),
-    })?;
-    for m in migrations {
-        let failed = |e: rusqlite::Error| Error::Migration {
-            version: m.version,
-            reason: e.to_string(),
-        };
-        // IMMEDIATE takes the write lock first, so two processes opening at once apply each once.
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(failed)?;
-        let done: bool = tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
-                [m.version],
-                |r| r.get(0),
-            )
-            .map_err(failed)?;
-        if done {
-            continue;
-        }
-        tx.execute_batch(m.sql).map_err(failed)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![m.version, m.name, chrono::Utc::now().timestamp_millis()],
-        )
-        .map_err(failed)?;
-        tx.commit().map_err(failed)?;
-        tracing::info!(version = m.version, name = m.name, "embedded store migrated");
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Unavailable(format!("sqlite: {e}"))
     }
-    Ok(())
-}
-
-/// The applied migration versions.
-pub(crate) fn applied_versions(conn: &Connection) -> Result<Vec<u32>> {
-    let mut st = conn
-        .prepare("SELECT version FROM schema_migrations ORDER BY version")
-        .map_err(db_error)?;
-    let rows = st.query_map([], |r| r.get::<_, u32>(0)).map_err(db_error)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(db_error)
 }
