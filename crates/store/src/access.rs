@@ -84,10 +84,7 @@ async fn create_user(tx: &mut dyn Tx, user: NewUser) -> Result<User> {
         .await?
     {
         Some(r) => to_user(&r),
-        None => Err(Error::Invalid {
-            line: None,
-            reason: format!("user {:?} already exists", user.username),
-        }),
+        None => Err(Error::invalid(format!("user {:?} already exists", user.username))),
     }
 }
 

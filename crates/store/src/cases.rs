@@ -92,10 +92,7 @@ async fn record_case(
     deliveries: &[NewDelivery],
     now: Timestamp,
 ) -> Result<(i64, bool)> {
-    let episode = serde_json::to_string(&case.episode).map_err(|e| Error::Invalid {
-        line: None,
-        reason: format!("JSON: {e}"),
-    })?;
+    let episode = serde_json::to_string(&case.episode).map_err(|e| Error::invalid(format!("JSON: {e}")))?;
     let lock = tx.row_lock();
     let existing = tx
         .opt(

@@ -138,6 +138,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::Invalid`] without a line.
+    pub fn invalid(reason: impl Into<String>) -> Error {
+        Error::Invalid {
+            line: None,
+            reason: reason.into(),
+        }
+    }
+
     /// Whether retrying the same call may succeed (the database was unreachable, the writer was shutting
     /// down, a commit failed part way); `false` when the input or the stored data is at fault and a retry
     /// fails again.
@@ -453,13 +461,10 @@ pub fn accepts_fix_time(t: Timestamp) -> bool {
 fn check_fix_times(points: &[Position]) -> Result<()> {
     match points.iter().position(|p| !accepts_fix_time(p.fix_time)) {
         None => Ok(()),
-        Some(i) => Err(Error::Invalid {
-            line: None,
-            reason: format!(
-                "point {i} has fix time {} ms, outside 1970..3000",
-                points[i].fix_time.0
-            ),
-        }),
+        Some(i) => Err(Error::invalid(format!(
+            "point {i} has fix time {} ms, outside 1970..3000",
+            points[i].fix_time.0
+        ))),
     }
 }
 

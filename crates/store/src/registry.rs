@@ -240,10 +240,7 @@ async fn ensure_unit(
         };
         parent = Some(id);
     }
-    parent.ok_or_else(|| Error::Invalid {
-        line: None,
-        reason: "empty unit path".into(),
-    })
+    parent.ok_or_else(|| Error::invalid("empty unit path"))
 }
 
 /// Provisions `records` inside `tx` (checked already).

@@ -34,21 +34,17 @@ use crate::{BackendKind, Error, Result, Store};
 
 /// Checks a unit's own name; returns it trimmed.
 fn checked_unit_name(name: &str) -> Result<String> {
-    check_unit_name(name).map(str::to_string).map_err(invalid)
+    check_unit_name(name).map(str::to_string).map_err(Error::invalid)
 }
 
 /// Checks a plate; returns it trimmed.
 fn checked_plate(plate: &str) -> Result<String> {
-    check_plate(plate).map(str::to_string).map_err(invalid)
+    check_plate(plate).map(str::to_string).map_err(Error::invalid)
 }
 
 /// Checks a terminal id; returns it trimmed.
 fn checked_terminal_id(id: &str) -> Result<String> {
-    check_terminal_id(id).map(str::to_string).map_err(invalid)
-}
-
-fn invalid(reason: String) -> Error {
-    Error::Invalid { line: None, reason }
+    check_terminal_id(id).map(str::to_string).map_err(Error::invalid)
 }
 
 /// The current time, for the reference stamp.
@@ -79,7 +75,7 @@ async fn unit_row(tx: &mut dyn Tx, id: UnitId) -> Result<Option<(String, Option<
 async fn named_unit_path(tx: &mut dyn Tx, field: &str, id: UnitId) -> Result<String> {
     match unit_row(tx, id).await? {
         Some((_, _, path)) => Ok(path),
-        None => Err(invalid(format!("{field}: there is no unit {id}"))),
+        None => Err(Error::invalid(format!("{field}: there is no unit {id}"))),
     }
 }
 
@@ -120,7 +116,7 @@ async fn conflict_if_plate_taken(tx: &mut dyn Tx, plate: &str, except: Option<Ve
 async fn check_binding(tx: &mut dyn Tx, vehicle: Option<VehicleId>) -> Result<()> {
     match vehicle {
         Some(v) if count(tx, "SELECT COUNT(*) FROM vehicles WHERE id = $1", v.0).await? == 0 => {
-            Err(invalid(format!("vehicle: there is no vehicle {v}")))
+            Err(Error::invalid(format!("vehicle: there is no vehicle {v}")))
         }
         _ => Ok(()),
     }
@@ -199,7 +195,7 @@ async fn update_unit(tx: &mut dyn Tx, id: UnitId, change: UnitChange) -> Result<
         Some(p) => {
             let pp = named_unit_path(tx, "parent", p).await?;
             if p == id || below(&pp, &old_path).is_some() {
-                return Err(invalid(format!(
+                return Err(Error::invalid(format!(
                     "parent: unit {p} is unit {id} or below it; a unit cannot move below itself"
                 )));
             }
@@ -362,7 +358,7 @@ async fn update_terminal(tx: &mut dyn Tx, phone: Phone, change: TerminalChange) 
     check_binding(tx, vehicle).await?;
     let reset = change.reset_auth_code || vehicle != before.vehicle;
     let clock_offset = change.clock_offset_secs.unwrap_or(before.clock_offset_secs);
-    check_clock_offset(clock_offset).map_err(invalid)?;
+    check_clock_offset(clock_offset).map_err(Error::invalid)?;
     tx.execute(
         "UPDATE terminals SET terminal_id = $2, vehicle = $3, \
          auth_code_hash = CASE WHEN $4 THEN NULL ELSE auth_code_hash END, clock_offset_secs = $5, \

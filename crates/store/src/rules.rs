@@ -16,14 +16,11 @@ pub use tianshu_model::case::{
 
 /// The error for a transition from a state it does not apply to.
 pub(crate) fn wrong_state(id: i64, state: &str, t: &Transition) -> Error {
-    Error::Invalid {
-        line: None,
-        reason: format!(
-            "case {id} is {state}; {} needs it to be {}",
-            t.action,
-            t.from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
-        ),
-    }
+    Error::invalid(format!(
+        "case {id} is {state}; {} needs it to be {}",
+        t.action,
+        t.from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
+    ))
 }
 
 /// Reads a stored JSON document.

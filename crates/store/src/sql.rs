@@ -38,50 +38,28 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
+/// `Value::from` for each type an area passes: `type => |v| value`.
+macro_rules! value_from {
+    ($($t:ty => $f:expr;)*) => {
+        $(impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                let f: fn($t) -> Value = $f;
+                f(v)
+            }
+        })*
+    };
 }
-impl From<i32> for Value {
-    fn from(v: i32) -> Self {
-        Value::Int(i64::from(v))
-    }
-}
-impl From<u32> for Value {
-    fn from(v: u32) -> Self {
-        Value::Int(i64::from(v))
-    }
-}
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Value::Real(v)
-    }
-}
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::Text(v)
-    }
-}
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Text(v.to_string())
-    }
-}
-impl From<&String> for Value {
-    fn from(v: &String) -> Self {
-        Value::Text(v.clone())
-    }
-}
-impl From<tianshu_model::Timestamp> for Value {
-    fn from(v: tianshu_model::Timestamp) -> Self {
-        Value::Int(v.0)
-    }
+
+value_from! {
+    i64 => Value::Int;
+    i32 => |v| Value::Int(v.into());
+    u32 => |v| Value::Int(v.into());
+    f64 => Value::Real;
+    bool => Value::Bool;
+    String => Value::Text;
+    &str => |v| Value::Text(v.to_string());
+    &String => |v| Value::Text(v.clone());
+    tianshu_model::Timestamp => |v| Value::Int(v.0);
 }
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {

@@ -27,6 +27,7 @@ mod points;
 mod sql;
 mod wal;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -110,7 +111,7 @@ pub struct EmbeddedBackend {
     pub(super) recent_points: Arc<AtomicU64>,
     /// The newest fix time stored per vehicle (as in `latest_positions`), kept by the writer thread
     /// so that a live point skips the duplicate probe into `points`. Only the writer thread locks it.
-    pub(super) stored_up_to: Arc<Mutex<std::collections::HashMap<i64, i64>>>,
+    pub(super) stored_up_to: Arc<Mutex<HashMap<i64, i64>>>,
 }
 
 impl EmbeddedBackend {
@@ -119,12 +120,7 @@ impl EmbeddedBackend {
         let path = path.to_path_buf();
         let cfg = config.clone();
         let open_path = path.clone();
-        type Opened = (
-            Connection,
-            u64,
-            std::collections::HashMap<i64, i64>,
-            Option<wal::Checkpointer>,
-        );
+        type Opened = (Connection, u64, HashMap<i64, i64>, Option<wal::Checkpointer>);
         let (conn, recent, stored_up_to, checkpointer) =
             tokio::task::spawn_blocking(move || -> Result<Opened> {
                 if let Some(dir) = open_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -148,39 +144,10 @@ impl EmbeddedBackend {
                 // Every step completes at once (each transaction is driven to its end by `write_tx`).
                 let migrated = migrate::apply_all(create, migrate::SQLITE, run).now_or_never();
                 migrated.unwrap_or_else(|| Err(Error::Unavailable("migrations did not complete".into())))?;
-                // The writer keeps the pages it dirties in memory; checkpoints copy the WAL back in
-                // larger steps than the default 1000 pages, and the WAL file is trimmed afterwards. Temporary
-                // data (the sort of a move into `points`) stays in memory.
-                conn.execute_batch(&format!(
-                    "PRAGMA cache_size=-{}; PRAGMA temp_store=MEMORY;",
-                    cfg.writer_cache_kib
-                ))
-                .map_err(|e| unavailable(&open_path, e))?;
-                wal::bound(&conn, &cfg).map_err(|e| unavailable(&open_path, e))?;
-                // What the migrations wrote, or a killed process left, is folded back now; without waiting,
-                // so that another process using the database is not held up (a later checkpoint does it).
-                conn.busy_timeout(Duration::ZERO)
-                    .and_then(|()| wal::truncate(&conn))
-                    .and_then(|_| conn.busy_timeout(Duration::from_millis(cfg.busy_timeout_ms)))
-                    .map_err(|e| unavailable(&open_path, e))?;
-                let recent: i64 = conn
-                    .query_row("SELECT count(*) FROM points_recent", [], |r| r.get(0))
-                    .map_err(|e| unavailable(&open_path, e))?;
-                let mut stored_up_to = std::collections::HashMap::new();
-                {
-                    let mut st = conn
-                        .prepare("SELECT vehicle, fix_time FROM latest_positions")
-                        .map_err(|e| unavailable(&open_path, e))?;
-                    let rows = st
-                        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-                        .map_err(|e| unavailable(&open_path, e))?;
-                    for row in rows {
-                        let (vehicle, fix_time) = row.map_err(|e| unavailable(&open_path, e))?;
-                        stored_up_to.insert(vehicle, fix_time);
-                    }
-                }
+                let (recent, stored_up_to) =
+                    writer_settings(&conn, &cfg).map_err(|e| unavailable(&open_path, e))?;
                 let checkpointer = wal::Checkpointer::start(&open_path, &cfg)?;
-                Ok((conn, recent.max(0) as u64, stored_up_to, checkpointer))
+                Ok((conn, recent, stored_up_to, checkpointer))
             })
             .await
             .map_err(|e| Error::Unavailable(format!("open task failed: {e}")))??;
@@ -315,6 +282,28 @@ impl EmbeddedBackend {
             None => open_connection(&self.path, &self.config),
         }
     }
+}
+
+/// Sets up the writer connection once migrated; returns the points in `points_recent` and the newest fix
+/// time stored per vehicle.
+fn writer_settings(conn: &Connection, cfg: &EmbeddedConfig) -> rusqlite::Result<(u64, HashMap<i64, i64>)> {
+    // The writer keeps the pages it dirties in memory; checkpoints copy the WAL back in larger steps than
+    // the default 1000 pages, and the WAL file is trimmed afterwards. Temporary data (the sort of a move
+    // into `points`) stays in memory.
+    let cache = cfg.writer_cache_kib;
+    conn.execute_batch(&format!("PRAGMA cache_size=-{cache}; PRAGMA temp_store=MEMORY;"))?;
+    wal::bound(conn, cfg)?;
+    // What the migrations wrote, or a killed process left, is folded back now; without waiting, so that
+    // another process using the database is not held up (a later checkpoint does it).
+    conn.busy_timeout(Duration::ZERO)?;
+    wal::truncate(conn)?;
+    conn.busy_timeout(Duration::from_millis(cfg.busy_timeout_ms))?;
+    let recent: i64 = conn.query_row("SELECT count(*) FROM points_recent", [], |r| r.get(0))?;
+    let mut st = conn.prepare("SELECT vehicle, fix_time FROM latest_positions")?;
+    let stored_up_to = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((recent.max(0) as u64, stored_up_to))
 }
 
 /// When and how to move `points_recent` into `points`.

@@ -323,10 +323,7 @@ async fn create_partition(client: &tokio_postgres::Client, month: i32) -> Result
     let (year, month0) = (month.div_euclid(12), month.rem_euclid(12));
     let (next_year, next_month0) = ((month + 1).div_euclid(12), (month + 1).rem_euclid(12));
     if !(1..=9998).contains(&year) {
-        return Err(Error::Invalid {
-            line: None,
-            reason: format!("fix time in year {year} is out of range"),
-        });
+        return Err(Error::invalid(format!("fix time in year {year} is out of range")));
     }
     let name = format!("points_y{year:04}m{m:02}", m = month0 + 1);
     let exists = client

@@ -29,8 +29,8 @@ use crate::sql::{Row, work};
 use crate::{Error, Result, Store};
 use write::{
     FENCE_COLS, ORDER_COLS, change_order_state, create_order, delete_fence, delete_timetable,
-    import_timetables, invalid, put_calendar, put_fences, put_orders, put_timetables, put_unit_settings,
-    settings, to_fence, to_order, write_fence,
+    import_timetables, put_calendar, put_fences, put_orders, put_timetables, put_unit_settings, settings,
+    to_fence, to_order, write_fence,
 };
 
 mod types;
@@ -59,7 +59,7 @@ impl ReferenceData<'_> {
     /// Imports a GeoJSON FeatureCollection of geofences, replacing those with the same kind and name;
     /// returns (created, replaced).
     pub async fn import_geofences(&self, text: &str, now: Timestamp) -> Result<(u64, u64)> {
-        let fences = tianshu_rules::fences::parse_geojson(text).map_err(|e| invalid(e.to_string()))?;
+        let fences = tianshu_rules::fences::parse_geojson(text).map_err(|e| Error::invalid(e.to_string()))?;
         let change = work(move |tx| Box::pin(async move { put_fences(tx, &fences, now).await }));
         self.db.write(change).await
     }
@@ -89,7 +89,7 @@ impl ReferenceData<'_> {
     /// must be registered; every bad line is named.
     pub async fn import_orders(&self, text: &str, now: Timestamp) -> Result<OrderImportSummary> {
         let orders = tianshu_rules::orders::parse_jsonl(text).map_err(|errs| {
-            invalid(
+            Error::invalid(
                 errs.iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
@@ -173,7 +173,7 @@ impl ReferenceData<'_> {
         body: &UnitTimetableBody,
         now: Timestamp,
     ) -> Change<'_, TimetableWrite> {
-        let checked = body.validate().map_err(invalid);
+        let checked = body.validate().map_err(Error::invalid);
         let rows = vec![(unit, body.clone())];
         let change = work(move |tx| {
             Box::pin(async move {

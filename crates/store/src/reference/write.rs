@@ -26,28 +26,21 @@ pub(super) const ORDER_COLS: &str = "id, plate, kind, state, start_ms, end_ms, b
 /// The columns [`to_fence`] reads.
 pub(super) const FENCE_COLS: &str = "id, kind, name, body, updated_ms";
 
-pub(super) fn invalid(reason: impl Into<String>) -> Error {
-    Error::Invalid {
-        line: None,
-        reason: reason.into(),
-    }
-}
-
 /// Refuses an input with every problem found in it, one per line.
 pub(super) fn refuse_if_any(errors: Vec<String>) -> Result<()> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(invalid(errors.join("\n")))
+        Err(Error::invalid(errors.join("\n")))
     }
 }
 
 pub(super) fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| invalid(format!("JSON: {e}")))
+    serde_json::to_value(v).map_err(|e| Error::invalid(format!("JSON: {e}")))
 }
 
 pub(super) fn json_text(v: &serde_json::Value) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| invalid(format!("JSON: {e}")))
+    serde_json::to_string(v).map_err(|e| Error::invalid(format!("JSON: {e}")))
 }
 
 /// A stable key for [`Tx::lock`] from a name (FNV-1a): the same in every process and on every run.
@@ -115,7 +108,7 @@ pub(super) async fn plates(tx: &mut dyn Tx) -> Result<HashSet<String>> {
 }
 
 pub(super) async fn put_calendar(tx: &mut dyn Tx, text: &str, now: Timestamp) -> Result<CalendarWrite> {
-    let calendar = YearCalendar::parse_toml(text).map_err(|e| invalid(e.to_string()))?;
+    let calendar = YearCalendar::parse_toml(text).map_err(|e| Error::invalid(e.to_string()))?;
     let year = calendar.year;
     tx.lock(lock_key(&format!("rules_calendars/{year}"))).await?;
     let replaced = tx
@@ -185,7 +178,9 @@ pub(super) async fn write_fence(
     if let Some(path) = &f.unit
         && !unit_paths(&units(tx).await?).values().any(|p| p == path)
     {
-        return Err(invalid(format!("properties.unit: there is no unit {path:?}")));
+        return Err(Error::invalid(format!(
+            "properties.unit: there is no unit {path:?}"
+        )));
     }
     let fence = fence_row(f, now)?;
     lock_fence_name(tx, &fence).await?;
@@ -341,10 +336,10 @@ pub(super) async fn create_order(
     by: String,
     now: Timestamp,
 ) -> Result<StoredOrder> {
-    o.validate().map_err(invalid)?;
+    o.validate().map_err(Error::invalid)?;
     let stamp = Timestamp(next_stamp(tx, now).await?);
     if !plates(tx).await?.contains(o.plate.trim()) {
-        return Err(invalid(format!(
+        return Err(Error::invalid(format!(
             "plate: {:?} is not in the registry",
             o.plate.trim()
         )));
@@ -435,7 +430,7 @@ pub(super) async fn put_timetables(
 /// Imports a `[[unit_timetables]]` file: every unit must be registered.
 pub(super) async fn import_timetables(tx: &mut dyn Tx, text: &str, now: Timestamp) -> Result<(u64, u64)> {
     let entries = tianshu_rules::timetable::parse_unit_timetables_toml(text)
-        .map_err(|errors| invalid(errors.join("\n")))?;
+        .map_err(|errors| Error::invalid(errors.join("\n")))?;
     let paths = unit_paths(&units(tx).await?);
     let mut errors = Vec::new();
     let mut rows = Vec::with_capacity(entries.len());
