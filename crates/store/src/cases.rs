@@ -11,7 +11,7 @@ use tianshu_model::{Timestamp, UnitId, VehicleId};
 use crate::db::{Change, Db};
 use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
-    NewDelivery, Transition, TransitionedCase, parse_json, parse_state, wrong_state,
+    NewDelivery, Transition, TransitionedCase, parse_json, parse_state,
 };
 use crate::sql::{Row, Tx, Value, params, work};
 use crate::{Error, Result, Store};
@@ -171,7 +171,7 @@ async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Res
         .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))?
         .text(0)?;
     let Some(before) = t.from.iter().copied().find(|s| s.as_str() == state) else {
-        return Err(wrong_state(t.case_id, &state, t));
+        return Err(Error::invalid(t.refusal(t.case_id, &state)));
     };
     tx.execute(
         "UPDATE alert_cases SET state = $2, escalate_ms = $3, updated_ms = $4 WHERE id = $1",

@@ -64,6 +64,7 @@ pub use follow::{Cursor, Followed};
 pub use migrate::Migration;
 pub use registry::{DriverEvent, ImportSummary, RegistryRecord};
 pub use registry_file::{parse_registry_csv, parse_registry_json};
+pub use tianshu_model::record::{FIX_TIME_RANGE_MS, accepts_fix_time};
 pub use tianshu_model::{Reregistered, Reregistration};
 pub use writer::{Subscription, WriterConfig};
 
@@ -447,15 +448,6 @@ impl std::ops::Deref for Store {
     fn deref(&self) -> &Self::Target {
         &*self.backend
     }
-}
-
-/// The fix times a store accepts: from 1970-01-01 up to (not including) 3000-01-01 UTC.
-pub const FIX_TIME_RANGE_MS: std::ops::Range<i64> = 0..32_503_680_000_000;
-
-/// Whether the store takes a point with fix time `t` (inside [`FIX_TIME_RANGE_MS`]). Ingest checks each point
-/// with this before it appends, so one point out of range is refused alone instead of failing its batch.
-pub fn accepts_fix_time(t: Timestamp) -> bool {
-    FIX_TIME_RANGE_MS.contains(&t.0)
 }
 
 fn check_fix_times(points: &[Position]) -> Result<()> {

@@ -20,7 +20,7 @@
 
 use tianshu_model::clock::check_clock_offset;
 pub use tianshu_model::registry_file::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
-use tianshu_model::registry_file::{below, child_path};
+use tianshu_model::registry_file::{below, child_path, move_unit_path};
 use tianshu_model::{
     PendingRegistration, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId,
 };
@@ -166,14 +166,9 @@ async fn move_subtree(tx: &mut dyn Tx, old: &str, new: &str) -> Result<()> {
         let id = r.int(0)?;
         let mut body: serde_json::Value =
             serde_json::from_str(&r.text(1)?).map_err(|e| Error::Corrupt(format!("geofence {id}: {e}")))?;
-        let Some(rest) = body
-            .get("unit")
-            .and_then(|u| u.as_str())
-            .and_then(|u| below(u, old))
-        else {
+        if !move_unit_path(&mut body, old, new) {
             continue;
-        };
-        body["unit"] = format!("{new}{rest}").into();
+        }
         tx.execute(
             "UPDATE rules_geofences SET body = $2, updated_ms = $3 WHERE id = $1",
             params![id, body.to_string(), now()],

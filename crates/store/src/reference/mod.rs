@@ -33,13 +33,14 @@ use write::{
     to_fence, to_order, write_fence,
 };
 
-mod types;
 mod write;
 
-pub use types::{
-    CalendarWrite, FenceWrite, OrderChange, OrderImportSummary, StoredCalendar, StoredFence, StoredOrder,
-    StoredUnitTimetable, TimetableWrite,
+pub use tianshu_model::reference::{
+    FenceWrite, OrderImportSummary, StoredCalendar, StoredFence, StoredOrder, StoredUnitTimetable,
+    TimetableWrite,
 };
+pub use tianshu_rules::calendar::CalendarWrite;
+pub use tianshu_rules::workflow::OrderChange;
 
 /// The rules' reference data of a store; reached through [`Store::rules`].
 #[derive(Clone, Copy)]
@@ -88,7 +89,7 @@ impl ReferenceData<'_> {
     /// Imports a JSON Lines file of orders and filings, updating those with a known id. Every plate
     /// must be registered; every bad line is named.
     pub async fn import_orders(&self, text: &str, now: Timestamp) -> Result<OrderImportSummary> {
-        let orders = tianshu_rules::orders::parse_jsonl(text).map_err(|errs| {
+        let orders = tianshu_rules::orders::parse_jsonl_lines(text).map_err(|errs| {
             Error::invalid(
                 errs.iter()
                     .map(ToString::to_string)
@@ -96,12 +97,6 @@ impl ReferenceData<'_> {
                     .join("\n"),
             )
         })?;
-        let lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, _)| i + 1);
-        let orders: Vec<(usize, Order)> = lines.zip(orders).collect();
         let change = work(move |tx| Box::pin(async move { put_orders(tx, &orders, now).await }));
         self.db.write(change).await
     }
