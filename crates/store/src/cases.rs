@@ -13,7 +13,7 @@ use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
     NewDelivery, Transition, TransitionedCase, parse_json, parse_state,
 };
-use crate::sql::{Row, Tx, Value, params, work};
+use crate::sql::{Row, Tx, Value, params, placeholders, work};
 use crate::{Error, Result, Store};
 
 const CASE_COLS: &str = "id, vehicle_id, unit_id, rule, start_ms, end_ms, severity, late, state, reasoning, \
@@ -188,18 +188,6 @@ async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Res
         .await?
         .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))?;
     Ok(TransitionedCase { before, case })
-}
-
-/// Appends `values` to `args` and returns their placeholders, `$n, $m...`.
-fn placeholders(values: Vec<Value>, args: &mut Vec<Value>) -> String {
-    let marks: Vec<String> = values
-        .into_iter()
-        .map(|v| {
-            args.push(v);
-            format!("${}", args.len())
-        })
-        .collect();
-    marks.join(", ")
 }
 
 /// `WHERE ...` of a case filter, with its parameters (`None`: the filter matches nothing).

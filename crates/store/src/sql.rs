@@ -166,6 +166,18 @@ where
     Box::new(f)
 }
 
+/// Appends `values` to `args` and returns their placeholders, `$n, $m...`.
+pub(crate) fn placeholders(values: Vec<Value>, args: &mut Vec<Value>) -> String {
+    let marks: Vec<String> = values
+        .into_iter()
+        .map(|v| {
+            args.push(v);
+            format!("${}", args.len())
+        })
+        .collect();
+    marks.join(", ")
+}
+
 /// Rewrites `$1`-style placeholders as SQLite's `?1` (outside quoted strings).
 pub(crate) fn sqlite_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
