@@ -13,7 +13,7 @@ use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
     NewDelivery, Transition, TransitionedCase, parse_json, parse_state,
 };
-use crate::sql::{Row, Tx, Value, params, placeholders, work};
+use crate::sql::{Row, Tx, Value, params, placeholders, tx};
 use crate::{Error, Result, Store};
 
 const CASE_COLS: &str = "id, vehicle_id, unit_id, rule, start_ms, end_ms, severity, late, state, reasoning, \
@@ -247,9 +247,7 @@ impl Cases<'_> {
     ) -> Result<(i64, bool)> {
         let (case, deliveries) = (case.clone(), deliveries.to_vec());
         self.db
-            .write(work(move |tx| {
-                Box::pin(async move { record_case(tx, &case, &deliveries, now).await })
-            }))
+            .write(tx!(|tx| record_case(tx, &case, &deliveries, now)))
             .await
     }
 
@@ -289,10 +287,7 @@ impl Cases<'_> {
     /// that an audit record of the step ([`Change::audited`]) commits with it.
     pub fn transition(&self, t: &Transition, now: Timestamp) -> Change<'_, TransitionedCase> {
         let t = t.clone();
-        Change::new(
-            self.db,
-            work(move |tx| Box::pin(async move { transition_case(tx, &t, now).await })),
-        )
+        Change::new(self.db, tx!(|tx| transition_case(tx, &t, now)))
     }
 
     /// Cases in one of `of` whose escalation time has come, oldest first.

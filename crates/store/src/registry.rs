@@ -28,7 +28,7 @@ pub use tianshu_model::registry_file::{DriverEvent, ImportSummary, RegistryRecor
 
 use crate::registry_file::{unit_path_segments, validate_records};
 use crate::rules::parse_json;
-use crate::sql::{Row, Tx, Value, params, placeholders, work};
+use crate::sql::{Row, Tx, Value, params, placeholders, tx};
 use crate::{Error, Result, Store, parse_stored_phone};
 
 /// The advisory-lock key that serialises registry writes other than a terminal's own registration
@@ -267,11 +267,7 @@ impl Store {
     pub async fn import_registry(&self, records: &[RegistryRecord]) -> Result<ImportSummary> {
         validate_records(records)?;
         let records = records.to_vec();
-        self.db()
-            .write(work(move |tx| {
-                Box::pin(async move { import(tx, &records).await })
-            }))
-            .await
+        self.db().write(tx!(|tx| import(tx, &records))).await
     }
 
     /// All units.
@@ -341,9 +337,7 @@ impl Store {
     /// of re-registrations moves on. An unknown phone is [`Error::NotFound`].
     pub async fn reregister(&self, phone: Phone, r: &Reregistration, now: Timestamp) -> Result<Reregistered> {
         let r = r.clone();
-        self.db()
-            .write(work(move |tx| Box::pin(reregister(tx, phone, r, now))))
-            .await
+        self.db().write(tx!(|tx| reregister(tx, phone, r, now))).await
     }
 
     /// Settles the pending code `seen` (as read): `promote` makes it the current code (with its edition, and

@@ -28,7 +28,7 @@ use tianshu_model::{
 use crate::db::{Change, Db};
 use crate::registry::{REGISTRY_LOCK_KEY, parse_class, pending_json, returned_id, terminal};
 use crate::registry_file::{check_plate, check_terminal_id, check_unit_name};
-use crate::sql::{Tx, params, work};
+use crate::sql::{Tx, params, tx};
 use crate::stamp::next_stamp;
 use crate::{BackendKind, Error, Result, Store};
 
@@ -427,7 +427,7 @@ impl<'a> RegistryAdmin<'a> {
     /// an unknown parent [`Error::Invalid`].
     pub fn create_unit(&self, name: &str, parent: Option<UnitId>) -> Change<'a, Unit> {
         let name = name.to_string();
-        Change::new(self.db, work(move |tx| Box::pin(create_unit(tx, name, parent))))
+        Change::new(self.db, tx!(|tx| create_unit(tx, name, parent)))
     }
 
     /// Renames or moves a unit (and rewrites its subtree's paths, and the unit path of every depot
@@ -435,27 +435,24 @@ impl<'a> RegistryAdmin<'a> {
     /// [`Error::Invalid`], a name taken among the new siblings [`Error::Conflict`].
     pub fn update_unit(&self, id: UnitId, change: &UnitChange) -> Change<'a, Unit> {
         let change = change.clone();
-        Change::new(self.db, work(move |tx| Box::pin(update_unit(tx, id, change))))
+        Change::new(self.db, tx!(|tx| update_unit(tx, id, change)))
     }
 
     /// Deletes a unit without vehicles, sub-units or users (otherwise [`Error::Conflict`]).
     pub fn delete_unit(&self, id: UnitId) -> Change<'a, ()> {
-        Change::new(self.db, work(move |tx| Box::pin(delete_unit(tx, id))))
+        Change::new(self.db, tx!(|tx| delete_unit(tx, id)))
     }
 
     /// Creates a vehicle; a plate taken is [`Error::Conflict`], an unknown unit [`Error::Invalid`].
     pub fn create_vehicle(&self, plate: &str, unit: UnitId, class: VehicleClass) -> Change<'a, Vehicle> {
         let plate = plate.to_string();
-        Change::new(
-            self.db,
-            work(move |tx| Box::pin(create_vehicle(tx, plate, unit, class))),
-        )
+        Change::new(self.db, tx!(|tx| create_vehicle(tx, plate, unit, class)))
     }
 
     /// Changes a vehicle's plate, unit or class.
     pub fn update_vehicle(&self, id: VehicleId, change: &VehicleChange) -> Change<'a, Vehicle> {
         let change = change.clone();
-        Change::new(self.db, work(move |tx| Box::pin(update_vehicle(tx, id, change))))
+        Change::new(self.db, tx!(|tx| update_vehicle(tx, id, change)))
     }
 
     /// Deletes a vehicle without a bound terminal and without a stored track or alert cases
@@ -464,39 +461,33 @@ impl<'a> RegistryAdmin<'a> {
         let db = self.db.clone();
         Change::new(
             self.db,
-            work(move |tx| Box::pin(delete_vehicle(tx, id, latest_held_back(&db, id)))),
+            tx!(|tx| delete_vehicle(tx, id, latest_held_back(&db, id))),
         )
     }
 
     /// Provisions a terminal; a phone taken is [`Error::Conflict`], an unknown vehicle [`Error::Invalid`].
     pub fn create_terminal(&self, terminal: &NewTerminal) -> Change<'a, Terminal> {
         let t = terminal.clone();
-        Change::new(self.db, work(move |tx| Box::pin(create_terminal(tx, t))))
+        Change::new(self.db, tx!(|tx| create_terminal(tx, t)))
     }
 
     /// Changes a terminal's id, binding or clock offset (one that is no clock offset is
     /// [`Error::Invalid`]), or makes it register again.
     pub fn update_terminal(&self, phone: Phone, change: &TerminalChange) -> Change<'a, Terminal> {
         let change = change.clone();
-        Change::new(
-            self.db,
-            work(move |tx| Box::pin(update_terminal(tx, phone, change))),
-        )
+        Change::new(self.db, tx!(|tx| update_terminal(tx, phone, change)))
     }
 
     /// Approves (`approve`) or rejects a terminal's re-registration: approving lets a code awaiting
     /// approval authenticate, rejecting drops the pending code. No such re-registration is
     /// [`Error::Conflict`].
     pub fn decide_reregistration(&self, phone: Phone, approve: bool) -> Change<'a, Terminal> {
-        Change::new(
-            self.db,
-            work(move |tx| Box::pin(decide_reregistration(tx, phone, approve))),
-        )
+        Change::new(self.db, tx!(|tx| decide_reregistration(tx, phone, approve)))
     }
 
     /// Deletes a terminal; it can no longer authenticate.
     pub fn delete_terminal(&self, phone: Phone) -> Change<'a, ()> {
-        Change::new(self.db, work(move |tx| Box::pin(delete_terminal(tx, phone))))
+        Change::new(self.db, tx!(|tx| delete_terminal(tx, phone)))
     }
 }
 

@@ -166,6 +166,14 @@ where
     Box::new(f)
 }
 
+/// An area call as [`TxWork`], its arguments moved in: `tx!(|tx| area::f(tx, &a, b))`.
+macro_rules! tx {
+    (|$tx:ident| $call:expr) => {
+        $crate::sql::work(move |$tx| Box::pin(async move { $call.await }))
+    };
+}
+pub(crate) use tx;
+
 /// Appends `values` to `args` and returns their placeholders, `$n, $m...`.
 pub(crate) fn placeholders(values: Vec<Value>, args: &mut Vec<Value>) -> String {
     let marks: Vec<String> = values
