@@ -10,7 +10,7 @@ use super::EmbeddedBackend;
 use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
-use crate::sql::work;
+use crate::sql::tx;
 use crate::{Backend, Error, Result, TrackQuery, TrackStream, migrate};
 
 /// The columns of `points`, `points_recent` and `latest_positions`: the key and the packed record
@@ -166,14 +166,11 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read_tx(work(|tx| {
-            Box::pin(async { tx.query("SELECT 1", &[]).await.map(drop) })
-        }))
-        .await
+        self.read_tx(tx!(|tx| tx.query("SELECT 1", &[]))).await.map(drop)
     }
 
     async fn applied_migrations(&self) -> Result<Vec<u32>> {
-        self.read_tx(work(|tx| Box::pin(migrate::applied(tx)))).await
+        self.read_tx(tx!(|tx| migrate::applied(tx))).await
     }
 }
 

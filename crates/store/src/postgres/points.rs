@@ -19,7 +19,7 @@ use super::{PostgresBackend, month_of};
 use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
-use crate::sql::work;
+use crate::sql::tx;
 use crate::{Backend, Error, Result, TrackQuery, TrackStream, migrate};
 
 /// The columns of `points`, `latest_positions` and the staging table, in COPY order.
@@ -482,14 +482,11 @@ impl Backend for PostgresBackend {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read_tx(work(|tx| {
-            Box::pin(async { tx.query("SELECT 1", &[]).await.map(drop) })
-        }))
-        .await
+        self.read_tx(tx!(|tx| tx.query("SELECT 1", &[]))).await.map(drop)
     }
 
     async fn applied_migrations(&self) -> Result<Vec<u32>> {
-        self.read_tx(work(|tx| Box::pin(migrate::applied(tx)))).await
+        self.read_tx(tx!(|tx| migrate::applied(tx))).await
     }
 }
 
