@@ -592,16 +592,25 @@ async function mapIdle(page) {
   }));
 }
 
-/** The pixels of a PNG screenshot, decoded by the page itself (the driver has no image library). */
-async function pixelsOf(page, png) {
-  return page.evaluate(async (b64) => {
-    const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
-    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
-    const c = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const g = c.getContext('2d');
-    g.drawImage(bitmap, 0, 0);
-    return { width: bitmap.width, data: Array.from(g.getImageData(0, 0, bitmap.width, bitmap.height).data) };
-  }, png.toString('base64'));
+/** Two PNG screenshots of the same size compared by the page itself (the driver has no image library):
+ * how many of `points` differ clearly, and the share of all pixels that do. */
+async function comparePixels(page, pngA, pngB, points) {
+  return page.evaluate(async ([a64, b64, pts]) => {
+    const decode = async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+      const c = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const g = c.getContext('2d');
+      g.drawImage(bitmap, 0, 0);
+      return { width: bitmap.width, data: g.getImageData(0, 0, bitmap.width, bitmap.height).data };
+    };
+    const [a, b] = [await decode(a64), await decode(b64)];
+    const far = (i) => Math.abs(a.data[i] - b.data[i]) + Math.abs(a.data[i + 1] - b.data[i + 1]) + Math.abs(a.data[i + 2] - b.data[i + 2]) > 30;
+    const differ = pts.filter((p) => far((p.y * a.width + p.x) * 4)).length;
+    let changed = 0;
+    for (let i = 0; i < a.data.length; i += 4) if (far(i)) changed += 1;
+    return { differ, share: changed / (a.data.length / 4) };
+  }, [pngA.toString('base64'), pngB.toString('base64'), points]);
 }
 
 // The demo's basemap with the network closed: every request to anything but the server is aborted, the
@@ -656,15 +665,8 @@ async function basemapOffline() {
     });
     await mapIdle(page);
     const empty = await map.screenshot({ path: join(artifacts, 'basemap-empty.png') });
-    const a = await pixelsOf(page, withBasemap);
-    const b = await pixelsOf(page, empty);
-    const at = (img, p) => { const i = (p.y * img.width + p.x) * 4; return img.data.slice(i, i + 3); };
-    const far = (x, y) => Math.abs(x[0] - y[0]) + Math.abs(x[1] - y[1]) + Math.abs(x[2] - y[2]) > 30;
-    const differ = roads.points.filter((p) => far(at(a, p), at(b, p))).length;
+    const { differ, share } = await comparePixels(page, withBasemap, empty, roads.points);
     check(differ >= roads.points.length * 0.9, `the screenshot differs from the empty map along the roads (${differ} of ${roads.points.length} road points)`);
-    let changed = 0;
-    for (let i = 0; i < a.data.length; i += 4) if (far(a.data.slice(i, i + 3), b.data.slice(i, i + 3))) changed += 1;
-    const share = changed / (a.data.length / 4);
     check(share > 0.01, `the basemap changes ${(share * 100).toFixed(1)}% of the map's pixels`);
     check(blocked.length === 0, `nothing was asked of the network beyond the server (${blocked.length} requests: ${blocked.slice(0, 3).join(' ')})`);
     // Plate labels: at street zoom over a car, its plate is drawn; zoomed out, none.
