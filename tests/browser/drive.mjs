@@ -25,6 +25,10 @@
 //   node drive.mjs reregistration  an administrator requires approval for a unit and approves a terminal's
 //                                pending re-registration in the Terminals view; a dispatcher sees the
 //                                terminals masked and cannot decide
+//   node drive.mjs basemap   with the network closed, the demo's own basemap draws its roads (a screenshot
+//                            against the same view with the basemap hidden); plates are labelled at street zoom
+//   node drive.mjs tiles-fail  the basemap's tiles fail: the page says so once, in the user's language, and
+//                              the map keeps working
 //
 // The commands scenario also reads TIANSHU_OFFLINE_PLATE: a registered car whose terminal never connects;
 // command-failures and terminal read TIANSHU_PLATE, the car to open.
@@ -579,8 +583,150 @@ async function reregistration() {
   });
 }
 
+/** Waits until the map has drawn everything it asked for (sources loaded, no transition running). */
+async function mapIdle(page) {
+  await page.evaluate(() => new Promise((resolve) => {
+    const map = window.tianshu.map;
+    map.once('idle', resolve);
+    map.triggerRepaint();
+  }));
+}
+
+/** Two PNG screenshots of the same size compared by the page itself (the driver has no image library):
+ * how many of `points` differ clearly, and the share of all pixels that do. */
+async function comparePixels(page, pngA, pngB, points) {
+  return page.evaluate(async ([a64, b64, pts]) => {
+    const decode = async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+      const c = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const g = c.getContext('2d');
+      g.drawImage(bitmap, 0, 0);
+      return { width: bitmap.width, data: g.getImageData(0, 0, bitmap.width, bitmap.height).data };
+    };
+    const [a, b] = [await decode(a64), await decode(b64)];
+    const far = (i) => Math.abs(a.data[i] - b.data[i]) + Math.abs(a.data[i + 1] - b.data[i + 1]) + Math.abs(a.data[i + 2] - b.data[i + 2]) > 30;
+    const differ = pts.filter((p) => far((p.y * a.width + p.x) * 4)).length;
+    let changed = 0;
+    for (let i = 0; i < a.data.length; i += 4) if (far(i)) changed += 1;
+    return { differ, share: changed / (a.data.length / 4) };
+  }, [pngA.toString('base64'), pngB.toString('base64'), points]);
+}
+
+// The demo's basemap with the network closed: every request to anything but the server is aborted, the
+// map is shown at street zoom over the city, and a screenshot with the basemap's layers is compared with
+// one of the same view without them (the empty map): the pixels along the roads differ. Then plate labels
+// show at street zoom, and not when zoomed out.
+async function basemapOffline() {
+  await browserFor(async (page) => {
+    const origin = new URL(url).origin;
+    const blocked = [];
+    await page.context().route('**/*', (route) => {
+      const u = route.request().url();
+      if (new URL(u).origin === origin) return route.continue();
+      blocked.push(u);
+      return route.abort('internetdisconnected');
+    });
+    await login(page, 'dispatcher');
+    await page.waitForFunction(() => window.tianshu.map && window.tianshu.map.getSource('basemap') && window.tianshu.map.getLayer('cars'), null, { timeout: 20000 });
+    // Only the map: cars, labels and the page's own overlays hidden in both pictures (cars move between them).
+    await page.addStyleTag({ content: '.maplibregl-marker, .maplibregl-control-container, #car-card { display: none !important; }' });
+    const own = ['clusters', 'cars', 'plates', 'fence-fill', 'fence-line'];
+    await page.evaluate((own) => {
+      const map = window.tianshu.map;
+      for (const id of own) map.setLayoutProperty(id, 'visibility', 'none');
+      map.jumpTo({ center: [115.04, 30.2], zoom: 13.5 });
+    }, own);
+    await mapIdle(page);
+    const map = await page.$('#map');
+    const withBasemap = await map.screenshot({ path: join(artifacts, 'basemap-offline.png') });
+    // Road centre lines as drawn, in screen pixels.
+    const roads = await page.evaluate(() => {
+      const m = window.tianshu.map;
+      const { width, height } = m.getCanvas().getBoundingClientRect();
+      const points = [];
+      for (const f of m.queryRenderedFeatures({ layers: ['bm-roads'] })) {
+        const lines = f.geometry.type === 'LineString' ? [f.geometry.coordinates] : f.geometry.coordinates;
+        for (const line of lines) {
+          for (let i = 0; i + 1 < line.length; i += 1) {
+            // Mid-points of segments: away from junctions, where other roads cross.
+            const a = m.project(line[i]); const b = m.project(line[i + 1]);
+            const p = { x: Math.round((a.x + b.x) / 2), y: Math.round((a.y + b.y) / 2) };
+            if (p.x > 5 && p.y > 5 && p.x < width - 5 && p.y < height - 5) points.push(p);
+          }
+        }
+      }
+      return { points, kinds: [...new Set(m.queryRenderedFeatures({ layers: ['bm-roads'] }).map((f) => f.properties.kind))] };
+    });
+    check(roads.points.length >= 20, `roads of the demo basemap are drawn in view (${roads.points.length} segments, ${roads.kinds.join(', ')})`);
+    await page.evaluate(() => {
+      const map = window.tianshu.map;
+      for (const id of window.tianshu.basemapLayers) map.setLayoutProperty(id, 'visibility', 'none');
+    });
+    await mapIdle(page);
+    const empty = await map.screenshot({ path: join(artifacts, 'basemap-empty.png') });
+    const { differ, share } = await comparePixels(page, withBasemap, empty, roads.points);
+    check(differ >= roads.points.length * 0.9, `the screenshot differs from the empty map along the roads (${differ} of ${roads.points.length} road points)`);
+    check(share > 0.01, `the basemap changes ${(share * 100).toFixed(1)}% of the map's pixels`);
+    check(blocked.length === 0, `nothing was asked of the network beyond the server (${blocked.length} requests: ${blocked.slice(0, 3).join(' ')})`);
+    // Plate labels: at street zoom over a car, its plate is drawn; zoomed out, none.
+    await page.evaluate((own) => {
+      const map = window.tianshu.map;
+      for (const id of window.tianshu.basemapLayers) map.setLayoutProperty(id, 'visibility', 'visible');
+      for (const id of own) map.setLayoutProperty(id, 'visibility', 'visible');
+      const S = window.tianshu.S;
+      const [id, p] = [...S.positions].find(([v]) => S.vehicles.has(v));
+      window.plateCar = S.vehicles.get(id).plate;
+      map.jumpTo({ center: window.tianshu.at(p), zoom: 15.5 });
+    }, own);
+    await page.waitForFunction(() => window.tianshu.map.queryRenderedFeatures({ layers: ['plates'] }).some((f) => f.properties.plate === window.plateCar), null, { timeout: 20000 });
+    const plate = await page.evaluate(() => window.plateCar);
+    await page.screenshot({ path: join(artifacts, 'basemap-plates.png') });
+    check(true, `the plate ${plate} is labelled at street zoom`);
+    await page.evaluate(() => window.tianshu.map.jumpTo({ zoom: 12 }));
+    await mapIdle(page);
+    const labels = await page.evaluate(() => window.tianshu.map.queryRenderedFeatures({ layers: ['plates'] }).length);
+    check(labels === 0, `no plate labels below street zoom (${labels})`);
+  });
+}
+
+// The basemap's tiles fail (an unreachable tile server and a configured archive that is not there): the
+// page says so once, in the user's language, and the map keeps working.
+async function tilesFail() {
+  await browserFor(async (page) => {
+    const errors = [];
+    page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(m.text()); });
+    await login(page, 'administrator');
+    await page.waitForSelector('#map-notice', { timeout: 20000 });
+    // More tiles asked for (and failing) after the first failure.
+    for (const zoom of [8, 11, 13, 9]) {
+      await page.evaluate((z) => window.tianshu.map.jumpTo({ zoom: z, center: [115.0 + z / 100, 30.2] }), zoom);
+      await mapIdle(page);
+    }
+    const notices = await page.$$eval('#map-notice', (ns) => ns.map((n) => n.textContent));
+    const words = await page.evaluate(() => window.tianshu.catalogue().tiles_failed);
+    check(notices.length === 1 && notices[0].includes(words[0]), `the page says once that the tiles fail (${notices.length}: ${notices[0]})`);
+    await page.screenshot({ path: join(artifacts, 'tiles-failed.png') });
+    await page.click('.lang-toggle >> visible=true');
+    const english = await page.textContent('#map-notice');
+    check(english.includes(words[1]), `the notice reads in English after switching (${english})`);
+    const cars = await page.evaluate(() => window.tianshu.map.getSource('cars') && window.tianshu.map.isSourceLoaded('cars'));
+    await page.evaluate(() => window.tianshu.map.jumpTo({ zoom: 14 }));
+    await mapIdle(page);
+    const zoom = await page.evaluate(() => window.tianshu.map.getZoom());
+    check(cars && Math.round(zoom) === 14, 'the map keeps working (cars drawn, zooms)');
+    await page.click('#map-notice .close');
+    await page.evaluate(() => window.tianshu.map.jumpTo({ zoom: 10, center: [114.9, 30.1] }));
+    await mapIdle(page);
+    check(await page.$('#map-notice') === null, 'a closed notice does not come back');
+    check(errors.length === 0, `the console is not flooded (${errors.length} errors: ${errors.slice(0, 2).join(' | ')})`);
+  });
+}
+
 try {
-  if (scenario === 'live-replay') await liveAndReplay();
+  if (scenario === 'basemap') await basemapOffline();
+  else if (scenario === 'tiles-fail') await tilesFail();
+  else if (scenario === 'live-replay') await liveAndReplay();
   else if (scenario === 'terminal') await terminalPanel();
   else if (scenario === 'clicks') await clicks();
   else if (scenario === 'reregistration') await reregistration();

@@ -13,7 +13,7 @@ use crate::resources::{
     tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, CASES, OPERATE, PUBLIC, RouteSpec, TRACKS};
-use crate::{ApiState, auth, headers, openapi, web};
+use crate::{ApiState, auth, basemap, headers, openapi, web};
 
 /// Every route of the API.
 pub static ROUTES: &[RouteSpec] = &[
@@ -44,6 +44,20 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ALL,
         summary: "Basemap settings for the page",
         handler: || get(web::page_config),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/basemap.pmtiles",
+        roles: ALL,
+        summary: "The basemap's PMTiles archive ([web.basemap] pmtiles), by byte ranges (206, 416, ETag)",
+        handler: || get(basemap::pmtiles),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/basemap/glyphs/{fontstack}/{range}",
+        roles: ALL,
+        summary: "A glyph range of map text from [web.basemap] glyphs (empty when there is none)",
+        handler: || get(basemap::glyphs),
     },
     RouteSpec {
         method: "GET",

@@ -95,6 +95,7 @@ const WORDS = {
   action: ['操作', 'Action'],
   note: ['备注', 'Note'],
   close_panel: ['关闭', 'Close'],
+  tiles_failed: ['底图瓦片无法加载，地图上的车辆和轨迹照常显示。', 'The map tiles cannot be loaded; cars and tracks are still shown on the map.'],
   audit_filter: ['按任意内容筛选：人员、操作、车牌、地址…', 'Filter by anything: who, action, plate, address…'],
   records_shown: ['显示记录', 'Records shown'],
   who: ['操作人', 'Who'],

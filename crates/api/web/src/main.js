@@ -5,7 +5,8 @@ import * as maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import { applyText, t, toggleLang, currentLang, catalogue } from './i18n.js';
-import { disp, dispGeometry, landOutline, setGcj02 } from './geo.js';
+import { disp, dispGeometry, setGcj02 } from './geo.js';
+import { VECTOR_LAYERS, basemapStyle, plateLayer, watchTiles } from './basemap.js';
 import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
 
@@ -110,28 +111,19 @@ function arrowImage(color) {
 }
 
 function buildStyle(config) {
-  const sources = {
-    land: { type: 'geojson', data: landOutline() },
-    fences: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
-  };
-  const layers = [
-    { id: 'water', type: 'background', paint: { 'background-color': '#a9c9e4' } },
-    { id: 'land', type: 'fill', source: 'land', paint: { 'fill-color': '#f2efe6', 'fill-outline-color': '#8aa' } },
-  ];
-  if (config.tile_url) {
-    sources.tiles = { type: 'raster', tiles: [config.tile_url], tileSize: 256, attribution: config.attribution || '' };
-    layers.push({ id: 'tiles', type: 'raster', source: 'tiles' });
-  }
+  const { sources, layers, glyphs } = basemapStyle(config);
+  sources.fences = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
   layers.push(
     { id: 'fence-fill', type: 'fill', source: 'fences', paint: { 'fill-color': ['match', ['get', 'kind'], 'prohibited', '#d32f2f', 'depot', '#1f6fb5', 'speed_zone', '#f0a500', '#2e7d32'], 'fill-opacity': ['match', ['get', 'kind'], 'region', 0.03, 0.15] } },
     { id: 'fence-line', type: 'line', source: 'fences', paint: { 'line-color': ['match', ['get', 'kind'], 'prohibited', '#d32f2f', 'depot', '#1f6fb5', 'speed_zone', '#f0a500', '#2e7d32'], 'line-width': ['match', ['get', 'kind'], 'region', 2, 1], 'line-dasharray': [2, 1] } },
   );
-  return { version: 8, sources, layers };
+  return { version: 8, sources, layers, ...(glyphs ? { glyphs } : {}) };
 }
 
 function initMap(config) {
   if (map) return;
   map = new maplibregl.Map({ container: 'map', style: buildStyle(config), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true } });
+  watchTiles(map, $('#map-wrap'));
   map.addControl(new maplibregl.NavigationControl(), 'top-left');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   map.on('load', () => {
@@ -139,6 +131,7 @@ function initMap(config) {
     map.addSource('cars', { type: 'geojson', data: emptyFC(), cluster: true, clusterMaxZoom: 11, clusterRadius: 45 });
     map.addLayer({ id: 'clusters', type: 'circle', source: 'cars', filter: ['has', 'point_count'], paint: { 'circle-color': '#1f6fb5', 'circle-opacity': 0.85, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2, 'circle-radius': ['step', ['get', 'point_count'], 14, 20, 18, 100, 24] } });
     map.addLayer({ id: 'cars', type: 'symbol', source: 'cars', filter: ['!', ['has', 'point_count']], layout: { 'icon-image': ['concat', 'car-', ['get', 'state']], 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true, 'icon-ignore-placement': true } });
+    map.addLayer(plateLayer('cars'));
     map.addSource('track', { type: 'geojson', data: emptyFC() });
     map.addLayer({ id: 'track', type: 'line', source: 'track', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-width': 4, 'line-color': ['interpolate', ['linear'], ['get', 'kmh'], 0, '#4a6fa5', 30, '#2e7d32', 60, '#f0a500', 90, '#d32f2f', 120, '#6a1b9a'] } });
     map.addSource('track-detail', { type: 'geojson', data: emptyFC() });
@@ -232,7 +225,7 @@ function redrawCars() {
   for (const v of S.vehicles.values()) {
     const p = S.positions.get(v.id);
     if (!p || !visible(v, now)) continue;
-    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: at(p) }, properties: { id: v.id, state: stateOf(p, now), course: p.course_deg } });
+    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: at(p) }, properties: { id: v.id, plate: v.plate, state: stateOf(p, now), course: p.course_deg } });
   }
   $('#live-count').textContent = String(features.length);
   if (map && map.getSource('cars') && S.view === 'live') map.getSource('cars').setData({ type: 'FeatureCollection', features });
@@ -997,4 +990,4 @@ renderLegend();
 renderSpeeds();
 // An existing session goes straight to the map; otherwise the login form.
 api('/api/me').then(() => start()).catch(() => showLogin());
-window.tianshu = { S, currentLang, catalogue, at, get map() { return map; } };
+window.tianshu = { S, currentLang, catalogue, at, basemapLayers: VECTOR_LAYERS, get map() { return map; } };

@@ -100,6 +100,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let (world, start_ms) = demo_world(&args);
     let (audit, key_file) = demo_audit(Path::new(&args.store))?;
+    let basemap = demo_basemap(Path::new(&args.store), &world)?;
     // Provision the registry and the demo logins, then let `serve` open the store for itself.
     let logins = {
         let store = Store::open(&args.store)
@@ -139,7 +140,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             audit: audit.clone(),
         },
         Some(api_routes(
-            ApiConfig::default(),
+            ApiConfig {
+                basemap: tianshu_api::config::BasemapConfig {
+                    pmtiles: basemap.to_string_lossy().into_owned(),
+                    ..Default::default()
+                },
+                ..ApiConfig::default()
+            },
             tianshu_alerts::AlertsConfig::default(),
             &rules,
             hub.clone(),
@@ -187,6 +194,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     started.wait().await?;
     serve::close_store(&store).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's basemap, beside its store (`demo.db` has `demo.basemap.pmtiles`): the roads, towns and
+/// depots of its world as vector tiles, written on the first run and again only when the world changes.
+fn demo_basemap(store: &Path, world: &World) -> anyhow::Result<PathBuf> {
+    let stem = store.file_stem().map(|s| s.to_string_lossy().into_owned());
+    let path = store.with_file_name(format!(
+        "{}.basemap.pmtiles",
+        stem.as_deref().unwrap_or("tianshu")
+    ));
+    tianshu_sim::basemap::write_basemap(world, &path)
+        .with_context(|| format!("writing the demo's basemap {}", path.display()))?;
+    Ok(path)
 }
 
 /// The demo's audit key and anchor file, beside its store (`demo.db` has `demo.audit-key` and
