@@ -194,7 +194,7 @@ async function closeCase() {
 const interfaceTexts = (page) => page.$$eval(
   '[data-i18n], button, th, dt, h2, h3, option, label > span, .legend .chip, #replay-info, .pill, [placeholder]',
   (els) => els.filter((e) => e.getClientRects().length > 0 || e.tagName === 'OPTION')
-    .filter((e) => !e.closest('.unit, .vrow, .case-row, .audit-row, .terminal-row, #card-plate, datalist'))
+    .filter((e) => !e.closest('.unit, .vrow, .case-row, .audit-row, .terminal-row, #card-plate, datalist, .data'))
     .flatMap((e) => [
       [...e.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.trim()).join(' ').trim(),
       e.getAttribute('placeholder') || '',
@@ -219,6 +219,19 @@ async function languages() {
       ['alerts', async () => { await page.click('#tab-alerts'); await page.waitForSelector('#case-states button'); }],
       ['terminals', async () => { await page.click('#tab-terminals'); await page.waitForSelector('#terminals-list > *', { timeout: 20000 }); }],
       ['audit', async () => { await page.click('#tab-audit'); await page.waitForSelector('#audit-list > *', { timeout: 20000 }); }],
+      ['orders', async () => {
+        await page.click('#tab-orders'); await page.click('#order-states [data-state="all"]');
+        await page.click('#orders-table tbody tr'); await page.waitForSelector('#order-detail');
+      }],
+      // Each management screen with a record open in it.
+      ...[['units', '#manage-unit-tree .unit-node', '#unit-detail #unit-timetable'], ['vehicles', '#vehicles-table tbody tr', '#vehicle-edit'],
+        ['terminals', '#terminals-table tbody tr', '#terminal-edit'], ['geofences', '#fences-table tbody tr', '#fence-delete'],
+        ['users', '#users-table tbody tr', '#user-toggle'], ['calendars', '#calendars-table tbody tr', '#holidays-table']].map(([screen, row, opened]) => [`manage ${screen}`, async () => {
+        await page.click('#tab-manage');
+        await page.click(`#manage-tabs [data-screen="${screen}"]`);
+        await page.click(row);
+        await page.waitForSelector(opened, { timeout: 20000 });
+      }]),
     ];
     for (const lang of ['zh', 'en']) {
       if (await page.evaluate(() => window.tianshu.currentLang()) !== lang) {
@@ -231,6 +244,9 @@ async function languages() {
         const leaks = lang === 'en' ? texts.filter((x) => cjk.test(x)) : texts.filter((x) => english.has(x));
         check(leaks.length === 0, `${lang} ${name}: ${texts.length} texts, none in the other language (${leaks.join(' | ')})`);
       }
+      await page.screenshot({ path: join(artifacts, `manage-${lang}.png`) });
+      await page.click('#tab-audit');
+      await page.waitForSelector('#audit-list tbody tr', { timeout: 20000 });
       await page.screenshot({ path: join(artifacts, `audit-${lang}.png`) });
       if (lang === 'zh') {
         // The audit table filters on any text of a row: the administrator's own records.

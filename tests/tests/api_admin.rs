@@ -619,6 +619,33 @@ async fn users(api: &TestApi, a: Option<&str>, inspector: &str) {
     ];
     answers(addr, a, asked).await;
     api.login("inspector").await;
+    // A refused new user names the field first, for the page to show the message next to it.
+    for (body, field) in [
+        (
+            r#"{"username":"two words","password":"long enough","role":"dispatcher"}"#,
+            "username",
+        ),
+        (
+            r#"{"username":"short","password":"short","role":"dispatcher"}"#,
+            "password",
+        ),
+        (
+            r#"{"username":"sup","password":"long enough","role":"supervisor"}"#,
+            "unit",
+        ),
+        (
+            r#"{"username":"sup","password":"long enough","role":"supervisor","unit":987654}"#,
+            "unit",
+        ),
+    ] {
+        let r = http(addr, "POST", "/api/users", a, Some(body)).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let msg = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(
+            msg.starts_with(&format!("{field}: ")),
+            "{body}: {msg:?} starts with {field:?}"
+        );
+    }
 }
 
 /// Every change is in the chained audit log; a supervisor cannot write orders.

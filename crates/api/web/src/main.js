@@ -927,7 +927,9 @@ function switchView(view) {
   document.body.dataset.view = view;
   // Follow belongs to the live map: leaving it (replay, the inbox, ...) stops it.
   if (view !== 'live' && S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); }
-  if (view !== 'manage') leaveManage();
+  // The management screens are built on entering, in the language of the moment: none is kept hidden.
+  if (view !== 'manage') { leaveManage(); $('#view-manage').replaceChildren(); }
+  if (view !== 'orders') $('#view-orders').replaceChildren();
   for (const v of ['live', 'replay', 'alerts', 'terminals', 'orders', 'manage', 'audit']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
