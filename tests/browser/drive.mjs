@@ -22,7 +22,7 @@
 //                            in scope, a unit fits the map to its cars); during live updates, 20 presses on
 //                            the car list and 20 on Follow each take effect; Follow stops when the map is
 //                            panned by hand and when replay opens
-//   node drive.mjs manage   an administrator adds a unit, a vehicle, a terminal and a geofence drawn on the map
+//   node drive.mjs manage   an administrator adds a unit, a vehicle, a terminal, a driver and a geofence drawn on the map
 //                           (and drags one of its vertices), each bad field refused next to the field; the
 //                           audit table shows each change; the management screens fit a phone
 //   node drive.mjs orders   the administrator files an order; the dispatcher files one, is refused approving
@@ -225,7 +225,7 @@ async function languages() {
       }],
       // Each management screen with a record open in it.
       ...[['units', '#manage-unit-tree .unit-node', '#unit-detail #unit-timetable'], ['vehicles', '#vehicles-table tbody tr', '#vehicle-edit'],
-        ['terminals', '#terminals-table tbody tr', '#terminal-edit'], ['geofences', '#fences-table tbody tr', '#fence-delete'],
+        ['terminals', '#terminals-table tbody tr', '#terminal-edit'], ['drivers', '#drivers-table tbody tr', '#driver-edit'], ['geofences', '#fences-table tbody tr', '#fence-delete'],
         ['users', '#users-table tbody tr', '#user-toggle'], ['calendars', '#calendars-table tbody tr', '#holidays-table']].map(([screen, row, opened]) => [`manage ${screen}`, async () => {
         await page.click('#tab-manage');
         await page.click(`#manage-tabs [data-screen="${screen}"]`);
@@ -620,6 +620,7 @@ async function manage() {
   const PLATE = '鄂A9T001';
   const PHONE = '13912345678';
   const FENCE = '测试禁入区';
+  const DRIVER = '张师傅';
   await browserFor(async (page) => {
     await login(page, 'administrator');
     await page.click('#tab-manage');
@@ -668,6 +669,21 @@ async function manage() {
     await page.waitForSelector('#terminals-table tr.selected');
     const trow = await page.textContent('#terminals-table tr.selected');
     check(trow.includes(PHONE) && trow.includes(PLATE) && trow.includes('2019'), `the new terminal is listed, bound to the car (${trow})`);
+
+    // A driver of the new unit; a certificate with a space is refused next to the certificate.
+    await page.click('#manage-tabs [data-screen="drivers"]');
+    await page.waitForSelector('#driver-add');
+    await page.fill('#driver-add-name', DRIVER);
+    await page.fill('#driver-add-certificate', 'QC 1');
+    await page.selectOption('#driver-add-unit', unit.id);
+    await page.click('#driver-add-submit');
+    const certError = await fieldError(page, 'driver-add', 'certificate');
+    check(/^certificate/.test(certError), `a certificate with a space is refused next to the certificate field (${certError})`);
+    await page.fill('#driver-add-certificate', 'QC-4202-0001');
+    await page.click('#driver-add-submit');
+    await page.waitForSelector('#drivers-table tr.selected');
+    const drow = await page.textContent('#drivers-table tr.selected');
+    check(drow.includes(DRIVER) && drow.includes(UNIT), `the new driver is listed with their unit (${drow})`);
 
     // A geofence drawn on the map: without a shape the form says so next to the shape.
     await page.click('#manage-tabs [data-screen="geofences"]');
@@ -732,7 +748,7 @@ async function manage() {
     await page.waitForSelector('#audit-list tbody tr');
     const rows = await page.$$eval('#audit-list tbody tr', (rs) => rs.map((r) => r.textContent));
     const me = logins.administrator.username;
-    for (const [action, what] of [['unit.create', UNIT], ['vehicle.create', PLATE], ['terminal.create', PHONE], ['geofence.create', FENCE], ['geofence.replace', FENCE]]) {
+    for (const [action, what] of [['unit.create', UNIT], ['vehicle.create', PLATE], ['terminal.create', PHONE], ['driver.create', DRIVER], ['geofence.create', FENCE], ['geofence.replace', FENCE]]) {
       const row = rows.find((r) => r.includes(action) && r.includes(what));
       check(!!row && row.includes(me), `the audit table shows ${action} of ${what} by ${me}`);
     }
@@ -743,7 +759,7 @@ async function manage() {
   await browserFor(async (page) => {
     await login(page, 'administrator');
     await page.tap('#tab-manage');
-    for (const screen of ['units', 'vehicles', 'terminals', 'geofences', 'users', 'calendars']) {
+    for (const screen of ['units', 'vehicles', 'terminals', 'drivers', 'geofences', 'users', 'calendars']) {
       await page.tap(`#manage-tabs [data-screen="${screen}"]`);
       await page.waitForSelector(`#manage-tabs [data-screen="${screen}"].active`);
       await page.waitForSelector('#manage-body .msection');

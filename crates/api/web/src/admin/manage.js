@@ -1,18 +1,18 @@
 // The administrator's management screens: units as a tree (with their settings and working hours),
-// vehicles, terminals, geofences drawn and edited on the map, users and their roles, and the holiday
+// vehicles, terminals, drivers, geofences drawn and edited on the map, users and their roles, and the holiday
 // calendars. Each lists its records in one table helper and edits them through one form helper
 // (`form.js`), which shows the API's refusals next to the field they name. Every change is the API's
 // (checked, audited); the page keeps nothing of its own.
 import { form, table, actionButton } from './form.js';
 import { drawing } from './draw.js';
 
-export const SCREENS = ['units', 'vehicles', 'terminals', 'geofences', 'users', 'calendars'];
+export const SCREENS = ['units', 'vehicles', 'terminals', 'drivers', 'geofences', 'users', 'calendars'];
 const CLASSES = ['general', 'confidential', 'emergency', 'law_enforcement', 'special'];
 const ROLES = ['administrator', 'dispatcher', 'inspector', 'supervisor'];
 const FENCE_KINDS = ['region', 'depot', 'prohibited', 'speed_zone'];
 const EDITIONS = ['', '2011', '2013', '2019'];
 
-const M = { screen: 'units', unit: null, vehicle: null, terminal: null, fence: null, user: null, year: null, draw: null };
+const M = { screen: 'units', unit: null, vehicle: null, terminal: null, driver: null, fence: null, user: null, year: null, draw: null };
 
 /** Unit paths by id ("黄石市/市委办公室"), the key geofences name a depot's unit by. */
 function unitPaths(units) {
@@ -37,7 +37,7 @@ export function loadManage(ctx, screen = M.screen) {
     el('div', { class: 'chips', id: 'manage-tabs' }, ...SCREENS.map((s) => el('button', { class: s === screen ? 'active' : '', 'data-screen': s, onclick: () => loadManage(ctx, s) }, t(`m_${s}`)))),
     el('div', { id: 'manage-body' }, el('p', { class: 'muted' }, t('loading'))));
   const body = root.querySelector('#manage-body');
-  const fill = { units, vehicles, terminals, geofences, users, calendars }[screen];
+  const fill = { units, vehicles, terminals, drivers, geofences, users, calendars }[screen];
   fill(ctx, body).catch((e) => body.replaceChildren(el('p', { class: 'error' }, e.detail || e.message)));
 }
 
@@ -236,6 +236,47 @@ async function terminals(ctx, body) {
     }));
     const seen = x.last_reregistered ? `${t('reregistrations')}: ${x.reregistrations} (${fmtTime(Date.parse(x.last_reregistered))})` : `${t('reregistrations')}: ${x.reregistrations}`;
     parts.splice(2, 0, section(ctx, 'edit_terminal', el('p', { class: 'data' }, x.phone), el('p', { class: 'muted' }, seen), edit));
+  }
+  body.replaceChildren(...parts);
+}
+
+// ---------- drivers ----------
+async function drivers(ctx, body) {
+  const { el, api, S } = ctx;
+  const list = await api('/api/drivers');
+  const paths = unitPaths(S.units);
+  const d = list.find((x) => x.id === M.driver);
+  const fields = (x) => [
+    { name: 'name', label: 'driver_name', value: x ? x.name : '' },
+    { name: 'certificate', label: 'certificate', value: x ? x.certificate : '' },
+    { name: 'phone', label: 'driver_phone', value: x ? x.phone || '' : '' },
+    { name: 'unit', label: 'unit', type: 'select', data: true, options: unitOptions(ctx, !x), value: x ? x.unit : '' },
+  ];
+  const payload = (f) => JSON.stringify({ name: f.name, certificate: f.certificate, phone: f.phone || null, unit: f.unit === '' ? null : Number(f.unit) });
+  const add = form(ctx, {
+    id: 'driver-add', fields: fields(null), submitLabel: 'add',
+    submit: (f) => api('/api/drivers', { method: 'POST', body: payload(f) }),
+    done: (x) => { M.driver = x.id; again(ctx)(); },
+  });
+  const parts = [
+    section(ctx, 'm_drivers', table(ctx, {
+      id: 'drivers-table', rows: list, key: (x) => x.id, selected: M.driver,
+      columns: [{ label: 'driver_name', get: (x) => x.name }, { label: 'certificate', get: (x) => x.certificate }, { label: 'driver_phone', get: (x) => x.phone || '' }, { label: 'unit', get: (x) => paths.get(x.unit) || x.unit }],
+      onpick: (x) => { M.driver = x.id; again(ctx)(); },
+    })),
+    section(ctx, 'add_driver', add),
+  ];
+  if (d) {
+    const edit = form(ctx, {
+      id: 'driver-edit', fields: fields(d),
+      submit: (f) => api(`/api/drivers/${d.id}`, { method: 'PUT', body: payload(f) }),
+      done: again(ctx),
+    });
+    edit.querySelector('.form-actions').append(actionButton(ctx, {
+      label: 'delete', id: 'driver-delete', where: edit.querySelector('.form-error'),
+      action: async () => { await api(`/api/drivers/${d.id}`, { method: 'DELETE' }); M.driver = null; again(ctx)(); },
+    }));
+    parts.splice(1, 0, section(ctx, 'edit_driver', el('p', { class: 'data' }, d.name), edit));
   }
   body.replaceChildren(...parts);
 }
