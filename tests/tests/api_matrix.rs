@@ -46,6 +46,7 @@ struct Victims {
     fence: i64,
     kept_fence: i64,
     order: String,
+    driver: i64,
 }
 
 fn fence(name: &str) -> String {
@@ -124,7 +125,20 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         .import_orders(&tomorrows_order(&id, plate), now)
         .await
         .expect("victim order");
+    let driver = api
+        .store
+        .drivers()
+        .create(&tianshu_store::drivers::DriverFields {
+            name: format!("待删司机{n}"),
+            certificate: format!("VICTIM-{n}"),
+            phone: None,
+            unit: api.units["黄石市/公安局"],
+        })
+        .await
+        .expect("victim driver")
+        .id;
     Victims {
+        driver,
         unit: unit.id.0,
         vehicle: vehicle.id.0,
         phone: phone.to_string(),
@@ -177,7 +191,8 @@ fn session_and_vehicle_routes(
         ("DELETE", "/api/session") => req(spec.path.into(), None, false),
         (
             "GET",
-            "/api/me" | "/api/config" | "/api/geofences" | "/api/units" | "/api/vehicles" | "/api/terminals",
+            "/api/me" | "/api/config" | "/api/geofences" | "/api/units" | "/api/vehicles" | "/api/terminals"
+            | "/api/drivers",
         )
         | ("GET", "/api/positions/latest" | "/api/users" | "/api/audit" | "/api/openapi.json") => {
             req(spec.path.into(), None, false)
@@ -260,6 +275,23 @@ fn admin_routes(
             false,
         ),
         ("DELETE", "/api/units/{id}") => req(format!("/api/units/{}", victims.unit), None, false),
+        ("POST", "/api/drivers") => req(
+            spec.path.into(),
+            Some(format!(
+                r#"{{"name":"司机{n}","certificate":"NEW-{n}","unit":{}}}"#,
+                api.units["黄石市/公安局"].0
+            )),
+            false,
+        ),
+        ("PUT", "/api/drivers/{id}") => req(
+            format!("/api/drivers/{}", victims.driver),
+            Some(format!(
+                r#"{{"name":"司机","certificate":"PUT-{n}","unit":{}}}"#,
+                api.units["黄石市/公安局"].0
+            )),
+            false,
+        ),
+        ("DELETE", "/api/drivers/{id}") => req(format!("/api/drivers/{}", victims.driver), None, false),
         ("GET", "/api/units/{id}/timetable") => {
             let unit = match target {
                 Target::Own => "黄石市/市委办公室/机要科",

@@ -232,10 +232,86 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
     let out = drive("languages", &url, &logins, &[]);
     assert!(out.contains("ok the audit table filtered by"));
     for lang in ["zh", "en"] {
-        for screen in ["live", "replay", "alerts", "terminals", "audit"] {
+        for screen in [
+            "live",
+            "replay",
+            "alerts",
+            "terminals",
+            "audit",
+            "orders",
+            "manage units",
+            "manage vehicles",
+            "manage terminals",
+            "manage drivers",
+            "manage geofences",
+            "manage users",
+            "manage calendars",
+        ] {
             assert!(out.contains(&format!("ok {lang} {screen}: ")), "{lang} {screen}");
         }
     }
+    drop(demo);
+}
+
+#[test]
+fn an_administrator_adds_a_unit_a_vehicle_a_terminal_and_a_drawn_geofence_and_a_dispatcher_steps_orders() {
+    let (_scratch, demo, url, logins) = fresh_demo("browser-manage");
+    let out = drive("manage", &url, &logins, &[]);
+    says(
+        &out,
+        &[
+            "ok a unit name with '/' is refused next to the name field",
+            "ok the new unit hangs below the parent chosen",
+            "ok an empty plate is refused next to the plate field",
+            "ok the new vehicle is listed with its unit",
+            "ok a phone that is not digits is refused next to the phone field",
+            "ok the new terminal is listed, bound to the car",
+            "ok a certificate with a space is refused next to the certificate field",
+            "ok the new driver is listed with their unit",
+            "ok a geofence without a shape is refused next to the shape",
+            "ok the stored polygon is the one clicked on the map",
+            "ok dragging a vertex moved that vertex only, and the change was saved",
+            "ok the vehicle's record names the car in its own column",
+        ],
+    );
+    for action in [
+        "unit.create",
+        "vehicle.create",
+        "terminal.create",
+        "driver.create",
+        "geofence.create",
+        "geofence.replace",
+    ] {
+        assert!(
+            out.contains(&format!("ok the audit table shows {action} of ")),
+            "the audit table shows {action}"
+        );
+    }
+    for screen in [
+        "units",
+        "vehicles",
+        "terminals",
+        "drivers",
+        "geofences",
+        "users",
+        "calendars",
+    ] {
+        assert!(
+            out.contains(&format!("ok the {screen} screen fits a 390 px phone")),
+            "{screen} on a phone"
+        );
+    }
+    let out = drive("orders", &url, &logins, &[]);
+    says(
+        &out,
+        &[
+            "ok an order ending before its start is refused next to the end",
+            "ok approving one's own order is refused, saying why",
+            "ok the dispatcher approved ",
+            "ok the dispatcher cancelled ",
+            "ok the API has ",
+        ],
+    );
     drop(demo);
 }
 

@@ -9,8 +9,8 @@ use axum::{Json, Router};
 
 use crate::error::{no_method, no_route};
 use crate::resources::{
-    audit_log, calendars, cases, commands, exports, geofences, live, orders, reports, sessions, terminals,
-    tracks, units, users, vehicles,
+    audit_log, calendars, cases, commands, drivers, exports, geofences, live, orders, reports, sessions,
+    terminals, tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, CASES, OPERATE, PUBLIC, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
@@ -254,6 +254,34 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ADMIN,
         summary: "Delete a terminal (audited)",
         handler: || delete(terminals::delete),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/drivers",
+        roles: ALL,
+        summary: "Drivers of the units in scope: name, certificate (the number a card sign-in reports), phone, unit",
+        handler: || get(drivers::list),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/drivers",
+        roles: ADMIN,
+        summary: "Register a driver: name, certificate, phone, unit (audited)",
+        handler: || post(drivers::create),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/drivers/{id}",
+        roles: ADMIN,
+        summary: "Replace a driver's name, certificate, phone and unit (audited)",
+        handler: || put(drivers::replace),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/drivers/{id}",
+        roles: ADMIN,
+        summary: "Delete a driver; their card sign-ins stay on record (audited)",
+        handler: || delete(drivers::delete),
     },
     RouteSpec {
         method: "GET",

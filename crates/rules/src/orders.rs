@@ -290,7 +290,7 @@ impl Order {
             return Err(format!("end {} is not after start {}", self.end, self.start));
         }
         if self.kind == OrderKind::Filing && self.purpose.as_deref().is_none_or(|p| p.trim().is_empty()) {
-            return Err("a filing needs a purpose".into());
+            return Err("purpose: a filing needs a purpose".into());
         }
         for d in &self.destinations {
             if !((-180.0..=180.0).contains(&d.lon) && (-90.0..=90.0).contains(&d.lat)) {

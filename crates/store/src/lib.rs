@@ -35,6 +35,7 @@ pub mod access;
 mod audit;
 pub mod cases;
 mod db;
+pub mod drivers;
 pub mod embedded;
 pub mod follow;
 mod metrics;

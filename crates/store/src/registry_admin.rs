@@ -223,9 +223,10 @@ async fn delete_unit(tx: &mut dyn Tx, id: UnitId) -> Result<()> {
     let vehicles = count(tx, "SELECT COUNT(*) FROM vehicles WHERE unit = $1", id.0).await?;
     let children = count(tx, "SELECT COUNT(*) FROM units WHERE parent = $1", id.0).await?;
     let users = count(tx, "SELECT COUNT(*) FROM access_users WHERE unit_id = $1", id.0).await?;
-    if vehicles + children + users > 0 {
+    let drivers = count(tx, "SELECT COUNT(*) FROM drivers WHERE unit = $1", id.0).await?;
+    if vehicles + children + users + drivers > 0 {
         return Err(Error::Conflict(format!(
-            "unit {id} still has {vehicles} vehicles, {children} sub-units and {users} users"
+            "unit {id} still has {vehicles} vehicles, {children} sub-units, {users} users and {drivers} drivers"
         )));
     }
     tx.execute("DELETE FROM units WHERE id = $1", params![id.0])
@@ -438,7 +439,7 @@ impl<'a> RegistryAdmin<'a> {
         Change::new(self.db, tx!(|tx| update_unit(tx, id, change)))
     }
 
-    /// Deletes a unit without vehicles, sub-units or users (otherwise [`Error::Conflict`]).
+    /// Deletes a unit without vehicles, sub-units, users or drivers (otherwise [`Error::Conflict`]).
     pub fn delete_unit(&self, id: UnitId) -> Change<'a, ()> {
         Change::new(self.db, tx!(|tx| delete_unit(tx, id)))
     }

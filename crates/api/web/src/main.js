@@ -5,10 +5,12 @@ import * as maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import { applyText, t, toggleLang, currentLang, catalogue } from './i18n.js';
-import { disp, dispGeometry, setGcj02 } from './geo.js';
+import { disp, undisp, dispGeometry, setGcj02 } from './geo.js';
 import { VECTOR_LAYERS, basemapStyle, plateLayer, watchTiles } from './basemap.js';
 import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
+import { loadManage, leaveManage } from './admin/manage.js';
+import { loadOrders } from './admin/orders.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
 
@@ -27,7 +29,12 @@ const el = (tag, attrs = {}, ...kids) => {
 async function api(path, opts = {}) {
   const res = await fetch(path, { credentials: 'same-origin', headers: { 'content-type': 'application/json' }, ...opts });
   if (res.status === 401 && !path.startsWith('/api/session')) { showLogin(); throw new Error('unauthenticated'); }
-  if (!res.ok) { let m = res.statusText; try { m = (await res.json()).error || m; } catch (_) { /* not JSON */ } throw new Error(`${res.status} ${m}`); }
+  if (!res.ok) {
+    let m = res.statusText;
+    try { m = (await res.json()).error || m; } catch (_) { /* not JSON */ }
+    // The API's own message (`field: what is wrong`) stays apart, for the forms to place by its field.
+    throw Object.assign(new Error(`${res.status} ${m}`), { status: res.status, detail: m });
+  }
   if (res.status === 204) return null;
   return res.json();
 }
@@ -913,7 +920,10 @@ function switchView(view) {
   document.body.dataset.view = view;
   // Follow belongs to the live map: leaving it (replay, the inbox, ...) stops it.
   if (view !== 'live' && S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); }
-  for (const v of ['live', 'replay', 'alerts', 'terminals', 'audit']) {
+  // The management screens are built on entering, in the language of the moment: none is kept hidden.
+  if (view !== 'manage') { leaveManage(); $('#view-manage').replaceChildren(); }
+  if (view !== 'orders') $('#view-orders').replaceChildren();
+  for (const v of ['live', 'replay', 'alerts', 'terminals', 'orders', 'manage', 'audit']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
   }
@@ -931,7 +941,18 @@ function switchView(view) {
   if (view === 'alerts') loadCases();
   if (view === 'audit') loadAudit();
   if (view === 'terminals') loadTerminals({ api, el, t, fmtTime, S });
+  if (view === 'orders') loadOrders(adminCtx);
+  if (view === 'manage') loadManage(adminCtx);
 }
+
+/** What the management screens (`admin/`) use of the page. */
+const adminCtx = {
+  api, el, t, fmtTime, toLocalInput, fromLocalInput, currentLang, S, disp, undisp,
+  getMap: () => map,
+  reloadFences: () => { if (map) loadFences(); },
+  /** The units again after a change: the live view's tree and the forms' choices follow. */
+  refreshUnits: async () => { S.units = await api('/api/units'); S.unitById = new Map(S.units.map((u) => [u.id, u])); renderUnitTree(); },
+};
 
 function rerender() {
   renderLegend();
@@ -939,6 +960,8 @@ function rerender() {
   if (S.cardVehicle) { renderCard(); renderCommandPanel(); terminalPanel(); }
   renderSpeeds();
   if (S.view === 'alerts') loadCases();
+  if (S.view === 'orders') loadOrders(adminCtx);
+  if (S.view === 'manage') loadManage(adminCtx);
 }
 
 async function start() {
@@ -951,6 +974,8 @@ async function start() {
   $('#app').classList.remove('hidden');
   $('#tab-audit').classList.toggle('hidden', S.me.role !== 'administrator');
   $('#tab-terminals').classList.toggle('hidden', !COMMAND_ROLES.includes(S.me.role));
+  $('#tab-orders').classList.toggle('hidden', !COMMAND_ROLES.includes(S.me.role));
+  $('#tab-manage').classList.toggle('hidden', S.me.role !== 'administrator');
   $('#tab-replay').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-alerts').classList.toggle('hidden', S.me.role === 'dispatcher');
   applyText();

@@ -294,8 +294,31 @@ async fn import_world(store: &Store, world: &World) -> anyhow::Result<()> {
         .import_orders(&orders, now)
         .await
         .context("importing the demo orders")?;
+    // Each car's driver in the drivers' registry, with a certificate number of the demo's own.
+    let units: std::collections::HashMap<String, tianshu_model::UnitId> = store
+        .vehicles()
+        .await?
+        .into_iter()
+        .map(|v| (v.plate, v.unit))
+        .collect();
+    for (i, v) in world.vehicles.iter().enumerate() {
+        let Some(&unit) = units.get(&v.plate) else {
+            continue;
+        };
+        let fields = tianshu_store::drivers::DriverFields {
+            name: v.driver.clone(),
+            certificate: format!("DEMO-{:05}", i + 1),
+            phone: None,
+            unit,
+        };
+        store
+            .drivers()
+            .create(&fields)
+            .await
+            .context("registering the demo drivers")?;
+    }
     eprintln!(
-        "imported the demo registry, geofences and {} orders and filings",
+        "imported the demo registry, drivers, geofences and {} orders and filings",
         imported.created + imported.updated + imported.unchanged
     );
     Ok(())
