@@ -263,6 +263,17 @@ fn admin_routes(
             };
             req(format!("/api/units/{}/timetable", api.units[unit].0), None, true)
         }
+        ("GET", "/api/units/{id}/report") => {
+            let unit = match target {
+                Target::Own => "黄石市/市委办公室/机要科",
+                Target::Foreign => "黄石市/公安局",
+            };
+            req(
+                format!("/api/units/{}/report?month=2026-11", api.units[unit].0),
+                None,
+                true,
+            )
+        }
         ("GET", "/api/units/{id}/settings") => {
             let unit = match target {
                 Target::Own => "黄石市/市委办公室/机要科",

@@ -28,6 +28,7 @@ pub mod resources;
 pub mod routes;
 pub mod scope;
 pub mod spec;
+pub mod table;
 pub mod text;
 pub mod web;
 

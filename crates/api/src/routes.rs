@@ -103,6 +103,13 @@ pub static ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/api/units/{id}/report",
+        roles: TRACKS,
+        summary: "Monthly summary of a unit and its sub-units: month=YYYY-MM, format=json|csv|xlsx, lang=zh|en; each car's figures and the totals (each car's look audited)",
+        handler: || get(reports::unit),
+    },
+    RouteSpec {
+        method: "GET",
         path: "/api/units/{id}/settings",
         roles: ALL,
         summary: "A unit's own settings: second_person_approval (approving a backdated or one's own order of its cars needs a second person; default true)",
@@ -196,7 +203,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "/api/vehicles/{id}/report",
         roles: TRACKS,
-        summary: "Monthly report of one car: month=YYYY-MM; mileage, trips, time in use, violations (audited)",
+        summary: "Monthly report of one car: month=YYYY-MM, format=json|csv|xlsx, lang=zh|en; mileage, trips, time in use, days used, violations by rule, cases by state (audited)",
         handler: || get(reports::monthly),
     },
     RouteSpec {
