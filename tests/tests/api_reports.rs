@@ -204,6 +204,13 @@ async fn a_units_month_sums_its_cars_as_the_rules_see_their_tracks() {
     close(&totals["distance_km"], km, 0.1, "total km");
     close(&totals["hours_in_use"], hours, 0.01, "total hours");
     assert_eq!(totals["days_used"], days);
+    let dates: Vec<&str> = totals["per_day"]
+        .as_array()
+        .expect("per_day")
+        .iter()
+        .map(|d| d["date"].as_str().expect("date"))
+        .collect();
+    assert_eq!(dates, ["2026-12-03", "2026-12-04", "2026-12-10"]);
     // The odometer: 0.1 km units, a drive of n steps reads n*19/100 more at its end.
     close(
         &j["cars"][0]["odometer_km"],
@@ -282,6 +289,14 @@ async fn a_cars_month_counts_cases_by_state() {
         serde_json::json!({"open": 1, "closed": 1, "explained": 1})
     );
     assert_eq!(j["rule_titles"]["overspeed"]["en"], "Overspeed");
+    // Day by day: two drives on the 3rd, one on the 4th, adding up to the month.
+    let days = j["per_day"].as_array().expect("per_day");
+    let dates: Vec<&str> = days.iter().map(|d| d["date"].as_str().expect("date")).collect();
+    assert_eq!(dates, ["2026-12-03", "2026-12-04"]);
+    assert_eq!(days[0]["trips"], 2);
+    assert_eq!(days[1]["trips"], 1);
+    let km: f64 = days.iter().map(|d| d["distance_km"].as_f64().expect("km")).sum();
+    close(&j["distance_km"], km, 0.1001, "the days add up to the month");
 }
 
 /// Splits a CSV line (no quoted commas in these reports' fields).

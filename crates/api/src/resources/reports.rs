@@ -82,6 +82,42 @@ pub struct Figures {
     pub violations: BTreeMap<String, usize>,
     /// The same cases, by their state now.
     pub cases_by_state: BTreeMap<String, usize>,
+    /// The days with trips (a trip counts on the day it started, China time), in order.
+    pub per_day: Vec<Day>,
+}
+
+/// One day's driving.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Day {
+    /// `YYYY-MM-DD`, China time.
+    pub date: String,
+    /// Trips started that day.
+    pub trips: usize,
+    /// Their distance, km (to 0.1).
+    pub distance_km: f64,
+    /// Their duration, hours (to 0.01).
+    pub hours_in_use: f64,
+}
+
+/// The trips' figures per day they started on (China time).
+fn per_day(trips: &[Trip]) -> Vec<Day> {
+    let mut days: BTreeMap<String, (usize, f64, f64)> = BTreeMap::new();
+    for t in trips {
+        let d = days
+            .entry(t.from.to_china().format("%Y-%m-%d").to_string())
+            .or_default();
+        d.0 += 1;
+        d.1 += t.distance_m / 1000.0;
+        d.2 += (t.to.millis() - t.from.millis()) as f64 / 3_600_000.0;
+    }
+    days.into_iter()
+        .map(|(date, (trips, km, h))| Day {
+            date,
+            trips,
+            distance_km: round_to(km, 10.0),
+            hours_in_use: round_to(h, 100.0),
+        })
+        .collect()
 }
 
 /// The figures a unit discloses for one car and one month.
@@ -226,13 +262,24 @@ async fn figures(
         days_used: days_used.len(),
         violations,
         cases_by_state,
+        per_day: per_day(&trips),
     })
 }
 
 /// The sum of several cars' figures.
 fn totals<'a>(all: impl IntoIterator<Item = &'a Figures>) -> Figures {
     let mut t = Figures::default();
+    let mut days: BTreeMap<String, Day> = BTreeMap::new();
     for f in all {
+        for d in &f.per_day {
+            let sum = days.entry(d.date.clone()).or_insert_with(|| Day {
+                date: d.date.clone(),
+                ..Day::default()
+            });
+            sum.trips += d.trips;
+            sum.distance_km = round_to(sum.distance_km + d.distance_km, 10.0);
+            sum.hours_in_use = round_to(sum.hours_in_use + d.hours_in_use, 100.0);
+        }
         t.points += f.points;
         t.trips += f.trips;
         t.distance_km += f.distance_km;
@@ -251,6 +298,7 @@ fn totals<'a>(all: impl IntoIterator<Item = &'a Figures>) -> Figures {
     t.distance_km = round_to(t.distance_km, 10.0);
     t.hours_in_use = round_to(t.hours_in_use, 100.0);
     t.odometer_km = t.odometer_km.map(|km| round_to(km, 10.0));
+    t.per_day = days.into_values().collect();
     t
 }
 

@@ -1,4 +1,4 @@
-// The Tianshu page: login, live map, replay, alert inbox, terminals, audit log.
+// The Tianshu page: login, live map, replay, alert inbox, reports, terminals, audit log.
 // Everything the page shows comes from the API, which enforces role and scope; the page only hides
 // what a role cannot use.
 import * as maplibregl from 'maplibre-gl';
@@ -8,6 +8,7 @@ import { applyText, t, toggleLang, currentLang, catalogue } from './i18n.js';
 import { disp, dispGeometry, landOutline, setGcj02 } from './geo.js';
 import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
+import { initReports, loadReport, rerenderReport } from './reports.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
 
@@ -920,12 +921,13 @@ function switchView(view) {
   document.body.dataset.view = view;
   // Follow belongs to the live map: leaving it (replay, the inbox, ...) stops it.
   if (view !== 'live' && S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); }
-  for (const v of ['live', 'replay', 'alerts', 'terminals', 'audit']) {
+  for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'audit']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
   }
   $('#replay-bar').classList.toggle('hidden', view !== 'replay' || !S.replay);
   $('#case-page').classList.add('hidden');
+  $('#report-page').classList.toggle('hidden', view !== 'reports' || !$('#report-page').hasChildNodes());
   document.body.classList.remove('case-open');
   for (const m of caseMarkers.splice(0)) m.remove();
   if (map && map.getSource('cars')) {
@@ -938,6 +940,7 @@ function switchView(view) {
   if (view === 'alerts') loadCases();
   if (view === 'audit') loadAudit();
   if (view === 'terminals') loadTerminals({ api, el, t, fmtTime, S });
+  if (view === 'reports') initReports(reportCtx);
 }
 
 function rerender() {
@@ -946,6 +949,7 @@ function rerender() {
   if (S.cardVehicle) { renderCard(); renderCommandPanel(); terminalPanel(); }
   renderSpeeds();
   if (S.view === 'alerts') loadCases();
+  if (S.view === 'reports') rerenderReport(reportCtx);
 }
 
 async function start() {
@@ -960,6 +964,7 @@ async function start() {
   $('#tab-terminals').classList.toggle('hidden', !COMMAND_ROLES.includes(S.me.role));
   $('#tab-replay').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-alerts').classList.toggle('hidden', S.me.role === 'dispatcher');
+  $('#tab-reports').classList.toggle('hidden', S.me.role === 'dispatcher');
   applyText();
   rerender();
   initMap(S.config);
@@ -991,6 +996,9 @@ $('#timeline').addEventListener('click', (e) => {
 });
 $('#audit-refresh').addEventListener('click', loadAudit);
 $('#terminals-refresh').addEventListener('click', () => loadTerminals({ api, el, t, fmtTime, S }));
+const reportCtx = { api, el, t, S, currentLang };
+$('#report-load-unit').addEventListener('click', () => loadReport(reportCtx, 'unit'));
+$('#report-load-car').addEventListener('click', () => loadReport(reportCtx, 'car'));
 
 applyText();
 renderLegend();
