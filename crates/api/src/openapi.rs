@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document (`GET /api/openapi.json`), derived from a route table: each route's
-//! path parameters, the roles it admits (`x-roles`), whether it needs the session cookie, and the
-//! error contract every failure answers in.
+//! path parameters, the roles it admits (`x-roles`), whether it needs the session cookie or a personal
+//! API token, and the error contract every failure answers in.
 
 use serde_json::{Map, Value, json};
 
@@ -38,7 +38,7 @@ pub fn document(routes: &[RouteSpec]) -> Value {
             }
         });
         if !spec.roles.is_empty() {
-            op["security"] = json!([{"session": []}]);
+            op["security"] = json!([{"session": []}, {"token": []}]);
         }
         let entry = paths.entry(spec.path.to_string()).or_insert_with(|| json!({}));
         entry[spec.method.to_ascii_lowercase()] = op;
@@ -48,7 +48,10 @@ pub fn document(routes: &[RouteSpec]) -> Value {
         "info": {"title": "Tianshu API", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
         "components": {
-            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": COOKIE_NAME}},
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": COOKIE_NAME},
+                "token": {"type": "http", "scheme": "bearer", "description": "A personal API token (POST /api/tokens)"}
+            },
             "schemas": {"Error": {
                 "type": "object",
                 "required": ["error"],

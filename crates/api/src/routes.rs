@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use crate::error::{no_method, no_route};
 use crate::resources::{
     audit_log, calendars, cases, commands, exports, geofences, live, orders, reports, sessions, terminals,
-    tracks, units, users, vehicles,
+    tokens, tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, CASES, OPERATE, PUBLIC, RouteSpec, TRACKS};
 use crate::{ApiState, auth, headers, openapi, web};
@@ -352,6 +352,27 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ADMIN,
         summary: "Disable or enable a user: disabled; disabling ends their sessions (audited)",
         handler: || patch(users::update),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/tokens",
+        roles: ALL,
+        summary: "The caller's personal API tokens, live and revoked (never their secrets)",
+        handler: || get(tokens::list),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/tokens",
+        roles: ALL,
+        summary: "Create a personal API token: name; the answer holds its secret, shown once, to send as `Authorization: Bearer <token>` (acts as the caller, with their role and scope, until revoked); needs a login session (audited)",
+        handler: || post(tokens::create),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/tokens/{id}",
+        roles: ALL,
+        summary: "Revoke one of the caller's personal API tokens; it is refused (401) from then on; needs a login session (audited)",
+        handler: || delete(tokens::revoke),
     },
     RouteSpec {
         method: "GET",
