@@ -201,6 +201,14 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.ok = created(r("Vehicle"));
         }
         ("PATCH", "/api/vehicles/{id}") => d.ok = ok(r("Vehicle")),
+        ("GET", "/api/vehicles/{id}") => d.ok = ok(r("VehicleDetail")),
+        ("GET" | "PUT", "/api/units/{id}/settings") => {
+            if method == "PUT" {
+                d.body = Some(r("UnitSettings"));
+            }
+            d.ok = ok(r("UnitSettings"));
+        }
+        ("GET", "/api/terminals") => d.ok = ok(array(r("Terminal"))),
         ("GET", "/api/vehicles/{id}/report") => {
             d.query = query_of::<reports::ReportQuery>();
             d.ok = ok(r("MonthlyReport"));
@@ -209,7 +217,10 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.query = query_of::<reports::ReportQuery>();
             d.ok = ok(r("UnitReport"));
         }
-        ("GET", "/api/vehicles/{id}/trips") => d.query = query_of::<tracks::RangeQuery>(),
+        ("GET", "/api/vehicles/{id}/trips") => {
+            d.query = query_of::<tracks::RangeQuery>();
+            d.ok = ok(r("TripsAndStops"));
+        }
         ("GET", "/api/vehicles/{id}/replay") => d.query = query_of::<tracks::ReplayQuery>(),
         ("GET", "/api/vehicles/{id}/track") => d.query = query_of::<exports::TrackQuery>(),
         ("GET", "/api/positions") => {
@@ -338,6 +349,26 @@ pub fn components() -> Value {
         "CreatedToken": object(&["id", "name", "created", "revoked", "token"], json!({
             "id": {"type": "integer"}, "name": {"type": "string"}, "created": time(), "revoked": {"type": "null"},
             "token": {"type": "string", "description": "The secret, shown this once: send it as `Authorization: Bearer <token>`"}})),
+        "VehicleDetail": object(&["id", "plate", "unit", "class", "latest", "driver", "order"], json!({
+            "id": {"type": "integer"}, "plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass"),
+            "latest": nullable(r("Position")), "driver": nullable(json!({"type": "string"})),
+            "order": nullable(json!({"type": "object", "description": "The order or filing covering the latest fix, in the import format"}))})),
+        "UnitSettings": object(&["second_person_approval"], json!({"second_person_approval": {"type": "boolean"}})),
+        "Terminal": object(&["phone", "terminal_id", "registered", "vehicle", "clock_offset_secs", "reregistrations"], json!({
+            "phone": {"type": "string", "description": "Masked but for administrators"},
+            "terminal_id": {"type": "string", "description": "Masked but for administrators"},
+            "edition": nullable(json!({"type": "string"})), "registered": {"type": "boolean"},
+            "vehicle": nullable(json!({"type": "integer"})), "clock_offset_secs": {"type": "integer"},
+            "clock_offset_found_secs": nullable(json!({"type": "integer"})), "clock_offset_found_at": nullable(time()),
+            "reregistrations": {"type": "integer"}, "last_reregistered": nullable(time()),
+            "pending_registration": nullable(json!({"type": "object"}))})),
+        "TripsAndStops": object(&["vehicle", "from", "to", "points", "trips", "stops"], json!({
+            "vehicle": r("Vehicle"), "from": time(), "to": time(), "points": {"type": "integer"},
+            "trips": array(object(&["from", "to", "distance_m", "max_kmh"], json!({
+                "from": time(), "to": time(), "distance_m": {"type": "number"}, "max_kmh": {"type": "number"}}))),
+            "stops": array(object(&["from", "to", "lon_deg", "lat_deg", "idling"], json!({
+                "from": time(), "to": time(), "lon_deg": {"type": "number"}, "lat_deg": {"type": "number"},
+                "idling": {"type": "boolean"}})))})),
         "Day": object(&["date", "trips", "distance_km", "hours_in_use"], json!({
             "date": {"type": "string", "format": "date"}, "trips": {"type": "integer"},
             "distance_km": {"type": "number"}, "hours_in_use": {"type": "number"}})),
