@@ -46,6 +46,9 @@ pub fn document(routes: &[RouteSpec]) -> Value {
                 "409": failure("Conflicts with what is stored")
             }
         });
+        if described.may_create {
+            op["responses"]["201"] = json!({"description": "Created"});
+        }
         if let Some(body) = described.body {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body}}});
         }

@@ -17,6 +17,8 @@ pub struct Described {
     pub body: Option<Value>,
     /// Its success status and the schema of what it answers then (`None`: no body, or not JSON).
     pub ok: (u16, Option<Value>),
+    /// A `PUT` that answers 201 when it created the resource (200 when it replaced one).
+    pub may_create: bool,
 }
 
 /// A reference to a schema of [`components`].
@@ -209,6 +211,15 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.ok = ok(r("UnitSettings"));
         }
         ("GET", "/api/terminals") => d.ok = ok(array(r("Terminal"))),
+        ("GET", "/api/config") => d.ok = ok(r("PageConfig")),
+        ("POST", "/api/geofences") => d.ok = created(r("Feature")),
+        ("PUT", "/api/geofences/{id}") => d.ok = ok(r("Feature")),
+        ("POST", "/api/terminals") => d.ok = created(r("Terminal")),
+        ("PUT", "/api/calendars/{year}" | "/api/units/{id}/timetable") => d.may_create = true,
+        ("GET", "/api/geofences") => d.ok = ok(r("FeatureCollection")),
+        ("GET", "/api/units/{id}/timetable") => d.ok = ok(r("UnitTimetable")),
+        ("GET", "/api/calendars") => d.ok = ok(array(r("CalendarYear"))),
+        ("POST", "/api/orders") => d.ok = created(r("Order")),
         ("GET", "/api/vehicles/{id}/report") => {
             d.query = query_of::<reports::ReportQuery>();
             d.ok = ok(r("MonthlyReport"));
@@ -221,14 +232,20 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.query = query_of::<tracks::RangeQuery>();
             d.ok = ok(r("TripsAndStops"));
         }
-        ("GET", "/api/vehicles/{id}/replay") => d.query = query_of::<tracks::ReplayQuery>(),
+        ("GET", "/api/vehicles/{id}/replay") => {
+            d.query = query_of::<tracks::ReplayQuery>();
+            d.ok = ok(r("Replay"));
+        }
         ("GET", "/api/vehicles/{id}/track") => d.query = query_of::<exports::TrackQuery>(),
         ("GET", "/api/positions") => {
             d.query = query_of::<tracks::PositionsQuery>();
             d.ok = ok(array(r("Position")));
         }
         ("GET", "/api/positions/latest") => d.ok = ok(array(r("Position"))),
-        ("GET", "/api/orders") => d.query = query_of::<orders::OrdersQuery>(),
+        ("GET", "/api/orders") => {
+            d.query = query_of::<orders::OrdersQuery>();
+            d.ok = ok(array(r("Order")));
+        }
         ("GET", "/api/cases") => {
             d.query = query_of::<cases::CasesQuery>();
             d.ok = ok(array(r("Case")));
@@ -369,6 +386,37 @@ pub fn components() -> Value {
             "stops": array(object(&["from", "to", "lon_deg", "lat_deg", "idling"], json!({
                 "from": time(), "to": time(), "lon_deg": {"type": "number"}, "lat_deg": {"type": "number"},
                 "idling": {"type": "boolean"}})))})),
+        "PageConfig": object(&["tile_url", "gcj02", "attribution", "center", "zoom"], json!({
+            "tile_url": {"type": "string"}, "gcj02": {"type": "boolean"}, "attribution": {"type": "string"},
+            "center": array(json!({"type": "number"})), "zoom": {"type": "number"}})),
+        "FeatureCollection": object(&["type", "features"], json!({
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": array(r("Feature"))})),
+        "Feature": object(&["type", "geometry", "properties"], json!({
+            "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "integer"},
+            "geometry": {"type": "object"}, "properties": {"type": "object"}, "updated": time()})),
+        "UnitTimetable": object(&["unit", "source", "timetable"], json!({
+            "unit": {"type": "integer"}, "source": {"type": "string", "description": "stored, an ancestor's, or configuration"},
+            "timetable": object(&["periods"], json!({"periods": array(json!({"type": "string"})), "seasons": {"type": "array"}}))})),
+        "CalendarYear": object(&["year", "source", "holidays"], json!({
+            "year": {"type": "integer"}, "source": {"type": "string"}, "updated": nullable(time()),
+            "notice": {"type": "string"},
+            "holidays": array(object(&["name", "first", "last", "working"], json!({
+                "name": {"type": "string"}, "name_en": {"type": "string"},
+                "first": {"type": "string", "format": "date"}, "last": {"type": "string", "format": "date"},
+                "working": array(json!({"type": "string", "format": "date"}))})))})),
+        "Order": {"type": "object", "required": ["id", "kind", "plate", "start", "end", "state", "version"], "properties": {
+            "id": {"type": "string"}, "kind": {"type": "string", "enum": ["order", "filing"]}, "plate": {"type": "string"},
+            "driver": nullable(json!({"type": "string"})), "purpose": nullable(json!({"type": "string"})),
+            "filed_by": nullable(json!({"type": "string"})), "start": time(), "end": time(),
+            "state": {"type": "string", "enum": ["requested", "approved", "cancelled", "completed"]},
+            "version": {"type": "integer", "description": "Send it back (body or If-Match) with a change"},
+            "updated": time()}, "additionalProperties": true},
+        "Replay": object(&["vehicle", "from", "to", "total_points", "columns", "points", "stops", "trips", "cases"], json!({
+            "vehicle": r("Vehicle"), "from": time(), "to": time(), "total_points": {"type": "integer"},
+            "columns": array(json!({"type": "string"})),
+            "points": array(json!({"type": "array", "description": "One point, its values in the order of `columns`"})),
+            "stops": {"type": "array"}, "trips": {"type": "array"}, "cases": array(r("Case"))})),
         "Day": object(&["date", "trips", "distance_km", "hours_in_use"], json!({
             "date": {"type": "string", "format": "date"}, "trips": {"type": "integer"},
             "distance_km": {"type": "number"}, "hours_in_use": {"type": "number"}})),
