@@ -27,6 +27,9 @@
 //                           audit table shows each change; the management screens fit a phone
 //   node drive.mjs orders   the administrator files an order; the dispatcher files one, is refused approving
 //                           it alone, approves the administrator's and cancels their own
+//   node drive.mjs reports  an inspector opens the Reports screen: a unit's month (TIANSHU_MONTH, TIANSHU_UNIT)
+//                           with its chart, figures and CSV/XLSX download links that download, then one
+//                           car's month (TIANSHU_PLATE)
 //   node drive.mjs reregistration  an administrator requires approval for a unit and approves a terminal's
 //                                pending re-registration in the Terminals view; a dispatcher sees the
 //                                terminals masked and cannot decide
@@ -221,6 +224,10 @@ async function languages() {
         await page.waitForFunction(() => /\d/.test(document.querySelector('#replay-info').textContent), null, { timeout: 30000 });
       }],
       ['alerts', async () => { await page.click('#tab-alerts'); await page.waitForSelector('#case-states button'); }],
+      ['reports', async () => {
+        await page.click('#tab-reports'); await page.click('#report-load-unit');
+        await page.waitForSelector('#report-page:not(.hidden) .uplot canvas', { timeout: 60000 });
+      }],
       ['terminals', async () => { await page.click('#tab-terminals'); await page.waitForSelector('#terminals-list > *', { timeout: 20000 }); }],
       ['audit', async () => { await page.click('#tab-audit'); await page.waitForSelector('#audit-list > *', { timeout: 20000 }); }],
       ['orders', async () => {
@@ -983,10 +990,47 @@ async function orders() {
   });
 }
 
+/** The Reports screen: a unit's month with its chart and downloads, then one car's. */
+async function reports() {
+  await browserFor(async (page) => {
+    await login(page, 'inspector');
+    await page.click('#tab-reports');
+    await page.waitForSelector('#view-reports:not(.hidden) #report-unit option', { state: 'attached' });
+    await page.fill('#report-month', process.env.TIANSHU_MONTH);
+    await page.selectOption('#report-unit', process.env.TIANSHU_UNIT);
+    await page.click('#report-load-unit');
+    await page.waitForSelector('#report-page:not(.hidden) .uplot canvas', { timeout: 30000 });
+    const box = await page.$eval('#report-chart canvas', (c) => ({ w: c.clientWidth, h: c.clientHeight }));
+    check(box.w > 200 && box.h > 100, `the unit's month is charted (${box.w}x${box.h})`);
+    const trips = Number(await page.textContent('#report-page [data-figure="trips"]'));
+    const rows = await page.$$eval('#report-page table.report-cars tbody tr', (rs) => rs.length);
+    check(trips > 0 && rows > 0, `the unit's figures: ${trips} trips over ${rows} cars`);
+    const links = await page.$$eval('#report-page a.download', (as) => as.map((a) => ({ format: a.dataset.format, href: a.getAttribute('href') })));
+    check(links.length === 2 && links.some((l) => /format=csv/.test(l.href)) && links.some((l) => /format=xlsx/.test(l.href)),
+      `the downloads are offered: ${links.map((l) => l.href).join(' ')}`);
+    const xlsx = await page.$eval('#report-page a.download[data-format="xlsx"]', async (a) => {
+      const r = await fetch(a.href); const b = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get('content-type'), zip: b[0] === 0x50 && b[1] === 0x4b, size: b.length };
+    });
+    check(xlsx.status === 200 && xlsx.zip && /spreadsheetml/.test(xlsx.type), `the XLSX link downloads a workbook (${xlsx.size} bytes)`);
+    const csv = await page.$eval('#report-page a.download[data-format="csv"]', async (a) => (await fetch(a.href)).text());
+    check(csv.split('\n').length >= rows + 2, `the CSV link downloads a line per car and the total (${csv.split('\n').length - 1} lines)`);
+    await page.screenshot({ path: join(artifacts, 'report-unit.png') });
+    await page.fill('#report-plate', process.env.TIANSHU_PLATE);
+    await page.click('#report-load-car');
+    await page.waitForFunction((p) => document.querySelector('#report-page h2')?.textContent.includes(p)
+      && document.querySelector('#report-page .uplot canvas'), process.env.TIANSHU_PLATE, { timeout: 30000 });
+    const carTrips = Number(await page.textContent('#report-page [data-figure="trips"]'));
+    check(carTrips > 0, `the car's month: ${carTrips} trips, charted`);
+    await page.screenshot({ path: join(artifacts, 'report-car.png') });
+  });
+}
+
 try {
   if (scenario === 'basemap') await basemapOffline();
   else if (scenario === 'tiles-fail') await tilesFail();
   else if (scenario === 'live-replay') await liveAndReplay();
+  else if (scenario === 'reports') await reports();
   else if (scenario === 'terminal') await terminalPanel();
   else if (scenario === 'clicks') await clicks();
   else if (scenario === 'reregistration') await reregistration();

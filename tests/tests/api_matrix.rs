@@ -47,6 +47,8 @@ struct Victims {
     kept_fence: i64,
     order: String,
     driver: i64,
+    /// A personal API token of the caller's (0 without a caller).
+    token: i64,
 }
 
 fn fence(name: &str) -> String {
@@ -145,7 +147,32 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         fence,
         kept_fence,
         order: id,
+        token: 0,
     }
+}
+
+/// A personal API token of `role`'s seeded user, for the revocation to revoke.
+async fn victim_token(api: &TestApi, role: Role, n: usize) -> i64 {
+    let user = api
+        .store
+        .access()
+        .user_by_name(role.as_str())
+        .await
+        .expect("reading the user")
+        .expect("the seeded user");
+    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let token = tianshu_store::access::NewApiToken {
+        token_hash: format!("victim-{n}"),
+        user_id: user.id,
+        name: format!("victim {n}"),
+        created: now,
+    };
+    api.store
+        .access()
+        .create_token(&token)
+        .await
+        .expect("victim token")
+        .id
 }
 
 /// How to call each route. A route without a recipe fails the test: new routes must join the matrix.
@@ -259,6 +286,13 @@ fn admin_routes(
             false,
         ),
         ("DELETE", "/api/users/{username}") => req(format!("/api/users/victim{n}"), None, false),
+        ("GET", "/api/tokens") => req(spec.path.into(), None, false),
+        ("POST", "/api/tokens") => req(
+            spec.path.into(),
+            Some(format!(r#"{{"name":"client {n}"}}"#)),
+            false,
+        ),
+        ("DELETE", "/api/tokens/{id}") => req(format!("/api/tokens/{}", victims.token), None, false),
         ("PATCH", "/api/users/{username}") => req(
             format!("/api/users/victim{n}"),
             Some(r#"{"disabled":true}"#.into()),
@@ -298,6 +332,17 @@ fn admin_routes(
                 Target::Foreign => "黄石市/公安局",
             };
             req(format!("/api/units/{}/timetable", api.units[unit].0), None, true)
+        }
+        ("GET", "/api/units/{id}/report") => {
+            let unit = match target {
+                Target::Own => "黄石市/市委办公室/机要科",
+                Target::Foreign => "黄石市/公安局",
+            };
+            req(
+                format!("/api/units/{}/report?month=2026-11", api.units[unit].0),
+                None,
+                true,
+            )
         }
         ("GET", "/api/units/{id}/settings") => {
             let unit = match target {
@@ -483,7 +528,10 @@ async fn every_route_times_every_role() {
                     Target::Own => SUB_PLATE,
                     Target::Foreign => FOREIGN_PLATE,
                 };
-                let v = victims(&api, n, plate, kept_fence).await;
+                let mut v = victims(&api, n, plate, kept_fence).await;
+                if let Some(role) = role {
+                    v.token = victim_token(&api, role, n).await;
+                }
                 let r = recipe(&api, spec, target, n, &v);
                 // Logging out must not end the sessions the rest of the matrix uses.
                 let fresh;

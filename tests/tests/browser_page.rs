@@ -236,6 +236,7 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
             "live",
             "replay",
             "alerts",
+            "reports",
             "terminals",
             "audit",
             "orders",
@@ -694,4 +695,36 @@ async fn an_administrator_corrects_a_terminal_s_clock_and_reads_and_sets_its_par
             |r| r.entry.action == "terminal.update" && r.entry.detail.contains("clock_offset_secs 28800")
         )
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inspector_reads_a_units_month_and_a_cars_with_charts_and_downloads() {
+    let api = TestApi::seeded(Scratch::embedded("browser-reports")).await;
+    let month = tianshu_model::Timestamp::from_millis(T0_SECS * 1000)
+        .to_china()
+        .format("%Y-%m")
+        .to_string();
+    let unit = api.units["黄石市"].0.to_string();
+    let env = [
+        ("TIANSHU_MONTH", month.as_str()),
+        ("TIANSHU_UNIT", unit.as_str()),
+        ("TIANSHU_PLATE", OWN_PLATE),
+    ];
+    let out = drive_served("reports", api.addr, &["inspector"], &env).await;
+    says(
+        &out,
+        &[
+            "ok the unit's month is charted",
+            "ok the unit's figures: 3 trips over 3 cars",
+            "ok the downloads are offered",
+            "ok the XLSX link downloads a workbook",
+            "ok the CSV link downloads a line per car and the total (5 lines)",
+            "ok the car's month: 1 trips, charted",
+        ],
+    );
+    // Each look at a car's month is in the audit log: the unit's three cars shown, downloaded as XLSX
+    // and as CSV, then the one car.
+    let log = api.store.access().audit(0, 1000).await.expect("audit");
+    let looks = log.iter().filter(|r| r.entry.action == "report").count();
+    assert_eq!(looks, 3 + 3 + 3 + 1);
 }

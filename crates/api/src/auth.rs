@@ -6,6 +6,11 @@
 //! copy of the table lets nobody in. Logout deletes the session; deleting or disabling a user ends
 //! theirs. The gate in front of every protected route resolves the cookie to a [`Principal`] from the
 //! user as stored now (a changed role or unit applies at once) and checks the route's roles.
+//!
+//! A machine client sends a personal API token instead (`Authorization: Bearer <token>`, created by its
+//! user through `resources::tokens`): it acts as that user, with their role and unit scope as stored
+//! now, until revoked; like a session token only its SHA-256 is stored. An unknown or revoked token is
+//! refused (401) like a missing session.
 
 use std::net::SocketAddr;
 
@@ -14,7 +19,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::HeaderMap;
-use axum::http::header::COOKIE;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -178,6 +183,70 @@ pub(crate) async fn session_principal(state: &ApiState, token: &str) -> ApiResul
     }))
 }
 
+/// The prefix of every personal API token (what a secret scanner or a reader of a log recognises).
+pub const TOKEN_PREFIX: &str = "tsk_";
+
+/// A new personal API token's secret: the prefix and 256 random bits in hex.
+pub(crate) fn new_api_token() -> String {
+    format!("{TOKEN_PREFIX}{}", hex::encode(random_bytes()))
+}
+
+/// What a request authenticates with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The session cookie's token.
+    Session(String),
+    /// A personal API token (`Authorization: Bearer`).
+    Token(String),
+}
+
+/// How the caller of a request was authenticated (put beside the [`Principal`] by the gate): token
+/// management needs a login session, so that a token cannot make or unmake tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A login session.
+    Session,
+    /// The personal API token of this id.
+    Token(i64),
+}
+
+/// The request's credential: the session cookie when there is one, else a bearer token.
+pub(crate) fn credential(headers: &HeaderMap) -> Option<Credential> {
+    if let Some(t) = session_token(headers) {
+        return Some(Credential::Session(t.to_string()));
+    }
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| Credential::Token(token.trim().to_string()))
+}
+
+/// The caller behind a credential as stored now, with how they were authenticated; `None` when the
+/// session ended or the token is unknown or revoked, or its user disabled.
+pub(crate) async fn principal_of(
+    state: &ApiState,
+    credential: &Credential,
+) -> ApiResult<Option<(Principal, AuthMethod)>> {
+    match credential {
+        Credential::Session(t) => Ok(session_principal(state, t)
+            .await?
+            .map(|p| (p, AuthMethod::Session))),
+        Credential::Token(t) => {
+            let found = state.store().access().token_user(&session_token_hash(t)).await?;
+            Ok(found.map(|(id, u)| {
+                let who = Principal {
+                    user_id: u.id,
+                    username: u.username,
+                    role: u.role,
+                    unit: u.unit,
+                };
+                (who, AuthMethod::Token(id))
+            }))
+        }
+    }
+}
+
 pub(crate) fn session_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(COOKIE)
@@ -275,21 +344,33 @@ pub(crate) struct Gate {
     pub(crate) roles: &'static [Role],
 }
 
-/// Resolves the session and checks the role before the handler runs.
+/// Resolves the session or the API token and checks the role before the handler runs.
 pub(crate) async fn gate(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
-    let who = match session_token(req.headers()) {
-        Some(t) => match session_principal(&gate.state, t).await {
+    let who = match credential(req.headers()) {
+        Some(c) => match principal_of(&gate.state, &c).await {
             Ok(who) => who,
             Err(e) => return e.into_response(),
         },
         None => None,
     };
-    let Some(who) = who else {
+    let Some((who, method)) = who else {
         return ApiError::Unauthenticated.into_response();
     };
     if !gate.roles.contains(&who.role) {
         return ApiError::Forbidden.into_response();
     }
     req.extensions_mut().insert(who);
+    req.extensions_mut().insert(method);
     next.run(req).await
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthMethod {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AuthMethod>()
+            .copied()
+            .ok_or(ApiError::Unauthenticated)
+    }
 }

@@ -27,8 +27,10 @@ pub mod openapi;
 pub mod position;
 pub mod resources;
 pub mod routes;
+pub mod schemas;
 pub mod scope;
 pub mod spec;
+pub mod table;
 pub mod text;
 pub mod web;
 

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use crate::error::{no_method, no_route};
 use crate::resources::{
     audit_log, calendars, cases, commands, drivers, exports, geofences, live, orders, reports, sessions,
-    terminals, tracks, units, users, vehicles,
+    terminals, tokens, tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, CASES, OPERATE, PUBLIC, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
@@ -117,6 +117,13 @@ pub static ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/api/units/{id}/report",
+        roles: TRACKS,
+        summary: "Monthly summary of a unit and its sub-units: month=YYYY-MM, format=json|csv|xlsx, lang=zh|en; each car's figures and the totals (each car's look audited)",
+        handler: || get(reports::unit),
+    },
+    RouteSpec {
+        method: "GET",
         path: "/api/units/{id}/settings",
         roles: ALL,
         summary: "A unit's own settings: second_person_approval (approving a backdated or one's own order of its cars needs a second person; default true)",
@@ -210,7 +217,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "/api/vehicles/{id}/report",
         roles: TRACKS,
-        summary: "Monthly report of one car: month=YYYY-MM; mileage, trips, time in use, violations (audited)",
+        summary: "Monthly report of one car: month=YYYY-MM, format=json|csv|xlsx, lang=zh|en; mileage, trips, time in use, days used, violations by rule, cases by state (audited)",
         handler: || get(reports::monthly),
     },
     RouteSpec {
@@ -387,6 +394,27 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ADMIN,
         summary: "Disable or enable a user: disabled; disabling ends their sessions (audited)",
         handler: || patch(users::update),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/tokens",
+        roles: ALL,
+        summary: "The caller's personal API tokens, live and revoked (never their secrets)",
+        handler: || get(tokens::list),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/tokens",
+        roles: ALL,
+        summary: "Create a personal API token: name; the answer holds its secret, shown once, to send as `Authorization: Bearer <token>` (acts as the caller, with their role and scope, until revoked); needs a login session (audited)",
+        handler: || post(tokens::create),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/tokens/{id}",
+        roles: ALL,
+        summary: "Revoke one of the caller's personal API tokens; it is refused (401) from then on; needs a login session (audited)",
+        handler: || delete(tokens::revoke),
     },
     RouteSpec {
         method: "GET",

@@ -164,6 +164,37 @@ pub struct SessionUser {
     pub expires: Timestamp,
 }
 
+/// A personal API token as stored: a user's key for machine clients, which acts as that user (role and
+/// unit scope as they are now) until revoked. Its secret is shown once, at creation; only its
+/// [`session_token_hash`] is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    /// Its id.
+    pub id: i64,
+    /// Whose it is.
+    #[serde(skip_serializing)]
+    pub user_id: i64,
+    /// What its owner calls it.
+    pub name: String,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When it was revoked; a revoked token lets nobody in.
+    pub revoked: Option<Timestamp>,
+}
+
+/// A personal API token to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiToken {
+    /// Hex SHA-256 of the token ([`session_token_hash`]).
+    pub token_hash: String,
+    /// Whose it is.
+    pub user_id: i64,
+    /// What its owner calls it.
+    pub name: String,
+    /// When it was created.
+    pub created: Timestamp,
+}
+
 /// The hash under which a session token is stored: hex SHA-256 of the token's text.
 pub fn session_token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -16,9 +16,9 @@ use crate::db::{Change, Db};
 use crate::sql::{Row, Tx, params, tx, work};
 use crate::{Error, Result, Store};
 pub use tianshu_model::access::{
-    Anchor, Audit, AuditEntry, AuditKey, AuditRecord, ChainBreak, ChainScheme, ChainSummary, ChainVerifier,
-    GENESIS_HASH, NewSession, NewUser, ParseRoleError, Role, SessionUser, User, parse_anchors,
-    session_token_hash, verify_chain,
+    Anchor, ApiToken, Audit, AuditEntry, AuditKey, AuditRecord, ChainBreak, ChainScheme, ChainSummary,
+    ChainVerifier, GENESIS_HASH, NewApiToken, NewSession, NewUser, ParseRoleError, Role, SessionUser, User,
+    parse_anchors, session_token_hash, verify_chain,
 };
 
 const USER_COLS: &str = "id, username, role, unit_id, password_hash, created_ms, disabled";
@@ -90,6 +90,8 @@ async fn create_user(tx: &mut dyn Tx, user: NewUser) -> Result<User> {
 
 async fn delete_user(tx: &mut dyn Tx, username: String) -> Result<()> {
     end_sessions_of(tx, &username).await?;
+    let sql = "DELETE FROM access_tokens WHERE user_id IN (SELECT id FROM access_users WHERE username = $1)";
+    tx.execute(sql, params![&username]).await?;
     let sql = "DELETE FROM access_users WHERE username = $1";
     match tx.execute(sql, params![&username]).await? {
         0 => Err(Error::NotFound(format!("user {username}"))),
@@ -130,6 +132,55 @@ async fn session(tx: &mut dyn Tx, token_hash: String, now: Timestamp) -> Result<
             user: to_user(&r)?,
             expires: Timestamp(r.int(7)?),
         })),
+    }
+}
+
+const TOKEN_COLS: &str = "id, user_id, name, created_ms, revoked_ms";
+
+fn to_token(r: &Row) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: r.int(0)?,
+        user_id: r.int(1)?,
+        name: r.text(2)?,
+        created: Timestamp(r.int(3)?),
+        revoked: r.opt_int(4)?.map(Timestamp),
+    })
+}
+
+async fn create_token(tx: &mut dyn Tx, t: NewApiToken) -> Result<ApiToken> {
+    let sql = format!(
+        "INSERT INTO access_tokens (token_hash, user_id, name, created_ms) VALUES ($1, $2, $3, $4) \
+         RETURNING {TOKEN_COLS}"
+    );
+    let row = tx
+        .opt(&sql, params![&t.token_hash, t.user_id, &t.name, t.created])
+        .await?;
+    row.as_ref()
+        .map(to_token)
+        .unwrap_or_else(|| Err(Error::Corrupt("a created token was not returned".into())))
+}
+
+async fn revoke_token(tx: &mut dyn Tx, user_id: i64, id: i64, now: Timestamp) -> Result<ApiToken> {
+    let sql = format!(
+        "UPDATE access_tokens SET revoked_ms = $3 WHERE id = $1 AND user_id = $2 AND revoked_ms IS NULL \
+         RETURNING {TOKEN_COLS}"
+    );
+    match tx.opt(&sql, params![id, user_id, now]).await? {
+        Some(r) => to_token(&r),
+        None => Err(Error::NotFound(format!("token {id}"))),
+    }
+}
+
+async fn token_user(tx: &mut dyn Tx, token_hash: String) -> Result<Option<(i64, User)>> {
+    let cols: Vec<String> = USER_COLS.split(", ").map(|col| format!("u.{col}")).collect();
+    let sql = format!(
+        "SELECT {}, t.id FROM access_tokens t JOIN access_users u ON u.id = t.user_id \
+         WHERE t.token_hash = $1 AND t.revoked_ms IS NULL AND NOT u.disabled",
+        cols.join(", ")
+    );
+    match tx.opt(&sql, params![token_hash]).await? {
+        None => Ok(None),
+        Some(r) => Ok(Some((r.int(7)?, to_user(&r)?))),
     }
 }
 
@@ -198,6 +249,36 @@ impl<'a> Access<'a> {
     pub async fn delete_session(&self, token_hash: &str) -> Result<bool> {
         let sql = "DELETE FROM access_sessions WHERE token_hash = $1";
         Ok(self.db.execute(sql, vec![token_hash.into()]).await? > 0)
+    }
+
+    /// Stores a new personal API token of a user.
+    pub fn create_token(&self, token: &NewApiToken) -> Change<'a, ApiToken> {
+        let t = token.clone();
+        Change::new(self.db, work(move |tx| Box::pin(create_token(tx, t))))
+    }
+
+    /// Revokes `user_id`'s live token `id` at `now`; [`Error::NotFound`] when they have no such live
+    /// token (another user's token is not theirs to revoke).
+    pub fn revoke_token(&self, user_id: i64, id: i64, now: Timestamp) -> Change<'a, ApiToken> {
+        Change::new(
+            self.db,
+            work(move |tx| Box::pin(revoke_token(tx, user_id, id, now))),
+        )
+    }
+
+    /// A user's tokens, live and revoked, by id.
+    pub async fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>> {
+        let sql = format!("SELECT {TOKEN_COLS} FROM access_tokens WHERE user_id = $1 ORDER BY id");
+        self.db.rows(sql, vec![user_id.into()], to_token).await
+    }
+
+    /// The live token stored under `token_hash` (its id) and its user, as stored now, unless the user
+    /// is disabled.
+    pub async fn token_user(&self, token_hash: &str) -> Result<Option<(i64, User)>> {
+        let token_hash = token_hash.to_string();
+        self.db
+            .read(work(move |tx| Box::pin(token_user(tx, token_hash))))
+            .await
     }
 
     /// Chains and stores one audit entry, serialised against every other writer of the chain.

@@ -34,7 +34,7 @@ use tianshu_model::VehicleId;
 use tokio::sync::{broadcast, watch};
 
 use crate::ApiState;
-use crate::auth::{Principal, session_principal, session_token};
+use crate::auth::{Credential, Principal, credential, principal_of};
 use crate::error::{ApiError, ApiResult};
 use crate::headers::check_origin;
 use crate::position::{Identity, WirePosition, wire_positions};
@@ -118,9 +118,9 @@ pub async fn live(
 ) -> ApiResult<Response> {
     check_origin(&headers, state.config())?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
-    let token = session_token(&headers).unwrap_or_default().to_string();
+    let credential = credential(&headers).ok_or(ApiError::Unauthenticated)?;
     let scoped = Scoped::new(&state, &who).await?;
-    let session = Session { token, who };
+    let session = Session { credential, who };
     Ok(ws.on_upgrade(move |socket| async move {
         crate::metrics::metrics().ws_clients.inc();
         if let Err(e) = feed(state, session, scoped, socket).await {
@@ -141,9 +141,9 @@ async fn snapshot(scoped: &Scoped) -> ApiResult<String> {
     .unwrap_or_default())
 }
 
-/// The session a feed was opened with.
+/// The session (or API token) a feed was opened with.
 struct Session {
-    token: String,
+    credential: Credential,
     who: Principal,
 }
 
@@ -166,7 +166,7 @@ async fn recheck(
     session: &Session,
     visible: &Option<HashSet<VehicleId>>,
 ) -> ApiResult<Recheck> {
-    let now = session_principal(state, &session.token).await?;
+    let now = principal_of(state, &session.credential).await?.map(|(p, _)| p);
     if now.as_ref() != Some(&session.who) {
         return Ok(Recheck::Ended);
     }

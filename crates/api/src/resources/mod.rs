@@ -16,6 +16,7 @@ pub mod orders;
 pub mod reports;
 pub mod sessions;
 pub mod terminals;
+pub mod tokens;
 pub mod tracks;
 pub mod units;
 pub mod users;

@@ -1,4 +1,4 @@
-// The Tianshu page: login, live map, replay, alert inbox, terminals, audit log.
+// The Tianshu page: login, live map, replay, alert inbox, reports, terminals, audit log.
 // Everything the page shows comes from the API, which enforces role and scope; the page only hides
 // what a role cannot use.
 import * as maplibregl from 'maplibre-gl';
@@ -11,6 +11,7 @@ import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
 import { loadManage, leaveManage } from './admin/manage.js';
 import { loadOrders } from './admin/orders.js';
+import { initReports, loadReport, rerenderReport } from './reports.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
 
@@ -923,12 +924,13 @@ function switchView(view) {
   // The management screens are built on entering, in the language of the moment: none is kept hidden.
   if (view !== 'manage') { leaveManage(); $('#view-manage').replaceChildren(); }
   if (view !== 'orders') $('#view-orders').replaceChildren();
-  for (const v of ['live', 'replay', 'alerts', 'terminals', 'orders', 'manage', 'audit']) {
+  for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'orders', 'manage', 'audit']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
   }
   $('#replay-bar').classList.toggle('hidden', view !== 'replay' || !S.replay);
   $('#case-page').classList.add('hidden');
+  $('#report-page').classList.toggle('hidden', view !== 'reports' || !$('#report-page').hasChildNodes());
   document.body.classList.remove('case-open');
   for (const m of caseMarkers.splice(0)) m.remove();
   if (map && map.getSource('cars')) {
@@ -943,6 +945,7 @@ function switchView(view) {
   if (view === 'terminals') loadTerminals({ api, el, t, fmtTime, S });
   if (view === 'orders') loadOrders(adminCtx);
   if (view === 'manage') loadManage(adminCtx);
+  if (view === 'reports') initReports(reportCtx);
 }
 
 /** What the management screens (`admin/`) use of the page. */
@@ -962,6 +965,7 @@ function rerender() {
   if (S.view === 'alerts') loadCases();
   if (S.view === 'orders') loadOrders(adminCtx);
   if (S.view === 'manage') loadManage(adminCtx);
+  if (S.view === 'reports') rerenderReport(reportCtx);
 }
 
 async function start() {
@@ -978,6 +982,7 @@ async function start() {
   $('#tab-manage').classList.toggle('hidden', S.me.role !== 'administrator');
   $('#tab-replay').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-alerts').classList.toggle('hidden', S.me.role === 'dispatcher');
+  $('#tab-reports').classList.toggle('hidden', S.me.role === 'dispatcher');
   applyText();
   rerender();
   initMap(S.config);
@@ -1009,6 +1014,9 @@ $('#timeline').addEventListener('click', (e) => {
 });
 $('#audit-refresh').addEventListener('click', loadAudit);
 $('#terminals-refresh').addEventListener('click', () => loadTerminals({ api, el, t, fmtTime, S }));
+const reportCtx = { api, el, t, S, currentLang };
+$('#report-load-unit').addEventListener('click', () => loadReport(reportCtx, 'unit'));
+$('#report-load-car').addEventListener('click', () => loadReport(reportCtx, 'car'));
 
 applyText();
 renderLegend();
