@@ -199,7 +199,7 @@ async function closeCase() {
  * elements the catalogue fills, buttons, headings, table heads, field names, options and placeholders.
  */
 const interfaceTexts = (page) => page.$$eval(
-  '[data-i18n], button, th, dt, h2, h3, option, label > span, .legend .chip, #replay-info, .pill, [placeholder]',
+  '[data-i18n], button, th, dt, h2, h3, option, label > span, .field > span, .legend .chip, #replay-info, .pill, [placeholder]',
   (els) => els.filter((e) => e.getClientRects().length > 0 || e.tagName === 'OPTION')
     .filter((e) => !e.closest('.unit, .vrow, .case-row, .audit-row, .terminal-row, #card-plate, datalist, .data'))
     .flatMap((e) => [

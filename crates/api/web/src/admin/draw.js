@@ -61,7 +61,9 @@ export function drawing(map, { disp, undisp, onchange = () => {} }) {
     map.on('mousedown', 'draw-vertex', onDown);
     map.on('touchstart', 'draw-vertex', onDown);
   };
-  if (map.isStyleLoaded()) ensure(); else map.once('load', ensure);
+  // The style may be loaded while a source is still updating (`isStyleLoaded` says no then): try, and only
+  // a map whose style has not loaded at all waits for it.
+  try { ensure(); } catch (_) { map.once('load', ensure); }
 
   function vertexAt(point) {
     const hits = map.queryRenderedFeatures([[point.x - 6, point.y - 6], [point.x + 6, point.y + 6]], { layers: ['draw-vertex'] });

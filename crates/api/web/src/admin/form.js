@@ -50,7 +50,9 @@ export function form(ctx, spec) {
     inputs.set(f.name, input);
     const err = el('small', { class: 'error field-error', 'data-error-for': f.name });
     errors.set(f.name, err);
-    return el('label', { class: `field${f.type === 'checkbox' ? ' check' : ''}`, 'data-field': f.name },
+    const wide = f.type === 'textarea' || f.widget ? ' wide' : '';
+    // A widget of several controls is not a label: a press on its name would press its first button.
+    return el(f.widget ? 'div' : 'label', { class: `field${f.type === 'checkbox' ? ' check' : ''}${wide}`, 'data-field': f.name },
       el('span', {}, t(f.label || f.name)), input, err);
   });
   const button = el('button', { type: 'submit', class: 'primary', id: `${spec.id}-submit` }, t(spec.submitLabel || 'save'));
