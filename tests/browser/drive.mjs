@@ -22,12 +22,21 @@
 //                            in scope, a unit fits the map to its cars); during live updates, 20 presses on
 //                            the car list and 20 on Follow each take effect; Follow stops when the map is
 //                            panned by hand and when replay opens
+//   node drive.mjs manage   an administrator adds a unit, a vehicle, a terminal, a driver and a geofence drawn on the map
+//                           (and drags one of its vertices), each bad field refused next to the field; the
+//                           audit table shows each change; the management screens fit a phone
+//   node drive.mjs orders   the administrator files an order; the dispatcher files one, is refused approving
+//                           it alone, approves the administrator's and cancels their own
 //   node drive.mjs reports  an inspector opens the Reports screen: a unit's month (TIANSHU_MONTH, TIANSHU_UNIT)
 //                           with its chart, figures and CSV/XLSX download links that download, then one
 //                           car's month (TIANSHU_PLATE)
 //   node drive.mjs reregistration  an administrator requires approval for a unit and approves a terminal's
 //                                pending re-registration in the Terminals view; a dispatcher sees the
 //                                terminals masked and cannot decide
+//   node drive.mjs basemap   with the network closed, the demo's own basemap draws its roads (a screenshot
+//                            against the same view with the basemap hidden); plates are labelled at street zoom
+//   node drive.mjs tiles-fail  the basemap's tiles fail: the page says so once, in the user's language, and
+//                              the map keeps working
 //
 // The commands scenario also reads TIANSHU_OFFLINE_PLATE: a registered car whose terminal never connects;
 // command-failures and terminal read TIANSHU_PLATE, the car to open.
@@ -221,6 +230,19 @@ async function languages() {
       }],
       ['terminals', async () => { await page.click('#tab-terminals'); await page.waitForSelector('#terminals-list > *', { timeout: 20000 }); }],
       ['audit', async () => { await page.click('#tab-audit'); await page.waitForSelector('#audit-list > *', { timeout: 20000 }); }],
+      ['orders', async () => {
+        await page.click('#tab-orders'); await page.click('#order-states [data-state="all"]');
+        await page.click('#orders-table tbody tr'); await page.waitForSelector('#order-detail');
+      }],
+      // Each management screen with a record open in it.
+      ...[['units', '#manage-unit-tree .unit-node', '#unit-detail #unit-timetable'], ['vehicles', '#vehicles-table tbody tr', '#vehicle-edit'],
+        ['terminals', '#terminals-table tbody tr', '#terminal-edit'], ['drivers', '#drivers-table tbody tr', '#driver-edit'], ['geofences', '#fences-table tbody tr', '#fence-delete'],
+        ['users', '#users-table tbody tr', '#user-toggle'], ['calendars', '#calendars-table tbody tr', '#holidays-table']].map(([screen, row, opened]) => [`manage ${screen}`, async () => {
+        await page.click('#tab-manage');
+        await page.click(`#manage-tabs [data-screen="${screen}"]`);
+        await page.click(row);
+        await page.waitForSelector(opened, { timeout: 20000 });
+      }]),
     ];
     for (const lang of ['zh', 'en']) {
       if (await page.evaluate(() => window.tianshu.currentLang()) !== lang) {
@@ -233,6 +255,9 @@ async function languages() {
         const leaks = lang === 'en' ? texts.filter((x) => cjk.test(x)) : texts.filter((x) => english.has(x));
         check(leaks.length === 0, `${lang} ${name}: ${texts.length} texts, none in the other language (${leaks.join(' | ')})`);
       }
+      await page.screenshot({ path: join(artifacts, `manage-${lang}.png`) });
+      await page.click('#tab-audit');
+      await page.waitForSelector('#audit-list tbody tr', { timeout: 20000 });
       await page.screenshot({ path: join(artifacts, `audit-${lang}.png`) });
       if (lang === 'zh') {
         // The audit table filters on any text of a row: the administrator's own records.
@@ -586,6 +611,385 @@ async function reregistration() {
   });
 }
 
+/** Waits until the map has drawn everything it asked for (sources loaded, no transition running). */
+async function mapIdle(page) {
+  await page.evaluate(() => new Promise((resolve) => {
+    const map = window.tianshu.map;
+    map.once('idle', resolve);
+    map.triggerRepaint();
+  }));
+}
+
+/** Two PNG screenshots of the same size compared by the page itself (the driver has no image library):
+ * how many of `points` differ clearly, and the share of all pixels that do. */
+async function comparePixels(page, pngA, pngB, points) {
+  return page.evaluate(async ([a64, b64, pts]) => {
+    const decode = async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+      const c = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const g = c.getContext('2d');
+      g.drawImage(bitmap, 0, 0);
+      return { width: bitmap.width, data: g.getImageData(0, 0, bitmap.width, bitmap.height).data };
+    };
+    const [a, b] = [await decode(a64), await decode(b64)];
+    const far = (i) => Math.abs(a.data[i] - b.data[i]) + Math.abs(a.data[i + 1] - b.data[i + 1]) + Math.abs(a.data[i + 2] - b.data[i + 2]) > 30;
+    const differ = pts.filter((p) => far((p.y * a.width + p.x) * 4)).length;
+    let changed = 0;
+    for (let i = 0; i < a.data.length; i += 4) if (far(i)) changed += 1;
+    return { differ, share: changed / (a.data.length / 4) };
+  }, [pngA.toString('base64'), pngB.toString('base64'), points]);
+}
+
+// The demo's basemap with the network closed: every request to anything but the server is aborted, the
+// map is shown at street zoom over the city, and a screenshot with the basemap's layers is compared with
+// one of the same view without them (the empty map): the pixels along the roads differ. Then plate labels
+// show at street zoom, and not when zoomed out.
+async function basemapOffline() {
+  await browserFor(async (page) => {
+    const origin = new URL(url).origin;
+    const blocked = [];
+    await page.context().route('**/*', (route) => {
+      const u = route.request().url();
+      if (new URL(u).origin === origin) return route.continue();
+      blocked.push(u);
+      return route.abort('internetdisconnected');
+    });
+    await login(page, 'dispatcher');
+    await page.waitForFunction(() => window.tianshu.map && window.tianshu.map.getSource('basemap') && window.tianshu.map.getLayer('cars'), null, { timeout: 20000 });
+    // Only the map: cars, labels and the page's own overlays hidden in both pictures (cars move between them).
+    await page.addStyleTag({ content: '.maplibregl-marker, .maplibregl-control-container, #car-card { display: none !important; }' });
+    const own = ['clusters', 'cars', 'plates', 'fence-fill', 'fence-line'];
+    await page.evaluate((own) => {
+      const map = window.tianshu.map;
+      for (const id of own) map.setLayoutProperty(id, 'visibility', 'none');
+      map.jumpTo({ center: [115.04, 30.2], zoom: 13.5 });
+    }, own);
+    await mapIdle(page);
+    const map = await page.$('#map');
+    const withBasemap = await map.screenshot({ path: join(artifacts, 'basemap-offline.png') });
+    // Road centre lines as drawn, in screen pixels.
+    const roads = await page.evaluate(() => {
+      const m = window.tianshu.map;
+      const { width, height } = m.getCanvas().getBoundingClientRect();
+      const points = [];
+      for (const f of m.queryRenderedFeatures({ layers: ['bm-roads'] })) {
+        const lines = f.geometry.type === 'LineString' ? [f.geometry.coordinates] : f.geometry.coordinates;
+        for (const line of lines) {
+          for (let i = 0; i + 1 < line.length; i += 1) {
+            // Mid-points of segments: away from junctions, where other roads cross.
+            const a = m.project(line[i]); const b = m.project(line[i + 1]);
+            const p = { x: Math.round((a.x + b.x) / 2), y: Math.round((a.y + b.y) / 2) };
+            if (p.x > 5 && p.y > 5 && p.x < width - 5 && p.y < height - 5) points.push(p);
+          }
+        }
+      }
+      return { points, kinds: [...new Set(m.queryRenderedFeatures({ layers: ['bm-roads'] }).map((f) => f.properties.kind))] };
+    });
+    check(roads.points.length >= 20, `roads of the demo basemap are drawn in view (${roads.points.length} segments, ${roads.kinds.join(', ')})`);
+    await page.evaluate(() => {
+      const map = window.tianshu.map;
+      for (const id of window.tianshu.basemapLayers) map.setLayoutProperty(id, 'visibility', 'none');
+    });
+    await mapIdle(page);
+    const empty = await map.screenshot({ path: join(artifacts, 'basemap-empty.png') });
+    const { differ, share } = await comparePixels(page, withBasemap, empty, roads.points);
+    check(differ >= roads.points.length * 0.9, `the screenshot differs from the empty map along the roads (${differ} of ${roads.points.length} road points)`);
+    check(share > 0.01, `the basemap changes ${(share * 100).toFixed(1)}% of the map's pixels`);
+    check(blocked.length === 0, `nothing was asked of the network beyond the server (${blocked.length} requests: ${blocked.slice(0, 3).join(' ')})`);
+    // Plate labels: at street zoom over a car, its plate is drawn; zoomed out, none.
+    await page.evaluate((own) => {
+      const map = window.tianshu.map;
+      for (const id of window.tianshu.basemapLayers) map.setLayoutProperty(id, 'visibility', 'visible');
+      for (const id of own) map.setLayoutProperty(id, 'visibility', 'visible');
+      const S = window.tianshu.S;
+      const [id, p] = [...S.positions].find(([v]) => S.vehicles.has(v));
+      window.plateCar = S.vehicles.get(id).plate;
+      map.jumpTo({ center: window.tianshu.at(p), zoom: 15.5 });
+    }, own);
+    await page.waitForFunction(() => window.tianshu.map.queryRenderedFeatures({ layers: ['plates'] }).some((f) => f.properties.plate === window.plateCar), null, { timeout: 20000 });
+    const plate = await page.evaluate(() => window.plateCar);
+    await page.screenshot({ path: join(artifacts, 'basemap-plates.png') });
+    check(true, `the plate ${plate} is labelled at street zoom`);
+    await page.evaluate(() => window.tianshu.map.jumpTo({ zoom: 12 }));
+    await mapIdle(page);
+    const labels = await page.evaluate(() => window.tianshu.map.queryRenderedFeatures({ layers: ['plates'] }).length);
+    check(labels === 0, `no plate labels below street zoom (${labels})`);
+  });
+}
+
+// The basemap's tiles fail (an unreachable tile server and a configured archive that is not there): the
+// page says so once, in the user's language, and the map keeps working.
+async function tilesFail() {
+  await browserFor(async (page) => {
+    const errors = [];
+    page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(m.text()); });
+    await login(page, 'administrator');
+    await page.waitForSelector('#map-notice', { timeout: 20000 });
+    // More tiles asked for (and failing) after the first failure.
+    for (const zoom of [8, 11, 13, 9]) {
+      await page.evaluate((z) => window.tianshu.map.jumpTo({ zoom: z, center: [115.0 + z / 100, 30.2] }), zoom);
+      await mapIdle(page);
+    }
+    const notices = await page.$$eval('#map-notice', (ns) => ns.map((n) => n.textContent));
+    const words = await page.evaluate(() => window.tianshu.catalogue().tiles_failed);
+    check(notices.length === 1 && notices[0].includes(words[0]), `the page says once that the tiles fail (${notices.length}: ${notices[0]})`);
+    await page.screenshot({ path: join(artifacts, 'tiles-failed.png') });
+    await page.click('.lang-toggle >> visible=true');
+    const english = await page.textContent('#map-notice');
+    check(english.includes(words[1]), `the notice reads in English after switching (${english})`);
+    const cars = await page.evaluate(() => window.tianshu.map.getSource('cars') && window.tianshu.map.isSourceLoaded('cars'));
+    await page.evaluate(() => window.tianshu.map.jumpTo({ zoom: 14 }));
+    await mapIdle(page);
+    const zoom = await page.evaluate(() => window.tianshu.map.getZoom());
+    check(cars && Math.round(zoom) === 14, 'the map keeps working (cars drawn, zooms)');
+    await page.click('#map-notice .close');
+    await page.evaluate(() => window.tianshu.map.jumpTo({ zoom: 10, center: [114.9, 30.1] }));
+    await mapIdle(page);
+    check(await page.$('#map-notice') === null, 'a closed notice does not come back');
+    check(errors.length === 0, `the console is not flooded (${errors.length} errors: ${errors.slice(0, 2).join(' | ')})`);
+  });
+}
+
+/** The text of the error shown next to `field` of form `form` once there is one. */
+async function fieldError(page, form, field) {
+  const sel = `#${form} [data-error-for="${field}"]`;
+  await page.waitForFunction((q) => document.querySelector(q) && document.querySelector(q).textContent.length > 0, sel, { timeout: 10000 });
+  return page.textContent(sel);
+}
+
+/** The API's answer to GET `path`, fetched by the page with its session. */
+const apiGet = (page, path) => page.evaluate(async (p) => (await fetch(p)).json(), path);
+
+/**
+ * An administrator adds a unit, a vehicle of it, a terminal for the vehicle and a geofence drawn on the map
+ * (then drags a vertex of it), each refusal of a bad field shown next to that field; the audit table shows
+ * each change. The screens fit a phone's width.
+ */
+async function manage() {
+  const UNIT = '测试处';
+  const PLATE = '鄂A9T001';
+  const PHONE = '13912345678';
+  const FENCE = '测试禁入区';
+  const DRIVER = '张师傅';
+  await browserFor(async (page) => {
+    await login(page, 'administrator');
+    await page.click('#tab-manage');
+    await page.waitForSelector('#manage-unit-tree .unit-node');
+    // A unit below the first root; a name with '/' is refused next to the name.
+    const parent = await page.$eval('#unit-add-parent option:nth-child(2)', (o) => o.value);
+    await page.fill('#unit-add-name', '坏/名字');
+    await page.selectOption('#unit-add-parent', parent);
+    await page.click('#unit-add-submit');
+    const nameError = await fieldError(page, 'unit-add', 'name');
+    check(nameError.includes('/'), `a unit name with '/' is refused next to the name field (${nameError})`);
+    await page.fill('#unit-add-name', UNIT);
+    await page.click('#unit-add-submit');
+    await page.waitForSelector('#manage-unit-tree .unit-node.selected');
+    const unit = await page.$eval('#manage-unit-tree .unit-node.selected', (e) => ({ id: e.dataset.unit, text: e.textContent }));
+    check(unit.text.startsWith(UNIT), `the new unit is in the tree, selected (${unit.text})`);
+    const parentOfNew = await page.$eval(`#manage-unit-tree .unit-node[data-unit="${unit.id}"]`, (e) => e.closest('ul').closest('li').querySelector('.unit-node').dataset.unit);
+    check(parentOfNew === parent, 'the new unit hangs below the parent chosen');
+
+    // A vehicle of the new unit; an empty plate is refused next to the plate.
+    await page.click('#manage-tabs [data-screen="vehicles"]');
+    await page.waitForSelector('#vehicle-add');
+    await page.selectOption('#vehicle-add-unit', unit.id);
+    await page.click('#vehicle-add-submit');
+    const plateError = await fieldError(page, 'vehicle-add', 'plate');
+    check(/plate/.test(plateError), `an empty plate is refused next to the plate field (${plateError})`);
+    await page.fill('#vehicle-add-plate', PLATE);
+    await page.selectOption('#vehicle-add-class', 'confidential');
+    await page.click('#vehicle-add-submit');
+    await page.waitForSelector('#vehicles-table tr.selected');
+    const vrow = await page.textContent('#vehicles-table tr.selected');
+    check(vrow.includes(PLATE) && vrow.includes(UNIT), `the new vehicle is listed with its unit (${vrow})`);
+
+    // A terminal for it; a phone that is not digits is refused next to the phone.
+    await page.click('#manage-tabs [data-screen="terminals"]');
+    await page.waitForSelector('#terminal-add');
+    await page.fill('#terminal-add-phone', '13x');
+    await page.fill('#terminal-add-terminal_id', 'T9T001');
+    await page.fill('#terminal-add-plate', PLATE);
+    await page.click('#terminal-add-submit');
+    const phoneError = await fieldError(page, 'terminal-add', 'phone');
+    check(/phone/.test(phoneError), `a phone that is not digits is refused next to the phone field (${phoneError})`);
+    await page.fill('#terminal-add-phone', PHONE);
+    await page.selectOption('#terminal-add-edition', '2019');
+    await page.click('#terminal-add-submit');
+    await page.waitForSelector('#terminals-table tr.selected');
+    const trow = await page.textContent('#terminals-table tr.selected');
+    check(trow.includes(PHONE) && trow.includes(PLATE) && trow.includes('2019'), `the new terminal is listed, bound to the car (${trow})`);
+
+    // A driver of the new unit; a certificate with a space is refused next to the certificate.
+    await page.click('#manage-tabs [data-screen="drivers"]');
+    await page.waitForSelector('#driver-add');
+    await page.fill('#driver-add-name', DRIVER);
+    await page.fill('#driver-add-certificate', 'QC 1');
+    await page.selectOption('#driver-add-unit', unit.id);
+    await page.click('#driver-add-submit');
+    const certError = await fieldError(page, 'driver-add', 'certificate');
+    check(/^certificate/.test(certError), `a certificate with a space is refused next to the certificate field (${certError})`);
+    await page.fill('#driver-add-certificate', 'QC-4202-0001');
+    await page.click('#driver-add-submit');
+    await page.waitForSelector('#drivers-table tr.selected');
+    const drow = await page.textContent('#drivers-table tr.selected');
+    check(drow.includes(DRIVER) && drow.includes(UNIT), `the new driver is listed with their unit (${drow})`);
+
+    // A geofence drawn on the map: without a shape the form says so next to the shape.
+    await page.click('#manage-tabs [data-screen="geofences"]');
+    await page.waitForSelector('#fence-form');
+    await page.fill('#fence-form-name', FENCE);
+    await page.selectOption('#fence-form-kind', 'prohibited');
+    await page.click('#fence-form-submit');
+    const shapeError = await fieldError(page, 'fence-form', 'geometry');
+    check(shapeError.length > 0, `a geofence without a shape is refused next to the shape (${shapeError})`);
+    // Two pixels of the map in degrees: a press lands on a whole pixel.
+    const twoPixels = () => page.evaluate(() => {
+      const m = window.tianshu.map; const a = m.unproject([0, 0]); const b = m.unproject([2, 2]);
+      return Math.max(Math.abs(a.lng - b.lng), Math.abs(a.lat - b.lat));
+    });
+    let tol = await twoPixels();
+    await page.click('#draw-polygon');
+    const box = await page.locator('#map').boundingBox();
+    const cx = box.x + box.width / 2;
+    const cy = box.y + box.height / 2;
+    const pixels = [[cx - 120, cy - 80], [cx + 110, cy - 70], [cx + 90, cy + 90], [cx - 100, cy + 70]];
+    const clicked = [];
+    for (const [i, [x, y]] of pixels.entries()) {
+      await page.mouse.click(x, y);
+      await page.waitForFunction((n) => window.tianshu.map.getCanvas().dataset.drawPoints === String(n), i + 1, { timeout: 5000 });
+      clicked.push(await page.evaluate(([px, py]) => window.tianshu.map.unproject([px, py]).toArray(), [x - box.x, y - box.y]));
+    }
+    await page.click('#draw-finish');
+    await page.waitForFunction(() => window.tianshu.map.getCanvas().dataset.drawClosed === 'true');
+    await page.click('#fence-form-submit');
+    await page.waitForSelector('#fences-table tr.selected');
+    const frow = await page.textContent('#fences-table tr.selected');
+    check(frow.includes(FENCE), `the drawn geofence is listed (${frow})`);
+    const stored = async () => (await apiGet(page, '/api/geofences')).features.find((f) => f.properties.name === FENCE);
+    const fence = await stored();
+    const ring = fence.geometry.coordinates[0][0];
+    const near = (a, b) => Math.abs(a[0] - b[0]) < tol && Math.abs(a[1] - b[1]) < tol;
+    check(ring.length === 5 && clicked.every((c, i) => near(c, ring[i])) && ring[0].join() === ring[4].join(),
+      `the stored polygon is the one clicked on the map (${ring.map((c) => c.map((x) => x.toFixed(5)).join(' ')).join(', ')})`);
+    // Editing: the second vertex dragged 50 px right and saved.
+    await page.waitForFunction(() => window.tianshu.map.queryRenderedFeatures({ layers: ['draw-vertex'] }).length === 4, null, { timeout: 10000 });
+    const at = await page.evaluate((c) => window.tianshu.map.project(c), ring[1]);
+    tol = await twoPixels();
+    await page.mouse.move(box.x + at.x, box.y + at.y);
+    await page.mouse.down();
+    await page.mouse.move(box.x + at.x + 25, box.y + at.y, { steps: 3 });
+    await page.mouse.move(box.x + at.x + 50, box.y + at.y, { steps: 3 });
+    await page.mouse.up();
+    const moved = await page.evaluate(([x, y]) => window.tianshu.map.unproject([x, y]).toArray(), [at.x + 50, at.y]);
+    await page.click('#fence-form-submit');
+    await page.waitForFunction(async ([name, lon, t]) => {
+      const fc = await (await fetch('/api/geofences')).json();
+      const f = fc.features.find((x) => x.properties.name === name);
+      return f && Math.abs(f.geometry.coordinates[0][0][1][0] - lon) < t;
+    }, [FENCE, moved[0], tol], { timeout: 10000, polling: 300 });
+    const edited = (await stored()).geometry.coordinates[0][0];
+    const same = (a, b) => a.join() === b.join();
+    check(near(edited[1], moved) && !near(edited[1], ring[1]) && same(edited[0], ring[0]) && same(edited[2], ring[2]) && same(edited[3], ring[3]), 'dragging a vertex moved that vertex only, and the change was saved');
+    await page.screenshot({ path: join(artifacts, 'manage-geofence.png') });
+
+    // The audit table shows each change: who, what, which car.
+    await page.click('#tab-audit');
+    await page.waitForSelector('#audit-list tbody tr');
+    const rows = await page.$$eval('#audit-list tbody tr', (rs) => rs.map((r) => r.textContent));
+    const me = logins.administrator.username;
+    for (const [action, what] of [['unit.create', UNIT], ['vehicle.create', PLATE], ['terminal.create', PHONE], ['driver.create', DRIVER], ['geofence.create', FENCE], ['geofence.replace', FENCE]]) {
+      const row = rows.find((r) => r.includes(action) && r.includes(what));
+      check(!!row && row.includes(me), `the audit table shows ${action} of ${what} by ${me}`);
+    }
+    const vehicleRow = rows.find((r) => r.includes('vehicle.create'));
+    check(vehicleRow.split(PLATE).length > 2, 'the vehicle\'s record names the car in its own column');
+  });
+  // The same screens on a phone: nothing wider than the screen.
+  await browserFor(async (page) => {
+    await login(page, 'administrator');
+    await page.tap('#tab-manage');
+    for (const screen of ['units', 'vehicles', 'terminals', 'drivers', 'geofences', 'users', 'calendars']) {
+      await page.tap(`#manage-tabs [data-screen="${screen}"]`);
+      await page.waitForSelector(`#manage-tabs [data-screen="${screen}"].active`);
+      await page.waitForSelector('#manage-body .msection');
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(wide <= 0, `the ${screen} screen fits a 390 px phone`);
+    }
+    await page.tap('#manage-tabs [data-screen="vehicles"]');
+    await page.waitForSelector('#vehicle-add-plate');
+    await page.screenshot({ path: join(artifacts, 'manage-phone.png') });
+  }, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+}
+
+/**
+ * Orders: the administrator files one; the dispatcher files one (an end before its start refused next to the
+ * end), is refused approving their own, approves the administrator's and cancels their own.
+ */
+async function orders() {
+  const plate = async (page) => {
+    await page.waitForFunction(() => window.tianshu.S.vehicles.size > 0, null, { timeout: 30000 });
+    return page.evaluate(() => [...window.tianshu.S.vehicles.values()][0].plate);
+  };
+  const file = async (page, car, purpose) => {
+    await page.fill('#order-add-plate', car);
+    await page.fill('#order-add-purpose', purpose);
+    await page.click('#order-add-submit');
+    await page.waitForSelector('#order-detail[data-state="requested"]');
+    return page.$eval('#order-detail', (e) => e.dataset.order);
+  };
+  let theirs;
+  await browserFor(async (page) => {
+    await login(page, 'administrator');
+    const car = await plate(page);
+    await page.click('#tab-orders');
+    await page.waitForSelector('#order-add');
+    theirs = await file(page, car, '市政府会议送材料');
+    check(!!theirs, `the administrator filed order ${theirs}`);
+  });
+  await browserFor(async (page) => {
+    await login(page, 'dispatcher');
+    const car = await plate(page);
+    await page.click('#tab-orders');
+    await page.waitForSelector('#order-add');
+    await page.fill('#order-add-id', `${theirs}-D`);
+    const start = await page.inputValue('#order-add-start');
+    const before = await page.evaluate((s) => { const d = new Date(`${s}:00Z`); d.setUTCHours(d.getUTCHours() - 1); return d.toISOString().slice(0, 16); }, start);
+    await page.fill('#order-add-end', before);
+    await page.fill('#order-add-plate', car);
+    await page.click('#order-add-submit');
+    const endError = await fieldError(page, 'order-add', 'end');
+    check(/^end/.test(endError), `an order ending before its start is refused next to the end (${endError})`);
+    const later = await page.evaluate((s) => { const d = new Date(`${s}:00Z`); d.setUTCHours(d.getUTCHours() + 2); return d.toISOString().slice(0, 16); }, start);
+    await page.fill('#order-add-end', later);
+    const mine = await file(page, car, '接待');
+    check(mine === `${theirs}-D`, `the dispatcher filed order ${mine}`);
+    await page.click('#order-approved');
+    await page.waitForFunction(() => document.querySelector('#order-error').textContent.length > 0, null, { timeout: 10000 });
+    const refusal = await page.textContent('#order-error');
+    check(/second person/.test(refusal), `approving one's own order is refused, saying why (${refusal})`);
+    await page.click(`#orders-table tr[data-key="${theirs}"]`);
+    await page.waitForSelector(`#order-detail[data-order="${theirs}"] #order-approved`);
+    await page.click('#order-approved');
+    await page.waitForSelector(`#order-detail[data-order="${theirs}"][data-state="approved"]`);
+    check(true, `the dispatcher approved ${theirs}`);
+    await page.click('#order-states [data-state="requested"]');
+    await page.click(`#orders-table tr[data-key="${mine}"]`);
+    await page.waitForSelector(`#order-detail[data-order="${mine}"] #order-cancelled`);
+    await page.click('#order-cancelled');
+    await page.waitForSelector(`#order-detail[data-order="${mine}"][data-state="cancelled"]`);
+    check(true, `the dispatcher cancelled ${mine}`);
+    const all = await apiGet(page, '/api/orders');
+    const a = all.find((o) => o.id === theirs);
+    const b = all.find((o) => o.id === mine);
+    const me = logins.dispatcher.username;
+    check(a.state === 'approved' && a.approved_by === me && b.state === 'cancelled' && b.filed_by === me,
+      `the API has ${theirs} approved by ${a.approved_by} and ${mine} cancelled`);
+    await page.screenshot({ path: join(artifacts, 'orders.png') });
+  });
+}
+
 /** The Reports screen: a unit's month with its chart and downloads, then one car's. */
 async function reports() {
   await browserFor(async (page) => {
@@ -623,7 +1027,9 @@ async function reports() {
 }
 
 try {
-  if (scenario === 'live-replay') await liveAndReplay();
+  if (scenario === 'basemap') await basemapOffline();
+  else if (scenario === 'tiles-fail') await tilesFail();
+  else if (scenario === 'live-replay') await liveAndReplay();
   else if (scenario === 'reports') await reports();
   else if (scenario === 'terminal') await terminalPanel();
   else if (scenario === 'clicks') await clicks();
@@ -634,6 +1040,8 @@ try {
   else if (scenario === 'alert-feed') await alertFeed();
   else if (scenario === 'languages') await languages();
   else if (scenario === 'commands') await commands();
+  else if (scenario === 'manage') await manage();
+  else if (scenario === 'orders') await orders();
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {
   console.log(`FAILED ${e.message}`);

@@ -195,6 +195,19 @@ impl TestApi {
         serve(state).await.0
     }
 
+    /// Serves the same store again on another port with `config` (no cases, no downlink); returns its
+    /// address.
+    pub async fn serve_with_config(&self, config: ApiConfig) -> SocketAddr {
+        let state = ApiState::with_parts(
+            self.store.clone(),
+            config,
+            self.state.live().clone(),
+            Arc::new(tianshu_api::NoCases),
+            None,
+        );
+        serve(state).await.0
+    }
+
     /// Opens `scratch`, seeds it, and serves the API with no case book.
     pub async fn seeded(scratch: Scratch) -> TestApi {
         TestApi::start(scratch, Arc::new(tianshu_api::NoCases)).await

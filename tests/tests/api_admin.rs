@@ -131,6 +131,91 @@ async fn units(api: &TestApi, a: Option<&str>) -> (i64, i64) {
     (root, sub)
 }
 
+/// Drivers: registered, checked field by field, replaced, seen only within scope, deleted; a unit with a
+/// driver is not deleted.
+async fn drivers(api: &TestApi, a: Option<&str>, root: i64, sub: i64) {
+    let addr = api.addr;
+    let body = |name: &str, cert: &str, unit: i64| {
+        format!(r#"{{"name":"{name}","certificate":"{cert}","phone":"13800000001","unit":{unit}}}"#)
+    };
+    let r = http(
+        addr,
+        "POST",
+        "/api/drivers",
+        a,
+        Some(&body(" 张师傅 ", "qc-4202-001", sub)),
+    )
+    .await;
+    status(&r, 201, "a driver");
+    let d = r.json();
+    let id = d["id"].as_i64().expect("driver id");
+    assert_eq!(
+        (d["name"].as_str(), d["certificate"].as_str()),
+        (Some("张师傅"), Some("QC-4202-001"))
+    );
+    #[rustfmt::skip]
+    let asked: &[Asked] = &[
+        ("POST", "/api/drivers", &body("", "QC-2", sub), 400, "name", "a driver without a name"),
+        ("POST", "/api/drivers", &body("李", "证 2", sub), 400, "certificate", "a certificate with a space"),
+        ("POST", "/api/drivers", &body("李", "QC-2", 999_999), 400, "unit", "an unknown unit"),
+        ("POST", "/api/drivers", &body("李", "QC-2", sub).replace("13800000001", "13x"), 400, "phone", "a phone with a letter"),
+        ("POST", "/api/drivers", r#"{"name":"李","certificate":"QC-2"}"#, 400, "unit", "no unit"),
+        ("POST", "/api/drivers", &body("李", "qc-4202-001", sub), 409, "", "another driver's certificate"),
+        ("PUT", "/api/drivers/999999", &body("李", "QC-3", sub), 404, "", "an unknown driver"),
+        ("DELETE", &format!("/api/units/{sub}"), "", 409, "", "a unit with a driver"),
+    ];
+    answers(addr, a, asked).await;
+    for (body, field) in [
+        (body("", "QC-2", sub), "name"),
+        (body("李", "证 2", sub), "certificate"),
+        (body("李", "QC-2", 999_999), "unit"),
+    ] {
+        let r = http(addr, "POST", "/api/drivers", a, Some(&body)).await;
+        let msg = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(
+            msg.starts_with(&format!("{field}: ")),
+            "{msg:?} starts with {field:?}"
+        );
+    }
+    let r = http(
+        addr,
+        "PUT",
+        &format!("/api/drivers/{id}"),
+        a,
+        Some(&body("张师傅", "QC-4202-001", root)),
+    )
+    .await;
+    status(&r, 200, "a driver moved to the root unit");
+    assert_eq!(r.json()["unit"], root);
+    let list = http(addr, "GET", "/api/drivers", a, None).await.json();
+    assert!(
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .any(|x| x["id"] == id && x["unit"] == root)
+    );
+    // A supervisor of another unit does not see them.
+    let sup = api.login("supervisor").await;
+    let theirs = http(addr, "GET", "/api/drivers", Some(&sup), None).await.json();
+    assert!(
+        !theirs.as_array().expect("a list").iter().any(|x| x["id"] == id),
+        "{theirs}"
+    );
+    let r = http(
+        addr,
+        "POST",
+        "/api/drivers",
+        Some(&sup),
+        Some(&body("王", "QC-9", root)),
+    )
+    .await;
+    status(&r, 403, "a supervisor registering a driver");
+    let r = http(addr, "DELETE", &format!("/api/drivers/{id}"), a, None).await;
+    status(&r, 204, "a driver deleted");
+    let list = http(addr, "GET", "/api/drivers", a, None).await.json();
+    assert!(!list.as_array().expect("a list").iter().any(|x| x["id"] == id));
+}
+
 /// Vehicles in the sub-unit; returns the one created.
 async fn vehicles(api: &TestApi, a: Option<&str>, root: i64, sub: i64) -> i64 {
     let addr = api.addr;
@@ -619,6 +704,33 @@ async fn users(api: &TestApi, a: Option<&str>, inspector: &str) {
     ];
     answers(addr, a, asked).await;
     api.login("inspector").await;
+    // A refused new user names the field first, for the page to show the message next to it.
+    for (body, field) in [
+        (
+            r#"{"username":"two words","password":"long enough","role":"dispatcher"}"#,
+            "username",
+        ),
+        (
+            r#"{"username":"short","password":"short","role":"dispatcher"}"#,
+            "password",
+        ),
+        (
+            r#"{"username":"sup","password":"long enough","role":"supervisor"}"#,
+            "unit",
+        ),
+        (
+            r#"{"username":"sup","password":"long enough","role":"supervisor","unit":987654}"#,
+            "unit",
+        ),
+    ] {
+        let r = http(addr, "POST", "/api/users", a, Some(body)).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let msg = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(
+            msg.starts_with(&format!("{field}: ")),
+            "{body}: {msg:?} starts with {field:?}"
+        );
+    }
 }
 
 /// Every change is in the chained audit log; a supervisor cannot write orders.
@@ -637,6 +749,9 @@ async fn audit(api: &TestApi, sup: &str) {
         "terminal.create",
         "terminal.update",
         "terminal.delete",
+        "driver.create",
+        "driver.replace",
+        "driver.delete",
         "geofence.create",
         "geofence.replace",
         "geofence.delete",
@@ -677,6 +792,7 @@ async fn reference_data_through_the_api(api: &TestApi) {
     let (root, sub) = units(api, a).await;
     let vid = vehicles(api, a, root, sub).await;
     terminals(api, a, vid).await;
+    drivers(api, a, root, sub).await;
     geofences(api, a, root).await;
     let sup = orders(api).await;
     calendars(api, a).await;

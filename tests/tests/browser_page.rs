@@ -171,6 +171,53 @@ fn every_role_sees_cars_move_and_an_inspector_replays_a_track() {
 }
 
 #[test]
+fn with_the_network_closed_the_demo_draws_its_own_basemap_and_labels_plates_at_street_zoom() {
+    let (scratch, demo, url, logins) = fresh_demo("browser-basemap");
+    // The demo wrote its basemap beside its store, and serves it by ranges.
+    let archive = std::fs::read(scratch.path().join("demo.basemap.pmtiles")).expect("the demo's basemap");
+    assert_eq!(&archive[..7], b"PMTiles");
+    let out = drive("basemap", &url, &logins, &[]);
+    says(
+        &out,
+        &[
+            "ok the screenshot differs from the empty map along the roads",
+            "ok nothing was asked of the network beyond the server",
+            "is labelled at street zoom",
+            "ok no plate labels below street zoom",
+        ],
+    );
+    drop(demo);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_basemap_s_tiles_fail_the_page_says_so_once_and_keeps_working() {
+    let api = TestApi::seeded(Scratch::embedded("browser-tiles-fail")).await;
+    let dir = ScratchDir::new("browser-tiles-fail-files");
+    let missing = dir.path().join("no-such-extract.pmtiles");
+    let config = tianshu_api::ApiConfig {
+        basemap: tianshu_api::config::BasemapConfig {
+            pmtiles: missing.to_string_lossy().into_owned(),
+            // Nothing listens on port 1.
+            tile_url: "http://127.0.0.1:1/{z}/{x}/{y}.png".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let addr = api.serve_with_config(config).await;
+    let out = drive_served("tiles-fail", addr, &["administrator"], &[]).await;
+    says(
+        &out,
+        &[
+            "ok the page says once that the tiles fail",
+            "ok the notice reads in English after switching",
+            "ok the map keeps working",
+            "ok a closed notice does not come back",
+            "ok the console is not flooded",
+        ],
+    );
+}
+
+#[test]
 fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_during_live_updates() {
     let (_scratch, demo, url, logins) = fresh_demo("browser-clicks");
     let out = drive("clicks", &url, &logins, &[]);
@@ -185,10 +232,87 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
     let out = drive("languages", &url, &logins, &[]);
     assert!(out.contains("ok the audit table filtered by"));
     for lang in ["zh", "en"] {
-        for screen in ["live", "replay", "alerts", "reports", "terminals", "audit"] {
+        for screen in [
+            "live",
+            "replay",
+            "alerts",
+            "reports",
+            "terminals",
+            "audit",
+            "orders",
+            "manage units",
+            "manage vehicles",
+            "manage terminals",
+            "manage drivers",
+            "manage geofences",
+            "manage users",
+            "manage calendars",
+        ] {
             assert!(out.contains(&format!("ok {lang} {screen}: ")), "{lang} {screen}");
         }
     }
+    drop(demo);
+}
+
+#[test]
+fn an_administrator_adds_a_unit_a_vehicle_a_terminal_and_a_drawn_geofence_and_a_dispatcher_steps_orders() {
+    let (_scratch, demo, url, logins) = fresh_demo("browser-manage");
+    let out = drive("manage", &url, &logins, &[]);
+    says(
+        &out,
+        &[
+            "ok a unit name with '/' is refused next to the name field",
+            "ok the new unit hangs below the parent chosen",
+            "ok an empty plate is refused next to the plate field",
+            "ok the new vehicle is listed with its unit",
+            "ok a phone that is not digits is refused next to the phone field",
+            "ok the new terminal is listed, bound to the car",
+            "ok a certificate with a space is refused next to the certificate field",
+            "ok the new driver is listed with their unit",
+            "ok a geofence without a shape is refused next to the shape",
+            "ok the stored polygon is the one clicked on the map",
+            "ok dragging a vertex moved that vertex only, and the change was saved",
+            "ok the vehicle's record names the car in its own column",
+        ],
+    );
+    for action in [
+        "unit.create",
+        "vehicle.create",
+        "terminal.create",
+        "driver.create",
+        "geofence.create",
+        "geofence.replace",
+    ] {
+        assert!(
+            out.contains(&format!("ok the audit table shows {action} of ")),
+            "the audit table shows {action}"
+        );
+    }
+    for screen in [
+        "units",
+        "vehicles",
+        "terminals",
+        "drivers",
+        "geofences",
+        "users",
+        "calendars",
+    ] {
+        assert!(
+            out.contains(&format!("ok the {screen} screen fits a 390 px phone")),
+            "{screen} on a phone"
+        );
+    }
+    let out = drive("orders", &url, &logins, &[]);
+    says(
+        &out,
+        &[
+            "ok an order ending before its start is refused next to the end",
+            "ok approving one's own order is refused, saying why",
+            "ok the dispatcher approved ",
+            "ok the dispatcher cancelled ",
+            "ok the API has ",
+        ],
+    );
     drop(demo);
 }
 

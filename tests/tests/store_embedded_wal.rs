@@ -1,15 +1,16 @@
-//! The embedded store's WAL, through the real `tianshu serve`: a clean stop (SIGTERM) leaves it empty or
-//! gone with every acknowledged point in the database, the scheduled checkpoints truncate it while the
-//! server runs, and a read through the store left inside a transaction does not keep it from being
-//! truncated.
+//! The embedded store's WAL: it stays within its limit, closing the backend empties it and refuses later
+//! writes; and through the real `tianshu serve`: a clean stop (SIGTERM) leaves it empty or gone with every
+//! acknowledged point in the database, the scheduled checkpoints truncate it while the server runs, and a
+//! read through the store left inside a transaction does not keep it from being truncated.
 #![allow(clippy::unwrap_used)] // test setup: a panic is a failed test
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tianshu_e2e::gateway::{Ledger, Terminal, phone, point, provision};
-use tianshu_e2e::{Scratch, ScratchDir, Tianshu, WAIT, wait_until, wait_watermark};
-use tianshu_store::{BackendKind, Store, StoreConfig};
+use tianshu_e2e::{Scratch, ScratchDir, Tianshu, WAIT, point as fix_point, wait_until, wait_watermark};
+use tianshu_store::embedded::{EmbeddedBackend, EmbeddedConfig};
+use tianshu_store::{Backend, BackendKind, Error, Store, StoreConfig};
 
 const TERMINALS: u32 = 8;
 const ACK: Duration = Duration::from_secs(30);
@@ -141,4 +142,47 @@ async fn a_read_left_in_a_transaction_does_not_pin_the_wal() {
     assert_eq!(wal_size(&db), 0, "the WAL was truncated");
     drop(outside);
     store.close().await.unwrap();
+}
+
+/// The backend's settings with a WAL bound of `wal_limit_kib` and no scheduled checkpoints.
+fn bounded(wal_limit_kib: u64) -> EmbeddedConfig {
+    EmbeddedConfig {
+        wal_limit_kib,
+        checkpoint_secs: 0,
+        ..EmbeddedConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn the_wal_stays_within_its_limit() {
+    let dir = ScratchDir::new("wal-limit");
+    let db = dir.path().join("t.db");
+    let store = EmbeddedBackend::open(&db, &bounded(64)).await.unwrap();
+    let mut largest = 0;
+    for s in 0..400 {
+        store.commit_points(&[fix_point(1 + s % 7, s)]).await.unwrap();
+        largest = largest.max(wal_size(&db));
+    }
+    // The commit that reaches the limit checkpoints; the file is trimmed back to the limit. A few
+    // pages of slack: the commit that crossed it.
+    assert!(largest <= (64 + 32) * 1024, "the WAL reached {largest} bytes");
+}
+
+#[tokio::test]
+async fn closing_the_backend_leaves_an_empty_wal_and_refuses_later_writes() {
+    let dir = ScratchDir::new("wal-close");
+    let db = dir.path().join("t.db");
+    let store = EmbeddedBackend::open(&db, &bounded(65_536)).await.unwrap();
+    for s in 0..50 {
+        store.commit_points(&[fix_point(1, s)]).await.unwrap();
+    }
+    assert!(wal_size(&db) > 0);
+    store.close().await.unwrap();
+    assert_eq!(wal_size(&db), 0, "the WAL is empty or gone");
+    let later = store.commit_points(&[fix_point(1, 100)]).await;
+    assert!(matches!(later, Err(Error::Closed)), "{later:?}");
+    // Nothing was lost.
+    let again = EmbeddedBackend::open(&db, &bounded(65_536)).await.unwrap();
+    let latest = again.latest_position(tianshu_model::VehicleId(1)).await.unwrap();
+    assert_eq!(latest.map(|p| p.fix_time), Some(fix_point(1, 49).fix_time));
 }

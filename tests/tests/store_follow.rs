@@ -138,3 +138,44 @@ tianshu_e2e::on_both_backends!(
     held_back,
     "follow_held"
 );
+
+/// With room for one batch: once a batch is folded into the summary, a later one joins it even when the
+/// queue has room again, so nothing newer overtakes what is behind; both are read back from the store.
+async fn nothing_overtakes(scratch: Scratch) {
+    let config = StoreConfig {
+        writer: WriterConfig {
+            fanout_capacity_batches: 1,
+            ..WriterConfig::default()
+        },
+        ..StoreConfig::default()
+    };
+    let store = Store::open_with(&scratch.url(), &config).await.unwrap();
+    let mut cursor = store.follow();
+    let (queued, folded, later) = (append_of(1, 0), append_of(2, 0), append_of(3, 0));
+    store.append_points(&queued).await.unwrap();
+    store.append_points(&folded).await.unwrap();
+    assert!(cursor.behind(), "the second batch did not fit");
+    let first = cursor.recv().await.unwrap();
+    assert!(!first.caught_up);
+    assert_eq!(first.points, queued, "the queue is handed over first");
+    store.append_points(&later).await.unwrap();
+    assert_eq!(cursor.queued_points(), 0, "a batch behind a summary joins it");
+    let expected: Vec<Key> = folded.iter().chain(&later).map(key).collect();
+    let mut missing: HashSet<Key> = expected.iter().copied().collect();
+    while !missing.is_empty() {
+        let item = tokio::time::timeout(Duration::from_secs(120), cursor.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(item.caught_up, "read back from the store, not queued");
+        for p in &item.points {
+            missing.remove(&key(p));
+        }
+    }
+}
+
+tianshu_e2e::on_both_backends!(
+    a_later_batch_never_overtakes_a_pending_summary,
+    nothing_overtakes,
+    "follow_order"
+);

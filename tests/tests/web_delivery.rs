@@ -129,3 +129,72 @@ async fn the_page_goes_compressed_versioned_and_revalidated() {
     assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
     assert!(icon.body.starts_with("<svg"), "{}", icon.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_basemap_file_is_served_by_byte_ranges_to_logged_in_users() {
+    let api = TestApi::seeded(Scratch::embedded("web-basemap")).await;
+    let dir = tianshu_testkit::ScratchDir::new("web-basemap-files");
+    let file = dir.path().join("extract.pmtiles");
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &bytes).expect("writing the archive");
+    let config = tianshu_api::ApiConfig {
+        basemap: tianshu_api::config::BasemapConfig {
+            pmtiles: file.to_string_lossy().into_owned(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let addr = api.serve_with_config(config).await;
+    let cookie = login_at(addr, "dispatcher").await;
+    let get = |extra: Vec<(&'static str, String)>| {
+        let cookie = cookie.clone();
+        async move {
+            let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            http_with(addr, "GET", "/api/basemap.pmtiles", Some(&cookie), None, &extra).await
+        }
+    };
+
+    let config = http(addr, "GET", "/api/config", Some(&cookie), None).await.json();
+    assert_eq!(config["pmtiles_url"], "/api/basemap.pmtiles");
+    assert!(
+        !config.to_string().contains("extract.pmtiles"),
+        "the server's path stays on the server"
+    );
+
+    // The first 16 KiB, as a PMTiles reader asks first.
+    let head = get(vec![("Range", "bytes=0-16383".into())]).await;
+    assert_eq!(head.status, 206);
+    assert_eq!(head.header("content-range"), Some("bytes 0-16383/200000"));
+    assert_eq!(head.header("accept-ranges"), Some("bytes"));
+    assert_eq!(head.bytes, &bytes[..16384]);
+    let etag = head.header("etag").expect("an ETag").to_string();
+    // A tile in the middle, and one running past the end.
+    let mid = get(vec![("Range", "bytes=150000-150099".into())]).await;
+    assert_eq!(
+        (mid.status, mid.bytes.as_slice()),
+        (206, &bytes[150_000..150_100])
+    );
+    assert_eq!(mid.header("etag"), Some(etag.as_str()));
+    let tail = get(vec![("Range", "bytes=199990-300000".into())]).await;
+    assert_eq!(tail.header("content-range"), Some("bytes 199990-199999/200000"));
+    assert_eq!(tail.bytes, &bytes[199_990..]);
+    // Past the end: 416 with the length.
+    let past = get(vec![("Range", "bytes=200000-".into())]).await;
+    assert_eq!(past.status, 416);
+    assert_eq!(past.header("content-range"), Some("bytes */200000"));
+    // No range: the whole file; a matching revalidation: 304.
+    let whole = get(vec![]).await;
+    assert_eq!((whole.status, whole.bytes.len()), (200, bytes.len()));
+    assert_eq!(whole.bytes, bytes);
+    assert_eq!(get(vec![("If-None-Match", etag.clone())]).await.status, 304);
+    // A replaced file has another ETag.
+    std::fs::write(&file, &bytes[..1000]).expect("replacing the archive");
+    let replaced = get(vec![("Range", "bytes=0-99".into())]).await;
+    assert_eq!(replaced.header("content-range"), Some("bytes 0-99/1000"));
+    assert_ne!(replaced.header("etag"), Some(etag.as_str()));
+    // Not logged in: 401; the file gone: 404.
+    let anonymous = http(addr, "GET", "/api/basemap.pmtiles", None, None).await;
+    assert_eq!(anonymous.status, 401);
+    std::fs::remove_file(&file).expect("removing the archive");
+    assert_eq!(get(vec![("Range", "bytes=0-99".into())]).await.status, 404);
+}

@@ -6,8 +6,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BasemapConfig {
+    /// A PMTiles archive of vector tiles on this server (a province extract in the Protomaps basemap
+    /// schema, or the demo's own), served to the page at `/api/basemap.pmtiles`: a street map with no
+    /// network. Drawn under `tile_url` when both are set. Empty: none.
+    pub pmtiles: String,
+    /// A directory of glyph files (`{fontstack}/{range}.pbf`) for map text. Empty: map text is drawn
+    /// with the browser's own fonts.
+    pub glyphs: String,
     /// A raster tile URL template (`{z}`, `{x}`, `{y}`), e.g. an intranet tile server or Tianditu WMTS
-    /// with its key. Empty: the offline schematic basemap only (land outline and geofence outlines).
+    /// with its key. Empty with no `pmtiles`: the offline schematic basemap only (land outline and
+    /// geofence outlines).
     pub tile_url: String,
     /// Whether the tiles are drawn in GCJ-02 (AMap, Tencent); positions, stored in WGS-84, are then
     /// shifted for display.
@@ -24,6 +32,8 @@ impl Default for BasemapConfig {
     fn default() -> Self {
         // Huangshi, Hubei: where the demo fleet lives.
         BasemapConfig {
+            pmtiles: String::new(),
+            glyphs: String::new(),
             tile_url: String::new(),
             gcj02: false,
             attribution: String::new(),

@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod basemap;
 pub mod cases;
 pub mod config;
 pub mod download;

@@ -9,11 +9,11 @@ use axum::{Json, Router};
 
 use crate::error::{no_method, no_route};
 use crate::resources::{
-    audit_log, calendars, cases, commands, exports, geofences, live, orders, reports, sessions, terminals,
-    tokens, tracks, units, users, vehicles,
+    audit_log, calendars, cases, commands, drivers, exports, geofences, live, orders, reports, sessions,
+    terminals, tokens, tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, CASES, OPERATE, PUBLIC, RouteSpec, TRACKS};
-use crate::{ApiState, auth, headers, openapi, web};
+use crate::{ApiState, auth, basemap, headers, openapi, web};
 
 /// Every route of the API.
 pub static ROUTES: &[RouteSpec] = &[
@@ -44,6 +44,20 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ALL,
         summary: "Basemap settings for the page",
         handler: || get(web::page_config),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/basemap.pmtiles",
+        roles: ALL,
+        summary: "The basemap's PMTiles archive ([web.basemap] pmtiles), by byte ranges (206, 416, ETag)",
+        handler: || get(basemap::pmtiles),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/basemap/glyphs/{fontstack}/{range}",
+        roles: ALL,
+        summary: "A glyph range of map text from [web.basemap] glyphs (empty when there is none)",
+        handler: || get(basemap::glyphs),
     },
     RouteSpec {
         method: "GET",
@@ -247,6 +261,34 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ADMIN,
         summary: "Delete a terminal (audited)",
         handler: || delete(terminals::delete),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/drivers",
+        roles: ALL,
+        summary: "Drivers of the units in scope: name, certificate (the number a card sign-in reports), phone, unit",
+        handler: || get(drivers::list),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/drivers",
+        roles: ADMIN,
+        summary: "Register a driver: name, certificate, phone, unit (audited)",
+        handler: || post(drivers::create),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/drivers/{id}",
+        roles: ADMIN,
+        summary: "Replace a driver's name, certificate, phone and unit (audited)",
+        handler: || put(drivers::replace),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/drivers/{id}",
+        roles: ADMIN,
+        summary: "Delete a driver; their card sign-ins stay on record (audited)",
+        handler: || delete(drivers::delete),
     },
     RouteSpec {
         method: "GET",

@@ -1,6 +1,6 @@
 //! The page: assets built from `web/` by `build.rs` (esbuild over npm packages) and embedded in the
 //! binary, so the page needs no internet and no files next to the binary; and `GET /api/config`, the
-//! basemap settings it draws the map with.
+//! basemap settings it draws the map with (the basemap's files themselves: `basemap`).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{
@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 
 use crate::ApiState;
 use crate::config::BasemapConfig;
@@ -124,9 +125,44 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/favicon.ico", get(favicon))
 }
 
+/// What the page is told about the basemap: the settings, without the server's file paths.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageBasemap {
+    /// Where the vector tiles are (`/api/basemap.pmtiles`), when a PMTiles archive is configured.
+    pub pmtiles_url: Option<&'static str>,
+    /// Where glyph ranges are asked for (`{fontstack}` and `{range}` filled in by the map), when a glyphs
+    /// directory is configured; without it the map draws its text with the browser's fonts.
+    pub glyphs_url: Option<&'static str>,
+    /// The raster tile URL template, or empty.
+    pub tile_url: String,
+    /// Whether the raster tiles are drawn in GCJ-02.
+    pub gcj02: bool,
+    /// Attribution text.
+    pub attribution: String,
+    /// Initial map centre, `[lon, lat]` in WGS-84.
+    pub center: [f64; 2],
+    /// Initial zoom level.
+    pub zoom: f64,
+}
+
+impl PageBasemap {
+    /// The page's view of `config`.
+    pub fn of(config: &BasemapConfig) -> Self {
+        PageBasemap {
+            pmtiles_url: (!config.pmtiles.is_empty()).then_some("/api/basemap.pmtiles"),
+            glyphs_url: (!config.glyphs.is_empty()).then_some("/api/basemap/glyphs/{fontstack}/{range}.pbf"),
+            tile_url: config.tile_url.clone(),
+            gcj02: config.gcj02,
+            attribution: config.attribution.clone(),
+            center: config.center,
+            zoom: config.zoom,
+        }
+    }
+}
+
 /// `GET /api/config`: what the page needs to draw the map.
-pub async fn page_config(State(state): State<ApiState>) -> Json<BasemapConfig> {
-    Json(state.config().basemap.clone())
+pub async fn page_config(State(state): State<ApiState>) -> Json<PageBasemap> {
+    Json(PageBasemap::of(&state.config().basemap))
 }
 
 #[cfg(test)]

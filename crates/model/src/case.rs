@@ -237,6 +237,18 @@ pub struct Transition {
     pub deliveries: Vec<NewDelivery>,
 }
 
+impl Transition {
+    /// Why the transition does not apply to case `id`, which is in `state`.
+    pub fn refusal(&self, id: i64, state: &str) -> String {
+        let from: Vec<&str> = self.from.iter().map(|s| s.as_str()).collect();
+        format!(
+            "case {id} is {state}; {} needs it to be {}",
+            self.action,
+            from.join(" or ")
+        )
+    }
+}
+
 /// A case as a transition left it, with the state it moved from (read under the transition's lock).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransitionedCase {

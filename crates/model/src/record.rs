@@ -8,6 +8,15 @@
 
 use crate::{AlarmFlags, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId};
 
+/// The fix times a store accepts: from 1970-01-01 up to (not including) 3000-01-01 UTC.
+pub const FIX_TIME_RANGE_MS: std::ops::Range<i64> = 0..32_503_680_000_000;
+
+/// Whether a store takes a point with fix time `t` (inside [`FIX_TIME_RANGE_MS`]). Ingest checks each point
+/// with this before it appends, so one point out of range is refused alone instead of failing its batch.
+pub fn accepts_fix_time(t: Timestamp) -> bool {
+    FIX_TIME_RANGE_MS.contains(&t.0)
+}
+
 /// The version byte that starts every packed record.
 const REC_VERSION: u8 = 1;
 /// Bytes of a packed record before the phone digits.

@@ -117,6 +117,17 @@ pub fn below<'p>(path: &'p str, old: &str) -> Option<&'p str> {
         .filter(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Rewrites the `"unit"` path of a JSON document (a depot's fence) from below `old` to below `new`;
+/// whether it named a unit there.
+pub fn move_unit_path(body: &mut serde_json::Value, old: &str, new: &str) -> bool {
+    let path = body.get("unit").and_then(|u| u.as_str());
+    let Some(rest) = path.and_then(|u| below(u, old)) else {
+        return false;
+    };
+    body["unit"] = format!("{new}{rest}").into();
+    true
+}
+
 /// A record that cannot be imported; `line` is 1-based when the input came from a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{reason}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]

@@ -101,6 +101,17 @@ pub struct Holiday {
     pub working: Vec<NaiveDate>,
 }
 
+/// A calendar year as a store wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarWrite {
+    /// The year, parsed.
+    pub calendar: YearCalendar,
+    /// Whether it replaced a stored year.
+    pub replaced: bool,
+    /// When it was stored.
+    pub updated: Timestamp,
+}
+
 /// One year's notice, validated.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct YearCalendar {

@@ -8,7 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tianshu_model::LonLat;
+use tianshu_model::reference::StoredFence;
+use tianshu_model::{LonLat, Timestamp};
 
 use crate::geo::PolygonIndex;
 
@@ -66,6 +67,18 @@ pub struct Geofence {
     /// positions in JSON).
     #[serde(with = "crate::geo::geojson::polygons")]
     pub polygons: Vec<Vec<Vec<LonLat>>>,
+}
+
+impl Geofence {
+    /// The fence as stored, written at `now` (the one mapping of a fence to its columns).
+    pub fn stored(&self, now: Timestamp) -> Result<StoredFence, String> {
+        Ok(StoredFence {
+            kind: self.kind.as_str().to_string(),
+            name: self.name.clone(),
+            body: serde_json::to_value(self).map_err(|e| format!("JSON: {e}"))?,
+            updated: now,
+        })
+    }
 }
 
 /// Why a GeoJSON file was refused.

@@ -16,6 +16,7 @@
 //! their own trip ([`Order::file`], and `Order::step` in `crate::workflow`).
 
 use serde::{Deserialize, Serialize};
+use tianshu_model::reference::StoredOrder;
 use tianshu_model::{LonLat, Timestamp};
 
 use crate::geo::Route;
@@ -214,6 +215,20 @@ pub enum SecondPersonNeeded {
 }
 
 impl Order {
+    /// The order as stored, written at `stamp` (the one mapping of an order to its columns).
+    pub fn stored(&self, stamp: Timestamp) -> Result<StoredOrder, String> {
+        Ok(StoredOrder {
+            id: self.id.clone(),
+            plate: self.plate.trim().to_string(),
+            kind: self.kind.as_str().to_string(),
+            state: self.state.as_str().to_string(),
+            start: self.start,
+            end: self.end,
+            body: serde_json::to_value(self).map_err(|e| format!("JSON: {e}"))?,
+            updated: stamp,
+        })
+    }
+
     /// Whether the order permits use at `t`.
     #[inline]
     pub fn covers(&self, t: Timestamp) -> bool {
@@ -275,7 +290,7 @@ impl Order {
             return Err(format!("end {} is not after start {}", self.end, self.start));
         }
         if self.kind == OrderKind::Filing && self.purpose.as_deref().is_none_or(|p| p.trim().is_empty()) {
-            return Err("a filing needs a purpose".into());
+            return Err("purpose: a filing needs a purpose".into());
         }
         for d in &self.destinations {
             if !((-180.0..=180.0).contains(&d.lon) && (-90.0..=90.0).contains(&d.lat)) {
@@ -310,6 +325,11 @@ pub struct OrderError {
 /// Parses and validates a JSON Lines file of orders and filings; blank lines are skipped. Returns every
 /// error found (up to 100), so one run of the import shows all that needs fixing.
 pub fn parse_jsonl(text: &str) -> Result<Vec<Order>, Vec<OrderError>> {
+    Ok(parse_jsonl_lines(text)?.into_iter().map(|(_, o)| o).collect())
+}
+
+/// [`parse_jsonl`], each order with its 1-based line.
+pub fn parse_jsonl_lines(text: &str) -> Result<Vec<(usize, Order)>, Vec<OrderError>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashMap::new();
@@ -332,7 +352,7 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Order>, Vec<OrderError>> {
                         reason: format!("id {:?} already on line {prev}", o.id),
                     });
                 }
-                out.push(o);
+                out.push((line_no, o));
             }
             Err(reason) => errors.push(OrderError {
                 line: line_no,

@@ -262,6 +262,26 @@ struct RawUnitTimetable {
     seasons: Vec<Season>,
 }
 
+/// The entries of a timetable file with their units' ids, found by path in `paths` ([`crate::unit_paths`]);
+/// every unit not there is named with its line.
+pub fn resolve_units(
+    entries: Vec<UnitTimetableEntry>,
+    paths: &std::collections::HashMap<tianshu_model::UnitId, String>,
+) -> Result<Vec<(tianshu_model::UnitId, UnitTimetableBody)>, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        match paths.iter().find(|(_, p)| **p == e.unit) {
+            Some((id, _)) => rows.push((*id, e.body)),
+            None => errors.push(format!(
+                "line {}: unit {:?} is not in the registry",
+                e.line, e.unit
+            )),
+        }
+    }
+    if errors.is_empty() { Ok(rows) } else { Err(errors) }
+}
+
 /// Parses and validates a unit timetable file: `[[unit_timetables]]` entries with `unit`, `periods`
 /// and optional `seasons`, the shape of `[[rules.unit_timetables]]` in the configuration. Every
 /// problem is reported, each naming its line; a unit listed twice is one of them.

@@ -154,6 +154,15 @@ impl OrderState {
     }
 }
 
+/// An order's change of state, as a store wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderChange {
+    /// The state it had.
+    pub before: OrderState,
+    /// The stored row with the new state (and version).
+    pub order: tianshu_model::reference::StoredOrder,
+}
+
 impl Order {
     /// Moves the order to `to` as `by` at `at`, as the workflow allows ([`OrderState::change_to`]); when
     /// it becomes approved, `by` is recorded as its approver, under the separation of duties of the car's

@@ -578,6 +578,13 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     config.log.validate().map_err(|m| keyed("log", m))?;
     config.mqtt.validate().map_err(|m| keyed("mqtt", m))?;
+    let basemap = &config.web.basemap;
+    if basemap.gcj02 && !basemap.pmtiles.is_empty() {
+        return Err(keyed(
+            "web.basemap.gcj02",
+            "a PMTiles basemap is drawn in WGS-84; gcj02 is for a GCJ-02 tile_url without pmtiles".into(),
+        ));
+    }
     Ok(())
 }
 

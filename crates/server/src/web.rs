@@ -381,6 +381,13 @@ pub fn api_routes(
     slot: Arc<OnceLock<ApiState>>,
 ) -> ExtraRoutes {
     let timetables = tianshu_api::ConfiguredTimetables::from_rules(rules);
+    let pmtiles = &config.basemap.pmtiles;
+    if !pmtiles.is_empty()
+        && let Err(e) = std::fs::File::open(pmtiles)
+    {
+        // Served anyway: the page says that the map's tiles fail, and a file dropped later is served.
+        tracing::warn!(path = %pmtiles, error = %e, "the basemap file ([web.basemap] pmtiles) cannot be read");
+    }
     Box::new(move |services: &Services| {
         let cases: Arc<dyn CaseBook> = Arc::new(AlertCases {
             store: services.store.clone(),

@@ -1,6 +1,7 @@
 //! A fleet of virtual JT/T 808 terminals and the demo world they drive in.
 //!
 //! The layers, each built only on those before it:
+//! - [`basemap`] draws the world's roads, towns and depots as vector tiles in a PMTiles archive;
 //! - [`world`] generates, from a seed, the map and the fleet around Huangshi: units, cars, terminals,
 //!   roads, region, depots and prohibited places;
 //! - [`plan`] turns a car and a day into trips and motion, at the rates of [`scenario`]; [`events`] draws
@@ -11,6 +12,7 @@
 //!   [`Ledger`] records every point the platform acknowledged.
 #![deny(missing_docs)]
 
+pub mod basemap;
 pub mod clock;
 pub mod config;
 pub mod events;

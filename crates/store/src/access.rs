@@ -13,7 +13,7 @@ use tianshu_model::{Timestamp, UnitId, VehicleId};
 
 use crate::audit::{AUDIT_COLS, append_audit, head, scheme};
 use crate::db::{Change, Db};
-use crate::sql::{Row, Tx, params, work};
+use crate::sql::{Row, Tx, params, tx, work};
 use crate::{Error, Result, Store};
 pub use tianshu_model::access::{
     Anchor, ApiToken, Audit, AuditEntry, AuditKey, AuditRecord, ChainBreak, ChainScheme, ChainSummary,
@@ -84,10 +84,7 @@ async fn create_user(tx: &mut dyn Tx, user: NewUser) -> Result<User> {
         .await?
     {
         Some(r) => to_user(&r),
-        None => Err(Error::Invalid {
-            line: None,
-            reason: format!("user {:?} already exists", user.username),
-        }),
+        None => Err(Error::invalid(format!("user {:?} already exists", user.username))),
     }
 }
 
@@ -197,7 +194,7 @@ impl<'a> Access<'a> {
     /// Creates a user; a taken username is [`Error::Invalid`].
     pub fn create_user(&self, user: &NewUser) -> Change<'a, User> {
         let user = user.clone();
-        Change::new(self.db, work(move |tx| Box::pin(create_user(tx, user))))
+        Change::new(self.db, tx!(|tx| create_user(tx, user)))
     }
 
     /// A user by login name.
@@ -215,32 +212,27 @@ impl<'a> Access<'a> {
     /// Deletes a user and every session of theirs; [`Error::NotFound`] when there is none.
     pub fn delete_user(&self, username: &str) -> Change<'a, ()> {
         let username = username.to_string();
-        Change::new(self.db, work(move |tx| Box::pin(delete_user(tx, username))))
+        Change::new(self.db, tx!(|tx| delete_user(tx, username)))
     }
 
     /// Disables (or enables again) a user and returns it; disabling ends every session of theirs.
     /// [`Error::NotFound`] when there is no such user.
     pub fn set_user_disabled(&self, username: &str, disabled: bool) -> Change<'a, User> {
         let username = username.to_string();
-        let change = work(move |tx| Box::pin(set_user_disabled(tx, username, disabled)));
-        Change::new(self.db, change)
+        Change::new(self.db, tx!(|tx| set_user_disabled(tx, username, disabled)))
     }
 
     /// Stores a new session, dropping expired ones on the way.
     pub async fn create_session(&self, session: &NewSession) -> Result<()> {
         let s = session.clone();
-        self.db
-            .write(work(move |tx| Box::pin(create_session(tx, s))))
-            .await
+        self.db.write(tx!(|tx| create_session(tx, s))).await
     }
 
     /// The session stored under `token_hash`, if it has not expired at `now` and its user exists and
     /// is not disabled.
     pub async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<SessionUser>> {
         let token_hash = token_hash.to_string();
-        self.db
-            .read(work(move |tx| Box::pin(session(tx, token_hash, now))))
-            .await
+        self.db.read(tx!(|tx| session(tx, token_hash, now))).await
     }
 
     /// Moves a session's expiry forward (it was used); never backward.
@@ -292,9 +284,7 @@ impl<'a> Access<'a> {
     /// Chains and stores one audit entry, serialised against every other writer of the chain.
     pub async fn append_audit(&self, time: Timestamp, entry: &AuditEntry) -> Result<AuditRecord> {
         let (entry, key) = (entry.clone(), self.db.1.clone());
-        self.db
-            .write(work(move |tx| Box::pin(append_audit(tx, key, time, entry))))
-            .await
+        self.db.write(tx!(|tx| append_audit(tx, key, time, entry))).await
     }
 
     /// The newest record's (sequence number, hash, scheme): what an anchor records.

@@ -11,9 +11,9 @@ use tianshu_model::{Timestamp, UnitId, VehicleId};
 use crate::db::{Change, Db};
 use crate::rules::{
     AlertCase, CASE_ID_TOKEN, CaseEvent, CaseFilter, CaseState, Delivery, DeliveryOutcome, NewCase,
-    NewDelivery, Transition, TransitionedCase, parse_json, parse_state, wrong_state,
+    NewDelivery, Transition, TransitionedCase, parse_json, parse_state,
 };
-use crate::sql::{Row, Tx, Value, params, work};
+use crate::sql::{Row, Tx, Value, params, placeholders, tx};
 use crate::{Error, Result, Store};
 
 const CASE_COLS: &str = "id, vehicle_id, unit_id, rule, start_ms, end_ms, severity, late, state, reasoning, \
@@ -92,10 +92,7 @@ async fn record_case(
     deliveries: &[NewDelivery],
     now: Timestamp,
 ) -> Result<(i64, bool)> {
-    let episode = serde_json::to_string(&case.episode).map_err(|e| Error::Invalid {
-        line: None,
-        reason: format!("JSON: {e}"),
-    })?;
+    let episode = serde_json::to_string(&case.episode).map_err(|e| Error::invalid(format!("JSON: {e}")))?;
     let lock = tx.row_lock();
     let existing = tx
         .opt(
@@ -174,7 +171,7 @@ async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Res
         .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))?
         .text(0)?;
     let Some(before) = t.from.iter().copied().find(|s| s.as_str() == state) else {
-        return Err(wrong_state(t.case_id, &state, t));
+        return Err(Error::invalid(t.refusal(t.case_id, &state)));
     };
     tx.execute(
         "UPDATE alert_cases SET state = $2, escalate_ms = $3, updated_ms = $4 WHERE id = $1",
@@ -191,18 +188,6 @@ async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Res
         .await?
         .ok_or_else(|| Error::NotFound(format!("case {}", t.case_id)))?;
     Ok(TransitionedCase { before, case })
-}
-
-/// Appends `values` to `args` and returns their placeholders, `$n, $m...`.
-fn placeholders(values: Vec<Value>, args: &mut Vec<Value>) -> String {
-    let marks: Vec<String> = values
-        .into_iter()
-        .map(|v| {
-            args.push(v);
-            format!("${}", args.len())
-        })
-        .collect();
-    marks.join(", ")
 }
 
 /// `WHERE ...` of a case filter, with its parameters (`None`: the filter matches nothing).
@@ -262,9 +247,7 @@ impl Cases<'_> {
     ) -> Result<(i64, bool)> {
         let (case, deliveries) = (case.clone(), deliveries.to_vec());
         self.db
-            .write(work(move |tx| {
-                Box::pin(async move { record_case(tx, &case, &deliveries, now).await })
-            }))
+            .write(tx!(|tx| record_case(tx, &case, &deliveries, now)))
             .await
     }
 
@@ -304,10 +287,7 @@ impl Cases<'_> {
     /// that an audit record of the step ([`Change::audited`]) commits with it.
     pub fn transition(&self, t: &Transition, now: Timestamp) -> Change<'_, TransitionedCase> {
         let t = t.clone();
-        Change::new(
-            self.db,
-            work(move |tx| Box::pin(async move { transition_case(tx, &t, now).await })),
-        )
+        Change::new(self.db, tx!(|tx| transition_case(tx, &t, now)))
     }
 
     /// Cases in one of `of` whose escalation time has come, oldest first.

@@ -35,6 +35,7 @@ pub mod access;
 mod audit;
 pub mod cases;
 mod db;
+pub mod drivers;
 pub mod embedded;
 pub mod follow;
 mod metrics;
@@ -64,6 +65,7 @@ pub use follow::{Cursor, Followed};
 pub use migrate::Migration;
 pub use registry::{DriverEvent, ImportSummary, RegistryRecord};
 pub use registry_file::{parse_registry_csv, parse_registry_json};
+pub use tianshu_model::record::{FIX_TIME_RANGE_MS, accepts_fix_time};
 pub use tianshu_model::{Reregistered, Reregistration};
 pub use writer::{Subscription, WriterConfig};
 
@@ -138,6 +140,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::Invalid`] without a line.
+    pub fn invalid(reason: impl Into<String>) -> Error {
+        Error::Invalid {
+            line: None,
+            reason: reason.into(),
+        }
+    }
+
     /// Whether retrying the same call may succeed (the database was unreachable, the writer was shutting
     /// down, a commit failed part way); `false` when the input or the stored data is at fault and a retry
     /// fails again.
@@ -441,25 +451,13 @@ impl std::ops::Deref for Store {
     }
 }
 
-/// The fix times a store accepts: from 1970-01-01 up to (not including) 3000-01-01 UTC.
-pub const FIX_TIME_RANGE_MS: std::ops::Range<i64> = 0..32_503_680_000_000;
-
-/// Whether the store takes a point with fix time `t` (inside [`FIX_TIME_RANGE_MS`]). Ingest checks each point
-/// with this before it appends, so one point out of range is refused alone instead of failing its batch.
-pub fn accepts_fix_time(t: Timestamp) -> bool {
-    FIX_TIME_RANGE_MS.contains(&t.0)
-}
-
 fn check_fix_times(points: &[Position]) -> Result<()> {
     match points.iter().position(|p| !accepts_fix_time(p.fix_time)) {
         None => Ok(()),
-        Some(i) => Err(Error::Invalid {
-            line: None,
-            reason: format!(
-                "point {i} has fix time {} ms, outside 1970..3000",
-                points[i].fix_time.0
-            ),
-        }),
+        Some(i) => Err(Error::invalid(format!(
+            "point {i} has fix time {} ms, outside 1970..3000",
+            points[i].fix_time.0
+        ))),
     }
 }
 

@@ -28,7 +28,7 @@ pub use tianshu_model::registry_file::{DriverEvent, ImportSummary, RegistryRecor
 
 use crate::registry_file::{unit_path_segments, validate_records};
 use crate::rules::parse_json;
-use crate::sql::{Row, Tx, Value, params, work};
+use crate::sql::{Row, Tx, Value, params, placeholders, tx};
 use crate::{Error, Result, Store, parse_stored_phone};
 
 /// The advisory-lock key that serialises registry writes other than a terminal's own registration
@@ -141,22 +141,14 @@ async fn reregister(
 
 /// The terminal with `phone`, read inside `tx`.
 pub(crate) async fn terminal(tx: &mut dyn Tx, phone: Phone) -> Result<Option<Terminal>> {
-    let sql = format!("SELECT {TERMINAL_COLS} FROM terminals WHERE phone = $1");
-    tx.opt(&sql, params![phone.to_string()])
-        .await?
-        .as_ref()
-        .map(to_terminal)
-        .transpose()
+    terminals_of(tx, &[phone]).await?.pop().unwrap_or(Ok(None))
 }
 
 /// The terminals of `phones`, in one query: each phone's own terminal, `None`, or its row's error.
 pub(crate) async fn terminals_of(tx: &mut dyn Tx, phones: &[Phone]) -> Result<Vec<Result<Option<Terminal>>>> {
-    let keys: Vec<Value> = phones.iter().map(|p| Value::Text(p.to_string())).collect();
-    let marks: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT {TERMINAL_COLS} FROM terminals WHERE phone IN ({})",
-        marks.join(", ")
-    );
+    let mut keys = Vec::with_capacity(phones.len());
+    let marks = placeholders(phones.iter().map(|p| p.to_string().into()).collect(), &mut keys);
+    let sql = format!("SELECT {TERMINAL_COLS} FROM terminals WHERE phone IN ({marks})");
     let rows = tx.query(&sql, &keys).await?;
     let found: HashMap<String, &Row> = rows.iter().filter_map(|r| Some((r.text(0).ok()?, r))).collect();
     let of = |k: &Value| match k {
@@ -240,10 +232,7 @@ async fn ensure_unit(
         };
         parent = Some(id);
     }
-    parent.ok_or_else(|| Error::Invalid {
-        line: None,
-        reason: "empty unit path".into(),
-    })
+    parent.ok_or_else(|| Error::invalid("empty unit path"))
 }
 
 /// Provisions `records` inside `tx` (checked already).
@@ -278,11 +267,7 @@ impl Store {
     pub async fn import_registry(&self, records: &[RegistryRecord]) -> Result<ImportSummary> {
         validate_records(records)?;
         let records = records.to_vec();
-        self.db()
-            .write(work(move |tx| {
-                Box::pin(async move { import(tx, &records).await })
-            }))
-            .await
+        self.db().write(tx!(|tx| import(tx, &records))).await
     }
 
     /// All units.
@@ -352,9 +337,7 @@ impl Store {
     /// of re-registrations moves on. An unknown phone is [`Error::NotFound`].
     pub async fn reregister(&self, phone: Phone, r: &Reregistration, now: Timestamp) -> Result<Reregistered> {
         let r = r.clone();
-        self.db()
-            .write(work(move |tx| Box::pin(reregister(tx, phone, r, now))))
-            .await
+        self.db().write(tx!(|tx| reregister(tx, phone, r, now))).await
     }
 
     /// Settles the pending code `seen` (as read): `promote` makes it the current code (with its edition, and

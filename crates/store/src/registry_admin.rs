@@ -20,7 +20,7 @@
 
 use tianshu_model::clock::check_clock_offset;
 pub use tianshu_model::registry_file::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
-use tianshu_model::registry_file::{below, child_path};
+use tianshu_model::registry_file::{below, child_path, move_unit_path};
 use tianshu_model::{
     PendingRegistration, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId,
 };
@@ -28,27 +28,23 @@ use tianshu_model::{
 use crate::db::{Change, Db};
 use crate::registry::{REGISTRY_LOCK_KEY, parse_class, pending_json, returned_id, terminal};
 use crate::registry_file::{check_plate, check_terminal_id, check_unit_name};
-use crate::sql::{Tx, params, work};
+use crate::sql::{Tx, params, tx};
 use crate::stamp::next_stamp;
 use crate::{BackendKind, Error, Result, Store};
 
 /// Checks a unit's own name; returns it trimmed.
 fn checked_unit_name(name: &str) -> Result<String> {
-    check_unit_name(name).map(str::to_string).map_err(invalid)
+    check_unit_name(name).map(str::to_string).map_err(Error::invalid)
 }
 
 /// Checks a plate; returns it trimmed.
 fn checked_plate(plate: &str) -> Result<String> {
-    check_plate(plate).map(str::to_string).map_err(invalid)
+    check_plate(plate).map(str::to_string).map_err(Error::invalid)
 }
 
 /// Checks a terminal id; returns it trimmed.
 fn checked_terminal_id(id: &str) -> Result<String> {
-    check_terminal_id(id).map(str::to_string).map_err(invalid)
-}
-
-fn invalid(reason: String) -> Error {
-    Error::Invalid { line: None, reason }
+    check_terminal_id(id).map(str::to_string).map_err(Error::invalid)
 }
 
 /// The current time, for the reference stamp.
@@ -79,7 +75,7 @@ async fn unit_row(tx: &mut dyn Tx, id: UnitId) -> Result<Option<(String, Option<
 async fn named_unit_path(tx: &mut dyn Tx, field: &str, id: UnitId) -> Result<String> {
     match unit_row(tx, id).await? {
         Some((_, _, path)) => Ok(path),
-        None => Err(invalid(format!("{field}: there is no unit {id}"))),
+        None => Err(Error::invalid(format!("{field}: there is no unit {id}"))),
     }
 }
 
@@ -120,7 +116,7 @@ async fn conflict_if_plate_taken(tx: &mut dyn Tx, plate: &str, except: Option<Ve
 async fn check_binding(tx: &mut dyn Tx, vehicle: Option<VehicleId>) -> Result<()> {
     match vehicle {
         Some(v) if count(tx, "SELECT COUNT(*) FROM vehicles WHERE id = $1", v.0).await? == 0 => {
-            Err(invalid(format!("vehicle: there is no vehicle {v}")))
+            Err(Error::invalid(format!("vehicle: there is no vehicle {v}")))
         }
         _ => Ok(()),
     }
@@ -170,14 +166,9 @@ async fn move_subtree(tx: &mut dyn Tx, old: &str, new: &str) -> Result<()> {
         let id = r.int(0)?;
         let mut body: serde_json::Value =
             serde_json::from_str(&r.text(1)?).map_err(|e| Error::Corrupt(format!("geofence {id}: {e}")))?;
-        let Some(rest) = body
-            .get("unit")
-            .and_then(|u| u.as_str())
-            .and_then(|u| below(u, old))
-        else {
+        if !move_unit_path(&mut body, old, new) {
             continue;
-        };
-        body["unit"] = format!("{new}{rest}").into();
+        }
         tx.execute(
             "UPDATE rules_geofences SET body = $2, updated_ms = $3 WHERE id = $1",
             params![id, body.to_string(), now()],
@@ -199,7 +190,7 @@ async fn update_unit(tx: &mut dyn Tx, id: UnitId, change: UnitChange) -> Result<
         Some(p) => {
             let pp = named_unit_path(tx, "parent", p).await?;
             if p == id || below(&pp, &old_path).is_some() {
-                return Err(invalid(format!(
+                return Err(Error::invalid(format!(
                     "parent: unit {p} is unit {id} or below it; a unit cannot move below itself"
                 )));
             }
@@ -232,9 +223,10 @@ async fn delete_unit(tx: &mut dyn Tx, id: UnitId) -> Result<()> {
     let vehicles = count(tx, "SELECT COUNT(*) FROM vehicles WHERE unit = $1", id.0).await?;
     let children = count(tx, "SELECT COUNT(*) FROM units WHERE parent = $1", id.0).await?;
     let users = count(tx, "SELECT COUNT(*) FROM access_users WHERE unit_id = $1", id.0).await?;
-    if vehicles + children + users > 0 {
+    let drivers = count(tx, "SELECT COUNT(*) FROM drivers WHERE unit = $1", id.0).await?;
+    if vehicles + children + users + drivers > 0 {
         return Err(Error::Conflict(format!(
-            "unit {id} still has {vehicles} vehicles, {children} sub-units and {users} users"
+            "unit {id} still has {vehicles} vehicles, {children} sub-units, {users} users and {drivers} drivers"
         )));
     }
     tx.execute("DELETE FROM units WHERE id = $1", params![id.0])
@@ -362,7 +354,7 @@ async fn update_terminal(tx: &mut dyn Tx, phone: Phone, change: TerminalChange) 
     check_binding(tx, vehicle).await?;
     let reset = change.reset_auth_code || vehicle != before.vehicle;
     let clock_offset = change.clock_offset_secs.unwrap_or(before.clock_offset_secs);
-    check_clock_offset(clock_offset).map_err(invalid)?;
+    check_clock_offset(clock_offset).map_err(Error::invalid)?;
     tx.execute(
         "UPDATE terminals SET terminal_id = $2, vehicle = $3, \
          auth_code_hash = CASE WHEN $4 THEN NULL ELSE auth_code_hash END, clock_offset_secs = $5, \
@@ -436,7 +428,7 @@ impl<'a> RegistryAdmin<'a> {
     /// an unknown parent [`Error::Invalid`].
     pub fn create_unit(&self, name: &str, parent: Option<UnitId>) -> Change<'a, Unit> {
         let name = name.to_string();
-        Change::new(self.db, work(move |tx| Box::pin(create_unit(tx, name, parent))))
+        Change::new(self.db, tx!(|tx| create_unit(tx, name, parent)))
     }
 
     /// Renames or moves a unit (and rewrites its subtree's paths, and the unit path of every depot
@@ -444,27 +436,24 @@ impl<'a> RegistryAdmin<'a> {
     /// [`Error::Invalid`], a name taken among the new siblings [`Error::Conflict`].
     pub fn update_unit(&self, id: UnitId, change: &UnitChange) -> Change<'a, Unit> {
         let change = change.clone();
-        Change::new(self.db, work(move |tx| Box::pin(update_unit(tx, id, change))))
+        Change::new(self.db, tx!(|tx| update_unit(tx, id, change)))
     }
 
-    /// Deletes a unit without vehicles, sub-units or users (otherwise [`Error::Conflict`]).
+    /// Deletes a unit without vehicles, sub-units, users or drivers (otherwise [`Error::Conflict`]).
     pub fn delete_unit(&self, id: UnitId) -> Change<'a, ()> {
-        Change::new(self.db, work(move |tx| Box::pin(delete_unit(tx, id))))
+        Change::new(self.db, tx!(|tx| delete_unit(tx, id)))
     }
 
     /// Creates a vehicle; a plate taken is [`Error::Conflict`], an unknown unit [`Error::Invalid`].
     pub fn create_vehicle(&self, plate: &str, unit: UnitId, class: VehicleClass) -> Change<'a, Vehicle> {
         let plate = plate.to_string();
-        Change::new(
-            self.db,
-            work(move |tx| Box::pin(create_vehicle(tx, plate, unit, class))),
-        )
+        Change::new(self.db, tx!(|tx| create_vehicle(tx, plate, unit, class)))
     }
 
     /// Changes a vehicle's plate, unit or class.
     pub fn update_vehicle(&self, id: VehicleId, change: &VehicleChange) -> Change<'a, Vehicle> {
         let change = change.clone();
-        Change::new(self.db, work(move |tx| Box::pin(update_vehicle(tx, id, change))))
+        Change::new(self.db, tx!(|tx| update_vehicle(tx, id, change)))
     }
 
     /// Deletes a vehicle without a bound terminal and without a stored track or alert cases
@@ -473,39 +462,33 @@ impl<'a> RegistryAdmin<'a> {
         let db = self.db.clone();
         Change::new(
             self.db,
-            work(move |tx| Box::pin(delete_vehicle(tx, id, latest_held_back(&db, id)))),
+            tx!(|tx| delete_vehicle(tx, id, latest_held_back(&db, id))),
         )
     }
 
     /// Provisions a terminal; a phone taken is [`Error::Conflict`], an unknown vehicle [`Error::Invalid`].
     pub fn create_terminal(&self, terminal: &NewTerminal) -> Change<'a, Terminal> {
         let t = terminal.clone();
-        Change::new(self.db, work(move |tx| Box::pin(create_terminal(tx, t))))
+        Change::new(self.db, tx!(|tx| create_terminal(tx, t)))
     }
 
     /// Changes a terminal's id, binding or clock offset (one that is no clock offset is
     /// [`Error::Invalid`]), or makes it register again.
     pub fn update_terminal(&self, phone: Phone, change: &TerminalChange) -> Change<'a, Terminal> {
         let change = change.clone();
-        Change::new(
-            self.db,
-            work(move |tx| Box::pin(update_terminal(tx, phone, change))),
-        )
+        Change::new(self.db, tx!(|tx| update_terminal(tx, phone, change)))
     }
 
     /// Approves (`approve`) or rejects a terminal's re-registration: approving lets a code awaiting
     /// approval authenticate, rejecting drops the pending code. No such re-registration is
     /// [`Error::Conflict`].
     pub fn decide_reregistration(&self, phone: Phone, approve: bool) -> Change<'a, Terminal> {
-        Change::new(
-            self.db,
-            work(move |tx| Box::pin(decide_reregistration(tx, phone, approve))),
-        )
+        Change::new(self.db, tx!(|tx| decide_reregistration(tx, phone, approve)))
     }
 
     /// Deletes a terminal; it can no longer authenticate.
     pub fn delete_terminal(&self, phone: Phone) -> Change<'a, ()> {
-        Change::new(self.db, work(move |tx| Box::pin(delete_terminal(tx, phone))))
+        Change::new(self.db, tx!(|tx| delete_terminal(tx, phone)))
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use crate::db::Db;
 use crate::metrics::metrics;
 use crate::registry::{Registration, save_registrations, terminals_of};
-use crate::sql::work;
+use crate::sql::tx;
 use crate::{Error, Result};
 
 /// Calls of one kind waiting to run together.
@@ -92,11 +92,7 @@ impl RegistryBatch {
             let db = read.clone();
             async move {
                 let n = phones.len();
-                let found = db
-                    .read(work(move |tx| {
-                        Box::pin(async move { terminals_of(tx, &phones).await })
-                    }))
-                    .await;
+                let found = db.read(tx!(|tx| terminals_of(tx, &phones))).await;
                 found.unwrap_or_else(|e| vec![Err(e); n])
             }
         });
@@ -124,22 +120,14 @@ impl RegistryBatch {
 async fn write_all(db: &Db, regs: Vec<Registration>) -> Vec<Result<()>> {
     let n = regs.len();
     let all = regs.clone();
-    let together = db
-        .write(work(move |tx| {
-            Box::pin(async move { save_registrations(tx, &all).await })
-        }))
-        .await;
+    let together = db.write(tx!(|tx| save_registrations(tx, &all))).await;
     match together {
         Ok(done) => done,
         Err(e) if n == 1 || e.is_transient() => vec![Err(e); n],
         Err(_) => {
             let mut done = Vec::with_capacity(n);
             for r in regs {
-                let one = db
-                    .write(work(move |tx| {
-                        Box::pin(async move { save_registrations(tx, &[r]).await })
-                    }))
-                    .await;
+                let one = db.write(tx!(|tx| save_registrations(tx, &[r]))).await;
                 done.push(one.and_then(|mut d| d.pop().unwrap_or(Err(Error::Closed))));
             }
             done

@@ -9,7 +9,7 @@
 use tianshu_model::{Timestamp, VehicleId};
 
 use crate::db::Db;
-use crate::sql::{Row, params, work};
+use crate::sql::{Row, Tx, params, tx};
 use crate::{Result, Store};
 
 /// One vehicle's saved rule state.
@@ -34,6 +34,20 @@ fn to_state(r: &Row) -> Result<SavedRuleState> {
     })
 }
 
+async fn save(tx: &mut dyn Tx, states: &[SavedRuleState]) -> Result<()> {
+    for s in states {
+        tx.execute(
+            "INSERT INTO rule_states (vehicle_id, state, received_up_to, saved_ms) \
+             SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS BIGINT), CAST($4 AS BIGINT) WHERE EXISTS (SELECT 1 FROM vehicles WHERE id = $1) \
+             ON CONFLICT (vehicle_id) DO UPDATE SET state = excluded.state, \
+             received_up_to = excluded.received_up_to, saved_ms = excluded.saved_ms",
+            params![s.vehicle.0, &s.state, s.received_up_to, s.saved_at],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// The saved rule states in a store; reached through [`Store::rule_states`].
 #[derive(Clone, Copy)]
 pub struct RuleStates<'a> {
@@ -44,23 +58,7 @@ impl RuleStates<'_> {
     /// Saves `states` in one transaction, each replacing the vehicle's previous one. A state of a
     /// vehicle no longer registered is skipped.
     pub async fn save(&self, states: Vec<SavedRuleState>) -> Result<()> {
-        self.db
-            .write(work(move |tx| {
-                Box::pin(async move {
-                    for s in &states {
-                        tx.execute(
-                            "INSERT INTO rule_states (vehicle_id, state, received_up_to, saved_ms) \
-                             SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS BIGINT), CAST($4 AS BIGINT) WHERE EXISTS (SELECT 1 FROM vehicles WHERE id = $1) \
-                             ON CONFLICT (vehicle_id) DO UPDATE SET state = excluded.state, \
-                             received_up_to = excluded.received_up_to, saved_ms = excluded.saved_ms",
-                            params![s.vehicle.0, &s.state, s.received_up_to, s.saved_at],
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            }))
-            .await
+        self.db.write(tx!(|tx| save(tx, &states))).await
     }
 
     /// Every saved state, by vehicle.

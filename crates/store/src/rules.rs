@@ -14,18 +14,6 @@ pub use tianshu_model::case::{
     NewDelivery, Transition, TransitionedCase,
 };
 
-/// The error for a transition from a state it does not apply to.
-pub(crate) fn wrong_state(id: i64, state: &str, t: &Transition) -> Error {
-    Error::Invalid {
-        line: None,
-        reason: format!(
-            "case {id} is {state}; {} needs it to be {}",
-            t.action,
-            t.from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
-        ),
-    }
-}
-
 /// Reads a stored JSON document.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))

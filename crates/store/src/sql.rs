@@ -38,50 +38,28 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
+/// `Value::from` for each type an area passes: `type => |v| value`.
+macro_rules! value_from {
+    ($($t:ty => $f:expr;)*) => {
+        $(impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                let f: fn($t) -> Value = $f;
+                f(v)
+            }
+        })*
+    };
 }
-impl From<i32> for Value {
-    fn from(v: i32) -> Self {
-        Value::Int(i64::from(v))
-    }
-}
-impl From<u32> for Value {
-    fn from(v: u32) -> Self {
-        Value::Int(i64::from(v))
-    }
-}
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Value::Real(v)
-    }
-}
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::Text(v)
-    }
-}
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Text(v.to_string())
-    }
-}
-impl From<&String> for Value {
-    fn from(v: &String) -> Self {
-        Value::Text(v.clone())
-    }
-}
-impl From<tianshu_model::Timestamp> for Value {
-    fn from(v: tianshu_model::Timestamp) -> Self {
-        Value::Int(v.0)
-    }
+
+value_from! {
+    i64 => Value::Int;
+    i32 => |v| Value::Int(v.into());
+    u32 => |v| Value::Int(v.into());
+    f64 => Value::Real;
+    bool => Value::Bool;
+    String => Value::Text;
+    &str => |v| Value::Text(v.to_string());
+    &String => |v| Value::Text(v.clone());
+    tianshu_model::Timestamp => |v| Value::Int(v.0);
 }
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
@@ -158,6 +136,9 @@ pub trait Tx: Send {
     /// Runs a statement and returns how many rows it changed.
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
 
+    /// Runs several statements separated by `;`, without parameters (a migration).
+    async fn batch(&mut self, sql: &str) -> Result<()>;
+
     /// What ends a `SELECT` that locks the rows it reads until the transaction ends: ` FOR UPDATE`
     /// on PostgreSQL; nothing in the embedded store, whose one writer holds the whole database.
     fn row_lock(&self) -> &'static str;
@@ -183,6 +164,26 @@ where
     F: for<'t> FnOnce(&'t mut dyn Tx) -> BoxFuture<'t, Result<R>> + Send + 'static,
 {
     Box::new(f)
+}
+
+/// An area call as [`TxWork`], its arguments moved in: `tx!(|tx| area::f(tx, &a, b))`.
+macro_rules! tx {
+    (|$tx:ident| $call:expr) => {
+        $crate::sql::work(move |$tx| Box::pin(async move { $call.await }))
+    };
+}
+pub(crate) use tx;
+
+/// Appends `values` to `args` and returns their placeholders, `$n, $m...`.
+pub(crate) fn placeholders(values: Vec<Value>, args: &mut Vec<Value>) -> String {
+    let marks: Vec<String> = values
+        .into_iter()
+        .map(|v| {
+            args.push(v);
+            format!("${}", args.len())
+        })
+        .collect();
+    marks.join(", ")
 }
 
 /// Rewrites `$1`-style placeholders as SQLite's `?1` (outside quoted strings).

@@ -304,10 +304,22 @@ fn finish(outcome: Outcome, fanout: &Fanout) {
         result,
     } = outcome;
     let n_points = points.len();
-    let failed = !matches!(&result, Ok(inserted) if inserted.len() == n_points);
-    fanout.failing.store(failed, std::sync::atomic::Ordering::Relaxed);
+    let result = match result {
+        Ok(inserted) if inserted.len() != n_points => {
+            let e = Error::Corrupt(format!(
+                "backend answered {} flags for {n_points} points",
+                inserted.len()
+            ));
+            tracing::error!(error = %e, points = n_points, "store commit answered wrongly");
+            Err(e)
+        }
+        other => other,
+    };
+    fanout
+        .failing
+        .store(result.is_err(), std::sync::atomic::Ordering::Relaxed);
     match result {
-        Ok(inserted) if inserted.len() == n_points => {
+        Ok(inserted) => {
             // Fan out first, then answer: once an append has resolved, its new points are already
             // on every subscriber's feed (the live map never trails an acknowledgement).
             let stored = fan_out_new(&points, &inserted, fanout);
@@ -325,32 +337,19 @@ fn finish(outcome: Outcome, fanout: &Fanout) {
                 let _ = r.reply.send(Ok(summary));
             }
         }
-        Ok(inserted) => {
-            m.commit_errors.inc();
-            let e = Error::Corrupt(format!(
-                "backend answered {} flags for {} points",
-                inserted.len(),
-                n_points
-            ));
-            tracing::error!(error = %e, points = n_points, "store commit answered wrongly");
-            for r in batch {
-                let _ = r.reply.send(Err(e.clone()));
-            }
-        }
-        Err(Error::PartlyCommitted { inserted, cause }) if inserted.len() == n_points => {
-            // What did commit is durable and new: it goes to subscribers (a retry will find it stored
-            // and report it as a duplicate, which is not fanned out). Nothing is acknowledged.
-            m.commit_errors.inc();
-            let stored = fan_out_new(&points, &inserted, fanout);
-            tracing::warn!(error = %cause, points = n_points, committed = stored, appends = batch.len(), "store commit partly failed; nothing acknowledged");
-            let e = Error::PartlyCommitted { inserted, cause };
-            for r in batch {
-                let _ = r.reply.send(Err(e.clone()));
-            }
-        }
         Err(e) => {
             m.commit_errors.inc();
-            tracing::warn!(error = %e, points = n_points, appends = batch.len(), "store commit failed; nothing acknowledged");
+            match &e {
+                // What did commit is durable and new: it goes to subscribers (a retry will find it stored
+                // and report it as a duplicate, which is not fanned out). Nothing is acknowledged.
+                Error::PartlyCommitted { inserted, cause } if inserted.len() == n_points => {
+                    let stored = fan_out_new(&points, inserted, fanout);
+                    tracing::warn!(error = %cause, points = n_points, committed = stored, appends = batch.len(), "store commit partly failed; nothing acknowledged");
+                }
+                _ => {
+                    tracing::warn!(error = %e, points = n_points, appends = batch.len(), "store commit failed; nothing acknowledged")
+                }
+            }
             for r in batch {
                 let _ = r.reply.send(Err(e.clone()));
             }

@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod calendars;
 pub mod cases;
 pub mod commands;
+pub mod drivers;
 pub mod exports;
 pub mod geofences;
 pub mod live;

@@ -38,7 +38,7 @@ pub struct CreateUser {
 /// The longest username, in bytes; a login with a longer one is refused before anything else.
 pub const MAX_USERNAME_BYTES: usize = 64;
 
-/// Checks a new user's fields; shared with `tianshu user add`.
+/// Checks a new user's fields; shared with `tianshu user add`. `Err` names the field first.
 pub fn validate_new_user(
     username: &str,
     password: &str,
@@ -49,13 +49,13 @@ pub fn validate_new_user(
         || username.len() > MAX_USERNAME_BYTES
         || username.chars().any(char::is_whitespace)
     {
-        return Err("username must be 1-64 characters without spaces".into());
+        return Err("username: must be 1-64 characters without spaces".into());
     }
     if password.chars().count() < 8 {
-        return Err("password must have at least 8 characters".into());
+        return Err("password: must have at least 8 characters".into());
     }
     if role == Role::Supervisor && unit.is_none() {
-        return Err("a supervisor needs a unit".into());
+        return Err("unit: a supervisor needs a unit".into());
     }
     Ok(())
 }
@@ -70,7 +70,7 @@ pub async fn create(
     if let Some(u) = unit
         && !state.store().units().await?.iter().any(|x| x.id == u)
     {
-        return Err(ApiError::BadRequest(format!("no unit {u}")));
+        return Err(ApiError::BadRequest(format!("unit: there is no unit {u}")));
     }
     let password = req.password;
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))

@@ -45,6 +45,17 @@ export function setGcj02(on) { gcj = !!on; }
 /** A stored WGS-84 position as the basemap wants it. */
 export function disp(lon, lat) { return gcj ? wgsToGcj(lon, lat) : [lon, lat]; }
 
+/** A point of the basemap back to WGS-84 (what is stored): the inverse of `disp`, by iteration. */
+export function undisp(lon, lat) {
+  if (!gcj) return [lon, lat];
+  let w = [lon, lat];
+  for (let i = 0; i < 6; i++) {
+    const g = wgsToGcj(w[0], w[1]);
+    w = [w[0] - (g[0] - lon), w[1] - (g[1] - lat)];
+  }
+  return w;
+}
+
 /** Converts every coordinate of a GeoJSON geometry for display. */
 export function dispGeometry(g) {
   if (!gcj || !g) return g;

@@ -5,9 +5,12 @@ import * as maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import { applyText, t, toggleLang, currentLang, catalogue } from './i18n.js';
-import { disp, dispGeometry, landOutline, setGcj02 } from './geo.js';
+import { disp, undisp, dispGeometry, setGcj02 } from './geo.js';
+import { VECTOR_LAYERS, basemapStyle, plateLayer, watchTiles } from './basemap.js';
 import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
+import { loadManage, leaveManage } from './admin/manage.js';
+import { loadOrders } from './admin/orders.js';
 import { initReports, loadReport, rerenderReport } from './reports.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
@@ -27,7 +30,12 @@ const el = (tag, attrs = {}, ...kids) => {
 async function api(path, opts = {}) {
   const res = await fetch(path, { credentials: 'same-origin', headers: { 'content-type': 'application/json' }, ...opts });
   if (res.status === 401 && !path.startsWith('/api/session')) { showLogin(); throw new Error('unauthenticated'); }
-  if (!res.ok) { let m = res.statusText; try { m = (await res.json()).error || m; } catch (_) { /* not JSON */ } throw new Error(`${res.status} ${m}`); }
+  if (!res.ok) {
+    let m = res.statusText;
+    try { m = (await res.json()).error || m; } catch (_) { /* not JSON */ }
+    // The API's own message (`field: what is wrong`) stays apart, for the forms to place by its field.
+    throw Object.assign(new Error(`${res.status} ${m}`), { status: res.status, detail: m });
+  }
   if (res.status === 204) return null;
   return res.json();
 }
@@ -111,28 +119,19 @@ function arrowImage(color) {
 }
 
 function buildStyle(config) {
-  const sources = {
-    land: { type: 'geojson', data: landOutline() },
-    fences: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
-  };
-  const layers = [
-    { id: 'water', type: 'background', paint: { 'background-color': '#a9c9e4' } },
-    { id: 'land', type: 'fill', source: 'land', paint: { 'fill-color': '#f2efe6', 'fill-outline-color': '#8aa' } },
-  ];
-  if (config.tile_url) {
-    sources.tiles = { type: 'raster', tiles: [config.tile_url], tileSize: 256, attribution: config.attribution || '' };
-    layers.push({ id: 'tiles', type: 'raster', source: 'tiles' });
-  }
+  const { sources, layers, glyphs } = basemapStyle(config);
+  sources.fences = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
   layers.push(
     { id: 'fence-fill', type: 'fill', source: 'fences', paint: { 'fill-color': ['match', ['get', 'kind'], 'prohibited', '#d32f2f', 'depot', '#1f6fb5', 'speed_zone', '#f0a500', '#2e7d32'], 'fill-opacity': ['match', ['get', 'kind'], 'region', 0.03, 0.15] } },
     { id: 'fence-line', type: 'line', source: 'fences', paint: { 'line-color': ['match', ['get', 'kind'], 'prohibited', '#d32f2f', 'depot', '#1f6fb5', 'speed_zone', '#f0a500', '#2e7d32'], 'line-width': ['match', ['get', 'kind'], 'region', 2, 1], 'line-dasharray': [2, 1] } },
   );
-  return { version: 8, sources, layers };
+  return { version: 8, sources, layers, ...(glyphs ? { glyphs } : {}) };
 }
 
 function initMap(config) {
   if (map) return;
   map = new maplibregl.Map({ container: 'map', style: buildStyle(config), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true } });
+  watchTiles(map, $('#map-wrap'));
   map.addControl(new maplibregl.NavigationControl(), 'top-left');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   map.on('load', () => {
@@ -140,6 +139,7 @@ function initMap(config) {
     map.addSource('cars', { type: 'geojson', data: emptyFC(), cluster: true, clusterMaxZoom: 11, clusterRadius: 45 });
     map.addLayer({ id: 'clusters', type: 'circle', source: 'cars', filter: ['has', 'point_count'], paint: { 'circle-color': '#1f6fb5', 'circle-opacity': 0.85, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2, 'circle-radius': ['step', ['get', 'point_count'], 14, 20, 18, 100, 24] } });
     map.addLayer({ id: 'cars', type: 'symbol', source: 'cars', filter: ['!', ['has', 'point_count']], layout: { 'icon-image': ['concat', 'car-', ['get', 'state']], 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true, 'icon-ignore-placement': true } });
+    map.addLayer(plateLayer('cars'));
     map.addSource('track', { type: 'geojson', data: emptyFC() });
     map.addLayer({ id: 'track', type: 'line', source: 'track', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-width': 4, 'line-color': ['interpolate', ['linear'], ['get', 'kmh'], 0, '#4a6fa5', 30, '#2e7d32', 60, '#f0a500', 90, '#d32f2f', 120, '#6a1b9a'] } });
     map.addSource('track-detail', { type: 'geojson', data: emptyFC() });
@@ -233,7 +233,7 @@ function redrawCars() {
   for (const v of S.vehicles.values()) {
     const p = S.positions.get(v.id);
     if (!p || !visible(v, now)) continue;
-    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: at(p) }, properties: { id: v.id, state: stateOf(p, now), course: p.course_deg } });
+    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: at(p) }, properties: { id: v.id, plate: v.plate, state: stateOf(p, now), course: p.course_deg } });
   }
   $('#live-count').textContent = String(features.length);
   if (map && map.getSource('cars') && S.view === 'live') map.getSource('cars').setData({ type: 'FeatureCollection', features });
@@ -921,7 +921,10 @@ function switchView(view) {
   document.body.dataset.view = view;
   // Follow belongs to the live map: leaving it (replay, the inbox, ...) stops it.
   if (view !== 'live' && S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); }
-  for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'audit']) {
+  // The management screens are built on entering, in the language of the moment: none is kept hidden.
+  if (view !== 'manage') { leaveManage(); $('#view-manage').replaceChildren(); }
+  if (view !== 'orders') $('#view-orders').replaceChildren();
+  for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'orders', 'manage', 'audit']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
   }
@@ -940,8 +943,19 @@ function switchView(view) {
   if (view === 'alerts') loadCases();
   if (view === 'audit') loadAudit();
   if (view === 'terminals') loadTerminals({ api, el, t, fmtTime, S });
+  if (view === 'orders') loadOrders(adminCtx);
+  if (view === 'manage') loadManage(adminCtx);
   if (view === 'reports') initReports(reportCtx);
 }
+
+/** What the management screens (`admin/`) use of the page. */
+const adminCtx = {
+  api, el, t, fmtTime, toLocalInput, fromLocalInput, currentLang, S, disp, undisp,
+  getMap: () => map,
+  reloadFences: () => { if (map) loadFences(); },
+  /** The units again after a change: the live view's tree and the forms' choices follow. */
+  refreshUnits: async () => { S.units = await api('/api/units'); S.unitById = new Map(S.units.map((u) => [u.id, u])); renderUnitTree(); },
+};
 
 function rerender() {
   renderLegend();
@@ -949,6 +963,8 @@ function rerender() {
   if (S.cardVehicle) { renderCard(); renderCommandPanel(); terminalPanel(); }
   renderSpeeds();
   if (S.view === 'alerts') loadCases();
+  if (S.view === 'orders') loadOrders(adminCtx);
+  if (S.view === 'manage') loadManage(adminCtx);
   if (S.view === 'reports') rerenderReport(reportCtx);
 }
 
@@ -962,6 +978,8 @@ async function start() {
   $('#app').classList.remove('hidden');
   $('#tab-audit').classList.toggle('hidden', S.me.role !== 'administrator');
   $('#tab-terminals').classList.toggle('hidden', !COMMAND_ROLES.includes(S.me.role));
+  $('#tab-orders').classList.toggle('hidden', !COMMAND_ROLES.includes(S.me.role));
+  $('#tab-manage').classList.toggle('hidden', S.me.role !== 'administrator');
   $('#tab-replay').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-alerts').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-reports').classList.toggle('hidden', S.me.role === 'dispatcher');
@@ -1005,4 +1023,4 @@ renderLegend();
 renderSpeeds();
 // An existing session goes straight to the map; otherwise the login form.
 api('/api/me').then(() => start()).catch(() => showLogin());
-window.tianshu = { S, currentLang, catalogue, at, get map() { return map; } };
+window.tianshu = { S, currentLang, catalogue, at, basemapLayers: VECTOR_LAYERS, get map() { return map; } };

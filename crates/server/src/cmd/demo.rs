@@ -100,6 +100,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let (world, start_ms) = demo_world(&args);
     let (audit, key_file) = demo_audit(Path::new(&args.store))?;
+    let basemap = demo_basemap(Path::new(&args.store), &world)?;
     // Provision the registry and the demo logins, then let `serve` open the store for itself.
     let logins = {
         let store = Store::open(&args.store)
@@ -139,7 +140,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             audit: audit.clone(),
         },
         Some(api_routes(
-            ApiConfig::default(),
+            ApiConfig {
+                basemap: tianshu_api::config::BasemapConfig {
+                    pmtiles: basemap.to_string_lossy().into_owned(),
+                    ..Default::default()
+                },
+                ..ApiConfig::default()
+            },
             tianshu_alerts::AlertsConfig::default(),
             &rules,
             hub.clone(),
@@ -187,6 +194,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     started.wait().await?;
     serve::close_store(&store).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's basemap, beside its store (`demo.db` has `demo.basemap.pmtiles`): the roads, towns and
+/// depots of its world as vector tiles, written on the first run and again only when the world changes.
+fn demo_basemap(store: &Path, world: &World) -> anyhow::Result<PathBuf> {
+    let stem = store.file_stem().map(|s| s.to_string_lossy().into_owned());
+    let path = store.with_file_name(format!(
+        "{}.basemap.pmtiles",
+        stem.as_deref().unwrap_or("tianshu")
+    ));
+    tianshu_sim::basemap::write_basemap(world, &path)
+        .with_context(|| format!("writing the demo's basemap {}", path.display()))?;
+    Ok(path)
 }
 
 /// The demo's audit key and anchor file, beside its store (`demo.db` has `demo.audit-key` and
@@ -274,8 +294,31 @@ async fn import_world(store: &Store, world: &World) -> anyhow::Result<()> {
         .import_orders(&orders, now)
         .await
         .context("importing the demo orders")?;
+    // Each car's driver in the drivers' registry, with a certificate number of the demo's own.
+    let units: std::collections::HashMap<String, tianshu_model::UnitId> = store
+        .vehicles()
+        .await?
+        .into_iter()
+        .map(|v| (v.plate, v.unit))
+        .collect();
+    for (i, v) in world.vehicles.iter().enumerate() {
+        let Some(&unit) = units.get(&v.plate) else {
+            continue;
+        };
+        let fields = tianshu_store::drivers::DriverFields {
+            name: v.driver.clone(),
+            certificate: format!("DEMO-{:05}", i + 1),
+            phone: None,
+            unit,
+        };
+        store
+            .drivers()
+            .create(&fields)
+            .await
+            .context("registering the demo drivers")?;
+    }
     eprintln!(
-        "imported the demo registry, geofences and {} orders and filings",
+        "imported the demo registry, drivers, geofences and {} orders and filings",
         imported.created + imported.updated + imported.unchanged
     );
     Ok(())

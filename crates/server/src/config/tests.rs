@@ -20,6 +20,18 @@ fn wrong_type_is_named_with_its_line() {
 }
 
 #[test]
+fn a_pmtiles_basemap_is_not_shifted_to_gcj02() {
+    let ok = parse_str("[web.basemap]\npmtiles = \"hubei.pmtiles\"\n").unwrap();
+    assert_eq!(ok.web.basemap.pmtiles, "hubei.pmtiles");
+    let e = parse_str("[web.basemap]\npmtiles = \"hubei.pmtiles\"\ngcj02 = true\n").unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("web.basemap.gcj02"), "{e}");
+    assert!(e.to_string().contains("WGS-84"), "{e}");
+    assert!(
+        parse_str("[web.basemap]\ntile_url = \"https://t{s}.example/{z}/{x}/{y}\"\ngcj02 = true\n").is_ok()
+    );
+}
+
+#[test]
 fn secrets_in_the_file_are_refused() {
     let e = parse_str("[store]\nurl = \"postgres://u@h/db\"\npassword = \"hunter2\"\n").unwrap_err();
     assert_eq!(e.key.as_deref(), Some("store.password"));

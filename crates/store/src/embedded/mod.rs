@@ -27,16 +27,18 @@ mod points;
 mod sql;
 mod wal;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::migrate::{self, Migration};
+use crate::migrate;
 use crate::{Error, Result};
 
 /// Settings of the embedded backend.
@@ -109,7 +111,7 @@ pub struct EmbeddedBackend {
     pub(super) recent_points: Arc<AtomicU64>,
     /// The newest fix time stored per vehicle (as in `latest_positions`), kept by the writer thread
     /// so that a live point skips the duplicate probe into `points`. Only the writer thread locks it.
-    pub(super) stored_up_to: Arc<Mutex<std::collections::HashMap<i64, i64>>>,
+    pub(super) stored_up_to: Arc<Mutex<HashMap<i64, i64>>>,
 }
 
 impl EmbeddedBackend {
@@ -118,12 +120,7 @@ impl EmbeddedBackend {
         let path = path.to_path_buf();
         let cfg = config.clone();
         let open_path = path.clone();
-        type Opened = (
-            Connection,
-            u64,
-            std::collections::HashMap<i64, i64>,
-            Option<wal::Checkpointer>,
-        );
+        type Opened = (Connection, u64, HashMap<i64, i64>, Option<wal::Checkpointer>);
         let (conn, recent, stored_up_to, checkpointer) =
             tokio::task::spawn_blocking(move || -> Result<Opened> {
                 if let Some(dir) = open_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -141,40 +138,16 @@ impl EmbeddedBackend {
                         open_path.display()
                     )));
                 }
-                apply_migrations(&mut conn, migrate::SQLITE)?;
-                // The writer keeps the pages it dirties in memory; checkpoints copy the WAL back in
-                // larger steps than the default 1000 pages, and the WAL file is trimmed afterwards. Temporary
-                // data (the sort of a move into `points`) stays in memory.
-                conn.execute_batch(&format!(
-                    "PRAGMA cache_size=-{}; PRAGMA temp_store=MEMORY;",
-                    cfg.writer_cache_kib
-                ))
-                .map_err(|e| unavailable(&open_path, e))?;
-                wal::bound(&conn, &cfg).map_err(|e| unavailable(&open_path, e))?;
-                // What the migrations wrote, or a killed process left, is folded back now; without waiting,
-                // so that another process using the database is not held up (a later checkpoint does it).
-                conn.busy_timeout(Duration::ZERO)
-                    .and_then(|()| wal::truncate(&conn))
-                    .and_then(|_| conn.busy_timeout(Duration::from_millis(cfg.busy_timeout_ms)))
-                    .map_err(|e| unavailable(&open_path, e))?;
-                let recent: i64 = conn
-                    .query_row("SELECT count(*) FROM points_recent", [], |r| r.get(0))
-                    .map_err(|e| unavailable(&open_path, e))?;
-                let mut stored_up_to = std::collections::HashMap::new();
-                {
-                    let mut st = conn
-                        .prepare("SELECT vehicle, fix_time FROM latest_positions")
-                        .map_err(|e| unavailable(&open_path, e))?;
-                    let rows = st
-                        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-                        .map_err(|e| unavailable(&open_path, e))?;
-                    for row in rows {
-                        let (vehicle, fix_time) = row.map_err(|e| unavailable(&open_path, e))?;
-                        stored_up_to.insert(vehicle, fix_time);
-                    }
-                }
+                let create = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, \
+                              name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+                let run = |w| std::future::ready(sql::write_tx(&mut conn, w));
+                // Every step completes at once (each transaction is driven to its end by `write_tx`).
+                let migrated = migrate::apply_all(create, migrate::SQLITE, run).now_or_never();
+                migrated.unwrap_or_else(|| Err(Error::Unavailable("migrations did not complete".into())))?;
+                let (recent, stored_up_to) =
+                    writer_settings(&conn, &cfg).map_err(|e| unavailable(&open_path, e))?;
                 let checkpointer = wal::Checkpointer::start(&open_path, &cfg)?;
-                Ok((conn, recent.max(0) as u64, stored_up_to, checkpointer))
+                Ok((conn, recent, stored_up_to, checkpointer))
             })
             .await
             .map_err(|e| Error::Unavailable(format!("open task failed: {e}")))??;
@@ -311,6 +284,28 @@ impl EmbeddedBackend {
     }
 }
 
+/// Sets up the writer connection once migrated; returns the points in `points_recent` and the newest fix
+/// time stored per vehicle.
+fn writer_settings(conn: &Connection, cfg: &EmbeddedConfig) -> rusqlite::Result<(u64, HashMap<i64, i64>)> {
+    // The writer keeps the pages it dirties in memory; checkpoints copy the WAL back in larger steps than
+    // the default 1000 pages, and the WAL file is trimmed afterwards. Temporary data (the sort of a move
+    // into `points`) stays in memory.
+    let cache = cfg.writer_cache_kib;
+    conn.execute_batch(&format!("PRAGMA cache_size=-{cache}; PRAGMA temp_store=MEMORY;"))?;
+    wal::bound(conn, cfg)?;
+    // What the migrations wrote, or a killed process left, is folded back now; without waiting, so that
+    // another process using the database is not held up (a later checkpoint does it).
+    conn.busy_timeout(Duration::ZERO)?;
+    wal::truncate(conn)?;
+    conn.busy_timeout(Duration::from_millis(cfg.busy_timeout_ms))?;
+    let recent: i64 = conn.query_row("SELECT count(*) FROM points_recent", [], |r| r.get(0))?;
+    let mut st = conn.prepare("SELECT vehicle, fix_time FROM latest_positions")?;
+    let stored_up_to = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((recent.max(0) as u64, stored_up_to))
+}
+
 /// When and how to move `points_recent` into `points`.
 struct Compactor {
     recent_points: Arc<AtomicU64>,
@@ -413,59 +408,8 @@ fn unavailable(path: &Path, e: rusqlite::Error) -> Error {
 }
 
 /// Any SQLite error on an open database.
-pub(crate) fn db_error(e: rusqlite::Error) -> Error {
-    Error::Unavailable(format!("sqlite: {e}"))
-}
-
-/// Applies every migration not yet recorded in `schema_migrations`, each in its own transaction.
-fn apply_migrations(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    INTEGER PRIMARY KEY,
-             name       TEXT    NOT NULL,
-             applied_at INTEGER NOT NULL
-         )",
-    )
-    .map_err(|e| Error::Migration {
-        version: 0,
-        reason: e.to_string(),
-    })?;
-    for m in migrations {
-        let failed = |e: rusqlite::Error| Error::Migration {
-            version: m.version,
-            reason: e.to_string(),
-        };
-        // IMMEDIATE takes the write lock first, so two processes opening at once apply each once.
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(failed)?;
-        let done: bool = tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
-                [m.version],
-                |r| r.get(0),
-            )
-            .map_err(failed)?;
-        if done {
-            continue;
-        }
-        tx.execute_batch(m.sql).map_err(failed)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![m.version, m.name, chrono::Utc::now().timestamp_millis()],
-        )
-        .map_err(failed)?;
-        tx.commit().map_err(failed)?;
-        tracing::info!(version = m.version, name = m.name, "embedded store migrated");
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Unavailable(format!("sqlite: {e}"))
     }
-    Ok(())
-}
-
-/// The applied migration versions.
-pub(crate) fn applied_versions(conn: &Connection) -> Result<Vec<u32>> {
-    let mut st = conn
-        .prepare("SELECT version FROM schema_migrations ORDER BY version")
-        .map_err(db_error)?;
-    let rows = st.query_map([], |r| r.get::<_, u32>(0)).map_err(db_error)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(db_error)
 }

@@ -6,11 +6,12 @@ use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
-use super::{EmbeddedBackend, applied_versions, db_error};
+use super::EmbeddedBackend;
 use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
-use crate::{Backend, Error, Result, TrackQuery, TrackStream};
+use crate::sql::tx;
+use crate::{Backend, Error, Result, TrackQuery, TrackStream, migrate};
 
 /// The columns of `points`, `points_recent` and `latest_positions`: the key and the packed record
 /// ([`crate::record`]).
@@ -40,38 +41,29 @@ fn commit_points_blocking(
     points: &[Position],
     stored_up_to: &mut HashMap<i64, i64>,
 ) -> Result<(Vec<bool>, u64)> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db_error)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut inserted = Vec::with_capacity(points.len());
     let mut newest: HashMap<i64, (usize, i64)> = HashMap::with_capacity(points.len().min(1 << 16));
     let mut count = 0;
     let mut rec = Vec::with_capacity(REC_FIXED + 20);
     {
-        let mut probe = tx
-            .prepare_cached(&format!(
-                "INSERT OR IGNORE INTO points_recent ({COLUMNS}) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS \
+        let mut probe = tx.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO points_recent ({COLUMNS}) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS \
                  (SELECT 1 FROM points WHERE vehicle = ?1 AND fix_time = ?2 AND block_hash = ?3)"
-            ))
-            .map_err(db_error)?;
+        ))?;
         // A point newer than everything stored for its vehicle cannot be in `points`: only the
         // (cheap, time-clustered) `points_recent` key needs checking. Live points all take this way;
         // retransmissions and backfills take the probe.
-        let mut fresh = tx
-            .prepare_cached(&format!(
-                "INSERT OR IGNORE INTO points_recent ({COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
-            ))
-            .map_err(db_error)?;
+        let mut fresh = tx.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO points_recent ({COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
+        ))?;
         for (i, p) in points.iter().enumerate() {
             let hash = p.block_hash();
             let newer = stored_up_to.get(&p.vehicle.0).is_none_or(|t| p.fix_time.0 > *t);
             let st = if newer { &mut fresh } else { &mut probe };
             rec.clear();
             encode_rec(p, &mut rec);
-            let new = st
-                .execute(params![p.vehicle.0, p.fix_time.0, hash, &rec[..]])
-                .map_err(db_error)?
-                == 1;
+            let new = st.execute(params![p.vehicle.0, p.fix_time.0, hash, &rec[..]])? == 1;
             inserted.push(new);
             if new {
                 count += 1;
@@ -83,29 +75,25 @@ fn commit_points_blocking(
             }
         }
         // Latest positions: move the row forward, or add it for a vehicle that has none.
-        let mut forward = tx
-            .prepare_cached(
-                "UPDATE OR IGNORE latest_positions SET fix_time = ?2, block_hash = ?3, rec = ?4 \
+        let mut forward = tx.prepare_cached(
+            "UPDATE OR IGNORE latest_positions SET fix_time = ?2, block_hash = ?3, rec = ?4 \
                  WHERE vehicle = ?1 AND fix_time < ?2",
-            )
-            .map_err(db_error)?;
-        let mut first = tx
-            .prepare_cached(&format!(
-                "INSERT OR IGNORE INTO latest_positions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
-            ))
-            .map_err(db_error)?;
+        )?;
+        let mut first = tx.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO latest_positions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
+        ))?;
         for (vehicle, (i, hash)) in &newest {
             let p = &points[*i];
             rec.clear();
             encode_rec(p, &mut rec);
             let values = params![vehicle, p.fix_time.0, hash, &rec[..]];
-            if forward.execute(values).map_err(db_error)? == 0 {
+            if forward.execute(values)? == 0 {
                 // Ignored when the vehicle's row is there already, with a newer point.
-                first.execute(values).map_err(db_error)?;
+                first.execute(values)?;
             }
         }
     }
-    tx.commit().map_err(db_error)?;
+    tx.commit()?;
     for (vehicle, (i, _)) in newest {
         let t = stored_up_to.entry(vehicle).or_insert(points[i].fix_time.0);
         *t = (*t).max(points[i].fix_time.0);
@@ -132,24 +120,20 @@ impl Backend for EmbeddedBackend {
 
     async fn latest_positions(&self) -> Result<Vec<Position>> {
         self.read(|conn| {
-            let mut st = conn
-                .prepare_cached(&format!("SELECT {READ_COLUMNS} FROM latest_positions"))
-                .map_err(db_error)?;
-            let rows = st.query_map([], row_to_position).map_err(db_error)?;
-            rows.map(|r| r.map_err(db_error).and_then(|p| p)).collect()
+            let mut st = conn.prepare_cached(&format!("SELECT {READ_COLUMNS} FROM latest_positions"))?;
+            let rows = st.query_map([], row_to_position)?;
+            rows.map(|r| r.map_err(Error::from).and_then(|p| p)).collect()
         })
         .await
     }
 
     async fn latest_position(&self, vehicle: VehicleId) -> Result<Option<Position>> {
         self.read(move |conn| {
-            let mut st = conn
-                .prepare_cached(&format!(
-                    "SELECT {READ_COLUMNS} FROM latest_positions WHERE vehicle = ?1"
-                ))
-                .map_err(db_error)?;
-            let mut rows = st.query_map([vehicle.0], row_to_position).map_err(db_error)?;
-            rows.next().transpose().map_err(db_error)?.transpose()
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT {READ_COLUMNS} FROM latest_positions WHERE vehicle = ?1"
+            ))?;
+            let mut rows = st.query_map([vehicle.0], row_to_position)?;
+            rows.next().transpose()?.transpose()
         })
         .await
     }
@@ -161,18 +145,17 @@ impl Backend for EmbeddedBackend {
     async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<u64> {
         self.read(move |conn| {
             // Both tables in one read transaction, as a track chunk reads them: a point is in one of them.
-            let tx = conn.unchecked_transaction().map_err(db_error)?;
+            let tx = conn.unchecked_transaction()?;
             let mut total = 0u64;
             for table in ["points", "points_recent"] {
                 let n: i64 = tx
                     .prepare_cached(&format!(
                         "SELECT count(*) FROM {table} WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3"
                     ))
-                    .and_then(|mut st| st.query_row(params![vehicle.0, from.0, to.0], |r| r.get(0)))
-                    .map_err(db_error)?;
+                    .and_then(|mut st| st.query_row(params![vehicle.0, from.0, to.0], |r| r.get(0)))?;
                 total += n.max(0) as u64;
             }
-            tx.finish().map_err(db_error)?;
+            tx.finish()?;
             Ok(total)
         })
         .await
@@ -183,12 +166,11 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error))
-            .await
+        self.read_tx(tx!(|tx| tx.query("SELECT 1", &[]))).await.map(drop)
     }
 
     async fn applied_migrations(&self) -> Result<Vec<u32>> {
-        self.read(applied_versions).await
+        self.read_tx(tx!(|tx| migrate::applied(tx))).await
     }
 }
 
@@ -254,14 +236,12 @@ fn read_track_chunk(conn: &Connection, q: TrackQuery, after: Option<(i64, i64)>)
         Some(_) => format!(" AND substr(rec, {}, 8) > ?7", REC_RECV_AT + 1),
         None => String::new(),
     };
-    let tx = conn.unchecked_transaction().map_err(db_error)?;
+    let tx = conn.unchecked_transaction()?;
     let read = |table: &str| -> Result<Vec<Position>> {
-        let mut st = tx
-            .prepare_cached(&format!(
-                "SELECT {READ_COLUMNS} FROM {table} WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
+        let mut st = tx.prepare_cached(&format!(
+            "SELECT {READ_COLUMNS} FROM {table} WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
                  AND (fix_time > ?4 OR block_hash > ?5){recv_clause} ORDER BY fix_time, block_hash LIMIT ?6"
-            ))
-            .map_err(db_error)?;
+        ))?;
         let rows = match &received {
             Some(bytes) => st.query_map(
                 params![vehicle.0, start, to.0, after_time, after_hash, limit, &bytes[..]],
@@ -271,13 +251,12 @@ fn read_track_chunk(conn: &Connection, q: TrackQuery, after: Option<(i64, i64)>)
                 params![vehicle.0, start, to.0, after_time, after_hash, limit],
                 row_to_position,
             ),
-        }
-        .map_err(db_error)?;
-        rows.map(|r| r.map_err(db_error).and_then(|p| p)).collect()
+        }?;
+        rows.map(|r| r.map_err(Error::from).and_then(|p| p)).collect()
     };
     let archived = read("points")?;
     let recent = read("points_recent")?;
-    tx.finish().map_err(db_error)?;
+    tx.finish()?;
     // Merge the two ordered lists, keeping the first `limit` points.
     let mut out = Vec::with_capacity(TRACK_CHUNK_POINTS.min(archived.len() + recent.len()));
     let (mut a, mut b) = (archived.into_iter().peekable(), recent.into_iter().peekable());

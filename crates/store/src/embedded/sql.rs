@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
-use super::{EmbeddedBackend, db_error};
+use super::EmbeddedBackend;
 use crate::sql::{Row, Tx, TxWork, Value, sqlite_placeholders};
 use crate::{Error, Result};
 
@@ -59,19 +59,14 @@ impl SqliteTx<'_> {
 #[async_trait::async_trait]
 impl Tx for SqliteTx<'_> {
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        let mut st = self
-            .conn()?
-            .prepare_cached(&sqlite_placeholders(sql))
-            .map_err(db_error)?;
+        let mut st = self.conn()?.prepare_cached(&sqlite_placeholders(sql))?;
         let n = st.column_count();
-        let mut rows = st
-            .query(rusqlite::params_from_iter(params.iter()))
-            .map_err(db_error)?;
+        let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
         let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(db_error)? {
+        while let Some(r) = rows.next()? {
             let mut values = Vec::with_capacity(n);
             for i in 0..n {
-                values.push(to_value(r.get_ref(i).map_err(db_error)?)?);
+                values.push(to_value(r.get_ref(i)?)?);
             }
             out.push(Row(values));
         }
@@ -79,13 +74,14 @@ impl Tx for SqliteTx<'_> {
     }
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        let mut st = self
-            .conn()?
-            .prepare_cached(&sqlite_placeholders(sql))
-            .map_err(db_error)?;
+        let mut st = self.conn()?.prepare_cached(&sqlite_placeholders(sql))?;
         st.execute(rusqlite::params_from_iter(params.iter()))
             .map(|n| n as u64)
-            .map_err(db_error)
+            .map_err(Error::from)
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.conn()?.execute_batch(sql)?)
     }
 
     fn row_lock(&self) -> &'static str {
@@ -101,22 +97,7 @@ impl Tx for SqliteTx<'_> {
 impl EmbeddedBackend {
     /// Runs `work` in one write transaction on the writer thread; commits when it succeeds.
     pub(crate) async fn write_tx<R: Send + 'static>(&self, work: TxWork<R>) -> Result<R> {
-        self.write(move |conn| {
-            conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error)?;
-            let result = futures::executor::block_on(work(&mut SqliteTx {
-                conn: Mutex::new(&mut *conn),
-            }));
-            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-            match conn.execute_batch(end) {
-                Ok(()) => result,
-                Err(e) if result.is_ok() => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    Err(db_error(e))
-                }
-                Err(_) => result,
-            }
-        })
-        .await
+        self.write(move |conn| write_tx(conn, work)).await
     }
 
     /// Runs `work` on a read connection.
@@ -127,5 +108,22 @@ impl EmbeddedBackend {
             }))
         })
         .await
+    }
+}
+
+/// Runs `work` in one write transaction on `conn` (`BEGIN IMMEDIATE`); commits when it succeeds.
+pub(super) fn write_tx<R>(conn: &mut Connection, work: TxWork<R>) -> Result<R> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = futures::executor::block_on(work(&mut SqliteTx {
+        conn: Mutex::new(&mut *conn),
+    }));
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    match conn.execute_batch(end) {
+        Ok(()) => result,
+        Err(e) if result.is_ok() => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(Error::from(e))
+        }
+        Err(_) => result,
     }
 }

@@ -24,9 +24,8 @@ use tianshu_model::Position;
 use tokio_postgres::types::ToSql;
 
 use super::points::to_datetime;
-use super::{pg_error, pool_error};
-use crate::Result;
 use crate::record::{REC_FIXED, encode_rec};
+use crate::{Error, Result};
 
 /// Newest committed points per vehicle not yet in `latest_positions`.
 #[derive(Default)]
@@ -180,16 +179,15 @@ async fn write(pool: &deadpool_postgres::Pool, newest: &[Position]) -> Result<()
             b
         })
         .collect();
-    let client = pool.get().await.map_err(pool_error)?;
+    let client = pool.get().await?;
     let st = client
         .prepare_cached(&format!(
             "INSERT INTO latest_positions (vehicle, fix_time, block_hash, rec)
              SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::bytea[]) {UPSERT_TAIL}"
         ))
-        .await
-        .map_err(pg_error)?;
+        .await?;
     let params: [&(dyn ToSql + Sync); 4] = [&vehicle, &fix_time, &block_hash, &rec];
-    client.execute(&st, &params).await.map_err(pg_error)?;
+    client.execute(&st, &params).await?;
     Ok(())
 }
 
@@ -216,5 +214,5 @@ pub(crate) async fn repair(client: &deadpool_postgres::Object) -> Result<u64> {
             &[],
         )
         .await
-        .map_err(pg_error)
+        .map_err(Error::from)
 }

@@ -33,7 +33,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::NoTls;
 
-use crate::migrate::{self, Migration};
+use crate::migrate;
 use crate::{Error, Result};
 
 /// Settings of the PostgreSQL backend.
@@ -75,9 +75,6 @@ impl Default for PostgresConfig {
     }
 }
 
-/// Serializes migrations among processes opening the same database at once.
-const MIGRATION_LOCK_KEY: i64 = 0x0074_6961_6e73_6875; // "tianshu"
-
 /// The PostgreSQL backend.
 pub struct PostgresBackend {
     /// The connection pool.
@@ -99,26 +96,30 @@ pub struct PostgresBackend {
     pub(crate) latest: Arc<latest::PendingLatest>,
 }
 
-/// Turns a driver error into the store's, keeping the server's message.
-pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
-    match e.as_db_error() {
-        Some(db) => Error::Unavailable(format!("postgres {}: {}", db.code().code(), db.message())),
-        None => {
-            let mut msg = format!("postgres: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
-                source = s.source();
+/// A driver error is the store's, keeping the server's message.
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Error {
+        match e.as_db_error() {
+            Some(db) => Error::Unavailable(format!("postgres {}: {}", db.code().code(), db.message())),
+            None => {
+                let mut msg = format!("postgres: {e}");
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    msg.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                Error::Unavailable(msg)
             }
-            Error::Unavailable(msg)
         }
     }
 }
 
-fn pool_error(e: deadpool_postgres::PoolError) -> Error {
-    match e {
-        deadpool_postgres::PoolError::Backend(e) => pg_error(e),
-        other => Error::Unavailable(format!("postgres: {other}")),
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Error {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => Error::from(e),
+            other => Error::Unavailable(format!("postgres: {other}")),
+        }
     }
 }
 
@@ -168,21 +169,22 @@ impl PostgresBackend {
             max_commit_parts: (config.pool_size.max(2).saturating_sub(2) / 2).clamp(1, 4),
             latest: Arc::default(),
         };
-        let mut client = backend.client().await.map_err(|e| match e {
+        let client = backend.client().await.map_err(|e| match e {
             Error::Unavailable(m) => Error::Unavailable(format!(
                 "cannot connect to {}: {m}",
                 tianshu_model::redact_url(url)
             )),
             other => other,
         })?;
-        apply_migrations(&mut client, migrate::POSTGRES).await?;
+        let create = "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, \
+                      name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())";
+        migrate::apply_all(create, migrate::POSTGRES, |w| backend.write_tx(w)).await?;
         let hypertable: bool = client
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')",
                 &[],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .get(0);
         let repaired = latest::repair(&client).await?;
         if repaired > 0 {
@@ -212,7 +214,7 @@ impl PostgresBackend {
 
     /// A pooled connection.
     pub async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(pool_error)
+        self.pool.get().await.map_err(Error::from)
     }
 
     async fn apply_timescale_policies(&self, config: &PostgresConfig) -> Result<()> {
@@ -224,7 +226,7 @@ impl PostgresBackend {
                      timescaledb.compress_orderby = 'fix_time, block_hash')",
                 )
                 .await
-                .map_err(pg_error)?;
+                ?;
         }
         let policies = [
             ("add_compression_policy", config.compress_after_days),
@@ -233,7 +235,7 @@ impl PostgresBackend {
         for (policy, days) in policies {
             let Some(days) = days else { continue };
             let sql = format!("SELECT {policy}('points', make_interval(days => $1), if_not_exists => true)");
-            client.execute(&sql, &[&(days as i32)]).await.map_err(pg_error)?;
+            client.execute(&sql, &[&(days as i32)]).await?;
         }
         Ok(())
     }
@@ -259,7 +261,7 @@ impl PostgresBackend {
                 for month in ahead(months_ahead) {
                     let result = match pool.get().await {
                         Ok(c) => create_partition(&c, month).await,
-                        Err(e) => Err(pool_error(e)),
+                        Err(e) => Err(Error::from(e)),
                     };
                     if let Err(e) = result {
                         tracing::warn!(error = %e, month, "creating a points partition ahead failed; will retry");
@@ -321,16 +323,12 @@ async fn create_partition(client: &tokio_postgres::Client, month: i32) -> Result
     let (year, month0) = (month.div_euclid(12), month.rem_euclid(12));
     let (next_year, next_month0) = ((month + 1).div_euclid(12), (month + 1).rem_euclid(12));
     if !(1..=9998).contains(&year) {
-        return Err(Error::Invalid {
-            line: None,
-            reason: format!("fix time in year {year} is out of range"),
-        });
+        return Err(Error::invalid(format!("fix time in year {year} is out of range")));
     }
     let name = format!("points_y{year:04}m{m:02}", m = month0 + 1);
     let exists = client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
-        .await
-        .map_err(pg_error)?;
+        .await?;
     if exists.get::<_, bool>(0) {
         return Ok(());
     }
@@ -355,64 +353,6 @@ async fn create_partition(client: &tokio_postgres::Client, month: i32) -> Result
         {
             Ok(())
         }
-        Err(e) => Err(pg_error(e)),
+        Err(e) => Err(Error::from(e)),
     }
-}
-
-/// Applies every migration not yet in `schema_migrations`, each in its own transaction, under an
-/// advisory lock so that two processes starting together apply each migration once.
-async fn apply_migrations(client: &mut deadpool_postgres::Object, migrations: &[Migration]) -> Result<()> {
-    let fail = |version: u32| {
-        move |e: tokio_postgres::Error| Error::Migration {
-            version,
-            reason: pg_error(e).to_string(),
-        }
-    };
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
-        .await
-        .map_err(fail(0))?;
-    let result = async {
-        client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                     version    integer     PRIMARY KEY,
-                     name       text        NOT NULL,
-                     applied_at timestamptz NOT NULL DEFAULT now()
-                 )",
-            )
-            .await
-            .map_err(fail(0))?;
-        for m in migrations {
-            let done: bool = client
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)",
-                    &[&(m.version as i32)],
-                )
-                .await
-                .map_err(fail(m.version))?
-                .get(0);
-            if done {
-                continue;
-            }
-            let tx = client.transaction().await.map_err(fail(m.version))?;
-            tx.batch_execute(m.sql).await.map_err(fail(m.version))?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                &[&(m.version as i32), &m.name],
-            )
-            .await
-            .map_err(fail(m.version))?;
-            tx.commit().await.map_err(fail(m.version))?;
-            tracing::info!(version = m.version, name = m.name, "postgres store migrated");
-        }
-        Ok::<(), Error>(())
-    }
-    .await;
-    let unlock = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
-        .await;
-    result?;
-    unlock.map_err(fail(0))?;
-    Ok(())
 }

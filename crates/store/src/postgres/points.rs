@@ -15,11 +15,12 @@ use futures::{SinkExt, StreamExt};
 use tianshu_model::{Position, Timestamp, VehicleId};
 use tokio_postgres::types::{FromSql, Type};
 
-use super::{PostgresBackend, month_of, pg_error};
+use super::{PostgresBackend, month_of};
 use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
-use crate::{Backend, Error, Result, TrackQuery, TrackStream};
+use crate::sql::tx;
+use crate::{Backend, Error, Result, TrackQuery, TrackStream, migrate};
 
 /// The columns of `points`, `latest_positions` and the staging table, in COPY order.
 const COLUMNS: &str = "vehicle, fix_time, block_hash, rec";
@@ -292,7 +293,7 @@ impl PostgresBackend {
                     self.fast_path_rest
                         .store(FAST_PATH_REST_BATCHES, Ordering::Relaxed);
                 }
-                Err(e) => return Err(pg_error(e)),
+                Err(e) => return Err(Error::from(e)),
             }
         } else {
             let _ = self
@@ -314,7 +315,7 @@ impl PostgresBackend {
                     attempt += 1;
                     tracing::debug!(error = %e, "store commit deadlocked; retrying once");
                 }
-                Err(e) => return Err(pg_error(e)),
+                Err(e) => return Err(Error::from(e)),
             }
         };
         // A staged row that was already stored is never newer than its vehicle's latest position,
@@ -323,9 +324,9 @@ impl PostgresBackend {
         let mut inserted = Vec::with_capacity(inserted_rows.len());
         for r in inserted_rows {
             let key = (
-                r.try_get::<_, i64>(0).map_err(pg_error)?,
-                r.try_get::<_, PgMillis>(1).map_err(pg_error)?.0,
-                r.try_get::<_, i64>(2).map_err(pg_error)?,
+                r.try_get::<_, i64>(0)?,
+                r.try_get::<_, PgMillis>(1)?.0,
+                r.try_get::<_, i64>(2)?,
             );
             if let Ok(i) = staged.binary_search_by_key(&key, |s| (s.vehicle, s.fix_time, s.block_hash)) {
                 inserted.push(staged[i].at);
@@ -472,31 +473,20 @@ impl Backend for PostgresBackend {
             .prepare_cached(
                 "SELECT count(*) FROM points WHERE vehicle = $1 AND fix_time >= $2 AND fix_time < $3",
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let row = client
             .query_one(&st, &[&vehicle.0, &to_datetime(from), &to_datetime(to)])
-            .await
-            .map_err(pg_error)?;
-        let n: i64 = row.try_get(0).map_err(pg_error)?;
+            .await?;
+        let n: i64 = row.try_get(0)?;
         Ok(n.max(0) as u64)
     }
 
     async fn ping(&self) -> Result<()> {
-        let client = self.client().await?;
-        client.simple_query("SELECT 1").await.map_err(pg_error)?;
-        Ok(())
+        self.read_tx(tx!(|tx| tx.query("SELECT 1", &[]))).await.map(drop)
     }
 
     async fn applied_migrations(&self) -> Result<Vec<u32>> {
-        let client = self.client().await?;
-        let rows = client
-            .query("SELECT version FROM schema_migrations ORDER BY version", &[])
-            .await
-            .map_err(pg_error)?;
-        rows.iter()
-            .map(|r| r.try_get::<_, i32>(0).map_err(pg_error).map(|v| v as u32))
-            .collect()
+        self.read_tx(tx!(|tx| migrate::applied(tx))).await
     }
 }
 
@@ -508,16 +498,16 @@ impl PostgresBackend {
         let rows = match vehicle {
             Some(v) => {
                 let sql = "SELECT vehicle, fix_time, rec FROM latest_positions WHERE vehicle = $1";
-                let st = client.prepare_cached(sql).await.map_err(pg_error)?;
+                let st = client.prepare_cached(sql).await?;
                 client.query(&st, &[&v.0]).await
             }
             None => {
                 let sql = "SELECT vehicle, fix_time, rec FROM latest_positions";
-                let st = client.prepare_cached(sql).await.map_err(pg_error)?;
+                let st = client.prepare_cached(sql).await?;
                 client.query(&st, &[]).await
             }
         };
-        rows.map_err(pg_error)?.iter().map(row_to_position).collect()
+        rows?.iter().map(row_to_position).collect()
     }
 
     /// A vehicle's track, read by binary COPY.
@@ -547,7 +537,7 @@ impl PostgresBackend {
             from_sql = timestamptz_literal(from),
             to_sql = timestamptz_literal(to),
         );
-        let rows = client.copy_out(&sql).await.map_err(pg_error)?;
+        let rows = client.copy_out(&sql).await?;
         let state = (
             client,
             Box::pin(rows.ready_chunks(64)),
@@ -568,7 +558,7 @@ impl PostgresBackend {
                 match chunk {
                     Ok(bytes) => parser.feed(&bytes, &mut out),
                     Err(e) => {
-                        out.push(Err(pg_error(e)));
+                        out.push(Err(Error::from(e)));
                         return Some((out, (client, rows, parser, true)));
                     }
                 }

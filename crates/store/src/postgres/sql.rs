@@ -11,9 +11,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
-use super::{PostgresBackend, pg_error};
-use crate::Result;
+use super::PostgresBackend;
 use crate::sql::{Row, Tx, TxWork, Value};
+use crate::{Error, Result};
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 
@@ -93,13 +93,13 @@ where
     C::Target: GenericClient,
 {
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        let st = self.0.prepare_cached(sql).await.map_err(pg_error)?;
+        let st = self.0.prepare_cached(sql).await?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let rows = self.0.query(&st, &refs).await.map_err(pg_error)?;
+        let rows = self.0.query(&st, &refs).await?;
         rows.iter()
             .map(|r| {
                 (0..r.len())
-                    .map(|i| r.try_get::<_, Value>(i).map_err(pg_error))
+                    .map(|i| r.try_get::<_, Value>(i).map_err(Error::from))
                     .collect::<Result<Vec<_>>>()
                     .map(Row)
             })
@@ -107,9 +107,13 @@ where
     }
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        let st = self.0.prepare_cached(sql).await.map_err(pg_error)?;
+        let st = self.0.prepare_cached(sql).await?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        self.0.execute(&st, &refs).await.map_err(pg_error)
+        self.0.execute(&st, &refs).await.map_err(Error::from)
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.0.batch_execute(sql).await?)
     }
 
     fn row_lock(&self) -> &'static str {
@@ -120,7 +124,7 @@ where
         self.0
             .execute("SELECT pg_advisory_xact_lock($1)", &[&key])
             .await
-            .map_err(pg_error)
+            .map_err(Error::from)
             .map(drop)
     }
 }
@@ -129,13 +133,13 @@ impl PostgresBackend {
     /// Runs `work` in one transaction; commits when it succeeds, rolls back otherwise.
     pub(crate) async fn write_tx<R: Send + 'static>(&self, work: TxWork<R>) -> Result<R> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
         let mut tx = PgTx(Box::new(tx));
         let result = work(&mut tx).await;
         let PgTx(tx) = tx;
         match result {
             Ok(r) => {
-                (*tx).commit().await.map_err(pg_error)?;
+                (*tx).commit().await?;
                 Ok(r)
             }
             Err(e) => {

@@ -25,21 +25,22 @@ use tianshu_rules::timetable::UnitTimetableBody;
 
 use crate::db::{Change, Db};
 use crate::rules::parse_json;
-use crate::sql::{Row, work};
+use crate::sql::{Row, tx, work};
 use crate::{Error, Result, Store};
 use write::{
     FENCE_COLS, ORDER_COLS, change_order_state, create_order, delete_fence, delete_timetable,
-    import_timetables, invalid, put_calendar, put_fences, put_orders, put_timetables, put_unit_settings,
-    settings, to_fence, to_order, write_fence,
+    import_timetables, put_calendar, put_fences, put_orders, put_timetables, put_unit_settings, settings,
+    to_fence, to_order, write_fence,
 };
 
-mod types;
 mod write;
 
-pub use types::{
-    CalendarWrite, FenceWrite, OrderChange, OrderImportSummary, StoredCalendar, StoredFence, StoredOrder,
-    StoredUnitTimetable, TimetableWrite,
+pub use tianshu_model::reference::{
+    FenceWrite, OrderImportSummary, StoredCalendar, StoredFence, StoredOrder, StoredUnitTimetable,
+    TimetableWrite,
 };
+pub use tianshu_rules::calendar::CalendarWrite;
+pub use tianshu_rules::workflow::OrderChange;
 
 /// The rules' reference data of a store; reached through [`Store::rules`].
 #[derive(Clone, Copy)]
@@ -52,58 +53,47 @@ impl ReferenceData<'_> {
     /// stored year.
     pub fn put_calendar(&self, text: &str, now: Timestamp) -> Change<'_, CalendarWrite> {
         let text = text.to_string();
-        let change = work(move |tx| Box::pin(async move { put_calendar(tx, &text, now).await }));
-        Change::new(self.db, change)
+        Change::new(self.db, tx!(|tx| put_calendar(tx, &text, now)))
     }
 
     /// Imports a GeoJSON FeatureCollection of geofences, replacing those with the same kind and name;
     /// returns (created, replaced).
     pub async fn import_geofences(&self, text: &str, now: Timestamp) -> Result<(u64, u64)> {
-        let fences = tianshu_rules::fences::parse_geojson(text).map_err(|e| invalid(e.to_string()))?;
-        let change = work(move |tx| Box::pin(async move { put_fences(tx, &fences, now).await }));
-        self.db.write(change).await
+        let fences = tianshu_rules::fences::parse_geojson(text).map_err(|e| Error::invalid(e.to_string()))?;
+        self.db.write(tx!(|tx| put_fences(tx, &fences, now))).await
     }
 
     /// Stores a new geofence; a fence of the same kind and name is [`Error::Conflict`], a depot whose
     /// unit is not registered [`Error::Invalid`].
     pub fn create_geofence(&self, fence: &Geofence, now: Timestamp) -> Change<'_, FenceWrite> {
         let fence = fence.clone();
-        let change = work(move |tx| Box::pin(async move { write_fence(tx, None, &fence, now).await }));
-        Change::new(self.db, change)
+        Change::new(self.db, tx!(|tx| write_fence(tx, None, &fence, now)))
     }
 
     /// Replaces the geofence `id`: unknown is [`Error::NotFound`], a kind and name taken by another
     /// fence [`Error::Conflict`].
     pub fn replace_geofence(&self, id: i64, fence: &Geofence, now: Timestamp) -> Change<'_, FenceWrite> {
         let fence = fence.clone();
-        let change = work(move |tx| Box::pin(async move { write_fence(tx, Some(id), &fence, now).await }));
-        Change::new(self.db, change)
+        Change::new(self.db, tx!(|tx| write_fence(tx, Some(id), &fence, now)))
     }
 
     /// Deletes the geofence `id`; unknown is [`Error::NotFound`].
     pub fn delete_geofence(&self, id: i64, now: Timestamp) -> Change<'_, i64> {
-        Change::new(self.db, work(move |tx| Box::pin(delete_fence(tx, id, now))))
+        Change::new(self.db, tx!(|tx| delete_fence(tx, id, now)))
     }
 
     /// Imports a JSON Lines file of orders and filings, updating those with a known id. Every plate
     /// must be registered; every bad line is named.
     pub async fn import_orders(&self, text: &str, now: Timestamp) -> Result<OrderImportSummary> {
-        let orders = tianshu_rules::orders::parse_jsonl(text).map_err(|errs| {
-            invalid(
+        let orders = tianshu_rules::orders::parse_jsonl_lines(text).map_err(|errs| {
+            Error::invalid(
                 errs.iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("\n"),
             )
         })?;
-        let lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, _)| i + 1);
-        let orders: Vec<(usize, Order)> = lines.zip(orders).collect();
-        let change = work(move |tx| Box::pin(async move { put_orders(tx, &orders, now).await }));
-        self.db.write(change).await
+        self.db.write(tx!(|tx| put_orders(tx, &orders, now))).await
     }
 
     /// Stores a new order or filing, filed by `by` ([`Order::file`]); a known id is [`Error::Conflict`], an
@@ -111,8 +101,7 @@ impl ReferenceData<'_> {
     /// unit wants a second person beside [`Error::Forbidden`].
     pub fn create_order(&self, order: &Order, by: &str, now: Timestamp) -> Change<'_, StoredOrder> {
         let (order, by) = (order.clone(), by.to_string());
-        let change = work(move |tx| Box::pin(create_order(tx, order, by, now)));
-        Change::new(self.db, change)
+        Change::new(self.db, tx!(|tx| create_order(tx, order, by, now)))
     }
 
     /// Moves the order `id` to state `to` as `by` ([`Order::step`]), checked against its stored state under
@@ -128,8 +117,10 @@ impl ReferenceData<'_> {
         now: Timestamp,
     ) -> Change<'_, OrderChange> {
         let (id, by) = (id.to_string(), by.to_string());
-        let change = work(move |tx| Box::pin(change_order_state(tx, id, version, to, by, now)));
-        Change::new(self.db, change)
+        Change::new(
+            self.db,
+            tx!(|tx| change_order_state(tx, id, version, to, by, now)),
+        )
     }
 
     /// A unit's settings: the defaults when it has none stored (or there is no such unit).
@@ -150,10 +141,7 @@ impl ReferenceData<'_> {
         s: UnitSettings,
         now: Timestamp,
     ) -> Change<'_, (UnitId, UnitSettings)> {
-        Change::new(
-            self.db,
-            work(move |tx| Box::pin(put_unit_settings(tx, unit, s, now))),
-        )
+        Change::new(self.db, tx!(|tx| put_unit_settings(tx, unit, s, now)))
     }
 
     /// Imports a TOML file of `[[unit_timetables]]` (the shape of `[[rules.unit_timetables]]` in the
@@ -161,8 +149,7 @@ impl ReferenceData<'_> {
     /// registered. Returns (created, replaced).
     pub async fn import_unit_timetables(&self, text: &str, now: Timestamp) -> Result<(u64, u64)> {
         let text = text.to_string();
-        let change = work(move |tx| Box::pin(async move { import_timetables(tx, &text, now).await }));
-        self.db.write(change).await
+        self.db.write(tx!(|tx| import_timetables(tx, &text, now))).await
     }
 
     /// Replaces the working hours of `unit` (checked as a configured timetable is); an unknown unit is
@@ -173,7 +160,7 @@ impl ReferenceData<'_> {
         body: &UnitTimetableBody,
         now: Timestamp,
     ) -> Change<'_, TimetableWrite> {
-        let checked = body.validate().map_err(invalid);
+        let checked = body.validate().map_err(Error::invalid);
         let rows = vec![(unit, body.clone())];
         let change = work(move |tx| {
             Box::pin(async move {
@@ -189,7 +176,7 @@ impl ReferenceData<'_> {
 
     /// Deletes the timetable of `unit`; none is [`Error::NotFound`].
     pub fn delete_unit_timetable(&self, unit: UnitId, now: Timestamp) -> Change<'_, UnitId> {
-        Change::new(self.db, work(move |tx| Box::pin(delete_timetable(tx, unit, now))))
+        Change::new(self.db, tx!(|tx| delete_timetable(tx, unit, now)))
     }
 
     /// Every stored calendar year, by year.

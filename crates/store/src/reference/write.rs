@@ -7,11 +7,11 @@ use serde::Serialize;
 use tianshu_model::{Timestamp, Unit, UnitId};
 use tianshu_rules::calendar::YearCalendar;
 use tianshu_rules::orders::{Order, OrderState, UnitSettings};
-use tianshu_rules::timetable::UnitTimetableBody;
+use tianshu_rules::timetable::{UnitTimetableBody, resolve_units};
 use tianshu_rules::workflow::OrderRefused;
 use tianshu_rules::{Geofence, unit_paths};
 
-use super::types::{
+use super::{
     CalendarWrite, FenceWrite, OrderChange, OrderImportSummary, StoredFence, StoredOrder,
     StoredUnitTimetable, TimetableWrite,
 };
@@ -26,28 +26,21 @@ pub(super) const ORDER_COLS: &str = "id, plate, kind, state, start_ms, end_ms, b
 /// The columns [`to_fence`] reads.
 pub(super) const FENCE_COLS: &str = "id, kind, name, body, updated_ms";
 
-pub(super) fn invalid(reason: impl Into<String>) -> Error {
-    Error::Invalid {
-        line: None,
-        reason: reason.into(),
-    }
-}
-
 /// Refuses an input with every problem found in it, one per line.
 pub(super) fn refuse_if_any(errors: Vec<String>) -> Result<()> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(invalid(errors.join("\n")))
+        Err(Error::invalid(errors.join("\n")))
     }
 }
 
 pub(super) fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| invalid(format!("JSON: {e}")))
+    serde_json::to_value(v).map_err(|e| Error::invalid(format!("JSON: {e}")))
 }
 
 pub(super) fn json_text(v: &serde_json::Value) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| invalid(format!("JSON: {e}")))
+    serde_json::to_string(v).map_err(|e| Error::invalid(format!("JSON: {e}")))
 }
 
 /// A stable key for [`Tx::lock`] from a name (FNV-1a): the same in every process and on every run.
@@ -78,30 +71,6 @@ pub(super) fn to_fence(r: &Row) -> Result<(i64, StoredFence)> {
     Ok((r.int(0)?, fence))
 }
 
-/// The stored row of an order (the one mapping of an order to its columns).
-pub(super) fn order_row(o: &Order, stamp: Timestamp) -> Result<StoredOrder> {
-    Ok(StoredOrder {
-        id: o.id.clone(),
-        plate: o.plate.trim().to_string(),
-        kind: o.kind.as_str().to_string(),
-        state: o.state.as_str().to_string(),
-        start: o.start,
-        end: o.end,
-        body: to_json(o)?,
-        updated: stamp,
-    })
-}
-
-/// The stored row of a geofence (the one mapping of a fence to its columns).
-pub(super) fn fence_row(f: &Geofence, now: Timestamp) -> Result<StoredFence> {
-    Ok(StoredFence {
-        kind: f.kind.as_str().to_string(),
-        name: f.name.clone(),
-        body: to_json(f)?,
-        updated: now,
-    })
-}
-
 /// Every unit of the registry (for their paths).
 pub(super) async fn units(tx: &mut dyn Tx) -> Result<Vec<Unit>> {
     let rows = tx.query(UNITS_SQL, &[]).await?;
@@ -115,7 +84,7 @@ pub(super) async fn plates(tx: &mut dyn Tx) -> Result<HashSet<String>> {
 }
 
 pub(super) async fn put_calendar(tx: &mut dyn Tx, text: &str, now: Timestamp) -> Result<CalendarWrite> {
-    let calendar = YearCalendar::parse_toml(text).map_err(|e| invalid(e.to_string()))?;
+    let calendar = YearCalendar::parse_toml(text).map_err(|e| Error::invalid(e.to_string()))?;
     let year = calendar.year;
     tx.lock(lock_key(&format!("rules_calendars/{year}"))).await?;
     let replaced = tx
@@ -156,7 +125,7 @@ pub(super) async fn fence_named(tx: &mut dyn Tx, f: &StoredFence) -> Result<Opti
 pub(super) async fn put_fences(tx: &mut dyn Tx, fences: &[Geofence], now: Timestamp) -> Result<(u64, u64)> {
     let (mut created, mut replaced) = (0, 0);
     for f in fences {
-        let row = fence_row(f, now)?;
+        let row = f.stored(now).map_err(Error::invalid)?;
         lock_fence_name(tx, &row).await?;
         if fence_named(tx, &row).await?.is_some() {
             replaced += 1;
@@ -185,9 +154,11 @@ pub(super) async fn write_fence(
     if let Some(path) = &f.unit
         && !unit_paths(&units(tx).await?).values().any(|p| p == path)
     {
-        return Err(invalid(format!("properties.unit: there is no unit {path:?}")));
+        return Err(Error::invalid(format!(
+            "properties.unit: there is no unit {path:?}"
+        )));
     }
-    let fence = fence_row(f, now)?;
+    let fence = f.stored(now).map_err(Error::invalid)?;
     lock_fence_name(tx, &fence).await?;
     if let Some(id) = id {
         let sql = format!("SELECT 1 FROM rules_geofences WHERE id = $1{}", tx.row_lock());
@@ -288,7 +259,7 @@ pub(super) async fn put_orders(
     )?;
     let mut s = OrderImportSummary::default();
     for (_, o) in orders {
-        let row = order_row(o, stamp)?;
+        let row = o.stored(stamp).map_err(Error::invalid)?;
         match locked_order(tx, &o.id).await? {
             Some(old) if old.body == row.body => {
                 s.unchanged += 1;
@@ -341,10 +312,10 @@ pub(super) async fn create_order(
     by: String,
     now: Timestamp,
 ) -> Result<StoredOrder> {
-    o.validate().map_err(invalid)?;
+    o.validate().map_err(Error::invalid)?;
     let stamp = Timestamp(next_stamp(tx, now).await?);
     if !plates(tx).await?.contains(o.plate.trim()) {
-        return Err(invalid(format!(
+        return Err(Error::invalid(format!(
             "plate: {:?} is not in the registry",
             o.plate.trim()
         )));
@@ -352,7 +323,7 @@ pub(super) async fn create_order(
     let settings = settings_of_car(tx, o.plate.trim()).await?;
     o.file(&by, now, settings)
         .map_err(|e| Error::Forbidden(e.to_string()))?;
-    let row = order_row(&o, stamp)?;
+    let row = o.stored(stamp).map_err(Error::invalid)?;
     match write_order(tx, &row, false).await? {
         true => Ok(row),
         false => Err(Error::Conflict(format!(
@@ -390,7 +361,7 @@ pub(super) async fn change_order_state(
         OrderRefused::Transition(e) => Error::Conflict(format!("order {id}: {e}")),
         OrderRefused::SecondPerson(e) => Error::Forbidden(e.to_string()),
     })?;
-    let row = order_row(&order, stamp)?;
+    let row = order.stored(stamp).map_err(Error::invalid)?;
     write_order(tx, &row, true).await?;
     Ok(OrderChange { before, order: row })
 }
@@ -435,20 +406,9 @@ pub(super) async fn put_timetables(
 /// Imports a `[[unit_timetables]]` file: every unit must be registered.
 pub(super) async fn import_timetables(tx: &mut dyn Tx, text: &str, now: Timestamp) -> Result<(u64, u64)> {
     let entries = tianshu_rules::timetable::parse_unit_timetables_toml(text)
-        .map_err(|errors| invalid(errors.join("\n")))?;
+        .map_err(|errors| Error::invalid(errors.join("\n")))?;
     let paths = unit_paths(&units(tx).await?);
-    let mut errors = Vec::new();
-    let mut rows = Vec::with_capacity(entries.len());
-    for e in entries {
-        match paths.iter().find(|(_, p)| **p == e.unit) {
-            Some((id, _)) => rows.push((*id, e.body)),
-            None => errors.push(format!(
-                "line {}: unit {:?} is not in the registry",
-                e.line, e.unit
-            )),
-        }
-    }
-    refuse_if_any(errors)?;
+    let rows = resolve_units(entries, &paths).map_err(|errors| Error::invalid(errors.join("\n")))?;
     let written = put_timetables(tx, &rows, now).await?;
     let created = written.iter().filter(|w| w.created).count() as u64;
     Ok((created, written.len() as u64 - created))

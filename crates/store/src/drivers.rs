@@ -1,0 +1,139 @@
+//! The drivers' registry: who drives each unit's cars, edited one record at a time by administrators
+//! (the API). A write checks the fields (`tianshu_model::driver`), the unit named (unknown:
+//! [`Error::Invalid`] naming `unit`) and the certificate (another driver's: [`Error::Conflict`]), under
+//! the registry's lock; the API commits it with its audit record ([`Change::audited`]). A unit with
+//! drivers cannot be deleted (`registry_admin`).
+//!
+//! Written once over [`crate::sql::Tx`]; reached through [`crate::Store::drivers`].
+
+use tianshu_model::UnitId;
+pub use tianshu_model::driver::{Driver, DriverFields};
+
+use crate::db::{Change, Db};
+use crate::registry::{REGISTRY_LOCK_KEY, returned_id};
+use crate::sql::{Row, Tx, params, work};
+use crate::{Error, Result, Store};
+
+const COLS: &str = "id, name, certificate, phone, unit";
+
+fn to_driver(r: &Row) -> Result<Driver> {
+    Ok(Driver {
+        id: r.int(0)?,
+        fields: DriverFields {
+            name: r.text(1)?,
+            certificate: r.text(2)?,
+            phone: r.opt_text(3)?,
+            unit: UnitId(r.int(4)?),
+        },
+    })
+}
+
+/// Checks `f` and what it names in the store; `id` is the driver being replaced.
+async fn checked(tx: &mut dyn Tx, f: &DriverFields, id: Option<i64>) -> Result<DriverFields> {
+    let f = f
+        .checked()
+        .map_err(|reason| Error::Invalid { line: None, reason })?;
+    tx.lock(REGISTRY_LOCK_KEY).await?;
+    if tx
+        .opt("SELECT id FROM units WHERE id = $1", params![f.unit.0])
+        .await?
+        .is_none()
+    {
+        return Err(Error::Invalid {
+            line: None,
+            reason: format!("unit: there is no unit {}", f.unit),
+        });
+    }
+    if let Some(r) = tx
+        .opt(
+            "SELECT id FROM drivers WHERE certificate = $1",
+            params![&f.certificate],
+        )
+        .await?
+    {
+        let other = r.int(0)?;
+        if Some(other) != id {
+            return Err(Error::Conflict(format!(
+                "certificate: {} is the certificate of driver {other}",
+                f.certificate
+            )));
+        }
+    }
+    Ok(f)
+}
+
+async fn create(tx: &mut dyn Tx, f: DriverFields) -> Result<Driver> {
+    let f = checked(tx, &f, None).await?;
+    let sql = "INSERT INTO drivers (name, certificate, phone, unit) VALUES ($1, $2, $3, $4) RETURNING id";
+    let id = returned_id(
+        tx,
+        sql,
+        params![&f.name, &f.certificate, f.phone.clone(), f.unit.0],
+    )
+    .await?;
+    Ok(Driver { id, fields: f })
+}
+
+async fn replace(tx: &mut dyn Tx, id: i64, f: DriverFields) -> Result<Driver> {
+    let f = checked(tx, &f, Some(id)).await?;
+    let n = tx
+        .execute(
+            "UPDATE drivers SET name = $1, certificate = $2, phone = $3, unit = $4 WHERE id = $5",
+            params![&f.name, &f.certificate, f.phone.clone(), f.unit.0, id],
+        )
+        .await?;
+    if n == 0 {
+        return Err(Error::NotFound(format!("driver {id}")));
+    }
+    Ok(Driver { id, fields: f })
+}
+
+async fn delete(tx: &mut dyn Tx, id: i64) -> Result<Driver> {
+    tx.lock(REGISTRY_LOCK_KEY).await?;
+    let sql = format!("SELECT {COLS} FROM drivers WHERE id = $1");
+    let row = tx
+        .opt(&sql, params![id])
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("driver {id}")))?;
+    let driver = to_driver(&row)?;
+    tx.execute("DELETE FROM drivers WHERE id = $1", params![id])
+        .await?;
+    Ok(driver)
+}
+
+/// The drivers' registry of a store.
+pub struct Drivers<'a> {
+    db: &'a Db,
+}
+
+impl<'a> Drivers<'a> {
+    /// Every driver, by name.
+    pub async fn list(&self) -> Result<Vec<Driver>> {
+        let sql = format!("SELECT {COLS} FROM drivers ORDER BY name, id");
+        self.db.rows(sql, Vec::new(), to_driver).await
+    }
+
+    /// Registers a driver.
+    pub fn create(&self, f: &DriverFields) -> Change<'a, Driver> {
+        let f = f.clone();
+        Change::new(self.db, work(move |tx| Box::pin(create(tx, f))))
+    }
+
+    /// Replaces a driver's fields; an unknown driver is [`Error::NotFound`].
+    pub fn replace(&self, id: i64, f: &DriverFields) -> Change<'a, Driver> {
+        let f = f.clone();
+        Change::new(self.db, work(move |tx| Box::pin(replace(tx, id, f))))
+    }
+
+    /// Deletes a driver (their card sign-ins stay on record); returns what was deleted.
+    pub fn delete(&self, id: i64) -> Change<'a, Driver> {
+        Change::new(self.db, work(move |tx| Box::pin(delete(tx, id))))
+    }
+}
+
+impl Store {
+    /// The drivers' registry.
+    pub fn drivers(&self) -> Drivers<'_> {
+        Drivers { db: self.db() }
+    }
+}
