@@ -230,6 +230,7 @@ async function languages() {
       }],
       ['terminals', async () => { await page.click('#tab-terminals'); await page.waitForSelector('#terminals-list > *', { timeout: 20000 }); }],
       ['audit', async () => { await page.click('#tab-audit'); await page.waitForSelector('#audit-list > *', { timeout: 20000 }); }],
+      ['tokens', async () => { await page.click('#tab-tokens'); await page.waitForSelector('#token-add'); }],
       ['orders', async () => {
         await page.click('#tab-orders'); await page.click('#order-states [data-state="all"]');
         await page.click('#orders-table tbody tr'); await page.waitForSelector('#order-detail');
@@ -1026,11 +1027,57 @@ async function reports() {
   });
 }
 
+/**
+ * A supervisor makes a personal API token on the page: the secret is shown once, a program using it reads the
+ * supervisor's cars (and only theirs) without the session, the token is revoked from the page and is then
+ * refused, and the audit log has both steps.
+ */
+async function tokens() {
+  await browserFor(async (page) => {
+    await login(page, 'supervisor');
+    await page.click('#tab-tokens');
+    await page.waitForSelector('#token-add');
+    await page.click('#token-add-submit');
+    const nameError = await fieldError(page, 'token-add', 'name');
+    check(nameError.length > 0, `a token without a name is refused next to the name (${nameError})`);
+    await page.fill('#token-add-name', 'report job');
+    await page.click('#token-add-submit');
+    await page.waitForSelector('#token-secret code');
+    const secret = await page.textContent('#token-secret code');
+    check(/^tsk_/.test(secret), 'the new token is shown once, in full');
+    const mine = (await apiGet(page, '/api/vehicles')).map((v) => v.id).sort();
+    // A program: no cookie, only the token.
+    const asProgram = async (token) => {
+      const res = await fetch(new URL('/api/vehicles', url), { headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, body: res.ok ? await res.json() : null };
+    };
+    const used = await asProgram(secret);
+    const seen = used.body ? used.body.map((v) => v.id).sort() : [];
+    check(used.status === 200 && JSON.stringify(seen) === JSON.stringify(mine), `the token reads the supervisor's ${mine.length} cars (${used.status}, ${seen.length})`);
+    await page.click('#tab-live');
+    await page.click('#tab-tokens');
+    await page.waitForSelector('#tokens-table tr.data-row');
+    check(await page.$('#token-secret') === null, 'the secret is not shown again');
+    await page.click('#tokens-table button[id^="token-revoke-"]');
+    await page.waitForFunction(() => !document.querySelector('#tokens-table button[id^="token-revoke-"]'));
+    const refused = await asProgram(secret);
+    check(refused.status === 401, `the revoked token is refused (${refused.status})`);
+  });
+  // The audit log, which administrators read.
+  await browserFor(async (page) => {
+    await login(page, 'administrator');
+    const audit = await apiGet(page, '/api/audit?last=50');
+    const steps = audit.filter((r) => r.action.startsWith('token.') && r.actor === logins.supervisor.username).map((r) => r.action);
+    check(steps.includes('token.create') && steps.includes('token.revoke'), `the audit log has the supervisor's token made and revoked (${steps.join(', ')})`);
+  });
+}
+
 try {
   if (scenario === 'basemap') await basemapOffline();
   else if (scenario === 'tiles-fail') await tilesFail();
   else if (scenario === 'live-replay') await liveAndReplay();
   else if (scenario === 'reports') await reports();
+  else if (scenario === 'tokens') await tokens();
   else if (scenario === 'terminal') await terminalPanel();
   else if (scenario === 'clicks') await clicks();
   else if (scenario === 'reregistration') await reregistration();

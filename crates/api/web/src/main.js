@@ -11,6 +11,7 @@ import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
 import { loadManage, leaveManage } from './admin/manage.js';
 import { loadOrders } from './admin/orders.js';
+import { loadTokens } from './tokens.js';
 import { initReports, loadReport, rerenderReport } from './reports.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
@@ -924,7 +925,8 @@ function switchView(view) {
   // The management screens are built on entering, in the language of the moment: none is kept hidden.
   if (view !== 'manage') { leaveManage(); $('#view-manage').replaceChildren(); }
   if (view !== 'orders') $('#view-orders').replaceChildren();
-  for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'orders', 'manage', 'audit']) {
+  if (view !== 'tokens') $('#view-tokens').replaceChildren();
+  for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'orders', 'manage', 'audit', 'tokens']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
   }
@@ -945,6 +947,7 @@ function switchView(view) {
   if (view === 'terminals') loadTerminals({ api, el, t, fmtTime, S });
   if (view === 'orders') loadOrders(adminCtx);
   if (view === 'manage') loadManage(adminCtx);
+  if (view === 'tokens') loadTokens(adminCtx);
   if (view === 'reports') initReports(reportCtx);
 }
 
@@ -965,6 +968,7 @@ function rerender() {
   if (S.view === 'alerts') loadCases();
   if (S.view === 'orders') loadOrders(adminCtx);
   if (S.view === 'manage') loadManage(adminCtx);
+  if (S.view === 'tokens') loadTokens(adminCtx);
   if (S.view === 'reports') rerenderReport(reportCtx);
 }
 
