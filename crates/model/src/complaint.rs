@@ -217,6 +217,13 @@ pub struct Complaint {
     pub updated: Timestamp,
 }
 
+impl Complaint {
+    /// Whether the unit it was forwarded to passes `in_scope` (never, before it is forwarded).
+    pub fn unit_in_scope(&self, in_scope: impl Fn(UnitId) -> bool) -> bool {
+        self.forwarded.is_some() && self.unit.is_some_and(in_scope)
+    }
+}
+
 /// One step of a complaint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComplaintEvent {
