@@ -298,10 +298,7 @@ pub fn check_finding(f: &FindingInput, violation_types: &[String]) -> Result<(),
             if f.violation.is_some() || !f.people.is_empty() || f.recovered_fen != 0 {
                 return Err(invalid(
                     "outcome",
-                    format!(
-                        "a finding of {} names no violation, people or amount",
-                        f.outcome
-                    ),
+                    format!("a finding of {} names no violation, people or amount", f.outcome),
                 ));
             }
         }
@@ -403,11 +400,7 @@ impl Figures {
             .or_default() += 1;
         self.people += f.measures.len() as u64;
         self.sanctioned += f.measures.iter().filter(|m| m.is_sanction()).count() as u64;
-        self.judiciary += f
-            .measures
-            .iter()
-            .filter(|m| **m == Measure::Judiciary)
-            .count() as u64;
+        self.judiciary += f.measures.iter().filter(|m| **m == Measure::Judiciary).count() as u64;
         self.recovered_fen += f.recovered_fen;
     }
 }
@@ -457,11 +450,7 @@ pub fn summarize(complaints: &[ComplaintFacts], findings: &[FindingFacts], now: 
         total,
         rows: rows
             .into_iter()
-            .map(|((unit, month), figures)| SummaryRow {
-                unit,
-                month,
-                figures,
-            })
+            .map(|((unit, month), figures)| SummaryRow { unit, month, figures })
             .collect(),
     }
 }
@@ -542,7 +531,10 @@ mod tests {
         assert_eq!(next(Answered, Accept), Ok(Accepted));
         assert_eq!(next(Accepted, Reply), Ok(Replied));
         let e = next(Received, Answer).unwrap_err();
-        assert_eq!(e.to_string(), "complaint is received; answer needs it to be forwarded");
+        assert_eq!(
+            e.to_string(),
+            "complaint is received; answer needs it to be forwarded"
+        );
         assert!(next(Replied, Forward).is_err());
         assert!(next(Forwarded, Accept).is_err());
     }
@@ -647,9 +639,27 @@ mod tests {
             }
         };
         let complaints = [
-            c("2026-01-31T20:00:00Z", 1, Some(true), Some("2026-02-08T00:00:00Z"), true), // Feb local
-            c("2026-01-10T00:00:00Z", 1, Some(false), Some("2026-01-17T00:00:00Z"), false),
-            c("2026-01-11T00:00:00Z", 1, None, Some("2026-01-18T00:00:00Z"), false), // unanswered, past
+            c(
+                "2026-01-31T20:00:00Z",
+                1,
+                Some(true),
+                Some("2026-02-08T00:00:00Z"),
+                true,
+            ), // Feb local
+            c(
+                "2026-01-10T00:00:00Z",
+                1,
+                Some(false),
+                Some("2026-01-17T00:00:00Z"),
+                false,
+            ),
+            c(
+                "2026-01-11T00:00:00Z",
+                1,
+                None,
+                Some("2026-01-18T00:00:00Z"),
+                false,
+            ), // unanswered, past
             c("2026-01-12T00:00:00Z", 2, None, None, false),
         ];
         let finding = |unit: i64, outcome, measures: Vec<Measure>, fen| FindingFacts {
@@ -698,7 +708,10 @@ mod tests {
         );
         let csv = summary_csv(&s, |u| u.map_or("-".into(), |u| format!("u{}", u.0)));
         assert!(csv.starts_with(SUMMARY_CSV_HEADER));
-        assert!(csv.ends_with("total,,4,3,1,2,1,2,1,3,1,1,100.00,公车私用=1\n"), "{csv}");
+        assert!(
+            csv.ends_with("total,,4,3,1,2,1,2,1,3,1,1,100.00,公车私用=1\n"),
+            "{csv}"
+        );
     }
 
     #[test]

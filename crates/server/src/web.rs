@@ -472,7 +472,11 @@ pub fn escalate_overdue_complaints(store: tianshu_store::Store, stop: tokio_util
             };
             match store.casework().complaints(&overdue).await {
                 Ok((list, _)) if list.iter().any(|c| c.escalated.is_none()) => {
-                    let audit = Some(tianshu_store::access::Audit { time: now, entry, describe });
+                    let audit = Some(tianshu_store::access::Audit {
+                        time: now,
+                        entry,
+                        describe,
+                    });
                     match store.casework().escalate_overdue(now).audited(audit).await {
                         Ok(ids) => tracing::info!(count = ids.len(), "overdue complaints escalated"),
                         Err(e) => tracing::warn!(error = %e, "escalating overdue complaints"),

@@ -57,7 +57,14 @@ fn to_complaint(r: &Row) -> Result<Complaint> {
     })
 }
 
-async fn event(tx: &mut dyn Tx, id: i64, now: Timestamp, actor: &str, action: &str, note: &str) -> Result<()> {
+async fn event(
+    tx: &mut dyn Tx,
+    id: i64,
+    now: Timestamp,
+    actor: &str,
+    action: &str,
+    note: &str,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO complaint_events (complaint_id, time_ms, actor, action, note) VALUES ($1, $2, $3, $4, $5)",
         params![id, now, actor, action, note],
@@ -349,7 +356,15 @@ async fn escalate_overdue(tx: &mut dyn Tx, now: Timestamp) -> Result<Vec<i64>> {
         .map(|r| r.int(0))
         .collect::<Result<_>>()?;
     for id in &ids {
-        event(tx, *id, now, "system", "escalated", "the unit's answer is overdue").await?;
+        event(
+            tx,
+            *id,
+            now,
+            "system",
+            "escalated",
+            "the unit's answer is overdue",
+        )
+        .await?;
     }
     Ok(ids)
 }
@@ -628,7 +643,12 @@ impl Casework<'_> {
                         "SELECT {COLS} FROM complaints {where_sql} ORDER BY received_ms DESC, id DESC \
                          LIMIT {limit} OFFSET {offset}"
                     );
-                    let list = tx.query(&sql, &args).await?.iter().map(to_complaint).collect::<Result<_>>()?;
+                    let list = tx
+                        .query(&sql, &args)
+                        .await?
+                        .iter()
+                        .map(to_complaint)
+                        .collect::<Result<_>>()?;
                     Ok((list, u64::try_from(total).unwrap_or(0)))
                 })
             }))
@@ -670,7 +690,9 @@ impl Casework<'_> {
     /// The finding of a case.
     pub async fn finding(&self, case_id: i64) -> Result<Option<Finding>> {
         self.db
-            .read(work(move |tx| Box::pin(async move { load_finding(tx, case_id).await })))
+            .read(work(move |tx| {
+                Box::pin(async move { load_finding(tx, case_id).await })
+            }))
             .await
     }
 

@@ -69,17 +69,27 @@ pub async fn put_finding(
     }
     let fen = (b.recovered_yuan * 100.0).round();
     if (fen / 100.0 - b.recovered_yuan).abs() > 1e-6 {
-        return Err(ApiError::BadRequest("recovered_yuan: at most two decimals".into()));
+        return Err(ApiError::BadRequest(
+            "recovered_yuan: at most two decimals".into(),
+        ));
     }
     let input = FindingInput {
         outcome: b.outcome,
-        violation: b.violation.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()),
+        violation: b
+            .violation
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty()),
         people: b.people,
         recovered_fen: fen as i64,
     };
     casework::check_finding(&input, &state.config().casework.violation_types)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let decided = b.decided.as_deref().map(|d| date("decided", d)).transpose()?.unwrap_or_else(today);
+    let decided = b
+        .decided
+        .as_deref()
+        .map(|d| date("decided", d))
+        .transpose()?
+        .unwrap_or_else(today);
     if decided > today() {
         return Err(ApiError::BadRequest("decided: a date in the future".into()));
     }
@@ -94,7 +104,10 @@ pub async fn put_finding(
         e.detail += &format!(
             "{}{}, {} people, {} fen",
             f.outcome,
-            f.violation.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
+            f.violation
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
             f.people.len(),
             f.recovered_fen
         );
@@ -174,7 +187,12 @@ pub async fn summary(
     let units: Option<Vec<UnitId>> = match q.unit {
         Some(u) => {
             let root = scoped.unit(UnitId(u)).await?.id;
-            Some(subtree(&all, root).into_iter().filter(|u| scoped.sees_unit(*u)).collect())
+            Some(
+                subtree(&all, root)
+                    .into_iter()
+                    .filter(|u| scoped.sees_unit(*u))
+                    .collect(),
+            )
         }
         None => scoped.unit_ids(),
     };
@@ -189,7 +207,10 @@ pub async fn summary(
             let mut v = serde_json::to_value(&s).unwrap_or_default();
             if let Some(rows) = v.get_mut("rows").and_then(|r| r.as_array_mut()) {
                 for r in rows {
-                    let name = r["unit"].as_i64().and_then(|u| all.iter().find(|x| x.id.0 == u)).map(|u| u.name.clone());
+                    let name = r["unit"]
+                        .as_i64()
+                        .and_then(|u| all.iter().find(|x| x.id.0 == u))
+                        .map(|u| u.name.clone());
                     r["unit_name"] = name.into();
                 }
             }
@@ -203,12 +224,17 @@ pub async fn summary(
             Ok((
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (header::CONTENT_DISPOSITION, "attachment; filename=\"casework-summary.csv\""),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"casework-summary.csv\"",
+                    ),
                 ],
                 csv,
             )
                 .into_response())
         }
-        other => Err(ApiError::BadRequest(format!("format: {other:?} is not json or csv"))),
+        other => Err(ApiError::BadRequest(format!(
+            "format: {other:?} is not json or csv"
+        ))),
     }
 }

@@ -21,7 +21,7 @@ use tianshu_model::complaint::{
 };
 use tianshu_model::{Timestamp, UnitId, VehicleId};
 use tianshu_rules::calendar::{Calendar, YearCalendar};
-use tianshu_rules::casework::{self, ComplaintAction, CaseworkError};
+use tianshu_rules::casework::{self, CaseworkError, ComplaintAction};
 use tianshu_store::access::{AuditEntry, Role};
 use tianshu_store::casework::{ComplaintCase, ComplaintStep, SteppedComplaint};
 
@@ -115,20 +115,33 @@ pub async fn create(
     if b.plates.len() > 20 {
         return Err(ApiError::BadRequest("plates: at most 20".into()));
     }
-    let received = b.received.as_deref().map(|s| time("received", s)).transpose()?.unwrap_or_else(now);
+    let received = b
+        .received
+        .as_deref()
+        .map(|s| time("received", s))
+        .transpose()?
+        .unwrap_or_else(now);
     let window = match (b.window_from.as_deref(), b.window_to.as_deref()) {
         (None, None) => None,
-        (Some(f), Some(t)) => Some(casework::check_window(time("window_from", f)?, time("window_to", t)?).map_err(bad)?),
+        (Some(f), Some(t)) => {
+            Some(casework::check_window(time("window_from", f)?, time("window_to", t)?).map_err(bad)?)
+        }
         _ => {
             return Err(ApiError::BadRequest(
                 "window: give both window_from and window_to, or neither".into(),
             ));
         }
     };
-    let (phone_sealed, phone_masked) = match b.reporter_phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let (phone_sealed, phone_masked) = match b
+        .reporter_phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         None => (None, None),
         Some(p) => {
-            let p = normalise_reporter_phone(p).map_err(|e| ApiError::BadRequest(format!("reporter_phone: {e}")))?;
+            let p = normalise_reporter_phone(p)
+                .map_err(|e| ApiError::BadRequest(format!("reporter_phone: {e}")))?;
             let key = state.reporter_key().ok_or_else(|| {
                 ApiError::Unavailable("no reporter key is configured: a phone number cannot be stored".into())
             })?;
@@ -145,7 +158,10 @@ pub async fn create(
     let new = NewComplaint {
         received,
         channel: b.channel,
-        reporter_name: b.reporter_name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+        reporter_name: b
+            .reporter_name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty()),
         phone_sealed,
         phone_masked,
         text,
@@ -164,7 +180,12 @@ pub async fn create(
         );
     };
     let audit = audit::of_change(&who, client, "complaint.create", None, String::new(), describe);
-    let c = state.store().casework().create(&new, now()).audited(audit).await?;
+    let c = state
+        .store()
+        .casework()
+        .create(&new, now())
+        .audited(audit)
+        .await?;
     Ok((StatusCode::CREATED, Json(view(&who, c, None))))
 }
 
@@ -222,15 +243,16 @@ pub async fn list(
         states: match q.state.as_deref() {
             None => Vec::new(),
             Some(s) => vec![
-                ComplaintState::parse(s).ok_or_else(|| ApiError::BadRequest(format!("state: unknown {s:?}")))?,
+                ComplaintState::parse(s)
+                    .ok_or_else(|| ApiError::BadRequest(format!("state: unknown {s:?}")))?,
             ],
         },
         units,
         channel: match q.channel.as_deref() {
             None => None,
-            Some(s) => {
-                Some(Channel::parse(s).ok_or_else(|| ApiError::BadRequest(format!("channel: unknown {s:?}")))?)
-            }
+            Some(s) => Some(
+                Channel::parse(s).ok_or_else(|| ApiError::BadRequest(format!("channel: unknown {s:?}")))?,
+            ),
         },
         from: parse("from", &q.from)?,
         to: parse("to", &q.to)?,
@@ -292,8 +314,7 @@ fn may_take(role: Role, action: ComplaintAction) -> bool {
 
 /// The holiday calendar the deadlines are counted with: the shipped years overlaid by stored ones.
 async fn calendar(state: &ApiState) -> ApiResult<Calendar> {
-    let mut cal =
-        Calendar::builtin().map_err(|e| ApiError::Unavailable(format!("shipped calendar: {e}")))?;
+    let mut cal = Calendar::builtin().map_err(|e| ApiError::Unavailable(format!("shipped calendar: {e}")))?;
     for c in state.store().rules().calendars().await? {
         if let Ok(y) = YearCalendar::parse_toml(&c.source) {
             cal.insert(y);
@@ -316,11 +337,17 @@ pub async fn act(
     let c = scoped.complaint(id).await?;
     let text = b.text.trim().to_string();
     if b.action.needs_note() && text.is_empty() {
-        return Err(ApiError::BadRequest(format!("text: {} needs a text", b.action.as_str())));
+        return Err(ApiError::BadRequest(format!(
+            "text: {} needs a text",
+            b.action.as_str()
+        )));
     }
     let t = now();
     let explicit = b.deadline.as_deref().map(|d| time("deadline", d)).transpose()?;
-    let explicit = explicit.map(|d| casework::check_deadline(d, t)).transpose().map_err(bad)?;
+    let explicit = explicit
+        .map(|d| casework::check_deadline(d, t))
+        .transpose()
+        .map_err(bad)?;
     let (mut unit, mut deadline) = (None, explicit);
     if b.action == ComplaintAction::Forward {
         unit = match b.unit {
@@ -346,7 +373,11 @@ pub async fn act(
         note,
         unit,
         deadline,
-        answering_units: if scoped.sees_all() { None } else { scoped.unit_ids() },
+        answering_units: if scoped.sees_all() {
+            None
+        } else {
+            scoped.unit_ids()
+        },
     };
     let describe = |s: &SteppedComplaint, e: &mut AuditEntry| {
         e.vehicle = s.complaint.cars.iter().find_map(|n| n.vehicle);
@@ -397,7 +428,12 @@ pub async fn link_case(
                 format!("complaint {id}: case {case}"),
                 audit::as_is,
             );
-            state.store().casework().link(id, case, &who.username, t).audited(audit).await?
+            state
+                .store()
+                .casework()
+                .link(id, case, &who.username, t)
+                .audited(audit)
+                .await?
         }
         (None, Some(vehicle)) => {
             let v = scoped.vehicle(VehicleId(vehicle)).await?;
@@ -417,7 +453,13 @@ pub async fn link_case(
                 format!("complaint {id}: "),
                 describe,
             );
-            state.store().casework().open_case(&open, t).audited(audit).await?.0
+            state
+                .store()
+                .casework()
+                .open_case(&open, t)
+                .audited(audit)
+                .await?
+                .0
         }
         _ => return Err(ApiError::BadRequest("body: give either `case` or `open`".into())),
     };
@@ -515,7 +557,12 @@ pub async fn evidence(
         from: c.window_from,
         to: c.window_to,
         cars: Vec::new(),
-        unresolved: c.cars.iter().filter(|n| !n.resolved()).map(|n| n.text.clone()).collect(),
+        unresolved: c
+            .cars
+            .iter()
+            .filter(|n| !n.resolved())
+            .map(|n| n.text.clone())
+            .collect(),
     };
     let (Some(from), Some(to)) = (c.window_from, c.window_to) else {
         return Ok(Json(out));
@@ -524,10 +571,18 @@ pub async fn evidence(
     let to = Timestamp(to.0.min(from.0.saturating_add(max)));
     for named in &c.cars {
         let Some(vid) = named.vehicle else { continue };
-        let Ok(v) = scoped.vehicle(vid).await else { continue };
-        let points =
-            crate::resources::tracks::look_at_track(&state, &scoped, client.clone(), "complaint.evidence", v.id, (from, to))
-                .await?;
+        let Ok(v) = scoped.vehicle(vid).await else {
+            continue;
+        };
+        let points = crate::resources::tracks::look_at_track(
+            &state,
+            &scoped,
+            client.clone(),
+            "complaint.evidence",
+            v.id,
+            (from, to),
+        )
+        .await?;
         // Where it was at the named time: the last fix before the window, else the first in it.
         let before: Option<tianshu_model::Position> = scoped
             .track(v.id, Timestamp(from.0 - 86_400_000), Timestamp(from.0 + 1))
