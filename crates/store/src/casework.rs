@@ -676,15 +676,14 @@ impl Casework<'_> {
 
     /// The reporter's number of a complaint, sealed as stored (`None`: none given).
     pub async fn sealed_phone(&self, id: i64) -> Result<Option<String>> {
-        Ok(self
-            .db
+        self.db
             .row(
                 "SELECT phone_sealed FROM complaints WHERE id = $1".into(),
                 vec![id.into()],
                 |r| r.opt_text(0),
             )
             .await?
-            .ok_or_else(|| Error::NotFound(format!("complaint {id}")))?)
+            .ok_or_else(|| Error::NotFound(format!("complaint {id}")))
     }
 
     /// The finding of a case.
