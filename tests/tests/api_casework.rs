@@ -160,12 +160,12 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
     assert_eq!(r["total"], 0);
 
     // Forward with a deadline in the past: refused, nothing changed.
-    let past = format!(r#"{{"action":"forward","deadline":"{}"}}"#, rfc(T0_SECS));
+    let past = format!(r#"{{"deadline":"{}"}}"#, rfc(T0_SECS));
     status(
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/forward"),
             d,
             Some(&past),
         )
@@ -184,9 +184,9 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/forward"),
             d,
-            Some(r#"{"action":"forward"}"#),
+            Some("{}"),
         )
         .await,
         200,
@@ -236,12 +236,12 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         "other inbox",
     );
     assert_eq!(r["total"], 0);
-    let answer = r#"{"action":"answer","text":"已核实，司机私用，已责令整改"}"#;
+    let answer = r#"{"text":"已核实，司机私用，已责令整改"}"#;
     status(
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/answer"),
             o,
             Some(answer),
         )
@@ -267,7 +267,7 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/answer"),
             s,
             Some(answer),
         )
@@ -283,7 +283,7 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/answer"),
             s,
             Some(answer),
         )
@@ -291,12 +291,12 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         409,
         "answered twice",
     );
-    let back = r#"{"action":"send_back","text":"请说明整改措施"}"#;
+    let back = r#"{"decision":"send_back","text":"请说明整改措施"}"#;
     status(
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/review"),
             i,
             Some(back),
         )
@@ -308,7 +308,7 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/answer"),
             s,
             Some(answer),
         )
@@ -320,9 +320,9 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/review"),
             s,
-            Some(r#"{"action":"accept"}"#),
+            Some(r#"{"decision":"accept"}"#),
         )
         .await,
         403,
@@ -332,20 +332,20 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/review"),
             i,
-            Some(r#"{"action":"accept"}"#),
+            Some(r#"{"decision":"accept"}"#),
         )
         .await,
         200,
         "accepted",
     );
-    let reply = r#"{"action":"reply","how":"phone","text":"已电话告知处理结果"}"#;
+    let reply = r#"{"how":"phone","text":"已电话告知处理结果"}"#;
     let r = status(
         &http(
             api.addr,
             "POST",
-            &format!("/api/complaints/{id}/actions"),
+            &format!("/api/complaints/{id}/reply"),
             d,
             Some(reply),
         )
@@ -581,9 +581,9 @@ async fn bad_input_changes_nothing(scratch: Scratch) {
     );
     assert_eq!(list["total"], 1);
     // Nothing resolved, no unit given: it cannot be forwarded, and says why.
-    let path = format!("/api/complaints/{}/actions", r["id"]);
+    let path = format!("/api/complaints/{}/forward", r["id"]);
     let e = status(
-        &http(api.addr, "POST", &path, d, Some(r#"{"action":"forward"}"#)).await,
+        &http(api.addr, "POST", &path, d, Some("{}")).await,
         400,
         "no unit",
     );
@@ -592,9 +592,9 @@ async fn bad_input_changes_nothing(scratch: Scratch) {
         &http(
             api.addr,
             "POST",
-            &path,
+            &path.replace("forward", "answer"),
             d,
-            Some(r#"{"action":"answer","text":"x"}"#),
+            Some(r#"{"text":"x"}"#),
         )
         .await,
         403,

@@ -85,7 +85,10 @@ impl Default for CaseworkConfig {
     fn default() -> Self {
         CaseworkConfig {
             answer_days: tianshu_rules::casework::DEFAULT_ANSWER_DAYS,
-            unmask_roles: vec![tianshu_model::access::Role::Inspector],
+            unmask_roles: vec![
+                tianshu_model::access::Role::Administrator,
+                tianshu_model::access::Role::Inspector,
+            ],
             violation_types: tianshu_model::complaint::DEFAULT_VIOLATION_TYPES
                 .iter()
                 .map(|s| s.to_string())

@@ -12,7 +12,7 @@ use crate::resources::{
     audit_log, calendars, cases, casework, commands, complaints, exports, geofences, live, orders, reports,
     sessions, terminals, tracks, units, users, vehicles,
 };
-use crate::spec::{ADMIN, ALL, CASES, DESK, INSPECT, OPERATE, PUBLIC, RouteSpec, TRACKS};
+use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, RouteSpec, TRACKS};
 use crate::{ApiState, auth, headers, openapi, web};
 
 /// Every route of the API.
@@ -362,10 +362,31 @@ pub static ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "POST",
-        path: "/api/complaints/{id}/actions",
-        roles: ALL,
-        summary: "A step: forward (unit, days or deadline), answer (the unit's supervisors), accept, send_back, reply (how, text) (audited)",
-        handler: || post(complaints::act),
+        path: "/api/complaints/{id}/forward",
+        roles: DESK,
+        summary: "Forward a complaint to its car's unit (or `unit`) with a deadline: `days` working days (default [web.casework] answer_days) or `deadline` (audited)",
+        handler: || post(complaints::forward),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/complaints/{id}/answer",
+        roles: ANSWER,
+        summary: "The unit's answer to a complaint forwarded to it: text (audited); 403 from another unit",
+        handler: || post(complaints::answer),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/complaints/{id}/review",
+        roles: INSPECT,
+        summary: "Accept the unit's answer or send it back: decision=accept|send_back, text, deadline (audited)",
+        handler: || post(complaints::review),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/complaints/{id}/reply",
+        roles: DESK,
+        summary: "Record the answer to the reporter: how, text (audited)",
+        handler: || post(complaints::reply),
     },
     RouteSpec {
         method: "POST",
@@ -377,7 +398,7 @@ pub static ROUTES: &[RouteSpec] = &[
     RouteSpec {
         method: "GET",
         path: "/api/complaints/{id}/reporter",
-        roles: DESK,
+        roles: INSPECT,
         summary: "The reporter's number in clear, for the roles `[web.casework] unmask_roles` names (audited)",
         handler: || get(complaints::reporter),
     },

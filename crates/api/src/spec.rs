@@ -42,3 +42,5 @@ pub const PUBLIC: &[Role] = &[];
 pub const DESK: &[Role] = &[Role::Administrator, Role::Dispatcher, Role::Inspector];
 /// Who records findings: inspectors.
 pub const INSPECT: &[Role] = &[Role::Administrator, Role::Inspector];
+/// Who answers a forwarded complaint: the unit's supervisors (an administrator too).
+pub const ANSWER: &[Role] = &[Role::Administrator, Role::Supervisor];

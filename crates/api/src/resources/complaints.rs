@@ -1,6 +1,7 @@
 //! Public complaints (举报): `POST /api/complaints`, `GET /api/complaints` (filters and paging),
 //! `GET /api/complaints/{id}` (with its steps), `GET /api/complaints/{id}/evidence`,
-//! `POST /api/complaints/{id}/actions` (forward, answer, accept, send back, reply),
+//! `POST /api/complaints/{id}/forward`, `.../answer` (the unit's supervisors), `.../review` (accept or
+//! send back: inspectors), `.../reply` (the answer to the reporter),
 //! `POST /api/complaints/{id}/cases` (link a case or open one of kind `complaint`) and
 //! `GET /api/complaints/{id}/reporter` (the number in clear, audited).
 //!
@@ -280,36 +281,70 @@ pub async fn one(
     Ok(Json(view(&who, c, Some(history))))
 }
 
-/// A step on a complaint: `{"action":"forward","unit":3,"days":5}`, `{"action":"answer","text":...}`,
-/// `{"action":"accept"}`, `{"action":"send_back","text":...}`, `{"action":"reply","how":"phone","text":...}`.
-#[derive(Debug, Deserialize)]
+/// A step's body: `forward` takes `unit` (default: the first named car's), `days` or `deadline`;
+/// `answer` and `reply` a `text` (`reply` also `how`: phone, letter, in person...); `review` a
+/// `decision` (`accept` or `send_back`, the latter with a `text` and optionally a new `deadline`).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepBody {
-    /// `forward`, `answer`, `accept`, `send_back`, `reply`.
-    pub action: ComplaintAction,
     /// What was said.
     #[serde(default)]
     pub text: String,
-    /// Forward: the unit (default: the first named car's).
+    /// Forward: the unit.
     pub unit: Option<i64>,
     /// Forward: working days to answer (default `[web.casework] answer_days`).
     pub days: Option<u32>,
     /// Forward or send back: an explicit deadline instead, RFC 3339.
     pub deadline: Option<String>,
-    /// Reply: how the reporter was answered (phone, letter, in person...).
+    /// Reply: how the reporter was answered.
     pub how: Option<String>,
+    /// Review: `accept` or `send_back`.
+    pub decision: Option<String>,
 }
 
-/// Who may take which step: forwarding by the office's desk and inspectors, answering by the unit's
-/// supervisors (or an administrator), accepting and sending back by inspectors, the reply to the
-/// reporter by the desk or inspectors.
-fn may_take(role: Role, action: ComplaintAction) -> bool {
-    use ComplaintAction::*;
-    match action {
-        Forward | Reply => matches!(role, Role::Administrator | Role::Dispatcher | Role::Inspector),
-        Answer => matches!(role, Role::Administrator | Role::Supervisor),
-        Accept | SendBack => matches!(role, Role::Administrator | Role::Inspector),
-    }
+/// `POST /api/complaints/{id}/forward`: to the car's unit (or `unit`), due in `days` working days.
+pub async fn forward(
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(b): Body<StepBody>,
+) -> ApiResult<Json<ComplaintView>> {
+    act(caller, id, ComplaintAction::Forward, b).await
+}
+
+/// `POST /api/complaints/{id}/answer`: the unit's answer, only from a unit it was forwarded to.
+pub async fn answer(
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(b): Body<StepBody>,
+) -> ApiResult<Json<ComplaintView>> {
+    act(caller, id, ComplaintAction::Answer, b).await
+}
+
+/// `POST /api/complaints/{id}/review`: an inspector accepts the answer or sends it back.
+pub async fn review(
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(b): Body<StepBody>,
+) -> ApiResult<Json<ComplaintView>> {
+    let action = match b.decision.as_deref() {
+        Some("accept") => ComplaintAction::Accept,
+        Some("send_back") => ComplaintAction::SendBack,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "decision: {other:?} is not accept or send_back"
+            )));
+        }
+    };
+    act(caller, id, action, b).await
+}
+
+/// `POST /api/complaints/{id}/reply`: the answer to the reporter (when: now; how; what was said).
+pub async fn reply(
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(b): Body<StepBody>,
+) -> ApiResult<Json<ComplaintView>> {
+    act(caller, id, ComplaintAction::Reply, b).await
 }
 
 /// The holiday calendar the deadlines are counted with: the shipped years overlaid by stored ones.
@@ -323,23 +358,20 @@ async fn calendar(state: &ApiState) -> ApiResult<Calendar> {
     Ok(cal)
 }
 
-/// `POST /api/complaints/{id}/actions`: one step, checked against the complaint's state under its row
-/// lock, committed with its audit record.
-pub async fn act(
+/// One step, checked against the complaint's state under its row lock, committed with its audit record.
+async fn act(
     Caller { state, who, client }: Caller,
-    Path(id): Path<i64>,
-    Body(b): Body<StepBody>,
+    id: i64,
+    action: ComplaintAction,
+    b: StepBody,
 ) -> ApiResult<Json<ComplaintView>> {
-    if !may_take(who.role, b.action) {
-        return Err(ApiError::Forbidden);
-    }
     let scoped = Scoped::new(&state, &who).await?;
     let c = scoped.complaint(id).await?;
     let text = b.text.trim().to_string();
-    if b.action.needs_note() && text.is_empty() {
+    if action.needs_note() && text.is_empty() {
         return Err(ApiError::BadRequest(format!(
             "text: {} needs a text",
-            b.action.as_str()
+            action.as_str()
         )));
     }
     let t = now();
@@ -349,7 +381,10 @@ pub async fn act(
         .transpose()
         .map_err(bad)?;
     let (mut unit, mut deadline) = (None, explicit);
-    if b.action == ComplaintAction::Forward {
+    if b.decision.is_some() && !matches!(action, ComplaintAction::Accept | ComplaintAction::SendBack) {
+        return Err(ApiError::BadRequest("decision: only a review takes one".into()));
+    }
+    if action == ComplaintAction::Forward {
         unit = match b.unit {
             Some(u) => Some(scoped.unit(UnitId(u)).await?.id),
             None => c.cars.iter().find_map(|n| n.unit),
@@ -362,13 +397,13 @@ pub async fn act(
             deadline = Some(casework::deadline(&calendar(&state).await?, t, days));
         }
     }
-    let note = match (b.action, b.how.as_deref().map(str::trim)) {
+    let note = match (action, b.how.as_deref().map(str::trim)) {
         (ComplaintAction::Reply, Some(how)) if !how.is_empty() => format!("[{how}] {text}"),
         _ => text,
     };
     let step = ComplaintStep {
         id,
-        action: b.action,
+        action,
         actor: who.username.clone(),
         note,
         unit,
@@ -386,7 +421,7 @@ pub async fn act(
     let audit = audit::of_change(
         &who,
         client,
-        &format!("complaint.{}", b.action.as_str()),
+        &format!("complaint.{}", action.as_str()),
         None,
         format!("complaint {id}: "),
         describe,
