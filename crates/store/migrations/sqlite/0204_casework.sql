@@ -29,6 +29,7 @@ CREATE TABLE complaints (
 CREATE INDEX complaints_received ON complaints (received_ms, id);
 CREATE INDEX complaints_forwarded ON complaints (forwarded_to, received_ms);
 CREATE INDEX complaints_due ON complaints (state, deadline_ms);
+CREATE INDEX complaints_state ON complaints (state, received_ms);
 
 CREATE TABLE complaint_events (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
