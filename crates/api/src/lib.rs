@@ -25,6 +25,7 @@ pub mod login;
 pub mod metrics;
 pub mod openapi;
 pub mod position;
+pub mod reporter;
 pub mod resources;
 pub mod routes;
 pub mod schemas;
@@ -73,6 +74,8 @@ struct Inner {
     /// Office hours from the server's configuration (`[rules.timetable]`, `[rules] unit_timetables`),
     /// shown where no stored timetable applies.
     configured_timetables: std::sync::RwLock<Arc<ConfiguredTimetables>>,
+    /// The key reporters' numbers are sealed with, once the server has set it.
+    reporter_key: std::sync::RwLock<Option<Arc<reporter::ReporterKey>>>,
 }
 
 impl ApiState {
@@ -99,6 +102,7 @@ impl ApiState {
                 cases,
                 downlink,
                 configured_timetables: std::sync::RwLock::new(Arc::new(ConfiguredTimetables::default())),
+                reporter_key: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -144,6 +148,18 @@ impl ApiState {
         if let Ok(mut t) = self.inner.configured_timetables.write() {
             *t = Arc::new(timetables);
         }
+    }
+
+    /// Sets the key reporters' phone numbers are sealed with.
+    pub fn set_reporter_key(&self, key: reporter::ReporterKey) {
+        if let Ok(mut k) = self.inner.reporter_key.write() {
+            *k = Some(Arc::new(key));
+        }
+    }
+
+    /// The key reporters' phone numbers are sealed with, when one is set.
+    pub fn reporter_key(&self) -> Option<Arc<reporter::ReporterKey>> {
+        self.inner.reporter_key.read().ok().and_then(|k| k.clone())
     }
 
     /// The configured office hours (the rules' defaults until [`ApiState::set_configured_timetables`]).

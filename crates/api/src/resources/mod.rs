@@ -7,7 +7,9 @@
 pub mod audit_log;
 pub mod calendars;
 pub mod cases;
+pub mod casework;
 pub mod commands;
+pub mod complaints;
 pub mod drivers;
 pub mod exports;
 pub mod geofences;

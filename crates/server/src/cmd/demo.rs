@@ -151,6 +151,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             &rules,
             hub.clone(),
             Arc::new(OnceLock::new()),
+            None,
         )),
         shutdown.clone(),
     )
