@@ -1,6 +1,8 @@
 //! The figures the issue quotes for casework, measured over HTTP on both backends: a year of 10,000
 //! complaints filtered and paged (each page timed, p50 and p99 printed), and the evidence of a complaint
-//! naming two cars over a day. They are printed, not asserted: a loaded machine must not fail a test.
+//! naming two cars over a day. They are printed, not asserted, and run by hand (a measurement, not a
+//! test: a loaded machine must not fail it, and CI need not spend a minute on it):
+//! `TIANSHU_BIN=target/debug/tianshu cargo test -p tianshu-e2e --test casework_figures -- --ignored --nocapture`
 
 use std::time::Instant;
 
@@ -155,4 +157,14 @@ async fn a_year_of_complaints_pages_and_evidence_shows(scratch: Scratch) {
     );
 }
 
-tianshu_e2e::on_both_backends!(a_year_of_complaints_pages_and_evidence_shows);
+#[ignore = "a measurement: run by hand"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measure_complaints_embedded() {
+    a_year_of_complaints_pages_and_evidence_shows(Scratch::embedded("casework-figures")).await;
+}
+
+#[ignore = "a measurement: run by hand"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measure_complaints_postgres() {
+    a_year_of_complaints_pages_and_evidence_shows(Scratch::postgres("casework-figures").await).await;
+}
