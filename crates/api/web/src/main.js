@@ -131,7 +131,9 @@ function buildStyle(config) {
 
 function initMap(config) {
   if (map) return;
-  map = new maplibregl.Map({ container: 'map', style: buildStyle(config), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true } });
+  // No fade-in of symbols: with the cars' source updated every second a fade would redraw the map for 300 ms
+  // after each update.
+  map = new maplibregl.Map({ container: 'map', style: buildStyle(config), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true }, fadeDuration: 0 });
   map.addControl(new maplibregl.NavigationControl(), 'top-left');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   map.on('load', () => {
@@ -157,9 +159,15 @@ function initMap(config) {
       map.on('mouseenter', l, () => { map.getCanvas().style.cursor = 'pointer'; });
       map.on('mouseleave', l, () => { map.getCanvas().style.cursor = ''; });
     }
-    // Counts follow the clusters: after every redraw of the source and every camera move.
+    // Counts follow the clusters: after the cars' source changed (its tiles loaded) or the camera moved,
+    // at most five times a second, and not at all while nothing changed.
     let labelTimer = 0;
-    map.on('render', () => { if (!labelTimer) labelTimer = setTimeout(() => { labelTimer = 0; updateClusterLabels(); }, 200); });
+    let labelsStale = true;
+    map.on('sourcedata', (e) => { if (e.sourceId === 'cars') labelsStale = true; });
+    for (const e of ['zoom', 'moveend']) map.on(e, () => { labelsStale = true; });
+    map.on('render', () => {
+      if (!labelTimer && labelsStale) labelTimer = setTimeout(() => { labelTimer = 0; labelsStale = false; updateClusterLabels(); }, 200);
+    });
     map.on('zoomend', maybeDetail);
     // Panning by hand takes the map back from Follow.
     map.on('dragstart', () => { if (S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); } });
@@ -218,25 +226,50 @@ function visible(v, now = fleetNow()) {
   return inScope(v) && (!S.states.size || S.states.has(stateOf(S.positions.get(v.id), now)));
 }
 
+// The live feed only records what it brings; the map, the counts, the list and the card follow at most once
+// a second, in one animation frame, and the map's source is given new data only when a car drawn on it
+// changed (a moved car, a new state or course), so a quiet fleet costs no redraw of the map.
 let redrawPending = false;
 function scheduleRedraw() {
   if (redrawPending) return;
   redrawPending = true;
-  // Once a second at most: the map, the counts and the list follow the fleet without keeping the page busy.
-  setTimeout(() => { redrawPending = false; redrawCars(); }, 1000);
+  setTimeout(() => requestAnimationFrame(() => { redrawPending = false; redrawCars(); }), 1000);
 }
 
+/** What the map shows of each car now (vehicle id -> "lon,lat,state,course"), to tell whether it changed. */
+let drawnCars = new Map();
+let drawnView = '';
 function redrawCars() {
   const now = fleetNow();
   const features = [];
+  const drawn = new Map();
+  let changed = false;
   for (const v of S.vehicles.values()) {
     const p = S.positions.get(v.id);
     if (!p || !visible(v, now)) continue;
-    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: at(p) }, properties: { id: v.id, state: stateOf(p, now), course: p.course_deg } });
+    const coordinates = at(p);
+    const state = stateOf(p, now);
+    const key = `${coordinates[0]},${coordinates[1]},${state},${p.course_deg}`;
+    drawn.set(v.id, key);
+    if (!changed && drawnCars.get(v.id) !== key) changed = true;
+    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates }, properties: { id: v.id, state, course: p.course_deg } });
   }
-  $('#live-count').textContent = String(features.length);
-  if (map && map.getSource('cars') && S.view === 'live') map.getSource('cars').setData({ type: 'FeatureCollection', features });
-  if (S.follow && S.view === 'live' && S.positions.get(S.follow) && map) { const p = S.positions.get(S.follow); map.easeTo({ center: at(p), duration: 500 }); }
+  if (drawn.size !== drawnCars.size) changed = true;
+  const count = String(features.length);
+  if ($('#live-count').textContent !== count) $('#live-count').textContent = count;
+  const updates = String(S.updates);
+  if ($('#live-updates').textContent !== updates) $('#live-updates').textContent = updates;
+  const source = map && map.getSource('cars');
+  if (source && S.view === 'live' && (changed || drawnView !== 'live')) {
+    source.setData({ type: 'FeatureCollection', features });
+    drawnCars = drawn;
+  }
+  if (source) drawnView = S.view;
+  if (S.follow && S.view === 'live' && S.positions.get(S.follow) && map) {
+    const c = at(S.positions.get(S.follow));
+    const centre = map.getCenter();
+    if (Math.abs(centre.lng - c[0]) > 1e-6 || Math.abs(centre.lat - c[1]) > 1e-6) map.easeTo({ center: c, duration: 500 });
+  }
   if (S.cardVehicle) renderCard();
   renderVehicleList();
 }
@@ -294,21 +327,27 @@ function renderUnitTree() {
     ...roots.map(node));
 }
 
-// The car list: every car the filters let through, one row per car made once and updated in place, so a
-// click lands on the element it aimed at whatever the live feed does meanwhile. Rows are put in order
-// again only when the set of cars shown changes.
+// The car list: every car the filters let through, in the fleet's order, drawn as only the rows in view
+// (a fixed row height and a spacer as tall as the whole list, so the whole fleet is reached by scrolling).
+// The rows are a small pool reused in place: list index k is always drawn by row k % pool size, so a
+// scroll rebinds only the rows that came into view, and a row whose car did not change keeps its element
+// and its text, so a click lands on the car it aimed at whatever the live feed does meanwhile.
 let listTimer = 0;
-/** vehicle id -> { row, dot, speed, color, text }: each car's row and what it shows now. */
-const listRows = new Map();
-let listKeys = '';
-function listRow(v) {
-  let r = listRows.get(v.id);
-  if (!r) {
-    const dot = el('i');
-    const speed = el('span', { class: 'sp' });
-    r = { row: el('div', { class: 'vrow', 'data-vehicle': v.id, onclick: () => openCard(v.id, true) }, dot, v.plate, speed), dot, speed, color: '', text: '' };
-    listRows.set(v.id, r);
-  }
+/** The cars the list shows now, in order. */
+let listShown = [];
+/** { row, dot, plate, speed, id, index, color, text, selected }: the drawn rows. */
+let listPool = [];
+let listRowH = 0;
+function listRowHeight() {
+  if (!listRowH && listPool.length && listPool[0].row.offsetHeight) listRowH = listPool[0].row.offsetHeight;
+  return listRowH || 22;
+}
+function poolRow() {
+  const dot = el('i');
+  const plate = document.createTextNode('');
+  const speed = el('span', { class: 'sp' });
+  const r = { dot, plate, speed, id: null, index: -1, color: '', text: '', selected: false };
+  r.row = el('div', { class: 'vrow', onclick: () => { if (r.id !== null) openCard(r.id, true); } }, dot, plate, speed);
   return r;
 }
 function renderVehicleList(force = false) {
@@ -317,20 +356,48 @@ function renderVehicleList(force = false) {
   listTimer = wall;
   const now = fleetNow();
   updateStateCounts(now);
-  const shown = [...S.vehicles.values()].filter((v) => visible(v, now));
-  const keys = shown.map((v) => v.id).join(',');
-  if (keys !== listKeys) { listKeys = keys; $('#vehicle-list').replaceChildren(...shown.map((v) => listRow(v).row)); }
-  $('#list-count').textContent = `${shown.length} / ${S.vehicles.size}`;
-  for (const v of shown) {
-    const r = listRow(v);
+  listShown = [];
+  for (const v of S.vehicles.values()) if (visible(v, now)) listShown.push(v);
+  const count = `${listShown.length} / ${S.vehicles.size}`;
+  if ($('#list-count').textContent !== count) $('#list-count').textContent = count;
+  renderListWindow(now);
+}
+/** Draws the rows in view of `listShown` (on every list refresh and every scroll). */
+function renderListWindow(now = fleetNow()) {
+  const box = $('#vehicle-list');
+  let space = box.querySelector('.vlist-space');
+  if (!space) { space = el('div', { class: 'vlist-space' }); box.replaceChildren(space); listPool = []; }
+  const h = listRowHeight();
+  const height = `${listShown.length * h}px`;
+  if (space.style.height !== height) space.style.height = height;
+  // Rows in view and a few either side; the pool grows to the most ever in view (the list's height).
+  const view = box.clientHeight || 240;
+  const size = Math.ceil(view / h) + 6;
+  while (listPool.length < size) { const r = poolRow(); listPool.push(r); box.append(r.row); }
+  const first = Math.max(0, Math.floor(box.scrollTop / h) - 3);
+  const last = Math.min(listShown.length, first + listPool.length);
+  const used = new Set();
+  for (let k = first; k < last; k++) {
+    const r = listPool[k % listPool.length];
+    used.add(r);
+    const v = listShown[k];
+    if (r.id !== v.id) { r.id = v.id; r.row.dataset.vehicle = String(v.id); r.plate.data = v.plate; }
+    if (r.index !== k) { r.index = k; r.row.style.top = `${k * h}px`; }
+    if (r.row.hidden) r.row.hidden = false;
     const p = S.positions.get(v.id);
     const color = COLORS[stateOf(p, now)];
     const text = p ? `${p.speed_kmh.toFixed(0)} ${t('kmh')}` : t('none');
     if (r.color !== color) { r.color = color; r.dot.style.background = color; }
     if (r.text !== text) { r.text = text; r.speed.textContent = text; }
-    r.row.classList.toggle('selected', S.cardVehicle === v.id);
+    const selected = S.cardVehicle === v.id;
+    if (r.selected !== selected) { r.selected = selected; r.row.classList.toggle('selected', selected); }
+  }
+  for (const r of listPool) {
+    if (used.has(r) || r.row.hidden) continue;
+    r.row.hidden = true; r.id = null; r.index = -1; delete r.row.dataset.vehicle;
   }
 }
+$('#vehicle-list').addEventListener('scroll', () => renderListWindow(), { passive: true });
 
 function openCard(id, fly = false) {
   S.cardVehicle = Number(id);
@@ -562,7 +629,6 @@ function connectLive() {
         if (fix > latestFix && fix < Date.now() + 3600e3) latestFix = fix;
       }
       S.updates += m.points.length;
-      $('#live-updates').textContent = String(S.updates);
     } else if (m.type === 'alert') {
       addLiveAlert(m.alert);
     }
@@ -599,27 +665,23 @@ async function loadReplay() {
   const to = fromLocalInput($('#replay-to').value);
   $('#replay-info').textContent = '…';
   let r;
-  try { r = await api(`/api/vehicles/${v.id}/replay?from=${iso(from)}&to=${iso(to)}`); } catch (e) { $('#replay-info').textContent = e.message; return; }
+  try { r = await api(`/api/vehicles/${v.id}/replay?from=${iso(from)}&to=${iso(to)}&tolerance_m=${replayTolerance()}`); } catch (e) { $('#replay-info').textContent = e.message; return; }
   stopPlay();
   COL = Object.fromEntries(r.columns.map((c, i) => [c, i]));
   S.replay = { v, from, to, r, pts: r.points, time: r.points.length ? rowMs(r.points[0]) : from, playing: false, speed: Number($('#replay-speed').value) || DEFAULT_SPEED };
   $('#replay-info').textContent = `${r.total_points} ${t('points')}, ${r.points.length} ${t('shown')}`;
   $('#replay-exports').replaceChildren(el('span', {}, `${t('export')}:`), ...['geojson', 'gpx', 'kml', 'csv'].map((f) =>
     el('a', { href: `/api/vehicles/${v.id}/track?from=${iso(from)}&to=${iso(to)}&format=${f}`, download: '' }, f.toUpperCase())));
-  // The track, one segment per pair of points, coloured by speed.
-  const features = [];
-  for (let i = 1; i < r.points.length; i++) {
-    const a = r.points[i - 1]; const b = r.points[i];
-    features.push({ type: 'Feature', properties: { kmh: b[COL.speed_kmh] }, geometry: { type: 'LineString', coordinates: [rowAt(a), rowAt(b)] } });
-  }
-  map.getSource('track').setData({ type: 'FeatureCollection', features });
-  map.getSource('track-detail').setData(emptyFC());
-  map.getSource('stops').setData({ type: 'FeatureCollection', features: r.stops.map((s) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(s.lon_deg, s.lat_deg) } })) });
+  // The map goes to the track first, then gets its data: the track is cut into tiles once, at the zoom
+  // it is seen at.
   if (r.points.length) {
     const b = new maplibregl.LngLatBounds();
     for (const p of r.points) b.extend(rowAt(p));
     map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 0 });
   }
+  map.getSource('track').setData(trackBySpeed(r.points));
+  map.getSource('track-detail').setData(emptyFC());
+  map.getSource('stops').setData({ type: 'FeatureCollection', features: r.stops.map((s) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(s.lon_deg, s.lat_deg) } })) });
   // Timeline: stops and episodes, placed on the time axis.
   const span = to - from;
   const pct = (ms) => `${Math.max(0, Math.min(100, ((ms - from) / span) * 100))}%`;
@@ -650,6 +712,35 @@ async function loadReplay() {
   }) : [el('p', { class: 'muted' }, t('no_cases'))]));
   $('#replay-bar').classList.remove('hidden');
   seek(S.replay.time);
+}
+
+/** The track coloured by speed, as one multi-line per band of 10 km/h (a segment takes the band of its end
+ * point's speed) and its runs within a band joined: a month is a dozen features, not one per segment. */
+function trackBySpeed(points) {
+  const bands = new Map();
+  let run = null; let runBand = -1;
+  for (let i = 1; i < points.length; i++) {
+    const kmh = points[i][COL.speed_kmh];
+    const band = Math.min(13, Math.floor(kmh / 10));
+    if (band !== runBand) {
+      if (!bands.has(band)) bands.set(band, []);
+      run = [rowAt(points[i - 1])];
+      bands.get(band).push(run);
+      runBand = band;
+    }
+    run.push(rowAt(points[i]));
+  }
+  return { type: 'FeatureCollection', features: [...bands].map(([band, lines]) => ({ type: 'Feature', properties: { kmh: band * 10 + 5 }, geometry: { type: 'MultiLineString', coordinates: lines } })) };
+}
+
+/** The replay's display tolerance, metres: about a pixel at the zoom a track is first seen at (a city's
+ * worth of track: zoom 12 or closer), never below the server's street-level 8 m. Closer in, `maybeDetail`
+ * fetches every point around the cursor. */
+function replayTolerance() {
+  const zoom = Math.max(12, map ? map.getZoom() : 12);
+  const lat = map ? map.getCenter().lat : 30;
+  const perPixel = (40075016 * Math.cos((lat * Math.PI) / 180)) / (512 * 2 ** zoom);
+  return Math.max(8, Math.round(perPixel));
 }
 
 /** The interpolated position at time `ms` (the axis is time, not point index). */
@@ -710,7 +801,7 @@ function drawSpeedChart() {
   const g = canvas.getContext('2d');
   g.scale(ratio, ratio);
   g.clearRect(0, 0, w, h);
-  const top = Math.max(60, ...R.pts.map((p) => p[COL.speed_kmh]));
+  const top = R.pts.reduce((m, p) => Math.max(m, p[COL.speed_kmh]), 60);
   const x = (ms) => ((ms - R.from) / (R.to - R.from)) * w;
   const y = (kmh) => h - 2 - (kmh / top) * (h - 6);
   g.strokeStyle = '#e0e6ec'; g.fillStyle = '#66788a'; g.font = '10px sans-serif';
