@@ -172,7 +172,7 @@ function initMap(config) {
     // Panning by hand takes the map back from Follow.
     map.on('dragstart', () => { if (S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); } });
     loadFences();
-    redrawCars();
+    redrawCars(true);
   });
 }
 const emptyFC = () => ({ type: 'FeatureCollection', features: [] });
@@ -226,9 +226,11 @@ function visible(v, now = fleetNow()) {
   return inScope(v) && (!S.states.size || S.states.has(stateOf(S.positions.get(v.id), now)));
 }
 
-// The live feed only records what it brings; the map, the counts, the list and the card follow at most once
-// a second, in one animation frame, and the map's source is given new data only when a car drawn on it
-// changed (a moved car, a new state or course), so a quiet fleet costs no redraw of the map.
+// The live feed only records what it brings; the counts, the list and the card follow at most once a
+// second, in one animation frame. The map's source is given new data at most every two seconds and only
+// when what it draws changed by what the eye can see at the current zoom (a car moved by two pixels or
+// more, turned by ten degrees or more, changed state; a car came or went): each new set of data costs the
+// map a redraw of its canvas, the page's dearest work (BENCHMARKS.md, "The page in a browser").
 let redrawPending = false;
 function scheduleRedraw() {
   if (redrawPending) return;
@@ -236,11 +238,22 @@ function scheduleRedraw() {
   setTimeout(() => requestAnimationFrame(() => { redrawPending = false; redrawCars(); }), 1000);
 }
 
-/** What the map shows of each car now (vehicle id -> "lon,lat,state,course"), to tell whether it changed. */
+const MAP_DATA_EVERY_MS = 2000;
+let mapDataAt = 0;
+/** What the map shows of each car now (vehicle id -> its drawn look), to tell whether it changed. */
 let drawnCars = new Map();
 let drawnView = '';
-function redrawCars() {
+/** A car's look on the map at `zoom`: its place to two pixels, its course to ten degrees, its state. */
+function lookOf(coordinates, state, course, zoom) {
+  const scale = 256 * 2 ** zoom / 2;
+  const x = Math.round(((coordinates[0] + 180) / 360) * scale);
+  const s = Math.sin((coordinates[1] * Math.PI) / 180);
+  const y = Math.round((0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * scale);
+  return `${x},${y},${state},${Math.round(course / 10)}`;
+}
+function redrawCars(force = false) {
   const now = fleetNow();
+  const zoom = map ? Math.round(map.getZoom()) : 0;
   const features = [];
   const drawn = new Map();
   let changed = false;
@@ -249,9 +262,9 @@ function redrawCars() {
     if (!p || !visible(v, now)) continue;
     const coordinates = at(p);
     const state = stateOf(p, now);
-    const key = `${coordinates[0]},${coordinates[1]},${state},${p.course_deg}`;
-    drawn.set(v.id, key);
-    if (!changed && drawnCars.get(v.id) !== key) changed = true;
+    const look = lookOf(coordinates, state, p.course_deg, zoom);
+    drawn.set(v.id, look);
+    if (!changed && drawnCars.get(v.id) !== look) changed = true;
     features.push({ type: 'Feature', geometry: { type: 'Point', coordinates }, properties: { id: v.id, state, course: p.course_deg } });
   }
   if (drawn.size !== drawnCars.size) changed = true;
@@ -260,9 +273,14 @@ function redrawCars() {
   const updates = String(S.updates);
   if ($('#live-updates').textContent !== updates) $('#live-updates').textContent = updates;
   const source = map && map.getSource('cars');
-  if (source && S.view === 'live' && (changed || drawnView !== 'live')) {
+  const wall = Date.now();
+  if (source && S.view === 'live' && (force || drawnView !== 'live' || (changed && wall - mapDataAt >= MAP_DATA_EVERY_MS))) {
     source.setData({ type: 'FeatureCollection', features });
     drawnCars = drawn;
+    mapDataAt = wall;
+  } else if (changed && source && S.view === 'live') {
+    // Changed but drawn too recently: the next feed message's redraw, or this one's, comes back to it.
+    scheduleRedraw();
   }
   if (source) drawnView = S.view;
   if (S.follow && S.view === 'live' && S.positions.get(S.follow) && map) {
@@ -284,7 +302,7 @@ function renderLegend() {
     const count = el('b', { class: 'count' }, '0');
     const chip = el('button', {
       class: `chip${S.states.has(k) ? ' active' : ''}`, 'data-state': k, 'aria-pressed': String(S.states.has(k)),
-      onclick: () => { if (!S.states.delete(k)) S.states.add(k); renderLegend(); listTimer = 0; redrawCars(); },
+      onclick: () => { if (!S.states.delete(k)) S.states.add(k); renderLegend(); listTimer = 0; redrawCars(true); },
     }, el('i', { style: `background:${c}` }), t(k), ' ', count);
     stateChips.set(k, count);
     return chip;
@@ -318,12 +336,12 @@ function renderUnitTree() {
   const cars = new Map();
   for (const v of S.vehicles.values()) cars.set(v.unit, (cars.get(v.unit) || 0) + 1);
   const carsIn = (id) => { let n = 0; for (const u of subtree(id)) n += cars.get(u) || 0; return n; };
-  const pick = (u) => { S.follow = null; S.selectedRoot = u.id; S.selectedUnits = subtree(u.id); renderUnitTree(); listTimer = 0; redrawCars(); fitUnits(S.selectedUnits); };
+  const pick = (u) => { S.follow = null; S.selectedRoot = u.id; S.selectedUnits = subtree(u.id); renderUnitTree(); listTimer = 0; redrawCars(true); fitUnits(S.selectedUnits); };
   const node = (u) => el('div', {},
     el('div', { class: `unit${S.selectedRoot === u.id ? ' selected' : ''}`, title: u.name, 'data-unit': u.id, onclick: () => pick(u) }, u.name, ' ', el('span', { class: 'count' }, String(carsIn(u.id)))),
     (kids.get(u.id) || []).length ? el('div', { class: 'unit-children' }, (kids.get(u.id) || []).map(node)) : null);
   $('#unit-tree').replaceChildren(
-    el('div', { class: `unit${S.selectedUnits ? '' : ' selected'}`, onclick: () => { S.selectedRoot = null; S.selectedUnits = null; renderUnitTree(); listTimer = 0; redrawCars(); } }, t('all_units')),
+    el('div', { class: `unit${S.selectedUnits ? '' : ' selected'}`, onclick: () => { S.selectedRoot = null; S.selectedUnits = null; renderUnitTree(); listTimer = 0; redrawCars(true); } }, t('all_units')),
     ...roots.map(node));
 }
 
@@ -620,7 +638,7 @@ function connectLive() {
       renderUnitTree();
       // The fleet is drawn at once; later updates are gathered into one redraw a second.
       listTimer = 0;
-      redrawCars();
+      redrawCars(true);
     } else if (m.type === 'positions') {
       for (const p of m.points) {
         const old = S.positions.get(p.vehicle);
@@ -1024,7 +1042,7 @@ function switchView(view) {
     map.setLayoutProperty('clusters', 'visibility', view === 'replay' ? 'none' : 'visible');
     for (const l of ['track', 'track-detail', 'stops', 'cursor']) map.setLayoutProperty(l, 'visibility', view === 'live' ? 'none' : 'visible');
     updateClusterLabels();
-    redrawCars();
+    redrawCars(true);
   }
   if (view === 'alerts') loadCases();
   if (view === 'audit') loadAudit();
@@ -1062,7 +1080,7 @@ async function start() {
 
 // Static wiring.
 document.querySelectorAll('header nav button').forEach((b) => b.addEventListener('click', () => switchView(b.dataset.view)));
-$('#plate-search').addEventListener('input', (e) => { S.search = e.target.value; listTimer = 0; redrawCars(); });
+$('#plate-search').addEventListener('input', (e) => { S.search = e.target.value; listTimer = 0; redrawCars(true); });
 $('#replay-load').addEventListener('click', loadReplay);
 $('#replay-play').addEventListener('click', () => (S.replay && S.replay.playing ? stopPlay() : startPlay()));
 $('#replay-step').addEventListener('click', () => step(1));
