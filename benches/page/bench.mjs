@@ -1,7 +1,8 @@
 // The page's figures in headless Chromium against `tianshu demo` with its 700 cars (BENCHMARKS.md, "The
 // page in a browser"):
 //   - cars on the map after login: from pressing "log in" to cars (or their clusters) rendered on the map;
-//   - the main thread's busy share while the live feed runs (Chrome's TaskDuration over 30 s);
+//   - the main thread's busy share while the live feed runs (Chrome's TaskDuration over 30 s), and how
+//     often the map redrew its canvas meanwhile;
 //   - where that busy time goes (a 15 s CPU profile: the page's scripts against the browser's native work);
 //   - replay: from pressing "load" to the track drawn, for a month of one car's history (history.mjs: a
 //     car added through the API whose terminal sends the month as blind-area backfill over JT/T 808).
