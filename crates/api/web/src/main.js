@@ -142,13 +142,11 @@ function initMap(config) {
     map.addLayer({ id: 'clusters', type: 'circle', source: 'cars', filter: ['has', 'point_count'], paint: { 'circle-color': '#1f6fb5', 'circle-opacity': 0.85, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2, 'circle-radius': ['step', ['get', 'point_count'], 14, 20, 18, 100, 24] } });
     map.addLayer({ id: 'cars', type: 'symbol', source: 'cars', filter: ['!', ['has', 'point_count']], layout: { 'icon-image': ['concat', 'car-', ['get', 'state']], 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true, 'icon-ignore-placement': true } });
     map.addSource('track', { type: 'geojson', data: emptyFC() });
-    map.addLayer({ id: 'track', type: 'line', source: 'track', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-width': 4, 'line-color': ['interpolate', ['linear'], ['get', 'kmh'], 0, '#4a6fa5', 30, '#2e7d32', 60, '#f0a500', 90, '#d32f2f', 120, '#6a1b9a'] } });
+    map.addLayer({ id: 'track', type: 'line', source: 'track', filter: ['!=', ['geometry-type'], 'Point'], layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-width': 4, 'line-color': ['interpolate', ['linear'], ['get', 'kmh'], 0, '#4a6fa5', 30, '#2e7d32', 60, '#f0a500', 90, '#d32f2f', 120, '#6a1b9a'] } });
     map.addSource('track-detail', { type: 'geojson', data: emptyFC() });
     map.addLayer({ id: 'track-detail', type: 'line', source: 'track-detail', paint: { 'line-width': 2, 'line-color': '#222', 'line-opacity': 0.6 } });
-    map.addSource('stops', { type: 'geojson', data: emptyFC() });
-    map.addLayer({ id: 'stops', type: 'circle', source: 'stops', paint: { 'circle-radius': 5, 'circle-color': '#fff', 'circle-stroke-color': '#4a6fa5', 'circle-stroke-width': 2 } });
-    map.addSource('cursor', { type: 'geojson', data: emptyFC() });
-    map.addLayer({ id: 'cursor', type: 'symbol', source: 'cursor', layout: { 'icon-image': 'car-moving', 'icon-size': 1.4, 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true } });
+    // The stops are points of the track's own source: one set of tiles to cut and wait for, not two.
+    map.addLayer({ id: 'stops', type: 'circle', source: 'track', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 5, 'circle-color': '#fff', 'circle-stroke-color': '#4a6fa5', 'circle-stroke-width': 2 } });
     map.on('click', 'cars', (e) => { const f = e.features[0]; if (f) openCard(f.properties.id); });
     map.on('click', 'clusters', async (e) => {
       const f = e.features[0];
@@ -697,9 +695,10 @@ async function loadReplay() {
     for (const p of r.points) b.extend(rowAt(p));
     map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 0 });
   }
-  map.getSource('track').setData(trackBySpeed(r.points));
-  map.getSource('track-detail').setData(emptyFC());
-  map.getSource('stops').setData({ type: 'FeatureCollection', features: r.stops.map((s) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(s.lon_deg, s.lat_deg) } })) });
+  const track = trackBySpeed(r.points);
+  for (const st of r.stops) track.features.push({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(st.lon_deg, st.lat_deg) } });
+  map.getSource('track').setData(track);
+  if (detailShown) { detailShown = false; map.getSource('track-detail').setData(emptyFC()); }
   // Timeline: stops and episodes, placed on the time axis.
   const span = to - from;
   const pct = (ms) => `${Math.max(0, Math.min(100, ((ms - from) / span) * 100))}%`;
@@ -761,6 +760,20 @@ function replayTolerance() {
   return Math.max(8, Math.round(perPixel));
 }
 
+/** Whether the full-detail track is drawn (so a new replay has it to clear). */
+let detailShown = false;
+/** The replay's cursor: an arrow placed over the map, not drawn in it, so moving it while the replay
+ * plays costs no redraw of the map's canvas. */
+let cursorMarker = null;
+function replayCursor() {
+  if (!cursorMarker) {
+    const c = el('canvas', { class: 'replay-cursor', width: '40', height: '40' });
+    c.getContext('2d').putImageData(arrowImage(COLORS.moving), 0, 0);
+    cursorMarker = new maplibregl.Marker({ element: c, rotationAlignment: 'map' });
+  }
+  return cursorMarker;
+}
+
 /** The interpolated position at time `ms` (the axis is time, not point index). */
 function positionAt(ms) {
   const pts = S.replay.pts;
@@ -789,7 +802,8 @@ function seek(ms) {
   $('#speed-cursor').style.left = at01;
   if (p) {
     $('#replay-speed-now').textContent = `${p[COL.speed_kmh].toFixed(0)} ${t('kmh')}`;
-    map.getSource('cursor').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { course: p[COL.course_deg] }, geometry: { type: 'Point', coordinates: rowAt(p) } }] });
+    replayCursor().setLngLat(rowAt(p)).setRotation(p[COL.course_deg]);
+    if (S.view === 'replay' && !replayCursor()._map) replayCursor().addTo(map);
   }
 }
 
@@ -873,6 +887,7 @@ function maybeDetail() {
     try {
       const d = await api(`/api/vehicles/${R.v.id}/replay?from=${iso(from)}&to=${iso(to)}&tolerance_m=0`);
       map.getSource('track-detail').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: d.points.map(rowAt) } }] });
+      detailShown = true;
     } catch (_) { /* keep the simplified track */ }
   }, 400);
 }
@@ -1040,7 +1055,9 @@ function switchView(view) {
   if (map && map.getSource('cars')) {
     map.setLayoutProperty('cars', 'visibility', view === 'replay' ? 'none' : 'visible');
     map.setLayoutProperty('clusters', 'visibility', view === 'replay' ? 'none' : 'visible');
-    for (const l of ['track', 'track-detail', 'stops', 'cursor']) map.setLayoutProperty(l, 'visibility', view === 'live' ? 'none' : 'visible');
+    for (const l of ['track', 'track-detail', 'stops']) map.setLayoutProperty(l, 'visibility', view === 'live' ? 'none' : 'visible');
+    if (view !== 'replay' && cursorMarker) cursorMarker.remove();
+    else if (view === 'replay' && cursorMarker && S.replay) cursorMarker.addTo(map);
     updateClusterLabels();
     redrawCars(true);
   }
