@@ -225,7 +225,7 @@ function visible(v, now = fleetNow()) {
 }
 
 // The live feed only records what it brings; the counts, the list and the card follow at most once a
-// second, in one animation frame. The map's source is given new data at most every two seconds and only
+// second, in one animation frame. The map's source is given new data at most every three seconds and only
 // when what it draws changed by what the eye can see at the current zoom (a car moved by two pixels or
 // more, turned by ten degrees or more, changed state; a car came or went): each new set of data costs the
 // map a redraw of its canvas, the page's dearest work (BENCHMARKS.md, "The page in a browser").
@@ -236,7 +236,7 @@ function scheduleRedraw() {
   setTimeout(() => requestAnimationFrame(() => { redrawPending = false; redrawCars(); }), 1000);
 }
 
-const MAP_DATA_EVERY_MS = 2000;
+const MAP_DATA_EVERY_MS = 3000;
 let mapDataAt = 0;
 /** What the map shows of each car now (vehicle id -> its drawn look), to tell whether it changed. */
 let drawnCars = new Map();
