@@ -935,7 +935,8 @@ function showCaseOnMap(c) {
   const box = map.getContainer().getBoundingClientRect();
   const sheet = panel.width >= 0.9 * box.width;
   const padding = { top: 40, bottom: 40, left: 40, right: 40 };
-  if (sheet) padding.bottom = Math.min(Math.max(box.bottom - panel.top, 0) + 30, box.height * 0.7);
+  // A sheet may cover most of a phone's map: the episode goes in the strip above it (at least 120 px kept).
+  if (sheet) padding.bottom = Math.min(Math.max(box.bottom - panel.top, 0) + 30, box.height - 120);
   else padding.right = Math.min(panel.width + 40, box.width / 2);
   map.fitBounds(b, { padding, maxZoom: 16, duration: 600 });
 }
