@@ -467,22 +467,7 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
     let q = format!("/api/casework/summary?from={year}-01-01&to={next}-01-01");
     let sum = status(&http(api.addr, "GET", &q, i, None).await, 200, "summary");
     let t = &sum["total"];
-    let got: Vec<i64> = [
-        "received",
-        "forwarded",
-        "answered_in_time",
-        "overdue",
-        "replied",
-        "findings",
-        "confirmed",
-        "people",
-        "sanctioned",
-        "judiciary",
-        "recovered_fen",
-    ]
-    .iter()
-    .map(|k| t[k].as_i64().unwrap_or(-1))
-    .collect();
+    let got = totals(t);
     assert_eq!(got, [1, 1, 1, 0, 1, 1, 1, 2, 1, 0, 123_450], "{sum}");
     assert_eq!(t["confirmed_by_type"]["公车私用"], 1);
     let csv = http(api.addr, "GET", &format!("{q}&format=csv"), i, None).await;
@@ -818,22 +803,7 @@ async fn the_summary_counts_a_planted_year(scratch: Scratch) {
         "summary",
     );
     let t = &sum["total"];
-    let got: Vec<i64> = [
-        "received",
-        "forwarded",
-        "answered_in_time",
-        "overdue",
-        "replied",
-        "findings",
-        "confirmed",
-        "people",
-        "sanctioned",
-        "judiciary",
-        "recovered_fen",
-    ]
-    .iter()
-    .map(|k| t[k].as_i64().unwrap_or(-1))
-    .collect();
+    let got = totals(t);
     let want = [
         received,
         forwarded,
@@ -914,3 +884,24 @@ tianshu_e2e::on_both_backends!(
     bad_input_changes_nothing,
     the_summary_counts_a_planted_year,
 );
+
+/// A summary's totals in a fixed order: received, forwarded, answered in time, overdue, replied, findings,
+/// confirmed, people, sanctioned, judiciary, recovered (fen); -1 for a figure missing.
+fn totals(t: &serde_json::Value) -> Vec<i64> {
+    [
+        "received",
+        "forwarded",
+        "answered_in_time",
+        "overdue",
+        "replied",
+        "findings",
+        "confirmed",
+        "people",
+        "sanctioned",
+        "judiciary",
+        "recovered_fen",
+    ]
+    .iter()
+    .map(|k| t[k].as_i64().unwrap_or(-1))
+    .collect()
+}
