@@ -889,6 +889,8 @@ async function manage() {
       `the stored polygon is the one clicked on the map (${ring.map((c) => c.map((x) => x.toFixed(5)).join(' ')).join(', ')})`);
     // Editing: the second vertex dragged 50 px right and saved.
     await page.waitForFunction(() => window.tianshu.map.queryRenderedFeatures({ layers: ['draw-vertex'] }).length === 4, null, { timeout: 10000 });
+    // The map may still be moving to the saved fence: the vertex is found where it stands once still.
+    await mapIdle(page);
     const at = await page.evaluate((c) => window.tianshu.map.project(c), ring[1]);
     tol = await twoPixels();
     await page.mouse.move(box.x + at.x, box.y + at.y);
