@@ -74,18 +74,8 @@ pub struct NotificationsConfig {
     pub retry: RetryConfig,
 }
 
-/// The body format of a webhook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookFormat {
-    /// Tianshu's own JSON (every field of the case).
-    #[default]
-    Generic,
-    /// DingTalk custom robot (`msgtype: markdown`).
-    Dingtalk,
-    /// WeCom (企业微信) group robot (`msgtype: markdown`).
-    Wecom,
-}
+/// The body format of a webhook (shared with the stored channels).
+pub use tianshu_rules::channels::WebhookFormat;
 
 /// One webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Timestamp, Unit, UnitId, Vehicle, VehicleId};
+use tianshu_rules::Severity;
+use tianshu_store::Store;
+use tianshu_store::channels::{Channel, ChannelKind};
 use tianshu_store::rules::{AlertCase, NewDelivery};
 
 use crate::config::{AlertsConfig, EmailConfig, SmtpSecurity, WebhookFormat};
@@ -55,13 +58,19 @@ pub struct Notice {
     pub note: Option<String>,
 }
 
-/// The registry as routing needs it: plates, unit paths and parents.
+/// The registry as routing needs it: plates, unit paths and parents, and the stored channels.
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
     vehicles: HashMap<VehicleId, Vehicle>,
     parents: HashMap<UnitId, Option<UnitId>>,
     paths: HashMap<UnitId, String>,
     by_path: HashMap<String, UnitId>,
+    channels: Vec<Channel>,
+}
+
+/// The outbox's name of a stored channel's deliveries.
+pub fn stored_channel(id: i64) -> String {
+    format!("channel:{id}")
 }
 
 impl Routing {
@@ -73,7 +82,20 @@ impl Routing {
             parents: units.iter().map(|u| (u.id, u.parent)).collect(),
             by_path: paths.iter().map(|(id, p)| (p.clone(), *id)).collect(),
             paths,
+            channels: Vec::new(),
         }
+    }
+
+    /// From the store: the registry and the stored channels.
+    pub async fn load(store: &Store) -> Result<Self, tianshu_store::Error> {
+        let routing = Routing::new(&store.units().await?, &store.vehicles().await?);
+        Ok(routing.with_channels(store.channels().list().await?))
+    }
+
+    /// With `channels` as the stored channels.
+    pub fn with_channels(mut self, channels: Vec<Channel>) -> Self {
+        self.channels = channels;
+        self
     }
 
     /// A vehicle.
@@ -131,7 +153,8 @@ impl Routing {
     }
 
     /// The outbox rows for a notice: every webhook whose units include one of the notice's units (or
-    /// that has none), and every e-mail recipient of one of them.
+    /// that has none), every e-mail recipient of one of them, and every stored channel so routed that is
+    /// enabled and takes the notice's severity (an address once).
     pub fn deliveries(&self, notice: &Notice, config: &AlertsConfig) -> Vec<NewDelivery> {
         let mut out = Vec::new();
         let matches = |paths: &[String]| {
@@ -164,6 +187,35 @@ impl Routing {
                     });
                 }
             }
+        }
+        let severity = Severity::parse(&notice.severity).unwrap_or_default();
+        let mut addresses: Vec<String> = out
+            .iter()
+            .filter(|d| d.channel == "email")
+            .map(|d| d.recipient.clone())
+            .collect();
+        for c in &self.channels {
+            let f = &c.fields;
+            let serves = f.units.is_empty() || f.units.iter().any(|u| notice.units.contains(u));
+            if !f.enabled || !serves || severity < f.min_severity {
+                continue;
+            }
+            let (recipient, payload) = match f.kind {
+                ChannelKind::Webhook => (f.name.clone(), webhook_body(notice, f.format)),
+                ChannelKind::Email => {
+                    let address = f.address.clone().unwrap_or_default();
+                    if addresses.contains(&address) {
+                        continue;
+                    }
+                    addresses.push(address.clone());
+                    (address, email_body(notice))
+                }
+            };
+            out.push(NewDelivery {
+                channel: stored_channel(c.id),
+                recipient,
+                payload,
+            });
         }
         out
     }
