@@ -62,6 +62,40 @@ impl Default for AlertsConfig {
     }
 }
 
+impl AlertsConfig {
+    /// The configured channels as listed beside the stored ones: each webhook (its URL only when written
+    /// in the file, not when read from the environment) and each e-mail recipient.
+    pub fn listed_channels(&self) -> Vec<tianshu_rules::channels::ConfiguredChannel> {
+        use tianshu_rules::channels::{ChannelKind, ConfiguredChannel};
+        let n = &self.notifications;
+        let hooks = n.webhooks.iter().map(|w| ConfiguredChannel {
+            name: w.name.clone(),
+            kind: ChannelKind::Webhook,
+            url: if w.url_env.is_some() { None } else { w.url.clone() },
+            url_env: w.url_env.clone(),
+            format: w.format,
+            address: None,
+            units: w.units.clone(),
+            min_severity: self.notify_min_severity,
+        });
+        let mails = n
+            .email
+            .iter()
+            .flat_map(|e| &e.recipients)
+            .map(|r| ConfiguredChannel {
+                name: r.address.clone(),
+                kind: ChannelKind::Email,
+                url: None,
+                url_env: None,
+                format: WebhookFormat::Generic,
+                address: Some(r.address.clone()),
+                units: vec![r.unit.clone()],
+                min_severity: self.notify_min_severity,
+            });
+        hooks.chain(mails).collect()
+    }
+}
+
 /// `[alerts.notifications]`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

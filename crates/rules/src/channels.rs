@@ -34,9 +34,13 @@ impl WebhookFormat {
 
     /// Parses an id.
     pub fn parse(s: &str) -> Option<Self> {
-        [WebhookFormat::Generic, WebhookFormat::Dingtalk, WebhookFormat::Wecom]
-            .into_iter()
-            .find(|f| f.as_str() == s)
+        [
+            WebhookFormat::Generic,
+            WebhookFormat::Dingtalk,
+            WebhookFormat::Wecom,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
     }
 }
 
@@ -148,7 +152,9 @@ fn check_address(address: &str) -> Result<(), String> {
         && !local.is_empty()
         && local.len() <= 64
         && !local.contains('@')
-        && !address.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
         && labels.len() >= 2
         && labels
             .iter()
@@ -270,14 +276,21 @@ mod tests {
             .checked(known, taken)
             .unwrap();
         assert_eq!(ok.name, "纪委");
-        assert_eq!(ok.url.as_deref(), Some("https://oapi.dingtalk.com/robot/send?access_token=x"));
+        assert_eq!(
+            ok.url.as_deref(),
+            Some("https://oapi.dingtalk.com/robot/send?access_token=x")
+        );
         assert_eq!(ok.units, [UnitId(1)]);
         let mail = email(" chief@example.gov.cn ").checked(known, taken).unwrap();
         assert_eq!(
             (mail.address.as_deref(), mail.format),
             (Some("chief@example.gov.cn"), WebhookFormat::Generic)
         );
-        assert!(webhook("h", "http://127.0.0.1:8080/x").checked(known, taken).is_ok());
+        assert!(
+            webhook("h", "http://127.0.0.1:8080/x")
+                .checked(known, taken)
+                .is_ok()
+        );
         assert!(webhook("h", "http://[::1]:8080/").checked(known, taken).is_ok());
         for (f, field) in [
             (webhook("", "http://a.b/"), "name: "),
@@ -324,11 +337,12 @@ mod tests {
     fn a_body_takes_the_defaults_and_refuses_unknown_fields() {
         let f: ChannelFields =
             serde_json::from_str(r#"{"name":"a","kind":"email","address":"a@b.cn"}"#).unwrap();
-        assert_eq!((f.min_severity, f.enabled, f.units.len()), (Severity::Low, true, 0));
-        assert!(serde_json::from_str::<ChannelFields>(r#"{"name":"a","kind":"sms"}"#).is_err());
-        assert!(
-            serde_json::from_str::<ChannelFields>(r#"{"name":"a","kind":"email","token":"x"}"#).is_err()
+        assert_eq!(
+            (f.min_severity, f.enabled, f.units.len()),
+            (Severity::Low, true, 0)
         );
+        assert!(serde_json::from_str::<ChannelFields>(r#"{"name":"a","kind":"sms"}"#).is_err());
+        assert!(serde_json::from_str::<ChannelFields>(r#"{"name":"a","kind":"email","token":"x"}"#).is_err());
         assert_eq!(WebhookFormat::parse("wecom"), Some(WebhookFormat::Wecom));
     }
 }

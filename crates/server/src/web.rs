@@ -381,6 +381,7 @@ pub fn api_routes(
     slot: Arc<OnceLock<ApiState>>,
 ) -> ExtraRoutes {
     let timetables = tianshu_api::ConfiguredTimetables::from_rules(rules);
+    let channels = alerts.listed_channels();
     let pmtiles = &config.basemap.pmtiles;
     if !pmtiles.is_empty()
         && let Err(e) = std::fs::File::open(pmtiles)
@@ -405,6 +406,7 @@ pub fn api_routes(
             Some(Arc::new(downlink)),
         );
         state.set_configured_timetables(timetables);
+        state.set_configured_channels(channels);
         let _ = slot.set(state.clone());
         tianshu_api::router(state)
     })

@@ -10,8 +10,8 @@
 use std::collections::HashSet;
 
 use tianshu_model::{Timestamp, UnitId};
-pub use tianshu_rules::channels::{Channel, ChannelFields, ChannelKind, WebhookFormat};
 use tianshu_rules::Severity;
+pub use tianshu_rules::channels::{Channel, ChannelFields, ChannelKind, WebhookFormat};
 
 use crate::db::{Change, Db};
 use crate::registry::{REGISTRY_LOCK_KEY, returned_id};
@@ -52,7 +52,12 @@ fn units_json(f: &ChannelFields) -> String {
 }
 
 /// Checks `f` against the store; `id` is the channel being replaced.
-async fn checked(tx: &mut dyn Tx, f: &ChannelFields, id: Option<i64>, reserved: &[String]) -> Result<ChannelFields> {
+async fn checked(
+    tx: &mut dyn Tx,
+    f: &ChannelFields,
+    id: Option<i64>,
+    reserved: &[String],
+) -> Result<ChannelFields> {
     tx.lock(REGISTRY_LOCK_KEY).await?;
     let mut units = HashSet::new();
     for r in tx.query("SELECT id FROM units", &[]).await? {

@@ -7,6 +7,7 @@
 pub mod audit_log;
 pub mod calendars;
 pub mod cases;
+pub mod channels;
 pub mod commands;
 pub mod drivers;
 pub mod exports;
