@@ -3,8 +3,6 @@
 //! channel is disabled, then deleted, no case is routed to it. Bad input is refused naming the field; a
 //! name the configuration holds is taken; a configured URL read from the environment is not shown.
 
-use std::sync::Arc;
-
 use tianshu_alerts::AlertsConfig;
 use tianshu_alerts::config::{NotificationsConfig, RetryConfig, WebhookConfig, WebhookFormat};
 use tianshu_e2e::api::{FOREIGN_PLATE, OWN_PLATE, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, http};

@@ -299,11 +299,7 @@ pub fn describe(method: &str, path: &str) -> Described {
                        "min_severity": {"type": "string", "enum": ["low", "medium", "high"]},
                        "enabled": {"type": "boolean"}}),
             ));
-            d.ok = if method == "POST" {
-                created(json!({"type": "object"}))
-            } else {
-                ok(json!({"type": "object"}))
-            };
+            d.ok = (if method == "POST" { 201 } else { 200 }, None);
         }
         ("DELETE", _) => d.ok = none,
         _ => d.ok = (200, None),
