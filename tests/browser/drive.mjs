@@ -243,6 +243,21 @@ async function languages() {
         await page.click(row);
         await page.waitForSelector(opened, { timeout: 20000 });
       }]),
+      // The alert channels: one added through the screen's own form the first time, then opened.
+      ['manage channels', async () => {
+        await page.click('#tab-manage');
+        await page.click('#manage-tabs [data-screen="channels"]');
+        await page.waitForSelector('#channel-add');
+        if (await page.locator('#channels-table tbody tr').count() === 0) {
+          await page.fill('#channel-add-name', '值班室');
+          await page.selectOption('#channel-add-kind', 'email');
+          await page.fill('#channel-add-address', 'duty@example.invalid');
+          await page.click('#channel-add-submit');
+        } else {
+          await page.click('#channels-table tbody tr');
+        }
+        await page.waitForSelector('#channel-edit', { timeout: 20000 });
+      }],
     ];
     for (const lang of ['zh', 'en']) {
       if (await page.evaluate(() => window.tianshu.currentLang()) !== lang) {

@@ -247,6 +247,7 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
             "manage geofences",
             "manage users",
             "manage calendars",
+            "manage channels",
         ] {
             assert!(out.contains(&format!("ok {lang} {screen}: ")), "{lang} {screen}");
         }
