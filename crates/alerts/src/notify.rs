@@ -428,3 +428,112 @@ pub async fn send_email(config: &EmailConfig, to: &str, payload: &str) -> Result
     builder.build().send(message).await.map_err(err)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EmailRecipient, NotificationsConfig};
+    use tianshu_store::channels::{ChannelFields, WebhookFormat};
+    use tianshu_store::rules::{CaseState, NewCase};
+
+    fn channel(
+        id: i64,
+        kind: ChannelKind,
+        units: &[i64],
+        min: Severity,
+        enabled: bool,
+        address: &str,
+    ) -> Channel {
+        Channel {
+            id,
+            fields: ChannelFields {
+                name: format!("c{id}"),
+                kind,
+                url: (kind == ChannelKind::Webhook).then(|| "http://127.0.0.1:9/".into()),
+                format: WebhookFormat::Wecom,
+                address: (kind == ChannelKind::Email).then(|| address.into()),
+                units: units.iter().map(|u| UnitId(*u)).collect(),
+                min_severity: min,
+                enabled,
+            },
+        }
+    }
+
+    #[test]
+    fn stored_channels_take_the_cases_of_their_units_and_sub_units_when_on_and_severe_enough() {
+        let units: Vec<Unit> = serde_json::from_value(serde_json::json!([
+            {"id": 1, "name": "黄石市", "parent": null},
+            {"id": 2, "name": "市委办公室", "parent": 1},
+            {"id": 3, "name": "公安局", "parent": 1},
+            {"id": 4, "name": "机要科", "parent": 2},
+        ]))
+        .unwrap();
+        let vehicles: Vec<Vehicle> = serde_json::from_value(
+            serde_json::json!([{"id": 7, "plate": "鄂B1", "unit": 4, "class": "general"}]),
+        )
+        .unwrap();
+        let (w, e) = (ChannelKind::Webhook, ChannelKind::Email);
+        let routing = Routing::new(&units, &vehicles).with_channels(vec![
+            channel(1, w, &[2], Severity::Low, true, ""),
+            channel(2, w, &[3], Severity::Low, true, ""),
+            channel(3, w, &[2], Severity::Low, false, ""),
+            channel(4, w, &[2], Severity::High, true, ""),
+            channel(5, e, &[], Severity::Low, true, "chief@example.invalid"),
+            channel(6, e, &[2], Severity::Low, true, "duty@example.invalid"),
+        ]);
+        let config = AlertsConfig {
+            notifications: NotificationsConfig {
+                email: Some(EmailConfig {
+                    smtp_host: "127.0.0.1".into(),
+                    smtp_port: 25,
+                    security: SmtpSecurity::None,
+                    username: None,
+                    password_env: None,
+                    from: "t@example.invalid".into(),
+                    recipients: vec![EmailRecipient {
+                        unit: "黄石市/市委办公室".into(),
+                        address: "chief@example.invalid".into(),
+                    }],
+                    timeout_secs: 5,
+                }),
+                ..NotificationsConfig::default()
+            },
+            ..AlertsConfig::default()
+        };
+        let case = AlertCase {
+            id: 9,
+            raised: NewCase {
+                vehicle: VehicleId(7),
+                unit: UnitId(4),
+                rule: "out_of_hours".into(),
+                start: Timestamp::from_millis(0),
+                end: None,
+                severity: "medium".into(),
+                late: false,
+                reasoning: String::new(),
+                reasoning_zh: String::new(),
+                episode: serde_json::Value::Null,
+                escalate_at: None,
+            },
+            state: CaseState::Open,
+            created: Timestamp::from_millis(0),
+            updated: Timestamp::from_millis(0),
+        };
+        let notice = routing.notice(&case, "opened", 1, None);
+        let got: Vec<(String, String)> = routing
+            .deliveries(&notice, &config)
+            .into_iter()
+            .map(|d| (d.channel, d.recipient))
+            .collect();
+        let want = [
+            ("email", "chief@example.invalid"),
+            ("channel:1", "c1"),
+            ("channel:6", "duty@example.invalid"),
+        ]
+        .map(|(c, r)| (c.to_string(), r.to_string()));
+        assert_eq!(
+            got, want,
+            "the sub-unit's case; another unit's, a disabled, a too-high and a repeated address left out"
+        );
+    }
+}
