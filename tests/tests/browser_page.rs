@@ -270,6 +270,8 @@ fn an_administrator_adds_a_unit_a_vehicle_a_terminal_and_a_drawn_geofence_and_a_
             "ok the new terminal is listed, bound to the car",
             "ok a certificate with a space is refused next to the certificate field",
             "ok the new driver is listed with their unit",
+            "ok a webhook URL that is not http(s) is refused next to the url field",
+            "ok the new channel is listed with its unit",
             "ok a geofence without a shape is refused next to the shape",
             "ok the stored polygon is the one clicked on the map",
             "ok dragging a vertex moved that vertex only, and the change was saved",
@@ -281,6 +283,7 @@ fn an_administrator_adds_a_unit_a_vehicle_a_terminal_and_a_drawn_geofence_and_a_
         "vehicle.create",
         "terminal.create",
         "driver.create",
+        "channel.create",
         "geofence.create",
         "geofence.replace",
     ] {
@@ -297,6 +300,7 @@ fn an_administrator_adds_a_unit_a_vehicle_a_terminal_and_a_drawn_geofence_and_a_
         "geofences",
         "users",
         "calendars",
+        "channels",
     ] {
         assert!(
             out.contains(&format!("ok the {screen} screen fits a 390 px phone")),
