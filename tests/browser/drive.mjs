@@ -216,7 +216,7 @@ async function languages() {
     const cjk = /[\u3400-\u9fff\uff00-\uffef]/;
     const english = new Set(Object.values(words).filter(([zh, en]) => zh !== en && /[a-z]{3}/i.test(en)).map(([, en]) => en));
     const screens = [
-      ['live', async () => { await page.click('#tab-live'); await page.click('#vehicle-list .vrow'); await page.waitForSelector('#car-card:not(.hidden) #card-follow'); }],
+      ['live', async () => { await page.click('#tab-live'); await page.click('#vehicle-list .vrow:not([hidden])'); await page.waitForSelector('#car-card:not(.hidden) #card-follow'); }],
       ['replay', async () => {
         await page.click('#tab-replay');
         const plate = await page.evaluate(() => [...window.tianshu.S.vehicles.values()][0].plate);
@@ -230,6 +230,7 @@ async function languages() {
       }],
       ['terminals', async () => { await page.click('#tab-terminals'); await page.waitForSelector('#terminals-list > *', { timeout: 20000 }); }],
       ['audit', async () => { await page.click('#tab-audit'); await page.waitForSelector('#audit-list > *', { timeout: 20000 }); }],
+      ['tokens', async () => { await page.click('#tab-tokens'); await page.waitForSelector('#token-add'); }],
       ['orders', async () => {
         await page.click('#tab-orders'); await page.click('#order-states [data-state="all"]');
         await page.click('#orders-table tbody tr'); await page.waitForSelector('#order-detail');
@@ -340,8 +341,10 @@ async function phone() {
   }, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
 }
 
-/** The car list as the page shows it now: each row's vehicle and dot colour, read in one go. */
-const listNow = (page) => page.$$eval('#vehicle-list .vrow', (rows) => rows.map((r) => ({
+/** The car list's rows drawn now (the list draws only the rows in view): each row's vehicle and dot colour,
+ * read in one go. */
+/** How many cars the list holds (its count, "shown / fleet"), whether drawn or reached by scrolling. */
+const listNow = (page) => page.$$eval('#vehicle-list .vrow:not([hidden])', (rows) => rows.map((r) => ({
   id: Number(r.dataset.vehicle), plate: r.childNodes[1].textContent, color: getComputedStyle(r.querySelector('i')).backgroundColor,
 })));
 
@@ -359,20 +362,20 @@ async function findCars(page) {
   await page.click('#legend .chip[data-state="moving"]');
   await page.waitForSelector('#legend .chip.active[data-state="moving"]');
   const moving = await page.evaluate(() => {
-    const rows = [...document.querySelectorAll('#vehicle-list .vrow')];
+    const rows = [...document.querySelectorAll('#vehicle-list .vrow:not([hidden])')];
     const want = getComputedStyle(document.querySelector('#legend .chip[data-state="moving"] i')).backgroundColor;
     return { rows: rows.length, same: rows.every((r) => getComputedStyle(r.querySelector('i')).backgroundColor === want),
       chip: Number(document.querySelector('#legend .chip[data-state="moving"] .count').textContent) };
   });
   check(moving.rows > 0 && moving.rows < total && moving.same, `"moving" lists the moving cars only (${moving.rows} of ${total}, chip ${moving.chip})`);
   await page.click('#legend .chip[data-state="moving"]');
-  await page.waitForFunction((n) => document.querySelector('#vehicle-list').children.length === n, total, { timeout: 5000 });
+  await page.waitForFunction((n) => Number(document.querySelector('#list-count').textContent.split('/')[0]) === n, total, { timeout: 5000 });
   check(true, 'pressing the chip again lists every car');
   // A plate typed in part.
   const some = (await listNow(page))[3];
   const part = some.plate.slice(-4);
   await page.fill('#plate-search', part);
-  await page.waitForFunction((n) => document.querySelector('#vehicle-list').children.length < n, total, { timeout: 5000 });
+  await page.waitForFunction((n) => Number(document.querySelector('#list-count').textContent.split('/')[0]) < n, total, { timeout: 5000 });
   const found = await listNow(page);
   check(found.some((r) => r.id === some.id) && found.every((r) => r.plate.includes(part)), `typing "${part}" lists the cars whose plates hold it (${found.length})`);
   await page.fill('#plate-search', '');
@@ -383,7 +386,7 @@ async function findCars(page) {
   });
   check(!!unit, 'a unit without sub-units has cars');
   await page.click(`#unit-tree .unit[data-unit="${unit.id}"]`);
-  await page.waitForFunction((n) => document.querySelector('#vehicle-list').children.length === n, unit.cars, { timeout: 5000 });
+  await page.waitForFunction((n) => Number(document.querySelector('#list-count').textContent.split('/')[0]) === n, unit.cars, { timeout: 5000 });
   check(true, `picking a unit lists its ${unit.cars} cars`);
   const fits = await page.waitForFunction((u) => {
     const { S, map } = window.tianshu;
@@ -403,12 +406,13 @@ async function clicks() {
     await login(page, 'administrator');
     await page.waitForFunction(() => Number(document.querySelector('#live-updates').textContent) > 0, null, { timeout: 60000 });
     const updatesBefore = await num(page, '#live-updates');
-    const listed = await page.$$eval('#vehicle-list .vrow', (rows) => rows.length);
     const total = await page.evaluate(() => window.tianshu.S.vehicles.size);
-    check(listed === total, `the car list holds the whole fleet (${listed} of ${total})`);
+    await page.waitForFunction((n) => document.querySelector('#list-count').textContent === `${n} / ${n}`, total, { timeout: 5000 });
+    const drawn = await page.$$eval('#vehicle-list .vrow:not([hidden])', (rows) => rows.length);
+    check(drawn > 0 && drawn < total, `the car list holds the whole fleet and draws the rows in view (${total} listed, ${drawn} drawn)`);
     let opened = 0;
     for (let i = 0; i < 20; i++) {
-      const row = page.locator('#vehicle-list .vrow').nth(i);
+      const row = page.locator('#vehicle-list .vrow:not([hidden])').nth(i % 8);
       const id = await row.getAttribute('data-vehicle');
       await row.click({ timeout: 5000 });
       const shown = await page.waitForFunction((v) => {
@@ -418,6 +422,16 @@ async function clicks() {
       if (shown) opened += 1;
     }
     check(opened === 20, `20 presses on the car list opened 20 cards (${opened})`);
+    // The fleet's last car, reached by scrolling the list to its end, opens with a press too.
+    const last = await page.evaluate(() => { const vs = [...window.tianshu.S.vehicles.values()]; return vs[vs.length - 1]; });
+    await page.locator('#vehicle-list').evaluate((e) => { e.scrollTop = e.scrollHeight; });
+    const lastRow = page.locator(`#vehicle-list .vrow[data-vehicle="${last.id}"]`);
+    await lastRow.waitFor({ timeout: 5000 });
+    check(await lastRow.textContent().then((x) => x.includes(last.plate)), `scrolling to the list's end draws the fleet's last car (${last.plate})`);
+    await lastRow.click({ timeout: 5000 });
+    const lastOpened = await page.waitForFunction((v) => window.tianshu.S.cardVehicle === v.id
+      && document.querySelector('#card-plate')?.textContent === v.plate, last, { timeout: 5000 }).then(() => true, () => false);
+    check(lastOpened, `a press on a row reached by scrolling opens its car (${last.plate})`);
     let toggled = 0;
     for (let i = 0; i < 20; i++) {
       const want = i % 2 === 0;
@@ -1058,11 +1072,57 @@ async function reports() {
   });
 }
 
+/**
+ * A supervisor makes a personal API token on the page: the secret is shown once, a program using it reads the
+ * supervisor's cars (and only theirs) without the session, the token is revoked from the page and is then
+ * refused, and the audit log has both steps.
+ */
+async function tokens() {
+  await browserFor(async (page) => {
+    await login(page, 'supervisor');
+    await page.click('#tab-tokens');
+    await page.waitForSelector('#token-add');
+    await page.click('#token-add-submit');
+    const nameError = await fieldError(page, 'token-add', 'name');
+    check(nameError.length > 0, `a token without a name is refused next to the name (${nameError})`);
+    await page.fill('#token-add-name', 'report job');
+    await page.click('#token-add-submit');
+    await page.waitForSelector('#token-secret code');
+    const secret = await page.textContent('#token-secret code');
+    check(/^tsk_/.test(secret), 'the new token is shown once, in full');
+    const mine = (await apiGet(page, '/api/vehicles')).map((v) => v.id).sort();
+    // A program: no cookie, only the token.
+    const asProgram = async (token) => {
+      const res = await fetch(new URL('/api/vehicles', url), { headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, body: res.ok ? await res.json() : null };
+    };
+    const used = await asProgram(secret);
+    const seen = used.body ? used.body.map((v) => v.id).sort() : [];
+    check(used.status === 200 && JSON.stringify(seen) === JSON.stringify(mine), `the token reads the supervisor's ${mine.length} cars (${used.status}, ${seen.length})`);
+    await page.click('#tab-live');
+    await page.click('#tab-tokens');
+    await page.waitForSelector('#tokens-table tr.data-row');
+    check(await page.$('#token-secret') === null, 'the secret is not shown again');
+    await page.click('#tokens-table button[id^="token-revoke-"]');
+    await page.waitForFunction(() => !document.querySelector('#tokens-table button[id^="token-revoke-"]'));
+    const refused = await asProgram(secret);
+    check(refused.status === 401, `the revoked token is refused (${refused.status})`);
+  });
+  // The audit log, which administrators read.
+  await browserFor(async (page) => {
+    await login(page, 'administrator');
+    const audit = await apiGet(page, '/api/audit?last=50');
+    const steps = audit.filter((r) => r.action.startsWith('token.') && r.actor === logins.supervisor.username).map((r) => r.action);
+    check(steps.includes('token.create') && steps.includes('token.revoke'), `the audit log has the supervisor's token made and revoked (${steps.join(', ')})`);
+  });
+}
+
 try {
   if (scenario === 'basemap') await basemapOffline();
   else if (scenario === 'tiles-fail') await tilesFail();
   else if (scenario === 'live-replay') await liveAndReplay();
   else if (scenario === 'reports') await reports();
+  else if (scenario === 'tokens') await tokens();
   else if (scenario === 'terminal') await terminalPanel();
   else if (scenario === 'clicks') await clicks();
   else if (scenario === 'reregistration') await reregistration();

@@ -40,6 +40,7 @@ fn case_id(target: Target) -> &'static str {
 
 /// Records each request of the matrix may consume (a delete needs something to delete).
 struct Victims {
+    casework: Option<CaseworkVictims>,
     unit: i64,
     vehicle: i64,
     phone: String,
@@ -162,6 +163,7 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
     Victims {
         driver,
         channel,
+        casework: None,
         unit: unit.id.0,
         vehicle: vehicle.id.0,
         phone: phone.to_string(),
@@ -215,6 +217,7 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
     };
     session_and_vehicle_routes(spec, target, vid, &req)
         .or_else(|| admin_routes(api, spec, target, n, victims, (vid, plate), &req))
+        .or_else(|| casework_routes(spec, victims, (vid, plate), &req))
         .unwrap_or_else(|| {
             panic!(
                 "route {} {} has no recipe in the permission matrix",
@@ -464,6 +467,204 @@ fn admin_routes(
     })
 }
 
+/// Complaints in each state and cases about the target's car, fresh for each call of a casework route.
+struct CaseworkVictims {
+    received: i64,
+    forwarded: i64,
+    answered: i64,
+    accepted: i64,
+    explained_case: i64,
+    found_case: i64,
+}
+
+async fn casework_victims(api: &TestApi, n: usize, plate: &str) -> CaseworkVictims {
+    use tianshu_model::complaint::{Channel, NamedCar, NewComplaint};
+    use tianshu_rules::casework::{ComplaintAction, FindingInput};
+    use tianshu_store::casework::{ComplaintStep, FindingWrite};
+    let v = &api.vehicles[plate];
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let cw = api.store.casework();
+    let mut ids = Vec::new();
+    for steps in [
+        &[][..],
+        &[ComplaintAction::Forward],
+        &[ComplaintAction::Forward, ComplaintAction::Answer],
+        &[
+            ComplaintAction::Forward,
+            ComplaintAction::Answer,
+            ComplaintAction::Accept,
+        ],
+    ] {
+        let new = NewComplaint {
+            received: now,
+            channel: Channel::Hotline,
+            reporter_name: None,
+            phone_sealed: None,
+            phone_masked: None,
+            text: "矩阵".into(),
+            place: String::new(),
+            window: Some((Timestamp(now.0 - 1000 * n as i64), now)),
+            cars: vec![NamedCar {
+                text: plate.into(),
+                vehicle: Some(v.id),
+                plate: Some(plate.into()),
+                unit: Some(v.unit),
+                candidates: Vec::new(),
+            }],
+            entered_by: "matrix".into(),
+        };
+        let id = cw.create(&new, now).await.expect("a complaint").id;
+        for action in steps {
+            let step = ComplaintStep {
+                id,
+                action: *action,
+                actor: "matrix".into(),
+                note: "矩阵".into(),
+                unit: Some(v.unit),
+                deadline: Some(Timestamp(now.0 + 86_400_000)),
+                answering_units: None,
+            };
+            cw.step(&step, now).await.expect("a step");
+        }
+        ids.push(id);
+    }
+    let mut cases = Vec::new();
+    for k in 0..2i64 {
+        let (case_id, _) = api
+            .store
+            .cases()
+            .record_case(
+                &tianshu_model::case::NewCase {
+                    vehicle: v.id,
+                    unit: v.unit,
+                    rule: "off_hours".into(),
+                    start: Timestamp(1_000_000 + n as i64 * 10 + k),
+                    end: None,
+                    severity: "low".into(),
+                    late: false,
+                    reasoning: String::new(),
+                    reasoning_zh: String::new(),
+                    episode: serde_json::json!({}),
+                    escalate_at: None,
+                },
+                &[],
+                now,
+            )
+            .await
+            .expect("a case");
+        api.store
+            .cases()
+            .transition_case(
+                &tianshu_model::case::Transition {
+                    case_id,
+                    from: vec![tianshu_model::CaseState::Open],
+                    to: tianshu_model::CaseState::Explained,
+                    actor: "matrix".into(),
+                    action: "explained".into(),
+                    note: "矩阵".into(),
+                    escalate_at: None,
+                    deliveries: Vec::new(),
+                },
+                now,
+            )
+            .await
+            .expect("explained");
+        cases.push(case_id);
+    }
+    let finding = FindingWrite {
+        case_id: cases[1],
+        input: FindingInput {
+            outcome: tianshu_model::complaint::FindingOutcome::Unfounded,
+            violation: None,
+            people: Vec::new(),
+            recovered_fen: 0,
+        },
+        decided: chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("a date"),
+        note: String::new(),
+        actor: "matrix".into(),
+    };
+    cw.record_finding(&finding, now).await.expect("a finding");
+    CaseworkVictims {
+        received: ids[0],
+        forwarded: ids[1],
+        answered: ids[2],
+        accepted: ids[3],
+        explained_case: cases[0],
+        found_case: cases[1],
+    }
+}
+
+/// Recipes of the casework routes.
+fn casework_routes(
+    spec: &RouteSpec,
+    victims: &Victims,
+    (vid, plate): (i64, &str),
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
+    let cw = victims.casework.as_ref();
+    let c = |f: fn(&CaseworkVictims) -> i64| cw.map_or(0, f);
+    Some(match (spec.method, spec.path) {
+        ("POST", "/api/complaints") => req(
+            spec.path.into(),
+            Some(format!(
+                r#"{{"channel":"hotline","text":"矩阵","plates":["{plate}"]}}"#
+            )),
+            false,
+        ),
+        ("GET", "/api/complaints") => req(spec.path.into(), None, false),
+        ("GET", "/api/casework/summary") => req(
+            "/api/casework/summary?from=2026-01-01&to=2027-01-01".into(),
+            None,
+            false,
+        ),
+        ("GET", "/api/complaints/{id}") => req(format!("/api/complaints/{}", c(|v| v.forwarded)), None, true),
+        ("GET", "/api/complaints/{id}/evidence") => req(
+            format!("/api/complaints/{}/evidence", c(|v| v.forwarded)),
+            None,
+            true,
+        ),
+        ("GET", "/api/complaints/{id}/reporter") => req(
+            format!("/api/complaints/{}/reporter", c(|v| v.forwarded)),
+            None,
+            true,
+        ),
+        ("POST", "/api/complaints/{id}/forward") => req(
+            format!("/api/complaints/{}/forward", c(|v| v.received)),
+            Some("{}".into()),
+            true,
+        ),
+        ("POST", "/api/complaints/{id}/answer") => req(
+            format!("/api/complaints/{}/answer", c(|v| v.forwarded)),
+            Some(r#"{"text":"已整改"}"#.into()),
+            true,
+        ),
+        ("POST", "/api/complaints/{id}/review") => req(
+            format!("/api/complaints/{}/review", c(|v| v.answered)),
+            Some(r#"{"decision":"accept"}"#.into()),
+            true,
+        ),
+        ("POST", "/api/complaints/{id}/reply") => req(
+            format!("/api/complaints/{}/reply", c(|v| v.accepted)),
+            Some(r#"{"how":"phone","text":"已告知"}"#.into()),
+            true,
+        ),
+        ("POST", "/api/complaints/{id}/cases") => req(
+            format!("/api/complaints/{}/cases", c(|v| v.received)),
+            Some(format!(r#"{{"open":{vid}}}"#)),
+            true,
+        ),
+        ("PUT", "/api/cases/{id}/finding") => req(
+            format!("/api/cases/{}/finding", c(|v| v.explained_case)),
+            Some(r#"{"outcome":"unfounded"}"#.into()),
+            true,
+        ),
+        ("GET", "/api/cases/{id}/finding") => {
+            req(format!("/api/cases/{}/finding", c(|v| v.found_case)), None, true)
+        }
+        _ => return None,
+    })
+}
+
 /// No location data and nothing about the foreign vehicle in a body.
 fn assert_no_leak(api: &TestApi, body: &str, what: &str) {
     for needle in [
@@ -569,6 +770,9 @@ async fn every_route_times_every_role() {
                 let mut v = victims(&api, n, plate, kept_fence).await;
                 if let Some(role) = role {
                     v.token = victim_token(&api, role, n).await;
+                }
+                if spec.path.starts_with("/api/complaints/{id}") || spec.path.ends_with("/finding") {
+                    v.casework = Some(casework_victims(&api, n, plate).await);
                 }
                 let r = recipe(&api, spec, target, n, &v);
                 // Logging out must not end the sessions the rest of the matrix uses.

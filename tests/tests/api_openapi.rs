@@ -169,6 +169,10 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
     )
     .await;
     let token_id = created.json()["id"].as_i64().expect("a token");
+    // A pending re-registration to decide on.
+    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    api.registered_again(tianshu_model::Phone(13_900_000_001), now)
+        .await;
     let login = json!({"username": "inspector", "password": PASSWORD}).to_string();
     let calls: Vec<(&str, &str, String, Option<String>, &str)> = vec![
         ("POST", "/api/session", "/api/session".into(), Some(login), ""),
@@ -264,6 +268,27 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             &admin,
         ),
         ("GET", "/api/orders", "/api/orders".into(), None, &admin),
+        (
+            "PATCH",
+            "/api/orders/{id}",
+            "/api/orders/PC-1".into(),
+            Some(r#"{"state":"cancelled"}"#.into()),
+            &admin,
+        ),
+        (
+            "PATCH",
+            "/api/terminals/{phone}",
+            "/api/terminals/13900000003".into(),
+            Some(r#"{"reset_auth_code":true}"#.into()),
+            &admin,
+        ),
+        (
+            "POST",
+            "/api/terminals/{phone}/reregistration",
+            "/api/terminals/13900000001/reregistration".into(),
+            Some(r#"{"decision":"reject"}"#.into()),
+            &admin,
+        ),
         (
             "GET",
             "/api/vehicles/{id}/replay",

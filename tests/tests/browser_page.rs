@@ -239,6 +239,7 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
             "reports",
             "terminals",
             "audit",
+            "tokens",
             "orders",
             "manage units",
             "manage vehicles",
@@ -732,4 +733,28 @@ async fn an_inspector_reads_a_units_month_and_a_cars_with_charts_and_downloads()
     let log = api.store.access().audit(0, 1000).await.expect("audit");
     let looks = log.iter().filter(|r| r.entry.action == "report").count();
     assert_eq!(looks, 3 + 3 + 3 + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_makes_uses_and_revokes_a_personal_api_token_on_the_page() {
+    let api = TestApi::seeded(Scratch::embedded("browser-tokens")).await;
+    let out = drive_served("tokens", api.addr, &["supervisor", "administrator"], &[]).await;
+    says(
+        &out,
+        &[
+            "ok a token without a name is refused next to the name",
+            "ok the new token is shown once, in full",
+            "ok the token reads the supervisor's",
+            "ok the secret is not shown again",
+            "ok the revoked token is refused (401)",
+            "ok the audit log has the supervisor's token made and revoked",
+        ],
+    );
+    // What the page showed as the supervisor's cars is their unit's, not the whole fleet.
+    let scoped = out
+        .lines()
+        .find(|l| l.starts_with("ok the token reads the supervisor's"))
+        .expect("the token's read");
+    let all = api.store.vehicles().await.expect("vehicles").len();
+    assert!(!scoped.contains(&format!("supervisor's {all} cars")), "{scoped}");
 }

@@ -69,6 +69,43 @@ pub struct ApiConfig {
     pub login: LoginConfig,
     /// The basemap.
     pub basemap: BasemapConfig,
+    /// Public complaints and findings.
+    pub casework: CaseworkConfig,
+}
+
+/// The `[web.casework]` section: complaints, their deadlines, who sees a reporter's number, and the
+/// violation types a finding may name. The key the numbers are sealed with is a secret
+/// (`TIANSHU__WEB__CASEWORK__REPORTER_KEY`, or the file `reporter_key_file` names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaseworkConfig {
+    /// Working days a unit has to answer a forwarded complaint (the holiday calendar decides which
+    /// days work).
+    pub answer_days: u32,
+    /// The roles shown a reporter's number in clear, on asking (each time audited). A supervisor, of
+    /// the unit complained about, never is.
+    pub unmask_roles: Vec<tianshu_model::access::Role>,
+    /// The violation types a confirmed finding may name.
+    pub violation_types: Vec<String>,
+    /// The file holding the key reporters' numbers are sealed with (64 hexadecimal digits).
+    pub reporter_key_file: String,
+}
+
+impl Default for CaseworkConfig {
+    fn default() -> Self {
+        CaseworkConfig {
+            answer_days: tianshu_rules::casework::DEFAULT_ANSWER_DAYS,
+            unmask_roles: vec![
+                tianshu_model::access::Role::Administrator,
+                tianshu_model::access::Role::Inspector,
+            ],
+            violation_types: tianshu_model::complaint::DEFAULT_VIOLATION_TYPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            reporter_key_file: String::new(),
+        }
+    }
 }
 
 /// Bounds on `POST /api/session`, so that a flood of wrong logins costs bounded memory and CPU.
@@ -124,6 +161,7 @@ impl Default for ApiConfig {
             allowed_origins: Vec::new(),
             login: LoginConfig::default(),
             basemap: BasemapConfig::default(),
+            casework: CaseworkConfig::default(),
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod login;
 pub mod metrics;
 pub mod openapi;
 pub mod position;
+pub mod reporter;
 pub mod resources;
 pub mod routes;
 pub mod schemas;
@@ -75,6 +76,8 @@ struct Inner {
     configured_timetables: std::sync::RwLock<Arc<ConfiguredTimetables>>,
     /// The alert channels of the server's configuration (`[alerts.notifications]`), listed read-only.
     configured_channels: std::sync::RwLock<Arc<Vec<tianshu_rules::channels::ConfiguredChannel>>>,
+    /// The key reporters' numbers are sealed with, once the server has set it.
+    reporter_key: std::sync::RwLock<Option<Arc<reporter::ReporterKey>>>,
 }
 
 impl ApiState {
@@ -102,6 +105,7 @@ impl ApiState {
                 downlink,
                 configured_timetables: std::sync::RwLock::new(Arc::new(ConfiguredTimetables::default())),
                 configured_channels: std::sync::RwLock::default(),
+                reporter_key: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -164,6 +168,18 @@ impl ApiState {
             .read()
             .map(|c| c.clone())
             .unwrap_or_default()
+    }
+
+    /// Sets the key reporters' phone numbers are sealed with.
+    pub fn set_reporter_key(&self, key: reporter::ReporterKey) {
+        if let Ok(mut k) = self.inner.reporter_key.write() {
+            *k = Some(Arc::new(key));
+        }
+    }
+
+    /// The key reporters' phone numbers are sealed with, when one is set.
+    pub fn reporter_key(&self) -> Option<Arc<reporter::ReporterKey>> {
+        self.inner.reporter_key.read().ok().and_then(|k| k.clone())
     }
 
     /// The configured office hours (the rules' defaults until [`ApiState::set_configured_timetables`]).

@@ -9,10 +9,10 @@ use axum::{Json, Router};
 
 use crate::error::{no_method, no_route};
 use crate::resources::{
-    audit_log, calendars, cases, channels, commands, drivers, exports, geofences, live, orders, reports,
-    sessions, terminals, tokens, tracks, units, users, vehicles,
+    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, geofences, live,
+    orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
 };
-use crate::spec::{ADMIN, ALL, CASES, OPERATE, PUBLIC, RouteSpec, TRACKS};
+use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
 
 /// Every route of the API.
@@ -394,6 +394,97 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: CASES,
         summary: "Acknowledge, explain, close or escalate a case (audited)",
         handler: || post(cases::act),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/cases/{id}/finding",
+        roles: CASES,
+        summary: "A case's finding: outcome, violation type, people held to account with their measures, amount recovered",
+        handler: || get(casework::get_finding),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/cases/{id}/finding",
+        roles: INSPECT,
+        summary: "Record a case's finding: outcome, violation, people, recovered_yuan, decided; closes an explained or escalated case; 409 on an open one (audited)",
+        handler: || put(casework::put_finding),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/complaints",
+        roles: DESK,
+        summary: "Enter a complaint: received, channel, reporter_name, reporter_phone (sealed), text, place, plates (resolved fuzzily, unknown kept and flagged), window_from, window_to (audited)",
+        handler: || post(complaints::create),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/complaints",
+        roles: ALL,
+        summary: "Complaints, newest first: state, unit, channel, from, to, unresolved, overdue, q, limit, offset; a supervisor sees those forwarded to their units, never the reporter",
+        handler: || get(complaints::list),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/complaints/{id}",
+        roles: ALL,
+        summary: "One complaint with its steps and deadline",
+        handler: || get(complaints::one),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/complaints/{id}/evidence",
+        roles: ALL,
+        summary: "The named cars over the window: where they were, their track and replay link, orders and filings covering it, alert cases raised (audited)",
+        handler: || get(complaints::evidence),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/complaints/{id}/forward",
+        roles: DESK,
+        summary: "Forward a complaint to its car's unit (or `unit`) with a deadline: `days` working days (default [web.casework] answer_days) or `deadline` (audited)",
+        handler: || post(complaints::forward),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/complaints/{id}/answer",
+        roles: ANSWER,
+        summary: "The unit's answer to a complaint forwarded to it: text (audited); 403 from another unit",
+        handler: || post(complaints::answer),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/complaints/{id}/review",
+        roles: INSPECT,
+        summary: "Accept the unit's answer or send it back: decision=accept|send_back, text, deadline (audited)",
+        handler: || post(complaints::review),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/complaints/{id}/reply",
+        roles: DESK,
+        summary: "Record the answer to the reporter: how, text (audited)",
+        handler: || post(complaints::reply),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/complaints/{id}/cases",
+        roles: DESK,
+        summary: "Link a case (`case`) or open one of kind `complaint` for a named car (`open`) (audited)",
+        handler: || post(complaints::link_case),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/complaints/{id}/reporter",
+        roles: INSPECT,
+        summary: "The reporter's number in clear, for the roles `[web.casework] unmask_roles` names (audited)",
+        handler: || get(complaints::reporter),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/casework/summary",
+        roles: CASES,
+        summary: "The office's figures: from, to (YYYY-MM-DD or RFC 3339), unit, format=json|csv; complaints, findings, people dealt with, sanctions, amount recovered, by unit and month",
+        handler: || get(casework::summary),
     },
     RouteSpec {
         method: "GET",

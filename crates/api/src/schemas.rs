@@ -215,6 +215,22 @@ pub fn describe(method: &str, path: &str) -> Described {
         ("POST", "/api/geofences") => d.ok = created(r("Feature")),
         ("PUT", "/api/geofences/{id}") => d.ok = ok(r("Feature")),
         ("POST", "/api/terminals") => d.ok = created(r("Terminal")),
+        ("PATCH", "/api/terminals/{phone}") => d.ok = ok(r("Terminal")),
+        ("POST", "/api/terminals/{phone}/reregistration") => {
+            d.body = Some(object(
+                &["decision"],
+                json!({"decision": {"type": "string", "enum": ["approve", "reject"]}}),
+            ));
+            d.ok = ok(r("Terminal"));
+        }
+        ("PATCH", "/api/orders/{id}") => {
+            d.body = Some(object(
+                &["state"],
+                json!({"state": {"type": "string", "enum": ["requested", "approved", "cancelled", "completed"]},
+                       "version": {"type": "integer", "description": "The version read; else If-Match"}}),
+            ));
+            d.ok = ok(r("Order"));
+        }
         ("PUT", "/api/calendars/{year}" | "/api/units/{id}/timetable") => d.may_create = true,
         ("GET", "/api/geofences") => d.ok = ok(r("FeatureCollection")),
         ("GET", "/api/units/{id}/timetable") => d.ok = ok(r("UnitTimetable")),

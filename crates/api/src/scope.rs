@@ -268,6 +268,29 @@ impl Scoped {
         Ok((before, after))
     }
 
+    /// One complaint, refused to a scoped caller (a unit's supervisor) unless it was forwarded to a
+    /// unit in scope; out of scope and unknown look the same to them.
+    pub async fn complaint(&self, id: i64) -> ApiResult<tianshu_model::complaint::Complaint> {
+        match self.state.store().casework().complaint(id).await? {
+            Some(c) if self.sees_all() || c.unit_in_scope(|u| self.sees_unit(u)) => Ok(c),
+            Some(_) => Err(ApiError::Forbidden),
+            None if !self.sees_all() => Err(ApiError::Forbidden),
+            None => Err(ApiError::NotFound(format!("complaint {id}"))),
+        }
+    }
+
+    /// One alert case as stored, refused when its vehicle is outside the scope.
+    pub async fn stored_case(&self, id: i64) -> ApiResult<tianshu_model::case::AlertCase> {
+        match self.state.store().cases().case(id).await? {
+            Some(c) => {
+                self.vehicle(c.vehicle).await?;
+                Ok(c)
+            }
+            None if !self.sees_all() => Err(ApiError::Forbidden),
+            None => Err(ApiError::NotFound(format!("case {id}"))),
+        }
+    }
+
     /// One vehicle's track, after the scope check.
     pub async fn track(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> ApiResult<TrackStream> {
         self.vehicle(vehicle).await?;

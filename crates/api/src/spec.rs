@@ -38,3 +38,9 @@ pub const OPERATE: &[Role] = &[Role::Administrator, Role::Dispatcher];
 pub const CASES: &[Role] = &[Role::Administrator, Role::Inspector, Role::Supervisor];
 /// No session needed.
 pub const PUBLIC: &[Role] = &[];
+/// Who enters complaints: the office's desk and inspectors.
+pub const DESK: &[Role] = &[Role::Administrator, Role::Dispatcher, Role::Inspector];
+/// Who records findings: inspectors.
+pub const INSPECT: &[Role] = &[Role::Administrator, Role::Inspector];
+/// Who answers a forwarded complaint: the unit's supervisors (an administrator too).
+pub const ANSWER: &[Role] = &[Role::Administrator, Role::Supervisor];

@@ -12,6 +12,7 @@ pub mod access;
 pub mod audit;
 pub mod case;
 pub mod clock;
+pub mod complaint;
 pub mod driver;
 mod flags;
 pub mod geo;

@@ -272,6 +272,10 @@ pub const SECRETS: &[SecretSpec] = &[
         key: "audit.key",
         file_key: "audit.key_file",
     },
+    SecretSpec {
+        key: "web.casework.reporter_key",
+        file_key: "web.casework.reporter_key_file",
+    },
 ];
 
 /// Secret values, resolved from the environment or their files.
@@ -283,6 +287,8 @@ pub struct Secrets {
     pub mqtt_password: Option<Secret>,
     /// `audit.key`.
     pub audit_key: Option<Secret>,
+    /// `web.casework.reporter_key`: seals reporters' phone numbers.
+    pub reporter_key: Option<Secret>,
 }
 
 impl Secrets {
@@ -291,6 +297,7 @@ impl Secrets {
             "store.password" => Some(&mut self.store_password),
             "mqtt.password" => Some(&mut self.mqtt_password),
             "audit.key" => Some(&mut self.audit_key),
+            "web.casework.reporter_key" => Some(&mut self.reporter_key),
             _ => None,
         }
     }
@@ -533,6 +540,7 @@ fn resolve_secrets(config: &Config, env: &[(String, String)]) -> Result<Secrets,
                 "store.password_file" => &config.store.password_file,
                 "mqtt.password_file" => &config.mqtt.password_file,
                 "audit.key_file" => &config.audit.key_file,
+                "web.casework.reporter_key_file" => &config.web.casework.reporter_key_file,
                 _ => continue,
             };
             if file.is_empty() {

@@ -379,6 +379,7 @@ pub fn api_routes(
     rules: &tianshu_rules::RulesConfig,
     hub: LiveHub,
     slot: Arc<OnceLock<ApiState>>,
+    reporter_key: Option<tianshu_api::reporter::ReporterKey>,
 ) -> ExtraRoutes {
     let timetables = tianshu_api::ConfiguredTimetables::from_rules(rules);
     let channels = alerts.listed_channels();
@@ -407,6 +408,9 @@ pub fn api_routes(
         );
         state.set_configured_timetables(timetables);
         state.set_configured_channels(channels);
+        if let Some(key) = reporter_key {
+            state.set_reporter_key(key);
+        }
         let _ = slot.set(state.clone());
         tianshu_api::router(state)
     })
@@ -448,4 +452,52 @@ pub async fn start_alerts(
         );
     }
     Ok(handle)
+}
+
+/// How often forwarded complaints past their deadline are looked for.
+const COMPLAINT_ESCALATION_SECS: u64 = 60;
+
+/// Escalates, once and by itself, every forwarded complaint whose deadline passed without an answer
+/// (each with an event in its history and an audit record), until `stop`.
+pub fn escalate_overdue_complaints(store: tianshu_store::Store, stop: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+            let entry = tianshu_store::access::AuditEntry {
+                actor: "system".into(),
+                role: "system".into(),
+                action: "complaint.escalate".into(),
+                ..Default::default()
+            };
+            let describe = |ids: &Vec<i64>, e: &mut tianshu_store::access::AuditEntry| {
+                e.rows = ids.len() as u64;
+                e.detail = format!("overdue complaints {ids:?}");
+            };
+            // Only a pass that escalated something is worth a record.
+            let overdue = tianshu_model::complaint::ComplaintFilter {
+                overdue_at: Some(now),
+                limit: 1000,
+                ..Default::default()
+            };
+            match store.casework().complaints(&overdue).await {
+                Ok((list, _)) if list.iter().any(|c| c.escalated.is_none()) => {
+                    let audit = Some(tianshu_store::access::Audit {
+                        time: now,
+                        entry,
+                        describe,
+                    });
+                    match store.casework().escalate_overdue(now).audited(audit).await {
+                        Ok(ids) => tracing::info!(count = ids.len(), "overdue complaints escalated"),
+                        Err(e) => tracing::warn!(error = %e, "escalating overdue complaints"),
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "looking for overdue complaints"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(COMPLAINT_ESCALATION_SECS)) => {}
+            }
+        }
+    });
 }

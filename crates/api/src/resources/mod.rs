@@ -7,8 +7,10 @@
 pub mod audit_log;
 pub mod calendars;
 pub mod cases;
+pub mod casework;
 pub mod channels;
 pub mod commands;
+pub mod complaints;
 pub mod drivers;
 pub mod exports;
 pub mod geofences;

@@ -11,6 +11,7 @@ import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
 import { loadManage, leaveManage } from './admin/manage.js';
 import { loadOrders } from './admin/orders.js';
+import { loadTokens } from './tokens.js';
 import { initReports, loadReport, rerenderReport } from './reports.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
@@ -130,7 +131,9 @@ function buildStyle(config) {
 
 function initMap(config) {
   if (map) return;
-  map = new maplibregl.Map({ container: 'map', style: buildStyle(config), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true } });
+  // No fade-in of symbols: with the cars' source updated every second a fade would redraw the map for 300 ms
+  // after each update.
+  map = new maplibregl.Map({ container: 'map', style: buildStyle(config), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true }, fadeDuration: 0 });
   watchTiles(map, $('#map-wrap'));
   map.addControl(new maplibregl.NavigationControl(), 'top-left');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
@@ -141,13 +144,11 @@ function initMap(config) {
     map.addLayer({ id: 'cars', type: 'symbol', source: 'cars', filter: ['!', ['has', 'point_count']], layout: { 'icon-image': ['concat', 'car-', ['get', 'state']], 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true, 'icon-ignore-placement': true } });
     map.addLayer(plateLayer('cars'));
     map.addSource('track', { type: 'geojson', data: emptyFC() });
-    map.addLayer({ id: 'track', type: 'line', source: 'track', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-width': 4, 'line-color': ['interpolate', ['linear'], ['get', 'kmh'], 0, '#4a6fa5', 30, '#2e7d32', 60, '#f0a500', 90, '#d32f2f', 120, '#6a1b9a'] } });
+    map.addLayer({ id: 'track', type: 'line', source: 'track', filter: ['!=', ['geometry-type'], 'Point'], layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-width': 4, 'line-color': ['interpolate', ['linear'], ['get', 'kmh'], 0, '#4a6fa5', 30, '#2e7d32', 60, '#f0a500', 90, '#d32f2f', 120, '#6a1b9a'] } });
     map.addSource('track-detail', { type: 'geojson', data: emptyFC() });
     map.addLayer({ id: 'track-detail', type: 'line', source: 'track-detail', paint: { 'line-width': 2, 'line-color': '#222', 'line-opacity': 0.6 } });
-    map.addSource('stops', { type: 'geojson', data: emptyFC() });
-    map.addLayer({ id: 'stops', type: 'circle', source: 'stops', paint: { 'circle-radius': 5, 'circle-color': '#fff', 'circle-stroke-color': '#4a6fa5', 'circle-stroke-width': 2 } });
-    map.addSource('cursor', { type: 'geojson', data: emptyFC() });
-    map.addLayer({ id: 'cursor', type: 'symbol', source: 'cursor', layout: { 'icon-image': 'car-moving', 'icon-size': 1.4, 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true } });
+    // The stops are points of the track's own source: one set of tiles to cut and wait for, not two.
+    map.addLayer({ id: 'stops', type: 'circle', source: 'track', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 5, 'circle-color': '#fff', 'circle-stroke-color': '#4a6fa5', 'circle-stroke-width': 2 } });
     map.on('click', 'cars', (e) => { const f = e.features[0]; if (f) openCard(f.properties.id); });
     map.on('click', 'clusters', async (e) => {
       const f = e.features[0];
@@ -158,14 +159,20 @@ function initMap(config) {
       map.on('mouseenter', l, () => { map.getCanvas().style.cursor = 'pointer'; });
       map.on('mouseleave', l, () => { map.getCanvas().style.cursor = ''; });
     }
-    // Counts follow the clusters: after every redraw of the source and every camera move.
+    // Counts follow the clusters: after the cars' source changed (its tiles loaded) or the camera moved,
+    // at most five times a second, and not at all while nothing changed.
     let labelTimer = 0;
-    map.on('render', () => { if (!labelTimer) labelTimer = setTimeout(() => { labelTimer = 0; updateClusterLabels(); }, 200); });
+    let labelsStale = true;
+    map.on('sourcedata', (e) => { if (e.sourceId === 'cars') labelsStale = true; });
+    for (const e of ['zoom', 'moveend']) map.on(e, () => { labelsStale = true; });
+    map.on('render', () => {
+      if (!labelTimer && labelsStale) labelTimer = setTimeout(() => { labelTimer = 0; labelsStale = false; updateClusterLabels(); }, 200);
+    });
     map.on('zoomend', maybeDetail);
     // Panning by hand takes the map back from Follow.
     map.on('dragstart', () => { if (S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); } });
     loadFences();
-    redrawCars();
+    redrawCars(true);
   });
 }
 const emptyFC = () => ({ type: 'FeatureCollection', features: [] });
@@ -219,25 +226,68 @@ function visible(v, now = fleetNow()) {
   return inScope(v) && (!S.states.size || S.states.has(stateOf(S.positions.get(v.id), now)));
 }
 
+// The live feed only records what it brings; the counts, the list and the card follow at most once a
+// second, in one animation frame. The map's source is given new data at most every three seconds and only
+// when what it draws changed by what the eye can see at the current zoom (a car moved by two pixels or
+// more, turned by ten degrees or more, changed state; a car came or went): each new set of data costs the
+// map a redraw of its canvas, the page's dearest work (BENCHMARKS.md, "The page in a browser").
 let redrawPending = false;
 function scheduleRedraw() {
   if (redrawPending) return;
   redrawPending = true;
-  // Once a second at most: the map, the counts and the list follow the fleet without keeping the page busy.
-  setTimeout(() => { redrawPending = false; redrawCars(); }, 1000);
+  setTimeout(() => requestAnimationFrame(() => { redrawPending = false; redrawCars(); }), 1000);
 }
 
-function redrawCars() {
+const MAP_DATA_EVERY_MS = 3000;
+let mapDataAt = 0;
+/** What the map shows of each car now (vehicle id -> its drawn look), to tell whether it changed. */
+let drawnCars = new Map();
+let drawnView = '';
+/** A car's look on the map at `zoom`: its place to two pixels, its course to ten degrees, its state. */
+function lookOf(coordinates, state, course, zoom) {
+  const scale = 256 * 2 ** zoom / 2;
+  const x = Math.round(((coordinates[0] + 180) / 360) * scale);
+  const s = Math.sin((coordinates[1] * Math.PI) / 180);
+  const y = Math.round((0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * scale);
+  return `${x},${y},${state},${Math.round(course / 10)}`;
+}
+function redrawCars(force = false) {
   const now = fleetNow();
+  const zoom = map ? Math.round(map.getZoom()) : 0;
   const features = [];
+  const drawn = new Map();
+  let changed = false;
   for (const v of S.vehicles.values()) {
     const p = S.positions.get(v.id);
     if (!p || !visible(v, now)) continue;
-    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: at(p) }, properties: { id: v.id, plate: v.plate, state: stateOf(p, now), course: p.course_deg } });
+    const coordinates = at(p);
+    const state = stateOf(p, now);
+    const look = lookOf(coordinates, state, p.course_deg, zoom);
+    drawn.set(v.id, look);
+    if (!changed && drawnCars.get(v.id) !== look) changed = true;
+    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates }, properties: { id: v.id, plate: v.plate, state, course: p.course_deg } });
   }
-  $('#live-count').textContent = String(features.length);
-  if (map && map.getSource('cars') && S.view === 'live') map.getSource('cars').setData({ type: 'FeatureCollection', features });
-  if (S.follow && S.view === 'live' && S.positions.get(S.follow) && map) { const p = S.positions.get(S.follow); map.easeTo({ center: at(p), duration: 500 }); }
+  if (drawn.size !== drawnCars.size) changed = true;
+  const count = String(features.length);
+  if ($('#live-count').textContent !== count) $('#live-count').textContent = count;
+  const updates = String(S.updates);
+  if ($('#live-updates').textContent !== updates) $('#live-updates').textContent = updates;
+  const source = map && map.getSource('cars');
+  const wall = Date.now();
+  if (source && S.view === 'live' && (force || drawnView !== 'live' || (changed && wall - mapDataAt >= MAP_DATA_EVERY_MS))) {
+    source.setData({ type: 'FeatureCollection', features });
+    drawnCars = drawn;
+    mapDataAt = wall;
+  } else if (changed && source && S.view === 'live') {
+    // Changed but drawn too recently: the next feed message's redraw, or this one's, comes back to it.
+    scheduleRedraw();
+  }
+  if (source) drawnView = S.view;
+  if (S.follow && S.view === 'live' && S.positions.get(S.follow) && map) {
+    const c = at(S.positions.get(S.follow));
+    const centre = map.getCenter();
+    if (Math.abs(centre.lng - c[0]) > 1e-6 || Math.abs(centre.lat - c[1]) > 1e-6) map.easeTo({ center: c, duration: 500 });
+  }
   if (S.cardVehicle) renderCard();
   renderVehicleList();
 }
@@ -252,7 +302,7 @@ function renderLegend() {
     const count = el('b', { class: 'count' }, '0');
     const chip = el('button', {
       class: `chip${S.states.has(k) ? ' active' : ''}`, 'data-state': k, 'aria-pressed': String(S.states.has(k)),
-      onclick: () => { if (!S.states.delete(k)) S.states.add(k); renderLegend(); listTimer = 0; redrawCars(); },
+      onclick: () => { if (!S.states.delete(k)) S.states.add(k); renderLegend(); listTimer = 0; redrawCars(true); },
     }, el('i', { style: `background:${c}` }), t(k), ' ', count);
     stateChips.set(k, count);
     return chip;
@@ -286,30 +336,36 @@ function renderUnitTree() {
   const cars = new Map();
   for (const v of S.vehicles.values()) cars.set(v.unit, (cars.get(v.unit) || 0) + 1);
   const carsIn = (id) => { let n = 0; for (const u of subtree(id)) n += cars.get(u) || 0; return n; };
-  const pick = (u) => { S.follow = null; S.selectedRoot = u.id; S.selectedUnits = subtree(u.id); renderUnitTree(); listTimer = 0; redrawCars(); fitUnits(S.selectedUnits); };
+  const pick = (u) => { S.follow = null; S.selectedRoot = u.id; S.selectedUnits = subtree(u.id); renderUnitTree(); listTimer = 0; redrawCars(true); fitUnits(S.selectedUnits); };
   const node = (u) => el('div', {},
     el('div', { class: `unit${S.selectedRoot === u.id ? ' selected' : ''}`, title: u.name, 'data-unit': u.id, onclick: () => pick(u) }, u.name, ' ', el('span', { class: 'count' }, String(carsIn(u.id)))),
     (kids.get(u.id) || []).length ? el('div', { class: 'unit-children' }, (kids.get(u.id) || []).map(node)) : null);
   $('#unit-tree').replaceChildren(
-    el('div', { class: `unit${S.selectedUnits ? '' : ' selected'}`, onclick: () => { S.selectedRoot = null; S.selectedUnits = null; renderUnitTree(); listTimer = 0; redrawCars(); } }, t('all_units')),
+    el('div', { class: `unit${S.selectedUnits ? '' : ' selected'}`, onclick: () => { S.selectedRoot = null; S.selectedUnits = null; renderUnitTree(); listTimer = 0; redrawCars(true); } }, t('all_units')),
     ...roots.map(node));
 }
 
-// The car list: every car the filters let through, one row per car made once and updated in place, so a
-// click lands on the element it aimed at whatever the live feed does meanwhile. Rows are put in order
-// again only when the set of cars shown changes.
+// The car list: every car the filters let through, in the fleet's order, drawn as only the rows in view
+// (a fixed row height and a spacer as tall as the whole list, so the whole fleet is reached by scrolling).
+// The rows are a small pool reused in place: list index k is always drawn by row k % pool size, so a
+// scroll rebinds only the rows that came into view, and a row whose car did not change keeps its element
+// and its text, so a click lands on the car it aimed at whatever the live feed does meanwhile.
 let listTimer = 0;
-/** vehicle id -> { row, dot, speed, color, text }: each car's row and what it shows now. */
-const listRows = new Map();
-let listKeys = '';
-function listRow(v) {
-  let r = listRows.get(v.id);
-  if (!r) {
-    const dot = el('i');
-    const speed = el('span', { class: 'sp' });
-    r = { row: el('div', { class: 'vrow', 'data-vehicle': v.id, onclick: () => openCard(v.id, true) }, dot, v.plate, speed), dot, speed, color: '', text: '' };
-    listRows.set(v.id, r);
-  }
+/** The cars the list shows now, in order. */
+let listShown = [];
+/** { row, dot, plate, speed, id, index, color, text, selected }: the drawn rows. */
+let listPool = [];
+let listRowH = 0;
+function listRowHeight() {
+  if (!listRowH && listPool.length && listPool[0].row.offsetHeight) listRowH = listPool[0].row.offsetHeight;
+  return listRowH || 22;
+}
+function poolRow() {
+  const dot = el('i');
+  const plate = document.createTextNode('');
+  const speed = el('span', { class: 'sp' });
+  const r = { dot, plate, speed, id: null, index: -1, color: '', text: '', selected: false };
+  r.row = el('div', { class: 'vrow', onclick: () => { if (r.id !== null) openCard(r.id, true); } }, dot, plate, speed);
   return r;
 }
 function renderVehicleList(force = false) {
@@ -318,20 +374,48 @@ function renderVehicleList(force = false) {
   listTimer = wall;
   const now = fleetNow();
   updateStateCounts(now);
-  const shown = [...S.vehicles.values()].filter((v) => visible(v, now));
-  const keys = shown.map((v) => v.id).join(',');
-  if (keys !== listKeys) { listKeys = keys; $('#vehicle-list').replaceChildren(...shown.map((v) => listRow(v).row)); }
-  $('#list-count').textContent = `${shown.length} / ${S.vehicles.size}`;
-  for (const v of shown) {
-    const r = listRow(v);
+  listShown = [];
+  for (const v of S.vehicles.values()) if (visible(v, now)) listShown.push(v);
+  const count = `${listShown.length} / ${S.vehicles.size}`;
+  if ($('#list-count').textContent !== count) $('#list-count').textContent = count;
+  renderListWindow(now);
+}
+/** Draws the rows in view of `listShown` (on every list refresh and every scroll). */
+function renderListWindow(now = fleetNow()) {
+  const box = $('#vehicle-list');
+  let space = box.querySelector('.vlist-space');
+  if (!space) { space = el('div', { class: 'vlist-space' }); box.replaceChildren(space); listPool = []; }
+  const h = listRowHeight();
+  const height = `${listShown.length * h}px`;
+  if (space.style.height !== height) space.style.height = height;
+  // Rows in view and a few either side; the pool grows to the most ever in view (the list's height).
+  const view = box.clientHeight || 240;
+  const size = Math.ceil(view / h) + 6;
+  while (listPool.length < size) { const r = poolRow(); listPool.push(r); box.append(r.row); }
+  const first = Math.max(0, Math.floor(box.scrollTop / h) - 3);
+  const last = Math.min(listShown.length, first + listPool.length);
+  const used = new Set();
+  for (let k = first; k < last; k++) {
+    const r = listPool[k % listPool.length];
+    used.add(r);
+    const v = listShown[k];
+    if (r.id !== v.id) { r.id = v.id; r.row.dataset.vehicle = String(v.id); r.plate.data = v.plate; }
+    if (r.index !== k) { r.index = k; r.row.style.top = `${k * h}px`; }
+    if (r.row.hidden) r.row.hidden = false;
     const p = S.positions.get(v.id);
     const color = COLORS[stateOf(p, now)];
     const text = p ? `${p.speed_kmh.toFixed(0)} ${t('kmh')}` : t('none');
     if (r.color !== color) { r.color = color; r.dot.style.background = color; }
     if (r.text !== text) { r.text = text; r.speed.textContent = text; }
-    r.row.classList.toggle('selected', S.cardVehicle === v.id);
+    const selected = S.cardVehicle === v.id;
+    if (r.selected !== selected) { r.selected = selected; r.row.classList.toggle('selected', selected); }
+  }
+  for (const r of listPool) {
+    if (used.has(r) || r.row.hidden) continue;
+    r.row.hidden = true; r.id = null; r.index = -1; delete r.row.dataset.vehicle;
   }
 }
+$('#vehicle-list').addEventListener('scroll', () => renderListWindow(), { passive: true });
 
 function openCard(id, fly = false) {
   S.cardVehicle = Number(id);
@@ -554,7 +638,7 @@ function connectLive() {
       renderUnitTree();
       // The fleet is drawn at once; later updates are gathered into one redraw a second.
       listTimer = 0;
-      redrawCars();
+      redrawCars(true);
     } else if (m.type === 'positions') {
       for (const p of m.points) {
         const old = S.positions.get(p.vehicle);
@@ -563,7 +647,6 @@ function connectLive() {
         if (fix > latestFix && fix < Date.now() + 3600e3) latestFix = fix;
       }
       S.updates += m.points.length;
-      $('#live-updates').textContent = String(S.updates);
     } else if (m.type === 'alert') {
       addLiveAlert(m.alert);
     }
@@ -600,27 +683,24 @@ async function loadReplay() {
   const to = fromLocalInput($('#replay-to').value);
   $('#replay-info').textContent = '…';
   let r;
-  try { r = await api(`/api/vehicles/${v.id}/replay?from=${iso(from)}&to=${iso(to)}`); } catch (e) { $('#replay-info').textContent = e.message; return; }
+  try { r = await api(`/api/vehicles/${v.id}/replay?from=${iso(from)}&to=${iso(to)}&tolerance_m=${replayTolerance()}`); } catch (e) { $('#replay-info').textContent = e.message; return; }
   stopPlay();
   COL = Object.fromEntries(r.columns.map((c, i) => [c, i]));
   S.replay = { v, from, to, r, pts: r.points, time: r.points.length ? rowMs(r.points[0]) : from, playing: false, speed: Number($('#replay-speed').value) || DEFAULT_SPEED };
   $('#replay-info').textContent = `${r.total_points} ${t('points')}, ${r.points.length} ${t('shown')}`;
   $('#replay-exports').replaceChildren(el('span', {}, `${t('export')}:`), ...['geojson', 'gpx', 'kml', 'csv'].map((f) =>
     el('a', { href: `/api/vehicles/${v.id}/track?from=${iso(from)}&to=${iso(to)}&format=${f}`, download: '' }, f.toUpperCase())));
-  // The track, one segment per pair of points, coloured by speed.
-  const features = [];
-  for (let i = 1; i < r.points.length; i++) {
-    const a = r.points[i - 1]; const b = r.points[i];
-    features.push({ type: 'Feature', properties: { kmh: b[COL.speed_kmh] }, geometry: { type: 'LineString', coordinates: [rowAt(a), rowAt(b)] } });
-  }
-  map.getSource('track').setData({ type: 'FeatureCollection', features });
-  map.getSource('track-detail').setData(emptyFC());
-  map.getSource('stops').setData({ type: 'FeatureCollection', features: r.stops.map((s) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(s.lon_deg, s.lat_deg) } })) });
+  // The map goes to the track first, then gets its data: the track is cut into tiles once, at the zoom
+  // it is seen at.
   if (r.points.length) {
     const b = new maplibregl.LngLatBounds();
     for (const p of r.points) b.extend(rowAt(p));
     map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 0 });
   }
+  const track = trackBySpeed(r.points);
+  for (const st of r.stops) track.features.push({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(st.lon_deg, st.lat_deg) } });
+  map.getSource('track').setData(track);
+  if (detailShown) { detailShown = false; map.getSource('track-detail').setData(emptyFC()); }
   // Timeline: stops and episodes, placed on the time axis.
   const span = to - from;
   const pct = (ms) => `${Math.max(0, Math.min(100, ((ms - from) / span) * 100))}%`;
@@ -653,6 +733,49 @@ async function loadReplay() {
   seek(S.replay.time);
 }
 
+/** The track coloured by speed, as one multi-line per band of 10 km/h (a segment takes the band of its end
+ * point's speed) and its runs within a band joined: a month is a dozen features, not one per segment. */
+function trackBySpeed(points) {
+  const bands = new Map();
+  let run = null; let runBand = -1;
+  for (let i = 1; i < points.length; i++) {
+    const kmh = points[i][COL.speed_kmh];
+    const band = Math.min(13, Math.floor(kmh / 10));
+    if (band !== runBand) {
+      if (!bands.has(band)) bands.set(band, []);
+      run = [rowAt(points[i - 1])];
+      bands.get(band).push(run);
+      runBand = band;
+    }
+    run.push(rowAt(points[i]));
+  }
+  return { type: 'FeatureCollection', features: [...bands].map(([band, lines]) => ({ type: 'Feature', properties: { kmh: band * 10 + 5 }, geometry: { type: 'MultiLineString', coordinates: lines } })) };
+}
+
+/** The replay's display tolerance, metres: about a pixel at the zoom a track is first seen at (a city's
+ * worth of track: zoom 12 or closer), never below the server's street-level 8 m. Closer in, `maybeDetail`
+ * fetches every point around the cursor. */
+function replayTolerance() {
+  const zoom = Math.max(12, map ? map.getZoom() : 12);
+  const lat = map ? map.getCenter().lat : 30;
+  const perPixel = (40075016 * Math.cos((lat * Math.PI) / 180)) / (512 * 2 ** zoom);
+  return Math.max(8, Math.round(perPixel));
+}
+
+/** Whether the full-detail track is drawn (so a new replay has it to clear). */
+let detailShown = false;
+/** The replay's cursor: an arrow placed over the map, not drawn in it, so moving it while the replay
+ * plays costs no redraw of the map's canvas. */
+let cursorMarker = null;
+function replayCursor() {
+  if (!cursorMarker) {
+    const c = el('canvas', { class: 'replay-cursor', width: '40', height: '40' });
+    c.getContext('2d').putImageData(arrowImage(COLORS.moving), 0, 0);
+    cursorMarker = new maplibregl.Marker({ element: c, rotationAlignment: 'map' });
+  }
+  return cursorMarker;
+}
+
 /** The interpolated position at time `ms` (the axis is time, not point index). */
 function positionAt(ms) {
   const pts = S.replay.pts;
@@ -681,7 +804,8 @@ function seek(ms) {
   $('#speed-cursor').style.left = at01;
   if (p) {
     $('#replay-speed-now').textContent = `${p[COL.speed_kmh].toFixed(0)} ${t('kmh')}`;
-    map.getSource('cursor').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { course: p[COL.course_deg] }, geometry: { type: 'Point', coordinates: rowAt(p) } }] });
+    replayCursor().setLngLat(rowAt(p)).setRotation(p[COL.course_deg]);
+    if (S.view === 'replay' && !replayCursor()._map) replayCursor().addTo(map);
   }
 }
 
@@ -711,7 +835,7 @@ function drawSpeedChart() {
   const g = canvas.getContext('2d');
   g.scale(ratio, ratio);
   g.clearRect(0, 0, w, h);
-  const top = Math.max(60, ...R.pts.map((p) => p[COL.speed_kmh]));
+  const top = R.pts.reduce((m, p) => Math.max(m, p[COL.speed_kmh]), 60);
   const x = (ms) => ((ms - R.from) / (R.to - R.from)) * w;
   const y = (kmh) => h - 2 - (kmh / top) * (h - 6);
   g.strokeStyle = '#e0e6ec'; g.fillStyle = '#66788a'; g.font = '10px sans-serif';
@@ -765,6 +889,7 @@ function maybeDetail() {
     try {
       const d = await api(`/api/vehicles/${R.v.id}/replay?from=${iso(from)}&to=${iso(to)}&tolerance_m=0`);
       map.getSource('track-detail').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: d.points.map(rowAt) } }] });
+      detailShown = true;
     } catch (_) { /* keep the simplified track */ }
   }, 400);
 }
@@ -924,7 +1049,8 @@ function switchView(view) {
   // The management screens are built on entering, in the language of the moment: none is kept hidden.
   if (view !== 'manage') { leaveManage(); $('#view-manage').replaceChildren(); }
   if (view !== 'orders') $('#view-orders').replaceChildren();
-  for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'orders', 'manage', 'audit']) {
+  if (view !== 'tokens') $('#view-tokens').replaceChildren();
+  for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'orders', 'manage', 'audit', 'tokens']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
   }
@@ -936,15 +1062,18 @@ function switchView(view) {
   if (map && map.getSource('cars')) {
     map.setLayoutProperty('cars', 'visibility', view === 'replay' ? 'none' : 'visible');
     map.setLayoutProperty('clusters', 'visibility', view === 'replay' ? 'none' : 'visible');
-    for (const l of ['track', 'track-detail', 'stops', 'cursor']) map.setLayoutProperty(l, 'visibility', view === 'live' ? 'none' : 'visible');
+    for (const l of ['track', 'track-detail', 'stops']) map.setLayoutProperty(l, 'visibility', view === 'live' ? 'none' : 'visible');
+    if (view !== 'replay' && cursorMarker) cursorMarker.remove();
+    else if (view === 'replay' && cursorMarker && S.replay) cursorMarker.addTo(map);
     updateClusterLabels();
-    redrawCars();
+    redrawCars(true);
   }
   if (view === 'alerts') loadCases();
   if (view === 'audit') loadAudit();
   if (view === 'terminals') loadTerminals({ api, el, t, fmtTime, S });
   if (view === 'orders') loadOrders(adminCtx);
   if (view === 'manage') loadManage(adminCtx);
+  if (view === 'tokens') loadTokens(adminCtx);
   if (view === 'reports') initReports(reportCtx);
 }
 
@@ -965,6 +1094,7 @@ function rerender() {
   if (S.view === 'alerts') loadCases();
   if (S.view === 'orders') loadOrders(adminCtx);
   if (S.view === 'manage') loadManage(adminCtx);
+  if (S.view === 'tokens') loadTokens(adminCtx);
   if (S.view === 'reports') rerenderReport(reportCtx);
 }
 
@@ -994,7 +1124,7 @@ async function start() {
 
 // Static wiring.
 document.querySelectorAll('header nav button').forEach((b) => b.addEventListener('click', () => switchView(b.dataset.view)));
-$('#plate-search').addEventListener('input', (e) => { S.search = e.target.value; listTimer = 0; redrawCars(); });
+$('#plate-search').addEventListener('input', (e) => { S.search = e.target.value; listTimer = 0; redrawCars(true); });
 $('#replay-load').addEventListener('click', loadReplay);
 $('#replay-play').addEventListener('click', () => (S.replay && S.replay.playing ? stopPlay() : startPlay()));
 $('#replay-step').addEventListener('click', () => step(1));

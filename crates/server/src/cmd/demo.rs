@@ -101,6 +101,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let (world, start_ms) = demo_world(&args);
     let (audit, key_file) = demo_audit(Path::new(&args.store))?;
     let basemap = demo_basemap(Path::new(&args.store), &world)?;
+    let reporter_key = demo_reporter_key(Path::new(&args.store))?;
     // Provision the registry and the demo logins, then let `serve` open the store for itself.
     let logins = {
         let store = Store::open(&args.store)
@@ -151,6 +152,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             &rules,
             hub.clone(),
             Arc::new(OnceLock::new()),
+            Some(reporter_key),
         )),
         shutdown.clone(),
     )
@@ -199,11 +201,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// The demo's basemap, beside its store (`demo.db` has `demo.basemap.pmtiles`): the roads, towns and
 /// depots of its world as vector tiles, written on the first run and again only when the world changes.
 fn demo_basemap(store: &Path, world: &World) -> anyhow::Result<PathBuf> {
-    let stem = store.file_stem().map(|s| s.to_string_lossy().into_owned());
-    let path = store.with_file_name(format!(
-        "{}.basemap.pmtiles",
-        stem.as_deref().unwrap_or("tianshu")
-    ));
+    let path = beside(store, "basemap.pmtiles");
     tianshu_sim::basemap::write_basemap(world, &path)
         .with_context(|| format!("writing the demo's basemap {}", path.display()))?;
     Ok(path)
@@ -213,37 +211,58 @@ fn demo_basemap(store: &Path, world: &World) -> anyhow::Result<PathBuf> {
 /// `demo.audit-anchors.jsonl`): the key is generated on the first run, readable by its owner only, and
 /// kept, so the chain verifies across runs. Returns the options and the key file.
 fn demo_audit(store: &Path) -> anyhow::Result<(AuditOptions, PathBuf)> {
-    let beside = |suffix: &str| -> PathBuf {
-        let stem = store.file_stem().map(|s| s.to_string_lossy().into_owned());
-        store.with_file_name(format!("{}.{suffix}", stem.as_deref().unwrap_or("tianshu")))
+    let key_file = beside(store, "audit-key");
+    let text = key_file_text(&key_file, || {
+        rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(48)
+            .map(char::from)
+            .collect()
+    })?;
+    let key = tianshu_store::access::AuditKey::from_text(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?;
+    let options = AuditOptions {
+        key: Some(key),
+        anchor_file: Some(beside(store, "audit-anchors.jsonl")),
+        anchor_interval: std::time::Duration::from_secs(60),
     };
-    let key_file = beside("audit-key");
+    Ok((options, key_file))
+}
+
+/// The key that seals complainants' phone numbers in the demo's store (`demo.reporter-key`, 32 random
+/// bytes as hex), made on the first start, so that complaints can be entered with a number.
+fn demo_reporter_key(store: &Path) -> anyhow::Result<tianshu_api::reporter::ReporterKey> {
+    let key_file = beside(store, "reporter-key");
+    let text = key_file_text(&key_file, || {
+        let bytes: [u8; 32] = rand::random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    })?;
+    tianshu_api::reporter::ReporterKey::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))
+}
+
+/// A file beside the demo's store: `demo.db` has `demo.SUFFIX`.
+fn beside(store: &Path, suffix: &str) -> PathBuf {
+    let stem = store.file_stem().map(|s| s.to_string_lossy().into_owned());
+    store.with_file_name(format!("{}.{suffix}", stem.as_deref().unwrap_or("tianshu")))
+}
+
+/// The first line of a key file, written first (owner-only) from `make` when it is not there.
+fn key_file_text(key_file: &Path, make: impl FnOnce() -> String) -> anyhow::Result<String> {
     if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     if !key_file.exists() {
-        let key: String = rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(48)
-            .map(char::from)
-            .collect();
         let mut open = std::fs::OpenOptions::new();
         open.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-        std::io::Write::write_all(&mut open.open(&key_file)?, format!("{key}\n").as_bytes())
+        std::io::Write::write_all(&mut open.open(key_file)?, format!("{}\n", make()).as_bytes())
             .with_context(|| format!("writing {}", key_file.display()))?;
     }
     let text =
-        std::fs::read_to_string(&key_file).with_context(|| format!("reading {}", key_file.display()))?;
-    let key = tianshu_store::access::AuditKey::from_text(text.lines().next().unwrap_or_default())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?;
-    let options = AuditOptions {
-        key: Some(key),
-        anchor_file: Some(beside("audit-anchors.jsonl")),
-        anchor_interval: std::time::Duration::from_secs(60),
-    };
-    Ok((options, key_file))
+        std::fs::read_to_string(key_file).with_context(|| format!("reading {}", key_file.display()))?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
 }
 
 /// Where the demo's audit key and anchors are, and how to check the chain against them.

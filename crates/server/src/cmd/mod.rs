@@ -14,6 +14,7 @@ use tianshu_store::{DEFAULT_STORE_PATH, Store};
 
 mod audit;
 mod calendar;
+mod casework;
 mod config;
 mod decode;
 #[cfg(feature = "demo")]
@@ -177,6 +178,9 @@ pub enum Command {
     /// office hours (`calendar timetable --store URL FILE.toml`).
     #[command(subcommand)]
     Calendar(calendar::CalendarCommand),
+    /// The office's casework figures (`casework summary --store URL --from D --to D [--unit U] [--format csv|json]`).
+    #[command(subcommand)]
+    Casework(casework::CaseworkCommand),
     /// Import regions, depots, prohibited places and speed zones (`geofence import --store URL FILE.geojson`).
     #[command(subcommand)]
     Geofence(geofence::GeofenceCommand),
@@ -203,6 +207,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Calendar(c) => calendar::run(c),
+        Command::Casework(c) => casework::run(c),
         Command::Geofence(c) => geofence::run(c),
         Command::Order(c) => order::run(c),
         Command::Rules(c) => rules::run(c),

@@ -100,9 +100,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .audit
             .options(loaded.secrets.audit_key.as_ref().map(|k| k.expose()))?,
     };
+    let reporter_key = loaded
+        .secrets
+        .reporter_key
+        .as_ref()
+        .map(|k| tianshu_api::reporter::ReporterKey::parse(k.expose()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("web.casework.reporter_key: {e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
+        let stop_escalation = shutdown.clone();
         // The web API and the page, over the same store and the gateway's downlink.
         let hub = tianshu_api::LiveHub::new();
         let slot = std::sync::Arc::new(std::sync::OnceLock::new());
@@ -112,6 +120,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             &cfg.rules,
             hub.clone(),
             slot.clone(),
+            reporter_key,
         );
         let mut started = serve::start(opts, Some(web), shutdown.clone()).await?;
         // The rules and alert cases over committed points; case events reach the page and MQTT.
@@ -134,6 +143,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.cancel();
         });
         let store = started.services.store.clone();
+        crate::web::escalate_overdue_complaints(store.clone(), stop_escalation);
         let served = started.wait().await;
         alerts.shutdown().await;
         serve::close_store(&store).await;
