@@ -244,6 +244,21 @@ async function languages() {
         await page.click(row);
         await page.waitForSelector(opened, { timeout: 20000 });
       }]),
+      // The alert channels: one added through the screen's own form the first time, then opened.
+      ['manage channels', async () => {
+        await page.click('#tab-manage');
+        await page.click('#manage-tabs [data-screen="channels"]');
+        await page.waitForSelector('#channel-add');
+        if (await page.locator('#channels-table tbody tr').count() === 0) {
+          await page.fill('#channel-add-name', '值班室');
+          await page.selectOption('#channel-add-kind', 'email');
+          await page.fill('#channel-add-address', 'duty@example.invalid');
+          await page.click('#channel-add-submit');
+        } else {
+          await page.click('#channels-table tbody tr');
+        }
+        await page.waitForSelector('#channel-edit', { timeout: 20000 });
+      }],
     ];
     for (const lang of ['zh', 'en']) {
       if (await page.evaluate(() => window.tianshu.currentLang()) !== lang) {
@@ -850,6 +865,23 @@ async function manage() {
     const drow = await page.textContent('#drivers-table tr.selected');
     check(drow.includes(DRIVER) && drow.includes(UNIT), `the new driver is listed with their unit (${drow})`);
 
+    // An alert channel for the new unit; a URL that is not http(s) is refused next to the URL.
+    const CHANNEL = '新单位值班群';
+    await page.click('#manage-tabs [data-screen="channels"]');
+    await page.waitForSelector('#channel-add');
+    await page.fill('#channel-add-name', CHANNEL);
+    await page.fill('#channel-add-url', 'ftp://127.0.0.1/hook');
+    await page.selectOption('#channel-add-format', 'dingtalk');
+    await page.selectOption('#channel-add-units', [unit.id]);
+    await page.click('#channel-add-submit');
+    const urlError = await fieldError(page, 'channel-add', 'url');
+    check(/^url/.test(urlError), `a webhook URL that is not http(s) is refused next to the url field (${urlError})`);
+    await page.fill('#channel-add-url', 'http://127.0.0.1:9/hook');
+    await page.click('#channel-add-submit');
+    await page.waitForSelector('#channels-table tr.selected');
+    const crow = await page.textContent('#channels-table tr.selected');
+    check(crow.includes(CHANNEL) && crow.includes(UNIT), `the new channel is listed with its unit (${crow})`);
+
     // A geofence drawn on the map: without a shape the form says so next to the shape.
     await page.click('#manage-tabs [data-screen="geofences"]');
     await page.waitForSelector('#fence-form');
@@ -915,7 +947,7 @@ async function manage() {
     await page.waitForSelector('#audit-list tbody tr');
     const rows = await page.$$eval('#audit-list tbody tr', (rs) => rs.map((r) => r.textContent));
     const me = logins.administrator.username;
-    for (const [action, what] of [['unit.create', UNIT], ['vehicle.create', PLATE], ['terminal.create', PHONE], ['driver.create', DRIVER], ['geofence.create', FENCE], ['geofence.replace', FENCE]]) {
+    for (const [action, what] of [['unit.create', UNIT], ['vehicle.create', PLATE], ['terminal.create', PHONE], ['driver.create', DRIVER], ['channel.create', CHANNEL], ['geofence.create', FENCE], ['geofence.replace', FENCE]]) {
       const row = rows.find((r) => r.includes(action) && r.includes(what));
       check(!!row && row.includes(me), `the audit table shows ${action} of ${what} by ${me}`);
     }
@@ -926,7 +958,7 @@ async function manage() {
   await browserFor(async (page) => {
     await login(page, 'administrator');
     await page.tap('#tab-manage');
-    for (const screen of ['units', 'vehicles', 'terminals', 'drivers', 'geofences', 'users', 'calendars']) {
+    for (const screen of ['units', 'vehicles', 'terminals', 'drivers', 'geofences', 'users', 'calendars', 'channels']) {
       await page.tap(`#manage-tabs [data-screen="${screen}"]`);
       await page.waitForSelector(`#manage-tabs [data-screen="${screen}"].active`);
       await page.waitForSelector('#manage-body .msection');

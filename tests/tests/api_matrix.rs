@@ -48,6 +48,7 @@ struct Victims {
     kept_fence: i64,
     order: String,
     driver: i64,
+    channel: i64,
     /// A personal API token of the caller's (0 without a caller).
     token: i64,
 }
@@ -140,8 +141,28 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         .await
         .expect("victim driver")
         .id;
+    let channel = api
+        .store
+        .channels()
+        .create(
+            &tianshu_store::channels::ChannelFields {
+                name: format!("待删渠道{n}"),
+                kind: tianshu_store::channels::ChannelKind::Email,
+                url: None,
+                format: tianshu_store::channels::WebhookFormat::Generic,
+                address: Some(format!("victim{n}@example.invalid")),
+                units: vec![],
+                min_severity: tianshu_rules::Severity::Low,
+                enabled: true,
+            },
+            &[],
+        )
+        .await
+        .expect("victim channel")
+        .id;
     Victims {
         driver,
+        channel,
         casework: None,
         unit: unit.id.0,
         vehicle: vehicle.id.0,
@@ -329,6 +350,23 @@ fn admin_routes(
             false,
         ),
         ("DELETE", "/api/drivers/{id}") => req(format!("/api/drivers/{}", victims.driver), None, false),
+        ("GET", "/api/channels") => req(spec.path.into(), None, false),
+        ("POST", "/api/channels") => req(
+            spec.path.into(),
+            Some(format!(
+                r#"{{"name":"渠道{n}","kind":"webhook","url":"http://127.0.0.1:9/hook","units":[{}]}}"#,
+                api.units["黄石市/公安局"].0
+            )),
+            false,
+        ),
+        ("PUT", "/api/channels/{id}") => req(
+            format!("/api/channels/{}", victims.channel),
+            Some(format!(
+                r#"{{"name":"改名渠道{n}","kind":"email","address":"put{n}@example.invalid","enabled":false}}"#
+            )),
+            false,
+        ),
+        ("DELETE", "/api/channels/{id}") => req(format!("/api/channels/{}", victims.channel), None, false),
         ("GET", "/api/units/{id}/timetable") => {
             let unit = match target {
                 Target::Own => "黄石市/市委办公室/机要科",

@@ -248,6 +248,7 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
             "manage geofences",
             "manage users",
             "manage calendars",
+            "manage channels",
         ] {
             assert!(out.contains(&format!("ok {lang} {screen}: ")), "{lang} {screen}");
         }
@@ -270,6 +271,8 @@ fn an_administrator_adds_a_unit_a_vehicle_a_terminal_and_a_drawn_geofence_and_a_
             "ok the new terminal is listed, bound to the car",
             "ok a certificate with a space is refused next to the certificate field",
             "ok the new driver is listed with their unit",
+            "ok a webhook URL that is not http(s) is refused next to the url field",
+            "ok the new channel is listed with its unit",
             "ok a geofence without a shape is refused next to the shape",
             "ok the stored polygon is the one clicked on the map",
             "ok dragging a vertex moved that vertex only, and the change was saved",
@@ -281,6 +284,7 @@ fn an_administrator_adds_a_unit_a_vehicle_a_terminal_and_a_drawn_geofence_and_a_
         "vehicle.create",
         "terminal.create",
         "driver.create",
+        "channel.create",
         "geofence.create",
         "geofence.replace",
     ] {
@@ -297,6 +301,7 @@ fn an_administrator_adds_a_unit_a_vehicle_a_terminal_and_a_drawn_geofence_and_a_
         "geofences",
         "users",
         "calendars",
+        "channels",
     ] {
         assert!(
             out.contains(&format!("ok the {screen} screen fits a 390 px phone")),

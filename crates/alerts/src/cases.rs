@@ -111,7 +111,7 @@ pub async fn apply_audited_action(
         None
     };
     let deliveries = if action == CaseAction::Escalate {
-        let routing = Routing::new(&store.units().await?, &store.vehicles().await?);
+        let routing = Routing::load(store).await?;
         let mut escalated = case.clone();
         escalated.state = action.to_state();
         let notice = routing.notice(

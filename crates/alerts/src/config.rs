@@ -62,6 +62,40 @@ impl Default for AlertsConfig {
     }
 }
 
+impl AlertsConfig {
+    /// The configured channels as listed beside the stored ones: each webhook (its URL only when written
+    /// in the file, not when read from the environment) and each e-mail recipient.
+    pub fn listed_channels(&self) -> Vec<tianshu_rules::channels::ConfiguredChannel> {
+        use tianshu_rules::channels::{ChannelKind, ConfiguredChannel};
+        let n = &self.notifications;
+        let hooks = n.webhooks.iter().map(|w| ConfiguredChannel {
+            name: w.name.clone(),
+            kind: ChannelKind::Webhook,
+            url: if w.url_env.is_some() { None } else { w.url.clone() },
+            url_env: w.url_env.clone(),
+            format: w.format,
+            address: None,
+            units: w.units.clone(),
+            min_severity: self.notify_min_severity,
+        });
+        let mails = n
+            .email
+            .iter()
+            .flat_map(|e| &e.recipients)
+            .map(|r| ConfiguredChannel {
+                name: r.address.clone(),
+                kind: ChannelKind::Email,
+                url: None,
+                url_env: None,
+                format: WebhookFormat::Generic,
+                address: Some(r.address.clone()),
+                units: vec![r.unit.clone()],
+                min_severity: self.notify_min_severity,
+            });
+        hooks.chain(mails).collect()
+    }
+}
+
 /// `[alerts.notifications]`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -74,18 +108,8 @@ pub struct NotificationsConfig {
     pub retry: RetryConfig,
 }
 
-/// The body format of a webhook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookFormat {
-    /// Tianshu's own JSON (every field of the case).
-    #[default]
-    Generic,
-    /// DingTalk custom robot (`msgtype: markdown`).
-    Dingtalk,
-    /// WeCom (企业微信) group robot (`msgtype: markdown`).
-    Wecom,
-}
+/// The body format of a webhook (shared with the stored channels).
+pub use tianshu_rules::channels::WebhookFormat;
 
 /// One webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Timestamp, Unit, UnitId, Vehicle, VehicleId};
+use tianshu_rules::Severity;
+use tianshu_store::Store;
+use tianshu_store::channels::{Channel, ChannelKind};
 use tianshu_store::rules::{AlertCase, NewDelivery};
 
 use crate::config::{AlertsConfig, EmailConfig, SmtpSecurity, WebhookFormat};
@@ -55,13 +58,19 @@ pub struct Notice {
     pub note: Option<String>,
 }
 
-/// The registry as routing needs it: plates, unit paths and parents.
+/// The registry as routing needs it: plates, unit paths and parents, and the stored channels.
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
     vehicles: HashMap<VehicleId, Vehicle>,
     parents: HashMap<UnitId, Option<UnitId>>,
     paths: HashMap<UnitId, String>,
     by_path: HashMap<String, UnitId>,
+    channels: Vec<Channel>,
+}
+
+/// The outbox's name of a stored channel's deliveries.
+pub fn stored_channel(id: i64) -> String {
+    format!("channel:{id}")
 }
 
 impl Routing {
@@ -73,7 +82,20 @@ impl Routing {
             parents: units.iter().map(|u| (u.id, u.parent)).collect(),
             by_path: paths.iter().map(|(id, p)| (p.clone(), *id)).collect(),
             paths,
+            channels: Vec::new(),
         }
+    }
+
+    /// From the store: the registry and the stored channels.
+    pub async fn load(store: &Store) -> Result<Self, tianshu_store::Error> {
+        let routing = Routing::new(&store.units().await?, &store.vehicles().await?);
+        Ok(routing.with_channels(store.channels().list().await?))
+    }
+
+    /// With `channels` as the stored channels.
+    pub fn with_channels(mut self, channels: Vec<Channel>) -> Self {
+        self.channels = channels;
+        self
     }
 
     /// A vehicle.
@@ -131,7 +153,8 @@ impl Routing {
     }
 
     /// The outbox rows for a notice: every webhook whose units include one of the notice's units (or
-    /// that has none), and every e-mail recipient of one of them.
+    /// that has none), every e-mail recipient of one of them, and every stored channel so routed that is
+    /// enabled and takes the notice's severity (an address once).
     pub fn deliveries(&self, notice: &Notice, config: &AlertsConfig) -> Vec<NewDelivery> {
         let mut out = Vec::new();
         let matches = |paths: &[String]| {
@@ -164,6 +187,35 @@ impl Routing {
                     });
                 }
             }
+        }
+        let severity = Severity::parse(&notice.severity).unwrap_or_default();
+        let mut addresses: Vec<String> = out
+            .iter()
+            .filter(|d| d.channel == "email")
+            .map(|d| d.recipient.clone())
+            .collect();
+        for c in &self.channels {
+            let f = &c.fields;
+            let serves = f.units.is_empty() || f.units.iter().any(|u| notice.units.contains(u));
+            if !f.enabled || !serves || severity < f.min_severity {
+                continue;
+            }
+            let (recipient, payload) = match f.kind {
+                ChannelKind::Webhook => (f.name.clone(), webhook_body(notice, f.format)),
+                ChannelKind::Email => {
+                    let address = f.address.clone().unwrap_or_default();
+                    if addresses.contains(&address) {
+                        continue;
+                    }
+                    addresses.push(address.clone());
+                    (address, email_body(notice))
+                }
+            };
+            out.push(NewDelivery {
+                channel: stored_channel(c.id),
+                recipient,
+                payload,
+            });
         }
         out
     }
@@ -375,4 +427,113 @@ pub async fn send_email(config: &EmailConfig, to: &str, payload: &str) -> Result
     }
     builder.build().send(message).await.map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EmailRecipient, NotificationsConfig};
+    use tianshu_store::channels::{ChannelFields, WebhookFormat};
+    use tianshu_store::rules::{CaseState, NewCase};
+
+    fn channel(
+        id: i64,
+        kind: ChannelKind,
+        units: &[i64],
+        min: Severity,
+        enabled: bool,
+        address: &str,
+    ) -> Channel {
+        Channel {
+            id,
+            fields: ChannelFields {
+                name: format!("c{id}"),
+                kind,
+                url: (kind == ChannelKind::Webhook).then(|| "http://127.0.0.1:9/".into()),
+                format: WebhookFormat::Wecom,
+                address: (kind == ChannelKind::Email).then(|| address.into()),
+                units: units.iter().map(|u| UnitId(*u)).collect(),
+                min_severity: min,
+                enabled,
+            },
+        }
+    }
+
+    #[test]
+    fn stored_channels_take_the_cases_of_their_units_and_sub_units_when_on_and_severe_enough() {
+        let units: Vec<Unit> = serde_json::from_value(serde_json::json!([
+            {"id": 1, "name": "黄石市", "parent": null},
+            {"id": 2, "name": "市委办公室", "parent": 1},
+            {"id": 3, "name": "公安局", "parent": 1},
+            {"id": 4, "name": "机要科", "parent": 2},
+        ]))
+        .unwrap();
+        let vehicles: Vec<Vehicle> = serde_json::from_value(
+            serde_json::json!([{"id": 7, "plate": "鄂B1", "unit": 4, "class": "general"}]),
+        )
+        .unwrap();
+        let (w, e) = (ChannelKind::Webhook, ChannelKind::Email);
+        let routing = Routing::new(&units, &vehicles).with_channels(vec![
+            channel(1, w, &[2], Severity::Low, true, ""),
+            channel(2, w, &[3], Severity::Low, true, ""),
+            channel(3, w, &[2], Severity::Low, false, ""),
+            channel(4, w, &[2], Severity::High, true, ""),
+            channel(5, e, &[], Severity::Low, true, "chief@example.invalid"),
+            channel(6, e, &[2], Severity::Low, true, "duty@example.invalid"),
+        ]);
+        let config = AlertsConfig {
+            notifications: NotificationsConfig {
+                email: Some(EmailConfig {
+                    smtp_host: "127.0.0.1".into(),
+                    smtp_port: 25,
+                    security: SmtpSecurity::None,
+                    username: None,
+                    password_env: None,
+                    from: "t@example.invalid".into(),
+                    recipients: vec![EmailRecipient {
+                        unit: "黄石市/市委办公室".into(),
+                        address: "chief@example.invalid".into(),
+                    }],
+                    timeout_secs: 5,
+                }),
+                ..NotificationsConfig::default()
+            },
+            ..AlertsConfig::default()
+        };
+        let case = AlertCase {
+            id: 9,
+            raised: NewCase {
+                vehicle: VehicleId(7),
+                unit: UnitId(4),
+                rule: "out_of_hours".into(),
+                start: Timestamp::from_millis(0),
+                end: None,
+                severity: "medium".into(),
+                late: false,
+                reasoning: String::new(),
+                reasoning_zh: String::new(),
+                episode: serde_json::Value::Null,
+                escalate_at: None,
+            },
+            state: CaseState::Open,
+            created: Timestamp::from_millis(0),
+            updated: Timestamp::from_millis(0),
+        };
+        let notice = routing.notice(&case, "opened", 1, None);
+        let got: Vec<(String, String)> = routing
+            .deliveries(&notice, &config)
+            .into_iter()
+            .map(|d| (d.channel, d.recipient))
+            .collect();
+        let want = [
+            ("email", "chief@example.invalid"),
+            ("channel:1", "c1"),
+            ("channel:6", "duty@example.invalid"),
+        ]
+        .map(|(c, r)| (c.to_string(), r.to_string()));
+        assert_eq!(
+            got, want,
+            "the sub-unit's case; another unit's, a disabled, a too-high and a repeated address left out"
+        );
+    }
 }

@@ -74,6 +74,8 @@ struct Inner {
     /// Office hours from the server's configuration (`[rules.timetable]`, `[rules] unit_timetables`),
     /// shown where no stored timetable applies.
     configured_timetables: std::sync::RwLock<Arc<ConfiguredTimetables>>,
+    /// The alert channels of the server's configuration (`[alerts.notifications]`), listed read-only.
+    configured_channels: std::sync::RwLock<Arc<Vec<tianshu_rules::channels::ConfiguredChannel>>>,
     /// The key reporters' numbers are sealed with, once the server has set it.
     reporter_key: std::sync::RwLock<Option<Arc<reporter::ReporterKey>>>,
 }
@@ -102,6 +104,7 @@ impl ApiState {
                 cases,
                 downlink,
                 configured_timetables: std::sync::RwLock::new(Arc::new(ConfiguredTimetables::default())),
+                configured_channels: std::sync::RwLock::default(),
                 reporter_key: std::sync::RwLock::new(None),
             }),
         }
@@ -148,6 +151,23 @@ impl ApiState {
         if let Ok(mut t) = self.inner.configured_timetables.write() {
             *t = Arc::new(timetables);
         }
+    }
+
+    /// Tells the API the alert channels of the server's configuration, listed beside the stored ones by
+    /// `GET /api/channels` (their names are not given to a stored channel).
+    pub fn set_configured_channels(&self, channels: Vec<tianshu_rules::channels::ConfiguredChannel>) {
+        if let Ok(mut c) = self.inner.configured_channels.write() {
+            *c = Arc::new(channels);
+        }
+    }
+
+    /// The alert channels of the server's configuration (none until [`ApiState::set_configured_channels`]).
+    pub fn configured_channels(&self) -> Arc<Vec<tianshu_rules::channels::ConfiguredChannel>> {
+        self.inner
+            .configured_channels
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 
     /// Sets the key reporters' phone numbers are sealed with.

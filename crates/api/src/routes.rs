@@ -9,8 +9,8 @@ use axum::{Json, Router};
 
 use crate::error::{no_method, no_route};
 use crate::resources::{
-    audit_log, calendars, cases, casework, commands, complaints, drivers, exports, geofences, live, orders,
-    reports, sessions, terminals, tokens, tracks, units, users, vehicles,
+    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, geofences, live,
+    orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
@@ -289,6 +289,34 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ADMIN,
         summary: "Delete a driver; their card sign-ins stay on record (audited)",
         handler: || delete(drivers::delete),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/channels",
+        roles: ADMIN,
+        summary: "Alert channels: the stored ones (webhook URL and format or e-mail address, units served, min_severity, enabled) and, read-only, the configured ones",
+        handler: || get(channels::list),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/channels",
+        roles: ADMIN,
+        summary: "Add an alert channel: name, kind=webhook|email, url and format or address, units, min_severity, enabled (audited)",
+        handler: || post(channels::create),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/channels/{id}",
+        roles: ADMIN,
+        summary: "Replace an alert channel's fields (audited)",
+        handler: || put(channels::replace),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/channels/{id}",
+        roles: ADMIN,
+        summary: "Delete an alert channel; its deliveries still due are given up (audited)",
+        handler: || delete(channels::delete),
     },
     RouteSpec {
         method: "GET",

@@ -303,6 +303,20 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.ok = created(r("CreatedToken"));
         }
         ("DELETE", "/api/tokens/{id}") => d.ok = ok(r("ApiToken")),
+        ("POST" | "PUT", "/api/channels" | "/api/channels/{id}") => {
+            d.body = Some(object(
+                &["name", "kind"],
+                json!({"name": {"type": "string", "minLength": 1, "maxLength": 60},
+                       "kind": {"type": "string", "enum": ["webhook", "email"]},
+                       "url": {"type": "string", "description": "webhook: an http:// or https:// URL"},
+                       "format": {"type": "string", "enum": ["generic", "dingtalk", "wecom"]},
+                       "address": {"type": "string", "description": "email: the address"},
+                       "units": {"type": "array", "items": {"type": "integer"}, "description": "units served (with their sub-units); empty = every case"},
+                       "min_severity": {"type": "string", "enum": ["low", "medium", "high"]},
+                       "enabled": {"type": "boolean"}}),
+            ));
+            d.ok = (if method == "POST" { 201 } else { 200 }, None);
+        }
         ("DELETE", _) => d.ok = none,
         _ => d.ok = (200, None),
     }

@@ -20,6 +20,7 @@
 
 pub mod calendar;
 pub mod casework;
+pub mod channels;
 pub mod config;
 mod debounce;
 mod engine;

@@ -382,6 +382,7 @@ pub fn api_routes(
     reporter_key: Option<tianshu_api::reporter::ReporterKey>,
 ) -> ExtraRoutes {
     let timetables = tianshu_api::ConfiguredTimetables::from_rules(rules);
+    let channels = alerts.listed_channels();
     let pmtiles = &config.basemap.pmtiles;
     if !pmtiles.is_empty()
         && let Err(e) = std::fs::File::open(pmtiles)
@@ -406,6 +407,7 @@ pub fn api_routes(
             Some(Arc::new(downlink)),
         );
         state.set_configured_timetables(timetables);
+        state.set_configured_channels(channels);
         if let Some(key) = reporter_key {
             state.set_reporter_key(key);
         }

@@ -35,6 +35,7 @@ pub mod access;
 mod audit;
 pub mod cases;
 pub mod casework;
+pub mod channels;
 mod db;
 pub mod drivers;
 pub mod embedded;

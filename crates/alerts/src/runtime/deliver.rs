@@ -13,7 +13,8 @@ use tracing::{error, info, warn};
 
 use super::support::{metrics, now};
 use crate::config::AlertsConfig;
-use crate::notify::{post_json, send_email};
+use crate::notify::{SendError, post_json, send_email};
+use tianshu_store::channels::ChannelKind;
 
 /// At most this many deliveries are in flight at once.
 const MAX_IN_FLIGHT: usize = 64;
@@ -57,13 +58,65 @@ pub(super) async fn deliver_loop(store: Store, config: Arc<AlertsConfig>, mut st
     }
 }
 
+/// Sends `d` to the stored channel `id` as it is now: one deleted or disabled meanwhile is given up at
+/// once (`Err` with `true`), a failure to read it retried.
+async fn send_stored(
+    store: &Store,
+    config: &AlertsConfig,
+    id: i64,
+    d: &Delivery,
+) -> Result<(), (SendError, bool)> {
+    let channel = match store.channels().get(id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err((SendError(format!("channel {id} was deleted")), true)),
+        Err(e) => return Err((SendError(format!("reading channel {id}: {e}")), false)),
+    };
+    let f = &channel.fields;
+    if !f.enabled {
+        return Err((SendError(format!("channel {:?} is disabled", f.name)), true));
+    }
+    let sent = match (f.kind, &f.url, &config.notifications.email) {
+        (ChannelKind::Webhook, Some(url), _) => {
+            post_json(url, &d.payload, Duration::from_secs(STORED_WEBHOOK_TIMEOUT_SECS)).await
+        }
+        (ChannelKind::Webhook, None, _) => Err(SendError(format!("webhook {:?} has no url", f.name))),
+        (ChannelKind::Email, _, Some(email)) => {
+            let address = f.address.as_deref().unwrap_or(&d.recipient);
+            let timeout = Duration::from_secs(email.timeout_secs + 5);
+            match tokio::time::timeout(timeout, send_email(email, address, &d.payload)).await {
+                Ok(r) => r,
+                Err(_) => Err(SendError("SMTP timed out".into())),
+            }
+        }
+        (ChannelKind::Email, _, None) => Err(SendError(
+            "no SMTP server is configured ([alerts.notifications.email])".into(),
+        )),
+    };
+    sent.map_err(|e| (e, false))
+}
+
+/// How long a stored webhook's attempt may take. Seconds.
+const STORED_WEBHOOK_TIMEOUT_SECS: u64 = 10;
+
 async fn deliver_one(store: &Store, config: &AlertsConfig, d: &Delivery) {
+    let stored = d
+        .channel
+        .strip_prefix("channel:")
+        .and_then(|id| id.parse::<i64>().ok());
     let kind = if d.channel.starts_with("webhook") {
         "webhook"
+    } else if stored.is_some() {
+        "stored"
     } else {
         d.channel.as_str()
     };
-    let result = if let Some(name) = d.channel.strip_prefix("webhook:") {
+    let mut give_up = false;
+    let result = if let Some(id) = stored {
+        send_stored(store, config, id, d).await.map_err(|(e, last)| {
+            give_up = last;
+            e
+        })
+    } else if let Some(name) = d.channel.strip_prefix("webhook:") {
         match config.notifications.webhooks.iter().find(|w| w.name == name) {
             Some(w) => match w.resolve_url() {
                 Some(url) => post_json(&url, &d.payload, Duration::from_secs(w.timeout_secs)).await,
@@ -99,7 +152,7 @@ async fn deliver_one(store: &Store, config: &AlertsConfig, d: &Delivery) {
             info!(delivery = d.id, case = d.case_id, channel = %d.channel, attempts, "notification delivered");
             DeliveryOutcome::Sent
         }
-        Err(e) if attempts >= config.notifications.retry.max_attempts => {
+        Err(e) if give_up || attempts >= config.notifications.retry.max_attempts => {
             error!(delivery = d.id, case = d.case_id, channel = %d.channel, attempts, error = %e, "notification given up");
             DeliveryOutcome::Failed { error: e.0 }
         }

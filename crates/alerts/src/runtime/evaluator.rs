@@ -169,8 +169,8 @@ impl Evaluator {
         }
         if unknown {
             // A vehicle registered after start: pick up the registry for the next batch.
-            if let (Ok(units), Ok(vehicles)) = (self.store.units().await, self.store.vehicles().await) {
-                self.routing = Routing::new(&units, &vehicles);
+            if let Ok(routing) = Routing::load(&self.store).await {
+                self.routing = routing;
             }
         }
         self.record(events).await;

@@ -140,7 +140,7 @@ pub async fn start_following(
         warn!(warning = %w, "rules reference data");
     }
     let stamp = store.rules().reference_stamp().await?;
-    let routing = Routing::new(&store.units().await?, &store.vehicles().await?);
+    let routing = Routing::load(&store).await?;
     let (feed, _) = broadcast::channel(config.feed_capacity.max(1));
     let (stop, stop_rx) = watch::channel(false);
     let config = Arc::new(config);
@@ -192,7 +192,7 @@ impl CaseRecorder {
     /// Records `case` (or updates the case with its vehicle, rule and start); its id. The registry is read
     /// for the routing each time: these cases are rare.
     pub async fn record(&self, case: &NewCase) -> Result<i64, Error> {
-        let routing = Routing::new(&self.store.units().await?, &self.store.vehicles().await?);
+        let routing = Routing::load(&self.store).await?;
         let now = support::now();
         let recorded = evaluator::record_routed(&self.store, &routing, &self.config, &self.feed, case, now);
         Ok(recorded.await?.0)

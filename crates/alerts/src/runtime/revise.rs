@@ -69,7 +69,7 @@ impl Evaluator {
             debug!(warning = %w, "rules reference data");
         }
         self.reference = Arc::new(reference);
-        self.routing = Routing::new(&self.store.units().await?, &self.store.vehicles().await?);
+        self.routing = Routing::load(&self.store).await?;
         // A car moved to another unit or class is judged by its new ones from here on.
         for (id, car) in &mut self.cars {
             if let Some(v) = self.routing.vehicle(*id) {

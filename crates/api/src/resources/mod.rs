@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod calendars;
 pub mod cases;
 pub mod casework;
+pub mod channels;
 pub mod commands;
 pub mod complaints;
 pub mod drivers;

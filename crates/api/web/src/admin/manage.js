@@ -1,18 +1,18 @@
 // The administrator's management screens: units as a tree (with their settings and working hours),
-// vehicles, terminals, drivers, geofences drawn and edited on the map, users and their roles, and the holiday
-// calendars. Each lists its records in one table helper and edits them through one form helper
+// vehicles, terminals, drivers, geofences drawn and edited on the map, users and their roles, the holiday
+// calendars, and the alert channels (those added here editable, the configured ones listed read-only). Each lists its records in one table helper and edits them through one form helper
 // (`form.js`), which shows the API's refusals next to the field they name. Every change is the API's
 // (checked, audited); the page keeps nothing of its own.
 import { form, table, actionButton } from './form.js';
 import { drawing } from './draw.js';
 
-export const SCREENS = ['units', 'vehicles', 'terminals', 'drivers', 'geofences', 'users', 'calendars'];
+export const SCREENS = ['units', 'vehicles', 'terminals', 'drivers', 'geofences', 'users', 'calendars', 'channels'];
 const CLASSES = ['general', 'confidential', 'emergency', 'law_enforcement', 'special'];
 const ROLES = ['administrator', 'dispatcher', 'inspector', 'supervisor'];
 const FENCE_KINDS = ['region', 'depot', 'prohibited', 'speed_zone'];
 const EDITIONS = ['', '2011', '2013', '2019'];
 
-const M = { screen: 'units', unit: null, vehicle: null, terminal: null, driver: null, fence: null, user: null, year: null, draw: null };
+const M = { screen: 'units', unit: null, vehicle: null, terminal: null, driver: null, channel: null, fence: null, user: null, year: null, draw: null };
 
 /** Unit paths by id ("黄石市/市委办公室"), the key geofences name a depot's unit by. */
 function unitPaths(units) {
@@ -37,7 +37,7 @@ export function loadManage(ctx, screen = M.screen) {
     el('div', { class: 'chips', id: 'manage-tabs' }, ...SCREENS.map((s) => el('button', { class: s === screen ? 'active' : '', 'data-screen': s, onclick: () => loadManage(ctx, s) }, t(`m_${s}`)))),
     el('div', { id: 'manage-body' }, el('p', { class: 'muted' }, t('loading'))));
   const body = root.querySelector('#manage-body');
-  const fill = { units, vehicles, terminals, drivers, geofences, users, calendars }[screen];
+  const fill = { units, vehicles, terminals, drivers, geofences, users, calendars, channels }[screen];
   fill(ctx, body).catch((e) => body.replaceChildren(el('p', { class: 'error' }, e.detail || e.message)));
 }
 
@@ -277,6 +277,84 @@ async function drivers(ctx, body) {
       action: async () => { await api(`/api/drivers/${d.id}`, { method: 'DELETE' }); M.driver = null; again(ctx)(); },
     }));
     parts.splice(1, 0, section(ctx, 'edit_driver', el('p', { class: 'data' }, d.name), edit));
+  }
+  body.replaceChildren(...parts);
+}
+
+// ---------- alert channels ----------
+const SEVERITIES = ['low', 'medium', 'high'];
+const FORMATS = ['generic', 'dingtalk', 'wecom'];
+async function channels(ctx, body) {
+  const { el, t, api, S } = ctx;
+  const list = await api('/api/channels');
+  const paths = unitPaths(S.units);
+  const c = list.stored.find((x) => x.id === M.channel);
+  // The units served: a list of several choices standing for the `units` field.
+  const unitsWidget = (id, chosen) => {
+    const sel = el('select', { id, multiple: '', size: 5, class: 'data', name: 'units' },
+      ...unitOptions(ctx, false).map(([v, p]) => el('option', { value: v, selected: chosen.includes(Number(v)) ? '' : null }, p)));
+    return { widget: sel, read: () => [...sel.selectedOptions].map((o) => Number(o.value)) };
+  };
+  const fields = (x, id) => {
+    const units = unitsWidget(`${id}-units`, x ? x.units : []);
+    return [
+      { name: 'name', label: 'ch_name', value: x ? x.name : '' },
+      { name: 'kind', label: 'ch_kind', type: 'select', options: [['webhook', t('ch_webhook')], ['email', t('ch_email')]], value: x ? x.kind : 'webhook' },
+      { name: 'url', label: 'ch_url', value: x ? x.url || '' : '', placeholder: 'https://oapi.dingtalk.com/robot/send?access_token=…' },
+      { name: 'format', label: 'ch_format', type: 'select', options: FORMATS.map((f) => [f, t(`fmt_${f}`)]), value: x ? x.format : 'generic' },
+      { name: 'address', label: 'ch_address', value: x ? x.address || '' : '', placeholder: 'name@example.gov.cn' },
+      { name: 'units', label: 'ch_units', widget: units.widget, read: units.read },
+      { name: 'min_severity', label: 'ch_min_severity', type: 'select', options: SEVERITIES.map((v) => [v, t(`sev_${v}`)]), value: x ? x.min_severity : 'low' },
+      { name: 'enabled', label: 'ch_enabled', type: 'checkbox', value: x ? x.enabled : true },
+    ];
+  };
+  // Only the fields of the kind chosen are sent: a webhook's URL and format, or an e-mail's address.
+  const payload = (f) => JSON.stringify({
+    name: f.name, kind: f.kind, units: f.units, min_severity: f.min_severity, enabled: f.enabled,
+    ...(f.kind === 'email' ? { address: f.address } : { url: f.url, format: f.format }),
+  });
+  const served = (units) => (units.length ? units.map((u) => paths.get(u) || u).join(', ') : t('ch_all_units'));
+  const add = form(ctx, {
+    id: 'channel-add', fields: fields(null, 'channel-add'), submitLabel: 'add',
+    submit: (f) => api('/api/channels', { method: 'POST', body: payload(f) }),
+    done: (x) => { M.channel = x.id; again(ctx)(); },
+  });
+  const parts = [
+    section(ctx, 'ch_stored', table(ctx, {
+      id: 'channels-table', rows: list.stored, key: (x) => x.id, selected: M.channel,
+      columns: [
+        { label: 'ch_name', get: (x) => x.name },
+        { label: 'ch_kind', get: (x) => t(`ch_${x.kind}`) },
+        { label: 'ch_target', get: (x) => x.url || x.address || '' },
+        { label: 'unit', get: (x) => served(x.units) },
+        { label: 'ch_min_severity', get: (x) => t(`sev_${x.min_severity}`) },
+        { label: 'ch_enabled', get: (x) => t(x.enabled ? 'yes' : 'no') },
+      ],
+      onpick: (x) => { M.channel = x.id; again(ctx)(); },
+    })),
+    section(ctx, 'add_channel', add),
+    section(ctx, 'ch_configured', table(ctx, {
+      id: 'channels-configured-table', rows: list.configured,
+      columns: [
+        { label: 'ch_name', get: (x) => x.name },
+        { label: 'ch_kind', get: (x) => t(`ch_${x.kind}`) },
+        { label: 'ch_target', get: (x) => x.url || x.address || (x.url_env ? `${t('ch_from_env')} ${x.url_env}` : '') },
+        { label: 'unit', get: (x) => (x.units.length ? x.units.join(', ') : t('ch_all_units')) },
+        { label: 'ch_min_severity', get: (x) => t(`sev_${x.min_severity}`) },
+      ],
+    })),
+  ];
+  if (c) {
+    const edit = form(ctx, {
+      id: 'channel-edit', fields: fields(c, 'channel-edit'),
+      submit: (f) => api(`/api/channels/${c.id}`, { method: 'PUT', body: payload(f) }),
+      done: again(ctx),
+    });
+    edit.querySelector('.form-actions').append(actionButton(ctx, {
+      label: 'delete', id: 'channel-delete', where: edit.querySelector('.form-error'),
+      action: async () => { await api(`/api/channels/${c.id}`, { method: 'DELETE' }); M.channel = null; again(ctx)(); },
+    }));
+    parts.splice(1, 0, section(ctx, 'edit_channel', el('p', { class: 'data' }, c.name), edit));
   }
   body.replaceChildren(...parts);
 }
