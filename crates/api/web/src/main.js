@@ -137,7 +137,9 @@ function initMap(config) {
   watchTiles(map, $('#map-wrap'));
   map.addControl(new maplibregl.NavigationControl(), 'top-left');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
-  map.on('load', () => {
+  // The page's own sources and layers go in as soon as the style is read, not after the basemap's first
+  // tiles are drawn ('load'): the cars then draw together with the basemap instead of after it.
+  map.once('style.load', () => {
     for (const [state, color] of Object.entries(COLORS)) map.addImage(`car-${state}`, arrowImage(color), { pixelRatio: 2 });
     map.addSource('cars', { type: 'geojson', data: emptyFC(), cluster: true, clusterMaxZoom: 11, clusterRadius: 45 });
     map.addLayer({ id: 'clusters', type: 'circle', source: 'cars', filter: ['has', 'point_count'], paint: { 'circle-color': '#1f6fb5', 'circle-opacity': 0.85, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2, 'circle-radius': ['step', ['get', 'point_count'], 14, 20, 18, 100, 24] } });
