@@ -162,6 +162,24 @@ fn check_address(address: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(bad()) }
 }
 
+/// Why a channel's fields are refused: a clash with another channel's name (a conflict), or a bad field;
+/// either message names its field first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelRefusal {
+    /// Another channel, stored or configured, has the name.
+    NameTaken(String),
+    /// A field is wrong.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ChannelRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChannelRefusal::NameTaken(m) | ChannelRefusal::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
 impl ChannelFields {
     /// The fields trimmed (a webhook without an address, an e-mail without a URL, units without
     /// repeats), or what is wrong, the field first. `unit_exists` says whether a unit is registered,
@@ -170,13 +188,24 @@ impl ChannelFields {
         &self,
         unit_exists: impl Fn(UnitId) -> bool,
         name_taken: impl Fn(&str) -> bool,
-    ) -> Result<ChannelFields, String> {
+    ) -> Result<ChannelFields, ChannelRefusal> {
         let name = self.name.trim();
+        if name_taken(name) {
+            return Err(ChannelRefusal::NameTaken(format!(
+                "name: there is already a channel named {name:?}"
+            )));
+        }
+        self.fields_checked(name, unit_exists)
+            .map_err(ChannelRefusal::Invalid)
+    }
+
+    fn fields_checked(
+        &self,
+        name: &str,
+        unit_exists: impl Fn(UnitId) -> bool,
+    ) -> Result<ChannelFields, String> {
         if name.is_empty() || name.chars().count() > 60 {
             return Err("name: a channel's name has 1 to 60 characters".into());
-        }
-        if name_taken(name) {
-            return Err(format!("name: there is already a channel named {name:?}"));
         }
         let url = self.url.as_deref().map(str::trim).filter(|u| !u.is_empty());
         let address = self.address.as_deref().map(str::trim).filter(|a| !a.is_empty());
@@ -329,7 +358,9 @@ mod tests {
             ),
         ] {
             let e = f.checked(known, taken).unwrap_err();
-            assert!(e.starts_with(field), "{e}");
+            let clash = field == "name: " && f.name.trim() == "jiwei";
+            assert_eq!(matches!(e, ChannelRefusal::NameTaken(_)), clash, "{e}");
+            assert!(e.to_string().starts_with(field), "{e}");
         }
     }
 

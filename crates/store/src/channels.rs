@@ -9,14 +9,15 @@
 
 use std::collections::HashSet;
 
-use tianshu_model::{Timestamp, UnitId};
+use tianshu_model::UnitId;
 use tianshu_rules::Severity;
+use tianshu_rules::channels::ChannelRefusal;
 pub use tianshu_rules::channels::{Channel, ChannelFields, ChannelKind, WebhookFormat};
 
 use crate::db::{Change, Db};
 use crate::registry::{REGISTRY_LOCK_KEY, returned_id};
-use crate::sql::{Row, Tx, params, work};
-use crate::stamp::next_stamp;
+use crate::sql::{Row, Tx, Value, params, work};
+use crate::stamp::{next_stamp, now};
 use crate::{Error, Result, Store};
 
 const COLS: &str = "id, name, kind, url, format, address, units, min_severity, enabled";
@@ -70,38 +71,33 @@ async fn checked(
         }
     }
     let taken = |n: &str| names.iter().chain(reserved).any(|t| t == n);
-    f.checked(|u| units.contains(&u.0), taken).map_err(|reason| {
-        if reason.starts_with("name: there is already") {
-            Error::Conflict(reason)
-        } else {
-            Error::Invalid { line: None, reason }
-        }
-    })
+    f.checked(|u| units.contains(&u.0), taken)
+        .map_err(|refusal| match refusal {
+            ChannelRefusal::NameTaken(reason) => Error::Conflict(reason),
+            ChannelRefusal::Invalid(reason) => Error::Invalid { line: None, reason },
+        })
 }
 
-fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now().timestamp_millis())
+/// A channel's columns after `id`, in the order of the INSERT and the UPDATE.
+fn row_values(f: &ChannelFields) -> Vec<Value> {
+    params![
+        &f.name,
+        f.kind.as_str(),
+        f.url.clone(),
+        f.format.as_str(),
+        f.address.clone(),
+        units_json(f),
+        f.min_severity.as_str(),
+        f.enabled
+    ]
+    .to_vec()
 }
 
 async fn create(tx: &mut dyn Tx, f: ChannelFields, reserved: Vec<String>) -> Result<Channel> {
     let f = checked(tx, &f, None, &reserved).await?;
     let sql = "INSERT INTO alert_channels (name, kind, url, format, address, units, min_severity, enabled) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
-    let id = returned_id(
-        tx,
-        sql,
-        params![
-            &f.name,
-            f.kind.as_str(),
-            f.url.clone(),
-            f.format.as_str(),
-            f.address.clone(),
-            units_json(&f),
-            f.min_severity.as_str(),
-            f.enabled
-        ],
-    )
-    .await?;
+    let id = returned_id(tx, sql, &row_values(&f)).await?;
     next_stamp(tx, now()).await?;
     Ok(Channel { id, fields: f })
 }
@@ -112,17 +108,7 @@ async fn replace(tx: &mut dyn Tx, id: i64, f: ChannelFields, reserved: Vec<Strin
         .execute(
             "UPDATE alert_channels SET name = $1, kind = $2, url = $3, format = $4, address = $5, units = $6, \
              min_severity = $7, enabled = $8 WHERE id = $9",
-            params![
-                &f.name,
-                f.kind.as_str(),
-                f.url.clone(),
-                f.format.as_str(),
-                f.address.clone(),
-                units_json(&f),
-                f.min_severity.as_str(),
-                f.enabled,
-                id
-            ],
+            &[row_values(&f).as_slice(), params![id]].concat(),
         )
         .await?;
     if n == 0 {

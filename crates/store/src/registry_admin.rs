@@ -21,15 +21,13 @@
 use tianshu_model::clock::check_clock_offset;
 pub use tianshu_model::registry_file::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
 use tianshu_model::registry_file::{below, child_path, move_unit_path};
-use tianshu_model::{
-    PendingRegistration, Phone, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleClass, VehicleId,
-};
+use tianshu_model::{PendingRegistration, Phone, Terminal, Unit, UnitId, Vehicle, VehicleClass, VehicleId};
 
 use crate::db::{Change, Db};
 use crate::registry::{REGISTRY_LOCK_KEY, parse_class, pending_json, returned_id, terminal};
 use crate::registry_file::{check_plate, check_terminal_id, check_unit_name};
 use crate::sql::{Tx, params, tx};
-use crate::stamp::next_stamp;
+use crate::stamp::{next_stamp, now};
 use crate::{BackendKind, Error, Result, Store};
 
 /// Checks a unit's own name; returns it trimmed.
@@ -45,11 +43,6 @@ fn checked_plate(plate: &str) -> Result<String> {
 /// Checks a terminal id; returns it trimmed.
 fn checked_terminal_id(id: &str) -> Result<String> {
     check_terminal_id(id).map(str::to_string).map_err(Error::invalid)
-}
-
-/// The current time, for the reference stamp.
-fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now().timestamp_millis())
 }
 
 /// Starts an edit inside `tx`: serialised against every other registry write.
