@@ -25,6 +25,18 @@ fn status(r: &Resp, want: u16, what: &str) -> Value {
     r.json()
 }
 
+/// `POST /api/complaints/{id}/{action}` as `who`.
+async fn step(api: &TestApi, id: i64, action: &str, who: Option<&str>, body: Option<&str>) -> Resp {
+    http(
+        api.addr,
+        "POST",
+        &format!("/api/complaints/{id}/{action}"),
+        who,
+        body,
+    )
+    .await
+}
+
 fn rfc(secs: i64) -> String {
     Timestamp::from_millis(secs * 1000).to_rfc3339()
 }
@@ -162,14 +174,7 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
     // Forward with a deadline in the past: refused, nothing changed.
     let past = format!(r#"{{"deadline":"{}"}}"#, rfc(T0_SECS));
     status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/forward"),
-            d,
-            Some(&past),
-        )
-        .await,
+        &step(&api, id, "forward", d, Some(&past)).await,
         400,
         "deadline in the past",
     );
@@ -180,18 +185,7 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
     );
     assert_eq!(r["state"], "received");
 
-    let f = status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/forward"),
-            d,
-            Some("{}"),
-        )
-        .await,
-        200,
-        "forwarded",
-    );
+    let f = status(&step(&api, id, "forward", d, Some("{}")).await, 200, "forwarded");
     assert_eq!(f["state"], "forwarded");
     assert_eq!(f["unit"], own_unit, "to the car's unit");
     let deadline = Timestamp::parse_rfc3339(f["deadline"].as_str().unwrap_or_default()).unwrap_or_default();
@@ -238,14 +232,7 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
     assert_eq!(r["total"], 0);
     let answer = r#"{"text":"已核实，司机私用，已责令整改"}"#;
     status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/answer"),
-            o,
-            Some(answer),
-        )
-        .await,
+        &step(&api, id, "answer", o, Some(answer)).await,
         403,
         "another unit answers",
     );
@@ -263,96 +250,35 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
     );
 
     // Answered, sent back, answered again, accepted, replied.
-    let a = status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/answer"),
-            s,
-            Some(answer),
-        )
-        .await,
-        200,
-        "answered",
-    );
+    let a = status(&step(&api, id, "answer", s, Some(answer)).await, 200, "answered");
     assert_eq!(
         (a["state"].as_str(), a["answered_in_time"].as_bool()),
         (Some("answered"), Some(true))
     );
     status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/answer"),
-            s,
-            Some(answer),
-        )
-        .await,
+        &step(&api, id, "answer", s, Some(answer)).await,
         409,
         "answered twice",
     );
     let back = r#"{"decision":"send_back","text":"请说明整改措施"}"#;
+    status(&step(&api, id, "review", i, Some(back)).await, 200, "sent back");
     status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/review"),
-            i,
-            Some(back),
-        )
-        .await,
-        200,
-        "sent back",
-    );
-    status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/answer"),
-            s,
-            Some(answer),
-        )
-        .await,
+        &step(&api, id, "answer", s, Some(answer)).await,
         200,
         "answered again",
     );
     status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/review"),
-            s,
-            Some(r#"{"decision":"accept"}"#),
-        )
-        .await,
+        &step(&api, id, "review", s, Some(r#"{"decision":"accept"}"#)).await,
         403,
         "the unit accepts its own answer",
     );
     status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/review"),
-            i,
-            Some(r#"{"decision":"accept"}"#),
-        )
-        .await,
+        &step(&api, id, "review", i, Some(r#"{"decision":"accept"}"#)).await,
         200,
         "accepted",
     );
     let reply = r#"{"how":"phone","text":"已电话告知处理结果"}"#;
-    let r = status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/reply"),
-            d,
-            Some(reply),
-        )
-        .await,
-        200,
-        "replied",
-    );
+    let r = status(&step(&api, id, "reply", d, Some(reply)).await, 200, "replied");
     assert_eq!(r["state"], "replied");
     let steps: Vec<&str> = r["history"]
         .as_array()
@@ -373,14 +299,7 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
 
     // A case opened from it: no finding while open; explained, it takes one and closes.
     let r = status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/complaints/{id}/cases"),
-            d,
-            Some(&format!(r#"{{"open":{own}}}"#)),
-        )
-        .await,
+        &step(&api, id, "cases", d, Some(&format!(r#"{{"open":{own}}}"#))).await,
         200,
         "case opened",
     );
