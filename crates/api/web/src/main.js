@@ -1053,6 +1053,9 @@ function switchView(view) {
   if (view !== 'manage') { leaveManage(); $('#view-manage').replaceChildren(); }
   if (view !== 'orders') $('#view-orders').replaceChildren();
   if (view !== 'tokens') $('#view-tokens').replaceChildren();
+  // Likewise the terminal and audit tables: a table left from another language is not shown again.
+  if (view !== 'terminals') $('#terminals-list').replaceChildren();
+  if (view !== 'audit') $('#audit-list').replaceChildren();
   for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'orders', 'manage', 'audit', 'tokens']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
