@@ -27,9 +27,9 @@ pub struct Stop {
     /// Departure (or the end of the range).
     pub to: Timestamp,
     /// Where: longitude, WGS-84 degrees.
-    pub lon_deg: f64,
+    pub longitude: f64,
     /// Where: latitude, WGS-84 degrees.
-    pub lat_deg: f64,
+    pub latitude: f64,
     /// Ignition stayed on throughout (idling).
     pub idling: bool,
 }
@@ -77,8 +77,8 @@ pub fn trips_and_stops(points: &[Position]) -> (Vec<Trip>, Vec<Stop>) {
         .map(|&(s, e)| Stop {
             from: points[s].fix_time,
             to: points[e].fix_time,
-            lon_deg: points[s].lon(),
-            lat_deg: points[s].lat(),
+            longitude: points[s].lon(),
+            latitude: points[s].lat(),
             idling: points[s..=e].iter().all(|p| p.status.acc_on()),
         })
         .collect();
