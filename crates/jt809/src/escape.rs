@@ -1,0 +1,200 @@
+//! Escaping, the CRC and the body cipher.
+//!
+//! On the wire 0x5b opens a frame and 0x5d closes it, so inside a frame `5b` travels as `5a 01`, `5a`
+//! as `5a 02`, `5d` as `5e 01` and `5e` as `5e 02`. Sending is build, encrypt the body, CRC, escape;
+//! receiving is unescape, check length and CRC, decrypt the body, parse.
+
+use crate::Error;
+
+/// Opens a frame.
+pub const BEGIN: u8 = 0x5b;
+/// Closes a frame.
+pub const END: u8 = 0x5d;
+/// Escapes 0x5b and itself.
+pub const ESC_BEGIN: u8 = 0x5a;
+/// Escapes 0x5d and itself.
+pub const ESC_END: u8 = 0x5e;
+
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    matches!(b, BEGIN | ESC_BEGIN | END | ESC_END)
+}
+
+/// Appends `content` to `out` escaped (without delimiters).
+#[inline]
+pub fn escape_into(content: &[u8], out: &mut Vec<u8>) {
+    out.reserve(content.len() + 4);
+    let mut rest = content;
+    while let Some(i) = rest.iter().position(|&b| needs_escape(b)) {
+        out.extend_from_slice(&rest[..i]);
+        let (esc, code) = match rest[i] {
+            BEGIN => (ESC_BEGIN, 0x01),
+            ESC_BEGIN => (ESC_BEGIN, 0x02),
+            END => (ESC_END, 0x01),
+            _ => (ESC_END, 0x02),
+        };
+        out.push(esc);
+        out.push(code);
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+}
+
+/// Unescapes the bytes between the delimiters into `out` (cleared first). `base` is added to error
+/// offsets (1 when `escaped` starts right after the opening 0x5b).
+#[inline]
+pub fn unescape_into(escaped: &[u8], base: usize, out: &mut Vec<u8>) -> Result<(), Error> {
+    out.clear();
+    out.reserve(escaped.len());
+    let mut i = 0;
+    while i < escaped.len() {
+        let rest = &escaped[i..];
+        let Some(j) = rest.iter().position(|&b| needs_escape(b)) else {
+            out.extend_from_slice(rest);
+            break;
+        };
+        out.extend_from_slice(&rest[..j]);
+        let at = i + j;
+        let b = escaped[at];
+        let next = escaped.get(at + 1).copied();
+        let decoded = match (b, next) {
+            (ESC_BEGIN, Some(0x01)) => BEGIN,
+            (ESC_BEGIN, Some(0x02)) => ESC_BEGIN,
+            (ESC_END, Some(0x01)) => END,
+            (ESC_END, Some(0x02)) => ESC_END,
+            _ => {
+                return Err(Error::BadEscape {
+                    offset: base + at,
+                    byte: b,
+                    next: match next {
+                        Some(n) if b == BEGIN || b == END => format!("a bare {b:#04x} then {n:#04x}"),
+                        Some(n) => format!("{n:#04x}"),
+                        None => "the end of the frame".into(),
+                    },
+                });
+            }
+        };
+        out.push(decoded);
+        i = at + 2;
+    }
+    Ok(())
+}
+
+const fn crc_table() -> [u16; 256] {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+}
+
+static CRC_TABLE: [u16; 256] = crc_table();
+
+/// CRC-16/CCITT as JT/T 809 uses it (polynomial 0x1021, initial value 0xffff, not reflected, no final
+/// XOR; "CRC-16/CCITT-FALSE"), over header and body as sent (after encryption, before escaping).
+#[inline]
+pub fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0xffff;
+    for &b in bytes {
+        crc = (crc << 8) ^ CRC_TABLE[usize::from((crc >> 8) as u8 ^ b)];
+    }
+    crc
+}
+
+/// The parameters of the standard's body cipher, agreed between two platforms: `M1`, `IA1`, `IC1`.
+/// The per-message seed is the header's ENCRYPT_KEY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cipher {
+    /// Modulus M1 (0 is taken as 1, as the standard's reference does).
+    pub m1: u32,
+    /// Multiplier IA1.
+    pub ia1: u32,
+    /// Increment IC1.
+    pub ic1: u32,
+}
+
+impl Cipher {
+    /// Encrypts or decrypts `data` in place (the cipher is its own inverse) with the message's seed:
+    /// each byte is XORed with bits 20..28 of `key = IA1 * (key mod M1) + IC1` (32-bit arithmetic),
+    /// the key stepped before every byte; a seed of 0 is taken as 1.
+    #[inline]
+    pub fn apply(&self, seed: u32, data: &mut [u8]) {
+        let mut key = if seed == 0 { 1 } else { seed };
+        let m1 = if self.m1 == 0 { 1 } else { self.m1 };
+        for b in data {
+            key = self.ia1.wrapping_mul(key % m1).wrapping_add(self.ic1);
+            *b ^= (key >> 20) as u8;
+        }
+    }
+
+    /// Parses `M1,IA1,IC1` (decimal, or hex with `0x`).
+    pub fn parse(text: &str) -> Result<Cipher, String> {
+        let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+        let [m1, ia1, ic1] = parts[..] else {
+            return Err(format!("key `{text}` is not M1,IA1,IC1"));
+        };
+        let num = |s: &str| {
+            let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                Some(h) => u32::from_str_radix(h, 16),
+                None => s.parse(),
+            };
+            parsed.map_err(|e| format!("key part `{s}`: {e}"))
+        };
+        Ok(Cipher {
+            m1: num(m1)?,
+            ia1: num(ia1)?,
+            ic1: num(ic1)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_check_value() {
+        // The catalogue check value of CRC-16/CCITT-FALSE.
+        assert_eq!(crc16(b"123456789"), 0x29b1);
+    }
+
+    #[test]
+    fn escape_round_trip_and_refusals() {
+        let content = [0x01, 0x5b, 0x5a, 0x5d, 0x5e, 0x02];
+        let mut escaped = Vec::new();
+        escape_into(&content, &mut escaped);
+        assert_eq!(escaped, [0x01, 0x5a, 0x01, 0x5a, 0x02, 0x5e, 0x01, 0x5e, 0x02, 0x02]);
+        let mut back = Vec::new();
+        unescape_into(&escaped, 1, &mut back).unwrap();
+        assert_eq!(back, content);
+        let err = unescape_into(&[0x00, 0x5a, 0x03], 1, &mut back).unwrap_err();
+        assert_eq!(err.kind(), "bad_escape");
+        assert_eq!(err.offset(), Some(2));
+        assert!(unescape_into(&[0x5e], 1, &mut back).is_err());
+        assert!(unescape_into(&[0x00, 0x5b, 0x00], 1, &mut back).is_err());
+    }
+
+    #[test]
+    fn cipher_is_its_own_inverse_and_parses() {
+        let c = Cipher::parse("30000000, 20000000, 0x1312D00").unwrap();
+        assert_eq!(c.ic1, 20_000_000);
+        let mut data = *b"a body to hide";
+        c.apply(256_178, &mut data);
+        assert_ne!(&data, b"a body to hide");
+        c.apply(256_178, &mut data);
+        assert_eq!(&data, b"a body to hide");
+        assert!(Cipher::parse("1,2").is_err());
+    }
+}
