@@ -175,7 +175,10 @@ mod tests {
         let content = [0x01, 0x5b, 0x5a, 0x5d, 0x5e, 0x02];
         let mut escaped = Vec::new();
         escape_into(&content, &mut escaped);
-        assert_eq!(escaped, [0x01, 0x5a, 0x01, 0x5a, 0x02, 0x5e, 0x01, 0x5e, 0x02, 0x02]);
+        assert_eq!(
+            escaped,
+            [0x01, 0x5a, 0x01, 0x5a, 0x02, 0x5e, 0x01, 0x5e, 0x02, 0x02]
+        );
         let mut back = Vec::new();
         unescape_into(&escaped, 1, &mut back).unwrap();
         assert_eq!(back, content);

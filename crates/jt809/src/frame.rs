@@ -42,6 +42,25 @@ impl Edition {
         }
     }
 
+    /// A guess from one escaped frame, for captures whose edition nobody wrote down: 2019 when the
+    /// 8 bytes after the 2011 header read as a send time between 2000 and 2100 (UTC seconds), which a
+    /// 2011 body almost never does. Links never guess: they are configured with their edition.
+    pub fn guess(raw: &[u8]) -> Edition {
+        let mut content = Vec::new();
+        let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default();
+        if crate::escape::unescape_into(inner, 1, &mut content).is_err()
+            || content.len() < HEADER_LEN_2019 + 2
+        {
+            return Edition::V2011;
+        }
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&content[HEADER_LEN_2011..HEADER_LEN_2019]);
+        match u64::from_be_bytes(t) {
+            946_684_800..=4_102_444_800 => Edition::V2019,
+            _ => Edition::V2011,
+        }
+    }
+
     /// Parses `2011` or `2019`.
     pub fn parse(text: &str) -> Option<Edition> {
         match text.trim() {

@@ -18,7 +18,11 @@ pub fn frame_splitter(data: &[u8]) {
     let Some((&first, stream)) = data.split_first() else {
         return;
     };
-    let edition = if first & 0x80 != 0 { Edition::V2019 } else { Edition::V2011 };
+    let edition = if first & 0x80 != 0 {
+        Edition::V2019
+    } else {
+        Edition::V2011
+    };
     let chunk = usize::from(first % 64) + 1;
     let mut codec = Codec::new(edition).with_cipher(Some(CIPHER));
     codec.max_frame_bytes = 4096;
@@ -37,7 +41,11 @@ pub fn frame_splitter(data: &[u8]) {
                 Err(_) => {}
             }
         }
-        assert!(buf.len() <= codec.max_frame_bytes + chunk, "buffered {} bytes past the cap", buf.len());
+        assert!(
+            buf.len() <= codec.max_frame_bytes + chunk,
+            "buffered {} bytes past the cap",
+            buf.len()
+        );
     }
 }
 
@@ -46,7 +54,11 @@ pub fn frame_splitter(data: &[u8]) {
 pub fn body_decoder(data: &[u8]) {
     let [hi, lo, e, body @ ..] = data else { return };
     let msg_id = u16::from_be_bytes([*hi, *lo]);
-    let edition = if e & 1 == 0 { Edition::V2011 } else { Edition::V2019 };
+    let edition = if e & 1 == 0 {
+        Edition::V2011
+    } else {
+        Edition::V2019
+    };
     let Ok(m) = Message::decode(msg_id, edition, body) else {
         return;
     };
@@ -59,5 +71,9 @@ fn check_round_trip(codec: &Codec, header: &crate::Header, m: &Message) {
         return;
     };
     let again = codec.decode_frame(&bytes).expect("a re-encoded frame decodes");
-    assert_eq!(again.message().as_ref(), Ok(m), "decode(encode(m)) differs from m");
+    assert_eq!(
+        again.message().as_ref(),
+        Ok(m),
+        "decode(encode(m)) differs from m"
+    );
 }

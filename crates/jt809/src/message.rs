@@ -1088,7 +1088,12 @@ impl PlatformQuery {
 
     fn write(&self, check_2019: bool, out: &mut Vec<u8>) -> Result<(), Error> {
         out.push(self.object_type);
-        put_fixed(out, &self.object_id, if check_2019 { 20 } else { 12 }, "OBJECT_ID")?;
+        put_fixed(
+            out,
+            &self.object_id,
+            if check_2019 { 20 } else { 12 },
+            "OBJECT_ID",
+        )?;
         if check_2019 {
             out.push(self.answer_minutes);
         }
@@ -1109,7 +1114,9 @@ impl SubBody for DownPlatform {
     fn read(data_type: u16, edition: Edition, data: &[u8]) -> Result<Self, Error> {
         exact(data_type, data, |r| {
             Ok(match data_type {
-                sub::POST_QUERY_REQ => DownPlatform::PostQuery(PlatformQuery::read(r, edition == Edition::V2019)?),
+                sub::POST_QUERY_REQ => {
+                    DownPlatform::PostQuery(PlatformQuery::read(r, edition == Edition::V2019)?)
+                }
                 sub::INFO_REQ => DownPlatform::Info(PlatformQuery::read(r, false)?),
                 _ => DownPlatform::Other {
                     data_type,
@@ -1195,7 +1202,10 @@ impl SubBody for UpWarn {
 
     fn write(&self, edition: Edition, out: &mut Vec<u8>) -> Result<(), Error> {
         match self {
-            UpWarn::UrgeTodoAck { supervision_id, result } => {
+            UpWarn::UrgeTodoAck {
+                supervision_id,
+                result,
+            } => {
                 put_u32(out, *supervision_id);
                 out.push(*result);
             }
@@ -1366,7 +1376,11 @@ impl SubBody for DownBase {
     }
 }
 
-fn read_vehicle_msg<T: SubBody>(r: &mut Reader<'_>, msg_id: u16, edition: Edition) -> Result<ForVehicle<T>, Error> {
+fn read_vehicle_msg<T: SubBody>(
+    r: &mut Reader<'_>,
+    msg_id: u16,
+    edition: Edition,
+) -> Result<ForVehicle<T>, Error> {
     let vehicle = vehicle(r)?;
     let (data_type, data) = container(r, msg_id)?;
     Ok(ForVehicle {
@@ -1375,7 +1389,11 @@ fn read_vehicle_msg<T: SubBody>(r: &mut Reader<'_>, msg_id: u16, edition: Editio
     })
 }
 
-fn write_vehicle_msg<T: SubBody>(m: &ForVehicle<T>, edition: Edition, out: &mut Vec<u8>) -> Result<(), Error> {
+fn write_vehicle_msg<T: SubBody>(
+    m: &ForVehicle<T>,
+    edition: Edition,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     put_vehicle(out, &m.vehicle)?;
     write_container(&m.data, edition, out)
 }
@@ -1459,9 +1477,13 @@ impl Message {
             id::UP_LINKTEST_RSP => Message::KeepAliveAnswer,
             id::UP_DISCONNECT_INFORM => Message::DisconnectInform { error_code: r.u8()? },
             id::UP_CLOSELINK_INFORM => Message::CloseLinkInform { reason_code: r.u8()? },
-            id::DOWN_CONNECT_REQ => Message::SubLogin { verify_code: r.u32()? },
+            id::DOWN_CONNECT_REQ => Message::SubLogin {
+                verify_code: r.u32()?,
+            },
             id::DOWN_CONNECT_RSP => Message::SubLoginAnswer { result: r.u8()? },
-            id::DOWN_DISCONNECT_REQ => Message::SubLogout { verify_code: r.u32()? },
+            id::DOWN_DISCONNECT_REQ => Message::SubLogout {
+                verify_code: r.u32()?,
+            },
             id::DOWN_DISCONNECT_RSP => Message::SubLogoutAnswer,
             id::DOWN_LINKTEST_REQ => Message::SubKeepAlive,
             id::DOWN_LINKTEST_RSP => Message::SubKeepAliveAnswer,
@@ -1526,7 +1548,9 @@ impl Message {
             | Message::SubLoginAnswer { result: b }
             | Message::SubDisconnectInform { reason_code: b }
             | Message::SubCloseLinkInform { reason_code: b } => out.push(*b),
-            Message::SubLogin { verify_code } | Message::SubLogout { verify_code } => put_u32(out, *verify_code),
+            Message::SubLogin { verify_code } | Message::SubLogout { verify_code } => {
+                put_u32(out, *verify_code)
+            }
             Message::TotalReceived(t) => {
                 put_u32(out, t.total);
                 put_u64(out, t.start_utc);

@@ -128,7 +128,12 @@ pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
 }
 
 /// A GBK text NUL-padded to `width`; longer is an error.
-pub(crate) fn put_fixed(out: &mut Vec<u8>, text: &str, width: usize, field: &'static str) -> Result<(), Error> {
+pub(crate) fn put_fixed(
+    out: &mut Vec<u8>,
+    text: &str,
+    width: usize,
+    field: &'static str,
+) -> Result<(), Error> {
     let bytes = gbk_encode(text, field)?;
     if bytes.len() > width {
         return Err(Error::FieldTooLong {

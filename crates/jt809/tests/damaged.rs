@@ -54,7 +54,10 @@ fn a_stream_split_at_every_point_yields_the_same_frames() {
             let b = frame(edition, encrypted, "supervision");
             stream.extend_from_slice(&a);
             stream.extend_from_slice(&b);
-            let want = [codec(edition).decode_frame(&a).unwrap(), codec(edition).decode_frame(&b).unwrap()];
+            let want = [
+                codec(edition).decode_frame(&a).unwrap(),
+                codec(edition).decode_frame(&b).unwrap(),
+            ];
             for cut in 0..=stream.len() {
                 let mut d = FrameDecoder::new(codec(edition));
                 let mut buf = BytesMut::new();
@@ -94,7 +97,10 @@ fn a_bad_crc_is_refused_with_both_values() {
         // A flipped body byte is caught by the CRC as well.
         let mut content = open(&raw);
         content[edition.header_len() + 3] ^= 0x40;
-        assert_eq!(codec(edition).decode_frame(&close(&content)).unwrap_err().kind(), "bad_crc");
+        assert_eq!(
+            codec(edition).decode_frame(&close(&content)).unwrap_err().kind(),
+            "bad_crc"
+        );
     }
 }
 
@@ -113,7 +119,10 @@ fn bad_escapes_are_refused_with_their_offset() {
     let mut bad = raw.clone();
     let n = bad.len();
     bad[n - 2] = 0x5a;
-    assert_eq!(codec(Edition::V2011).decode_frame(&bad).unwrap_err().kind(), "bad_escape");
+    assert_eq!(
+        codec(Edition::V2011).decode_frame(&bad).unwrap_err().kind(),
+        "bad_escape"
+    );
 }
 
 #[test]
@@ -141,9 +150,14 @@ fn a_data_length_that_lies_is_refused() {
         let at = edition.header_len() + 24;
         let declared = u32::from_be_bytes(content[at..at + 4].try_into().unwrap());
         content[at..at + 4].copy_from_slice(&(declared - 1).to_be_bytes());
-        let f = codec(edition).decode_frame(&reseal(content)).expect("the frame is sound");
+        let f = codec(edition)
+            .decode_frame(&reseal(content))
+            .expect("the frame is sound");
         let err = f.message().unwrap_err();
-        assert!(matches!(err, Error::DataLengthMismatch { declared: d, .. } if d == declared - 1), "{err}");
+        assert!(
+            matches!(err, Error::DataLengthMismatch { declared: d, .. } if d == declared - 1),
+            "{err}"
+        );
     }
 }
 
@@ -159,7 +173,9 @@ fn a_body_cut_short_or_too_long_is_refused() {
         let mut longer = f.body.clone();
         longer.push(0);
         assert_eq!(
-            Message::decode(f.header.msg_id, edition, &longer).unwrap_err().kind(),
+            Message::decode(f.header.msg_id, edition, &longer)
+                .unwrap_err()
+                .kind(),
             "trailing_bytes"
         );
     }
@@ -168,19 +184,31 @@ fn a_body_cut_short_or_too_long_is_refused() {
 #[test]
 fn a_frame_shorter_than_the_header_is_refused() {
     let two = close(&[0u8; 10]);
-    assert_eq!(codec(Edition::V2011).decode_frame(&two).unwrap_err().kind(), "too_short");
+    assert_eq!(
+        codec(Edition::V2011).decode_frame(&two).unwrap_err().kind(),
+        "too_short"
+    );
     // A 2011 frame read as 2019 is too short or fails its length check, never misread.
     let raw = frame(Edition::V2011, false, "keep_alive");
     assert!(codec(Edition::V2019).decode_frame(&raw).is_err());
-    assert_eq!(codec(Edition::V2011).decode_frame(b"[]").unwrap_err().kind(), "too_short");
-    assert_eq!(codec(Edition::V2011).decode_frame(b"ab").unwrap_err().kind(), "missing_delimiter");
+    assert_eq!(
+        codec(Edition::V2011).decode_frame(b"[]").unwrap_err().kind(),
+        "too_short"
+    );
+    assert_eq!(
+        codec(Edition::V2011).decode_frame(b"ab").unwrap_err().kind(),
+        "missing_delimiter"
+    );
 }
 
 #[test]
 fn an_unknown_encryption_flag_is_refused() {
     let mut content = open(&frame(Edition::V2011, false, "keep_alive"));
     content[17] = 2;
-    assert_eq!(codec(Edition::V2011).decode_frame(&reseal(content)).unwrap_err(), Error::BadEncryptFlag { flag: 2 });
+    assert_eq!(
+        codec(Edition::V2011).decode_frame(&reseal(content)).unwrap_err(),
+        Error::BadEncryptFlag { flag: 2 }
+    );
 }
 
 #[test]
@@ -236,7 +264,10 @@ fn a_damaged_frame_fails_alone_in_a_stream() {
             Err(e) => results.push(Err(e.kind())),
         }
     }
-    assert_eq!(results, [Ok(0x1200), Err("bad_crc"), Err("unterminated"), Ok(0x1200)]);
+    assert_eq!(
+        results,
+        [Ok(0x1200), Err("bad_crc"), Err("unterminated"), Ok(0x1200)]
+    );
 }
 
 #[test]
@@ -248,9 +279,14 @@ fn encoding_refuses_what_the_wire_cannot_carry() {
             plate: "京A123456789012345678901".into(),
             color: 1,
         },
-        data: UpBase::VehicleAddedAck { car_info: String::new() },
+        data: UpBase::VehicleAddedAck {
+            car_info: String::new(),
+        },
     });
-    assert_eq!(codec.encode(&h, &long_plate).unwrap_err().kind(), "field_too_long");
+    assert_eq!(
+        codec.encode(&h, &long_plate).unwrap_err().kind(),
+        "field_too_long"
+    );
     let not_gbk = Message::Logout(Logout {
         user_id: 1,
         password: "😀".into(),
@@ -259,5 +295,11 @@ fn encoding_refuses_what_the_wire_cannot_carry() {
     let mut enc = h;
     enc.encrypted = true;
     let no_key = Codec::new(Edition::V2011);
-    assert_eq!(no_key.encode(&enc, &Message::SubLogin { verify_code: 1 }).unwrap_err().kind(), "no_key");
+    assert_eq!(
+        no_key
+            .encode(&enc, &Message::SubLogin { verify_code: 1 })
+            .unwrap_err()
+            .kind(),
+        "no_key"
+    );
 }

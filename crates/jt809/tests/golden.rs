@@ -8,7 +8,10 @@ mod samples;
 use serde_json::{Value, json};
 use tianshu_jt809::*;
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../protocols/jt809/jt809-vectors.jsonl");
+const PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../protocols/jt809/jt809-vectors.jsonl"
+);
 
 fn record(edition: Edition, encrypted: bool, sn: u32, name: &str, m: &Message) -> Value {
     let codec = Codec::new(edition).with_cipher(Some(samples::CIPHER));
@@ -52,7 +55,10 @@ fn vectors_decode_to_their_json_and_samples_encode_to_their_bytes() {
         std::fs::write(PATH, text).expect("write vectors");
     }
     let text = std::fs::read_to_string(PATH).expect("vectors file");
-    let have: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let have: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert_eq!(have.len(), want.len(), "record count");
     for (h, w) in have.iter().zip(&want) {
         // Encoding the sample gives the recorded bytes.

@@ -32,7 +32,9 @@ fn encrypted_login_2011() {
     assert_eq!(login.password, "20180920");
     assert_eq!(login.down_link_ip, "127.0.0.1");
     assert_eq!(login.down_link_port, 809);
-    let again = codec.encode(&frame.header, &Message::Login(login)).expect("encodes");
+    let again = codec
+        .encode(&frame.header, &Message::Login(login))
+        .expect("encodes");
     assert_eq!(again, raw);
     // Without the key the body is refused, not misread.
     let err = Codec::new(Edition::V2011).decode_frame(&raw).unwrap_err();

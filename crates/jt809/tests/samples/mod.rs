@@ -64,11 +64,31 @@ pub fn gnss(edition: Edition, i: u32) -> Gnss {
 /// `(name, message)` for every message, in `edition`'s layout.
 pub fn all(edition: Edition) -> Vec<(&'static str, Message)> {
     let is19 = edition == Edition::V2019;
-    let for_vehicle = |m: UpExg| Message::UpExg(ForVehicle { vehicle: vehicle(), data: m });
-    let down_exg = |m: DownExg| Message::DownExg(ForVehicle { vehicle: vehicle(), data: m });
+    let for_vehicle = |m: UpExg| {
+        Message::UpExg(ForVehicle {
+            vehicle: vehicle(),
+            data: m,
+        })
+    };
+    let down_exg = |m: DownExg| {
+        Message::DownExg(ForVehicle {
+            vehicle: vehicle(),
+            data: m,
+        })
+    };
     let warn_vehicle = if is19 { None } else { Some(vehicle()) };
-    let up_warn = |m: UpWarn| Message::UpWarn(Warn { vehicle: warn_vehicle.clone(), data: m });
-    let down_warn = |m: DownWarn| Message::DownWarn(Warn { vehicle: warn_vehicle.clone(), data: m });
+    let up_warn = |m: UpWarn| {
+        Message::UpWarn(Warn {
+            vehicle: warn_vehicle.clone(),
+            data: m,
+        })
+    };
+    let down_warn = |m: DownWarn| {
+        Message::DownWarn(Warn {
+            vehicle: warn_vehicle.clone(),
+            data: m,
+        })
+    };
     let period = Period {
         start_utc: 1_796_000_000,
         end_utc: 1_796_003_600,
@@ -110,14 +130,30 @@ pub fn all(edition: Edition) -> Vec<(&'static str, Message)> {
         ("keep_alive_answer", Message::KeepAliveAnswer),
         ("disconnect_inform", Message::DisconnectInform { error_code: 0 }),
         ("close_link_inform", Message::CloseLinkInform { reason_code: 1 }),
-        ("sub_login", Message::SubLogin { verify_code: 0x1234_5678 }),
+        (
+            "sub_login",
+            Message::SubLogin {
+                verify_code: 0x1234_5678,
+            },
+        ),
         ("sub_login_answer", Message::SubLoginAnswer { result: 0 }),
-        ("sub_logout", Message::SubLogout { verify_code: 0x1234_5678 }),
+        (
+            "sub_logout",
+            Message::SubLogout {
+                verify_code: 0x1234_5678,
+            },
+        ),
         ("sub_logout_answer", Message::SubLogoutAnswer),
         ("sub_keep_alive", Message::SubKeepAlive),
         ("sub_keep_alive_answer", Message::SubKeepAliveAnswer),
-        ("sub_disconnect_inform", Message::SubDisconnectInform { reason_code: 0 }),
-        ("sub_close_link_inform", Message::SubCloseLinkInform { reason_code: 1 }),
+        (
+            "sub_disconnect_inform",
+            Message::SubDisconnectInform { reason_code: 0 },
+        ),
+        (
+            "sub_close_link_inform",
+            Message::SubCloseLinkInform { reason_code: 1 },
+        ),
         (
             "total_received",
             Message::TotalReceived(TotalReceived {
@@ -132,34 +168,56 @@ pub fn all(edition: Edition) -> Vec<(&'static str, Message)> {
                 platform_id: "11000000001".into(),
                 producer_id: "70111".into(),
                 terminal_model: "TS-808".into(),
-                imei: if is19 { "861234567890123".into() } else { String::new() },
+                imei: if is19 {
+                    "861234567890123".into()
+                } else {
+                    String::new()
+                },
                 terminal_id: "A123456".into(),
                 sim: "013800138000".into(),
             })),
         ),
-        ("real_location", for_vehicle(UpExg::RealLocation(gnss(edition, 0)))),
+        (
+            "real_location",
+            for_vehicle(UpExg::RealLocation(gnss(edition, 0))),
+        ),
         (
             "history_location",
             for_vehicle(UpExg::HistoryLocation((0..3).map(|i| gnss(edition, i)).collect())),
         ),
         ("return_startup_ack", for_vehicle(UpExg::ReturnStartupAck)),
         ("return_end_ack", for_vehicle(UpExg::ReturnEndAck)),
-        ("apply_for_monitor_startup", for_vehicle(UpExg::ApplyForMonitorStartup(period))),
+        (
+            "apply_for_monitor_startup",
+            for_vehicle(UpExg::ApplyForMonitorStartup(period)),
+        ),
         ("apply_for_monitor_end", for_vehicle(UpExg::ApplyForMonitorEnd)),
         ("apply_history", for_vehicle(UpExg::ApplyHistory(period))),
         ("car_location", down_exg(DownExg::CarLocation(gnss(edition, 7)))),
         (
             "history_arcoss_area",
-            down_exg(DownExg::HistoryArcossArea(vec![gnss(edition, 1), gnss(edition, 2)])),
+            down_exg(DownExg::HistoryArcossArea(vec![
+                gnss(edition, 1),
+                gnss(edition, 2),
+            ])),
         ),
-        ("return_startup", down_exg(DownExg::ReturnStartup { reason_code: 0 })),
+        (
+            "return_startup",
+            down_exg(DownExg::ReturnStartup { reason_code: 0 }),
+        ),
         ("return_end", down_exg(DownExg::ReturnEnd { reason_code: 1 })),
         (
             "apply_for_monitor_startup_ack",
             down_exg(DownExg::ApplyForMonitorStartupAck { result: 0 }),
         ),
-        ("apply_for_monitor_end_ack", down_exg(DownExg::ApplyForMonitorEndAck { result: 0 })),
-        ("apply_history_ack", down_exg(DownExg::ApplyHistoryAck { result: 0 })),
+        (
+            "apply_for_monitor_end_ack",
+            down_exg(DownExg::ApplyForMonitorEndAck { result: 0 }),
+        ),
+        (
+            "apply_history_ack",
+            down_exg(DownExg::ApplyHistoryAck { result: 0 }),
+        ),
         (
             "post_query_ack",
             Message::UpPlatform(UpPlatform::PostQueryAck(PostQueryAck {
@@ -173,7 +231,10 @@ pub fn all(edition: Edition) -> Vec<(&'static str, Message)> {
                 info: "在岗，值班员张三".into(),
             })),
         ),
-        ("info_ack", Message::UpPlatform(UpPlatform::InfoAck { info_id: 78 })),
+        (
+            "info_ack",
+            Message::UpPlatform(UpPlatform::InfoAck { info_id: 78 }),
+        ),
         (
             "post_query",
             Message::DownPlatform(DownPlatform::PostQuery(PlatformQuery {
@@ -217,7 +278,13 @@ pub fn all(edition: Edition) -> Vec<(&'static str, Message)> {
                 info: "超速报警".into(),
             })),
         ),
-        ("alarm_handled", up_warn(UpWarn::AlarmHandled { info_id: 9, result: 1 })),
+        (
+            "alarm_handled",
+            up_warn(UpWarn::AlarmHandled {
+                info_id: 9,
+                result: 1,
+            }),
+        ),
         (
             "supervision",
             down_warn(DownWarn::Supervision(Supervision {
