@@ -126,6 +126,13 @@ pub enum Error {
         /// Field name.
         field: &'static str,
     },
+    /// A position that is no track point (no such calendar time, coordinates out of range, a JT/T 808
+    /// body that does not decode).
+    #[error("position is not a track point: {reason}")]
+    BadLocation {
+        /// Why.
+        reason: String,
+    },
     /// A message that exists only in the other edition, or a header and body of different editions.
     #[error("{what} is not part of JT/T 809-{edition}")]
     WrongEdition {
@@ -155,6 +162,7 @@ impl Error {
             Error::InvalidValue { .. } => "invalid_value",
             Error::FieldTooLong { .. } => "field_too_long",
             Error::NotGbk { .. } => "not_gbk",
+            Error::BadLocation { .. } => "bad_location",
             Error::WrongEdition { .. } => "wrong_edition",
         }
     }

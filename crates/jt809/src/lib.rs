@@ -28,6 +28,7 @@ mod frame;
 #[doc(hidden)]
 pub mod fuzz_entry;
 mod message;
+mod position;
 mod wire;
 
 pub use error::Error;
