@@ -10,7 +10,7 @@ use tianshu_model::{
 use crate::{Edition, Error, Gnss, Gnss2011, Gnss2019, PlatformAlarm};
 
 fn bcd(v: u32) -> u8 {
-    ((v / 10 % 10) << 4 | v % 10) as u8
+    (((v / 10 % 10) << 4) | (v % 10)) as u8
 }
 
 impl Gnss {
@@ -117,7 +117,7 @@ fn status_with_signs(p: &Position) -> StatusFlags {
 
 impl Gnss2011 {
     fn to_position(
-        &self,
+        self,
         vehicle: VehicleId,
         recv_time: Timestamp,
         source: PositionSource,

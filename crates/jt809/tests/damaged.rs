@@ -26,7 +26,7 @@ fn frame(edition: Edition, encrypted: bool, name: &str) -> Vec<u8> {
 /// Unescaped content of a frame (between the delimiters), and back.
 fn open(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    escape::unescape_into(&raw[1..raw.len() - 1], 1, &mut out).unwrap();
+    escape::unescape_into(&raw[1..raw.len() - 1], 1, &mut out).expect("a frame this test built");
     out
 }
 

@@ -47,6 +47,9 @@ pub enum Protocol {
     Jt809,
 }
 
+/// Decodes one input (argument or stdin line) of the chosen protocol; whether all of it decoded.
+type DecodeInput = Box<dyn FnMut(usize, &str, &mut dyn Write) -> anyhow::Result<bool>>;
+
 /// Runs `tianshu decode`.
 pub fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
     let options = if args.lenient {
@@ -54,8 +57,7 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
     } else {
         DecodeOptions::STRICT
     };
-    let mut decode: Box<dyn FnMut(usize, &str, &mut dyn Write) -> anyhow::Result<bool>> = match args.protocol
-    {
+    let mut decode: DecodeInput = match args.protocol {
         Protocol::Jt808 => Box::new(move |i, text, out| decode_input(i, text, options, out)),
         Protocol::Jt809 => {
             let options =
