@@ -215,7 +215,11 @@ pub fn query_parameter(name: &str) -> Option<(Value, &'static str, &'static str)
             "Only those past their deadline without an answer",
             "true",
         ),
-        "q" => (json!({"type": "string"}), "Words in the text, place or plates", "x"),
+        "q" => (
+            json!({"type": "string"}),
+            "Words in the text, place or plates",
+            "x",
+        ),
         "offset" => (
             json!({"type": "integer", "minimum": 0}),
             "Skip this many first",
@@ -284,12 +288,19 @@ pub fn describe(method: &str, path: &str) -> Described {
         }
         ("GET", "/api/me") => d.ok = ok(r("Me")),
         ("GET", "/api/basemap.pmtiles") => {
+            d.ok = (200, None);
             d.ok_media = vec![("application/vnd.pmtiles", binary())];
-            d.ok_description = Some("The PMTiles archive, whole or (with Range) a 206 part of it; 404 when none is configured".into());
+            d.ok_description = Some(
+                "The PMTiles archive, whole or (with Range) a 206 part of it; 404 when none is configured"
+                    .into(),
+            );
         }
         ("GET", "/api/basemap/glyphs/{fontstack}/{range}") => {
+            d.ok = (200, None);
             d.ok_media = vec![("application/x-protobuf", binary())];
-            d.ok_description = Some("The glyph range (Mapbox glyph PBF); empty when there is none".into());
+            d.ok_description = Some(
+                "The glyph range (Mapbox glyph PBF); 404 for a range the directory lacks: the map draws those characters with the browser's fonts".into(),
+            );
         }
         ("GET", "/api/units") => d.ok = ok(array(r("Unit"))),
         ("POST", "/api/units") => {
@@ -314,7 +325,7 @@ pub fn describe(method: &str, path: &str) -> Described {
         ("POST", "/api/vehicles") => {
             d.body = Some(fields_of(
                 &names::<vehicles::NewVehicle>(),
-                &["plate", "unit"],
+                &["plate", "unit", "class"],
                 json!({"plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass")}),
             ));
             d.ok = created(r("Vehicle"));
@@ -330,7 +341,11 @@ pub fn describe(method: &str, path: &str) -> Described {
         ("GET", "/api/vehicles/{id}") => d.ok = ok(r("VehicleDetail")),
         ("GET" | "PUT", "/api/units/{id}/settings") => {
             if method == "PUT" {
-                d.body = Some(r("UnitSettings"));
+                d.body = Some(fields_of(
+                    &names::<tianshu_rules::orders::UnitSettings>(),
+                    &["second_person_approval"],
+                    json!({"second_person_approval": {"type": "boolean"}}),
+                ));
             }
             d.ok = ok(r("UnitSettings"));
         }
@@ -381,7 +396,11 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.body = Some(r("TerminalCommand"));
             d.ok = ok(r("CommandOutcome"));
             d.failures = vec![
-                (409, "The vehicle's terminal is not connected", r("CommandFailure")),
+                (
+                    409,
+                    "The vehicle's terminal is not connected",
+                    r("CommandFailure"),
+                ),
                 (503, "No gateway runs in this process", r("Error")),
                 (504, "The terminal did not answer in time", r("CommandFailure")),
             ];
@@ -406,7 +425,9 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.ok = ok(r("Order"));
         }
         ("PUT", "/api/calendars/{year}") => {
-            d.body = Some(json!({"type": "string", "description": "The year's calendar file, TOML, in the `calendar import` format: year, notice, [[holidays]] with name, name_en, first, last, working"}));
+            d.body = Some(
+                json!({"type": "string", "description": "The year's calendar file, TOML, in the `calendar import` format: year, notice, [[holiday]] tables with name, name_en, first, last, working (dates YYYY-MM-DD)"}),
+            );
             d.body_media = Some("application/toml");
             d.ok = ok(r("CalendarYear"));
             d.may_create = true;
@@ -417,6 +438,7 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.may_create = true;
         }
         ("GET", "/api/geofences") => {
+            d.ok = (200, None);
             d.ok_media = vec![("application/geo+json", r("FeatureCollection"))];
         }
         ("GET", "/api/units/{id}/timetable") => d.ok = ok(r("UnitTimetable")),
@@ -427,11 +449,18 @@ pub fn describe(method: &str, path: &str) -> Described {
         }
         ("GET", "/api/vehicles/{id}/report" | "/api/units/{id}/report") => {
             d.query = query_of::<reports::ReportQuery>();
-            let name = if path.starts_with("/api/units") { "UnitReport" } else { "MonthlyReport" };
+            let name = if path.starts_with("/api/units") {
+                "UnitReport"
+            } else {
+                "MonthlyReport"
+            };
             d.ok = ok(r(name));
             d.ok_media = vec![
                 ("text/csv", text()),
-                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", binary()),
+                (
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    binary(),
+                ),
             ];
         }
         ("GET", "/api/vehicles/{id}/trips") => {
@@ -443,6 +472,7 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.ok = ok(r("Replay"));
         }
         ("GET", "/api/vehicles/{id}/track") => {
+            d.ok = (200, None);
             d.query = query_of::<exports::TrackQuery>();
             d.ok_media = exports::Format::ALL
                 .iter()
@@ -620,15 +650,26 @@ pub fn components() -> Value {
             "reregistration_approval": {"type": "boolean"}})),
         "Vehicle": object(&["id", "plate", "unit", "class"], json!({
             "id": {"type": "integer"}, "plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass")})),
-        "Position": object(&["vehicle", "fix_time", "receive_time", "latitude", "longitude", "speed_kmh", "course_deg"], json!({
+        "Position": object(&["vehicle", "phone", "fix_time", "receive_time", "latitude", "longitude", "altitude_m", "speed_kmh", "course_deg", "acc_on", "alarm", "alarms", "status", "status_flags", "source"], json!({
             "vehicle": {"type": "integer"},
             "phone": {"type": "string", "description": "The terminal's phone, masked but for administrators"},
             "fix_time": time(), "receive_time": time(),
             "latitude": {"type": "number", "description": "WGS-84 degrees"},
             "longitude": {"type": "number", "description": "WGS-84 degrees"},
             "speed_kmh": {"type": "number"}, "course_deg": {"type": "integer"}, "altitude_m": {"type": "integer"},
-            "recv_time": {"type": "string", "deprecated": true}, "lat_deg": {"type": "number", "deprecated": true},
-            "lon_deg": {"type": "number", "deprecated": true}})),
+            "acc_on": {"type": "boolean", "description": "The ignition is on"},
+            "alarm": {"type": "integer", "description": "The alarm word as the terminal sent it"},
+            "alarms": array(json!({"type": "string", "description": "The name of an alarm bit set, e.g. power_lost"})),
+            "status": {"type": "integer", "description": "The status word as the terminal sent it"},
+            "status_flags": array(json!({"type": "string", "description": "The name of a status bit set, e.g. acc_on, fixed, beidou"})),
+            "mileage_km": {"type": "number", "description": "The odometer, when the terminal reports it"},
+            "fuel_l": {"type": "number", "description": "Fuel, litres, when the terminal reports it"},
+            "satellites": {"type": "integer", "description": "Satellites in view, when the terminal reports it"},
+            "rssi": {"type": "integer", "description": "Mobile signal strength, when the terminal reports it"},
+            "source": variants::<tianshu_model::PositionSource>(),
+            "recv_time": {"type": "string", "deprecated": true, "description": "Deprecated: receive_time"},
+            "lat_deg": {"type": "number", "deprecated": true, "description": "Deprecated: latitude"},
+            "lon_deg": {"type": "number", "deprecated": true, "description": "Deprecated: longitude"}})),
         "Case": {"type": "object", "required": ["id", "vehicle", "state"], "properties": {
             "id": {"type": "string"}, "vehicle": {"type": "integer"}, "state": {"type": "string"},
             "rule": {"type": "string"}, "severity": {"type": "string"}, "start": time()},
@@ -651,7 +692,8 @@ pub fn components() -> Value {
             "id": {"type": "integer"}, "plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass"),
             "latest": nullable(r("Position")), "driver": nullable(json!({"type": "string"})),
             "order": nullable(json!({"type": "object", "description": "The order or filing covering the latest fix, in the import format"}))})),
-        "UnitSettings": object(&["second_person_approval"], json!({"second_person_approval": {"type": "boolean"}})),
+        "UnitSettings": object(&["unit", "second_person_approval"], json!({"unit": {"type": "integer"},
+            "second_person_approval": {"type": "boolean", "description": "Approving a backdated or one's own order of its cars needs a second person"}})),
         "Terminal": object(&["phone", "terminal_id", "registered", "vehicle", "clock_offset_secs", "reregistrations"], json!({
             "phone": {"type": "string", "description": "Masked but for administrators"},
             "terminal_id": {"type": "string", "description": "Masked but for administrators"},
@@ -670,8 +712,10 @@ pub fn components() -> Value {
             "lon_deg": {"type": "number", "deprecated": true}, "lat_deg": {"type": "number", "deprecated": true}})),
         "Trip": object(&["from", "to", "distance_m", "max_kmh"], json!({
             "from": time(), "to": time(), "distance_m": {"type": "number"}, "max_kmh": {"type": "number"}})),
-        "PageConfig": object(&["tile_url", "gcj02", "attribution", "center", "zoom"], json!({
-            "tile_url": {"type": "string"}, "gcj02": {"type": "boolean"}, "attribution": {"type": "string"},
+        "PageConfig": object(&["pmtiles_url", "glyphs_url", "tile_url", "gcj02", "attribution", "center", "zoom"], json!({
+            "pmtiles_url": nullable(json!({"type": "string", "description": "The vector tiles' PMTiles archive, when one is configured"})),
+            "glyphs_url": nullable(json!({"type": "string", "description": "The glyph ranges' URL template, when a glyphs directory is configured"})),
+            "tile_url": {"type": "string", "description": "The raster tile URL template, or empty"}, "gcj02": {"type": "boolean"}, "attribution": {"type": "string"},
             "center": array(json!({"type": "number"})), "zoom": {"type": "number"}})),
         "FeatureCollection": object(&["type", "features"], json!({
             "type": {"type": "string", "enum": ["FeatureCollection"]},
@@ -891,7 +935,8 @@ fn registry_components() -> Value {
 /// The schemas of the office's casework: complaints, their steps and evidence, findings, the figures.
 fn casework_components() -> Value {
     use tianshu_model::complaint::{
-        Accountable, Channel, Complaint, ComplaintEvent, ComplaintState, Finding, FindingOutcome, Measure, NamedCar,
+        Accountable, Channel, Complaint, ComplaintEvent, ComplaintState, Finding, FindingOutcome, Measure,
+        NamedCar,
     };
     let maybe = |t: &str| nullable(json!({ "type": t }));
     let complaint = names::<Complaint>();
@@ -914,7 +959,10 @@ fn casework_components() -> Value {
         "sanctioned": {"type": "integer", "description": "Party or administrative sanctions"},
         "judiciary": {"type": "integer", "description": "Referred to the judiciary"},
         "recovered_fen": {"type": "integer", "description": "Amount recovered, fen"}});
-    let figure_names: Vec<String> = figures.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let figure_names: Vec<String> = figures
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     let figure_names: Vec<&str> = figure_names.iter().map(String::as_str).collect();
     let mut row = figures.clone();
     row["unit"] = maybe("integer");
@@ -1005,11 +1053,19 @@ pub fn undescribed(doc: &Value) -> Vec<String> {
                         None => out.push(format!("{at}: {said}")),
                     }
                 }
-                if m.get("enum").is_some_and(|e| e.as_array().is_some_and(Vec::is_empty)) {
-                    out.push(format!("{at}: no values (a type whose variants could not be read)"));
+                if m.get("enum")
+                    .is_some_and(|e| e.as_array().is_some_and(Vec::is_empty))
+                {
+                    out.push(format!(
+                        "{at}: no values (a type whose variants could not be read)"
+                    ));
                 }
                 for (k, v) in m {
-                    walk(v, &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+                    walk(
+                        v,
+                        &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
                 }
             }
             Value::Array(a) => {
@@ -1058,7 +1114,11 @@ mod tests {
 
     #[test]
     fn a_field_no_one_described_or_a_description_of_no_field_is_found() {
-        let s = fields_of(&["a", "b"], &["a", "c"], json!({"a": {"type": "string"}, "d": {}}));
+        let s = fields_of(
+            &["a", "b"],
+            &["a", "c"],
+            json!({"a": {"type": "string"}, "d": {}}),
+        );
         let found = undescribed(&json!({"x": s}));
         assert_eq!(
             found,
