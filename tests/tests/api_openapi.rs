@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 use tianshu_api::cases::CaseView;
 use tianshu_api::{ROUTES, openapi, schemas};
 use tianshu_e2e::api::*;
-use tianshu_model::case::Transition;
-use tianshu_model::{CaseState, Timestamp};
+use tianshu_model::Timestamp;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Checks `v` against `schema` (the subset of JSON Schema the document uses), resolving `$ref`s in
@@ -542,23 +541,7 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
         .as_i64()
         .expect("the case opened");
     let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    api.store
-        .cases()
-        .transition_case(
-            &Transition {
-                case_id,
-                from: vec![CaseState::Open],
-                to: CaseState::Explained,
-                actor: "supervisor".into(),
-                action: "explained".into(),
-                note: "周末用车".into(),
-                escalate_at: None,
-                deliveries: Vec::new(),
-            },
-            now,
-        )
-        .await
-        .expect("explained");
+    explain_case(&api.store, case_id, "supervisor", "周末用车", now).await;
     let finding = r#"{"outcome":"confirmed","violation":"公车私用","people":[{"name":"张三","post":"驾驶员","unit":"市委办公室","measure":"党纪处分"}],"recovered_yuan":1234.5,"decided":"2026-11-20","note":"周末私用"}"#;
     let calls = vec![
         (

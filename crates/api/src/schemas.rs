@@ -775,6 +775,18 @@ fn merged(parts: impl IntoIterator<Item = Value>) -> Value {
     Value::Object(all)
 }
 
+/// The schema of one variant of an internally tagged enum: `tag` is `value`, with `properties`.
+fn tagged(tag: &str, value: &str, required: &[&str], properties: Value) -> Value {
+    let mut props = Map::new();
+    props.insert(tag.to_string(), json!({"type": "string", "enum": [value]}));
+    if let Value::Object(more) = properties {
+        props.extend(more);
+    }
+    let mut all = vec![tag];
+    all.extend_from_slice(required);
+    object(&all, Value::Object(props))
+}
+
 /// The schemas of the drivers, alert channels, commands, orders, geofences, timetables and the live
 /// feed.
 fn registry_components() -> Value {
@@ -816,24 +828,10 @@ fn registry_components() -> Value {
                    "description": "A number for a BYTE, WORD or DWORD parameter, a string for a STRING one"},
                "hex": {"type": "string", "description": "The value's bytes in hex: always in an answer; in a request, instead of value"}}),
     );
-    let command = |kind: &str, required: &[&str], properties: Value| {
-        let mut props = json!({"kind": {"type": "string", "enum": [kind]}});
-        if let (Some(p), Value::Object(more)) = (props.as_object_mut(), properties) {
-            p.extend(more);
-        }
-        let mut all = vec!["kind"];
-        all.extend_from_slice(required);
-        object(&all, props)
-    };
-    let outcome = |name: &str, required: &[&str], properties: Value| {
-        let mut props = json!({"outcome": {"type": "string", "enum": [name]}});
-        if let (Some(p), Value::Object(more)) = (props.as_object_mut(), properties) {
-            p.extend(more);
-        }
-        let mut all = vec!["outcome"];
-        all.extend_from_slice(required);
-        object(&all, props)
-    };
+    let command =
+        |kind: &str, required: &[&str], properties: Value| tagged("kind", kind, required, properties);
+    let outcome =
+        |name: &str, required: &[&str], properties: Value| tagged("outcome", name, required, properties);
     let period = json!({"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$", "description": "Office hours, local HH:MM-HH:MM, end exclusive"});
     let month_day = json!({"type": "string", "pattern": "^[0-9]{2}-[0-9]{2}$"});
     let timetable = fields_of(
