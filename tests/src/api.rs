@@ -243,6 +243,28 @@ impl TestApi {
     }
 }
 
+/// Moves the stored case `case_id` from open to explained, as `actor` with `note` at `at`, the way its
+/// unit's explanation does.
+pub async fn explain_case(store: &Store, case_id: i64, actor: &str, note: &str, at: Timestamp) {
+    store
+        .cases()
+        .transition_case(
+            &tianshu_model::case::Transition {
+                case_id,
+                from: vec![tianshu_model::CaseState::Open],
+                to: tianshu_model::CaseState::Explained,
+                actor: actor.into(),
+                action: "explained".into(),
+                note: note.into(),
+                escalate_at: None,
+                deliveries: Vec::new(),
+            },
+            at,
+        )
+        .await
+        .expect("explained");
+}
+
 /// The hash of [`PASSWORD`], computed once per test process (hashing is slow by design).
 fn password_hash() -> String {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use tianshu_e2e::api::{OWN_PLATE, Resp, Scratch, T0_SECS, TestApi, create_user, http};
-use tianshu_model::case::{NewCase, Transition};
+use tianshu_e2e::api::{OWN_PLATE, Resp, Scratch, T0_SECS, TestApi, create_user, explain_case, http};
+use tianshu_model::case::NewCase;
 use tianshu_model::complaint::{Accountable, Channel, Measure, NamedCar, NewComplaint};
 use tianshu_model::{CaseState, Timestamp, UnitId};
 use tianshu_rules::casework::{ComplaintAction, FindingInput};
@@ -316,23 +316,7 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         404,
         "no finding stored",
     );
-    api.store
-        .cases()
-        .transition_case(
-            &Transition {
-                case_id,
-                from: vec![CaseState::Open],
-                to: CaseState::Explained,
-                actor: "supervisor".into(),
-                action: "explained".into(),
-                note: "周末用车".into(),
-                escalate_at: None,
-                deliveries: Vec::new(),
-            },
-            now,
-        )
-        .await
-        .expect("explained");
+    explain_case(&api.store, case_id, "supervisor", "周末用车", now).await;
     status(
         &http(api.addr, "PUT", &path, s, Some(finding)).await,
         403,
@@ -634,23 +618,7 @@ async fn the_summary_counts_a_planted_year(scratch: Scratch) {
             )
             .await
             .expect("a case");
-        store
-            .cases()
-            .transition_case(
-                &Transition {
-                    case_id: id,
-                    from: vec![CaseState::Open],
-                    to: CaseState::Explained,
-                    actor: "planter".into(),
-                    action: "explained".into(),
-                    note: "planted".into(),
-                    escalate_at: None,
-                    deliveries: Vec::new(),
-                },
-                at(month, 2),
-            )
-            .await
-            .expect("explained");
+        explain_case(store, id, "planter", "planted", at(month, 2)).await;
         let confirmed = q < 4;
         let people: Vec<Accountable> = if confirmed {
             (0..=q as usize)

@@ -28,9 +28,17 @@ pub fn document(routes: &[RouteSpec]) -> Value {
             .collect();
         params.extend(described.query);
         let (status, schema) = described.ok;
-        let mut ok = json!({"description": if status == 204 { "Done, nothing to send" } else { "OK" }});
+        let said = if status == 204 { "No content" } else { "OK" };
+        let mut ok = json!({"description": described.ok_description.as_deref().unwrap_or(said)});
+        let mut content = Map::new();
         if let Some(schema) = schema {
-            ok["content"] = json!({"application/json": {"schema": schema}});
+            content.insert("application/json".into(), json!({"schema": schema}));
+        }
+        for (media, schema) in described.ok_media {
+            content.insert(media.into(), json!({"schema": schema}));
+        }
+        if !content.is_empty() {
+            ok["content"] = Value::Object(content);
         }
         let roles: Vec<&str> = spec.roles.iter().map(|r| r.as_str()).collect();
         let mut op = json!({
@@ -38,7 +46,6 @@ pub fn document(routes: &[RouteSpec]) -> Value {
             "parameters": params,
             "x-roles": roles,
             "responses": {
-                status.to_string(): ok,
                 "400": failure("Bad request: the message names the field"),
                 "401": failure("Not logged in"),
                 "403": failure("Role or scope does not allow it"),
@@ -47,10 +54,21 @@ pub fn document(routes: &[RouteSpec]) -> Value {
             }
         });
         if described.may_create {
-            op["responses"]["201"] = json!({"description": "Created"});
+            let mut created = ok.clone();
+            created["description"] = json!("Created");
+            op["responses"]["201"] = created;
+        }
+        op["responses"][status.to_string()] = ok;
+        for (status, description, schema) in described.failures {
+            op["responses"][status.to_string()] =
+                json!({"description": description, "content": {"application/json": {"schema": schema}}});
+        }
+        if let Some(messages) = described.messages {
+            op["x-messages"] = messages;
         }
         if let Some(body) = described.body {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body}}});
+            let media = described.body_media.unwrap_or("application/json");
+            op["requestBody"] = json!({"required": true, "content": {media: {"schema": body}}});
         }
         if !spec.roles.is_empty() {
             op["security"] = json!([{"session": []}, {"token": []}]);

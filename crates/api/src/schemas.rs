@@ -4,10 +4,13 @@
 //! describe. The API tests check the answers of the reading routes against these schemas.
 
 use serde::de::{self, DeserializeOwned, Visitor};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::position::REPLAY_COLUMNS;
-use crate::resources::{audit_log, cases, exports, orders, reports, tracks};
+use crate::resources::{
+    audit_log, cases, casework, commands, complaints, exports, orders, reports, terminals, tracks, units,
+    vehicles,
+};
 
 /// What one route takes and answers.
 #[derive(Debug, Default)]
@@ -16,11 +19,31 @@ pub struct Described {
     pub query: Vec<Value>,
     /// Its JSON request body's schema.
     pub body: Option<Value>,
-    /// Its success status and the schema of what it answers then (`None`: no body, or not JSON).
+    /// The media type of a request body that is not JSON (its schema in `body`).
+    pub body_media: Option<&'static str>,
+    /// Its success status and the schema of what it answers then in JSON (`None`: no body, or not
+    /// JSON).
     pub ok: (u16, Option<Value>),
+    /// The other media types the success answer comes in, with their schemas (a download's formats,
+    /// a binary file).
+    pub ok_media: Vec<(&'static str, Value)>,
+    /// What the success answer is, when more than "OK" is to be said.
+    pub ok_description: Option<String>,
     /// A `PUT` that answers 201 when it created the resource (200 when it replaced one).
     pub may_create: bool,
+    /// Failures of this route beyond the common ones, or answered in another shape: status,
+    /// description, schema.
+    pub failures: Vec<(u16, &'static str, Value)>,
+    /// The messages of a WebSocket route, after its `101 Switching Protocols`.
+    pub messages: Option<Value>,
 }
+
+/// The description of a schema (a property, a parameter) the document lacks: a field a type has that
+/// no one described. [`undescribed`] finds them.
+pub const UNDESCRIBED: &str = "(undescribed)";
+
+/// The description of a property described for a type that has no such field.
+pub const NOT_A_FIELD: &str = "(not a field of the type)";
 
 /// A reference to a schema of [`components`].
 fn r(name: &str) -> Value {
@@ -47,8 +70,8 @@ fn nullable(schema: Value) -> Value {
     json!({ "anyOf": [schema, { "type": "null" }] })
 }
 
-/// The field names of a struct `T` deserialises, as its derive lists them (`None` for a type that is
-/// not a plain struct).
+/// The field names of a struct `T` deserialises, or the variant names of an enum, as its derive lists
+/// them (`None` for a type that is neither: a map, a flattened struct, a hand-written `Deserialize`).
 pub fn field_names<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
     struct Probe(Option<&'static [&'static str]>);
     #[derive(Debug)]
@@ -78,14 +101,59 @@ pub fn field_names<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
             self.0 = Some(fields);
             Err(Stop)
         }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = Some(variants);
+            Err(Stop)
+        }
         serde::forward_to_deserialize_any! {
             bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
-            unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+            unit unit_struct newtype_struct seq tuple tuple_struct map identifier ignored_any
         }
     }
     let mut probe = Probe(None);
     let _ = T::deserialize(&mut probe);
     probe.0
+}
+
+/// The names of `T`'s fields (or variants), for a type [`field_names`] can read.
+fn names<T: DeserializeOwned>() -> Vec<&'static str> {
+    field_names::<T>().map(<[_]>::to_vec).unwrap_or_default()
+}
+
+/// The schema of a string one of the variant names of the unit-only enum `T`.
+fn variants<T: DeserializeOwned>() -> Value {
+    json!({ "type": "string", "enum": names::<T>() })
+}
+
+/// An object schema of a type's fields: `names` as its derive lists them ([`names`]), each described
+/// in `described`. A field no one described, or a description of no field, is marked so that the
+/// document's test finds it ([`undescribed`]): the schema follows the type.
+fn fields_of(names: &[&str], required: &[&str], described: Value) -> Value {
+    let mut described = match described {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut properties = Map::new();
+    for name in names {
+        let schema = described
+            .remove(*name)
+            .unwrap_or_else(|| json!({ "description": UNDESCRIBED }));
+        properties.insert((*name).to_string(), schema);
+    }
+    let stray = described.keys().map(String::as_str);
+    let stray: Vec<String> = stray
+        .chain(required.iter().copied().filter(|r| !names.contains(r)))
+        .map(str::to_string)
+        .collect();
+    for name in stray {
+        properties.insert(name, json!({ "description": NOT_A_FIELD }));
+    }
+    json!({ "type": "object", "required": required, "properties": properties })
 }
 
 /// A query parameter's schema and meaning, by its name: one entry per name any handler takes.
@@ -127,6 +195,36 @@ pub fn query_parameter(name: &str) -> Option<(Value, &'static str, &'static str)
         "state" => (json!({"type": "string"}), "Only those in this state", "open"),
         "vehicle" => (json!({"type": "integer"}), "The vehicle's id", "1"),
         "plate" => (json!({"type": "string"}), "The vehicle's plate", "x"),
+        "unit" => (
+            json!({"type": "integer"}),
+            "Only this unit and the units below it",
+            "1",
+        ),
+        "channel" => (
+            variants::<tianshu_model::complaint::Channel>(),
+            "Only those that came in this way",
+            "hotline",
+        ),
+        "unresolved" => (
+            json!({"type": "boolean"}),
+            "Only those naming a car not found (true) or only those whose cars were all found (false)",
+            "true",
+        ),
+        "overdue" => (
+            json!({"type": "boolean"}),
+            "Only those past their deadline without an answer",
+            "true",
+        ),
+        "q" => (
+            json!({"type": "string"}),
+            "Words in the text, place or plates",
+            "x",
+        ),
+        "offset" => (
+            json!({"type": "integer", "minimum": 0}),
+            "Skip this many first",
+            "0",
+        ),
         "tolerance_m" => (
             json!({"type": "number", "minimum": 0}),
             "How far the simplified track may stray from the points, metres",
@@ -151,11 +249,8 @@ pub fn query_of<T: DeserializeOwned>() -> Vec<Value> {
     names
         .iter()
         .map(|name| {
-            let (schema, description, _) = query_parameter(name).unwrap_or((
-                json!({"type": "string"}),
-                "(undescribed)",
-                "",
-            ));
+            let (schema, description, _) =
+                query_parameter(name).unwrap_or((json!({"type": "string"}), UNDESCRIBED, ""));
             let required = serde_urlencoded::from_str::<T>(&sample(Some(name))).is_err();
             json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema})
         })
@@ -175,75 +270,198 @@ pub fn describe(method: &str, path: &str) -> Described {
     let ok = |schema: Value| (200, Some(schema));
     let created = |schema: Value| (201, Some(schema));
     let none = (204, None);
+    let binary = || json!({"type": "string", "format": "binary"});
+    let text = || json!({"type": "string"});
     let mut d = Described::default();
     match (method, path) {
         ("POST", "/api/session") => {
-            d.body = Some(object(
+            d.body = Some(fields_of(
+                &names::<crate::resources::sessions::LoginRequest>(),
                 &["username", "password"],
                 json!({"username": {"type": "string"}, "password": {"type": "string"}}),
             ));
             d.ok = ok(r("Me"));
         }
-        ("DELETE", "/api/session") => d.ok = none,
+        ("DELETE", "/api/session") => {
+            d.ok = none;
+            d.ok_description = Some("No content: the session ended and its cookie is cleared".into());
+        }
         ("GET", "/api/me") => d.ok = ok(r("Me")),
+        ("GET", "/api/basemap.pmtiles") => {
+            d.ok = (200, None);
+            d.ok_media = vec![("application/vnd.pmtiles", binary())];
+            d.ok_description = Some(
+                "The PMTiles archive, whole or (with Range) a 206 part of it; 404 when none is configured"
+                    .into(),
+            );
+        }
+        ("GET", "/api/basemap/glyphs/{fontstack}/{range}") => {
+            d.ok = (200, None);
+            d.ok_media = vec![("application/x-protobuf", binary())];
+            d.ok_description = Some(
+                "The glyph range (Mapbox glyph PBF); 404 for a range the directory lacks: the map draws those characters with the browser's fonts".into(),
+            );
+        }
         ("GET", "/api/units") => d.ok = ok(array(r("Unit"))),
         ("POST", "/api/units") => {
-            d.body = Some(object(
+            d.body = Some(fields_of(
+                &names::<units::NewUnit>(),
                 &["name"],
                 json!({"name": {"type": "string"}, "parent": nullable(json!({"type": "integer"}))}),
             ));
             d.ok = created(r("Unit"));
         }
-        ("PATCH", "/api/units/{id}") => d.ok = ok(r("Unit")),
+        ("PATCH", "/api/units/{id}") => {
+            d.body = Some(fields_of(
+                &names::<units::UnitPatch>(),
+                &[],
+                json!({"name": {"type": "string"},
+                       "parent": nullable(json!({"type": "integer", "description": "The new parent; null: a top unit"})),
+                       "reregistration_approval": {"type": "boolean", "description": "Re-registrations of its terminals without proof wait for an administrator"}}),
+            ));
+            d.ok = ok(r("Unit"));
+        }
         ("GET", "/api/vehicles") => d.ok = ok(array(r("Vehicle"))),
         ("POST", "/api/vehicles") => {
-            d.body = Some(object(
-                &["plate", "unit"],
+            d.body = Some(fields_of(
+                &names::<vehicles::NewVehicle>(),
+                &["plate", "unit", "class"],
                 json!({"plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass")}),
             ));
             d.ok = created(r("Vehicle"));
         }
-        ("PATCH", "/api/vehicles/{id}") => d.ok = ok(r("Vehicle")),
+        ("PATCH", "/api/vehicles/{id}") => {
+            d.body = Some(fields_of(
+                &names::<vehicles::VehiclePatch>(),
+                &[],
+                json!({"plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass")}),
+            ));
+            d.ok = ok(r("Vehicle"));
+        }
         ("GET", "/api/vehicles/{id}") => d.ok = ok(r("VehicleDetail")),
         ("GET" | "PUT", "/api/units/{id}/settings") => {
             if method == "PUT" {
-                d.body = Some(r("UnitSettings"));
+                d.body = Some(fields_of(
+                    &names::<tianshu_rules::orders::UnitSettings>(),
+                    &["second_person_approval"],
+                    json!({"second_person_approval": {"type": "boolean"}}),
+                ));
             }
             d.ok = ok(r("UnitSettings"));
         }
         ("GET", "/api/terminals") => d.ok = ok(array(r("Terminal"))),
         ("GET", "/api/config") => d.ok = ok(r("PageConfig")),
-        ("POST", "/api/geofences") => d.ok = created(r("Feature")),
-        ("PUT", "/api/geofences/{id}") => d.ok = ok(r("Feature")),
-        ("POST", "/api/terminals") => d.ok = created(r("Terminal")),
-        ("PATCH", "/api/terminals/{phone}") => d.ok = ok(r("Terminal")),
-        ("POST", "/api/terminals/{phone}/reregistration") => {
-            d.body = Some(object(
-                &["decision"],
-                json!({"decision": {"type": "string", "enum": ["approve", "reject"]}}),
+        ("POST", "/api/geofences") => {
+            d.body = Some(r("FenceFeature"));
+            d.ok = created(r("Feature"));
+        }
+        ("PUT", "/api/geofences/{id}") => {
+            d.body = Some(r("FenceFeature"));
+            d.ok = ok(r("Feature"));
+        }
+        ("POST", "/api/terminals") => {
+            d.body = Some(fields_of(
+                &names::<terminals::NewTerminalReq>(),
+                &["phone", "terminal_id"],
+                json!({"phone": {"type": "string", "pattern": "^[0-9]{1,20}$", "description": "The phone number of the JT/T 808 header"},
+                       "terminal_id": {"type": "string", "description": "As the terminal sends it when it registers"},
+                       "vehicle": {"type": "integer", "description": "The vehicle's id (or give plate)"},
+                       "plate": {"type": "string", "description": "The vehicle's plate (or give vehicle)"},
+                       "edition": variants::<tianshu_model::Edition>()}),
+            ));
+            d.ok = created(r("Terminal"));
+        }
+        ("PATCH", "/api/terminals/{phone}") => {
+            d.body = Some(fields_of(
+                &names::<terminals::TerminalPatch>(),
+                &[],
+                json!({"terminal_id": {"type": "string"},
+                       "vehicle": nullable(json!({"type": "integer", "description": "Rebind to this vehicle; null unbinds"})),
+                       "plate": {"type": "string", "description": "Rebind to the vehicle with this plate"},
+                       "reset_auth_code": {"type": "boolean", "description": "Clear the auth code: the terminal must register again"},
+                       "clock_offset_secs": {"type": "integer", "minimum": -50400, "maximum": 50400,
+                           "description": "Seconds added to its fix times, whole or half hours; 0 ends a correction"}}),
             ));
             d.ok = ok(r("Terminal"));
         }
+        ("POST", "/api/terminals/{phone}/reregistration") => {
+            d.body = Some(fields_of(
+                &names::<terminals::ReregistrationDecision>(),
+                &["decision"],
+                json!({"decision": variants::<terminals::Decision>()}),
+            ));
+            d.ok = ok(r("Terminal"));
+        }
+        ("POST", "/api/vehicles/{id}/commands") => {
+            d.body = Some(r("TerminalCommand"));
+            d.ok = ok(r("CommandOutcome"));
+            d.failures = vec![
+                (
+                    409,
+                    "The vehicle's terminal is not connected",
+                    r("CommandFailure"),
+                ),
+                (503, "No gateway runs in this process", r("Error")),
+                (504, "The terminal did not answer in time", r("CommandFailure")),
+            ];
+        }
+        ("GET", "/api/drivers") => d.ok = ok(array(r("Driver"))),
+        ("POST" | "PUT", "/api/drivers" | "/api/drivers/{id}") => {
+            d.body = Some(r("DriverFields"));
+            d.ok = (if method == "POST" { 201 } else { 200 }, Some(r("Driver")));
+        }
+        ("GET", "/api/channels") => d.ok = ok(r("ChannelList")),
+        ("POST" | "PUT", "/api/channels" | "/api/channels/{id}") => {
+            d.body = Some(r("ChannelFields"));
+            d.ok = (if method == "POST" { 201 } else { 200 }, Some(r("Channel")));
+        }
         ("PATCH", "/api/orders/{id}") => {
-            d.body = Some(object(
+            d.body = Some(fields_of(
+                &names::<orders::OrderPatch>(),
                 &["state"],
-                json!({"state": {"type": "string", "enum": ["requested", "approved", "cancelled", "completed"]},
+                json!({"state": variants::<tianshu_rules::orders::OrderState>(),
                        "version": {"type": "integer", "description": "The version read; else If-Match"}}),
             ));
             d.ok = ok(r("Order"));
         }
-        ("PUT", "/api/calendars/{year}" | "/api/units/{id}/timetable") => d.may_create = true,
-        ("GET", "/api/geofences") => d.ok = ok(r("FeatureCollection")),
+        ("PUT", "/api/calendars/{year}") => {
+            d.body = Some(
+                json!({"type": "string", "description": "The year's calendar file, TOML, in the `calendar import` format: year, notice, [[holiday]] tables with name, name_en, first, last, working (dates YYYY-MM-DD)"}),
+            );
+            d.body_media = Some("application/toml");
+            d.ok = ok(r("CalendarYear"));
+            d.may_create = true;
+        }
+        ("PUT", "/api/units/{id}/timetable") => {
+            d.body = Some(r("TimetableBody"));
+            d.ok = ok(r("UnitTimetable"));
+            d.may_create = true;
+        }
+        ("GET", "/api/geofences") => {
+            d.ok = (200, None);
+            d.ok_media = vec![("application/geo+json", r("FeatureCollection"))];
+        }
         ("GET", "/api/units/{id}/timetable") => d.ok = ok(r("UnitTimetable")),
         ("GET", "/api/calendars") => d.ok = ok(array(r("CalendarYear"))),
-        ("POST", "/api/orders") => d.ok = created(r("Order")),
-        ("GET", "/api/vehicles/{id}/report") => {
-            d.query = query_of::<reports::ReportQuery>();
-            d.ok = ok(r("MonthlyReport"));
+        ("POST", "/api/orders") => {
+            d.body = Some(r("OrderImport"));
+            d.ok = created(r("Order"));
         }
-        ("GET", "/api/units/{id}/report") => {
+        ("GET", "/api/vehicles/{id}/report" | "/api/units/{id}/report") => {
             d.query = query_of::<reports::ReportQuery>();
-            d.ok = ok(r("UnitReport"));
+            let name = if path.starts_with("/api/units") {
+                "UnitReport"
+            } else {
+                "MonthlyReport"
+            };
+            d.ok = ok(r(name));
+            d.ok_media = vec![
+                ("text/csv", text()),
+                (
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    binary(),
+                ),
+            ];
         }
         ("GET", "/api/vehicles/{id}/trips") => {
             d.query = query_of::<tracks::RangeQuery>();
@@ -253,12 +471,34 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.query = query_of::<tracks::ReplayQuery>();
             d.ok = ok(r("Replay"));
         }
-        ("GET", "/api/vehicles/{id}/track") => d.query = query_of::<exports::TrackQuery>(),
+        ("GET", "/api/vehicles/{id}/track") => {
+            d.ok = (200, None);
+            d.query = query_of::<exports::TrackQuery>();
+            d.ok_media = exports::Format::ALL
+                .iter()
+                .map(|f| {
+                    let essence = f.content_type().split(';').next().unwrap_or_default();
+                    let schema = match f {
+                        exports::Format::Geojson => json!({"type": "object", "description": "A FeatureCollection of one LineString, each point's time and speed in its properties"}),
+                        _ => text(),
+                    };
+                    (essence, schema)
+                })
+                .collect();
+        }
         ("GET", "/api/positions") => {
             d.query = query_of::<tracks::PositionsQuery>();
             d.ok = ok(array(r("Position")));
         }
         ("GET", "/api/positions/latest") => d.ok = ok(array(r("Position"))),
+        ("GET", "/api/live") => {
+            d.ok = (101, None);
+            d.ok_description = Some(format!(
+                "Switching Protocols: a WebSocket of JSON text frames, `x-messages` their shapes: first a snapshot of the vehicles in scope and their latest positions, then the positions committed and the alerts raised; a fresh snapshot when the scope changed or the client fell behind; closed with code {} when the session ends",
+                crate::live::CLOSE_SESSION_ENDED
+            ));
+            d.messages = Some(r("LiveMessage"));
+        }
         ("GET", "/api/orders") => {
             d.query = query_of::<orders::OrdersQuery>();
             d.ok = ok(array(r("Order")));
@@ -277,6 +517,54 @@ pub fn describe(method: &str, path: &str) -> Described {
             ));
             d.ok = ok(r("Case"));
         }
+        ("GET", "/api/cases/{id}/finding") => d.ok = ok(r("Finding")),
+        ("PUT", "/api/cases/{id}/finding") => {
+            d.body = Some(r("FindingBody"));
+            d.ok = ok(r("Finding"));
+        }
+        ("POST", "/api/complaints") => {
+            d.body = Some(r("NewComplaint"));
+            d.ok = created(r("Complaint"));
+        }
+        ("GET", "/api/complaints") => {
+            d.query = query_of::<complaints::ComplaintsQuery>();
+            d.ok = ok(r("ComplaintPage"));
+        }
+        ("GET", "/api/complaints/{id}") => d.ok = ok(r("Complaint")),
+        ("GET", "/api/complaints/{id}/evidence") => d.ok = ok(r("Evidence")),
+        ("GET", "/api/complaints/{id}/reporter") => d.ok = ok(r("Reporter")),
+        (
+            "POST",
+            "/api/complaints/{id}/forward"
+            | "/api/complaints/{id}/answer"
+            | "/api/complaints/{id}/review"
+            | "/api/complaints/{id}/reply",
+        ) => {
+            d.body = Some(r("ComplaintStep"));
+            d.ok = ok(r("Complaint"));
+        }
+        ("POST", "/api/complaints/{id}/cases") => {
+            d.body = Some(fields_of(
+                &names::<complaints::CaseLinkBody>(),
+                &[],
+                json!({"case": {"type": "integer", "description": "An existing case to link"},
+                       "open": {"type": "integer", "description": "A car the complaint names: open a case of kind `complaint` for it"}}),
+            ));
+            d.ok = ok(r("Complaint"));
+        }
+        ("GET", "/api/casework/summary") => {
+            d.query = query_of::<casework::SummaryQuery>();
+            for p in &mut d.query {
+                if p["name"] == "from" || p["name"] == "to" {
+                    p["schema"] = json!({"type": "string", "description": "A local date YYYY-MM-DD (its midnight, China time) or an RFC 3339 instant"});
+                }
+                if p["name"] == "format" {
+                    p["schema"] = json!({"type": "string", "enum": ["json", "csv"]});
+                }
+            }
+            d.ok = ok(r("CaseworkSummary"));
+            d.ok_media = vec![("text/csv", text())];
+        }
         ("GET", "/api/users") => d.ok = ok(array(r("User"))),
         ("POST", "/api/users") => {
             d.body = Some(object(
@@ -290,7 +578,6 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.body = Some(object(&["disabled"], json!({"disabled": {"type": "boolean"}})));
             d.ok = ok(r("User"));
         }
-        ("DELETE", "/api/users/{username}") => d.ok = none,
         ("GET", "/api/audit") => {
             d.query = query_of::<audit_log::AuditQuery>();
             d.ok = ok(array(r("AuditRecord")));
@@ -304,19 +591,12 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.ok = created(r("CreatedToken"));
         }
         ("DELETE", "/api/tokens/{id}") => d.ok = ok(r("ApiToken")),
-        ("POST" | "PUT", "/api/channels" | "/api/channels/{id}") => {
-            d.body = Some(object(
-                &["name", "kind"],
-                json!({"name": {"type": "string", "minLength": 1, "maxLength": 60},
-                       "kind": {"type": "string", "enum": ["webhook", "email"]},
-                       "url": {"type": "string", "description": "webhook: an http:// or https:// URL"},
-                       "format": {"type": "string", "enum": ["generic", "dingtalk", "wecom"]},
-                       "address": {"type": "string", "description": "email: the address"},
-                       "units": {"type": "array", "items": {"type": "integer"}, "description": "units served (with their sub-units); empty = every case"},
-                       "min_severity": {"type": "string", "enum": ["low", "medium", "high"]},
-                       "enabled": {"type": "boolean"}}),
+        ("GET", "/api/openapi.json") => {
+            d.ok = ok(object(
+                &["openapi", "info", "paths", "components"],
+                json!({"openapi": {"type": "string", "description": "3.1.0"}, "info": {"type": "object"},
+                       "paths": {"type": "object"}, "components": {"type": "object"}}),
             ));
-            d.ok = (if method == "POST" { 201 } else { 200 }, None);
         }
         ("DELETE", _) => d.ok = none,
         _ => d.ok = (200, None),
@@ -358,7 +638,7 @@ pub fn components() -> Value {
         object(&all, props)
     };
     let titles = json!({"type": "object", "additionalProperties": object(&["zh", "en"], json!({"zh": {"type": "string"}, "en": {"type": "string"}}))});
-    json!({
+    let base = json!({
         "Error": object(&["error"], json!({"error": {"type": "string", "description": "What went wrong; a bad field comes first"}})),
         "Role": {"type": "string", "enum": ["administrator", "dispatcher", "inspector", "supervisor"]},
         "VehicleClass": {"type": "string", "enum": ["general", "confidential", "emergency", "law_enforcement", "special"]},
@@ -370,15 +650,26 @@ pub fn components() -> Value {
             "reregistration_approval": {"type": "boolean"}})),
         "Vehicle": object(&["id", "plate", "unit", "class"], json!({
             "id": {"type": "integer"}, "plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass")})),
-        "Position": object(&["vehicle", "fix_time", "receive_time", "latitude", "longitude", "speed_kmh", "course_deg"], json!({
+        "Position": object(&["vehicle", "phone", "fix_time", "receive_time", "latitude", "longitude", "altitude_m", "speed_kmh", "course_deg", "acc_on", "alarm", "alarms", "status", "status_flags", "source"], json!({
             "vehicle": {"type": "integer"},
             "phone": {"type": "string", "description": "The terminal's phone, masked but for administrators"},
             "fix_time": time(), "receive_time": time(),
             "latitude": {"type": "number", "description": "WGS-84 degrees"},
             "longitude": {"type": "number", "description": "WGS-84 degrees"},
             "speed_kmh": {"type": "number"}, "course_deg": {"type": "integer"}, "altitude_m": {"type": "integer"},
-            "recv_time": {"type": "string", "deprecated": true}, "lat_deg": {"type": "number", "deprecated": true},
-            "lon_deg": {"type": "number", "deprecated": true}})),
+            "acc_on": {"type": "boolean", "description": "The ignition is on"},
+            "alarm": {"type": "integer", "description": "The alarm word as the terminal sent it"},
+            "alarms": array(json!({"type": "string", "description": "The name of an alarm bit set, e.g. power_lost"})),
+            "status": {"type": "integer", "description": "The status word as the terminal sent it"},
+            "status_flags": array(json!({"type": "string", "description": "The name of a status bit set, e.g. acc_on, fixed, beidou"})),
+            "mileage_km": {"type": "number", "description": "The odometer, when the terminal reports it"},
+            "fuel_l": {"type": "number", "description": "Fuel, litres, when the terminal reports it"},
+            "satellites": {"type": "integer", "description": "Satellites in view, when the terminal reports it"},
+            "rssi": {"type": "integer", "description": "Mobile signal strength, when the terminal reports it"},
+            "source": variants::<tianshu_model::PositionSource>(),
+            "recv_time": {"type": "string", "deprecated": true, "description": "Deprecated: receive_time"},
+            "lat_deg": {"type": "number", "deprecated": true, "description": "Deprecated: latitude"},
+            "lon_deg": {"type": "number", "deprecated": true, "description": "Deprecated: longitude"}})),
         "Case": {"type": "object", "required": ["id", "vehicle", "state"], "properties": {
             "id": {"type": "string"}, "vehicle": {"type": "integer"}, "state": {"type": "string"},
             "rule": {"type": "string"}, "severity": {"type": "string"}, "start": time()},
@@ -401,7 +692,8 @@ pub fn components() -> Value {
             "id": {"type": "integer"}, "plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass"),
             "latest": nullable(r("Position")), "driver": nullable(json!({"type": "string"})),
             "order": nullable(json!({"type": "object", "description": "The order or filing covering the latest fix, in the import format"}))})),
-        "UnitSettings": object(&["second_person_approval"], json!({"second_person_approval": {"type": "boolean"}})),
+        "UnitSettings": object(&["unit", "second_person_approval"], json!({"unit": {"type": "integer"},
+            "second_person_approval": {"type": "boolean", "description": "Approving a backdated or one's own order of its cars needs a second person"}})),
         "Terminal": object(&["phone", "terminal_id", "registered", "vehicle", "clock_offset_secs", "reregistrations"], json!({
             "phone": {"type": "string", "description": "Masked but for administrators"},
             "terminal_id": {"type": "string", "description": "Masked but for administrators"},
@@ -420,8 +712,10 @@ pub fn components() -> Value {
             "lon_deg": {"type": "number", "deprecated": true}, "lat_deg": {"type": "number", "deprecated": true}})),
         "Trip": object(&["from", "to", "distance_m", "max_kmh"], json!({
             "from": time(), "to": time(), "distance_m": {"type": "number"}, "max_kmh": {"type": "number"}})),
-        "PageConfig": object(&["tile_url", "gcj02", "attribution", "center", "zoom"], json!({
-            "tile_url": {"type": "string"}, "gcj02": {"type": "boolean"}, "attribution": {"type": "string"},
+        "PageConfig": object(&["pmtiles_url", "glyphs_url", "tile_url", "gcj02", "attribution", "center", "zoom"], json!({
+            "pmtiles_url": nullable(json!({"type": "string", "description": "The vector tiles' PMTiles archive, when one is configured"})),
+            "glyphs_url": nullable(json!({"type": "string", "description": "The glyph ranges' URL template, when a glyphs directory is configured"})),
+            "tile_url": {"type": "string", "description": "The raster tile URL template, or empty"}, "gcj02": {"type": "boolean"}, "attribution": {"type": "string"},
             "center": array(json!({"type": "number"})), "zoom": {"type": "number"}})),
         "FeatureCollection": object(&["type", "features"], json!({
             "type": {"type": "string", "enum": ["FeatureCollection"]},
@@ -430,8 +724,12 @@ pub fn components() -> Value {
             "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "integer"},
             "geometry": {"type": "object"}, "properties": {"type": "object"}, "updated": time()})),
         "UnitTimetable": object(&["unit", "source", "timetable"], json!({
-            "unit": {"type": "integer"}, "source": {"type": "string", "description": "stored, an ancestor's, or configuration"},
-            "timetable": object(&["periods"], json!({"periods": array(json!({"type": "string"})), "seasons": {"type": "array"}}))})),
+            "unit": {"type": "integer"},
+            "source": {"type": "string", "enum": ["own", "inherited", "configuration"],
+                "description": "Stored for this unit, stored for the nearest ancestor that has one, or the server's configuration"},
+            "from_unit": {"type": "integer", "description": "The unit whose timetable applies (absent for the city default)"},
+            "from_path": {"type": "string"},
+            "timetable": r("TimetableBody"), "updated": time()})),
         "CalendarYear": object(&["year", "source", "holidays"], json!({
             "year": {"type": "integer"}, "source": {"type": "string"}, "updated": nullable(time()),
             "notice": {"type": "string"},
@@ -462,24 +760,323 @@ pub fn components() -> Value {
             "vehicles": {"type": "integer"}, "totals": with_figures(&[], json!({})),
             "cars": array(with_figures(&["vehicle"], json!({"vehicle": r("Vehicle")}))),
             "rule_titles": titles})),
+    });
+    merged([base, registry_components(), casework_components()])
+}
+
+/// Merges the objects `parts` into one.
+fn merged(parts: impl IntoIterator<Item = Value>) -> Value {
+    let mut all = Map::new();
+    for part in parts {
+        if let Value::Object(m) = part {
+            all.extend(m);
+        }
+    }
+    Value::Object(all)
+}
+
+/// The schema of one variant of an internally tagged enum: `tag` is `value`, with `properties`.
+fn tagged(tag: &str, value: &str, required: &[&str], properties: Value) -> Value {
+    let mut props = Map::new();
+    props.insert(tag.to_string(), json!({"type": "string", "enum": [value]}));
+    if let Value::Object(more) = properties {
+        props.extend(more);
+    }
+    let mut all = vec![tag];
+    all.extend_from_slice(required);
+    object(&all, Value::Object(props))
+}
+
+/// The schemas of the drivers, alert channels, commands, orders, geofences, timetables and the live
+/// feed.
+fn registry_components() -> Value {
+    use tianshu_model::driver::{Driver, DriverFields};
+    use tianshu_rules::channels::{ChannelFields, ChannelKind, ConfiguredChannel, WebhookFormat};
+    let driver = json!({
+        "name": {"type": "string", "minLength": 1, "maxLength": 50},
+        "certificate": {"type": "string", "pattern": "^[0-9A-Za-z-]{1,40}$",
+            "description": "The qualification certificate's number, the number a card sign-in reports; unique"},
+        "phone": nullable(json!({"type": "string", "description": "5 to 20 digits, optionally after a +"})),
+        "unit": {"type": "integer", "description": "The unit whose cars they drive"}});
+    let with_id = |fields: &[&'static str]| {
+        let mut all = vec!["id"];
+        all.extend_from_slice(fields);
+        all
+    };
+    let driver_fields = names::<DriverFields>();
+    let mut driver_answer = driver.clone();
+    driver_answer["id"] = json!({"type": "integer"});
+    debug_assert!(field_names::<Driver>().is_none(), "Driver flattens its fields");
+    let channel = json!({
+        "name": {"type": "string", "minLength": 1, "maxLength": 60, "description": "Unique among channels, the configured webhooks' names included"},
+        "kind": variants::<ChannelKind>(),
+        "url": nullable(json!({"type": "string", "description": "webhook: an http:// or https:// URL (a robot's carries its token)"})),
+        "format": variants::<WebhookFormat>(),
+        "address": nullable(json!({"type": "string", "description": "email: the address"})),
+        "units": {"type": "array", "items": {"type": "integer"}, "description": "The units whose cases it is sent (with their sub-units); empty = every case"},
+        "min_severity": variants::<tianshu_rules::Severity>(),
+        "enabled": {"type": "boolean"}});
+    let channel_fields = names::<ChannelFields>();
+    let mut channel_answer = channel.clone();
+    channel_answer["id"] = json!({"type": "integer"});
+    let position = r("Position");
+    let parameter = fields_of(
+        &names::<commands::ParameterEntry>(),
+        &["id"],
+        json!({"id": {"type": "integer", "description": "The parameter id (0x0001 heartbeat interval, 0x0013 main server, 0x0055 maximum speed...)"},
+               "value": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+                   "description": "A number for a BYTE, WORD or DWORD parameter, a string for a STRING one"},
+               "hex": {"type": "string", "description": "The value's bytes in hex: always in an answer; in a request, instead of value"}}),
+    );
+    let command =
+        |kind: &str, required: &[&str], properties: Value| tagged("kind", kind, required, properties);
+    let outcome =
+        |name: &str, required: &[&str], properties: Value| tagged("outcome", name, required, properties);
+    let period = json!({"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$", "description": "Office hours, local HH:MM-HH:MM, end exclusive"});
+    let month_day = json!({"type": "string", "pattern": "^[0-9]{2}-[0-9]{2}$"});
+    let timetable = fields_of(
+        &names::<tianshu_rules::timetable::UnitTimetableBody>(),
+        &["periods"],
+        json!({"periods": array(period.clone()),
+               "seasons": array(fields_of(
+                   &names::<tianshu_rules::timetable::Season>(),
+                   &["name", "from", "to", "periods"],
+                   json!({"name": {"type": "string"}, "from": month_day, "to": month_day, "periods": array(period)})))}),
+    );
+    let order = fields_of(
+        &names::<tianshu_rules::orders::Order>(),
+        &["id", "kind", "plate", "start", "end", "state"],
+        json!({"id": {"type": "string"}, "kind": variants::<tianshu_rules::orders::OrderKind>(), "plate": {"type": "string"},
+               "driver": nullable(json!({"type": "string"})), "purpose": nullable(json!({"type": "string"})),
+               "start": time(), "end": time(),
+               "destinations": array(fields_of(
+                   &names::<tianshu_rules::orders::Destination>(),
+                   &["name", "lon", "lat"],
+                   json!({"name": {"type": "string"}, "lon": {"type": "number"}, "lat": {"type": "number"}}))),
+               "route": nullable(fields_of(
+                   &names::<tianshu_rules::orders::LineString>(),
+                   &["type", "coordinates"],
+                   json!({"type": {"type": "string", "enum": ["LineString"]},
+                          "coordinates": array(array(json!({"type": "number"})))}))),
+               "corridor_m": nullable(json!({"type": "number", "description": "How far from the route the car may be, metres"})),
+               "state": variants::<tianshu_rules::orders::OrderState>(),
+               "allow_region_exit": {"type": "boolean"},
+               "filed_by": nullable(json!({"type": "string"})), "approved_by": nullable(json!({"type": "string"}))}),
+    );
+    json!({
+        "DriverFields": fields_of(&driver_fields, &["name", "certificate", "unit"], driver),
+        "Driver": fields_of(&with_id(&driver_fields), &with_id(&driver_fields), driver_answer),
+        "ChannelFields": fields_of(&channel_fields, &["name", "kind"], channel),
+        "Channel": fields_of(&with_id(&channel_fields), &with_id(&channel_fields), channel_answer),
+        "ConfiguredChannel": fields_of(&names::<ConfiguredChannel>(), &names::<ConfiguredChannel>(), json!({
+            "name": {"type": "string", "description": "The webhook's name, or the e-mail address"},
+            "kind": variants::<ChannelKind>(),
+            "url": nullable(json!({"type": "string"})),
+            "url_env": nullable(json!({"type": "string", "description": "The environment variable the URL is read from (the URL is not shown)"})),
+            "format": variants::<WebhookFormat>(),
+            "address": nullable(json!({"type": "string"})),
+            "units": array(json!({"type": "string", "description": "A unit path"})),
+            "min_severity": variants::<tianshu_rules::Severity>()})),
+        "ChannelList": object(&["stored", "configured"], json!({
+            "stored": array(r("Channel")),
+            "configured": array(r("ConfiguredChannel"))})),
+        "ParameterEntry": parameter,
+        "TerminalCommand": {"anyOf": [
+            command("query_position", &[], json!({})),
+            command("temporary_tracking", &["interval_secs", "duration_secs"], json!({
+                "interval_secs": {"type": "integer", "minimum": 0, "maximum": 65535},
+                "duration_secs": {"type": "integer", "minimum": 0}})),
+            command("text", &["text"], json!({"text": {"type": "string", "minLength": 1, "description": "Shown and spoken to the driver (sent as GBK)"}})),
+            command("query_parameters", &[], json!({"ids": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 255,
+                "description": "The parameters to ask for; absent asks for all"}})),
+            command("set_parameters", &["parameters"], json!({"parameters": {"type": "array", "items": r("ParameterEntry"), "minItems": 1, "maxItems": 255,
+                "description": "Administrators only"}})),
+            command("query_attributes", &[], json!({}))],
+            "description": "A downlink command, by `kind`"},
+        "CommandOutcome": {"anyOf": [
+            outcome("answered", &[], json!({
+                "position": position, "parameters": array(r("ParameterEntry")),
+                "attributes": {"type": "object", "description": "The terminal's attributes: terminal_type, maker_id, model, terminal_id, iccid, hardware_version, firmware_version, gnss, network"}})),
+            outcome("refused", &["result"], json!({"result": {"type": "integer", "description": "The terminal's result code: 1 failed, 2 wrong message, 3 not supported"}}))],
+            "description": "What the terminal answered"},
+        "CommandFailure": object(&["error", "outcome"], json!({
+            "error": {"type": "string"},
+            "outcome": {"type": "string", "enum": ["not_connected", "timed_out"]}})),
+        "TimetableBody": timetable,
+        "OrderImport": order,
+        "FenceFeature": object(&["type", "geometry", "properties"], json!({
+            "type": {"type": "string", "enum": ["Feature"]},
+            "geometry": object(&["type", "coordinates"], json!({
+                "type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
+                "coordinates": {"type": "array", "description": "[lon, lat] rings, WGS-84"}})),
+            "properties": object(&["name", "kind"], json!({
+                "name": {"type": "string"}, "kind": variants::<tianshu_rules::fences::FenceKind>(),
+                "unit": {"type": "string", "description": "depot: the unit path"},
+                "category": {"type": "string"},
+                "speed_limit_kmh": {"type": "number", "exclusiveMinimum": 0, "maximum": 300, "description": "speed_zone: its limit"},
+                "description": {"type": "string", "description": "Free text, kept by editors, ignored"}}))})),
+        "LiveMessage": {"anyOf": [
+            object(&["type", "vehicles", "positions"], json!({
+                "type": {"type": "string", "enum": ["snapshot"]},
+                "vehicles": array(r("Vehicle")), "positions": array(r("Position"))})),
+            object(&["type", "points"], json!({
+                "type": {"type": "string", "enum": ["positions"]}, "points": array(r("Position"))})),
+            object(&["type", "alert"], json!({
+                "type": {"type": "string", "enum": ["alert"]},
+                "alert": {"type": "object", "required": ["vehicle", "severity"], "properties": {
+                    "vehicle": {"type": "integer"}, "severity": {"type": "string"}},
+                    "additionalProperties": true, "description": "The vehicle, severity, and the rule, case id, time and text"}}))],
+            "description": "One message of the live feed, by `type`"},
     })
 }
 
-/// The query parameters of `doc` that [`query_parameter`] does not describe (`method path name`): a
-/// handler took a new one.
-pub fn undescribed_query_parameters(doc: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(paths) = doc["paths"].as_object() {
-        for (path, ops) in paths {
-            for (method, op) in ops.as_object().into_iter().flatten() {
-                for p in op["parameters"].as_array().into_iter().flatten() {
-                    if p["description"] == "(undescribed)" {
-                        out.push(format!("{method} {path} {}", p["name"]));
+/// The schemas of the office's casework: complaints, their steps and evidence, findings, the figures.
+fn casework_components() -> Value {
+    use tianshu_model::complaint::{
+        Accountable, Channel, Complaint, ComplaintEvent, ComplaintState, Finding, FindingOutcome, Measure,
+        NamedCar,
+    };
+    let maybe = |t: &str| nullable(json!({ "type": t }));
+    let complaint = names::<Complaint>();
+    let mut view = complaint.clone();
+    view.extend(["overdue", "history"]);
+    let mut shown = complaint.clone();
+    shown.push("overdue");
+    let accountable = fields_of(
+        &names::<Accountable>(),
+        &["name", "measure"],
+        json!({"name": {"type": "string"}, "post": {"type": "string"}, "unit": {"type": "string"},
+               "measure": variants::<Measure>()}),
+    );
+    let figures = json!({
+        "received": {"type": "integer"}, "forwarded": {"type": "integer"},
+        "answered_in_time": {"type": "integer"}, "overdue": {"type": "integer"}, "replied": {"type": "integer"},
+        "findings": {"type": "integer"}, "confirmed": {"type": "integer"},
+        "confirmed_by_type": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "people": {"type": "integer", "description": "People held to account"},
+        "sanctioned": {"type": "integer", "description": "Party or administrative sanctions"},
+        "judiciary": {"type": "integer", "description": "Referred to the judiciary"},
+        "recovered_fen": {"type": "integer", "description": "Amount recovered, fen"}});
+    let figure_names: Vec<String> = figures
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let figure_names: Vec<&str> = figure_names.iter().map(String::as_str).collect();
+    let mut row = figures.clone();
+    row["unit"] = maybe("integer");
+    row["unit_name"] = maybe("string");
+    row["month"] = json!({"type": "string", "description": "YYYY-MM"});
+    let mut row_names = figure_names.clone();
+    row_names.extend(["unit", "unit_name", "month"]);
+    json!({
+        "Complaint": fields_of(&view, &shown, json!({
+            "id": {"type": "integer"}, "received": time(), "channel": variants::<Channel>(),
+            "reporter_name": maybe("string"),
+            "reporter_phone": nullable(json!({"type": "string", "description": "Masked (GET /api/complaints/{id}/reporter gives it in clear); absent for a unit's supervisor"})),
+            "text": {"type": "string"}, "place": {"type": "string"},
+            "window_from": nullable(time()), "window_to": nullable(time()),
+            "cars": array(fields_of(&names::<NamedCar>(), &["text", "vehicle", "plate", "unit"], json!({
+                "text": {"type": "string", "description": "As written"}, "vehicle": maybe("integer"),
+                "plate": maybe("string"), "unit": maybe("integer"),
+                "candidates": {"type": "array", "items": {"type": "string"}, "description": "Plates it could be, when more than one"}}))),
+            "unresolved": {"type": "boolean", "description": "A named car was not found"},
+            "state": variants::<ComplaintState>(), "unit": maybe("integer"),
+            "deadline": nullable(time()), "forwarded": nullable(time()), "answered": nullable(time()),
+            "answered_in_time": maybe("boolean"), "replied": nullable(time()), "escalated": nullable(time()),
+            "cases": array(json!({"type": "integer"})), "entered_by": {"type": "string"}, "updated": time(),
+            "overdue": {"type": "boolean", "description": "Its deadline passed without an answer"},
+            "history": array(fields_of(&names::<ComplaintEvent>(), &names::<ComplaintEvent>(), json!({
+                "time": time(), "actor": {"type": "string"}, "action": {"type": "string"}, "note": {"type": "string"}})))})),
+        "ComplaintPage": object(&["total", "items"], json!({"total": {"type": "integer"}, "items": array(r("Complaint"))})),
+        "NewComplaint": fields_of(&names::<complaints::NewComplaintBody>(), &["channel", "text"], json!({
+            "received": {"type": "string", "format": TIME, "description": "Default: now"},
+            "channel": variants::<Channel>(),
+            "reporter_name": {"type": "string", "description": "Absent: anonymous"},
+            "reporter_phone": {"type": "string", "description": "Stored sealed, shown masked"},
+            "text": {"type": "string", "minLength": 1}, "place": {"type": "string"},
+            "plates": {"type": "array", "items": {"type": "string"}, "description": "Whole or partial plates, resolved fuzzily"},
+            "window_from": time(), "window_to": time()})),
+        "ComplaintStep": fields_of(&names::<complaints::StepBody>(), &[], json!({
+            "text": {"type": "string", "description": "answer, reply, send back: what was said"},
+            "unit": {"type": "integer", "description": "forward: the unit (default: the first named car's)"},
+            "days": {"type": "integer", "minimum": 0, "description": "forward: working days to answer"},
+            "deadline": {"type": "string", "format": TIME, "description": "forward, send back: an explicit deadline"},
+            "how": {"type": "string", "description": "reply: how the reporter was answered"},
+            "decision": {"type": "string", "enum": ["accept", "send_back"], "description": "review"}})),
+        "Reporter": object(&["name", "phone"], json!({"name": maybe("string"), "phone": maybe("string")})),
+        "Evidence": object(&["complaint", "from", "to", "cars", "unresolved"], json!({
+            "complaint": {"type": "integer"}, "from": nullable(time()), "to": nullable(time()),
+            "cars": array(object(&["vehicle", "plate", "at_time", "points", "line", "replay", "orders", "cases"], json!({
+                "vehicle": {"type": "integer"}, "plate": {"type": "string"},
+                "at_time": nullable(r("Position")),
+                "points": {"type": "integer", "description": "Stored points in the window"},
+                "line": array(array(json!({"type": "number"}))),
+                "replay": {"type": "string", "description": "The replay's address for the window"},
+                "orders": array(json!({"type": "object", "description": "An order or filing covering the window, as GET /api/orders lists it"})),
+                "cases": array(json!({"type": "object", "required": ["id", "vehicle", "state"], "description": "An alert case raised in the window"}))}))),
+            "unresolved": array(json!({"type": "string", "description": "A named car not found, as written"}))})),
+        "Accountable": accountable,
+        "FindingBody": fields_of(&names::<casework::FindingBody>(), &["outcome"], json!({
+            "outcome": variants::<FindingOutcome>(),
+            "violation": {"type": "string", "description": "confirmed: the violation type, one of [web.casework] violation_types"},
+            "people": {"type": "array", "items": r("Accountable"), "description": "confirmed: the people held to account"},
+            "recovered_yuan": {"type": "number", "minimum": 0, "description": "Amount recovered, yuan, two decimals at most"},
+            "decided": {"type": "string", "format": "date", "description": "YYYY-MM-DD, default today"},
+            "note": {"type": "string"}})),
+        "Finding": fields_of(&names::<Finding>(), &names::<Finding>(), json!({
+            "case_id": {"type": "integer"}, "outcome": variants::<FindingOutcome>(), "violation": maybe("string"),
+            "people": array(r("Accountable")), "recovered_fen": {"type": "integer", "description": "Amount recovered, fen"},
+            "decided": {"type": "string", "format": "date"}, "note": {"type": "string"},
+            "unit": {"type": "integer", "description": "The car's unit"}, "recorded_by": {"type": "string"},
+            "recorded": time()})),
+        "CaseworkSummary": object(&["total", "rows"], json!({
+            "total": object(&figure_names, figures),
+            "rows": array(object(&row_names, row))})),
+    })
+}
+
+/// Where `doc` has something its types have that no one described, or describes something they do
+/// not have (the JSON pointers of [`UNDESCRIBED`] and [`NOT_A_FIELD`] descriptions): a handler took a
+/// new query parameter, a type grew or lost a field.
+pub fn undescribed(doc: &Value) -> Vec<String> {
+    fn walk(v: &Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if m.get("description")
+                    .is_some_and(|d| d == UNDESCRIBED || d == NOT_A_FIELD)
+                {
+                    let said = m["description"].as_str().unwrap_or_default();
+                    match m.get("name").and_then(Value::as_str) {
+                        Some(name) => out.push(format!("{at} ({name}): {said}")),
+                        None => out.push(format!("{at}: {said}")),
                     }
                 }
+                if m.get("enum")
+                    .is_some_and(|e| e.as_array().is_some_and(Vec::is_empty))
+                {
+                    out.push(format!(
+                        "{at}: no values (a type whose variants could not be read)"
+                    ));
+                }
+                for (k, v) in m {
+                    walk(
+                        v,
+                        &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
+                }
             }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    walk(v, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
         }
     }
+    let mut out = Vec::new();
+    walk(doc, "", &mut out);
+    out.sort();
     out
 }
 
@@ -503,5 +1100,37 @@ mod tests {
             .map(|p| (p["name"].as_str().unwrap_or(""), p["required"] == true))
             .collect();
         assert_eq!(names, [("month", true), ("format", false), ("lang", false)]);
+    }
+
+    #[test]
+    fn an_enums_variants_as_it_names_them() {
+        assert_eq!(
+            variants::<tianshu_rules::Severity>(),
+            json!({"type": "string", "enum": ["low", "medium", "high"]})
+        );
+    }
+
+    #[test]
+    fn a_field_no_one_described_or_a_description_of_no_field_is_found() {
+        let s = fields_of(
+            &["a", "b"],
+            &["a", "c"],
+            json!({"a": {"type": "string"}, "d": {}}),
+        );
+        let found = undescribed(&json!({"x": s}));
+        assert_eq!(
+            found,
+            [
+                "/x/properties/b: (undescribed)",
+                "/x/properties/c: (not a field of the type)",
+                "/x/properties/d: (not a field of the type)"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_document_describes_every_field_of_its_types() {
+        let doc = crate::openapi::document(crate::ROUTES);
+        assert_eq!(undescribed(&doc), Vec::<String>::new());
     }
 }
