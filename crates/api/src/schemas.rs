@@ -416,9 +416,12 @@ pub fn components() -> Value {
             "stops": array(object(&["from", "to", "lon_deg", "lat_deg", "idling"], json!({
                 "from": time(), "to": time(), "lon_deg": {"type": "number"}, "lat_deg": {"type": "number"},
                 "idling": {"type": "boolean"}})))})),
-        "PageConfig": object(&["tile_url", "gcj02", "attribution", "center", "zoom"], json!({
+        "PageConfig": object(&["tile_url", "gcj02", "attribution", "center", "zoom", "casework"], json!({
             "tile_url": {"type": "string"}, "gcj02": {"type": "boolean"}, "attribution": {"type": "string"},
-            "center": array(json!({"type": "number"})), "zoom": {"type": "number"}})),
+            "center": array(json!({"type": "number"})), "zoom": {"type": "number"},
+            "casework": object(&["answer_days", "violation_types", "unmask_roles", "measures"], json!({
+                "answer_days": {"type": "integer"}, "violation_types": array(json!({"type": "string"})),
+                "unmask_roles": array(json!({"type": "string"})), "measures": array(json!({"type": "string"}))}))})),
         "FeatureCollection": object(&["type", "features"], json!({
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": array(r("Feature"))})),
