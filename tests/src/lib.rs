@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub mod api;
 pub mod gateway;
 pub mod mqtt;
+pub mod xlsx;
 
 pub use tianshu_testkit::{
     Fix, Scratch, ScratchDir, T0_SECS, WAIT, metric, on_both_backends, point, registry_record, retry_until,
