@@ -1206,15 +1206,29 @@ async function casework() {
     const rows = await page.$$('#complaints-list .complaint-row');
     check(rows.length === 0 && await page.textContent('#complaints-count') === '0', 'another unit\'s supervisor sees no complaint');
   });
+  // The unit's supervisor answers from a phone: the inbox fills the width, the complaint opens as a sheet.
   await browserFor(async (page) => {
     await login(page, 'supervisor');
-    await openComplaint(page);
+    await page.tap('#tab-complaints');
+    await page.waitForSelector('#complaints-list .complaint-row', { timeout: 20000 });
+    const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    const row = await page.locator('#complaints-list .complaint-row').first().boundingBox();
+    check(await fits() && row.width >= 350 && row.height >= 44, `on a phone the inbox of complaints fits the screen, each a full-width touch target (${Math.round(row.width)}x${Math.round(row.height)})`);
+    await page.tap('#complaints-list .complaint-row');
+    await page.waitForSelector('#complaint-page:not(.hidden) #complaint-answer', { timeout: 20000 });
+    const sheet = await page.locator('#complaint-page').boundingBox();
+    const mapBox = await page.locator('#map').boundingBox();
+    const small = await page.$$eval('#complaint-page button', (bs) => bs.filter((b) => b.getClientRects().length && (b.getBoundingClientRect().height < 44 || b.getBoundingClientRect().width < 44)).map((b) => b.textContent));
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(wide <= 0 && sheet.width >= 385 && sheet.y > mapBox.y + 100 && small.length === 0,
+      `the complaint opens as a sheet under its map, every button a 44 px target (${wide} px too wide, sheet ${Math.round(sheet.width)} px at ${Math.round(sheet.y)}, map at ${Math.round(mapBox.y)}; small: ${small.join(', ')})`);
     check(await page.$('#complaint-phone') === null && !(await page.textContent('#complaint-page')).includes('5678'), 'the unit\'s supervisor sees it without the reporter');
     await page.fill('#complaint-answer-text', '经查属实，已责令驾驶员作出检查，车辆收回统一停放');
-    await page.click('#complaint-answer-submit');
+    await page.tap('#complaint-answer-submit');
     await stateIs(page, 'answered');
     check(true, 'the unit answered');
-  });
+    await page.screenshot({ path: join(artifacts, 'phone-complaint.png') });
+  }, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   await browserFor(async (page) => {
     await login(page, 'inspector');
     await openComplaint(page);

@@ -943,6 +943,8 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
             "ok the dispatcher sees the number masked and cannot unmask it",
             "ok the complaint was forwarded with a deadline",
             "ok another unit's supervisor sees no complaint",
+            "ok on a phone the inbox of complaints fits the screen",
+            "ok the complaint opens as a sheet under its map",
             "ok the unit's supervisor sees it without the reporter",
             "ok the unit answered",
             "ok the inspector unmasked the number",
