@@ -107,11 +107,21 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
     let own_unit = api.units["黄石市/市委办公室"].0;
 
     // The page is told the forms' choices: the configured violation types, the measures, the default days.
-    let config = status(&http(api.addr, "GET", "/api/config", d, None).await, 200, "config");
-    assert_eq!(config["casework"]["violation_types"][1], "节假日违规用车", "{config}");
+    let config = status(
+        &http(api.addr, "GET", "/api/config", d, None).await,
+        200,
+        "config",
+    );
+    assert_eq!(
+        config["casework"]["violation_types"][1], "节假日违规用车",
+        "{config}"
+    );
     assert_eq!(config["casework"]["measures"].as_array().map(Vec::len), Some(7));
     assert_eq!(config["casework"]["answer_days"], 5);
-    assert_eq!(config["casework"]["unmask_roles"], serde_json::json!(["administrator", "inspector"]));
+    assert_eq!(
+        config["casework"]["unmask_roles"],
+        serde_json::json!(["administrator", "inspector"])
+    );
 
     // Bad input: the window's end before its start; nothing stored.
     let bad = format!(
@@ -417,8 +427,27 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         .chars()
         .map(|c| sheet[&format!("{c}{last}")].as_str())
         .collect();
-    assert_eq!(total, ["1", "1", "1", "0", "1", "1", "1", "2", "1", "0", "1234.5", "公车私用=1"]);
-    assert!(!files.values().any(|x| x.contains(PHONE)), "no number in the export");
+    assert_eq!(
+        total,
+        [
+            "1",
+            "1",
+            "1",
+            "0",
+            "1",
+            "1",
+            "1",
+            "2",
+            "1",
+            "0",
+            "1234.5",
+            "公车私用=1"
+        ]
+    );
+    assert!(
+        !files.values().any(|x| x.contains(PHONE)),
+        "no number in the export"
+    );
     let other_sum = status(
         &http(api.addr, "GET", &q, o, None).await,
         200,

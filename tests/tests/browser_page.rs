@@ -811,7 +811,13 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
     let world = dir.path().join("world");
     let store_url = dir.path().join("tianshu.db").display().to_string();
     // The world: its registry imported, what each car will do on purpose written down.
-    let mut args = vec!["simulate", "--write-world", world.to_str().expect("path"), "--days", "1"];
+    let mut args = vec![
+        "simulate",
+        "--write-world",
+        world.to_str().expect("path"),
+        "--days",
+        "1",
+    ];
     args.extend_from_slice(&HOLIDAY_WORLD);
     run_tianshu(&args);
     run_tianshu(&[
@@ -829,9 +835,15 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a scripted record"))
         .find(|s| {
-            let named = |k: &str| s[k].as_array().is_some_and(|a| a.iter().any(|r| r == "holiday_seal"));
+            let named = |k: &str| {
+                s[k].as_array()
+                    .is_some_and(|a| a.iter().any(|r| r == "holiday_seal"))
+            };
             let from = ts(s["from"].as_str().unwrap_or_default());
-            s["what"] == "holiday" && (named("rules") || named("may")) && from >= day_from && ts(s["to"].as_str().unwrap_or_default()) < day_to
+            s["what"] == "holiday"
+                && (named("rules") || named("may"))
+                && from >= day_from
+                && ts(s["to"].as_str().unwrap_or_default()) < day_to
         })
         .expect("the simulator takes a car out on the holiday");
     let plate = outing["plate"].as_str().expect("plate").to_string();
@@ -843,7 +855,11 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
     // The users: the desk, an inspector, the car's unit's supervisor and another unit's.
     let store = tianshu_store::Store::open(&store_url).await.expect("the store");
     let vehicles = store.vehicles().await.expect("vehicles");
-    let car = vehicles.iter().find(|v| v.plate == plate).expect("the car").clone();
+    let car = vehicles
+        .iter()
+        .find(|v| v.plate == plate)
+        .expect("the car")
+        .clone();
     let units = store.units().await.expect("units");
     let other_unit = units
         .iter()
@@ -859,7 +875,11 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
         create_user(&store, name, role, unit).await;
     }
     let key_file = dir.path().join("reporter.key");
-    std::fs::write(&key_file, "5f0e2d9c8b7a69584736251403f2e1d0c9b8a7968574635241302f1e0d0c0b0a\n").expect("the key");
+    std::fs::write(
+        &key_file,
+        "5f0e2d9c8b7a69584736251403f2e1d0c9b8a7968574635241302f1e0d0c0b0a\n",
+    )
+    .expect("the key");
     let config_file = dir.path().join("tianshu.toml");
     std::fs::write(
         &config_file,
@@ -968,7 +988,10 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
     assert_eq!(finding.people.len(), 2);
     assert_eq!(finding.violation.as_deref(), Some("节假日违规用车"));
     let log = store.access().audit(0, 10_000).await.expect("audit");
-    let unmasked: Vec<_> = log.iter().filter(|r| r.entry.action == "complaint.unmask").collect();
+    let unmasked: Vec<_> = log
+        .iter()
+        .filter(|r| r.entry.action == "complaint.unmask")
+        .collect();
     assert_eq!(unmasked.len(), 1);
     assert_eq!(unmasked[0].entry.actor, "inspector");
 }

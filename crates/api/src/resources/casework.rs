@@ -241,7 +241,10 @@ pub async fn summary(
             });
             let table = crate::table::Table {
                 sheet: "casework".into(),
-                header: casework::SUMMARY_CSV_HEADER.split(',').map(str::to_string).collect(),
+                header: casework::SUMMARY_CSV_HEADER
+                    .split(',')
+                    .map(str::to_string)
+                    .collect(),
                 rows: lines
                     .into_iter()
                     .map(|l| {
