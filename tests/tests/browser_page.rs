@@ -780,20 +780,6 @@ const HOLIDAY_WORLD: [&str; 10] = [
     "holiday=0.5,holiday_filing=0",
 ];
 
-fn run_tianshu(args: &[&str]) -> String {
-    let out = Command::new(tianshu_e2e::tianshu_bin())
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("running tianshu");
-    assert!(
-        out.status.success(),
-        "tianshu {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// China local time of `t` as a `datetime-local` input takes it, to the minute.
 fn local_minute(t: tianshu_model::Timestamp) -> String {
     t.to_china().format("%Y-%m-%dT%H:%M").to_string()
@@ -819,8 +805,8 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
         "1",
     ];
     args.extend_from_slice(&HOLIDAY_WORLD);
-    run_tianshu(&args);
-    run_tianshu(&[
+    tianshu_e2e::tianshu_ok(&args);
+    tianshu_e2e::tianshu_ok(&[
         "registry",
         "import",
         "--store",
@@ -894,29 +880,7 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
     let mut server = tianshu_e2e::spawn_listening(serve.iter().map(OsStr::new).chain(config_arg));
 
     // The holiday driven over TCP into the server, whose rules raise the holiday case.
-    let real_secs = (day_to.millis() - day_from.millis()) as f64 / 1000.0 / HOLIDAY_SPEEDUP;
-    let target = server.jt808.to_string();
-    let mut fleet: Vec<String> = [
-        "simulate",
-        "--target",
-        &target,
-        "--speedup",
-        &HOLIDAY_SPEEDUP.to_string(),
-        "--duration-secs",
-        &format!("{:.1}", real_secs + 1.0),
-        "--connect-spread-secs",
-        "0.2",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    fleet.extend(HOLIDAY_WORLD.iter().map(|s| s.to_string()));
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = fleet.iter().map(String::as_str).collect();
-        run_tianshu(&args)
-    })
-    .await
-    .expect("the fleet");
+    tianshu_e2e::drive_fleet(server.jt808, (day_from, day_to), HOLIDAY_SPEEDUP, &HOLIDAY_WORLD).await;
     let case = tianshu_e2e::wait_for("the holiday case of the car", Duration::from_secs(120), || {
         let store = store.clone();
         async move {
