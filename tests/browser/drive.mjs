@@ -27,6 +27,10 @@
 //                           audit table shows each change; the management screens fit a phone
 //   node drive.mjs orders   the administrator files an order; the dispatcher files one, is refused approving
 //                           it alone, approves the administrator's and cancels their own
+//   node drive.mjs month    an inspector replays a car's month (TIANSHU_PLATE, TIANSHU_FROM and TIANSHU_TO in
+//                           ms, TIANSHU_POINTS stored), jumps to its case TIANSHU_CASE (starting at
+//                           TIANSHU_CASE_TIME, Beijing time) and opens it: the map goes to TIANSHU_EVIDENCE
+//                           (JSON: [[lon, lat], ...])
 //   node drive.mjs reports  an inspector opens the Reports screen: a unit's month (TIANSHU_MONTH, TIANSHU_UNIT)
 //                           with its chart, figures and CSV/XLSX download links that download, then one
 //                           car's month (TIANSHU_PLATE)
@@ -193,6 +197,63 @@ async function closeCase() {
     await page.waitForSelector('#case-state[data-state="closed"]', { timeout: 20000 });
     check(true, 'the case was closed');
     await page.screenshot({ path: join(artifacts, 'case-closed.png') });
+  });
+}
+
+/** An inspector replays a month of one car, jumps from the replay to one of its cases and reads it on the map. */
+async function month() {
+  const env = process.env;
+  await browserFor(async (page) => {
+    await login(page, 'inspector');
+    await page.click('#tab-replay');
+    const local = (ms) => new Date(Number(ms) + 8 * 3600e3).toISOString().slice(0, 16);
+    await page.fill('#replay-plate', env.TIANSHU_PLATE);
+    await page.fill('#replay-from', local(env.TIANSHU_FROM));
+    await page.fill('#replay-to', local(env.TIANSHU_TO));
+    await page.click('#replay-load');
+    await page.waitForFunction(() => /^\d+ /.test(document.querySelector('#replay-info').textContent), null, { timeout: 60000 });
+    const info = await page.textContent('#replay-info');
+    check(info.startsWith(`${env.TIANSHU_POINTS} `), `every stored point of the month is counted (${info})`);
+    const drawn = await page.waitForFunction(() => window.tianshu.map.queryRenderedFeatures({ layers: ['track'] }).length > 0,
+      null, { timeout: 30000, polling: 200 }).then(() => true, () => false);
+    check(drawn, 'the month\'s track is drawn on the map');
+    const ticks = await page.$$eval('#timeline-axis .tick', (ts) => ts.map((x) => x.textContent));
+    check(ticks.length >= 3 && ticks.every((x) => /^\d\d-\d\d$/.test(x)), `a month's axis reads in dates (${ticks.join(' ')})`);
+    // Each rule's episodes in a lane of their own: the five days of silence hide neither night nor holiday.
+    const lanes = await page.$$eval('#timeline-marks .episode', (es) => es.map((e) => `${e.dataset.rule}@${e.style.top}`));
+    check(lanes.length === 3 && new Set(lanes.map((x) => x.split('@')[1])).size === 3, `each rule's episode has its own lane (${lanes.join(', ')})`);
+    // Jump: a press on the case in the replay's list takes the cursor to the episode's start.
+    await page.click(`#replay-cases .case-row[data-case="${env.TIANSHU_CASE}"]`);
+    const at = await page.textContent('#replay-time');
+    check(at === env.TIANSHU_CASE_TIME, `a press on the case takes the replay to its start (${at})`);
+    // The car's arrow stands where the episode began: its first evidence point.
+    const evidence = JSON.parse(env.TIANSHU_EVIDENCE);
+    const cursor = await page.evaluate(() => {
+      const c = document.querySelector('canvas.replay-cursor');
+      if (!c) return null;
+      const r = c.getBoundingClientRect();
+      const box = window.tianshu.map.getContainer().getBoundingClientRect();
+      const ll = window.tianshu.map.unproject([r.x + r.width / 2 - box.x, r.y + r.height / 2 - box.y]);
+      return [ll.lng, ll.lat];
+    });
+    check(cursor && Math.abs(cursor[0] - evidence[0][0]) < 0.002 && Math.abs(cursor[1] - evidence[0][1]) < 0.002,
+      `the car's arrow stands where the episode began (${cursor}, ${evidence[0]})`);
+    await page.screenshot({ path: join(artifacts, 'month-jump.png') });
+    // Its page: the rule's name, the evidence in degrees, and the map on the episode.
+    await page.click(`#replay-cases .case-row[data-case="${env.TIANSHU_CASE}"] .open-case`);
+    await page.waitForSelector('#case-page:not(.hidden) #case-title', { timeout: 20000 });
+    const title = await page.textContent('#case-title');
+    check(title === '非工作时间用车', `the case opens titled with its rule's name (${title})`);
+    const rows = await page.$$eval('#case-page table.evidence tbody tr', (rs) => rs.length);
+    check(rows === evidence.length, `the case lists its ${rows} evidence points`);
+    const onMap = await page.waitForFunction((pts) => {
+      const { map } = window.tianshu;
+      if (map.isMoving()) return false;
+      const b = map.getBounds();
+      return pts.every((p) => b.contains(p)) && map.getZoom() > 12;
+    }, evidence, { timeout: 8000, polling: 200 }).then(() => true, () => false);
+    check(onMap, 'the map went to the episode');
+    await page.screenshot({ path: join(artifacts, 'month-case.png') });
   });
 }
 
@@ -1297,6 +1358,7 @@ try {
   else if (scenario === 'tiles-fail') await tilesFail();
   else if (scenario === 'live-replay') await liveAndReplay();
   else if (scenario === 'reports') await reports();
+  else if (scenario === 'month') await month();
   else if (scenario === 'tokens') await tokens();
   else if (scenario === 'terminal') await terminalPanel();
   else if (scenario === 'clicks') await clicks();

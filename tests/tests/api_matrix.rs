@@ -1140,6 +1140,10 @@ async fn every_position_leaves_in_one_shape() {
         .iter()
         .filter_map(|c| c.as_str())
         .collect();
+    assert!(
+        columns.contains(&"latitude") && columns.contains(&"longitude"),
+        "{columns:?}"
+    );
     let rows = replay["points"].as_array().expect("rows");
     assert_eq!(rows.len(), stored.as_array().map_or(0, Vec::len));
     let row = &rows[0];

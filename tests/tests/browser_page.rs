@@ -437,6 +437,140 @@ fn one_open_case(vehicle: tianshu_model::VehicleId) -> Arc<MemoryCases> {
     }])))
 }
 
+/// A case of `vehicle` with `rule`, its titles, its span and its evidence (longitude, latitude, time).
+fn case_of(
+    id: &str,
+    vehicle: tianshu_model::VehicleId,
+    (rule, zh, en): (&str, &str, &str),
+    (start, end): (tianshu_model::Timestamp, tianshu_model::Timestamp),
+    evidence: &[(f64, f64, tianshu_model::Timestamp)],
+) -> CaseView {
+    let mut detail = serde_json::Map::new();
+    detail.insert("rule".into(), rule.into());
+    detail.insert("title_zh".into(), zh.into());
+    detail.insert("title_en".into(), en.into());
+    detail.insert("severity".into(), "high".into());
+    detail.insert("start".into(), start.to_rfc3339().into());
+    detail.insert("end".into(), end.to_rfc3339().into());
+    let points: Vec<serde_json::Value> = evidence
+        .iter()
+        .map(|(lon, lat, t)| {
+            serde_json::json!({"fix_time": t.to_rfc3339(), "longitude": lon, "latitude": lat,
+                "speed_kmh": 40.0, "acc_on": true, "alarm": 0})
+        })
+        .collect();
+    detail.insert("evidence".into(), points.into());
+    CaseView {
+        id: id.into(),
+        vehicle,
+        state: "open".into(),
+        detail,
+    }
+}
+
+/// The inspector's month: thirty days of one car (a trip each morning and evening, one at night), a
+/// case of five days' silence, the night trip's case and a holiday's; replayed whole, then a case jumped
+/// to from the replay and opened with its map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inspector_replays_a_month_jumps_to_a_case_and_reads_it_with_its_map() {
+    use tianshu_model::Timestamp;
+    let api = TestApi::seeded(Scratch::embedded("browser-month")).await;
+    let vehicle = api.vehicles[OWN_PLATE].id;
+    const DAY: i64 = 86_400;
+    const CN: i64 = 8 * 3600;
+    // The thirty China days before the seeded day.
+    let from = ((T0_SECS + CN) / DAY - 30) * DAY - CN;
+    let to = from + 30 * DAY;
+    let at = |day: i64, cn_hour: f64| Timestamp::from_secs(from + day * DAY + (cn_hour * 3600.0) as i64);
+    let origin = (30_200_000, 115_000_000);
+    let mut trips: Vec<Timestamp> = (0..30).flat_map(|d| [at(d, 8.5), at(d, 17.5)]).collect();
+    let night = at(12, 21.0);
+    trips.push(night);
+    let mut points = Vec::new();
+    for start in &trips {
+        let trip = tianshu_testkit::trip(*start, origin, 300, true, 120);
+        points.extend(trip.into_iter().map(|f| f.vehicle(vehicle.0).build()));
+    }
+    api.store.append_points(&points).await.expect("the month stored");
+    // The night trip's evidence: its start, its turn and its return (a fix every 30 s, 300 µ° a fix).
+    let fix = |i: i64| {
+        let k = if i > 30 { 60 - i } else { i };
+        (
+            (origin.1 + k as i32 * 300) as f64 / 1e6,
+            origin.0 as f64 / 1e6,
+            night.add_millis(i * 30_000),
+        )
+    };
+    let evidence = [fix(0), fix(30), fix(50)];
+    let book = Arc::new(MemoryCases(std::sync::Mutex::new(vec![
+        case_of(
+            "case-silence",
+            vehicle,
+            ("silence", "长时间无信号", "Long silence"),
+            (at(3, 0.0), at(8, 0.0)),
+            &[],
+        ),
+        case_of(
+            "case-night",
+            vehicle,
+            ("out_of_hours", "非工作时间用车", "Use outside working hours"),
+            (night, night.add_millis(1_800_000)),
+            &evidence,
+        ),
+        case_of(
+            "case-holiday",
+            vehicle,
+            ("holiday", "节假日用车", "Use on a day off"),
+            (at(20, 8.5), at(20, 9.0)),
+            &[],
+        ),
+    ])));
+    let addr = api.serve_again(book, None).await;
+    let evidence_json = serde_json::to_string(
+        &evidence
+            .iter()
+            .map(|(lon, lat, _)| [lon, lat])
+            .collect::<Vec<_>>(),
+    )
+    .expect("evidence");
+    let case_time = night.to_china().format("%Y-%m-%d %H:%M:%S").to_string();
+    let (from_ms, to_ms, stored) = (
+        (from * 1000).to_string(),
+        (to * 1000).to_string(),
+        points.len().to_string(),
+    );
+    let env = [
+        ("TIANSHU_PLATE", OWN_PLATE),
+        ("TIANSHU_FROM", from_ms.as_str()),
+        ("TIANSHU_TO", to_ms.as_str()),
+        ("TIANSHU_POINTS", stored.as_str()),
+        ("TIANSHU_CASE", "case-night"),
+        ("TIANSHU_CASE_TIME", case_time.as_str()),
+        ("TIANSHU_EVIDENCE", evidence_json.as_str()),
+    ];
+    let out = drive_served("month", addr, &["inspector"], &env).await;
+    says(
+        &out,
+        &[
+            "ok every stored point of the month is counted",
+            "ok the month's track is drawn on the map",
+            "ok a month's axis reads in dates",
+            "ok each rule's episode has its own lane",
+            "ok a press on the case takes the replay to its start",
+            "ok the car's arrow stands where the episode began",
+            "ok the case opens titled with its rule's name",
+            "ok the case lists its 3 evidence points",
+            "ok the map went to the episode",
+        ],
+    );
+    // The month's replay is audited as one look at the car.
+    let log = api.store.access().audit(0, 1000).await.expect("audit");
+    assert!(
+        log.iter().any(|r| r.entry.action == "replay"),
+        "the replay is audited"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_opens_and_closes_an_alert_case() {
     let api = TestApi::seeded(Scratch::embedded("browser-case")).await;

@@ -32,11 +32,16 @@
 //! columns are named once per answer ([`REPLAY_COLUMNS`], the units in the names as here). A month of
 //! 10-second points asked for with every point is 259,200 positions: as rows 12.6 MB in 196 ms, as
 //! objects 69 MB in 393 ms (web bench `web/replay_month_json_every_point`, see BENCHMARKS.md). The
-//! page interpolates over the rows as they come.
+//! page interpolates over the rows as they come. The coordinates' columns are `longitude` and `latitude`
+//! like the objects' fields (they were `lon_deg` and `lat_deg` before: a client that reads the rows by the
+//! names in `columns`, as it should, finds the new names there).
+//!
+//! A stop (of the trips and stops, and of the replay) writes its place the same way ([`WireStop`]).
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use tianshu_model::access::{Role, mask_phone, mask_terminal_id};
 use tianshu_model::{Phone, Position};
+use tianshu_rules::track::Stop;
 
 use crate::text::write_time;
 
@@ -162,18 +167,38 @@ impl Serialize for WirePosition {
     }
 }
 
+/// A stop on the wire: `from`, `to`, `latitude`, `longitude`, `idling`, and the deprecated `lon_deg` and
+/// `lat_deg` beside them for one release, as in [`WirePosition`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireStop(pub Stop);
+
+impl Serialize for WireStop {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = &self.0;
+        let mut o = s.serialize_struct("WireStop", 7)?;
+        o.serialize_field("from", &p.from)?;
+        o.serialize_field("to", &p.to)?;
+        o.serialize_field("latitude", &p.latitude)?;
+        o.serialize_field("longitude", &p.longitude)?;
+        o.serialize_field("idling", &p.idling)?;
+        o.serialize_field("lon_deg", &p.longitude)?;
+        o.serialize_field("lat_deg", &p.latitude)?;
+        o.end()
+    }
+}
+
 /// The columns of a [`ReplayRow`], in order, sent with the rows.
 pub const REPLAY_COLUMNS: [&str; 7] = [
     "fix_time_ms",
-    "lon_deg",
-    "lat_deg",
+    "longitude",
+    "latitude",
     "speed_kmh",
     "course_deg",
     "acc_on",
     "alarm",
 ];
 
-/// A position as a row of the replay view: `[fix_time_ms, lon_deg, lat_deg, speed_kmh, course_deg,
+/// A position as a row of the replay view: `[fix_time_ms, longitude, latitude, speed_kmh, course_deg,
 /// acc_on (1 or 0), alarm]`, as [`REPLAY_COLUMNS`] names them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReplayRow(pub Position);
@@ -277,5 +302,30 @@ mod tests {
             };
             assert_eq!(cell, &want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_stop_reads_its_place_like_a_position() {
+        let p = Position {
+            speed_dkmh: 0,
+            ..sample()
+        };
+        let (trips, stops) = tianshu_rules::track::trips_and_stops(&[
+            p,
+            Position {
+                fix_time: Timestamp::from_secs(1_795_766_400 + 600),
+                ..p
+            },
+        ]);
+        assert!(trips.is_empty());
+        let stop = stops.into_iter().next().map(WireStop);
+        let j = serde_json::to_value(&stop).unwrap_or_default();
+        let w = serde_json::to_value(WirePosition(p, Identity::Full)).unwrap_or_default();
+        for name in ["latitude", "longitude", "lat_deg", "lon_deg"] {
+            assert_eq!(j[name], w[name], "{name} in {j}");
+        }
+        assert_eq!(j["from"], "2026-11-27T08:00:00Z");
+        assert_eq!(j["to"], "2026-11-27T08:10:00Z");
+        assert_eq!(j["idling"], true, "{j}");
     }
 }

@@ -6,6 +6,7 @@
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde_json::{Value, json};
 
+use crate::position::REPLAY_COLUMNS;
 use crate::resources::{audit_log, cases, exports, orders, reports, tracks};
 
 /// What one route takes and answers.
@@ -411,11 +412,14 @@ pub fn components() -> Value {
             "pending_registration": nullable(json!({"type": "object"}))})),
         "TripsAndStops": object(&["vehicle", "from", "to", "points", "trips", "stops"], json!({
             "vehicle": r("Vehicle"), "from": time(), "to": time(), "points": {"type": "integer"},
-            "trips": array(object(&["from", "to", "distance_m", "max_kmh"], json!({
-                "from": time(), "to": time(), "distance_m": {"type": "number"}, "max_kmh": {"type": "number"}}))),
-            "stops": array(object(&["from", "to", "lon_deg", "lat_deg", "idling"], json!({
-                "from": time(), "to": time(), "lon_deg": {"type": "number"}, "lat_deg": {"type": "number"},
-                "idling": {"type": "boolean"}})))})),
+            "trips": array(r("Trip")),
+            "stops": array(r("Stop"))})),
+        "Stop": object(&["from", "to", "latitude", "longitude", "idling"], json!({
+            "from": time(), "to": time(), "latitude": {"type": "number"}, "longitude": {"type": "number"},
+            "idling": {"type": "boolean", "description": "The ignition stayed on throughout"},
+            "lon_deg": {"type": "number", "deprecated": true}, "lat_deg": {"type": "number", "deprecated": true}})),
+        "Trip": object(&["from", "to", "distance_m", "max_kmh"], json!({
+            "from": time(), "to": time(), "distance_m": {"type": "number"}, "max_kmh": {"type": "number"}})),
         "PageConfig": object(&["tile_url", "gcj02", "attribution", "center", "zoom", "casework"], json!({
             "tile_url": {"type": "string"}, "gcj02": {"type": "boolean"}, "attribution": {"type": "string"},
             "center": array(json!({"type": "number"})), "zoom": {"type": "number"},
@@ -447,9 +451,10 @@ pub fn components() -> Value {
             "updated": time()}, "additionalProperties": true},
         "Replay": object(&["vehicle", "from", "to", "total_points", "columns", "points", "stops", "trips", "cases"], json!({
             "vehicle": r("Vehicle"), "from": time(), "to": time(), "total_points": {"type": "integer"},
-            "columns": array(json!({"type": "string"})),
+            "columns": array(json!({"type": "string", "enum": REPLAY_COLUMNS,
+                "description": "The names of the points' values, units in the names"})),
             "points": array(json!({"type": "array", "description": "One point, its values in the order of `columns`"})),
-            "stops": {"type": "array"}, "trips": {"type": "array"}, "cases": array(r("Case"))})),
+            "stops": array(r("Stop")), "trips": array(r("Trip")), "cases": array(r("Case"))})),
         "Day": object(&["date", "trips", "distance_km", "hours_in_use"], json!({
             "date": {"type": "string", "format": "date"}, "trips": {"type": "integer"},
             "distance_km": {"type": "number"}, "hours_in_use": {"type": "number"}})),

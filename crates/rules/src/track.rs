@@ -27,9 +27,9 @@ pub struct Stop {
     /// Departure (or the end of the range).
     pub to: Timestamp,
     /// Where: longitude, WGS-84 degrees.
-    pub lon_deg: f64,
+    pub longitude: f64,
     /// Where: latitude, WGS-84 degrees.
-    pub lat_deg: f64,
+    pub latitude: f64,
     /// Ignition stayed on throughout (idling).
     pub idling: bool,
 }
@@ -77,8 +77,8 @@ pub fn trips_and_stops(points: &[Position]) -> (Vec<Trip>, Vec<Stop>) {
         .map(|&(s, e)| Stop {
             from: points[s].fix_time,
             to: points[e].fix_time,
-            lon_deg: points[s].lon(),
-            lat_deg: points[s].lat(),
+            longitude: points[s].lon(),
+            latitude: points[s].lat(),
             idling: points[s..=e].iter().all(|p| p.status.acc_on()),
         })
         .collect();
@@ -115,7 +115,11 @@ pub fn trips_and_stops(points: &[Position]) -> (Vec<Trip>, Vec<Stop>) {
     (trips, stops)
 }
 
-/// Simplifies a time-ordered track, keeping stops, alarm points and both ends.
+/// Simplifies a time-ordered track, keeping stops, alarm points, both ends, and both sides of a silence
+/// longer than a stop ([`MIN_STOP_MS`]) unless the car stood still on both: whoever draws the simplified
+/// track moves the car between the points kept at the pace of their times, so a car that stood silent for
+/// hours and then drove off must keep the fix it drove off from, or it would be shown creeping away
+/// through the whole silence.
 pub fn simplify_track(points: &[Position], tolerance_m: f64) -> Vec<Position> {
     let n = points.len();
     if n <= 2 {
@@ -130,6 +134,13 @@ pub fn simplify_track(points: &[Position], tolerance_m: f64) -> Vec<Position> {
         let run_starts = i == 0 || points[i - 1].speed_dkmh != 0;
         let run_ends = i + 1 == n || points[i + 1].speed_dkmh != 0;
         if p.alarm.0 != 0 || (stopped && (run_starts || run_ends)) {
+            keep[i] = true;
+        }
+        if i > 0
+            && p.fix_time.millis() - points[i - 1].fix_time.millis() > MIN_STOP_MS
+            && !(stopped && points[i - 1].speed_dkmh == 0)
+        {
+            keep[i - 1] = true;
             keep[i] = true;
         }
     }
@@ -256,6 +267,19 @@ mod tests {
         let simple = simplify_track(&track, 5.0);
         assert!(simple.iter().any(|p| p.fix_time.secs() == 500));
         assert!(simplify_track(&track[..2], 5.0).len() == 2);
+    }
+
+    #[test]
+    fn a_car_that_drives_off_after_a_silence_keeps_the_fix_it_left_from() {
+        // Parked at the origin until 100, silent for an hour, then due east from the origin at speed.
+        let mut track: Vec<Position> = (0..=10).map(|i| at(i * 10, 30_000_000, 115_000_000, 0)).collect();
+        track.extend((0..60).map(|i| at(460 + i, 30_000_000, 115_000_000 + i as i32 * 100, 400)));
+        let simple = simplify_track(&track, 5.0);
+        let times: Vec<i64> = simple.iter().map(|p| p.fix_time.secs() / 10).collect();
+        assert_eq!(times, [0, 100, 460, 519], "the silence's both sides kept");
+        // Hours of a parked car's periodic reports with silences between them stay one stop.
+        let parked: Vec<Position> = (0..20).map(|i| at(i * 40, 30_000_000, 115_000_000, 0)).collect();
+        assert_eq!(simplify_track(&parked, 5.0).len(), 2);
     }
 
     #[test]

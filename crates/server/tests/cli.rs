@@ -47,6 +47,29 @@ fn a_frame_that_does_not_decode_says_where_and_fails_the_exit_code() {
     assert_eq!(lines[1]["error"]["offset"], 0);
 }
 
+/// `--protocol jt809` reads platform-to-platform frames; `--key` opens encrypted bodies.
+#[test]
+fn decode_reads_jt809_frames_with_their_key() {
+    // SmallChi/JT809's encrypted 2011 login (M1 30000000, IA1 and IC1 20000000).
+    const LOGIN: &str = "5B000000480000008510010133EFB8010000010003E8B2D37D9CC4900C77DC78F8676527D8AE12243CFB64CC2FBA619AEFAD33ACCB3256F67BFF19DF33097841098665703FE36E5D";
+    let (ok, out) = tianshu(&[
+        "decode",
+        "--protocol",
+        "jt809",
+        "--key",
+        "30000000,20000000,20000000",
+        LOGIN,
+    ]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(v["message"], "login");
+    assert_eq!(v["body"]["down_link_ip"], "127.0.0.1");
+    let (ok, out) = tianshu(&["decode", "--protocol", "jt809", LOGIN]);
+    assert!(!ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(v["error"]["kind"], "no_key");
+}
+
 /// `demo` and `simulate` come with the `demo` feature (a default one) and are absent without it.
 #[test]
 fn the_simulator_commands_come_with_the_demo_feature() {

@@ -22,9 +22,9 @@ use crate::cases::{CaseFilter, CaseView};
 use crate::download::{self, Document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
-use crate::position::{Identity, REPLAY_COLUMNS, ReplayRow, WirePosition};
+use crate::position::{Identity, REPLAY_COLUMNS, ReplayRow, WirePosition, WireStop};
 use crate::scope::Scoped;
-use tianshu_rules::track::{Stop, Trip, trips_and_stops};
+use tianshu_rules::track::{Trip, trips_and_stops};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// Checks a range given as RFC 3339 texts: `to` after `from`, at most the configured days long.
@@ -224,7 +224,7 @@ pub struct TripsAndStops {
     /// Trips, in time order.
     pub trips: Vec<Trip>,
     /// Stops, in time order.
-    pub stops: Vec<Stop>,
+    pub stops: Vec<WireStop>,
 }
 
 /// `GET /api/vehicles/{id}/trips?from=&to=`: the trips and stops of a range, computed from every stored
@@ -240,7 +240,7 @@ pub async fn trips(
         range: t.range,
         points: t.points.len(),
         trips,
-        stops,
+        stops: stops.into_iter().map(WireStop).collect(),
     }))
 }
 
@@ -270,7 +270,7 @@ pub struct Replay {
     /// [`ReplayRow`]).
     pub points: Vec<ReplayRow>,
     /// Stops.
-    pub stops: Vec<Stop>,
+    pub stops: Vec<WireStop>,
     /// Trips.
     pub trips: Vec<Trip>,
     /// The vehicle's alert cases in the range (episodes on the timeline).
@@ -313,7 +313,7 @@ pub async fn replay(
         total_points: full.len(),
         columns: REPLAY_COLUMNS,
         points,
-        stops,
+        stops: stops.into_iter().map(WireStop).collect(),
         trips,
         cases,
     }))

@@ -673,10 +673,10 @@ const RULE_COLORS = {
   night_parking: '#3949ab', holiday_seal: '#c62828', tamper: '#000000', silence: '#757575', overspeed: '#f9a825',
 };
 // The replay's points are compact rows, for size; the API names their columns once (`columns`:
-// fix_time_ms, lon_deg, lat_deg, speed_kmh, course_deg, acc_on, alarm) and the page reads them by name.
+// fix_time_ms, longitude, latitude, speed_kmh, course_deg, acc_on, alarm) and the page reads them by name.
 let COL = {};
 const rowMs = (p) => p[COL.fix_time_ms];
-const rowAt = (p) => disp(p[COL.lon_deg], p[COL.lat_deg]);
+const rowAt = (p) => disp(p[COL.longitude], p[COL.latitude]);
 function vehicleByPlate(plate) { for (const v of S.vehicles.values()) if (v.plate === plate.trim()) return v; return null; }
 
 async function loadReplay() {
@@ -701,7 +701,7 @@ async function loadReplay() {
     map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 0 });
   }
   const track = trackBySpeed(r.points);
-  for (const st of r.stops) track.features.push({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(st.lon_deg, st.lat_deg) } });
+  for (const st of r.stops) track.features.push({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(st.longitude, st.latitude) } });
   map.getSource('track').setData(track);
   if (detailShown) { detailShown = false; map.getSource('track-detail').setData(emptyFC()); }
   // Timeline: stops and episodes, placed on the time axis.
@@ -790,7 +790,7 @@ function positionAt(ms) {
   const a = pts[lo]; const b = pts[hi];
   const f = (ms - rowMs(a)) / Math.max(1, rowMs(b) - rowMs(a));
   const out = a.slice();
-  for (const c of ['lon_deg', 'lat_deg', 'speed_kmh']) out[COL[c]] = a[COL[c]] + (b[COL[c]] - a[COL[c]]) * f;
+  for (const c of ['longitude', 'latitude', 'speed_kmh']) out[COL[c]] = a[COL[c]] + (b[COL[c]] - a[COL[c]]) * f;
   out[COL.fix_time_ms] = ms;
   out[COL.course_deg] = b[COL.course_deg];
   return out;

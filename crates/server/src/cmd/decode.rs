@@ -1,4 +1,5 @@
-//! `tianshu decode`: JT/T 808 frames in hex to JSON, one object per frame, for captures from the field.
+//! `tianshu decode`: JT/T 808 (or, with `--protocol jt809`, JT/T 809) frames in hex to JSON, one object
+//! per frame, for captures from the field.
 //!
 //! Frames come as arguments or, with none, one line each on stdin (a line may hold several frames, as
 //! a TCP capture does; spaces and a `0x` prefix are ignored). Every decoded field carries its unit in
@@ -25,7 +26,29 @@ pub struct DecodeArgs {
     /// flagged in `leniencies`), as a lenient gateway would; by default they are errors.
     #[arg(long)]
     pub lenient: bool,
+    /// The protocol of the frames: `jt808` (terminal to platform) or `jt809` (platform to platform).
+    #[arg(long, value_enum, default_value_t = Protocol::Jt808)]
+    pub protocol: Protocol,
+    /// JT/T 809 only: the body cipher's parameters `M1,IA1,IC1` agreed between the platforms; without
+    /// it an encrypted frame is reported as `no_key`.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// JT/T 809 only: the edition, `2011` or `2019`; without it each frame's is guessed from its header.
+    #[arg(long)]
+    pub edition: Option<String>,
 }
+
+/// The protocols `tianshu decode` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// JT/T 808, terminal to platform.
+    Jt808,
+    /// JT/T 809, platform to platform.
+    Jt809,
+}
+
+/// Decodes one input (argument or stdin line) of the chosen protocol; whether all of it decoded.
+type DecodeInput = Box<dyn FnMut(usize, &str, &mut dyn Write) -> anyhow::Result<bool>>;
 
 /// Runs `tianshu decode`.
 pub fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
@@ -33,6 +56,14 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
         DecodeOptions::LENIENT
     } else {
         DecodeOptions::STRICT
+    };
+    let mut decode: DecodeInput = match args.protocol {
+        Protocol::Jt808 => Box::new(move |i, text, out| decode_input(i, text, options, out)),
+        Protocol::Jt809 => {
+            let options =
+                super::decode_jt809::Options::from_args(args.key.as_deref(), args.edition.as_deref())?;
+            Box::new(move |i, text, out| super::decode_jt809::decode_input(i, text, &options, out))
+        }
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -43,11 +74,11 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
             if line.trim().is_empty() {
                 continue;
             }
-            all_ok &= decode_input(i + 1, &line, options, &mut out)?;
+            all_ok &= decode(i + 1, &line, &mut out)?;
         }
     } else {
         for (i, arg) in args.frames.iter().enumerate() {
-            all_ok &= decode_input(i + 1, arg, options, &mut out)?;
+            all_ok &= decode(i + 1, arg, &mut out)?;
         }
     }
     out.flush()?;
@@ -64,23 +95,10 @@ fn decode_input(
     input: usize,
     text: &str,
     options: DecodeOptions,
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
 ) -> anyhow::Result<bool> {
-    let cleaned: String = text
-        .split_whitespace()
-        .map(|w| w.trim_start_matches("0x").trim_start_matches("0X"))
-        .collect();
-    let bytes = match hex::decode(&cleaned) {
-        Ok(b) => b,
-        Err(e) => {
-            let offset = match e {
-                hex::FromHexError::InvalidHexCharacter { index, .. } => json!(index / 2),
-                _ => Value::Null,
-            };
-            let error = json!({"kind": "invalid_hex", "reason": e.to_string(), "offset": offset, "offset_in": "input"});
-            writeln!(out, "{}", json!({"input": input, "error": error}))?;
-            return Ok(false);
-        }
+    let Some(bytes) = parse_hex(input, text, out)? else {
+        return Ok(false);
     };
     let mut scratch = vec![0u8; bytes.len()];
     let mut rest = &bytes[..];
@@ -121,6 +139,31 @@ fn decode_input(
         ok = false;
     }
     Ok(ok)
+}
+
+/// The bytes of one input in hex (spaces and `0x` prefixes ignored); `None`, with the error printed as
+/// that input's line, when it is not hex.
+pub(super) fn parse_hex(
+    input: usize,
+    text: &str,
+    out: &mut (impl Write + ?Sized),
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let cleaned: String = text
+        .split_whitespace()
+        .map(|w| w.trim_start_matches("0x").trim_start_matches("0X"))
+        .collect();
+    match hex::decode(&cleaned) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) => {
+            let offset = match e {
+                hex::FromHexError::InvalidHexCharacter { index, .. } => json!(index / 2),
+                _ => Value::Null,
+            };
+            let error = json!({"kind": "invalid_hex", "reason": e.to_string(), "offset": offset, "offset_in": "input"});
+            writeln!(out, "{}", json!({"input": input, "error": error}))?;
+            Ok(None)
+        }
+    }
 }
 
 fn error_json(e: &Error, offset_in: &str) -> Value {

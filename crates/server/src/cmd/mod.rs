@@ -17,6 +17,7 @@ mod calendar;
 mod casework;
 mod config;
 mod decode;
+mod decode_jt809;
 #[cfg(feature = "demo")]
 mod demo;
 mod export;
@@ -193,8 +194,9 @@ pub enum Command {
     Rules(rules::RulesCommand),
     /// Write one vehicle's track to stdout (`--plate P --from T --to T --format csv|geojson|gpx`).
     Export(export::ExportArgs),
-    /// Decode JT/T 808 frames given in hex (arguments, or one per line on stdin) to JSON, one object per
-    /// frame; exits non-zero unless every frame decoded (`decode [--lenient] [HEX...]`).
+    /// Decode JT/T 808 (or JT/T 809) frames given in hex (arguments, or one per line on stdin) to JSON,
+    /// one object per frame; exits non-zero unless every frame decoded
+    /// (`decode [--lenient] [HEX...]`, `decode --protocol jt809 [--key M1,IA1,IC1] [--edition E] [HEX...]`).
     Decode(decode::DecodeArgs),
 }
 
