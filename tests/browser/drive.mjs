@@ -39,6 +39,8 @@
 //                                terminals masked and cannot decide
 //   node drive.mjs basemap   with the network closed, the demo's own basemap draws its roads (a screenshot
 //                            against the same view with the basemap hidden); plates are labelled at street zoom
+//   node drive.mjs casework  a complaint about a car out on a holiday from the desk to the unit's answer, the
+//                            finding with two people, the reply to the reporter and the figures
 //   node drive.mjs tiles-fail  the basemap's tiles fail: the page says so once, in the user's language, and
 //                              the map keeps working
 //
@@ -305,6 +307,27 @@ async function languages() {
         await page.click(row);
         await page.waitForSelector(opened, { timeout: 20000 });
       }]),
+      // A complaint: one entered through the desk's form the first time, then opened with its evidence.
+      ['complaints', async () => {
+        await page.click('#tab-complaints');
+        await page.waitForSelector('#complaint-states');
+        if (await page.locator('#complaints-list .complaint-row').count() === 0) {
+          await page.click('#complaint-new');
+          const plate = await page.evaluate(() => [...window.tianshu.S.vehicles.values()][0].plate);
+          await page.fill('#complaint-add-plates', `${plate}, 鄂Z0000`);
+          await page.fill('#complaint-add-reporter_phone', '13812345678');
+          await page.fill('#complaint-add-text', '公车停在商场门口');
+          await page.click('#complaint-add-submit');
+        } else {
+          await page.click('#complaints-list .complaint-row');
+        }
+        await page.waitForSelector('#complaint-page:not(.hidden) #complaint-forward', { timeout: 20000 });
+      }],
+      ['casework figures', async () => {
+        await page.click('#tab-complaints');
+        await page.click('#casework-figures');
+        await page.waitForSelector('#figures-total', { timeout: 20000 });
+      }],
       // The alert channels: one added through the screen's own form the first time, then opened.
       ['manage channels', async () => {
         await page.click('#tab-manage');
@@ -1180,6 +1203,156 @@ async function tokens() {
   });
 }
 
+/**
+ * Casework from the desk to the figures (TIANSHU_PLATE out on a holiday between TIANSHU_FROM and TIANSHU_TO,
+ * the holiday case TIANSHU_CASE already raised): the dispatcher enters a complaint naming the car and sees its
+ * track and the case, links the case and forwards the complaint; another unit's supervisor sees nothing, the
+ * car's unit's supervisor answers; the inspector unmasks the number, accepts the answer, records a confirmed
+ * violation with two people on the case and the reply to the reporter; the figures count exactly that; the
+ * unit's supervisor reads the finding.
+ */
+async function casework() {
+  const plate = process.env.TIANSHU_PLATE;
+  const caseId = process.env.TIANSHU_CASE;
+  const openComplaint = async (page) => {
+    await page.click('#tab-complaints');
+    await page.waitForSelector('#complaints-list .complaint-row', { timeout: 20000 });
+    await page.click('#complaints-list .complaint-row');
+    await page.waitForSelector('#complaint-page:not(.hidden) #complaint-title', { timeout: 20000 });
+  };
+  const stateIs = (page, state) => page.waitForSelector(`#complaint-state[data-state="${state}"]`, { timeout: 20000 });
+  await browserFor(async (page) => {
+    await login(page, 'dispatcher');
+    await page.click('#tab-complaints');
+    await page.click('#complaint-new');
+    await page.selectOption('#complaint-add-channel', 'hotline');
+    await page.fill('#complaint-add-reporter_name', '王先生');
+    await page.fill('#complaint-add-reporter_phone', '138 1234 5678');
+    // The caller remembers part of the plate only.
+    await page.fill('#complaint-add-plates', plate.slice(-5));
+    await page.fill('#complaint-add-place', '东方山景区停车场');
+    await page.fill('#complaint-add-window_from', process.env.TIANSHU_FROM);
+    await page.fill('#complaint-add-window_to', process.env.TIANSHU_TO);
+    await page.fill('#complaint-add-text', '国庆假期公车开到景区');
+    await page.click('#complaint-add-submit');
+    await page.waitForSelector('#complaint-page:not(.hidden) #complaint-evidence .ev-car', { timeout: 30000 });
+    const named = await page.textContent('#complaint-cars');
+    check(named.includes(plate) && await page.$('#complaint-cars .unresolved') === null, `the named plate resolved to the car (${named})`);
+    const track = await page.waitForFunction(() => {
+      const src = window.tianshu.map.getSource('track');
+      const f = src && src.serialize().data.features;
+      return f && f.length && f[0].geometry.coordinates.length;
+    }, null, { timeout: 20000 }).then((h) => h.jsonValue());
+    const points = await page.textContent('#complaint-evidence .ev-car h4 small');
+    check(track > 1 && /^[1-9]/.test(points), `the evidence shows the car's track on the map (${track} vertices, ${points})`);
+    const where = await page.textContent('#complaint-evidence .ev-where');
+    check(/\d{4}-\d\d-\d\d/.test(where), `the evidence says where the car was at the named time (${where})`);
+    const cases = await page.$$eval('#complaint-evidence .ev-case', (ls) => ls.map((l) => [l.dataset.case, l.dataset.rule]));
+    check(cases.some(([id, rule]) => id === caseId && rule === 'holiday_seal'), `the holiday case already raised is in the evidence (${JSON.stringify(cases)})`);
+    await page.screenshot({ path: join(artifacts, 'complaint-evidence.png') });
+    const phone = await page.textContent('#complaint-phone');
+    check(phone === '138****5678' && await page.$('#complaint-unmask') === null, `the dispatcher sees the number masked and cannot unmask it (${phone})`);
+    await page.click(`#complaint-evidence .ev-case[data-case="${caseId}"] .ev-link-case`);
+    await page.waitForSelector(`#complaint-evidence .ev-case[data-case="${caseId}"] .flag.ok`, { timeout: 20000 });
+    check(true, 'the holiday case is linked to the complaint');
+    await page.click('#complaint-forward-submit');
+    await stateIs(page, 'forwarded');
+    const deadline = await page.textContent('#complaint-deadline');
+    check(/\d{4}-\d\d-\d\d/.test(deadline), `the complaint was forwarded with a deadline (${deadline})`);
+  });
+  await browserFor(async (page) => {
+    await login(page, 'other');
+    await page.click('#tab-complaints');
+    await page.waitForSelector('#complaints-count');
+    const rows = await page.$$('#complaints-list .complaint-row');
+    check(rows.length === 0 && await page.textContent('#complaints-count') === '0', 'another unit\'s supervisor sees no complaint');
+  });
+  // The unit's supervisor answers from a phone: the inbox fills the width, the complaint opens as a sheet.
+  await browserFor(async (page) => {
+    await login(page, 'supervisor');
+    await page.tap('#tab-complaints');
+    await page.waitForSelector('#complaints-list .complaint-row', { timeout: 20000 });
+    const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    const row = await page.locator('#complaints-list .complaint-row').first().boundingBox();
+    check(await fits() && row.width >= 350 && row.height >= 44, `on a phone the inbox of complaints fits the screen, each a full-width touch target (${Math.round(row.width)}x${Math.round(row.height)})`);
+    await page.tap('#complaints-list .complaint-row');
+    await page.waitForSelector('#complaint-page:not(.hidden) #complaint-answer', { timeout: 20000 });
+    const sheet = await page.locator('#complaint-page').boundingBox();
+    const mapBox = await page.locator('#map').boundingBox();
+    const small = await page.$$eval('#complaint-page button', (bs) => bs.filter((b) => b.getClientRects().length && (b.getBoundingClientRect().height < 44 || b.getBoundingClientRect().width < 44)).map((b) => b.textContent));
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(wide <= 0 && sheet.width >= 385 && sheet.y > mapBox.y + 100 && small.length === 0,
+      `the complaint opens as a sheet under its map, every button a 44 px target (${wide} px too wide, sheet ${Math.round(sheet.width)} px at ${Math.round(sheet.y)}, map at ${Math.round(mapBox.y)}; small: ${small.join(', ')})`);
+    check(await page.$('#complaint-phone') === null && !(await page.textContent('#complaint-page')).includes('5678'), 'the unit\'s supervisor sees it without the reporter');
+    await page.fill('#complaint-answer-text', '经查属实，已责令驾驶员作出检查，车辆收回统一停放');
+    await page.tap('#complaint-answer-submit');
+    await stateIs(page, 'answered');
+    check(true, 'the unit answered');
+    await page.screenshot({ path: join(artifacts, 'phone-complaint.png') });
+  }, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  await browserFor(async (page) => {
+    await login(page, 'inspector');
+    await openComplaint(page);
+    await page.click('#complaint-unmask');
+    await page.waitForFunction(() => document.querySelector('#complaint-phone').textContent === '13812345678', null, { timeout: 10000 });
+    check(true, 'the inspector unmasked the number');
+    await page.fill('#complaint-review-text', '整改到位');
+    await page.click('#complaint-review-submit');
+    await stateIs(page, 'accepted');
+    check(true, 'the inspector accepted the answer');
+    // The holiday case: escalated, then its finding with two people held to account.
+    await page.click(`#complaint-cases .linked-case[data-case="${caseId}"]`);
+    await page.waitForSelector('#case-page:not(.hidden) #case-escalate', { timeout: 20000 });
+    await page.fill('#case-note', '群众举报，经核实属实');
+    await page.click('#case-escalate');
+    await page.waitForSelector('#case-state[data-state="escalated"]', { timeout: 20000 });
+    await page.waitForSelector('#finding', { timeout: 20000 });
+    await page.selectOption('#finding-outcome', 'confirmed');
+    await page.selectOption('#finding-violation', '节假日违规用车');
+    for (const [i, [name, post, measure]] of [['张某', '驾驶员', '党纪处分'], ['李某', '办公室主任', '诫勉谈话']].entries()) {
+      await page.click('#finding-add-person');
+      await page.fill(`#finding-name-${i}`, name);
+      await page.fill(`#finding-post-${i}`, post);
+      await page.fill(`#finding-unit-${i}`, '本单位');
+      await page.selectOption(`#finding-measure-${i}`, measure);
+    }
+    await page.fill('#finding-recovered_yuan', '1280.50');
+    await page.click('#finding-submit');
+    await page.waitForSelector('#finding-shown[data-outcome="confirmed"]', { timeout: 20000 });
+    const people = await page.$$eval('#finding-people tbody tr', (rs) => rs.map((r) => r.textContent));
+    const closed = await page.getAttribute('#case-state', 'data-state');
+    check(people.length === 2 && closed === 'closed', `the finding was recorded with two people (${people.join(' | ')}; the case ${closed})`);
+    await page.screenshot({ path: join(artifacts, 'case-finding.png') });
+    await openComplaint(page);
+    await page.selectOption('#complaint-reply-how', 'phone');
+    await page.fill('#complaint-reply-text', '已电话告知举报人核查和处理结果');
+    await page.click('#complaint-reply-submit');
+    await stateIs(page, 'replied');
+    const steps = await page.$$eval('#complaint-history tbody tr', (rs) => rs.map((r) => r.dataset.action));
+    check(steps.join(',') === 'received,linked,forwarded,answered,accepted,replied', `the reply to the reporter was recorded (${steps.join(', ')})`);
+    await page.click('#casework-figures');
+    await page.waitForSelector('#figures-total', { timeout: 20000 });
+    const figures = await page.$$eval('#figures-total tr', (rs) => Object.fromEntries(rs.map((r) => [r.dataset.figure, r.querySelector('td').textContent])));
+    const want = { received: '1', forwarded: '1', answered_in_time: '1', overdue: '0', replied: '1', findings: '1', confirmed: '1', people: '2', sanctioned: '1', judiciary: '0' };
+    const types = await page.$$eval('#figures-types tr', (rs) => rs.map((r) => [r.dataset.type, r.lastChild.textContent]));
+    const charted = await page.getAttribute('#figures-chart', 'data-months');
+    check(Object.entries(want).every(([k, v]) => figures[k] === v) && figures.recovered_yuan.startsWith('1280.50')
+      && JSON.stringify(types) === JSON.stringify([['节假日违规用车', '1']]) && !!charted && !!(await page.$('#figures-chart canvas')),
+    `the figures count exactly that (${JSON.stringify(figures)}, ${JSON.stringify(types)}, months ${charted})`);
+    const csv = await page.$eval('#complaint-page a.download[data-format="csv"]', async (a) => { const r = await fetch(a.href); return [r.status, await r.text()]; });
+    check(csv[0] === 200 && /(^|\n)total,/.test(csv[1]), `the figures download as CSV (${csv[1].split('\n').length} lines)`);
+    await page.screenshot({ path: join(artifacts, 'casework-figures.png') });
+  });
+  await browserFor(async (page) => {
+    await login(page, 'supervisor');
+    await openComplaint(page);
+    await page.click(`#complaint-cases .linked-case[data-case="${caseId}"]`);
+    await page.waitForSelector('#finding-shown', { timeout: 20000 });
+    const people = await page.$$eval('#finding-people tbody tr', (rs) => rs.length);
+    check(people === 2 && await page.$('#finding') === null, 'the unit\'s supervisor reads the finding (and has no form to change it)');
+  });
+}
+
 try {
   if (scenario === 'basemap') await basemapOffline();
   else if (scenario === 'tiles-fail') await tilesFail();
@@ -1198,6 +1371,7 @@ try {
   else if (scenario === 'commands') await commands();
   else if (scenario === 'manage') await manage();
   else if (scenario === 'orders') await orders();
+  else if (scenario === 'casework') await casework();
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {
   console.log(`FAILED ${e.message}`);

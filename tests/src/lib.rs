@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub mod api;
 pub mod gateway;
 pub mod mqtt;
+pub mod xlsx;
 
 pub use tianshu_testkit::{
     Fix, Scratch, ScratchDir, T0_SECS, WAIT, metric, on_both_backends, point, registry_record, retry_until,
@@ -280,6 +281,48 @@ pub async fn stored_track(store: &tianshu_store::Store, plate: &str) -> Vec<tian
 pub fn run_tianshu(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = run(args, None, env);
     (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// Runs `tianshu ARGS` (logging errors only) and returns what it printed; panics naming the command
+/// when it fails.
+pub fn tianshu_ok(args: &[&str]) -> String {
+    let (ok, out, err) = run_tianshu(args, &[("RUST_LOG", "error")]);
+    assert!(ok, "tianshu {args:?} failed: {out}{err}");
+    out
+}
+
+/// Drives the simulator's fleet over TCP into `jt808` through the simulated span `from..to` at `speedup`
+/// simulated seconds per real second; `world` is the options it shares with `simulate --write-world`
+/// (terminals, seed, start, scenarios). Returns the simulator's statistics.
+pub async fn drive_fleet(
+    jt808: SocketAddr,
+    (from, to): (tianshu_model::Timestamp, tianshu_model::Timestamp),
+    speedup: f64,
+    world: &[&str],
+) -> serde_json::Value {
+    let real_secs = (to.millis() - from.millis()) as f64 / 1000.0 / speedup;
+    let mut args: Vec<String> = [
+        "simulate",
+        "--target",
+        &jt808.to_string(),
+        "--speedup",
+        &speedup.to_string(),
+        "--duration-secs",
+        &format!("{:.1}", real_secs + 1.0),
+        "--connect-spread-secs",
+        "0.2",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    args.extend(world.iter().map(|s| s.to_string()));
+    let fleet = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        tianshu_ok(&args)
+    })
+    .await
+    .expect("the simulator");
+    serde_json::from_str(fleet.lines().last().unwrap_or_default()).expect("the simulator's statistics")
 }
 
 /// Asserts that each `(name, labels, least)` of `expected` has samples summing to at least `least` in the

@@ -8,29 +8,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use tianshu_e2e::sinks::{Mail, http_receiver, smtp_sink};
-use tianshu_e2e::{ScratchDir, http_get, metric, spawn_listening, tianshu_bin, wait_for};
+use tianshu_e2e::{
+    ScratchDir, drive_fleet, http_get, metric, spawn_listening, tianshu_ok as tianshu, wait_for,
+};
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::Store;
 use tianshu_store::rules::{AlertCase, CaseFilter, CaseState};
-
-fn tianshu(args: &[&str]) -> String {
-    let out = Command::new(tianshu_bin())
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tianshu {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A record of `scripted.jsonl`.
 #[derive(Debug, serde::Deserialize)]
@@ -147,34 +133,6 @@ max_backoff_secs = 2
     )
 }
 
-/// Drives the fleet over TCP into `jt808` until the simulated day is over; returns the simulator's
-/// statistics.
-async fn drive_fleet(jt808: std::net::SocketAddr) -> serde_json::Value {
-    let real_secs = (ts(END).millis() - ts(START).millis()) as f64 / 1000.0 / SPEEDUP;
-    let mut args: Vec<String> = [
-        "simulate",
-        "--target",
-        &jt808.to_string(),
-        "--speedup",
-        &SPEEDUP.to_string(),
-        "--duration-secs",
-        &format!("{:.1}", real_secs + 1.0),
-        "--connect-spread-secs",
-        "0.2",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    args.extend(COMMON.iter().map(|s| s.to_string()));
-    let fleet = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        tianshu(&args)
-    })
-    .await
-    .unwrap();
-    serde_json::from_str(fleet.lines().last().unwrap()).unwrap()
-}
-
 /// What the fleet did on purpose during the simulated day.
 fn scripted(world: &Path) -> Vec<Scripted> {
     let (t0, t1) = (ts(START).millis(), ts(END).millis());
@@ -260,7 +218,7 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
     let config_arg = [OsStr::new("--config"), config_file.as_os_str()];
     let mut server = spawn_listening(serve.iter().map(OsStr::new).chain(config_arg));
 
-    let stats = drive_fleet(server.jt808).await;
+    let stats = drive_fleet(server.jt808, (ts(START), ts(END)), SPEEDUP, &COMMON).await;
     assert!(stats["points_acked"].as_u64().unwrap() > 10_000, "{stats}");
 
     let store = Store::open(&store_url).await.unwrap();

@@ -106,6 +106,23 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
     let own = api.vid(OWN_PLATE);
     let own_unit = api.units["黄石市/市委办公室"].0;
 
+    // The page is told the forms' choices: the configured violation types, the measures, the default days.
+    let config = status(
+        &http(api.addr, "GET", "/api/config", d, None).await,
+        200,
+        "config",
+    );
+    assert_eq!(
+        config["casework"]["violation_types"][1], "节假日违规用车",
+        "{config}"
+    );
+    assert_eq!(config["casework"]["measures"].as_array().map(Vec::len), Some(7));
+    assert_eq!(config["casework"]["answer_days"], 5);
+    assert_eq!(
+        config["casework"]["unmask_roles"],
+        serde_json::json!(["administrator", "inspector"])
+    );
+
     // Bad input: the window's end before its start; nothing stored.
     let bad = format!(
         r#"{{"channel":"hotline","reporter_phone":"{PHONE}","text":"公车停在商场","plates":["{OWN_PLATE}"],"window_from":"{}","window_to":"{}"}}"#,
@@ -379,6 +396,41 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
         csv.body.contains("total,,1,1,1,0,1,1,1,2,1,0,1234.50,公车私用=1"),
         "{}",
         csv.body
+    );
+    // The same as a workbook: the total line's cells as numbers, the amount in yuan.
+    let xlsx = http(api.addr, "GET", &format!("{q}&format=xlsx"), i, None).await;
+    assert_eq!(xlsx.status, 200);
+    let files = tianshu_e2e::xlsx::unzip(&xlsx.bytes);
+    let sheet = tianshu_e2e::xlsx::sheet_cells(&files["xl/worksheets/sheet1.xml"]);
+    let last = sheet
+        .iter()
+        .find(|(_, v)| v.as_str() == "total")
+        .map(|(k, _)| k.trim_start_matches('A').to_string())
+        .expect("a total line");
+    let total: Vec<&str> = "CDEFGHIJKLMN"
+        .chars()
+        .map(|c| sheet[&format!("{c}{last}")].as_str())
+        .collect();
+    assert_eq!(
+        total,
+        [
+            "1",
+            "1",
+            "1",
+            "0",
+            "1",
+            "1",
+            "1",
+            "2",
+            "1",
+            "0",
+            "1234.5",
+            "公车私用=1"
+        ]
+    );
+    assert!(
+        !files.values().any(|x| x.contains(PHONE)),
+        "no number in the export"
     );
     let other_sum = status(
         &http(api.addr, "GET", &q, o, None).await,

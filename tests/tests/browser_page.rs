@@ -249,6 +249,8 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
             "manage users",
             "manage calendars",
             "manage channels",
+            "complaints",
+            "casework figures",
         ] {
             assert!(out.contains(&format!("ok {lang} {screen}: ")), "{lang} {screen}");
         }
@@ -891,4 +893,203 @@ async fn a_supervisor_makes_uses_and_revokes_a_personal_api_token_on_the_page() 
         .expect("the token's read");
     let all = api.store.vehicles().await.expect("vehicles").len();
     assert!(!scoped.contains(&format!("supervisor's {all} cars")), "{scoped}");
+}
+
+/// A simulated day off: National Day 2026, 07:00 to 19:00 China time.
+const HOLIDAY_START: &str = "2026-10-02T07:00:00+08:00";
+const HOLIDAY_END: &str = "2026-10-02T19:00:00+08:00";
+/// Simulated seconds per real second: the 12 hours take 36 s.
+const HOLIDAY_SPEEDUP: f64 = 1200.0;
+/// The simulator's world for the casework scenario: 12 cars, some out on the holiday without a filing.
+const HOLIDAY_WORLD: [&str; 10] = [
+    "--terminals",
+    "12",
+    "--vehicles",
+    "12",
+    "--seed",
+    "1702",
+    "--start",
+    HOLIDAY_START,
+    "--scenarios",
+    "holiday=0.5,holiday_filing=0",
+];
+
+/// China local time of `t` as a `datetime-local` input takes it, to the minute.
+fn local_minute(t: tianshu_model::Timestamp) -> String {
+    t.to_china().format("%Y-%m-%dT%H:%M").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a_finding_the_figures_count() {
+    use std::ffi::OsStr;
+    use std::time::Duration;
+    use tianshu_model::Timestamp;
+    use tianshu_store::access::Role;
+    use tianshu_store::rules::CaseFilter;
+
+    let dir = ScratchDir::new("browser-casework");
+    let world = dir.path().join("world");
+    let store_url = dir.path().join("tianshu.db").display().to_string();
+    // The world: its registry imported, what each car will do on purpose written down.
+    let mut args = vec![
+        "simulate",
+        "--write-world",
+        world.to_str().expect("path"),
+        "--days",
+        "1",
+    ];
+    args.extend_from_slice(&HOLIDAY_WORLD);
+    tianshu_e2e::tianshu_ok(&args);
+    tianshu_e2e::tianshu_ok(&[
+        "registry",
+        "import",
+        "--store",
+        &store_url,
+        world.join("registry.csv").to_str().expect("path"),
+    ]);
+    // A car the simulator takes out on the holiday with no filing.
+    let ts = |s: &str| Timestamp::parse_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    let (day_from, day_to) = (ts(HOLIDAY_START), ts(HOLIDAY_END));
+    let outing = std::fs::read_to_string(world.join("scripted.jsonl"))
+        .expect("scripted.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a scripted record"))
+        .find(|s| {
+            let named = |k: &str| {
+                s[k].as_array()
+                    .is_some_and(|a| a.iter().any(|r| r == "holiday_seal"))
+            };
+            let from = ts(s["from"].as_str().unwrap_or_default());
+            s["what"] == "holiday"
+                && (named("rules") || named("may"))
+                && from >= day_from
+                && ts(s["to"].as_str().unwrap_or_default()) < day_to
+        })
+        .expect("the simulator takes a car out on the holiday");
+    let plate = outing["plate"].as_str().expect("plate").to_string();
+    let (out_from, out_to) = (
+        ts(outing["from"].as_str().unwrap_or_default()),
+        ts(outing["to"].as_str().unwrap_or_default()),
+    );
+
+    // The users: the desk, an inspector, the car's unit's supervisor and another unit's.
+    let store = tianshu_store::Store::open(&store_url).await.expect("the store");
+    let vehicles = store.vehicles().await.expect("vehicles");
+    let car = vehicles
+        .iter()
+        .find(|v| v.plate == plate)
+        .expect("the car")
+        .clone();
+    let units = store.units().await.expect("units");
+    let other_unit = units
+        .iter()
+        .find(|u| u.id != car.unit && !units.iter().any(|c| c.parent == Some(u.id)))
+        .expect("another leaf unit")
+        .id;
+    for (name, role, unit) in [
+        ("dispatcher", Role::Dispatcher, None),
+        ("inspector", Role::Inspector, None),
+        ("supervisor", Role::Supervisor, Some(car.unit)),
+        ("other", Role::Supervisor, Some(other_unit)),
+    ] {
+        create_user(&store, name, role, unit).await;
+    }
+    let key_file = dir.path().join("reporter.key");
+    std::fs::write(
+        &key_file,
+        "5f0e2d9c8b7a69584736251403f2e1d0c9b8a7968574635241302f1e0d0c0b0a\n",
+    )
+    .expect("the key");
+    let config_file = dir.path().join("tianshu.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "[alerts]\ntick_secs = 1\n\n[web.casework]\nreporter_key_file = {:?}\n",
+            key_file.display().to_string()
+        ),
+    )
+    .expect("the config");
+    let serve = tianshu_e2e::serve_args(&store_url);
+    let config_arg = [OsStr::new("--config"), config_file.as_os_str()];
+    let mut server = tianshu_e2e::spawn_listening(serve.iter().map(OsStr::new).chain(config_arg));
+
+    // The holiday driven over TCP into the server, whose rules raise the holiday case.
+    tianshu_e2e::drive_fleet(server.jt808, (day_from, day_to), HOLIDAY_SPEEDUP, &HOLIDAY_WORLD).await;
+    let case = tianshu_e2e::wait_for("the holiday case of the car", Duration::from_secs(120), || {
+        let store = store.clone();
+        async move {
+            let filter = CaseFilter {
+                vehicle: Some(car.id),
+                rule: Some("holiday_seal".into()),
+                limit: 10,
+                ..Default::default()
+            };
+            let cases = store.cases().cases(&filter).await.ok()?;
+            cases
+                .into_iter()
+                .find(|c| c.start <= out_to && c.end.is_none_or(|e| e >= out_from))
+        }
+    })
+    .await;
+
+    let logins = serde_json::json!({
+        "dispatcher": {"username": "dispatcher", "password": PASSWORD},
+        "inspector": {"username": "inspector", "password": PASSWORD},
+        "supervisor": {"username": "supervisor", "password": PASSWORD},
+        "other": {"username": "other", "password": PASSWORD},
+    });
+    let url = format!("http://{}/", server.http);
+    let case_id = case.id.to_string();
+    let (from, to) = (local_minute(out_from), local_minute(Timestamp(out_to.0 + 60_000)));
+    let out = tokio::task::spawn_blocking(move || {
+        let env = [
+            ("TIANSHU_PLATE", plate.as_str()),
+            ("TIANSHU_FROM", from.as_str()),
+            ("TIANSHU_TO", to.as_str()),
+            ("TIANSHU_CASE", case_id.as_str()),
+        ];
+        drive("casework", &url, &logins, &env)
+    })
+    .await
+    .expect("the driver");
+    says(
+        &out,
+        &[
+            "ok the named plate resolved to the car",
+            "ok the evidence shows the car's track on the map",
+            "ok the holiday case already raised is in the evidence",
+            "ok the dispatcher sees the number masked and cannot unmask it",
+            "ok the complaint was forwarded with a deadline",
+            "ok another unit's supervisor sees no complaint",
+            "ok on a phone the inbox of complaints fits the screen",
+            "ok the complaint opens as a sheet under its map",
+            "ok the unit's supervisor sees it without the reporter",
+            "ok the unit answered",
+            "ok the inspector unmasked the number",
+            "ok the inspector accepted the answer",
+            "ok the finding was recorded with two people",
+            "ok the reply to the reporter was recorded",
+            "ok the figures count exactly that",
+            "ok the unit's supervisor reads the finding",
+        ],
+    );
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+
+    // What the page did is in the store: the finding on the holiday case, one look at the number.
+    let finding = store
+        .casework()
+        .finding(case.id)
+        .await
+        .expect("reading the finding")
+        .expect("the finding");
+    assert_eq!(finding.people.len(), 2);
+    assert_eq!(finding.violation.as_deref(), Some("节假日违规用车"));
+    let log = store.access().audit(0, 10_000).await.expect("audit");
+    let unmasked: Vec<_> = log
+        .iter()
+        .filter(|r| r.entry.action == "complaint.unmask")
+        .collect();
+    assert_eq!(unmasked.len(), 1);
+    assert_eq!(unmasked[0].entry.actor, "inspector");
 }

@@ -712,11 +712,14 @@ pub fn components() -> Value {
             "lon_deg": {"type": "number", "deprecated": true}, "lat_deg": {"type": "number", "deprecated": true}})),
         "Trip": object(&["from", "to", "distance_m", "max_kmh"], json!({
             "from": time(), "to": time(), "distance_m": {"type": "number"}, "max_kmh": {"type": "number"}})),
-        "PageConfig": object(&["pmtiles_url", "glyphs_url", "tile_url", "gcj02", "attribution", "center", "zoom"], json!({
+        "PageConfig": object(&["pmtiles_url", "glyphs_url", "tile_url", "gcj02", "attribution", "center", "zoom", "casework"], json!({
             "pmtiles_url": nullable(json!({"type": "string", "description": "The vector tiles' PMTiles archive, when one is configured"})),
             "glyphs_url": nullable(json!({"type": "string", "description": "The glyph ranges' URL template, when a glyphs directory is configured"})),
             "tile_url": {"type": "string", "description": "The raster tile URL template, or empty"}, "gcj02": {"type": "boolean"}, "attribution": {"type": "string"},
-            "center": array(json!({"type": "number"})), "zoom": {"type": "number"}})),
+            "center": array(json!({"type": "number"})), "zoom": {"type": "number"},
+            "casework": object(&["answer_days", "violation_types", "unmask_roles", "measures"], json!({
+                "answer_days": {"type": "integer"}, "violation_types": array(json!({"type": "string"})),
+                "unmask_roles": array(json!({"type": "string"})), "measures": array(json!({"type": "string"}))}))})),
         "FeatureCollection": object(&["type", "features"], json!({
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": array(r("Feature"))})),

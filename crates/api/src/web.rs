@@ -160,9 +160,41 @@ impl PageBasemap {
     }
 }
 
-/// `GET /api/config`: what the page needs to draw the map.
-pub async fn page_config(State(state): State<ApiState>) -> Json<PageBasemap> {
-    Json(PageBasemap::of(&state.config().basemap))
+/// What the page is told about casework: the choices its forms offer (the API checks them again).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageCasework {
+    /// Working days a unit has to answer a forwarded complaint, by default.
+    pub answer_days: u32,
+    /// The violation types a confirmed finding may name.
+    pub violation_types: Vec<String>,
+    /// The roles shown a reporter's number in clear on asking.
+    pub unmask_roles: Vec<tianshu_model::access::Role>,
+    /// The measures a person held to account may be given, in the order of their weight.
+    pub measures: Vec<tianshu_model::complaint::Measure>,
+}
+
+/// What the page is told: the basemap and the casework forms' choices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageConfig {
+    /// The basemap.
+    #[serde(flatten)]
+    pub basemap: PageBasemap,
+    /// Casework.
+    pub casework: PageCasework,
+}
+
+/// `GET /api/config`: what the page needs to draw the map and fill the casework forms.
+pub async fn page_config(State(state): State<ApiState>) -> Json<PageConfig> {
+    let c = &state.config().casework;
+    Json(PageConfig {
+        basemap: PageBasemap::of(&state.config().basemap),
+        casework: PageCasework {
+            answer_days: c.answer_days,
+            violation_types: c.violation_types.clone(),
+            unmask_roles: c.unmask_roles.clone(),
+            measures: tianshu_model::complaint::Measure::ALL.to_vec(),
+        },
+    })
 }
 
 #[cfg(test)]

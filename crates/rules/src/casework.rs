@@ -458,6 +458,66 @@ pub fn summarize(complaints: &[ComplaintFacts], findings: &[FindingFacts], now: 
 /// The header of the figures as CSV.
 pub const SUMMARY_CSV_HEADER: &str = "unit,month,received,forwarded,answered_in_time,overdue,replied,findings,confirmed,people,sanctioned,judiciary,recovered_yuan,confirmed_by_type";
 
+/// One line of the figures, in the columns of [`SUMMARY_CSV_HEADER`]: the unit's name, the month, the
+/// counts, the amount recovered (fen) and the confirmed violations by type (`type=n;...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryLine {
+    /// The unit's name (`total` on the last line).
+    pub unit: String,
+    /// `YYYY-MM` (empty on the last line).
+    pub month: String,
+    /// received, forwarded, answered_in_time, overdue, replied, findings, confirmed, people, sanctioned,
+    /// judiciary.
+    pub counts: [u64; 10],
+    /// Amount recovered, fen.
+    pub recovered_fen: i64,
+    /// Confirmed violations by type, `type=n` joined by `;`.
+    pub by_type: String,
+}
+
+impl SummaryLine {
+    /// The amount recovered in yuan, two decimals.
+    pub fn recovered_yuan(&self) -> String {
+        format!("{}.{:02}", self.recovered_fen / 100, self.recovered_fen % 100)
+    }
+}
+
+/// The figures as lines: one per unit and month, then `total`. `unit_name` names a unit.
+pub fn summary_lines(s: &Summary, unit_name: impl Fn(Option<UnitId>) -> String) -> Vec<SummaryLine> {
+    fn line(unit: String, month: &str, f: &Figures) -> SummaryLine {
+        let by_type: Vec<String> = f
+            .confirmed_by_type
+            .iter()
+            .map(|(t, n)| format!("{t}={n}"))
+            .collect();
+        SummaryLine {
+            unit,
+            month: month.to_string(),
+            counts: [
+                f.received,
+                f.forwarded,
+                f.answered_in_time,
+                f.overdue,
+                f.replied,
+                f.findings,
+                f.confirmed,
+                f.people,
+                f.sanctioned,
+                f.judiciary,
+            ],
+            recovered_fen: f.recovered_fen,
+            by_type: by_type.join(";"),
+        }
+    }
+    let mut out: Vec<SummaryLine> = s
+        .rows
+        .iter()
+        .map(|r| line(unit_name(r.unit), &r.month, &r.figures))
+        .collect();
+    out.push(line("total".into(), "", &s.total));
+    out
+}
+
 /// The figures as CSV: one line per unit and month, then `total`. `unit_name` names a unit.
 pub fn summary_csv(s: &Summary, unit_name: impl Fn(Option<UnitId>) -> String) -> String {
     fn quote(s: &str) -> String {
@@ -467,36 +527,18 @@ pub fn summary_csv(s: &Summary, unit_name: impl Fn(Option<UnitId>) -> String) ->
             s.to_string()
         }
     }
-    fn line(unit: &str, month: &str, f: &Figures) -> String {
-        let by_type: Vec<String> = f
-            .confirmed_by_type
-            .iter()
-            .map(|(t, n)| format!("{t}={n}"))
-            .collect();
-        format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}.{:02},{}\n",
-            quote(unit),
-            month,
-            f.received,
-            f.forwarded,
-            f.answered_in_time,
-            f.overdue,
-            f.replied,
-            f.findings,
-            f.confirmed,
-            f.people,
-            f.sanctioned,
-            f.judiciary,
-            f.recovered_fen / 100,
-            f.recovered_fen % 100,
-            quote(&by_type.join(";")),
-        )
-    }
     let mut out = format!("{SUMMARY_CSV_HEADER}\n");
-    for r in &s.rows {
-        out += &line(&unit_name(r.unit), &r.month, &r.figures);
+    for l in summary_lines(s, unit_name) {
+        let counts: Vec<String> = l.counts.iter().map(u64::to_string).collect();
+        out += &format!(
+            "{},{},{},{},{}\n",
+            quote(&l.unit),
+            l.month,
+            counts.join(","),
+            l.recovered_yuan(),
+            quote(&l.by_type)
+        );
     }
-    out += &line("total", "", &s.total);
     out
 }
 

@@ -1,5 +1,5 @@
 //! Findings and the office's figures: `PUT /api/cases/{id}/finding`, `GET /api/cases/{id}/finding`
-//! and `GET /api/casework/summary?from&to&unit&format=json|csv`.
+//! and `GET /api/casework/summary?from&to&unit&format=json|csv|xlsx`.
 //!
 //! A finding's checks (what each outcome holds, the configured violation types, which case states take
 //! one) and the figures' counting are the rules' (`tianshu_rules::casework`); a finding commits with its
@@ -24,6 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Query};
 use crate::resources::now;
 use crate::scope::{Scoped, subtree};
+use crate::table::Cell;
 
 /// `PUT /api/cases/{id}/finding` body.
 #[derive(Debug, Deserialize)]
@@ -152,7 +153,7 @@ pub struct SummaryQuery {
     pub to: String,
     /// Only this unit and the units below it.
     pub unit: Option<i64>,
-    /// `json` (default) or `csv`.
+    /// `json` (default), `csv` or `xlsx`.
     pub format: Option<String>,
 }
 
@@ -233,8 +234,45 @@ pub async fn summary(
             )
                 .into_response())
         }
+        "xlsx" => {
+            let lines = casework::summary_lines(&s, |u| {
+                u.and_then(|u| all.iter().find(|x| x.id == u))
+                    .map_or_else(|| "-".to_string(), |u| u.name.clone())
+            });
+            let table = crate::table::Table {
+                sheet: "casework".into(),
+                header: casework::SUMMARY_CSV_HEADER
+                    .split(',')
+                    .map(str::to_string)
+                    .collect(),
+                rows: lines
+                    .into_iter()
+                    .map(|l| {
+                        let mut row = vec![Cell::from(l.unit), Cell::from(l.month)];
+                        row.extend(l.counts.iter().map(|n| Cell::Number(*n as f64)));
+                        row.push(Cell::Number(l.recovered_fen as f64 / 100.0));
+                        row.push(Cell::from(l.by_type));
+                        row
+                    })
+                    .collect(),
+            };
+            Ok((
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"casework-summary.xlsx\"",
+                    ),
+                ],
+                table.to_xlsx(),
+            )
+                .into_response())
+        }
         other => Err(ApiError::BadRequest(format!(
-            "format: {other:?} is not json or csv"
+            "format: {other:?} is not json, csv or xlsx"
         ))),
     }
 }

@@ -13,6 +13,7 @@ import { loadManage, leaveManage } from './admin/manage.js';
 import { loadOrders } from './admin/orders.js';
 import { loadTokens } from './tokens.js';
 import { initReports, loadReport, rerenderReport } from './reports.js';
+import { loadComplaints, openComplaint, closeComplaint, openFigures, findingSection } from './casework.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
 
@@ -1012,6 +1013,9 @@ async function openCase(id) {
   page.classList.remove('hidden');
   document.body.classList.add('case-open');
   showCaseOnMap(c);
+  // The finding and the people held to account, below the steps.
+  const finding = await findingSection(caseworkCtx, c, () => openCase(id));
+  if (finding && page.querySelector('#case-title')) page.querySelector('.error').before(finding);
 }
 
 // ---------- audit ----------
@@ -1056,7 +1060,8 @@ function switchView(view) {
   // Likewise the terminal and audit tables: a table left from another language is not shown again.
   if (view !== 'terminals') $('#terminals-list').replaceChildren();
   if (view !== 'audit') $('#audit-list').replaceChildren();
-  for (const v of ['live', 'replay', 'alerts', 'reports', 'terminals', 'orders', 'manage', 'audit', 'tokens']) {
+  if (view !== 'complaints') { $('#view-complaints').replaceChildren(); closeComplaint(caseworkCtx); }
+  for (const v of ['live', 'replay', 'alerts', 'reports', 'complaints', 'terminals', 'orders', 'manage', 'audit', 'tokens']) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
   }
@@ -1081,7 +1086,21 @@ function switchView(view) {
   if (view === 'manage') loadManage(adminCtx);
   if (view === 'tokens') loadTokens(adminCtx);
   if (view === 'reports') initReports(reportCtx);
+  if (view === 'complaints') loadComplaints(caseworkCtx);
 }
+
+/** What the casework screens use of the page: the management screens' helpers, the map, cases, replay. */
+const caseworkCtx = {
+  api, el, t, fmtTime, toLocalInput, fromLocalInput, currentLang, S, disp,
+  getMap: () => map,
+  /** A case over the complaint: the complaint's panel gives way (its row opens it again). */
+  openCase: (id) => { $('#complaint-page').classList.add('hidden'); openCase(id); },
+  /** Replay of `plate` over a window (15 minutes either side). */
+  openReplay: (plate, from, to) => {
+    switchView('replay'); $('#replay-plate').value = plate;
+    $('#replay-from').value = toLocalInput(from - 15 * 60e3); $('#replay-to').value = toLocalInput(to + 15 * 60e3); loadReplay();
+  },
+};
 
 /** What the management screens (`admin/`) use of the page. */
 const adminCtx = {
@@ -1102,6 +1121,11 @@ function rerender() {
   if (S.view === 'manage') loadManage(adminCtx);
   if (S.view === 'tokens') loadTokens(adminCtx);
   if (S.view === 'reports') rerenderReport(reportCtx);
+  if (S.view === 'complaints') {
+    loadComplaints(caseworkCtx);
+    const p = $('#complaint-page');
+    if (!p.classList.contains('hidden')) { if (p.querySelector('#complaint-title')) openComplaint(caseworkCtx, Number(p.querySelector('#complaint-title').dataset.id)); else openFigures(caseworkCtx); }
+  }
 }
 
 async function start() {
