@@ -272,7 +272,8 @@ pub async fn login_at(addr: SocketAddr, username: &str) -> String {
 }
 
 /// Serves the API over `state` on 127.0.0.1, port 0: its address and task.
-async fn serve(state: ApiState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+/// Serves `state`'s API on a fresh loopback port; its address and task.
+pub async fn serve(state: ApiState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let app = tianshu_api::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

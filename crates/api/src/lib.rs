@@ -76,6 +76,8 @@ struct Inner {
     configured_timetables: std::sync::RwLock<Arc<ConfiguredTimetables>>,
     /// The alert channels of the server's configuration (`[alerts.notifications]`), listed read-only.
     configured_channels: std::sync::RwLock<Arc<Vec<tianshu_rules::channels::ConfiguredChannel>>>,
+    /// What each address filed through the public intake.
+    intake: resources::intake::IntakeQuota,
     /// The key reporters' numbers are sealed with, once the server has set it.
     reporter_key: std::sync::RwLock<Option<Arc<reporter::ReporterKey>>>,
 }
@@ -99,6 +101,7 @@ impl ApiState {
                 store,
                 login: login::LoginGuard::new(config.login.clone()),
                 downloads: download::Downloads::new(config.max_concurrent_exports),
+                intake: resources::intake::IntakeQuota::new(&config.casework),
                 config,
                 live,
                 cases,
@@ -123,6 +126,11 @@ impl ApiState {
     /// The bounds on logging in.
     pub fn login_guard(&self) -> &login::LoginGuard {
         &self.inner.login
+    }
+
+    /// The public intake's quota per address.
+    pub fn intake_quota(&self) -> &resources::intake::IntakeQuota {
+        &self.inner.intake
     }
 
     /// The bound on track downloads streaming at once.
