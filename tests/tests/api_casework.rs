@@ -569,6 +569,7 @@ async fn the_summary_counts_a_planted_year(scratch: Scratch) {
             unit,
             deadline,
             answering_units: None,
+            deliveries: Vec::new(),
         };
         if !p.forwarded {
             continue;

@@ -525,6 +525,7 @@ async fn casework_victims(api: &TestApi, n: usize, plate: &str) -> CaseworkVicti
                 unit: Some(v.unit),
                 deadline: Some(Timestamp(now.0 + 86_400_000)),
                 answering_units: None,
+                deliveries: Vec::new(),
             };
             cw.step(&step, now).await.expect("a step");
         }

@@ -69,6 +69,7 @@ async fn a_year_of_complaints_pages_and_evidence_shows(scratch: Scratch) {
                 unit: Some(v.unit),
                 deadline: Some(Timestamp(received.0 + 7 * 86_400_000)),
                 answering_units: None,
+                deliveries: Vec::new(),
             };
             api.store
                 .casework()

@@ -413,6 +413,23 @@ async fn act(
         (ComplaintAction::Reply, Some(how)) if !how.is_empty() => format!("[{how}] {text}"),
         _ => text,
     };
+    // The unit's supervisors are told of a forward or a send-back through the alert channels, the
+    // notifications queued with the step.
+    let event = match action {
+        ComplaintAction::Forward => Some("forwarded"),
+        ComplaintAction::SendBack => Some("sent_back"),
+        _ => None,
+    };
+    let deliveries = match (event, state.complaint_notifier()) {
+        (Some(event), Some(notify)) => {
+            let mut after = c.clone();
+            after.state = action.to_state();
+            after.unit = unit.or(after.unit);
+            after.deadline = deadline.or(after.deadline);
+            notify(after, event).await.map_err(ApiError::Unavailable)?
+        }
+        _ => Vec::new(),
+    };
     let step = ComplaintStep {
         id,
         action,
@@ -425,6 +442,7 @@ async fn act(
         } else {
             scoped.unit_ids()
         },
+        deliveries,
     };
     let describe = |s: &SteppedComplaint, e: &mut AuditEntry| {
         e.vehicle = s.complaint.cars.iter().find_map(|n| n.vehicle);
