@@ -450,3 +450,35 @@ pub async fn next_json(ws: &mut Ws) -> serde_json::Value {
         }
     }
 }
+
+/// Every byte of the database as stored: the embedded file with its WAL, or a `pg_dump`.
+pub async fn stored_bytes(api: &TestApi) -> Vec<u8> {
+    match &api.scratch {
+        Scratch::Embedded(_) => {
+            let path = api.scratch.url().trim_start_matches("sqlite:").to_string();
+            let mut bytes = std::fs::read(&path).expect("the database file");
+            if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+                bytes.extend(wal);
+            }
+            bytes
+        }
+        Scratch::Postgres(_) => {
+            let out = std::process::Command::new("pg_dump")
+                .arg(format!("--dbname={}", api.scratch.url()))
+                .output()
+                .expect("running pg_dump");
+            assert!(
+                out.status.success(),
+                "pg_dump: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.stdout.len() > 1000, "a dump with the schema and rows");
+            out.stdout
+        }
+    }
+}
+
+/// Whether `hay` holds the bytes of `needle`.
+pub fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}

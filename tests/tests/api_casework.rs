@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use tianshu_e2e::api::{OWN_PLATE, Resp, Scratch, T0_SECS, TestApi, create_user, http};
+use tianshu_e2e::api::{
+    OWN_PLATE, Resp, Scratch, T0_SECS, TestApi, contains, create_user, http, stored_bytes,
+};
 use tianshu_model::case::{NewCase, Transition};
 use tianshu_model::complaint::{Accountable, Channel, Measure, NamedCar, NewComplaint};
 use tianshu_model::{CaseState, Timestamp, UnitId};
@@ -51,37 +53,6 @@ async fn start(scratch: Scratch) -> TestApi {
 async fn count(api: &TestApi) -> u64 {
     let f = tianshu_model::complaint::ComplaintFilter::default();
     api.store.casework().complaints(&f).await.expect("listing").1
-}
-
-/// Every byte of the database as stored: the embedded file with its WAL, or a `pg_dump`.
-async fn stored_bytes(api: &TestApi) -> Vec<u8> {
-    match &api.scratch {
-        Scratch::Embedded(_) => {
-            let path = api.scratch.url().trim_start_matches("sqlite:").to_string();
-            let mut bytes = std::fs::read(&path).expect("the database file");
-            if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
-                bytes.extend(wal);
-            }
-            bytes
-        }
-        Scratch::Postgres(_) => {
-            let out = std::process::Command::new("pg_dump")
-                .arg(format!("--dbname={}", api.scratch.url()))
-                .output()
-                .expect("running pg_dump");
-            assert!(
-                out.status.success(),
-                "pg_dump: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(out.stdout.len() > 1000, "a dump with the schema and rows");
-            out.stdout
-        }
-    }
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {

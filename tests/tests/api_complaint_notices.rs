@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tianshu_alerts::AlertsConfig;
 use tianshu_alerts::config::{NotificationsConfig, RetryConfig};
-use tianshu_e2e::api::{OWN_PLATE, Resp, SUPERVISOR_UNIT, Scratch, TestApi, http};
+use tianshu_e2e::api::{OWN_PLATE, Resp, SUPERVISOR_UNIT, Scratch, TestApi, contains, http, stored_bytes};
 use tianshu_e2e::{WAIT, on_both_backends, sinks::http_receiver, wait_for};
 use tianshu_model::Timestamp;
 use tianshu_rules::RulesConfig;
@@ -259,5 +259,16 @@ async fn complaints_notify_their_unit(scratch: Scratch) {
         assert!(r.body.contains("received"), "{format}: {}", r.body);
         assert!(!names_the_reporter(&r.body), "{format}: {}", r.body);
     }
+    // Nor does the stored database, its outbox included (the file, or a pg_dump).
+    api.store.flush().await.expect("flush");
+    let bytes = stored_bytes(&api).await;
+    assert!(
+        contains(&bytes, r#""kind":"complaint""#),
+        "the grep reads the outbox"
+    );
+    assert!(
+        !contains(&bytes, PHONE),
+        "the number in clear in the stored database"
+    );
     alerts.shutdown().await;
 }

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use tianshu_api::ApiState;
 use tianshu_api::config::{ApiConfig, CaseworkConfig};
 use tianshu_api::reporter::ReporterKey;
-use tianshu_e2e::api::{FOREIGN_PLATE, OWN_PLATE, Scratch, TestApi, http, serve};
+use tianshu_e2e::api::{FOREIGN_PLATE, OWN_PLATE, Scratch, TestApi, contains, http, serve, stored_bytes};
 use tianshu_model::complaint::{Channel, ComplaintFilter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -240,6 +240,13 @@ async fn the_public_intake_files_within_a_quota_per_address(scratch: Scratch) {
     assert_eq!(filed.len(), 4, "{filed:?}");
     assert_eq!(filed.iter().filter(|r| r.starts_with("127.0.0.2")).count(), 2);
     assert!(!serde_json::to_string(&log).unwrap_or_default().contains(PHONE));
+    api.store.flush().await.expect("flush");
+    let bytes = stored_bytes(&api).await;
+    assert!(contains(&bytes, "用车去钓鱼"), "the grep reads the stored rows");
+    assert!(
+        !contains(&bytes, PHONE),
+        "the number in clear in the stored database"
+    );
 }
 
 tianshu_e2e::on_both_backends!(the_public_intake_files_within_a_quota_per_address);
