@@ -673,23 +673,25 @@ impl Casework<'_> {
         };
         let limit = if f.limit == 0 { 100 } else { f.limit.min(1000) };
         let offset = f.offset;
+        // A text search reads every row whatever is asked: the page and the count come from that one
+        // scan (the count beside each row). Otherwise the count reads an index and the page only its rows.
+        let one_scan = f.text.is_some();
         self.db
             .read(work(move |tx| {
                 Box::pin(async move {
-                    let total = tx
-                        .opt(&format!("SELECT COUNT(*) FROM complaints {where_sql}"), &args)
-                        .await?
-                        .map_or(Ok(0), |r| r.int(0))?;
+                    let count_sql = format!("SELECT COUNT(*) FROM complaints {where_sql}");
+                    let counted = if one_scan { ", COUNT(*) OVER ()" } else { "" };
                     let sql = format!(
-                        "SELECT {COLS} FROM complaints {where_sql} ORDER BY received_ms DESC, id DESC \
+                        "SELECT {COLS}{counted} FROM complaints {where_sql} ORDER BY received_ms DESC, id DESC \
                          LIMIT {limit} OFFSET {offset}"
                     );
-                    let list = tx
-                        .query(&sql, &args)
-                        .await?
-                        .iter()
-                        .map(to_complaint)
-                        .collect::<Result<_>>()?;
+                    let rows = tx.query(&sql, &args).await?;
+                    let total = match rows.first() {
+                        Some(r) if one_scan => r.int(COLS.split(',').count())?,
+                        None if one_scan && offset == 0 => 0,
+                        _ => tx.opt(&count_sql, &args).await?.map_or(Ok(0), |r| r.int(0))?,
+                    };
+                    let list = rows.iter().map(to_complaint).collect::<Result<_>>()?;
                     Ok((list, u64::try_from(total).unwrap_or(0)))
                 })
             }))
