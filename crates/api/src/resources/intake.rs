@@ -30,6 +30,7 @@ use crate::config::CaseworkConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Query, parse_json};
 use crate::resources::complaints::{NewComplaintBody, enter};
+use crate::table::xml_escape;
 
 /// Most addresses the quota keeps track of at once; past it, the oldest quiet ones are forgotten.
 pub const MAX_TRACKED: usize = 16_384;
@@ -193,21 +194,6 @@ impl Lang {
             Lang::En => "en",
         }
     }
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;\
@@ -396,7 +382,7 @@ fn refused_page(lang: Lang, e: &ApiError) -> Response {
         &format!(
             "<h1>{}</h1><p class=\"err\">{}</p><p><a href=\"/report?lang={}\">{}</a></p>",
             w.refused,
-            escape(&message),
+            xml_escape(&message),
             lang.code(),
             w.back
         ),
@@ -540,8 +526,8 @@ mod tests {
         assert_eq!(r.window_to, None);
         assert_eq!(r.reporter_phone, None);
         assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+            xml_escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
         );
     }
 
