@@ -77,6 +77,7 @@ fn world(vehicles: usize) -> (Reference, Vec<Vehicle>) {
             plate: format!("鄂B{i:05}"),
             unit: UnitId(2),
             class: VehicleClass::General,
+            marking: None,
         })
         .collect();
     // Every car drives under an order with a 1,000-vertex route, so the corridor test runs too.

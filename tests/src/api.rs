@@ -294,7 +294,8 @@ pub async fn login_at(addr: SocketAddr, username: &str) -> String {
 }
 
 /// Serves the API over `state` on 127.0.0.1, port 0: its address and task.
-async fn serve(state: ApiState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+/// Serves `state`'s API on a fresh loopback port; its address and task.
+pub async fn serve(state: ApiState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let app = tianshu_api::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -470,4 +471,36 @@ pub async fn next_json(ws: &mut Ws) -> serde_json::Value {
             return serde_json::from_str(&t).expect("JSON");
         }
     }
+}
+
+/// Every byte of the database as stored: the embedded file with its WAL, or a `pg_dump`.
+pub async fn stored_bytes(api: &TestApi) -> Vec<u8> {
+    match &api.scratch {
+        Scratch::Embedded(_) => {
+            let path = api.scratch.url().trim_start_matches("sqlite:").to_string();
+            let mut bytes = std::fs::read(&path).expect("the database file");
+            if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+                bytes.extend(wal);
+            }
+            bytes
+        }
+        Scratch::Postgres(_) => {
+            let out = std::process::Command::new("pg_dump")
+                .arg(format!("--dbname={}", api.scratch.url()))
+                .output()
+                .expect("running pg_dump");
+            assert!(
+                out.status.success(),
+                "pg_dump: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.stdout.len() > 1000, "a dump with the schema and rows");
+            out.stdout
+        }
+    }
+}
+
+/// Whether `hay` holds the bytes of `needle`.
+pub fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use tianshu_e2e::api::{OWN_PLATE, Resp, Scratch, T0_SECS, TestApi, create_user, explain_case, http};
+use tianshu_e2e::api::{
+    OWN_PLATE, Resp, Scratch, T0_SECS, TestApi, contains, create_user, explain_case, http, stored_bytes,
+};
 use tianshu_model::case::NewCase;
 use tianshu_model::complaint::{Accountable, Channel, Measure, NamedCar, NewComplaint};
 use tianshu_model::{CaseState, Timestamp, UnitId};
@@ -51,37 +53,6 @@ async fn start(scratch: Scratch) -> TestApi {
 async fn count(api: &TestApi) -> u64 {
     let f = tianshu_model::complaint::ComplaintFilter::default();
     api.store.casework().complaints(&f).await.expect("listing").1
-}
-
-/// Every byte of the database as stored: the embedded file with its WAL, or a `pg_dump`.
-async fn stored_bytes(api: &TestApi) -> Vec<u8> {
-    match &api.scratch {
-        Scratch::Embedded(_) => {
-            let path = api.scratch.url().trim_start_matches("sqlite:").to_string();
-            let mut bytes = std::fs::read(&path).expect("the database file");
-            if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
-                bytes.extend(wal);
-            }
-            bytes
-        }
-        Scratch::Postgres(_) => {
-            let out = std::process::Command::new("pg_dump")
-                .arg(format!("--dbname={}", api.scratch.url()))
-                .output()
-                .expect("running pg_dump");
-            assert!(
-                out.status.success(),
-                "pg_dump: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(out.stdout.len() > 1000, "a dump with the schema and rows");
-            out.stdout
-        }
-    }
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
@@ -605,6 +576,7 @@ async fn the_summary_counts_a_planted_year(scratch: Scratch) {
             unit,
             deadline,
             answering_units: None,
+            deliveries: Vec::new(),
         };
         if !p.forwarded {
             continue;
@@ -818,7 +790,116 @@ async fn the_summary_counts_a_planted_year(scratch: Scratch) {
     assert_eq!(total, want_line, "{text}");
 }
 
+/// Marking numbers (标识号) come with the registry file's `marking` column (imported by the command
+/// line) and through the vehicles' API; a complaint naming a marking number, whole or in part, or part
+/// of a plate, resolves to the car; what names no car, or several, is kept as written and flagged.
+async fn marking_numbers_and_partial_plates_name_cars(scratch: Scratch) {
+    let api = start(scratch).await;
+    let admin = api.login("administrator").await;
+    let desk = api.login("dispatcher").await;
+    let (a, d) = (Some(admin.as_str()), Some(desk.as_str()));
+
+    // The registry file: the seeded car gets its marking number, a new car comes with one.
+    let csv = "unit,plate,phone,terminal_id,vehicle_class,marking\n\
+               黄石市/市委办公室,鄂B10001,13900000001,T13900000001,general,HS-GW-0815\n\
+               黄石市/公安局,鄂B30003,13900000009,T13900000009,general,HS-GA-0999\n";
+    let file = std::env::temp_dir().join(format!(
+        "tianshu-markings-{}-{}.csv",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::write(&file, csv).expect("writing the registry file");
+    let out = std::process::Command::new(tianshu_e2e::tianshu_bin())
+        .args(["registry", "import", "--store", &api.scratch.url()])
+        .arg(&file)
+        .output()
+        .expect("running tianshu");
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let own = api.vid(OWN_PLATE);
+    let r = status(
+        &http(api.addr, "GET", &format!("/api/vehicles/{own}"), a, None).await,
+        200,
+        "the car",
+    );
+    assert_eq!(r["marking"], "HS-GW-0815", "{r}");
+
+    // Through the API: set on a car, given with a new one; a bad one refused naming it.
+    let foreign = api.vid(tianshu_e2e::api::FOREIGN_PLATE);
+    let path = format!("/api/vehicles/{foreign}");
+    let r = status(
+        &http(api.addr, "PATCH", &path, a, Some(r#"{"marking":"HS-GA-0001"}"#)).await,
+        200,
+        "marking set",
+    );
+    assert_eq!(r["marking"], "HS-GA-0001");
+    let e = status(
+        &http(api.addr, "PATCH", &path, a, Some(r#"{"marking":"HS,GA"}"#)).await,
+        400,
+        "a marking with a separator",
+    );
+    assert!(e["error"].as_str().unwrap_or_default().contains("marking"), "{e}");
+    let unit = api.units["黄石市/公安局"].0;
+    let body = format!(r#"{{"plate":"鄂B40004","unit":{unit},"class":"general","marking":"HS-GA-0404"}}"#);
+    let r = status(
+        &http(api.addr, "POST", "/api/vehicles", a, Some(&body)).await,
+        201,
+        "a car with its marking",
+    );
+    assert_eq!(r["marking"], "HS-GA-0404");
+    let fourth = r["id"].as_i64().expect("id");
+
+    // A complaint naming cars as the public does.
+    let body = r#"{"channel":"hotline","text":"几辆公车在钓鱼","plates":["hs gw 0815","0999","B2000","GA-0","HS-ZF-7777","0404"]}"#;
+    let c = status(
+        &http(api.addr, "POST", "/api/complaints", d, Some(body)).await,
+        201,
+        "entered",
+    );
+    let third = api
+        .store
+        .vehicle_by_plate("鄂B30003")
+        .await
+        .expect("reading")
+        .expect("the imported car")
+        .id
+        .0;
+    let resolved: Vec<Value> = c["cars"]
+        .as_array()
+        .expect("cars")
+        .iter()
+        .map(|n| n["vehicle"].clone())
+        .collect();
+    assert_eq!(
+        resolved,
+        [
+            Value::from(own),
+            Value::from(third),
+            Value::from(foreign),
+            Value::Null,
+            Value::Null,
+            Value::from(fourth)
+        ],
+        "{c}"
+    );
+    assert_eq!(c["cars"][0]["plate"], OWN_PLATE, "shown by its plate");
+    assert_eq!(
+        c["cars"][3]["candidates"],
+        serde_json::json!(["鄂B20001", "鄂B30003", "鄂B40004"]),
+        "several cars: kept, with the candidates"
+    );
+    assert_eq!(c["cars"][4]["text"], "HS-ZF-7777");
+    assert_eq!(c["unresolved"], true);
+    let listed = status(
+        &http(api.addr, "GET", "/api/complaints?unresolved=true", d, None).await,
+        200,
+        "flagged",
+    );
+    assert_eq!(listed["total"], 1);
+}
+
 tianshu_e2e::on_both_backends!(
+    marking_numbers_and_partial_plates_name_cars,
     a_complaint_goes_through_its_workflow,
     bad_input_changes_nothing,
     the_summary_counts_a_planted_year,

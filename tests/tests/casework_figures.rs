@@ -69,6 +69,7 @@ async fn a_year_of_complaints_pages_and_evidence_shows(scratch: Scratch) {
                 unit: Some(v.unit),
                 deadline: Some(Timestamp(received.0 + 7 * 86_400_000)),
                 answering_units: None,
+                deliveries: Vec::new(),
             };
             api.store
                 .casework()
@@ -160,11 +161,11 @@ async fn a_year_of_complaints_pages_and_evidence_shows(scratch: Scratch) {
 #[ignore = "a measurement: run by hand"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measure_complaints_embedded() {
-    a_year_of_complaints_pages_and_evidence_shows(Scratch::embedded("casework-figures")).await;
+    a_year_of_complaints_pages_and_evidence_shows(Scratch::embedded("casework_figures")).await;
 }
 
 #[ignore = "a measurement: run by hand"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measure_complaints_postgres() {
-    a_year_of_complaints_pages_and_evidence_shows(Scratch::postgres("casework-figures").await).await;
+    a_year_of_complaints_pages_and_evidence_shows(Scratch::postgres("casework_figures").await).await;
 }

@@ -260,6 +260,7 @@ fn record(unit: &str, plate: &str, phone: u128, id: &str, class: VehicleClass) -
         phone: Phone(phone),
         terminal_id: id.into(),
         vehicle_class: class,
+        marking: None,
     }
 }
 

@@ -6,17 +6,21 @@
 //!   per vehicle in fix-time order, records episodes as cases, routes and delivers notifications through
 //!   the outbox, escalates unexplained cases, and withdraws cases an order approved later covers.
 //! - [`cases`]: the case workflow the web API calls (list, detail, transitions).
+//! - [`complaints`]: the notifications of complaints forwarded to a unit, and the escalation of overdue
+//!   ones, through the same channels.
 //! - [`notify`]: notification bodies (generic JSON, DingTalk and WeCom robots, e-mail), routing by unit,
 //!   and the senders.
 #![deny(missing_docs)]
 
 pub mod cases;
+pub mod complaints;
 pub mod config;
 pub mod notify;
 pub mod reference;
 pub mod runtime;
 
 pub use cases::{CaseAction, CaseDetail, Step, apply_action, apply_audited_action, case_detail, list_cases};
+pub use complaints::{complaint_deliveries, escalate_overdue_complaints};
 pub use config::AlertsConfig;
 pub use notify::Notice;
 pub use runtime::{AlertsHandle, CaseRecorder, RuntimeProgress, start, start_following};

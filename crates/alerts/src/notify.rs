@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tianshu_model::complaint::Complaint;
 use tianshu_model::{Timestamp, Unit, UnitId, Vehicle, VehicleId};
 use tianshu_rules::Severity;
 use tianshu_store::Store;
@@ -156,39 +157,86 @@ impl Routing {
     /// that has none), every e-mail recipient of one of them, and every stored channel so routed that is
     /// enabled and takes the notice's severity (an address once).
     pub fn deliveries(&self, notice: &Notice, config: &AlertsConfig) -> Vec<NewDelivery> {
+        let severity = Severity::parse(&notice.severity).unwrap_or_default();
+        let bodies = Bodies {
+            webhook: &|format| webhook_body(notice, format),
+            email: &|| email_body(notice),
+        };
+        self.route(&notice.units, severity, config, &bodies)
+    }
+
+    /// The notice of a complaint event (`forwarded`, `sent_back`, `escalated`) for the supervisors of
+    /// the unit it is forwarded to and `levels` of its ancestors; `None` before it has a unit.
+    pub fn complaint_notice(&self, c: &Complaint, event: &str, levels: u32) -> Option<ComplaintNotice> {
+        let unit = c.unit?;
+        Some(ComplaintNotice {
+            kind: "complaint".into(),
+            event: event.to_string(),
+            complaint_id: c.id,
+            channel: c.channel.as_str().to_string(),
+            received: c.received,
+            unit,
+            unit_path: self.paths.get(&unit).cloned().unwrap_or_default(),
+            units: self.targets(unit, levels),
+            plates: c.cars.iter().filter_map(|n| n.plate.clone()).collect(),
+            unresolved: c.cars.iter().filter(|n| !n.resolved()).count(),
+            window_from: c.window_from,
+            window_to: c.window_to,
+            deadline: c.deadline,
+        })
+    }
+
+    /// The outbox rows for a complaint's notice: routed by unit like a case's, as severe as a case can be.
+    pub fn complaint_deliveries(&self, notice: &ComplaintNotice, config: &AlertsConfig) -> Vec<NewDelivery> {
+        let bodies = Bodies {
+            webhook: &|format| complaint_webhook_body(notice, format),
+            email: &|| complaint_email_body(notice),
+        };
+        self.route(&notice.units, COMPLAINT_SEVERITY, config, &bodies)
+    }
+
+    /// The outbox rows for an event concerning `units` of `severity`: every configured webhook whose
+    /// units include one of them (or that has none), every e-mail recipient of one of them, and every
+    /// stored channel so routed that is enabled and takes the severity (an address once).
+    fn route(
+        &self,
+        units: &[UnitId],
+        severity: Severity,
+        config: &AlertsConfig,
+        bodies: &Bodies<'_>,
+    ) -> Vec<NewDelivery> {
         let mut out = Vec::new();
         let matches = |paths: &[String]| {
             paths.is_empty()
                 || paths
                     .iter()
                     .filter_map(|p| self.unit_id(p))
-                    .any(|u| notice.units.contains(&u))
+                    .any(|u| units.contains(&u))
         };
         for w in &config.notifications.webhooks {
             if matches(&w.units) {
                 out.push(NewDelivery {
                     channel: format!("webhook:{}", w.name),
                     recipient: w.name.clone(),
-                    payload: webhook_body(notice, w.format),
+                    payload: (bodies.webhook)(w.format),
                 });
             }
         }
         if let Some(email) = &config.notifications.email {
             let mut sent_to: Vec<&str> = Vec::new();
             for r in &email.recipients {
-                if self.unit_id(&r.unit).is_some_and(|u| notice.units.contains(&u))
+                if self.unit_id(&r.unit).is_some_and(|u| units.contains(&u))
                     && !sent_to.contains(&r.address.as_str())
                 {
                     sent_to.push(&r.address);
                     out.push(NewDelivery {
                         channel: "email".into(),
                         recipient: r.address.clone(),
-                        payload: email_body(notice),
+                        payload: (bodies.email)(),
                     });
                 }
             }
         }
-        let severity = Severity::parse(&notice.severity).unwrap_or_default();
         let mut addresses: Vec<String> = out
             .iter()
             .filter(|d| d.channel == "email")
@@ -196,19 +244,19 @@ impl Routing {
             .collect();
         for c in &self.channels {
             let f = &c.fields;
-            let serves = f.units.is_empty() || f.units.iter().any(|u| notice.units.contains(u));
+            let serves = f.units.is_empty() || f.units.iter().any(|u| units.contains(u));
             if !f.enabled || !serves || severity < f.min_severity {
                 continue;
             }
             let (recipient, payload) = match f.kind {
-                ChannelKind::Webhook => (f.name.clone(), webhook_body(notice, f.format)),
+                ChannelKind::Webhook => (f.name.clone(), (bodies.webhook)(f.format)),
                 ChannelKind::Email => {
                     let address = f.address.clone().unwrap_or_default();
                     if addresses.contains(&address) {
                         continue;
                     }
                     addresses.push(address.clone());
-                    (address, email_body(notice))
+                    (address, (bodies.email)())
                 }
             };
             out.push(NewDelivery {
@@ -219,6 +267,123 @@ impl Routing {
         }
         out
     }
+}
+
+/// How one event is written for each kind of channel.
+struct Bodies<'a> {
+    webhook: &'a dyn Fn(WebhookFormat) -> String,
+    email: &'a dyn Fn() -> String,
+}
+
+/// How severe a complaint's notice is for a channel's `min_severity`: as severe as a case can be (a
+/// public complaint forwarded to a unit always reaches its channels).
+pub const COMPLAINT_SEVERITY: Severity = Severity::High;
+
+/// A complaint event for the supervisors of the unit it is forwarded to, as a generic webhook carries
+/// it. It holds what the office decided (the unit, the deadline, the cars resolved), never anything
+/// the reporter gave: not who they are, not their number, not what they wrote (which may name them);
+/// the unit reads the complaint in its inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComplaintNotice {
+    /// Always `complaint` (a case's notice has a `case_id` instead).
+    pub kind: String,
+    /// `forwarded`, `sent_back`, `escalated`.
+    pub event: String,
+    /// The complaint.
+    pub complaint_id: i64,
+    /// How it was received.
+    pub channel: String,
+    /// When it was received.
+    pub received: Timestamp,
+    /// The unit it is forwarded to.
+    pub unit: UnitId,
+    /// That unit's path.
+    pub unit_path: String,
+    /// The units whose supervisors this concerns: the unit and the configured parent levels.
+    pub units: Vec<UnitId>,
+    /// The plates of the cars it names that were resolved.
+    pub plates: Vec<String>,
+    /// How many named cars were not resolved.
+    pub unresolved: usize,
+    /// Start of the time window named.
+    pub window_from: Option<Timestamp>,
+    /// Its end.
+    pub window_to: Option<Timestamp>,
+    /// When the unit's answer is due.
+    pub deadline: Option<Timestamp>,
+}
+
+fn complaint_event_zh(event: &str) -> &'static str {
+    match event {
+        "forwarded" => "举报转交办理",
+        "sent_back" => "举报答复退回重办",
+        "escalated" => "举报逾期未答复",
+        _ => "举报更新",
+    }
+}
+
+fn complaint_markdown(n: &ComplaintNotice) -> String {
+    let plates = if n.plates.is_empty() {
+        "（未识别）".to_string()
+    } else {
+        n.plates.join("、")
+    };
+    let mut s = format!(
+        "### 【天枢】{}：举报 {}\n- 单位：{}\n- 车辆：{}\n- 受理：{}（北京时间）",
+        complaint_event_zh(&n.event),
+        n.complaint_id,
+        n.unit_path,
+        plates,
+        local(n.received)
+    );
+    if let (Some(from), Some(to)) = (n.window_from, n.window_to) {
+        s.push_str(&format!("\n- 所涉时间：{} 至 {}", local(from), local(to)));
+    }
+    if let Some(d) = n.deadline {
+        s.push_str(&format!("\n- 答复期限：{}（北京时间）", local(d)));
+    }
+    s.push_str("\n\n请登录天枢查看举报内容并按期答复。");
+    s
+}
+
+/// The body a webhook of `format` receives about a complaint.
+pub fn complaint_webhook_body(n: &ComplaintNotice, format: WebhookFormat) -> String {
+    let v = match format {
+        WebhookFormat::Generic => serde_json::to_value(n).unwrap_or_default(),
+        WebhookFormat::Dingtalk => serde_json::json!({
+            "msgtype": "markdown",
+            "markdown": {
+                "title": format!("天枢：{}", complaint_event_zh(&n.event)),
+                "text": complaint_markdown(n)
+            }
+        }),
+        WebhookFormat::Wecom => {
+            serde_json::json!({ "msgtype": "markdown", "markdown": { "content": complaint_markdown(n) } })
+        }
+    };
+    v.to_string()
+}
+
+/// The outbox payload of an e-mail about a complaint.
+pub fn complaint_email_body(n: &ComplaintNotice) -> String {
+    let body = EmailBody {
+        subject: format!(
+            "【天枢】{}：举报 {}",
+            complaint_event_zh(&n.event),
+            n.complaint_id
+        ),
+        body: format!(
+            "{}\n\nComplaint {} {} to {}{}.\nSign in to Tianshu to read it and answer.\n",
+            complaint_markdown(n).replace("### ", ""),
+            n.complaint_id,
+            n.event,
+            n.unit_path,
+            n.deadline
+                .map(|d| format!(", answer due {} (Beijing time)", local(d)))
+                .unwrap_or_default()
+        ),
+    };
+    serde_json::to_string(&body).unwrap_or_default()
 }
 
 fn local(t: Timestamp) -> String {

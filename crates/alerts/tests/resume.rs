@@ -24,6 +24,7 @@ async fn trip_across_a_restart(resume_hours: f64, expected_cases: usize) -> Vec<
             phone: Phone(13_800_000_001),
             terminal_id: "T1".into(),
             vehicle_class: VehicleClass::General,
+            marking: None,
         }])
         .await
         .unwrap();

@@ -114,6 +114,7 @@ async fn resume_day() {
             phone: Phone(13_900_000_000 + k as u128),
             terminal_id: format!("T{k}"),
             vehicle_class: VehicleClass::General,
+            marking: None,
         })
         .collect();
     store.import_registry(&records).await.unwrap();

@@ -33,6 +33,7 @@ async fn day(store: &Store) -> Day {
             phone: Phone(13_800_000_001 + k),
             terminal_id: format!("T{k}"),
             vehicle_class: VehicleClass::General,
+            marking: None,
         })
         .collect();
     store.import_registry(&records).await.unwrap();

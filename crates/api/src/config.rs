@@ -89,6 +89,14 @@ pub struct CaseworkConfig {
     pub violation_types: Vec<String>,
     /// The file holding the key reporters' numbers are sealed with (64 hexadecimal digits).
     pub reporter_key_file: String,
+    /// Whether the public intake is served: the form `GET /report` and `POST /api/report`, with no
+    /// login (404 when off).
+    pub report_form: bool,
+    /// Complaints one client address may file through the public intake per `report_quota_secs`;
+    /// one more is refused with 429 and `Retry-After`.
+    pub report_quota: u32,
+    /// The window of `report_quota`, in seconds.
+    pub report_quota_secs: u64,
 }
 
 impl Default for CaseworkConfig {
@@ -104,6 +112,9 @@ impl Default for CaseworkConfig {
                 .map(|s| s.to_string())
                 .collect(),
             reporter_key_file: String::new(),
+            report_form: false,
+            report_quota: 5,
+            report_quota_secs: 3600,
         }
     }
 }

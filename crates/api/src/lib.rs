@@ -49,6 +49,18 @@ pub use routes::{ROUTES, router};
 pub use spec::RouteSpec;
 use tianshu_store::Store;
 
+/// The notifications (outbox rows) of an event on a complaint (`forwarded`, `sent_back`), given the
+/// complaint as the step leaves it; an error when they cannot be worked out (the step is then refused).
+pub type ComplaintNotifier = Arc<
+    dyn Fn(
+            tianshu_model::complaint::Complaint,
+            &'static str,
+        )
+            -> futures::future::BoxFuture<'static, Result<Vec<tianshu_store::rules::NewDelivery>, String>>
+        + Send
+        + Sync,
+>;
+
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct ApiState {
@@ -76,6 +88,10 @@ struct Inner {
     configured_timetables: std::sync::RwLock<Arc<ConfiguredTimetables>>,
     /// The alert channels of the server's configuration (`[alerts.notifications]`), listed read-only.
     configured_channels: std::sync::RwLock<Arc<Vec<tianshu_rules::channels::ConfiguredChannel>>>,
+    /// What each address filed through the public intake.
+    intake: resources::intake::IntakeQuota,
+    /// What tells a unit's supervisors about a complaint forwarded to it, once the server has set it.
+    complaint_notifier: std::sync::RwLock<Option<ComplaintNotifier>>,
     /// The key reporters' numbers are sealed with, once the server has set it.
     reporter_key: std::sync::RwLock<Option<Arc<reporter::ReporterKey>>>,
 }
@@ -99,12 +115,14 @@ impl ApiState {
                 store,
                 login: login::LoginGuard::new(config.login.clone()),
                 downloads: download::Downloads::new(config.max_concurrent_exports),
+                intake: resources::intake::IntakeQuota::new(&config.casework),
                 config,
                 live,
                 cases,
                 downlink,
                 configured_timetables: std::sync::RwLock::new(Arc::new(ConfiguredTimetables::default())),
                 configured_channels: std::sync::RwLock::default(),
+                complaint_notifier: std::sync::RwLock::new(None),
                 reporter_key: std::sync::RwLock::new(None),
             }),
         }
@@ -123,6 +141,11 @@ impl ApiState {
     /// The bounds on logging in.
     pub fn login_guard(&self) -> &login::LoginGuard {
         &self.inner.login
+    }
+
+    /// The public intake's quota per address.
+    pub fn intake_quota(&self) -> &resources::intake::IntakeQuota {
+        &self.inner.intake
     }
 
     /// The bound on track downloads streaming at once.
@@ -168,6 +191,19 @@ impl ApiState {
             .read()
             .map(|c| c.clone())
             .unwrap_or_default()
+    }
+
+    /// Sets what tells a unit's supervisors about a complaint forwarded to it (or sent back, or
+    /// escalated): the notifications a step queues with it.
+    pub fn set_complaint_notifier(&self, notifier: ComplaintNotifier) {
+        if let Ok(mut n) = self.inner.complaint_notifier.write() {
+            *n = Some(notifier);
+        }
+    }
+
+    /// What tells a unit's supervisors about a complaint, when the server has set it.
+    pub fn complaint_notifier(&self) -> Option<ComplaintNotifier> {
+        self.inner.complaint_notifier.read().ok().and_then(|n| n.clone())
     }
 
     /// Sets the key reporters' phone numbers are sealed with.

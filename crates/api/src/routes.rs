@@ -9,8 +9,8 @@ use axum::{Json, Router};
 
 use crate::error::{no_method, no_route};
 use crate::resources::{
-    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, geofences, live,
-    orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
+    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, geofences,
+    intake, live, orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
@@ -478,6 +478,20 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: INSPECT,
         summary: "The reporter's number in clear, for the roles `[web.casework] unmask_roles` names (audited)",
         handler: || get(complaints::reporter),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/report",
+        roles: PUBLIC,
+        summary: "The public complaint form (no login), Chinese or English (lang=zh|en), when [web.casework] report_form is on; else 404",
+        handler: || get(intake::report_page),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/report",
+        roles: PUBLIC,
+        summary: "File a complaint from the public (no login; channel web_form): the form's fields, or JSON reporter_name, reporter_phone (sealed), text, place, plates, window_from, window_to; at most [web.casework] report_quota per report_quota_secs from one address (429 with Retry-After); 404 when report_form is off",
+        handler: || post(intake::file),
     },
     RouteSpec {
         method: "GET",

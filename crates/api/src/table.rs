@@ -153,8 +153,8 @@ pub fn column_name(mut i: usize) -> String {
     String::from_utf8(name).unwrap_or_default()
 }
 
-/// Text for XML: the five escapes, and the control characters XML 1.0 cannot hold dropped.
-fn xml_escape(s: &str) -> String {
+/// Text for XML (and HTML): the five escapes, and the control characters XML 1.0 cannot hold dropped.
+pub(crate) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {

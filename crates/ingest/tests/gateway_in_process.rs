@@ -54,6 +54,7 @@ async fn start(config: GatewayConfig, name: &str) -> Running {
             phone: PHONE,
             terminal_id: "T000001".into(),
             vehicle_class: VehicleClass::General,
+            marking: None,
         }])
         .await
         .unwrap();

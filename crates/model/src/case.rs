@@ -175,8 +175,10 @@ pub struct NewDelivery {
 pub struct Delivery {
     /// Outbox id.
     pub id: i64,
-    /// The case.
-    pub case_id: i64,
+    /// The case it is about (`None`: a complaint's).
+    pub case_id: Option<i64>,
+    /// The complaint it is about (`None`: a case's).
+    pub complaint_id: Option<i64>,
     /// Channel.
     pub channel: String,
     /// Recipient.

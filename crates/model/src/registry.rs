@@ -144,6 +144,10 @@ pub struct Vehicle {
     pub unit: UnitId,
     /// Class, for rule exemptions.
     pub class: VehicleClass,
+    /// The marking number (标识号) painted on the car, which the public often names instead of the
+    /// plate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marking: Option<String>,
 }
 
 /// A terminal as provisioned and, after registration, as it identified itself.

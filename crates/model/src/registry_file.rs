@@ -23,6 +23,9 @@ pub struct RegistryRecord {
     pub terminal_id: String,
     /// Vehicle class.
     pub vehicle_class: VehicleClass,
+    /// The car's marking number (标识号); absent: kept as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marking: Option<String>,
 }
 
 /// What an import changed.
@@ -74,6 +77,8 @@ pub struct VehicleChange {
     pub unit: Option<UnitId>,
     /// New class.
     pub class: Option<VehicleClass>,
+    /// New marking number; empty: none any more.
+    pub marking: Option<String>,
 }
 
 /// A terminal to provision.
@@ -167,6 +172,22 @@ pub fn check_plate(plate: &str) -> Result<&str, String> {
     Ok(p)
 }
 
+/// Checks a car's marking number (标识号): at most 20 characters, letters, digits, `-` and the like
+/// (no separators a file or a list would split on); returns it trimmed, `None` when empty.
+pub fn check_marking(marking: &str) -> Result<Option<&str>, String> {
+    let m = marking.trim();
+    if m.is_empty() {
+        return Ok(None);
+    }
+    if m.chars().count() > 20 {
+        return Err(format!("marking {m:?} is longer than 20 characters"));
+    }
+    if m.chars().any(|c| c.is_control() || matches!(c, ',' | ';' | '"')) {
+        return Err(format!("marking {m:?} holds a separator"));
+    }
+    Ok(Some(m))
+}
+
 /// Checks a terminal id as the terminal sends it in 0x0100; returns it trimmed.
 pub fn check_terminal_id(id: &str) -> Result<&str, String> {
     let id = id.trim();
@@ -202,6 +223,9 @@ fn check_record(r: &RegistryRecord, line: Option<usize>) -> Result<()> {
     }
     check_plate(&r.plate).map_err(|e| invalid(line, e))?;
     check_terminal_id(&r.terminal_id).map_err(|e| invalid(line, e))?;
+    if let Some(m) = &r.marking {
+        check_marking(m).map_err(|e| invalid(line, e))?;
+    }
     Ok(())
 }
 
@@ -251,8 +275,9 @@ pub fn validate_records(records: &[RegistryRecord]) -> Result<()> {
     check_consistent(records, &[])
 }
 
-/// Parses a registry CSV with the header `unit,plate,phone,terminal_id,vehicle_class`; the first
-/// bad row is reported with its 1-based line number.
+/// Parses a registry CSV with the header `unit,plate,phone,terminal_id,vehicle_class` (and, optionally,
+/// `marking`: the car's marking number, an empty cell none); the first bad row is reported with its
+/// 1-based line number.
 pub fn parse_registry_csv(text: &str) -> Result<Vec<RegistryRecord>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
@@ -264,11 +289,15 @@ pub fn parse_registry_csv(text: &str) -> Result<Vec<RegistryRecord>> {
         .map_err(|e| invalid(Some(1), e.to_string()))?
         .clone();
     let names: Vec<&str> = header.iter().collect();
-    if names != HEADER {
+    let with_marking = names.len() == HEADER.len() + 1 && names.last() == Some(&"marking");
+    if names[..names.len().min(HEADER.len())] != HEADER
+        || names.len() < HEADER.len()
+        || (names.len() > HEADER.len() && !with_marking)
+    {
         return Err(invalid(
             Some(1),
             format!(
-                "header must be {:?}, found {:?}",
+                "header must be {:?} (optionally followed by \"marking\"), found {:?}",
                 HEADER.join(","),
                 names.join(",")
             ),
@@ -293,6 +322,7 @@ pub fn parse_registry_csv(text: &str) -> Result<Vec<RegistryRecord>> {
             phone,
             terminal_id: field(3).to_string(),
             vehicle_class,
+            marking: with_marking.then(|| field(5).to_string()),
         });
         lines.push(line);
     }

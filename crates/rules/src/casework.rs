@@ -208,9 +208,10 @@ fn plate_key(s: &str) -> String {
         .collect()
 }
 
-/// Which car a named plate means, among `vehicles`: the car whose plate equals it, else the one car
-/// whose plate contains it (a partial plate, at least 3 characters) or ends with it. None or several
-/// matches leave it unresolved, kept as written (several: with the candidates).
+/// Which car a named plate or marking number means, among `vehicles`: the car whose plate or marking
+/// number (标识号) equals it, else the one car whose plate or marking number contains it (a partial
+/// one, at least 3 characters). None or several matches leave it unresolved, kept as written
+/// (several: with the candidates' plates). Letters compare upper-cased, separators ignored.
 pub fn resolve_car(text: &str, vehicles: &[Vehicle]) -> NamedCar {
     let key = plate_key(text);
     let mut named = NamedCar {
@@ -223,11 +224,18 @@ pub fn resolve_car(text: &str, vehicles: &[Vehicle]) -> NamedCar {
     if key.chars().count() < 3 {
         return named;
     }
-    let exact: Vec<&Vehicle> = vehicles.iter().filter(|v| plate_key(&v.plate) == key).collect();
+    let keys = |v: &Vehicle| {
+        [Some(plate_key(&v.plate)), v.marking.as_deref().map(plate_key)]
+            .into_iter()
+            .flatten()
+            .filter(|k| !k.is_empty())
+            .collect::<Vec<_>>()
+    };
+    let exact: Vec<&Vehicle> = vehicles.iter().filter(|v| keys(v).contains(&key)).collect();
     let hits: Vec<&Vehicle> = if exact.is_empty() {
         vehicles
             .iter()
-            .filter(|v| plate_key(&v.plate).contains(&key))
+            .filter(|v| keys(v).iter().any(|k| k.contains(&key)))
             .collect()
     } else {
         exact
@@ -616,6 +624,7 @@ mod tests {
             plate: plate.into(),
             unit: UnitId(id * 10),
             class: VehicleClass::default(),
+            marking: None,
         }
     }
 
@@ -634,6 +643,32 @@ mod tests {
         assert!(!none.resolved() && none.candidates.is_empty());
         assert_eq!(none.text, "京A88888");
         assert!(!resolve_car("01", &cars).resolved(), "too short to mean one car");
+    }
+
+    #[test]
+    fn marking_numbers_resolve_whole_or_in_part() {
+        let mut cars = vec![car(1, "鄂B10001"), car(2, "鄂B10002"), car(3, "鄂B30003")];
+        cars[0].marking = Some("HS-GW-0815".into());
+        cars[1].marking = Some("HS-GW-0816".into());
+        cars[2].marking = Some("10001".into());
+        let whole = resolve_car("hs gw 0815", &cars);
+        assert_eq!(whole.vehicle, Some(VehicleId(1)), "{whole:?}");
+        assert_eq!(whole.plate.as_deref(), Some("鄂B10001"), "shown by its plate");
+        assert_eq!(
+            resolve_car("0816", &cars).vehicle,
+            Some(VehicleId(2)),
+            "a partial marking"
+        );
+        // A marking equal to what was said wins over plates that merely contain it.
+        assert_eq!(resolve_car("10001", &cars).vehicle, Some(VehicleId(3)));
+        let several = resolve_car("GW08", &cars);
+        assert!(!several.resolved());
+        assert_eq!(several.candidates, ["鄂B10001", "鄂B10002"]);
+        let none = resolve_car("HS-ZF-0001", &cars);
+        assert!(
+            !none.resolved() && none.candidates.is_empty(),
+            "kept as free text"
+        );
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl VehicleRules {
             plate: String::new(),
             unit: s.unit,
             class: s.class,
+            marking: None,
         });
         lane.subject.force_late = true;
         lane

@@ -137,6 +137,7 @@ mod tests {
             plate: "鄂B00001".into(),
             unit: UnitId(9),
             class: VehicleClass::General,
+            marking: None,
         };
         let start = Timestamp::from_secs(1_800_000_000);
         let now = start.add_millis(60_000);

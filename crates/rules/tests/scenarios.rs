@@ -33,6 +33,7 @@ fn car(class: VehicleClass) -> Vehicle {
         plate: "鄂B12345".into(),
         unit: UnitId(2),
         class,
+        marking: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn car() -> Vehicle {
         plate: "鄂B12345".into(),
         unit: UnitId(2),
         class: VehicleClass::General,
+        marking: None,
     }
 }
 

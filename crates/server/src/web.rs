@@ -371,6 +371,22 @@ fn forward_notices(
     });
 }
 
+/// What tells a unit's supervisors about a complaint forwarded to it: routed through the alert channels.
+pub fn complaint_notifier(
+    store: tianshu_store::Store,
+    alerts: tianshu_alerts::AlertsConfig,
+) -> tianshu_api::ComplaintNotifier {
+    let alerts = Arc::new(alerts);
+    Arc::new(move |complaint, event| {
+        let (store, alerts) = (store.clone(), alerts.clone());
+        Box::pin(async move {
+            tianshu_alerts::complaint_deliveries(&store, &alerts, &complaint, event)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
 /// The web API as extra routes of `serve`, over the running services; the built state is left in
 /// `slot` for the caller (to publish alerts and geofences into it).
 pub fn api_routes(
@@ -391,6 +407,7 @@ pub fn api_routes(
         tracing::warn!(path = %pmtiles, error = %e, "the basemap file ([web.basemap] pmtiles) cannot be read");
     }
     Box::new(move |services: &Services| {
+        let notifier = complaint_notifier(services.store.clone(), alerts.clone());
         let cases: Arc<dyn CaseBook> = Arc::new(AlertCases {
             store: services.store.clone(),
             config: alerts,
@@ -408,6 +425,7 @@ pub fn api_routes(
         );
         state.set_configured_timetables(timetables);
         state.set_configured_channels(channels);
+        state.set_complaint_notifier(notifier);
         if let Some(key) = reporter_key {
             state.set_reporter_key(key);
         }
@@ -458,41 +476,22 @@ pub async fn start_alerts(
 const COMPLAINT_ESCALATION_SECS: u64 = 60;
 
 /// Escalates, once and by itself, every forwarded complaint whose deadline passed without an answer
-/// (each with an event in its history and an audit record), until `stop`.
-pub fn escalate_overdue_complaints(store: tianshu_store::Store, stop: tokio_util::sync::CancellationToken) {
+/// (each with an event in its history and its notifications to the unit's channels, one audit record
+/// per pass), until `stop`.
+pub fn escalate_overdue_complaints(
+    store: tianshu_store::Store,
+    alerts: tianshu_alerts::AlertsConfig,
+    stop: tokio_util::sync::CancellationToken,
+) {
     tokio::spawn(async move {
         loop {
             let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-            let entry = tianshu_store::access::AuditEntry {
-                actor: "system".into(),
-                role: "system".into(),
-                action: "complaint.escalate".into(),
-                ..Default::default()
-            };
-            let describe = |ids: &Vec<i64>, e: &mut tianshu_store::access::AuditEntry| {
-                e.rows = ids.len() as u64;
-                e.detail = format!("overdue complaints {ids:?}");
-            };
-            // Only a pass that escalated something is worth a record.
-            let overdue = tianshu_model::complaint::ComplaintFilter {
-                overdue_at: Some(now),
-                limit: 1000,
-                ..Default::default()
-            };
-            match store.casework().complaints(&overdue).await {
-                Ok((list, _)) if list.iter().any(|c| c.escalated.is_none()) => {
-                    let audit = Some(tianshu_store::access::Audit {
-                        time: now,
-                        entry,
-                        describe,
-                    });
-                    match store.casework().escalate_overdue(now).audited(audit).await {
-                        Ok(ids) => tracing::info!(count = ids.len(), "overdue complaints escalated"),
-                        Err(e) => tracing::warn!(error = %e, "escalating overdue complaints"),
-                    }
+            match tianshu_alerts::escalate_overdue_complaints(&store, &alerts, now).await {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::info!(count = ids.len(), "overdue complaints escalated")
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "looking for overdue complaints"),
+                Err(e) => tracing::warn!(error = %e, "escalating overdue complaints"),
             }
             tokio::select! {
                 () = stop.cancelled() => return,

@@ -18,7 +18,7 @@ use crate::{Error, Result, Store};
 
 const CASE_COLS: &str = "id, vehicle_id, unit_id, rule, start_ms, end_ms, severity, late, state, reasoning, \
                          reasoning_zh, episode, escalate_ms, created_ms, updated_ms";
-const DELIVERY_COLS: &str = "id, case_id, channel, recipient, payload, state, attempts, next_attempt_ms, last_error, created_ms, sent_ms";
+pub(crate) const DELIVERY_COLS: &str = "id, case_id, channel, recipient, payload, state, attempts, next_attempt_ms, last_error, created_ms, sent_ms, complaint_id";
 
 fn to_case(r: &Row) -> Result<AlertCase> {
     Ok(AlertCase {
@@ -42,10 +42,11 @@ fn to_case(r: &Row) -> Result<AlertCase> {
     })
 }
 
-fn to_delivery(r: &Row) -> Result<Delivery> {
+pub(crate) fn to_delivery(r: &Row) -> Result<Delivery> {
     Ok(Delivery {
         id: r.int(0)?,
-        case_id: r.int(1)?,
+        case_id: r.opt_int(1)?,
+        complaint_id: r.opt_int(11)?,
         channel: r.text(2)?,
         recipient: r.text(3)?,
         payload: r.text(4)?,

@@ -8,6 +8,7 @@
 //! case whose state allows it, checked under the case's row lock; one on an explained or escalated case
 //! closes it in the same transaction.
 
+use tianshu_model::case::{Delivery, NewDelivery};
 use tianshu_model::complaint::{
     Accountable, Channel, Complaint, ComplaintEvent, ComplaintFilter, ComplaintState, Finding,
     FindingOutcome, Measure, NewComplaint,
@@ -147,6 +148,22 @@ pub struct ComplaintStep {
     /// Answer: the units the answering person speaks for (`None`: anyone may); an answer for a
     /// complaint forwarded to another unit is refused.
     pub answering_units: Option<Vec<UnitId>>,
+    /// The notifications the step sends (a forward's or a send-back's to the unit's supervisors),
+    /// queued in the outbox with it: both commit or neither does.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// Queues `ds` about complaint `id` in the outbox.
+async fn queue(tx: &mut dyn Tx, id: i64, ds: &[NewDelivery], now: Timestamp) -> Result<()> {
+    for d in ds {
+        tx.execute(
+            "INSERT INTO alert_outbox (complaint_id, channel, recipient, payload, state, attempts, next_attempt_ms, \
+             created_ms) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+            params![id, &d.channel, &d.recipient, &d.payload, now],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// A complaint as a step left it, with the state it moved from.
@@ -235,6 +252,7 @@ async fn step(tx: &mut dyn Tx, s: &ComplaintStep, now: Timestamp) -> Result<Step
         ComplaintAction::Reply => "replied",
     };
     event(tx, s.id, now, &s.actor, action, &s.note).await?;
+    queue(tx, s.id, &s.deliveries, now).await?;
     Ok(SteppedComplaint {
         before,
         complaint: load(tx, s.id).await?,
@@ -344,18 +362,23 @@ async fn open_case(tx: &mut dyn Tx, o: &ComplaintCase, now: Timestamp) -> Result
     Ok((load(tx, o.id).await?, case_id))
 }
 
-async fn escalate_overdue(tx: &mut dyn Tx, now: Timestamp) -> Result<Vec<i64>> {
-    let ids: Vec<i64> = tx
-        .query(
-            "UPDATE complaints SET escalated_ms = $1, updated_ms = $1 WHERE state = 'forwarded' \
-             AND deadline_ms <= $1 AND escalated_ms IS NULL RETURNING id",
-            params![now],
-        )
-        .await?
-        .iter()
-        .map(|r| r.int(0))
-        .collect::<Result<_>>()?;
-    for id in &ids {
+async fn escalate_overdue(
+    tx: &mut dyn Tx,
+    planned: &[(i64, Vec<NewDelivery>)],
+    now: Timestamp,
+) -> Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    for (id, deliveries) in planned {
+        let escalated = tx
+            .execute(
+                "UPDATE complaints SET escalated_ms = $1, updated_ms = $1 WHERE id = $2 AND state = 'forwarded' \
+                 AND deadline_ms <= $1 AND escalated_ms IS NULL",
+                params![now, *id],
+            )
+            .await?;
+        if escalated == 0 {
+            continue;
+        }
         event(
             tx,
             *id,
@@ -365,6 +388,8 @@ async fn escalate_overdue(tx: &mut dyn Tx, now: Timestamp) -> Result<Vec<i64>> {
             "the unit's answer is overdue",
         )
         .await?;
+        queue(tx, *id, deliveries, now).await?;
+        ids.push(*id);
     }
     Ok(ids)
 }
@@ -593,12 +618,28 @@ impl Casework<'_> {
         )
     }
 
-    /// Marks every forwarded complaint past its deadline without an answer as escalated (once); their ids.
-    pub fn escalate_overdue(&self, now: Timestamp) -> Change<'_, Vec<i64>> {
+    /// Marks each planned complaint that is still forwarded, past its deadline without an answer and
+    /// not yet escalated as escalated (once), queueing its notifications; the ids escalated.
+    pub fn escalate_overdue(
+        &self,
+        planned: Vec<(i64, Vec<NewDelivery>)>,
+        now: Timestamp,
+    ) -> Change<'_, Vec<i64>> {
         Change::new(
             self.db,
-            work(move |tx| Box::pin(async move { escalate_overdue(tx, now).await })),
+            work(move |tx| Box::pin(async move { escalate_overdue(tx, &planned, now).await })),
         )
+    }
+
+    /// The notifications about a complaint, in order.
+    pub async fn deliveries(&self, id: i64) -> Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {} FROM alert_outbox WHERE complaint_id = $1 ORDER BY id",
+            crate::cases::DELIVERY_COLS
+        );
+        self.db
+            .rows(sql, vec![id.into()], crate::cases::to_delivery)
+            .await
     }
 
     /// Records (or replaces) the finding of a case.
@@ -632,23 +673,25 @@ impl Casework<'_> {
         };
         let limit = if f.limit == 0 { 100 } else { f.limit.min(1000) };
         let offset = f.offset;
+        // A text search reads every row whatever is asked: the page and the count come from that one
+        // scan (the count beside each row). Otherwise the count reads an index and the page only its rows.
+        let one_scan = f.text.is_some();
         self.db
             .read(work(move |tx| {
                 Box::pin(async move {
-                    let total = tx
-                        .opt(&format!("SELECT COUNT(*) FROM complaints {where_sql}"), &args)
-                        .await?
-                        .map_or(Ok(0), |r| r.int(0))?;
+                    let count_sql = format!("SELECT COUNT(*) FROM complaints {where_sql}");
+                    let counted = if one_scan { ", COUNT(*) OVER ()" } else { "" };
                     let sql = format!(
-                        "SELECT {COLS} FROM complaints {where_sql} ORDER BY received_ms DESC, id DESC \
+                        "SELECT {COLS}{counted} FROM complaints {where_sql} ORDER BY received_ms DESC, id DESC \
                          LIMIT {limit} OFFSET {offset}"
                     );
-                    let list = tx
-                        .query(&sql, &args)
-                        .await?
-                        .iter()
-                        .map(to_complaint)
-                        .collect::<Result<_>>()?;
+                    let rows = tx.query(&sql, &args).await?;
+                    let total = match rows.first() {
+                        Some(r) if one_scan => r.int(COLS.split(',').count())?,
+                        None if one_scan && offset == 0 => 0,
+                        _ => tx.opt(&count_sql, &args).await?.map_or(Ok(0), |r| r.int(0))?,
+                    };
+                    let list = rows.iter().map(to_complaint).collect::<Result<_>>()?;
                     Ok((list, u64::try_from(total).unwrap_or(0)))
                 })
             }))

@@ -36,7 +36,7 @@ use crate::{Error, Result, Store, parse_stored_phone};
 /// interleave their subtree rewrites.
 pub(crate) const REGISTRY_LOCK_KEY: i64 = 0x7473_7265_6761_646d;
 
-const VEHICLE_COLS: &str = "id, plate, unit, class";
+const VEHICLE_COLS: &str = "id, plate, unit, class, marking";
 pub(crate) const TERMINAL_COLS: &str = "phone, terminal_id, edition, auth_code_hash, imei, vehicle, \
                                          clock_offset_secs, clock_found_offset_secs, clock_found_at, pending_registration, reregistrations, \
                                          last_reregistered_ms";
@@ -67,6 +67,7 @@ fn to_vehicle(r: &Row) -> Result<Vehicle> {
         plate: r.text(1)?,
         unit: UnitId(r.int(2)?),
         class: parse_class(id, &r.text(3)?)?,
+        marking: r.opt_text(4)?,
     })
 }
 
@@ -245,9 +246,20 @@ async fn import(tx: &mut dyn Tx, records: &[RegistryRecord]) -> Result<ImportSum
         let unit = ensure_unit(tx, &segments, &mut cache, &mut summary.units_created).await?;
         let vehicle = returned_id(
             tx,
-            "INSERT INTO vehicles (plate, unit, class) VALUES ($1, $2, $3) ON CONFLICT (plate) DO UPDATE \
-             SET unit = excluded.unit, class = excluded.class RETURNING id",
-            params![r.plate.trim(), unit, r.vehicle_class.as_str()],
+            "INSERT INTO vehicles (plate, unit, class, marking) VALUES ($1, $2, $3, $4) ON CONFLICT (plate) DO \
+             UPDATE SET unit = excluded.unit, class = excluded.class, \
+             marking = CASE WHEN $5 THEN excluded.marking ELSE vehicles.marking END RETURNING id",
+            params![
+                r.plate.trim(),
+                unit,
+                r.vehicle_class.as_str(),
+                r.marking
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string),
+                r.marking.is_some()
+            ],
         )
         .await?;
         summary.vehicles_upserted += 1;

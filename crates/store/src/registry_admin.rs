@@ -227,24 +227,39 @@ async fn delete_unit(tx: &mut dyn Tx, id: UnitId) -> Result<()> {
     next_stamp(tx, now()).await.map(drop)
 }
 
+/// A marking number as stored: checked and trimmed, `None` when empty.
+fn checked_marking(marking: Option<&str>) -> Result<Option<String>> {
+    marking
+        .map(|m| {
+            tianshu_model::registry_file::check_marking(m)
+                .map(|m| m.map(str::to_string))
+                .map_err(|reason| Error::Invalid { line: None, reason })
+        })
+        .transpose()
+        .map(Option::flatten)
+}
+
 async fn create_vehicle(
     tx: &mut dyn Tx,
     plate: String,
     unit: UnitId,
     class: VehicleClass,
+    marking: Option<String>,
 ) -> Result<Vehicle> {
     let plate = checked_plate(&plate)?;
+    let marking = checked_marking(marking.as_deref())?;
     begin(tx).await?;
     named_unit_path(tx, "unit", unit).await?;
     conflict_if_plate_taken(tx, &plate, None).await?;
-    let sql = "INSERT INTO vehicles (plate, unit, class) VALUES ($1, $2, $3) RETURNING id";
-    let id = returned_id(tx, sql, params![&plate, unit.0, class.as_str()]).await?;
+    let sql = "INSERT INTO vehicles (plate, unit, class, marking) VALUES ($1, $2, $3, $4) RETURNING id";
+    let id = returned_id(tx, sql, params![&plate, unit.0, class.as_str(), marking.clone()]).await?;
     next_stamp(tx, now()).await?;
     Ok(Vehicle {
         id: VehicleId(id),
         plate,
         unit,
         class,
+        marking,
     })
 }
 
@@ -253,7 +268,7 @@ async fn update_vehicle(tx: &mut dyn Tx, id: VehicleId, change: VehicleChange) -
     begin(tx).await?;
     let row = tx
         .opt(
-            "SELECT plate, unit, class FROM vehicles WHERE id = $1",
+            "SELECT plate, unit, class, marking FROM vehicles WHERE id = $1",
             params![id.0],
         )
         .await?
@@ -269,9 +284,13 @@ async fn update_vehicle(tx: &mut dyn Tx, id: VehicleId, change: VehicleChange) -
         Some(c) => c,
         None => parse_class(id.0, &row.text(2)?)?,
     };
+    let marking = match change.marking.as_deref() {
+        Some(m) => checked_marking(Some(m))?,
+        None => row.opt_text(3)?,
+    };
     tx.execute(
-        "UPDATE vehicles SET plate = $2, unit = $3, class = $4 WHERE id = $1",
-        params![id.0, &plate, unit.0, class.as_str()],
+        "UPDATE vehicles SET plate = $2, unit = $3, class = $4, marking = $5 WHERE id = $1",
+        params![id.0, &plate, unit.0, class.as_str(), marking.clone()],
     )
     .await?;
     next_stamp(tx, now()).await?;
@@ -280,6 +299,7 @@ async fn update_vehicle(tx: &mut dyn Tx, id: VehicleId, change: VehicleChange) -
         plate,
         unit,
         class,
+        marking,
     })
 }
 
@@ -439,11 +459,23 @@ impl<'a> RegistryAdmin<'a> {
 
     /// Creates a vehicle; a plate taken is [`Error::Conflict`], an unknown unit [`Error::Invalid`].
     pub fn create_vehicle(&self, plate: &str, unit: UnitId, class: VehicleClass) -> Change<'a, Vehicle> {
-        let plate = plate.to_string();
-        Change::new(self.db, tx!(|tx| create_vehicle(tx, plate, unit, class)))
+        self.create_marked_vehicle(plate, unit, class, None)
     }
 
-    /// Changes a vehicle's plate, unit or class.
+    /// Creates a vehicle with its marking number (标识号), as [`Self::create_vehicle`]; a bad marking
+    /// number is [`Error::Invalid`].
+    pub fn create_marked_vehicle(
+        &self,
+        plate: &str,
+        unit: UnitId,
+        class: VehicleClass,
+        marking: Option<&str>,
+    ) -> Change<'a, Vehicle> {
+        let (plate, marking) = (plate.to_string(), marking.map(str::to_string));
+        Change::new(self.db, tx!(|tx| create_vehicle(tx, plate, unit, class, marking)))
+    }
+
+    /// Changes a vehicle's plate, unit, class or marking number.
     pub fn update_vehicle(&self, id: VehicleId, change: &VehicleChange) -> Change<'a, Vehicle> {
         let change = change.clone();
         Change::new(self.db, tx!(|tx| update_vehicle(tx, id, change)))

@@ -94,6 +94,7 @@ pub fn registry_record(unit: &str, plate: &str, phone: u128, terminal_id: &str) 
         phone: tianshu_model::Phone(phone),
         terminal_id: terminal_id.into(),
         vehicle_class: tianshu_model::VehicleClass::General,
+        marking: None,
     }
 }
 

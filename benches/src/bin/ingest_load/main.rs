@@ -216,6 +216,7 @@ async fn provision(store: &Store, n: u32) -> Result<()> {
             phone: phone(i),
             terminal_id: format!("L{i:06}"),
             vehicle_class: VehicleClass::General,
+            marking: None,
         })
         .collect();
     for chunk in records.chunks(5_000) {

@@ -149,16 +149,16 @@ async fn deliver_one(store: &Store, config: &AlertsConfig, d: &Delivery) {
     let attempts = d.attempts + 1;
     let outcome = match result {
         Ok(()) => {
-            info!(delivery = d.id, case = d.case_id, channel = %d.channel, attempts, "notification delivered");
+            info!(delivery = d.id, case = ?d.case_id, complaint = ?d.complaint_id, channel = %d.channel, attempts, "notification delivered");
             DeliveryOutcome::Sent
         }
         Err(e) if give_up || attempts >= config.notifications.retry.max_attempts => {
-            error!(delivery = d.id, case = d.case_id, channel = %d.channel, attempts, error = %e, "notification given up");
+            error!(delivery = d.id, case = ?d.case_id, complaint = ?d.complaint_id, channel = %d.channel, attempts, error = %e, "notification given up");
             DeliveryOutcome::Failed { error: e.0 }
         }
         Err(e) => {
             let next = t.add_millis(config.notifications.retry.backoff_ms(attempts));
-            warn!(delivery = d.id, case = d.case_id, channel = %d.channel, attempts, next = %next, error = %e, "notification failed; will retry");
+            warn!(delivery = d.id, case = ?d.case_id, complaint = ?d.complaint_id, channel = %d.channel, attempts, next = %next, error = %e, "notification failed; will retry");
             DeliveryOutcome::Retry {
                 error: e.0,
                 next_attempt: next,

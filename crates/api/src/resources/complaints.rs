@@ -109,6 +109,19 @@ pub async fn create(
     Caller { state, who, client }: Caller,
     Body(b): Body<NewComplaintBody>,
 ) -> ApiResult<(StatusCode, Json<ComplaintView>)> {
+    let base = audit::entry(&who, client, "complaint.create");
+    let c = enter(&state, b, &who.username, base).await?;
+    Ok((StatusCode::CREATED, Json(view(&who, c, None))))
+}
+
+/// Checks a complaint as entered (by the desk or through the public form), seals the reporter's
+/// number, resolves the named cars and stores it with its audit record (`base`, completed here).
+pub(crate) async fn enter(
+    state: &ApiState,
+    b: NewComplaintBody,
+    entered_by: &str,
+    base: AuditEntry,
+) -> ApiResult<Complaint> {
     let text = b.text.trim().to_string();
     if text.is_empty() {
         return Err(ApiError::BadRequest("text: what was reported is required".into()));
@@ -169,7 +182,7 @@ pub async fn create(
         place: b.place.trim().to_string(),
         window,
         cars,
-        entered_by: who.username.clone(),
+        entered_by: entered_by.to_string(),
     };
     let describe = |c: &Complaint, e: &mut AuditEntry| {
         e.vehicle = c.cars.iter().find_map(|n| n.vehicle);
@@ -180,14 +193,13 @@ pub async fn create(
             c.cars.iter().filter(|n| !n.resolved()).count()
         );
     };
-    let audit = audit::of_change(&who, client, "complaint.create", None, String::new(), describe);
-    let c = state
+    let audit = audit::with_change(AuditEntry { rows: 1, ..base }, describe);
+    Ok(state
         .store()
         .casework()
         .create(&new, now())
         .audited(audit)
-        .await?;
-    Ok((StatusCode::CREATED, Json(view(&who, c, None))))
+        .await?)
 }
 
 /// `GET /api/complaints` query.
@@ -401,6 +413,23 @@ async fn act(
         (ComplaintAction::Reply, Some(how)) if !how.is_empty() => format!("[{how}] {text}"),
         _ => text,
     };
+    // The unit's supervisors are told of a forward or a send-back through the alert channels, the
+    // notifications queued with the step.
+    let event = match action {
+        ComplaintAction::Forward => Some("forwarded"),
+        ComplaintAction::SendBack => Some("sent_back"),
+        _ => None,
+    };
+    let deliveries = match (event, state.complaint_notifier()) {
+        (Some(event), Some(notify)) => {
+            let mut after = c.clone();
+            after.state = action.to_state();
+            after.unit = unit.or(after.unit);
+            after.deadline = deadline.or(after.deadline);
+            notify(after, event).await.map_err(ApiError::Unavailable)?
+        }
+        _ => Vec::new(),
+    };
     let step = ComplaintStep {
         id,
         action,
@@ -413,6 +442,7 @@ async fn act(
         } else {
             scoped.unit_ids()
         },
+        deliveries,
     };
     let describe = |s: &SteppedComplaint, e: &mut AuditEntry| {
         e.vehicle = s.complaint.cars.iter().find_map(|n| n.vehicle);

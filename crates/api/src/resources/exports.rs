@@ -304,6 +304,7 @@ mod tests {
             plate: "鄂B<1>".into(),
             unit: UnitId(1),
             class: VehicleClass::General,
+            marking: None,
         };
         let p = |s: i64, lon: i32, lat: i32| Position {
             vehicle: VehicleId(7),

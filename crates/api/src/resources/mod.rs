@@ -14,6 +14,7 @@ pub mod complaints;
 pub mod drivers;
 pub mod exports;
 pub mod geofences;
+pub mod intake;
 pub mod live;
 pub mod orders;
 pub mod reports;

@@ -92,18 +92,24 @@ pub struct NewVehicle {
     pub unit: i64,
     /// `general`, `confidential`, `emergency`, `law_enforcement` or `special`.
     pub class: VehicleClass,
+    /// The marking number (标识号) on the car.
+    pub marking: Option<String>,
 }
 
 /// The audit detail of a vehicle as created or changed.
 fn describe(v: &Vehicle, e: &mut AuditEntry) {
     e.vehicle = Some(v.id);
     e.detail = format!("{} unit {} class {}", v.plate, v.unit, v.class.as_str());
+    if let Some(m) = &v.marking {
+        e.detail += &format!(" marking {m}");
+    }
 }
 
 /// `POST /api/vehicles`
 pub async fn create(caller: Caller, Body(req): Body<NewVehicle>) -> ApiResult<(StatusCode, Json<Vehicle>)> {
     let registry = caller.state.store().registry_admin();
-    let create = registry.create_vehicle(&req.plate, UnitId(req.unit), req.class);
+    let create =
+        registry.create_marked_vehicle(&req.plate, UnitId(req.unit), req.class, req.marking.as_deref());
     let v = caller
         .commit("vehicle.create", None, String::new(), describe, create)
         .await?;
@@ -120,6 +126,8 @@ pub struct VehiclePatch {
     pub unit: Option<i64>,
     /// New class.
     pub class: Option<VehicleClass>,
+    /// New marking number (标识号); empty: none any more.
+    pub marking: Option<String>,
 }
 
 /// `PATCH /api/vehicles/{id}`
@@ -132,6 +140,7 @@ pub async fn update(
         plate: req.plate,
         unit: req.unit.map(UnitId),
         class: req.class,
+        marking: req.marking,
     };
     let registry = caller.state.store().registry_admin();
     let update = registry.update_vehicle(VehicleId(id), &change);

@@ -143,7 +143,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.cancel();
         });
         let store = started.services.store.clone();
-        crate::web::escalate_overdue_complaints(store.clone(), stop_escalation);
+        crate::web::escalate_overdue_complaints(store.clone(), cfg.alerts.clone(), stop_escalation);
         let served = started.wait().await;
         alerts.shutdown().await;
         serve::close_store(&store).await;
