@@ -622,6 +622,38 @@ pub fn read_statement_csv(text: &str, format: Option<&str>) -> Result<ParsedStat
     Ok(parsed)
 }
 
+/// Reads an XLSX statement (its first sheet): each sheet row is a line (the sheet's own row number);
+/// date cells are read as China time. A file that is not a readable workbook (a truncated upload) is an
+/// error naming what the reader found.
+pub fn read_statement_xlsx(bytes: &[u8], format: Option<&str>) -> Result<ParsedStatement, RowError> {
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    let broken = |e: String| RowError::row(1, format!("not a readable XLSX workbook: {e}"));
+    let mut book: Xlsx<std::io::Cursor<&[u8]>> =
+        open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e: calamine::XlsxError| broken(e.to_string()))?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or_else(|| broken("it has no sheet".into()))?
+        .map_err(|e| broken(e.to_string()))?;
+    let first_row = range.start().map_or(0, |(r, _)| r as usize);
+    let first_col = range.start().map_or(0, |(_, c)| c as usize);
+    let rows = range.rows().enumerate().map(move |(i, cells)| {
+        let mut out = vec![String::new(); first_col];
+        out.extend(cells.iter().map(|c| match c {
+            Data::Empty => String::new(),
+            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+            Data::Int(v) => v.to_string(),
+            Data::Float(v) => v.to_string(),
+            Data::Bool(v) => v.to_string(),
+            Data::DateTime(d) => excel_serial_time(d.as_f64())
+                .map(|t| t.to_china().format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| d.as_f64().to_string()),
+            Data::Error(e) => format!("#{e:?}"),
+        }));
+        (first_row + i + 1, out)
+    });
+    read_statement(rows, format)
+}
+
 /// One row of a card import (`unit,number,issuer,plate,state,state_date,state_reason,limit_fill_yuan,
 /// limit_month_yuan`; the last five may be empty).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
