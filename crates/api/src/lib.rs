@@ -20,6 +20,7 @@ pub mod config;
 pub mod download;
 pub mod error;
 pub mod extract;
+pub mod fuel;
 pub mod headers;
 pub mod login;
 pub mod metrics;
@@ -78,6 +79,7 @@ struct Inner {
     configured_channels: std::sync::RwLock<Arc<Vec<tianshu_rules::channels::ConfiguredChannel>>>,
     /// The key reporters' numbers are sealed with, once the server has set it.
     reporter_key: std::sync::RwLock<Option<Arc<reporter::ReporterKey>>>,
+    fuel: std::sync::RwLock<Arc<tianshu_rules::fuel::FuelConfig>>,
 }
 
 impl ApiState {
@@ -106,6 +108,7 @@ impl ApiState {
                 configured_timetables: std::sync::RwLock::new(Arc::new(ConfiguredTimetables::default())),
                 configured_channels: std::sync::RwLock::default(),
                 reporter_key: std::sync::RwLock::new(None),
+                fuel: std::sync::RwLock::default(),
             }),
         }
     }
@@ -151,6 +154,18 @@ impl ApiState {
         if let Ok(mut t) = self.inner.configured_timetables.write() {
             *t = Arc::new(timetables);
         }
+    }
+
+    /// Sets the thresholds of the fuel checks (`[rules.fuel]`); the defaults until then.
+    pub fn set_fuel_config(&self, config: tianshu_rules::fuel::FuelConfig) {
+        if let Ok(mut c) = self.inner.fuel.write() {
+            *c = Arc::new(config);
+        }
+    }
+
+    /// The thresholds of the fuel checks.
+    pub fn fuel_config(&self) -> Arc<tianshu_rules::fuel::FuelConfig> {
+        self.inner.fuel.read().map(|c| c.clone()).unwrap_or_default()
     }
 
     /// Tells the API the alert channels of the server's configuration, listed beside the stored ones by

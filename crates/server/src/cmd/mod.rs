@@ -20,6 +20,7 @@ mod decode;
 #[cfg(feature = "demo")]
 mod demo;
 mod export;
+mod fuel;
 mod geofence;
 mod order;
 mod registry;
@@ -181,6 +182,10 @@ pub enum Command {
     /// The office's casework figures (`casework summary --store URL --from D --to D [--unit U] [--format csv|json]`).
     #[command(subcommand)]
     Casework(casework::CaseworkCommand),
+    /// Fuel cards, stations and issuers' statements (`fuel cards import`, `fuel stations import`,
+    /// `fuel import --store URL FILE`, `fuel check --from T --to T`).
+    #[command(subcommand)]
+    Fuel(fuel::FuelCommand),
     /// Import regions, depots, prohibited places and speed zones (`geofence import --store URL FILE.geojson`).
     #[command(subcommand)]
     Geofence(geofence::GeofenceCommand),
@@ -208,6 +213,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(args),
         Command::Calendar(c) => calendar::run(c),
         Command::Casework(c) => casework::run(c),
+        Command::Fuel(c) => fuel::run(c),
         Command::Geofence(c) => geofence::run(c),
         Command::Order(c) => order::run(c),
         Command::Rules(c) => rules::run(c),
