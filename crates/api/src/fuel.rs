@@ -128,7 +128,12 @@ impl<'a> Reconciler<'a> {
         })
     }
 
-    async fn positions(&self, v: VehicleId, from: Timestamp, to: Timestamp) -> tianshu_store::Result<Vec<(Timestamp, LonLat)>> {
+    async fn positions(
+        &self,
+        v: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> tianshu_store::Result<Vec<(Timestamp, LonLat)>> {
         let mut s = self.store.backend().track(v, from, to).await?;
         let mut out = Vec::new();
         while let Some(p) = s.next().await {
@@ -146,10 +151,17 @@ impl<'a> Reconciler<'a> {
         let window = i64::from(self.cfg.near_window_minutes) * 60_000;
         let (positions, tracked, km) = match rec.vehicle {
             Some((v, ..)) => {
-                let positions = self.positions(v, t.add_millis(-window), t.add_millis(window + 1)).await?;
+                let positions = self
+                    .positions(v, t.add_millis(-window), t.add_millis(window + 1))
+                    .await?;
                 let day = 86_400_000;
                 let tracked = !positions.is_empty()
-                    || self.store.backend().track_count(v, t.add_millis(-day), t.add_millis(day)).await? > 0;
+                    || self
+                        .store
+                        .backend()
+                        .track_count(v, t.add_millis(-day), t.add_millis(day))
+                        .await?
+                        > 0;
                 // The distance since the previous fill, from the track, when the gap is at most a month.
                 let km = match &rec.previous {
                     Some((p, _)) if tracked && t.0 - p.txn.time.0 <= 31 * day => {
@@ -283,7 +295,9 @@ mod tests {
     fn an_xlsx_statement_reads_like_its_csv_and_a_truncated_one_is_refused() {
         let table = Table {
             sheet: "流水".into(),
-            header: ["卡号", "交易时间", "加油站", "油品", "数量", "单价", "金额"].map(String::from).to_vec(),
+            header: ["卡号", "交易时间", "加油站", "油品", "数量", "单价", "金额"]
+                .map(String::from)
+                .to_vec(),
             rows: vec![
                 vec![
                     Cell::from("1000113300001234"),

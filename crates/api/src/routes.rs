@@ -9,8 +9,8 @@ use axum::{Json, Router};
 
 use crate::error::{no_method, no_route};
 use crate::resources::{
-    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, fuel, geofences, live,
-    orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
+    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, fuel, geofences,
+    live, orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};

@@ -139,7 +139,10 @@ impl FuelProfile {
     /// Checks a profile entered for a car.
     pub fn check(&self) -> Result<(), String> {
         if !(self.tank_litres > 0.0 && self.tank_litres <= 1000.0) {
-            return Err(format!("tank_litres {} must be above 0 and at most 1000", self.tank_litres));
+            return Err(format!(
+                "tank_litres {} must be above 0 and at most 1000",
+                self.tank_litres
+            ));
         }
         if !(self.rated_l_per_100km > 0.0 && self.rated_l_per_100km <= 100.0) {
             return Err(format!(
@@ -220,7 +223,10 @@ impl Card {
         if let Some(l) = change.limit_month_fen {
             c.limit_month_fen = l;
         }
-        for (name, l) in [("limit_fill_fen", c.limit_fill_fen), ("limit_month_fen", c.limit_month_fen)] {
+        for (name, l) in [
+            ("limit_fill_fen", c.limit_fill_fen),
+            ("limit_month_fen", c.limit_month_fen),
+        ] {
             if l.is_some_and(|l| l <= 0) {
                 return Err(format!("{name} must be positive"));
             }
@@ -258,7 +264,11 @@ impl RowError {
 
 /// Parses a decimal with up to two places (`45.6`, `-3`, `1,234.50`) into hundredths.
 pub fn parse_hundredths(s: &str) -> Result<i64, String> {
-    let t: String = s.trim().chars().filter(|c| *c != ',' && *c != '¥' && *c != '￥').collect();
+    let t: String = s
+        .trim()
+        .chars()
+        .filter(|c| *c != ',' && *c != '¥' && *c != '￥')
+        .collect();
     let bad = || format!("{:?} is not a number with at most two decimals", s.trim());
     let (neg, t) = match t.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -284,7 +294,11 @@ pub fn parse_hundredths(s: &str) -> Result<i64, String> {
         }
         return Ok(if neg { -(h as i64) } else { h as i64 });
     }
-    let int: i64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+    let int: i64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
     let frac: i64 = format!("{keep:0<2}").parse().map_err(|_| bad())?;
     let v = int * 100 + frac;
     Ok(if neg { -v } else { v })
@@ -349,7 +363,16 @@ pub struct FuelTransaction {
 }
 
 /// The fields of a statement row, in the order of [`StatementFormat::columns`].
-pub const FIELDS: [&str; 8] = ["card", "time", "station", "product", "litres", "unit_price", "amount", "plate"];
+pub const FIELDS: [&str; 8] = [
+    "card",
+    "time",
+    "station",
+    "product",
+    "litres",
+    "unit_price",
+    "amount",
+    "plate",
+];
 
 /// How an issuer's statement names its columns: for each of [`FIELDS`], the headers it may use
 /// (the last field, the plate, is optional).
@@ -445,7 +468,10 @@ pub fn read_statement(
         Some(id) => {
             let f = STATEMENT_FORMATS.iter().find(|f| f.id == id).ok_or_else(|| {
                 let known: Vec<&str> = STATEMENT_FORMATS.iter().map(|f| f.id).collect();
-                RowError::row(hline, format!("unknown format {id:?}; known: {}", known.join(", ")))
+                RowError::row(
+                    hline,
+                    format!("unknown format {id:?}; known: {}", known.join(", ")),
+                )
             })?;
             vec![f]
         }
@@ -457,7 +483,13 @@ pub fn read_statement(
     else {
         let expected: Vec<String> = STATEMENT_FORMATS
             .iter()
-            .map(|f| format!("{}: {}", f.id, f.columns[..7].iter().map(|c| c[0]).collect::<Vec<_>>().join(",")))
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f.id,
+                    f.columns[..7].iter().map(|c| c[0]).collect::<Vec<_>>().join(",")
+                )
+            })
             .collect();
         return Err(RowError::row(
             hline,
@@ -484,7 +516,12 @@ pub fn read_statement(
     Ok(out)
 }
 
-fn read_row(line: usize, header: &[String], at: &[Option<usize>; 8], cells: &[String]) -> Result<FuelTransaction, RowError> {
+fn read_row(
+    line: usize,
+    header: &[String],
+    at: &[Option<usize>; 8],
+    cells: &[String],
+) -> Result<FuelTransaction, RowError> {
     let cell = |f: usize| -> (&str, Option<String>) {
         match at[f] {
             Some(i) => (
@@ -509,12 +546,22 @@ fn read_row(line: usize, header: &[String], at: &[Option<usize>; 8], cells: &[St
     };
     let card = required(0)?;
     if !card.chars().all(|c| c.is_ascii_alphanumeric()) || card.len() > 32 {
-        return Err(err(0, format!("card number {card:?} must be up to 32 letters or digits")));
+        return Err(err(
+            0,
+            format!("card number {card:?} must be up to 32 letters or digits"),
+        ));
     }
     let time = parse_local_time(required(1)?).map_err(|e| err(1, e))?;
     let station = required(2)?.to_string();
     let product = Product::parse(required(3)?).ok_or_else(|| {
-        err(3, format!("unknown product {:?}; expected {}", cell(3).0, Product::expected()))
+        err(
+            3,
+            format!(
+                "unknown product {:?}; expected {}",
+                cell(3).0,
+                Product::expected()
+            ),
+        )
     })?;
     let positive = |f: usize| -> Result<i64, RowError> {
         let v = parse_hundredths(required(f)?).map_err(|e| err(f, e))?;
@@ -568,7 +615,13 @@ pub enum TextEncoding {
 /// Text that is not valid in the encoding asked for is an error naming its line.
 pub fn decode_text(bytes: &[u8], encoding: Option<TextEncoding>) -> Result<(String, TextEncoding), RowError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let line_of = |offset: usize| bytes[..offset.min(bytes.len())].iter().filter(|b| **b == b'\n').count() + 1;
+    let line_of = |offset: usize| {
+        bytes[..offset.min(bytes.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    };
     match (std::str::from_utf8(bytes), encoding) {
         (Ok(s), None | Some(TextEncoding::Utf8)) => Ok((s.to_string(), TextEncoding::Utf8)),
         (Err(e), Some(TextEncoding::Utf8)) => Err(RowError::row(
@@ -628,8 +681,8 @@ pub fn read_statement_csv(text: &str, format: Option<&str>) -> Result<ParsedStat
 pub fn read_statement_xlsx(bytes: &[u8], format: Option<&str>) -> Result<ParsedStatement, RowError> {
     use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
     let broken = |e: String| RowError::row(1, format!("not a readable XLSX workbook: {e}"));
-    let mut book: Xlsx<std::io::Cursor<&[u8]>> =
-        open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e: calamine::XlsxError| broken(e.to_string()))?;
+    let mut book: Xlsx<std::io::Cursor<&[u8]>> = open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e: calamine::XlsxError| broken(e.to_string()))?;
     let range = book
         .worksheet_range_at(0)
         .ok_or_else(|| broken("it has no sheet".into()))?
@@ -638,16 +691,18 @@ pub fn read_statement_xlsx(bytes: &[u8], format: Option<&str>) -> Result<ParsedS
     let first_col = range.start().map_or(0, |(_, c)| c as usize);
     let rows = range.rows().enumerate().map(move |(i, cells)| {
         let mut out = vec![String::new(); first_col];
-        out.extend(cells.iter().map(|c| match c {
-            Data::Empty => String::new(),
-            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-            Data::Int(v) => v.to_string(),
-            Data::Float(v) => v.to_string(),
-            Data::Bool(v) => v.to_string(),
-            Data::DateTime(d) => excel_serial_time(d.as_f64())
-                .map(|t| t.to_china().format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_else(|| d.as_f64().to_string()),
-            Data::Error(e) => format!("#{e:?}"),
+        out.extend(cells.iter().map(|c| {
+            match c {
+                Data::Empty => String::new(),
+                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+                Data::Int(v) => v.to_string(),
+                Data::Float(v) => v.to_string(),
+                Data::Bool(v) => v.to_string(),
+                Data::DateTime(d) => excel_serial_time(d.as_f64())
+                    .map(|t| t.to_china().format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_else(|| d.as_f64().to_string()),
+                Data::Error(e) => format!("#{e:?}"),
+            }
         }));
         (first_row + i + 1, out)
     });
@@ -702,7 +757,10 @@ fn registry_rows<'h>(text: &str, header: &'h [&'h str]) -> Result<Vec<(usize, Ve
     let mut iter = rows.into_iter();
     match iter.next() {
         Some(Ok((line, h))) => {
-            let h: Vec<String> = h.iter().map(|c| c.trim_start_matches('\u{feff}').trim().to_string()).collect();
+            let h: Vec<String> = h
+                .iter()
+                .map(|c| c.trim_start_matches('\u{feff}').trim().to_string())
+                .collect();
             if h != header {
                 return Err(RowError::row(
                     line,
@@ -739,22 +797,36 @@ pub fn parse_cards_csv(text: &str) -> Result<Vec<(usize, CardRecord)>, RowError>
         let get = |i: usize| c.get(i).map_or("", String::as_str);
         let bad = |i: usize, reason: String| column_err(&CARD_HEADER, line, i, reason);
         if get(0).is_empty() || get(0).split('/').any(|s| s.trim().is_empty()) {
-            return Err(bad(0, format!("unit {:?} is empty or has an empty name in its path", get(0))));
+            return Err(bad(
+                0,
+                format!("unit {:?} is empty or has an empty name in its path", get(0)),
+            ));
         }
         let number = get(1);
         if number.is_empty() || number.len() > 32 || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(bad(1, format!("card number {number:?} must be 1 to 32 letters or digits")));
+            return Err(bad(
+                1,
+                format!("card number {number:?} must be 1 to 32 letters or digits"),
+            ));
         }
         if let Some((l, _)) = out.iter().find(|(_, r)| r.number == number) {
             return Err(bad(1, format!("card {number} is also on line {l}")));
         }
-        let issuer = Issuer::parse(get(2))
-            .ok_or_else(|| bad(2, format!("unknown issuer {:?}; expected {}", get(2), Issuer::expected())))?;
+        let issuer = Issuer::parse(get(2)).ok_or_else(|| {
+            bad(
+                2,
+                format!("unknown issuer {:?}; expected {}", get(2), Issuer::expected()),
+            )
+        })?;
         let state = if get(4).is_empty() {
             CardState::Active
         } else {
-            CardState::parse(get(4))
-                .ok_or_else(|| bad(4, format!("unknown state {:?}; expected {}", get(4), CardState::expected())))?
+            CardState::parse(get(4)).ok_or_else(|| {
+                bad(
+                    4,
+                    format!("unknown state {:?}; expected {}", get(4), CardState::expected()),
+                )
+            })?
         };
         let state_date = match get(5) {
             "" => None,
@@ -854,9 +926,14 @@ pub fn parse_stations_csv(text: &str) -> Result<Vec<Station>, RowError> {
     for (line, c) in registry_rows(text, &STATION_HEADER)? {
         let get = |i: usize| c.get(i).map_or("", String::as_str);
         let bad = |i: usize, reason: String| column_err(&STATION_HEADER, line, i, reason);
-        let num = |i: usize| get(i).parse::<f64>().map_err(|_| bad(i, format!("{:?} is not a number", get(i))));
+        let num = |i: usize| {
+            get(i)
+                .parse::<f64>()
+                .map_err(|_| bad(i, format!("{:?} is not a number", get(i))))
+        };
         let (lon, lat) = (num(3)?, num(4)?);
-        let datum = Datum::parse(get(5)).ok_or_else(|| bad(5, format!("datum {:?} must be wgs84 or gcj02", get(5))))?;
+        let datum = Datum::parse(get(5))
+            .ok_or_else(|| bad(5, format!("datum {:?} must be wgs84 or gcj02", get(5))))?;
         check_station(line, get(0), get(1), lon, lat)?;
         out.push(Station {
             code: get(0).to_string(),
@@ -887,11 +964,19 @@ pub fn parse_stations_geojson(text: &str) -> Result<Vec<Station>, RowError> {
             .and_then(|c| c.as_array())
             .filter(|_| f.pointer("/geometry/type").and_then(|t| t.as_str()) == Some("Point"))
             .ok_or_else(|| bad("needs a Point geometry".into()))?;
-        let (Some(lon), Some(lat)) = (coords.first().and_then(|v| v.as_f64()), coords.get(1).and_then(|v| v.as_f64()))
-        else {
+        let (Some(lon), Some(lat)) = (
+            coords.first().and_then(|v| v.as_f64()),
+            coords.get(1).and_then(|v| v.as_f64()),
+        ) else {
             return Err(bad("coordinates must be [lon, lat]".into()));
         };
-        let prop = |k: &str| f.pointer(&format!("/properties/{k}")).and_then(|v| v.as_str()).unwrap_or("").trim().to_string();
+        let prop = |k: &str| {
+            f.pointer(&format!("/properties/{k}"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
         let datum = match prop("datum").as_str() {
             "" => Datum::Wgs84,
             d => Datum::parse(d).ok_or_else(|| bad(format!("datum {d:?} must be wgs84 or gcj02")))?,
@@ -953,7 +1038,10 @@ mod tests {
         assert_eq!(p.rows[0].1.litres_cl, 4000);
         let msgs: Vec<String> = p.errors.iter().map(ToString::to_string).collect();
         assert!(msgs[0].starts_with("line 3, column 交易时间 (2):"), "{msgs:?}");
-        assert!(msgs[1].starts_with("line 4, column 数量 (5):") && msgs[1].contains("positive"), "{msgs:?}");
+        assert!(
+            msgs[1].starts_with("line 4, column 数量 (5):") && msgs[1].contains("positive"),
+            "{msgs:?}"
+        );
         assert!(msgs[2].starts_with("line 5, column 油品 (4):"), "{msgs:?}");
         assert!(msgs[3].starts_with("line 6, column 金额 (7):"), "{msgs:?}");
         let e = read_statement_csv("a,b\n1,2\n", None).unwrap_err();
@@ -986,7 +1074,10 @@ mod tests {
         let e = parse_cards_csv(&dup).unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (4, Some("number (2)")), "{e}");
         let bad = format!("{ok}黄石市,1,shell,,,,,,\n");
-        assert_eq!(parse_cards_csv(&bad).unwrap_err().column.as_deref(), Some("issuer (3)"));
+        assert_eq!(
+            parse_cards_csv(&bad).unwrap_err().column.as_deref(),
+            Some("issuer (3)")
+        );
     }
 
     #[test]

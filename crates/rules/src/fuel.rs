@@ -90,7 +90,10 @@ impl FuelConfig {
         let parse = |k: &str, v: &str| {
             crate::timetable::parse_hhmm(v).ok_or_else(|| format!("rules.fuel.{k} = {v:?} is not HH:MM"))
         };
-        let (from, to) = (parse("working_from", &self.working_from)?, parse("working_to", &self.working_to)?);
+        let (from, to) = (
+            parse("working_from", &self.working_from)?,
+            parse("working_to", &self.working_to)?,
+        );
         if from >= to {
             return Err(format!(
                 "rules.fuel.working_from {} is not before working_to {}",
@@ -250,8 +253,18 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
                 Check::CardState,
                 Severity::High,
                 t.amount_fen,
-                format!("card {} is {} ({since} {}) but was used for {yuan} yuan", t.card, c.card.state.as_str(), c.card.state_reason),
-                format!("加油卡{}已{}({since} {}),仍消费{yuan}元", t.card, state_zh(c.card.state), c.card.state_reason),
+                format!(
+                    "card {} is {} ({since} {}) but was used for {yuan} yuan",
+                    t.card,
+                    c.card.state.as_str(),
+                    c.card.state_reason
+                ),
+                format!(
+                    "加油卡{}已{}({since} {}),仍消费{yuan}元",
+                    t.card,
+                    state_zh(c.card.state),
+                    c.card.state_reason
+                ),
                 json!({ "state": c.card.state, "state_date": c.card.state_date, "reason": c.card.state_reason }),
             );
         }
@@ -269,7 +282,10 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
             Check::OtherCar,
             Severity::High,
             t.amount_fen,
-            format!("card {} filled {plate}, which is not an official car of the registry", t.card),
+            format!(
+                "card {} filled {plate}, which is not an official car of the registry",
+                t.card
+            ),
             format!("加油卡{}为非登记公务车辆{plate}加油", t.card),
             json!({ "bound_vehicle": c.card.vehicle, "plate": plate }),
         ),
@@ -302,7 +318,10 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
             Check::OverLimit,
             Severity::Medium,
             t.amount_fen - limit,
-            format!("{yuan} yuan is over the card's limit of {} per fill", format_hundredths(limit)),
+            format!(
+                "{yuan} yuan is over the card's limit of {} per fill",
+                format_hundredths(limit)
+            ),
             format!("单次{yuan}元超过加油卡单次限额{}元", format_hundredths(limit)),
             json!({ "limit_fill_fen": limit, "amount_fen": t.amount_fen }),
         );
@@ -344,11 +363,20 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
                         "{plate} was at least {:.0} m from station {} within {} minutes of the fill",
                         d, t.station, cfg.near_window_minutes
                     ),
-                    format!("加油前后{}分钟内{plate}距加油站{}至少{:.0}米", cfg.near_window_minutes, t.station, d),
+                    format!(
+                        "加油前后{}分钟内{plate}距加油站{}至少{:.0}米",
+                        cfg.near_window_minutes, t.station, d
+                    ),
                 ),
                 None => (
-                    format!("{plate} reported no position within {} minutes of the fill at {}", cfg.near_window_minutes, t.station),
-                    format!("加油前后{}分钟内{plate}无定位,不在加油站{}", cfg.near_window_minutes, t.station),
+                    format!(
+                        "{plate} reported no position within {} minutes of the fill at {}",
+                        cfg.near_window_minutes, t.station
+                    ),
+                    format!(
+                        "加油前后{}分钟内{plate}无定位,不在加油站{}",
+                        cfg.near_window_minutes, t.station
+                    ),
                 ),
             };
             find(
@@ -391,7 +419,10 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
                         "{l:.2} L after {km:.1} km since the previous fill, which needs {need:.1} L at {} L/100 km",
                         p.rated_l_per_100km
                     ),
-                    format!("距上次加油行驶{km:.1}公里,按{}升/百公里仅需{need:.1}升,本次加油{l:.2}升", p.rated_l_per_100km),
+                    format!(
+                        "距上次加油行驶{km:.1}公里,按{}升/百公里仅需{need:.1}升,本次加油{l:.2}升",
+                        p.rated_l_per_100km
+                    ),
                     json!({ "litres": l, "km_since_previous": km, "needed_litres": need, "rated_l_per_100km": p.rated_l_per_100km }),
                 );
             }
@@ -429,7 +460,9 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
     let secs = crate::calendar::local_secs_of_day(t.time);
     let off_day = c.day.is_some_and(|d| !d.is_working());
     if !c.covered_by_order && (off_day || secs < from || secs >= to) {
-        let when_en = c.day.map_or("a day the calendar does not know", |d| d.describe_en());
+        let when_en = c
+            .day
+            .map_or("a day the calendar does not know", |d| d.describe_en());
         let when_zh = c.day.map_or("日历未知日期", |d| d.describe_zh());
         let local = t.time.to_china().format("%Y-%m-%d %H:%M");
         find(
@@ -440,7 +473,10 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
                 "filled at {local} on {when_en}, outside {}-{} working hours, with no order or filing",
                 cfg.working_from, cfg.working_to
             ),
-            format!("{local}({when_zh})在{}-{}工作时间以外加油,无派车单或报备", cfg.working_from, cfg.working_to),
+            format!(
+                "{local}({when_zh})在{}-{}工作时间以外加油,无派车单或报备",
+                cfg.working_from, cfg.working_to
+            ),
             json!({ "local_time": local.to_string(), "day": c.day }),
         );
     }
@@ -448,9 +484,18 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
 }
 
 /// One car's month: litres bought against what its driven distance needs.
-pub fn month_ratio_finding(cfg: &FuelConfig, litres_bought: f64, km: f64, profile: FuelProfile) -> Option<(f64, String)> {
+pub fn month_ratio_finding(
+    cfg: &FuelConfig,
+    litres_bought: f64,
+    km: f64,
+    profile: FuelProfile,
+) -> Option<(f64, String)> {
     let need = km * profile.rated_l_per_100km / 100.0;
-    let ratio = if need > 0.0 { litres_bought / need } else { f64::INFINITY };
+    let ratio = if need > 0.0 {
+        litres_bought / need
+    } else {
+        f64::INFINITY
+    };
     (litres_bought > cfg.consumption_min_litres && ratio > cfg.month_ratio).then(|| {
         (
             ratio,
@@ -478,8 +523,16 @@ fn fuel_zh(f: tianshu_model::fuel::FuelKind) -> &'static str {
 /// the findings as the episode's evidence.
 pub fn case_texts(findings: &[Finding]) -> Option<(Severity, String, String, i64)> {
     let severity = findings.iter().map(|f| f.severity).max()?;
-    let reason = findings.iter().map(|f| f.reason.as_str()).collect::<Vec<_>>().join("; ");
-    let reason_zh = findings.iter().map(|f| f.reason_zh.as_str()).collect::<Vec<_>>().join(";");
+    let reason = findings
+        .iter()
+        .map(|f| f.reason.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let reason_zh = findings
+        .iter()
+        .map(|f| f.reason_zh.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
     let at_stake = findings.iter().map(|f| f.at_stake_fen).max().unwrap_or(0);
     Some((severity, reason, reason_zh, at_stake))
 }
@@ -520,7 +573,11 @@ mod tests {
 
     const STATION: LonLat = LonLat::new(115.04, 30.20);
 
-    fn ctx<'a>(t: &'a FuelTransaction, card: &'a Card, positions: &'a [(Timestamp, LonLat)]) -> FillContext<'a> {
+    fn ctx<'a>(
+        t: &'a FuelTransaction,
+        card: &'a Card,
+        positions: &'a [(Timestamp, LonLat)],
+    ) -> FillContext<'a> {
         FillContext {
             txn: t,
             card,
@@ -566,7 +623,10 @@ mod tests {
         let mut x = ctx(&t, &c, &at);
         x.day = Some(DayKind::RestDay);
         let f = check_fill(&cfg, &x);
-        assert_eq!(checks(&f), vec![Check::OverLimit, Check::OverTank, Check::OffHours]);
+        assert_eq!(
+            checks(&f),
+            vec![Check::OverLimit, Check::OverTank, Check::OffHours]
+        );
         // 45 L after 100 km at 8 L/100 km; 30 minutes after a fill 60 km away; cancelled card.
         let t = txn("2026-03-05 10:00:00", 4500);
         let mut c2 = card();
@@ -580,7 +640,10 @@ mod tests {
             station: "S9".into(),
         });
         let f = check_fill(&cfg, &x);
-        assert_eq!(checks(&f), vec![Check::CardState, Check::OverConsumption, Check::DoubleFill]);
+        assert_eq!(
+            checks(&f),
+            vec![Check::CardState, Check::OverConsumption, Check::DoubleFill]
+        );
         // Diesel for a petrol car, filled into another car.
         let mut t = txn("2026-03-05 10:00:00", 4000);
         t.product = Product::Diesel0;

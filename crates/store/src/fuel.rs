@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use tianshu_model::fuel::{
-    Card, CardChange, CardRecord, CardState, FuelKind, FuelProfile, FuelTransaction, Issuer, Product, RowError,
-    Station,
+    Card, CardChange, CardRecord, CardState, FuelKind, FuelProfile, FuelTransaction, Issuer, Product,
+    RowError, Station,
 };
 use tianshu_model::{LonLat, Timestamp, UnitId, VehicleClass, VehicleId};
 
@@ -21,7 +21,8 @@ use crate::registry::parse_class;
 use crate::sql::{Row, Tx, Value, params, tx};
 use crate::{Error, Result, Store};
 
-const CARD_COLS: &str = "number, issuer, unit_id, vehicle_id, state, state_date, state_reason, limit_fill_fen, limit_month_fen";
+const CARD_COLS: &str =
+    "number, issuer, unit_id, vehicle_id, state, state_date, state_reason, limit_fill_fen, limit_month_fen";
 const TXN_COLS: &str =
     "id, card, time_ms, station, product, litres_cl, unit_price_fen, amount_fen, plate, vehicle_id, unit_id";
 
@@ -38,7 +39,9 @@ fn to_card(r: &Row) -> Result<Card> {
         unit: UnitId(r.int(2)?),
         vehicle: r.opt_int(3)?.map(VehicleId),
         state: CardState::parse(&state).ok_or_else(|| corrupt("card state", &state))?,
-        state_date: r.opt_text(5)?.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+        state_date: r
+            .opt_text(5)?
+            .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
         state_reason: r.text(6)?,
         limit_fill_fen: r.opt_int(7)?,
         limit_month_fen: r.opt_int(8)?,
@@ -106,7 +109,11 @@ pub struct CardImport {
     pub updated: u64,
 }
 
-async fn import_cards(tx: &mut dyn Tx, records: &[(usize, CardRecord)], now: Timestamp) -> Result<CardImport> {
+async fn import_cards(
+    tx: &mut dyn Tx,
+    records: &[(usize, CardRecord)],
+    now: Timestamp,
+) -> Result<CardImport> {
     let mut out = CardImport::default();
     for (line, r) in records {
         let at = |column: &str, reason: String| {
@@ -132,7 +139,10 @@ async fn import_cards(tx: &mut dyn Tx, records: &[(usize, CardRecord)], now: Tim
             ),
         };
         let existed = tx
-            .opt("SELECT number FROM fuel_cards WHERE number = $1", params![&r.number])
+            .opt(
+                "SELECT number FROM fuel_cards WHERE number = $1",
+                params![&r.number],
+            )
             .await?
             .is_some();
         tx.execute(
@@ -167,7 +177,11 @@ async fn import_cards(tx: &mut dyn Tx, records: &[(usize, CardRecord)], now: Tim
 
 async fn load_card(tx: &mut dyn Tx, number: &str) -> Result<Option<Card>> {
     let sql = format!("SELECT {CARD_COLS} FROM fuel_cards WHERE number = $1");
-    tx.opt(&sql, params![number]).await?.as_ref().map(to_card).transpose()
+    tx.opt(&sql, params![number])
+        .await?
+        .as_ref()
+        .map(to_card)
+        .transpose()
 }
 
 async fn update_card(tx: &mut dyn Tx, number: &str, change: &CardChange, now: Timestamp) -> Result<Card> {
@@ -182,7 +196,10 @@ async fn update_card(tx: &mut dyn Tx, number: &str, change: &CardChange, now: Ti
         .ok_or_else(|| Error::NotFound(format!("card {number}")))?;
     let c = card.changed(change).map_err(Error::invalid)?;
     if let Some(v) = c.vehicle
-        && tx.opt("SELECT id FROM vehicles WHERE id = $1", params![v.0]).await?.is_none()
+        && tx
+            .opt("SELECT id FROM vehicles WHERE id = $1", params![v.0])
+            .await?
+            .is_none()
     {
         return Err(Error::invalid(format!("no vehicle {v}")));
     }
@@ -206,7 +223,11 @@ async fn update_card(tx: &mut dyn Tx, number: &str, change: &CardChange, now: Ti
 
 async fn set_profile(tx: &mut dyn Tx, vehicle: VehicleId, p: FuelProfile) -> Result<FuelProfile> {
     p.check().map_err(Error::invalid)?;
-    if tx.opt("SELECT id FROM vehicles WHERE id = $1", params![vehicle.0]).await?.is_none() {
+    if tx
+        .opt("SELECT id FROM vehicles WHERE id = $1", params![vehicle.0])
+        .await?
+        .is_none()
+    {
         return Err(Error::NotFound(format!("vehicle {vehicle}")));
     }
     tx.execute(
@@ -278,7 +299,9 @@ async fn import_statement(
         let vehicle = match &t.plate {
             Some(p) => {
                 if !plates.contains_key(p) {
-                    let id = tx.opt("SELECT id FROM vehicles WHERE plate = $1", params![p]).await?;
+                    let id = tx
+                        .opt("SELECT id FROM vehicles WHERE plate = $1", params![p])
+                        .await?;
                     plates.insert(p.clone(), id.map(|r| r.int(0)).transpose()?);
                 }
                 plates.get(p).copied().flatten()
@@ -362,8 +385,15 @@ async fn fill_record(tx: &mut dyn Tx, id: i64) -> Result<FillRecord> {
     let (vehicle, profile) = match txn.vehicle {
         Some(v) => {
             let sql = format!("{PROFILE_SQL} WHERE v.id = $1");
-            let p = tx.opt(&sql, params![v.0]).await?.as_ref().map(to_profile).transpose()?;
-            let r = tx.opt("SELECT plate, unit FROM vehicles WHERE id = $1", params![v.0]).await?;
+            let p = tx
+                .opt(&sql, params![v.0])
+                .await?
+                .as_ref()
+                .map(to_profile)
+                .transpose()?;
+            let r = tx
+                .opt("SELECT plate, unit FROM vehicles WHERE id = $1", params![v.0])
+                .await?;
             let vehicle = match r {
                 Some(r) => Some((v, r.text(0)?, UnitId(r.int(1)?))),
                 None => None,
@@ -399,7 +429,9 @@ async fn fill_record(tx: &mut dyn Tx, id: i64) -> Result<FillRecord> {
         .date_naive()
         .with_day0(0)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| Timestamp(d.and_utc().timestamp_millis() - i64::from(tianshu_model::CHINA_OFFSET_SECS) * 1000))
+        .map(|d| {
+            Timestamp(d.and_utc().timestamp_millis() - i64::from(tianshu_model::CHINA_OFFSET_SECS) * 1000)
+        })
         .unwrap_or(txn.txn.time);
     let month_spent_fen = tx
         .opt(
@@ -462,14 +494,16 @@ fn to_finding(r: &Row) -> Result<StoredFinding> {
     })
 }
 
-const FINDING_COLS: &str =
-    "transaction_id, check_id, severity, at_stake_fen, reason, reason_zh, evidence, unit_id, time_ms, case_id";
+const FINDING_COLS: &str = "transaction_id, check_id, severity, at_stake_fen, reason, reason_zh, evidence, unit_id, time_ms, case_id";
 
 async fn replace_findings(tx: &mut dyn Tx, id: i64, findings: &[StoredFinding]) -> Result<()> {
-    tx.execute("DELETE FROM fuel_findings WHERE transaction_id = $1", params![id]).await?;
+    tx.execute("DELETE FROM fuel_findings WHERE transaction_id = $1", params![id])
+        .await?;
     for f in findings {
         tx.execute(
-            &format!("INSERT INTO fuel_findings ({FINDING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+            &format!(
+                "INSERT INTO fuel_findings ({FINDING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
             params![
                 id,
                 &f.check,
@@ -521,7 +555,11 @@ impl<'a> Fuel<'a> {
     pub async fn cards(&self, units: Option<&[UnitId]>) -> Result<Vec<Card>> {
         let mut all = self
             .db
-            .rows(format!("SELECT {CARD_COLS} FROM fuel_cards ORDER BY number"), vec![], to_card)
+            .rows(
+                format!("SELECT {CARD_COLS} FROM fuel_cards ORDER BY number"),
+                vec![],
+                to_card,
+            )
             .await?;
         if let Some(units) = units {
             all.retain(|c| units.contains(&c.unit));
@@ -543,7 +581,9 @@ impl<'a> Fuel<'a> {
 
     /// Every car's fuel profile (entered, or its class's default).
     pub async fn profiles(&self) -> Result<Vec<(VehicleId, FuelProfile)>> {
-        self.db.rows(format!("{PROFILE_SQL} ORDER BY v.id"), vec![], to_profile).await
+        self.db
+            .rows(format!("{PROFILE_SQL} ORDER BY v.id"), vec![], to_profile)
+            .await
     }
 
     /// Enters a car's fuel profile.
@@ -591,7 +631,9 @@ impl<'a> Fuel<'a> {
         now: Timestamp,
     ) -> Result<StatementImport> {
         let (rows, source) = (rows.to_vec(), source.to_string());
-        self.db.write(tx!(|tx| import_statement(tx, &rows, &source, now))).await
+        self.db
+            .write(tx!(|tx| import_statement(tx, &rows, &source, now)))
+            .await
     }
 
     /// What the checks of transaction `id` need.
@@ -606,7 +648,9 @@ impl<'a> Fuel<'a> {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<StoredTransaction>> {
-        let sql = format!("SELECT {TXN_COLS} FROM fuel_transactions WHERE time_ms >= $1 AND time_ms < $2 ORDER BY time_ms, id");
+        let sql = format!(
+            "SELECT {TXN_COLS} FROM fuel_transactions WHERE time_ms >= $1 AND time_ms < $2 ORDER BY time_ms, id"
+        );
         let mut all = self.db.rows(sql, vec![from.into(), to.into()], to_txn).await?;
         if let Some(units) = units {
             all.retain(|t| units.contains(&t.unit));
@@ -626,13 +670,16 @@ impl<'a> Fuel<'a> {
             f.from.unwrap_or(Timestamp(i64::MIN)).into(),
             f.to.unwrap_or(Timestamp(i64::MAX)).into(),
         ];
-        let mut sql = format!("SELECT {FINDING_COLS} FROM fuel_findings WHERE time_ms >= $1 AND time_ms < $2");
+        let mut sql =
+            format!("SELECT {FINDING_COLS} FROM fuel_findings WHERE time_ms >= $1 AND time_ms < $2");
         if let Some(check) = &f.check {
             args.push(check.clone().into());
             sql.push_str(" AND check_id = $3");
         }
         let limit = if f.limit == 0 { 1000 } else { f.limit.min(10_000) };
-        sql.push_str(&format!(" ORDER BY time_ms DESC, transaction_id DESC, check_id LIMIT {limit}"));
+        sql.push_str(&format!(
+            " ORDER BY time_ms DESC, transaction_id DESC, check_id LIMIT {limit}"
+        ));
         let mut all = self.db.rows(sql, args, to_finding).await?;
         if let Some(units) = &f.units {
             all.retain(|x| units.contains(&x.unit));

@@ -43,7 +43,11 @@ fn describe_card(c: &Card, e: &mut AuditEntry) {
 }
 
 /// `PATCH /api/fuel/cards/{number}`: binding, state, state date and reason, limits.
-pub async fn update_card(caller: Caller, Path(number): Path<String>, Body(change): Body<CardChange>) -> ApiResult<Json<Card>> {
+pub async fn update_card(
+    caller: Caller,
+    Path(number): Path<String>,
+    Body(change): Body<CardChange>,
+) -> ApiResult<Json<Card>> {
     let fuel = caller.state.store().fuel();
     let card = caller
         .commit(
@@ -98,7 +102,13 @@ pub async fn set_profile(
     let v = VehicleId(vehicle);
     let fuel = caller.state.store().fuel();
     let p = caller
-        .commit("fuel.profile.set", Some(v), String::new(), describe_profile, fuel.set_profile(v, profile))
+        .commit(
+            "fuel.profile.set",
+            Some(v),
+            String::new(),
+            describe_profile,
+            fuel.set_profile(v, profile),
+        )
         .await?;
     Ok(Json(p))
 }
@@ -130,7 +140,11 @@ pub async fn upload(
 ) -> ApiResult<Json<StatementReport>> {
     let (parsed, encoding) = read_statement_file(&body, &q.name, q.format.as_deref(), q.encoding)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let source = format!("{} by {}", if q.name.is_empty() { "upload" } else { &q.name }, who.username);
+    let source = format!(
+        "{} by {}",
+        if q.name.is_empty() { "upload" } else { &q.name },
+        who.username
+    );
     let cfg = state.fuel_config();
     let report = import_statement(state.store(), &cfg, parsed, encoding, &source, now()).await?;
     Ok(Json(report))

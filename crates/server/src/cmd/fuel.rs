@@ -114,8 +114,12 @@ pub fn run(command: FuelCommand) -> anyhow::Result<ExitCode> {
                 .is_some_and(|e| e.eq_ignore_ascii_case("geojson") || e.eq_ignore_ascii_case("json"));
             args.run(
                 async move |store, text, now| {
-                    let stations = if geojson { parse_stations_geojson(text) } else { parse_stations_csv(text) }
-                        .map_err(store_invalid)?;
+                    let stations = if geojson {
+                        parse_stations_geojson(text)
+                    } else {
+                        parse_stations_csv(text)
+                    }
+                    .map_err(store_invalid)?;
                     store.fuel().import_stations(&stations, now).await
                 },
                 |n| format!("stations imported: {n} (positions stored in WGS-84)"),
@@ -168,14 +172,19 @@ fn statement(args: StatementArgs) -> anyhow::Result<ExitCode> {
             report.findings,
             report.cases_opened
         );
-        Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        Ok(if report.errors.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     })
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let cfg = super::rules::rules_config(args.config.as_ref())?.fuel;
     let instant = |flag: &str, s: &str| {
-        Timestamp::parse_rfc3339(s.trim()).with_context(|| format!("--{flag} {s:?} is not ISO-8601 with an offset"))
+        Timestamp::parse_rfc3339(s.trim())
+            .with_context(|| format!("--{flag} {s:?} is not ISO-8601 with an offset"))
     };
     let (from, to) = (instant("from", &args.from)?, instant("to", &args.to)?);
     block_on(async move {
