@@ -332,7 +332,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "POST",
         path: "/api/fuel/statements",
         roles: INSPECT,
-        summary: "Import an issuer's statement (CSV in UTF-8 or GBK, or XLSX, as the body; ?name=&format=&encoding=) and check its new transactions: stored, duplicates, errors by line and column, findings, cases_opened",
+        summary: "Import an issuer's statement (CSV in UTF-8 or GBK, or XLSX, as the body; ?name=&layout=&encoding=) and check its new transactions: stored, duplicates, errors by line and column, findings, cases_opened",
         handler: || post(fuel::upload),
     },
     RouteSpec {

@@ -125,20 +125,20 @@ pub struct UploadQuery {
     /// The file's name (`.xlsx` is read as a workbook).
     #[serde(default)]
     pub name: String,
-    /// The statement format (`tianshu`, `sinopec`, `petrochina`); detected from the header by default.
-    pub format: Option<String>,
+    /// The issuer's column layout (`tianshu`, `sinopec`, `petrochina`); detected from the header by default.
+    pub layout: Option<String>,
     /// `utf8` or `gbk`; detected by default.
     pub encoding: Option<TextEncoding>,
 }
 
-/// `POST /api/fuel/statements?name=&format=&encoding=`: the statement file as the body.
+/// `POST /api/fuel/statements?name=&layout=&encoding=`: the statement file as the body.
 pub async fn upload(
     State(state): State<ApiState>,
     who: Principal,
     Query(q): Query<UploadQuery>,
     body: Bytes,
 ) -> ApiResult<Json<StatementReport>> {
-    let (parsed, encoding) = read_statement_file(&body, &q.name, q.format.as_deref(), q.encoding)
+    let (parsed, encoding) = read_statement_file(&body, &q.name, q.layout.as_deref(), q.encoding)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let source = format!(
         "{} by {}",

@@ -5,7 +5,7 @@
 //! - `tianshu fuel stations import --store URL FILE.csv|FILE.geojson`: stations (`code,name,brand,lon,lat,
 //!   datum`, datum `wgs84` or `gcj02`; GeoJSON points with the same properties, WGS-84 unless `datum`
 //!   says `gcj02`); stored in WGS-84.
-//! - `tianshu fuel import --store URL FILE [--format F] [--encoding utf8|gbk] [--config FILE]`: an
+//! - `tianshu fuel import --store URL FILE [--layout L] [--encoding utf8|gbk] [--config FILE]`: an
 //!   issuer's statement (CSV in UTF-8 or GBK, or XLSX). Good rows are stored in one transaction and
 //!   checked; each bad row is told on stderr by line and column and stored never; the exit code is 1
 //!   when any row was refused. A statement imported again stores nothing twice.
@@ -67,9 +67,9 @@ pub struct StatementArgs {
     /// The store (`--store URL`).
     #[command(flatten)]
     pub store: StoreArg,
-    /// The statement format (`tianshu`, `sinopec`, `petrochina`); detected from the header by default.
+    /// The issuer's column layout (`tianshu`, `sinopec`, `petrochina`); detected from the header by default.
     #[arg(long)]
-    pub format: Option<String>,
+    pub layout: Option<String>,
     /// The text encoding of a CSV; detected (UTF-8, else GBK) by default.
     #[arg(long, value_enum)]
     pub encoding: Option<EncodingArg>,
@@ -148,7 +148,7 @@ fn statement(args: StatementArgs) -> anyhow::Result<ExitCode> {
         EncodingArg::Utf8 => TextEncoding::Utf8,
         EncodingArg::Gbk => TextEncoding::Gbk,
     });
-    let (parsed, encoding) = match read_statement_file(&bytes, &name, args.format.as_deref(), encoding) {
+    let (parsed, encoding) = match read_statement_file(&bytes, &name, args.layout.as_deref(), encoding) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {name}: {e}; nothing imported");
