@@ -21,7 +21,7 @@ const CHECKED: usize = 5_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run by hand"]
 async fn a_year_of_statements_imports_and_checks() {
-    let scratch = Scratch::postgres("fuel-figures").await;
+    let scratch = Scratch::postgres("fuel_figures").await;
     let store = Store::open(&scratch.url()).await.expect("the store");
     let records: Vec<_> = (0..CARS)
         .map(|i| {

@@ -90,13 +90,16 @@ fn to_station(r: &Row) -> Result<Station> {
     })
 }
 
-fn invalid_at(e: RowError) -> Error {
-    Error::Invalid {
-        line: Some(e.line),
-        reason: match e.column {
-            Some(c) => format!("column {c}: {}", e.reason),
-            None => e.reason,
-        },
+/// A bad row of an imported file is an invalid record at its line, the column named first.
+impl From<RowError> for Error {
+    fn from(e: RowError) -> Self {
+        Error::Invalid {
+            line: Some(e.line),
+            reason: match e.column {
+                Some(c) => format!("column {c}: {}", e.reason),
+                None => e.reason,
+            },
+        }
     }
 }
 
@@ -117,7 +120,7 @@ async fn import_cards(
     let mut out = CardImport::default();
     for (line, r) in records {
         let at = |column: &str, reason: String| {
-            invalid_at(RowError {
+            Error::from(RowError {
                 line: *line,
                 column: Some(column.into()),
                 reason,

@@ -18,7 +18,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use tianshu_api::fuel::{Reconciler, import_statement, read_statement_file};
-use tianshu_model::Timestamp;
 use tianshu_model::fuel::{TextEncoding, parse_cards_csv, parse_stations_csv, parse_stations_geojson};
 
 use super::{StoreArg, block_on, now};
@@ -102,7 +101,7 @@ pub fn run(command: FuelCommand) -> anyhow::Result<ExitCode> {
     match command {
         FuelCommand::Cards(CardsCommand::Import(args)) => args.run(
             async |store, text, now| {
-                let records = parse_cards_csv(text).map_err(store_invalid)?;
+                let records = parse_cards_csv(text).map_err(tianshu_store::Error::from)?;
                 store.fuel().import_cards(&records, now).await
             },
             |c| format!("cards imported: {} created, {} updated", c.created, c.updated),
@@ -119,7 +118,7 @@ pub fn run(command: FuelCommand) -> anyhow::Result<ExitCode> {
                     } else {
                         parse_stations_csv(text)
                     }
-                    .map_err(store_invalid)?;
+                    .map_err(tianshu_store::Error::from)?;
                     store.fuel().import_stations(&stations, now).await
                 },
                 |n| format!("stations imported: {n} (positions stored in WGS-84)"),
@@ -127,16 +126,6 @@ pub fn run(command: FuelCommand) -> anyhow::Result<ExitCode> {
         }
         FuelCommand::Import(args) => statement(args),
         FuelCommand::Check(args) => check(args),
-    }
-}
-
-fn store_invalid(e: tianshu_model::fuel::RowError) -> tianshu_store::Error {
-    tianshu_store::Error::Invalid {
-        line: Some(e.line),
-        reason: match e.column {
-            Some(c) => format!("column {c}: {}", e.reason),
-            None => e.reason,
-        },
     }
 }
 
@@ -182,11 +171,7 @@ fn statement(args: StatementArgs) -> anyhow::Result<ExitCode> {
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let cfg = super::rules::rules_config(args.config.as_ref())?.fuel;
-    let instant = |flag: &str, s: &str| {
-        Timestamp::parse_rfc3339(s.trim())
-            .with_context(|| format!("--{flag} {s:?} is not ISO-8601 with an offset"))
-    };
-    let (from, to) = (instant("from", &args.from)?, instant("to", &args.to)?);
+    let (from, to) = super::range(&args.from, &args.to)?;
     block_on(async move {
         let store = args.store.open().await?;
         let txns = store.fuel().transactions(None, from, to).await?;

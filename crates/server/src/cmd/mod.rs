@@ -80,17 +80,22 @@ pub struct TrackArgs {
 impl TrackArgs {
     /// The range `from..to`; an error names the flag that is not an instant, or says the range is empty.
     pub fn range(&self) -> anyhow::Result<(Timestamp, Timestamp)> {
-        let instant = |flag: &str, s: &str| {
-            Timestamp::parse_rfc3339(s.trim()).with_context(|| {
-                format!("--{flag} {s:?} is not ISO-8601 with an offset, e.g. 2026-11-27T08:00:00Z")
-            })
-        };
-        let (from, to) = (instant("from", &self.from)?, instant("to", &self.to)?);
-        if from >= to {
-            bail!("--from {} is not before --to {}", self.from, self.to);
-        }
-        Ok((from, to))
+        range(&self.from, &self.to)
     }
+}
+
+/// The range `--from`..`--to`; an error names the flag that is not an instant, or says the range is empty.
+pub fn range(from_arg: &str, to_arg: &str) -> anyhow::Result<(Timestamp, Timestamp)> {
+    let instant = |flag: &str, s: &str| {
+        Timestamp::parse_rfc3339(s.trim()).with_context(|| {
+            format!("--{flag} {s:?} is not ISO-8601 with an offset, e.g. 2026-11-27T08:00:00Z")
+        })
+    };
+    let (from, to) = (instant("from", from_arg)?, instant("to", to_arg)?);
+    if from >= to {
+        bail!("--from {from_arg} is not before --to {to_arg}");
+    }
+    Ok((from, to))
 }
 
 /// The arguments of the reference-data imports (`calendar import`, `calendar timetable`, `geofence
