@@ -42,8 +42,6 @@ pub struct FuelConfig {
     pub working_from: String,
     /// Its end. Default 20:00.
     pub working_to: String,
-    /// A month's litres above this ratio of what the driven distance needs are flagged. Default 1.3.
-    pub month_ratio: f64,
     /// Cases opened by the fuel checks escalate by themselves after this many hours unexplained; 0 never.
     /// Default 0.
     pub escalate_after_hours: u32,
@@ -62,7 +60,6 @@ impl Default for FuelConfig {
             max_travel_kmh: 120.0,
             working_from: "07:00".into(),
             working_to: "20:00".into(),
-            month_ratio: 1.3,
             escalate_after_hours: 0,
         }
     }
@@ -76,7 +73,6 @@ impl FuelConfig {
             ("tank_tolerance", self.tank_tolerance),
             ("consumption_tolerance", self.consumption_tolerance),
             ("max_travel_kmh", self.max_travel_kmh),
-            ("month_ratio", self.month_ratio),
         ];
         if let Some((k, v)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
             return Err(format!("rules.fuel.{k} = {v} must be a positive number"));
@@ -481,27 +477,6 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
         );
     }
     out
-}
-
-/// One car's month: litres bought against what its driven distance needs.
-pub fn month_ratio_finding(
-    cfg: &FuelConfig,
-    litres_bought: f64,
-    km: f64,
-    profile: FuelProfile,
-) -> Option<(f64, String)> {
-    let need = km * profile.rated_l_per_100km / 100.0;
-    let ratio = if need > 0.0 {
-        litres_bought / need
-    } else {
-        f64::INFINITY
-    };
-    (litres_bought > cfg.consumption_min_litres && ratio > cfg.month_ratio).then(|| {
-        (
-            ratio,
-            format!("bought {litres_bought:.1} L in the month; {km:.0} km driven need {need:.1} L"),
-        )
-    })
 }
 
 fn state_zh(s: CardState) -> &'static str {
