@@ -407,6 +407,24 @@ pub async fn http_with(
     parse_response(&raw)
 }
 
+/// A `POST` of `body` as raw bytes (a file upload) on a fresh connection, read to the end.
+pub async fn post_bytes(addr: SocketAddr, path: &str, cookie: Option<&str>, body: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(addr).await.expect("connecting");
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.expect("writing the request");
+    s.write_all(body).await.expect("writing the body");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.expect("reading the response");
+    parse_response(&raw)
+}
+
 fn parse_response(raw: &[u8]) -> Resp {
     let split = raw
         .windows(4)

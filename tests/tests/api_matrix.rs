@@ -218,12 +218,45 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
     session_and_vehicle_routes(spec, target, vid, &req)
         .or_else(|| admin_routes(api, spec, target, n, victims, (vid, plate), &req))
         .or_else(|| casework_routes(spec, victims, (vid, plate), &req))
+        .or_else(|| fuel_routes(spec, vid, &req))
         .unwrap_or_else(|| {
             panic!(
                 "route {} {} has no recipe in the permission matrix",
                 spec.method, spec.path
             )
         })
+}
+
+/// The card every fuel-card recipe changes: bound to the supervisor's sub-unit's car.
+const MATRIX_CARD: &str = "1000000000000077";
+
+/// Recipes of the fuel-card routes.
+fn fuel_routes(
+    spec: &RouteSpec,
+    vid: i64,
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
+    Some(match (spec.method, spec.path) {
+        ("GET", "/api/fuel/cards" | "/api/fuel/profiles" | "/api/fuel/stations" | "/api/fuel/findings") => {
+            req(spec.path.into(), None, false)
+        }
+        ("PATCH", "/api/fuel/cards/{number}") => req(
+            format!("/api/fuel/cards/{MATRIX_CARD}"),
+            Some(r#"{"limit_fill_fen":50000}"#.into()),
+            false,
+        ),
+        ("PUT", "/api/fuel/profiles/{vehicle}") => req(
+            format!("/api/fuel/profiles/{vid}"),
+            Some(r#"{"tank_litres":55,"rated_l_per_100km":7.5,"fuel":"petrol"}"#.into()),
+            false,
+        ),
+        ("POST", "/api/fuel/statements") => req(
+            format!("{}?name=empty.csv", spec.path),
+            Some("card,time,station,product,litres,unit_price,amount\n".into()),
+            false,
+        ),
+        _ => return None,
+    })
 }
 
 /// Recipes of the session, read and vehicle routes.
@@ -739,6 +772,17 @@ async fn every_route_times_every_role() {
             .expect("a fence to replace")
             .id
     };
+    let card = format!(
+        "unit,number,issuer,plate,state,state_date,state_reason,limit_fill_yuan,limit_month_yuan\n\
+         黄石市/市委办公室/机要科,{MATRIX_CARD},sinopec,{SUB_PLATE},,,,,\n"
+    );
+    let cards = tianshu_model::fuel::parse_cards_csv(&card).expect("the matrix's card");
+    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    api.store
+        .fuel()
+        .import_cards(&cards, now)
+        .await
+        .expect("storing the matrix's card");
     let mut n = 0;
     let mut checked = 0;
     for spec in ROUTES {

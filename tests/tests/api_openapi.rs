@@ -181,6 +181,29 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
     let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     api.registered_again(tianshu_model::Phone(13_900_000_001), now)
         .await;
+    // A card, a station and a statement whose fill overfills the tank: a finding to describe.
+    let cards = tianshu_model::fuel::parse_cards_csv(&format!(
+        "unit,number,issuer,plate,state,state_date,state_reason,limit_fill_yuan,limit_month_yuan\n\
+         黄石市/市委办公室,1000000000000001,sinopec,{OWN_PLATE},,,,500,\n"
+    ))
+    .expect("a card");
+    api.store
+        .fuel()
+        .import_cards(&cards, now)
+        .await
+        .expect("storing the card");
+    let stations = tianshu_model::fuel::parse_stations_csv(
+        "code,name,brand,lon,lat,datum\nHS001,团城山加油站,中国石化,115.005,30.2,wgs84\n",
+    )
+    .expect("a station");
+    api.store
+        .fuel()
+        .import_stations(&stations, now)
+        .await
+        .expect("storing the station");
+    let statement = "card,time,station,product,litres,unit_price,amount\n\
+                     1000000000000001,2026-11-18T11:08:00Z,HS001,92#,90.00,7.50,675.00\n\
+                     1000000000000001,yesterday,HS001,92#,9.00,7.50,67.50\n";
     let login = json!({"username": "inspector", "password": PASSWORD}).to_string();
     let calls: Vec<Call> = vec![
         ("POST", "/api/session", "/api/session".into(), Some(login), ""),
@@ -379,6 +402,31 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             None,
             &inspector,
         ),
+        ("GET", "/api/fuel/cards", "/api/fuel/cards".into(), None, &admin),
+        (
+            "PATCH",
+            "/api/fuel/cards/{number}",
+            "/api/fuel/cards/1000000000000001".into(),
+            Some(r#"{"limit_month_fen":300000}"#.into()),
+            &admin,
+        ),
+        ("GET", "/api/fuel/stations", "/api/fuel/stations".into(), None, &inspector),
+        (
+            "PUT",
+            "/api/fuel/profiles/{vehicle}",
+            format!("/api/fuel/profiles/{own}"),
+            Some(r#"{"tank_litres":60,"rated_l_per_100km":8,"fuel":"petrol"}"#.into()),
+            &admin,
+        ),
+        ("GET", "/api/fuel/profiles", "/api/fuel/profiles".into(), None, &admin),
+        (
+            "POST",
+            "/api/fuel/statements",
+            "/api/fuel/statements?name=s.csv".into(),
+            Some(statement.into()),
+            &inspector,
+        ),
+        ("GET", "/api/fuel/findings", "/api/fuel/findings".into(), None, &inspector),
     ];
     let mut covered = Vec::new();
     let mut answers = HashMap::new();

@@ -20,6 +20,7 @@ pub mod config;
 pub mod download;
 pub mod error;
 pub mod extract;
+pub mod fuel;
 pub mod headers;
 pub mod login;
 pub mod metrics;
@@ -94,6 +95,7 @@ struct Inner {
     complaint_notifier: std::sync::RwLock<Option<ComplaintNotifier>>,
     /// The key reporters' numbers are sealed with, once the server has set it.
     reporter_key: std::sync::RwLock<Option<Arc<reporter::ReporterKey>>>,
+    fuel: std::sync::RwLock<Arc<tianshu_rules::fuel::FuelConfig>>,
 }
 
 impl ApiState {
@@ -124,6 +126,7 @@ impl ApiState {
                 configured_channels: std::sync::RwLock::default(),
                 complaint_notifier: std::sync::RwLock::new(None),
                 reporter_key: std::sync::RwLock::new(None),
+                fuel: std::sync::RwLock::default(),
             }),
         }
     }
@@ -174,6 +177,18 @@ impl ApiState {
         if let Ok(mut t) = self.inner.configured_timetables.write() {
             *t = Arc::new(timetables);
         }
+    }
+
+    /// Sets the thresholds of the fuel checks (`[rules.fuel]`); the defaults until then.
+    pub fn set_fuel_config(&self, config: tianshu_rules::fuel::FuelConfig) {
+        if let Ok(mut c) = self.inner.fuel.write() {
+            *c = Arc::new(config);
+        }
+    }
+
+    /// The thresholds of the fuel checks.
+    pub fn fuel_config(&self) -> Arc<tianshu_rules::fuel::FuelConfig> {
+        self.inner.fuel.read().map(|c| c.clone()).unwrap_or_default()
     }
 
     /// Tells the API the alert channels of the server's configuration, listed beside the stored ones by

@@ -9,11 +9,14 @@ use axum::{Json, Router};
 
 use crate::error::{no_method, no_route};
 use crate::resources::{
-    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, geofences,
+    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, fuel, geofences,
     intake, live, orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
 };
 use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
+
+/// The largest statement an upload takes.
+pub const STATEMENT_MAX_BYTES: usize = 64 << 20;
 
 /// Every route of the API.
 pub static ROUTES: &[RouteSpec] = &[
@@ -289,6 +292,55 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ADMIN,
         summary: "Delete a driver; their card sign-ins stay on record (audited)",
         handler: || delete(drivers::delete),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/fuel/cards",
+        roles: ALL,
+        summary: "Fuel cards of the units in scope: number, issuer, unit, vehicle, state, state_date, state_reason, limit_fill_fen, limit_month_fen",
+        handler: || get(fuel::cards),
+    },
+    RouteSpec {
+        method: "PATCH",
+        path: "/api/fuel/cards/{number}",
+        roles: ADMIN,
+        summary: "Change a fuel card: vehicle (null for a pool card), state, state_date, state_reason, limits (audited)",
+        handler: || patch(fuel::update_card),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/fuel/profiles",
+        roles: ALL,
+        summary: "The fuel profiles of the cars in scope: tank_litres, rated_l_per_100km, fuel (entered, or the class's default)",
+        handler: || get(fuel::profiles),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/fuel/profiles/{vehicle}",
+        roles: ADMIN,
+        summary: "Enter a car's fuel profile: tank_litres, rated_l_per_100km, fuel=petrol|diesel (audited)",
+        handler: || put(fuel::set_profile),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/fuel/stations",
+        roles: ALL,
+        summary: "Fuel stations: code, name, brand, position (WGS-84; GCJ-02 sources are converted on import)",
+        handler: || get(fuel::stations),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/fuel/statements",
+        roles: INSPECT,
+        summary: "Import an issuer's statement (CSV in UTF-8 or GBK, or XLSX, as the body; ?name=&layout=&encoding=) and check its new transactions: stored, duplicates, errors by line and column, findings, cases_opened",
+        handler: || post(fuel::upload),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/fuel/findings",
+        roles: CASES,
+        summary: "Findings of the fuel checks on the fills of the units in scope (?unit=&check=&from=&to=&limit=), newest first, each with its evidence and case",
+        handler: || get(fuel::findings),
     },
     RouteSpec {
         method: "GET",
@@ -574,6 +626,10 @@ pub fn router(state: ApiState) -> Router {
         let mut mr = (spec.handler)();
         if (spec.method, spec.path) == ("POST", "/api/session") {
             mr = mr.layer(DefaultBodyLimit::max(state.config().login.max_body_bytes));
+        }
+        if (spec.method, spec.path) == ("POST", "/api/fuel/statements") {
+            // A year's statement of a city's cards runs to tens of megabytes.
+            mr = mr.layer(DefaultBodyLimit::max(STATEMENT_MAX_BYTES));
         }
         if !spec.roles.is_empty() {
             mr = mr.route_layer(axum::middleware::from_fn_with_state(

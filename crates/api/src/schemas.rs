@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::position::REPLAY_COLUMNS;
 use crate::resources::{
-    audit_log, cases, casework, commands, complaints, exports, orders, reports, terminals, tracks, units,
+    audit_log, cases, casework, commands, complaints, exports, fuel, orders, reports, terminals, tracks, units,
     vehicles,
 };
 
@@ -224,6 +224,26 @@ pub fn query_parameter(name: &str) -> Option<(Value, &'static str, &'static str)
             json!({"type": "integer", "minimum": 0}),
             "Skip this many first",
             "0",
+        ),
+        "check" => (
+            json!({"type": "string", "enum": tianshu_rules::fuel::Check::ALL.map(|c| c.as_str())}),
+            "Only the findings of this fuel check",
+            "over_tank",
+        ),
+        "name" => (
+            json!({"type": "string"}),
+            "The uploaded file's name (a name ending .xlsx is read as a workbook)",
+            "statement.csv",
+        ),
+        "layout" => (
+            json!({"type": "string", "enum": tianshu_model::fuel::STATEMENT_FORMATS.map(|f| f.id)}),
+            "The issuer's column layout of a statement (detected from its header by default)",
+            "sinopec",
+        ),
+        "encoding" => (
+            json!({"type": "string", "enum": ["utf8", "gbk"]}),
+            "The text encoding of a CSV statement (detected by default: UTF-8, else GBK)",
+            "utf8",
         ),
         "tolerance_m" => (
             json!({"type": "number", "minimum": 0}),
@@ -598,6 +618,38 @@ pub fn describe(method: &str, path: &str) -> Described {
                        "paths": {"type": "object"}, "components": {"type": "object"}}),
             ));
         }
+        ("GET", "/api/fuel/cards") => d.ok = ok(array(r("FuelCard"))),
+        ("PATCH", "/api/fuel/cards/{number}") => {
+            d.body = Some(json!({"type": "object", "properties": {
+                "vehicle": nullable(json!({"type": "integer"})), "state": r("FuelCardState"),
+                "state_date": nullable(json!({"type": "string", "format": "date"})), "state_reason": {"type": "string"},
+                "limit_fill_fen": nullable(json!({"type": "integer", "minimum": 1})),
+                "limit_month_fen": nullable(json!({"type": "integer", "minimum": 1}))},
+                "additionalProperties": false}));
+            d.ok = ok(r("FuelCard"));
+        }
+        ("GET", "/api/fuel/profiles") => d.ok = ok(array(r("FuelProfile"))),
+        ("PUT", "/api/fuel/profiles/{vehicle}") => {
+            d.body = Some(object(
+                &["tank_litres", "rated_l_per_100km", "fuel"],
+                json!({"tank_litres": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+                       "rated_l_per_100km": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                       "fuel": {"type": "string", "enum": ["petrol", "diesel"]}}),
+            ));
+            d.ok = ok(r("FuelProfile"));
+        }
+        ("GET", "/api/fuel/stations") => d.ok = ok(array(r("FuelStation"))),
+        ("POST", "/api/fuel/statements") => {
+            d.query = query_of::<fuel::UploadQuery>();
+            d.body = Some(
+                json!({"type": "string", "format": "binary", "description": "The statement file: CSV (UTF-8 or GBK) or XLSX"}),
+            );
+            d.ok = ok(r("StatementReport"));
+        }
+        ("GET", "/api/fuel/findings") => {
+            d.query = query_of::<fuel::FindingsQuery>();
+            d.ok = ok(array(r("FuelFinding")));
+        }
         ("DELETE", _) => d.ok = none,
         _ => d.ok = (200, None),
     }
@@ -606,6 +658,48 @@ pub fn describe(method: &str, path: &str) -> Described {
 
 /// The schemas the routes refer to.
 pub fn components() -> Value {
+    let mut all = base_components();
+    if let (Some(a), Value::Object(f)) = (all.as_object_mut(), fuel_components()) {
+        a.extend(f);
+    }
+    all
+}
+
+/// The schemas of the fuel-card routes.
+fn fuel_components() -> Value {
+    json!({
+        "FuelCardState": {"type": "string", "enum": ["active", "suspended", "cancelled"]},
+        "FuelCard": object(&["number", "issuer", "unit", "vehicle", "state", "state_date", "state_reason", "limit_fill_fen", "limit_month_fen"], json!({
+            "number": {"type": "string"}, "issuer": {"type": "string", "enum": tianshu_model::fuel::Issuer::ALL.iter().map(|i| i.as_str()).collect::<Vec<_>>()},
+            "unit": {"type": "integer"}, "vehicle": nullable(json!({"type": "integer", "description": "null: a pool card"})),
+            "state": r("FuelCardState"), "state_date": nullable(json!({"type": "string", "format": "date"})),
+            "state_reason": {"type": "string"},
+            "limit_fill_fen": nullable(json!({"type": "integer", "description": "Fen (0.01 yuan)"})),
+            "limit_month_fen": nullable(json!({"type": "integer", "description": "Fen (0.01 yuan)"}))})),
+        "FuelProfile": object(&["tank_litres", "rated_l_per_100km", "fuel"], json!({
+            "vehicle": {"type": "integer"}, "tank_litres": {"type": "number"}, "rated_l_per_100km": {"type": "number"},
+            "fuel": {"type": "string", "enum": ["petrol", "diesel"]}})),
+        "FuelStation": object(&["code", "name", "brand", "position"], json!({
+            "code": {"type": "string"}, "name": {"type": "string"}, "brand": {"type": "string"},
+            "position": object(&["lon", "lat"], json!({"lon": {"type": "number", "description": "WGS-84 degrees"}, "lat": {"type": "number", "description": "WGS-84 degrees"}}))})),
+        "RowError": object(&["line", "column", "reason"], json!({
+            "line": {"type": "integer"}, "column": nullable(json!({"type": "string", "description": "The header as written, with its 1-based position"})),
+            "reason": {"type": "string"}})),
+        "StatementReport": object(&["format", "encoding", "stored", "duplicates", "errors", "findings", "cases_opened"], json!({
+            "format": {"type": "string"}, "encoding": nullable(json!({"type": "string", "enum": ["utf8", "gbk"]})),
+            "stored": {"type": "integer"}, "duplicates": {"type": "integer"}, "errors": array(r("RowError")),
+            "findings": {"type": "integer"}, "cases_opened": {"type": "integer"}})),
+        "FuelFinding": object(&["transaction_id", "check", "severity", "at_stake_fen", "reason", "reason_zh", "evidence", "unit", "time", "case_id"], json!({
+            "transaction_id": {"type": "integer"},
+            "check": {"type": "string", "enum": tianshu_rules::fuel::Check::ALL.map(|c| c.as_str())},
+            "severity": {"type": "string", "enum": ["low", "medium", "high"]}, "at_stake_fen": {"type": "integer"},
+            "reason": {"type": "string"}, "reason_zh": {"type": "string"},
+            "evidence": {"type": "object", "description": "Distances, the car's positions around the fill (WGS-84), figures"},
+            "unit": {"type": "integer"}, "time": time(), "case_id": nullable(json!({"type": "integer"}))})),
+    })
+}
+
+fn base_components() -> Value {
     let figures = json!({
         "points": {"type": "integer"},
         "trips": {"type": "integer"},

@@ -165,6 +165,52 @@ pub fn distance_to_segment_m(p: LonLat, a: LonLat, b: LonLat) -> f64 {
     segment_distance2(frame.to_xy(p), (0.0, 0.0), frame.to_xy(b)).sqrt()
 }
 
+/// Krasovsky 1940 semi-major axis and eccentricity squared, the constants of the GCJ-02 offset.
+const GCJ_A: f64 = 6_378_245.0;
+const GCJ_EE: f64 = 0.006_693_421_622_965_943;
+
+/// The GCJ-02 point (the datum of Chinese web maps and of many statements) of a WGS-84 point in China.
+pub fn wgs84_to_gcj02(p: LonLat) -> LonLat {
+    use std::f64::consts::PI;
+    let (x, y) = (p.lon - 105.0, p.lat - 35.0);
+    let waves = |a: f64, b: f64| (20.0 * (6.0 * a * PI).sin() + 20.0 * (2.0 * a * PI).sin()) * 2.0 / 3.0 + b;
+    let dlat = -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * x.abs().sqrt()
+        + waves(x, 0.0)
+        + (20.0 * (y * PI).sin() + 40.0 * (y / 3.0 * PI).sin()) * 2.0 / 3.0
+        + (160.0 * (y / 12.0 * PI).sin() + 320.0 * (y * PI / 30.0).sin()) * 2.0 / 3.0;
+    let dlon = 300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * x.abs().sqrt()
+        + waves(x, 0.0)
+        + (20.0 * (x * PI).sin() + 40.0 * (x / 3.0 * PI).sin()) * 2.0 / 3.0
+        + (150.0 * (x / 12.0 * PI).sin() + 300.0 * (x / 30.0 * PI).sin()) * 2.0 / 3.0;
+    let rad = p.lat.to_radians();
+    let magic = 1.0 - GCJ_EE * rad.sin() * rad.sin();
+    let sqrt_magic = magic.sqrt();
+    let dlat = dlat * 180.0 / ((GCJ_A * (1.0 - GCJ_EE)) / (magic * sqrt_magic) * PI);
+    let dlon = dlon * 180.0 / (GCJ_A / sqrt_magic * rad.cos() * PI);
+    LonLat::new(p.lon + dlon, p.lat + dlat)
+}
+
+/// The WGS-84 point of a GCJ-02 point, found by inverting [`wgs84_to_gcj02`] (to well under a
+/// centimetre after a few steps).
+pub fn gcj02_to_wgs84(g: LonLat) -> LonLat {
+    let mut w = g;
+    for _ in 0..8 {
+        let f = wgs84_to_gcj02(w);
+        w = LonLat::new(w.lon - (f.lon - g.lon), w.lat - (f.lat - g.lat));
+    }
+    w
+}
+
 /// Whether `p` lies inside the ring (even-odd rule; the ring may or may not repeat its first point).
 pub fn point_in_ring(p: LonLat, ring: &[LonLat]) -> bool {
     let n = ring.len();
@@ -189,6 +235,15 @@ pub fn point_in_ring(p: LonLat, ring: &[LonLat]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gcj02_round_trips_and_shifts_huangshi_by_hundreds_of_metres() {
+        let w = LonLat::new(115.038_52, 30.199_65);
+        let g = wgs84_to_gcj02(w);
+        let shift = w.distance_m(g);
+        assert!((300.0..700.0).contains(&shift), "{shift}");
+        assert!(gcj02_to_wgs84(g).distance_m(w) < 0.01);
+    }
 
     #[test]
     fn a_degree_of_latitude_is_about_111_km() {

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod complaint;
 pub mod driver;
 mod flags;
+pub mod fuel;
 pub mod geo;
 mod ids;
 mod position;

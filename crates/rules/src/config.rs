@@ -329,6 +329,8 @@ pub struct RulesConfig {
     pub silence: SilenceConfig,
     /// `overspeed`.
     pub overspeed: OverspeedConfig,
+    /// The fuel-card checks (`[rules.fuel]`).
+    pub fuel: crate::fuel::FuelConfig,
 }
 
 impl Default for RulesConfig {
@@ -352,6 +354,7 @@ impl Default for RulesConfig {
             tamper: TamperConfig::default(),
             silence: SilenceConfig::default(),
             overspeed: OverspeedConfig::default(),
+            fuel: crate::fuel::FuelConfig::default(),
         }
     }
 }

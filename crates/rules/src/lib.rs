@@ -25,6 +25,7 @@ pub mod config;
 mod debounce;
 mod engine;
 pub mod fences;
+pub mod fuel;
 pub mod geo;
 pub mod orders;
 mod reference;

@@ -398,6 +398,7 @@ pub fn api_routes(
     reporter_key: Option<tianshu_api::reporter::ReporterKey>,
 ) -> ExtraRoutes {
     let timetables = tianshu_api::ConfiguredTimetables::from_rules(rules);
+    let fuel = rules.fuel.clone();
     let channels = alerts.listed_channels();
     let pmtiles = &config.basemap.pmtiles;
     if !pmtiles.is_empty()
@@ -426,6 +427,7 @@ pub fn api_routes(
         state.set_configured_timetables(timetables);
         state.set_configured_channels(channels);
         state.set_complaint_notifier(notifier);
+        state.set_fuel_config(fuel);
         if let Some(key) = reporter_key {
             state.set_reporter_key(key);
         }

@@ -40,6 +40,7 @@ mod db;
 pub mod drivers;
 pub mod embedded;
 pub mod follow;
+pub mod fuel;
 mod metrics;
 pub mod migrate;
 pub mod postgres;

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod complaints;
 pub mod drivers;
 pub mod exports;
+pub mod fuel;
 pub mod geofences;
 pub mod intake;
 pub mod live;

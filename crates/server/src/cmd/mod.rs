@@ -21,6 +21,7 @@ mod decode_jt809;
 #[cfg(feature = "demo")]
 mod demo;
 mod export;
+mod fuel;
 mod geofence;
 mod order;
 mod registry;
@@ -80,17 +81,22 @@ pub struct TrackArgs {
 impl TrackArgs {
     /// The range `from..to`; an error names the flag that is not an instant, or says the range is empty.
     pub fn range(&self) -> anyhow::Result<(Timestamp, Timestamp)> {
-        let instant = |flag: &str, s: &str| {
-            Timestamp::parse_rfc3339(s.trim()).with_context(|| {
-                format!("--{flag} {s:?} is not ISO-8601 with an offset, e.g. 2026-11-27T08:00:00Z")
-            })
-        };
-        let (from, to) = (instant("from", &self.from)?, instant("to", &self.to)?);
-        if from >= to {
-            bail!("--from {} is not before --to {}", self.from, self.to);
-        }
-        Ok((from, to))
+        range(&self.from, &self.to)
     }
+}
+
+/// The range `--from`..`--to`; an error names the flag that is not an instant, or says the range is empty.
+pub fn range(from_arg: &str, to_arg: &str) -> anyhow::Result<(Timestamp, Timestamp)> {
+    let instant = |flag: &str, s: &str| {
+        Timestamp::parse_rfc3339(s.trim()).with_context(|| {
+            format!("--{flag} {s:?} is not ISO-8601 with an offset, e.g. 2026-11-27T08:00:00Z")
+        })
+    };
+    let (from, to) = (instant("from", from_arg)?, instant("to", to_arg)?);
+    if from >= to {
+        bail!("--from {from_arg} is not before --to {to_arg}");
+    }
+    Ok((from, to))
 }
 
 /// The arguments of the reference-data imports (`calendar import`, `calendar timetable`, `geofence
@@ -182,6 +188,10 @@ pub enum Command {
     /// The office's casework figures (`casework summary --store URL --from D --to D [--unit U] [--format csv|json]`).
     #[command(subcommand)]
     Casework(casework::CaseworkCommand),
+    /// Fuel cards, stations and issuers' statements (`fuel cards import`, `fuel stations import`,
+    /// `fuel import --store URL FILE`, `fuel check --from T --to T`).
+    #[command(subcommand)]
+    Fuel(fuel::FuelCommand),
     /// Import regions, depots, prohibited places and speed zones (`geofence import --store URL FILE.geojson`).
     #[command(subcommand)]
     Geofence(geofence::GeofenceCommand),
@@ -210,6 +220,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(args),
         Command::Calendar(c) => calendar::run(c),
         Command::Casework(c) => casework::run(c),
+        Command::Fuel(c) => fuel::run(c),
         Command::Geofence(c) => geofence::run(c),
         Command::Order(c) => order::run(c),
         Command::Rules(c) => rules::run(c),

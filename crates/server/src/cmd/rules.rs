@@ -36,7 +36,7 @@ pub struct EvaluateArgs {
     pub config: Option<PathBuf>,
 }
 
-fn rules_config(path: Option<&PathBuf>) -> anyhow::Result<RulesConfig> {
+pub(super) fn rules_config(path: Option<&PathBuf>) -> anyhow::Result<RulesConfig> {
     let Some(path) = path else {
         return Ok(RulesConfig::default());
     };
