@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "store_conformance/blocks.rs"]
+mod blocks;
 #[path = "store_conformance/points.rs"]
 mod points;
 #[path = "store_conformance/reference.rs"]
@@ -16,6 +18,10 @@ mod storm;
 #[path = "store_conformance/writer.rs"]
 mod writer;
 
+use blocks::{
+    a_backfill_into_a_blocked_day_is_stored_once, a_damaged_block_is_reported_and_the_rest_replays,
+    a_replay_crosses_the_row_block_boundary,
+};
 use futures::TryStreamExt;
 use points::{
     a_lagging_subscriber_loses_the_oldest_batches_and_counts_them, appends_are_idempotent_and_survive_reopen,
@@ -624,6 +630,9 @@ macro_rules! conformance {
             }
 
             case!(track_is_time_ordered_with_half_open_range);
+            case!(a_replay_crosses_the_row_block_boundary);
+            case!(a_backfill_into_a_blocked_day_is_stored_once);
+            case!(a_damaged_block_is_reported_and_the_rest_replays, url);
             case!(tracks_hand_out_each_point_once_across_equal_fix_times);
             case!(every_field_round_trips);
             case!(the_same_batch_twice_is_stored_once);
