@@ -41,12 +41,16 @@ const MILLIS_PER_DAY: i64 = 86_400_000;
 
 /// The China day (days since 1970-01-01 in UTC+8) an instant falls on: the day a block holds.
 pub fn china_day(t: Timestamp) -> i64 {
-    (t.0 + i64::from(CHINA_OFFSET_SECS) * 1000).div_euclid(MILLIS_PER_DAY)
+    t.0.saturating_add(i64::from(CHINA_OFFSET_SECS) * 1000)
+        .div_euclid(MILLIS_PER_DAY)
 }
 
 /// The first instant of China day `day` (see [`china_day`]).
 pub fn china_day_start(day: i64) -> Timestamp {
-    Timestamp(day * MILLIS_PER_DAY - i64::from(CHINA_OFFSET_SECS) * 1000)
+    Timestamp(
+        day.saturating_mul(MILLIS_PER_DAY)
+            .saturating_sub(i64::from(CHINA_OFFSET_SECS) * 1000),
+    )
 }
 
 /// The newest China day whose points are packed into blocks at `now` when points are kept as rows for
@@ -482,5 +486,8 @@ mod tests {
         assert_eq!(last_blocked_day(now, 0), day, "at least today stays in rows");
         assert!(may_be_blocked(Timestamp(china_day_start(day + 1).0 - 1), now));
         assert!(!may_be_blocked(china_day_start(day + 1), now));
+        // The ends of open ranges neither wrap nor panic.
+        assert!(china_day(Timestamp(i64::MAX)) > day && china_day(Timestamp(i64::MIN)) < 0);
+        assert!(china_day_start(i64::MAX).0 > 0);
     }
 }
