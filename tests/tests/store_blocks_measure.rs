@@ -167,11 +167,11 @@ async fn measure(scratch: Scratch) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run with --run-ignored only --no-capture"]
 async fn embedded() {
-    measure(Scratch::embedded("blocks-measure")).await;
+    measure(Scratch::embedded("blocks_measure")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run with --run-ignored only --no-capture"]
 async fn postgres() {
-    measure(Scratch::postgres("blocks-measure").await).await;
+    measure(Scratch::postgres("blocks_measure").await).await;
 }

@@ -192,5 +192,5 @@ async fn compaction_killed_loses_and_repeats_nothing(scratch: Scratch) {
 tianshu_e2e::on_both_backends!(
     a_killed_compaction_loses_and_repeats_nothing,
     compaction_killed_loses_and_repeats_nothing,
-    "compact-crash"
+    "compact_crash"
 );
