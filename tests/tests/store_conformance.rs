@@ -688,3 +688,36 @@ fn compacting() -> StoreConfig {
 conformance!(embedded, embedded_scratch, StoreConfig::default());
 conformance!(embedded_compacting, embedded_scratch, compacting());
 conformance!(postgres, Scratch::postgres, StoreConfig::default());
+
+/// The layout of `points` is read from TimescaleDB's catalogue, not from the extension's presence: a plain
+/// database is plain, and TimescaleDB's policy keys on it are refused with the fix named, nothing applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_database_is_plain_and_refuses_timescaledb_policies() {
+    let scratch = Scratch::postgres("plain_layout").await;
+    let store = Store::open(&scratch.url()).await.unwrap();
+    match store.kind() {
+        tianshu_store::BackendKind::Postgres(b) => assert!(!b.is_hypertable()),
+        tianshu_store::BackendKind::Embedded(_) => panic!("a postgres:// URL opens PostgreSQL"),
+    }
+    store.close().await.unwrap();
+    for (compress, retain, named) in [
+        (Some(7), None, "compress_after_days set"),
+        (None, Some(1095), "retain_days set"),
+        (Some(7), Some(1095), "compress_after_days and retain_days set"),
+    ] {
+        let mut config = StoreConfig::default();
+        config.postgres.compress_after_days = compress;
+        config.postgres.retain_days = retain;
+        let refused = Store::open_with(&scratch.url(), &config)
+            .await
+            .err()
+            .expect("refused");
+        let message = refused.to_string();
+        assert!(matches!(refused, Error::Invalid { .. }), "{message}");
+        assert!(message.contains(named), "{message}");
+        assert!(
+            message.contains("not a TimescaleDB hypertable") && message.contains("unset them"),
+            "{message}"
+        );
+    }
+}

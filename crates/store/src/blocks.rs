@@ -49,6 +49,14 @@ pub struct CompactSummary {
     pub damaged: u64,
 }
 
+impl std::ops::AddAssign for CompactSummary {
+    fn add_assign(&mut self, other: CompactSummary) {
+        self.blocks += other.blocks;
+        self.points += other.points;
+        self.damaged += other.damaged;
+    }
+}
+
 /// A block that does not decode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DamagedBlock {
@@ -133,6 +141,30 @@ pub(crate) fn merge_ordered(a: Vec<Position>, b: Vec<Position>, limit: usize) ->
         };
         if let Some(p) = if take_a { a.next() } else { b.next() } {
             out.push(p);
+        }
+    }
+    out
+}
+
+/// The blocks per month (`blocks 2026-11`, China time), from `(day, points, bytes)` of each block in day
+/// order.
+pub(crate) fn by_month(blocks: impl IntoIterator<Item = (i64, u64, u64)>) -> Vec<LayerStats> {
+    let mut out: Vec<LayerStats> = Vec::new();
+    for (day, points, bytes) in blocks {
+        let month = tianshu_model::block::china_day_start(day)
+            .to_china()
+            .format("blocks %Y-%m")
+            .to_string();
+        match out.last_mut() {
+            Some(m) if m.layer == month => {
+                m.points += points;
+                m.bytes += bytes;
+            }
+            _ => out.push(LayerStats {
+                layer: month,
+                points,
+                bytes,
+            }),
         }
     }
     out

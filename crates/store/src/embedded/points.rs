@@ -12,8 +12,8 @@ use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 use tianshu_model::block::{china_day, china_day_start, may_be_blocked, track_key};
 
 use crate::blocks::{
-    CompactSummary, DamagedBlock, LayerStats, block_points_in, days_of, decode_stored, merge_ordered,
-    merged_block,
+    CompactSummary, DamagedBlock, LayerStats, block_points_in, by_month, days_of, decode_stored,
+    merge_ordered, merged_block,
 };
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
 use crate::sql::tx;
@@ -290,9 +290,7 @@ impl Backend for EmbeddedBackend {
             let done = self
                 .write(move |conn| compact_vehicle(conn, vehicle, through_day))
                 .await?;
-            total.blocks += done.blocks;
-            total.points += done.points;
-            total.damaged += done.damaged;
+            total += done;
         }
         Ok(total)
     }
@@ -350,24 +348,13 @@ impl Backend for EmbeddedBackend {
                 },
             ];
             let mut st = conn.prepare("SELECT day, points, length(data) FROM point_blocks ORDER BY day")?;
-            let mut months: Vec<LayerStats> = Vec::new();
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                let (day, points, bytes): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-                let month = china_day_start(day).to_china().format("blocks %Y-%m").to_string();
-                match months.last_mut() {
-                    Some(m) if m.layer == month => {
-                        m.points += points.max(0) as u64;
-                        m.bytes += bytes.max(0) as u64;
-                    }
-                    _ => months.push(LayerStats {
-                        layer: month,
-                        points: points.max(0) as u64,
-                        bytes: bytes.max(0) as u64,
-                    }),
-                }
-            }
-            out.extend(months);
+            let months = st
+                .query_map([], |r| {
+                    let (day, points, bytes): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                    Ok((day, points.max(0) as u64, bytes.max(0) as u64))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            out.extend(by_month(months));
             Ok(out)
         })
         .await

@@ -23,8 +23,8 @@ use std::collections::{HashSet, VecDeque};
 use tianshu_model::block::{china_day, china_day_start, may_be_blocked, track_key};
 
 use crate::blocks::{
-    CompactSummary, DamagedBlock, LayerStats, block_points_in, days_of, decode_stored, merged_block,
-    stored_day,
+    CompactSummary, DamagedBlock, LayerStats, block_points_in, by_month, days_of, decode_stored,
+    merged_block, stored_day,
 };
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
 use crate::sql::tx;
@@ -716,9 +716,7 @@ impl Backend for PostgresBackend {
         let mut total = CompactSummary::default();
         for vehicle in vehicles {
             let done = self.compact_vehicle(vehicle, through_day).await?;
-            total.blocks += done.blocks;
-            total.points += done.points;
-            total.damaged += done.damaged;
+            total += done;
         }
         Ok(total)
     }
@@ -783,27 +781,12 @@ impl Backend for PostgresBackend {
                 &[],
             )
             .await?;
-        let mut by_month: Vec<LayerStats> = Vec::new();
+        let mut blocks = Vec::with_capacity(months.len());
         for r in &months {
             let (day, points, bytes): (i32, i32, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-            let month = china_day_start(i64::from(day))
-                .to_china()
-                .format("blocks %Y-%m")
-                .to_string();
-            let (points, bytes) = (points.max(0) as u64, bytes.max(0) as u64);
-            match by_month.last_mut() {
-                Some(m) if m.layer == month => {
-                    m.points += points;
-                    m.bytes += bytes;
-                }
-                _ => by_month.push(LayerStats {
-                    layer: month,
-                    points,
-                    bytes,
-                }),
-            }
+            blocks.push((i64::from(day), points.max(0) as u64, bytes.max(0) as u64));
         }
-        out.extend(by_month);
+        out.extend(by_month(blocks));
         Ok(out)
     }
 
