@@ -23,6 +23,7 @@
 
 use std::io::{Read, Write};
 
+use crate::record::{HAS_FUEL, HAS_MILEAGE, HAS_RSSI, HAS_SATELLITES};
 use crate::{AlarmFlags, Phone, Position, StatusFlags, Timestamp, VehicleId, fnv1a64};
 use crate::{CHINA_OFFSET_SECS, record};
 
@@ -33,10 +34,6 @@ const HEADER_LEN: usize = 4 + 4 + 8;
 /// More points than any vehicle-day can hold (one a millisecond); a count above it is a damaged block.
 const MAX_POINTS: u32 = 86_400_000;
 
-const HAS_MILEAGE: u8 = 1;
-const HAS_FUEL: u8 = 2;
-const HAS_SATELLITES: u8 = 4;
-const HAS_RSSI: u8 = 8;
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
 /// The China day (days since 1970-01-01 in UTC+8) an instant falls on: the day a block holds.
@@ -247,12 +244,7 @@ pub fn decode_block(vehicle: VehicleId, block: &[u8]) -> Result<Vec<Position>, S
 
 /// The presence bits and source of a point in one byte.
 fn presence(p: &Position) -> u8 {
-    let bit = |present: bool, flag: u8| if present { flag } else { 0 };
-    bit(p.mileage_dkm.is_some(), HAS_MILEAGE)
-        | bit(p.fuel_dl.is_some(), HAS_FUEL)
-        | bit(p.satellites.is_some(), HAS_SATELLITES)
-        | bit(p.rssi.is_some(), HAS_RSSI)
-        | ((record::source_to_i16(p.source) as u8) << 4)
+    record::presence_flags(p) | ((record::source_to_i16(p.source) as u8) << 4)
 }
 
 fn put_unsigned(out: &mut Vec<u8>, mut v: u128) {

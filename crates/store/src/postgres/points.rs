@@ -339,18 +339,7 @@ impl PostgresBackend {
         // A staged row that was already stored is never newer than its vehicle's latest position,
         // so the newest of each vehicle may be offered whether or not it was new.
         self.latest.offer(newest_per_vehicle(points, staged));
-        let mut inserted = Vec::with_capacity(inserted_rows.len());
-        for r in inserted_rows {
-            let key = (
-                r.try_get::<_, i64>(0)?,
-                r.try_get::<_, PgMillis>(1)?.0,
-                r.try_get::<_, i64>(2)?,
-            );
-            if let Ok(i) = staged.binary_search_by_key(&key, |s| (s.vehicle, s.fix_time, s.block_hash)) {
-                inserted.push(staged[i].at);
-            }
-        }
-        Ok(inserted)
+        inserted_at(&inserted_rows, staged)
     }
 }
 
@@ -405,18 +394,7 @@ impl PostgresBackend {
         let rows = insert_staged(&tx, copy_buffer(points, &kept)).await?;
         tx.commit().await?;
         self.latest.offer(newest_per_vehicle(points, staged));
-        let mut inserted = Vec::with_capacity(rows.len());
-        for r in rows {
-            let key = (
-                r.try_get::<_, i64>(0)?,
-                r.try_get::<_, PgMillis>(1)?.0,
-                r.try_get::<_, i64>(2)?,
-            );
-            if let Ok(i) = staged.binary_search_by_key(&key, |s| (s.vehicle, s.fix_time, s.block_hash)) {
-                inserted.push(staged[i].at);
-            }
-        }
-        Ok(inserted)
+        inserted_at(&rows, staged)
     }
 
     /// Moves one vehicle's rows up to China day `through` into blocks, in one transaction under the
@@ -506,6 +484,22 @@ impl PostgresBackend {
         }
         Ok(out)
     }
+}
+
+/// The batch indexes of the staged rows an insert returned (`RETURNING vehicle, fix_time, block_hash`).
+fn inserted_at(rows: &[tokio_postgres::Row], staged: &[Staged]) -> Result<Vec<usize>> {
+    let mut inserted = Vec::with_capacity(rows.len());
+    for r in rows {
+        let key = (
+            r.try_get::<_, i64>(0)?,
+            r.try_get::<_, PgMillis>(1)?.0,
+            r.try_get::<_, i64>(2)?,
+        );
+        if let Ok(i) = staged.binary_search_by_key(&key, |s| (s.vehicle, s.fix_time, s.block_hash)) {
+            inserted.push(staged[i].at);
+        }
+    }
+    Ok(inserted)
 }
 
 /// The newest of each vehicle's staged rows (rows are in key order: the last of each vehicle's run),
