@@ -179,3 +179,66 @@ async fn a_bad_row_is_named_and_nothing_is_imported() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("line 2"), "{}", text(&out.stderr));
 }
+
+/// The layers `tianshu store stats --format json` prints, as (layer, points).
+fn stats_points(url: &str, dir: &std::path::Path) -> Vec<(String, u64)> {
+    let out = tianshu(&["store", "stats", "--store", url, "--format", "json"], dir);
+    assert!(out.status.success(), "stats failed: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["damaged_blocks"], serde_json::json!([]));
+    v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["layer"].as_str().unwrap().to_string(),
+                l["points"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Two vehicles' points over two past China days: `store stats` counts them as rows, `store compact`
+/// packs them into four vehicle-day blocks, `store stats` then counts them as blocks, per month too.
+async fn compact_then_stats(scratch: Scratch) {
+    let url = &scratch.url();
+    let dir = ScratchDir::new("blocks");
+    let store = Store::open(url).await.unwrap();
+    let points: Vec<Position> = [1, 2]
+        .iter()
+        .flat_map(|&v| (0..96).map(move |i| point(v, i * 1_800)))
+        .collect();
+    store.append_points(&points).await.unwrap();
+    store.close().await.unwrap();
+    drop(store);
+    let before = stats_points(url, &dir.0);
+    assert!(before.contains(&("rows".to_string(), 192)), "{before:?}");
+    assert!(before.contains(&("blocks".to_string(), 0)), "{before:?}");
+
+    let out = tianshu(&["store", "compact", "--store", url], &dir.0);
+    assert!(out.status.success(), "compact failed: {}", text(&out.stderr));
+    // 48 hours from T0 (08:00 in China) cross three China days.
+    assert!(
+        text(&out.stdout).starts_with("compacted 6 vehicle-days (192 points)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let after = stats_points(url, &dir.0);
+    assert!(after.contains(&("rows".to_string(), 0)), "{after:?}");
+    assert!(after.contains(&("blocks".to_string(), 192)), "{after:?}");
+    let months: u64 = after
+        .iter()
+        .filter(|(l, _)| l.starts_with("blocks 20"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(months, 192, "{after:?}");
+    let table = tianshu(&["store", "stats", "--store", url], &dir.0);
+    assert!(
+        text(&table.stdout).contains("bytes/point"),
+        "{}",
+        text(&table.stdout)
+    );
+}
+
+tianshu_e2e::on_both_backends!(store_compact_and_stats, compact_then_stats, "blockscli");

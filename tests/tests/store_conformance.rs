@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "store_conformance/blocks.rs"]
+mod blocks;
 #[path = "store_conformance/points.rs"]
 mod points;
 #[path = "store_conformance/reference.rs"]
@@ -16,6 +18,10 @@ mod storm;
 #[path = "store_conformance/writer.rs"]
 mod writer;
 
+use blocks::{
+    a_backfill_into_a_blocked_day_is_stored_once, a_damaged_block_is_reported_and_the_rest_replays,
+    a_replay_crosses_the_row_block_boundary,
+};
 use futures::TryStreamExt;
 use points::{
     a_lagging_subscriber_loses_the_oldest_batches_and_counts_them, appends_are_idempotent_and_survive_reopen,
@@ -625,6 +631,9 @@ macro_rules! conformance {
             }
 
             case!(track_is_time_ordered_with_half_open_range);
+            case!(a_replay_crosses_the_row_block_boundary);
+            case!(a_backfill_into_a_blocked_day_is_stored_once);
+            case!(a_damaged_block_is_reported_and_the_rest_replays, url);
             case!(tracks_hand_out_each_point_once_across_equal_fix_times);
             case!(every_field_round_trips);
             case!(the_same_batch_twice_is_stored_once);
@@ -680,3 +689,36 @@ fn compacting() -> StoreConfig {
 conformance!(embedded, embedded_scratch, StoreConfig::default());
 conformance!(embedded_compacting, embedded_scratch, compacting());
 conformance!(postgres, Scratch::postgres, StoreConfig::default());
+
+/// The layout of `points` is read from TimescaleDB's catalogue, not from the extension's presence: a plain
+/// database is plain, and TimescaleDB's policy keys on it are refused with the fix named, nothing applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_database_is_plain_and_refuses_timescaledb_policies() {
+    let scratch = Scratch::postgres("plain_layout").await;
+    let store = Store::open(&scratch.url()).await.unwrap();
+    match store.kind() {
+        tianshu_store::BackendKind::Postgres(b) => assert!(!b.is_hypertable()),
+        tianshu_store::BackendKind::Embedded(_) => panic!("a postgres:// URL opens PostgreSQL"),
+    }
+    store.close().await.unwrap();
+    for (compress, retain, named) in [
+        (Some(7), None, "compress_after_days set"),
+        (None, Some(1095), "retain_days set"),
+        (Some(7), Some(1095), "compress_after_days and retain_days set"),
+    ] {
+        let mut config = StoreConfig::default();
+        config.postgres.compress_after_days = compress;
+        config.postgres.retain_days = retain;
+        let refused = Store::open_with(&scratch.url(), &config)
+            .await
+            .err()
+            .expect("refused");
+        let message = refused.to_string();
+        assert!(matches!(refused, Error::Invalid { .. }), "{message}");
+        assert!(message.contains(named), "{message}");
+        assert!(
+            message.contains("not a TimescaleDB hypertable") && message.contains("unset them"),
+            "{message}"
+        );
+    }
+}

@@ -106,3 +106,91 @@ tianshu_e2e::on_both_backends!(
     everything_acknowledged_survives,
     "crash"
 );
+
+/// Vehicles and days of the compaction crash test: enough vehicle-days that a compaction takes many
+/// transactions, so that a kill lands between some of them.
+const COMPACT_VEHICLES: i64 = 150;
+const COMPACT_DAYS: i64 = 3;
+
+/// Every vehicle's whole track, as keys in the order handed out.
+async fn tracks_by_vehicle(store: &Store) -> Vec<Vec<(i64, i64)>> {
+    let mut out = Vec::new();
+    for v in 1..=COMPACT_VEHICLES {
+        let keys: Vec<(i64, i64)> = store
+            .track(VehicleId(v), Timestamp(0), Timestamp(i64::MAX / 2))
+            .await
+            .expect("reading the track")
+            .map_ok(|p| tianshu_model::block::track_key(&p))
+            .try_collect()
+            .await
+            .expect("reading the track");
+        out.push(keys);
+    }
+    out
+}
+
+async fn compaction_killed_loses_and_repeats_nothing(scratch: Scratch) {
+    let url = scratch.url();
+    let store = Store::open(&url).await.expect("creating the store");
+    let first_day = tianshu_model::block::china_day(Timestamp::from_secs(1_795_737_600));
+    let start = tianshu_model::block::china_day_start(first_day).secs();
+    // A point every 20 minutes over three China days, for every vehicle.
+    let points: Vec<tianshu_model::Position> = (1..=COMPACT_VEHICLES)
+        .flat_map(|v| {
+            (0..COMPACT_DAYS * 72).map(move |i| tianshu_e2e::point(v, start - 1_795_737_600 + i * 1_200))
+        })
+        .collect();
+    store.append_points(&points).await.expect("storing the tracks");
+    let expected = tracks_by_vehicle(&store).await;
+    assert!(expected.iter().all(|t| t.len() == (COMPACT_DAYS * 72) as usize));
+    store.close().await.expect("closing");
+    drop(store);
+
+    // `tianshu store compact` killed at several moments; after each, every point is there once.
+    let mut partial = 0;
+    for delay_ms in [50, 150, 300, 600, 1_000] {
+        let mut child = tokio::process::Command::new(tianshu_e2e::tianshu_bin())
+            .args(["store", "compact", "--store", &url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting tianshu store compact");
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        child.start_kill().expect("killing the compaction");
+        child.wait().await.expect("waiting for the compaction");
+        let store = Store::open(&url).await.expect("reopening after the kill");
+        assert_eq!(
+            tracks_by_vehicle(&store).await,
+            expected,
+            "after a kill at {delay_ms} ms, every point is there once, in order"
+        );
+        let layers = store.layer_stats().await.expect("layer stats");
+        let points_of = |name: &str| layers.iter().find(|l| l.layer == name).map_or(0, |l| l.points);
+        if points_of("rows") > 0 && points_of("blocks") > 0 {
+            partial += 1;
+        }
+        assert_eq!(points_of("rows") + points_of("blocks"), points.len() as u64);
+        store.close().await.expect("closing");
+    }
+    eprintln!("{partial} of the kills left a compaction half done");
+    // Finished now, the tracks are the same, and a second run has nothing to do.
+    let store = Store::open(&url).await.expect("reopening");
+    store
+        .compact_blocks(first_day + COMPACT_DAYS)
+        .await
+        .expect("compacting");
+    assert_eq!(tracks_by_vehicle(&store).await, expected);
+    let again = store
+        .compact_blocks(first_day + COMPACT_DAYS)
+        .await
+        .expect("compacting again");
+    assert_eq!(again, tianshu_store::CompactSummary::default());
+    assert!(store.damaged_blocks().await.expect("checking blocks").is_empty());
+}
+
+tianshu_e2e::on_both_backends!(
+    a_killed_compaction_loses_and_repeats_nothing,
+    compaction_killed_loses_and_repeats_nothing,
+    "compact_crash"
+);

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod block;
 pub mod case;
 pub mod clock;
 pub mod complaint;

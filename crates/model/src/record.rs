@@ -21,10 +21,20 @@ pub fn accepts_fix_time(t: Timestamp) -> bool {
 const REC_VERSION: u8 = 1;
 /// Bytes of a packed record before the phone digits.
 pub const REC_FIXED: usize = 43;
-const HAS_MILEAGE: u8 = 1;
-const HAS_FUEL: u8 = 2;
-const HAS_SATELLITES: u8 = 4;
-const HAS_RSSI: u8 = 8;
+pub(crate) const HAS_MILEAGE: u8 = 1;
+pub(crate) const HAS_FUEL: u8 = 2;
+pub(crate) const HAS_SATELLITES: u8 = 4;
+pub(crate) const HAS_RSSI: u8 = 8;
+
+/// Which of the optional fields a point has, as the bits above (a packed record's and a block's).
+#[inline]
+pub(crate) fn presence_flags(p: &Position) -> u8 {
+    let bit = |present: bool, flag: u8| if present { flag } else { 0 };
+    bit(p.mileage_dkm.is_some(), HAS_MILEAGE)
+        | bit(p.fuel_dl.is_some(), HAS_FUEL)
+        | bit(p.satellites.is_some(), HAS_SATELLITES)
+        | bit(p.rssi.is_some(), HAS_RSSI)
+}
 
 /// Where the receive time starts in a packed record (0-based; SQL's 1-based `substr(rec, 4, 8)`).
 pub const REC_RECV_AT: usize = 3;
@@ -52,11 +62,7 @@ pub fn recv_time_bytes(t: Timestamp) -> [u8; 8] {
 /// | rest | phone number, decimal ASCII digits |
 #[inline]
 pub fn encode_rec(p: &Position, out: &mut Vec<u8>) {
-    let bit = |present: bool, flag: u8| if present { flag } else { 0 };
-    let flags = bit(p.mileage_dkm.is_some(), HAS_MILEAGE)
-        | bit(p.fuel_dl.is_some(), HAS_FUEL)
-        | bit(p.satellites.is_some(), HAS_SATELLITES)
-        | bit(p.rssi.is_some(), HAS_RSSI);
+    let flags = presence_flags(p);
     out.push(REC_VERSION);
     out.push(flags);
     out.push(source_to_i16(p.source) as u8);

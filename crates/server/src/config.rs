@@ -148,6 +148,9 @@ pub struct StoreSection {
     /// The PostgreSQL backend.
     #[serde(default)]
     pub postgres: tianshu_store::postgres::PostgresConfig,
+    /// Track blocks: when old days are packed.
+    #[serde(default)]
+    pub blocks: tianshu_store::BlocksConfig,
 }
 
 fn default_store_url() -> String {
@@ -162,6 +165,7 @@ impl Default for StoreSection {
             writer: Default::default(),
             embedded: Default::default(),
             postgres: Default::default(),
+            blocks: Default::default(),
         }
     }
 }
@@ -173,6 +177,7 @@ impl StoreSection {
             writer: self.writer.clone(),
             embedded: self.embedded.clone(),
             postgres: self.postgres.clone(),
+            blocks: self.blocks.clone(),
         }
     }
 

@@ -99,6 +99,14 @@ pub async fn start(
         .with_context(|| format!("opening the store {}", redact_url(&opts.store_url)))?
         .with_audit_key(opts.audit.key.clone());
     crate::audit::check_key(&store, opts.audit.key.as_ref()).await?;
+    // Old days are packed into track blocks in the background; it stops with the process.
+    if let Some(compaction) = store.spawn_block_compaction() {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            compaction.abort();
+        });
+    }
     // Before anything is ingested: the alert rules start from here, whenever they start.
     let committed = store.follow();
     let jt808 = TcpListener::bind(opts.jt808_addr)

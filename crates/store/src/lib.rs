@@ -33,6 +33,7 @@
 
 pub mod access;
 mod audit;
+pub mod blocks;
 pub mod cases;
 pub mod casework;
 pub mod channels;
@@ -63,6 +64,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 
+pub use blocks::{BlocksConfig, CompactSummary, DamagedBlock, LayerStats};
 pub use db::Change;
 pub use follow::{Cursor, Followed};
 pub use migrate::Migration;
@@ -270,6 +272,17 @@ pub trait Backend: Send + Sync + 'static {
     /// reading them: a download states its size (and is audited with it) before its first byte.
     async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<u64>;
 
+    /// Moves the rows of every vehicle-day up to China day `through_day` into blocks ([`blocks`]), one
+    /// vehicle at a time, each in one transaction with deleting its rows.
+    async fn compact_blocks(&self, through_day: i64) -> Result<CompactSummary>;
+
+    /// Every stored block that does not decode.
+    async fn damaged_blocks(&self) -> Result<Vec<DamagedBlock>>;
+
+    /// Points and bytes on disk of the track store's layers (rows, blocks, indexes), then of the blocks
+    /// per month.
+    async fn layer_stats(&self) -> Result<Vec<LayerStats>>;
+
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 
@@ -287,6 +300,8 @@ pub struct StoreConfig {
     pub embedded: embedded::EmbeddedConfig,
     /// The PostgreSQL backend.
     pub postgres: postgres::PostgresConfig,
+    /// Track blocks, on every backend.
+    pub blocks: BlocksConfig,
 }
 
 /// The concrete backend behind a [`Store`], for areas that add their own traits.
@@ -311,6 +326,8 @@ pub struct Store {
     writer: writer::WriterHandle,
     /// The registry's coalesced lookups and registration writes.
     registry_batch: Arc<registry_batch::RegistryBatch>,
+    /// When points are packed into blocks.
+    blocks: BlocksConfig,
 }
 
 /// The default embedded store path when `--store` is omitted (relative to the working directory).
@@ -363,6 +380,7 @@ impl Store {
             db,
             kind,
             writer,
+            blocks: config.blocks.clone(),
         })
     }
 
@@ -386,6 +404,48 @@ impl Store {
     pub async fn append_points_owned(&self, points: Vec<Position>) -> Result<AppendSummary> {
         check_fix_times(&points)?;
         self.writer.append(points).await
+    }
+
+    /// Packs every vehicle-day older than the configured `keep_days` (at `now`) into blocks.
+    pub async fn compact_blocks_at(&self, now: Timestamp) -> Result<CompactSummary> {
+        let through = tianshu_model::block::last_blocked_day(now, self.blocks.keep_days);
+        let started = std::time::Instant::now();
+        let done = self.backend.compact_blocks(through).await?;
+        tracing::info!(
+            through_day = %tianshu_model::block::china_day_start(through).to_rfc3339(),
+            blocks = done.blocks,
+            points = done.points,
+            damaged = done.damaged,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "track blocks compacted"
+        );
+        Ok(done)
+    }
+
+    /// Every stored block that does not decode.
+    pub async fn damaged_blocks(&self) -> Result<Vec<DamagedBlock>> {
+        self.backend.damaged_blocks().await
+    }
+
+    /// Runs [`Store::compact_blocks_at`] every `compact_every_secs` (first after one period) until the
+    /// returned task is dropped or aborted; a failed run is logged and retried at the next period.
+    pub fn spawn_block_compaction(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let every = self.blocks.compact_every_secs;
+        if every == 0 {
+            return None;
+        }
+        let store = self.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let now = Timestamp::from_datetime(&chrono::Utc::now());
+                if let Err(e) = store.compact_blocks_at(now).await {
+                    tracing::warn!(error = %e, "track block compaction failed; will retry");
+                }
+            }
+        }))
     }
 
     /// Writes what the backend holds behind its commits (see [`Backend::flush`]).

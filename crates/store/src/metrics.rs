@@ -49,6 +49,10 @@ metrics! {
         "Time to commit one batch, durable.",
         [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]
     );
+    damaged_blocks: IntCounter(
+        "tianshu_store_damaged_blocks_total",
+        "Reads that met a track block that does not decode (its day is left out of the track)."
+    );
     queue_points: IntGauge("tianshu_store_queue_points", "Points waiting for the store writer.");
     commit_errors: IntCounter(
         "tianshu_store_commit_errors_total",

@@ -29,6 +29,7 @@ mod rules;
 mod serve;
 #[cfg(feature = "demo")]
 mod simulate;
+mod store;
 pub(crate) mod user;
 
 /// `--store URL`, declared once for every command that opens a store (flattened into its arguments).
@@ -202,6 +203,10 @@ pub enum Command {
     /// (`rules evaluate --store URL --plate P --from T --to T`).
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// The track store's upkeep: pack old days into blocks (`store compact --store URL`), or print its
+    /// size per layer and month (`store stats --store URL [--format text|json]`).
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Write one vehicle's track to stdout (`--plate P --from T --to T --format csv|geojson|gpx`).
     Export(export::ExportArgs),
     /// Decode JT/T 808 (or JT/T 809) frames given in hex (arguments, or one per line on stdin) to JSON,
@@ -217,6 +222,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Registry(c) => registry::run(c),
         Command::Export(args) => export::run(args),
+        Command::Store(c) => store::run(c),
         Command::Decode(args) => decode::run(args),
         Command::Calendar(c) => calendar::run(c),
         Command::Casework(c) => casework::run(c),

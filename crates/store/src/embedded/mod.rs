@@ -324,18 +324,7 @@ impl Compactor {
     /// vehicle's page is written once for all its new points.
     fn run(&mut self, conn: &mut Connection) {
         self.last = Instant::now();
-        let moved = (|| -> rusqlite::Result<usize> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            // OR IGNORE, not ON CONFLICT: no statement journal (see `commit_points_blocking`).
-            let moved = tx.execute(
-                "INSERT OR IGNORE INTO points (vehicle, fix_time, block_hash, rec) \
-                 SELECT vehicle, fix_time, block_hash, rec FROM points_recent ORDER BY vehicle, fix_time, block_hash",
-                [],
-            )?;
-            tx.execute("DELETE FROM points_recent", [])?;
-            tx.commit()?;
-            Ok(moved)
-        })();
+        let moved = move_recent(conn);
         match moved {
             Ok(n) => {
                 self.recent_points.store(0, Ordering::Relaxed);
@@ -349,6 +338,20 @@ impl Compactor {
             Err(e) => tracing::warn!(error = %e, "moving recent points failed; will retry"),
         }
     }
+}
+
+/// Moves every recent point into `points` in one transaction; returns how many.
+fn move_recent(conn: &mut Connection) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // OR IGNORE, not ON CONFLICT: no statement journal (see `commit_points_blocking`).
+    let moved = tx.execute(
+        "INSERT OR IGNORE INTO points (vehicle, fix_time, block_hash, rec) \
+         SELECT vehicle, fix_time, block_hash, rec FROM points_recent ORDER BY vehicle, fix_time, block_hash",
+        [],
+    )?;
+    tx.execute("DELETE FROM points_recent", [])?;
+    tx.commit()?;
+    Ok(moved)
 }
 
 /// The writer thread: runs jobs in order, and compacts between them or when idle; ends after the last

@@ -1,14 +1,20 @@
 //! Track points and latest positions in the embedded store, and its [`Backend`] implementation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
 use super::EmbeddedBackend;
 use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 
+use tianshu_model::block::{china_day, china_day_start, may_be_blocked, track_key};
+
+use crate::blocks::{
+    CompactSummary, DamagedBlock, LayerStats, block_points_in, by_month, days_of, decode_stored,
+    merge_ordered, merged_block,
+};
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
 use crate::sql::tx;
 use crate::{Backend, Error, Result, TrackQuery, TrackStream, migrate};
@@ -46,6 +52,9 @@ fn commit_points_blocking(
     let mut newest: HashMap<i64, (usize, i64)> = HashMap::with_capacity(points.len().min(1 << 16));
     let mut count = 0;
     let mut rec = Vec::with_capacity(REC_FIXED + 20);
+    let now = Timestamp::from_datetime(&chrono::Utc::now());
+    // The keys of the blocks of the vehicle-days this batch reaches back into (read once a commit).
+    let mut blocked: HashMap<(i64, i64), HashSet<(i64, i64)>> = HashMap::new();
     {
         let mut probe = tx.prepare_cached(&format!(
             "INSERT OR IGNORE INTO points_recent ({COLUMNS}) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS \
@@ -61,6 +70,19 @@ fn commit_points_blocking(
             let hash = p.block_hash();
             let newer = stored_up_to.get(&p.vehicle.0).is_none_or(|t| p.fix_time.0 > *t);
             let st = if newer { &mut fresh } else { &mut probe };
+            if !newer && may_be_blocked(p.fix_time, now) {
+                let day = china_day(p.fix_time);
+                let keys = match blocked.entry((p.vehicle.0, day)) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(block_keys(&tx, p.vehicle.0, day)?)
+                    }
+                };
+                if keys.contains(&(p.fix_time.0, hash)) {
+                    inserted.push(false);
+                    continue;
+                }
+            }
             rec.clear();
             encode_rec(p, &mut rec);
             let new = st.execute(params![p.vehicle.0, p.fix_time.0, hash, &rec[..]])? == 1;
@@ -99,6 +121,76 @@ fn commit_points_blocking(
         *t = (*t).max(points[i].fix_time.0);
     }
     Ok((inserted, count))
+}
+
+/// The keys a vehicle-day's block holds (none when there is no block, or it is damaged: a point then
+/// stays a row).
+fn block_keys(conn: &Connection, vehicle: i64, day: i64) -> Result<HashSet<(i64, i64)>> {
+    let mut st = conn.prepare_cached("SELECT data FROM point_blocks WHERE vehicle = ?1 AND day = ?2")?;
+    let data: Option<Vec<u8>> = st.query_row(params![vehicle, day], |r| r.get(0)).optional()?;
+    Ok(data
+        .and_then(|d| decode_stored(vehicle, day, &d))
+        .map(|points| points.iter().map(track_key).collect())
+        .unwrap_or_default())
+}
+
+/// The blocks of a vehicle from China day `first` to `last`, in day order.
+fn read_blocks(conn: &Connection, vehicle: i64, first: i64, last: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT day, data FROM point_blocks WHERE vehicle = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
+    )?;
+    let rows = st.query_map(params![vehicle, first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.map(|r| r.map_err(Error::from)).collect()
+}
+
+/// Moves one vehicle's rows up to China day `through` into blocks, one transaction; the recent points
+/// were moved into `points` just before, on the same thread.
+fn compact_vehicle(conn: &mut Connection, vehicle: i64, through: i64) -> Result<CompactSummary> {
+    let end = china_day_start(through + 1).0;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut done = CompactSummary::default();
+    let mut from = i64::MIN;
+    loop {
+        let first: Option<i64> = tx
+            .prepare_cached(
+                "SELECT fix_time FROM points WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
+                 ORDER BY fix_time LIMIT 1",
+            )?
+            .query_row(params![vehicle, from, end], |r| r.get(0))
+            .optional()?;
+        let Some(first) = first else { break };
+        let day = china_day(Timestamp(first));
+        let (start, stop) = (china_day_start(day).0, china_day_start(day + 1).0);
+        from = stop;
+        let rows: Vec<Position> = {
+            let mut st = tx.prepare_cached(&format!(
+                "SELECT {READ_COLUMNS} FROM points WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3"
+            ))?;
+            let rows = st.query_map(params![vehicle, start, stop], row_to_position)?;
+            rows.map(|r| r.map_err(Error::from).and_then(|p| p))
+                .collect::<Result<_>>()?
+        };
+        let old: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT data FROM point_blocks WHERE vehicle = ?1 AND day = ?2")?
+            .query_row(params![vehicle, day], |r| r.get(0))
+            .optional()?;
+        let Some((block, n)) = merged_block(vehicle, day, old.as_deref(), &rows) else {
+            done.damaged += 1;
+            continue;
+        };
+        tx.prepare_cached(
+            "INSERT INTO point_blocks (vehicle, day, points, data) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (vehicle, day) DO UPDATE SET points = excluded.points, data = excluded.data",
+        )?
+        .execute(params![vehicle, day, n, block])?;
+        let deleted = tx
+            .prepare_cached("DELETE FROM points WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3")?
+            .execute(params![vehicle, start, stop])?;
+        done.blocks += 1;
+        done.points += deleted as u64;
+    }
+    tx.commit()?;
+    Ok(done)
 }
 
 #[async_trait]
@@ -155,6 +247,18 @@ impl Backend for EmbeddedBackend {
                     .and_then(|mut st| st.query_row(params![vehicle.0, from.0, to.0], |r| r.get(0)))?;
                 total += n.max(0) as u64;
             }
+            let (first, last) = days_of(from, to);
+            let q = TrackQuery {
+                vehicle,
+                from,
+                to,
+                received_after: None,
+            };
+            for (day, data) in read_blocks(&tx, vehicle.0, first, last)? {
+                if let Some(points) = decode_stored(vehicle.0, day, &data) {
+                    total += block_points_in(points, &q, None).len() as u64;
+                }
+            }
             tx.finish()?;
             Ok(total)
         })
@@ -163,6 +267,97 @@ impl Backend for EmbeddedBackend {
 
     async fn close(&self) -> Result<()> {
         EmbeddedBackend::close(self).await
+    }
+
+    async fn compact_blocks(&self, through_day: i64) -> Result<CompactSummary> {
+        // First the recent points into `points`, so that every row of an old day is in one table.
+        self.write(|conn| {
+            super::move_recent(conn)?;
+            Ok(())
+        })
+        .await?;
+        let end = china_day_start(through_day + 1).0;
+        let vehicles: Vec<i64> = self
+            .read(move |conn| {
+                let mut st = conn.prepare("SELECT DISTINCT vehicle FROM points WHERE fix_time < ?1")?;
+                let rows = st.query_map([end], |r| r.get(0))?;
+                rows.map(|r| r.map_err(Error::from)).collect()
+            })
+            .await?;
+        let mut total = CompactSummary::default();
+        // One vehicle a write job: appends queued meanwhile are committed between two vehicles.
+        for vehicle in vehicles {
+            let done = self
+                .write(move |conn| compact_vehicle(conn, vehicle, through_day))
+                .await?;
+            total += done;
+        }
+        Ok(total)
+    }
+
+    async fn damaged_blocks(&self) -> Result<Vec<DamagedBlock>> {
+        self.read(|conn| {
+            let mut st = conn.prepare("SELECT vehicle, day, data FROM point_blocks ORDER BY vehicle, day")?;
+            let mut rows = st.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let (vehicle, day): (i64, i64) = (r.get(0)?, r.get(1)?);
+                let data: Vec<u8> = r.get(2)?;
+                if let Err(reason) = tianshu_model::block::decode_block(VehicleId(vehicle), &data) {
+                    out.push(DamagedBlock {
+                        vehicle: VehicleId(vehicle),
+                        day,
+                        reason,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn layer_stats(&self) -> Result<Vec<LayerStats>> {
+        self.read(|conn| {
+            let count = |sql: &str| -> Result<u64> {
+                let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+                Ok(n.max(0) as u64)
+            };
+            // `dbstat` counts the pages of each table (a WITHOUT ROWID table is its key index).
+            let pages = |names: &str| -> Result<u64> {
+                count(&format!(
+                    "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({names})"
+                ))
+            };
+            let rows = count("SELECT (SELECT count(*) FROM points) + (SELECT count(*) FROM points_recent)")?;
+            let blocked = count("SELECT coalesce(sum(points), 0) FROM point_blocks")?;
+            let mut out = vec![
+                LayerStats {
+                    layer: "rows".into(),
+                    points: rows,
+                    bytes: pages("'points', 'points_recent'")?,
+                },
+                LayerStats {
+                    layer: "blocks".into(),
+                    points: blocked,
+                    bytes: pages("'point_blocks'")?,
+                },
+                LayerStats {
+                    layer: "indexes".into(),
+                    points: 0,
+                    bytes: pages("'latest_positions'")?,
+                },
+            ];
+            let mut st = conn.prepare("SELECT day, points, length(data) FROM point_blocks ORDER BY day")?;
+            let months = st
+                .query_map([], |r| {
+                    let (day, points, bytes): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                    Ok((day, points.max(0) as u64, bytes.max(0) as u64))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            out.extend(by_month(months));
+            Ok(out)
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -256,23 +451,18 @@ fn read_track_chunk(conn: &Connection, q: TrackQuery, after: Option<(i64, i64)>)
     };
     let archived = read("points")?;
     let recent = read("points_recent")?;
-    tx.finish()?;
-    // Merge the two ordered lists, keeping the first `limit` points.
-    let mut out = Vec::with_capacity(TRACK_CHUNK_POINTS.min(archived.len() + recent.len()));
-    let (mut a, mut b) = (archived.into_iter().peekable(), recent.into_iter().peekable());
-    while out.len() < TRACK_CHUNK_POINTS {
-        let take_a = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) => {
-                x.fix_time < y.fix_time || (x.fix_time == y.fix_time && x.block_hash() <= y.block_hash())
-            }
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => break,
-        };
-        let next = if take_a { a.next() } else { b.next() };
-        if let Some(p) = next {
-            out.push(p);
+    // The blocks from the day of the last point returned on, up to `limit` points past it.
+    let mut blocked = Vec::new();
+    let (first, last) = days_of(Timestamp(start), to);
+    for (day, data) in read_blocks(&tx, vehicle.0, first, last)? {
+        if blocked.len() >= TRACK_CHUNK_POINTS {
+            break;
+        }
+        if let Some(points) = decode_stored(vehicle.0, day, &data) {
+            blocked.extend(block_points_in(points, &q, after));
         }
     }
-    Ok(out)
+    tx.finish()?;
+    let rows = merge_ordered(archived, recent, TRACK_CHUNK_POINTS);
+    Ok(merge_ordered(blocked, rows, TRACK_CHUNK_POINTS))
 }

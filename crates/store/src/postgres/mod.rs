@@ -179,13 +179,16 @@ impl PostgresBackend {
         let create = "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, \
                       name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())";
         migrate::apply_all(create, migrate::POSTGRES, |w| backend.write_tx(w)).await?;
-        let hypertable: bool = client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')",
-                &[],
-            )
-            .await?
-            .get(0);
+        let hypertable = points_is_hypertable(&client).await?;
+        tracing::info!(
+            layout = if hypertable {
+                "TimescaleDB hypertable"
+            } else {
+                "plain PostgreSQL, monthly partitions"
+            },
+            "points layout, from the catalogue"
+        );
+        check_policies(hypertable, config)?;
         let repaired = latest::repair(&client).await?;
         if repaired > 0 {
             tracing::info!(
@@ -210,6 +213,11 @@ impl PostgresBackend {
             Arc::downgrade(&backend._alive),
         );
         Ok(backend)
+    }
+
+    /// Whether `points` is a TimescaleDB hypertable (see [`points_is_hypertable`]).
+    pub fn is_hypertable(&self) -> bool {
+        self.hypertable
     }
 
     /// A pooled connection.
@@ -355,4 +363,48 @@ async fn create_partition(client: &tokio_postgres::Client, month: i32) -> Result
         }
         Err(e) => Err(Error::from(e)),
     }
+}
+
+/// Whether `points` is a TimescaleDB hypertable, as TimescaleDB's catalogue says
+/// (`timescaledb_information.hypertables`), not whether the extension is installed: a database that got the
+/// extension after its schema was made keeps plain partitioned `points`.
+async fn points_is_hypertable(client: &deadpool_postgres::Object) -> Result<bool> {
+    let extension: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')",
+            &[],
+        )
+        .await?
+        .get(0);
+    if !extension {
+        return Ok(false);
+    }
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables \
+             WHERE hypertable_schema = current_schema() AND hypertable_name = 'points')",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// Refuses TimescaleDB policy keys on a `points` table that is not a hypertable, naming the fix.
+fn check_policies(hypertable: bool, config: &PostgresConfig) -> Result<()> {
+    let keys: Vec<&str> = [
+        ("compress_after_days", config.compress_after_days.is_some()),
+        ("retain_days", config.retain_days.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect();
+    if hypertable || keys.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "[store.postgres] {} set, but points is not a TimescaleDB hypertable in this database (plain PostgreSQL \
+         packs old days into track blocks instead): unset them, or convert points to a hypertable first \
+         (deploy/OPERATIONS.md, \"Retention and compression\")",
+        keys.join(" and ")
+    )))
 }

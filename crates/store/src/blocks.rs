@@ -1,0 +1,176 @@
+//! Track blocks in the store: points older than `keep_days` China days are moved, per vehicle and day,
+//! out of the row tables into one block ([`tianshu_model::block`]) in `point_blocks`.
+//!
+//! Both backends keep the same invariants:
+//! - A point is in exactly one place at any snapshot, a row or a block: a vehicle-day's block is written
+//!   (or rewritten with the rows that landed in its day since) and those rows deleted in one transaction,
+//!   so a compaction killed at any moment loses and repeats nothing, and running it again does nothing
+//!   more.
+//! - A point appended into a day that has a block is a duplicate when the block holds its key, else a
+//!   row, which the next compaction merges into the block (one rewrite for all of them).
+//! - A replay reads blocks and rows in one snapshot and merges them as one ordered track. A block that
+//!   does not decode is left as it is, logged and counted (`tianshu_store_damaged_blocks_total`) and
+//!   listed by [`crate::Store::damaged_blocks`]; the rest of the track still replays.
+
+use serde::{Deserialize, Serialize};
+use tianshu_model::block::{china_day, decode_block, encode_block, track_key};
+use tianshu_model::{Position, Timestamp, VehicleId};
+
+use crate::{Error, Result, TrackQuery};
+
+/// When points are packed into blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlocksConfig {
+    /// Whole China days kept as rows (today counts as one): 1, the least, packs every day before today.
+    pub keep_days: u32,
+    /// Seconds between compactions run in the background by a serving process; 0 for none (then only
+    /// `tianshu store compact` packs blocks).
+    pub compact_every_secs: u64,
+}
+
+impl Default for BlocksConfig {
+    fn default() -> Self {
+        BlocksConfig {
+            keep_days: 1,
+            compact_every_secs: 900,
+        }
+    }
+}
+
+/// What one compaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CompactSummary {
+    /// Vehicle-days whose block was written or rewritten.
+    pub blocks: u64,
+    /// Rows moved into blocks.
+    pub points: u64,
+    /// Vehicle-days left as rows because their block is damaged.
+    pub damaged: u64,
+}
+
+impl std::ops::AddAssign for CompactSummary {
+    fn add_assign(&mut self, other: CompactSummary) {
+        self.blocks += other.blocks;
+        self.points += other.points;
+        self.damaged += other.damaged;
+    }
+}
+
+/// A block that does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamagedBlock {
+    /// Its vehicle.
+    pub vehicle: VehicleId,
+    /// Its China day ([`china_day`]).
+    pub day: i64,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Points, bytes and bytes per point of one layer of the track store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerStats {
+    /// `rows`, `blocks` or `indexes`, or a month (`2026-11`) of the blocks.
+    pub layer: String,
+    /// Points held (0 for indexes, which hold none of their own).
+    pub points: u64,
+    /// Bytes on disk.
+    pub bytes: u64,
+}
+
+/// A block's decoded points, or the damage (logged and counted here, once per read).
+pub(crate) fn decode_stored(vehicle: i64, day: i64, data: &[u8]) -> Option<Vec<Position>> {
+    match decode_block(VehicleId(vehicle), data) {
+        Ok(points) => Some(points),
+        Err(reason) => {
+            crate::metrics::metrics().damaged_blocks.inc();
+            tracing::error!(vehicle, day, %reason, "a track block is damaged; its day is left out of the track");
+            None
+        }
+    }
+}
+
+/// A vehicle-day's new block: its old block's points merged with `rows` (a key in both counted once).
+/// `None` when the old block is damaged: the rows then stay rows.
+pub(crate) fn merged_block(
+    vehicle: i64,
+    day: i64,
+    old: Option<&[u8]>,
+    rows: &[Position],
+) -> Option<(Vec<u8>, u32)> {
+    let mut points = match old {
+        Some(data) => decode_stored(vehicle, day, data)?,
+        None => Vec::new(),
+    };
+    points.extend_from_slice(rows);
+    let block = encode_block(&points);
+    let n = tianshu_model::block::block_len(&block).unwrap_or(0);
+    Some((block, n))
+}
+
+/// The points of a block a track read asks for, after the key `after` (keyset pagination), in order.
+pub(crate) fn block_points_in(
+    points: Vec<Position>,
+    q: &TrackQuery,
+    after: Option<(i64, i64)>,
+) -> Vec<Position> {
+    points
+        .into_iter()
+        .filter(|p| p.fix_time >= q.from && p.fix_time < q.to)
+        .filter(|p| after.is_none_or(|a| track_key(p) > a))
+        .filter(|p| q.received_after.is_none_or(|r| p.recv_time.0 > r.0.max(0)))
+        .collect()
+}
+
+/// The China days a track read touches: `from <= fix_time < to`.
+pub(crate) fn days_of(from: Timestamp, to: Timestamp) -> (i64, i64) {
+    (china_day(from), china_day(Timestamp(to.0.saturating_sub(1))))
+}
+
+/// Merges two lists in track order into at most `limit` points.
+pub(crate) fn merge_ordered(a: Vec<Position>, b: Vec<Position>, limit: usize) -> Vec<Position> {
+    let mut out = Vec::with_capacity(limit.min(a.len() + b.len()));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while out.len() < limit {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => track_key(x) <= track_key(y),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if let Some(p) = if take_a { a.next() } else { b.next() } {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The blocks per month (`blocks 2026-11`, China time), from `(day, points, bytes)` of each block in day
+/// order.
+pub(crate) fn by_month(blocks: impl IntoIterator<Item = (i64, u64, u64)>) -> Vec<LayerStats> {
+    let mut out: Vec<LayerStats> = Vec::new();
+    for (day, points, bytes) in blocks {
+        let month = tianshu_model::block::china_day_start(day)
+            .to_china()
+            .format("blocks %Y-%m")
+            .to_string();
+        match out.last_mut() {
+            Some(m) if m.layer == month => {
+                m.points += points;
+                m.bytes += bytes;
+            }
+            _ => out.push(LayerStats {
+                layer: month,
+                points,
+                bytes,
+            }),
+        }
+    }
+    out
+}
+
+/// The stored day of a block as the database hands it.
+pub(crate) fn stored_day(day: i64) -> Result<i32> {
+    i32::try_from(day).map_err(|_| Error::Corrupt(format!("block day {day} out of range")))
+}
