@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::position::REPLAY_COLUMNS;
 use crate::resources::{
-    audit_log, cases, casework, commands, complaints, exports, fuel, orders, reports, terminals, tracks, units,
-    vehicles,
+    audit_log, cases, casework, commands, complaints, exports, fuel, intake, orders, reports, terminals,
+    tracks, units, vehicles,
 };
 
 /// What one route takes and answers.
@@ -322,6 +322,36 @@ pub fn describe(method: &str, path: &str) -> Described {
                 "The glyph range (Mapbox glyph PBF); 404 for a range the directory lacks: the map draws those characters with the browser's fonts".into(),
             );
         }
+        ("GET", "/report") => {
+            d.query = query_of::<intake::PageQuery>();
+            d.ok = (200, None);
+            d.ok_media = vec![("text/html", json!({"type": "string"}))];
+            d.ok_description = Some(
+                "The public complaint form (no script), when `[web.casework] report_form` is on; 404 otherwise".into(),
+            );
+        }
+        ("POST", "/api/report") => {
+            d.body = Some(fields_of(
+                &names::<intake::PublicReport>(),
+                &["text"],
+                json!({"reporter_name": {"type": "string", "description": "Absent: anonymous"},
+                       "reporter_phone": {"type": "string", "description": "Sealed at rest, never shown to the unit"},
+                       "text": {"type": "string", "minLength": 1}, "place": {"type": "string"},
+                       "plates": array(json!({"type": "string", "description": "A plate or marking number, whole or in part"})),
+                       "window_from": time(), "window_to": time()}),
+            ));
+            d.ok = created(object(
+                &["id", "received"],
+                json!({"id": {"type": "integer"}, "received": time()}),
+            ));
+            d.ok_media = vec![(
+                "text/html",
+                json!({"type": "string", "description": "The answer page, when the form was posted (application/x-www-form-urlencoded)"}),
+            )];
+            d.ok_description = Some(
+                "Filed: the complaint's number and when it was received (429 with Retry-After past the address's quota; 404 when the intake is off)".into(),
+            );
+        }
         ("GET", "/api/units") => d.ok = ok(array(r("Unit"))),
         ("POST", "/api/units") => {
             d.body = Some(fields_of(
@@ -346,7 +376,8 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.body = Some(fields_of(
                 &names::<vehicles::NewVehicle>(),
                 &["plate", "unit", "class"],
-                json!({"plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass")}),
+                json!({"plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass"),
+                       "marking": {"type": "string", "description": "The marking number (标识号); empty clears it"}}),
             ));
             d.ok = created(r("Vehicle"));
         }
@@ -354,7 +385,8 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.body = Some(fields_of(
                 &names::<vehicles::VehiclePatch>(),
                 &[],
-                json!({"plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass")}),
+                json!({"plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass"),
+                       "marking": {"type": "string", "description": "The marking number (标识号); empty clears it"}}),
             ));
             d.ok = ok(r("Vehicle"));
         }
@@ -644,6 +676,7 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.body = Some(
                 json!({"type": "string", "format": "binary", "description": "The statement file: CSV (UTF-8 or GBK) or XLSX"}),
             );
+            d.body_media = Some("application/octet-stream");
             d.ok = ok(r("StatementReport"));
         }
         ("GET", "/api/fuel/findings") => {
@@ -743,7 +776,8 @@ fn base_components() -> Value {
             "id": {"type": "integer"}, "name": {"type": "string"}, "parent": nullable(json!({"type": "integer"})),
             "reregistration_approval": {"type": "boolean"}})),
         "Vehicle": object(&["id", "plate", "unit", "class"], json!({
-            "id": {"type": "integer"}, "plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass")})),
+            "id": {"type": "integer"}, "plate": {"type": "string"}, "unit": {"type": "integer"}, "class": r("VehicleClass"),
+            "marking": {"type": "string", "description": "The marking number (标识号), absent when the car has none"}})),
         "Position": object(&["vehicle", "phone", "fix_time", "receive_time", "latitude", "longitude", "altitude_m", "speed_kmh", "course_deg", "acc_on", "alarm", "alarms", "status", "status_flags", "source"], json!({
             "vehicle": {"type": "integer"},
             "phone": {"type": "string", "description": "The terminal's phone, masked but for administrators"},
