@@ -27,6 +27,7 @@ pub const ALL: &[Role] = &[
     Role::Dispatcher,
     Role::Inspector,
     Role::Supervisor,
+    Role::Requester,
 ];
 /// Administrators only: reference data, users, the audit log.
 pub const ADMIN: &[Role] = &[Role::Administrator];

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod carpool;
 pub mod case;
 pub mod clock;
 pub mod complaint;

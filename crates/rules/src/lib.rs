@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod calendar;
+pub mod carpool;
 pub mod casework;
 pub mod channels;
 pub mod config;
