@@ -9,10 +9,10 @@ use axum::{Json, Router};
 
 use crate::error::{no_method, no_route};
 use crate::resources::{
-    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, geofences, live,
-    orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
+    audit_log, calendars, carpool, cases, casework, channels, commands, complaints, drivers, exports,
+    geofences, live, orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
 };
-use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, RouteSpec, TRACKS};
+use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, REQUEST, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
 
 /// Every route of the API.
@@ -534,6 +534,62 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ALL,
         summary: "Revoke one of the caller's personal API tokens; it is refused (401) from then on; needs a login session (audited)",
         handler: || delete(tokens::revoke),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/carpool/requests",
+        roles: ALL,
+        summary: "Requests for a car of the pool (用车申请) of the units in scope, newest window first",
+        handler: || get(carpool::list),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/carpool/requests",
+        roles: REQUEST,
+        summary: "Ask for a car: start, end, from, destinations, passengers, purpose, kind (regular, emergency, campaign), class; unit (the caller's own when absent; another unit is 403) (audited)",
+        handler: || post(carpool::create),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/carpool/requests/{id}",
+        roles: ALL,
+        summary: "One request, its assignment and the notices sent about it",
+        handler: || get(carpool::detail),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/carpool/requests/{id}/offers",
+        roles: OPERATE,
+        summary: "The pool's cars and the drivers free for the request's whole window, nearest car first with its distance to the pickup, and the suggested pair",
+        handler: || get(carpool::offers),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/carpool/requests/{id}/assign",
+        roles: OPERATE,
+        summary: "Assign a car and a driver: vehicle, driver; writes the approved dispatch order and notifies the requester and the driver; a double booking is 409 naming the clash (audited)",
+        handler: || post(carpool::assign),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/carpool/maintenance",
+        roles: OPERATE,
+        summary: "A car's maintenance window: vehicle, start, end, note; it blocks the car like an order (audited)",
+        handler: || post(carpool::add_maintenance),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/vehicles/{id}/fleet",
+        roles: ALL,
+        summary: "A car's fleet fields: licence_needed, ownership (unit, pool), disposed_on and disposal, marking_status, terminal_status and their exemption reasons",
+        handler: || get(carpool::fleet),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/vehicles/{id}/fleet",
+        roles: ADMIN,
+        summary: "Replace a car's fleet fields (audited)",
+        handler: || put(carpool::put_fleet),
     },
     RouteSpec {
         method: "GET",

@@ -24,7 +24,11 @@ pub enum ServiceKind {
 
 impl ServiceKind {
     /// Every kind, in order.
-    pub const ALL: [ServiceKind; 3] = [ServiceKind::Regular, ServiceKind::Emergency, ServiceKind::Campaign];
+    pub const ALL: [ServiceKind; 3] = [
+        ServiceKind::Regular,
+        ServiceKind::Emergency,
+        ServiceKind::Campaign,
+    ];
 
     /// The snake_case id used in the API and the store.
     pub const fn as_str(self) -> &'static str {
@@ -384,7 +388,11 @@ fn reason(field: &str, exempt: bool, r: Option<&str>) -> Result<Option<String>, 
 impl FleetFields {
     /// The fields trimmed, or what is wrong, the field first.
     pub fn checked(&self) -> Result<FleetFields, String> {
-        let disposed_on = self.disposed_on.as_deref().map(str::trim).filter(|d| !d.is_empty());
+        let disposed_on = self
+            .disposed_on
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty());
         if let Some(d) = disposed_on
             && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
         {

@@ -159,7 +159,9 @@ impl AssignRefused {
     pub fn is_conflict(&self) -> bool {
         matches!(
             self,
-            AssignRefused::NotPending { .. } | AssignRefused::CarBooked { .. } | AssignRefused::DriverBooked { .. }
+            AssignRefused::NotPending { .. }
+                | AssignRefused::CarBooked { .. }
+                | AssignRefused::DriverBooked { .. }
         )
     }
 }
@@ -301,13 +303,17 @@ pub fn offers(request: &RequestFields, cars: &[CarCandidate], drivers: &[DriverC
         .iter()
         .filter(|d| driver_refusal(request, d, None).is_none())
         .collect();
-    free_drivers.sort_by(|a, b| {
-        (&a.driver.fields.name, a.driver.id).cmp(&(&b.driver.fields.name, b.driver.id))
-    });
+    free_drivers
+        .sort_by(|a, b| (&a.driver.fields.name, a.driver.id).cmp(&(&b.driver.fields.name, b.driver.id)));
     let suggested = free_cars.iter().find_map(|c| {
         free_drivers
             .iter()
-            .find(|d| d.driver.fields.licence.is_some_and(|l| l.permits(c.licence_needed)))
+            .find(|d| {
+                d.driver
+                    .fields
+                    .licence
+                    .is_some_and(|l| l.permits(c.licence_needed))
+            })
             .map(|d| Suggestion {
                 vehicle: c.vehicle,
                 driver: d.driver.id,
@@ -409,7 +415,12 @@ pub fn assigned_order(
 pub fn assignment_notices(request: &CarRequest, plate: &str, driver: &Driver) -> Vec<(String, String)> {
     let f = &request.fields;
     let window = format!("{} – {}", f.start.to_rfc3339(), f.end.to_rfc3339());
-    let to = f.destinations.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join("、");
+    let to = f
+        .destinations
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect::<Vec<_>>()
+        .join("、");
     let mut out = vec![(
         format!("requester:{}", request.requester),
         format!(
@@ -546,7 +557,8 @@ mod tests {
         let now = Timestamp(5 * H);
         let ok_driver = driver(1, "王", Some(LicenceClass::C1), vec![]);
         assert!(check_assignment(&r, &car(1, 115.0, vec![]), &ok_driver, now).is_ok());
-        let e = check_assignment(&r, &car(1, 115.0, booked("order PC-9", 11, 13)), &ok_driver, now).unwrap_err();
+        let e =
+            check_assignment(&r, &car(1, 115.0, booked("order PC-9", 11, 13)), &ok_driver, now).unwrap_err();
         assert!(e.is_conflict() && e.to_string().contains("order PC-9"), "{e}");
         let e = check_assignment(
             &r,

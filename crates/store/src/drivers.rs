@@ -15,9 +15,9 @@ use crate::registry::{REGISTRY_LOCK_KEY, returned_id};
 use crate::sql::{Row, Tx, params, work};
 use crate::{Error, Result, Store};
 
-const COLS: &str = "id, name, certificate, phone, unit, licence, active";
+pub(crate) const COLS: &str = "id, name, certificate, phone, unit, licence, active";
 
-fn to_driver(r: &Row) -> Result<Driver> {
+pub(crate) fn to_driver(r: &Row) -> Result<Driver> {
     Ok(Driver {
         id: r.int(0)?,
         fields: DriverFields {
@@ -78,7 +78,14 @@ async fn create(tx: &mut dyn Tx, f: DriverFields) -> Result<Driver> {
     let id = returned_id(
         tx,
         sql,
-        params![&f.name, &f.certificate, f.phone.clone(), f.unit.0, licence, f.active],
+        params![
+            &f.name,
+            &f.certificate,
+            f.phone.clone(),
+            f.unit.0,
+            licence,
+            f.active
+        ],
     )
     .await?;
     Ok(Driver { id, fields: f })

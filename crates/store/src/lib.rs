@@ -33,6 +33,7 @@
 
 pub mod access;
 mod audit;
+pub mod carpool;
 pub mod cases;
 pub mod casework;
 pub mod channels;

@@ -6,6 +6,7 @@
 
 pub mod audit_log;
 pub mod calendars;
+pub mod carpool;
 pub mod cases;
 pub mod casework;
 pub mod channels;
