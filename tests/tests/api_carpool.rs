@@ -583,3 +583,202 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
 }
 
 tianshu_e2e::on_both_backends!(a_request_is_dispatched_to_the_nearest_free_car);
+
+/// A drive from the pickup (115.0, 30.2) east to `to_lon` and back at 36 km/h, a fix every 10 s from
+/// `start_ms`, with ten minutes standing at the far end; and the metres it covers.
+fn drive(vehicle: i64, start_ms: i64, to_lon: f64) -> (Vec<tianshu_model::Position>, f64) {
+    let step = 0.001_035; // about 100 m at 30.2 N
+    let n = ((to_lon - 115.0) / step).round() as i64;
+    let mut lons: Vec<(f64, u16)> = (0..=n).map(|i| (115.0 + i as f64 * step, 360)).collect();
+    lons.extend((0..60).map(|_| (115.0 + n as f64 * step, 0)));
+    lons.extend((0..=n).rev().map(|i| (115.0 + i as f64 * step, 360)));
+    let pts: Vec<_> = lons
+        .iter()
+        .enumerate()
+        .map(|(k, &(lon, speed))| {
+            tianshu_e2e::Fix::at(start_ms / 1000 + k as i64 * 10)
+                .vehicle(vehicle)
+                .at_e6(30_200_000, (lon * 1e6).round() as i32)
+                .heading(speed, 90)
+                .status(tianshu_model::StatusFlags::ACC_ON)
+                .build()
+        })
+        .collect();
+    let metres = pts
+        .windows(2)
+        .map(|w| w[0].lonlat().distance_m(w[1].lonlat()))
+        .sum();
+    (pts, metres)
+}
+
+async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
+    let api = TestApi::seeded(scratch).await;
+    let car = api.vid(OWN_PLATE);
+    let admin = api.login("administrator").await;
+    let dispatcher = api.login("dispatcher").await;
+    let requester = api.login("requester").await;
+    let (a, d, r) = (
+        Some(admin.as_str()),
+        Some(dispatcher.as_str()),
+        Some(requester.as_str()),
+    );
+    let fleet = json!({"ownership": "pool"}).to_string();
+    status(
+        &http(
+            api.addr,
+            "PUT",
+            &format!("/api/vehicles/{car}/fleet"),
+            a,
+            Some(&fleet),
+        )
+        .await,
+        200,
+        "fleet",
+    );
+    let unit = api.units["黄石市/市委办公室"].0;
+    let driver = json!({"name": "张三", "certificate": "D-9", "unit": unit, "licence": "C1"}).to_string();
+    let driver = status(
+        &http(api.addr, "POST", "/api/drivers", a, Some(&driver)).await,
+        201,
+        "driver",
+    )["id"]
+        .clone();
+    let day = day();
+
+    // Two trips: one that reaches 东站 (115.1, 30.2) and comes back, one that turns back halfway.
+    let mut ids = Vec::new();
+    for (k, to_lon) in [(0, 115.1), (1, 115.05)] {
+        let (start, end) = (day + (6 + 4 * k) * H, day + (8 + 4 * k) * H);
+        let body = request_body(start, end, None)
+            .replace("阳新县政府", "东站")
+            .replace("29.85", "30.2")
+            .replace(r#""lon":115.2"#, r#""lon":115.1"#);
+        let q = status(
+            &http(api.addr, "POST", "/api/carpool/requests", r, Some(&body)).await,
+            201,
+            "request",
+        );
+        let id = q["id"].as_i64().expect("id");
+        let assign = json!({"vehicle": car, "driver": driver}).to_string();
+        let path = format!("/api/carpool/requests/{id}/assign");
+        status(
+            &http(api.addr, "POST", &path, d, Some(&assign)).await,
+            200,
+            "assigned",
+        );
+        let (pts, metres) = drive(car, start + 10 * 60_000, to_lon);
+        api.store.append_points(&pts).await.expect("the trip's track");
+        ids.push((id, metres));
+    }
+
+    // Confirming before settling is refused.
+    let e = http(
+        api.addr,
+        "PUT",
+        &format!("/api/carpool/requests/{}/settlement", ids[0].0),
+        d,
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(e.status, 409, "{}", e.body);
+
+    let (id, metres) = ids[0];
+    let s = status(
+        &http(
+            api.addr,
+            "POST",
+            &format!("/api/carpool/requests/{id}/settle"),
+            d,
+            None,
+        )
+        .await,
+        200,
+        "settled",
+    );
+    let st = &s["request"]["settlement"];
+    let km = st["km"].as_f64().expect("km");
+    assert!(
+        (km * 1000.0 - metres).abs() / metres < 0.02,
+        "{km} km against {metres} m driven: {s}"
+    );
+    assert_eq!(st["destinations"][0]["name"], "东站");
+    assert!(st["destinations"][0]["at"].is_string(), "reached: {s}");
+    assert_eq!(st["differences"], json!([]), "{s}");
+    assert_eq!(s["case"], Value::Null);
+    assert_eq!(s["request"]["state"], "settled");
+    assert!(
+        (590..=610).contains(&st["idle_s"].as_i64().unwrap_or(-1)),
+        "ten minutes idling: {s}"
+    );
+    let again = http(
+        api.addr,
+        "POST",
+        &format!("/api/carpool/requests/{id}/settle"),
+        d,
+        None,
+    )
+    .await;
+    assert_eq!(again.status, 409, "settled once: {}", again.body);
+
+    // The dispatcher confirms, correcting the km with a note only.
+    let path = format!("/api/carpool/requests/{id}/settlement");
+    let e = status(
+        &http(api.addr, "PUT", &path, d, Some(r#"{"km": 25.0}"#)).await,
+        400,
+        "a correction without a note",
+    );
+    assert!(error(&e).starts_with("note: "), "{e}");
+    let c = status(
+        &http(
+            api.addr,
+            "PUT",
+            &path,
+            d,
+            Some(r#"{"km": 25.0, "note": "隧道内无信号"}"#),
+        )
+        .await,
+        200,
+        "confirmed",
+    );
+    assert_eq!(c["settlement"]["km"], 25.0);
+    assert_eq!(c["settlement"]["confirmed_by"], "dispatcher");
+
+    // The trip that turned back opens a case naming the destination never reached.
+    let (id2, _) = ids[1];
+    let s = status(
+        &http(
+            api.addr,
+            "POST",
+            &format!("/api/carpool/requests/{id2}/settle"),
+            d,
+            None,
+        )
+        .await,
+        200,
+        "settled",
+    );
+    assert_eq!(
+        s["request"]["settlement"]["differences"],
+        json!(["destination 东站 never reached"]),
+        "{s}"
+    );
+    let case_id = s["case"].as_i64().expect("a case");
+    let case = api
+        .store
+        .cases()
+        .case(case_id)
+        .await
+        .expect("reading")
+        .expect("the case");
+    assert_eq!(
+        (case.raised.rule.as_str(), case.raised.vehicle.0),
+        ("carpool_trip", car)
+    );
+    assert!(
+        case.raised.reasoning_zh.contains("东站"),
+        "{}",
+        case.raised.reasoning_zh
+    );
+}
+
+tianshu_e2e::on_both_backends!(a_trip_is_settled_from_its_track);

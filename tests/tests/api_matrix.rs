@@ -198,18 +198,29 @@ fn carpool_request(unit: i64, n: usize) -> String {
     .to_string()
 }
 
-/// A pending request of `plate`'s unit, the car made the pool's.
-async fn carpool_victim(api: &TestApi, n: usize, plate: &str) -> i64 {
+/// A request of `plate`'s unit, the car made the pool's: pending; assigned (to the car and `driver`) for
+/// `/settle`; settled for `/settlement`.
+async fn carpool_victim(api: &TestApi, n: usize, plate: &str, path: &str, driver: i64) -> i64 {
     let car = &api.vehicles[plate];
     let pool = api.store.carpool();
     let fleet = serde_json::from_value(serde_json::json!({"ownership": "pool"})).expect("fleet");
     pool.put_fleet(car.id, &fleet).await.expect("the pool's car");
     let fields = serde_json::from_str(&carpool_request(car.unit.0, n)).expect("request");
     let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    pool.create_request(&fields, "requester", now)
+    let request = pool
+        .create_request(&fields, "requester", now)
         .await
-        .expect("victim request")
-        .id
+        .expect("victim request");
+    if path.ends_with("/settle") || path.ends_with("/settlement") {
+        pool.assign(request.id, car.id, driver, "dispatcher", now)
+            .await
+            .expect("victim assignment");
+    }
+    if path.ends_with("/settlement") {
+        let s = tianshu_rules::carpool::settle(&request.fields, &[], &Default::default());
+        pool.settle(request.id, &s, now).await.expect("victim settlement");
+    }
+    request.id
 }
 
 /// Recipes of the car pool's routes.
@@ -243,6 +254,14 @@ fn carpool_routes(
             Some(format!(
                 r#"{{"vehicle":{vid},"start":"{FROM}","end":"{TO}","note":"保养"}}"#
             )),
+            true,
+        ),
+        ("POST", "/api/carpool/requests/{id}/settle") => {
+            req(format!("/api/carpool/requests/{request}/settle"), None, true)
+        }
+        ("PUT", "/api/carpool/requests/{id}/settlement") => req(
+            format!("/api/carpool/requests/{request}/settlement"),
+            Some(r#"{"note":"无误"}"#.into()),
             true,
         ),
         ("GET", "/api/vehicles/{id}/fleet") => req(format!("/api/vehicles/{vid}/fleet"), None, true),
@@ -854,7 +873,7 @@ async fn every_route_times_every_role() {
                     v.token = victim_token(&api, role, n).await;
                 }
                 if spec.path.starts_with("/api/carpool/requests/{id}") {
-                    v.request = carpool_victim(&api, n, plate).await;
+                    v.request = carpool_victim(&api, n, plate, spec.path, v.driver).await;
                 }
                 if spec.path.starts_with("/api/complaints/{id}") || spec.path.ends_with("/finding") {
                     v.casework = Some(casework_victims(&api, n, plate).await);

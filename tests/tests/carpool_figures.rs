@@ -25,9 +25,19 @@ async fn the_free_car_query_over_700_cars(scratch: Scratch) {
     };
     let api = TestApi::seeded(scratch).await;
     let records: Vec<_> = (0..CARS)
-        .map(|i| registry_record("黄石市/市委办公室", &format!("鄂P{i:05}"), 14_000_000_000 + i as u128, &format!("P{i}")))
+        .map(|i| {
+            registry_record(
+                "黄石市/市委办公室",
+                &format!("鄂P{i:05}"),
+                14_000_000_000 + i as u128,
+                &format!("P{i}"),
+            )
+        })
         .collect();
-    api.store.import_registry(&records).await.expect("the pool's cars");
+    api.store
+        .import_registry(&records)
+        .await
+        .expect("the pool's cars");
     let cars: Vec<_> = api
         .store
         .vehicles()
@@ -72,7 +82,11 @@ async fn the_free_car_query_over_700_cars(scratch: Scratch) {
         }
         pts.push(point(VehicleId(v.id.0), 3_600, 115_000_000 + i as i32 * 100));
     }
-    api.store.rules().import_orders(&orders, now).await.expect("orders");
+    api.store
+        .rules()
+        .import_orders(&orders, now)
+        .await
+        .expect("orders");
     api.store.append_points(&pts).await.expect("positions");
     for i in 0..100 {
         let d: tianshu_store::drivers::DriverFields = serde_json::from_value(serde_json::json!({
@@ -88,13 +102,19 @@ async fn the_free_car_query_over_700_cars(scratch: Scratch) {
         "passengers": 2, "purpose": "会议", "kind": "regular", "unit": cars[0].unit
     }))
     .expect("request");
-    let request = pool.create_request(&fields, "requester", now).await.expect("request");
+    let request = pool
+        .create_request(&fields, "requester", now)
+        .await
+        .expect("request");
 
     let mut times = Vec::new();
     let mut free = 0;
     for _ in 0..200 {
         let t = Instant::now();
-        let (cars, drivers) = pool.candidates(fields.start, fields.end).await.expect("candidates");
+        let (cars, drivers) = pool
+            .candidates(fields.start, fields.end)
+            .await
+            .expect("candidates");
         let offers = tianshu_rules::carpool::offers(&request.fields, &cars, &drivers);
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         free = offers.cars.len();

@@ -572,6 +572,20 @@ pub static ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "POST",
+        path: "/api/carpool/requests/{id}/settle",
+        roles: OPERATE,
+        summary: "Settle an assigned trip from its car's track: departure, return, km, each destination reached or not, time outside the corridor, idle time; differences beyond the thresholds open a case (audited)",
+        handler: || post(carpool::settle),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/carpool/requests/{id}/settlement",
+        roles: OPERATE,
+        summary: "Confirm a settled trip: km (a correction, with a note), note (audited)",
+        handler: || put(carpool::confirm),
+    },
+    RouteSpec {
+        method: "POST",
         path: "/api/carpool/maintenance",
         roles: OPERATE,
         summary: "A car's maintenance window: vehicle, start, end, note; it blocks the car like an order (audited)",

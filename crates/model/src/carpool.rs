@@ -276,6 +276,76 @@ pub struct Assignment {
     pub at: Timestamp,
 }
 
+/// Whether a destination was reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reached {
+    /// The destination's name.
+    pub name: String,
+    /// When the car first came within reach of it; none when it never did.
+    pub at: Option<Timestamp>,
+}
+
+/// A trip settled from its track, and the dispatcher's confirmation or correction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// When the car set off (the first trip's start).
+    pub departure: Option<Timestamp>,
+    /// When it was back (the last trip's end).
+    pub returned: Option<Timestamp>,
+    /// Kilometres driven, from the track.
+    pub km: f64,
+    /// Kilometres the trip needs: the legs pickup, destinations, pickup, straight, times the detour
+    /// factor.
+    pub route_km: f64,
+    /// Each destination, reached or not.
+    pub destinations: Vec<Reached>,
+    /// Seconds outside the corridor around the legs.
+    pub outside_corridor_s: i64,
+    /// Seconds standing with the engine on.
+    pub idle_s: i64,
+    /// What is beyond the thresholds (each opens a case).
+    pub differences: Vec<String>,
+    /// Who confirmed or corrected it, once done.
+    #[serde(default)]
+    pub confirmed_by: Option<String>,
+    /// The dispatcher's note with a correction.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The dispatcher's confirmation of a settlement: the km corrected when the track was short (a blind
+/// area), with a note saying why.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementCorrection {
+    /// The km, corrected.
+    #[serde(default)]
+    pub km: Option<f64>,
+    /// Why.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl SettlementCorrection {
+    /// `s` confirmed by `by` with this correction, or what is wrong: a correction needs a note, km are 0
+    /// to 5000.
+    pub fn apply(&self, mut s: Settlement, by: &str) -> Result<Settlement, String> {
+        let note = self.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if let Some(km) = self.km {
+            if !(km.is_finite() && (0.0..=5000.0).contains(&km)) {
+                return Err(format!("km: {km} is not 0 to 5000"));
+            }
+            if note.is_none() {
+                return Err("note: a correction says why".into());
+            }
+            s.km = km;
+        }
+        s.note = note.map(str::to_string);
+        s.confirmed_by = Some(by.to_string());
+        Ok(s)
+    }
+}
+
 /// A request as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CarRequest {
@@ -293,6 +363,9 @@ pub struct CarRequest {
     pub fields: RequestFields,
     /// The car and driver given, once assigned.
     pub assignment: Option<Assignment>,
+    /// The trip settled from its track, once settled.
+    #[serde(default)]
+    pub settlement: Option<Settlement>,
 }
 
 /// Who owns a car.

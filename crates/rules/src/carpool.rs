@@ -6,7 +6,9 @@
 //! other order). The store gathers the candidates under its lock and applies the verdict.
 
 use serde::Serialize;
-use tianshu_model::carpool::{CarRequest, FleetFields, LicenceClass, Ownership, RequestFields};
+use tianshu_model::carpool::{
+    CarRequest, FleetFields, LicenceClass, Ownership, Reached, RequestFields, Settlement,
+};
 use tianshu_model::driver::Driver;
 use tianshu_model::{LonLat, Timestamp, UnitId, Vehicle, VehicleClass, VehicleId};
 
@@ -442,6 +444,156 @@ pub fn assignment_notices(request: &CarRequest, plate: &str, driver: &Driver) ->
     out
 }
 
+/// What a settlement measures against, and the thresholds beyond which a difference opens a case.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// How near a destination the car must come to have reached it, metres.
+    pub reach_m: f64,
+    /// The half-width of the corridor around the trip's legs, metres.
+    pub corridor_m: f64,
+    /// Roads are longer than straight legs: the legs' length times this is what the trip needs.
+    pub detour_factor: f64,
+    /// How much more than the trip needs may be driven before it is a difference, percent.
+    pub extra_km_percent: f64,
+    /// How late after the window's end the car may be back before it is a difference, milliseconds.
+    pub late_return_ms: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            reach_m: 300.0,
+            corridor_m: 3_000.0,
+            detour_factor: 1.3,
+            extra_km_percent: 30.0,
+            late_return_ms: 2 * 3_600_000,
+        }
+    }
+}
+
+/// Settles a trip from the car's track over the window (and after it, for a late return): departure and
+/// return, km driven (the trips of `crate::track`, great-circle sums of the fixes, not the odometer),
+/// each destination reached or not, time outside the corridor around the legs, time idling; and the
+/// differences beyond `t` (a destination never reached, `extra_km_percent` more than the trip needs,
+/// a return more than `late_return_ms` after the window).
+pub fn settle(request: &RequestFields, points: &[tianshu_model::Position], t: &Thresholds) -> Settlement {
+    let (trips, stops) = crate::track::trips_and_stops(points);
+    let km = trips.iter().map(|x| x.distance_m).sum::<f64>() / 1000.0;
+    let departure = trips.first().map(|x| x.from);
+    let returned = trips.last().map(|x| x.to);
+    let mut legs = vec![request.from.at()];
+    legs.extend(request.destinations.iter().map(tianshu_model::carpool::Place::at));
+    legs.push(request.from.at());
+    let straight: f64 = legs.windows(2).map(|w| w[0].distance_m(w[1])).sum();
+    let route_km = straight * t.detour_factor / 1000.0;
+    let destinations: Vec<Reached> = request
+        .destinations
+        .iter()
+        .map(|d| Reached {
+            name: d.name.clone(),
+            at: points
+                .iter()
+                .find(|p| p.lonlat().distance_m(d.at()) <= t.reach_m)
+                .map(|p| p.fix_time),
+        })
+        .collect();
+    let corridor = crate::geo::Route::new(&legs, t.corridor_m).ok();
+    let outside_corridor_ms: i64 = points
+        .windows(2)
+        .filter(|w| {
+            corridor
+                .as_ref()
+                .is_some_and(|c| c.distance_within_m(w[0].lonlat(), t.corridor_m).is_none())
+        })
+        .map(|w| w[1].fix_time.millis() - w[0].fix_time.millis())
+        .sum();
+    let idle_ms: i64 = stops
+        .iter()
+        .filter(|s| s.idling)
+        .map(|s| s.to.millis() - s.from.millis())
+        .sum();
+    let mut differences = Vec::new();
+    for d in destinations.iter().filter(|d| d.at.is_none()) {
+        differences.push(format!("destination {} never reached", d.name));
+    }
+    if route_km > 0.0 && km > route_km * (1.0 + t.extra_km_percent / 100.0) {
+        differences.push(format!(
+            "{km:.1} km driven, {:.0}% more than the {route_km:.1} km the trip needs",
+            (km / route_km - 1.0) * 100.0
+        ));
+    }
+    if let Some(back) = returned
+        && back.millis() - request.end.millis() > t.late_return_ms
+    {
+        differences.push(format!(
+            "back at {back}, {} min after the window ended",
+            (back.millis() - request.end.millis()) / 60_000
+        ));
+    }
+    if trips.is_empty() {
+        differences.push("the car did not move in the window".into());
+    }
+    Settlement {
+        departure,
+        returned,
+        km,
+        route_km,
+        destinations,
+        outside_corridor_s: outside_corridor_ms / 1000,
+        idle_s: idle_ms / 1000,
+        differences,
+        confirmed_by: None,
+        note: None,
+    }
+}
+
+/// The span of track a trip is settled from: an hour before its window to six hours after it (a late
+/// return), cut at the start of the car's next order.
+pub fn settlement_span(request: &RequestFields, next_order: Option<Timestamp>) -> (Timestamp, Timestamp) {
+    let hour = 3_600_000;
+    let to = request.end.add_millis(6 * hour);
+    (
+        request.start.add_millis(-hour),
+        next_order.filter(|n| *n >= request.end).map_or(to, |n| n.min(to)),
+    )
+}
+
+/// The rule id of a case opened by a settlement's differences.
+pub const SETTLEMENT_RULE: &str = "carpool_trip";
+
+/// The alert case a settlement's differences open (none without any): on the assigned car, from the
+/// window's start, its reasoning the differences.
+pub fn settlement_case(
+    request: &CarRequest,
+    unit: UnitId,
+    s: &Settlement,
+) -> Option<tianshu_model::case::NewCase> {
+    let a = request.assignment.as_ref()?;
+    if s.differences.is_empty() {
+        return None;
+    }
+    let list = s.differences.join("; ");
+    Some(tianshu_model::case::NewCase {
+        vehicle: a.vehicle,
+        unit,
+        rule: SETTLEMENT_RULE.into(),
+        start: request.fields.start,
+        end: Some(request.fields.end),
+        severity: "medium".into(),
+        late: false,
+        reasoning: format!(
+            "Trip of request {} ({}, order {}): {list}",
+            request.id, a.plate, a.order
+        ),
+        reasoning_zh: format!(
+            "用车申请 {} 的出车（{}，派车单 {}）结算有差异：{list}",
+            request.id, a.plate, a.order
+        ),
+        episode: serde_json::json!({"request": request.id, "order": a.order, "settlement": s}),
+        escalate_at: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use tianshu_model::carpool::{Place, RequestState, ServiceKind};
@@ -478,6 +630,7 @@ mod tests {
                 class: None,
             },
             assignment: None,
+            settlement: None,
         }
     }
 
@@ -610,5 +763,90 @@ mod tests {
         assert_eq!(notices.len(), 2);
         assert_eq!(notices[1].0, "driver:13800000000");
         assert!(notices[1].1.contains("阳新县"), "{}", notices[1].1);
+    }
+
+    /// A drive from the pickup (115.0, 30.2) east to `to_lon_e6` and back at 36 km/h, 10 s apart, from
+    /// 10 h, with a 10-minute idling stop at the far end.
+    fn drive(to_lon_e6: i32) -> Vec<tianshu_model::Position> {
+        let pt = |t_s: i64, lon_e6: i32, speed_dkmh: u16| tianshu_model::Position {
+            fix_time: Timestamp::from_secs(10 * 3600 + t_s),
+            lon_e6,
+            lat_e6: 30_200_000,
+            speed_dkmh,
+            status: tianshu_model::StatusFlags(tianshu_model::StatusFlags::ACC_ON),
+            ..Default::default()
+        };
+        // 100 m per 10 s is about 0.001035 degrees of longitude at 30.2 N.
+        let step = 1_035;
+        let n = (to_lon_e6 - 115_000_000) / step;
+        let mut pts = Vec::new();
+        let mut t = 0;
+        for i in 0..=n {
+            pts.push(pt(t, 115_000_000 + i * step, 360));
+            t += 10;
+        }
+        for _ in 0..60 {
+            pts.push(pt(t, 115_000_000 + n * step, 0));
+            t += 10;
+        }
+        for i in (0..=n).rev() {
+            pts.push(pt(t, 115_000_000 + i * step, 360));
+            t += 10;
+        }
+        pts
+    }
+
+    #[test]
+    fn a_trip_is_settled_from_its_track_and_differences_are_named() {
+        let mut r = request().fields;
+        r.destinations[0] = Place {
+            name: "东站".into(),
+            lon: 115.1,
+            lat: 30.2,
+        };
+        let t = Thresholds::default();
+        let s = settle(&r, &drive(115_100_000), &t);
+        // 2 x 9.6 km, as driven.
+        let there_and_back = 2.0 * LonLat::new(115.0, 30.2).distance_m(LonLat::new(115.1, 30.2)) / 1000.0;
+        assert!(
+            (s.km - there_and_back).abs() / there_and_back < 0.02,
+            "{} vs {there_and_back}",
+            s.km
+        );
+        assert!(s.destinations[0].at.is_some(), "{s:?}");
+        assert_eq!(s.differences, Vec::<String>::new());
+        assert_eq!(s.departure, Some(Timestamp::from_secs(10 * 3600)));
+        assert!((590..=610).contains(&s.idle_s), "{}", s.idle_s);
+        assert_eq!(s.outside_corridor_s, 0);
+        // Turned back halfway: the destination never reached.
+        let s = settle(&r, &drive(115_050_000), &t);
+        assert_eq!(s.destinations[0].at, None);
+        assert_eq!(s.differences, ["destination 东站 never reached"]);
+        // Driven twice as far as needed, and back hours late.
+        let mut near = r.clone();
+        near.destinations[0].lon = 115.04;
+        near.end = Timestamp::from_secs(10 * 3600);
+        let s = settle(
+            &near,
+            &drive(115_100_000),
+            &Thresholds {
+                late_return_ms: 600_000,
+                ..t
+            },
+        );
+        assert_eq!(s.differences.len(), 2, "{:?}", s.differences);
+        assert!(s.differences[0].contains("more than"), "{:?}", s.differences);
+        assert!(s.differences[1].starts_with("back at"), "{:?}", s.differences);
+        assert!(
+            s.outside_corridor_s > 0,
+            "beyond the near destination is off the legs"
+        );
+        // No track at all.
+        let s = settle(&r, &[], &t);
+        assert!(
+            s.differences.iter().any(|d| d.contains("did not move")),
+            "{:?}",
+            s.differences
+        );
     }
 }

@@ -19,9 +19,12 @@ use tianshu_model::carpool::{
     Assignment, CarRequest, DisposalHow, FleetFields, LicenceClass, MarkingStatus, Ownership, RequestFields,
     RequestState, TerminalStatus,
 };
+use tianshu_model::carpool::{Settlement, SettlementCorrection};
 use tianshu_model::driver::Driver;
 use tianshu_model::{LonLat, Timestamp, UnitId, VehicleId};
-use tianshu_rules::carpool::{Booking, CarCandidate, DriverCandidate, assigned_order, assignment_notices};
+use tianshu_rules::carpool::{
+    Booking, CarCandidate, DriverCandidate, assigned_order, assignment_notices, settlement_case,
+};
 use tianshu_rules::workflow::OrderRefused;
 
 use crate::db::{Change, Db};
@@ -32,7 +35,7 @@ use crate::stamp::next_stamp;
 use crate::{Error, Result, Store};
 
 const REQUEST_COLS: &str = "r.id, r.unit, r.requester, r.state, r.created_ms, r.body, r.vehicle_id, \
-                            v.plate, r.driver_id, r.order_id, r.assigned_by, r.assigned_ms";
+                            v.plate, r.driver_id, r.order_id, r.assigned_by, r.assigned_ms, r.settlement";
 const REQUEST_FROM: &str = "carpool_requests r LEFT JOIN vehicles v ON v.id = r.vehicle_id";
 const FLEET_COLS: &str = "vehicle_id, licence_needed, ownership, disposed_on, disposal, marking_status, \
                           marking_exempt_reason, terminal_status, terminal_exempt_reason";
@@ -71,7 +74,14 @@ fn to_request(r: &Row) -> Result<CarRequest> {
         }),
         _ => None,
     };
+    let settlement = r
+        .opt_text(12)?
+        .map(|s| {
+            serde_json::from_str(&s).map_err(|e| Error::Corrupt(format!("request {id} settlement: {e}")))
+        })
+        .transpose()?;
     Ok(CarRequest {
+        settlement,
         id,
         unit: UnitId(r.int(1)?),
         requester: r.text(2)?,
@@ -156,6 +166,7 @@ async fn create_request(
         created: now,
         fields: f,
         assignment: None,
+        settlement: None,
     })
 }
 
@@ -344,6 +355,74 @@ async fn assign(
     })
 }
 
+/// A request settled, and the alert case its differences opened.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// The request, now settled.
+    pub request: CarRequest,
+    /// The case opened, when the settlement has differences.
+    pub case: Option<i64>,
+}
+
+async fn write_settlement(tx: &mut dyn Tx, id: i64, s: &Settlement, state: RequestState) -> Result<()> {
+    let body = serde_json::to_string(s).map_err(|e| Error::Corrupt(e.to_string()))?;
+    tx.execute(
+        "UPDATE carpool_requests SET state = $1, settlement = $2 WHERE id = $3",
+        params![state.as_str(), body, id],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn settle(tx: &mut dyn Tx, id: i64, s: Settlement, now: Timestamp) -> Result<Settled> {
+    let mut request = request_locked(tx, id).await?;
+    if request.state != RequestState::Assigned {
+        return Err(Error::Conflict(format!(
+            "request {id} is {}: only an assigned trip is settled",
+            request.state.as_str()
+        )));
+    }
+    write_settlement(tx, id, &s, RequestState::Settled).await?;
+    let unit = match &request.assignment {
+        Some(a) => tx
+            .opt("SELECT unit FROM vehicles WHERE id = $1", params![a.vehicle.0])
+            .await?
+            .map(|r| r.int(0))
+            .transpose()?
+            .map(UnitId),
+        None => None,
+    };
+    let case = match unit.and_then(|u| settlement_case(&request, u, &s)) {
+        Some(c) => Some(crate::cases::record_case(tx, &c, &[], now).await?.0),
+        None => None,
+    };
+    request.state = RequestState::Settled;
+    request.settlement = Some(s);
+    Ok(Settled { request, case })
+}
+
+async fn confirm(
+    tx: &mut dyn Tx,
+    id: i64,
+    correction: SettlementCorrection,
+    by: String,
+) -> Result<CarRequest> {
+    let mut request = request_locked(tx, id).await?;
+    let mut s = match (&request.settlement, request.state) {
+        (Some(s), RequestState::Settled) => s.clone(),
+        _ => {
+            return Err(Error::Conflict(format!(
+                "request {id} is {}: only a settled trip is confirmed",
+                request.state.as_str()
+            )));
+        }
+    };
+    s = correction.apply(s, &by).map_err(Error::invalid)?;
+    write_settlement(tx, id, &s, RequestState::Settled).await?;
+    request.settlement = Some(s);
+    Ok(request)
+}
+
 async fn put_fleet(tx: &mut dyn Tx, vehicle: VehicleId, f: FleetFields) -> Result<(VehicleId, FleetFields)> {
     let f = f.checked().map_err(Error::invalid)?;
     let sql = format!("SELECT id FROM vehicles WHERE id = $1{}", tx.row_lock());
@@ -509,6 +588,20 @@ impl<'a> Carpool<'a> {
     pub fn put_fleet(&self, vehicle: VehicleId, f: &FleetFields) -> Change<'a, (VehicleId, FleetFields)> {
         let f = f.clone();
         Change::new(self.db, tx!(|tx| put_fleet(tx, vehicle, f)))
+    }
+
+    /// Settles an assigned trip with `s` (computed from its track by `tianshu_rules::carpool::settle`),
+    /// opening an alert case for its differences in the same transaction; a request not assigned is
+    /// [`Error::Conflict`].
+    pub fn settle(&self, id: i64, s: &Settlement, now: Timestamp) -> Change<'a, Settled> {
+        let s = s.clone();
+        Change::new(self.db, tx!(|tx| settle(tx, id, s, now)))
+    }
+
+    /// The dispatcher's confirmation of a settled trip, with a correction when given.
+    pub fn confirm(&self, id: i64, c: &SettlementCorrection, by: &str) -> Change<'a, CarRequest> {
+        let (c, by) = (c.clone(), by.to_string());
+        Change::new(self.db, tx!(|tx| confirm(tx, id, c, by)))
     }
 
     /// Records a maintenance window of a car (its `id` is assigned).

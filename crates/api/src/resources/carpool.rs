@@ -13,11 +13,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tianshu_model::carpool::{CarRequest, FleetFields, RequestFields};
+use tianshu_model::carpool::{CarRequest, FleetFields, RequestFields, SettlementCorrection};
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_rules::carpool::Offers;
 use tianshu_store::access::AuditEntry;
-use tianshu_store::carpool::{Assigned, Maintenance};
+use tianshu_store::carpool::{Assigned, Maintenance, Settled};
 
 use crate::ApiState;
 use crate::auth::{Caller, Principal};
@@ -200,6 +200,83 @@ pub async fn assign(
         request: a.request,
         notices: notices(a.notices),
     }))
+}
+
+/// What a settlement answers.
+#[derive(Debug, Serialize)]
+pub struct SettledView {
+    /// The request, now settled.
+    pub request: CarRequest,
+    /// The alert case its differences opened.
+    pub case: Option<i64>,
+}
+
+/// `POST /api/carpool/requests/{id}/settle`: settles an assigned trip from its car's track (from an
+/// hour before the window to six hours after it); differences beyond the thresholds open a case.
+pub async fn settle(caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<SettledView>> {
+    use futures::TryStreamExt;
+    let scoped = Scoped::new(&caller.state, &caller.who).await?;
+    let request = request_in_scope(&scoped, &caller.state, id).await?;
+    let Some(a) = request.assignment.as_ref() else {
+        return Err(ApiError::Conflict(format!(
+            "request {id} is {}: only an assigned trip is settled",
+            request.state.as_str()
+        )));
+    };
+    let next_order = scoped
+        .orders()
+        .await?
+        .into_iter()
+        .filter(|o| o.plate == a.plate && o.id != a.order && o.start >= request.fields.end)
+        .filter(|o| o.state != tianshu_rules::OrderState::Cancelled.as_str())
+        .map(|o| o.start)
+        .min();
+    let (from, to) = tianshu_rules::carpool::settlement_span(&request.fields, next_order);
+    let track = scoped.track(a.vehicle, from, to).await?;
+    let points: Vec<_> = track.try_collect().await?;
+    let thresholds = tianshu_rules::carpool::Thresholds::default();
+    let s = tianshu_rules::carpool::settle(&request.fields, &points, &thresholds);
+    let describe = |s: &Settled, e: &mut AuditEntry| {
+        let km = s.request.settlement.as_ref().map_or(0.0, |x| x.km);
+        e.detail = format!("request {} settled: {km:.1} km, case {:?}", s.request.id, s.case);
+    };
+    let pool = caller.state.store().carpool();
+    let settle = pool.settle(id, &s, now());
+    let vehicle = Some(a.vehicle);
+    let done = caller
+        .commit("carpool.settle", vehicle, String::new(), describe, settle)
+        .await?;
+    Ok(Json(SettledView {
+        request: done.request,
+        case: done.case,
+    }))
+}
+
+/// `PUT /api/carpool/requests/{id}/settlement`: the dispatcher confirms a settled trip, correcting its km
+/// with a note when the track fell short.
+pub async fn confirm(
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(req): Body<SettlementCorrection>,
+) -> ApiResult<Json<CarRequest>> {
+    let scoped = Scoped::new(&caller.state, &caller.who).await?;
+    let request = request_in_scope(&scoped, &caller.state, id).await?;
+    let describe = |r: &CarRequest, e: &mut AuditEntry| {
+        let s = r.settlement.as_ref();
+        e.detail = format!(
+            "request {} settlement confirmed: {:.1} km {:?}",
+            r.id,
+            s.map_or(0.0, |x| x.km),
+            s.and_then(|x| x.note.as_deref())
+        );
+    };
+    let pool = caller.state.store().carpool();
+    let confirm = pool.confirm(id, &req, &caller.who.username);
+    let vehicle = request.assignment.as_ref().map(|a| a.vehicle);
+    let r = caller
+        .commit("carpool.confirm", vehicle, String::new(), describe, confirm)
+        .await?;
+    Ok(Json(r))
 }
 
 /// `POST /api/carpool/maintenance` body.

@@ -32,6 +32,7 @@ CREATE TABLE carpool_requests (
     order_id    TEXT,
     assigned_by TEXT,
     assigned_ms BIGINT,
+    settlement  TEXT,            -- the trip settled from its track, as JSON
     created_ms  BIGINT NOT NULL
 );
 CREATE INDEX carpool_requests_window ON carpool_requests (start_ms, end_ms);
