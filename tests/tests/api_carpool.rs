@@ -779,6 +779,71 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
         "{}",
         case.raised.reasoning_zh
     );
+
+    // The year's figures count the pool's two trips (the first as corrected) and the case.
+    let year = tianshu_rules::yearly::china_year(Timestamp::from_millis(day + 6 * H));
+    let y = status(
+        &http(
+            api.addr,
+            "GET",
+            &format!("/api/report/yearly?year={year}"),
+            r,
+            None,
+        )
+        .await,
+        200,
+        "yearly",
+    );
+    let service = &y["service"];
+    assert_eq!(service.as_array().map(Vec::len), Some(1), "{y}");
+    assert_eq!(
+        (service[0]["kind"].as_str(), service[0]["trips"].as_i64()),
+        (Some("emergency"), Some(2))
+    );
+    let km = service[0]["km"].as_f64().unwrap_or_default();
+    let second_km = s["request"]["settlement"]["km"].as_f64().unwrap_or_default();
+    assert!((km - 25.0 - second_km).abs() < 1e-6, "{km}: {y}");
+    assert_eq!(y["violations"], json!([["carpool_trip", 1]]), "{y}");
+    assert_eq!(
+        (y["reform"]["kept"].as_i64(), y["reform"]["disposed"].as_i64()),
+        (Some(2), Some(0)),
+        "the requester's units' cars: {y}"
+    );
+    let csv = http(
+        api.addr,
+        "GET",
+        &format!("/api/report/yearly?year={year}&format=csv"),
+        r,
+        None,
+    )
+    .await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.body.contains("用车保障\r\n") && csv.body.contains("emergency,黄石市/市委办公室,2,"),
+        "{}",
+        csv.body
+    );
+    let xlsx = http(
+        api.addr,
+        "GET",
+        &format!("/api/report/yearly?year={year}&format=xlsx"),
+        r,
+        None,
+    )
+    .await;
+    assert_eq!(xlsx.status, 200);
+    let e = http(
+        api.addr,
+        "GET",
+        &format!(
+            "/api/report/yearly?year={year}&unit={}",
+            api.units["黄石市/公安局"].0
+        ),
+        r,
+        None,
+    )
+    .await;
+    assert_eq!(e.status, 403, "another unit's figures: {}", e.body);
 }
 
 tianshu_e2e::on_both_backends!(a_trip_is_settled_from_its_track);

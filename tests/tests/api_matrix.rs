@@ -235,6 +235,11 @@ fn carpool_routes(
     let request = victims.request;
     Some(match (spec.method, spec.path) {
         ("GET", "/api/carpool/requests") => req(spec.path.into(), None, false),
+        ("GET", "/api/report/yearly") => req(
+            format!("/api/report/yearly?year=2026&unit={}", api.vehicles[plate].unit.0),
+            None,
+            true,
+        ),
         ("POST", "/api/carpool/requests") => req(
             spec.path.into(),
             Some(carpool_request(api.vehicles[plate].unit.0, n)),

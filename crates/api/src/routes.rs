@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use crate::error::{no_method, no_route};
 use crate::resources::{
     audit_log, calendars, carpool, cases, casework, channels, commands, complaints, drivers, exports,
-    geofences, live, orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
+    geofences, live, orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles, yearly,
 };
 use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, REQUEST, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
@@ -604,6 +604,13 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ADMIN,
         summary: "Replace a car's fleet fields (audited)",
         handler: || put(carpool::put_fleet),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/report/yearly",
+        roles: ALL,
+        summary: "The office's yearly figures of the units in scope: year, unit, format (json, csv, xlsx: one sheet per table): cars by unit and class, kept and disposed with the reduction rate, terminals installed with the install rate (exempt apart), marking, the pool's trips and km by kind and unit served, violations by rule",
+        handler: || get(yearly::yearly_report),
     },
     RouteSpec {
         method: "GET",

@@ -37,6 +37,7 @@ pub mod timetable;
 pub mod track;
 mod verdict;
 pub mod workflow;
+pub mod yearly;
 
 use serde::{Deserialize, Serialize};
 use tianshu_model::{LonLat, Timestamp, VehicleId};

@@ -604,6 +604,17 @@ impl<'a> Carpool<'a> {
         Change::new(self.db, tx!(|tx| confirm(tx, id, c, by)))
     }
 
+    /// The car and rule of every alert case raised with `from <= start < to`.
+    pub async fn case_rules(&self, from: Timestamp, to: Timestamp) -> Result<Vec<(VehicleId, String)>> {
+        let sql =
+            "SELECT vehicle_id, rule FROM alert_cases WHERE start_ms >= $1 AND start_ms < $2".to_string();
+        self.db
+            .rows(sql, vec![from.into(), to.into()], |r| {
+                Ok((VehicleId(r.int(0)?), r.text(1)?))
+            })
+            .await
+    }
+
     /// Records a maintenance window of a car (its `id` is assigned).
     pub fn add_maintenance(&self, m: &Maintenance) -> Change<'a, Maintenance> {
         let m = m.clone();

@@ -25,6 +25,7 @@ pub mod tracks;
 pub mod units;
 pub mod users;
 pub mod vehicles;
+pub mod yearly;
 
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::Change;
