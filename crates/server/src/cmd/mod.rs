@@ -23,6 +23,7 @@ mod export;
 mod geofence;
 mod order;
 mod registry;
+mod report;
 mod rules;
 mod serve;
 #[cfg(feature = "demo")]
@@ -181,6 +182,9 @@ pub enum Command {
     /// The office's casework figures (`casework summary --store URL --from D --to D [--unit U] [--format csv|json]`).
     #[command(subcommand)]
     Casework(casework::CaseworkCommand),
+    /// The office's yearly figures (`report yearly --store URL --year Y [--unit U] [--format csv|json]`).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Import regions, depots, prohibited places and speed zones (`geofence import --store URL FILE.geojson`).
     #[command(subcommand)]
     Geofence(geofence::GeofenceCommand),
@@ -208,6 +212,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(args),
         Command::Calendar(c) => calendar::run(c),
         Command::Casework(c) => casework::run(c),
+        Command::Report(c) => report::run(c),
         Command::Geofence(c) => geofence::run(c),
         Command::Order(c) => order::run(c),
         Command::Rules(c) => rules::run(c),
