@@ -162,7 +162,7 @@ impl TestApi {
         }
         store.append_points(&pts).await.expect("seeding points");
         for role in Role::ALL {
-            let unit = (role == Role::Supervisor).then(|| units[SUPERVISOR_UNIT]);
+            let unit = role.scoped_to_unit().then(|| units[SUPERVISOR_UNIT]);
             create_user(&store, role.as_str(), role, unit).await;
         }
         let state = ApiState::with_parts(store.clone(), ApiConfig::default(), LiveHub::new(), cases, None);

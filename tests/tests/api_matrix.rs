@@ -51,6 +51,8 @@ struct Victims {
     channel: i64,
     /// A personal API token of the caller's (0 without a caller).
     token: i64,
+    /// A pending request for a car of the target's unit, its car the pool's (0 unless the route needs one).
+    request: i64,
 }
 
 fn fence(name: &str) -> String {
@@ -137,6 +139,8 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
             certificate: format!("VICTIM-{n}"),
             phone: None,
             unit: api.units["黄石市/公安局"],
+            licence: Some(tianshu_model::carpool::LicenceClass::C1),
+            active: true,
         })
         .await
         .expect("victim driver")
@@ -171,7 +175,108 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         kept_fence,
         order: id,
         token: 0,
+        request: 0,
     }
+}
+
+/// A window of request number `n`, days ahead, its own (no two requests' windows overlap).
+fn carpool_window(n: usize) -> (String, String) {
+    let day = 86_400_000;
+    let start = (chrono::Utc::now().timestamp_millis() / day + 3) * day + n as i64 * 40 * 60_000;
+    (
+        Timestamp::from_millis(start).to_rfc3339(),
+        Timestamp::from_millis(start + 30 * 60_000).to_rfc3339(),
+    )
+}
+
+fn carpool_request(unit: i64, n: usize) -> String {
+    let (start, end) = carpool_window(n);
+    serde_json::json!({"unit": unit, "start": start, "end": end,
+        "from": {"name": "市委", "lon": 115.0, "lat": 30.2},
+        "destinations": [{"name": "阳新县", "lon": 115.2, "lat": 29.85}],
+        "passengers": 1, "purpose": "会议", "kind": "regular"})
+    .to_string()
+}
+
+/// A request of `plate`'s unit, the car made the pool's: pending; assigned (to the car and `driver`) for
+/// `/settle`; settled for `/settlement`.
+async fn carpool_victim(api: &TestApi, n: usize, plate: &str, path: &str, driver: i64) -> i64 {
+    let car = &api.vehicles[plate];
+    let pool = api.store.carpool();
+    let fleet = serde_json::from_value(serde_json::json!({"ownership": "pool"})).expect("fleet");
+    pool.put_fleet(car.id, &fleet).await.expect("the pool's car");
+    let fields = serde_json::from_str(&carpool_request(car.unit.0, n)).expect("request");
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let request = pool
+        .create_request(&fields, "requester", now)
+        .await
+        .expect("victim request");
+    if path.ends_with("/settle") || path.ends_with("/settlement") {
+        pool.assign(request.id, car.id, driver, "dispatcher", now)
+            .await
+            .expect("victim assignment");
+    }
+    if path.ends_with("/settlement") {
+        let s = tianshu_rules::carpool::settle(&request.fields, &[], &Default::default());
+        pool.settle(request.id, &s, now).await.expect("victim settlement");
+    }
+    request.id
+}
+
+/// Recipes of the car pool's routes.
+fn carpool_routes(
+    api: &TestApi,
+    spec: &RouteSpec,
+    n: usize,
+    victims: &Victims,
+    (vid, plate): (i64, &str),
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
+    let request = victims.request;
+    Some(match (spec.method, spec.path) {
+        ("GET", "/api/carpool/requests") => req(spec.path.into(), None, false),
+        ("GET", "/api/report/yearly") => req(
+            format!("/api/report/yearly?year=2026&unit={}", api.vehicles[plate].unit.0),
+            None,
+            true,
+        ),
+        ("POST", "/api/carpool/requests") => req(
+            spec.path.into(),
+            Some(carpool_request(api.vehicles[plate].unit.0, n)),
+            true,
+        ),
+        ("GET", "/api/carpool/requests/{id}") => req(format!("/api/carpool/requests/{request}"), None, true),
+        ("GET", "/api/carpool/requests/{id}/offers") => {
+            req(format!("/api/carpool/requests/{request}/offers"), None, true)
+        }
+        ("POST", "/api/carpool/requests/{id}/assign") => req(
+            format!("/api/carpool/requests/{request}/assign"),
+            Some(format!(r#"{{"vehicle":{vid},"driver":{}}}"#, victims.driver)),
+            true,
+        ),
+        ("POST", "/api/carpool/maintenance") => req(
+            spec.path.into(),
+            Some(format!(
+                r#"{{"vehicle":{vid},"start":"{FROM}","end":"{TO}","note":"保养"}}"#
+            )),
+            true,
+        ),
+        ("POST", "/api/carpool/requests/{id}/settle") => {
+            req(format!("/api/carpool/requests/{request}/settle"), None, true)
+        }
+        ("PUT", "/api/carpool/requests/{id}/settlement") => req(
+            format!("/api/carpool/requests/{request}/settlement"),
+            Some(r#"{"note":"无误"}"#.into()),
+            true,
+        ),
+        ("GET", "/api/vehicles/{id}/fleet") => req(format!("/api/vehicles/{vid}/fleet"), None, true),
+        ("PUT", "/api/vehicles/{id}/fleet") => req(
+            format!("/api/vehicles/{vid}/fleet"),
+            Some(r#"{"ownership":"pool"}"#.into()),
+            true,
+        ),
+        _ => return None,
+    })
 }
 
 /// A personal API token of `role`'s seeded user, for the revocation to revoke.
@@ -219,6 +324,7 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
         .or_else(|| admin_routes(api, spec, target, n, victims, (vid, plate), &req))
         .or_else(|| casework_routes(spec, victims, (vid, plate), &req))
         .or_else(|| fuel_routes(spec, vid, &req))
+        .or_else(|| carpool_routes(api, spec, n, victims, (vid, plate), &req))
         .unwrap_or_else(|| {
             panic!(
                 "route {} {} has no recipe in the permission matrix",
@@ -818,6 +924,9 @@ async fn every_route_times_every_role() {
                 if let Some(role) = role {
                     v.token = victim_token(&api, role, n).await;
                 }
+                if spec.path.starts_with("/api/carpool/requests/{id}") {
+                    v.request = carpool_victim(&api, n, plate, spec.path, v.driver).await;
+                }
                 if spec.path.starts_with("/api/complaints/{id}") || spec.path.ends_with("/finding") {
                     v.casework = Some(casework_victims(&api, n, plate).await);
                 }
@@ -862,7 +971,7 @@ async fn every_route_times_every_role() {
                         assert_eq!(resp.status, 403, "{what}");
                         assert_no_leak(&api, &resp.body, &what);
                     }
-                    Some(Role::Supervisor) if target == Target::Foreign && r.vehicle_scoped => {
+                    Some(role) if role.scoped_to_unit() && target == Target::Foreign && r.vehicle_scoped => {
                         assert_eq!(resp.status, 403, "{what}");
                         assert_no_leak(&api, &resp.body, &what);
                     }
@@ -876,7 +985,7 @@ async fn every_route_times_every_role() {
                             // The public intake is off by default: not found, to anyone.
                             || (matches!(spec.path, "/report" | "/api/report") && resp.status == 404);
                         assert!(ok, "{what}: {}", resp.body);
-                        if role == Some(Role::Supervisor) && !r.upgrade {
+                        if role.is_some_and(Role::scoped_to_unit) && !r.upgrade {
                             assert_no_leak_of_foreign(&api, &resp.body, &what);
                         }
                     }
@@ -884,7 +993,7 @@ async fn every_route_times_every_role() {
             }
         }
     }
-    assert_eq!(checked, ROUTES.len() * 5 * 2);
+    assert_eq!(checked, ROUTES.len() * (Role::ALL.len() + 1) * 2);
 }
 
 /// A supervisor's successful answers never mention the foreign vehicle.

@@ -9,10 +9,10 @@ use axum::{Json, Router};
 
 use crate::error::{no_method, no_route};
 use crate::resources::{
-    audit_log, calendars, cases, casework, channels, commands, complaints, drivers, exports, fuel, geofences,
-    intake, live, orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
+    audit_log, calendars, carpool, cases, casework, channels, commands, complaints, drivers, exports, fuel,
+    geofences, intake, live, orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles, yearly,
 };
-use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, RouteSpec, TRACKS};
+use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, REQUEST, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
 
 /// The largest statement an upload takes.
@@ -600,6 +600,83 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ALL,
         summary: "Revoke one of the caller's personal API tokens; it is refused (401) from then on; needs a login session (audited)",
         handler: || delete(tokens::revoke),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/carpool/requests",
+        roles: ALL,
+        summary: "Requests for a car of the pool (用车申请) of the units in scope, newest window first",
+        handler: || get(carpool::list),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/carpool/requests",
+        roles: REQUEST,
+        summary: "Ask for a car: start, end, from, destinations, passengers, purpose, kind (regular, emergency, campaign), class; unit (the caller's own when absent; another unit is 403) (audited)",
+        handler: || post(carpool::create),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/carpool/requests/{id}",
+        roles: ALL,
+        summary: "One request, its assignment and the notices sent about it",
+        handler: || get(carpool::detail),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/carpool/requests/{id}/offers",
+        roles: OPERATE,
+        summary: "The pool's cars and the drivers free for the request's whole window, nearest car first with its distance to the pickup, and the suggested pair",
+        handler: || get(carpool::offers),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/carpool/requests/{id}/assign",
+        roles: OPERATE,
+        summary: "Assign a car and a driver: vehicle, driver; writes the approved dispatch order and notifies the requester and the driver; a double booking is 409 naming the clash (audited)",
+        handler: || post(carpool::assign),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/carpool/requests/{id}/settle",
+        roles: OPERATE,
+        summary: "Settle an assigned trip from its car's track: departure, return, km, each destination reached or not, time outside the corridor, idle time; differences beyond the thresholds open a case (audited)",
+        handler: || post(carpool::settle),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/carpool/requests/{id}/settlement",
+        roles: OPERATE,
+        summary: "Confirm a settled trip: km (a correction, with a note), note (audited)",
+        handler: || put(carpool::confirm),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/carpool/maintenance",
+        roles: OPERATE,
+        summary: "A car's maintenance window: vehicle, start, end, note; it blocks the car like an order (audited)",
+        handler: || post(carpool::add_maintenance),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/vehicles/{id}/fleet",
+        roles: ALL,
+        summary: "A car's fleet fields: licence_needed, ownership (unit, pool), disposed_on and disposal, marking_status, terminal_status and their exemption reasons",
+        handler: || get(carpool::fleet),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/api/vehicles/{id}/fleet",
+        roles: ADMIN,
+        summary: "Replace a car's fleet fields (audited)",
+        handler: || put(carpool::put_fleet),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/report/yearly",
+        roles: ALL,
+        summary: "The office's yearly figures of the units in scope: year, unit, format (json, csv, xlsx: one sheet per table): cars by unit and class, kept and disposed with the reduction rate, terminals installed with the install rate (exempt apart), marking, the pool's trips and km by kind and unit served, violations by rule",
+        handler: || get(yearly::yearly_report),
     },
     RouteSpec {
         method: "GET",

@@ -767,7 +767,7 @@ fn base_components() -> Value {
     let titles = json!({"type": "object", "additionalProperties": object(&["zh", "en"], json!({"zh": {"type": "string"}, "en": {"type": "string"}}))});
     let base = json!({
         "Error": object(&["error"], json!({"error": {"type": "string", "description": "What went wrong; a bad field comes first"}})),
-        "Role": {"type": "string", "enum": ["administrator", "dispatcher", "inspector", "supervisor"]},
+        "Role": {"type": "string", "enum": ["administrator", "dispatcher", "inspector", "supervisor", "requester"]},
         "VehicleClass": {"type": "string", "enum": ["general", "confidential", "emergency", "law_enforcement", "special"]},
         "Me": object(&["user_id", "username", "role", "unit"], json!({
             "user_id": {"type": "integer"}, "username": {"type": "string"}, "role": r("Role"),

@@ -2,7 +2,7 @@
 //! events, orders and cases.
 //!
 //! A [`Scoped`] is built per request from the caller's [`Principal`]. Administrators, dispatchers and
-//! inspectors see every unit; a supervisor sees their unit and every unit below it. A vehicle outside
+//! inspectors see every unit; a supervisor (or a requester) sees their unit and every unit below it. A vehicle outside
 //! the scope is refused with [`ApiError::Forbidden`] *before* its data is read, whatever route asked;
 //! so is anything that belongs to one (its terminal, its orders, its cases). To a scoped caller, out of
 //! scope and non-existent look the same.
@@ -52,7 +52,7 @@ impl Scoped {
     pub async fn new(state: &ApiState, who: &Principal) -> ApiResult<Self> {
         let units = match who.role {
             Role::Administrator | Role::Dispatcher | Role::Inspector => None,
-            Role::Supervisor => {
+            Role::Supervisor | Role::Requester => {
                 // A supervisor without a unit sees nothing, never everything.
                 let all = state.store().units().await?;
                 Some(who.unit.map(|u| subtree(&all, u)).unwrap_or_default())

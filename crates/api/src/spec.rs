@@ -27,6 +27,7 @@ pub const ALL: &[Role] = &[
     Role::Dispatcher,
     Role::Inspector,
     Role::Supervisor,
+    Role::Requester,
 ];
 /// Administrators only: reference data, users, the audit log.
 pub const ADMIN: &[Role] = &[Role::Administrator];
@@ -42,5 +43,7 @@ pub const PUBLIC: &[Role] = &[];
 pub const DESK: &[Role] = &[Role::Administrator, Role::Dispatcher, Role::Inspector];
 /// Who records findings: inspectors.
 pub const INSPECT: &[Role] = &[Role::Administrator, Role::Inspector];
+/// Who asks the office's pool for a car: a unit's requesters and supervisors (an administrator too).
+pub const REQUEST: &[Role] = &[Role::Administrator, Role::Supervisor, Role::Requester];
 /// Who answers a forwarded complaint: the unit's supervisors (an administrator too).
 pub const ANSWER: &[Role] = &[Role::Administrator, Role::Supervisor];

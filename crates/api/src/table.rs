@@ -102,13 +102,7 @@ impl Table {
 
     /// The table as an XLSX workbook of one sheet.
     pub fn to_xlsx(&self) -> Vec<u8> {
-        let mut zip = Zip::default();
-        zip.add("[Content_Types].xml", CONTENT_TYPES.as_bytes());
-        zip.add("_rels/.rels", ROOT_RELS.as_bytes());
-        zip.add("xl/workbook.xml", workbook(&self.sheet).as_bytes());
-        zip.add("xl/_rels/workbook.xml.rels", WORKBOOK_RELS.as_bytes());
-        zip.add("xl/worksheets/sheet1.xml", self.sheet_xml().as_bytes());
-        zip.finish()
+        workbook_xlsx(std::slice::from_ref(self))
     }
 
     fn sheet_xml(&self) -> String {
@@ -171,43 +165,88 @@ pub(crate) fn xml_escape(s: &str) -> String {
     out
 }
 
-fn workbook(sheet: &str) -> String {
-    // A sheet name is at most 31 characters and holds none of []:*?/\.
+/// A sheet's name as a workbook holds it: at most 31 characters, none of []:*?/\, not empty.
+fn sheet_name(sheet: &str, i: usize) -> String {
     let name: String = sheet
         .chars()
         .filter(|c| !"[]:*?/\\".contains(*c))
         .take(31)
         .collect();
-    let name = if name.is_empty() {
-        "Sheet1".to_string()
+    if name.is_empty() {
+        format!("Sheet{}", i + 1)
     } else {
         name
-    };
-    format!(
+    }
+}
+
+/// Several tables as one XLSX workbook, one sheet each, in order.
+pub fn workbook_xlsx(tables: &[Table]) -> Vec<u8> {
+    let n = tables.len();
+    let mut zip = Zip::default();
+    let overrides: String = (1..=n)
+        .map(|i| {
+            format!(
+                "<Override PartName=\"/xl/worksheets/sheet{i}.xml\" \
+                 ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"
+            )
+        })
+        .collect();
+    let types = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
+         <Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+         <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
+         <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
+         <Override PartName=\"/xl/workbook.xml\" \
+         ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
+         {overrides}</Types>"
+    );
+    let sheets: String = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "<sheet name=\"{}\" sheetId=\"{}\" r:id=\"rId{}\"/>",
+                xml_escape(&sheet_name(&t.sheet, i)),
+                i + 1,
+                i + 1
+            )
+        })
+        .collect();
+    let workbook = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
          <workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" \
          xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\">\
-         <sheets><sheet name=\"{}\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>",
-        xml_escape(&name)
-    )
+         <sheets>{sheets}</sheets></workbook>"
+    );
+    let rels: String = (1..=n)
+        .map(|i| {
+            format!(
+                "<Relationship Id=\"rId{i}\" \
+                 Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" \
+                 Target=\"worksheets/sheet{i}.xml\"/>"
+            )
+        })
+        .collect();
+    let workbook_rels = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
+         <Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">{rels}</Relationships>"
+    );
+    zip.add("[Content_Types].xml", types.as_bytes());
+    zip.add("_rels/.rels", ROOT_RELS.as_bytes());
+    zip.add("xl/workbook.xml", workbook.as_bytes());
+    zip.add("xl/_rels/workbook.xml.rels", workbook_rels.as_bytes());
+    for (i, t) in tables.iter().enumerate() {
+        zip.add(
+            &format!("xl/worksheets/sheet{}.xml", i + 1),
+            t.sheet_xml().as_bytes(),
+        );
+    }
+    zip.finish()
 }
-
-const CONTENT_TYPES: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
-<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
-<Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
-<Default Extension=\"xml\" ContentType=\"application/xml\"/>\
-<Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
-<Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>\
-</Types>";
 
 const ROOT_RELS: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
 <Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
 <Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"xl/workbook.xml\"/>\
-</Relationships>";
-
-const WORKBOOK_RELS: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
-<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
-<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/>\
 </Relationships>";
 
 /// A zip archive written in memory: deflated entries, UTF-8 names, no timestamps (1980-01-01).
@@ -311,5 +350,17 @@ mod tests {
         ));
         assert!(x.contains("<c r=\"B2\"><v>1.5</v></c>"));
         assert!(!x.contains("B3"));
+    }
+
+    #[test]
+    fn a_workbook_holds_one_sheet_per_table() {
+        let mut second = table();
+        second.sheet = "第二[表]".into();
+        let zip = workbook_xlsx(&[table(), second]);
+        let has = |name: &str| zip.windows(name.len()).any(|w| w == name.as_bytes());
+        assert!(has("xl/worksheets/sheet1.xml") && has("xl/worksheets/sheet2.xml"));
+        assert!(!has("xl/worksheets/sheet3.xml"));
+        assert_eq!(sheet_name("第二[表]", 1), "第二表");
+        assert_eq!(sheet_name("", 2), "Sheet3");
     }
 }

@@ -23,15 +23,18 @@ pub enum Role {
     Inspector,
     /// A unit's supervisor: only the vehicles of their unit and its sub-units, and their alert cases.
     Supervisor,
+    /// A unit's staff asking the office's pool for a car (用车申请): their unit's requests only.
+    Requester,
 }
 
 impl Role {
     /// Every role, in order.
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Administrator,
         Role::Dispatcher,
         Role::Inspector,
         Role::Supervisor,
+        Role::Requester,
     ];
 
     /// The snake_case name used in the CLI, the API and the database.
@@ -41,7 +44,14 @@ impl Role {
             Role::Dispatcher => "dispatcher",
             Role::Inspector => "inspector",
             Role::Supervisor => "supervisor",
+            Role::Requester => "requester",
         }
+    }
+
+    /// Whether this role is bounded by the user's unit (it and its sub-units); such a user needs a unit,
+    /// and sees nothing without one.
+    pub const fn scoped_to_unit(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Requester)
     }
 }
 
@@ -93,7 +103,7 @@ impl std::fmt::Display for Role {
 
 /// A role name that is not one of [`Role::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?}; expected administrator, dispatcher, inspector or supervisor")]
+#[error("unknown role {0:?}; expected administrator, dispatcher, inspector, supervisor or requester")]
 pub struct ParseRoleError(pub String);
 
 impl std::str::FromStr for Role {

@@ -1,10 +1,12 @@
 //! Drivers (驾驶员) as the registry keeps them: who drives a unit's cars, with the number of their
 //! qualification certificate (从业资格证), the number a terminal's card sign-in (0x0702) reports. The
-//! checks every write makes live here; the store applies them (and keeps certificates unique).
+//! checks every write makes live here (with the licence class and whether they are dispatched, for the
+//! office's pool); the store applies them (and keeps certificates unique).
 
 use serde::{Deserialize, Serialize};
 
 use crate::UnitId;
+use crate::carpool::LicenceClass;
 
 /// A registered driver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +31,16 @@ pub struct DriverFields {
     pub phone: Option<String>,
     /// The unit whose cars they drive.
     pub unit: UnitId,
+    /// Their driving licence's class (准驾车型); a driver without one on record is not dispatched.
+    #[serde(default)]
+    pub licence: Option<LicenceClass>,
+    /// Whether they are dispatched at all (an inactive driver stays on record).
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+const fn yes() -> bool {
+    true
 }
 
 impl DriverFields {
@@ -59,6 +71,8 @@ impl DriverFields {
             certificate: certificate.to_ascii_uppercase(),
             phone: phone.map(str::to_string),
             unit: self.unit,
+            licence: self.licence,
+            active: self.active,
         })
     }
 }
@@ -73,6 +87,8 @@ mod tests {
             certificate: certificate.into(),
             phone: phone.map(Into::into),
             unit: UnitId(1),
+            licence: None,
+            active: true,
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod audit;
 pub mod block;
+pub mod carpool;
 pub mod case;
 pub mod clock;
 pub mod complaint;

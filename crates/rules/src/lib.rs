@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod calendar;
+pub mod carpool;
 pub mod casework;
 pub mod channels;
 pub mod config;
@@ -37,6 +38,7 @@ pub mod timetable;
 pub mod track;
 mod verdict;
 pub mod workflow;
+pub mod yearly;
 
 use serde::{Deserialize, Serialize};
 use tianshu_model::{LonLat, Timestamp, VehicleId};

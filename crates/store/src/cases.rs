@@ -87,7 +87,7 @@ async fn load_case(tx: &mut dyn Tx, id: i64) -> Result<Option<AlertCase>> {
     tx.opt(&sql, params![id]).await?.as_ref().map(to_case).transpose()
 }
 
-async fn record_case(
+pub(crate) async fn record_case(
     tx: &mut dyn Tx,
     case: &NewCase,
     deliveries: &[NewDelivery],

@@ -7,6 +7,7 @@
 //! Written once over [`crate::sql::Tx`]; reached through [`crate::Store::drivers`].
 
 use tianshu_model::UnitId;
+use tianshu_model::carpool::LicenceClass;
 pub use tianshu_model::driver::{Driver, DriverFields};
 
 use crate::db::{Change, Db};
@@ -14,9 +15,9 @@ use crate::registry::{REGISTRY_LOCK_KEY, returned_id};
 use crate::sql::{Row, Tx, params, work};
 use crate::{Error, Result, Store};
 
-const COLS: &str = "id, name, certificate, phone, unit";
+pub(crate) const COLS: &str = "id, name, certificate, phone, unit, licence, active";
 
-fn to_driver(r: &Row) -> Result<Driver> {
+pub(crate) fn to_driver(r: &Row) -> Result<Driver> {
     Ok(Driver {
         id: r.int(0)?,
         fields: DriverFields {
@@ -24,6 +25,13 @@ fn to_driver(r: &Row) -> Result<Driver> {
             certificate: r.text(2)?,
             phone: r.opt_text(3)?,
             unit: UnitId(r.int(4)?),
+            licence: r
+                .opt_text(5)?
+                .map(|l| {
+                    LicenceClass::parse(&l).ok_or_else(|| Error::Corrupt(format!("driver licence {l:?}")))
+                })
+                .transpose()?,
+            active: r.bool(6)?,
         },
     })
 }
@@ -64,11 +72,20 @@ async fn checked(tx: &mut dyn Tx, f: &DriverFields, id: Option<i64>) -> Result<D
 
 async fn create(tx: &mut dyn Tx, f: DriverFields) -> Result<Driver> {
     let f = checked(tx, &f, None).await?;
-    let sql = "INSERT INTO drivers (name, certificate, phone, unit) VALUES ($1, $2, $3, $4) RETURNING id";
+    let sql = "INSERT INTO drivers (name, certificate, phone, unit, licence, active) \
+               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+    let licence = f.licence.map(LicenceClass::as_str);
     let id = returned_id(
         tx,
         sql,
-        params![&f.name, &f.certificate, f.phone.clone(), f.unit.0],
+        params![
+            &f.name,
+            &f.certificate,
+            f.phone.clone(),
+            f.unit.0,
+            licence,
+            f.active
+        ],
     )
     .await?;
     Ok(Driver { id, fields: f })
@@ -78,8 +95,17 @@ async fn replace(tx: &mut dyn Tx, id: i64, f: DriverFields) -> Result<Driver> {
     let f = checked(tx, &f, Some(id)).await?;
     let n = tx
         .execute(
-            "UPDATE drivers SET name = $1, certificate = $2, phone = $3, unit = $4 WHERE id = $5",
-            params![&f.name, &f.certificate, f.phone.clone(), f.unit.0, id],
+            "UPDATE drivers SET name = $1, certificate = $2, phone = $3, unit = $4, licence = $5, \
+             active = $6 WHERE id = $7",
+            params![
+                &f.name,
+                &f.certificate,
+                f.phone.clone(),
+                f.unit.0,
+                f.licence.map(LicenceClass::as_str),
+                f.active,
+                id
+            ],
         )
         .await?;
     if n == 0 {

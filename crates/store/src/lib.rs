@@ -34,6 +34,7 @@
 pub mod access;
 mod audit;
 pub mod blocks;
+pub mod carpool;
 pub mod cases;
 pub mod casework;
 pub mod channels;

@@ -36,7 +36,7 @@ use crate::{Error, Result, Store, parse_stored_phone};
 /// interleave their subtree rewrites.
 pub(crate) const REGISTRY_LOCK_KEY: i64 = 0x7473_7265_6761_646d;
 
-const VEHICLE_COLS: &str = "id, plate, unit, class, marking";
+pub(crate) const VEHICLE_COLS: &str = "id, plate, unit, class, marking";
 pub(crate) const TERMINAL_COLS: &str = "phone, terminal_id, edition, auth_code_hash, imei, vehicle, \
                                          clock_offset_secs, clock_found_offset_secs, clock_found_at, pending_registration, reregistrations, \
                                          last_reregistered_ms";
@@ -60,7 +60,7 @@ pub(crate) fn parse_class(id: i64, class: &str) -> Result<VehicleClass> {
         .map_err(|e| Error::Corrupt(format!("vehicle {id}: {e}")))
 }
 
-fn to_vehicle(r: &Row) -> Result<Vehicle> {
+pub(crate) fn to_vehicle(r: &Row) -> Result<Vehicle> {
     let id = r.int(0)?;
     Ok(Vehicle {
         id: VehicleId(id),

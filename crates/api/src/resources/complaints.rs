@@ -61,7 +61,7 @@ pub struct ComplaintView {
 
 /// Whether `role` is the unit's side, which never sees who complained.
 fn unit_side(role: Role) -> bool {
-    role == Role::Supervisor
+    role.scoped_to_unit()
 }
 
 fn view(who: &Principal, mut c: Complaint, history: Option<Vec<ComplaintEvent>>) -> ComplaintView {

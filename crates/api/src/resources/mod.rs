@@ -6,6 +6,7 @@
 
 pub mod audit_log;
 pub mod calendars;
+pub mod carpool;
 pub mod cases;
 pub mod casework;
 pub mod channels;
@@ -26,6 +27,7 @@ pub mod tracks;
 pub mod units;
 pub mod users;
 pub mod vehicles;
+pub mod yearly;
 
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::Change;

@@ -511,10 +511,23 @@ fn report_table(
 
 /// `table` as a download named `name` with the format's extension.
 fn download(format: ReportFormat, table: &Table, name: &str) -> ApiResult<Response> {
+    download_tables(format, std::slice::from_ref(table), name)
+}
+
+/// `tables` as one download named `name`: CSV, each table after a line with its sheet's name when there
+/// are several; XLSX, one sheet each.
+pub(crate) fn download_tables(format: ReportFormat, tables: &[Table], name: &str) -> ApiResult<Response> {
+    let csv = || match tables {
+        [one] => one.to_csv(),
+        many => many
+            .iter()
+            .map(|t| format!("{}\r\n{}", t.sheet, t.to_csv().trim_start_matches('\u{feff}')))
+            .fold(String::from("\u{feff}"), |all, t| all + &t + "\r\n"),
+    };
     let (body, content_type, ext) = match format {
-        ReportFormat::Csv => (table.to_csv().into_bytes(), "text/csv; charset=utf-8", "csv"),
+        ReportFormat::Csv => (csv().into_bytes(), "text/csv; charset=utf-8", "csv"),
         ReportFormat::Xlsx => (
-            table.to_xlsx(),
+            crate::table::workbook_xlsx(tables),
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "xlsx",
         ),

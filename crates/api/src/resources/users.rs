@@ -54,8 +54,8 @@ pub fn validate_new_user(
     if password.chars().count() < 8 {
         return Err("password: must have at least 8 characters".into());
     }
-    if role == Role::Supervisor && unit.is_none() {
-        return Err("unit: a supervisor needs a unit".into());
+    if role.scoped_to_unit() && unit.is_none() {
+        return Err(format!("unit: a {role} needs a unit"));
     }
     Ok(())
 }

@@ -329,6 +329,8 @@ async fn import_world(store: &Store, world: &World) -> anyhow::Result<()> {
             certificate: format!("DEMO-{:05}", i + 1),
             phone: None,
             unit,
+            licence: Some(tianshu_model::carpool::LicenceClass::C1),
+            active: true,
         };
         store
             .drivers()
@@ -366,6 +368,7 @@ async fn create_logins(store: &Store, world: &World) -> anyhow::Result<Vec<Login
         ("dispatcher", Role::Dispatcher),
         ("inspector", Role::Inspector),
         ("supervisor", Role::Supervisor),
+        ("requester", Role::Requester),
     ] {
         let pw = password();
         let hash = tianshu_api::hash_password(&pw).map_err(anyhow::Error::msg)?;
@@ -373,7 +376,7 @@ async fn create_logins(store: &Store, world: &World) -> anyhow::Result<Vec<Login
             Ok(()) | Err(tianshu_store::Error::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        let unit = if role == Role::Supervisor {
+        let unit = if role.scoped_to_unit() {
             supervisor_unit
         } else {
             None

@@ -25,6 +25,7 @@ mod fuel;
 mod geofence;
 mod order;
 mod registry;
+mod report;
 mod rules;
 mod serve;
 #[cfg(feature = "demo")]
@@ -193,6 +194,9 @@ pub enum Command {
     /// `fuel import --store URL FILE`, `fuel check --from T --to T`).
     #[command(subcommand)]
     Fuel(fuel::FuelCommand),
+    /// The office's yearly figures (`report yearly --store URL --year Y [--unit U] [--format csv|json]`).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Import regions, depots, prohibited places and speed zones (`geofence import --store URL FILE.geojson`).
     #[command(subcommand)]
     Geofence(geofence::GeofenceCommand),
@@ -227,6 +231,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Calendar(c) => calendar::run(c),
         Command::Casework(c) => casework::run(c),
         Command::Fuel(c) => fuel::run(c),
+        Command::Report(c) => report::run(c),
         Command::Geofence(c) => geofence::run(c),
         Command::Order(c) => order::run(c),
         Command::Rules(c) => rules::run(c),

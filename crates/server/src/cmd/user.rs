@@ -34,10 +34,10 @@ pub struct AddArgs {
     /// Login name.
     #[arg(long)]
     pub username: String,
-    /// administrator, dispatcher, inspector or supervisor.
+    /// administrator, dispatcher, inspector, supervisor or requester.
     #[arg(long)]
     pub role: String,
-    /// The user's unit: a path as in the registry (`黄石市/市委办公室`) or a unit id. Required for supervisors.
+    /// The user's unit: a path as in the registry (`黄石市/市委办公室`) or a unit id. Required for supervisors and requesters.
     #[arg(long)]
     pub unit: Option<String>,
     /// Read the password from standard input (the first line). Required: passwords are never flags.

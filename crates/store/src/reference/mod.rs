@@ -35,6 +35,9 @@ use write::{
 
 mod write;
 
+pub(crate) use write::settings_of_car;
+pub(crate) use write::write_order as store_order;
+
 pub use tianshu_model::reference::{
     FenceWrite, OrderImportSummary, StoredCalendar, StoredFence, StoredOrder, StoredUnitTimetable,
     TimetableWrite,

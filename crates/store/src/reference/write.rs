@@ -22,7 +22,7 @@ use crate::stamp::next_stamp;
 use crate::{Error, Result};
 
 /// The columns [`to_order`] reads.
-pub(super) const ORDER_COLS: &str = "id, plate, kind, state, start_ms, end_ms, body, updated_ms";
+pub(crate) const ORDER_COLS: &str = "id, plate, kind, state, start_ms, end_ms, body, updated_ms";
 /// The columns [`to_fence`] reads.
 pub(super) const FENCE_COLS: &str = "id, kind, name, body, updated_ms";
 
@@ -48,7 +48,7 @@ pub(super) fn lock_key(name: &str) -> i64 {
     tianshu_model::fnv1a64(name.as_bytes()) as i64
 }
 
-pub(super) fn to_order(r: &Row) -> Result<StoredOrder> {
+pub(crate) fn to_order(r: &Row) -> Result<StoredOrder> {
     Ok(StoredOrder {
         id: r.text(0)?,
         plate: r.text(1)?,
@@ -211,7 +211,7 @@ pub(super) async fn delete_fence(tx: &mut dyn Tx, id: i64, now: Timestamp) -> Re
 
 /// Writes an order row, replacing the one with its id, or with `replace` false only when there is none;
 /// whether it was written.
-pub(super) async fn write_order(tx: &mut dyn Tx, o: &StoredOrder, replace: bool) -> Result<bool> {
+pub(crate) async fn write_order(tx: &mut dyn Tx, o: &StoredOrder, replace: bool) -> Result<bool> {
     let on_conflict = if replace {
         "DO UPDATE SET plate = excluded.plate, kind = excluded.kind, state = excluded.state, \
          start_ms = excluded.start_ms, end_ms = excluded.end_ms, body = excluded.body, \
@@ -282,7 +282,7 @@ pub(super) fn settings(body: Option<&str>) -> Result<UnitSettings> {
 }
 
 /// The settings of the unit of the car with `plate`.
-async fn settings_of_car(tx: &mut dyn Tx, plate: &str) -> Result<UnitSettings> {
+pub(crate) async fn settings_of_car(tx: &mut dyn Tx, plate: &str) -> Result<UnitSettings> {
     let sql =
         "SELECT s.body FROM vehicles v JOIN rules_unit_settings s ON s.unit_id = v.unit WHERE v.plate = $1";
     let row = tx.opt(sql, params![plate]).await?;

@@ -8,7 +8,7 @@ import { drawing } from './draw.js';
 
 export const SCREENS = ['units', 'vehicles', 'terminals', 'drivers', 'geofences', 'users', 'calendars', 'channels'];
 const CLASSES = ['general', 'confidential', 'emergency', 'law_enforcement', 'special'];
-const ROLES = ['administrator', 'dispatcher', 'inspector', 'supervisor'];
+const ROLES = ['administrator', 'dispatcher', 'inspector', 'supervisor', 'requester'];
 const FENCE_KINDS = ['region', 'depot', 'prohibited', 'speed_zone'];
 const EDITIONS = ['', '2011', '2013', '2019'];
 

@@ -1,0 +1,849 @@
+//! The office's car pool over HTTP on both backends: a requester asks for a car for their unit (not for
+//! another's); the dispatch office sees only the pool's cars and the drivers free for the whole window
+//! (a car booked by an order or in maintenance, a driver named on an order, a disposed car are not
+//! offered), nearest car first, and the suggested pair; a double booking, a driver without the licence
+//! for the car, a disposed car and a window in the past are refused naming why, with nothing changed;
+//! the assignment writes the approved dispatch order (filed by the requester, approved by the
+//! dispatcher) and the notices to the requester and the driver, and books the car and the driver.
+
+use serde_json::{Value, json};
+use tianshu_e2e::api::{
+    FOREIGN_PLATE, OWN_PLATE, Resp, SUB_PLATE, Scratch, TestApi, create_user, http, point,
+};
+use tianshu_model::{Timestamp, VehicleId};
+use tianshu_store::access::Role;
+
+const FOURTH_PLATE: &str = "鄂B10003";
+const H: i64 = 3_600_000;
+
+#[track_caller]
+fn status(r: &Resp, want: u16, what: &str) -> Value {
+    assert_eq!(r.status, want, "{what}: {}", r.body);
+    r.json()
+}
+
+fn error(v: &Value) -> String {
+    v["error"].as_str().unwrap_or_default().to_string()
+}
+
+/// Midnight UTC of the day after tomorrow, so every window is ahead of now.
+fn day() -> i64 {
+    let now = chrono::Utc::now().timestamp_millis();
+    (now / (24 * H) + 2) * 24 * H
+}
+
+fn rfc(ms: i64) -> String {
+    Timestamp::from_millis(ms).to_rfc3339()
+}
+
+fn request_body(start: i64, end: i64, unit: Option<i64>) -> String {
+    json!({
+        "unit": unit,
+        "start": rfc(start),
+        "end": rfc(end),
+        "from": {"name": "市委大院", "lon": 115.0, "lat": 30.2},
+        "destinations": [{"name": "阳新县政府", "lon": 115.2, "lat": 29.85}],
+        "passengers": 3,
+        "purpose": "防汛检查",
+        "kind": "emergency",
+        "class": null
+    })
+    .to_string()
+}
+
+/// Everything a refusal must leave as it was: the requests and the orders.
+async fn snapshot(api: &TestApi, admin: Option<&str>) -> (String, String) {
+    let requests = http(api.addr, "GET", "/api/carpool/requests", admin, None)
+        .await
+        .body;
+    let orders = http(api.addr, "GET", "/api/orders", admin, None).await.body;
+    (requests, orders)
+}
+
+async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
+    let api = TestApi::seeded(scratch).await;
+    tianshu_testkit::import_cars(&api.store, "黄石市/市委办公室", &[(FOURTH_PLATE, 13_900_000_004)]).await;
+    let fourth = api
+        .store
+        .vehicle_by_plate(FOURTH_PLATE)
+        .await
+        .expect("reading")
+        .expect("the fourth car")
+        .id
+        .0;
+    let (own, sub, foreign) = (api.vid(OWN_PLATE), api.vid(SUB_PLATE), api.vid(FOREIGN_PLATE));
+    // The cars' latest positions, east of the pickup (115.0, 30.2) at different distances.
+    let mut pts = Vec::new();
+    for (v, lon_e6) in [
+        (own, 115_100_000),
+        (sub, 115_020_000),
+        (fourth, 115_050_000),
+        (foreign, 115_030_000),
+    ] {
+        pts.push(point(VehicleId(v), 3_600, lon_e6));
+    }
+    api.store.append_points(&pts).await.expect("positions");
+
+    let admin = api.login("administrator").await;
+    let dispatcher = api.login("dispatcher").await;
+    let requester = api.login("requester").await;
+    create_user(
+        &api.store,
+        "police_requester",
+        Role::Requester,
+        Some(api.units["黄石市/公安局"]),
+    )
+    .await;
+    let police = api.login("police_requester").await;
+    let (a, d, r, p) = (
+        Some(admin.as_str()),
+        Some(dispatcher.as_str()),
+        Some(requester.as_str()),
+        Some(police.as_str()),
+    );
+
+    // The pool: every car the pool's; the police car needs a B1 licence.
+    for (v, fleet) in [
+        (own, json!({"ownership": "pool"})),
+        (sub, json!({"ownership": "pool"})),
+        (
+            fourth,
+            json!({"ownership": "pool", "marking_status": "marked", "terminal_status": "installed"}),
+        ),
+        (foreign, json!({"ownership": "pool", "licence_needed": "B1"})),
+    ] {
+        let path = format!("/api/vehicles/{v}/fleet");
+        status(
+            &http(api.addr, "PUT", &path, a, Some(&fleet.to_string())).await,
+            200,
+            "fleet",
+        );
+    }
+    let bad_fleet = json!({"terminal_status": "exempt"}).to_string();
+    let e = status(
+        &http(
+            api.addr,
+            "PUT",
+            &format!("/api/vehicles/{own}/fleet"),
+            a,
+            Some(&bad_fleet),
+        )
+        .await,
+        400,
+        "an exemption without a reason",
+    );
+    assert!(error(&e).starts_with("terminal_exempt_reason: "), "{e}");
+    let f = status(
+        &http(api.addr, "GET", &format!("/api/vehicles/{own}/fleet"), r, None).await,
+        200,
+        "fleet",
+    );
+    assert_eq!(f["ownership"], "pool", "the refused write changed nothing: {f}");
+
+    // Drivers: 王 (C1, named on an order that afternoon), 张 (C1, free), 李 (C2 only).
+    let unit = api.units["黄石市/市委办公室"].0;
+    let mut drivers = std::collections::HashMap::new();
+    for (name, cert, licence, phone) in [
+        ("王五", "D-1", "C1", "13800000001"),
+        ("张三", "D-2", "C1", "13800000002"),
+        ("李四", "D-3", "C2", "13800000003"),
+    ] {
+        let body =
+            json!({"name": name, "certificate": cert, "phone": phone, "unit": unit, "licence": licence});
+        let v = status(
+            &http(api.addr, "POST", "/api/drivers", a, Some(&body.to_string())).await,
+            201,
+            name,
+        );
+        assert_eq!(v["licence"], licence, "{v}");
+        assert_eq!(v["active"], true, "{v}");
+        drivers.insert(name, v["id"].as_i64().expect("id"));
+    }
+
+    let day = day();
+    let (start, end) = (day + 6 * H, day + 8 * H);
+    // The nearest car is booked that afternoon by an order naming 王五; the police car is in maintenance.
+    let order = json!({"id": "PC-CLASH-1", "kind": "order", "plate": SUB_PLATE, "driver": "王五", "purpose": "会议",
+        "start": rfc(day + 7 * H), "end": rfc(day + 9 * H), "state": "requested"});
+    status(
+        &http(api.addr, "POST", "/api/orders", d, Some(&order.to_string())).await,
+        201,
+        "order",
+    );
+    let maintenance =
+        json!({"vehicle": foreign, "start": rfc(day), "end": rfc(day + 24 * H), "note": "保养"});
+    status(
+        &http(
+            api.addr,
+            "POST",
+            "/api/carpool/maintenance",
+            d,
+            Some(&maintenance.to_string()),
+        )
+        .await,
+        201,
+        "maintenance",
+    );
+
+    // Bad requests: a window in the past, another unit's; nothing stored.
+    let before = snapshot(&api, a).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let e = status(
+        &http(
+            api.addr,
+            "POST",
+            "/api/carpool/requests",
+            r,
+            Some(&request_body(now - 3 * H, now - H, None)),
+        )
+        .await,
+        400,
+        "a window in the past",
+    );
+    assert!(error(&e).starts_with("start: "), "{e}");
+    let police_unit = api.units["黄石市/公安局"].0;
+    let e = http(
+        api.addr,
+        "POST",
+        "/api/carpool/requests",
+        r,
+        Some(&request_body(start, end, Some(police_unit))),
+    )
+    .await;
+    assert_eq!(e.status, 403, "another unit's request: {}", e.body);
+    let e = http(
+        api.addr,
+        "POST",
+        "/api/carpool/requests",
+        d,
+        Some(&request_body(start, end, None)),
+    )
+    .await;
+    assert_eq!(e.status, 403, "a dispatcher does not ask: {}", e.body);
+    assert_eq!(
+        snapshot(&api, a).await,
+        before,
+        "nothing changed by the refused requests"
+    );
+
+    // The request, for the requester's own unit.
+    let q = status(
+        &http(
+            api.addr,
+            "POST",
+            "/api/carpool/requests",
+            r,
+            Some(&request_body(start, end, None)),
+        )
+        .await,
+        201,
+        "request",
+    );
+    let id = q["id"].as_i64().expect("id");
+    assert_eq!(
+        (q["unit"].as_i64(), q["state"].as_str()),
+        (Some(unit), Some("pending")),
+        "{q}"
+    );
+    assert_eq!(q["requester"], "requester");
+    // Another unit's requester neither lists it nor reads it.
+    let list = status(
+        &http(api.addr, "GET", "/api/carpool/requests", p, None).await,
+        200,
+        "list",
+    );
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+    let e = http(api.addr, "GET", &format!("/api/carpool/requests/{id}"), p, None).await;
+    assert_eq!(e.status, 403, "{}", e.body);
+    let e = http(
+        api.addr,
+        "GET",
+        &format!("/api/carpool/requests/{id}/offers"),
+        r,
+        None,
+    )
+    .await;
+    assert_eq!(e.status, 403, "a requester does not dispatch: {}", e.body);
+
+    // Offers: only the free cars, nearest first; only the free drivers; the nearest pair suggested.
+    let o = status(
+        &http(
+            api.addr,
+            "GET",
+            &format!("/api/carpool/requests/{id}/offers"),
+            d,
+            None,
+        )
+        .await,
+        200,
+        "offers",
+    );
+    let plates: Vec<&str> = o["cars"]
+        .as_array()
+        .expect("cars")
+        .iter()
+        .map(|c| c["plate"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(plates, [FOURTH_PLATE, OWN_PLATE], "{o}");
+    let d0 = o["cars"][0]["distance_m"].as_f64().expect("distance");
+    assert!(
+        (4_700.0..4_900.0).contains(&d0),
+        "0.05° of longitude at 30.2° N: {d0}"
+    );
+    let names: Vec<&str> = o["drivers"]
+        .as_array()
+        .expect("drivers")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["张三", "李四"], "{o}");
+    assert_eq!(
+        o["suggested"],
+        json!({"vehicle": fourth, "driver": drivers["张三"]}),
+        "{o}"
+    );
+
+    // Bad assignments, each refused naming why, nothing changed.
+    let before = snapshot(&api, a).await;
+    let assign_path = format!("/api/carpool/requests/{id}/assign");
+    let assign = |v: i64, drv: i64| json!({"vehicle": v, "driver": drv}).to_string();
+    let e = status(
+        &http(
+            api.addr,
+            "POST",
+            &assign_path,
+            d,
+            Some(&assign(sub, drivers["张三"])),
+        )
+        .await,
+        409,
+        "car booked",
+    );
+    assert!(
+        error(&e).contains("PC-CLASH-1") && error(&e).starts_with("vehicle: "),
+        "{e}"
+    );
+    let e = status(
+        &http(
+            api.addr,
+            "POST",
+            &assign_path,
+            d,
+            Some(&assign(fourth, drivers["王五"])),
+        )
+        .await,
+        409,
+        "driver booked",
+    );
+    assert!(
+        error(&e).contains("PC-CLASH-1") && error(&e).starts_with("driver: 王五"),
+        "{e}"
+    );
+    let e = status(
+        &http(
+            api.addr,
+            "POST",
+            &assign_path,
+            d,
+            Some(&assign(fourth, drivers["李四"])),
+        )
+        .await,
+        400,
+        "licence",
+    );
+    assert!(
+        error(&e).contains("holds C2") && error(&e).contains("needs C1"),
+        "{e}"
+    );
+    let e = status(
+        &http(
+            api.addr,
+            "POST",
+            &assign_path,
+            d,
+            Some(&assign(foreign, drivers["张三"])),
+        )
+        .await,
+        409,
+        "maintenance",
+    );
+    assert!(error(&e).contains("maintenance"), "{e}");
+    let disposed =
+        json!({"ownership": "pool", "disposed_on": "2026-03-01", "disposal": "auctioned"}).to_string();
+    status(
+        &http(
+            api.addr,
+            "PUT",
+            &format!("/api/vehicles/{own}/fleet"),
+            a,
+            Some(&disposed),
+        )
+        .await,
+        200,
+        "disposed",
+    );
+    let before_disposed = snapshot(&api, a).await;
+    assert_eq!(
+        before_disposed, before,
+        "a fleet edit is neither a request nor an order"
+    );
+    let e = status(
+        &http(
+            api.addr,
+            "POST",
+            &assign_path,
+            d,
+            Some(&assign(own, drivers["张三"])),
+        )
+        .await,
+        400,
+        "disposed car",
+    );
+    assert!(error(&e).contains("disposed"), "{e}");
+    let e = http(
+        api.addr,
+        "POST",
+        &assign_path,
+        r,
+        Some(&assign(fourth, drivers["张三"])),
+    )
+    .await;
+    assert_eq!(e.status, 403, "a requester does not assign: {}", e.body);
+    assert_eq!(
+        snapshot(&api, a).await,
+        before,
+        "nothing changed by the refused assignments"
+    );
+
+    // The assignment: the approved order, filed by the requester, approved by the dispatcher; notices.
+    let done = status(
+        &http(
+            api.addr,
+            "POST",
+            &assign_path,
+            d,
+            Some(&assign(fourth, drivers["张三"])),
+        )
+        .await,
+        200,
+        "assigned",
+    );
+    let order_id = done["order"].as_str().expect("order id").to_string();
+    assert_eq!(done["request"]["state"], "assigned");
+    assert_eq!(done["request"]["assignment"]["plate"], FOURTH_PLATE);
+    let orders = status(
+        &http(
+            api.addr,
+            "GET",
+            &format!("/api/orders?plate={}", tianshu_e2e::api::enc(FOURTH_PLATE)),
+            d,
+            None,
+        )
+        .await,
+        200,
+        "orders",
+    );
+    let o = &orders[0];
+    assert_eq!(
+        (
+            o["id"].as_str(),
+            o["state"].as_str(),
+            o["filed_by"].as_str(),
+            o["approved_by"].as_str()
+        ),
+        (
+            Some(order_id.as_str()),
+            Some("approved"),
+            Some("requester"),
+            Some("dispatcher")
+        ),
+        "{orders}"
+    );
+    assert_eq!(
+        (o["start"].as_str(), o["driver"].as_str()),
+        (Some(rfc(start).as_str()), Some("张三"))
+    );
+    assert_eq!(o["destinations"][0]["name"], "阳新县政府");
+    let detail = status(
+        &http(api.addr, "GET", &format!("/api/carpool/requests/{id}"), r, None).await,
+        200,
+        "detail",
+    );
+    let to: Vec<&str> = detail["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .map(|n| n["to"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(to, ["requester:requester", "driver:13800000002"], "{detail}");
+    assert!(
+        detail["notices"][1]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains(FOURTH_PLATE),
+        "{detail}"
+    );
+
+    // Assigned again: refused. A second request overlapping it finds the car and the driver taken.
+    let e = status(
+        &http(
+            api.addr,
+            "POST",
+            &assign_path,
+            d,
+            Some(&assign(fourth, drivers["张三"])),
+        )
+        .await,
+        409,
+        "again",
+    );
+    assert!(error(&e).contains("assigned"), "{e}");
+    let q2 = status(
+        &http(
+            api.addr,
+            "POST",
+            "/api/carpool/requests",
+            r,
+            Some(&request_body(start + H, end + H, None)),
+        )
+        .await,
+        201,
+        "second request",
+    );
+    let id2 = q2["id"].as_i64().expect("id");
+    let o2 = status(
+        &http(
+            api.addr,
+            "GET",
+            &format!("/api/carpool/requests/{id2}/offers"),
+            d,
+            None,
+        )
+        .await,
+        200,
+        "offers",
+    );
+    assert_eq!(
+        o2["cars"],
+        json!([]),
+        "every pool car is taken, disposed or in maintenance: {o2}"
+    );
+    let names: Vec<&str> = o2["drivers"]
+        .as_array()
+        .expect("drivers")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["李四"], "{o2}");
+    assert_eq!(o2["suggested"], Value::Null);
+    let path2 = format!("/api/carpool/requests/{id2}/assign");
+    let e = status(
+        &http(
+            api.addr,
+            "POST",
+            &path2,
+            d,
+            Some(&assign(fourth, drivers["李四"])),
+        )
+        .await,
+        409,
+        "double booking",
+    );
+    assert!(error(&e).contains(&order_id), "the clash named: {e}");
+    // A window after the first ends is free again.
+    let q3 = status(
+        &http(
+            api.addr,
+            "POST",
+            "/api/carpool/requests",
+            r,
+            Some(&request_body(end, end + H, None)),
+        )
+        .await,
+        201,
+        "third request",
+    );
+    let o3 = status(
+        &http(
+            api.addr,
+            "GET",
+            &format!("/api/carpool/requests/{}/offers", q3["id"]),
+            d,
+            None,
+        )
+        .await,
+        200,
+        "offers",
+    );
+    assert_eq!(
+        o3["suggested"],
+        json!({"vehicle": fourth, "driver": drivers["张三"]}),
+        "{o3}"
+    );
+}
+
+tianshu_e2e::on_both_backends!(a_request_is_dispatched_to_the_nearest_free_car);
+
+/// A drive from the pickup (115.0, 30.2) east to `to_lon` and back at 36 km/h, a fix every 10 s from
+/// `start_ms`, with ten minutes standing at the far end; and the metres it covers.
+fn drive(vehicle: i64, start_ms: i64, to_lon: f64) -> (Vec<tianshu_model::Position>, f64) {
+    let step = 0.001_035; // about 100 m at 30.2 N
+    let n = ((to_lon - 115.0) / step).round() as i64;
+    let mut lons: Vec<(f64, u16)> = (0..=n).map(|i| (115.0 + i as f64 * step, 360)).collect();
+    lons.extend((0..60).map(|_| (115.0 + n as f64 * step, 0)));
+    lons.extend((0..=n).rev().map(|i| (115.0 + i as f64 * step, 360)));
+    let pts: Vec<_> = lons
+        .iter()
+        .enumerate()
+        .map(|(k, &(lon, speed))| {
+            tianshu_e2e::Fix::at(start_ms / 1000 + k as i64 * 10)
+                .vehicle(vehicle)
+                .at_e6(30_200_000, (lon * 1e6).round() as i32)
+                .heading(speed, 90)
+                .status(tianshu_model::StatusFlags::ACC_ON)
+                .build()
+        })
+        .collect();
+    let metres = pts
+        .windows(2)
+        .map(|w| w[0].lonlat().distance_m(w[1].lonlat()))
+        .sum();
+    (pts, metres)
+}
+
+async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
+    let api = TestApi::seeded(scratch).await;
+    let car = api.vid(OWN_PLATE);
+    let admin = api.login("administrator").await;
+    let dispatcher = api.login("dispatcher").await;
+    let requester = api.login("requester").await;
+    let (a, d, r) = (
+        Some(admin.as_str()),
+        Some(dispatcher.as_str()),
+        Some(requester.as_str()),
+    );
+    let fleet = json!({"ownership": "pool"}).to_string();
+    status(
+        &http(
+            api.addr,
+            "PUT",
+            &format!("/api/vehicles/{car}/fleet"),
+            a,
+            Some(&fleet),
+        )
+        .await,
+        200,
+        "fleet",
+    );
+    let unit = api.units["黄石市/市委办公室"].0;
+    let driver = json!({"name": "张三", "certificate": "D-9", "unit": unit, "licence": "C1"}).to_string();
+    let driver = status(
+        &http(api.addr, "POST", "/api/drivers", a, Some(&driver)).await,
+        201,
+        "driver",
+    )["id"]
+        .clone();
+    let day = day();
+
+    // Two trips: one that reaches 东站 (115.1, 30.2) and comes back, one that turns back halfway.
+    let mut ids = Vec::new();
+    for (k, to_lon) in [(0, 115.1), (1, 115.05)] {
+        let (start, end) = (day + (6 + 4 * k) * H, day + (8 + 4 * k) * H);
+        let body = request_body(start, end, None)
+            .replace("阳新县政府", "东站")
+            .replace("29.85", "30.2")
+            .replace(r#""lon":115.2"#, r#""lon":115.1"#);
+        let q = status(
+            &http(api.addr, "POST", "/api/carpool/requests", r, Some(&body)).await,
+            201,
+            "request",
+        );
+        let id = q["id"].as_i64().expect("id");
+        let assign = json!({"vehicle": car, "driver": driver}).to_string();
+        let path = format!("/api/carpool/requests/{id}/assign");
+        status(
+            &http(api.addr, "POST", &path, d, Some(&assign)).await,
+            200,
+            "assigned",
+        );
+        let (pts, metres) = drive(car, start + 10 * 60_000, to_lon);
+        api.store.append_points(&pts).await.expect("the trip's track");
+        ids.push((id, metres));
+    }
+
+    // Confirming before settling is refused.
+    let e = http(
+        api.addr,
+        "PUT",
+        &format!("/api/carpool/requests/{}/settlement", ids[0].0),
+        d,
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(e.status, 409, "{}", e.body);
+
+    let (id, metres) = ids[0];
+    let s = status(
+        &http(
+            api.addr,
+            "POST",
+            &format!("/api/carpool/requests/{id}/settle"),
+            d,
+            None,
+        )
+        .await,
+        200,
+        "settled",
+    );
+    let st = &s["request"]["settlement"];
+    let km = st["km"].as_f64().expect("km");
+    assert!(
+        (km * 1000.0 - metres).abs() / metres < 0.02,
+        "{km} km against {metres} m driven: {s}"
+    );
+    assert_eq!(st["destinations"][0]["name"], "东站");
+    assert!(st["destinations"][0]["at"].is_string(), "reached: {s}");
+    assert_eq!(st["differences"], json!([]), "{s}");
+    assert_eq!(s["case"], Value::Null);
+    assert_eq!(s["request"]["state"], "settled");
+    assert!(
+        (590..=610).contains(&st["idle_s"].as_i64().unwrap_or(-1)),
+        "ten minutes idling: {s}"
+    );
+    let again = http(
+        api.addr,
+        "POST",
+        &format!("/api/carpool/requests/{id}/settle"),
+        d,
+        None,
+    )
+    .await;
+    assert_eq!(again.status, 409, "settled once: {}", again.body);
+
+    // The dispatcher confirms, correcting the km with a note only.
+    let path = format!("/api/carpool/requests/{id}/settlement");
+    let e = status(
+        &http(api.addr, "PUT", &path, d, Some(r#"{"km": 25.0}"#)).await,
+        400,
+        "a correction without a note",
+    );
+    assert!(error(&e).starts_with("note: "), "{e}");
+    let c = status(
+        &http(
+            api.addr,
+            "PUT",
+            &path,
+            d,
+            Some(r#"{"km": 25.0, "note": "隧道内无信号"}"#),
+        )
+        .await,
+        200,
+        "confirmed",
+    );
+    assert_eq!(c["settlement"]["km"], 25.0);
+    assert_eq!(c["settlement"]["confirmed_by"], "dispatcher");
+
+    // The trip that turned back opens a case naming the destination never reached.
+    let (id2, _) = ids[1];
+    let s = status(
+        &http(
+            api.addr,
+            "POST",
+            &format!("/api/carpool/requests/{id2}/settle"),
+            d,
+            None,
+        )
+        .await,
+        200,
+        "settled",
+    );
+    assert_eq!(
+        s["request"]["settlement"]["differences"],
+        json!(["destination 东站 never reached"]),
+        "{s}"
+    );
+    let case_id = s["case"].as_i64().expect("a case");
+    let case = api
+        .store
+        .cases()
+        .case(case_id)
+        .await
+        .expect("reading")
+        .expect("the case");
+    assert_eq!(
+        (case.raised.rule.as_str(), case.raised.vehicle.0),
+        ("carpool_trip", car)
+    );
+    assert!(
+        case.raised.reasoning_zh.contains("东站"),
+        "{}",
+        case.raised.reasoning_zh
+    );
+
+    // The year's figures count the pool's two trips (the first as corrected) and the case.
+    let year = tianshu_rules::yearly::china_year(Timestamp::from_millis(day + 6 * H));
+    let y = status(
+        &http(
+            api.addr,
+            "GET",
+            &format!("/api/report/yearly?year={year}"),
+            r,
+            None,
+        )
+        .await,
+        200,
+        "yearly",
+    );
+    let service = &y["service"];
+    assert_eq!(service.as_array().map(Vec::len), Some(1), "{y}");
+    assert_eq!(
+        (service[0]["kind"].as_str(), service[0]["trips"].as_i64()),
+        (Some("emergency"), Some(2))
+    );
+    let km = service[0]["km"].as_f64().unwrap_or_default();
+    let second_km = s["request"]["settlement"]["km"].as_f64().unwrap_or_default();
+    assert!((km - 25.0 - second_km).abs() < 1e-6, "{km}: {y}");
+    assert_eq!(y["violations"], json!([["carpool_trip", 1]]), "{y}");
+    assert_eq!(
+        (y["reform"]["kept"].as_i64(), y["reform"]["disposed"].as_i64()),
+        (Some(2), Some(0)),
+        "the requester's units' cars: {y}"
+    );
+    let csv = http(
+        api.addr,
+        "GET",
+        &format!("/api/report/yearly?year={year}&format=csv"),
+        r,
+        None,
+    )
+    .await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.body.contains("用车保障\r\n") && csv.body.contains("emergency,黄石市/市委办公室,2,"),
+        "{}",
+        csv.body
+    );
+    let xlsx = http(
+        api.addr,
+        "GET",
+        &format!("/api/report/yearly?year={year}&format=xlsx"),
+        r,
+        None,
+    )
+    .await;
+    assert_eq!(xlsx.status, 200);
+    let e = http(
+        api.addr,
+        "GET",
+        &format!(
+            "/api/report/yearly?year={year}&unit={}",
+            api.units["黄石市/公安局"].0
+        ),
+        r,
+        None,
+    )
+    .await;
+    assert_eq!(e.status, 403, "another unit's figures: {}", e.body);
+}
+
+tianshu_e2e::on_both_backends!(a_trip_is_settled_from_its_track);
