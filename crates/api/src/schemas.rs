@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::position::REPLAY_COLUMNS;
 use crate::resources::{
-    audit_log, cases, casework, commands, complaints, exports, fuel, intake, orders, reports, terminals,
-    tracks, units, vehicles,
+    audit_log, carpool, cases, casework, commands, complaints, exports, fuel, intake, orders, reports,
+    terminals, tracks, units, vehicles,
 };
 
 /// What one route takes and answers.
@@ -683,6 +683,73 @@ pub fn describe(method: &str, path: &str) -> Described {
             d.query = query_of::<fuel::FindingsQuery>();
             d.ok = ok(array(r("FuelFinding")));
         }
+        ("GET", "/api/carpool/requests") => d.ok = ok(array(r("CarRequest"))),
+        ("POST", "/api/carpool/requests") => {
+            d.body = Some(r("RequestFields"));
+            d.ok = created(r("CarRequest"));
+        }
+        ("GET", "/api/carpool/requests/{id}") => d.ok = ok(r("CarRequestDetail")),
+        ("GET", "/api/carpool/requests/{id}/offers") => d.ok = ok(r("CarRequestOffers")),
+        ("POST", "/api/carpool/requests/{id}/assign") => {
+            d.body = Some(fields_of(
+                &names::<carpool::AssignBody>(),
+                &["vehicle", "driver"],
+                json!({"vehicle": {"type": "integer", "description": "A car offered for the window"},
+                       "driver": {"type": "integer", "description": "A driver offered for the window"}}),
+            ));
+            d.ok = ok(object(
+                &["request", "order", "notices"],
+                json!({
+                "request": r("CarRequest"), "order": {"type": "string", "description": "The approved dispatch order written"},
+                "notices": array(r("CarNotice"))}),
+            ));
+        }
+        ("POST", "/api/carpool/requests/{id}/settle") => {
+            d.body = Some(
+                json!({"type": "object", "maxProperties": 0, "description": "Nothing: the trip is settled from its track"}),
+            );
+            d.ok = ok(object(
+                &["request", "case"],
+                json!({
+                "request": r("CarRequest"),
+                "case": nullable(json!({"type": "integer", "description": "The case the settlement's differences opened"}))}),
+            ));
+        }
+        ("PUT", "/api/carpool/requests/{id}/settlement") => {
+            d.body = Some(fields_of(
+                &names::<tianshu_model::carpool::SettlementCorrection>(),
+                &[],
+                json!({"km": nullable(json!({"type": "number", "minimum": 0, "description": "Corrected km; a note is then required"})),
+                       "note": nullable(json!({"type": "string"}))}),
+            ));
+            d.ok = ok(r("CarRequest"));
+        }
+        ("POST", "/api/carpool/maintenance") => {
+            d.body = Some(fields_of(
+                &names::<carpool::MaintenanceBody>(),
+                &["vehicle", "start", "end"],
+                json!({"vehicle": {"type": "integer"}, "start": time(), "end": time(), "note": {"type": "string"}}),
+            ));
+            d.ok = created(json!({"type": "object", "description": "The maintenance window recorded"}));
+        }
+        ("GET" | "PUT", "/api/vehicles/{id}/fleet") => {
+            if method == "PUT" {
+                d.body = Some(r("FleetFields"));
+            }
+            d.ok = ok(r("FleetFields"));
+        }
+        ("GET", "/api/report/yearly") => {
+            d.ok = ok(
+                json!({"type": "object", "description": "The year's figures, one table per heading: cars by unit and class, kept and disposed, terminals installed, marking, the pool's trips and km, violations by rule"}),
+            );
+            d.ok_media = vec![
+                ("text/csv", json!({"type": "string"})),
+                (
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    binary(),
+                ),
+            ];
+        }
         ("DELETE", _) => d.ok = none,
         _ => d.ok = (200, None),
     }
@@ -692,10 +759,84 @@ pub fn describe(method: &str, path: &str) -> Described {
 /// The schemas the routes refer to.
 pub fn components() -> Value {
     let mut all = base_components();
-    if let (Some(a), Value::Object(f)) = (all.as_object_mut(), fuel_components()) {
-        a.extend(f);
+    for part in [fuel_components(), carpool_components()] {
+        if let (Some(a), Value::Object(f)) = (all.as_object_mut(), part) {
+            a.extend(f);
+        }
     }
     all
+}
+
+/// The schemas of the car pool's routes.
+fn carpool_components() -> Value {
+    use tianshu_model::carpool::{
+        DisposalHow, LicenceClass, MarkingStatus, Ownership, RequestState, ServiceKind, TerminalStatus,
+    };
+    let place = object(
+        &["name", "lon", "lat"],
+        json!({
+        "name": {"type": "string"}, "lon": {"type": "number", "description": "WGS-84 degrees"},
+        "lat": {"type": "number", "description": "WGS-84 degrees"}}),
+    );
+    let request_fields = fields_of(
+        &names::<tianshu_model::carpool::RequestFields>(),
+        &[
+            "start",
+            "end",
+            "from",
+            "destinations",
+            "passengers",
+            "purpose",
+            "kind",
+        ],
+        json!({"unit": nullable(json!({"type": "integer", "description": "The unit asking (a requester's own by default)"})),
+               "start": time(), "end": time(), "from": place.clone(), "destinations": array(place.clone()),
+               "passengers": {"type": "integer", "minimum": 1}, "purpose": {"type": "string"},
+               "kind": variants::<ServiceKind>(),
+               "class": nullable(variants::<tianshu_model::VehicleClass>())}),
+    );
+    let request = json!({
+        "id": {"type": "integer"}, "unit": {"type": "integer"}, "requester": {"type": "string"},
+        "state": variants::<RequestState>(), "created": time(), "fields": r("RequestFields"),
+        "assignment": nullable(object(&["vehicle", "plate", "driver", "order", "by", "at"], json!({
+            "vehicle": {"type": "integer"}, "plate": {"type": "string"}, "driver": {"type": "integer"},
+            "order": {"type": "string"}, "by": {"type": "string"}, "at": time()}))),
+        "settlement": nullable(object(&["km", "route_km", "destinations", "outside_corridor_s", "idle_s", "differences"], json!({
+            "departure": nullable(time()), "returned": nullable(time()),
+            "km": {"type": "number", "description": "Driven, from the track"}, "route_km": {"type": "number"},
+            "destinations": array(object(&["name"], json!({"name": {"type": "string"}, "at": nullable(time())}))),
+            "outside_corridor_s": {"type": "integer"}, "idle_s": {"type": "integer"},
+            "differences": array(json!({"type": "string"})),
+            "confirmed_by": nullable(json!({"type": "string"})), "note": nullable(json!({"type": "string"}))})))});
+    let required = ["id", "unit", "requester", "state", "created", "fields"];
+    let mut detail = request.clone();
+    detail["notices"] = array(r("CarNotice"));
+    let mut offers = request.clone();
+    offers["cars"] = array(
+        json!({"type": "object", "description": "A car free for the whole window: vehicle, plate, unit, class, licence_needed, position, distance_m to the pickup"}),
+    );
+    offers["drivers"] = array(json!({"type": "object", "description": "A driver free for the whole window"}));
+    offers["suggested"] =
+        nullable(json!({"type": "object", "description": "The nearest suitable car and a driver for it"}));
+    json!({
+        "RequestFields": request_fields,
+        "CarRequest": object(&required, request),
+        "CarRequestDetail": object(&required, detail),
+        "CarRequestOffers": json!({"type": "object", "description": "The request and what is free for its window",
+            "properties": {"request": r("CarRequest"), "cars": offers["cars"], "drivers": offers["drivers"], "suggested": offers["suggested"]}}),
+        "CarNotice": object(&["to", "text"], json!({"to": {"type": "string"}, "text": {"type": "string"}})),
+        "FleetFields": fields_of(
+            &names::<tianshu_model::carpool::FleetFields>(),
+            &[],
+            json!({"licence_needed": variants::<LicenceClass>(), "ownership": variants::<Ownership>(),
+                   "disposed_on": nullable(json!({"type": "string", "format": "date"})),
+                   "disposal": nullable(variants::<DisposalHow>()),
+                   "marking_status": variants::<MarkingStatus>(),
+                   "marking_exempt_reason": nullable(json!({"type": "string"})),
+                   "terminal_status": variants::<TerminalStatus>(),
+                   "terminal_exempt_reason": nullable(json!({"type": "string"}))}),
+        ),
+    })
 }
 
 /// The schemas of the fuel-card routes.
@@ -928,7 +1069,9 @@ fn registry_components() -> Value {
         "certificate": {"type": "string", "pattern": "^[0-9A-Za-z-]{1,40}$",
             "description": "The qualification certificate's number, the number a card sign-in reports; unique"},
         "phone": nullable(json!({"type": "string", "description": "5 to 20 digits, optionally after a +"})),
-        "unit": {"type": "integer", "description": "The unit whose cars they drive"}});
+        "unit": {"type": "integer", "description": "The unit whose cars they drive"},
+        "licence": nullable(variants::<tianshu_model::carpool::LicenceClass>()),
+        "active": {"type": "boolean", "description": "Offered for the car pool's trips (default true)"}});
     let with_id = |fields: &[&'static str]| {
         let mut all = vec!["id"];
         all.extend_from_slice(fields);

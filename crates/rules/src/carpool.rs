@@ -641,6 +641,7 @@ mod tests {
                 plate: format!("鄂B{id:05}"),
                 unit: UnitId(1),
                 class: VehicleClass::General,
+                marking: None,
             },
             fleet: FleetFields {
                 ownership: Ownership::Pool,
