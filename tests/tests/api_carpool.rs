@@ -22,6 +22,19 @@ fn status(r: &Resp, want: u16, what: &str) -> Value {
     r.json()
 }
 
+/// Sends a request and checks its status; the answer's JSON.
+async fn sent(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&str>,
+    want: u16,
+    what: &str,
+) -> Value {
+    status(&http(addr, method, path, cookie, body).await, want, what)
+}
+
 fn error(v: &Value) -> String {
     v["error"].as_str().unwrap_or_default().to_string()
 }
@@ -113,31 +126,30 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
         (foreign, json!({"ownership": "pool", "licence_needed": "B1"})),
     ] {
         let path = format!("/api/vehicles/{v}/fleet");
-        status(
-            &http(api.addr, "PUT", &path, a, Some(&fleet.to_string())).await,
-            200,
-            "fleet",
-        );
+        sent(api.addr, "PUT", &path, a, Some(&fleet.to_string()), 200, "fleet").await;
     }
     let bad_fleet = json!({"terminal_status": "exempt"}).to_string();
-    let e = status(
-        &http(
-            api.addr,
-            "PUT",
-            &format!("/api/vehicles/{own}/fleet"),
-            a,
-            Some(&bad_fleet),
-        )
-        .await,
+    let e = sent(
+        api.addr,
+        "PUT",
+        &format!("/api/vehicles/{own}/fleet"),
+        a,
+        Some(&bad_fleet),
         400,
         "an exemption without a reason",
-    );
+    )
+    .await;
     assert!(error(&e).starts_with("terminal_exempt_reason: "), "{e}");
-    let f = status(
-        &http(api.addr, "GET", &format!("/api/vehicles/{own}/fleet"), r, None).await,
+    let f = sent(
+        api.addr,
+        "GET",
+        &format!("/api/vehicles/{own}/fleet"),
+        r,
+        None,
         200,
         "fleet",
-    );
+    )
+    .await;
     assert_eq!(f["ownership"], "pool", "the refused write changed nothing: {f}");
 
     // Drivers: 王 (C1, named on an order that afternoon), 张 (C1, free), 李 (C2 only).
@@ -150,11 +162,16 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
     ] {
         let body =
             json!({"name": name, "certificate": cert, "phone": phone, "unit": unit, "licence": licence});
-        let v = status(
-            &http(api.addr, "POST", "/api/drivers", a, Some(&body.to_string())).await,
+        let v = sent(
+            api.addr,
+            "POST",
+            "/api/drivers",
+            a,
+            Some(&body.to_string()),
             201,
             name,
-        );
+        )
+        .await;
         assert_eq!(v["licence"], licence, "{v}");
         assert_eq!(v["active"], true, "{v}");
         drivers.insert(name, v["id"].as_i64().expect("id"));
@@ -165,41 +182,42 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
     // The nearest car is booked that afternoon by an order naming 王五; the police car is in maintenance.
     let order = json!({"id": "PC-CLASH-1", "kind": "order", "plate": SUB_PLATE, "driver": "王五", "purpose": "会议",
         "start": rfc(day + 7 * H), "end": rfc(day + 9 * H), "state": "requested"});
-    status(
-        &http(api.addr, "POST", "/api/orders", d, Some(&order.to_string())).await,
+    sent(
+        api.addr,
+        "POST",
+        "/api/orders",
+        d,
+        Some(&order.to_string()),
         201,
         "order",
-    );
+    )
+    .await;
     let maintenance =
         json!({"vehicle": foreign, "start": rfc(day), "end": rfc(day + 24 * H), "note": "保养"});
-    status(
-        &http(
-            api.addr,
-            "POST",
-            "/api/carpool/maintenance",
-            d,
-            Some(&maintenance.to_string()),
-        )
-        .await,
+    sent(
+        api.addr,
+        "POST",
+        "/api/carpool/maintenance",
+        d,
+        Some(&maintenance.to_string()),
         201,
         "maintenance",
-    );
+    )
+    .await;
 
     // Bad requests: a window in the past, another unit's; nothing stored.
     let before = snapshot(&api, a).await;
     let now = chrono::Utc::now().timestamp_millis();
-    let e = status(
-        &http(
-            api.addr,
-            "POST",
-            "/api/carpool/requests",
-            r,
-            Some(&request_body(now - 3 * H, now - H, None)),
-        )
-        .await,
+    let e = sent(
+        api.addr,
+        "POST",
+        "/api/carpool/requests",
+        r,
+        Some(&request_body(now - 3 * H, now - H, None)),
         400,
         "a window in the past",
-    );
+    )
+    .await;
     assert!(error(&e).starts_with("start: "), "{e}");
     let police_unit = api.units["黄石市/公安局"].0;
     let e = http(
@@ -227,18 +245,16 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
     );
 
     // The request, for the requester's own unit.
-    let q = status(
-        &http(
-            api.addr,
-            "POST",
-            "/api/carpool/requests",
-            r,
-            Some(&request_body(start, end, None)),
-        )
-        .await,
+    let q = sent(
+        api.addr,
+        "POST",
+        "/api/carpool/requests",
+        r,
+        Some(&request_body(start, end, None)),
         201,
         "request",
-    );
+    )
+    .await;
     let id = q["id"].as_i64().expect("id");
     assert_eq!(
         (q["unit"].as_i64(), q["state"].as_str()),
@@ -247,11 +263,7 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
     );
     assert_eq!(q["requester"], "requester");
     // Another unit's requester neither lists it nor reads it.
-    let list = status(
-        &http(api.addr, "GET", "/api/carpool/requests", p, None).await,
-        200,
-        "list",
-    );
+    let list = sent(api.addr, "GET", "/api/carpool/requests", p, None, 200, "list").await;
     assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
     let e = http(api.addr, "GET", &format!("/api/carpool/requests/{id}"), p, None).await;
     assert_eq!(e.status, 403, "{}", e.body);
@@ -266,18 +278,16 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
     assert_eq!(e.status, 403, "a requester does not dispatch: {}", e.body);
 
     // Offers: only the free cars, nearest first; only the free drivers; the nearest pair suggested.
-    let o = status(
-        &http(
-            api.addr,
-            "GET",
-            &format!("/api/carpool/requests/{id}/offers"),
-            d,
-            None,
-        )
-        .await,
+    let o = sent(
+        api.addr,
+        "GET",
+        &format!("/api/carpool/requests/{id}/offers"),
+        d,
+        None,
         200,
         "offers",
-    );
+    )
+    .await;
     let plates: Vec<&str> = o["cars"]
         .as_array()
         .expect("cars")
@@ -307,98 +317,86 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
     let before = snapshot(&api, a).await;
     let assign_path = format!("/api/carpool/requests/{id}/assign");
     let assign = |v: i64, drv: i64| json!({"vehicle": v, "driver": drv}).to_string();
-    let e = status(
-        &http(
-            api.addr,
-            "POST",
-            &assign_path,
-            d,
-            Some(&assign(sub, drivers["张三"])),
-        )
-        .await,
+    let e = sent(
+        api.addr,
+        "POST",
+        &assign_path,
+        d,
+        Some(&assign(sub, drivers["张三"])),
         409,
         "car booked",
-    );
+    )
+    .await;
     assert!(
         error(&e).contains("PC-CLASH-1") && error(&e).starts_with("vehicle: "),
         "{e}"
     );
-    let e = status(
-        &http(
-            api.addr,
-            "POST",
-            &assign_path,
-            d,
-            Some(&assign(fourth, drivers["王五"])),
-        )
-        .await,
+    let e = sent(
+        api.addr,
+        "POST",
+        &assign_path,
+        d,
+        Some(&assign(fourth, drivers["王五"])),
         409,
         "driver booked",
-    );
+    )
+    .await;
     assert!(
         error(&e).contains("PC-CLASH-1") && error(&e).starts_with("driver: 王五"),
         "{e}"
     );
-    let e = status(
-        &http(
-            api.addr,
-            "POST",
-            &assign_path,
-            d,
-            Some(&assign(fourth, drivers["李四"])),
-        )
-        .await,
+    let e = sent(
+        api.addr,
+        "POST",
+        &assign_path,
+        d,
+        Some(&assign(fourth, drivers["李四"])),
         400,
         "licence",
-    );
+    )
+    .await;
     assert!(
         error(&e).contains("holds C2") && error(&e).contains("needs C1"),
         "{e}"
     );
-    let e = status(
-        &http(
-            api.addr,
-            "POST",
-            &assign_path,
-            d,
-            Some(&assign(foreign, drivers["张三"])),
-        )
-        .await,
+    let e = sent(
+        api.addr,
+        "POST",
+        &assign_path,
+        d,
+        Some(&assign(foreign, drivers["张三"])),
         409,
         "maintenance",
-    );
+    )
+    .await;
     assert!(error(&e).contains("maintenance"), "{e}");
     let disposed =
         json!({"ownership": "pool", "disposed_on": "2026-03-01", "disposal": "auctioned"}).to_string();
-    status(
-        &http(
-            api.addr,
-            "PUT",
-            &format!("/api/vehicles/{own}/fleet"),
-            a,
-            Some(&disposed),
-        )
-        .await,
+    sent(
+        api.addr,
+        "PUT",
+        &format!("/api/vehicles/{own}/fleet"),
+        a,
+        Some(&disposed),
         200,
         "disposed",
-    );
+    )
+    .await;
     let before_disposed = snapshot(&api, a).await;
     assert_eq!(
         before_disposed, before,
         "a fleet edit is neither a request nor an order"
     );
-    let e = status(
-        &http(
-            api.addr,
-            "POST",
-            &assign_path,
-            d,
-            Some(&assign(own, drivers["张三"])),
-        )
-        .await,
+    let e = sent(
+        api.addr,
+        "POST",
+        &assign_path,
+        d,
+        Some(&assign(own, drivers["张三"])),
         400,
         "disposed car",
-    );
+    )
+    .await;
     assert!(error(&e).contains("disposed"), "{e}");
     let e = http(
         api.addr,
@@ -416,33 +414,29 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
     );
 
     // The assignment: the approved order, filed by the requester, approved by the dispatcher; notices.
-    let done = status(
-        &http(
-            api.addr,
-            "POST",
-            &assign_path,
-            d,
-            Some(&assign(fourth, drivers["张三"])),
-        )
-        .await,
+    let done = sent(
+        api.addr,
+        "POST",
+        &assign_path,
+        d,
+        Some(&assign(fourth, drivers["张三"])),
         200,
         "assigned",
-    );
+    )
+    .await;
     let order_id = done["order"].as_str().expect("order id").to_string();
     assert_eq!(done["request"]["state"], "assigned");
     assert_eq!(done["request"]["assignment"]["plate"], FOURTH_PLATE);
-    let orders = status(
-        &http(
-            api.addr,
-            "GET",
-            &format!("/api/orders?plate={}", tianshu_e2e::api::enc(FOURTH_PLATE)),
-            d,
-            None,
-        )
-        .await,
+    let orders = sent(
+        api.addr,
+        "GET",
+        &format!("/api/orders?plate={}", tianshu_e2e::api::enc(FOURTH_PLATE)),
+        d,
+        None,
         200,
         "orders",
-    );
+    )
+    .await;
     let o = &orders[0];
     assert_eq!(
         (
@@ -464,11 +458,16 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
         (Some(rfc(start).as_str()), Some("张三"))
     );
     assert_eq!(o["destinations"][0]["name"], "阳新县政府");
-    let detail = status(
-        &http(api.addr, "GET", &format!("/api/carpool/requests/{id}"), r, None).await,
+    let detail = sent(
+        api.addr,
+        "GET",
+        &format!("/api/carpool/requests/{id}"),
+        r,
+        None,
         200,
         "detail",
-    );
+    )
+    .await;
     let to: Vec<&str> = detail["notices"]
         .as_array()
         .expect("notices")
@@ -485,44 +484,38 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
     );
 
     // Assigned again: refused. A second request overlapping it finds the car and the driver taken.
-    let e = status(
-        &http(
-            api.addr,
-            "POST",
-            &assign_path,
-            d,
-            Some(&assign(fourth, drivers["张三"])),
-        )
-        .await,
+    let e = sent(
+        api.addr,
+        "POST",
+        &assign_path,
+        d,
+        Some(&assign(fourth, drivers["张三"])),
         409,
         "again",
-    );
+    )
+    .await;
     assert!(error(&e).contains("assigned"), "{e}");
-    let q2 = status(
-        &http(
-            api.addr,
-            "POST",
-            "/api/carpool/requests",
-            r,
-            Some(&request_body(start + H, end + H, None)),
-        )
-        .await,
+    let q2 = sent(
+        api.addr,
+        "POST",
+        "/api/carpool/requests",
+        r,
+        Some(&request_body(start + H, end + H, None)),
         201,
         "second request",
-    );
+    )
+    .await;
     let id2 = q2["id"].as_i64().expect("id");
-    let o2 = status(
-        &http(
-            api.addr,
-            "GET",
-            &format!("/api/carpool/requests/{id2}/offers"),
-            d,
-            None,
-        )
-        .await,
+    let o2 = sent(
+        api.addr,
+        "GET",
+        &format!("/api/carpool/requests/{id2}/offers"),
+        d,
+        None,
         200,
         "offers",
-    );
+    )
+    .await;
     assert_eq!(
         o2["cars"],
         json!([]),
@@ -537,44 +530,38 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
     assert_eq!(names, ["李四"], "{o2}");
     assert_eq!(o2["suggested"], Value::Null);
     let path2 = format!("/api/carpool/requests/{id2}/assign");
-    let e = status(
-        &http(
-            api.addr,
-            "POST",
-            &path2,
-            d,
-            Some(&assign(fourth, drivers["李四"])),
-        )
-        .await,
+    let e = sent(
+        api.addr,
+        "POST",
+        &path2,
+        d,
+        Some(&assign(fourth, drivers["李四"])),
         409,
         "double booking",
-    );
+    )
+    .await;
     assert!(error(&e).contains(&order_id), "the clash named: {e}");
     // A window after the first ends is free again.
-    let q3 = status(
-        &http(
-            api.addr,
-            "POST",
-            "/api/carpool/requests",
-            r,
-            Some(&request_body(end, end + H, None)),
-        )
-        .await,
+    let q3 = sent(
+        api.addr,
+        "POST",
+        "/api/carpool/requests",
+        r,
+        Some(&request_body(end, end + H, None)),
         201,
         "third request",
-    );
-    let o3 = status(
-        &http(
-            api.addr,
-            "GET",
-            &format!("/api/carpool/requests/{}/offers", q3["id"]),
-            d,
-            None,
-        )
-        .await,
+    )
+    .await;
+    let o3 = sent(
+        api.addr,
+        "GET",
+        &format!("/api/carpool/requests/{}/offers", q3["id"]),
+        d,
+        None,
         200,
         "offers",
-    );
+    )
+    .await;
     assert_eq!(
         o3["suggested"],
         json!({"vehicle": fourth, "driver": drivers["张三"]}),
@@ -623,26 +610,19 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
         Some(requester.as_str()),
     );
     let fleet = json!({"ownership": "pool"}).to_string();
-    status(
-        &http(
-            api.addr,
-            "PUT",
-            &format!("/api/vehicles/{car}/fleet"),
-            a,
-            Some(&fleet),
-        )
-        .await,
+    sent(
+        api.addr,
+        "PUT",
+        &format!("/api/vehicles/{car}/fleet"),
+        a,
+        Some(&fleet),
         200,
         "fleet",
-    );
+    )
+    .await;
     let unit = api.units["黄石市/市委办公室"].0;
     let driver = json!({"name": "张三", "certificate": "D-9", "unit": unit, "licence": "C1"}).to_string();
-    let driver = status(
-        &http(api.addr, "POST", "/api/drivers", a, Some(&driver)).await,
-        201,
-        "driver",
-    )["id"]
-        .clone();
+    let driver = sent(api.addr, "POST", "/api/drivers", a, Some(&driver), 201, "driver").await["id"].clone();
     let day = day();
 
     // Two trips: one that reaches 东站 (115.1, 30.2) and comes back, one that turns back halfway.
@@ -653,19 +633,20 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
             .replace("阳新县政府", "东站")
             .replace("29.85", "30.2")
             .replace(r#""lon":115.2"#, r#""lon":115.1"#);
-        let q = status(
-            &http(api.addr, "POST", "/api/carpool/requests", r, Some(&body)).await,
+        let q = sent(
+            api.addr,
+            "POST",
+            "/api/carpool/requests",
+            r,
+            Some(&body),
             201,
             "request",
-        );
+        )
+        .await;
         let id = q["id"].as_i64().expect("id");
         let assign = json!({"vehicle": car, "driver": driver}).to_string();
         let path = format!("/api/carpool/requests/{id}/assign");
-        status(
-            &http(api.addr, "POST", &path, d, Some(&assign)).await,
-            200,
-            "assigned",
-        );
+        sent(api.addr, "POST", &path, d, Some(&assign), 200, "assigned").await;
         let (pts, metres) = drive(car, start + 10 * 60_000, to_lon);
         api.store.append_points(&pts).await.expect("the trip's track");
         ids.push((id, metres));
@@ -683,18 +664,16 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
     assert_eq!(e.status, 409, "{}", e.body);
 
     let (id, metres) = ids[0];
-    let s = status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/carpool/requests/{id}/settle"),
-            d,
-            None,
-        )
-        .await,
+    let s = sent(
+        api.addr,
+        "POST",
+        &format!("/api/carpool/requests/{id}/settle"),
+        d,
+        None,
         200,
         "settled",
-    );
+    )
+    .await;
     let st = &s["request"]["settlement"];
     let km = st["km"].as_f64().expect("km");
     assert!(
@@ -722,41 +701,42 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
 
     // The dispatcher confirms, correcting the km with a note only.
     let path = format!("/api/carpool/requests/{id}/settlement");
-    let e = status(
-        &http(api.addr, "PUT", &path, d, Some(r#"{"km": 25.0}"#)).await,
+    let e = sent(
+        api.addr,
+        "PUT",
+        &path,
+        d,
+        Some(r#"{"km": 25.0}"#),
         400,
         "a correction without a note",
-    );
+    )
+    .await;
     assert!(error(&e).starts_with("note: "), "{e}");
-    let c = status(
-        &http(
-            api.addr,
-            "PUT",
-            &path,
-            d,
-            Some(r#"{"km": 25.0, "note": "隧道内无信号"}"#),
-        )
-        .await,
+    let c = sent(
+        api.addr,
+        "PUT",
+        &path,
+        d,
+        Some(r#"{"km": 25.0, "note": "隧道内无信号"}"#),
         200,
         "confirmed",
-    );
+    )
+    .await;
     assert_eq!(c["settlement"]["km"], 25.0);
     assert_eq!(c["settlement"]["confirmed_by"], "dispatcher");
 
     // The trip that turned back opens a case naming the destination never reached.
     let (id2, _) = ids[1];
-    let s = status(
-        &http(
-            api.addr,
-            "POST",
-            &format!("/api/carpool/requests/{id2}/settle"),
-            d,
-            None,
-        )
-        .await,
+    let s = sent(
+        api.addr,
+        "POST",
+        &format!("/api/carpool/requests/{id2}/settle"),
+        d,
+        None,
         200,
         "settled",
-    );
+    )
+    .await;
     assert_eq!(
         s["request"]["settlement"]["differences"],
         json!(["destination 东站 never reached"]),
@@ -782,18 +762,16 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
 
     // The year's figures count the pool's two trips (the first as corrected) and the case.
     let year = tianshu_rules::yearly::china_year(Timestamp::from_millis(day + 6 * H));
-    let y = status(
-        &http(
-            api.addr,
-            "GET",
-            &format!("/api/report/yearly?year={year}"),
-            r,
-            None,
-        )
-        .await,
+    let y = sent(
+        api.addr,
+        "GET",
+        &format!("/api/report/yearly?year={year}"),
+        r,
+        None,
         200,
         "yearly",
-    );
+    )
+    .await;
     let service = &y["service"];
     assert_eq!(service.as_array().map(Vec::len), Some(1), "{y}");
     assert_eq!(
