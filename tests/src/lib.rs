@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub mod api;
 pub mod gateway;
 pub mod mqtt;
+pub mod openapi;
 pub mod xlsx;
 
 pub use tianshu_testkit::{

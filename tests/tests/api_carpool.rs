@@ -22,7 +22,8 @@ fn status(r: &Resp, want: u16, what: &str) -> Value {
     r.json()
 }
 
-/// Sends a request and checks its status; the answer's JSON.
+/// Sends a request and checks its status and, for a success, its answer against the OpenAPI document;
+/// the answer's JSON.
 async fn sent(
     addr: std::net::SocketAddr,
     method: &str,
@@ -32,7 +33,13 @@ async fn sent(
     want: u16,
     what: &str,
 ) -> Value {
-    status(&http(addr, method, path, cookie, body).await, want, what)
+    let r = http(addr, method, path, cookie, body).await;
+    let v = status(&r, want, what);
+    // Every answer the car pool gives here is also checked against the OpenAPI document.
+    if (200..300).contains(&want) && !r.bytes.is_empty() {
+        tianshu_e2e::openapi::assert_documented(method, path, want, &v);
+    }
+    v
 }
 
 fn error(v: &Value) -> String {
