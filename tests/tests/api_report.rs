@@ -170,6 +170,7 @@ async fn the_public_intake_files_within_a_quota_per_address(scratch: Scratch) {
     assert_eq!(r.status, 201, "{}", r.body);
     let filed: serde_json::Value = serde_json::from_str(&r.body).expect("json");
     assert!(filed["id"].as_i64() > Some(id), "{filed}");
+    tianshu_e2e::openapi::assert_documented("POST", "/api/report", 201, &filed);
     assert!(
         !r.body.contains(PHONE) && !r.body.contains("5678"),
         "the answer is the number only"
