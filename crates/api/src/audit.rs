@@ -14,13 +14,13 @@ use crate::ApiState;
 use crate::auth::{Client, Principal};
 use crate::error::ApiResult;
 
-fn now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
 /// Writes one record, stamped now.
 pub(crate) async fn record(state: &ApiState, entry: AuditEntry) -> ApiResult<()> {
-    state.store().access().append_audit(now(), &entry).await?;
+    state
+        .store()
+        .access()
+        .append_audit(Timestamp::now(), &entry)
+        .await?;
     Ok(())
 }
 
@@ -28,7 +28,7 @@ pub(crate) async fn record(state: &ApiState, entry: AuditEntry) -> ApiResult<()>
 /// the change's result (the id a create assigned, the record as changed).
 pub(crate) fn with_change<R>(entry: AuditEntry, describe: fn(&R, &mut AuditEntry)) -> Option<Audit<R>> {
     Some(Audit {
-        time: now(),
+        time: Timestamp::now(),
         entry,
         describe,
     })

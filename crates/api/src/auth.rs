@@ -133,7 +133,7 @@ fn random_bytes() -> [u8; 32] {
 /// Creates a session for `user` and returns the token for the cookie.
 pub(crate) async fn create_session(state: &ApiState, user_id: i64, remote: &str) -> ApiResult<String> {
     let token = hex::encode(random_bytes());
-    let now = now();
+    let now = Timestamp::now();
     state
         .store()
         .access()
@@ -155,15 +155,11 @@ fn ttl_ms(state: &ApiState) -> i64 {
         .saturating_mul(1000)
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
 /// The caller behind a session token, if the session is alive; moves its expiry forward once half its
 /// idle lifetime has passed (so a busy page writes once per half-lifetime, not once per request).
 pub(crate) async fn session_principal(state: &ApiState, token: &str) -> ApiResult<Option<Principal>> {
     let hash = session_token_hash(token);
-    let now = now();
+    let now = Timestamp::now();
     let Some(s) = state.store().access().session(&hash, now).await? else {
         return Ok(None);
     };

@@ -51,6 +51,11 @@ impl Timestamp {
         Timestamp(dt.timestamp_millis())
     }
 
+    /// Now, by the system clock: the one reading of the wall clock every crate stamps with.
+    pub fn now() -> Self {
+        Self::from_millis(chrono::Utc::now().timestamp_millis())
+    }
+
     /// As local time in China (GMT+8), the zone of calendars and working hours.
     pub fn to_china(self) -> DateTime<FixedOffset> {
         self.to_utc().with_timezone(&china_offset())

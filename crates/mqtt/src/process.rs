@@ -111,10 +111,6 @@ pub(crate) enum Outcome {
     Abandoned,
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_datetime(&chrono::Utc::now())
-}
-
 impl Processor {
     /// A processor over `store` that stops retrying once `shutdown` turns true.
     pub(crate) fn new(
@@ -274,7 +270,7 @@ impl Processor {
     /// refused alone), and the points of all the good ones go to the store in one append, which costs the
     /// writer one queue entry instead of one per message.
     pub(crate) async fn process_group(&self, routes: &TopicRoutes, group: Vec<Received>) -> Vec<Finished> {
-        let recv = now();
+        let recv = Timestamp::now();
         let mut outcomes: Vec<Result<Outcome, Rejection>> = Vec::with_capacity(group.len());
         let mut points = Vec::with_capacity(group.len());
         // (message index, its range of `points`), for the messages that carried points.

@@ -8,6 +8,7 @@
 //! Written once over [`crate::sql::Tx`]; reached through [`crate::Store::channels`].
 
 use std::collections::HashSet;
+use tianshu_model::Timestamp;
 
 use tianshu_model::UnitId;
 use tianshu_rules::Severity;
@@ -17,7 +18,7 @@ pub use tianshu_rules::channels::{Channel, ChannelFields, ChannelKind, WebhookFo
 use crate::db::{Change, Db};
 use crate::registry::{REGISTRY_LOCK_KEY, returned_id};
 use crate::sql::{Row, Tx, Value, params, work};
-use crate::stamp::{next_stamp, now};
+use crate::stamp::next_stamp;
 use crate::{Error, Result, Store};
 
 const COLS: &str = "id, name, kind, url, format, address, units, min_severity, enabled";
@@ -98,7 +99,7 @@ async fn create(tx: &mut dyn Tx, f: ChannelFields, reserved: Vec<String>) -> Res
     let sql = "INSERT INTO alert_channels (name, kind, url, format, address, units, min_severity, enabled) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
     let id = returned_id(tx, sql, &row_values(&f)).await?;
-    next_stamp(tx, now()).await?;
+    next_stamp(tx, Timestamp::now()).await?;
     Ok(Channel { id, fields: f })
 }
 
@@ -114,7 +115,7 @@ async fn replace(tx: &mut dyn Tx, id: i64, f: ChannelFields, reserved: Vec<Strin
     if n == 0 {
         return Err(Error::NotFound(format!("channel {id}")));
     }
-    next_stamp(tx, now()).await?;
+    next_stamp(tx, Timestamp::now()).await?;
     Ok(Channel { id, fields: f })
 }
 
@@ -128,7 +129,7 @@ async fn delete(tx: &mut dyn Tx, id: i64) -> Result<Channel> {
     let channel = to_channel(&row)?;
     tx.execute("DELETE FROM alert_channels WHERE id = $1", params![id])
         .await?;
-    next_stamp(tx, now()).await?;
+    next_stamp(tx, Timestamp::now()).await?;
     Ok(channel)
 }
 

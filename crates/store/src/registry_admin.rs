@@ -18,6 +18,7 @@
 //!
 //! Written once over [`crate::sql::Tx`]; reached through [`crate::Store::registry_admin`].
 
+use tianshu_model::Timestamp;
 use tianshu_model::clock::check_clock_offset;
 pub use tianshu_model::registry_file::{NewTerminal, TerminalChange, UnitChange, VehicleChange};
 use tianshu_model::registry_file::{below, child_path, move_unit_path};
@@ -27,7 +28,7 @@ use crate::db::{Change, Db};
 use crate::registry::{REGISTRY_LOCK_KEY, parse_class, pending_json, returned_id, terminal};
 use crate::registry_file::{check_plate, check_terminal_id, check_unit_name};
 use crate::sql::{Tx, params, tx};
-use crate::stamp::{next_stamp, now};
+use crate::stamp::next_stamp;
 use crate::{BackendKind, Error, Result, Store};
 
 /// Checks a unit's own name; returns it trimmed.
@@ -133,7 +134,7 @@ async fn create_unit(tx: &mut dyn Tx, name: String, parent: Option<UnitId>) -> R
     conflict_if_path_taken(tx, &path).await?;
     let sql = "INSERT INTO units (name, parent, path) VALUES ($1, $2, $3) RETURNING id";
     let id = returned_id(tx, sql, params![&name, parent.map(|p| p.0), &path]).await?;
-    next_stamp(tx, now()).await?;
+    next_stamp(tx, Timestamp::now()).await?;
     Ok(Unit::new(UnitId(id), name, parent))
 }
 
@@ -164,7 +165,7 @@ async fn move_subtree(tx: &mut dyn Tx, old: &str, new: &str) -> Result<()> {
         }
         tx.execute(
             "UPDATE rules_geofences SET body = $2, updated_ms = $3 WHERE id = $1",
-            params![id, body.to_string(), now()],
+            params![id, body.to_string(), Timestamp::now()],
         )
         .await?;
     }
@@ -199,7 +200,7 @@ async fn update_unit(tx: &mut dyn Tx, id: UnitId, change: UnitChange) -> Result<
                COALESCE($4, reregistration_approval) WHERE id = $1 RETURNING reregistration_approval";
     let approval = params![id.0, &name, parent.map(|p| p.0), change.reregistration_approval];
     let reregistration_approval = tx.opt(sql, approval).await?.map_or(Ok(false), |r| r.bool(0))?;
-    next_stamp(tx, now()).await?;
+    next_stamp(tx, Timestamp::now()).await?;
     Ok(Unit {
         id,
         name,
@@ -224,7 +225,7 @@ async fn delete_unit(tx: &mut dyn Tx, id: UnitId) -> Result<()> {
     }
     tx.execute("DELETE FROM units WHERE id = $1", params![id.0])
         .await?;
-    next_stamp(tx, now()).await.map(drop)
+    next_stamp(tx, Timestamp::now()).await.map(drop)
 }
 
 /// A marking number as stored: checked and trimmed, `None` when empty.
@@ -253,7 +254,7 @@ async fn create_vehicle(
     conflict_if_plate_taken(tx, &plate, None).await?;
     let sql = "INSERT INTO vehicles (plate, unit, class, marking) VALUES ($1, $2, $3, $4) RETURNING id";
     let id = returned_id(tx, sql, params![&plate, unit.0, class.as_str(), marking.clone()]).await?;
-    next_stamp(tx, now()).await?;
+    next_stamp(tx, Timestamp::now()).await?;
     Ok(Vehicle {
         id: VehicleId(id),
         plate,
@@ -293,7 +294,7 @@ async fn update_vehicle(tx: &mut dyn Tx, id: VehicleId, change: VehicleChange) -
         params![id.0, &plate, unit.0, class.as_str(), marking.clone()],
     )
     .await?;
-    next_stamp(tx, now()).await?;
+    next_stamp(tx, Timestamp::now()).await?;
     Ok(Vehicle {
         id,
         plate,
@@ -330,7 +331,7 @@ async fn delete_vehicle(tx: &mut dyn Tx, id: VehicleId, held_back: bool) -> Resu
     }
     tx.execute("DELETE FROM vehicles WHERE id = $1", params![id.0])
         .await?;
-    next_stamp(tx, now()).await.map(drop)
+    next_stamp(tx, Timestamp::now()).await.map(drop)
 }
 
 async fn create_terminal(tx: &mut dyn Tx, t: NewTerminal) -> Result<Terminal> {

@@ -12,11 +12,6 @@ use tianshu_model::Timestamp;
 use crate::Result;
 use crate::sql::{Tx, params};
 
-/// The current time, for the reference stamp.
-pub(crate) fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now().timestamp_millis())
-}
-
 /// Moves the stamp inside `tx` (the write's transaction) and returns the new value.
 pub(crate) async fn next_stamp(tx: &mut dyn Tx, now: Timestamp) -> Result<i64> {
     let row = tx

@@ -5,13 +5,14 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tianshu_model::Timestamp;
 
 use tianshu_store::Store;
 use tianshu_store::rules::{Delivery, DeliveryOutcome};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use super::support::{metrics, now};
+use super::support::metrics;
 use crate::config::AlertsConfig;
 use crate::notify::{SendError, post_json, send_email};
 use tianshu_store::channels::ChannelKind;
@@ -33,7 +34,7 @@ pub(super) async fn deliver_loop(store: Store, config: Arc<AlertsConfig>, mut st
         }
         let due = match store
             .cases()
-            .due_deliveries(now(), (MAX_IN_FLIGHT - busy) as u32)
+            .due_deliveries(Timestamp::now(), (MAX_IN_FLIGHT - busy) as u32)
             .await
         {
             Ok(d) => d,
@@ -145,7 +146,7 @@ async fn deliver_one(store: &Store, config: &AlertsConfig, d: &Delivery) {
             d.channel
         )))
     };
-    let t = now();
+    let t = Timestamp::now();
     let attempts = d.attempts + 1;
     let outcome = match result {
         Ok(()) => {

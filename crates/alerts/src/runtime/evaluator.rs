@@ -21,7 +21,7 @@ use tracing::{debug, error, info, warn};
 
 use super::Progress;
 use super::repeats::Taken;
-use super::support::{metrics, now};
+use super::support::metrics;
 use crate::Error;
 use crate::config::AlertsConfig;
 use crate::notify::{Notice, Routing};
@@ -207,7 +207,7 @@ impl Evaluator {
         let Some(vehicle) = self.routing.vehicle(ep.vehicle).cloned() else {
             return Ok(());
         };
-        let now = now();
+        let now = Timestamp::now();
         let escalate_ms = (self.config.auto_escalate_after_hours * 3_600_000.0) as i64;
         let case = NewCase {
             vehicle: ep.vehicle,
@@ -232,7 +232,7 @@ impl Evaluator {
         if drained {
             self.resume_quiet(events).await;
         }
-        let t = now();
+        let t = Timestamp::now();
         for car in self.cars.values_mut() {
             let before = events.len();
             car.rules.tick(&self.reference, t, events);

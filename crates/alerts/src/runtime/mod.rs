@@ -28,6 +28,7 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tianshu_model::Timestamp;
 
 use tianshu_rules::RulesConfig;
 use tianshu_store::rules::NewCase;
@@ -193,7 +194,7 @@ impl CaseRecorder {
     /// for the routing each time: these cases are rare.
     pub async fn record(&self, case: &NewCase) -> Result<i64, Error> {
         let routing = Routing::load(&self.store).await?;
-        let now = support::now();
+        let now = Timestamp::now();
         let recorded = evaluator::record_routed(&self.store, &routing, &self.config, &self.feed, case, now);
         Ok(recorded.await?.0)
     }

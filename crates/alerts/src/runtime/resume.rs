@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 use std::sync::atomic::Ordering;
 
 use super::evaluator::{Car, Evaluator};
-use super::support::{metrics, now, read_track};
+use super::support::{metrics, read_track};
 
 /// How far back open-ended cases are looked for when resuming a car's rule state.
 const RESUME_OPEN_CASE_LIMIT_MS: i64 = 7 * 86_400_000;
@@ -109,7 +109,7 @@ impl Evaluator {
                         return;
                     }
                 };
-                let horizon = now().add_millis(-((self.config.resume_hours * 3_600_000.0) as i64));
+                let horizon = Timestamp::now().add_millis(-((self.config.resume_hours * 3_600_000.0) as i64));
                 self.quiet_todo.insert(
                     latest
                         .iter()

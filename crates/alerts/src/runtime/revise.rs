@@ -12,7 +12,7 @@ use tianshu_store::rules::{CaseFilter, CaseState, Transition};
 use tracing::{debug, info, warn};
 
 use super::evaluator::Evaluator;
-use super::support::{metrics, now, read_track};
+use super::support::{metrics, read_track};
 use crate::Error;
 use crate::notify::Routing;
 use crate::reference::load_reference;
@@ -166,7 +166,7 @@ impl Evaluator {
                     escalate_at: None,
                     deliveries: Vec::new(),
                 };
-                let updated = self.store.cases().transition_case(&tr, now()).await?;
+                let updated = self.store.cases().transition_case(&tr, Timestamp::now()).await?;
                 metrics().withdrawn.inc();
                 info!(case = case.id, reason = %reason, "alert case withdrawn after re-evaluation");
                 let _ = self.feed.send(self.routing.notice(

@@ -26,7 +26,7 @@ use tracing::{debug, info, warn};
 
 use super::evaluator::{Car, Evaluator};
 use super::repeats::Taken;
-use super::support::{metrics, now};
+use super::support::metrics;
 
 /// How far before a saved state's cursor the points received are read again (and sifted).
 const RECEIVED_MARGIN_MS: i64 = 5_000;
@@ -115,7 +115,7 @@ impl Evaluator {
         if self.config.state_save_secs == 0 {
             return;
         }
-        let t = now();
+        let t = Timestamp::now();
         let mut vehicles = Vec::new();
         let mut states = Vec::new();
         for (vehicle, car) in self.cars.iter().filter(|(_, c)| c.dirty) {

@@ -84,11 +84,6 @@ pub(super) fn metrics() -> &'static Metrics {
     })
 }
 
-/// The wall clock.
-pub(super) fn now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
 /// The stored points of `vehicle` with `from <= fix_time < to`, in fix-time order.
 pub(super) async fn read_track(
     store: &Store,

@@ -22,7 +22,6 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Text};
-use crate::resources::now;
 use crate::scope::Scoped;
 use crate::{ApiState, ConfiguredTimetables};
 
@@ -90,7 +89,7 @@ pub async fn put(caller: Caller, Path(year): Path<String>, Text(text): Text) -> 
     }
     let detail = format!("calendar {year}: {} holidays", parsed.holidays.len());
     let rules = caller.state.store().rules();
-    let put = rules.put_calendar(&text, now());
+    let put = rules.put_calendar(&text, Timestamp::now());
     let stored = caller
         .commit("calendar.put", None, detail, audit::as_is, put)
         .await?;
@@ -212,7 +211,7 @@ pub async fn put_unit_timetable(
         body.seasons.len()
     );
     let rules = caller.state.store().rules();
-    let put = rules.put_unit_timetable(unit.id, &body, now());
+    let put = rules.put_unit_timetable(unit.id, &body, Timestamp::now());
     let stored = caller
         .commit("unit_timetable.put", None, detail, audit::as_is, put)
         .await?;
@@ -237,7 +236,7 @@ pub async fn delete_unit_timetable(caller: Caller, Path(id): Path<i64>) -> ApiRe
         .await?;
     let detail = format!("unit {} {:?}", unit.id, unit.name);
     let rules = caller.state.store().rules();
-    let delete = rules.delete_unit_timetable(unit.id, now());
+    let delete = rules.delete_unit_timetable(unit.id, Timestamp::now());
     caller
         .commit("unit_timetable.delete", None, detail, audit::as_is, delete)
         .await?;

@@ -23,7 +23,6 @@ use crate::ApiState;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path};
-use crate::resources::now;
 use crate::scope::Scoped;
 
 /// A request in scope, refused (403) to a caller who does not see its unit; unknown is 404 to one who
@@ -69,7 +68,7 @@ pub async fn create(
         );
     };
     let pool = caller.state.store().carpool();
-    let create = pool.create_request(&req, &caller.who.username, now());
+    let create = pool.create_request(&req, &caller.who.username, Timestamp::now());
     let r = caller
         .commit("carpool.request", None, String::new(), describe, create)
         .await?;
@@ -184,7 +183,7 @@ pub async fn assign(
         VehicleId(req.vehicle),
         req.driver,
         &caller.who.username,
-        now(),
+        Timestamp::now(),
     );
     let a = caller
         .commit(
@@ -241,7 +240,7 @@ pub async fn settle(caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Settl
         e.detail = format!("request {} settled: {km:.1} km, case {:?}", s.request.id, s.case);
     };
     let pool = caller.state.store().carpool();
-    let settle = pool.settle(id, &s, now());
+    let settle = pool.settle(id, &s, Timestamp::now());
     let vehicle = Some(a.vehicle);
     let done = caller
         .commit("carpool.settle", vehicle, String::new(), describe, settle)

@@ -22,7 +22,6 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Query};
-use crate::resources::now;
 use crate::scope::{Scoped, subtree};
 use crate::table::Cell;
 
@@ -124,7 +123,7 @@ pub async fn put_finding(
     let f = state
         .store()
         .casework()
-        .record_finding(&write, now())
+        .record_finding(&write, Timestamp::now())
         .audited(audit)
         .await?;
     Ok(Json(f))
@@ -202,7 +201,7 @@ pub async fn summary(
         .casework()
         .facts((from, to), (from_date, to_date), units)
         .await?;
-    let s = casework::summarize(&complaints, &findings, now());
+    let s = casework::summarize(&complaints, &findings, Timestamp::now());
     match q.format.as_deref().unwrap_or("json") {
         "json" => {
             let mut v = serde_json::to_value(&s).unwrap_or_default();

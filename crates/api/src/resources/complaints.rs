@@ -31,7 +31,6 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Query};
-use crate::resources::now;
 use crate::scope::Scoped;
 
 fn bad(e: CaseworkError) -> ApiError {
@@ -69,7 +68,7 @@ fn view(who: &Principal, mut c: Complaint, history: Option<Vec<ComplaintEvent>>)
         c.reporter_name = None;
         c.reporter_phone = None;
     }
-    let overdue = casework::overdue(c.state, c.deadline, now());
+    let overdue = casework::overdue(c.state, c.deadline, Timestamp::now());
     ComplaintView {
         complaint: c,
         overdue,
@@ -134,7 +133,7 @@ pub(crate) async fn enter(
         .as_deref()
         .map(|s| time("received", s))
         .transpose()?
-        .unwrap_or_else(now);
+        .unwrap_or_else(Timestamp::now);
     let window = match (b.window_from.as_deref(), b.window_to.as_deref()) {
         (None, None) => None,
         (Some(f), Some(t)) => {
@@ -197,7 +196,7 @@ pub(crate) async fn enter(
     Ok(state
         .store()
         .casework()
-        .create(&new, now())
+        .create(&new, Timestamp::now())
         .audited(audit)
         .await?)
 }
@@ -270,7 +269,7 @@ pub async fn list(
         from: parse("from", &q.from)?,
         to: parse("to", &q.to)?,
         unresolved: q.unresolved,
-        overdue_at: q.overdue.filter(|o| *o).map(|_| now()),
+        overdue_at: q.overdue.filter(|o| *o).map(|_| Timestamp::now()),
         text: q.q.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
         limit: q.limit.unwrap_or(50).clamp(1, 1000),
         offset: q.offset.unwrap_or(0),
@@ -386,7 +385,7 @@ async fn act(
             action.as_str()
         )));
     }
-    let t = now();
+    let t = Timestamp::now();
     let explicit = b.deadline.as_deref().map(|d| time("deadline", d)).transpose()?;
     let explicit = explicit
         .map(|d| casework::check_deadline(d, t))
@@ -481,7 +480,7 @@ pub async fn link_case(
 ) -> ApiResult<Json<ComplaintView>> {
     let scoped = Scoped::new(&state, &who).await?;
     scoped.complaint(id).await?;
-    let t = now();
+    let t = Timestamp::now();
     let c = match (b.case, b.open) {
         (Some(case), None) => {
             let alert = scoped.stored_case(case).await?;

@@ -16,7 +16,6 @@ use tianshu_model::{Timestamp, UnitId, VehicleId};
 use tianshu_store::access::AuditEntry;
 use tianshu_store::fuel::{FindingFilter, StoredFinding};
 
-use super::now;
 use crate::ApiState;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
@@ -55,7 +54,7 @@ pub async fn update_card(
             change.vehicle.flatten(),
             format!("card {number}"),
             describe_card,
-            fuel.update_card(&number, &change, now()),
+            fuel.update_card(&number, &change, Timestamp::now()),
         )
         .await?;
     Ok(Json(card))
@@ -146,7 +145,7 @@ pub async fn upload(
         who.username
     );
     let cfg = state.fuel_config();
-    let report = import_statement(state.store(), &cfg, parsed, encoding, &source, now()).await?;
+    let report = import_statement(state.store(), &cfg, parsed, encoding, &source, Timestamp::now()).await?;
     Ok(Json(report))
 }
 

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tianshu_model::Timestamp;
 use tianshu_rules::Geofence;
 use tianshu_store::access::AuditEntry;
 use tianshu_store::reference::{FenceWrite, StoredFence};
@@ -20,7 +21,6 @@ use crate::audit;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path};
-use crate::resources::now;
 
 /// A stored fence as a GeoJSON Feature with its id, in the import format's properties.
 fn feature(id: i64, f: &StoredFence) -> Value {
@@ -82,7 +82,7 @@ fn describe(w: &FenceWrite, e: &mut AuditEntry) {
 pub async fn create(caller: Caller, Body(body): Body<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
     let fence = parse(body)?;
     let rules = caller.state.store().rules();
-    let create = rules.create_geofence(&fence, now());
+    let create = rules.create_geofence(&fence, Timestamp::now());
     let w = caller
         .commit("geofence.create", None, String::new(), describe, create)
         .await?;
@@ -93,7 +93,7 @@ pub async fn create(caller: Caller, Body(body): Body<Value>) -> ApiResult<(Statu
 pub async fn replace(caller: Caller, Path(id): Path<i64>, Body(body): Body<Value>) -> ApiResult<Json<Value>> {
     let fence = parse(body)?;
     let rules = caller.state.store().rules();
-    let replace = rules.replace_geofence(id, &fence, now());
+    let replace = rules.replace_geofence(id, &fence, Timestamp::now());
     let w = caller
         .commit("geofence.replace", None, String::new(), describe, replace)
         .await?;
@@ -104,7 +104,7 @@ pub async fn replace(caller: Caller, Path(id): Path<i64>, Body(body): Body<Value
 pub async fn delete(caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let detail = format!("geofence {id}");
     let rules = caller.state.store().rules();
-    let delete = rules.delete_geofence(id, now());
+    let delete = rules.delete_geofence(id, Timestamp::now());
     caller
         .commit("geofence.delete", None, detail, audit::as_is, delete)
         .await?;

@@ -29,18 +29,13 @@ pub mod users;
 pub mod vehicles;
 pub mod yearly;
 
-use tianshu_model::{Timestamp, VehicleId};
+use tianshu_model::VehicleId;
 use tianshu_store::Change;
 use tianshu_store::access::AuditEntry;
 
 use crate::audit;
 use crate::auth::Caller;
 use crate::error::ApiResult;
-
-/// Now, UTC milliseconds.
-pub(crate) fn now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
 
 impl Caller {
     /// Commits `change`, an administrative change of one record, with the caller's record of it:

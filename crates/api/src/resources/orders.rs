@@ -26,7 +26,6 @@ use crate::ApiState;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Query};
-use crate::resources::now;
 use crate::scope::Scoped;
 
 /// `GET /api/orders` query.
@@ -111,7 +110,7 @@ pub async fn create(
         );
     };
     let rules = caller.state.store().rules();
-    let create = rules.create_order(&order, &caller.who.username, now());
+    let create = rules.create_order(&order, &caller.who.username, Timestamp::now());
     let row = caller
         .commit("order.create", Some(vehicle.id), String::new(), describe, create)
         .await?;
@@ -172,7 +171,7 @@ pub async fn update(
         e.detail = format!("order {}: {} -> {}", c.order.id, c.before.as_str(), c.order.state);
     };
     let rules = caller.state.store().rules();
-    let change = rules.change_order_state(&id, version, req.state, &caller.who.username, now());
+    let change = rules.change_order_state(&id, version, req.state, &caller.who.username, Timestamp::now());
     let changed = caller
         .commit("order.state", Some(vehicle.id), String::new(), describe, change)
         .await?;

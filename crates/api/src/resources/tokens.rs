@@ -10,12 +10,12 @@
 use axum::Json;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use tianshu_model::Timestamp;
 use tianshu_store::access::{ApiToken, AuditEntry, NewApiToken, session_token_hash};
 
 use crate::auth::{AuthMethod, Caller, new_api_token};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path};
-use crate::resources::now;
 
 /// The longest token name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -74,7 +74,7 @@ pub async fn create(
         token_hash: session_token_hash(&secret),
         user_id: caller.who.user_id,
         name: name.clone(),
-        created: now(),
+        created: Timestamp::now(),
     };
     let state = caller.state.clone();
     let access = state.store().access();
@@ -96,7 +96,7 @@ pub async fn revoke(caller: Caller, method: AuthMethod, Path(id): Path<i64>) -> 
     session_only(method)?;
     let state = caller.state.clone();
     let access = state.store().access();
-    let change = access.revoke_token(caller.who.user_id, id, now());
+    let change = access.revoke_token(caller.who.user_id, id, Timestamp::now());
     let token = caller
         .commit("token.revoke", None, format!("token {id}"), describe, change)
         .await?;

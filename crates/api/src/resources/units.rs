@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use tianshu_model::Timestamp;
 use tianshu_model::{Unit, UnitId};
 use tianshu_rules::orders::UnitSettings;
 use tianshu_store::access::AuditEntry;
@@ -20,7 +21,6 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::ApiResult;
 use crate::extract::{Body, Path, present};
-use crate::resources::now;
 use crate::scope::Scoped;
 
 /// `GET /api/units`: the units in scope.
@@ -135,7 +135,7 @@ pub async fn put_settings(
         e.detail = format!("unit {unit} second_person_approval {}", s.second_person_approval);
     };
     let rules = caller.state.store().rules();
-    let put = rules.put_unit_settings(UnitId(id), req, now());
+    let put = rules.put_unit_settings(UnitId(id), req, Timestamp::now());
     let (unit, settings) = caller
         .commit("unit.settings", None, String::new(), describe, put)
         .await?;

@@ -15,12 +15,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tianshu_model::Timestamp;
 
 use anyhow::Context;
 use tianshu_api::fuel::{Reconciler, import_statement, read_statement_file};
 use tianshu_model::fuel::{TextEncoding, parse_cards_csv, parse_stations_csv, parse_stations_geojson};
 
-use super::{StoreArg, block_on, now};
+use super::{StoreArg, block_on};
 
 /// `tianshu fuel ...`
 #[derive(Debug, clap::Subcommand)]
@@ -146,7 +147,7 @@ fn statement(args: StatementArgs) -> anyhow::Result<ExitCode> {
     };
     block_on(async move {
         let store = args.store.open().await?;
-        let report = import_statement(&store, &cfg, parsed, encoding, &name, now())
+        let report = import_statement(&store, &cfg, parsed, encoding, &name, Timestamp::now())
             .await
             .with_context(|| format!("{name}: nothing imported"))?;
         for e in &report.errors {
@@ -177,7 +178,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         let txns = store.fuel().transactions(None, from, to).await?;
         let r = Reconciler::load(&store, &cfg).await?;
         let (mut findings, mut opened, mut withdrawn) = (0, 0, 0);
-        let now = now();
+        let now = Timestamp::now();
         for t in &txns {
             let c = r.check(t.id, now).await?;
             findings += c.findings;

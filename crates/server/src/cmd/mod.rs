@@ -126,7 +126,7 @@ impl ImportArgs {
             .with_context(|| format!("reading {}", self.file.display()))?;
         block_on(async move {
             let store = self.store.open().await?;
-            match import(&store, &text, now()).await {
+            match import(&store, &text, Timestamp::now()).await {
                 Ok(imported) => {
                     println!("{}", done(imported));
                     Ok(ExitCode::SUCCESS)
@@ -150,11 +150,6 @@ pub(crate) fn block_on<F: Future<Output = anyhow::Result<ExitCode>>>(f: F) -> an
         .build()
         .context("starting the async runtime")?
         .block_on(f)
-}
-
-/// The wall clock, for import stamps.
-pub(crate) fn now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
 }
 
 /// Every subcommand of `tianshu`.

@@ -9,10 +9,11 @@
 //! month, and the blocks that do not decode (exit code 1 when there is one).
 
 use std::process::ExitCode;
+use tianshu_model::Timestamp;
 
 use tianshu_store::{DamagedBlock, LayerStats};
 
-use super::{StoreArg, block_on, now};
+use super::{StoreArg, block_on};
 
 /// `tianshu store ...`
 #[derive(Debug, clap::Subcommand)]
@@ -53,7 +54,7 @@ pub fn run(command: StoreCommand) -> anyhow::Result<ExitCode> {
             config.blocks.keep_days = args.keep_days;
             let store = tianshu_store::Store::open_with(&args.store.store, &config).await?;
             let started = std::time::Instant::now();
-            let done = store.compact_blocks_at(now()).await?;
+            let done = store.compact_blocks_at(Timestamp::now()).await?;
             store.close().await?;
             println!(
                 "compacted {} vehicle-days ({} points) in {:.1} s; {} left as rows beside a damaged block",
