@@ -203,6 +203,17 @@ async function trackOf(ctx, r) {
   } catch (_) { return null; }
 }
 
+/** A step on the request (assign, settle): its refusal under the panel, else the request shown again. */
+function stepButton(ctx, r, id, label, action) {
+  return ctx.el('button', { class: 'primary', id, onclick: async () => {
+    const err = panel().querySelector('#pool-error');
+    err.textContent = '';
+    try { await action(); } catch (e) { err.textContent = e.detail || e.message; return; }
+    await openRequest(ctx, r.id);
+    loadCarpool(ctx);
+  } }, ctx.t(label));
+}
+
 /** The free cars (nearest first) and drivers, the suggested pair chosen; the dispatcher assigns. */
 function offersSection(ctx, r, o) {
   const { el, t, api } = ctx;
@@ -214,16 +225,13 @@ function offersSection(ctx, r, o) {
     el('td', { class: 'distance', 'data-m': c.distance_m ?? '' }, km(c.distance_m)),
     el('td', {}, c.vehicle === suggested.vehicle ? el('span', { class: 'flag ok' }, t('pool_suggested')) : '')));
   const driver = el('select', { id: 'pool-driver', class: 'data' }, ...o.drivers.map((d) => el('option', { value: d.driver, selected: d.driver === suggested.driver ? '' : null }, `${d.name} (${d.licence || '—'})`)));
-  const assign = el('button', { class: 'primary', id: 'pool-assign', onclick: async () => {
+  const assign = stepButton(ctx, r, 'pool-assign', 'pool_assign', () => {
     const picked = panel().querySelector('input[name="pool-car"]:checked');
-    const err = panel().querySelector('#pool-error');
-    err.textContent = '';
-    try {
-      await api(`/api/carpool/requests/${r.id}/assign`, { method: 'POST', body: JSON.stringify({ vehicle: picked ? Number(picked.value) : null, driver: driver.value ? Number(driver.value) : null }) });
-    } catch (e) { err.textContent = e.detail || e.message; return; }
-    await openRequest(ctx, r.id);
-    loadCarpool(ctx);
-  } }, t('pool_assign'));
+    const body = { vehicle: picked ? Number(picked.value) : null, driver: driver.value ? Number(driver.value) : null };
+    return api(`/api/carpool/requests/${r.id}/assign`, { method: 'POST', body: JSON.stringify(body) });
+  });
+  // Nothing to assign without a free car and a free driver.
+  if (!cars.length || !o.drivers.length) assign.disabled = true;
   return el('section', { id: 'pool-offers' },
     el('h3', {}, t('pool_offers')),
     cars.length ? el('div', { class: 'table-scroll' }, el('table', { id: 'pool-cars' },
@@ -237,15 +245,10 @@ function assignmentSection(ctx, r, drivers) {
   const { el, t, api, fmtTime } = ctx;
   const a = r.assignment;
   const d = drivers.find((x) => x.id === a.driver);
-  const settle = el('button', { class: 'primary', id: 'pool-settle', onclick: async () => {
-    const err = panel().querySelector('#pool-error');
-    try {
-      const s = await api(`/api/carpool/requests/${r.id}/settle`, { method: 'POST' });
-      if (s.case) P.cases.set(r.id, s.case);
-    } catch (e) { err.textContent = e.detail || e.message; return; }
-    await openRequest(ctx, r.id);
-    loadCarpool(ctx);
-  } }, t('pool_settle'));
+  const settle = stepButton(ctx, r, 'pool-settle', 'pool_settle', async () => {
+    const s = await api(`/api/carpool/requests/${r.id}/settle`, { method: 'POST' });
+    if (s.case) P.cases.set(r.id, s.case);
+  });
   return el('section', { id: 'pool-assignment' },
     el('h3', {}, t('pool_assignment')),
     el('dl', {},

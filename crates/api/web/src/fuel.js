@@ -101,7 +101,7 @@ async function listFindings(ctx, box) {
   } catch (e) { box.replaceChildren(el('p', { class: 'error' }, e.detail || e.message)); return; }
   if (seq !== F.seq) return;
   const rows = list.map((f) => el('div', {
-    class: `finding-row sev-${f.severity}`, 'data-check': f.check, 'data-case': f.case_id ?? '', 'data-transaction': f.transaction_id,
+    class: `finding-row severity-${f.severity}`, 'data-check': f.check, 'data-case': f.case_id ?? '', 'data-transaction': f.transaction_id,
     onclick: () => openFinding(ctx, f),
   },
   el('span', { class: 'st' }, t(`fc_${f.check}`)), ' ', el('span', { class: `sev sev-${f.severity}` }, t(`sev_${f.severity}`)), ' ',
@@ -117,6 +117,7 @@ async function listFindings(ctx, box) {
 export function closeFinding(ctx) {
   if (!panel().hasChildNodes()) return;
   F.open = null;
+  delete panel().dataset.drawn;
   panel().classList.add('hidden');
   panel().replaceChildren();
   document.body.classList.remove('case-open');
@@ -173,7 +174,9 @@ function stationEvidence(ctx, e) {
 function showStation(ctx, e) {
   const pos = e.positions || [];
   const coords = [markAt(ctx, e.station[0], e.station[1], ctx.t('fuel_station'), 'station')];
-  coords.push(...drawLine(ctx, pos.map((p) => [p.lon, p.lat])));
+  const line = drawLine(ctx, pos.map((p) => [p.lon, p.lat]));
+  panel().dataset.drawn = String(line.length);
+  coords.push(...line);
   if (pos.length) coords.push(markAt(ctx, pos[0].lon, pos[0].lat, ctx.fmtTime(ms(pos[0].time)).slice(11, 16), 'car'));
   fitOverlay(ctx, coords, panel());
 }

@@ -42,6 +42,7 @@ export function fitOverlay(ctx, coords, panel) {
   const area = map.getContainer().getBoundingClientRect();
   const padding = { top: 40, bottom: 40, left: 40, right: 40 };
   if (box.width >= 0.9 * area.width) padding.bottom = Math.min(Math.max(area.bottom - box.top, 0) + 30, area.height - 120);
-  else padding.right = Math.min(box.width + 40, area.width / 2);
+  // Beside the panel: what it covers is left out, keeping at least 200 px of map for the places.
+  else padding.right = Math.max(40, Math.min(box.width + 40, area.width - 240));
   map.fitBounds(b, { padding, maxZoom: 15, duration: 0 });
 }
