@@ -91,6 +91,22 @@ fn number_after(out: &str, prefix: &str) -> i64 {
         .unwrap_or_else(|| panic!("no {prefix:?} in the driver's output"))
 }
 
+/// The case the page named is in the store, of `rule` and `vehicle`.
+async fn assert_case(s: &Served, case: i64, rule: &str, vehicle: i64) {
+    let stored = s
+        .api
+        .store
+        .cases()
+        .case(case)
+        .await
+        .expect("reading")
+        .expect("the case");
+    assert_eq!(
+        (stored.raised.rule.as_str(), stored.raised.vehicle.0),
+        (rule, vehicle)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_requester_asks_for_a_car_the_dispatcher_assigns_the_nearest_free_one_and_the_trips_are_settled() {
     let s = served("browser-carpool").await;
@@ -203,18 +219,7 @@ async fn a_requester_asks_for_a_car_the_dispatcher_assigns_the_nearest_free_one_
         ],
     );
     let case = number_after(&out, "opened a case #");
-    let stored = s
-        .api
-        .store
-        .cases()
-        .case(case)
-        .await
-        .expect("reading")
-        .expect("the case");
-    assert_eq!(
-        (stored.raised.rule.as_str(), stored.raised.vehicle.0),
-        ("carpool_trip", own)
-    );
+    assert_case(&s, case, "carpool_trip", own).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,16 +268,5 @@ async fn an_auditor_uploads_a_statement_opens_a_finding_on_its_map_and_the_unit_
         ],
     );
     let case = number_after(&out, "the finding's case #");
-    let stored = s
-        .api
-        .store
-        .cases()
-        .case(case)
-        .await
-        .expect("reading")
-        .expect("the case");
-    assert_eq!(
-        (stored.raised.rule.as_str(), stored.raised.vehicle.0),
-        ("fuel", s.api.vid(OWN_PLATE))
-    );
+    assert_case(&s, case, "fuel", s.api.vid(OWN_PLATE)).await;
 }
