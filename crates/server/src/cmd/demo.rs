@@ -139,6 +139,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             mqtt_password: None,
             http: crate::config::ListenConfig::default().http_limits(),
             audit: audit.clone(),
+            jt809: Default::default(),
         },
         Some(api_routes(
             ApiConfig {

@@ -91,6 +91,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             mqtt
         },
         http: cfg.listen.http_limits(),
+        jt809: cfg.jt809.clone(),
         mqtt_password: loaded
             .secrets
             .mqtt_password
