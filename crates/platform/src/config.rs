@@ -48,6 +48,14 @@ pub struct LowerPlatform {
     pub units: Vec<String>,
 }
 
+/// The cipher a `key` setting names, `None` for an empty one.
+fn cipher_of(key: &str) -> Result<Option<Cipher>, String> {
+    match key.trim() {
+        "" => Ok(None),
+        key => Cipher::parse(key).map(Some),
+    }
+}
+
 const fn default_keepalive_timeout_secs() -> u64 {
     180
 }
@@ -111,9 +119,110 @@ impl Jt809Config {
 impl LowerPlatform {
     /// The agreed cipher, `None` when bodies are plain.
     pub fn cipher(&self) -> Result<Option<Cipher>, String> {
-        match self.key.trim() {
-            "" => Ok(None),
-            key => Cipher::parse(key).map(Some),
+        cipher_of(&self.key)
+    }
+}
+
+/// One upper platform (上级平台) Tianshu reports to: a `[[upper]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpperPlatform {
+    /// A short name for logs and metrics labels, and the key of its forwarding position in the store:
+    /// renaming it starts forwarding again from the beginning.
+    pub name: String,
+    /// `HOST:PORT` of its main-link listener.
+    pub address: String,
+    /// Tianshu's access code (接入码) there.
+    pub access_code: u32,
+    /// USERID of the login.
+    pub user_id: u32,
+    /// PASSWORD of the login (at most 8 bytes).
+    pub password: String,
+    /// The body cipher agreed with it, `M1,IA1,IC1`; empty: bodies are plain.
+    #[serde(default)]
+    pub key: String,
+    /// The edition its links speak, `2011` or `2019`.
+    #[serde(default = "default_edition")]
+    pub edition: Edition,
+    /// Names of the units whose cars (and whose sub-units' cars) are forwarded.
+    pub units: Vec<String>,
+    /// Seconds between keep-alives on an idle main link (the standard's one minute).
+    #[serde(default = "default_keepalive_secs")]
+    pub keepalive_secs: u64,
+    /// Seconds to wait for a login or keep-alive answer before the link is taken as broken.
+    #[serde(default = "default_answer_timeout_secs")]
+    pub answer_timeout_secs: u64,
+    /// First delay before reconnecting; doubled after every failed attempt.
+    #[serde(default = "default_reconnect_min_backoff_ms")]
+    pub reconnect_min_backoff_ms: u64,
+    /// Longest delay between reconnection attempts.
+    #[serde(default = "default_reconnect_max_backoff_ms")]
+    pub reconnect_max_backoff_ms: u64,
+    /// Milliseconds between two reads of the points committed since the forwarding position.
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u64,
+    /// Seconds a point's receive time must lie in the past before it is forwarded, so that every point
+    /// received before the forwarding position has been committed when the position moves past it.
+    #[serde(default = "default_settle_secs")]
+    pub settle_secs: u64,
+    /// Days before the forwarding position a point's fix time may lie and still be forwarded (a
+    /// blind-area backfill received late); older fixes received later are not sent.
+    #[serde(default = "default_lookback_days")]
+    pub lookback_days: u32,
+}
+
+const fn default_keepalive_secs() -> u64 {
+    60
+}
+
+const fn default_answer_timeout_secs() -> u64 {
+    30
+}
+
+const fn default_reconnect_min_backoff_ms() -> u64 {
+    500
+}
+
+const fn default_reconnect_max_backoff_ms() -> u64 {
+    60_000
+}
+
+const fn default_poll_ms() -> u64 {
+    1_000
+}
+
+const fn default_settle_secs() -> u64 {
+    5
+}
+
+const fn default_lookback_days() -> u32 {
+    7
+}
+
+impl UpperPlatform {
+    /// The agreed cipher, `None` when bodies are plain.
+    pub fn cipher(&self) -> Result<Option<Cipher>, String> {
+        cipher_of(&self.key)
+    }
+
+    /// Refuses what cannot work, naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("name is empty".into());
         }
+        if self.address.trim().is_empty() {
+            return Err("address is empty".into());
+        }
+        if self.password.len() > 8 {
+            return Err("password is longer than the 8 bytes of its field".into());
+        }
+        self.cipher()?;
+        if self.units.is_empty() {
+            return Err("units is empty: no car would be forwarded".into());
+        }
+        if self.poll_ms == 0 || self.keepalive_secs == 0 || self.answer_timeout_secs == 0 {
+            return Err("poll_ms, keepalive_secs and answer_timeout_secs must be at least 1".into());
+        }
+        Ok(())
     }
 }

@@ -8,14 +8,18 @@ use prometheus::{IntCounterVec, IntGaugeVec, Opts, register_int_counter_vec, reg
 
 /// Every metric of the platform links.
 pub struct Metrics {
-    /// 1 while the peer's main link is logged in, 0 otherwise, by peer and link (`main`).
+    /// 1 while a peer's main link is logged in, 0 otherwise, by peer and link (`main`: a lower platform's
+    /// link here, `upper`: Tianshu's link to an upper platform).
     pub link_up: IntGaugeVec,
     /// Main-link logins by result (`ok`, `bad_access_code`, `unknown_user`, `bad_password`).
     pub logins: IntCounterVec,
     /// Positions received from lower platforms, by peer and outcome (`stored`, `duplicate`,
     /// `not_owned`: a car of a unit the peer does not report, `unknown_plate`, `refused`: a fix time or
-    /// layout the uplink does not take, `store_failed`).
+    /// layout the uplink does not take, `store_failed`; `forwarded`: sent to an upper platform).
     pub positions: IntCounterVec,
+    /// Milliseconds between the receipt of the last point forwarded to an upper platform and its
+    /// forwarding, by upper platform.
+    pub forwarding_lag_ms: IntGaugeVec,
     /// Frames that did not decode, by error kind.
     pub frames_refused: IntCounterVec,
     /// Main links closed, by reason (`peer`, `logout`, `silent`, `login_refused`, `login_timeout`,
@@ -48,6 +52,14 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         "Positions received from lower platforms, by peer and outcome.",
         &["peer", "outcome"],
     ),
+    forwarding_lag_ms: register_int_gauge_vec!(
+        Opts::new(
+            "tianshu_jt809_forwarding_lag_ms",
+            "Milliseconds from receipt to forwarding of the last point sent to an upper platform."
+        ),
+        &["upper"]
+    )
+    .unwrap_or_else(|e| panic!("registering tianshu_jt809_forwarding_lag_ms: {e}")),
     frames_refused: counter(
         "tianshu_jt809_frames_refused_total",
         "JT/T 809 frames that did not decode, by reason.",

@@ -35,6 +35,7 @@ use tracing::{debug, info, warn};
 use crate::config::{Jt809Config, LowerPlatform};
 use crate::login::{result_label, verdict};
 use crate::metrics::METRICS;
+use crate::scope::units_named;
 
 /// What every main link shares.
 pub struct Upper {
@@ -248,14 +249,9 @@ impl<'a> MainLink<'a> {
             warn!(error = %e, "reading the units for a JT/T 809 peer failed");
             Closed::StoreFailed
         })?;
-        let mut units = HashSet::new();
-        for name in &config.units {
-            match all.iter().find(|u| u.name == *name) {
-                Some(u) => units.extend(tianshu_model::subtree(&all, u.id)),
-                None => {
-                    warn!(peer = %config.name, unit = %name, "a JT/T 809 peer's unit is not in the registry")
-                }
-            }
+        let (units, missing) = units_named(&all, &config.units);
+        for unit in missing {
+            warn!(peer = %config.name, %unit, "a JT/T 809 peer's unit is not in the registry");
         }
         Ok(Peer {
             config,
@@ -277,8 +273,11 @@ impl<'a> MainLink<'a> {
                     Err(e) => Err(e),
                 };
                 match message {
-                    Ok(m) => match self.handle(m, &mut peer, &mut points).await {
-                        Ok(()) => {}
+                    Ok(m) => match self.before(&m, &peer, &mut points).await {
+                        Ok(()) => match self.handle(m, &mut peer, &mut points).await {
+                            Ok(()) => {}
+                            Err(closed) => return closed,
+                        },
                         Err(closed) => return closed,
                     },
                     Err(e) => {
@@ -294,6 +293,15 @@ impl<'a> MainLink<'a> {
                 return closed;
             }
         }
+    }
+
+    /// What a message needs done first: a keep-alive is answered only once the positions read before it
+    /// are durable, so that its answer tells a lower platform it may advance its forwarding position.
+    async fn before(&self, m: &Message, peer: &Peer<'a>, points: &mut Vec<Position>) -> Result<(), Closed> {
+        if matches!(m, Message::KeepAlive) {
+            self.store(peer, std::mem::take(points)).await?;
+        }
+        Ok(())
     }
 
     /// One message of a logged-in link: answered now, or its points added to `points`.
