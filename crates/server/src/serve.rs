@@ -50,6 +50,8 @@ pub struct ServeOptions {
     pub audit: AuditOptions,
     /// Lower platforms logging in over JT/T 809; off when its `listen` is empty.
     pub jt809: tianshu_platform::Jt809Config,
+    /// Upper platforms the committed positions of the covered cars are forwarded to over JT/T 809.
+    pub upper: Vec<tianshu_platform::UpperPlatform>,
 }
 
 /// The running parts other areas build on (the web API gets these to build its routes).
@@ -124,6 +126,14 @@ pub async fn start(
     let jt808_addr = jt808.local_addr()?;
     let http_addr = http_listener.local_addr()?;
     let (jt809_addr, jt809_task) = spawn_jt809(&opts, &store, &shutdown).await?;
+    for upper in &opts.upper {
+        info!(upper = %upper.name, address = %upper.address, "forwarding to a JT/T 809 upper platform");
+        tokio::spawn(tianshu_platform::lower::forward(
+            upper.clone(),
+            store.clone(),
+            shutdown.clone(),
+        ));
+    }
 
     let gateway_config = gateway_config_fitting(&opts);
     let gateway = Gateway::new(gateway_config, store.clone(), Arc::new(StoreSink(store.clone())));

@@ -140,6 +140,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             http: crate::config::ListenConfig::default().http_limits(),
             audit: audit.clone(),
             jt809: Default::default(),
+            upper: Vec::new(),
         },
         Some(api_routes(
             ApiConfig {

@@ -92,6 +92,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         http: cfg.listen.http_limits(),
         jt809: cfg.jt809.clone(),
+        upper: cfg.upper.clone(),
         mqtt_password: loaded
             .secrets
             .mqtt_password
