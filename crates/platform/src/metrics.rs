@@ -23,7 +23,8 @@ pub struct Metrics {
     /// Frames that did not decode, by error kind.
     pub frames_refused: IntCounterVec,
     /// Main links closed, by reason (`peer`, `logout`, `silent`, `login_refused`, `login_timeout`,
-    /// `frame_too_long`, `protocol`, `shutdown`).
+    /// `frame_too_long`, `protocol`, `store_failed`, `shutdown`; `upper_link`: Tianshu's own link to an
+    /// upper platform broke and is being reconnected).
     pub links_closed: IntCounterVec,
 }
 
