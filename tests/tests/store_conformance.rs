@@ -5,6 +5,8 @@
 
 #[path = "store_conformance/blocks.rs"]
 mod blocks;
+#[path = "store_conformance/forwarding.rs"]
+mod forwarding;
 #[path = "store_conformance/points.rs"]
 mod points;
 #[path = "store_conformance/reference.rs"]
@@ -22,6 +24,7 @@ use blocks::{
     a_backfill_into_a_blocked_day_is_stored_once, a_damaged_block_is_reported_and_the_rest_replays,
     a_replay_crosses_the_row_block_boundary,
 };
+use forwarding::forwarding_positions_are_kept_per_upper_platform_and_survive_reopen;
 use futures::TryStreamExt;
 use points::{
     a_lagging_subscriber_loses_the_oldest_batches_and_counts_them, appends_are_idempotent_and_survive_reopen,
@@ -669,6 +672,10 @@ macro_rules! conformance {
             case!(a_reconnect_storm_of_lookups_and_registrations_is_coalesced_and_answered_one_by_one);
             case!(points_received_after_a_cursor_are_read_alone);
             case!(rule_states_are_saved_replaced_and_read_back);
+            case!(
+                forwarding_positions_are_kept_per_upper_platform_and_survive_reopen,
+                url
+            );
         }
     };
 }

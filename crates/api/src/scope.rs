@@ -7,7 +7,7 @@
 //! so is anything that belongs to one (its terminal, its orders, its cases). To a scoped caller, out of
 //! scope and non-existent look the same.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use tianshu_model::{Phone, Position, Terminal, Timestamp, Unit, UnitId, Vehicle, VehicleId};
 use tianshu_store::access::{Audit, Role};
@@ -28,24 +28,7 @@ pub struct Scoped {
     units: Option<HashSet<UnitId>>,
 }
 
-/// A unit and every unit below it.
-pub fn subtree(units: &[Unit], root: UnitId) -> HashSet<UnitId> {
-    let mut children: HashMap<UnitId, Vec<UnitId>> = HashMap::new();
-    for u in units {
-        if let Some(p) = u.parent {
-            children.entry(p).or_default().push(u.id);
-        }
-    }
-    let mut out = HashSet::new();
-    let mut stack = vec![root];
-    while let Some(u) = stack.pop() {
-        // The registry is a tree, but never loop on a corrupt one.
-        if out.insert(u) {
-            stack.extend(children.get(&u).into_iter().flatten().copied());
-        }
-    }
-    out
-}
+pub use tianshu_model::subtree;
 
 impl Scoped {
     /// The caller's view.

@@ -342,6 +342,25 @@ impl FrameDecoder {
 
     /// The next whole frame, `Ok(None)` when more bytes are needed.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        let Some(raw) = self.cut(buf)? else {
+            return Ok(None);
+        };
+        let f = self.codec.decode_frame_into(&raw, &mut self.scratch)?;
+        Ok(Some(Frame {
+            header: f.header,
+            body: f.body.to_vec(),
+        }))
+    }
+
+    /// The link's codec from now on: a listener learns a peer's edition and key from its first frame
+    /// ([`access_code`]).
+    pub fn set_codec(&mut self, codec: Codec) {
+        self.codec = codec;
+    }
+
+    /// The next whole escaped frame `5b ... 5d`, not yet checked, `Ok(None)` when more bytes are needed;
+    /// runs over the cap and frames cut off by a new 0x5b are errors, as for [`FrameDecoder::decode`].
+    pub fn cut(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, Error> {
         // Skip anything before an opening 0x5b.
         match memchr::memchr(BEGIN, buf) {
             Some(0) => {}
@@ -382,10 +401,23 @@ impl FrameDecoder {
                 max_bytes: self.codec.max_frame_bytes,
             });
         }
-        let f = self.codec.decode_frame_into(&raw, &mut self.scratch)?;
-        Ok(Some(Frame {
-            header: f.header,
-            body: f.body.to_vec(),
-        }))
+        Ok(Some(raw))
+    }
+}
+
+/// MSG_GNSSCENTERID (the sender's access code, 接入码) of an escaped frame, read before its edition and
+/// key are known: it sits at the same offset in both editions' headers and is never encrypted. A frame
+/// too short to hold it is [`Error::TooShort`]; its length and CRC are not checked here.
+pub fn access_code(raw: &[u8]) -> Result<u32, Error> {
+    let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default();
+    let mut content = Vec::new();
+    unescape_into(inner, 1, &mut content)?;
+    match content.get(10..14) {
+        Some(&[a, b, c, d]) => Ok(u32::from_be_bytes([a, b, c, d])),
+        _ => Err(Error::TooShort {
+            len: raw.len(),
+            min: HEADER_LEN_2011 + 4,
+            edition: "either",
+        }),
     }
 }

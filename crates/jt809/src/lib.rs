@@ -35,6 +35,6 @@ pub use error::Error;
 pub use escape::{Cipher, crc16};
 pub use frame::{
     Codec, DEFAULT_MAX_FRAME_BYTES, Edition, Frame, FrameDecoder, FrameRef, HEADER_LEN_2011, HEADER_LEN_2019,
-    Header,
+    Header, access_code,
 };
 pub use message::*;

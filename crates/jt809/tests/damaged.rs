@@ -303,3 +303,43 @@ fn encoding_refuses_what_the_wire_cannot_carry() {
         "no_key"
     );
 }
+
+/// A listener reads the access code of a first frame before it knows the peer's edition and key: the
+/// same in both editions, encrypted or not, and a frame too short for a header is refused.
+#[test]
+fn the_access_code_is_read_before_the_edition_is_known() {
+    for edition in [Edition::V2011, Edition::V2019] {
+        for encrypted in [false, true] {
+            let raw = frame(edition, encrypted, samples::all(edition)[0].0);
+            assert_eq!(
+                access_code(&raw),
+                Ok(3_201_000),
+                "{edition:?}, encrypted {encrypted}"
+            );
+        }
+    }
+    assert_eq!(
+        access_code(&[0x5b, 0, 0, 0x5d]).map_err(|e| e.kind()),
+        Err("too_short")
+    );
+}
+
+/// `cut` hands whole escaped frames out as they arrive, and the codec can change between frames.
+#[test]
+fn frames_are_cut_before_they_are_decoded_and_the_codec_changes_between_them() {
+    let a = frame(Edition::V2011, false, samples::all(Edition::V2011)[0].0);
+    let b = frame(Edition::V2019, true, samples::all(Edition::V2019)[0].0);
+    let mut d = FrameDecoder::new(Codec::new(Edition::V2011));
+    let mut buf = BytesMut::from(&a[..a.len() - 1]);
+    assert_eq!(d.cut(&mut buf).expect("no error"), None);
+    buf.extend_from_slice(&a[a.len() - 1..]);
+    buf.extend_from_slice(&b);
+    assert_eq!(d.cut(&mut buf).expect("the first frame").as_deref(), Some(&a[..]));
+    d.set_codec(codec(Edition::V2019));
+    let second = d
+        .decode(&mut buf)
+        .expect("the second frame decodes")
+        .expect("a frame");
+    assert_eq!(second.header.edition, Edition::V2019);
+    assert!(buf.is_empty());
+}

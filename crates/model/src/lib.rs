@@ -37,6 +37,6 @@ pub use position::{BASIC_BLOCK_LEN, Position, PositionSource, deg_from_e6, fnv1a
 pub use redact::redact_url;
 pub use registry::{
     Attributes, Edition, ParseVehicleClassError, PendingRegistration, PendingState, Reregistered,
-    Reregistration, Terminal, Unit, Vehicle, VehicleClass,
+    Reregistration, Terminal, Unit, Vehicle, VehicleClass, subtree,
 };
 pub use time::{CHINA_OFFSET_SECS, Timestamp, china_offset};

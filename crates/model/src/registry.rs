@@ -1,5 +1,7 @@
 //! The registry: units, vehicles, terminals.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Phone, Timestamp, UnitId, VehicleId};
@@ -103,6 +105,25 @@ impl std::str::FromStr for VehicleClass {
             .find(|c| c.as_str() == s.trim())
             .ok_or_else(|| ParseVehicleClassError(s.to_string()))
     }
+}
+
+/// A unit and every unit below it (whose cars a unit's supervisor sees, a lower platform reports).
+pub fn subtree(units: &[Unit], root: UnitId) -> HashSet<UnitId> {
+    let mut children: HashMap<UnitId, Vec<UnitId>> = HashMap::new();
+    for u in units {
+        if let Some(p) = u.parent {
+            children.entry(p).or_default().push(u.id);
+        }
+    }
+    let mut out = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(u) = stack.pop() {
+        // The registry is a tree, but never loop on a corrupt one.
+        if out.insert(u) {
+            stack.extend(children.get(&u).into_iter().flatten().copied());
+        }
+    }
+    out
 }
 
 /// A unit (organisation); units form a tree.

@@ -42,6 +42,12 @@ pub struct Config {
     /// MQTT ingest and publishing.
     #[serde(default)]
     pub mqtt: tianshu_mqtt::MqttConfig,
+    /// JT/T 809: lower platforms that log in to this one.
+    #[serde(default)]
+    pub jt809: tianshu_platform::Jt809Config,
+    /// JT/T 809: upper platforms this one forwards its cars' positions to, one `[[upper]]` table each.
+    #[serde(default)]
+    pub upper: Vec<tianshu_platform::UpperPlatform>,
     /// What every position takes before it is stored, whatever carried it (JT/T 808 over TCP or MQTT).
     #[serde(default)]
     pub uplink: tianshu_ingest::uplink::UplinkConfig,
@@ -581,6 +587,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     for (key, addr) in [
         ("listen.jt808", &config.listen.jt808),
         ("listen.http", &config.listen.http),
+        ("jt809.listen", &config.jt809.listen),
     ] {
         if addr.parse::<std::net::SocketAddr>().is_err() && !addr.is_empty() {
             return Err(keyed(
@@ -591,6 +598,16 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     config.log.validate().map_err(|m| keyed("log", m))?;
     config.mqtt.validate().map_err(|m| keyed("mqtt", m))?;
+    config.jt809.validate().map_err(|m| keyed("jt809", m))?;
+    for (i, upper) in config.upper.iter().enumerate() {
+        upper.validate().map_err(|m| keyed(&format!("upper[{i}]"), m))?;
+        if config.upper[..i].iter().any(|u| u.name == upper.name) {
+            return Err(keyed(
+                &format!("upper[{i}].name"),
+                format!("{:?} is used twice", upper.name),
+            ));
+        }
+    }
     config.rules.fuel.validate().map_err(|m| keyed("rules.fuel", m))?;
     let basemap = &config.web.basemap;
     if basemap.gcj02 && !basemap.pmtiles.is_empty() {

@@ -48,6 +48,10 @@ pub struct ServeOptions {
     pub http: HttpLimits,
     /// The audit log's key and anchors.
     pub audit: AuditOptions,
+    /// Lower platforms logging in over JT/T 809; off when its `listen` is empty.
+    pub jt809: tianshu_platform::Jt809Config,
+    /// Upper platforms the committed positions of the covered cars are forwarded to over JT/T 809.
+    pub upper: Vec<tianshu_platform::UpperPlatform>,
 }
 
 /// The running parts other areas build on (the web API gets these to build its routes).
@@ -74,6 +78,8 @@ pub struct Started {
     pub jt808_addr: SocketAddr,
     /// The HTTP address actually bound.
     pub http_addr: SocketAddr,
+    /// The JT/T 809 address actually bound, when lower platforms are accepted.
+    pub jt809_addr: Option<SocketAddr>,
     /// The running services.
     pub services: Services,
     /// The gateway task; ends after shutdown and the grace period.
@@ -82,6 +88,8 @@ pub struct Started {
     http: JoinHandle<std::io::Result<()>>,
     /// The MQTT ingest task, when configured; ends after shutdown, once committed messages are acknowledged.
     mqtt: Option<JoinHandle<()>>,
+    /// The JT/T 809 upper platform, when configured; ends after shutdown, once its links closed.
+    jt809: Option<JoinHandle<()>>,
     /// A follower of committed points opened with the store, until taken ([`Started::committed`]).
     committed: Option<Cursor>,
     /// Anchors the audit chain's head; the last anchor once HTTP has stopped.
@@ -117,6 +125,15 @@ pub async fn start(
         .with_context(|| format!("binding the HTTP listener on {}", opts.http_addr))?;
     let jt808_addr = jt808.local_addr()?;
     let http_addr = http_listener.local_addr()?;
+    let (jt809_addr, jt809_task) = spawn_jt809(&opts, &store, &shutdown).await?;
+    for upper in &opts.upper {
+        info!(upper = %upper.name, address = %upper.address, "forwarding to a JT/T 809 upper platform");
+        tokio::spawn(tianshu_platform::lower::forward(
+            upper.clone(),
+            store.clone(),
+            shutdown.clone(),
+        ));
+    }
 
     let gateway_config = gateway_config_fitting(&opts);
     let gateway = Gateway::new(gateway_config, store.clone(), Arc::new(StoreSink(store.clone())));
@@ -183,10 +200,12 @@ pub async fn start(
     Ok(Started {
         jt808_addr,
         http_addr,
+        jt809_addr,
         services,
         gateway: gateway_task,
         http: http_task,
         mqtt: mqtt_task,
+        jt809: jt809_task,
         committed: Some(committed),
         anchoring: Anchoring::spawn(store, &opts.audit),
     })
@@ -213,6 +232,25 @@ fn gateway_config_fitting(opts: &ServeOptions) -> GatewayConfig {
         gateway_config.max_connections = fitting;
     }
     gateway_config
+}
+
+/// Binds the JT/T 809 listener and starts accepting lower platforms, when `[jt809] listen` is set.
+async fn spawn_jt809(
+    opts: &ServeOptions,
+    store: &Store,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Option<SocketAddr>, Option<JoinHandle<()>>)> {
+    if !opts.jt809.enabled() {
+        return Ok((None, None));
+    }
+    let listener = TcpListener::bind(opts.jt809.listen.trim())
+        .await
+        .with_context(|| format!("binding the JT/T 809 listener on {}", opts.jt809.listen))?;
+    let addr = listener.local_addr()?;
+    let upper = tianshu_platform::Upper::new(opts.jt809.clone(), store.clone(), opts.gateway.uplink);
+    let task = tokio::spawn(tianshu_platform::run(listener, upper, shutdown.clone()));
+    info!(%addr, lower_platforms = opts.jt809.lower.len(), "accepting JT/T 809 lower platforms");
+    Ok((Some(addr), Some(task)))
 }
 
 /// Starts MQTT ingest; the publisher, when there is one, stops with it.
@@ -249,6 +287,9 @@ impl Started {
         self.gateway.await.context("the gateway task failed")?;
         if let Some(mqtt) = self.mqtt {
             mqtt.await.context("the MQTT task failed")?;
+        }
+        if let Some(jt809) = self.jt809 {
+            jt809.await.context("the JT/T 809 task failed")?;
         }
         self.http
             .await

@@ -42,6 +42,7 @@ mod db;
 pub mod drivers;
 pub mod embedded;
 pub mod follow;
+pub mod forwarding;
 pub mod fuel;
 mod metrics;
 pub mod migrate;

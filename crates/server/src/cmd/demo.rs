@@ -139,6 +139,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             mqtt_password: None,
             http: crate::config::ListenConfig::default().http_limits(),
             audit: audit.clone(),
+            jt809: Default::default(),
+            upper: Vec::new(),
         },
         Some(api_routes(
             ApiConfig {

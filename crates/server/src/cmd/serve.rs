@@ -91,6 +91,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             mqtt
         },
         http: cfg.listen.http_limits(),
+        jt809: cfg.jt809.clone(),
+        upper: cfg.upper.clone(),
         mqtt_password: loaded
             .secrets
             .mqtt_password

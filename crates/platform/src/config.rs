@@ -1,0 +1,228 @@
+//! The `[jt809]` section: where lower platforms log in, and which ones may.
+
+use serde::{Deserialize, Serialize};
+use tianshu_jt809::{Cipher, Edition};
+
+/// Tianshu as an upper platform (上级平台): the main-link listener and the lower platforms it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jt809Config {
+    /// TCP address lower platforms open their main link to; empty (the default): none is accepted.
+    #[serde(default)]
+    pub listen: String,
+    /// Seconds a main link may stay silent (no keep-alive, no data) before it is closed: three times the
+    /// standard's one-minute keep-alive.
+    #[serde(default = "default_keepalive_timeout_secs")]
+    pub keepalive_timeout_secs: u64,
+    /// Largest escaped frame taken, delimiters included; a longer run closes the link.
+    #[serde(default = "default_max_frame_bytes")]
+    pub max_frame_bytes: usize,
+    /// Seconds a peer has, once connected, to send its login before it is closed.
+    #[serde(default = "default_login_timeout_secs")]
+    pub login_timeout_secs: u64,
+    /// The lower platforms allowed to log in.
+    #[serde(default)]
+    pub lower: Vec<LowerPlatform>,
+}
+
+/// One lower platform (下级平台) and what it may report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LowerPlatform {
+    /// A short name for logs and metrics labels (e.g. `wuhan`).
+    pub name: String,
+    /// Its access code (接入码, MSG_GNSSCENTERID in every header).
+    pub access_code: u32,
+    /// USERID of its login.
+    pub user_id: u32,
+    /// PASSWORD of its login (at most 8 bytes).
+    pub password: String,
+    /// The body cipher agreed with it, `M1,IA1,IC1`; empty: bodies are plain.
+    #[serde(default)]
+    pub key: String,
+    /// The edition its links speak, `2011` or `2019`.
+    #[serde(default = "default_edition")]
+    pub edition: Edition,
+    /// Names of the units whose cars (and whose sub-units' cars) it reports; a position of any other car
+    /// is refused and counted.
+    pub units: Vec<String>,
+}
+
+/// The cipher a `key` setting names, `None` for an empty one.
+fn cipher_of(key: &str) -> Result<Option<Cipher>, String> {
+    match key.trim() {
+        "" => Ok(None),
+        key => Cipher::parse(key).map(Some),
+    }
+}
+
+const fn default_keepalive_timeout_secs() -> u64 {
+    180
+}
+
+const fn default_max_frame_bytes() -> usize {
+    tianshu_jt809::DEFAULT_MAX_FRAME_BYTES
+}
+
+const fn default_login_timeout_secs() -> u64 {
+    30
+}
+
+const fn default_edition() -> Edition {
+    Edition::V2011
+}
+
+impl Default for Jt809Config {
+    fn default() -> Self {
+        Jt809Config {
+            listen: String::new(),
+            keepalive_timeout_secs: default_keepalive_timeout_secs(),
+            max_frame_bytes: default_max_frame_bytes(),
+            login_timeout_secs: default_login_timeout_secs(),
+            lower: Vec::new(),
+        }
+    }
+}
+
+impl Jt809Config {
+    /// Whether Tianshu accepts lower platforms.
+    pub fn enabled(&self) -> bool {
+        !self.listen.trim().is_empty()
+    }
+
+    /// Refuses what cannot work, naming the key: a duplicate access code, a password longer than its
+    /// 8-byte field, a key that is not `M1,IA1,IC1`, a peer without units.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.keepalive_timeout_secs == 0 || self.login_timeout_secs == 0 {
+            return Err("keepalive_timeout_secs and login_timeout_secs must be at least 1".into());
+        }
+        for (i, peer) in self.lower.iter().enumerate() {
+            let at = |m: String| format!("lower[{i}] ({}): {m}", peer.name);
+            if peer.name.trim().is_empty() {
+                return Err(at("name is empty".into()));
+            }
+            if self.lower[..i].iter().any(|p| p.access_code == peer.access_code) {
+                return Err(at(format!("access_code {} is used twice", peer.access_code)));
+            }
+            if peer.password.len() > 8 {
+                return Err(at("password is longer than the 8 bytes of its field".into()));
+            }
+            peer.cipher().map_err(at)?;
+            if peer.units.is_empty() {
+                return Err(at("units is empty: it would report no car".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LowerPlatform {
+    /// The agreed cipher, `None` when bodies are plain.
+    pub fn cipher(&self) -> Result<Option<Cipher>, String> {
+        cipher_of(&self.key)
+    }
+}
+
+/// One upper platform (上级平台) Tianshu reports to: a `[[upper]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpperPlatform {
+    /// A short name for logs and metrics labels, and the key of its forwarding position in the store:
+    /// renaming it starts forwarding again from the beginning.
+    pub name: String,
+    /// `HOST:PORT` of its main-link listener.
+    pub address: String,
+    /// Tianshu's access code (接入码) there.
+    pub access_code: u32,
+    /// USERID of the login.
+    pub user_id: u32,
+    /// PASSWORD of the login (at most 8 bytes).
+    pub password: String,
+    /// The body cipher agreed with it, `M1,IA1,IC1`; empty: bodies are plain.
+    #[serde(default)]
+    pub key: String,
+    /// The edition its links speak, `2011` or `2019`.
+    #[serde(default = "default_edition")]
+    pub edition: Edition,
+    /// Names of the units whose cars (and whose sub-units' cars) are forwarded.
+    pub units: Vec<String>,
+    /// Seconds between keep-alives on an idle main link (the standard's one minute).
+    #[serde(default = "default_keepalive_secs")]
+    pub keepalive_secs: u64,
+    /// Seconds to wait for a login or keep-alive answer before the link is taken as broken.
+    #[serde(default = "default_answer_timeout_secs")]
+    pub answer_timeout_secs: u64,
+    /// First delay before reconnecting; doubled after every failed attempt.
+    #[serde(default = "default_reconnect_min_backoff_ms")]
+    pub reconnect_min_backoff_ms: u64,
+    /// Longest delay between reconnection attempts.
+    #[serde(default = "default_reconnect_max_backoff_ms")]
+    pub reconnect_max_backoff_ms: u64,
+    /// Milliseconds between two reads of the points committed since the forwarding position.
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u64,
+    /// Seconds a point's receive time must lie in the past before it is forwarded, so that every point
+    /// received before the forwarding position has been committed when the position moves past it.
+    #[serde(default = "default_settle_secs")]
+    pub settle_secs: u64,
+    /// Days before the forwarding position a point's fix time may lie and still be forwarded (a
+    /// blind-area backfill received late); older fixes received later are not sent.
+    #[serde(default = "default_lookback_days")]
+    pub lookback_days: u32,
+}
+
+const fn default_keepalive_secs() -> u64 {
+    60
+}
+
+const fn default_answer_timeout_secs() -> u64 {
+    30
+}
+
+const fn default_reconnect_min_backoff_ms() -> u64 {
+    500
+}
+
+const fn default_reconnect_max_backoff_ms() -> u64 {
+    60_000
+}
+
+const fn default_poll_ms() -> u64 {
+    1_000
+}
+
+const fn default_settle_secs() -> u64 {
+    5
+}
+
+const fn default_lookback_days() -> u32 {
+    7
+}
+
+impl UpperPlatform {
+    /// The agreed cipher, `None` when bodies are plain.
+    pub fn cipher(&self) -> Result<Option<Cipher>, String> {
+        cipher_of(&self.key)
+    }
+
+    /// Refuses what cannot work, naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("name is empty".into());
+        }
+        if self.address.trim().is_empty() {
+            return Err("address is empty".into());
+        }
+        if self.password.len() > 8 {
+            return Err("password is longer than the 8 bytes of its field".into());
+        }
+        self.cipher()?;
+        if self.units.is_empty() {
+            return Err("units is empty: no car would be forwarded".into());
+        }
+        if self.poll_ms == 0 || self.keepalive_secs == 0 || self.answer_timeout_secs == 0 {
+            return Err("poll_ms, keepalive_secs and answer_timeout_secs must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! Tianshu as a lower platform (下级平台): one task per `[[upper]]` entry keeps the main link up and
+//! forwards the committed positions of the covered cars, in receive order, from a durable forwarding
+//! position.
+//!
+//! Invariants:
+//! - The forwarding position (the latest receive time sent, [`tianshu_store::forwarding`]) moves only
+//!   after the upper platform answered a keep-alive sent behind the positions: an upper platform reads a
+//!   link in order, and Tianshu as an upper platform answers only once what it read is durable. A link
+//!   that breaks before the answer sends the same positions again after reconnecting; the standard has no
+//!   acknowledgement of positions, and an upper platform's store takes a repeat once.
+//! - A point is forwarded only once its receive time lies `settle_secs` in the past, so every point
+//!   received before the position has been committed when the position passes it.
+//! - Points received long after their fix (catching up after an outage, a terminal's blind-area
+//!   backfill) go as backfilled positions (0x1203, up to five per message), the rest as real-time ones
+//!   (0x1202).
+//! - The link reconnects with a doubling backoff; a refused login is retried the same way and logged.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tianshu_jt809::{
+    Codec, Edition, ForVehicle, FrameDecoder, Gnss, Header, Login, LoginAnswer, Message, UpExg, Vehicle,
+};
+use tianshu_model::{Position, Timestamp, VehicleId};
+use tianshu_store::Store;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::UpperPlatform;
+use crate::metrics::METRICS;
+use crate::scope::units_named;
+
+/// A point forwarded this long after its receipt goes as a backfill (0x1203) rather than live.
+const LIVE_WITHIN_MS: i64 = 60_000;
+
+/// Positions in one 0x1203 message: the standard's five.
+const BACKFILL_PER_MESSAGE: usize = 5;
+
+/// The last fix time the store accepts, for reading a whole track forward of a point.
+const FAR_FUTURE: Timestamp = Timestamp::from_secs(32_503_680_000);
+
+/// Why a link ended.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Connecting, reading or writing failed, or the upper platform closed the link.
+    #[error("link: {0}")]
+    Io(#[from] std::io::Error),
+    /// No answer within `answer_timeout_secs`.
+    #[error("no answer within the timeout")]
+    NoAnswer,
+    /// The login was refused with this RESULT code.
+    #[error("login refused with result {0:#04x}")]
+    Refused(u8),
+    /// A frame that does not decode or encode.
+    #[error("frame: {0}")]
+    Codec(#[from] tianshu_jt809::Error),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] tianshu_store::Error),
+}
+
+/// Keeps the main link to `upper` up and forwards to it until `shutdown`.
+pub async fn forward(upper: UpperPlatform, store: Store, shutdown: CancellationToken) {
+    let min = Duration::from_millis(upper.reconnect_min_backoff_ms.max(1));
+    let max = Duration::from_millis(upper.reconnect_max_backoff_ms).max(min);
+    let mut backoff = min;
+    let up = METRICS.link_up.with_label_values(&[upper.name.as_str(), "upper"]);
+    loop {
+        let mut link = UpLink::new(&upper, &store);
+        let ended = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            ended = link.run(&up) => ended.err().map_or_else(|| "closed".to_string(), |e| e.to_string()),
+        };
+        up.set(0);
+        if link.logged_in {
+            backoff = min;
+        }
+        warn!(upper = %upper.name, error = %ended, retry_in_ms = backoff.as_millis() as u64,
+            "JT/T 809 link to the upper platform ended");
+        METRICS.links_closed.with_label_values(&["upper_link"]).inc();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(max);
+    }
+}
+
+/// One connection to an upper platform.
+struct UpLink<'a> {
+    upper: &'a UpperPlatform,
+    store: &'a Store,
+    codec: Codec,
+    logged_in: bool,
+    sn: u32,
+    buf: BytesMut,
+    decoder: FrameDecoder,
+    out: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl<'a> UpLink<'a> {
+    fn new(upper: &'a UpperPlatform, store: &'a Store) -> UpLink<'a> {
+        let codec = Codec::new(upper.edition).with_cipher(upper.cipher().ok().flatten());
+        UpLink {
+            upper,
+            store,
+            codec,
+            logged_in: false,
+            sn: 0,
+            buf: BytesMut::with_capacity(4096),
+            decoder: FrameDecoder::new(codec),
+            out: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    async fn run(&mut self, up: &prometheus::IntGauge) -> Result<(), LinkError> {
+        let within = Duration::from_secs(self.upper.answer_timeout_secs);
+        let mut stream = tokio::time::timeout(within, TcpStream::connect(self.upper.address.trim()))
+            .await
+            .map_err(|_| LinkError::NoAnswer)??;
+        let login = Message::Login(Login {
+            user_id: self.upper.user_id,
+            password: self.upper.password.clone(),
+            center_id: if self.upper.edition == Edition::V2019 {
+                self.upper.access_code
+            } else {
+                0
+            },
+            down_link_ip: String::new(),
+            down_link_port: 0,
+        });
+        self.send(&mut stream, &[login]).await?;
+        match self
+            .answer(&mut stream, |m| matches!(m, Message::LoginAnswer(_)))
+            .await?
+        {
+            Message::LoginAnswer(LoginAnswer { result: 0, .. }) => {}
+            Message::LoginAnswer(a) => return Err(LinkError::Refused(a.result)),
+            _ => return Err(LinkError::NoAnswer),
+        }
+        self.logged_in = true;
+        up.set(1);
+        info!(upper = %self.upper.name, "JT/T 809 main link to the upper platform logged in");
+        self.forward_loop(&mut stream).await
+    }
+
+    /// Polls the store and forwards, keeping the link alive when there is nothing to send.
+    async fn forward_loop(&mut self, stream: &mut TcpStream) -> Result<(), LinkError> {
+        let name = self.upper.name.as_str();
+        let mut position = self
+            .store
+            .forwarding()
+            .position(name)
+            .await?
+            .unwrap_or(Timestamp(0));
+        let mut covered = self.covered().await?;
+        let mut since_refresh = tokio::time::Instant::now();
+        let mut since_save = tokio::time::Instant::now();
+        let mut since_keepalive = tokio::time::Instant::now();
+        let poll = Duration::from_millis(self.upper.poll_ms);
+        loop {
+            let now = Timestamp::now();
+            let upto = now.add_millis(-(self.upper.settle_secs as i64) * 1000);
+            if upto > position {
+                let points = self.due(&covered, position, upto).await?;
+                let sent = !points.is_empty();
+                if sent {
+                    let messages = messages(&points, &covered, now, self.upper.edition);
+                    self.send(stream, &messages).await?;
+                    self.keep_alive(stream).await?;
+                    since_keepalive = tokio::time::Instant::now();
+                    let lag_ms = now.0 - points.last().map_or(now.0, |p| p.recv_time.0);
+                    METRICS
+                        .positions
+                        .with_label_values(&[name, "forwarded"])
+                        .inc_by(points.len() as u64);
+                    METRICS.forwarding_lag_ms.with_label_values(&[name]).set(lag_ms);
+                }
+                position = upto;
+                // An idle link's position is saved now and then, so a restart need not read back far.
+                if sent || since_save.elapsed() >= Duration::from_secs(60) {
+                    self.store.forwarding().save(name, position, now).await?;
+                    since_save = tokio::time::Instant::now();
+                }
+            }
+            if since_keepalive.elapsed() >= Duration::from_secs(self.upper.keepalive_secs) {
+                self.keep_alive(stream).await?;
+                since_keepalive = tokio::time::Instant::now();
+            }
+            if since_refresh.elapsed() >= Duration::from_secs(60) {
+                covered = self.covered().await?;
+                since_refresh = tokio::time::Instant::now();
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// The covered cars and their plates, read from the registry.
+    async fn covered(&self) -> Result<HashMap<VehicleId, String>, LinkError> {
+        let all = self.store.units().await?;
+        let (units, missing) = units_named(&all, &self.upper.units);
+        for unit in missing {
+            warn!(upper = %self.upper.name, %unit, "a unit forwarded to an upper platform is not in the registry");
+        }
+        Ok(self
+            .store
+            .vehicles()
+            .await?
+            .into_iter()
+            .filter(|v| units.contains(&v.unit))
+            .map(|v| (v.id, v.plate))
+            .collect())
+    }
+
+    /// The covered cars' points received in `(after, upto]`, in receive order (then car, then fix).
+    async fn due(
+        &self,
+        covered: &HashMap<VehicleId, String>,
+        after: Timestamp,
+        upto: Timestamp,
+    ) -> Result<Vec<Position>, LinkError> {
+        use futures::TryStreamExt;
+        let from = after.add_millis(-i64::from(self.upper.lookback_days) * 86_400_000);
+        let mut due = Vec::new();
+        for &v in covered.keys() {
+            let track: Vec<Position> = self
+                .store
+                .backend()
+                .track_received_after(v, from.max(Timestamp(0)), FAR_FUTURE, after)
+                .await?
+                .try_collect()
+                .await?;
+            due.extend(track.into_iter().filter(|p| p.recv_time <= upto));
+        }
+        due.sort_by_key(|p| (p.recv_time, p.vehicle, p.fix_time));
+        Ok(due)
+    }
+
+    /// Sends a keep-alive and waits for its answer: the upper platform has read everything sent before.
+    async fn keep_alive(&mut self, stream: &mut TcpStream) -> Result<(), LinkError> {
+        self.send(stream, &[Message::KeepAlive]).await?;
+        self.answer(stream, |m| matches!(m, Message::KeepAliveAnswer))
+            .await?;
+        Ok(())
+    }
+
+    /// The first message `wanted` takes; others are skipped.
+    async fn answer(
+        &mut self,
+        stream: &mut TcpStream,
+        wanted: fn(&Message) -> bool,
+    ) -> Result<Message, LinkError> {
+        let within = Duration::from_secs(self.upper.answer_timeout_secs);
+        loop {
+            while let Some(frame) = self.decoder.decode(&mut self.buf)? {
+                let m = frame.message()?;
+                if wanted(&m) {
+                    return Ok(m);
+                }
+            }
+            match tokio::time::timeout(within, stream.read_buf(&mut self.buf)).await {
+                Err(_) => return Err(LinkError::NoAnswer),
+                Ok(Ok(0)) => return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+                Ok(read) => {
+                    read?;
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, stream: &mut TcpStream, messages: &[Message]) -> Result<(), LinkError> {
+        self.out.clear();
+        for m in messages {
+            self.sn = self.sn.wrapping_add(1);
+            let mut header = Header::new(self.codec.edition, m.msg_id(), self.sn, self.upper.access_code);
+            if self.codec.edition == Edition::V2019 {
+                header.time_utc = u64::try_from(Timestamp::now().secs()).unwrap_or(0);
+            }
+            if self.codec.cipher.is_some() {
+                header.encrypted = true;
+                header.encrypt_key = rand::random();
+            }
+            self.codec
+                .encode_into(&header, m, &mut self.scratch, &mut self.out)?;
+        }
+        stream.write_all(&self.out).await?;
+        Ok(())
+    }
+}
+
+/// The messages of `points` (in receive order): recent ones one by one as real-time positions, the
+/// rest grouped per car into backfills of up to five.
+fn messages(
+    points: &[Position],
+    plates: &HashMap<VehicleId, String>,
+    now: Timestamp,
+    edition: Edition,
+) -> Vec<Message> {
+    let mut out = Vec::with_capacity(points.len());
+    let mut i = 0;
+    while i < points.len() {
+        let p = &points[i];
+        let live = now.0 - p.recv_time.0 <= LIVE_WITHIN_MS;
+        let mut j = i + 1;
+        while !live && j < points.len() && j - i < BACKFILL_PER_MESSAGE && points[j].vehicle == p.vehicle {
+            j += 1;
+        }
+        let data = if live {
+            UpExg::RealLocation(Gnss::from_position(p, edition))
+        } else {
+            UpExg::HistoryLocation(
+                points[i..j]
+                    .iter()
+                    .map(|q| Gnss::from_position(q, edition))
+                    .collect(),
+            )
+        };
+        let vehicle = Vehicle {
+            plate: plates.get(&p.vehicle).cloned().unwrap_or_default(),
+            color: 1,
+        };
+        out.push(Message::UpExg(ForVehicle { vehicle, data }));
+        i = j;
+    }
+    out
+}

@@ -1,0 +1,172 @@
+//! Two Tianshu instances on loopback, the real binary twice: a city whose terminals report over JT/T 808
+//! forwards to its province over JT/T 809. The province's store ends with exactly the city's committed
+//! points of the covered unit, also when the province is killed mid-run and the backlog arrives after
+//! its restart.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use tianshu_e2e::gateway::{Terminal, key, phone, plate};
+use tianshu_e2e::{Fix, Scratch, ScratchDir, Tianshu, registry_record, stored_track, wait_until};
+use tianshu_model::{Position, Timestamp};
+use tianshu_store::{RegistryRecord, Store};
+
+const LIMIT: Duration = Duration::from_secs(120);
+/// Cars of the covered unit, and one car of a unit the city does not forward.
+const COVERED: u32 = 4;
+const NOT_COVERED: u32 = COVERED;
+
+/// The registry both instances hold: the covered cars under 黄石市, one more under 鄂州市.
+async fn provision(url: &str) {
+    let store = Store::open(url).await.expect("opening the store to provision");
+    let mut records: Vec<RegistryRecord> = (0..COVERED)
+        .map(|i| registry_record("黄石市/市委办公室", &plate(i), phone(i).0, &format!("T{i:06}")))
+        .collect();
+    records.push(registry_record(
+        "鄂州市",
+        &plate(NOT_COVERED),
+        phone(NOT_COVERED).0,
+        &format!("T{NOT_COVERED:06}"),
+    ));
+    store
+        .import_registry(&records)
+        .await
+        .expect("importing the registry");
+    store.close().await.expect("closing");
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+}
+
+fn province_toml(jt809: SocketAddr) -> String {
+    format!(
+        "[jt809]\nlisten = \"{jt809}\"\n\n[[jt809.lower]]\nname = \"huangshi\"\naccess_code = 4200\nuser_id = 77\n\
+         password = \"pw123456\"\nunits = [\"黄石市\", \"鄂州市\"]\n"
+    )
+}
+
+fn city_toml(province: SocketAddr) -> String {
+    format!(
+        "[[upper]]\nname = \"province\"\naddress = \"{province}\"\naccess_code = 4200\nuser_id = 77\n\
+         password = \"pw123456\"\nunits = [\"黄石市\"]\npoll_ms = 100\nsettle_secs = 1\n\
+         reconnect_min_backoff_ms = 100\nreconnect_max_backoff_ms = 1000\n"
+    )
+}
+
+/// Fixes of car `i` a minute apart from two hours ago, `from..to`; every (i, t) distinct.
+fn fixes(i: u32, base: i64, from: i64, to: i64) -> Vec<Position> {
+    (from..to)
+        .map(|t| {
+            Fix::at(base + t * 60)
+                .at_e6(
+                    30_200_000 + i as i32 * 1000 + t as i32 * 10,
+                    115_040_000 + t as i32 * 7,
+                )
+                .heading(400, 90)
+                .build()
+        })
+        .collect()
+}
+
+/// Every car reports `from..to`, each report acknowledged by the city (so committed there).
+async fn report(city: SocketAddr, codes: &[String], base: i64, from: i64, to: i64) {
+    for i in 0..=NOT_COVERED {
+        let mut t = Terminal::connect(city, phone(i))
+            .await
+            .expect("connecting to the city");
+        assert_eq!(t.authenticate(&codes[i as usize]).await, Some(0));
+        t.report_all_acked(
+            &fixes(i, base, from, to),
+            Duration::from_secs(30),
+            &format!("car {i}"),
+        )
+        .await;
+    }
+}
+
+/// Whether the province holds exactly the city's points of every covered car.
+async fn province_has_the_citys(city: &Store, province: &Store) -> bool {
+    for i in 0..COVERED {
+        let keys = |track: Vec<Position>| track.iter().map(key).collect::<Vec<_>>();
+        if keys(stored_track(city, &plate(i)).await) != keys(stored_track(province, &plate(i)).await) {
+            return false;
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_city_forwards_its_committed_points_to_its_province_through_a_province_crash() {
+    let dir = ScratchDir::new("jt809_link");
+    let (city_db, province_db) = (
+        Scratch::postgres("jt809_city").await,
+        Scratch::postgres("jt809_province").await,
+    );
+    provision(&city_db.url()).await;
+    provision(&province_db.url()).await;
+    let jt809 = free_port();
+    let mut province = Tianshu::start(&province_db.url(), &province_toml(jt809), &[], dir.path());
+    let city = Tianshu::start(&city_db.url(), &city_toml(jt809), &[], dir.path());
+    let mut codes = Vec::new();
+    for i in 0..=NOT_COVERED {
+        let mut t = Terminal::connect(city.jt808, phone(i))
+            .await
+            .expect("connecting to the city");
+        codes.push(t.login(i).await);
+    }
+    let city_store = Store::open(&city_db.url())
+        .await
+        .expect("reading the city's store");
+    let province_store = Store::open(&province_db.url())
+        .await
+        .expect("reading the province's store");
+    let base = Timestamp::now().secs() - 7_200;
+
+    report(city.jt808, &codes, base, 0, 30).await;
+    wait_until("the first points at the province", LIMIT, || {
+        province_has_the_citys(&city_store, &province_store)
+    })
+    .await;
+
+    // The province dies without a word; the city keeps taking reports and finds the link broken.
+    province.kill();
+    report(city.jt808, &codes, base, 30, 60).await;
+    wait_until("the city to find the link broken", LIMIT, || async {
+        city.metric("tianshu_jt809_links_closed_total", "reason=\"upper_link\"")
+            .await
+            >= 1.0
+    })
+    .await;
+    let province = Tianshu::start(&province_db.url(), &province_toml(jt809), &[], dir.path());
+    wait_until("the backlog at the province", LIMIT, || {
+        province_has_the_citys(&city_store, &province_store)
+    })
+    .await;
+    for i in 0..COVERED {
+        assert_eq!(
+            stored_track(&province_store, &plate(i)).await.len(),
+            60,
+            "car {i}"
+        );
+    }
+    assert!(
+        stored_track(&province_store, &plate(NOT_COVERED))
+            .await
+            .is_empty(),
+        "a car of a unit the city does not forward reached the province"
+    );
+    assert_eq!(
+        province
+            .metric("tianshu_jt809_link_up", "peer=\"huangshi\"")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        city.metric("tianshu_jt809_link_up", "peer=\"province\"").await,
+        1.0
+    );
+}
