@@ -69,6 +69,7 @@ pub use blocks::{BlocksConfig, CompactSummary, DamagedBlock, LayerStats};
 pub use db::Change;
 pub use follow::{Cursor, Followed};
 pub use migrate::Migration;
+pub use postgres::timescale_plan::{JobHealth, PolicyKind};
 pub use registry::{DriverEvent, ImportSummary, RegistryRecord};
 pub use registry_file::{parse_registry_csv, parse_registry_json};
 pub use tianshu_model::record::{FIX_TIME_RANGE_MS, accepts_fix_time};
@@ -466,6 +467,15 @@ impl Store {
     /// is not keeping up. `/readyz` reports it.
     pub fn writer_saturated(&self) -> bool {
         self.writer.saturated()
+    }
+
+    /// The health of TimescaleDB's policy jobs on `points` as last read (about once a minute; empty on
+    /// other layouts): `/readyz` lists it.
+    pub fn timescale_jobs(&self) -> Vec<JobHealth> {
+        match &self.kind {
+            BackendKind::Postgres(pg) => pg.job_health(),
+            BackendKind::Embedded(_) => Vec::new(),
+        }
     }
 
     /// Whether the writer's last commit failed (cleared by the next one that succeeds): nothing is being

@@ -20,9 +20,13 @@
 //! Areas add their own `impl Trait for PostgresBackend` in a file of this module, using
 //! [`PostgresBackend::client`].
 
+mod blocks;
+mod copy;
 mod latest;
 mod points;
 mod sql;
+mod timescale;
+pub mod timescale_plan;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -51,10 +55,16 @@ pub struct PostgresConfig {
     /// `[uplink] far_past_days`, the age beyond which a fix is already unusual.
     #[serde(skip)]
     pub partition_days_behind: u32,
-    /// With TimescaleDB: compress chunks older than this many days (none when absent).
+    /// With TimescaleDB: compress chunks older than this many days (none when absent; an existing policy is
+    /// then removed).
     pub compress_after_days: Option<u32>,
-    /// With TimescaleDB: drop chunks older than this many days (none when absent: keep everything).
+    /// With TimescaleDB: drop chunks older than this many days (none when absent: keep everything; an
+    /// existing policy is then removed).
     pub retain_days: Option<u32>,
+    /// With TimescaleDB: days of fix time per chunk, for chunks made from now on. TimescaleDB's guidance is
+    /// that the chunks being written (with their indexes) fit in about a quarter of the server's memory: a
+    /// city's fleet writes well under that in a week.
+    pub chunk_days: u32,
     /// How often the newest committed point of each vehicle is written to `latest_positions` (one
     /// statement for the whole fleet), in milliseconds. Reads through this process see them at once;
     /// another process reading the table sees them at most this late.
@@ -70,6 +80,7 @@ impl Default for PostgresConfig {
             partition_days_behind: 30,
             compress_after_days: None,
             retain_days: None,
+            chunk_days: 7,
             latest_flush_ms: 1_000,
         }
     }
@@ -94,6 +105,8 @@ pub struct PostgresBackend {
     pub(crate) max_commit_parts: usize,
     /// Newest committed points per vehicle not yet written to `latest_positions` (see `latest.rs`).
     pub(crate) latest: Arc<latest::PendingLatest>,
+    /// The TimescaleDB policy jobs' health as last read (empty without a hypertable), for `/readyz`.
+    jobs: Arc<Mutex<Vec<timescale_plan::JobHealth>>>,
 }
 
 /// A driver error is the store's, keeping the server's message.
@@ -168,8 +181,9 @@ impl PostgresBackend {
             fast_path_rest: std::sync::atomic::AtomicU32::new(0),
             max_commit_parts: (config.pool_size.max(2).saturating_sub(2) / 2).clamp(1, 4),
             latest: Arc::default(),
+            jobs: Arc::default(),
         };
-        let client = backend.client().await.map_err(|e| match e {
+        let mut client = backend.client().await.map_err(|e| match e {
             Error::Unavailable(m) => Error::Unavailable(format!(
                 "cannot connect to {}: {m}",
                 tianshu_model::redact_url(url)
@@ -189,20 +203,21 @@ impl PostgresBackend {
             "points layout, from the catalogue"
         );
         check_policies(hypertable, config)?;
-        let repaired = latest::repair(&client).await?;
-        if repaired > 0 {
-            tracing::info!(
-                vehicles = repaired,
-                "latest positions moved forward to their newest stored points"
-            );
+        if hypertable {
+            timescale::reconcile(&mut client, config).await?;
         }
+        latest::repair(&mut client, config.partition_days_behind).await?;
         drop(client);
         let backend = PostgresBackend {
             hypertable,
             ..backend
         };
         if hypertable {
-            backend.apply_timescale_policies(config).await?;
+            timescale::spawn_health(
+                backend.pool.clone(),
+                backend.jobs.clone(),
+                Arc::downgrade(&backend._alive),
+            );
         } else {
             backend.ensure_partitions_ahead().await?;
             backend.spawn_partition_maintenance();
@@ -220,32 +235,14 @@ impl PostgresBackend {
         self.hypertable
     }
 
+    /// The TimescaleDB policy jobs' health as last read (empty without a hypertable).
+    pub fn job_health(&self) -> Vec<timescale_plan::JobHealth> {
+        self.jobs.lock().map(|j| j.clone()).unwrap_or_default()
+    }
+
     /// A pooled connection.
     pub async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(Error::from)
-    }
-
-    async fn apply_timescale_policies(&self, config: &PostgresConfig) -> Result<()> {
-        let client = self.client().await?;
-        if config.compress_after_days.is_some() {
-            client
-                .batch_execute(
-                    "ALTER TABLE points SET (timescaledb.compress, timescaledb.compress_segmentby = 'vehicle', \
-                     timescaledb.compress_orderby = 'fix_time, block_hash')",
-                )
-                .await
-                ?;
-        }
-        let policies = [
-            ("add_compression_policy", config.compress_after_days),
-            ("add_retention_policy", config.retain_days),
-        ];
-        for (policy, days) in policies {
-            let Some(days) = days else { continue };
-            let sql = format!("SELECT {policy}('points', make_interval(days => $1), if_not_exists => true)");
-            client.execute(&sql, &[&(days as i32)]).await?;
-        }
-        Ok(())
     }
 
     /// Creates this month's partition and those of the months ahead the window holds.
