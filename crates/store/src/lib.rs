@@ -412,8 +412,12 @@ impl Store {
     pub async fn compact_blocks_at(&self, now: Timestamp) -> Result<CompactSummary> {
         let through = tianshu_model::block::last_blocked_day(now, self.blocks.keep_days);
         let started = std::time::Instant::now();
-        let done = self.backend.compact_blocks(through).await?;
+        let mut done = self.backend.compact_blocks(through).await?;
+        if let Some(days) = self.blocks.retain_days {
+            done.expired = blocks::expire_blocks(&self.db, blocks::first_retained_day(now, days)).await?;
+        }
         tracing::info!(
+            expired = done.expired,
             through_day = %tianshu_model::block::china_day_start(through).to_rfc3339(),
             blocks = done.blocks,
             points = done.points,

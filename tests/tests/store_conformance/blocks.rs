@@ -68,7 +68,8 @@ pub async fn a_replay_crosses_the_row_block_boundary(store: Store) {
         CompactSummary {
             blocks: 4,
             points: (one.len() + two.len()) as u64 * 2 / 3,
-            damaged: 0
+            damaged: 0,
+            expired: 0
         }
     );
     assert_eq!(

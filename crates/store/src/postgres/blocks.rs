@@ -235,6 +235,9 @@ impl PostgresBackend {
             let done = self.compact_vehicle(vehicle, through_day).await?;
             total += done;
         }
+        // The packed days' partitions are empty now: dropped whole, they leave no table or index pages.
+        self.drop_packed_partitions(china_day_start(through_day + 1).0, BLOCKS_LOCK)
+            .await?;
         Ok(total)
     }
 

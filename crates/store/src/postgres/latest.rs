@@ -197,13 +197,21 @@ const REPAIR_TIMEOUT: &str = "60s";
 
 /// Moves every vehicle's `latest_positions` row forward to its newest stored point, for points whose
 /// recorded latest position was lost with the process before it was written. Bounded in time twice: only
-/// points with fix times from `days_behind` days ago are looked at (a lost write is at most one flush
-/// interval old, and a newer point than the recorded latest is almost always a recent one; the bound is a
-/// constant, so the planner leaves older partitions and chunks out), and the statement gives up after
-/// [`REPAIR_TIMEOUT`]. One backward index probe per registered vehicle.
+/// points with fix times from `days_behind` days before the newest recorded latest position (or now, if
+/// earlier) are looked at (a lost write is at most one flush interval old, so a point newer than the
+/// recorded latest is a recent one; the bound is a constant, so the planner leaves older partitions and
+/// chunks out), and the statement gives up after [`REPAIR_TIMEOUT`]. One backward index probe per registered vehicle.
 pub(crate) async fn repair(client: &mut deadpool_postgres::Object, days_behind: u32) -> Result<u64> {
-    let since = Utc::now() - chrono::Duration::days(i64::from(days_behind.max(1)));
     let tx = client.transaction().await?;
+    // The newest recorded latest position, or now if that is earlier (a clock far ahead), less the window;
+    // without any recorded position (nothing was ever flushed), everything.
+    let newest: Option<DateTime<Utc>> = tx
+        .query_one("SELECT max(fix_time) FROM latest_positions", &[])
+        .await?
+        .try_get(0)?;
+    let since = newest.map_or(to_datetime(tianshu_model::Timestamp(i64::MIN)), |t| {
+        t.min(Utc::now()) - chrono::Duration::days(i64::from(days_behind.max(1)))
+    });
     tx.batch_execute(&format!("SET LOCAL statement_timeout = '{REPAIR_TIMEOUT}'"))
         .await?;
     let repaired = tx

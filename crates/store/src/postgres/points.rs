@@ -17,12 +17,13 @@ use tianshu_model::block::may_be_blocked;
 use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
+use super::PostgresBackend;
 use super::blocks::merge_with_blocks;
 use super::copy::{
     CopyParser, PG_MAX_MILLIS, PG_MIN_MILLIS, PgMillis, Staged, copy_buffer, row_to_position,
     timestamptz_literal,
 };
-use super::{PostgresBackend, month_of};
+use super::partitions::day_of;
 use crate::blocks::{CompactSummary, DamagedBlock, LayerStats};
 use crate::sql::tx;
 use crate::{Backend, Error, Result, TrackQuery, TrackStream, migrate};
@@ -47,10 +48,10 @@ impl PostgresBackend {
             .collect();
         staged.sort_unstable_by_key(|r| (r.vehicle, r.fix_time, r.block_hash, r.at));
         staged.dedup_by_key(|r| (r.vehicle, r.fix_time, r.block_hash));
-        let mut months: Vec<i32> = staged.iter().map(|r| month_of(r.fix_time)).collect();
-        months.sort_unstable();
-        months.dedup();
-        self.ensure_partitions(&months).await?;
+        let mut days: Vec<i64> = staged.iter().map(|r| day_of(r.fix_time)).collect();
+        days.sort_unstable();
+        days.dedup();
+        self.ensure_partitions(&days).await?;
 
         // A large batch is split by vehicle into parts committed at once on their own connections,
         // so that the server maintains the key index on more than one core. The parts hold disjoint
