@@ -157,8 +157,8 @@ async fn measure(scratch: Scratch) {
     );
     print_layers("blocks", &store.layer_stats().await.unwrap());
     if let Scratch::Postgres(_) = &scratch {
-        // The deleted rows' space is reused by new rows; VACUUM (autovacuum's work) gives back the table's
-        // empty end, not the key index's pages, which stay for the rows to come.
+        // The packed days' partitions are dropped by the compaction; VACUUM (autovacuum's work) gives back
+        // what the rows of the default partition (points dated outside the window) left.
         let (client, conn) = tokio_postgres::connect(&scratch.url(), tokio_postgres::NoTls)
             .await
             .unwrap();

@@ -22,7 +22,7 @@ mod writer;
 
 use blocks::{
     a_backfill_into_a_blocked_day_is_stored_once, a_damaged_block_is_reported_and_the_rest_replays,
-    a_replay_crosses_the_row_block_boundary,
+    a_replay_crosses_the_row_block_boundary, blocks_older_than_the_retained_days_are_deleted,
 };
 use forwarding::forwarding_positions_are_kept_per_upper_platform_and_survive_reopen;
 use futures::TryStreamExt;
@@ -637,6 +637,7 @@ macro_rules! conformance {
             case!(a_replay_crosses_the_row_block_boundary);
             case!(a_backfill_into_a_blocked_day_is_stored_once);
             case!(a_damaged_block_is_reported_and_the_rest_replays, url);
+            case!(blocks_older_than_the_retained_days_are_deleted, url);
             case!(tracks_hand_out_each_point_once_across_equal_fix_times);
             case!(every_field_round_trips);
             case!(the_same_batch_twice_is_stored_once);

@@ -4,7 +4,9 @@
 //! store answers, its writer's queue is not full and its last commit did not fail (a full disk still answers
 //! pings), the JT/T 808 listener is up, the MQTT broker is
 //! connected when configured, and the process is not shutting down; when not ready it answers
-//! 503 with the reason in the body, so an operator reading a probe failure knows where to look. `/metrics`
+//! 503 with the reason in the body, so an operator reading a probe failure knows where to look. When ready,
+//! the body lists TimescaleDB's policy jobs on `points` (last run, last success, consecutive failures), if
+//! any. `/metrics`
 //! is the Prometheus text format of the default registry, where every crate registers its metrics.
 
 use std::sync::Arc;
@@ -95,7 +97,16 @@ async fn readyz(State(r): State<Readiness>) -> Response {
             .into_response();
     }
     match tokio::time::timeout(STORE_PING_TIMEOUT, r.store.ping()).await {
-        Ok(Ok(())) => "ready\n".into_response(),
+        Ok(Ok(())) => {
+            // Policy jobs that fail do not stop ingest, so they do not make the process unready; the
+            // detail says how they are doing.
+            let mut body = "ready\n".to_string();
+            for job in r.store.timescale_jobs() {
+                body.push_str(&job.describe());
+                body.push('\n');
+            }
+            body.into_response()
+        }
         Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: store: {e}\n"),

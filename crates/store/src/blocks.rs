@@ -27,6 +27,10 @@ pub struct BlocksConfig {
     /// Seconds between compactions run in the background by a serving process; 0 for none (then only
     /// `tianshu store compact` packs blocks).
     pub compact_every_secs: u64,
+    /// Whole China days of tracks kept: at each compaction, the blocks of older days are deleted (none when
+    /// absent: keep everything). On TimescaleDB, `[store.postgres] retain_days` drops old chunks; this one
+    /// deletes the blocks packed before the conversion.
+    pub retain_days: Option<u32>,
 }
 
 impl Default for BlocksConfig {
@@ -34,6 +38,7 @@ impl Default for BlocksConfig {
         BlocksConfig {
             keep_days: 1,
             compact_every_secs: 900,
+            retain_days: None,
         }
     }
 }
@@ -47,6 +52,9 @@ pub struct CompactSummary {
     pub points: u64,
     /// Vehicle-days left as rows because their block is damaged.
     pub damaged: u64,
+    /// Blocks deleted because their day is older than `retain_days`.
+    #[serde(default)]
+    pub expired: u64,
 }
 
 impl std::ops::AddAssign for CompactSummary {
@@ -54,6 +62,7 @@ impl std::ops::AddAssign for CompactSummary {
         self.blocks += other.blocks;
         self.points += other.points;
         self.damaged += other.damaged;
+        self.expired += other.expired;
     }
 }
 
@@ -168,6 +177,21 @@ pub(crate) fn by_month(blocks: impl IntoIterator<Item = (i64, u64, u64)>) -> Vec
         }
     }
     out
+}
+
+/// The first China day kept at `now` when tracks are retained for `retain_days` whole days (today counts
+/// as one): blocks of the days before it are deleted.
+pub fn first_retained_day(now: Timestamp, retain_days: u32) -> i64 {
+    china_day(now) - i64::from(retain_days.max(1)) + 1
+}
+
+/// Deletes the blocks of the days before `first_day`, on either backend; how many.
+pub(crate) async fn expire_blocks(db: &crate::db::Db, first_day: i64) -> Result<u64> {
+    db.execute(
+        "DELETE FROM point_blocks WHERE day < $1",
+        crate::sql::params![stored_day(first_day.max(0))?].to_vec(),
+    )
+    .await
 }
 
 /// The stored day of a block as the database hands it.

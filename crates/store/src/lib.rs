@@ -70,6 +70,7 @@ pub use blocks::{BlocksConfig, CompactSummary, DamagedBlock, LayerStats};
 pub use db::Change;
 pub use follow::{Cursor, Followed};
 pub use migrate::Migration;
+pub use postgres::timescale_plan::{JobHealth, PolicyKind};
 pub use registry::{DriverEvent, ImportSummary, RegistryRecord};
 pub use registry_file::{parse_registry_csv, parse_registry_json};
 pub use tianshu_model::record::{FIX_TIME_RANGE_MS, accepts_fix_time};
@@ -412,8 +413,12 @@ impl Store {
     pub async fn compact_blocks_at(&self, now: Timestamp) -> Result<CompactSummary> {
         let through = tianshu_model::block::last_blocked_day(now, self.blocks.keep_days);
         let started = std::time::Instant::now();
-        let done = self.backend.compact_blocks(through).await?;
+        let mut done = self.backend.compact_blocks(through).await?;
+        if let Some(days) = self.blocks.retain_days {
+            done.expired = blocks::expire_blocks(&self.db, blocks::first_retained_day(now, days)).await?;
+        }
         tracing::info!(
+            expired = done.expired,
             through_day = %tianshu_model::block::china_day_start(through).to_rfc3339(),
             blocks = done.blocks,
             points = done.points,
@@ -467,6 +472,15 @@ impl Store {
     /// is not keeping up. `/readyz` reports it.
     pub fn writer_saturated(&self) -> bool {
         self.writer.saturated()
+    }
+
+    /// The health of TimescaleDB's policy jobs on `points` as last read (about once a minute; empty on
+    /// other layouts): `/readyz` lists it.
+    pub fn timescale_jobs(&self) -> Vec<JobHealth> {
+        match &self.kind {
+            BackendKind::Postgres(pg) => pg.job_health(),
+            BackendKind::Embedded(_) => Vec::new(),
+        }
     }
 
     /// Whether the writer's last commit failed (cleared by the next one that succeeds): nothing is being

@@ -104,3 +104,39 @@ fn register<M: Collector + Clone + 'static>(made: prometheus::Result<M>) -> M {
     }
     m
 }
+
+/// The health of TimescaleDB's policy jobs on `points`, by policy (`compression`, `retention`); set from
+/// TimescaleDB's catalogue about once a minute while `points` is a hypertable.
+pub(crate) struct TimescaleJobMetrics {
+    /// `tianshu_store_timescaledb_job_last_run_timestamp_seconds`.
+    pub(crate) last_run: prometheus::IntGaugeVec,
+    /// `tianshu_store_timescaledb_job_last_success_timestamp_seconds`.
+    pub(crate) last_success: prometheus::IntGaugeVec,
+    /// `tianshu_store_timescaledb_job_consecutive_failures`.
+    pub(crate) consecutive_failures: prometheus::IntGaugeVec,
+}
+
+/// The TimescaleDB job metrics, registered on first use.
+pub(crate) fn timescale_jobs() -> &'static TimescaleJobMetrics {
+    static METRICS: OnceLock<TimescaleJobMetrics> = OnceLock::new();
+    let gauge = |name: &str, help: &str| {
+        register(prometheus::IntGaugeVec::new(
+            prometheus::Opts::new(name, help),
+            &["policy"],
+        ))
+    };
+    METRICS.get_or_init(|| TimescaleJobMetrics {
+        last_run: gauge(
+            "tianshu_store_timescaledb_job_last_run_timestamp_seconds",
+            "When a TimescaleDB policy job on points last started (Unix seconds; 0: never).",
+        ),
+        last_success: gauge(
+            "tianshu_store_timescaledb_job_last_success_timestamp_seconds",
+            "When a TimescaleDB policy job on points last finished successfully (Unix seconds; 0: never).",
+        ),
+        consecutive_failures: gauge(
+            "tianshu_store_timescaledb_job_consecutive_failures",
+            "Failed runs of a TimescaleDB policy job on points since its last success.",
+        ),
+    })
+}

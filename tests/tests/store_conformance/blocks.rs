@@ -68,7 +68,8 @@ pub async fn a_replay_crosses_the_row_block_boundary(store: Store) {
         CompactSummary {
             blocks: 4,
             points: (one.len() + two.len()) as u64 * 2 / 3,
-            damaged: 0
+            damaged: 0,
+            expired: 0
         }
     );
     assert_eq!(
@@ -220,4 +221,31 @@ pub async fn a_damaged_block_is_reported_and_the_rest_replays(store: Store, url:
     let done = store.compact_blocks(day0() + 1).await.unwrap();
     assert_eq!((done.blocks, done.damaged), (0, 1));
     assert_eq!(whole_track(&store, 4).await, ordered([rest, vec![late]].concat()));
+}
+
+/// `[store.blocks] retain_days`: a compaction deletes the blocks of the days before the retained ones
+/// (today counts as one) and packs the rest; the track then starts at the first retained day.
+pub async fn blocks_older_than_the_retained_days_are_deleted(store: Store, url: String) {
+    drop(store);
+    let mut config = tianshu_store::StoreConfig::default();
+    config.blocks.retain_days = Some(3);
+    let store = Store::open_with(&url, &config).await.unwrap();
+    let points = days_of_points(1, 4, 600);
+    store.append_points(&points).await.unwrap();
+    // "Now" is an hour into day 5: days 3 and 4 are kept, day 4 packed as the day before today.
+    let now = Timestamp(china_day_start(day0() + 5).0 + 3_600_000);
+    let done = store.compact_blocks_at(now).await.unwrap();
+    assert_eq!((done.blocks, done.expired), (4, 3));
+    let kept: Vec<Position> = points
+        .iter()
+        .filter(|p| china_day(p.fix_time) >= day0() + 3)
+        .copied()
+        .collect();
+    assert!(!kept.is_empty());
+    assert_eq!(whole_track(&store, 1).await, kept);
+    assert_eq!(
+        store.compact_blocks_at(now).await.unwrap(),
+        CompactSummary::default(),
+        "nothing more to do"
+    );
 }

@@ -518,11 +518,11 @@ fn only_what_a_retry_can_mend_is_transient() {
     assert!(!permanent.iter().any(Error::is_transient));
 }
 
-/// Without TimescaleDB, fix times naming 200 distinct months create no partition: only the months of the
+/// Without TimescaleDB, fix times naming 200 distinct months create no partition: only the days of the
 /// window around now have their own, the rest go to the default partition, and every point is stored and
-/// read back. A month that later enters the window (more months ahead) takes its rows out of the default.
+/// read back. A day that later enters the window (more days ahead) takes its rows out of the default.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_flood_of_months_creates_only_the_window_s_partitions() {
+async fn postgres_a_flood_of_dates_creates_only_the_window_s_partitions() {
     let scratch = Scratch::postgres("months").await;
     let url = scratch.url();
     let client = connect(&url).await;
@@ -535,8 +535,8 @@ async fn postgres_a_flood_of_months_creates_only_the_window_s_partitions() {
     let store = scratch.open(&StoreConfig::default()).await;
     let v = registered(&store).await;
     let window = count(partitions).await;
-    // This month and two ahead, perhaps the month of 30 days ago, and the default.
-    assert!((4..=5).contains(&window), "{window} partitions at open");
+    // Today and three days ahead (perhaps one more if the China day turned meanwhile), and the default.
+    assert!((5..=6).contains(&window), "{window} partitions at open");
 
     // 200 points 31 days apart from 1990 on: each in a month of its own.
     let at = |ms: i64| Position {
@@ -552,21 +552,98 @@ async fn postgres_a_flood_of_months_creates_only_the_window_s_partitions() {
     assert_eq!(count(in_default).await, 200);
     assert_eq!(all_of(&store, v).await, flood);
 
-    // A point three months ahead is outside the window too; opened with four months ahead, its month gets
-    // a partition and the point moves there from the default.
-    let ahead = at(chrono::Utc::now().timestamp_millis() + 95 * 86_400_000);
+    // A point ten days ahead is outside the window too; opened with twelve days ahead, its day gets a
+    // partition and the point moves there from the default.
+    let ahead = at(chrono::Utc::now().timestamp_millis() + 10 * 86_400_000);
     assert_eq!(store.append_points(&[ahead]).await.unwrap().inserted, 1);
     assert_eq!(count(in_default).await, 201);
     drop(store);
     let mut wider = StoreConfig::default();
-    wider.postgres.partition_months_ahead = 4;
+    wider.postgres.partition_days_ahead = 12;
     let store = scratch.open(&wider).await;
-    assert_eq!(count(partitions).await, window + 2);
+    assert!(count(partitions).await >= window + 8);
     assert_eq!(count(in_default).await, 200);
     let mut expected = flood;
     expected.push(ahead);
     assert_eq!(all_of(&store, v).await, expected);
     assert_eq!(store.append_points(&[ahead]).await.unwrap().duplicates, 1);
+}
+
+/// Without TimescaleDB, the days packed into blocks leave the row table whole: their partitions, empty
+/// after the compaction, are dropped, so no table or index page of theirs is left; the track replays the
+/// same, and a backfill into a dropped day is stored once (a partition made for it again, packed and
+/// dropped by the next compaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_packed_days_leave_the_row_table() {
+    let scratch = Scratch::postgres("dropdays").await;
+    let client = connect(&scratch.url()).await;
+    let store = scratch.open(&StoreConfig::default()).await;
+    let v = registered(&store).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let today = tianshu_model::block::china_day(Timestamp(now));
+    let start = tianshu_model::block::china_day_start(today - 3).0;
+    // Three past days and part of today, a point every two minutes.
+    let track: Vec<Position> = (start..now)
+        .step_by(120_000)
+        .map(|ms| Position {
+            fix_time: Timestamp(ms),
+            recv_time: Timestamp(ms),
+            lon_e6: 114_000_000 + (ms / 120_000 % 1000) as i32,
+            ..sparse(v, 0)
+        })
+        .collect();
+    for part in track.chunks(1_000) {
+        store.append_points(part).await.unwrap();
+    }
+    let partition = |day: i64| {
+        let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(day);
+        format!("points_d{}", date.format("%Y%m%d"))
+    };
+    let exists = |name: String| {
+        let client = &client;
+        async move {
+            client
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+                .await
+                .unwrap()
+                .get::<_, bool>(0)
+        }
+    };
+    for day in today - 3..=today {
+        assert!(exists(partition(day)).await, "day {day} has its partition");
+    }
+    let done = store.compact_blocks_at(Timestamp(now)).await.unwrap();
+    assert_eq!(done.blocks, 3);
+    for day in today - 3..today {
+        assert!(
+            !exists(partition(day)).await,
+            "packed day {day}'s partition is dropped"
+        );
+    }
+    assert!(exists(partition(today)).await, "today stays rows");
+    assert_eq!(
+        all_of(&store, v).await,
+        track,
+        "the same track, from blocks and rows"
+    );
+
+    // A backfill into a packed day: stored once, as a row in a partition made again, then packed.
+    let backfill = Position {
+        fix_time: Timestamp(start + 61_000),
+        recv_time: Timestamp(now),
+        ..sparse(v, 0)
+    };
+    let again = [backfill, track[0]];
+    let appended = store.append_points(&again).await.unwrap();
+    assert_eq!((appended.inserted, appended.duplicates), (1, 1));
+    assert!(exists(partition(today - 3)).await);
+    let done = store.compact_blocks_at(Timestamp(now)).await.unwrap();
+    assert_eq!((done.blocks, done.points), (1, 1));
+    assert!(!exists(partition(today - 3)).await);
+    let mut expected = track.clone();
+    expected.push(backfill);
+    expected.sort_by_key(tianshu_model::block::track_key);
+    assert_eq!(all_of(&store, v).await, expected);
 }
 
 /// Many points of one instant (a terminal replaying one fix with other fields, several records of one

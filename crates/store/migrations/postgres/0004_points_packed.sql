@@ -40,7 +40,8 @@ BEGIN
             rec        bytea       NOT NULL,
             CONSTRAINT points_key PRIMARY KEY (vehicle, fix_time, block_hash)
         );
-        PERFORM create_hypertable('points', 'fix_time', chunk_time_interval => interval '1 day');
+        PERFORM create_hypertable('points', 'fix_time', chunk_time_interval => interval '7 days',
+                                 create_default_indexes => false);
     ELSE
         CREATE TABLE points (
             vehicle    bigint      NOT NULL,

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use tianshu_model::Position;
 use tokio_postgres::types::ToSql;
 
-use super::points::to_datetime;
+use super::copy::to_datetime;
 use crate::record::{REC_FIXED, encode_rec};
 use crate::{Error, Result};
 
@@ -191,11 +191,30 @@ async fn write(pool: &deadpool_postgres::Pool, newest: &[Position]) -> Result<()
     Ok(())
 }
 
+/// How long the repair at open may take before it is given up (logged; the table then stays as it was
+/// until the next open, and the next commits move it forward anyway).
+const REPAIR_TIMEOUT: &str = "60s";
+
 /// Moves every vehicle's `latest_positions` row forward to its newest stored point, for points whose
-/// recorded latest position was lost with the process before it was written. One backward index probe
-/// per registered vehicle.
-pub(crate) async fn repair(client: &deadpool_postgres::Object) -> Result<u64> {
-    client
+/// recorded latest position was lost with the process before it was written. Bounded in time twice: only
+/// points with fix times from `days_behind` days before the newest recorded latest position (or now, if
+/// earlier) are looked at (a lost write is at most one flush interval old, so a point newer than the
+/// recorded latest is a recent one; the bound is a constant, so the planner leaves older partitions and
+/// chunks out), and the statement gives up after [`REPAIR_TIMEOUT`]. One backward index probe per registered vehicle.
+pub(crate) async fn repair(client: &mut deadpool_postgres::Object, days_behind: u32) -> Result<u64> {
+    let tx = client.transaction().await?;
+    // The newest recorded latest position, or now if that is earlier (a clock far ahead), less the window;
+    // without any recorded position (nothing was ever flushed), everything.
+    let newest: Option<DateTime<Utc>> = tx
+        .query_one("SELECT max(fix_time) FROM latest_positions", &[])
+        .await?
+        .try_get(0)?;
+    let since = newest.map_or(to_datetime(tianshu_model::Timestamp(i64::MIN)), |t| {
+        t.min(Utc::now()) - chrono::Duration::days(i64::from(days_behind.max(1)))
+    });
+    tx.batch_execute(&format!("SET LOCAL statement_timeout = '{REPAIR_TIMEOUT}'"))
+        .await?;
+    let repaired = tx
         .execute(
             &format!(
                 "INSERT INTO latest_positions (vehicle, fix_time, block_hash, rec)
@@ -203,7 +222,7 @@ pub(crate) async fn repair(client: &deadpool_postgres::Object) -> Result<u64> {
                  FROM vehicles v
                  CROSS JOIN LATERAL (
                      SELECT p.vehicle, p.fix_time, p.block_hash, p.rec FROM points p
-                     WHERE p.vehicle = v.id
+                     WHERE p.vehicle = v.id AND p.fix_time >= $1
                      ORDER BY p.fix_time DESC, p.block_hash DESC
                      LIMIT 1
                  ) n
@@ -211,8 +230,27 @@ pub(crate) async fn repair(client: &deadpool_postgres::Object) -> Result<u64> {
                  WHERE l.vehicle IS NULL OR n.fix_time > l.fix_time
                  {UPSERT_TAIL}"
             ),
-            &[],
+            &[&since],
         )
-        .await
-        .map_err(Error::from)
+        .await;
+    match repaired {
+        Ok(n) => {
+            tx.commit().await?;
+            if n > 0 {
+                tracing::info!(
+                    vehicles = n,
+                    "latest positions moved forward to their newest stored points"
+                );
+            }
+            Ok(n)
+        }
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) => {
+            tracing::warn!(
+                timeout = REPAIR_TIMEOUT,
+                "repairing latest positions took too long and was given up; they move forward with the next points"
+            );
+            Ok(0)
+        }
+        Err(e) => Err(Error::from(e)),
+    }
 }

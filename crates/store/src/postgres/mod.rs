@@ -10,25 +10,25 @@
 //! started with `synchronous_commit = on`, so every commit is durable when it returns (see `points.rs`).
 //! `latest_positions` is written behind the commits, once per `latest_flush_ms` for the whole fleet,
 //! and repaired from `points` at open (see `latest.rs`).
-//! With TimescaleDB, `points` is a hypertable; without it, it is partitioned by month and partitions are
-//! created ahead of need (at open, hourly, and on demand for a backfill into an older month), but only
-//! for the months of a bounded window around now ([`PostgresConfig::partition_days_behind`] before,
-//! [`PostgresConfig::partition_months_ahead`] after): a point dated outside it goes to the `DEFAULT`
-//! partition, so a flood of odd dates cannot create a partition per month it names. A month that enters
-//! the window takes its rows out of the default partition when its partition is created.
+//! With TimescaleDB, `points` is a hypertable (see `timescale.rs`); without it, it is partitioned by China
+//! day, and the partitions of days packed into blocks are dropped (see `partitions.rs`).
 //!
 //! Areas add their own `impl Trait for PostgresBackend` in a file of this module, using
 //! [`PostgresBackend::client`].
 
+mod blocks;
+mod copy;
 mod latest;
+mod partitions;
 mod points;
 mod sql;
+mod timescale;
+pub mod timescale_plan;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{Datelike, TimeZone, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::NoTls;
@@ -44,17 +44,24 @@ pub struct PostgresConfig {
     pub pool_size: usize,
     /// How long to wait for a connection to be made or handed out before failing the call.
     pub connect_timeout_secs: u64,
-    /// Monthly partitions created ahead of the current month (without TimescaleDB).
-    pub partition_months_ahead: u32,
-    /// Partitions are created back to the month of this many days before now (without TimescaleDB); an
+    /// Daily partitions created ahead of today (without TimescaleDB); a point dated further ahead goes to the
+    /// default partition.
+    pub partition_days_ahead: u32,
+    /// Partitions are created back to the day this many days before now (without TimescaleDB); an
     /// older point goes to the default partition. Not read from this section: `tianshu serve` sets it to
     /// `[uplink] far_past_days`, the age beyond which a fix is already unusual.
     #[serde(skip)]
     pub partition_days_behind: u32,
-    /// With TimescaleDB: compress chunks older than this many days (none when absent).
+    /// With TimescaleDB: compress chunks older than this many days (none when absent; an existing policy is
+    /// then removed).
     pub compress_after_days: Option<u32>,
-    /// With TimescaleDB: drop chunks older than this many days (none when absent: keep everything).
+    /// With TimescaleDB: drop chunks older than this many days (none when absent: keep everything; an
+    /// existing policy is then removed).
     pub retain_days: Option<u32>,
+    /// With TimescaleDB: days of fix time per chunk, for chunks made from now on. TimescaleDB's guidance is
+    /// that the chunks being written (with their indexes) fit in about a quarter of the server's memory: a
+    /// city's fleet writes well under that in a week.
+    pub chunk_days: u32,
     /// How often the newest committed point of each vehicle is written to `latest_positions` (one
     /// statement for the whole fleet), in milliseconds. Reads through this process see them at once;
     /// another process reading the table sees them at most this late.
@@ -66,10 +73,11 @@ impl Default for PostgresConfig {
         PostgresConfig {
             pool_size: 8,
             connect_timeout_secs: 5,
-            partition_months_ahead: 2,
+            partition_days_ahead: 3,
             partition_days_behind: 30,
             compress_after_days: None,
             retain_days: None,
+            chunk_days: 7,
             latest_flush_ms: 1_000,
         }
     }
@@ -81,9 +89,9 @@ pub struct PostgresBackend {
     pool: Pool,
     /// Whether `points` is a TimescaleDB hypertable (no partitions to manage).
     hypertable: bool,
-    /// Months (`year * 12 + month0`) whose partition is known to exist.
-    partitions: Mutex<HashSet<i32>>,
-    /// Which months get a partition of their own: `(days behind now, months ahead)`.
+    /// China days whose partition is known to exist.
+    partitions: Mutex<HashSet<i64>>,
+    /// Which days get a partition of their own: `(days behind now, days ahead)`.
     window: (u32, u32),
     /// Keeps the partition-maintenance task alive exactly as long as the backend.
     _alive: Arc<()>,
@@ -94,6 +102,8 @@ pub struct PostgresBackend {
     pub(crate) max_commit_parts: usize,
     /// Newest committed points per vehicle not yet written to `latest_positions` (see `latest.rs`).
     pub(crate) latest: Arc<latest::PendingLatest>,
+    /// The TimescaleDB policy jobs' health as last read (empty without a hypertable), for `/readyz`.
+    jobs: Arc<Mutex<Vec<timescale_plan::JobHealth>>>,
 }
 
 /// A driver error is the store's, keeping the server's message.
@@ -163,13 +173,14 @@ impl PostgresBackend {
             pool,
             hypertable: false,
             partitions: Mutex::new(HashSet::new()),
-            window: (config.partition_days_behind, config.partition_months_ahead),
+            window: (config.partition_days_behind, config.partition_days_ahead),
             _alive: Arc::new(()),
             fast_path_rest: std::sync::atomic::AtomicU32::new(0),
             max_commit_parts: (config.pool_size.max(2).saturating_sub(2) / 2).clamp(1, 4),
             latest: Arc::default(),
+            jobs: Arc::default(),
         };
-        let client = backend.client().await.map_err(|e| match e {
+        let mut client = backend.client().await.map_err(|e| match e {
             Error::Unavailable(m) => Error::Unavailable(format!(
                 "cannot connect to {}: {m}",
                 tianshu_model::redact_url(url)
@@ -184,25 +195,26 @@ impl PostgresBackend {
             layout = if hypertable {
                 "TimescaleDB hypertable"
             } else {
-                "plain PostgreSQL, monthly partitions"
+                "plain PostgreSQL, daily partitions"
             },
             "points layout, from the catalogue"
         );
         check_policies(hypertable, config)?;
-        let repaired = latest::repair(&client).await?;
-        if repaired > 0 {
-            tracing::info!(
-                vehicles = repaired,
-                "latest positions moved forward to their newest stored points"
-            );
+        if hypertable {
+            timescale::reconcile(&mut client, config).await?;
         }
+        latest::repair(&mut client, config.partition_days_behind).await?;
         drop(client);
         let backend = PostgresBackend {
             hypertable,
             ..backend
         };
         if hypertable {
-            backend.apply_timescale_policies(config).await?;
+            timescale::spawn_health(
+                backend.pool.clone(),
+                backend.jobs.clone(),
+                Arc::downgrade(&backend._alive),
+            );
         } else {
             backend.ensure_partitions_ahead().await?;
             backend.spawn_partition_maintenance();
@@ -220,148 +232,14 @@ impl PostgresBackend {
         self.hypertable
     }
 
+    /// The TimescaleDB policy jobs' health as last read (empty without a hypertable).
+    pub fn job_health(&self) -> Vec<timescale_plan::JobHealth> {
+        self.jobs.lock().map(|j| j.clone()).unwrap_or_default()
+    }
+
     /// A pooled connection.
     pub async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(Error::from)
-    }
-
-    async fn apply_timescale_policies(&self, config: &PostgresConfig) -> Result<()> {
-        let client = self.client().await?;
-        if config.compress_after_days.is_some() {
-            client
-                .batch_execute(
-                    "ALTER TABLE points SET (timescaledb.compress, timescaledb.compress_segmentby = 'vehicle', \
-                     timescaledb.compress_orderby = 'fix_time, block_hash')",
-                )
-                .await
-                ?;
-        }
-        let policies = [
-            ("add_compression_policy", config.compress_after_days),
-            ("add_retention_policy", config.retain_days),
-        ];
-        for (policy, days) in policies {
-            let Some(days) = days else { continue };
-            let sql = format!("SELECT {policy}('points', make_interval(days => $1), if_not_exists => true)");
-            client.execute(&sql, &[&(days as i32)]).await?;
-        }
-        Ok(())
-    }
-
-    /// Creates this month's partition and those of the months ahead the window holds.
-    async fn ensure_partitions_ahead(&self) -> Result<()> {
-        let months: Vec<i32> = ahead(self.window.1).collect();
-        self.ensure_partitions(&months).await
-    }
-
-    fn spawn_partition_maintenance(&self) {
-        let alive = Arc::downgrade(&self._alive);
-        let pool = self.pool.clone();
-        let months_ahead = self.window.1;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                if alive.upgrade().is_none() {
-                    break;
-                }
-                for month in ahead(months_ahead) {
-                    let result = match pool.get().await {
-                        Ok(c) => create_partition(&c, month).await,
-                        Err(e) => Err(Error::from(e)),
-                    };
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, month, "creating a points partition ahead failed; will retry");
-                    }
-                }
-            }
-        });
-    }
-
-    /// Makes sure the partitions of these months exist, those inside the window (no-op with TimescaleDB);
-    /// the others' points go to the default partition.
-    pub(crate) async fn ensure_partitions(&self, months: &[i32]) -> Result<()> {
-        if self.hypertable {
-            return Ok(());
-        }
-        let now = Utc::now().timestamp_millis();
-        let behind = month_of(now.saturating_sub(i64::from(self.window.0) * 86_400_000));
-        let window = behind..=month_of(now) + self.window.1 as i32;
-        let missing: Vec<i32> = {
-            let known = self
-                .partitions
-                .lock()
-                .map_err(|_| Error::Unavailable("partition cache poisoned".into()))?;
-            months
-                .iter()
-                .copied()
-                .filter(|m| window.contains(m) && !known.contains(m))
-                .collect()
-        };
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let client = self.client().await?;
-        for month in missing {
-            create_partition(&client, month).await?;
-            if let Ok(mut known) = self.partitions.lock() {
-                known.insert(month);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// This month and the `months_ahead` after it.
-fn ahead(months_ahead: u32) -> std::ops::RangeInclusive<i32> {
-    let this = month_of(Utc::now().timestamp_millis());
-    this..=this + months_ahead as i32
-}
-
-/// The month index (`year * 12 + month0`) of a UTC millisecond instant.
-pub(crate) fn month_of(ms: i64) -> i32 {
-    let t = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
-    t.year() * 12 + t.month0() as i32
-}
-
-/// Creates the partition of `month` unless it exists, moving the month's rows out of the default
-/// partition in the same transaction (PostgreSQL refuses a partition whose rows the default holds).
-async fn create_partition(client: &tokio_postgres::Client, month: i32) -> Result<()> {
-    let (year, month0) = (month.div_euclid(12), month.rem_euclid(12));
-    let (next_year, next_month0) = ((month + 1).div_euclid(12), (month + 1).rem_euclid(12));
-    if !(1..=9998).contains(&year) {
-        return Err(Error::invalid(format!("fix time in year {year} is out of range")));
-    }
-    let name = format!("points_y{year:04}m{m:02}", m = month0 + 1);
-    let exists = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
-        .await?;
-    if exists.get::<_, bool>(0) {
-        return Ok(());
-    }
-    let (from, to) = (
-        format!("'{year:04}-{m:02}-01 00:00:00+00'", m = month0 + 1),
-        format!("'{next_year:04}-{nm:02}-01 00:00:00+00'", nm = next_month0 + 1),
-    );
-    // One implicit transaction (a simple query of several statements).
-    let sql = format!(
-        "CREATE TEMP TABLE moving (LIKE points) ON COMMIT DROP; \
-         WITH gone AS (DELETE FROM points_default WHERE fix_time >= {from} AND fix_time < {to} RETURNING *) \
-         INSERT INTO moving SELECT * FROM gone; \
-         CREATE TABLE IF NOT EXISTS {name} PARTITION OF points FOR VALUES FROM ({from}) TO ({to}); \
-         INSERT INTO points SELECT * FROM moving"
-    );
-    match client.batch_execute(&sql).await {
-        Ok(()) => Ok(()),
-        // Another process created it at the same moment.
-        Err(e)
-            if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_TABLE)
-                || e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(Error::from(e)),
     }
 }
 
