@@ -592,6 +592,11 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     config.log.validate().map_err(|m| keyed("log", m))?;
     config.mqtt.validate().map_err(|m| keyed("mqtt", m))?;
     config.rules.fuel.validate().map_err(|m| keyed("rules.fuel", m))?;
+    config
+        .rules
+        .carpool
+        .validate()
+        .map_err(|m| keyed("rules.carpool", m))?;
     let basemap = &config.web.basemap;
     if basemap.gcj02 && !basemap.pmtiles.is_empty() {
         return Err(keyed(
