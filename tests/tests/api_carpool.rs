@@ -605,6 +605,56 @@ fn drive(vehicle: i64, start_ms: i64, to_lon: f64) -> (Vec<tianshu_model::Positi
     (pts, metres)
 }
 
+/// A pool trip asked for, assigned and driven.
+struct Trip {
+    id: i64,
+    start: i64,
+    end: i64,
+    metres: f64,
+}
+
+/// Two trips of `car` with `driver`, asked for by `r` and assigned by `d` on `day`: one that reaches
+/// 东站 (115.1, 30.2) and comes back, one that turns back halfway; their tracks stored.
+async fn two_trips(
+    api: &TestApi,
+    (r, d): (Option<&str>, Option<&str>),
+    car: i64,
+    driver: &Value,
+    day: i64,
+) -> Vec<Trip> {
+    let mut trips = Vec::new();
+    for (k, to_lon) in [(0, 115.1), (1, 115.05)] {
+        let (start, end) = (day + (6 + 4 * k) * H, day + (8 + 4 * k) * H);
+        let body = request_body(start, end, None)
+            .replace("阳新县政府", "东站")
+            .replace("29.85", "30.2")
+            .replace(r#""lon":115.2"#, r#""lon":115.1"#);
+        let q = sent(
+            api.addr,
+            "POST",
+            "/api/carpool/requests",
+            r,
+            Some(&body),
+            201,
+            "request",
+        )
+        .await;
+        let id = q["id"].as_i64().expect("id");
+        let assign = json!({"vehicle": car, "driver": driver}).to_string();
+        let path = format!("/api/carpool/requests/{id}/assign");
+        sent(api.addr, "POST", &path, d, Some(&assign), 200, "assigned").await;
+        let (pts, metres) = drive(car, start + 10 * 60_000, to_lon);
+        api.store.append_points(&pts).await.expect("the trip's track");
+        trips.push(Trip {
+            id,
+            start,
+            end,
+            metres,
+        });
+    }
+    trips
+}
+
 async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
     let api = TestApi::seeded(scratch).await;
     let car = api.vid(OWN_PLATE);
@@ -633,31 +683,8 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
     let day = day();
 
     // Two trips: one that reaches 东站 (115.1, 30.2) and comes back, one that turns back halfway.
-    let mut ids = Vec::new();
-    for (k, to_lon) in [(0, 115.1), (1, 115.05)] {
-        let (start, end) = (day + (6 + 4 * k) * H, day + (8 + 4 * k) * H);
-        let body = request_body(start, end, None)
-            .replace("阳新县政府", "东站")
-            .replace("29.85", "30.2")
-            .replace(r#""lon":115.2"#, r#""lon":115.1"#);
-        let q = sent(
-            api.addr,
-            "POST",
-            "/api/carpool/requests",
-            r,
-            Some(&body),
-            201,
-            "request",
-        )
-        .await;
-        let id = q["id"].as_i64().expect("id");
-        let assign = json!({"vehicle": car, "driver": driver}).to_string();
-        let path = format!("/api/carpool/requests/{id}/assign");
-        sent(api.addr, "POST", &path, d, Some(&assign), 200, "assigned").await;
-        let (pts, metres) = drive(car, start + 10 * 60_000, to_lon);
-        api.store.append_points(&pts).await.expect("the trip's track");
-        ids.push((id, metres));
-    }
+    let trips = two_trips(&api, (r, d), car, &driver, day).await;
+    let ids: Vec<(i64, f64)> = trips.iter().map(|t| (t.id, t.metres)).collect();
 
     // Confirming before settling is refused.
     let e = http(
@@ -907,41 +934,18 @@ async fn trips_settle_by_themselves_and_notify_through_the_channels(scratch: Scr
         .clone();
 
     // Two trips, assigned: each tells the requester's unit and the driver's phone.
-    let day = day();
-    let mut ids = Vec::new();
-    for (k, to_lon) in [(0, 115.1), (1, 115.05)] {
-        let (start, end) = (day + (6 + 4 * k) * H, day + (8 + 4 * k) * H);
-        let body = request_body(start, end, None)
-            .replace("阳新县政府", "东站")
-            .replace("29.85", "30.2")
-            .replace(r#""lon":115.2"#, r#""lon":115.1"#);
-        let q = sent(
-            api.addr,
-            "POST",
-            "/api/carpool/requests",
-            r,
-            Some(&body),
-            201,
-            "request",
-        )
-        .await;
-        let id = q["id"].as_i64().expect("id");
-        let assign = json!({"vehicle": car, "driver": driver}).to_string();
-        let path = format!("/api/carpool/requests/{id}/assign");
-        sent(api.addr, "POST", &path, d, Some(&assign), 200, "assigned").await;
+    let trips = two_trips(&api, (r, d), car, &driver, day()).await;
+    for t in &trips {
         let recipients: Vec<String> = api
             .store
             .carpool()
-            .deliveries(id)
+            .deliveries(t.id)
             .await
             .expect("the request's notifications")
             .into_iter()
             .map(|x| x.recipient)
             .collect();
-        assert_eq!(recipients, ["市委办值班", "13900001111"], "request {id}");
-        let (pts, metres) = drive(car, start + 10 * 60_000, to_lon);
-        api.store.append_points(&pts).await.expect("the trip's track");
-        ids.push((id, start, end, metres));
+        assert_eq!(recipients, ["市委办值班", "13900001111"], "request {}", t.id);
     }
     hook.wait_nth(3, "the four assignment notices", tianshu_e2e::WAIT)
         .await;
@@ -972,7 +976,7 @@ async fn trips_settle_by_themselves_and_notify_through_the_channels(scratch: Scr
                 .expect("a settlement pass")
         }
     };
-    let (id, start, _, metres) = ids[0];
+    let (id, start, metres) = (trips[0].id, trips[0].start, trips[0].metres);
     let done = settle(start + H).await;
     assert_eq!(done.len(), 1, "only the first trip is due: {done:?}");
     let st = done[0].request.settlement.clone().expect("settled");
@@ -986,7 +990,7 @@ async fn trips_settle_by_themselves_and_notify_through_the_channels(scratch: Scr
     assert!(settle(start + H).await.is_empty(), "a trip is settled once");
 
     // Half an hour after the second window the car is home, 东站 never reached: a case for the unit.
-    let (id2, _, end2, _) = ids[1];
+    let (id2, end2) = (trips[1].id, trips[1].end);
     let done = settle(end2 + H / 2).await;
     assert_eq!(done.len(), 1, "{done:?}");
     assert_eq!(done[0].request.id, id2);
@@ -1034,7 +1038,7 @@ async fn trips_settle_by_themselves_and_notify_through_the_channels(scratch: Scr
         "on the unit's behalf",
     )
     .await;
-    let pending = request_body(day + 20 * H, day + 21 * H, None);
+    let pending = request_body(day() + 20 * H, day() + 21 * H, None);
     let q = sent(
         api.addr,
         "POST",
