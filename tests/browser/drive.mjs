@@ -43,6 +43,15 @@
 //                            finding with two people, the reply to the reporter and the figures
 //   node drive.mjs tiles-fail  the basemap's tiles fail: the page says so once, in the user's language, and
 //                              the map keeps working
+//   node drive.mjs carpool   a requester asks for a car on a phone (TIANSHU_START, TIANSHU_END); the dispatcher
+//                            is offered the free cars nearest first (not TIANSHU_BOOKED), TIANSHU_NEAREST
+//                            suggested, and assigns it
+//   node drive.mjs carpool-settle  the dispatcher settles request TIANSHU_REQUEST (km within 2 % of
+//                            TIANSHU_METRES) and confirms it, then the planted TIANSHU_PLANTED, which opens
+//                            a case; the unit's supervisor opens it
+//   node drive.mjs fuel      an auditor uploads TIANSHU_STATEMENT, reads its refused rows and findings
+//                            (filtered by check, unit TIANSHU_POLICE_UNIT and state), opens one on its
+//                            map; the unit's supervisor has its case in the inbox
 //
 // The commands scenario also reads TIANSHU_OFFLINE_PLATE: a registered car whose terminal never connects;
 // command-failures and terminal read TIANSHU_PLATE, the car to open.
@@ -328,6 +337,34 @@ async function languages() {
         await page.click('#casework-figures');
         await page.waitForSelector('#figures-total', { timeout: 20000 });
       }],
+      // The car pool: a request asked for through the form the first time (opened with its offers), then opened.
+      ['carpool', async () => {
+        await page.click('#tab-carpool');
+        await page.waitForSelector('#pool-states');
+        if (await page.locator('#pool-list .pool-row').count() === 0) {
+          if (!await page.$('#pool-add')) await page.click('#pool-new');
+          await page.selectOption('#pool-add-unit', { index: 1 });
+          await page.fill('#pool-add-from-name', '市委大院');
+          await page.fill('#pool-add-from-lon', '115.0');
+          await page.fill('#pool-add-from-lat', '30.2');
+          await page.fill('#pool-add-destinations', '东站, 115.1, 30.2');
+          await page.fill('#pool-add-purpose', '调研');
+          await page.click('#pool-add-submit');
+        } else {
+          await page.click('#pool-list .pool-row');
+        }
+        await page.waitForSelector('#pool-page:not(.hidden) #pool-title', { timeout: 20000 });
+      }],
+      ['carpool form', async () => {
+        await page.click('#tab-carpool'); await page.waitForSelector('#pool-states');
+        if (!await page.$('#pool-add')) await page.click('#pool-new');
+        await page.waitForSelector('#pool-add');
+      }],
+      ['yearly figures', async () => {
+        await page.click('#tab-reports'); await page.click('#yearly-load');
+        await page.waitForSelector('#yearly-page:not(.hidden) #yearly-reform', { timeout: 60000 });
+      }],
+      ['fuel', async () => { await page.click('#tab-fuel'); await page.waitForSelector('#fuel-findings[data-filter]', { timeout: 20000 }); }],
       // The alert channels: one added through the screen's own form the first time, then opened.
       ['manage channels', async () => {
         await page.click('#tab-manage');
@@ -1353,6 +1390,163 @@ async function casework() {
   });
 }
 
+/** A requester asks for a car on a phone; the dispatcher is offered the free cars and drivers and assigns. */
+async function carpool() {
+  const env = process.env;
+  let id = null;
+  await browserFor(async (page) => {
+    await login(page, 'requester');
+    await page.click('#tab-carpool');
+    await page.click('#pool-new');
+    await page.waitForSelector('#pool-add');
+    await page.fill('#pool-add-start', env.TIANSHU_START);
+    await page.fill('#pool-add-end', env.TIANSHU_END);
+    await page.fill('#pool-add-from-name', '市委大院');
+    await page.fill('#pool-add-from-lon', '115.0');
+    await page.fill('#pool-add-from-lat', '30.2');
+    await page.fill('#pool-add-passengers', '3');
+    await page.fill('#pool-add-purpose', '防汛检查');
+    await page.selectOption('#pool-add-kind', 'emergency');
+    const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth
+      && document.querySelector('#pool-add-submit').getBoundingClientRect().height >= 44);
+    check(fits, 'on a phone the request form fits the screen');
+    await page.fill('#pool-add-destinations', '东站');
+    await page.click('#pool-add-submit');
+    const refusal = await fieldError(page, 'pool-add', 'destinations');
+    check(refusal.length > 0, `a destination without its position is refused next to the field (${refusal})`);
+    await page.fill('#pool-add-destinations', '东站, 115.1, 30.2');
+    await page.click('#pool-add-submit');
+    await page.waitForSelector('#pool-title[data-state="pending"]', { timeout: 20000 });
+    id = Number(await page.getAttribute('#pool-title', 'data-id'));
+    check(id > 0, `the requester's request #${id} is pending`);
+    await page.screenshot({ path: join(artifacts, 'carpool-request-phone.png') });
+  }, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  await browserFor(async (page) => {
+    await login(page, 'dispatcher');
+    await page.click('#tab-carpool');
+    await page.click(`#pool-list .pool-row[data-id="${id}"]`);
+    await page.waitForSelector('#pool-offers', { timeout: 20000 });
+    const cars = await page.$$eval('#pool-cars tbody tr', (rs) => rs.map((r) => ({
+      plate: r.querySelector('.plate').textContent, m: Number(r.querySelector('.distance').dataset.m), suggested: r.classList.contains('suggested'),
+      checked: r.querySelector('input').checked })));
+    const drivers = await page.$$eval('#pool-driver option', (os) => os.map((o) => o.textContent));
+    check(cars.length > 0 && !cars.some((c) => c.plate === env.TIANSHU_BOOKED), `the booked car is not offered (${cars.map((c) => c.plate).join(', ')})`);
+    check(drivers.length > 0 && !drivers.some((d) => d.startsWith('王五')), `the busy driver is not offered (${drivers.join(', ')})`);
+    check(cars.every((c, i) => i === 0 || c.m >= cars[i - 1].m), `the cars are offered nearest first (${cars.map((c) => c.m).join(' ≤ ')} m)`);
+    check(cars[0].plate === env.TIANSHU_NEAREST && cars[0].suggested && cars[0].checked, `the nearest free car ${cars[0].plate} is suggested`);
+    await page.screenshot({ path: join(artifacts, 'carpool-offers.png') });
+    await page.click('#pool-assign');
+    await page.waitForSelector('#pool-title[data-state="assigned"]', { timeout: 20000 });
+    const plate = await page.textContent('#pool-assignment .plate');
+    const notices = await page.$$eval('#pool-notices li', (ls) => ls.length);
+    check(plate === env.TIANSHU_NEAREST && notices === 2, `the request is assigned to ${plate} (${notices} notices: requester and driver)`);
+  });
+}
+
+/** The dispatcher settles the driven trip and the planted one; the unit's supervisor opens the case. */
+async function carpoolSettle() {
+  const env = process.env;
+  let caseId = null;
+  const settle = async (page, id) => {
+    await page.click('#tab-carpool');
+    await page.click(`#pool-list .pool-row[data-id="${id}"]`);
+    await page.waitForSelector(`#pool-title[data-id="${id}"]`);
+    await page.click('#pool-settle');
+    await page.waitForSelector(`#pool-title[data-id="${id}"][data-state="settled"]`, { timeout: 20000 });
+  };
+  await browserFor(async (page) => {
+    await login(page, 'dispatcher');
+    await settle(page, env.TIANSHU_REQUEST);
+    const km = Number(await page.textContent('#pool-settled [data-figure="km"]'));
+    const metres = Number(env.TIANSHU_METRES);
+    check(Math.abs(km * 1000 - metres) / metres < 0.02, `the trip is settled within 2 % of the route driven (${km} km, ${metres} m driven)`);
+    const reached = await page.$$eval('#pool-reached tr', (rs) => rs.map((r) => [r.querySelector('td').textContent, r.dataset.reached]));
+    check(JSON.stringify(reached) === JSON.stringify([['东站', 'yes']]), '东站 was reached');
+    await page.screenshot({ path: join(artifacts, 'carpool-settled.png') });
+    await page.click('#pool-confirm-submit');
+    await page.waitForSelector('#pool-confirmed-by', { timeout: 20000 });
+    check((await page.textContent('#pool-confirmed-by')) === logins.dispatcher.username, 'the settlement is confirmed');
+    await page.fill('#pool-confirm-km', '25');
+    await page.fill('#pool-confirm-note', '');
+    await page.click('#pool-confirm-submit');
+    const refusal = await fieldError(page, 'pool-confirm', 'note');
+    check(refusal.length > 0, `a correction without a note is refused next to the note (${refusal})`);
+    await settle(page, env.TIANSHU_PLANTED);
+    const planted = await page.$$eval('#pool-reached tr', (rs) => rs.map((r) => r.dataset.reached));
+    check(JSON.stringify(planted) === '["no"]', 'the planted trip never reached 东站');
+    caseId = await page.getAttribute('#pool-case', 'data-case');
+    check(!!caseId, `the planted trip opened a case #${caseId}`);
+  });
+  await browserFor(async (page) => {
+    await login(page, 'supervisor');
+    await page.click('#tab-carpool');
+    await page.click(`#pool-list .pool-row[data-id="${env.TIANSHU_PLANTED}"]`);
+    await page.click(`#pool-case[data-case="${caseId}"] button`);
+    await page.waitForSelector('#case-page:not(.hidden) #case-title', { timeout: 20000 });
+    check(true, 'the unit\'s supervisor opens the trip\'s case');
+  });
+}
+
+/** The auditor uploads a statement, filters its findings and opens one on its map; the unit's supervisor has its case. */
+async function fuel() {
+  const env = process.env;
+  let caseId = null;
+  const rows = (page) => page.$$eval('#fuel-findings .finding-row', (rs) => rs.length);
+  // The list says which filters it shows (unit|check|state): wait until it shows the ones chosen.
+  const filterTo = async (page, sel, value) => {
+    await page.selectOption(sel, value);
+    await page.waitForFunction(() => document.querySelector('#fuel-findings').dataset.filter
+      === ['#fuel-unit', '#fuel-check', '#fuel-state'].map((q) => document.querySelector(q).value).join('|'), null, { timeout: 20000 });
+  };
+  await browserFor(async (page) => {
+    await login(page, 'inspector');
+    await page.click('#tab-fuel');
+    await page.setInputFiles('#fuel-file', env.TIANSHU_STATEMENT);
+    await page.click('#fuel-import');
+    await page.waitForSelector('#fuel-result', { timeout: 30000 });
+    const stored = await page.textContent('#fuel-result [data-figure="stored"]');
+    const format = await page.textContent('#fuel-result dd.data');
+    check(stored === '4' && /GBK/.test(format), `the statement is imported: ${stored} stored, GBK (${format})`);
+    const bad = await page.$$eval('#fuel-errors tbody tr', (rs) => rs.map((r) => [r.dataset.line, r.children[1].textContent]));
+    check(bad.length === 3 && bad.every(([, col]) => col && col !== '—'), `the bad rows are named by line and column: ${bad.map(([l]) => l).join(', ')} (${bad.map(([, c]) => c).join(' | ')})`);
+    await page.waitForSelector('#fuel-findings .finding-row', { timeout: 20000 });
+    check(await rows(page) === 4, `the findings are listed: ${await rows(page)}`);
+    await filterTo(page, '#fuel-check', 'not_at_station');
+    check(await rows(page) === 1, `filtered by check: ${await rows(page)} car not at the station`);
+    await filterTo(page, '#fuel-check', '');
+    await filterTo(page, '#fuel-unit', env.TIANSHU_POLICE_UNIT);
+    check(await rows(page) === 1, `filtered by unit: ${await rows(page)} of 公安局`);
+    await filterTo(page, '#fuel-unit', '');
+    await filterTo(page, '#fuel-state', 'open');
+    const open = await rows(page);
+    await filterTo(page, '#fuel-state', 'closed');
+    const closed = await rows(page);
+    check(open === 4 && closed === 0, `filtered by the case's state: ${open} open, ${closed} closed`);
+    await filterTo(page, '#fuel-state', 'all');
+    await page.click('#fuel-findings .finding-row[data-check="not_at_station"]');
+    await page.waitForSelector('#fuel-page:not(.hidden) #fuel-title[data-check="not_at_station"]', { timeout: 20000 });
+    const shown = await page.evaluate(() => ({
+      metres: Number(document.querySelector('#fuel-nearest').dataset.m),
+      positions: document.querySelectorAll('#fuel-positions tbody tr').length,
+      marks: [...document.querySelectorAll('.map-mark')].map((m) => m.className),
+      line: Number(document.querySelector('#fuel-page').dataset.drawn) > 1,
+    }));
+    check(shown.metres > 15000 && shown.positions > 0 && shown.line && shown.marks.some((c) => /station/.test(c)),
+      `the finding's map shows the station and the car's positions (${shown.positions} positions, ${shown.metres} m from the station, line ${shown.line}, ${shown.marks.join(' ')})`);
+    caseId = await page.getAttribute('#fuel-open-case', 'data-case');
+    check(!!caseId, `the finding's case #${caseId}`);
+    await page.screenshot({ path: join(artifacts, 'fuel-finding.png') });
+  });
+  await browserFor(async (page) => {
+    await login(page, 'supervisor');
+    await page.click('#tab-alerts');
+    await page.waitForSelector(`#cases-list .case-row[data-case="${caseId}"]`, { timeout: 20000 });
+    await page.click(`#cases-list .case-row[data-case="${caseId}"]`);
+    await page.waitForSelector('#case-page:not(.hidden) #case-title', { timeout: 20000 });
+    check(true, 'the unit\'s supervisor has the finding\'s case in their inbox');
+  });
+}
+
 try {
   if (scenario === 'basemap') await basemapOffline();
   else if (scenario === 'tiles-fail') await tilesFail();
@@ -1372,6 +1566,9 @@ try {
   else if (scenario === 'manage') await manage();
   else if (scenario === 'orders') await orders();
   else if (scenario === 'casework') await casework();
+  else if (scenario === 'carpool') await carpool();
+  else if (scenario === 'carpool-settle') await carpoolSettle();
+  else if (scenario === 'fuel') await fuel();
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {
   console.log(`FAILED ${e.message}`);

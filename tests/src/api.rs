@@ -522,3 +522,30 @@ pub async fn stored_bytes(api: &TestApi) -> Vec<u8> {
 pub fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
+
+/// A drive from the pickup (115.0, 30.2) east to `to_lon` and back at 36 km/h, a fix every 10 s from
+/// `start_ms`, with ten minutes standing at the far end; and the metres it covers.
+pub fn drive_east_and_back(vehicle: i64, start_ms: i64, to_lon: f64) -> (Vec<tianshu_model::Position>, f64) {
+    let step = 0.001_035; // about 100 m at 30.2 N
+    let n = ((to_lon - 115.0) / step).round() as i64;
+    let mut lons: Vec<(f64, u16)> = (0..=n).map(|i| (115.0 + i as f64 * step, 360)).collect();
+    lons.extend((0..60).map(|_| (115.0 + n as f64 * step, 0)));
+    lons.extend((0..=n).rev().map(|i| (115.0 + i as f64 * step, 360)));
+    let pts: Vec<_> = lons
+        .iter()
+        .enumerate()
+        .map(|(k, &(lon, speed))| {
+            Fix::at(start_ms / 1000 + k as i64 * 10)
+                .vehicle(vehicle)
+                .at_e6(30_200_000, (lon * 1e6).round() as i32)
+                .heading(speed, 90)
+                .status(tianshu_model::StatusFlags::ACC_ON)
+                .build()
+        })
+        .collect();
+    let metres = pts
+        .windows(2)
+        .map(|w| w[0].lonlat().distance_m(w[1].lonlat()))
+        .sum();
+    (pts, metres)
+}

@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub mod api;
+pub mod browser;
+pub mod fuel;
 pub mod gateway;
 pub mod mqtt;
 pub mod openapi;

@@ -8,7 +8,8 @@
 
 use serde_json::{Value, json};
 use tianshu_e2e::api::{
-    FOREIGN_PLATE, OWN_PLATE, Resp, SUB_PLATE, Scratch, TestApi, create_user, http, point,
+    FOREIGN_PLATE, OWN_PLATE, Resp, SUB_PLATE, Scratch, TestApi, create_user, drive_east_and_back, http,
+    point,
 };
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::access::Role;
@@ -578,33 +579,6 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
 
 tianshu_e2e::on_both_backends!(a_request_is_dispatched_to_the_nearest_free_car);
 
-/// A drive from the pickup (115.0, 30.2) east to `to_lon` and back at 36 km/h, a fix every 10 s from
-/// `start_ms`, with ten minutes standing at the far end; and the metres it covers.
-fn drive(vehicle: i64, start_ms: i64, to_lon: f64) -> (Vec<tianshu_model::Position>, f64) {
-    let step = 0.001_035; // about 100 m at 30.2 N
-    let n = ((to_lon - 115.0) / step).round() as i64;
-    let mut lons: Vec<(f64, u16)> = (0..=n).map(|i| (115.0 + i as f64 * step, 360)).collect();
-    lons.extend((0..60).map(|_| (115.0 + n as f64 * step, 0)));
-    lons.extend((0..=n).rev().map(|i| (115.0 + i as f64 * step, 360)));
-    let pts: Vec<_> = lons
-        .iter()
-        .enumerate()
-        .map(|(k, &(lon, speed))| {
-            tianshu_e2e::Fix::at(start_ms / 1000 + k as i64 * 10)
-                .vehicle(vehicle)
-                .at_e6(30_200_000, (lon * 1e6).round() as i32)
-                .heading(speed, 90)
-                .status(tianshu_model::StatusFlags::ACC_ON)
-                .build()
-        })
-        .collect();
-    let metres = pts
-        .windows(2)
-        .map(|w| w[0].lonlat().distance_m(w[1].lonlat()))
-        .sum();
-    (pts, metres)
-}
-
 /// A pool trip asked for, assigned and driven.
 struct Trip {
     id: i64,
@@ -643,7 +617,7 @@ async fn two_trips(
         let assign = json!({"vehicle": car, "driver": driver}).to_string();
         let path = format!("/api/carpool/requests/{id}/assign");
         sent(api.addr, "POST", &path, d, Some(&assign), 200, "assigned").await;
-        let (pts, metres) = drive(car, start + 10 * 60_000, to_lon);
+        let (pts, metres) = drive_east_and_back(car, start + 10 * 60_000, to_lon);
         api.store.append_points(&pts).await.expect("the trip's track");
         trips.push(Trip {
             id,

@@ -5,17 +5,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use tianshu_api::cases::CaseView;
 use tianshu_e2e::api::*;
+use tianshu_e2e::browser::{drive, says};
 use tianshu_testkit::ScratchDir;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// Runs `scenario` against the API served at `addr`, logged in as the seeded users of `roles` (each
 /// named as its role), off the async runtime (the driver blocks).
@@ -39,53 +36,6 @@ async fn drive_served(scenario: &str, addr: SocketAddr, roles: &[&str], env: &[(
     })
     .await
     .expect("the driver")
-}
-
-/// `npm ci` for the driver when its packages are missing; the driver's output when it ran.
-fn drive(scenario: &str, url: &str, logins: &serde_json::Value, env: &[(&str, &str)]) -> String {
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "chromium is not installed (the test command `.ci/test` installs it: apt-get install chromium)"
-    );
-    let dir = repo().join("tests").join("browser");
-    // The tests run in parallel processes: one installs while the others wait on the lock, and the
-    // packages count as there only once npm wrote its lock file at the end of the install.
-    let lock = std::fs::File::create(dir.join(".npm-install.lock")).expect("the install lock");
-    lock.lock().expect("taking the install lock");
-    if !dir.join("node_modules").join(".package-lock.json").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("running npm ci for the browser driver");
-        assert!(status.success(), "npm ci in tests/browser failed");
-    }
-    drop(lock);
-    let out = Command::new("node")
-        .arg("drive.mjs")
-        .arg(scenario)
-        .current_dir(&dir)
-        .env("TIANSHU_URL", url)
-        .env("TIANSHU_LOGINS", logins.to_string())
-        .env("TIANSHU_ARTIFACTS", repo().join("tests").join("artifacts"))
-        .envs(env.iter().copied())
-        .output()
-        .expect("running node");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    println!("{text}");
-    assert!(
-        out.status.success(),
-        "the browser scenario {scenario} failed:\n{text}"
-    );
-    text
-}
-
-/// Asserts that the driver printed each of `lines`.
-#[track_caller]
-fn says(out: &str, lines: &[&str]) {
-    for line in lines {
-        assert!(out.contains(line), "missing: {line}");
-    }
 }
 
 /// The demo as a child process, killed when dropped.
@@ -251,6 +201,10 @@ fn a_dispatcher_finds_cars_by_state_plate_and_unit_and_every_press_takes_effect_
             "manage channels",
             "complaints",
             "casework figures",
+            "carpool",
+            "carpool form",
+            "yearly figures",
+            "fuel",
         ] {
             assert!(out.contains(&format!("ok {lang} {screen}: ")), "{lang} {screen}");
         }

@@ -1,4 +1,6 @@
 // Interface text: each key once, with its Chinese and its English; the choice is remembered in localStorage.
+import { SERVICE_WORDS } from './words/services.js';
+
 const WORDS = {
   username: ['用户名', 'Username'],
   password: ['密码', 'Password'],
@@ -459,6 +461,7 @@ const WORDS = {
   fg_by_type: ['查实违规（按类型）', 'Confirmed by type'],
   fg_per_month: ['每月情况', 'Per month'],
   fg_by_unit: ['按单位和月份', 'By unit and month'],
+  ...SERVICE_WORDS,
 };
 
 const TEXT = { zh: {}, en: {} };

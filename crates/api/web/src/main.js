@@ -1,4 +1,5 @@
-// The Tianshu page: login, live map, replay, alert inbox, reports, terminals, audit log.
+// The Tianshu page: login, live map, replay, alert inbox, reports (the month's and the year's), complaints,
+// the car pool, fuel cards, terminals, audit log.
 // Everything the page shows comes from the API, which enforces role and scope; the page only hides
 // what a role cannot use.
 import * as maplibregl from 'maplibre-gl';
@@ -14,6 +15,9 @@ import { loadOrders } from './admin/orders.js';
 import { loadTokens } from './tokens.js';
 import { initReports, loadReport, rerenderReport } from './reports.js';
 import { loadComplaints, openComplaint, closeComplaint, openFigures, findingSection } from './casework.js';
+import { loadCarpool, openRequest, closeRequest } from './carpool.js';
+import { loadFuel, closeFinding } from './fuel.js';
+import { yearlyControls, closeYearly, rerenderYearly } from './yearly.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
 
@@ -1061,7 +1065,10 @@ function switchView(view) {
   if (view !== 'terminals') $('#terminals-list').replaceChildren();
   if (view !== 'audit') $('#audit-list').replaceChildren();
   if (view !== 'complaints') { $('#view-complaints').replaceChildren(); closeComplaint(caseworkCtx); }
-  for (const v of ['live', 'replay', 'alerts', 'reports', 'complaints', 'terminals', 'orders', 'manage', 'audit', 'tokens']) {
+  if (view !== 'carpool') { $('#view-carpool').replaceChildren(); closeRequest(serviceCtx); }
+  if (view !== 'fuel') { $('#view-fuel').replaceChildren(); closeFinding(serviceCtx); }
+  if (view !== 'reports') { closeYearly(); $('#yearly-box').replaceChildren(); }
+  for (const v of VIEWS) {
     $(`#view-${v}`).classList.toggle('hidden', v !== view);
     $(`#tab-${v}`).classList.toggle('active', v === view);
   }
@@ -1087,7 +1094,20 @@ function switchView(view) {
   if (view === 'tokens') loadTokens(adminCtx);
   if (view === 'reports') initReports(reportCtx);
   if (view === 'complaints') loadComplaints(caseworkCtx);
+  if (view === 'carpool') loadCarpool(serviceCtx);
+  if (view === 'fuel') loadFuel(serviceCtx);
+  if (view === 'reports') $('#yearly-box').replaceChildren(yearlyControls(serviceCtx));
 }
+const VIEWS = ['live', 'replay', 'alerts', 'reports', 'complaints', 'carpool', 'fuel', 'terminals', 'orders', 'manage', 'audit', 'tokens'];
+
+/** What the car pool, fuel and yearly screens use of the page: the casework's, and the map's inverse
+ * projection, the drivers' registry, a case opened over their panel. */
+const serviceCtx = {
+  api, el, t, fmtTime, toLocalInput, fromLocalInput, currentLang, S, disp, undisp,
+  getMap: () => map,
+  openCase: (id) => { $('#pool-page').classList.add('hidden'); $('#fuel-page').classList.add('hidden'); openCase(id); },
+  openDrivers: () => { switchView('manage'); loadManage(adminCtx, 'drivers'); },
+};
 
 /** What the casework screens use of the page: the management screens' helpers, the map, cases, replay. */
 const caseworkCtx = {
@@ -1120,7 +1140,9 @@ function rerender() {
   if (S.view === 'orders') loadOrders(adminCtx);
   if (S.view === 'manage') loadManage(adminCtx);
   if (S.view === 'tokens') loadTokens(adminCtx);
-  if (S.view === 'reports') rerenderReport(reportCtx);
+  if (S.view === 'reports') { rerenderReport(reportCtx); rerenderYearly(serviceCtx); $('#yearly-box').replaceChildren(yearlyControls(serviceCtx)); }
+  if (S.view === 'carpool') { loadCarpool(serviceCtx); if (!$('#pool-page').classList.contains('hidden') && $('#pool-title')) openRequest(serviceCtx, Number($('#pool-title').dataset.id)); }
+  if (S.view === 'fuel') { loadFuel(serviceCtx); closeFinding(serviceCtx); }
   if (S.view === 'complaints') {
     loadComplaints(caseworkCtx);
     const p = $('#complaint-page');
@@ -1143,6 +1165,7 @@ async function start() {
   $('#tab-replay').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-alerts').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-reports').classList.toggle('hidden', S.me.role === 'dispatcher');
+  $('#tab-fuel').classList.toggle('hidden', !CASE_ROLES.includes(S.me.role));
   applyText();
   rerender();
   initMap(S.config);
@@ -1175,8 +1198,8 @@ $('#timeline').addEventListener('click', (e) => {
 $('#audit-refresh').addEventListener('click', loadAudit);
 $('#terminals-refresh').addEventListener('click', () => loadTerminals({ api, el, t, fmtTime, S }));
 const reportCtx = { api, el, t, S, currentLang };
-$('#report-load-unit').addEventListener('click', () => loadReport(reportCtx, 'unit'));
-$('#report-load-car').addEventListener('click', () => loadReport(reportCtx, 'car'));
+$('#report-load-unit').addEventListener('click', () => { closeYearly(); loadReport(reportCtx, 'unit'); });
+$('#report-load-car').addEventListener('click', () => { closeYearly(); loadReport(reportCtx, 'car'); });
 
 applyText();
 renderLegend();

@@ -11,6 +11,8 @@ const CLASSES = ['general', 'confidential', 'emergency', 'law_enforcement', 'spe
 const ROLES = ['administrator', 'dispatcher', 'inspector', 'supervisor', 'requester'];
 const FENCE_KINDS = ['region', 'depot', 'prohibited', 'speed_zone'];
 const EDITIONS = ['', '2011', '2013', '2019'];
+/** The licence classes (准驾车型) an official car needs. */
+const LICENCES = ['A1', 'A2', 'A3', 'B1', 'B2', 'C1', 'C2'];
 
 const M = { screen: 'units', unit: null, vehicle: null, terminal: null, driver: null, channel: null, fence: null, user: null, year: null, draw: null };
 
@@ -251,8 +253,13 @@ async function drivers(ctx, body) {
     { name: 'certificate', label: 'certificate', value: x ? x.certificate : '' },
     { name: 'phone', label: 'driver_phone', value: x ? x.phone || '' : '' },
     { name: 'unit', label: 'unit', type: 'select', data: true, options: unitOptions(ctx, !x), value: x ? x.unit : '' },
+    // The pool dispatches a driver only with a licence class on record and while active.
+    { name: 'licence', label: 'pool_licence', type: 'select', data: true, options: [['', ctx.t('none')], ...LICENCES.map((l) => [l, l])], value: x ? x.licence || '' : 'C1' },
+    { name: 'active', label: 'pool_active', type: 'checkbox', value: x ? x.active : true },
   ];
-  const payload = (f) => JSON.stringify({ name: f.name, certificate: f.certificate, phone: f.phone || null, unit: f.unit === '' ? null : Number(f.unit) });
+  const payload = (f) => JSON.stringify({
+    name: f.name, certificate: f.certificate, phone: f.phone || null, unit: f.unit === '' ? null : Number(f.unit), licence: f.licence || null, active: f.active,
+  });
   const add = form(ctx, {
     id: 'driver-add', fields: fields(null), submitLabel: 'add',
     submit: (f) => api('/api/drivers', { method: 'POST', body: payload(f) }),
@@ -261,7 +268,8 @@ async function drivers(ctx, body) {
   const parts = [
     section(ctx, 'm_drivers', table(ctx, {
       id: 'drivers-table', rows: list, key: (x) => x.id, selected: M.driver,
-      columns: [{ label: 'driver_name', get: (x) => x.name }, { label: 'certificate', get: (x) => x.certificate }, { label: 'driver_phone', get: (x) => x.phone || '' }, { label: 'unit', get: (x) => paths.get(x.unit) || x.unit }],
+      columns: [{ label: 'driver_name', get: (x) => x.name }, { label: 'certificate', get: (x) => x.certificate }, { label: 'driver_phone', get: (x) => x.phone || '' }, { label: 'unit', get: (x) => paths.get(x.unit) || x.unit },
+        { label: 'pool_licence', get: (x) => x.licence || '' }, { label: 'pool_active', get: (x) => ctx.t(x.active ? 'yes' : 'no') }],
       onpick: (x) => { M.driver = x.id; again(ctx)(); },
     })),
     section(ctx, 'add_driver', add),
