@@ -579,6 +579,56 @@ async fn a_request_is_dispatched_to_the_nearest_free_car(scratch: Scratch) {
 
 tianshu_e2e::on_both_backends!(a_request_is_dispatched_to_the_nearest_free_car);
 
+/// A pool trip asked for, assigned and driven.
+struct Trip {
+    id: i64,
+    start: i64,
+    end: i64,
+    metres: f64,
+}
+
+/// Two trips of `car` with `driver`, asked for by `r` and assigned by `d` on `day`: one that reaches
+/// 东站 (115.1, 30.2) and comes back, one that turns back halfway; their tracks stored.
+async fn two_trips(
+    api: &TestApi,
+    (r, d): (Option<&str>, Option<&str>),
+    car: i64,
+    driver: &Value,
+    day: i64,
+) -> Vec<Trip> {
+    let mut trips = Vec::new();
+    for (k, to_lon) in [(0, 115.1), (1, 115.05)] {
+        let (start, end) = (day + (6 + 4 * k) * H, day + (8 + 4 * k) * H);
+        let body = request_body(start, end, None)
+            .replace("阳新县政府", "东站")
+            .replace("29.85", "30.2")
+            .replace(r#""lon":115.2"#, r#""lon":115.1"#);
+        let q = sent(
+            api.addr,
+            "POST",
+            "/api/carpool/requests",
+            r,
+            Some(&body),
+            201,
+            "request",
+        )
+        .await;
+        let id = q["id"].as_i64().expect("id");
+        let assign = json!({"vehicle": car, "driver": driver}).to_string();
+        let path = format!("/api/carpool/requests/{id}/assign");
+        sent(api.addr, "POST", &path, d, Some(&assign), 200, "assigned").await;
+        let (pts, metres) = drive_east_and_back(car, start + 10 * 60_000, to_lon);
+        api.store.append_points(&pts).await.expect("the trip's track");
+        trips.push(Trip {
+            id,
+            start,
+            end,
+            metres,
+        });
+    }
+    trips
+}
+
 async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
     let api = TestApi::seeded(scratch).await;
     let car = api.vid(OWN_PLATE);
@@ -607,31 +657,8 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
     let day = day();
 
     // Two trips: one that reaches 东站 (115.1, 30.2) and comes back, one that turns back halfway.
-    let mut ids = Vec::new();
-    for (k, to_lon) in [(0, 115.1), (1, 115.05)] {
-        let (start, end) = (day + (6 + 4 * k) * H, day + (8 + 4 * k) * H);
-        let body = request_body(start, end, None)
-            .replace("阳新县政府", "东站")
-            .replace("29.85", "30.2")
-            .replace(r#""lon":115.2"#, r#""lon":115.1"#);
-        let q = sent(
-            api.addr,
-            "POST",
-            "/api/carpool/requests",
-            r,
-            Some(&body),
-            201,
-            "request",
-        )
-        .await;
-        let id = q["id"].as_i64().expect("id");
-        let assign = json!({"vehicle": car, "driver": driver}).to_string();
-        let path = format!("/api/carpool/requests/{id}/assign");
-        sent(api.addr, "POST", &path, d, Some(&assign), 200, "assigned").await;
-        let (pts, metres) = drive_east_and_back(car, start + 10 * 60_000, to_lon);
-        api.store.append_points(&pts).await.expect("the trip's track");
-        ids.push((id, metres));
-    }
+    let trips = two_trips(&api, (r, d), car, &driver, day).await;
+    let ids: Vec<(i64, f64)> = trips.iter().map(|t| (t.id, t.metres)).collect();
 
     // Confirming before settling is refused.
     let e = http(
@@ -806,3 +833,198 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
 }
 
 tianshu_e2e::on_both_backends!(a_trip_is_settled_from_its_track);
+
+/// A quick outbox, and no replay of the seeded tracks: only what the test does is routed.
+fn quick_alerts() -> tianshu_alerts::AlertsConfig {
+    let mut c = tianshu_alerts::AlertsConfig {
+        outbox_poll_ms: 50,
+        tick_secs: 3600,
+        resume_hours: 0.0,
+        state_save_secs: 0,
+        ..Default::default()
+    };
+    c.notifications.retry.max_attempts = 1;
+    c
+}
+
+/// Trips settle by themselves when due, once (a second pass, as after a restart, settles nothing), from
+/// the committed track against `[rules.carpool]`; the assignment tells the requester's unit's channel
+/// and, through the generic webhook, the driver's phone; the case of a trip that never reached its
+/// destination is queued for the unit's channel; the requester rates a settled trip.
+async fn trips_settle_by_themselves_and_notify_through_the_channels(scratch: Scratch) {
+    let api = TestApi::seeded(scratch).await;
+    let config = quick_alerts();
+    let rules = tianshu_rules::RulesConfig::default();
+    let _alerts = tianshu_alerts::start(api.store.clone(), rules.clone(), config.clone())
+        .await
+        .expect("starting the alerts runtime");
+    api.state
+        .set_carpool_router(tianshu_alerts::carpool::router(api.store.clone(), config.clone()));
+    let car = api.vid(OWN_PLATE);
+    let unit = api.units["黄石市/市委办公室"].0;
+    create_user(
+        &api.store,
+        "requester2",
+        Role::Requester,
+        Some(tianshu_model::UnitId(unit)),
+    )
+    .await;
+    let logins = [
+        api.login("administrator").await,
+        api.login("dispatcher").await,
+        api.login("requester").await,
+        api.login("requester2").await,
+        api.login("supervisor").await,
+    ];
+    let [a, d, r, r2, s] = logins.each_ref().map(|c| Some(c.as_str()));
+    let (url, hook) = tianshu_e2e::sinks::http_receiver().await;
+    let channel =
+        json!({"name": "市委办值班", "kind": "webhook", "url": url, "format": "generic", "units": [unit]});
+    sent(
+        api.addr,
+        "POST",
+        "/api/channels",
+        a,
+        Some(&channel.to_string()),
+        201,
+        "channel",
+    )
+    .await;
+    let fleet = json!({"ownership": "pool"}).to_string();
+    let path = format!("/api/vehicles/{car}/fleet");
+    sent(api.addr, "PUT", &path, a, Some(&fleet), 200, "fleet").await;
+    let driver =
+        json!({"name": "李四", "certificate": "D-7", "unit": unit, "licence": "C1", "phone": "13900001111"});
+    let driver = sent(
+        api.addr,
+        "POST",
+        "/api/drivers",
+        a,
+        Some(&driver.to_string()),
+        201,
+        "driver",
+    )
+    .await["id"]
+        .clone();
+
+    // Two trips, assigned: each tells the requester's unit and the driver's phone.
+    let trips = two_trips(&api, (r, d), car, &driver, day()).await;
+    for t in &trips {
+        let recipients: Vec<String> = api
+            .store
+            .carpool()
+            .deliveries(t.id)
+            .await
+            .expect("the request's notifications")
+            .into_iter()
+            .map(|x| x.recipient)
+            .collect();
+        assert_eq!(recipients, ["市委办值班", "13900001111"], "request {}", t.id);
+    }
+    hook.wait_nth(3, "the four assignment notices", tianshu_e2e::WAIT)
+        .await;
+    let posted: Vec<Value> = hook
+        .all()
+        .iter()
+        .map(|b| serde_json::from_str(b).expect("json"))
+        .collect();
+    let to_driver: Vec<&Value> = posted.iter().filter(|p| p["phone"] == "13900001111").collect();
+    assert_eq!(to_driver.len(), 2, "{posted:?}");
+    assert!(
+        to_driver
+            .iter()
+            .all(|p| p["kind"] == "carpool" && p["text"].as_str().is_some_and(|t| t.contains("出车任务"))),
+        "{to_driver:?}"
+    );
+    assert!(
+        posted.iter().any(|p| p["to"] == "requester:requester"),
+        "{posted:?}"
+    );
+
+    // An hour after the first trip's start the car is back with 东站 reached: settled, once.
+    let settle = |now_ms: i64| {
+        let (store, config, rules) = (api.store.clone(), config.clone(), rules.clone());
+        async move {
+            tianshu_alerts::carpool::settle_due_trips(&store, &config, &rules, Timestamp::from_millis(now_ms))
+                .await
+                .expect("a settlement pass")
+        }
+    };
+    let (id, start, metres) = (trips[0].id, trips[0].start, trips[0].metres);
+    let done = settle(start + H).await;
+    assert_eq!(done.len(), 1, "only the first trip is due: {done:?}");
+    let st = done[0].request.settlement.clone().expect("settled");
+    assert_eq!(done[0].request.id, id);
+    assert!(
+        (st.km * 1000.0 - metres).abs() / metres < 0.02,
+        "{} km against {metres} m",
+        st.km
+    );
+    assert_eq!((st.differences.len(), done[0].case), (0, None), "{st:?}");
+    assert!(settle(start + H).await.is_empty(), "a trip is settled once");
+
+    // Half an hour after the second window the car is home, 东站 never reached: a case for the unit.
+    let (id2, end2) = (trips[1].id, trips[1].end);
+    let done = settle(end2 + H / 2).await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0].request.id, id2);
+    let case = done[0].case.expect("a case");
+    // Queued for the unit's channel at the pass's time (here days ahead, so not sent yet).
+    let queued = api
+        .store
+        .cases()
+        .deliveries(case)
+        .await
+        .expect("the case's notifications");
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let notice: Value = serde_json::from_str(&queued[0].payload).expect("json");
+    assert_eq!(
+        (notice["rule"].as_str(), notice["case_id"].as_i64()),
+        (Some("carpool_trip"), Some(case))
+    );
+    assert_eq!(queued[0].recipient, "市委办值班");
+    assert!(settle(end2 + 3 * H).await.is_empty(), "nothing settles twice");
+
+    // The requester rates the settled trip; another requester of the unit may not; a supervisor may.
+    let path = format!("/api/carpool/requests/{id}/rating");
+    let e = sent(
+        api.addr,
+        "PUT",
+        &path,
+        r,
+        Some(r#"{"stars": 6}"#),
+        400,
+        "six stars",
+    )
+    .await;
+    assert!(error(&e).starts_with("stars: "), "{e}");
+    let body = r#"{"stars": 5, "note": "准时到达"}"#;
+    let rated = sent(api.addr, "PUT", &path, r, Some(body), 200, "rated").await;
+    assert_eq!(rated["rating"], json!({"stars": 5, "note": "准时到达"}));
+    sent(api.addr, "PUT", &path, r2, Some(body), 403, "not their request").await;
+    sent(
+        api.addr,
+        "PUT",
+        &path,
+        s,
+        Some(r#"{"stars": 4}"#),
+        200,
+        "on the unit's behalf",
+    )
+    .await;
+    let pending = request_body(day() + 20 * H, day() + 21 * H, None);
+    let q = sent(
+        api.addr,
+        "POST",
+        "/api/carpool/requests",
+        r,
+        Some(&pending),
+        201,
+        "request",
+    )
+    .await;
+    let path = format!("/api/carpool/requests/{}/rating", q["id"]);
+    sent(api.addr, "PUT", &path, r, Some(body), 409, "not settled").await;
+}
+
+tianshu_e2e::on_both_backends!(trips_settle_by_themselves_and_notify_through_the_channels);

@@ -211,14 +211,21 @@ async fn carpool_victim(api: &TestApi, n: usize, plate: &str, path: &str, driver
         .create_request(&fields, "requester", now)
         .await
         .expect("victim request");
-    if path.ends_with("/settle") || path.ends_with("/settlement") {
-        pool.assign(request.id, car.id, driver, "dispatcher", now)
-            .await
-            .expect("victim assignment");
+    let settled = path.ends_with("/settlement") || path.ends_with("/rating");
+    if path.ends_with("/settle") || settled {
+        let ask = tianshu_store::carpool::AssignAsk {
+            id: request.id,
+            vehicle: car.id,
+            driver,
+            by: "dispatcher",
+        };
+        pool.assign(ask, now, None).await.expect("victim assignment");
     }
-    if path.ends_with("/settlement") {
+    if settled {
         let s = tianshu_rules::carpool::settle(&request.fields, &[], &Default::default());
-        pool.settle(request.id, &s, now).await.expect("victim settlement");
+        pool.settle(request.id, &s, now, None)
+            .await
+            .expect("victim settlement");
     }
     request.id
 }
@@ -267,6 +274,11 @@ fn carpool_routes(
         ("PUT", "/api/carpool/requests/{id}/settlement") => req(
             format!("/api/carpool/requests/{request}/settlement"),
             Some(r#"{"note":"无误"}"#.into()),
+            true,
+        ),
+        ("PUT", "/api/carpool/requests/{id}/rating") => req(
+            format!("/api/carpool/requests/{request}/rating"),
+            Some(r#"{"stars":5,"note":"准时"}"#.into()),
             true,
         ),
         ("GET", "/api/vehicles/{id}/fleet") => req(format!("/api/vehicles/{vid}/fleet"), None, true),

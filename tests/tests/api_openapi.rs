@@ -637,8 +637,8 @@ type Call<'a> = (&'a str, &'static str, String, Option<String>, &'a str);
 /// where none is), a JSON answer against its schema; the routes of the 2xx answers checked go to
 /// `covered`, and each route's last JSON answer to `answers`.
 /// Routes whose documented answers are checked elsewhere, against the same document: the car pool's by
-/// `api_carpool.rs`, which checks every success answer it gets (they need a pool, drivers and a settled
-/// trip), and the public intake's by `api_report.rs` (it is off in this test's configuration). Each is
+/// `api_carpool.rs` and `carpool_settle.rs`, which check every success answer they get (they need a
+/// pool, drivers and a settled trip), and the public intake's by `api_report.rs` (it is off in this test's configuration). Each is
 /// named so that a new route cannot slip past the check.
 const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     ("POST", "/api/report"),
@@ -649,6 +649,7 @@ const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     ("POST", "/api/carpool/requests/{id}/assign"),
     ("POST", "/api/carpool/requests/{id}/settle"),
     ("PUT", "/api/carpool/requests/{id}/settlement"),
+    ("PUT", "/api/carpool/requests/{id}/rating"),
     ("POST", "/api/carpool/maintenance"),
     ("GET", "/api/vehicles/{id}/fleet"),
     ("PUT", "/api/vehicles/{id}/fleet"),

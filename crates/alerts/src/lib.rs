@@ -8,10 +8,13 @@
 //! - [`cases`]: the case workflow the web API calls (list, detail, transitions).
 //! - [`complaints`]: the notifications of complaints forwarded to a unit, and the escalation of overdue
 //!   ones, through the same channels.
+//! - [`carpool`]: the car pool's notices through the same channels, and its trips settled by
+//!   themselves when due.
 //! - [`notify`]: notification bodies (generic JSON, DingTalk and WeCom robots, e-mail), routing by unit,
 //!   and the senders.
 #![deny(missing_docs)]
 
+pub mod carpool;
 pub mod cases;
 pub mod complaints;
 pub mod config;

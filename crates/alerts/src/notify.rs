@@ -159,8 +159,8 @@ impl Routing {
     pub fn deliveries(&self, notice: &Notice, config: &AlertsConfig) -> Vec<NewDelivery> {
         let severity = Severity::parse(&notice.severity).unwrap_or_default();
         let bodies = Bodies {
-            webhook: &|format| webhook_body(notice, format),
-            email: &|| email_body(notice),
+            webhook: &|format| Some(webhook_body(notice, format)),
+            email: &|| Some(email_body(notice)),
         };
         self.route(&notice.units, severity, config, &bodies)
     }
@@ -189,8 +189,8 @@ impl Routing {
     /// The outbox rows for a complaint's notice: routed by unit like a case's, as severe as a case can be.
     pub fn complaint_deliveries(&self, notice: &ComplaintNotice, config: &AlertsConfig) -> Vec<NewDelivery> {
         let bodies = Bodies {
-            webhook: &|format| complaint_webhook_body(notice, format),
-            email: &|| complaint_email_body(notice),
+            webhook: &|format| Some(complaint_webhook_body(notice, format)),
+            email: &|| Some(complaint_email_body(notice)),
         };
         self.route(&notice.units, COMPLAINT_SEVERITY, config, &bodies)
     }
@@ -198,7 +198,7 @@ impl Routing {
     /// The outbox rows for an event concerning `units` of `severity`: every configured webhook whose
     /// units include one of them (or that has none), every e-mail recipient of one of them, and every
     /// stored channel so routed that is enabled and takes the severity (an address once).
-    fn route(
+    pub(crate) fn route(
         &self,
         units: &[UnitId],
         severity: Severity,
@@ -214,11 +214,11 @@ impl Routing {
                     .any(|u| units.contains(&u))
         };
         for w in &config.notifications.webhooks {
-            if matches(&w.units) {
+            if let Some(payload) = (bodies.webhook)(w.format).filter(|_| matches(&w.units)) {
                 out.push(NewDelivery {
                     channel: format!("webhook:{}", w.name),
                     recipient: w.name.clone(),
-                    payload: (bodies.webhook)(w.format),
+                    payload,
                 });
             }
         }
@@ -227,12 +227,13 @@ impl Routing {
             for r in &email.recipients {
                 if self.unit_id(&r.unit).is_some_and(|u| units.contains(&u))
                     && !sent_to.contains(&r.address.as_str())
+                    && let Some(payload) = (bodies.email)()
                 {
                     sent_to.push(&r.address);
                     out.push(NewDelivery {
                         channel: "email".into(),
                         recipient: r.address.clone(),
-                        payload: (bodies.email)(),
+                        payload,
                     });
                 }
             }
@@ -249,14 +250,17 @@ impl Routing {
                 continue;
             }
             let (recipient, payload) = match f.kind {
-                ChannelKind::Webhook => (f.name.clone(), (bodies.webhook)(f.format)),
+                ChannelKind::Webhook => match (bodies.webhook)(f.format) {
+                    Some(payload) => (f.name.clone(), payload),
+                    None => continue,
+                },
                 ChannelKind::Email => {
                     let address = f.address.clone().unwrap_or_default();
-                    if addresses.contains(&address) {
+                    let Some(payload) = (bodies.email)().filter(|_| !addresses.contains(&address)) else {
                         continue;
-                    }
+                    };
                     addresses.push(address.clone());
-                    (address, (bodies.email)())
+                    (address, payload)
                 }
             };
             out.push(NewDelivery {
@@ -269,10 +273,12 @@ impl Routing {
     }
 }
 
-/// How one event is written for each kind of channel.
-struct Bodies<'a> {
-    webhook: &'a dyn Fn(WebhookFormat) -> String,
-    email: &'a dyn Fn() -> String,
+/// How one event is written for each kind of channel; `None` where that kind does not carry it.
+pub(crate) struct Bodies<'a> {
+    /// A webhook's body, by its format.
+    pub(crate) webhook: &'a dyn Fn(WebhookFormat) -> Option<String>,
+    /// An e-mail's payload.
+    pub(crate) email: &'a dyn Fn() -> Option<String>,
 }
 
 /// How severe a complaint's notice is for a channel's `min_severity`: as severe as a case can be (a
@@ -386,7 +392,7 @@ pub fn complaint_email_body(n: &ComplaintNotice) -> String {
     serde_json::to_string(&body).unwrap_or_default()
 }
 
-fn local(t: Timestamp) -> String {
+pub(crate) fn local(t: Timestamp) -> String {
     t.to_china().format("%Y-%m-%d %H:%M").to_string()
 }
 

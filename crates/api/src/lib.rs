@@ -62,6 +62,10 @@ pub type ComplaintNotifier = Arc<
         + Sync,
 >;
 
+/// How the car pool's notices reach the alert channels at a time (the routing loaded then); an error
+/// when it cannot be loaded (the assignment or settlement is then refused).
+pub type CarpoolRouter = tianshu_store::carpool_trips::Router;
+
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct ApiState {
@@ -96,6 +100,8 @@ struct Inner {
     /// The key reporters' numbers are sealed with, once the server has set it.
     reporter_key: std::sync::RwLock<Option<Arc<reporter::ReporterKey>>>,
     fuel: std::sync::RwLock<Arc<tianshu_rules::fuel::FuelConfig>>,
+    carpool: std::sync::RwLock<Arc<tianshu_rules::carpool_due::CarpoolConfig>>,
+    carpool_router: std::sync::RwLock<Option<CarpoolRouter>>,
 }
 
 impl ApiState {
@@ -127,6 +133,8 @@ impl ApiState {
                 complaint_notifier: std::sync::RwLock::new(None),
                 reporter_key: std::sync::RwLock::new(None),
                 fuel: std::sync::RwLock::default(),
+                carpool: std::sync::RwLock::default(),
+                carpool_router: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -189,6 +197,38 @@ impl ApiState {
     /// The thresholds of the fuel checks.
     pub fn fuel_config(&self) -> Arc<tianshu_rules::fuel::FuelConfig> {
         self.inner.fuel.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Sets the car pool's settlement thresholds (`[rules.carpool]`); the defaults until then.
+    pub fn set_carpool_config(&self, config: tianshu_rules::carpool_due::CarpoolConfig) {
+        if let Ok(mut c) = self.inner.carpool.write() {
+            *c = Arc::new(config);
+        }
+    }
+
+    /// The car pool's settlement thresholds.
+    pub fn carpool_config(&self) -> Arc<tianshu_rules::carpool_due::CarpoolConfig> {
+        self.inner.carpool.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Sets how the car pool's notices reach the alert channels; until then they are recorded with
+    /// the request only.
+    pub fn set_carpool_router(&self, router: CarpoolRouter) {
+        if let Ok(mut r) = self.inner.carpool_router.write() {
+            *r = Some(router);
+        }
+    }
+
+    /// The car pool's route to the channels at `now`, when the server has set one.
+    pub async fn carpool_route(
+        &self,
+        now: tianshu_model::Timestamp,
+    ) -> Result<tianshu_store::carpool_trips::Route, error::ApiError> {
+        let router = self.inner.carpool_router.read().ok().and_then(|r| r.clone());
+        match router {
+            Some(r) => r(now).await.map(Some).map_err(error::ApiError::Unavailable),
+            None => Ok(None),
+        }
     }
 
     /// Tells the API the alert channels of the server's configuration, listed beside the stored ones by

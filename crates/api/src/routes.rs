@@ -652,6 +652,13 @@ pub static ROUTES: &[RouteSpec] = &[
         handler: || put(carpool::confirm),
     },
     RouteSpec {
+        method: "PUT",
+        path: "/api/carpool/requests/{id}/rating",
+        roles: REQUEST,
+        summary: "Rate a settled trip: stars (1 to 5), note; a requester rates the trips they asked for, a supervisor on the unit's behalf (audited)",
+        handler: || put(carpool::rate),
+    },
+    RouteSpec {
         method: "POST",
         path: "/api/carpool/maintenance",
         roles: OPERATE,

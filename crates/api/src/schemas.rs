@@ -726,6 +726,10 @@ pub fn describe(method: &str, path: &str) -> Described {
             ));
             d.ok = ok(r("CarRequest"));
         }
+        ("PUT", "/api/carpool/requests/{id}/rating") => {
+            d.body = Some(r("Rating"));
+            d.ok = ok(r("CarRequest"));
+        }
         ("POST", "/api/carpool/maintenance") => {
             d.body = Some(fields_of(
                 &names::<carpool::MaintenanceBody>(),

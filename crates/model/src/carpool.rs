@@ -346,6 +346,35 @@ impl SettlementCorrection {
     }
 }
 
+/// The requester's rating of a settled trip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rating {
+    /// 1 (poor) to 5 (excellent).
+    pub stars: u8,
+    /// What the requester says of the trip.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl Rating {
+    /// The rating trimmed, or what is wrong, the field first: 1 to 5 stars, a note of at most 500
+    /// characters.
+    pub fn checked(&self) -> Result<Rating, String> {
+        if !(1..=5).contains(&self.stars) {
+            return Err(format!("stars: {} is not 1 to 5", self.stars));
+        }
+        let note = self.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > 500) {
+            return Err("note: at most 500 characters".into());
+        }
+        Ok(Rating {
+            stars: self.stars,
+            note: note.map(str::to_string),
+        })
+    }
+}
+
 /// A request as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CarRequest {
@@ -366,6 +395,17 @@ pub struct CarRequest {
     /// The trip settled from its track, once settled.
     #[serde(default)]
     pub settlement: Option<Settlement>,
+    /// The requester's rating, once the settled trip is rated.
+    #[serde(default)]
+    pub rating: Option<Rating>,
+}
+
+impl CarRequest {
+    /// Whether `username` in `role` may rate the trip: a requester only the trips they asked for; a
+    /// supervisor or an administrator (whose scope the caller checked) on the unit's behalf.
+    pub fn may_rate(&self, username: &str, role: crate::access::Role) -> bool {
+        role != crate::access::Role::Requester || self.requester == username
+    }
 }
 
 /// Who owns a car.
@@ -519,6 +559,33 @@ mod tests {
             purpose: " 检查 ".into(),
             kind: ServiceKind::Regular,
             class: None,
+        }
+    }
+
+    #[test]
+    fn a_rating_has_one_to_five_stars_and_a_short_note() {
+        let ok = Rating {
+            stars: 4,
+            note: Some(" 准时 ".into()),
+        };
+        assert_eq!(ok.checked().unwrap().note.as_deref(), Some("准时"));
+        let blank = Rating {
+            stars: 5,
+            note: Some(" ".into()),
+        };
+        assert_eq!(blank.checked().unwrap().note, None);
+        for (r, field) in [
+            (Rating { stars: 0, note: None }, "stars: "),
+            (Rating { stars: 6, note: None }, "stars: "),
+            (
+                Rating {
+                    stars: 3,
+                    note: Some("长".repeat(501)),
+                },
+                "note: ",
+            ),
+        ] {
+            assert!(r.checked().unwrap_err().starts_with(field));
         }
     }
 

@@ -631,6 +631,7 @@ mod tests {
             },
             assignment: None,
             settlement: None,
+            rating: None,
         }
     }
 

@@ -331,6 +331,8 @@ pub struct RulesConfig {
     pub overspeed: OverspeedConfig,
     /// The fuel-card checks (`[rules.fuel]`).
     pub fuel: crate::fuel::FuelConfig,
+    /// The car pool's settlement (`[rules.carpool]`).
+    pub carpool: crate::carpool_due::CarpoolConfig,
 }
 
 impl Default for RulesConfig {
@@ -355,6 +357,7 @@ impl Default for RulesConfig {
             silence: SilenceConfig::default(),
             overspeed: OverspeedConfig::default(),
             fuel: crate::fuel::FuelConfig::default(),
+            carpool: crate::carpool_due::CarpoolConfig::default(),
         }
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod calendar;
 pub mod carpool;
+pub mod carpool_due;
 pub mod casework;
 pub mod channels;
 pub mod config;

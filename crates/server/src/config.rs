@@ -609,6 +609,11 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         }
     }
     config.rules.fuel.validate().map_err(|m| keyed("rules.fuel", m))?;
+    config
+        .rules
+        .carpool
+        .validate()
+        .map_err(|m| keyed("rules.carpool", m))?;
     let basemap = &config.web.basemap;
     if basemap.gcj02 && !basemap.pmtiles.is_empty() {
         return Err(keyed(

@@ -4,6 +4,7 @@
 //! dispatches. Configuration, logging and signal handling are wired here, nowhere else.
 
 mod audit;
+mod carpool;
 mod cmd;
 mod config;
 mod http;

@@ -399,6 +399,7 @@ pub fn api_routes(
 ) -> ExtraRoutes {
     let timetables = tianshu_api::ConfiguredTimetables::from_rules(rules);
     let fuel = rules.fuel.clone();
+    let carpool = rules.carpool.clone();
     let channels = alerts.listed_channels();
     let pmtiles = &config.basemap.pmtiles;
     if !pmtiles.is_empty()
@@ -409,6 +410,7 @@ pub fn api_routes(
     }
     Box::new(move |services: &Services| {
         let notifier = complaint_notifier(services.store.clone(), alerts.clone());
+        let carpool_router = tianshu_alerts::carpool::router(services.store.clone(), alerts.clone());
         let cases: Arc<dyn CaseBook> = Arc::new(AlertCases {
             store: services.store.clone(),
             config: alerts,
@@ -428,6 +430,8 @@ pub fn api_routes(
         state.set_configured_channels(channels);
         state.set_complaint_notifier(notifier);
         state.set_fuel_config(fuel);
+        state.set_carpool_config(carpool);
+        state.set_carpool_router(carpool_router);
         if let Some(key) = reporter_key {
             state.set_reporter_key(key);
         }

@@ -27,6 +27,7 @@ use tianshu_rules::carpool::{
 };
 use tianshu_rules::workflow::OrderRefused;
 
+use crate::carpool_trips::{Route, queue};
 use crate::db::{Change, Db};
 use crate::reference::{StoredOrder, settings_of_car, store_order};
 use crate::registry::{VEHICLE_COLS, returned_id, to_vehicle};
@@ -34,9 +35,10 @@ use crate::sql::{Row, Tx, params, tx};
 use crate::stamp::next_stamp;
 use crate::{Error, Result, Store};
 
-const REQUEST_COLS: &str = "r.id, r.unit, r.requester, r.state, r.created_ms, r.body, r.vehicle_id, \
-                            v.plate, r.driver_id, r.order_id, r.assigned_by, r.assigned_ms, r.settlement";
-const REQUEST_FROM: &str = "carpool_requests r LEFT JOIN vehicles v ON v.id = r.vehicle_id";
+pub(crate) const REQUEST_COLS: &str = "r.id, r.unit, r.requester, r.state, r.created_ms, r.body, r.vehicle_id, \
+                            v.plate, r.driver_id, r.order_id, r.assigned_by, r.assigned_ms, r.settlement, \
+                            r.rating";
+pub(crate) const REQUEST_FROM: &str = "carpool_requests r LEFT JOIN vehicles v ON v.id = r.vehicle_id";
 const FLEET_COLS: &str = "vehicle_id, licence_needed, ownership, disposed_on, disposal, marking_status, \
                           marking_exempt_reason, terminal_status, terminal_exempt_reason";
 
@@ -57,7 +59,7 @@ fn from_id<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
     serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| corrupt(what, s))
 }
 
-fn to_request(r: &Row) -> Result<CarRequest> {
+pub(crate) fn to_request(r: &Row) -> Result<CarRequest> {
     let state = r.text(3)?;
     let body = r.text(5)?;
     let id = r.int(0)?;
@@ -80,8 +82,13 @@ fn to_request(r: &Row) -> Result<CarRequest> {
             serde_json::from_str(&s).map_err(|e| Error::Corrupt(format!("request {id} settlement: {e}")))
         })
         .transpose()?;
+    let rating = r
+        .opt_text(13)?
+        .map(|s| serde_json::from_str(&s).map_err(|e| Error::Corrupt(format!("request {id} rating: {e}"))))
+        .transpose()?;
     Ok(CarRequest {
         settlement,
+        rating,
         id,
         unit: UnitId(r.int(1)?),
         requester: r.text(2)?,
@@ -112,7 +119,7 @@ fn to_fleet(r: &Row) -> Result<(VehicleId, FleetFields)> {
     ))
 }
 
-async fn request_locked(tx: &mut dyn Tx, id: i64) -> Result<CarRequest> {
+pub(crate) async fn request_locked(tx: &mut dyn Tx, id: i64) -> Result<CarRequest> {
     let lock = format!("SELECT id FROM carpool_requests WHERE id = $1{}", tx.row_lock());
     tx.opt(&lock, params![id]).await?;
     let sql = format!("SELECT {REQUEST_COLS} FROM {REQUEST_FROM} WHERE r.id = $1");
@@ -167,6 +174,7 @@ async fn create_request(
         fields: f,
         assignment: None,
         settlement: None,
+        rating: None,
     })
 }
 
@@ -275,6 +283,19 @@ pub struct Assigned {
     pub notices: Vec<(String, String)>,
 }
 
+/// Who assigns what: the request, the car, the driver.
+#[derive(Debug, Clone, Copy)]
+pub struct AssignAsk<'a> {
+    /// The request.
+    pub id: i64,
+    /// The car.
+    pub vehicle: VehicleId,
+    /// The driver's registry id.
+    pub driver: i64,
+    /// The dispatcher.
+    pub by: &'a str,
+}
+
 async fn assign(
     tx: &mut dyn Tx,
     id: i64,
@@ -282,6 +303,7 @@ async fn assign(
     driver: i64,
     by: String,
     now: Timestamp,
+    route: Route,
 ) -> Result<Assigned> {
     let stamp = Timestamp(next_stamp(tx, now).await?);
     let mut request = request_locked(tx, id).await?;
@@ -348,6 +370,9 @@ async fn assign(
         by,
         at: now,
     });
+    if let Some(route) = &route {
+        queue(tx, id, &route.assignment(&request, &notices), now).await?;
+    }
     Ok(Assigned {
         request,
         order: row,
@@ -364,7 +389,12 @@ pub struct Settled {
     pub case: Option<i64>,
 }
 
-async fn write_settlement(tx: &mut dyn Tx, id: i64, s: &Settlement, state: RequestState) -> Result<()> {
+pub(crate) async fn write_settlement(
+    tx: &mut dyn Tx,
+    id: i64,
+    s: &Settlement,
+    state: RequestState,
+) -> Result<()> {
     let body = serde_json::to_string(s).map_err(|e| Error::Corrupt(e.to_string()))?;
     tx.execute(
         "UPDATE carpool_requests SET state = $1, settlement = $2 WHERE id = $3",
@@ -374,7 +404,7 @@ async fn write_settlement(tx: &mut dyn Tx, id: i64, s: &Settlement, state: Reque
     Ok(())
 }
 
-async fn settle(tx: &mut dyn Tx, id: i64, s: Settlement, now: Timestamp) -> Result<Settled> {
+async fn settle(tx: &mut dyn Tx, id: i64, s: Settlement, now: Timestamp, route: Route) -> Result<Settled> {
     let mut request = request_locked(tx, id).await?;
     if request.state != RequestState::Assigned {
         return Err(Error::Conflict(format!(
@@ -393,7 +423,10 @@ async fn settle(tx: &mut dyn Tx, id: i64, s: Settlement, now: Timestamp) -> Resu
         None => None,
     };
     let case = match unit.and_then(|u| settlement_case(&request, u, &s)) {
-        Some(c) => Some(crate::cases::record_case(tx, &c, &[], now).await?.0),
+        Some(c) => {
+            let deliveries = route.as_ref().map(|r| r.case(&c)).unwrap_or_default();
+            Some(crate::cases::record_case(tx, &c, &deliveries, now).await?.0)
+        }
         None => None,
     };
     request.state = RequestState::Settled;
@@ -499,8 +532,8 @@ async fn add_maintenance(tx: &mut dyn Tx, mut m: Maintenance) -> Result<Maintena
 
 /// The car pool of a store.
 pub struct Carpool<'a> {
-    store: &'a Store,
-    db: &'a Db,
+    pub(crate) store: &'a Store,
+    pub(crate) db: &'a Db,
 }
 
 impl<'a> Carpool<'a> {
@@ -556,16 +589,16 @@ impl<'a> Carpool<'a> {
     }
 
     /// Assigns `vehicle` and `driver` to request `id` as `by` at `now` (see the module's documentation).
-    pub fn assign(
-        &self,
-        id: i64,
-        vehicle: VehicleId,
-        driver: i64,
-        by: &str,
-        now: Timestamp,
-    ) -> Change<'a, Assigned> {
+    /// The notices go to the channels through `route`, when given, in the same transaction.
+    pub fn assign(&self, ask: AssignAsk<'_>, now: Timestamp, route: Route) -> Change<'a, Assigned> {
+        let AssignAsk {
+            id,
+            vehicle,
+            driver,
+            by,
+        } = ask;
         let by = by.to_string();
-        Change::new(self.db, tx!(|tx| assign(tx, id, vehicle, driver, by, now)))
+        Change::new(self.db, tx!(|tx| assign(tx, id, vehicle, driver, by, now, route)))
     }
 
     /// The fleet fields of a car (the defaults when none are recorded).
@@ -592,10 +625,11 @@ impl<'a> Carpool<'a> {
 
     /// Settles an assigned trip with `s` (computed from its track by `tianshu_rules::carpool::settle`),
     /// opening an alert case for its differences in the same transaction; a request not assigned is
-    /// [`Error::Conflict`].
-    pub fn settle(&self, id: i64, s: &Settlement, now: Timestamp) -> Change<'a, Settled> {
+    /// [`Error::Conflict`]: a trip is settled once. The case's notifications go to the channels through
+    /// `route`, when given.
+    pub fn settle(&self, id: i64, s: &Settlement, now: Timestamp, route: Route) -> Change<'a, Settled> {
         let s = s.clone();
-        Change::new(self.db, tx!(|tx| settle(tx, id, s, now)))
+        Change::new(self.db, tx!(|tx| settle(tx, id, s, now, route)))
     }
 
     /// The dispatcher's confirmation of a settled trip, with a correction when given.

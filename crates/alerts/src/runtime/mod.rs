@@ -19,6 +19,7 @@
 
 mod deliver;
 mod evaluator;
+pub(crate) use evaluator::opened;
 mod repeats;
 mod resume;
 mod revise;

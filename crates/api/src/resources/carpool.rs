@@ -1,6 +1,8 @@
 //! The office's car pool (用车保障): `GET`/`POST /api/carpool/requests`, `GET /api/carpool/requests/{id}`,
 //! `GET /api/carpool/requests/{id}/offers`, `POST /api/carpool/requests/{id}/assign`,
-//! `POST /api/carpool/maintenance`, `GET`/`PUT /api/vehicles/{id}/fleet`.
+//! `POST /api/carpool/requests/{id}/settle`, `PUT /api/carpool/requests/{id}/settlement`,
+//! `PUT /api/carpool/requests/{id}/rating`, `POST /api/carpool/maintenance`,
+//! `GET`/`PUT /api/vehicles/{id}/fleet`.
 //!
 //! A requester (or a supervisor) asks for a car for a unit in their scope (their own when the body names
 //! none; another unit is 403). The dispatch office lists the requests, sees the pool's cars and the
@@ -13,11 +15,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tianshu_model::carpool::{CarRequest, FleetFields, RequestFields, SettlementCorrection};
+use tianshu_model::carpool::{CarRequest, FleetFields, Rating, RequestFields, SettlementCorrection};
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_rules::carpool::Offers;
 use tianshu_store::access::AuditEntry;
-use tianshu_store::carpool::{Assigned, Maintenance, Settled};
+use tianshu_store::carpool::{AssignAsk, Assigned, Maintenance, Settled};
 
 use crate::ApiState;
 use crate::auth::{Caller, Principal};
@@ -178,13 +180,14 @@ pub async fn assign(
         );
     };
     let pool = caller.state.store().carpool();
-    let assign = pool.assign(
+    let now = Timestamp::now();
+    let ask = AssignAsk {
         id,
-        VehicleId(req.vehicle),
-        req.driver,
-        &caller.who.username,
-        Timestamp::now(),
-    );
+        vehicle: VehicleId(req.vehicle),
+        driver: req.driver,
+        by: &caller.who.username,
+    };
+    let assign = pool.assign(ask, now, caller.state.carpool_route(now).await?);
     let a = caller
         .commit(
             "carpool.assign",
@@ -211,9 +214,9 @@ pub struct SettledView {
 }
 
 /// `POST /api/carpool/requests/{id}/settle`: settles an assigned trip from its car's track (from an
-/// hour before the window to six hours after it); differences beyond the thresholds open a case.
+/// hour before the window to six hours after it) against `[rules.carpool]`; differences beyond the
+/// thresholds open a case. A trip settles by itself when due; this settles it now.
 pub async fn settle(caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<SettledView>> {
-    use futures::TryStreamExt;
     let scoped = Scoped::new(&caller.state, &caller.who).await?;
     let request = request_in_scope(&scoped, &caller.state, id).await?;
     let Some(a) = request.assignment.as_ref() else {
@@ -222,25 +225,18 @@ pub async fn settle(caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Settl
             request.state.as_str()
         )));
     };
-    let next_order = scoped
-        .orders()
-        .await?
-        .into_iter()
-        .filter(|o| o.plate == a.plate && o.id != a.order && o.start >= request.fields.end)
-        .filter(|o| o.state != tianshu_rules::OrderState::Cancelled.as_str())
-        .map(|o| o.start)
-        .min();
-    let (from, to) = tianshu_rules::carpool::settlement_span(&request.fields, next_order);
-    let track = scoped.track(a.vehicle, from, to).await?;
-    let points: Vec<_> = track.try_collect().await?;
-    let thresholds = tianshu_rules::carpool::Thresholds::default();
+    // The car's track, read after the scope's check of the car.
+    scoped.vehicle(a.vehicle).await?;
+    let now = Timestamp::now();
+    let pool = caller.state.store().carpool();
+    let points = pool.trip_track(&request, None).await?;
+    let thresholds = caller.state.carpool_config().thresholds();
     let s = tianshu_rules::carpool::settle(&request.fields, &points, &thresholds);
     let describe = |s: &Settled, e: &mut AuditEntry| {
         let km = s.request.settlement.as_ref().map_or(0.0, |x| x.km);
         e.detail = format!("request {} settled: {km:.1} km, case {:?}", s.request.id, s.case);
     };
-    let pool = caller.state.store().carpool();
-    let settle = pool.settle(id, &s, Timestamp::now());
+    let settle = pool.settle(id, &s, now, caller.state.carpool_route(now).await?);
     let vehicle = Some(a.vehicle);
     let done = caller
         .commit("carpool.settle", vehicle, String::new(), describe, settle)
@@ -249,6 +245,34 @@ pub async fn settle(caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Settl
         request: done.request,
         case: done.case,
     }))
+}
+
+/// `PUT /api/carpool/requests/{id}/rating`: the requester rates a settled trip (1 to 5 stars and a
+/// note): a requester only the trips they asked for (403), a supervisor or an administrator on the
+/// unit's behalf; only once settled (409); a later rating replaces it.
+pub async fn rate(
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(req): Body<Rating>,
+) -> ApiResult<Json<CarRequest>> {
+    let scoped = Scoped::new(&caller.state, &caller.who).await?;
+    let request = request_in_scope(&scoped, &caller.state, id).await?;
+    if !request.may_rate(&caller.who.username, caller.who.role) {
+        return Err(ApiError::Forbidden);
+    }
+    let describe = |r: &CarRequest, e: &mut AuditEntry| {
+        e.detail = format!(
+            "request {} rated {} stars",
+            r.id,
+            r.rating.as_ref().map_or(0, |x| x.stars)
+        );
+    };
+    let rate = caller.state.store().carpool().rate(id, &req);
+    let vehicle = request.assignment.as_ref().map(|a| a.vehicle);
+    let r = caller
+        .commit("carpool.rate", vehicle, String::new(), describe, rate)
+        .await?;
+    Ok(Json(r))
 }
 
 /// `PUT /api/carpool/requests/{id}/settlement`: the dispatcher confirms a settled trip, correcting its km

@@ -206,7 +206,8 @@ pub(super) fn carpool_components() -> Value {
             "destinations": array(object(&["name"], json!({"name": {"type": "string"}, "at": nullable(time())}))),
             "outside_corridor_s": {"type": "integer"}, "idle_s": {"type": "integer"},
             "differences": array(json!({"type": "string"})),
-            "confirmed_by": nullable(json!({"type": "string"})), "note": nullable(json!({"type": "string"}))})))});
+            "confirmed_by": nullable(json!({"type": "string"})), "note": nullable(json!({"type": "string"}))}))),
+        "rating": nullable(r("Rating"))});
     let required = ["id", "unit", "requester", "state", "created", "fields"];
     let mut detail = request.clone();
     detail["notices"] = array(r("CarNotice"));
@@ -223,6 +224,12 @@ pub(super) fn carpool_components() -> Value {
         "CarRequestDetail": object(&required, detail),
         "CarRequestOffers": json!({"type": "object", "description": "The request and what is free for its window",
             "properties": {"request": r("CarRequest"), "cars": offers["cars"], "drivers": offers["drivers"], "suggested": offers["suggested"]}}),
+        "Rating": fields_of(
+            &names::<tianshu_model::carpool::Rating>(),
+            &["stars"],
+            json!({"stars": {"type": "integer", "minimum": 1, "maximum": 5},
+                   "note": nullable(json!({"type": "string", "maxLength": 500}))}),
+        ),
         "CarNotice": object(&["to", "text"], json!({"to": {"type": "string"}, "text": {"type": "string"}})),
         "FleetFields": fields_of(
             &names::<tianshu_model::carpool::FleetFields>(),

@@ -145,6 +145,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.cancel();
         });
         let store = started.services.store.clone();
+        crate::carpool::settle_due_trips(
+            store.clone(),
+            cfg.alerts.clone(),
+            cfg.rules.clone(),
+            stop_escalation.clone(),
+        );
         crate::web::escalate_overdue_complaints(store.clone(), cfg.alerts.clone(), stop_escalation);
         let served = started.wait().await;
         alerts.shutdown().await;
