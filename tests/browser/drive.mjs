@@ -1354,7 +1354,7 @@ async function casework() {
       && JSON.stringify(types) === JSON.stringify([['节假日违规用车', '1']]) && !!charted && !!(await page.$('#figures-chart canvas')),
     `the figures count exactly that (${JSON.stringify(figures)}, ${JSON.stringify(types)}, months ${charted})`);
     const csv = await page.$eval('#complaint-page a.download[data-format="csv"]', async (a) => { const r = await fetch(a.href); return [r.status, await r.text()]; });
-    check(csv[0] === 200 && /(^|\n)total,/.test(csv[1]), `the figures download as CSV (${csv[1].split('\n').length} lines)`);
+    check(csv[0] === 200 && csv[1].startsWith('单位,月份,') && /(^|\n)合计,/.test(csv[1]), `the figures download as CSV titled in the page's language (${csv[1].split('\n').length} lines)`);
     await page.screenshot({ path: join(artifacts, 'casework-figures.png') });
   });
   await browserFor(async (page) => {

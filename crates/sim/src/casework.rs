@@ -2,7 +2,7 @@
 //! (forwarded, answered in time or late or never, sent back, accepted, replied to) and the findings of
 //! the cases opened from them, as the casework file `tianshu casework import` loads; and the totals
 //! the office's figures must show for that year, counted here as each fate is drawn (not by the
-//! platform's own counting), by unit and month.
+//! platform's own counting, only in its figures' shape), by unit and month.
 //!
 //! The year is the calendar year before the world's start date, so every deadline of it has passed by
 //! the time the world runs: a complaint forwarded and never answered is overdue. A few complaints are
@@ -20,7 +20,7 @@ use tianshu_model::Timestamp;
 use tianshu_model::complaint::{Accountable, Channel, DEFAULT_VIOLATION_TYPES, FindingOutcome, Measure};
 use tianshu_rules::calendar::Calendar;
 use tianshu_rules::casework::file::{CaseworkRecord, RecordFinding, RecordStep};
-use tianshu_rules::casework::{ComplaintAction, DEFAULT_ANSWER_DAYS, deadline};
+use tianshu_rules::casework::{ComplaintAction, DEFAULT_ANSWER_DAYS, Figures as Totals, deadline};
 
 use crate::files::WriteError;
 use crate::plan::{local_date, local_ms};
@@ -33,35 +33,6 @@ pub const CASEWORK_TOTALS_FILE: &str = "casework_totals.json";
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
-
-/// The figures of a unit's month, or of the year, under the names the office's summary gives them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Totals {
-    /// Complaints received.
-    pub received: u64,
-    /// Of them, forwarded.
-    pub forwarded: u64,
-    /// Of them, first answered by the deadline.
-    pub answered_in_time: u64,
-    /// Of them, first answered after the deadline or never.
-    pub overdue: u64,
-    /// Of them, replied to.
-    pub replied: u64,
-    /// Findings decided.
-    pub findings: u64,
-    /// Of them, confirmed violations.
-    pub confirmed: u64,
-    /// Confirmed violations by type.
-    pub confirmed_by_type: BTreeMap<String, u64>,
-    /// People held to account.
-    pub people: u64,
-    /// Of them, given a Party or administrative sanction.
-    pub sanctioned: u64,
-    /// Of them, referred to the judiciary.
-    pub judiciary: u64,
-    /// Amount recovered, fen.
-    pub recovered_fen: i64,
-}
 
 /// One unit's month.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

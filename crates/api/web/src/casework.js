@@ -312,7 +312,7 @@ export async function openComplaint(ctx, id) {
       el('dt', {}, t('cw_deadline')), el('dd', { id: 'complaint-deadline', class: c.overdue ? 'overdue' : '' },
         c.deadline ? fmtTime(ms(c.deadline)) : t('none'), c.overdue ? el('span', { class: 'flag' }, ` ${t('cw_overdue')}`) : null),
       c.cases.length ? [el('dt', {}, t('cw_cases')), el('dd', { id: 'complaint-cases' }, ...c.cases.map((k) => (may(ctx, CASES)
-        ? el('button', { class: 'linked-case', 'data-case': k, onclick: () => ctx.openCase(k) }, `#${k}`) : el('span', {}, `#${k} `))))] : null,
+        ? el('button', { class: 'linked-case', 'data-case': k, onclick: () => ctx.openCase(k) }, `#${k}`) : el('span', { class: 'linked-case', 'data-case': k }, `#${k} `))))] : null,
       may(ctx, DESK) ? [el('dt', {}, t('cw_link_by_id')), el('dd', {}, linkById(ctx, c))] : null),
     evidenceSection(ctx, c, ev),
     el('h3', {}, t('cw_timeline')),
