@@ -1242,8 +1242,9 @@ async function tokens() {
 
 /**
  * Casework from the desk to the figures (TIANSHU_PLATE out on a holiday between TIANSHU_FROM and TIANSHU_TO,
- * the holiday case TIANSHU_CASE already raised): the dispatcher enters a complaint naming the car and sees its
- * track and the case, links the case and forwards the complaint; another unit's supervisor sees nothing, the
+ * the holiday case TIANSHU_CASE already raised, TIANSHU_OTHER_CASE a case of another unit): the dispatcher enters
+ * a complaint naming the car and sees its track and the case, links the case by typing its number (an unknown
+ * number and the other unit's case refused) and forwards the complaint; another unit's supervisor sees nothing, the
  * car's unit's supervisor answers; the inspector unmasks the number, accepts the answer, records a confirmed
  * violation with two people on the case and the reply to the reporter; the figures count exactly that; the
  * unit's supervisor reads the finding.
@@ -1251,6 +1252,7 @@ async function tokens() {
 async function casework() {
   const plate = process.env.TIANSHU_PLATE;
   const caseId = process.env.TIANSHU_CASE;
+  const otherCase = process.env.TIANSHU_OTHER_CASE;
   const openComplaint = async (page) => {
     await page.click('#tab-complaints');
     await page.waitForSelector('#complaints-list .complaint-row', { timeout: 20000 });
@@ -1289,9 +1291,21 @@ async function casework() {
     await page.screenshot({ path: join(artifacts, 'complaint-evidence.png') });
     const phone = await page.textContent('#complaint-phone');
     check(phone === '138****5678' && await page.$('#complaint-unmask') === null, `the dispatcher sees the number masked and cannot unmask it (${phone})`);
-    await page.click(`#complaint-evidence .ev-case[data-case="${caseId}"] .ev-link-case`);
+    // The case linked by typing its number: an unknown number and another unit's case are refused first.
+    const linkTyped = async (id, refusal) => {
+      await page.fill('#complaint-link-id', String(id));
+      await page.click('#complaint-link');
+      if (refusal) await page.waitForFunction((want) => document.querySelector('#complaint-error').textContent.includes(want), refusal, { timeout: 20000 });
+    };
+    const unknown = Number(caseId) + Number(otherCase) + 1000;
+    await linkTyped(unknown, `case ${unknown}`);
+    check(await page.$('#complaint-cases') === null, `an unknown case number is refused (${await page.textContent('#complaint-error')})`);
+    await linkTyped(otherCase, `case ${otherCase} is of`);
+    check(await page.$('#complaint-cases') === null, `another unit's case is refused (${await page.textContent('#complaint-error')})`);
+    await linkTyped(caseId);
+    await page.waitForSelector(`#complaint-cases .linked-case[data-case="${caseId}"]`, { timeout: 20000 });
     await page.waitForSelector(`#complaint-evidence .ev-case[data-case="${caseId}"] .flag.ok`, { timeout: 20000 });
-    check(true, 'the holiday case is linked to the complaint');
+    check(true, 'the holiday case is linked to the complaint by its number');
     await page.click('#complaint-forward-submit');
     await stateIs(page, 'forwarded');
     const deadline = await page.textContent('#complaint-deadline');
@@ -1377,7 +1391,7 @@ async function casework() {
       && JSON.stringify(types) === JSON.stringify([['节假日违规用车', '1']]) && !!charted && !!(await page.$('#figures-chart canvas')),
     `the figures count exactly that (${JSON.stringify(figures)}, ${JSON.stringify(types)}, months ${charted})`);
     const csv = await page.$eval('#complaint-page a.download[data-format="csv"]', async (a) => { const r = await fetch(a.href); return [r.status, await r.text()]; });
-    check(csv[0] === 200 && /(^|\n)total,/.test(csv[1]), `the figures download as CSV (${csv[1].split('\n').length} lines)`);
+    check(csv[0] === 200 && csv[1].startsWith('单位,月份,') && /(^|\n)合计,/.test(csv[1]), `the figures download as CSV titled in the page's language (${csv[1].split('\n').length} lines)`);
     await page.screenshot({ path: join(artifacts, 'casework-figures.png') });
   });
   await browserFor(async (page) => {

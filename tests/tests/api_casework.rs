@@ -364,18 +364,20 @@ async fn a_complaint_goes_through_its_workflow(scratch: Scratch) {
     let csv = http(api.addr, "GET", &format!("{q}&format=csv"), i, None).await;
     assert_eq!(csv.status, 200);
     assert!(
-        csv.body.contains("total,,1,1,1,0,1,1,1,2,1,0,1234.50,公车私用=1"),
+        csv.body.contains("合计,,1,1,1,0,1,1,1,2,1,0,1234.50,公车私用=1"),
         "{}",
         csv.body
     );
-    // The same as a workbook: the total line's cells as numbers, the amount in yuan.
-    let xlsx = http(api.addr, "GET", &format!("{q}&format=xlsx"), i, None).await;
+    // The same as a workbook titled in English: the total line's cells as numbers, the amount in yuan.
+    let xlsx = http(api.addr, "GET", &format!("{q}&format=xlsx&lang=en"), i, None).await;
     assert_eq!(xlsx.status, 200);
     let files = tianshu_e2e::xlsx::unzip(&xlsx.bytes);
     let sheet = tianshu_e2e::xlsx::sheet_cells(&files["xl/worksheets/sheet1.xml"]);
+    assert_eq!(sheet["A1"], "Unit");
+    assert_eq!(sheet["C1"], "Complaints received");
     let last = sheet
         .iter()
-        .find(|(_, v)| v.as_str() == "total")
+        .find(|(_, v)| v.as_str() == "Total")
         .map(|(k, _)| k.trim_start_matches('A').to_string())
         .expect("a total line");
     let total: Vec<&str> = "CDEFGHIJKLMN"
@@ -782,12 +784,81 @@ async fn the_summary_counts_a_planted_year(scratch: Scratch) {
     let text = String::from_utf8_lossy(&out.stdout);
     let total = text.lines().last().unwrap_or_default();
     let want_line = format!(
-        "total,,{received},{forwarded},{},{late},{replied},6,4,{want_people},{want_sanctioned},{want_judiciary},{}.{:02},节假日违规用车=4",
+        "合计,,{received},{forwarded},{},{late},{replied},6,4,{want_people},{want_sanctioned},{want_judiciary},{}.{:02},节假日违规用车=4",
         forwarded - late,
         want_fen / 100,
         want_fen % 100
     );
     assert_eq!(total, want_line, "{text}");
+}
+
+/// A case linked by its number: an unknown number is not found, a case of a unit the complaint does not
+/// concern is refused with both units named and nothing linked, a case of its car's unit is linked.
+async fn a_case_is_linked_by_its_number_within_the_complaints_unit(scratch: Scratch) {
+    let api = start(scratch).await;
+    let desk = api.login("dispatcher").await;
+    let d = Some(desk.as_str());
+    let case_of = |plate: &str| {
+        let v = api.vehicles[plate].clone();
+        let store = api.store.clone();
+        async move {
+            let at = Timestamp::from_millis(T0_SECS * 1000);
+            let case = NewCase {
+                vehicle: v.id,
+                unit: v.unit,
+                rule: "holiday_seal".into(),
+                start: at,
+                end: None,
+                severity: "high".into(),
+                late: false,
+                reasoning: "out on a holiday".into(),
+                reasoning_zh: "节假日出车".into(),
+                episode: serde_json::json!({}),
+                escalate_at: None,
+            };
+            store.cases().record_case(&case, &[], at).await.expect("a case").0
+        }
+    };
+    let own_case = case_of(OWN_PLATE).await;
+    let foreign_case = case_of(tianshu_e2e::api::FOREIGN_PLATE).await;
+    let body = format!(r#"{{"channel":"hotline","text":"公车私用","plates":["{OWN_PLATE}"]}}"#);
+    let c = status(
+        &http(api.addr, "POST", "/api/complaints", d, Some(&body)).await,
+        201,
+        "entered",
+    );
+    let id = c["id"].as_i64().expect("id");
+    let api = &api;
+    let post = |case: i64| {
+        let body = format!(r#"{{"case":{case}}}"#);
+        async move { step(api, id, "cases", d, Some(&body)).await }
+    };
+    let e = status(
+        &post(own_case + foreign_case + 1000).await,
+        404,
+        "an unknown case",
+    );
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("case {}", own_case + foreign_case + 1000)),
+        "{e}"
+    );
+    let e = status(&post(foreign_case).await, 400, "another unit's case");
+    assert_eq!(
+        e["error"],
+        format!("case: case {foreign_case} is of 公安局, not of the complaint's unit (市委办公室)"),
+        "{e}"
+    );
+    let c = status(
+        &http(api.addr, "GET", &format!("/api/complaints/{id}"), d, None).await,
+        200,
+        "read",
+    );
+    assert_eq!(c["cases"], serde_json::json!([]), "nothing linked: {c}");
+    let c = status(&post(own_case).await, 200, "its unit's case");
+    assert_eq!(c["cases"], serde_json::json!([own_case]), "{c}");
 }
 
 /// Marking numbers (标识号) come with the registry file's `marking` column (imported by the command
@@ -903,6 +974,7 @@ tianshu_e2e::on_both_backends!(
     a_complaint_goes_through_its_workflow,
     bad_input_changes_nothing,
     the_summary_counts_a_planted_year,
+    a_case_is_linked_by_its_number_within_the_complaints_unit,
 );
 
 /// A summary's totals in a fixed order: received, forwarded, answered in time, overdue, replied, findings,

@@ -878,6 +878,7 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
     use std::ffi::OsStr;
     use std::time::Duration;
     use tianshu_model::Timestamp;
+    use tianshu_model::case::NewCase;
     use tianshu_store::access::Role;
     use tianshu_store::rules::CaseFilter;
 
@@ -986,6 +987,39 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
     })
     .await;
 
+    // A case of a car of another unit, which the complaint's page must refuse to link.
+    let below_the_cars_unit = |mut u: Option<tianshu_model::UnitId>| {
+        while let Some(id) = u {
+            if id == car.unit {
+                return true;
+            }
+            u = units.iter().find(|x| x.id == id).and_then(|x| x.parent);
+        }
+        false
+    };
+    let other_car = vehicles
+        .iter()
+        .find(|v| !below_the_cars_unit(Some(v.unit)))
+        .expect("a car of another unit");
+    let other_case = NewCase {
+        vehicle: other_car.id,
+        unit: other_car.unit,
+        rule: "holiday_seal".into(),
+        start: day_from,
+        end: None,
+        severity: "high".into(),
+        late: false,
+        reasoning: "out on a holiday".into(),
+        reasoning_zh: "节假日出车".into(),
+        episode: serde_json::json!({}),
+        escalate_at: None,
+    };
+    let (other_case, _) = store
+        .cases()
+        .record_case(&other_case, &[], day_from)
+        .await
+        .expect("the other unit's case");
+
     let logins = serde_json::json!({
         "dispatcher": {"username": "dispatcher", "password": PASSWORD},
         "inspector": {"username": "inspector", "password": PASSWORD},
@@ -994,6 +1028,7 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
     });
     let url = format!("http://{}/", server.http);
     let case_id = case.id.to_string();
+    let other_case = other_case.to_string();
     let (from, to) = (local_minute(out_from), local_minute(Timestamp(out_to.0 + 60_000)));
     let out = tokio::task::spawn_blocking(move || {
         let env = [
@@ -1001,6 +1036,7 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
             ("TIANSHU_FROM", from.as_str()),
             ("TIANSHU_TO", to.as_str()),
             ("TIANSHU_CASE", case_id.as_str()),
+            ("TIANSHU_OTHER_CASE", other_case.as_str()),
         ];
         drive("casework", &url, &logins, &env)
     })
@@ -1013,6 +1049,9 @@ async fn a_complaint_about_a_car_out_on_a_holiday_goes_to_its_unit_and_ends_in_a
             "ok the evidence shows the car's track on the map",
             "ok the holiday case already raised is in the evidence",
             "ok the dispatcher sees the number masked and cannot unmask it",
+            "ok an unknown case number is refused",
+            "ok another unit's case is refused",
+            "ok the holiday case is linked to the complaint by its number",
             "ok the complaint was forwarded with a deadline",
             "ok another unit's supervisor sees no complaint",
             "ok on a phone the inbox of complaints fits the screen",

@@ -550,7 +550,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "/api/casework/summary",
         roles: CASES,
-        summary: "The office's figures: from, to (YYYY-MM-DD or RFC 3339), unit, format=json|csv|xlsx; complaints, findings, people dealt with, sanctions, amount recovered, by unit and month",
+        summary: "The office's figures: from, to (YYYY-MM-DD or RFC 3339), unit, format=json|csv|xlsx, lang=zh|en (a download's titles); complaints, findings, people dealt with, sanctions, amount recovered, by unit and month",
         handler: || get(casework::summary),
     },
     RouteSpec {

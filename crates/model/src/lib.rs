@@ -20,6 +20,7 @@ mod flags;
 pub mod fuel;
 pub mod geo;
 mod ids;
+mod lang;
 mod position;
 pub mod record;
 mod redact;
@@ -33,6 +34,7 @@ pub use clock::ClockWatch;
 pub use flags::{AlarmBit, AlarmFlags, StatusFlags};
 pub use geo::LonLat;
 pub use ids::{ParsePhoneError, Phone, UnitId, VehicleId};
+pub use lang::Lang;
 pub use position::{BASIC_BLOCK_LEN, Position, PositionSource, deg_from_e6, fnv1a64, kmh_from_dkmh};
 pub use redact::redact_url;
 pub use registry::{

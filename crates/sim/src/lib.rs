@@ -8,11 +8,13 @@
 //!   what happens to a terminal on a day (alarms, silence, blind areas);
 //! - [`orders`] derives the dispatch orders and filings covering the plans, [`files`] writes everything
 //!   in the formats the platform imports, and [`expect`] lists the misuse the fleet is told to commit;
+//!   [`casework`] plants a year of complaints and findings with the totals the office's figures must show;
 //! - [`Fleet::spawn`] runs one real JT/T 808 TCP client per car ([`terminal`]) against a platform, and its
 //!   [`Ledger`] records every point the platform acknowledged.
 #![deny(missing_docs)]
 
 pub mod basemap;
+pub mod casework;
 pub mod clock;
 pub mod config;
 pub mod events;

@@ -1,5 +1,5 @@
 //! Findings and the office's figures: `PUT /api/cases/{id}/finding`, `GET /api/cases/{id}/finding`
-//! and `GET /api/casework/summary?from&to&unit&format=json|csv|xlsx`.
+//! and `GET /api/casework/summary?from&to&unit&format=json|csv|xlsx&lang=zh|en`.
 //!
 //! A finding's checks (what each outcome holds, the configured violation types, which case states take
 //! one) and the figures' counting are the rules' (`tianshu_rules::casework`); a finding commits with its
@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tianshu_model::complaint::{Accountable, Finding, FindingOutcome};
-use tianshu_model::{Timestamp, UnitId};
+use tianshu_model::{Lang, Timestamp, UnitId};
 use tianshu_rules::casework::{self, FindingInput};
 use tianshu_store::access::AuditEntry;
 use tianshu_store::casework::FindingWrite;
@@ -154,6 +154,9 @@ pub struct SummaryQuery {
     pub unit: Option<i64>,
     /// `json` (default), `csv` or `xlsx`.
     pub format: Option<String>,
+    /// The titles of a download: `zh` (default, as the page) or `en`.
+    #[serde(default)]
+    pub lang: Lang,
 }
 
 /// A bound of the period: a local date (its midnight, GMT+8) or an instant.
@@ -202,6 +205,10 @@ pub async fn summary(
         .facts((from, to), (from_date, to_date), units)
         .await?;
     let s = casework::summarize(&complaints, &findings, Timestamp::now());
+    let unit_name = |u: Option<UnitId>| {
+        u.and_then(|u| all.iter().find(|x| x.id == u))
+            .map_or_else(|| "-".to_string(), |u| u.name.clone())
+    };
     match q.format.as_deref().unwrap_or("json") {
         "json" => {
             let mut v = serde_json::to_value(&s).unwrap_or_default();
@@ -217,10 +224,7 @@ pub async fn summary(
             Ok(Json(v).into_response())
         }
         "csv" => {
-            let csv = casework::summary_csv(&s, |u| {
-                u.and_then(|u| all.iter().find(|x| x.id == u))
-                    .map_or_else(|| "-".to_string(), |u| u.name.clone())
-            });
+            let csv = casework::summary_csv(&s, q.lang, unit_name);
             Ok((
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -234,16 +238,10 @@ pub async fn summary(
                 .into_response())
         }
         "xlsx" => {
-            let lines = casework::summary_lines(&s, |u| {
-                u.and_then(|u| all.iter().find(|x| x.id == u))
-                    .map_or_else(|| "-".to_string(), |u| u.name.clone())
-            });
+            let lines = casework::summary_lines(&s, q.lang, unit_name);
             let table = crate::table::Table {
                 sheet: "casework".into(),
-                header: casework::SUMMARY_CSV_HEADER
-                    .split(',')
-                    .map(str::to_string)
-                    .collect(),
+                header: casework::summary_header(q.lang),
                 rows: lines
                     .into_iter()
                     .map(|l| {

@@ -39,16 +39,7 @@ pub enum ReportFormat {
     Xlsx,
 }
 
-/// The language of a download's titles.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// Chinese (the default).
-    #[default]
-    Zh,
-    /// English.
-    En,
-}
+pub use tianshu_model::Lang;
 
 /// The query of both reports.
 #[derive(Debug, Deserialize)]

@@ -266,6 +266,19 @@ function stepForms(ctx, c) {
   return out;
 }
 
+/** Links a case by the number typed; an unknown case or one of another unit is refused in the panel. */
+function linkById(ctx, c) {
+  const { el, t } = ctx;
+  const input = el('input', { id: 'complaint-link-id', type: 'number', min: '1', inputmode: 'numeric', placeholder: t('cw_case_number'), autocomplete: 'off' });
+  const link = () => {
+    const id = Number(input.value);
+    if (!Number.isInteger(id) || id < 1) { page().querySelector('#complaint-error').textContent = t('cw_case_number_bad'); return; }
+    step(ctx, c.id, 'cases', { case: id });
+  };
+  input.addEventListener('keydown', (e) => { if (e.key === 'Enter') link(); });
+  return el('span', { class: 'link-by-id' }, input, ' ', el('button', { id: 'complaint-link', onclick: link }, t('cw_link_case')));
+}
+
 /** Shows one complaint: its fields, deadline, evidence (on the map too), timeline and the next step. */
 export async function openComplaint(ctx, id) {
   const { el, t, api, fmtTime } = ctx;
@@ -299,7 +312,8 @@ export async function openComplaint(ctx, id) {
       el('dt', {}, t('cw_deadline')), el('dd', { id: 'complaint-deadline', class: c.overdue ? 'overdue' : '' },
         c.deadline ? fmtTime(ms(c.deadline)) : t('none'), c.overdue ? el('span', { class: 'flag' }, ` ${t('cw_overdue')}`) : null),
       c.cases.length ? [el('dt', {}, t('cw_cases')), el('dd', { id: 'complaint-cases' }, ...c.cases.map((k) => (may(ctx, CASES)
-        ? el('button', { class: 'linked-case', 'data-case': k, onclick: () => ctx.openCase(k) }, `#${k}`) : el('span', {}, `#${k} `))))] : null),
+        ? el('button', { class: 'linked-case', 'data-case': k, onclick: () => ctx.openCase(k) }, `#${k}`) : el('span', { class: 'linked-case', 'data-case': k }, `#${k} `))))] : null,
+      may(ctx, DESK) ? [el('dt', {}, t('cw_link_by_id')), el('dd', {}, linkById(ctx, c))] : null),
     evidenceSection(ctx, c, ev),
     el('h3', {}, t('cw_timeline')),
     timeline(ctx, c),
@@ -415,7 +429,7 @@ async function loadFigures(ctx, out, from, to, unit) {
   if (unit) q.set('unit', unit);
   let s;
   try { s = await api(`/api/casework/summary?${q}`); } catch (e) { out.replaceChildren(el('p', { class: 'error' }, e.detail || e.message)); return; }
-  const dl = (format) => el('a', { class: 'download', 'data-format': format, href: `/api/casework/summary?${q}&format=${format}`, download: '' }, t(`download_${format}`));
+  const dl = (format) => el('a', { class: 'download', 'data-format': format, href: `/api/casework/summary?${q}&format=${format}&lang=${ctx.currentLang()}`, download: '' }, t(`download_${format}`));
   const yuan = (fen) => (fen / 100).toFixed(2);
   const cells = (f) => [...FIGURES.map((k) => String(f[k])), yuan(f.recovered_fen)];
   const byType = Object.entries(s.total.confirmed_by_type || {});

@@ -1,13 +1,17 @@
-//! `tianshu casework summary --from --to [--unit] [--format csv|json]`: the office's figures over a
-//! period, counted as `GET /api/casework/summary` counts them (`tianshu_rules::casework::summarize`):
-//! complaints received, forwarded, answered in time, overdue and answered to the reporter; findings,
-//! confirmed by type, people dealt with, sanctioned, referred to the judiciary, amount recovered; by
-//! unit and month, then the total.
+//! `tianshu casework summary --from --to [--unit] [--format csv|json] [--lang zh|en]`: the office's
+//! figures over a period, counted as `GET /api/casework/summary` counts them
+//! (`tianshu_rules::casework::summarize`): complaints received, forwarded, answered in time, overdue and
+//! answered to the reporter; findings, confirmed by type, people dealt with, sanctioned, referred to the
+//! judiciary, amount recovered; by unit and month, then the total.
+//!
+//! `tianshu casework import FILE`: a casework file (one complaint a line with its steps and finding,
+//! `tianshu_rules::casework::file`; the simulator writes a year of it) loaded in one transaction.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use tianshu_model::{Timestamp, UnitId};
+use tianshu_model::{Lang, Timestamp, UnitId};
 
 use super::StoreArg;
 
@@ -16,6 +20,22 @@ use super::StoreArg;
 pub enum CaseworkCommand {
     /// Print the figures of a period.
     Summary(SummaryArgs),
+    /// Load a casework file: complaints with their steps and findings, all or nothing.
+    Import(ImportArgs),
+}
+
+/// Arguments of `tianshu casework import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// The configuration whose `[web.casework] violation_types` a confirmed finding must name (default:
+    /// the built-in list).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The file, JSON Lines.
+    pub file: PathBuf,
 }
 
 /// Arguments of `tianshu casework summary`.
@@ -36,6 +56,9 @@ pub struct SummaryArgs {
     /// `csv` (default) or `json`.
     #[arg(long, default_value = "csv")]
     pub format: String,
+    /// The CSV's titles: `zh` (default, as the page) or `en`.
+    #[arg(long, default_value = "zh")]
+    pub lang: String,
 }
 
 fn bound(flag: &str, s: &str) -> anyhow::Result<(Timestamp, chrono::NaiveDate)> {
@@ -44,10 +67,37 @@ fn bound(flag: &str, s: &str) -> anyhow::Result<(Timestamp, chrono::NaiveDate)> 
 
 /// Runs `tianshu casework ...`.
 pub fn run(command: CaseworkCommand) -> anyhow::Result<ExitCode> {
-    let CaseworkCommand::Summary(args) = command;
+    match command {
+        CaseworkCommand::Summary(args) => summary(args),
+        CaseworkCommand::Import(args) => import(args),
+    }
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let loaded = crate::config::load(args.config.as_deref(), &crate::config::process_env())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let types = &loaded.config.web.casework.violation_types;
+    let text =
+        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let records = tianshu_rules::casework::file::parse_file(&text, types)
+        .map_err(|(line, why)| anyhow::anyhow!("{}: line {line}: {why}", args.file.display()))?;
+    super::block_on(async move {
+        let store = args.store.open().await?;
+        let done = store
+            .casework()
+            .import(records, "import")
+            .await
+            .with_context(|| format!("importing {}", args.file.display()))?;
+        println!("{}", serde_json::to_string(&done)?);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn summary(args: SummaryArgs) -> anyhow::Result<ExitCode> {
     if !matches!(args.format.as_str(), "csv" | "json") {
         bail!("--format: {:?} is not csv or json", args.format);
     }
+    let lang = Lang::parse(&args.lang).with_context(|| format!("--lang: {:?} is not zh or en", args.lang))?;
     let (from, from_date) = bound("from", &args.from)?;
     let (to, to_date) = bound("to", &args.to)?;
     if to <= from {
@@ -79,14 +129,13 @@ pub fn run(command: CaseworkCommand) -> anyhow::Result<ExitCode> {
             .casework()
             .facts((from, to), (from_date, to_date), only)
             .await?;
-        let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-        let s = tianshu_rules::casework::summarize(&complaints, &findings, now);
+        let s = tianshu_rules::casework::summarize(&complaints, &findings, Timestamp::now());
         if args.format == "json" {
             println!("{}", serde_json::to_string_pretty(&s)?);
         } else {
             print!(
                 "{}",
-                tianshu_rules::casework::summary_csv(&s, |u| u.map_or_else(|| "-".into(), path))
+                tianshu_rules::casework::summary_csv(&s, lang, |u| u.map_or_else(|| "-".into(), path))
             );
         }
         Ok(ExitCode::SUCCESS)

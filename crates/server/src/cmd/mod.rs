@@ -182,7 +182,8 @@ pub enum Command {
     /// office hours (`calendar timetable --store URL FILE.toml`).
     #[command(subcommand)]
     Calendar(calendar::CalendarCommand),
-    /// The office's casework figures (`casework summary --store URL --from D --to D [--unit U] [--format csv|json]`).
+    /// The office's casework: its figures (`casework summary --store URL --from D --to D [--unit U]
+    /// [--format csv|json] [--lang zh|en]`) and a casework file loaded (`casework import --store URL FILE`).
     #[command(subcommand)]
     Casework(casework::CaseworkCommand),
     /// Fuel cards, stations and issuers' statements (`fuel cards import`, `fuel stations import`,

@@ -2,7 +2,9 @@
 //! world's files.
 //!
 //! `--write-world DIR` writes `registry.csv`, `geofences.geojson` and `orders.jsonl` for
-//! `tianshu registry import`, `tianshu geofence import` and `tianshu order import`; `--target ADDR` runs
+//! `tianshu registry import`, `tianshu geofence import` and `tianshu order import`, what the fleet does
+//! on purpose (`scripted.jsonl`), and a planted year of casework before the start date
+//! (`casework.jsonl` for `tianshu casework import`, its totals in `casework_totals.json`); `--target ADDR` runs
 //! the fleet. With both, the files are written first, and they describe exactly the fleet that runs
 //! (same seed, same vehicle count, same start date). Run separately, the two invocations must agree on
 //! `--seed`, `--vehicles` (or `--terminals`), `--start` (its date) and `--scenarios` for the orders to
@@ -163,8 +165,8 @@ fn configs(args: &SimulateArgs) -> anyhow::Result<(WorldConfig, FleetConfig)> {
     Ok((world_config, fleet_config))
 }
 
-/// Writes the world's files into `dir`, and `scripted.jsonl`: what the fleet will do on purpose, for
-/// comparing the platform's cases with. Prints each path.
+/// Writes the world's files into `dir`, `scripted.jsonl` (what the fleet will do on purpose, for
+/// comparing the platform's cases with) and the planted year of casework. Prints each path.
 fn write_world(
     args: &SimulateArgs,
     world: &World,
@@ -190,6 +192,9 @@ fn write_world(
     }
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     println!("{}", path.display());
+    for p in &tianshu_sim::casework::write_planted_year(world, dir)? {
+        println!("{}", p.display());
+    }
     Ok(())
 }
 

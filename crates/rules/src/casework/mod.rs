@@ -1,6 +1,7 @@
 //! The decisions of the office's casework: which step moves a complaint from which state, when a
 //! forwarded complaint's answer is due (working days of the holiday calendar), which car a named plate
-//! means, what a finding must hold, and how the yearly figures are counted.
+//! means and what a finding must hold; how the office's figures are counted is [`summary`]'s, the file
+//! of complaints a store can load [`file`]'s.
 //!
 //! ```text
 //! received --forward--> forwarded --answer--> answered --accept--> accepted --reply--> replied
@@ -11,16 +12,21 @@
 //! listed, whatever its state. The store applies a step as a compare-and-set on the states allowed
 //! here, under a row lock.
 
-use std::collections::BTreeMap;
-
-use chrono::{Datelike, Weekday};
+use chrono::Datelike;
+use chrono::Weekday;
 use serde::Serialize;
-use tianshu_model::complaint::{
-    Accountable, ComplaintState, FindingOutcome, Measure, NamedCar, mask_reporter_phone,
-};
-use tianshu_model::{CaseState, Timestamp, UnitId, Vehicle};
+use tianshu_model::complaint::{Accountable, ComplaintState, FindingOutcome, NamedCar, mask_reporter_phone};
+use tianshu_model::{CaseState, Timestamp, Unit, UnitId, Vehicle};
 
 use crate::calendar::{Calendar, date_of_day, instant_of, local_day};
+
+pub mod file;
+pub mod summary;
+
+pub use summary::{
+    ComplaintFacts, Figures, FindingFacts, SUMMARY_COLUMNS, Summary, SummaryLine, SummaryRow, summarize,
+    summary_csv, summary_header, summary_lines,
+};
 
 /// The default number of working days a unit has to answer a forwarded complaint.
 pub const DEFAULT_ANSWER_DAYS: u32 = 5;
@@ -251,6 +257,40 @@ pub fn resolve_car(text: &str, vehicles: &[Vehicle]) -> NamedCar {
     named
 }
 
+/// Whether case `case_id`, of unit `case_unit`, may be linked to a complaint about `complaint_units`
+/// (the unit it was forwarded to and its named cars' units): any case while the complaint concerns no
+/// unit yet, else only a case of one of them or of a unit below one. `units` gives names and parents.
+pub fn check_link(
+    case_id: i64,
+    case_unit: UnitId,
+    complaint_units: &[UnitId],
+    units: &[Unit],
+) -> Result<(), CaseworkError> {
+    if complaint_units.is_empty() {
+        return Ok(());
+    }
+    let unit = |id: UnitId| units.iter().find(|u| u.id == id);
+    let mut at = Some(case_unit);
+    // A unit's chain of parents is never longer than the units there are (a cycle stops it too).
+    for _ in 0..=units.len() {
+        let Some(u) = at else { break };
+        if complaint_units.contains(&u) {
+            return Ok(());
+        }
+        at = unit(u).and_then(|u| u.parent);
+    }
+    let name = |id: UnitId| unit(id).map_or_else(|| format!("unit {id}"), |u| u.name.clone());
+    let theirs: Vec<String> = complaint_units.iter().map(|u| name(*u)).collect();
+    Err(invalid(
+        "case",
+        format!(
+            "case {case_id} is of {}, not of the complaint's unit ({})",
+            name(case_unit),
+            theirs.join(", ")
+        ),
+    ))
+}
+
 /// A finding as entered, before it is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingInput {
@@ -314,242 +354,6 @@ pub fn check_finding(f: &FindingInput, violation_types: &[String]) -> Result<(),
     Ok(())
 }
 
-/// The facts of one complaint the figures count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComplaintFacts {
-    /// When it was received.
-    pub received: Timestamp,
-    /// Its unit (forwarded to, else the first named car's), `None`: none known.
-    pub unit: Option<UnitId>,
-    /// Its state.
-    pub state: ComplaintState,
-    /// Its deadline.
-    pub deadline: Option<Timestamp>,
-    /// When it was first forwarded.
-    pub forwarded: Option<Timestamp>,
-    /// Whether the first answer came by the deadline.
-    pub answered_in_time: Option<bool>,
-    /// When the reporter was answered.
-    pub replied: Option<Timestamp>,
-}
-
-/// The facts of one finding the figures count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FindingFacts {
-    /// The date decided.
-    pub decided: chrono::NaiveDate,
-    /// The case's unit.
-    pub unit: UnitId,
-    /// The outcome.
-    pub outcome: FindingOutcome,
-    /// The violation type.
-    pub violation: Option<String>,
-    /// The measures, one per person.
-    pub measures: Vec<Measure>,
-    /// Amount recovered, fen.
-    pub recovered_fen: i64,
-}
-
-/// The office's figures over one unit and month, or in total.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct Figures {
-    /// Complaints received.
-    pub received: u64,
-    /// Of them, forwarded to a unit.
-    pub forwarded: u64,
-    /// Of them, answered by the unit in time.
-    pub answered_in_time: u64,
-    /// Of them, overdue (answered late, or unanswered past the deadline).
-    pub overdue: u64,
-    /// Of them, answered to the reporter.
-    pub replied: u64,
-    /// Cases closed with a finding.
-    pub findings: u64,
-    /// Of them, confirmed violations.
-    pub confirmed: u64,
-    /// Confirmed violations by type.
-    pub confirmed_by_type: BTreeMap<String, u64>,
-    /// People dealt with (held to account in a confirmed case).
-    pub people: u64,
-    /// Of them, given a Party or administrative sanction.
-    pub sanctioned: u64,
-    /// Of them, referred to the judiciary.
-    pub judiciary: u64,
-    /// Amount recovered, fen.
-    pub recovered_fen: i64,
-}
-
-impl Figures {
-    fn add_complaint(&mut self, c: &ComplaintFacts, now: Timestamp) {
-        self.received += 1;
-        if c.forwarded.is_some() {
-            self.forwarded += 1;
-        }
-        match c.answered_in_time {
-            Some(true) => self.answered_in_time += 1,
-            Some(false) => self.overdue += 1,
-            None if c.deadline.is_some_and(|d| d <= now) => self.overdue += 1,
-            None => {}
-        }
-        if c.replied.is_some() {
-            self.replied += 1;
-        }
-    }
-
-    fn add_finding(&mut self, f: &FindingFacts) {
-        self.findings += 1;
-        if f.outcome != FindingOutcome::Confirmed {
-            return;
-        }
-        self.confirmed += 1;
-        *self
-            .confirmed_by_type
-            .entry(f.violation.clone().unwrap_or_default())
-            .or_default() += 1;
-        self.people += f.measures.len() as u64;
-        self.sanctioned += f.measures.iter().filter(|m| m.is_sanction()).count() as u64;
-        self.judiciary += f.measures.iter().filter(|m| **m == Measure::Judiciary).count() as u64;
-        self.recovered_fen += f.recovered_fen;
-    }
-}
-
-/// One row of the figures: a unit's month.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SummaryRow {
-    /// The unit (`None`: complaints whose car is not known).
-    pub unit: Option<UnitId>,
-    /// `YYYY-MM`, local.
-    pub month: String,
-    /// The figures.
-    #[serde(flatten)]
-    pub figures: Figures,
-}
-
-/// The figures of a period: in total and by unit and month.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct Summary {
-    /// Over everything counted.
-    pub total: Figures,
-    /// By unit, then month.
-    pub rows: Vec<SummaryRow>,
-}
-
-fn month_of_day(day: i64) -> String {
-    date_of_day(day).map_or_else(String::new, |d| format!("{:04}-{:02}", d.year(), d.month()))
-}
-
-/// Counts the figures: complaints by the month they were received, findings by the month they were
-/// decided; a complaint is overdue when it was answered late, or not at all by a deadline before `now`.
-/// The caller passes only what falls in the period and the units asked for.
-pub fn summarize(complaints: &[ComplaintFacts], findings: &[FindingFacts], now: Timestamp) -> Summary {
-    let mut rows: BTreeMap<(Option<UnitId>, String), Figures> = BTreeMap::new();
-    let mut total = Figures::default();
-    for c in complaints {
-        let month = month_of_day(local_day(c.received));
-        total.add_complaint(c, now);
-        rows.entry((c.unit, month)).or_default().add_complaint(c, now);
-    }
-    for f in findings {
-        let month = format!("{:04}-{:02}", f.decided.year(), f.decided.month());
-        total.add_finding(f);
-        rows.entry((Some(f.unit), month)).or_default().add_finding(f);
-    }
-    Summary {
-        total,
-        rows: rows
-            .into_iter()
-            .map(|((unit, month), figures)| SummaryRow { unit, month, figures })
-            .collect(),
-    }
-}
-
-/// The header of the figures as CSV.
-pub const SUMMARY_CSV_HEADER: &str = "unit,month,received,forwarded,answered_in_time,overdue,replied,findings,confirmed,people,sanctioned,judiciary,recovered_yuan,confirmed_by_type";
-
-/// One line of the figures, in the columns of [`SUMMARY_CSV_HEADER`]: the unit's name, the month, the
-/// counts, the amount recovered (fen) and the confirmed violations by type (`type=n;...`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SummaryLine {
-    /// The unit's name (`total` on the last line).
-    pub unit: String,
-    /// `YYYY-MM` (empty on the last line).
-    pub month: String,
-    /// received, forwarded, answered_in_time, overdue, replied, findings, confirmed, people, sanctioned,
-    /// judiciary.
-    pub counts: [u64; 10],
-    /// Amount recovered, fen.
-    pub recovered_fen: i64,
-    /// Confirmed violations by type, `type=n` joined by `;`.
-    pub by_type: String,
-}
-
-impl SummaryLine {
-    /// The amount recovered in yuan, two decimals.
-    pub fn recovered_yuan(&self) -> String {
-        format!("{}.{:02}", self.recovered_fen / 100, self.recovered_fen % 100)
-    }
-}
-
-/// The figures as lines: one per unit and month, then `total`. `unit_name` names a unit.
-pub fn summary_lines(s: &Summary, unit_name: impl Fn(Option<UnitId>) -> String) -> Vec<SummaryLine> {
-    fn line(unit: String, month: &str, f: &Figures) -> SummaryLine {
-        let by_type: Vec<String> = f
-            .confirmed_by_type
-            .iter()
-            .map(|(t, n)| format!("{t}={n}"))
-            .collect();
-        SummaryLine {
-            unit,
-            month: month.to_string(),
-            counts: [
-                f.received,
-                f.forwarded,
-                f.answered_in_time,
-                f.overdue,
-                f.replied,
-                f.findings,
-                f.confirmed,
-                f.people,
-                f.sanctioned,
-                f.judiciary,
-            ],
-            recovered_fen: f.recovered_fen,
-            by_type: by_type.join(";"),
-        }
-    }
-    let mut out: Vec<SummaryLine> = s
-        .rows
-        .iter()
-        .map(|r| line(unit_name(r.unit), &r.month, &r.figures))
-        .collect();
-    out.push(line("total".into(), "", &s.total));
-    out
-}
-
-/// The figures as CSV: one line per unit and month, then `total`. `unit_name` names a unit.
-pub fn summary_csv(s: &Summary, unit_name: impl Fn(Option<UnitId>) -> String) -> String {
-    fn quote(s: &str) -> String {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    }
-    let mut out = format!("{SUMMARY_CSV_HEADER}\n");
-    for l in summary_lines(s, unit_name) {
-        let counts: Vec<String> = l.counts.iter().map(u64::to_string).collect();
-        out += &format!(
-            "{},{},{},{},{}\n",
-            quote(&l.unit),
-            l.month,
-            counts.join(","),
-            l.recovered_yuan(),
-            quote(&l.by_type)
-        );
-    }
-    out
-}
-
 /// The reporter's number as `role` is shown it: in clear only to a role the configuration allows and
 /// that is not the unit's (a supervisor never), masked otherwise.
 pub fn shown_phone(clear: &str, may_unmask: bool) -> String {
@@ -563,6 +367,7 @@ pub fn shown_phone(clear: &str, may_unmask: bool) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
+    use tianshu_model::complaint::Measure;
     use tianshu_model::{VehicleClass, VehicleId};
 
     use super::*;
@@ -672,6 +477,35 @@ mod tests {
     }
 
     #[test]
+    fn a_case_of_another_unit_is_not_linked() {
+        let unit = |id: i64, name: &str, parent: Option<i64>| Unit {
+            id: UnitId(id),
+            name: name.into(),
+            parent: parent.map(UnitId),
+            reregistration_approval: false,
+        };
+        let units = [
+            unit(1, "黄石市", None),
+            unit(2, "公安局", Some(1)),
+            unit(3, "交警支队", Some(2)),
+            unit(4, "市委办公室", Some(1)),
+        ];
+        assert!(check_link(7, UnitId(4), &[], &units).is_ok(), "no unit yet");
+        assert!(check_link(7, UnitId(2), &[UnitId(2)], &units).is_ok());
+        assert!(check_link(7, UnitId(3), &[UnitId(2)], &units).is_ok(), "below it");
+        assert!(check_link(7, UnitId(3), &[UnitId(4), UnitId(3)], &units).is_ok());
+        let e = check_link(7, UnitId(4), &[UnitId(2)], &units).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "case: case 7 is of 市委办公室, not of the complaint's unit (公安局)"
+        );
+        assert!(
+            check_link(7, UnitId(2), &[UnitId(3)], &units).is_err(),
+            "above it"
+        );
+    }
+
+    #[test]
     fn findings_are_checked() {
         let types: Vec<String> = vec!["公车私用".into()];
         let person = Accountable {
@@ -699,96 +533,6 @@ mod tests {
         assert!(finding_allowed(CaseState::Acknowledged).is_err());
         assert_eq!(finding_allowed(CaseState::Explained), Ok(true));
         assert_eq!(finding_allowed(CaseState::Closed), Ok(false));
-    }
-
-    #[test]
-    fn the_summary_counts_by_unit_and_month() {
-        let now = at("2026-12-31T00:00:00Z");
-        let c = |received: &str, unit: i64, in_time: Option<bool>, deadline: Option<&str>, replied: bool| {
-            ComplaintFacts {
-                received: at(received),
-                unit: Some(UnitId(unit)),
-                state: ComplaintState::Forwarded,
-                deadline: deadline.map(at),
-                forwarded: deadline.map(|_| at(received)),
-                answered_in_time: in_time,
-                replied: replied.then(|| at(received)),
-            }
-        };
-        let complaints = [
-            c(
-                "2026-01-31T20:00:00Z",
-                1,
-                Some(true),
-                Some("2026-02-08T00:00:00Z"),
-                true,
-            ), // Feb local
-            c(
-                "2026-01-10T00:00:00Z",
-                1,
-                Some(false),
-                Some("2026-01-17T00:00:00Z"),
-                false,
-            ),
-            c(
-                "2026-01-11T00:00:00Z",
-                1,
-                None,
-                Some("2026-01-18T00:00:00Z"),
-                false,
-            ), // unanswered, past
-            c("2026-01-12T00:00:00Z", 2, None, None, false),
-        ];
-        let finding = |unit: i64, outcome, measures: Vec<Measure>, fen| FindingFacts {
-            decided: NaiveDate::from_ymd_opt(2026, 3, 5).unwrap(),
-            unit: UnitId(unit),
-            outcome,
-            violation: (outcome == FindingOutcome::Confirmed).then(|| "公车私用".to_string()),
-            measures,
-            recovered_fen: fen,
-        };
-        let findings = [
-            finding(
-                1,
-                FindingOutcome::Confirmed,
-                vec![Measure::PartySanction, Measure::Criticism, Measure::Judiciary],
-                10_000,
-            ),
-            finding(2, FindingOutcome::Unfounded, vec![], 0),
-        ];
-        let s = summarize(&complaints, &findings, now);
-        assert_eq!(s.total.received, 4);
-        assert_eq!(s.total.forwarded, 3);
-        assert_eq!(s.total.answered_in_time, 1);
-        assert_eq!(s.total.overdue, 2);
-        assert_eq!(s.total.replied, 1);
-        assert_eq!(s.total.findings, 2);
-        assert_eq!(s.total.confirmed, 1);
-        assert_eq!(s.total.people, 3);
-        assert_eq!(s.total.sanctioned, 1);
-        assert_eq!(s.total.judiciary, 1);
-        assert_eq!(s.total.recovered_fen, 10_000);
-        let months: Vec<(Option<i64>, &str, u64)> = s
-            .rows
-            .iter()
-            .map(|r| (r.unit.map(|u| u.0), r.month.as_str(), r.figures.received))
-            .collect();
-        assert_eq!(
-            months,
-            [
-                (Some(1), "2026-01", 2),
-                (Some(1), "2026-02", 1),
-                (Some(1), "2026-03", 0),
-                (Some(2), "2026-01", 1),
-                (Some(2), "2026-03", 0)
-            ]
-        );
-        let csv = summary_csv(&s, |u| u.map_or("-".into(), |u| format!("u{}", u.0)));
-        assert!(csv.starts_with(SUMMARY_CSV_HEADER));
-        assert!(
-            csv.ends_with("total,,4,3,1,2,1,2,1,3,1,1,100.00,公车私用=1\n"),
-            "{csv}"
-        );
     }
 
     #[test]
