@@ -5,17 +5,21 @@
 //! The decisions are the model's and the rules' (`tianshu_model::fuel`, `tianshu_rules::fuel`); this
 //! module gathers what they look at.
 
+use std::collections::HashMap;
+
 use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::json;
-use tianshu_model::case::{CaseFilter, NewCase, Transition};
+use tianshu_model::case::{NewCase, Transition};
 use tianshu_model::fuel::{ParsedStatement, RowError, TextEncoding};
 use tianshu_model::reference::StoredOrder;
 use tianshu_model::{CaseState, LonLat, Timestamp, VehicleId};
 use tianshu_rules::fuel::{FUEL_RULE, FillContext, FuelConfig, PreviousFill, case_texts, check_fill};
+use tianshu_rules::track::TrackIndex;
 use tianshu_rules::{Calendar, CaseAction, YearCalendar};
 use tianshu_store::Store;
-use tianshu_store::fuel::StoredFinding;
+use tianshu_store::fuel::{FillRecord, StoredFinding};
+use tianshu_store::fuel_check::CheckOutcome;
 
 /// Reads a statement file: XLSX when its name ends `.xlsx` or it is a zip, else CSV in `encoding` (or
 /// UTF-8/GBK as detected). `Err` when nothing of it can be read (no header, an unreadable workbook).
@@ -75,8 +79,7 @@ pub async fn import_statement(
     };
     if cfg.enabled {
         let r = Reconciler::load(store, cfg).await?;
-        for id in done.stored {
-            let c = r.check(id, now).await?;
+        for c in r.check_many(&done.stored, now).await? {
             report.findings += c.findings;
             report.cases_opened += usize::from(c.opened);
         }
@@ -102,12 +105,19 @@ pub struct Reconciler<'a> {
     store: &'a Store,
     cfg: &'a FuelConfig,
     calendar: Calendar,
-    orders: Vec<StoredOrder>,
+    /// The approved orders and filings, by plate.
+    orders: HashMap<String, Vec<StoredOrder>>,
 }
 
-/// The distance along a track, metres.
-fn track_length_m(points: &[(Timestamp, LonLat)]) -> f64 {
-    points.windows(2).map(|w| w[0].1.distance_m(w[1].1)).sum()
+const DAY_MS: i64 = 86_400_000;
+/// The distance since the previous fill is read from the track when the gap is at most this.
+const KM_GAP_MS: i64 = 31 * DAY_MS;
+
+/// What a car's track says about one fill.
+struct TrackFacts {
+    positions: Vec<(Timestamp, LonLat)>,
+    tracked: bool,
+    km: Option<f64>,
 }
 
 impl<'a> Reconciler<'a> {
@@ -119,7 +129,12 @@ impl<'a> Reconciler<'a> {
                 calendar.insert(y);
             }
         }
-        let orders = store.rules().orders().await?;
+        let mut orders: HashMap<String, Vec<StoredOrder>> = HashMap::new();
+        for o in store.rules().orders().await? {
+            if o.state == "approved" {
+                orders.entry(o.plate.clone()).or_default().push(o);
+            }
+        }
         Ok(Reconciler {
             store,
             cfg,
@@ -128,17 +143,68 @@ impl<'a> Reconciler<'a> {
         })
     }
 
-    async fn positions(
-        &self,
-        v: VehicleId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> tianshu_store::Result<Vec<(Timestamp, LonLat)>> {
+    /// A car's fixes with `from <= time < to`, read once.
+    async fn track(&self, v: VehicleId, from: Timestamp, to: Timestamp) -> tianshu_store::Result<TrackIndex> {
         let mut s = self.store.backend().track(v, from, to).await?;
         let mut out = Vec::new();
         while let Some(p) = s.next().await {
             let p = p?;
             out.push((p.fix_time, LonLat::from_e6(p.lon_e6, p.lat_e6)));
+        }
+        Ok(TrackIndex::new(out))
+    }
+
+    /// What each car's track says about its fills: each car's track read once, over the span of its
+    /// fills (a day either side, and back to a previous fill at most [`KM_GAP_MS`] earlier).
+    async fn track_facts(&self, recs: &[FillRecord]) -> tianshu_store::Result<Vec<Option<TrackFacts>>> {
+        let mut by_car: HashMap<VehicleId, Vec<usize>> = HashMap::new();
+        for (i, r) in recs.iter().enumerate() {
+            if let Some((v, ..)) = r.vehicle {
+                by_car.entry(v).or_default().push(i);
+            }
+        }
+        let window = i64::from(self.cfg.near_window_minutes) * 60_000;
+        let previous = |r: &FillRecord| {
+            let t = r.txn.txn.time;
+            r.previous
+                .as_ref()
+                .map(|(p, _)| p.txn.time)
+                .filter(|p| t.0 - p.0 <= KM_GAP_MS)
+        };
+        let mut out: Vec<Option<TrackFacts>> = recs.iter().map(|_| None).collect();
+        for (v, fills) in by_car {
+            let lo = fills
+                .iter()
+                .map(|&i| {
+                    let t = recs[i].txn.txn.time.add_millis(-DAY_MS.max(window));
+                    previous(&recs[i]).map_or(t, |p| p.min(t))
+                })
+                .min();
+            let hi = fills
+                .iter()
+                .map(|&i| recs[i].txn.txn.time.add_millis(DAY_MS.max(window + 1)))
+                .max();
+            let (Some(lo), Some(hi)) = (lo, hi) else { continue };
+            let track = self.track(v, lo, hi).await?;
+            for i in fills {
+                let t = recs[i].txn.txn.time;
+                let positions = track
+                    .within(t.add_millis(-window), t.add_millis(window + 1))
+                    .to_vec();
+                let tracked = !positions.is_empty()
+                    || !track
+                        .within(t.add_millis(-DAY_MS), t.add_millis(DAY_MS))
+                        .is_empty();
+                let km = match previous(&recs[i]) {
+                    Some(p) if tracked => track.distance_m(p, t).map(|m| m / 1000.0),
+                    _ => None,
+                };
+                out[i] = Some(TrackFacts {
+                    positions,
+                    tracked,
+                    km,
+                });
+            }
         }
         Ok(out)
     }
@@ -146,39 +212,67 @@ impl<'a> Reconciler<'a> {
     /// Checks transaction `id` and records its findings and its case: opened for new findings,
     /// updated for changed ones, withdrawn when none are left.
     pub async fn check(&self, id: i64, now: Timestamp) -> tianshu_store::Result<Checked> {
-        let rec = self.store.fuel().fill_record(id).await?;
-        let t = rec.txn.txn.time;
-        let window = i64::from(self.cfg.near_window_minutes) * 60_000;
-        let (positions, tracked, km) = match rec.vehicle {
-            Some((v, ..)) => {
-                let positions = self
-                    .positions(v, t.add_millis(-window), t.add_millis(window + 1))
-                    .await?;
-                let day = 86_400_000;
-                let tracked = !positions.is_empty()
-                    || self
-                        .store
-                        .backend()
-                        .track_count(v, t.add_millis(-day), t.add_millis(day))
-                        .await?
-                        > 0;
-                // The distance since the previous fill, from the track, when the gap is at most a month.
-                let km = match &rec.previous {
-                    Some((p, _)) if tracked && t.0 - p.txn.time.0 <= 31 * day => {
-                        let track = self.positions(v, p.txn.time, t).await?;
-                        (!track.is_empty()).then(|| track_length_m(&track) / 1000.0)
-                    }
-                    _ => None,
-                };
-                (positions, tracked, km)
-            }
-            None => (Vec::new(), false, None),
+        self.check_many(&[id], now)
+            .await?
+            .pop()
+            .ok_or_else(|| tianshu_store::Error::NotFound(format!("fuel transaction {id}")))
+    }
+
+    /// Checks transactions `ids` as [`Reconciler::check`] does one, reading what they need in a few
+    /// queries, each car's track once, and recording the outcomes in batches; in fill order.
+    pub async fn check_many(&self, ids: &[i64], now: Timestamp) -> tianshu_store::Result<Vec<Checked>> {
+        let recs = self.store.fuel().fill_records(ids).await?;
+        let facts = self.track_facts(&recs).await?;
+        let outcomes: Vec<CheckOutcome> = recs
+            .iter()
+            .zip(facts)
+            .map(|(rec, facts)| {
+                self.outcome(
+                    rec,
+                    facts.unwrap_or(TrackFacts {
+                        positions: Vec::new(),
+                        tracked: false,
+                        km: None,
+                    }),
+                    now,
+                )
+            })
+            .collect();
+        let withdrawal = Transition {
+            case_id: 0,
+            from: CaseAction::Withdraw.from_states(),
+            to: CaseState::Withdrawn,
+            actor: "system".into(),
+            action: CaseAction::Withdraw.as_str().into(),
+            note: "the fuel checks no longer find anything on this transaction".into(),
+            escalate_at: None,
+            deliveries: Vec::new(),
         };
+        let recorded = self
+            .store
+            .fuel()
+            .record_checks(&outcomes, &withdrawal, now)
+            .await?;
+        Ok(outcomes
+            .iter()
+            .zip(recorded)
+            .map(|(o, r)| Checked {
+                findings: o.findings.len(),
+                case_id: r.case_id,
+                opened: r.opened,
+                withdrawn: r.withdrawn,
+            })
+            .collect())
+    }
+
+    /// The findings on one fill and the case they open.
+    fn outcome(&self, rec: &FillRecord, facts: TrackFacts, now: Timestamp) -> CheckOutcome {
+        let t = rec.txn.txn.time;
         let plate = rec.vehicle.as_ref().map(|(_, p, _)| p.as_str());
         let covered = plate.is_some_and(|plate| {
             self.orders
-                .iter()
-                .any(|o| o.plate == plate && o.state == "approved" && o.start <= t && t < o.end)
+                .get(plate)
+                .is_some_and(|os| os.iter().any(|o| o.start <= t && t < o.end))
         });
         let unknown_plate = match (&rec.txn.txn.plate, rec.txn.vehicle) {
             (Some(p), None) => Some(p.as_str()),
@@ -191,14 +285,14 @@ impl<'a> Reconciler<'a> {
             unknown_plate,
             profile: rec.profile,
             station: rec.station.as_ref().map(|s| s.position),
-            positions: &positions,
-            tracked,
+            positions: &facts.positions,
+            tracked: facts.tracked,
             previous: rec.previous.as_ref().map(|(p, s)| PreviousFill {
                 time: p.txn.time,
                 at: s.as_ref().map(|s| s.position),
                 station: p.txn.station.clone(),
             }),
-            km_since_previous: km,
+            km_since_previous: facts.km,
             month_spent_fen: rec.month_spent_fen,
             day: self.calendar.day_kind_at(t),
             covered_by_order: covered,
@@ -206,70 +300,31 @@ impl<'a> Reconciler<'a> {
         let findings = check_fill(self.cfg, &ctx);
         let vehicle = rec.vehicle.as_ref().map_or(VehicleId(0), |(v, ..)| *v);
         let unit = rec.card.unit;
-        let mut out = Checked {
-            findings: findings.len(),
-            ..Checked::default()
-        };
-        match case_texts(&findings) {
-            Some((severity, reasoning, reasoning_zh, at_stake)) => {
-                let case = NewCase {
-                    vehicle,
-                    unit,
-                    rule: FUEL_RULE.into(),
-                    start: t,
-                    end: Some(t),
-                    severity: severity.as_str().into(),
-                    late: false,
-                    reasoning,
-                    reasoning_zh,
-                    episode: json!({
-                        "kind": "fuel",
-                        "transaction": rec.txn,
-                        "plate": plate,
-                        "card": rec.card.number,
-                        "at_stake_fen": at_stake,
-                        "findings": findings,
-                    }),
-                    escalate_at: (self.cfg.escalate_after_hours > 0)
-                        .then(|| now.add_millis(i64::from(self.cfg.escalate_after_hours) * 3_600_000)),
-                };
-                let (case_id, opened) = self.store.cases().record_case(&case, &[], now).await?;
-                out.case_id = Some(case_id);
-                out.opened = opened;
-            }
-            None => {
-                let open = self
-                    .store
-                    .cases()
-                    .cases(&CaseFilter {
-                        vehicle: Some(vehicle),
-                        rule: Some(FUEL_RULE.into()),
-                        from: Some(t),
-                        to: Some(t.add_millis(1)),
-                        states: CaseAction::Withdraw.from_states(),
-                        ..CaseFilter::default()
-                    })
-                    .await?;
-                for c in open.into_iter().filter(|c| c.unit == unit) {
-                    let step = Transition {
-                        case_id: c.id,
-                        from: CaseAction::Withdraw.from_states(),
-                        to: CaseState::Withdrawn,
-                        actor: "system".into(),
-                        action: CaseAction::Withdraw.as_str().into(),
-                        note: "the fuel checks no longer find anything on this transaction".into(),
-                        escalate_at: None,
-                        deliveries: Vec::new(),
-                    };
-                    self.store.cases().transition_case(&step, now).await?;
-                    out.withdrawn = true;
-                }
-            }
-        }
-        let stored: Vec<StoredFinding> = findings
+        let case = case_texts(&findings).map(|(severity, reasoning, reasoning_zh, at_stake)| NewCase {
+            vehicle,
+            unit,
+            rule: FUEL_RULE.into(),
+            start: t,
+            end: Some(t),
+            severity: severity.as_str().into(),
+            late: false,
+            reasoning,
+            reasoning_zh,
+            episode: json!({
+                "kind": "fuel",
+                "transaction": rec.txn,
+                "plate": plate,
+                "card": rec.card.number,
+                "at_stake_fen": at_stake,
+                "findings": findings,
+            }),
+            escalate_at: (self.cfg.escalate_after_hours > 0)
+                .then(|| now.add_millis(i64::from(self.cfg.escalate_after_hours) * 3_600_000)),
+        });
+        let findings = findings
             .iter()
             .map(|f| StoredFinding {
-                transaction_id: id,
+                transaction_id: rec.txn.id,
                 check: f.check.as_str().into(),
                 severity: f.severity.as_str().into(),
                 at_stake_fen: f.at_stake_fen,
@@ -278,11 +333,14 @@ impl<'a> Reconciler<'a> {
                 evidence: f.evidence.clone(),
                 unit,
                 time: t,
-                case_id: out.case_id,
+                case_id: None,
             })
             .collect();
-        self.store.fuel().replace_findings(id, &stored).await?;
-        Ok(out)
+        CheckOutcome {
+            transaction_id: rec.txn.id,
+            case,
+            findings,
+        }
     }
 }
 

@@ -161,7 +161,11 @@ pub(crate) async fn record_case(
     Ok((id, true))
 }
 
-async fn transition_case(tx: &mut dyn Tx, t: &Transition, now: Timestamp) -> Result<TransitionedCase> {
+pub(crate) async fn transition_case(
+    tx: &mut dyn Tx,
+    t: &Transition,
+    now: Timestamp,
+) -> Result<TransitionedCase> {
     let lock = tx.row_lock();
     let state = tx
         .opt(

@@ -43,6 +43,7 @@ pub mod drivers;
 pub mod embedded;
 pub mod follow;
 pub mod fuel;
+pub mod fuel_check;
 mod metrics;
 pub mod migrate;
 pub mod postgres;
