@@ -5,7 +5,7 @@
 //! The decisions are the model's and the rules' (`tianshu_model::fuel`, `tianshu_rules::fuel`); this
 //! module gathers what they look at.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures::StreamExt as _;
 use serde::Serialize;
@@ -13,11 +13,15 @@ use serde_json::json;
 use tianshu_model::case::{NewCase, Transition};
 use tianshu_model::fuel::{ParsedStatement, RowError, TextEncoding};
 use tianshu_model::reference::StoredOrder;
-use tianshu_model::{CaseState, LonLat, Timestamp, VehicleId};
-use tianshu_rules::fuel::{FUEL_RULE, FillContext, FuelConfig, PreviousFill, case_texts, check_fill};
+use tianshu_model::{CaseState, LonLat, Timestamp, VehicleId, china_month};
+use tianshu_rules::fuel::{
+    FUEL_RULE, FillContext, FuelConfig, MonthUse, PreviousFill, case_texts, check_fill,
+};
 use tianshu_rules::track::TrackIndex;
 use tianshu_rules::{Calendar, CaseAction, YearCalendar};
 use tianshu_store::Store;
+
+use crate::FuelNotifier;
 use tianshu_store::fuel::{FillRecord, StoredFinding};
 use tianshu_store::fuel_check::CheckOutcome;
 
@@ -63,6 +67,7 @@ pub async fn import_statement(
     parsed: ParsedStatement,
     encoding: Option<TextEncoding>,
     source: &str,
+    notifier: Option<FuelNotifier>,
     now: Timestamp,
 ) -> tianshu_store::Result<StatementReport> {
     let done = store.fuel().import_statement(&parsed.rows, source, now).await?;
@@ -78,8 +83,10 @@ pub async fn import_statement(
         ..StatementReport::default()
     };
     if cfg.enabled {
-        let r = Reconciler::load(store, cfg).await?;
-        for c in r.check_many(&done.stored, now).await? {
+        let r = Reconciler::load(store, cfg).await?.notifying(notifier);
+        let stored: HashSet<i64> = done.stored.iter().copied().collect();
+        let checked = r.check_many(&done.stored, now).await?;
+        for c in checked.iter().filter(|c| stored.contains(&c.transaction_id)) {
             report.findings += c.findings;
             report.cases_opened += usize::from(c.opened);
         }
@@ -87,9 +94,100 @@ pub async fn import_statement(
     Ok(report)
 }
 
+/// Re-checks car `vehicle`'s fills with `from <= time < to` (an order or filing approved for it,
+/// track data arrived late): findings that no longer hold withdraw their case, new ones open one.
+pub async fn recheck_car(
+    store: &Store,
+    cfg: &FuelConfig,
+    vehicle: VehicleId,
+    (from, to): (Timestamp, Timestamp),
+    notifier: Option<FuelNotifier>,
+    now: Timestamp,
+) -> tianshu_store::Result<Vec<Checked>> {
+    let ids = store.fuel().car_transactions(vehicle, from, to).await?;
+    if !cfg.enabled || ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Reconciler::load(store, cfg)
+        .await?
+        .notifying(notifier)
+        .check_many(&ids, now)
+        .await
+}
+
+/// Re-checks the fills of the last `recheck_days` days that fixes with a fix time before `since` but
+/// received after it (track data arriving late) may change: those within a day of such a fix, after
+/// it since their previous fill, or in its China month (the monthly ratio).
+pub async fn recheck_late(
+    store: &Store,
+    cfg: &FuelConfig,
+    since: Timestamp,
+    notifier: Option<FuelNotifier>,
+    now: Timestamp,
+) -> tianshu_store::Result<Vec<Checked>> {
+    if !cfg.enabled {
+        return Ok(Vec::new());
+    }
+    let from = now.add_millis(-i64::from(cfg.recheck_days) * DAY_MS);
+    let mut by_car: HashMap<VehicleId, Vec<Timestamp>> = HashMap::new();
+    let mut ids_of: HashMap<(VehicleId, Timestamp), Vec<i64>> = HashMap::new();
+    for t in store
+        .fuel()
+        .transactions(None, from, now.add_millis(DAY_MS))
+        .await?
+    {
+        if let Some(v) = t.vehicle {
+            by_car.entry(v).or_default().push(t.txn.time);
+            ids_of.entry((v, t.txn.time)).or_default().push(t.id);
+        }
+    }
+    let mut ids = Vec::new();
+    for (v, fills) in by_car {
+        let (Some(&first), Some(&last)) = (fills.first(), fills.last()) else {
+            continue;
+        };
+        let (lo, hi) = (
+            china_month(first).1.min(first.add_millis(-DAY_MS)),
+            china_month(last).2,
+        );
+        let mut s = store
+            .backend()
+            .track_received_after(v, lo, hi.min(since), since)
+            .await?;
+        let mut late = Vec::new();
+        while let Some(p) = s.next().await {
+            late.push(p?.fix_time);
+        }
+        if late.is_empty() {
+            continue;
+        }
+        for (i, &t) in fills.iter().enumerate() {
+            let previous = if i > 0 { fills[i - 1] } else { t };
+            let touched = late.iter().any(|&f| {
+                (f >= t.add_millis(-DAY_MS) && f < t.add_millis(DAY_MS))
+                    || (f >= previous && f < t)
+                    || china_month(f).0 == china_month(t).0
+            });
+            if touched {
+                ids.extend(ids_of.get(&(v, t)).into_iter().flatten());
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Reconciler::load(store, cfg)
+        .await?
+        .notifying(notifier)
+        .check_many(&ids, now)
+        .await
+}
+
 /// What checking one transaction did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Checked {
+    /// The transaction.
+    pub transaction_id: i64,
     /// Findings.
     pub findings: usize,
     /// The case, when there are findings.
@@ -107,6 +205,8 @@ pub struct Reconciler<'a> {
     calendar: Calendar,
     /// The approved orders and filings, by plate.
     orders: HashMap<String, Vec<StoredOrder>>,
+    /// What notifies the supervisors of new cases, when anything does.
+    notifier: Option<FuelNotifier>,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -114,10 +214,13 @@ const DAY_MS: i64 = 86_400_000;
 const KM_GAP_MS: i64 = 31 * DAY_MS;
 
 /// What a car's track says about one fill.
+#[derive(Default)]
 struct TrackFacts {
     positions: Vec<(Timestamp, LonLat)>,
     tracked: bool,
     km: Option<f64>,
+    /// Kilometres in the fill's month, for the month's last fill of a car with a track in it.
+    month_km: Option<f64>,
 }
 
 impl<'a> Reconciler<'a> {
@@ -140,7 +243,30 @@ impl<'a> Reconciler<'a> {
             cfg,
             calendar,
             orders,
+            notifier: None,
         })
+    }
+
+    /// New cases notify the units' supervisors through `notifier`.
+    pub fn notifying(self, notifier: Option<FuelNotifier>) -> Self {
+        Reconciler { notifier, ..self }
+    }
+
+    /// The notifications of each outcome's case (kept by the store for a new case only).
+    async fn route(&self, outcomes: &mut [CheckOutcome]) -> tianshu_store::Result<()> {
+        let Some(notify) = &self.notifier else {
+            return Ok(());
+        };
+        let cases: Vec<NewCase> = outcomes.iter().filter_map(|o| o.case.clone()).collect();
+        if cases.is_empty() {
+            return Ok(());
+        }
+        let routed = notify(cases).await.map_err(tianshu_store::Error::Unavailable)?;
+        let with_case = outcomes.iter_mut().filter(|o| o.case.is_some());
+        for (o, deliveries) in with_case.zip(routed) {
+            o.deliveries = deliveries;
+        }
+        Ok(())
     }
 
     /// A car's fixes with `from <= time < to`, read once.
@@ -177,12 +303,16 @@ impl<'a> Reconciler<'a> {
                 .iter()
                 .map(|&i| {
                     let t = recs[i].txn.txn.time.add_millis(-DAY_MS.max(window));
+                    let t = recs[i].month.map_or(t, |m| m.start.min(t));
                     previous(&recs[i]).map_or(t, |p| p.min(t))
                 })
                 .min();
             let hi = fills
                 .iter()
-                .map(|&i| recs[i].txn.txn.time.add_millis(DAY_MS.max(window + 1)))
+                .map(|&i| {
+                    let t = recs[i].txn.txn.time.add_millis(DAY_MS.max(window + 1));
+                    recs[i].month.map_or(t, |m| m.end.max(t))
+                })
                 .max();
             let (Some(lo), Some(hi)) = (lo, hi) else { continue };
             let track = self.track(v, lo, hi).await?;
@@ -199,10 +329,15 @@ impl<'a> Reconciler<'a> {
                     Some(p) if tracked => track.distance_m(p, t).map(|m| m / 1000.0),
                     _ => None,
                 };
+                let month_km = recs[i]
+                    .month
+                    .and_then(|m| track.distance_m(m.start, m.end))
+                    .map(|m| m / 1000.0);
                 out[i] = Some(TrackFacts {
                     positions,
                     tracked,
                     km,
+                    month_km,
                 });
             }
         }
@@ -214,30 +349,23 @@ impl<'a> Reconciler<'a> {
     pub async fn check(&self, id: i64, now: Timestamp) -> tianshu_store::Result<Checked> {
         self.check_many(&[id], now)
             .await?
-            .pop()
+            .into_iter()
+            .find(|c| c.transaction_id == id)
             .ok_or_else(|| tianshu_store::Error::NotFound(format!("fuel transaction {id}")))
     }
 
-    /// Checks transactions `ids` as [`Reconciler::check`] does one, reading what they need in a few
-    /// queries, each car's track once, and recording the outcomes in batches; in fill order.
+    /// Checks transactions `ids` as [`Reconciler::check`] does one, with every other fill of their cars'
+    /// months (whose monthly figures they change), reading what they need in a few queries, each car's
+    /// track once, and recording the outcomes in batches; in fill order.
     pub async fn check_many(&self, ids: &[i64], now: Timestamp) -> tianshu_store::Result<Vec<Checked>> {
         let recs = self.store.fuel().fill_records(ids).await?;
         let facts = self.track_facts(&recs).await?;
-        let outcomes: Vec<CheckOutcome> = recs
+        let mut outcomes: Vec<CheckOutcome> = recs
             .iter()
             .zip(facts)
-            .map(|(rec, facts)| {
-                self.outcome(
-                    rec,
-                    facts.unwrap_or(TrackFacts {
-                        positions: Vec::new(),
-                        tracked: false,
-                        km: None,
-                    }),
-                    now,
-                )
-            })
+            .map(|(rec, facts)| self.outcome(rec, facts.unwrap_or_default(), now))
             .collect();
+        self.route(&mut outcomes).await?;
         let withdrawal = Transition {
             case_id: 0,
             from: CaseAction::Withdraw.from_states(),
@@ -257,6 +385,7 @@ impl<'a> Reconciler<'a> {
             .iter()
             .zip(recorded)
             .map(|(o, r)| Checked {
+                transaction_id: o.transaction_id,
                 findings: o.findings.len(),
                 case_id: r.case_id,
                 opened: r.opened,
@@ -296,6 +425,13 @@ impl<'a> Reconciler<'a> {
             month_spent_fen: rec.month_spent_fen,
             day: self.calendar.day_kind_at(t),
             covered_by_order: covered,
+            month: rec.month.zip(facts.month_km).map(|(m, km)| MonthUse {
+                month: m.month,
+                litres_cl: m.litres_cl,
+                amount_fen: m.amount_fen,
+                fills: m.fills,
+                km,
+            }),
         };
         let findings = check_fill(self.cfg, &ctx);
         let vehicle = rec.vehicle.as_ref().map_or(VehicleId(0), |(v, ..)| *v);
@@ -340,6 +476,7 @@ impl<'a> Reconciler<'a> {
             transaction_id: rec.txn.id,
             case,
             findings,
+            deliveries: Vec::new(),
         }
     }
 }

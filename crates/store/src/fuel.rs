@@ -376,6 +376,25 @@ pub struct FillRecord {
     pub previous: Option<(StoredTransaction, Option<Station>)>,
     /// The card's spend this month before this fill, fen.
     pub month_spent_fen: i64,
+    /// The car's China month, when this is its last fill so far.
+    pub month: Option<CarMonth>,
+}
+
+/// A car's fills in one China calendar month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CarMonth {
+    /// `(year, month)`.
+    pub month: (i32, u32),
+    /// Its first instant.
+    pub start: Timestamp,
+    /// The first instant of the next month.
+    pub end: Timestamp,
+    /// Litres bought, centilitres.
+    pub litres_cl: i64,
+    /// Their cost, fen.
+    pub amount_fen: i64,
+    /// How many fills.
+    pub fills: usize,
 }
 
 /// A finding as stored.
@@ -534,12 +553,22 @@ impl<'a> Fuel<'a> {
             .await
     }
 
-    /// What the checks of transaction `id` need.
-    pub async fn fill_record(&self, id: i64) -> Result<FillRecord> {
-        self.fill_records(&[id])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::NotFound(format!("fuel transaction {id}")))
+    /// The ids of car `vehicle`'s transactions with `from <= time < to`, by time.
+    pub async fn car_transactions(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<i64>> {
+        self.db
+            .rows(
+                "SELECT id FROM fuel_transactions WHERE vehicle_id = $1 AND time_ms >= $2 AND time_ms < $3 \
+                 ORDER BY time_ms, id"
+                    .into(),
+                vec![vehicle.0.into(), from.into(), to.into()],
+                |r| r.int(0),
+            )
+            .await
     }
 
     /// Transactions (of `units`, when given) with `from <= time < to`, by time.

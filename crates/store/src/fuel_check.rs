@@ -5,18 +5,20 @@
 //!
 //! Invariants: a transaction's previous fill is the latest one of its car (of its card, for a fill with
 //! no car) before it in (time, id) order; its month's spend is its card's from the first of its China
-//! month up to it in the same order. Findings are replaced whole; a transaction whose findings are gone
+//! month up to it in the same order; the last fill of a car's month carries the month's litres, and a
+//! transaction is never read without the other fills of its car's month (a fill arriving late moves
+//! the month's figures to itself). Findings are replaced whole; a transaction whose findings are gone
 //! withdraws the case its earlier findings joined (a case already closed stays as it is).
 
 use std::collections::HashMap;
 
-use tianshu_model::case::{NewCase, Transition};
+use tianshu_model::case::{NewCase, NewDelivery, Transition};
 use tianshu_model::fuel::{Card, FuelProfile, Station};
-use tianshu_model::{CHINA_OFFSET_SECS, Timestamp, UnitId, VehicleId};
+use tianshu_model::{Timestamp, UnitId, VehicleId, china_month};
 
 use crate::fuel::{
-    CARD_COLS, FINDING_COLS, FillRecord, Fuel, PROFILE_SQL, StoredFinding, StoredTransaction, TXN_COLS,
-    to_card, to_profile, to_station, to_txn,
+    CARD_COLS, CarMonth, FINDING_COLS, FillRecord, Fuel, PROFILE_SQL, StoredFinding, StoredTransaction,
+    TXN_COLS, to_card, to_profile, to_station, to_txn,
 };
 use crate::sql::{Tx, Value, placeholders, tx};
 use crate::{Error, Result};
@@ -24,18 +26,6 @@ use crate::{Error, Result};
 /// Keys per `IN (...)` list and rows per multi-row `INSERT`: far below both databases' limits on
 /// parameters, and enough rows per round trip that the trips stop mattering.
 const CHUNK: usize = 500;
-
-/// The first millisecond of the China calendar month of `t`.
-fn china_month_start(t: Timestamp) -> Timestamp {
-    use chrono::Datelike as _;
-    t.to_china()
-        .date_naive()
-        .with_day0(0)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map_or(t, |d| {
-            Timestamp(d.and_utc().timestamp_millis() - i64::from(CHINA_OFFSET_SECS) * 1000)
-        })
-}
 
 /// Runs `sql` (with `{keys}` where the `IN` list goes, after `fixed` parameters) once per chunk of keys.
 async fn rows_in(
@@ -72,31 +62,28 @@ fn order(t: &StoredTransaction) -> (i64, i64) {
     (t.txn.time.0, t.id)
 }
 
-async fn fill_records(tx: &mut dyn Tx, ids: &[i64]) -> Result<Vec<FillRecord>> {
-    let keys: Vec<Value> = ids.iter().map(|i| Value::Int(*i)).collect();
-    let sql = format!("SELECT {TXN_COLS} FROM fuel_transactions WHERE id IN ({{keys}})");
-    let mut txns = rows_in(tx, &sql, &[], &keys)
-        .await?
-        .iter()
-        .map(to_txn)
-        .collect::<Result<Vec<_>>>()?;
-    txns.sort_by_key(order);
-    let Some(latest) = txns.iter().map(|t| t.txn.time).max() else {
-        return Ok(Vec::new());
-    };
-    let cards: HashMap<String, Card> = tx
+/// The registries a fill is checked against, read whole (they are small next to the transactions).
+struct Reference {
+    cards: HashMap<String, Card>,
+    profiles: HashMap<VehicleId, FuelProfile>,
+    vehicles: HashMap<VehicleId, (String, UnitId)>,
+    stations: Stations,
+}
+
+async fn reference(tx: &mut dyn Tx) -> Result<Reference> {
+    let cards = tx
         .query(&format!("SELECT {CARD_COLS} FROM fuel_cards"), &[])
         .await?
         .iter()
         .map(|r| to_card(r).map(|c| (c.number.clone(), c)))
         .collect::<Result<_>>()?;
-    let profiles: HashMap<VehicleId, FuelProfile> = tx
+    let profiles = tx
         .query(PROFILE_SQL, &[])
         .await?
         .iter()
         .map(to_profile)
         .collect::<Result<_>>()?;
-    let mut vehicles: HashMap<VehicleId, (String, UnitId)> = HashMap::new();
+    let mut vehicles = HashMap::new();
     for r in tx.query("SELECT id, plate, unit FROM vehicles", &[]).await? {
         vehicles.insert(VehicleId(r.int(0)?), (r.text(1)?, UnitId(r.int(2)?)));
     }
@@ -113,7 +100,21 @@ async fn fill_records(tx: &mut dyn Tx, ids: &[i64]) -> Result<Vec<FillRecord>> {
             .or_insert_with(|| s.clone());
         stations.by_code.insert(s.code.clone(), s);
     }
-    // Every earlier fill of the cars and cards concerned: their previous fills and months' spend.
+    Ok(Reference {
+        cards,
+        profiles,
+        vehicles,
+        stations,
+    })
+}
+
+/// Every fill before `until` of the cars and the cards of `txns`, in order: their previous fills,
+/// months' spend and months' litres.
+async fn histories(
+    tx: &mut dyn Tx,
+    txns: &[StoredTransaction],
+    until: Timestamp,
+) -> Result<(History<VehicleId>, History<String>)> {
     let mut cars: Vec<i64> = txns.iter().filter_map(|t| t.vehicle.map(|v| v.0)).collect();
     let mut numbers: Vec<String> = txns.iter().map(|t| t.txn.card.clone()).collect();
     cars.sort_unstable();
@@ -124,15 +125,15 @@ async fn fill_records(tx: &mut dyn Tx, ids: &[i64]) -> Result<Vec<FillRecord>> {
     let numbers: Vec<Value> = numbers.into_iter().map(Value::Text).collect();
     let (mut by_car, mut by_card): (History<VehicleId>, History<String>) = (HashMap::new(), HashMap::new());
     let sql =
-        format!("SELECT {TXN_COLS} FROM fuel_transactions WHERE time_ms <= $1 AND vehicle_id IN ({{keys}})");
-    for r in rows_in(tx, &sql, &[latest.into()], &cars).await? {
+        format!("SELECT {TXN_COLS} FROM fuel_transactions WHERE time_ms < $1 AND vehicle_id IN ({{keys}})");
+    for r in rows_in(tx, &sql, &[until.into()], &cars).await? {
         let t = to_txn(&r)?;
         if let Some(v) = t.vehicle {
             by_car.entry(v).or_default().push(t);
         }
     }
-    let sql = format!("SELECT {TXN_COLS} FROM fuel_transactions WHERE time_ms <= $1 AND card IN ({{keys}})");
-    for r in rows_in(tx, &sql, &[latest.into()], &numbers).await? {
+    let sql = format!("SELECT {TXN_COLS} FROM fuel_transactions WHERE time_ms < $1 AND card IN ({{keys}})");
+    for r in rows_in(tx, &sql, &[until.into()], &numbers).await? {
         let t = to_txn(&r)?;
         by_card.entry(t.txn.card.clone()).or_default().push(t);
     }
@@ -142,47 +143,100 @@ async fn fill_records(tx: &mut dyn Tx, ids: &[i64]) -> Result<Vec<FillRecord>> {
     for list in by_card.values_mut() {
         list.sort_by_key(order);
     }
-    txns.into_iter()
-        .map(|txn| {
-            let card = cards.get(&txn.txn.card).cloned().ok_or_else(|| {
-                Error::Corrupt(format!(
-                    "fuel transaction {}: card {} vanished",
-                    txn.id, txn.txn.card
-                ))
-            })?;
-            let earlier = |list: Option<&Vec<StoredTransaction>>, from: (i64, i64)| {
-                let list = list.map_or(&[][..], Vec::as_slice);
-                let end = list.partition_point(|p| order(p) < order(&txn));
-                let start = list.partition_point(|p| order(p) < from);
-                list[start.min(end)..end].to_vec()
-            };
-            // The car's previous fill; a fill with no car: its card's.
-            let history = match txn.vehicle {
-                Some(v) => by_car.get(&v),
-                None => by_card.get(&txn.txn.card),
-            };
-            let previous = earlier(history, (i64::MIN, i64::MIN)).pop().map(|p| {
-                let s = stations.named(&p.txn.station);
-                (p, s)
-            });
-            let month = (china_month_start(txn.txn.time).0, i64::MIN);
-            let month_spent_fen = earlier(by_card.get(&txn.txn.card), month)
-                .iter()
-                .map(|p| p.txn.amount_fen)
-                .sum();
-            let vehicle = txn
-                .vehicle
-                .and_then(|v| vehicles.get(&v).map(|(plate, unit)| (v, plate.clone(), *unit)));
-            Ok(FillRecord {
-                profile: txn.vehicle.and_then(|v| profiles.get(&v).copied()),
-                station: stations.named(&txn.txn.station),
-                txn,
-                card,
-                vehicle,
-                previous,
-                month_spent_fen,
-            })
+    Ok((by_car, by_card))
+}
+
+/// The fills of `list` with `from <= (time, id) < to`.
+fn between(list: Option<&Vec<StoredTransaction>>, from: (i64, i64), to: (i64, i64)) -> &[StoredTransaction] {
+    let list = list.map_or(&[][..], Vec::as_slice);
+    let end = list.partition_point(|p| order(p) < to);
+    let start = list.partition_point(|p| order(p) < from).min(end);
+    &list[start..end]
+}
+
+fn record(
+    txn: StoredTransaction,
+    r: &Reference,
+    by_car: &History<VehicleId>,
+    by_card: &History<String>,
+) -> Result<FillRecord> {
+    let card = r.cards.get(&txn.txn.card).cloned().ok_or_else(|| {
+        Error::Corrupt(format!(
+            "fuel transaction {}: card {} vanished",
+            txn.id, txn.txn.card
+        ))
+    })?;
+    let (month, month_start, month_end) = china_month(txn.txn.time);
+    let (at, start) = (order(&txn), (month_start.0, i64::MIN));
+    // The car's previous fill; a fill with no car: its card's.
+    let history = match txn.vehicle {
+        Some(v) => by_car.get(&v),
+        None => by_card.get(&txn.txn.card),
+    };
+    let previous = between(history, (i64::MIN, i64::MIN), at)
+        .last()
+        .map(|p| (p.clone(), r.stations.named(&p.txn.station)));
+    let month_spent_fen = between(by_card.get(&txn.txn.card), start, at)
+        .iter()
+        .map(|p| p.txn.amount_fen)
+        .sum();
+    // The car's month, on its last fill so far.
+    let car_month = txn.vehicle.and_then(|v| {
+        let fills = between(by_car.get(&v), start, (month_end.0, i64::MIN));
+        (fills.last().map(order) == Some(at)).then(|| CarMonth {
+            month,
+            start: month_start,
+            end: month_end,
+            litres_cl: fills.iter().map(|f| f.txn.litres_cl).sum(),
+            amount_fen: fills.iter().map(|f| f.txn.amount_fen).sum(),
+            fills: fills.len(),
         })
+    });
+    let vehicle = txn
+        .vehicle
+        .and_then(|v| r.vehicles.get(&v).map(|(plate, unit)| (v, plate.clone(), *unit)));
+    Ok(FillRecord {
+        profile: txn.vehicle.and_then(|v| r.profiles.get(&v).copied()),
+        station: r.stations.named(&txn.txn.station),
+        txn,
+        card,
+        vehicle,
+        previous,
+        month_spent_fen,
+        month: car_month,
+    })
+}
+
+async fn fill_records(tx: &mut dyn Tx, ids: &[i64]) -> Result<Vec<FillRecord>> {
+    let keys: Vec<Value> = ids.iter().map(|i| Value::Int(*i)).collect();
+    let sql = format!("SELECT {TXN_COLS} FROM fuel_transactions WHERE id IN ({{keys}})");
+    let txns = rows_in(tx, &sql, &[], &keys)
+        .await?
+        .iter()
+        .map(to_txn)
+        .collect::<Result<Vec<_>>>()?;
+    let Some(latest) = txns.iter().map(|t| t.txn.time).max() else {
+        return Ok(Vec::new());
+    };
+    let r = reference(tx).await?;
+    let (by_car, by_card) = histories(tx, &txns, china_month(latest).2).await?;
+    // With them, every other fill of their cars' months: the month's last fill carries its figures.
+    let mut all: HashMap<i64, StoredTransaction> = HashMap::new();
+    for t in &txns {
+        if let Some(v) = t.vehicle {
+            let (_, start, end) = china_month(t.txn.time);
+            for f in between(by_car.get(&v), (start.0, i64::MIN), (end.0, i64::MIN)) {
+                all.entry(f.id).or_insert_with(|| f.clone());
+            }
+        }
+    }
+    for t in txns {
+        all.entry(t.id).or_insert(t);
+    }
+    let mut txns: Vec<StoredTransaction> = all.into_values().collect();
+    txns.sort_by_key(order);
+    txns.into_iter()
+        .map(|t| record(t, &r, &by_car, &by_card))
         .collect()
 }
 
@@ -195,6 +249,8 @@ pub struct CheckOutcome {
     pub case: Option<NewCase>,
     /// Its findings (their case ids are set when recorded).
     pub findings: Vec<StoredFinding>,
+    /// The notifications of the case, queued with it if it is new.
+    pub deliveries: Vec<NewDelivery>,
 }
 
 /// What recording one transaction's check did.
@@ -222,14 +278,21 @@ async fn record_checks(
             earlier.insert(r.int(0)?, case);
         }
     }
+    let cases: Vec<(NewCase, Vec<NewDelivery>)> = outcomes
+        .iter()
+        .filter_map(|o| o.case.clone().map(|c| (c, o.deliveries.clone())))
+        .collect();
+    let mut recorded = crate::cases::record_cases(tx, &cases, now).await?.into_iter();
     let mut out = Vec::with_capacity(outcomes.len());
     let mut findings = Vec::new();
     let mut touched = Vec::new();
     for o in outcomes {
         let mut done = Recorded::default();
         match (&o.case, earlier.get(&o.transaction_id)) {
-            (Some(case), _) => {
-                let (id, opened) = crate::cases::record_case(tx, case, &[], now).await?;
+            (Some(_), _) => {
+                let (id, opened) = recorded
+                    .next()
+                    .ok_or_else(|| Error::Corrupt("a fuel case was not recorded".into()))?;
                 (done.case_id, done.opened) = (Some(id), opened);
             }
             (None, Some(&case_id)) => {
@@ -312,20 +375,5 @@ impl Fuel<'_> {
             out.extend(done);
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_month_starts_at_china_midnight_of_its_first_day() {
-        let t = Timestamp::parse_rfc3339("2026-03-01T00:30:00+08:00").unwrap();
-        let start = Timestamp::parse_rfc3339("2026-03-01T00:00:00+08:00").unwrap();
-        assert_eq!(china_month_start(t), start);
-        // 2026-02-28 17:00 UTC is already March in China.
-        let t = Timestamp::parse_rfc3339("2026-02-28T17:00:00Z").unwrap();
-        assert_eq!(china_month_start(t), start);
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_rules::{Episode, Reference, RuleEvent, RuleId, RulesConfig, Severity, VehicleRules};
 use tianshu_store::rule_states::SavedRuleState;
-use tianshu_store::rules::{AlertCase, CASE_ID_TOKEN, CaseState, NewCase};
+use tianshu_store::rules::{AlertCase, CASE_ID_TOKEN, CaseState, NewCase, NewDelivery};
 use tianshu_store::{Cursor, Store};
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, error, info, warn};
@@ -266,6 +266,27 @@ pub(super) async fn record_routed(
     now: Timestamp,
 ) -> Result<(i64, bool), Error> {
     // The notice and its deliveries are computed for a new case; the store drops them for a known one.
+    let (notice, deliveries) = routed(routing, config, case, now);
+    let (id, created) = store.cases().record_case(case, &deliveries, now).await?;
+    if created {
+        metrics().cases_opened.with_label_values(&[&case.rule]).inc();
+        info!(case = id, vehicle = %case.vehicle, rule = %case.rule, start = %case.start, late = case.late, "alert case opened");
+        let _ = feed.send(Notice {
+            case_id: id,
+            ..notice
+        });
+    }
+    Ok((id, created))
+}
+
+/// The notice of `case` as a new case and its notifications (none below the configured severity),
+/// each naming the case by the token the store replaces with its id.
+pub(crate) fn routed(
+    routing: &Routing,
+    config: &AlertsConfig,
+    case: &NewCase,
+    now: Timestamp,
+) -> (Notice, Vec<NewDelivery>) {
     let notice = routing.notice(
         &provisional(case, now),
         "opened",
@@ -283,16 +304,7 @@ pub(super) async fn record_routed(
     for d in &mut deliveries {
         d.payload = d.payload.replace(&CASE_ID_SENTINEL.to_string(), CASE_ID_TOKEN);
     }
-    let (id, created) = store.cases().record_case(case, &deliveries, now).await?;
-    if created {
-        metrics().cases_opened.with_label_values(&[&case.rule]).inc();
-        info!(case = id, vehicle = %case.vehicle, rule = %case.rule, start = %case.start, late = case.late, "alert case opened");
-        let _ = feed.send(Notice {
-            case_id: id,
-            ..notice
-        });
-    }
-    Ok((id, created))
+    (notice, deliveries)
 }
 
 /// The case `case` would be once inserted (its id a sentinel), to render its notice.

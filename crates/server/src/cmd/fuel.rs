@@ -147,7 +147,7 @@ fn statement(args: StatementArgs) -> anyhow::Result<ExitCode> {
     };
     block_on(async move {
         let store = args.store.open().await?;
-        let report = import_statement(&store, &cfg, parsed, encoding, &name, Timestamp::now())
+        let report = import_statement(&store, &cfg, parsed, encoding, &name, None, Timestamp::now())
             .await
             .with_context(|| format!("{name}: nothing imported"))?;
         for e in &report.errors {
