@@ -105,14 +105,22 @@ pub async fn recheck_car(
     now: Timestamp,
 ) -> tianshu_store::Result<Vec<Checked>> {
     let ids = store.fuel().car_transactions(vehicle, from, to).await?;
+    check_ids(store, cfg, &ids, notifier, now).await
+}
+
+/// Checks `ids` with the reference data of now (nothing when the checks are off or there is none).
+async fn check_ids(
+    store: &Store,
+    cfg: &FuelConfig,
+    ids: &[i64],
+    notifier: Option<FuelNotifier>,
+    now: Timestamp,
+) -> tianshu_store::Result<Vec<Checked>> {
     if !cfg.enabled || ids.is_empty() {
         return Ok(Vec::new());
     }
-    Reconciler::load(store, cfg)
-        .await?
-        .notifying(notifier)
-        .check_many(&ids, now)
-        .await
+    let r = Reconciler::load(store, cfg).await?.notifying(notifier);
+    r.check_many(ids, now).await
 }
 
 /// Re-checks the fills of the last `recheck_days` days that fixes with a fix time before `since` but
@@ -173,14 +181,7 @@ pub async fn recheck_late(
             }
         }
     }
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Reconciler::load(store, cfg)
-        .await?
-        .notifying(notifier)
-        .check_many(&ids, now)
-        .await
+    check_ids(store, cfg, &ids, notifier, now).await
 }
 
 /// What checking one transaction did.
