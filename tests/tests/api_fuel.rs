@@ -1,9 +1,11 @@
 //! Fuel cards end to end on both backends: cards and stations imported with the command line (a bad
 //! file names its line and column and stores nothing), a GBK statement imported with the command line
 //! (its bad rows named by line and column, the rest stored and checked), the same statement uploaded
-//! again over HTTP storing nothing twice, each planted misuse found with its evidence and one case per
-//! transaction, a clean fill left alone, a supervisor seeing their own units' findings only, a truncated
-//! XLSX refused, and a corrected card or car profile withdrawing the case on `tianshu fuel check`.
+//! again over HTTP storing nothing twice (the upload audited), each planted misuse found with its
+//! evidence and one case per transaction, a clean fill left alone, a supervisor seeing their own units'
+//! findings only, a truncated XLSX refused, a corrected card or car profile withdrawing the case on
+//! `tianshu fuel check`, and an approved filing and late track data each re-checking the fills they
+//! explain.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -123,6 +125,21 @@ async fn scenario(scratch: Scratch) {
         "{report}"
     );
     assert_eq!(report["errors"].as_array().unwrap().len(), 3);
+    // The upload is audited: who, which file, what was stored and refused.
+    let audit = api.store.access().audit_newest(20).await.unwrap();
+    let upload = audit
+        .iter()
+        .find(|r| r.entry.action == "fuel.statement")
+        .expect("the upload's audit record");
+    assert_eq!(upload.entry.actor, "inspector");
+    assert!(
+        upload
+            .entry
+            .detail
+            .contains("statement \"statement.csv\" (sinopec): 0 stored, 4 already stored, 3 refused"),
+        "{}",
+        upload.entry.detail
+    );
     let r = post_bytes(
         api.addr,
         "/api/fuel/statements?name=statement.csv",
@@ -146,7 +163,7 @@ async fn scenario(scratch: Scratch) {
     let found: Vec<Vec<String>> = by_txn.values().cloned().collect();
     let want: Vec<Vec<&str>> = vec![
         vec!["double_fill", "not_at_station"],
-        vec!["over_tank"],
+        vec!["month_ratio", "over_tank"],
         vec!["card_state"],
     ];
     assert_eq!(found, want, "{findings}");
@@ -187,7 +204,7 @@ async fn scenario(scratch: Scratch) {
     ];
     let out = tianshu(&[&["fuel", "check", "--store", &url][..], &range[..]].concat());
     assert!(
-        text(&out.stdout).contains("4 transactions checked: 4 findings, 0 cases opened, 0 withdrawn"),
+        text(&out.stdout).contains("4 transactions checked: 5 findings, 0 cases opened, 0 withdrawn"),
         "{}{}",
         text(&out.stdout),
         text(&out.stderr)
@@ -221,7 +238,8 @@ async fn scenario(scratch: Scratch) {
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("not a readable XLSX workbook"), "{}", r.body);
 
-    // The card was reactivated and the car's tank is really 100 L: both cases are withdrawn.
+    // The card was reactivated and the car's tank is really 100 L (which also covers its month's
+    // litres): both cases are withdrawn.
     let r = http(
         api.addr,
         "PATCH",
@@ -279,6 +297,85 @@ async fn scenario(scratch: Scratch) {
         .filter(|p| p["vehicle"] == foreign)
         .collect();
     assert_eq!(p[0]["tank_litres"], 100.0, "{profiles}");
+
+    // An evening fill far from the track: not at the station, and off hours.
+    let evening = write(
+        "evening.csv",
+        format!(
+            "卡号,交易时间,加油站,油品,数量,单价,金额\n1000000000000001,{},HS001,92#,1.00,7.50,7.50\n",
+            local(6 * 3600)
+        )
+        .as_bytes(),
+    );
+    let out = tianshu(&["fuel", "import", "--store", &url, &evening]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let evening_checks = || async {
+        let all = http(api.addr, "GET", "/api/fuel/findings", Some(&admin), None)
+            .await
+            .json();
+        let t0 = Timestamp::from_secs(T0_SECS + 6 * 3600);
+        let mut checks: Vec<String> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["time"] == serde_json::json!(t0))
+            .map(|f| f["check"].as_str().unwrap().to_string())
+            .collect();
+        checks.sort();
+        checks
+    };
+    assert_eq!(evening_checks().await, ["not_at_station", "off_hours"]);
+    // A filing approved for the evening explains the hour: the fill is checked again at once.
+    let filing = format!(
+        r#"{{"id":"BB-1","kind":"filing","plate":"{OWN_PLATE}","purpose":"加班","start":"{}","end":"{}","state":"requested"}}"#,
+        Timestamp::from_secs(T0_SECS + 5 * 3600).to_rfc3339(),
+        Timestamp::from_secs(T0_SECS + 7 * 3600).to_rfc3339()
+    );
+    let dispatcher = api.login("dispatcher").await;
+    let r = http(api.addr, "POST", "/api/orders", Some(&dispatcher), Some(&filing)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        evening_checks().await,
+        ["not_at_station", "off_hours"],
+        "a filing not yet approved explains nothing"
+    );
+    let approve = r#"{"state":"approved"}"#;
+    let r = http(api.addr, "PATCH", "/api/orders/BB-1", Some(&admin), Some(approve)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(evening_checks().await, ["not_at_station"]);
+    // The terminal's blind-area backfill arrives: the car was at HS001 then. The sweep over what was
+    // received late clears the last finding and withdraws the case.
+    let own = api.vid(OWN_PLATE);
+    let late: Vec<_> = (-10..=10)
+        .map(|k| tianshu_model::Position {
+            vehicle: tianshu_model::VehicleId(own),
+            ..tianshu_e2e::Fix::at(T0_SECS + 6 * 3600 + k * 60)
+                .at_e6(30_200_000, 115_005_000)
+                .received_after(7 * 3_600_000)
+                .build()
+        })
+        .collect();
+    api.store.append_points(&late).await.unwrap();
+    api.store.flush().await.unwrap();
+    let withdrawn_before = fuel_cases(Some(CaseState::Withdrawn)).await.len();
+    let cfg = tianshu_rules::fuel::FuelConfig::default();
+    let since = Timestamp::from_secs(T0_SECS + 12 * 3600);
+    let day_after = Timestamp::from_secs(T0_SECS + 86_400);
+    let done = tianshu_api::fuel::recheck_late(&api.store, &cfg, since, None, day_after)
+        .await
+        .unwrap();
+    assert!(done.iter().any(|c| c.withdrawn), "{done:?}");
+    assert!(evening_checks().await.is_empty());
+    assert_eq!(
+        fuel_cases(Some(CaseState::Withdrawn)).await.len(),
+        withdrawn_before + 1
+    );
+    // Nothing arrived late since: the next sweep checks nothing.
+    let later = Timestamp::from_secs(T0_SECS + 14 * 3600);
+    let again = tianshu_api::fuel::recheck_late(&api.store, &cfg, later, None, day_after)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
 }
 
 tianshu_e2e::on_both_backends!(api_fuel, scenario, "api_fuel");

@@ -65,6 +65,17 @@ pub type ComplaintNotifier = Arc<
 /// How the car pool's notices reach the alert channels at a time (the routing loaded then); an error
 /// when it cannot be loaded (the assignment or settlement is then refused).
 pub type CarpoolRouter = tianshu_store::carpool_trips::Router;
+/// The notifications (outbox rows) of new fuel cases, one list per case, routed to the units'
+/// supervisors through the alert channels; an error when they cannot be worked out (the checks are then
+/// not recorded, and a re-run records them).
+pub type FuelNotifier = Arc<
+    dyn Fn(
+            Vec<tianshu_model::case::NewCase>,
+        )
+            -> futures::future::BoxFuture<'static, Result<Vec<Vec<tianshu_store::rules::NewDelivery>>, String>>
+        + Send
+        + Sync,
+>;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
@@ -97,6 +108,7 @@ struct Inner {
     intake: resources::intake::IntakeQuota,
     /// What tells a unit's supervisors about a complaint forwarded to it, once the server has set it.
     complaint_notifier: std::sync::RwLock<Option<ComplaintNotifier>>,
+    fuel_notifier: std::sync::RwLock<Option<FuelNotifier>>,
     /// The key reporters' numbers are sealed with, once the server has set it.
     reporter_key: std::sync::RwLock<Option<Arc<reporter::ReporterKey>>>,
     fuel: std::sync::RwLock<Arc<tianshu_rules::fuel::FuelConfig>>,
@@ -131,6 +143,7 @@ impl ApiState {
                 configured_timetables: std::sync::RwLock::new(Arc::new(ConfiguredTimetables::default())),
                 configured_channels: std::sync::RwLock::default(),
                 complaint_notifier: std::sync::RwLock::new(None),
+                fuel_notifier: std::sync::RwLock::new(None),
                 reporter_key: std::sync::RwLock::new(None),
                 fuel: std::sync::RwLock::default(),
                 carpool: std::sync::RwLock::default(),
@@ -259,6 +272,18 @@ impl ApiState {
     /// What tells a unit's supervisors about a complaint, when the server has set it.
     pub fn complaint_notifier(&self) -> Option<ComplaintNotifier> {
         self.inner.complaint_notifier.read().ok().and_then(|n| n.clone())
+    }
+
+    /// Sets what tells a unit's supervisors about a new fuel case.
+    pub fn set_fuel_notifier(&self, notifier: FuelNotifier) {
+        if let Ok(mut n) = self.inner.fuel_notifier.write() {
+            *n = Some(notifier);
+        }
+    }
+
+    /// What tells a unit's supervisors about a new fuel case, when the server has set it.
+    pub fn fuel_notifier(&self) -> Option<FuelNotifier> {
+        self.inner.fuel_notifier.read().ok().and_then(|n| n.clone())
     }
 
     /// Sets the key reporters' phone numbers are sealed with.

@@ -41,4 +41,4 @@ pub use registry::{
     Attributes, Edition, ParseVehicleClassError, PendingRegistration, PendingState, Reregistered,
     Reregistration, Terminal, Unit, Vehicle, VehicleClass, subtree,
 };
-pub use time::{CHINA_OFFSET_SECS, Timestamp, china_offset};
+pub use time::{CHINA_OFFSET_SECS, Timestamp, china_month, china_offset};

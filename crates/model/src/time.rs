@@ -16,6 +16,23 @@ pub fn china_offset() -> FixedOffset {
     FixedOffset::east_opt(CHINA_OFFSET_SECS).expect("UTC+8 is a valid offset")
 }
 
+/// The China calendar month (GMT+8) an instant falls in: `(year, month)`, its first instant and the
+/// first instant of the next month.
+pub fn china_month(t: Timestamp) -> ((i32, u32), Timestamp, Timestamp) {
+    use chrono::Datelike as _;
+    let local = t.to_china().date_naive();
+    let (y, m) = (local.year(), local.month());
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    let first = |y: i32, m: u32| {
+        chrono::NaiveDate::from_ymd_opt(y, m, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map_or(t, |d| {
+                Timestamp(d.and_utc().timestamp_millis() - i64::from(CHINA_OFFSET_SECS) * 1000)
+            })
+    };
+    ((y, m), first(y, m), first(ny, nm))
+}
+
 /// A UTC instant with millisecond precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
@@ -112,5 +129,20 @@ mod tests {
         assert_eq!(Timestamp::parse_rfc3339("2026-11-27T16:00:00+08:00").unwrap(), t);
         assert_eq!(t.add_millis(5).to_rfc3339(), "2026-11-27T08:00:00.005Z");
         assert_eq!(t.to_china().format("%H:%M").to_string(), "16:00");
+    }
+
+    #[test]
+    fn a_china_month_runs_from_midnight_of_its_first_day_in_china() {
+        let at = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+        let march = at("2026-03-01T00:00:00+08:00");
+        let april = at("2026-04-01T00:00:00+08:00");
+        assert_eq!(
+            china_month(at("2026-03-01T00:30:00+08:00")),
+            ((2026, 3), march, april)
+        );
+        // 17:00 UTC on the last of February is already March in China.
+        assert_eq!(china_month(at("2026-02-28T17:00:00Z")), ((2026, 3), march, april));
+        let (m, _, next) = china_month(at("2026-12-31T23:59:00+08:00"));
+        assert_eq!((m, next), ((2026, 12), at("2027-01-01T00:00:00+08:00")));
     }
 }

@@ -42,6 +42,17 @@ pub struct FuelConfig {
     pub working_from: String,
     /// Its end. Default 20:00.
     pub working_to: String,
+    /// A car's month is flagged when the litres bought in it exceed the litres its driven distance needs
+    /// (km × rated consumption) times this, plus one tankful (a fill late in the month is driven off in
+    /// the next). Default 1.3.
+    pub month_ratio_max: f64,
+    /// Months with fewer litres bought than this are not compared. Default 50.
+    pub month_min_litres: f64,
+    /// Every this many minutes the fills of the last `recheck_days` days whose car's track received
+    /// fixes late (a blind-area backfill) are checked again; 0 never. Default 10.
+    pub recheck_minutes: u32,
+    /// How far back late fixes re-check fills. Days. Default 35.
+    pub recheck_days: u32,
     /// Cases opened by the fuel checks escalate by themselves after this many hours unexplained; 0 never.
     /// Default 0.
     pub escalate_after_hours: u32,
@@ -58,6 +69,10 @@ impl Default for FuelConfig {
             consumption_min_litres: 10.0,
             double_fill_minutes: 240,
             max_travel_kmh: 120.0,
+            month_ratio_max: 1.3,
+            month_min_litres: 50.0,
+            recheck_minutes: 10,
+            recheck_days: 35,
             working_from: "07:00".into(),
             working_to: "20:00".into(),
             escalate_after_hours: 0,
@@ -73,6 +88,7 @@ impl FuelConfig {
             ("tank_tolerance", self.tank_tolerance),
             ("consumption_tolerance", self.consumption_tolerance),
             ("max_travel_kmh", self.max_travel_kmh),
+            ("month_ratio_max", self.month_ratio_max),
         ];
         if let Some((k, v)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
             return Err(format!("rules.fuel.{k} = {v} must be a positive number"));
@@ -124,11 +140,14 @@ pub enum Check {
     DoubleFill,
     /// Outside working hours or on a rest day or holiday, no order covering the car.
     OffHours,
+    /// Over a car's month, far more litres bought than its driven distance needs (found on the month's
+    /// last fill).
+    MonthRatio,
 }
 
 impl Check {
     /// Every check.
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 11] = [
         Check::CardState,
         Check::Unbound,
         Check::OtherCar,
@@ -139,6 +158,7 @@ impl Check {
         Check::OverConsumption,
         Check::DoubleFill,
         Check::OffHours,
+        Check::MonthRatio,
     ];
 
     /// The id used in the API and the case's evidence.
@@ -154,6 +174,7 @@ impl Check {
             Check::OverConsumption => "over_consumption",
             Check::DoubleFill => "double_fill",
             Check::OffHours => "off_hours",
+            Check::MonthRatio => "month_ratio",
         }
     }
 }
@@ -186,6 +207,21 @@ pub struct PreviousFill {
     pub station: String,
 }
 
+/// A car's China calendar month, for the month's last fill.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MonthUse {
+    /// The month, `YYYY-MM`.
+    pub month: (i32, u32),
+    /// Litres bought for the car in the month, centilitres.
+    pub litres_cl: i64,
+    /// What they cost, fen.
+    pub amount_fen: i64,
+    /// Fills.
+    pub fills: usize,
+    /// Kilometres the car drove in the month, from its track.
+    pub km: f64,
+}
+
 /// Everything [`check_fill`] looks at.
 #[derive(Debug, Clone)]
 pub struct FillContext<'a> {
@@ -215,6 +251,8 @@ pub struct FillContext<'a> {
     pub day: Option<DayKind>,
     /// Whether an approved order or filing covers the car at the time.
     pub covered_by_order: bool,
+    /// The car's month, when this is the last fill of it so far and the car has a track in it.
+    pub month: Option<MonthUse>,
 }
 
 fn litres(cl: i64) -> f64 {
@@ -476,7 +514,43 @@ pub fn check_fill(cfg: &FuelConfig, c: &FillContext<'_>) -> Vec<Finding> {
             json!({ "local_time": local.to_string(), "day": c.day }),
         );
     }
+    if let (Some(m), Some(p)) = (c.month, c.profile) {
+        out.extend(month_ratio(cfg, &m, p));
+    }
     out
+}
+
+/// The monthly ratio: litres bought against the litres the month's distance needs.
+fn month_ratio(cfg: &FuelConfig, m: &MonthUse, p: FuelProfile) -> Option<Finding> {
+    let bought = litres(m.litres_cl);
+    let need = m.km * p.rated_l_per_100km / 100.0;
+    let allowed = need * cfg.month_ratio_max + p.tank_litres;
+    if bought < cfg.month_min_litres || bought <= allowed {
+        return None;
+    }
+    let ratio = if need > 0.0 { Some(bought / need) } else { None };
+    let ratio_text = ratio.map_or_else(|| "no distance".to_string(), |r| format!("{r:.1} times"));
+    let ratio_zh = ratio.map_or_else(|| "无行驶里程".to_string(), |r| format!("为{r:.1}倍"));
+    let (y, mo) = m.month;
+    let at_stake_fen = ((bought - need) / bought * m.amount_fen as f64).round() as i64;
+    Some(Finding {
+        check: Check::MonthRatio,
+        severity: Severity::High,
+        reason: format!(
+            "{y}-{mo:02}: {bought:.2} L bought in {} fills for {:.1} km driven, which need {need:.1} L ({ratio_text})",
+            m.fills, m.km
+        ),
+        reason_zh: format!(
+            "{y}年{mo}月加油{}次共{bought:.2}升,行驶{:.1}公里仅需{need:.1}升({ratio_zh})",
+            m.fills, m.km
+        ),
+        at_stake_fen,
+        evidence: json!({
+            "month": format!("{y}-{mo:02}"), "litres": bought, "fills": m.fills, "km": m.km,
+            "needed_litres": need, "ratio": ratio, "ratio_max": cfg.month_ratio_max,
+            "tank_litres": p.tank_litres, "amount_fen": m.amount_fen,
+        }),
+    })
 }
 
 fn state_zh(s: CardState) -> &'static str {
@@ -567,6 +641,7 @@ mod tests {
             month_spent_fen: 0,
             day: Some(DayKind::Working),
             covered_by_order: false,
+            month: None,
         }
     }
 
@@ -646,5 +721,43 @@ mod tests {
             ..FuelConfig::default()
         };
         assert!(bad.validate().unwrap_err().contains("working_from"));
+    }
+
+    #[test]
+    fn a_month_of_far_more_fuel_than_its_distance_needs_is_flagged_on_its_last_fill() {
+        let cfg = FuelConfig::default();
+        let c = card();
+        let t = txn("2026-03-30 10:00:00", 4000);
+        let at = [(t.time, STATION)];
+        let mut x = ctx(&t, &c, &at);
+        // A general car: 60 L tank, 8 L/100 km. 1,000 km need 80 L: 160 L bought is within 80 × 1.3 + 60.
+        let month = MonthUse {
+            month: (2026, 3),
+            litres_cl: 16_000,
+            amount_fen: 120_000,
+            fills: 4,
+            km: 1000.0,
+        };
+        x.month = Some(month);
+        assert!(check_fill(&cfg, &x).is_empty());
+        // 400 L for the same distance: a card filling other cars.
+        x.month = Some(MonthUse {
+            litres_cl: 40_000,
+            amount_fen: 300_000,
+            fills: 10,
+            ..month
+        });
+        let f = check_fill(&cfg, &x);
+        assert_eq!(checks(&f), vec![Check::MonthRatio]);
+        assert_eq!(f[0].evidence["ratio"], 5.0);
+        assert_eq!(f[0].at_stake_fen, 240_000, "the 320 L not needed");
+        assert!(f[0].reason_zh.contains("2026年3月"), "{}", f[0].reason_zh);
+        // Too little bought to judge, even with no distance at all.
+        x.month = Some(MonthUse {
+            litres_cl: 4_000,
+            km: 0.0,
+            ..month
+        });
+        assert!(check_fill(&cfg, &x).is_empty());
     }
 }

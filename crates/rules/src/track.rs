@@ -179,6 +179,48 @@ pub fn simplify_track(points: &[Position], tolerance_m: f64) -> Vec<Position> {
         .collect()
 }
 
+/// A car's fixes in fix-time order with the distance driven up to each: the fixes within a window and
+/// the distance between two times by binary search, so that one read of a car's track answers every
+/// question about it (the fuel checks ask two per fill).
+#[derive(Debug, Clone, Default)]
+pub struct TrackIndex {
+    points: Vec<(Timestamp, LonLat)>,
+    /// Great-circle metres from the first fix to each.
+    travelled_m: Vec<f64>,
+}
+
+impl TrackIndex {
+    /// Indexes fixes given in fix-time order.
+    pub fn new(points: Vec<(Timestamp, LonLat)>) -> Self {
+        let mut travelled_m = Vec::with_capacity(points.len());
+        let mut sum = 0.0;
+        for (i, p) in points.iter().enumerate() {
+            if i > 0 {
+                sum += points[i - 1].1.distance_m(p.1);
+            }
+            travelled_m.push(sum);
+        }
+        TrackIndex { points, travelled_m }
+    }
+
+    fn range(&self, from: Timestamp, to: Timestamp) -> std::ops::Range<usize> {
+        let start = self.points.partition_point(|p| p.0 < from);
+        let end = self.points.partition_point(|p| p.0 < to).max(start);
+        start..end
+    }
+
+    /// The fixes with `from <= time < to`.
+    pub fn within(&self, from: Timestamp, to: Timestamp) -> &[(Timestamp, LonLat)] {
+        &self.points[self.range(from, to)]
+    }
+
+    /// Metres along the fixes with `from <= time < to`; `None` when there is none.
+    pub fn distance_m(&self, from: Timestamp, to: Timestamp) -> Option<f64> {
+        let r = self.range(from, to);
+        (!r.is_empty()).then(|| self.travelled_m[r.end - 1] - self.travelled_m[r.start])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tianshu_model::{AlarmFlags, StatusFlags};
@@ -300,5 +342,22 @@ mod tests {
             assert!(secs.contains(&must), "{must} missing from {secs:?}");
         }
         assert!(secs.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn an_indexed_track_answers_windows_and_distances_like_its_fixes() {
+        let at = |s: i64| Timestamp(s * 1000);
+        let fixes: Vec<_> = (0..10)
+            .map(|i| (at(i * 10), LonLat::new(115.0 + i as f64 * 0.001, 30.2)))
+            .collect();
+        let index = TrackIndex::new(fixes.clone());
+        assert_eq!(index.within(at(15), at(45)), &fixes[2..5]);
+        assert_eq!(index.within(at(200), at(300)), &[]);
+        let along: f64 = fixes[2..5].windows(2).map(|w| w[0].1.distance_m(w[1].1)).sum();
+        let d = index.distance_m(at(15), at(45)).unwrap();
+        assert!((d - along).abs() < 1e-6, "{d} vs {along}");
+        assert!(along > 150.0);
+        assert_eq!(index.distance_m(at(20), at(21)), Some(0.0));
+        assert_eq!(index.distance_m(at(91), at(95)), None);
     }
 }

@@ -387,6 +387,23 @@ pub fn complaint_notifier(
     })
 }
 
+/// What tells a unit's supervisors about a new fuel case: routed through the alert channels.
+pub fn fuel_notifier(
+    store: tianshu_store::Store,
+    alerts: tianshu_alerts::AlertsConfig,
+) -> tianshu_api::FuelNotifier {
+    let alerts = Arc::new(alerts);
+    Arc::new(move |cases| {
+        let (store, alerts) = (store.clone(), alerts.clone());
+        Box::pin(async move {
+            let now = tianshu_model::Timestamp::now();
+            tianshu_alerts::new_case_deliveries(&store, &alerts, &cases, now)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
 /// The web API as extra routes of `serve`, over the running services; the built state is left in
 /// `slot` for the caller (to publish alerts and geofences into it).
 pub fn api_routes(
@@ -411,6 +428,7 @@ pub fn api_routes(
     Box::new(move |services: &Services| {
         let notifier = complaint_notifier(services.store.clone(), alerts.clone());
         let carpool_router = tianshu_alerts::carpool::router(services.store.clone(), alerts.clone());
+        let fuel_notices = fuel_notifier(services.store.clone(), alerts.clone());
         let cases: Arc<dyn CaseBook> = Arc::new(AlertCases {
             store: services.store.clone(),
             config: alerts,
@@ -432,6 +450,7 @@ pub fn api_routes(
         state.set_fuel_config(fuel);
         state.set_carpool_config(carpool);
         state.set_carpool_router(carpool_router);
+        state.set_fuel_notifier(fuel_notices);
         if let Some(key) = reporter_key {
             state.set_reporter_key(key);
         }
@@ -502,6 +521,47 @@ pub fn escalate_overdue_complaints(
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(std::time::Duration::from_secs(COMPLAINT_ESCALATION_SECS)) => {}
+            }
+        }
+    });
+}
+
+/// Checks again, every `recheck_minutes` until `stop`, the fuel fills that track data arriving late may
+/// change (a finding it clears withdraws its case, one it raises opens one); the first pass looks back
+/// one interval before the start.
+pub fn recheck_fuel_late(
+    store: tianshu_store::Store,
+    fuel: tianshu_rules::fuel::FuelConfig,
+    notifier: tianshu_api::FuelNotifier,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    if fuel.recheck_minutes == 0 {
+        return;
+    }
+    let every = std::time::Duration::from_secs(u64::from(fuel.recheck_minutes) * 60);
+    tokio::spawn(async move {
+        let mut since = tianshu_model::Timestamp::now().add_millis(-(every.as_millis() as i64));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            let now = tianshu_model::Timestamp::now();
+            let notifier = Some(notifier.clone());
+            match tianshu_api::fuel::recheck_late(&store, &fuel, since, notifier, now).await {
+                Ok(done) if !done.is_empty() => {
+                    let withdrawn = done.iter().filter(|c| c.withdrawn).count();
+                    let opened = done.iter().filter(|c| c.opened).count();
+                    tracing::info!(
+                        checked = done.len(),
+                        opened,
+                        withdrawn,
+                        "fuel fills re-checked after late track data"
+                    );
+                    since = now;
+                }
+                Ok(_) => since = now,
+                Err(e) => tracing::warn!(error = %e, "re-checking fuel fills after late track data"),
             }
         }
     });

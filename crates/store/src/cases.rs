@@ -93,72 +93,180 @@ pub(crate) async fn record_case(
     deliveries: &[NewDelivery],
     now: Timestamp,
 ) -> Result<(i64, bool)> {
-    let episode = serde_json::to_string(&case.episode).map_err(|e| Error::invalid(format!("JSON: {e}")))?;
-    let lock = tx.row_lock();
-    let existing = tx
-        .opt(
-            &format!(
-                "SELECT id FROM alert_cases WHERE vehicle_id = $1 AND rule = $2 AND start_ms = $3{lock}"
-            ),
-            params![case.vehicle.0, &case.rule, case.start],
-        )
-        .await?;
-    if let Some(r) = existing {
-        let id = r.int(0)?;
-        tx.execute(
-            "UPDATE alert_cases SET end_ms = $2, late = (late OR $3), reasoning = $4, reasoning_zh = $5, \
-             episode = $6, updated_ms = $7 WHERE id = $1",
-            params![
-                id,
-                case.end,
-                case.late,
-                &case.reasoning,
-                &case.reasoning_zh,
-                episode,
-                now
-            ],
-        )
-        .await?;
-        return Ok((id, false));
+    let one = [(case.clone(), deliveries.to_vec())];
+    record_cases(tx, &one, now)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Corrupt("a recorded case has no id".into()))
+}
+
+/// Cases per statement when many are recorded at once: a few hundred rows share each round trip.
+const CASES_PER_STATEMENT: usize = 200;
+
+/// Opens the case of each episode (with its deliveries) or updates the one already open for it, in
+/// order: each case's id and whether it is new. A few statements per [`CASES_PER_STATEMENT`] cases.
+pub(crate) async fn record_cases(
+    tx: &mut dyn Tx,
+    cases: &[(NewCase, Vec<NewDelivery>)],
+    now: Timestamp,
+) -> Result<Vec<(i64, bool)>> {
+    let mut out = Vec::with_capacity(cases.len());
+    for chunk in cases.chunks(CASES_PER_STATEMENT) {
+        out.extend(record_chunk(tx, chunk, now).await?);
     }
-    let row = tx
-        .opt(
-            "INSERT INTO alert_cases (vehicle_id, unit_id, rule, start_ms, end_ms, severity, late, state, \
-             reasoning, reasoning_zh, episode, escalate_ms, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12, $12) \
-             ON CONFLICT (vehicle_id, rule, start_ms) DO NOTHING RETURNING id",
-            params![
-                case.vehicle.0,
-                case.unit.0,
-                &case.rule,
-                case.start,
-                case.end,
-                &case.severity,
-                case.late,
-                &case.reasoning,
-                &case.reasoning_zh,
-                episode,
-                case.escalate_at,
-                now
-            ],
-        )
-        .await?;
-    // Another writer opened the same episode between the look-up and the insert: this one retries.
-    let id = row
-        .ok_or_else(|| {
-            Error::Unavailable(format!(
-                "case {} {} opened concurrently; retry",
-                case.vehicle, case.rule
-            ))
-        })?
-        .int(0)?;
+    Ok(out)
+}
+
+type EpisodeKey = (i64, String, i64);
+
+fn episode_key(c: &NewCase) -> EpisodeKey {
+    (c.vehicle.0, c.rule.clone(), c.start.0)
+}
+
+/// The ids of the cases already open for the episodes of `chunk`, locked until the transaction ends.
+async fn open_episodes(
+    tx: &mut dyn Tx,
+    chunk: &[(NewCase, Vec<NewDelivery>)],
+) -> Result<std::collections::HashMap<EpisodeKey, i64>> {
+    let mut args: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+    let conditions: Vec<String> = chunk
+        .iter()
+        .map(|(c, _)| {
+            let marks = placeholders(
+                vec![c.vehicle.0.into(), c.rule.clone().into(), c.start.into()],
+                &mut args,
+            );
+            let m: Vec<&str> = marks.split(", ").collect();
+            format!(
+                "(vehicle_id = {} AND rule = {} AND start_ms = {})",
+                m[0], m[1], m[2]
+            )
+        })
+        .collect();
+    let lock = tx.row_lock();
+    let sql = format!(
+        "SELECT id, vehicle_id, rule, start_ms FROM alert_cases WHERE {}{lock}",
+        conditions.join(" OR ")
+    );
+    let mut found = std::collections::HashMap::new();
+    for r in tx.query(&sql, &args).await? {
+        found.insert((r.int(1)?, r.text(2)?, r.int(3)?), r.int(0)?);
+    }
+    Ok(found)
+}
+
+async fn update_case(
+    tx: &mut dyn Tx,
+    id: i64,
+    case: &NewCase,
+    episode: String,
+    now: Timestamp,
+) -> Result<()> {
     tx.execute(
-        "INSERT INTO alert_case_events (case_id, time_ms, actor, action, note) VALUES ($1, $2, 'system', 'opened', $3)",
-        params![id, now, &case.reasoning],
+        "UPDATE alert_cases SET end_ms = $2, late = (late OR $3), reasoning = $4, reasoning_zh = $5, \
+         episode = $6, updated_ms = $7 WHERE id = $1",
+        params![
+            id,
+            case.end,
+            case.late,
+            &case.reasoning,
+            &case.reasoning_zh,
+            episode,
+            now
+        ],
     )
     .await?;
-    insert_deliveries(tx, id, deliveries, now).await?;
-    Ok((id, true))
+    Ok(())
+}
+
+async fn record_chunk(
+    tx: &mut dyn Tx,
+    chunk: &[(NewCase, Vec<NewDelivery>)],
+    now: Timestamp,
+) -> Result<Vec<(i64, bool)>> {
+    let json =
+        |c: &NewCase| serde_json::to_string(&c.episode).map_err(|e| Error::invalid(format!("JSON: {e}")));
+    let open = open_episodes(tx, chunk).await?;
+    // The episodes with no case yet, each once (a repeat in the chunk updates the case its first opens).
+    let mut fresh: Vec<usize> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, (c, _)) in chunk.iter().enumerate() {
+        if !open.contains_key(&episode_key(c)) && seen.insert(episode_key(c)) {
+            fresh.push(i);
+        }
+    }
+    let mut opened = std::collections::HashMap::new();
+    if !fresh.is_empty() {
+        let mut args: Vec<Value> = Vec::with_capacity(fresh.len() * 12);
+        let mut rows = Vec::with_capacity(fresh.len());
+        for &i in &fresh {
+            let c = &chunk[i].0;
+            let values = vec![
+                c.vehicle.0.into(),
+                c.unit.0.into(),
+                c.rule.clone().into(),
+                c.start.into(),
+                c.end.into(),
+                c.severity.clone().into(),
+                c.late.into(),
+                c.reasoning.clone().into(),
+                c.reasoning_zh.clone().into(),
+                json(c)?.into(),
+                c.escalate_at.into(),
+                now.into(),
+            ];
+            let marks = placeholders(values, &mut args);
+            let stamp = marks.rsplit(", ").next().unwrap_or_default().to_string();
+            rows.push(format!("({marks}, 'open', {stamp})"));
+        }
+        let sql = format!(
+            "INSERT INTO alert_cases (vehicle_id, unit_id, rule, start_ms, end_ms, severity, late, reasoning, \
+             reasoning_zh, episode, escalate_ms, created_ms, state, updated_ms) VALUES {} \
+             ON CONFLICT (vehicle_id, rule, start_ms) DO NOTHING RETURNING id, vehicle_id, rule, start_ms",
+            rows.join(", ")
+        );
+        for r in tx.query(&sql, &args).await? {
+            opened.insert((r.int(1)?, r.text(2)?, r.int(3)?), r.int(0)?);
+        }
+        let mut args: Vec<Value> = Vec::new();
+        let mut events = Vec::new();
+        for &i in &fresh {
+            let c = &chunk[i].0;
+            // Another writer opened the same episode between the look-up and the insert: this one retries.
+            let id = *opened.get(&episode_key(c)).ok_or_else(|| {
+                Error::Unavailable(format!(
+                    "case {} {} opened concurrently; retry",
+                    c.vehicle, c.rule
+                ))
+            })?;
+            let marks = placeholders(vec![id.into(), now.into(), c.reasoning.clone().into()], &mut args);
+            events.push(format!("({marks}, 'system', 'opened')"));
+            insert_deliveries(tx, id, &chunk[i].1, now).await?;
+        }
+        let sql = format!(
+            "INSERT INTO alert_case_events (case_id, time_ms, note, actor, action) VALUES {}",
+            events.join(", ")
+        );
+        tx.execute(&sql, &args).await?;
+    }
+    let mut out = Vec::with_capacity(chunk.len());
+    for (i, (c, _)) in chunk.iter().enumerate() {
+        let key = episode_key(c);
+        let id = open
+            .get(&key)
+            .or_else(|| opened.get(&key))
+            .copied()
+            .ok_or_else(|| {
+                Error::Corrupt(format!("case {} {} neither open nor opened", c.vehicle, c.rule))
+            })?;
+        if fresh.contains(&i) {
+            out.push((id, true));
+            continue;
+        }
+        update_case(tx, id, c, json(c)?, now).await?;
+        out.push((id, false));
+    }
+    Ok(out)
 }
 
 pub(crate) async fn transition_case(

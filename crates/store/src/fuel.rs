@@ -18,19 +18,23 @@ use tianshu_model::{LonLat, Timestamp, UnitId, VehicleClass, VehicleId};
 
 use crate::db::{Change, Db};
 use crate::registry::parse_class;
-use crate::sql::{Row, Tx, Value, params, tx};
+use crate::sql::{Row, Tx, Value, params, placeholders, tx};
 use crate::{Error, Result, Store};
 
-const CARD_COLS: &str =
+pub(crate) const CARD_COLS: &str =
     "number, issuer, unit_id, vehicle_id, state, state_date, state_reason, limit_fill_fen, limit_month_fen";
-const TXN_COLS: &str =
+pub(crate) const TXN_COLS: &str =
     "id, card, time_ms, station, product, litres_cl, unit_price_fen, amount_fen, plate, vehicle_id, unit_id";
+
+/// Rows per multi-row `INSERT` of a statement: 12 values each stays far below both databases' limit
+/// on parameters, and a few hundred rows share one round trip.
+const INSERT_ROWS: usize = 500;
 
 fn corrupt(what: &str, v: &str) -> Error {
     Error::Corrupt(format!("fuel: stored {what} {v:?}"))
 }
 
-fn to_card(r: &Row) -> Result<Card> {
+pub(crate) fn to_card(r: &Row) -> Result<Card> {
     let issuer = r.text(1)?;
     let state = r.text(4)?;
     Ok(Card {
@@ -62,7 +66,7 @@ pub struct StoredTransaction {
     pub unit: UnitId,
 }
 
-fn to_txn(r: &Row) -> Result<StoredTransaction> {
+pub(crate) fn to_txn(r: &Row) -> Result<StoredTransaction> {
     let product = r.text(4)?;
     Ok(StoredTransaction {
         id: r.int(0)?,
@@ -81,7 +85,7 @@ fn to_txn(r: &Row) -> Result<StoredTransaction> {
     })
 }
 
-fn to_station(r: &Row) -> Result<Station> {
+pub(crate) fn to_station(r: &Row) -> Result<Station> {
     Ok(Station {
         code: r.text(0)?,
         name: r.text(1)?,
@@ -249,7 +253,7 @@ async fn set_profile(tx: &mut dyn Tx, vehicle: VehicleId, p: FuelProfile) -> Res
 }
 
 /// A car's fuel profile: the one entered, else its class's default.
-fn to_profile(r: &Row) -> Result<(VehicleId, FuelProfile)> {
+pub(crate) fn to_profile(r: &Row) -> Result<(VehicleId, FuelProfile)> {
     let id = r.int(0)?;
     let class: VehicleClass = parse_class(id, &r.text(1)?)?;
     let profile = match (r.opt_int(2)?, r.opt_int(3)?, r.opt_text(4)?) {
@@ -263,7 +267,7 @@ fn to_profile(r: &Row) -> Result<(VehicleId, FuelProfile)> {
     Ok((VehicleId(id), profile))
 }
 
-const PROFILE_SQL: &str = "SELECT v.id, v.class, f.tank_cl, f.rated_cl_per_100km, f.fuel FROM vehicles v \
+pub(crate) const PROFILE_SQL: &str = "SELECT v.id, v.class, f.tank_cl, f.rated_cl_per_100km, f.fuel FROM vehicles v \
                            LEFT JOIN vehicle_fuel f ON f.vehicle_id = v.id";
 
 /// What a statement import did.
@@ -286,6 +290,7 @@ async fn import_statement(
     let mut out = StatementImport::default();
     let mut cards: HashMap<String, Option<Card>> = HashMap::new();
     let mut plates: HashMap<String, Option<i64>> = HashMap::new();
+    let mut pending = Vec::with_capacity(rows.len());
     for (line, t) in rows {
         if !cards.contains_key(&t.card) {
             let c = load_card(tx, &t.card).await?;
@@ -311,32 +316,44 @@ async fn import_statement(
             }
             None => card.vehicle.map(|v| v.0),
         };
-        let (unit, vehicle_id) = (card.unit.0, vehicle);
-        let inserted = tx
-            .opt(
-                "INSERT INTO fuel_transactions (card, time_ms, station, product, litres_cl, unit_price_fen, \
-                 amount_fen, plate, vehicle_id, unit_id, source, imported_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (card, time_ms, litres_cl, amount_fen) DO NOTHING RETURNING id",
-                params![
-                    &t.card,
-                    t.time,
-                    &t.station,
-                    t.product.as_str(),
-                    t.litres_cl,
-                    t.unit_price_fen,
-                    t.amount_fen,
-                    t.plate.clone(),
-                    vehicle_id,
-                    unit,
-                    source,
-                    now
-                ],
+        pending.push((t, vehicle, card.unit.0));
+    }
+    for chunk in pending.chunks(INSERT_ROWS) {
+        let mut args = Vec::with_capacity(chunk.len() * 12);
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(t, vehicle, unit)| {
+                let values = vec![
+                    t.card.clone().into(),
+                    t.time.into(),
+                    t.station.clone().into(),
+                    t.product.as_str().into(),
+                    t.litres_cl.into(),
+                    t.unit_price_fen.into(),
+                    t.amount_fen.into(),
+                    t.plate.clone().into(),
+                    (*vehicle).into(),
+                    (*unit).into(),
+                    source.into(),
+                    now.into(),
+                ];
+                format!("({})", placeholders(values, &mut args))
+            })
+            .collect();
+        let ids = tx
+            .query(
+                &format!(
+                    "INSERT INTO fuel_transactions (card, time_ms, station, product, litres_cl, unit_price_fen, \
+                     amount_fen, plate, vehicle_id, unit_id, source, imported_ms) VALUES {} \
+                     ON CONFLICT (card, time_ms, litres_cl, amount_fen) DO NOTHING RETURNING id",
+                    rows.join(", ")
+                ),
+                &args,
             )
             .await?;
-        match inserted {
-            Some(r) => out.stored.push(r.int(0)?),
-            None => out.duplicates += 1,
+        out.duplicates += (chunk.len() - ids.len()) as u64;
+        for r in ids {
+            out.stored.push(r.int(0)?);
         }
     }
     Ok(out)
@@ -359,103 +376,26 @@ pub struct FillRecord {
     pub previous: Option<(StoredTransaction, Option<Station>)>,
     /// The card's spend this month before this fill, fen.
     pub month_spent_fen: i64,
+    /// The car's China month, when this is its last fill so far.
+    pub month: Option<CarMonth>,
 }
 
-async fn station_named(tx: &mut dyn Tx, name: &str) -> Result<Option<Station>> {
-    tx.opt(
-        "SELECT code, name, brand, lon_e6, lat_e6 FROM fuel_stations WHERE code = $1 OR name = $1 \
-         ORDER BY CASE WHEN code = $1 THEN 0 ELSE 1 END LIMIT 1",
-        params![name],
-    )
-    .await?
-    .as_ref()
-    .map(to_station)
-    .transpose()
+/// A car's fills in one China calendar month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CarMonth {
+    /// `(year, month)`.
+    pub month: (i32, u32),
+    /// Its first instant.
+    pub start: Timestamp,
+    /// The first instant of the next month.
+    pub end: Timestamp,
+    /// Litres bought, centilitres.
+    pub litres_cl: i64,
+    /// Their cost, fen.
+    pub amount_fen: i64,
+    /// How many fills.
+    pub fills: usize,
 }
-
-async fn fill_record(tx: &mut dyn Tx, id: i64) -> Result<FillRecord> {
-    let sql = format!("SELECT {TXN_COLS} FROM fuel_transactions WHERE id = $1");
-    let txn = tx
-        .opt(&sql, params![id])
-        .await?
-        .as_ref()
-        .map(to_txn)
-        .transpose()?
-        .ok_or_else(|| Error::NotFound(format!("fuel transaction {id}")))?;
-    let card = load_card(tx, &txn.txn.card)
-        .await?
-        .ok_or_else(|| Error::Corrupt(format!("fuel transaction {id}: card {} vanished", txn.txn.card)))?;
-    let (vehicle, profile) = match txn.vehicle {
-        Some(v) => {
-            let sql = format!("{PROFILE_SQL} WHERE v.id = $1");
-            let p = tx
-                .opt(&sql, params![v.0])
-                .await?
-                .as_ref()
-                .map(to_profile)
-                .transpose()?;
-            let r = tx
-                .opt("SELECT plate, unit FROM vehicles WHERE id = $1", params![v.0])
-                .await?;
-            let vehicle = match r {
-                Some(r) => Some((v, r.text(0)?, UnitId(r.int(1)?))),
-                None => None,
-            };
-            (vehicle, p.map(|p| p.1))
-        }
-        None => (None, None),
-    };
-    let station = station_named(tx, &txn.txn.station).await?;
-    let (key, value): (&str, Value) = match txn.vehicle {
-        Some(v) => ("vehicle_id", v.0.into()),
-        None => ("card", txn.txn.card.clone().into()),
-    };
-    let sql = format!(
-        "SELECT {TXN_COLS} FROM fuel_transactions WHERE {key} = $1 AND (time_ms < $2 OR (time_ms = $2 AND id < $3)) \
-         ORDER BY time_ms DESC, id DESC LIMIT 1"
-    );
-    let prev = tx
-        .opt(&sql, &[value, txn.txn.time.into(), id.into()])
-        .await?
-        .as_ref()
-        .map(to_txn)
-        .transpose()?;
-    let previous = match prev {
-        Some(p) => {
-            let s = station_named(tx, &p.txn.station).await?;
-            Some((p, s))
-        }
-        None => None,
-    };
-    let local = txn.txn.time.to_china();
-    let month_start = local
-        .date_naive()
-        .with_day0(0)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| {
-            Timestamp(d.and_utc().timestamp_millis() - i64::from(tianshu_model::CHINA_OFFSET_SECS) * 1000)
-        })
-        .unwrap_or(txn.txn.time);
-    let month_spent_fen = tx
-        .opt(
-            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM fuel_transactions WHERE card = $1 AND time_ms >= $2 \
-             AND (time_ms < $3 OR (time_ms = $3 AND id < $4))",
-            params![&txn.txn.card, month_start, txn.txn.time, id],
-        )
-        .await?
-        .map_or(Ok(0), |r| r.int(0))?;
-    Ok(FillRecord {
-        txn,
-        card,
-        vehicle,
-        profile,
-        station,
-        previous,
-        month_spent_fen,
-    })
-}
-
-use chrono::Datelike as _;
 
 /// A finding as stored.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -497,33 +437,7 @@ fn to_finding(r: &Row) -> Result<StoredFinding> {
     })
 }
 
-const FINDING_COLS: &str = "transaction_id, check_id, severity, at_stake_fen, reason, reason_zh, evidence, unit_id, time_ms, case_id";
-
-async fn replace_findings(tx: &mut dyn Tx, id: i64, findings: &[StoredFinding]) -> Result<()> {
-    tx.execute("DELETE FROM fuel_findings WHERE transaction_id = $1", params![id])
-        .await?;
-    for f in findings {
-        tx.execute(
-            &format!(
-                "INSERT INTO fuel_findings ({FINDING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            ),
-            params![
-                id,
-                &f.check,
-                &f.severity,
-                f.at_stake_fen,
-                &f.reason,
-                &f.reason_zh,
-                f.evidence.to_string(),
-                f.unit.0,
-                f.time,
-                f.case_id
-            ],
-        )
-        .await?;
-    }
-    Ok(())
-}
+pub(crate) const FINDING_COLS: &str = "transaction_id, check_id, severity, at_stake_fen, reason, reason_zh, evidence, unit_id, time_ms, case_id";
 
 /// Which findings to list.
 #[derive(Debug, Clone, Default)]
@@ -543,7 +457,7 @@ pub struct FindingFilter {
 /// The fuel-card area of a store; reached through [`Store::fuel`].
 #[derive(Clone, Copy)]
 pub struct Fuel<'a> {
-    db: &'a Db,
+    pub(crate) db: &'a Db,
 }
 
 impl<'a> Fuel<'a> {
@@ -639,9 +553,22 @@ impl<'a> Fuel<'a> {
             .await
     }
 
-    /// What the checks of transaction `id` need.
-    pub async fn fill_record(&self, id: i64) -> Result<FillRecord> {
-        self.db.read(tx!(|tx| fill_record(tx, id))).await
+    /// The ids of car `vehicle`'s transactions with `from <= time < to`, by time.
+    pub async fn car_transactions(
+        &self,
+        vehicle: VehicleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<i64>> {
+        self.db
+            .rows(
+                "SELECT id FROM fuel_transactions WHERE vehicle_id = $1 AND time_ms >= $2 AND time_ms < $3 \
+                 ORDER BY time_ms, id"
+                    .into(),
+                vec![vehicle.0.into(), from.into(), to.into()],
+                |r| r.int(0),
+            )
+            .await
     }
 
     /// Transactions (of `units`, when given) with `from <= time < to`, by time.
@@ -659,12 +586,6 @@ impl<'a> Fuel<'a> {
             all.retain(|t| units.contains(&t.unit));
         }
         Ok(all)
-    }
-
-    /// Replaces the findings of transaction `id`.
-    pub async fn replace_findings(&self, id: i64, findings: &[StoredFinding]) -> Result<()> {
-        let findings = findings.to_vec();
-        self.db.write(tx!(|tx| replace_findings(tx, id, &findings))).await
     }
 
     /// Findings matching a filter, newest fill first.

@@ -45,6 +45,7 @@ pub mod embedded;
 pub mod follow;
 pub mod forwarding;
 pub mod fuel;
+pub mod fuel_check;
 mod metrics;
 pub mod migrate;
 pub mod postgres;

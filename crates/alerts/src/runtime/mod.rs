@@ -200,3 +200,19 @@ impl CaseRecorder {
         Ok(recorded.await?.0)
     }
 }
+
+/// The notifications of cases raised outside the rules (the fuel checks), routed as the evaluator routes
+/// its own to the unit's supervisors and the levels above: one list per case, for the case if it is new
+/// (the store drops them for a case already open). The registry and channels are read once.
+pub async fn new_case_deliveries(
+    store: &Store,
+    config: &AlertsConfig,
+    cases: &[NewCase],
+    now: Timestamp,
+) -> Result<Vec<Vec<tianshu_store::rules::NewDelivery>>, Error> {
+    let routing = Routing::load(store).await?;
+    Ok(cases
+        .iter()
+        .map(|c| evaluator::opened(&routing, config, c, now).1)
+        .collect())
+}

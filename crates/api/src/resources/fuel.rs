@@ -17,6 +17,7 @@ use tianshu_store::access::AuditEntry;
 use tianshu_store::fuel::{FindingFilter, StoredFinding};
 
 use crate::ApiState;
+use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Path, Query};
@@ -130,22 +131,37 @@ pub struct UploadQuery {
     pub encoding: Option<TextEncoding>,
 }
 
-/// `POST /api/fuel/statements?name=&layout=&encoding=`: the statement file as the body.
+/// `POST /api/fuel/statements?name=&layout=&encoding=`: the statement file as the body. The upload is
+/// audited (`fuel.statement`: who, which file, rows stored, already stored and refused) before the
+/// answer leaves.
 pub async fn upload(
-    State(state): State<ApiState>,
-    who: Principal,
+    caller: Caller,
     Query(q): Query<UploadQuery>,
     body: Bytes,
 ) -> ApiResult<Json<StatementReport>> {
+    let (state, who) = (&caller.state, &caller.who);
     let (parsed, encoding) = read_statement_file(&body, &q.name, q.layout.as_deref(), q.encoding)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let source = format!(
-        "{} by {}",
-        if q.name.is_empty() { "upload" } else { &q.name },
-        who.username
-    );
+    let name = if q.name.is_empty() { "upload" } else { &q.name };
+    let source = format!("{name} by {}", who.username);
     let cfg = state.fuel_config();
-    let report = import_statement(state.store(), &cfg, parsed, encoding, &source, Timestamp::now()).await?;
+    let notifier = state.fuel_notifier();
+    let now = Timestamp::now();
+    let report = import_statement(state.store(), &cfg, parsed, encoding, &source, notifier, now).await?;
+    let entry = AuditEntry {
+        rows: report.stored as u64,
+        detail: format!(
+            "statement {name:?} ({}): {} stored, {} already stored, {} refused; {} findings, {} cases opened",
+            report.format,
+            report.stored,
+            report.duplicates,
+            report.errors.len(),
+            report.findings,
+            report.cases_opened
+        ),
+        ..audit::entry(who, caller.client.clone(), "fuel.statement")
+    };
+    audit::record(state, entry).await?;
     Ok(Json(report))
 }
 

@@ -114,6 +114,7 @@ pub async fn create(
     let row = caller
         .commit("order.create", Some(vehicle.id), String::new(), describe, create)
         .await?;
+    recheck_fuel(&caller.state, vehicle.id, &row).await;
     Ok((StatusCode::CREATED, Json(view(&row))))
 }
 
@@ -175,5 +176,22 @@ pub async fn update(
     let changed = caller
         .commit("order.state", Some(vehicle.id), String::new(), describe, change)
         .await?;
+    recheck_fuel(&caller.state, vehicle.id, &changed.order).await;
     Ok(Json(view(&changed.order)))
+}
+
+/// An approved order or filing may explain the car's fills in its window: they are checked again (a
+/// finding it clears withdraws its case). The order stands whatever the re-check meets.
+async fn recheck_fuel(state: &ApiState, vehicle: tianshu_model::VehicleId, order: &StoredOrder) {
+    if order.state != OrderState::Approved.as_str() {
+        return;
+    }
+    let cfg = state.fuel_config();
+    let store = state.store();
+    let window = (order.start, order.end);
+    let notifier = state.fuel_notifier();
+    let done = crate::fuel::recheck_car(store, &cfg, vehicle, window, notifier, Timestamp::now()).await;
+    if let Err(e) = done {
+        tracing::warn!(order = %order.id, error = %e, "the fuel checks of the order's window were not re-run");
+    }
 }

@@ -147,7 +147,7 @@ fn statement(args: StatementArgs) -> anyhow::Result<ExitCode> {
     };
     block_on(async move {
         let store = args.store.open().await?;
-        let report = import_statement(&store, &cfg, parsed, encoding, &name, Timestamp::now())
+        let report = import_statement(&store, &cfg, parsed, encoding, &name, None, Timestamp::now())
             .await
             .with_context(|| format!("{name}: nothing imported"))?;
         for e in &report.errors {
@@ -179,8 +179,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         let r = Reconciler::load(&store, &cfg).await?;
         let (mut findings, mut opened, mut withdrawn) = (0, 0, 0);
         let now = Timestamp::now();
-        for t in &txns {
-            let c = r.check(t.id, now).await?;
+        let ids: Vec<i64> = txns.iter().map(|t| t.id).collect();
+        for c in r.check_many(&ids, now).await? {
             findings += c.findings;
             opened += usize::from(c.opened);
             withdrawn += usize::from(c.withdrawn);

@@ -151,7 +151,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             cfg.rules.clone(),
             stop_escalation.clone(),
         );
-        crate::web::escalate_overdue_complaints(store.clone(), cfg.alerts.clone(), stop_escalation);
+        crate::web::escalate_overdue_complaints(store.clone(), cfg.alerts.clone(), stop_escalation.clone());
+        let fuel_notices = crate::web::fuel_notifier(store.clone(), cfg.alerts.clone());
+        crate::web::recheck_fuel_late(
+            store.clone(),
+            cfg.rules.fuel.clone(),
+            fuel_notices,
+            stop_escalation,
+        );
         let served = started.wait().await;
         alerts.shutdown().await;
         serve::close_store(&store).await;
