@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
@@ -85,8 +86,12 @@ pub async fn run(
         };
         let first = match first {
             Some(Ok(m)) => m,
+            Some(Err(e)) if e.kind() == MessagesErrorKind::MissingHeartbeat => {
+                // Nothing came for a while (or the bus is away): the stream pulls again.
+                tracing::debug!(error = %e, "bus writer: no heartbeat");
+                continue;
+            }
             Some(Err(e)) => {
-                // A missed heartbeat or a pull refused while the bus is away: the stream pulls again.
                 tracing::warn!(error = %e, "bus writer: pulling messages failed");
                 continue;
             }

@@ -35,20 +35,18 @@ async fn stored(store: &Store, vehicle: i64) -> u64 {
 }
 
 /// Starts the writer role and the committed feed on `store`; both stop with the token.
-fn start_roles(bus: &Bus, store: &Store) -> CancellationToken {
+async fn start_roles(bus: &Bus, store: &Store) -> CancellationToken {
     let stop = CancellationToken::new();
-    for feed in [false, true] {
-        let (bus, store, stop) = (bus.clone(), store.clone(), stop.clone());
-        tokio::spawn(async move {
-            let stopped = stop.cancelled_owned();
-            let result = if feed {
-                tianshu_bus::committed::run(bus, store, stopped).await
-            } else {
-                tianshu_bus::writer::run(bus, store, stopped).await
-            };
-            result.expect("bus role runs");
-        });
-    }
+    let feed = tianshu_bus::committed::Feed::open(bus, store.clone())
+        .await
+        .expect("committed feed");
+    tokio::spawn(feed.run(stop.clone().cancelled_owned()));
+    let (bus, store, stopped) = (bus.clone(), store.clone(), stop.clone().cancelled_owned());
+    tokio::spawn(async move {
+        tianshu_bus::writer::run(bus, store, stopped)
+            .await
+            .expect("writer runs")
+    });
     stop
 }
 
@@ -72,7 +70,7 @@ async fn points_go_through_the_bus_and_are_stored_once(scratch: Scratch) {
     let bus = Bus::connect(&config(&node)).await.expect("bus");
     let store = scratch.open(&StoreConfig::default()).await;
     let mut follower = store.follow();
-    let stop = start_roles(&bus, &store);
+    let stop = start_roles(&bus, &store).await;
     let sink = tianshu_bus::publish::BusSink::spawn(&bus);
     // Twenty vehicles, each with ten frames, from concurrent "sessions"; then every frame retransmitted.
     for round in 0..2 {
@@ -156,7 +154,7 @@ async fn a_batch_left_unacknowledged_is_delivered_again_and_stored_once(scratch:
         drop(message);
     }
     assert_eq!(stored(&store, 7).await, 30);
-    let stop = start_roles(&bus, &store);
+    let stop = start_roles(&bus, &store).await;
     wait_until("the batch delivered again and acknowledged", WAIT, || async {
         let mut s = bus_stream(&bus).await;
         s.info().await.map(|i| i.state.messages == 0).unwrap_or(false)
@@ -185,7 +183,7 @@ async fn an_undecodable_message_is_set_aside_and_its_partition_goes_on(scratch: 
         .await
         .expect("published");
     let before = tianshu_bus::metrics::METRICS.dead_letters.get();
-    let stop = start_roles(&bus, &store);
+    let stop = start_roles(&bus, &store).await;
     let letter = tokio::time::timeout(WAIT, dead.next())
         .await
         .expect("a dead letter")

@@ -9,6 +9,7 @@ mod config;
 mod http;
 mod http_accept;
 mod logging;
+mod roles;
 mod serve;
 mod web;
 

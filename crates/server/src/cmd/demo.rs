@@ -139,6 +139,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             mqtt_password: None,
             http: crate::config::ListenConfig::default().http_limits(),
             audit: audit.clone(),
+            bus: Default::default(),
+            roles: Default::default(),
         },
         Some(api_routes(
             ApiConfig {
@@ -169,9 +171,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let world = Arc::new(world);
+    let jt808_addr = started
+        .jt808_addr
+        .context("the demo runs every role, the gateway too")?;
     let fleet = Fleet::spawn(
         FleetConfig {
-            target: started.jt808_addr,
+            target: jt808_addr,
             speedup: args.speedup,
             start_ms: Some(start_ms),
             ..FleetConfig::default()
@@ -181,10 +186,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     print_welcome(&world, &args, start_ms, &started, &logins);
     print_audit(&args.store, &key_file, &audit);
     println!();
-    println!(
-        "JT/T 808 terminals connect to {}. Stop with Ctrl-C.",
-        started.jt808_addr
-    );
+    println!("JT/T 808 terminals connect to {jt808_addr}. Stop with Ctrl-C.");
 
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     eprintln!("stopping the fleet and the server");
