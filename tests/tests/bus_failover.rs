@@ -148,3 +148,49 @@ async fn a_nats_node_and_a_writer_killed_under_load_lose_no_acknowledged_point()
     );
     drop(gateway);
 }
+
+#[test]
+fn serve_with_an_unreachable_bus_exits_with_one_error_naming_it() {
+    let scratch = Scratch::embedded("bus_unreachable");
+    let bus = format!("nats://127.0.0.1:{}", tianshu_testkit::nats::free_port());
+    let out = tianshu_e2e::run(
+        &[
+            "serve",
+            "--store",
+            &scratch.url(),
+            "--jt808",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--bus",
+            &bus,
+        ],
+        None,
+        &[("TIANSHU__BUS__TIMEOUT_SECS", "1")],
+    );
+    assert!(!out.status.success());
+    let err = tianshu_e2e::text(&out.stderr);
+    assert!(err.contains(&format!("bus unreachable at {bus}")), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_is_not_ready_while_its_bus_is_lost_and_ready_again_after() {
+    let mut node = tianshu_testkit::nats::NatsNode::start();
+    let scratch = Scratch::embedded("bus_readyz");
+    let dir = ScratchDir::new("bus-readyz");
+    let toml = format!("[bus]\nservers = [{:?}]\ntimeout_secs = 1\n", node.url());
+    let gateway = role(&scratch.url(), &toml, "gateway", dir.path());
+    let readyz = || async { tianshu_e2e::http_get(gateway.http, "/readyz").await };
+    wait_until("ready with the bus", LIMIT, || async { readyz().await.0 == 200 }).await;
+    node.kill();
+    wait_until("not ready without the bus", LIMIT, || async {
+        let (status, body) = readyz().await;
+        status == 503 && body.contains("bus")
+    })
+    .await;
+    node.restart();
+    wait_until("ready again once the bus is back", LIMIT, || async {
+        readyz().await.0 == 200
+    })
+    .await;
+}

@@ -204,7 +204,8 @@ pub async fn start(
     };
     let mqtt_task =
         mqtt_status.map(|status| spawn_mqtt(&opts, store.clone(), sink, status, mqtt_publisher, shutdown));
-    info!(jt808_addr = ?jt808_addr, %http_addr, store = %redact_url(&opts.store_url), mqtt = %redact_url(&opts.mqtt.url), roles = %opts.roles, bus = %opts.bus.servers.join(","), "tianshu serving");
+    let jt808_shown = jt808_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
+    info!(jt808_addr = %jt808_shown, %http_addr, store = %redact_url(&opts.store_url), mqtt = %redact_url(&opts.mqtt.url), roles = %opts.roles, bus = %opts.bus.servers.join(","), "tianshu serving");
     Ok(Started {
         jt808_addr,
         http_addr,
