@@ -57,6 +57,7 @@ impl PointSink for BusSink {
             if points.is_empty() {
                 return Ok(AppendSummary::default());
             }
+            tianshu_store::check_fix_times(&points)?;
             let (reply, answer) = oneshot::channel();
             queue
                 .send(Pending { points, reply })

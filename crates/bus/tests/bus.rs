@@ -219,6 +219,13 @@ async fn with_the_bus_lost_nothing_is_acknowledged_until_it_is_back() {
         !bus.connected()
     })
     .await;
+    // A point no writer could commit is refused before the bus, as the store refuses it.
+    let mut far = point(1, 9);
+    far.fix_time = Timestamp(-1);
+    assert!(matches!(
+        sink.append(vec![far]).await,
+        Err(tianshu_store::Error::Invalid { .. })
+    ));
     let refused = sink.append(vec![point(1, 1)]).await;
     assert!(refused.is_err(), "acknowledged without the bus: {refused:?}");
     node.restart();

@@ -527,7 +527,10 @@ impl std::ops::Deref for Store {
     }
 }
 
-fn check_fix_times(points: &[Position]) -> Result<()> {
+/// Refuses a batch holding a point whose fix time the store does not take ([`accepts_fix_time`]), before
+/// it reaches a writer: here, and on a gateway that publishes to a bus instead (a point acknowledged there
+/// must be one a writer can commit).
+pub fn check_fix_times(points: &[Position]) -> Result<()> {
     match points.iter().position(|p| !accepts_fix_time(p.fix_time)) {
         None => Ok(()),
         Some(i) => Err(Error::invalid(format!(
