@@ -426,6 +426,85 @@ impl Ledger {
     }
 }
 
+/// Terminal `i` connected and authenticated with `code`; `None` while the server is away.
+async fn rejoin(addr: SocketAddr, i: u32, code: String) -> Option<Terminal> {
+    let mut t = Terminal::connect(addr, phone(i)).await.ok()?;
+    match t.try_authenticate(&code).await {
+        Some(0) => Some(t),
+        Some(other) => panic!("terminal {i}: authentication answered {other} after restart"),
+        None => None,
+    }
+}
+
+/// A terminal that keeps going through a crash: on a lost connection it reconnects, authenticates with its
+/// code and retransmits every point not yet acknowledged.
+/// Sends `points_each` points, at most 8 unacknowledged at a time; returns how many it retransmitted.
+pub async fn resilient_terminal(
+    addr: SocketAddr,
+    i: u32,
+    code: String,
+    points_each: i64,
+    ledger: std::sync::Arc<std::sync::Mutex<Ledger>>,
+) -> u64 {
+    const WINDOW: usize = 8;
+    let mut next: i64 = 0;
+    let mut unacked: BTreeMap<i64, Position> = BTreeMap::new();
+    let mut retransmitted = 0u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    while next < points_each || !unacked.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "terminal {i} did not finish"
+        );
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let mut t = crate::wait_for("the server to take the terminal back", left, || {
+            rejoin(addr, i, code.clone())
+        })
+        .await;
+        let mut in_flight: HashMap<u16, i64> = HashMap::new();
+        let mut broken = false;
+        for (s, p) in &unacked {
+            match t.try_report(p).await {
+                Ok(serial) => {
+                    retransmitted += 1;
+                    in_flight.insert(serial, *s);
+                }
+                Err(_) => broken = true,
+            }
+        }
+        while !broken {
+            while in_flight.len() < WINDOW && next < points_each {
+                let p = point(i, next);
+                unacked.insert(next, p);
+                match t.try_report(&p).await {
+                    Ok(serial) => {
+                        in_flight.insert(serial, next);
+                    }
+                    Err(_) => broken = true,
+                }
+                next += 1;
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            // No answer for a while: the standard says retransmit; here that means reconnect and resend.
+            let Some(frame) = t.recv(Duration::from_secs(5)).await else {
+                break;
+            };
+            if let Ok(Message::PlatformAck(GeneralAck {
+                reply_serial, result, ..
+            })) = frame.message()
+                && let Some(s) = in_flight.remove(&reply_serial)
+                && result == 0
+                && let Some(p) = unacked.remove(&s)
+            {
+                ledger.lock().expect("ledger lock").record(i, &p);
+            }
+        }
+    }
+    retransmitted
+}
+
 /// Points of a stored track, with their sources, by key.
 pub fn sources(points: &[Position]) -> HashMap<(i64, i32, i32), PositionSource> {
     points.iter().map(|p| (key(p), p.source)).collect()

@@ -120,7 +120,12 @@ where
             .unwrap_or_else(|| panic!("no {key} in {line:?}"))
     };
     Listening {
-        jt808: addr("jt808="),
+        // A process without the gateway role says `jt808=off`.
+        jt808: if line.contains("jt808=off") {
+            std::net::SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            addr("jt808=")
+        },
         http: addr("http="),
         child,
     }

@@ -63,6 +63,20 @@ pub async fn run(
     status: Arc<MqttStatus>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), client::ClientError> {
+    let sink = Arc::new(tianshu_ingest::StoreSink(store.clone()));
+    run_into(config, password, store, sink, status, shutdown).await
+}
+
+/// [`run`], with the points handed to `sink` (a bus) instead of the store's writer: each PUBACK is sent
+/// once the sink says the message's points are durable. The registry is still read from `store`.
+pub async fn run_into(
+    config: MqttConfig,
+    password: Option<String>,
+    store: Store,
+    sink: Arc<dyn tianshu_ingest::PointSink>,
+    status: Arc<MqttStatus>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), client::ClientError> {
     let routes = Arc::new(TopicRoutes::new(&config.subscriptions));
     let (client, eventloop) = client::connect(&config, &config.client_id, password.as_deref(), true)?;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -83,12 +97,9 @@ pub async fn run(
     };
     let conn = tokio::spawn(connection.run(eventloop, tx, stop_rx.clone()));
     let processing = Processing {
-        processor: Arc::new(Processor::new(
-            store,
-            config.uplink,
-            config.max_packet_bytes,
-            stop_rx,
-        )),
+        processor: Arc::new(
+            Processor::new(store, config.uplink, config.max_packet_bytes, stop_rx).with_sink(sink),
+        ),
         routes,
         client: client.clone(),
         generation,

@@ -19,5 +19,5 @@ pub mod publish;
 pub mod topic;
 
 pub use config::{MqttConfig, PayloadKind, ProtocolVersion, PublishConfig, Subscription};
-pub use ingest::{MqttStatus, run};
+pub use ingest::{MqttStatus, run, run_into};
 pub use publish::{AlertEvent, Publisher};

@@ -8,11 +8,12 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tianshu_ingest::clock::TerminalClock;
 use tianshu_ingest::uplink::{Binding, Refusal as Rejection, Uplink, UplinkConfig};
+use tianshu_ingest::{PointSink, StoreSink};
 use tianshu_model::{Phone, Position, Terminal, Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::sync::watch;
@@ -94,6 +95,8 @@ impl TerminalCache {
 /// What turns groups of messages into durable points; shared by the processing futures.
 pub(crate) struct Processor {
     store: Store,
+    /// Where the points go: the store's writer, or a bus.
+    sink: Arc<dyn PointSink>,
     terminals: TerminalCache,
     lookup: tokio::sync::Mutex<()>,
     shutdown: watch::Receiver<bool>,
@@ -122,6 +125,7 @@ impl Processor {
         Processor {
             uplink,
             max_payload_bytes,
+            sink: Arc::new(StoreSink(store.clone())),
             store,
             terminals: TerminalCache {
                 entries: Mutex::new(HashMap::new()),
@@ -129,6 +133,12 @@ impl Processor {
             lookup: tokio::sync::Mutex::new(()),
             shutdown,
         }
+    }
+
+    /// The same processor handing its points to `sink` instead of the store's writer.
+    pub(crate) fn with_sink(mut self, sink: Arc<dyn PointSink>) -> Self {
+        self.sink = sink;
+        self
     }
 
     /// The vehicle and clock offset of `phone` (`Some(None)`: not provisioned or not bound), from the cache
@@ -180,7 +190,7 @@ impl Processor {
     async fn append(&self, points: &[Position]) -> Result<bool, tianshu_store::Error> {
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.store.append_points(points).await {
+            match self.sink.append(points.to_vec()).await {
                 Ok(summary) => {
                     METRICS.points_stored.inc_by(summary.inserted);
                     METRICS.points_duplicate.inc_by(summary.duplicates);

@@ -63,6 +63,9 @@ pub struct Config {
     /// The audit log's key file and anchors.
     #[serde(default)]
     pub audit: crate::audit::AuditConfig,
+    /// NATS JetStream, for running Tianshu as roles in several processes; none by default.
+    #[serde(default)]
+    pub bus: tianshu_bus::BusConfig,
 }
 
 /// The `[listen]` section: the sockets Tianshu binds.

@@ -31,6 +31,8 @@ pub struct Readiness {
     pub shutting_down: Arc<AtomicBool>,
     /// The MQTT ingest connection, when MQTT is configured: not ready while the broker is unreachable.
     pub mqtt: Option<Arc<tianshu_mqtt::MqttStatus>>,
+    /// The bus, when there is one: not ready while it is unreachable (a gateway acknowledges nothing).
+    pub bus: Option<tianshu_bus::Bus>,
 }
 
 /// How long a store ping may take before the probe calls the store unavailable.
@@ -79,6 +81,13 @@ async fn readyz(State(r): State<Readiness>) -> Response {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: the MQTT broker is not connected\n",
+        )
+            .into_response();
+    }
+    if r.bus.as_ref().is_some_and(|b| !b.connected()) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the bus is not connected (nothing is being acknowledged)\n",
         )
             .into_response();
     }

@@ -10,6 +10,7 @@ mod config;
 mod http;
 mod http_accept;
 mod logging;
+mod roles;
 mod serve;
 mod web;
 

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use axum::Router;
-use tianshu_ingest::{Downlink, Gateway, GatewayConfig, Online, StoreSink};
+use tianshu_bus::Bus;
+use tianshu_ingest::{Downlink, Gateway, GatewayConfig, Online, PointSink, StoreSink};
 use tianshu_model::redact_url;
 
 use crate::audit::{Anchoring, AuditOptions};
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::http;
+use crate::roles::{Role, Roles};
 
 /// What `serve` runs with.
 #[derive(Debug, Clone)]
@@ -52,6 +54,10 @@ pub struct ServeOptions {
     pub jt809: tianshu_platform::Jt809Config,
     /// Upper platforms the committed positions of the covered cars are forwarded to over JT/T 809.
     pub upper: Vec<tianshu_platform::UpperPlatform>,
+    /// NATS JetStream, when Tianshu runs as roles over a bus; no servers: no bus.
+    pub bus: tianshu_bus::BusConfig,
+    /// The roles this process runs (all by default).
+    pub roles: Roles,
 }
 
 /// The running parts other areas build on (the web API gets these to build its routes).
@@ -74,16 +80,18 @@ pub type ExtraRoutes = Box<dyn FnOnce(&Services) -> Router + Send>;
 
 /// A started server.
 pub struct Started {
-    /// The JT/T 808 address actually bound.
-    pub jt808_addr: SocketAddr,
+    /// The JT/T 808 address actually bound; none without the gateway role.
+    pub jt808_addr: Option<SocketAddr>,
     /// The HTTP address actually bound.
     pub http_addr: SocketAddr,
     /// The JT/T 809 address actually bound, when lower platforms are accepted.
     pub jt809_addr: Option<SocketAddr>,
     /// The running services.
     pub services: Services,
-    /// The gateway task; ends after shutdown and the grace period.
-    gateway: JoinHandle<()>,
+    /// The gateway task, with the gateway role; ends after shutdown and the grace period.
+    gateway: Option<JoinHandle<()>>,
+    /// The bus roles' tasks (writer, committed feed); they end at shutdown.
+    bus_tasks: Vec<JoinHandle<()>>,
     /// The HTTP task.
     http: JoinHandle<std::io::Result<()>>,
     /// The MQTT ingest task, when configured; ends after shutdown, once committed messages are acknowledged.
@@ -117,13 +125,26 @@ pub async fn start(
     }
     // Before anything is ingested: the alert rules start from here, whenever they start.
     let committed = store.follow();
-    let jt808 = TcpListener::bind(opts.jt808_addr)
-        .await
-        .with_context(|| format!("binding the JT/T 808 listener on {}", opts.jt808_addr))?;
+    let bus = match opts.bus.enabled() {
+        true => Some(Bus::connect(&opts.bus).await?),
+        false => None,
+    };
+    let mut bus_tasks = Vec::new();
+    if let Some(bus) = &bus {
+        bus_tasks = spawn_bus_roles(bus, &store, opts.roles, &shutdown).await?;
+    }
+    let jt808 = match opts.roles.has(Role::Gateway) {
+        true => Some(
+            TcpListener::bind(opts.jt808_addr)
+                .await
+                .with_context(|| format!("binding the JT/T 808 listener on {}", opts.jt808_addr))?,
+        ),
+        false => None,
+    };
     let http_listener = TcpListener::bind(opts.http_addr)
         .await
         .with_context(|| format!("binding the HTTP listener on {}", opts.http_addr))?;
-    let jt808_addr = jt808.local_addr()?;
+    let jt808_addr = jt808.as_ref().map(TcpListener::local_addr).transpose()?;
     let http_addr = http_listener.local_addr()?;
     let (jt809_addr, jt809_task) = spawn_jt809(&opts, &store, &shutdown).await?;
     for upper in &opts.upper {
@@ -135,8 +156,13 @@ pub async fn start(
         ));
     }
 
+    // With a bus, sessions' points go to the points stream and are acknowledged once it holds them.
+    let sink: Arc<dyn PointSink> = match &bus {
+        Some(bus) => Arc::new(tianshu_bus::publish::BusSink::spawn(bus)),
+        None => Arc::new(StoreSink(store.clone())),
+    };
     let gateway_config = gateway_config_fitting(&opts);
-    let gateway = Gateway::new(gateway_config, store.clone(), Arc::new(StoreSink(store.clone())));
+    let gateway = Gateway::new(gateway_config, store.clone(), sink.clone());
     let mqtt_publisher = if opts.mqtt.enabled() && (opts.mqtt.publish.positions || opts.mqtt.publish.alerts) {
         Some(
             tianshu_mqtt::Publisher::spawn(&opts.mqtt, opts.mqtt_password.as_deref(), store.clone())
@@ -152,9 +178,7 @@ pub async fn start(
         gateway: gateway.clone(),
         mqtt_publisher: mqtt_publisher.clone(),
     };
-    let mqtt_status = opts
-        .mqtt
-        .enabled()
+    let mqtt_status = (opts.mqtt.enabled() && opts.roles.has(Role::Mqtt))
         .then(|| Arc::new(tianshu_mqtt::MqttStatus::default()));
 
     let gateway_listening = Arc::new(AtomicBool::new(true));
@@ -164,18 +188,19 @@ pub async fn start(
         gateway_listening: gateway_listening.clone(),
         shutting_down: shutting_down.clone(),
         mqtt: mqtt_status.clone(),
+        bus: bus.clone(),
     });
     if let Some(extra) = extra_routes {
         router = router.merge(extra(&services));
     }
 
-    let gateway_task = {
+    let gateway_task = jt808.map(|jt808| {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             tianshu_ingest::run(jt808, gateway, shutdown).await;
             gateway_listening.store(false, Ordering::Relaxed);
         })
-    };
+    });
     let http_task = {
         let shutdown = shutdown.clone();
         let shutting_down = shutting_down.clone();
@@ -195,14 +220,16 @@ pub async fn start(
         })
     };
     let mqtt_task =
-        mqtt_status.map(|status| spawn_mqtt(&opts, store.clone(), status, mqtt_publisher, shutdown));
-    info!(%jt808_addr, %http_addr, store = %redact_url(&opts.store_url), mqtt = %redact_url(&opts.mqtt.url), "tianshu serving");
+        mqtt_status.map(|status| spawn_mqtt(&opts, store.clone(), sink, status, mqtt_publisher, shutdown));
+    let jt808_shown = jt808_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
+    info!(jt808_addr = %jt808_shown, %http_addr, store = %redact_url(&opts.store_url), mqtt = %redact_url(&opts.mqtt.url), roles = %opts.roles, bus = %opts.bus.servers.join(","), "tianshu serving");
     Ok(Started {
         jt808_addr,
         http_addr,
         jt809_addr,
         services,
         gateway: gateway_task,
+        bus_tasks,
         http: http_task,
         mqtt: mqtt_task,
         jt809: jt809_task,
@@ -253,10 +280,35 @@ async fn spawn_jt809(
     Ok((Some(addr), Some(task)))
 }
 
-/// Starts MQTT ingest; the publisher, when there is one, stops with it.
+/// Starts the bus roles this process runs: the writer (the points stream committed to the store) and,
+/// for the rules and the live map, the committed feed (opened here, before any point is taken).
+async fn spawn_bus_roles(
+    bus: &Bus,
+    store: &Store,
+    roles: Roles,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let mut tasks = Vec::new();
+    if roles.has(Role::Rules) || roles.has(Role::Api) {
+        let feed = tianshu_bus::committed::Feed::open(bus, store.clone()).await?;
+        tasks.push(tokio::spawn(feed.run(shutdown.clone().cancelled_owned())));
+    }
+    if roles.has(Role::Writer) {
+        let (bus, store, stop) = (bus.clone(), store.clone(), shutdown.clone().cancelled_owned());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = tianshu_bus::writer::run(bus, store, stop).await {
+                tracing::error!(error = %e, "the bus writer could not start; nothing is committed from the bus");
+            }
+        }));
+    }
+    Ok(tasks)
+}
+
+/// Starts MQTT ingest, its points handed to `sink`; the publisher, when there is one, stops with it.
 fn spawn_mqtt(
     opts: &ServeOptions,
     store: Store,
+    sink: Arc<dyn PointSink>,
     status: Arc<tianshu_mqtt::MqttStatus>,
     publisher: Option<tianshu_mqtt::Publisher>,
     shutdown: CancellationToken,
@@ -264,7 +316,7 @@ fn spawn_mqtt(
     let (config, password) = (opts.mqtt.clone(), opts.mqtt_password.clone());
     tokio::spawn(async move {
         let stopped = async move { shutdown.cancelled().await };
-        if let Err(e) = tianshu_mqtt::run(config, password, store, status, stopped).await {
+        if let Err(e) = tianshu_mqtt::run_into(config, password, store, sink, status, stopped).await {
             tracing::error!(error = %e, "MQTT ingest could not start");
         }
         if let Some(p) = publisher {
@@ -284,7 +336,12 @@ impl Started {
 
     /// Waits until shutdown completed: the gateway drained (within its grace period) and HTTP stopped.
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.gateway.await.context("the gateway task failed")?;
+        if let Some(gateway) = self.gateway {
+            gateway.await.context("the gateway task failed")?;
+        }
+        for task in self.bus_tasks {
+            task.await.context("a bus task failed")?;
+        }
         if let Some(mqtt) = self.mqtt {
             mqtt.await.context("the MQTT task failed")?;
         }

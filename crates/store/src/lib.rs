@@ -491,6 +491,18 @@ impl Store {
         self.writer.failing()
     }
 
+    /// Makes committed points reach subscribers and followers only through [`Store::deliver_committed`]:
+    /// for a process fed by a bus, where other processes' writers commit too and each committed point
+    /// arrives once, from the bus.
+    pub fn fan_out_externally(&self) {
+        self.writer.fan_out_externally();
+    }
+
+    /// Hands points committed elsewhere (and read back from a bus) to subscribers and followers.
+    pub fn deliver_committed(&self, points: Vec<Position>) {
+        self.writer.deliver(points);
+    }
+
     /// Subscribes to committed points (newly inserted only, in commit order). A subscriber that
     /// falls behind loses the oldest batches; the loss is counted.
     pub fn subscribe(&self) -> Subscription {
@@ -532,7 +544,10 @@ impl std::ops::Deref for Store {
     }
 }
 
-fn check_fix_times(points: &[Position]) -> Result<()> {
+/// Refuses a batch holding a point whose fix time the store does not take ([`accepts_fix_time`]), before
+/// it reaches a writer: here, and on a gateway that publishes to a bus instead (a point acknowledged there
+/// must be one a writer can commit).
+pub fn check_fix_times(points: &[Position]) -> Result<()> {
     match points.iter().position(|p| !accepts_fix_time(p.fix_time)) {
         None => Ok(()),
         Some(i) => Err(Error::invalid(format!(

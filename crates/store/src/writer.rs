@@ -80,6 +80,9 @@ struct Fanout {
     follower_capacity: Capacity,
     /// Whether the last commit failed (cleared by the next one that succeeds): for `/readyz`.
     failing: Arc<std::sync::atomic::AtomicBool>,
+    /// Set when committed points come from elsewhere (a bus, where several writers commit): this
+    /// writer's commits then reach subscribers and followers only through [`WriterHandle::deliver`].
+    external: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The store's side of the writer: its queue and its fan-out.
@@ -128,6 +131,21 @@ impl WriterHandle {
         let mut stopped = self.stopped.clone();
         // An error means the writer task is gone: stopped as well.
         let _ = stopped.wait_for(|s| *s).await;
+    }
+
+    /// From now on, subscribers and followers see only what [`WriterHandle::deliver`] hands them, not
+    /// this writer's own commits.
+    pub(crate) fn fan_out_externally(&self) {
+        self.fanout
+            .external
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Hands points committed elsewhere to subscribers and followers, as if this writer had committed them.
+    pub(crate) fn deliver(&self, points: Vec<Position>) {
+        if !points.is_empty() {
+            deliver_batch(Arc::new(CommittedBatch { points }), &self.fanout);
+        }
     }
 
     /// A new subscription to committed points.
@@ -186,6 +204,7 @@ pub(crate) fn spawn(backend: Arc<dyn Backend>, config: &WriterConfig) -> WriterH
             points: config.follower_capacity_points.max(1),
         },
         failing: Arc::default(),
+        external: Arc::default(),
     };
     let (close, close_rx) = watch::channel(false);
     let (stopped_tx, stopped) = watch::channel(false);
@@ -368,11 +387,15 @@ fn fan_out_new(points: &[Position], inserted: &[bool], fanout: &Fanout) -> usize
         .collect();
     let n = fresh.len();
     metrics().points_stored.inc_by(n as u64);
-    if n > 0 {
-        let batch = Arc::new(CommittedBatch { points: fresh });
-        fanout.followers.deliver(&batch);
-        // No subscriber is not an error either.
-        let _ = fanout.live.send(batch);
+    if n > 0 && !fanout.external.load(std::sync::atomic::Ordering::Relaxed) {
+        deliver_batch(Arc::new(CommittedBatch { points: fresh }), fanout);
     }
     n
+}
+
+/// Puts a committed batch on every follower's queue and the subscribers' broadcast.
+fn deliver_batch(batch: Arc<CommittedBatch>, fanout: &Fanout) {
+    fanout.followers.deliver(&batch);
+    // No subscriber is not an error either.
+    let _ = fanout.live.send(batch);
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tianshu_store::{RegistryRecord, Store, StoreConfig};
 
 mod fix;
+pub mod nats;
 mod prom;
 pub mod sinks;
 pub mod wait;

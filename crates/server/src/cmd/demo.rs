@@ -141,6 +141,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             audit: audit.clone(),
             jt809: Default::default(),
             upper: Vec::new(),
+            bus: Default::default(),
+            roles: Default::default(),
         },
         Some(api_routes(
             ApiConfig {
@@ -171,9 +173,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let world = Arc::new(world);
+    let jt808_addr = started
+        .jt808_addr
+        .context("the demo runs every role, the gateway too")?;
     let fleet = Fleet::spawn(
         FleetConfig {
-            target: started.jt808_addr,
+            target: jt808_addr,
             speedup: args.speedup,
             start_ms: Some(start_ms),
             ..FleetConfig::default()
@@ -183,10 +188,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     print_welcome(&world, &args, start_ms, &started, &logins);
     print_audit(&args.store, &key_file, &audit);
     println!();
-    println!(
-        "JT/T 808 terminals connect to {}. Stop with Ctrl-C.",
-        started.jt808_addr
-    );
+    println!("JT/T 808 terminals connect to {jt808_addr}. Stop with Ctrl-C.");
 
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     eprintln!("stopping the fleet and the server");

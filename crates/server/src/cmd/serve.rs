@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config;
+use crate::roles::Role;
 use crate::serve::{self, ServeOptions};
 
 /// Arguments of `tianshu serve`.
@@ -34,6 +35,13 @@ pub struct ServeArgs {
     /// Log format: `text` (human-readable) or `json` (one object per line); sets `log.format`.
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<crate::logging::LogFormat>,
+    /// The roles this process runs, separated by commas: `gateway`, `mqtt`, `writer`, `rules`, `api`
+    /// (default: all of them). Without a bus a process runs them all.
+    #[arg(long, value_name = "ROLES", default_value = "gateway,mqtt,writer,rules,api")]
+    pub roles: crate::roles::Roles,
+    /// NATS servers of the bus, `nats://HOST:PORT` separated by commas (sets `bus.servers`).
+    #[arg(long, value_name = "URL,URL")]
+    pub bus: Option<String>,
     /// The configuration file (TOML); flags given here override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -71,7 +79,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .parse()
             .with_context(|| format!("listen.http = {:?}", cfg.listen.http))?,
     };
+    let mut bus = cfg.bus.clone();
+    if let Some(flag) = &args.bus {
+        bus.servers = tianshu_bus::BusConfig::servers_from_flag(flag);
+    }
+    if !bus.enabled() && args.roles != crate::roles::Roles::ALL {
+        anyhow::bail!(
+            "--roles {}: a process runs only some roles with a bus (--bus or [bus] servers)",
+            args.roles
+        );
+    }
+    let roles = args.roles;
     let opts = ServeOptions {
+        bus,
+        roles,
         store_url,
         store: cfg.store_config(),
         jt808_addr,
@@ -116,29 +137,35 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // The web API and the page, over the same store and the gateway's downlink.
         let hub = tianshu_api::LiveHub::new();
         let slot = std::sync::Arc::new(std::sync::OnceLock::new());
-        let web = crate::web::api_routes(
-            cfg.web.clone(),
-            cfg.alerts.clone(),
-            &cfg.rules,
-            hub.clone(),
-            slot.clone(),
-            reporter_key,
-        );
-        let mut started = serve::start(opts, Some(web), shutdown.clone()).await?;
+        let web = roles.has(Role::Api).then(|| {
+            crate::web::api_routes(
+                cfg.web.clone(),
+                cfg.alerts.clone(),
+                &cfg.rules,
+                hub.clone(),
+                slot.clone(),
+                reporter_key,
+            )
+        });
+        let mut started = serve::start(opts, web, shutdown.clone()).await?;
         // The rules and alert cases over committed points; case events reach the page and MQTT.
-        let committed = started.committed();
-        let alerts = crate::web::start_alerts(
-            &started.services,
-            committed,
-            cfg.rules.clone(),
-            cfg.alerts.clone(),
-            hub,
-        )
-        .await?;
-        println!(
-            "listening jt808={} http={}",
-            started.jt808_addr, started.http_addr
-        );
+        let alerts = match roles.has(Role::Rules) {
+            true => Some(
+                crate::web::start_alerts(
+                    &started.services.clone(),
+                    started.committed(),
+                    cfg.rules.clone(),
+                    cfg.alerts.clone(),
+                    hub,
+                )
+                .await?,
+            ),
+            false => None,
+        };
+        let jt808 = started
+            .jt808_addr
+            .map_or_else(|| "off".to_string(), |a| a.to_string());
+        println!("listening jt808={jt808} http={}", started.http_addr);
         tokio::spawn(async move {
             wait_for_signal().await;
             info!("shutdown requested");
@@ -160,7 +187,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             stop_escalation,
         );
         let served = started.wait().await;
-        alerts.shutdown().await;
+        if let Some(alerts) = alerts {
+            alerts.shutdown().await;
+        }
         serve::close_store(&store).await;
         served
     })?;

@@ -1,0 +1,101 @@
+//! The `[bus]` section: where the NATS servers are and how the streams are laid out.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Settings of the bus. Without servers there is no bus: one process does everything, as before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    /// NATS servers, `nats://HOST:PORT` (or `tls://HOST:PORT`); any one of them is enough to connect, the
+    /// client learns the rest of the cluster from it. Empty: no bus.
+    pub servers: Vec<String>,
+    /// A NATS credentials file (JWT and nkey seed), when the servers ask for one.
+    pub credentials_file: Option<PathBuf>,
+    /// A file holding an nkey seed (`SU...`), when the servers authenticate by nkey.
+    pub nkey_file: Option<PathBuf>,
+    /// Whether the connection must use TLS (as `tls://` URLs do).
+    pub require_tls: bool,
+    /// Extra CA certificates (PEM) to trust for the servers' TLS certificates.
+    pub ca_file: Option<PathBuf>,
+    /// The stream of points not yet committed: subjects `tianshu.points.<partition>`.
+    pub points_stream: String,
+    /// The stream of committed points: subjects `tianshu.committed.<partition>`.
+    pub committed_stream: String,
+    /// Partitions of both streams; a vehicle's points always go through the same one. Every process of a
+    /// deployment must agree on it.
+    pub partitions: u16,
+    /// Copies of each stream on distinct servers: 3 in production (an acknowledged point is then on a
+    /// quorum of two servers' disks), 1 on a single server.
+    pub replicas: usize,
+    /// The points stream's size bound: when full, gateways acknowledge nothing (terminals retransmit).
+    pub points_max_bytes: i64,
+    /// How long an uncommitted point may wait in the stream (writers down) before the stream drops it.
+    pub points_max_age_secs: u64,
+    /// How long committed points stay on the committed stream for rules and live map to read.
+    pub committed_max_age_secs: u64,
+    /// How long a gateway gathers points for one partition before publishing them as one message.
+    pub flush_ms: u64,
+    /// A partition's group is published at once when it holds this many points.
+    pub max_group_points: usize,
+    /// Messages a writer takes in one batch (one store commit, acknowledged together).
+    pub writer_batch_messages: usize,
+    /// How long the bus waits for a writer's acknowledgement before delivering a message again.
+    pub ack_wait_secs: u64,
+    /// How long to wait for a server when connecting, publishing or asking the stream something.
+    pub timeout_secs: u64,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            servers: Vec::new(),
+            credentials_file: None,
+            nkey_file: None,
+            require_tls: false,
+            ca_file: None,
+            points_stream: "TIANSHU_POINTS".into(),
+            committed_stream: "TIANSHU_COMMITTED".into(),
+            partitions: 64,
+            replicas: 1,
+            points_max_bytes: 10 * 1024 * 1024 * 1024,
+            points_max_age_secs: 7 * 24 * 3600,
+            committed_max_age_secs: 3600,
+            flush_ms: 3,
+            max_group_points: 2_000,
+            writer_batch_messages: 500,
+            ack_wait_secs: 30,
+            timeout_secs: 5,
+        }
+    }
+}
+
+impl BusConfig {
+    /// Whether a bus is configured.
+    pub fn enabled(&self) -> bool {
+        !self.servers.is_empty()
+    }
+
+    /// The servers from a `--bus` flag: URLs separated by commas.
+    pub fn servers_from_flag(flag: &str) -> Vec<String> {
+        flag.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// The subject of a partition's uncommitted points.
+pub fn points_subject(partition: u16) -> String {
+    format!("tianshu.points.{partition}")
+}
+
+/// The subject of a partition's committed points.
+pub fn committed_subject(partition: u16) -> String {
+    format!("tianshu.committed.{partition}")
+}
+
+/// Where messages that do not decode are moved, outside both streams' subjects.
+pub const DEAD_LETTER_SUBJECT: &str = "tianshu.dead.points";
