@@ -7,7 +7,8 @@ import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import { applyText, t, toggleLang, currentLang, catalogue } from './i18n.js';
 import { disp, undisp, dispGeometry, setGcj02 } from './geo.js';
-import { VECTOR_LAYERS, basemapStyle, plateLayer, watchTiles } from './basemap.js';
+import { VECTOR_LAYERS, watchTiles } from './basemap.js';
+import { COLORS, addCarImages, arrowImage, emptyFC, mapStyle } from './layers.js';
 import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
 import { loadManage, leaveManage } from './admin/manage.js';
@@ -20,6 +21,8 @@ import { loadFuel, closeFinding } from './fuel.js';
 import { yearlyControls, closeYearly, rerenderYearly } from './yearly.js';
 
 maplibregl.setWorkerUrl('/assets/maplibre-gl-worker.mjs');
+// The map's worker is fetched and started while the login form is shown, not after the login.
+maplibregl.prewarm();
 
 const $ = (sel) => document.querySelector(sel);
 const el = (tag, attrs = {}, ...kids) => {
@@ -73,7 +76,6 @@ const at = (p) => disp(p.longitude, p.latitude);
 const OFFLINE_MS = 10 * 60 * 1000;
 /** The rules' highest severity (`high`), highlighted and announced in the inbox and the alert feed. */
 const SEVERE = new Set(['high']);
-const COLORS = { moving: '#2e7d32', idling: '#f0a500', parked: '#4a6fa5', offline: '#9e9e9e', alarm: '#d32f2f' };
 /** "Now" for the offline test: the freshest fix seen, so a simulated or lagging clock does not grey out every car. */
 let latestFix = 0;
 function fleetNow() { return latestFix || Date.now(); }
@@ -113,49 +115,23 @@ document.querySelectorAll('.lang-toggle').forEach((a) => a.addEventListener('cli
 
 // ---------- map ----------
 let map = null;
-function arrowImage(color) {
-  const size = 40;
-  const c = document.createElement('canvas');
-  c.width = size; c.height = size;
-  const g = c.getContext('2d');
-  g.translate(size / 2, size / 2);
-  g.beginPath(); g.moveTo(0, -16); g.lineTo(11, 13); g.lineTo(0, 7); g.lineTo(-11, 13); g.closePath();
-  g.fillStyle = color; g.strokeStyle = '#fff'; g.lineWidth = 3; g.stroke(); g.fill();
-  return g.getImageData(0, 0, size, size);
-}
-
-function buildStyle(config) {
-  const { sources, layers, glyphs } = basemapStyle(config);
-  sources.fences = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
-  layers.push(
-    { id: 'fence-fill', type: 'fill', source: 'fences', paint: { 'fill-color': ['match', ['get', 'kind'], 'prohibited', '#d32f2f', 'depot', '#1f6fb5', 'speed_zone', '#f0a500', '#2e7d32'], 'fill-opacity': ['match', ['get', 'kind'], 'region', 0.03, 0.15] } },
-    { id: 'fence-line', type: 'line', source: 'fences', paint: { 'line-color': ['match', ['get', 'kind'], 'prohibited', '#d32f2f', 'depot', '#1f6fb5', 'speed_zone', '#f0a500', '#2e7d32'], 'line-width': ['match', ['get', 'kind'], 'region', 2, 1], 'line-dasharray': [2, 1] } },
-  );
-  return { version: 8, sources, layers, ...(glyphs ? { glyphs } : {}) };
-}
-
 function initMap(config) {
   if (map) return;
-  // No fade-in of symbols: with the cars' source updated every second a fade would redraw the map for 300 ms
-  // after each update.
-  map = new maplibregl.Map({ container: 'map', style: buildStyle(config), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true }, fadeDuration: 0 });
+  // The cars are in the style the map starts with (layers.js). No fade-in of symbols: with the cars'
+  // source updated every few seconds a fade would redraw the map for 300 ms after each update.
+  const { features, drawn } = carsOnMap();
+  map = new maplibregl.Map({ container: 'map', style: mapStyle(config, { type: 'FeatureCollection', features }), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true }, fadeDuration: 0 });
+  [drawnCars, drawnView, mapDataAt] = [drawn, 'live', Date.now()];
+  addCarImages(map);
+  showWithCars(map);
   watchTiles(map, $('#map-wrap'));
   map.addControl(new maplibregl.NavigationControl(), 'top-left');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
-  // The page's own sources and layers go in as soon as the style is read, not after the basemap's first
-  // tiles are drawn ('load'): the cars then draw together with the basemap instead of after it.
+  // The geofences are asked for now and drawn once the map has drawn its first view (cars and basemap),
+  // so their tiles do not come between the map and its cars.
+  const fences = fetchFences();
+  map.once('load', async () => { const fc = await fences; if (fc) map.getSource('fences').setData(fc); });
   map.once('style.load', () => {
-    for (const [state, color] of Object.entries(COLORS)) map.addImage(`car-${state}`, arrowImage(color), { pixelRatio: 2 });
-    map.addSource('cars', { type: 'geojson', data: emptyFC(), cluster: true, clusterMaxZoom: 11, clusterRadius: 45 });
-    map.addLayer({ id: 'clusters', type: 'circle', source: 'cars', filter: ['has', 'point_count'], paint: { 'circle-color': '#1f6fb5', 'circle-opacity': 0.85, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2, 'circle-radius': ['step', ['get', 'point_count'], 14, 20, 18, 100, 24] } });
-    map.addLayer({ id: 'cars', type: 'symbol', source: 'cars', filter: ['!', ['has', 'point_count']], layout: { 'icon-image': ['concat', 'car-', ['get', 'state']], 'icon-rotate': ['get', 'course'], 'icon-rotation-alignment': 'map', 'icon-allow-overlap': true, 'icon-ignore-placement': true } });
-    map.addLayer(plateLayer('cars'));
-    map.addSource('track', { type: 'geojson', data: emptyFC() });
-    map.addLayer({ id: 'track', type: 'line', source: 'track', filter: ['!=', ['geometry-type'], 'Point'], layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-width': 4, 'line-color': ['interpolate', ['linear'], ['get', 'kmh'], 0, '#4a6fa5', 30, '#2e7d32', 60, '#f0a500', 90, '#d32f2f', 120, '#6a1b9a'] } });
-    map.addSource('track-detail', { type: 'geojson', data: emptyFC() });
-    map.addLayer({ id: 'track-detail', type: 'line', source: 'track-detail', paint: { 'line-width': 2, 'line-color': '#222', 'line-opacity': 0.6 } });
-    // The stops are points of the track's own source: one set of tiles to cut and wait for, not two.
-    map.addLayer({ id: 'stops', type: 'circle', source: 'track', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 5, 'circle-color': '#fff', 'circle-stroke-color': '#4a6fa5', 'circle-stroke-width': 2 } });
     map.on('click', 'cars', (e) => { const f = e.features[0]; if (f) openCard(f.properties.id); });
     map.on('click', 'clusters', async (e) => {
       const f = e.features[0];
@@ -178,18 +154,39 @@ function initMap(config) {
     map.on('zoomend', maybeDetail);
     // Panning by hand takes the map back from Follow.
     map.on('dragstart', () => { if (S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); } });
-    loadFences();
-    redrawCars(true);
+    showViewLayers();
+    redrawCars();
   });
 }
-const emptyFC = () => ({ type: 'FeatureCollection', features: [] });
 
-async function loadFences() {
+/** Shows the map from its first frame with the cars and the land in it. Where WebGL is drawn in software
+ * every frame shown costs the main thread a read-back of the canvas, and the frames before the cars'
+ * tiles are cut (an empty sea, then the land) would delay the cars by as many read-backs; frames of a
+ * hidden canvas are not read back. The basemap's own tiles come on in later frames. */
+function showWithCars(m) {
+  const canvas = m.getCanvas();
+  canvas.style.visibility = 'hidden';
+  const ready = () => m.loaded() || ['cars', 'land'].every((s) => m.getSource(s) && m.isSourceLoaded(s));
+  const show = () => {
+    if (!ready()) return;
+    m.off('sourcedata', show);
+    canvas.style.visibility = '';
+    m.triggerRepaint();
+  };
+  m.on('sourcedata', show);
+}
+
+/** The geofences as the map draws them, or null when none are served. */
+async function fetchFences() {
   try {
     const fc = await api('/api/geofences');
     fc.features = fc.features.map((f) => ({ ...f, geometry: dispGeometry(f.geometry) }));
-    map.getSource('fences').setData(fc);
-  } catch (_) { /* no geofences served: the land outline alone */ }
+    return fc;
+  } catch (_) { return null; /* no geofences served: the land outline alone */ }
+}
+async function loadFences() {
+  const fc = await fetchFences();
+  if (fc && map) map.getSource('fences').setData(fc);
 }
 
 // Cluster counts as HTML markers: the offline basemap has no glyph server for map text.
@@ -258,23 +255,26 @@ function lookOf(coordinates, state, course, zoom) {
   const y = Math.round((0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * scale);
   return `${x},${y},${state},${Math.round(course / 10)}`;
 }
-function redrawCars(force = false) {
-  const now = fleetNow();
-  const zoom = map ? Math.round(map.getZoom()) : 0;
+/** The cars shown, as the map's features, and each one's look (see `lookOf`). */
+function carsOnMap(now = fleetNow()) {
+  const zoom = Math.round(map ? map.getZoom() : (S.config ? S.config.zoom : 0));
   const features = [];
   const drawn = new Map();
-  let changed = false;
   for (const v of S.vehicles.values()) {
     const p = S.positions.get(v.id);
     if (!p || !visible(v, now)) continue;
     const coordinates = at(p);
     const state = stateOf(p, now);
-    const look = lookOf(coordinates, state, p.course_deg, zoom);
-    drawn.set(v.id, look);
-    if (!changed && drawnCars.get(v.id) !== look) changed = true;
+    drawn.set(v.id, lookOf(coordinates, state, p.course_deg, zoom));
     features.push({ type: 'Feature', geometry: { type: 'Point', coordinates }, properties: { id: v.id, plate: v.plate, state, course: p.course_deg } });
   }
-  if (drawn.size !== drawnCars.size) changed = true;
+  return { features, drawn };
+}
+function redrawCars(force = false) {
+  const now = fleetNow();
+  const { features, drawn } = carsOnMap(now);
+  let changed = drawn.size !== drawnCars.size;
+  for (const [id, look] of drawn) if (!changed && drawnCars.get(id) !== look) changed = true;
   const count = String(features.length);
   if ($('#live-count').textContent !== count) $('#live-count').textContent = count;
   const updates = String(S.updates);
@@ -623,10 +623,13 @@ function addLiveAlert(a) {
   if (SEVERE.has(a.severity)) beep();
 }
 
+/** Opens the live feed; resolves once its first snapshot is in, or once it closed without one. */
 function connectLive() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${proto}://${location.host}/api/live`);
   S.ws = ws;
+  let fleetIn;
+  const fleet = new Promise((resolve) => { fleetIn = resolve; });
   const pill = $('#conn-state');
   ws.onopen = () => { pill.dataset.i18n = 'connected'; pill.textContent = t('connected'); pill.className = 'pill ok'; };
   ws.onmessage = (ev) => {
@@ -635,6 +638,7 @@ function connectLive() {
       S.vehicles = new Map(m.vehicles.map((v) => [v.id, v]));
       S.positions = new Map(m.positions.map((p) => [p.vehicle, p]));
       latestFix = m.positions.reduce((a, p) => Math.max(a, fixMs(p)), 0);
+      fleetIn();
       if (!S.replayRangeSet && latestFix) {
         // Default replay range: the last two hours of the fleet's own clock.
         S.replayRangeSet = true;
@@ -660,7 +664,8 @@ function connectLive() {
     scheduleRedraw();
   };
   // Reconnect with a backoff; the server sends a fresh snapshot, so nothing needs resuming.
-  ws.onclose = () => { pill.dataset.i18n = 'disconnected'; pill.textContent = t('disconnected'); pill.className = 'pill bad'; if (S.ws === ws) setTimeout(() => { if (S.ws === ws) connectLive(); }, 2000); };
+  ws.onclose = () => { fleetIn(); pill.dataset.i18n = 'disconnected'; pill.textContent = t('disconnected'); pill.className = 'pill bad'; if (S.ws === ws) setTimeout(() => { if (S.ws === ws) connectLive(); }, 2000); };
+  return fleet;
 }
 
 function fillPlates() {
@@ -697,17 +702,7 @@ async function loadReplay() {
   $('#replay-info').textContent = `${r.total_points} ${t('points')}, ${r.points.length} ${t('shown')}`;
   $('#replay-exports').replaceChildren(el('span', {}, `${t('export')}:`), ...['geojson', 'gpx', 'kml', 'csv'].map((f) =>
     el('a', { href: `/api/vehicles/${v.id}/track?from=${iso(from)}&to=${iso(to)}&format=${f}`, download: '' }, f.toUpperCase())));
-  // The map goes to the track first, then gets its data: the track is cut into tiles once, at the zoom
-  // it is seen at.
-  if (r.points.length) {
-    const b = new maplibregl.LngLatBounds();
-    for (const p of r.points) b.extend(rowAt(p));
-    map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 0 });
-  }
-  const track = trackBySpeed(r.points);
-  for (const st of r.stops) track.features.push({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(st.longitude, st.latitude) } });
-  map.getSource('track').setData(track);
-  if (detailShown) { detailShown = false; map.getSource('track-detail').setData(emptyFC()); }
+  placeTrack(S.replay);
   // Timeline: stops and episodes, placed on the time axis.
   const span = to - from;
   const pct = (ms) => `${Math.max(0, Math.min(100, ((ms - from) / span) * 100))}%`;
@@ -738,6 +733,29 @@ async function loadReplay() {
   }) : [el('p', { class: 'muted' }, t('no_cases'))]));
   $('#replay-bar').classList.remove('hidden');
   seek(S.replay.time);
+}
+
+/** Whether a replay's track is placed on the map: until then the track's layers stay hidden in the replay. */
+let trackPlaced = false;
+/** Puts the replay's track and stops on the map. The data goes to the map's worker first, and the camera
+ * moves to the track once the worker holds it, in the same task: the map's next frame asks for the track's
+ * tiles at the zoom it is seen at and the frame after draws them. Moving first would cut the track twice
+ * (its tiles are reloaded when new data arrives), and every frame in between costs a software-rendered
+ * read-back where WebGL has no GPU (BENCHMARKS.md, "The page in a browser"). */
+function placeTrack(R) {
+  const track = trackBySpeed(R.pts);
+  for (const st of R.r.stops) track.features.push({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: disp(st.longitude, st.latitude) } });
+  if (detailShown) { detailShown = false; map.getSource('track-detail').setData(emptyFC()); }
+  map.getSource('track').setData(track).then(() => {
+    if (S.replay !== R) return;
+    if (R.pts.length) {
+      const b = new maplibregl.LngLatBounds();
+      for (const p of R.pts) b.extend(rowAt(p));
+      map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 0 });
+    }
+    trackPlaced = true;
+    showViewLayers();
+  });
 }
 
 /** The track coloured by speed, as one multi-line per band of 10 km/h (a segment takes the band of its end
@@ -1052,6 +1070,14 @@ async function loadAudit() {
 }
 
 // ---------- views ----------
+/** The live cars (and their plates) in every view but the replay, the track in every view but the live
+ * one (in the replay once one is placed). */
+function showViewLayers() {
+  const show = (l, on) => { const v = on ? 'visible' : 'none'; if (map.getLayoutProperty(l, 'visibility') !== v) map.setLayoutProperty(l, 'visibility', v); };
+  for (const l of ['cars', 'clusters', 'plates']) show(l, S.view !== 'replay');
+  for (const l of ['track', 'track-detail', 'stops']) show(l, S.view !== 'live' && (S.view !== 'replay' || trackPlaced));
+}
+
 function switchView(view) {
   S.view = view;
   document.body.dataset.view = view;
@@ -1078,9 +1104,7 @@ function switchView(view) {
   document.body.classList.remove('case-open');
   for (const m of caseMarkers.splice(0)) m.remove();
   if (map && map.getSource('cars')) {
-    map.setLayoutProperty('cars', 'visibility', view === 'replay' ? 'none' : 'visible');
-    map.setLayoutProperty('clusters', 'visibility', view === 'replay' ? 'none' : 'visible');
-    for (const l of ['track', 'track-detail', 'stops']) map.setLayoutProperty(l, 'visibility', view === 'live' ? 'none' : 'visible');
+    showViewLayers();
     if (view !== 'replay' && cursorMarker) cursorMarker.remove();
     else if (view === 'replay' && cursorMarker && S.replay) cursorMarker.addTo(map);
     updateClusterLabels();
@@ -1150,11 +1174,14 @@ function rerender() {
   }
 }
 
+/** How long the map waits for the live feed's first snapshot before it is built without its cars. */
+const FLEET_WAIT_MS = 3000;
+
 async function start() {
-  // What the page needs first, asked for together; the live feed opens before the map is built.
+  // What the page needs first, asked for together with the live feed's snapshot.
+  const fleet = connectLive();
   [S.me, S.config, S.units] = await Promise.all([api('/api/me'), api('/api/config'), api('/api/units')]);
   S.unitById = new Map(S.units.map((u) => [u.id, u]));
-  connectLive();
   setGcj02(S.config.gcj02);
   $('#login').classList.add('hidden');
   $('#app').classList.remove('hidden');
@@ -1168,11 +1195,18 @@ async function start() {
   $('#tab-fuel').classList.toggle('hidden', !CASE_ROLES.includes(S.me.role));
   applyText();
   rerender();
-  initMap(S.config);
-  const now = Date.now();
-  $('#replay-from').value = toLocalInput(now - 2 * 3600e3);
-  $('#replay-to').value = toLocalInput(now);
+  if (!S.replayRangeSet) {
+    const now = Date.now();
+    $('#replay-from').value = toLocalInput(now - 2 * 3600e3);
+    $('#replay-to').value = toLocalInput(now);
+  }
   switchView('live');
+  // The map is built with the fleet in it (it comes in the same round trip): with WebGL drawn in software
+  // every frame of a map without its cars would hold the main thread and the snapshot back.
+  let waited;
+  await Promise.race([fleet, new Promise((resolve) => { waited = setTimeout(resolve, FLEET_WAIT_MS); })]);
+  clearTimeout(waited);
+  initMap(S.config);
 }
 
 // Static wiring.
