@@ -11,10 +11,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use tianshu_e2e::api::{FOREIGN_PLATE, SUB_PLATE, Scratch, TestApi, http, post_bytes};
-use tianshu_e2e::fuel::{STATIONS, cards_csv, statement};
+use tianshu_e2e::api::{FOREIGN_PLATE, OWN_PLATE, SUB_PLATE, Scratch, T0_SECS, TestApi, http, post_bytes};
+use tianshu_e2e::fuel::{STATIONS, cards_csv, local, statement};
 use tianshu_e2e::{ScratchDir, text};
-use tianshu_model::CaseState;
+use tianshu_model::{CaseState, Timestamp};
 use tianshu_model::case::CaseFilter;
 
 /// The GCJ-02 point of HS001 (as a web map shows it): stored as the same WGS-84 point.
