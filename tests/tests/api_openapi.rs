@@ -40,8 +40,46 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
     let doc = http(api.addr, "GET", "/api/openapi.json", None, None)
         .await
         .json();
+    parameters_are_described(&doc);
 
-    // Path parameters typed, query parameters described and required as their handlers need them.
+    // Every answer with a schema, as the route sends it.
+    let c = Ctx::prepare(&api).await;
+    let mut covered = Vec::new();
+    let mut answers = HashMap::new();
+    let calls = [
+        session_and_registry(&c),
+        tracking_and_reference(&c),
+        orders_terminals_and_settings(&c),
+        cases_access_and_reports(&c),
+        fuel(&c),
+        drivers_channels_commands_and_complaints(&c),
+        downloads(&c),
+    ]
+    .concat();
+    run(&api, &doc, &calls, &mut covered, &mut answers).await;
+
+    // The complaint through its steps, the driver and channel replaced, a case opened from the complaint.
+    let calls = complaint_steps(&c, &answers);
+    run(&api, &doc, &calls, &mut covered, &mut answers).await;
+
+    // The case explained, its finding recorded and read; the office's figures.
+    let case_id = answers[&("POST".to_string(), "/api/complaints/{id}/cases".to_string())]["cases"][0]
+        .as_i64()
+        .expect("the case opened");
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    explain_case(&api.store, case_id, "supervisor", "周末用车", now).await;
+    run(&api, &doc, &casework(&c, case_id), &mut covered, &mut answers).await;
+    let summary = &answers[&("GET".to_string(), "/api/casework/summary".to_string())];
+    assert_eq!(summary["total"]["findings"], 1, "{summary}");
+
+    live_feed_first_message(&api, &doc, &c.admin).await;
+    command_outcomes(&doc, c.own);
+    covered.push(("POST", "/api/vehicles/{id}/commands"));
+    every_answer_schema_is_checked(&doc, &covered);
+}
+
+/// Path parameters typed, query parameters described and required as their handlers need them.
+fn parameters_are_described(doc: &Value) {
     for spec in ROUTES {
         let op = &doc["paths"][spec.path][spec.method.to_ascii_lowercase()];
         for p in op["parameters"].as_array().expect("parameters") {
@@ -86,50 +124,76 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
         .collect();
     assert_eq!(required, ["from", "to"]);
     assert_eq!(doc["components"]["securitySchemes"]["token"]["scheme"], "bearer");
+}
 
-    // Every answer with a schema, as the route sends it.
-    let admin = api.login("administrator").await;
-    let inspector = api.login("inspector").await;
-    let own = api.vid(OWN_PLATE);
-    let unit = api.units["黄石市"].0;
-    let created = http(
-        api.addr,
-        "POST",
-        "/api/tokens",
-        Some(&admin),
-        Some(r#"{"name":"schema check"}"#),
-    )
-    .await;
-    let token_id = created.json()["id"].as_i64().expect("a token");
-    // A pending re-registration to decide on.
-    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    api.registered_again(tianshu_model::Phone(13_900_000_001), now)
+/// The sessions, ids and stored data the calls use: the administrator's, the inspector's and the
+/// dispatcher's sessions, a token to revoke, a pending re-registration to decide on, and a card, a
+/// station and a statement whose fill overfills the tank (a finding to describe).
+struct Ctx {
+    admin: String,
+    inspector: String,
+    dispatcher: String,
+    own: i64,
+    unit: i64,
+    token_id: i64,
+}
+
+impl Ctx {
+    async fn prepare(api: &TestApi) -> Self {
+        let admin = api.login("administrator").await;
+        let inspector = api.login("inspector").await;
+        let own = api.vid(OWN_PLATE);
+        let unit = api.units["黄石市"].0;
+        let created = http(
+            api.addr,
+            "POST",
+            "/api/tokens",
+            Some(&admin),
+            Some(r#"{"name":"schema check"}"#),
+        )
         .await;
-    // A card, a station and a statement whose fill overfills the tank: a finding to describe.
-    let cards = tianshu_model::fuel::parse_cards_csv(&format!(
-        "unit,number,issuer,plate,state,state_date,state_reason,limit_fill_yuan,limit_month_yuan\n\
-         黄石市/市委办公室,1000000000000001,sinopec,{OWN_PLATE},,,,500,\n"
-    ))
-    .expect("a card");
-    api.store
-        .fuel()
-        .import_cards(&cards, now)
-        .await
-        .expect("storing the card");
-    let stations = tianshu_model::fuel::parse_stations_csv(
-        "code,name,brand,lon,lat,datum\nHS001,团城山加油站,中国石化,115.005,30.2,wgs84\n",
-    )
-    .expect("a station");
-    api.store
-        .fuel()
-        .import_stations(&stations, now)
-        .await
-        .expect("storing the station");
-    let statement = "card,time,station,product,litres,unit_price,amount\n\
-                     1000000000000001,2026-11-18T11:08:00Z,HS001,92#,90.00,7.50,675.00\n\
-                     1000000000000001,yesterday,HS001,92#,9.00,7.50,67.50\n";
+        let token_id = created.json()["id"].as_i64().expect("a token");
+        // A pending re-registration to decide on.
+        let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+        api.registered_again(tianshu_model::Phone(13_900_000_001), now)
+            .await;
+        // A card, a station and a statement whose fill overfills the tank: a finding to describe.
+        let cards = tianshu_model::fuel::parse_cards_csv(&format!(
+            "unit,number,issuer,plate,state,state_date,state_reason,limit_fill_yuan,limit_month_yuan\n\
+             黄石市/市委办公室,1000000000000001,sinopec,{OWN_PLATE},,,,500,\n"
+        ))
+        .expect("a card");
+        api.store
+            .fuel()
+            .import_cards(&cards, now)
+            .await
+            .expect("storing the card");
+        let stations = tianshu_model::fuel::parse_stations_csv(
+            "code,name,brand,lon,lat,datum\nHS001,团城山加油站,中国石化,115.005,30.2,wgs84\n",
+        )
+        .expect("a station");
+        api.store
+            .fuel()
+            .import_stations(&stations, now)
+            .await
+            .expect("storing the station");
+        let dispatcher = api.login("dispatcher").await;
+        Ctx {
+            admin,
+            inspector,
+            dispatcher,
+            own,
+            unit,
+            token_id,
+        }
+    }
+}
+
+/// The session, the caller, units and vehicles.
+fn session_and_registry(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, unit, own) = (&c.admin, c.unit, c.own);
     let login = json!({"username": "inspector", "password": PASSWORD}).to_string();
-    let calls: Vec<Call> = vec![
+    vec![
         ("POST", "/api/session", "/api/session".into(), Some(login), ""),
         ("GET", "/api/me", "/api/me".into(), None, &admin),
         ("GET", "/api/units", "/api/units".into(), None, &admin),
@@ -145,7 +209,9 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             "POST",
             "/api/vehicles",
             "/api/vehicles".into(),
-            Some(format!(r#"{{"plate":"鄂B99999","unit":{unit},"class":"general"}}"#)),
+            Some(format!(
+                r#"{{"plate":"鄂B99999","unit":{unit},"class":"general"}}"#
+            )),
             &admin,
         ),
         (
@@ -162,6 +228,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             Some(r#"{"name":"黄石市"}"#.into()),
             &admin,
         ),
+    ]
+}
+
+/// Positions, a vehicle and its trips, terminals, the configuration, geofences, timetables, calendars.
+fn tracking_and_reference(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, inspector, unit, own) = (&c.admin, &c.inspector, c.unit, c.own);
+    vec![
         (
             "GET",
             "/api/positions/latest",
@@ -215,11 +288,20 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             &admin,
         ),
         ("GET", "/api/calendars", "/api/calendars".into(), None, &admin),
+    ]
+}
+
+/// Orders, a terminal's reset and re-registration, a replay, a unit's settings, positions.
+fn orders_terminals_and_settings(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, inspector, unit, own) = (&c.admin, &c.inspector, c.unit, c.own);
+    vec![
         (
             "POST",
             "/api/orders",
             "/api/orders".into(),
-            Some(format!(r#"{{"id":"PC-1","kind":"order","plate":"{OWN_PLATE}","purpose":"会议","start":"2026-11-18T00:00:00Z","end":"2026-11-18T04:00:00Z","state":"requested"}}"#)),
+            Some(format!(
+                r#"{{"id":"PC-1","kind":"order","plate":"{OWN_PLATE}","purpose":"会议","start":"2026-11-18T00:00:00Z","end":"2026-11-18T04:00:00Z","state":"requested"}}"#
+            )),
             &admin,
         ),
         ("GET", "/api/orders", "/api/orders".into(), None, &admin),
@@ -272,6 +354,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             None,
             &admin,
         ),
+    ]
+}
+
+/// Cases, users, the audit log, tokens and the monthly reports.
+fn cases_access_and_reports(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, inspector, unit, own, token_id) = (&c.admin, &c.inspector, c.unit, c.own, c.token_id);
+    vec![
         ("GET", "/api/cases", "/api/cases".into(), None, &admin),
         ("GET", "/api/cases/{id}", "/api/cases/case-1".into(), None, &admin),
         (
@@ -326,6 +415,16 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             None,
             &inspector,
         ),
+    ]
+}
+
+/// Fuel cards, stations, profiles, a statement and its findings.
+fn fuel(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, inspector, own) = (&c.admin, &c.inspector, c.own);
+    let statement = "card,time,station,product,litres,unit_price,amount\n\
+                     1000000000000001,2026-11-18T11:08:00Z,HS001,92#,90.00,7.50,675.00\n\
+                     1000000000000001,yesterday,HS001,92#,9.00,7.50,67.50\n";
+    vec![
         ("GET", "/api/fuel/cards", "/api/fuel/cards".into(), None, &admin),
         (
             "PATCH",
@@ -334,7 +433,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             Some(r#"{"limit_month_fen":300000}"#.into()),
             &admin,
         ),
-        ("GET", "/api/fuel/stations", "/api/fuel/stations".into(), None, &inspector),
+        (
+            "GET",
+            "/api/fuel/stations",
+            "/api/fuel/stations".into(),
+            None,
+            &inspector,
+        ),
         (
             "PUT",
             "/api/fuel/profiles/{vehicle}",
@@ -342,7 +447,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             Some(r#"{"tank_litres":60,"rated_l_per_100km":8,"fuel":"petrol"}"#.into()),
             &admin,
         ),
-        ("GET", "/api/fuel/profiles", "/api/fuel/profiles".into(), None, &admin),
+        (
+            "GET",
+            "/api/fuel/profiles",
+            "/api/fuel/profiles".into(),
+            None,
+            &admin,
+        ),
         (
             "POST",
             "/api/fuel/statements",
@@ -350,15 +461,23 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             Some(statement.into()),
             &inspector,
         ),
-        ("GET", "/api/fuel/findings", "/api/fuel/findings".into(), None, &inspector),
-    ];
-    let mut covered = Vec::new();
-    let mut answers = HashMap::new();
-    let mut calls = calls;
-    let dispatcher = api.login("dispatcher").await;
+        (
+            "GET",
+            "/api/fuel/findings",
+            "/api/fuel/findings".into(),
+            None,
+            &inspector,
+        ),
+    ]
+}
+
+/// The document, a logout, glyphs, drivers, channels, a timetable and a calendar written, commands,
+/// a complaint entered.
+fn drivers_channels_commands_and_complaints(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, dispatcher, unit, own) = (&c.admin, &c.dispatcher, c.unit, c.own);
     let toml = "year = 2031\nnotice = \"test notice\"\n\n[[holiday]]\nname = \"元旦\"\nname_en = \"New Year's Day\"\nfirst = \"2031-01-01\"\nlast = \"2031-01-01\"\n";
     let window = "\"window_from\":\"2026-11-18T00:00:00Z\",\"window_to\":\"2026-11-19T00:00:00Z\"";
-    calls.extend([
+    vec![
         ("GET", "/api/openapi.json", "/api/openapi.json".to_string(), None, ""),
         ("DELETE", "/api/session", "/api/session".into(), None, dispatcher.as_str()),
         (
@@ -413,7 +532,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             Some(format!(r#"{{"channel":"12345","reporter_name":"王某","text":"周末公车停在商场","place":"万达广场","plates":["{OWN_PLATE}","京A99999"],{window}}}"#)),
             &admin,
         ),
-    ]);
+    ]
+}
+
+/// A track in each format and a report in each download format.
+fn downloads(c: &Ctx) -> Vec<Call<'_>> {
+    let (inspector, own) = (&c.inspector, c.own);
+    let mut calls: Vec<Call> = Vec::new();
     for format in ["geojson", "gpx", "kml", "csv"] {
         calls.push((
             "GET",
@@ -434,9 +559,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             &inspector,
         ));
     }
-    run(&api, &doc, &calls, &mut covered, &mut answers).await;
+    calls
+}
 
-    // The complaint through its steps, the driver and channel replaced, a case opened from the complaint.
+/// The complaint entered above through its steps, the driver and channel entered above replaced, a
+/// case opened from the complaint.
+fn complaint_steps<'a>(c: &'a Ctx, answers: &HashMap<(String, String), Value>) -> Vec<Call<'a>> {
+    let (admin, unit, own) = (&c.admin, c.unit, c.own);
     let id_of = |method: &str, route: &str| answers[&(method.to_string(), route.to_string())]["id"].clone();
     let complaint = id_of("POST", "/api/complaints");
     let (driver, channel) = (id_of("POST", "/api/drivers"), id_of("POST", "/api/channels"));
@@ -455,7 +584,7 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             admin.as_str(),
         )
     };
-    let calls = vec![
+    vec![
         (
             "PUT",
             "/api/drivers/{id}",
@@ -505,17 +634,14 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
         step("review", r#"{"decision":"accept"}"#),
         step("reply", r#"{"how":"phone","text":"已电话告知处理结果"}"#),
         step("cases", &format!(r#"{{"open":{own}}}"#)),
-    ];
-    run(&api, &doc, &calls, &mut covered, &mut answers).await;
+    ]
+}
 
-    // The case explained, its finding recorded and read; the office's figures.
-    let case_id = answers[&("POST".to_string(), "/api/complaints/{id}/cases".to_string())]["cases"][0]
-        .as_i64()
-        .expect("the case opened");
-    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    explain_case(&api.store, case_id, "supervisor", "周末用车", now).await;
+/// The case's finding recorded and read; the office's figures, as JSON and CSV.
+fn casework(c: &Ctx, case_id: i64) -> Vec<Call<'_>> {
+    let (inspector, unit) = (&c.inspector, c.unit);
     let finding = r#"{"outcome":"confirmed","violation":"公车私用","people":[{"name":"张三","post":"驾驶员","unit":"市委办公室","measure":"党纪处分"}],"recovered_yuan":1234.5,"decided":"2026-11-20","note":"周末私用"}"#;
-    let calls = vec![
+    vec![
         (
             "PUT",
             "/api/cases/{id}/finding",
@@ -544,12 +670,11 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             None,
             &inspector,
         ),
-    ];
-    run(&api, &doc, &calls, &mut covered, &mut answers).await;
-    let summary = &answers[&("GET".to_string(), "/api/casework/summary".to_string())];
-    assert_eq!(summary["total"]["findings"], 1, "{summary}");
+    ]
+}
 
-    // The live feed's first message, in the shape the document gives its messages.
+/// The live feed's first message, in the shape the document gives its messages.
+async fn live_feed_first_message(api: &TestApi, doc: &Value, admin: &str) {
     let mut req = format!("ws://{}/api/live", api.addr)
         .into_client_request()
         .expect("request");
@@ -562,11 +687,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
     let snapshot = next_json(&mut ws).await;
     assert_eq!(snapshot["type"], "snapshot");
     let mut errors = Vec::new();
-    check(&doc, &live["x-messages"], &snapshot, "$", &mut errors);
+    check(doc, &live["x-messages"], &snapshot, "$", &mut errors);
     assert!(errors.is_empty(), "live: {errors:#?}");
+}
 
-    // No terminal connects in this file: the outcomes of a command (the refusal without a gateway was
-    // checked above) as their type writes them.
+/// No terminal connects in this file: the outcomes of a command (the refusal without a gateway was
+/// checked above) as their type writes them.
+fn command_outcomes(doc: &Value, own: i64) {
     let commands = &doc["paths"]["/api/vehicles/{id}/commands"]["post"]["responses"];
     let position = tianshu_api::WirePosition::from(&point(tianshu_model::VehicleId(own), 0, 115_000_000));
     let parameters = vec![tianshu_api::ParameterEntry {
@@ -595,12 +722,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
         }
         let mut errors = Vec::new();
         let schema = &commands[status]["content"]["application/json"]["schema"];
-        check(&doc, schema, &v, "$", &mut errors);
+        check(doc, schema, &v, "$", &mut errors);
         assert!(errors.is_empty(), "{status} {v}: {errors:#?}");
     }
-    covered.push(("POST", "/api/vehicles/{id}/commands"));
+}
 
-    // Every route whose answer has a JSON schema was checked here.
+/// Every route whose answer has a JSON schema was checked here.
+fn every_answer_schema_is_checked(doc: &Value, covered: &[(&str, &str)]) {
     for spec in ROUTES {
         let op = &doc["paths"][spec.path][spec.method.to_ascii_lowercase()];
         let has_schema = op["responses"]
