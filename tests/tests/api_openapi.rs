@@ -91,7 +91,7 @@ fn parameters_are_described(doc: &Value) {
             );
         }
     }
-    assert_eq!(schemas::undescribed(&doc), Vec::<String>::new());
+    assert_eq!(schemas::undescribed(doc), Vec::<String>::new());
     let report = &doc["paths"]["/api/vehicles/{id}/report"]["get"]["parameters"];
     let q: Vec<(&str, &str, bool)> = report
         .as_array()
@@ -195,16 +195,16 @@ fn session_and_registry(c: &Ctx) -> Vec<Call<'_>> {
     let login = json!({"username": "inspector", "password": PASSWORD}).to_string();
     vec![
         ("POST", "/api/session", "/api/session".into(), Some(login), ""),
-        ("GET", "/api/me", "/api/me".into(), None, &admin),
-        ("GET", "/api/units", "/api/units".into(), None, &admin),
+        ("GET", "/api/me", "/api/me".into(), None, admin),
+        ("GET", "/api/units", "/api/units".into(), None, admin),
         (
             "POST",
             "/api/units",
             "/api/units".into(),
             Some(r#"{"name":"新单位"}"#.into()),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/vehicles", "/api/vehicles".into(), None, &admin),
+        ("GET", "/api/vehicles", "/api/vehicles".into(), None, admin),
         (
             "POST",
             "/api/vehicles",
@@ -212,21 +212,21 @@ fn session_and_registry(c: &Ctx) -> Vec<Call<'_>> {
             Some(format!(
                 r#"{{"plate":"鄂B99999","unit":{unit},"class":"general"}}"#
             )),
-            &admin,
+            admin,
         ),
         (
             "PATCH",
             "/api/vehicles/{id}",
             format!("/api/vehicles/{own}"),
             Some(r#"{"class":"emergency"}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "PATCH",
             "/api/units/{id}",
             format!("/api/units/{unit}"),
             Some(r#"{"name":"黄石市"}"#.into()),
-            &admin,
+            admin,
         ),
     ]
 }
@@ -240,54 +240,54 @@ fn tracking_and_reference(c: &Ctx) -> Vec<Call<'_>> {
             "/api/positions/latest",
             "/api/positions/latest".into(),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/vehicles/{id}",
             format!("/api/vehicles/{own}"),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/vehicles/{id}/trips",
             format!("/api/vehicles/{own}/trips?from=2026-11-18T00:00:00Z&to=2026-11-19T00:00:00Z"),
             None,
-            &inspector,
+            inspector,
         ),
-        ("GET", "/api/terminals", "/api/terminals".into(), None, &admin),
-        ("GET", "/api/config", "/api/config".into(), None, &admin),
+        ("GET", "/api/terminals", "/api/terminals".into(), None, admin),
+        ("GET", "/api/config", "/api/config".into(), None, admin),
         (
             "POST",
             "/api/geofences",
             "/api/geofences".into(),
             Some(r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]},"properties":{"name":"禁区","kind":"prohibited"}}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "PUT",
             "/api/geofences/{id}",
             "/api/geofences/1".into(),
             Some(r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[115.0,30.2],[115.02,30.2],[115.02,30.21],[115.0,30.2]]]},"properties":{"name":"禁区","kind":"prohibited"}}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/terminals",
             "/api/terminals".into(),
             Some(r#"{"phone":"13700000001","terminal_id":"V1"}"#.into()),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/geofences", "/api/geofences".into(), None, &admin),
+        ("GET", "/api/geofences", "/api/geofences".into(), None, admin),
         (
             "GET",
             "/api/units/{id}/timetable",
             format!("/api/units/{unit}/timetable"),
             None,
-            &admin,
+            admin,
         ),
-        ("GET", "/api/calendars", "/api/calendars".into(), None, &admin),
+        ("GET", "/api/calendars", "/api/calendars".into(), None, admin),
     ]
 }
 
@@ -302,57 +302,57 @@ fn orders_terminals_and_settings(c: &Ctx) -> Vec<Call<'_>> {
             Some(format!(
                 r#"{{"id":"PC-1","kind":"order","plate":"{OWN_PLATE}","purpose":"会议","start":"2026-11-18T00:00:00Z","end":"2026-11-18T04:00:00Z","state":"requested"}}"#
             )),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/orders", "/api/orders".into(), None, &admin),
+        ("GET", "/api/orders", "/api/orders".into(), None, admin),
         (
             "PATCH",
             "/api/orders/{id}",
             "/api/orders/PC-1".into(),
             Some(r#"{"state":"cancelled"}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "PATCH",
             "/api/terminals/{phone}",
             "/api/terminals/13900000003".into(),
             Some(r#"{"reset_auth_code":true}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/terminals/{phone}/reregistration",
             "/api/terminals/13900000001/reregistration".into(),
             Some(r#"{"decision":"reject"}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/vehicles/{id}/replay",
             format!("/api/vehicles/{own}/replay?from=2026-11-18T00:00:00Z&to=2026-11-19T00:00:00Z"),
             None,
-            &inspector,
+            inspector,
         ),
         (
             "GET",
             "/api/units/{id}/settings",
             format!("/api/units/{unit}/settings"),
             None,
-            &admin,
+            admin,
         ),
         (
             "PUT",
             "/api/units/{id}/settings",
             format!("/api/units/{unit}/settings"),
             Some(r#"{"second_person_approval":true}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/positions",
             format!("/api/positions?vehicle={own}&from=2026-11-18T00:00:00Z&to=2026-11-19T00:00:00Z"),
             None,
-            &admin,
+            admin,
         ),
     ]
 }
@@ -361,59 +361,59 @@ fn orders_terminals_and_settings(c: &Ctx) -> Vec<Call<'_>> {
 fn cases_access_and_reports(c: &Ctx) -> Vec<Call<'_>> {
     let (admin, inspector, unit, own, token_id) = (&c.admin, &c.inspector, c.unit, c.own, c.token_id);
     vec![
-        ("GET", "/api/cases", "/api/cases".into(), None, &admin),
-        ("GET", "/api/cases/{id}", "/api/cases/case-1".into(), None, &admin),
+        ("GET", "/api/cases", "/api/cases".into(), None, admin),
+        ("GET", "/api/cases/{id}", "/api/cases/case-1".into(), None, admin),
         (
             "POST",
             "/api/cases/{id}/actions",
             "/api/cases/case-1/actions".into(),
             Some(r#"{"action":"acknowledge"}"#.into()),
-            &inspector,
+            inspector,
         ),
-        ("GET", "/api/users", "/api/users".into(), None, &admin),
+        ("GET", "/api/users", "/api/users".into(), None, admin),
         (
             "POST",
             "/api/users",
             "/api/users".into(),
             Some(r#"{"username":"new","password":"long enough","role":"inspector","unit":null}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "PATCH",
             "/api/users/{username}",
             "/api/users/new".into(),
             Some(r#"{"disabled":true}"#.into()),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/audit", "/api/audit?last=50".into(), None, &admin),
-        ("GET", "/api/tokens", "/api/tokens".into(), None, &admin),
+        ("GET", "/api/audit", "/api/audit?last=50".into(), None, admin),
+        ("GET", "/api/tokens", "/api/tokens".into(), None, admin),
         (
             "POST",
             "/api/tokens",
             "/api/tokens".into(),
             Some(r#"{"name":"another"}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "DELETE",
             "/api/tokens/{id}",
             format!("/api/tokens/{token_id}"),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/vehicles/{id}/report",
             format!("/api/vehicles/{own}/report?month=2026-11"),
             None,
-            &inspector,
+            inspector,
         ),
         (
             "GET",
             "/api/units/{id}/report",
             format!("/api/units/{unit}/report?month=2026-11"),
             None,
-            &inspector,
+            inspector,
         ),
     ]
 }
@@ -425,48 +425,48 @@ fn fuel(c: &Ctx) -> Vec<Call<'_>> {
                      1000000000000001,2026-11-18T11:08:00Z,HS001,92#,90.00,7.50,675.00\n\
                      1000000000000001,yesterday,HS001,92#,9.00,7.50,67.50\n";
     vec![
-        ("GET", "/api/fuel/cards", "/api/fuel/cards".into(), None, &admin),
+        ("GET", "/api/fuel/cards", "/api/fuel/cards".into(), None, admin),
         (
             "PATCH",
             "/api/fuel/cards/{number}",
             "/api/fuel/cards/1000000000000001".into(),
             Some(r#"{"limit_month_fen":300000}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/fuel/stations",
             "/api/fuel/stations".into(),
             None,
-            &inspector,
+            inspector,
         ),
         (
             "PUT",
             "/api/fuel/profiles/{vehicle}",
             format!("/api/fuel/profiles/{own}"),
             Some(r#"{"tank_litres":60,"rated_l_per_100km":8,"fuel":"petrol"}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/fuel/profiles",
             "/api/fuel/profiles".into(),
             None,
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/fuel/statements",
             "/api/fuel/statements?name=s.csv".into(),
             Some(statement.into()),
-            &inspector,
+            inspector,
         ),
         (
             "GET",
             "/api/fuel/findings",
             "/api/fuel/findings".into(),
             None,
-            &inspector,
+            inspector,
         ),
     ]
 }
@@ -485,52 +485,52 @@ fn drivers_channels_commands_and_complaints(c: &Ctx) -> Vec<Call<'_>> {
             "/api/basemap/glyphs/{fontstack}/{range}",
             "/api/basemap/glyphs/Noto%20Sans/0-255.pbf".into(),
             None,
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/drivers",
             "/api/drivers".into(),
             Some(format!(r#"{{"name":"张师傅","certificate":"a-42","phone":"13800000000","unit":{unit}}}"#)),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/drivers", "/api/drivers".into(), None, &admin),
+        ("GET", "/api/drivers", "/api/drivers".into(), None, admin),
         (
             "POST",
             "/api/channels",
             "/api/channels".into(),
             Some(format!(r#"{{"name":"值班群","kind":"webhook","url":"https://robot.example.cn/send?access_token=x","format":"dingtalk","units":[{unit}],"min_severity":"medium"}}"#)),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/channels", "/api/channels".into(), None, &admin),
+        ("GET", "/api/channels", "/api/channels".into(), None, admin),
         (
             "PUT",
             "/api/units/{id}/timetable",
             format!("/api/units/{unit}/timetable"),
             Some(r#"{"periods":["08:30-12:00","14:30-17:30"],"seasons":[{"name":"summer","from":"05-01","to":"09-30","periods":["08:00-12:00","15:00-18:00"]}]}"#.into()),
-            &admin,
+            admin,
         ),
-        ("PUT", "/api/calendars/{year}", "/api/calendars/2031".into(), Some(toml.into()), &admin),
+        ("PUT", "/api/calendars/{year}", "/api/calendars/2031".into(), Some(toml.into()), admin),
         (
             "POST",
             "/api/vehicles/{id}/commands",
             format!("/api/vehicles/{own}/commands"),
             Some(r#"{"kind":"set_parameters","parameters":[{"id":1,"value":30},{"id":19,"value":"gw.example.cn:6808"},{"id":50,"hex":"16320a1e"}]}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/vehicles/{id}/commands",
             format!("/api/vehicles/{own}/commands"),
             Some(r#"{"kind":"temporary_tracking","interval_secs":10,"duration_secs":600}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/complaints",
             "/api/complaints".into(),
             Some(format!(r#"{{"channel":"12345","reporter_name":"王某","text":"周末公车停在商场","place":"万达广场","plates":["{OWN_PLATE}","京A99999"],{window}}}"#)),
-            &admin,
+            admin,
         ),
     ]
 }
@@ -547,7 +547,7 @@ fn downloads(c: &Ctx) -> Vec<Call<'_>> {
                 "/api/vehicles/{own}/track?format={format}&from=2026-11-18T00:00:00Z&to=2026-11-19T00:00:00Z"
             ),
             None,
-            &inspector,
+            inspector,
         ));
     }
     for format in ["csv", "xlsx"] {
@@ -556,7 +556,7 @@ fn downloads(c: &Ctx) -> Vec<Call<'_>> {
             "/api/vehicles/{id}/report",
             format!("/api/vehicles/{own}/report?month=2026-11&format={format}"),
             None,
-            &inspector,
+            inspector,
         ));
     }
     calls
@@ -599,35 +599,35 @@ fn complaint_steps<'a>(c: &'a Ctx, answers: &HashMap<(String, String), Value>) -
             "/api/channels/{id}",
             format!("/api/channels/{channel}"),
             Some(r#"{"name":"值班邮箱","kind":"email","address":"duty@example.cn","enabled":false}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/complaints",
             "/api/complaints?unresolved=true&limit=10".into(),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/complaints/{id}",
             format!("/api/complaints/{complaint}"),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/complaints/{id}/evidence",
             format!("/api/complaints/{complaint}/evidence"),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/complaints/{id}/reporter",
             format!("/api/complaints/{complaint}/reporter"),
             None,
-            &admin,
+            admin,
         ),
         step("forward", r#"{"days":5}"#),
         step("answer", r#"{"text":"已核实，已责令整改"}"#),
@@ -654,21 +654,21 @@ fn casework(c: &Ctx, case_id: i64) -> Vec<Call<'_>> {
             "/api/cases/{id}/finding",
             format!("/api/cases/{case_id}/finding"),
             None,
-            &inspector,
+            inspector,
         ),
         (
             "GET",
             "/api/casework/summary",
             "/api/casework/summary?from=2026-01-01&to=2027-01-01".into(),
             None,
-            &inspector,
+            inspector,
         ),
         (
             "GET",
             "/api/casework/summary",
             format!("/api/casework/summary?from=2026-01-01T00:00:00Z&to=2027-01-01&unit={unit}&format=csv"),
             None,
-            &inspector,
+            inspector,
         ),
     ]
 }
