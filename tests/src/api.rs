@@ -354,6 +354,19 @@ impl Resp {
     }
 }
 
+/// Asserts that `r` answered `want`; the message names `what` and shows the body.
+#[track_caller]
+pub fn status(r: &Resp, want: u16, what: &str) {
+    assert_eq!(r.status, want, "{what}: {}", r.body);
+}
+
+/// [`status`], then the answer's body as JSON.
+#[track_caller]
+pub fn status_json(r: &Resp, want: u16, what: &str) -> serde_json::Value {
+    status(r, want, what);
+    r.json()
+}
+
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`), read to the end; `auth` is the
 /// session's cookie pair.
 pub async fn http(addr: SocketAddr, verb: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> Resp {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use tianshu_e2e::api::{
     FOREIGN_PLATE, OWN_PLATE, PASSWORD, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, create_user, enc,
-    http, login_at,
+    http, login_at, status,
 };
 use tianshu_e2e::{ScratchDir, on_both_backends, registry_record};
 use tianshu_model::Timestamp;
@@ -24,11 +24,6 @@ fn bad(r: &Resp, field: &str, what: &str) {
     assert_eq!(r.status, 400, "{what}: {}", r.body);
     let msg = r.json()["error"].as_str().unwrap_or_default().to_string();
     assert!(msg.contains(field), "{what}: the message {msg:?} names {field:?}");
-}
-
-#[track_caller]
-fn status(r: &Resp, want: u16, what: &str) {
-    assert_eq!(r.status, want, "{what}: {}", r.body);
 }
 
 /// A request (method, path, JSON body or "" for none) and the answer it must get: the status, and for a

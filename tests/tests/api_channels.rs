@@ -5,16 +5,13 @@
 
 use tianshu_alerts::AlertsConfig;
 use tianshu_alerts::config::{NotificationsConfig, RetryConfig, WebhookConfig, WebhookFormat};
-use tianshu_e2e::api::{FOREIGN_PLATE, OWN_PLATE, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, http};
+use tianshu_e2e::api::{
+    FOREIGN_PLATE, OWN_PLATE, Resp, SUB_PLATE, SUPERVISOR_UNIT, Scratch, TestApi, http, status,
+};
 use tianshu_e2e::{WAIT, on_both_backends, sinks::http_receiver, wait_for};
 use tianshu_model::Timestamp;
 use tianshu_rules::RulesConfig;
 use tianshu_store::rules::NewCase;
-
-#[track_caller]
-fn status(r: &Resp, want: u16, what: &str) {
-    assert_eq!(r.status, want, "{what}: {}", r.body);
-}
 
 /// Asserts a refusal with `want` whose message starts with `field`.
 #[track_caller]

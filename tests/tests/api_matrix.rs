@@ -333,7 +333,8 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
         vehicle_scoped,
     };
     session_and_vehicle_routes(spec, target, vid, &req)
-        .or_else(|| admin_routes(api, spec, target, n, victims, (vid, plate), &req))
+        .or_else(|| admin_routes(api, spec, target, n, victims, &req))
+        .or_else(|| reference_routes(api, spec, n, victims, (vid, plate), &req))
         .or_else(|| casework_routes(spec, victims, (vid, plate), &req))
         .or_else(|| fuel_routes(spec, vid, &req))
         .or_else(|| carpool_routes(api, spec, n, victims, (vid, plate), &req))
@@ -444,14 +445,22 @@ fn session_and_vehicle_routes(
     })
 }
 
-/// Recipes of the administration and reference data routes.
+/// The unit a unit-scoped read targets: the caller's own sub-unit or another unit.
+fn scoped_unit(api: &TestApi, target: Target) -> i64 {
+    let unit = match target {
+        Target::Own => "黄石市/市委办公室/机要科",
+        Target::Foreign => "黄石市/公安局",
+    };
+    api.units[unit].0
+}
+
+/// Recipes of the administration routes: users, tokens, units, drivers and channels.
 fn admin_routes(
     api: &TestApi,
     spec: &RouteSpec,
     target: Target,
     n: usize,
     victims: &Victims,
-    (vid, plate): (i64, &str),
     req: &impl Fn(String, Option<String>, bool) -> Req,
 ) -> Option<Req> {
     Some(match (spec.method, spec.path) {
@@ -520,31 +529,21 @@ fn admin_routes(
             false,
         ),
         ("DELETE", "/api/channels/{id}") => req(format!("/api/channels/{}", victims.channel), None, false),
-        ("GET", "/api/units/{id}/timetable") => {
-            let unit = match target {
-                Target::Own => "黄石市/市委办公室/机要科",
-                Target::Foreign => "黄石市/公安局",
-            };
-            req(format!("/api/units/{}/timetable", api.units[unit].0), None, true)
-        }
-        ("GET", "/api/units/{id}/report") => {
-            let unit = match target {
-                Target::Own => "黄石市/市委办公室/机要科",
-                Target::Foreign => "黄石市/公安局",
-            };
-            req(
-                format!("/api/units/{}/report?month=2026-11", api.units[unit].0),
-                None,
-                true,
-            )
-        }
-        ("GET", "/api/units/{id}/settings") => {
-            let unit = match target {
-                Target::Own => "黄石市/市委办公室/机要科",
-                Target::Foreign => "黄石市/公安局",
-            };
-            req(format!("/api/units/{}/settings", api.units[unit].0), None, true)
-        }
+        ("GET", "/api/units/{id}/timetable") => req(
+            format!("/api/units/{}/timetable", scoped_unit(api, target)),
+            None,
+            true,
+        ),
+        ("GET", "/api/units/{id}/report") => req(
+            format!("/api/units/{}/report?month=2026-11", scoped_unit(api, target)),
+            None,
+            true,
+        ),
+        ("GET", "/api/units/{id}/settings") => req(
+            format!("/api/units/{}/settings", scoped_unit(api, target)),
+            None,
+            true,
+        ),
         ("PUT", "/api/units/{id}/settings") => req(
             format!("/api/units/{}/settings", api.units["黄石市/公安局"].0),
             Some(r#"{"second_person_approval":true}"#.into()),
@@ -558,6 +557,20 @@ fn admin_routes(
         ("DELETE", "/api/units/{id}/timetable") => {
             req(format!("/api/units/{}/timetable", victims.unit), None, false)
         }
+        _ => return None,
+    })
+}
+
+/// Recipes of the reference data routes: vehicles, terminals, geofences, orders and calendars.
+fn reference_routes(
+    api: &TestApi,
+    spec: &RouteSpec,
+    n: usize,
+    victims: &Victims,
+    (vid, plate): (i64, &str),
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
+    Some(match (spec.method, spec.path) {
         ("POST", "/api/vehicles") => req(
             spec.path.into(),
             Some(format!(

@@ -40,8 +40,46 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
     let doc = http(api.addr, "GET", "/api/openapi.json", None, None)
         .await
         .json();
+    parameters_are_described(&doc);
 
-    // Path parameters typed, query parameters described and required as their handlers need them.
+    // Every answer with a schema, as the route sends it.
+    let c = Ctx::prepare(&api).await;
+    let mut covered = Vec::new();
+    let mut answers = HashMap::new();
+    let calls = [
+        session_and_registry(&c),
+        tracking_and_reference(&c),
+        orders_terminals_and_settings(&c),
+        cases_access_and_reports(&c),
+        fuel(&c),
+        drivers_channels_commands_and_complaints(&c),
+        downloads(&c),
+    ]
+    .concat();
+    run(&api, &doc, &calls, &mut covered, &mut answers).await;
+
+    // The complaint through its steps, the driver and channel replaced, a case opened from the complaint.
+    let calls = complaint_steps(&c, &answers);
+    run(&api, &doc, &calls, &mut covered, &mut answers).await;
+
+    // The case explained, its finding recorded and read; the office's figures.
+    let case_id = answers[&("POST".to_string(), "/api/complaints/{id}/cases".to_string())]["cases"][0]
+        .as_i64()
+        .expect("the case opened");
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    explain_case(&api.store, case_id, "supervisor", "周末用车", now).await;
+    run(&api, &doc, &casework(&c, case_id), &mut covered, &mut answers).await;
+    let summary = &answers[&("GET".to_string(), "/api/casework/summary".to_string())];
+    assert_eq!(summary["total"]["findings"], 1, "{summary}");
+
+    live_feed_first_message(&api, &doc, &c.admin).await;
+    command_outcomes(&doc, c.own);
+    covered.push(("POST", "/api/vehicles/{id}/commands"));
+    every_answer_schema_is_checked(&doc, &covered);
+}
+
+/// Path parameters typed, query parameters described and required as their handlers need them.
+fn parameters_are_described(doc: &Value) {
     for spec in ROUTES {
         let op = &doc["paths"][spec.path][spec.method.to_ascii_lowercase()];
         for p in op["parameters"].as_array().expect("parameters") {
@@ -53,7 +91,7 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             );
         }
     }
-    assert_eq!(schemas::undescribed(&doc), Vec::<String>::new());
+    assert_eq!(schemas::undescribed(doc), Vec::<String>::new());
     let report = &doc["paths"]["/api/vehicles/{id}/report"]["get"]["parameters"];
     let q: Vec<(&str, &str, bool)> = report
         .as_array()
@@ -86,279 +124,360 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
         .collect();
     assert_eq!(required, ["from", "to"]);
     assert_eq!(doc["components"]["securitySchemes"]["token"]["scheme"], "bearer");
+}
 
-    // Every answer with a schema, as the route sends it.
-    let admin = api.login("administrator").await;
-    let inspector = api.login("inspector").await;
-    let own = api.vid(OWN_PLATE);
-    let unit = api.units["黄石市"].0;
-    let created = http(
-        api.addr,
-        "POST",
-        "/api/tokens",
-        Some(&admin),
-        Some(r#"{"name":"schema check"}"#),
-    )
-    .await;
-    let token_id = created.json()["id"].as_i64().expect("a token");
-    // A pending re-registration to decide on.
-    let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    api.registered_again(tianshu_model::Phone(13_900_000_001), now)
+/// The sessions, ids and stored data the calls use: the administrator's, the inspector's and the
+/// dispatcher's sessions, a token to revoke, a pending re-registration to decide on, and a card, a
+/// station and a statement whose fill overfills the tank (a finding to describe).
+struct Ctx {
+    admin: String,
+    inspector: String,
+    dispatcher: String,
+    own: i64,
+    unit: i64,
+    token_id: i64,
+}
+
+impl Ctx {
+    async fn prepare(api: &TestApi) -> Self {
+        let admin = api.login("administrator").await;
+        let inspector = api.login("inspector").await;
+        let own = api.vid(OWN_PLATE);
+        let unit = api.units["黄石市"].0;
+        let created = http(
+            api.addr,
+            "POST",
+            "/api/tokens",
+            Some(&admin),
+            Some(r#"{"name":"schema check"}"#),
+        )
         .await;
-    // A card, a station and a statement whose fill overfills the tank: a finding to describe.
-    let cards = tianshu_model::fuel::parse_cards_csv(&format!(
-        "unit,number,issuer,plate,state,state_date,state_reason,limit_fill_yuan,limit_month_yuan\n\
-         黄石市/市委办公室,1000000000000001,sinopec,{OWN_PLATE},,,,500,\n"
-    ))
-    .expect("a card");
-    api.store
-        .fuel()
-        .import_cards(&cards, now)
-        .await
-        .expect("storing the card");
-    let stations = tianshu_model::fuel::parse_stations_csv(
-        "code,name,brand,lon,lat,datum\nHS001,团城山加油站,中国石化,115.005,30.2,wgs84\n",
-    )
-    .expect("a station");
-    api.store
-        .fuel()
-        .import_stations(&stations, now)
-        .await
-        .expect("storing the station");
-    let statement = "card,time,station,product,litres,unit_price,amount\n\
-                     1000000000000001,2026-11-18T11:08:00Z,HS001,92#,90.00,7.50,675.00\n\
-                     1000000000000001,yesterday,HS001,92#,9.00,7.50,67.50\n";
+        let token_id = created.json()["id"].as_i64().expect("a token");
+        // A pending re-registration to decide on.
+        let now = tianshu_model::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+        api.registered_again(tianshu_model::Phone(13_900_000_001), now)
+            .await;
+        // A card, a station and a statement whose fill overfills the tank: a finding to describe.
+        let cards = tianshu_model::fuel::parse_cards_csv(&format!(
+            "unit,number,issuer,plate,state,state_date,state_reason,limit_fill_yuan,limit_month_yuan\n\
+             黄石市/市委办公室,1000000000000001,sinopec,{OWN_PLATE},,,,500,\n"
+        ))
+        .expect("a card");
+        api.store
+            .fuel()
+            .import_cards(&cards, now)
+            .await
+            .expect("storing the card");
+        let stations = tianshu_model::fuel::parse_stations_csv(
+            "code,name,brand,lon,lat,datum\nHS001,团城山加油站,中国石化,115.005,30.2,wgs84\n",
+        )
+        .expect("a station");
+        api.store
+            .fuel()
+            .import_stations(&stations, now)
+            .await
+            .expect("storing the station");
+        let dispatcher = api.login("dispatcher").await;
+        Ctx {
+            admin,
+            inspector,
+            dispatcher,
+            own,
+            unit,
+            token_id,
+        }
+    }
+}
+
+/// The session, the caller, units and vehicles.
+fn session_and_registry(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, unit, own) = (&c.admin, c.unit, c.own);
     let login = json!({"username": "inspector", "password": PASSWORD}).to_string();
-    let calls: Vec<Call> = vec![
+    vec![
         ("POST", "/api/session", "/api/session".into(), Some(login), ""),
-        ("GET", "/api/me", "/api/me".into(), None, &admin),
-        ("GET", "/api/units", "/api/units".into(), None, &admin),
+        ("GET", "/api/me", "/api/me".into(), None, admin),
+        ("GET", "/api/units", "/api/units".into(), None, admin),
         (
             "POST",
             "/api/units",
             "/api/units".into(),
             Some(r#"{"name":"新单位"}"#.into()),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/vehicles", "/api/vehicles".into(), None, &admin),
+        ("GET", "/api/vehicles", "/api/vehicles".into(), None, admin),
         (
             "POST",
             "/api/vehicles",
             "/api/vehicles".into(),
-            Some(format!(r#"{{"plate":"鄂B99999","unit":{unit},"class":"general"}}"#)),
-            &admin,
+            Some(format!(
+                r#"{{"plate":"鄂B99999","unit":{unit},"class":"general"}}"#
+            )),
+            admin,
         ),
         (
             "PATCH",
             "/api/vehicles/{id}",
             format!("/api/vehicles/{own}"),
             Some(r#"{"class":"emergency"}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "PATCH",
             "/api/units/{id}",
             format!("/api/units/{unit}"),
             Some(r#"{"name":"黄石市"}"#.into()),
-            &admin,
+            admin,
         ),
+    ]
+}
+
+/// Positions, a vehicle and its trips, terminals, the configuration, geofences, timetables, calendars.
+fn tracking_and_reference(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, inspector, unit, own) = (&c.admin, &c.inspector, c.unit, c.own);
+    vec![
         (
             "GET",
             "/api/positions/latest",
             "/api/positions/latest".into(),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/vehicles/{id}",
             format!("/api/vehicles/{own}"),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/vehicles/{id}/trips",
             format!("/api/vehicles/{own}/trips?from=2026-11-18T00:00:00Z&to=2026-11-19T00:00:00Z"),
             None,
-            &inspector,
+            inspector,
         ),
-        ("GET", "/api/terminals", "/api/terminals".into(), None, &admin),
-        ("GET", "/api/config", "/api/config".into(), None, &admin),
+        ("GET", "/api/terminals", "/api/terminals".into(), None, admin),
+        ("GET", "/api/config", "/api/config".into(), None, admin),
         (
             "POST",
             "/api/geofences",
             "/api/geofences".into(),
             Some(r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[115.0,30.2],[115.01,30.2],[115.01,30.21],[115.0,30.2]]]},"properties":{"name":"禁区","kind":"prohibited"}}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "PUT",
             "/api/geofences/{id}",
             "/api/geofences/1".into(),
             Some(r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[115.0,30.2],[115.02,30.2],[115.02,30.21],[115.0,30.2]]]},"properties":{"name":"禁区","kind":"prohibited"}}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/terminals",
             "/api/terminals".into(),
             Some(r#"{"phone":"13700000001","terminal_id":"V1"}"#.into()),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/geofences", "/api/geofences".into(), None, &admin),
+        ("GET", "/api/geofences", "/api/geofences".into(), None, admin),
         (
             "GET",
             "/api/units/{id}/timetable",
             format!("/api/units/{unit}/timetable"),
             None,
-            &admin,
+            admin,
         ),
-        ("GET", "/api/calendars", "/api/calendars".into(), None, &admin),
+        ("GET", "/api/calendars", "/api/calendars".into(), None, admin),
+    ]
+}
+
+/// Orders, a terminal's reset and re-registration, a replay, a unit's settings, positions.
+fn orders_terminals_and_settings(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, inspector, unit, own) = (&c.admin, &c.inspector, c.unit, c.own);
+    vec![
         (
             "POST",
             "/api/orders",
             "/api/orders".into(),
-            Some(format!(r#"{{"id":"PC-1","kind":"order","plate":"{OWN_PLATE}","purpose":"会议","start":"2026-11-18T00:00:00Z","end":"2026-11-18T04:00:00Z","state":"requested"}}"#)),
-            &admin,
+            Some(format!(
+                r#"{{"id":"PC-1","kind":"order","plate":"{OWN_PLATE}","purpose":"会议","start":"2026-11-18T00:00:00Z","end":"2026-11-18T04:00:00Z","state":"requested"}}"#
+            )),
+            admin,
         ),
-        ("GET", "/api/orders", "/api/orders".into(), None, &admin),
+        ("GET", "/api/orders", "/api/orders".into(), None, admin),
         (
             "PATCH",
             "/api/orders/{id}",
             "/api/orders/PC-1".into(),
             Some(r#"{"state":"cancelled"}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "PATCH",
             "/api/terminals/{phone}",
             "/api/terminals/13900000003".into(),
             Some(r#"{"reset_auth_code":true}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/terminals/{phone}/reregistration",
             "/api/terminals/13900000001/reregistration".into(),
             Some(r#"{"decision":"reject"}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/vehicles/{id}/replay",
             format!("/api/vehicles/{own}/replay?from=2026-11-18T00:00:00Z&to=2026-11-19T00:00:00Z"),
             None,
-            &inspector,
+            inspector,
         ),
         (
             "GET",
             "/api/units/{id}/settings",
             format!("/api/units/{unit}/settings"),
             None,
-            &admin,
+            admin,
         ),
         (
             "PUT",
             "/api/units/{id}/settings",
             format!("/api/units/{unit}/settings"),
             Some(r#"{"second_person_approval":true}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/positions",
             format!("/api/positions?vehicle={own}&from=2026-11-18T00:00:00Z&to=2026-11-19T00:00:00Z"),
             None,
-            &admin,
+            admin,
         ),
-        ("GET", "/api/cases", "/api/cases".into(), None, &admin),
-        ("GET", "/api/cases/{id}", "/api/cases/case-1".into(), None, &admin),
+    ]
+}
+
+/// Cases, users, the audit log, tokens and the monthly reports.
+fn cases_access_and_reports(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, inspector, unit, own, token_id) = (&c.admin, &c.inspector, c.unit, c.own, c.token_id);
+    vec![
+        ("GET", "/api/cases", "/api/cases".into(), None, admin),
+        ("GET", "/api/cases/{id}", "/api/cases/case-1".into(), None, admin),
         (
             "POST",
             "/api/cases/{id}/actions",
             "/api/cases/case-1/actions".into(),
             Some(r#"{"action":"acknowledge"}"#.into()),
-            &inspector,
+            inspector,
         ),
-        ("GET", "/api/users", "/api/users".into(), None, &admin),
+        ("GET", "/api/users", "/api/users".into(), None, admin),
         (
             "POST",
             "/api/users",
             "/api/users".into(),
             Some(r#"{"username":"new","password":"long enough","role":"inspector","unit":null}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "PATCH",
             "/api/users/{username}",
             "/api/users/new".into(),
             Some(r#"{"disabled":true}"#.into()),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/audit", "/api/audit?last=50".into(), None, &admin),
-        ("GET", "/api/tokens", "/api/tokens".into(), None, &admin),
+        ("GET", "/api/audit", "/api/audit?last=50".into(), None, admin),
+        ("GET", "/api/tokens", "/api/tokens".into(), None, admin),
         (
             "POST",
             "/api/tokens",
             "/api/tokens".into(),
             Some(r#"{"name":"another"}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "DELETE",
             "/api/tokens/{id}",
             format!("/api/tokens/{token_id}"),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/vehicles/{id}/report",
             format!("/api/vehicles/{own}/report?month=2026-11"),
             None,
-            &inspector,
+            inspector,
         ),
         (
             "GET",
             "/api/units/{id}/report",
             format!("/api/units/{unit}/report?month=2026-11"),
             None,
-            &inspector,
+            inspector,
         ),
-        ("GET", "/api/fuel/cards", "/api/fuel/cards".into(), None, &admin),
+    ]
+}
+
+/// Fuel cards, stations, profiles, a statement and its findings.
+fn fuel(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, inspector, own) = (&c.admin, &c.inspector, c.own);
+    let statement = "card,time,station,product,litres,unit_price,amount\n\
+                     1000000000000001,2026-11-18T11:08:00Z,HS001,92#,90.00,7.50,675.00\n\
+                     1000000000000001,yesterday,HS001,92#,9.00,7.50,67.50\n";
+    vec![
+        ("GET", "/api/fuel/cards", "/api/fuel/cards".into(), None, admin),
         (
             "PATCH",
             "/api/fuel/cards/{number}",
             "/api/fuel/cards/1000000000000001".into(),
             Some(r#"{"limit_month_fen":300000}"#.into()),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/fuel/stations", "/api/fuel/stations".into(), None, &inspector),
+        (
+            "GET",
+            "/api/fuel/stations",
+            "/api/fuel/stations".into(),
+            None,
+            inspector,
+        ),
         (
             "PUT",
             "/api/fuel/profiles/{vehicle}",
             format!("/api/fuel/profiles/{own}"),
             Some(r#"{"tank_litres":60,"rated_l_per_100km":8,"fuel":"petrol"}"#.into()),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/fuel/profiles", "/api/fuel/profiles".into(), None, &admin),
+        (
+            "GET",
+            "/api/fuel/profiles",
+            "/api/fuel/profiles".into(),
+            None,
+            admin,
+        ),
         (
             "POST",
             "/api/fuel/statements",
             "/api/fuel/statements?name=s.csv".into(),
             Some(statement.into()),
-            &inspector,
+            inspector,
         ),
-        ("GET", "/api/fuel/findings", "/api/fuel/findings".into(), None, &inspector),
-    ];
-    let mut covered = Vec::new();
-    let mut answers = HashMap::new();
-    let mut calls = calls;
-    let dispatcher = api.login("dispatcher").await;
+        (
+            "GET",
+            "/api/fuel/findings",
+            "/api/fuel/findings".into(),
+            None,
+            inspector,
+        ),
+    ]
+}
+
+/// The document, a logout, glyphs, drivers, channels, a timetable and a calendar written, commands,
+/// a complaint entered.
+fn drivers_channels_commands_and_complaints(c: &Ctx) -> Vec<Call<'_>> {
+    let (admin, dispatcher, unit, own) = (&c.admin, &c.dispatcher, c.unit, c.own);
     let toml = "year = 2031\nnotice = \"test notice\"\n\n[[holiday]]\nname = \"元旦\"\nname_en = \"New Year's Day\"\nfirst = \"2031-01-01\"\nlast = \"2031-01-01\"\n";
     let window = "\"window_from\":\"2026-11-18T00:00:00Z\",\"window_to\":\"2026-11-19T00:00:00Z\"";
-    calls.extend([
+    vec![
         ("GET", "/api/openapi.json", "/api/openapi.json".to_string(), None, ""),
         ("DELETE", "/api/session", "/api/session".into(), None, dispatcher.as_str()),
         (
@@ -366,54 +485,60 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             "/api/basemap/glyphs/{fontstack}/{range}",
             "/api/basemap/glyphs/Noto%20Sans/0-255.pbf".into(),
             None,
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/drivers",
             "/api/drivers".into(),
             Some(format!(r#"{{"name":"张师傅","certificate":"a-42","phone":"13800000000","unit":{unit}}}"#)),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/drivers", "/api/drivers".into(), None, &admin),
+        ("GET", "/api/drivers", "/api/drivers".into(), None, admin),
         (
             "POST",
             "/api/channels",
             "/api/channels".into(),
             Some(format!(r#"{{"name":"值班群","kind":"webhook","url":"https://robot.example.cn/send?access_token=x","format":"dingtalk","units":[{unit}],"min_severity":"medium"}}"#)),
-            &admin,
+            admin,
         ),
-        ("GET", "/api/channels", "/api/channels".into(), None, &admin),
+        ("GET", "/api/channels", "/api/channels".into(), None, admin),
         (
             "PUT",
             "/api/units/{id}/timetable",
             format!("/api/units/{unit}/timetable"),
             Some(r#"{"periods":["08:30-12:00","14:30-17:30"],"seasons":[{"name":"summer","from":"05-01","to":"09-30","periods":["08:00-12:00","15:00-18:00"]}]}"#.into()),
-            &admin,
+            admin,
         ),
-        ("PUT", "/api/calendars/{year}", "/api/calendars/2031".into(), Some(toml.into()), &admin),
+        ("PUT", "/api/calendars/{year}", "/api/calendars/2031".into(), Some(toml.into()), admin),
         (
             "POST",
             "/api/vehicles/{id}/commands",
             format!("/api/vehicles/{own}/commands"),
             Some(r#"{"kind":"set_parameters","parameters":[{"id":1,"value":30},{"id":19,"value":"gw.example.cn:6808"},{"id":50,"hex":"16320a1e"}]}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/vehicles/{id}/commands",
             format!("/api/vehicles/{own}/commands"),
             Some(r#"{"kind":"temporary_tracking","interval_secs":10,"duration_secs":600}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "POST",
             "/api/complaints",
             "/api/complaints".into(),
             Some(format!(r#"{{"channel":"12345","reporter_name":"王某","text":"周末公车停在商场","place":"万达广场","plates":["{OWN_PLATE}","京A99999"],{window}}}"#)),
-            &admin,
+            admin,
         ),
-    ]);
+    ]
+}
+
+/// A track in each format and a report in each download format.
+fn downloads(c: &Ctx) -> Vec<Call<'_>> {
+    let (inspector, own) = (&c.inspector, c.own);
+    let mut calls: Vec<Call> = Vec::new();
     for format in ["geojson", "gpx", "kml", "csv"] {
         calls.push((
             "GET",
@@ -422,7 +547,7 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
                 "/api/vehicles/{own}/track?format={format}&from=2026-11-18T00:00:00Z&to=2026-11-19T00:00:00Z"
             ),
             None,
-            &inspector,
+            inspector,
         ));
     }
     for format in ["csv", "xlsx"] {
@@ -431,12 +556,16 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             "/api/vehicles/{id}/report",
             format!("/api/vehicles/{own}/report?month=2026-11&format={format}"),
             None,
-            &inspector,
+            inspector,
         ));
     }
-    run(&api, &doc, &calls, &mut covered, &mut answers).await;
+    calls
+}
 
-    // The complaint through its steps, the driver and channel replaced, a case opened from the complaint.
+/// The complaint entered above through its steps, the driver and channel entered above replaced, a
+/// case opened from the complaint.
+fn complaint_steps<'a>(c: &'a Ctx, answers: &HashMap<(String, String), Value>) -> Vec<Call<'a>> {
+    let (admin, unit, own) = (&c.admin, c.unit, c.own);
     let id_of = |method: &str, route: &str| answers[&(method.to_string(), route.to_string())]["id"].clone();
     let complaint = id_of("POST", "/api/complaints");
     let (driver, channel) = (id_of("POST", "/api/drivers"), id_of("POST", "/api/channels"));
@@ -455,7 +584,7 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             admin.as_str(),
         )
     };
-    let calls = vec![
+    vec![
         (
             "PUT",
             "/api/drivers/{id}",
@@ -470,52 +599,49 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             "/api/channels/{id}",
             format!("/api/channels/{channel}"),
             Some(r#"{"name":"值班邮箱","kind":"email","address":"duty@example.cn","enabled":false}"#.into()),
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/complaints",
             "/api/complaints?unresolved=true&limit=10".into(),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/complaints/{id}",
             format!("/api/complaints/{complaint}"),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/complaints/{id}/evidence",
             format!("/api/complaints/{complaint}/evidence"),
             None,
-            &admin,
+            admin,
         ),
         (
             "GET",
             "/api/complaints/{id}/reporter",
             format!("/api/complaints/{complaint}/reporter"),
             None,
-            &admin,
+            admin,
         ),
         step("forward", r#"{"days":5}"#),
         step("answer", r#"{"text":"已核实，已责令整改"}"#),
         step("review", r#"{"decision":"accept"}"#),
         step("reply", r#"{"how":"phone","text":"已电话告知处理结果"}"#),
         step("cases", &format!(r#"{{"open":{own}}}"#)),
-    ];
-    run(&api, &doc, &calls, &mut covered, &mut answers).await;
+    ]
+}
 
-    // The case explained, its finding recorded and read; the office's figures.
-    let case_id = answers[&("POST".to_string(), "/api/complaints/{id}/cases".to_string())]["cases"][0]
-        .as_i64()
-        .expect("the case opened");
-    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    explain_case(&api.store, case_id, "supervisor", "周末用车", now).await;
+/// The case's finding recorded and read; the office's figures, as JSON and CSV.
+fn casework(c: &Ctx, case_id: i64) -> Vec<Call<'_>> {
+    let (inspector, unit) = (&c.inspector, c.unit);
     let finding = r#"{"outcome":"confirmed","violation":"公车私用","people":[{"name":"张三","post":"驾驶员","unit":"市委办公室","measure":"党纪处分"}],"recovered_yuan":1234.5,"decided":"2026-11-20","note":"周末私用"}"#;
-    let calls = vec![
+    vec![
         (
             "PUT",
             "/api/cases/{id}/finding",
@@ -528,28 +654,27 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
             "/api/cases/{id}/finding",
             format!("/api/cases/{case_id}/finding"),
             None,
-            &inspector,
+            inspector,
         ),
         (
             "GET",
             "/api/casework/summary",
             "/api/casework/summary?from=2026-01-01&to=2027-01-01".into(),
             None,
-            &inspector,
+            inspector,
         ),
         (
             "GET",
             "/api/casework/summary",
             format!("/api/casework/summary?from=2026-01-01T00:00:00Z&to=2027-01-01&unit={unit}&format=csv"),
             None,
-            &inspector,
+            inspector,
         ),
-    ];
-    run(&api, &doc, &calls, &mut covered, &mut answers).await;
-    let summary = &answers[&("GET".to_string(), "/api/casework/summary".to_string())];
-    assert_eq!(summary["total"]["findings"], 1, "{summary}");
+    ]
+}
 
-    // The live feed's first message, in the shape the document gives its messages.
+/// The live feed's first message, in the shape the document gives its messages.
+async fn live_feed_first_message(api: &TestApi, doc: &Value, admin: &str) {
     let mut req = format!("ws://{}/api/live", api.addr)
         .into_client_request()
         .expect("request");
@@ -562,11 +687,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
     let snapshot = next_json(&mut ws).await;
     assert_eq!(snapshot["type"], "snapshot");
     let mut errors = Vec::new();
-    check(&doc, &live["x-messages"], &snapshot, "$", &mut errors);
+    check(doc, &live["x-messages"], &snapshot, "$", &mut errors);
     assert!(errors.is_empty(), "live: {errors:#?}");
+}
 
-    // No terminal connects in this file: the outcomes of a command (the refusal without a gateway was
-    // checked above) as their type writes them.
+/// No terminal connects in this file: the outcomes of a command (the refusal without a gateway was
+/// checked above) as their type writes them.
+fn command_outcomes(doc: &Value, own: i64) {
     let commands = &doc["paths"]["/api/vehicles/{id}/commands"]["post"]["responses"];
     let position = tianshu_api::WirePosition::from(&point(tianshu_model::VehicleId(own), 0, 115_000_000));
     let parameters = vec![tianshu_api::ParameterEntry {
@@ -595,12 +722,13 @@ async fn every_answer_fits_the_schema_the_document_gives_it() {
         }
         let mut errors = Vec::new();
         let schema = &commands[status]["content"]["application/json"]["schema"];
-        check(&doc, schema, &v, "$", &mut errors);
+        check(doc, schema, &v, "$", &mut errors);
         assert!(errors.is_empty(), "{status} {v}: {errors:#?}");
     }
-    covered.push(("POST", "/api/vehicles/{id}/commands"));
+}
 
-    // Every route whose answer has a JSON schema was checked here.
+/// Every route whose answer has a JSON schema was checked here.
+fn every_answer_schema_is_checked(doc: &Value, covered: &[(&str, &str)]) {
     for spec in ROUTES {
         let op = &doc["paths"][spec.path][spec.method.to_ascii_lowercase()];
         let has_schema = op["responses"]

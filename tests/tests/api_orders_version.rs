@@ -5,17 +5,12 @@
 
 use std::sync::Arc;
 
-use tianshu_e2e::api::{OWN_PLATE, Resp, Scratch, TestApi, http, http_with};
+use tianshu_e2e::api::{OWN_PLATE, Resp, Scratch, TestApi, http, http_with, status};
 
 fn order(id: &str) -> String {
     format!(
         r#"{{"id":"{id}","kind":"order","plate":"{OWN_PLATE}","purpose":"会议","start":"2026-11-18T00:00:00Z","end":"2026-11-18T04:00:00Z","state":"requested"}}"#
     )
-}
-
-#[track_caller]
-fn status(r: &Resp, want: u16, what: &str) {
-    assert_eq!(r.status, want, "{what}: {}", r.body);
 }
 
 /// Starts the API on `scratch`, files order `id` as the administrator, and returns the API, the
