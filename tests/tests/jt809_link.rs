@@ -4,6 +4,7 @@
 //! its restart.
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::time::Duration;
 
 use tianshu_e2e::gateway::{Terminal, key, phone, plate};
@@ -42,17 +43,26 @@ fn free_port() -> SocketAddr {
         .expect("its address")
 }
 
-fn province_toml(jt809: SocketAddr) -> String {
+/// The login password of the link, written to a file in `dir` (neither instance has it in its configuration).
+fn password_file(dir: &Path) -> String {
+    let file = dir.join("huangshi.password");
+    std::fs::write(&file, "pw123456\n").expect("writing the password file");
+    file.display().to_string()
+}
+
+fn province_toml(jt809: SocketAddr, dir: &Path) -> String {
+    let password = password_file(dir);
     format!(
         "[jt809]\nlisten = \"{jt809}\"\n\n[[jt809.lower]]\nname = \"huangshi\"\naccess_code = 4200\nuser_id = 77\n\
-         password = \"pw123456\"\nunits = [\"黄石市\", \"鄂州市\"]\n"
+         password_file = \"{password}\"\nunits = [\"黄石市\", \"鄂州市\"]\n"
     )
 }
 
-fn city_toml(province: SocketAddr) -> String {
+fn city_toml(province: SocketAddr, dir: &Path) -> String {
+    let password = password_file(dir);
     format!(
         "[[upper]]\nname = \"province\"\naddress = \"{province}\"\naccess_code = 4200\nuser_id = 77\n\
-         password = \"pw123456\"\nunits = [\"黄石市\"]\npoll_ms = 100\nsettle_secs = 1\n\
+         password_file = \"{password}\"\nunits = [\"黄石市\"]\npoll_ms = 100\nsettle_secs = 1\n\
          reconnect_min_backoff_ms = 100\nreconnect_max_backoff_ms = 1000\n"
     )
 }
@@ -109,8 +119,13 @@ async fn a_city_forwards_its_committed_points_to_its_province_through_a_province
     provision(&city_db.url()).await;
     provision(&province_db.url()).await;
     let jt809 = free_port();
-    let mut province = Tianshu::start(&province_db.url(), &province_toml(jt809), &[], dir.path());
-    let city = Tianshu::start(&city_db.url(), &city_toml(jt809), &[], dir.path());
+    let mut province = Tianshu::start(
+        &province_db.url(),
+        &province_toml(jt809, dir.path()),
+        &[],
+        dir.path(),
+    );
+    let city = Tianshu::start(&city_db.url(), &city_toml(jt809, dir.path()), &[], dir.path());
     let mut codes = Vec::new();
     for i in 0..=NOT_COVERED {
         let mut t = Terminal::connect(city.jt808, phone(i))
@@ -141,7 +156,12 @@ async fn a_city_forwards_its_committed_points_to_its_province_through_a_province
             >= 1.0
     })
     .await;
-    let province = Tianshu::start(&province_db.url(), &province_toml(jt809), &[], dir.path());
+    let province = Tianshu::start(
+        &province_db.url(),
+        &province_toml(jt809, dir.path()),
+        &[],
+        dir.path(),
+    );
     wait_until("the backlog at the province", LIMIT, || {
         province_has_the_citys(&city_store, &province_store)
     })

@@ -35,8 +35,16 @@ pub struct LowerPlatform {
     pub access_code: u32,
     /// USERID of its login.
     pub user_id: u32,
-    /// PASSWORD of its login (at most 8 bytes).
+    /// PASSWORD of its login (at most 8 bytes), written in the file; or leave it out and set one of
+    /// `password_env` and `password_file`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub password: String,
+    /// The environment variable holding the password instead.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub password_env: String,
+    /// The file holding the password (first line) instead.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub password_file: String,
     /// The body cipher agreed with it, `M1,IA1,IC1`; empty: bodies are plain.
     #[serde(default)]
     pub key: String,
@@ -46,6 +54,25 @@ pub struct LowerPlatform {
     /// Names of the units whose cars (and whose sub-units' cars) it reports; a position of any other car
     /// is refused and counted.
     pub units: Vec<String>,
+}
+
+/// Where a peer's login password comes from: at most one of `password`, `password_env` and
+/// `password_file` is set, and the one written in the file fits its field.
+fn check_password_sources(password: &str, env: &str, file: &str) -> Result<(), String> {
+    let set = [password, env, file].iter().filter(|v| !v.is_empty()).count();
+    if set > 1 {
+        return Err("set only one of password, password_env and password_file".into());
+    }
+    check_password(password)
+}
+
+/// A login password fits the 8 bytes of its field (written in the file or read from where
+/// `password_env` or `password_file` point).
+pub fn check_password(password: &str) -> Result<(), String> {
+    if password.len() > 8 {
+        return Err("password is longer than the 8 bytes of its field".into());
+    }
+    Ok(())
 }
 
 /// The cipher a `key` setting names, `None` for an empty one.
@@ -91,7 +118,7 @@ impl Jt809Config {
     }
 
     /// Refuses what cannot work, naming the key: a duplicate access code, a password longer than its
-    /// 8-byte field, a key that is not `M1,IA1,IC1`, a peer without units.
+    /// 8-byte field or given twice, a key that is not `M1,IA1,IC1`, a peer without units.
     pub fn validate(&self) -> Result<(), String> {
         if self.keepalive_timeout_secs == 0 || self.login_timeout_secs == 0 {
             return Err("keepalive_timeout_secs and login_timeout_secs must be at least 1".into());
@@ -104,9 +131,7 @@ impl Jt809Config {
             if self.lower[..i].iter().any(|p| p.access_code == peer.access_code) {
                 return Err(at(format!("access_code {} is used twice", peer.access_code)));
             }
-            if peer.password.len() > 8 {
-                return Err(at("password is longer than the 8 bytes of its field".into()));
-            }
+            check_password_sources(&peer.password, &peer.password_env, &peer.password_file).map_err(at)?;
             peer.cipher().map_err(at)?;
             if peer.units.is_empty() {
                 return Err(at("units is empty: it would report no car".into()));
@@ -136,8 +161,16 @@ pub struct UpperPlatform {
     pub access_code: u32,
     /// USERID of the login.
     pub user_id: u32,
-    /// PASSWORD of the login (at most 8 bytes).
+    /// PASSWORD of the login (at most 8 bytes), written in the file; or leave it out and set one of
+    /// `password_env` and `password_file`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub password: String,
+    /// The environment variable holding the password instead.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub password_env: String,
+    /// The file holding the password (first line) instead.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub password_file: String,
     /// The body cipher agreed with it, `M1,IA1,IC1`; empty: bodies are plain.
     #[serde(default)]
     pub key: String,
@@ -213,9 +246,7 @@ impl UpperPlatform {
         if self.address.trim().is_empty() {
             return Err("address is empty".into());
         }
-        if self.password.len() > 8 {
-            return Err("password is longer than the 8 bytes of its field".into());
-        }
+        check_password_sources(&self.password, &self.password_env, &self.password_file)?;
         self.cipher()?;
         if self.units.is_empty() {
             return Err("units is empty: no car would be forwarded".into());

@@ -57,6 +57,8 @@ mod tests {
             access_code: 4200,
             user_id: 77,
             password: "pw123456".into(),
+            password_env: String::new(),
+            password_file: String::new(),
             key: String::new(),
             edition: Edition::V2011,
             units: vec!["City".into()],

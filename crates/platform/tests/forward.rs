@@ -34,6 +34,8 @@ fn province_config(name: &str, edition: Edition, key: &str) -> Jt809Config {
             access_code: 4200,
             user_id: 77,
             password: "pw123456".into(),
+            password_env: String::new(),
+            password_file: String::new(),
             key: key.into(),
             edition,
             // The province takes any car of the registry's root units it shares with the city.
@@ -144,6 +146,8 @@ async fn forwards_across_a_province_restart(edition: Edition, key: &str) {
         access_code: 4200,
         user_id: 77,
         password: "pw123456".into(),
+        password_env: String::new(),
+        password_file: String::new(),
         key: key.into(),
         edition,
         units: vec!["City".into()],

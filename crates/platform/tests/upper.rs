@@ -43,6 +43,8 @@ fn lower(name: &str, edition: Edition, key: &str) -> LowerPlatform {
         access_code: ACCESS_CODE,
         user_id: USER,
         password: PASSWORD.into(),
+        password_env: String::new(),
+        password_file: String::new(),
         key: key.into(),
         edition,
         units: vec!["City".into()],

@@ -303,6 +303,10 @@ pub struct Secrets {
     pub audit_key: Option<Secret>,
     /// `web.casework.reporter_key`: seals reporters' phone numbers.
     pub reporter_key: Option<Secret>,
+    /// The login password of each `[[jt809.lower]]` entry, in order, when it names a variable or file.
+    pub lower_passwords: Vec<Option<Secret>>,
+    /// The login password of each `[[upper]]` entry, in order, when it names a variable or file.
+    pub upper_passwords: Vec<Option<Secret>>,
 }
 
 impl Secrets {
@@ -365,6 +369,32 @@ pub struct Loaded {
     pub config: Config,
     /// The secrets.
     pub secrets: Secrets,
+}
+
+impl Loaded {
+    /// The `[jt809]` section and the `[[upper]]` entries with every peer's login password in place,
+    /// for the links to use (the settings themselves keep only what the file says).
+    pub fn platform_links(
+        &self,
+    ) -> (
+        tianshu_platform::Jt809Config,
+        Vec<tianshu_platform::UpperPlatform>,
+    ) {
+        let fill = |password: &mut String, secret: Option<&Option<Secret>>| {
+            if let Some(Some(secret)) = secret {
+                *password = secret.expose().to_string();
+            }
+        };
+        let mut jt809 = self.config.jt809.clone();
+        for (i, peer) in jt809.lower.iter_mut().enumerate() {
+            fill(&mut peer.password, self.secrets.lower_passwords.get(i));
+        }
+        let mut upper = self.config.upper.clone();
+        for (i, peer) in upper.iter_mut().enumerate() {
+            fill(&mut peer.password, self.secrets.upper_passwords.get(i));
+        }
+        (jt809, upper)
+    }
 }
 
 /// Parses a configuration text without environment overrides, naming the offending key and line on error.
@@ -560,20 +590,71 @@ fn resolve_secrets(config: &Config, env: &[(String, String)]) -> Result<Secrets,
             if file.is_empty() {
                 None
             } else {
-                let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
-                    file: None,
-                    line: None,
-                    key: Some(spec.file_key.to_string()),
-                    message: format!("cannot read {file}: {e}"),
-                })?;
-                Some(Secret::new(text.lines().next().unwrap_or_default().to_string()))
+                Some(read_secret_file(file, spec.file_key)?)
             }
         };
         if let Some(slot) = secrets.slot(spec.key) {
             *slot = value;
         }
     }
+    let jt809 = &config.jt809;
+    for (i, peer) in jt809.lower.iter().enumerate() {
+        let key = format!("jt809.lower[{i}]");
+        let password = peer_password(&key, &peer.password_env, &peer.password_file, env)?;
+        secrets.lower_passwords.push(password);
+    }
+    for (i, peer) in config.upper.iter().enumerate() {
+        let key = format!("upper[{i}]");
+        let password = peer_password(&key, &peer.password_env, &peer.password_file, env)?;
+        secrets.upper_passwords.push(password);
+    }
     Ok(secrets)
+}
+
+/// The first line of the secret file `file`, which the key `file_key` names.
+fn read_secret_file(file: &str, file_key: &str) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+        file: None,
+        line: None,
+        key: Some(file_key.to_string()),
+        message: format!("cannot read {file}: {e}"),
+    })?;
+    Ok(Secret::new(text.lines().next().unwrap_or_default().to_string()))
+}
+
+/// A JT/T 809 peer's login password from the variable its `password_env` names or the file its
+/// `password_file` names; `None` when it is written in the file (or absent).
+fn peer_password(
+    entry: &str,
+    var: &str,
+    file: &str,
+    env: &[(String, String)],
+) -> Result<Option<Secret>, ConfigError> {
+    let (key, secret) = if !var.is_empty() {
+        let key = format!("{entry}.password_env");
+        let Some((_, value)) = env.iter().find(|(k, _)| k == var) else {
+            return Err(ConfigError {
+                file: None,
+                line: None,
+                key: Some(key),
+                message: format!("the environment variable {var} is not set"),
+            });
+        };
+        (key, Secret::new(value.clone()))
+    } else if !file.is_empty() {
+        let key = format!("{entry}.password_file");
+        let secret = read_secret_file(file, &key)?;
+        (key, secret)
+    } else {
+        return Ok(None);
+    };
+    tianshu_platform::config::check_password(secret.expose()).map_err(|message| ConfigError {
+        file: None,
+        line: None,
+        key: Some(key),
+        message,
+    })?;
+    Ok(Some(secret))
 }
 
 /// What serde cannot check.

@@ -57,6 +57,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     crate::logging::init(&log);
     let cfg = &loaded.config;
+    let (jt809, upper) = loaded.platform_links();
     let store_url = match args.store {
         Some(url) => url,
         None => cfg
@@ -112,8 +113,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             mqtt
         },
         http: cfg.listen.http_limits(),
-        jt809: cfg.jt809.clone(),
-        upper: cfg.upper.clone(),
+        jt809,
+        upper,
         mqtt_password: loaded
             .secrets
             .mqtt_password

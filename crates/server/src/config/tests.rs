@@ -206,3 +206,84 @@ fn every_key_in_the_code_is_in_the_example() {
         );
     }
 }
+
+const PEERS: &str = "[jt809]\nlisten = \"127.0.0.1:0\"\n\n[[jt809.lower]]\nname = \"city\"\naccess_code = 4200\n\
+    user_id = 77\npassword_env = \"TIANSHU_CITY_PASSWORD\"\nunits = [\"City\"]\n\n[[upper]]\nname = \"province\"\n\
+    address = \"127.0.0.1:9\"\naccess_code = 4200\nuser_id = 77\npassword_file = \"PASSWORD_FILE\"\nunits = [\"City\"]\n";
+
+/// `PEERS` written to a file of a fresh directory, with its upper platform's password file holding `password`.
+fn peers_file(name: &str, password: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tianshu-peers-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("province.password");
+    std::fs::write(&secret, format!("{password}\n")).unwrap();
+    let file = dir.join("t.toml");
+    std::fs::write(
+        &file,
+        PEERS.replace("PASSWORD_FILE", &secret.display().to_string()),
+    )
+    .unwrap();
+    file
+}
+
+fn city_password(value: &str) -> Vec<(String, String)> {
+    vec![("TIANSHU_CITY_PASSWORD".to_string(), value.to_string())]
+}
+
+#[test]
+fn peer_passwords_come_from_the_environment_or_a_file() {
+    let file = peers_file("ok", "up123456");
+    let loaded = load(Some(&file), &city_password("low12345")).unwrap();
+    let (jt809, upper) = loaded.platform_links();
+    assert_eq!(jt809.lower[0].password, "low12345");
+    assert_eq!(upper[0].password, "up123456");
+    // The settings keep only what the file says: `config show` and the debug form carry neither.
+    let shown = toml::to_string_pretty(&loaded.config).unwrap();
+    let debug = format!("{loaded:?}");
+    for secret in ["low12345", "up123456"] {
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    assert!(
+        shown.contains("password_env = \"TIANSHU_CITY_PASSWORD\""),
+        "{shown}"
+    );
+    // A password written in the file is used as it is.
+    let inline =
+        parse_str(&PEERS.replace("password_env = \"TIANSHU_CITY_PASSWORD\"", "password = \"pw\"")).unwrap();
+    assert_eq!(inline.jt809.lower[0].password, "pw");
+}
+
+#[test]
+fn a_peer_password_that_cannot_be_read_is_named() {
+    let file = peers_file("unset", "up123456");
+    let e = load(Some(&file), &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("jt809.lower[0].password_env"));
+    assert!(e.message.contains("TIANSHU_CITY_PASSWORD is not set"), "{e}");
+
+    let long = peers_file("long", "longer-than-8");
+    let e = load(Some(&long), &city_password("low12345")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("upper[0].password_file"));
+    assert!(e.message.contains("longer than the 8 bytes"), "{e}");
+    assert!(!e.to_string().contains("longer-than-8"), "{e}");
+
+    let missing = PEERS.replace("PASSWORD_FILE", "/nonexistent/province.password");
+    let dir = std::env::temp_dir().join(format!("tianshu-peers-{}-missing", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("t.toml"), missing).unwrap();
+    let e = load(Some(&dir.join("t.toml")), &city_password("low12345")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("upper[0].password_file"));
+    assert!(
+        e.message.contains("cannot read /nonexistent/province.password"),
+        "{e}"
+    );
+
+    let twice = PEERS.replace("password_env", "password = \"pw\"\npassword_env");
+    let e = parse_str(&twice).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("jt809"));
+    assert!(
+        e.message
+            .contains("set only one of password, password_env and password_file"),
+        "{e}"
+    );
+}
