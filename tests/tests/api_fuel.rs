@@ -14,8 +14,8 @@ use serde_json::Value;
 use tianshu_e2e::api::{FOREIGN_PLATE, OWN_PLATE, SUB_PLATE, Scratch, T0_SECS, TestApi, http, post_bytes};
 use tianshu_e2e::fuel::{STATIONS, cards_csv, local, statement};
 use tianshu_e2e::{ScratchDir, text};
-use tianshu_model::{CaseState, Timestamp};
 use tianshu_model::case::CaseFilter;
+use tianshu_model::{CaseState, Timestamp};
 
 /// The GCJ-02 point of HS001 (as a web map shows it): stored as the same WGS-84 point.
 const STATIONS_GEOJSON: &str = r#"{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[115.010273,30.197483]},"properties":{"code":"HS003","name":"下陆加油站","brand":"中国石化","datum":"gcj02"}}]}"#;
