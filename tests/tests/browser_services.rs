@@ -259,10 +259,10 @@ async fn an_auditor_uploads_a_statement_opens_a_finding_on_its_map_and_the_unit_
         &[
             "ok the statement is imported: 4 stored, GBK",
             "ok the bad rows are named by line and column: 6, 7, 8",
-            "ok the findings are listed: 4",
+            "ok the findings are listed: 5",
             "ok filtered by check: 1 car not at the station",
-            "ok filtered by unit: 1 of 公安局",
-            "ok filtered by the case's state: 4 open, 0 closed",
+            "ok filtered by unit: 2 of 公安局",
+            "ok filtered by the case's state: 5 open, 0 closed",
             "ok the finding's map shows the station and the car's positions",
             "ok the unit's supervisor has the finding's case in their inbox",
         ],
