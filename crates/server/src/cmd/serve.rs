@@ -57,73 +57,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     crate::logging::init(&log);
     let cfg = &loaded.config;
-    let (jt809, upper) = loaded.platform_links();
-    let store_url = match args.store {
-        Some(url) => url,
-        None => cfg
-            .store
-            .url_with_password(loaded.secrets.store_password.as_ref()),
-    };
-    let jt808_addr = match args.jt808 {
-        Some(a) => a,
-        None => cfg
-            .listen
-            .jt808
-            .parse()
-            .with_context(|| format!("listen.jt808 = {:?}", cfg.listen.jt808))?,
-    };
-    let http_addr = match args.http {
-        Some(a) => a,
-        None => cfg
-            .listen
-            .http
-            .parse()
-            .with_context(|| format!("listen.http = {:?}", cfg.listen.http))?,
-    };
-    let mut bus = cfg.bus.clone();
-    if let Some(flag) = &args.bus {
-        bus.servers = tianshu_bus::BusConfig::servers_from_flag(flag);
-    }
-    if !bus.enabled() && args.roles != crate::roles::Roles::ALL {
-        anyhow::bail!(
-            "--roles {}: a process runs only some roles with a bus (--bus or [bus] servers)",
-            args.roles
-        );
-    }
-    let roles = args.roles;
-    let opts = ServeOptions {
-        bus,
-        roles,
-        store_url,
-        store: cfg.store_config(),
-        jt808_addr,
-        http_addr,
-        gateway: tianshu_ingest::GatewayConfig {
-            uplink: cfg.uplink,
-            ..cfg.jt808.clone()
-        },
-        mqtt: {
-            let mut mqtt = cfg.mqtt.clone();
-            mqtt.uplink = cfg.uplink;
-            if let Some(url) = args.mqtt {
-                tianshu_mqtt::config::BrokerAddress::parse(&url)
-                    .map_err(|e| anyhow::anyhow!("--mqtt: {e}"))?;
-                mqtt.url = url;
-            }
-            mqtt
-        },
-        http: cfg.listen.http_limits(),
-        jt809,
-        upper,
-        mqtt_password: loaded
-            .secrets
-            .mqtt_password
-            .as_ref()
-            .map(|s| s.expose().to_string()),
-        audit: cfg
-            .audit
-            .options(loaded.secrets.audit_key.as_ref().map(|k| k.expose()))?,
-    };
+    let opts = serve_options(args, &loaded)?;
+    let roles = opts.roles;
     let reporter_key = loaded
         .secrets
         .reporter_key
@@ -173,20 +108,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.cancel();
         });
         let store = started.services.store.clone();
-        crate::carpool::settle_due_trips(
-            store.clone(),
-            cfg.alerts.clone(),
-            cfg.rules.clone(),
-            stop_escalation.clone(),
-        );
-        crate::web::escalate_overdue_complaints(store.clone(), cfg.alerts.clone(), stop_escalation.clone());
-        let fuel_notices = crate::web::fuel_notifier(store.clone(), cfg.alerts.clone());
-        crate::web::recheck_fuel_late(
-            store.clone(),
-            cfg.rules.fuel.clone(),
-            fuel_notices,
-            stop_escalation,
-        );
+        if roles.has(Role::Rules) {
+            office_passes(&store, cfg, &stop_escalation);
+        }
         let served = started.wait().await;
         if let Some(alerts) = alerts {
             alerts.shutdown().await;
@@ -195,6 +119,85 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         served
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `serve` runs: the configuration with the command line's flags over it.
+fn serve_options(args: ServeArgs, loaded: &config::Loaded) -> anyhow::Result<ServeOptions> {
+    let cfg = &loaded.config;
+    let (jt809, upper) = loaded.platform_links();
+    let store_url = match args.store {
+        Some(url) => url,
+        None => cfg
+            .store
+            .url_with_password(loaded.secrets.store_password.as_ref()),
+    };
+    let jt808_addr = match args.jt808 {
+        Some(a) => a,
+        None => cfg
+            .listen
+            .jt808
+            .parse()
+            .with_context(|| format!("listen.jt808 = {:?}", cfg.listen.jt808))?,
+    };
+    let http_addr = match args.http {
+        Some(a) => a,
+        None => cfg
+            .listen
+            .http
+            .parse()
+            .with_context(|| format!("listen.http = {:?}", cfg.listen.http))?,
+    };
+    let mut bus = cfg.bus.clone();
+    if let Some(flag) = &args.bus {
+        bus.servers = tianshu_bus::BusConfig::servers_from_flag(flag);
+    }
+    if !bus.enabled() && args.roles != crate::roles::Roles::ALL {
+        anyhow::bail!(
+            "--roles {}: a process runs only some roles with a bus (--bus or [bus] servers)",
+            args.roles
+        );
+    }
+    Ok(ServeOptions {
+        roles: args.roles,
+        bus,
+        store_url,
+        store: cfg.store_config(),
+        jt808_addr,
+        http_addr,
+        gateway: tianshu_ingest::GatewayConfig {
+            uplink: cfg.uplink,
+            ..cfg.jt808.clone()
+        },
+        mqtt: {
+            let mut mqtt = cfg.mqtt.clone();
+            mqtt.uplink = cfg.uplink;
+            if let Some(url) = args.mqtt {
+                tianshu_mqtt::config::BrokerAddress::parse(&url)
+                    .map_err(|e| anyhow::anyhow!("--mqtt: {e}"))?;
+                mqtt.url = url;
+            }
+            mqtt
+        },
+        http: cfg.listen.http_limits(),
+        jt809,
+        upper,
+        mqtt_password: loaded
+            .secrets
+            .mqtt_password
+            .as_ref()
+            .map(|s| s.expose().to_string()),
+        audit: cfg
+            .audit
+            .options(loaded.secrets.audit_key.as_ref().map(|k| k.expose()))?,
+    })
+}
+/// The office's own passes over the store, beside the rules: pool trips settled when due, overdue
+/// complaints escalated, fuel fills re-checked after late track data. They end with `stop`.
+fn office_passes(store: &tianshu_store::Store, cfg: &config::Config, stop: &CancellationToken) {
+    crate::carpool::settle_due_trips(store.clone(), cfg.alerts.clone(), cfg.rules.clone(), stop.clone());
+    crate::web::escalate_overdue_complaints(store.clone(), cfg.alerts.clone(), stop.clone());
+    let fuel_notices = crate::web::fuel_notifier(store.clone(), cfg.alerts.clone());
+    crate::web::recheck_fuel_late(store.clone(), cfg.rules.fuel.clone(), fuel_notices, stop.clone());
 }
 
 async fn wait_for_signal() {
