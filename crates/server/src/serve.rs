@@ -110,19 +110,7 @@ pub async fn start(
     extra_routes: Option<ExtraRoutes>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Started> {
-    let store = Store::open_with(&opts.store_url, &opts.store)
-        .await
-        .with_context(|| format!("opening the store {}", redact_url(&opts.store_url)))?
-        .with_audit_key(opts.audit.key.clone());
-    crate::audit::check_key(&store, opts.audit.key.as_ref()).await?;
-    // Old days are packed into track blocks in the background; it stops with the process.
-    if let Some(compaction) = store.spawn_block_compaction() {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            shutdown.cancelled().await;
-            compaction.abort();
-        });
-    }
+    let store = open_store(&opts, &shutdown).await?;
     // Before anything is ingested: the alert rules start from here, whenever they start.
     let committed = store.follow();
     let bus = match opts.bus.enabled() {
@@ -147,14 +135,7 @@ pub async fn start(
     let jt808_addr = jt808.as_ref().map(TcpListener::local_addr).transpose()?;
     let http_addr = http_listener.local_addr()?;
     let (jt809_addr, jt809_task) = spawn_jt809(&opts, &store, &shutdown).await?;
-    for upper in &opts.upper {
-        info!(upper = %upper.name, address = %upper.address, "forwarding to a JT/T 809 upper platform");
-        tokio::spawn(tianshu_platform::lower::forward(
-            upper.clone(),
-            store.clone(),
-            shutdown.clone(),
-        ));
-    }
+    spawn_upper_links(&opts, &store, &shutdown);
 
     // With a bus, sessions' points go to the points stream and are acknowledged once it holds them.
     let sink: Arc<dyn PointSink> = match &bus {
@@ -201,24 +182,7 @@ pub async fn start(
             gateway_listening.store(false, Ordering::Relaxed);
         })
     });
-    let http_task = {
-        let shutdown = shutdown.clone();
-        let shutting_down = shutting_down.clone();
-        let limits = opts.http;
-        tokio::spawn(async move {
-            let stop = CancellationToken::new();
-            let flag = {
-                let stop = stop.clone();
-                async move {
-                    shutdown.cancelled().await;
-                    shutting_down.store(true, Ordering::Relaxed);
-                    stop.cancel();
-                }
-            };
-            tokio::spawn(flag);
-            http_accept::serve(http_listener, router, limits, stop).await
-        })
-    };
+    let http_task = spawn_http(http_listener, router, opts.http, shutdown.clone(), shutting_down);
     let mqtt_task =
         mqtt_status.map(|status| spawn_mqtt(&opts, store.clone(), sink, status, mqtt_publisher, shutdown));
     let jt808_shown = jt808_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
@@ -235,6 +199,59 @@ pub async fn start(
         jt809: jt809_task,
         committed: Some(committed),
         anchoring: Anchoring::spawn(store, &opts.audit),
+    })
+}
+
+/// Opens the store (its audit key checked) and starts packing old days into track blocks in the
+/// background until `shutdown`.
+async fn open_store(opts: &ServeOptions, shutdown: &CancellationToken) -> anyhow::Result<Store> {
+    let store = Store::open_with(&opts.store_url, &opts.store)
+        .await
+        .with_context(|| format!("opening the store {}", redact_url(&opts.store_url)))?
+        .with_audit_key(opts.audit.key.clone());
+    crate::audit::check_key(&store, opts.audit.key.as_ref()).await?;
+    if let Some(compaction) = store.spawn_block_compaction() {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            compaction.abort();
+        });
+    }
+    Ok(store)
+}
+
+/// Starts forwarding to each configured JT/T 809 upper platform.
+fn spawn_upper_links(opts: &ServeOptions, store: &Store, shutdown: &CancellationToken) {
+    for upper in &opts.upper {
+        info!(upper = %upper.name, address = %upper.address, "forwarding to a JT/T 809 upper platform");
+        tokio::spawn(tianshu_platform::lower::forward(
+            upper.clone(),
+            store.clone(),
+            shutdown.clone(),
+        ));
+    }
+}
+
+/// Serves HTTP until `shutdown`, `shutting_down` set as soon as it is asked for (`/readyz` says so).
+fn spawn_http(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: HttpLimits,
+    shutdown: CancellationToken,
+    shutting_down: Arc<AtomicBool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        let stop = CancellationToken::new();
+        let flag = {
+            let stop = stop.clone();
+            async move {
+                shutdown.cancelled().await;
+                shutting_down.store(true, Ordering::Relaxed);
+                stop.cancel();
+            }
+        };
+        tokio::spawn(flag);
+        http_accept::serve(listener, router, limits, stop).await
     })
 }
 
