@@ -436,6 +436,33 @@ async fn rejoin(addr: SocketAddr, i: u32, code: String) -> Option<Terminal> {
     }
 }
 
+/// Registers `terminals` terminals at `addr` and starts each as a [`resilient_terminal`] sending
+/// `points_each` points into one ledger: the ledger and the terminals' tasks (each answers how many points
+/// it retransmitted).
+pub async fn resilient_fleet(
+    addr: SocketAddr,
+    terminals: u32,
+    points_each: i64,
+) -> (
+    std::sync::Arc<std::sync::Mutex<Ledger>>,
+    Vec<tokio::task::JoinHandle<u64>>,
+) {
+    let mut codes = Vec::new();
+    for i in 0..terminals {
+        let mut t = Terminal::connect(addr, phone(i)).await.expect("connect");
+        let (result, code) = t.register(i).await;
+        assert_eq!(result, 0, "terminal {i} registers");
+        codes.push(code.expect("a code"));
+    }
+    let ledger = std::sync::Arc::new(std::sync::Mutex::new(Ledger::default()));
+    let tasks = codes
+        .into_iter()
+        .zip(0..)
+        .map(|(code, i)| tokio::spawn(resilient_terminal(addr, i, code, points_each, ledger.clone())))
+        .collect();
+    (ledger, tasks)
+}
+
 /// A terminal that keeps going through a crash: on a lost connection it reconnects, authenticates with its
 /// code and retransmits every point not yet acknowledged.
 /// Sends `points_each` points, at most 8 unacknowledged at a time; returns how many it retransmitted.

@@ -4,10 +4,10 @@
 //! a writer. Afterwards every acknowledged point is stored exactly once. Each failover time is printed.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tianshu_e2e::gateway::{Ledger, Terminal, phone, provision, resilient_terminal};
+use tianshu_e2e::gateway::{Ledger, provision, resilient_fleet};
 use tianshu_e2e::{Scratch, ScratchDir, Tianshu, wait_until, wait_watermark};
 use tianshu_store::Store;
 use tianshu_testkit::nats::nats_cluster;
@@ -70,27 +70,7 @@ async fn a_nats_node_and_a_writer_killed_under_load_lose_no_acknowledged_point()
     let _writer_b = role(&url, &toml, "writer", dir.path());
     let addr = gateway.jt808;
 
-    let mut codes = Vec::new();
-    for i in 0..TERMINALS {
-        let mut t = Terminal::connect(addr, phone(i)).await.expect("connect");
-        let (result, code) = t.register(i).await;
-        assert_eq!(result, 0);
-        codes.push(code.expect("a code"));
-    }
-    let ledger = Arc::new(Mutex::new(Ledger::default()));
-    let tasks: Vec<_> = codes
-        .into_iter()
-        .enumerate()
-        .map(|(i, code)| {
-            tokio::spawn(resilient_terminal(
-                addr,
-                i as u32,
-                code,
-                POINTS_EACH,
-                ledger.clone(),
-            ))
-        })
-        .collect();
+    let (ledger, tasks) = resilient_fleet(addr, TERMINALS, POINTS_EACH).await;
     let acked = || async { ledger.lock().expect("ledger lock").len() };
     let total = (TERMINALS as usize) * (POINTS_EACH as usize);
 

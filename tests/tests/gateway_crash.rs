@@ -2,10 +2,9 @@
 //! acknowledged before the crash is stored exactly once, and the terminals' retransmissions of what was
 //! never acknowledged fill the rest (each point once, however often it was sent).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tianshu_e2e::gateway::{Ledger, Terminal, phone, provision, resilient_terminal, serve, serve_at};
+use tianshu_e2e::gateway::{provision, resilient_fleet, serve, serve_at};
 use tianshu_e2e::{Scratch, ScratchDir, on_both_backends, wait_watermark};
 use tianshu_store::Store;
 
@@ -22,28 +21,7 @@ async fn crash_and_recover(scratch: Scratch) {
     let mut server = serve(&url, "heartbeat_interval_secs = 60\nshutdown_grace_secs = 2", dir);
     let addr = server.jt808;
 
-    let mut codes = Vec::new();
-    for i in 0..TERMINALS {
-        let mut t = Terminal::connect(addr, phone(i)).await.expect("connect");
-        let (result, code) = t.register(i).await;
-        assert_eq!(result, 0);
-        codes.push(code.expect("a code"));
-    }
-
-    let ledger = Arc::new(Mutex::new(Ledger::default()));
-    let tasks: Vec<_> = codes
-        .into_iter()
-        .enumerate()
-        .map(|(i, code)| {
-            tokio::spawn(resilient_terminal(
-                addr,
-                i as u32,
-                code,
-                POINTS_EACH,
-                ledger.clone(),
-            ))
-        })
-        .collect();
+    let (ledger, tasks) = resilient_fleet(addr, TERMINALS, POINTS_EACH).await;
 
     // Under load, kill -9.
     wait_watermark(
