@@ -313,6 +313,12 @@ pub fn describe(method: &str, path: &str) -> Described {
 pub fn components() -> Value {
     merged([
         areas::base_components(),
+        areas::reference_components(),
+        areas::tracking_components(),
+        areas::registry_components(),
+        areas::command_components(),
+        areas::casework_components(),
+        areas::casework_summary_components(),
         areas::fuel_components(),
         areas::carpool_components(),
     ])

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use crate::config::GatewayConfig;
 use crate::downlink::{Downlink, Online};
 use crate::limits::{AuthThrottle, PerIpLimiter};
-use crate::reregister::CaseSink;
+use crate::sink::CaseSink;
 use crate::sink::PointSink;
 
 /// What every session of a gateway shares.

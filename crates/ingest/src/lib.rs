@@ -35,7 +35,7 @@ pub use config::GatewayConfig;
 pub use downlink::{Command, Downlink, DownlinkError, Online, Reply};
 pub use gateway::Gateway;
 pub use parameters::ParameterValue;
-pub use reregister::CaseSink;
 pub use server::run;
+pub use sink::CaseSink;
 pub use sink::{DurableAtOnce, PointSink, StoreSink};
 pub use tianshu_model::Attributes;

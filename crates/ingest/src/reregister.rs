@@ -8,14 +8,13 @@
 //! and what needs a person raises an alert case on the car's unit ([`tianshu_rules::terminal_case`]): a code
 //! used without proof, a pending code used with the wrong IMEI, a re-registration awaiting approval.
 //!
-//! Cases go through the gateway's [`CaseSink`] when the alert runtime set one (it adds the notifications and
+//! Cases go through the gateway's [`CaseSink`](crate::CaseSink) when the alert runtime set one (it adds the notifications and
 //! the live feed), else straight to the store. One case per car stays open for its re-registrations: a new
 //! event updates it.
 
 use std::net::IpAddr;
 
-use futures::future::BoxFuture;
-use tianshu_model::case::{CaseFilter, NewCase};
+use tianshu_model::case::CaseFilter;
 use tianshu_model::{CaseState, Edition, PendingState, Terminal, Timestamp, VehicleId};
 use tianshu_rules::terminal_case::{ReregistrationEvent, TERMINAL_REREGISTERED, reregistration_case};
 use tianshu_store::Reregistration;
@@ -63,13 +62,6 @@ impl Proof {
             Proof::Unproven => "promoted_unproven",
         }
     }
-}
-
-/// Records the gateway's alert cases; the alert runtime sets one on the gateway so that they are routed
-/// and notified like the rules' cases.
-pub trait CaseSink: Send + Sync + 'static {
-    /// Records `case` (or updates the case with its vehicle, rule and start) with its notifications; its id.
-    fn record(&self, case: NewCase) -> BoxFuture<'static, tianshu_store::Result<i64>>;
 }
 
 fn count(step: &str) {

@@ -4,7 +4,8 @@
 //! [`PointSink`] and gets back a future that resolves once the batch is durable. Only then does the session
 //! send 0x8001. The production sink is the store's group-commit writer, which gathers the batches of all
 //! sessions into one transaction; [`StoreSink`] calls the store directly (one append per frame) and
-//! [`DurableAtOnce`] is the stand-in used to measure the network path alone.
+//! [`DurableAtOnce`] is the stand-in used to measure the network path alone. The gateway's own alert cases
+//! (re-registrations) go to a [`CaseSink`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +13,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tianshu_model::Position;
+use tianshu_model::case::NewCase;
 use tianshu_store::{AppendSummary, Store};
+
+/// Records the gateway's alert cases; the alert runtime sets one on the gateway so that they are routed
+/// and notified like the rules' cases.
+pub trait CaseSink: Send + Sync + 'static {
+    /// Records `case` (or updates the case with its vehicle, rule and start) with its notifications; its id.
+    fn record(&self, case: NewCase) -> BoxFuture<'static, tianshu_store::Result<i64>>;
+}
 
 /// Takes batches of points and says when they are durable.
 pub trait PointSink: Send + Sync + 'static {

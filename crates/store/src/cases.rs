@@ -136,11 +136,7 @@ async fn open_episodes(
                 vec![c.vehicle.0.into(), c.rule.clone().into(), c.start.into()],
                 &mut args,
             );
-            let m: Vec<&str> = marks.split(", ").collect();
-            format!(
-                "(vehicle_id = {} AND rule = {} AND start_ms = {})",
-                m[0], m[1], m[2]
-            )
+            format!("(vehicle_id, rule, start_ms) = ({marks})")
         })
         .collect();
     let lock = tx.row_lock();

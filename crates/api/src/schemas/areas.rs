@@ -1,42 +1,13 @@
-//! The named schemas the routes refer to, by area (the common ones, the car pool, fuel cards, the
-//! registry, casework), merged into the document's components by [`super::components`].
+//! The named schemas the routes refer to, by area (the common ones, reference data, stored tracks, the
+//! registry, commands and the live feed, casework, the car pool, fuel cards), merged into the
+//! document's components by [`super::components`].
 
 use super::*;
 
+/// The common schemas: errors, roles, units, vehicles, positions, cases, users, audit records, tokens,
+/// terminals and the page's configuration.
 pub(super) fn base_components() -> Value {
-    let figures = json!({
-        "points": {"type": "integer"},
-        "trips": {"type": "integer"},
-        "distance_km": {"type": "number", "description": "From the fixes, to 0.1 km"},
-        "odometer_km": nullable(json!({"type": "number"})),
-        "hours_in_use": {"type": "number", "description": "The trips' durations, to 0.01 h"},
-        "days_used": {"type": "integer"},
-        "violations": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Cases that started in the month, by rule"},
-        "cases_by_state": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "per_day": array(r("Day")),
-    });
-    let figure_names = [
-        "points",
-        "trips",
-        "distance_km",
-        "odometer_km",
-        "hours_in_use",
-        "days_used",
-        "violations",
-        "cases_by_state",
-        "per_day",
-    ];
-    let with_figures = |required: &[&str], extra: Value| {
-        let mut props = figures.clone();
-        if let (Some(p), Value::Object(e)) = (props.as_object_mut(), extra) {
-            p.extend(e);
-        }
-        let mut all: Vec<&str> = figure_names.to_vec();
-        all.extend_from_slice(required);
-        object(&all, props)
-    };
-    let titles = json!({"type": "object", "additionalProperties": object(&["zh", "en"], json!({"zh": {"type": "string"}, "en": {"type": "string"}}))});
-    let base = json!({
+    json!({
         "Error": object(&["error"], json!({"error": {"type": "string", "description": "What went wrong; a bad field comes first"}})),
         "Role": {"type": "string", "enum": ["administrator", "dispatcher", "inspector", "supervisor", "requester"]},
         "VehicleClass": {"type": "string", "enum": ["general", "confidential", "emergency", "law_enforcement", "special"]},
@@ -101,16 +72,6 @@ pub(super) fn base_components() -> Value {
             "clock_offset_found_secs": nullable(json!({"type": "integer"})), "clock_offset_found_at": nullable(time()),
             "reregistrations": {"type": "integer"}, "last_reregistered": nullable(time()),
             "pending_registration": nullable(json!({"type": "object"}))})),
-        "TripsAndStops": object(&["vehicle", "from", "to", "points", "trips", "stops"], json!({
-            "vehicle": r("Vehicle"), "from": time(), "to": time(), "points": {"type": "integer"},
-            "trips": array(r("Trip")),
-            "stops": array(r("Stop"))})),
-        "Stop": object(&["from", "to", "latitude", "longitude", "idling"], json!({
-            "from": time(), "to": time(), "latitude": {"type": "number"}, "longitude": {"type": "number"},
-            "idling": {"type": "boolean", "description": "The ignition stayed on throughout"},
-            "lon_deg": {"type": "number", "deprecated": true}, "lat_deg": {"type": "number", "deprecated": true}})),
-        "Trip": object(&["from", "to", "distance_m", "max_kmh"], json!({
-            "from": time(), "to": time(), "distance_m": {"type": "number"}, "max_kmh": {"type": "number"}})),
         "PageConfig": object(&["pmtiles_url", "glyphs_url", "tile_url", "gcj02", "attribution", "center", "zoom", "casework"], json!({
             "pmtiles_url": nullable(json!({"type": "string", "description": "The vector tiles' PMTiles archive, when one is configured"})),
             "glyphs_url": nullable(json!({"type": "string", "description": "The glyph ranges' URL template, when a glyphs directory is configured"})),
@@ -119,6 +80,12 @@ pub(super) fn base_components() -> Value {
             "casework": object(&["answer_days", "violation_types", "unmask_roles", "measures"], json!({
                 "answer_days": {"type": "integer"}, "violation_types": array(json!({"type": "string"})),
                 "unmask_roles": array(json!({"type": "string"})), "measures": array(json!({"type": "string"}))}))})),
+    })
+}
+
+/// The schemas of the reference data: geofences, timetables, the holiday calendar, orders.
+pub(super) fn reference_components() -> Value {
+    json!({
         "FeatureCollection": object(&["type", "features"], json!({
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": array(r("Feature"))})),
@@ -146,6 +113,54 @@ pub(super) fn base_components() -> Value {
             "state": {"type": "string", "enum": ["requested", "approved", "cancelled", "completed"]},
             "version": {"type": "integer", "description": "Send it back (body or If-Match) with a change"},
             "updated": time()}, "additionalProperties": true},
+    })
+}
+
+/// The schemas of stored tracks: replays, trips and stops, the monthly reports.
+pub(super) fn tracking_components() -> Value {
+    let figures = json!({
+        "points": {"type": "integer"},
+        "trips": {"type": "integer"},
+        "distance_km": {"type": "number", "description": "From the fixes, to 0.1 km"},
+        "odometer_km": nullable(json!({"type": "number"})),
+        "hours_in_use": {"type": "number", "description": "The trips' durations, to 0.01 h"},
+        "days_used": {"type": "integer"},
+        "violations": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Cases that started in the month, by rule"},
+        "cases_by_state": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "per_day": array(r("Day")),
+    });
+    let figure_names = [
+        "points",
+        "trips",
+        "distance_km",
+        "odometer_km",
+        "hours_in_use",
+        "days_used",
+        "violations",
+        "cases_by_state",
+        "per_day",
+    ];
+    let with_figures = |required: &[&str], extra: Value| {
+        let mut props = figures.clone();
+        if let (Some(p), Value::Object(e)) = (props.as_object_mut(), extra) {
+            p.extend(e);
+        }
+        let mut all: Vec<&str> = figure_names.to_vec();
+        all.extend_from_slice(required);
+        object(&all, props)
+    };
+    let titles = json!({"type": "object", "additionalProperties": object(&["zh", "en"], json!({"zh": {"type": "string"}, "en": {"type": "string"}}))});
+    json!({
+        "TripsAndStops": object(&["vehicle", "from", "to", "points", "trips", "stops"], json!({
+            "vehicle": r("Vehicle"), "from": time(), "to": time(), "points": {"type": "integer"},
+            "trips": array(r("Trip")),
+            "stops": array(r("Stop"))})),
+        "Stop": object(&["from", "to", "latitude", "longitude", "idling"], json!({
+            "from": time(), "to": time(), "latitude": {"type": "number"}, "longitude": {"type": "number"},
+            "idling": {"type": "boolean", "description": "The ignition stayed on throughout"},
+            "lon_deg": {"type": "number", "deprecated": true}, "lat_deg": {"type": "number", "deprecated": true}})),
+        "Trip": object(&["from", "to", "distance_m", "max_kmh"], json!({
+            "from": time(), "to": time(), "distance_m": {"type": "number"}, "max_kmh": {"type": "number"}})),
         "Replay": object(&["vehicle", "from", "to", "total_points", "columns", "points", "stops", "trips", "cases"], json!({
             "vehicle": r("Vehicle"), "from": time(), "to": time(), "total_points": {"type": "integer"},
             "columns": array(json!({"type": "string", "enum": REPLAY_COLUMNS,
@@ -162,8 +177,7 @@ pub(super) fn base_components() -> Value {
             "vehicles": {"type": "integer"}, "totals": with_figures(&[], json!({})),
             "cars": array(with_figures(&["vehicle"], json!({"vehicle": r("Vehicle")}))),
             "rule_titles": titles})),
-    });
-    merged([base, registry_components(), casework_components()])
+    })
 }
 
 /// The schemas of the car pool's routes.
@@ -279,8 +293,7 @@ pub(super) fn fuel_components() -> Value {
     })
 }
 
-/// The schemas of the drivers, alert channels, commands, orders, geofences, timetables and the live
-/// feed.
+/// The schemas of the drivers, alert channels, orders, geofences and timetables.
 pub(super) fn registry_components() -> Value {
     use tianshu_model::driver::{Driver, DriverFields};
     use tianshu_rules::channels::{ChannelFields, ChannelKind, ConfiguredChannel, WebhookFormat};
@@ -313,19 +326,6 @@ pub(super) fn registry_components() -> Value {
     let channel_fields = names::<ChannelFields>();
     let mut channel_answer = channel.clone();
     channel_answer["id"] = json!({"type": "integer"});
-    let position = r("Position");
-    let parameter = fields_of(
-        &names::<commands::ParameterEntry>(),
-        &["id"],
-        json!({"id": {"type": "integer", "description": "The parameter id (0x0001 heartbeat interval, 0x0013 main server, 0x0055 maximum speed...)"},
-               "value": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
-                   "description": "A number for a BYTE, WORD or DWORD parameter, a string for a STRING one"},
-               "hex": {"type": "string", "description": "The value's bytes in hex: always in an answer; in a request, instead of value"}}),
-    );
-    let command =
-        |kind: &str, required: &[&str], properties: Value| tagged("kind", kind, required, properties);
-    let outcome =
-        |name: &str, required: &[&str], properties: Value| tagged("outcome", name, required, properties);
     let period = json!({"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$", "description": "Office hours, local HH:MM-HH:MM, end exclusive"});
     let month_day = json!({"type": "string", "pattern": "^[0-9]{2}-[0-9]{2}$"});
     let timetable = fields_of(
@@ -374,6 +374,38 @@ pub(super) fn registry_components() -> Value {
         "ChannelList": object(&["stored", "configured"], json!({
             "stored": array(r("Channel")),
             "configured": array(r("ConfiguredChannel"))})),
+        "TimetableBody": timetable,
+        "OrderImport": order,
+        "FenceFeature": object(&["type", "geometry", "properties"], json!({
+            "type": {"type": "string", "enum": ["Feature"]},
+            "geometry": object(&["type", "coordinates"], json!({
+                "type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
+                "coordinates": {"type": "array", "description": "[lon, lat] rings, WGS-84"}})),
+            "properties": object(&["name", "kind"], json!({
+                "name": {"type": "string"}, "kind": variants::<tianshu_rules::fences::FenceKind>(),
+                "unit": {"type": "string", "description": "depot: the unit path"},
+                "category": {"type": "string"},
+                "speed_limit_kmh": {"type": "number", "exclusiveMinimum": 0, "maximum": 300, "description": "speed_zone: its limit"},
+                "description": {"type": "string", "description": "Free text, kept by editors, ignored"}}))})),
+    })
+}
+
+/// The schemas of the terminal commands and their outcomes, and of the live feed.
+pub(super) fn command_components() -> Value {
+    let position = r("Position");
+    let parameter = fields_of(
+        &names::<commands::ParameterEntry>(),
+        &["id"],
+        json!({"id": {"type": "integer", "description": "The parameter id (0x0001 heartbeat interval, 0x0013 main server, 0x0055 maximum speed...)"},
+               "value": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+                   "description": "A number for a BYTE, WORD or DWORD parameter, a string for a STRING one"},
+               "hex": {"type": "string", "description": "The value's bytes in hex: always in an answer; in a request, instead of value"}}),
+    );
+    let command =
+        |kind: &str, required: &[&str], properties: Value| tagged("kind", kind, required, properties);
+    let outcome =
+        |name: &str, required: &[&str], properties: Value| tagged("outcome", name, required, properties);
+    json!({
         "ParameterEntry": parameter,
         "TerminalCommand": {"anyOf": [
             command("query_position", &[], json!({})),
@@ -396,19 +428,6 @@ pub(super) fn registry_components() -> Value {
         "CommandFailure": object(&["error", "outcome"], json!({
             "error": {"type": "string"},
             "outcome": {"type": "string", "enum": ["not_connected", "timed_out"]}})),
-        "TimetableBody": timetable,
-        "OrderImport": order,
-        "FenceFeature": object(&["type", "geometry", "properties"], json!({
-            "type": {"type": "string", "enum": ["Feature"]},
-            "geometry": object(&["type", "coordinates"], json!({
-                "type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
-                "coordinates": {"type": "array", "description": "[lon, lat] rings, WGS-84"}})),
-            "properties": object(&["name", "kind"], json!({
-                "name": {"type": "string"}, "kind": variants::<tianshu_rules::fences::FenceKind>(),
-                "unit": {"type": "string", "description": "depot: the unit path"},
-                "category": {"type": "string"},
-                "speed_limit_kmh": {"type": "number", "exclusiveMinimum": 0, "maximum": 300, "description": "speed_zone: its limit"},
-                "description": {"type": "string", "description": "Free text, kept by editors, ignored"}}))})),
         "LiveMessage": {"anyOf": [
             object(&["type", "vehicles", "positions"], json!({
                 "type": {"type": "string", "enum": ["snapshot"]},
@@ -442,26 +461,6 @@ pub(super) fn casework_components() -> Value {
         json!({"name": {"type": "string"}, "post": {"type": "string"}, "unit": {"type": "string"},
                "measure": variants::<Measure>()}),
     );
-    let figures = json!({
-        "received": {"type": "integer"}, "forwarded": {"type": "integer"},
-        "answered_in_time": {"type": "integer"}, "overdue": {"type": "integer"}, "replied": {"type": "integer"},
-        "findings": {"type": "integer"}, "confirmed": {"type": "integer"},
-        "confirmed_by_type": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "people": {"type": "integer", "description": "People held to account"},
-        "sanctioned": {"type": "integer", "description": "Party or administrative sanctions"},
-        "judiciary": {"type": "integer", "description": "Referred to the judiciary"},
-        "recovered_fen": {"type": "integer", "description": "Amount recovered, fen"}});
-    let figure_names: Vec<String> = figures
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    let figure_names: Vec<&str> = figure_names.iter().map(String::as_str).collect();
-    let mut row = figures.clone();
-    row["unit"] = maybe("integer");
-    row["unit_name"] = maybe("string");
-    row["month"] = json!({"type": "string", "description": "YYYY-MM"});
-    let mut row_names = figure_names.clone();
-    row_names.extend(["unit", "unit_name", "month"]);
     json!({
         "Complaint": fields_of(&view, &shown, json!({
             "id": {"type": "integer"}, "received": time(), "channel": variants::<Channel>(),
@@ -523,6 +522,33 @@ pub(super) fn casework_components() -> Value {
             "decided": {"type": "string", "format": "date"}, "note": {"type": "string"},
             "unit": {"type": "integer", "description": "The car's unit"}, "recorded_by": {"type": "string"},
             "recorded": time()})),
+    })
+}
+
+/// The schemas of the casework figures.
+pub(super) fn casework_summary_components() -> Value {
+    let maybe = |t: &str| nullable(json!({ "type": t }));
+    let figures = json!({
+        "received": {"type": "integer"}, "forwarded": {"type": "integer"},
+        "answered_in_time": {"type": "integer"}, "overdue": {"type": "integer"}, "replied": {"type": "integer"},
+        "findings": {"type": "integer"}, "confirmed": {"type": "integer"},
+        "confirmed_by_type": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "people": {"type": "integer", "description": "People held to account"},
+        "sanctioned": {"type": "integer", "description": "Party or administrative sanctions"},
+        "judiciary": {"type": "integer", "description": "Referred to the judiciary"},
+        "recovered_fen": {"type": "integer", "description": "Amount recovered, fen"}});
+    let figure_names: Vec<String> = figures
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let figure_names: Vec<&str> = figure_names.iter().map(String::as_str).collect();
+    let mut row = figures.clone();
+    row["unit"] = maybe("integer");
+    row["unit_name"] = maybe("string");
+    row["month"] = json!({"type": "string", "description": "YYYY-MM"});
+    let mut row_names = figure_names.clone();
+    row_names.extend(["unit", "unit_name", "month"]);
+    json!({
         "CaseworkSummary": object(&["total", "rows"], json!({
             "total": object(&figure_names, figures),
             "rows": array(object(&row_names, row))})),

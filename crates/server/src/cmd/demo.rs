@@ -121,29 +121,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         rules.silence.enabled = false;
     }
     let mut started = serve::start(
-        ServeOptions {
-            store_url: args.store.clone(),
-            store: Default::default(),
-            jt808_addr: args.jt808,
-            http_addr: args.http,
-            gateway: tianshu_ingest::GatewayConfig {
-                // Simulated time runs `--speedup` times faster than the wall clock, so the fleet's fixes
-                // soon lie ahead of their receive time: the demo takes them.
-                uplink: tianshu_ingest::uplink::UplinkConfig {
-                    max_fix_ahead_secs: 366 * 86_400,
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-            mqtt: Default::default(),
-            mqtt_password: None,
-            http: crate::config::ListenConfig::default().http_limits(),
-            audit: audit.clone(),
-            jt809: Default::default(),
-            upper: Vec::new(),
-            bus: Default::default(),
-            roles: Default::default(),
-        },
+        demo_serve_options(&args, &audit),
         Some(api_routes(
             ApiConfig {
                 basemap: tianshu_api::config::BasemapConfig {
@@ -200,6 +178,33 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     started.wait().await?;
     serve::close_store(&store).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `serve` is started with in the demo: every role on the demo's store and addresses.
+fn demo_serve_options(args: &DemoArgs, audit: &AuditOptions) -> ServeOptions {
+    ServeOptions {
+        store_url: args.store.clone(),
+        store: Default::default(),
+        jt808_addr: args.jt808,
+        http_addr: args.http,
+        gateway: tianshu_ingest::GatewayConfig {
+            // Simulated time runs `--speedup` times faster than the wall clock, so the fleet's fixes
+            // soon lie ahead of their receive time: the demo takes them.
+            uplink: tianshu_ingest::uplink::UplinkConfig {
+                max_fix_ahead_secs: 366 * 86_400,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        mqtt: Default::default(),
+        mqtt_password: None,
+        http: crate::config::ListenConfig::default().http_limits(),
+        audit: audit.clone(),
+        jt809: Default::default(),
+        upper: Vec::new(),
+        bus: Default::default(),
+        roles: Default::default(),
+    }
 }
 
 /// The demo's basemap, beside its store (`demo.db` has `demo.basemap.pmtiles`): the roads, towns and

@@ -17,7 +17,6 @@ mod calendar;
 mod casework;
 mod config;
 mod decode;
-mod decode_jt809;
 #[cfg(feature = "demo")]
 mod demo;
 mod export;

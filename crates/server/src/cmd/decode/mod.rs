@@ -7,6 +7,8 @@
 //! does not decode prints `{"input": N, "error": {"kind", "reason", "offset", "offset_in"}}` instead,
 //! and the exit code is 0 only when every frame decoded.
 
+mod jt809;
+
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
@@ -60,9 +62,8 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
     let mut decode: DecodeInput = match args.protocol {
         Protocol::Jt808 => Box::new(move |i, text, out| decode_input(i, text, options, out)),
         Protocol::Jt809 => {
-            let options =
-                super::decode_jt809::Options::from_args(args.key.as_deref(), args.edition.as_deref())?;
-            Box::new(move |i, text, out| super::decode_jt809::decode_input(i, text, &options, out))
+            let options = jt809::Options::from_args(args.key.as_deref(), args.edition.as_deref())?;
+            Box::new(move |i, text, out| jt809::decode_input(i, text, &options, out))
         }
     };
     let stdout = std::io::stdout();
@@ -143,11 +144,7 @@ fn decode_input(
 
 /// The bytes of one input in hex (spaces and `0x` prefixes ignored); `None`, with the error printed as
 /// that input's line, when it is not hex.
-pub(super) fn parse_hex(
-    input: usize,
-    text: &str,
-    out: &mut (impl Write + ?Sized),
-) -> anyhow::Result<Option<Vec<u8>>> {
+fn parse_hex(input: usize, text: &str, out: &mut (impl Write + ?Sized)) -> anyhow::Result<Option<Vec<u8>>> {
     let cleaned: String = text
         .split_whitespace()
         .map(|w| w.trim_start_matches("0x").trim_start_matches("0X"))

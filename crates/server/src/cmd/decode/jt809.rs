@@ -39,7 +39,7 @@ pub fn decode_input(
     options: &Options,
     out: &mut (impl Write + ?Sized),
 ) -> anyhow::Result<bool> {
-    let Some(bytes) = super::decode::parse_hex(input, text, out)? else {
+    let Some(bytes) = super::parse_hex(input, text, out)? else {
         return Ok(false);
     };
     let mut ok = true;
