@@ -492,8 +492,8 @@ const listNow = (page) => page.$$eval('#vehicle-list .vrow:not([hidden])', (rows
  * never shows it, however long the wait, so the budget only has to outlast a slow one: with WebGL drawn
  * in software each frame of a moving map (a car flown to, a unit fitted, Follow's camera) holds the
  * page's main thread for 0.3-2 s on a loaded machine, and a press waits behind a few of them for its
- * element to be still and then for its effect: at a load average of 17 the slowest of 20 presses on the
- * car list took 5.0 s (the checks print it), past the 5 s the checks used to allow. */
+ * element to be still and then for its effect: at load averages of 17-19 the slowest of 20 presses on the
+ * car list took 5.0 s and 6.3 s in two runs (the checks print it), past the 5 s they used to allow. */
 const PRESS_MS = 60000;
 
 async function findCars(page) {
