@@ -15,6 +15,8 @@
 //   cargo build -p tianshu && (cd tests/browser && npm ci) && node benches/page/bench.mjs target/debug/tianshu
 //   cargo build --release -p tianshu && node benches/page/bench.mjs target/release/tianshu
 //
+// PAGE_BENCH_TRACE=1 adds each timed run's frames read back; PAGE_BENCH_KEEP_TRACES=DIR keeps its Chrome
+// trace, which `node benches/page/timeline.mjs FILE` lists.
 // Uses Debian's chromium and tests/browser's playwright-core. Prints one line per figure.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +33,8 @@ const BUSY_SECS = Number(process.env.PAGE_BENCH_BUSY_SECS || 30);
 const PROFILE_SECS = Number(process.env.PAGE_BENCH_PROFILE_SECS ?? 15);
 /** PAGE_BENCH_TRACE=1: each timed run is also traced (Chrome's trace) and its read-back frames counted. */
 const TRACE = Boolean(process.env.PAGE_BENCH_TRACE);
+/** PAGE_BENCH_KEEP_TRACES=DIR: the traces are kept there, one file per timed run (`timeline.mjs` reads one). */
+const KEEP = process.env.PAGE_BENCH_KEEP_TRACES;
 const FLAGS = ['--headless', '--no-sandbox', '--enable-unsafe-swiftshader', '--disable-background-networking',
   '--disable-component-update', '--no-first-run'];
 
@@ -99,7 +103,7 @@ function painted({ name, sources, anyOf, allOf, replay }) {
  * wall time and, traced, the frames whose canvas the main thread waited to read back (software WebGL:
  * each is the whole map drawn on the CPU) and the time it waited in them. */
 async function timed(browser, page, dir, act) {
-  const file = join(dir, 'trace.json');
+  const file = join(KEEP || dir, KEEP ? `trace-${Date.now()}.json` : 'trace.json');
   if (TRACE) await browser.startTracing(page, { path: file, categories: ['devtools.timeline', 'gpu'] });
   const t0 = Date.now();
   await act();

@@ -508,6 +508,7 @@ async fn an_inspector_replays_a_month_jumps_to_a_case_and_reads_it_with_its_map(
         &[
             "ok every stored point of the month is counted",
             "ok the month's track is drawn on the map",
+            "ok the fitted track lies above the replay's bar",
             "ok a month's axis reads in dates",
             "ok each rule's episode has its own lane",
             "ok a press on the case takes the replay to its start",

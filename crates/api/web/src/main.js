@@ -9,6 +9,7 @@ import { applyText, t, toggleLang, currentLang, catalogue } from './i18n.js';
 import { disp, undisp, dispGeometry, setGcj02 } from './geo.js';
 import { VECTOR_LAYERS, watchTiles } from './basemap.js';
 import { COLORS, addCarImages, arrowImage, emptyFC, mapStyle } from './layers.js';
+import { hideUntil, moveHidden } from './reveal.js';
 import { renderTerminalPanel } from './terminal.js';
 import { loadTerminals } from './terminals.js';
 import { loadManage, leaveManage } from './admin/manage.js';
@@ -91,7 +92,7 @@ function stateOf(p, now) {
 const S = {
   me: null, config: null, units: [], unitById: new Map(), vehicles: new Map(), positions: new Map(),
   selectedUnits: null, search: '', follow: null, cardVehicle: null, updates: 0, ws: null, view: 'live',
-  replay: null, caseState: 'open', states: new Set(),
+  replay: null, caseState: 'open', states: new Set(), fleetIn: false,
 };
 
 function showLogin() {
@@ -121,9 +122,12 @@ function initMap(config) {
   // source updated every few seconds a fade would redraw the map for 300 ms after each update.
   const { features, drawn } = carsOnMap();
   map = new maplibregl.Map({ container: 'map', style: mapStyle(config, { type: 'FeatureCollection', features }), center: disp(...config.center), zoom: config.zoom, attributionControl: { compact: true }, fadeDuration: 0 });
-  [drawnCars, drawnView, mapDataAt] = [drawn, 'live', Date.now()];
+  // Built before the live feed's snapshot is in, the map is given the fleet as soon as it comes.
+  [drawnCars, drawnView, mapDataAt, fleetOnMap] = [drawn, 'live', Date.now(), S.fleetIn];
   addCarImages(map);
-  showWithCars(map);
+  revealMap = showWithCars(map);
+  // The fleet is on the map once a tile of the cars' source was cut from it (`fleetSent`: the worker holds it).
+  map.on('sourcedata', (e) => { if (fleetSent && !fleetOnMap && e.sourceId === 'cars' && e.tile) { fleetOnMap = true; revealMap(); } });
   watchTiles(map, $('#map-wrap'));
   map.addControl(new maplibregl.NavigationControl(), 'top-left');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
@@ -155,26 +159,28 @@ function initMap(config) {
     // Panning by hand takes the map back from Follow.
     map.on('dragstart', () => { if (S.follow !== null) { S.follow = null; if (S.cardVehicle) renderCard(); } });
     showViewLayers();
-    redrawCars();
+    // A snapshot that came before the style was read is given to the map now.
+    redrawCars(S.fleetIn && !fleetOnMap);
   });
 }
 
-/** Shows the map from its first frame with the cars and the land in it. Where WebGL is drawn in software
- * every frame shown costs the main thread a read-back of the canvas, and the frames before the cars'
- * tiles are cut (an empty sea, then the land) would delay the cars by as many read-backs; frames of a
- * hidden canvas are not read back. The basemap's own tiles come on in later frames. */
+/** Whether the map's cars' source holds the live feed's first snapshot, and whether the wait for it is over
+ * (the feed closed or took too long: the map is shown without its cars). */
+let fleetOnMap = false;
+let fleetWaitOver = false;
+/** Whether the map's worker holds the live feed's first snapshot (its tiles are then cut again). */
+let fleetSent = false;
+/** Shows the map once it is ready (see `showWithCars`); called again when what it waits for comes. */
+let revealMap = () => {};
+/** Shows the map from its first frame with the cars and the land in it (reveal.js); returns the check that
+ * shows it. The map is built while the live feed's snapshot is still on its way, so its style, its worker
+ * and the basemap's first tiles are under way meanwhile. */
 function showWithCars(m) {
-  const canvas = m.getCanvas();
-  canvas.style.visibility = 'hidden';
-  const ready = () => m.loaded() || ['cars', 'land'].every((s) => m.getSource(s) && m.isSourceLoaded(s));
-  const show = () => {
-    if (!ready()) return;
-    m.off('sourcedata', show);
-    canvas.style.visibility = '';
-    m.triggerRepaint();
-  };
-  m.on('sourcedata', show);
+  const ready = () => (fleetOnMap || fleetWaitOver || S.view !== 'live') && ['cars', 'land'].every((s) => m.getSource(s) && m.isSourceLoaded(s));
+  return hideUntil(m, ready, MAP_HIDDEN_MAX_MS);
 }
+/** The longest the map is kept hidden at login, whatever it waits for. */
+const MAP_HIDDEN_MAX_MS = 10000;
 
 /** The geofences as the map draws them, or null when none are served. */
 async function fetchFences() {
@@ -282,7 +288,8 @@ function redrawCars(force = false) {
   const source = map && map.getSource('cars');
   const wall = Date.now();
   if (source && S.view === 'live' && (force || drawnView !== 'live' || (changed && wall - mapDataAt >= MAP_DATA_EVERY_MS))) {
-    source.setData({ type: 'FeatureCollection', features });
+    const sent = source.setData({ type: 'FeatureCollection', features });
+    if (S.fleetIn && !fleetOnMap) sent.then(() => { fleetSent = true; });
     drawnCars = drawn;
     mapDataAt = wall;
   } else if (changed && source && S.view === 'live') {
@@ -638,6 +645,7 @@ function connectLive() {
       S.vehicles = new Map(m.vehicles.map((v) => [v.id, v]));
       S.positions = new Map(m.positions.map((p) => [p.vehicle, p]));
       latestFix = m.positions.reduce((a, p) => Math.max(a, fixMs(p)), 0);
+      S.fleetIn = true;
       fleetIn();
       if (!S.replayRangeSet && latestFix) {
         // Default replay range: the last two hours of the fleet's own clock.
@@ -702,6 +710,7 @@ async function loadReplay() {
   $('#replay-info').textContent = `${r.total_points} ${t('points')}, ${r.points.length} ${t('shown')}`;
   $('#replay-exports').replaceChildren(el('span', {}, `${t('export')}:`), ...['geojson', 'gpx', 'kml', 'csv'].map((f) =>
     el('a', { href: `/api/vehicles/${v.id}/track?from=${iso(from)}&to=${iso(to)}&format=${f}`, download: '' }, f.toUpperCase())));
+  $('#replay-bar').classList.remove('hidden');
   placeTrack(S.replay);
   // Timeline: stops and episodes, placed on the time axis.
   const span = to - from;
@@ -731,15 +740,17 @@ async function loadReplay() {
     row.append(el('button', { class: 'open-case', onclick: (e) => { e.stopPropagation(); openCase(c.id); } }, t('open_case')));
     return row;
   }) : [el('p', { class: 'muted' }, t('no_cases'))]));
-  $('#replay-bar').classList.remove('hidden');
   seek(S.replay.time);
 }
 
+/** The longest the map stays hidden while it moves to a replay's track (reveal.js). */
+const TRACK_REVEAL_MS = 2000;
 /** Whether a replay's track is placed on the map: until then the track's layers stay hidden in the replay. */
 let trackPlaced = false;
 /** Puts the replay's track and stops on the map. The data goes to the map's worker first, and the camera
  * moves to the track once the worker holds it, in the same task: the map's next frame asks for the track's
- * tiles at the zoom it is seen at and the frame after draws them. Moving first would cut the track twice
+ * tiles at the zoom it is seen at and the frame after draws them; the first of the two is not shown
+ * (reveal.js). Moving first would cut the track twice
  * (its tiles are reloaded when new data arrives), and every frame in between costs a software-rendered
  * read-back where WebGL has no GPU (BENCHMARKS.md, "The page in a browser"). */
 function placeTrack(R) {
@@ -748,14 +759,26 @@ function placeTrack(R) {
   if (detailShown) { detailShown = false; map.getSource('track-detail').setData(emptyFC()); }
   map.getSource('track').setData(track).then(() => {
     if (S.replay !== R) return;
-    if (R.pts.length) {
-      const b = new maplibregl.LngLatBounds();
-      for (const p of R.pts) b.extend(rowAt(p));
-      map.fitBounds(b, { padding: 60, maxZoom: 15, duration: 0 });
-    }
-    trackPlaced = true;
-    showViewLayers();
+    const place = (camera) => { if (camera) map.jumpTo(camera); trackPlaced = true; showViewLayers(); };
+    if (!R.pts.length) { place(null); return; }
+    const b = new maplibregl.LngLatBounds();
+    for (const p of R.pts) b.extend(rowAt(p));
+    const camera = map.cameraForBounds(b, { padding: trackPadding(), maxZoom: 15 });
+    const here = map.getCenter();
+    // The map is shown again with the track's tiles cut at the place it moved to; the frame in between
+    // (the new place without its track) is not shown (reveal.js). Where the camera stays, nothing to hide.
+    if (camera && (Math.abs(camera.zoom - map.getZoom()) > 1e-6 || here.distanceTo(maplibregl.LngLat.convert(camera.center)) > 0.5)) {
+      moveHidden(map, 'track', () => place(camera), TRACK_REVEAL_MS);
+    } else place(camera);
   });
+}
+
+/** The margins a track is fitted within: the replay's bar lies over the map's bottom, so the track is fitted
+ * above it. */
+function trackPadding() {
+  const bar = $('#replay-bar');
+  const covered = bar.classList.contains('hidden') ? 0 : map.getContainer().getBoundingClientRect().bottom - bar.getBoundingClientRect().top;
+  return { top: 60, left: 60, right: 60, bottom: Math.max(60, covered + 30) };
 }
 
 /** The track coloured by speed, as one multi-line per band of 10 km/h (a segment takes the band of its end
@@ -1103,6 +1126,8 @@ function switchView(view) {
   $('#report-page').classList.toggle('hidden', view !== 'reports' || !$('#report-page').hasChildNodes());
   document.body.classList.remove('case-open');
   for (const m of caseMarkers.splice(0)) m.remove();
+  // Left before its cars were drawn, the map is shown without waiting for them.
+  if (view !== 'live') revealMap();
   if (map && map.getSource('cars')) {
     showViewLayers();
     if (view !== 'replay' && cursorMarker) cursorMarker.remove();
@@ -1174,7 +1199,7 @@ function rerender() {
   }
 }
 
-/** How long the map waits for the live feed's first snapshot before it is built without its cars. */
+/** How long the map waits for the live feed's first snapshot before it is shown without its cars. */
 const FLEET_WAIT_MS = 3000;
 
 async function start() {
@@ -1201,12 +1226,16 @@ async function start() {
     $('#replay-to').value = toLocalInput(now);
   }
   switchView('live');
-  // The map is built with the fleet in it (it comes in the same round trip): with WebGL drawn in software
-  // every frame of a map without its cars would hold the main thread and the snapshot back.
+  // The map is built now, hidden until the live feed's snapshot (it comes in the same round trip) is drawn
+  // in it: with WebGL drawn in software every frame shown of a map without its cars would cost a read-back.
+  initMap(S.config);
   let waited;
   await Promise.race([fleet, new Promise((resolve) => { waited = setTimeout(resolve, FLEET_WAIT_MS); })]);
   clearTimeout(waited);
-  initMap(S.config);
+  // Without the snapshot (the feed closed, or it is late) the map is shown as it is; with it, once the
+  // fleet's tiles are cut.
+  fleetWaitOver = !S.fleetIn;
+  revealMap();
 }
 
 // Static wiring.
