@@ -497,6 +497,13 @@ fn drivers_channels_commands_and_complaints(c: &Ctx) -> Vec<Call<'_>> {
         ("GET", "/api/drivers", "/api/drivers".into(), None, admin),
         (
             "POST",
+            "/api/drivers/import",
+            "/api/drivers/import".into(),
+            Some("name,certificate,phone,licence,unit,active\n李师傅,A-44,13800000044,C1,黄石市/市委办公室,\n".into()),
+            admin,
+        ),
+        (
+            "POST",
             "/api/channels",
             "/api/channels".into(),
             Some(format!(r#"{{"name":"值班群","kind":"webhook","url":"https://robot.example.cn/send?access_token=x","format":"dingtalk","units":[{unit}],"min_severity":"medium"}}"#)),

@@ -281,6 +281,13 @@ pub static ROUTES: &[RouteSpec] = &[
         handler: || post(drivers::create),
     },
     RouteSpec {
+        method: "POST",
+        path: "/api/drivers/import",
+        roles: ADMIN,
+        summary: "Import a driver file (CSV: name,certificate,phone,licence,unit,active): all or nothing, a driver found by certificate updated (audited)",
+        handler: || post(drivers::import),
+    },
+    RouteSpec {
         method: "PUT",
         path: "/api/drivers/{id}",
         roles: ADMIN,

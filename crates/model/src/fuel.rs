@@ -18,6 +18,7 @@ pub use read::{
     TextEncoding, csv_rows, decode_text, parse_cards_csv, parse_stations_csv, parse_stations_geojson,
     read_statement, read_statement_csv, read_statement_xlsx,
 };
+pub(crate) use read::{column_err, registry_rows};
 
 /// Declares a string enum: its variants, their ids and the other spellings files use.
 macro_rules! string_enum {

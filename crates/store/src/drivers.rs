@@ -2,13 +2,16 @@
 //! (the API). A write checks the fields (`tianshu_model::driver`), the unit named (unknown:
 //! [`Error::Invalid`] naming `unit`) and the certificate (another driver's: [`Error::Conflict`]), under
 //! the registry's lock; the API commits it with its audit record ([`Change::audited`]). A unit with
-//! drivers cannot be deleted (`registry_admin`).
+//! drivers cannot be deleted (`registry_admin`). A driver file is imported in one transaction: each
+//! row creates the driver or updates the one holding its certificate (so a re-import changes nothing),
+//! and a bad row (an unknown unit, a certificate or field refused) names its line and nothing is kept.
 //!
 //! Written once over [`crate::sql::Tx`]; reached through [`crate::Store::drivers`].
 
 use tianshu_model::UnitId;
 use tianshu_model::carpool::LicenceClass;
-pub use tianshu_model::driver::{Driver, DriverFields};
+pub use tianshu_model::driver::{Driver, DriverFields, DriverRecord};
+use tianshu_model::fuel::RowError;
 
 use crate::db::{Change, Db};
 use crate::registry::{REGISTRY_LOCK_KEY, returned_id};
@@ -127,6 +130,63 @@ async fn delete(tx: &mut dyn Tx, id: i64) -> Result<Driver> {
     Ok(driver)
 }
 
+/// What a driver import changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct DriverImport {
+    /// Drivers registered.
+    pub created: u64,
+    /// Drivers whose fields changed.
+    pub updated: u64,
+    /// Rows that matched their driver already.
+    pub unchanged: u64,
+}
+
+/// `e`, from the write of the row at `line`, with the line named.
+fn at_line(line: usize, e: Error) -> Error {
+    match e {
+        Error::Invalid { line: None, reason } => Error::Invalid {
+            line: Some(line),
+            reason,
+        },
+        Error::Conflict(reason) => Error::Conflict(format!("line {line}: {reason}")),
+        e => e,
+    }
+}
+
+async fn import(tx: &mut dyn Tx, records: Vec<(usize, DriverRecord)>) -> Result<DriverImport> {
+    let mut out = DriverImport::default();
+    tx.lock(REGISTRY_LOCK_KEY).await?;
+    let by_certificate = format!("SELECT {COLS} FROM drivers WHERE certificate = $1");
+    for (line, r) in records {
+        let unit = tx
+            .opt("SELECT id FROM units WHERE path = $1", params![&r.unit])
+            .await?
+            .ok_or_else(|| RowError {
+                line,
+                column: Some("unit (5)".into()),
+                reason: format!("no unit {:?} in the registry", r.unit),
+            })?
+            .int(0)?;
+        let f = r.fields(UnitId(unit));
+        match tx.opt(&by_certificate, params![r.certificate()]).await? {
+            Some(row) => {
+                let d = to_driver(&row)?;
+                if d.fields == f {
+                    out.unchanged += 1;
+                } else {
+                    replace(tx, d.id, f).await.map_err(|e| at_line(line, e))?;
+                    out.updated += 1;
+                }
+            }
+            None => {
+                create(tx, f).await.map_err(|e| at_line(line, e))?;
+                out.created += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The drivers' registry of a store.
 pub struct Drivers<'a> {
     db: &'a Db,
@@ -149,6 +209,12 @@ impl<'a> Drivers<'a> {
     pub fn replace(&self, id: i64, f: &DriverFields) -> Change<'a, Driver> {
         let f = f.clone();
         Change::new(self.db, work(move |tx| Box::pin(replace(tx, id, f))))
+    }
+
+    /// Imports a driver file's rows ([`tianshu_model::driver::parse_drivers_csv`]) in one transaction.
+    pub fn import(&self, records: &[(usize, DriverRecord)]) -> Change<'a, DriverImport> {
+        let records = records.to_vec();
+        Change::new(self.db, work(move |tx| Box::pin(import(tx, records))))
     }
 
     /// Deletes a driver (their card sign-ins stay on record); returns what was deleted.

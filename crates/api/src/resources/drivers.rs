@@ -1,14 +1,18 @@
-//! Drivers: `GET`/`POST /api/drivers`, `PUT`/`DELETE /api/drivers/{id}`.
+//! Drivers: `GET`/`POST /api/drivers`, `PUT`/`DELETE /api/drivers/{id}`, `POST /api/drivers/import`.
 //!
 //! A listing shows the drivers of the units in the caller's scope. Writes are the administrators': the
 //! fields are checked by `tianshu_model::driver` (a bad one is 400 naming the field), a certificate
-//! another driver holds is 409, and each write commits with its audit record.
+//! another driver holds is 409, and each write commits with its audit record. A driver file (CSV, UTF-8
+//! or GBK) is imported whole or not at all, a bad row named by its line and column.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use tianshu_model::driver::parse_drivers_csv;
+use tianshu_model::fuel::decode_text;
 use tianshu_store::access::AuditEntry;
-use tianshu_store::drivers::{Driver, DriverFields};
+use tianshu_store::drivers::{Driver, DriverFields, DriverImport};
 
 use crate::ApiState;
 use crate::auth::{Caller, Principal};
@@ -54,6 +58,27 @@ pub async fn replace(
         .commit("driver.replace", None, String::new(), describe, replace)
         .await?;
     Ok(Json(d))
+}
+
+/// The audit detail of a driver import.
+fn describe_import(i: &DriverImport, e: &mut AuditEntry) {
+    e.rows = i.created + i.updated;
+    e.detail = format!(
+        "drivers imported: {} created, {} updated, {} unchanged",
+        i.created, i.updated, i.unchanged
+    );
+}
+
+/// `POST /api/drivers/import`: a driver file as the body (`name,certificate,phone,licence,unit,active`).
+pub async fn import(caller: Caller, body: Bytes) -> ApiResult<Json<DriverImport>> {
+    let (text, _) = decode_text(&body, None).map_err(tianshu_store::Error::from)?;
+    let records = parse_drivers_csv(&text).map_err(tianshu_store::Error::from)?;
+    let drivers = caller.state.store().drivers();
+    let import = drivers.import(&records);
+    let done = caller
+        .commit("driver.import", None, String::new(), describe_import, import)
+        .await?;
+    Ok(Json(done))
 }
 
 /// `DELETE /api/drivers/{id}`

@@ -360,6 +360,9 @@ pub(super) fn registry_components() -> Value {
     json!({
         "DriverFields": fields_of(&driver_fields, &["name", "certificate", "unit"], driver),
         "Driver": fields_of(&with_id(&driver_fields), &with_id(&driver_fields), driver_answer),
+        "DriverImport": object(&["created", "updated", "unchanged"], json!({
+            "created": {"type": "integer", "minimum": 0}, "updated": {"type": "integer", "minimum": 0},
+            "unchanged": {"type": "integer", "minimum": 0, "description": "Rows that matched their driver already"}})),
         "ChannelFields": fields_of(&channel_fields, &["name", "kind"], channel),
         "Channel": fields_of(&with_id(&channel_fields), &with_id(&channel_fields), channel_answer),
         "ConfiguredChannel": fields_of(&names::<ConfiguredChannel>(), &names::<ConfiguredChannel>(), json!({

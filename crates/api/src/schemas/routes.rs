@@ -197,6 +197,13 @@ pub(super) fn terminals(method: &str, path: &str, d: &mut Described) -> bool {
             d.body = Some(r("DriverFields"));
             d.ok = (if method == "POST" { 201 } else { 200 }, Some(r("Driver")));
         }
+        ("POST", "/api/drivers/import") => {
+            d.body = Some(
+                json!({"type": "string", "description": "The driver file: CSV (UTF-8 or GBK) with the header name,certificate,phone,licence,unit,active"}),
+            );
+            d.body_media = Some("text/csv");
+            d.ok = ok(r("DriverImport"));
+        }
         ("GET", "/api/channels") => d.ok = ok(r("ChannelList")),
         ("POST" | "PUT", "/api/channels" | "/api/channels/{id}") => {
             d.body = Some(r("ChannelFields"));

@@ -395,7 +395,10 @@ pub const STATION_HEADER: [&str; 6] = ["code", "name", "brand", "lon", "lat", "d
 
 /// Checks the header of an imported registry file and gives each row's cells with a function that
 /// names a column for an error.
-fn registry_rows<'h>(text: &str, header: &'h [&'h str]) -> Result<Vec<(usize, Vec<String>)>, RowError> {
+pub(crate) fn registry_rows<'h>(
+    text: &str,
+    header: &'h [&'h str],
+) -> Result<Vec<(usize, Vec<String>)>, RowError> {
     let rows = csv_rows(text);
     let mut out = Vec::with_capacity(rows.len());
     let mut iter = rows.into_iter();
@@ -425,7 +428,7 @@ fn registry_rows<'h>(text: &str, header: &'h [&'h str]) -> Result<Vec<(usize, Ve
     Ok(out)
 }
 
-fn column_err(header: &[&str], line: usize, i: usize, reason: String) -> RowError {
+pub(crate) fn column_err(header: &[&str], line: usize, i: usize, reason: String) -> RowError {
     RowError {
         line,
         column: Some(format!("{} ({})", header[i], i + 1)),

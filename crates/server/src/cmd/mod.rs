@@ -19,6 +19,7 @@ mod config;
 mod decode;
 #[cfg(feature = "demo")]
 mod demo;
+mod drivers;
 mod export;
 mod fuel;
 mod geofence;
@@ -185,6 +186,9 @@ pub enum Command {
     /// [--format csv|json] [--lang zh|en]`) and a casework file loaded (`casework import --store URL FILE`).
     #[command(subcommand)]
     Casework(casework::CaseworkCommand),
+    /// The drivers' registry: a driver file loaded (`drivers import --store URL FILE.csv`).
+    #[command(subcommand)]
+    Drivers(drivers::DriversCommand),
     /// Fuel cards, stations and issuers' statements (`fuel cards import`, `fuel stations import`,
     /// `fuel import --store URL FILE`, `fuel check --from T --to T`).
     #[command(subcommand)]
@@ -225,6 +229,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(args),
         Command::Calendar(c) => calendar::run(c),
         Command::Casework(c) => casework::run(c),
+        Command::Drivers(c) => drivers::run(c),
         Command::Fuel(c) => fuel::run(c),
         Command::Report(c) => report::run(c),
         Command::Geofence(c) => geofence::run(c),
