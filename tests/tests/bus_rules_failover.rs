@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tianshu_e2e::gateway::{Terminal, phone, point, provision};
 use tianshu_e2e::{Scratch, ScratchDir, Tianshu, wait_until};
-use tianshu_model::{CaseFilter, Position, Timestamp, VehicleId};
+use tianshu_model::case::CaseFilter;
+use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_store::Store;
 use tianshu_testkit::nats::NatsNode;
 

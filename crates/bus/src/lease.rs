@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
-use async_nats::jetstream::kv;
+use async_nats::jetstream::{kv, stream};
 use futures::{StreamExt, TryStreamExt};
 use tianshu_model::VehicleId;
 use tianshu_store::Store;
@@ -107,16 +107,29 @@ impl Leases {
             name: c.leases_bucket.clone(),
             reason,
         };
+        // The bucket's stream laid out as a key-value bucket is (one value a key, direct reads), created
+        // like the other streams: the client's own bucket creation asks the server for account details
+        // older servers do not give.
+        let bucket = stream::Config {
+            name: format!("KV_{}", c.leases_bucket),
+            subjects: vec![format!("$KV.{}.>", c.leases_bucket)],
+            max_messages_per_subject: 1,
+            max_age: c.lease_ttl(),
+            storage: stream::StorageType::File,
+            num_replicas: c.replicas.max(1),
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            ..Default::default()
+        };
+        bus.js
+            .get_or_create_stream(bucket)
+            .await
+            .map_err(|e| bucket_error(e.to_string()))?;
         let kv = bus
             .js
-            .create_key_value(kv::Config {
-                bucket: c.leases_bucket.clone(),
-                history: 1,
-                max_age: c.lease_ttl(),
-                num_replicas: c.replicas.max(1),
-                storage: async_nats::jetstream::stream::StorageType::File,
-                ..Default::default()
-            })
+            .get_key_value(c.leases_bucket.as_str())
             .await
             .map_err(|e| bucket_error(e.to_string()))?;
         let held = Arc::new(Held {
