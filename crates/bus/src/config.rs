@@ -50,8 +50,13 @@ pub struct BusConfig {
     /// How long a rules instance's lease lasts unless renewed (renewed every third of it): a dead
     /// instance's partitions are taken over within this and a third of it.
     pub lease_secs: u64,
-    /// This process's id among the rules instances; empty: the host name and the process id.
+    /// This process's id among the rules instances and the gateways; empty: the host name and the
+    /// process id.
     pub instance: String,
+    /// The key-value bucket of which gateway holds each terminal (phone -> gateway id).
+    pub terminals_bucket: String,
+    /// How long a terminal's gateway entry lasts unless renewed (renewed every third of it).
+    pub route_secs: u64,
 }
 
 impl Default for BusConfig {
@@ -77,6 +82,8 @@ impl Default for BusConfig {
             leases_bucket: "TIANSHU_LEASES".into(),
             lease_secs: 10,
             instance: String::new(),
+            terminals_bucket: "TIANSHU_TERMINALS".into(),
+            route_secs: 60,
         }
     }
 }
@@ -90,6 +97,11 @@ impl BusConfig {
     /// How long a lease lasts unless renewed (at least 3 s).
     pub fn lease_ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.lease_secs.max(3))
+    }
+
+    /// How long a terminal's gateway entry lasts unless renewed (at least 3 s).
+    pub fn route_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.route_secs.max(3))
     }
 
     /// This process's id in the leases bucket: `instance`, else the host name and the process id, with

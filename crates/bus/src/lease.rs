@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
-use async_nats::jetstream::{kv, stream};
+use async_nats::jetstream::kv;
 use futures::{StreamExt, TryStreamExt};
 use tianshu_model::VehicleId;
 use tianshu_store::Store;
@@ -103,35 +103,7 @@ impl Leases {
     /// name and the process id.
     pub async fn open(bus: &Bus) -> Result<Leases, BusError> {
         let c = &bus.config;
-        let bucket_error = |reason: String| BusError::Stream {
-            name: c.leases_bucket.clone(),
-            reason,
-        };
-        // The bucket's stream laid out as a key-value bucket is (one value a key, direct reads), created
-        // like the other streams: the client's own bucket creation asks the server for account details
-        // older servers do not give.
-        let bucket = stream::Config {
-            name: format!("KV_{}", c.leases_bucket),
-            subjects: vec![format!("$KV.{}.>", c.leases_bucket)],
-            max_messages_per_subject: 1,
-            max_age: c.lease_ttl(),
-            storage: stream::StorageType::File,
-            num_replicas: c.replicas.max(1),
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: stream::DiscardPolicy::New,
-            ..Default::default()
-        };
-        bus.js
-            .get_or_create_stream(bucket)
-            .await
-            .map_err(|e| bucket_error(e.to_string()))?;
-        let kv = bus
-            .js
-            .get_key_value(c.leases_bucket.as_str())
-            .await
-            .map_err(|e| bucket_error(e.to_string()))?;
+        let kv = bucket(bus, &c.leases_bucket, c.lease_ttl()).await?;
         let held = Arc::new(Held {
             instance: c.instance_id(),
             partitions: c.partitions.max(1),
@@ -288,6 +260,25 @@ impl Leases {
             .await;
         self.held.set(BTreeSet::new());
     }
+}
+
+/// Opens (or creates) the key-value bucket `name`, its entries forgotten after `ttl`. Its stream is laid
+/// out as a bucket is (one value a key, direct reads) and created like the other streams: the client's
+/// own bucket creation asks the server for account details older servers do not give.
+pub(crate) async fn bucket(bus: &Bus, name: &str, ttl: Duration) -> Result<kv::Store, BusError> {
+    let bucket_error = |reason: String| BusError::Stream {
+        name: name.to_string(),
+        reason,
+    };
+    let config = crate::route::bucket_config(name, ttl, bus.config.replicas);
+    bus.js
+        .get_or_create_stream(config)
+        .await
+        .map_err(|e| bucket_error(e.to_string()))?;
+    bus.js
+        .get_key_value(name)
+        .await
+        .map_err(|e| bucket_error(e.to_string()))
 }
 
 /// Reads partition `p` of the committed stream into the store's followers from its durable position,

@@ -73,6 +73,8 @@ pub struct Services {
     pub gateway: Arc<Gateway>,
     /// Publishing positions and alert events to MQTT, when configured.
     pub mqtt_publisher: Option<tianshu_mqtt::Publisher>,
+    /// With a bus: which gateway holds a terminal, for downlink commands it does not hold here.
+    pub routes: Option<tianshu_bus::route::Routes>,
 }
 
 /// Builds extra HTTP routes (the web API) from the running services; merged with the operational ones.
@@ -154,7 +156,9 @@ pub async fn start(
     } else {
         None
     };
+    let routes = spawn_routes(bus.as_ref(), opts.roles, &gateway, &shutdown).await?;
     let services = Services {
+        routes,
         store: store.clone(),
         downlink: gateway.downlink(),
         online: gateway.online.clone(),
@@ -333,6 +337,27 @@ async fn spawn_bus_roles(
         }));
     }
     Ok((tasks, held))
+}
+
+/// With a bus, the terminals' gateways: a gateway writes its terminals and answers downlink requests
+/// for them from other instances.
+async fn spawn_routes(
+    bus: Option<&Bus>,
+    roles: Roles,
+    gateway: &Arc<Gateway>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<tianshu_bus::route::Routes>> {
+    let Some(bus) = bus else {
+        return Ok(None);
+    };
+    let routes = tianshu_bus::route::Routes::open(bus).await?;
+    if roles.has(Role::Gateway) {
+        let serving = routes
+            .clone()
+            .serve(bus.config().instance_id(), gateway.downlink(), shutdown.clone().cancelled_owned());
+        tokio::spawn(serving);
+    }
+    Ok(Some(routes))
 }
 
 /// Starts MQTT ingest, its points handed to `sink`; the publisher, when there is one, stops with it.

@@ -44,6 +44,8 @@ pub struct GatewayDownlink {
     pub downlink: tianshu_ingest::Downlink,
     /// To find the vehicle's terminal.
     pub store: Store,
+    /// With a bus: the gateway holding a terminal not held here.
+    pub routes: Option<tianshu_bus::route::Routes>,
 }
 
 #[async_trait::async_trait]
@@ -117,7 +119,14 @@ impl tianshu_api::Downlink for GatewayDownlink {
             }
             TerminalCommand::QueryAttributes => tianshu_ingest::Command::QueryAttributes,
         };
-        match self.downlink.send(phone, command, None).await {
+        let result = match self.downlink.send(phone, command.clone(), None).await {
+            Err(DownlinkError::Offline(_)) => match &self.routes {
+                Some(routes) => routes.send(phone, command, self.downlink.default_timeout()).await,
+                None => Err(DownlinkError::Offline(phone)),
+            },
+            result => result,
+        };
+        match result {
             Ok(Reply::General { result: 0 }) => Ok(CommandOutcome::DONE),
             Ok(Reply::General { result }) => Ok(CommandOutcome::Refused { result }),
             Ok(Reply::Position(p)) => Ok(CommandOutcome::Answered {
@@ -436,6 +445,7 @@ pub fn api_routes(
         let downlink = GatewayDownlink {
             downlink: services.downlink.clone(),
             store: services.store.clone(),
+            routes: services.routes.clone(),
         };
         let state = ApiState::with_parts(
             services.store.clone(),
