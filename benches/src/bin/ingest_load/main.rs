@@ -9,6 +9,9 @@
 //!   at a fixed total rate, acknowledged after durable commit; prints points/s and receive-to-ack latency.
 //!   `--publish mqtt://HOST:PORT` also publishes every committed position to that broker (QoS 0, as
 //!   `tianshu serve` does with `[mqtt.publish] positions = true`), to compare ingest with publishing on and off.
+//!   `--bus nats://HOST:PORT` goes through NATS JetStream instead: the server process publishes the points
+//!   (acknowledged after the stream's PubAck) and runs a writer that commits them, as `tianshu serve --roles
+//!   gateway,writer` does.
 //! - `ingest_load idle [--connections 10000] [--step 5000] [--pre-auth] [--served PATH]`: idle connections
 //!   (authenticated, or connected only), opened in steps; prints the server's resident memory per connection
 //!   between steps and on average. `--served` measures a `tianshu serve` binary, log subscriber included.
@@ -127,10 +130,15 @@ fn serve(args: &[String]) -> Result<()> {
             pre_auth_timeout_secs: 600,
             ..GatewayConfig::default()
         };
-        let sink: Arc<dyn PointSink> = if durable_at_once {
-            Arc::new(DurableAtOnce::default())
-        } else {
-            Arc::new(StoreSink(store.clone()))
+        let sink: Arc<dyn PointSink> = match (durable_at_once, arg_str(args, "--bus")) {
+            (true, _) => Arc::new(DurableAtOnce::default()),
+            (false, None) => Arc::new(StoreSink(store.clone())),
+            (false, Some(servers)) => {
+                let servers = tianshu_bus::BusConfig::servers_from_flag(&servers);
+                let bus = tianshu_bus::Bus::connect(&tianshu_bus::BusConfig { servers, ..Default::default() }).await?;
+                tokio::spawn(tianshu_bus::writer::run(bus.clone(), store.clone(), std::future::pending()));
+                Arc::new(tianshu_bus::publish::BusSink::spawn(&bus))
+            }
         };
         let gateway = Gateway::new(config, store, sink);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -279,6 +287,7 @@ fn writer_tuning(args: &[String]) -> Vec<String> {
         "--batch-delay-ms",
         "--commits-in-flight",
         "--pool",
+        "--bus",
     ] {
         if let Some(v) = arg_str(args, name) {
             out.extend([name.to_string(), v]);
