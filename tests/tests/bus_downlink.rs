@@ -44,7 +44,9 @@ async fn a_command_through_any_api_instance_reaches_the_gateway_holding_the_term
     let gateway_b = start("gateway");
     let api = start("api");
 
-    let mut terminal = Terminal::connect(gateway_b.jt808, phone(0)).await.expect("connect");
+    let mut terminal = Terminal::connect(gateway_b.jt808, phone(0))
+        .await
+        .expect("connect");
     terminal.login(0).await;
     let bus = tianshu_bus::Bus::connect(&tianshu_bus::BusConfig {
         servers: vec![node.url()],
@@ -52,7 +54,9 @@ async fn a_command_through_any_api_instance_reaches_the_gateway_holding_the_term
     })
     .await
     .expect("the bus");
-    let routes = tianshu_bus::route::Routes::open(&bus).await.expect("the terminals bucket");
+    let routes = tianshu_bus::route::Routes::open(&bus)
+        .await
+        .expect("the terminals bucket");
     wait_until("the terminal's gateway written on the bus", WAIT, || async {
         routes.gateway_of(phone(0)).await.is_some()
     })

@@ -71,7 +71,10 @@ async fn overspeed_cases(store: &Store) -> BTreeMap<VehicleId, Vec<Timestamp>> {
     };
     let mut by_vehicle: BTreeMap<VehicleId, Vec<Timestamp>> = BTreeMap::new();
     for c in store.cases().cases(&filter).await.expect("cases") {
-        by_vehicle.entry(c.raised.vehicle).or_default().push(c.raised.start);
+        by_vehicle
+            .entry(c.raised.vehicle)
+            .or_default()
+            .push(c.raised.start);
     }
     by_vehicle
 }
@@ -109,10 +112,14 @@ async fn a_killed_rules_instance_loses_no_case_and_doubles_none() {
         role(&url, &toml, "rules", dir.path()),
     ];
     let held = "tianshu_bus_rules_partitions_held";
-    wait_until("the two rules instances to share the partitions", LIMIT, || async {
-        let (a, b) = (rules[0].metric(held, "").await, rules[1].metric(held, "").await);
-        a > 0.0 && b > 0.0 && a + b == PARTITIONS
-    })
+    wait_until(
+        "the two rules instances to share the partitions",
+        LIMIT,
+        || async {
+            let (a, b) = (rules[0].metric(held, "").await, rules[1].metric(held, "").await);
+            a > 0.0 && b > 0.0 && a + b == PARTITIONS
+        },
+    )
     .await;
 
     let mut terminals = Vec::new();

@@ -25,7 +25,10 @@ fn the_cluster_configuration_parses_and_lists_the_three_nats_nodes_with_r3_strea
     assert!(ok, "{err}");
     assert!(shown.lines().any(|l| l == "replicas = 3"), "{shown}");
     for n in 1..=3 {
-        assert!(shown.contains(&format!("\"nats://nats-{n}:4222\"")), "nats-{n} on the bus: {shown}");
+        assert!(
+            shown.contains(&format!("\"nats://nats-{n}:4222\"")),
+            "nats-{n} on the bus: {shown}"
+        );
     }
 }
 
@@ -39,12 +42,18 @@ fn every_nats_node_configuration_is_valid_and_routes_to_the_other_two() {
             .output()
             .expect("running nats-server (Debian package nats-server)");
         let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && text.contains("is valid"), "{file}: {text}");
+        assert!(
+            out.status.success() && text.contains("is valid"),
+            "{file}: {text}"
+        );
         let conf = read(&file);
         assert!(conf.contains(&format!("server_name: nats-{n}")), "{file}");
         assert!(conf.contains("jetstream"), "{file}: JetStream on");
         for other in 1..=3 {
-            assert!(conf.contains(&format!("nats-route://nats-{other}:6222")), "{file} routes to nats-{other}");
+            assert!(
+                conf.contains(&format!("nats-route://nats-{other}:6222")),
+                "{file} routes to nats-{other}"
+            );
         }
     }
 }
@@ -83,7 +92,10 @@ fn the_units_start_roles_the_binary_knows_with_the_shared_configuration() {
         assert!(known.contains(&role), "{role} is not among {known:?}");
     }
     let nats = read("nats-server.service");
-    assert!(nats.lines().any(|l| l == "ExecStart=/usr/sbin/nats-server -c /etc/nats/nats.conf"));
+    assert!(
+        nats.lines()
+            .any(|l| l == "ExecStart=/usr/sbin/nats-server -c /etc/nats/nats.conf")
+    );
 }
 
 #[test]

@@ -27,7 +27,8 @@ pub use complaints::{complaint_deliveries, escalate_overdue_complaints};
 pub use config::AlertsConfig;
 pub use notify::Notice;
 pub use runtime::{
-    AlertsHandle, CaseRecorder, Ownership, RuntimeProgress, new_case_deliveries, start, start_following, start_owned,
+    AlertsHandle, CaseRecorder, Ownership, RuntimeProgress, new_case_deliveries, start, start_following,
+    start_owned,
 };
 
 /// What can go wrong.

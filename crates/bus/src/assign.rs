@@ -22,12 +22,7 @@ pub struct Plan {
 
 /// The plan of instance `me` among `members` (itself counted whether listed or not), `owners` saying who
 /// holds each held partition of `0..partitions`.
-pub fn plan(
-    me: &str,
-    partitions: u16,
-    members: &BTreeSet<String>,
-    owners: &BTreeMap<u16, String>,
-) -> Plan {
+pub fn plan(me: &str, partitions: u16, members: &BTreeSet<String>, owners: &BTreeMap<u16, String>) -> Plan {
     let partitions = partitions.max(1);
     let live = members.len() + usize::from(!members.contains(me));
     let fair = usize::from(partitions).div_ceil(live);
@@ -71,8 +66,8 @@ mod tests {
                     moved = true;
                 }
                 for c in p.claim {
-                    if !owners.contains_key(&c) {
-                        owners.insert(c, me.to_string());
+                    if let std::collections::btree_map::Entry::Vacant(free) = owners.entry(c) {
+                        free.insert(me.to_string());
                         moved = true;
                     }
                 }
@@ -113,7 +108,11 @@ mod tests {
     fn a_newcomer_gets_its_share_from_an_instance_holding_everything() {
         let mut owners: BTreeMap<u16, String> = (0..16).map(|p| (p, "a".to_string())).collect();
         let p = plan("a", 16, &members(&["a", "b"]), &owners);
-        assert_eq!(p.release, (8..16).collect::<Vec<u16>>(), "the excess, highest first");
+        assert_eq!(
+            p.release,
+            (8..16).collect::<Vec<u16>>(),
+            "the excess, highest first"
+        );
         assert!(p.claim.is_empty());
         settle(&["a", "b"], 16, &mut owners);
         assert_eq!((held(&owners, "a"), held(&owners, "b")), (8, 8));

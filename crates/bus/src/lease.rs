@@ -254,10 +254,7 @@ impl Leases {
         for p in std::mem::take(&mut self.renewed).into_keys() {
             let _ = self.kv.delete(format!("{PARTITION}{p}")).await;
         }
-        let _ = self
-            .kv
-            .delete(format!("{MEMBER}{}", self.held.instance))
-            .await;
+        let _ = self.kv.delete(format!("{MEMBER}{}", self.held.instance)).await;
         self.held.set(BTreeSet::new());
     }
 }

@@ -78,10 +78,7 @@ impl Routes {
     pub async fn open(bus: &Bus) -> Result<Routes, BusError> {
         let c = &bus.config;
         let kv = crate::lease::bucket(bus, &c.terminals_bucket, c.route_ttl()).await?;
-        Ok(Routes {
-            bus: bus.clone(),
-            kv,
-        })
+        Ok(Routes { bus: bus.clone(), kv })
     }
 
     /// The gateway holding `phone` now, if any.
@@ -92,7 +89,12 @@ impl Routes {
 
     /// Sends `command` to `phone` through the gateway holding it and waits for the answer, at most
     /// `timeout`: offline when no gateway holds it, a timeout when its gateway does not answer in time.
-    pub async fn send(&self, phone: Phone, command: Command, timeout: Duration) -> Result<Reply, DownlinkError> {
+    pub async fn send(
+        &self,
+        phone: Phone,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<Reply, DownlinkError> {
         let Some(gateway) = self.gateway_of(phone).await else {
             return Err(DownlinkError::Offline(phone));
         };
@@ -126,7 +128,12 @@ impl Routes {
 
     /// Serves this gateway (`gateway`, its id) on the bus until `stop` resolves: its terminals written
     /// to the bucket, and downlink requests for them carried out through `downlink`.
-    pub async fn serve(self, gateway: String, downlink: Downlink, stop: impl std::future::Future<Output = ()>) {
+    pub async fn serve(
+        self,
+        gateway: String,
+        downlink: Downlink,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
         let subject = downlink_subject(&gateway);
         let mut requests = match self.bus.client.subscribe(subject.clone()).await {
             Ok(s) => s,
@@ -176,7 +183,10 @@ impl Routes {
             && entry.operation == kv::Operation::Put
             && entry.value.as_ref() == gateway.as_bytes()
         {
-            let _ = self.kv.delete_expect_revision(phone.to_string(), Some(entry.revision)).await;
+            let _ = self
+                .kv
+                .delete_expect_revision(phone.to_string(), Some(entry.revision))
+                .await;
         }
     }
 }

@@ -352,9 +352,11 @@ async fn spawn_routes(
     };
     let routes = tianshu_bus::route::Routes::open(bus).await?;
     if roles.has(Role::Gateway) {
-        let serving = routes
-            .clone()
-            .serve(bus.config().instance_id(), gateway.downlink(), shutdown.clone().cancelled_owned());
+        let serving = routes.clone().serve(
+            bus.config().instance_id(),
+            gateway.downlink(),
+            shutdown.clone().cancelled_owned(),
+        );
         tokio::spawn(serving);
     }
     Ok(Some(routes))

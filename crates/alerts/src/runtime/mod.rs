@@ -20,8 +20,8 @@
 mod deliver;
 mod evaluator;
 mod owned;
-pub use owned::Ownership;
 pub(crate) use evaluator::opened;
+pub use owned::Ownership;
 mod repeats;
 mod resume;
 mod revise;
