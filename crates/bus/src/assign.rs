@@ -99,8 +99,9 @@ mod tests {
         let mut owners = BTreeMap::new();
         settle(&["a", "b", "c"], 64, &mut owners);
         assert_eq!(owners.len(), 64, "every partition owned");
+        // None holds more than its share (64 / 3, rounded up), so none holds less than what is left.
         for me in ["a", "b", "c"] {
-            assert!((21..=22).contains(&held(&owners, me)), "{me}: {owners:?}");
+            assert!((20..=22).contains(&held(&owners, me)), "{me}: {owners:?}");
         }
     }
 
