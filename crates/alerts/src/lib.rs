@@ -26,7 +26,10 @@ pub use cases::{CaseAction, CaseDetail, Step, apply_action, apply_audited_action
 pub use complaints::{complaint_deliveries, escalate_overdue_complaints};
 pub use config::AlertsConfig;
 pub use notify::Notice;
-pub use runtime::{AlertsHandle, CaseRecorder, RuntimeProgress, new_case_deliveries, start, start_following};
+pub use runtime::{
+    AlertsHandle, CaseRecorder, Ownership, RuntimeProgress, new_case_deliveries, start, start_following,
+    start_owned,
+};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]

@@ -18,13 +18,17 @@ use crate::{Bus, BusError};
 pub struct Feed {
     messages: async_nats::jetstream::consumer::pull::Ordered,
     store: Store,
+    /// Whether the store's followers (the rules) are fed too, or only its subscribers (the live map: the
+    /// rules then read the partitions they hold, see [`crate::lease`]).
+    followers: bool,
 }
 
 impl Feed {
     /// Opens an ordered consumer of everything committed from now on and switches `store`'s fan-out to
     /// it: from here on its followers and subscribers see what every writer commits, once [`Feed::run`]
     /// runs. Opened before the process takes any point, so nothing committed after the start is missed.
-    pub async fn open(bus: &Bus, store: Store) -> Result<Feed, BusError> {
+    /// `followers`: whether the store's followers are fed as well as its subscribers.
+    pub async fn open(bus: &Bus, store: Store, followers: bool) -> Result<Feed, BusError> {
         let name = bus.config.committed_stream.clone();
         let stream_error = |reason: String| BusError::Stream {
             name: name.clone(),
@@ -48,7 +52,11 @@ impl Feed {
             .await
             .map_err(|e| stream_error(e.to_string()))?;
         store.fan_out_externally();
-        Ok(Feed { messages, store })
+        Ok(Feed {
+            messages,
+            store,
+            followers,
+        })
     }
 
     /// Hands committed points to the store's followers and subscribers until `stop` resolves.
@@ -63,7 +71,10 @@ impl Feed {
                 Some(Ok(message)) => match decode_points(&message.payload) {
                     Ok(points) => {
                         METRICS.committed_received.inc_by(points.len() as u64);
-                        self.store.deliver_committed(points);
+                        match self.followers {
+                            true => self.store.deliver_committed(points),
+                            false => self.store.deliver_committed_to_subscribers(points),
+                        }
                     }
                     Err(e) => {
                         METRICS.dead_letters.inc();

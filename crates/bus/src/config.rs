@@ -45,6 +45,18 @@ pub struct BusConfig {
     pub ack_wait_secs: u64,
     /// How long to wait for a server when connecting, publishing or asking the stream something.
     pub timeout_secs: u64,
+    /// The key-value bucket of the rules instances' partition leases.
+    pub leases_bucket: String,
+    /// How long a rules instance's lease lasts unless renewed (renewed every third of it): a dead
+    /// instance's partitions are taken over within this and a third of it.
+    pub lease_secs: u64,
+    /// This process's id among the rules instances and the gateways; empty: the host name and the
+    /// process id.
+    pub instance: String,
+    /// The key-value bucket of which gateway holds each terminal (phone -> gateway id).
+    pub terminals_bucket: String,
+    /// How long a terminal's gateway entry lasts unless renewed (renewed every third of it).
+    pub route_secs: u64,
 }
 
 impl Default for BusConfig {
@@ -67,6 +79,11 @@ impl Default for BusConfig {
             writer_batch_messages: 500,
             ack_wait_secs: 30,
             timeout_secs: 5,
+            leases_bucket: "TIANSHU_LEASES".into(),
+            lease_secs: 10,
+            instance: String::new(),
+            terminals_bucket: "TIANSHU_TERMINALS".into(),
+            route_secs: 60,
         }
     }
 }
@@ -75,6 +92,34 @@ impl BusConfig {
     /// Whether a bus is configured.
     pub fn enabled(&self) -> bool {
         !self.servers.is_empty()
+    }
+
+    /// How long a lease lasts unless renewed (at least 3 s).
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_secs.max(3))
+    }
+
+    /// How long a terminal's gateway entry lasts unless renewed (at least 3 s).
+    pub fn route_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.route_secs.max(3))
+    }
+
+    /// This process's id in the leases bucket: `instance`, else the host name and the process id, with
+    /// every character a bucket key cannot hold replaced.
+    pub fn instance_id(&self) -> String {
+        let raw = match self.instance.trim() {
+            "" => {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+                format!("{}-{}", host.trim(), std::process::id())
+            }
+            set => set.to_string(),
+        };
+        raw.chars()
+            .map(|c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                true => c,
+                false => '_',
+            })
+            .collect()
     }
 
     /// The servers from a `--bus` flag: URLs separated by commas.

@@ -13,13 +13,18 @@
 //! only once the stream holds its points (on a quorum of the replicas' disks when the stream is R3).
 //! [`writer`] commits what the stream holds and acknowledges it only after the commit; [`committed`] feeds
 //! the committed points to this process's store followers and subscribers. [`wire`] is the messages' byte
-//! layout and the partitioning (pure).
+//! layout and the partitioning (pure). With several rules instances, each holds some partitions through
+//! [`lease`]s, which partitions being [`assign`]'s decision (pure). [`route`] carries downlink commands
+//! to the gateway holding the terminal.
 #![deny(missing_docs)]
 
+pub mod assign;
 pub mod committed;
 pub mod config;
+pub mod lease;
 pub mod metrics;
 pub mod publish;
+pub mod route;
 pub mod wire;
 pub mod writer;
 

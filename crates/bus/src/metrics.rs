@@ -29,6 +29,8 @@ pub struct Metrics {
     pub consumer_pending: IntGaugeVec,
     /// Committed points fed to this process's rules and live map.
     pub committed_received: IntCounter,
+    /// Rules partitions this instance holds a lease on.
+    pub leases_held: IntGauge,
 }
 
 /// The metrics.
@@ -81,6 +83,10 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         committed_received: counter(
             "tianshu_bus_committed_points_received_total",
             "Committed points read from the committed stream and fed to this process's rules and live map.",
+        ),
+        leases_held: gauge(
+            "tianshu_bus_rules_partitions_held",
+            "Partitions of the committed stream this rules instance holds a lease on (and evaluates).",
         ),
     }
 });

@@ -37,7 +37,7 @@ async fn stored(store: &Store, vehicle: i64) -> u64 {
 /// Starts the writer role and the committed feed on `store`; both stop with the token.
 async fn start_roles(bus: &Bus, store: &Store) -> CancellationToken {
     let stop = CancellationToken::new();
-    let feed = tianshu_bus::committed::Feed::open(bus, store.clone())
+    let feed = tianshu_bus::committed::Feed::open(bus, store.clone(), true)
         .await
         .expect("committed feed");
     tokio::spawn(feed.run(stop.clone().cancelled_owned()));

@@ -26,8 +26,9 @@ use tokio::sync::{Notify, oneshot};
 use crate::metrics::METRICS;
 use crate::text::to_gbk;
 
-/// A command the platform sends to a terminal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A command the platform sends to a terminal (as data, so a command may travel to the gateway holding
+/// the terminal).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     /// 0x8201: report the current position now (answered by 0x0201).
     QueryPosition,
@@ -148,7 +149,7 @@ fn gbk_of(what: &str, text: &str) -> Result<Vec<u8>, DownlinkError> {
 }
 
 /// A terminal's answer to a command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
     /// 0x0001 general response: 0 ok, 1 failed, 2 bad message, 3 unsupported.
     General {
@@ -394,6 +395,11 @@ impl Downlink {
     /// The table of sessions.
     pub fn online(&self) -> &Arc<Online> {
         &self.online
+    }
+
+    /// How long a command waits for its answer when the caller gives no timeout.
+    pub fn default_timeout(&self) -> Duration {
+        self.default_timeout
     }
 
     /// Sends `command` to `phone` and waits for its answer, at most `timeout` (the configured default when

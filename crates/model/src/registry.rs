@@ -305,7 +305,7 @@ impl PendingRegistration {
 }
 
 /// A terminal's attributes (its 0x0107), kept after the frame is gone, as the API answers it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Attributes {
     /// Terminal type bits (bit 0 passenger, 1 dangerous goods, 2 freight, 3 taxi, 6 video, 7 all-in-one).
     pub terminal_type: u16,

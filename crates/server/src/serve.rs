@@ -73,6 +73,8 @@ pub struct Services {
     pub gateway: Arc<Gateway>,
     /// Publishing positions and alert events to MQTT, when configured.
     pub mqtt_publisher: Option<tianshu_mqtt::Publisher>,
+    /// With a bus: which gateway holds a terminal, for downlink commands it does not hold here.
+    pub routes: Option<tianshu_bus::route::Routes>,
 }
 
 /// Builds extra HTTP routes (the web API) from the running services; merged with the operational ones.
@@ -100,6 +102,8 @@ pub struct Started {
     jt809: Option<JoinHandle<()>>,
     /// A follower of committed points opened with the store, until taken ([`Started::committed`]).
     committed: Option<Cursor>,
+    /// With a bus and the rules role: the partitions whose cars this instance's rules evaluate.
+    pub rules_held: Option<Arc<tianshu_bus::lease::Held>>,
     /// Anchors the audit chain's head; the last anchor once HTTP has stopped.
     anchoring: Anchoring,
 }
@@ -117,9 +121,9 @@ pub async fn start(
         true => Some(Bus::connect(&opts.bus).await?),
         false => None,
     };
-    let mut bus_tasks = Vec::new();
+    let (mut bus_tasks, mut rules_held) = (Vec::new(), None);
     if let Some(bus) = &bus {
-        bus_tasks = spawn_bus_roles(bus, &store, opts.roles, &shutdown).await?;
+        (bus_tasks, rules_held) = spawn_bus_roles(bus, &store, opts.roles, &shutdown).await?;
     }
     let jt808 = match opts.roles.has(Role::Gateway) {
         true => Some(
@@ -152,7 +156,9 @@ pub async fn start(
     } else {
         None
     };
+    let routes = spawn_routes(bus.as_ref(), opts.roles, &gateway, &shutdown).await?;
     let services = Services {
+        routes,
         store: store.clone(),
         downlink: gateway.downlink(),
         online: gateway.online.clone(),
@@ -198,6 +204,7 @@ pub async fn start(
         mqtt: mqtt_task,
         jt809: jt809_task,
         committed: Some(committed),
+        rules_held,
         anchoring: Anchoring::spawn(store, &opts.audit),
     })
 }
@@ -297,17 +304,28 @@ async fn spawn_jt809(
     Ok((Some(addr), Some(task)))
 }
 
-/// Starts the bus roles this process runs: the writer (the points stream committed to the store) and,
-/// for the rules and the live map, the committed feed (opened here, before any point is taken).
+/// Starts the bus roles this process runs: the writer (the points stream committed to the store), the
+/// rules' leases and their partitions' readers (the partitions held, returned), and for the live map the
+/// committed feed (opened here, before any point is taken; it feeds the rules too when they do not hold
+/// partitions of their own, which with a bus they always do).
 async fn spawn_bus_roles(
     bus: &Bus,
     store: &Store,
     roles: Roles,
     shutdown: &CancellationToken,
-) -> anyhow::Result<Vec<JoinHandle<()>>> {
+) -> anyhow::Result<(Vec<JoinHandle<()>>, Option<Arc<tianshu_bus::lease::Held>>)> {
     let mut tasks = Vec::new();
-    if roles.has(Role::Rules) || roles.has(Role::Api) {
-        let feed = tianshu_bus::committed::Feed::open(bus, store.clone()).await?;
+    let mut held = None;
+    if roles.has(Role::Rules) {
+        store.fan_out_externally();
+        let leases = tianshu_bus::lease::Leases::open(bus).await?;
+        held = Some(leases.held());
+        tasks.push(tokio::spawn(
+            leases.run(store.clone(), shutdown.clone().cancelled_owned()),
+        ));
+    }
+    if roles.has(Role::Api) {
+        let feed = tianshu_bus::committed::Feed::open(bus, store.clone(), held.is_none()).await?;
         tasks.push(tokio::spawn(feed.run(shutdown.clone().cancelled_owned())));
     }
     if roles.has(Role::Writer) {
@@ -318,7 +336,30 @@ async fn spawn_bus_roles(
             }
         }));
     }
-    Ok(tasks)
+    Ok((tasks, held))
+}
+
+/// With a bus, the terminals' gateways: a gateway writes its terminals and answers downlink requests
+/// for them from other instances.
+async fn spawn_routes(
+    bus: Option<&Bus>,
+    roles: Roles,
+    gateway: &Arc<Gateway>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<tianshu_bus::route::Routes>> {
+    let Some(bus) = bus else {
+        return Ok(None);
+    };
+    let routes = tianshu_bus::route::Routes::open(bus).await?;
+    if roles.has(Role::Gateway) {
+        let serving = routes.clone().serve(
+            bus.config().instance_id(),
+            gateway.downlink(),
+            shutdown.clone().cancelled_owned(),
+        );
+        tokio::spawn(serving);
+    }
+    Ok(Some(routes))
 }
 
 /// Starts MQTT ingest, its points handed to `sink`; the publisher, when there is one, stops with it.

@@ -44,6 +44,8 @@ pub struct GatewayDownlink {
     pub downlink: tianshu_ingest::Downlink,
     /// To find the vehicle's terminal.
     pub store: Store,
+    /// With a bus: the gateway holding a terminal not held here.
+    pub routes: Option<tianshu_bus::route::Routes>,
 }
 
 #[async_trait::async_trait]
@@ -117,7 +119,14 @@ impl tianshu_api::Downlink for GatewayDownlink {
             }
             TerminalCommand::QueryAttributes => tianshu_ingest::Command::QueryAttributes,
         };
-        match self.downlink.send(phone, command, None).await {
+        let result = match self.downlink.send(phone, command.clone(), None).await {
+            Err(DownlinkError::Offline(_)) => match &self.routes {
+                Some(routes) => routes.send(phone, command, self.downlink.default_timeout()).await,
+                None => Err(DownlinkError::Offline(phone)),
+            },
+            result => result,
+        };
+        match result {
             Ok(Reply::General { result: 0 }) => Ok(CommandOutcome::DONE),
             Ok(Reply::General { result }) => Ok(CommandOutcome::Refused { result }),
             Ok(Reply::Position(p)) => Ok(CommandOutcome::Answered {
@@ -436,6 +445,7 @@ pub fn api_routes(
         let downlink = GatewayDownlink {
             downlink: services.downlink.clone(),
             store: services.store.clone(),
+            routes: services.routes.clone(),
         };
         let state = ApiState::with_parts(
             services.store.clone(),
@@ -459,20 +469,36 @@ pub fn api_routes(
     })
 }
 
+/// The cars of the partitions this rules instance holds leases on, as the alerts runtime asks.
+struct HeldCars(Arc<tianshu_bus::lease::Held>);
+
+impl tianshu_alerts::Ownership for HeldCars {
+    fn owns(&self, vehicle: tianshu_model::VehicleId) -> bool {
+        self.0.owns(vehicle)
+    }
+
+    fn generation(&self) -> u64 {
+        self.0.generation()
+    }
+}
+
 /// Starts the rules and the alerts engine over the points `committed` follows (every one of them, however
 /// far the rules fall behind), and wires what the web side shows of them: case events to the live feed
 /// (and to MQTT when publishing is on). The basemap's outlines are read from the store by
 /// `GET /api/geofences` on each request, so edits show at once.
 /// The caller shuts the returned handle down before the store closes.
+/// With `held` (a bus), only the cars of the partitions this instance holds are evaluated.
 pub async fn start_alerts(
     services: &Services,
     committed: tianshu_store::Cursor,
     rules: tianshu_rules::RulesConfig,
     alerts: tianshu_alerts::AlertsConfig,
     hub: LiveHub,
+    held: Option<Arc<tianshu_bus::lease::Held>>,
 ) -> anyhow::Result<tianshu_alerts::AlertsHandle> {
     use anyhow::Context;
-    let handle = tianshu_alerts::start_following(services.store.clone(), committed, rules, alerts)
+    let ownership = held.map(|h| Arc::new(HeldCars(h)) as Arc<dyn tianshu_alerts::Ownership>);
+    let handle = tianshu_alerts::start_owned(services.store.clone(), committed, rules, alerts, ownership)
         .await
         .context("starting the alerts runtime")?;
     let recorder = GatewayCases(handle.case_recorder());

@@ -503,6 +503,16 @@ impl Store {
         self.writer.deliver(points);
     }
 
+    /// Hands points committed elsewhere to followers only (the rules, when their cars are shared out).
+    pub fn deliver_committed_to_followers(&self, points: Vec<Position>) {
+        self.writer.deliver_to_followers(points);
+    }
+
+    /// Hands points committed elsewhere to subscribers only (the live map, fed every point).
+    pub fn deliver_committed_to_subscribers(&self, points: Vec<Position>) {
+        self.writer.deliver_to_subscribers(points);
+    }
+
     /// Subscribes to committed points (newly inserted only, in commit order). A subscriber that
     /// falls behind loses the oldest batches; the loss is counted.
     pub fn subscribe(&self) -> Subscription {

@@ -148,6 +148,22 @@ impl WriterHandle {
         }
     }
 
+    /// Hands points committed elsewhere to the followers only (the live subscribers are fed apart).
+    pub(crate) fn deliver_to_followers(&self, points: Vec<Position>) {
+        if !points.is_empty() {
+            self.fanout
+                .followers
+                .deliver(&Arc::new(CommittedBatch { points }));
+        }
+    }
+
+    /// Hands points committed elsewhere to the live subscribers only (the followers are fed apart).
+    pub(crate) fn deliver_to_subscribers(&self, points: Vec<Position>) {
+        if !points.is_empty() {
+            let _ = self.fanout.live.send(Arc::new(CommittedBatch { points }));
+        }
+    }
+
     /// A new subscription to committed points.
     pub(crate) fn subscribe(&self) -> Subscription {
         Subscription {

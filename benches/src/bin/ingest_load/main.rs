@@ -9,6 +9,9 @@
 //!   at a fixed total rate, acknowledged after durable commit; prints points/s and receive-to-ack latency.
 //!   `--publish mqtt://HOST:PORT` also publishes every committed position to that broker (QoS 0, as
 //!   `tianshu serve` does with `[mqtt.publish] positions = true`), to compare ingest with publishing on and off.
+//!   `--bus nats://HOST:PORT` goes through NATS JetStream instead: the server process publishes the points
+//!   (acknowledged after the stream's PubAck) and runs a writer that commits them, as `tianshu serve --roles
+//!   gateway,writer` does.
 //! - `ingest_load idle [--connections 10000] [--step 5000] [--pre-auth] [--served PATH]`: idle connections
 //!   (authenticated, or connected only), opened in steps; prints the server's resident memory per connection
 //!   between steps and on average. `--served` measures a `tianshu serve` binary, log subscriber included.
@@ -127,10 +130,23 @@ fn serve(args: &[String]) -> Result<()> {
             pre_auth_timeout_secs: 600,
             ..GatewayConfig::default()
         };
-        let sink: Arc<dyn PointSink> = if durable_at_once {
-            Arc::new(DurableAtOnce::default())
-        } else {
-            Arc::new(StoreSink(store.clone()))
+        let sink: Arc<dyn PointSink> = match (durable_at_once, arg_str(args, "--bus")) {
+            (true, _) => Arc::new(DurableAtOnce::default()),
+            (false, None) => Arc::new(StoreSink(store.clone())),
+            (false, Some(servers)) => {
+                let servers = tianshu_bus::BusConfig::servers_from_flag(&servers);
+                let bus = tianshu_bus::Bus::connect(&tianshu_bus::BusConfig {
+                    servers,
+                    ..Default::default()
+                })
+                .await?;
+                tokio::spawn(tianshu_bus::writer::run(
+                    bus.clone(),
+                    store.clone(),
+                    std::future::pending(),
+                ));
+                Arc::new(tianshu_bus::publish::BusSink::spawn(&bus))
+            }
         };
         let gateway = Gateway::new(config, store, sink);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -279,6 +295,7 @@ fn writer_tuning(args: &[String]) -> Vec<String> {
         "--batch-delay-ms",
         "--commits-in-flight",
         "--pool",
+        "--bus",
     ] {
         if let Some(v) = arg_str(args, name) {
             out.extend([name.to_string(), v]);
@@ -475,6 +492,10 @@ fn e2e(args: &[String]) -> Result<()> {
     let rate: f64 = arg(args, "--rate", 50_000.0);
     let secs: u64 = arg(args, "--secs", 300);
     let threads: usize = arg(args, "--client-threads", 2);
+    let acked_after = match arg_str(args, "--bus") {
+        Some(_) => "the bus's PubAck",
+        None => "durable commit",
+    };
     let (child, addr) = spawn_server(
         &store_url,
         terminals,
@@ -580,7 +601,7 @@ fn e2e(args: &[String]) -> Result<()> {
         stop.cancel();
         let points = (a1 - a0) as f64;
         println!(
-            "end to end: {terminals} terminals, {:.0} s: {:.0} points/s acknowledged after durable commit \
+            "end to end: {terminals} terminals, {:.0} s: {:.0} points/s acknowledged after {acked_after} \
              ({:.0} points/s sent), latency send->ack p50 {} ms, p99 {} ms, p99.9 {} ms; server CPU {:.1} µs/point",
             elapsed.as_secs_f64(),
             points / elapsed.as_secs_f64(),

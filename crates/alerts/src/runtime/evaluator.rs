@@ -83,6 +83,8 @@ pub(super) struct Evaluator {
     pub(super) silences: HashMap<VehicleId, Vec<(Timestamp, Option<Timestamp>)>>,
     /// Cars whose silences such a point fell into, with the span to judge again.
     pub(super) silence_recheck: HashMap<VehicleId, (Timestamp, Timestamp)>,
+    /// The cars this instance evaluates (all, without a bus's leases).
+    pub(super) owned: super::owned::Owned,
 }
 
 /// How many silence episodes of a car are remembered for a later backfill to disprove.
@@ -135,6 +137,9 @@ impl Evaluator {
         let (mut fed, mut repeated, mut unknown) = (0, 0, false);
         for group in order.chunk_by(|a, b| a.vehicle == b.vehicle) {
             let vehicle = group[0].vehicle;
+            if !self.owned.owns(vehicle) {
+                continue;
+            }
             if self.routing.vehicle(vehicle).is_none() {
                 unknown = true;
                 continue;
@@ -227,6 +232,7 @@ impl Evaluator {
     }
 
     async fn on_tick(&mut self, drained: bool, events: &mut Vec<RuleEvent>) {
+        self.follow_ownership().await;
         // Quiet cars are resumed only once every committed point has been taken: a car whose points
         // still wait in the follower is resumed by its first point, not replayed twice.
         if drained {

@@ -19,7 +19,9 @@
 
 mod deliver;
 mod evaluator;
+mod owned;
 pub(crate) use evaluator::opened;
+pub use owned::Ownership;
 mod repeats;
 mod resume;
 mod revise;
@@ -121,6 +123,18 @@ pub async fn start_following(
     rules: RulesConfig,
     config: AlertsConfig,
 ) -> Result<AlertsHandle, Error> {
+    start_owned(store, cursor, rules, config, None).await
+}
+
+/// Like [`start_following`], evaluating only the cars `ownership` says are this instance's (several
+/// rules instances sharing the cars); `None`: every car.
+pub async fn start_owned(
+    store: Store,
+    cursor: Cursor,
+    rules: RulesConfig,
+    config: AlertsConfig,
+    ownership: Option<Arc<dyn Ownership>>,
+) -> Result<AlertsHandle, Error> {
     if !config.enabled {
         info!("alerts runtime disabled by configuration");
         let (stop, _) = watch::channel(false);
@@ -162,6 +176,7 @@ pub async fn start_following(
         progress: progress.clone(),
         silences: HashMap::new(),
         silence_recheck: HashMap::new(),
+        owned: owned::Owned::new(ownership),
     };
     let recorder = CaseRecorder {
         store: store.clone(),

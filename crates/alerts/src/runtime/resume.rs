@@ -113,7 +113,7 @@ impl Evaluator {
                 self.quiet_todo.insert(
                     latest
                         .iter()
-                        .filter(|p| p.recv_time >= horizon)
+                        .filter(|p| p.recv_time >= horizon && self.owned.owns(p.vehicle))
                         .map(|p| (p.vehicle, p.fix_time))
                         .collect(),
                 )

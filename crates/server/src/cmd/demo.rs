@@ -148,6 +148,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         rules,
         tianshu_alerts::AlertsConfig::default(),
         hub.clone(),
+        None,
     )
     .await?;
     let world = Arc::new(world);

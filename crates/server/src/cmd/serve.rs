@@ -93,6 +93,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     cfg.rules.clone(),
                     cfg.alerts.clone(),
                     hub,
+                    started.rules_held.clone(),
                 )
                 .await?,
             ),
