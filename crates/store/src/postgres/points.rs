@@ -285,6 +285,12 @@ impl Backend for PostgresBackend {
         self.latest.flush(&self.pool).await.map(|_| ())
     }
 
+    async fn close(&self) -> Result<()> {
+        let flushed = self.flush().await;
+        self.close_pool();
+        flushed
+    }
+
     async fn latest_positions(&self) -> Result<Vec<Position>> {
         let rows = self.stored_latest(None).await?;
         Ok(self.latest.overlay(rows))
