@@ -25,6 +25,7 @@ mod points;
 mod sql;
 mod timescale;
 pub mod timescale_plan;
+mod typed;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -205,7 +206,7 @@ impl PostgresBackend {
         if hypertable {
             timescale::reconcile(&mut client, config).await?;
         }
-        latest::repair(&mut client, config.partition_days_behind).await?;
+        latest::repair(&mut client, config.partition_days_behind, hypertable).await?;
         drop(client);
         let mut backend = backend;
         backend.hypertable = hypertable;
