@@ -294,31 +294,14 @@ mod tests {
     /// SQL): records packed by the store go into the typed columns and come back byte for byte.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn records_unpack_into_the_columns_and_pack_back_byte_for_byte() {
-        use tianshu_model::{AlarmFlags, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId};
+        use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 
         let scratch = tianshu_testkit::Scratch::postgres("typedcols").await;
         let (client, conn) = tokio_postgres::connect(&scratch.url(), tokio_postgres::NoTls)
             .await
             .unwrap();
         tokio::spawn(conn);
-        let full = Position {
-            vehicle: VehicleId(7),
-            phone: Phone(99_999_999_999_999_999_999),
-            fix_time: Timestamp::from_secs(1_793_491_200),
-            recv_time: Timestamp(1_793_491_200_123),
-            lat_e6: -33_865_143,
-            lon_e6: 151_209_900,
-            altitude_m: -420,
-            speed_dkmh: u16::MAX,
-            course_deg: 359,
-            alarm: AlarmFlags(u32::MAX),
-            status: StatusFlags(0x8000_0003),
-            mileage_dkm: Some(u32::MAX),
-            fuel_dl: Some(65_535),
-            satellites: Some(0),
-            rssi: Some(255),
-            source: PositionSource::Backfill,
-        };
+        let full = tianshu_testkit::extreme_point(7, 0);
         let sparse = Position {
             vehicle: VehicleId(7),
             phone: Phone(13_800_138_000),
