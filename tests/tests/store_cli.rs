@@ -242,3 +242,93 @@ async fn compact_then_stats(scratch: Scratch) {
 }
 
 tianshu_e2e::on_both_backends!(store_compact_and_stats, compact_then_stats, "blockscli");
+
+/// How the sessions to database `db` ended, as PostgreSQL counts them once none is open: `(sessions,
+/// sessions not ended by the client's Terminate)`. A client that goes without Terminate counts as
+/// abandoned, one whose socket closed while the server wrote ("could not send data to client") as fatal.
+async fn sessions_ended(db: &str) -> (i64, i64) {
+    let admin = tianshu_testkit::admin_client().await;
+    tianshu_e2e::wait_until("the CLI's sessions gone", tianshu_e2e::WAIT, || async {
+        let open: i64 = admin
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", &[&db])
+            .await
+            .unwrap()
+            .get(0);
+        open == 0
+    })
+    .await;
+    let row = admin
+        .query_one(
+            "SELECT sessions, sessions_abandoned + sessions_fatal + sessions_killed \
+             FROM pg_stat_database WHERE datname = $1",
+            &[&db],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// Every command that opens PostgreSQL ends its connections with Terminate, whether it succeeds or fails:
+/// the server counts no session abandoned, cut or killed (before, each exit cut its pooled connections and
+/// the server logged "could not send data to client").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_commands_end_their_postgres_sessions_cleanly() {
+    let scratch = Scratch::postgres("cleanend").await;
+    let Scratch::Postgres(db) = &scratch else {
+        unreachable!("a PostgreSQL scratch")
+    };
+    let url = &scratch.url();
+    let dir = ScratchDir::new("cleanend");
+    let csv = dir.0.join("registry.csv");
+    std::fs::write(&csv, REGISTRY_CSV).unwrap();
+    let (from, to) = ("2026-11-27T00:00:00Z", "2026-11-28T00:00:00Z");
+    let commands: [(&[&str], bool); 5] = [
+        (
+            &["registry", "import", "--store", url, csv.to_str().unwrap()],
+            true,
+        ),
+        (&["store", "stats", "--store", url], true),
+        (&["store", "compact", "--store", url], true),
+        (
+            &[
+                "export",
+                "--store",
+                url,
+                "--plate",
+                "鄂B12345",
+                "--from",
+                from,
+                "--to",
+                to,
+            ],
+            true,
+        ),
+        (
+            &[
+                "export",
+                "--store",
+                url,
+                "--plate",
+                "鄂X00000",
+                "--from",
+                from,
+                "--to",
+                to,
+            ],
+            false,
+        ),
+    ];
+    for (args, succeeds) in commands {
+        let out = tianshu(args, &dir.0);
+        assert_eq!(out.status.success(), succeeds, "{args:?}: {}", text(&out.stderr));
+    }
+    let (sessions, unclean) = sessions_ended(db).await;
+    assert!(
+        sessions >= 5,
+        "PostgreSQL counted {sessions} sessions for 5 commands"
+    );
+    assert_eq!(
+        unclean, 0,
+        "{unclean} of {sessions} sessions ended without Terminate"
+    );
+}

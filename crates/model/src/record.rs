@@ -39,6 +39,37 @@ pub(crate) fn presence_flags(p: &Position) -> u8 {
 /// Where the receive time starts in a packed record (0-based; SQL's 1-based `substr(rec, 4, 8)`).
 pub const REC_RECV_AT: usize = 3;
 
+/// The fixed fields of a packed record as [`encode_rec`] writes them: name, where it starts (0-based) and
+/// its length in bytes, for a database that unpacks records into columns in SQL (TimescaleDB's typed
+/// columns). The phone digits follow at [`REC_FIXED`].
+pub const REC_FIELDS: &[(&str, usize, usize)] = &[
+    ("flags", 1, 1),
+    ("source", 2, 1),
+    ("recv_time", REC_RECV_AT, 8),
+    ("lat_e6", 11, 4),
+    ("lon_e6", 15, 4),
+    ("altitude_m", 19, 4),
+    ("speed_dkmh", 23, 2),
+    ("course_deg", 25, 2),
+    ("alarm", 27, 4),
+    ("status", 31, 4),
+    ("mileage_dkm", 35, 4),
+    ("fuel_dl", 39, 2),
+    ("satellites", 41, 1),
+    ("rssi", 42, 1),
+];
+
+/// The presence flag of an optional field of [`REC_FIELDS`] (0 for a field always present).
+pub fn presence_flag_of(field: &str) -> u8 {
+    match field {
+        "mileage_dkm" => HAS_MILEAGE,
+        "fuel_dl" => HAS_FUEL,
+        "satellites" => HAS_SATELLITES,
+        "rssi" => HAS_RSSI,
+        _ => 0,
+    }
+}
+
 /// The bytes a packed record holds at [`REC_RECV_AT`] for receive time `t`, clamped at the Unix epoch:
 /// for times from the epoch on, comparing these bytes compares the times, so a database can filter
 /// records by receive time without unpacking them.
@@ -200,6 +231,40 @@ mod tests {
             lon_e6: 115_040_000,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_field_table_is_where_encode_rec_writes() {
+        let p = full(7, 0);
+        let mut rec = Vec::new();
+        encode_rec(&p, &mut rec);
+        let field = |name: &str| {
+            let (_, at, len) = REC_FIELDS.iter().find(|(n, _, _)| *n == name).unwrap();
+            rec[*at..at + len].to_vec()
+        };
+        assert_eq!(field("flags"), [presence_flags(&p)]);
+        assert_eq!(field("source"), [1]);
+        assert_eq!(field("recv_time"), p.recv_time.0.to_be_bytes());
+        assert_eq!(field("lat_e6"), p.lat_e6.to_be_bytes());
+        assert_eq!(field("lon_e6"), p.lon_e6.to_be_bytes());
+        assert_eq!(field("altitude_m"), p.altitude_m.to_be_bytes());
+        assert_eq!(field("speed_dkmh"), p.speed_dkmh.to_be_bytes());
+        assert_eq!(field("course_deg"), p.course_deg.to_be_bytes());
+        assert_eq!(field("alarm"), p.alarm.0.to_be_bytes());
+        assert_eq!(field("status"), p.status.0.to_be_bytes());
+        assert_eq!(field("mileage_dkm"), u32::MAX.to_be_bytes());
+        assert_eq!(field("fuel_dl"), 65_535u16.to_be_bytes());
+        assert_eq!(field("satellites"), [0]);
+        assert_eq!(field("rssi"), [255]);
+        // Contiguous from the flags to the phone digits.
+        let mut next = 1;
+        for (name, at, len) in REC_FIELDS {
+            assert_eq!(*at, next, "{name}");
+            next += len;
+        }
+        assert_eq!(next, REC_FIXED);
+        let flags: Vec<u8> = REC_FIELDS.iter().map(|(n, _, _)| presence_flag_of(n)).collect();
+        assert_eq!(flags.iter().fold(0, |a, f| a | f), 15);
     }
 
     #[test]

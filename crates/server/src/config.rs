@@ -449,7 +449,10 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
             ConfigError {
                 file: None,
                 line: None,
-                message: format!("{} (after environment overrides)", e.inner().message()),
+                message: format!(
+                    "{} (after environment overrides)",
+                    replaced_key_message(key.as_deref(), e.inner().message().to_string())
+                ),
                 key,
             }
         })?;
@@ -717,6 +720,22 @@ fn toml_error(text: &str, e: &toml::de::Error, key: Option<String>) -> ConfigErr
     }
 }
 
+/// Keys a release replaced, with what the refusal says in place of "unknown field": the new key and what
+/// changed. An old configuration naming one is refused with this, not just as unknown.
+const REPLACED_KEYS: &[(&str, &str)] = &[(
+    "store.postgres.partition_months_ahead",
+    "was replaced by `store.postgres.partition_days_ahead`: PostgreSQL's points are partitioned by China day \
+     now, so give the days of partitions made ahead of today (default 3) under that name",
+)];
+
+/// What to say of an "unknown field" error about `key`: the replacement when the key was replaced.
+fn replaced_key_message(key: Option<&str>, message: String) -> String {
+    match REPLACED_KEYS.iter().find(|(old, _)| Some(*old) == key) {
+        Some((_, says)) if message.contains("unknown field") => (*says).to_string(),
+        _ => message,
+    }
+}
+
 /// The dotted key an error is about: the path serde reached, plus the field an "unknown field" names.
 fn error_key(path: String, message: &str) -> Option<String> {
     let path = if path == "." { String::new() } else { path };
@@ -736,6 +755,7 @@ fn error_key(path: String, message: &str) -> Option<String> {
 fn path_error(text: &str, e: serde_path_to_error::Error<toml::de::Error>) -> ConfigError {
     let key = error_key(e.path().to_string(), e.inner().message());
     let mut err = toml_error(text, e.inner(), key.clone());
+    err.message = replaced_key_message(key.as_deref(), err.message);
     if let Some(k) = &key
         && err.line.is_none()
     {

@@ -1,6 +1,6 @@
 //! One builder for the positions tests feed the platform, instead of a `point()` of every test file.
 
-use tianshu_model::{AlarmFlags, Phone, Position, StatusFlags, Timestamp, VehicleId};
+use tianshu_model::{AlarmFlags, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId};
 
 /// The base instant of test tracks: 2026-11-27T00:00:00Z.
 pub const T0_SECS: i64 = 1_795_737_600;
@@ -121,6 +121,31 @@ pub fn point(vehicle: i64, secs: i64) -> Position {
         .altitude(25)
         .heading(420, (secs % 360) as u16)
         .build()
+}
+
+/// A point of `vehicle` at 2026-11-01T00:00:00Z + `secs` with every field at an extreme (the longest phone,
+/// the largest unsigned values, a negative altitude, every optional field present, received 123 ms into its
+/// second): for records written and read back.
+pub fn extreme_point(vehicle: i64, secs: i64) -> Position {
+    const BASE_SECS: i64 = 1_793_491_200;
+    Position {
+        vehicle: VehicleId(vehicle),
+        phone: Phone(99_999_999_999_999_999_999),
+        fix_time: Timestamp::from_secs(BASE_SECS + secs),
+        recv_time: Timestamp(BASE_SECS * 1000 + 123 + secs * 1000),
+        lat_e6: -33_865_143,
+        lon_e6: 151_209_900,
+        altitude_m: -420,
+        speed_dkmh: u16::MAX,
+        course_deg: 359,
+        alarm: AlarmFlags(u32::MAX),
+        status: StatusFlags(0x8000_0003),
+        mileage_dkm: Some(u32::MAX),
+        fuel_dl: Some(65_535),
+        satellites: Some(0),
+        rssi: Some(255),
+        source: PositionSource::Backfill,
+    }
 }
 
 /// A scripted trip: one fix every 30 s from `start`, received a second later, moving at 40 km/h with the

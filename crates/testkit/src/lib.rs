@@ -18,7 +18,7 @@ mod prom;
 pub mod sinks;
 pub mod wait;
 
-pub use fix::{Fix, T0_SECS, point, trip};
+pub use fix::{Fix, T0_SECS, extreme_point, point, trip};
 pub use prom::metric;
 pub use wait::{WAIT, retry_until, wait_for, wait_until, wait_watermark};
 

@@ -4,7 +4,7 @@
 
 use futures::TryStreamExt;
 use tianshu_model::record::{encode_rec, source_to_i16};
-use tianshu_model::{AlarmFlags, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId};
+use tianshu_model::{Phone, Position, Timestamp, VehicleId};
 use tianshu_store::migrate::{Migration, POSTGRES, SQLITE};
 use tianshu_store::{Error, Store, StoreConfig};
 use tianshu_testkit::{Scratch, registry_record};
@@ -14,24 +14,7 @@ const BASE_SECS: i64 = 1_793_491_200;
 
 /// A point with every field at an extreme.
 fn full(vehicle: i64, secs: i64) -> Position {
-    Position {
-        vehicle: VehicleId(vehicle),
-        phone: Phone(99_999_999_999_999_999_999),
-        fix_time: Timestamp::from_secs(BASE_SECS + secs),
-        recv_time: Timestamp(BASE_SECS * 1000 + 123 + secs * 1000),
-        lat_e6: -33_865_143,
-        lon_e6: 151_209_900,
-        altitude_m: -420,
-        speed_dkmh: u16::MAX,
-        course_deg: 359,
-        alarm: AlarmFlags(u32::MAX),
-        status: StatusFlags(0x8000_0003),
-        mileage_dkm: Some(u32::MAX),
-        fuel_dl: Some(65_535),
-        satellites: Some(0),
-        rssi: Some(255),
-        source: PositionSource::Backfill,
-    }
+    tianshu_testkit::extreme_point(vehicle, secs)
 }
 
 /// A point with only the required fields.

@@ -142,14 +142,28 @@ impl ImportArgs {
     }
 }
 
-/// Runs a command's future on a small runtime (the commands that work on a store share it).
+/// Runs a command's future on a small runtime (the commands that work on a store share it), then lets its
+/// database connections end cleanly ([`connections_end`]).
 pub(crate) fn block_on<F: Future<Output = anyhow::Result<ExitCode>>>(f: F) -> anyhow::Result<ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(f)
+        .block_on(async move {
+            let done = f.await;
+            connections_end().await;
+            done
+        })
+}
+
+/// Waits, once a command's stores are dropped or closed, for their PostgreSQL connections to say Terminate
+/// before the runtime stops (a runtime stopped under them cuts them, and the server logs "could not send
+/// data to client"); a few seconds at most.
+pub(crate) async fn connections_end() {
+    if !tianshu_store::postgres::connections_ended(std::time::Duration::from_secs(5)).await {
+        tracing::debug!("PostgreSQL connections still open at exit");
+    }
 }
 
 /// Every subcommand of `tianshu`.

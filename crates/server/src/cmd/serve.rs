@@ -117,6 +117,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             alerts.shutdown().await;
         }
         serve::close_store(&store).await;
+        super::connections_end().await;
         served
     })?;
     Ok(ExitCode::SUCCESS)

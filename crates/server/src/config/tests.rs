@@ -13,6 +13,31 @@ fn unknown_key_is_named_with_its_line() {
 }
 
 #[test]
+fn a_replaced_key_names_its_replacement() {
+    let text = "[store]\nurl = \"postgres://u@h/db\"\n\n[store.postgres]\npartition_months_ahead = 2\n";
+    let e = parse_str(text).unwrap_err();
+    assert_eq!(e.line, Some(5), "{e}");
+    assert_eq!(
+        e.key.as_deref(),
+        Some("store.postgres.partition_months_ahead"),
+        "{e}"
+    );
+    let said = e.to_string();
+    assert!(said.contains("store.postgres.partition_days_ahead"), "{said}");
+    assert!(!said.contains("unknown field"), "{said}");
+    // Through the environment too, and an unknown key that was never a key stays unknown.
+    let env = [(
+        "TIANSHU__STORE__POSTGRES__PARTITION_MONTHS_AHEAD".to_string(),
+        "2".to_string(),
+    )];
+    let e = load(None, &env).map(|_| ()).unwrap_err();
+    assert!(e.to_string().contains("partition_days_ahead"), "{e}");
+    let e = parse_str("[store.postgres]\npartition_weeks_ahead = 2\n").unwrap_err();
+    assert!(e.to_string().contains("unknown field"), "{e}");
+    assert!(parse_str("[store.postgres]\npartition_days_ahead = 2\n").is_ok());
+}
+
+#[test]
 fn wrong_type_is_named_with_its_line() {
     let e = parse_str("[store.writer]\n\nmax_batch_points = \"many\"\n").unwrap_err();
     assert_eq!(e.line, Some(3), "{e}");

@@ -70,10 +70,10 @@ impl PostgresBackend {
                 at: r.at,
             })
             .collect();
-        let rows = insert_staged(&tx, copy_buffer(points, &kept)).await?;
+        let rows = insert_staged(&tx, copy_buffer(points, &kept), false).await?;
         tx.commit().await?;
         self.latest.offer(newest_per_vehicle(points, staged));
-        inserted_at(&rows, staged)
+        inserted_at(&rows, staged, false)
     }
 
     /// Moves one vehicle's rows up to China day `through` into blocks, in one transaction under the

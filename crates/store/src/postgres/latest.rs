@@ -201,7 +201,20 @@ const REPAIR_TIMEOUT: &str = "60s";
 /// earlier) are looked at (a lost write is at most one flush interval old, so a point newer than the
 /// recorded latest is a recent one; the bound is a constant, so the planner leaves older partitions and
 /// chunks out), and the statement gives up after [`REPAIR_TIMEOUT`]. One backward index probe per registered vehicle.
-pub(crate) async fn repair(client: &mut deadpool_postgres::Object, days_behind: u32) -> Result<u64> {
+/// With `typed` (TimescaleDB's typed columns), the record is packed from the columns.
+pub(crate) async fn repair(
+    client: &mut deadpool_postgres::Object,
+    days_behind: u32,
+    typed: bool,
+) -> Result<u64> {
+    let newest_row = if typed {
+        format!(
+            "p.vehicle, p.fix_time, p.block_hash::bigint, {} AS rec",
+            super::typed::pack_expr()
+        )
+    } else {
+        "p.vehicle, p.fix_time, p.block_hash, p.rec".to_string()
+    };
     let tx = client.transaction().await?;
     // The newest recorded latest position, or now if that is earlier (a clock far ahead), less the window;
     // without any recorded position (nothing was ever flushed), everything.
@@ -221,7 +234,7 @@ pub(crate) async fn repair(client: &mut deadpool_postgres::Object, days_behind: 
                  SELECT n.vehicle, n.fix_time, n.block_hash, n.rec
                  FROM vehicles v
                  CROSS JOIN LATERAL (
-                     SELECT p.vehicle, p.fix_time, p.block_hash, p.rec FROM points p
+                     SELECT {newest_row} FROM points p
                      WHERE p.vehicle = v.id AND p.fix_time >= $1
                      ORDER BY p.fix_time DESC, p.block_hash DESC
                      LIMIT 1

@@ -17,6 +17,7 @@
 //! [`PostgresBackend::client`].
 
 mod blocks;
+mod connect;
 mod copy;
 mod latest;
 mod partitions;
@@ -24,6 +25,7 @@ mod points;
 mod sql;
 mod timescale;
 pub mod timescale_plan;
+mod typed;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -31,7 +33,8 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use serde::{Deserialize, Serialize};
-use tokio_postgres::NoTls;
+
+pub use connect::connections_ended;
 
 use crate::migrate;
 use crate::{Error, Result};
@@ -154,9 +157,9 @@ impl PostgresBackend {
             _ => "-c synchronous_commit=on".to_string(),
         };
         pg.options(options);
-        let manager = Manager::from_config(
+        let manager = Manager::from_connect(
             pg,
-            NoTls,
+            connect::CleanEnd,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -203,12 +206,10 @@ impl PostgresBackend {
         if hypertable {
             timescale::reconcile(&mut client, config).await?;
         }
-        latest::repair(&mut client, config.partition_days_behind).await?;
+        latest::repair(&mut client, config.partition_days_behind, hypertable).await?;
         drop(client);
-        let backend = PostgresBackend {
-            hypertable,
-            ..backend
-        };
+        let mut backend = backend;
+        backend.hypertable = hypertable;
         if hypertable {
             timescale::spawn_health(
                 backend.pool.clone(),
@@ -240,6 +241,19 @@ impl PostgresBackend {
     /// A pooled connection.
     pub async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(Error::from)
+    }
+
+    /// Closes the pool: idle connections end now (with Terminate), those in use when they come back, and
+    /// no more are made. The background tasks holding the pool fail their next use and stop with the backend.
+    pub(crate) fn close_pool(&self) {
+        self.pool.close();
+    }
+}
+
+/// A dropped backend's connections end cleanly, even when nobody closed the store.
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        self.close_pool();
     }
 }
 

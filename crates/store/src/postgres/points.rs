@@ -24,6 +24,7 @@ use super::copy::{
     timestamptz_literal,
 };
 use super::partitions::day_of;
+use super::typed;
 use crate::blocks::{CompactSummary, DamagedBlock, LayerStats};
 use crate::sql::tx;
 use crate::{Backend, Error, Result, TrackQuery, TrackStream, migrate};
@@ -104,7 +105,9 @@ impl PostgresBackend {
         // Fast path: live points are almost never duplicates, so COPY straight into `points`. If a
         // duplicate is there after all, the transaction fails whole (nothing committed) and the part
         // goes the staging way; the fast path then rests for a few batches (a retransmitting fleet).
-        if self.fast_path_rest.load(Ordering::Relaxed) == 0 {
+        // TimescaleDB's typed `points` takes records only through the staging table, which unpacks them.
+        let typed = self.hypertable;
+        if !typed && self.fast_path_rest.load(Ordering::Relaxed) == 0 {
             let mut client = self.client().await?;
             match copy_direct(&mut client, copy.clone()).await {
                 Ok(()) => {
@@ -128,7 +131,7 @@ impl PostgresBackend {
         let mut attempt = 0;
         let inserted_rows = loop {
             let mut client = self.client().await?;
-            match copy_and_insert(&mut client, copy.clone()).await {
+            match copy_and_insert(&mut client, copy.clone(), typed).await {
                 Ok(rows) => break rows,
                 Err(e)
                     if attempt == 0
@@ -143,21 +146,41 @@ impl PostgresBackend {
         // A staged row that was already stored is never newer than its vehicle's latest position,
         // so the newest of each vehicle may be offered whether or not it was new.
         self.latest.offer(newest_per_vehicle(points, staged));
-        inserted_at(&inserted_rows, staged)
+        inserted_at(&inserted_rows, staged, typed)
     }
 }
 
-/// The batch indexes of the staged rows an insert returned (`RETURNING vehicle, fix_time, block_hash`).
-pub(super) fn inserted_at(rows: &[tokio_postgres::Row], staged: &[Staged]) -> Result<Vec<usize>> {
+/// The batch indexes of the staged rows an insert returned (`RETURNING vehicle, fix_time, block_hash`); with
+/// `typed` (TimescaleDB) the returned hash is the 32 bits stored ([`typed::hash32`]).
+pub(super) fn inserted_at(
+    rows: &[tokio_postgres::Row],
+    staged: &[Staged],
+    typed: bool,
+) -> Result<Vec<usize>> {
     let mut inserted = Vec::with_capacity(rows.len());
     for r in rows {
-        let key = (
+        let (vehicle, fix_time, hash) = (
             r.try_get::<_, i64>(0)?,
             r.try_get::<_, PgMillis>(1)?.0,
             r.try_get::<_, i64>(2)?,
         );
-        if let Ok(i) = staged.binary_search_by_key(&key, |s| (s.vehicle, s.fix_time, s.block_hash)) {
-            inserted.push(staged[i].at);
+        if !typed {
+            if let Ok(i) = staged.binary_search_by_key(&(vehicle, fix_time, hash), |s| {
+                (s.vehicle, s.fix_time, s.block_hash)
+            }) {
+                inserted.push(staged[i].at);
+            }
+            continue;
+        }
+        let first = staged.partition_point(|s| (s.vehicle, s.fix_time) < (vehicle, fix_time));
+        let same_instant = staged[first..]
+            .iter()
+            .take_while(|s| (s.vehicle, s.fix_time) == (vehicle, fix_time));
+        if let Some(s) = same_instant
+            .into_iter()
+            .find(|s| typed::hash32(s.block_hash) == hash)
+        {
+            inserted.push(s.at);
         }
     }
     Ok(inserted)
@@ -240,17 +263,20 @@ async fn copy_direct(
 async fn copy_and_insert(
     client: &mut deadpool_postgres::Object,
     copy: Vec<u8>,
+    typed: bool,
 ) -> std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    let rows = insert_staged(&tx, copy).await?;
+    let rows = insert_staged(&tx, copy, typed).await?;
     tx.commit().await?;
     Ok(rows)
 }
 
-/// In `tx`: COPYs the rows into the staging table and moves the new ones into `points`; returns their keys.
+/// In `tx`: COPYs the rows into the staging table and moves the new ones into `points` (unpacked into
+/// TimescaleDB's typed columns when `typed`); returns their keys.
 pub(super) async fn insert_staged(
     tx: &deadpool_postgres::Transaction<'_>,
     copy: Vec<u8>,
+    typed: bool,
 ) -> std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
     tx.batch_execute(
         "CREATE TEMP TABLE IF NOT EXISTS points_incoming (
@@ -264,14 +290,17 @@ pub(super) async fn insert_staged(
         copy,
     )
     .await?;
-    let insert = tx
-        .prepare_cached(&format!(
+    let sql = if typed {
+        typed::insert_from_staging()
+    } else {
+        format!(
             "INSERT INTO points ({COLUMNS}) SELECT {COLUMNS} FROM points_incoming
              ORDER BY vehicle, fix_time, block_hash
              ON CONFLICT DO NOTHING
              RETURNING vehicle, fix_time, block_hash"
-        ))
-        .await?;
+        )
+    };
+    let insert = tx.prepare_cached(&sql).await?;
     tx.query(&insert, &[]).await
 }
 
@@ -283,6 +312,12 @@ impl Backend for PostgresBackend {
 
     async fn flush(&self) -> Result<()> {
         self.latest.flush(&self.pool).await.map(|_| ())
+    }
+
+    async fn close(&self) -> Result<()> {
+        let flushed = self.flush().await;
+        self.close_pool();
+        flushed
     }
 
     async fn latest_positions(&self) -> Result<Vec<Position>> {
@@ -364,15 +399,25 @@ impl PostgresBackend {
         );
         // The receive time is compared in the packed record, as bytes (see `recv_time_bytes`), in the
         // index-only scan: the points filtered out are never formatted or sent.
+        // On TimescaleDB's typed columns, the receive time is a column and the record is packed from the
+        // columns (`typed::pack_expr`), the same bytes.
         let received = q.received_after.map_or(String::new(), |t| {
+            if self.hypertable {
+                return format!(" AND recv_time > {}", timestamptz_literal(t.0.max(0)));
+            }
             let hex: String = recv_time_bytes(t).iter().map(|b| format!("{b:02x}")).collect();
             format!(
                 " AND substring(rec FROM {} FOR 8) > '\\x{hex}'::bytea",
                 REC_RECV_AT + 1
             )
         });
+        let rec = if self.hypertable {
+            typed::pack_expr()
+        } else {
+            "rec".to_string()
+        };
         let sql = format!(
-            "COPY (SELECT fix_time, rec FROM points WHERE vehicle = {v} \
+            "COPY (SELECT fix_time, {rec} FROM points WHERE vehicle = {v} \
              AND fix_time >= {from_sql} AND fix_time < {to_sql}{received} ORDER BY fix_time, block_hash) \
              TO STDOUT (FORMAT binary)",
             v = q.vehicle.0,

@@ -25,6 +25,7 @@ use super::timescale_plan::{
     CompressionColumn, JobHealth, MIN_TIMESCALEDB, ORDER_BY, PolicyAction, PolicyJob, PolicyKind, SEGMENT_BY,
     check_version, chunk_interval_differs, compression_differs, plan_policies,
 };
+use super::typed;
 use crate::{Error, Result};
 
 /// Serialises the reconciliation among processes opening the same database ("tsdbpol" in ASCII).
@@ -103,6 +104,18 @@ pub(crate) async fn reconcile(client: &mut deadpool_postgres::Object, config: &P
         .await?;
     let version: String = tx.query_one(VERSION, &[]).await?.try_get(0)?;
     check_version(&version).map_err(Error::invalid)?;
+
+    // Once: the packed layout's hypertable becomes the typed one (see `typed.rs`).
+    let packed: bool = tx.query_one(typed::HAS_PACKED_RECORD, &[]).await?.try_get(0)?;
+    if packed {
+        tracing::info!(
+            chunk_days = config.chunk_days,
+            "TimescaleDB points: converting the packed records into typed columns (once; the rows are copied)"
+        );
+        for statement in typed::conversion(config.chunk_days) {
+            tx.batch_execute(&statement).await?;
+        }
+    }
 
     let current: Option<i64> = tx
         .query_opt(CHUNK_INTERVAL, &[])
