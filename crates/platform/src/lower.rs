@@ -19,9 +19,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tianshu_jt809::{
-    Codec, Edition, ForVehicle, FrameDecoder, Gnss, Header, Login, LoginAnswer, Message, UpExg, Vehicle,
-};
+use tianshu_jt809::{Codec, Edition, FrameDecoder, Header, Login, LoginAnswer, Message, forwarded};
 use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,12 +32,6 @@ use crate::metrics::METRICS;
 use crate::scope::units_named;
 use crate::sublink::accept::{self, SubState};
 use crate::sublink::noted;
-
-/// A point forwarded this long after its receipt goes as a backfill (0x1203) rather than live.
-const LIVE_WITHIN_MS: i64 = 60_000;
-
-/// Positions in one 0x1203 message: the standard's five.
-const BACKFILL_PER_MESSAGE: usize = 5;
 
 /// The last fix time the store accepts, for reading a whole track forward of a point.
 const FAR_FUTURE: Timestamp = Timestamp::from_secs(32_503_680_000);
@@ -189,7 +181,7 @@ impl<'a> UpLink<'a> {
                 let points = self.due(&covered, position, upto).await?;
                 let sent = !points.is_empty();
                 if sent {
-                    let messages = messages(&points, &covered, now, self.upper.edition);
+                    let messages = forwarded(&points, &covered, now, self.upper.edition);
                     self.send(stream, &messages).await?;
                     self.keep_alive(stream).await?;
                     since_keepalive = tokio::time::Instant::now();
@@ -311,41 +303,4 @@ impl<'a> UpLink<'a> {
         stream.write_all(&self.out).await?;
         Ok(())
     }
-}
-
-/// The messages of `points` (in receive order): recent ones one by one as real-time positions, the
-/// rest grouped per car into backfills of up to five. Public for the forwarding benchmark.
-pub fn messages(
-    points: &[Position],
-    plates: &HashMap<VehicleId, String>,
-    now: Timestamp,
-    edition: Edition,
-) -> Vec<Message> {
-    let mut out = Vec::with_capacity(points.len());
-    let mut i = 0;
-    while i < points.len() {
-        let p = &points[i];
-        let live = now.0 - p.recv_time.0 <= LIVE_WITHIN_MS;
-        let mut j = i + 1;
-        while !live && j < points.len() && j - i < BACKFILL_PER_MESSAGE && points[j].vehicle == p.vehicle {
-            j += 1;
-        }
-        let data = if live {
-            UpExg::RealLocation(Gnss::from_position(p, edition))
-        } else {
-            UpExg::HistoryLocation(
-                points[i..j]
-                    .iter()
-                    .map(|q| Gnss::from_position(q, edition))
-                    .collect(),
-            )
-        };
-        let vehicle = Vehicle {
-            plate: plates.get(&p.vehicle).cloned().unwrap_or_default(),
-            color: 1,
-        };
-        out.push(Message::UpExg(ForVehicle { vehicle, data }));
-        i = j;
-    }
-    out
 }

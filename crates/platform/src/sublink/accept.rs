@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tianshu_jt809::{Codec, Message};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -27,16 +27,29 @@ const BAD_VERIFY_CODE: u8 = 1;
 /// 0x1007 ERROR_CODE: the main link is broken.
 const MAIN_LINK_BROKEN: u8 = 0;
 
+/// How long a sub-link login waits for the main link to read the login answer carrying its verify code:
+/// the upper platform may connect back before that answer has been read here.
+const VERIFY_GRACE: Duration = Duration::from_secs(2);
+
 /// What the main link and the sub-link listener share.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SubState {
+    /// VERIFY_CODE of the last successful main-link login.
+    verify_code: Arc<watch::Sender<Option<u32>>>,
     inner: Arc<Mutex<Inner>>,
+}
+
+impl Default for SubState {
+    fn default() -> Self {
+        SubState {
+            verify_code: Arc::new(watch::channel(None).0),
+            inner: Arc::default(),
+        }
+    }
 }
 
 #[derive(Default)]
 struct Inner {
-    /// VERIFY_CODE of the last successful main-link login.
-    verify_code: Option<u32>,
     /// The logged-in sub-link's queue.
     sender: Option<mpsc::Sender<Message>>,
 }
@@ -44,7 +57,7 @@ struct Inner {
 impl SubState {
     /// The main link logged in and was given `verify_code`.
     pub fn logged_in(&self, verify_code: u32) {
-        lock(&self.inner).verify_code = Some(verify_code);
+        self.verify_code.send_replace(Some(verify_code));
     }
 
     /// The main link broke: the upper platform is told on the sub-link when it is up. Whether it was.
@@ -138,15 +151,14 @@ impl Accept {
             Message::SubLogin { verify_code } => verify_code,
             other => return Err(SubError::Unexpected(other.msg_id())),
         };
-        let ok = {
-            let mut inner = lock(&state.inner);
-            let ok = inner.verify_code == Some(verify_code);
-            if ok {
-                // Replaces an older sub-link, whose queue then closes and ends it.
-                inner.sender = Some(tx);
-            }
-            ok
-        };
+        let mut current = state.verify_code.subscribe();
+        let ok = tokio::time::timeout(VERIFY_GRACE, current.wait_for(|v| *v == Some(verify_code)))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if ok {
+            // Replaces an older sub-link, whose queue then closes and ends it.
+            lock(&state.inner).sender = Some(tx);
+        }
         let result = if ok { OK } else { BAD_VERIFY_CODE };
         let label = if ok { "ok" } else { "bad_verify_code" };
         SUB_METRICS.logins.with_label_values(&["lower", label]).inc();

@@ -3,7 +3,7 @@
 //! platform does between reading them from the store and writing them to the socket, and what the upper
 //! platform does between reading the bytes and handing points to its sink.
 //!
-//! - `lower_encode_{live,backfill}_{2011,2019}[_encrypted]`: [`messages`] (0x1202 one by one, or 0x1203
+//! - `lower_encode_{live,backfill}_{2011,2019}[_encrypted]`: [`forwarded`] (0x1202 one by one, or 0x1203
 //!   five at a time) and every message encoded (header, body, cipher, CRC, escapes) into one buffer.
 //! - `upper_decode_live_2011`: the same bytes cut by `FrameDecoder`, decoded, and each position turned
 //!   into a `Position` of its car.
@@ -16,10 +16,8 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tianshu_jt809::{Cipher, Codec, Edition, FrameDecoder, Header, Message, UpExg};
-use tianshu_model::{Position, PositionSource, Timestamp, VehicleId};
-use tianshu_platform::lower::messages;
-use tianshu_testkit::Fix;
+use tianshu_jt809::{Cipher, Codec, Edition, FrameDecoder, Header, Message, UpExg, forwarded};
+use tianshu_model::{AlarmFlags, Phone, Position, PositionSource, StatusFlags, Timestamp, VehicleId};
 
 const POINTS: usize = 10_000;
 const CARS: i64 = 100;
@@ -32,14 +30,23 @@ const CIPHER: Cipher = Cipher {
 /// `POINTS` points, car after car in turn, a second apart, received `age_ms` before `now`.
 fn batch(now: Timestamp, age_ms: i64) -> (Vec<Position>, HashMap<VehicleId, String>) {
     let points = (0..POINTS as i64)
-        .map(|i| {
-            let mut p = Fix::at(now.secs() - 3_600 + i / CARS)
-                .vehicle(1 + i % CARS)
-                .at_e6(30_200_000 + i as i32, 115_040_000 + i as i32)
-                .heading(400, 90)
-                .build();
-            p.recv_time = now.add_millis(-age_ms);
-            p
+        .map(|i| Position {
+            vehicle: VehicleId(1 + i % CARS),
+            phone: Phone(0),
+            fix_time: Timestamp::from_secs(now.secs() - 3_600 + i / CARS),
+            recv_time: now.add_millis(-age_ms),
+            lat_e6: 30_200_000 + i as i32,
+            lon_e6: 115_040_000 + i as i32,
+            altitude_m: 30,
+            speed_dkmh: 400,
+            course_deg: 90,
+            alarm: AlarmFlags(0),
+            status: StatusFlags(3),
+            mileage_dkm: Some(123_450),
+            fuel_dl: None,
+            satellites: Some(12),
+            rssi: None,
+            source: PositionSource::Live,
         })
         .collect();
     let plates = (1..=CARS).map(|v| (VehicleId(v), format!("鄂B{v:05}"))).collect();
@@ -73,7 +80,7 @@ fn lower(c: &mut Criterion) {
             let (mut scratch, mut out) = (Vec::new(), Vec::new());
             g.bench_function(format!("lower_encode_{kind}_{name}"), |b| {
                 b.iter(|| {
-                    let ms = messages(black_box(&points), &plates, now, edition);
+                    let ms = forwarded(black_box(&points), &plates, now, edition);
                     encode_all(&codec, &ms, &mut scratch, &mut out);
                     out.len()
                 })
@@ -85,7 +92,7 @@ fn lower(c: &mut Criterion) {
     let (mut scratch, mut wire) = (Vec::new(), Vec::new());
     encode_all(
         &codec,
-        &messages(&points, &plates, now, Edition::V2011),
+        &forwarded(&points, &plates, now, Edition::V2011),
         &mut scratch,
         &mut wire,
     );
