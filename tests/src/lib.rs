@@ -16,6 +16,7 @@ pub mod fuel;
 pub mod gateway;
 pub mod mqtt;
 pub mod openapi;
+pub mod relay;
 pub mod xlsx;
 
 pub use tianshu_testkit::{

@@ -24,6 +24,7 @@
 
 mod error;
 pub mod escape;
+mod forward;
 mod frame;
 #[doc(hidden)]
 pub mod fuzz_entry;
@@ -33,6 +34,7 @@ mod wire;
 
 pub use error::Error;
 pub use escape::{Cipher, crc16};
+pub use forward::{BACKFILL_PER_MESSAGE, LIVE_WITHIN_MS, forwarded};
 pub use frame::{
     Codec, DEFAULT_MAX_FRAME_BYTES, Edition, Frame, FrameDecoder, FrameRef, HEADER_LEN_2011, HEADER_LEN_2019,
     Header, access_code,

@@ -23,6 +23,17 @@ pub struct Jt809Config {
     /// The lower platforms allowed to log in.
     #[serde(default)]
     pub lower: Vec<LowerPlatform>,
+    /// Seconds between keep-alives (0x9005) on the sub-links Tianshu opens back to its lower platforms
+    /// (the standard's one minute). Connecting, logging in and each answer wait `login_timeout_secs`.
+    #[serde(default = "default_keepalive_secs")]
+    pub sub_link_keepalive_secs: u64,
+    /// First delay before a broken sub-link is opened again; doubled after every failed attempt, while
+    /// the lower platform's main link is up.
+    #[serde(default = "default_sub_link_reconnect_min_backoff_ms")]
+    pub sub_link_reconnect_min_backoff_ms: u64,
+    /// Longest delay between two attempts to open a sub-link.
+    #[serde(default = "default_reconnect_max_backoff_ms")]
+    pub sub_link_reconnect_max_backoff_ms: u64,
 }
 
 /// One lower platform (下级平台) and what it may report.
@@ -107,6 +118,9 @@ impl Default for Jt809Config {
             max_frame_bytes: default_max_frame_bytes(),
             login_timeout_secs: default_login_timeout_secs(),
             lower: Vec::new(),
+            sub_link_keepalive_secs: default_keepalive_secs(),
+            sub_link_reconnect_min_backoff_ms: default_sub_link_reconnect_min_backoff_ms(),
+            sub_link_reconnect_max_backoff_ms: default_reconnect_max_backoff_ms(),
         }
     }
 }
@@ -120,8 +134,14 @@ impl Jt809Config {
     /// Refuses what cannot work, naming the key: a duplicate access code, a password longer than its
     /// 8-byte field or given twice, a key that is not `M1,IA1,IC1`, a peer without units.
     pub fn validate(&self) -> Result<(), String> {
-        if self.keepalive_timeout_secs == 0 || self.login_timeout_secs == 0 {
-            return Err("keepalive_timeout_secs and login_timeout_secs must be at least 1".into());
+        if self.keepalive_timeout_secs == 0
+            || self.login_timeout_secs == 0
+            || self.sub_link_keepalive_secs == 0
+        {
+            return Err(
+                "keepalive_timeout_secs, login_timeout_secs and sub_link_keepalive_secs must be at least 1"
+                    .into(),
+            );
         }
         for (i, peer) in self.lower.iter().enumerate() {
             let at = |m: String| format!("lower[{i}] ({}): {m}", peer.name);
@@ -202,6 +222,17 @@ pub struct UpperPlatform {
     /// blind-area backfill received late); older fixes received later are not sent.
     #[serde(default = "default_lookback_days")]
     pub lookback_days: u32,
+    /// Where Tianshu listens for this upper platform's sub-link (从链路), `IP:PORT`; empty (the
+    /// default): the login offers none (DOWN_LINK_PORT 0) and everything comes down the main link.
+    #[serde(default)]
+    pub sub_link_listen: String,
+    /// The `IP:PORT` the login names for the sub-link (DOWN_LINK_IP/PORT), when the upper platform
+    /// reaches Tianshu at another address than `sub_link_listen` (NAT, a relay); empty: that address.
+    #[serde(default)]
+    pub sub_link_address: String,
+    /// Seconds a sub-link may stay silent (no keep-alive) before it is closed.
+    #[serde(default = "default_sub_link_timeout_secs")]
+    pub sub_link_timeout_secs: u64,
 }
 
 const fn default_keepalive_secs() -> u64 {
@@ -232,6 +263,14 @@ const fn default_lookback_days() -> u32 {
     7
 }
 
+const fn default_sub_link_reconnect_min_backoff_ms() -> u64 {
+    1_000
+}
+
+const fn default_sub_link_timeout_secs() -> u64 {
+    180
+}
+
 impl UpperPlatform {
     /// The agreed cipher, `None` when bodies are plain.
     pub fn cipher(&self) -> Result<Option<Cipher>, String> {
@@ -254,6 +293,6 @@ impl UpperPlatform {
         if self.poll_ms == 0 || self.keepalive_secs == 0 || self.answer_timeout_secs == 0 {
             return Err("poll_ms, keepalive_secs and answer_timeout_secs must be at least 1".into());
         }
-        Ok(())
+        crate::sublink::accept::check_addresses(self)
     }
 }

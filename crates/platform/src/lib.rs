@@ -11,6 +11,7 @@ pub mod login;
 pub mod lower;
 pub mod metrics;
 pub mod scope;
+pub mod sublink;
 pub mod upper;
 
 pub use config::{Jt809Config, LowerPlatform, UpperPlatform};

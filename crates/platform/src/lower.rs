@@ -19,9 +19,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tianshu_jt809::{
-    Codec, Edition, ForVehicle, FrameDecoder, Gnss, Header, Login, LoginAnswer, Message, UpExg, Vehicle,
-};
+use tianshu_jt809::{Codec, Edition, FrameDecoder, Header, Login, LoginAnswer, Message, forwarded};
 use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,12 +30,8 @@ use tracing::{info, warn};
 use crate::config::UpperPlatform;
 use crate::metrics::METRICS;
 use crate::scope::units_named;
-
-/// A point forwarded this long after its receipt goes as a backfill (0x1203) rather than live.
-const LIVE_WITHIN_MS: i64 = 60_000;
-
-/// Positions in one 0x1203 message: the standard's five.
-const BACKFILL_PER_MESSAGE: usize = 5;
+use crate::sublink::accept::{self, SubState};
+use crate::sublink::noted;
 
 /// The last fix time the store accepts, for reading a whole track forward of a point.
 const FAR_FUTURE: Timestamp = Timestamp::from_secs(32_503_680_000);
@@ -68,8 +62,10 @@ pub async fn forward(upper: UpperPlatform, store: Store, shutdown: CancellationT
     let max = Duration::from_millis(upper.reconnect_max_backoff_ms).max(min);
     let mut backoff = min;
     let up = METRICS.link_up.with_label_values(&[upper.name.as_str(), "upper"]);
+    let sub = SubState::default();
+    let offered = accept::offer(&upper, sub.clone(), shutdown.child_token()).await;
     loop {
-        let mut link = UpLink::new(&upper, &store);
+        let mut link = UpLink::new(&upper, &store, offered.clone(), &sub);
         let ended = tokio::select! {
             _ = shutdown.cancelled() => return,
             ended = link.run(&up) => ended.err().map_or_else(|| "closed".to_string(), |e| e.to_string()),
@@ -77,6 +73,7 @@ pub async fn forward(upper: UpperPlatform, store: Store, shutdown: CancellationT
         up.set(0);
         if link.logged_in {
             backoff = min;
+            sub.main_down(&upper.name);
         }
         warn!(upper = %upper.name, error = %ended, retry_in_ms = backoff.as_millis() as u64,
             "JT/T 809 link to the upper platform ended");
@@ -100,10 +97,19 @@ struct UpLink<'a> {
     decoder: FrameDecoder,
     out: Vec<u8>,
     scratch: Vec<u8>,
+    /// DOWN_LINK_IP and PORT the login names, when a sub-link listener runs.
+    offered: Option<(String, u16)>,
+    /// The sub-link listener's view of this link.
+    sub: &'a SubState,
 }
 
 impl<'a> UpLink<'a> {
-    fn new(upper: &'a UpperPlatform, store: &'a Store) -> UpLink<'a> {
+    fn new(
+        upper: &'a UpperPlatform,
+        store: &'a Store,
+        offered: Option<(String, u16)>,
+        sub: &'a SubState,
+    ) -> UpLink<'a> {
         let codec = Codec::new(upper.edition).with_cipher(upper.cipher().ok().flatten());
         UpLink {
             upper,
@@ -115,6 +121,8 @@ impl<'a> UpLink<'a> {
             decoder: FrameDecoder::new(codec),
             out: Vec::new(),
             scratch: Vec::new(),
+            offered,
+            sub,
         }
     }
 
@@ -131,15 +139,18 @@ impl<'a> UpLink<'a> {
             } else {
                 0
             },
-            down_link_ip: String::new(),
-            down_link_port: 0,
+            down_link_ip: self.offered.as_ref().map(|o| o.0.clone()).unwrap_or_default(),
+            down_link_port: self.offered.as_ref().map_or(0, |o| o.1),
         });
         self.send(&mut stream, &[login]).await?;
         match self
             .answer(&mut stream, |m| matches!(m, Message::LoginAnswer(_)))
             .await?
         {
-            Message::LoginAnswer(LoginAnswer { result: 0, .. }) => {}
+            Message::LoginAnswer(LoginAnswer {
+                result: 0,
+                verify_code,
+            }) => self.sub.logged_in(verify_code),
             Message::LoginAnswer(a) => return Err(LinkError::Refused(a.result)),
             _ => return Err(LinkError::NoAnswer),
         }
@@ -170,7 +181,7 @@ impl<'a> UpLink<'a> {
                 let points = self.due(&covered, position, upto).await?;
                 let sent = !points.is_empty();
                 if sent {
-                    let messages = messages(&points, &covered, now, self.upper.edition);
+                    let messages = forwarded(&points, &covered, now, self.upper.edition);
                     self.send(stream, &messages).await?;
                     self.keep_alive(stream).await?;
                     since_keepalive = tokio::time::Instant::now();
@@ -262,6 +273,7 @@ impl<'a> UpLink<'a> {
                 if wanted(&m) {
                     return Ok(m);
                 }
+                noted(&self.upper.name, &m);
             }
             match tokio::time::timeout(within, stream.read_buf(&mut self.buf)).await {
                 Err(_) => return Err(LinkError::NoAnswer),
@@ -291,41 +303,4 @@ impl<'a> UpLink<'a> {
         stream.write_all(&self.out).await?;
         Ok(())
     }
-}
-
-/// The messages of `points` (in receive order): recent ones one by one as real-time positions, the
-/// rest grouped per car into backfills of up to five.
-fn messages(
-    points: &[Position],
-    plates: &HashMap<VehicleId, String>,
-    now: Timestamp,
-    edition: Edition,
-) -> Vec<Message> {
-    let mut out = Vec::with_capacity(points.len());
-    let mut i = 0;
-    while i < points.len() {
-        let p = &points[i];
-        let live = now.0 - p.recv_time.0 <= LIVE_WITHIN_MS;
-        let mut j = i + 1;
-        while !live && j < points.len() && j - i < BACKFILL_PER_MESSAGE && points[j].vehicle == p.vehicle {
-            j += 1;
-        }
-        let data = if live {
-            UpExg::RealLocation(Gnss::from_position(p, edition))
-        } else {
-            UpExg::HistoryLocation(
-                points[i..j]
-                    .iter()
-                    .map(|q| Gnss::from_position(q, edition))
-                    .collect(),
-            )
-        };
-        let vehicle = Vehicle {
-            plate: plates.get(&p.vehicle).cloned().unwrap_or_default(),
-            color: 1,
-        };
-        out.push(Message::UpExg(ForVehicle { vehicle, data }));
-        i = j;
-    }
-    out
 }

@@ -7,7 +7,7 @@
 //! - A position is stored only for a car the registry knows, of a unit the peer reports (its configured
 //!   units and their sub-units); any other is refused and counted, and costs nothing else.
 //! - Positions go through the uplink's checks ([`Uplink::from_points`]) and the store's group-commit
-//!   writer; the store's key makes a position sent twice (a retransmission, an overlapping backfill)
+//!   writer (or, with a bus, the points stream: durable once the PubAck came); the store's key makes a position sent twice (a retransmission, an overlapping backfill)
 //!   harmless. JT/T 809 acknowledges no position, so the link reads on only once the frames already
 //!   received are durable: a slow store slows the peer instead of piling up.
 //! - A bad frame is refused alone; a run longer than the frame cap, a silent link (no frame for
@@ -20,14 +20,16 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tianshu_ingest::uplink::{Binding, Uplink, UplinkConfig};
+use tianshu_ingest::{PointSink, StoreSink};
 use tianshu_jt809::{
-    Codec, Edition, Error as CodecError, ForVehicle, FrameDecoder, Header, LoginAnswer, Message, UpExg,
-    access_code,
+    Codec, Edition, Error as CodecError, ForVehicle, FrameDecoder, Header, Login, LoginAnswer, Message,
+    UpExg, access_code,
 };
 use tianshu_model::{Phone, Position, PositionSource, Timestamp, UnitId, VehicleId};
 use tianshu_store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -36,6 +38,7 @@ use crate::config::{Jt809Config, LowerPlatform};
 use crate::login::{result_label, verdict};
 use crate::metrics::METRICS;
 use crate::scope::units_named;
+use crate::sublink::{Attached, Down, Peers, SubSettings, SubTarget};
 
 /// What every main link shares.
 pub struct Upper {
@@ -45,16 +48,40 @@ pub struct Upper {
     store: Store,
     /// The fix times taken, as for terminals.
     uplink: UplinkConfig,
+    /// Where positions go: the store's writer, or the bus when one is configured.
+    sink: Arc<dyn PointSink>,
+    /// The logged-in lower platforms' ways down and sub-links.
+    peers: Peers,
 }
 
 impl Upper {
     /// An upper platform over `store`, taking fix times as `uplink` says.
     pub fn new(config: Jt809Config, store: Store, uplink: UplinkConfig) -> Arc<Upper> {
+        let sink = Arc::new(StoreSink(store.clone()));
+        Upper::with_sink(config, store, uplink, sink)
+    }
+
+    /// The same, positions handed to `sink` (with a bus: published per partition, a link reading on
+    /// only once the stream holds them).
+    pub fn with_sink(
+        config: Jt809Config,
+        store: Store,
+        uplink: UplinkConfig,
+        sink: Arc<dyn PointSink>,
+    ) -> Arc<Upper> {
         Arc::new(Upper {
             config,
             store,
             uplink,
+            sink,
+            peers: Peers::default(),
         })
+    }
+
+    /// The way down to the lower platform named `peer` (its sub-link when up, else its main link),
+    /// once it has logged in.
+    pub fn down(&self, peer: &str) -> Option<Down> {
+        self.peers.down(peer)
     }
 }
 
@@ -143,6 +170,10 @@ struct MainLink<'a> {
     sn: u32,
     out: Vec<u8>,
     scratch: Vec<u8>,
+    /// Messages sent down this main link (see [`Down`]), once logged in.
+    down_rx: Option<mpsc::Receiver<Message>>,
+    /// This login's entry among the peers.
+    attached: Option<Attached>,
 }
 
 impl<'a> MainLink<'a> {
@@ -162,6 +193,8 @@ impl<'a> MainLink<'a> {
             sn: 0,
             out: Vec::new(),
             scratch: Vec::new(),
+            down_rx: None,
+            attached: None,
         }
     }
 
@@ -177,19 +210,61 @@ impl<'a> MainLink<'a> {
         up.set(1);
         let closed = self.steady(peer, shutdown).await;
         up.set(0);
+        if let Some(attached) = self.attached.take() {
+            self.upper
+                .peers
+                .main_closed(attached, closed == Closed::Logout)
+                .await;
+        }
         closed
     }
 
-    /// Reads more bytes; `Err` when the link ends, is silent for `within` or shutdown comes.
+    /// Reads more bytes, sending down messages meanwhile; `Err` when the link ends, is silent for
+    /// `within` or shutdown comes.
     async fn read_more(&mut self, within: Duration, shutdown: &CancellationToken) -> Result<(), Closed> {
-        tokio::select! {
-            _ = shutdown.cancelled() => Err(Closed::Shutdown),
-            read = tokio::time::timeout(within, self.stream.read_buf(&mut self.buf)) => match read {
-                Err(_) => Err(Closed::Silent),
-                Ok(Ok(0)) | Ok(Err(_)) => Err(Closed::Peer),
-                Ok(Ok(_)) => Ok(()),
-            },
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let mut down_rx = self.down_rx.take();
+            let down = async {
+                match down_rx.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let read = tokio::select! {
+                _ = shutdown.cancelled() => Err(Closed::Shutdown),
+                m = down => Ok(m),
+                read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)) => return match read {
+                    Err(_) => Err(Closed::Silent),
+                    Ok(Ok(0)) | Ok(Err(_)) => Err(Closed::Peer),
+                    Ok(Ok(_)) => Ok(()),
+                },
+            };
+            self.down_rx = down_rx;
+            if let Some(m) = read? {
+                self.send(&m).await?;
+            }
         }
+    }
+
+    /// Enters the logged-in peer among the peers; its sub-link is opened when the login named one.
+    async fn attach(&mut self, config: &LowerPlatform, login: &Login, verify_code: u32) {
+        let target =
+            (login.down_link_port != 0 && !login.down_link_ip.trim().is_empty()).then(|| SubTarget {
+                address: format!("{}:{}", login.down_link_ip.trim(), login.down_link_port),
+                verify_code,
+                codec: self.codec,
+                access_code: self.access_code,
+            });
+        let settings = SubSettings {
+            keepalive_secs: self.upper.config.sub_link_keepalive_secs,
+            answer_timeout_secs: self.upper.config.login_timeout_secs,
+            reconnect_min_backoff_ms: self.upper.config.sub_link_reconnect_min_backoff_ms,
+            reconnect_max_backoff_ms: self.upper.config.sub_link_reconnect_max_backoff_ms,
+        };
+        let (rx, attached) = self.upper.peers.attach(&config.name, target, settings).await;
+        self.down_rx = Some(rx);
+        self.attached = Some(attached);
     }
 
     /// Waits for the login, answers it, and on success switches the link to the peer's edition and key.
@@ -234,7 +309,10 @@ impl<'a> MainLink<'a> {
             .inc();
         self.send(&Message::LoginAnswer(answer)).await?;
         match result {
-            Ok(config) => self.peer(config).await,
+            Ok(config) => {
+                self.attach(config, &login, answer.verify_code).await;
+                self.peer(config).await
+            }
             Err(code) => {
                 warn!(addr = %self.addr, access_code = self.access_code, user = login.user_id, result = code,
                     "JT/T 809 login refused");
@@ -397,7 +475,7 @@ impl<'a> MainLink<'a> {
         }
         let name = peer.config.name.as_str();
         let n = points.len() as u64;
-        match self.upper.store.append_points_owned(points).await {
+        match self.upper.sink.append(points).await {
             Ok(summary) => {
                 METRICS
                     .positions

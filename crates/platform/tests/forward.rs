@@ -158,6 +158,10 @@ async fn forwards_across_a_province_restart(edition: Edition, key: &str) {
         poll_ms: 50,
         settle_secs: 1,
         lookback_days: 7,
+        // The province connects back to it: the sub-link runs beside the forwarding in every edition.
+        sub_link_listen: "127.0.0.1:0".into(),
+        sub_link_address: String::new(),
+        sub_link_timeout_secs: 180,
     };
     upper.validate().expect("a valid upper platform");
     let stop_city = CancellationToken::new();

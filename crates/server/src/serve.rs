@@ -138,14 +138,14 @@ pub async fn start(
         .with_context(|| format!("binding the HTTP listener on {}", opts.http_addr))?;
     let jt808_addr = jt808.as_ref().map(TcpListener::local_addr).transpose()?;
     let http_addr = http_listener.local_addr()?;
-    let (jt809_addr, jt809_task) = spawn_jt809(&opts, &store, &shutdown).await?;
-    spawn_upper_links(&opts, &store, &shutdown);
-
-    // With a bus, sessions' points go to the points stream and are acknowledged once it holds them.
+    // With a bus, sessions' points (JT/T 808, MQTT, JT/T 809 lower platforms) go to the points stream
+    // and are acknowledged once it holds them.
     let sink: Arc<dyn PointSink> = match &bus {
         Some(bus) => Arc::new(tianshu_bus::publish::BusSink::spawn(bus)),
         None => Arc::new(StoreSink(store.clone())),
     };
+    let (jt809_addr, jt809_task) = spawn_jt809(&opts, &store, sink.clone(), &shutdown).await?;
+    spawn_upper_links(&opts, &store, &shutdown);
     let gateway_config = gateway_config_fitting(&opts);
     let gateway = Gateway::new(gateway_config, store.clone(), sink.clone());
     let mqtt_publisher = if opts.mqtt.enabled() && (opts.mqtt.publish.positions || opts.mqtt.publish.alerts) {
@@ -285,10 +285,12 @@ fn gateway_config_fitting(opts: &ServeOptions) -> GatewayConfig {
     gateway_config
 }
 
-/// Binds the JT/T 809 listener and starts accepting lower platforms, when `[jt809] listen` is set.
+/// Binds the JT/T 809 listener and starts accepting lower platforms, when `[jt809] listen` is set; their
+/// positions go to `sink`.
 async fn spawn_jt809(
     opts: &ServeOptions,
     store: &Store,
+    sink: Arc<dyn PointSink>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(Option<SocketAddr>, Option<JoinHandle<()>>)> {
     if !opts.jt809.enabled() {
@@ -298,7 +300,8 @@ async fn spawn_jt809(
         .await
         .with_context(|| format!("binding the JT/T 809 listener on {}", opts.jt809.listen))?;
     let addr = listener.local_addr()?;
-    let upper = tianshu_platform::Upper::new(opts.jt809.clone(), store.clone(), opts.gateway.uplink);
+    let upper =
+        tianshu_platform::Upper::with_sink(opts.jt809.clone(), store.clone(), opts.gateway.uplink, sink);
     let task = tokio::spawn(tianshu_platform::run(listener, upper, shutdown.clone()));
     info!(%addr, lower_platforms = opts.jt809.lower.len(), "accepting JT/T 809 lower platforms");
     Ok((Some(addr), Some(task)))
