@@ -9,35 +9,18 @@ use tianshu_e2e::api::{
     FOREIGN_PLATE, OWN_PLATE, SUB_PLATE, SUPERVISOR_UNIT, Scratch, T0_SECS, TestApi, http, login_at,
     post_bytes, status_json,
 };
-use tianshu_e2e::fuel::{STATIONS, cards_csv, local, statement};
+use tianshu_e2e::fuel::{import_cards_and_stations, local, statement};
 use tianshu_e2e::sinks::{Received, http_receiver};
 use tianshu_e2e::{Fix, ScratchDir, WAIT, serve_args, spawn_listening, text, wait_for};
 use tianshu_model::case::CaseFilter;
 use tianshu_model::{CaseState, Timestamp, VehicleId};
-
-/// Cards and stations imported with the command line.
-fn cards_and_stations(url: &str, dir: &std::path::Path) {
-    for (what, name, body) in [
-        ("cards", "cards.csv", cards_csv()),
-        ("stations", "stations.csv", STATIONS.to_string()),
-    ] {
-        let file = dir.join(name);
-        std::fs::write(&file, body).unwrap();
-        let out = tianshu_e2e::run(
-            &["fuel", what, "import", "--store", url, file.to_str().unwrap()],
-            None,
-            &[],
-        );
-        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
-    }
-}
 
 async fn order_import_rechecks(scratch: Scratch) {
     let api = TestApi::seeded(scratch).await;
     let url = api.scratch.url();
     let dir = ScratchDir::new("fuel-order-import");
     let dir = dir.path().to_path_buf();
-    cards_and_stations(&url, &dir);
+    import_cards_and_stations(&url, &dir);
     // The car stands at HS001 at 01:00 at night, and is filled there: off hours, nothing else.
     let night = 6 * 3600;
     let own = VehicleId(api.vid(OWN_PLATE));
@@ -138,7 +121,7 @@ async fn new_cases_are_notified(scratch: Scratch) {
     let api = TestApi::seeded(scratch).await;
     let url = api.scratch.url();
     let dir = ScratchDir::new("fuel-notices");
-    cards_and_stations(&url, dir.path());
+    import_cards_and_stations(&url, dir.path());
     let mut server = spawn_listening(serve_args(&url));
     let admin = login_at(server.http, "administrator").await;
     let inspector = login_at(server.http, "inspector").await;

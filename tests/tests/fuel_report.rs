@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use tianshu_e2e::api::{Scratch, T0_SECS, TestApi, explain_case, http, post_bytes, status, status_json};
-use tianshu_e2e::fuel::{STATIONS, cards_csv, statement};
+use tianshu_e2e::fuel::{import_cards_and_stations, statement};
 use tianshu_e2e::{ScratchDir, text};
 use tianshu_model::Timestamp;
 
@@ -16,27 +16,16 @@ async fn scenario(scratch: Scratch) {
     let api = TestApi::seeded(scratch).await;
     let url = api.scratch.url();
     let dir = ScratchDir::new("fuel-report");
-    let dir = dir.path().to_path_buf();
-    let tianshu = |args: &[&str]| tianshu_e2e::run(args, Some(&dir), &[]);
-    let write = |name: &str, body: &[u8]| {
-        let f = dir.join(name);
-        std::fs::write(&f, body).unwrap();
-        f.to_str().unwrap().to_string()
-    };
-    let cards = write("cards.csv", cards_csv().as_bytes());
-    assert!(
-        tianshu(&["fuel", "cards", "import", "--store", &url, &cards])
-            .status
-            .success()
-    );
-    let st = write("stations.csv", STATIONS.as_bytes());
-    assert!(
-        tianshu(&["fuel", "stations", "import", "--store", &url, &st])
-            .status
-            .success()
-    );
+    import_cards_and_stations(&url, dir.path());
+    let at_stake = planted(&api).await;
+    let total_line = figures(&api, at_stake).await;
+    command_line(&url, dir.path(), &total_line);
+}
+
+/// The seeded statement uploaded, the cancelled card's case found confirmed with 100.50 yuan
+/// recovered; the money at stake as the findings give it (per fill, its largest finding's).
+async fn planted(api: &TestApi) -> i64 {
     let inspector = api.login("inspector").await;
-    let supervisor = api.login("supervisor").await;
     let r = post_bytes(
         api.addr,
         "/api/fuel/statements?name=s.csv",
@@ -75,6 +64,14 @@ async fn scenario(scratch: Scratch) {
         "finding",
     );
 
+    at_stake
+}
+
+/// The year's figures over HTTP as an inspector and as a supervisor, and the downloads; the CSV's
+/// total line.
+async fn figures(api: &TestApi, at_stake: i64) -> String {
+    let inspector = api.login("inspector").await;
+    let supervisor = api.login("supervisor").await;
     // The year's figures: 4 fills of 168 L for 1,260 yuan on 3 cards, 3 fills flagged, the card
     // cancelled on 2026-01-01, 100.50 yuan recovered this year.
     let year = Timestamp::from_secs(T0_SECS).to_china().format("%Y").to_string();
@@ -195,14 +192,20 @@ async fn scenario(scratch: Scratch) {
     assert_eq!(xlsx.status, 200);
     assert!(xlsx.bytes.starts_with(b"PK\x03\x04"), "an XLSX workbook");
 
-    // The command line counts the same: its CSV's total line is the API's.
-    let out = tianshu(&["fuel", "report", "--store", &url, "--year", &year, "--lang", "en"]);
+    total_line
+}
+
+/// The command line counts as the API does: its CSV's total line is the API's.
+fn command_line(url: &str, dir: &std::path::Path, total_line: &str) {
+    let tianshu = |args: &[&str]| tianshu_e2e::run(args, Some(dir), &[]);
+    let year = Timestamp::from_secs(T0_SECS).to_china().format("%Y").to_string();
+    let out = tianshu(&["fuel", "report", "--store", url, "--year", &year, "--lang", "en"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let cli = text(&out.stdout);
     assert_eq!(cli.trim_end().lines().last().unwrap(), total_line, "{cli}");
     let unit = "黄石市/公安局";
     let out = tianshu(&[
-        "fuel", "report", "--store", &url, "--year", &year, "--unit", unit, "--format", "json",
+        "fuel", "report", "--store", url, "--year", &year, "--unit", unit, "--format", "json",
     ]);
     let only: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     assert_eq!(
