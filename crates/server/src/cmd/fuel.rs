@@ -12,6 +12,9 @@
 //! - `tianshu fuel check --store URL --from T --to T [--config FILE]`: checks the stored transactions
 //!   of a range again (after late track data, an order or a changed card); a case whose findings are
 //!   gone is withdrawn.
+//! - `tianshu fuel report --store URL [--year Y] [--unit U] [--format csv|xlsx|json] [--lang zh|en]`: the
+//!   year's figures by unit and month, counted and laid out as `GET /api/fuel/report` does
+//!   (`tianshu_api::resources::fuel_report`); XLSX is written to standard output.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
