@@ -241,18 +241,7 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     fuel_report::check_year(year).map_err(|e| anyhow::anyhow!("--{e}"))?;
     block_on(async move {
         let store = args.store.open().await?;
-        let only = match args.unit.as_deref() {
-            None => None,
-            Some(u) => {
-                let root = super::user::resolve_unit(&store, u).await?;
-                let units = store.units().await?;
-                Some(
-                    tianshu_api::scope::subtree(&units, root)
-                        .into_iter()
-                        .collect::<Vec<_>>(),
-                )
-            }
-        };
+        let only = super::user::resolve_subtree(&store, args.unit.as_deref()).await?;
         let r = fuel_report::report(&store, year, only.as_deref()).await?;
         let mut out = std::io::stdout().lock();
         match args.format {
