@@ -52,3 +52,18 @@ pub fn statement() -> String {
     s += &row("9999999999999999", &local(300), "HS001", "30.00", "225.00");
     s
 }
+
+/// [`cards_csv`] and [`STATIONS`] imported into the store at `url` with the command line (the files
+/// written into `dir`).
+pub fn import_cards_and_stations(url: &str, dir: &std::path::Path) {
+    for (what, name, body) in [
+        ("cards", "cards.csv", cards_csv()),
+        ("stations", "stations.csv", STATIONS.to_string()),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, body).expect("writing the file");
+        let path = file.to_str().expect("a path");
+        let out = crate::run(&["fuel", what, "import", "--store", url, path], None, &[]);
+        assert!(out.status.success(), "{what}: {}", crate::text(&out.stderr));
+    }
+}

@@ -468,6 +468,13 @@ fn fuel(c: &Ctx) -> Vec<Call<'_>> {
             None,
             inspector,
         ),
+        (
+            "GET",
+            "/api/fuel/report",
+            "/api/fuel/report?year=2026".into(),
+            None,
+            inspector,
+        ),
     ]
 }
 

@@ -108,6 +108,47 @@ pub async fn recheck_car(
     check_ids(store, cfg, &ids, notifier, now).await
 }
 
+/// Re-checks the fills an order or filing may explain, once approved: its car's within its window
+/// ([`recheck_car`]); nothing for an order in another state. The API's approval and `tianshu order
+/// import` both come here.
+pub async fn recheck_order(
+    store: &Store,
+    cfg: &FuelConfig,
+    vehicle: VehicleId,
+    order: &StoredOrder,
+    notifier: Option<FuelNotifier>,
+    now: Timestamp,
+) -> tianshu_store::Result<Vec<Checked>> {
+    if order.state != tianshu_rules::OrderState::Approved.as_str() {
+        return Ok(Vec::new());
+    }
+    recheck_car(store, cfg, vehicle, (order.start, order.end), notifier, now).await
+}
+
+/// [`recheck_order`] for each stored order or filing of `ids` (those an import created or changed),
+/// its car found by its plate.
+pub async fn recheck_orders(
+    store: &Store,
+    cfg: &FuelConfig,
+    ids: &[String],
+    notifier: Option<FuelNotifier>,
+    now: Timestamp,
+) -> tianshu_store::Result<Vec<Checked>> {
+    let mut out = Vec::new();
+    if !cfg.enabled || ids.is_empty() {
+        return Ok(out);
+    }
+    for order in store.rules().orders().await? {
+        if !ids.contains(&order.id) {
+            continue;
+        }
+        if let Some(v) = store.vehicle_by_plate(&order.plate).await? {
+            out.extend(recheck_order(store, cfg, v.id, &order, notifier.clone(), now).await?);
+        }
+    }
+    Ok(out)
+}
+
 /// Checks `ids` with the reference data of now (nothing when the checks are off or there is none).
 async fn check_ids(
     store: &Store,

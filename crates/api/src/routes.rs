@@ -10,8 +10,8 @@ use axum::{Json, Router};
 use crate::error::{no_method, no_route};
 use crate::resources::{
     audit_log, calendars, carpool, cases, casework, channels, commands, complaints, drivers, exports, fuel,
-    geofences, intake, live, orders, reports, sessions, terminals, tokens, tracks, units, users, vehicles,
-    yearly,
+    fuel_report, geofences, intake, live, orders, reports, sessions, terminals, tokens, tracks, units, users,
+    vehicles, yearly,
 };
 use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, REQUEST, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
@@ -349,6 +349,13 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: CASES,
         summary: "Findings of the fuel checks on the fills of the units in scope (?unit=&check=&from=&to=&limit=), newest first, each with its evidence and case",
         handler: || get(fuel::findings),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/fuel/report",
+        roles: CASES,
+        summary: "The fuel cards' figures of a year by unit and month (?year=&unit=&format=json|csv|xlsx&lang=zh|en): cards used, fills, litres, amount, findings by check, fills flagged and money at stake, cards cancelled and suspended, amount recovered",
+        handler: || get(fuel_report::fuel_report_route),
     },
     RouteSpec {
         method: "GET",

@@ -187,6 +187,11 @@ pub fn query_parameter(name: &str) -> Option<(Value, &'static str, &'static str)
             "0",
         ),
         "limit" => (json!({"type": "integer", "minimum": 0}), "At most this many", "1"),
+        "year" => (
+            json!({"type": "integer", "minimum": 2000, "maximum": 2100}),
+            "The year, China time",
+            "2026",
+        ),
         "last" => (
             json!({"type": "integer", "minimum": 0}),
             "The newest this many, oldest first",

@@ -21,6 +21,7 @@ pub mod events;
 pub mod expect;
 pub mod files;
 pub mod fleet;
+pub mod fuel;
 pub mod geo;
 pub mod ledger;
 pub mod orders;

@@ -15,6 +15,7 @@ pub mod complaints;
 pub mod drivers;
 pub mod exports;
 pub mod fuel;
+pub mod fuel_report;
 pub mod geofences;
 pub mod intake;
 pub mod live;

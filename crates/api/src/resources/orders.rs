@@ -183,14 +183,10 @@ pub async fn update(
 /// An approved order or filing may explain the car's fills in its window: they are checked again (a
 /// finding it clears withdraws its case). The order stands whatever the re-check meets.
 async fn recheck_fuel(state: &ApiState, vehicle: tianshu_model::VehicleId, order: &StoredOrder) {
-    if order.state != OrderState::Approved.as_str() {
-        return;
-    }
     let cfg = state.fuel_config();
-    let store = state.store();
-    let window = (order.start, order.end);
     let notifier = state.fuel_notifier();
-    let done = crate::fuel::recheck_car(store, &cfg, vehicle, window, notifier, Timestamp::now()).await;
+    let done =
+        crate::fuel::recheck_order(state.store(), &cfg, vehicle, order, notifier, Timestamp::now()).await;
     if let Err(e) = done {
         tracing::warn!(order = %order.id, error = %e, "the fuel checks of the order's window were not re-run");
     }

@@ -261,7 +261,35 @@ pub(super) fn carpool_components() -> Value {
 
 /// The schemas of the fuel-card routes.
 pub(super) fn fuel_components() -> Value {
+    let figures = [
+        "cards_used",
+        "fills",
+        "litres_cl",
+        "amount_fen",
+        "findings",
+        "flagged_fills",
+        "at_stake_fen",
+        "cancelled",
+        "suspended",
+        "recovered_fen",
+    ];
+    let figure_props = json!({
+        "cards_used": {"type": "integer"}, "fills": {"type": "integer"},
+        "litres_cl": {"type": "integer", "description": "Centilitres"}, "amount_fen": {"type": "integer"},
+        "findings": {"type": "object", "description": "Findings by check id", "additionalProperties": {"type": "integer"}},
+        "flagged_fills": {"type": "integer"},
+        "at_stake_fen": {"type": "integer", "description": "Per flagged fill, its largest finding's"},
+        "cancelled": {"type": "integer"}, "suspended": {"type": "integer"},
+        "recovered_fen": {"type": "integer", "description": "Recovered by the findings of fuel cases decided in the month"}});
+    let mut row_props = figure_props.clone();
+    row_props["unit"] = json!({"type": "integer"});
+    row_props["month"] = json!({"type": "string", "description": "YYYY-MM, China time"});
+    let row_required: Vec<&str> = figures.iter().copied().chain(["unit", "month"]).collect();
     json!({
+        "FuelFigures": object(&figures, figure_props),
+        "FuelReport": object(&["year", "total", "rows", "unit_names"], json!({
+            "year": {"type": "integer"}, "total": r("FuelFigures"), "rows": array(object(&row_required, row_props)),
+            "unit_names": {"type": "object", "description": "Each row's unit path by id", "additionalProperties": {"type": "string"}}})),
         "FuelCardState": {"type": "string", "enum": ["active", "suspended", "cancelled"]},
         "FuelCard": object(&["number", "issuer", "unit", "vehicle", "state", "state_date", "state_reason", "limit_fill_fen", "limit_month_fen"], json!({
             "number": {"type": "string"}, "issuer": {"type": "string", "enum": tianshu_model::fuel::Issuer::ALL.iter().map(|i| i.as_str()).collect::<Vec<_>>()},

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::resources::{
-    audit_log, carpool, cases, casework, complaints, exports, fuel, intake, orders, reports, terminals,
-    tracks, units, vehicles,
+    audit_log, carpool, cases, casework, complaints, exports, fuel, fuel_report, intake, orders, reports,
+    terminals, tracks, units, vehicles,
 };
 
 use super::{Described, array, fields_of, names, nullable, object, query_of, r, time, variants};
@@ -456,6 +456,17 @@ pub(super) fn fuel(method: &str, path: &str, d: &mut Described) -> bool {
         ("GET", "/api/fuel/findings") => {
             d.query = query_of::<fuel::FindingsQuery>();
             d.ok = ok(array(r("FuelFinding")));
+        }
+        ("GET", "/api/fuel/report") => {
+            d.query = query_of::<fuel_report::FuelReportQuery>();
+            d.ok = ok(r("FuelReport"));
+            d.ok_media = vec![
+                ("text/csv", text()),
+                (
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    binary(),
+                ),
+            ];
         }
         _ => return false,
     }

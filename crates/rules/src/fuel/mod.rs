@@ -14,6 +14,7 @@ use tianshu_model::{LonLat, Timestamp, VehicleId};
 use crate::{DayKind, Severity};
 
 mod checks;
+pub mod report;
 pub use checks::check_fill;
 
 /// The rule id of fuel cases.
@@ -162,6 +163,11 @@ impl Check {
         Check::OffHours,
         Check::MonthRatio,
     ];
+
+    /// The check of an id [`Check::as_str`] gives.
+    pub fn parse(s: &str) -> Option<Check> {
+        Check::ALL.into_iter().find(|c| c.as_str() == s)
+    }
 
     /// The id used in the API and the case's evidence.
     pub fn as_str(self) -> &'static str {

@@ -12,6 +12,9 @@
 //! - `tianshu fuel check --store URL --from T --to T [--config FILE]`: checks the stored transactions
 //!   of a range again (after late track data, an order or a changed card); a case whose findings are
 //!   gone is withdrawn.
+//! - `tianshu fuel report --store URL [--year Y] [--unit U] [--format csv|xlsx|json] [--lang zh|en]`: the
+//!   year's figures by unit and month, counted and laid out as `GET /api/fuel/report` does
+//!   (`tianshu_api::resources::fuel_report`); XLSX is written to standard output.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +39,8 @@ pub enum FuelCommand {
     Import(StatementArgs),
     /// Check the stored transactions of a range again.
     Check(CheckArgs),
+    /// Print the year's fuel figures by unit and month.
+    Report(ReportArgs),
 }
 
 /// `tianshu fuel cards ...`
@@ -97,6 +102,37 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
 }
 
+/// Arguments of `tianshu fuel report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The store (`--store URL`).
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// The year, China time (default: this year).
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// Only this unit and the units below it: its id or its path (`黄石市/公安局`).
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// `csv` (default), `xlsx` (the workbook's bytes on standard output) or `json`.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ReportFormatArg,
+    /// The titles of a CSV or XLSX: `zh` (default) or `en`.
+    #[arg(long, default_value = "zh")]
+    pub lang: String,
+}
+
+/// The formats `tianshu fuel report --format` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormatArg {
+    /// CSV, UTF-8.
+    Csv,
+    /// An XLSX workbook.
+    Xlsx,
+    /// JSON.
+    Json,
+}
+
 /// Runs `tianshu fuel ...`.
 pub fn run(command: FuelCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -127,6 +163,7 @@ pub fn run(command: FuelCommand) -> anyhow::Result<ExitCode> {
         }
         FuelCommand::Import(args) => statement(args),
         FuelCommand::Check(args) => check(args),
+        FuelCommand::Report(args) => report(args),
     }
 }
 
@@ -189,6 +226,32 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             "{} transactions checked: {findings} findings, {opened} cases opened, {withdrawn} withdrawn",
             txns.len()
         );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    use tianshu_api::resources::fuel_report;
+    let lang = tianshu_model::Lang::parse(&args.lang)
+        .with_context(|| format!("--lang: {:?} is not zh or en", args.lang))?;
+    let year = args
+        .year
+        .unwrap_or_else(|| chrono::Datelike::year(&Timestamp::now().to_china()));
+    fuel_report::check_year(year).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    block_on(async move {
+        let store = args.store.open().await?;
+        let only = super::user::resolve_subtree(&store, args.unit.as_deref()).await?;
+        let r = fuel_report::report(&store, year, only.as_deref()).await?;
+        let mut out = std::io::stdout().lock();
+        match args.format {
+            ReportFormatArg::Json => writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?,
+            ReportFormatArg::Csv => {
+                let csv = fuel_report::table(&r, lang).to_csv();
+                out.write_all(csv.trim_start_matches('\u{feff}').as_bytes())?;
+            }
+            ReportFormatArg::Xlsx => out.write_all(&fuel_report::table(&r, lang).to_xlsx())?,
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -40,18 +40,7 @@ pub fn run(command: ReportCommand) -> anyhow::Result<ExitCode> {
     }
     super::block_on(async move {
         let store = args.store.open().await?;
-        let only = match args.unit.as_deref() {
-            None => None,
-            Some(u) => {
-                let root = super::user::resolve_unit(&store, u).await?;
-                let units = store.units().await?;
-                Some(
-                    tianshu_api::scope::subtree(&units, root)
-                        .into_iter()
-                        .collect::<Vec<_>>(),
-                )
-            }
-        };
+        let only = super::user::resolve_subtree(&store, args.unit.as_deref()).await?;
         let f = tianshu_api::resources::yearly::figures(&store, args.year, only.as_deref()).await?;
         if args.format == "json" {
             println!("{}", serde_json::to_string_pretty(&f)?);

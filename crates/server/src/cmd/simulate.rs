@@ -166,7 +166,8 @@ fn configs(args: &SimulateArgs) -> anyhow::Result<(WorldConfig, FleetConfig)> {
 }
 
 /// Writes the world's files into `dir`, `scripted.jsonl` (what the fleet will do on purpose, for
-/// comparing the platform's cases with) and the planted year of casework. Prints each path.
+/// comparing the platform's cases with), the planted year of casework and the planted year of fuel-card
+/// statements. Prints each path.
 fn write_world(
     args: &SimulateArgs,
     world: &World,
@@ -193,6 +194,9 @@ fn write_world(
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     println!("{}", path.display());
     for p in &tianshu_sim::casework::write_planted_year(world, dir)? {
+        println!("{}", p.display());
+    }
+    for p in &tianshu_sim::fuel::write_planted_fuel(world, dir)? {
         println!("{}", p.display());
     }
     Ok(())

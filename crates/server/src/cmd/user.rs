@@ -76,6 +76,18 @@ pub async fn resolve_unit(store: &Store, unit: &str) -> anyhow::Result<UnitId> {
     parent.with_context(|| format!("empty unit {unit:?}"))
 }
 
+/// The units a report's `--unit` names: that unit and the units below it (`None`: every unit).
+pub async fn resolve_subtree(store: &Store, unit: Option<&str>) -> anyhow::Result<Option<Vec<UnitId>>> {
+    let Some(u) = unit else {
+        return Ok(None);
+    };
+    let root = resolve_unit(store, u).await?;
+    let units = store.units().await?;
+    Ok(Some(
+        tianshu_api::scope::subtree(&units, root).into_iter().collect(),
+    ))
+}
+
 /// Runs `tianshu user ...`.
 pub fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
     super::block_on(async move {
