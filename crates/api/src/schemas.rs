@@ -10,6 +10,7 @@ use crate::position::REPLAY_COLUMNS;
 use crate::resources::{casework, commands, complaints};
 
 mod areas;
+mod jt809;
 mod routes;
 
 /// What one route takes and answers.
@@ -297,6 +298,7 @@ pub fn describe(method: &str, path: &str) -> Described {
         routes::access,
         routes::fuel,
         routes::carpool,
+        jt809::jt809,
     ];
     if !areas.iter().any(|area| area(method, path, &mut d)) {
         // Any other route answers 200 with its JSON, or nothing to a DELETE.
@@ -315,6 +317,7 @@ pub fn components() -> Value {
         areas::base_components(),
         areas::fuel_components(),
         areas::carpool_components(),
+        jt809::components(),
     ])
 }
 

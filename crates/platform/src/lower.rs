@@ -33,6 +33,8 @@ use crate::config::UpperPlatform;
 use crate::metrics::METRICS;
 use crate::scope::units_named;
 
+mod business;
+
 /// A point forwarded this long after its receipt goes as a backfill (0x1203) rather than live.
 const LIVE_WITHIN_MS: i64 = 60_000;
 
@@ -100,6 +102,8 @@ struct UpLink<'a> {
     decoder: FrameDecoder,
     out: Vec<u8>,
     scratch: Vec<u8>,
+    /// Messages of the upper platform read while waiting for an answer, with their MSG_SN.
+    inbox: Vec<(u32, Message)>,
 }
 
 impl<'a> UpLink<'a> {
@@ -115,6 +119,7 @@ impl<'a> UpLink<'a> {
             decoder: FrameDecoder::new(codec),
             out: Vec::new(),
             scratch: Vec::new(),
+            inbox: Vec::new(),
         }
     }
 
@@ -196,7 +201,7 @@ impl<'a> UpLink<'a> {
                 covered = self.covered().await?;
                 since_refresh = tokio::time::Instant::now();
             }
-            tokio::time::sleep(poll).await;
+            self.idle(stream, poll).await?;
         }
     }
 
@@ -249,7 +254,7 @@ impl<'a> UpLink<'a> {
         Ok(())
     }
 
-    /// The first message `wanted` takes; others are skipped.
+    /// The first message `wanted` takes; others wait in the inbox for [`UpLink::idle`].
     async fn answer(
         &mut self,
         stream: &mut TcpStream,
@@ -262,6 +267,7 @@ impl<'a> UpLink<'a> {
                 if wanted(&m) {
                     return Ok(m);
                 }
+                self.inbox.push((frame.header.msg_sn, m));
             }
             match tokio::time::timeout(within, stream.read_buf(&mut self.buf)).await {
                 Err(_) => return Err(LinkError::NoAnswer),

@@ -46,6 +46,7 @@ pub mod follow;
 pub mod forwarding;
 pub mod fuel;
 pub mod fuel_check;
+pub mod jt809_requests;
 mod metrics;
 pub mod migrate;
 pub mod postgres;

@@ -17,6 +17,7 @@ pub mod exports;
 pub mod fuel;
 pub mod geofences;
 pub mod intake;
+pub mod jt809;
 pub mod live;
 pub mod orders;
 pub mod reports;

@@ -1,0 +1,202 @@
+//! Platform checks (平台查岗) and supervision requests (报警督办) between two real Tianshu binaries on
+//! loopback, linked by JT/T 809 in its 2019 edition: the province asks its city through the API, the
+//! request appears in the city's list, the city's dispatcher answers, and the province has the answer.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tianshu_e2e::api::{Resp, create_user, http, login_at, status, status_json};
+use tianshu_e2e::gateway::plate;
+use tianshu_e2e::jt809::{city_toml, free_port, province_toml, provision};
+use tianshu_e2e::{Scratch, ScratchDir, Tianshu, wait_until};
+use tianshu_store::Store;
+use tianshu_store::access::Role;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// One side: its HTTP address and a logged-in user's cookie.
+struct Office {
+    http: SocketAddr,
+    cookie: String,
+}
+
+impl Office {
+    async fn new(instance: &Tianshu, url: &str, user: &str, role: Role) -> Office {
+        let store = Store::open(url).await.expect("opening the store");
+        create_user(&store, user, role, None).await;
+        store.close().await.expect("closing");
+        Office {
+            http: instance.http,
+            cookie: login_at(instance.http, user).await,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Resp {
+        http(self.http, "POST", path, Some(&self.cookie), Some(&body.to_string())).await
+    }
+
+    /// The requests of `kind` listed, newest first.
+    async fn requests(&self, kind: &str) -> Vec<Value> {
+        let r = http(
+            self.http,
+            "GET",
+            &format!("/api/jt809/requests?kind={kind}"),
+            Some(&self.cookie),
+            None,
+        )
+        .await;
+        status_json(&r, 200, "listing the platform requests")
+            .as_array()
+            .expect("a list")
+            .clone()
+    }
+
+    /// Waits for the newest request of `kind` to satisfy `done`, and returns it.
+    async fn wait_for(&self, what: &str, kind: &str, done: impl Fn(&Value) -> bool) -> Value {
+        wait_until(what, LIMIT, || async {
+            self.requests(kind).await.first().is_some_and(&done)
+        })
+        .await;
+        self.requests(kind).await.remove(0)
+    }
+}
+
+/// The province's inspector sends a check; bad ones are refused with the field named.
+async fn province_asks(province: &Office) -> Value {
+    for (body, field) in [
+        (json!({"peer": "wuhan", "question": "在岗?"}), "peer"),
+        (json!({"peer": "huangshi", "question": "  "}), "question"),
+        (json!({"peer": "huangshi", "question": "在岗?", "answer_minutes": 0}), "answer_minutes"),
+    ] {
+        let r = province.post("/api/jt809/checks", body).await;
+        status(&r, 400, "a bad check");
+        assert!(r.body.contains(field), "the refusal names {field}: {}", r.body);
+    }
+    let body = json!({"peer": "huangshi", "question": "请报告当前值班人员", "answer_minutes": 5});
+    let sent = status_json(&province.post("/api/jt809/checks", body).await, 201, "sending a check");
+    assert_eq!(sent["direction"], "sent");
+    assert_eq!(sent["sent"], Value::Null, "not on the wire before the link takes it");
+    sent
+}
+
+/// The city's dispatcher answers the check; a second answer and the wrong kind of answer are refused.
+async fn city_answers(city: &Office) -> Value {
+    let check = city
+        .wait_for("the check at the city", "check", |r| r["question"] == "请报告当前值班人员")
+        .await;
+    assert_eq!(check["direction"], "received");
+    assert_eq!(check["peer"], "province");
+    assert_eq!(check["answer"], Value::Null);
+    assert_eq!(check["late"], false);
+    let path = format!("/api/jt809/requests/{}/answer", check["id"]);
+    status(
+        &city.post(&path, json!({"result": "handled"})).await,
+        400,
+        "a check answered with a result",
+    );
+    let answered = status_json(
+        &city.post(&path, json!({"text": " 值班员王五在岗 "})).await,
+        200,
+        "answering the check",
+    );
+    assert_eq!(answered["answer"], "值班员王五在岗");
+    assert_eq!(answered["answered_by"], "duty");
+    status(
+        &city.post(&path, json!({"text": "again"})).await,
+        409,
+        "answering twice",
+    );
+    answered
+}
+
+async fn supervision_round(province: &Office, city: &Office) {
+    let body = json!({"peer": "huangshi", "plate": plate(1), "warn_type": 1, "answer_minutes": 30});
+    status(
+        &province.post("/api/jt809/supervisions", body).await,
+        201,
+        "sending a supervision",
+    );
+    let asked = city
+        .wait_for("the supervision at the city", "supervision", |r| r["direction"] == "received")
+        .await;
+    assert_eq!(asked["warn_type"], 1);
+    let path = format!("/api/jt809/requests/{}/answer", asked["id"]);
+    status(
+        &city.post(&path, json!({"result": "done"})).await,
+        400,
+        "an unknown result",
+    );
+    status(
+        &city.post(&path, json!({"result": "handled"})).await,
+        200,
+        "answering the supervision",
+    );
+    province
+        .wait_for("the supervision's result at the province", "supervision", |r| {
+            r["answer"] == "handled"
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_province_checks_and_supervises_its_city_and_has_the_answers() {
+    let dir = ScratchDir::new("jt809_business");
+    let (city_db, province_db) = (
+        Scratch::postgres("jt809b_city").await,
+        Scratch::postgres("jt809b_province").await,
+    );
+    provision(&city_db.url()).await;
+    provision(&province_db.url()).await;
+    let jt809 = free_port();
+    let edition = "edition = \"2019\"\n";
+    let province = Tianshu::start(
+        &province_db.url(),
+        &province_toml(jt809, dir.path(), edition),
+        &[],
+        dir.path(),
+    );
+    let city = Tianshu::start(
+        &city_db.url(),
+        &city_toml(jt809, dir.path(), edition),
+        &[],
+        dir.path(),
+    );
+    let province_office = Office::new(&province, &province_db.url(), "inspector", Role::Inspector).await;
+    let city_office = Office::new(&city, &city_db.url(), "duty", Role::Dispatcher).await;
+    // A dispatcher answers; only the office above sends checks.
+    status(
+        &city_office
+            .post("/api/jt809/checks", json!({"peer": "huangshi", "question": "?"}))
+            .await,
+        403,
+        "a dispatcher sending a check",
+    );
+
+    let sent = province_asks(&province_office).await;
+    city_answers(&city_office).await;
+    let back = province_office
+        .wait_for("the answer at the province", "check", |r| !r["answer"].is_null())
+        .await;
+    assert_eq!(back["id"], sent["id"]);
+    assert_eq!(back["answer"], "值班员王五在岗");
+    assert_eq!(back["answered_by"], "duty", "the 2019 answer names its responder");
+    assert!(!back["sent"].is_null());
+
+    supervision_round(&province_office, &city_office).await;
+    for (instance, outcome, n) in [
+        (&city, "received", 2.0),
+        (&city, "answered", 2.0),
+        (&city, "late", 0.0),
+        (&province, "sent", 2.0),
+        (&province, "answer_received", 2.0),
+    ] {
+        assert_eq!(
+            instance
+                .metric("tianshu_jt809_requests_total", &format!("outcome=\"{outcome}\""))
+                .await,
+            n,
+            "{outcome}"
+        );
+    }
+}
