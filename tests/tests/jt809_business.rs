@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tianshu_e2e::api::{Resp, create_user, http, login_at, status, status_json};
 use tianshu_e2e::gateway::plate;
+use tianshu_e2e::openapi::assert_documented;
 use tianshu_e2e::jt809::{city_toml, free_port, province_toml, provision};
 use tianshu_e2e::{Scratch, ScratchDir, Tianshu, wait_until};
 use tianshu_store::Store;
@@ -32,8 +33,13 @@ impl Office {
         }
     }
 
+    /// POSTs `body`; a success's answer is checked against the OpenAPI document.
     async fn post(&self, path: &str, body: Value) -> Resp {
-        http(self.http, "POST", path, Some(&self.cookie), Some(&body.to_string())).await
+        let r = http(self.http, "POST", path, Some(&self.cookie), Some(&body.to_string())).await;
+        if (200..300).contains(&r.status) {
+            assert_documented("POST", path, r.status, &r.json());
+        }
+        r
     }
 
     /// The requests of `kind` listed, newest first.
@@ -46,8 +52,9 @@ impl Office {
             None,
         )
         .await;
-        status_json(&r, 200, "listing the platform requests")
-            .as_array()
+        let list = status_json(&r, 200, "listing the platform requests");
+        assert_documented("GET", "/api/jt809/requests", 200, &list);
+        list.as_array()
             .expect("a list")
             .clone()
     }

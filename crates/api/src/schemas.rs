@@ -231,6 +231,11 @@ pub fn query_parameter(name: &str) -> Option<(Value, &'static str, &'static str)
             "Only the findings of this fuel check",
             "over_tank",
         ),
+        "kind" => (
+            json!({"type": "string", "enum": tianshu_store::jt809_requests::KINDS}),
+            "Only platform checks or supervision requests",
+            "check",
+        ),
         "name" => (
             json!({"type": "string"}),
             "The uploaded file's name (a name ending .xlsx is read as a workbook)",
