@@ -1,16 +1,19 @@
 //! Platform checks (平台查岗) and supervision requests (报警督办) between two real Tianshu binaries on
 //! loopback, linked by JT/T 809 in its 2019 edition: the province asks its city through the API, the
-//! request appears in the city's list, the city's dispatcher answers, and the province has the answer.
+//! request appears in the city's list, the city's dispatcher answers, and the province has the answer; a
+//! supervision of a car with an open case at the city is answered once the unit explains the case.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tianshu_e2e::api::{Resp, create_user, http, login_at, status, status_json};
+use tianshu_e2e::api::{Resp, create_user, explain_case, http, login_at, status, status_json};
 use tianshu_e2e::gateway::plate;
 use tianshu_e2e::openapi::assert_documented;
 use tianshu_e2e::jt809::{city_toml, free_port, province_toml, provision};
 use tianshu_e2e::{Scratch, ScratchDir, Tianshu, wait_until};
+use tianshu_model::Timestamp;
+use tianshu_model::case::NewCase;
 use tianshu_store::Store;
 use tianshu_store::access::Role;
 
@@ -117,10 +120,32 @@ async fn city_answers(city: &Office) -> Value {
     answered
 }
 
-async fn supervision_round(province: &Office, city: &Office) {
-    let body = json!({"peer": "huangshi", "plate": plate(1), "warn_type": 1, "answer_minutes": 30});
+/// A case of the city's car `plate`, open.
+async fn open_case(city: &Store, plate: &str) -> i64 {
+    let car = city.vehicle_by_plate(plate).await.expect("reading").expect("the car");
+    let case = NewCase {
+        vehicle: car.id,
+        unit: car.unit,
+        rule: "out_of_hours".into(),
+        start: Timestamp::now().add_millis(-3_600_000),
+        end: None,
+        severity: "medium".into(),
+        late: false,
+        reasoning: "out of hours".into(),
+        reasoning_zh: "非工作时间用车".into(),
+        episode: json!({}),
+        escalate_at: None,
+    };
+    let (id, _) = city.cases().record_case(&case, &[], Timestamp::now()).await.expect("the case");
+    id
+}
+
+/// Two supervisions: one of a car without a case, answered by the dispatcher; one of a car with an open
+/// case, answered by itself once the unit explains the case.
+async fn supervision_round(province: &Office, city: &Office, city_store: &Store) {
+    let supervise = |plate: String| json!({"peer": "huangshi", "plate": plate, "warn_type": 1, "answer_minutes": 30});
     status(
-        &province.post("/api/jt809/supervisions", body).await,
+        &province.post("/api/jt809/supervisions", supervise(plate(2))).await,
         201,
         "sending a supervision",
     );
@@ -128,6 +153,7 @@ async fn supervision_round(province: &Office, city: &Office) {
         .wait_for("the supervision at the city", "supervision", |r| r["direction"] == "received")
         .await;
     assert_eq!(asked["warn_type"], 1);
+    assert_eq!(asked["case_id"], Value::Null, "the car has no case");
     let path = format!("/api/jt809/requests/{}/answer", asked["id"]);
     status(
         &city.post(&path, json!({"result": "done"})).await,
@@ -144,6 +170,24 @@ async fn supervision_round(province: &Office, city: &Office) {
             r["answer"] == "handled"
         })
         .await;
+
+    let case = open_case(city_store, &plate(1)).await;
+    status(
+        &province.post("/api/jt809/supervisions", supervise(plate(1))).await,
+        201,
+        "supervising a car with a case",
+    );
+    city.wait_for("the case's supervision at the city", "supervision", |r| {
+        r["case_id"] == case.to_string()
+    })
+    .await;
+    explain_case(city_store, case, "supervisor", "会议用车，已补登记", Timestamp::now()).await;
+    let back = province
+        .wait_for("the case's outcome at the province", "supervision", |r| {
+            r["plate"] == plate(1) && r["answer"] == "handled"
+        })
+        .await;
+    assert!(!back["answered"].is_null());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,13 +234,14 @@ async fn a_province_checks_and_supervises_its_city_and_has_the_answers() {
     assert_eq!(back["answered_by"], "duty", "the 2019 answer names its responder");
     assert!(!back["sent"].is_null());
 
-    supervision_round(&province_office, &city_office).await;
+    let city_store = Store::open(&city_db.url()).await.expect("the city's store");
+    supervision_round(&province_office, &city_office, &city_store).await;
     for (instance, outcome, n) in [
-        (&city, "received", 2.0),
-        (&city, "answered", 2.0),
+        (&city, "received", 3.0),
+        (&city, "answered", 3.0),
         (&city, "late", 0.0),
-        (&province, "sent", 2.0),
-        (&province, "answer_received", 2.0),
+        (&province, "sent", 3.0),
+        (&province, "answer_received", 3.0),
     ] {
         assert_eq!(
             instance

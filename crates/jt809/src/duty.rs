@@ -4,7 +4,7 @@
 //! platform sends down. The links (`tianshu-platform`) and the API only carry these out.
 
 use serde::{Deserialize, Serialize};
-use tianshu_model::Timestamp;
+use tianshu_model::{CaseState, Timestamp};
 
 use crate::message::{
     DownPlatform, DownWarn, Message, PlatformQuery, PostQueryAck, Supervision, UpPlatform, UpWarn, Vehicle,
@@ -167,6 +167,24 @@ impl SupervisionResult {
             .into_iter()
             .find(|r| r.as_str() == name)
             .ok_or_else(|| format!("result {name:?} is none of handling, handled, not_handled, later"))
+    }
+}
+
+/// The states of a car's case a supervision request about the car is taken to be about (the newest
+/// such case): any not withdrawn or closed.
+pub const SUPERVISED_CASE_STATES: [CaseState; 4] = [
+    CaseState::Open,
+    CaseState::Acknowledged,
+    CaseState::Explained,
+    CaseState::Escalated,
+];
+
+/// A supervision's answer once the case it is about has reached `state`: handled when the unit has
+/// explained it or it was closed or withdrawn; `None` while it is still being dealt with.
+pub const fn supervision_result_of(state: CaseState) -> Option<SupervisionResult> {
+    match state {
+        CaseState::Explained | CaseState::Closed | CaseState::Withdrawn => Some(SupervisionResult::Handled),
+        CaseState::Open | CaseState::Acknowledged | CaseState::Escalated => None,
     }
 }
 
@@ -343,6 +361,14 @@ mod tests {
         assert_eq!(supervision_deadline(&s, received), asked.deadline);
         let late = Timestamp::from_secs(1_700_009_000);
         assert_eq!(supervision_deadline(&s, late), check_deadline(late, 0));
+    }
+
+    #[test]
+    fn a_supervision_is_answered_once_its_case_is_explained_closed_or_withdrawn() {
+        for state in CaseState::ALL {
+            let handled = matches!(state, CaseState::Explained | CaseState::Closed | CaseState::Withdrawn);
+            assert_eq!(supervision_result_of(state).is_some(), handled, "{state:?}");
+        }
     }
 
     #[test]

@@ -317,6 +317,15 @@ impl<'a> PlatformRequests<'a> {
             .await
     }
 
+    /// The received supervision requests from `peer` still unanswered that name a case here.
+    pub async fn supervising_cases(&self, peer: &str) -> Result<Vec<PlatformRequest>> {
+        let sql = format!(
+            "SELECT {COLS} FROM jt809_requests WHERE peer = $1 AND direction = 'received' AND kind = 'supervision' \
+             AND answered_ms IS NULL AND case_id IS NOT NULL ORDER BY id"
+        );
+        self.db.rows(sql, params![peer].to_vec(), decode).await
+    }
+
     /// Records that request `id`'s answer (received) or the request itself (sent) went on the wire.
     pub async fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()> {
         self.db
