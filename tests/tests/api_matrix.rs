@@ -202,12 +202,21 @@ async fn jt809_check(api: &TestApi, n: usize) -> i64 {
         warn_time: None,
         case_id: None,
     };
-    let (check, _) = api.store.platform_requests().record(check).await.expect("victim check");
+    let (check, _) = api
+        .store
+        .platform_requests()
+        .record(check)
+        .await
+        .expect("victim check");
     check.id
 }
 
 /// Recipes of the JT/T 809 platform requests (the lower platform `huangshi` is configured).
-fn jt809_routes(spec: &RouteSpec, victims: &Victims, req: &impl Fn(String, Option<String>, bool) -> Req) -> Option<Req> {
+fn jt809_routes(
+    spec: &RouteSpec,
+    victims: &Victims,
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
     Some(match (spec.method, spec.path) {
         ("GET", "/api/jt809/requests") => req(spec.path.into(), None, false),
         ("POST", "/api/jt809/requests/{id}/answer") => req(
@@ -222,7 +231,9 @@ fn jt809_routes(spec: &RouteSpec, victims: &Victims, req: &impl Fn(String, Optio
         ),
         ("POST", "/api/jt809/supervisions") => req(
             spec.path.into(),
-            Some(format!(r#"{{"peer":"huangshi","plate":"{SUB_PLATE}","warn_type":1}}"#)),
+            Some(format!(
+                r#"{{"peer":"huangshi","plate":"{SUB_PLATE}","warn_type":1}}"#
+            )),
             false,
         ),
         _ => return None,

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tianshu_e2e::api::{Resp, create_user, explain_case, http, login_at, status, status_json};
 use tianshu_e2e::gateway::plate;
-use tianshu_e2e::openapi::assert_documented;
 use tianshu_e2e::jt809::{city_toml, free_port, province_toml, provision};
+use tianshu_e2e::openapi::assert_documented;
 use tianshu_e2e::{Scratch, ScratchDir, Tianshu, wait_until};
 use tianshu_model::Timestamp;
 use tianshu_model::case::NewCase;
@@ -38,7 +38,14 @@ impl Office {
 
     /// POSTs `body`; a success's answer is checked against the OpenAPI document.
     async fn post(&self, path: &str, body: Value) -> Resp {
-        let r = http(self.http, "POST", path, Some(&self.cookie), Some(&body.to_string())).await;
+        let r = http(
+            self.http,
+            "POST",
+            path,
+            Some(&self.cookie),
+            Some(&body.to_string()),
+        )
+        .await;
         if (200..300).contains(&r.status) {
             assert_documented("POST", path, r.status, &r.json());
         }
@@ -57,9 +64,7 @@ impl Office {
         .await;
         let list = status_json(&r, 200, "listing the platform requests");
         assert_documented("GET", "/api/jt809/requests", 200, &list);
-        list.as_array()
-            .expect("a list")
-            .clone()
+        list.as_array().expect("a list").clone()
     }
 
     /// Waits for the newest request of `kind` to satisfy `done`, and returns it.
@@ -77,23 +82,36 @@ async fn province_asks(province: &Office) -> Value {
     for (body, field) in [
         (json!({"peer": "wuhan", "question": "在岗?"}), "peer"),
         (json!({"peer": "huangshi", "question": "  "}), "question"),
-        (json!({"peer": "huangshi", "question": "在岗?", "answer_minutes": 0}), "answer_minutes"),
+        (
+            json!({"peer": "huangshi", "question": "在岗?", "answer_minutes": 0}),
+            "answer_minutes",
+        ),
     ] {
         let r = province.post("/api/jt809/checks", body).await;
         status(&r, 400, "a bad check");
         assert!(r.body.contains(field), "the refusal names {field}: {}", r.body);
     }
     let body = json!({"peer": "huangshi", "question": "请报告当前值班人员", "answer_minutes": 5});
-    let sent = status_json(&province.post("/api/jt809/checks", body).await, 201, "sending a check");
+    let sent = status_json(
+        &province.post("/api/jt809/checks", body).await,
+        201,
+        "sending a check",
+    );
     assert_eq!(sent["direction"], "sent");
-    assert_eq!(sent["sent"], Value::Null, "not on the wire before the link takes it");
+    assert_eq!(
+        sent["sent"],
+        Value::Null,
+        "not on the wire before the link takes it"
+    );
     sent
 }
 
 /// The city's dispatcher answers the check; a second answer and the wrong kind of answer are refused.
 async fn city_answers(city: &Office) -> Value {
     let check = city
-        .wait_for("the check at the city", "check", |r| r["question"] == "请报告当前值班人员")
+        .wait_for("the check at the city", "check", |r| {
+            r["question"] == "请报告当前值班人员"
+        })
         .await;
     assert_eq!(check["direction"], "received");
     assert_eq!(check["peer"], "province");
@@ -122,7 +140,11 @@ async fn city_answers(city: &Office) -> Value {
 
 /// A case of the city's car `plate`, open.
 async fn open_case(city: &Store, plate: &str) -> i64 {
-    let car = city.vehicle_by_plate(plate).await.expect("reading").expect("the car");
+    let car = city
+        .vehicle_by_plate(plate)
+        .await
+        .expect("reading")
+        .expect("the car");
     let case = NewCase {
         vehicle: car.id,
         unit: car.unit,
@@ -136,21 +158,30 @@ async fn open_case(city: &Store, plate: &str) -> i64 {
         episode: json!({}),
         escalate_at: None,
     };
-    let (id, _) = city.cases().record_case(&case, &[], Timestamp::now()).await.expect("the case");
+    let (id, _) = city
+        .cases()
+        .record_case(&case, &[], Timestamp::now())
+        .await
+        .expect("the case");
     id
 }
 
 /// Two supervisions: one of a car without a case, answered by the dispatcher; one of a car with an open
 /// case, answered by itself once the unit explains the case.
 async fn supervision_round(province: &Office, city: &Office, city_store: &Store) {
-    let supervise = |plate: String| json!({"peer": "huangshi", "plate": plate, "warn_type": 1, "answer_minutes": 30});
+    let supervise =
+        |plate: String| json!({"peer": "huangshi", "plate": plate, "warn_type": 1, "answer_minutes": 30});
     status(
-        &province.post("/api/jt809/supervisions", supervise(plate(2))).await,
+        &province
+            .post("/api/jt809/supervisions", supervise(plate(2)))
+            .await,
         201,
         "sending a supervision",
     );
     let asked = city
-        .wait_for("the supervision at the city", "supervision", |r| r["direction"] == "received")
+        .wait_for("the supervision at the city", "supervision", |r| {
+            r["direction"] == "received"
+        })
         .await;
     assert_eq!(asked["warn_type"], 1);
     assert_eq!(asked["case_id"], Value::Null, "the car has no case");
@@ -173,7 +204,9 @@ async fn supervision_round(province: &Office, city: &Office, city_store: &Store)
 
     let case = open_case(city_store, &plate(1)).await;
     status(
-        &province.post("/api/jt809/supervisions", supervise(plate(1))).await,
+        &province
+            .post("/api/jt809/supervisions", supervise(plate(1)))
+            .await,
         201,
         "supervising a car with a case",
     );
@@ -181,7 +214,14 @@ async fn supervision_round(province: &Office, city: &Office, city_store: &Store)
         r["case_id"] == case.to_string()
     })
     .await;
-    explain_case(city_store, case, "supervisor", "会议用车，已补登记", Timestamp::now()).await;
+    explain_case(
+        city_store,
+        case,
+        "supervisor",
+        "会议用车，已补登记",
+        Timestamp::now(),
+    )
+    .await;
     let back = province
         .wait_for("the case's outcome at the province", "supervision", |r| {
             r["plate"] == plate(1) && r["answer"] == "handled"

@@ -164,7 +164,11 @@ impl ApiState {
 
     /// The lower platforms checks and supervision may go to.
     pub fn jt809_lower_peers(&self) -> Arc<Vec<String>> {
-        self.inner.jt809_lower.read().map(|n| n.clone()).unwrap_or_default()
+        self.inner
+            .jt809_lower
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_default()
     }
 
     /// The store.

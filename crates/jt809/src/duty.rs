@@ -6,11 +6,11 @@
 use serde::{Deserialize, Serialize};
 use tianshu_model::{CaseState, Timestamp};
 
+use crate::Edition;
 use crate::message::{
     DownPlatform, DownWarn, Message, PlatformQuery, PostQueryAck, Supervision, UpPlatform, UpWarn, Vehicle,
     Warn, sub,
 };
-use crate::Edition;
 
 /// Minutes a check may wait for its answer when it names none (the 2011 layout has no ANSWER_TIME, and
 /// 0 in 2019 means the same): the duty officer's usual ten.
@@ -49,7 +49,9 @@ pub fn checked_text(text: &str, max_chars: usize) -> Result<String, String> {
     }
     let n = text.chars().count();
     if n > max_chars {
-        return Err(format!("the text is {n} characters, more than the {max_chars} allowed"));
+        return Err(format!(
+            "the text is {n} characters, more than the {max_chars} allowed"
+        ));
     }
     Ok(text.to_string())
 }
@@ -85,7 +87,11 @@ pub fn check_answer(check: &CheckReceived, text: &str, responder: &str, edition:
     let v2019 = edition == Edition::V2019;
     Message::UpPlatform(UpPlatform::PostQueryAck(PostQueryAck {
         object_type: check.object_type,
-        responder: if v2019 { truncate_bytes(responder, 16) } else { String::new() },
+        responder: if v2019 {
+            truncate_bytes(responder, 16)
+        } else {
+            String::new()
+        },
         responder_tel: String::new(),
         object_id: check.object_id.clone(),
         source_data_type: if v2019 { sub::POST_QUERY_REQ } else { 0 },
@@ -290,7 +296,11 @@ mod tests {
     #[test]
     fn an_answer_is_trimmed_and_neither_empty_nor_too_long() {
         assert_eq!(checked_text("  在岗 ", MAX_ANSWER_CHARS).unwrap(), "在岗");
-        assert!(checked_text(" \n", MAX_ANSWER_CHARS).unwrap_err().contains("empty"));
+        assert!(
+            checked_text(" \n", MAX_ANSWER_CHARS)
+                .unwrap_err()
+                .contains("empty")
+        );
         let long = "岗".repeat(MAX_ANSWER_CHARS + 1);
         assert!(checked_text(&long, MAX_ANSWER_CHARS).unwrap_err().contains("501"));
     }
@@ -346,7 +356,9 @@ mod tests {
                 supervision_request(&asked, edition),
                 supervision_answer(9, &v, SupervisionResult::Handled, edition),
             ] {
-                let frame = codec.encode(&Header::new(edition, m.msg_id(), 1, 4200), &m).unwrap();
+                let frame = codec
+                    .encode(&Header::new(edition, m.msg_id(), 1, 4200), &m)
+                    .unwrap();
                 assert_eq!(codec.decode_frame(&frame).unwrap().message().unwrap(), m);
             }
         }
@@ -366,7 +378,10 @@ mod tests {
     #[test]
     fn a_supervision_is_answered_once_its_case_is_explained_closed_or_withdrawn() {
         for state in CaseState::ALL {
-            let handled = matches!(state, CaseState::Explained | CaseState::Closed | CaseState::Withdrawn);
+            let handled = matches!(
+                state,
+                CaseState::Explained | CaseState::Closed | CaseState::Withdrawn
+            );
             assert_eq!(supervision_result_of(state).is_some(), handled, "{state:?}");
         }
     }

@@ -122,7 +122,12 @@ pub fn request_of(r: &PlatformRequest, access_code: u32, edition: Edition) -> Op
         "check" => {
             let minutes = (r.deadline.0 - r.created.0).div_euclid(60_000).clamp(1, 255);
             let minutes = u8::try_from(minutes).unwrap_or(u8::MAX);
-            Some(check_request(ref_id, &access_code.to_string(), &r.question, minutes))
+            Some(check_request(
+                ref_id,
+                &access_code.to_string(),
+                &r.question,
+                minutes,
+            ))
         }
         "supervision" => {
             let vehicle = vehicle_of(r);
@@ -207,7 +212,8 @@ mod tests {
             let mut there = stored(there, 3);
             there.answer = Some("李四在岗".into());
             there.answered_by = Some("li".into());
-            let Some(Message::UpPlatform(tianshu_jt809::UpPlatform::PostQueryAck(a))) = answer_of(&there, edition)
+            let Some(Message::UpPlatform(tianshu_jt809::UpPlatform::PostQueryAck(a))) =
+                answer_of(&there, edition)
             else {
                 panic!("no answer")
             };

@@ -196,14 +196,23 @@ async fn record(tx: &mut dyn Tx, n: NewRequest) -> Result<(PlatformRequest, bool
         "SELECT {COLS} FROM jt809_requests WHERE direction = $1 AND kind = $2 AND peer = $3 AND ref_id = $4"
     );
     let row = tx
-        .opt(&sql, params![n.direction.as_str(), n.kind, &n.peer, n.ref_id.unwrap_or(0)])
+        .opt(
+            &sql,
+            params![n.direction.as_str(), n.kind, &n.peer, n.ref_id.unwrap_or(0)],
+        )
         .await?
         .ok_or_else(|| Error::Corrupt("a platform request clashed and is not there".into()))?;
     Ok((decode(&row)?, false))
 }
 
 /// An operator's answer to received request `id`: refused when it is a sent one or answered already.
-async fn answer(tx: &mut dyn Tx, id: i64, text: String, by: String, now: Timestamp) -> Result<PlatformRequest> {
+async fn answer(
+    tx: &mut dyn Tx,
+    id: i64,
+    text: String,
+    by: String,
+    now: Timestamp,
+) -> Result<PlatformRequest> {
     let sql = format!("SELECT {COLS} FROM jt809_requests WHERE id = $1{}", tx.row_lock());
     let row = tx
         .opt(&sql, params![id])
@@ -217,7 +226,9 @@ async fn answer(tx: &mut dyn Tx, id: i64, text: String, by: String, now: Timesta
         )));
     }
     if request.answered.is_some() {
-        return Err(Error::Conflict(format!("platform request {id} is answered already")));
+        return Err(Error::Conflict(format!(
+            "platform request {id} is answered already"
+        )));
     }
     tx.execute(
         "UPDATE jt809_requests SET answer = $1, answered_ms = CAST($2 AS BIGINT), answered_by = $3 WHERE id = $4",
@@ -275,7 +286,8 @@ impl<'a> PlatformRequests<'a> {
             Some(k) => ("WHERE kind = $2", params![limit, k].to_vec()),
             None => ("", params![limit].to_vec()),
         };
-        let sql = format!("SELECT {COLS} FROM jt809_requests {filter} ORDER BY id DESC LIMIT CAST($1 AS BIGINT)");
+        let sql =
+            format!("SELECT {COLS} FROM jt809_requests {filter} ORDER BY id DESC LIMIT CAST($1 AS BIGINT)");
         self.db.rows(sql, args, decode).await
     }
 

@@ -56,10 +56,16 @@ pub async fn list(
     Query(q): Query<RequestsQuery>,
 ) -> ApiResult<Json<Vec<RequestView>>> {
     if let Some(kind) = q.kind.as_deref().filter(|k| !KINDS.contains(k)) {
-        return Err(ApiError::BadRequest(format!("kind {kind:?} is none of check, supervision")));
+        return Err(ApiError::BadRequest(format!(
+            "kind {kind:?} is none of check, supervision"
+        )));
     }
     let limit = q.limit.unwrap_or(200).min(2000);
-    let list = state.store().platform_requests().list(q.kind.as_deref(), limit).await?;
+    let list = state
+        .store()
+        .platform_requests()
+        .list(q.kind.as_deref(), limit)
+        .await?;
     let now = Timestamp::now();
     Ok(Json(list.into_iter().map(|r| view(r, now)).collect()))
 }
@@ -102,7 +108,9 @@ pub async fn answer(
             .to_string(),
         (kind, ..) => {
             let wants = if kind == "check" { "text" } else { "result" };
-            return Err(ApiError::BadRequest(format!("a {kind} is answered with {wants} alone")));
+            return Err(ApiError::BadRequest(format!(
+                "a {kind} is answered with {wants} alone"
+            )));
         }
     };
     let change = requests.answer(id, &answer, &caller.who.username, Timestamp::now());
@@ -154,7 +162,10 @@ fn lower_peer(state: &ApiState, peer: &str) -> ApiResult<String> {
     }
     Err(bad(
         "peer",
-        format!("{peer:?} is no lower platform of [[jt809.lower]] ({})", peers.join(", ")),
+        format!(
+            "{peer:?} is no lower platform of [[jt809.lower]] ({})",
+            peers.join(", ")
+        ),
     ))
 }
 
@@ -196,7 +207,10 @@ async fn commit(caller: &Caller, action: &str, n: NewRequest) -> ApiResult<(Stat
 }
 
 /// `POST /api/jt809/checks`: a platform check to a lower platform, sent while its link is up.
-pub async fn check(caller: Caller, Body(body): Body<CheckBody>) -> ApiResult<(StatusCode, Json<RequestView>)> {
+pub async fn check(
+    caller: Caller,
+    Body(body): Body<CheckBody>,
+) -> ApiResult<(StatusCode, Json<RequestView>)> {
     let peer = lower_peer(&caller.state, &body.peer)?;
     let question = checked_text(&body.question, MAX_QUESTION_CHARS).map_err(|e| bad("question", e))?;
     let n = made("check", peer, question, minutes(body.answer_minutes)?);

@@ -94,7 +94,9 @@ impl UpLink<'_> {
             };
             if let Some(result) = supervision_result_of(case.state) {
                 let by = format!("case {id}");
-                requests.answer(r.id, result.as_str(), &by, Timestamp::now()).await?;
+                requests
+                    .answer(r.id, result.as_str(), &by, Timestamp::now())
+                    .await?;
             }
         }
         Ok(())

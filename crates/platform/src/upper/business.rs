@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
+use tianshu_jt809::duty::SupervisionResult;
 use tianshu_jt809::duty::answered_check;
 use tianshu_jt809::{Message, UpPlatform, UpWarn, Warn};
-use tianshu_jt809::duty::SupervisionResult;
 use tianshu_model::Timestamp;
 use tianshu_store::jt809_requests::Direction;
 use tokio::time::Instant;
@@ -84,10 +84,11 @@ impl<'a> MainLink<'a> {
                 a.responder.clone(),
             ),
             Message::UpWarn(Warn {
-                data: UpWarn::UrgeTodoAck {
-                    supervision_id,
-                    result,
-                },
+                data:
+                    UpWarn::UrgeTodoAck {
+                        supervision_id,
+                        result,
+                    },
                 ..
             }) => {
                 let result = SupervisionResult::of_code(*result).map_or("unknown", SupervisionResult::as_str);
