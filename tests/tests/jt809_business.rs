@@ -210,8 +210,9 @@ async fn supervision_round(province: &Office, city: &Office, city_store: &Store)
         201,
         "supervising a car with a case",
     );
+    let case_id = case.to_string();
     city.wait_for("the case's supervision at the city", "supervision", |r| {
-        r["case_id"] == case.to_string()
+        r["case_id"] == case_id.as_str()
     })
     .await;
     explain_case(
