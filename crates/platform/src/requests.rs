@@ -200,6 +200,14 @@ mod tests {
                 )
             };
             let down = request_of(&made, 4200, edition).expect("a check");
+            // Through the wire, where the 2011 layout has no ANSWER_TIME.
+            let codec = tianshu_jt809::Codec::new(edition);
+            let header = tianshu_jt809::Header::new(edition, down.msg_id(), 12, 4200);
+            let frame = codec.encode(&header, &down).expect("encoding");
+            let down = codec
+                .decode_frame(&frame)
+                .and_then(|f| f.message())
+                .expect("decoding");
             let there = received("province", &down, 12, now).expect("a request");
             assert_eq!(there.ref_id, Some(12));
             assert_eq!(there.question, "请报值班员姓名");
