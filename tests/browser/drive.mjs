@@ -1596,6 +1596,30 @@ async function fuel() {
   });
 }
 
+/**
+ * Platform checks (TIANSHU_CHECK, a check from the upper platform past its deadline and unanswered): the
+ * dispatcher finds it in red on the platform-check tab, an empty answer is refused in place, the typed answer
+ * replaces the answer box and the row is no longer red.
+ */
+async function platformChecks() {
+  const id = process.env.TIANSHU_CHECK;
+  await browserFor(async (page) => {
+    await login(page, 'dispatcher');
+    await page.click('#tab-jt809');
+    const row = `#jt809-table tr[data-key="${id}"]`;
+    await page.waitForSelector(row);
+    check(await page.$(`${row}.late`) !== null, 'the overdue check is shown in red');
+    await page.click(`#jt809-answer-${id}`);
+    await page.waitForFunction(() => document.querySelector('#jt809-error').textContent.length > 0);
+    check((await page.textContent('#jt809-error')).includes('empty'), 'an empty answer is refused');
+    await page.fill(`#jt809-text-${id}`, '值班员王五在岗');
+    await page.click(`#jt809-answer-${id}`);
+    await page.waitForFunction((sel) => !document.querySelector(`${sel} input`), row);
+    check((await page.textContent(row)).includes('值班员王五在岗'), 'the answer is shown in its row');
+    check(await page.$(`${row}.late`) === null, 'the answered check is no longer red');
+  });
+}
+
 try {
   if (scenario === 'basemap') await basemapOffline();
   else if (scenario === 'tiles-fail') await tilesFail();
@@ -1618,6 +1642,7 @@ try {
   else if (scenario === 'carpool') await carpool();
   else if (scenario === 'carpool-settle') await carpoolSettle();
   else if (scenario === 'fuel') await fuel();
+  else if (scenario === 'jt809') await platformChecks();
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {
   console.log(`FAILED ${e.message}`);

@@ -14,6 +14,7 @@ pub mod api;
 pub mod browser;
 pub mod fuel;
 pub mod gateway;
+pub mod jt809;
 pub mod mqtt;
 pub mod openapi;
 pub mod relay;

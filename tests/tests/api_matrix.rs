@@ -53,6 +53,8 @@ struct Victims {
     token: i64,
     /// A pending request for a car of the target's unit, its car the pool's (0 unless the route needs one).
     request: i64,
+    /// A platform check received from an upper platform, not answered yet.
+    jt809_check: i64,
 }
 
 fn fence(name: &str) -> String {
@@ -176,7 +178,66 @@ async fn victims(api: &TestApi, n: usize, plate: &str, kept_fence: i64) -> Victi
         order: id,
         token: 0,
         request: 0,
+        jt809_check: jt809_check(api, n).await,
     }
+}
+
+/// A platform check from the upper platform `province`, numbered `n`, waiting for its answer.
+async fn jt809_check(api: &TestApi, n: usize) -> i64 {
+    use tianshu_store::jt809_requests::{Direction, NewRequest};
+    let now = Timestamp::now();
+    let check = NewRequest {
+        direction: Direction::Received,
+        kind: "check",
+        peer: "province".into(),
+        ref_id: Some(n as i64),
+        msg_sn: n as i64,
+        object_type: 1,
+        object_id: "4200".into(),
+        plate: None,
+        question: "请报告值班人员".into(),
+        created: now,
+        deadline: now.add_millis(600_000),
+        warn_type: None,
+        warn_time: None,
+        case_id: None,
+    };
+    let (check, _) = api
+        .store
+        .platform_requests()
+        .record(check)
+        .await
+        .expect("victim check");
+    check.id
+}
+
+/// Recipes of the JT/T 809 platform requests (the lower platform `huangshi` is configured).
+fn jt809_routes(
+    spec: &RouteSpec,
+    victims: &Victims,
+    req: &impl Fn(String, Option<String>, bool) -> Req,
+) -> Option<Req> {
+    Some(match (spec.method, spec.path) {
+        ("GET", "/api/jt809/requests") => req(spec.path.into(), None, false),
+        ("POST", "/api/jt809/requests/{id}/answer") => req(
+            format!("/api/jt809/requests/{}/answer", victims.jt809_check),
+            Some(r#"{"text":"值班员在岗"}"#.into()),
+            false,
+        ),
+        ("POST", "/api/jt809/checks") => req(
+            spec.path.into(),
+            Some(r#"{"peer":"huangshi","question":"请报告值班人员"}"#.into()),
+            false,
+        ),
+        ("POST", "/api/jt809/supervisions") => req(
+            spec.path.into(),
+            Some(format!(
+                r#"{{"peer":"huangshi","plate":"{SUB_PLATE}","warn_type":1}}"#
+            )),
+            false,
+        ),
+        _ => return None,
+    })
 }
 
 /// A window of request number `n`, days ahead, its own (no two requests' windows overlap).
@@ -338,6 +399,7 @@ fn recipe(api: &TestApi, spec: &RouteSpec, target: Target, n: usize, victims: &V
         .or_else(|| casework_routes(spec, victims, (vid, plate), &req))
         .or_else(|| fuel_routes(spec, vid, &req))
         .or_else(|| carpool_routes(api, spec, n, victims, (vid, plate), &req))
+        .or_else(|| jt809_routes(spec, victims, &req))
         .unwrap_or_else(|| {
             panic!(
                 "route {} {} has no recipe in the permission matrix",
@@ -888,6 +950,7 @@ async fn every_route_times_every_role() {
     let probe = TestApi::seeded(Scratch::embedded("api-matrix-probe")).await;
     let book = cases(&probe);
     let api = TestApi::start(Scratch::embedded("api-matrix"), book.clone()).await;
+    api.state.set_jt809_lower_peers(vec!["huangshi".into()]);
     let mut cookies = Vec::new();
     for role in Role::ALL {
         cookies.push((Some(role), api.login(role.as_str()).await));

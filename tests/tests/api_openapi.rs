@@ -780,7 +780,8 @@ type Call<'a> = (&'a str, &'static str, String, Option<String>, &'a str);
 /// `covered`, and each route's last JSON answer to `answers`.
 /// Routes whose documented answers are checked elsewhere, against the same document: the car pool's by
 /// `api_carpool.rs` and `carpool_settle.rs`, which check every success answer they get (they need a
-/// pool, drivers and a settled trip), and the public intake's by `api_report.rs` (it is off in this test's configuration). Each is
+/// pool, drivers and a settled trip), the public intake's by `api_report.rs` (it is off in this test's configuration), and
+/// the JT/T 809 platform requests' by `jt809_business.rs` (they need two linked instances). Each is
 /// named so that a new route cannot slip past the check.
 const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     ("POST", "/api/report"),
@@ -796,6 +797,10 @@ const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     ("GET", "/api/vehicles/{id}/fleet"),
     ("PUT", "/api/vehicles/{id}/fleet"),
     ("GET", "/api/report/yearly"),
+    ("GET", "/api/jt809/requests"),
+    ("POST", "/api/jt809/requests/{id}/answer"),
+    ("POST", "/api/jt809/checks"),
+    ("POST", "/api/jt809/supervisions"),
 ];
 
 async fn run(

@@ -3,69 +3,18 @@
 //! points of the covered unit, also when the province is killed mid-run and the backlog arrives after
 //! its restart.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tianshu_e2e::gateway::{Terminal, key, phone, plate};
-use tianshu_e2e::{Fix, Scratch, ScratchDir, Tianshu, registry_record, stored_track, wait_until};
+use tianshu_e2e::jt809::{COVERED, city_toml, free_port, province_toml, provision};
+use tianshu_e2e::{Fix, Scratch, ScratchDir, Tianshu, stored_track, wait_until};
 use tianshu_model::{Position, Timestamp};
-use tianshu_store::{RegistryRecord, Store};
+use tianshu_store::Store;
 
 const LIMIT: Duration = Duration::from_secs(120);
-/// Cars of the covered unit, and one car of a unit the city does not forward.
-const COVERED: u32 = 4;
+/// One car of a unit the city does not forward.
 const NOT_COVERED: u32 = COVERED;
-
-/// The registry both instances hold: the covered cars under 黄石市, one more under 鄂州市.
-async fn provision(url: &str) {
-    let store = Store::open(url).await.expect("opening the store to provision");
-    let mut records: Vec<RegistryRecord> = (0..COVERED)
-        .map(|i| registry_record("黄石市/市委办公室", &plate(i), phone(i).0, &format!("T{i:06}")))
-        .collect();
-    records.push(registry_record(
-        "鄂州市",
-        &plate(NOT_COVERED),
-        phone(NOT_COVERED).0,
-        &format!("T{NOT_COVERED:06}"),
-    ));
-    store
-        .import_registry(&records)
-        .await
-        .expect("importing the registry");
-    store.close().await.expect("closing");
-}
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("its address")
-}
-
-/// The login password of the link, written to a file in `dir` (neither instance has it in its configuration).
-fn password_file(dir: &Path) -> String {
-    let file = dir.join("huangshi.password");
-    std::fs::write(&file, "pw123456\n").expect("writing the password file");
-    file.display().to_string()
-}
-
-fn province_toml(jt809: SocketAddr, dir: &Path) -> String {
-    let password = password_file(dir);
-    format!(
-        "[jt809]\nlisten = \"{jt809}\"\n\n[[jt809.lower]]\nname = \"huangshi\"\naccess_code = 4200\nuser_id = 77\n\
-         password_file = \"{password}\"\nunits = [\"黄石市\", \"鄂州市\"]\n"
-    )
-}
-
-fn city_toml(province: SocketAddr, dir: &Path) -> String {
-    let password = password_file(dir);
-    format!(
-        "[[upper]]\nname = \"province\"\naddress = \"{province}\"\naccess_code = 4200\nuser_id = 77\n\
-         password_file = \"{password}\"\nunits = [\"黄石市\"]\npoll_ms = 100\nsettle_secs = 1\n\
-         reconnect_min_backoff_ms = 100\nreconnect_max_backoff_ms = 1000\n"
-    )
-}
 
 /// Fixes of car `i` a minute apart from two hours ago, `from..to`; every (i, t) distinct.
 fn fixes(i: u32, base: i64, from: i64, to: i64) -> Vec<Position> {
@@ -121,11 +70,11 @@ async fn a_city_forwards_its_committed_points_to_its_province_through_a_province
     let jt809 = free_port();
     let mut province = Tianshu::start(
         &province_db.url(),
-        &province_toml(jt809, dir.path()),
+        &province_toml(jt809, dir.path(), ""),
         &[],
         dir.path(),
     );
-    let city = Tianshu::start(&city_db.url(), &city_toml(jt809, dir.path()), &[], dir.path());
+    let city = Tianshu::start(&city_db.url(), &city_toml(jt809, dir.path(), ""), &[], dir.path());
     let mut codes = Vec::new();
     for i in 0..=NOT_COVERED {
         let mut t = Terminal::connect(city.jt808, phone(i))
@@ -158,7 +107,7 @@ async fn a_city_forwards_its_committed_points_to_its_province_through_a_province
     .await;
     let province = Tianshu::start(
         &province_db.url(),
-        &province_toml(jt809, dir.path()),
+        &province_toml(jt809, dir.path(), ""),
         &[],
         dir.path(),
     );

@@ -114,6 +114,8 @@ struct Inner {
     fuel: std::sync::RwLock<Arc<tianshu_rules::fuel::FuelConfig>>,
     carpool: std::sync::RwLock<Arc<tianshu_rules::carpool_due::CarpoolConfig>>,
     carpool_router: std::sync::RwLock<Option<CarpoolRouter>>,
+    /// The names of the lower platforms of `[[jt809.lower]]`, which checks and supervision go to.
+    jt809_lower: std::sync::RwLock<Arc<Vec<String>>>,
 }
 
 impl ApiState {
@@ -148,8 +150,25 @@ impl ApiState {
                 fuel: std::sync::RwLock::default(),
                 carpool: std::sync::RwLock::default(),
                 carpool_router: std::sync::RwLock::new(None),
+                jt809_lower: std::sync::RwLock::default(),
             }),
         }
+    }
+
+    /// Tells the API the lower platforms (`[[jt809.lower]]` names) it may send checks and supervision to.
+    pub fn set_jt809_lower_peers(&self, names: Vec<String>) {
+        if let Ok(mut n) = self.inner.jt809_lower.write() {
+            *n = Arc::new(names);
+        }
+    }
+
+    /// The lower platforms checks and supervision may go to.
+    pub fn jt809_lower_peers(&self) -> Arc<Vec<String>> {
+        self.inner
+            .jt809_lower
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_default()
     }
 
     /// The store.

@@ -10,7 +10,8 @@ use axum::{Json, Router};
 use crate::error::{no_method, no_route};
 use crate::resources::{
     audit_log, calendars, carpool, cases, casework, channels, commands, complaints, drivers, exports, fuel,
-    fuel_report, geofences, intake, live, orders, reports, sessions, terminals, tokens, tracks, units, users,
+    fuel_report, geofences, intake, jt809, live, orders, reports, sessions, terminals, tokens, tracks, units,
+    users,
     vehicles, yearly,
 };
 use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, REQUEST, RouteSpec, TRACKS};
@@ -699,6 +700,34 @@ pub static ROUTES: &[RouteSpec] = &[
         roles: ALL,
         summary: "The office's yearly figures of the units in scope: year, unit, format (json, csv, xlsx: one sheet per table): cars by unit and class, kept and disposed with the reduction rate, terminals installed with the install rate (exempt apart), marking, the pool's trips and km by kind and unit served, violations by rule",
         handler: || get(yearly::yearly_report),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/jt809/requests",
+        roles: DESK,
+        summary: "JT/T 809 platform checks and supervision requests, received from upper platforms and sent to lower ones, newest first: kind, limit; late ones flagged",
+        handler: || get(jt809::list),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/jt809/requests/{id}/answer",
+        roles: DESK,
+        summary: "Answer a received check (text) or supervision (result); the link sends it up (audited)",
+        handler: || post(jt809::answer),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/jt809/checks",
+        roles: INSPECT,
+        summary: "Send a platform check to a lower platform: peer, question, answer_minutes (audited)",
+        handler: || post(jt809::check),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/jt809/supervisions",
+        roles: INSPECT,
+        summary: "Send a supervision request to a lower platform: peer, plate, warn_type, warn_time, answer_minutes, case_id (audited)",
+        handler: || post(jt809::supervise),
     },
     RouteSpec {
         method: "GET",

@@ -10,6 +10,7 @@ use crate::position::REPLAY_COLUMNS;
 use crate::resources::{casework, commands, complaints};
 
 mod areas;
+mod jt809;
 mod routes;
 
 /// What one route takes and answers.
@@ -235,6 +236,11 @@ pub fn query_parameter(name: &str) -> Option<(Value, &'static str, &'static str)
             "Only the findings of this fuel check",
             "over_tank",
         ),
+        "kind" => (
+            json!({"type": "string", "enum": tianshu_store::jt809_requests::KINDS}),
+            "Only platform checks or supervision requests",
+            "check",
+        ),
         "name" => (
             json!({"type": "string"}),
             "The uploaded file's name (a name ending .xlsx is read as a workbook)",
@@ -302,6 +308,7 @@ pub fn describe(method: &str, path: &str) -> Described {
         routes::access,
         routes::fuel,
         routes::carpool,
+        jt809::jt809,
     ];
     if !areas.iter().any(|area| area(method, path, &mut d)) {
         // Any other route answers 200 with its JSON, or nothing to a DELETE.
@@ -326,6 +333,7 @@ pub fn components() -> Value {
         areas::casework_summary_components(),
         areas::fuel_components(),
         areas::carpool_components(),
+        jt809::components(),
     ])
 }
 

@@ -22,6 +22,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod duty;
 mod error;
 pub mod escape;
 mod forward;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod login;
 pub mod lower;
 pub mod metrics;
+pub mod requests;
 pub mod scope;
 pub mod sublink;
 pub mod upper;

@@ -33,6 +33,8 @@ use crate::scope::units_named;
 use crate::sublink::accept::{self, SubState};
 use crate::sublink::noted;
 
+mod business;
+
 /// The last fix time the store accepts, for reading a whole track forward of a point.
 const FAR_FUTURE: Timestamp = Timestamp::from_secs(32_503_680_000);
 
@@ -101,6 +103,8 @@ struct UpLink<'a> {
     offered: Option<(String, u16)>,
     /// The sub-link listener's view of this link.
     sub: &'a SubState,
+    /// Messages of the upper platform read while waiting for an answer, with their MSG_SN.
+    inbox: Vec<(u32, Message)>,
 }
 
 impl<'a> UpLink<'a> {
@@ -123,6 +127,7 @@ impl<'a> UpLink<'a> {
             scratch: Vec::new(),
             offered,
             sub,
+            inbox: Vec::new(),
         }
     }
 
@@ -207,7 +212,7 @@ impl<'a> UpLink<'a> {
                 covered = self.covered().await?;
                 since_refresh = tokio::time::Instant::now();
             }
-            tokio::time::sleep(poll).await;
+            self.idle(stream, poll).await?;
         }
     }
 
@@ -260,7 +265,7 @@ impl<'a> UpLink<'a> {
         Ok(())
     }
 
-    /// The first message `wanted` takes; others are skipped.
+    /// The first message `wanted` takes; others wait in the inbox for [`UpLink::idle`].
     async fn answer(
         &mut self,
         stream: &mut TcpStream,
@@ -274,6 +279,7 @@ impl<'a> UpLink<'a> {
                     return Ok(m);
                 }
                 noted(&self.upper.name, &m);
+                self.inbox.push((frame.header.msg_sn, m));
             }
             match tokio::time::timeout(within, stream.read_buf(&mut self.buf)).await {
                 Err(_) => return Err(LinkError::NoAnswer),

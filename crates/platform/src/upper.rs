@@ -40,6 +40,8 @@ use crate::metrics::METRICS;
 use crate::scope::units_named;
 use crate::sublink::{Attached, Down, Peers, SubSettings, SubTarget};
 
+mod business;
+
 /// What every main link shares.
 pub struct Upper {
     /// The listener's settings and the accepted lower platforms.
@@ -150,6 +152,8 @@ struct Peer<'a> {
     units: HashSet<UnitId>,
     /// Plates already looked up: the vehicle and its unit, or `None` for a plate the registry lacks.
     plates: HashMap<String, Option<(VehicleId, UnitId)>>,
+    /// When the requests owed to it were last looked for.
+    owed_checked: Option<tokio::time::Instant>,
 }
 
 /// Most plates remembered per link; past it the memory starts again, so a flood of invented plates
@@ -335,6 +339,7 @@ impl<'a> MainLink<'a> {
             config,
             units,
             plates: HashMap::new(),
+            owed_checked: None,
         })
     }
 
@@ -367,7 +372,7 @@ impl<'a> MainLink<'a> {
             if let Err(closed) = self.store(&peer, points).await {
                 return closed;
             }
-            if let Err(closed) = self.read_more(silent_after, shutdown).await {
+            if let Err(closed) = self.read_or_send(&mut peer, silent_after, shutdown).await {
                 return closed;
             }
         }
@@ -396,6 +401,7 @@ impl<'a> MainLink<'a> {
                 Err(Closed::Logout)
             }
             Message::DisconnectInform { .. } | Message::CloseLinkInform { .. } => Err(Closed::Logout),
+            m @ (Message::UpPlatform(_) | Message::UpWarn(_)) => self.answered(peer, &m).await.map(drop),
             Message::UpExg(ForVehicle { vehicle, data }) => {
                 let (list, source) = match data {
                     UpExg::RealLocation(g) => (vec![g], PositionSource::Live),

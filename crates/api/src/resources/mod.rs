@@ -18,6 +18,7 @@ pub mod fuel;
 pub mod fuel_report;
 pub mod geofences;
 pub mod intake;
+pub mod jt809;
 pub mod live;
 pub mod orders;
 pub mod reports;

@@ -1,5 +1,6 @@
 // Interface text: each key once, with its Chinese and its English; the choice is remembered in localStorage.
 import { SERVICE_WORDS } from './words/services.js';
+import { PLATFORM_WORDS } from './words/platform.js';
 
 const WORDS = {
   username: ['用户名', 'Username'],
@@ -465,6 +466,7 @@ const WORDS = {
   fg_per_month: ['每月情况', 'Per month'],
   fg_by_unit: ['按单位和月份', 'By unit and month'],
   ...SERVICE_WORDS,
+  ...PLATFORM_WORDS,
 };
 
 const TEXT = { zh: {}, en: {} };

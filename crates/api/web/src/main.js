@@ -15,6 +15,7 @@ import { loadTerminals } from './terminals.js';
 import { loadManage, leaveManage } from './admin/manage.js';
 import { loadOrders } from './admin/orders.js';
 import { loadTokens } from './tokens.js';
+import { loadPlatform } from './platform.js';
 import { initReports, loadReport, rerenderReport } from './reports.js';
 import { loadComplaints, openComplaint, closeComplaint, openFigures, findingSection } from './casework.js';
 import { loadCarpool, openRequest, closeRequest } from './carpool.js';
@@ -1110,6 +1111,7 @@ function switchView(view) {
   if (view !== 'manage') { leaveManage(); $('#view-manage').replaceChildren(); }
   if (view !== 'orders') $('#view-orders').replaceChildren();
   if (view !== 'tokens') $('#view-tokens').replaceChildren();
+  if (view !== 'jt809') $('#view-jt809').replaceChildren();
   // Likewise the terminal and audit tables: a table left from another language is not shown again.
   if (view !== 'terminals') $('#terminals-list').replaceChildren();
   if (view !== 'audit') $('#audit-list').replaceChildren();
@@ -1141,13 +1143,14 @@ function switchView(view) {
   if (view === 'orders') loadOrders(adminCtx);
   if (view === 'manage') loadManage(adminCtx);
   if (view === 'tokens') loadTokens(adminCtx);
+  if (view === 'jt809') loadPlatform(adminCtx);
   if (view === 'reports') initReports(reportCtx);
   if (view === 'complaints') loadComplaints(caseworkCtx);
   if (view === 'carpool') loadCarpool(serviceCtx);
   if (view === 'fuel') loadFuel(serviceCtx);
   if (view === 'reports') $('#yearly-box').replaceChildren(yearlyControls(serviceCtx));
 }
-const VIEWS = ['live', 'replay', 'alerts', 'reports', 'complaints', 'carpool', 'fuel', 'terminals', 'orders', 'manage', 'audit', 'tokens'];
+const VIEWS = ['live', 'replay', 'alerts', 'reports', 'complaints', 'carpool', 'fuel', 'terminals', 'orders', 'manage', 'audit', 'tokens', 'jt809'];
 
 /** What the car pool, fuel and yearly screens use of the page: the casework's, and the map's inverse
  * projection, the drivers' registry, a case opened over their panel. */
@@ -1189,6 +1192,7 @@ function rerender() {
   if (S.view === 'orders') loadOrders(adminCtx);
   if (S.view === 'manage') loadManage(adminCtx);
   if (S.view === 'tokens') loadTokens(adminCtx);
+  if (S.view === 'jt809') loadPlatform(adminCtx);
   if (S.view === 'reports') { rerenderReport(reportCtx); rerenderYearly(serviceCtx); $('#yearly-box').replaceChildren(yearlyControls(serviceCtx)); }
   if (S.view === 'carpool') { loadCarpool(serviceCtx); if (!$('#pool-page').classList.contains('hidden') && $('#pool-title')) openRequest(serviceCtx, Number($('#pool-title').dataset.id)); }
   if (S.view === 'fuel') { loadFuel(serviceCtx); closeFinding(serviceCtx); }
@@ -1218,6 +1222,7 @@ async function start() {
   $('#tab-alerts').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-reports').classList.toggle('hidden', S.me.role === 'dispatcher');
   $('#tab-fuel').classList.toggle('hidden', !CASE_ROLES.includes(S.me.role));
+  $('#tab-jt809').classList.toggle('hidden', !['administrator', 'dispatcher', 'inspector'].includes(S.me.role));
   applyText();
   rerender();
   if (!S.replayRangeSet) {

@@ -84,6 +84,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             )
         });
         let mut started = serve::start(opts, web, shutdown.clone()).await?;
+        if let Some(api) = slot.get() {
+            api.set_jt809_lower_peers(cfg.jt809.lower.iter().map(|p| p.name.clone()).collect());
+        }
         // The rules and alert cases over committed points; case events reach the page and MQTT.
         let alerts = match roles.has(Role::Rules) {
             true => Some(

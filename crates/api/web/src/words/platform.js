@@ -1,0 +1,23 @@
+// Interface text of the JT/T 809 platform checks and supervision (platform.js): each key once, Chinese and English.
+export const PLATFORM_WORDS = {
+  jt809: ['平台查岗', 'Platform checks'],
+  jt809_intro: ['上级平台的查岗和报警督办请在时限内应答，超时未应答的标红；应答由平台链路发往上级平台。', 'Answer the upper platforms\' checks and supervision requests within their deadlines (overdue ones are red); the link sends the answers up.'],
+  jt809_none: ['没有查岗或督办', 'No checks or supervision requests'],
+  jt809_check: ['查岗', 'Check'],
+  jt809_supervision: ['报警督办', 'Supervision'],
+  jt809_received: ['来自', 'From'],
+  jt809_sent: ['发往', 'To'],
+  jt809_kind: ['类型', 'Kind'],
+  jt809_peer: ['平台', 'Platform'],
+  jt809_question: ['内容', 'Content'],
+  jt809_created: ['时间', 'Time'],
+  jt809_deadline: ['应答时限', 'Deadline'],
+  jt809_answer: ['应答', 'Answer'],
+  jt809_handling: ['处理中', 'Being handled'],
+  jt809_handled: ['已处理', 'Handled'],
+  jt809_not_handled: ['不作处理', 'Not to be handled'],
+  jt809_later: ['将来处理', 'Later'],
+  jt809_ask: ['向下级平台查岗', 'Check a lower platform'],
+  jt809_send: ['发送', 'Send'],
+  jt809_minutes: ['应答时限（分钟）', 'Deadline (minutes)'],
+};
