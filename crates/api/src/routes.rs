@@ -11,8 +11,7 @@ use crate::error::{no_method, no_route};
 use crate::resources::{
     audit_log, calendars, carpool, cases, casework, channels, commands, complaints, drivers, exports, fuel,
     fuel_report, geofences, intake, jt809, live, orders, reports, sessions, terminals, tokens, tracks, units,
-    users,
-    vehicles, yearly,
+    users, vehicles, yearly,
 };
 use crate::spec::{ADMIN, ALL, ANSWER, CASES, DESK, INSPECT, OPERATE, PUBLIC, REQUEST, RouteSpec, TRACKS};
 use crate::{ApiState, auth, basemap, headers, openapi, web};
