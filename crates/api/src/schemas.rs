@@ -160,6 +160,11 @@ fn fields_of(names: &[&str], required: &[&str], described: Value) -> Value {
 /// A query parameter's schema and meaning, by its name: one entry per name any handler takes.
 pub fn query_parameter(name: &str) -> Option<(Value, &'static str, &'static str)> {
     // (schema, description, a valid example the required-ness probe sends)
+    range_parameter(name).or_else(|| filter_parameter(name))
+}
+
+/// The ranges', formats' and pages' query parameters, as [`query_parameter`] gives them.
+fn range_parameter(name: &str) -> Option<(Value, &'static str, &'static str)> {
     Some(match name {
         "month" => (
             json!({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}),
@@ -198,6 +203,13 @@ pub fn query_parameter(name: &str) -> Option<(Value, &'static str, &'static str)
             "The newest this many, oldest first",
             "1",
         ),
+        _ => return None,
+    })
+}
+
+/// The filters' and uploads' query parameters, as [`query_parameter`] gives them.
+fn filter_parameter(name: &str) -> Option<(Value, &'static str, &'static str)> {
+    Some(match name {
         "state" => (json!({"type": "string"}), "Only those in this state", "open"),
         "vehicle" => (json!({"type": "integer"}), "The vehicle's id", "1"),
         "plate" => (json!({"type": "string"}), "The vehicle's plate", "x"),

@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::assign;
+use crate::bucket::bucket;
 use crate::config::committed_subject;
 use crate::metrics::METRICS;
 use crate::wire::{decode_points, partition_of};
@@ -257,25 +258,6 @@ impl Leases {
         let _ = self.kv.delete(format!("{MEMBER}{}", self.held.instance)).await;
         self.held.set(BTreeSet::new());
     }
-}
-
-/// Opens (or creates) the key-value bucket `name`, its entries forgotten after `ttl`. Its stream is laid
-/// out as a bucket is (one value a key, direct reads) and created like the other streams: the client's
-/// own bucket creation asks the server for account details older servers do not give.
-pub(crate) async fn bucket(bus: &Bus, name: &str, ttl: Duration) -> Result<kv::Store, BusError> {
-    let bucket_error = |reason: String| BusError::Stream {
-        name: name.to_string(),
-        reason,
-    };
-    let config = crate::route::bucket_config(name, ttl, bus.config.replicas);
-    bus.js
-        .get_or_create_stream(config)
-        .await
-        .map_err(|e| bucket_error(e.to_string()))?;
-    bus.js
-        .get_key_value(name)
-        .await
-        .map_err(|e| bucket_error(e.to_string()))
 }
 
 /// Reads partition `p` of the committed stream into the store's followers from its durable position,

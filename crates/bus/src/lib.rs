@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod assign;
+mod bucket;
 pub mod committed;
 pub mod config;
 pub mod lease;

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use async_nats::jetstream::{kv, stream};
+use async_nats::jetstream::kv;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tianshu_ingest::{Command, Downlink, DownlinkError, Reply};
@@ -77,7 +77,7 @@ impl Routes {
     /// Opens (or creates) the terminals bucket.
     pub async fn open(bus: &Bus) -> Result<Routes, BusError> {
         let c = &bus.config;
-        let kv = crate::lease::bucket(bus, &c.terminals_bucket, c.route_ttl()).await?;
+        let kv = crate::bucket::bucket(bus, &c.terminals_bucket, c.route_ttl()).await?;
         Ok(Routes { bus: bus.clone(), kv })
     }
 
@@ -213,22 +213,5 @@ async fn answer(client: async_nats::Client, downlink: Downlink, request: async_n
             }
         }
         Err(e) => tracing::warn!(error = %e, "a downlink answer does not serialise"),
-    }
-}
-
-/// A stream laid out as a key-value bucket, entries forgotten after `ttl`.
-pub(crate) fn bucket_config(name: &str, ttl: Duration, replicas: usize) -> stream::Config {
-    stream::Config {
-        name: format!("KV_{name}"),
-        subjects: vec![format!("$KV.{name}.>")],
-        max_messages_per_subject: 1,
-        max_age: ttl,
-        storage: stream::StorageType::File,
-        num_replicas: replicas.max(1),
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        discard: stream::DiscardPolicy::New,
-        ..Default::default()
     }
 }

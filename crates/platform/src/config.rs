@@ -1,5 +1,7 @@
 //! The `[jt809]` section: where lower platforms log in, and which ones may.
 
+use std::net::SocketAddr;
+
 use serde::{Deserialize, Serialize};
 use tianshu_jt809::{Cipher, Edition};
 
@@ -293,6 +295,34 @@ impl UpperPlatform {
         if self.poll_ms == 0 || self.keepalive_secs == 0 || self.answer_timeout_secs == 0 {
             return Err("poll_ms, keepalive_secs and answer_timeout_secs must be at least 1".into());
         }
-        crate::sublink::accept::check_addresses(self)
+        check_sub_link(self)
     }
+}
+
+/// `[[upper]]`'s sub-link keys: `sub_link_listen` and `sub_link_address` are `IP:PORT`, and a listener
+/// on every interface needs the address to name.
+fn check_sub_link(upper: &UpperPlatform) -> Result<(), String> {
+    if upper.sub_link_timeout_secs == 0 {
+        return Err("sub_link_timeout_secs must be at least 1".into());
+    }
+    let parse = |key: &str, value: &str| {
+        value
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("{key} {value:?} is not IP:PORT"))
+    };
+    if upper.sub_link_listen.trim().is_empty() {
+        return Ok(());
+    }
+    let listen = parse("sub_link_listen", &upper.sub_link_listen)?;
+    if upper.sub_link_address.trim().is_empty() {
+        if listen.ip().is_unspecified() {
+            return Err(
+                "sub_link_listen is on every interface: set sub_link_address to the one to name".into(),
+            );
+        }
+    } else {
+        parse("sub_link_address", &upper.sub_link_address)?;
+    }
+    Ok(())
 }

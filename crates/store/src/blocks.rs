@@ -12,11 +12,14 @@
 //!   does not decode is left as it is, logged and counted (`tianshu_store_damaged_blocks_total`) and
 //!   listed by [`crate::Store::damaged_blocks`]; the rest of the track still replays.
 
+use std::collections::VecDeque;
+
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tianshu_model::block::{china_day, decode_block, encode_block, track_key};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
-use crate::{Error, Result, TrackQuery};
+use crate::{Error, Result, TrackQuery, TrackStream};
 
 /// When points are packed into blocks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,4 +200,37 @@ pub(crate) async fn expire_blocks(db: &crate::db::Db, first_day: i64) -> Result<
 /// The stored day of a block as the database hands it.
 pub(crate) fn stored_day(day: i64) -> Result<i32> {
     i32::try_from(day).map_err(|_| Error::Corrupt(format!("block day {day} out of range")))
+}
+
+/// Merges a track's row stream with its block points (both in track order) into one ordered stream; a
+/// key in both is handed out once.
+pub(crate) fn merge_with_blocks(rows: TrackStream, blocks: Vec<Position>) -> TrackStream {
+    if blocks.is_empty() {
+        return rows;
+    }
+    let state = (rows, None::<Position>, VecDeque::from(blocks), false);
+    futures::stream::unfold(
+        state,
+        |(mut rows, mut pending, mut blocks, mut rows_done)| async move {
+            if pending.is_none() && !rows_done {
+                match rows.next().await {
+                    Some(Ok(p)) => pending = Some(p),
+                    Some(Err(e)) => return Some((Err(e), (rows, None, VecDeque::new(), true))),
+                    None => rows_done = true,
+                }
+            }
+            let next = match (&pending, blocks.front()) {
+                (Some(r), Some(b)) if track_key(b) < track_key(r) => blocks.pop_front(),
+                (Some(r), Some(b)) if track_key(b) == track_key(r) => {
+                    blocks.pop_front();
+                    pending.take()
+                }
+                (Some(_), _) => pending.take(),
+                (None, Some(_)) => blocks.pop_front(),
+                (None, None) => None,
+            }?;
+            Some((Ok(next), (rows, pending, blocks, rows_done)))
+        },
+    )
+    .boxed()
 }

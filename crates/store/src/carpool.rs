@@ -27,7 +27,7 @@ use tianshu_rules::carpool::{
 };
 use tianshu_rules::workflow::OrderRefused;
 
-use crate::carpool_trips::{Route, queue};
+use crate::carpool_notices::{Route, queue};
 use crate::db::{Change, Db};
 use crate::reference::{StoredOrder, settings_of_car, store_order};
 use crate::registry::{VEHICLE_COLS, returned_id, to_vehicle};

@@ -1,60 +1,19 @@
 //! A pool trip after its assignment: the track it is settled from, the assigned trips a settlement pass
-//! looks at, the requester's rating, and the notices of the car pool queued in the alert outbox.
-//!
-//! The store does not route: whoever asks for an assignment or a settlement passes a [`NoticeRoute`]
-//! (the alerts' routing, loaded by the caller), which turns the notices written in the transaction into
-//! outbox rows in that same transaction; without one, the notices are recorded with the request only.
-
-use std::sync::Arc;
+//! looks at, the requester's rating, and the deliveries of its notices (queued as `carpool_notices.rs`
+//! says).
 
 use futures::TryStreamExt;
 use tianshu_model::carpool::{CarRequest, Rating, RequestState};
-use tianshu_model::case::NewCase;
 use tianshu_model::{Position, Timestamp};
 use tianshu_rules::carpool::settlement_span;
 
 use crate::carpool::{Carpool, REQUEST_COLS, REQUEST_FROM, request_locked, to_request};
+pub use crate::carpool_notices::{NoticeRoute, Route, Router};
 use crate::cases::{DELIVERY_COLS, to_delivery};
 use crate::db::Change;
-use crate::rules::{Delivery, NewDelivery};
+use crate::rules::Delivery;
 use crate::sql::{Tx, params, tx};
 use crate::{Error, Result};
-
-/// How the car pool's notices reach the channels (the alerts' routing), applied in the transaction that
-/// writes them.
-pub trait NoticeRoute: Send + Sync {
-    /// The outbox rows of an assignment's notices (recipient `requester:<username>` or
-    /// `driver:<phone>`, and text) about `request`, as assigned.
-    fn assignment(&self, request: &CarRequest, notices: &[(String, String)]) -> Vec<NewDelivery>;
-
-    /// The outbox rows of the case a settlement opens, its id written as `CASE_ID_TOKEN`.
-    fn case(&self, case: &NewCase) -> Vec<NewDelivery>;
-}
-
-/// A route, when the caller has one.
-pub type Route = Option<Arc<dyn NoticeRoute>>;
-
-/// Where a caller gets the route at a time (the channels as they are then); an error when it cannot.
-pub type Router = Arc<
-    dyn Fn(
-            Timestamp,
-        ) -> futures::future::BoxFuture<'static, std::result::Result<Arc<dyn NoticeRoute>, String>>
-        + Send
-        + Sync,
->;
-
-/// Queues `ds` about request `id` in the outbox.
-pub(crate) async fn queue(tx: &mut dyn Tx, id: i64, ds: &[NewDelivery], now: Timestamp) -> Result<()> {
-    for d in ds {
-        tx.execute(
-            "INSERT INTO alert_outbox (carpool_request_id, channel, recipient, payload, state, attempts, \
-             next_attempt_ms, created_ms) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
-            params![id, &d.channel, &d.recipient, &d.payload, now],
-        )
-        .await?;
-    }
-    Ok(())
-}
 
 async fn rate(tx: &mut dyn Tx, id: i64, rating: Rating) -> Result<CarRequest> {
     let rating = rating.checked().map_err(Error::invalid)?;

@@ -35,6 +35,7 @@ pub mod access;
 mod audit;
 pub mod blocks;
 pub mod carpool;
+mod carpool_notices;
 pub mod carpool_trips;
 pub mod cases;
 pub mod casework;

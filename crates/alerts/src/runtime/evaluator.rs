@@ -84,7 +84,7 @@ pub(super) struct Evaluator {
     /// Cars whose silences such a point fell into, with the span to judge again.
     pub(super) silence_recheck: HashMap<VehicleId, (Timestamp, Timestamp)>,
     /// The cars this instance evaluates (all, without a bus's leases).
-    pub(super) owned: super::owned::Owned,
+    pub(super) owned: super::ownership::Owned,
 }
 
 /// How many silence episodes of a car are remembered for a later backfill to disprove.

@@ -20,8 +20,9 @@
 mod deliver;
 mod evaluator;
 mod owned;
+mod ownership;
 pub(crate) use evaluator::opened;
-pub use owned::Ownership;
+pub use ownership::Ownership;
 mod repeats;
 mod resume;
 mod revise;
@@ -176,7 +177,7 @@ pub async fn start_owned(
         progress: progress.clone(),
         silences: HashMap::new(),
         silence_recheck: HashMap::new(),
-        owned: owned::Owned::new(ownership),
+        owned: ownership::Owned::new(ownership),
     };
     let recorder = CaseRecorder {
         store: store.clone(),

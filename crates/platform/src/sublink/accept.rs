@@ -203,34 +203,6 @@ impl Accept {
     }
 }
 
-/// `[[upper]]`'s sub-link keys: `sub_link_listen` and `sub_link_address` are `IP:PORT`, and a listener
-/// on every interface needs the address to name.
-pub(crate) fn check_addresses(upper: &UpperPlatform) -> Result<(), String> {
-    if upper.sub_link_timeout_secs == 0 {
-        return Err("sub_link_timeout_secs must be at least 1".into());
-    }
-    let parse = |key: &str, value: &str| {
-        value
-            .trim()
-            .parse::<SocketAddr>()
-            .map_err(|_| format!("{key} {value:?} is not IP:PORT"))
-    };
-    if upper.sub_link_listen.trim().is_empty() {
-        return Ok(());
-    }
-    let listen = parse("sub_link_listen", &upper.sub_link_listen)?;
-    if upper.sub_link_address.trim().is_empty() {
-        if listen.ip().is_unspecified() {
-            return Err(
-                "sub_link_listen is on every interface: set sub_link_address to the one to name".into(),
-            );
-        }
-    } else {
-        parse("sub_link_address", &upper.sub_link_address)?;
-    }
-    Ok(())
-}
-
 /// Binds the sub-link listener of `upper` and starts accepting; the DOWN_LINK_IP and PORT its logins
 /// name. `None` when it has none, or binding failed (logged: the main link still works).
 pub async fn offer(

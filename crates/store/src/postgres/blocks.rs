@@ -2,10 +2,9 @@
 //! blocks, the compaction of a vehicle's old days into blocks, and the reads of blocks beside rows (a
 //! replay, a count, the damaged ones, the sizes of the layers).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
-use futures::StreamExt;
-use tianshu_model::block::{china_day, china_day_start, may_be_blocked, track_key};
+use tianshu_model::block::{china_day, china_day_start, may_be_blocked};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
 use super::PostgresBackend;
@@ -15,7 +14,7 @@ use crate::blocks::{
     CompactSummary, DamagedBlock, LayerStats, block_points_in, by_month, days_of, decode_stored,
     merged_block, stored_day,
 };
-use crate::{Result, TrackQuery, TrackStream};
+use crate::{Result, TrackQuery};
 
 /// The advisory lock that orders a compaction (exclusive) against commits of points into past days
 /// (shared): a point is checked against its day's block and stored as a row while no compaction can move
@@ -309,42 +308,4 @@ impl PostgresBackend {
         out.extend(by_month(blocks));
         Ok(out)
     }
-}
-
-/// Merges a track's row stream with its block points (both in track order) into one ordered stream; a
-/// key in both is handed out once.
-pub(super) fn merge_with_blocks(rows: TrackStream, blocks: Vec<Position>) -> TrackStream {
-    if blocks.is_empty() {
-        return rows;
-    }
-    let state = (
-        rows,
-        None::<Position>,
-        std::collections::VecDeque::from(blocks),
-        false,
-    );
-    futures::stream::unfold(
-        state,
-        |(mut rows, mut pending, mut blocks, mut rows_done)| async move {
-            if pending.is_none() && !rows_done {
-                match rows.next().await {
-                    Some(Ok(p)) => pending = Some(p),
-                    Some(Err(e)) => return Some((Err(e), (rows, None, VecDeque::new(), true))),
-                    None => rows_done = true,
-                }
-            }
-            let next = match (&pending, blocks.front()) {
-                (Some(r), Some(b)) if track_key(b) < track_key(r) => blocks.pop_front(),
-                (Some(r), Some(b)) if track_key(b) == track_key(r) => {
-                    blocks.pop_front();
-                    pending.take()
-                }
-                (Some(_), _) => pending.take(),
-                (None, Some(_)) => blocks.pop_front(),
-                (None, None) => None,
-            }?;
-            Some((Ok(next), (rows, pending, blocks, rows_done)))
-        },
-    )
-    .boxed()
 }

@@ -18,14 +18,13 @@ use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
 use super::PostgresBackend;
-use super::blocks::merge_with_blocks;
 use super::copy::{
     CopyParser, PG_MAX_MILLIS, PG_MIN_MILLIS, PgMillis, Staged, copy_buffer, row_to_position,
     timestamptz_literal,
 };
 use super::partitions::day_of;
 use super::typed;
-use crate::blocks::{CompactSummary, DamagedBlock, LayerStats};
+use crate::blocks::{CompactSummary, DamagedBlock, LayerStats, merge_with_blocks};
 use crate::sql::tx;
 use crate::{Backend, Error, Result, TrackQuery, TrackStream, migrate};
 

@@ -132,29 +132,54 @@ pub(crate) async fn reconcile(client: &mut deadpool_postgres::Object, config: &P
         );
     }
 
-    if config.compress_after_days.is_some() {
-        let rows = tx.query(COMPRESSION_SETTINGS, &[]).await?;
-        let settings = rows
-            .iter()
-            .map(|r| {
-                Ok(CompressionColumn {
-                    column: r.try_get(0)?,
-                    segmentby_index: r.try_get(1)?,
-                    orderby_index: r.try_get(2)?,
-                    orderby_asc: r.try_get(3)?,
-                })
-            })
-            .collect::<std::result::Result<Vec<_>, tokio_postgres::Error>>()?;
-        if compression_differs(&settings) {
-            tx.batch_execute(&enable_compression()).await?;
-            tracing::info!(
-                segment_by = ?SEGMENT_BY,
-                order_by = ?ORDER_BY,
-                "TimescaleDB compression settings of points set"
-            );
-        }
-    }
+    reconcile_compression(&tx, config).await?;
+    reconcile_policies(&tx, config).await?;
+    tx.commit().await?;
+    let (a, b, c) = MIN_TIMESCALEDB;
+    tracing::info!(
+        version = %version,
+        minimum = %format!("{a}.{b}.{c}"),
+        chunk_days = config.chunk_days,
+        compress_after_days = ?config.compress_after_days,
+        retain_days = ?config.retain_days,
+        "TimescaleDB settings in effect"
+    );
+    Ok(())
+}
 
+/// Sets the compression settings of `points` when compression is configured and they differ.
+async fn reconcile_compression(
+    tx: &deadpool_postgres::Transaction<'_>,
+    config: &PostgresConfig,
+) -> Result<()> {
+    if config.compress_after_days.is_none() {
+        return Ok(());
+    }
+    let rows = tx.query(COMPRESSION_SETTINGS, &[]).await?;
+    let settings = rows
+        .iter()
+        .map(|r| {
+            Ok(CompressionColumn {
+                column: r.try_get(0)?,
+                segmentby_index: r.try_get(1)?,
+                orderby_index: r.try_get(2)?,
+                orderby_asc: r.try_get(3)?,
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, tokio_postgres::Error>>()?;
+    if compression_differs(&settings) {
+        tx.batch_execute(&enable_compression()).await?;
+        tracing::info!(
+            segment_by = ?SEGMENT_BY,
+            order_by = ?ORDER_BY,
+            "TimescaleDB compression settings of points set"
+        );
+    }
+    Ok(())
+}
+
+/// Brings the compression and retention policy jobs to the configured days (`plan_policies`).
+async fn reconcile_policies(tx: &deadpool_postgres::Transaction<'_>, config: &PostgresConfig) -> Result<()> {
     let mut jobs = Vec::new();
     for r in tx.query(POLICY_JOBS, &[]).await? {
         let proc_name: String = r.try_get(1)?;
@@ -204,16 +229,6 @@ pub(crate) async fn reconcile(client: &mut deadpool_postgres::Object, config: &P
             }
         }
     }
-    tx.commit().await?;
-    let (a, b, c) = MIN_TIMESCALEDB;
-    tracing::info!(
-        version = %version,
-        minimum = %format!("{a}.{b}.{c}"),
-        chunk_days = config.chunk_days,
-        compress_after_days = ?config.compress_after_days,
-        retain_days = ?config.retain_days,
-        "TimescaleDB settings in effect"
-    );
     Ok(())
 }
 
