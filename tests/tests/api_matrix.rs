@@ -421,6 +421,7 @@ fn fuel_routes(
         ("GET", "/api/fuel/cards" | "/api/fuel/profiles" | "/api/fuel/stations" | "/api/fuel/findings") => {
             req(spec.path.into(), None, false)
         }
+        ("GET", "/api/fuel/report") => req(format!("{}?year=2026", spec.path), None, false),
         ("PATCH", "/api/fuel/cards/{number}") => req(
             format!("/api/fuel/cards/{MATRIX_CARD}"),
             Some(r#"{"limit_fill_fen":50000}"#.into()),
@@ -574,6 +575,13 @@ fn admin_routes(
             false,
         ),
         ("DELETE", "/api/drivers/{id}") => req(format!("/api/drivers/{}", victims.driver), None, false),
+        ("POST", "/api/drivers/import") => req(
+            spec.path.into(),
+            Some(format!(
+                "name,certificate,phone,licence,unit,active\n司机{n},IMP-{n},,,黄石市/公安局,\n"
+            )),
+            false,
+        ),
         ("GET", "/api/channels") => req(spec.path.into(), None, false),
         ("POST", "/api/channels") => req(
             spec.path.into(),

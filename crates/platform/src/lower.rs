@@ -31,7 +31,6 @@ use crate::config::UpperPlatform;
 use crate::metrics::METRICS;
 use crate::scope::units_named;
 use crate::sublink::accept::{self, SubState};
-use crate::sublink::noted;
 
 mod business;
 
@@ -278,7 +277,6 @@ impl<'a> UpLink<'a> {
                 if wanted(&m) {
                     return Ok(m);
                 }
-                noted(&self.upper.name, &m);
                 self.inbox.push((frame.header.msg_sn, m));
             }
             match tokio::time::timeout(within, stream.read_buf(&mut self.buf)).await {

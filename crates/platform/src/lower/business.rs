@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 use super::{LinkError, UpLink};
 use crate::metrics::METRICS;
 use crate::requests::{answer_of, count, count_answer, received};
+use crate::sublink::noted;
 
 impl UpLink<'_> {
     /// Waits up to `poll` for the upper platform's messages, records its requests, and sends the answers
@@ -49,6 +50,7 @@ impl UpLink<'_> {
     async fn take_requests(&mut self) -> Result<(), LinkError> {
         let name = self.upper.name.as_str();
         for (sn, m) in std::mem::take(&mut self.inbox) {
+            noted(name, &m);
             let Some(mut new) = received(name, &m, sn, Timestamp::now()) else {
                 debug!(upper = %name, msg_id = m.msg_id(), "a message from the upper platform left alone");
                 continue;
