@@ -17,7 +17,7 @@ const REGISTRY_CSV: &str = "unit,plate,phone,terminal_id,vehicle_class\n\
 const STEPS: f64 = 60.0;
 
 /// A trip of `car` starting at `start` (Beijing time, RFC 3339), then parked ten minutes.
-fn trip(car: &Vehicle, phone: u64, start: &str) -> Vec<Position> {
+fn trip(car: &Vehicle, phone: u128, start: &str) -> Vec<Position> {
     let t0 = Timestamp::parse_rfc3339(start).unwrap();
     tianshu_e2e::trip(t0, (30_200_000, 115_000_000), 1000, true, 80)
         .into_iter()
