@@ -13,9 +13,8 @@ const CARS: usize = 700;
 #[ignore = "a measurement: run by hand, see BENCHMARKS.md"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measure_yearly_figures_from_summaries_postgres() {
-    let store = tianshu_store::Store::open(&Scratch::postgres("summaries_figures").await.url())
-        .await
-        .expect("store");
+    let scratch = Scratch::postgres("summaries_figures").await;
+    let store = tianshu_store::Store::open(&scratch.url()).await.expect("store");
     let records: Vec<_> = (0..CARS)
         .map(|i| {
             registry_record(
