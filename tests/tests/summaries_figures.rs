@@ -37,7 +37,7 @@ async fn measure_yearly_figures_from_summaries_postgres() {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let on = (i + day as usize) % 7 != 0;
+                let on = !(i + day as usize).is_multiple_of(7);
                 DaySummary {
                     vehicle: v.id,
                     day,
@@ -45,7 +45,7 @@ async fn measure_yearly_figures_from_summaries_postgres() {
                     online_secs: if on { 8 * 3600 } else { 0 },
                     points: if on { 2880 } else { 0 },
                     trips: i64::from(on) * 4,
-                    cases: if i % 10 == 0 {
+                    cases: if i.is_multiple_of(10) {
                         BTreeMap::from([("off_hours".to_string(), 1)])
                     } else {
                         BTreeMap::new()
