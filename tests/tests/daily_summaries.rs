@@ -2,7 +2,7 @@
 //! of track planted for two cars (and cases opened on them), summarised by `tianshu report summarise`
 //! and by the server's pass over the days not yet summarised, and `tianshu report yearly` shows the km,
 //! trips, online share and cases by rule that were planted; summarising a day again changes nothing; a
-//! bad date is refused and summarises nothing.
+//! bad date, or a day not over yet, is refused and summarises nothing.
 #![allow(clippy::unwrap_used)]
 
 use tianshu_e2e::{Scratch, ScratchDir, text};
@@ -96,6 +96,12 @@ async fn scenario(scratch: Scratch) {
         text(&bad.stderr).contains("--from: \"2025-03-32\" is not a date YYYY-MM-DD"),
         "{}",
         text(&bad.stderr)
+    );
+    let future = summarise(&["--from", "2025-03-10", "--to", "2099-01-01"]);
+    assert!(
+        text(&future.stderr).contains("--to: a day not over yet is not summarised"),
+        "{}",
+        text(&future.stderr)
     );
     assert_eq!(
         yearly_days(&url, &dir)["days"],

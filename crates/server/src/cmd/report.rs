@@ -50,6 +50,9 @@ fn summarise(args: SummariseArgs) -> anyhow::Result<ExitCode> {
     if to < from {
         bail!("--to: {} is before --from", args.to.unwrap_or_default());
     }
+    if to > yesterday {
+        bail!("--to: a day not over yet is not summarised (the last is yesterday, China time)");
+    }
     super::block_on(async move {
         let store = args.store.open().await?;
         for day in from..=to {
