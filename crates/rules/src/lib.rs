@@ -33,6 +33,7 @@ pub mod orders;
 mod reference;
 mod rules;
 mod snapshot;
+pub mod summary;
 pub mod terminal_case;
 mod text;
 pub mod timetable;

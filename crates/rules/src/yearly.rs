@@ -9,6 +9,8 @@ use serde::Serialize;
 use tianshu_model::VehicleClass;
 use tianshu_model::carpool::{CarRequest, FleetFields, MarkingStatus, RequestState, TerminalStatus};
 
+use crate::summary::{DaySummary, DaysFigures, days_figures};
+
 /// A car as the figures count it.
 #[derive(Debug, Clone)]
 pub struct YearCar {
@@ -80,6 +82,8 @@ pub struct YearlyFigures {
     pub service: Vec<Service>,
     /// Violations raised in the year, by rule.
     pub violations: Vec<(String, u64)>,
+    /// All cars' days of the year, from their daily summaries: online share, km, trips, cases by rule.
+    pub days: DaysFigures,
 }
 
 /// The year of `t` in China time.
@@ -99,12 +103,13 @@ fn percent(part: u64, whole: u64) -> f64 {
 
 /// The figures of `year`: `cars` every registered car, `requests` the pool's requests with the path of
 /// the unit served (those whose window starts in the year count), `rules` the rule of each alert case
-/// raised in the year.
+/// raised in the year, `summaries` the daily summaries of the year's days of the cars counted.
 pub fn yearly(
     year: i32,
     cars: &[YearCar],
     requests: &[(String, CarRequest)],
     rules: &[String],
+    summaries: &[DaySummary],
 ) -> YearlyFigures {
     let mut by: BTreeMap<(String, &'static str), UnitClass> = BTreeMap::new();
     let (mut kept, mut disposed, mut installed, mut exempt, mut marked, mut marking_exempt) =
@@ -180,6 +185,7 @@ pub fn yearly(
         },
         service: service.into_values().collect(),
         violations: violations.into_iter().collect(),
+        days: days_figures(summaries),
     }
 }
 
@@ -220,6 +226,7 @@ mod tests {
             &cars,
             &[],
             &["off_hours".into(), "overspeed".into(), "off_hours".into()],
+            &[],
         );
         assert_eq!((f.reform.kept, f.reform.disposed), (5, 1));
         assert_eq!(f.reform.reduction_rate, 16.67);

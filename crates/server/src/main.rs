@@ -12,6 +12,7 @@ mod http_accept;
 mod logging;
 mod roles;
 mod serve;
+mod summaries;
 mod web;
 
 use clap::Parser;

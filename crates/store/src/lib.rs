@@ -62,6 +62,7 @@ pub mod rule_states;
 pub mod rules;
 mod sql;
 mod stamp;
+pub mod summaries;
 pub mod writer;
 
 use std::sync::Arc;

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tianshu_model::{Timestamp, UnitId};
+use tianshu_rules::calendar::local_day;
 use tianshu_rules::yearly::{YearCar, YearlyFigures, yearly};
 use tianshu_store::Store;
 
@@ -78,7 +79,15 @@ pub async fn figures(
         .filter(|(v, _)| unit_of.get(v).is_some_and(|u| wanted(*u)))
         .map(|(_, rule)| rule)
         .collect();
-    Ok(yearly(year, &cars, &requests, &rules))
+    let (first, last) = (local_day(start(year)), local_day(start(year + 1)) - 1);
+    let summaries: Vec<_> = store
+        .summaries()
+        .between(first, last)
+        .await?
+        .into_iter()
+        .filter(|s| unit_of.get(&s.vehicle).is_some_and(|u| wanted(*u)))
+        .collect();
+    Ok(yearly(year, &cars, &requests, &rules, &summaries))
 }
 
 /// The figures as the office's report lays them out: one table per sheet.
@@ -149,7 +158,32 @@ pub fn tables(f: &YearlyFigures) -> Vec<Table> {
                 .map(|(rule, n)| vec![text(rule), Cell::from(*n as f64)])
                 .collect(),
         },
+        days_table(f),
     ]
+}
+
+/// The cars' days of the year, from their daily summaries.
+fn days_table(f: &YearlyFigures) -> Table {
+    let text = |s: &str| Cell::from(s);
+    Table {
+        sheet: "车辆运行（日汇总）".into(),
+        header: vec!["指标".into(), "数值".into()],
+        rows: [
+            ("汇总天数", f.days.days as f64),
+            ("日均在线率（%）", f.days.online_share),
+            ("行驶里程（公里）", f.days.km),
+            ("出行次数", f.days.trips as f64),
+        ]
+        .into_iter()
+        .map(|(k, v)| vec![text(k), Cell::from(v)])
+        .chain(
+            f.days
+                .cases
+                .iter()
+                .map(|(rule, n)| vec![text(&format!("告警：{rule}")), Cell::from(*n as f64)]),
+        )
+        .collect(),
+    }
 }
 
 /// `GET /api/report/yearly?year=&unit=&format=`: the year's figures as JSON, CSV or XLSX (one sheet per

@@ -67,7 +67,11 @@ export async function loadYearly(ctx, year, unit) {
     officeTable(ctx, 'yearly-service', t('yr_service'), [t('pool_kind'), t('yr_served_unit'), t('yr_trips'), t('km')],
       withTotal(ctx, f.service.map((s) => [t(`sk_${s.kind}`), data(s.unit), num(s.trips), num(Math.round(s.km * 10) / 10)]), [2, 3], 2)),
     officeTable(ctx, 'yearly-violations', t('yr_violations'), [t('rule'), t('yr_count')],
-      withTotal(ctx, f.violations.map(([rule, n]) => [data(rule), num(n)]), [1], 1)));
+      withTotal(ctx, f.violations.map(([rule, n]) => [data(rule), num(n)]), [1], 1)),
+    officeTable(ctx, 'yearly-days', t('yr_days'), [t('yr_item'), t('yr_value')],
+      [[t('yr_days_summarised'), num(f.days.days)], [t('yr_online_share'), num(f.days.online_share)],
+        [t('km'), num(f.days.km)], [t('yr_trips'), num(f.days.trips)],
+        ...f.days.cases.map(([rule, n]) => [data(rule), num(n)])]));
   for (const c of charts.splice(0)) c.destroy();
   const byUnit = sumBy(f.cars, (c) => c.unit, ['kept', 'disposed']);
   bars(carsChart, byUnit.labels, [['#4a6fa5', byUnit.sums.kept], ['#d32f2f', byUnit.sums.disposed]]);

@@ -197,12 +197,14 @@ fn serve_options(args: ServeArgs, loaded: &config::Loaded) -> anyhow::Result<Ser
     })
 }
 /// The office's own passes over the store, beside the rules: pool trips settled when due, overdue
-/// complaints escalated, fuel fills re-checked after late track data. They end with `stop`.
+/// complaints escalated, fuel fills re-checked after late track data, past days summarised. They end
+/// with `stop`.
 fn office_passes(store: &tianshu_store::Store, cfg: &config::Config, stop: &CancellationToken) {
     crate::carpool::settle_due_trips(store.clone(), cfg.alerts.clone(), cfg.rules.clone(), stop.clone());
     crate::web::escalate_overdue_complaints(store.clone(), cfg.alerts.clone(), stop.clone());
     let fuel_notices = crate::web::fuel_notifier(store.clone(), cfg.alerts.clone());
     crate::web::recheck_fuel_late(store.clone(), cfg.rules.fuel.clone(), fuel_notices, stop.clone());
+    crate::summaries::summarise_past_days(store.clone(), stop.clone());
 }
 
 async fn wait_for_signal() {
