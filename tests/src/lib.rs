@@ -22,7 +22,7 @@ pub mod xlsx;
 
 pub use tianshu_testkit::{
     Fix, Scratch, ScratchDir, T0_SECS, WAIT, metric, on_both_backends, point, registry_record, retry_until,
-    sinks, trip, unique, wait_for, wait_until, wait_watermark,
+    sinks, trip, unique, wait_for, wait_for_state, wait_until, wait_watermark,
 };
 
 /// The `tianshu` binary the end-to-end tests run.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tianshu_e2e::sinks::{Mail, http_receiver, smtp_sink};
 use tianshu_e2e::{
-    ScratchDir, drive_fleet, http_get, metric, spawn_listening, tianshu_ok as tianshu, wait_for,
+    ScratchDir, drive_fleet, http_get, metric, spawn_listening, tianshu_ok as tianshu, wait_for_state,
 };
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::Store;
@@ -241,14 +241,15 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
     // Wait until the rules have taken every stored point (the progress watermark), every scripted
     // violation has its case, and every case is delivered.
     let metrics_at = server.http;
-    let cases = wait_for(
+    let (cases, metrics_text) = wait_for_state(
         "every point evaluated, every scripted case raised and delivered",
         Duration::from_secs(300),
         || async {
             let text = http_get(metrics_at, "/metrics").await.1;
             let stored = metric(&text, "tianshu_store_points_stored_total", "");
-            if stored == 0.0 || metric(&text, "tianshu_alerts_points_evaluated_total", "") < stored {
-                return None;
+            let evaluated = metric(&text, "tianshu_alerts_points_evaluated_total", "");
+            if stored == 0.0 || evaluated < stored {
+                return Err(format!("{evaluated} points evaluated of {stored} stored"));
             }
             let cases = store
                 .cases()
@@ -259,8 +260,19 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
                 .await
                 .unwrap();
             let (office, unit) = mails_due(&cases, in_leaf);
-            let delivered = hooks.len() == cases.len() && mails.len() == office + unit;
-            (delivered && missed(&cases, &scripted, &plate_of).is_empty()).then_some(cases)
+            let missed = missed(&cases, &scripted, &plate_of);
+            if hooks.len() == cases.len() && mails.len() == office + unit && missed.is_empty() {
+                return Ok((cases, text));
+            }
+            Err(format!(
+                "{} cases, {} webhook posts, {} of {} e-mails; the follower caught up {} times; missed: \
+                 {missed:#?}",
+                cases.len(),
+                hooks.len(),
+                mails.len(),
+                office + unit,
+                metric(&text, "tianshu_store_follow_catch_ups_total", ""),
+            ))
         },
     )
     .await;
@@ -271,10 +283,19 @@ async fn the_scenario_mix_raises_exactly_the_scripted_cases_and_delivers_them() 
     for c in &cases {
         *by_rule.entry(c.rule.as_str()).or_default() += 1;
     }
+    let figure = |name: &str| metric(&metrics_text, name, "");
     eprintln!(
-        "{} cases by rule {by_rule:?}; {} scripted records; the fleet: {stats}",
+        "{} cases by rule {by_rule:?}; {} scripted records; the fleet: {stats}; the rules: {} points \
+         evaluated, {} repeated, {} replayed on resume, {} cases withdrawn; the follower caught up {} \
+         times ({} points)",
         cases.len(),
-        scripted.len()
+        scripted.len(),
+        figure("tianshu_alerts_points_evaluated_total"),
+        figure("tianshu_alerts_points_repeated_total"),
+        figure("tianshu_alerts_points_replayed_on_resume_total"),
+        figure("tianshu_alerts_cases_withdrawn_total"),
+        figure("tianshu_store_follow_catch_ups_total"),
+        figure("tianshu_store_follow_caught_up_points_total"),
     );
     for rule in [
         "out_of_hours",

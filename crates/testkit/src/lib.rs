@@ -20,7 +20,7 @@ pub mod wait;
 
 pub use fix::{Fix, T0_SECS, extreme_point, point, trip};
 pub use prom::metric;
-pub use wait::{WAIT, retry_until, wait_for, wait_until, wait_watermark};
+pub use wait::{WAIT, retry_until, wait_for, wait_for_state, wait_until, wait_watermark};
 
 /// Runs `async fn $run(scratch: Scratch)` once on each backend, as two tests named `$name::embedded`
 /// and `$name::postgres` (the PostgreSQL one fails, saying why, when the server is absent); `$tag` names

@@ -43,6 +43,27 @@ pub async fn wait_for<T, F: Future<Output = Option<T>>>(
     }
 }
 
+/// Waits until `f` answers `Ok`, polling, and returns the value; panics after `limit` naming `what` and
+/// the last state `f` reported with `Err` (what a condition of several parts still lacked).
+pub async fn wait_for_state<T, S: Debug, F: Future<Output = Result<T, S>>>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        let seen = match f().await {
+            Ok(v) => return v,
+            Err(seen) => seen,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}; last seen: {seen:#?}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Waits until the progress watermark `read` (a count of points stored, cases raised, messages handled:
 /// anything that only grows) reaches `target`, and returns the value reached; panics after `limit` naming
 /// `what` and the last value seen.
