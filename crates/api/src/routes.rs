@@ -708,6 +708,13 @@ pub static ROUTES: &[RouteSpec] = &[
         handler: || get(jt809::list),
     },
     RouteSpec {
+        method: "GET",
+        path: "/api/jt809/alarms",
+        roles: DESK,
+        summary: "JT/T 809 alarm reports received from lower platforms (their alert cases), newest first: peer, limit",
+        handler: || get(jt809::alarms),
+    },
+    RouteSpec {
         method: "POST",
         path: "/api/jt809/requests/{id}/answer",
         roles: DESK,

@@ -1,5 +1,6 @@
 //! JT/T 809 platform checks (平台查岗) and supervision requests (报警督办): `GET /api/jt809/requests`,
-//! `POST /api/jt809/requests/{id}/answer`, `POST /api/jt809/checks`, `POST /api/jt809/supervisions`.
+//! `POST /api/jt809/requests/{id}/answer`, `POST /api/jt809/checks`, `POST /api/jt809/supervisions`; and
+//! the alarm reports lower platforms sent here, `GET /api/jt809/alarms`.
 //!
 //! As a lower platform the dispatch office sees what its upper platforms asked and answers it here; the
 //! link sends the answer up. As an upper platform the office asks a lower platform (one of
@@ -236,4 +237,47 @@ pub async fn supervise(
     n.warn_time = Some(body.warn_time.unwrap_or(n.created));
     n.case_id = body.case_id;
     commit(&caller, "jt809.supervise", n).await
+}
+
+/// `GET /api/jt809/alarms` query.
+#[derive(Debug, Deserialize)]
+pub struct AlarmsQuery {
+    /// Only this lower platform's (a `[[jt809.lower]]` name).
+    pub peer: Option<String>,
+    /// At most this many (default 200).
+    pub limit: Option<usize>,
+}
+
+/// An alarm report as listed: the stored one and the standard's name of its WARN_TYPE.
+#[derive(Debug, Serialize)]
+pub struct AlarmView {
+    /// The report.
+    #[serde(flatten)]
+    pub alarm: tianshu_store::jt809_alarms::StoredAlarm,
+    /// The standard's name of WARN_TYPE (报警类型编码表), `null` for a code not in it.
+    pub warn_type_name: Option<&'static str>,
+}
+
+/// `GET /api/jt809/alarms`: the alarm reports received from lower platforms, newest first.
+pub async fn alarms(
+    State(state): State<ApiState>,
+    _who: Principal,
+    Query(q): Query<AlarmsQuery>,
+) -> ApiResult<Json<Vec<AlarmView>>> {
+    let limit = q.limit.unwrap_or(200).min(2000);
+    let list = state
+        .store()
+        .jt809_alarms()
+        .list(q.peer.as_deref(), limit)
+        .await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|alarm| AlarmView {
+                warn_type_name: u16::try_from(alarm.warn_type)
+                    .ok()
+                    .and_then(tianshu_jt809::alarm::warn_type_name),
+                alarm,
+            })
+            .collect(),
+    ))
 }
