@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tianshu_e2e::api::{create_user, http, login_at, status_json};
+use tianshu_e2e::api::{create_user, http, login_at, status, status_json};
 use tianshu_e2e::gateway::plate;
 use tianshu_e2e::jt809::{COVERED, city_toml, free_port, province_toml, provision};
 use tianshu_e2e::openapi::assert_documented;
@@ -53,6 +53,35 @@ async fn alarms(province: &Tianshu, cookie: &str) -> Vec<Value> {
     let list = status_json(&r, 200, "listing the alarm reports");
     assert_documented("GET", "/api/jt809/alarms", 200, &list);
     list.as_array().expect("a list").clone()
+}
+
+/// The province's inspector supervises alarm report `alarm`: the request names its car, type and time; a
+/// report of no such number, or one with the car named again, is refused.
+async fn supervise_an_alarm(province: &Tianshu, cookie: &str, alarm: &Value) {
+    let post = |body: Value| async move {
+        http(
+            province.http,
+            "POST",
+            "/api/jt809/supervisions",
+            Some(cookie),
+            Some(&body.to_string()),
+        )
+        .await
+    };
+    for body in [
+        json!({"peer": "huangshi", "alarm_id": 999_999}),
+        json!({"peer": "huangshi", "alarm_id": alarm["id"], "plate": "鄂B1"}),
+        json!({"peer": "huangshi"}),
+    ] {
+        let r = post(body).await;
+        status(&r, 400, "a supervision of no alarm");
+    }
+    let r = post(json!({"peer": "huangshi", "alarm_id": alarm["id"], "answer_minutes": 30})).await;
+    let sent = status_json(&r, 201, "supervising the alarm");
+    assert_documented("POST", "/api/jt809/supervisions", 201, &sent);
+    assert_eq!(sent["plate"], alarm["plate"]);
+    assert_eq!(sent["warn_type"], alarm["warn_type"]);
+    assert_eq!(sent["warn_time"], alarm["warn_time"]);
 }
 
 /// Waits until the city has passed case `id` in its reports to the province.
@@ -159,6 +188,7 @@ async fn a_citys_cases_reach_its_province_once_as_alarm_reports_through_a_provin
     assert_eq!(list[0]["warn_type_name"], "越界报警");
     assert_eq!(list[0]["info_id"], 0, "a 2019 report has no INFO_ID");
     assert!(!list[1]["start"].is_null(), "a 2019 report carries its period");
+    supervise_an_alarm(&province, &cookie, &list[0]).await;
     assert_eq!(
         city.metric("tianshu_jt809_alarms_total", "outcome=\"forwarded\"")
             .await,

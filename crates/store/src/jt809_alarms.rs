@@ -151,6 +151,12 @@ impl Jt809Alarms<'_> {
         self.db.write(tx!(|tx| record(tx, a))).await
     }
 
+    /// One alarm report received.
+    pub async fn get(&self, id: i64) -> Result<Option<StoredAlarm>> {
+        let sql = format!("SELECT {COLS} FROM jt809_alarms WHERE id = $1");
+        self.db.row(sql, params![id].to_vec(), decode).await
+    }
+
     /// The newest `limit` alarm reports received, of `peer` when given, newest first.
     pub async fn list(&self, peer: Option<&str>, limit: usize) -> Result<Vec<StoredAlarm>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

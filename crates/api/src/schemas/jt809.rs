@@ -41,9 +41,11 @@ pub(super) fn jt809(method: &str, path: &str, d: &mut Described) -> bool {
         ("POST", "/api/jt809/supervisions") => {
             d.body = Some(fields_of(
                 &names::<jt809::SupervisionBody>(),
-                &["peer", "plate", "warn_type"],
+                &["peer"],
                 json!({"peer": {"type": "string", "description": "A [[jt809.lower]] name"},
-                       "plate": {"type": "string"}, "warn_type": {"type": "integer", "minimum": 0, "maximum": 65535},
+                       "plate": {"type": "string", "description": "Required without alarm_id"},
+                       "warn_type": {"type": "integer", "minimum": 0, "maximum": 65535, "description": "Required without alarm_id"},
+                       "alarm_id": {"type": "integer", "description": "An alarm report the peer sent: its car, WARN_TYPE and time"},
                        "warn_time": time(), "answer_minutes": minutes,
                        "case_id": nullable(json!({"type": "string"}))}),
             ));
