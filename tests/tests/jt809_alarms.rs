@@ -108,7 +108,9 @@ async fn a_citys_cases_reach_its_province_once_as_alarm_reports_through_a_provin
     let city_store = Store::open(&city_db.url()).await.expect("the city's store");
     // Raised before the link ever came up: not reported.
     raise(&city_store, &plate(0), "out_of_hours", "链路建立前的案件").await;
-    let province_store = Store::open(&province_db.url()).await.expect("the province's store");
+    let province_store = Store::open(&province_db.url())
+        .await
+        .expect("the province's store");
     create_user(&province_store, "inspector", Role::Inspector, None).await;
     let jt809 = free_port();
     let edition = "edition = \"2019\"\n";

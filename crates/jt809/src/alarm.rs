@@ -78,7 +78,12 @@ pub struct ReportRoute<'a> {
 
 /// The 0x1402 reporting `case` of the car `vehicle`: INFO_ID is the case's number (2011), the report's
 /// period the case's episode (2019), the text the case's Chinese reasoning with its rule.
-pub fn alarm_report(case: &AlertCase, vehicle: &Vehicle, route: ReportRoute<'_>, edition: Edition) -> Message {
+pub fn alarm_report(
+    case: &AlertCase,
+    vehicle: &Vehicle,
+    route: ReportRoute<'_>,
+    edition: Edition,
+) -> Message {
     let info = format!("[{}] {}", case.rule, case.reasoning_zh);
     let info: String = info.chars().take(MAX_INFO_CHARS).collect();
     let v2019 = edition == Edition::V2019;
@@ -197,7 +202,15 @@ mod tests {
         assert_eq!(warn_type_of("off_route"), 0x000B);
         assert_eq!(warn_type_of("region_exit"), 0x0008);
         assert_eq!(warn_type_of("prohibited_place"), 0x0004);
-        for other in ["out_of_hours", "no_order", "night_parking", "holiday_seal", "tamper", "silence", "x"] {
+        for other in [
+            "out_of_hours",
+            "no_order",
+            "night_parking",
+            "holiday_seal",
+            "tamper",
+            "silence",
+            "x",
+        ] {
             assert_eq!(warn_type_of(other), WARN_OTHER, "{other}");
         }
         assert_eq!(warn_type_name(warn_type_of("off_route")), Some("偏离路线报警"));

@@ -141,9 +141,7 @@ impl Jt809Alarms<'_> {
     /// Records that every case up to number `case_up_to` has been sent to `upper` (or passed over).
     pub async fn save(&self, upper: &str, case_up_to: i64, now: Timestamp) -> Result<()> {
         let upper = upper.to_string();
-        self.db
-            .write(tx!(|tx| save(tx, &upper, case_up_to, now)))
-            .await
+        self.db.write(tx!(|tx| save(tx, &upper, case_up_to, now))).await
     }
 
     /// Stores an alarm report a lower platform sent; `false` when it was there already.
@@ -164,7 +162,8 @@ impl Jt809Alarms<'_> {
             Some(p) => ("WHERE peer = $2", params![limit, p].to_vec()),
             None => ("", params![limit].to_vec()),
         };
-        let sql = format!("SELECT {COLS} FROM jt809_alarms {filter} ORDER BY id DESC LIMIT CAST($1 AS BIGINT)");
+        let sql =
+            format!("SELECT {COLS} FROM jt809_alarms {filter} ORDER BY id DESC LIMIT CAST($1 AS BIGINT)");
         self.db.rows(sql, args, decode).await
     }
 }

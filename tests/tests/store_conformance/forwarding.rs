@@ -68,20 +68,37 @@ pub async fn alarm_reports_are_kept_once_and_alarm_positions_per_upper_platform(
     assert_eq!(store.cases().last_id().await.unwrap(), 0);
     assert!(store.cases().after(0, 10).await.unwrap().is_empty());
 
-    assert!(alarms.record(alarm("huangshi", 42, "[overspeed] 超速")).await.unwrap());
+    assert!(
+        alarms
+            .record(alarm("huangshi", 42, "[overspeed] 超速"))
+            .await
+            .unwrap()
+    );
     // The same report again (a link that broke before its keep-alive answer) is kept once.
-    assert!(!alarms.record(alarm("huangshi", 42, "[overspeed] 超速")).await.unwrap());
+    assert!(
+        !alarms
+            .record(alarm("huangshi", 42, "[overspeed] 超速"))
+            .await
+            .unwrap()
+    );
     // Another case of the same car at the same time, or another peer's, is another report.
-    assert!(alarms.record(alarm("huangshi", 43, "[overspeed] 超速")).await.unwrap());
-    assert!(alarms.record(alarm("ezhou", 42, "[overspeed] 超速")).await.unwrap());
+    assert!(
+        alarms
+            .record(alarm("huangshi", 43, "[overspeed] 超速"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        alarms
+            .record(alarm("ezhou", 42, "[overspeed] 超速"))
+            .await
+            .unwrap()
+    );
     let all = alarms.list(None, 10).await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].peer, "ezhou", "newest first");
     let theirs = alarms.list(Some("huangshi"), 10).await.unwrap();
-    assert_eq!(
-        theirs.iter().map(|a| a.info_id).collect::<Vec<_>>(),
-        vec![43, 42]
-    );
+    assert_eq!(theirs.iter().map(|a| a.info_id).collect::<Vec<_>>(), vec![43, 42]);
     assert_eq!(theirs[1].warn_time, Timestamp::from_secs(1_800_000_000));
     assert_eq!(theirs[1].end, None);
 }

@@ -229,7 +229,10 @@ async fn supervised_alarm(
     body: &SupervisionBody,
 ) -> ApiResult<(String, u16, Option<Timestamp>)> {
     let Some(id) = body.alarm_id else {
-        let plate = body.plate.clone().ok_or_else(|| bad("plate", "is required without alarm_id".into()))?;
+        let plate = body
+            .plate
+            .clone()
+            .ok_or_else(|| bad("plate", "is required without alarm_id".into()))?;
         let warn_type = body
             .warn_type
             .ok_or_else(|| bad("warn_type", "is required without alarm_id".into()))?;
