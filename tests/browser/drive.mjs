@@ -1599,7 +1599,8 @@ async function fuel() {
 /**
  * Platform checks (TIANSHU_CHECK, a check from the upper platform past its deadline and unanswered): the
  * dispatcher finds it in red on the platform-check tab, an empty answer is refused in place, the typed answer
- * replaces the answer box and the row is no longer red.
+ * replaces the answer box and the row is no longer red; an alarm report a lower platform sent (TIANSHU_ALARM)
+ * is listed below with the standard's name of its type.
  */
 async function platformChecks() {
   const id = process.env.TIANSHU_CHECK;
@@ -1617,6 +1618,10 @@ async function platformChecks() {
     await page.waitForFunction((sel) => !document.querySelector(`${sel} input`), row);
     check((await page.textContent(row)).includes('值班员王五在岗'), 'the answer is shown in its row');
     check(await page.$(`${row}.late`) === null, 'the answered check is no longer red');
+    const alarm = `#jt809-alarms tr[data-key="${process.env.TIANSHU_ALARM}"]`;
+    await page.waitForSelector(alarm);
+    const text = await page.textContent(alarm);
+    check(text.includes('越界报警') && text.includes('huangshi'), 'a lower platform\'s alarm report is listed with its type');
   });
 }
 

@@ -219,6 +219,7 @@ fn jt809_routes(
 ) -> Option<Req> {
     Some(match (spec.method, spec.path) {
         ("GET", "/api/jt809/requests") => req(spec.path.into(), None, false),
+        ("GET", "/api/jt809/alarms") => req(spec.path.into(), None, false),
         ("POST", "/api/jt809/requests/{id}/answer") => req(
             format!("/api/jt809/requests/{}/answer", victims.jt809_check),
             Some(r#"{"text":"值班员在岗"}"#.into()),

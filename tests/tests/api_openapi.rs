@@ -798,6 +798,7 @@ const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     ("PUT", "/api/vehicles/{id}/fleet"),
     ("GET", "/api/report/yearly"),
     ("GET", "/api/jt809/requests"),
+    ("GET", "/api/jt809/alarms"),
     ("POST", "/api/jt809/requests/{id}/answer"),
     ("POST", "/api/jt809/checks"),
     ("POST", "/api/jt809/supervisions"),

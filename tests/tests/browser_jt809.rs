@@ -1,12 +1,13 @@
 //! The platform-check tab (平台查岗) in a real browser over the real binary: a check from the upper
 //! platform past its deadline is shown in red to the dispatcher, who answers it on the page; the store
-//! then holds the answer, owed to the link.
+//! then holds the answer, owed to the link; an alarm report a lower platform sent is listed on the tab.
 
 use serde_json::json;
 use tianshu_e2e::api::{PASSWORD, Scratch, TestApi};
 use tianshu_e2e::browser::{drive, says};
 use tianshu_e2e::{serve_args, spawn_listening};
-use tianshu_model::Timestamp;
+use tianshu_model::{Timestamp, VehicleId};
+use tianshu_store::jt809_alarms::NewAlarm;
 use tianshu_store::jt809_requests::{Direction, NewRequest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,12 +32,36 @@ async fn a_dispatcher_answers_an_overdue_platform_check_on_the_page() {
     };
     let requests = api.store.platform_requests();
     let (check, _) = requests.record(check).await.expect("the check");
+    let alarm = NewAlarm {
+        peer: "huangshi".into(),
+        plate: "鄂B00001".into(),
+        vehicle: VehicleId(1),
+        warn_src: 2,
+        warn_type: 0x0008,
+        warn_time: asked,
+        start: None,
+        end: None,
+        info_id: 12,
+        info: "[region_exit] 驶出允许区域".into(),
+        received: asked,
+    };
+    assert!(api.store.jt809_alarms().record(alarm).await.expect("the alarm"));
+    let alarm = api.store.jt809_alarms().list(None, 1).await.expect("the alarms")[0]
+        .id
+        .to_string();
     let mut server = spawn_listening(serve_args(&api.scratch.url()));
     let (url, id) = (format!("http://{}/", server.http), check.id.to_string());
     let logins = json!({"dispatcher": {"username": "dispatcher", "password": PASSWORD}});
-    let out = tokio::task::spawn_blocking(move || drive("jt809", &url, &logins, &[("TIANSHU_CHECK", &id)]))
-        .await
-        .expect("the driver");
+    let out = tokio::task::spawn_blocking(move || {
+        drive(
+            "jt809",
+            &url,
+            &logins,
+            &[("TIANSHU_CHECK", &id), ("TIANSHU_ALARM", &alarm)],
+        )
+    })
+    .await
+    .expect("the driver");
     let _ = server.child.kill();
     let _ = server.child.wait();
     says(
@@ -46,6 +71,7 @@ async fn a_dispatcher_answers_an_overdue_platform_check_on_the_page() {
             "ok an empty answer is refused",
             "ok the answer is shown in its row",
             "ok the answered check is no longer red",
+            "ok a lower platform's alarm report is listed with its type",
         ],
     );
     let answered = requests.get(check.id).await.expect("the check");

@@ -24,7 +24,10 @@ use blocks::{
     a_backfill_into_a_blocked_day_is_stored_once, a_damaged_block_is_reported_and_the_rest_replays,
     a_replay_crosses_the_row_block_boundary, blocks_older_than_the_retained_days_are_deleted,
 };
-use forwarding::forwarding_positions_are_kept_per_upper_platform_and_survive_reopen;
+use forwarding::{
+    alarm_reports_are_kept_once_and_alarm_positions_per_upper_platform,
+    forwarding_positions_are_kept_per_upper_platform_and_survive_reopen,
+};
 use futures::TryStreamExt;
 use points::{
     a_lagging_subscriber_loses_the_oldest_batches_and_counts_them, appends_are_idempotent_and_survive_reopen,
@@ -677,6 +680,7 @@ macro_rules! conformance {
                 forwarding_positions_are_kept_per_upper_platform_and_survive_reopen,
                 url
             );
+            case!(alarm_reports_are_kept_once_and_alarm_positions_per_upper_platform);
         }
     };
 }

@@ -708,6 +708,13 @@ pub static ROUTES: &[RouteSpec] = &[
         handler: || get(jt809::list),
     },
     RouteSpec {
+        method: "GET",
+        path: "/api/jt809/alarms",
+        roles: DESK,
+        summary: "JT/T 809 alarm reports received from lower platforms (their alert cases), newest first: peer, limit",
+        handler: || get(jt809::alarms),
+    },
+    RouteSpec {
         method: "POST",
         path: "/api/jt809/requests/{id}/answer",
         roles: DESK,
@@ -725,7 +732,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "POST",
         path: "/api/jt809/supervisions",
         roles: INSPECT,
-        summary: "Send a supervision request to a lower platform: peer, plate, warn_type, warn_time, answer_minutes, case_id (audited)",
+        summary: "Send a supervision request to a lower platform: peer, plate, warn_type, warn_time, answer_minutes, case_id, or alarm_id (an alarm report it sent) instead of plate, warn_type and warn_time (audited)",
         handler: || post(jt809::supervise),
     },
     RouteSpec {

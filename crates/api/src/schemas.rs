@@ -253,6 +253,11 @@ fn filter_parameter(name: &str) -> Option<(Value, &'static str, &'static str)> {
             "Only platform checks or supervision requests",
             "check",
         ),
+        "peer" => (
+            json!({"type": "string"}),
+            "Only this lower platform's (a [[jt809.lower]] name)",
+            "huangshi",
+        ),
         "name" => (
             json!({"type": "string"}),
             "The uploaded file's name (a name ending .xlsx is read as a workbook)",

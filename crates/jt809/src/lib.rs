@@ -22,6 +22,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alarm;
 pub mod duty;
 mod error;
 pub mod escape;

@@ -13,6 +13,8 @@
 //! - Points received long after their fix (catching up after an outage, a terminal's blind-area
 //!   backfill) go as backfilled positions (0x1203, up to five per message), the rest as real-time ones
 //!   (0x1202).
+//! - Alert cases of the covered cars go up as alarm reports the same way, from a position of their own
+//!   ([`alarms`]).
 //! - The link reconnects with a doubling backoff; a refused login is retried the same way and logged.
 
 use std::collections::HashMap;
@@ -32,6 +34,7 @@ use crate::metrics::METRICS;
 use crate::scope::units_named;
 use crate::sublink::accept::{self, SubState};
 
+mod alarms;
 mod business;
 
 /// The last fix time the store accepts, for reading a whole track forward of a point.
@@ -104,6 +107,8 @@ struct UpLink<'a> {
     sub: &'a SubState,
     /// Messages of the upper platform read while waiting for an answer, with their MSG_SN.
     inbox: Vec<(u32, Message)>,
+    /// The highest case number reported, once read from the store.
+    alarm_position: Option<i64>,
 }
 
 impl<'a> UpLink<'a> {
@@ -127,6 +132,7 @@ impl<'a> UpLink<'a> {
             offered,
             sub,
             inbox: Vec::new(),
+            alarm_position: None,
         }
     }
 
@@ -197,6 +203,7 @@ impl<'a> UpLink<'a> {
                     METRICS.forwarding_lag_ms.with_label_values(&[name]).set(lag_ms);
                 }
                 position = upto;
+                self.forward_alarms(stream, &covered, upto).await?;
                 // An idle link's position is saved now and then, so a restart need not read back far.
                 if sent || since_save.elapsed() >= Duration::from_secs(60) {
                     self.store.forwarding().save(name, position, now).await?;

@@ -17,6 +17,9 @@ pub struct Metrics {
     /// `not_owned`: a car of a unit the peer does not report, `unknown_plate`, `refused`: a fix time or
     /// layout the uplink does not take, `store_failed`; `forwarded`: sent to an upper platform).
     pub positions: IntCounterVec,
+    /// Alarm reports (alert cases) by peer and outcome: `forwarded` to an upper platform; from lower
+    /// platforms `stored`, `duplicate`, `not_owned`, `unknown_plate`, `store_failed`.
+    pub alarms: IntCounterVec,
     /// Milliseconds between the receipt of the last point forwarded to an upper platform and its
     /// forwarding, by upper platform.
     pub forwarding_lag_ms: IntGaugeVec,
@@ -51,6 +54,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     positions: counter(
         "tianshu_jt809_positions_total",
         "Positions received from lower platforms, by peer and outcome.",
+        &["peer", "outcome"],
+    ),
+    alarms: counter(
+        "tianshu_jt809_alarms_total",
+        "JT/T 809 alarm reports, by peer and outcome.",
         &["peer", "outcome"],
     ),
     forwarding_lag_ms: register_int_gauge_vec!(

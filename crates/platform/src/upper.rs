@@ -10,6 +10,7 @@
 //!   writer (or, with a bus, the points stream: durable once the PubAck came); the store's key makes a position sent twice (a retransmission, an overlapping backfill)
 //!   harmless. JT/T 809 acknowledges no position, so the link reads on only once the frames already
 //!   received are durable: a slow store slows the peer instead of piling up.
+//! - Alarm reports are kept once each under the same ownership test ([`alarms`]).
 //! - A bad frame is refused alone; a run longer than the frame cap, a silent link (no frame for
 //!   `keepalive_timeout_secs`) or a store that fails closes this link only.
 
@@ -40,6 +41,7 @@ use crate::metrics::METRICS;
 use crate::scope::units_named;
 use crate::sublink::{Attached, Down, Peers, SubSettings, SubTarget};
 
+mod alarms;
 mod business;
 
 /// What every main link shares.
@@ -401,7 +403,12 @@ impl<'a> MainLink<'a> {
                 Err(Closed::Logout)
             }
             Message::DisconnectInform { .. } | Message::CloseLinkInform { .. } => Err(Closed::Logout),
-            m @ (Message::UpPlatform(_) | Message::UpWarn(_)) => self.answered(peer, &m).await.map(drop),
+            m @ (Message::UpPlatform(_) | Message::UpWarn(_)) => {
+                if !self.answered(peer, &m).await? {
+                    self.alarm(peer, &m).await?;
+                }
+                Ok(())
+            }
             Message::UpExg(ForVehicle { vehicle, data }) => {
                 let (list, source) = match data {
                     UpExg::RealLocation(g) => (vec![g], PositionSource::Live),

@@ -379,6 +379,22 @@ impl Cases<'_> {
         self.db.rows(sql, args, to_case).await
     }
 
+    /// Up to `limit` cases numbered above `after`, in number order (the order they were raised in), for
+    /// a reader that goes through every case once (a JT/T 809 link's alarm reports).
+    pub async fn after(&self, after: i64, limit: u32) -> Result<Vec<AlertCase>> {
+        let sql = format!(
+            "SELECT {CASE_COLS} FROM alert_cases WHERE id > $1 ORDER BY id LIMIT {}",
+            limit.clamp(1, 10_000)
+        );
+        self.db.rows(sql, vec![after.into()], to_case).await
+    }
+
+    /// The highest case number so far (0 before the first case).
+    pub async fn last_id(&self) -> Result<i64> {
+        let sql = "SELECT COALESCE(MAX(id), 0) FROM alert_cases".to_string();
+        Ok(self.db.row(sql, Vec::new(), |r| r.int(0)).await?.unwrap_or(0))
+    }
+
     /// The events of one case, in order.
     pub async fn case_events(&self, id: i64) -> Result<Vec<CaseEvent>> {
         let sql = "SELECT case_id, time_ms, actor, action, note FROM alert_case_events \

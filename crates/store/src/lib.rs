@@ -48,6 +48,7 @@ pub mod forwarding;
 pub mod fuel;
 pub mod fuel_check;
 pub mod fuel_report;
+pub mod jt809_alarms;
 pub mod jt809_requests;
 mod metrics;
 pub mod migrate;

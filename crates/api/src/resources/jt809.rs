@@ -1,5 +1,6 @@
 //! JT/T 809 platform checks (平台查岗) and supervision requests (报警督办): `GET /api/jt809/requests`,
-//! `POST /api/jt809/requests/{id}/answer`, `POST /api/jt809/checks`, `POST /api/jt809/supervisions`.
+//! `POST /api/jt809/requests/{id}/answer`, `POST /api/jt809/checks`, `POST /api/jt809/supervisions`; and
+//! the alarm reports lower platforms sent here, `GET /api/jt809/alarms`.
 //!
 //! As a lower platform the dispatch office sees what its upper platforms asked and answers it here; the
 //! link sends the answer up. As an upper platform the office asks a lower platform (one of
@@ -142,16 +143,19 @@ pub struct CheckBody {
 pub struct SupervisionBody {
     /// The lower platform asked.
     pub peer: String,
-    /// The car whose alarm is supervised.
-    pub plate: String,
-    /// WARN_TYPE of the alarm (the standard's alarm codes).
-    pub warn_type: u16,
+    /// The car whose alarm is supervised (taken from the alarm report when `alarm_id` is given).
+    pub plate: Option<String>,
+    /// WARN_TYPE of the alarm (the standard's alarm codes; from the report when `alarm_id` is given).
+    pub warn_type: Option<u16>,
     /// When the alarm happened (default: now).
     pub warn_time: Option<Timestamp>,
     /// Minutes the lower platform has to handle it (1 to 255; default 10).
     pub answer_minutes: Option<u8>,
     /// The case it is about, here.
     pub case_id: Option<String>,
+    /// An alarm report `peer` sent here (`GET /api/jt809/alarms`): its car, WARN_TYPE and time are
+    /// supervised.
+    pub alarm_id: Option<i64>,
 }
 
 /// The lower platform `peer` names, else 400 naming those there are.
@@ -217,23 +221,101 @@ pub async fn check(
     commit(&caller, "jt809.check", n).await
 }
 
+/// The car, WARN_TYPE and time a supervision names: those of alarm report `alarm_id` (which `peer` must
+/// have sent), else the body's `plate` and `warn_type`.
+async fn supervised_alarm(
+    state: &ApiState,
+    peer: &str,
+    body: &SupervisionBody,
+) -> ApiResult<(String, u16, Option<Timestamp>)> {
+    let Some(id) = body.alarm_id else {
+        let plate = body
+            .plate
+            .clone()
+            .ok_or_else(|| bad("plate", "is required without alarm_id".into()))?;
+        let warn_type = body
+            .warn_type
+            .ok_or_else(|| bad("warn_type", "is required without alarm_id".into()))?;
+        return Ok((plate, warn_type, body.warn_time));
+    };
+    if body.plate.is_some() || body.warn_type.is_some() || body.warn_time.is_some() {
+        return Err(bad(
+            "alarm_id",
+            "names the car and the alarm: leave out plate, warn_type and warn_time".into(),
+        ));
+    }
+    let alarm = state
+        .store()
+        .jt809_alarms()
+        .get(id)
+        .await?
+        .filter(|a| a.peer == peer)
+        .ok_or_else(|| bad("alarm_id", format!("{id} is no alarm report {peer} sent here")))?;
+    let warn_type = u16::try_from(alarm.warn_type).unwrap_or(0);
+    Ok((alarm.plate, warn_type, Some(alarm.warn_time)))
+}
+
 /// `POST /api/jt809/supervisions`: a supervision request to a lower platform about one of its cars.
 pub async fn supervise(
     caller: Caller,
     Body(body): Body<SupervisionBody>,
 ) -> ApiResult<(StatusCode, Json<RequestView>)> {
     let peer = lower_peer(&caller.state, &body.peer)?;
-    let plate = checked_text(&body.plate, 20).map_err(|e| bad("plate", e))?;
+    let (plate, warn_type, warn_time) = supervised_alarm(&caller.state, &peer, &body).await?;
+    let plate = checked_text(&plate, 20).map_err(|e| bad("plate", e))?;
     let mut n = made(
         "supervision",
         peer,
-        format!("报警督办: {plate} 报警类型 {:#06x}", body.warn_type),
+        format!("报警督办: {plate} 报警类型 {warn_type:#06x}"),
         minutes(body.answer_minutes)?,
     );
     n.object_id = caller.who.username.clone();
     n.plate = Some(plate);
-    n.warn_type = Some(i64::from(body.warn_type));
-    n.warn_time = Some(body.warn_time.unwrap_or(n.created));
+    n.warn_type = Some(i64::from(warn_type));
+    n.warn_time = Some(warn_time.unwrap_or(n.created));
     n.case_id = body.case_id;
     commit(&caller, "jt809.supervise", n).await
+}
+
+/// `GET /api/jt809/alarms` query.
+#[derive(Debug, Deserialize)]
+pub struct AlarmsQuery {
+    /// Only this lower platform's (a `[[jt809.lower]]` name).
+    pub peer: Option<String>,
+    /// At most this many (default 200).
+    pub limit: Option<usize>,
+}
+
+/// An alarm report as listed: the stored one and the standard's name of its WARN_TYPE.
+#[derive(Debug, Serialize)]
+pub struct AlarmView {
+    /// The report.
+    #[serde(flatten)]
+    pub alarm: tianshu_store::jt809_alarms::StoredAlarm,
+    /// The standard's name of WARN_TYPE (报警类型编码表), `null` for a code not in it.
+    pub warn_type_name: Option<&'static str>,
+}
+
+/// `GET /api/jt809/alarms`: the alarm reports received from lower platforms, newest first.
+pub async fn alarms(
+    State(state): State<ApiState>,
+    _who: Principal,
+    Query(q): Query<AlarmsQuery>,
+) -> ApiResult<Json<Vec<AlarmView>>> {
+    let limit = q.limit.unwrap_or(200).min(2000);
+    let list = state
+        .store()
+        .jt809_alarms()
+        .list(q.peer.as_deref(), limit)
+        .await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|alarm| AlarmView {
+                warn_type_name: u16::try_from(alarm.warn_type)
+                    .ok()
+                    .and_then(tianshu_jt809::alarm::warn_type_name),
+                alarm,
+            })
+            .collect(),
+    ))
 }

@@ -14,6 +14,10 @@ pub(super) fn jt809(method: &str, path: &str, d: &mut Described) -> bool {
             d.query = query_of::<jt809::RequestsQuery>();
             d.ok = (200, Some(array(r("PlatformRequest"))));
         }
+        ("GET", "/api/jt809/alarms") => {
+            d.query = query_of::<jt809::AlarmsQuery>();
+            d.ok = (200, Some(array(r("Jt809Alarm"))));
+        }
         ("POST", "/api/jt809/requests/{id}/answer") => {
             d.body = Some(fields_of(
                 &names::<jt809::AnswerBody>(),
@@ -37,9 +41,11 @@ pub(super) fn jt809(method: &str, path: &str, d: &mut Described) -> bool {
         ("POST", "/api/jt809/supervisions") => {
             d.body = Some(fields_of(
                 &names::<jt809::SupervisionBody>(),
-                &["peer", "plate", "warn_type"],
+                &["peer"],
                 json!({"peer": {"type": "string", "description": "A [[jt809.lower]] name"},
-                       "plate": {"type": "string"}, "warn_type": {"type": "integer", "minimum": 0, "maximum": 65535},
+                       "plate": {"type": "string", "description": "Required without alarm_id"},
+                       "warn_type": {"type": "integer", "minimum": 0, "maximum": 65535, "description": "Required without alarm_id"},
+                       "alarm_id": {"type": "integer", "description": "An alarm report the peer sent: its car, WARN_TYPE and time"},
                        "warn_time": time(), "answer_minutes": minutes,
                        "case_id": nullable(json!({"type": "string"}))}),
             ));
@@ -70,5 +76,17 @@ pub(super) fn components() -> Value {
                 "warn_type": opt_int(), "warn_time": nullable(time()), "case_id": opt_text(),
                 "sent": nullable(time()),
                 "late": {"type": "boolean", "description": "Answered after the deadline, or unanswered past it"}})),
+        "Jt809Alarm": object(
+            &["id", "peer", "plate", "vehicle_id", "warn_src", "warn_type", "warn_time", "start", "end", "info_id",
+              "info", "received", "warn_type_name"],
+            json!({
+                "id": {"type": "integer"}, "peer": {"type": "string", "description": "The lower platform that sent it"},
+                "plate": {"type": "string"}, "vehicle_id": {"type": "integer"},
+                "warn_src": {"type": "integer", "description": "WARN_SRC (2011; 0 in 2019)"},
+                "warn_type": {"type": "integer", "description": "WARN_TYPE"}, "warn_time": time(),
+                "start": nullable(time()), "end": nullable(time()),
+                "info_id": {"type": "integer", "description": "INFO_ID (2011: the lower platform's case number; 0 in 2019)"},
+                "info": {"type": "string"}, "received": time(),
+                "warn_type_name": opt_text()})),
     })
 }

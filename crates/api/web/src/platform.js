@@ -1,7 +1,8 @@
 // JT/T 809 platform checks (平台查岗) and supervision requests (报警督办), for the dispatch office: what
 // the upper platforms asked, newest first, an unanswered one past its deadline in red, each answered in
 // its row (a check with a text, a supervision with its result); and, for an inspector, a check or a
-// supervision sent to a lower platform with its answer when it comes (api/src/resources/jt809.rs).
+// supervision sent to a lower platform with its answer when it comes, and the alarm reports lower
+// platforms sent (api/src/resources/jt809.rs).
 import { form, actionButton } from './admin/form.js';
 
 const RESULTS = ['handling', 'handled', 'not_handled', 'later'];
@@ -22,6 +23,21 @@ function answerCell(ctx, r, errorLine) {
     },
   });
   return el('td', {}, input, send);
+}
+
+/** The alarm reports lower platforms sent here, newest first. */
+function alarmsTable(ctx, alarms) {
+  const { el, t, fmtTime } = ctx;
+  if (!alarms.length) return el('p', { class: 'muted' }, t('jt809_alarms_none'));
+  const head = el('tr', {}, ...['jt809_peer', 'jt809_plate', 'jt809_warn_type', 'jt809_warn_time', 'jt809_question']
+    .map((k) => el('th', {}, t(k))));
+  const rows = alarms.map((a) => el('tr', { class: 'data-row', 'data-key': a.id },
+    el('td', {}, a.peer),
+    el('td', {}, a.plate),
+    el('td', {}, a.warn_type_name ?? `0x${a.warn_type.toString(16).padStart(4, '0')}`),
+    el('td', {}, fmtTime(Date.parse(a.warn_time))),
+    el('td', {}, a.info)));
+  return el('table', { id: 'jt809-alarms', class: 'jt809' }, head, ...rows);
 }
 
 /** Fills `#view-jt809`; `ctx` is the page's helpers (see main.js). */
@@ -59,5 +75,8 @@ export async function loadPlatform(ctx) {
       done: () => loadPlatform(ctx),
     }));
   }
+  let alarms = [];
+  try { alarms = await api('/api/jt809/alarms'); } catch (e) { errorLine.textContent = e.detail || e.message; }
+  parts.push(el('h4', {}, t('jt809_alarms')), alarmsTable(ctx, alarms));
   root.replaceChildren(...parts);
 }

@@ -20,4 +20,9 @@ export const PLATFORM_WORDS = {
   jt809_ask: ['向下级平台查岗', 'Check a lower platform'],
   jt809_send: ['发送', 'Send'],
   jt809_minutes: ['应答时限（分钟）', 'Deadline (minutes)'],
+  jt809_alarms: ['下级平台报警', 'Alarms from lower platforms'],
+  jt809_alarms_none: ['没有下级平台上报的报警', 'No alarms reported by lower platforms'],
+  jt809_plate: ['车牌', 'Plate'],
+  jt809_warn_type: ['报警类型', 'Alarm type'],
+  jt809_warn_time: ['报警时间', 'Alarm time'],
 };
