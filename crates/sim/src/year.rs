@@ -22,7 +22,7 @@ use tianshu_model::carpool::{DisposalHow, FleetFields, MarkingStatus, Ownership,
 use tianshu_model::{Position, PositionSource, StatusFlags, Timestamp, VehicleId};
 use tianshu_rules::track::trips_and_stops;
 
-use crate::expect::scripted_for;
+use crate::expect::{Scripted, scripted_for};
 use crate::files::WriteError;
 use crate::plan::{DayPlan, day_plan, local_ms, night_away};
 use crate::scenario::TerminalScenarios;
@@ -30,6 +30,9 @@ use crate::world::{World, mix_seed};
 
 /// File name of the simulated year's totals inside a world directory.
 pub const YEAR_TOTALS_FILE: &str = "year_totals.json";
+/// File name of the simulated year's scripted misuse (of the days its terminals report) inside a world
+/// directory, one [`Scripted`] a line.
+pub const YEAR_SCRIPTED_FILE: &str = "year_scripted.jsonl";
 
 /// Words of a unit's path whose cars are exempt from a terminal (public security, procuratorate,
 /// discipline inspection, state security), as the office's report exempts them.
@@ -77,7 +80,8 @@ impl YearConfig {
 pub fn fleet_fields(world: &World, vehicle: usize, year: i32) -> FleetFields {
     let v = &world.vehicles[vehicle];
     let path = &world.units[v.unit].path;
-    let exempt = v.class != tianshu_model::VehicleClass::General && EXEMPT_UNITS.iter().any(|w| path.contains(w));
+    let exempt =
+        v.class != tianshu_model::VehicleClass::General && EXEMPT_UNITS.iter().any(|w| path.contains(w));
     let mut f = FleetFields {
         ownership: Ownership::Unit,
         marking_status: MarkingStatus::Marked,
@@ -135,8 +139,9 @@ pub fn reports_on(world: &World, vehicle: usize, date: NaiveDate, fleet: &FleetF
     !rng.gen_bool(OFFLINE_DAY_RATE)
 }
 
-/// With the ignition off this long, the terminal sleeps.
-const SLEEP_AFTER_MS: i64 = 30 * 60 * 1000;
+/// With the ignition off this long, the terminal sleeps: longer than any stop inside a trip, so a stop
+/// is reported as often as the rules' gap guards (`max_gap_secs`) need.
+const SLEEP_AFTER_MS: i64 = 3 * 3600 * 1000;
 /// A sleeping terminal's reporting interval (the terminal parameter 0x0027).
 const SLEEP_INTERVAL_MS: i64 = 3600 * 1000;
 /// A moving terminal also reports where its course turns by this much (拐点补传, parameter 0x0030).
@@ -150,14 +155,15 @@ fn whole_second(t_ms: i64) -> i64 {
 /// The points the car's terminal records over its plan's day (vehicle id left 0 for the caller to
 /// bind), received a second after each fix as live points are: every `interval_secs` with the ignition
 /// on and where the course turns by [`CORNER_DEG`], every `parked_interval_secs` with it off, hourly once
-/// it has been off for half an hour (asleep), and at once when the ignition goes on.
+/// it has been off for three hours (asleep), and at once when the ignition goes on.
 pub fn day_points(world: &World, vehicle: usize, plan: &DayPlan, config: &YearConfig) -> Vec<Position> {
     let phone = world.vehicles[vehicle].phone;
     let (start, end) = (local_ms(plan.date, 0), local_ms(plan.date, 0) + 86_400_000);
     let moving_ms = i64::from(config.interval_secs.max(1)) * 1000;
     let parked_ms = i64::from(config.parked_interval_secs.max(config.interval_secs).max(1)) * 1000;
     let mut out = Vec::new();
-    let mut off_since = start;
+    // Parked since the evening before: asleep at midnight.
+    let mut off_since = start - SLEEP_AFTER_MS;
     let mut t = start;
     while t < end {
         let s = plan.state_at(t);
@@ -250,7 +256,7 @@ pub struct CarYear {
 
 /// A rule's scripted violations: those that must be raised, and those that may be besides.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Scripted {
+pub struct RuleCounts {
     /// Must be raised.
     pub must: u64,
     /// May be raised besides.
@@ -285,7 +291,7 @@ pub struct YearTotals {
     /// The daily share of cars online averaged over the year, percent (two decimals).
     pub online_share: f64,
     /// Scripted violations by rule.
-    pub violations: BTreeMap<String, Scripted>,
+    pub violations: BTreeMap<String, RuleCounts>,
     /// Each car's year.
     pub per_car: Vec<CarYear>,
 }
@@ -316,8 +322,15 @@ fn count_fleet(world: &World, config: &YearConfig, totals: &mut YearTotals) {
     totals.install_rate = percent(totals.installed, totals.kept - totals.exempt);
 }
 
-/// Counts one car's reporting day: its trips, km and the misuse its plan scripts.
-fn count_day(world: &World, vehicle: usize, plan: &DayPlan, config: &YearConfig, totals: &mut YearTotals) {
+/// Counts one car's reporting day: its trips, km and the misuse its plan scripts (kept in `scripted`).
+fn count_day(
+    world: &World,
+    vehicle: usize,
+    plan: &DayPlan,
+    config: &YearConfig,
+    totals: &mut YearTotals,
+    scripted: &mut Vec<Scripted>,
+) {
     let points = day_points(world, vehicle, plan, config);
     let (trips, _) = trips_and_stops(&points);
     let car = &mut totals.per_car[vehicle];
@@ -336,11 +349,14 @@ fn count_day(world: &World, vehicle: usize, plan: &DayPlan, config: &YearConfig,
                 }
             }
         }
+        scripted.push(s);
     }
 }
 
-/// The totals of the simulated year `config` describes.
-pub fn year_totals(world: &World, config: &YearConfig) -> YearTotals {
+/// The totals of the simulated year `config` describes, and the misuse scripted on the days its
+/// terminals report.
+pub fn year_totals(world: &World, config: &YearConfig) -> (YearTotals, Vec<Scripted>) {
+    let mut scripted = Vec::new();
     let n = config.car_count(world);
     let mut totals = YearTotals {
         year: config.year,
@@ -365,7 +381,7 @@ pub fn year_totals(world: &World, config: &YearConfig) -> YearTotals {
             }
             online += 1;
             let plan = day_plan(world, vehicle, date);
-            count_day(world, vehicle, &plan, config, &mut totals);
+            count_day(world, vehicle, &plan, config, &mut totals, &mut scripted);
         }
         totals.days += 1;
         shares += if n == 0 { 0.0 } else { online as f64 / n as f64 };
@@ -381,19 +397,32 @@ pub fn year_totals(world: &World, config: &YearConfig) -> YearTotals {
     } else {
         (shares * 10_000.0 / totals.days as f64).round() / 100.0
     };
-    totals
+    (totals, scripted)
 }
 
-/// Writes the year's totals into `dir` as [`YEAR_TOTALS_FILE`]; its path.
-pub fn write_year_totals(world: &World, config: &YearConfig, dir: &Path) -> Result<PathBuf, WriteError> {
-    let mut text = serde_json::to_string_pretty(&year_totals(world, config)).unwrap_or_default();
+/// Writes the year's totals and scripted misuse into `dir` ([`YEAR_TOTALS_FILE`],
+/// [`YEAR_SCRIPTED_FILE`]); their paths.
+pub fn write_year_totals(world: &World, config: &YearConfig, dir: &Path) -> Result<[PathBuf; 2], WriteError> {
+    let (totals, scripted) = year_totals(world, config);
+    let mut text = serde_json::to_string_pretty(&totals).unwrap_or_default();
     text.push('\n');
-    let path = dir.join(YEAR_TOTALS_FILE);
-    std::fs::write(&path, text).map_err(|source| WriteError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(path)
+    let mut lines = String::new();
+    for r in &scripted {
+        lines.push_str(&serde_json::to_string(r).unwrap_or_default());
+        lines.push('\n');
+    }
+    let files = [
+        (dir.join(YEAR_TOTALS_FILE), text),
+        (dir.join(YEAR_SCRIPTED_FILE), lines),
+    ];
+    for (path, text) in &files {
+        std::fs::write(path, text).map_err(|source| WriteError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let [(a, _), (b, _)] = files;
+    Ok([a, b])
 }
 
 #[cfg(test)]
@@ -419,12 +448,22 @@ mod tests {
             interval_secs: 60,
             parked_interval_secs: 300,
         };
-        let t = year_totals(&w, &config);
+        let (t, scripted) = year_totals(&w, &config);
+        assert!(!scripted.is_empty());
         assert_eq!((t.days, t.cars), (365, 24));
         assert_eq!(t.kept + t.disposed, 24);
         assert!(t.disposed >= 1 && t.exempt >= 1, "{t:?}");
-        assert!(t.online_share > 50.0 && t.online_share < 100.0, "{}", t.online_share);
-        assert!(t.trips > 1000 && t.km > 10_000.0, "{} trips, {} km", t.trips, t.km);
+        assert!(
+            t.online_share > 50.0 && t.online_share < 100.0,
+            "{}",
+            t.online_share
+        );
+        assert!(
+            t.trips > 1000 && t.km > 10_000.0,
+            "{} trips, {} km",
+            t.trips,
+            t.km
+        );
         // The track's km (what the summaries count) stay within 1% of the km the plans drove.
         let mut track_m = 0.0;
         for date in config.days().take(60) {

@@ -237,7 +237,9 @@ fn write_world(
         println!("{}", p.display());
     }
     if let Some(year) = year_config(args) {
-        println!("{}", write_year_totals(world, &year, dir)?.display());
+        for p in &write_year_totals(world, &year, dir)? {
+            println!("{}", p.display());
+        }
     }
     Ok(())
 }

@@ -62,10 +62,14 @@ async fn drive(store: &Store, world: &World, config: &YearConfig, ids: &[Vehicle
                 continue;
             }
             let plan = day_plan(world, vehicle, date);
-            batch.extend(day_points(world, vehicle, &plan, config).into_iter().map(|mut p| {
-                p.vehicle = *id;
-                p
-            }));
+            batch.extend(
+                day_points(world, vehicle, &plan, config)
+                    .into_iter()
+                    .map(|mut p| {
+                        p.vehicle = *id;
+                        p
+                    }),
+            );
         }
         written += batch.len() as u64;
         store
