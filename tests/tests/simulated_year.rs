@@ -1,6 +1,7 @@
 //! The demo world's simulated year against the office's yearly figures, on both backends: `tianshu
 //! simulate --write-world DIR --year 2025` writes a small world whose orders cover 2025 and what the
-//! year's figures must show (`year_totals.json`); its registry, geofences and orders are imported;
+//! year's figures must show (`year_totals.json`); driving it into a store without its registry is refused,
+//! naming what to import; its registry, geofences and orders are imported;
 //! `tianshu simulate --year 2025 --store URL` drives the year straight into the store with the rules
 //! following; `tianshu report summarise` summarises every day, and `tianshu report yearly --format json`
 //! shows the totals: cars kept, disposed of, installed and exempt, the install rate, the days, trips and
@@ -13,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde_json::Value;
-use tianshu_e2e::{Scratch, ScratchDir, tianshu_ok};
+use tianshu_e2e::{Scratch, ScratchDir, run_tianshu, tianshu_ok};
 use tianshu_model::{Timestamp, VehicleId};
 use tianshu_store::Store;
 use tianshu_store::rules::CaseFilter;
@@ -184,6 +185,13 @@ async fn scenario(scratch: Scratch) {
     let mut args = vec!["simulate", "--write-world", d, "--year", YEAR];
     args.extend(WORLD);
     tianshu_ok(&args);
+    let mut args = vec!["simulate", "--year", YEAR, "--store", &url];
+    args.extend(WORLD);
+    let (ok, _, err) = run_tianshu(&args, &[("RUST_LOG", "error")]);
+    assert!(
+        !ok && err.contains("import the world's registry.csv first"),
+        "{err}"
+    );
     import(&url, &dir, "registry", "registry.csv");
     import(&url, &dir, "geofence", "geofences.geojson");
     import(&url, &dir, "order", "orders.jsonl");

@@ -347,6 +347,22 @@ mod tests {
     }
 
     #[test]
+    fn a_year_out_of_range_or_a_store_without_a_year_is_refused() {
+        let e = run(args(&["--year", "1999", "--store", "unused.db"])).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("--year: 1999 is not 2000 to 2100"),
+            "{e:#}"
+        );
+        let mut cli = vec!["simulate", "--store", "unused.db"];
+        assert!(Cli::try_parse_from(&cli).is_err(), "--store needs --year");
+        cli.extend(["--year", "2025", "--target", "127.0.0.1:1"]);
+        assert!(
+            Cli::try_parse_from(&cli).is_err(),
+            "--year drives no fleet over TCP"
+        );
+    }
+
+    #[test]
     fn nothing_to_do_and_bad_scenarios_are_errors() {
         assert!(run(args(&[])).is_err());
         let dir = std::env::temp_dir().join(format!("tianshu-simulate-bad-{}", std::process::id()));
