@@ -155,6 +155,16 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// Whether the trip's path passes a node outside the permitted region.
+    fn leaves_region(&self, trip: &Trip) -> bool {
+        let region = &self.world.region;
+        !region.is_empty()
+            && trip
+                .path
+                .iter()
+                .any(|n| !tianshu_model::geo::point_in_ring(self.world.roads.pos(*n), region))
+    }
+
     /// The record of a trip, when it must or may raise anything.
     fn trip(&self, trip: &Trip) -> Option<Scripted> {
         let mut rules: Vec<&str> = Vec::new();
@@ -171,6 +181,9 @@ impl<'a> Judge<'a> {
         // Out of the region without leave.
         if trip.kind == TripKind::RegionExit && !trip.cover.as_ref().is_some_and(|c| c.allow_region_exit) {
             rules.push("region_exit");
+        } else if !trip.cover.as_ref().is_some_and(|c| c.allow_region_exit) && self.leaves_region(trip) {
+            // The road to a destination inside the region may cut across its edge.
+            may.push("region_exit");
         }
         // A stop at a prohibited place (whatever else the trip is).
         let prohibited = &self.world.prohibited;
@@ -255,11 +268,27 @@ pub fn scripted_for(
 ) -> Vec<Scripted> {
     let judge = Judge::new(world, vehicle, date, orders_required);
     let mut out = Vec::new();
+    // The end of the latest order window of the day's trips so far: a trip leaving before it is judged
+    // against that order's route too, and may be off it.
+    let mut order_until = i64::MIN;
     for trip in &plan.trips {
         if trip.kind == TripKind::NightAway {
             out.push(judge.night_away(trip));
         }
-        out.extend(judge.trip(trip));
+        let mut record = judge.trip(trip);
+        if trip.depart_ms() < order_until {
+            let r = record.get_or_insert_with(|| {
+                judge.record("order_overlap", trip.depart_ms(), trip.end_ms(), &[], &[])
+            });
+            if !r.rules.iter().chain(&r.may).any(|x| x == "off_route") {
+                r.may.push("off_route".into());
+                r.may.sort_unstable();
+            }
+        }
+        if let Some(c) = trip.cover.as_ref().filter(|c| c.kind == "order") {
+            order_until = order_until.max(c.end.millis());
+        }
+        out.extend(record);
     }
     for ev in events_for(world.config.seed, vehicle, date, plan, terminal) {
         let (what, rules, may): (&str, &[&str], &[&str]) = match ev.kind {

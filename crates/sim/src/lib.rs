@@ -9,6 +9,7 @@
 //! - [`orders`] derives the dispatch orders and filings covering the plans, [`files`] writes everything
 //!   in the formats the platform imports, and [`expect`] lists the misuse the fleet is told to commit;
 //!   [`casework`] plants a year of complaints and findings with the totals the office's figures must show;
+//!   [`year`] drives a year of the world's cars into points written in bulk, with the totals of its yearly figures;
 //! - [`Fleet::spawn`] runs one real JT/T 808 TCP client per car ([`terminal`]) against a platform, and its
 //!   [`Ledger`] records every point the platform acknowledged.
 #![deny(missing_docs)]
@@ -30,6 +31,7 @@ pub mod scenario;
 pub mod stats;
 pub mod terminal;
 pub mod world;
+pub mod year;
 
 pub use config::{FleetConfig, parse_ip_list};
 pub use fleet::{Fleet, FleetError, FleetHandle};

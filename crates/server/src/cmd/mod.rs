@@ -30,6 +30,8 @@ mod rules;
 mod serve;
 #[cfg(feature = "demo")]
 mod simulate;
+#[cfg(feature = "demo")]
+mod simulate_year;
 mod store;
 pub(crate) mod user;
 

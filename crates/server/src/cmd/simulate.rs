@@ -20,6 +20,7 @@ use anyhow::Context;
 use tianshu_model::Timestamp;
 use tianshu_sim::plan::local_date;
 use tianshu_sim::scenario::{SCENARIO_NAMES, apply_scenarios};
+use tianshu_sim::year::{YearConfig, write_year_totals};
 use tianshu_sim::{Fleet, FleetConfig, World, WorldConfig};
 
 /// Arguments of `tianshu simulate`.
@@ -80,6 +81,16 @@ pub struct SimulateArgs {
     /// Real seconds over which the first connections are spread.
     #[arg(long, default_value_t = 2.0)]
     pub connect_spread_secs: f64,
+    /// A China calendar year of driving (2000 to 2100): with `--write-world`, the world's orders cover
+    /// the year and what its yearly figures must show is written (`year_totals.json`); with `--store`,
+    /// the world's cars (the first `--terminals`, or all) drive the year straight into the store, a point
+    /// every `--interval-secs` with the ignition on and every `--parked-interval-secs` parked, the rules
+    /// following (import the world's registry, geofences and orders first).
+    #[arg(long, conflicts_with_all = ["target", "start", "days"])]
+    pub year: Option<i32>,
+    /// With `--year`: the store the year is written into (a file path, `sqlite:PATH` or `postgres://...`).
+    #[arg(long, requires = "year")]
+    pub store: Option<String>,
     /// With `--write-world`: the platform requires an order for every trip of every unit
     /// (`rules.order_required_units`), so `scripted.jsonl` expects `no_order` for uncovered trips in
     /// working hours.
@@ -90,10 +101,14 @@ pub struct SimulateArgs {
 /// Runs `tianshu simulate`.
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     crate::logging::init(&crate::logging::LogConfig::default());
-    if args.target.is_none() && args.write_world.is_none() {
+    if args.target.is_none() && args.write_world.is_none() && args.store.is_none() {
         anyhow::bail!(
-            "nothing to do: give --target ADDR to run the fleet and/or --write-world DIR to write its files"
+            "nothing to do: give --target ADDR to run the fleet and/or --write-world DIR to write its files \
+             (or --year Y --store URL to drive a year into a store)"
         );
+    }
+    if let Some(y) = args.year {
+        anyhow::ensure!((2000..=2100).contains(&y), "--year: {y} is not 2000 to 2100");
     }
     anyhow::ensure!(
         args.interval_secs >= 1.0,
@@ -110,6 +125,9 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     );
     if let Some(dir) = &args.write_world {
         write_world(&args, &world, &fleet_config, dir)?;
+    }
+    if let (Some(year), Some(url)) = (year_config(&args), &args.store) {
+        return crate::cmd::simulate_year::run(&world, year, url);
     }
     let Some(target) = args.target else {
         return Ok(ExitCode::SUCCESS);
@@ -138,6 +156,11 @@ fn configs(args: &SimulateArgs) -> anyhow::Result<(WorldConfig, FleetConfig)> {
         days: if args.write_world.is_some() { args.days } else { 0 },
         ..WorldConfig::default()
     };
+    if let Some(year) = year_config(args) {
+        // The year's world: its orders and scripted misuse cover the year's days.
+        world_config.start_date = year.days().next().unwrap_or(world_config.start_date);
+        world_config.days = year.days().count() as u32;
+    }
     let mut fleet_config = FleetConfig {
         terminals: args.terminals,
         interval_secs: args.interval_secs,
@@ -165,6 +188,16 @@ fn configs(args: &SimulateArgs) -> anyhow::Result<(WorldConfig, FleetConfig)> {
     Ok((world_config, fleet_config))
 }
 
+/// The simulated year the arguments ask for.
+fn year_config(args: &SimulateArgs) -> Option<YearConfig> {
+    Some(YearConfig {
+        year: args.year?,
+        cars: args.terminals,
+        interval_secs: args.interval_secs.round() as u32,
+        parked_interval_secs: args.parked_interval_secs.round() as u32,
+    })
+}
+
 /// Writes the world's files into `dir`, `scripted.jsonl` (what the fleet will do on purpose, for
 /// comparing the platform's cases with), the planted year of casework and the planted year of fuel-card
 /// statements. Prints each path.
@@ -177,11 +210,15 @@ fn write_world(
     for p in &tianshu_sim::files::write_all(world, dir)? {
         println!("{}", p.display());
     }
+    let days = match year_config(args) {
+        Some(year) => year.days().count() as u32,
+        None => args.days.max(1),
+    };
     let scripted = tianshu_sim::expect::scripted(
         world,
         args.terminals,
         world.config.start_date,
-        args.days.max(1),
+        days,
         &fleet_config.scenarios,
         args.orders_required,
     );
@@ -198,6 +235,11 @@ fn write_world(
     }
     for p in &tianshu_sim::fuel::write_planted_fuel(world, dir)? {
         println!("{}", p.display());
+    }
+    if let Some(year) = year_config(args) {
+        for p in &write_year_totals(world, &year, dir)? {
+            println!("{}", p.display());
+        }
     }
     Ok(())
 }
@@ -302,6 +344,22 @@ mod tests {
         );
         assert_eq!(csv.lines().count(), 121);
         std::fs::remove_dir_all(&base).ok();
+    }
+
+    #[test]
+    fn a_year_out_of_range_or_a_store_without_a_year_is_refused() {
+        let e = run(args(&["--year", "1999", "--store", "unused.db"])).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("--year: 1999 is not 2000 to 2100"),
+            "{e:#}"
+        );
+        let mut cli = vec!["simulate", "--store", "unused.db"];
+        assert!(Cli::try_parse_from(&cli).is_err(), "--store needs --year");
+        cli.extend(["--year", "2025", "--target", "127.0.0.1:1"]);
+        assert!(
+            Cli::try_parse_from(&cli).is_err(),
+            "--year drives no fleet over TCP"
+        );
     }
 
     #[test]
