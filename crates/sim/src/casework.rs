@@ -22,7 +22,7 @@ use tianshu_rules::calendar::Calendar;
 use tianshu_rules::casework::file::{CaseworkRecord, RecordFinding, RecordStep};
 use tianshu_rules::casework::{ComplaintAction, DEFAULT_ANSWER_DAYS, Figures as Totals, deadline};
 
-use crate::files::WriteError;
+use crate::files::{WriteError, write_records_and_totals};
 use crate::plan::{local_date, local_ms};
 use crate::world::{World, mix_seed};
 
@@ -322,25 +322,11 @@ pub fn planted_year(world: &World) -> PlantedYear {
 /// and returns their paths.
 pub fn write_planted_year(world: &World, dir: &Path) -> Result<[PathBuf; 2], WriteError> {
     let planted = planted_year(world);
-    let mut lines = String::new();
-    for r in &planted.records {
-        lines.push_str(&serde_json::to_string(r).unwrap_or_default());
-        lines.push('\n');
-    }
-    let mut totals = serde_json::to_string_pretty(&planted.totals).unwrap_or_default();
-    totals.push('\n');
-    let files = [
-        (dir.join(CASEWORK_FILE), lines),
-        (dir.join(CASEWORK_TOTALS_FILE), totals),
-    ];
-    for (path, text) in &files {
-        std::fs::write(path, text).map_err(|source| WriteError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    }
-    let [(a, _), (b, _)] = files;
-    Ok([a, b])
+    write_records_and_totals(
+        dir,
+        (CASEWORK_FILE, &planted.records),
+        (CASEWORK_TOTALS_FILE, &planted.totals),
+    )
 }
 
 #[cfg(test)]

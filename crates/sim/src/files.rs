@@ -156,6 +156,32 @@ pub fn write_all(world: &World, dir: &Path) -> Result<[PathBuf; 3], WriteError> 
     Ok([a, b, c])
 }
 
+/// Writes `records` as JSON Lines into `dir/records_file` and `totals` as pretty JSON into
+/// `dir/totals_file` (what a planted year is written as: every record, and the figures they must add up
+/// to), and returns the two paths in that order.
+pub fn write_records_and_totals<R: serde::Serialize, T: serde::Serialize>(
+    dir: &Path,
+    (records_file, records): (&str, &[R]),
+    (totals_file, totals): (&str, &T),
+) -> Result<[PathBuf; 2], WriteError> {
+    let mut lines = String::new();
+    for r in records {
+        lines.push_str(&serde_json::to_string(r).unwrap_or_default());
+        lines.push('\n');
+    }
+    let mut pretty = serde_json::to_string_pretty(totals).unwrap_or_default();
+    pretty.push('\n');
+    let files = [(dir.join(records_file), lines), (dir.join(totals_file), pretty)];
+    for (path, text) in &files {
+        std::fs::write(path, text).map_err(|source| WriteError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let [(a, _), (b, _)] = files;
+    Ok([a, b])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

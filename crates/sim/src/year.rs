@@ -23,7 +23,7 @@ use tianshu_model::{Position, PositionSource, StatusFlags, Timestamp, VehicleId}
 use tianshu_rules::track::trips_and_stops;
 
 use crate::expect::{Scripted, scripted_for};
-use crate::files::WriteError;
+use crate::files::{WriteError, write_records_and_totals};
 use crate::plan::{DayPlan, day_plan, local_ms, night_away};
 use crate::scenario::TerminalScenarios;
 use crate::world::{World, mix_seed};
@@ -404,25 +404,9 @@ pub fn year_totals(world: &World, config: &YearConfig) -> (YearTotals, Vec<Scrip
 /// [`YEAR_SCRIPTED_FILE`]); their paths.
 pub fn write_year_totals(world: &World, config: &YearConfig, dir: &Path) -> Result<[PathBuf; 2], WriteError> {
     let (totals, scripted) = year_totals(world, config);
-    let mut text = serde_json::to_string_pretty(&totals).unwrap_or_default();
-    text.push('\n');
-    let mut lines = String::new();
-    for r in &scripted {
-        lines.push_str(&serde_json::to_string(r).unwrap_or_default());
-        lines.push('\n');
-    }
-    let files = [
-        (dir.join(YEAR_TOTALS_FILE), text),
-        (dir.join(YEAR_SCRIPTED_FILE), lines),
-    ];
-    for (path, text) in &files {
-        std::fs::write(path, text).map_err(|source| WriteError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    }
-    let [(a, _), (b, _)] = files;
-    Ok([a, b])
+    let [scripted_path, totals_path] =
+        write_records_and_totals(dir, (YEAR_SCRIPTED_FILE, &scripted), (YEAR_TOTALS_FILE, &totals))?;
+    Ok([totals_path, scripted_path])
 }
 
 #[cfg(test)]

@@ -30,17 +30,11 @@ pub async fn wait_for<T, F: Future<Output = Option<T>>>(
     limit: Duration,
     mut f: impl FnMut() -> F,
 ) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    wait_for_state(what, limit, || {
+        let seen = f();
+        async move { seen.await.ok_or("not yet") }
+    })
+    .await
 }
 
 /// Waits until `f` answers `Ok`, polling, and returns the value; panics after `limit` naming `what` and
