@@ -193,6 +193,68 @@ struct OrderDriver<'a> {
     driver: Option<std::borrow::Cow<'a, str>>,
 }
 
+/// Everything that holds a car or a driver in `[$2, $1)`, in one statement (each statement is a round
+/// trip, and on PostgreSQL the round trips were most of the free-car read): the orders by plate, with
+/// the driver their body names; maintenance by vehicle; assigned requests by driver.
+const BOOKINGS: &str = "\
+    SELECT 'order', plate, NULL, id, start_ms, end_ms, body FROM rules_orders \
+     WHERE start_ms < $1 AND end_ms > $2 AND state <> 'cancelled' \
+    UNION ALL \
+    SELECT 'maintenance', NULL, vehicle_id, CAST(id AS TEXT), start_ms, end_ms, note FROM carpool_maintenance \
+     WHERE start_ms < $1 AND end_ms > $2 \
+    UNION ALL \
+    SELECT 'request', NULL, driver_id, CAST(id AS TEXT), start_ms, end_ms, NULL FROM carpool_requests \
+     WHERE start_ms < $1 AND end_ms > $2 AND driver_id IS NOT NULL AND state <> 'cancelled'";
+
+/// The bookings of [`BOOKINGS`], sorted by what they hold.
+#[derive(Default)]
+struct Bookings {
+    /// Orders, by plate.
+    car_orders: HashMap<String, Vec<Booking>>,
+    /// Orders, by the driver's name on them.
+    driver_names: HashMap<String, Vec<Booking>>,
+    /// Maintenance, by vehicle.
+    maintenance: HashMap<i64, Vec<Booking>>,
+    /// Assigned requests, by driver.
+    assigned: HashMap<i64, Vec<Booking>>,
+}
+
+async fn bookings(tx: &mut dyn Tx, start: Timestamp, end: Timestamp) -> Result<Bookings> {
+    let mut out = Bookings::default();
+    for r in tx.query(BOOKINGS, params![end, start]).await? {
+        let (kind, id) = (r.text(0)?, r.text(3)?);
+        let (start, end) = (Timestamp(r.int(4)?), Timestamp(r.int(5)?));
+        match kind.as_str() {
+            "order" => {
+                let booking = Booking {
+                    what: format!("order {id}"),
+                    start,
+                    end,
+                };
+                let body = r.text(6)?;
+                let named: OrderDriver<'_> =
+                    serde_json::from_str(&body).map_err(|e| Error::Corrupt(format!("stored order: {e}")))?;
+                if let Some(name) = named.driver {
+                    let held = out.driver_names.entry(name.trim().to_string()).or_default();
+                    held.push(booking.clone());
+                }
+                out.car_orders.entry(r.text(1)?).or_default().push(booking);
+            }
+            "maintenance" => out.maintenance.entry(r.int(2)?).or_default().push(Booking {
+                what: format!("maintenance {id} ({})", r.text(6)?),
+                start,
+                end,
+            }),
+            _ => out.assigned.entry(r.int(2)?).or_default().push(Booking {
+                what: format!("request {id}"),
+                start,
+                end,
+            }),
+        }
+    }
+    Ok(out)
+}
+
 /// The cars and drivers with what holds each in `[start, end)`; only `vehicle` and `driver` when given.
 async fn candidates(
     tx: &mut dyn Tx,
@@ -201,70 +263,39 @@ async fn candidates(
     only: Option<(VehicleId, i64)>,
 ) -> Result<(Vec<CarCandidate>, Vec<DriverCandidate>)> {
     let (car_filter, driver_filter) = match only {
-        Some((v, d)) => (format!(" WHERE id = {}", v.0), format!(" WHERE id = {d}")),
+        Some((v, d)) => (format!(" WHERE v.id = {}", v.0), format!(" WHERE id = {d}")),
         None => (String::new(), String::new()),
     };
-    let vehicles = tx
-        .query(&format!("SELECT {VEHICLE_COLS} FROM vehicles{car_filter}"), &[])
-        .await?
-        .iter()
-        .map(to_vehicle)
-        .collect::<Result<Vec<_>>>()?;
-    let mut fleet = fleets(tx).await?;
-    let mut car_bookings: HashMap<String, Vec<Booking>> = HashMap::new();
-    let mut driver_names: HashMap<String, Vec<Booking>> = HashMap::new();
-    let sql = "SELECT id, plate, start_ms, end_ms, body FROM rules_orders \
-               WHERE start_ms < $1 AND end_ms > $2 AND state <> 'cancelled'";
-    for r in tx.query(sql, params![end, start]).await? {
-        let booking = Booking {
-            what: format!("order {}", r.text(0)?),
-            start: Timestamp(r.int(2)?),
-            end: Timestamp(r.int(3)?),
+    let mut held = bookings(tx, start, end).await?;
+    // A car without fleet fields has the defaults: its fleet columns read as NULL.
+    let of = |alias: &str, cols: &str| {
+        cols.split(", ")
+            .map(|c| format!("{alias}.{c}"))
+            .collect::<Vec<_>>()
+    };
+    let sql = format!(
+        "SELECT {}, {} FROM vehicles v LEFT JOIN vehicle_fleet f ON f.vehicle_id = v.id{car_filter}",
+        of("v", VEHICLE_COLS).join(", "),
+        of("f", FLEET_COLS).join(", ")
+    );
+    let vehicle_cols = VEHICLE_COLS.split(", ").count();
+    let mut cars = Vec::new();
+    for mut r in tx.query(&sql, &[]).await? {
+        let fleet_row = r.split_off(vehicle_cols);
+        let vehicle = to_vehicle(&r)?;
+        let fleet = match fleet_row.opt_int(0)? {
+            Some(_) => to_fleet(&fleet_row)?.1,
+            None => FleetFields::default(),
         };
-        let body = r.text(4)?;
-        let named: OrderDriver<'_> =
-            serde_json::from_str(&body).map_err(|e| Error::Corrupt(format!("stored order: {e}")))?;
-        if let Some(name) = named.driver {
-            driver_names
-                .entry(name.trim().to_string())
-                .or_default()
-                .push(booking.clone());
-        }
-        car_bookings.entry(r.text(1)?).or_default().push(booking);
-    }
-    let mut maintenance: HashMap<i64, Vec<Booking>> = HashMap::new();
-    let sql = "SELECT vehicle_id, id, start_ms, end_ms, note FROM carpool_maintenance \
-               WHERE start_ms < $1 AND end_ms > $2";
-    for r in tx.query(sql, params![end, start]).await? {
-        maintenance.entry(r.int(0)?).or_default().push(Booking {
-            what: format!("maintenance {} ({})", r.int(1)?, r.text(4)?),
-            start: Timestamp(r.int(2)?),
-            end: Timestamp(r.int(3)?),
+        let mut bookings = held.car_orders.remove(&vehicle.plate).unwrap_or_default();
+        bookings.extend(held.maintenance.remove(&vehicle.id.0).unwrap_or_default());
+        cars.push(CarCandidate {
+            fleet,
+            vehicle,
+            position: None,
+            bookings,
         });
     }
-    let mut assigned: HashMap<i64, Vec<Booking>> = HashMap::new();
-    let sql = "SELECT driver_id, id, start_ms, end_ms FROM carpool_requests \
-               WHERE start_ms < $1 AND end_ms > $2 AND driver_id IS NOT NULL AND state <> 'cancelled'";
-    for r in tx.query(sql, params![end, start]).await? {
-        assigned.entry(r.int(0)?).or_default().push(Booking {
-            what: format!("request {}", r.int(1)?),
-            start: Timestamp(r.int(2)?),
-            end: Timestamp(r.int(3)?),
-        });
-    }
-    let cars = vehicles
-        .into_iter()
-        .map(|v| {
-            let mut bookings = car_bookings.remove(&v.plate).unwrap_or_default();
-            bookings.extend(maintenance.remove(&v.id.0).unwrap_or_default());
-            CarCandidate {
-                fleet: fleet.remove(&v.id).unwrap_or_default(),
-                vehicle: v,
-                position: None,
-                bookings,
-            }
-        })
-        .collect();
     let sql = format!("SELECT {} FROM drivers{driver_filter}", crate::drivers::COLS);
     let drivers = tx
         .query(&sql, &[])
@@ -274,8 +305,8 @@ async fn candidates(
         .collect::<Result<Vec<Driver>>>()?
         .into_iter()
         .map(|d| {
-            let mut bookings = assigned.remove(&d.id).unwrap_or_default();
-            bookings.extend(driver_names.get(&d.fields.name).cloned().unwrap_or_default());
+            let mut bookings = held.assigned.remove(&d.id).unwrap_or_default();
+            bookings.extend(held.driver_names.get(&d.fields.name).cloned().unwrap_or_default());
             DriverCandidate { driver: d, bookings }
         })
         .collect();
@@ -584,11 +615,13 @@ impl<'a> Carpool<'a> {
         start: Timestamp,
         end: Timestamp,
     ) -> Result<(Vec<CarCandidate>, Vec<DriverCandidate>)> {
-        let (mut cars, drivers) = self.db.read(tx!(|tx| candidates(tx, start, end, None))).await?;
-        let positions: HashMap<VehicleId, LonLat> = self
-            .store
-            .latest_positions()
-            .await?
+        // The positions come from the points' side of the store, on a connection of their own: read
+        // alongside the registry and the bookings, not after them.
+        let ((mut cars, drivers), latest) = tokio::try_join!(
+            self.db.read(tx!(|tx| candidates(tx, start, end, None))),
+            self.store.latest_positions()
+        )?;
+        let positions: HashMap<VehicleId, LonLat> = latest
             .into_iter()
             .map(|p| (p.vehicle, LonLat::from_e6(p.lon_e6, p.lat_e6)))
             .collect();

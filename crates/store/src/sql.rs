@@ -78,6 +78,12 @@ pub(crate) use params;
 pub struct Row(pub(crate) Vec<Value>);
 
 impl Row {
+    /// The columns from `at` on, as a row of their own (a statement that reads two records side by
+    /// side, each decoded by its own function).
+    pub(crate) fn split_off(&mut self, at: usize) -> Row {
+        Row(self.0.split_off(at.min(self.0.len())))
+    }
+
     fn at(&self, i: usize) -> Result<&Value> {
         self.0
             .get(i)
