@@ -382,6 +382,8 @@ async function languages() {
       ['yearly figures', async () => {
         await page.click('#tab-reports'); await page.click('#yearly-load');
         await page.waitForSelector('#yearly-page:not(.hidden) #yearly-days', { timeout: 60000 });
+        await page.waitForSelector('#yearly-page #yearly-casework tbody tr');
+        await page.waitForSelector('#yearly-page #yearly-fuel tbody tr');
       }],
       ['fuel', async () => { await page.click('#tab-fuel'); await page.waitForSelector('#fuel-findings[data-filter]', { timeout: 20000 }); }],
       // The alert channels: one added through the screen's own form the first time, then opened.

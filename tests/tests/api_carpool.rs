@@ -805,7 +805,12 @@ async fn a_trip_is_settled_from_its_track(scratch: Scratch) {
     .await;
     assert_eq!(csv.status, 200);
     assert!(
-        csv.body.contains("用车保障\r\n") && csv.body.contains("emergency,黄石市/市委办公室,2,"),
+        csv.body.contains("用车保障\r\n")
+            && csv.body.contains("emergency,黄石市/市委办公室,2,")
+            && csv.body.contains("投诉与查处\r\n")
+            && csv.body.contains("受理举报,0\r\n")
+            && csv.body.contains("加油卡\r\n")
+            && csv.body.contains("加油笔数,0\r\n"),
         "{}",
         csv.body
     );

@@ -159,6 +159,22 @@ async fn the_summary_reproduces_the_planted_year(scratch: Scratch) {
         "by unit and month over HTTP"
     );
 
+    // The yearly figures carry the year's total.
+    let r = http(
+        server.http,
+        "GET",
+        "/api/report/yearly?year=2025",
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["casework"],
+        want["total"],
+        "the yearly figures' complaints and findings"
+    );
+
     // The command line.
     let cli: Value = serde_json::from_str(&tianshu_ok(&[
         "casework",

@@ -152,6 +152,16 @@ async fn figures(api: &TestApi, at_stake: i64) -> String {
         (&3.into(), &7_800.into()),
         "{own}"
     );
+    // The yearly figures carry the same totals, scoped the same way.
+    for (who, want) in [(&inspector, total), (&supervisor, &own["total"])] {
+        let path = format!("/api/report/yearly?year={year}");
+        let yearly = status_json(
+            &http(api.addr, "GET", &path, Some(who), None).await,
+            200,
+            "yearly",
+        );
+        assert_eq!(&yearly["fuel"], want, "the yearly figures' fuel cards: {yearly}");
+    }
     let bad = http(
         api.addr,
         "GET",

@@ -1,7 +1,9 @@
 //! The office's yearly figures of the reform and the pool: cars by unit and class, kept and disposed of
 //! (the reduction rate), terminals installed (the install rate, exempt cars apart), marking; the pool's
-//! trips and km by kind and by unit served (from settled trips); violations raised by rule. Counted
-//! here, from what the store reads; the API and the command line only lay them out.
+//! trips and km by kind and by unit served (from settled trips); violations raised by rule; the year's
+//! complaints and findings and its fuel-card figures (the totals of [`crate::casework::summarize`] and
+//! [`crate::fuel::report::fuel_report`] over the same year and units, which [`YearlyFigures::with_office`]
+//! takes). Counted here, from what the store reads; the API and the command line only lay them out.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +11,8 @@ use serde::Serialize;
 use tianshu_model::VehicleClass;
 use tianshu_model::carpool::{CarRequest, FleetFields, MarkingStatus, RequestState, TerminalStatus};
 
+use crate::casework::Figures;
+use crate::fuel::report::FuelFigures;
 use crate::summary::{DaySummary, DaysFigures, days_figures};
 
 /// A car as the figures count it.
@@ -84,6 +88,21 @@ pub struct YearlyFigures {
     pub violations: Vec<(String, u64)>,
     /// All cars' days of the year, from their daily summaries: online share, km, trips, cases by rule.
     pub days: DaysFigures,
+    /// The year's complaints and findings: the casework summary's total over the same units.
+    pub casework: Figures,
+    /// The year's fuel cards: the fuel report's total over the same units.
+    pub fuel: FuelFigures,
+}
+
+impl YearlyFigures {
+    /// The figures with the office's casework and fuel-card totals of the same year and units.
+    pub fn with_office(self, casework: Figures, fuel: FuelFigures) -> YearlyFigures {
+        YearlyFigures {
+            casework,
+            fuel,
+            ..self
+        }
+    }
 }
 
 /// The year of `t` in China time.
@@ -186,6 +205,8 @@ pub fn yearly(
         service: service.into_values().collect(),
         violations: violations.into_iter().collect(),
         days: days_figures(summaries),
+        casework: Figures::default(),
+        fuel: FuelFigures::default(),
     }
 }
 

@@ -82,20 +82,21 @@ pub async fn report(store: &Store, year: i32, units: Option<&[UnitId]>) -> tians
     })
 }
 
+/// A value of the report's lines as a cell (hundredths as a number with two decimals).
+pub fn report_cell(v: ReportValue) -> Cell {
+    match v {
+        ReportValue::Text(s) => Cell::Text(s),
+        ReportValue::Count(n) => Cell::Number(n as f64),
+        ReportValue::Hundredths(h) => Cell::Number(h as f64 / 100.0),
+    }
+}
+
 /// The report as one table titled in `lang`: a line per unit and month, then the total.
 pub fn table(r: &YearReport, lang: Lang) -> Table {
     let name = |u: UnitId| r.unit_names.get(&u).cloned().unwrap_or_else(|| u.to_string());
     let rows = report_lines(&r.report, lang, name)
         .into_iter()
-        .map(|line| {
-            line.into_iter()
-                .map(|v| match v {
-                    ReportValue::Text(s) => Cell::Text(s),
-                    ReportValue::Count(n) => Cell::Number(n as f64),
-                    ReportValue::Hundredths(h) => Cell::Number(h as f64 / 100.0),
-                })
-                .collect()
-        })
+        .map(|line| line.into_iter().map(report_cell).collect())
         .collect();
     Table {
         sheet: lang.pick("加油卡", "Fuel cards").into(),

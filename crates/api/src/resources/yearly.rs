@@ -9,8 +9,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tianshu_model::{Timestamp, UnitId};
+use tianshu_model::{Lang, Timestamp, UnitId};
 use tianshu_rules::calendar::local_day;
+use tianshu_rules::casework::{Summary, summary_header, summary_lines};
+use tianshu_rules::fuel::report::{FuelReport, report_header, report_lines};
 use tianshu_rules::yearly::{YearCar, YearlyFigures, yearly};
 use tianshu_store::Store;
 
@@ -18,6 +20,7 @@ use crate::ApiState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
+use crate::resources::fuel_report::report_cell;
 use crate::resources::reports::{ReportFormat, download_tables};
 use crate::scope::{Scoped, subtree};
 use crate::table::{Cell, Table};
@@ -87,7 +90,70 @@ pub async fn figures(
         .into_iter()
         .filter(|s| unit_of.get(&s.vehicle).is_some_and(|u| wanted(*u)))
         .collect();
-    Ok(yearly(year, &cars, &requests, &rules, &summaries))
+    let (complaints, findings) = store
+        .casework()
+        .facts(
+            (start(year), start(year + 1)),
+            (first_date(year), first_date(year + 1)),
+            units.map(<[UnitId]>::to_vec),
+        )
+        .await?;
+    let casework = tianshu_rules::casework::summarize(&complaints, &findings, Timestamp::now()).total;
+    let fuel = crate::resources::fuel_report::report(store, year, units)
+        .await?
+        .report
+        .total;
+    Ok(yearly(year, &cars, &requests, &rules, &summaries).with_office(casework, fuel))
+}
+
+/// January 1st of `year`.
+fn first_date(year: i32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default()
+}
+
+/// The year's complaints and findings, and its fuel cards, as the office's report lays them out: an
+/// item and its value, titled as the casework summary and the fuel report title their columns.
+fn office_tables(f: &YearlyFigures) -> [Table; 2] {
+    let casework = Summary {
+        total: f.casework.clone(),
+        rows: Vec::new(),
+    };
+    let line = summary_lines(&casework, Lang::Zh, |_| String::new()).remove(0);
+    let mut values: Vec<Cell> = line.counts.iter().map(|n| Cell::from(*n as f64)).collect();
+    values.push(Cell::from(line.recovered_fen as f64 / 100.0));
+    values.push(Cell::from(line.by_type.as_str()));
+    let items = |header: Vec<String>, values: Vec<Cell>| -> Vec<Vec<Cell>> {
+        // The first two columns of either report are the unit and the month.
+        header
+            .into_iter()
+            .skip(2)
+            .zip(values)
+            .map(|(h, v)| vec![Cell::Text(h), v])
+            .collect()
+    };
+    let fuel = FuelReport {
+        total: f.fuel.clone(),
+        rows: Vec::new(),
+    };
+    let fuel_values = report_lines(&fuel, Lang::Zh, |_| String::new())
+        .remove(0)
+        .into_iter()
+        .skip(2)
+        .map(report_cell)
+        .collect();
+    let header = || vec!["指标".to_string(), "数值".to_string()];
+    [
+        Table {
+            sheet: "投诉与查处".into(),
+            header: header(),
+            rows: items(summary_header(Lang::Zh), values),
+        },
+        Table {
+            sheet: "加油卡".into(),
+            header: header(),
+            rows: items(report_header(Lang::Zh), fuel_values),
+        },
+    ]
 }
 
 /// The figures as the office's report lays them out: one table per sheet.
@@ -160,6 +226,9 @@ pub fn tables(f: &YearlyFigures) -> Vec<Table> {
         },
         days_table(f),
     ]
+    .into_iter()
+    .chain(office_tables(f))
+    .collect()
 }
 
 /// The cars' days of the year, from their daily summaries.

@@ -537,7 +537,7 @@ pub(super) fn carpool(method: &str, path: &str, d: &mut Described) -> bool {
         }
         ("GET", "/api/report/yearly") => {
             d.ok = ok(
-                json!({"type": "object", "description": "The year's figures, one table per heading: cars by unit and class, kept and disposed, terminals installed, marking, the pool's trips and km, violations by rule; `days`: the cars' days from their daily summaries (days summarised, online share, km, trips, cases by rule)"}),
+                json!({"type": "object", "description": "The year's figures, one table per heading: cars by unit and class, kept and disposed, terminals installed, marking, the pool's trips and km, violations by rule; `days`: the cars' days from their daily summaries (days summarised, online share, km, trips, cases by rule); `casework`: the year's complaints and findings (the total of `GET /api/casework/summary` over the year); `fuel`: the year's fuel cards (the total of `GET /api/fuel/report`)"}),
             );
             d.ok_media = vec![
                 ("text/csv", json!({"type": "string"})),

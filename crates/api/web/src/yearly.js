@@ -1,5 +1,6 @@
 // The office's yearly figures (年度统计) in the Reports view: the reform's figures, cars by unit and class,
-// the pool's service by kind and unit served, violations by rule; charted, downloadable as CSV and XLSX
+// the pool's service by kind and unit served, violations by rule, the year's complaints and findings and
+// its fuel cards; charted, downloadable as CSV and XLSX
 // (the API writes both), and printable on A4 as the office's own report (the print rules in services.css).
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
@@ -71,13 +72,35 @@ export async function loadYearly(ctx, year, unit) {
     officeTable(ctx, 'yearly-days', t('yr_days'), [t('yr_item'), t('yr_value')],
       [[t('yr_days_summarised'), num(f.days.days)], [t('yr_online_share'), num(f.days.online_share)],
         [t('km'), num(f.days.km)], [t('yr_trips'), num(f.days.trips)],
-        ...f.days.cases.map(([rule, n]) => [data(rule), num(n)])]));
+        ...f.days.cases.map(([rule, n]) => [data(rule), num(n)])]),
+    officeTable(ctx, 'yearly-casework', t('yr_casework'), [t('yr_item'), t('yr_value')], caseworkRows(ctx, f.casework), CASEWORK),
+    officeTable(ctx, 'yearly-fuel', t('yr_fuel'), [t('yr_item'), t('yr_value')], fuelRows(ctx, f.fuel)));
   for (const c of charts.splice(0)) c.destroy();
   const byUnit = sumBy(f.cars, (c) => c.unit, ['kept', 'disposed']);
   bars(carsChart, byUnit.labels, [['#4a6fa5', byUnit.sums.kept], ['#d32f2f', byUnit.sums.disposed]]);
   const served = sumBy(f.service, (s) => s.unit, ['km']);
   bars(serviceChart, served.labels, [['#2e7d32', served.sums.km]]);
 }
+
+/** The casework summary's total of the year: its counts, then the amount recovered. */
+const CASEWORK = ['received', 'forwarded', 'answered_in_time', 'overdue', 'replied', 'findings', 'confirmed',
+  'people', 'sanctioned', 'judiciary'];
+function caseworkRows({ t }, c) {
+  return [...CASEWORK.map((k) => [t(`fg_${k}`), num(c[k])]), [t('yr_recovered'), hundredths(c.recovered_fen)],
+    ...Object.entries(c.confirmed_by_type).map(([type, n]) => [data(type), num(n)])];
+}
+
+/** The fuel report's total of the year. */
+function fuelRows({ t }, f) {
+  return [[t('yr_fuel_cards_used'), num(f.cards_used)], [t('yr_fuel_fills'), num(f.fills)],
+    [t('yr_fuel_litres'), hundredths(f.litres_cl)], [t('yr_fuel_amount'), hundredths(f.amount_fen)],
+    [t('yr_fuel_flagged'), num(f.flagged_fills)], [t('yr_fuel_at_stake'), hundredths(f.at_stake_fen)],
+    [t('yr_fuel_cancelled'), num(f.cancelled)], [t('yr_fuel_suspended'), num(f.suspended)],
+    [t('yr_recovered'), hundredths(f.recovered_fen)]];
+}
+
+/** Hundredths (fen, centilitres) as a figure with two decimals. */
+const hundredths = (h) => ({ text: (h / 100).toFixed(2), num: true, value: h / 100 });
 
 /** A cell of data (a unit's path, a rule's id) rather than interface text. */
 const data = (text) => ({ text, data: true });
