@@ -11,7 +11,7 @@
 //!   `tianshu serve` does with `[mqtt.publish] positions = true`), to compare ingest with publishing on and off.
 //!   `--bus nats://HOST:PORT` goes through NATS JetStream instead: the server process publishes the points
 //!   (acknowledged after the stream's PubAck) and runs a writer that commits them, as `tianshu serve --roles
-//!   gateway,writer` does.
+//!   gateway,writer` does. `--replicas N` (default 1) makes its streams N-fold replicated, for a cluster.
 //! - `ingest_load idle [--connections 10000] [--step 5000] [--pre-auth] [--served PATH]`: idle connections
 //!   (authenticated, or connected only), opened in steps; prints the server's resident memory per connection
 //!   between steps and on average. `--served` measures a `tianshu serve` binary, log subscriber included.
@@ -135,8 +135,10 @@ fn serve(args: &[String]) -> Result<()> {
             (false, None) => Arc::new(StoreSink(store.clone())),
             (false, Some(servers)) => {
                 let servers = tianshu_bus::BusConfig::servers_from_flag(&servers);
+                let replicas = arg_str(args, "--replicas").map_or(Ok(1), |r| r.parse())?;
                 let bus = tianshu_bus::Bus::connect(&tianshu_bus::BusConfig {
                     servers,
+                    replicas,
                     ..Default::default()
                 })
                 .await?;
@@ -296,6 +298,7 @@ fn writer_tuning(args: &[String]) -> Vec<String> {
         "--commits-in-flight",
         "--pool",
         "--bus",
+        "--replicas",
     ] {
         if let Some(v) = arg_str(args, name) {
             out.extend([name.to_string(), v]);
@@ -339,9 +342,18 @@ fn scratch_store(name: &str) -> String {
 // ---------------------------------------------------------------------------------------------------------
 // Terminals.
 
+/// The first report's fix time: when the load generator started. Reports are dated from then on, as a
+/// live fleet's are; a fixed date would turn into a past day as the calendar moves, and a past day's
+/// points take the store's backfill path (blocks checked first, then a staging insert), about half the
+/// live rate on PostgreSQL.
+fn first_fix_secs() -> i64 {
+    static FIRST: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *FIRST.get_or_init(|| Timestamp::now().0 / 1000)
+}
+
 fn report_frame(i: u32, serial: u16, n: u64, out: &mut BytesMut) {
     let p = Position {
-        fix_time: Timestamp::from_secs(1_795_000_000 + (n / 4) as i64),
+        fix_time: Timestamp::from_secs(first_fix_secs() + (n / 4) as i64),
         lat_e6: 30_200_000 + (n % 4) as i32 * 7 + (i as i32 % 1000) * 100,
         lon_e6: 115_040_000 + (n % 100_000) as i32,
         speed_dkmh: 400,
