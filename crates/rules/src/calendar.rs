@@ -374,8 +374,21 @@ pub fn instant_of(day: i64, secs: u32) -> Timestamp {
     )
 }
 
+/// The first instant of `year` in China time: its January 1st at midnight, GMT+8 (what the yearly
+/// reports count from).
+pub fn year_start(year: i32) -> Timestamp {
+    NaiveDate::from_ymd_opt(year, 1, 1).map_or(Timestamp(0), |d| instant_of(day_number(d), 0))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_year_starts_at_china_midnight_of_january_first() {
+        let t = |s: &str| tianshu_model::Timestamp::parse_rfc3339(s).unwrap();
+        assert_eq!(super::year_start(2025), t("2024-12-31T16:00:00Z"));
+        assert_eq!(super::year_start(2026), t("2026-01-01T00:00:00+08:00"));
+    }
+
     use super::*;
 
     fn d(s: &str) -> NaiveDate {

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tianshu_model::{Lang, UnitId};
-use tianshu_rules::calendar::{day_number, instant_of};
+use tianshu_rules::calendar::year_start;
 use tianshu_rules::fuel::report::{FuelReport, ReportValue, fuel_report, report_header, report_lines};
 use tianshu_store::Store;
 
@@ -60,11 +60,10 @@ pub fn check_year(year: i32) -> Result<(), String> {
 
 /// The report of `year` over the units `units` (all when `None`).
 pub async fn report(store: &Store, year: i32, units: Option<&[UnitId]>) -> tianshu_store::Result<YearReport> {
-    let start = |y: i32| {
-        chrono::NaiveDate::from_ymd_opt(y, 1, 1)
-            .map_or(tianshu_model::Timestamp(0), |d| instant_of(day_number(d), 0))
-    };
-    let mut facts = store.fuel().report_facts(start(year), start(year + 1)).await?;
+    let mut facts = store
+        .fuel()
+        .report_facts(year_start(year), year_start(year + 1))
+        .await?;
     if let Some(units) = units {
         facts.retain_units(units);
     }

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tianshu_model::{Lang, Timestamp, UnitId};
-use tianshu_rules::calendar::local_day;
+use tianshu_rules::calendar::{date_of_day, local_day, year_start};
 use tianshu_rules::casework::{Summary, summary_header, summary_lines};
 use tianshu_rules::fuel::report::{FuelReport, report_header, report_lines};
 use tianshu_rules::yearly::{YearCar, YearlyFigures, yearly};
@@ -67,13 +67,7 @@ pub async fn figures(
         .filter(|r| wanted(r.unit))
         .map(|r| (path(r.unit), r))
         .collect();
-    let start = |y: i32| {
-        chrono::NaiveDate::from_ymd_opt(y, 1, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map_or(Timestamp(0), |d| {
-                Timestamp(d.and_utc().timestamp_millis() - i64::from(tianshu_model::CHINA_OFFSET_SECS) * 1000)
-            })
-    };
+    let start = year_start;
     let rules: Vec<String> = store
         .carpool()
         .case_rules(start(year), start(year + 1))
@@ -108,7 +102,7 @@ pub async fn figures(
 
 /// January 1st of `year`.
 fn first_date(year: i32) -> chrono::NaiveDate {
-    chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default()
+    date_of_day(local_day(year_start(year))).unwrap_or_default()
 }
 
 /// The year's complaints and findings, and its fuel cards, as the office's report lays them out: an
