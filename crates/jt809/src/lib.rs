@@ -36,7 +36,7 @@ mod wire;
 
 pub use error::Error;
 pub use escape::{Cipher, crc16};
-pub use forward::{BACKFILL_PER_MESSAGE, LIVE_WITHIN_MS, forwarded};
+pub use forward::{BACKFILL_PER_MESSAGE, LIVE_WITHIN_MS, PositionsAsked, forwarded, positions_asked};
 pub use frame::{
     Codec, DEFAULT_MAX_FRAME_BYTES, Edition, Frame, FrameDecoder, FrameRef, HEADER_LEN_2011, HEADER_LEN_2019,
     Header, access_code,

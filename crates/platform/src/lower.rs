@@ -13,10 +13,14 @@
 //! - Points received long after their fix (catching up after an outage, a terminal's blind-area
 //!   backfill) go as backfilled positions (0x1203, up to five per message), the rest as real-time ones
 //!   (0x1202).
+//! - A car the upper platform asks for (0x9205) has its positions forwarded too, from the forwarding
+//!   position on, until it asks to stop (0x9206); both are answered (0x1205 / 0x1206). An unknown plate
+//!   is not answered (the answer would promise positions that never come) and is logged.
 //! - Alert cases of the covered cars go up as alarm reports the same way, from a position of their own
 //!   ([`alarms`]).
 //! - The link reconnects with a doubling backoff; a refused login is retried the same way and logged.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -68,12 +72,16 @@ pub async fn forward(upper: UpperPlatform, store: Store, shutdown: CancellationT
     let up = METRICS.link_up.with_label_values(&[upper.name.as_str(), "upper"]);
     let sub = SubState::default();
     let offered = accept::offer(&upper, sub.clone(), shutdown.child_token()).await;
+    // The cars the upper platform asked for (0x9205) outlive a link: it asked once.
+    let mut requested = HashMap::new();
     loop {
         let mut link = UpLink::new(&upper, &store, offered.clone(), &sub);
+        link.requested = std::mem::take(&mut requested);
         let ended = tokio::select! {
             _ = shutdown.cancelled() => return,
             ended = link.run(&up) => ended.err().map_or_else(|| "closed".to_string(), |e| e.to_string()),
         };
+        requested = std::mem::take(&mut link.requested);
         up.set(0);
         if link.logged_in {
             backoff = min;
@@ -109,6 +117,11 @@ struct UpLink<'a> {
     inbox: Vec<(u32, Message)>,
     /// The highest case number reported, once read from the store.
     alarm_position: Option<i64>,
+    /// Cars the upper platform asked for (0x9205) and has not released (0x9206), with their plates: their
+    /// positions go up whether or not their unit is covered.
+    requested: HashMap<VehicleId, String>,
+    /// Answers owed to the upper platform's messages, sent with the next answers.
+    replies: Vec<Message>,
 }
 
 impl<'a> UpLink<'a> {
@@ -133,6 +146,8 @@ impl<'a> UpLink<'a> {
             sub,
             inbox: Vec::new(),
             alarm_position: None,
+            requested: HashMap::new(),
+            replies: Vec::new(),
         }
     }
 
@@ -188,10 +203,11 @@ impl<'a> UpLink<'a> {
             let now = Timestamp::now();
             let upto = now.add_millis(-(self.upper.settle_secs as i64) * 1000);
             if upto > position {
-                let points = self.due(&covered, position, upto).await?;
+                let cars = self.forwarded_cars(&covered);
+                let points = self.due(&cars, position, upto).await?;
                 let sent = !points.is_empty();
                 if sent {
-                    let messages = forwarded(&points, &covered, now, self.upper.edition);
+                    let messages = forwarded(&points, &cars, now, self.upper.edition);
                     self.send(stream, &messages).await?;
                     self.keep_alive(stream).await?;
                     since_keepalive = tokio::time::Instant::now();
@@ -239,7 +255,20 @@ impl<'a> UpLink<'a> {
             .collect())
     }
 
-    /// The covered cars' points received in `(after, upto]`, in receive order (then car, then fix).
+    /// The cars whose positions go up: the covered ones and those the upper platform asked for.
+    fn forwarded_cars<'c>(
+        &self,
+        covered: &'c HashMap<VehicleId, String>,
+    ) -> Cow<'c, HashMap<VehicleId, String>> {
+        if self.requested.keys().all(|v| covered.contains_key(v)) {
+            return Cow::Borrowed(covered);
+        }
+        let mut cars = covered.clone();
+        cars.extend(self.requested.iter().map(|(v, plate)| (*v, plate.clone())));
+        Cow::Owned(cars)
+    }
+
+    /// The given cars' points received in `(after, upto]`, in receive order (then car, then fix).
     async fn due(
         &self,
         covered: &HashMap<VehicleId, String>,

@@ -17,6 +17,8 @@ use tianshu_store::jt809_requests::{Direction, NewRequest, PlatformRequest};
 /// Platform checks and supervision requests by kind (`check`, `supervision`) and outcome: `received`
 /// from an upper platform, `answered` (the answer sent there), `late` (of those, after the deadline),
 /// `sent` to a lower platform, `answer_received` from it.
+/// An upper platform's start or stop of a car's positions is kind `positions`: `started`, `stopped`, or
+/// `unknown_car` (a plate not in the registry, not answered).
 pub static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         Opts::new(
@@ -77,10 +79,7 @@ pub fn received(peer: &str, m: &Message, msg_sn: u32, now: Timestamp) -> Option<
 }
 
 fn vehicle_of(r: &PlatformRequest) -> Vehicle {
-    Vehicle {
-        plate: r.plate.clone().unwrap_or_default(),
-        color: 1,
-    }
+    Vehicle::blue(r.plate.clone().unwrap_or_default())
 }
 
 /// The message answering received request `r` (answered), `None` when its answer cannot be sent (a

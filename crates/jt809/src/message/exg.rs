@@ -16,6 +16,20 @@ pub struct Vehicle {
     pub color: u8,
 }
 
+impl Vehicle {
+    /// VEHICLE_COLOR of a blue plate, the plate of a private or official passenger car (an official car
+    /// carries one: the registry records no plate colour, so every car Tianshu names goes up as blue).
+    pub const BLUE: u8 = 1;
+
+    /// A car with a blue plate.
+    pub fn blue(plate: impl Into<String>) -> Vehicle {
+        Vehicle {
+            plate: plate.into(),
+            color: Vehicle::BLUE,
+        }
+    }
+}
+
 /// A position in the 2011 layout (36 bytes). Date and time are the vehicle's local time (GMT+8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Gnss2011 {

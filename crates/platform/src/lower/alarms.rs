@@ -67,10 +67,7 @@ impl UpLink<'_> {
             .iter()
             .filter_map(|c| {
                 let plate = covered.get(&c.vehicle)?;
-                let vehicle = Vehicle {
-                    plate: plate.clone(),
-                    color: 1,
-                };
+                let vehicle = Vehicle::blue(plate.as_str());
                 Some(alarm_report(c, &vehicle, route, self.upper.edition))
             })
             .collect();

@@ -2,12 +2,15 @@
 //! supervision requests it sends are recorded for the dispatch office (once each, however often they
 //! come), and the answers given here go up as soon as they are given and the link is up.
 //!
+//! An upper platform's start or stop of one car's positions (0x9205 / 0x9206) changes which cars are
+//! forwarded and is answered (0x1205 / 0x1206) with the next answers.
+//!
 //! Requests are read from the main link (where the upper platform's keep-alive answers come too).
 
 use std::time::Duration;
 
-use tianshu_jt809::Error as CodecError;
 use tianshu_jt809::duty::{SUPERVISED_CASE_STATES, supervision_result_of};
+use tianshu_jt809::{Error as CodecError, Message, PositionsAsked, positions_asked};
 use tianshu_model::Timestamp;
 use tianshu_model::case::CaseFilter;
 use tianshu_store::jt809_requests::{Direction, NewRequest};
@@ -51,6 +54,10 @@ impl UpLink<'_> {
         let name = self.upper.name.as_str();
         for (sn, m) in std::mem::take(&mut self.inbox) {
             noted(name, &m);
+            if let Some((asked, car, answer)) = positions_asked(&m) {
+                self.positions_asked(asked, &car.plate, answer).await?;
+                continue;
+            }
             let Some(mut new) = received(name, &m, sn, Timestamp::now()) else {
                 debug!(upper = %name, msg_id = m.msg_id(), "a message from the upper platform left alone");
                 continue;
@@ -62,6 +69,40 @@ impl UpLink<'_> {
                 info!(upper = %name, id = r.id, kind = %r.kind, "JT/T 809 request received");
             }
         }
+        Ok(())
+    }
+
+    /// Starts or stops sending one car's positions as the upper platform asked, and owes it the answer.
+    async fn positions_asked(
+        &mut self,
+        asked: PositionsAsked,
+        plate: &str,
+        answer: Message,
+    ) -> Result<(), LinkError> {
+        let name = self.upper.name.as_str();
+        let Some(vehicle) = self.store.vehicle_by_plate(plate).await? else {
+            count("positions", "unknown_car");
+            warn!(upper = %name, %plate, ?asked, "the upper platform asked for the positions of a car not in the registry");
+            return Ok(());
+        };
+        match asked {
+            PositionsAsked::Start => {
+                self.requested.insert(vehicle.id, vehicle.plate);
+            }
+            PositionsAsked::Stop => {
+                self.requested.remove(&vehicle.id);
+            }
+        }
+        count(
+            "positions",
+            if asked == PositionsAsked::Start {
+                "started"
+            } else {
+                "stopped"
+            },
+        );
+        info!(upper = %name, %plate, ?asked, "the upper platform asked for a car's positions");
+        self.replies.push(answer);
         Ok(())
     }
 
@@ -107,6 +148,10 @@ impl UpLink<'_> {
     /// Sends the answers given here and not sent yet (a supervision's once its case is dealt with), each
     /// marked sent once written.
     async fn send_answers(&mut self, stream: &mut TcpStream) -> Result<(), LinkError> {
+        let replies = std::mem::take(&mut self.replies);
+        if !replies.is_empty() {
+            self.send(stream, &replies).await?;
+        }
         self.answer_by_cases().await?;
         let name = self.upper.name.as_str();
         let requests = self.store.platform_requests();
