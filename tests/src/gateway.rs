@@ -447,27 +447,62 @@ pub async fn resilient_fleet(
     std::sync::Arc<std::sync::Mutex<Ledger>>,
     Vec<tokio::task::JoinHandle<u64>>,
 ) {
-    let mut codes = Vec::new();
-    for i in 0..terminals {
-        let mut t = Terminal::connect(addr, phone(i)).await.expect("connect");
-        let (result, code) = t.register(i).await;
-        assert_eq!(result, 0, "terminal {i} registers");
-        codes.push(code.expect("a code"));
-    }
+    resilient_fleet_over(&[addr], terminals, points_each).await
+}
+
+/// [`resilient_fleet`] over several gateways, as terminals configured with a main and backup servers:
+/// terminal `i` registers at `addrs[i % n]` and, whenever it reconnects, tries that one first and the
+/// others after it in turn.
+pub async fn resilient_fleet_over(
+    addrs: &[SocketAddr],
+    terminals: u32,
+    points_each: i64,
+) -> (
+    std::sync::Arc<std::sync::Mutex<Ledger>>,
+    Vec<tokio::task::JoinHandle<u64>>,
+) {
+    use futures::StreamExt;
+    let servers = |i: u32| -> Vec<SocketAddr> {
+        let first = i as usize % addrs.len();
+        addrs[first..].iter().chain(&addrs[..first]).copied().collect()
+    };
+    // Registered a few dozen at a time: thousands one after the other would take most of a minute.
+    let codes: Vec<String> = futures::stream::iter(0..terminals)
+        .map(|i| {
+            let addr = servers(i)[0];
+            async move {
+                let mut t = Terminal::connect(addr, phone(i)).await.expect("connect");
+                let (result, code) = t.register(i).await;
+                assert_eq!(result, 0, "terminal {i} registers");
+                code.expect("a code")
+            }
+        })
+        .buffered(32)
+        .collect()
+        .await;
     let ledger = std::sync::Arc::new(std::sync::Mutex::new(Ledger::default()));
     let tasks = codes
         .into_iter()
         .zip(0..)
-        .map(|(code, i)| tokio::spawn(resilient_terminal(addr, i, code, points_each, ledger.clone())))
+        .map(|(code, i)| {
+            tokio::spawn(resilient_terminal(
+                servers(i),
+                i,
+                code,
+                points_each,
+                ledger.clone(),
+            ))
+        })
         .collect();
     (ledger, tasks)
 }
 
-/// A terminal that keeps going through a crash: on a lost connection it reconnects, authenticates with its
-/// code and retransmits every point not yet acknowledged.
+/// A terminal that keeps going through a crash: on a lost connection it reconnects (to the servers of
+/// `addrs` in turn, the first first), authenticates with its code and retransmits every point not yet
+/// acknowledged.
 /// Sends `points_each` points, at most 8 unacknowledged at a time; returns how many it retransmitted.
 pub async fn resilient_terminal(
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     i: u32,
     code: String,
     points_each: i64,
@@ -484,7 +519,10 @@ pub async fn resilient_terminal(
             "terminal {i} did not finish"
         );
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let mut attempt = 0;
         let mut t = crate::wait_for("the server to take the terminal back", left, || {
+            let addr = addrs[attempt % addrs.len()];
+            attempt += 1;
             rejoin(addr, i, code.clone())
         })
         .await;

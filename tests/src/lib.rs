@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod jt809;
 pub mod mqtt;
 pub mod openapi;
+pub mod pg_cluster;
 pub mod relay;
 pub mod xlsx;
 
