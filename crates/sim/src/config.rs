@@ -18,6 +18,10 @@ use crate::scenario::TerminalScenarios;
 pub struct FleetConfig {
     /// The platform's JT/T 808 TCP address.
     pub target: SocketAddr,
+    /// More of the platform's JT/T 808 addresses, as terminals configured with a main and backup servers
+    /// (parameters 0x0013 and 0x0017) hold them: the terminals start spread over `target` and these (the
+    /// vehicle's index decides), and a terminal whose connection or login fails tries the next one.
+    pub backup_targets: Vec<SocketAddr>,
     /// How many terminals to run: the world's first N vehicles (0 or more than the world has = all).
     pub terminals: usize,
     /// Explicit vehicle indices (into the world's vehicles) to run instead of the first `terminals`.
@@ -63,6 +67,7 @@ impl Default for FleetConfig {
     fn default() -> Self {
         FleetConfig {
             target: SocketAddr::from(([127, 0, 0, 1], 8808)),
+            backup_targets: Vec::new(),
             terminals: 0,
             vehicles: Vec::new(),
             interval_secs: 10.0,
@@ -98,6 +103,14 @@ impl FleetConfig {
     }
     pub(crate) fn reconnect(&self) -> Duration {
         secs(self.reconnect_secs)
+    }
+
+    /// The `k`-th of the platform's addresses in turn: `target`, then `backup_targets`, then round again.
+    pub fn server(&self, k: usize) -> SocketAddr {
+        match k % (1 + self.backup_targets.len()) {
+            0 => self.target,
+            i => self.backup_targets[i - 1],
+        }
     }
 }
 

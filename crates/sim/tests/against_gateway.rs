@@ -1,5 +1,6 @@
 //! The fleet against the real gateway and the embedded store: every point in the ledger is stored, once,
-//! including across a gateway restart that leaves reports unanswered (they come back as backfill).
+//! including across a gateway restart that leaves reports unanswered (they come back as backfill), and
+//! across the loss of one of two gateways the terminals know (they go on at the other).
 #![allow(clippy::unwrap_used)] // a panic is a failed test
 
 use std::collections::{HashMap, HashSet};
@@ -95,6 +96,12 @@ async fn every_acknowledged_point_is_stored_exactly_once_across_a_gateway_restar
     assert_eq!(unique.len(), entries.len(), "the ledger holds each point once");
     assert!(entries.iter().any(|e| e.source == PositionSource::Backfill));
 
+    stored_once(&store, &world, &entries).await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Every entry of the ledger is stored exactly once, and the store holds no point twice.
+async fn stored_once(store: &Store, world: &World, entries: &[LedgerEntry]) {
     // Everything the store holds for the fleet's cars, keyed like the ledger.
     let plate_of: HashMap<_, _> = world
         .vehicles
@@ -113,7 +120,7 @@ async fn every_acknowledged_point_is_stored_exactly_once_across_a_gateway_restar
             *stored.entry((p.phone, p.fix_time, p.block_hash())).or_default() += 1;
         }
     }
-    for e in &entries {
+    for e in entries {
         let n = stored
             .get(&(e.phone, e.fix_time, e.block_hash))
             .copied()
@@ -121,5 +128,60 @@ async fn every_acknowledged_point_is_stored_exactly_once_across_a_gateway_restar
         assert_eq!(n, 1, "acknowledged point {e:?} stored {n} times");
     }
     assert!(stored.values().all(|&n| n == 1), "the store holds no point twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminals_given_two_gateways_go_on_at_the_other_when_one_goes_away() {
+    let dir = std::env::temp_dir().join(format!("tianshu-sim-backup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = dir.join("ts.db").to_string_lossy().into_owned();
+    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let world = Arc::new(World::generate(&WorldConfig {
+        vehicles: 20,
+        ..WorldConfig::from_date(friday, 0)
+    }));
+    let store = Store::open(&url).await.unwrap();
+    let records = tianshu_store::parse_registry_csv(&registry_csv(&world)).unwrap();
+    store.import_registry(&records).await.unwrap();
+
+    let (main, backup) = (
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    );
+    let cfg = FleetConfig {
+        target: main.local_addr().unwrap(),
+        backup_targets: vec![backup.local_addr().unwrap()],
+        interval_secs: 10.0,
+        parked_interval_secs: 30.0,
+        speedup: 100.0,
+        start_ms: Some(FRIDAY_MORNING_MS),
+        connect_spread_secs: 0.5,
+        reconnect_secs: 0.2,
+        scenarios: TerminalScenarios::none(),
+        ..Default::default()
+    };
+    let (stop_main, stop_backup) = (gateway(&store, main), gateway(&store, backup));
+    let fleet = Fleet::spawn(cfg, world.clone()).unwrap();
+    let (ledger, stats) = (fleet.ledger(), fleet.stats());
+    let all = world.vehicles.len() as i64;
+    wait_for("every terminal online and 200 acknowledged points", || {
+        stats.online.get() == all && ledger.recorded() >= 200
+    })
+    .await;
+
+    // The main gateway goes away for good: its terminals log in at the backup one and go on there.
+    stop_main.cancel();
+    wait_for("the main gateway's terminals to notice", || {
+        stats.online.get() < all
+    })
+    .await;
+    let before = ledger.recorded();
+    wait_for("every terminal online again and 300 more points", || {
+        stats.online.get() == all && ledger.recorded() >= before + 300
+    })
+    .await;
+    fleet.stop().await.unwrap();
+    stop_backup.cancel();
+    stored_once(&store, &world, &ledger.entries()).await;
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -26,9 +26,11 @@ use tianshu_sim::{Fleet, FleetConfig, World, WorldConfig};
 /// Arguments of `tianshu simulate`.
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
-    /// The platform's JT/T 808 address (`127.0.0.1:PORT`); without it only `--write-world` runs.
-    #[arg(long)]
-    pub target: Option<SocketAddr>,
+    /// The platform's JT/T 808 address (`127.0.0.1:PORT`); without it only `--write-world` runs. Several,
+    /// comma-separated (`127.0.0.1:8808,127.0.0.1:8809`), are the terminals' main and backup servers: the
+    /// terminals start spread over them and one whose connection or login fails tries the next.
+    #[arg(long, value_delimiter = ',')]
+    pub target: Vec<SocketAddr>,
     /// How many terminals to run (the world's first N cars; 0 = every car of the world).
     #[arg(long, default_value_t = 0)]
     pub terminals: usize,
@@ -101,7 +103,7 @@ pub struct SimulateArgs {
 /// Runs `tianshu simulate`.
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     crate::logging::init(&crate::logging::LogConfig::default());
-    if args.target.is_none() && args.write_world.is_none() && args.store.is_none() {
+    if args.target.is_empty() && args.write_world.is_none() && args.store.is_none() {
         anyhow::bail!(
             "nothing to do: give --target ADDR to run the fleet and/or --write-world DIR to write its files \
              (or --year Y --store URL to drive a year into a store)"
@@ -129,10 +131,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     if let (Some(year), Some(url)) = (year_config(&args), &args.store) {
         return crate::cmd::simulate_year::run(&world, year, url);
     }
-    let Some(target) = args.target else {
+    let Some((&target, backups)) = args.target.split_first() else {
         return Ok(ExitCode::SUCCESS);
     };
     fleet_config.target = target;
+    fleet_config.backup_targets = backups.to_vec();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

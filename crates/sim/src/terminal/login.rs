@@ -39,9 +39,10 @@ impl Terminal {
     ) -> Result<Conn, SessionError> {
         let cfg = self.shared.config.clone();
         let bind_ip = self.bind_ip;
+        let target = cfg.server(self.server);
         let connect = timeout(cfg.ack_timeout(), async move {
             match bind_ip {
-                None => TcpStream::connect(cfg.target).await,
+                None => TcpStream::connect(target).await,
                 Some(ip) => {
                     let socket = if ip.is_ipv4() {
                         TcpSocket::new_v4()?
@@ -49,7 +50,7 @@ impl Terminal {
                         TcpSocket::new_v6()?
                     };
                     socket.bind(std::net::SocketAddr::new(ip, 0))?;
-                    socket.connect(cfg.target).await
+                    socket.connect(target).await
                 }
             }
         });

@@ -180,6 +180,9 @@ pub(crate) struct Terminal {
     backlog: VecDeque<Position>,
     in_flight: Vec<InFlight>,
     bind_ip: Option<std::net::IpAddr>,
+    /// Which of the platform's addresses the terminal uses ([`crate::FleetConfig::server`]): the vehicle's
+    /// index at first, the next one after each failed connection or login.
+    server: usize,
     /// Temporary tracking ordered by the platform (0x8202): (interval, end), both in simulated ms.
     tracking: Option<(i64, i64)>,
 }
@@ -206,6 +209,7 @@ impl Terminal {
             backlog: VecDeque::new(),
             in_flight: Vec::new(),
             bind_ip,
+            server: vehicle,
             tracking: None,
         }
     }
@@ -373,6 +377,7 @@ impl Terminal {
             Err(e) => {
                 self.shared.stats.login_failures.inc();
                 link.failures = link.failures.saturating_add(1);
+                self.server = self.server.wrapping_add(1);
                 let wait = self
                     .shared
                     .config
