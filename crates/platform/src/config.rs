@@ -164,6 +164,22 @@ impl Jt809Config {
 }
 
 impl LowerPlatform {
+    /// A lower platform with the given login and units and every other key at its default (a plain 2011
+    /// link, the password to be set).
+    pub fn new(name: &str, access_code: u32, user_id: u32, units: &[&str]) -> LowerPlatform {
+        LowerPlatform {
+            name: name.to_string(),
+            access_code,
+            user_id,
+            password: String::new(),
+            password_env: String::new(),
+            password_file: String::new(),
+            key: String::new(),
+            edition: default_edition(),
+            units: units.iter().map(|u| u.to_string()).collect(),
+        }
+    }
+
     /// The agreed cipher, `None` when bodies are plain.
     pub fn cipher(&self) -> Result<Option<Cipher>, String> {
         cipher_of(&self.key)
@@ -274,6 +290,33 @@ const fn default_sub_link_timeout_secs() -> u64 {
 }
 
 impl UpperPlatform {
+    /// An upper platform at `address` with the given login and units and every other key at its default
+    /// (as a `[[upper]]` entry that names only these; the password to be set).
+    pub fn new(name: &str, address: &str, access_code: u32, user_id: u32, units: &[&str]) -> UpperPlatform {
+        UpperPlatform {
+            name: name.to_string(),
+            address: address.to_string(),
+            access_code,
+            user_id,
+            password: String::new(),
+            password_env: String::new(),
+            password_file: String::new(),
+            key: String::new(),
+            edition: default_edition(),
+            units: units.iter().map(|u| u.to_string()).collect(),
+            keepalive_secs: default_keepalive_secs(),
+            answer_timeout_secs: default_answer_timeout_secs(),
+            reconnect_min_backoff_ms: default_reconnect_min_backoff_ms(),
+            reconnect_max_backoff_ms: default_reconnect_max_backoff_ms(),
+            poll_ms: default_poll_ms(),
+            settle_secs: default_settle_secs(),
+            lookback_days: default_lookback_days(),
+            sub_link_listen: String::new(),
+            sub_link_address: String::new(),
+            sub_link_timeout_secs: default_sub_link_timeout_secs(),
+        }
+    }
+
     /// The agreed cipher, `None` when bodies are plain.
     pub fn cipher(&self) -> Result<Option<Cipher>, String> {
         cipher_of(&self.key)
@@ -325,4 +368,25 @@ fn check_sub_link(upper: &UpperPlatform) -> Result<(), String> {
         parse("sub_link_address", &upper.sub_link_address)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod constructors {
+    use super::*;
+
+    #[test]
+    fn a_platform_built_in_code_has_the_defaults_of_an_entry_that_names_only_its_login() {
+        let upper: UpperPlatform = toml::from_str(
+            "name = \"province\"\naddress = \"127.0.0.1:9000\"\naccess_code = 42\nuser_id = 7\nunits = [\"City\"]\n",
+        )
+        .expect("an [[upper]] entry");
+        assert_eq!(
+            upper,
+            UpperPlatform::new("province", "127.0.0.1:9000", 42, 7, &["City"])
+        );
+        let lower: LowerPlatform =
+            toml::from_str("name = \"city\"\naccess_code = 42\nuser_id = 7\nunits = [\"City\"]\n")
+                .expect("a [[jt809.lower]] entry");
+        assert_eq!(lower, LowerPlatform::new("city", 42, 7, &["City"]));
+    }
 }

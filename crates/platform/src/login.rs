@@ -47,21 +47,12 @@ pub fn result_label(result: u8) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use tianshu_jt809::Edition;
-
     use super::*;
 
     fn peers() -> Vec<LowerPlatform> {
         vec![LowerPlatform {
-            name: "city".into(),
-            access_code: 4200,
-            user_id: 77,
             password: "pw123456".into(),
-            password_env: String::new(),
-            password_file: String::new(),
-            key: String::new(),
-            edition: Edition::V2011,
-            units: vec!["City".into()],
+            ..LowerPlatform::new("city", 4200, 77, &["City"])
         }]
     }
 

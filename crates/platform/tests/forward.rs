@@ -12,7 +12,7 @@ use tianshu_model::{Position, Timestamp};
 use tianshu_platform::lower::forward;
 use tianshu_platform::{Jt809Config, LowerPlatform, Upper, UpperPlatform, run};
 use tianshu_store::{Store, StoreConfig};
-use tianshu_testkit::{Fix, Scratch, import_cars, metric, unique, wait_until};
+use tianshu_testkit::{Scratch, drive, import_cars, metric, unique, wait_until};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -29,17 +29,12 @@ async fn registry(store: &Store) {
 fn province_config(name: &str, edition: Edition, key: &str) -> Jt809Config {
     Jt809Config {
         listen: "127.0.0.1:0".into(),
+        // The province takes any car of the registry's root units it shares with the city.
         lower: vec![LowerPlatform {
-            name: name.into(),
-            access_code: 4200,
-            user_id: 77,
             password: "pw123456".into(),
-            password_env: String::new(),
-            password_file: String::new(),
             key: key.into(),
             edition,
-            // The province takes any car of the registry's root units it shares with the city.
-            units: vec!["City".into(), "Other".into()],
+            ..LowerPlatform::new(name, 4200, 77, &["City", "Other"])
         }],
         ..Jt809Config::default()
     }
@@ -63,29 +58,6 @@ async fn start_province(store: &Store, config: &Jt809Config, addr: SocketAddr) -
     let upper = Upper::new(config.clone(), store.clone(), UplinkConfig::default());
     tokio::spawn(run(listener, upper, shutdown.clone()));
     shutdown
-}
-
-/// `n` fixes of `plate`'s car a minute apart, starting `start` seconds ago, received now.
-async fn drive(city: &Store, plate: &str, start: i64, n: i64) {
-    let vehicle = city
-        .vehicle_by_plate(plate)
-        .await
-        .expect("registry")
-        .expect("car")
-        .id;
-    let first = Timestamp::now().secs() - start;
-    let points: Vec<Position> = (0..n)
-        .map(|i| {
-            let mut p = Fix::at(first + i * 60)
-                .at_e6(30_500_000 + i as i32 * 100, 114_300_000 + vehicle.0 as i32)
-                .heading(400, 90)
-                .build();
-            p.vehicle = vehicle;
-            p.recv_time = Timestamp::now();
-            p
-        })
-        .collect();
-    city.append_points(&points).await.expect("appending");
 }
 
 /// The track of `plate` as (fix time, latitude, longitude).
@@ -141,17 +113,9 @@ async fn forwards_across_a_province_restart(edition: Edition, key: &str) {
     let stop_province = start_province(&province, &config, addr).await;
 
     let upper = UpperPlatform {
-        name: unique("province"),
-        address: addr.to_string(),
-        access_code: 4200,
-        user_id: 77,
         password: "pw123456".into(),
-        password_env: String::new(),
-        password_file: String::new(),
         key: key.into(),
         edition,
-        units: vec!["City".into()],
-        keepalive_secs: 60,
         answer_timeout_secs: 10,
         reconnect_min_backoff_ms: 50,
         reconnect_max_backoff_ms: 500,
@@ -160,16 +124,15 @@ async fn forwards_across_a_province_restart(edition: Edition, key: &str) {
         lookback_days: 7,
         // The province connects back to it: the sub-link runs beside the forwarding in every edition.
         sub_link_listen: "127.0.0.1:0".into(),
-        sub_link_address: String::new(),
-        sub_link_timeout_secs: 180,
+        ..UpperPlatform::new(&unique("province"), &addr.to_string(), 4200, 77, &["City"])
     };
     upper.validate().expect("a valid upper platform");
     let stop_city = CancellationToken::new();
     tokio::spawn(forward(upper.clone(), city.clone(), stop_city.clone()));
 
-    drive(&city, COVERED[0], 3_600, 30).await;
-    drive(&city, COVERED[1], 3_600, 12).await;
-    drive(&city, NOT_COVERED, 3_600, 10).await;
+    drive(&city, COVERED[0], 3_600, 30, 60).await;
+    drive(&city, COVERED[1], 3_600, 12, 60).await;
+    drive(&city, NOT_COVERED, 3_600, 10, 60).await;
     wait_until("the first points at the province", LIMIT, || {
         same_tracks(&city, &province)
     })
@@ -179,8 +142,8 @@ async fn forwards_across_a_province_restart(edition: Edition, key: &str) {
     // The province goes away; the city keeps receiving, finds the link broken and keeps trying.
     let closed_before = links_to_upper_closed();
     stop_province.cancel();
-    drive(&city, COVERED[0], 1_800, 20).await;
-    drive(&city, COVERED[1], 7_200, 7).await;
+    drive(&city, COVERED[0], 1_800, 20, 60).await;
+    drive(&city, COVERED[1], 7_200, 7, 60).await;
     wait_until("the city to find the link broken", LIMIT, || async {
         links_to_upper_closed() > closed_before
     })

@@ -7,12 +7,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tianshu_jt809::{Codec, DownExg, Edition, ForVehicle, LoginAnswer, Message, UpExg, Vehicle};
-use tianshu_model::{Position, Timestamp};
 use tianshu_platform::UpperPlatform;
 use tianshu_platform::lower::forward;
 use tianshu_platform::sublink::framed::Framed;
-use tianshu_store::{Store, StoreConfig};
-use tianshu_testkit::{Fix, Scratch, import_cars, metric, unique};
+use tianshu_store::StoreConfig;
+use tianshu_testkit::{Scratch, drive, import_cars, metric, unique};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -22,29 +21,6 @@ const ACCESS_CODE: u32 = 4200;
 const COVERED: &str = "鄂A00011";
 const ASKED: &str = "鄂B00011";
 const UNKNOWN: &str = "鄂Z99999";
-
-/// `n` fixes of `plate`'s car a second apart from `start` seconds ago, received now.
-async fn drive(city: &Store, plate: &str, start: i64, n: i64) {
-    let vehicle = city
-        .vehicle_by_plate(plate)
-        .await
-        .expect("registry")
-        .expect("car")
-        .id;
-    let first = Timestamp::now().secs() - start;
-    let points: Vec<Position> = (0..n)
-        .map(|i| {
-            let mut p = Fix::at(first + i)
-                .at_e6(30_500_000 + i as i32 * 100, 114_300_000)
-                .heading(400, 90)
-                .build();
-            p.vehicle = vehicle;
-            p.recv_time = Timestamp::now();
-            p
-        })
-        .collect();
-    city.append_points(&points).await.expect("appending");
-}
 
 /// What the upper platform has been sent: positions per plate, and the start/stop answers per plate.
 #[derive(Default, Debug)]
@@ -107,27 +83,15 @@ async fn an_upper_platform_starts_and_stops_the_positions_of_a_car_it_is_not_sen
     import_cars(&city, "City", &[(COVERED, 13_900_000_011)]).await;
     import_cars(&city, "Other", &[(ASKED, 13_900_000_012)]).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
+    let address = listener.local_addr().expect("addr").to_string();
     let upper = UpperPlatform {
-        name: unique("province"),
-        address: listener.local_addr().expect("addr").to_string(),
-        access_code: ACCESS_CODE,
-        user_id: 77,
         password: "pw123456".into(),
-        password_env: String::new(),
-        password_file: String::new(),
-        key: String::new(),
-        edition: Edition::V2011,
-        units: vec!["City".into()],
-        keepalive_secs: 60,
         answer_timeout_secs: 10,
         reconnect_min_backoff_ms: 50,
         reconnect_max_backoff_ms: 500,
         poll_ms: 50,
         settle_secs: 1,
-        lookback_days: 7,
-        sub_link_listen: String::new(),
-        sub_link_address: String::new(),
-        sub_link_timeout_secs: 180,
+        ..UpperPlatform::new(&unique("province"), &address, ACCESS_CODE, 77, &["City"])
     };
     upper.validate().expect("a valid upper platform");
     let stop = CancellationToken::new();
@@ -149,8 +113,8 @@ async fn an_upper_platform_starts_and_stops_the_positions_of_a_car_it_is_not_sen
 
     // Before any request: only the covered car goes up.
     let mut seen = Seen::default();
-    drive(&city, ASKED, 600, 4).await;
-    drive(&city, COVERED, 600, 5).await;
+    drive(&city, ASKED, 600, 4, 1).await;
+    drive(&city, COVERED, 600, 5, 1).await;
     read_until(&mut link, &mut seen, "the covered car's positions", |s| {
         s.positions(COVERED) == 5
     })
@@ -182,7 +146,7 @@ async fn an_upper_platform_starts_and_stops_the_positions_of_a_car_it_is_not_sen
         unknown_cars_asked() > unknown_before,
         "the unknown plate is counted"
     );
-    drive(&city, ASKED, 300, 3).await;
+    drive(&city, ASKED, 300, 3, 1).await;
     read_until(&mut link, &mut seen, "the asked car's positions", |s| {
         s.positions(ASKED) == 3
     })
@@ -197,8 +161,8 @@ async fn an_upper_platform_starts_and_stops_the_positions_of_a_car_it_is_not_sen
     })
     .await;
     assert_eq!(seen.stopped, vec![ASKED.to_string()]);
-    drive(&city, ASKED, 200, 6).await;
-    drive(&city, COVERED, 200, 2).await;
+    drive(&city, ASKED, 200, 6, 1).await;
+    drive(&city, COVERED, 200, 2, 1).await;
     read_until(&mut link, &mut seen, "the covered car's later positions", |s| {
         s.positions(COVERED) == 7
     })

@@ -60,15 +60,8 @@ async fn down_messages_take_the_sub_link_while_it_is_up_and_the_main_link_otherw
         sub_link_keepalive_secs: 1,
         sub_link_reconnect_min_backoff_ms: 50,
         lower: vec![LowerPlatform {
-            name: peer.clone(),
-            access_code: ACCESS_CODE,
-            user_id: 77,
             password: "pw123456".into(),
-            password_env: String::new(),
-            password_file: String::new(),
-            key: String::new(),
-            edition: Edition::V2011,
-            units: vec!["City".into()],
+            ..LowerPlatform::new(&peer, ACCESS_CODE, 77, &["City"])
         }],
         ..Jt809Config::default()
     };

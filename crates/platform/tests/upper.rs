@@ -39,15 +39,10 @@ impl Drop for Province {
 
 fn lower(name: &str, edition: Edition, key: &str) -> LowerPlatform {
     LowerPlatform {
-        name: name.into(),
-        access_code: ACCESS_CODE,
-        user_id: USER,
         password: PASSWORD.into(),
-        password_env: String::new(),
-        password_file: String::new(),
         key: key.into(),
         edition,
-        units: vec!["City".into()],
+        ..LowerPlatform::new(name, ACCESS_CODE, USER, &["City"])
     }
 }
 

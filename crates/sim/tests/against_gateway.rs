@@ -20,6 +20,23 @@ use tokio_util::sync::CancellationToken;
 /// 2026-11-27 09:30 in Huangshi, a Friday morning.
 const FRIDAY_MORNING_MS: i64 = 1_795_743_000_000;
 
+/// A world of `vehicles` cars on the Friday of [`FRIDAY_MORNING_MS`] and an embedded store in a fresh
+/// directory holding its registry.
+async fn friday_world(name: &str, vehicles: usize) -> (std::path::PathBuf, Arc<World>, Store) {
+    let dir = std::env::temp_dir().join(format!("tianshu-sim-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = dir.join("ts.db").to_string_lossy().into_owned();
+    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let world = Arc::new(World::generate(&WorldConfig {
+        vehicles,
+        ..WorldConfig::from_date(friday, 0)
+    }));
+    let store = Store::open(&url).await.unwrap();
+    let records = tianshu_store::parse_registry_csv(&registry_csv(&world)).unwrap();
+    store.import_registry(&records).await.unwrap();
+    (dir, world, store)
+}
+
 /// Waits until `cond` holds (the test kit's wait, for a plain condition).
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     wait_until(what, WAIT, || std::future::ready(cond())).await;
@@ -38,17 +55,7 @@ fn gateway(store: &Store, listener: TcpListener) -> CancellationToken {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_point_is_stored_exactly_once_across_a_gateway_restart() {
-    let dir = std::env::temp_dir().join(format!("tianshu-sim-gateway-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = dir.join("ts.db").to_string_lossy().into_owned();
-    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
-    let world = Arc::new(World::generate(&WorldConfig {
-        vehicles: 30,
-        ..WorldConfig::from_date(friday, 0)
-    }));
-    let store = Store::open(&url).await.unwrap();
-    let records = tianshu_store::parse_registry_csv(&registry_csv(&world)).unwrap();
-    store.import_registry(&records).await.unwrap();
+    let (dir, world, store) = friday_world("gateway", 30).await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -132,17 +139,7 @@ async fn stored_once(store: &Store, world: &World, entries: &[LedgerEntry]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminals_given_two_gateways_go_on_at_the_other_when_one_goes_away() {
-    let dir = std::env::temp_dir().join(format!("tianshu-sim-backup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = dir.join("ts.db").to_string_lossy().into_owned();
-    let friday = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
-    let world = Arc::new(World::generate(&WorldConfig {
-        vehicles: 20,
-        ..WorldConfig::from_date(friday, 0)
-    }));
-    let store = Store::open(&url).await.unwrap();
-    let records = tianshu_store::parse_registry_csv(&registry_csv(&world)).unwrap();
-    store.import_registry(&records).await.unwrap();
+    let (dir, world, store) = friday_world("backup", 20).await;
 
     let (main, backup) = (
         TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -109,6 +109,31 @@ pub async fn import_cars(store: &Store, unit: &str, cars: &[(&str, u128)]) {
     store.import_registry(&records).await.expect("importing the cars");
 }
 
+/// Appends `n` fixes of `plate`'s car, `step_secs` apart from `ago_secs` seconds ago, all received now,
+/// each a little further north (1e-4 degree a fix); fails the test when the car is unknown or the append
+/// fails.
+pub async fn drive(store: &Store, plate: &str, ago_secs: i64, n: i64, step_secs: i64) {
+    let vehicle = store
+        .vehicle_by_plate(plate)
+        .await
+        .expect("reading the registry")
+        .expect("the car")
+        .id;
+    let first = tianshu_model::Timestamp::now().secs() - ago_secs;
+    let points: Vec<tianshu_model::Position> = (0..n)
+        .map(|i| {
+            let mut p = Fix::at(first + i * step_secs)
+                .at_e6(30_500_000 + i as i32 * 100, 114_300_000 + vehicle.0 as i32)
+                .heading(400, 90)
+                .build();
+            p.vehicle = vehicle;
+            p.recv_time = tianshu_model::Timestamp::now();
+            p
+        })
+        .collect();
+    store.append_points(&points).await.expect("appending");
+}
+
 /// A fresh directory removed, with everything in it, when dropped.
 #[derive(Debug)]
 pub struct ScratchDir(pub PathBuf);
