@@ -8,12 +8,23 @@ use crate::db::Db;
 use crate::sql::{Tx, params, tx};
 use crate::{Result, Store};
 
-async fn save(tx: &mut dyn Tx, upper: &str, received_up_to: Timestamp, now: Timestamp) -> Result<()> {
+/// Upserts how far upper platform `upper` has been sent something, in `table`'s `column` (keyed by
+/// `upper`, with `saved_ms`): the positions of points here, of alarm cases in [`crate::jt809_alarms`].
+pub(crate) async fn save_position(
+    tx: &mut dyn Tx,
+    table: &'static str,
+    column: &'static str,
+    upper: &str,
+    up_to: i64,
+    now: Timestamp,
+) -> Result<()> {
     tx.execute(
-        "INSERT INTO jt809_forwarding (upper, received_up_to, saved_ms) \
-         VALUES (CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT)) \
-         ON CONFLICT (upper) DO UPDATE SET received_up_to = excluded.received_up_to, saved_ms = excluded.saved_ms",
-        params![upper, received_up_to, now],
+        &format!(
+            "INSERT INTO {table} (upper, {column}, saved_ms) \
+             VALUES (CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT)) \
+             ON CONFLICT (upper) DO UPDATE SET {column} = excluded.{column}, saved_ms = excluded.saved_ms"
+        ),
+        params![upper, up_to, now],
     )
     .await?;
     Ok(())
@@ -43,7 +54,14 @@ impl Forwarding<'_> {
     pub async fn save(&self, upper: &str, received_up_to: Timestamp, now: Timestamp) -> Result<()> {
         let upper = upper.to_string();
         self.db
-            .write(tx!(|tx| save(tx, &upper, received_up_to, now)))
+            .write(tx!(|tx| save_position(
+                tx,
+                "jt809_forwarding",
+                "received_up_to",
+                &upper,
+                received_up_to.0,
+                now
+            )))
             .await
     }
 }

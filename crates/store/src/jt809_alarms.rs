@@ -7,28 +7,19 @@ use serde::Serialize;
 use tianshu_model::{Timestamp, VehicleId};
 
 use crate::db::Db;
+use crate::forwarding::save_position;
 use crate::sql::{Row, Tx, params, tx};
 use crate::{Result, Store};
 
-async fn save(tx: &mut dyn Tx, upper: &str, case_up_to: i64, now: Timestamp) -> Result<()> {
-    tx.execute(
-        "INSERT INTO jt809_alarm_forwarding (upper, case_up_to, saved_ms) \
-         VALUES (CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT)) \
-         ON CONFLICT (upper) DO UPDATE SET case_up_to = excluded.case_up_to, saved_ms = excluded.saved_ms",
-        params![upper, case_up_to, now],
-    )
-    .await?;
-    Ok(())
-}
-
-/// An alarm report a lower platform sent, before it is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An alarm report a lower platform sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewAlarm {
     /// The lower platform's configured name.
     pub peer: String,
     /// The car's plate as sent.
     pub plate: String,
     /// The car here.
+    #[serde(rename = "vehicle_id")]
     pub vehicle: VehicleId,
     /// WARN_SRC (0 in 2019).
     pub warn_src: i64,
@@ -48,33 +39,14 @@ pub struct NewAlarm {
     pub received: Timestamp,
 }
 
-/// An alarm report as stored.
+/// An alarm report as stored: its number here and the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredAlarm {
     /// Its number here.
     pub id: i64,
-    /// The lower platform that sent it.
-    pub peer: String,
-    /// The car's plate.
-    pub plate: String,
-    /// The car here.
-    pub vehicle_id: i64,
-    /// WARN_SRC (0 in 2019).
-    pub warn_src: i64,
-    /// WARN_TYPE.
-    pub warn_type: i64,
-    /// WARN_TIME.
-    pub warn_time: Timestamp,
-    /// START_TIME (2019).
-    pub start: Option<Timestamp>,
-    /// END_TIME (2019).
-    pub end: Option<Timestamp>,
-    /// INFO_ID (0 in 2019).
-    pub info_id: i64,
-    /// INFO_CONTENT.
-    pub info: String,
-    /// When it arrived.
-    pub received: Timestamp,
+    /// The report.
+    #[serde(flatten)]
+    pub alarm: NewAlarm,
 }
 
 const COLS: &str =
@@ -83,17 +55,19 @@ const COLS: &str =
 fn decode(r: &Row) -> Result<StoredAlarm> {
     Ok(StoredAlarm {
         id: r.int(0)?,
-        peer: r.text(1)?,
-        plate: r.text(2)?,
-        vehicle_id: r.int(3)?,
-        warn_src: r.int(4)?,
-        warn_type: r.int(5)?,
-        warn_time: Timestamp(r.int(6)?),
-        start: r.opt_int(7)?.map(Timestamp),
-        end: r.opt_int(8)?.map(Timestamp),
-        info_id: r.int(9)?,
-        info: r.text(10)?,
-        received: Timestamp(r.int(11)?),
+        alarm: NewAlarm {
+            peer: r.text(1)?,
+            plate: r.text(2)?,
+            vehicle: VehicleId(r.int(3)?),
+            warn_src: r.int(4)?,
+            warn_type: r.int(5)?,
+            warn_time: Timestamp(r.int(6)?),
+            start: r.opt_int(7)?.map(Timestamp),
+            end: r.opt_int(8)?.map(Timestamp),
+            info_id: r.int(9)?,
+            info: r.text(10)?,
+            received: Timestamp(r.int(11)?),
+        },
     })
 }
 
@@ -141,7 +115,16 @@ impl Jt809Alarms<'_> {
     /// Records that every case up to number `case_up_to` has been sent to `upper` (or passed over).
     pub async fn save(&self, upper: &str, case_up_to: i64, now: Timestamp) -> Result<()> {
         let upper = upper.to_string();
-        self.db.write(tx!(|tx| save(tx, &upper, case_up_to, now))).await
+        self.db
+            .write(tx!(|tx| save_position(
+                tx,
+                "jt809_alarm_forwarding",
+                "case_up_to",
+                &upper,
+                case_up_to,
+                now
+            )))
+            .await
     }
 
     /// Stores an alarm report a lower platform sent; `false` when it was there already.

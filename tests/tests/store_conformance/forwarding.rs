@@ -96,9 +96,14 @@ pub async fn alarm_reports_are_kept_once_and_alarm_positions_per_upper_platform(
     );
     let all = alarms.list(None, 10).await.unwrap();
     assert_eq!(all.len(), 3);
-    assert_eq!(all[0].peer, "ezhou", "newest first");
+    assert_eq!(all[0].alarm.peer, "ezhou", "newest first");
     let theirs = alarms.list(Some("huangshi"), 10).await.unwrap();
-    assert_eq!(theirs.iter().map(|a| a.info_id).collect::<Vec<_>>(), vec![43, 42]);
-    assert_eq!(theirs[1].warn_time, Timestamp::from_secs(1_800_000_000));
-    assert_eq!(theirs[1].end, None);
+    assert_eq!(
+        theirs.iter().map(|a| a.alarm.info_id).collect::<Vec<_>>(),
+        vec![43, 42]
+    );
+    // The report comes back as it was recorded, field for field.
+    assert_eq!(theirs[1].alarm, alarm("huangshi", 42, "[overspeed] 超速"));
+    assert_eq!(theirs[1].alarm.warn_time, Timestamp::from_secs(1_800_000_000));
+    assert_eq!(alarms.get(theirs[1].id).await.unwrap(), Some(theirs[1].clone()));
 }

@@ -249,6 +249,7 @@ async fn supervised_alarm(
         .jt809_alarms()
         .get(id)
         .await?
+        .map(|a| a.alarm)
         .filter(|a| a.peer == peer)
         .ok_or_else(|| bad("alarm_id", format!("{id} is no alarm report {peer} sent here")))?;
     let warn_type = u16::try_from(alarm.warn_type).unwrap_or(0);
@@ -311,7 +312,7 @@ pub async fn alarms(
     Ok(Json(
         list.into_iter()
             .map(|alarm| AlarmView {
-                warn_type_name: u16::try_from(alarm.warn_type)
+                warn_type_name: u16::try_from(alarm.alarm.warn_type)
                     .ok()
                     .and_then(tianshu_jt809::alarm::warn_type_name),
                 alarm,
