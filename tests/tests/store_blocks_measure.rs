@@ -233,7 +233,8 @@ async fn api_replay(scratch: Scratch) {
         china_day_start(first).to_china().date_naive(),
         days() as u32 + 1,
     ));
-    provision(&url, 1).await;
+    // A city's registry (700 cars), one of which drives: what a request looks up is sized as in the field.
+    provision(&url, 700).await;
     let store = Store::open(&url).await.unwrap();
     let car = store.vehicle_by_plate(&plate(0)).await.unwrap().unwrap();
     create_user(&store, "administrator", Role::Administrator, None).await;

@@ -734,3 +734,30 @@ async fn a_plain_database_is_plain_and_refuses_timescaledb_policies() {
         );
     }
 }
+
+/// Two processes' worth of audit writers (two stores, two pools) appending at once chain one after
+/// another: sequence numbers without a gap or a repeat, every record chained to the one before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_audit_writers_on_postgresql_never_fork_the_chain() {
+    let scratch = Scratch::postgres("audit_writers").await;
+    let (a, b) = (
+        Store::open(&scratch.url()).await.unwrap(),
+        Store::open(&scratch.url()).await.unwrap(),
+    );
+    let append = |store: Store, i: u64| async move {
+        let e = AuditEntry {
+            actor: format!("writer{}", i % 2),
+            action: "replay".into(),
+            rows: i,
+            ..Default::default()
+        };
+        store.access().append_audit(t(i as i64), &e).await.unwrap()
+    };
+    let records =
+        futures::future::join_all((0..80).map(|i| append(if i % 2 == 0 { a.clone() } else { b.clone() }, i)))
+            .await;
+    let mut seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=80).collect::<Vec<_>>(), "one sequence number each");
+    assert_eq!(verify_stored_chain(a.access()).await.unwrap(), Ok(80));
+}

@@ -102,13 +102,7 @@ impl Scoped {
 
     /// One vehicle, refused when outside the scope.
     pub async fn vehicle(&self, id: VehicleId) -> ApiResult<Vehicle> {
-        let v = self
-            .state
-            .store()
-            .vehicles()
-            .await?
-            .into_iter()
-            .find(|v| v.id == id);
+        let v = self.state.store().vehicle(id).await?;
         self.admit(v, || format!("vehicle {id}"))
     }
 
@@ -280,9 +274,9 @@ impl Scoped {
         Ok(self.state.store().track(vehicle, from, to).await?)
     }
 
-    /// How many points one vehicle's track holds now, after the scope check.
-    pub async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> ApiResult<u64> {
-        self.vehicle(vehicle).await?;
-        Ok(self.state.store().track_count(vehicle, from, to).await?)
+    /// How many points the track of `vehicle` (admitted by this scope: [`Scoped::vehicle`] or
+    /// [`Scoped::vehicle_by_plate`] returned it) holds now.
+    pub async fn track_count(&self, vehicle: &Vehicle, from: Timestamp, to: Timestamp) -> ApiResult<u64> {
+        Ok(self.state.store().track_count(vehicle.id, from, to).await?)
     }
 }

@@ -9,7 +9,7 @@
 use tianshu_model::Timestamp;
 use tianshu_model::access::{AuditEntry, AuditKey, AuditRecord, ChainScheme, GENESIS_HASH, next_scheme};
 
-use crate::sql::{Tx, params};
+use crate::sql::{Row, Tx, params};
 use crate::{Error, Result};
 
 pub(crate) const AUDIT_COLS: &str = "seq, time_ms, actor, role, action, vehicle_id, from_ms, to_ms, remote, rows, detail, prev_hash, hash, scheme";
@@ -18,10 +18,16 @@ pub(crate) const AUDIT_COLS: &str = "seq, time_ms, actor, role, action, vehicle_
 /// concurrent API instances chain one after another and the chain never forks.
 const AUDIT_LOCK_KEY: i64 = 0x0074_7361_7564_6974;
 
+/// The newest record.
+const HEAD_SQL: &str = "SELECT seq, hash, scheme FROM access_audit ORDER BY seq DESC LIMIT 1";
+
 /// The newest record's (sequence number, hash, scheme), if any.
 pub(crate) async fn head(tx: &mut dyn Tx) -> Result<Option<(i64, String, ChainScheme)>> {
-    let sql = "SELECT seq, hash, scheme FROM access_audit ORDER BY seq DESC LIMIT 1";
-    match tx.opt(sql, &[]).await? {
+    head_of(tx.opt(HEAD_SQL, &[]).await?)
+}
+
+fn head_of(row: Option<Row>) -> Result<Option<(i64, String, ChainScheme)>> {
+    match row {
         None => Ok(None),
         Some(r) => Ok(Some((r.int(0)?, r.text(1)?, scheme(&r.text(2)?)?))),
     }
@@ -39,8 +45,12 @@ pub(crate) async fn append_audit(
     time: Timestamp,
     entry: AuditEntry,
 ) -> Result<AuditRecord> {
-    tx.lock(AUDIT_LOCK_KEY).await?;
-    let last = head(tx).await?;
+    let last = head_of(
+        tx.lock_then_query(AUDIT_LOCK_KEY, HEAD_SQL, &[])
+            .await?
+            .into_iter()
+            .next(),
+    )?;
     next_scheme(last.as_ref().map(|h| h.2), key.is_some()).map_err(Error::Conflict)?;
     let (seq, prev) = last.map_or((1, GENESIS_HASH.to_string()), |(seq, hash, _)| (seq + 1, hash));
     let r = AuditRecord::chained(seq, time, entry, prev, key.as_ref());

@@ -152,6 +152,14 @@ pub trait Tx: Send {
     /// Serialises the transactions that take the same `key` until they end (PostgreSQL: a
     /// transaction-scoped advisory lock; the embedded store has a single writer already).
     async fn lock(&mut self, key: i64) -> Result<()>;
+
+    /// [`Tx::lock`], then a statement that reads what the lock protects, seeing everything committed
+    /// before the lock was granted. PostgreSQL sends both at once (one round trip): it runs the statement
+    /// after the lock is held, with a snapshot taken then.
+    async fn lock_then_query(&mut self, key: i64, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        self.lock(key).await?;
+        self.query(sql, params).await
+    }
 }
 
 impl dyn Tx + '_ {

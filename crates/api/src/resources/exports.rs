@@ -275,7 +275,7 @@ pub async fn track(
     let scoped = Scoped::new(&state, &who).await?;
     let v = scoped.vehicle(VehicleId(id)).await?;
     let action = format!("export.{}", format.as_str());
-    let (range, permit) = start_download(&state, &scoped, client, &action, v.id, (from, to)).await?;
+    let (range, permit) = start_download(&state, &scoped, client, &action, &v, (from, to)).await?;
     count_served(format.as_str());
     let doc = Export::new(format, &v, from, to, range.count);
     let mut resp = download::body(&state, range, &action, doc, permit).into_response();

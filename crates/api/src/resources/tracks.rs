@@ -66,17 +66,18 @@ pub(crate) async fn look_at_track(
 
 /// Admits a download of `vehicle`'s track over `range` (429 when too many stream already), counts its
 /// points and audits the look as `action` with that count, all before its first byte: the range and the
-/// place to stream it with ([`download::body`]).
+/// place to stream it with ([`download::body`]). `vehicle` is the one `scoped` admitted.
 pub(crate) async fn start_download(
     state: &ApiState,
     scoped: &Scoped,
     client: Client,
     action: &str,
-    vehicle: VehicleId,
+    vehicle: &Vehicle,
     (from, to): (Timestamp, Timestamp),
 ) -> ApiResult<(download::TrackRange, OwnedSemaphorePermit)> {
     let permit = state.downloads().admit()?;
     let count = scoped.track_count(vehicle, from, to).await?;
+    let vehicle = vehicle.id;
     let entry = audit::track_look(scoped.who(), client, action, vehicle, (from, to), count as usize);
     audit::record(state, entry).await?;
     let range = download::TrackRange {
@@ -192,7 +193,7 @@ pub async fn positions(
         (None, Some(id)) => scoped.vehicle(VehicleId(id)).await?,
         (None, None) => return Err(ApiError::BadRequest("give `plate` or `vehicle`".into())),
     };
-    let (range, permit) = start_download(&state, &scoped, client, "positions", v.id, range).await?;
+    let (range, permit) = start_download(&state, &scoped, client, "positions", &v, range).await?;
     count_served("json");
     let doc = PositionsJson {
         identity: Identity::for_role(who.role),

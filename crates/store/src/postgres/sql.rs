@@ -95,15 +95,7 @@ where
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let st = self.0.prepare_cached(sql).await?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let rows = self.0.query(&st, &refs).await?;
-        rows.iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.try_get::<_, Value>(i).map_err(Error::from))
-                    .collect::<Result<Vec<_>>>()
-                    .map(Row)
-            })
-            .collect()
+        rows_of(&self.0.query(&st, &refs).await?)
     }
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
@@ -121,12 +113,38 @@ where
     }
 
     async fn lock(&mut self, key: i64) -> Result<()> {
-        self.0
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&key])
-            .await
-            .map_err(Error::from)
-            .map(drop)
+        // Prepared once per connection: a statement given as text costs a round trip to prepare each time.
+        let st = self.0.prepare_cached(LOCK_SQL).await?;
+        self.0.execute(&st, &[&key]).await.map_err(Error::from).map(drop)
     }
+
+    async fn lock_then_query(&mut self, key: i64, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let lock = self.0.prepare_cached(LOCK_SQL).await?;
+        let st = self.0.prepare_cached(sql).await?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        // Polled together, the two requests leave in this order on the one connection and come back in
+        // one round trip; the server runs the query once the lock is granted (a statement's snapshot is
+        // taken when it starts), and fails it too when the lock fails (the transaction is aborted).
+        let lock_params: [&(dyn ToSql + Sync); 1] = [&key];
+        let (locked, rows) = futures::join!(self.0.execute(&lock, &lock_params), self.0.query(&st, &refs));
+        locked?;
+        rows_of(&rows?)
+    }
+}
+
+/// A transaction-scoped advisory lock on `$1`.
+const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock($1)";
+
+/// Rows of either backend's [`Row`] shape.
+fn rows_of(rows: &[tokio_postgres::Row]) -> Result<Vec<Row>> {
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.try_get::<_, Value>(i).map_err(Error::from))
+                .collect::<Result<Vec<_>>>()
+                .map(Row)
+        })
+        .collect()
 }
 
 impl PostgresBackend {
