@@ -65,3 +65,49 @@ pub fn city_toml(province: SocketAddr, dir: &Path, extra: &str) -> String {
          reconnect_min_backoff_ms = 100\nreconnect_max_backoff_ms = 1000\n{extra}"
     )
 }
+
+/// A province and its city, each with a PostgreSQL database holding [`provision`]'s registry, the
+/// province's JT/T 809 address and a directory for their files; started with [`Pair::province`] and
+/// [`Pair::city`] (a province killed can be started again on the same address).
+pub struct Pair {
+    /// The city's database.
+    pub city_db: crate::Scratch,
+    /// The province's database.
+    pub province_db: crate::Scratch,
+    /// Where the province listens for JT/T 809.
+    pub jt809: SocketAddr,
+    /// `edition = ...` or nothing: what ends both platforms' entries.
+    pub extra: String,
+    dir: crate::ScratchDir,
+}
+
+impl Pair {
+    /// Databases named after `name`, provisioned; `extra` ends both platforms' entries.
+    pub async fn new(name: &str, extra: &str) -> Pair {
+        let (city_db, province_db) = (
+            crate::Scratch::postgres(&format!("{name}_city")).await,
+            crate::Scratch::postgres(&format!("{name}_province")).await,
+        );
+        provision(&city_db.url()).await;
+        provision(&province_db.url()).await;
+        Pair {
+            city_db,
+            province_db,
+            jt809: free_port(),
+            extra: extra.to_string(),
+            dir: crate::ScratchDir::new(name),
+        }
+    }
+
+    /// Starts the province.
+    pub fn province(&self) -> crate::Tianshu {
+        let toml = province_toml(self.jt809, self.dir.path(), &self.extra);
+        crate::Tianshu::start(&self.province_db.url(), &toml, &[], self.dir.path())
+    }
+
+    /// Starts the city.
+    pub fn city(&self) -> crate::Tianshu {
+        let toml = city_toml(self.jt809, self.dir.path(), &self.extra);
+        crate::Tianshu::start(&self.city_db.url(), &toml, &[], self.dir.path())
+    }
+}

@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tianshu_e2e::api::{create_user, http, login_at, status, status_json};
 use tianshu_e2e::gateway::plate;
-use tianshu_e2e::jt809::{COVERED, city_toml, free_port, province_toml, provision};
+use tianshu_e2e::jt809::{COVERED, Pair};
 use tianshu_e2e::openapi::assert_documented;
-use tianshu_e2e::{Scratch, ScratchDir, Tianshu, wait_until};
+use tianshu_e2e::{Tianshu, wait_until};
 use tianshu_model::Timestamp;
 use tianshu_model::case::NewCase;
 use tianshu_store::Store;
@@ -98,34 +98,16 @@ async fn city_passed(city: &Store, id: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citys_cases_reach_its_province_once_as_alarm_reports_through_a_province_crash() {
-    let dir = ScratchDir::new("jt809_alarms");
-    let (city_db, province_db) = (
-        Scratch::postgres("jt809a_city").await,
-        Scratch::postgres("jt809a_province").await,
-    );
-    provision(&city_db.url()).await;
-    provision(&province_db.url()).await;
-    let city_store = Store::open(&city_db.url()).await.expect("the city's store");
+    let pair = Pair::new("jt809a", "edition = \"2019\"\n").await;
+    let city_store = Store::open(&pair.city_db.url()).await.expect("the city's store");
     // Raised before the link ever came up: not reported.
     raise(&city_store, &plate(0), "out_of_hours", "链路建立前的案件").await;
-    let province_store = Store::open(&province_db.url())
+    let province_store = Store::open(&pair.province_db.url())
         .await
         .expect("the province's store");
     create_user(&province_store, "inspector", Role::Inspector, None).await;
-    let jt809 = free_port();
-    let edition = "edition = \"2019\"\n";
-    let mut province = Tianshu::start(
-        &province_db.url(),
-        &province_toml(jt809, dir.path(), edition),
-        &[],
-        dir.path(),
-    );
-    let city = Tianshu::start(
-        &city_db.url(),
-        &city_toml(jt809, dir.path(), edition),
-        &[],
-        dir.path(),
-    );
+    let mut province = pair.province();
+    let city = pair.city();
     wait_until("the city's alarm position", LIMIT, || async {
         city_store
             .jt809_alarms()
@@ -154,12 +136,7 @@ async fn a_citys_cases_reach_its_province_once_as_alarm_reports_through_a_provin
             >= 1.0
     })
     .await;
-    let province = Tianshu::start(
-        &province_db.url(),
-        &province_toml(jt809, dir.path(), edition),
-        &[],
-        dir.path(),
-    );
+    let province = pair.province();
     let cookie = login_at(province.http, "inspector").await;
     wait_until("the backlog's report at the province", LIMIT, || async {
         alarms(&province, &cookie).await.len() >= 2

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tianshu_e2e::api::{Resp, create_user, explain_case, http, login_at, status, status_json};
 use tianshu_e2e::gateway::plate;
-use tianshu_e2e::jt809::{city_toml, free_port, province_toml, provision};
+use tianshu_e2e::jt809::Pair;
 use tianshu_e2e::openapi::assert_documented;
-use tianshu_e2e::{Scratch, ScratchDir, Tianshu, wait_until};
+use tianshu_e2e::{Tianshu, wait_until};
 use tianshu_model::Timestamp;
 use tianshu_model::case::NewCase;
 use tianshu_store::Store;
@@ -233,29 +233,10 @@ async fn supervision_round(province: &Office, city: &Office, city_store: &Store)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_province_checks_and_supervises_its_city_and_has_the_answers() {
-    let dir = ScratchDir::new("jt809_business");
-    let (city_db, province_db) = (
-        Scratch::postgres("jt809b_city").await,
-        Scratch::postgres("jt809b_province").await,
-    );
-    provision(&city_db.url()).await;
-    provision(&province_db.url()).await;
-    let jt809 = free_port();
-    let edition = "edition = \"2011\"\n";
-    let province = Tianshu::start(
-        &province_db.url(),
-        &province_toml(jt809, dir.path(), edition),
-        &[],
-        dir.path(),
-    );
-    let city = Tianshu::start(
-        &city_db.url(),
-        &city_toml(jt809, dir.path(), edition),
-        &[],
-        dir.path(),
-    );
-    let province_office = Office::new(&province, &province_db.url(), "inspector", Role::Inspector).await;
-    let city_office = Office::new(&city, &city_db.url(), "duty", Role::Dispatcher).await;
+    let pair = Pair::new("jt809b", "edition = \"2011\"\n").await;
+    let (province, city) = (pair.province(), pair.city());
+    let province_office = Office::new(&province, &pair.province_db.url(), "inspector", Role::Inspector).await;
+    let city_office = Office::new(&city, &pair.city_db.url(), "duty", Role::Dispatcher).await;
     // A dispatcher answers; only the office above sends checks.
     status(
         &city_office
@@ -278,7 +259,7 @@ async fn a_province_checks_and_supervises_its_city_and_has_the_answers() {
     );
     assert!(!back["sent"].is_null());
 
-    let city_store = Store::open(&city_db.url()).await.expect("the city's store");
+    let city_store = Store::open(&pair.city_db.url()).await.expect("the city's store");
     supervision_round(&province_office, &city_office, &city_store).await;
     for (instance, outcome, n) in [
         (&city, "received", 3.0),

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tianshu_e2e::gateway::{Terminal, key, phone, plate};
-use tianshu_e2e::jt809::{COVERED, city_toml, free_port, province_toml, provision};
-use tianshu_e2e::{Fix, Scratch, ScratchDir, Tianshu, stored_track, wait_until};
+use tianshu_e2e::jt809::{COVERED, Pair};
+use tianshu_e2e::{Fix, stored_track, wait_until};
 use tianshu_model::{Position, Timestamp};
 use tianshu_store::Store;
 
@@ -60,21 +60,9 @@ async fn province_has_the_citys(city: &Store, province: &Store) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_city_forwards_its_committed_points_to_its_province_through_a_province_crash() {
-    let dir = ScratchDir::new("jt809_link");
-    let (city_db, province_db) = (
-        Scratch::postgres("jt809_city").await,
-        Scratch::postgres("jt809_province").await,
-    );
-    provision(&city_db.url()).await;
-    provision(&province_db.url()).await;
-    let jt809 = free_port();
-    let mut province = Tianshu::start(
-        &province_db.url(),
-        &province_toml(jt809, dir.path(), ""),
-        &[],
-        dir.path(),
-    );
-    let city = Tianshu::start(&city_db.url(), &city_toml(jt809, dir.path(), ""), &[], dir.path());
+    let pair = Pair::new("jt809", "").await;
+    let mut province = pair.province();
+    let city = pair.city();
     let mut codes = Vec::new();
     for i in 0..=NOT_COVERED {
         let mut t = Terminal::connect(city.jt808, phone(i))
@@ -82,10 +70,10 @@ async fn a_city_forwards_its_committed_points_to_its_province_through_a_province
             .expect("connecting to the city");
         codes.push(t.login(i).await);
     }
-    let city_store = Store::open(&city_db.url())
+    let city_store = Store::open(&pair.city_db.url())
         .await
         .expect("reading the city's store");
-    let province_store = Store::open(&province_db.url())
+    let province_store = Store::open(&pair.province_db.url())
         .await
         .expect("reading the province's store");
     let base = Timestamp::now().secs() - 7_200;
@@ -105,12 +93,7 @@ async fn a_city_forwards_its_committed_points_to_its_province_through_a_province
             >= 1.0
     })
     .await;
-    let province = Tianshu::start(
-        &province_db.url(),
-        &province_toml(jt809, dir.path(), ""),
-        &[],
-        dir.path(),
-    );
+    let province = pair.province();
     wait_until("the backlog at the province", LIMIT, || {
         province_has_the_citys(&city_store, &province_store)
     })
