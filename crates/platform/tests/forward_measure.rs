@@ -1,0 +1,147 @@
+//! A measurement, not a check (ignored): Tianshu as a lower platform forwarding committed points to an
+//! upper platform over loopback, end to end: the store's reads, the messages, the encoding and the socket.
+//! The forwarding runs alone on a thread of its own (its runtime, its store pool), so that thread's CPU
+//! time is the forwarding's cost; the upper platform, written with the codec, counts the positions on
+//! another thread.
+//!
+//! `FORWARD_CARS` cars (default 100) with `FORWARD_POINTS` points each (default 5,000), received just before
+//! the link comes up, on PostgreSQL:
+//! `cargo test --release -p tianshu-platform --test forward_measure -- --ignored --nocapture`.
+
+use std::time::{Duration, Instant};
+
+use tianshu_jt809::{Codec, Edition, ForVehicle, LoginAnswer, Message, UpExg};
+use tianshu_model::{Position, Timestamp};
+use tianshu_platform::UpperPlatform;
+use tianshu_platform::lower::forward;
+use tianshu_platform::sublink::framed::Framed;
+use tianshu_store::Store;
+use tianshu_testkit::{Fix, Scratch, import_cars};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// This thread's CPU time (user and system), from `/proc/thread-self/stat`, in seconds.
+fn thread_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn forwarding_to_one_upper_platform() {
+    let (cars, each) = (env("FORWARD_CARS", 100), env("FORWARD_POINTS", 5_000));
+    let total = cars * each;
+    let scratch = Scratch::postgres("forward_measure").await;
+    let url = scratch.url();
+    let store = Store::open(&url).await.expect("opening the store");
+    let plates: Vec<String> = (0..cars).map(|i| format!("鄂A{i:05}")).collect();
+    let registry: Vec<(&str, u128)> = plates
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_str(), 13_900_000_000 + i as u128))
+        .collect();
+    import_cars(&store, "City", &registry).await;
+    let first = Timestamp::now().secs() - each as i64 - 60;
+    for plate in &plates {
+        let vehicle = store
+            .vehicle_by_plate(plate)
+            .await
+            .expect("registry")
+            .expect("car")
+            .id;
+        let points: Vec<Position> = (0..each as i64)
+            .map(|k| {
+                let mut p = Fix::at(first + k)
+                    .at_e6(30_200_000 + k as i32 * 10, 114_900_000 + vehicle.0 as i32 * 100)
+                    .heading(500, 90)
+                    .build();
+                p.vehicle = vehicle;
+                p.recv_time = Timestamp::now();
+                p
+            })
+            .collect();
+        store.append_points(&points).await.expect("appending");
+    }
+    store.close().await.expect("closing");
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
+    let upper = UpperPlatform {
+        password: "pw123456".into(),
+        poll_ms: 50,
+        settle_secs: 1,
+        answer_timeout_secs: 60,
+        ..UpperPlatform::new(
+            "province",
+            &listener.local_addr().expect("addr").to_string(),
+            4200,
+            77,
+            &["City"],
+        )
+    };
+    let stop = CancellationToken::new();
+    let forwarder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                // Opened here, so that the pool's connections run on this thread too.
+                let store = Store::open(&url).await.expect("opening the store");
+                let cpu = thread_cpu_secs();
+                forward(upper, store, stop).await;
+                thread_cpu_secs() - cpu
+            })
+        })
+    };
+
+    let (stream, _) = listener.accept().await.expect("the link");
+    let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    let mut received = 0;
+    let mut started = None;
+    while received < total {
+        match link.next(deadline).await.expect("a message") {
+            Message::Login(_) => {
+                started = Some(Instant::now());
+                link.send(&Message::LoginAnswer(LoginAnswer {
+                    result: 0,
+                    verify_code: 1,
+                }))
+                .await
+                .expect("answering");
+            }
+            Message::KeepAlive => link.send(&Message::KeepAliveAnswer).await.expect("answering"),
+            Message::UpExg(ForVehicle { data, .. }) => {
+                received += match data {
+                    UpExg::RealLocation(_) => 1,
+                    UpExg::HistoryLocation(g) => g.len(),
+                    _ => 0,
+                };
+            }
+            _ => {}
+        }
+    }
+    let elapsed = started.map_or(Duration::ZERO, |s| s.elapsed());
+    stop.cancel();
+    let cpu = forwarder.join().expect("the forwarding thread");
+    println!(
+        "forwarding: {total} positions of {cars} cars in {:.2} s from the login to the last: {:.0} positions/s; \
+         the forwarding thread's CPU {:.2} s in all (login and the store's reads included): {:.2} µs a position",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64().max(1e-9),
+        cpu,
+        cpu * 1e6 / total as f64
+    );
+}
