@@ -12,7 +12,7 @@ use tianshu_model::{Position, Timestamp};
 use tianshu_platform::lower::forward;
 use tianshu_platform::{Jt809Config, LowerPlatform, Upper, UpperPlatform, run};
 use tianshu_store::{Store, StoreConfig};
-use tianshu_testkit::{Scratch, drive, import_cars, metric, unique, wait_until};
+use tianshu_testkit::{Scratch, drive, import_cars, metric, unique, vehicle_of, wait_until};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -62,12 +62,7 @@ async fn start_province(store: &Store, config: &Jt809Config, addr: SocketAddr) -
 
 /// The track of `plate` as (fix time, latitude, longitude).
 async fn track(store: &Store, plate: &str) -> Vec<(i64, i32, i32)> {
-    let vehicle = store
-        .vehicle_by_plate(plate)
-        .await
-        .expect("registry")
-        .expect("car")
-        .id;
+    let vehicle = vehicle_of(store, plate).await;
     store
         .backend()
         .track(vehicle, Timestamp(0), Timestamp::from_secs(4_000_000_000))

@@ -16,7 +16,7 @@ use tianshu_platform::UpperPlatform;
 use tianshu_platform::lower::forward;
 use tianshu_platform::sublink::framed::Framed;
 use tianshu_store::Store;
-use tianshu_testkit::{Fix, Scratch, import_cars};
+use tianshu_testkit::{Fix, Scratch, import_cars, vehicle_of};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -53,12 +53,7 @@ async fn forwarding_to_one_upper_platform() {
     import_cars(&store, "City", &registry).await;
     let first = Timestamp::now().secs() - each as i64 - 60;
     for plate in &plates {
-        let vehicle = store
-            .vehicle_by_plate(plate)
-            .await
-            .expect("registry")
-            .expect("car")
-            .id;
+        let vehicle = vehicle_of(&store, plate).await;
         let points: Vec<Position> = (0..each as i64)
             .map(|k| {
                 let mut p = Fix::at(first + k)

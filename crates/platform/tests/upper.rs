@@ -13,7 +13,7 @@ use tianshu_jt809::{
 use tianshu_model::{Position, Timestamp, VehicleId};
 use tianshu_platform::{Jt809Config, LowerPlatform, Upper, run};
 use tianshu_store::{Store, StoreConfig};
-use tianshu_testkit::{Fix, Scratch, import_cars, metric, unique, wait_until};
+use tianshu_testkit::{Fix, Scratch, import_cars, metric, unique, vehicle_of, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -200,13 +200,7 @@ fn fixes(n: i64) -> Vec<Position> {
 }
 
 async fn stored(store: &Store, plate: &str) -> u64 {
-    let v = store
-        .vehicle_by_plate(plate)
-        .await
-        .expect("reading the registry")
-        .expect("the car")
-        .id;
-    count(store, v).await
+    count(store, vehicle_of(store, plate).await).await
 }
 
 async fn count(store: &Store, v: VehicleId) -> u64 {

@@ -109,16 +109,21 @@ pub async fn import_cars(store: &Store, unit: &str, cars: &[(&str, u128)]) {
     store.import_registry(&records).await.expect("importing the cars");
 }
 
+/// The id of the car with `plate`; fails the test when there is none.
+pub async fn vehicle_of(store: &Store, plate: &str) -> tianshu_model::VehicleId {
+    store
+        .vehicle_by_plate(plate)
+        .await
+        .expect("reading the registry")
+        .unwrap_or_else(|| panic!("no car {plate} in the registry"))
+        .id
+}
+
 /// Appends `n` fixes of `plate`'s car, `step_secs` apart from `ago_secs` seconds ago, all received now,
 /// each a little further north (1e-4 degree a fix); fails the test when the car is unknown or the append
 /// fails.
 pub async fn drive(store: &Store, plate: &str, ago_secs: i64, n: i64, step_secs: i64) {
-    let vehicle = store
-        .vehicle_by_plate(plate)
-        .await
-        .expect("reading the registry")
-        .expect("the car")
-        .id;
+    let vehicle = vehicle_of(store, plate).await;
     let first = tianshu_model::Timestamp::now().secs() - ago_secs;
     let points: Vec<tianshu_model::Position> = (0..n)
         .map(|i| {
