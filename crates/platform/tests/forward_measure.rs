@@ -11,12 +11,11 @@
 use std::time::{Duration, Instant};
 
 use tianshu_jt809::{Codec, Edition, ForVehicle, LoginAnswer, Message, UpExg};
-use tianshu_model::{Position, Timestamp};
 use tianshu_platform::UpperPlatform;
 use tianshu_platform::lower::forward;
 use tianshu_platform::sublink::framed::Framed;
 use tianshu_store::Store;
-use tianshu_testkit::{Fix, Scratch, import_cars, vehicle_of};
+use tianshu_testkit::{Scratch, drive, import_cars};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -51,21 +50,8 @@ async fn forwarding_to_one_upper_platform() {
         .map(|(i, p)| (p.as_str(), 13_900_000_000 + i as u128))
         .collect();
     import_cars(&store, "City", &registry).await;
-    let first = Timestamp::now().secs() - each as i64 - 60;
     for plate in &plates {
-        let vehicle = vehicle_of(&store, plate).await;
-        let points: Vec<Position> = (0..each as i64)
-            .map(|k| {
-                let mut p = Fix::at(first + k)
-                    .at_e6(30_200_000 + k as i32 * 10, 114_900_000 + vehicle.0 as i32 * 100)
-                    .heading(500, 90)
-                    .build();
-                p.vehicle = vehicle;
-                p.recv_time = Timestamp::now();
-                p
-            })
-            .collect();
-        store.append_points(&points).await.expect("appending");
+        drive(&store, plate, each as i64 + 60, each as i64, 1).await;
     }
     store.close().await.expect("closing");
 

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tianshu_model::{Lang, Timestamp, UnitId};
-use tianshu_rules::calendar::{date_of_day, local_day, year_start};
+use tianshu_rules::calendar::{local_day, year_start};
 use tianshu_rules::casework::{Summary, summary_header, summary_lines};
 use tianshu_rules::fuel::report::{FuelReport, report_header, report_lines};
 use tianshu_rules::yearly::{YearCar, YearlyFigures, yearly};
@@ -67,16 +67,15 @@ pub async fn figures(
         .filter(|r| wanted(r.unit))
         .map(|r| (path(r.unit), r))
         .collect();
-    let start = year_start;
     let rules: Vec<String> = store
         .carpool()
-        .case_rules(start(year), start(year + 1))
+        .case_rules(year_start(year), year_start(year + 1))
         .await?
         .into_iter()
         .filter(|(v, _)| unit_of.get(v).is_some_and(|u| wanted(*u)))
         .map(|(_, rule)| rule)
         .collect();
-    let (first, last) = (local_day(start(year)), local_day(start(year + 1)) - 1);
+    let (first, last) = (local_day(year_start(year)), local_day(year_start(year + 1)) - 1);
     let summaries: Vec<_> = store
         .summaries()
         .between(first, last)
@@ -87,7 +86,7 @@ pub async fn figures(
     let (complaints, findings) = store
         .casework()
         .facts(
-            (start(year), start(year + 1)),
+            (year_start(year), year_start(year + 1)),
             (first_date(year), first_date(year + 1)),
             units.map(<[UnitId]>::to_vec),
         )
@@ -102,7 +101,7 @@ pub async fn figures(
 
 /// January 1st of `year`.
 fn first_date(year: i32) -> chrono::NaiveDate {
-    date_of_day(local_day(year_start(year))).unwrap_or_default()
+    chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default()
 }
 
 /// The year's complaints and findings, and its fuel cards, as the office's report lays them out: an
