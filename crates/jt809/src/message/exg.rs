@@ -114,24 +114,30 @@ pub enum Gnss {
 impl Gnss {
     pub(crate) fn decode(r: &mut Reader<'_>, edition: Edition) -> Result<Gnss, Error> {
         Ok(match edition {
-            Edition::V2011 => Gnss::V2011(Gnss2011 {
-                encrypt: r.u8()?,
-                day: r.u8()?,
-                month: r.u8()?,
-                year: r.u16()?,
-                hour: r.u8()?,
-                minute: r.u8()?,
-                second: r.u8()?,
-                lon_e6: r.u32()?,
-                lat_e6: r.u32()?,
-                speed_kmh: r.u16()?,
-                recorder_speed_kmh: r.u16()?,
-                mileage_km: r.u32()?,
-                direction_deg: r.u16()?,
-                altitude_m: r.u16()?,
-                state: r.u32()?,
-                alarm: r.u32()?,
-            }),
+            Edition::V2011 => {
+                // One bounds check for the fixed 36 bytes, then the fields from the array.
+                let a: [u8; GNSS_2011_LEN] = r.array()?;
+                let u16_at = |i: usize| u16::from_be_bytes([a[i], a[i + 1]]);
+                let u32_at = |i: usize| u32::from_be_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
+                Gnss::V2011(Gnss2011 {
+                    encrypt: a[0],
+                    day: a[1],
+                    month: a[2],
+                    year: u16_at(3),
+                    hour: a[5],
+                    minute: a[6],
+                    second: a[7],
+                    lon_e6: u32_at(8),
+                    lat_e6: u32_at(12),
+                    speed_kmh: u16_at(16),
+                    recorder_speed_kmh: u16_at(18),
+                    mileage_km: u32_at(20),
+                    direction_deg: u16_at(24),
+                    altitude_m: u16_at(26),
+                    state: u32_at(28),
+                    alarm: u32_at(32),
+                })
+            }
             Edition::V2019 => {
                 let encrypt = r.u8()?;
                 let len = r.u32()?;
