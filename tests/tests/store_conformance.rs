@@ -22,6 +22,7 @@ mod writer;
 
 use blocks::{
     a_backfill_into_a_blocked_day_is_stored_once, a_damaged_block_is_reported_and_the_rest_replays,
+    what_arrived_after_a_cursor_is_read_from_blocks_too,
     a_replay_crosses_the_row_block_boundary, blocks_older_than_the_retained_days_are_deleted,
 };
 use forwarding::{
@@ -639,6 +640,7 @@ macro_rules! conformance {
             case!(track_is_time_ordered_with_half_open_range);
             case!(a_replay_crosses_the_row_block_boundary);
             case!(a_backfill_into_a_blocked_day_is_stored_once);
+            case!(what_arrived_after_a_cursor_is_read_from_blocks_too);
             case!(a_damaged_block_is_reported_and_the_rest_replays, url);
             case!(blocks_older_than_the_retained_days_are_deleted, url);
             case!(tracks_hand_out_each_point_once_across_equal_fix_times);

@@ -126,3 +126,150 @@ async fn forwarding_to_one_upper_platform() {
         cpu * 1e6 / total as f64
     );
 }
+
+/// The CPU time, in seconds, of every PostgreSQL server process on this machine (user and system).
+fn postgres_cpu_secs() -> f64 {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if !head.contains("(postgres") {
+            continue;
+        }
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        total += (ticks(11) + ticks(12)) / 100.0;
+    }
+    total
+}
+
+/// What an idle link costs: `IDLE_CARS` cars (default 700) with a week of points each (`IDLE_POINTS`,
+/// default 4,200: a car of the demo fleet), all forwarded first; then `IDLE_SECS` seconds (default 20)
+/// with nothing new, polled every second as configured by default. Prints the forwarding thread's CPU
+/// and PostgreSQL's (every server process on the machine: run it alone) per second of idling.
+/// `cargo test --release -p tianshu-platform --test forward_measure idle -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn idle_link_cost() {
+    let (cars, each, idle) = (
+        env("IDLE_CARS", 700),
+        env("IDLE_POINTS", 4_200),
+        env("IDLE_SECS", 20),
+    );
+    let total = cars * each;
+    let scratch = Scratch::postgres("forward_idle").await;
+    let url = scratch.url();
+    let store = Store::open(&url).await.expect("opening the store");
+    let plates: Vec<String> = (0..cars).map(|i| format!("鄂A{i:05}")).collect();
+    let registry: Vec<(&str, u128)> = plates
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_str(), 13_900_000_000 + i as u128))
+        .collect();
+    import_cars(&store, "City", &registry).await;
+    let step = (7 * 86_400 / each.max(1)) as i64;
+    for plate in &plates {
+        drive(&store, plate, 7 * 86_400, each as i64, step).await;
+    }
+    // As `tianshu serve` keeps a store: the days before yesterday packed into blocks.
+    let packed = store
+        .compact_blocks_at(tianshu_model::Timestamp::now())
+        .await
+        .expect("packing");
+    println!("packed: {packed:?}");
+    store.close().await.expect("closing");
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
+    let upper = UpperPlatform {
+        password: "pw123456".into(),
+        settle_secs: 1,
+        answer_timeout_secs: 60,
+        ..UpperPlatform::new(
+            "province",
+            &listener.local_addr().expect("addr").to_string(),
+            4200,
+            77,
+            &["City"],
+        )
+    };
+    let stop = CancellationToken::new();
+    let (mark_tx, mark_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut mark_tx = Some(mark_tx);
+    let forwarder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let store = Store::open(&url).await.expect("opening the store");
+                // A current-thread runtime: the forwarding and this read share the thread.
+                let forwarding = tokio::spawn(forward(upper, store, stop));
+                let _ = mark_rx.await;
+                let cpu = thread_cpu_secs();
+                let _ = forwarding.await;
+                thread_cpu_secs() - cpu
+            })
+        })
+    };
+
+    let (stream, _) = listener.accept().await.expect("the link");
+    let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
+    let mut received = 0;
+    let mut idle_from = None;
+    let mut pg_cpu = 0.0;
+    loop {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let message = match link.next(deadline).await {
+            Ok(m) => m,
+            Err(_) if idle_from.is_some_and(|t| t.elapsed() >= Duration::from_secs(idle as u64)) => break,
+            Err(_) if idle_from.is_some() => continue,
+            Err(e) => panic!("the link: {e}"),
+        };
+        match message {
+            Message::Login(_) => link
+                .send(&Message::LoginAnswer(LoginAnswer {
+                    result: 0,
+                    verify_code: 1,
+                }))
+                .await
+                .expect("answering"),
+            Message::KeepAlive => link.send(&Message::KeepAliveAnswer).await.expect("answering"),
+            Message::UpExg(ForVehicle { data, .. }) => {
+                received += match data {
+                    UpExg::RealLocation(_) => 1,
+                    UpExg::HistoryLocation(g) => g.len(),
+                    _ => 0,
+                };
+            }
+            _ => {}
+        }
+        if received >= total && idle_from.is_none() {
+            // Everything is up; from the next poll on the link idles.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            if let Some(tx) = mark_tx.take() {
+                let _ = tx.send(());
+            }
+            pg_cpu = postgres_cpu_secs();
+            idle_from = Some(Instant::now());
+        }
+        if idle_from.is_some_and(|t| t.elapsed() >= Duration::from_secs(idle as u64)) {
+            break;
+        }
+    }
+    let seconds = idle_from.map_or(1.0, |t| t.elapsed().as_secs_f64());
+    let pg = postgres_cpu_secs() - pg_cpu;
+    stop.cancel();
+    let cpu = forwarder.join().expect("the forwarding thread");
+    println!(
+        "idle link, {cars} cars with {each} points each over the last week: over {seconds:.1} s, the forwarding \
+         thread's CPU {:.1} ms/s, PostgreSQL's {:.1} ms/s",
+        cpu * 1e3 / seconds,
+        pg * 1e3 / seconds
+    );
+}

@@ -103,22 +103,38 @@ pub(crate) fn decode_stored(vehicle: i64, day: i64, data: &[u8]) -> Option<Vec<P
     }
 }
 
+/// A vehicle-day's block as stored: its bytes, its point count and the latest receive time among its
+/// points (`received_last`, Unix ms), by which a read of what arrived after a cursor skips the block
+/// without decoding it.
+pub(crate) struct Packed {
+    pub(crate) data: Vec<u8>,
+    pub(crate) points: u32,
+    pub(crate) received_last: i64,
+}
+
 /// A vehicle-day's new block: its old block's points merged with `rows` (a key in both counted once).
 /// `None` when the old block is damaged: the rows then stay rows.
-pub(crate) fn merged_block(
-    vehicle: i64,
-    day: i64,
-    old: Option<&[u8]>,
-    rows: &[Position],
-) -> Option<(Vec<u8>, u32)> {
+pub(crate) fn merged_block(vehicle: i64, day: i64, old: Option<&[u8]>, rows: &[Position]) -> Option<Packed> {
     let mut points = match old {
         Some(data) => decode_stored(vehicle, day, data)?,
         None => Vec::new(),
     };
     points.extend_from_slice(rows);
-    let block = encode_block(&points);
-    let n = tianshu_model::block::block_len(&block).unwrap_or(0);
-    Some((block, n))
+    let received_last = points.iter().map(|p| p.recv_time.0).max().unwrap_or(0);
+    let data = encode_block(&points);
+    let n = tianshu_model::block::block_len(&data).unwrap_or(0);
+    Some(Packed {
+        data,
+        points: n,
+        received_last,
+    })
+}
+
+/// The bound a read compares a block's `received_last` with: the blocks whose latest receive time is
+/// after it may hold points the read wants. Without `received_after`, every block (the bound is below
+/// any time); blocks packed before the column existed have none and are always read.
+pub(crate) fn received_bound(received_after: Option<Timestamp>) -> i64 {
+    received_after.map_or(i64::MIN, |t| t.0.max(0))
 }
 
 /// The points of a block a track read asks for, after the key `after` (keyset pagination), in order.

@@ -173,6 +173,46 @@ pub async fn a_backfill_into_a_blocked_day_is_stored_once(store: Store) {
     );
 }
 
+/// What arrived after a cursor, read across packed days (a JT/T 809 link's forwarding position, the
+/// alert rules resuming): a block whose points all arrived before the cursor gives nothing, and a block
+/// repacked with a backfill received after it gives exactly the backfill.
+pub async fn what_arrived_after_a_cursor_is_read_from_blocks_too(store: Store) {
+    let arrived = |cursor: Timestamp| {
+        let store = store.clone();
+        async move {
+            store
+                .backend()
+                .track_received_after(VehicleId(4), Timestamp(0), Timestamp(i64::MAX / 2), cursor)
+                .await
+                .unwrap()
+                .try_collect::<Vec<Position>>()
+                .await
+                .unwrap()
+        }
+    };
+    let day = days_of_points(4, 1, 300);
+    store.append_points(&day).await.unwrap();
+    store.compact_blocks(day0()).await.unwrap();
+    let cursor = day.iter().map(|p| p.recv_time).max().unwrap();
+    assert_eq!(arrived(Timestamp(cursor.0 - 1)).await.len(), 1, "the last point arrived at the cursor");
+    assert!(arrived(cursor).await.is_empty(), "the block holds nothing after the cursor");
+    // A terminal's blind-area backfill of that day, received an hour after the cursor, then packed into
+    // the day's block with the rest.
+    let backfill: Vec<Position> = (0..3)
+        .map(|i| {
+            let mut p = point(4, day_secs(0) + 3_600 + i * 300 + 11);
+            p.recv_time = cursor.add_millis(3_600_000 + i * 1_000);
+            p
+        })
+        .collect();
+    store.append_points(&backfill).await.unwrap();
+    let done = store.compact_blocks(day0()).await.unwrap();
+    assert_eq!((done.blocks, done.points), (1, 3), "the backfill went into the block");
+    assert_eq!(arrived(cursor).await, ordered(backfill.clone()));
+    assert_eq!(arrived(backfill[1].recv_time).await, vec![backfill[2].clone()]);
+    assert!(arrived(backfill[2].recv_time).await.is_empty());
+}
+
 /// Overwrites the block of `vehicle` on `day` with bytes that start like a block but are not one.
 async fn damage_block(url: &str, vehicle: i64, day: i64) {
     const BAD: &str = "54534231000000100000000000000000ffff";

@@ -13,7 +13,7 @@ use tianshu_model::block::{china_day, china_day_start, may_be_blocked, track_key
 
 use crate::blocks::{
     CompactSummary, DamagedBlock, LayerStats, block_points_in, by_month, days_of, decode_stored,
-    merge_ordered, merged_block,
+    merge_ordered, merged_block, received_bound,
 };
 use crate::record::{REC_FIXED, decode_rec, encode_rec};
 use crate::sql::tx;
@@ -134,12 +134,20 @@ fn block_keys(conn: &Connection, vehicle: i64, day: i64) -> Result<HashSet<(i64,
         .unwrap_or_default())
 }
 
-/// The blocks of a vehicle from China day `first` to `last`, in day order.
-fn read_blocks(conn: &Connection, vehicle: i64, first: i64, last: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+/// The blocks of a vehicle from China day `first` to `last`, in day order, but those known to hold
+/// nothing received after `received_after` ([`received_bound`]).
+fn read_blocks(
+    conn: &Connection,
+    vehicle: i64,
+    (first, last): (i64, i64),
+    received_after: Option<Timestamp>,
+) -> Result<Vec<(i64, Vec<u8>)>> {
     let mut st = conn.prepare_cached(
-        "SELECT day, data FROM point_blocks WHERE vehicle = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
+        "SELECT day, data FROM point_blocks WHERE vehicle = ?1 AND day >= ?2 AND day <= ?3 \
+         AND (received_last IS NULL OR received_last > ?4) ORDER BY day",
     )?;
-    let rows = st.query_map(params![vehicle, first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let bound = received_bound(received_after);
+    let rows = st.query_map(params![vehicle, first, last, bound], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.map(|r| r.map_err(Error::from)).collect()
 }
 
@@ -174,15 +182,16 @@ fn compact_vehicle(conn: &mut Connection, vehicle: i64, through: i64) -> Result<
             .prepare_cached("SELECT data FROM point_blocks WHERE vehicle = ?1 AND day = ?2")?
             .query_row(params![vehicle, day], |r| r.get(0))
             .optional()?;
-        let Some((block, n)) = merged_block(vehicle, day, old.as_deref(), &rows) else {
+        let Some(block) = merged_block(vehicle, day, old.as_deref(), &rows) else {
             done.damaged += 1;
             continue;
         };
         tx.prepare_cached(
-            "INSERT INTO point_blocks (vehicle, day, points, data) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (vehicle, day) DO UPDATE SET points = excluded.points, data = excluded.data",
+            "INSERT INTO point_blocks (vehicle, day, points, data, received_last) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (vehicle, day) DO UPDATE SET points = excluded.points, data = excluded.data, \
+             received_last = excluded.received_last",
         )?
-        .execute(params![vehicle, day, n, block])?;
+        .execute(params![vehicle, day, block.points, block.data, block.received_last])?;
         let deleted = tx
             .prepare_cached("DELETE FROM points WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3")?
             .execute(params![vehicle, start, stop])?;
@@ -254,7 +263,7 @@ impl Backend for EmbeddedBackend {
                 to,
                 received_after: None,
             };
-            for (day, data) in read_blocks(&tx, vehicle.0, first, last)? {
+            for (day, data) in read_blocks(&tx, vehicle.0, (first, last), None)? {
                 if let Some(points) = decode_stored(vehicle.0, day, &data) {
                     total += block_points_in(points, &q, None).len() as u64;
                 }
@@ -454,7 +463,7 @@ fn read_track_chunk(conn: &Connection, q: TrackQuery, after: Option<(i64, i64)>)
     // The blocks from the day of the last point returned on, up to `limit` points past it.
     let mut blocked = Vec::new();
     let (first, last) = days_of(Timestamp(start), to);
-    for (day, data) in read_blocks(&tx, vehicle.0, first, last)? {
+    for (day, data) in read_blocks(&tx, vehicle.0, (first, last), received_after)? {
         if blocked.len() >= TRACK_CHUNK_POINTS {
             break;
         }

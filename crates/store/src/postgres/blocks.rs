@@ -12,7 +12,7 @@ use super::copy::{PG_MIN_MILLIS, PgMillis, Staged, copy_buffer, row_to_position,
 use super::points::{insert_staged, inserted_at, newest_per_vehicle};
 use crate::blocks::{
     CompactSummary, DamagedBlock, LayerStats, block_points_in, by_month, days_of, decode_stored,
-    merged_block, stored_day,
+    merged_block, received_bound, stored_day,
 };
 use crate::{Result, TrackQuery};
 
@@ -120,14 +120,21 @@ impl PostgresBackend {
                 )
                 .await?;
             let old: Option<Vec<u8>> = old.map(|r| r.try_get(0)).transpose()?;
-            let Some((block, n)) = merged_block(vehicle, day, old.as_deref(), &rows) else {
+            let Some(block) = merged_block(vehicle, day, old.as_deref(), &rows) else {
                 done.damaged += 1;
                 continue;
             };
             tx.execute(
-                "INSERT INTO point_blocks (vehicle, day, points, data) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (vehicle, day) DO UPDATE SET points = excluded.points, data = excluded.data",
-                &[&vehicle, &stored_day(day)?, &(n as i32), &block],
+                "INSERT INTO point_blocks (vehicle, day, points, data, received_last) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (vehicle, day) DO UPDATE SET points = excluded.points, data = excluded.data, \
+                 received_last = excluded.received_last",
+                &[
+                    &vehicle,
+                    &stored_day(day)?,
+                    &(block.points as i32),
+                    &block.data,
+                    &block.received_last,
+                ],
             )
             .await?;
             let deleted = tx
@@ -149,8 +156,14 @@ impl PostgresBackend {
         let (first, last) = days_of(q.from, q.to);
         let rows = client
             .query(
-                "SELECT day, data FROM point_blocks WHERE vehicle = $1 AND day >= $2 AND day <= $3 ORDER BY day",
-                &[&q.vehicle.0, &stored_day(first.max(0))?, &stored_day(last.clamp(0, i64::from(i32::MAX)))?],
+                "SELECT day, data FROM point_blocks WHERE vehicle = $1 AND day >= $2 AND day <= $3 \
+                 AND (received_last IS NULL OR received_last > $4) ORDER BY day",
+                &[
+                    &q.vehicle.0,
+                    &stored_day(first.max(0))?,
+                    &stored_day(last.clamp(0, i64::from(i32::MAX)))?,
+                    &received_bound(q.received_after),
+                ],
             )
             .await?;
         let mut out = Vec::new();
