@@ -221,7 +221,7 @@ async fn idle_link_cost() {
     let (stream, _) = listener.accept().await.expect("the link");
     let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
     let mut received = 0;
-    let mut idle_from = None;
+    let mut idle_from: Option<Instant> = None;
     let mut pg_cpu = 0.0;
     loop {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
