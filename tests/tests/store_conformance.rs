@@ -22,8 +22,8 @@ mod writer;
 
 use blocks::{
     a_backfill_into_a_blocked_day_is_stored_once, a_damaged_block_is_reported_and_the_rest_replays,
-    what_arrived_after_a_cursor_is_read_from_blocks_too,
-    a_replay_crosses_the_row_block_boundary, blocks_older_than_the_retained_days_are_deleted,
+    a_replay_crosses_the_row_block_boundary, arrivals_over_many_cars_are_each_car_s_arrivals,
+    blocks_older_than_the_retained_days_are_deleted, what_arrived_after_a_cursor_is_read_from_blocks_too,
 };
 use forwarding::{
     alarm_reports_are_kept_once_and_alarm_positions_per_upper_platform,
@@ -641,6 +641,7 @@ macro_rules! conformance {
             case!(a_replay_crosses_the_row_block_boundary);
             case!(a_backfill_into_a_blocked_day_is_stored_once);
             case!(what_arrived_after_a_cursor_is_read_from_blocks_too);
+            case!(arrivals_over_many_cars_are_each_car_s_arrivals);
             case!(a_damaged_block_is_reported_and_the_rest_replays, url);
             case!(blocks_older_than_the_retained_days_are_deleted, url);
             case!(tracks_hand_out_each_point_once_across_equal_fix_times);

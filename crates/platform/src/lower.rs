@@ -41,9 +41,6 @@ use crate::sublink::accept::{self, SubState};
 mod alarms;
 mod business;
 
-/// The last fix time the store accepts, for reading a whole track forward of a point.
-const FAR_FUTURE: Timestamp = Timestamp::from_secs(32_503_680_000);
-
 /// Why a link ended.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -275,19 +272,14 @@ impl<'a> UpLink<'a> {
         after: Timestamp,
         upto: Timestamp,
     ) -> Result<Vec<Position>, LinkError> {
-        use futures::TryStreamExt;
         let from = after.add_millis(-i64::from(self.upper.lookback_days) * 86_400_000);
-        let mut due = Vec::new();
-        for &v in covered.keys() {
-            let track: Vec<Position> = self
-                .store
-                .backend()
-                .track_received_after(v, from.max(Timestamp(0)), FAR_FUTURE, after)
-                .await?
-                .try_collect()
-                .await?;
-            due.extend(track.into_iter().filter(|p| p.recv_time <= upto));
-        }
+        let cars: Vec<VehicleId> = covered.keys().copied().collect();
+        let mut due = self
+            .store
+            .backend()
+            .received_after(&cars, from.max(Timestamp(0)), after)
+            .await?;
+        due.retain(|p| p.recv_time <= upto);
         due.sort_by_key(|p| (p.recv_time, p.vehicle, p.fix_time));
         Ok(due)
     }

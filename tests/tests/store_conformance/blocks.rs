@@ -194,8 +194,15 @@ pub async fn what_arrived_after_a_cursor_is_read_from_blocks_too(store: Store) {
     store.append_points(&day).await.unwrap();
     store.compact_blocks(day0()).await.unwrap();
     let cursor = day.iter().map(|p| p.recv_time).max().unwrap();
-    assert_eq!(arrived(Timestamp(cursor.0 - 1)).await.len(), 1, "the last point arrived at the cursor");
-    assert!(arrived(cursor).await.is_empty(), "the block holds nothing after the cursor");
+    assert_eq!(
+        arrived(Timestamp(cursor.0 - 1)).await.len(),
+        1,
+        "the last point arrived at the cursor"
+    );
+    assert!(
+        arrived(cursor).await.is_empty(),
+        "the block holds nothing after the cursor"
+    );
     // A terminal's blind-area backfill of that day, received an hour after the cursor, then packed into
     // the day's block with the rest.
     let backfill: Vec<Position> = (0..3)
@@ -207,10 +214,88 @@ pub async fn what_arrived_after_a_cursor_is_read_from_blocks_too(store: Store) {
         .collect();
     store.append_points(&backfill).await.unwrap();
     let done = store.compact_blocks(day0()).await.unwrap();
-    assert_eq!((done.blocks, done.points), (1, 3), "the backfill went into the block");
+    assert_eq!(
+        (done.blocks, done.points),
+        (1, 3),
+        "the backfill went into the block"
+    );
     assert_eq!(arrived(cursor).await, ordered(backfill.clone()));
-    assert_eq!(arrived(backfill[1].recv_time).await, vec![backfill[2].clone()]);
+    assert_eq!(arrived(backfill[1].recv_time).await, vec![backfill[2]]);
     assert!(arrived(backfill[2].recv_time).await.is_empty());
+}
+
+/// What arrived after a cursor over many cars at once (`Backend::received_after`, a JT/T 809 link's
+/// read every poll) is what each car's own read gives, over rows, blocks and a row inside a packed day,
+/// and only the cars asked for.
+pub async fn arrivals_over_many_cars_are_each_car_s_arrivals(store: Store) {
+    let mut all = Vec::new();
+    for v in [5, 6, 7] {
+        all.extend(days_of_points(v, 2, 900));
+    }
+    store.append_points(&all).await.unwrap();
+    store.compact_blocks(day0()).await.unwrap();
+    let cursor = all.iter().map(|p| p.recv_time).max().unwrap();
+    let late = |v: i64, n: i64, packed: bool| {
+        let mut p = point(v, day_secs(0) + 1_800 + n * 60 + 13);
+        p.recv_time = cursor.add_millis(60_000 * (n + 1) + if packed { 0 } else { 7 });
+        p
+    };
+    // Car 5's backfill of the packed day is packed too; car 6's stays a row inside the packed day.
+    store
+        .append_points(&[late(5, 0, true), late(5, 1, true)])
+        .await
+        .unwrap();
+    store.compact_blocks(day0()).await.unwrap();
+    store
+        .append_points(&[late(6, 0, false), late(6, 2, false)])
+        .await
+        .unwrap();
+    let key = |p: &Position| (p.vehicle.0, track_key(p));
+    let each = |cars: Vec<i64>, from: Timestamp, after: Timestamp| {
+        let store = store.clone();
+        async move {
+            let mut out = Vec::new();
+            for v in cars {
+                let track: Vec<Position> = store
+                    .backend()
+                    .track_received_after(VehicleId(v), from, Timestamp(i64::MAX / 2), after)
+                    .await
+                    .unwrap()
+                    .try_collect()
+                    .await
+                    .unwrap();
+                out.extend(track);
+            }
+            out.sort_by_key(key);
+            out
+        }
+    };
+    let asked = [VehicleId(5), VehicleId(6)];
+    let start = china_day_start(day0());
+    for (from, after) in [
+        (start, Timestamp(0)),
+        (start, Timestamp(cursor.0 - 3_600_000)),
+        (start, cursor),
+        (start, late(5, 0, true).recv_time),
+        (china_day_start(day0() + 1), Timestamp(0)),
+        (china_day_start(day0() + 1), cursor),
+    ] {
+        let mut many = store.backend().received_after(&asked, from, after).await.unwrap();
+        many.sort_by_key(key);
+        let expected = each(vec![5, 6], from, after).await;
+        assert_eq!(many.len(), expected.len(), "from {from:?} after {after:?}");
+        assert_eq!(many, expected, "from {from:?} after {after:?}");
+    }
+    let arrived = store
+        .backend()
+        .received_after(&asked, start, cursor)
+        .await
+        .unwrap();
+    assert_eq!(
+        arrived.len(),
+        4,
+        "two late points of car 5 (packed) and two of car 6 (rows)"
+    );
 }
 
 /// Overwrites the block of `vehicle` on `day` with bytes that start like a block but are not one.

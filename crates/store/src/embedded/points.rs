@@ -147,7 +147,9 @@ fn read_blocks(
          AND (received_last IS NULL OR received_last > ?4) ORDER BY day",
     )?;
     let bound = received_bound(received_after);
-    let rows = st.query_map(params![vehicle, first, last, bound], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = st.query_map(params![vehicle, first, last, bound], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
     rows.map(|r| r.map_err(Error::from)).collect()
 }
 

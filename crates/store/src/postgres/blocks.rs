@@ -4,11 +4,17 @@
 
 use std::collections::HashSet;
 
-use tianshu_model::block::{china_day, china_day_start, may_be_blocked};
+use tianshu_model::block::{china_day, china_day_start, may_be_blocked, track_key};
+use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
 use super::PostgresBackend;
-use super::copy::{PG_MIN_MILLIS, PgMillis, Staged, copy_buffer, row_to_position, to_datetime};
+use futures::StreamExt;
+
+use super::copy::{
+    CopyParser, PG_MAX_MILLIS, PG_MIN_MILLIS, PgMillis, Staged, copy_buffer, row_to_position,
+    timestamptz_literal, to_datetime,
+};
 use super::points::{insert_staged, inserted_at, newest_per_vehicle};
 use crate::blocks::{
     CompactSummary, DamagedBlock, LayerStats, block_points_in, by_month, days_of, decode_stored,
@@ -148,6 +154,84 @@ impl PostgresBackend {
         }
         tx.commit().await?;
         Ok(done)
+    }
+
+    /// [`crate::Backend::received_after`] on plain PostgreSQL: one prepared statement for the rows of
+    /// every car (a generic plan, pruned to the partitions from `from` on), then one for their blocks
+    /// newer than the cursor. Rows first, then blocks, as [`crate::Backend::read_track`]: a compaction
+    /// between the two moves points from rows into a block, so a point is read at least once, and a
+    /// point read in both is handed out once.
+    pub(super) async fn received_after_pg(
+        &self,
+        vehicles: &[VehicleId],
+        from: Timestamp,
+        received_after: Timestamp,
+    ) -> Result<Vec<Position>> {
+        let ids: Vec<i64> = vehicles.iter().map(|v| v.0).collect();
+        let client = self.client().await?;
+        // Binary COPY, as a track's read: the rows arrive as bytes parsed in chunks, not a row object
+        // each. COPY takes no parameters; every value below is a number or bytes formatted here.
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let after: String = recv_time_bytes(received_after)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let sql = format!(
+            "COPY (SELECT vehicle, fix_time, rec FROM points WHERE vehicle = ANY('{{{list}}}'::bigint[]) \
+             AND fix_time >= {from_sql} AND substring(rec FROM {at} FOR 8) > '\\x{after}'::bytea) \
+             TO STDOUT (FORMAT binary)",
+            list = list.join(","),
+            from_sql = timestamptz_literal(from.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS)),
+            at = REC_RECV_AT + 1,
+        );
+        let mut parser = CopyParser::of_many();
+        let mut parsed = Vec::new();
+        let mut rows = std::pin::pin!(client.copy_out(&sql).await?);
+        while let Some(chunk) = rows.next().await {
+            parser.feed(&chunk?, &mut parsed);
+        }
+        parsed.extend(parser.finish());
+        let mut out: Vec<Position> = parsed.into_iter().collect::<Result<_>>()?;
+        let blocks_st = client
+            .prepare_cached(
+                "SELECT vehicle, day, data FROM point_blocks WHERE vehicle = ANY($1) AND day >= $2 \
+                 AND (received_last IS NULL OR received_last > $3)",
+            )
+            .await?;
+        let first = stored_day(china_day(from).max(0))?;
+        let blocks = client
+            .query(&blocks_st, &[&ids, &first, &received_bound(Some(received_after))])
+            .await?;
+        let mut packed = Vec::new();
+        for r in &blocks {
+            let (vehicle, day): (i64, i32) = (r.try_get(0)?, r.try_get(1)?);
+            let Some(points) = decode_stored(vehicle, i64::from(day), r.try_get(2)?) else {
+                continue;
+            };
+            let q = TrackQuery {
+                vehicle: VehicleId(vehicle),
+                from,
+                to: Timestamp(PG_MAX_MILLIS),
+                received_after: Some(received_after),
+            };
+            packed.extend(block_points_in(points, &q, None));
+        }
+        if !packed.is_empty() {
+            // A point read both as a row and in a block (packed between the two reads) once; only the
+            // rows of the cars with such points are looked at, as blocks newer than a cursor are rare.
+            let mut keys: HashSet<(i64, (i64, i64))> =
+                packed.iter().map(|p| (p.vehicle.0, track_key(p))).collect();
+            let cars: HashSet<i64> = keys.iter().map(|k| k.0).collect();
+            for p in out.iter().filter(|p| cars.contains(&p.vehicle.0)) {
+                keys.remove(&(p.vehicle.0, track_key(p)));
+            }
+            out.extend(
+                packed
+                    .into_iter()
+                    .filter(|p| keys.remove(&(p.vehicle.0, track_key(p)))),
+            );
+        }
+        Ok(out)
     }
 
     /// The points of a track read's blocks, in track order (damaged blocks left out).

@@ -57,10 +57,11 @@ pub(super) fn timestamptz_literal(ms: i64) -> String {
     format!("(timestamptz 'epoch' + {ms}::bigint * interval '1 millisecond')")
 }
 
-/// Parses a binary COPY stream of `fix_time, rec` rows into positions, chunk by chunk (a row may
-/// straddle two chunks).
+/// Parses a binary COPY stream of `fix_time, rec` rows of one vehicle (or `vehicle, fix_time, rec` rows
+/// of many) into positions, chunk by chunk (a row may straddle two chunks).
 pub(super) struct CopyParser {
-    vehicle: i64,
+    /// The one vehicle of every row; `None`: each row starts with its vehicle.
+    vehicle: Option<i64>,
     /// Bytes of an incomplete row (or header) carried to the next chunk.
     pending: Vec<u8>,
     header_done: bool,
@@ -71,7 +72,17 @@ pub(super) struct CopyParser {
 const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 impl CopyParser {
+    /// A parser of one vehicle's `fix_time, rec` rows.
     pub(super) fn new(vehicle: i64) -> Self {
+        CopyParser::with_vehicle(Some(vehicle))
+    }
+
+    /// A parser of `vehicle, fix_time, rec` rows.
+    pub(super) fn of_many() -> Self {
+        CopyParser::with_vehicle(None)
+    }
+
+    fn with_vehicle(vehicle: Option<i64>) -> Self {
         CopyParser {
             vehicle,
             pending: Vec::new(),
@@ -124,32 +135,50 @@ impl CopyParser {
                 at += 2;
                 break;
             }
-            // fields (2) + fix_time (4 + 8) + rec length (4)
-            if rest.len() < 18 {
+            // fields (2) [+ vehicle (4 + 8)] + fix_time (4 + 8) + rec length (4)
+            let (lead, expected_fields) = match self.vehicle {
+                Some(_) => (0, 2),
+                None => (12, 3),
+            };
+            let head = 18 + lead;
+            if rest.len() < head {
                 break;
             }
-            let time_len = i32::from_be_bytes([rest[2], rest[3], rest[4], rest[5]]);
-            let rec_len = i32::from_be_bytes([rest[14], rest[15], rest[16], rest[17]]);
+            let be32 = |i: usize| i32::from_be_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
+            let be64 = |i: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&rest[i..i + 8]);
+                i64::from_be_bytes(b)
+            };
+            let vehicle = match self.vehicle {
+                Some(v) => v,
+                None if be32(2) == 8 => be64(6),
+                None => {
+                    out.push(Err(Error::Corrupt("track: COPY row without its vehicle".into())));
+                    self.trailer_seen = true;
+                    return buf.len();
+                }
+            };
+            let time_len = be32(2 + lead);
+            let rec_len = be32(14 + lead);
             let Ok(rec_len) = usize::try_from(rec_len) else {
                 out.push(Err(Error::Corrupt("track: null record".into())));
                 self.trailer_seen = true;
                 return buf.len();
             };
-            if fields != 2 || time_len != 8 {
+            if fields != expected_fields || time_len != 8 {
                 out.push(Err(Error::Corrupt(format!(
                     "track: COPY row of {fields} fields, time of {time_len} bytes"
                 ))));
                 self.trailer_seen = true;
                 return buf.len();
             }
-            if rest.len() < 18 + rec_len {
+            if rest.len() < head + rec_len {
                 break;
             }
-            let mut micros = [0u8; 8];
-            micros.copy_from_slice(&rest[6..14]);
-            let fix_time = i64::from_be_bytes(micros).div_euclid(1000) + PG_EPOCH_MILLIS;
-            out.push(decode_rec(self.vehicle, fix_time, &rest[18..18 + rec_len]));
-            at += 18 + rec_len;
+            let fix_time = be64(6 + lead).div_euclid(1000) + PG_EPOCH_MILLIS;
+            out.push(decode_rec(vehicle, fix_time, &rest[head..head + rec_len]));
+            at += head + rec_len;
         }
         at
     }
@@ -256,6 +285,45 @@ mod tests {
             let got: Vec<Position> = out.into_iter().map(|r| r.unwrap()).collect();
             assert_eq!(got, points, "chunks of {size}");
         }
+        // `vehicle, fix_time, rec` rows of several vehicles.
+        let many: Vec<Position> = points
+            .iter()
+            .zip([3, 9, 3])
+            .map(|(p, v)| Position {
+                vehicle: VehicleId(v),
+                ..*p
+            })
+            .collect();
+        let mut stream_of_many = b"PGCOPY\n\xff\r\n\0".to_vec();
+        stream_of_many.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        for p in &many {
+            stream_of_many.extend_from_slice(&3i16.to_be_bytes());
+            for v in [p.vehicle.0, to_pg_micros(p.fix_time.0)] {
+                stream_of_many.extend_from_slice(&8i32.to_be_bytes());
+                stream_of_many.extend_from_slice(&v.to_be_bytes());
+            }
+            let mut rec = Vec::new();
+            encode_rec(p, &mut rec);
+            stream_of_many.extend_from_slice(&(rec.len() as i32).to_be_bytes());
+            stream_of_many.extend_from_slice(&rec);
+        }
+        stream_of_many.extend_from_slice(&(-1i16).to_be_bytes());
+        for size in [1, 2, 7, 19, 31, 64, stream_of_many.len()] {
+            let mut parser = CopyParser::of_many();
+            let mut out = Vec::new();
+            for chunk in stream_of_many.chunks(size) {
+                parser.feed(chunk, &mut out);
+            }
+            out.extend(parser.finish());
+            let got: Vec<Position> = out.into_iter().map(|r| r.unwrap()).collect();
+            assert_eq!(got, many, "chunks of {size}, many vehicles");
+        }
+        let mut out = Vec::new();
+        CopyParser::of_many().feed(&stream, &mut out);
+        assert!(
+            matches!(out[..], [Err(Error::Corrupt(_)), ..]),
+            "rows without their vehicle are refused"
+        );
         let mut parser = CopyParser::new(7);
         let mut out = Vec::new();
         parser.feed(&stream[..stream.len() - 2], &mut out);

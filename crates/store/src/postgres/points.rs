@@ -341,6 +341,19 @@ impl Backend for PostgresBackend {
         Ok(merge_with_blocks(rows, blocks))
     }
 
+    async fn received_after(
+        &self,
+        vehicles: &[VehicleId],
+        from: Timestamp,
+        received_after: Timestamp,
+    ) -> Result<Vec<Position>> {
+        if self.hypertable {
+            // Typed columns, no blocks: car by car.
+            return crate::received_after_by_vehicle(self, vehicles, from, received_after).await;
+        }
+        self.received_after_pg(vehicles, from, received_after).await
+    }
+
     async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<u64> {
         self.track_count_pg(vehicle, from, to).await
     }
