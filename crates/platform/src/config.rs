@@ -240,6 +240,12 @@ pub struct UpperPlatform {
     /// blind-area backfill received late); older fixes received later are not sent.
     #[serde(default = "default_lookback_days")]
     pub lookback_days: u32,
+    /// Seconds of receive time one round forwards at most when the link is behind (back from an outage):
+    /// the backlog goes up window by window, each read, sent and confirmed before the next, so memory
+    /// stays bounded by what arrived in one window. The first link of an upper platform (no forwarding
+    /// position yet) reads everything there is in one round.
+    #[serde(default = "default_catch_up_window_secs")]
+    pub catch_up_window_secs: u64,
     /// Where Tianshu listens for this upper platform's sub-link (从链路), `IP:PORT`; empty (the
     /// default): the login offers none (DOWN_LINK_PORT 0) and everything comes down the main link.
     #[serde(default)]
@@ -281,6 +287,10 @@ const fn default_lookback_days() -> u32 {
     7
 }
 
+const fn default_catch_up_window_secs() -> u64 {
+    600
+}
+
 const fn default_sub_link_reconnect_min_backoff_ms() -> u64 {
     1_000
 }
@@ -311,6 +321,7 @@ impl UpperPlatform {
             poll_ms: default_poll_ms(),
             settle_secs: default_settle_secs(),
             lookback_days: default_lookback_days(),
+            catch_up_window_secs: default_catch_up_window_secs(),
             sub_link_listen: String::new(),
             sub_link_address: String::new(),
             sub_link_timeout_secs: default_sub_link_timeout_secs(),
@@ -335,8 +346,15 @@ impl UpperPlatform {
         if self.units.is_empty() {
             return Err("units is empty: no car would be forwarded".into());
         }
-        if self.poll_ms == 0 || self.keepalive_secs == 0 || self.answer_timeout_secs == 0 {
-            return Err("poll_ms, keepalive_secs and answer_timeout_secs must be at least 1".into());
+        if self.poll_ms == 0
+            || self.keepalive_secs == 0
+            || self.answer_timeout_secs == 0
+            || self.catch_up_window_secs == 0
+        {
+            return Err(
+                "poll_ms, keepalive_secs, answer_timeout_secs and catch_up_window_secs must be at least 1"
+                    .into(),
+            );
         }
         check_sub_link(self)
     }

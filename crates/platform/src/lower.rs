@@ -13,6 +13,9 @@
 //! - Points received long after their fix (catching up after an outage, a terminal's blind-area
 //!   backfill) go as backfilled positions (0x1203, up to five per message), the rest as real-time ones
 //!   (0x1202).
+//! - A link that is behind (back from an outage) catches up a window of receive time at a time
+//!   (`catch_up_window_secs`), each window read, sent and confirmed by a keep-alive before the next, so a
+//!   long outage does not load its whole backlog at once.
 //! - A car the upper platform asks for (0x9205) has its positions forwarded too, from the forwarding
 //!   position on, until it asks to stop (0x9206); both are answered (0x1205 / 0x1206). An unknown plate
 //!   is not answered (the answer would promise positions that never come) and is logged.
@@ -196,9 +199,17 @@ impl<'a> UpLink<'a> {
         let mut since_save = tokio::time::Instant::now();
         let mut since_keepalive = tokio::time::Instant::now();
         let poll = Duration::from_millis(self.upper.poll_ms);
+        let window_ms =
+            i64::try_from(self.upper.catch_up_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         loop {
             let now = Timestamp::now();
-            let upto = now.add_millis(-(self.upper.settle_secs as i64) * 1000);
+            let settled = now.add_millis(-(self.upper.settle_secs as i64) * 1000);
+            // Behind (back from an outage), a window of receive time a round; the first link of this upper
+            // platform (no position yet) takes everything at once.
+            let upto = match position {
+                Timestamp(0) => settled,
+                _ => settled.min(position.add_millis(window_ms)),
+            };
             if upto > position {
                 let cars = self.forwarded_cars(&covered);
                 let points = self.due(&cars, position, upto).await?;
@@ -231,7 +242,10 @@ impl<'a> UpLink<'a> {
                 covered = self.covered().await?;
                 since_refresh = tokio::time::Instant::now();
             }
-            self.idle(stream, poll).await?;
+            // Still behind: the next window at once (what the upper platform sent is still handled).
+            let behind = upto < settled;
+            self.idle(stream, if behind { Duration::ZERO } else { poll })
+                .await?;
         }
     }
 

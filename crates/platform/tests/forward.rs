@@ -12,7 +12,7 @@ use tianshu_model::{Position, Timestamp};
 use tianshu_platform::lower::forward;
 use tianshu_platform::{Jt809Config, LowerPlatform, Upper, UpperPlatform, run};
 use tianshu_store::{Store, StoreConfig};
-use tianshu_testkit::{Scratch, drive, import_cars, metric, unique, vehicle_of, wait_until};
+use tianshu_testkit::{Fix, Scratch, drive, import_cars, metric, unique, vehicle_of, wait_until};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -83,6 +83,41 @@ fn links_to_upper_closed() -> f64 {
     metric(&text, "tianshu_jt809_links_closed_total", "reason=\"upper_link\"")
 }
 
+/// A city and its province, each with its store and the registry, the province listening.
+struct Pair {
+    _scratches: (Scratch, Scratch),
+    city: Store,
+    province: Store,
+    config: Jt809Config,
+    addr: SocketAddr,
+    stop_province: CancellationToken,
+}
+
+impl Pair {
+    async fn new(edition: Edition, key: &str) -> Pair {
+        let (city_scratch, province_scratch) = (Scratch::embedded("city"), Scratch::embedded("province"));
+        let city = city_scratch.open(&StoreConfig::default()).await;
+        let province = province_scratch.open(&StoreConfig::default()).await;
+        registry(&city).await;
+        registry(&province).await;
+        let config = province_config(&unique("city"), edition, key);
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port")
+            .local_addr()
+            .expect("addr");
+        let stop_province = start_province(&province, &config, addr).await;
+        Pair {
+            _scratches: (city_scratch, province_scratch),
+            city,
+            province,
+            config,
+            addr,
+            stop_province,
+        }
+    }
+}
+
 async fn same_tracks(city: &Store, province: &Store) -> bool {
     for plate in COVERED {
         if track(city, plate).await != track(province, plate).await {
@@ -93,19 +128,14 @@ async fn same_tracks(city: &Store, province: &Store) -> bool {
 }
 
 async fn forwards_across_a_province_restart(edition: Edition, key: &str) {
-    let (city_scratch, province_scratch) = (Scratch::embedded("city"), Scratch::embedded("province"));
-    let city = city_scratch.open(&StoreConfig::default()).await;
-    let province = province_scratch.open(&StoreConfig::default()).await;
-    registry(&city).await;
-    registry(&province).await;
-    let name = unique("city");
-    let config = province_config(&name, edition, key);
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port")
-        .local_addr()
-        .expect("addr");
-    let stop_province = start_province(&province, &config, addr).await;
+    let Pair {
+        _scratches: _kept,
+        city,
+        province,
+        config,
+        addr,
+        stop_province,
+    } = Pair::new(edition, key).await;
 
     let upper = UpperPlatform {
         password: "pw123456".into(),
@@ -168,4 +198,65 @@ async fn a_city_forwards_to_its_province_and_catches_up_after_the_province_resta
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_over_an_encrypted_2019_link() {
     forwards_across_a_province_restart(Edition::V2019, "0x1234,0x5678,0x9abc").await;
+}
+
+/// A link whose position lies ten minutes back catches up 30 s of receive time a round (`catch_up_window_secs`):
+/// twenty rounds, and the province ends with exactly the city's points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_far_behind_catches_up_window_by_window() {
+    let Pair {
+        _scratches: _kept,
+        city,
+        province,
+        addr,
+        stop_province,
+        ..
+    } = Pair::new(Edition::V2011, "").await;
+    // Points received over the last ten minutes, every 5 s for each covered car, 2 s after their fix.
+    let now = Timestamp::now();
+    for (k, plate) in COVERED.iter().enumerate() {
+        let vehicle = vehicle_of(&city, plate).await;
+        let points: Vec<Position> = (0..120)
+            .map(|i| {
+                let mut p = Fix::at(now.secs() - 605 + i * 5)
+                    .at_e6(30_500_000 + i as i32 * 50, 114_300_000 + k as i32)
+                    .heading(400, 90)
+                    .build();
+                p.vehicle = vehicle;
+                p.recv_time = p.fix_time.add_millis(2_000);
+                p
+            })
+            .collect();
+        city.append_points(&points).await.expect("appending");
+    }
+    let upper = UpperPlatform {
+        password: "pw123456".into(),
+        answer_timeout_secs: 10,
+        poll_ms: 50,
+        settle_secs: 1,
+        catch_up_window_secs: 30,
+        ..UpperPlatform::new(&unique("province"), &addr.to_string(), 4200, 77, &["City"])
+    };
+    upper.validate().expect("a valid upper platform");
+    // The link forwarded everything up to eleven minutes ago, then went down.
+    city.forwarding()
+        .save(&upper.name, Timestamp(now.0 - 660_000), now)
+        .await
+        .expect("saving the position");
+    let stop_city = CancellationToken::new();
+    tokio::spawn(forward(upper.clone(), city.clone(), stop_city.clone()));
+    wait_until("the backlog at the province", LIMIT, || {
+        same_tracks(&city, &province)
+    })
+    .await;
+    assert_eq!(track(&province, COVERED[0]).await.len(), 120);
+    assert_eq!(track(&province, COVERED[1]).await.len(), 120);
+    // Saved once the province confirmed the last window (a moment after it stored the points).
+    wait_until("the position past the last point", LIMIT, || async {
+        let position = city.forwarding().position(&upper.name).await.expect("reading");
+        position.is_some_and(|p| p.0 >= now.0 - 9_000)
+    })
+    .await;
+    stop_city.cancel();
+    stop_province.cancel();
 }

@@ -35,30 +35,74 @@ fn thread_cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-#[ignore = "a measurement: run with --ignored --nocapture"]
-async fn forwarding_to_one_upper_platform() {
-    let (cars, each) = (env("FORWARD_CARS", 100), env("FORWARD_POINTS", 5_000));
-    let total = cars * each;
-    let scratch = Scratch::postgres("forward_measure").await;
-    let url = scratch.url();
-    let store = Store::open(&url).await.expect("opening the store");
+/// Runs `lower::forward` alone on a thread of its own, with its own current-thread runtime and store pool
+/// (opened there, so that the pool's connections run on that thread too), until `stop`; the thread's CPU
+/// seconds from `mark` on (from the start without one).
+fn forward_alone(
+    url: String,
+    upper: UpperPlatform,
+    stop: CancellationToken,
+    mark: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> std::thread::JoinHandle<f64> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let store = Store::open(&url).await.expect("opening the store");
+            let forwarding = tokio::spawn(forward(upper, store, stop));
+            if let Some(mark) = mark {
+                let _ = mark.await;
+            }
+            // A current-thread runtime: the forwarding and this read share the thread.
+            let cpu = thread_cpu_secs();
+            let _ = forwarding.await;
+            thread_cpu_secs() - cpu
+        })
+    })
+}
+
+/// The upper platform's side: answers a login and a keep-alive; the positions a message carries.
+async fn answer(link: &mut Framed, message: Message) -> usize {
+    match message {
+        Message::Login(_) => {
+            let ok = LoginAnswer {
+                result: 0,
+                verify_code: 1,
+            };
+            link.send(&Message::LoginAnswer(ok)).await.expect("answering");
+            0
+        }
+        Message::KeepAlive => {
+            link.send(&Message::KeepAliveAnswer).await.expect("answering");
+            0
+        }
+        Message::UpExg(ForVehicle { data, .. }) => match data {
+            UpExg::RealLocation(_) => 1,
+            UpExg::HistoryLocation(g) => g.len(),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// `cars` cars of unit "City" in `store`, their plates.
+async fn city_cars(store: &Store, cars: usize) -> Vec<String> {
     let plates: Vec<String> = (0..cars).map(|i| format!("鄂A{i:05}")).collect();
     let registry: Vec<(&str, u128)> = plates
         .iter()
         .enumerate()
         .map(|(i, p)| (p.as_str(), 13_900_000_000 + i as u128))
         .collect();
-    import_cars(&store, "City", &registry).await;
-    for plate in &plates {
-        drive(&store, plate, each as i64 + 60, each as i64, 1).await;
-    }
-    store.close().await.expect("closing");
+    import_cars(store, "City", &registry).await;
+    plates
+}
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
-    let upper = UpperPlatform {
+/// The upper platform "province" listening on `listener`, covering unit "City", settling for 1 s.
+fn province(listener: &TcpListener) -> UpperPlatform {
+    UpperPlatform {
         password: "pw123456".into(),
-        poll_ms: 50,
         settle_secs: 1,
         answer_timeout_secs: 60,
         ..UpperPlatform::new(
@@ -68,24 +112,30 @@ async fn forwarding_to_one_upper_platform() {
             77,
             &["City"],
         )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn forwarding_to_one_upper_platform() {
+    let (cars, each) = (env("FORWARD_CARS", 100), env("FORWARD_POINTS", 5_000));
+    let total = cars * each;
+    let scratch = Scratch::postgres("forward_measure").await;
+    let url = scratch.url();
+    let store = Store::open(&url).await.expect("opening the store");
+    let plates = city_cars(&store, cars).await;
+    for plate in &plates {
+        drive(&store, plate, each as i64 + 60, each as i64, 1).await;
+    }
+    store.close().await.expect("closing");
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
+    let upper = UpperPlatform {
+        poll_ms: 50,
+        ..province(&listener)
     };
     let stop = CancellationToken::new();
-    let forwarder = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                // Opened here, so that the pool's connections run on this thread too.
-                let store = Store::open(&url).await.expect("opening the store");
-                let cpu = thread_cpu_secs();
-                forward(upper, store, stop).await;
-                thread_cpu_secs() - cpu
-            })
-        })
-    };
+    let forwarder = forward_alone(url, upper, stop.clone(), None);
 
     let (stream, _) = listener.accept().await.expect("the link");
     let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
@@ -93,26 +143,11 @@ async fn forwarding_to_one_upper_platform() {
     let mut received = 0;
     let mut started = None;
     while received < total {
-        match link.next(deadline).await.expect("a message") {
-            Message::Login(_) => {
-                started = Some(Instant::now());
-                link.send(&Message::LoginAnswer(LoginAnswer {
-                    result: 0,
-                    verify_code: 1,
-                }))
-                .await
-                .expect("answering");
-            }
-            Message::KeepAlive => link.send(&Message::KeepAliveAnswer).await.expect("answering"),
-            Message::UpExg(ForVehicle { data, .. }) => {
-                received += match data {
-                    UpExg::RealLocation(_) => 1,
-                    UpExg::HistoryLocation(g) => g.len(),
-                    _ => 0,
-                };
-            }
-            _ => {}
+        let message = link.next(deadline).await.expect("a message");
+        if matches!(message, Message::Login(_)) {
+            started = Some(Instant::now());
         }
+        received += answer(&mut link, message).await;
     }
     let elapsed = started.map_or(Duration::ZERO, |s| s.elapsed());
     stop.cancel();
@@ -177,13 +212,7 @@ async fn idle_link_cost() {
     };
     let url = scratch.url();
     let store = Store::open(&url).await.expect("opening the store");
-    let plates: Vec<String> = (0..cars).map(|i| format!("鄂A{i:05}")).collect();
-    let registry: Vec<(&str, u128)> = plates
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.as_str(), 13_900_000_000 + i as u128))
-        .collect();
-    import_cars(&store, "City", &registry).await;
+    let plates = city_cars(&store, cars).await;
     let step = (7 * 86_400 / each.max(1)) as i64;
     for plate in &plates {
         drive(&store, plate, 7 * 86_400, each as i64, step).await;
@@ -197,39 +226,11 @@ async fn idle_link_cost() {
     store.close().await.expect("closing");
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
-    let upper = UpperPlatform {
-        password: "pw123456".into(),
-        settle_secs: 1,
-        answer_timeout_secs: 60,
-        ..UpperPlatform::new(
-            "province",
-            &listener.local_addr().expect("addr").to_string(),
-            4200,
-            77,
-            &["City"],
-        )
-    };
+    let upper = province(&listener);
     let stop = CancellationToken::new();
     let (mark_tx, mark_rx) = tokio::sync::oneshot::channel::<()>();
     let mut mark_tx = Some(mark_tx);
-    let forwarder = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                let store = Store::open(&url).await.expect("opening the store");
-                // A current-thread runtime: the forwarding and this read share the thread.
-                let forwarding = tokio::spawn(forward(upper, store, stop));
-                let _ = mark_rx.await;
-                let cpu = thread_cpu_secs();
-                let _ = forwarding.await;
-                thread_cpu_secs() - cpu
-            })
-        })
-    };
+    let forwarder = forward_alone(url, upper, stop.clone(), Some(mark_rx));
 
     let (stream, _) = listener.accept().await.expect("the link");
     let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
@@ -246,24 +247,7 @@ async fn idle_link_cost() {
             Err(_) if idle_from.is_some() => continue,
             Err(e) => panic!("the link: {e}"),
         };
-        match message {
-            Message::Login(_) => link
-                .send(&Message::LoginAnswer(LoginAnswer {
-                    result: 0,
-                    verify_code: 1,
-                }))
-                .await
-                .expect("answering"),
-            Message::KeepAlive => link.send(&Message::KeepAliveAnswer).await.expect("answering"),
-            Message::UpExg(ForVehicle { data, .. }) => {
-                received += match data {
-                    UpExg::RealLocation(_) => 1,
-                    UpExg::HistoryLocation(g) => g.len(),
-                    _ => 0,
-                };
-            }
-            _ => {}
-        }
+        received += answer(&mut link, message).await;
         if received >= total && idle_from.is_none() {
             // Everything is up; from the next poll on the link idles.
             tokio::time::sleep(Duration::from_secs(3)).await;

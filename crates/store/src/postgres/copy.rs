@@ -244,6 +244,29 @@ mod tests {
         }
     }
 
+    /// The binary COPY-out stream of `points`: `fix_time, rec` rows, or `vehicle, fix_time, rec` rows.
+    fn copy_out(points: &[Position], with_vehicle: bool) -> Vec<u8> {
+        let mut stream = b"PGCOPY\n\xff\r\n\0".to_vec();
+        stream.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        for p in points {
+            let mut fields = vec![to_pg_micros(p.fix_time.0)];
+            if with_vehicle {
+                fields.insert(0, p.vehicle.0);
+            }
+            stream.extend_from_slice(&(fields.len() as i16 + 1).to_be_bytes());
+            for v in fields {
+                stream.extend_from_slice(&8i32.to_be_bytes());
+                stream.extend_from_slice(&v.to_be_bytes());
+            }
+            let mut rec = Vec::new();
+            encode_rec(p, &mut rec);
+            stream.extend_from_slice(&(rec.len() as i32).to_be_bytes());
+            stream.extend_from_slice(&rec);
+        }
+        stream.extend_from_slice(&(-1i16).to_be_bytes());
+        stream
+    }
+
     #[test]
     fn copy_rows_parse_whatever_the_chunking() {
         let points = [
@@ -262,18 +285,7 @@ mod tests {
             })
             .collect();
         // The stream COPY out sends for `fix_time, rec`: the COPY-in buffer without the two key columns.
-        let mut stream = b"PGCOPY\n\xff\r\n\0".to_vec();
-        stream.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
-        for p in &points {
-            stream.extend_from_slice(&2i16.to_be_bytes());
-            stream.extend_from_slice(&8i32.to_be_bytes());
-            stream.extend_from_slice(&to_pg_micros(p.fix_time.0).to_be_bytes());
-            let mut rec = Vec::new();
-            encode_rec(p, &mut rec);
-            stream.extend_from_slice(&(rec.len() as i32).to_be_bytes());
-            stream.extend_from_slice(&rec);
-        }
-        stream.extend_from_slice(&(-1i16).to_be_bytes());
+        let stream = copy_out(&points, false);
         assert!(copy_buffer(&points, &staged).len() > stream.len());
         for size in [1, 2, 7, 19, 64, stream.len()] {
             let mut parser = CopyParser::new(7);
@@ -294,20 +306,7 @@ mod tests {
                 ..*p
             })
             .collect();
-        let mut stream_of_many = b"PGCOPY\n\xff\r\n\0".to_vec();
-        stream_of_many.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
-        for p in &many {
-            stream_of_many.extend_from_slice(&3i16.to_be_bytes());
-            for v in [p.vehicle.0, to_pg_micros(p.fix_time.0)] {
-                stream_of_many.extend_from_slice(&8i32.to_be_bytes());
-                stream_of_many.extend_from_slice(&v.to_be_bytes());
-            }
-            let mut rec = Vec::new();
-            encode_rec(p, &mut rec);
-            stream_of_many.extend_from_slice(&(rec.len() as i32).to_be_bytes());
-            stream_of_many.extend_from_slice(&rec);
-        }
-        stream_of_many.extend_from_slice(&(-1i16).to_be_bytes());
+        let stream_of_many = copy_out(&many, true);
         for size in [1, 2, 7, 19, 31, 64, stream_of_many.len()] {
             let mut parser = CopyParser::of_many();
             let mut out = Vec::new();
