@@ -291,9 +291,8 @@ impl<'a> UpLink<'a> {
         let mut due = self
             .store
             .backend()
-            .received_after(&cars, from.max(Timestamp(0)), after)
+            .received_between(&cars, from.max(Timestamp(0)), (after, upto))
             .await?;
-        due.retain(|p| p.recv_time <= upto);
         due.sort_by_key(|p| (p.recv_time, p.vehicle, p.fix_time));
         Ok(due)
     }

@@ -278,18 +278,20 @@ pub trait Backend: Send + Sync + 'static {
         .await
     }
 
-    /// The points of `vehicles` with `from <= fix_time` received after `received_after`, in no particular
+    /// The points of `vehicles` with `from <= fix_time` received in `(after, upto]`, in no particular
     /// order: what a consumer of arrivals over many cars reads from its cursor every poll (a JT/T 809
-    /// link's forwarding position). The same points as [`Backend::track_received_after`] over each
-    /// vehicle; a backend answers it in one round trip where a query per car costs (PostgreSQL plans and
-    /// runs each), and reads car by car where that is cheap (the embedded store, in process).
-    async fn received_after(
+    /// link's forwarding position, a window at a time when it is behind). The same points as
+    /// [`Backend::track_received_after`] over each vehicle, up to `upto`; a backend answers it in one
+    /// round trip where a query per car costs (PostgreSQL plans and runs each, and bounds both ends in the
+    /// query), and reads car by car where that is cheap (the embedded store, in process, which reads each
+    /// car's arrivals after `after` and keeps those up to `upto`).
+    async fn received_between(
         &self,
         vehicles: &[VehicleId],
         from: Timestamp,
-        received_after: Timestamp,
+        (after, upto): (Timestamp, Timestamp),
     ) -> Result<Vec<Position>> {
-        received_after_by_vehicle(self, vehicles, from, received_after).await
+        received_between_by_vehicle(self, vehicles, from, (after, upto)).await
     }
 
     /// How many points [`Backend::track`] would hand out now for the same range, counted without
@@ -314,22 +316,24 @@ pub trait Backend: Send + Sync + 'static {
     async fn applied_migrations(&self) -> Result<Vec<u32>>;
 }
 
-/// [`Backend::received_after`] read car by car with [`Backend::track_received_after`].
-pub(crate) async fn received_after_by_vehicle<B: Backend + ?Sized>(
+/// [`Backend::received_between`] read car by car with [`Backend::track_received_after`].
+pub(crate) async fn received_between_by_vehicle<B: Backend + ?Sized>(
     backend: &B,
     vehicles: &[VehicleId],
     from: Timestamp,
-    received_after: Timestamp,
+    (after, upto): (Timestamp, Timestamp),
 ) -> Result<Vec<Position>> {
     use futures::TryStreamExt;
     use tianshu_model::record::FIX_TIME_RANGE_MS;
     let mut out = Vec::new();
     for &v in vehicles {
         let mut track = backend
-            .track_received_after(v, from, Timestamp(FIX_TIME_RANGE_MS.end), received_after)
+            .track_received_after(v, from, Timestamp(FIX_TIME_RANGE_MS.end), after)
             .await?;
         while let Some(p) = track.try_next().await? {
-            out.push(p);
+            if p.recv_time <= upto {
+                out.push(p);
+            }
         }
     }
     Ok(out)

@@ -224,9 +224,9 @@ pub async fn what_arrived_after_a_cursor_is_read_from_blocks_too(store: Store) {
     assert!(arrived(backfill[2].recv_time).await.is_empty());
 }
 
-/// What arrived after a cursor over many cars at once (`Backend::received_after`, a JT/T 809 link's
-/// read every poll) is what each car's own read gives, over rows, blocks and a row inside a packed day,
-/// and only the cars asked for.
+/// What arrived between a cursor and a bound over many cars at once (`Backend::received_between`, a
+/// JT/T 809 link's read every poll) is what each car's own read gives up to the bound, over rows, blocks
+/// and a row inside a packed day, and only the cars asked for.
 pub async fn arrivals_over_many_cars_are_each_car_s_arrivals(store: Store) {
     let mut all = Vec::new();
     for v in [5, 6, 7] {
@@ -251,7 +251,7 @@ pub async fn arrivals_over_many_cars_are_each_car_s_arrivals(store: Store) {
         .await
         .unwrap();
     let key = |p: &Position| (p.vehicle.0, track_key(p));
-    let each = |cars: Vec<i64>, from: Timestamp, after: Timestamp| {
+    let each = |cars: Vec<i64>, from: Timestamp, (after, upto): (Timestamp, Timestamp)| {
         let store = store.clone();
         async move {
             let mut out = Vec::new();
@@ -264,7 +264,7 @@ pub async fn arrivals_over_many_cars_are_each_car_s_arrivals(store: Store) {
                     .try_collect()
                     .await
                     .unwrap();
-                out.extend(track);
+                out.extend(track.into_iter().filter(|p| p.recv_time <= upto));
             }
             out.sort_by_key(key);
             out
@@ -272,29 +272,51 @@ pub async fn arrivals_over_many_cars_are_each_car_s_arrivals(store: Store) {
     };
     let asked = [VehicleId(5), VehicleId(6)];
     let start = china_day_start(day0());
-    for (from, after) in [
-        (start, Timestamp(0)),
-        (start, Timestamp(cursor.0 - 3_600_000)),
-        (start, cursor),
-        (start, late(5, 0, true).recv_time),
-        (china_day_start(day0() + 1), Timestamp(0)),
-        (china_day_start(day0() + 1), cursor),
+    let end = Timestamp(i64::MAX / 2);
+    let window = (cursor, cursor.add_millis(120_000));
+    for (from, received) in [
+        (start, (Timestamp(0), end)),
+        (start, (Timestamp(cursor.0 - 3_600_000), end)),
+        (start, (Timestamp(cursor.0 - 3_600_000), cursor)),
+        (start, (cursor, end)),
+        (start, window),
+        (start, (late(5, 0, true).recv_time, end)),
+        (china_day_start(day0() + 1), (Timestamp(0), end)),
+        (
+            china_day_start(day0() + 1),
+            (Timestamp(0), Timestamp(cursor.0 - 3_600_000)),
+        ),
+        (china_day_start(day0() + 1), (cursor, end)),
     ] {
-        let mut many = store.backend().received_after(&asked, from, after).await.unwrap();
+        let mut many = store
+            .backend()
+            .received_between(&asked, from, received)
+            .await
+            .unwrap();
         many.sort_by_key(key);
-        let expected = each(vec![5, 6], from, after).await;
-        assert_eq!(many.len(), expected.len(), "from {from:?} after {after:?}");
-        assert_eq!(many, expected, "from {from:?} after {after:?}");
+        let expected = each(vec![5, 6], from, received).await;
+        assert_eq!(many.len(), expected.len(), "from {from:?} received {received:?}");
+        assert_eq!(many, expected, "from {from:?} received {received:?}");
     }
     let arrived = store
         .backend()
-        .received_after(&asked, start, cursor)
+        .received_between(&asked, start, (cursor, end))
         .await
         .unwrap();
     assert_eq!(
         arrived.len(),
         4,
         "two late points of car 5 (packed) and two of car 6 (rows)"
+    );
+    let in_window = store
+        .backend()
+        .received_between(&asked, start, window)
+        .await
+        .unwrap();
+    assert_eq!(
+        in_window.len(),
+        3,
+        "both of car 5 (the second exactly at the bound) and the first of car 6"
     );
 }
 

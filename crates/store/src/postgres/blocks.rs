@@ -156,29 +156,29 @@ impl PostgresBackend {
         Ok(done)
     }
 
-    /// [`crate::Backend::received_after`] on plain PostgreSQL: one prepared statement for the rows of
+    /// [`crate::Backend::received_between`] on plain PostgreSQL: one prepared statement for the rows of
     /// every car (a generic plan, pruned to the partitions from `from` on), then one for their blocks
     /// newer than the cursor. Rows first, then blocks, as [`crate::Backend::read_track`]: a compaction
     /// between the two moves points from rows into a block, so a point is read at least once, and a
     /// point read in both is handed out once.
-    pub(super) async fn received_after_pg(
+    pub(super) async fn received_between_pg(
         &self,
         vehicles: &[VehicleId],
         from: Timestamp,
-        received_after: Timestamp,
+        (received_after, received_upto): (Timestamp, Timestamp),
     ) -> Result<Vec<Position>> {
         let ids: Vec<i64> = vehicles.iter().map(|v| v.0).collect();
         let client = self.client().await?;
         // Binary COPY, as a track's read: the rows arrive as bytes parsed in chunks, not a row object
         // each. COPY takes no parameters; every value below is a number or bytes formatted here.
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-        let after: String = recv_time_bytes(received_after)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex =
+            |t: Timestamp| -> String { recv_time_bytes(t).iter().map(|b| format!("{b:02x}")).collect() };
+        let (after, upto) = (hex(received_after), hex(received_upto));
         let sql = format!(
             "COPY (SELECT vehicle, fix_time, rec FROM points WHERE vehicle = ANY('{{{list}}}'::bigint[]) \
-             AND fix_time >= {from_sql} AND substring(rec FROM {at} FOR 8) > '\\x{after}'::bytea) \
+             AND fix_time >= {from_sql} AND substring(rec FROM {at} FOR 8) > '\\x{after}'::bytea \
+             AND substring(rec FROM {at} FOR 8) <= '\\x{upto}'::bytea) \
              TO STDOUT (FORMAT binary)",
             list = list.join(","),
             from_sql = timestamptz_literal(from.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS)),
@@ -214,7 +214,11 @@ impl PostgresBackend {
                 to: Timestamp(PG_MAX_MILLIS),
                 received_after: Some(received_after),
             };
-            packed.extend(block_points_in(points, &q, None));
+            packed.extend(
+                block_points_in(points, &q, None)
+                    .into_iter()
+                    .filter(|p| p.recv_time <= received_upto),
+            );
         }
         if !packed.is_empty() {
             // A point read both as a row and in a block (packed between the two reads) once; only the

@@ -341,17 +341,17 @@ impl Backend for PostgresBackend {
         Ok(merge_with_blocks(rows, blocks))
     }
 
-    async fn received_after(
+    async fn received_between(
         &self,
         vehicles: &[VehicleId],
         from: Timestamp,
-        received_after: Timestamp,
+        received: (Timestamp, Timestamp),
     ) -> Result<Vec<Position>> {
         if self.hypertable {
             // Typed columns, no blocks: car by car.
-            return crate::received_after_by_vehicle(self, vehicles, from, received_after).await;
+            return crate::received_between_by_vehicle(self, vehicles, from, received).await;
         }
-        self.received_after_pg(vehicles, from, received_after).await
+        self.received_between_pg(vehicles, from, received).await
     }
 
     async fn track_count(&self, vehicle: VehicleId, from: Timestamp, to: Timestamp) -> Result<u64> {
