@@ -28,11 +28,17 @@ fn env(name: &str, default: usize) -> usize {
 
 /// This thread's CPU time (user and system), from `/proc/thread-self/stat`, in seconds.
 fn thread_cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    stat_cpu_secs("/proc/thread-self/stat").map_or(0.0, |(_, cpu)| cpu)
+}
+
+/// The command name and CPU time (user and system, in seconds) of a `/proc/.../stat` file.
+fn stat_cpu_secs(path: impl AsRef<std::path::Path>) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    let (head, rest) = stat.rsplit_once(')')?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    let name = head.split_once('(').map_or("", |(_, n)| n).to_string();
+    Some((name, (ticks(11) + ticks(12)) / 100.0))
 }
 
 /// Runs `lower::forward` alone on a thread of its own, with its own current-thread runtime and store pool
@@ -164,31 +170,19 @@ async fn forwarding_to_one_upper_platform() {
 
 /// This process's CPU time (user and system, every thread), in seconds.
 fn process_cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    stat_cpu_secs("/proc/self/stat").map_or(0.0, |(_, cpu)| cpu)
 }
 
 /// The CPU time, in seconds, of every PostgreSQL server process on this machine (user and system).
 fn postgres_cpu_secs() -> f64 {
-    let mut total = 0.0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        if !head.contains("(postgres") {
-            continue;
-        }
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        total += (ticks(11) + ticks(12)) / 100.0;
-    }
-    total
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| stat_cpu_secs(entry.path().join("stat")))
+        .filter(|(name, _)| name.starts_with("postgres"))
+        .map(|(_, cpu)| cpu)
+        .sum()
 }
 
 /// What an idle link costs: `IDLE_CARS` cars (default 700) with a week of points each (`IDLE_POINTS`,
