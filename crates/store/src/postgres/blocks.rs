@@ -5,14 +5,13 @@
 use std::collections::HashSet;
 
 use tianshu_model::block::{china_day, china_day_start, may_be_blocked, track_key};
-use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
 use super::PostgresBackend;
 use futures::StreamExt;
 
 use super::copy::{
-    CopyParser, PG_MAX_MILLIS, PG_MIN_MILLIS, PgMillis, Staged, copy_buffer, row_to_position,
+    CopyParser, PG_MAX_MILLIS, PG_MIN_MILLIS, PgMillis, Staged, copy_buffer, rec_received, row_to_position,
     timestamptz_literal, to_datetime,
 };
 use super::points::{insert_staged, inserted_at, newest_per_vehicle};
@@ -156,9 +155,9 @@ impl PostgresBackend {
         Ok(done)
     }
 
-    /// [`crate::Backend::received_between`] on plain PostgreSQL: one prepared statement for the rows of
-    /// every car (a generic plan, pruned to the partitions from `from` on), then one for their blocks
-    /// newer than the cursor. Rows first, then blocks, as [`crate::Backend::read_track`]: a compaction
+    /// [`crate::Backend::received_between`] on plain PostgreSQL: one binary COPY of the rows of every car
+    /// (bounded by receive time at both ends), then one read of their blocks newer than the cursor. Rows
+    /// first, then blocks, as [`crate::Backend::read_track`]: a compaction
     /// between the two moves points from rows into a block, so a point is read at least once, and a
     /// point read in both is handed out once.
     pub(super) async fn received_between_pg(
@@ -172,17 +171,13 @@ impl PostgresBackend {
         // Binary COPY, as a track's read: the rows arrive as bytes parsed in chunks, not a row object
         // each. COPY takes no parameters; every value below is a number or bytes formatted here.
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-        let hex =
-            |t: Timestamp| -> String { recv_time_bytes(t).iter().map(|b| format!("{b:02x}")).collect() };
-        let (after, upto) = (hex(received_after), hex(received_upto));
         let sql = format!(
             "COPY (SELECT vehicle, fix_time, rec FROM points WHERE vehicle = ANY('{{{list}}}'::bigint[]) \
-             AND fix_time >= {from_sql} AND substring(rec FROM {at} FOR 8) > '\\x{after}'::bytea \
-             AND substring(rec FROM {at} FOR 8) <= '\\x{upto}'::bytea) \
-             TO STDOUT (FORMAT binary)",
+             AND fix_time >= {from_sql} AND {after} AND {upto}) TO STDOUT (FORMAT binary)",
             list = list.join(","),
             from_sql = timestamptz_literal(from.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS)),
-            at = REC_RECV_AT + 1,
+            after = rec_received(">", received_after),
+            upto = rec_received("<=", received_upto),
         );
         let mut parser = CopyParser::of_many();
         let mut parsed = Vec::new();

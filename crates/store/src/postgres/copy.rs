@@ -3,6 +3,7 @@
 //! per point, and `timestamptz` as Unix milliseconds without calendar types.
 
 use chrono::{DateTime, Utc};
+use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 use tianshu_model::{Position, Timestamp};
 use tokio_postgres::types::{FromSql, Type};
 
@@ -50,6 +51,13 @@ pub(super) fn row_to_position(r: &tokio_postgres::Row) -> Result<Position> {
     let fix_time: PgMillis = r.try_get(1).map_err(get_err)?;
     let rec: &[u8] = r.try_get(2).map_err(get_err)?;
     decode_rec(vehicle, fix_time.0, rec)
+}
+
+/// The packed record's receive time (the 8 bytes at `REC_RECV_AT`) compared with `t`, `op` being a
+/// comparison operator: a condition on `rec` for statements that take no parameters (COPY).
+pub(super) fn rec_received(op: &str, t: Timestamp) -> String {
+    let hex: String = recv_time_bytes(t).iter().map(|b| format!("{b:02x}")).collect();
+    format!("substring(rec FROM {} FOR 8) {op} '\\x{hex}'::bytea", REC_RECV_AT + 1)
 }
 
 /// A `timestamptz` expression for a Unix millisecond instant (exact: whole milliseconds).

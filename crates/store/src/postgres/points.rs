@@ -14,12 +14,11 @@ use async_trait::async_trait;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use tianshu_model::block::may_be_blocked;
-use tianshu_model::record::{REC_RECV_AT, recv_time_bytes};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
 use super::PostgresBackend;
 use super::copy::{
-    CopyParser, PG_MAX_MILLIS, PG_MIN_MILLIS, PgMillis, Staged, copy_buffer, row_to_position,
+    CopyParser, PG_MAX_MILLIS, PG_MIN_MILLIS, PgMillis, Staged, copy_buffer, rec_received, row_to_position,
     timestamptz_literal,
 };
 use super::partitions::day_of;
@@ -409,7 +408,7 @@ impl PostgresBackend {
             q.from.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
             q.to.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS),
         );
-        // The receive time is compared in the packed record, as bytes (see `recv_time_bytes`), in the
+        // The receive time is compared in the packed record, as bytes (see `rec_received`), in the
         // index-only scan: the points filtered out are never formatted or sent.
         // On TimescaleDB's typed columns, the receive time is a column and the record is packed from the
         // columns (`typed::pack_expr`), the same bytes.
@@ -417,11 +416,7 @@ impl PostgresBackend {
             if self.hypertable {
                 return format!(" AND recv_time > {}", timestamptz_literal(t.0.max(0)));
             }
-            let hex: String = recv_time_bytes(t).iter().map(|b| format!("{b:02x}")).collect();
-            format!(
-                " AND substring(rec FROM {} FOR 8) > '\\x{hex}'::bytea",
-                REC_RECV_AT + 1
-            )
+            format!(" AND {}", rec_received(">", t))
         });
         let rec = if self.hypertable {
             typed::pack_expr()
