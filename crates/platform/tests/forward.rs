@@ -1,15 +1,17 @@
 //! Tianshu as a lower platform forwarding to Tianshu as an upper platform over real TCP, two stores:
 //! the province ends with exactly the city's points of the covered cars, across a province restart in
-//! the middle (the backlog caught up from the city's durable forwarding position).
+//! the middle (the backlog caught up from the city's durable forwarding position); and a link far behind
+//! catching up a window of receive time a round.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::TryStreamExt;
 use tianshu_ingest::uplink::UplinkConfig;
-use tianshu_jt809::Edition;
+use tianshu_jt809::{Codec, Edition, ForVehicle, LoginAnswer, Message, UpExg};
 use tianshu_model::{Position, Timestamp};
 use tianshu_platform::lower::forward;
+use tianshu_platform::sublink::framed::Framed;
 use tianshu_platform::{Jt809Config, LowerPlatform, Upper, UpperPlatform, run};
 use tianshu_store::{Store, StoreConfig};
 use tianshu_testkit::{Fix, Scratch, drive, import_cars, metric, unique, vehicle_of, wait_until};
@@ -83,41 +85,6 @@ fn links_to_upper_closed() -> f64 {
     metric(&text, "tianshu_jt809_links_closed_total", "reason=\"upper_link\"")
 }
 
-/// A city and its province, each with its store and the registry, the province listening.
-struct Pair {
-    _scratches: (Scratch, Scratch),
-    city: Store,
-    province: Store,
-    config: Jt809Config,
-    addr: SocketAddr,
-    stop_province: CancellationToken,
-}
-
-impl Pair {
-    async fn new(edition: Edition, key: &str) -> Pair {
-        let (city_scratch, province_scratch) = (Scratch::embedded("city"), Scratch::embedded("province"));
-        let city = city_scratch.open(&StoreConfig::default()).await;
-        let province = province_scratch.open(&StoreConfig::default()).await;
-        registry(&city).await;
-        registry(&province).await;
-        let config = province_config(&unique("city"), edition, key);
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port")
-            .local_addr()
-            .expect("addr");
-        let stop_province = start_province(&province, &config, addr).await;
-        Pair {
-            _scratches: (city_scratch, province_scratch),
-            city,
-            province,
-            config,
-            addr,
-            stop_province,
-        }
-    }
-}
-
 async fn same_tracks(city: &Store, province: &Store) -> bool {
     for plate in COVERED {
         if track(city, plate).await != track(province, plate).await {
@@ -128,14 +95,19 @@ async fn same_tracks(city: &Store, province: &Store) -> bool {
 }
 
 async fn forwards_across_a_province_restart(edition: Edition, key: &str) {
-    let Pair {
-        _scratches: _kept,
-        city,
-        province,
-        config,
-        addr,
-        stop_province,
-    } = Pair::new(edition, key).await;
+    let (city_scratch, province_scratch) = (Scratch::embedded("city"), Scratch::embedded("province"));
+    let city = city_scratch.open(&StoreConfig::default()).await;
+    let province = province_scratch.open(&StoreConfig::default()).await;
+    registry(&city).await;
+    registry(&province).await;
+    let name = unique("city");
+    let config = province_config(&name, edition, key);
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port")
+        .local_addr()
+        .expect("addr");
+    let stop_province = start_province(&province, &config, addr).await;
 
     let upper = UpperPlatform {
         password: "pw123456".into(),
@@ -200,19 +172,17 @@ async fn the_same_over_an_encrypted_2019_link() {
     forwards_across_a_province_restart(Edition::V2019, "0x1234,0x5678,0x9abc").await;
 }
 
-/// A link whose position lies ten minutes back catches up 30 s of receive time a round (`catch_up_window_secs`):
-/// twenty rounds, and the province ends with exactly the city's points.
+/// A link whose position lies eleven minutes back, with ten minutes of points behind it, catches up 30 s
+/// of receive time a round (`catch_up_window_secs`): an upper platform written with the codec counts the
+/// positions between two keep-alives (each round ends with one), and sees every point, never more than
+/// one window's at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_far_behind_catches_up_window_by_window() {
-    let Pair {
-        _scratches: _kept,
-        city,
-        province,
-        addr,
-        stop_province,
-        ..
-    } = Pair::new(Edition::V2011, "").await;
-    // Points received over the last ten minutes, every 5 s for each covered car, 2 s after their fix.
+    let scratch = Scratch::embedded("city");
+    let city = scratch.open(&StoreConfig::default()).await;
+    registry(&city).await;
+    // A point every 5 s for each covered car over the last ten minutes, received 2 s after its fix: six
+    // of each car's points in every 30 s window.
     let now = Timestamp::now();
     for (k, plate) in COVERED.iter().enumerate() {
         let vehicle = vehicle_of(&city, plate).await;
@@ -229,13 +199,20 @@ async fn a_link_far_behind_catches_up_window_by_window() {
             .collect();
         city.append_points(&points).await.expect("appending");
     }
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let upper = UpperPlatform {
         password: "pw123456".into(),
         answer_timeout_secs: 10,
         poll_ms: 50,
         settle_secs: 1,
         catch_up_window_secs: 30,
-        ..UpperPlatform::new(&unique("province"), &addr.to_string(), 4200, 77, &["City"])
+        ..UpperPlatform::new(
+            &unique("province"),
+            &listener.local_addr().expect("addr").to_string(),
+            4200,
+            77,
+            &["City"],
+        )
     };
     upper.validate().expect("a valid upper platform");
     // The link forwarded everything up to eleven minutes ago, then went down.
@@ -243,20 +220,45 @@ async fn a_link_far_behind_catches_up_window_by_window() {
         .save(&upper.name, Timestamp(now.0 - 660_000), now)
         .await
         .expect("saving the position");
-    let stop_city = CancellationToken::new();
-    tokio::spawn(forward(upper.clone(), city.clone(), stop_city.clone()));
-    wait_until("the backlog at the province", LIMIT, || {
-        same_tracks(&city, &province)
-    })
-    .await;
-    assert_eq!(track(&province, COVERED[0]).await.len(), 120);
-    assert_eq!(track(&province, COVERED[1]).await.len(), 120);
-    // Saved once the province confirmed the last window (a moment after it stored the points).
-    wait_until("the position past the last point", LIMIT, || async {
-        let position = city.forwarding().position(&upper.name).await.expect("reading");
-        position.is_some_and(|p| p.0 >= now.0 - 9_000)
-    })
-    .await;
-    stop_city.cancel();
-    stop_province.cancel();
+    let stop = CancellationToken::new();
+    tokio::spawn(forward(upper.clone(), city.clone(), stop.clone()));
+
+    let (stream, _) = listener.accept().await.expect("the link");
+    let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let (mut received, mut this_round, mut rounds) = (0, 0, Vec::new());
+    while received < 240 {
+        match link.next(deadline).await.expect("a message") {
+            Message::Login(_) => {
+                let ok = LoginAnswer {
+                    result: 0,
+                    verify_code: 1,
+                };
+                link.send(&Message::LoginAnswer(ok)).await.expect("answering");
+            }
+            Message::KeepAlive => {
+                link.send(&Message::KeepAliveAnswer).await.expect("answering");
+                if this_round > 0 {
+                    rounds.push(std::mem::take(&mut this_round));
+                }
+            }
+            Message::UpExg(ForVehicle { data, .. }) => {
+                let n = match data {
+                    UpExg::RealLocation(_) => 1,
+                    UpExg::HistoryLocation(g) => g.len(),
+                    _ => 0,
+                };
+                received += n;
+                this_round += n;
+            }
+            _ => {}
+        }
+    }
+    rounds.push(this_round);
+    assert_eq!(received, 240, "the 240 points of both cars");
+    assert!(
+        rounds.len() >= 20 && rounds.iter().all(|&n| n <= 12),
+        "ten minutes in rounds of 30 s, at most six points of each car a round: {rounds:?}"
+    );
+    stop.cancel();
 }

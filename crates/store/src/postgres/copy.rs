@@ -57,7 +57,10 @@ pub(super) fn row_to_position(r: &tokio_postgres::Row) -> Result<Position> {
 /// comparison operator: a condition on `rec` for statements that take no parameters (COPY).
 pub(super) fn rec_received(op: &str, t: Timestamp) -> String {
     let hex: String = recv_time_bytes(t).iter().map(|b| format!("{b:02x}")).collect();
-    format!("substring(rec FROM {} FOR 8) {op} '\\x{hex}'::bytea", REC_RECV_AT + 1)
+    format!(
+        "substring(rec FROM {} FOR 8) {op} '\\x{hex}'::bytea",
+        REC_RECV_AT + 1
+    )
 }
 
 /// A `timestamptz` expression for a Unix millisecond instant (exact: whole milliseconds).
