@@ -6,9 +6,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+mod common;
+
+use common::answer;
 use futures::TryStreamExt;
 use tianshu_ingest::uplink::UplinkConfig;
-use tianshu_jt809::{Codec, Edition, ForVehicle, LoginAnswer, Message, UpExg};
+use tianshu_jt809::{Codec, Edition, Message};
 use tianshu_model::{Position, Timestamp};
 use tianshu_platform::lower::forward;
 use tianshu_platform::sublink::framed::Framed;
@@ -228,30 +231,12 @@ async fn a_link_far_behind_catches_up_window_by_window() {
     let deadline = tokio::time::Instant::now() + LIMIT;
     let (mut received, mut this_round, mut rounds) = (0, 0, Vec::new());
     while received < 240 {
-        match link.next(deadline).await.expect("a message") {
-            Message::Login(_) => {
-                let ok = LoginAnswer {
-                    result: 0,
-                    verify_code: 1,
-                };
-                link.send(&Message::LoginAnswer(ok)).await.expect("answering");
-            }
-            Message::KeepAlive => {
-                link.send(&Message::KeepAliveAnswer).await.expect("answering");
-                if this_round > 0 {
-                    rounds.push(std::mem::take(&mut this_round));
-                }
-            }
-            Message::UpExg(ForVehicle { data, .. }) => {
-                let n = match data {
-                    UpExg::RealLocation(_) => 1,
-                    UpExg::HistoryLocation(g) => g.len(),
-                    _ => 0,
-                };
-                received += n;
-                this_round += n;
-            }
-            _ => {}
+        let message = link.next(deadline).await.expect("a message");
+        let keep_alive = matches!(message, Message::KeepAlive);
+        let n = answer(&mut link, message).await;
+        (received, this_round) = (received + n, this_round + n);
+        if keep_alive && this_round > 0 {
+            rounds.push(std::mem::take(&mut this_round));
         }
     }
     rounds.push(this_round);

@@ -8,9 +8,13 @@
 //! the link comes up, on PostgreSQL:
 //! `cargo test --release -p tianshu-platform --test forward_measure -- --ignored --nocapture`.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use tianshu_jt809::{Codec, Edition, ForVehicle, LoginAnswer, Message, UpExg};
+use common::answer;
+
+use tianshu_jt809::{Codec, Edition, Message};
 use tianshu_platform::UpperPlatform;
 use tianshu_platform::lower::forward;
 use tianshu_platform::sublink::framed::Framed;
@@ -67,30 +71,6 @@ fn forward_alone(
             thread_cpu_secs() - cpu
         })
     })
-}
-
-/// The upper platform's side: answers a login and a keep-alive; the positions a message carries.
-async fn answer(link: &mut Framed, message: Message) -> usize {
-    match message {
-        Message::Login(_) => {
-            let ok = LoginAnswer {
-                result: 0,
-                verify_code: 1,
-            };
-            link.send(&Message::LoginAnswer(ok)).await.expect("answering");
-            0
-        }
-        Message::KeepAlive => {
-            link.send(&Message::KeepAliveAnswer).await.expect("answering");
-            0
-        }
-        Message::UpExg(ForVehicle { data, .. }) => match data {
-            UpExg::RealLocation(_) => 1,
-            UpExg::HistoryLocation(g) => g.len(),
-            _ => 0,
-        },
-        _ => 0,
-    }
 }
 
 /// `cars` cars of unit "City" in `store`, their plates.
