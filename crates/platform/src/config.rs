@@ -237,13 +237,15 @@ pub struct UpperPlatform {
     #[serde(default = "default_settle_secs")]
     pub settle_secs: u64,
     /// Days before the forwarding position a point's fix time may lie and still be forwarded (a
-    /// blind-area backfill received late); older fixes received later are not sent.
+    /// blind-area backfill received late); older fixes received later are not sent. Also how far back
+    /// the first link of an upper platform (no forwarding position yet) starts: what arrived in these
+    /// days goes up, older history does not.
     #[serde(default = "default_lookback_days")]
     pub lookback_days: u32,
     /// Seconds of receive time one round forwards at most when the link is behind (back from an outage):
     /// the backlog goes up window by window, each read, sent and confirmed before the next, so memory
     /// stays bounded by what arrived in one window. The first link of an upper platform (no forwarding
-    /// position yet) reads everything there is in one round.
+    /// position yet) starts `lookback_days` back and catches up the same way.
     #[serde(default = "default_catch_up_window_secs")]
     pub catch_up_window_secs: u64,
     /// Where Tianshu listens for this upper platform's sub-link (从链路), `IP:PORT`; empty (the

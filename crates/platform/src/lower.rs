@@ -188,12 +188,13 @@ impl<'a> UpLink<'a> {
     /// Polls the store and forwards, keeping the link alive when there is nothing to send.
     async fn forward_loop(&mut self, stream: &mut TcpStream) -> Result<(), LinkError> {
         let name = self.upper.name.as_str();
-        let mut position = self
-            .store
-            .forwarding()
-            .position(name)
-            .await?
-            .unwrap_or(Timestamp(0));
+        let lookback_ms = i64::from(self.upper.lookback_days) * 86_400_000;
+        // The first link of this upper platform (no position saved yet) starts `lookback_days` back and
+        // catches up from there like a link back from an outage: not the store's whole history at once.
+        let mut position = match self.store.forwarding().position(name).await? {
+            Some(saved) => saved,
+            None => Timestamp::now().add_millis(-lookback_ms),
+        };
         let mut covered = self.covered().await?;
         let mut since_refresh = tokio::time::Instant::now();
         let mut since_save = tokio::time::Instant::now();
@@ -204,12 +205,8 @@ impl<'a> UpLink<'a> {
         loop {
             let now = Timestamp::now();
             let settled = now.add_millis(-(self.upper.settle_secs as i64) * 1000);
-            // Behind (back from an outage), a window of receive time a round; the first link of this upper
-            // platform (no position yet) takes everything at once.
-            let upto = match position {
-                Timestamp(0) => settled,
-                _ => settled.min(position.add_millis(window_ms)),
-            };
+            // Behind (back from an outage, or a first link), a window of receive time a round.
+            let upto = settled.min(position.add_millis(window_ms));
             if upto > position {
                 let cars = self.forwarded_cars(&covered);
                 let points = self.due(&cars, position, upto).await?;

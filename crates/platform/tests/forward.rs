@@ -247,3 +247,66 @@ async fn a_link_far_behind_catches_up_window_by_window() {
     );
     stop.cancel();
 }
+
+/// A first link (no forwarding position saved) starts `lookback_days` back: what arrived in those days
+/// goes up, older history does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_link_sends_the_last_lookback_days_not_the_whole_history() {
+    let scratch = Scratch::embedded("city");
+    let city = scratch.open(&StoreConfig::default()).await;
+    registry(&city).await;
+    let vehicle = vehicle_of(&city, COVERED[0]).await;
+    let now = Timestamp::now();
+    // Received three days ago, one day ago and a minute ago; the link looks back two days.
+    let points: Vec<Position> = [3 * 86_400, 86_400, 60]
+        .into_iter()
+        .enumerate()
+        .map(|(i, ago)| {
+            let mut p = Fix::at(now.secs() - ago)
+                .at_e6(30_500_000 + i as i32 * 50, 114_300_000)
+                .build();
+            p.vehicle = vehicle;
+            p
+        })
+        .collect();
+    city.append_points(&points).await.expect("appending");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let upper = UpperPlatform {
+        password: "pw123456".into(),
+        answer_timeout_secs: 10,
+        poll_ms: 50,
+        settle_secs: 1,
+        keepalive_secs: 1,
+        lookback_days: 2,
+        catch_up_window_secs: 6 * 3600,
+        ..UpperPlatform::new(
+            &unique("province"),
+            &listener.local_addr().expect("addr").to_string(),
+            4200,
+            77,
+            &["City"],
+        )
+    };
+    upper.validate().expect("a valid upper platform");
+    let stop = CancellationToken::new();
+    tokio::spawn(forward(upper.clone(), city.clone(), stop.clone()));
+
+    let (stream, _) = listener.accept().await.expect("the link");
+    let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    // Until both recent points are up, then two idle keep-alives more: nothing else comes.
+    let (mut received, mut idle) = (0, 0);
+    while idle < 2 {
+        let message = link.next(deadline).await.expect("a message");
+        let keep_alive = matches!(message, Message::KeepAlive);
+        received += answer(&mut link, message).await;
+        if keep_alive && received >= 2 {
+            idle += 1;
+        }
+    }
+    assert_eq!(
+        received, 2,
+        "the points of the last two days, not the one of three days ago"
+    );
+    stop.cancel();
+}
