@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 use serde_json::json;
 use tianshu_model::case::{NewCase, Transition};
@@ -311,15 +311,33 @@ impl<'a> Reconciler<'a> {
         Ok(())
     }
 
-    /// A car's fixes with `from <= time < to`, read once.
-    async fn track(&self, v: VehicleId, from: Timestamp, to: Timestamp) -> tianshu_store::Result<TrackIndex> {
-        let mut s = self.store.backend().track(v, from, to).await?;
-        let mut out = Vec::new();
-        while let Some(p) = s.next().await {
-            let p = p?;
-            out.push((p.fix_time, LonLat::from_e6(p.lon_e6, p.lat_e6)));
-        }
-        Ok(TrackIndex::new(out))
+    /// Each car's fixes with `from <= time < to`, read once, in the order of `spans`: on as many tasks
+    /// at once as there are cores (a year of a car is some 260,000 fixes to decode and index, which
+    /// one core would do one car after another).
+    async fn tracks(
+        &self,
+        spans: Vec<(VehicleId, Timestamp, Timestamp)>,
+    ) -> tianshu_store::Result<Vec<TrackIndex>> {
+        let at_once = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        futures::stream::iter(spans.into_iter().map(|(v, from, to)| {
+            let store = self.store.clone();
+            async move {
+                tokio::spawn(async move {
+                    let mut s = store.backend().track(v, from, to).await?;
+                    let mut out = Vec::new();
+                    while let Some(p) = s.next().await {
+                        let p = p?;
+                        out.push((p.fix_time, LonLat::from_e6(p.lon_e6, p.lat_e6)));
+                    }
+                    Ok(TrackIndex::new(out))
+                })
+                .await
+                .map_err(|e| tianshu_store::Error::Unavailable(format!("reading car {}'s track: {e}", v.0)))?
+            }
+        }))
+        .buffered(at_once)
+        .try_collect()
+        .await
     }
 
     /// What each car's track says about its fills: each car's track read once, over the span of its
@@ -339,7 +357,8 @@ impl<'a> Reconciler<'a> {
                 .map(|(p, _)| p.txn.time)
                 .filter(|p| t.0 - p.0 <= KM_GAP_MS)
         };
-        let mut out: Vec<Option<TrackFacts>> = recs.iter().map(|_| None).collect();
+        let mut spans = Vec::new();
+        let mut cars = Vec::new();
         for (v, fills) in by_car {
             let lo = fills
                 .iter()
@@ -357,7 +376,12 @@ impl<'a> Reconciler<'a> {
                 })
                 .max();
             let (Some(lo), Some(hi)) = (lo, hi) else { continue };
-            let track = self.track(v, lo, hi).await?;
+            spans.push((v, lo, hi));
+            cars.push(fills);
+        }
+        let tracks = self.tracks(spans).await?;
+        let mut out: Vec<Option<TrackFacts>> = recs.iter().map(|_| None).collect();
+        for (fills, track) in cars.into_iter().zip(tracks) {
             for i in fills {
                 let t = recs[i].txn.txn.time;
                 let positions = track

@@ -12,11 +12,12 @@
 //!   does not decode is left as it is, logged and counted (`tianshu_store_damaged_blocks_total`) and
 //!   listed by [`crate::Store::damaged_blocks`]; the rest of the track still replays.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use tianshu_model::block::{china_day, decode_block, encode_block, track_key};
+use tianshu_model::block::{china_day, decode_block, encode_block, track_key, track_order};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
 use crate::{Error, Result, TrackQuery, TrackStream};
@@ -162,7 +163,7 @@ pub(crate) fn merge_ordered(a: Vec<Position>, b: Vec<Position>, limit: usize) ->
     let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
     while out.len() < limit {
         let take_a = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) => track_key(x) <= track_key(y),
+            (Some(x), Some(y)) => track_order(x, y).is_le(),
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
@@ -218,35 +219,160 @@ pub(crate) fn stored_day(day: i64) -> Result<i32> {
     i32::try_from(day).map_err(|_| Error::Corrupt(format!("block day {day} out of range")))
 }
 
-/// Merges a track's row stream with its block points (both in track order) into one ordered stream; a
-/// key in both is handed out once.
-pub(crate) fn merge_with_blocks(rows: TrackStream, blocks: Vec<Position>) -> TrackStream {
-    if blocks.is_empty() {
-        return rows;
+/// A track read's blocks as the store handed them, in day order, each decoded only when the read
+/// reaches it: a year's replay holds one day's points at a time, not the year's.
+pub(crate) struct PackedDays {
+    query: TrackQuery,
+    days: VecDeque<(i64, Vec<u8>)>,
+}
+
+impl PackedDays {
+    /// The blocks `(day, data)` of `query`'s vehicle, in day order.
+    pub(crate) fn new(query: TrackQuery, days: Vec<(i64, Vec<u8>)>) -> PackedDays {
+        PackedDays {
+            query,
+            days: days.into(),
+        }
     }
-    let state = (rows, None::<Position>, VecDeque::from(blocks), false);
-    futures::stream::unfold(
-        state,
-        |(mut rows, mut pending, mut blocks, mut rows_done)| async move {
-            if pending.is_none() && !rows_done {
-                match rows.next().await {
-                    Some(Ok(p)) => pending = Some(p),
-                    Some(Err(e)) => return Some((Err(e), (rows, None, VecDeque::new(), true))),
-                    None => rows_done = true,
+
+    /// The next day's points the read asks for, in track order (a damaged block left out, as
+    /// [`decode_stored`] says); `None` after the last.
+    fn next_day(&mut self) -> Option<VecDeque<Position>> {
+        while let Some((day, data)) = self.days.pop_front() {
+            if let Some(points) = decode_stored(self.query.vehicle.0, day, &data) {
+                let points = block_points_in(points, &self.query, None);
+                if !points.is_empty() {
+                    return Some(points.into());
                 }
             }
-            let next = match (&pending, blocks.front()) {
-                (Some(r), Some(b)) if track_key(b) < track_key(r) => blocks.pop_front(),
-                (Some(r), Some(b)) if track_key(b) == track_key(r) => {
-                    blocks.pop_front();
-                    pending.take()
-                }
-                (Some(_), _) => pending.take(),
-                (None, Some(_)) => blocks.pop_front(),
-                (None, None) => None,
-            }?;
-            Some((Ok(next), (rows, pending, blocks, rows_done)))
-        },
-    )
+        }
+        None
+    }
+}
+
+/// Merges a track's row stream with its blocks (both in track order) into one ordered stream; a key in
+/// both is handed out once.
+pub(crate) fn merge_with_blocks(rows: TrackStream, packed: PackedDays) -> TrackStream {
+    if packed.days.is_empty() {
+        return rows;
+    }
+    MergeWithBlocks {
+        rows: Some(rows),
+        pending: None,
+        day: VecDeque::new(),
+        packed,
+    }
     .boxed()
+}
+
+/// [`merge_with_blocks`]'s stream: a row read ahead waits in `pending` for the blocks' points before it.
+/// Written as a `Stream` rather than an `unfold`, which would move the whole state through a new future
+/// for every point (a year's replay is hundreds of thousands of them).
+struct MergeWithBlocks {
+    /// `None` once the rows are done (or failed).
+    rows: Option<TrackStream>,
+    pending: Option<Position>,
+    /// What is left of the day being read from the blocks.
+    day: VecDeque<Position>,
+    packed: PackedDays,
+}
+
+impl futures::Stream for MergeWithBlocks {
+    type Item = Result<Position>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        if this.pending.is_none()
+            && let Some(rows) = &mut this.rows
+        {
+            match rows.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(p))) => this.pending = Some(p),
+                Poll::Ready(Some(Err(e))) => {
+                    this.rows = None;
+                    this.day.clear();
+                    this.packed.days.clear();
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(None) => this.rows = None,
+            }
+        }
+        if this.day.is_empty()
+            && let Some(day) = this.packed.next_day()
+        {
+            this.day = day;
+        }
+        let next = match (&this.pending, this.day.front()) {
+            (Some(r), Some(b)) => match track_order(b, r) {
+                Ordering::Less => this.day.pop_front(),
+                Ordering::Equal => {
+                    this.day.pop_front();
+                    this.pending.take()
+                }
+                Ordering::Greater => this.pending.take(),
+            },
+            (Some(_), None) => this.pending.take(),
+            (None, _) => this.day.pop_front(),
+        };
+        Poll::Ready(next.map(Ok))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::TryStreamExt;
+    use tianshu_model::block::china_day_start;
+
+    use super::*;
+
+    fn at(day: i64, minute: i64, lon_e6: i32) -> Position {
+        let t = china_day_start(day).add_millis(minute * 60_000);
+        Position {
+            vehicle: VehicleId(1),
+            fix_time: t,
+            recv_time: t,
+            lat_e6: 30_000_000,
+            lon_e6,
+            ..Position::default()
+        }
+    }
+
+    #[test]
+    fn rows_and_days_of_blocks_merge_in_track_order_each_point_once() {
+        let (a, b, c) = (20_400, 20_401, 20_402);
+        let day_a: Vec<Position> = (0..5).map(|m| at(a, m * 10, 115_000_000 + m as i32)).collect();
+        // Two points of one instant in day c: the hash orders them.
+        let mut day_c: Vec<Position> = (0..5).map(|m| at(c, m * 10, 116_000_000 + m as i32)).collect();
+        day_c.push(at(c, 20, 116_500_000));
+        // Rows: one between two of day a's points, one also in day c's block, one after everything.
+        let rows = vec![at(a, 15, 117_000_000), day_c[3], at(c + 1, 0, 118_000_000)];
+        let packed = PackedDays::new(
+            TrackQuery {
+                vehicle: VehicleId(1),
+                from: china_day_start(a),
+                to: china_day_start(c + 2),
+                received_after: None,
+            },
+            vec![
+                (a, encode_block(&day_a)),
+                (b, b"not a block".to_vec()),
+                (c, encode_block(&day_c)),
+            ],
+        );
+        let stream = futures::stream::iter(rows.clone().into_iter().map(Ok)).boxed();
+        let merged: Vec<Position> =
+            futures::executor::block_on(merge_with_blocks(stream, packed).try_collect()).unwrap();
+        let mut expect: Vec<Position> = day_a.iter().chain(&day_c).chain(&rows).copied().collect();
+        expect.sort_by_key(track_key);
+        expect.dedup_by_key(|p| track_key(p));
+        assert_eq!(expect.len(), 5 + 6 + 2, "the row in day c's block counted once");
+        assert_eq!(
+            merged, expect,
+            "the damaged day b left out, the rest in track order"
+        );
+    }
 }

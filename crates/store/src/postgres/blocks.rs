@@ -16,7 +16,7 @@ use super::copy::{
 };
 use super::points::{insert_staged, inserted_at, newest_per_vehicle};
 use crate::blocks::{
-    CompactSummary, DamagedBlock, LayerStats, block_points_in, by_month, days_of, decode_stored,
+    CompactSummary, DamagedBlock, LayerStats, PackedDays, block_points_in, by_month, days_of, decode_stored,
     merged_block, received_bound, stored_day,
 };
 use crate::{Result, TrackQuery};
@@ -233,8 +233,8 @@ impl PostgresBackend {
         Ok(out)
     }
 
-    /// The points of a track read's blocks, in track order (damaged blocks left out).
-    pub(super) async fn block_points(&self, q: &TrackQuery) -> Result<Vec<Position>> {
+    /// A track read's blocks, still packed (see [`PackedDays`]).
+    pub(super) async fn block_days(&self, q: &TrackQuery) -> Result<PackedDays> {
         let client = self.client().await?;
         let (first, last) = days_of(q.from, q.to);
         let rows = client
@@ -249,14 +249,11 @@ impl PostgresBackend {
                 ],
             )
             .await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let day: i32 = r.try_get(0)?;
-            if let Some(points) = decode_stored(q.vehicle.0, i64::from(day), r.try_get(1)?) {
-                out.extend(block_points_in(points, q, None));
-            }
-        }
-        Ok(out)
+        let days = rows
+            .iter()
+            .map(|r| Ok((i64::from(r.try_get::<_, i32>(0)?), r.try_get(1)?)))
+            .collect::<Result<_>>()?;
+        Ok(PackedDays::new(*q, days))
     }
 
     pub(super) async fn track_count_pg(

@@ -336,7 +336,7 @@ impl Backend for PostgresBackend {
         // never out of one, so a point is read at least once, and a point read in both is handed out
         // once (the merge drops a repeated key).
         let rows = self.copy_track(q).await?;
-        let blocks = self.block_points(&q).await?;
+        let blocks = self.block_days(&q).await?;
         Ok(merge_with_blocks(rows, blocks))
     }
 
