@@ -220,25 +220,38 @@ const HALF_DRIVE: i64 = 360;
 /// Metres a fix apart at 75 km/h.
 const STEP_M: f64 = 208.3;
 
-/// A car's day: two hours at 75 km/h centred on `centre`, when it stands three minutes at `station`,
-/// coming from the north and leaving to the east.
+/// A car's day: two hours at about 75 km/h centred on `centre`, when it stands three minutes at
+/// `station`, coming from the north and leaving to the east. With the noise of a real receiver (a few
+/// metres of position, the speed, the altitude, the delay before the platform received it), so that
+/// the blocks are as large as a real fleet's (about 6 bytes a fix, against 1 without it).
 fn day_track(vehicle: VehicleId, centre: Timestamp, station: usize) -> impl Iterator<Item = Position> {
     let (lat, lon) = station_e6(station);
     (-HALF_DRIVE..=HALF_DRIVE).map(move |k| {
+        let t = centre.add_millis(k * 10_000);
+        let noise = tianshu_model::fnv1a64(&[vehicle.0.to_be_bytes(), t.0.to_be_bytes()].concat());
+        let jitter = |shift: u32, range: u64| ((noise >> shift) % range) as i32;
         let moved = (k.abs() - 18).max(0) as f64 * STEP_M;
         let (dlat, dlon) = if k < 0 {
             (moved / 111_320.0, 0.0)
         } else {
             (0.0, moved / 96_190.0)
         };
-        let speed = if moved > 0.0 { 750 } else { 0 };
-        Position {
-            vehicle,
-            ..tianshu_e2e::Fix::at_time(centre.add_millis(k * 10_000))
-                .at_e6(lat + (dlat * 1e6) as i32, lon + (dlon * 1e6) as i32)
-                .heading(speed, if k < 0 { 180 } else { 90 })
-                .build()
-        }
+        let speed = if moved > 0.0 {
+            700 + jitter(16, 100) as u16
+        } else {
+            0
+        };
+        let mut p = tianshu_e2e::Fix::at_time(t)
+            .at_e6(
+                lat + (dlat * 1e6) as i32 + jitter(0, 61) - 30,
+                lon + (dlon * 1e6) as i32 + jitter(8, 61) - 30,
+            )
+            .heading(speed, if k < 0 { 180 } else { 90 })
+            .altitude(20 + jitter(24, 10))
+            .build();
+        p.vehicle = vehicle;
+        p.recv_time = t.add_millis(500 + i64::from(jitter(32, 2500)));
+        p
     })
 }
 
