@@ -175,6 +175,30 @@ async fn the_same_over_an_encrypted_2019_link() {
     forwards_across_a_province_restart(Edition::V2019, "0x1234,0x5678,0x9abc").await;
 }
 
+/// An upper platform listening at `listener` for the tests of one link: quick polls, settling and answers.
+fn quick_upper(listener: &TcpListener) -> UpperPlatform {
+    UpperPlatform {
+        password: "pw123456".into(),
+        answer_timeout_secs: 10,
+        poll_ms: 50,
+        settle_secs: 1,
+        ..UpperPlatform::new(
+            &unique("province"),
+            &listener.local_addr().expect("addr").to_string(),
+            4200,
+            77,
+            &["City"],
+        )
+    }
+}
+
+/// The city's link accepted at `listener` (2011, access code 4200), and the deadline of its test.
+async fn accept(listener: &TcpListener) -> (Framed, tokio::time::Instant) {
+    let (stream, _) = listener.accept().await.expect("the link");
+    let link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
+    (link, tokio::time::Instant::now() + LIMIT)
+}
+
 /// A link whose position lies eleven minutes back, with ten minutes of points behind it, catches up 30 s
 /// of receive time a round (`catch_up_window_secs`): an upper platform written with the codec counts the
 /// positions between two keep-alives (each round ends with one), and sees every point, never more than
@@ -204,18 +228,8 @@ async fn a_link_far_behind_catches_up_window_by_window() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let upper = UpperPlatform {
-        password: "pw123456".into(),
-        answer_timeout_secs: 10,
-        poll_ms: 50,
-        settle_secs: 1,
         catch_up_window_secs: 30,
-        ..UpperPlatform::new(
-            &unique("province"),
-            &listener.local_addr().expect("addr").to_string(),
-            4200,
-            77,
-            &["City"],
-        )
+        ..quick_upper(&listener)
     };
     upper.validate().expect("a valid upper platform");
     // The link forwarded everything up to eleven minutes ago, then went down.
@@ -226,9 +240,7 @@ async fn a_link_far_behind_catches_up_window_by_window() {
     let stop = CancellationToken::new();
     tokio::spawn(forward(upper.clone(), city.clone(), stop.clone()));
 
-    let (stream, _) = listener.accept().await.expect("the link");
-    let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
-    let deadline = tokio::time::Instant::now() + LIMIT;
+    let (mut link, deadline) = accept(&listener).await;
     let (mut received, mut this_round, mut rounds) = (0, 0, Vec::new());
     while received < 240 {
         let message = link.next(deadline).await.expect("a message");
@@ -272,28 +284,16 @@ async fn a_first_link_sends_the_last_lookback_days_not_the_whole_history() {
     city.append_points(&points).await.expect("appending");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let upper = UpperPlatform {
-        password: "pw123456".into(),
-        answer_timeout_secs: 10,
-        poll_ms: 50,
-        settle_secs: 1,
         keepalive_secs: 1,
         lookback_days: 2,
         catch_up_window_secs: 6 * 3600,
-        ..UpperPlatform::new(
-            &unique("province"),
-            &listener.local_addr().expect("addr").to_string(),
-            4200,
-            77,
-            &["City"],
-        )
+        ..quick_upper(&listener)
     };
     upper.validate().expect("a valid upper platform");
     let stop = CancellationToken::new();
     tokio::spawn(forward(upper.clone(), city.clone(), stop.clone()));
 
-    let (stream, _) = listener.accept().await.expect("the link");
-    let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
-    let deadline = tokio::time::Instant::now() + LIMIT;
+    let (mut link, deadline) = accept(&listener).await;
     // Until both recent points are up, then two idle keep-alives more: nothing else comes.
     let (mut received, mut idle) = (0, 0);
     while idle < 2 {
