@@ -245,7 +245,7 @@ pub struct UpperPlatform {
     /// Seconds of receive time one round forwards at most when the link is behind (back from an outage):
     /// the backlog goes up window by window, each read, sent and confirmed before the next, so memory
     /// stays bounded by what arrived in one window. The first link of an upper platform (no forwarding
-    /// position yet) starts `lookback_days` back and catches up the same way.
+    /// position yet) reads what arrived in the last `lookback_days` in one round.
     #[serde(default = "default_catch_up_window_secs")]
     pub catch_up_window_secs: u64,
     /// Where Tianshu listens for this upper platform's sub-link (从链路), `IP:PORT`; empty (the

@@ -189,12 +189,13 @@ impl<'a> UpLink<'a> {
     async fn forward_loop(&mut self, stream: &mut TcpStream) -> Result<(), LinkError> {
         let name = self.upper.name.as_str();
         let lookback_ms = i64::from(self.upper.lookback_days) * 86_400_000;
-        // The first link of this upper platform (no position saved yet) starts `lookback_days` back and
-        // catches up from there like a link back from an outage: not the store's whole history at once.
-        let mut position = match self.store.forwarding().position(name).await? {
-            Some(saved) => saved,
-            None => Timestamp::now().add_millis(-lookback_ms),
-        };
+        // The first link of this upper platform (no position saved yet) sends what arrived in the last
+        // `lookback_days`, not the store's whole history, in one read: catching that up window by window
+        // would read the packed days again in every window (a block is skipped only when everything in
+        // it arrived before the window).
+        let saved = self.store.forwarding().position(name).await?;
+        let mut first_round = saved.is_none();
+        let mut position = saved.unwrap_or_else(|| Timestamp::now().add_millis(-lookback_ms));
         let mut covered = self.covered().await?;
         let mut since_refresh = tokio::time::Instant::now();
         let mut since_save = tokio::time::Instant::now();
@@ -205,8 +206,12 @@ impl<'a> UpLink<'a> {
         loop {
             let now = Timestamp::now();
             let settled = now.add_millis(-(self.upper.settle_secs as i64) * 1000);
-            // Behind (back from an outage, or a first link), a window of receive time a round.
-            let upto = settled.min(position.add_millis(window_ms));
+            // Behind (back from an outage), a window of receive time a round.
+            let upto = if std::mem::take(&mut first_round) {
+                settled
+            } else {
+                settled.min(position.add_millis(window_ms))
+            };
             if upto > position {
                 let cars = self.forwarded_cars(&covered);
                 let points = self.due(&cars, position, upto).await?;

@@ -286,7 +286,6 @@ async fn a_first_link_sends_the_last_lookback_days_not_the_whole_history() {
     let upper = UpperPlatform {
         keepalive_secs: 1,
         lookback_days: 2,
-        catch_up_window_secs: 6 * 3600,
         ..quick_upper(&listener)
     };
     upper.validate().expect("a valid upper platform");
