@@ -259,7 +259,7 @@ fn day_track(vehicle: VehicleId, centre: Timestamp, station: usize) -> impl Iter
 /// 09:00 at the car's usual station; each car-day packed into its block (`encode_block`, as compaction
 /// packs a day) and written into `point_blocks` directly. Through the writer and then compaction, as a
 /// serving store gets there, it took about 20 s a day of the 700 cars here (two hours for the year).
-async fn seed_year(db: &str, ids: &[VehicleId], fills: &[Fill]) -> u64 {
+async fn seed_year(url: &str, ids: &[VehicleId], fills: &[Fill]) -> u64 {
     let first = Timestamp(
         chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
             .unwrap()
@@ -272,7 +272,7 @@ async fn seed_year(db: &str, ids: &[VehicleId], fills: &[Fill]) -> u64 {
     for f in fills {
         by_day.entry((f.car, china_day(f.time))).or_insert(*f);
     }
-    let mut client = client(db).await;
+    let mut client = client(url).await;
     let mut written = 0u64;
     for d in 0..365 {
         let nine = first.add_millis(d * 86_400_000);
@@ -310,21 +310,16 @@ async fn seed_year(db: &str, ids: &[VehicleId], fills: &[Fill]) -> u64 {
     written
 }
 
-/// A client of database `db`.
-async fn client(db: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 user=postgres dbname={db}"),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
+/// A client of the database at `url`.
+async fn client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     client
 }
 
 /// What the database holds: (blocks, transactions).
-async fn seeded(db: &str) -> (i64, i64) {
-    let client = client(db).await;
+async fn seeded(url: &str) -> (i64, i64) {
+    let client = client(url).await;
     let count = |sql: &'static str| {
         let client = &client;
         async move { client.query_one(sql, &[]).await.map_or(0, |r| r.get::<_, i64>(0)) }
@@ -336,8 +331,8 @@ async fn seeded(db: &str) -> (i64, i64) {
 }
 
 /// The findings by check, as `check: n` lines.
-async fn findings_by_check(db: &str) -> String {
-    let client = client(db).await;
+async fn findings_by_check(url: &str) -> String {
+    let client = client(url).await;
     let rows = client
         .query(
             "SELECT check_id, count(*) FROM fuel_findings GROUP BY 1 ORDER BY 1",
@@ -354,31 +349,28 @@ async fn findings_by_check(db: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run by hand"]
 async fn a_year_of_statements_against_a_year_of_tracks() {
-    let kept = std::env::var("FUEL_YEAR_DB").ok();
-    let scratch = match &kept {
-        Some(_) => None,
-        None => Some(Scratch::postgres("fuel_year").await),
+    // A kept database (created when missing, never dropped), or a scratch one dropped at the end.
+    let (url, _scratch) = match std::env::var("FUEL_YEAR_DB") {
+        Ok(db) => {
+            let admin = tianshu_testkit::admin_client().await;
+            let _ = admin.batch_execute(&format!("CREATE DATABASE {db}")).await;
+            (format!("postgres://postgres@127.0.0.1:5432/{db}"), None)
+        }
+        Err(_) => {
+            let scratch = Scratch::postgres("fuel_year").await;
+            (scratch.url(), Some(scratch))
+        }
     };
-    let db = match (&kept, &scratch) {
-        (Some(db), _) => db.clone(),
-        (None, Some(Scratch::Postgres(db))) => db.clone(),
-        _ => unreachable!("a PostgreSQL scratch"),
-    };
-    if kept.is_some() {
-        let admin = tianshu_testkit::admin_client().await;
-        let _ = admin.batch_execute(&format!("CREATE DATABASE {db}")).await;
-    }
-    let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
     let store = Store::open(&url).await.expect("the store");
     let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     let (text, fills) = statement();
-    let (blocks, transactions) = seeded(&db).await;
+    let (blocks, transactions) = seeded(&url).await;
     let fresh = (blocks, transactions) != ((CARS * 365) as i64, ROWS as i64);
     if fresh {
         assert_eq!(
             (blocks, transactions),
             (0, 0),
-            "{db} holds a partial seeding: drop it and run again"
+            "{url} holds a partial seeding: drop it and run again"
         );
         register(&store, now).await;
     }
@@ -391,7 +383,7 @@ async fn a_year_of_statements_against_a_year_of_tracks() {
     if fresh {
         assert_eq!(done.stored.len(), ROWS);
         let started = Instant::now();
-        let written = seed_year(&db, &car_ids(&store).await, &fills).await;
+        let written = seed_year(&url, &car_ids(&store).await, &fills).await;
         println!(
             "seeded {written} fixes of {CARS} cars in {:.1} s (each car-day packed into a block)",
             started.elapsed().as_secs_f64()
@@ -401,8 +393,8 @@ async fn a_year_of_statements_against_a_year_of_tracks() {
     }
     // Each run rewrites every case and finding; a kept database is vacuumed first, so that a run does
     // not pay for the dead rows of the runs before it (autovacuum may be off on a test server).
-    client(&db).await.batch_execute("VACUUM ANALYZE").await.unwrap();
-    let all = transaction_ids(&db).await;
+    client(&url).await.batch_execute("VACUUM ANALYZE").await.unwrap();
+    let all = transaction_ids(&url).await;
     assert_eq!(all.len(), ROWS);
     let cfg = FuelConfig::default();
     let reconciler = tianshu_api::fuel::Reconciler::load(&store, &cfg).await.unwrap();
@@ -417,14 +409,14 @@ async fn a_year_of_statements_against_a_year_of_tracks() {
              ({findings} findings, {cases} cases; by check: {})",
             checked.len(),
             took.as_secs_f64(),
-            findings_by_check(&db).await
+            findings_by_check(&url).await
         );
     }
 }
 
 /// The ids of every transaction stored.
-async fn transaction_ids(db: &str) -> Vec<i64> {
-    let client = client(db).await;
+async fn transaction_ids(url: &str) -> Vec<i64> {
+    let client = client(url).await;
     client
         .query("SELECT id FROM fuel_transactions ORDER BY id", &[])
         .await

@@ -188,14 +188,13 @@ impl<'a> UpLink<'a> {
     /// Polls the store and forwards, keeping the link alive when there is nothing to send.
     async fn forward_loop(&mut self, stream: &mut TcpStream) -> Result<(), LinkError> {
         let name = self.upper.name.as_str();
-        let lookback_ms = i64::from(self.upper.lookback_days) * 86_400_000;
         // The first link of this upper platform (no position saved yet) sends what arrived in the last
         // `lookback_days`, not the store's whole history, in one read: catching that up window by window
         // would read the packed days again in every window (a block is skipped only when everything in
         // it arrived before the window).
         let saved = self.store.forwarding().position(name).await?;
         let mut first_round = saved.is_none();
-        let mut position = saved.unwrap_or_else(|| Timestamp::now().add_millis(-lookback_ms));
+        let mut position = saved.unwrap_or_else(|| self.lookback_from(Timestamp::now()));
         let mut covered = self.covered().await?;
         let mut since_refresh = tokio::time::Instant::now();
         let mut since_save = tokio::time::Instant::now();
@@ -206,7 +205,8 @@ impl<'a> UpLink<'a> {
         loop {
             let now = Timestamp::now();
             let settled = now.add_millis(-(self.upper.settle_secs as i64) * 1000);
-            // Behind (back from an outage), a window of receive time a round.
+            // Behind (back from an outage), a window of receive time a round; a first link's first round
+            // reads its whole lookback.
             let upto = if std::mem::take(&mut first_round) {
                 settled
             } else {
@@ -281,6 +281,11 @@ impl<'a> UpLink<'a> {
         Cow::Owned(cars)
     }
 
+    /// `lookback_days` before `t`.
+    fn lookback_from(&self, t: Timestamp) -> Timestamp {
+        t.add_millis(-i64::from(self.upper.lookback_days) * 86_400_000)
+    }
+
     /// The given cars' points received in `(after, upto]`, in receive order (then car, then fix).
     async fn due(
         &self,
@@ -288,7 +293,7 @@ impl<'a> UpLink<'a> {
         after: Timestamp,
         upto: Timestamp,
     ) -> Result<Vec<Position>, LinkError> {
-        let from = after.add_millis(-i64::from(self.upper.lookback_days) * 86_400_000);
+        let from = self.lookback_from(after);
         let cars: Vec<VehicleId> = covered.keys().copied().collect();
         let mut due = self
             .store

@@ -8,13 +8,12 @@ use std::time::Duration;
 
 mod common;
 
-use common::answer;
+use common::{accept, answer, upper_at};
 use futures::TryStreamExt;
 use tianshu_ingest::uplink::UplinkConfig;
-use tianshu_jt809::{Codec, Edition, Message};
+use tianshu_jt809::{Edition, Message};
 use tianshu_model::{Position, Timestamp};
 use tianshu_platform::lower::forward;
-use tianshu_platform::sublink::framed::Framed;
 use tianshu_platform::{Jt809Config, LowerPlatform, Upper, UpperPlatform, run};
 use tianshu_store::{Store, StoreConfig};
 use tianshu_testkit::{Fix, Scratch, drive, import_cars, metric, unique, vehicle_of, wait_until};
@@ -175,28 +174,13 @@ async fn the_same_over_an_encrypted_2019_link() {
     forwards_across_a_province_restart(Edition::V2019, "0x1234,0x5678,0x9abc").await;
 }
 
-/// An upper platform listening at `listener` for the tests of one link: quick polls, settling and answers.
+/// An upper platform listening at `listener` for the tests of one link: quick polls and answers.
 fn quick_upper(listener: &TcpListener) -> UpperPlatform {
     UpperPlatform {
-        password: "pw123456".into(),
         answer_timeout_secs: 10,
         poll_ms: 50,
-        settle_secs: 1,
-        ..UpperPlatform::new(
-            &unique("province"),
-            &listener.local_addr().expect("addr").to_string(),
-            4200,
-            77,
-            &["City"],
-        )
+        ..upper_at(listener, &unique("province"))
     }
-}
-
-/// The city's link accepted at `listener` (2011, access code 4200), and the deadline of its test.
-async fn accept(listener: &TcpListener) -> (Framed, tokio::time::Instant) {
-    let (stream, _) = listener.accept().await.expect("the link");
-    let link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
-    (link, tokio::time::Instant::now() + LIMIT)
 }
 
 /// A link whose position lies eleven minutes back, with ten minutes of points behind it, catches up 30 s
@@ -240,7 +224,8 @@ async fn a_link_far_behind_catches_up_window_by_window() {
     let stop = CancellationToken::new();
     tokio::spawn(forward(upper.clone(), city.clone(), stop.clone()));
 
-    let (mut link, deadline) = accept(&listener).await;
+    let mut link = accept(&listener).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
     let (mut received, mut this_round, mut rounds) = (0, 0, Vec::new());
     while received < 240 {
         let message = link.next(deadline).await.expect("a message");
@@ -292,7 +277,8 @@ async fn a_first_link_sends_the_last_lookback_days_not_the_whole_history() {
     let stop = CancellationToken::new();
     tokio::spawn(forward(upper.clone(), city.clone(), stop.clone()));
 
-    let (mut link, deadline) = accept(&listener).await;
+    let mut link = accept(&listener).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
     // Until both recent points are up, then two idle keep-alives more: nothing else comes.
     let (mut received, mut idle) = (0, 0);
     while idle < 2 {

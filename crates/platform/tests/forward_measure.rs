@@ -12,12 +12,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::answer;
+use common::{accept, answer, upper_at};
 
-use tianshu_jt809::{Codec, Edition, Message};
+use tianshu_jt809::Message;
 use tianshu_platform::UpperPlatform;
 use tianshu_platform::lower::forward;
-use tianshu_platform::sublink::framed::Framed;
 use tianshu_store::Store;
 use tianshu_testkit::{Scratch, drive, import_cars};
 use tokio::net::TcpListener;
@@ -85,19 +84,11 @@ async fn city_cars(store: &Store, cars: usize) -> Vec<String> {
     plates
 }
 
-/// The upper platform "province" listening on `listener`, covering unit "City", settling for 1 s.
+/// The upper platform "province" listening on `listener`, with a minute for its answers.
 fn province(listener: &TcpListener) -> UpperPlatform {
     UpperPlatform {
-        password: "pw123456".into(),
-        settle_secs: 1,
         answer_timeout_secs: 60,
-        ..UpperPlatform::new(
-            "province",
-            &listener.local_addr().expect("addr").to_string(),
-            4200,
-            77,
-            &["City"],
-        )
+        ..upper_at(listener, "province")
     }
 }
 
@@ -123,8 +114,7 @@ async fn forwarding_to_one_upper_platform() {
     let stop = CancellationToken::new();
     let forwarder = forward_alone(url, upper, stop.clone(), None);
 
-    let (stream, _) = listener.accept().await.expect("the link");
-    let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
+    let mut link = accept(&listener).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
     let mut received = 0;
     let mut started = None;
@@ -206,13 +196,12 @@ async fn idle_link_cost() {
     let mut mark_tx = Some(mark_tx);
     let forwarder = forward_alone(url, upper, stop.clone(), Some(mark_rx));
 
-    let (stream, _) = listener.accept().await.expect("the link");
-    let mut link = Framed::new(stream, Codec::new(Edition::V2011), 4200);
+    let mut link = accept(&listener).await;
     let mut received = 0;
     let mut idle_from: Option<Instant> = None;
     let (mut pg_cpu, mut process_cpu) = (0.0, 0.0);
     loop {
-        // The first read takes the whole week at once: give it time; idle, wake up every 5 s.
+        // The first link reads the week at once: give it time; idle, wake up every 5 s.
         let wait = if idle_from.is_some() { 5 } else { 120 };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
         let message = match link.next(deadline).await {

@@ -278,6 +278,16 @@ mod tests {
         stream
     }
 
+    /// What `parser` makes of `stream` fed in chunks of `size` bytes; fails the test on an error.
+    fn parse_in_chunks(mut parser: CopyParser, stream: &[u8], size: usize) -> Vec<Position> {
+        let mut out = Vec::new();
+        for chunk in stream.chunks(size) {
+            parser.feed(chunk, &mut out);
+        }
+        out.extend(parser.finish());
+        out.into_iter().map(|r| r.unwrap()).collect()
+    }
+
     #[test]
     fn copy_rows_parse_whatever_the_chunking() {
         let points = [
@@ -299,13 +309,7 @@ mod tests {
         let stream = copy_out(&points, false);
         assert!(copy_buffer(&points, &staged).len() > stream.len());
         for size in [1, 2, 7, 19, 64, stream.len()] {
-            let mut parser = CopyParser::new(7);
-            let mut out = Vec::new();
-            for chunk in stream.chunks(size) {
-                parser.feed(chunk, &mut out);
-            }
-            out.extend(parser.finish());
-            let got: Vec<Position> = out.into_iter().map(|r| r.unwrap()).collect();
+            let got = parse_in_chunks(CopyParser::new(7), &stream, size);
             assert_eq!(got, points, "chunks of {size}");
         }
         // `vehicle, fix_time, rec` rows of several vehicles.
@@ -319,13 +323,7 @@ mod tests {
             .collect();
         let stream_of_many = copy_out(&many, true);
         for size in [1, 2, 7, 19, 31, 64, stream_of_many.len()] {
-            let mut parser = CopyParser::of_many();
-            let mut out = Vec::new();
-            for chunk in stream_of_many.chunks(size) {
-                parser.feed(chunk, &mut out);
-            }
-            out.extend(parser.finish());
-            let got: Vec<Position> = out.into_iter().map(|r| r.unwrap()).collect();
+            let got = parse_in_chunks(CopyParser::of_many(), &stream_of_many, size);
             assert_eq!(got, many, "chunks of {size}, many vehicles");
         }
         let mut out = Vec::new();
