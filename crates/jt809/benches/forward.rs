@@ -102,7 +102,7 @@ fn lower(c: &mut Criterion) {
             let mut decoder = FrameDecoder::new(codec);
             let mut buf = BytesMut::from(black_box(&wire[..]));
             let mut taken = 0usize;
-            while let Some(frame) = decoder.decode(&mut buf).expect("a frame") {
+            while let Some(frame) = decoder.decode_ref(&mut buf).expect("a frame") {
                 let Ok(Message::UpExg(m)) = frame.message() else {
                     continue;
                 };

@@ -141,14 +141,13 @@ static CRC_TABLES: [[u16; 256]; 16] = crc_tables();
 #[inline]
 pub fn crc16(bytes: &[u8]) -> u16 {
     let mut crc: u16 = 0xffff;
-    let mut chunks = bytes.chunks_exact(16);
-    for c in &mut chunks {
+    let (chunks, mut rest) = bytes.as_chunks::<16>();
+    for c in chunks {
         crc = fold(crc, c);
     }
-    let mut rest = chunks.remainder();
-    if rest.len() >= 8 {
-        crc = fold(crc, &rest[..8]);
-        rest = &rest[8..];
+    if let Some((c, tail)) = rest.split_first_chunk::<8>() {
+        crc = fold(crc, c);
+        rest = tail;
     }
     for &b in rest {
         crc = (crc << 8) ^ CRC_TABLES[0][usize::from((crc >> 8) as u8 ^ b)];
@@ -156,18 +155,20 @@ pub fn crc16(bytes: &[u8]) -> u16 {
     crc
 }
 
-/// The register after `chunk` (2 to 16 bytes): every byte looked up at once in the table of its
-/// distance from the end, the register folded into the first two.
+/// The register after `chunk` (2 to 16 bytes, a length known when compiled, so no lookup is bounds
+/// checked): every byte looked up at once in the table of its distance from the end, the register
+/// folded into the first two.
 #[inline(always)]
-fn fold(crc: u16, chunk: &[u8]) -> u16 {
+fn fold<const N: usize>(crc: u16, chunk: &[u8; N]) -> u16 {
     let t = &CRC_TABLES;
-    let n = chunk.len();
-    let [hi, lo] = crc.to_be_bytes();
-    let mut x = t[n - 1][usize::from(chunk[0] ^ hi)] ^ t[n - 2][usize::from(chunk[1] ^ lo)];
-    for (k, &b) in chunk[2..].iter().enumerate() {
-        x ^= t[n - 3 - k][usize::from(b)];
+    // The bytes past the first two do not depend on the register: their lookups are folded first, so
+    // the chain from one chunk's register to the next is two lookups and two XORs, not sixteen.
+    let mut x = 0;
+    for k in 2..N {
+        x ^= t[N - 1 - k][usize::from(chunk[k])];
     }
-    x
+    let [hi, lo] = crc.to_be_bytes();
+    x ^ t[N - 1][usize::from(chunk[0] ^ hi)] ^ t[N - 2][usize::from(chunk[1] ^ lo)]
 }
 
 /// The parameters of the standard's body cipher, agreed between two platforms: `M1`, `IA1`, `IC1`.
@@ -189,12 +190,26 @@ impl Cipher {
     #[inline]
     pub fn apply(&self, seed: u32, data: &mut [u8]) {
         let mut key = if seed == 0 { 1 } else { seed };
-        let m1 = if self.m1 == 0 { 1 } else { self.m1 };
-        // `key % m1` without a division per byte (Lemire's exact 32-bit fastmod).
-        let magic = (u64::MAX / u64::from(m1)).wrapping_add(1);
-        let modulo = |a: u32| ((u128::from(magic.wrapping_mul(u64::from(a))) * u128::from(m1)) >> 64) as u32;
+        if self.m1 <= 1 {
+            // Every key mod 1 is 0: each step's key is IC1.
+            let k = (self.ic1 >> 20) as u8;
+            data.iter_mut().for_each(|b| *b ^= k);
+            return;
+        }
+        // IA1 * (key mod M1) = IA1 * key - (IA1 * M1) * (key / M1), and the quotient comes from one wide
+        // multiply (Lemire's exact 32-bit division, for M1 of 2 and up). IA1 * key does not wait for it,
+        // so the chain from one key to the next is a wide multiply, a narrow one and a subtraction:
+        // the cipher is a serial chain, and this is its length per byte.
+        let magic = u64::MAX / u64::from(self.m1) + 1;
+        // Opaque to the optimiser, which would otherwise factor IA1 back out and lengthen the chain.
+        let per_quotient = std::hint::black_box(self.ia1.wrapping_mul(self.m1));
         for b in data {
-            key = self.ia1.wrapping_mul(modulo(key)).wrapping_add(self.ic1);
+            let quotient = ((u128::from(magic) * u128::from(key)) >> 64) as u32;
+            key = self
+                .ia1
+                .wrapping_mul(key)
+                .wrapping_add(self.ic1)
+                .wrapping_sub(per_quotient.wrapping_mul(quotient));
             *b ^= (key >> 20) as u8;
         }
     }
@@ -244,22 +259,28 @@ mod tests {
 
     #[test]
     fn fast_modulo_agrees_with_division() {
-        for m1 in [0u32, 1, 2, 3, 7, 30_000_000, 0x8000_0001, u32::MAX] {
-            let c = Cipher {
-                m1,
-                ia1: 20_000_000,
-                ic1: 20_000_000,
-            };
-            let mut slow = [0u8; 64];
-            let mut key = 256_178u32;
-            let m = m1.max(1);
-            for b in &mut slow {
-                key = c.ia1.wrapping_mul(key % m).wrapping_add(c.ic1);
-                *b ^= (key >> 20) as u8;
+        let mut moduli = vec![0u32, 1, 2, 3, 7, 30_000_000, 0x8000_0001, u32::MAX - 1, u32::MAX];
+        moduli.extend((1..32).map(|s| 1u32 << s));
+        moduli.extend((0..200u32).map(|i| i.wrapping_mul(0x9e37_79b9) | 2));
+        for m1 in moduli {
+            for (seed, ia1, ic1) in [
+                (256_178u32, 20_000_000u32, 20_000_000u32),
+                (0, 1, 0),
+                (u32::MAX, u32::MAX, u32::MAX),
+                (0x1234_5678, 0x8765_4321, 0x0bad_f00d),
+            ] {
+                let c = Cipher { m1, ia1, ic1 };
+                let mut slow = [0u8; 256];
+                let mut key = seed.max(1);
+                let m = m1.max(1);
+                for b in &mut slow {
+                    key = c.ia1.wrapping_mul(key % m).wrapping_add(c.ic1);
+                    *b ^= (key >> 20) as u8;
+                }
+                let mut fast = [0u8; 256];
+                c.apply(seed, &mut fast);
+                assert_eq!(fast, slow, "m1 {m1} seed {seed} ia1 {ia1} ic1 {ic1}");
             }
-            let mut fast = [0u8; 64];
-            c.apply(256_178, &mut fast);
-            assert_eq!(fast, slow, "m1 {m1}");
         }
     }
 

@@ -189,6 +189,14 @@ impl FrameRef<'_> {
     pub fn message(&self) -> Result<Message, Error> {
         Message::decode(self.header.msg_id, self.header.edition, self.body)
     }
+
+    /// The frame with its body copied out.
+    pub fn to_frame(&self) -> Frame {
+        Frame {
+            header: self.header,
+            body: self.body.to_vec(),
+        }
+    }
 }
 
 /// What one link needs to read and write frames: its edition, its cipher (if the platforms agreed
@@ -263,11 +271,7 @@ impl Codec {
     /// Decodes one whole escaped frame into an owned [`Frame`].
     pub fn decode_frame(&self, raw: &[u8]) -> Result<Frame, Error> {
         let mut scratch = Vec::new();
-        let f = self.decode_frame_into(raw, &mut scratch)?;
-        Ok(Frame {
-            header: f.header,
-            body: f.body.to_vec(),
-        })
+        Ok(self.decode_frame_into(raw, &mut scratch)?.to_frame())
     }
 
     /// Appends the escaped frame of `message` to `out`, the header's MSG_ID replaced by the message's
@@ -342,14 +346,19 @@ impl FrameDecoder {
 
     /// The next whole frame, `Ok(None)` when more bytes are needed.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, Error> {
-        let Some(raw) = self.cut(buf)? else {
+        Ok(self.decode_ref(buf)?.map(|f| f.to_frame()))
+    }
+
+    /// [`FrameDecoder::decode`] without copying the body out: the frame is opened in the decoder's
+    /// scratch buffer and borrowed from it until the next call. Its bytes are taken off `buf` whether it
+    /// decodes or not.
+    pub fn decode_ref(&mut self, buf: &mut BytesMut) -> Result<Option<FrameRef<'_>>, Error> {
+        let Some(len) = self.frame_len(buf)? else {
             return Ok(None);
         };
-        let f = self.codec.decode_frame_into(&raw, &mut self.scratch)?;
-        Ok(Some(Frame {
-            header: f.header,
-            body: f.body.to_vec(),
-        }))
+        let frame = self.codec.decode_frame_into(&buf[..len], &mut self.scratch);
+        buf.advance(len);
+        frame.map(Some)
     }
 
     /// The link's codec from now on: a listener learns a peer's edition and key from its first frame
@@ -361,6 +370,13 @@ impl FrameDecoder {
     /// The next whole escaped frame `5b ... 5d`, not yet checked, `Ok(None)` when more bytes are needed;
     /// runs over the cap and frames cut off by a new 0x5b are errors, as for [`FrameDecoder::decode`].
     pub fn cut(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, Error> {
+        Ok(self.frame_len(buf)?.map(|len| buf.split_to(len)))
+    }
+
+    /// The length of the whole escaped frame at the start of `buf` (bytes before its 0x5b dropped),
+    /// `Ok(None)` when more bytes are needed; a frame over the cap or cut off by a new 0x5b is taken off
+    /// `buf` and is an error.
+    fn frame_len(&mut self, buf: &mut BytesMut) -> Result<Option<usize>, Error> {
         // Skip anything before an opening 0x5b.
         match memchr::memchr(BEGIN, buf) {
             Some(0) => {}
@@ -391,17 +407,18 @@ impl FrameDecoder {
         self.scanned = 0;
         if buf[end] == BEGIN {
             // A new frame opens before this one closed: the bytes so far are a broken frame.
-            let broken = buf.split_to(end);
-            return Err(Error::Unterminated { len: broken.len() });
+            buf.advance(end);
+            return Err(Error::Unterminated { len: end });
         }
-        let raw = buf.split_to(end + 1);
-        if raw.len() > self.codec.max_frame_bytes {
+        let len = end + 1;
+        if len > self.codec.max_frame_bytes {
+            buf.advance(len);
             return Err(Error::FrameTooLong {
-                len: raw.len(),
+                len,
                 max_bytes: self.codec.max_frame_bytes,
             });
         }
-        Ok(Some(raw))
+        Ok(Some(len))
     }
 }
 

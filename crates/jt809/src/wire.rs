@@ -97,11 +97,58 @@ impl<'a> Reader<'a> {
 pub(crate) fn gbk_decode(bytes: &[u8]) -> String {
     let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |e| e + 1);
     let bytes = &bytes[..end];
-    if bytes.is_ascii() {
-        // Plates and codes are mostly ASCII after the province character; skip the decoder then.
-        return String::from_utf8_lossy(bytes).into_owned();
+    // Codes and platform ids are ASCII, and a plate is a province character then ASCII: both skip the
+    // decoder, which costs more than the rest of a position's decoding.
+    if let Some(text) = ascii(bytes) {
+        return text.to_owned();
+    }
+    if let [a, b, rest @ ..] = bytes
+        && let Some(rest) = ascii(rest)
+        && let Some(first) = plate_prefix([*a, *b])
+    {
+        let mut text = String::with_capacity(first.len_utf8() + rest.len());
+        text.push(first);
+        text.push_str(rest);
+        return text;
     }
     encoding_rs::GBK.decode_without_bom_handling(bytes).0.into_owned()
+}
+
+fn ascii(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok().filter(|t| t.is_ascii())
+}
+
+/// The characters a Chinese plate starts with (the provinces' abbreviations) and ends with (the special
+/// plates' suffixes appear here too for plates that are nothing else).
+const PLATE_PREFIXES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领警学港澳挂";
+
+/// The plate character `code` (two GBK bytes) stands for, if it is one of [`PLATE_PREFIXES`]. They all
+/// lie in GBK's GB 2312 Hanzi rows (lead byte 0xb0 to 0xf7, trail byte 0xa1 to 0xfe), so the table is
+/// indexed by row and column. It is made once from encoding_rs's own GBK encoding, so it cannot disagree
+/// with the decoder.
+fn plate_prefix([lead, trail]: [u8; 2]) -> Option<char> {
+    const LEADS: std::ops::RangeInclusive<u8> = 0xb0..=0xf7;
+    const TRAILS: std::ops::RangeInclusive<u8> = 0xa1..=0xfe;
+    const COLUMNS: usize = 94;
+    let cell = |lead: u8, trail: u8| {
+        (LEADS.contains(&lead) && TRAILS.contains(&trail))
+            .then(|| usize::from(lead - LEADS.start()) * COLUMNS + usize::from(trail - TRAILS.start()))
+    };
+    static TABLE: std::sync::OnceLock<Box<[Option<char>]>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table = vec![None; LEADS.len() * COLUMNS];
+        for c in PLATE_PREFIXES.chars() {
+            let mut utf8 = [0u8; 4];
+            let (gbk, _, bad) = encoding_rs::GBK.encode(c.encode_utf8(&mut utf8));
+            if let (false, &[lead, trail]) = (bad, &gbk[..])
+                && let Some(i) = cell(lead, trail)
+            {
+                table[i] = Some(c);
+            }
+        }
+        table.into_boxed_slice()
+    });
+    table[cell(lead, trail)?]
 }
 
 pub(crate) fn gbk_encode<'s>(text: &'s str, field: &'static str) -> Result<Cow<'s, [u8]>, Error> {
@@ -174,4 +221,45 @@ pub(crate) fn fill_len(out: &mut [u8], at: usize) -> Result<(), Error> {
     })?;
     out[at - 4..at].copy_from_slice(&n32.to_be_bytes());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_plate_character_takes_the_table() {
+        for c in PLATE_PREFIXES.chars() {
+            let mut utf8 = [0u8; 4];
+            let (gbk, _, bad) = encoding_rs::GBK.encode(c.encode_utf8(&mut utf8));
+            assert!(!bad, "{c}");
+            let code = <[u8; 2]>::try_from(&gbk[..]).expect("two bytes");
+            assert_eq!(plate_prefix(code), Some(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn texts_decode_as_encoding_rs_decodes_them() {
+        let reference = |bytes: &[u8]| {
+            let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |e| e + 1);
+            encoding_rs::GBK
+                .decode_without_bom_handling(&bytes[..end])
+                .0
+                .into_owned()
+        };
+        // Every two-byte code a plate's first character could be (and the bytes around GB 2312's rows),
+        // then ASCII, a NUL padding, another Hanzi, or a byte that is not GBK.
+        for lead in 0xa0..=0xf8u8 {
+            for trail in 0xa0..=0xffu8 {
+                for tail in [&b"A12345"[..], b"A12345\0\0\0", b"", b"A1234\xd1\xa7", b"\xff"] {
+                    let mut bytes = vec![lead, trail];
+                    bytes.extend_from_slice(tail);
+                    assert_eq!(gbk_decode(&bytes), reference(&bytes), "{bytes:02x?}");
+                }
+            }
+        }
+        for ascii in [&b"32010000001"[..], b"\0\0\0", b"", b"A\0B\0"] {
+            assert_eq!(gbk_decode(ascii), reference(ascii), "{ascii:02x?}");
+        }
+    }
 }

@@ -320,7 +320,7 @@ impl<'a> UpLink<'a> {
     ) -> Result<Message, LinkError> {
         let within = Duration::from_secs(self.upper.answer_timeout_secs);
         loop {
-            while let Some(frame) = self.decoder.decode(&mut self.buf)? {
+            while let Some(frame) = self.decoder.decode_ref(&mut self.buf)? {
                 let m = frame.message()?;
                 if wanted(&m) {
                     return Ok(m);

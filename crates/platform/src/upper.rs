@@ -351,7 +351,7 @@ impl<'a> MainLink<'a> {
         loop {
             let mut points = Vec::new();
             loop {
-                let message = match self.decoder.decode(&mut self.buf) {
+                let message = match self.decoder.decode_ref(&mut self.buf) {
                     Ok(Some(frame)) => frame.message(),
                     Ok(None) => break,
                     Err(e @ CodecError::FrameTooLong { .. }) => return refused_frame(&e),

@@ -112,6 +112,7 @@ pub enum Gnss {
 }
 
 impl Gnss {
+    #[inline]
     pub(crate) fn decode(r: &mut Reader<'_>, edition: Edition) -> Result<Gnss, Error> {
         Ok(match edition {
             Edition::V2011 => {
@@ -318,6 +319,7 @@ impl SubBody for UpExg {
         }
     }
 
+    #[inline]
     fn read(data_type: u16, edition: Edition, data: &[u8]) -> Result<Self, Error> {
         exact(data_type, data, |r| {
             Ok(match data_type {

@@ -258,6 +258,7 @@ fn container<'a>(r: &mut Reader<'a>, msg_id: u16) -> Result<(u16, &'a [u8]), Err
     Ok((data_type, data))
 }
 
+#[inline]
 fn vehicle(r: &mut Reader<'_>) -> Result<Vehicle, Error> {
     Ok(Vehicle {
         plate: r.fixed(PLATE_WIDTH)?,
@@ -300,6 +301,7 @@ trait SubBody: Sized {
 }
 
 /// Decodes `data` with `f` and refuses bytes left over.
+#[inline]
 fn exact<T>(
     data_type: u16,
     data: &[u8],
@@ -311,6 +313,7 @@ fn exact<T>(
     Ok(v)
 }
 
+#[inline]
 fn read_vehicle_msg<T: SubBody>(
     r: &mut Reader<'_>,
     msg_id: u16,

@@ -35,7 +35,7 @@ impl UpLink<'_> {
             }
         }
         loop {
-            match self.decoder.decode(&mut self.buf) {
+            match self.decoder.decode_ref(&mut self.buf) {
                 Ok(Some(frame)) => match frame.message() {
                     Ok(m) => self.inbox.push((frame.header.msg_sn, m)),
                     Err(e) => refused(&e),

@@ -78,7 +78,7 @@ impl Framed {
     /// the sub-link carries little, and a peer that garbles it is better reconnected.
     pub async fn next(&mut self, deadline: Instant) -> Result<Message, SubError> {
         loop {
-            if let Some(frame) = self.decoder.decode(&mut self.buf)? {
+            if let Some(frame) = self.decoder.decode_ref(&mut self.buf)? {
                 return Ok(frame.message()?);
             }
             match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
