@@ -7,6 +7,11 @@
 //! `FORWARD_CARS` cars (default 100) with `FORWARD_POINTS` points each (default 5,000), received just before
 //! the link comes up, on PostgreSQL:
 //! `cargo test --release -p tianshu-platform --test forward_measure -- --ignored --nocapture`.
+//!
+//! `catch_up_cost`: a link back from an outage of `CATCHUP_HOURS` (default 6) catching up window by window
+//! (`catch_up_window_secs`, default 600 s) what `CATCHUP_CARS` cars (default 700) sent meanwhile, a point
+//! every 10 s each, received as they were sent; `CATCHUP_STORE=embedded` for the embedded store:
+//! `CATCHUP_STORE=embedded cargo test --release -p tianshu-platform --test forward_measure catch_up -- --ignored --nocapture`.
 
 mod common;
 
@@ -18,7 +23,7 @@ use tianshu_jt809::Message;
 use tianshu_platform::UpperPlatform;
 use tianshu_platform::lower::forward;
 use tianshu_store::Store;
-use tianshu_testkit::{Scratch, drive, import_cars};
+use tianshu_testkit::{Fix, Scratch, drive, import_cars, vehicle_of};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -237,5 +242,71 @@ async fn idle_link_cost() {
         cpu * 1e3 / seconds,
         process * 1e3 / seconds,
         pg * 1e3 / seconds
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn catch_up_cost() {
+    let (cars, hours) = (env("CATCHUP_CARS", 700), env("CATCHUP_HOURS", 6) as i64);
+    let scratch = match std::env::var("CATCHUP_STORE").as_deref() {
+        Ok("embedded") => Scratch::embedded("forward_catch_up"),
+        _ => Scratch::postgres("forward_catch_up").await,
+    };
+    let url = scratch.url();
+    let store = Store::open(&url).await.expect("opening the store");
+    let plates = city_cars(&store, cars).await;
+    let now = tianshu_model::Timestamp::now().secs();
+    let start = now - hours * 3_600;
+    let each = hours * 360;
+    for plate in &plates {
+        let vehicle = vehicle_of(&store, plate).await;
+        let points: Vec<tianshu_model::Position> = (0..each)
+            .map(|i| {
+                let at = start + 5 + i * 10;
+                let mut p = Fix::at(at)
+                    .at_e6(30_500_000 + i as i32 * 100, 114_300_000 + vehicle.0 as i32)
+                    .heading(400, 90)
+                    .build();
+                p.vehicle = vehicle;
+                p.recv_time = tianshu_model::Timestamp::from_secs(at + 1);
+                p
+            })
+            .collect();
+        store.append_points(&points).await.expect("appending");
+    }
+    // The link was last up `hours` ago: its saved position is then.
+    store
+        .forwarding()
+        .save(
+            "province",
+            tianshu_model::Timestamp::from_secs(start),
+            tianshu_model::Timestamp::from_secs(start),
+        )
+        .await
+        .expect("saving the position");
+    store.close().await.expect("closing");
+    let total = cars * each as usize;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
+    let upper = province(&listener);
+    let stop = CancellationToken::new();
+    let (pg_cpu, process_cpu) = (postgres_cpu_secs(), process_cpu_secs());
+    let forwarder = forward_alone(url, upper, stop.clone(), None);
+    let mut link = accept(&listener).await;
+    let began = Instant::now();
+    let mut received = 0;
+    while received < total {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+        let message = link.next(deadline).await.expect("the link");
+        received += answer(&mut link, message).await;
+    }
+    let seconds = began.elapsed().as_secs_f64();
+    let (pg, process) = (postgres_cpu_secs() - pg_cpu, process_cpu_secs() - process_cpu);
+    stop.cancel();
+    let cpu = forwarder.join().expect("the forwarding thread");
+    println!(
+        "catch-up of {hours} h, {cars} cars, {total} points: all up in {seconds:.1} s; the forwarding thread's \
+         CPU {cpu:.1} s, this process's (the embedded store's reads included) {process:.1} s, PostgreSQL's {pg:.1} s"
     );
 }

@@ -209,6 +209,10 @@ pub struct TrackQuery {
     /// more than the index scan when almost nothing did (the alert rules resuming saved state). Receive
     /// times before the Unix epoch do not occur; a negative one counts as the epoch.
     pub received_after: Option<Timestamp>,
+    /// When given, only the points received at or before it: with `received_after`, a window of receive
+    /// time (a JT/T 809 link catching up an outage a window at a time). Filtered where `received_after`
+    /// is, so the points after the window are not read.
+    pub received_upto: Option<Timestamp>,
 }
 
 /// The storage interface. Implemented by the embedded and PostgreSQL backends.
@@ -256,6 +260,7 @@ pub trait Backend: Send + Sync + 'static {
             from,
             to,
             received_after: None,
+            received_upto: None,
         })
         .await
     }
@@ -274,6 +279,7 @@ pub trait Backend: Send + Sync + 'static {
             from,
             to,
             received_after: Some(received_after),
+            received_upto: None,
         })
         .await
     }
@@ -326,14 +332,17 @@ pub(crate) async fn received_between_by_vehicle<B: Backend + ?Sized>(
     use futures::TryStreamExt;
     use tianshu_model::record::FIX_TIME_RANGE_MS;
     let mut out = Vec::new();
-    for &v in vehicles {
-        let mut track = backend
-            .track_received_after(v, from, Timestamp(FIX_TIME_RANGE_MS.end), after)
-            .await?;
+    for &vehicle in vehicles {
+        let q = TrackQuery {
+            vehicle,
+            from,
+            to: Timestamp(FIX_TIME_RANGE_MS.end),
+            received_after: Some(after),
+            received_upto: Some(upto),
+        };
+        let mut track = backend.read_track(q).await?;
         while let Some(p) = track.try_next().await? {
-            if p.recv_time <= upto {
-                out.push(p);
-            }
+            out.push(p);
         }
     }
     Ok(out)

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tianshu_model::{Position, Timestamp, VehicleId};
 
@@ -264,6 +265,7 @@ impl Backend for EmbeddedBackend {
                 from,
                 to,
                 received_after: None,
+                received_upto: None,
             };
             for (day, data) in read_blocks(&tx, vehicle.0, (first, last), None)? {
                 if let Some(points) = decode_stored(vehicle.0, day, &data) {
@@ -425,6 +427,7 @@ fn read_track_chunk(conn: &Connection, q: TrackQuery, after: Option<(i64, i64)>)
         from,
         to,
         received_after,
+        received_upto,
     } = q;
     // A point is in exactly one of `points` and `points_recent` at any snapshot (the move is one
     // transaction), and both tables are read in one read transaction: keyset pagination over the
@@ -437,27 +440,27 @@ fn read_track_chunk(conn: &Connection, q: TrackQuery, after: Option<(i64, i64)>)
     };
     let limit = TRACK_CHUNK_POINTS as i64;
     // The receive time is compared in the packed record, as bytes (see `recv_time_bytes`).
-    let received = received_after.map(recv_time_bytes);
-    let recv_clause = match received {
-        Some(_) => format!(" AND substr(rec, {}, 8) > ?7", REC_RECV_AT + 1),
-        None => String::new(),
-    };
+    let received: Vec<(&str, [u8; 8])> = [(">", received_after), ("<=", received_upto)]
+        .into_iter()
+        .filter_map(|(op, bound)| Some((op, recv_time_bytes(bound?))))
+        .collect();
+    let recv_clause: String = received
+        .iter()
+        .enumerate()
+        .map(|(i, (op, _))| format!(" AND substr(rec, {}, 8) {op} ?{}", REC_RECV_AT + 1, 7 + i))
+        .collect();
     let tx = conn.unchecked_transaction()?;
     let read = |table: &str| -> Result<Vec<Position>> {
         let mut st = tx.prepare_cached(&format!(
             "SELECT {READ_COLUMNS} FROM {table} WHERE vehicle = ?1 AND fix_time >= ?2 AND fix_time < ?3 \
                  AND (fix_time > ?4 OR block_hash > ?5){recv_clause} ORDER BY fix_time, block_hash LIMIT ?6"
         ))?;
-        let rows = match &received {
-            Some(bytes) => st.query_map(
-                params![vehicle.0, start, to.0, after_time, after_hash, limit, &bytes[..]],
-                row_to_position,
-            ),
-            None => st.query_map(
-                params![vehicle.0, start, to.0, after_time, after_hash, limit],
-                row_to_position,
-            ),
-        }?;
+        let mut values: Vec<Value> = [vehicle.0, start, to.0, after_time, after_hash, limit]
+            .into_iter()
+            .map(Value::Integer)
+            .collect();
+        values.extend(received.iter().map(|(_, bytes)| Value::Blob(bytes.to_vec())));
+        let rows = st.query_map(rusqlite::params_from_iter(values), row_to_position)?;
         rows.map(|r| r.map_err(Error::from).and_then(|p| p)).collect()
     };
     let archived = read("points")?;

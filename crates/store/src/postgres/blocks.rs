@@ -208,12 +208,9 @@ impl PostgresBackend {
                 from,
                 to: Timestamp(PG_MAX_MILLIS),
                 received_after: Some(received_after),
+                received_upto: Some(received_upto),
             };
-            packed.extend(
-                block_points_in(points, &q, None)
-                    .into_iter()
-                    .filter(|p| p.recv_time <= received_upto),
-            );
+            packed.extend(block_points_in(points, &q, None));
         }
         if !packed.is_empty() {
             // A point read both as a row and in a block (packed between the two reads) once; only the
@@ -289,6 +286,7 @@ impl PostgresBackend {
             from,
             to,
             received_after: None,
+            received_upto: None,
         };
         let mut total = 0u64;
         for r in &rows {
