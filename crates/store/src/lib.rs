@@ -288,9 +288,9 @@ pub trait Backend: Send + Sync + 'static {
     /// order: what a consumer of arrivals over many cars reads from its cursor every poll (a JT/T 809
     /// link's forwarding position, a window at a time when it is behind). The same points as
     /// [`Backend::track_received_after`] over each vehicle, up to `upto`; a backend answers it in one
-    /// round trip where a query per car costs (PostgreSQL plans and runs each, and bounds both ends in the
-    /// query), and reads car by car where that is cheap (the embedded store, in process, which reads each
-    /// car's arrivals after `after` and keeps those up to `upto`).
+    /// round trip where a query per car costs (PostgreSQL plans and runs each), and reads car by car where
+    /// that is cheap (the embedded store, in process). Either way both ends bound the read itself
+    /// ([`TrackQuery::received_upto`]), so a window does not read the arrivals after it.
     async fn received_between(
         &self,
         vehicles: &[VehicleId],
@@ -322,7 +322,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn applied_migrations(&self) -> Result<Vec<u32>>;
 }
 
-/// [`Backend::received_between`] read car by car with [`Backend::track_received_after`].
+/// [`Backend::received_between`] read car by car, each car's track bounded by the receive window.
 pub(crate) async fn received_between_by_vehicle<B: Backend + ?Sized>(
     backend: &B,
     vehicles: &[VehicleId],
