@@ -89,6 +89,19 @@ async fn city_cars(store: &Store, cars: usize) -> Vec<String> {
     plates
 }
 
+/// A scratch store (the embedded one when the environment variable `choice` is `embedded`, else
+/// PostgreSQL) named `name`, its URL, the store opened, and `cars` cars of unit "City" in it.
+async fn city_store(choice: &str, name: &str, cars: usize) -> (Scratch, String, Store, Vec<String>) {
+    let scratch = match std::env::var(choice).as_deref() {
+        Ok("embedded") => Scratch::embedded(name),
+        _ => Scratch::postgres(name).await,
+    };
+    let url = scratch.url();
+    let store = Store::open(&url).await.expect("opening the store");
+    let plates = city_cars(&store, cars).await;
+    (scratch, url, store, plates)
+}
+
 /// The upper platform "province" listening on `listener`, with a minute for its answers.
 fn province(listener: &TcpListener) -> UpperPlatform {
     UpperPlatform {
@@ -175,13 +188,7 @@ async fn idle_link_cost() {
         env("IDLE_SECS", 20),
     );
     let total = cars * each;
-    let scratch = match std::env::var("IDLE_STORE").as_deref() {
-        Ok("embedded") => Scratch::embedded("forward_idle"),
-        _ => Scratch::postgres("forward_idle").await,
-    };
-    let url = scratch.url();
-    let store = Store::open(&url).await.expect("opening the store");
-    let plates = city_cars(&store, cars).await;
+    let (_scratch, url, store, plates) = city_store("IDLE_STORE", "forward_idle", cars).await;
     let step = (7 * 86_400 / each.max(1)) as i64;
     for plate in &plates {
         drive(&store, plate, 7 * 86_400, each as i64, step).await;
@@ -249,13 +256,7 @@ async fn idle_link_cost() {
 #[ignore = "a measurement: run with --ignored --nocapture"]
 async fn catch_up_cost() {
     let (cars, hours) = (env("CATCHUP_CARS", 700), env("CATCHUP_HOURS", 6) as i64);
-    let scratch = match std::env::var("CATCHUP_STORE").as_deref() {
-        Ok("embedded") => Scratch::embedded("forward_catch_up"),
-        _ => Scratch::postgres("forward_catch_up").await,
-    };
-    let url = scratch.url();
-    let store = Store::open(&url).await.expect("opening the store");
-    let plates = city_cars(&store, cars).await;
+    let (_scratch, url, store, plates) = city_store("CATCHUP_STORE", "forward_catch_up", cars).await;
     let now = tianshu_model::Timestamp::now().secs();
     let start = now - hours * 3_600;
     let each = hours * 360;

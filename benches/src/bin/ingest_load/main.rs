@@ -11,7 +11,8 @@
 //!   `tianshu serve` does with `[mqtt.publish] positions = true`), to compare ingest with publishing on and off.
 //!   `--bus nats://HOST:PORT` goes through NATS JetStream instead: the server process publishes the points
 //!   (acknowledged after the stream's PubAck) and runs a writer that commits them, as `tianshu serve --roles
-//!   gateway,writer` does. `--replicas N` (default 1) makes its streams N-fold replicated, for a cluster.
+//!   gateway,writer` does. `--replicas N` (default 1) makes its streams N-fold replicated, for a cluster;
+//!   `--flush-ms MS` sets how long the gateway gathers points before publishing (`[bus] flush_ms`).
 //! - `ingest_load idle [--connections 10000] [--step 5000] [--pre-auth] [--served PATH]`: idle connections
 //!   (authenticated, or connected only), opened in steps; prints the server's resident memory per connection
 //!   between steps and on average. `--served` measures a `tianshu serve` binary, log subscriber included.
@@ -136,10 +137,13 @@ fn serve(args: &[String]) -> Result<()> {
             (false, Some(servers)) => {
                 let servers = tianshu_bus::BusConfig::servers_from_flag(&servers);
                 let replicas = arg_str(args, "--replicas").map_or(Ok(1), |r| r.parse())?;
+                let defaults = tianshu_bus::BusConfig::default();
+                let flush_ms = arg_str(args, "--flush-ms").map_or(Ok(defaults.flush_ms), |r| r.parse())?;
                 let bus = tianshu_bus::Bus::connect(&tianshu_bus::BusConfig {
                     servers,
                     replicas,
-                    ..Default::default()
+                    flush_ms,
+                    ..defaults
                 })
                 .await?;
                 tokio::spawn(tianshu_bus::writer::run(
@@ -299,6 +303,7 @@ fn writer_tuning(args: &[String]) -> Vec<String> {
         "--pool",
         "--bus",
         "--replicas",
+        "--flush-ms",
     ] {
         if let Some(v) = arg_str(args, name) {
             out.extend([name.to_string(), v]);
