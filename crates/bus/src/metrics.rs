@@ -17,6 +17,8 @@ pub struct Metrics {
     pub publish_failures: IntCounterVec,
     /// From handing a group to the bus to its PubAck.
     pub publish_seconds: Histogram,
+    /// From a message's PubAck (the time the stream stored it) to its points committed to the store.
+    pub commit_lag_seconds: Histogram,
     /// Messages a writer committed and acknowledged.
     pub messages_committed: IntCounter,
     /// Points a writer committed from the bus.
@@ -42,6 +44,15 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
     let publish_seconds = prometheus::register_histogram!(publish.clone())
         .unwrap_or_else(|_| Histogram::with_opts(publish).expect("valid metric"));
+    let lag = HistogramOpts::new(
+        "tianshu_bus_commit_lag_seconds",
+        "Time from a points message's PubAck (stored on the stream) to its points committed to the store by a writer.",
+    )
+    .buckets(vec![
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ]);
+    let commit_lag_seconds = prometheus::register_histogram!(lag.clone())
+        .unwrap_or_else(|_| Histogram::with_opts(lag).expect("valid metric"));
     let pending = Opts::new(
         "tianshu_bus_consumer_pending_messages",
         "Messages on the stream not yet delivered to the writers' consumer (the writers' lag).",
@@ -63,6 +74,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &["reason"],
         ),
         publish_seconds,
+        commit_lag_seconds,
         messages_committed: counter(
             "tianshu_bus_messages_committed_total",
             "Points messages a writer committed to the store and then acknowledged to the stream.",

@@ -138,6 +138,7 @@ async fn commit_batch(bus: &Bus, store: &Store, batch: Vec<Message>) {
     }
     match store.append_points(&points).await {
         Ok(_) => {
+            observe_commit_lag(&good);
             if let Err(e) = publish_committed(bus, &points).await {
                 tracing::warn!(error = %e, "bus writer: publishing committed points failed; redelivery will publish them again");
                 redeliver(good).await;
@@ -168,6 +169,20 @@ async fn commit_batch(bus: &Bus, store: &Store, batch: Vec<Message>) {
             METRICS.commit_failures.inc();
             tracing::warn!(error = %e, points = points.len(), "bus writer: commit failed; messages left for redelivery");
             redeliver(good).await;
+        }
+    }
+}
+
+/// The time from each message's PubAck (the stream's own record of when it stored the message) to now,
+/// its points just committed.
+fn observe_commit_lag(committed: &[(Message, usize)]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    for (message, _) in committed {
+        if let Ok(info) = message.info() {
+            let lag_ns = (now - info.published.unix_timestamp_nanos()).max(0);
+            METRICS.commit_lag_seconds.observe(lag_ns as f64 / 1e9);
         }
     }
 }

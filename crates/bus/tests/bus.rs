@@ -72,6 +72,9 @@ async fn points_go_through_the_bus_and_are_stored_once(scratch: Scratch) {
     let mut follower = store.follow();
     let stop = start_roles(&bus, &store).await;
     let sink = tianshu_bus::publish::BusSink::spawn(&bus);
+    let lags_before = tianshu_bus::metrics::METRICS
+        .commit_lag_seconds
+        .get_sample_count();
     // Twenty vehicles, each with ten frames, from concurrent "sessions"; then every frame retransmitted.
     for round in 0..2 {
         let mut frames = Vec::new();
@@ -109,6 +112,15 @@ async fn points_go_through_the_bus_and_are_stored_once(scratch: Scratch) {
         },
     )
     .await;
+    // Each committed message's lag from its PubAck was recorded (counted once the stream is empty: every
+    // message was committed and then acknowledged).
+    assert!(
+        tianshu_bus::metrics::METRICS
+            .commit_lag_seconds
+            .get_sample_count()
+            > lags_before,
+        "the writer recorded no commit lag"
+    );
     stop.cancel();
 }
 

@@ -180,8 +180,33 @@ fn serve(args: &[String]) -> Result<()> {
             h.get_sample_count(),
             1000.0 * h.get_sample_sum() / (h.get_sample_count().max(1) as f64)
         );
+        let lag = &tianshu_bus::metrics::METRICS.commit_lag_seconds;
+        if lag.get_sample_count() > 0 {
+            let ms = |q| bucket_quantile(lag, q).map_or("over the last bucket".into(), |s| format!("<= {:.0} ms", s * 1e3));
+            eprintln!(
+                "server: commit lag (PubAck to committed) over {} messages: mean {:.1} ms, p50 {}, p99 {}, p99.9 {} (bucket bounds)",
+                lag.get_sample_count(),
+                1000.0 * lag.get_sample_sum() / lag.get_sample_count() as f64,
+                ms(0.5),
+                ms(0.99),
+                ms(0.999)
+            );
+        }
         Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     })
+}
+
+/// The upper bound of the bucket holding quantile `q` of `h`; `None` past its last bucket.
+fn bucket_quantile(h: &prometheus::Histogram, q: f64) -> Option<f64> {
+    use prometheus::core::Collector;
+    let families = h.collect();
+    let histogram = families.first()?.get_metric().first()?.get_histogram();
+    let wanted = (q * histogram.get_sample_count() as f64).ceil() as u64;
+    histogram
+        .get_bucket()
+        .iter()
+        .find(|b| b.cumulative_count() >= wanted)
+        .map(|b| b.upper_bound())
 }
 
 /// Every 10 s, the store writer's commits over the last 10 s (from its Prometheus metrics) on standard
