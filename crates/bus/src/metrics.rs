@@ -19,6 +19,11 @@ pub struct Metrics {
     pub publish_seconds: Histogram,
     /// From a message's PubAck (the time the stream stored it) to its points committed to the store.
     pub commit_lag_seconds: Histogram,
+    /// Bytes of points messages published by this gateway and acknowledged by the stream.
+    pub bytes_published: IntCounter,
+    /// How long the points stream could go on taking points at the rate they reach it, with no writer
+    /// taking any, before it is full (`points_max_bytes`) or drops them (`points_max_age_secs`).
+    pub buffer_horizon_seconds: prometheus::Gauge,
     /// Messages a writer committed and acknowledged.
     pub messages_committed: IntCounter,
     /// Points a writer committed from the bus.
@@ -75,6 +80,18 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         ),
         publish_seconds,
         commit_lag_seconds,
+        bytes_published: counter(
+            "tianshu_bus_bytes_published_total",
+            "Bytes of points messages this gateway published to the points stream and the stream acknowledged.",
+        ),
+        buffer_horizon_seconds: {
+            let opts = Opts::new(
+                "tianshu_bus_buffer_horizon_seconds",
+                "How long the points stream could go on taking points at the rate they reach it, with no writer taking any, before it is full (points_max_bytes) or drops them (points_max_age_secs).",
+            );
+            prometheus::register_gauge!(opts.clone())
+                .unwrap_or_else(|_| prometheus::Gauge::with_opts(opts).expect("valid metric"))
+        },
         messages_committed: counter(
             "tianshu_bus_messages_committed_total",
             "Points messages a writer committed to the store and then acknowledged to the stream.",

@@ -121,6 +121,19 @@ async fn points_go_through_the_bus_and_are_stored_once(scratch: Scratch) {
             > lags_before,
         "the writer recorded no commit lag"
     );
+    // The gateway works out the points stream's buffer horizon from the stream's state every 10 s: a
+    // positive figure no longer than the stream keeps a message.
+    let horizon = || tianshu_bus::metrics::METRICS.buffer_horizon_seconds.get();
+    wait_until("the buffer horizon worked out", WAIT, || async {
+        horizon() > 0.0
+    })
+    .await;
+    assert!(
+        horizon() <= config(&node).points_max_age_secs as f64,
+        "{}",
+        horizon()
+    );
+    drop(sink);
     stop.cancel();
 }
 
