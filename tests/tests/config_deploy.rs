@@ -135,6 +135,43 @@ fn config_promtool_accepts_the_alerting_rules() {
 }
 
 #[test]
+fn config_promtool_fires_the_bus_alert_only_when_the_stream_would_fill_within_the_hour() {
+    // A gateway's horizon and a writer's pending messages, as two instances export them: half an hour
+    // left with messages waiting fires after its 5 minutes; two hours left, or nothing waiting, does not.
+    let rules = repo_root().join("deploy/prometheus/alerts.yml");
+    let dir = ScratchDir::new("promtool-bus");
+    let case = |horizon: u32, pending: u32, fires: bool| {
+        let alerts = if fires {
+            format!(
+                "        exp_alerts:\n          - exp_labels: {{severity: critical}}\n            exp_annotations:\n              summary: \"The points stream fills up within {}m 0s\"\n              description: \"Writers are not committing (database down or failing over, or too few writers): once the stream is full, gateways stop acknowledging and terminals retransmit. Check the writers and PostgreSQL; raise [bus] points_max_bytes to ride out longer outages.\"\n",
+                horizon / 60
+            )
+        } else {
+            "        exp_alerts: []\n".to_string()
+        };
+        format!(
+            "  - interval: 1m\n    input_series:\n      - series: 'tianshu_bus_buffer_horizon_seconds{{instance=\"gw1\"}}'\n        values: '{horizon}x15'\n      - series: 'tianshu_bus_consumer_pending_messages{{instance=\"w1\",stream=\"TIANSHU_POINTS\"}}'\n        values: '{pending}x15'\n    alert_rule_test:\n      - eval_time: 10m\n        alertname: TianshuBusWritersBehind\n{alerts}"
+        )
+    };
+    let tests = format!(
+        "rule_files:\n  - {}\ntests:\n{}{}{}",
+        rules.display(),
+        case(1800, 500, true),
+        case(7200, 500, false),
+        case(1800, 0, false)
+    );
+    let file = dir.path().join("bus_alert_test.yml");
+    std::fs::write(&file, tests).unwrap();
+    let out = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(&file)
+        .output()
+        .expect("running promtool (Debian package prometheus)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "promtool test rules failed:\n{text}");
+}
+
+#[test]
 fn config_deploy_files_agree_with_the_defaults() {
     let root = repo_root();
     let unit = std::fs::read_to_string(root.join("deploy/tianshu.service")).unwrap();
