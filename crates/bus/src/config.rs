@@ -37,9 +37,10 @@ pub struct BusConfig {
     pub committed_max_age_secs: u64,
     /// How long a gateway gathers points before publishing them, one message per partition. Every flush
     /// sends up to `partitions` messages whatever the load, so this bounds the messages the servers
-    /// replicate each second: at 3 ms a city's 10,000 points/s went up as ~1 point a message and the three
-    /// NATS servers spent 95 µs of CPU a point; at 20 ms, 45 µs, and 30,000 points/s held with a p99
-    /// acknowledgement of 111 ms (BENCHMARKS.md, "Bus"). It adds at most this to an acknowledgement.
+    /// replicate each second: at 3 ms, 10,000 points/s went up as 1.6 points a message and the three NATS
+    /// servers spent 95 µs of CPU a point; at 20 ms, 3.3 points a message and 45 µs, and 30,000 points/s
+    /// held with a p99 acknowledgement of 71-111 ms (BENCHMARKS.md, "Bus"). It adds at most this to an
+    /// acknowledgement.
     pub flush_ms: u64,
     /// A partition's group is published at once when it holds this many points.
     pub max_group_points: usize,

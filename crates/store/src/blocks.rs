@@ -149,7 +149,7 @@ pub(crate) fn block_points_in(
         .filter(|p| p.fix_time >= q.from && p.fix_time < q.to)
         .filter(|p| after.is_none_or(|a| track_key(p) > a))
         .filter(|p| q.received_after.is_none_or(|r| p.recv_time.0 > r.0.max(0)))
-        .filter(|p| q.received_upto.is_none_or(|r| p.recv_time <= r))
+        .filter(|p| q.received_upto.is_none_or(|r| p.recv_time.0 <= r.0.max(0)))
         .collect()
 }
 

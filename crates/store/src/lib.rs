@@ -215,6 +215,16 @@ pub struct TrackQuery {
     pub received_upto: Option<Timestamp>,
 }
 
+impl TrackQuery {
+    /// The receive-time bounds given, each as the SQL comparison a point's receive time must pass
+    /// (`> received_after`, `<= received_upto`): what each backend translates into its own condition.
+    pub(crate) fn receive_bounds(&self) -> impl Iterator<Item = (&'static str, Timestamp)> {
+        [(">", self.received_after), ("<=", self.received_upto)]
+            .into_iter()
+            .filter_map(|(op, bound)| Some((op, bound?)))
+    }
+}
+
 /// The storage interface. Implemented by the embedded and PostgreSQL backends.
 ///
 /// Appends do not go through this trait directly: callers use [`Store::append_points`], which hands

@@ -427,7 +427,7 @@ fn read_track_chunk(conn: &Connection, q: TrackQuery, after: Option<(i64, i64)>)
         from,
         to,
         received_after,
-        received_upto,
+        ..
     } = q;
     // A point is in exactly one of `points` and `points_recent` at any snapshot (the move is one
     // transaction), and both tables are read in one read transaction: keyset pagination over the
@@ -440,9 +440,9 @@ fn read_track_chunk(conn: &Connection, q: TrackQuery, after: Option<(i64, i64)>)
     };
     let limit = TRACK_CHUNK_POINTS as i64;
     // The receive time is compared in the packed record, as bytes (see `recv_time_bytes`).
-    let received: Vec<(&str, [u8; 8])> = [(">", received_after), ("<=", received_upto)]
-        .into_iter()
-        .filter_map(|(op, bound)| Some((op, recv_time_bytes(bound?))))
+    let received: Vec<(&str, [u8; 8])> = q
+        .receive_bounds()
+        .map(|(op, bound)| (op, recv_time_bytes(bound)))
         .collect();
     let recv_clause: String = received
         .iter()

@@ -171,13 +171,23 @@ impl PostgresBackend {
         // Binary COPY, as a track's read: the rows arrive as bytes parsed in chunks, not a row object
         // each. COPY takes no parameters; every value below is a number or bytes formatted here.
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        // Every car's rows and blocks from `from` on, bounded at both ends by receive time.
+        let window = |vehicle| TrackQuery {
+            vehicle,
+            from,
+            to: Timestamp(PG_MAX_MILLIS),
+            received_after: Some(received_after),
+            received_upto: Some(received_upto),
+        };
+        let received: String = window(VehicleId(0))
+            .receive_bounds()
+            .map(|(op, t)| format!(" AND {}", rec_received(op, t)))
+            .collect();
         let sql = format!(
             "COPY (SELECT vehicle, fix_time, rec FROM points WHERE vehicle = ANY('{{{list}}}'::bigint[]) \
-             AND fix_time >= {from_sql} AND {after} AND {upto}) TO STDOUT (FORMAT binary)",
+             AND fix_time >= {from_sql}{received}) TO STDOUT (FORMAT binary)",
             list = list.join(","),
             from_sql = timestamptz_literal(from.0.clamp(PG_MIN_MILLIS, PG_MAX_MILLIS)),
-            after = rec_received(">", received_after),
-            upto = rec_received("<=", received_upto),
         );
         let mut parser = CopyParser::of_many();
         let mut parsed = Vec::new();
@@ -203,14 +213,7 @@ impl PostgresBackend {
             let Some(points) = decode_stored(vehicle, i64::from(day), r.try_get(2)?) else {
                 continue;
             };
-            let q = TrackQuery {
-                vehicle: VehicleId(vehicle),
-                from,
-                to: Timestamp(PG_MAX_MILLIS),
-                received_after: Some(received_after),
-                received_upto: Some(received_upto),
-            };
-            packed.extend(block_points_in(points, &q, None));
+            packed.extend(block_points_in(points, &window(VehicleId(vehicle)), None));
         }
         if !packed.is_empty() {
             // A point read both as a row and in a block (packed between the two reads) once; only the

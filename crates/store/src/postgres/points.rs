@@ -412,15 +412,16 @@ impl PostgresBackend {
         // index-only scan: the points filtered out are never formatted or sent.
         // On TimescaleDB's typed columns, the receive time is a column and the record is packed from the
         // columns (`typed::pack_expr`), the same bytes.
-        let received = |op: &str, bound: Option<Timestamp>| {
-            bound.map_or(String::new(), |t| {
+        let received: String = q
+            .receive_bounds()
+            .map(|(op, t)| {
                 if self.hypertable {
-                    return format!(" AND recv_time {op} {}", timestamptz_literal(t.0.max(0)));
+                    format!(" AND recv_time {op} {}", timestamptz_literal(t.0.max(0)))
+                } else {
+                    format!(" AND {}", rec_received(op, t))
                 }
-                format!(" AND {}", rec_received(op, t))
             })
-        };
-        let received = received(">", q.received_after) + &received("<=", q.received_upto);
+            .collect();
         let rec = if self.hypertable {
             typed::pack_expr()
         } else {
